@@ -1,0 +1,2 @@
+// callgate/osp: the OSP layer (ETSI TS 101 321).
+export {};

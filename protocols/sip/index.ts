@@ -1,0 +1,2 @@
+// callgate/sip: the SIP layer (codec, transactions, transports, proxy core).
+export {};
