@@ -1,0 +1,60 @@
+// Runs a batch of calls through the FIG. 5 / FIG. 6 topology on a chosen driver and returns the record stream,
+// per-call outcomes, CDRs and leftover state. Stub: the real implementation follows.
+import type { MessageRecord } from "../drivers/message-record.js";
+
+export type Role = "UAC" | "SIP1" | "POL1" | "R1" | "CH" | "SIP2" | "POL2" | "R2" | "UAS";
+
+export interface TopologyOptions {
+  clearinghouse: "osp-http" | "in-process" | "none";
+  clearinghouseUnreachable?: "fail-closed" | "fail-open";
+  signedTokens?: boolean;
+  sipTransport?: "udp" | "tcp";
+}
+
+export interface CallSpec {
+  id?: string;
+  caller: string;
+  callee: string;
+  startMs: number;
+  answerDelayMs: number;
+  durationMs: number;
+  hangUp: "caller" | "callee";
+  outcome?: "answer" | "busy" | "decline" | "no-answer" | "cancel";
+  cancelAfterMs?: number;
+  noAnswerTimeoutMs?: number;
+}
+
+export type FaultSpec =
+  | { kind: "drop" | "delay" | "duplicate"; proto: "SIP" | "COPS" | "OSP"; msg: string; from?: string; to?: string; nth: number; delayMs?: number }
+  | { kind: "down"; role: Role; fromMs: number; toMs: number }
+  | { kind: "deny"; role: "CH" | "POL1" | "POL2" | "R1" | "R2" };
+
+export interface RunOptions {
+  driver: "memory" | "net";
+  topology?: Partial<TopologyOptions>;
+  calls: CallSpec[];
+  faults?: FaultSpec[];
+  onRecord?: (r: MessageRecord) => void;
+  seed?: number;
+}
+
+export interface CallOutcome {
+  callId: string;
+  spec: CallSpec;
+  finalStatusAtCaller: number | undefined;
+  established: boolean;
+  setupLatencyMs?: number;
+  endedBy?: string;
+}
+
+export interface RunResult {
+  records: MessageRecord[];
+  calls: CallOutcome[];
+  cdrs: Array<{ callId: string; role: string; durationS: number; source?: string; destination?: string }>;
+  leftovers: { classifiers: number; copsRequestStates: number; pendingTransactions: number };
+  endpoints?: Record<string, { sip?: string; cops?: string; osp?: string }>;
+}
+
+export function runCalls(opts: RunOptions): Promise<RunResult> {
+  return Promise.reject(new Error(`runCalls: not implemented yet (driver ${opts.driver})`));
+}
