@@ -1,0 +1,60 @@
+// Fault injection shared by the drivers: drop / delay / duplicate the Nth message of a kind, and roles that are
+// down between two instants. Forced denials are role configuration, not network faults (see lib/flow/topology.ts).
+import type { Protocol } from "./message-record.js";
+
+export type MessageFault = {
+  kind: "drop" | "delay" | "duplicate";
+  proto: Protocol;
+  msg: string;
+  from?: string;
+  to?: string;
+  /** 1-based: the Nth message matching proto/msg/from/to. */
+  nth: number;
+  delayMs?: number;
+};
+
+export interface DownWindow {
+  role: string;
+  fromMs: number;
+  toMs: number;
+}
+
+/** What the driver does with one message: deliver after `extraDelayMs`, `copies` times (0 = dropped). */
+export interface FaultVerdict {
+  copies: number;
+  extraDelayMs: number;
+}
+
+export class FaultPlan {
+  private readonly seen: number[];
+
+  constructor(
+    private readonly messageFaults: MessageFault[] = [],
+    readonly downWindows: DownWindow[] = [],
+  ) {
+    this.seen = messageFaults.map(() => 0);
+  }
+
+  isDown(role: string, now: number): boolean {
+    for (const w of this.downWindows) if (w.role === role && now >= w.fromMs && now < w.toMs) return true;
+    return false;
+  }
+
+  /** Called once per message a node sends, in send order. */
+  judge(proto: Protocol, from: string, to: string, label: string, now: number): FaultVerdict {
+    const verdict: FaultVerdict = { copies: 1, extraDelayMs: 0 };
+    if (this.isDown(from, now) || this.isDown(to, now)) verdict.copies = 0;
+    this.messageFaults.forEach((f, i) => {
+      if (f.proto !== proto || f.msg !== label) return;
+      if (f.from !== undefined && f.from !== from) return;
+      if (f.to !== undefined && f.to !== to) return;
+      const count = (this.seen[i] ?? 0) + 1;
+      this.seen[i] = count;
+      if (count !== f.nth) return;
+      if (f.kind === "drop") verdict.copies = 0;
+      else if (f.kind === "duplicate" && verdict.copies > 0) verdict.copies = 2;
+      else if (f.kind === "delay") verdict.extraDelayMs += f.delayMs ?? 1000;
+    });
+    return verdict;
+  }
+}

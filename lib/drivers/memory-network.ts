@@ -1,0 +1,165 @@
+// In-memory network with a virtual clock: every message and timer goes through one queue ordered by virtual
+// time then sequence, so a run is deterministic and a one-hour call replays in milliseconds.
+import { EventQueue } from "./event-queue.js";
+import { FaultPlan } from "./fault-plan.js";
+import type { MessageRecord, Protocol } from "./message-record.js";
+import type { FlowNode, NodeAction, NodeEvent } from "./node.js";
+
+export interface MemoryNetworkOptions<E> {
+  /** One-way latency of a message; default 1 ms for every hop. */
+  latencyMs?: number | ((proto: Protocol, from: string, to: string) => number);
+  faults?: FaultPlan;
+  onRecord?: (record: MessageRecord) => void;
+  onEmit?: (node: string, event: E, now: number) => void;
+  /** Synthetic addresses for captures (pcap) of an in-memory run. */
+  transportOf?: (proto: Protocol, from: string, to: string) => MessageRecord["transport"];
+}
+
+type Pending = { node: string; event: NodeEvent; timerToken?: number; broadcast?: boolean };
+
+export class MemoryNetwork<E = unknown> {
+  private readonly nodes = new Map<string, FlowNode<E>>();
+  private readonly queue = new EventQueue<Pending>();
+  private readonly timers = new Map<string, number>();
+  private nextTimerToken = 1;
+  private clock = 0;
+  private readonly faults: FaultPlan;
+  private readonly downEdgesScheduled = new Set<string>();
+  messagesMoved = 0;
+
+  constructor(private readonly opts: MemoryNetworkOptions<E> = {}) {
+    this.faults = opts.faults ?? new FaultPlan();
+  }
+
+  get now(): number {
+    return this.clock;
+  }
+
+  add(node: FlowNode<E>): this {
+    this.nodes.set(node.name, node);
+    this.scheduleDownWindows(node.name);
+    return this;
+  }
+
+  node(name: string): FlowNode<E> | undefined {
+    return this.nodes.get(name);
+  }
+
+  /** Queue an event for a node at an absolute virtual time. */
+  at(time: number, node: string, event: Omit<NodeEvent, "now"> & { type: NodeEvent["type"] }): void {
+    this.queue.push(Math.max(time, this.clock), { node, event: { ...event, now: time } as NodeEvent });
+  }
+
+  /** Deliver `start` to every node at the current time. */
+  start(): void {
+    for (const name of this.nodes.keys()) this.at(this.clock, name, { type: "start" });
+  }
+
+  /** Run actions a node produced outside an event (e.g. an application placing a call). */
+  perform(node: string, actions: NodeAction<E>[]): void {
+    this.apply(node, actions);
+  }
+
+  /** Process events until the queue is empty or virtual time passes `untilMs`. Returns the events processed. */
+  run(opts: { untilMs?: number; maxEvents?: number } = {}): number {
+    const until = opts.untilMs ?? Number.POSITIVE_INFINITY;
+    const max = opts.maxEvents ?? Number.POSITIVE_INFINITY;
+    let processed = 0;
+    for (;;) {
+      const head = this.queue.peek();
+      if (head === undefined || head.at > until || processed >= max) break;
+      this.queue.pop();
+      this.clock = head.at;
+      const { node, event, timerToken, broadcast } = head.item;
+      if (broadcast) {
+        for (const [name, target] of this.nodes) {
+          if (name === node || this.faults.isDown(name, this.clock)) continue;
+          processed++;
+          this.apply(name, target.handle({ ...event, now: this.clock } as NodeEvent));
+        }
+        continue;
+      }
+      if (timerToken !== undefined) {
+        const key = `${node}\u0000${(event as { key: string }).key}`;
+        if (this.timers.get(key) !== timerToken) continue; // cancelled or replaced
+        this.timers.delete(key);
+      }
+      const target = this.nodes.get(node);
+      if (target === undefined) continue;
+      if (this.faults.isDown(node, this.clock)) continue;
+      processed++;
+      this.apply(node, target.handle({ ...event, now: this.clock } as NodeEvent));
+    }
+    if (until !== Number.POSITIVE_INFINITY && this.clock < until && this.queue.size === 0) this.clock = until;
+    return processed;
+  }
+
+  private apply(from: string, actions: NodeAction<E>[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case "send": {
+          const verdict = this.faults.judge(action.proto, from, action.to, action.label, this.clock);
+          const base = this.latency(action.proto, from, action.to) + verdict.extraDelayMs;
+          for (let copy = 0; copy < verdict.copies; copy++) {
+            this.messagesMoved++;
+            if (this.opts.onRecord) {
+              const record: MessageRecord = {
+                t: this.clock,
+                proto: action.proto,
+                from,
+                to: action.to,
+                msg: action.label,
+                callId: action.callId,
+                bytes: action.bytes,
+              };
+              const transport = this.opts.transportOf?.(action.proto, from, action.to);
+              if (transport) record.transport = transport;
+              this.opts.onRecord(record);
+            }
+            this.queue.push(this.clock + base + copy, {
+              node: action.to,
+              event: { type: "deliver", now: 0, proto: action.proto, from, bytes: action.bytes },
+            });
+          }
+          break;
+        }
+        case "set-timer": {
+          const token = this.nextTimerToken++;
+          this.timers.set(`${from}\u0000${action.key}`, token);
+          this.queue.push(this.clock + Math.max(0, action.delayMs), {
+            node: from,
+            event: { type: "timer", now: 0, key: action.key },
+            timerToken: token,
+          });
+          break;
+        }
+        case "cancel-timer":
+          this.timers.delete(`${from}\u0000${action.key}`);
+          break;
+        case "emit":
+          this.opts.onEmit?.(from, action.event, this.clock);
+          break;
+      }
+    }
+  }
+
+  private latency(proto: Protocol, from: string, to: string): number {
+    const l = this.opts.latencyMs ?? 1;
+    return typeof l === "number" ? l : l(proto, from, to);
+  }
+
+  /** A role that is down loses its connections (peers hear peer-down) and restarts with no state when back. */
+  private scheduleDownWindows(name: string): void {
+    for (const w of this.faults.downWindows) {
+      if (w.role !== name) continue;
+      const key = `${w.role}@${w.fromMs}`;
+      if (this.downEdgesScheduled.has(key)) continue;
+      this.downEdgesScheduled.add(key);
+      const down: NodeEvent = { type: "peer-down", now: w.fromMs, proto: "COPS", peer: w.role };
+      this.queue.push(w.fromMs, { node: w.role, event: down, broadcast: true });
+      this.queue.push(w.toMs, { node: w.role, event: { type: "restart", now: w.toMs } });
+      const up: NodeEvent = { type: "peer-up", now: w.toMs, proto: "COPS", peer: w.role };
+      this.queue.push(w.toMs, { node: w.role, event: up, broadcast: true });
+    }
+  }
+}

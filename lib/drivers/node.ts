@@ -1,0 +1,38 @@
+// The one shape every role has: a sans-I/O node that takes events and returns actions. Drivers move the bytes,
+// run the timers and record every message; nodes read time only from the events they are given.
+import type { Protocol } from "./message-record.js";
+
+export type NodeEvent =
+  | { type: "start"; now: number }
+  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer }
+  | { type: "timer"; now: number; key: string }
+  /** The peer of a COPS/HTTP connection went away (network driver) or was declared down (memory driver). */
+  | { type: "peer-down"; now: number; proto: Protocol; peer: string }
+  | { type: "peer-up"; now: number; proto: Protocol; peer: string }
+  /** The node came back after being down: its volatile state is gone (a restarted process). */
+  | { type: "restart"; now: number };
+
+export interface SendAction {
+  type: "send";
+  proto: Protocol;
+  to: string;
+  bytes: Buffer;
+  /** Label of ../shared/reference/wo0135294-flows.yaml (SIP method or "code reason", "REQ AAA", OSP element). */
+  label: string;
+  callId: string;
+}
+
+export type NodeAction<E = unknown> =
+  | SendAction
+  | { type: "set-timer"; key: string; delayMs: number }
+  | { type: "cancel-timer"; key: string }
+  | { type: "emit"; event: E };
+
+export interface FlowNode<E = unknown> {
+  readonly name: string;
+  handle(event: NodeEvent): NodeAction<E>[];
+}
+
+export function send(proto: Protocol, to: string, bytes: Buffer, label: string, callId: string): SendAction {
+  return { type: "send", proto, to, bytes, label, callId };
+}
