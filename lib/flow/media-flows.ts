@@ -1,0 +1,117 @@
+// The media flows a call's policy is about, from the SDP offer and answer (RFC 3264 §5, §6): where each side
+// wants to receive RTP, which codecs were agreed, and how much bandwidth. Parsing is sdp-transform's.
+import sdpTransform from "sdp-transform";
+
+export interface MediaEndpoint {
+  address: string;
+  port: number;
+}
+
+/** One direction of one media stream: a UDP 5-tuple plus what the policy needs to size it. */
+export interface MediaFlow {
+  direction: "caller-to-callee" | "callee-to-caller";
+  media: string;
+  protocol: "udp";
+  src: MediaEndpoint;
+  dst: MediaEndpoint;
+  codecs: string[];
+  bandwidthKbps: number;
+}
+
+export interface SdpOfferOptions {
+  sessionId: number;
+  address: string;
+  audioPort: number;
+  /** Payload types with rtpmap names, e.g. [{payload: 0, codec: "PCMU", rate: 8000}]. */
+  codecs?: Array<{ payload: number; codec: string; rate: number }>;
+  bandwidthKbps?: number;
+}
+
+const DEFAULT_CODECS = [
+  { payload: 0, codec: "PCMU", rate: 8000 },
+  { payload: 8, codec: "PCMA", rate: 8000 },
+  { payload: 18, codec: "G729", rate: 8000 },
+];
+
+// IP/UDP/RTP bandwidth of common codecs at 20 ms packets (payload + 40 octets of headers per packet).
+const CODEC_KBPS: Record<string, number> = { PCMU: 80, PCMA: 80, G722: 80, G729: 24, GSM: 29, OPUS: 64 };
+
+export function buildSdp(o: SdpOfferOptions): string {
+  const codecs = o.codecs ?? DEFAULT_CODECS;
+  return sdpTransform.write({
+    version: 0,
+    origin: { username: "-", sessionId: o.sessionId, sessionVersion: 1, netType: "IN", ipVer: 4, address: o.address },
+    name: "callgate",
+    connection: { version: 4, ip: o.address },
+    timing: { start: 0, stop: 0 },
+    media: [
+      {
+        type: "audio",
+        port: o.audioPort,
+        protocol: "RTP/AVP",
+        payloads: codecs.map((c) => c.payload).join(" "),
+        rtp: codecs.map((c) => ({ payload: c.payload, codec: c.codec, rate: c.rate })),
+        fmtp: [],
+        ...(o.bandwidthKbps !== undefined ? { bandwidth: [{ type: "AS" as const, limit: o.bandwidthKbps }] } : {}),
+        direction: "sendrecv",
+      },
+    ],
+  });
+}
+
+/** The answer to an offer (RFC 3264 §6.1): keep the offered codecs the answerer supports, in offer order. */
+export function answerSdp(offer: string, o: Omit<SdpOfferOptions, "codecs"> & { supported?: string[] }): string {
+  const parsed = sdpTransform.parse(offer);
+  const audio = parsed.media.find((m) => m.type === "audio");
+  const supported = new Set((o.supported ?? ["PCMU", "PCMA", "G729"]).map((s) => s.toUpperCase()));
+  const agreed = (audio?.rtp ?? []).filter((r) => supported.has(r.codec.toUpperCase()));
+  const opts: SdpOfferOptions = { sessionId: o.sessionId, address: o.address, audioPort: audio && agreed.length > 0 ? o.audioPort : 0, codecs: agreed.map((r) => ({ payload: r.payload, codec: r.codec, rate: r.rate ?? 8000 })) };
+  if (o.bandwidthKbps !== undefined) opts.bandwidthKbps = o.bandwidthKbps;
+  return buildSdp(opts);
+}
+
+interface StreamView {
+  type: string;
+  endpoint: MediaEndpoint;
+  codecs: string[];
+  bandwidthKbps: number | undefined;
+}
+
+function streams(sdp: string): StreamView[] {
+  const parsed = sdpTransform.parse(sdp);
+  const sessionAddress = parsed.connection?.ip ?? parsed.origin?.address ?? "0.0.0.0";
+  return parsed.media.map((m) => ({
+    type: m.type,
+    endpoint: { address: m.connection?.ip ?? sessionAddress, port: m.port },
+    codecs: (m.rtp ?? []).map((r) => r.codec),
+    bandwidthKbps: (m.bandwidth ?? parsed.bandwidth ?? []).find((b) => b.type === "AS")?.limit,
+  }));
+}
+
+function bandwidthOf(codecs: string[], explicit: number | undefined): number {
+  if (explicit !== undefined) return explicit;
+  const first = codecs[0];
+  return first === undefined ? 0 : (CODEC_KBPS[first.toUpperCase()] ?? 80);
+}
+
+/**
+ * The 5-tuples both ways for every stream accepted in the answer (a port of 0 rejects a stream, RFC 3264 §6).
+ * Symmetric RTP is assumed: each side sends from the address and port it receives on.
+ */
+export function mediaFlows(offer: string, answer: string | undefined): MediaFlow[] {
+  const offered = streams(offer);
+  const answered = answer === undefined ? undefined : streams(answer);
+  const flows: MediaFlow[] = [];
+  offered.forEach((o, i) => {
+    const a = answered?.[i];
+    if (o.endpoint.port === 0) return;
+    if (answered !== undefined && (a === undefined || a.endpoint.port === 0)) return;
+    const codecs = a?.codecs ?? o.codecs;
+    const bw = bandwidthOf(codecs, a?.bandwidthKbps ?? o.bandwidthKbps);
+    const callerEnd = o.endpoint;
+    const calleeEnd = a?.endpoint ?? { address: "0.0.0.0", port: 0 };
+    flows.push({ direction: "callee-to-caller", media: o.type, protocol: "udp", src: calleeEnd, dst: callerEnd, codecs, bandwidthKbps: bw });
+    flows.push({ direction: "caller-to-callee", media: o.type, protocol: "udp", src: callerEnd, dst: calleeEnd, codecs, bandwidthKbps: bw });
+  });
+  return flows;
+}
