@@ -1,2 +1,31 @@
-// callgate/osp: the OSP layer (ETSI TS 101 321).
-export {};
+// callgate/osp: the OSP layer (ETSI TS 101 321): codec, tokens, HTTP client and server.
+export * from "./model.js";
+export { OspDecodeError, type OspDecodeErrorCode } from "./errors.js";
+export {
+  decodeOspMessage,
+  encodeOspMessage,
+  decodeTokenInfo,
+  encodeTokenInfo,
+  ospMessageLabel,
+  parseOspTime,
+  formatOspTime,
+  type OspEncodeOptions,
+} from "./codec.js";
+export { componentElementName, componentKindOf, COMPONENT_KINDS } from "./names.js";
+export {
+  createOspToken,
+  OspTokenValidator,
+  type OspTokenSigner,
+  type OspTokenRefusal,
+  type OspTokenVerdict,
+  type OspTokenValidatorOptions,
+  type OspTokenExpectation,
+} from "./token.js";
+export { OspClient, type OspClientOptions } from "./http-client.js";
+export {
+  startOspHttpServer,
+  type OspHttpServer,
+  type OspHttpServerOptions,
+  type OspHttpHandler,
+  type OspHttpRequestInfo,
+} from "./http-server.js";
