@@ -1,2 +1,53 @@
 // callgate/sip: the SIP layer (codec, transactions, transports, proxy core).
-export {};
+// ---- codec (owned by the codec; keep these lines first) ----
+export { SipParseError, type SipParseErrorCode } from "./sip-parse-error.js";
+export {
+  SipMessageBase,
+  SipRequest,
+  SipResponse,
+  isRequest,
+  isResponse,
+  type SipMessage,
+  type SipHeader,
+} from "./sip-message.js";
+export { parseSipUri, formatSipUri, type SipUri } from "./sip-uri.js";
+export { COMPACT_FORMS, headerKey, headerNameMatches, canonicalHeaderName, LIST_HEADERS } from "./header-names.js";
+export { parseViaValue, formatVia, type ViaHeader } from "./header-via.js";
+export {
+  parseNameAddr,
+  parseNameAddrList,
+  parseContactList,
+  formatNameAddr,
+  type NameAddrHeader,
+  type ContactHeader,
+} from "./header-name-addr.js";
+export {
+  parseCallId,
+  parseCSeq,
+  parseMaxForwards,
+  parseContentLength,
+  parseContentType,
+  parseExpires,
+  parseTokenList,
+  type CSeqHeader,
+  type ContentTypeHeader,
+} from "./header-values.js";
+export {
+  parseSipMessage,
+  DEFAULT_SIP_PARSE_LIMITS,
+  type SipParseLimits,
+  type SipParseOptions,
+} from "./message-parser.js";
+export { SipStreamParser } from "./stream-parser.js";
+export { serializeSipMessage, serializeHead, startLine } from "./message-serializer.js";
+export {
+  buildRequest,
+  buildResponse,
+  generateBranch,
+  generateTag,
+  generateCallId,
+  REASON_PHRASES,
+  type BuildRequestOptions,
+  type BuildResponseOptions,
+} from "./message-builders.js";
+// ---- end codec ----

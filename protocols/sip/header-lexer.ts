@@ -1,0 +1,162 @@
+// Small lexer shared by the typed header parsers: LWS, tokens, quoted-strings, generic-params and
+// top-level comma splitting (RFC 3261 §25.1). Positions are string indices into one header value.
+import { SipParseError } from "./sip-parse-error.js";
+
+/** token characters of RFC 3261 §25.1. */
+export const TOKEN_CHARS = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) TOKEN_CHARS[c] = 1;
+for (let c = 65; c <= 90; c++) TOKEN_CHARS[c] = 1;
+for (let c = 97; c <= 122; c++) TOKEN_CHARS[c] = 1;
+for (const ch of "-.!%*_+`'~") TOKEN_CHARS[ch.charCodeAt(0)] = 1;
+
+export function isTokenChar(c: number): boolean {
+  return c < 128 && TOKEN_CHARS[c] === 1;
+}
+
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) if (!isTokenChar(text.charCodeAt(i))) return false;
+  return true;
+}
+
+export function skipWs(text: string, i: number): number {
+  let c = text.charCodeAt(i);
+  while (c === 32 || c === 9) c = text.charCodeAt(++i);
+  return i;
+}
+
+export function headerError(header: string, detail: string, offset: number): never {
+  throw new SipParseError("bad-header-value", detail, offset, header);
+}
+
+export function scanToken(text: string, i: number): number {
+  while (i < text.length && isTokenChar(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Scans a quoted-string starting at text[i] === '"'; returns index after the closing quote. */
+export function scanQuoted(text: string, i: number, header: string): number {
+  const n = text.length;
+  i++;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 34) return i + 1;
+    if (c === 92) {
+      if (i + 1 >= n) break;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return headerError(header, "unterminated quoted-string", i);
+}
+
+/** Content of the quoted-string text[start,end) (quotes included) with quoted-pairs resolved. */
+export function unquote(text: string, start: number, end: number): string {
+  const inner = text.substring(start + 1, end - 1);
+  if (inner.indexOf("\\") < 0) return inner;
+  return inner.replace(/\\([\s\S])/g, "$1");
+}
+
+/**
+ * Parses `*( SEMI generic-param )` from text[i...] into `params` (names lower case, quoted values
+ * unquoted, null for no value). Stops at end, or at a top-level ',' when `stopAtComma`. Returns the index
+ * where it stopped.
+ */
+export function parseGenericParams(
+  text: string,
+  i: number,
+  params: Map<string, string | null>,
+  header: string,
+  stopAtComma: boolean,
+): number {
+  const n = text.length;
+  for (;;) {
+    i = skipWs(text, i);
+    if (i >= n) return i;
+    const c = text.charCodeAt(i);
+    if (c === 44 && stopAtComma) return i;
+    if (c !== 59) headerError(header, `expected ';' but found ${JSON.stringify(text[i])}`, i);
+    i = skipWs(text, i + 1);
+    const nameStart = i;
+    i = scanToken(text, i);
+    if (i === nameStart) headerError(header, "empty parameter name", i);
+    const name = text.substring(nameStart, i).toLowerCase();
+    i = skipWs(text, i);
+    if (text.charCodeAt(i) === 61) {
+      i = skipWs(text, i + 1);
+      if (text.charCodeAt(i) === 34) {
+        const end = scanQuoted(text, i, header);
+        params.set(name, unquote(text, i, end));
+        i = end;
+      } else {
+        // token / host (IPv6 reference allowed: RFC 3261 gen-value)
+        const valueStart = i;
+        if (text.charCodeAt(i) === 91) {
+          const close = text.indexOf("]", i);
+          if (close < 0) headerError(header, "unterminated IPv6 reference", i);
+          i = close + 1;
+        } else {
+          while (i < n) {
+            const v = text.charCodeAt(i);
+            if (!(isTokenChar(v) || v === 58 /* : (ipv6 w/o brackets tolerated) */)) break;
+            i++;
+          }
+        }
+        if (i === valueStart) headerError(header, `empty value of parameter '${name}'`, i);
+        params.set(name, text.substring(valueStart, i));
+      }
+    } else {
+      params.set(name, null);
+    }
+  }
+}
+
+/**
+ * Splits a header value at top-level commas (outside quoted-strings and <...>) into trimmed elements.
+ * Throws on an empty element or an unterminated quote/bracket.
+ */
+export function splitTopLevelCommas(text: string, header: string): string[] {
+  const out: string[] = [];
+  const n = text.length;
+  let start = 0;
+  let angle = false;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      i = scanQuoted(text, i, header) - 1;
+    } else if (c === 60) {
+      angle = true;
+    } else if (c === 62) {
+      angle = false;
+    } else if (c === 44 && !angle) {
+      out.push(trimmedElement(text, start, i, header));
+      start = i + 1;
+    }
+  }
+  if (angle) headerError(header, "unterminated '<'", n);
+  out.push(trimmedElement(text, start, n, header));
+  return out;
+}
+
+function trimmedElement(text: string, start: number, end: number, header: string): string {
+  let s = start;
+  let e = end;
+  while (s < e && (text.charCodeAt(s) === 32 || text.charCodeAt(s) === 9)) s++;
+  while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+  if (s === e) headerError(header, "empty list element", start);
+  return s === 0 && e === text.length ? text : text.substring(s, e);
+}
+
+/** Parses a non-negative decimal integer that must fit in `max`. */
+export function parseDecimal(text: string, start: number, end: number, max: number, header: string): number {
+  if (start >= end) headerError(header, "expected digits", start);
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) headerError(header, `expected a digit but found ${JSON.stringify(text[i])}`, i);
+    v = v * 10 + d;
+    if (v > max) headerError(header, `number exceeds ${max}`, start);
+  }
+  return v;
+}

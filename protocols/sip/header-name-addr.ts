@@ -1,0 +1,205 @@
+// name-addr / addr-spec headers: From, To (RFC 3261 §20.20, §20.39), Contact (§20.10),
+// Route and Record-Route (§20.34, §20.30).
+import {
+  headerError,
+  isTokenChar,
+  parseGenericParams,
+  scanQuoted,
+  skipWs,
+  unquote,
+} from "./header-lexer.js";
+import { SipParseError } from "./sip-parse-error.js";
+import { formatSipUri, parseSipUri, type SipUri } from "./sip-uri.js";
+
+export interface NameAddrHeader {
+  displayName?: string;
+  /** Parsed for sip/sips/tel; other absolute URIs are kept as text. */
+  uri: SipUri | string;
+  /** The URI exactly as written. */
+  uriText: string;
+  /** Whether the URI was in <...> (name-addr form). */
+  angleBrackets: boolean;
+  tag?: string;
+  /** Header parameters (after the URI), names lower case, null when without value. */
+  params: Map<string, string | null>;
+}
+
+export interface ContactHeader extends NameAddrHeader {
+  expires?: number;
+  q?: number;
+}
+
+/**
+ * Parses one name-addr or addr-spec with its parameters starting at text[i]. Stops at the end or, when
+ * `inList`, at a top-level ','. Returns the header and the stop index.
+ */
+export function parseNameAddrAt(
+  text: string,
+  i: number,
+  header: string,
+  inList: boolean,
+  requireBrackets: boolean,
+): [NameAddrHeader, number] {
+  const n = text.length;
+  i = skipWs(text, i);
+  let displayName: string | undefined;
+  let angle = false;
+  let uriStart: number;
+  let uriEnd: number;
+  const c0 = text.charCodeAt(i);
+  if (c0 === 34) {
+    const end = scanQuoted(text, i, header);
+    displayName = unquote(text, i, end);
+    i = skipWs(text, end);
+    if (text.charCodeAt(i) !== 60) headerError(header, "expected '<' after display name", i);
+    angle = true;
+  } else if (c0 === 60) {
+    angle = true;
+  } else {
+    // Either *(token LWS) "<" or an addr-spec. Look for '<' before any character a token cannot hold.
+    let j = i;
+    let sawSpace = false;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (isTokenChar(c)) {
+        j++;
+        continue;
+      }
+      if (c === 32 || c === 9) {
+        sawSpace = true;
+        j++;
+        continue;
+      }
+      break;
+    }
+    if (text.charCodeAt(j) === 60) {
+      let e = j;
+      while (e > i && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+      displayName = text.substring(i, e);
+      i = j;
+      angle = true;
+    } else if (sawSpace && j < n && text.charCodeAt(j) !== 58) {
+      headerError(header, "display name is not a token sequence or quoted-string", j);
+    }
+  }
+  if (angle) {
+    const close = text.indexOf(">", i + 1);
+    if (close < 0) headerError(header, "unterminated '<'", i);
+    uriStart = i + 1;
+    uriEnd = close;
+    i = close + 1;
+  } else {
+    if (requireBrackets) headerError(header, "expected '<' (name-addr)", i);
+    // addr-spec: the URI ends at ';' (header params follow), ',' (list) or whitespace.
+    uriStart = i;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 59 || c === 32 || c === 9 || (c === 44 && inList)) break;
+      i++;
+    }
+    uriEnd = i;
+  }
+  const uriText = text.substring(uriStart, uriEnd);
+  if (uriText.length === 0) headerError(header, "empty URI", uriStart);
+  const uri = parseHeaderUri(uriText, header, uriStart);
+  const params = new Map<string, string | null>();
+  i = parseGenericParams(text, i, params, header, inList);
+  const h: NameAddrHeader = { uri, uriText, angleBrackets: angle, params };
+  if (displayName !== undefined) h.displayName = displayName;
+  if (params.size > 0) {
+    const tag = params.get("tag");
+    if (tag !== undefined) {
+      if (tag === null) headerError(header, "tag without value", i);
+      h.tag = tag;
+    }
+  }
+  return [h, i];
+}
+
+function parseHeaderUri(uriText: string, header: string, offset: number): SipUri | string {
+  try {
+    return parseSipUri(uriText);
+  } catch (e) {
+    if (e instanceof SipParseError && e.code === "unsupported-uri-scheme") {
+      // absoluteURI of another scheme: keep as text, but it must be one (RFC 3261 §25.1).
+      for (let k = 0; k < uriText.length; k++) {
+        const c = uriText.charCodeAt(k);
+        if (c <= 32 || c >= 127 || c === 60 || c === 62 || c === 34) headerError(header, "bad character in URI", offset + k);
+      }
+      return uriText;
+    }
+    if (e instanceof SipParseError) throw new SipParseError("bad-header-value", e.message, offset + e.offset, header);
+    throw e;
+  }
+}
+
+/** From / To: exactly one name-addr or addr-spec. */
+export function parseNameAddr(text: string, header: string): NameAddrHeader {
+  const [h, end] = parseNameAddrAt(text, 0, header, false, false);
+  if (skipWs(text, end) !== text.length) headerError(header, "trailing characters", end);
+  return h;
+}
+
+/** Route / Record-Route: comma-separated name-addrs (brackets required). */
+export function parseNameAddrList(text: string, header: string, into: NameAddrHeader[] = []): NameAddrHeader[] {
+  let i = 0;
+  for (;;) {
+    const [h, end] = parseNameAddrAt(text, i, header, true, true);
+    into.push(h);
+    i = skipWs(text, end);
+    if (i >= text.length) return into;
+    i++;
+  }
+}
+
+/** Contact: comma-separated contacts (not "*", which the caller handles). */
+export function parseContactList(text: string, into: ContactHeader[] = []): ContactHeader[] {
+  const header = "Contact";
+  let i = 0;
+  for (;;) {
+    const [h, end] = parseNameAddrAt(text, i, header, true, false);
+    const contact = h as ContactHeader;
+    if (h.params.size > 0) {
+      const expires = h.params.get("expires");
+      if (expires !== undefined) contact.expires = parseDeltaSeconds(expires, header);
+      const q = h.params.get("q");
+      if (q !== undefined) contact.q = parseQValue(q, header);
+    }
+    into.push(contact);
+    i = skipWs(text, end);
+    if (i >= text.length) return into;
+    i++;
+  }
+}
+
+/** delta-seconds (RFC 3261 §20.19, §25.1); values beyond 2**32-1 are clamped to it. */
+export function parseDeltaSeconds(text: string | null, header: string): number {
+  if (text === null || text.length === 0) headerError(header, "expected delta-seconds", 0);
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) headerError(header, "expected delta-seconds", i);
+    v = v * 10 + d;
+  }
+  return v > 0xffffffff ? 0xffffffff : v;
+}
+
+/** qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 3261 §25.1). */
+export function parseQValue(text: string | null, header: string): number {
+  if (text === null || !/^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(text)) headerError(header, `bad q value ${JSON.stringify(text)}`, 0);
+  return Number(text);
+}
+
+function quoteDisplayName(name: string): string {
+  return `"${name.replace(/(["\\])/g, "\\$1")}"`;
+}
+
+/** Formats a name-addr header value (always with brackets when there are params or a display name). */
+export function formatNameAddr(h: NameAddrHeader): string {
+  const uriText = typeof h.uri === "string" ? h.uri : formatSipUri(h.uri);
+  let out = "";
+  if (h.displayName !== undefined) out += quoteDisplayName(h.displayName) + " ";
+  out += h.angleBrackets || h.displayName !== undefined || /[;,?]/.test(uriText) ? `<${uriText}>` : uriText;
+  for (const [k, v] of h.params) out += v === null ? `;${k}` : `;${k}=${v}`;
+  return out;
+}

@@ -1,0 +1,107 @@
+// Scalar and token-list headers: Call-ID (RFC 3261 §20.8), CSeq (§20.16), Max-Forwards (§20.22),
+// Content-Length (§20.14), Content-Type (§20.15), Expires (§20.19), Require/Proxy-Require/Supported/Allow.
+import { headerError, isTokenChar, parseDecimal, parseGenericParams, scanToken, skipWs } from "./header-lexer.js";
+
+export interface CSeqHeader {
+  seq: number;
+  method: string;
+}
+
+export interface ContentTypeHeader {
+  type: string;
+  subtype: string;
+  /** "type/subtype" in lower case. */
+  mediaType: string;
+  params: Map<string, string | null>;
+}
+
+// word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" / "<" / ">" /
+//         ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")   (RFC 3261 §25.1)
+const WORD_EXTRA = new Uint8Array(128);
+for (const ch of '()<>:\\"/[]?{}') WORD_EXTRA[ch.charCodeAt(0)] = 1;
+function isWordChar(c: number): boolean {
+  return isTokenChar(c) || (c < 128 && WORD_EXTRA[c] === 1);
+}
+
+/** callid = word [ "@" word ] */
+export function parseCallId(text: string): string {
+  const n = text.length;
+  if (n === 0) headerError("Call-ID", "empty Call-ID", 0);
+  let at = -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 64 && at < 0 && i > 0 && i < n - 1) at = i;
+    else if (!isWordChar(c)) headerError("Call-ID", `character ${JSON.stringify(text[i])} not allowed in Call-ID`, i);
+  }
+  return text;
+}
+
+/** CSeq = 1*DIGIT LWS Method; the number must be below 2**31 (RFC 3261 §8.1.1.5). */
+export function parseCSeq(text: string): CSeqHeader {
+  let i = 0;
+  while (i < text.length && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+  const seq = parseDecimal(text, 0, i, 0x7fffffff, "CSeq");
+  const ws = skipWs(text, i);
+  if (ws === i) headerError("CSeq", "expected whitespace after the sequence number", i);
+  const mEnd = scanToken(text, ws);
+  if (mEnd === ws || mEnd !== text.length) headerError("CSeq", "expected a method token", mEnd);
+  return { seq, method: text.substring(ws, mEnd) };
+}
+
+/** Max-Forwards = 1*DIGIT, 0..255 (RFC 3261 §20.22). */
+export function parseMaxForwards(text: string): number {
+  return parseDecimal(text, 0, text.length, 255, "Max-Forwards");
+}
+
+/** Content-Length = 1*DIGIT. */
+export function parseContentLength(text: string): number {
+  return parseDecimal(text, 0, text.length, 0x7fffffff, "Content-Length");
+}
+
+/** Expires = delta-seconds; values beyond 2**32-1 clamp to it (RFC 3261 §20.19 / §10.2.1.1). */
+export function parseExpires(text: string): number {
+  if (text.length === 0) headerError("Expires", "expected delta-seconds", 0);
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) headerError("Expires", "expected delta-seconds", i);
+    v = v * 10 + d;
+  }
+  return v > 0xffffffff ? 0xffffffff : v;
+}
+
+/** media-type = m-type SLASH m-subtype *(SEMI m-parameter) (RFC 3261 §20.15). */
+export function parseContentType(text: string, header = "Content-Type"): ContentTypeHeader {
+  let i = skipWs(text, 0);
+  const tStart = i;
+  i = scanToken(text, i);
+  if (i === tStart) headerError(header, "expected media type", i);
+  const type = text.substring(tStart, i);
+  i = skipWs(text, i);
+  if (text.charCodeAt(i) !== 47) headerError(header, "expected '/'", i);
+  i = skipWs(text, i + 1);
+  const sStart = i;
+  i = scanToken(text, i);
+  if (i === sStart) headerError(header, "expected media subtype", i);
+  const subtype = text.substring(sStart, i);
+  const params = new Map<string, string | null>();
+  parseGenericParams(text, i, params, header, false);
+  return { type, subtype, mediaType: `${type}/${subtype}`.toLowerCase(), params };
+}
+
+/** A comma-separated token list (option-tags, methods); empty value gives []. */
+export function parseTokenList(text: string, header: string, into: string[] = []): string[] {
+  const n = text.length;
+  let i = skipWs(text, 0);
+  if (i >= n) return into;
+  for (;;) {
+    const start = i;
+    i = scanToken(text, i);
+    if (i === start) headerError(header, "expected a token", i);
+    into.push(text.substring(start, i));
+    i = skipWs(text, i);
+    if (i >= n) return into;
+    if (text.charCodeAt(i) !== 44) headerError(header, `expected ',' but found ${JSON.stringify(text[i])}`, i);
+    i = skipWs(text, i + 1);
+  }
+}

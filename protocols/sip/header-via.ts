@@ -1,0 +1,139 @@
+// Via (RFC 3261 §20.42, §25.1 via-parm), with received/rport (RFC 3581) and every extension parameter.
+import { headerError, isTokenChar, parseDecimal, parseGenericParams, scanToken, skipWs } from "./header-lexer.js";
+
+export interface ViaHeader {
+  /** "SIP/2.0/UDP" as the three parts were written, without whitespace. */
+  protocol: string;
+  protocolName: string;
+  protocolVersion: string;
+  /** Transport in upper case: "UDP", "TCP", "TLS", "SCTP", "WS", "WSS" or an extension token. */
+  transport: string;
+  host: string;
+  port?: number;
+  /** Every parameter, names lower case, null when without value. */
+  params: Map<string, string | null>;
+  branch?: string;
+  received?: string;
+  /** RFC 3581: true for a bare ";rport", the port number once filled in. */
+  rport?: number | true;
+  maddr?: string;
+  ttl?: number;
+}
+
+const H = "Via";
+
+/** Parses one Via header value, which may carry several comma-separated via-parms. */
+export function parseViaValue(text: string, into: ViaHeader[] = []): ViaHeader[] {
+  const n = text.length;
+  let i = 0;
+  for (;;) {
+    i = skipWs(text, i);
+    const [via, next] = parseOneVia(text, i);
+    into.push(via);
+    i = skipWs(text, next);
+    if (i >= n) return into;
+    // parseOneVia stops only at end or at a ','
+    i++;
+  }
+}
+
+function parseOneVia(text: string, i: number): [ViaHeader, number] {
+  const nameStart = i;
+  i = scanToken(text, i);
+  if (i === nameStart) headerError(H, "expected protocol name", i);
+  const protocolName = text.substring(nameStart, i);
+  i = expectSlash(text, i);
+  const verStart = i;
+  i = scanToken(text, i);
+  if (i === verStart) headerError(H, "expected protocol version", i);
+  const protocolVersion = text.substring(verStart, i);
+  i = expectSlash(text, i);
+  const tStart = i;
+  i = scanToken(text, i);
+  if (i === tStart) headerError(H, "expected transport", i);
+  const transportRaw = text.substring(tStart, i);
+  const afterProto = i;
+  i = skipWs(text, i);
+  if (i === afterProto) headerError(H, "expected whitespace before sent-by", i);
+  // sent-by = host [ COLON port ]
+  const hostStart = i;
+  if (text.charCodeAt(i) === 91) {
+    const close = text.indexOf("]", i);
+    if (close < 0) headerError(H, "unterminated IPv6 reference", i);
+    i = close + 1;
+  } else {
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if ((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122) || c === 45 || c === 46) i++;
+      else break;
+    }
+  }
+  if (i === hostStart) headerError(H, "expected sent-by host", i);
+  const host = text.substring(hostStart, i);
+  const via: ViaHeader = {
+    protocol: `${protocolName}/${protocolVersion}/${transportRaw}`,
+    protocolName,
+    protocolVersion,
+    transport: transportRaw.toUpperCase(),
+    host,
+    params: new Map(),
+  };
+  let j = skipWs(text, i);
+  if (text.charCodeAt(j) === 58) {
+    j = skipWs(text, j + 1);
+    const pStart = j;
+    while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+    via.port = parseDecimal(text, pStart, j, 65535, H);
+    i = j;
+  }
+  i = parseGenericParams(text, i, via.params, H, true);
+  const params = via.params;
+  if (params.size > 0) {
+    const branch = params.get("branch");
+    if (branch !== undefined) {
+      if (branch === null) headerError(H, "branch without value", i);
+      via.branch = branch;
+    }
+    const received = params.get("received");
+    if (received !== undefined) {
+      if (received === null) headerError(H, "received without value", i);
+      via.received = received;
+    }
+    const rport = params.get("rport");
+    if (rport !== undefined) via.rport = rport === null ? true : parseDecimal(rport, 0, rport.length, 65535, H);
+    const maddr = params.get("maddr");
+    if (maddr !== undefined) {
+      if (maddr === null) headerError(H, "maddr without value", i);
+      via.maddr = maddr;
+    }
+    const ttl = params.get("ttl");
+    if (ttl !== undefined) {
+      if (ttl === null) headerError(H, "ttl without value", i);
+      via.ttl = parseDecimal(ttl, 0, ttl.length, 255, H);
+    }
+  }
+  return [via, i];
+}
+
+function expectSlash(text: string, i: number): number {
+  i = skipWs(text, i);
+  if (text.charCodeAt(i) !== 47) headerError(H, "expected '/' in sent-protocol", i);
+  return skipWs(text, i + 1);
+}
+
+/** Formats one Via value (params in map order). */
+export function formatVia(via: ViaHeader): string {
+  let out = `${via.protocolName}/${via.protocolVersion}/${via.transport} ${via.host}`;
+  if (via.port !== undefined) out += `:${via.port}`;
+  for (const [k, v] of via.params) out += v === null ? `;${k}` : `;${k}=${needsQuoting(v) ? `"${v.replace(/(["\\])/g, "\\$1")}"` : v}`;
+  return out;
+}
+
+function needsQuoting(v: string): boolean {
+  if (v.length === 0) return true;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (!isTokenChar(c) && c !== 58 && c !== 91 && c !== 93) return true;
+  }
+  return false;
+}

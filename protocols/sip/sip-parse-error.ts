@@ -1,0 +1,41 @@
+// The one error class the SIP codec throws: what failed (code), where (byte offset into the message or
+// header value) and, for header-level faults, which header.
+
+export type SipParseErrorCode =
+  | "empty-message"
+  | "bad-start-line"
+  | "bad-method"
+  | "bad-request-uri"
+  | "bad-version"
+  | "bad-status-code"
+  | "bad-header-name"
+  | "bad-header-line"
+  | "bad-header-value"
+  | "bad-line-ending"
+  | "missing-header"
+  | "duplicate-header"
+  | "bad-content-length"
+  | "body-too-short"
+  | "missing-content-length"
+  | "message-too-large"
+  | "too-many-headers"
+  | "line-too-long"
+  | "bad-uri"
+  | "unsupported-uri-scheme"
+  | "stream-failed";
+
+export class SipParseError extends Error {
+  readonly code: SipParseErrorCode;
+  /** Byte offset into the message (or, for header-value and URI faults, into that value's text). */
+  readonly offset: number;
+  /** Header name as on the wire, when the fault is inside one header. */
+  readonly header?: string;
+
+  constructor(code: SipParseErrorCode, detail: string, offset: number, header?: string) {
+    super(`${code} at ${header !== undefined ? `${header} ` : ""}offset ${offset}: ${detail}`);
+    this.name = "SipParseError";
+    this.code = code;
+    this.offset = offset;
+    if (header !== undefined) this.header = header;
+  }
+}

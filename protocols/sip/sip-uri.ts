@@ -1,0 +1,274 @@
+// SIP, SIPS (RFC 3261 §19.1, §25.1) and tel (RFC 3966) URIs.
+// Fields hold decoded text (%-escapes resolved); formatSipUri escapes again where the grammar requires.
+import { SipParseError } from "./sip-parse-error.js";
+
+export interface SipUri {
+  /** Lower case: "sip", "sips" or "tel". */
+  scheme: "sip" | "sips" | "tel";
+  /** sip/sips: the user part; tel: the telephone-subscriber number (e.g. "+1-201-555-0123"). */
+  user?: string;
+  password?: string;
+  /** Host name, IPv4 address or IPv6 reference with brackets ("[2001:db8::1]"); "" for tel. */
+  host: string;
+  port?: number;
+  /** uri-parameters, names lower case; null for a parameter without value (";lr"). */
+  params: Map<string, string | null>;
+  /** ?headers, names as written. */
+  headers: Map<string, string>;
+}
+
+// Character classes of RFC 3261 §25.1, as 128-entry lookup tables.
+function charTable(extra: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let c = 48; c <= 57; c++) t[c] = 1;
+  for (let c = 65; c <= 90; c++) t[c] = 1;
+  for (let c = 97; c <= 122; c++) t[c] = 1;
+  for (const ch of "-_.!~*'()" + extra) t[ch.charCodeAt(0)] = 1;
+  return t;
+}
+const USER_CHARS = charTable("&=+$,;?/");
+const PASSWORD_CHARS = charTable("&=+$,");
+const PARAM_CHARS = charTable("[]/:&+$");
+const HEADER_CHARS = charTable("[]/?:+$");
+const TEL_CHARS = new Uint8Array(128);
+for (const ch of "0123456789ABCDEFabcdef*#+-.()") TEL_CHARS[ch.charCodeAt(0)] = 1;
+
+function fail(detail: string, offset: number): never {
+  throw new SipParseError("bad-uri", detail, offset);
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  if (l >= 97 && l <= 102) return l - 87;
+  return -1;
+}
+
+/** Validates text[start,end) against `allowed` (plus %HH) and returns it with escapes decoded (UTF-8). */
+function decodePart(text: string, start: number, end: number, allowed: Uint8Array, what: string): string {
+  let hasEscape = false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 37) {
+      if (i + 2 >= end || hexValue(text.charCodeAt(i + 1)) < 0 || hexValue(text.charCodeAt(i + 2)) < 0) {
+        fail(`bad %-escape in ${what}`, i);
+      }
+      hasEscape = true;
+      i += 2;
+    } else if (c >= 128 || allowed[c] !== 1) {
+      fail(`character ${JSON.stringify(text[i])} not allowed in ${what}`, i);
+    }
+  }
+  if (!hasEscape) return text.substring(start, end);
+  const bytes: number[] = [];
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 37) {
+      bytes.push(hexValue(text.charCodeAt(i + 1)) * 16 + hexValue(text.charCodeAt(i + 2)));
+      i += 2;
+    } else bytes.push(c);
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+function validateHost(text: string, start: number, end: number): void {
+  if (start >= end) fail("empty host", start);
+  if (text.charCodeAt(start) === 91 /* [ */) {
+    if (text.charCodeAt(end - 1) !== 93 || end - start < 4) fail("bad IPv6 reference", start);
+    let colons = 0;
+    for (let i = start + 1; i < end - 1; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 58) colons++;
+      else if (!(hexValue(c) >= 0 || c === 46)) fail("bad character in IPv6 reference", i);
+    }
+    if (colons < 2) fail("bad IPv6 reference", start);
+    return;
+  }
+  let prev = 46;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const alnum = (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122);
+    if (alnum) {
+      prev = c;
+      continue;
+    }
+    if (c === 45 && prev !== 46) {
+      prev = c;
+      continue;
+    }
+    if (c === 46 && prev !== 46 && prev !== 45) {
+      prev = c;
+      continue;
+    }
+    fail(`bad character ${JSON.stringify(text[i])} in host`, i);
+  }
+  if (prev === 45) fail("host label ends with '-'", end - 1);
+}
+
+function parsePort(text: string, start: number, end: number): number {
+  if (start >= end || end - start > 5) fail("bad port", start);
+  let port = 0;
+  for (let i = start; i < end; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) fail("bad port", i);
+    port = port * 10 + d;
+  }
+  if (port > 65535) fail("port out of range", start);
+  return port;
+}
+
+/** Parses ";name[=value]" parameters of text[start,end) into `into` (names lower case). */
+function parseUriParams(text: string, start: number, end: number, into: Map<string, string | null>): void {
+  let i = start;
+  while (i < end) {
+    // text[i] is ';'
+    let j = i + 1;
+    let eq = -1;
+    while (j < end && text.charCodeAt(j) !== 59) {
+      if (eq < 0 && text.charCodeAt(j) === 61) eq = j;
+      j++;
+    }
+    const nameEnd = eq < 0 ? j : eq;
+    if (nameEnd === i + 1) fail("empty URI parameter name", i + 1);
+    const name = decodePart(text, i + 1, nameEnd, PARAM_CHARS, "URI parameter").toLowerCase();
+    const value = eq < 0 ? null : decodePart(text, eq + 1, j, PARAM_CHARS, "URI parameter");
+    into.set(name, value);
+    i = j;
+  }
+}
+
+function parseTelUri(text: string): SipUri {
+  const start = 4;
+  let end = text.indexOf(";", start);
+  if (end < 0) end = text.length;
+  if (end === start) fail("empty telephone number", start);
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TEL_CHARS[c] !== 1) fail("bad character in telephone number", i);
+  }
+  const uri: SipUri = { scheme: "tel", user: text.substring(start, end), host: "", params: new Map(), headers: new Map() };
+  parseUriParams(text, end, text.length, uri.params);
+  return uri;
+}
+
+/** Parses a sip:, sips: or tel: URI. Other schemes throw SipParseError code "unsupported-uri-scheme". */
+export function parseSipUri(text: string): SipUri {
+  const colon = text.indexOf(":");
+  if (colon <= 0) fail("no scheme", 0);
+  let scheme: "sip" | "sips" | "tel";
+  const s0 = text.charCodeAt(0) | 0x20;
+  if (colon === 3 && s0 === 115 && (text.charCodeAt(1) | 0x20) === 105 && (text.charCodeAt(2) | 0x20) === 112) scheme = "sip";
+  else if (colon === 4 && text.substring(0, 4).toLowerCase() === "sips") scheme = "sips";
+  else if (colon === 3 && text.substring(0, 3).toLowerCase() === "tel") return parseTelUri(text);
+  else {
+    for (let i = 0; i < colon; i++) {
+      const c = text.charCodeAt(i) | 0x20;
+      const ok = (c >= 97 && c <= 122) || (i > 0 && ((c >= 48 && c <= 57) || c === 0x2b || c === 0x2d || c === 0x2e));
+      if (!ok) fail("bad scheme", i);
+    }
+    throw new SipParseError("unsupported-uri-scheme", `scheme '${text.substring(0, colon)}' is not sip, sips or tel`, 0);
+  }
+  const len = text.length;
+  let i = colon + 1;
+  // userinfo: everything up to the first '@' (user and password cannot hold a raw '@').
+  const at = text.indexOf("@", i);
+  const uri: SipUri = { scheme, host: "", params: new Map(), headers: new Map() };
+  if (at >= 0) {
+    let pwColon = -1;
+    for (let j = i; j < at; j++) {
+      if (text.charCodeAt(j) === 58) {
+        pwColon = j;
+        break;
+      }
+    }
+    const userEnd = pwColon < 0 ? at : pwColon;
+    if (userEnd === i) fail("empty user part", i);
+    uri.user = decodePart(text, i, userEnd, USER_CHARS, "user part");
+    if (pwColon >= 0) uri.password = decodePart(text, pwColon + 1, at, PASSWORD_CHARS, "password");
+    i = at + 1;
+  }
+  // hostport ends at ';', '?' or end.
+  let hpEnd = i;
+  if (text.charCodeAt(i) === 91) {
+    const close = text.indexOf("]", i);
+    if (close < 0) fail("unterminated IPv6 reference", i);
+    hpEnd = close + 1;
+  }
+  while (hpEnd < len) {
+    const c = text.charCodeAt(hpEnd);
+    if (c === 59 || c === 63) break;
+    hpEnd++;
+  }
+  let hostEnd = hpEnd;
+  const portColon = text.lastIndexOf(":", hpEnd - 1);
+  if (portColon >= i && (text.charCodeAt(i) !== 91 || portColon > text.indexOf("]", i))) {
+    hostEnd = portColon;
+    uri.port = parsePort(text, portColon + 1, hpEnd);
+  }
+  validateHost(text, i, hostEnd);
+  uri.host = text.substring(i, hostEnd);
+  i = hpEnd;
+  const q = text.indexOf("?", i);
+  const paramsEnd = q < 0 ? len : q;
+  if (i < paramsEnd) parseUriParams(text, i, paramsEnd, uri.params);
+  if (q >= 0) {
+    let j = q + 1;
+    if (j >= len) fail("empty URI headers", j);
+    while (j <= len) {
+      let amp = text.indexOf("&", j);
+      if (amp < 0) amp = len;
+      const eq = text.indexOf("=", j);
+      if (eq < 0 || eq > amp) fail("URI header without '='", j);
+      if (eq === j) fail("empty URI header name", j);
+      uri.headers.set(
+        decodePart(text, j, eq, HEADER_CHARS, "URI header"),
+        decodePart(text, eq + 1, amp, HEADER_CHARS, "URI header"),
+      );
+      j = amp + 1;
+    }
+  }
+  return uri;
+}
+
+function encodePart(value: string, allowed: Uint8Array): string {
+  let plain = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || allowed[c] !== 1) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return value;
+  let out = "";
+  for (const byte of Buffer.from(value, "utf8")) {
+    out += byte < 128 && allowed[byte] === 1 ? String.fromCharCode(byte) : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+/** Formats a URI, escaping each part per RFC 3261 §25.1 (or RFC 3966 for tel). */
+export function formatSipUri(uri: SipUri): string {
+  let out = uri.scheme + ":";
+  if (uri.scheme === "tel") {
+    out += uri.user ?? "";
+  } else {
+    if (uri.user !== undefined) {
+      out += encodePart(uri.user, USER_CHARS);
+      if (uri.password !== undefined) out += ":" + encodePart(uri.password, PASSWORD_CHARS);
+      out += "@";
+    }
+    out += uri.host;
+    if (uri.port !== undefined) out += ":" + uri.port;
+  }
+  for (const [name, value] of uri.params) {
+    out += ";" + encodePart(name, PARAM_CHARS);
+    if (value !== null) out += "=" + encodePart(value, PARAM_CHARS);
+  }
+  let first = true;
+  for (const [name, value] of uri.headers) {
+    out += (first ? "?" : "&") + encodePart(name, HEADER_CHARS) + "=" + encodePart(value, HEADER_CHARS);
+    first = false;
+  }
+  return out;
+}
