@@ -61,7 +61,7 @@ export class MemoryNetwork<E = unknown> {
   }
 
   /** Process events until the queue is empty or virtual time passes `untilMs`. Returns the events processed. */
-  run(opts: { untilMs?: number; maxEvents?: number } = {}): number {
+  async run(opts: { untilMs?: number; maxEvents?: number } = {}): Promise<number> {
     const until = opts.untilMs ?? Number.POSITIVE_INFINITY;
     const max = opts.maxEvents ?? Number.POSITIVE_INFINITY;
     let processed = 0;
@@ -75,7 +75,8 @@ export class MemoryNetwork<E = unknown> {
         for (const [name, target] of this.nodes) {
           if (name === node || this.faults.isDown(name, this.clock)) continue;
           processed++;
-          this.apply(name, target.handle({ ...event, now: this.clock } as NodeEvent));
+          const out = target.handle({ ...event, now: this.clock } as NodeEvent);
+          this.apply(name, Array.isArray(out) ? out : await out);
         }
         continue;
       }
@@ -88,7 +89,9 @@ export class MemoryNetwork<E = unknown> {
       if (target === undefined) continue;
       if (this.faults.isDown(node, this.clock)) continue;
       processed++;
-      this.apply(node, target.handle({ ...event, now: this.clock } as NodeEvent));
+      const out = target.handle({ ...event, now: this.clock } as NodeEvent);
+      // Only an asynchronous core (the clearinghouse's CDR store) costs an await; the clock stands still meanwhile.
+      this.apply(node, Array.isArray(out) ? out : await out);
     }
     if (until !== Number.POSITIVE_INFINITY && this.clock < until && this.queue.size === 0) this.clock = until;
     return processed;

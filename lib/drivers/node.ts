@@ -30,7 +30,8 @@ export type NodeAction<E = unknown> =
 
 export interface FlowNode<E = unknown> {
   readonly name: string;
-  handle(event: NodeEvent): NodeAction<E>[];
+  /** Synchronous for protocol machines; a node wrapping an asynchronous core (a CDR store) may return a promise. */
+  handle(event: NodeEvent): NodeAction<E>[] | Promise<NodeAction<E>[]>;
 }
 
 export function send(proto: Protocol, to: string, bytes: Buffer, label: string, callId: string): SendAction {

@@ -35,13 +35,13 @@ const ponger: FlowNode = {
 };
 
 describe("MemoryNetwork", () => {
-  it("delivers in virtual time order and records each message once", () => {
+  it("delivers in virtual time order and records each message once", async () => {
     const records: MessageRecord[] = [];
     const a = pinger(3);
     const net = new MemoryNetwork({ latencyMs: 2, onRecord: (r) => records.push(r) });
     net.add(a).add(ponger);
     net.start();
-    net.run();
+    await net.run();
     expect(a.log).toEqual(["14:pong 1", "24:pong 2", "34:pong 3"]);
     expect(records.map((r) => `${r.t} ${r.from}>${r.to} ${r.msg} ${r.callId}`)).toEqual([
       "10 A>B PING c1", "12 B>A PONG c1", "20 A>B PING c2", "22 B>A PONG c2", "30 A>B PING c3", "32 B>A PONG c3",
@@ -49,17 +49,17 @@ describe("MemoryNetwork", () => {
     expect(net.now).toBe(34);
   });
 
-  it("replays an hour of timers in well under a second of real time", () => {
+  it("replays an hour of timers in well under a second of real time", async () => {
     const a = pinger(360);
     const net = new MemoryNetwork();
     net.add(a).add(ponger);
     net.start();
-    net.run();
+    await net.run();
     expect(a.log).toHaveLength(360);
     expect(net.now).toBe(3600 + 2);
   });
 
-  it("replacing or cancelling a timer stops the old one firing", () => {
+  it("replacing or cancelling a timer stops the old one firing", async () => {
     const fired: number[] = [];
     const node: FlowNode = {
       name: "T",
@@ -77,11 +77,11 @@ describe("MemoryNetwork", () => {
     const net = new MemoryNetwork();
     net.add(node);
     net.start();
-    net.run();
+    await net.run();
     expect(fired).toEqual([50]);
   });
 
-  it("drops, duplicates and delays the Nth message of a kind", () => {
+  it("drops, duplicates and delays the Nth message of a kind", async () => {
     const records: MessageRecord[] = [];
     const faults = new FaultPlan([
       { kind: "drop", proto: "SIP", msg: "PING", nth: 1 },
@@ -92,31 +92,31 @@ describe("MemoryNetwork", () => {
     const net = new MemoryNetwork({ faults, onRecord: (r) => records.push(r) });
     net.add(a).add(ponger);
     net.start();
-    net.run();
+    await net.run();
     // ping 1 dropped (not recorded, no pong); pong 2 duplicated; ping 3 delayed by 100 ms
     expect(a.log).toEqual(["22:pong 2", "23:pong 2", "132:pong 3"]);
     expect(records.filter((r) => r.msg === "PING").map((r) => r.callId)).toEqual(["c2", "c3"]);
   });
 
-  it("a role that is down hears nothing, its peers hear peer-down/peer-up, and it restarts when back", () => {
+  it("a role that is down hears nothing, its peers hear peer-down/peer-up, and it restarts when back", async () => {
     const faults = new FaultPlan([], [{ role: "B", fromMs: 15, toMs: 25 }]);
     const a = pinger(3);
     const net = new MemoryNetwork({ faults });
     net.add(a).add(ponger);
     net.start();
-    net.run();
+    await net.run();
     expect(a.log).toEqual(["12:pong 1", "15:peer-down", "25:peer-up", "32:pong 3"]);
   });
 
-  it("is deterministic: same inputs, same record stream", () => {
-    const runOnce = (): string[] => {
+  it("is deterministic: same inputs, same record stream", async () => {
+    const runOnce = async (): Promise<string[]> => {
       const out: string[] = [];
       const net = new MemoryNetwork({ latencyMs: (_p, from) => (from === "A" ? 3 : 1), onRecord: (r) => out.push(`${r.t}${r.msg}${r.callId}`) });
       net.add(pinger(20)).add(ponger);
       net.start();
-      net.run();
+      await net.run();
       return out;
     };
-    expect(runOnce()).toEqual(runOnce());
+    expect(await runOnce()).toEqual(await runOnce());
   });
 });
