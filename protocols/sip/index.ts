@@ -51,3 +51,15 @@ export {
   type BuildResponseOptions,
 } from "./message-builders.js";
 // ---- end codec ----
+// ---- transactions, transports, proxy (owned by the transaction/proxy helper) ----
+export * from "./transaction-timers.js";
+export * from "./transaction-types.js";
+export * from "./transaction-clock.js";
+export * from "./transaction-matching.js";
+export { buildAckForNonSuccess } from "./transaction-ack.js";
+export { InviteClientTransaction } from "./invite-client-transaction.js";
+export { NonInviteClientTransaction } from "./non-invite-client-transaction.js";
+export { InviteServerTransaction, type InviteServerTransactionOptions } from "./invite-server-transaction.js";
+export { NonInviteServerTransaction } from "./non-invite-server-transaction.js";
+export * from "./transaction-layer.js";
+export * from "./transport-types.js";

@@ -1,0 +1,133 @@
+// RFC 3261 §17.2.1: INVITE server transaction (Figure 7), sans-I/O.
+import { buildResponse } from "./message-builders.js";
+import type { SipRequest, SipResponse } from "./sip-message.js";
+import { resolveTimerConfig, transactionTimeout, type TransactionTimerConfig } from "./transaction-timers.js";
+import type { InviteServerState, TransactionAction, TransactionEvent, TransactionMachine, TransactionOptions } from "./transaction-types.js";
+
+export interface InviteServerTransactionOptions extends TransactionOptions {
+  /** §17.2.1: send 100 Trying at once (default) rather than leave it to the TU. */
+  sendTrying?: boolean;
+}
+
+export class InviteServerTransaction implements TransactionMachine {
+  readonly kind = "invite-server" as const;
+  private current: InviteServerState = "proceeding";
+  private started = false;
+  private lastResponse: SipResponse | undefined;
+  private timerGInterval = 0;
+  private readonly cfg: TransactionTimerConfig;
+  private readonly reliable: boolean;
+  private readonly sendTrying: boolean;
+
+  constructor(
+    readonly request: SipRequest,
+    options: InviteServerTransactionOptions,
+  ) {
+    if (request.method !== "INVITE") throw new TypeError(`INVITE server transaction needs an INVITE, got ${request.method}`);
+    this.cfg = resolveTimerConfig(options);
+    this.reliable = options.reliable;
+    this.sendTrying = options.sendTrying ?? true;
+  }
+
+  get state(): InviteServerState {
+    return this.current;
+  }
+
+  /** The most recent response sent (what a retransmitted INVITE is answered with). */
+  get response(): SipResponse | undefined {
+    return this.lastResponse;
+  }
+
+  handle(event: TransactionEvent): TransactionAction[] {
+    if (this.current === "terminated") return [];
+    switch (event.type) {
+      case "start":
+        return this.start();
+      case "message":
+        return "status" in event.message ? [] : this.onRequest(event.message);
+      case "timer":
+        return this.onTimer(event.timer);
+      case "transport-error":
+        // Figure 7: failure to send a response is reported to the TU (Proceeding and Completed).
+        return this.current === "confirmed" ? [] : this.terminate("transport-error");
+      case "tu-response":
+        return this.onTuResponse(event.response);
+    }
+  }
+
+  private start(): TransactionAction[] {
+    if (this.started) return [];
+    this.started = true;
+    const actions: TransactionAction[] = [];
+    if (this.sendTrying) {
+      this.lastResponse = buildResponse(this.request, 100, "Trying");
+      actions.push({ type: "send", message: this.lastResponse });
+    }
+    actions.push({ type: "pass-to-tu", message: this.request });
+    return actions;
+  }
+
+  private onRequest(request: SipRequest): TransactionAction[] {
+    if (request.method === "INVITE") {
+      // §17.2.1: retransmitted INVITE → resend the most recent provisional (Proceeding) or final (Completed).
+      if ((this.current === "proceeding" || this.current === "completed") && this.lastResponse) {
+        return [{ type: "send", message: this.lastResponse }];
+      }
+      return [];
+    }
+    if (request.method === "ACK" && this.current === "completed") {
+      const actions: TransactionAction[] = [];
+      if (!this.reliable) actions.push({ type: "cancel-timer", timer: "G" });
+      actions.push({ type: "cancel-timer", timer: "H" });
+      this.current = "confirmed";
+      // Timer I: T4 for unreliable transports, 0 for reliable ones.
+      if (this.reliable) actions.push(...this.terminate("normal"));
+      else actions.push({ type: "set-timer", timer: "I", delay: this.cfg.t4 });
+      return actions;
+    }
+    return []; // ACKs in Confirmed are absorbed
+  }
+
+  private onTuResponse(response: SipResponse): TransactionAction[] {
+    if (this.current !== "proceeding") return [];
+    this.lastResponse = response;
+    const s = response.status;
+    if (s < 200) return [{ type: "send", message: response }];
+    if (s < 300) {
+      // §17.2.1: 2xx retransmission belongs to the TU; the transaction ends.
+      return [{ type: "send", message: response }, ...this.terminate("normal")];
+    }
+    this.current = "completed";
+    const actions: TransactionAction[] = [{ type: "send", message: response }];
+    if (!this.reliable) {
+      this.timerGInterval = this.cfg.t1;
+      actions.push({ type: "set-timer", timer: "G", delay: this.timerGInterval });
+    }
+    actions.push({ type: "set-timer", timer: "H", delay: transactionTimeout(this.cfg) });
+    return actions;
+  }
+
+  private onTimer(timer: string): TransactionAction[] {
+    if (this.current === "completed" && timer === "G" && !this.reliable && this.lastResponse) {
+      this.timerGInterval = Math.min(2 * this.timerGInterval, this.cfg.t2);
+      return [
+        { type: "send", message: this.lastResponse },
+        { type: "set-timer", timer: "G", delay: this.timerGInterval },
+      ];
+    }
+    if (this.current === "completed" && timer === "H") return this.terminate("timeout");
+    if (this.current === "confirmed" && timer === "I") return this.terminate("normal");
+    return [];
+  }
+
+  private terminate(reason: "normal" | "timeout" | "transport-error"): TransactionAction[] {
+    const actions: TransactionAction[] = [];
+    if (this.current === "completed") {
+      if (!this.reliable) actions.push({ type: "cancel-timer", timer: "G" });
+      actions.push({ type: "cancel-timer", timer: "H" });
+    }
+    this.current = "terminated";
+    actions.push({ type: "terminated", reason });
+    return actions;
+  }
+}
