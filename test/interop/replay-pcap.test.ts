@@ -120,7 +120,8 @@ describe("pcap writer under tshark", () => {
     const damaged = Buffer.from(pcap);
     damaged.writeUInt16BE(2, at + 8); // COPS Handle object shorter than its own header
     const sip = call[0]!.bytes;
-    damaged[damaged.indexOf(sip) + 2] ^= 0x20; // a flipped bit in the INVITE: UDP checksum no longer matches
+    const invite = damaged.indexOf(sip);
+    damaged.writeUInt8(damaged.readUInt8(invite + 2) ^ 0x20, invite + 2); // a flipped bit in the INVITE: UDP checksum no longer matches
     const file = join(dir, "damaged.pcap");
     writeFileSync(file, damaged);
     const problems = fields(file, "_ws.malformed || _ws.expert.severity >= warning", "frame.protocols");
