@@ -1,0 +1,319 @@
+// Sans-I/O COPS PDP side of one connection (RFC 2748 §2.3, §3, §4): answers OPN with CAT or CC (redirect),
+// echoes KA, answers REQs in the order received, expects one RPT per DEC with a configuration context.
+import { CopsDecodeError } from "../cops-decode-error.js";
+import { decodeCopsHeader, decodeCopsMessage, encodeCopsMessage, peekCopsHandle } from "../cops-codec.js";
+import { ClientType, ErrorCode, RType } from "../constants.js";
+import type {
+  CopsCodePair,
+  CopsDecision,
+  CopsMessage,
+  CopsReportMessage,
+  CopsRequestMessage,
+  CopsServerAddress,
+} from "../cops-message.js";
+import type { CopsAction, CopsTransportEvent } from "./cops-actions.js";
+import { handleKey } from "./handle-key.js";
+import { IntegritySession } from "./integrity-session.js";
+import type { CopsIntegrityConfig } from "./integrity-session.js";
+
+export interface CopsPdpOptions {
+  /** Client types this PDP serves; OPN for any other gets CC Error 6. */
+  clientTypes: number[];
+  kaTimerSeconds: number;
+  /** Accounting Timer sent in CAT (RFC 2748 §2.2.15); omitted when undefined. */
+  acctTimerSeconds?: number;
+  /** When set, every OPN is answered by CC Error 12 naming this PDP (RFC 2748 §3.7). */
+  redirect?: CopsServerAddress;
+  /** Integrity keys; when set, messages without a valid Integrity object close the connection. */
+  integrity?: CopsIntegrityConfig;
+}
+
+export type CopsPdpCommand =
+  | { type: "decide"; handle: Buffer; decisions: CopsDecision[] }
+  | { type: "decide-error"; handle: Buffer; error: CopsCodePair }
+  | { type: "decide-unsolicited"; handle: Buffer; decisions: CopsDecision[] }
+  | { type: "synchronize"; handle?: Buffer }
+  | { type: "shutdown"; error?: CopsCodePair; redirect?: CopsServerAddress };
+
+export type CopsPdpEvent =
+  | { type: "opened"; pepId: string; clientType: number; lastPdpAddress?: CopsServerAddress }
+  | { type: "request"; handle: Buffer; message: CopsRequestMessage }
+  | { type: "report"; handle: Buffer; message: CopsReportMessage; answersDecision: boolean }
+  | { type: "deleted"; handle: Buffer; reason: CopsCodePair }
+  | { type: "sync-complete"; handle?: Buffer }
+  | { type: "pep-lost"; reason: string }
+  | { type: "closed"; error?: CopsCodePair }
+  | { type: "protocol-error"; error: string; copsErrorCode?: CopsCodePair };
+
+interface PendingRequest {
+  key: string;
+  handle: Buffer;
+  answer?: CopsMessage;
+}
+
+type PdpState = "waiting-open" | "open" | "closed";
+
+export class CopsPdpConnection {
+  private state: PdpState = "waiting-open";
+  private clientType = 0;
+  private integrity: IntegritySession | undefined;
+  /** REQs not yet answered, oldest first (RFC 2748 §2.3: answered in order). */
+  private readonly queue: PendingRequest[] = [];
+  /** Open request states and the RPTs they still owe. */
+  private readonly states = new Map<string, { handle: Buffer; pendingReports: number }>();
+
+  constructor(private readonly options: CopsPdpOptions) {}
+
+  get connectionState(): PdpState {
+    return this.state;
+  }
+  get openHandles(): number {
+    return this.states.size;
+  }
+  get unansweredRequests(): number {
+    return this.queue.length;
+  }
+  pendingReports(handle: Buffer): number {
+    return this.states.get(handleKey(handle))?.pendingReports ?? 0;
+  }
+
+  handle(event: CopsPdpCommand | CopsTransportEvent, _nowMs: number): CopsAction<CopsPdpEvent>[] {
+    const out: CopsAction<CopsPdpEvent>[] = [];
+    switch (event.type) {
+      case "connected":
+        this.state = "waiting-open";
+        out.push({ type: "set-timer", name: "open-timeout", delayMs: 30_000 });
+        break;
+      case "message":
+        this.onMessage(event.bytes, out);
+        break;
+      case "timer":
+        if (event.name === "ka-loss" && this.state === "open") {
+          out.push({ type: "emit", event: { type: "pep-lost", reason: "keep-alive timer expired" } });
+          this.closeWithError({ code: ErrorCode.CommunicationFailure, subCode: 0 }, "keep-alive timer expired", out);
+        } else if (event.name === "open-timeout" && this.state === "waiting-open") {
+          this.state = "closed";
+          out.push({ type: "close", reason: "no OPN" });
+        }
+        break;
+      case "disconnected":
+        if (this.state !== "closed") {
+          this.state = "closed";
+          out.push({ type: "cancel-timer", name: "ka-loss" });
+          out.push({ type: "emit", event: { type: "pep-lost", reason: event.reason ?? "connection closed" } });
+        }
+        break;
+      case "decide":
+        this.answer(event.handle, { op: "DEC", clientType: this.clientType, solicited: true, handle: event.handle, decisions: event.decisions }, out);
+        break;
+      case "decide-error":
+        this.answer(event.handle, { op: "DEC", clientType: this.clientType, solicited: true, handle: event.handle, decisions: [], error: event.error }, out);
+        break;
+      case "decide-unsolicited": {
+        const state = this.states.get(handleKey(event.handle));
+        if (!state) {
+          out.push({ type: "emit", event: { type: "protocol-error", error: `unsolicited DEC on unknown handle ${handleKey(event.handle)}` } });
+          break;
+        }
+        const dec: CopsMessage = { op: "DEC", clientType: this.clientType, solicited: false, handle: event.handle, decisions: event.decisions };
+        this.countReports(dec, out);
+        this.send(dec, out);
+        break;
+      }
+      case "synchronize": {
+        const ssq: CopsMessage = { op: "SSQ", clientType: this.clientType };
+        if (event.handle) ssq.handle = event.handle;
+        this.send(ssq, out);
+        break;
+      }
+      case "shutdown": {
+        const cc: CopsMessage = { op: "CC", clientType: this.clientType, error: event.error ?? { code: ErrorCode.ShuttingDown, subCode: 0 } };
+        if (event.redirect) {
+          cc.error = { code: ErrorCode.RedirectToPreferredServer, subCode: 0 };
+          cc.redirect = event.redirect;
+        }
+        this.send(cc, out);
+        this.state = "closed";
+        out.push({ type: "cancel-timer", name: "ka-loss" });
+        out.push({ type: "close", reason: "shutdown" });
+        break;
+      }
+    }
+    return out;
+  }
+
+  private onMessage(bytes: Buffer, out: CopsAction<CopsPdpEvent>[]): void {
+    if (this.state === "closed") return;
+    let msg: CopsMessage;
+    try {
+      msg = decodeCopsMessage(bytes);
+    } catch (err) {
+      if (!(err instanceof CopsDecodeError)) throw err;
+      this.onMalformed(bytes, err, out);
+      return;
+    }
+    if (this.options.integrity) {
+      if (msg.op === "OPN") this.integrity = new IntegritySession(this.options.integrity);
+      const verdict = this.integrity ? this.integrity.check(bytes, msg) : "missing";
+      if (verdict !== "ok") {
+        const code = verdict === "missing" ? ErrorCode.AuthenticationRequired : ErrorCode.AuthenticationFailure;
+        this.closeWithError({ code, subCode: 0 }, `integrity ${verdict}`, out);
+        return;
+      }
+    }
+    if (this.state === "open" && this.options.kaTimerSeconds > 0) {
+      out.push({ type: "set-timer", name: "ka-loss", delayMs: this.options.kaTimerSeconds * 1000 });
+    }
+    if (this.state === "waiting-open" && msg.op !== "OPN") {
+      this.closeWithError({ code: ErrorCode.BadMessageFormat, subCode: 0 }, `${msg.op} before OPN`, out);
+      return;
+    }
+    switch (msg.op) {
+      case "OPN":
+        this.onOpen(msg.pepId, msg.clientType, msg.lastPdpAddress, out);
+        break;
+      case "REQ":
+        this.onRequest(msg, out);
+        break;
+      case "RPT":
+        this.onReport(msg, out);
+        break;
+      case "DRQ":
+        this.onDelete(msg.handle, msg.reason, out);
+        break;
+      case "KA":
+        // RFC 2748 §3.8: the PDP echoes the KA.
+        this.send({ op: "KA", clientType: ClientType.KeepAlive }, out);
+        break;
+      case "SSC":
+        out.push({ type: "emit", event: msg.handle ? { type: "sync-complete", handle: msg.handle } : { type: "sync-complete" } });
+        break;
+      case "CC":
+        this.state = "closed";
+        out.push({ type: "cancel-timer", name: "ka-loss" });
+        out.push({ type: "emit", event: { type: "closed", error: msg.error } });
+        out.push({ type: "close", reason: `CC error ${msg.error.code}` });
+        break;
+      default:
+        out.push({ type: "emit", event: { type: "protocol-error", error: `unexpected ${msg.op} from PEP` } });
+    }
+  }
+
+  private onMalformed(bytes: Buffer, err: CopsDecodeError, out: CopsAction<CopsPdpEvent>[]): void {
+    let op = 0;
+    try {
+      op = decodeCopsHeader(bytes).opCode;
+    } catch (headerErr) {
+      if (!(headerErr instanceof CopsDecodeError)) throw headerErr;
+    }
+    const handle = peekCopsHandle(bytes);
+    if (op === 1 && handle && this.state === "open") {
+      // RFC 2748 §3.2: a malformed REQ is answered by a DEC carrying the Error object.
+      out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode } });
+      this.queue.push({ key: handleKey(handle), handle });
+      this.answer(handle, { op: "DEC", clientType: this.clientType, solicited: true, handle, decisions: [], error: err.copsErrorCode }, out);
+      return;
+    }
+    if ((op === 3 || op === 4 || op === 10) && this.state === "open") {
+      out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode } });
+      return;
+    }
+    // Malformed OPN or undecodable framing: CC with the Error (RFC 2748 §3.7).
+    this.closeWithError(err.copsErrorCode, err.message, out);
+  }
+
+  private onOpen(pepId: string, clientType: number, last: CopsServerAddress | undefined, out: CopsAction<CopsPdpEvent>[]): void {
+    this.clientType = clientType;
+    out.push({ type: "cancel-timer", name: "open-timeout" });
+    if (!this.options.clientTypes.includes(clientType)) {
+      this.closeWithError({ code: ErrorCode.UnsupportedClientType, subCode: 0 }, `client type ${clientType} not served`, out);
+      return;
+    }
+    if (this.options.redirect) {
+      this.send({ op: "CC", clientType, error: { code: ErrorCode.RedirectToPreferredServer, subCode: 0 }, redirect: this.options.redirect }, out);
+      this.state = "closed";
+      out.push({ type: "close", reason: "redirected" });
+      return;
+    }
+    const cat: CopsMessage = { op: "CAT", clientType, kaTimerSeconds: this.options.kaTimerSeconds };
+    if (this.options.acctTimerSeconds !== undefined) cat.acctTimerSeconds = this.options.acctTimerSeconds;
+    this.send(cat, out);
+    this.state = "open";
+    if (this.options.kaTimerSeconds > 0) out.push({ type: "set-timer", name: "ka-loss", delayMs: this.options.kaTimerSeconds * 1000 });
+    out.push({ type: "emit", event: last ? { type: "opened", pepId, clientType, lastPdpAddress: last } : { type: "opened", pepId, clientType } });
+  }
+
+  private onRequest(msg: CopsRequestMessage, out: CopsAction<CopsPdpEvent>[]): void {
+    const key = handleKey(msg.handle);
+    if (!this.states.has(key)) this.states.set(key, { handle: msg.handle, pendingReports: 0 });
+    this.queue.push({ key, handle: msg.handle });
+    out.push({ type: "emit", event: { type: "request", handle: msg.handle, message: msg } });
+  }
+
+  private onReport(msg: CopsReportMessage, out: CopsAction<CopsPdpEvent>[]): void {
+    const state = this.states.get(handleKey(msg.handle));
+    if (!state) {
+      out.push({ type: "emit", event: { type: "protocol-error", error: `RPT for unknown handle ${handleKey(msg.handle)}` } });
+      return;
+    }
+    let answersDecision = false;
+    if (msg.solicited) {
+      if (state.pendingReports > 0) {
+        state.pendingReports--;
+        answersDecision = true;
+      } else {
+        out.push({ type: "emit", event: { type: "protocol-error", error: `solicited RPT without a DEC on ${handleKey(msg.handle)}` } });
+      }
+    }
+    out.push({ type: "emit", event: { type: "report", handle: msg.handle, message: msg, answersDecision } });
+  }
+
+  private onDelete(handle: Buffer, reason: CopsCodePair, out: CopsAction<CopsPdpEvent>[]): void {
+    const key = handleKey(handle);
+    this.states.delete(key);
+    // Answers still owed to the deleted state are dropped; later ones may now go out.
+    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]?.key === key) this.queue.splice(i, 1);
+    this.flush(out);
+    out.push({ type: "emit", event: { type: "deleted", handle, reason } });
+  }
+
+  /** Attaches a solicited DEC to the oldest unanswered REQ of `handle`, then sends what is in order. */
+  private answer(handle: Buffer, dec: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {
+    const key = handleKey(handle);
+    const pending = this.queue.find((p) => p.key === key && p.answer === undefined);
+    if (!pending) {
+      out.push({ type: "emit", event: { type: "protocol-error", error: `no unanswered REQ on handle ${key}` } });
+      return;
+    }
+    pending.answer = dec;
+    this.flush(out);
+  }
+
+  private flush(out: CopsAction<CopsPdpEvent>[]): void {
+    while (this.queue.length > 0 && this.queue[0]?.answer !== undefined) {
+      const head = this.queue.shift();
+      if (!head?.answer) break;
+      this.countReports(head.answer, out);
+      this.send(head.answer, out);
+    }
+  }
+
+  private countReports(dec: CopsMessage, _out: CopsAction<CopsPdpEvent>[]): void {
+    if (dec.op !== "DEC") return;
+    const state = this.states.get(handleKey(dec.handle));
+    if (state && dec.decisions.some((d) => ((d.context?.rType ?? 0) & RType.Configuration) !== 0)) state.pendingReports++;
+  }
+
+  private send(msg: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {
+    const bytes = this.integrity ? this.integrity.seal(msg) : encodeCopsMessage(msg);
+    out.push({ type: "send", bytes, message: msg });
+  }
+
+  private closeWithError(error: CopsCodePair, why: string, out: CopsAction<CopsPdpEvent>[]): void {
+    this.send({ op: "CC", clientType: this.clientType, error }, out);
+    this.state = "closed";
+    out.push({ type: "cancel-timer", name: "ka-loss" });
+    out.push({ type: "emit", event: { type: "protocol-error", error: why, copsErrorCode: error } });
+    out.push({ type: "close", reason: why });
+  }
+}

@@ -1,0 +1,81 @@
+// IPv4 / IPv6 address text <-> bytes, for the address-carrying objects (RFC 2748 §2.2.3, §2.2.13).
+import { isIPv4, isIPv6 } from "node:net";
+
+export type IpFamily = 4 | 6;
+
+export function ipFamilyOf(address: string): IpFamily | undefined {
+  if (isIPv4(address)) return 4;
+  if (isIPv6(address)) return 6;
+  return undefined;
+}
+
+export function writeIpv4(address: string, buf: Buffer, offset: number): void {
+  const parts = address.split(".");
+  if (parts.length !== 4 || !isIPv4(address)) throw new RangeError(`not an IPv4 address: ${address}`);
+  for (let i = 0; i < 4; i++) buf[offset + i] = Number(parts[i]);
+}
+
+export function readIpv4(buf: Buffer, offset: number): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+}
+
+export function writeIpv6(address: string, buf: Buffer, offset: number): void {
+  if (!isIPv6(address)) throw new RangeError(`not an IPv6 address: ${address}`);
+  let text = address;
+  const lastColon = text.lastIndexOf(":");
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes(".")) {
+    // Embedded IPv4 tail (::ffff:192.0.2.1) becomes two hex words.
+    const p = tail.split(".").map(Number);
+    const hi = (((p[0] ?? 0) << 8) | (p[1] ?? 0)).toString(16);
+    const lo = (((p[2] ?? 0) << 8) | (p[3] ?? 0)).toString(16);
+    text = `${text.slice(0, lastColon + 1)}${hi}:${lo}`;
+  }
+  const parse = (part: string): number[] => (part === "" ? [] : part.split(":").map((h) => parseInt(h, 16)));
+  const gap = text.indexOf("::");
+  let words: number[];
+  if (gap < 0) words = parse(text);
+  else {
+    const head = parse(text.slice(0, gap));
+    const rest = parse(text.slice(gap + 2));
+    words = [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+  }
+  for (let i = 0; i < 8; i++) buf.writeUInt16BE(words[i] ?? 0, offset + i * 2);
+}
+
+/** Canonical text (RFC 5952: lower case, longest zero run compressed). */
+export function readIpv6(buf: Buffer, offset: number): string {
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(offset + i * 2));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+}
+
+export function addressLength(family: IpFamily): number {
+  return family === 4 ? 4 : 16;
+}
+
+export function writeIp(family: IpFamily, address: string, buf: Buffer, offset: number): void {
+  if (family === 4) writeIpv4(address, buf, offset);
+  else writeIpv6(address, buf, offset);
+}
+
+export function readIp(family: IpFamily, buf: Buffer, offset: number): string {
+  return family === 4 ? readIpv4(buf, offset) : readIpv6(buf, offset);
+}
