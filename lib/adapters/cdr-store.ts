@@ -35,3 +35,32 @@ export interface CdrStore {
   count(): Promise<number>;
   close(): Promise<void>;
 }
+
+/** Applies a query to records held in memory (ordered by receivedAt). */
+export function filterCdrs(records: CallDetailRecord[], query: CdrQuery): CallDetailRecord[] {
+  const out = records
+    .filter((r) => query.since === undefined || r.receivedAt >= query.since)
+    .filter((r) => query.until === undefined || r.receivedAt < query.until)
+    .filter((r) => query.transactionId === undefined || r.transactionId === query.transactionId)
+    .sort((a, b) => a.receivedAt - b.receivedAt);
+  return query.limit === undefined ? out : out.slice(0, query.limit);
+}
+
+/** Column order of the CSV export. */
+export const CDR_COLUMNS: readonly (keyof CallDetailRecord)[] = [
+  "messageId", "componentId", "receivedAt", "role", "transactionId", "callId", "source", "destination",
+  "destinationSignalAddress", "startTime", "endTime", "duration", "unit", "terminationCause", "peer",
+];
+
+function csvField(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** RFC 4180 CSV with a header line. */
+export function cdrsToCsv(records: CallDetailRecord[]): string {
+  const lines = [CDR_COLUMNS.join(",")];
+  for (const r of records) lines.push(CDR_COLUMNS.map((c) => csvField(r[c])).join(","));
+  return `${lines.join("\r\n")}\r\n`;
+}

@@ -1,37 +1,240 @@
-// The OSP clearinghouse (CH of WO 01/35294): authorises calls with tokens and turns usage into CDRs.
-import type { OspMessage, OspSpelling, OspTokenSigner } from "../../protocols/osp/index.js";
-import type { CdrStore } from "../adapters/cdr-store.js";
+// The OSP clearinghouse (CH of WO 01/35294): authorises calls with one token per destination
+// (AuthorisationRequest → AuthorisationResponse) and turns usage into CDRs (UsageIndication →
+// UsageConfirmation, sent only once the record is on disk). No I/O of its own: bytes or a message in,
+// the answer out, time only from `nowMs`; the HTTP server and the in-memory adapter both call handle().
+import {
+  OSP_STATUS,
+  OspDecodeError,
+  componentKindOf,
+  createOspToken,
+  decodeOspMessage,
+  encodeOspMessage,
+  wholeSeconds,
+  type OspAuthorisationRequest,
+  type OspComponent,
+  type OspComponentKind,
+  type OspDestination,
+  type OspMessage,
+  type OspSpelling,
+  type OspStatus,
+  type OspTokenSigner,
+  type OspUsageIndication,
+} from "../../protocols/osp/index.js";
+import type { CallDetailRecord, CdrStore } from "../adapters/cdr-store.js";
+import { selectRoute, type ClearinghouseRoute } from "./clearinghouse-routes.js";
 
-export interface ClearinghouseRoute {
-  /** Called-number prefix this route serves ("" matches everything). */
-  prefix: string;
-  /** Ordered destinations: signalling addresses, e.g. "[192.0.2.20]:5060". */
-  destinations: { address: string; number?: string }[];
-  /** Longest call allowed on this route, in seconds (sent as the destination's UsageDetail Amount). */
-  timeLimitSeconds?: number;
-  /** Sources (calling-side addresses or numbers' prefixes) allowed to use the route; absent = everyone. */
-  allowedSources?: string[];
-}
+export type { ClearinghouseRoute, ClearinghouseDestination } from "./clearinghouse-routes.js";
 
 export interface ClearinghouseOptions {
   routes: ClearinghouseRoute[];
   store: CdrStore;
-  /** Signs tokens; without it tokens are unsigned TokenInfo XML. */
+  /** Signs tokens (PKCS#7); without it tokens are unsigned TokenInfo XML. */
   signer?: OspTokenSigner;
+  /** How long a token stays valid (default 5 min). */
   tokenLifetimeMs?: number;
+  /** Spelling of Authorisation* names in answers (default "toolkit"). */
   spelling?: OspSpelling;
+  /** First transaction id handed out (default 1); ids then count up. */
+  transactionIdStart?: bigint;
+  /** Answers to remember for retransmitted requests (default 10 000). */
+  replayCacheSize?: number;
 }
 
 export interface ClearinghouseReply {
-  message: OspMessage;
+  /** HTTP status to answer with: 200 whenever an OSP answer exists, 400 when the request could not be read at all. */
+  httpStatus: number;
+  /** The OSP answer (absent only when httpStatus is not 200). */
+  message?: OspMessage;
   bytes: Buffer;
 }
 
+const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
+  AuthorisationRequest: "AuthorisationResponse",
+  AuthorisationIndication: "AuthorisationConfirmation",
+  ReauthorisationRequest: "ReauthorisationResponse",
+  UsageIndication: "UsageConfirmation",
+  CapabilitiesIndication: "CapabilitiesConfirmation",
+  PricingIndication: "PricingConfirmation",
+};
+
 export class Clearinghouse {
-  constructor(readonly options: ClearinghouseOptions) {}
+  private nextTransactionId: bigint;
+  /** messageId → answer already given, so a retransmitted request gets the same answer (same tokens). */
+  private readonly answered = new Map<string, Promise<ClearinghouseReply>>();
+
+  constructor(readonly options: ClearinghouseOptions) {
+    this.nextTransactionId = options.transactionIdStart ?? 1n;
+  }
 
   /** Sans-I/O core: one OSP request in (bytes or a decoded message), its answer out; time only from nowMs. */
-  async handle(_request: Buffer | string | OspMessage, _nowMs: number, _peer?: string): Promise<ClearinghouseReply> {
-    throw new Error("not implemented yet");
+  handle(request: Buffer | string | OspMessage, nowMs: number, peer?: string): Promise<ClearinghouseReply> {
+    let message: OspMessage;
+    try {
+      message = typeof request === "string" || Buffer.isBuffer(request) ? decodeOspMessage(request) : request;
+    } catch (err) {
+      if (err instanceof OspDecodeError) return Promise.resolve(this.answerUndecodable(request as Buffer | string, err, nowMs));
+      throw err;
+    }
+    const key = `${peer ?? ""}\u0000${message.messageId}`;
+    const earlier = this.answered.get(key);
+    if (earlier) return earlier;
+    const reply = this.answer(message, nowMs, peer);
+    // Remember answers to authorisation-type requests; usage is made idempotent by the store itself.
+    if (!message.components.every((c) => c.kind === "UsageIndication")) {
+      this.answered.set(key, reply);
+      reply.catch(() => this.answered.delete(key));
+      const limit = this.options.replayCacheSize ?? 10_000;
+      while (this.answered.size > limit) this.answered.delete(this.answered.keys().next().value as string);
+    }
+    return reply;
+  }
+
+  private async answer(message: OspMessage, nowMs: number, peer: string | undefined): Promise<ClearinghouseReply> {
+    const components: OspComponent[] = [];
+    for (const c of message.components) components.push(await this.answerComponent(c, message.messageId, nowMs, peer));
+    return this.reply(message.messageId, components);
+  }
+
+  private reply(messageId: string, components: OspComponent[]): ClearinghouseReply {
+    const message: OspMessage = { messageId, random: String(1 + (Number(this.nextTransactionId % 65_535n))), components };
+    return { httpStatus: 200, message, bytes: encodeOspMessage(message, { spelling: this.options.spelling }) };
+  }
+
+  private async answerComponent(c: OspComponent, messageId: string, nowMs: number, peer: string | undefined): Promise<OspComponent> {
+    switch (c.kind) {
+      case "AuthorisationRequest":
+        return this.authorise(c, nowMs, peer);
+      case "UsageIndication":
+        return this.recordUsage(c, messageId, nowMs, peer);
+      case "AuthorisationIndication":
+      case "ReauthorisationRequest":
+      case "CapabilitiesIndication":
+      case "PricingIndication":
+        return statusAnswer(ANSWER_KIND[c.kind]!, c.componentId, nowMs, { code: OSP_STATUS.success, description: "success" });
+      default:
+        // A response or confirmation sent to the clearinghouse: nothing to answer it with but a refusal.
+        return statusAnswer("UsageConfirmation", c.componentId, nowMs, { code: OSP_STATUS.badRequest, description: `unexpected ${c.kind}` });
+    }
+  }
+
+  private authorise(req: OspAuthorisationRequest, nowMs: number, peer: string | undefined): OspComponent {
+    const calledNumber = req.destinationInfo.find((d) => d.type === "e164")?.value ?? req.destinationInfo[0]?.value;
+    const callingNumber = req.sourceInfo.find((d) => d.type === "e164")?.value ?? req.sourceInfo[0]?.value;
+    const sourceAddress = req.sourceAlternates.find((d) => d.type === "transport")?.value;
+    const refuse = (code: number, description: string): OspComponent => {
+      const rsp: OspComponent = { kind: "AuthorisationResponse", timestamp: wholeSeconds(nowMs), status: { code, description }, destinations: [] };
+      if (req.componentId !== undefined) rsp.componentId = req.componentId;
+      return rsp;
+    };
+    if (calledNumber === undefined) return refuse(OSP_STATUS.badRequest, "no DestinationInfo");
+    const decision = selectRoute(this.options.routes, { calledNumber, callingNumber, sourceAddress, peer });
+    if (!decision.ok) {
+      return decision.reason === "no-route"
+        ? refuse(OSP_STATUS.noRoute, `no route to ${calledNumber}`)
+        : refuse(OSP_STATUS.forbidden, "source not authorised for this route");
+    }
+    const route = decision.route;
+    const transactionId = String(this.nextTransactionId++);
+    const validAfter = wholeSeconds(nowMs);
+    const validUntil = validAfter + wholeSeconds(this.options.tokenLifetimeMs ?? 300_000);
+    const callId = req.callIds[0] ?? Buffer.alloc(0);
+    const usageDetail = route.timeLimitSeconds !== undefined ? { service: {}, amount: route.timeLimitSeconds, increment: 1, unit: "s" } : undefined;
+    const max = Math.max(1, req.maximumDestinations ?? route.destinations.length);
+    const destinations = route.destinations.slice(0, max).map((d): OspDestination => {
+      const number = d.number ?? calledNumber;
+      const destinationInfo = [{ type: "e164", value: number }];
+      const token = createOspToken(
+        {
+          sourceInfo: req.sourceInfo,
+          destinationInfo: [...destinationInfo, { type: "transport", value: d.address }],
+          callId,
+          validAfter,
+          validUntil,
+          transactionId,
+          ...(usageDetail ? { usageDetail } : {}),
+        },
+        this.options.signer,
+      );
+      const dest: OspDestination = {
+        validAfter,
+        validUntil,
+        transactionId,
+        callId,
+        destinationInfo,
+        destinationSignalAddress: d.address,
+        tokens: [token],
+        destinationAlternates: [],
+      };
+      if (usageDetail) dest.usageDetail = usageDetail;
+      return dest;
+    });
+    const rsp: OspComponent = {
+      kind: "AuthorisationResponse",
+      timestamp: validAfter,
+      status: { code: OSP_STATUS.success, description: "success" },
+      transactionId,
+      destinations,
+    };
+    if (req.componentId !== undefined) rsp.componentId = req.componentId;
+    return rsp;
+  }
+
+  private async recordUsage(ind: OspUsageIndication, messageId: string, nowMs: number, peer: string | undefined): Promise<OspComponent> {
+    const detail = ind.usageDetails[0];
+    const record: CallDetailRecord = { messageId, componentId: ind.componentId ?? "", receivedAt: nowMs };
+    const set = <K extends keyof CallDetailRecord>(k: K, v: CallDetailRecord[K] | undefined): void => {
+      if (v !== undefined) record[k] = v;
+    };
+    set("role", ind.role);
+    set("transactionId", ind.transactionId);
+    set("callId", ind.callId?.toString("base64"));
+    set("source", ind.sourceInfo[0]?.value);
+    set("destination", ind.destinationInfo[0]?.value);
+    set("destinationSignalAddress", ind.destinationSignalAddress ?? ind.destinationAlternates.find((a) => a.type === "transport")?.value);
+    set("startTime", ind.startTime);
+    set("endTime", ind.endTime);
+    set("duration", detail?.amount);
+    set("unit", detail?.unit);
+    set("terminationCause", ind.terminationCause?.code);
+    set("peer", peer);
+    let status: OspStatus;
+    try {
+      // The confirmation is built only after the store says the record is on disk.
+      await this.options.store.insertOnce(record);
+      status = { code: OSP_STATUS.success, description: "success" };
+    } catch (err) {
+      status = { code: OSP_STATUS.unavailable, description: `usage not recorded: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    return statusAnswer("UsageConfirmation", ind.componentId, nowMs, status);
+  }
+
+  /** A request that does not decode: answer in OSP when its messageId and component can be seen, else HTTP 400. */
+  private answerUndecodable(request: Buffer | string, err: OspDecodeError, nowMs: number): ClearinghouseReply {
+    const text = (typeof request === "string" ? request : request.toString("utf8")).slice(0, 4096);
+    const messageId = /<Message\b[^>]*\bmessageId="([^"<>&]{1,64})"/.exec(text)?.[1];
+    const componentName = /<Message\b[^>]*>\s*<([A-Za-z]+)/.exec(text)?.[1];
+    const kind = componentName ? componentKindOf(componentName) : undefined;
+    const answerKind = kind ? ANSWER_KIND[kind] : undefined;
+    if (messageId === undefined || answerKind === undefined) {
+      return { httpStatus: 400, bytes: Buffer.from(`${err.message}\n`) };
+    }
+    const status = { code: err.ospStatusCode ?? OSP_STATUS.badRequest, description: `${err.path}: ${err.reason}`.slice(0, 200) };
+    return this.reply(messageId, [statusAnswer(answerKind, undefined, nowMs, status)]);
+  }
+}
+
+function statusAnswer(kind: OspComponentKind, componentId: string | undefined, nowMs: number, status: OspStatus): OspComponent {
+  const base = { timestamp: wholeSeconds(nowMs), status, ...(componentId !== undefined ? { componentId } : {}) };
+  switch (kind) {
+    case "AuthorisationResponse":
+    case "ReauthorisationResponse":
+      return { kind, ...base, destinations: [] };
+    case "AuthorisationConfirmation":
+    case "UsageConfirmation":
+    case "CapabilitiesConfirmation":
+    case "PricingConfirmation":
+      return { kind, ...base };
+    default:
+      return { kind: "UsageConfirmation", ...base };
   }
 }

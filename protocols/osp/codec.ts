@@ -160,7 +160,7 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
           throw new OspDecodeError("missing-element", `${path}/${f.el}`, `<${f.el}> is required`);
         }
       }
-      out.extensions = extensions;
+      if (extensions.length > 0) out.extensions = extensions;
       return out;
     },
     encode(name, v, path) {
@@ -195,7 +195,7 @@ function checkNotCritical(el: XmlElement, path: string): OspExtensionElement {
 }
 
 function cloneElement(e: OspExtensionElement): XmlElement {
-  return { name: e.name, attributes: { ...e.attributes }, text: e.text ?? "", children: e.children.map(cloneElement) };
+  return { name: e.name, attributes: { ...e.attributes }, text: e.text, children: e.children.map(cloneElement) };
 }
 
 // ---- element schemas (order follows what the TransNexus toolkit writes) ----

@@ -1,4 +1,9 @@
-// OSP over HTTP/1.1 server side: POST bodies in, handler's OSP document out, keep-alive.
+// OSP over HTTP/1.1, server side (TS 101 321 transport): POST bodies in, the handler's OSP document out.
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { MAX_OSP_DOCUMENT_BYTES } from "./xml-tree.js";
+import { unwrapOspBody } from "./http-body.js";
 
 export interface OspHttpRequestInfo {
   remoteAddress: string;
@@ -6,13 +11,17 @@ export interface OspHttpRequestInfo {
   contentType: string;
 }
 
-export type OspHttpHandler = (body: Buffer, info: OspHttpRequestInfo) => Promise<Buffer>;
+/** Answers one OSP document; a thrown error becomes HTTP 500, `status` other than 200 is passed through. */
+export type OspHttpHandler = (body: Buffer, info: OspHttpRequestInfo) => Promise<Buffer | { status: number; body: Buffer }>;
 
 export interface OspHttpServerOptions {
-  /** Where to listen, e.g. http://127.0.0.1:5045/osp (port 0 picks one). */
+  /** Where to listen, e.g. http://127.0.0.1:5045/osp (port 0 picks a free one). */
   url: string;
   handler: OspHttpHandler;
+  /** Serve HTTPS with this key and certificate (the URL scheme must then be https). */
   tls?: { keyPem: string; certificatePem: string };
+  /** Idle keep-alive time for a connection (default 30 s). */
+  keepAliveMs?: number;
 }
 
 export interface OspHttpServer {
@@ -21,6 +30,81 @@ export interface OspHttpServer {
   close(): Promise<void>;
 }
 
-export async function startOspHttpServer(_options: OspHttpServerOptions): Promise<OspHttpServer> {
-  throw new Error("not implemented yet");
+export async function startOspHttpServer(options: OspHttpServerOptions): Promise<OspHttpServer> {
+  const target = new URL(options.url);
+  const secure = target.protocol === "https:";
+  if (secure !== Boolean(options.tls)) throw new Error(`OSP server: ${target.protocol} URL ${secure ? "needs" : "cannot use"} tls options`);
+  const path = target.pathname || "/";
+  const listener: http.RequestListener = (req, res) => {
+    if (req.method !== "POST") {
+      res.writeHead(405, { allow: "POST", "content-length": 0 }).end();
+      return;
+    }
+    if ((req.url ?? "/").split("?")[0] !== path) {
+      res.writeHead(404, { "content-length": 0 }).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_OSP_DOCUMENT_BYTES * 2) {
+        res.writeHead(413, { connection: "close", "content-length": 0 }).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (res.headersSent) return;
+      const contentType = req.headers["content-type"] ?? "text/plain";
+      const info: OspHttpRequestInfo = {
+        remoteAddress: req.socket.remoteAddress ?? "",
+        remotePort: req.socket.remotePort ?? 0,
+        contentType,
+      };
+      let body: Buffer;
+      try {
+        body = unwrapOspBody(Buffer.concat(chunks), contentType);
+      } catch (err) {
+        res.writeHead(400, { "content-type": "text/plain" }).end(err instanceof Error ? err.message : String(err));
+        return;
+      }
+      options.handler(body, info).then(
+        (answer) => {
+          const { status, body: out } = Buffer.isBuffer(answer) ? { status: 200, body: answer } : answer;
+          res.writeHead(status, { "content-type": "text/plain", "content-length": out.length, connection: "keep-alive" }).end(out);
+        },
+        (err: unknown) => {
+          const text = Buffer.from(`OSP handler failed: ${err instanceof Error ? err.message : String(err)}`);
+          res.writeHead(500, { "content-type": "text/plain", "content-length": text.length }).end(text);
+        },
+      );
+    });
+    req.on("error", () => req.destroy());
+  };
+  const server: http.Server = options.tls
+    ? https.createServer({ key: options.tls.keyPem, cert: options.tls.certificatePem }, listener)
+    : http.createServer(listener);
+  server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
+  const host = target.hostname.replace(/^\[|\]$/g, "");
+  const port = target.port === "" ? (secure ? 1443 : 1080) : Number(target.port);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const actual = (server.address() as AddressInfo).port;
+  const url = new URL(options.url);
+  url.port = String(actual);
+  return {
+    url: url.toString(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -13,6 +13,15 @@ export {
 } from "./codec.js";
 export { componentElementName, componentKindOf, COMPONENT_KINDS } from "./names.js";
 export {
+  authorisationRequest,
+  authorisationResponse,
+  usageIndication,
+  ospMessage,
+  wholeSeconds,
+  type AuthorisationRequestInput,
+  type UsageIndicationInput,
+} from "./builders.js";
+export {
   createOspToken,
   OspTokenValidator,
   type OspTokenSigner,
@@ -21,7 +30,9 @@ export {
   type OspTokenValidatorOptions,
   type OspTokenExpectation,
 } from "./token.js";
-export { OspClient, type OspClientOptions } from "./http-client.js";
+export { OspClient, OspHttpError, type OspClientOptions } from "./http-client.js";
+export { UsageOutbox, type OutboxEntry } from "./usage-outbox.js";
+export { unwrapOspBody } from "./http-body.js";
 export {
   startOspHttpServer,
   type OspHttpServer,

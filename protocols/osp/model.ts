@@ -28,11 +28,13 @@ export interface OspTypedValue {
 export interface OspStatus {
   code: number;
   description?: string;
+  extensions?: OspExtensionElement[];
 }
 
 /** `<Service/>` or `<Service><ServiceType>voice</ServiceType></Service>`. */
 export interface OspService {
   serviceType?: string;
+  extensions?: OspExtensionElement[];
 }
 
 /** `<UsageDetail>`: Amount of Unit counted in Increment steps; in a Destination the Amount is the time limit. */
@@ -41,6 +43,7 @@ export interface OspUsageDetail {
   amount: number;
   increment: number;
   unit: string;
+  extensions?: OspExtensionElement[];
 }
 
 /** `<TerminationCause type="q850"><TCCode>16</TCCode><Description>…</Description></TerminationCause>`. */
@@ -48,13 +51,14 @@ export interface OspTerminationCause {
   type?: string;
   code: number;
   description?: string;
+  extensions?: OspExtensionElement[];
 }
 
 /** An element the codec does not model, kept so it re-encodes (only non-critical or toolkit-known ones survive decoding). */
 export interface OspExtensionElement {
   name: string;
   attributes: Record<string, string>;
-  text?: string;
+  text: string;
   children: OspExtensionElement[];
 }
 
@@ -69,12 +73,12 @@ export interface OspDestination {
   destinationSignalAddress?: string;
   tokens: Buffer[];
   destinationAlternates: OspTypedValue[];
-  extensions: OspExtensionElement[];
+  extensions?: OspExtensionElement[];
 }
 
 interface ComponentBase {
   componentId?: string;
-  extensions: OspExtensionElement[];
+  extensions?: OspExtensionElement[];
 }
 
 export interface OspAuthorisationRequest extends ComponentBase {
@@ -238,7 +242,7 @@ export interface OspTokenInfo {
   validUntil: number;
   transactionId: string;
   usageDetail?: OspUsageDetail;
-  extensions: OspExtensionElement[];
+  extensions?: OspExtensionElement[];
 }
 
 /** Status codes used by this implementation (TS 101 321 status codes follow the HTTP classes). */
