@@ -63,3 +63,8 @@ export { InviteServerTransaction, type InviteServerTransactionOptions } from "./
 export { NonInviteServerTransaction } from "./non-invite-server-transaction.js";
 export * from "./transaction-layer.js";
 export * from "./transport-types.js";
+export * from "./proxy-types.js";
+export * from "./proxy-routing.js";
+export * from "./proxy-validation.js";
+export * from "./proxy-loop-detection.js";
+export { StatefulProxy, chooseBestResponse, type StatefulProxyOptions } from "./stateful-proxy.js";

@@ -1,0 +1,492 @@
+// RFC 3261 §16: a transaction-stateful proxy core. It is the transaction user of a TransactionLayer and
+// never touches sockets; an application hook decides per request (forward / respond / hold).
+import { buildResponse, generateTag } from "./message-builders.js";
+import { loopDetectionHash, proxyBranch } from "./proxy-loop-detection.js";
+import {
+  isLocalUri,
+  nextHopOf,
+  postprocessStrictRoute,
+  preprocessRoute,
+  recordRouteValue,
+  type ProxyIdentity,
+} from "./proxy-routing.js";
+import type { ProxyDecision, ProxyHook, ProxyObserver, ProxyRequestContext, ProxyTarget } from "./proxy-types.js";
+import { validateProxyRequest } from "./proxy-validation.js";
+import { SipRequest, type SipHeader, type SipResponse } from "./sip-message.js";
+import { systemClock, type TransactionClock } from "./transaction-clock.js";
+import type { ClientTransaction, ServerTransaction, TransactionLayer, TransactionUser } from "./transaction-layer.js";
+import type { TerminationReason } from "./transaction-types.js";
+import { defaultPort, protocolFromViaTransport, viaTransportToken, type InboundContext, type TransportAddress } from "./transport-types.js";
+
+export interface StatefulProxyOptions {
+  transactions: TransactionLayer;
+  identity: ProxyIdentity;
+  /** Decides what to do with each request; without one, requests are routed by Route / Request-URI. */
+  hook?: ProxyHook;
+  observer?: ProxyObserver;
+  /** §16.6 step 4: insert Record-Route in dialog-creating requests (default true). */
+  recordRoute?: boolean;
+  /** Option tags accepted in Proxy-Require (§16.3 step 5). */
+  supportedExtensions?: string[];
+  /** Clock for Timer C; use the transaction layer's clock. */
+  clock?: TransactionClock;
+  /** Timer C (§16.6 step 11), > 3 min by default. */
+  timerC?: number;
+}
+
+// Methods that create dialogs and so get Record-Route (RFC 3261 §12, RFC 6665, RFC 3515).
+const DIALOG_CREATING = new Set(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"]);
+
+interface Branch {
+  index: number;
+  request: SipRequest;
+  destination: TransportAddress;
+  transaction: ClientTransaction | undefined;
+  final: SipResponse | undefined;
+  provisional: boolean;
+  cancelWanted: boolean;
+  cancelSent: boolean;
+  timerC: unknown;
+}
+
+class RequestContext implements ProxyRequestContext {
+  readonly controller = new AbortController();
+  readonly branches: Branch[] = [];
+  settledFlag = false;
+  finalSent = false;
+  readonly toTag = generateTag();
+  readonly loopHash: string;
+  readonly hasRoute: boolean;
+  readonly inDialog: boolean;
+
+  constructor(
+    readonly id: number,
+    readonly request: SipRequest,
+    readonly source: InboundContext,
+    readonly serverTransaction: ServerTransaction | undefined,
+    received: SipRequest,
+    private readonly proxy: StatefulProxy,
+  ) {
+    this.loopHash = loopDetectionHash(received);
+    this.hasRoute = request.getHeaders("Route").length > 0;
+    this.inDialog = request.to.tag !== undefined;
+  }
+
+  get method(): string {
+    return this.request.method;
+  }
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  get settled(): boolean {
+    return this.settledFlag;
+  }
+  forward(targets?: (ProxyTarget | string)[]): void {
+    this.proxy.forward(this, targets);
+  }
+  respond(status: number, reason?: string, headers?: SipHeader[]): void {
+    this.proxy.respondLocally(this, status, reason, headers);
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export class StatefulProxy implements TransactionUser {
+  private readonly layer: TransactionLayer;
+  private readonly identity: ProxyIdentity;
+  private readonly hook: ProxyHook | undefined;
+  private readonly observer: ProxyObserver;
+  private readonly recordRoute: boolean;
+  private readonly supported: string[];
+  private readonly clock: TransactionClock;
+  private readonly timerC: number;
+  private readonly contexts = new WeakMap<ServerTransaction, RequestContext>();
+  private nextId = 1;
+  private active = 0;
+  private readonly salt = Math.random().toString(36).slice(2, 6);
+
+  constructor(options: StatefulProxyOptions) {
+    this.layer = options.transactions;
+    this.identity = options.identity;
+    this.hook = options.hook;
+    this.observer = options.observer ?? {};
+    this.recordRoute = options.recordRoute ?? true;
+    this.supported = options.supportedExtensions ?? [];
+    this.clock = options.clock ?? systemClock;
+    this.timerC = options.timerC ?? 181_000;
+    this.layer.setUser(this);
+  }
+
+  /** Requests currently between arrival and their final response. */
+  get activeRequests(): number {
+    return this.active;
+  }
+
+  // ---- TransactionUser --------------------------------------------------------------------------
+
+  onRequest(request: SipRequest, tx: ServerTransaction): void {
+    if (request.method === "CANCEL") {
+      this.handleCancel(request, tx);
+      return;
+    }
+    const failure = validateProxyRequest(request, { identity: this.identity, supportedExtensions: this.supported });
+    if (failure) {
+      tx.respond(this.localResponse(request, failure.status, failure.reason, generateTag(), failure.headers));
+      return;
+    }
+    const work = request.clone();
+    preprocessRoute(work, this.identity);
+    const ctx = new RequestContext(this.nextId++, work, tx.context, tx, request, this);
+    this.contexts.set(tx, ctx);
+    this.active++;
+    tx.onTerminated = () => {
+      this.active--;
+      if (!ctx.settledFlag) {
+        ctx.settledFlag = true;
+        ctx.controller.abort(new Error("server transaction ended before the request was settled"));
+      }
+      for (const b of ctx.branches) if (b.timerC !== undefined) this.clock.clearTimer(b.timerC);
+    };
+    this.consult(ctx);
+  }
+
+  /** An ACK outside any INVITE server transaction: the ACK for a 2xx, forwarded statelessly (§16.11 style). */
+  onAck(ack: SipRequest, context: InboundContext): void {
+    let work: SipRequest;
+    let ctx: RequestContext;
+    try {
+      const mf = ack.maxForwards;
+      if (mf === 0) return;
+      work = ack.clone();
+      preprocessRoute(work, this.identity);
+      ctx = new RequestContext(this.nextId++, work, context, undefined, ack, this);
+    } catch (err) {
+      this.observer.onError?.(undefined, asError(err));
+      return;
+    }
+    this.consult(ctx);
+  }
+
+  /** §16.7: a response with no client transaction (e.g. 2xx retransmission) is forwarded statelessly. */
+  onStrayResponse(response: SipResponse, _context: InboundContext): void {
+    try {
+      if (!this.isOurVia(response)) return;
+      const fwd = response.clone();
+      fwd.removeFirstHeaderValue("Via");
+      if (fwd.getHeaders("Via").length === 0) return;
+      this.layer.sendResponseStateless(fwd, this.contextFromVia(fwd)).catch((err: unknown) => this.observer.onError?.(undefined, asError(err)));
+    } catch (err) {
+      this.observer.onError?.(undefined, asError(err));
+    }
+  }
+
+  // ---- the hook ---------------------------------------------------------------------------------
+
+  private consult(ctx: RequestContext): void {
+    if (!this.hook) {
+      this.apply(ctx, { action: "forward" });
+      return;
+    }
+    let decision: ProxyDecision | void | Promise<ProxyDecision | void>;
+    try {
+      decision = this.hook(ctx);
+    } catch (err) {
+      this.hookFailed(ctx, err);
+      return;
+    }
+    if (isThenable(decision)) {
+      decision.then(
+        (d) => this.apply(ctx, d),
+        (err: unknown) => this.hookFailed(ctx, err),
+      );
+    } else this.apply(ctx, decision);
+  }
+
+  private hookFailed(ctx: RequestContext, err: unknown): void {
+    this.observer.onError?.(ctx, asError(err));
+    this.respondLocally(ctx, 500, "Server Internal Error");
+  }
+
+  private apply(ctx: RequestContext, decision: ProxyDecision | void): void {
+    if (!decision || ctx.settledFlag) return; // void / hold: the application settles the context later
+    if (decision.action === "forward") this.forward(ctx, decision.targets);
+    else if (decision.action === "respond") this.respondLocally(ctx, decision.status, decision.reason, decision.headers);
+  }
+
+  // ---- answering locally ------------------------------------------------------------------------
+
+  private localResponse(request: SipRequest, status: number, reason: string | undefined, toTag: string, headers?: SipHeader[]): SipResponse {
+    return buildResponse(request, status, reason, { toTag, ...(headers ? { extraHeaders: headers } : {}) });
+  }
+
+  respondLocally(ctx: RequestContext, status: number, reason?: string, headers?: SipHeader[]): void {
+    const tx = ctx.serverTransaction;
+    if (!tx || ctx.settledFlag) return;
+    if (!Number.isInteger(status) || status < 100 || status > 699) throw new RangeError(`status ${status} is not a SIP status code`);
+    const response = this.localResponse(ctx.request, status, reason, ctx.toTag, headers);
+    if (status < 200) {
+      if (status > 100) tx.respond(response);
+      return;
+    }
+    ctx.settledFlag = true;
+    this.sendFinal(ctx, response);
+  }
+
+  private sendFinal(ctx: RequestContext, response: SipResponse): void {
+    const tx = ctx.serverTransaction;
+    if (!tx) return;
+    const first = !ctx.finalSent;
+    ctx.finalSent = true;
+    if (tx.terminated) {
+      // A later 2xx to an INVITE (forking): the transaction ended with the first one (§16.7 step 9).
+      this.layer.sendResponseStateless(response, tx.context).catch((err: unknown) => this.observer.onError?.(ctx, asError(err)));
+    } else tx.respond(response);
+    if (first) this.observer.onFinalResponse?.(ctx, response);
+  }
+
+  // ---- forwarding (§16.6) -----------------------------------------------------------------------
+
+  forward(ctx: RequestContext, targets?: (ProxyTarget | string)[]): void {
+    if (ctx.settledFlag) return;
+    ctx.settledFlag = true;
+    const list: ProxyTarget[] = targets && targets.length > 0 ? targets.map((t) => (typeof t === "string" ? { uri: t } : t)) : [{}];
+    for (const target of list) this.forwardBranch(ctx, target);
+    if (ctx.serverTransaction) this.maybeSendBest(ctx);
+  }
+
+  private localAddressFor(protocol: TransportAddress["protocol"]): TransportAddress | undefined {
+    return this.identity.addresses.find((a) => a.protocol === protocol);
+  }
+
+  private forwardBranch(ctx: RequestContext, target: ProxyTarget): void {
+    const index = ctx.branches.length;
+    const copy = ctx.request.clone();
+    const branch: Branch = {
+      index,
+      request: copy,
+      destination: { protocol: "udp", host: "", port: 0 },
+      transaction: undefined,
+      final: undefined,
+      provisional: false,
+      cancelWanted: false,
+      cancelSent: false,
+      timerC: undefined,
+    };
+    ctx.branches.push(branch);
+    try {
+      // Steps 2–3: Request-URI, Max-Forwards.
+      if (target.uri !== undefined) copy.uri = target.uri;
+      const mf = copy.maxForwards;
+      copy.setHeader("Max-Forwards", String(mf === undefined ? 70 : mf - 1));
+      // Step 6–7: strict-router postprocessing, next hop.
+      postprocessStrictRoute(copy);
+      const destination = target.nextHop ?? nextHopOf(copy);
+      branch.destination = destination;
+      const local = this.localAddressFor(destination.protocol);
+      if (!local) throw new Error(`no ${destination.protocol} transport to reach ${destination.host}:${destination.port}`);
+      // Step 4: Record-Route (both sides when the transport changes, RFC 5658).
+      if (this.recordRoute && !ctx.inDialog && DIALOG_CREATING.has(copy.method)) {
+        const inbound = this.localAddressFor(ctx.source.local.protocol) ?? ctx.source.local;
+        if (inbound.protocol !== local.protocol) copy.addHeader("Record-Route", recordRouteValue(inbound), "top");
+        copy.addHeader("Record-Route", recordRouteValue(local), "top");
+      }
+      // Step 8: Via with a branch carrying the loop-detection hash.
+      const host = local.host.includes(":") ? `[${local.host}]` : local.host;
+      const branchId = proxyBranch(ctx.loopHash, index, `${this.salt}${ctx.id.toString(36)}.`);
+      copy.addHeader("Via", `SIP/2.0/${viaTransportToken(local.protocol)} ${host}:${local.port};branch=${branchId}`, "top");
+      this.observer.onForward?.(ctx, copy, destination);
+      if (copy.method === "ACK") {
+        branch.final = undefined;
+        this.layer.sendStateless(copy, destination).catch((err: unknown) => this.observer.onError?.(ctx, asError(err)));
+        return;
+      }
+      // Step 10–11: client transaction, Timer C for INVITE.
+      branch.transaction = this.layer.sendRequest(copy, destination, {
+        onResponse: (response) => this.onBranchResponse(ctx, branch, response),
+        onTerminated: (reason) => this.onBranchTerminated(ctx, branch, reason),
+      });
+      if (copy.method === "INVITE") this.armTimerC(ctx, branch);
+    } catch (err) {
+      // §16.9-style: a target that cannot be reached counts as a 503 from that branch.
+      this.observer.onError?.(ctx, asError(err));
+      branch.final = this.localResponse(ctx.request, 503, "Service Unavailable", ctx.toTag);
+    }
+  }
+
+  private armTimerC(ctx: RequestContext, branch: Branch): void {
+    if (branch.timerC !== undefined) this.clock.clearTimer(branch.timerC);
+    branch.timerC = this.clock.setTimer(this.timerC, () => {
+      branch.timerC = undefined;
+      if (branch.final) return;
+      // §16.8: with a provisional seen, CANCEL the branch; otherwise behave as if a 408 arrived.
+      if (branch.provisional) this.cancelBranch(branch);
+      else {
+        branch.final = this.localResponse(ctx.request, 408, "Request Timeout", ctx.toTag);
+        this.maybeSendBest(ctx);
+      }
+    });
+  }
+
+  // ---- responses (§16.7) ------------------------------------------------------------------------
+
+  private onBranchResponse(ctx: RequestContext, branch: Branch, response: SipResponse): void {
+    const status = response.status;
+    if (status === 100) return; // step 3: 100 is not forwarded
+    const fwd = response.clone();
+    fwd.removeFirstHeaderValue("Via"); // step 9
+    const upstreamViaLeft = fwd.getHeaders("Via").length > 0;
+    if (status < 200) {
+      branch.provisional = true;
+      if (ctx.method === "INVITE") this.armTimerC(ctx, branch); // Timer C restarts on 101–199
+      if (branch.cancelWanted && !branch.cancelSent) this.cancelBranch(branch);
+      if (!ctx.finalSent && upstreamViaLeft) ctx.serverTransaction?.respond(fwd);
+      return;
+    }
+    if (branch.timerC !== undefined) {
+      this.clock.clearTimer(branch.timerC);
+      branch.timerC = undefined;
+    }
+    if (status < 300) {
+      branch.final = fwd;
+      if (ctx.method === "INVITE") {
+        // Step 9/10: every 2xx to an INVITE goes upstream at once; other branches are cancelled.
+        if (upstreamViaLeft) this.sendFinal(ctx, fwd);
+        for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(b);
+      } else if (!ctx.finalSent && upstreamViaLeft) this.sendFinal(ctx, fwd);
+      return;
+    }
+    branch.final = fwd;
+    if (status >= 600 && ctx.method === "INVITE") {
+      // Step 5: a 6xx ends the search; pending branches are cancelled.
+      for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(b);
+    }
+    this.maybeSendBest(ctx);
+  }
+
+  private onBranchTerminated(ctx: RequestContext, branch: Branch, reason: TerminationReason): void {
+    if (branch.final || reason === "normal") return;
+    // §16.8: timeout → 408; §16.9: transport error → 503.
+    branch.final =
+      reason === "timeout"
+        ? this.localResponse(ctx.request, 408, "Request Timeout", ctx.toTag)
+        : this.localResponse(ctx.request, 503, "Service Unavailable", ctx.toTag);
+    if (branch.timerC !== undefined) {
+      this.clock.clearTimer(branch.timerC);
+      branch.timerC = undefined;
+    }
+    this.maybeSendBest(ctx);
+  }
+
+  /** Step 6–7: once every branch has a final response, send the best one. */
+  private maybeSendBest(ctx: RequestContext): void {
+    if (ctx.finalSent || !ctx.serverTransaction) return;
+    if (ctx.branches.length === 0 || ctx.branches.some((b) => !b.final)) return;
+    const finals = ctx.branches.map((b) => b.final!);
+    let best = chooseBestResponse(finals);
+    if (best.status === 503) {
+      // Step 6: a 503 is not passed on; 500 instead.
+      best = this.localResponse(ctx.request, 500, "Server Internal Error", ctx.toTag);
+    } else if (best.status === 401 || best.status === 407) {
+      best = aggregateChallenges(best, finals);
+    }
+    this.sendFinal(ctx, best);
+  }
+
+  // ---- CANCEL (§9.2, §16.10) --------------------------------------------------------------------
+
+  private handleCancel(cancel: SipRequest, tx: ServerTransaction): void {
+    const inviteTx = this.layer.findServerTransactionForCancel(cancel);
+    const ctx = inviteTx ? this.contexts.get(inviteTx) : undefined;
+    if (!inviteTx || !ctx) {
+      tx.respond(this.localResponse(cancel, 481, "Call/Transaction Does Not Exist", generateTag()));
+      return;
+    }
+    tx.respond(this.localResponse(cancel, 200, "OK", ctx.toTag));
+    if (!ctx.settledFlag) {
+      // Still with the application (held): the proxy answers the INVITE itself.
+      ctx.controller.abort(new Error("request cancelled"));
+      this.respondLocally(ctx, 487, "Request Terminated");
+      return;
+    }
+    for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+  }
+
+  /** §9.1: CANCEL a branch; waits for a provisional response before sending (§9.1, §16.10). */
+  private cancelBranch(branch: Branch): void {
+    branch.cancelWanted = true;
+    if (branch.cancelSent || branch.final || !branch.transaction || branch.request.method !== "INVITE") return;
+    if (!branch.provisional) return;
+    branch.cancelSent = true;
+    const inv = branch.request;
+    const headers: SipHeader[] = [];
+    const topVia = inv.getHeaders("Via")[0];
+    if (topVia !== undefined) headers.push({ name: "Via", value: topVia });
+    for (const r of inv.getHeaders("Route")) headers.push({ name: "Route", value: r });
+    headers.push({ name: "Max-Forwards", value: "70" });
+    for (const name of ["From", "To", "Call-ID"]) {
+      const v = inv.getHeader(name);
+      if (v !== undefined) headers.push({ name, value: v });
+    }
+    headers.push({ name: "CSeq", value: `${inv.cseq.seq} CANCEL` });
+    headers.push({ name: "Content-Length", value: "0" });
+    const cancel = new SipRequest("CANCEL", inv.uri, headers);
+    try {
+      this.layer.sendRequest(cancel, branch.destination, { onResponse: () => undefined });
+    } catch {
+      // a CANCEL for this branch is already under way
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private isOurVia(response: SipResponse): boolean {
+    const via = response.topVia;
+    const proto = protocolFromViaTransport(via.transport);
+    const port = via.port ?? (proto ? defaultPort(proto) : 5060);
+    return (
+      this.identity.addresses.some((a) => a.host.toLowerCase() === via.host.toLowerCase() && a.port === port) ||
+      isLocalUri({ scheme: "sip", host: via.host, port, params: new Map(), headers: new Map() }, this.identity)
+    );
+  }
+
+  /** §18.2.2: where a response goes when no server transaction remembers the request's origin. */
+  private contextFromVia(response: SipResponse): InboundContext {
+    const via = response.topVia;
+    const protocol = protocolFromViaTransport(via.transport) ?? "udp";
+    const port = typeof via.rport === "number" ? via.rport : (via.port ?? defaultPort(protocol));
+    const source = { protocol, host: via.received ?? via.host, port };
+    return { source, local: this.localAddressFor(protocol) ?? source };
+  }
+}
+
+function responseClass(status: number): number {
+  return Math.floor(status / 100);
+}
+
+/** §16.7 step 6: any 6xx first, else the lowest response class; first arrival wins within a class. */
+export function chooseBestResponse(finals: SipResponse[]): SipResponse {
+  const sixxx = finals.find((r) => r.status >= 600);
+  if (sixxx) return sixxx;
+  let best: SipResponse | undefined;
+  for (const r of finals) if (!best || responseClass(r.status) < responseClass(best.status)) best = r;
+  if (!best) throw new Error("no final responses to choose from");
+  return best;
+}
+
+/** §16.7 step 7: a 401/407 carries the challenges of every 401/407 the branches returned. */
+function aggregateChallenges(best: SipResponse, finals: SipResponse[]): SipResponse {
+  const out = best.clone();
+  for (const r of finals) {
+    if (r === best || (r.status !== 401 && r.status !== 407)) continue;
+    for (const name of ["WWW-Authenticate", "Proxy-Authenticate"]) {
+      for (const h of r.headers) if (h.name.toLowerCase() === name.toLowerCase()) out.addHeader(name, h.value, "bottom");
+    }
+  }
+  return out;
+}
