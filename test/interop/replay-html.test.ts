@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The HTML ladder rendered by headless Chromium: arrows between the right lifelines, labels, hover text.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
