@@ -98,6 +98,9 @@ export function parseNameAddrAt(
       i++;
     }
     uriEnd = i;
+    // RFC 3261 §20: a URI holding ',', ';' or '?' must be in a name-addr (RFC 4475 §3.1.2.13)
+    const q = text.indexOf("?", uriStart);
+    if (q >= 0 && q < uriEnd) headerError(header, "addr-spec with '?' must be enclosed in <>", q);
   }
   const uriText = text.substring(uriStart, uriEnd);
   if (uriText.length === 0) headerError(header, "empty URI", uriStart);

@@ -50,6 +50,17 @@ export {
   type BuildRequestOptions,
   type BuildResponseOptions,
 } from "./message-builders.js";
+export {
+  validateRequest,
+  validateRequestForUas,
+  validateRequestForProxy,
+  validateResponseForProxy,
+  DEFAULT_UAS_METHODS,
+  type RequestRejection,
+  type RequestValidationOptions,
+  type ResponseVerdict,
+} from "./request-validation.js";
+export { formatSipMessage, describeHeaders, describeUri, type HeaderDescription } from "./message-format.js";
 // ---- end codec ----
 // ---- transactions, transports, proxy (owned by the transaction/proxy helper) ----
 export * from "./transaction-timers.js";

@@ -1,21 +1,354 @@
-// Datagram-mode SIP message parser (work in progress: full implementation follows).
+// Hand-written SIP message parser (RFC 3261 §7, §25). Works on the latin1 view of the bytes, so string
+// indices are byte offsets; header values holding non-ASCII bytes are re-decoded as UTF-8. Only framing
+// and the mandatory headers' presence are checked here; header values are parsed lazily by the accessors.
 import { SipParseError } from "./sip-parse-error.js";
-import type { SipMessage } from "./sip-message.js";
+import { SipRequest, SipResponse, type SipHeader, type SipMessage } from "./sip-message.js";
+import { TOKEN_CHARS } from "./header-lexer.js";
 
 export interface SipParseLimits {
+  /** Whole message (head + body), bytes. */
   maxMessageBytes: number;
+  /** Header lines (after unfolding). */
   maxHeaders: number;
+  /** One start line or one header (including its folded continuation lines), bytes. */
   maxLineBytes: number;
 }
 
-export const DEFAULT_SIP_PARSE_LIMITS: Readonly<SipParseLimits> = { maxMessageBytes: 65536, maxHeaders: 256, maxLineBytes: 8192 };
+/** Defaults a proxy would pick: 64 KiB covers the largest UDP datagram and any sane TCP message. */
+export const DEFAULT_SIP_PARSE_LIMITS: Readonly<SipParseLimits> = Object.freeze({
+  maxMessageBytes: 65536,
+  maxHeaders: 256,
+  maxLineBytes: 8192,
+});
 
 export interface SipParseOptions {
   limits?: Partial<SipParseLimits>;
-  /** Accept requests without Max-Forwards (RFC 3261 §16.6 step 3 lets a proxy add one). Default true. */
+  /**
+   * Accept requests without Max-Forwards (default true): RFC 2543 elements omit it (RFC 4475 §3.4.1) and
+   * a proxy adds one when forwarding (RFC 3261 §16.6 step 3). Set false to enforce RFC 3261 §8.1.1.
+   */
   tolerateMissingMaxForwards?: boolean;
 }
 
-export function parseSipMessage(buf: Buffer, _opts: SipParseOptions = {}): SipMessage {
-  throw new SipParseError("empty-message", "parser not implemented yet", buf.length);
+/** Parse state shared with the stream parser. */
+export interface ResolvedParseOptions {
+  limits: SipParseLimits;
+  tolerateMissingMaxForwards: boolean;
+}
+
+export function resolveParseOptions(opts: SipParseOptions | undefined): ResolvedParseOptions {
+  const l = opts?.limits;
+  return {
+    limits: l === undefined ? DEFAULT_SIP_PARSE_LIMITS : { ...DEFAULT_SIP_PARSE_LIMITS, ...l },
+    tolerateMissingMaxForwards: opts?.tolerateMissingMaxForwards ?? true,
+  };
+}
+
+// Bits for the headers the parser tracks.
+const H_VIA = 1;
+const H_FROM = 2;
+const H_TO = 4;
+const H_CALL_ID = 8;
+const H_CSEQ = 16;
+const H_MAX_FORWARDS = 32;
+const H_CONTENT_LENGTH = 64;
+
+const REQUEST_REQUIRED = H_VIA | H_FROM | H_TO | H_CALL_ID | H_CSEQ;
+const RESPONSE_REQUIRED = H_VIA | H_FROM | H_TO | H_CALL_ID | H_CSEQ;
+const REQUIRED_NAMES: [number, string][] = [
+  [H_VIA, "Via"],
+  [H_FROM, "From"],
+  [H_TO, "To"],
+  [H_CALL_ID, "Call-ID"],
+  [H_CSEQ, "CSeq"],
+  [H_MAX_FORWARDS, "Max-Forwards"],
+];
+
+/** Case-insensitive compare of s[start, start+lower.length) with an all-lower-case ASCII word. */
+function eqLower(s: string, start: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = s.charCodeAt(start + k);
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** Which tracked header (if any) the name s[start,end) denotes, compact forms included. */
+function classifyHeader(s: string, start: number, end: number): number {
+  const len = end - start;
+  const c0 = s.charCodeAt(start) | 0x20;
+  switch (len) {
+    case 1:
+      switch (c0) {
+        case 118: return H_VIA; // v
+        case 102: return H_FROM; // f
+        case 116: return H_TO; // t
+        case 105: return H_CALL_ID; // i
+        case 108: return H_CONTENT_LENGTH; // l
+        default: return 0;
+      }
+    case 2:
+      return c0 === 116 && eqLower(s, start, "to") ? H_TO : 0;
+    case 3:
+      return c0 === 118 && eqLower(s, start, "via") ? H_VIA : 0;
+    case 4:
+      if (c0 === 102 && eqLower(s, start, "from")) return H_FROM;
+      if (c0 === 99 && eqLower(s, start, "cseq")) return H_CSEQ;
+      return 0;
+    case 7:
+      return c0 === 99 && eqLower(s, start, "call-id") ? H_CALL_ID : 0;
+    case 12:
+      return c0 === 109 && eqLower(s, start, "max-forwards") ? H_MAX_FORWARDS : 0;
+    case 14:
+      return c0 === 99 && eqLower(s, start, "content-length") ? H_CONTENT_LENGTH : 0;
+    default:
+      return 0;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (RFC 3261 §7.1; "SIP" case-insensitive). Returns end or -1. */
+function scanVersion(s: string, i: number, end: number): number {
+  if (end - i < 7 || !eqLower(s, i, "sip/")) return -1;
+  let j = i + 4;
+  const major = j;
+  while (j < end && isDigit(s.charCodeAt(j))) j++;
+  if (j === major || s.charCodeAt(j) !== 46) return -1;
+  j++;
+  const minor = j;
+  while (j < end && isDigit(s.charCodeAt(j))) j++;
+  if (j === minor) return -1;
+  return j;
+}
+
+/** Decodes buf[start,end) as UTF-8 when it holds a non-ASCII byte, else returns the latin1 substring. */
+function textOf(s: string, buf: Buffer, start: number, end: number, highBit: boolean): string {
+  return highBit ? buf.toString("utf8", start, end) : s.substring(start, end);
+}
+
+/** Result of parsing the head (start line + headers); body framing is left to the caller. */
+export interface ParsedHead {
+  message: SipMessage;
+  /** Offset of the first body byte. */
+  bodyStart: number;
+  /** Content-Length value, or -1 if the header is absent. */
+  contentLength: number;
+}
+
+/**
+ * Parses start line and headers from buf[start...], where `s` is the latin1 view of buf. The head must
+ * end with an empty line inside `end`.
+ */
+export function parseHead(
+  buf: Buffer,
+  s: string,
+  start: number,
+  end: number,
+  o: ResolvedParseOptions,
+  datagram = false,
+): ParsedHead {
+  const limits = o.limits;
+  // ---- start line (RFC 3261 §7.1, §7.2)
+  let pos = start;
+  let eol = s.indexOf("\n", pos);
+  if (eol < 0 || eol >= end) throw new SipParseError("bad-start-line", "no end of start line", pos);
+  let lineEnd = eol > pos && s.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+  if (lineEnd - pos > limits.maxLineBytes) throw new SipParseError("line-too-long", `start line longer than ${limits.maxLineBytes} bytes`, pos);
+  let message: SipMessage;
+  let isReq: boolean;
+  const versionEnd = scanVersion(s, pos, lineEnd);
+  if (versionEnd > 0 && s.charCodeAt(versionEnd) === 32) {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+    isReq = false;
+    const codeStart = versionEnd + 1;
+    let j = codeStart;
+    while (j < lineEnd && isDigit(s.charCodeAt(j))) j++;
+    if (j - codeStart !== 3) throw new SipParseError("bad-status-code", "status code is not 3 digits", codeStart);
+    const status = (s.charCodeAt(codeStart) - 48) * 100 + (s.charCodeAt(codeStart + 1) - 48) * 10 + (s.charCodeAt(codeStart + 2) - 48);
+    if (status < 100 || status > 699) throw new SipParseError("bad-status-code", `status code ${status} outside 100-699`, codeStart);
+    let reason = "";
+    if (j < lineEnd) {
+      if (s.charCodeAt(j) !== 32) throw new SipParseError("bad-start-line", "expected SP after status code", j);
+      let high = false;
+      for (let k = j + 1; k < lineEnd; k++) {
+        const c = s.charCodeAt(k);
+        if (c >= 128) high = true;
+        else if (c < 32 && c !== 9) throw new SipParseError("bad-start-line", "control character in reason phrase", k);
+      }
+      reason = textOf(s, buf, j + 1, lineEnd, high);
+    }
+    message = new SipResponse(status, reason, [], EMPTY, s.substring(pos, versionEnd));
+  } else {
+    // Request-Line = Method SP Request-URI SP SIP-Version (single SP separators, RFC 4475 §3.1.2.9/10)
+    isReq = true;
+    let j = pos;
+    while (j < lineEnd && s.charCodeAt(j) < 128 && TOKEN_CHARS[s.charCodeAt(j)] === 1) j++;
+    if (j === pos) throw new SipParseError("bad-method", "start line does not begin with a method token or SIP version", pos);
+    if (s.charCodeAt(j) !== 32) throw new SipParseError("bad-start-line", "expected SP after method", j);
+    const methodEnd = j;
+    const uriStart = j + 1;
+    let k = uriStart;
+    while (k < lineEnd) {
+      const c = s.charCodeAt(k);
+      if (c === 32) break;
+      if (c <= 32 || c >= 127 || c === 60 || c === 62 || c === 34) {
+        throw new SipParseError("bad-request-uri", `character 0x${c.toString(16)} not allowed in Request-URI`, k);
+      }
+      k++;
+    }
+    if (k === uriStart) throw new SipParseError("bad-request-uri", "empty Request-URI", k);
+    if (k >= lineEnd) throw new SipParseError("bad-start-line", "no SIP version in request line", k);
+    const vStart = k + 1;
+    const vEnd = scanVersion(s, vStart, lineEnd);
+    if (vEnd < 0) throw new SipParseError("bad-version", "bad SIP version in request line", vStart);
+    if (vEnd !== lineEnd) throw new SipParseError("bad-start-line", "trailing characters after SIP version", vEnd);
+    message = new SipRequest(s.substring(pos, methodEnd), s.substring(uriStart, k), [], EMPTY, s.substring(vStart, vEnd));
+  }
+  pos = eol + 1;
+
+  // ---- header lines (RFC 3261 §7.3), folding (§7.3.1)
+  const headers: SipHeader[] = [];
+  let seen = 0;
+  let contentLength = -1;
+  for (;;) {
+    if (pos >= end) {
+      // A datagram ending right after a header line: no empty line and no body (tolerated, documented).
+      if (datagram && pos === end) break;
+      throw new SipParseError("bad-header-line", "headers not terminated by an empty line", pos);
+    }
+    let c = s.charCodeAt(pos);
+    if (c === 13 && s.charCodeAt(pos + 1) === 10) {
+      pos += 2;
+      break;
+    }
+    if (c === 10) {
+      pos += 1;
+      break;
+    }
+    if (c === 32 || c === 9) throw new SipParseError("bad-header-line", "continuation line without a header", pos);
+    const nameStart = pos;
+    while (c < 128 && TOKEN_CHARS[c] === 1) c = s.charCodeAt(++pos);
+    const nameEnd = pos;
+    if (nameEnd === nameStart) throw new SipParseError("bad-header-name", "header name is not a token", pos);
+    while (c === 32 || c === 9) c = s.charCodeAt(++pos);
+    if (c !== 58) throw new SipParseError("bad-header-name", "expected ':' after header name", pos, s.substring(nameStart, nameEnd));
+    pos++;
+    // value: up to the line end, plus continuation lines starting with SP/HTAB
+    let valueStart = pos;
+    let high = false;
+    let folded: string | undefined;
+    let valueEnd: number;
+    for (;;) {
+      eol = s.indexOf("\n", pos);
+      if (eol < 0 || eol >= end) throw new SipParseError("bad-header-line", "header line not terminated", pos, s.substring(nameStart, nameEnd));
+      lineEnd = eol > pos && s.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+      for (let k = pos; k < lineEnd; k++) {
+        const v = s.charCodeAt(k);
+        if (v >= 128) high = true;
+        else if (v === 13) throw new SipParseError("bad-line-ending", "bare CR in header value", k, s.substring(nameStart, nameEnd));
+      }
+      if (lineEnd - nameStart > limits.maxLineBytes) {
+        throw new SipParseError("line-too-long", `header longer than ${limits.maxLineBytes} bytes`, nameStart, s.substring(nameStart, nameEnd));
+      }
+      const next = s.charCodeAt(eol + 1);
+      if ((next === 32 || next === 9) && eol + 1 < end) {
+        // folded: LWS = [*WSP CRLF] 1*WSP, replaced by one SP (RFC 3261 §7.3.1)
+        let pe = lineEnd;
+        while (pe > valueStart && (s.charCodeAt(pe - 1) === 32 || s.charCodeAt(pe - 1) === 9)) pe--;
+        let pb = valueStart;
+        while (pb < pe && (s.charCodeAt(pb) === 32 || s.charCodeAt(pb) === 9)) pb++;
+        const piece = textOf(s, buf, pb, pe, high);
+        folded = folded === undefined || folded.length === 0 ? piece : piece.length === 0 ? folded : folded + " " + piece;
+        pos = eol + 1;
+        while (s.charCodeAt(pos) === 32 || s.charCodeAt(pos) === 9) pos++;
+        valueStart = pos;
+        high = false;
+        continue;
+      }
+      valueEnd = lineEnd;
+      pos = eol + 1;
+      break;
+    }
+    while (valueStart < valueEnd && (s.charCodeAt(valueStart) === 32 || s.charCodeAt(valueStart) === 9)) valueStart++;
+    while (valueEnd > valueStart && (s.charCodeAt(valueEnd - 1) === 32 || s.charCodeAt(valueEnd - 1) === 9)) valueEnd--;
+    let value = textOf(s, buf, valueStart, valueEnd, high);
+    if (folded !== undefined) value = value.length === 0 ? folded : folded.length === 0 ? value : folded + " " + value;
+    if (headers.length >= limits.maxHeaders) {
+      throw new SipParseError("too-many-headers", `more than ${limits.maxHeaders} headers`, nameStart);
+    }
+    const name = s.substring(nameStart, nameEnd);
+    headers.push({ name, value });
+    const kind = classifyHeader(s, nameStart, nameEnd);
+    if (kind !== 0) {
+      if (kind === H_CONTENT_LENGTH) {
+        // RFC 3261 §20.14 / RFC 4475 §3.1.2.3, §3.3.9: one non-negative decimal, never two
+        if ((seen & H_CONTENT_LENGTH) !== 0) throw new SipParseError("bad-content-length", "more than one Content-Length", nameStart, name);
+        contentLength = parseLength(value, valueStart, name, limits.maxMessageBytes);
+      }
+      seen |= kind;
+    }
+  }
+  const required = isReq ? REQUEST_REQUIRED | (o.tolerateMissingMaxForwards ? 0 : H_MAX_FORWARDS) : RESPONSE_REQUIRED;
+  if ((seen & required) !== required) {
+    for (const [bit, hname] of REQUIRED_NAMES) {
+      if ((required & bit) !== 0 && (seen & bit) === 0) {
+        throw new SipParseError("missing-header", `mandatory header ${hname} missing (RFC 3261 §8.1.1)`, pos, hname);
+      }
+    }
+  }
+  message.headers = headers;
+  return { message, bodyStart: pos, contentLength };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Node's Buffer#latin1Slice (untyped): one-byte string of the bytes, no encoding dispatch. */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
+}
+
+function parseLength(value: string, offset: number, name: string, max: number): number {
+  if (value.length === 0 || value.length > 10) throw new SipParseError("bad-content-length", "Content-Length is not 1*DIGIT", offset, name);
+  let n = 0;
+  for (let k = 0; k < value.length; k++) {
+    const d = value.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) throw new SipParseError("bad-content-length", `Content-Length ${JSON.stringify(value)} is not 1*DIGIT`, offset + k, name);
+    n = n * 10 + d;
+  }
+  if (n > max) throw new SipParseError("message-too-large", `Content-Length ${n} exceeds the ${max}-byte message limit`, offset, name);
+  return n;
+}
+
+/**
+ * Parses one message from a datagram (RFC 3261 §18.3): the body is Content-Length bytes when the header
+ * is present (octets after it are ignored, RFC 4475 §3.1.1.8), else the rest of the datagram.
+ * The body shares memory with `buf`.
+ */
+export function parseSipMessage(buf: Buffer, opts?: SipParseOptions): SipMessage {
+  const o = resolveParseOptions(opts);
+  const n = buf.length;
+  if (n > o.limits.maxMessageBytes) {
+    throw new SipParseError("message-too-large", `message of ${n} bytes exceeds ${o.limits.maxMessageBytes}`, 0);
+  }
+  let start = 0;
+  // RFC 3261 §7.5: CRLFs before the start line are ignored.
+  while (start < n && (buf[start] === 13 || buf[start] === 10)) start++;
+  if (start >= n) throw new SipParseError("empty-message", "no start line", start);
+  const s = latin1(buf, 0, n);
+  const head = parseHead(buf, s, start, n, o, true);
+  const msg = head.message;
+  if (head.contentLength >= 0) {
+    const bodyEnd = head.bodyStart + head.contentLength;
+    if (bodyEnd > n) {
+      throw new SipParseError("body-too-short", `Content-Length ${head.contentLength} but only ${n - head.bodyStart} body bytes`, head.bodyStart, "Content-Length");
+    }
+    msg.body = buf.subarray(head.bodyStart, bodyEnd);
+  } else {
+    msg.body = buf.subarray(head.bodyStart, n);
+  }
+  return msg;
 }

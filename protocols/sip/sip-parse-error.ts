@@ -30,12 +30,20 @@ export class SipParseError extends Error {
   readonly offset: number;
   /** Header name as on the wire, when the fault is inside one header. */
   readonly header?: string;
+  /** The description without code and position. */
+  readonly detail: string;
 
   constructor(code: SipParseErrorCode, detail: string, offset: number, header?: string) {
     super(`${code} at ${header !== undefined ? `${header} ` : ""}offset ${offset}: ${detail}`);
     this.name = "SipParseError";
     this.code = code;
+    this.detail = detail;
     this.offset = offset;
     if (header !== undefined) this.header = header;
+  }
+
+  /** The same error with its offset moved by `delta` (e.g. from message-relative to stream-relative). */
+  shifted(delta: number): SipParseError {
+    return new SipParseError(this.code, this.detail, this.offset + delta, this.header);
   }
 }
