@@ -204,7 +204,11 @@ export function parseHead(
     if (k >= lineEnd) throw new SipParseError("bad-start-line", "no SIP version in request line", k);
     const vStart = k + 1;
     const vEnd = scanVersion(s, vStart, lineEnd);
-    if (vEnd < 0) throw new SipParseError("bad-version", "bad SIP version in request line", vStart);
+    if (vEnd < 0) {
+      const sp = s.indexOf(" ", vStart);
+      if (sp >= 0 && sp < lineEnd) throw new SipParseError("bad-request-uri", "whitespace inside the Request-URI or between request-line elements", k);
+      throw new SipParseError("bad-version", "bad SIP version in request line", vStart);
+    }
     if (vEnd !== lineEnd) throw new SipParseError("bad-start-line", "trailing characters after SIP version", vEnd);
     message = new SipRequest(s.substring(pos, methodEnd), s.substring(uriStart, k), [], EMPTY, s.substring(vStart, vEnd));
   }
