@@ -1,0 +1,128 @@
+// JSON Schema (draft-07) of scenarios/*.yaml; docs/scenarios.md describes each field.
+const role = { enum: ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] };
+const nonNegative = { type: "number", minimum: 0 };
+const ladderStep = { type: "string", pattern: "^(SIP|COPS|OSP|RADIUS) [A-Za-z0-9]+>[A-Za-z0-9]+ .+$" };
+
+const callExpectation = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    finalStatus: { type: "integer", minimum: 100, maximum: 699 },
+    established: { type: "boolean" },
+    flow: { enum: ["fig5-fig6", "fig5", "none"] },
+    endedBy: { type: "string" },
+    cdrs: {
+      oneOf: [
+        { type: "integer", minimum: 0 },
+        {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            properties: { role: { type: "string" }, durationS: nonNegative, toleranceS: nonNegative },
+          },
+        },
+      ],
+    },
+    contains: { type: "array", items: ladderStep },
+    absent: { type: "array", items: ladderStep },
+    maxSetupLatencyMs: nonNegative,
+  },
+};
+
+const messageFault = {
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "proto", "msg", "nth"],
+  properties: {
+    kind: { enum: ["drop", "delay", "duplicate"] },
+    proto: { enum: ["SIP", "COPS", "OSP"] },
+    msg: { type: "string", minLength: 1 },
+    from: { type: "string" },
+    to: { type: "string" },
+    nth: { type: "integer", minimum: 1 },
+    delayMs: nonNegative,
+  },
+};
+
+export const SCENARIO_SCHEMA = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://callgate.example.com/scenario.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "calls"],
+  properties: {
+    name: { type: "string", pattern: "^[a-z0-9][a-z0-9-]*$" },
+    description: { type: "string" },
+    seed: { type: "integer", minimum: 0 },
+    driver: { enum: ["memory", "net"] },
+    topology: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        clearinghouse: { enum: ["osp-http", "in-process", "none"] },
+        clearinghouseUnreachable: { enum: ["fail-closed", "fail-open"] },
+        signedTokens: { type: "boolean" },
+        sipTransport: { enum: ["udp", "tcp"] },
+      },
+    },
+    calls: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["caller", "callee"],
+        properties: {
+          id: { type: "string", minLength: 1 },
+          caller: { type: "string", pattern: "^sips?:" },
+          callee: { type: "string", pattern: "^sips?:" },
+          count: { type: "integer", minimum: 1, maximum: 100000 },
+          intervalMs: nonNegative,
+          startMs: nonNegative,
+          answerDelayMs: nonNegative,
+          durationMs: nonNegative,
+          hangUp: { enum: ["caller", "callee"] },
+          outcome: { enum: ["answer", "busy", "decline", "no-answer", "cancel"] },
+          cancelAfterMs: nonNegative,
+          noAnswerTimeoutMs: nonNegative,
+          expect: callExpectation,
+        },
+      },
+    },
+    faults: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["kind"],
+        properties: { kind: { enum: ["drop", "delay", "duplicate", "down", "deny"] } },
+        if: { properties: { kind: { enum: ["drop", "delay", "duplicate"] } } },
+        then: messageFault,
+        else: {
+          if: { properties: { kind: { const: "down" } } },
+          then: {
+            additionalProperties: false,
+            required: ["kind", "role", "fromMs", "toMs"],
+            properties: { kind: { const: "down" }, role, fromMs: nonNegative, toMs: nonNegative },
+          },
+          else: {
+            additionalProperties: false,
+            required: ["kind", "role"],
+            properties: { kind: { const: "deny" }, role: { enum: ["CH", "POL1", "POL2", "R1", "R2"] } },
+          },
+        },
+      },
+    },
+    expect: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        noStateLeft: { type: "boolean" },
+        established: { type: "integer", minimum: 0 },
+        failed: { type: "integer", minimum: 0 },
+        finalStatuses: { type: "object", patternProperties: { "^[1-6][0-9][0-9]$": { type: "integer", minimum: 0 } }, additionalProperties: false },
+        cdrs: { type: "integer", minimum: 0 },
+      },
+    },
+  },
+} as const;
