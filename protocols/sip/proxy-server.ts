@@ -1,0 +1,80 @@
+// Wiring: transports + transaction layer + stateful proxy core on real sockets and the real clock.
+import type { SecureContextOptions } from "node:tls";
+import type { SipParseLimits } from "./message-parser.js";
+import type { ProxyHook, ProxyObserver } from "./proxy-types.js";
+import { StatefulProxy } from "./stateful-proxy.js";
+import { TcpTransport } from "./tcp-transport.js";
+import { TlsTransport } from "./tls-transport.js";
+import { systemClock, type TransactionClock } from "./transaction-clock.js";
+import { TransactionLayer } from "./transaction-layer.js";
+import type { TransactionTimerConfig } from "./transaction-timers.js";
+import type { SipTransport } from "./transport-interface.js";
+import { SipTransportLayer } from "./transport-layer.js";
+import { SipTransportError, type TransportAddress } from "./transport-types.js";
+import { UdpTransport } from "./udp-transport.js";
+import { WebSocketTransport } from "./websocket-transport.js";
+
+export interface ProxyServerOptions {
+  /** Addresses to listen on; port 0 picks a free port (see `addresses` after start). */
+  listen: TransportAddress[];
+  hook?: ProxyHook;
+  observer?: ProxyObserver;
+  recordRoute?: boolean;
+  supportedExtensions?: string[];
+  timers?: Partial<TransactionTimerConfig>;
+  limits?: Partial<SipParseLimits>;
+  /** Needed when a tls: address is listed. */
+  tls?: { secureContext: SecureContextOptions; rejectUnauthorized?: boolean };
+  advertisedHost?: string;
+  clock?: TransactionClock;
+}
+
+export function createTransport(address: TransportAddress, options: Pick<ProxyServerOptions, "limits" | "tls"> = {}): SipTransport {
+  const base = { host: address.host, port: address.port, ...(options.limits ? { limits: options.limits } : {}) };
+  switch (address.protocol) {
+    case "udp":
+      return new UdpTransport(base);
+    case "tcp":
+      return new TcpTransport(base);
+    case "tls":
+      if (!options.tls) throw new SipTransportError("listen-failed", "tls listener needs a certificate and key", address);
+      return new TlsTransport({ ...base, ...options.tls });
+    case "ws":
+    case "wss":
+      return new WebSocketTransport({ ...base, protocol: address.protocol });
+  }
+}
+
+export interface ProxyServer {
+  readonly transport: SipTransportLayer;
+  readonly transactions: TransactionLayer;
+  readonly proxy: StatefulProxy;
+  /** Bound addresses (real ports). */
+  readonly addresses: TransportAddress[];
+  close(): Promise<void>;
+}
+
+export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
+  const transports = options.listen.map((a) => createTransport(a, options));
+  const transport = new SipTransportLayer({ transports, ...(options.advertisedHost ? { advertisedHost: options.advertisedHost } : {}) });
+  await transport.start();
+  const clock = options.clock ?? systemClock;
+  const transactions = new TransactionLayer({ sender: transport, clock, ...(options.timers ? { timers: options.timers } : {}) });
+  const proxy = new StatefulProxy({
+    transactions,
+    identity: transport.identity(),
+    clock,
+    ...(options.hook ? { hook: options.hook } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.recordRoute !== undefined ? { recordRoute: options.recordRoute } : {}),
+    ...(options.supportedExtensions ? { supportedExtensions: options.supportedExtensions } : {}),
+  });
+  transport.onMessage((m, ctx) => transactions.receive(m, ctx));
+  return {
+    transport,
+    transactions,
+    proxy,
+    addresses: transport.identity().addresses,
+    close: () => transport.close(),
+  };
+}

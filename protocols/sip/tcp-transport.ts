@@ -1,0 +1,19 @@
+// RFC 3261 §18 over TCP.
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { StreamTransport, type StreamTransportOptions } from "./transport-stream.js";
+import type { TransportAddress } from "./transport-types.js";
+
+export type TcpTransportOptions = StreamTransportOptions;
+
+export class TcpTransport extends StreamTransport {
+  readonly protocol = "tcp" as const;
+  protected readonly readyEvent = "connect" as const;
+
+  protected createServer(onSocket: (socket: Socket) => void): Server {
+    return createServer(onSocket);
+  }
+
+  protected connectSocket(destination: TransportAddress): Socket {
+    return createConnection({ host: destination.host, port: destination.port });
+  }
+}

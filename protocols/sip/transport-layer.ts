@@ -1,0 +1,221 @@
+// RFC 3261 §18: the transport layer over several transports. Inbound: received/rport stamping (§18.2.1,
+// RFC 3581), sent-by check on responses (§18.1.2), bad input counted and dropped (or 400). Outbound: the
+// §18.1.1 size rule (UDP → TCP above the MTU limit) and response routing (§18.2.2).
+import { buildResponse } from "./message-builders.js";
+import { serializeSipMessage } from "./message-serializer.js";
+import type { ProxyIdentity } from "./proxy-routing.js";
+import { SipParseError } from "./sip-parse-error.js";
+import type { SipMessage, SipRequest, SipResponse } from "./sip-message.js";
+import type { TransactionSender } from "./transaction-layer.js";
+import type { InboundRejection, SipTransport } from "./transport-interface.js";
+import { responseDestination, stampReceived } from "./transport-via.js";
+import {
+  defaultPort,
+  isReliableProtocol,
+  protocolFromViaTransport,
+  SipTransportError,
+  viaTransportToken,
+  type InboundContext,
+  type TransportAddress,
+  type TransportProtocol,
+} from "./transport-types.js";
+import { formatVia, parseViaValue } from "./header-via.js";
+
+export interface TransportLayerOptions {
+  transports: SipTransport[];
+  /** Host written into Via / Record-Route when a transport is bound to a wildcard address. */
+  advertisedHost?: string;
+  /** §18.1.1: requests larger than this go over TCP instead of UDP (MTU 1500 − 200). */
+  udpSizeLimit?: number;
+}
+
+export interface TransportStats {
+  received: number;
+  sent: number;
+  malformedDatagrams: number;
+  malformedStreams: number;
+  oversized: number;
+  badFrames: number;
+  /** Parsed, but a header the transaction layer needs was malformed. */
+  badRequests: number;
+  /** §18.1.2: responses whose top Via is not ours. */
+  misroutedResponses: number;
+  /** Requests moved from UDP to TCP by the size rule. */
+  sizeRuleSwitches: number;
+  sendErrors: number;
+}
+
+export type InboundHandler = (message: SipMessage, context: InboundContext) => void;
+
+export class SipTransportLayer implements TransactionSender {
+  readonly stats: TransportStats = {
+    received: 0,
+    sent: 0,
+    malformedDatagrams: 0,
+    malformedStreams: 0,
+    oversized: 0,
+    badFrames: 0,
+    badRequests: 0,
+    misroutedResponses: 0,
+    sizeRuleSwitches: 0,
+    sendErrors: 0,
+  };
+  private handler: InboundHandler | undefined;
+  private readonly transports: SipTransport[];
+  private readonly udpSizeLimit: number;
+
+  constructor(private readonly options: TransportLayerOptions) {
+    this.transports = options.transports;
+    this.udpSizeLimit = options.udpSizeLimit ?? 1300;
+  }
+
+  /** Where parsed messages go (normally TransactionLayer.receive). Errors it throws are counted, never fatal. */
+  onMessage(handler: InboundHandler): void {
+    this.handler = handler;
+  }
+
+  async start(): Promise<void> {
+    for (const t of this.transports) {
+      await t.listen({
+        message: (m, ctx) => this.inbound(m, ctx),
+        rejected: (reason) => this.count(reason),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.transports.map((t) => t.close()));
+  }
+
+  /** The address of each transport as written in Via and Record-Route. */
+  localAddress(protocol: TransportProtocol): TransportAddress | undefined {
+    const t = this.transports.find((x) => x.protocol === protocol);
+    if (!t) return undefined;
+    const wildcard = t.local.host === "0.0.0.0" || t.local.host === "::";
+    return { ...t.local, host: wildcard ? (this.options.advertisedHost ?? "127.0.0.1") : (this.options.advertisedHost ?? t.local.host) };
+  }
+
+  identity(): ProxyIdentity {
+    const addresses: TransportAddress[] = [];
+    for (const t of this.transports) {
+      const a = this.localAddress(t.protocol);
+      if (a) addresses.push(a);
+    }
+    return { addresses };
+  }
+
+  private count(reason: InboundRejection): void {
+    if (reason === "malformed-datagram") this.stats.malformedDatagrams++;
+    else if (reason === "malformed-stream") this.stats.malformedStreams++;
+    else if (reason === "oversized") this.stats.oversized++;
+    else this.stats.badFrames++;
+  }
+
+  private isOurSentBy(host: string, port: number | undefined, transport: string): boolean {
+    const proto = protocolFromViaTransport(transport);
+    const p = port ?? (proto ? defaultPort(proto) : 5060);
+    return this.identity().addresses.some((a) => a.host.toLowerCase() === host.toLowerCase() && a.port === p);
+  }
+
+  private inbound(message: SipMessage, context: InboundContext): void {
+    this.stats.received++;
+    try {
+      if ("status" in message) {
+        const via = message.topVia;
+        if (!this.isOurSentBy(via.host, via.port, via.transport)) {
+          this.stats.misroutedResponses++; // §18.1.2: silently discard
+          return;
+        }
+      } else {
+        stampReceived(message, context.source);
+      }
+      this.handler?.(message, context);
+    } catch (err) {
+      this.stats.badRequests++;
+      if (err instanceof SipParseError && !("status" in message) && message.method !== "ACK") this.rejectBadRequest(message, context, err);
+    }
+  }
+
+  /** §8.2 / §16.3 step 1: answer a request whose essential headers do not parse with 400, if it can be routed back. */
+  private rejectBadRequest(request: SipRequest, context: InboundContext, err: SipParseError): void {
+    try {
+      const reason = `Bad Request (${err.header ?? err.code})`.replace(/[\r\n]/g, " ");
+      const response = buildResponse(request, 400, reason, { toTag: "bad" });
+      void this.sendResponse(response, context).catch(() => undefined);
+    } catch {
+      // no usable Via: dropped (already counted)
+    }
+  }
+
+  private transportFor(protocol: TransportProtocol): SipTransport {
+    const t = this.transports.find((x) => x.protocol === protocol);
+    if (!t) throw new SipTransportError("no-transport", `no ${protocol} transport configured`);
+    return t;
+  }
+
+  async sendRequest(request: SipRequest, destination: TransportAddress): Promise<void> {
+    let data = serializeSipMessage(request);
+    let target = destination;
+    const tcp = this.transports.find((t) => t.protocol === "tcp");
+    if (destination.protocol === "udp" && data.length > this.udpSizeLimit && tcp) {
+      // §18.1.1: too big for UDP; send over TCP with the Via saying so, fall back to UDP if TCP is refused.
+      const viaOverTcp = rewriteTopViaTransport(request, "tcp", this.localAddress("tcp")!);
+      if (viaOverTcp) {
+        this.stats.sizeRuleSwitches++;
+        target = { ...destination, protocol: "tcp" };
+        try {
+          await this.transportFor("tcp").send(serializeSipMessage(viaOverTcp), target);
+          this.stats.sent++;
+          return;
+        } catch {
+          target = destination;
+        }
+      }
+    }
+    try {
+      await this.transportFor(target.protocol).send(data, target);
+      this.stats.sent++;
+    } catch (err) {
+      this.stats.sendErrors++;
+      throw err instanceof SipTransportError ? err : new SipTransportError("send-failed", String(err), target, { cause: err });
+    } finally {
+      data = Buffer.alloc(0);
+    }
+  }
+
+  /** §18.2.2: over the request's connection if still open, else to received/rport (or sent-by) of the top Via. */
+  async sendResponse(response: SipResponse, context: InboundContext): Promise<void> {
+    const data = serializeSipMessage(response);
+    const protocol = context.source.protocol;
+    try {
+      const transport = this.transportFor(protocol);
+      if (isReliableProtocol(protocol) && context.connectionId !== undefined && transport.hasConnection(context.connectionId)) {
+        await transport.send(data, context.source, context.connectionId);
+      } else if (protocol === "ws" || protocol === "wss") {
+        throw new SipTransportError("connection-closed", "WebSocket connection of the request is gone (RFC 7118 §5.2)", context.source);
+      } else {
+        const dest = responseDestination(response, protocol);
+        await transport.send(data, { ...dest, protocol });
+      }
+      this.stats.sent++;
+    } catch (err) {
+      this.stats.sendErrors++;
+      throw err;
+    }
+  }
+}
+
+/** A copy of `request` whose top Via names `protocol` and our address on it (§18.1.1). */
+function rewriteTopViaTransport(request: SipRequest, protocol: TransportProtocol, local: TransportAddress): SipRequest | undefined {
+  const top = request.getHeaders("Via")[0];
+  const via = top !== undefined ? parseViaValue(top)[0] : undefined;
+  if (!via) return undefined;
+  const copy = request.clone();
+  via.transport = viaTransportToken(protocol);
+  via.protocol = `${via.protocolName}/${via.protocolVersion}/${via.transport}`;
+  via.host = local.host.includes(":") ? `[${local.host}]` : local.host;
+  via.port = local.port;
+  copy.removeFirstHeaderValue("Via");
+  copy.addHeader("Via", formatVia(via), "top");
+  return copy;
+}

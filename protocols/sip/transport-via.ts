@@ -1,0 +1,43 @@
+// RFC 3261 §18.2.1 and RFC 3581 §4: stamping received/rport on the top Via of an inbound request;
+// RFC 3261 §18.2.2 (and RFC 3581 §4): where a response goes, from its top Via.
+import { formatVia, parseViaValue, type ViaHeader } from "./header-via.js";
+import type { SipRequest, SipResponse } from "./sip-message.js";
+import { defaultPort, protocolFromViaTransport, type TransportAddress, type TransportProtocol } from "./transport-types.js";
+
+function bare(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/** Adds received= when the sent-by host differs from the packet's source, and fills a bare ;rport. */
+export function stampReceived(request: SipRequest, source: TransportAddress): void {
+  const top = request.getHeaders("Via")[0];
+  if (top === undefined) return;
+  const via = parseViaValue(top)[0];
+  if (!via) return;
+  const wantsRport = via.params.has("rport");
+  let changed = false;
+  if (wantsRport || bare(via.host).toLowerCase() !== source.host.toLowerCase()) {
+    via.params.set("received", source.host);
+    changed = true;
+  }
+  if (wantsRport) {
+    via.params.set("rport", String(source.port));
+    changed = true;
+  }
+  if (!changed) return;
+  request.removeFirstHeaderValue("Via");
+  request.addHeader("Via", formatVia(via), "top");
+}
+
+/** §18.2.2 for unicast: received (if any) else sent-by host; rport (if filled) else sent-by port else default. */
+export function responseDestinationFromVia(via: ViaHeader, fallbackProtocol: TransportProtocol = "udp"): TransportAddress {
+  const protocol = protocolFromViaTransport(via.transport) ?? fallbackProtocol;
+  const maddr = via.maddr;
+  const host = bare(maddr ?? via.received ?? via.host);
+  const port = typeof via.rport === "number" ? via.rport : (via.port ?? defaultPort(protocol));
+  return { protocol, host, port };
+}
+
+export function responseDestination(response: SipResponse, fallbackProtocol: TransportProtocol = "udp"): TransportAddress {
+  return responseDestinationFromVia(response.topVia, fallbackProtocol);
+}

@@ -1,0 +1,76 @@
+// RFC 3261 §18 over UDP: one datagram per message, parse errors counted and dropped.
+import { createSocket, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
+import { parseSipMessage, type SipParseLimits } from "./message-parser.js";
+import type { SipTransport, TransportEvents } from "./transport-interface.js";
+import { SipTransportError, type InboundContext, type TransportAddress } from "./transport-types.js";
+
+export interface UdpTransportOptions {
+  host: string;
+  port: number;
+  limits?: Partial<SipParseLimits>;
+}
+
+export class UdpTransport implements SipTransport {
+  readonly protocol = "udp" as const;
+  readonly reliable = false;
+  private socket: Socket | undefined;
+  private bound: TransportAddress;
+
+  constructor(private readonly options: UdpTransportOptions) {
+    this.bound = { protocol: "udp", host: options.host, port: options.port };
+  }
+
+  get local(): TransportAddress {
+    return this.bound;
+  }
+
+  listen(events: TransportEvents): Promise<void> {
+    const socket = createSocket({ type: isIPv6(this.options.host) ? "udp6" : "udp4", reuseAddr: false });
+    this.socket = socket;
+    socket.on("message", (data, rinfo) => {
+      const source: TransportAddress = { protocol: "udp", host: rinfo.address, port: rinfo.port };
+      let message;
+      try {
+        message = parseSipMessage(data, this.options.limits ? { limits: this.options.limits } : {});
+      } catch (err) {
+        events.rejected("malformed-datagram", source, err instanceof Error ? err.message : String(err));
+        return;
+      }
+      const context: InboundContext = { source, local: this.bound };
+      events.message(message, context);
+    });
+    return new Promise((resolve, reject) => {
+      socket.once("error", (err) => reject(new SipTransportError("listen-failed", `udp listen on ${this.options.host}:${this.options.port}: ${err.message}`)));
+      socket.bind(this.options.port, this.options.host, () => {
+        const a = socket.address();
+        this.bound = { protocol: "udp", host: this.options.host, port: a.port };
+        socket.removeAllListeners("error");
+        socket.on("error", () => undefined); // per-datagram errors surface through send callbacks
+        resolve();
+      });
+    });
+  }
+
+  send(data: Buffer, destination: TransportAddress): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new SipTransportError("no-transport", "udp transport is not listening", destination));
+    return new Promise((resolve, reject) => {
+      socket.send(data, destination.port, destination.host, (err) => {
+        if (err) reject(new SipTransportError("unreachable", `udp send to ${destination.host}:${destination.port} failed: ${err.message}`, destination, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  hasConnection(): boolean {
+    return false;
+  }
+
+  close(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    if (!s) return Promise.resolve();
+    return new Promise((resolve) => s.close(() => resolve()));
+  }
+}
