@@ -23,7 +23,7 @@ export type CopsDecodeErrorCode =
   | "frame-too-large";
 
 export class CopsDecodeError extends Error {
-  override readonly name = "CopsDecodeError";
+  declare readonly name: "CopsDecodeError";
   readonly code: CopsDecodeErrorCode;
   /** Byte offset of the fault inside the buffer being decoded. */
   readonly offset: number;
@@ -38,7 +38,12 @@ export class CopsDecodeError extends Error {
     message: string,
     details: { cNum?: number; cType?: number; copsErrorCode?: CopsErrorCodePair } = {},
   ) {
+    // Malformed input is data, not a bug: skip the costly stack capture so floods of bad frames stay cheap.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`COPS ${code} at offset ${offset}: ${message}`);
+    Error.stackTraceLimit = limit;
+    Object.defineProperty(this, "name", { value: "CopsDecodeError", enumerable: false });
     this.code = code;
     this.offset = offset;
     this.cNum = details.cNum;

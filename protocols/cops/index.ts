@@ -105,3 +105,6 @@ export { CopsPdpConnection } from "./connection/pdp-connection.js";
 export type { CopsPdpOptions, CopsPdpCommand, CopsPdpEvent } from "./connection/pdp-connection.js";
 export { IntegritySession } from "./connection/integrity-session.js";
 export type { CopsIntegrityConfig } from "./connection/integrity-session.js";
+export { CopsFrameSplitter, DEFAULT_MAX_MESSAGE_BYTES } from "./transport/frame-splitter.js";
+export { CopsSocketRunner, listenCopsPdp, connectCopsPep } from "./transport/tcp-driver.js";
+export type { CopsWireHooks, CopsPdpServerOptions, CopsPdpSession, CopsPepClientOptions } from "./transport/tcp-driver.js";

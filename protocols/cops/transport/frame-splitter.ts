@@ -1,0 +1,39 @@
+// Splits a TCP byte stream into whole COPS messages by the common header's Message Length (RFC 2748 §2.1),
+// checking the header before trusting the length and bounding it.
+import { CopsDecodeError } from "../cops-decode-error.js";
+import { COPS_VERSION, HEADER_LENGTH } from "../constants.js";
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
+
+export class CopsFrameSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {}
+
+  /** Bytes received but not yet part of a whole message. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  /** Appends a chunk and returns every whole message now available; throws CopsDecodeError on a bad header. */
+  push(chunk: Buffer): Buffer[] {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const frames: Buffer[] = [];
+    let offset = 0;
+    while (this.pending.length - offset >= HEADER_LENGTH) {
+      if ((this.pending[offset] ?? 0) >> 4 !== COPS_VERSION) {
+        throw new CopsDecodeError("bad-version", offset, "stream does not carry COPS version 1");
+      }
+      const length = this.pending.readUInt32BE(offset + 4);
+      if (length < HEADER_LENGTH || length % 4 !== 0) throw new CopsDecodeError("bad-length", offset + 4, `message length ${length}`);
+      if (length > this.maxMessageBytes) {
+        throw new CopsDecodeError("frame-too-large", offset + 4, `message length ${length} exceeds ${this.maxMessageBytes}`);
+      }
+      if (this.pending.length - offset < length) break;
+      frames.push(Buffer.from(this.pending.subarray(offset, offset + length)));
+      offset += length;
+    }
+    this.pending = offset === 0 ? this.pending : Buffer.from(this.pending.subarray(offset));
+    return frames;
+  }
+}

@@ -1,0 +1,234 @@
+// TCP (and optional TLS) driver for the COPS machines: node:net sockets, port 3288 by default, framing,
+// timers. The machines stay sans-I/O; this file is the only one doing I/O.
+import { EventEmitter } from "node:events";
+import { createServer, connect as netConnect } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
+import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
+import type { ConnectionOptions, TlsOptions } from "node:tls";
+import { CopsDecodeError } from "../cops-decode-error.js";
+import { COPS_PORT } from "../constants.js";
+import type { CopsMessage, CopsServerAddress } from "../cops-message.js";
+import type { CopsAction, CopsTransportEvent } from "../connection/cops-actions.js";
+import type { CopsPdpConnection, CopsPdpCommand, CopsPdpEvent } from "../connection/pdp-connection.js";
+import type { CopsPepConnection, CopsPepCommand, CopsPepEvent } from "../connection/pep-connection.js";
+import { CopsFrameSplitter } from "./frame-splitter.js";
+
+interface Machine<In, Out> {
+  handle(event: In | CopsTransportEvent, nowMs: number): CopsAction<Out>[];
+}
+
+export interface CopsWireHooks {
+  /** Called for every message written (bytes as sent, decoded model). */
+  onSend?(bytes: Buffer, message: CopsMessage): void;
+  /** Called for every whole message read, before the machine sees it. */
+  onReceive?(bytes: Buffer): void;
+}
+
+/** Runs one machine over one socket: frames input, executes actions, owns the timers. */
+export class CopsSocketRunner<In, Out> {
+  private socket: Socket | undefined;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private splitter: CopsFrameSplitter;
+
+  constructor(
+    private readonly machine: Machine<In, Out>,
+    private readonly onEvent: (event: Out) => void,
+    private readonly options: CopsWireHooks & { maxMessageBytes?: number; onConnectRequest?: (event: Out) => void } = {},
+  ) {
+    this.splitter = new CopsFrameSplitter(options.maxMessageBytes);
+  }
+
+  /** Feeds an event (application command or transport event) to the machine and runs the actions. */
+  dispatch(event: In | CopsTransportEvent): void {
+    this.run(this.machine.handle(event, Date.now()));
+  }
+
+  attach(socket: Socket): void {
+    this.socket = socket;
+    this.splitter = new CopsFrameSplitter(this.options.maxMessageBytes);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      let frames: Buffer[];
+      try {
+        frames = this.splitter.push(chunk);
+      } catch (err) {
+        if (!(err instanceof CopsDecodeError)) throw err;
+        // Unusable framing: hand the bad header to the machine, which answers with CC Error (RFC 2748 §3.7).
+        this.dispatch({ type: "message", bytes: Buffer.from(chunk.subarray(0, Math.min(chunk.length, 8))) });
+        this.detach(socket);
+        return;
+      }
+      for (const bytes of frames) {
+        if (this.socket !== socket) return;
+        this.options.onReceive?.(bytes);
+        this.dispatch({ type: "message", bytes });
+      }
+    });
+    const gone = (reason: string) => {
+      if (this.socket !== socket) return; // closed by us: the machine already knows
+      this.socket = undefined;
+      this.dispatch({ type: "disconnected", reason });
+    };
+    socket.on("error", (err) => gone(err.message));
+    socket.on("close", () => gone("connection closed"));
+    this.dispatch({ type: "connected" });
+  }
+
+  private detach(socket: Socket): void {
+    if (this.socket === socket) this.socket = undefined;
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  stopTimers(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private run(actions: CopsAction<Out>[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case "send":
+          if (this.socket && !this.socket.destroyed) {
+            this.socket.write(action.bytes);
+            this.options.onSend?.(action.bytes, action.message);
+          }
+          break;
+        case "set-timer": {
+          const old = this.timers.get(action.name);
+          if (old) clearTimeout(old);
+          const t = setTimeout(() => {
+            this.timers.delete(action.name);
+            this.dispatch({ type: "timer", name: action.name });
+          }, action.delayMs);
+          t.unref();
+          this.timers.set(action.name, t);
+          break;
+        }
+        case "cancel-timer": {
+          const t = this.timers.get(action.name);
+          if (t) clearTimeout(t);
+          this.timers.delete(action.name);
+          break;
+        }
+        case "emit":
+          this.onEvent(action.event);
+          break;
+        case "close":
+          if (this.socket) this.detach(this.socket);
+          break;
+      }
+    }
+  }
+}
+
+export interface CopsPdpServerOptions extends CopsWireHooks {
+  host?: string;
+  /** TCP port; default 3288 (RFC 2748 §4.1). 0 picks a free port. */
+  port?: number;
+  /** When given, the server speaks TLS from the first octet (RFC 4261 transport, separate-port style). */
+  tls?: TlsOptions;
+  maxMessageBytes?: number;
+  createMachine: () => CopsPdpConnection;
+}
+
+export interface CopsPdpSession {
+  machine: CopsPdpConnection;
+  runner: CopsSocketRunner<CopsPdpCommand, CopsPdpEvent>;
+  events: EventEmitter<{ event: [CopsPdpEvent] }>;
+  send(command: CopsPdpCommand): void;
+}
+
+/** Listens for PEPs; each accepted connection gets its own PDP machine. */
+export async function listenCopsPdp(
+  options: CopsPdpServerOptions,
+  onSession: (session: CopsPdpSession) => void,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const sessions = new Set<CopsPdpSession>();
+  const sockets = new Set<Socket>();
+  const accept = (socket: Socket) => {
+    sockets.add(socket);
+    const machine = options.createMachine();
+    const events = new EventEmitter<{ event: [CopsPdpEvent] }>();
+    const runner = new CopsSocketRunner<CopsPdpCommand, CopsPdpEvent>(machine, (e) => events.emit("event", e), options);
+    const session: CopsPdpSession = { machine, runner, events, send: (c) => runner.dispatch(c) };
+    sessions.add(session);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      runner.stopTimers();
+      sessions.delete(session);
+    });
+    onSession(session);
+    runner.attach(socket);
+  };
+  const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? COPS_PORT, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.runner.stopTimers();
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+export interface CopsPepClientOptions extends CopsWireHooks {
+  machine: CopsPepConnection;
+  tls?: ConnectionOptions;
+  maxMessageBytes?: number;
+}
+
+/** Connects a PEP machine, following its `connect` requests (primary, backups, redirects). */
+export function connectCopsPep(options: CopsPepClientOptions): {
+  events: EventEmitter<{ event: [CopsPepEvent] }>;
+  send(command: CopsPepCommand): void;
+  close(): void;
+} {
+  const events = new EventEmitter<{ event: [CopsPepEvent] }>();
+  let socket: Socket | undefined;
+  let closed = false;
+  const open = (server: CopsServerAddress | undefined) => {
+    if (closed || !server) return;
+    const s = options.tls
+      ? tlsConnect({ ...options.tls, host: server.address, port: server.port })
+      : netConnect({ host: server.address, port: server.port });
+    socket = s;
+    s.once(options.tls ? "secureConnect" : "connect", () => runner.attach(s));
+    s.once("error", (err) => {
+      if (s.connecting) runner.dispatch({ type: "disconnected", reason: err.message });
+    });
+  };
+  const runner: CopsSocketRunner<CopsPepCommand, CopsPepEvent> = new CopsSocketRunner<CopsPepCommand, CopsPepEvent>(
+    options.machine,
+    (e) => {
+      if (e.type === "connect") open(e.server);
+      events.emit("event", e);
+    },
+    options,
+  );
+  for (const action of options.machine.start()) {
+    if (action.type === "emit") {
+      const e = action.event;
+      if (e.type === "connect") open(e.server);
+      events.emit("event", e);
+    }
+  }
+  return {
+    events,
+    send: (command) => runner.dispatch(command),
+    close: () => {
+      closed = true;
+      runner.dispatch({ type: "shutdown" });
+      runner.stopTimers();
+      socket?.destroy();
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  CopsDecodeError,
+  CopsFrameSplitter,
+  decodeCopsMessage,
+  decodePrSubObjects,
+  decodeSipAaaClientSi,
+  decodeSipAaaDecisionData,
+  encodeCopsMessage,
+  parseProvisioningDecision,
+  parseProvisioningReport,
+} from "../../../protocols/cops/index.js";
+import { anyMessageArb } from "./arbitraries.js";
+import { sampleClientTypeMessages } from "./samples.js";
+
+/** Deterministic PRNG (mulberry32) so a failing input can be replayed from its index. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function corpus(): Buffer[] {
+  const vectors = readFileSync(join(process.cwd(), "..", "shared", "corpora", "cops", "vectors.txt"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() && !l.startsWith("#"))
+    .map((l) => Buffer.from(l.trim().split(/\s+/).slice(1).join(""), "hex"));
+  const generated = fc.sample(anyMessageArb, { numRuns: 300, seed: 42 }).map(encodeCopsMessage);
+  return [...vectors, ...generated, ...sampleClientTypeMessages().map(encodeCopsMessage)];
+}
+
+function mutate(seed: Buffer, rnd: () => number): Buffer {
+  const b = Buffer.from(seed);
+  const n = 1 + Math.floor(rnd() * 4);
+  let out = b;
+  for (let k = 0; k < n; k++) {
+    const pos = Math.floor(rnd() * Math.max(1, out.length));
+    switch (Math.floor(rnd() * 7)) {
+      case 0: // bit flip
+        if (out.length) out[pos] = (out[pos] ?? 0) ^ (1 << Math.floor(rnd() * 8));
+        break;
+      case 1: // random byte
+        if (out.length) out[pos] = Math.floor(rnd() * 256);
+        break;
+      case 2: // truncate
+        out = out.subarray(0, pos);
+        break;
+      case 3: // insert bytes
+        out = Buffer.concat([out.subarray(0, pos), Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 8) }, () => Math.floor(rnd() * 256))), out.subarray(pos)]);
+        break;
+      case 4: // interesting 16-bit value into an object length / header field
+        if (out.length >= pos + 2) out.writeUInt16BE([0, 1, 3, 4, 5, 0x7fff, 0xffff, 8, 12][Math.floor(rnd() * 9)] ?? 0, pos);
+        break;
+      case 5: // fix the header length so the mutation reaches the object parser
+        if (out.length >= 8) out.writeUInt32BE(out.length, 4);
+        break;
+      case 6: // splice a slice of itself
+        out = Buffer.concat([out, out.subarray(pos, pos + 16)]);
+        break;
+    }
+  }
+  return out;
+}
+
+function onlyTypedErrors(fn: () => unknown): "ok" | "error" {
+  try {
+    fn();
+    return "ok";
+  } catch (err) {
+    if (err instanceof CopsDecodeError) return "error";
+    throw err;
+  }
+}
+
+describe("fuzz: only CopsDecodeError escapes the decoders", () => {
+  it("100,000 mutated-corpus and random inputs", () => {
+    const seeds = corpus();
+    const rnd = prng(0xc0b5);
+    let ok = 0;
+    let rejected = 0;
+    const TOTAL = 100_000;
+    for (let i = 0; i < TOTAL; i++) {
+      let input: Buffer;
+      if (i % 5 === 4) {
+        // random bytes, half of them behind a plausible header
+        input = Buffer.from(Array.from({ length: Math.floor(rnd() * 64) }, () => Math.floor(rnd() * 256)));
+        if (i % 10 === 4 && input.length >= 8) {
+          input[0] = 0x10 | ((input[0] ?? 0) & 1);
+          input[1] = 1 + Math.floor(rnd() * 10);
+          input.writeUInt32BE(input.length, 4);
+        }
+      } else {
+        input = mutate(seeds[i % seeds.length] ?? Buffer.alloc(0), rnd);
+      }
+      try {
+        const r = onlyTypedErrors(() => {
+          const msg = decodeCopsMessage(input);
+          // what decodes must re-encode to bytes that decode and re-encode identically
+          const again = encodeCopsMessage(msg);
+          if (!encodeCopsMessage(decodeCopsMessage(again)).equals(again)) throw new Error("re-encoding is not stable");
+        });
+        if (r === "ok") ok++;
+        else rejected++;
+        if (i % 4 !== 0) continue;
+        // every 4th input also goes through the client-type decoders and the stream framer
+        const body = input.subarray(8);
+        onlyTypedErrors(() => decodeSipAaaClientSi(body));
+        onlyTypedErrors(() => decodeSipAaaDecisionData(body));
+        onlyTypedErrors(() => decodePrSubObjects(body));
+        onlyTypedErrors(() => new CopsFrameSplitter(4096).push(input));
+      } catch (err) {
+        throw new Error(`input #${i} ${input.toString("hex")}: ${(err as Error).stack}`);
+      }
+    }
+    expect(ok + rejected).toBe(TOTAL);
+    // the mutations reach both outcomes in volume
+    expect(ok).toBeGreaterThan(1000);
+    expect(rejected).toBeGreaterThan(1000);
+  });
+
+  it("client-type parsers reject mutated PR/AAA messages with CopsDecodeError only", () => {
+    const rnd = prng(7);
+    const seeds = sampleClientTypeMessages().map(encodeCopsMessage);
+    for (let i = 0; i < 20_000; i++) {
+      const input = mutate(seeds[i % seeds.length] ?? Buffer.alloc(0), rnd);
+      onlyTypedErrors(() => {
+        const m = decodeCopsMessage(input);
+        if (m.op === "DEC") parseProvisioningDecision(m);
+        if (m.op === "RPT") parseProvisioningReport(m);
+      });
+    }
+    expect(seeds.length).toBeGreaterThan(5);
+  });
+});
