@@ -51,12 +51,12 @@ const integer: ValueCodec<number> = {
 const decimal: ValueCodec<number> = {
   decode(el, path) {
     const s = leafText(el, path);
-    if (!/^-?\d{1,15}(\.\d{1,15})?$/.test(s)) throw new OspDecodeError("bad-value", path, `'${s.slice(0, 40)}' is not a decimal number`);
+    if (!/^\d{1,15}(\.\d{1,15})?$/.test(s)) throw new OspDecodeError("bad-value", path, `'${s.slice(0, 40)}' is not a decimal number`);
     return Number(s);
   },
   encode(name, v, path) {
     const s = String(v);
-    if (!/^-?\d{1,15}(\.\d{1,15})?$/.test(s)) throw new RangeError(`OSP encode ${path}: ${v} has no plain decimal form`);
+    if (!/^\d{1,15}(\.\d{1,15})?$/.test(s)) throw new RangeError(`OSP encode ${path}: ${v} has no plain decimal form`);
     return element(name, s);
   },
 };
@@ -80,9 +80,11 @@ export function parseOspTime(s: string, path: string): number {
   const [, y, mo, d, h, mi, se, frac, zone] = m;
   const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(se);
   const ms = frac ? Math.floor(Number(`0.${frac}`) * 1000) : 0;
-  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  const check = new Date(Date.UTC(year, month - 1, day));
-  if (month < 1 || month > 12 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59 || year < 1) {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // not Date.UTC: it maps years 0-99 to 1900-1999
+  date.setUTCHours(hour, minute, second, ms);
+  const t = date.getTime();
+  if (month < 1 || month > 12 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59 || year < 1) {
     throw new OspDecodeError("bad-value", path, `'${s}' is not a valid date-time`);
   }
   let offsetMs = 0;
@@ -95,8 +97,11 @@ export function parseOspTime(s: string, path: string): number {
   return t - offsetMs;
 }
 
+const MIN_TIME = Date.parse("0001-01-01T00:00:00Z");
+const MAX_TIME = Date.parse("9999-12-31T23:59:59.999Z");
+
 export function formatOspTime(ms: number): string {
-  if (!Number.isSafeInteger(ms) || ms < Date.UTC(1, 0, 1) || ms > Date.UTC(9999, 11, 31, 23, 59, 59, 999)) {
+  if (!Number.isSafeInteger(ms) || ms < MIN_TIME || ms > MAX_TIME) {
     throw new RangeError(`OSP encode: ${ms} is not a time between years 1 and 9999`);
   }
   const iso = new Date(ms).toISOString();
@@ -330,17 +335,6 @@ const COMPONENT_SCHEMAS: Record<OspComponentKind, ValueCodec<Record<string, unkn
   PricingConfirmation: struct([timestamp, statusField], { attributes: ["componentId"] }),
 };
 
-/** Strips `undefined` keys so decoded models compare equal to hand-built ones. */
-function tidy<T>(v: T): T {
-  if (Array.isArray(v)) return v.map(tidy) as T;
-  if (v && typeof v === "object" && !Buffer.isBuffer(v)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = tidy(x);
-    return out as T;
-  }
-  return v;
-}
-
 export interface OspEncodeOptions {
   /** Spelling of the Authorisation* element names; default "toolkit" (AuthorizationRequest, as the TransNexus toolkit sends). */
   spelling?: OspSpelling;
@@ -364,7 +358,8 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
       continue;
     }
     const body = COMPONENT_SCHEMAS[kind].decode(child, path);
-    components.push(tidy({ kind, ...body }) as unknown as OspComponent);
+    body.kind = kind;
+    components.push(body as unknown as OspComponent);
   }
   if (components.length === 0) throw new OspDecodeError("no-component", "Message", "no OSP component inside <Message>");
   const message: OspMessage = { messageId, components };
@@ -406,7 +401,7 @@ const tokenInfoSchema = struct([
 export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
   const root = parseXmlDocument(input);
   if (root.name !== "TokenInfo") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <TokenInfo>`);
-  return tidy(tokenInfoSchema.decode(root, "TokenInfo")) as unknown as OspTokenInfo;
+  return tokenInfoSchema.decode(root, "TokenInfo") as unknown as OspTokenInfo;
 }
 
 export function encodeTokenInfo(info: OspTokenInfo, options: { declaration?: boolean } = {}): Buffer {

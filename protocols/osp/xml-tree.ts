@@ -20,7 +20,7 @@ const parser = new XMLParser({
   attributeNamePrefix: "",
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  trimValues: false,
   processEntities: false,
   htmlEntities: false,
   ignoreDeclaration: true,

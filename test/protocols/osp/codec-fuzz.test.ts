@@ -1,0 +1,104 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { OspDecodeError, decodeOspMessage, decodeTokenInfo, encodeOspMessage } from "../../../protocols/osp/index.js";
+
+const goldenDir = join(process.cwd(), "test/protocols/osp/golden");
+const corpus = readdirSync(goldenDir).map((f) => readFileSync(join(goldenDir, f)));
+
+/** mulberry32: small seeded PRNG so a failing input can be regenerated from the printed seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const XMLISH = Buffer.from('<>/="\'&;#x? !-[]CDATAMessage messageId critical="false" encoding="base64" type=e164 0123456789\n\t\u00e9');
+const NAMES = ["Message", "AuthorizationRequest", "AuthorisationResponse", "UsageIndication", "Status", "Code", "CallId", "Token", "Destination", "Timestamp", "Amount", "Foo"];
+
+function mutate(input: Buffer, rnd: () => number): Buffer {
+  let b = Buffer.from(input);
+  const steps = 1 + Math.floor(rnd() * 4);
+  for (let s = 0; s < steps; s++) {
+    const at = Math.floor(rnd() * (b.length + 1));
+    switch (Math.floor(rnd() * 7)) {
+      case 0: // flip a byte
+        if (b.length) b[Math.min(at, b.length - 1)] = Math.floor(rnd() * 256);
+        break;
+      case 1: // insert XML-ish bytes
+        b = Buffer.concat([b.subarray(0, at), XMLISH.subarray(Math.floor(rnd() * XMLISH.length)).subarray(0, 1 + Math.floor(rnd() * 6)), b.subarray(at)]);
+        break;
+      case 2: // delete a range
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + Math.floor(rnd() * 20))]);
+        break;
+      case 3: // duplicate a range
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + 1 + Math.floor(rnd() * 60)), b.subarray(at)]);
+        break;
+      case 4: { // splice with another corpus document
+        const other = corpus[Math.floor(rnd() * corpus.length)]!;
+        const from = Math.floor(rnd() * other.length);
+        b = Buffer.concat([b.subarray(0, at), other.subarray(from, from + Math.floor(rnd() * 200))]);
+        break;
+      }
+      case 5: { // rename an element
+        const text = b.toString("latin1");
+        const name = NAMES[Math.floor(rnd() * NAMES.length)]!;
+        b = Buffer.from(text.replace(/<(\/?)[A-Za-z]+/, (_m, slash: string) => `<${slash}${name}`), "latin1");
+        break;
+      }
+      default: // truncate
+        b = b.subarray(0, at);
+    }
+  }
+  return b;
+}
+
+describe("OSP codec fuzz: only OspDecodeError escapes, and what decodes re-encodes", () => {
+  it("survives >= 100,000 mutated and random inputs", () => {
+    const seed = Number(process.env.OSP_FUZZ_SEED ?? Date.now() % 2 ** 31);
+    const rnd = prng(seed);
+    const total = 100_000;
+    let decoded = 0;
+    let refused = 0;
+    for (let i = 0; i < total; i++) {
+      let input: Buffer;
+      if (i % 5 === 4) {
+        input = Buffer.alloc(Math.floor(rnd() * 200));
+        for (let j = 0; j < input.length; j++) input[j] = Math.floor(rnd() * 256);
+        if (rnd() < 0.5) input = Buffer.concat([Buffer.from("<Message messageId=\"1\">"), input]);
+      } else {
+        input = mutate(corpus[i % corpus.length]!, rnd);
+      }
+      try {
+        const m = decodeOspMessage(input);
+        decoded++;
+        // What decodes must encode, and encoding must be a fixed point after one more decode.
+        const once = encodeOspMessage(m);
+        if (!encodeOspMessage(decodeOspMessage(once)).equals(once)) {
+          throw new Error(`seed ${seed} input ${i}: re-encoding differs for ${input.toString("base64")}`);
+        }
+      } catch (err) {
+        if (!(err instanceof OspDecodeError)) {
+          throw new Error(`seed ${seed} input ${i} (${input.toString("base64")}): ${String(err)}`);
+        }
+        refused++;
+      }
+      if (i % 10 === 0) {
+        try {
+          decodeTokenInfo(input);
+        } catch (err) {
+          if (!(err instanceof OspDecodeError)) throw new Error(`seed ${seed} TokenInfo input ${i}: ${String(err)}`);
+        }
+      }
+    }
+    expect(decoded + refused).toBe(total);
+    // Both outcomes must really occur, or the mutator is not exercising the decoder.
+    expect(decoded).toBeGreaterThan(1000);
+    expect(refused).toBeGreaterThan(10_000);
+  });
+});
