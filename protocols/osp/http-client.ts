@@ -72,7 +72,7 @@ export class OspClient {
           port: this.target.port || (this.target.protocol === "https:" ? 1443 : 1080),
           path: this.target.pathname + this.target.search,
           agent: this.agent,
-          headers: { "content-type": "text/plain", "content-length": body.length, connection: "Keep-Alive" },
+          headers: { "content-type": "text/plain", "content-length": body.length },
         },
         (res) => {
           const chunks: Buffer[] = [];
