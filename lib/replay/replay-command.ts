@@ -1,0 +1,160 @@
+// `callgate replay FILE [--net] [--ladder] [--ladder-json OUT] [--html OUT] [--pcap OUT] [--record OUT]`
+// and `callgate replay --trace FILE`: runs a scenario (or a recorded trace) through the flow runner, writes the
+// requested views of the record stream and checks the expectations. Exit 0 only when every one holds.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import type { MessageRecord } from "../drivers/message-record.js";
+import type { RunOptions, RunResult } from "../flow/run-calls.js";
+import { checkExpectations, describeRecord, formatFailure } from "./expectations.js";
+import { renderLadderHtml } from "./html-ladder.js";
+import { recordsByCall, splitAtFirstBye, writeJsonLines } from "./ladder-json.js";
+import { colorWanted, renderLadderText } from "./ladder-text.js";
+import { writePcap } from "./pcap-writer.js";
+import { loadScenarioFile, ScenarioError, toRunOptions, type Scenario } from "./scenario.js";
+import { compareWithTrace, decodeTrace, encodeTrace, TraceError, traceFromRun } from "./trace.js";
+
+export type Runner = (options: RunOptions) => Promise<RunResult>;
+
+export interface CommandIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  runner: Runner;
+  version: string;
+}
+
+export const REPLAY_USAGE = `usage: callgate replay SCENARIO.yaml [options]
+       callgate replay --trace TRACE [options]
+options:
+  --net               real sockets on loopback instead of the in-memory driver (virtual time)
+  --ladder            print the message ladder
+  --ladder-json OUT   write the records as JSON lines (and OUT's .setup/.teardown split for a one-call run)
+  --html OUT          write a self-contained HTML sequence diagram
+  --pcap OUT          write a pcap capture (Wireshark, tshark)
+  --record OUT        write a binary trace of the run
+  --trace FILE        replay a recorded trace on the in-memory driver and report any divergence
+  --no-color          no ANSI colours in the ladder (also NO_COLOR, or when stdout is not a terminal)`;
+
+const write = (path: string, data: string | Buffer): void => {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, data);
+};
+
+export async function replayMain(args: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        net: { type: "boolean" },
+        ladder: { type: "boolean" },
+        "ladder-json": { type: "string" },
+        html: { type: "string" },
+        pcap: { type: "string" },
+        record: { type: "string" },
+        trace: { type: "string" },
+        "no-color": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    io.stderr.write(`callgate replay: ${e instanceof Error ? e.message : String(e)}\n${REPLAY_USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(`${REPLAY_USAGE}\n`);
+    return 0;
+  }
+  const tracePath = values.trace;
+  if ((tracePath === undefined) === (positionals.length !== 1) || positionals.length > 1) {
+    io.stderr.write(`${REPLAY_USAGE}\n`);
+    return 2;
+  }
+
+  let scenario: Scenario | undefined;
+  let options: RunOptions;
+  let trace;
+  try {
+    if (tracePath !== undefined) {
+      trace = decodeTrace(readFileSync(tracePath));
+      options = { ...trace.runOptions, driver: "memory" };
+    } else {
+      scenario = loadScenarioFile(positionals[0] as string);
+      options = toRunOptions(scenario, values.net ? { driver: "net" } : {});
+    }
+  } catch (e) {
+    if (e instanceof ScenarioError || e instanceof TraceError) {
+      io.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`callgate replay: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+
+  const result = await io.runner(options);
+  const name = scenario?.name ?? trace?.scenarioName ?? "trace";
+  const established = result.calls.filter((c) => c.established).length;
+  const out = io.stdout;
+
+  if (values.ladder) {
+    const color = colorWanted(out, io.env, values["no-color"] === true);
+    out.write(renderLadderText(result.records, { color }));
+  }
+  const written: string[] = [];
+  const ladderJson = values["ladder-json"];
+  if (ladderJson !== undefined) {
+    writeJsonLines(ladderJson, result.records);
+    written.push(ladderJson);
+    const calls = recordsByCall(result.records);
+    if (calls.size === 1) {
+      const { setup, teardown } = splitAtFirstBye([...calls.values()][0] as MessageRecord[]);
+      const base = ladderJson.replace(/\.jsonl?$/, "");
+      writeJsonLines(`${base}.setup.jsonl`, setup);
+      writeJsonLines(`${base}.teardown.jsonl`, teardown);
+      written.push(`${base}.setup.jsonl`, `${base}.teardown.jsonl`);
+    }
+  }
+  if (values.pcap !== undefined) {
+    write(values.pcap, writePcap(result.records, { sipTransport: options.topology?.sipTransport ?? "udp" }));
+    written.push(values.pcap);
+  }
+  if (values.record !== undefined) {
+    write(values.record, encodeTrace(traceFromRun(name, options, result, io.version)));
+    written.push(values.record);
+  }
+
+  const verdicts: string[] = [];
+  let ok = true;
+  if (trace) {
+    const divergence = compareWithTrace(trace, result);
+    if (divergence) {
+      ok = false;
+      verdicts.push(`trace: replay diverges in call ${divergence.specId} at its message ${divergence.position}: ${divergence.reason}`);
+      if (divergence.expected) verdicts.push(`  recorded: ${describeRecord(divergence.position, divergence.expected)}`);
+      if (divergence.actual) verdicts.push(`  replayed: ${describeRecord(divergence.position, divergence.actual)}`);
+    } else verdicts.push(`trace: the replay matches all ${trace.records.length} recorded messages of ${trace.calls.length} call(s)`);
+  }
+  if (scenario) {
+    const report = checkExpectations(scenario, result);
+    if (report.ok) verdicts.push(`expectations: all ${report.checked} hold`);
+    else {
+      ok = false;
+      verdicts.push(`expectations: ${report.failures.length} of ${report.checked} failed`);
+      for (const f of report.failures) verdicts.push(formatFailure(f));
+    }
+  }
+  const summary = [
+    `${name}: ${result.calls.length} call(s) on the ${options.driver === "net" ? "loopback network" : "in-memory"} driver, ${established} established, ${result.records.length} messages`,
+    ...verdicts,
+  ];
+  if (values.html !== undefined) {
+    write(values.html, renderLadderHtml(result.records, { title: `callgate replay: ${name}`, summary }));
+    written.push(values.html);
+  }
+  out.write(`${summary.join("\n")}\n`);
+  for (const path of written) out.write(`wrote ${path}\n`);
+  return ok ? 0 : 1;
+}
