@@ -6,14 +6,33 @@ export interface TransactionClock {
   clearTimer(handle: unknown): void;
 }
 
+interface SystemTimer {
+  timeout: ReturnType<typeof setTimeout> | undefined;
+  cancelled: boolean;
+}
+
+/**
+ * Real time. A due timer is delivered from setImmediate, i.e. after the I/O already waiting in the event loop:
+ * when the loop was stalled, a response sitting in the socket (say the 180 that stops Timer A) is processed
+ * before the retransmission timer, as it would have been had the process kept up.
+ */
 export const systemClock: TransactionClock = {
   now: () => performance.now(),
   setTimer: (delayMs, fire) => {
-    const t = setTimeout(fire, delayMs);
-    t.unref?.();
-    return t;
+    const timer: SystemTimer = { timeout: undefined, cancelled: false };
+    timer.timeout = setTimeout(() => {
+      setImmediate(() => {
+        if (!timer.cancelled) fire();
+      });
+    }, delayMs);
+    timer.timeout.unref?.();
+    return timer;
   },
-  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  clearTimer: (handle) => {
+    const timer = handle as SystemTimer;
+    timer.cancelled = true;
+    if (timer.timeout !== undefined) clearTimeout(timer.timeout);
+  },
 };
 
 interface VirtualTimer {

@@ -1,0 +1,55 @@
+// SIPp UAC → callgate stateful proxy → SIPp UAS, over UDP and TCP, on loopback (issue 3 interop).
+import { describe, expect, it } from "vitest";
+import { nextHopHook, startProxyServer, type TransportProtocol } from "../../protocols/sip/index.js";
+import { findFile, freePort, waitForListener, readSippScreen, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
+
+const CALLS = 2000;
+const RATE = 200;
+
+async function runThroughProxy(protocol: "udp" | "tcp") {
+  expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
+  const uasPort = await freePort();
+  const uacPort = await freePort();
+  const dir = workDir(`callgate-sipp-${protocol}-`);
+  const proto: TransportProtocol = protocol;
+  const server = await startProxyServer({
+    listen: [{ protocol: proto, host: "127.0.0.1", port: 0 }],
+    hook: nextHopHook({ protocol: proto, host: "127.0.0.1", port: uasPort }),
+  });
+  const proxyPort = server.addresses[0]!.port;
+  const transportFlag = protocol === "udp" ? ["-t", "u1"] : ["-t", "t1"];
+  const common = ["-i", "127.0.0.1", "-nostdin", "-trace_stat", "-fd", "1", "-trace_screen", "-trace_err", "-max_recv_loops", "1000"];
+  const uas = startSipp(["-sn", "uas", ...transportFlag, "-p", String(uasPort), "-m", String(CALLS), ...common], dir);
+  try {
+    await waitForListener(uasPort, protocol); // the UAS must be up before calls arrive
+    const uacDir = workDir(`callgate-sipp-uac-${protocol}-`);
+    const uac = startSipp(
+      ["-sn", "uac", ...transportFlag, `127.0.0.1:${proxyPort}`, "-p", String(uacPort), "-m", String(CALLS), "-r", String(RATE), "-l", "400", ...common],
+      uacDir,
+    );
+    const uacRun = await uac.done;
+    const uasRun = await Promise.race([uas.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
+    const stats = readSippStats(findFile(uacDir, ".csv"));
+    const screen = readSippScreen(findFile(uacDir, "_screen.log"));
+    return { uacRun, uasRun, stats, screen, proxyStats: { ...server.transport.stats } };
+  } finally {
+    uas.child.kill("SIGTERM");
+    await server.close();
+  }
+}
+
+describe("SIPp through the callgate proxy", () => {
+  for (const protocol of ["udp", "tcp"] as const) {
+    it(`${CALLS} calls over ${protocol.toUpperCase()}: all successful, none failed, no unexpected message`, async () => {
+      const r = await runThroughProxy(protocol);
+      expect(r.stats["SuccessfulCall(C)"]).toBe(String(CALLS));
+      expect(r.stats["FailedCall(C)"]).toBe("0");
+      expect(r.stats["FailedUnexpectedMessage(C)"]).toBe("0");
+      expect(r.screen.unexpected).toBe(0);
+      expect(r.screen.deadCallMsgs + r.screen.outOfCallMsgs).toBe(0);
+      expect(r.uacRun.code).toBe(0); // SIPp exits 0 only if every call succeeded
+      expect(r.uasRun?.code).toBe(0);
+      expect(r.proxyStats.malformedDatagrams + r.proxyStats.malformedStreams + r.proxyStats.badRequests).toBe(0);
+    });
+  }
+});
