@@ -1,0 +1,160 @@
+// `callgate load --scenario FILE --calls N --rate R [--net] [--json]`: N calls shaped like the scenario's calls
+// (its entries taken in turn), started at R calls per second; a progress bar on stderr while it runs, then
+// throughput, set-up latency percentiles (first INVITE → 200 at the caller) and failures by cause.
+import { parseArgs } from "node:util";
+import type { MessageRecord } from "../drivers/message-record.js";
+import type { CallOutcome, CallSpec, RunOptions, RunResult } from "../flow/run-calls.js";
+import type { CommandIo } from "./replay-command.js";
+import { expandCalls, loadScenarioFile, ScenarioError, toRunOptions, type Scenario } from "./scenario.js";
+
+export const LOAD_USAGE = `usage: callgate load --scenario FILE --calls N --rate R [--net] [--json]
+  --scenario FILE   scenario whose calls (and topology, faults) shape the load
+  --calls N         number of calls to place
+  --rate R          calls started per second
+  --net             real sockets on loopback instead of the in-memory driver
+  --json            print the report as one JSON object`;
+
+export interface LoadReport {
+  calls: number;
+  established: number;
+  failed: number;
+  offeredRate: number;
+  wallSeconds: number;
+  callsPerSecond: number;
+  virtualSeconds: number;
+  setupLatencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  failuresByCause: Record<string, number>;
+  messages: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1] as number;
+}
+
+/** Caller and callee made unique per call: `sip:alice@example.com` → `sip:alice-17@example.com`. */
+function numbered(uri: string, n: number): string {
+  return uri.replace(/^(sips?:)([^@;>]+)@/, `$1$2-${n}@`);
+}
+
+export function loadCalls(scenario: Scenario, count: number, rate: number): CallSpec[] {
+  const templates = expandCalls(scenario).map((c) => c.spec);
+  return Array.from({ length: count }, (_, i) => {
+    const t = templates[i % templates.length] as CallSpec;
+    return { ...t, id: `load-${i + 1}`, caller: numbered(t.caller, i + 1), callee: numbered(t.callee, i + 1), startMs: Math.round((i * 1000) / rate) };
+  });
+}
+
+/** The failure cause of a call that was not established: its final status with the reason phrase seen on the wire. */
+export function failureCause(outcome: CallOutcome, records: readonly MessageRecord[]): string {
+  const status = outcome.finalStatusAtCaller;
+  if (status === undefined) return "no final response";
+  const seen = records.find((r) => r.callId === outcome.callId && r.proto === "SIP" && r.to === "UAC" && r.msg.startsWith(`${status} `));
+  return seen ? seen.msg : String(status);
+}
+
+export function loadReport(result: RunResult, offeredRate: number, wallSeconds: number): LoadReport {
+  const established = result.calls.filter((c) => c.established);
+  const latencies = established.map((c) => c.setupLatencyMs).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  const failuresByCause: Record<string, number> = {};
+  for (const c of result.calls) {
+    if (c.established) continue;
+    const cause = failureCause(c, result.records);
+    failuresByCause[cause] = (failuresByCause[cause] ?? 0) + 1;
+  }
+  const lastT = result.records.reduce((max, r) => Math.max(max, r.t), 0);
+  return {
+    calls: result.calls.length,
+    established: established.length,
+    failed: result.calls.length - established.length,
+    offeredRate,
+    wallSeconds,
+    callsPerSecond: wallSeconds > 0 ? result.calls.length / wallSeconds : 0,
+    virtualSeconds: lastT / 1000,
+    setupLatencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
+    failuresByCause,
+    messages: result.records.length,
+  };
+}
+
+export function formatLoadReport(r: LoadReport): string {
+  const ms = (v: number | null): string => (v === null ? "n/a" : `${v.toFixed(1)} ms`);
+  const causes = Object.entries(r.failuresByCause)
+    .sort((a, b) => b[1] - a[1])
+    .map(([cause, n]) => `  ${String(n).padStart(6)}  ${cause}`);
+  return [
+    `calls: ${r.calls} (${r.established} established, ${r.failed} failed), ${r.messages} messages`,
+    `offered: ${r.offeredRate} calls/s; ran in ${r.wallSeconds.toFixed(3)} s wall (${r.callsPerSecond.toFixed(1)} calls/s), ${r.virtualSeconds.toFixed(3)} s of call time`,
+    `set-up latency (first INVITE → 200 at the caller): p50 ${ms(r.setupLatencyMs.p50)}, p95 ${ms(r.setupLatencyMs.p95)}, p99 ${ms(r.setupLatencyMs.p99)}`,
+    r.failed > 0 ? `failures by cause:\n${causes.join("\n")}` : "failures by cause: none",
+  ].join("\n");
+}
+
+/** `[#########-----------]  45%  12.3 s  1234 msgs` on one rewritten line. */
+export function progressLine(fraction: number, tMs: number, messages: number, width = 30): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const done = Math.round(f * width);
+  return `[${"#".repeat(done)}${"-".repeat(width - done)}] ${String(Math.round(f * 100)).padStart(3)}%  ${(tMs / 1000).toFixed(1)} s  ${messages} msgs`;
+}
+
+export async function loadMain(args: string[], io: CommandIo, now: () => number = () => performance.now()): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      options: { scenario: { type: "string" }, calls: { type: "string" }, rate: { type: "string" }, net: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    }).values;
+  } catch (e) {
+    io.stderr.write(`callgate load: ${e instanceof Error ? e.message : String(e)}\n${LOAD_USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(`${LOAD_USAGE}\n`);
+    return 0;
+  }
+  const count = Number(values.calls);
+  const rate = Number(values.rate);
+  if (values.scenario === undefined || !Number.isInteger(count) || count < 1 || !(rate > 0)) {
+    io.stderr.write(`${LOAD_USAGE}\n`);
+    return 2;
+  }
+  let scenario: Scenario;
+  try {
+    scenario = loadScenarioFile(values.scenario);
+  } catch (e) {
+    io.stderr.write(`${e instanceof ScenarioError ? e.message : `callgate load: ${e instanceof Error ? e.message : String(e)}`}\n`);
+    return 2;
+  }
+  const calls = loadCalls(scenario, count, rate);
+  // Expected end of the run in call time, for the progress bar.
+  const endMs = Math.max(1, ...calls.map((c) => c.startMs + Math.max(c.answerDelayMs + c.durationMs, c.noAnswerTimeoutMs ?? 0, c.cancelAfterMs ?? 0)));
+  let messages = 0;
+  let lastDraw = -Infinity;
+  const showProgress = !values.json;
+  const draw = (tMs: number): void => {
+    io.stderr.write(`\r${progressLine(tMs / endMs, tMs, messages)}`);
+  };
+  const options: RunOptions = {
+    ...toRunOptions(scenario, values.net ? { driver: "net" } : {}),
+    calls,
+    onRecord: (r) => {
+      messages++;
+      if (showProgress && now() - lastDraw >= 100) {
+        lastDraw = now();
+        draw(r.t);
+      }
+    },
+  };
+  const started = now();
+  const result = await io.runner(options);
+  const wallSeconds = (now() - started) / 1000;
+  if (showProgress) {
+    draw(endMs);
+    io.stderr.write("\n");
+  }
+  const report = loadReport(result, rate, wallSeconds);
+  io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatLoadReport(report)}\n`);
+  return 0;
+}
