@@ -1,0 +1,118 @@
+// `callgate clearinghouse`: run the OSP clearinghouse over HTTP, or query/export its CDRs.
+//   callgate clearinghouse --listen http://127.0.0.1:5045/osp --routes FILE [--db FILE | --memory]
+//                          [--sign-key PEM --sign-cert PEM] [--tls-key PEM --tls-cert PEM] [--spelling toolkit|etsi]
+//   callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { CdrQuery, CdrStore } from "../../adapters/cdr-store.js";
+import { cdrsToCsv } from "../../adapters/cdr-store.js";
+import { MemoryCdrStore } from "../../adapters/cdr-store-memory.js";
+import { SqliteCdrStore } from "../../adapters/cdr-store-sqlite.js";
+import { Clearinghouse } from "../../roles/clearinghouse.js";
+import { parseRoutesYaml } from "../../roles/clearinghouse-routes.js";
+import { startClearinghouseServer } from "../../roles/clearinghouse-server.js";
+
+const USAGE = `usage: callgate clearinghouse --listen URL --routes FILE [--db FILE | --memory] [--sign-key PEM --sign-cert PEM]
+                              [--tls-key PEM --tls-cert PEM] [--spelling toolkit|etsi]
+       callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]`;
+
+export async function run(args: string[]): Promise<number> {
+  try {
+    if (args[0] === "cdrs") return await exportCdrs(args.slice(1));
+    return await serve(args);
+  } catch (err) {
+    process.stderr.write(`callgate clearinghouse: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    return 2;
+  }
+}
+
+function parseTime(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new Error(`--${name}: '${value}' is not a date-time`);
+  return t;
+}
+
+async function exportCdrs(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      db: { type: "string" },
+      format: { type: "string", default: "csv" },
+      since: { type: "string" },
+      until: { type: "string" },
+      transaction: { type: "string" },
+      limit: { type: "string" },
+    },
+    strict: true,
+  });
+  if (!values.db) throw new Error("--db FILE is required");
+  if (values.format !== "csv" && values.format !== "json") throw new Error("--format must be csv or json");
+  const query: CdrQuery = {};
+  const since = parseTime(values.since, "since");
+  const until = parseTime(values.until, "until");
+  if (since !== undefined) query.since = since;
+  if (until !== undefined) query.until = until;
+  if (values.transaction !== undefined) query.transactionId = values.transaction;
+  if (values.limit !== undefined) {
+    const n = Number(values.limit);
+    if (!Number.isInteger(n) || n < 0) throw new Error("--limit must be a non-negative integer");
+    query.limit = n;
+  }
+  const store = new SqliteCdrStore(values.db);
+  try {
+    const records = await store.query(query);
+    process.stdout.write(values.format === "csv" ? cdrsToCsv(records) : `${JSON.stringify(records, null, 2)}\n`);
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: "string", default: "http://127.0.0.1:5045/osp" },
+      routes: { type: "string" },
+      db: { type: "string" },
+      memory: { type: "boolean", default: false },
+      "sign-key": { type: "string" },
+      "sign-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "tls-cert": { type: "string" },
+      spelling: { type: "string", default: "toolkit" },
+    },
+    strict: true,
+  });
+  if (!values.routes) throw new Error("--routes FILE is required");
+  if (values.spelling !== "toolkit" && values.spelling !== "etsi") throw new Error("--spelling must be toolkit or etsi");
+  if (Boolean(values["sign-key"]) !== Boolean(values["sign-cert"])) throw new Error("--sign-key and --sign-cert go together");
+  if (Boolean(values["tls-key"]) !== Boolean(values["tls-cert"])) throw new Error("--tls-key and --tls-cert go together");
+  const routesFile = parseRoutesYaml(readFileSync(values.routes, "utf8"));
+  const store: CdrStore = values.memory ? new MemoryCdrStore() : new SqliteCdrStore(values.db ?? "clearinghouse-cdr.sqlite");
+  const clearinghouse = new Clearinghouse({
+    routes: routesFile.routes,
+    store,
+    spelling: values.spelling,
+    ...(routesFile.tokenLifetimeSeconds !== undefined ? { tokenLifetimeMs: routesFile.tokenLifetimeSeconds * 1000 } : {}),
+    ...(values["sign-key"] && values["sign-cert"]
+      ? { signer: { privateKeyPem: readFileSync(values["sign-key"], "utf8"), certificatePem: readFileSync(values["sign-cert"], "utf8") } }
+      : {}),
+  });
+  const server = await startClearinghouseServer(clearinghouse, {
+    url: values.listen,
+    ...(values["tls-key"] && values["tls-cert"]
+      ? { tls: { keyPem: readFileSync(values["tls-key"], "utf8"), certificatePem: readFileSync(values["tls-cert"], "utf8") } }
+      : {}),
+  });
+  process.stdout.write(`clearinghouse listening on ${server.url} (${routesFile.routes.length} routes, CDRs in ${values.memory ? "memory" : (values.db ?? "clearinghouse-cdr.sqlite")})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.close();
+  await store.close();
+  return 0;
+}

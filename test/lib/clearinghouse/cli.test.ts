@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { OspClient, authorisationRequest, usageIndication } from "../../../protocols/osp/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "callgate-ch-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const entry = join(process.cwd(), "test/lib/clearinghouse/cli-entry.ts");
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("callgate clearinghouse", () => {
+  it("serves OSP from a routes file, then exports the CDRs as CSV and JSON", async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const db = join(dir, "cdr.sqlite");
+    const url = `http://127.0.0.1:${port}/osp`;
+    const server = spawn(process.execPath, ["--import", "tsx", entry, "--listen", url, "--routes", "scenarios/osp-routes.yaml", "--db", db], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let banner = "";
+    await new Promise<void>((resolve, reject) => {
+      server.stdout.on("data", (d: Buffer) => {
+        banner += d.toString();
+        if (banner.includes("listening")) resolve();
+      });
+      server.on("exit", (code) => reject(new Error(`exited ${code}`)));
+    });
+    expect(banner).toContain(`listening on ${url}`);
+    const client = new OspClient({ url });
+    const now = Date.UTC(2026, 0, 15, 12, 0, 0);
+    const rsp = await client.authorise(authorisationRequest({ messageId: "c1", nowMs: now, callId: Buffer.from("cli-call"), callingNumber: "14085550000", calledNumber: "441632960002" }));
+    expect(rsp.status.code).toBe(200);
+    expect(rsp.destinations[0]?.destinationSignalAddress).toBe("[192.0.2.30]:5060");
+    expect(rsp.destinations[0]?.destinationInfo[0]?.value).toBe("441632960002");
+    expect(rsp.destinations[0]?.usageDetail?.amount).toBe(600);
+    await client.reportUsage(usageIndication({ messageId: "c2", nowMs: now, transactionId: rsp.transactionId!, callId: Buffer.from("cli-call"), role: "source", callingNumber: "14085550000", calledNumber: "441632960002", durationSeconds: 61 }));
+    await client.drainUsage();
+    await client.close();
+    const exited = new Promise((r) => server.on("exit", r));
+    server.kill("SIGTERM");
+    expect(await exited).toBe(0);
+
+    const csv = await runCli(["cdrs", "--db", db, "--format", "csv"]);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split("\r\n");
+    expect(lines[0]).toMatch(/^messageId,componentId,receivedAt,role,transactionId/);
+    expect(lines.length).toBe(2);
+    expect(lines[1]).toContain(`c2,c2,`);
+    const json = await runCli(["cdrs", "--db", db, "--format", "json"]);
+    const records = JSON.parse(json.stdout) as { messageId: string; duration: number; transactionId: string }[];
+    expect(records.map((r) => [r.messageId, r.duration, r.transactionId])).toEqual([["c2", 61, rsp.transactionId]]);
+  });
+
+  it("explains a missing --routes", async () => {
+    const out = await runCli(["--listen", "http://127.0.0.1:0/osp"]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("--routes FILE is required");
+  });
+});

@@ -1,0 +1,110 @@
+// Kill test: 10,000 UsageIndications while the clearinghouse process is SIGKILLed and restarted three
+// times; afterwards the store holds exactly 10,000 CDRs, none twice.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { OspClient, usageIndication } from "../../../protocols/osp/index.js";
+
+const TOTAL = 10_000;
+const KILL_AT = [2_000, 4_500, 7_000];
+const dir = mkdtempSync(join(tmpdir(), "callgate-kill-"));
+const children = new Set<ChildProcess>();
+
+afterAll(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function startChild(dbPath: string, url: string): Promise<ChildProcess> {
+  const entry = join(process.cwd(), "test/lib/clearinghouse/clearinghouse-child.ts");
+  const child = spawn(process.execPath, ["--import", "tsx", entry, dbPath, url], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("listening")) resolve(child);
+    });
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("exit", (code) => reject(new Error(`clearinghouse exited (${code}) before listening: ${err}`)));
+  });
+}
+
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
+describe("clearinghouse kill test", () => {
+  it("stores exactly 10,000 CDRs, none twice, across three SIGKILLs", async () => {
+    const dbPath = join(dir, "cdr.sqlite");
+    const url = `http://127.0.0.1:${await freePort()}/osp`;
+    let child = await startChild(dbPath, url);
+    let confirmed = 0;
+    const client = new OspClient({
+      url,
+      outboxPath: join(dir, "outbox.journal"),
+      usageConcurrency: 32,
+      retryDelayMs: 50,
+      timeoutMs: 3_000,
+      onUsageConfirmed: () => confirmed++,
+    });
+    const kills: number[] = [];
+    const killer = (async () => {
+      for (const threshold of KILL_AT) {
+        while (confirmed < threshold) await new Promise((r) => setTimeout(r, 5));
+        await kill(child);
+        kills.push(confirmed);
+        await new Promise((r) => setTimeout(r, 150)); // down for a while: usage spools
+        child = await startChild(dbPath, url);
+      }
+    })();
+    const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
+    for (let batch = 0; batch < TOTAL / 500; batch++) {
+      const spooled: Promise<void>[] = [];
+      for (let i = batch * 500; i < (batch + 1) * 500; i++) {
+        spooled.push(
+          client.reportUsage(
+            usageIndication({
+              messageId: `ui-${i}`, nowMs: T0 + i, transactionId: String(1000 + i), callId: Buffer.from(`call-${i}@192.0.2.10`),
+              role: "source", callingNumber: "14045266060", calledNumber: "14043342535", durationSeconds: i % 600,
+            }),
+          ),
+        );
+      }
+      await Promise.all(spooled);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await killer;
+    await client.drainUsage();
+    await client.close();
+    await kill(child);
+
+    expect(kills.length).toBe(3);
+    // Each kill came while usage was still outstanding.
+    for (const at of kills) expect(at).toBeLessThan(TOTAL);
+    expect(confirmed).toBe(TOTAL);
+    const db = new Database(dbPath, { readonly: true });
+    const row = db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT message_id) AS ids, COUNT(DISTINCT call_id) AS calls FROM cdr").get() as { n: number; ids: number; calls: number };
+    const expectedIds = db.prepare("SELECT COUNT(*) AS n FROM cdr WHERE CAST(substr(message_id, 4) AS INTEGER) BETWEEN 0 AND 9999").get() as { n: number };
+    db.close();
+    expect(row).toEqual({ n: TOTAL, ids: TOTAL, calls: TOTAL });
+    expect(expectedIds.n).toBe(TOTAL);
+  });
+});
