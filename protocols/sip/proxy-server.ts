@@ -27,6 +27,8 @@ export interface ProxyServerOptions {
   tls?: { secureContext: SecureContextOptions; rejectUnauthorized?: boolean };
   advertisedHost?: string;
   clock?: TransactionClock;
+  /** See TransportLayerOptions.allowDestination. */
+  allowDestination?: (destination: TransportAddress) => boolean;
 }
 
 export function createTransport(address: TransportAddress, options: Pick<ProxyServerOptions, "limits" | "tls"> = {}): SipTransport {
@@ -56,7 +58,11 @@ export interface ProxyServer {
 
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   const transports = options.listen.map((a) => createTransport(a, options));
-  const transport = new SipTransportLayer({ transports, ...(options.advertisedHost ? { advertisedHost: options.advertisedHost } : {}) });
+  const transport = new SipTransportLayer({
+    transports,
+    ...(options.advertisedHost ? { advertisedHost: options.advertisedHost } : {}),
+    ...(options.allowDestination ? { allowDestination: options.allowDestination } : {}),
+  });
   await transport.start();
   const clock = options.clock ?? systemClock;
   const transactions = new TransactionLayer({ sender: transport, clock, ...(options.timers ? { timers: options.timers } : {}) });

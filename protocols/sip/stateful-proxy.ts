@@ -131,6 +131,18 @@ export class StatefulProxy implements TransactionUser {
   // ---- TransactionUser --------------------------------------------------------------------------
 
   onRequest(request: SipRequest, tx: ServerTransaction): void {
+    try {
+      this.handleRequest(request, tx);
+    } catch (err) {
+      // Nothing a request carries may leave its server transaction unanswered.
+      this.observer.onError?.(undefined, asError(err));
+      if (!tx.lastResponse || tx.lastResponse.status < 200) {
+        tx.respond(this.localResponse(request, 500, "Server Internal Error", generateTag()));
+      }
+    }
+  }
+
+  private handleRequest(request: SipRequest, tx: ServerTransaction): void {
     if (request.method === "CANCEL") {
       this.handleCancel(request, tx);
       return;

@@ -27,6 +27,11 @@ export interface TransportLayerOptions {
   advertisedHost?: string;
   /** §18.1.1: requests larger than this go over TCP instead of UDP (MTU 1500 − 200). */
   udpSizeLimit?: number;
+  /**
+   * Destinations this layer may send to (default: all). Anything else is refused with a SipTransportError
+   * "destination-refused": an ACL against reflecting traffic at third parties named in Via/maddr/Route.
+   */
+  allowDestination?: (destination: TransportAddress) => boolean;
 }
 
 export interface TransportStats {
@@ -43,6 +48,8 @@ export interface TransportStats {
   /** Requests moved from UDP to TCP by the size rule. */
   sizeRuleSwitches: number;
   sendErrors: number;
+  /** Sends refused by `allowDestination`. */
+  refusedDestinations: number;
 }
 
 export type InboundHandler = (message: SipMessage, context: InboundContext) => void;
@@ -59,6 +66,7 @@ export class SipTransportLayer implements TransactionSender {
     misroutedResponses: 0,
     sizeRuleSwitches: 0,
     sendErrors: 0,
+    refusedDestinations: 0,
   };
   private handler: InboundHandler | undefined;
   private readonly transports: SipTransport[];
@@ -147,6 +155,13 @@ export class SipTransportLayer implements TransactionSender {
     }
   }
 
+  private checkDestination(destination: TransportAddress): void {
+    if (this.options.allowDestination && !this.options.allowDestination(destination)) {
+      this.stats.refusedDestinations++;
+      throw new SipTransportError("destination-refused", `sending to ${destination.host}:${destination.port} is not allowed`, destination);
+    }
+  }
+
   private transportFor(protocol: TransportProtocol): SipTransport {
     const t = this.transports.find((x) => x.protocol === protocol);
     if (!t) throw new SipTransportError("no-transport", `no ${protocol} transport configured`);
@@ -154,6 +169,7 @@ export class SipTransportLayer implements TransactionSender {
   }
 
   async sendRequest(request: SipRequest, destination: TransportAddress): Promise<void> {
+    this.checkDestination(destination);
     let data = serializeSipMessage(request);
     let target = destination;
     const tcp = this.transports.find((t) => t.protocol === "tcp");
@@ -194,8 +210,9 @@ export class SipTransportLayer implements TransactionSender {
       } else if (protocol === "ws" || protocol === "wss") {
         throw new SipTransportError("connection-closed", "WebSocket connection of the request is gone (RFC 7118 §5.2)", context.source);
       } else {
-        const dest = responseDestination(response, protocol);
-        await transport.send(data, { ...dest, protocol });
+        const dest = { ...responseDestination(response, protocol), protocol };
+        this.checkDestination(dest);
+        await transport.send(data, dest);
       }
       this.stats.sent++;
     } catch (err) {

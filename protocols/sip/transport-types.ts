@@ -61,6 +61,7 @@ export type SipTransportErrorCode =
   | "no-transport"
   | "message-too-large"
   | "send-failed"
+  | "destination-refused"
   | "listen-failed";
 
 /** Transport failure, carried to the transaction as a transport-error event (§17.1.4, §17.2.4). */
