@@ -49,6 +49,7 @@ interface PendingRequest {
   key: string;
   handle: Buffer;
   answer?: CopsMessage;
+  dropped?: boolean;
 }
 
 type PdpState = "waiting-open" | "open" | "closed";
@@ -57,8 +58,11 @@ export class CopsPdpConnection {
   private state: PdpState = "waiting-open";
   private clientType = 0;
   private integrity: IntegritySession | undefined;
-  /** REQs not yet answered, oldest first (RFC 2748 §2.3: answered in order). */
-  private readonly queue: PendingRequest[] = [];
+  /** REQs not yet answered, oldest first from `queueHead` (RFC 2748 §2.3: answered in order). */
+  private queue: PendingRequest[] = [];
+  private queueHead = 0;
+  /** Unanswered REQs of each handle, oldest first. */
+  private readonly unansweredByHandle = new Map<string, PendingRequest[]>();
   /** Open request states and the RPTs they still owe. */
   private readonly states = new Map<string, { handle: Buffer; pendingReports: number }>();
 
@@ -71,7 +75,7 @@ export class CopsPdpConnection {
     return this.states.size;
   }
   get unansweredRequests(): number {
-    return this.queue.length;
+    return this.queue.length - this.queueHead;
   }
   pendingReports(handle: Buffer): number {
     return this.states.get(handleKey(handle))?.pendingReports ?? 0;
@@ -210,7 +214,7 @@ export class CopsPdpConnection {
     if (op === 1 && handle && this.state === "open") {
       // RFC 2748 §3.2: a malformed REQ is answered by a DEC carrying the Error object.
       out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode } });
-      this.queue.push({ key: handleKey(handle), handle });
+      this.enqueue(handle);
       this.answer(handle, { op: "DEC", clientType: this.clientType, solicited: true, handle, decisions: [], error: err.copsErrorCode }, out);
       return;
     }
@@ -246,7 +250,7 @@ export class CopsPdpConnection {
   private onRequest(msg: CopsRequestMessage, out: CopsAction<CopsPdpEvent>[]): void {
     const key = handleKey(msg.handle);
     if (!this.states.has(key)) this.states.set(key, { handle: msg.handle, pendingReports: 0 });
-    this.queue.push({ key, handle: msg.handle });
+    this.enqueue(msg.handle);
     out.push({ type: "emit", event: { type: "request", handle: msg.handle, message: msg } });
   }
 
@@ -272,7 +276,8 @@ export class CopsPdpConnection {
     const key = handleKey(handle);
     this.states.delete(key);
     // Answers still owed to the deleted state are dropped; later ones may now go out.
-    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]?.key === key) this.queue.splice(i, 1);
+    for (const p of this.unansweredByHandle.get(key) ?? []) p.dropped = true;
+    this.unansweredByHandle.delete(key);
     this.flush(out);
     out.push({ type: "emit", event: { type: "deleted", handle, reason } });
   }
@@ -280,21 +285,39 @@ export class CopsPdpConnection {
   /** Attaches a solicited DEC to the oldest unanswered REQ of `handle`, then sends what is in order. */
   private answer(handle: Buffer, dec: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {
     const key = handleKey(handle);
-    const pending = this.queue.find((p) => p.key === key && p.answer === undefined);
+    const list = this.unansweredByHandle.get(key);
+    const pending = list?.shift();
     if (!pending) {
       out.push({ type: "emit", event: { type: "protocol-error", error: `no unanswered REQ on handle ${key}` } });
       return;
     }
+    if (list?.length === 0) this.unansweredByHandle.delete(key);
     pending.answer = dec;
     this.flush(out);
   }
 
+  private enqueue(handle: Buffer): void {
+    const key = handleKey(handle);
+    const entry: PendingRequest = { key, handle };
+    this.queue.push(entry);
+    const list = this.unansweredByHandle.get(key);
+    if (list) list.push(entry);
+    else this.unansweredByHandle.set(key, [entry]);
+  }
+
   private flush(out: CopsAction<CopsPdpEvent>[]): void {
-    while (this.queue.length > 0 && this.queue[0]?.answer !== undefined) {
-      const head = this.queue.shift();
-      if (!head?.answer) break;
-      this.countReports(head.answer, out);
-      this.send(head.answer, out);
+    for (;;) {
+      const head = this.queue[this.queueHead];
+      if (head === undefined || (head.answer === undefined && !head.dropped)) break;
+      this.queueHead++;
+      if (head.answer && !head.dropped) {
+        this.countReports(head.answer, out);
+        this.send(head.answer, out);
+      }
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
     }
   }
 

@@ -416,7 +416,8 @@ export class CopsPepConnection {
     this.redirectTo = undefined;
     const n = this.options.servers?.length ?? 0;
     if (n > 0) this.serverIndex = (this.serverIndex + 1) % n;
-    out.push({ type: "emit", event: { type: "connect", server: this.currentServer } });
+    // The next PDP is tried after the reconnect delay, so a PDP refusing at once cannot make us spin.
+    out.push({ type: "set-timer", name: "reconnect", delayMs: this.options.reconnectDelayMs ?? 1000 });
   }
 
   private scheduleReconnect(out: CopsAction<CopsPepEvent>[]): void {
