@@ -19,12 +19,21 @@ export type OspDecodeErrorCode =
  */
 export class OspDecodeError extends Error {
   override readonly name = "OspDecodeError";
-  constructor(
-    readonly code: OspDecodeErrorCode,
-    readonly path: string,
-    readonly reason: string,
-    readonly ospStatusCode: number = 400,
-  ) {
+  readonly code: OspDecodeErrorCode;
+  readonly path: string;
+  readonly reason: string;
+  readonly ospStatusCode: number;
+
+  constructor(code: OspDecodeErrorCode, path: string, reason: string, ospStatusCode = 400) {
+    // Decode errors describe the input, not the program: skip the costly stack capture (fuzzers and
+    // hostile peers make many of them).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`OSP ${code} at ${path || "(document)"}: ${reason}`);
+    Error.stackTraceLimit = limit;
+    this.code = code;
+    this.path = path;
+    this.reason = reason;
+    this.ospStatusCode = ospStatusCode;
   }
 }
