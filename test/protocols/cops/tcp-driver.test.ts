@@ -1,0 +1,105 @@
+import { connect } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  ClientType,
+  CopsDecodeError,
+  CopsFrameSplitter,
+  CopsPdpConnection,
+  CopsPepConnection,
+  ErrorCode,
+  buildSipAaaDecision,
+  decodeCopsMessage,
+  encodeCopsMessage,
+  encodeSipAaaClientSi,
+  listenCopsPdp,
+  connectCopsPep,
+  parseSipAaaDecision,
+  sipAaaContext,
+  type CopsPdpEvent,
+  type CopsPepEvent,
+} from "../../../protocols/cops/index.js";
+import { aaaInfo } from "./samples.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function waitFor<E extends { type: string }>(events: { on(n: "event", f: (e: E) => void): unknown }, type: E["type"]): Promise<E> {
+  return new Promise((resolve) => {
+    events.on("event", (e: E) => {
+      if (e.type === type) resolve(e);
+    });
+  });
+}
+
+describe("CopsFrameSplitter", () => {
+  it("reassembles messages split at every byte and joined in one chunk", () => {
+    const a = encodeCopsMessage({ op: "KA", clientType: 0 });
+    const b = encodeCopsMessage({ op: "CAT", clientType: 1, kaTimerSeconds: 30 });
+    const stream = Buffer.concat([a, b, a]);
+    const splitter = new CopsFrameSplitter();
+    const frames: Buffer[] = [];
+    for (const byte of stream) frames.push(...splitter.push(Buffer.from([byte])));
+    expect(frames.map((f) => f.toString("hex"))).toEqual([a, b, a].map((f) => f.toString("hex")));
+    expect(new CopsFrameSplitter().push(stream)).toHaveLength(3);
+  });
+  it("never trusts the length: oversized, short or unaligned lengths throw before buffering", () => {
+    const header = (len: number) => Buffer.from([0x10, 9, 0, 0, len >>> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
+    expect(() => new CopsFrameSplitter(1024).push(header(0x7ffffff0))).toThrow(CopsDecodeError);
+    expect(() => new CopsFrameSplitter(1024).push(header(4))).toThrow(/message length 4/);
+    expect(() => new CopsFrameSplitter(1024).push(header(10))).toThrow(CopsDecodeError);
+    expect(() => new CopsFrameSplitter(1024).push(Buffer.from("2009000000000008", "hex"))).toThrow(/version/);
+  });
+});
+
+describe("TCP driver on loopback", () => {
+  it("PEP and PDP machines exchange OPN/CAT and REQ AAA/DEC AAA over a real socket", async () => {
+    const pdpEvents: CopsPdpEvent[] = [];
+    const server = await listenCopsPdp(
+      { port: 0, createMachine: () => new CopsPdpConnection({ clientTypes: [ClientType.SipAaa], kaTimerSeconds: 30 }) },
+      (session) => {
+        session.events.on("event", (e) => {
+          pdpEvents.push(e);
+          if (e.type === "request") {
+            const dec = buildSipAaaDecision("AAA", e.handle, true, { dscp: 46, timeLimitSeconds: 600 });
+            session.send({ type: "decide", handle: e.handle, decisions: dec.decisions });
+          }
+        });
+      },
+    );
+    cleanups.push(() => server.close());
+    expect(server.port).toBeGreaterThan(0);
+    const machine = new CopsPepConnection({ clientType: ClientType.SipAaa, pepId: "sip1", servers: [{ family: 4, address: "127.0.0.1", port: server.port }] });
+    const sent: string[] = [];
+    const pep = connectCopsPep({ machine, onSend: (_b, m) => sent.push(m.op) });
+    cleanups.push(() => pep.close());
+    await waitFor<CopsPepEvent>(pep.events, "accepted");
+    const handle = machine.allocateHandle();
+    const decision = waitFor<CopsPepEvent>(pep.events, "decision");
+    pep.send({ type: "request", handle, context: sipAaaContext("AAA"), clientSi: [{ cType: 1, data: encodeSipAaaClientSi(aaaInfo) }] });
+    const d = await decision;
+    expect(d.type === "decision" && parseSipAaaDecision(d.message)).toEqual({ purpose: "AAA", handle, allowed: true, info: { dscp: 46, timeLimitSeconds: 600 } });
+    expect(sent).toEqual(["OPN", "REQ"]);
+    expect(pdpEvents.map((e) => e.type)).toEqual(["opened", "request"]);
+  });
+
+  it("a peer announcing an oversized message gets CC Error 3 and is disconnected", async () => {
+    const server = await listenCopsPdp(
+      { port: 0, maxMessageBytes: 4096, createMachine: () => new CopsPdpConnection({ clientTypes: [ClientType.SipAaa], kaTimerSeconds: 30 }) },
+      () => undefined,
+    );
+    cleanups.push(() => server.close());
+    const socket = connect({ host: "127.0.0.1", port: server.port });
+    cleanups.push(() => void socket.destroy());
+    const received: Buffer[] = [];
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.on("data", (d: Buffer) => received.push(d));
+    socket.on("error", () => undefined);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(Buffer.from("100680b17fffff00", "hex")); // OPN claiming ~2 GB
+    await closed;
+    const cc = decodeCopsMessage(Buffer.concat(received));
+    expect(cc).toMatchObject({ op: "CC", error: { code: ErrorCode.BadMessageFormat } });
+  });
+});
