@@ -110,6 +110,24 @@ describe("signed OSP tokens (PKCS#7 SignedData over TokenInfo)", () => {
     expect(reasons).toEqual(["bad-signature", "untrusted-signer", "expired", "not-yet-valid", "wrong-call-id", "replayed"]);
   });
 
+  it("never throws on damaged tokens, and never accepts altered content", () => {
+    const token = createOspToken(info, pki.signer);
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const reasons = new Set<string>();
+    for (let i = 0; i < 1500; i++) {
+      const damaged = Buffer.from(token);
+      const flips = 1 + Math.floor(rnd() * 3);
+      for (let f = 0; f < flips; f++) damaged[Math.floor(rnd() * damaged.length)] = Math.floor(rnd() * 256);
+      const cut = rnd() < 0.2 ? damaged.subarray(0, Math.floor(rnd() * damaged.length)) : damaged;
+      const verdict = new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem] }).validate(cut, { callId }, T0 + 1000);
+      if (verdict.ok) expect(verdict.info).toEqual(info);
+      else reasons.add(verdict.reason);
+    }
+    expect(reasons.has("malformed")).toBe(true);
+    expect(reasons.has("bad-signature")).toBe(true);
+  });
+
   it("refuses garbage as malformed", () => {
     expect(validator().validate(Buffer.from([0x30, 0x82, 0xff]), { callId }, T0)).toMatchObject({ ok: false, reason: "malformed" });
   });
