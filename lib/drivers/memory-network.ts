@@ -121,7 +121,7 @@ export class MemoryNetwork<E = unknown> {
             }
             this.queue.push(this.clock + base + copy, {
               node: action.to,
-              event: { type: "deliver", now: 0, proto: action.proto, from, bytes: action.bytes },
+              event: { type: "deliver", now: 0, proto: action.proto, from, bytes: action.bytes, callId: action.callId },
             });
           }
           break;

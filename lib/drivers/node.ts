@@ -4,7 +4,8 @@ import type { Protocol } from "./message-record.js";
 
 export type NodeEvent =
   | { type: "start"; now: number }
-  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer }
+  /** `callId` is the sender's call when the driver knows it (a hint for records, never for decisions). */
+  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string }
   | { type: "timer"; now: number; key: string }
   /** The peer of a COPS/HTTP connection went away (network driver) or was declared down (memory driver). */
   | { type: "peer-down"; now: number; proto: Protocol; peer: string }

@@ -1,5 +1,5 @@
 // Runs a batch of calls through the FIG. 5 / FIG. 6 topology on a chosen driver and returns the record stream,
-// per-call outcomes, CDRs and leftover state. Stub: the real implementation follows.
+// per-call outcomes, CDRs and leftover state.
 import type { MessageRecord } from "../drivers/message-record.js";
 
 export type Role = "UAC" | "SIP1" | "POL1" | "R1" | "CH" | "SIP2" | "POL2" | "R2" | "UAS";
@@ -55,6 +55,11 @@ export interface RunResult {
   endpoints?: Record<string, { sip?: string; cops?: string; osp?: string }>;
 }
 
-export function runCalls(opts: RunOptions): Promise<RunResult> {
-  return Promise.reject(new Error(`runCalls: not implemented yet (driver ${opts.driver})`));
+export async function runCalls(opts: RunOptions): Promise<RunResult> {
+  if (opts.driver === "memory") {
+    const { runOnMemory } = await import("./run-memory.js");
+    return runOnMemory(opts);
+  }
+  const { runOnNetwork } = await import("./run-network.js");
+  return runOnNetwork(opts);
 }

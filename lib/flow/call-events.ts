@@ -1,0 +1,50 @@
+// Typed events the roles emit per call (through `emit` actions); drivers hand them to an eventemitter3 bus.
+import { EventEmitter } from "eventemitter3";
+
+export type CopsPurpose = "AAA" | "LDP" | "noLDP";
+
+export type CallEvent =
+  | { type: "step"; callId: string; role: string; what: string }
+  | { type: "decision"; callId: string; role: string; purpose: CopsPurpose | "Install" | "Remove"; allow: boolean; reason?: string }
+  | { type: "established"; callId: string; role: string; at: number }
+  | { type: "terminated"; callId: string; role: string; at: number; status?: number; endedBy?: string; reason?: string }
+  | { type: "usage"; callId: string; role: string; durationS: number; packets: number; octets: number; reported: "clearinghouse" | "local" | "pending"; transactionId?: string }
+  | { type: "error"; callId?: string; role: string; message: string };
+
+export type CallEventType = CallEvent["type"];
+export type CallEventOf<T extends CallEventType> = Extract<CallEvent, { type: T }>;
+
+/** Listener map for eventemitter3: one event name per type, plus "*" for all of them. */
+export type CallEventMap = { [K in CallEventType]: (event: CallEventOf<K>) => void } & { "*": (event: CallEvent) => void };
+
+/** The bus of a topology: every role's events, filterable per call with `forCall`. */
+export class CallEventBus extends EventEmitter<CallEventMap> {
+  private readonly perCall = new Map<string, EventEmitter<CallEventMap>>();
+
+  publish(event: CallEvent): void {
+    (this.emit as (name: string, e: CallEvent) => boolean)(event.type, event);
+    this.emit("*", event);
+    if (event.callId !== undefined) {
+      const callBus = this.perCall.get(event.callId);
+      if (callBus) {
+        (callBus.emit as (name: string, e: CallEvent) => boolean)(event.type, event);
+        callBus.emit("*", event);
+      }
+    }
+  }
+
+  /** An emitter that only hears one call's events; `release` it when done. */
+  forCall(callId: string): EventEmitter<CallEventMap> {
+    let bus = this.perCall.get(callId);
+    if (!bus) {
+      bus = new EventEmitter<CallEventMap>();
+      this.perCall.set(callId, bus);
+    }
+    return bus;
+  }
+
+  release(callId: string): void {
+    this.perCall.get(callId)?.removeAllListeners();
+    this.perCall.delete(callId);
+  }
+}

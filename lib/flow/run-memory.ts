@@ -1,0 +1,69 @@
+// runCalls on the in-memory driver: one virtual clock, deterministic, an hour-long call in milliseconds.
+import { FaultPlan, type DownWindow, type MessageFault } from "../drivers/fault-plan.js";
+import { MemoryNetwork } from "../drivers/memory-network.js";
+import type { MessageRecord, Protocol } from "../drivers/message-record.js";
+import { CallEventBus, type CallEvent } from "./call-events.js";
+import { OutcomeTracker, collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
+import type { FaultSpec, RunOptions, RunResult } from "./run-calls.js";
+import { buildTopology, resolveTopology } from "./topology.js";
+
+export function faultPlanOf(faults: FaultSpec[] = []): FaultPlan {
+  const messages: MessageFault[] = [];
+  const down: DownWindow[] = [];
+  for (const f of faults) {
+    if (f.kind === "down") down.push({ role: f.role, fromMs: f.fromMs, toMs: f.toMs });
+    else if (f.kind !== "deny") messages.push({ ...f });
+  }
+  return new FaultPlan(messages, down);
+}
+
+const ROLE_INDEX: Record<string, number> = { UAC: 10, SIP1: 11, POL1: 12, R1: 13, CH: 30, SIP2: 21, POL2: 22, R2: 23, UAS: 20 };
+const SERVER_PORT: Record<Protocol, number> = { SIP: 5060, COPS: 3288, OSP: 5045, RADIUS: 1812 };
+
+/** Synthetic loopback addresses so a capture of an in-memory run reads like one of the network driver. */
+export function syntheticTransport(sipKind: "udp" | "tcp") {
+  return (proto: Protocol, from: string, to: string): MessageRecord["transport"] => {
+    const src = `127.0.1.${ROLE_INDEX[from] ?? 99}`;
+    const dst = `127.0.1.${ROLE_INDEX[to] ?? 99}`;
+    if (proto === "SIP") return { kind: sipKind, src, srcPort: 5060, dst, dstPort: 5060 };
+    // COPS: the PEP (proxy, router) connects to the PDP's 3288; OSP: the policy server posts to the clearinghouse.
+    const serverSide = proto === "COPS" ? to.startsWith("POL") : to === "CH";
+    const port = SERVER_PORT[proto];
+    return serverSide
+      ? { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: 40_000 + (ROLE_INDEX[from] ?? 0), dst, dstPort: port }
+      : { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: port, dst, dstPort: 40_000 + (ROLE_INDEX[to] ?? 0) };
+  };
+}
+
+export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }): Promise<RunResult> {
+  const topology = resolveTopology(opts.topology);
+  const topo = buildTopology(topology, opts.calls, opts.faults, opts.seed !== undefined ? { seed: opts.seed } : {});
+  const bus = new CallEventBus();
+  const tracker = new OutcomeTracker(topo.callIds, opts.calls);
+  bus.on("*", (e) => tracker.onEvent(e));
+  const records: MessageRecord[] = [];
+  const keep = opts.keepRecords ?? true;
+  const net = new MemoryNetwork<CallEvent>({
+    faults: faultPlanOf(opts.faults),
+    onRecord: (r) => {
+      if (keep) records.push(r);
+      opts.onRecord?.(r);
+    },
+    onEmit: (_node, e) => bus.publish(e),
+    transportOf: syntheticTransport(topology.sipTransport ?? "udp"),
+  });
+  for (const n of topo.nodes) net.add(n);
+  net.start();
+  const horizon = horizonOf(opts.calls);
+  // Run in slices until every call has ended, then let transactions, DRQs and usage reports settle.
+  while (!tracker.allEnded && net.now < horizon) await net.run({ untilMs: net.now + 10_000 });
+  await net.run({ untilMs: net.now + 60_000 });
+  // Usage owed to an unreachable clearinghouse is retried until it answers (reconciled later).
+  while (topo.pol1.usageBacklog + topo.pol2.usageBacklog > 0 && net.now < horizon * 2) await net.run({ untilMs: net.now + 10_000 });
+  return {
+    records,
+    calls: tracker.outcomes(),
+    cdrs: await collectCdrs(topo, tracker),
+    leftovers: leftovers(topo),
+  };
+}

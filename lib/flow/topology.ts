@@ -1,0 +1,123 @@
+// The FIG. 5 / FIG. 6 topology: UAC, SIP1, POL1, R1, CH, SIP2, POL2, R2, UAS as nodes, wired by role names.
+// Forced denials (FaultSpec kind "deny") become role configuration here.
+import { OspTokenValidator } from "../../protocols/osp/index.js";
+import { MemoryCdrStore } from "../adapters/cdr-store-memory.js";
+import { NoClearinghouse, type ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js";
+import { OspClearinghouseAdapter } from "../adapters/osp-clearinghouse-adapter.js";
+import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
+import type { FlowNode } from "../drivers/node.js";
+import { ClearinghouseNode } from "../roles/ch-node.js";
+import { Clearinghouse } from "../roles/clearinghouse.js";
+import { EdgeRouter } from "../roles/edge-router.js";
+import { PolicyServer } from "../roles/policy-server.js";
+import { SipProxy } from "../roles/sip-proxy.js";
+import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user-agent.js";
+import type { CallEvent } from "./call-events.js";
+import { flowPki } from "./flow-pki.js";
+import type { CallSpec, FaultSpec, TopologyOptions } from "./run-calls.js";
+
+export interface FlowTopology {
+  nodes: FlowNode<CallEvent>[];
+  uac: UserAgent;
+  uas: UserAgent;
+  sip1: SipProxy;
+  sip2: SipProxy;
+  pol1: PolicyServer;
+  pol2: PolicyServer;
+  pol1Policy: DefaultPolicyAdapter;
+  pol2Policy: DefaultPolicyAdapter;
+  r1: EdgeRouter;
+  r2: EdgeRouter;
+  ch?: ClearinghouseNode;
+  cdrStore?: MemoryCdrStore;
+  callIds: string[];
+}
+
+export const ROLE_HOSTS: Readonly<Record<string, string>> = {
+  UAC: "192.0.2.10", SIP1: "sip1.example.com", SIP2: "sip2.example.com", UAS: "192.0.2.20",
+};
+
+export function callIdOf(spec: CallSpec, index: number): string {
+  return spec.id ?? `call-${index + 1}@callgate.example.com`;
+}
+
+export function resolveTopology(t: Partial<TopologyOptions> | undefined): TopologyOptions {
+  return {
+    clearinghouse: t?.clearinghouse ?? "osp-http",
+    clearinghouseUnreachable: t?.clearinghouseUnreachable ?? "fail-closed",
+    signedTokens: t?.signedTokens ?? true,
+    sipTransport: t?.sipTransport ?? "udp",
+  };
+}
+
+/** Mulberry32: a small seeded generator so keep-alive schedules repeat run after run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number } = {}): FlowTopology {
+  const random = seededRandom(timing.seed ?? 1);
+  const denied = new Set(faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny").map((f) => f.role));
+  const transport = topology.sipTransport === "tcp" ? "TCP" : "UDP";
+  const callIds = calls.map(callIdOf);
+  const specById = new Map(calls.map((c, i) => [callIds[i] ?? "", c]));
+  const t1 = timing.t1 !== undefined ? { t1: timing.t1 } : {};
+
+  const plans: PlannedCall[] = calls.map((c, i) => {
+    const plan: PlannedCall = { callId: callIds[i] ?? "", from: c.caller, to: c.callee, startMs: c.startMs, durationMs: c.durationMs, hangUp: c.hangUp };
+    if (c.outcome === "cancel") plan.cancelAfterMs = c.cancelAfterMs ?? Math.max(1, Math.floor(c.answerDelayMs / 2));
+    if (c.noAnswerTimeoutMs !== undefined) plan.noAnswerTimeoutMs = c.noAnswerTimeoutMs;
+    return plan;
+  });
+  const behaviour = (callId: string): CalleeBehaviour => {
+    const c = specById.get(callId);
+    if (!c) return { outcome: "busy", answerDelayMs: 0, durationMs: 0, hangsUp: false };
+    const outcome = c.outcome === "busy" || c.outcome === "decline" || c.outcome === "no-answer" ? c.outcome : "answer";
+    // A call the caller cancels rings until then.
+    const delay = c.outcome === "cancel" ? Number.MAX_SAFE_INTEGER / 4 : c.answerDelayMs;
+    return { outcome, answerDelayMs: delay, durationMs: c.durationMs, hangsUp: c.hangUp === "callee" };
+  };
+
+  const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ...t1 });
+  const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour, ...t1 });
+  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ...t1 });
+  const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ...t1 });
+
+  let ch: ClearinghouseNode | undefined;
+  let cdrStore: MemoryCdrStore | undefined;
+  const adapters: [ClearinghouseAdapter, ClearinghouseAdapter] = [new NoClearinghouse(), new NoClearinghouse()];
+  if (topology.clearinghouse !== "none") {
+    const pki = topology.signedTokens ? flowPki() : undefined;
+    cdrStore = new MemoryCdrStore();
+    const route: { prefix: string; destinations: { address: string }[]; timeLimitSeconds: number; allowedSources?: string[] } = {
+      prefix: "", destinations: [{ address: "[192.0.2.20]:5060" }], timeLimitSeconds: 4 * 3600,
+    };
+    if (denied.has("CH")) route.allowedSources = ["no-such-source"];
+    ch = new ClearinghouseNode("CH", new Clearinghouse({ routes: [route], store: cdrStore, ...(pki ? { signer: pki.signer } : {}) }));
+    const validator = new OspTokenValidator({ caCertificatesPem: pki ? [pki.caCertificatePem] : [], allowUnsigned: !pki });
+    adapters[0] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol1" });
+    adapters[1] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol2", validator });
+  }
+  const pol1Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL1") });
+  const pol2Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL2") });
+  const unreachable = topology.clearinghouseUnreachable ?? "fail-closed";
+  const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: "R1", policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable });
+  const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: "R2", policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable });
+  const r1 = new EdgeRouter({ name: "R1", pdp: "POL1", failInstall: denied.has("R1"), random });
+  const r2 = new EdgeRouter({ name: "R2", pdp: "POL2", failInstall: denied.has("R2"), random });
+
+  const nodes: FlowNode<CallEvent>[] = [uac, sip1, pol1, r1];
+  if (ch) nodes.push(ch);
+  nodes.push(sip2, pol2, r2, uas);
+  const topo: FlowTopology = { nodes, uac, uas, sip1, sip2, pol1, pol2, pol1Policy, pol2Policy, r1, r2, callIds };
+  if (ch) topo.ch = ch;
+  if (cdrStore) topo.cdrStore = cdrStore;
+  return topo;
+}

@@ -1,0 +1,28 @@
+// The clearinghouse (lib/roles/clearinghouse.ts, owned by the OSP layer's author) as a node of a flow network:
+// each OSP request delivered to it is answered to its sender. Its core is asynchronous (the CDR store writes
+// before UsageConfirmation), so this node returns a promise; drivers wait for it.
+import { ospMessageLabel } from "../../protocols/osp/index.js";
+import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
+import type { CallEvent } from "../flow/call-events.js";
+import type { Clearinghouse } from "./clearinghouse.js";
+
+export class ClearinghouseNode implements FlowNode<CallEvent> {
+  /** OSP requests answered. */
+  answered = 0;
+
+  constructor(
+    readonly name: string,
+    readonly clearinghouse: Clearinghouse,
+  ) {}
+
+  handle(ev: NodeEvent): NodeAction<CallEvent>[] | Promise<NodeAction<CallEvent>[]> {
+    if (ev.type !== "deliver" || ev.proto !== "OSP") return [];
+    const from = ev.from;
+    const callId = ev.callId ?? "";
+    return this.clearinghouse.handle(ev.bytes, ev.now, from).then((reply): NodeAction<CallEvent>[] => {
+      this.answered++;
+      if (!reply.message) return [{ type: "emit", event: { type: "error", callId, role: this.name, message: `unreadable OSP request from ${from}` } }];
+      return [{ type: "send", proto: "OSP", to: from, bytes: reply.bytes, label: ospMessageLabel(reply.message), callId }];
+    });
+  }
+}

@@ -1,0 +1,474 @@
+// The policy server of WO 01/35294: COPS PDP for its SIP proxy (client type sip-aaa) and its edge router
+// (COPS-PR DiffServ), and OSP client of the clearinghouse through a ClearinghouseAdapter.
+//   REQ AAA  → AuthorisationRequest → DEC AAA              (FIG. 5 steps 2-5 / 7-10)
+//   REQ LDP  → DEC Install to the router → RPT → DEC LDP  (FIG. 5 steps 13-16 / 18-21)
+//   REQ noLDP → DEC Remove → RPT (counts) → DEC noLDP + UsageIndication (FIG. 6 steps 4-9 / 13-18)
+import {
+  ClientType,
+  CommandCode,
+  ReportType,
+  buildInstallDecision,
+  buildNullDecision,
+  buildRemoveDecision,
+  buildSipAaaDecision,
+  parseProvisioningReport,
+  parseSipAaaRequest,
+  type CopsMessage,
+  type CopsPdpEvent,
+  type FlowMark,
+  type SipAaaDecisionInfo,
+  type SipAaaMediaFlow,
+  type SipAaaPurposeName,
+} from "../../protocols/cops/index.js";
+import type { ClearinghouseAdapter, ClearinghouseAnswer, AuthoriseResult, UsageReport } from "../adapters/clearinghouse-adapter.js";
+import type { CallSide, PolicyAdapter } from "../adapters/policy-adapter.js";
+import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
+import type { CallEvent } from "../flow/call-events.js";
+import type { MediaFlow } from "../flow/media-flows.js";
+import { CopsPdpLinks, isCopsTimer, splitCopsTimer } from "./cops-links.js";
+
+type NodeAction = GenericNodeAction<CallEvent>;
+
+export interface PolicyServerOptions {
+  name: string;
+  side: CallSide;
+  /** The DiffServ edge router this server provisions. */
+  router: string;
+  policy: PolicyAdapter;
+  clearinghouse: ClearinghouseAdapter;
+  /** When the clearinghouse does not answer: refuse (503) or admit and reconcile usage later. */
+  clearinghouseUnreachable?: "fail-closed" | "fail-open";
+  clearinghouseTimeoutMs?: number;
+  usageRetryMs?: number;
+  kaTimerSeconds?: number;
+}
+
+type Phase = "authorising" | "authorised" | "installing" | "installed" | "removing" | "over";
+
+interface PolicyCall {
+  callId: string;
+  pep: string;
+  handle: Buffer;
+  phase: Phase;
+  authorised: boolean;
+  /** Admitted without the clearinghouse (fail-open): usage is reconciled when it answers again. */
+  local: boolean;
+  transactionId?: string;
+  token?: Buffer;
+  timeLimitS?: number;
+  caller: string;
+  callee: string;
+  flows: SipAaaMediaFlow[];
+  instanceIds: number[];
+  installedAt?: number;
+  /** Why the policy is being removed: a REQ noLDP (answer DEC noLDP) or a DRQ (no answer). */
+  removalFor?: "noLDP" | "DRQ";
+  usageDone: boolean;
+  /** The PEP deleted its state; forget the call once the router has answered. */
+  deleted: boolean;
+}
+
+type RouterOp = { callId: string; kind: "install" | "remove" };
+
+interface PendingUsage {
+  correlation: string;
+  bytes: Buffer;
+  label: string;
+  callId: string;
+  durationS: number;
+  packets: number;
+  octets: number;
+  attempts: number;
+}
+
+export class PolicyServer implements FlowNode<CallEvent> {
+  readonly name: string;
+  private readonly links: CopsPdpLinks;
+  private calls = new Map<string, PolicyCall>();
+  private byHandle = new Map<string, string>();
+  private routerHandle: Buffer | undefined;
+  private routerOps: RouterOp[] = [];
+  private nextInstance = 1;
+  private pendingAuth = new Map<string, string>();
+  private pendingUsage = new Map<string, PendingUsage>();
+  /** UsageIndications still owed to the clearinghouse (sent, unconfirmed). */
+  get usageBacklog(): number {
+    return this.pendingUsage.size;
+  }
+
+  constructor(private readonly opts: PolicyServerOptions) {
+    this.name = opts.name;
+    this.links = new CopsPdpLinks(
+      { clientTypes: [ClientType.SipAaa, ClientType.DiffServPr], kaTimerSeconds: opts.kaTimerSeconds ?? 30 },
+      (peer, m) => this.callIdOfCops(peer, m),
+      (peer, e, now) => this.onCopsEvent(peer, e, now),
+    );
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+  get copsRequestStates(): number {
+    return this.byHandle.size;
+  }
+
+  handle(ev: NodeEvent): NodeAction[] {
+    switch (ev.type) {
+      case "deliver":
+        if (ev.proto === "COPS") return this.links.deliver(ev.from, ev.bytes, ev.now);
+        if (ev.proto === "OSP" && this.opts.clearinghouse.onWire) return this.onClearinghouseAnswer(ev.bytes, ev.now);
+        return [];
+      case "timer": {
+        if (isCopsTimer(ev.key)) {
+          const [peer, name] = splitCopsTimer(ev.key);
+          return this.links.timer(peer, name, ev.now);
+        }
+        if (ev.key.startsWith("ch-auth:")) return this.onAuthTimeout(ev.key.slice(8), ev.now);
+        if (ev.key.startsWith("ch-usage:")) return this.retryUsage(ev.key.slice(9), ev.now);
+        return [];
+      }
+      case "peer-down":
+        return this.links.peerDown(ev.peer, ev.now);
+      case "restart":
+        // A restarted policy server knows nothing: PEPs reconnect and resynchronise (RFC 2748 §2.5).
+        this.links.reset();
+        this.calls = new Map();
+        this.byHandle = new Map();
+        this.routerHandle = undefined;
+        this.routerOps = [];
+        this.pendingAuth = new Map();
+        return [];
+      default:
+        return [];
+    }
+  }
+
+  // ---- COPS ----
+
+  private callIdOfCops(peer: string, m: CopsMessage): string {
+    if (peer === this.opts.router) return this.currentRouterCall ?? "";
+    if ("handle" in m && m.handle) return this.byHandle.get(`${peer}/${m.handle.toString("hex")}`) ?? "";
+    return "";
+  }
+
+  /** The call a message to or from the router is about (set while one is being built). */
+  private currentRouterCall: string | undefined;
+
+  private onCopsEvent(peer: string, e: CopsPdpEvent, now: number): NodeAction[] {
+    if (peer === this.opts.router) return this.onRouterEvent(e, now);
+    switch (e.type) {
+      case "request":
+        return this.onSipRequest(peer, e.handle, e.message, now);
+      case "deleted":
+        return this.onDeleted(peer, e.handle, now);
+      case "protocol-error":
+        return [{ type: "emit", event: { type: "error", role: this.name, message: `COPS from ${peer}: ${e.error}` } }];
+      default:
+        return [];
+    }
+  }
+
+  private onSipRequest(peer: string, handle: Buffer, message: CopsMessage, now: number): NodeAction[] {
+    let parsed;
+    try {
+      parsed = parseSipAaaRequest(message);
+    } catch (err) {
+      return [
+        { type: "emit", event: { type: "error", role: this.name, message: `bad REQ from ${peer}: ${String(err)}` } },
+        ...this.links.command(peer, { type: "decide-error", handle, error: { code: 3, subCode: 0 } }, now),
+      ];
+    }
+    const key = `${peer}/${handle.toString("hex")}`;
+    const { info, purpose } = parsed;
+    let call = this.calls.get(info.callId);
+    const resync = message.op === "REQ" && message.lpdpDecisions.length > 0;
+    if (!call) {
+      call = {
+        callId: info.callId, pep: peer, handle, phase: "authorising", authorised: false, local: false,
+        caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, instanceIds: [], usageDone: false, deleted: false,
+      };
+      if (info.ospToken) call.token = info.ospToken;
+      this.calls.set(call.callId, call);
+      this.byHandle.set(key, call.callId);
+      if (purpose !== "AAA") {
+        // A state this (restarted) server never saw: the PEP resynchronises it (RFC 2748 §2.5); it was admitted.
+        call.authorised = !resync || message.lpdpDecisions[0]?.command !== CommandCode.Remove;
+        call.local = true;
+        call.phase = "authorised";
+      }
+    }
+    if (info.flows.length > 0) call.flows = info.flows;
+    switch (purpose) {
+      case "AAA":
+        return this.authorise(call, now);
+      case "LDP":
+        return this.install(call, now);
+      case "noLDP":
+        return this.release(call, "noLDP", now);
+    }
+  }
+
+  private decide(call: PolicyCall, purpose: SipAaaPurposeName, allowed: boolean, info: SipAaaDecisionInfo, now: number): NodeAction[] {
+    const decisions = buildSipAaaDecision(purpose, call.handle, allowed, info).decisions;
+    const out = this.links.command(call.pep, { type: "decide", handle: call.handle, decisions }, now);
+    const event: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose, allow: allowed };
+    if (info.reason) event.reason = info.reason.text;
+    out.push({ type: "emit", event });
+    return out;
+  }
+
+  // ---- AAA ----
+
+  private authorise(call: PolicyCall, now: number): NodeAction[] {
+    const verdict = this.opts.policy.decideAaa({ callId: call.callId, side: this.opts.side, caller: call.caller, callee: call.callee, flows: call.flows.map(fromCopsFlow), now });
+    if (!verdict.allow) {
+      call.phase = "over";
+      return this.decide(call, "AAA", false, { reason: { code: verdict.sipStatus ?? 403, text: verdict.reason ?? "denied by policy" } }, now);
+    }
+    const req = { callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee, now, ...(call.token ? { token: call.token } : {}) };
+    const exchange = this.opts.clearinghouse.authorise(req);
+    if (exchange.kind === "done") return this.authorised(call, exchange.result, now);
+    this.pendingAuth.set(exchange.correlation, call.callId);
+    return [
+      { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
+      { type: "set-timer", key: `ch-auth:${exchange.correlation}`, delayMs: this.opts.clearinghouseTimeoutMs ?? 3000 },
+    ];
+  }
+
+  private authorised(call: PolicyCall, result: AuthoriseResult, now: number): NodeAction[] {
+    if (call.phase !== "authorising") return [];
+    if (!result.allowed) {
+      call.phase = "over";
+      return this.decide(call, "AAA", false, { reason: { code: result.status === 503 ? 503 : 403, text: result.reason ?? `clearinghouse refused (${result.status})` } }, now);
+    }
+    call.phase = "authorised";
+    call.authorised = true;
+    if (result.transactionId !== undefined) call.transactionId = result.transactionId;
+    if (result.timeLimitS !== undefined) call.timeLimitS = result.timeLimitS;
+    const info: SipAaaDecisionInfo = {};
+    if (result.token) info.token = result.token;
+    if (result.timeLimitS !== undefined) info.timeLimitSeconds = result.timeLimitS;
+    return this.decide(call, "AAA", true, info, now);
+  }
+
+  private onAuthTimeout(correlation: string, now: number): NodeAction[] {
+    const callId = this.pendingAuth.get(correlation);
+    this.pendingAuth.delete(correlation);
+    const call = callId === undefined ? undefined : this.calls.get(callId);
+    if (!call || call.phase !== "authorising") return [];
+    const out: NodeAction[] = [{ type: "emit", event: { type: "error", callId: call.callId, role: this.name, message: "clearinghouse unreachable" } }];
+    if ((this.opts.clearinghouseUnreachable ?? "fail-closed") === "fail-open") {
+      call.local = true;
+      out.push(...this.authorised(call, { allowed: true, status: 200, reason: "admitted locally (clearinghouse unreachable)" }, now));
+    } else {
+      call.phase = "over";
+      out.push(...this.decide(call, "AAA", false, { reason: { code: 503, text: "clearinghouse unreachable" } }, now));
+    }
+    return out;
+  }
+
+  private onClearinghouseAnswer(bytes: Buffer, now: number): NodeAction[] {
+    let answer: ClearinghouseAnswer;
+    try {
+      answer = this.opts.clearinghouse.decodeAnswer(bytes);
+    } catch (err) {
+      return [{ type: "emit", event: { type: "error", role: this.name, message: `bad clearinghouse answer: ${String(err)}` } }];
+    }
+    if (answer.kind === "authorise") {
+      const callId = this.pendingAuth.get(answer.correlation);
+      if (callId === undefined) return [];
+      this.pendingAuth.delete(answer.correlation);
+      const call = this.calls.get(callId);
+      const out: NodeAction[] = [{ type: "cancel-timer", key: `ch-auth:${answer.correlation}` }];
+      if (call) out.push(...this.authorised(call, answer.result, now));
+      return out;
+    }
+    const pending = this.pendingUsage.get(answer.correlation);
+    if (!pending) return [];
+    this.pendingUsage.delete(answer.correlation);
+    return [
+      { type: "cancel-timer", key: `ch-usage:${answer.correlation}` },
+      { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, reported: "clearinghouse" } },
+    ];
+  }
+
+  // ---- LDP: the router's DiffServ policy ----
+
+  private install(call: PolicyCall, now: number): NodeAction[] {
+    if (call.phase === "installed") return this.decide(call, "LDP", true, {}, now); // resynchronised state
+    if (!call.authorised || (call.phase !== "authorised" && call.phase !== "installing")) {
+      return this.decide(call, "LDP", false, { reason: { code: 403, text: "call not authorised" } }, now);
+    }
+    if (!this.routerHandle) return this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} not connected` } }, now);
+    const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
+    const marks: FlowMark[] = call.flows.map((f) => ({
+      instanceId: this.nextInstance++, family: f.family, protocol: f.protocol,
+      srcAddress: f.srcAddress, srcPort: f.srcPort, dstAddress: f.dstAddress, dstPort: f.dstPort, dscp: choice.dscp,
+    }));
+    call.instanceIds = marks.map((m) => m.instanceId);
+    call.phase = "installing";
+    this.routerOps.push({ callId: call.callId, kind: "install" });
+    return this.toRouter(call.callId, buildInstallDecision(this.routerHandle, marks).decisions, now);
+  }
+
+  private toRouter(callId: string, decisions: ReturnType<typeof buildRemoveDecision>["decisions"], now: number): NodeAction[] {
+    if (!this.routerHandle) return [];
+    this.currentRouterCall = callId;
+    const out = this.links.command(this.opts.router, { type: "decide-unsolicited", handle: this.routerHandle, decisions }, now);
+    this.currentRouterCall = undefined;
+    return out;
+  }
+
+  private release(call: PolicyCall, why: "noLDP" | "DRQ", now: number): NodeAction[] {
+    if (call.phase === "installed" && this.routerHandle) {
+      call.phase = "removing";
+      call.removalFor = why;
+      this.routerOps.push({ callId: call.callId, kind: "remove" });
+      return this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, call.instanceIds).decisions, now);
+    }
+    if (call.phase === "removing" || call.phase === "installing") {
+      if (why === "DRQ") call.removalFor = call.removalFor ?? "DRQ";
+      else call.removalFor = "noLDP";
+      return [];
+    }
+    const out: NodeAction[] = [];
+    if (why === "noLDP") out.push(...this.decide(call, "noLDP", true, {}, now));
+    out.push(...this.finishUsage(call, now, 0, 0n, 0n));
+    return out;
+  }
+
+  private onRouterEvent(e: CopsPdpEvent, now: number): NodeAction[] {
+    switch (e.type) {
+      case "request":
+        // The router's configuration request opens its provisioning state (RFC 3084 §2.2): answer NULL for now.
+        this.routerHandle = e.handle;
+        return this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
+      case "report": {
+        if (!e.answersDecision) return [];
+        const op = this.routerOps.shift();
+        if (!op) return [];
+        const call = this.calls.get(op.callId);
+        if (!call) return [];
+        let report;
+        try {
+          report = parseProvisioningReport(e.message);
+        } catch {
+          report = { reportType: ReportType.Failure, usage: [] };
+        }
+        return op.kind === "install" ? this.installed(call, report.reportType === ReportType.Success, now) : this.removed(call, report.usage, now);
+      }
+      case "deleted":
+      case "pep-lost":
+        this.routerHandle = undefined;
+        return [];
+      default:
+        return [];
+    }
+  }
+
+  private installed(call: PolicyCall, ok: boolean, now: number): NodeAction[] {
+    if (!ok) {
+      call.phase = "authorised";
+      call.instanceIds = [];
+      const out = this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} could not install the policy` } }, now);
+      if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
+      return out;
+    }
+    call.phase = "installed";
+    call.installedAt = now;
+    const choiceEvent: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true };
+    const out: NodeAction[] = [{ type: "emit", event: choiceEvent }];
+    if (call.removalFor) {
+      // The PEP gave up while the router was installing: take the policy straight back out.
+      out.push(...this.release(call, call.removalFor, now));
+      return out;
+    }
+    out.push(...this.decide(call, "LDP", true, {}, now));
+    return out;
+  }
+
+  private removed(call: PolicyCall, usage: { packets: bigint; octets: bigint }[], now: number): NodeAction[] {
+    const durationMs = call.installedAt === undefined ? 0 : now - call.installedAt;
+    call.phase = "over";
+    let packets = 0n;
+    let octets = 0n;
+    for (const u of usage) {
+      packets += u.packets;
+      octets += u.octets;
+    }
+    const out: NodeAction[] = [];
+    if (call.removalFor === "noLDP") out.push(...this.decide(call, "noLDP", true, {}, now));
+    out.push(...this.finishUsage(call, now, durationMs, packets, octets));
+    return out;
+  }
+
+  private onDeleted(peer: string, handle: Buffer, now: number): NodeAction[] {
+    const key = `${peer}/${handle.toString("hex")}`;
+    const callId = this.byHandle.get(key);
+    this.byHandle.delete(key);
+    const call = callId === undefined ? undefined : this.calls.get(callId);
+    if (!call) return [];
+    call.deleted = true;
+    if (call.phase === "authorising") {
+      call.phase = "over";
+      for (const [corr, id] of this.pendingAuth) if (id === call.callId) this.pendingAuth.delete(corr);
+    }
+    const out = call.phase === "over" ? this.finishUsage(call, now, 0, 0n, 0n) : this.release(call, "DRQ", now);
+    return out;
+  }
+
+  // ---- usage (FIG. 6 steps 8-9 / 17-18) ----
+
+  private finishUsage(call: PolicyCall, now: number, durationMs: number, packets: bigint, octets: bigint): NodeAction[] {
+    const out: NodeAction[] = [];
+    if (!call.usageDone && call.authorised) {
+      call.usageDone = true;
+      const startMs = call.installedAt ?? now;
+      const durationS = Math.round(durationMs / 1000);
+      this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs: now, durationS, packets: Number(packets), octets: Number(octets) });
+      const report: UsageReport = {
+        callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee,
+        startMs, endMs: now, durationS, packets: Number(packets), octets: Number(octets), now,
+      };
+      if (call.transactionId !== undefined) report.transactionId = call.transactionId;
+      const exchange = this.opts.clearinghouse.reportUsage(report);
+      if (exchange.kind === "done") {
+        out.push({ type: "emit", event: { type: "usage", callId: call.callId, role: this.name, durationS, packets: Number(packets), octets: Number(octets), reported: "local" } });
+      } else {
+        const pending: PendingUsage = { correlation: exchange.correlation, bytes: exchange.bytes, label: exchange.label, callId: call.callId, durationS, packets: Number(packets), octets: Number(octets), attempts: 1 };
+        this.pendingUsage.set(exchange.correlation, pending);
+        out.push(
+          { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
+          { type: "set-timer", key: `ch-usage:${exchange.correlation}`, delayMs: this.opts.clearinghouseTimeoutMs ?? 3000 },
+        );
+      }
+    }
+    if (call.deleted || call.phase === "over") this.forget(call);
+    return out;
+  }
+
+  /** An unconfirmed UsageIndication is sent again, same message (the clearinghouse stores it once), until confirmed. */
+  private retryUsage(correlation: string, _now: number): NodeAction[] {
+    const pending = this.pendingUsage.get(correlation);
+    if (!pending) return [];
+    pending.attempts++;
+    return [
+      { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, reported: "pending" } },
+      { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: pending.bytes, label: pending.label, callId: pending.callId },
+      { type: "set-timer", key: `ch-usage:${correlation}`, delayMs: this.opts.usageRetryMs ?? 5000 },
+    ];
+  }
+
+  private forget(call: PolicyCall): void {
+    if (!call.deleted) return; // the PEP's DRQ ends the request state
+    this.calls.delete(call.callId);
+  }
+}
+
+function fromCopsFlow(f: SipAaaMediaFlow): MediaFlow {
+  return {
+    direction: "caller-to-callee", media: "audio", protocol: "udp",
+    src: { address: f.srcAddress, port: f.srcPort }, dst: { address: f.dstAddress, port: f.dstPort },
+    codecs: f.codec ? [f.codec] : [], bandwidthKbps: f.bandwidthBps / 1000,
+  };
+}

@@ -1,0 +1,419 @@
+// A SIP user agent (RFC 3261 §8, §12-§15) as a sans-I/O node: places calls (UAC) and answers them (UAS) with
+// an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side.
+import { buildRequest, buildResponse, generateBranch, generateTag, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
+import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
+import type { CallEvent } from "../flow/call-events.js";
+import { answerSdp, buildSdp } from "../flow/media-flows.js";
+import { SipTransactionLayer, sipSend, uriText } from "./sip-transaction-layer.js";
+
+export interface PlannedCall {
+  callId: string;
+  from: string;
+  to: string;
+  startMs: number;
+  /** Caller hangs up this long after the 200 OK (when `hangUp` is "caller"). */
+  durationMs: number;
+  hangUp: "caller" | "callee";
+  cancelAfterMs?: number;
+  /** The caller gives up (CANCEL) when no final answer came by then; default 60 s. */
+  noAnswerTimeoutMs?: number;
+}
+
+export interface CalleeBehaviour {
+  outcome: "answer" | "busy" | "decline" | "no-answer";
+  answerDelayMs: number;
+  /** Callee hangs up this long after answering (when `hangsUp`). */
+  durationMs: number;
+  hangsUp: boolean;
+}
+
+export interface UserAgentOptions {
+  name: string;
+  /** Outbound proxy role every request goes to. */
+  proxy: string;
+  host: string;
+  mediaAddress: string;
+  transport?: "UDP" | "TCP";
+  calls?: PlannedCall[];
+  behaviour?: (callId: string, invite: SipRequest) => CalleeBehaviour;
+  t1?: number;
+}
+
+type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
+
+interface UaCall {
+  callId: string;
+  side: "caller" | "callee";
+  state: DialogState;
+  localUri: string;
+  remoteUri: string;
+  localTag: string;
+  remoteTag?: string;
+  cseq: number;
+  routeSet: string[];
+  remoteTarget: string;
+  invite?: SipRequest;
+  inviteServerKey?: string;
+  final2xx?: SipResponse;
+  retransmitMs?: number;
+  provisionalSeen: boolean;
+  cancelWanted: boolean;
+  plan?: PlannedCall;
+  behaviour?: CalleeBehaviour;
+}
+
+const DEFAULT_NO_ANSWER_MS = 60_000;
+
+export class UserAgent implements FlowNode<CallEvent> {
+  readonly name: string;
+  private readonly sip: SipTransactionLayer;
+  private readonly calls = new Map<string, UaCall>();
+  private mediaPort = 20_000;
+  private readonly reliable: boolean;
+  private readonly t1: number;
+
+  constructor(private readonly opts: UserAgentOptions) {
+    this.name = opts.name;
+    this.reliable = opts.transport === "TCP";
+    this.t1 = opts.t1 ?? 500;
+    this.sip = new SipTransactionLayer({ reliable: this.reliable, t1: this.t1, sendTrying: false });
+  }
+
+  /** Dialogs and transactions still held (0 once every call has ended and its transactions finished). */
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  get pendingTransactions(): number {
+    return this.sip.pending;
+  }
+
+  /** Place a call now or later (UAC): returns the actions to run. */
+  place(plan: PlannedCall, now: number): NodeAction<CallEvent>[] {
+    return [{ type: "set-timer", key: `ua:start:${plan.callId}`, delayMs: Math.max(0, plan.startMs - now) }, ...this.remember(plan)];
+  }
+
+  private remember(plan: PlannedCall): NodeAction<CallEvent>[] {
+    this.pendingPlans.set(plan.callId, plan);
+    return [];
+  }
+
+  private readonly pendingPlans = new Map<string, PlannedCall>();
+
+  handle(ev: NodeEvent): NodeAction<CallEvent>[] {
+    switch (ev.type) {
+      case "start": {
+        const out: NodeAction<CallEvent>[] = [];
+        for (const plan of this.opts.calls ?? []) out.push(...this.place(plan, ev.now));
+        return out;
+      }
+      case "deliver": {
+        if (ev.proto !== "SIP") return [];
+        const { actions, inbound } = this.sip.receive(ev.bytes, ev.from, ev.now);
+        if (!inbound) return actions;
+        if (inbound.kind === "request") return [...actions, ...this.onRequest(inbound.request, inbound.serverKey, ev.now)];
+        if (inbound.kind === "ack") return [...actions, ...this.onAck(inbound.request, ev.now)];
+        return [...actions, ...this.onStrayResponse(inbound.response)];
+      }
+      case "timer":
+        if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
+        return this.onTimer(ev.key, ev.now);
+      case "restart":
+        this.sip.reset();
+        this.calls.clear();
+        return [];
+      default:
+        return [];
+    }
+  }
+
+  // ---- UAC ----
+
+  private startCall(plan: PlannedCall, now: number): NodeAction<CallEvent>[] {
+    const tag = generateTag();
+    const offer = buildSdp({ sessionId: now + this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
+    const invite = buildRequest({
+      method: "INVITE",
+      uri: plan.to,
+      from: `<${plan.from}>;tag=${tag}`,
+      to: `<${plan.to}>`,
+      callId: plan.callId,
+      cseq: 1,
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: generateBranch() },
+      contact: `<${this.contactUri(plan.from)}>`,
+      body: offer,
+      contentType: "application/sdp",
+    });
+    const call: UaCall = {
+      callId: plan.callId, side: "caller", state: "calling", localUri: plan.from, remoteUri: plan.to, localTag: tag,
+      cseq: 1, routeSet: [], remoteTarget: plan.to, invite, provisionalSeen: false, cancelWanted: false, plan,
+    };
+    this.calls.set(plan.callId, call);
+    const out: NodeAction<CallEvent>[] = this.sip.sendRequest(invite, this.opts.proxy, now, {
+      onResponse: (res, t) => this.onInviteResponse(call, res, t),
+      onTimeout: (t) => this.finish(call, t, { status: 408, reason: "no response (Timer B)" }),
+    });
+    if (plan.cancelAfterMs !== undefined) out.push({ type: "set-timer", key: `ua:cancel:${plan.callId}`, delayMs: plan.cancelAfterMs });
+    out.push({ type: "set-timer", key: `ua:noanswer:${plan.callId}`, delayMs: plan.noAnswerTimeoutMs ?? DEFAULT_NO_ANSWER_MS });
+    out.push(this.step(call, "INVITE sent"));
+    return out;
+  }
+
+  private onInviteResponse(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
+    if (call.state === "ended") return [];
+    if (res.status < 200) {
+      if (res.status > 100) {
+        call.provisionalSeen = true;
+        if (call.state === "calling") call.state = "early";
+        const tag = res.to.tag;
+        if (tag !== undefined) call.remoteTag = tag;
+      }
+      if (call.cancelWanted) return this.sendCancel(call, now);
+      return [];
+    }
+    if (res.status < 300) return this.onInvite2xx(call, res, now);
+    // Non-2xx final: the transaction sent the ACK (RFC 3261 §17.1.1.3).
+    return this.finish(call, now, { status: res.status, reason: res.reason });
+  }
+
+  private onInvite2xx(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
+    const tag = res.to.tag;
+    if (tag !== undefined) call.remoteTag = tag;
+    call.routeSet = res.getHeaders("Record-Route").reverse();
+    const contact = res.contact;
+    const first = contact === "*" ? undefined : contact[0];
+    if (first) call.remoteTarget = uriText(first.uri);
+    const out: NodeAction<CallEvent>[] = [this.ack(call)];
+    if (call.state === "confirmed" || call.state === "ending") return out; // retransmitted 2xx: ACK again
+    call.state = "confirmed";
+    call.invite = undefined;
+    out.push({ type: "cancel-timer", key: `ua:cancel:${call.callId}` }, { type: "cancel-timer", key: `ua:noanswer:${call.callId}` });
+    out.push({ type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } });
+    if (call.plan?.hangUp === "caller") out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: call.plan.durationMs });
+    return out;
+  }
+
+  private ack(call: UaCall): NodeAction<CallEvent> {
+    // RFC 3261 §13.2.2.4: the ACK for a 2xx is a new transaction-less request in the dialog.
+    const ack = this.inDialogRequest(call, "ACK", 1);
+    return sipSend(this.opts.proxy, ack);
+  }
+
+  private sendCancel(call: UaCall, now: number): NodeAction<CallEvent>[] {
+    const invite = call.invite;
+    if (!invite || call.state === "confirmed" || call.state === "ended") return [];
+    if (!call.provisionalSeen) {
+      call.cancelWanted = true; // RFC 3261 §9.1: no CANCEL before a provisional response
+      return [];
+    }
+    call.cancelWanted = false;
+    // RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE.
+    const cancel = buildRequest({
+      method: "CANCEL",
+      uri: invite.uri,
+      from: invite.getHeader("From") ?? "",
+      to: invite.getHeader("To") ?? "",
+      callId: call.callId,
+      cseq: invite.cseq.seq,
+      via: invite.getHeaders("Via").slice(0, 1),
+    });
+    return [...this.sip.sendRequest(cancel, this.opts.proxy, now, { onResponse: () => [] }), this.step(call, "CANCEL sent")];
+  }
+
+  // ---- UAS ----
+
+  private onRequest(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+    switch (req.method) {
+      case "INVITE":
+        return this.onInvite(req, serverKey, now);
+      case "CANCEL":
+        return this.onCancel(req, serverKey, now);
+      case "BYE":
+        return this.onBye(req, serverKey, now);
+      default:
+        return this.sip.respond(serverKey, buildResponse(req, 405, undefined, { toTag: generateTag() }), now);
+    }
+  }
+
+  private onInvite(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+    const callId = req.callId;
+    if (this.calls.has(callId)) return []; // re-INVITE is not part of these flows
+    const behaviour = this.opts.behaviour?.(callId, req) ?? { outcome: "answer", answerDelayMs: 0, durationMs: 0, hangsUp: false };
+    const fromUri = req.from.uri;
+    const toUri = req.to.uri;
+    const contact = req.contact;
+    const first = contact === "*" ? undefined : contact[0];
+    const call: UaCall = {
+      callId, side: "callee", state: "early",
+      localUri: uriText(toUri),
+      remoteUri: uriText(fromUri),
+      localTag: generateTag(), remoteTag: req.from.tag ?? "", cseq: 0,
+      routeSet: req.getHeaders("Record-Route"),
+      remoteTarget: first ? uriText(first.uri) : uriText(fromUri),
+      invite: req, inviteServerKey: serverKey, provisionalSeen: true, cancelWanted: false, behaviour,
+    };
+    this.calls.set(callId, call);
+    if (behaviour.outcome === "busy") return this.rejectInvite(call, 486, now);
+    if (behaviour.outcome === "decline") return this.rejectInvite(call, 603, now);
+    const answer = this.answerFor(req);
+    const ringing = buildResponse(req, 180, "Ringing", { toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: answer, contentType: "application/sdp" });
+    const out = this.sip.respond(serverKey, ringing, now);
+    out.push(this.step(call, "ringing"));
+    if (behaviour.outcome === "answer") out.push({ type: "set-timer", key: `ua:answer:${callId}`, delayMs: behaviour.answerDelayMs });
+    return out;
+  }
+
+  private answerFor(req: SipRequest): string | undefined {
+    if (req.body.length === 0) return undefined;
+    return answerSdp(req.body.toString("utf8"), { sessionId: this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
+  }
+
+  private rejectInvite(call: UaCall, status: number, now: number): NodeAction<CallEvent>[] {
+    const invite = call.invite;
+    if (!invite || call.inviteServerKey === undefined) return [];
+    const out = this.sip.respond(call.inviteServerKey, buildResponse(invite, status, undefined, { toTag: call.localTag }), now);
+    out.push(...this.finish(call, now, { status }));
+    return out;
+  }
+
+  private answer(call: UaCall, now: number): NodeAction<CallEvent>[] {
+    const invite = call.invite;
+    if (!invite || call.inviteServerKey === undefined || call.state !== "early") return [];
+    const ok = buildResponse(invite, 200, "OK", {
+      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: this.answerFor(invite), contentType: "application/sdp",
+    });
+    call.final2xx = ok;
+    call.state = "confirmed";
+    const out = this.sip.respond(call.inviteServerKey, ok, now);
+    call.invite = undefined;
+    if (!this.reliable) {
+      // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx until the ACK comes.
+      call.retransmitMs = this.t1;
+      out.push({ type: "set-timer", key: `ua:2xx:${call.callId}`, delayMs: this.t1 }, { type: "set-timer", key: `ua:2xxgiveup:${call.callId}`, delayMs: 64 * this.t1 });
+    }
+    return out;
+  }
+
+  private onAck(ack: SipRequest, now: number): NodeAction<CallEvent>[] {
+    const call = this.calls.get(ack.callId);
+    if (!call || call.side !== "callee" || call.final2xx === undefined) return [];
+    call.final2xx = undefined;
+    const out: NodeAction<CallEvent>[] = [
+      { type: "cancel-timer", key: `ua:2xx:${call.callId}` },
+      { type: "cancel-timer", key: `ua:2xxgiveup:${call.callId}` },
+      { type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } },
+    ];
+    if (call.behaviour?.hangsUp) out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: call.behaviour.durationMs });
+    return out;
+  }
+
+  private onCancel(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+    const out = this.sip.respond(serverKey, buildResponse(req, 200, "OK"), now);
+    const call = this.calls.get(req.callId);
+    if (call && call.side === "callee" && call.state === "early") {
+      out.push({ type: "cancel-timer", key: `ua:answer:${call.callId}` });
+      out.push(...this.rejectInvite(call, 487, now));
+    }
+    return out;
+  }
+
+  // ---- both ----
+
+  private onBye(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+    const call = this.calls.get(req.callId);
+    if (!call) return this.sip.respond(serverKey, buildResponse(req, 481), now);
+    const out = this.sip.respond(serverKey, buildResponse(req, 200, "OK"), now);
+    out.push({ type: "cancel-timer", key: `ua:hangup:${call.callId}` });
+    out.push(...this.finish(call, now, { status: 200, endedBy: call.side === "caller" ? "callee" : "caller" }));
+    return out;
+  }
+
+  private hangUp(call: UaCall, now: number): NodeAction<CallEvent>[] {
+    if (call.state !== "confirmed") return [];
+    call.state = "ending";
+    const bye = this.inDialogRequest(call, "BYE", ++call.cseq + (call.side === "caller" ? 1 : 0));
+    const done = (t: number): NodeAction<CallEvent>[] => this.finish(call, t, { status: 200, endedBy: call.side });
+    return [...this.sip.sendRequest(bye, this.opts.proxy, now, { onResponse: (res, t) => (res.status >= 200 ? done(t) : []), onTimeout: done }), this.step(call, "BYE sent")];
+  }
+
+  private inDialogRequest(call: UaCall, method: string, cseq: number): SipRequest {
+    const local = `<${call.localUri}>;tag=${call.localTag}`;
+    const remote = `<${call.remoteUri}>${call.remoteTag ? `;tag=${call.remoteTag}` : ""}`;
+    // RFC 3261 §12.2.1.1: Request-URI = remote target, Route = route set (loose routing).
+    const extra = call.routeSet.map((value) => ({ name: "Route", value }));
+    return buildRequest({
+      method, uri: call.remoteTarget, from: local, to: remote, callId: call.callId, cseq,
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: generateBranch() },
+      extraHeaders: extra,
+    });
+  }
+
+  private onStrayResponse(res: SipResponse): NodeAction<CallEvent>[] {
+    const call = this.calls.get(res.callId);
+    if (call && call.side === "caller" && res.status >= 200 && res.status < 300 && res.cseq.method === "INVITE") return [this.ack(call)];
+    return [];
+  }
+
+  private onTimer(key: string, now: number): NodeAction<CallEvent>[] {
+    const [, what, ...rest] = key.split(":");
+    const callId = rest.join(":");
+    if (what === "start") {
+      const plan = this.pendingPlans.get(callId);
+      if (!plan) return [];
+      this.pendingPlans.delete(callId);
+      return this.startCall(plan, now);
+    }
+    const call = this.calls.get(callId);
+    if (!call) return [];
+    switch (what) {
+      case "answer":
+        return this.answer(call, now);
+      case "hangup":
+        return this.hangUp(call, now);
+      case "cancel":
+      case "noanswer":
+        return this.sendCancel(call, now);
+      case "2xx": {
+        if (!call.final2xx || call.retransmitMs === undefined) return [];
+        call.retransmitMs = Math.min(2 * call.retransmitMs, 4000);
+        return [sipSend(this.opts.proxy, call.final2xx), { type: "set-timer", key, delayMs: call.retransmitMs }];
+      }
+      case "2xxgiveup":
+        call.final2xx = undefined;
+        return [{ type: "cancel-timer", key: `ua:2xx:${call.callId}` }];
+      default:
+        return [];
+    }
+  }
+
+  private finish(call: UaCall, now: number, how: { status?: number; reason?: string; endedBy?: string }): NodeAction<CallEvent>[] {
+    if (call.state === "ended") return [];
+    call.state = "ended";
+    this.calls.delete(call.callId);
+    const event: CallEvent = { type: "terminated", callId: call.callId, role: this.name, at: now };
+    if (how.status !== undefined) event.status = how.status;
+    if (how.reason !== undefined) event.reason = how.reason;
+    if (how.endedBy !== undefined) event.endedBy = how.endedBy;
+    return [
+      { type: "cancel-timer", key: `ua:cancel:${call.callId}` },
+      { type: "cancel-timer", key: `ua:noanswer:${call.callId}` },
+      { type: "cancel-timer", key: `ua:answer:${call.callId}` },
+      { type: "emit", event },
+    ];
+  }
+
+  private step(call: UaCall, what: string): NodeAction<CallEvent> {
+    return { type: "emit", event: { type: "step", callId: call.callId, role: this.name, what } };
+  }
+
+  private contactUri(aor: string): string {
+    const user = /^sips?:([^@]+)@/.exec(aor)?.[1];
+    return `sip:${user ? `${user}@` : ""}${this.opts.host}${this.opts.transport === "TCP" ? ";transport=tcp" : ""}`;
+  }
+
+  private nextMediaPort(): number {
+    const port = this.mediaPort;
+    this.mediaPort = this.mediaPort >= 60_000 ? 20_000 : this.mediaPort + 2;
+    return port;
+  }
+}
