@@ -146,7 +146,10 @@ export class Clearinghouse {
       const token = createOspToken(
         {
           sourceInfo: req.sourceInfo,
-          destinationInfo: [...destinationInfo, { type: "transport", value: d.address }],
+          // One DestinationInfo (the number), as the toolkit's TokenInfo holds a single destination number;
+          // the address goes in DestinationAlternate, so each destination's token is distinct.
+          destinationInfo,
+          destinationAlternates: [{ type: "transport", value: d.address }],
           callId,
           validAfter,
           validUntil,
@@ -155,10 +158,10 @@ export class Clearinghouse {
         },
         this.options.signer,
       );
+      // No TransactionId inside Destination: the toolkit refuses it there (it is on the response).
       const dest: OspDestination = {
         validAfter,
         validUntil,
-        transactionId,
         callId,
         destinationInfo,
         destinationSignalAddress: d.address,
@@ -191,8 +194,8 @@ export class Clearinghouse {
     set("source", ind.sourceInfo[0]?.value);
     set("destination", ind.destinationInfo[0]?.value);
     set("destinationSignalAddress", ind.destinationSignalAddress ?? ind.destinationAlternates.find((a) => a.type === "transport")?.value);
-    set("startTime", ind.startTime);
-    set("endTime", ind.endTime);
+    set("startTime", ind.startTime ?? detail?.startTime);
+    set("endTime", ind.endTime ?? detail?.endTime);
     set("duration", detail?.amount);
     set("unit", detail?.unit);
     set("terminationCause", ind.terminationCause?.code);

@@ -215,6 +215,13 @@ const usageDetail = struct([
   { el: "Amount", key: "amount", codec: decimal, required: true },
   { el: "Increment", key: "increment", codec: integer, required: true },
   { el: "Unit", key: "unit", codec: text, required: true },
+  // The toolkit reports call times inside UsageDetail (ospusage.c)
+  { el: "StartTime", key: "startTime", codec: time },
+  { el: "EndTime", key: "endTime", codec: time },
+  { el: "AlertTime", key: "alertTime", codec: time },
+  { el: "ConnectTime", key: "connectTime", codec: time },
+  { el: "PostDialDelay", key: "postDialDelay", codec: integer },
+  { el: "ReleaseSource", key: "releaseSource", codec: text },
 ]);
 const terminationCause = struct(
   [
@@ -238,6 +245,7 @@ const transactionId: FieldSpec = { el: "TransactionId", key: "transactionId", co
 const role: FieldSpec = { el: "Role", key: "role", codec: text };
 const callId: FieldSpec = { el: "CallId", key: "callId", codec: binary };
 const sourceInfo: FieldSpec = { el: "SourceInfo", key: "sourceInfo", codec: typedValue, many: true };
+const deviceInfo: FieldSpec = { el: "DeviceInfo", key: "deviceInfo", codec: typedValue, many: true };
 const sourceAlternates: FieldSpec = { el: "SourceAlternate", key: "sourceAlternates", codec: typedValue, many: true };
 const destinationInfo: FieldSpec = { el: "DestinationInfo", key: "destinationInfo", codec: typedValue, many: true };
 const destinationAlternates: FieldSpec = { el: "DestinationAlternate", key: "destinationAlternates", codec: typedValue, many: true };
@@ -266,6 +274,7 @@ const COMPONENT_SCHEMAS: Record<OspComponentKind, ValueCodec<Record<string, unkn
       timestamp,
       { el: "CallId", key: "callIds", codec: binary, many: true },
       sourceInfo,
+      deviceInfo,
       sourceAlternates,
       destinationInfo,
       destinationAlternates,
@@ -281,7 +290,7 @@ const COMPONENT_SCHEMAS: Record<OspComponentKind, ValueCodec<Record<string, unkn
     { attributes: ["componentId"] },
   ),
   AuthorisationIndication: struct(
-    [timestamp, role, transactionId, callId, sourceInfo, sourceAlternates, destinationInfo, destinationAlternates, tokens, validAfter, validUntil, customerId, deviceId],
+    [timestamp, role, transactionId, callId, sourceInfo, deviceInfo, sourceAlternates, destinationInfo, destinationAlternates, tokens, validAfter, validUntil, customerId, deviceId],
     { attributes: ["componentId"] },
   ),
   AuthorisationConfirmation: struct([timestamp, statusField, validAfter, validUntil], { attributes: ["componentId"] }),
@@ -299,7 +308,7 @@ const COMPONENT_SCHEMAS: Record<OspComponentKind, ValueCodec<Record<string, unkn
   ),
   UsageIndication: struct(
     [
-      timestamp, role, transactionId, callId, sourceInfo, sourceAlternates, destinationInfo, destinationAlternates, destSignal,
+      timestamp, role, transactionId, callId, sourceInfo, deviceInfo, sourceAlternates, destinationInfo, destinationAlternates, destSignal,
       { el: "UsageDetail", key: "usageDetails", codec: usageDetail, many: true },
       { el: "TerminationCause", key: "terminationCause", codec: terminationCause },
       { el: "StartTime", key: "startTime", codec: time },
@@ -312,7 +321,7 @@ const COMPONENT_SCHEMAS: Record<OspComponentKind, ValueCodec<Record<string, unkn
   CapabilitiesIndication: struct(
     [
       timestamp,
-      { el: "DeviceInfo", key: "deviceInfo", codec: typedValue, many: true },
+      deviceInfo,
       sourceInfo,
       sourceAlternates,
       { el: "Resources", key: "almostOutOfResources", codec: resources },
@@ -391,6 +400,7 @@ export function encodeOspMessage(message: OspMessage, options: OspEncodeOptions 
 const tokenInfoSchema = struct([
   sourceInfo,
   destinationInfo,
+  { el: "DestinationAlternate", key: "destinationAlternates", codec: typedValue, many: true },
   { el: "CallId", key: "callId", codec: binary, required: true },
   { el: "ValidAfter", key: "validAfter", codec: time, required: true },
   { el: "ValidUntil", key: "validUntil", codec: time, required: true },
@@ -401,7 +411,9 @@ const tokenInfoSchema = struct([
 export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
   const root = parseXmlDocument(input);
   if (root.name !== "TokenInfo") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <TokenInfo>`);
-  return tokenInfoSchema.decode(root, "TokenInfo") as unknown as OspTokenInfo;
+  const info = tokenInfoSchema.decode(root, "TokenInfo");
+  if ((info.destinationAlternates as unknown[]).length === 0) delete info.destinationAlternates;
+  return info as unknown as OspTokenInfo;
 }
 
 export function encodeTokenInfo(info: OspTokenInfo, options: { declaration?: boolean } = {}): Buffer {

@@ -43,6 +43,14 @@ export interface OspUsageDetail {
   amount: number;
   increment: number;
   unit: string;
+  /** Call times the toolkit reports inside UsageDetail of a UsageIndication. */
+  startTime?: number;
+  endTime?: number;
+  alertTime?: number;
+  connectTime?: number;
+  /** Post-dial delay (ms) and which side released the call (source, destination, …). */
+  postDialDelay?: number;
+  releaseSource?: string;
   extensions?: OspExtensionElement[];
 }
 
@@ -86,6 +94,8 @@ export interface OspAuthorisationRequest extends ComponentBase {
   timestamp?: number;
   callIds: Buffer[];
   sourceInfo: OspTypedValue[];
+  /** `<DeviceInfo type="transport">`: the device the call came through (the toolkit sends it). */
+  deviceInfo: OspTypedValue[];
   sourceAlternates: OspTypedValue[];
   destinationInfo: OspTypedValue[];
   destinationAlternates: OspTypedValue[];
@@ -110,6 +120,8 @@ export interface OspAuthorisationIndication extends ComponentBase {
   transactionId?: string;
   callId?: Buffer;
   sourceInfo: OspTypedValue[];
+  /** `<DeviceInfo type="transport">`: the device the call came through (the toolkit sends it). */
+  deviceInfo: OspTypedValue[];
   sourceAlternates: OspTypedValue[];
   destinationInfo: OspTypedValue[];
   destinationAlternates: OspTypedValue[];
@@ -159,6 +171,8 @@ export interface OspUsageIndication extends ComponentBase {
   transactionId?: string;
   callId?: Buffer;
   sourceInfo: OspTypedValue[];
+  /** `<DeviceInfo type="transport">`: the device the call came through (the toolkit sends it). */
+  deviceInfo: OspTypedValue[];
   sourceAlternates: OspTypedValue[];
   destinationInfo: OspTypedValue[];
   destinationAlternates: OspTypedValue[];
@@ -237,6 +251,8 @@ export interface OspMessage {
 export interface OspTokenInfo {
   sourceInfo: OspTypedValue[];
   destinationInfo: OspTypedValue[];
+  /** `<DestinationAlternate type="transport">`: the destination's signalling address (toolkit "look-ahead" info). */
+  destinationAlternates?: OspTypedValue[];
   callId: Buffer;
   validAfter: number;
   validUntil: number;

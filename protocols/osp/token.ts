@@ -38,7 +38,7 @@ export interface OspTokenValidatorOptions {
 /** What the checking side expects the token to be for. */
 export interface OspTokenExpectation {
   callId: Buffer;
-  /** Called number or destination address; must equal one of TokenInfo's DestinationInfo values when given. */
+  /** Called number or destination address; must equal a DestinationInfo or DestinationAlternate value when given. */
   destination?: string;
 }
 
@@ -120,7 +120,8 @@ export class OspTokenValidator {
         throw new Refusal("expired", `valid until ${new Date(info.validUntil).toISOString()}`);
       }
       if (!info.callId.equals(expect.callId)) throw new Refusal("wrong-call-id", "token was issued for another CallId");
-      if (expect.destination !== undefined && !info.destinationInfo.some((d) => d.value === expect.destination)) {
+      const named = [...info.destinationInfo, ...(info.destinationAlternates ?? [])];
+      if (expect.destination !== undefined && !named.some((d) => d.value === expect.destination)) {
         throw new Refusal("wrong-destination", `token does not name destination ${expect.destination}`);
       }
       this.pruneSeen(nowMs);

@@ -81,7 +81,7 @@ describe("Clearinghouse: authorisation", () => {
       expect(d.validUntil).toBe(T0 + 120_000);
       expect(d.tokens.length).toBe(1);
       const verdict = validator.validate(d.tokens[0]!, { callId: Buffer.from("call-a1"), destination: d.destinationSignalAddress! }, T0 + 1000);
-      expect(verdict.ok).toBe(true);
+      expect(verdict).toMatchObject({ ok: true });
       if (verdict.ok) expect(verdict.info.transactionId).toBe(rsp.transactionId);
     }
   });

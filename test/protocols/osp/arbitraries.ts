@@ -20,7 +20,13 @@ const typed = fc.record({ type: fc.constantFrom("e164", "url", "transport", "sub
 const typedList = fc.array(typed, { maxLength: 3 });
 const status = fc.record({ code: fc.integer({ min: 100, max: 999 }), description: safeText }, { requiredKeys: ["code"] });
 const service = fc.record({ serviceType: safeText }, { requiredKeys: [] });
-const usageDetail = fc.record({ service, amount, increment: count, unit: fc.constantFrom("s", "ms", "packet", "octet") }, { requiredKeys: ["amount", "increment", "unit"] });
+const usageDetail = fc.record(
+  {
+    service, amount, increment: count, unit: fc.constantFrom("s", "ms", "packet", "octet"),
+    startTime: time, endTime: time, alertTime: time, connectTime: time, postDialDelay: count, releaseSource: safeText,
+  },
+  { requiredKeys: ["amount", "increment", "unit"] },
+);
 const extensionName = fc.stringMatching(/^Ext[A-Za-z0-9]{0,8}$/);
 const extension: fc.Arbitrary<OspExtensionElement> = fc.record({
   name: extensionName,
@@ -50,13 +56,13 @@ const common = { componentId: attrText, timestamp: time, extensions };
 const req = (k: string[]) => ({ requiredKeys: ["kind", ...k] as never[] });
 
 export const componentArb: fc.Arbitrary<OspComponent> = fc.oneof(
-  fc.record({ kind: fc.constant("AuthorisationRequest" as const), ...common, callIds: fc.array(bytes, { maxLength: 2 }), sourceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, service, maximumDestinations: count, customerId: safeText, deviceId: safeText }, req(["callIds", "sourceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates"])),
+  fc.record({ kind: fc.constant("AuthorisationRequest" as const), ...common, callIds: fc.array(bytes, { maxLength: 2 }), sourceInfo: typedList, deviceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, service, maximumDestinations: count, customerId: safeText, deviceId: safeText }, req(["callIds", "sourceInfo", "deviceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates"])),
   fc.record({ kind: fc.constant("AuthorisationResponse" as const), ...common, status, transactionId: digits, destinations: fc.array(destination, { maxLength: 3 }) }, req(["status", "destinations"])),
-  fc.record({ kind: fc.constant("AuthorisationIndication" as const), ...common, role: safeText, transactionId: digits, callId: bytes, sourceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, tokens: fc.array(bytes, { maxLength: 2 }), validAfter: time, validUntil: time, customerId: safeText, deviceId: safeText }, req(["sourceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates", "tokens"])),
+  fc.record({ kind: fc.constant("AuthorisationIndication" as const), ...common, role: safeText, transactionId: digits, callId: bytes, sourceInfo: typedList, deviceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, tokens: fc.array(bytes, { maxLength: 2 }), validAfter: time, validUntil: time, customerId: safeText, deviceId: safeText }, req(["sourceInfo", "deviceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates", "tokens"])),
   fc.record({ kind: fc.constant("AuthorisationConfirmation" as const), ...common, status, validAfter: time, validUntil: time }, req(["status"])),
   fc.record({ kind: fc.constant("ReauthorisationRequest" as const), ...common, role: safeText, transactionId: digits, callId: bytes, sourceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, tokens: fc.array(bytes, { maxLength: 2 }), usageDetail, customerId: safeText, deviceId: safeText }, req(["sourceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates", "tokens"])),
   fc.record({ kind: fc.constant("ReauthorisationResponse" as const), ...common, status, transactionId: digits, destinations: fc.array(destination, { maxLength: 2 }) }, req(["status", "destinations"])),
-  fc.record({ kind: fc.constant("UsageIndication" as const), ...common, role: fc.constantFrom("source", "destination", "other"), transactionId: digits, callId: bytes, sourceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, destinationSignalAddress: safeText, usageDetails: fc.array(usageDetail, { maxLength: 2 }), terminationCause: fc.record({ type: attrText, code: count, description: safeText }, { requiredKeys: ["code"] }), startTime: time, endTime: time, customerId: safeText, deviceId: safeText }, req(["sourceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates", "usageDetails"])),
+  fc.record({ kind: fc.constant("UsageIndication" as const), ...common, role: fc.constantFrom("source", "destination", "other"), transactionId: digits, callId: bytes, sourceInfo: typedList, deviceInfo: typedList, sourceAlternates: typedList, destinationInfo: typedList, destinationAlternates: typedList, destinationSignalAddress: safeText, usageDetails: fc.array(usageDetail, { maxLength: 2 }), terminationCause: fc.record({ type: attrText, code: count, description: safeText }, { requiredKeys: ["code"] }), startTime: time, endTime: time, customerId: safeText, deviceId: safeText }, req(["sourceInfo", "deviceInfo", "sourceAlternates", "destinationInfo", "destinationAlternates", "usageDetails"])),
   fc.record({ kind: fc.constant("UsageConfirmation" as const), ...common, status }, req(["status"])),
   fc.record({ kind: fc.constant("CapabilitiesIndication" as const), ...common, deviceInfo: typedList, sourceInfo: typedList, sourceAlternates: typedList, almostOutOfResources: fc.boolean() }, req(["deviceInfo", "sourceInfo", "sourceAlternates"])),
   fc.record({ kind: fc.constant("CapabilitiesConfirmation" as const), ...common, status }, req(["status"])),
@@ -70,6 +76,6 @@ export const messageArb: fc.Arbitrary<OspMessage> = fc.record(
 );
 
 export const tokenInfoArb: fc.Arbitrary<OspTokenInfo> = fc.record(
-  { sourceInfo: typedList, destinationInfo: typedList, callId: bytes, validAfter: time, validUntil: time, transactionId: safeText, usageDetail, extensions },
+  { sourceInfo: typedList, destinationInfo: typedList, destinationAlternates: fc.array(typed, { minLength: 1, maxLength: 2 }), callId: bytes, validAfter: time, validUntil: time, transactionId: safeText, usageDetail, extensions },
   { requiredKeys: ["sourceInfo", "destinationInfo", "callId", "validAfter", "validUntil", "transactionId"] },
 );

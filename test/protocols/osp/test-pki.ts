@@ -18,7 +18,7 @@ function makeCert(
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial;
   cert.validity.notBefore = new Date(Date.UTC(2000, 0, 1));
-  cert.validity.notAfter = new Date(Date.UTC(2099, 0, 1));
+  cert.validity.notAfter = new Date(Date.UTC(2040, 0, 1)); // UTCTime (before 2050), as older ASN.1 readers expect
   cert.setSubject([{ name: "commonName", value: subjectCn }]);
   cert.setIssuer([{ name: "commonName", value: issuer ? issuer.cn : subjectCn }]);
   cert.setExtensions(isCa ? [{ name: "basicConstraints", cA: true }, { name: "keyUsage", keyCertSign: true, digitalSignature: true }] : [{ name: "basicConstraints", cA: false }]);
