@@ -1,6 +1,61 @@
-// runCalls on the loopback socket driver (filled in next).
+// runCalls on the loopback socket driver: the same roles as in memory, on real sockets and real time.
+import type { MessageRecord } from "../drivers/message-record.js";
+import { SocketNetwork } from "../drivers/socket-network.js";
+import { CallEventBus, type CallEvent } from "./call-events.js";
+import { OutcomeTracker, collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { RunOptions, RunResult } from "./run-calls.js";
+import { faultPlanOf } from "./run-memory.js";
+import { buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
 
-export function runOnNetwork(opts: RunOptions): Promise<RunResult> {
-  return Promise.reject(new Error(`network driver not ready (${opts.calls.length} calls)`));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function socketSpecOf(name: string): { sip?: boolean; copsServer?: boolean; ospServer?: boolean } {
+  if (name === "UAC" || name === "UAS" || name === "SIP1" || name === "SIP2") return { sip: true };
+  if (name === "POL1" || name === "POL2") return { copsServer: true };
+  if (name === "CH") return { ospServer: true };
+  return {};
+}
+
+function settled(topo: FlowTopology): boolean {
+  const l = leftovers(topo);
+  return l.classifiers === 0 && l.copsRequestStates === 0 && topo.pol1.usageBacklog + topo.pol2.usageBacklog === 0;
+}
+
+export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number }): Promise<RunResult> {
+  const topology = resolveTopology(opts.topology);
+  const topo = buildTopology(topology, opts.calls, opts.faults, opts.seed !== undefined ? { seed: opts.seed } : {});
+  const bus = new CallEventBus();
+  const tracker = new OutcomeTracker(topo.callIds, opts.calls);
+  bus.on("*", (e) => tracker.onEvent(e));
+  const records: MessageRecord[] = [];
+  const keep = opts.keepRecords ?? true;
+  const errors: string[] = [];
+  const net = new SocketNetwork<CallEvent>({
+    sipTransport: topology.sipTransport ?? "udp",
+    osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
+    faults: faultPlanOf(opts.faults),
+    onRecord: (r) => {
+      if (keep) records.push(r);
+      opts.onRecord?.(r);
+    },
+    onEmit: (_node, e) => bus.publish(e),
+    onError: (where, err) => errors.push(`${where}: ${String(err)}`),
+  });
+  for (const n of topo.nodes) net.add(n, socketSpecOf(n.name));
+  await net.start();
+  try {
+    const deadline = performance.now() + horizonOf(opts.calls);
+    while (!tracker.allEnded && performance.now() < deadline) await sleep(10);
+    const settleUntil = performance.now() + (opts.settleMs ?? 3000);
+    while (!settled(topo) && performance.now() < settleUntil) await sleep(10);
+    return {
+      records,
+      calls: tracker.outcomes(),
+      cdrs: await collectCdrs(topo, tracker),
+      leftovers: leftovers(topo),
+      endpoints: net.addresses(),
+    };
+  } finally {
+    await net.stop();
+  }
 }
