@@ -54,7 +54,7 @@ class RequestContext implements ProxyRequestContext {
   readonly branches: Branch[] = [];
   settledFlag = false;
   finalSent = false;
-  readonly toTag = generateTag();
+  private tag: string | undefined;
   readonly loopHash: string;
   readonly hasRoute: boolean;
   readonly inDialog: boolean;
@@ -74,6 +74,10 @@ class RequestContext implements ProxyRequestContext {
 
   get method(): string {
     return this.request.method;
+  }
+  /** To tag of responses the proxy generates for this request (made on first use). */
+  get toTag(): string {
+    return (this.tag ??= generateTag());
   }
   get signal(): AbortSignal {
     return this.controller.signal;

@@ -9,6 +9,8 @@ export interface UdpTransportOptions {
   host: string;
   port: number;
   limits?: Partial<SipParseLimits>;
+  /** SO_RCVBUF / SO_SNDBUF to ask for (default 4 MiB). */
+  socketBufferBytes?: number;
 }
 
 export class UdpTransport implements SipTransport {
@@ -45,6 +47,13 @@ export class UdpTransport implements SipTransport {
       socket.bind(this.options.port, this.options.host, () => {
         const a = socket.address();
         this.bound = { protocol: "udp", host: this.options.host, port: a.port };
+        // Room for bursts while the event loop is busy (capped by the kernel's rmem_max / wmem_max).
+        try {
+          socket.setRecvBufferSize(this.options.socketBufferBytes ?? 4 * 1024 * 1024);
+          socket.setSendBufferSize(this.options.socketBufferBytes ?? 4 * 1024 * 1024);
+        } catch {
+          // keep the kernel default
+        }
         socket.removeAllListeners("error");
         socket.on("error", () => undefined); // per-datagram errors surface through send callbacks
         resolve();
