@@ -4,7 +4,11 @@ import { describe, expect, it } from "vitest";
 import { OspDecodeError, decodeOspMessage, decodeTokenInfo, encodeOspMessage } from "../../../protocols/osp/index.js";
 
 const goldenDir = join(process.cwd(), "test/protocols/osp/golden");
-const corpus = readdirSync(goldenDir).map((f) => readFileSync(join(goldenDir, f)));
+const capturedDir = join(process.cwd(), "test/protocols/osp/captured");
+const corpus = [
+  ...readdirSync(goldenDir).map((f) => readFileSync(join(goldenDir, f))),
+  ...readdirSync(capturedDir).map((f) => readFileSync(join(capturedDir, f))),
+];
 
 /** mulberry32: small seeded PRNG so a failing input can be regenerated from the printed seed. */
 function prng(seed: number): () => number {

@@ -1,0 +1,135 @@
+// Interop: a policy server built on the TransNexus OSP Toolkit (Debian libosptk-dev, the library behind
+// Kamailio's and Asterisk's OSP modules) against callgate's clearinghouse over loopback HTTP. The toolkit
+// sends AuthorizationRequest and UsageIndication, reads our AuthorizationResponse, validates our PKCS#7
+// token locally against its CA, and reads our UsageConfirmation. Needs gcc and libosptk-dev: fails without.
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeOspMessage, type OspComponent } from "../../../protocols/osp/index.js";
+import { SqliteCdrStore } from "../../../lib/adapters/cdr-store-sqlite.js";
+import { Clearinghouse } from "../../../lib/roles/clearinghouse.js";
+import { startClearinghouseServer } from "../../../lib/roles/clearinghouse-server.js";
+import { makeTestPki, type TestPki } from "../../protocols/osp/test-pki.js";
+
+const dir = mkdtempSync(join(tmpdir(), "callgate-osptk-"));
+const peer = join(dir, "toolkit-peer");
+let pki: TestPki;
+let otherPki: TestPki;
+
+beforeAll(() => {
+  if (!existsSync("/usr/include/osp/osp.h")) throw new Error("libosptk-dev is not installed (apt-get install libosptk-dev)");
+  execFileSync("gcc", ["-Wall", "-o", peer, join(process.cwd(), "test/interop/osp/toolkit-peer.c"), "-losptk", "-lssl", "-lcrypto", "-lpthread", "-lm"]);
+  pki = makeTestPki("Callgate Interop CA", 2048);
+  otherPki = makeTestPki("Stranger CA", 2048);
+  writeFileSync(join(dir, "key.pem"), pki.signer.privateKeyPem);
+  writeFileSync(join(dir, "cert.pem"), pki.signer.certificatePem);
+  writeFileSync(join(dir, "ca.pem"), pki.caCertificatePem);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface PeerResult {
+  ok: boolean;
+  step?: string;
+  error?: number;
+  numdest?: number;
+  destination?: string;
+  called?: string;
+  timelimit?: number;
+  authorised?: number;
+  termlimit?: number;
+}
+
+function runPeer(url: string, callId: string): Promise<PeerResult> {
+  return new Promise((resolve, reject) => {
+    const args = [url, join(dir, "key.pem"), join(dir, "cert.pem"), join(dir, "ca.pem"), "14045266060", "14043342535", callId];
+    execFile(peer, args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      const line = stdout.trim().split("\n").pop() ?? "";
+      try {
+        resolve(JSON.parse(line) as PeerResult);
+      } catch {
+        reject(new Error(`toolkit peer printed no result (${String(err)}): ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+async function withClearinghouse<T>(
+  options: { signerPki: TestPki; spelling?: "toolkit" | "etsi"; db: string },
+  body: (url: string, seen: Buffer[], store: SqliteCdrStore) => Promise<T>,
+): Promise<T> {
+  const store = new SqliteCdrStore(join(dir, options.db));
+  const ch = new Clearinghouse({
+    routes: [{ prefix: "1404", timeLimitSeconds: 3600, destinations: [{ address: "[192.0.2.20]:5060" }, { address: "[192.0.2.21]:5060" }] }],
+    store,
+    signer: options.signerPki.signer,
+    ...(options.spelling ? { spelling: options.spelling } : {}),
+  });
+  const seen: Buffer[] = [];
+  const handle = ch.handle.bind(ch);
+  ch.handle = (request, nowMs, from) => {
+    if (Buffer.isBuffer(request)) seen.push(request);
+    return handle(request, nowMs, from);
+  };
+  const server = await startClearinghouseServer(ch, { url: "http://127.0.0.1:0/osp" });
+  try {
+    return await body(server.url, seen, store);
+  } finally {
+    await server.close();
+    await store.close();
+  }
+}
+
+describe("TransNexus OSP Toolkit as the policy server", () => {
+  it("authorises, validates our signed token, and reports usage that becomes a CDR", async () => {
+    await withClearinghouse({ signerPki: pki, db: "cdr-1.sqlite" }, async (url, seen, store) => {
+      const result = await runPeer(url, "call-1@192.0.2.10");
+      expect(result).toMatchObject({
+        ok: true,
+        numdest: 2,
+        destination: "[192.0.2.20]:5060",
+        called: "14043342535",
+        timelimit: 3600,
+        authorised: 1,
+        termlimit: 3600,
+      });
+      // What the toolkit sent, as our codec reads it.
+      const kinds = seen.map((b) => decodeOspMessage(b).components[0]!.kind);
+      expect(kinds).toEqual(["AuthorisationRequest", "UsageIndication"]);
+      expect(seen[0]!.toString()).toContain("<AuthorizationRequest ");
+      const usage = decodeOspMessage(seen[1]!).components[0] as OspComponent;
+      if (usage.kind !== "UsageIndication") throw new Error(usage.kind);
+      expect(usage.deviceInfo).toEqual([{ type: "transport", value: "[192.0.2.10]" }]);
+      expect(usage.usageDetails[0]).toMatchObject({ amount: 61, increment: 1, unit: "s", releaseSource: "source" });
+      expect(usage.usageDetails[0]!.endTime! - usage.usageDetails[0]!.startTime!).toBe(61_000);
+      const cdrs = await store.query();
+      expect(cdrs.length).toBe(1);
+      expect(cdrs[0]).toMatchObject({
+        role: "source",
+        callId: Buffer.from("call-1@192.0.2.10").toString("base64"),
+        source: "14045266060",
+        destination: "14043342535",
+        destinationSignalAddress: "[192.0.2.20]:5060",
+        duration: 61,
+        unit: "s",
+      });
+      expect(cdrs[0]!.endTime! - cdrs[0]!.startTime!).toBe(61_000);
+    });
+  });
+
+  it("refuses a token signed under a CA it does not trust", async () => {
+    await withClearinghouse({ signerPki: otherPki, db: "cdr-2.sqlite" }, async (url) => {
+      const result = await runPeer(url, "call-2@192.0.2.10");
+      expect(result.ok).toBe(false);
+      expect(result.step).toBe("validate");
+    });
+  });
+
+  it("also reads the ETSI spelling (AuthorisationResponse)", async () => {
+    await withClearinghouse({ signerPki: pki, spelling: "etsi", db: "cdr-3.sqlite" }, async (url) => {
+      const result = await runPeer(url, "call-3@192.0.2.10");
+      expect(result).toMatchObject({ ok: true, authorised: 1, destination: "[192.0.2.20]:5060" });
+    });
+  });
+});
