@@ -26,13 +26,13 @@ export class IntegritySession {
     this.peerKeys = config.peerKeys ?? new Map([[config.keyId, config.key]]);
   }
 
-  /** Encodes `msg` with an Integrity object carrying the next sequence number, and signs it. */
-  seal(msg: CopsMessage): Buffer {
-    msg.integrity = integrityPlaceholder(this.config.keyId, this.nextSend);
+  /** Encodes a copy of `msg` with an Integrity object carrying the next sequence number, and signs it. */
+  seal(msg: CopsMessage): { bytes: Buffer; message: CopsMessage } {
+    const sealed: CopsMessage = { ...msg, integrity: integrityPlaceholder(this.config.keyId, this.nextSend) };
     this.nextSend = (this.nextSend + 1) >>> 0; // wraps after 0xFFFFFFFF
-    const bytes = signCopsMessage(encodeCopsMessage(msg), this.config.key);
-    msg.integrity = { ...msg.integrity, digest: Buffer.from(bytes.subarray(bytes.length - HMAC_MD5_96_LENGTH)) };
-    return bytes;
+    const bytes = signCopsMessage(encodeCopsMessage(sealed), this.config.key);
+    if (sealed.integrity?.cType === 1) sealed.integrity.digest = Buffer.from(bytes.subarray(bytes.length - HMAC_MD5_96_LENGTH));
+    return { bytes, message: sealed };
   }
 
   /** Checks a received message: key known, digest right, sequence exactly the next one. */

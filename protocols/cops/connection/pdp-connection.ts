@@ -328,8 +328,8 @@ export class CopsPdpConnection {
   }
 
   private send(msg: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {
-    const bytes = this.integrity ? this.integrity.seal(msg) : encodeCopsMessage(msg);
-    out.push({ type: "send", bytes, message: msg });
+    if (this.integrity) out.push({ type: "send", ...this.integrity.seal(msg) });
+    else out.push({ type: "send", bytes: encodeCopsMessage(msg), message: msg });
   }
 
   private closeWithError(error: CopsCodePair, why: string, out: CopsAction<CopsPdpEvent>[]): void {

@@ -377,8 +377,8 @@ export class CopsPepConnection {
   // ---- helpers ----
 
   private send(msg: CopsMessage, out: CopsAction<CopsPepEvent>[]): void {
-    const bytes = this.integrity ? this.integrity.seal(msg) : encodeCopsMessage(msg);
-    out.push({ type: "send", bytes, message: msg });
+    if (this.integrity) out.push({ type: "send", ...this.integrity.seal(msg) });
+    else out.push({ type: "send", bytes: encodeCopsMessage(msg), message: msg });
   }
 
   private scheduleKeepAlive(out: CopsAction<CopsPepEvent>[]): void {

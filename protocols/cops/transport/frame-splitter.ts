@@ -7,6 +7,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
 export class CopsFrameSplitter {
   private pending: Buffer = Buffer.alloc(0);
+  private failed: { error: CopsDecodeError; header: Buffer } | undefined;
 
   constructor(private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {}
 
@@ -15,25 +16,46 @@ export class CopsFrameSplitter {
     return this.pending.length;
   }
 
-  /** Appends a chunk and returns every whole message now available; throws CopsDecodeError on a bad header. */
+  /** Set once a header was unusable: the error and the offending header octets. The stream is dead then. */
+  get failure(): { error: CopsDecodeError; header: Buffer } | undefined {
+    return this.failed;
+  }
+
+  /**
+   * Appends a chunk and returns every whole message now available. A bad header (version, length < 8,
+   * not a multiple of 4, above the bound) stops the stream: the messages before it are returned and
+   * `failure` is set; nothing is returned afterwards.
+   */
   push(chunk: Buffer): Buffer[] {
+    if (this.failed) return [];
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const frames: Buffer[] = [];
     let offset = 0;
     while (this.pending.length - offset >= HEADER_LENGTH) {
-      if ((this.pending[offset] ?? 0) >> 4 !== COPS_VERSION) {
-        throw new CopsDecodeError("bad-version", offset, "stream does not carry COPS version 1");
+      const error = this.checkHeader(offset);
+      if (error) {
+        this.failed = { error, header: Buffer.from(this.pending.subarray(offset, offset + HEADER_LENGTH)) };
+        this.pending = Buffer.alloc(0);
+        return frames;
       }
       const length = this.pending.readUInt32BE(offset + 4);
-      if (length < HEADER_LENGTH || length % 4 !== 0) throw new CopsDecodeError("bad-length", offset + 4, `message length ${length}`);
-      if (length > this.maxMessageBytes) {
-        throw new CopsDecodeError("frame-too-large", offset + 4, `message length ${length} exceeds ${this.maxMessageBytes}`);
-      }
       if (this.pending.length - offset < length) break;
       frames.push(Buffer.from(this.pending.subarray(offset, offset + length)));
       offset += length;
     }
     this.pending = offset === 0 ? this.pending : Buffer.from(this.pending.subarray(offset));
     return frames;
+  }
+
+  private checkHeader(offset: number): CopsDecodeError | undefined {
+    if ((this.pending[offset] ?? 0) >> 4 !== COPS_VERSION) {
+      return new CopsDecodeError("bad-version", offset, "stream does not carry COPS version 1");
+    }
+    const length = this.pending.readUInt32BE(offset + 4);
+    if (length < HEADER_LENGTH || length % 4 !== 0) return new CopsDecodeError("bad-length", offset + 4, `message length ${length}`);
+    if (length > this.maxMessageBytes) {
+      return new CopsDecodeError("frame-too-large", offset + 4, `message length ${length} exceeds ${this.maxMessageBytes}`);
+    }
+    return undefined;
   }
 }

@@ -5,7 +5,6 @@ import { createServer, connect as netConnect } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
 import type { ConnectionOptions, TlsOptions } from "node:tls";
-import { CopsDecodeError } from "../cops-decode-error.js";
 import { COPS_PORT } from "../constants.js";
 import type { CopsMessage, CopsServerAddress } from "../cops-message.js";
 import type { CopsAction, CopsTransportEvent } from "../connection/cops-actions.js";
@@ -49,20 +48,17 @@ export class CopsSocketRunner<In, Out> {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       if (this.socket !== socket) return;
-      let frames: Buffer[];
-      try {
-        frames = this.splitter.push(chunk);
-      } catch (err) {
-        if (!(err instanceof CopsDecodeError)) throw err;
-        // Unusable framing: hand the bad header to the machine, which answers with CC Error (RFC 2748 §3.7).
-        this.dispatch({ type: "message", bytes: Buffer.from(chunk.subarray(0, Math.min(chunk.length, 8))) });
-        this.detach(socket);
-        return;
-      }
+      const frames = this.splitter.push(chunk);
       for (const bytes of frames) {
         if (this.socket !== socket) return;
         this.options.onReceive?.(bytes);
         this.dispatch({ type: "message", bytes });
+      }
+      const failure = this.splitter.failure;
+      if (failure && this.socket === socket) {
+        // Unusable framing: the machine sees the bad header and answers with CC Error (RFC 2748 §3.7).
+        this.dispatch({ type: "message", bytes: failure.header });
+        this.detach(socket);
       }
     });
     const gone = (reason: string) => {

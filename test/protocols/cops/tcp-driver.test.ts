@@ -44,12 +44,26 @@ describe("CopsFrameSplitter", () => {
     expect(frames.map((f) => f.toString("hex"))).toEqual([a, b, a].map((f) => f.toString("hex")));
     expect(new CopsFrameSplitter().push(stream)).toHaveLength(3);
   });
-  it("never trusts the length: oversized, short or unaligned lengths throw before buffering", () => {
+  it("never trusts the length: oversized, short or unaligned lengths stop the stream before buffering", () => {
     const header = (len: number) => Buffer.from([0x10, 9, 0, 0, len >>> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
-    expect(() => new CopsFrameSplitter(1024).push(header(0x7ffffff0))).toThrow(CopsDecodeError);
-    expect(() => new CopsFrameSplitter(1024).push(header(4))).toThrow(/message length 4/);
-    expect(() => new CopsFrameSplitter(1024).push(header(10))).toThrow(CopsDecodeError);
-    expect(() => new CopsFrameSplitter(1024).push(Buffer.from("2009000000000008", "hex"))).toThrow(/version/);
+    const failureOf = (bytes: Buffer) => {
+      const s = new CopsFrameSplitter(1024);
+      expect(s.push(bytes)).toEqual([]);
+      expect(s.buffered).toBe(0);
+      return s.failure;
+    };
+    expect(failureOf(header(0x7ffffff0))?.error.code).toBe("frame-too-large");
+    expect(failureOf(header(4))?.error.message).toMatch(/message length 4/);
+    expect(failureOf(header(10))?.error).toBeInstanceOf(CopsDecodeError);
+    expect(failureOf(Buffer.from("2009000000000008", "hex"))?.error.code).toBe("bad-version");
+  });
+  it("returns the good messages before a bad header in the same chunk, then nothing more", () => {
+    const ka = encodeCopsMessage({ op: "KA", clientType: 0 });
+    const s = new CopsFrameSplitter(1024);
+    const bad = Buffer.from("1009000000100000", "hex");
+    expect(s.push(Buffer.concat([ka, ka, bad]))).toEqual([ka, ka]);
+    expect(s.failure?.header).toEqual(bad);
+    expect(s.push(ka)).toEqual([]);
   });
 });
 
