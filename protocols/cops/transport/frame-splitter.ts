@@ -23,11 +23,11 @@ export class CopsFrameSplitter {
 
   /**
    * Appends a chunk and returns every whole message now available. A bad header (version, length < 8,
-   * not a multiple of 4, above the bound) stops the stream: the messages before it are returned and
-   * `failure` is set; nothing is returned afterwards.
+   * not a multiple of 4, above the bound) kills the stream: the messages before it are returned with
+   * `failure` set, and every later call returns no message and the same failure.
    */
-  push(chunk: Buffer): Buffer[] {
-    if (this.failed) return [];
+  read(chunk: Buffer): { frames: Buffer[]; failure?: { error: CopsDecodeError; header: Buffer } } {
+    if (this.failed) return { frames: [], failure: this.failed };
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const frames: Buffer[] = [];
     let offset = 0;
@@ -36,7 +36,7 @@ export class CopsFrameSplitter {
       if (error) {
         this.failed = { error, header: Buffer.from(this.pending.subarray(offset, offset + HEADER_LENGTH)) };
         this.pending = Buffer.alloc(0);
-        return frames;
+        return { frames, failure: this.failed };
       }
       const length = this.pending.readUInt32BE(offset + 4);
       if (this.pending.length - offset < length) break;
@@ -44,6 +44,13 @@ export class CopsFrameSplitter {
       offset += length;
     }
     this.pending = offset === 0 ? this.pending : Buffer.from(this.pending.subarray(offset));
+    return { frames };
+  }
+
+  /** Like `read`, but throws the CopsDecodeError when the stream cannot be framed. */
+  push(chunk: Buffer): Buffer[] {
+    const { frames, failure } = this.read(chunk);
+    if (failure) throw failure.error;
     return frames;
   }
 

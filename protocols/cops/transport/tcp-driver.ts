@@ -48,13 +48,12 @@ export class CopsSocketRunner<In, Out> {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       if (this.socket !== socket) return;
-      const frames = this.splitter.push(chunk);
+      const { frames, failure } = this.splitter.read(chunk);
       for (const bytes of frames) {
         if (this.socket !== socket) return;
         this.options.onReceive?.(bytes);
         this.dispatch({ type: "message", bytes });
       }
-      const failure = this.splitter.failure;
       if (failure && this.socket === socket) {
         // Unusable framing: the machine sees the bad header and answers with CC Error (RFC 2748 §3.7).
         this.dispatch({ type: "message", bytes: failure.header });

@@ -48,22 +48,26 @@ describe("CopsFrameSplitter", () => {
     const header = (len: number) => Buffer.from([0x10, 9, 0, 0, len >>> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
     const failureOf = (bytes: Buffer) => {
       const s = new CopsFrameSplitter(1024);
-      expect(s.push(bytes)).toEqual([]);
+      const r = s.read(bytes);
+      expect(r.frames).toEqual([]);
       expect(s.buffered).toBe(0);
-      return s.failure;
+      expect(() => new CopsFrameSplitter(1024).push(bytes)).toThrow(CopsDecodeError);
+      return r.failure;
     };
     expect(failureOf(header(0x7ffffff0))?.error.code).toBe("frame-too-large");
     expect(failureOf(header(4))?.error.message).toMatch(/message length 4/);
     expect(failureOf(header(10))?.error).toBeInstanceOf(CopsDecodeError);
     expect(failureOf(Buffer.from("2009000000000008", "hex"))?.error.code).toBe("bad-version");
   });
-  it("returns the good messages before a bad header in the same chunk, then nothing more", () => {
+  it("read returns the good messages before a bad header in the same chunk, then nothing more", () => {
     const ka = encodeCopsMessage({ op: "KA", clientType: 0 });
     const s = new CopsFrameSplitter(1024);
     const bad = Buffer.from("1009000000100000", "hex");
-    expect(s.push(Buffer.concat([ka, ka, bad]))).toEqual([ka, ka]);
-    expect(s.failure?.header).toEqual(bad);
-    expect(s.push(ka)).toEqual([]);
+    const first = s.read(Buffer.concat([ka, ka, bad]));
+    expect(first.frames).toEqual([ka, ka]);
+    expect(first.failure?.header).toEqual(bad);
+    expect(s.read(ka)).toEqual({ frames: [], failure: first.failure });
+    expect(() => s.push(ka)).toThrow(CopsDecodeError);
   });
 });
 
