@@ -1,2 +1,58 @@
-// Public API of callgate: roles, flow, replay. Protocol layers are exported from callgate/sip, callgate/cops, callgate/osp.
+// Public API of callgate: roles, adapters, drivers and the call flow. Protocol layers are exported from
+// callgate/sip, callgate/cops, callgate/osp.
 export const VERSION = "0.1.0";
+
+// Roles: each a sans-I/O node `{ name, handle(event) → actions }`.
+export { UserAgent, type UserAgentOptions, type PlannedCall, type CalleeBehaviour } from "./roles/user-agent.js";
+export { SipProxy, TOKEN_HEADER, type SipProxyOptions } from "./roles/sip-proxy.js";
+export { PolicyServer, type PolicyServerOptions } from "./roles/policy-server.js";
+export { EdgeRouter, type EdgeRouterOptions, type Classifier } from "./roles/edge-router.js";
+export { Clearinghouse, type ClearinghouseOptions, type ClearinghouseReply, type ClearinghouseRoute } from "./roles/clearinghouse.js";
+export { ClearinghouseNode } from "./roles/ch-node.js";
+
+// Adapters.
+export {
+  DefaultPolicyAdapter,
+  type PolicyAdapter,
+  type AaaQuery,
+  type AaaVerdict,
+  type ClassQuery,
+  type ClassChoice,
+  type UsageObservation,
+  type CallSide,
+} from "./adapters/policy-adapter.js";
+export {
+  NoClearinghouse,
+  type ClearinghouseAdapter,
+  type AuthoriseRequest,
+  type AuthoriseResult,
+  type UsageReport,
+  type UsageResult,
+  type Exchange,
+  type ClearinghouseAnswer,
+} from "./adapters/clearinghouse-adapter.js";
+export { OspClearinghouseAdapter, type OspClearinghouseAdapterOptions } from "./adapters/osp-clearinghouse-adapter.js";
+export { MemoryCdrStore } from "./adapters/cdr-store-memory.js";
+export type { CdrStore, CallDetailRecord, CdrQuery } from "./adapters/cdr-store.js";
+
+// Drivers and the record stream.
+export type { FlowNode, NodeEvent, NodeAction, SendAction } from "./drivers/node.js";
+export { MemoryNetwork, type MemoryNetworkOptions } from "./drivers/memory-network.js";
+export { SocketNetwork, type SocketNetworkOptions, type SocketEndpointsSpec } from "./drivers/socket-network.js";
+export { FaultPlan, type MessageFault, type DownWindow } from "./drivers/fault-plan.js";
+export { recordToJsonLine, recordFromJsonLine, type MessageRecord, type Protocol } from "./drivers/message-record.js";
+
+// The call flow.
+export {
+  runCalls,
+  type RunOptions,
+  type RunResult,
+  type CallSpec,
+  type CallOutcome,
+  type FaultSpec,
+  type TopologyOptions,
+  type Role,
+} from "./flow/run-calls.js";
+export { buildTopology, resolveTopology, type FlowTopology } from "./flow/topology.js";
+export { CallEventBus, type CallEvent, type CallEventMap, type CallEventType } from "./flow/call-events.js";
+export { mediaFlows, buildSdp, answerSdp, type MediaFlow, type MediaEndpoint } from "./flow/media-flows.js";
