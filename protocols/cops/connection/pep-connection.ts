@@ -247,6 +247,7 @@ export class CopsPepConnection {
       if (state.localCommand !== undefined) req.lpdpDecisions = [{ command: state.localCommand, flags: 0 }];
       state.request = req;
       state.awaitingDecision = true;
+      state.pendingReports = 0; // RPTs owed to the old PDP are void; the new one decides afresh
       this.send(req, out);
       resent++;
     }
