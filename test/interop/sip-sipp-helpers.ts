@@ -126,3 +126,42 @@ export function findFile(dir: string, suffix: string): string {
   if (!f) throw new Error(`no *${suffix} in ${dir}`);
   return join(dir, f);
 }
+
+export interface CliProxy {
+  child: ChildProcess;
+  /** Sends SIGTERM and resolves with the transport counters the CLI prints on exit. */
+  stop(): Promise<Record<string, number>>;
+}
+
+/**
+ * Runs `callgate proxy ARGS` as its own process, from the TypeScript sources (tsx), so the interop tests
+ * do not depend on a prior build; resolves once it reports it is listening.
+ */
+export async function startCliProxy(args: string[]): Promise<CliProxy> {
+  const script = "import('./lib/cli/commands/proxy.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", ...args], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!stdout.includes("listening on")) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`callgate proxy did not start: ${stderr || stdout}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    async stop() {
+      child.kill("SIGTERM");
+      const code = await closed;
+      if (code !== 0) throw new Error(`callgate proxy exited with ${code}: ${stderr}`);
+      const line = stdout.trim().split("\n").reverse().find((l) => l.startsWith('{"stats"'));
+      if (!line) throw new Error(`callgate proxy printed no stats: ${stdout}`);
+      return (JSON.parse(line) as { stats: Record<string, number> }).stats;
+    },
+  };
+}

@@ -1,7 +1,6 @@
-// SIPp UAC → callgate stateful proxy → SIPp UAS, over UDP and TCP, on loopback (issue 3 interop).
+// SIPp UAC → `callgate proxy` (its own process) → SIPp UAS, over UDP and TCP, on loopback (issue 3 interop).
 import { describe, expect, it } from "vitest";
-import { nextHopHook, startProxyServer, type TransportProtocol } from "../../protocols/sip/index.js";
-import { findFile, freePort, waitForListener, readSippScreen, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
+import { findFile, freePort, readSippScreen, readSippStats, sippPath, startCliProxy, startSipp, waitForListener, workDir } from "./sip-sipp-helpers.js";
 
 const CALLS = 2000;
 const RATE = 200;
@@ -10,16 +9,13 @@ async function runThroughProxy(protocol: "udp" | "tcp") {
   expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
   const uasPort = await freePort();
   const uacPort = await freePort();
+  const proxyPort = await freePort();
   const dir = workDir(`callgate-sipp-${protocol}-`);
-  const proto: TransportProtocol = protocol;
-  const server = await startProxyServer({
-    listen: [{ protocol: proto, host: "127.0.0.1", port: 0 }],
-    hook: nextHopHook({ protocol: proto, host: "127.0.0.1", port: uasPort }),
-  });
-  const proxyPort = server.addresses[0]!.port;
+  const proxy = await startCliProxy(["--listen", `${protocol}:127.0.0.1:${proxyPort}`, "--next-hop", `${protocol}:127.0.0.1:${uasPort}`]);
   const transportFlag = protocol === "udp" ? ["-t", "u1"] : ["-t", "t1"];
-  const common = ["-i", "127.0.0.1", "-nostdin", "-trace_stat", "-fd", "1", "-trace_screen", "-trace_err", "-max_recv_loops", "1000"];
+  const common = ["-i", "127.0.0.1", "-nostdin", "-trace_stat", "-fd", "1", "-trace_screen", "-trace_err"];
   const uas = startSipp(["-sn", "uas", ...transportFlag, "-p", String(uasPort), "-m", String(CALLS), ...common], dir);
+  let proxyStats: Record<string, number> | undefined;
   try {
     await waitForListener(uasPort, protocol); // the UAS must be up before calls arrive
     const uacDir = workDir(`callgate-sipp-uac-${protocol}-`);
@@ -31,14 +27,15 @@ async function runThroughProxy(protocol: "udp" | "tcp") {
     const uasRun = await Promise.race([uas.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
     const stats = readSippStats(findFile(uacDir, ".csv"));
     const screen = readSippScreen(findFile(uacDir, "_screen.log"));
-    return { uacRun, uasRun, stats, screen, proxyStats: { ...server.transport.stats } };
+    proxyStats = await proxy.stop();
+    return { uacRun, uasRun, stats, screen, proxyStats };
   } finally {
     uas.child.kill("SIGTERM");
-    await server.close();
+    if (!proxyStats) proxy.child.kill("SIGKILL");
   }
 }
 
-describe("SIPp through the callgate proxy", () => {
+describe("SIPp through `callgate proxy`", () => {
   for (const protocol of ["udp", "tcp"] as const) {
     it(`${CALLS} calls over ${protocol.toUpperCase()}: all successful, none failed, no unexpected message`, async () => {
       const r = await runThroughProxy(protocol);
@@ -46,9 +43,13 @@ describe("SIPp through the callgate proxy", () => {
       expect(r.stats["FailedCall(C)"]).toBe("0");
       expect(r.stats["FailedUnexpectedMessage(C)"]).toBe("0");
       expect(r.screen.unexpected).toBe(0);
-      expect(r.screen.deadCallMsgs + r.screen.outOfCallMsgs).toBe(0);
+      // Late retransmissions of a completed call ("dead call" messages, e.g. a UAS repeating its 200 because
+      // the ACK took > T1 on a loaded machine) are legitimate; messages for no call at all are not.
+      expect(r.screen.outOfCallMsgs).toBe(0);
       expect(r.uacRun.code).toBe(0); // SIPp exits 0 only if every call succeeded
       expect(r.uasRun?.code).toBe(0);
+      // Every call's 6 requests/responses in each direction went through; nothing was malformed.
+      expect(r.proxyStats.received).toBeGreaterThanOrEqual(CALLS * 6);
       expect(r.proxyStats.malformedDatagrams + r.proxyStats.malformedStreams + r.proxyStats.badRequests).toBe(0);
     });
   }
