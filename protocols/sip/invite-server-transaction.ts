@@ -7,6 +7,11 @@ import type { InviteServerState, TransactionAction, TransactionEvent, Transactio
 export interface InviteServerTransactionOptions extends TransactionOptions {
   /** §17.2.1: send 100 Trying at once (default) rather than leave it to the TU. */
   sendTrying?: boolean;
+  /**
+   * RFC 6026 §7.1: after a 2xx stay in Accepted for Timer L (64*T1), absorbing INVITE retransmissions and
+   * sending further 2xx from the TU, instead of terminating at once as RFC 3261 Figure 7 does. Default false.
+   */
+  acceptedState?: boolean;
 }
 
 export class InviteServerTransaction implements TransactionMachine {
@@ -18,6 +23,7 @@ export class InviteServerTransaction implements TransactionMachine {
   private readonly cfg: TransactionTimerConfig;
   private readonly reliable: boolean;
   private readonly sendTrying: boolean;
+  private readonly acceptedState: boolean;
 
   constructor(
     readonly request: SipRequest,
@@ -27,6 +33,7 @@ export class InviteServerTransaction implements TransactionMachine {
     this.cfg = resolveTimerConfig(options);
     this.reliable = options.reliable;
     this.sendTrying = options.sendTrying ?? true;
+    this.acceptedState = options.acceptedState ?? false;
   }
 
   get state(): InviteServerState {
@@ -48,8 +55,9 @@ export class InviteServerTransaction implements TransactionMachine {
       case "timer":
         return this.onTimer(event.timer);
       case "transport-error":
-        // Figure 7: failure to send a response is reported to the TU (Proceeding and Completed).
-        return this.current === "confirmed" ? [] : this.terminate("transport-error");
+        // Figure 7: failure to send a response is reported to the TU (Proceeding and Completed);
+        // RFC 6026 §7.1: in Accepted it is not (the TU owns 2xx delivery).
+        return this.current === "confirmed" || this.current === "accepted" ? [] : this.terminate("transport-error");
       case "tu-response":
         return this.onTuResponse(event.response);
     }
@@ -85,15 +93,26 @@ export class InviteServerTransaction implements TransactionMachine {
       else actions.push({ type: "set-timer", timer: "I", delay: this.cfg.t4 });
       return actions;
     }
-    return []; // ACKs in Confirmed are absorbed
+    // RFC 6026 §7.1: an ACK matching an Accepted transaction goes to the TU; in Confirmed it is absorbed.
+    if (request.method === "ACK" && this.current === "accepted") return [{ type: "pass-to-tu", message: request }];
+    return [];
   }
 
   private onTuResponse(response: SipResponse): TransactionAction[] {
+    const s = response.status;
+    // RFC 6026 §7.1: in Accepted, further 2xx (retransmissions, other forks) go out; nothing else does.
+    if (this.current === "accepted") return s >= 200 && s < 300 ? [{ type: "send", message: response }] : [];
     if (this.current !== "proceeding") return [];
     this.lastResponse = response;
-    const s = response.status;
     if (s < 200) return [{ type: "send", message: response }];
     if (s < 300) {
+      if (this.acceptedState) {
+        this.current = "accepted";
+        return [
+          { type: "send", message: response },
+          { type: "set-timer", timer: "L", delay: transactionTimeout(this.cfg) },
+        ];
+      }
       // §17.2.1: 2xx retransmission belongs to the TU; the transaction ends.
       return [{ type: "send", message: response }, ...this.terminate("normal")];
     }
@@ -117,6 +136,7 @@ export class InviteServerTransaction implements TransactionMachine {
     }
     if (this.current === "completed" && timer === "H") return this.terminate("timeout");
     if (this.current === "confirmed" && timer === "I") return this.terminate("normal");
+    if (this.current === "accepted" && timer === "L") return this.terminate("normal");
     return [];
   }
 
@@ -126,6 +146,7 @@ export class InviteServerTransaction implements TransactionMachine {
       if (!this.reliable) actions.push({ type: "cancel-timer", timer: "G" });
       actions.push({ type: "cancel-timer", timer: "H" });
     }
+    if (this.current === "accepted" && reason !== "normal") actions.push({ type: "cancel-timer", timer: "L" });
     this.current = "terminated";
     actions.push({ type: "terminated", reason });
     return actions;

@@ -27,6 +27,8 @@ export interface ProxyServerOptions {
   tls?: { secureContext: SecureContextOptions; rejectUnauthorized?: boolean };
   advertisedHost?: string;
   clock?: TransactionClock;
+  /** RFC 6026 Accepted state for INVITE server transactions (default true: a late INVITE retransmission is absorbed, not forwarded again). */
+  acceptedState?: boolean;
   /** See TransportLayerOptions.allowDestination. */
   allowDestination?: (destination: TransportAddress) => boolean;
 }
@@ -65,7 +67,12 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   });
   await transport.start();
   const clock = options.clock ?? systemClock;
-  const transactions = new TransactionLayer({ sender: transport, clock, ...(options.timers ? { timers: options.timers } : {}) });
+  const transactions = new TransactionLayer({
+    sender: transport,
+    clock,
+    acceptedState: options.acceptedState ?? true,
+    ...(options.timers ? { timers: options.timers } : {}),
+  });
   const proxy = new StatefulProxy({
     transactions,
     identity: transport.identity(),

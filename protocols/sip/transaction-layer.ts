@@ -49,6 +49,8 @@ export interface TransactionLayerOptions {
   sendTrying?: boolean;
   /** UAS behaviour of §8.2.2.2: answer merged requests with 482. Proxies leave this off (default). */
   rejectMergedRequests?: boolean;
+  /** RFC 6026 Accepted state for INVITE server transactions (see InviteServerTransactionOptions). Default false. */
+  acceptedState?: boolean;
 }
 
 abstract class TransactionHandle {
@@ -114,6 +116,7 @@ export class TransactionLayer {
   private readonly timerConfig: Partial<TransactionTimerConfig>;
   private readonly sendTrying: boolean;
   private readonly rejectMerged: boolean;
+  private readonly acceptedState: boolean;
   private user: TransactionUser | undefined;
 
   constructor(options: TransactionLayerOptions) {
@@ -122,6 +125,7 @@ export class TransactionLayer {
     this.timerConfig = options.timers ?? {};
     this.sendTrying = options.sendTrying ?? true;
     this.rejectMerged = options.rejectMergedRequests ?? false;
+    this.acceptedState = options.acceptedState ?? false;
   }
 
   setUser(user: TransactionUser): void {
@@ -212,7 +216,7 @@ export class TransactionLayer {
     const options = { ...this.timerConfig, reliable: isReliableProtocol(context.source.protocol) };
     const machine =
       request.method === "INVITE"
-        ? new InviteServerTransaction(request, { ...options, sendTrying: this.sendTrying })
+        ? new InviteServerTransaction(request, { ...options, sendTrying: this.sendTrying, acceptedState: this.acceptedState })
         : new NonInviteServerTransaction(request, options);
     const tx = new ServerTransaction(key, machine, context, this);
     const mk = mergedRequestKey(request);
@@ -279,6 +283,7 @@ export class TransactionLayer {
       }
       case "pass-to-tu":
         if (tx instanceof ClientTransaction) tx.callbacks.onResponse(action.message as SipResponse, tx);
+        else if ((action.message as SipRequest).method === "ACK") this.user?.onAck?.(action.message as SipRequest, tx.context);
         else this.user?.onRequest(action.message as SipRequest, tx);
         return;
       case "terminated": {

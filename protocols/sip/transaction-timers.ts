@@ -1,7 +1,7 @@
 // RFC 3261 §17.1.1.1 / §17.1.2.1 / §17.2.1 / §17.2.2 and Table 4 (Appendix A): transaction timer values.
 
 /** The RFC 3261 transaction timers. */
-export type TransactionTimerName = "A" | "B" | "D" | "E" | "F" | "G" | "H" | "I" | "J" | "K";
+export type TransactionTimerName = "A" | "B" | "D" | "E" | "F" | "G" | "H" | "I" | "J" | "K" | "L";
 
 /** T1 (RTT estimate), T2 (max non-INVITE / INVITE-response retransmit interval), T4 (max network lifetime), in ms. */
 export interface TransactionTimerConfig {
@@ -21,7 +21,7 @@ export function resolveTimerConfig(partial?: Partial<TransactionTimerConfig>): T
   return cfg;
 }
 
-/** Timer B / F / H / J all last 64*T1 (RFC 3261 Table 4). */
+/** Timer B / F / H / J all last 64*T1 (RFC 3261 Table 4), as does Timer L (RFC 6026 §8.11). */
 export function transactionTimeout(cfg: TransactionTimerConfig): number {
   return 64 * cfg.t1;
 }

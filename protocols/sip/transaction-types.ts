@@ -6,7 +6,8 @@ export type TransactionKind = "invite-client" | "non-invite-client" | "invite-se
 
 export type InviteClientState = "calling" | "proceeding" | "completed" | "terminated";
 export type NonInviteClientState = "trying" | "proceeding" | "completed" | "terminated";
-export type InviteServerState = "proceeding" | "completed" | "confirmed" | "terminated";
+/** "accepted" only with the RFC 6026 option. */
+export type InviteServerState = "proceeding" | "completed" | "confirmed" | "accepted" | "terminated";
 export type NonInviteServerState = "trying" | "proceeding" | "completed" | "terminated";
 export type TransactionState = InviteClientState | NonInviteClientState | InviteServerState | NonInviteServerState;
 

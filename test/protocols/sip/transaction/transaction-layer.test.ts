@@ -20,7 +20,7 @@ const CTX: InboundContext = {
 };
 const DEST = { protocol: "udp" as const, host: "192.0.2.20", port: 5060 };
 
-function setup(opts: { rejectMergedRequests?: boolean } = {}) {
+function setup(opts: { rejectMergedRequests?: boolean; acceptedState?: boolean } = {}) {
   const clock = new VirtualClock();
   const sent: { at: number; message: SipMessage }[] = [];
   const layer = new TransactionLayer({
@@ -212,5 +212,50 @@ describe("ACK for a non-2xx final response (§17.1.1.3)", () => {
     expect(ack.from.tag).toBe(inv.from.tag);
     expect(ack.callId).toBe(inv.callId);
     expect(ack.cseq).toEqual({ seq: inv.cseq.seq, method: "ACK" });
+  });
+});
+
+describe("RFC 6026 Accepted state (option)", () => {
+  it("absorbs INVITE retransmissions after a 2xx, sends later 2xx, ends on Timer L", () => {
+    const { clock, layer, requests, sent } = setup({ acceptedState: true });
+    const inv = makeRequest("INVITE");
+    layer.receive(inv, CTX);
+    const tx = requests[0]!.tx;
+    tx.respond(makeResponse(inv, 200, "fork1"));
+    expect(tx.state).toBe("accepted");
+    layer.receive(inv.clone(), CTX); // late retransmission: absorbed, not a new request
+    expect(requests).toHaveLength(1);
+    tx.respond(makeResponse(inv, 200, "fork2")); // a second fork's 2xx still goes out
+    tx.respond(makeResponse(inv, 486)); // but no non-2xx any more
+    expect(sent.map((s) => [(s.message as SipResponse).status, (s.message as SipResponse).to.tag ?? ""])).toEqual([
+      [100, ""],
+      [200, "fork1"],
+      [200, "fork2"],
+    ]);
+    clock.advance(64 * 500);
+    expect(tx.state).toBe("terminated");
+    layer.receive(inv.clone(), CTX); // only now would it be new
+    expect(requests).toHaveLength(2);
+  });
+
+  it("hands an RFC 2543 ACK for the 2xx to the TU", () => {
+    const { layer, requests, acks } = setup({ acceptedState: true });
+    const inv = makeRequest("INVITE", { branch: "2543accept" });
+    layer.receive(inv, CTX);
+    requests[0]!.tx.respond(makeResponse(inv, 200, "ok-tag"));
+    const ack = new SipRequest("ACK", inv.uri, inv.clone().headers);
+    ack.setHeader("CSeq", "1 ACK");
+    ack.setHeader("To", `${inv.getHeader("To")};tag=ok-tag`);
+    layer.receive(ack, CTX);
+    expect(acks).toHaveLength(1);
+    expect(requests[0]!.tx.state).toBe("accepted");
+  });
+
+  it("without the option, a 2xx ends the transaction at once (RFC 3261 Figure 7)", () => {
+    const { layer, requests } = setup();
+    const inv = makeRequest("INVITE");
+    layer.receive(inv, CTX);
+    requests[0]!.tx.respond(makeResponse(inv, 200));
+    expect(requests[0]!.tx.state).toBe("terminated");
   });
 });
