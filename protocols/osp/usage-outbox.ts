@@ -14,6 +14,7 @@ export interface OutboxEntry {
 export class UsageOutbox {
   private fd: number;
   private readonly entries = new Map<string, Buffer>();
+  private readonly unflushed = new Map<string, Promise<void>>();
   private waiting: { line: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -57,12 +58,19 @@ export class UsageOutbox {
   add(id: string, bytes: Buffer): Promise<void> {
     if (/[\s]/.test(id)) return Promise.reject(new Error(`outbox id '${id}' contains whitespace`));
     if (this.closed) return Promise.reject(new Error("outbox closed"));
-    if (this.entries.has(id)) return Promise.resolve();
+    // Already spooled: resolve with the write that spools it (it may still be on its way to disk).
+    if (this.entries.has(id)) return this.unflushed.get(id) ?? Promise.resolve();
     this.entries.set(id, bytes);
-    return new Promise((resolve, reject) => {
+    const written = new Promise<void>((resolve, reject) => {
       this.waiting.push({ line: `A ${id} ${bytes.toString("base64")}\n`, resolve, reject });
       this.scheduleFlush();
     });
+    this.unflushed.set(id, written);
+    const settled = (): void => {
+      this.unflushed.delete(id);
+    };
+    written.then(settled, settled);
+    return written;
   }
 
   /** Marks an entry delivered. */

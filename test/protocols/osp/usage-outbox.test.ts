@@ -40,6 +40,17 @@ describe("UsageOutbox journal", () => {
     expect(readFileSync(path, "utf8")).toBe(`A m49 ${Buffer.from("x49").toString("base64")}\n`);
   });
 
+  it("a second add of an id still being written resolves with that same write", async () => {
+    const path = join(dir, "e.journal");
+    const box = new UsageOutbox(path);
+    const first = box.add("m1", Buffer.from("one"));
+    const second = box.add("m1", Buffer.from("one"));
+    expect(second).toBe(first);
+    await second;
+    expect(readFileSync(path, "utf8")).toBe(`A m1 ${Buffer.from("one").toString("base64")}\n`);
+    box.close();
+  });
+
   it("adds an id once and refuses ids with whitespace", async () => {
     const box = new UsageOutbox(join(dir, "d.journal"));
     await box.add("m1", Buffer.from("one"));
