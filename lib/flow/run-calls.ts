@@ -9,6 +9,10 @@ export interface TopologyOptions {
   clearinghouseUnreachable?: "fail-closed" | "fail-open";
   signedTokens?: boolean;
   sipTransport?: "udp" | "tcp";
+  /** How long a policy server waits for the clearinghouse before treating it as unreachable (default 3000 ms). */
+  clearinghouseTimeoutMs?: number;
+  /** Interval between retries of an unconfirmed UsageIndication (default 5000 ms). */
+  usageRetryMs?: number;
 }
 
 export interface CallSpec {

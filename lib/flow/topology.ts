@@ -47,6 +47,8 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
     clearinghouseUnreachable: t?.clearinghouseUnreachable ?? "fail-closed",
     signedTokens: t?.signedTokens ?? true,
     sipTransport: t?.sipTransport ?? "udp",
+    clearinghouseTimeoutMs: t?.clearinghouseTimeoutMs ?? 3000,
+    usageRetryMs: t?.usageRetryMs ?? 5000,
   };
 }
 
@@ -79,10 +81,9 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const behaviour = (callId: string): CalleeBehaviour => {
     const c = specById.get(callId);
     if (!c) return { outcome: "busy", answerDelayMs: 0, durationMs: 0, hangsUp: false };
-    const outcome = c.outcome === "busy" || c.outcome === "decline" || c.outcome === "no-answer" ? c.outcome : "answer";
-    // A call the caller cancels rings until then.
-    const delay = c.outcome === "cancel" ? Number.MAX_SAFE_INTEGER / 4 : c.answerDelayMs;
-    return { outcome, answerDelayMs: delay, durationMs: c.durationMs, hangsUp: c.hangUp === "callee" };
+    // A call the caller cancels rings until then, like one nobody answers.
+    const outcome = c.outcome === "busy" || c.outcome === "decline" || c.outcome === "no-answer" ? c.outcome : c.outcome === "cancel" ? "no-answer" : "answer";
+    return { outcome, answerDelayMs: c.answerDelayMs, durationMs: c.durationMs, hangsUp: c.hangUp === "callee" };
   };
 
   const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ...t1 });
@@ -108,8 +109,9 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const pol1Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL1") });
   const pol2Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL2") });
   const unreachable = topology.clearinghouseUnreachable ?? "fail-closed";
-  const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: "R1", policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable });
-  const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: "R2", policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable });
+  const chTiming = { clearinghouseTimeoutMs: topology.clearinghouseTimeoutMs ?? 3000, usageRetryMs: topology.usageRetryMs ?? 5000 };
+  const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: "R1", policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable, ...chTiming });
+  const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: "R2", policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable, ...chTiming });
   const r1 = new EdgeRouter({ name: "R1", pdp: "POL1", failInstall: denied.has("R1"), random });
   const r2 = new EdgeRouter({ name: "R2", pdp: "POL2", failInstall: denied.has("R2"), random });
 

@@ -127,11 +127,10 @@ export class EdgeRouter implements FlowNode<CallEvent> {
       }
       for (const mark of decision.install) {
         // The same 5-tuple installed again (a resynchronised policy server) replaces the old classifier.
-        for (const [id, c] of this.classifiers) {
-          if (sameTuple(c.mark, mark)) {
-            this.classifiers.delete(id);
-            this.classifiers.set(mark.instanceId, { ...c, mark });
-          }
+        const same = [...this.classifiers].find(([, c]) => sameTuple(c.mark, mark));
+        if (same) {
+          this.classifiers.delete(same[0]);
+          this.classifiers.set(mark.instanceId, { ...same[1], mark });
         }
         if (!this.classifiers.has(mark.instanceId)) this.classifiers.set(mark.instanceId, { mark, installedAt: now, callId: this.hintCallId });
       }

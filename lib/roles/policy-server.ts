@@ -68,7 +68,7 @@ interface PolicyCall {
   deleted: boolean;
 }
 
-type RouterOp = { callId: string; kind: "install" | "remove" };
+type RouterOp = { callId: string; kind: "install" | "remove" | "config" };
 
 interface PendingUsage {
   correlation: string;
@@ -88,6 +88,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private byHandle = new Map<string, string>();
   private routerHandle: Buffer | undefined;
   private routerOps: RouterOp[] = [];
+  /** Calls whose LDP waits for the router's configuration request. */
+  private waitingForRouter: string[] = [];
   private nextInstance = 1;
   private pendingAuth = new Map<string, string>();
   private pendingUsage = new Map<string, PendingUsage>();
@@ -136,6 +138,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.byHandle = new Map();
         this.routerHandle = undefined;
         this.routerOps = [];
+        this.waitingForRouter = [];
         this.pendingAuth = new Map();
         return [];
       default:
@@ -299,7 +302,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (!call.authorised || (call.phase !== "authorised" && call.phase !== "installing")) {
       return this.decide(call, "LDP", false, { reason: { code: 403, text: "call not authorised" } }, now);
     }
-    if (!this.routerHandle) return this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} not connected` } }, now);
+    if (!this.routerHandle) {
+      // The router has not (re)opened its configuration state yet (start-up, or this server restarted): wait for it.
+      if (!this.waitingForRouter.includes(call.callId)) this.waitingForRouter.push(call.callId);
+      return [];
+    }
     const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
     const marks: FlowMark[] = call.flows.map((f) => ({
       instanceId: this.nextInstance++, family: f.family, protocol: f.protocol,
@@ -339,14 +346,21 @@ export class PolicyServer implements FlowNode<CallEvent> {
 
   private onRouterEvent(e: CopsPdpEvent, now: number): NodeAction[] {
     switch (e.type) {
-      case "request":
+      case "request": {
         // The router's configuration request opens its provisioning state (RFC 3084 §2.2): answer NULL for now.
         this.routerHandle = e.handle;
-        return this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
+        this.routerOps = [{ callId: "", kind: "config" }];
+        const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
+        for (const callId of this.waitingForRouter.splice(0)) {
+          const call = this.calls.get(callId);
+          if (call) out.push(...this.install(call, now));
+        }
+        return out;
+      }
       case "report": {
         if (!e.answersDecision) return [];
         const op = this.routerOps.shift();
-        if (!op) return [];
+        if (!op || op.kind === "config") return [];
         const call = this.calls.get(op.callId);
         if (!call) return [];
         let report;
@@ -388,7 +402,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private removed(call: PolicyCall, usage: { packets: bigint; octets: bigint }[], now: number): NodeAction[] {
-    const durationMs = call.installedAt === undefined ? 0 : now - call.installedAt;
+    // A call that ends by DRQ (refused, cancelled, unanswered) was never in conversation: no duration to bill.
+    const durationMs = call.installedAt === undefined || call.removalFor !== "noLDP" ? 0 : now - call.installedAt;
     call.phase = "over";
     let packets = 0n;
     let octets = 0n;
