@@ -180,14 +180,17 @@ function checkCall(call: ExpandedCall, expect: CallExpectation, outcome: CallOut
   if (expect.cdrs !== undefined) {
     checked++;
     const cdrs = ctx.result.cdrs.filter((c) => c.callId === outcome.callId);
+    // Usage is reported by the first UsageIndication (or, without a clearinghouse, the removal of the policy).
+    const usage = records.findIndex((r) => r.msg === "UsageIndication" || r.msg === "DEC Remove");
+    const divergence = ctx.at(records, usage < 0 ? records.length : usage, "no usage was reported");
     if (typeof expect.cdrs === "number") {
-      if (cdrs.length !== expect.cdrs) ctx.push({ check: "cdrs", message: `${cdrs.length} CDR(s), expected ${expect.cdrs}` });
+      if (cdrs.length !== expect.cdrs) ctx.push({ check: "cdrs", message: `${cdrs.length} CDR(s), expected ${expect.cdrs}`, divergence });
     } else {
       const left = [...cdrs];
       for (const want of expect.cdrs) {
         const k = left.findIndex((c) => (want.role === undefined || c.role === want.role) && (want.durationS === undefined || Math.abs(c.durationS - want.durationS) <= (want.toleranceS ?? 1)));
         if (k < 0) {
-          ctx.push({ check: "cdrs", message: `no CDR ${JSON.stringify(want)} among ${JSON.stringify(cdrs.map(({ role, durationS }) => ({ role, durationS })))}` });
+          ctx.push({ check: "cdrs", message: `no CDR ${JSON.stringify(want)} among ${JSON.stringify(cdrs.map(({ role, durationS }) => ({ role, durationS })))}`, divergence });
           break;
         }
         left.splice(k, 1);

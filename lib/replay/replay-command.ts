@@ -108,9 +108,10 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   if (ladderJson !== undefined) {
     writeJsonLines(ladderJson, result.records);
     written.push(ladderJson);
-    const calls = recordsByCall(result.records);
-    if (calls.size === 1) {
-      const { setup, teardown } = splitAtFirstBye([...calls.values()][0] as MessageRecord[]);
+    // Connection-level messages (OPN, CAT, KA, router configuration) carry no call id and belong to no call.
+    const calls = [...recordsByCall(result.records)].filter(([callId]) => callId !== "");
+    if (calls.length === 1) {
+      const { setup, teardown } = splitAtFirstBye((calls[0] as [string, MessageRecord[]])[1]);
       const base = ladderJson.replace(/\.jsonl?$/, "");
       writeJsonLines(`${base}.setup.jsonl`, setup);
       writeJsonLines(`${base}.teardown.jsonl`, teardown);

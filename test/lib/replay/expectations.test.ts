@@ -14,7 +14,8 @@ function result(s: Scenario, records: MessageRecord[], outcome: { finalStatusAtC
   return {
     records,
     calls: expandCalls(s).map((c) => ({ callId: records[0]?.callId ?? "c1", spec: c.spec, finalStatusAtCaller: outcome.finalStatusAtCaller, established: outcome.established })),
-    cdrs: [],
+    // one usage record per side of an established call, for its talk time
+    cdrs: outcome.established ? expandCalls(s).flatMap((c) => ["source", "destination"].map((role) => ({ callId: records[0]?.callId ?? "c1", role, durationS: c.spec.durationMs / 1000 }))) : [],
     leftovers: { classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 },
     ...extra,
   };
@@ -26,7 +27,7 @@ describe("expectations", () => {
     const report = checkExpectations(s, result(s, syntheticCall({ callId: "c1", withExtras: true }), { finalStatusAtCaller: 200, established: true }));
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.checked).toBe(7); // flow setup + teardown, status, established, noStateLeft, established total, failed total
+    expect(report.checked).toBe(8); // flow setup + teardown, status, established, CDRs, noStateLeft, established total, failed total
   });
 
   it("a missing DEC LDP fails the setup flow and names the first diverging message", () => {
@@ -84,7 +85,8 @@ describe("expectations", () => {
     const s = scenario("busy-486");
     const records = [rec(0, "SIP", "UAC", "SIP1", "INVITE"), rec(1, "SIP", "SIP2", "UAS", "INVITE"), rec(2, "SIP", "UAS", "SIP2", "486 Busy Here"), rec(3, "SIP", "SIP2", "SIP1", "486 Busy Here"), rec(4, "SIP", "SIP1", "UAC", "486 Busy Here"), rec(5, "SIP", "UAC", "SIP1", "ACK")];
     const leftovers = { classifiers: 1, copsRequestStates: 2, pendingTransactions: 0 };
-    const report = checkExpectations(s, result(s, records, { finalStatusAtCaller: 486, established: true }, { leftovers }));
+    const cdrs = ["source", "destination"].map((role) => ({ callId: "c1", role, durationS: 0 }));
+    const report = checkExpectations(s, result(s, records, { finalStatusAtCaller: 486, established: true }, { leftovers, cdrs }));
     expect(report.failures.map(formatFailure)).toEqual([
       "call-1: established: call was established, expected not established\n  first diverging message: #4 t=0.004s SIP SIP1 → UAC 486 Busy Here",
       "scenario: noStateLeft: state left behind: 1 classifier(s), 2 COPS request state(s), 0 SIP transaction(s)",

@@ -19,7 +19,7 @@ function referenceRunner(damage: (r: RunResult) => void = () => undefined, seen:
     const result: RunResult = {
       records: options.calls.flatMap((c) => syntheticCall({ callId: `${c.id}@192.0.2.10`, hangUp: c.hangUp, noClearinghouse: noCh, startMs: c.startMs })),
       calls: options.calls.map((c) => ({ callId: `${c.id}@192.0.2.10`, spec: c, finalStatusAtCaller: 200, established: true })),
-      cdrs: [],
+      cdrs: options.calls.flatMap((c) => ["source", "destination"].map((role) => ({ callId: `${c.id}@192.0.2.10`, role, durationS: c.durationMs / 1000 }))),
       leftovers: { classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 },
     };
     damage(result);
@@ -51,11 +51,11 @@ describe("callgate replay", () => {
     expect(r.stdout).toMatch(/t \(s\)\s+UAC\s+SIP1\s+POL1\s+R1\s+CH\s+SIP2\s+POL2\s+R2\s+UAS/);
     expect(r.stdout).toContain("S         |---- INVITE --->|"); // letter, not colour: stdout is not a TTY
     expect(r.stdout).toContain("fig5-fig6: 1 call(s) on the in-memory driver, 1 established, 46 messages");
-    expect(r.stdout).toContain("expectations: all 7 hold");
+    expect(r.stdout).toContain("expectations: all 8 hold");
     expect(fromJsonLines(readFileSync(out("ladder.jsonl"), "utf8"))).toHaveLength(46);
     expect(runCheckLadderTool(out("ladder.setup.jsonl"), "setup").ok).toBe(true);
     expect(runCheckLadderTool(out("ladder.teardown.jsonl"), "teardown").ok).toBe(true);
-    expect(readFileSync(out("ladder.html"), "utf8")).toContain("expectations: all 7 hold");
+    expect(readFileSync(out("ladder.html"), "utf8")).toContain("expectations: all 8 hold");
     expect(readFileSync(out("call.pcap")).readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect(existsSync(out("run.trace"))).toBe(true);
     expect(r.stdout).toContain(`wrote ${out("call.pcap")}`);
@@ -74,7 +74,7 @@ describe("callgate replay", () => {
       res.records = res.records.filter((x) => !(x.msg === "RPT Success" && x.from === "R1"));
     }));
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("expectations: 2 of 7 failed");
+    expect(r.stdout).toContain("expectations: 2 of 8 failed");
     expect(r.stdout).toContain("call-1: setup flow (FIG. 5): step 20 missing: COPS|R1|POL1|RPT Success");
     expect(r.stdout).toMatch(/first diverging message: #\d+ t=\d+\.\d{3}s COPS POL1 → SIP1 DEC LDP/);
   });

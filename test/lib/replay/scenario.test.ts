@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { expandCalls, loadScenarioFile, parseScenario, ScenarioError, toRunOptions, type ScenarioProblem } from "../../../lib/replay/scenario.js";
 
 const dir = join(process.cwd(), "scenarios");
-const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+// osp-routes.yaml is the clearinghouse's routing table (`callgate clearinghouse --routes`), not a scenario.
+const NOT_SCENARIOS = new Set(["osp-routes.yaml"]);
+const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") && !NOT_SCENARIOS.has(f));
 
 const REQUIRED = [
   "fig5-fig6", "fig5-fig6-no-clearinghouse", "callee-hangs-up", "clearinghouse-denies", "clearinghouse-unreachable-fail-closed",
