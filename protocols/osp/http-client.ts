@@ -42,12 +42,16 @@ export class OspHttpError extends Error {
 }
 
 export class OspClient {
+  /** Usage delivery counters: attempts (HTTP POSTs), failures (no usable answer), confirmed entries. */
+  readonly usageStats = { attempts: 0, failures: 0, confirmed: 0 };
   private readonly target: URL;
   private readonly agent: http.Agent;
   private readonly outbox: UsageOutbox | undefined;
   private readonly memoryOutbox = new Map<string, Buffer>();
   private readonly inFlight = new Set<string>();
   private pumping = false;
+  private probing = false;
+  private failedRounds = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
@@ -154,39 +158,47 @@ export class OspClient {
     return this.outbox ? this.outbox.pending() : [...this.memoryOutbox].map(([id, bytes]) => ({ id, bytes }));
   }
 
+  /**
+   * One delivery round over the spooled entries, `usageConcurrency` at a time. After a failed round the
+   * next one sends a single probe first, and the pause between failed rounds doubles up to 8× retryDelayMs,
+   * so a clearinghouse that is down costs little; the first success restores full speed.
+   */
   private pump(): void {
     if (this.pumping || this.closed) return;
     this.pumping = true;
+    const probeRound = this.probing;
     const limit = this.options.usageConcurrency ?? 16;
     const queue = this.pendingEntries().filter((e) => !this.inFlight.has(e.id));
+    let nextIndex = 0;
     let failed = false;
+    let delivered = 0;
     let active = 0;
-    const next = (): void => {
-      while (!failed && !this.closed && active < limit && queue.length > 0) {
-        const entry = queue.shift()!;
+    const launch = (): void => {
+      // A probe round sends one entry and ends; its success starts a full-speed round.
+      const stop = () => failed || this.closed || (probeRound && nextIndex > 0);
+      while (!stop() && active < limit && nextIndex < queue.length) {
+        const entry = queue[nextIndex++]!;
         active++;
         this.inFlight.add(entry.id);
-        this.deliver(entry).then(
-          (ok) => {
-            active--;
-            this.inFlight.delete(entry.id);
-            if (!ok) failed = true;
-            next();
-          },
-          () => {
-            active--;
-            this.inFlight.delete(entry.id);
+        const settle = (ok: boolean): void => {
+          active--;
+          this.inFlight.delete(entry.id);
+          if (ok) {
+            delivered++;
+            this.probing = false;
+          } else {
             failed = true;
-            next();
-          },
-        );
+          }
+          launch();
+        };
+        this.deliver(entry).then(settle, () => settle(false));
       }
-      if (active === 0) this.roundDone(failed);
+      if (active === 0) this.roundDone(failed, delivered);
     };
-    next();
+    launch();
   }
 
-  private roundDone(failed: boolean): void {
+  private roundDone(failed: boolean, delivered: number): void {
     this.pumping = false;
     if (this.closed) return;
     if (this.pendingUsage() === 0) {
@@ -196,25 +208,35 @@ export class OspClient {
       return;
     }
     if (failed) {
+      const base = this.options.retryDelayMs ?? 200;
+      this.failedRounds = delivered > 0 ? 1 : this.failedRounds + 1;
+      this.probing = true;
       clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.pump(), this.options.retryDelayMs ?? 200);
+      this.retryTimer = setTimeout(() => this.pump(), base * Math.min(8, 2 ** (this.failedRounds - 1)));
     } else {
+      this.failedRounds = 0;
       this.pump();
     }
   }
 
   private async deliver(entry: { id: string; bytes: Buffer }): Promise<boolean> {
     let answer: OspMessage;
+    this.usageStats.attempts++;
     try {
       answer = decodeOspMessage(await this.post(entry.bytes));
     } catch {
+      this.usageStats.failures++;
       return false;
     }
     const confirmations = answer.components.filter((c) => c.kind === "UsageConfirmation");
     const codes = confirmations.map((c) => (c.kind === "UsageConfirmation" ? c.status.code : 0));
     const allOk = codes.length > 0 && codes.every((code) => code === 200);
     const refused = codes.some((code) => code >= 400 && code < 500);
-    if (!allOk && !refused) return false;
+    if (!allOk && !refused) {
+      this.usageStats.failures++;
+      return false;
+    }
+    if (allOk) this.usageStats.confirmed++;
     if (this.outbox) this.outbox.markDelivered(entry.id);
     else this.memoryOutbox.delete(entry.id);
     if (allOk) this.options.onUsageConfirmed?.(entry.id, answer);

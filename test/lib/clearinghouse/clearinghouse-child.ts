@@ -10,6 +10,13 @@ if (!dbPath || !url) {
   process.exit(2);
 }
 const store = new SqliteCdrStore(dbPath);
+// Report each retransmission the store absorbed (a record committed before a kill, confirmed after).
+const insertOnce = store.insertOnce.bind(store);
+store.insertOnce = async (record) => {
+  const inserted = await insertOnce(record);
+  if (!inserted) process.stdout.write(`duplicate ${record.messageId}\n`);
+  return inserted;
+};
 const clearinghouse = new Clearinghouse({ routes: [{ prefix: "", destinations: [{ address: "[192.0.2.99]:5060" }] }], store });
 const server = await startClearinghouseServer(clearinghouse, { url });
 process.stdout.write(`listening ${server.url}\n`);

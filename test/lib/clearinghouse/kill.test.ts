@@ -27,6 +27,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Retransmissions the clearinghouse processes reported as already stored. */
+const duplicates: string[] = [];
+
 function startChild(dbPath: string, url: string): Promise<ChildProcess> {
   const entry = join(process.cwd(), "test/lib/clearinghouse/clearinghouse-child.ts");
   const child = spawn(process.execPath, ["--import", "tsx", entry, dbPath, url], { stdio: ["ignore", "pipe", "pipe"] });
@@ -38,6 +41,7 @@ function startChild(dbPath: string, url: string): Promise<ChildProcess> {
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       if (out.includes("listening")) resolve(child);
+      for (const m of d.toString().matchAll(/^duplicate (\S+)$/gm)) duplicates.push(m[1]!);
     });
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     child.on("exit", (code) => reject(new Error(`clearinghouse exited (${code}) before listening: ${err}`)));
@@ -52,7 +56,7 @@ function kill(child: ChildProcess): Promise<void> {
 }
 
 describe("clearinghouse kill test", () => {
-  it("stores exactly 10,000 CDRs, none twice, across three SIGKILLs", async () => {
+  it("stores exactly 10,000 CDRs, none twice, across three SIGKILLs", { timeout: 150_000 }, async () => {
     const dbPath = join(dir, "cdr.sqlite");
     const url = `http://127.0.0.1:${await freePort()}/osp`;
     let child = await startChild(dbPath, url);
@@ -61,6 +65,7 @@ describe("clearinghouse kill test", () => {
       url,
       outboxPath: join(dir, "outbox.journal"),
       usageConcurrency: 32,
+      maxSockets: 32,
       retryDelayMs: 50,
       timeoutMs: 3_000,
       onUsageConfirmed: () => confirmed++,
@@ -97,6 +102,12 @@ describe("clearinghouse kill test", () => {
     await kill(child);
 
     expect(kills.length).toBe(3);
+    // The kills cost deliveries that had to be retried; retries of records already on disk were absorbed.
+    expect(client.usageStats.failures).toBeGreaterThan(0);
+    expect(client.usageStats.attempts).toBe(TOTAL + client.usageStats.failures);
+    expect(client.usageStats.confirmed).toBe(TOTAL);
+    console.log(`kill test: ${client.usageStats.failures} failed deliveries retried, ${duplicates.length} retransmissions recorded once`);
+    for (const id of duplicates) expect(id).toMatch(/^ui-\d+$/);
     // Each kill came while usage was still outstanding.
     for (const at of kills) expect(at).toBeLessThan(TOTAL);
     expect(confirmed).toBe(TOTAL);
