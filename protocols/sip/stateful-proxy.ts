@@ -54,6 +54,8 @@ class RequestContext implements ProxyRequestContext {
   readonly branches: Branch[] = [];
   settledFlag = false;
   finalSent = false;
+  /** Final response sent and every branch final: branch state dropped, late responses only relayed. */
+  released = false;
   private tag: string | undefined;
   readonly loopHash: string;
   readonly hasRoute: boolean;
@@ -64,10 +66,10 @@ class RequestContext implements ProxyRequestContext {
     readonly request: SipRequest,
     readonly source: InboundContext,
     readonly serverTransaction: ServerTransaction | undefined,
-    received: SipRequest,
+    loopHash: string,
     private readonly proxy: StatefulProxy,
   ) {
-    this.loopHash = loopDetectionHash(received);
+    this.loopHash = loopHash;
     this.hasRoute = request.getHeaders("Route").length > 0;
     this.inDialog = request.to.tag !== undefined;
   }
@@ -156,9 +158,10 @@ export class StatefulProxy implements TransactionUser {
       tx.respond(this.localResponse(request, failure.status, failure.reason, generateTag(), failure.headers));
       return;
     }
-    const work = request.clone();
-    preprocessRoute(work, this.identity);
-    const ctx = new RequestContext(this.nextId++, work, tx.context, tx, request, this);
+    // The request is worked on in place (no copy): its transaction already holds its key and 100 Trying.
+    const loopHash = loopDetectionHash(request);
+    preprocessRoute(request, this.identity);
+    const ctx = new RequestContext(this.nextId++, request, tx.context, tx, loopHash, this);
     this.contexts.set(tx, ctx);
     this.active++;
     tx.onTerminated = () => {
@@ -174,14 +177,13 @@ export class StatefulProxy implements TransactionUser {
 
   /** An ACK outside any INVITE server transaction: the ACK for a 2xx, forwarded statelessly (§16.11 style). */
   onAck(ack: SipRequest, context: InboundContext): void {
-    let work: SipRequest;
     let ctx: RequestContext;
     try {
       const mf = ack.maxForwards;
       if (mf === 0) return;
-      work = ack.clone();
-      preprocessRoute(work, this.identity);
-      ctx = new RequestContext(this.nextId++, work, context, undefined, ack, this);
+      const loopHash = loopDetectionHash(ack);
+      preprocessRoute(ack, this.identity);
+      ctx = new RequestContext(this.nextId++, ack, context, undefined, loopHash, this);
     } catch (err) {
       this.observer.onError?.(undefined, asError(err));
       return;
@@ -193,7 +195,7 @@ export class StatefulProxy implements TransactionUser {
   onStrayResponse(response: SipResponse, _context: InboundContext): void {
     try {
       if (!this.isOurVia(response)) return;
-      const fwd = response.clone();
+      const fwd = response;
       fwd.removeFirstHeaderValue("Via");
       if (fwd.getHeaders("Via").length === 0) return;
       this.layer.sendResponseStateless(fwd, this.contextFromVia(fwd)).catch((err: unknown) => this.observer.onError?.(undefined, asError(err)));
@@ -264,6 +266,15 @@ export class StatefulProxy implements TransactionUser {
       this.layer.sendResponseStateless(response, tx.context).catch((err: unknown) => this.observer.onError?.(ctx, asError(err)));
     } else tx.respond(response);
     if (first) this.observer.onFinalResponse?.(ctx, response);
+    this.releaseIfDone(ctx);
+  }
+
+  /** Drops per-branch state once nothing more can change the outcome (memory held until Timer J/L ends). */
+  private releaseIfDone(ctx: RequestContext): void {
+    if (ctx.released || !ctx.finalSent || ctx.branches.some((b) => !b.final)) return;
+    ctx.released = true;
+    for (const b of ctx.branches) if (b.timerC !== undefined) this.clock.clearTimer(b.timerC);
+    ctx.branches.length = 0;
   }
 
   // ---- forwarding (§16.6) -----------------------------------------------------------------------
@@ -354,8 +365,14 @@ export class StatefulProxy implements TransactionUser {
   private onBranchResponse(ctx: RequestContext, branch: Branch, response: SipResponse): void {
     const status = response.status;
     if (status === 100) return; // step 3: 100 is not forwarded
-    const fwd = response.clone();
+    // The response is relayed in place: its client transaction keeps nothing of it.
+    const fwd = response;
     fwd.removeFirstHeaderValue("Via"); // step 9
+    if (ctx.released) {
+      // Late 2xx to an INVITE after everything settled (e.g. another fork): relay it, nothing else.
+      if (status >= 200 && status < 300 && ctx.method === "INVITE" && fwd.getHeaders("Via").length > 0) this.sendFinal(ctx, fwd);
+      return;
+    }
     const upstreamViaLeft = fwd.getHeaders("Via").length > 0;
     if (status < 200) {
       branch.provisional = true;
@@ -375,6 +392,7 @@ export class StatefulProxy implements TransactionUser {
         if (upstreamViaLeft) this.sendFinal(ctx, fwd);
         for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(b);
       } else if (!ctx.finalSent && upstreamViaLeft) this.sendFinal(ctx, fwd);
+      this.releaseIfDone(ctx);
       return;
     }
     branch.final = fwd;
@@ -383,10 +401,11 @@ export class StatefulProxy implements TransactionUser {
       for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(b);
     }
     this.maybeSendBest(ctx);
+    this.releaseIfDone(ctx);
   }
 
   private onBranchTerminated(ctx: RequestContext, branch: Branch, reason: TerminationReason): void {
-    if (branch.final || reason === "normal") return;
+    if (ctx.released || branch.final || reason === "normal") return;
     // §16.8: timeout → 408; §16.9: transport error → 503.
     branch.final =
       reason === "timeout"
@@ -397,6 +416,7 @@ export class StatefulProxy implements TransactionUser {
       branch.timerC = undefined;
     }
     this.maybeSendBest(ctx);
+    this.releaseIfDone(ctx);
   }
 
   /** Step 6–7: once every branch has a final response, send the best one. */

@@ -118,6 +118,21 @@ describe("stateful proxy: forwarding (§16.6) and responses (§16.7)", () => {
     expect(h.responsesTo(UAC.host).map((r) => r.status)).toEqual([180, 603]);
   });
 
+  it("forks: the first 2xx goes up and cancels the other branch; a 2xx racing the CANCEL is relayed too", () => {
+    const h = new ProxyHarness({ hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }, { nextHop: UAS_B }] }) });
+    h.inject(invite());
+    const [a] = h.requestsTo(UAS_A.host);
+    const [b] = h.requestsTo(UAS_B.host);
+    h.take();
+    h.inject(answer(b!, 180, "tb"), UAS_B);
+    h.inject(answer(a!, 200, "ta"), UAS_A);
+    expect(h.requestsTo(UAS_B.host).map((r) => r.method)).toEqual(["CANCEL"]);
+    h.inject(answer(b!, 200, "tb"), UAS_B); // B answered before our CANCEL reached it
+    const up = h.responsesTo(UAC.host).filter((r) => r.cseq.method === "INVITE");
+    expect(up.map((r) => `${r.status} ${r.to.tag}`)).toEqual(["180 tb", "200 ta", "200 tb"]);
+    for (const r of up) expect(r.via).toHaveLength(1);
+  });
+
   it("picks the lowest class when no 6xx, turns 503 into 500, and treats a silent branch as 408", () => {
     const h = new ProxyHarness({ hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }, { nextHop: UAS_B }] }) });
     h.inject(invite({ method: "OPTIONS" }));
