@@ -9,6 +9,26 @@ for (let c = 65; c <= 90; c++) TOKEN_CHARS[c] = 1;
 for (let c = 97; c <= 122; c++) TOKEN_CHARS[c] = 1;
 for (const ch of "-.!%*_+`'~") TOKEN_CHARS[ch.charCodeAt(0)] = 1;
 
+/** gen-value characters outside quotes: token chars plus ':' (IPv6 without brackets, tolerated). */
+const VALUE_CHARS = new Uint8Array(TOKEN_CHARS);
+VALUE_CHARS[58] = 1;
+
+/** Frequent parameter names as constants: no allocation, hash already computed. */
+const KNOWN_PARAMS = ["tag", "branch", "rport", "received", "transport", "lr", "maddr", "ttl", "expires", "q", "user", "method"];
+
+function knownParamName(text: string, start: number, end: number): string | undefined {
+  const len = end - start;
+  const c0 = text.charCodeAt(start);
+  for (let k = 0; k < KNOWN_PARAMS.length; k++) {
+    const p = KNOWN_PARAMS[k]!;
+    if (p.length !== len || p.charCodeAt(0) !== c0) continue;
+    let j = 1;
+    while (j < len && p.charCodeAt(j) === text.charCodeAt(start + j)) j++;
+    if (j === len) return p;
+  }
+  return undefined;
+}
+
 export function isTokenChar(c: number): boolean {
   return c < 128 && TOKEN_CHARS[c] === 1;
 }
@@ -79,9 +99,14 @@ export function parseGenericParams(
     if (c !== 59) headerError(header, `expected ';' but found ${JSON.stringify(text[i])}`, i);
     i = skipWs(text, i + 1);
     const nameStart = i;
-    i = scanToken(text, i);
+    let upper = false;
+    for (; i < n; i++) {
+      const t = text.charCodeAt(i);
+      if (t >= 128 || TOKEN_CHARS[t] !== 1) break;
+      if (t >= 65 && t <= 90) upper = true;
+    }
     if (i === nameStart) headerError(header, "empty parameter name", i);
-    const name = text.substring(nameStart, i).toLowerCase();
+    const name = upper ? text.substring(nameStart, i).toLowerCase() : (knownParamName(text, nameStart, i) ?? text.substring(nameStart, i));
     i = skipWs(text, i);
     if (text.charCodeAt(i) === 61) {
       i = skipWs(text, i + 1);
@@ -97,9 +122,10 @@ export function parseGenericParams(
           if (close < 0) headerError(header, "unterminated IPv6 reference", i);
           i = close + 1;
         } else {
+          const table = VALUE_CHARS;
           while (i < n) {
             const v = text.charCodeAt(i);
-            if (!(isTokenChar(v) || v === 58 /* : (ipv6 w/o brackets tolerated) */)) break;
+            if (v >= 128 || table[v] !== 1) break;
             i++;
           }
         }

@@ -31,7 +31,7 @@ export interface ContactHeader extends NameAddrHeader {
 
 /**
  * Parses one name-addr or addr-spec with its parameters starting at text[i]. Stops at the end or, when
- * `inList`, at a top-level ','. Returns the header and the stop index.
+ * `inList`, at a top-level ','; the stop index is left in `nameAddrStop` (no result tuple to allocate).
  */
 export function parseNameAddrAt(
   text: string,
@@ -39,7 +39,7 @@ export function parseNameAddrAt(
   header: string,
   inList: boolean,
   requireBrackets: boolean,
-): [NameAddrHeader, number] {
+): NameAddrHeader {
   const n = text.length;
   i = skipWs(text, i);
   let displayName: string | undefined;
@@ -116,8 +116,12 @@ export function parseNameAddrAt(
       h.tag = tag;
     }
   }
-  return [h, i];
+  nameAddrStop = i;
+  return h;
 }
+
+/** Index where the last parseNameAddrAt stopped. */
+export let nameAddrStop = 0;
 
 function parseHeaderUri(uriText: string, header: string, offset: number): SipUri | string {
   try {
@@ -138,7 +142,8 @@ function parseHeaderUri(uriText: string, header: string, offset: number): SipUri
 
 /** From / To: exactly one name-addr or addr-spec. */
 export function parseNameAddr(text: string, header: string): NameAddrHeader {
-  const [h, end] = parseNameAddrAt(text, 0, header, false, false);
+  const h = parseNameAddrAt(text, 0, header, false, false);
+  const end = nameAddrStop;
   if (skipWs(text, end) !== text.length) headerError(header, "trailing characters", end);
   return h;
 }
@@ -147,9 +152,8 @@ export function parseNameAddr(text: string, header: string): NameAddrHeader {
 export function parseNameAddrList(text: string, header: string, into: NameAddrHeader[] = []): NameAddrHeader[] {
   let i = 0;
   for (;;) {
-    const [h, end] = parseNameAddrAt(text, i, header, true, true);
-    into.push(h);
-    i = skipWs(text, end);
+    into.push(parseNameAddrAt(text, i, header, true, true));
+    i = skipWs(text, nameAddrStop);
     if (i >= text.length) return into;
     i++;
   }
@@ -160,7 +164,8 @@ export function parseContactList(text: string, into: ContactHeader[] = []): Cont
   const header = "Contact";
   let i = 0;
   for (;;) {
-    const [h, end] = parseNameAddrAt(text, i, header, true, false);
+    const h = parseNameAddrAt(text, i, header, true, false);
+    const end = nameAddrStop;
     const contact = h as ContactHeader;
     if (h.params.size > 0) {
       const expires = h.params.get("expires");

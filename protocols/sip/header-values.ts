@@ -17,10 +17,11 @@ export interface ContentTypeHeader {
 
 // word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" / "<" / ">" /
 //         ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")   (RFC 3261 §25.1)
-const WORD_EXTRA = new Uint8Array(128);
-for (const ch of '()<>:\\"/[]?{}') WORD_EXTRA[ch.charCodeAt(0)] = 1;
+const WORD_CHARS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) if (isTokenChar(c)) WORD_CHARS[c] = 1;
+for (const ch of '()<>:\\"/[]?{}') WORD_CHARS[ch.charCodeAt(0)] = 1;
 function isWordChar(c: number): boolean {
-  return isTokenChar(c) || (c < 128 && WORD_EXTRA[c] === 1);
+  return c < 128 && WORD_CHARS[c] === 1;
 }
 
 /** callid = word [ "@" word ] */

@@ -28,31 +28,34 @@ export function parseViaValue(text: string, into: ViaHeader[] = []): ViaHeader[]
   let i = 0;
   for (;;) {
     i = skipWs(text, i);
-    const [via, next] = parseOneVia(text, i);
-    into.push(via);
-    i = skipWs(text, next);
+    into.push(parseOneVia(text, i));
+    i = skipWs(text, stopAt);
     if (i >= n) return into;
     // parseOneVia stops only at end or at a ','
     i++;
   }
 }
 
-function parseOneVia(text: string, i: number): [ViaHeader, number] {
+/** Where the last parseOneVia stopped (avoids allocating a result tuple). */
+let stopAt = 0;
+
+function parseOneVia(text: string, i: number): ViaHeader {
   const nameStart = i;
   i = scanToken(text, i);
   if (i === nameStart) headerError(H, "expected protocol name", i);
-  const protocolName = text.substring(nameStart, i);
+  const protocolName = i - nameStart === 3 && text.startsWith("SIP", nameStart) ? "SIP" : text.substring(nameStart, i);
   i = expectSlash(text, i);
   const verStart = i;
   i = scanToken(text, i);
   if (i === verStart) headerError(H, "expected protocol version", i);
-  const protocolVersion = text.substring(verStart, i);
+  const protocolVersion = i - verStart === 3 && text.startsWith("2.0", verStart) ? "2.0" : text.substring(verStart, i);
   i = expectSlash(text, i);
   const tStart = i;
   i = scanToken(text, i);
   if (i === tStart) headerError(H, "expected transport", i);
   const transportRaw = text.substring(tStart, i);
   const afterProto = i;
+  const protoEnd = i;
   i = skipWs(text, i);
   if (i === afterProto) headerError(H, "expected whitespace before sent-by", i);
   // sent-by = host [ COLON port ]
@@ -70,11 +73,12 @@ function parseOneVia(text: string, i: number): [ViaHeader, number] {
   }
   if (i === hostStart) headerError(H, "expected sent-by host", i);
   const host = text.substring(hostStart, i);
+  const compact = protoEnd - nameStart === protocolName.length + protocolVersion.length + transportRaw.length + 2;
   const via: ViaHeader = {
-    protocol: `${protocolName}/${protocolVersion}/${transportRaw}`,
+    protocol: compact ? text.substring(nameStart, protoEnd) : `${protocolName}/${protocolVersion}/${transportRaw}`,
     protocolName,
     protocolVersion,
-    transport: transportRaw.toUpperCase(),
+    transport: isUpper(transportRaw) ? transportRaw : transportRaw.toUpperCase(),
     host,
     params: new Map(),
   };
@@ -112,7 +116,16 @@ function parseOneVia(text: string, i: number): [ViaHeader, number] {
       via.ttl = parseDecimal(ttl, 0, ttl.length, 255, H);
     }
   }
-  return [via, i];
+  stopAt = i;
+  return via;
+}
+
+function isUpper(t: string): boolean {
+  for (let k = 0; k < t.length; k++) {
+    const c = t.charCodeAt(k);
+    if (c >= 97 && c <= 122) return false;
+  }
+  return true;
 }
 
 function expectSlash(text: string, i: number): number {

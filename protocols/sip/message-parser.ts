@@ -36,7 +36,10 @@ export interface ResolvedParseOptions {
   tolerateMissingMaxForwards: boolean;
 }
 
+const DEFAULT_RESOLVED: ResolvedParseOptions = { limits: DEFAULT_SIP_PARSE_LIMITS, tolerateMissingMaxForwards: true };
+
 export function resolveParseOptions(opts: SipParseOptions | undefined): ResolvedParseOptions {
+  if (opts === undefined) return DEFAULT_RESOLVED;
   const l = opts?.limits;
   return {
     limits: l === undefined ? DEFAULT_SIP_PARSE_LIMITS : { ...DEFAULT_SIP_PARSE_LIMITS, ...l },
@@ -215,6 +218,8 @@ export function parseHead(
   pos = eol + 1;
 
   // ---- header lines (RFC 3261 §7.3), folding (§7.3.1)
+  // One native pass tells whether any byte is non-ASCII (latin1 chars >= 0x80 take 2 UTF-8 bytes).
+  const headHasHigh = Buffer.byteLength(s, "utf8") !== s.length;
   const headers: SipHeader[] = [];
   let seen = 0;
   let contentLength = -1;
@@ -250,10 +255,15 @@ export function parseHead(
       eol = s.indexOf("\n", pos);
       if (eol < 0 || eol >= end) throw new SipParseError("bad-header-line", "header line not terminated", pos, s.substring(nameStart, nameEnd));
       lineEnd = eol > pos && s.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
-      for (let k = pos; k < lineEnd; k++) {
-        const v = s.charCodeAt(k);
-        if (v >= 128) high = true;
-        else if (v === 13) throw new SipParseError("bad-line-ending", "bare CR in header value", k, s.substring(nameStart, nameEnd));
+      const cr = s.indexOf("\r", pos);
+      if (cr >= 0 && cr < lineEnd) throw new SipParseError("bad-line-ending", "bare CR in header value", cr, s.substring(nameStart, nameEnd));
+      if (headHasHigh && !high) {
+        for (let k = pos; k < lineEnd; k++) {
+          if (s.charCodeAt(k) >= 128) {
+            high = true;
+            break;
+          }
+        }
       }
       if (lineEnd - nameStart > limits.maxLineBytes) {
         throw new SipParseError("line-too-long", `header longer than ${limits.maxLineBytes} bytes`, nameStart, s.substring(nameStart, nameEnd));

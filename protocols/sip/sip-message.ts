@@ -39,31 +39,29 @@ export interface SipHeader {
   value: string;
 }
 
-interface CacheEntry {
-  raw: string | string[];
-  value: unknown;
-}
+// Cache slots of the typed accessors (plain constants: inlined by the JIT).
+const SLOT_VIA = 0;
+const SLOT_FROM = 1;
+const SLOT_TO = 2;
+const SLOT_CALL_ID = 3;
+const SLOT_C_SEQ = 4;
+const SLOT_CONTACT = 5;
+const SLOT_MAX_FORWARDS = 6;
+const SLOT_CONTENT_LENGTH = 7;
+const SLOT_CONTENT_TYPE = 8;
+const SLOT_ROUTE = 9;
+const SLOT_RECORD_ROUTE = 10;
+const SLOT_REQUIRE = 11;
+const SLOT_PROXY_REQUIRE = 12;
+const SLOT_SUPPORTED = 13;
+const SLOT_ALLOW = 14;
+const SLOT_EXPIRES = 15;
+const SLOT_COUNT = 16;
 
-// Cache slots of the typed accessors.
-const enum Slot {
-  Via,
-  From,
-  To,
-  CallId,
-  CSeq,
-  Contact,
-  MaxForwards,
-  ContentLength,
-  ContentType,
-  Route,
-  RecordRoute,
-  Require,
-  ProxyRequire,
-  Supported,
-  Allow,
-  Expires,
-  Count,
-}
+const NO_VALUES: string[] = [];
+
+/** Marks a cache miss (cached values may themselves be undefined-free but falsy). */
+const MISS: unique symbol = Symbol("miss");
 
 function sameRaw(a: string | string[], b: string | string[]): boolean {
   if (typeof a === "string" || typeof b === "string") return a === b;
@@ -73,15 +71,20 @@ function sameRaw(a: string | string[], b: string | string[]): boolean {
 }
 
 export abstract class SipMessageBase {
-  headers: SipHeader[];
-  body: Buffer;
-  version: string;
-  private cache: (CacheEntry | undefined)[] | undefined;
+  // Fields are assigned in the constructor (`declare`: no [[Define]] field initialisers on the hot path).
+  declare headers: SipHeader[];
+  declare body: Buffer;
+  declare version: string;
+  /** Raw header values each cached typed value was parsed from, by slot. */
+  declare private cacheRaw: (string | string[] | undefined)[] | undefined;
+  declare private cacheValue: unknown[] | undefined;
 
   constructor(headers: SipHeader[], body: Buffer, version: string) {
     this.headers = headers;
     this.body = body;
     this.version = version;
+    this.cacheRaw = undefined;
+    this.cacheValue = undefined;
   }
 
   // ---- raw header access -------------------------------------------------------------------------
@@ -164,11 +167,13 @@ export abstract class SipMessageBase {
   // ---- typed accessors (lazy, cached) --------------------------------------------------------------
 
   get via(): ViaHeader[] {
-    return this.multi(Slot.Via, "via", (raw) => {
-      const out: ViaHeader[] = [];
-      for (const v of raw) parseViaValue(v, out);
-      return out;
-    });
+    const raw = this.allValues("via");
+    const hit = this.lookup(SLOT_VIA, raw);
+    if (hit !== MISS) return hit as ViaHeader[];
+    const out: ViaHeader[] = [];
+    if (typeof raw === "string") parseViaValue(raw, out);
+    else for (let i = 0; i < raw.length; i++) parseViaValue(raw[i]!, out);
+    return this.store(SLOT_VIA, raw, out);
   }
 
   get topVia(): ViaHeader {
@@ -178,44 +183,62 @@ export abstract class SipMessageBase {
   }
 
   get from(): NameAddrHeader {
-    return this.required(Slot.From, "from", "From", (v) => parseNameAddr(v, "From"));
+    const raw = this.requiredValue("from", "From");
+    const hit = this.lookup(SLOT_FROM, raw);
+    return hit !== MISS ? (hit as NameAddrHeader) : this.store(SLOT_FROM, raw, parseNameAddr(raw, "From"));
   }
 
   get to(): NameAddrHeader {
-    return this.required(Slot.To, "to", "To", (v) => parseNameAddr(v, "To"));
+    const raw = this.requiredValue("to", "To");
+    const hit = this.lookup(SLOT_TO, raw);
+    return hit !== MISS ? (hit as NameAddrHeader) : this.store(SLOT_TO, raw, parseNameAddr(raw, "To"));
   }
 
   get callId(): string {
-    return this.required(Slot.CallId, "call-id", "Call-ID", parseCallId);
+    const raw = this.requiredValue("call-id", "Call-ID");
+    const hit = this.lookup(SLOT_CALL_ID, raw);
+    return hit !== MISS ? (hit as string) : this.store(SLOT_CALL_ID, raw, parseCallId(raw));
   }
 
   get cseq(): CSeqHeader {
-    return this.required(Slot.CSeq, "cseq", "CSeq", parseCSeq);
+    const raw = this.requiredValue("cseq", "CSeq");
+    const hit = this.lookup(SLOT_C_SEQ, raw);
+    return hit !== MISS ? (hit as CSeqHeader) : this.store(SLOT_C_SEQ, raw, parseCSeq(raw));
   }
 
   /** "*" for the wildcard of RFC 3261 §10.2.2; [] when absent. */
   get contact(): ContactHeader[] | "*" {
-    return this.multi(Slot.Contact, "contact", (raw) => {
-      if (raw.length === 1 && raw[0] === "*") return "*" as const;
-      const out: ContactHeader[] = [];
-      for (const v of raw) {
-        if (v === "*") throw new SipParseError("bad-header-value", "'*' mixed with other contacts", 0, "Contact");
-        parseContactList(v, out);
-      }
-      return out;
-    });
+    const raw = this.allValues("contact");
+    const hit = this.lookup(SLOT_CONTACT, raw);
+    if (hit !== MISS) return hit as ContactHeader[] | "*";
+    if (raw === "*") return this.store(SLOT_CONTACT, raw, "*" as const);
+    const out: ContactHeader[] = [];
+    for (const v of typeof raw === "string" ? [raw] : raw) {
+      if (v === "*") throw new SipParseError("bad-header-value", "'*' mixed with other contacts", 0, "Contact");
+      parseContactList(v, out);
+    }
+    return this.store(SLOT_CONTACT, raw, out);
   }
 
   get maxForwards(): number | undefined {
-    return this.optional(Slot.MaxForwards, "max-forwards", parseMaxForwards);
+    const raw = this.firstValue("max-forwards");
+    if (raw === undefined) return undefined;
+    const hit = this.lookup(SLOT_MAX_FORWARDS, raw);
+    return hit !== MISS ? (hit as number) : this.store(SLOT_MAX_FORWARDS, raw, parseMaxForwards(raw));
   }
 
   get contentLength(): number | undefined {
-    return this.optional(Slot.ContentLength, "content-length", parseContentLength);
+    const raw = this.firstValue("content-length");
+    if (raw === undefined) return undefined;
+    const hit = this.lookup(SLOT_CONTENT_LENGTH, raw);
+    return hit !== MISS ? (hit as number) : this.store(SLOT_CONTENT_LENGTH, raw, parseContentLength(raw));
   }
 
   get contentTypeHeader(): ContentTypeHeader | undefined {
-    return this.optional(Slot.ContentType, "content-type", (v) => parseContentType(v));
+    const raw = this.firstValue("content-type");
+    if (raw === undefined) return undefined;
+    const hit = this.lookup(SLOT_CONTENT_TYPE, raw);
+    return hit !== MISS ? (hit as ContentTypeHeader) : this.store(SLOT_CONTENT_TYPE, raw, parseContentType(raw));
   }
 
   /** Media type as written, e.g. "application/sdp" (validated). */
@@ -225,39 +248,34 @@ export abstract class SipMessageBase {
   }
 
   get route(): NameAddrHeader[] {
-    return this.multi(Slot.Route, "route", (raw) => {
-      const out: NameAddrHeader[] = [];
-      for (const v of raw) parseNameAddrList(v, "Route", out);
-      return out;
-    });
+    return this.nameAddrList(SLOT_ROUTE, "route", "Route");
   }
 
   get recordRoute(): NameAddrHeader[] {
-    return this.multi(Slot.RecordRoute, "record-route", (raw) => {
-      const out: NameAddrHeader[] = [];
-      for (const v of raw) parseNameAddrList(v, "Record-Route", out);
-      return out;
-    });
+    return this.nameAddrList(SLOT_RECORD_ROUTE, "record-route", "Record-Route");
   }
 
   get require(): string[] {
-    return this.tokenList(Slot.Require, "require", "Require");
+    return this.tokenList(SLOT_REQUIRE, "require", "Require");
   }
 
   get proxyRequire(): string[] {
-    return this.tokenList(Slot.ProxyRequire, "proxy-require", "Proxy-Require");
+    return this.tokenList(SLOT_PROXY_REQUIRE, "proxy-require", "Proxy-Require");
   }
 
   get supported(): string[] {
-    return this.tokenList(Slot.Supported, "supported", "Supported");
+    return this.tokenList(SLOT_SUPPORTED, "supported", "Supported");
   }
 
   get allow(): string[] {
-    return this.tokenList(Slot.Allow, "allow", "Allow");
+    return this.tokenList(SLOT_ALLOW, "allow", "Allow");
   }
 
   get expires(): number | undefined {
-    return this.optional(Slot.Expires, "expires", parseExpires);
+    const raw = this.firstValue("expires");
+    if (raw === undefined) return undefined;
+    const hit = this.lookup(SLOT_EXPIRES, raw);
+    return hit !== MISS ? (hit as number) : this.store(SLOT_EXPIRES, raw, parseExpires(raw));
   }
 
   /** Deep copy (headers and body buffer copied). */
@@ -274,61 +292,78 @@ export abstract class SipMessageBase {
     return undefined;
   }
 
-  private allValues(key: string): string[] {
-    const out: string[] = [];
+  private requiredValue(key: string, display: string): string {
+    const raw = this.firstValue(key);
+    if (raw === undefined) throw new SipParseError("missing-header", `no ${display} header`, 0, display);
+    return raw;
+  }
+
+  /** Values of every header of that name: one string for a single header (no array), else an array. */
+  private allValues(key: string): string | string[] {
+    let one: string | undefined;
+    let many: string[] | undefined;
     const hs = this.headers;
     for (let i = 0; i < hs.length; i++) {
       const h = hs[i]!;
-      if (headerNameMatches(h.name, key)) out.push(h.value);
+      if (!headerNameMatches(h.name, key)) continue;
+      if (many !== undefined) many.push(h.value);
+      else if (one !== undefined) many = [one, h.value];
+      else one = h.value;
     }
-    return out;
+    return many ?? one ?? NO_VALUES;
   }
 
-  private cached<T>(slot: Slot, raw: string | string[], parse: () => T): T {
-    const cache = (this.cache ??= new Array<CacheEntry | undefined>(Slot.Count));
-    const hit = cache[slot];
-    if (hit !== undefined && sameRaw(hit.raw, raw)) return hit.value as T;
-    const value = parse();
-    cache[slot] = { raw, value };
+  private lookup(slot: number, raw: string | string[]): unknown {
+    const keys = this.cacheRaw;
+    if (keys === undefined) return MISS;
+    const key = keys[slot];
+    return key !== undefined && sameRaw(key, raw) ? this.cacheValue![slot] : MISS;
+  }
+
+  private store<T>(slot: number, raw: string | string[], value: T): T {
+    if (this.cacheRaw === undefined) {
+      this.cacheRaw = new Array<string | string[] | undefined>(SLOT_COUNT);
+      this.cacheValue = new Array<unknown>(SLOT_COUNT);
+    }
+    this.cacheRaw[slot] = raw;
+    this.cacheValue![slot] = value;
     return value;
   }
 
-  private required<T>(slot: Slot, key: string, display: string, parse: (v: string) => T): T {
-    const raw = this.firstValue(key);
-    if (raw === undefined) throw new SipParseError("missing-header", `no ${display} header`, 0, display);
-    return this.cached(slot, raw, () => parse(raw));
-  }
-
-  private optional<T>(slot: Slot, key: string, parse: (v: string) => T): T | undefined {
-    const raw = this.firstValue(key);
-    if (raw === undefined) return undefined;
-    return this.cached(slot, raw, () => parse(raw));
-  }
-
-  private multi<T>(slot: Slot, key: string, parse: (raw: string[]) => T): T {
+  private nameAddrList(slot: number, key: string, display: string): NameAddrHeader[] {
     const raw = this.allValues(key);
-    return this.cached(slot, raw, () => parse(raw));
+    const hit = this.lookup(slot, raw);
+    if (hit !== MISS) return hit as NameAddrHeader[];
+    const out: NameAddrHeader[] = [];
+    if (typeof raw === "string") parseNameAddrList(raw, display, out);
+    else for (const v of raw) parseNameAddrList(v, display, out);
+    return this.store(slot, raw, out);
   }
 
-  private tokenList(slot: Slot, key: string, display: string): string[] {
-    return this.multi(slot, key, (raw) => {
-      const out: string[] = [];
-      for (const v of raw) parseTokenList(v, display, out);
-      return out;
-    });
+  private tokenList(slot: number, key: string, display: string): string[] {
+    const raw = this.allValues(key);
+    const hit = this.lookup(slot, raw);
+    if (hit !== MISS) return hit as string[];
+    const out: string[] = [];
+    if (typeof raw === "string") parseTokenList(raw, display, out);
+    else for (const v of raw) parseTokenList(v, display, out);
+    return this.store(slot, raw, out);
   }
 }
 
-export class SipRequest extends SipMessageBase {
-  method: string;
-  /** Request-URI as written. */
-  uri: string;
-  private parsedUri: { text: string; uri: SipUri } | undefined;
+const EMPTY_BODY = Buffer.alloc(0);
 
-  constructor(method: string, uri: string, headers: SipHeader[] = [], body: Buffer = Buffer.alloc(0), version = "SIP/2.0") {
+export class SipRequest extends SipMessageBase {
+  declare method: string;
+  /** Request-URI as written. */
+  declare uri: string;
+  declare private parsedUri: { text: string; uri: SipUri } | undefined;
+
+  constructor(method: string, uri: string, headers: SipHeader[] = [], body: Buffer = EMPTY_BODY, version = "SIP/2.0") {
     super(headers, body, version);
     this.method = method;
     this.uri = uri;
+    this.parsedUri = undefined;
   }
 
   /** The Request-URI parsed (throws SipParseError "unsupported-uri-scheme" for schemes other than sip/sips/tel). */
@@ -346,10 +381,10 @@ export class SipRequest extends SipMessageBase {
 }
 
 export class SipResponse extends SipMessageBase {
-  status: number;
-  reason: string;
+  declare status: number;
+  declare reason: string;
 
-  constructor(status: number, reason: string, headers: SipHeader[] = [], body: Buffer = Buffer.alloc(0), version = "SIP/2.0") {
+  constructor(status: number, reason: string, headers: SipHeader[] = [], body: Buffer = EMPTY_BODY, version = "SIP/2.0") {
     super(headers, body, version);
     this.status = status;
     this.reason = reason;

@@ -34,7 +34,12 @@ export class SipParseError extends Error {
   readonly detail: string;
 
   constructor(code: SipParseErrorCode, detail: string, offset: number, header?: string) {
+    // No stack trace: a parse error is about the input, not the code, and hostile input can make a
+    // proxy throw many of them; capturing stacks would make each one cost microseconds.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code} at ${header !== undefined ? `${header} ` : ""}offset ${offset}: ${detail}`);
+    Error.stackTraceLimit = limit;
     this.name = "SipParseError";
     this.code = code;
     this.detail = detail;

@@ -44,6 +44,42 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/** Set by scanPart: whether the scanned part held a %-escape. */
+let sawEscape = false;
+
+/**
+ * Validates text[start,end) against `allowed` (plus %HH), stopping early at `stop` (a char code, or -1).
+ * Returns where it stopped; `sawEscape` tells whether decoding is needed.
+ */
+function scanPart(text: string, start: number, end: number, allowed: Uint8Array, stop: number, what: string): number {
+  sawEscape = false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === stop) return i;
+    if (c === 37) {
+      if (i + 2 >= end || hexValue(text.charCodeAt(i + 1)) < 0 || hexValue(text.charCodeAt(i + 2)) < 0) fail(`bad %-escape in ${what}`, i);
+      sawEscape = true;
+      i += 2;
+    } else if (c >= 128 || allowed[c] !== 1) {
+      fail(`character ${JSON.stringify(text[i])} not allowed in ${what}`, i);
+    }
+  }
+  return end;
+}
+
+/** text[start,end) with %HH escapes decoded as UTF-8 (already validated). */
+function decodeEscapes(text: string, start: number, end: number): string {
+  const bytes: number[] = [];
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 37) {
+      bytes.push(hexValue(text.charCodeAt(i + 1)) * 16 + hexValue(text.charCodeAt(i + 2)));
+      i += 2;
+    } else bytes.push(c);
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
 /** Validates text[start,end) against `allowed` (plus %HH) and returns it with escapes decoded (UTF-8). */
 function decodePart(text: string, start: number, end: number, allowed: Uint8Array, what: string): string {
   let hasEscape = false;
@@ -117,24 +153,55 @@ function parsePort(text: string, start: number, end: number): number {
   return port;
 }
 
+function hasUpper(t: string): boolean {
+  for (let k = 0; k < t.length; k++) {
+    const c = t.charCodeAt(k);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
 /** Parses ";name[=value]" parameters of text[start,end) into `into` (names lower case). */
 function parseUriParams(text: string, start: number, end: number, into: Map<string, string | null>): void {
   let i = start;
   while (i < end) {
-    // text[i] is ';'
-    let j = i + 1;
-    let eq = -1;
-    while (j < end && text.charCodeAt(j) !== 59) {
-      if (eq < 0 && text.charCodeAt(j) === 61) eq = j;
-      j++;
+    // text[i] is ';': one pass over name and value, validating as it goes.
+    const nameStart = i + 1;
+    const nameEnd = scanParamPart(text, nameStart, end, true);
+    const nameEscaped = sawEscape;
+    const nameUpper = sawUpper;
+    if (nameEnd === nameStart) fail("empty URI parameter name", nameStart);
+    let name = nameEscaped ? decodeEscapes(text, nameStart, nameEnd) : text.substring(nameStart, nameEnd);
+    if (nameEscaped ? hasUpper(name) : nameUpper) name = name.toLowerCase();
+    if (text.charCodeAt(nameEnd) === 61) {
+      const valueEnd = scanParamPart(text, nameEnd + 1, end, false);
+      into.set(name, sawEscape ? decodeEscapes(text, nameEnd + 1, valueEnd) : text.substring(nameEnd + 1, valueEnd));
+      i = valueEnd;
+    } else {
+      into.set(name, null);
+      i = nameEnd;
     }
-    const nameEnd = eq < 0 ? j : eq;
-    if (nameEnd === i + 1) fail("empty URI parameter name", i + 1);
-    const name = decodePart(text, i + 1, nameEnd, PARAM_CHARS, "URI parameter").toLowerCase();
-    const value = eq < 0 ? null : decodePart(text, eq + 1, j, PARAM_CHARS, "URI parameter");
-    into.set(name, value);
-    i = j;
   }
+}
+
+let sawUpper = false;
+
+/** Scans paramchars up to ';' (or '=' for a name); sets sawEscape / sawUpper. */
+function scanParamPart(text: string, start: number, end: number, isName: boolean): number {
+  sawEscape = false;
+  sawUpper = false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 59 || (isName && c === 61)) return i;
+    if (c === 37) {
+      if (i + 2 >= end || hexValue(text.charCodeAt(i + 1)) < 0 || hexValue(text.charCodeAt(i + 2)) < 0) fail("bad %-escape in URI parameter", i);
+      sawEscape = true;
+      i += 2;
+    } else if (c >= 128 || PARAM_CHARS[c] !== 1) {
+      fail(`character ${JSON.stringify(text[i])} not allowed in URI parameter`, i);
+    } else if (c >= 65 && c <= 90) sawUpper = true;
+  }
+  return end;
 }
 
 function parseTelUri(text: string): SipUri {
@@ -146,7 +213,7 @@ function parseTelUri(text: string): SipUri {
     const c = text.charCodeAt(i);
     if (c >= 128 || TEL_CHARS[c] !== 1) fail("bad character in telephone number", i);
   }
-  const uri: SipUri = { scheme: "tel", user: text.substring(start, end), host: "", params: new Map(), headers: new Map() };
+  const uri: SipUri = { scheme: "tel", user: text.substring(start, end), password: undefined, host: "", port: undefined, params: new Map(), headers: new Map() };
   parseUriParams(text, end, text.length, uri.params);
   return uri;
 }
@@ -172,40 +239,59 @@ export function parseSipUri(text: string): SipUri {
   let i = colon + 1;
   // userinfo: everything up to the first '@' (user and password cannot hold a raw '@').
   const at = text.indexOf("@", i);
-  const uri: SipUri = { scheme, host: "", params: new Map(), headers: new Map() };
+  // All fields present from the start: one object shape for every URI.
+  const uri: SipUri = { scheme, user: undefined, password: undefined, host: "", port: undefined, params: new Map(), headers: new Map() };
   if (at >= 0) {
-    let pwColon = -1;
-    for (let j = i; j < at; j++) {
-      if (text.charCodeAt(j) === 58) {
-        pwColon = j;
-        break;
-      }
-    }
-    const userEnd = pwColon < 0 ? at : pwColon;
+    // One pass over the user part: validate, note escapes, stop at the password ':'.
+    const userEnd = scanPart(text, i, at, USER_CHARS, 58, "user part");
     if (userEnd === i) fail("empty user part", i);
-    uri.user = decodePart(text, i, userEnd, USER_CHARS, "user part");
-    if (pwColon >= 0) uri.password = decodePart(text, pwColon + 1, at, PASSWORD_CHARS, "password");
+    uri.user = sawEscape ? decodeEscapes(text, i, userEnd) : text.substring(i, userEnd);
+    if (userEnd < at) {
+      scanPart(text, userEnd + 1, at, PASSWORD_CHARS, -1, "password");
+      uri.password = sawEscape ? decodeEscapes(text, userEnd + 1, at) : text.substring(userEnd + 1, at);
+    }
     i = at + 1;
   }
-  // hostport ends at ';', '?' or end.
+  // hostport ends at ';', '?' or end; the port follows the ':' after the host (RFC 3261 §25.1 hostport).
   let hpEnd = i;
+  let portColon = -1;
   if (text.charCodeAt(i) === 91) {
     const close = text.indexOf("]", i);
     if (close < 0) fail("unterminated IPv6 reference", i);
+    validateHost(text, i, close + 1);
     hpEnd = close + 1;
-  }
-  while (hpEnd < len) {
-    const c = text.charCodeAt(hpEnd);
-    if (c === 59 || c === 63) break;
-    hpEnd++;
+    while (hpEnd < len) {
+      const c = text.charCodeAt(hpEnd);
+      if (c === 59 || c === 63) break;
+      if (c === 58 && portColon < 0 && hpEnd === close + 1) portColon = hpEnd;
+      else if (portColon < 0) fail("characters after IPv6 reference", hpEnd);
+      hpEnd++;
+    }
+  } else {
+    // hostname / IPv4: alphanum, '-' and '.', no empty label, no label ending in '-'
+    let prev = 46;
+    while (hpEnd < len) {
+      const c = text.charCodeAt(hpEnd);
+      if (c === 59 || c === 63) break;
+      if (portColon < 0) {
+        if ((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122)) prev = c;
+        else if (c === 45 && prev !== 46) prev = c;
+        else if (c === 46 && prev !== 46 && prev !== 45) prev = c;
+        else if (c === 58) {
+          if (prev === 45 || hpEnd === i) fail("bad host", hpEnd);
+          portColon = hpEnd;
+        } else fail(`bad character ${JSON.stringify(text[hpEnd])} in host`, hpEnd);
+      }
+      hpEnd++;
+    }
+    if (hpEnd === i || portColon === i) fail("empty host", i);
+    if (portColon < 0 && prev === 45) fail("host label ends with '-'", hpEnd - 1);
   }
   let hostEnd = hpEnd;
-  const portColon = text.lastIndexOf(":", hpEnd - 1);
-  if (portColon >= i && (text.charCodeAt(i) !== 91 || portColon > text.indexOf("]", i))) {
+  if (portColon >= 0) {
     hostEnd = portColon;
     uri.port = parsePort(text, portColon + 1, hpEnd);
   }
-  validateHost(text, i, hostEnd);
   uri.host = text.substring(i, hostEnd);
   i = hpEnd;
   const q = text.indexOf("?", i);
