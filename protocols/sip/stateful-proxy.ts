@@ -50,7 +50,7 @@ interface Branch {
 }
 
 class RequestContext implements ProxyRequestContext {
-  readonly controller = new AbortController();
+  private abortController: AbortController | undefined;
   readonly branches: Branch[] = [];
   settledFlag = false;
   finalSent = false;
@@ -82,7 +82,15 @@ class RequestContext implements ProxyRequestContext {
     return (this.tag ??= generateTag());
   }
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return (this.abortController ??= new AbortController()).signal;
+  }
+  /** Aborts `signal` (made lazily: most requests never have it read). */
+  abort(reason: Error): void {
+    if (this.abortController) this.abortController.abort(reason);
+    else {
+      this.abortController = new AbortController();
+      this.abortController.abort(reason);
+    }
   }
   get settled(): boolean {
     return this.settledFlag;
@@ -168,7 +176,7 @@ export class StatefulProxy implements TransactionUser {
       this.active--;
       if (!ctx.settledFlag) {
         ctx.settledFlag = true;
-        ctx.controller.abort(new Error("server transaction ended before the request was settled"));
+        ctx.abort(new Error("server transaction ended before the request was settled"));
       }
       for (const b of ctx.branches) if (b.timerC !== undefined) this.clock.clearTimer(b.timerC);
     };
@@ -446,7 +454,7 @@ export class StatefulProxy implements TransactionUser {
     tx.respond(this.localResponse(cancel, 200, "OK", ctx.toTag));
     if (!ctx.settledFlag) {
       // Still with the application (held): the proxy answers the INVITE itself.
-      ctx.controller.abort(new Error("request cancelled"));
+      ctx.abort(new Error("request cancelled"));
       this.respondLocally(ctx, 487, "Request Terminated");
       return;
     }
