@@ -107,15 +107,14 @@ export function parseNameAddrAt(
   const uri = parseHeaderUri(uriText, header, uriStart);
   const params = new Map<string, string | null>();
   i = parseGenericParams(text, i, params, header, inList);
-  const h: NameAddrHeader = { uri, uriText, angleBrackets: angle, params };
-  if (displayName !== undefined) h.displayName = displayName;
+  let tag: string | undefined;
   if (params.size > 0) {
-    const tag = params.get("tag");
-    if (tag !== undefined) {
-      if (tag === null) headerError(header, "tag without value", i);
-      h.tag = tag;
-    }
+    const t = params.get("tag");
+    if (t === null) headerError(header, "tag without value", i);
+    tag = t;
   }
+  // Every field present from the start (one object shape; Contact's fields included).
+  const h: ContactHeader = { displayName, uri, uriText, angleBrackets: angle, tag, params, expires: undefined, q: undefined };
   nameAddrStop = i;
   return h;
 }

@@ -80,7 +80,13 @@ function parseOneVia(text: string, i: number): ViaHeader {
     protocolVersion,
     transport: isUpper(transportRaw) ? transportRaw : transportRaw.toUpperCase(),
     host,
+    port: undefined,
     params: new Map(),
+    branch: undefined,
+    received: undefined,
+    rport: undefined,
+    maddr: undefined,
+    ttl: undefined,
   };
   let j = skipWs(text, i);
   if (text.charCodeAt(j) === 58) {

@@ -110,6 +110,44 @@ function classifyHeader(s: string, start: number, end: number): number {
   }
 }
 
+/** Fast path of classifyHeader: the usual spellings compare as whole strings. */
+function classifyName(name: string, s: string, start: number, end: number): number {
+  switch (name) {
+    case "Via":
+    case "v":
+      return H_VIA;
+    case "From":
+    case "f":
+      return H_FROM;
+    case "To":
+    case "t":
+      return H_TO;
+    case "Call-ID":
+    case "i":
+      return H_CALL_ID;
+    case "CSeq":
+      return H_CSEQ;
+    case "Max-Forwards":
+      return H_MAX_FORWARDS;
+    case "Content-Length":
+    case "l":
+      return H_CONTENT_LENGTH;
+    case "Contact":
+    case "Content-Type":
+    case "Allow":
+    case "Supported":
+    case "Route":
+    case "Record-Route":
+    case "User-Agent":
+    case "Subject":
+    case "Accept":
+    case "Expires":
+      return 0;
+    default:
+      return classifyHeader(s, start, end);
+  }
+}
+
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
@@ -296,7 +334,7 @@ export function parseHead(
     }
     const name = s.substring(nameStart, nameEnd);
     headers.push({ name, value });
-    const kind = classifyHeader(s, nameStart, nameEnd);
+    const kind = classifyName(name, s, nameStart, nameEnd);
     if (kind !== 0) {
       if (kind === H_CONTENT_LENGTH) {
         // RFC 3261 §20.14 / RFC 4475 §3.1.2.3, §3.3.9: one non-negative decimal, never two
