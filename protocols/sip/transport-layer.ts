@@ -88,6 +88,7 @@ export class SipTransportLayer implements TransactionSender {
         message: (m, ctx) => this.inbound(m, ctx),
         rejected: (reason) => this.count(reason),
       });
+      this.sentBy = undefined; // a transport just got its port
     }
   }
 
@@ -102,6 +103,8 @@ export class SipTransportLayer implements TransactionSender {
     const wildcard = t.local.host === "0.0.0.0" || t.local.host === "::";
     return { ...t.local, host: wildcard ? (this.options.advertisedHost ?? "127.0.0.1") : (this.options.advertisedHost ?? t.local.host) };
   }
+
+  private sentBy: Set<string> | undefined;
 
   identity(): ProxyIdentity {
     const addresses: TransportAddress[] = [];
@@ -122,7 +125,9 @@ export class SipTransportLayer implements TransactionSender {
   private isOurSentBy(host: string, port: number | undefined, transport: string): boolean {
     const proto = protocolFromViaTransport(transport);
     const p = port ?? (proto ? defaultPort(proto) : 5060);
-    return this.identity().addresses.some((a) => a.host.toLowerCase() === host.toLowerCase() && a.port === p);
+    // Built once the transports are bound (ports known).
+    this.sentBy ??= new Set(this.identity().addresses.map((a) => `${a.host.toLowerCase()}:${a.port}`));
+    return this.sentBy.has(`${host.toLowerCase()}:${p}`);
   }
 
   private inbound(message: SipMessage, context: InboundContext): void {
