@@ -46,6 +46,8 @@ export class EdgeRouter implements FlowNode<CallEvent> {
   /** instanceId → classifier: the DSCP marking this router applies. */
   readonly classifiers = new Map<number, Classifier>();
   private hintCallId = "";
+  /** 5-tuple → instanceId, so a re-installed flow finds its classifier at once. */
+  private readonly byTuple = new Map<string, number>();
   /** Installations and removals so far (for tests and counters). */
   installs = 0;
   removals = 0;
@@ -68,13 +70,10 @@ export class EdgeRouter implements FlowNode<CallEvent> {
     return this.link.machine.openHandles;
   }
 
-  /** The DSCP this router writes into a packet of the given 5-tuple, if a classifier matches. */
+  /** The DSCP this router writes into a UDP packet of the given 5-tuple, if a classifier matches. */
   markFor(src: string, srcPort: number, dst: string, dstPort: number): number | undefined {
-    for (const c of this.classifiers.values()) {
-      const m = c.mark;
-      if (m.srcAddress === src && m.srcPort === srcPort && m.dstAddress === dst && m.dstPort === dstPort) return m.dscp;
-    }
-    return undefined;
+    const id = this.byTuple.get(`17 ${src}:${srcPort} ${dst}:${dstPort}`);
+    return id === undefined ? undefined : this.classifiers.get(id)?.mark.dscp;
   }
 
   handle(ev: NodeEvent): NodeAction[] {
@@ -127,12 +126,15 @@ export class EdgeRouter implements FlowNode<CallEvent> {
       }
       for (const mark of decision.install) {
         // The same 5-tuple installed again (a resynchronised policy server) replaces the old classifier.
-        const same = [...this.classifiers].find(([, c]) => sameTuple(c.mark, mark));
-        if (same) {
-          this.classifiers.delete(same[0]);
-          this.classifiers.set(mark.instanceId, { ...same[1], mark });
+        const key = tupleKey(mark);
+        const sameId = this.byTuple.get(key);
+        const same = sameId === undefined ? undefined : this.classifiers.get(sameId);
+        if (sameId !== undefined && same) {
+          this.classifiers.delete(sameId);
+          this.classifiers.set(mark.instanceId, { ...same, mark });
         }
         if (!this.classifiers.has(mark.instanceId)) this.classifiers.set(mark.instanceId, { mark, installedAt: now, callId: this.hintCallId });
+        this.byTuple.set(key, mark.instanceId);
       }
       this.installs++;
       return [
@@ -146,6 +148,7 @@ export class EdgeRouter implements FlowNode<CallEvent> {
         const c = this.classifiers.get(id);
         if (!c) continue;
         this.classifiers.delete(id);
+        if (this.byTuple.get(tupleKey(c.mark)) === id) this.byTuple.delete(tupleKey(c.mark));
         const packets = BigInt(Math.floor((now - c.installedAt) / (this.opts.packetIntervalMs ?? 20)));
         usage.push({ instanceId: id, packets, octets: packets * BigInt(this.opts.packetOctets ?? 200) });
       }
@@ -166,6 +169,6 @@ export class EdgeRouter implements FlowNode<CallEvent> {
   }
 }
 
-function sameTuple(a: FlowMark, b: FlowMark): boolean {
-  return a.srcAddress === b.srcAddress && a.srcPort === b.srcPort && a.dstAddress === b.dstAddress && a.dstPort === b.dstPort && a.protocol === b.protocol;
+function tupleKey(m: FlowMark): string {
+  return `${m.protocol} ${m.srcAddress}:${m.srcPort} ${m.dstAddress}:${m.dstPort}`;
 }

@@ -230,6 +230,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     const req = { callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee, now, ...(call.token ? { token: call.token } : {}) };
     const exchange = this.opts.clearinghouse.authorise(req);
+    delete call.token; // presented once; not kept for the call's lifetime
     if (exchange.kind === "done") return this.authorised(call, exchange.result, now);
     this.pendingAuth.set(exchange.correlation, call.callId);
     return [

@@ -14,7 +14,6 @@ import {
 import {
   buildRequest,
   buildResponse,
-  generateBranch,
   type SipRequest,
   type SipResponse,
 } from "../../protocols/sip/index.js";
@@ -22,6 +21,7 @@ import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../dr
 import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
+import { nextBranch, ownString } from "./sip-ids.js";
 import { SipTransactionLayer, sipSend, uriText } from "./sip-transaction-layer.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
@@ -65,8 +65,9 @@ interface ProxyCall {
   caller: string;
   callee: string;
   token?: Buffer;
-  /** 2xx whose ACK and BYE this proxy must send itself when the call is refused after the answer. */
-  refused2xx?: SipResponse;
+  /** Media flows as last sent to the PDP, and whether the answer was in them. */
+  flows?: SipAaaMediaFlow[];
+  flowsHaveAnswer?: boolean;
 }
 
 export class SipProxy implements FlowNode<CallEvent> {
@@ -148,9 +149,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     const handle = this.cops.machine.allocateHandle();
     const tokenText = req.getHeader(TOKEN_HEADER);
     const call: ProxyCall = {
-      callId: req.callId, handle, upstream: from, downstream: this.opts.nextHop(req), phase: "authorising",
+      callId: ownString(req.callId), handle, upstream: from, downstream: this.opts.nextHop(req), phase: "authorising",
       invite: req, inviteServerKey: serverKey, ldp: "none", held: [], releasing: false, byeDone: false,
-      caller: uriText(req.from.uri), callee: req.uri,
+      caller: ownString(uriText(req.from.uri)), callee: ownString(req.uri),
     };
     if (tokenText !== undefined) call.token = Buffer.from(tokenText, "base64");
     if (req.body.length > 0) call.offer = req.body.toString("utf8");
@@ -160,9 +161,17 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private copsRequest(call: ProxyCall, purpose: SipAaaPurposeName, now: number): NodeAction[] {
-    const flows = call.offer ? mediaFlows(call.offer, call.answerSdp) : [];
-    const info: Parameters<typeof encodeSipAaaClientSi>[0] = { callId: call.callId, caller: call.caller, callee: call.callee, flows: flows.map(toCopsFlow).filter((f): f is SipAaaMediaFlow => f !== undefined) };
-    if (call.token && purpose === "AAA") info.ospToken = call.token;
+    // SDP is parsed once for the offer and once more when the answer is known (RFC 3264 §6).
+    if (call.flows === undefined || (call.answerSdp !== undefined && !call.flowsHaveAnswer)) {
+      const flows = call.offer ? mediaFlows(call.offer, call.answerSdp) : [];
+      call.flows = flows.map(toCopsFlow).filter((f): f is SipAaaMediaFlow => f !== undefined);
+      call.flowsHaveAnswer = call.answerSdp !== undefined;
+    }
+    const info: Parameters<typeof encodeSipAaaClientSi>[0] = { callId: call.callId, caller: call.caller, callee: call.callee, flows: call.flows };
+    if (call.token && purpose === "AAA") {
+      info.ospToken = call.token;
+      delete call.token; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation
+    }
     return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext(purpose), clientSi: [{ cType: 1, data: encodeSipAaaClientSi(info) }] }, now);
   }
 
@@ -171,7 +180,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (!invite) return [];
     const fwd = invite.clone();
     fwd.setHeader("Max-Forwards", String((invite.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${generateBranch()}`, "top");
+    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${nextBranch()}`, "top");
     fwd.addHeader("Record-Route", `<sip:${this.opts.host};lr>`, "top");
     popOwnRoute(fwd, this.opts.host);
     fwd.removeHeader(TOKEN_HEADER);
@@ -191,7 +200,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       // A final refusal travels back; this side's request state ends (RFC 2748 §3.4 DRQ).
       return [...this.relayUpstream(call, res, now), ...this.endCops(call, now, "refused downstream")];
     }
-    if (res.body.length > 0) call.answerSdp = res.body.toString("utf8");
+    if (res.body.length > 0 && call.answerSdp === undefined) call.answerSdp = res.body.toString("utf8");
     if (res.status >= 200) call.phase = "answered";
     if (call.ldp === "installed") return this.relayUpstream(call, res, now);
     if (call.ldp === "refused") return [];
@@ -208,7 +217,14 @@ export class SipProxy implements FlowNode<CallEvent> {
     up.removeFirstHeaderValue("Via");
     if (call.inviteServerKey === undefined) return [];
     if (res.status >= 200) {
-      if (res.status < 300) call.phase = "confirmed";
+      if (res.status < 300) {
+        call.phase = "confirmed";
+        // The dialog is up: the held requests and SDP are no longer needed (the flows are kept for REQ noLDP).
+        call.invite = undefined;
+        call.forwarded = undefined;
+        call.offer = undefined;
+        call.answerSdp = undefined;
+      }
       const key = call.inviteServerKey;
       if (res.status >= 300) call.phase = "done";
       return this.sip.respond(key, up, now);
@@ -232,7 +248,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const fwd = ack.clone();
     popOwnRoute(fwd, this.opts.host);
     fwd.setHeader("Max-Forwards", String((ack.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${generateBranch()}`, "top");
+    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${nextBranch()}`, "top");
     return [sipSend(to, fwd)];
   }
 
@@ -265,7 +281,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const fwd = req.clone();
     popOwnRoute(fwd, this.opts.host);
     fwd.setHeader("Max-Forwards", String((req.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${generateBranch()}`, "top");
+    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${nextBranch()}`, "top");
     const out = this.sip.sendRequest(fwd, to, now, {
       onResponse: (res, t) => {
         if (res.status < 200) return [];

@@ -1,6 +1,7 @@
 // A SIP user agent (RFC 3261 §8, §12-§15) as a sans-I/O node: places calls (UAC) and answers them (UAS) with
 // an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side.
-import { buildRequest, buildResponse, generateBranch, generateTag, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
+import { buildRequest, buildResponse, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
+import { nextBranch, nextTag, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { answerSdp, buildSdp } from "../flow/media-flows.js";
@@ -60,6 +61,8 @@ interface UaCall {
   cancelWanted: boolean;
   plan?: PlannedCall;
   behaviour?: CalleeBehaviour;
+  /** The SDP answer, made once and sent in the 180 and the 200 (RFC 3264 §6). */
+  answer?: string;
 }
 
 const DEFAULT_NO_ANSWER_MS = 60_000;
@@ -130,7 +133,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   // ---- UAC ----
 
   private startCall(plan: PlannedCall, now: number): NodeAction<CallEvent>[] {
-    const tag = generateTag();
+    const tag = nextTag();
     const offer = buildSdp({ sessionId: now + this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
     const invite = buildRequest({
       method: "INVITE",
@@ -139,7 +142,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       to: `<${plan.to}>`,
       callId: plan.callId,
       cseq: 1,
-      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: generateBranch() },
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: nextBranch() },
       contact: `<${this.contactUri(plan.from)}>`,
       body: offer,
       contentType: "application/sdp",
@@ -178,11 +181,11 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private onInvite2xx(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
     const tag = res.to.tag;
-    if (tag !== undefined) call.remoteTag = tag;
-    call.routeSet = res.getHeaders("Record-Route").reverse();
+    if (tag !== undefined) call.remoteTag = ownString(tag);
+    call.routeSet = res.getHeaders("Record-Route").reverse().map(ownString);
     const contact = res.contact;
     const first = contact === "*" ? undefined : contact[0];
-    if (first) call.remoteTarget = uriText(first.uri);
+    if (first) call.remoteTarget = ownString(uriText(first.uri));
     const out: NodeAction<CallEvent>[] = [this.ack(call)];
     if (call.state === "confirmed" || call.state === "ending") return out; // retransmitted 2xx: ACK again
     call.state = "confirmed";
@@ -231,7 +234,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       case "BYE":
         return this.onBye(req, serverKey, now);
       default:
-        return this.sip.respond(serverKey, buildResponse(req, 405, undefined, { toTag: generateTag() }), now);
+        return this.sip.respond(serverKey, buildResponse(req, 405, undefined, { toTag: nextTag() }), now);
     }
   }
 
@@ -244,18 +247,19 @@ export class UserAgent implements FlowNode<CallEvent> {
     const contact = req.contact;
     const first = contact === "*" ? undefined : contact[0];
     const call: UaCall = {
-      callId, side: "callee", state: "early",
-      localUri: uriText(toUri),
-      remoteUri: uriText(fromUri),
-      localTag: generateTag(), remoteTag: req.from.tag ?? "", cseq: 0,
-      routeSet: req.getHeaders("Record-Route"),
-      remoteTarget: first ? uriText(first.uri) : uriText(fromUri),
+      callId: ownString(callId), side: "callee", state: "early",
+      localUri: ownString(uriText(toUri)),
+      remoteUri: ownString(uriText(fromUri)),
+      localTag: nextTag(), remoteTag: ownString(req.from.tag ?? ""), cseq: 0,
+      routeSet: req.getHeaders("Record-Route").map(ownString),
+      remoteTarget: ownString(first ? uriText(first.uri) : uriText(fromUri)),
       invite: req, inviteServerKey: serverKey, provisionalSeen: true, cancelWanted: false, behaviour,
     };
-    this.calls.set(callId, call);
+    this.calls.set(call.callId, call);
     if (behaviour.outcome === "busy") return this.rejectInvite(call, 486, now);
     if (behaviour.outcome === "decline") return this.rejectInvite(call, 603, now);
     const answer = this.answerFor(req);
+    if (answer !== undefined) call.answer = answer;
     const ringing = buildResponse(req, 180, "Ringing", { toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: answer, contentType: "application/sdp" });
     const out = this.sip.respond(serverKey, ringing, now);
     out.push(this.step(call, "ringing"));
@@ -280,10 +284,11 @@ export class UserAgent implements FlowNode<CallEvent> {
     const invite = call.invite;
     if (!invite || call.inviteServerKey === undefined || call.state !== "early") return [];
     const ok = buildResponse(invite, 200, "OK", {
-      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: this.answerFor(invite), contentType: "application/sdp",
+      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: call.answer ?? this.answerFor(invite), contentType: "application/sdp",
     });
     call.final2xx = ok;
     call.state = "confirmed";
+    call.answer = undefined;
     const out = this.sip.respond(call.inviteServerKey, ok, now);
     call.invite = undefined;
     if (!this.reliable) {
@@ -343,7 +348,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const extra = call.routeSet.map((value) => ({ name: "Route", value }));
     return buildRequest({
       method, uri: call.remoteTarget, from: local, to: remote, callId: call.callId, cseq,
-      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: generateBranch() },
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: nextBranch() },
       extraHeaders: extra,
     });
   }
