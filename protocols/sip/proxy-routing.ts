@@ -44,9 +44,9 @@ export function isLocalUri(uri: SipUri, identity: ProxyIdentity): boolean {
   return identity.aliases?.some((alias) => alias.toLowerCase() === host) ?? false;
 }
 
-function safeParseUri(text: string): SipUri | undefined {
+function safeRequestUri(request: SipRequest): SipUri | undefined {
   try {
-    return parseSipUri(text);
+    return request.requestUri; // parsed once and cached by the message
   } catch {
     return undefined;
   }
@@ -77,8 +77,8 @@ function setRouteValues(request: SipRequest, values: string[]): void {
  * record-routing, RFC 5658). Mutates `request`.
  */
 export function preprocessRoute(request: SipRequest, identity: ProxyIdentity): void {
-  const ruri = safeParseUri(request.uri);
   let routes = routeValues(request);
+  const ruri = routes.length > 0 ? safeRequestUri(request) : undefined; // only matters with a Route set
   if (ruri && ruri.user === undefined && ruri.params.has("lr") && isLocalUri(ruri, identity) && routes.length > 0) {
     const last = routes[routes.length - 1]!;
     const lastUri = routeUriOf(last);
@@ -93,7 +93,7 @@ export function preprocessRoute(request: SipRequest, identity: ProxyIdentity): v
     if (!u || !isLocalUri(u, identity)) break;
     popped++;
   }
-  if (popped > 0 || routes.length !== routeValues(request).length) setRouteValues(request, routes.slice(popped));
+  if (popped > 0 || (ruri !== undefined && routes.length !== routeValues(request).length)) setRouteValues(request, routes.slice(popped));
 }
 
 /**

@@ -10,11 +10,13 @@ function bare(host: string): string {
 
 /** Adds received= when the sent-by host differs from the packet's source, and fills a bare ;rport. */
 export function stampReceived(request: SipRequest, source: TransportAddress): void {
+  // The cached top Via decides whether anything changes (the common case: nothing does).
+  const cached = request.topVia;
+  const wantsRport = cached.params.has("rport");
+  if (!wantsRport && bare(cached.host).toLowerCase() === source.host.toLowerCase()) return;
   const top = request.getHeaders("Via")[0];
-  if (top === undefined) return;
-  const via = parseViaValue(top)[0];
+  const via = top !== undefined ? parseViaValue(top)[0] : undefined;
   if (!via) return;
-  const wantsRport = via.params.has("rport");
   let changed = false;
   if (wantsRport || bare(via.host).toLowerCase() !== source.host.toLowerCase()) {
     via.params.set("received", source.host);
