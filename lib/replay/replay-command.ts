@@ -1,5 +1,5 @@
 // `callgate replay FILE [--net] [--ladder] [--ladder-json OUT] [--html OUT] [--pcap OUT] [--record OUT]`
-// and `callgate replay --trace FILE`: runs a scenario (or a recorded trace) through the flow runner, writes the
+// and `callgate replay --trace FILE [--exact]`: runs a scenario (or a recorded trace) through the flow runner, writes the
 // requested views of the record stream and checks the expectations. Exit 0 only when every one holds.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -34,6 +34,7 @@ options:
   --pcap OUT          write a pcap capture (Wireshark, tshark)
   --record OUT        write a binary trace of the run
   --trace FILE        replay a recorded trace on the in-memory driver and report any divergence
+  --exact             with --trace: the bytes must be identical too, not only messages, order and times
   --no-color          no ANSI colours in the ladder (also NO_COLOR, or when stdout is not a terminal)`;
 
 const write = (path: string, data: string | Buffer): void => {
@@ -55,6 +56,7 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
         pcap: { type: "string" },
         record: { type: "string" },
         trace: { type: "string" },
+        exact: { type: "boolean" },
         "no-color": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -130,7 +132,7 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   const verdicts: string[] = [];
   let ok = true;
   if (trace) {
-    const divergence = compareWithTrace(trace, result);
+    const divergence = compareWithTrace(trace, result, { bytes: values.exact === true });
     if (divergence) {
       ok = false;
       verdicts.push(`trace: replay diverges in call ${divergence.specId} at its message ${divergence.position}: ${divergence.reason}`);

@@ -53,7 +53,7 @@ describe("scenario files", () => {
     expect(options.driver).toBe("memory");
     expect(options.topology).toEqual({ clearinghouseUnreachable: "fail-open" });
     expect(options.faults).toEqual([{ kind: "down", role: "CH", fromMs: 0, toMs: 3600000 }]);
-    expect(options.seed).toBe(5);
+    expect(options.seed).toBe(1);
     expect(options.calls[0]).toEqual({ id: "call-1", caller: "sip:alice@example.com", callee: "sip:bob@example.net", startMs: 0, answerDelayMs: 1000, durationMs: 20000, hangUp: "caller", outcome: "answer" });
   });
 });

@@ -75,6 +75,11 @@ describe("binary trace", () => {
     expect(compareWithTrace(trace, run(relabelled))).toMatchObject({ position: 20, reason: "different message", actual: { msg: "RPT Failure" } });
     expect(compareWithTrace(trace, run(records.slice(0, 30)))).toMatchObject({ position: 30, reason: "the replay stops early" });
     expect(compareWithTrace(trace, run(records, 503))).toMatchObject({ reason: "final status 503 instead of 200" });
+    // bytes only when asked
+    const retagged = syntheticCall({ callId: "c1" });
+    retagged[3]!.bytes = Buffer.from("other");
+    expect(compareWithTrace(trace, run(retagged))).toBeUndefined();
+    expect(compareWithTrace(trace, run(retagged), { bytes: true })).toMatchObject({ position: 3, reason: "different bytes" });
     // a network trace is compared by labels and order only
     const net = { ...trace, driver: "net" as const };
     expect(compareWithTrace(net, run(moved))).toBeUndefined();
