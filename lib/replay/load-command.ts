@@ -131,16 +131,18 @@ export async function loadMain(args: string[], io: CommandIo, now: () => number 
   // Expected end of the run in call time, for the progress bar.
   const endMs = Math.max(1, ...calls.map((c) => c.startMs + Math.max(c.answerDelayMs + c.durationMs, c.noAnswerTimeoutMs ?? 0, c.cancelAfterMs ?? 0)));
   let messages = 0;
+  let lastT = 0;
   let lastDraw = -Infinity;
   const showProgress = !values.json;
-  const draw = (tMs: number): void => {
-    io.stderr.write(`\r${progressLine(tMs / endMs, tMs, messages)}`);
+  const draw = (tMs: number, fraction = tMs / endMs): void => {
+    io.stderr.write(`\r${progressLine(fraction, tMs, messages)}`);
   };
   const options: RunOptions = {
     ...toRunOptions(scenario, values.net ? { driver: "net" } : {}),
     calls,
     onRecord: (r) => {
       messages++;
+      lastT = Math.max(lastT, r.t);
       if (showProgress && now() - lastDraw >= 100) {
         lastDraw = now();
         draw(r.t);
@@ -151,7 +153,7 @@ export async function loadMain(args: string[], io: CommandIo, now: () => number 
   const result = await io.runner(options);
   const wallSeconds = (now() - started) / 1000;
   if (showProgress) {
-    draw(endMs);
+    draw(lastT, 1);
     io.stderr.write("\n");
   }
   const report = loadReport(result, rate, wallSeconds);
