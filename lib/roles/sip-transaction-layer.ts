@@ -73,6 +73,10 @@ export interface SipTransactionLayerOptions {
 
 const TIMER_PREFIX = "sip:";
 
+function lingering(state: string): boolean {
+  return state === "completed" || state === "confirmed";
+}
+
 export class SipTransactionLayer {
   private readonly clients = new Map<string, ClientEntry>();
   private readonly servers = new Map<string, ServerEntry>();
@@ -83,8 +87,17 @@ export class SipTransactionLayer {
 
   constructor(private readonly opts: SipTransactionLayerOptions) {}
 
+  /** Transactions still waiting for a response or an answer (Calling, Trying, Proceeding). */
   get pending(): number {
-    return this.clients.size + this.servers.size;
+    let n = 0;
+    for (const e of this.clients.values()) if (!lingering(e.tx.state)) n++;
+    for (const e of this.servers.values()) if (!lingering(e.tx.state)) n++;
+    return n;
+  }
+
+  /** Transactions only absorbing retransmissions until their wait timer ends (Completed, Confirmed; §17). */
+  get lingering(): number {
+    return this.clients.size + this.servers.size - this.pending;
   }
 
   isTimer(key: string): boolean {
