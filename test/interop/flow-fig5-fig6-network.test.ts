@@ -36,4 +36,15 @@ describe("FIG. 5 / FIG. 6 on the loopback socket driver", () => {
     // Reliable transport: no transaction waits in Completed, so nothing is pending once the call is over.
     expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
   });
+
+  it("in-process clearinghouse: OSP handed over without a socket, the ladder still matches FIG. 5/6", async () => {
+    const result = await runCalls({ driver: "net", topology: { clearinghouse: "in-process", signedTokens: false }, calls: [shortCall] });
+    const { setup, teardown } = splitCall(result.records, result.calls[0]?.callId ?? "");
+    expect(checkLadder(setup, "setup").status).toBe(0);
+    expect(checkLadder(teardown, "teardown").status).toBe(0);
+    const osp = result.records.filter((r) => r.proto === "OSP");
+    expect(osp).toHaveLength(8);
+    for (const r of osp) expect(r.transport).toBeUndefined();
+    expect(result.endpoints?.CH?.osp).toBeUndefined();
+  });
 });
