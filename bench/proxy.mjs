@@ -108,10 +108,13 @@ async function step(proxyPort, rate, sample) {
   }
   const uac = run(
     "sipp",
-    ["-sn", "uac", `127.0.0.1:${proxyPort}`, "-p", String(uacPort), "-r", String(rate), "-m", String(calls), "-l", String(Math.max(200, rate * 4)), "-timeout", `${HOLD_S + 40}s`, ...common],
+    ["-sn", "uac", `127.0.0.1:${proxyPort}`, "-p", String(uacPort), "-r", String(rate), "-m", String(calls), "-l", String(Math.max(200, rate * 4)), "-recv_timeout", "40000", "-timeout", `${HOLD_S + 40}s`, ...common],
     uacDir,
   );
+  // Calls stuck after a collapse must not hold the climb forever.
+  const guard = setTimeout(() => uac.child.kill("SIGKILL"), (HOLD_S + 90) * 1000);
   await uac.done;
+  clearTimeout(guard);
   // Right after the last call: completed transactions still wait out Timers J/K/L; measure what they retain.
   const retained = sample ? sample() : undefined;
   await new Promise((r) => setTimeout(r, 1000)); // let the UAS write its final stats
