@@ -19,7 +19,7 @@ function isText(bytes: Buffer): boolean {
 }
 
 export function messageText(record: MessageRecord): string {
-  const head = `${record.proto} ${record.from} → ${record.to}: ${record.msg}  (t = ${(record.t / 1000).toFixed(3)} s, call ${record.callId})`;
+  const head = `${record.proto} ${record.from} → ${record.to}: ${record.msg}  (t = ${(record.t / 1000).toFixed(3)} s, ${record.callId ? `call ${record.callId}` : "connection, no call"})`;
   if (record.bytes.length === 0) return `${head}\n(no bytes recorded)`;
   if ((record.proto === "SIP" || record.proto === "OSP") && isText(record.bytes)) return `${head}\n\n${record.bytes.toString("utf8")}`;
   return `${head}\n\n${hexDump(record.bytes)}`;
