@@ -75,7 +75,8 @@ export class MemoryNetwork<E = unknown> {
         for (const [name, target] of this.nodes) {
           if (name === node || this.faults.isDown(name, this.clock)) continue;
           processed++;
-          const out = target.handle({ ...event, now: this.clock } as NodeEvent);
+          event.now = this.clock;
+          const out = target.handle(event);
           this.apply(name, Array.isArray(out) ? out : await out);
         }
         continue;
@@ -89,7 +90,8 @@ export class MemoryNetwork<E = unknown> {
       if (target === undefined) continue;
       if (this.faults.isDown(node, this.clock)) continue;
       processed++;
-      const out = target.handle({ ...event, now: this.clock } as NodeEvent);
+      event.now = this.clock; // each queued event is delivered once (a broadcast one in turn), so it is stamped in place
+      const out = target.handle(event);
       // Only an asynchronous core (the clearinghouse's CDR store) costs an await; the clock stands still meanwhile.
       this.apply(node, Array.isArray(out) ? out : await out);
     }
