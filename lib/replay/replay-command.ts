@@ -35,6 +35,7 @@ options:
   --record OUT        write a binary trace of the run
   --trace FILE        replay a recorded trace on the in-memory driver and report any divergence
   --exact             with --trace: the bytes must be identical too, not only messages, order and times
+  --call ID           show only this call's messages in --ladder and --html (a call id of the scenario)
   --no-color          no ANSI colours in the ladder (also NO_COLOR, or when stdout is not a terminal)`;
 
 const write = (path: string, data: string | Buffer): void => {
@@ -58,6 +59,7 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
         trace: { type: "string" },
         exact: { type: "boolean" },
         "no-color": { type: "boolean" },
+        call: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -101,9 +103,19 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   const established = result.calls.filter((c) => c.established).length;
   const out = io.stdout;
 
+  // --call: one call's messages for the views people read
+  let shown = result.records;
+  if (values.call !== undefined) {
+    const outcome = result.calls.find((c) => (c.spec.id ?? c.callId) === values.call);
+    if (!outcome) {
+      io.stderr.write(`callgate replay: no call '${values.call}' in this run (calls: ${result.calls.map((c) => c.spec.id ?? c.callId).slice(0, 10).join(", ")})\n`);
+      return 2;
+    }
+    shown = result.records.filter((r) => r.callId === outcome.callId);
+  }
   if (values.ladder) {
     const color = colorWanted(out, io.env, values["no-color"] === true);
-    out.write(renderLadderText(result.records, { color }));
+    out.write(renderLadderText(shown, { color }));
   }
   const written: string[] = [];
   const ladderJson = values["ladder-json"];
@@ -154,7 +166,7 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     ...verdicts,
   ];
   if (values.html !== undefined) {
-    write(values.html, renderLadderHtml(result.records, { title: `callgate replay: ${name}`, summary }));
+    write(values.html, renderLadderHtml(shown, { title: `callgate replay: ${name}${values.call !== undefined ? `, call ${values.call}` : ""}`, summary }));
     written.push(values.html);
   }
   out.write(`${summary.join("\n")}\n`);

@@ -79,6 +79,18 @@ describe("callgate replay", () => {
     expect(r.stdout).toMatch(/first diverging message: #\d+ t=\d+\.\d{3}s COPS POL1 → SIP1 DEC LDP/);
   });
 
+  it("--call shows one call of a many-call run in the ladder and the HTML", async () => {
+    const html = join(dir, "call", "one.html");
+    const r = await replay([scenarioPath("concurrent-100-mixed"), "--ladder", "--call", "busy-7", "--html", html], referenceRunner());
+    const rows = r.stdout.split("\n").filter((l) => /^\s+\d+\.\d{3} [SCOR] /.test(l));
+    expect(rows).toHaveLength(46); // the one call's reference ladder, not 100 calls' worth
+    expect(readFileSync(html, "utf8").match(/<g class="msg /g)).toHaveLength(46);
+    expect(readFileSync(html, "utf8")).toContain("call busy-7@192.0.2.10");
+    const unknown = await replay([scenarioPath("fig5-fig6"), "--call", "nope"], referenceRunner());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no call 'nope' in this run (calls: call-1)");
+  });
+
   it("rejects an invalid scenario with file, line and field, exit 2", async () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "name: bad\ncalls:\n  - caller: sip:a@example.com\n    callee: sip:b@example.net\n    outcome: later\n");
