@@ -110,41 +110,119 @@ function classifyHeader(s: string, start: number, end: number): number {
   }
 }
 
-/** Fast path of classifyHeader: the usual spellings compare as whole strings. */
-function classifyName(name: string, s: string, start: number, end: number): number {
-  switch (name) {
-    case "Via":
-    case "v":
-      return H_VIA;
-    case "From":
-    case "f":
-      return H_FROM;
-    case "To":
-    case "t":
-      return H_TO;
-    case "Call-ID":
-    case "i":
-      return H_CALL_ID;
-    case "CSeq":
-      return H_CSEQ;
-    case "Max-Forwards":
-      return H_MAX_FORWARDS;
-    case "Content-Length":
-    case "l":
-      return H_CONTENT_LENGTH;
-    case "Contact":
-    case "Content-Type":
-    case "Allow":
-    case "Supported":
-    case "Route":
-    case "Record-Route":
-    case "User-Agent":
-    case "Subject":
-    case "Accept":
-    case "Expires":
-      return 0;
+/** Set by knownHeaderName: the tracked-header bit of the name it recognised. */
+let knownHeaderKind = 0;
+
+/**
+ * The usual spellings of frequent header names as constant strings (no substring, no hashing later), with
+ * their tracked-header bit in `knownHeaderKind`; undefined for any other spelling. The byte comparisons
+ * are written out (a loop over a constant word costs several times more).
+ */
+function knownHeaderName(buf: Buffer, i: number, len: number): string | undefined {
+  knownHeaderKind = 0;
+  const c0 = buf[i];
+  switch (len) {
+    case 1:
+      switch (c0) {
+        case 118: knownHeaderKind = H_VIA; return "v";
+        case 102: knownHeaderKind = H_FROM; return "f";
+        case 116: knownHeaderKind = H_TO; return "t";
+        case 105: knownHeaderKind = H_CALL_ID; return "i";
+        case 108: knownHeaderKind = H_CONTENT_LENGTH; return "l";
+        case 109: return "m";
+        case 99: return "c";
+        case 107: return "k";
+        case 115: return "s";
+        case 101: return "e";
+        default: return undefined;
+      }
+    case 2:
+      // To
+      if (c0 === 84 && buf[i + 1] === 111) {
+        knownHeaderKind = H_TO;
+        return "To";
+      }
+      return undefined;
+    case 3:
+      // Via
+      if (c0 === 86 && buf[i + 1] === 105 && buf[i + 2] === 97) {
+        knownHeaderKind = H_VIA;
+        return "Via";
+      }
+      return undefined;
+    case 4:
+      // From
+      if (c0 === 70 && buf[i + 1] === 114 && buf[i + 2] === 111 && buf[i + 3] === 109) {
+        knownHeaderKind = H_FROM;
+        return "From";
+      }
+      // CSeq
+      if (c0 === 67 && buf[i + 1] === 83 && buf[i + 2] === 101 && buf[i + 3] === 113) {
+        knownHeaderKind = H_CSEQ;
+        return "CSeq";
+      }
+      // Date
+      if (c0 === 68 && buf[i + 1] === 97 && buf[i + 2] === 116 && buf[i + 3] === 101) return "Date";
+      return undefined;
+    case 5:
+      // Route
+      if (c0 === 82 && buf[i + 1] === 111 && buf[i + 2] === 117 && buf[i + 3] === 116 && buf[i + 4] === 101) return "Route";
+      // Allow
+      if (c0 === 65 && buf[i + 1] === 108 && buf[i + 2] === 108 && buf[i + 3] === 111 && buf[i + 4] === 119) return "Allow";
+      // Event
+      if (c0 === 69 && buf[i + 1] === 118 && buf[i + 2] === 101 && buf[i + 3] === 110 && buf[i + 4] === 116) return "Event";
+      return undefined;
+    case 6:
+      // Accept
+      if (c0 === 65 && buf[i + 1] === 99 && buf[i + 2] === 99 && buf[i + 3] === 101 && buf[i + 4] === 112 && buf[i + 5] === 116) return "Accept";
+      // Server
+      if (c0 === 83 && buf[i + 1] === 101 && buf[i + 2] === 114 && buf[i + 3] === 118 && buf[i + 4] === 101 && buf[i + 5] === 114) return "Server";
+      // Reason
+      if (c0 === 82 && buf[i + 1] === 101 && buf[i + 2] === 97 && buf[i + 3] === 115 && buf[i + 4] === 111 && buf[i + 5] === 110) return "Reason";
+      return undefined;
+    case 7:
+      // Call-ID
+      if (c0 === 67 && buf[i + 1] === 97 && buf[i + 2] === 108 && buf[i + 3] === 108 && buf[i + 4] === 45 && buf[i + 5] === 73 && buf[i + 6] === 68) {
+        knownHeaderKind = H_CALL_ID;
+        return "Call-ID";
+      }
+      // Contact
+      if (c0 === 67 && buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 97 && buf[i + 5] === 99 && buf[i + 6] === 116) return "Contact";
+      // Subject
+      if (c0 === 83 && buf[i + 1] === 117 && buf[i + 2] === 98 && buf[i + 3] === 106 && buf[i + 4] === 101 && buf[i + 5] === 99 && buf[i + 6] === 116) return "Subject";
+      // Expires
+      if (c0 === 69 && buf[i + 1] === 120 && buf[i + 2] === 112 && buf[i + 3] === 105 && buf[i + 4] === 114 && buf[i + 5] === 101 && buf[i + 6] === 115) return "Expires";
+      // Require
+      if (c0 === 82 && buf[i + 1] === 101 && buf[i + 2] === 113 && buf[i + 3] === 117 && buf[i + 4] === 105 && buf[i + 5] === 114 && buf[i + 6] === 101) return "Require";
+      return undefined;
+    case 9:
+      // Supported
+      if (c0 === 83 && buf[i + 1] === 117 && buf[i + 2] === 112 && buf[i + 3] === 112 && buf[i + 4] === 111 && buf[i + 5] === 114 && buf[i + 6] === 116 && buf[i + 7] === 101 && buf[i + 8] === 100) return "Supported";
+      return undefined;
+    case 10:
+      // User-Agent
+      if (c0 === 85 && buf[i + 1] === 115 && buf[i + 2] === 101 && buf[i + 3] === 114 && buf[i + 4] === 45 && buf[i + 5] === 65 && buf[i + 6] === 103 && buf[i + 7] === 101 && buf[i + 8] === 110 && buf[i + 9] === 116) return "User-Agent";
+      return undefined;
+    case 12:
+      // Max-Forwards
+      if (c0 === 77 && buf[i + 1] === 97 && buf[i + 2] === 120 && buf[i + 3] === 45 && buf[i + 4] === 70 && buf[i + 5] === 111 && buf[i + 6] === 114 && buf[i + 7] === 119 && buf[i + 8] === 97 && buf[i + 9] === 114 && buf[i + 10] === 100 && buf[i + 11] === 115) {
+        knownHeaderKind = H_MAX_FORWARDS;
+        return "Max-Forwards";
+      }
+      // Content-Type
+      if (c0 === 67 && buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 101 && buf[i + 5] === 110 && buf[i + 6] === 116 && buf[i + 7] === 45 && buf[i + 8] === 84 && buf[i + 9] === 121 && buf[i + 10] === 112 && buf[i + 11] === 101) return "Content-Type";
+      // Record-Route
+      if (c0 === 82 && buf[i + 1] === 101 && buf[i + 2] === 99 && buf[i + 3] === 111 && buf[i + 4] === 114 && buf[i + 5] === 100 && buf[i + 6] === 45 && buf[i + 7] === 82 && buf[i + 8] === 111 && buf[i + 9] === 117 && buf[i + 10] === 116 && buf[i + 11] === 101) return "Record-Route";
+      return undefined;
+    case 14:
+      // Content-Length
+      if (c0 === 67 && buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 101 && buf[i + 5] === 110 && buf[i + 6] === 116 && buf[i + 7] === 45 && buf[i + 8] === 76 && buf[i + 9] === 101 && buf[i + 10] === 110 && buf[i + 11] === 103 && buf[i + 12] === 116 && buf[i + 13] === 104) {
+        knownHeaderKind = H_CONTENT_LENGTH;
+        return "Content-Length";
+      }
+      return undefined;
     default:
-      return classifyHeader(s, start, end);
+      return undefined;
   }
 }
 
@@ -169,6 +247,54 @@ function scanVersion(s: string, i: number, end: number): number {
 /** Decodes buf[start,end) as UTF-8 when it holds a non-ASCII byte, else returns the latin1 substring. */
 function textOf(s: string, buf: Buffer, start: number, end: number, highBit: boolean): string {
   return highBit ? buf.toString("utf8", start, end) : s.substring(start, end);
+}
+
+/** Set by unfoldValue: offset of the last piece of the value, and of the line after the header. */
+let foldedValueStart = 0;
+let foldedNext = 0;
+
+/**
+ * A header value spread over continuation lines, from s[afterColon...]: each fold (LWS = [*WSP CRLF] 1*WSP)
+ * becomes one SP (RFC 3261 §7.3.1).
+ */
+function unfoldValue(buf: Buffer, s: string, nameStart: number, nameEnd: number, afterColon: number, end: number, maxLine: number): string {
+  let pos = afterColon;
+  let valueStart = pos;
+  let high = false;
+  let folded: string | undefined;
+  for (;;) {
+    const eol = s.indexOf("\n", pos);
+    if (eol < 0 || eol >= end) throw new SipParseError("bad-header-line", "header line not terminated", pos, s.substring(nameStart, nameEnd));
+    const lineEnd = eol > pos && s.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+    const cr = s.indexOf("\r", pos);
+    if (cr >= 0 && cr < lineEnd) throw new SipParseError("bad-line-ending", "bare CR in header value", cr, s.substring(nameStart, nameEnd));
+    for (let k = pos; k < lineEnd && !high; k++) if (s.charCodeAt(k) >= 128) high = true;
+    if (lineEnd - nameStart > maxLine) {
+      throw new SipParseError("line-too-long", `header longer than ${maxLine} bytes`, nameStart, s.substring(nameStart, nameEnd));
+    }
+    const next = s.charCodeAt(eol + 1);
+    if ((next === 32 || next === 9) && eol + 1 < end) {
+      let pe = lineEnd;
+      while (pe > valueStart && (s.charCodeAt(pe - 1) === 32 || s.charCodeAt(pe - 1) === 9)) pe--;
+      let pb = valueStart;
+      while (pb < pe && (s.charCodeAt(pb) === 32 || s.charCodeAt(pb) === 9)) pb++;
+      const piece = textOf(s, buf, pb, pe, high);
+      folded = folded === undefined || folded.length === 0 ? piece : piece.length === 0 ? folded : folded + " " + piece;
+      pos = eol + 1;
+      while (s.charCodeAt(pos) === 32 || s.charCodeAt(pos) === 9) pos++;
+      valueStart = pos;
+      high = false;
+      continue;
+    }
+    let valueEnd = lineEnd;
+    foldedNext = eol + 1;
+    while (valueStart < valueEnd && (s.charCodeAt(valueStart) === 32 || s.charCodeAt(valueStart) === 9)) valueStart++;
+    while (valueEnd > valueStart && (s.charCodeAt(valueEnd - 1) === 32 || s.charCodeAt(valueEnd - 1) === 9)) valueEnd--;
+    foldedValueStart = valueStart;
+    const value = textOf(s, buf, valueStart, valueEnd, high);
+    if (folded === undefined) return value;
+    return value.length === 0 ? folded : folded.length === 0 ? value : folded + " " + value;
+  }
 }
 
 /** Result of parsing the head (start line + headers); body framing is left to the caller. */
@@ -227,14 +353,14 @@ export function parseHead(
     // Request-Line = Method SP Request-URI SP SIP-Version (single SP separators, RFC 4475 §3.1.2.9/10)
     isReq = true;
     let j = pos;
-    while (j < lineEnd && s.charCodeAt(j) < 128 && TOKEN_CHARS[s.charCodeAt(j)] === 1) j++;
+    while (j < lineEnd && buf[j]! < 128 && TOKEN_CHARS[buf[j]!] === 1) j++;
     if (j === pos) throw new SipParseError("bad-method", "start line does not begin with a method token or SIP version", pos);
-    if (s.charCodeAt(j) !== 32) throw new SipParseError("bad-start-line", "expected SP after method", j);
+    if (buf[j] !== 32 || j >= lineEnd) throw new SipParseError("bad-start-line", "expected SP after method", j);
     const methodEnd = j;
     const uriStart = j + 1;
     let k = uriStart;
     while (k < lineEnd) {
-      const c = s.charCodeAt(k);
+      const c = buf[k]!;
       if (c === 32) break;
       if (c <= 32 || c >= 127 || c === 60 || c === 62 || c === 34) {
         throw new SipParseError("bad-request-uri", `character 0x${c.toString(16)} not allowed in Request-URI`, k);
@@ -256,6 +382,8 @@ export function parseHead(
   pos = eol + 1;
 
   // ---- header lines (RFC 3261 §7.3), folding (§7.3.1)
+  // Line ends are found with native indexOf on `s`; the short scans (names, trimming) read `buf` bytes.
+  const maxLine = limits.maxLineBytes;
   // One native pass tells whether any byte is non-ASCII (latin1 chars >= 0x80 take 2 UTF-8 bytes).
   const headHasHigh = Buffer.byteLength(s, "utf8") !== s.length;
   const headers: SipHeader[] = [];
@@ -267,8 +395,8 @@ export function parseHead(
       if (datagram && pos === end) break;
       throw new SipParseError("bad-header-line", "headers not terminated by an empty line", pos);
     }
-    let c = s.charCodeAt(pos);
-    if (c === 13 && s.charCodeAt(pos + 1) === 10) {
+    let c = buf[pos]!;
+    if (c === 13 && pos + 1 < end && buf[pos + 1] === 10) {
       pos += 2;
       break;
     }
@@ -278,63 +406,57 @@ export function parseHead(
     }
     if (c === 32 || c === 9) throw new SipParseError("bad-header-line", "continuation line without a header", pos);
     const nameStart = pos;
-    while (c < 128 && TOKEN_CHARS[c] === 1) c = s.charCodeAt(++pos);
+    // The head always ends in LF before `end` (or `end` is the buffer's end), so the scan stops in time.
+    while (c < 128 && TOKEN_CHARS[c] === 1) c = buf[++pos]!;
     const nameEnd = pos;
     if (nameEnd === nameStart) throw new SipParseError("bad-header-name", "header name is not a token", pos);
-    while (c === 32 || c === 9) c = s.charCodeAt(++pos);
-    if (c !== 58) throw new SipParseError("bad-header-name", "expected ':' after header name", pos, s.substring(nameStart, nameEnd));
+    while (pos < end && (c === 32 || c === 9)) c = buf[++pos]!;
+    if (c !== 58 || pos >= end) throw new SipParseError("bad-header-name", "expected ':' after header name", pos, s.substring(nameStart, nameEnd));
     pos++;
-    // value: up to the line end, plus continuation lines starting with SP/HTAB
-    let valueStart = pos;
+    const afterColon = pos;
+    // value: up to the line end; a CR anywhere but before the LF is a bare CR (header injection)
+    eol = s.indexOf("\n", pos);
+    if (eol < 0 || eol >= end) throw new SipParseError("bad-header-line", "header line not terminated", afterColon, s.substring(nameStart, nameEnd));
+    lineEnd = eol > pos && s.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+    const cr = s.indexOf("\r", pos);
+    if (cr >= 0 && cr < lineEnd) throw new SipParseError("bad-line-ending", "bare CR in header value", cr, s.substring(nameStart, nameEnd));
     let high = false;
-    let folded: string | undefined;
-    let valueEnd: number;
-    for (;;) {
-      eol = s.indexOf("\n", pos);
-      if (eol < 0 || eol >= end) throw new SipParseError("bad-header-line", "header line not terminated", pos, s.substring(nameStart, nameEnd));
-      lineEnd = eol > pos && s.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
-      const cr = s.indexOf("\r", pos);
-      if (cr >= 0 && cr < lineEnd) throw new SipParseError("bad-line-ending", "bare CR in header value", cr, s.substring(nameStart, nameEnd));
-      if (headHasHigh && !high) {
-        for (let k = pos; k < lineEnd; k++) {
-          if (s.charCodeAt(k) >= 128) {
-            high = true;
-            break;
-          }
+    if (headHasHigh) {
+      for (let k = pos; k < lineEnd; k++) {
+        if (s.charCodeAt(k) >= 128) {
+          high = true;
+          break;
         }
       }
-      if (lineEnd - nameStart > limits.maxLineBytes) {
-        throw new SipParseError("line-too-long", `header longer than ${limits.maxLineBytes} bytes`, nameStart, s.substring(nameStart, nameEnd));
-      }
-      const next = s.charCodeAt(eol + 1);
-      if ((next === 32 || next === 9) && eol + 1 < end) {
-        // folded: LWS = [*WSP CRLF] 1*WSP, replaced by one SP (RFC 3261 §7.3.1)
-        let pe = lineEnd;
-        while (pe > valueStart && (s.charCodeAt(pe - 1) === 32 || s.charCodeAt(pe - 1) === 9)) pe--;
-        let pb = valueStart;
-        while (pb < pe && (s.charCodeAt(pb) === 32 || s.charCodeAt(pb) === 9)) pb++;
-        const piece = textOf(s, buf, pb, pe, high);
-        folded = folded === undefined || folded.length === 0 ? piece : piece.length === 0 ? folded : folded + " " + piece;
-        pos = eol + 1;
-        while (s.charCodeAt(pos) === 32 || s.charCodeAt(pos) === 9) pos++;
-        valueStart = pos;
-        high = false;
-        continue;
-      }
-      valueEnd = lineEnd;
-      pos = eol + 1;
-      break;
     }
-    while (valueStart < valueEnd && (s.charCodeAt(valueStart) === 32 || s.charCodeAt(valueStart) === 9)) valueStart++;
-    while (valueEnd > valueStart && (s.charCodeAt(valueEnd - 1) === 32 || s.charCodeAt(valueEnd - 1) === 9)) valueEnd--;
-    let value = textOf(s, buf, valueStart, valueEnd, high);
-    if (folded !== undefined) value = value.length === 0 ? folded : folded.length === 0 ? value : folded + " " + value;
+    if (lineEnd - nameStart > maxLine) {
+      throw new SipParseError("line-too-long", `header longer than ${maxLine} bytes`, nameStart, s.substring(nameStart, nameEnd));
+    }
+    let value: string;
+    let valueStart: number;
+    if (eol + 1 < end && (buf[eol + 1] === 32 || buf[eol + 1] === 9)) {
+      // folded (rare): the general scan
+      value = unfoldValue(buf, s, nameStart, nameEnd, afterColon, end, maxLine);
+      valueStart = foldedValueStart;
+      pos = foldedNext;
+    } else {
+      valueStart = pos;
+      let valueEnd = lineEnd;
+      while (valueStart < valueEnd && (buf[valueStart] === 32 || buf[valueStart] === 9)) valueStart++;
+      while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
+      value = textOf(s, buf, valueStart, valueEnd, high);
+      pos = eol + 1;
+    }
     if (headers.length >= limits.maxHeaders) {
       throw new SipParseError("too-many-headers", `more than ${limits.maxHeaders} headers`, nameStart);
     }
-    const name = s.substring(nameStart, nameEnd);
+    let name = knownHeaderName(buf, nameStart, nameEnd - nameStart);
+    let kind = knownHeaderKind;
+    if (name === undefined) {
+      name = s.substring(nameStart, nameEnd);
+      kind = classifyHeader(s, nameStart, nameEnd);
+    }
     headers.push({ name, value });
-    const kind = classifyName(name, s, nameStart, nameEnd);
     if (kind !== 0) {
       if (kind === H_CONTENT_LENGTH) {
         // RFC 3261 §20.14 / RFC 4475 §3.1.2.3, §3.3.9: one non-negative decimal, never two
