@@ -1,29 +1,17 @@
 // RFC 3261 §17.1.1: INVITE client transaction (Figure 5), sans-I/O.
 import type { SipRequest, SipResponse } from "./sip-message.js";
 import { buildAckForNonSuccess } from "./transaction-ack.js";
-import { resolveTimerConfig, timerD, transactionTimeout, type TransactionTimerConfig } from "./transaction-timers.js";
-import type { InviteClientState, TransactionAction, TransactionEvent, TransactionMachine, TransactionOptions } from "./transaction-types.js";
+import { TransactionBase } from "./transaction-base.js";
+import { timerD, type TransactionTimerName } from "./transaction-timers.js";
+import type { InviteClientState, TerminationReason, TransactionAction, TransactionMachine, TransactionOptions } from "./transaction-types.js";
 
-export class InviteClientTransaction implements TransactionMachine {
+export class InviteClientTransaction extends TransactionBase<InviteClientState> implements TransactionMachine {
   readonly kind = "invite-client" as const;
-  private current: InviteClientState = "calling";
-  private started = false;
-  private timerAInterval = 0;
   private ack: SipRequest | undefined;
-  private readonly cfg: TransactionTimerConfig;
-  private readonly reliable: boolean;
 
-  constructor(
-    readonly request: SipRequest,
-    options: TransactionOptions,
-  ) {
+  constructor(request: SipRequest, options: TransactionOptions) {
     if (request.method !== "INVITE") throw new TypeError(`INVITE client transaction needs an INVITE, got ${request.method}`);
-    this.cfg = resolveTimerConfig(options);
-    this.reliable = options.reliable;
-  }
-
-  get state(): InviteClientState {
-    return this.current;
+    super(request, options, "calling");
   }
 
   /** The ACK this transaction generated for a non-2xx final response, if any (§17.1.1.3). */
@@ -31,50 +19,26 @@ export class InviteClientTransaction implements TransactionMachine {
     return this.ack;
   }
 
-  handle(event: TransactionEvent): TransactionAction[] {
-    if (this.current === "terminated") return [];
-    switch (event.type) {
-      case "start":
-        return this.start();
-      case "message":
-        return "status" in event.message ? this.onResponse(event.message) : [];
-      case "timer":
-        return this.onTimer(event.timer);
-      case "transport-error":
-        // Figure 5: a transport failure in Calling (INVITE) or Completed (ACK) is reported to the TU.
-        return this.current === "proceeding" ? [] : this.terminate("transport-error");
-      case "tu-response":
-        return [];
-    }
+  protected onStart(): TransactionAction[] {
+    return this.sendWithTimers(this.request, "A", "B");
   }
 
-  private start(): TransactionAction[] {
-    if (this.started) return [];
-    this.started = true;
-    const actions: TransactionAction[] = [{ type: "send", message: this.request }];
-    if (!this.reliable) {
-      this.timerAInterval = this.cfg.t1;
-      actions.push({ type: "set-timer", timer: "A", delay: this.timerAInterval });
-    }
-    actions.push({ type: "set-timer", timer: "B", delay: transactionTimeout(this.cfg) });
-    return actions;
+  // Figure 5: a transport failure in Calling (INVITE) or Completed (ACK) is reported to the TU.
+  protected reportsTransportError(): boolean {
+    return this.current !== "proceeding";
   }
 
-  private onTimer(timer: string): TransactionAction[] {
+  protected onTimer(timer: TransactionTimerName): TransactionAction[] {
     if (this.current === "calling" && timer === "A" && !this.reliable) {
       // §17.1.1.2: retransmit, double the interval.
-      this.timerAInterval *= 2;
-      return [
-        { type: "send", message: this.request },
-        { type: "set-timer", timer: "A", delay: this.timerAInterval },
-      ];
+      return this.retransmit(this.request, "A", 2 * this.retransmitInterval);
     }
     if (this.current === "calling" && timer === "B") return this.terminate("timeout");
     if (this.current === "completed" && timer === "D") return this.terminate("normal");
     return [];
   }
 
-  private onResponse(response: SipResponse): TransactionAction[] {
+  protected override onResponse(response: SipResponse): TransactionAction[] {
     const s = response.status;
     if (this.current === "completed") {
       // §17.1.1.2: retransmitted final responses get the ACK again, not passed up.
@@ -97,26 +61,17 @@ export class InviteClientTransaction implements TransactionMachine {
     this.ack = buildAckForNonSuccess(this.request, response);
     actions.push({ type: "send", message: this.ack }, { type: "pass-to-tu", message: response });
     this.current = "completed";
-    const d = timerD(this.cfg, this.reliable);
-    if (d === 0) actions.push(...this.terminate("normal"));
-    else actions.push({ type: "set-timer", timer: "D", delay: d });
+    actions.push(...this.linger("D", timerD(this.cfg, this.reliable)));
     return actions;
   }
 
   private leaveCalling(): TransactionAction[] {
-    if (this.current !== "calling") return [];
-    const actions: TransactionAction[] = [];
-    if (!this.reliable) actions.push({ type: "cancel-timer", timer: "A" });
-    actions.push({ type: "cancel-timer", timer: "B" });
-    return actions;
+    return this.current === "calling" ? this.cancelTimers("A", "B") : [];
   }
 
-  private terminate(reason: "normal" | "timeout" | "transport-error"): TransactionAction[] {
-    const actions: TransactionAction[] = [];
-    if (this.current === "calling") actions.push(...this.leaveCalling());
+  protected cancelOnTerminate(reason: TerminationReason): TransactionAction[] {
+    const actions = this.leaveCalling();
     if (this.current === "completed" && reason !== "normal") actions.push({ type: "cancel-timer", timer: "D" });
-    this.current = "terminated";
-    actions.push({ type: "terminated", reason });
     return actions;
   }
 }

@@ -1,8 +1,9 @@
 // RFC 3261 §17.2.1: INVITE server transaction (Figure 7), sans-I/O.
 import { buildResponse } from "./message-builders.js";
 import type { SipRequest, SipResponse } from "./sip-message.js";
-import { resolveTimerConfig, transactionTimeout, type TransactionTimerConfig } from "./transaction-timers.js";
-import type { InviteServerState, TransactionAction, TransactionEvent, TransactionMachine, TransactionOptions } from "./transaction-types.js";
+import { TransactionBase } from "./transaction-base.js";
+import { timerIorK, transactionTimeout, type TransactionTimerName } from "./transaction-timers.js";
+import type { InviteServerState, TerminationReason, TransactionAction, TransactionMachine, TransactionOptions } from "./transaction-types.js";
 
 export interface InviteServerTransactionOptions extends TransactionOptions {
   /** §17.2.1: send 100 Trying at once (default) rather than leave it to the TU. */
@@ -14,30 +15,17 @@ export interface InviteServerTransactionOptions extends TransactionOptions {
   acceptedState?: boolean;
 }
 
-export class InviteServerTransaction implements TransactionMachine {
+export class InviteServerTransaction extends TransactionBase<InviteServerState> implements TransactionMachine {
   readonly kind = "invite-server" as const;
-  private current: InviteServerState = "proceeding";
-  private started = false;
   private lastResponse: SipResponse | undefined;
-  private timerGInterval = 0;
-  private readonly cfg: TransactionTimerConfig;
-  private readonly reliable: boolean;
   private readonly sendTrying: boolean;
   private readonly acceptedState: boolean;
 
-  constructor(
-    readonly request: SipRequest,
-    options: InviteServerTransactionOptions,
-  ) {
+  constructor(request: SipRequest, options: InviteServerTransactionOptions) {
     if (request.method !== "INVITE") throw new TypeError(`INVITE server transaction needs an INVITE, got ${request.method}`);
-    this.cfg = resolveTimerConfig(options);
-    this.reliable = options.reliable;
+    super(request, options, "proceeding");
     this.sendTrying = options.sendTrying ?? true;
     this.acceptedState = options.acceptedState ?? false;
-  }
-
-  get state(): InviteServerState {
-    return this.current;
   }
 
   /** The most recent response sent (what a retransmitted INVITE is answered with). */
@@ -45,27 +33,13 @@ export class InviteServerTransaction implements TransactionMachine {
     return this.lastResponse;
   }
 
-  handle(event: TransactionEvent): TransactionAction[] {
-    if (this.current === "terminated") return [];
-    switch (event.type) {
-      case "start":
-        return this.start();
-      case "message":
-        return "status" in event.message ? [] : this.onRequest(event.message);
-      case "timer":
-        return this.onTimer(event.timer);
-      case "transport-error":
-        // Figure 7: failure to send a response is reported to the TU (Proceeding and Completed);
-        // RFC 6026 §7.1: in Accepted it is not (the TU owns 2xx delivery).
-        return this.current === "confirmed" || this.current === "accepted" ? [] : this.terminate("transport-error");
-      case "tu-response":
-        return this.onTuResponse(event.response);
-    }
+  // Figure 7: failure to send a response is reported to the TU (Proceeding and Completed);
+  // RFC 6026 §7.1: in Accepted it is not (the TU owns 2xx delivery).
+  protected reportsTransportError(): boolean {
+    return this.current !== "confirmed" && this.current !== "accepted";
   }
 
-  private start(): TransactionAction[] {
-    if (this.started) return [];
-    this.started = true;
+  protected onStart(): TransactionAction[] {
     const actions: TransactionAction[] = [];
     if (this.sendTrying) {
       this.lastResponse = buildResponse(this.request, 100, "Trying");
@@ -75,7 +49,7 @@ export class InviteServerTransaction implements TransactionMachine {
     return actions;
   }
 
-  private onRequest(request: SipRequest): TransactionAction[] {
+  protected override onRequest(request: SipRequest): TransactionAction[] {
     if (request.method === "INVITE") {
       // §17.2.1: retransmitted INVITE → resend the most recent provisional (Proceeding) or final (Completed).
       if ((this.current === "proceeding" || this.current === "completed") && this.lastResponse) {
@@ -84,13 +58,9 @@ export class InviteServerTransaction implements TransactionMachine {
       return [];
     }
     if (request.method === "ACK" && this.current === "completed") {
-      const actions: TransactionAction[] = [];
-      if (!this.reliable) actions.push({ type: "cancel-timer", timer: "G" });
-      actions.push({ type: "cancel-timer", timer: "H" });
+      const actions = this.cancelTimers("G", "H");
       this.current = "confirmed";
-      // Timer I: T4 for unreliable transports, 0 for reliable ones.
-      if (this.reliable) actions.push(...this.terminate("normal"));
-      else actions.push({ type: "set-timer", timer: "I", delay: this.cfg.t4 });
+      actions.push(...this.linger("I", timerIorK(this.cfg, this.reliable)));
       return actions;
     }
     // RFC 6026 §7.1: an ACK matching an Accepted transaction goes to the TU; in Confirmed it is absorbed.
@@ -98,7 +68,7 @@ export class InviteServerTransaction implements TransactionMachine {
     return [];
   }
 
-  private onTuResponse(response: SipResponse): TransactionAction[] {
+  protected override onTuResponse(response: SipResponse): TransactionAction[] {
     const s = response.status;
     // RFC 6026 §7.1: in Accepted, further 2xx (retransmissions, other forks) go out; nothing else does.
     if (this.current === "accepted") return s >= 200 && s < 300 ? [{ type: "send", message: response }] : [];
@@ -117,22 +87,12 @@ export class InviteServerTransaction implements TransactionMachine {
       return [{ type: "send", message: response }, ...this.terminate("normal")];
     }
     this.current = "completed";
-    const actions: TransactionAction[] = [{ type: "send", message: response }];
-    if (!this.reliable) {
-      this.timerGInterval = this.cfg.t1;
-      actions.push({ type: "set-timer", timer: "G", delay: this.timerGInterval });
-    }
-    actions.push({ type: "set-timer", timer: "H", delay: transactionTimeout(this.cfg) });
-    return actions;
+    return this.sendWithTimers(response, "G", "H");
   }
 
-  private onTimer(timer: string): TransactionAction[] {
+  protected onTimer(timer: TransactionTimerName): TransactionAction[] {
     if (this.current === "completed" && timer === "G" && !this.reliable && this.lastResponse) {
-      this.timerGInterval = Math.min(2 * this.timerGInterval, this.cfg.t2);
-      return [
-        { type: "send", message: this.lastResponse },
-        { type: "set-timer", timer: "G", delay: this.timerGInterval },
-      ];
+      return this.retransmit(this.lastResponse, "G", Math.min(2 * this.retransmitInterval, this.cfg.t2));
     }
     if (this.current === "completed" && timer === "H") return this.terminate("timeout");
     if (this.current === "confirmed" && timer === "I") return this.terminate("normal");
@@ -140,15 +100,9 @@ export class InviteServerTransaction implements TransactionMachine {
     return [];
   }
 
-  private terminate(reason: "normal" | "timeout" | "transport-error"): TransactionAction[] {
-    const actions: TransactionAction[] = [];
-    if (this.current === "completed") {
-      if (!this.reliable) actions.push({ type: "cancel-timer", timer: "G" });
-      actions.push({ type: "cancel-timer", timer: "H" });
-    }
+  protected cancelOnTerminate(reason: TerminationReason): TransactionAction[] {
+    const actions = this.current === "completed" ? this.cancelTimers("G", "H") : [];
     if (this.current === "accepted" && reason !== "normal") actions.push({ type: "cancel-timer", timer: "L" });
-    this.current = "terminated";
-    actions.push({ type: "terminated", reason });
     return actions;
   }
 }

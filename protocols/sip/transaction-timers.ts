@@ -30,3 +30,13 @@ export function transactionTimeout(cfg: TransactionTimerConfig): number {
 export function timerD(cfg: TransactionTimerConfig, reliable: boolean): number {
   return reliable ? 0 : Math.max(32_000, 64 * cfg.t1);
 }
+
+/** Timer I (§17.2.1) and Timer K (§17.1.2.2): T4 for unreliable transports, 0 for reliable (Table 4). */
+export function timerIorK(cfg: TransactionTimerConfig, reliable: boolean): number {
+  return reliable ? 0 : cfg.t4;
+}
+
+/** Timer J: 64*T1 for unreliable transports, 0 for reliable (RFC 3261 §17.2.2). */
+export function timerJ(cfg: TransactionTimerConfig, reliable: boolean): number {
+  return reliable ? 0 : transactionTimeout(cfg);
+}
