@@ -1,11 +1,13 @@
-// OSP authorisation tokens (TS 101 321): TokenInfo XML, signed as PKCS#7 SignedData by the clearinghouse.
-import { createHash } from "node:crypto";
-import forge from "node-forge";
+// OSP authorisation tokens (TS 101 321): TokenInfo XML, signed as CMS SignedData (RFC 5652, PKCS #7 v1.5
+// compatible) by the clearinghouse. ASN.1 is built and read here; signatures are node:crypto's (native).
+import { createHash, createPrivateKey, verify as cryptoVerify, sign as cryptoSign, X509Certificate, type KeyObject } from "node:crypto";
 import { decodeTokenInfo, encodeTokenInfo } from "./codec.js";
 import { OspDecodeError } from "./errors.js";
 import type { OspTokenInfo } from "./model.js";
+import { der, derChildren, derOid, DER_NULL, expectTag, octetStringValue, oidText, readDer, TAG, type DerNode } from "./token-der.js";
+import { certificateFacts, certificatePublicKey, OID, signatureAlgorithm, type CertificateFacts } from "./token-pki.js";
 
-/** The clearinghouse's signing identity, PEM encoded. */
+/** The clearinghouse's signing identity, PEM encoded: an RSA or EC (P-256) private key and its certificate. */
 export interface OspTokenSigner {
   privateKeyPem: string;
   certificatePem: string;
@@ -27,7 +29,7 @@ export type OspTokenVerdict =
   | { ok: false; reason: OspTokenRefusal; detail: string };
 
 export interface OspTokenValidatorOptions {
-  /** Trusted CA certificates (PEM); a signed token's signer must chain to one of them. */
+  /** Trusted CA certificates (PEM); a signed token's signer must be one of them or be issued by one. */
   caCertificatesPem: string[];
   /** Accept tokens that are bare TokenInfo XML (default false). */
   allowUnsigned?: boolean;
@@ -42,40 +44,74 @@ export interface OspTokenExpectation {
   destination?: string;
 }
 
+// ---- signing ------------------------------------------------------------------------------------------
+
+/** Everything about a signer that does not change from token to token, DER-encoded once. */
 interface PreparedSigner {
-  key: forge.pki.rsa.PrivateKey;
-  cert: forge.pki.Certificate;
+  key: KeyObject;
+  /** SignedData fields before encapContentInfo: version 1, digestAlgorithms. */
+  head: Buffer;
+  /** [0] IMPLICIT certificates: the signer certificate. */
+  certificates: Buffer;
+  /** SignerInfo fields before signedAttrs: version 1, IssuerAndSerialNumber, digestAlgorithm. */
+  signerHead: Buffer;
+  signatureAlgorithm: Buffer;
 }
-const preparedSigners = new WeakMap<OspTokenSigner, PreparedSigner>();
+
+const SHA256_ALGORITHM = der(TAG.SEQUENCE, derOid(OID.sha256), DER_NULL);
+const DATA_OID = derOid(OID.data);
+// RFC 5652 §11.1 content-type attribute: id-data.
+const CONTENT_TYPE_ATTRIBUTE = der(TAG.SEQUENCE, derOid(OID.contentType), der(TAG.SET, DATA_OID));
+const MESSAGE_DIGEST_OID = derOid(OID.messageDigest);
+const SIGNED_DATA_OID = derOid(OID.signedData);
+
+const preparedByObject = new WeakMap<OspTokenSigner, PreparedSigner>();
+const preparedByPem = new Map<string, PreparedSigner>();
 
 function prepareSigner(signer: OspTokenSigner): PreparedSigner {
-  let p = preparedSigners.get(signer);
-  if (!p) {
-    p = {
-      key: forge.pki.privateKeyFromPem(signer.privateKeyPem) as forge.pki.rsa.PrivateKey,
-      cert: forge.pki.certificateFromPem(signer.certificatePem),
+  let prepared = preparedByObject.get(signer);
+  if (prepared) return prepared;
+  const pemKey = `${signer.privateKeyPem}\0${signer.certificatePem}`;
+  prepared = preparedByPem.get(pemKey);
+  if (!prepared) {
+    const key = createPrivateKey(signer.privateKeyPem);
+    const certDer = Buffer.from(new X509Certificate(signer.certificatePem).raw);
+    const facts = certificateFacts(certDer);
+    prepared = {
+      key,
+      head: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SET, SHA256_ALGORITHM)]),
+      certificates: der(TAG.context(0), certDer),
+      signerHead: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SEQUENCE, facts.issuerDer, facts.serialDer), SHA256_ALGORITHM]),
+      signatureAlgorithm: signatureAlgorithm(key, true),
     };
-    preparedSigners.set(signer, p);
+    if (preparedByPem.size >= 64) preparedByPem.clear();
+    preparedByPem.set(pemKey, prepared);
   }
-  return p;
+  preparedByObject.set(signer, prepared);
+  return prepared;
 }
 
 /**
- * Makes a token: the TokenInfo document, or with a signer a DER PKCS#7 SignedData (content attached,
- * SHA-256, signer certificate included) over it.
+ * Makes a token: the TokenInfo document, or with a signer a DER CMS SignedData (RFC 5652 §5) with the
+ * TokenInfo attached, SHA-256, the signer certificate included, and signed attributes content-type and
+ * message-digest (no signing-time: nothing here reads a clock).
  */
 export function createOspToken(info: OspTokenInfo, signer?: OspTokenSigner): Buffer {
   const xml = encodeTokenInfo(info);
   if (!signer) return xml;
-  const { key, cert } = prepareSigner(signer);
-  const p7 = forge.pkcs7.createSignedData();
-  p7.content = forge.util.createBuffer(xml.toString("binary"));
-  p7.addCertificate(cert);
-  // No authenticated attributes: the signature covers the content digest only (nothing read from a clock).
-  p7.addSigner({ key, certificate: cert, digestAlgorithm: forge.pki.oids.sha256!, authenticatedAttributes: [] });
-  p7.sign({ detached: false });
-  return Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), "binary");
+  const p = prepareSigner(signer);
+  const digest = createHash("sha256").update(xml).digest();
+  // RFC 5652 §5.4: the signature is over the DER of the attributes as a SET OF (DER order: content-type
+  // sorts before message-digest, its encoding being shorter with equal leading octets).
+  const attributes = Buffer.concat([CONTENT_TYPE_ATTRIBUTE, der(TAG.SEQUENCE, MESSAGE_DIGEST_OID, der(TAG.SET, der(TAG.OCTET_STRING, digest)))]);
+  const signature = cryptoSign("sha256", der(TAG.SET, attributes), p.key);
+  const signerInfo = der(TAG.SEQUENCE, p.signerHead, der(TAG.context(0), attributes), p.signatureAlgorithm, der(TAG.OCTET_STRING, signature));
+  const encapContent = der(TAG.SEQUENCE, DATA_OID, der(TAG.context(0), der(TAG.OCTET_STRING, xml)));
+  const signedData = der(TAG.SEQUENCE, p.head, encapContent, p.certificates, der(TAG.SET, signerInfo));
+  return der(TAG.SEQUENCE, SIGNED_DATA_OID, der(TAG.context(0), signedData));
 }
+
+// ---- validation ---------------------------------------------------------------------------------------
 
 class Refusal {
   constructor(
@@ -85,21 +121,59 @@ class Refusal {
 }
 
 const DIGESTS: Record<string, string> = {
-  [forge.pki.oids.sha1!]: "sha1",
-  [forge.pki.oids.sha256!]: "sha256",
-  [forge.pki.oids.sha384!]: "sha384",
-  [forge.pki.oids.sha512!]: "sha512",
+  [OID.sha1]: "sha1",
+  [OID.sha256]: "sha256",
+  [OID.sha384]: "sha384",
+  [OID.sha512]: "sha512",
 };
+
+/** Signature algorithm OIDs accepted per key type (RFC 3370 §3.2, RFC 5754 §3, RFC 5753 §2.1.1). */
+const SIGNATURE_FAMILY: Record<string, "rsa" | "ec"> = {
+  [OID.rsaEncryption]: "rsa",
+  "1.2.840.113549.1.1.5": "rsa", // sha1WithRSAEncryption
+  [OID.sha256WithRSAEncryption]: "rsa",
+  "1.2.840.113549.1.1.12": "rsa", // sha384WithRSAEncryption
+  "1.2.840.113549.1.1.13": "rsa", // sha512WithRSAEncryption
+  [OID.ecPublicKey]: "ec",
+  "1.2.840.10045.4.1": "ec", // ecdsa-with-SHA1
+  [OID.ecdsaWithSha256]: "ec",
+  "1.2.840.10045.4.3.3": "ec", // ecdsa-with-SHA384
+  "1.2.840.10045.4.3.4": "ec", // ecdsa-with-SHA512
+};
+
+interface TrustAnchor {
+  der: Buffer;
+  x509: X509Certificate;
+  notBefore: number;
+  notAfter: number;
+}
+
+/** The outcome of checking one signer certificate, computed once per distinct certificate. */
+interface SignerCertificate {
+  facts: CertificateFacts;
+  publicKey: KeyObject;
+  /** The CA it chains to, or why it does not. */
+  anchor: TrustAnchor | string;
+}
+
+const MAX_CACHED_SIGNERS = 256;
 
 /** Checks tokens at the terminating side. Holds the single-use memory; reads time only from `nowMs`. */
 export class OspTokenValidator {
-  private readonly caStore: forge.pki.CAStore;
+  private readonly anchors: TrustAnchor[];
   private readonly skew: number;
   /** Token digest → expiry (ms) for single use. */
   private readonly seen = new Map<string, number>();
+  /** SHA-256 of a signer certificate's DER → its key and chain verdict (the chain is checked once). */
+  private readonly signerCache = new Map<string, SignerCertificate>();
 
   constructor(readonly options: OspTokenValidatorOptions) {
-    this.caStore = forge.pki.createCaStore(options.caCertificatesPem.map((pem) => forge.pki.certificateFromPem(pem)));
+    this.anchors = options.caCertificatesPem.map((pem) => {
+      const x509 = new X509Certificate(pem);
+      const certDer = Buffer.from(x509.raw);
+      const facts = certificateFacts(certDer);
+      return { der: certDer, x509, notBefore: facts.notBefore, notAfter: facts.notAfter };
+    });
     this.skew = options.clockSkewMs ?? 60_000;
   }
 
@@ -146,69 +220,158 @@ export class OspTokenValidator {
       if (!this.options.allowUnsigned) throw new Refusal("unsigned-not-allowed", "unsigned tokens are not accepted");
       return { content: token, signed: false };
     }
-    let p7: any;
+    let parsed: ParsedSignedData;
     try {
-      p7 = forge.pkcs7.messageFromAsn1(forge.asn1.fromDer(token.toString("binary"), true));
+      parsed = parseSignedData(token);
     } catch (err) {
-      throw new Refusal("malformed", `not PKCS#7: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof Refusal) throw err;
+      throw new Refusal("malformed", `not CMS SignedData: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (p7.type !== forge.pki.oids.signedData) throw new Refusal("malformed", "not PKCS#7 SignedData");
-    const content = signedDataContent(p7.rawCapture?.content);
-    const signerInfos = (p7.rawCapture?.signerInfos ?? []) as forge.asn1.Asn1[];
-    const signerInfo = signerInfos[0];
-    if (!signerInfo || signerInfos.length !== 1) throw new Refusal("malformed", "expected exactly one SignerInfo");
-    const certs = p7.certificates as forge.pki.Certificate[];
-    const signerCert = certs[0];
-    if (!signerCert) throw new Refusal("malformed", "signer certificate missing");
-    verifySignerInfo(signerInfo, signerCert, content);
+    const signer = this.signerCertificate(token, parsed);
+    if (parsed.signatureFamily !== signer.publicKey.asymmetricKeyType) {
+      throw new Refusal("bad-signature", `signature algorithm does not fit the signer's ${String(signer.publicKey.asymmetricKeyType)} key`);
+    }
+    verifySignature(token, parsed, signer.publicKey);
+    const anchor = signer.anchor;
+    if (typeof anchor === "string") throw new Refusal("untrusted-signer", `signer certificate does not chain to a trusted CA: ${anchor}`);
+    if (nowMs < signer.facts.notBefore || nowMs > signer.facts.notAfter || nowMs < anchor.notBefore || nowMs > anchor.notAfter) {
+      throw new Refusal("untrusted-signer", `signer or CA certificate is not valid at ${new Date(nowMs).toISOString()}`);
+    }
+    return { content: parsed.content, signed: true };
+  }
+
+  /** The certificate the SignerInfo names (issuer and serial), its key, and its chain verdict (cached by DER hash). */
+  private signerCertificate(token: Buffer, parsed: ParsedSignedData): SignerCertificate {
+    for (const node of parsed.certificates) {
+      const certDer = token.subarray(node.start, node.end);
+      const hash = createHash("sha256").update(certDer).digest("base64");
+      let entry = this.signerCache.get(hash);
+      if (!entry) {
+        entry = this.checkCertificate(Buffer.from(certDer));
+        if (this.signerCache.size >= MAX_CACHED_SIGNERS) this.signerCache.clear();
+        this.signerCache.set(hash, entry);
+      }
+      if (entry.facts.issuerDer.equals(parsed.sidIssuer) && entry.facts.serialDer.equals(parsed.sidSerial)) return entry;
+    }
+    throw new Refusal("malformed", "the certificate named by the SignerInfo is not in the token");
+  }
+
+  private checkCertificate(certDer: Buffer): SignerCertificate {
+    let facts: CertificateFacts;
+    let publicKey: KeyObject;
+    let x509: X509Certificate;
     try {
-      forge.pki.verifyCertificateChain(this.caStore, [signerCert], { validityCheckDate: new Date(nowMs) } as any);
+      facts = certificateFacts(certDer);
+      publicKey = certificatePublicKey(certDer);
+      x509 = new X509Certificate(certDer);
     } catch (err) {
-      const msg = (err as { message?: string })?.message ?? String(err);
-      throw new Refusal("untrusted-signer", `signer certificate does not chain to a trusted CA: ${msg}`);
+      throw new Refusal("malformed", `signer certificate: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return { content, signed: true };
+    let anchor: TrustAnchor | string = "no configured CA issued it";
+    for (const ca of this.anchors) {
+      if (ca.der.equals(certDer)) {
+        anchor = ca;
+        break;
+      }
+      // RFC 5280 §6.1.3: issuer name (and key identifiers, key usage) match, then the signature verifies.
+      if (x509.checkIssued(ca.x509) && ca.x509.ca && x509.verify(ca.x509.publicKey)) {
+        anchor = ca;
+        break;
+      }
+    }
+    return { facts, publicKey, anchor };
   }
 }
 
-/** RFC 2315 §7 ContentInfo's [0] EXPLICIT content → its octets (primitive or constructed OCTET STRING). */
-function signedDataContent(wrapper: forge.asn1.Asn1 | undefined): Buffer {
-  const octets = (wrapper?.value as forge.asn1.Asn1[] | undefined)?.[0];
-  if (!octets || octets.type !== forge.asn1.Type.OCTETSTRING) throw new Refusal("malformed", "SignedData carries no content");
-  if (typeof octets.value === "string") return Buffer.from(octets.value, "binary");
-  const chunks = (octets.value as forge.asn1.Asn1[]).map((c) => (typeof c.value === "string" ? Buffer.from(c.value, "binary") : Buffer.alloc(0)));
-  return Buffer.concat(chunks);
+// ---- CMS SignedData reading (RFC 5652 §5; RFC 2315 §9 is the same shape) ----------------------------------
+
+interface ParsedSignedData {
+  content: Buffer;
+  certificates: DerNode[];
+  sidIssuer: Buffer;
+  sidSerial: Buffer;
+  hash: string;
+  signedAttributes?: DerNode;
+  signatureFamily: "rsa" | "ec";
+  signature: Buffer;
 }
 
-// RFC 2315 §9.2 SignerInfo: version, issuerAndSerialNumber, digestAlgorithm, [0] authenticatedAttributes?,
-// digestEncryptionAlgorithm, encryptedDigest, [1] unauthenticatedAttributes?
-function verifySignerInfo(signerInfo: forge.asn1.Asn1, cert: forge.pki.Certificate, content: Buffer): void {
-  const parts = signerInfo.value as forge.asn1.Asn1[];
-  if (!Array.isArray(parts) || parts.length < 5) throw new Refusal("malformed", "SignerInfo too short");
-  const digestOid = forge.asn1.derToOid(((parts[2]!.value as forge.asn1.Asn1[])[0]!.value as string));
+function parseSignedData(token: Buffer): ParsedSignedData {
+  const top = expectTag(readDer(token, 0), TAG.SEQUENCE, "ContentInfo");
+  const [typeNode, wrapper] = derChildren(token, top);
+  if (oidText(token, expectTag(typeNode, TAG.OID, "contentType")) !== OID.signedData) throw new Error("not SignedData");
+  const signedData = expectTag(derChildren(token, expectTag(wrapper, TAG.context(0), "content"))[0], TAG.SEQUENCE, "SignedData");
+  const fields = derChildren(token, signedData);
+  let i = 2; // version, digestAlgorithms
+  const encap = derChildren(token, expectTag(fields[i++], TAG.SEQUENCE, "encapContentInfo"));
+  const eContentType = oidText(token, expectTag(encap[0], TAG.OID, "eContentType"));
+  const eContent = derChildren(token, expectTag(encap[1], TAG.context(0), "eContent"))[0];
+  if (!eContent) throw new Error("SignedData carries no content");
+  const content = octetStringValue(token, eContent);
+  const certificates = fields[i]?.tag === TAG.context(0) ? derChildren(token, fields[i++]!) : [];
+  if (fields[i]?.tag === TAG.context(1)) i++; // crls
+  const signerInfos = derChildren(token, expectTag(fields[i], TAG.SET, "signerInfos"));
+  if (signerInfos.length !== 1) throw new Error("expected exactly one SignerInfo");
+  const parts = derChildren(token, expectTag(signerInfos[0], TAG.SEQUENCE, "SignerInfo"));
+  const sid = derChildren(token, expectTag(parts[1], TAG.SEQUENCE, "issuerAndSerialNumber"));
+  const issuer = expectTag(sid[0], TAG.SEQUENCE, "issuer");
+  const serial = expectTag(sid[1], TAG.INTEGER, "serialNumber");
+  const digestOid = oidText(token, expectTag(derChildren(token, expectTag(parts[2], TAG.SEQUENCE, "digestAlgorithm"))[0], TAG.OID, "digestAlgorithm"));
   const hash = DIGESTS[digestOid];
-  if (!hash) throw new Refusal("malformed", `unsupported digest algorithm ${digestOid}`);
-  let index = 3;
-  let signedBytes = createHash(hash).update(content).digest();
-  const maybeAttrs = parts[3]!;
-  if (maybeAttrs.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && maybeAttrs.type === 0) {
-    // RFC 2315 §9.3: the signature covers the DER of the attributes as a SET; messageDigest must match the content.
-    const attrs = maybeAttrs.value as forge.asn1.Asn1[];
-    const mdOid = forge.pki.oids.messageDigest!;
-    const mdAttr = attrs.find((a) => forge.asn1.derToOid((a.value as forge.asn1.Asn1[])[0]!.value as string) === mdOid);
-    const mdValue = mdAttr ? (((mdAttr.value as forge.asn1.Asn1[])[1]!.value as forge.asn1.Asn1[])[0]!.value as string) : undefined;
-    if (mdValue === undefined || !Buffer.from(mdValue, "binary").equals(signedBytes)) {
-      throw new Refusal("bad-signature", "messageDigest attribute does not match the token content");
-    }
-    const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, attrs);
-    signedBytes = createHash(hash).update(Buffer.from(forge.asn1.toDer(set).getBytes(), "binary")).digest();
-    index = 4;
+  if (!hash) throw new Error(`unsupported digest algorithm ${digestOid}`);
+  let j = 3;
+  let signedAttributes: DerNode | undefined;
+  if (parts[j]?.tag === TAG.context(0)) {
+    signedAttributes = parts[j++]!;
+    if (signedAttributes.contentEnd !== signedAttributes.end) throw new Error("signed attributes must be DER (definite length)");
+    checkSignedAttributes(token, signedAttributes, content, hash, eContentType);
   }
-  const signature = parts[index + 1]?.value;
-  if (typeof signature !== "string") throw new Refusal("malformed", "SignerInfo has no signature");
+  const algorithmOid = oidText(token, expectTag(derChildren(token, expectTag(parts[j++], TAG.SEQUENCE, "signatureAlgorithm"))[0], TAG.OID, "signatureAlgorithm"));
+  const signatureFamily = SIGNATURE_FAMILY[algorithmOid];
+  if (!signatureFamily) throw new Error(`unsupported signature algorithm ${algorithmOid}`);
+  const signatureNode = expectTag(parts[j], TAG.OCTET_STRING, "signature");
+  return {
+    content,
+    certificates,
+    sidIssuer: token.subarray(issuer.start, issuer.end),
+    sidSerial: token.subarray(serial.start, serial.end),
+    hash,
+    ...(signedAttributes ? { signedAttributes } : {}),
+    signatureFamily,
+    signature: token.subarray(signatureNode.content, signatureNode.contentEnd),
+  };
+}
+
+/** RFC 5652 §5.3, §11.1–11.2: content-type equals eContentType, message-digest equals the content's digest. */
+function checkSignedAttributes(token: Buffer, attributes: DerNode, content: Buffer, hash: string, eContentType: string): void {
+  let digestValue: Buffer | undefined;
+  let contentType: string | undefined;
+  for (const attribute of derChildren(token, attributes)) {
+    const [typeNode, valuesNode] = derChildren(token, expectTag(attribute, TAG.SEQUENCE, "Attribute"));
+    const type = oidText(token, expectTag(typeNode, TAG.OID, "attrType"));
+    const values = derChildren(token, expectTag(valuesNode, TAG.SET, "attrValues"));
+    if (type === OID.messageDigest) {
+      if (values.length !== 1 || digestValue) throw new Error("message-digest must be one single-valued attribute");
+      digestValue = octetStringValue(token, expectTag(values[0], TAG.OCTET_STRING, "messageDigest"));
+    } else if (type === OID.contentType) {
+      if (values.length !== 1 || contentType) throw new Error("content-type must be one single-valued attribute");
+      contentType = oidText(token, expectTag(values[0], TAG.OID, "contentType"));
+    }
+  }
+  if (!digestValue) throw new Error("signed attributes lack message-digest");
+  if (contentType !== undefined && contentType !== eContentType) throw new Refusal("bad-signature", "content-type attribute differs from the content's type");
+  if (!createHash(hash).update(content).digest().equals(digestValue)) {
+    throw new Refusal("bad-signature", "message-digest attribute does not match the token content");
+  }
+}
+
+function verifySignature(token: Buffer, parsed: ParsedSignedData, publicKey: KeyObject): void {
+  const attrs = parsed.signedAttributes;
+  // RFC 5652 §5.4: with signed attributes the signature covers their DER with the SET OF tag (0x31), else the content.
+  const signedBytes = attrs ? Buffer.concat([Buffer.from([TAG.SET]), token.subarray(attrs.start + 1, attrs.end)]) : parsed.content;
   let ok = false;
   try {
-    ok = (cert.publicKey as forge.pki.rsa.PublicKey).verify(signedBytes.toString("binary"), signature);
+    ok = cryptoVerify(parsed.hash, signedBytes, publicKey, parsed.signature);
   } catch {
     ok = false;
   }
