@@ -15,18 +15,7 @@ import {
 } from "../../../protocols/cops/index.js";
 import { anyMessageArb } from "./arbitraries.js";
 import { sampleClientTypeMessages } from "./samples.js";
-
-/** Deterministic PRNG (mulberry32) so a failing input can be replayed from its index. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { randomBytes, seededRandom } from "../../support/seeded-random.js";
 
 function corpus(): Buffer[] {
   const vectors = readFileSync(join(process.cwd(), "..", "shared", "corpora", "cops", "vectors.txt"), "utf8")
@@ -54,7 +43,7 @@ function mutate(seed: Buffer, rnd: () => number): Buffer {
         out = out.subarray(0, pos);
         break;
       case 3: // insert bytes
-        out = Buffer.concat([out.subarray(0, pos), Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 8) }, () => Math.floor(rnd() * 256))), out.subarray(pos)]);
+        out = Buffer.concat([out.subarray(0, pos), randomBytes(rnd, 1 + Math.floor(rnd() * 8)), out.subarray(pos)]);
         break;
       case 4: // interesting 16-bit value into an object length / header field
         if (out.length >= pos + 2) out.writeUInt16BE([0, 1, 3, 4, 5, 0x7fff, 0xffff, 8, 12][Math.floor(rnd() * 9)] ?? 0, pos);
@@ -83,7 +72,7 @@ function onlyTypedErrors(fn: () => unknown): "ok" | "error" {
 describe("fuzz: only CopsDecodeError escapes the decoders", () => {
   it("100,000 mutated-corpus and random inputs", () => {
     const seeds = corpus();
-    const rnd = prng(0xc0b5);
+    const rnd = seededRandom(0xc0b5);
     let ok = 0;
     let rejected = 0;
     const TOTAL = 100_000;
@@ -91,7 +80,7 @@ describe("fuzz: only CopsDecodeError escapes the decoders", () => {
       let input: Buffer;
       if (i % 5 === 4) {
         // random bytes, half of them behind a plausible header
-        input = Buffer.from(Array.from({ length: Math.floor(rnd() * 64) }, () => Math.floor(rnd() * 256)));
+        input = randomBytes(rnd, Math.floor(rnd() * 64));
         if (i % 10 === 4 && input.length >= 8) {
           input[0] = 0x10 | ((input[0] ?? 0) & 1);
           input[1] = 1 + Math.floor(rnd() * 10);
@@ -127,7 +116,7 @@ describe("fuzz: only CopsDecodeError escapes the decoders", () => {
   });
 
   it("client-type parsers reject mutated PR/AAA messages with CopsDecodeError only", () => {
-    const rnd = prng(7);
+    const rnd = seededRandom(7);
     const seeds = sampleClientTypeMessages().map(encodeCopsMessage);
     for (let i = 0; i < 20_000; i++) {
       const input = mutate(seeds[i % seeds.length] ?? Buffer.alloc(0), rnd);

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { OspDecodeError, decodeOspMessage, decodeTokenInfo, encodeOspMessage } from "../../../protocols/osp/index.js";
+import { randomBytes, seededRandom } from "../../support/seeded-random.js";
 
 const goldenDir = join(process.cwd(), "test/protocols/osp/golden");
 const capturedDir = join(process.cwd(), "test/protocols/osp/captured");
@@ -9,18 +10,6 @@ const corpus = [
   ...readdirSync(goldenDir).map((f) => readFileSync(join(goldenDir, f))),
   ...readdirSync(capturedDir).map((f) => readFileSync(join(capturedDir, f))),
 ];
-
-/** mulberry32: small seeded PRNG so a failing input can be regenerated from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const XMLISH = Buffer.from('<>/="\'&;#x? !-[]CDATAMessage messageId critical="false" encoding="base64" type=e164 0123456789\n\t\u00e9');
 const NAMES = ["Message", "AuthorizationRequest", "AuthorisationResponse", "UsageIndication", "Status", "Code", "CallId", "Token", "Destination", "Timestamp", "Amount", "Foo"];
@@ -65,15 +54,14 @@ function mutate(input: Buffer, rnd: () => number): Buffer {
 describe("OSP codec fuzz: only OspDecodeError escapes, and what decodes re-encodes", () => {
   it("survives >= 100,000 mutated and random inputs", () => {
     const seed = Number(process.env.OSP_FUZZ_SEED ?? Date.now() % 2 ** 31);
-    const rnd = prng(seed);
+    const rnd = seededRandom(seed);
     const total = 100_000;
     let decoded = 0;
     let refused = 0;
     for (let i = 0; i < total; i++) {
       let input: Buffer;
       if (i % 3 === 2) {
-        input = Buffer.alloc(Math.floor(rnd() * 200));
-        for (let j = 0; j < input.length; j++) input[j] = Math.floor(rnd() * 256);
+        input = randomBytes(rnd, Math.floor(rnd() * 200));
         if (rnd() < 0.5) input = Buffer.concat([Buffer.from("<Message messageId=\"1\">"), input]);
       } else {
         input = mutate(corpus[i % corpus.length]!, rnd);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startProxyServer, type SipResponse } from "../../../../protocols/sip/index.js";
 import { UdpPeer, eventually, optionsText, tcpClient } from "./loopback-fixtures.js";
+import { randomBytes, seededRandom } from "../../../support/seeded-random.js";
 
 const CORPUS_DIR = join(process.cwd(), "..", "shared", "corpora", "rfc4475");
 
@@ -15,18 +16,6 @@ function loadCorpus(): Buffer[] {
     for (const f of readdirSync(dir)) if (f.endsWith(".dat")) out.push(readFileSync(join(dir, f)));
   }
   return out;
-}
-
-// Small deterministic PRNG (mulberry32) so a failure can be replayed.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function mutate(input: Buffer, rand: () => number): Buffer {
@@ -45,7 +34,7 @@ function mutate(input: Buffer, rand: () => number): Buffer {
         b = Buffer.concat([b.subarray(0, pos), b.subarray(pos, pos + 1 + Math.floor(rand() * 80)), b.subarray(pos)]);
         break;
       case 3: // insert random bytes
-        b = Buffer.concat([b.subarray(0, pos), Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 16) }, () => Math.floor(rand() * 256))), b.subarray(pos)]);
+        b = Buffer.concat([b.subarray(0, pos), randomBytes(rand, 1 + Math.floor(rand() * 16)), b.subarray(pos)]);
         break;
       case 4: // truncate
         b = b.subarray(0, pos);
@@ -78,11 +67,11 @@ describe("listener fuzz over loopback sockets", () => {
     const peer = new UdpPeer();
     const peerPort = await peer.bind();
     try {
-      const rand = rng(0x5eed);
+      const rand = seededRandom(0x5eed);
       // UDP: 4000 datagrams, mostly mutated corpus, some pure noise; paced so the kernel buffer keeps up.
       for (let i = 0; i < 4000; i++) {
         const base = corpus[Math.floor(rand() * corpus.length)]!;
-        const data = i % 10 === 0 ? Buffer.from(Array.from({ length: Math.floor(rand() * 600) }, () => Math.floor(rand() * 256))) : mutate(base, rand);
+        const data = i % 10 === 0 ? randomBytes(rand, Math.floor(rand() * 600)) : mutate(base, rand);
         await peer.send(data.subarray(0, 60_000), udpPort);
         if (i % 50 === 49) {
           // Let the listener drain the socket so the kernel does not drop the rest unseen.
