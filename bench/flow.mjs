@@ -63,9 +63,9 @@ async function networkRate(n, topologyOptions) {
       last = Math.max(last, r.t);
     },
   });
-  const ok = result.calls.filter((c) => c.established).length;
-  if (ok !== n) throw new Error(`network: ${ok}/${n} calls established`);
-  return { callsPerS: n / ((last - first) / 1000), ms: last - first };
+  // Overload shows as failed calls (timers expire while the clearinghouse signs); only complete calls count.
+  const ok = result.calls.filter((c) => c.established && c.endedBy !== undefined).length;
+  return { callsPerS: ok / ((last - first) / 1000), ms: last - first, failed: n - ok };
 }
 
 async function bytesPerCall(n) {
@@ -100,7 +100,7 @@ await memoryRate(10, defaultTopology); // warm-up
 const mem = await memoryRate(n, defaultTopology, profile);
 const memUnsigned = await memoryRate(quick ? 200 : 2000, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
 const memNoCh = await memoryRate(quick ? 200 : 2000, { clearinghouse: "none" });
-const netDefault = await networkRate(quick ? 20 : 100, defaultTopology);
+const netDefault = await networkRate(quick ? 20 : 50, defaultTopology);
 const netUnsigned = await networkRate(quick ? 50 : 300, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
 const bytes = await bytesPerCall(quick ? 1000 : 10_000);
 
@@ -109,7 +109,7 @@ const rows = [...profile.entries()].sort((a, b) => (b[1] > a[1] ? 1 : -1)).slice
 console.log(`profile of ${n} in-memory calls, default configuration (time inside each role's handle(), by the protocol of the event):`);
 for (const [key, ns] of rows) console.log(`  ${key.padEnd(16)} ${(Number(ns) / 1e6).toFixed(1).padStart(9)} ms  ${((Number(ns) * 100) / Number(total)).toFixed(1).padStart(5)} %`);
 console.log(`in memory: ${mem.callsPerS.toFixed(1)} calls/s signed tokens, ${memUnsigned.callsPerS.toFixed(0)} unsigned, ${memNoCh.callsPerS.toFixed(0)} without clearinghouse`);
-console.log(`loopback:  ${netDefault.callsPerS.toFixed(1)} calls/s signed tokens, ${netUnsigned.callsPerS.toFixed(0)} unsigned`);
+console.log(`loopback:  ${netDefault.callsPerS.toFixed(1)} calls/s signed tokens (${netDefault.failed} failed), ${netUnsigned.callsPerS.toFixed(0)} unsigned (${netUnsigned.failed} failed)`);
 console.log(`heap per established call (all roles, unsigned tokens): ${bytes} bytes`);
 console.log(JSON.stringify({
   inmemory_calls_per_s: Math.round(mem.callsPerS * 10) / 10,
