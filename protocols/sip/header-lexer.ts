@@ -39,9 +39,15 @@ export function isToken(text: string): boolean {
   return true;
 }
 
+// Reads past the end of a string are avoided in the hot scanners: one out-of-bounds charCodeAt makes the
+// optimizing compiler fall back to a builtin call at that site for good.
 export function skipWs(text: string, i: number): number {
-  let c = text.charCodeAt(i);
-  while (c === 32 || c === 9) c = text.charCodeAt(++i);
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9) break;
+    i++;
+  }
   return i;
 }
 
@@ -108,16 +114,16 @@ export function parseGenericParams(
     if (i === nameStart) headerError(header, "empty parameter name", i);
     const name = upper ? text.substring(nameStart, i).toLowerCase() : (knownParamName(text, nameStart, i) ?? text.substring(nameStart, i));
     i = skipWs(text, i);
-    if (text.charCodeAt(i) === 61) {
+    if (i < n && text.charCodeAt(i) === 61) {
       i = skipWs(text, i + 1);
-      if (text.charCodeAt(i) === 34) {
+      if (i < n && text.charCodeAt(i) === 34) {
         const end = scanQuoted(text, i, header);
         params.set(name, unquote(text, i, end));
         i = end;
       } else {
         // token / host (IPv6 reference allowed: RFC 3261 gen-value)
         const valueStart = i;
-        if (text.charCodeAt(i) === 91) {
+        if (i < n && text.charCodeAt(i) === 91) {
           const close = text.indexOf("]", i);
           if (close < 0) headerError(header, "unterminated IPv6 reference", i);
           i = close + 1;

@@ -46,12 +46,12 @@ export function parseNameAddrAt(
   let angle = false;
   let uriStart: number;
   let uriEnd: number;
-  const c0 = text.charCodeAt(i);
+  const c0 = i < n ? text.charCodeAt(i) : -1;
   if (c0 === 34) {
     const end = scanQuoted(text, i, header);
     displayName = unquote(text, i, end);
     i = skipWs(text, end);
-    if (text.charCodeAt(i) !== 60) headerError(header, "expected '<' after display name", i);
+    if (i >= n || text.charCodeAt(i) !== 60) headerError(header, "expected '<' after display name", i);
     angle = true;
   } else if (c0 === 60) {
     angle = true;
@@ -72,7 +72,7 @@ export function parseNameAddrAt(
       }
       break;
     }
-    if (text.charCodeAt(j) === 60) {
+    if (j < n && text.charCodeAt(j) === 60) {
       let e = j;
       while (e > i && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
       displayName = text.substring(i, e);

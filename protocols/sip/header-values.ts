@@ -20,19 +20,17 @@ export interface ContentTypeHeader {
 const WORD_CHARS = new Uint8Array(128);
 for (let c = 0; c < 128; c++) if (isTokenChar(c)) WORD_CHARS[c] = 1;
 for (const ch of '()<>:\\"/[]?{}') WORD_CHARS[ch.charCodeAt(0)] = 1;
-function isWordChar(c: number): boolean {
-  return c < 128 && WORD_CHARS[c] === 1;
-}
 
 /** callid = word [ "@" word ] */
 export function parseCallId(text: string): string {
   const n = text.length;
   if (n === 0) headerError("Call-ID", "empty Call-ID", 0);
   let at = -1;
+  const table = WORD_CHARS;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 64 && at < 0 && i > 0 && i < n - 1) at = i;
-    else if (!isWordChar(c)) headerError("Call-ID", `character ${JSON.stringify(text[i])} not allowed in Call-ID`, i);
+    else if (c >= 128 || table[c] !== 1) headerError("Call-ID", `character ${JSON.stringify(text[i])} not allowed in Call-ID`, i);
   }
   return text;
 }

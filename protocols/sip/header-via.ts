@@ -60,7 +60,7 @@ function parseOneVia(text: string, i: number): ViaHeader {
   if (i === afterProto) headerError(H, "expected whitespace before sent-by", i);
   // sent-by = host [ COLON port ]
   const hostStart = i;
-  if (text.charCodeAt(i) === 91) {
+  if (i < text.length && text.charCodeAt(i) === 91) {
     const close = text.indexOf("]", i);
     if (close < 0) headerError(H, "unterminated IPv6 reference", i);
     i = close + 1;
@@ -89,7 +89,7 @@ function parseOneVia(text: string, i: number): ViaHeader {
     ttl: undefined,
   };
   let j = skipWs(text, i);
-  if (text.charCodeAt(j) === 58) {
+  if (j < text.length && text.charCodeAt(j) === 58) {
     j = skipWs(text, j + 1);
     const pStart = j;
     while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
@@ -136,7 +136,7 @@ function isUpper(t: string): boolean {
 
 function expectSlash(text: string, i: number): number {
   i = skipWs(text, i);
-  if (text.charCodeAt(i) !== 47) headerError(H, "expected '/' in sent-protocol", i);
+  if (i >= text.length || text.charCodeAt(i) !== 47) headerError(H, "expected '/' in sent-protocol", i);
   return skipWs(text, i + 1);
 }
 

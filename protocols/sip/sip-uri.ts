@@ -161,20 +161,24 @@ function hasUpper(t: string): boolean {
   return false;
 }
 
-/** Parses ";name[=value]" parameters of text[start,end) into `into` (names lower case). */
-function parseUriParams(text: string, start: number, end: number, into: Map<string, string | null>): void {
+/**
+ * Parses ";name[=value]" parameters of text[start,end) into `into` (names lower case); with `stopAtQuery`
+ * they end at a '?' (sip/sips headers follow). Returns where they ended.
+ */
+function parseUriParams(text: string, start: number, end: number, into: Map<string, string | null>, stopAtQuery: boolean): number {
   let i = start;
   while (i < end) {
+    if (stopAtQuery && text.charCodeAt(i) === 63) return i;
     // text[i] is ';': one pass over name and value, validating as it goes.
     const nameStart = i + 1;
-    const nameEnd = scanParamPart(text, nameStart, end, true);
+    const nameEnd = scanParamPart(text, nameStart, end, true, stopAtQuery);
     const nameEscaped = sawEscape;
     const nameUpper = sawUpper;
     if (nameEnd === nameStart) fail("empty URI parameter name", nameStart);
     let name = nameEscaped ? decodeEscapes(text, nameStart, nameEnd) : text.substring(nameStart, nameEnd);
     if (nameEscaped ? hasUpper(name) : nameUpper) name = name.toLowerCase();
-    if (text.charCodeAt(nameEnd) === 61) {
-      const valueEnd = scanParamPart(text, nameEnd + 1, end, false);
+    if (nameEnd < end && text.charCodeAt(nameEnd) === 61) {
+      const valueEnd = scanParamPart(text, nameEnd + 1, end, false, stopAtQuery);
       into.set(name, sawEscape ? decodeEscapes(text, nameEnd + 1, valueEnd) : text.substring(nameEnd + 1, valueEnd));
       i = valueEnd;
     } else {
@@ -182,17 +186,18 @@ function parseUriParams(text: string, start: number, end: number, into: Map<stri
       i = nameEnd;
     }
   }
+  return i;
 }
 
 let sawUpper = false;
 
-/** Scans paramchars up to ';' (or '=' for a name); sets sawEscape / sawUpper. */
-function scanParamPart(text: string, start: number, end: number, isName: boolean): number {
+/** Scans paramchars up to ';' (or '=' for a name, '?' when `stopAtQuery`); sets sawEscape / sawUpper. */
+function scanParamPart(text: string, start: number, end: number, isName: boolean, stopAtQuery: boolean): number {
   sawEscape = false;
   sawUpper = false;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c === 59 || (isName && c === 61)) return i;
+    if (c === 59 || (isName && c === 61) || (c === 63 && stopAtQuery)) return i;
     if (c === 37) {
       if (i + 2 >= end || hexValue(text.charCodeAt(i + 1)) < 0 || hexValue(text.charCodeAt(i + 2)) < 0) fail("bad %-escape in URI parameter", i);
       sawEscape = true;
@@ -214,28 +219,35 @@ function parseTelUri(text: string): SipUri {
     if (c >= 128 || TEL_CHARS[c] !== 1) fail("bad character in telephone number", i);
   }
   const uri: SipUri = { scheme: "tel", user: text.substring(start, end), password: undefined, host: "", port: undefined, params: new Map(), headers: new Map() };
-  parseUriParams(text, end, text.length, uri.params);
+  parseUriParams(text, end, text.length, uri.params, false);
   return uri;
 }
 
 /** Parses a sip:, sips: or tel: URI. Other schemes throw SipParseError code "unsupported-uri-scheme". */
 export function parseSipUri(text: string): SipUri {
-  const colon = text.indexOf(":");
-  if (colon <= 0) fail("no scheme", 0);
-  let scheme: "sip" | "sips" | "tel";
-  const s0 = text.charCodeAt(0) | 0x20;
-  if (colon === 3 && s0 === 115 && (text.charCodeAt(1) | 0x20) === 105 && (text.charCodeAt(2) | 0x20) === 112) scheme = "sip";
-  else if (colon === 4 && text.substring(0, 4).toLowerCase() === "sips") scheme = "sips";
-  else if (colon === 3 && text.substring(0, 3).toLowerCase() === "tel") return parseTelUri(text);
-  else {
-    for (let i = 0; i < colon; i++) {
-      const c = text.charCodeAt(i) | 0x20;
-      const ok = (c >= 97 && c <= 122) || (i > 0 && ((c >= 48 && c <= 57) || c === 0x2b || c === 0x2d || c === 0x2e));
-      if (!ok) fail("bad scheme", i);
-    }
-    throw new SipParseError("unsupported-uri-scheme", `scheme '${text.substring(0, colon)}' is not sip, sips or tel`, 0);
-  }
   const len = text.length;
+  let scheme: "sip" | "sips" | "tel";
+  let colon: number;
+  const s0 = len > 3 ? text.charCodeAt(0) | 0x20 : 0;
+  if (s0 === 115 && text.charCodeAt(3) === 58 && (text.charCodeAt(1) | 0x20) === 105 && (text.charCodeAt(2) | 0x20) === 112) {
+    // "sip:" without searching for the colon
+    scheme = "sip";
+    colon = 3;
+  } else {
+    colon = text.indexOf(":");
+    if (colon <= 0) fail("no scheme", 0);
+    if (colon === 3 && s0 === 115 && (text.charCodeAt(1) | 0x20) === 105 && (text.charCodeAt(2) | 0x20) === 112) scheme = "sip";
+    else if (colon === 4 && text.substring(0, 4).toLowerCase() === "sips") scheme = "sips";
+    else if (colon === 3 && text.substring(0, 3).toLowerCase() === "tel") return parseTelUri(text);
+    else {
+      for (let i = 0; i < colon; i++) {
+        const c = text.charCodeAt(i) | 0x20;
+        const ok = (c >= 97 && c <= 122) || (i > 0 && ((c >= 48 && c <= 57) || c === 0x2b || c === 0x2d || c === 0x2e));
+        if (!ok) fail("bad scheme", i);
+      }
+      throw new SipParseError("unsupported-uri-scheme", `scheme '${text.substring(0, colon)}' is not sip, sips or tel`, 0);
+    }
+  }
   let i = colon + 1;
   // userinfo: everything up to the first '@' (user and password cannot hold a raw '@').
   const at = text.indexOf("@", i);
@@ -255,7 +267,7 @@ export function parseSipUri(text: string): SipUri {
   // hostport ends at ';', '?' or end; the port follows the ':' after the host (RFC 3261 §25.1 hostport).
   let hpEnd = i;
   let portColon = -1;
-  if (text.charCodeAt(i) === 91) {
+  if (i < len && text.charCodeAt(i) === 91) {
     const close = text.indexOf("]", i);
     if (close < 0) fail("unterminated IPv6 reference", i);
     validateHost(text, i, close + 1);
@@ -294,9 +306,9 @@ export function parseSipUri(text: string): SipUri {
   }
   uri.host = text.substring(i, hostEnd);
   i = hpEnd;
-  const q = text.indexOf("?", i);
-  const paramsEnd = q < 0 ? len : q;
-  if (i < paramsEnd) parseUriParams(text, i, paramsEnd, uri.params);
+  // uri-parameters run to the first '?' (no paramchar is a '?'), then come the headers
+  const paramsEnd = i < len && text.charCodeAt(i) === 59 ? parseUriParams(text, i, len, uri.params, true) : i;
+  const q = paramsEnd < len ? paramsEnd : -1;
   if (q >= 0) {
     let j = q + 1;
     if (j >= len) fail("empty URI headers", j);
