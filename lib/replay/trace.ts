@@ -1,8 +1,8 @@
 // Binary traces of runs (protobufjs, schema in trace.proto) and their replay against the in-memory driver.
+import { readFileSync } from "node:fs";
 import protobuf from "protobufjs";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { RunOptions, RunResult } from "../flow/run-calls.js";
-import { TRACE_PROTO } from "./trace-schema.js";
 
 export const TRACE_FORMAT_VERSION = 1;
 
@@ -35,7 +35,8 @@ export interface Trace {
 
 let traceType: protobuf.Type | undefined;
 function type(): protobuf.Type {
-  traceType ??= protobuf.parse(TRACE_PROTO).root.lookupType("callgate.trace.v1.Trace");
+  // trace.proto sits next to this module in the source tree and in dist/ (scripts/copy-assets.mjs).
+  traceType ??= protobuf.parse(readFileSync(new URL("./trace.proto", import.meta.url), "utf8")).root.lookupType("callgate.trace.v1.Trace");
   return traceType;
 }
 

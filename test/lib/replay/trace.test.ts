@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import type { RunOptions, RunResult } from "../../../lib/flow/run-calls.js";
-import { TRACE_PROTO } from "../../../lib/replay/trace-schema.js";
 import { compareWithTrace, decodeTrace, encodeTrace, TraceError, traceFromRun } from "../../../lib/replay/trace.js";
 import { syntheticCall } from "./synthetic-call.js";
 
@@ -14,10 +11,6 @@ function run(records: MessageRecord[], finalStatus = 200): RunResult {
 }
 
 describe("binary trace", () => {
-  it("the runtime schema is lib/replay/trace.proto", () => {
-    expect(TRACE_PROTO).toBe(readFileSync(join(process.cwd(), "lib/replay/trace.proto"), "utf8"));
-  });
-
   it("round-trips a run: options, records with bytes and transport, call results", () => {
     const records = syntheticCall({ callId: "c1" });
     records[0]!.transport = { kind: "udp", src: "127.0.0.1", srcPort: 40000, dst: "127.0.0.1", dstPort: 5060 };
