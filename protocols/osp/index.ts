@@ -30,6 +30,7 @@ export {
   type OspTokenValidatorOptions,
   type OspTokenExpectation,
 } from "./token.js";
+export { generateOspPki, type OspKeyType, type OspPki, type OspPkiOptions } from "./token-pki.js";
 export { OspClient, OspHttpError, type OspClientOptions } from "./http-client.js";
 export { UsageOutbox, type OutboxEntry } from "./usage-outbox.js";
 export { unwrapOspBody } from "./http-body.js";

@@ -62,7 +62,10 @@ export function signatureAlgorithm(key: KeyObject, forCms: boolean): Buffer {
 }
 
 function name(commonName: string): Buffer {
-  const atv = der(TAG.SEQUENCE, derOid(OID.commonName), der(TAG.UTF8_STRING, Buffer.from(commonName, "utf8")));
+  // PrintableString when the name fits it (the toolkit's own ASN.1 reader knows no UTF8String), else UTF8String.
+  const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(commonName);
+  const value = printable ? der(TAG.PRINTABLE_STRING, Buffer.from(commonName, "latin1")) : der(TAG.UTF8_STRING, Buffer.from(commonName, "utf8"));
+  const atv = der(TAG.SEQUENCE, derOid(OID.commonName), value);
   return der(TAG.SEQUENCE, der(TAG.SET, atv));
 }
 

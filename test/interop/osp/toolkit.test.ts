@@ -17,15 +17,18 @@ const dir = mkdtempSync(join(tmpdir(), "callgate-osptk-"));
 const peer = join(dir, "toolkit-peer");
 let pki: TestPki;
 let otherPki: TestPki;
+let ecPki: TestPki;
 
 beforeAll(() => {
   if (!existsSync("/usr/include/osp/osp.h")) throw new Error("libosptk-dev is not installed (apt-get install libosptk-dev)");
   execFileSync("gcc", ["-Wall", "-o", peer, join(process.cwd(), "test/interop/osp/toolkit-peer.c"), "-losptk", "-lssl", "-lcrypto", "-lpthread", "-lm"]);
-  pki = makeTestPki("Callgate Interop CA", 2048);
-  otherPki = makeTestPki("Stranger CA", 2048);
+  pki = makeTestPki("Callgate Interop CA", { rsaBits: 2048 });
+  otherPki = makeTestPki("Stranger CA", { rsaBits: 2048 });
+  ecPki = makeTestPki("Callgate Interop EC CA", { keyType: "p256" });
   writeFileSync(join(dir, "key.pem"), pki.signer.privateKeyPem);
   writeFileSync(join(dir, "cert.pem"), pki.signer.certificatePem);
   writeFileSync(join(dir, "ca.pem"), pki.caCertificatePem);
+  writeFileSync(join(dir, "ec-ca.pem"), ecPki.caCertificatePem);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -41,9 +44,10 @@ interface PeerResult {
   termlimit?: number;
 }
 
-function runPeer(url: string, callId: string): Promise<PeerResult> {
+/** `caFile`: the CA the toolkit trusts when it validates the token (its own key and certificate stay RSA). */
+function runPeer(url: string, callId: string, caFile = "ca.pem"): Promise<PeerResult> {
   return new Promise((resolve, reject) => {
-    const args = [url, join(dir, "key.pem"), join(dir, "cert.pem"), join(dir, "ca.pem"), "14045266060", "14043342535", callId];
+    const args = [url, join(dir, "key.pem"), join(dir, "cert.pem"), join(dir, caFile), "14045266060", "14043342535", callId];
     execFile(peer, args, { timeout: 60_000 }, (err, stdout, stderr) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
@@ -123,6 +127,21 @@ describe("TransNexus OSP Toolkit as the policy server", () => {
       const result = await runPeer(url, "call-2@192.0.2.10");
       expect(result.ok).toBe(false);
       expect(result.step).toBe("validate");
+    });
+  });
+
+  it("validates an ECDSA P-256 token (ecdsa-with-SHA256, RFC 5753) under an EC CA", async () => {
+    await withClearinghouse({ signerPki: ecPki, db: "cdr-4.sqlite" }, async (url, _seen, store) => {
+      const result = await runPeer(url, "call-4@192.0.2.10", "ec-ca.pem");
+      expect(result).toMatchObject({ ok: true, authorised: 1, termlimit: 3600, destination: "[192.0.2.20]:5060", called: "14043342535" });
+      expect((await store.query()).length).toBe(1);
+    });
+  });
+
+  it("refuses an ECDSA token when it trusts only the RSA CA", async () => {
+    await withClearinghouse({ signerPki: ecPki, db: "cdr-5.sqlite" }, async (url) => {
+      const result = await runPeer(url, "call-5@192.0.2.10");
+      expect(result).toMatchObject({ ok: false, step: "validate" });
     });
   });
 

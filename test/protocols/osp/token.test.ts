@@ -1,6 +1,7 @@
+import { createPublicKey, verify as cryptoVerify } from "node:crypto";
 import forge from "node-forge";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createOspToken, decodeTokenInfo, OspTokenValidator, type OspTokenInfo } from "../../../protocols/osp/index.js";
+import { createOspToken, decodeTokenInfo, generateOspPki, OspTokenValidator, type OspKeyType, type OspTokenInfo } from "../../../protocols/osp/index.js";
 import { makeTestPki, type TestPki } from "./test-pki.js";
 
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -18,18 +19,33 @@ const info: OspTokenInfo = {
   usageDetail: { service: {}, amount: 3600, increment: 1, unit: "s" },
 };
 
-let pki: TestPki;
-let otherPki: TestPki;
-beforeAll(() => {
-  pki = makeTestPki("Callgate Test CA");
-  otherPki = makeTestPki("Someone Else CA");
-});
+const asn1Children = (node: forge.asn1.Asn1): forge.asn1.Asn1[] => node.value as forge.asn1.Asn1[];
+const asn1Oid = (node: forge.asn1.Asn1 | undefined): string => forge.asn1.derToOid(node!.value as string);
 
-function validator(extra: { allowUnsigned?: boolean } = {}): OspTokenValidator {
-  return new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem], clockSkewMs: 5_000, ...extra });
+/** The SignerInfo of a token, read with forge's ASN.1 parser (independent of ours). */
+function signerInfoOf(token: Buffer): forge.asn1.Asn1[] {
+  const signedData = asn1Children(asn1Children(forge.asn1.fromDer(token.toString("binary")))[1]!)[0]!;
+  const fields = asn1Children(signedData);
+  return asn1Children(asn1Children(fields[fields.length - 1]!)[0]!);
 }
 
-describe("signed OSP tokens (PKCS#7 SignedData over TokenInfo)", () => {
+const KEY_TYPES: [string, OspKeyType, string][] = [
+  ["RSA", "rsa", "1.2.840.113549.1.1.1"], // rsaEncryption (RFC 3370 §3.2)
+  ["ECDSA P-256", "p256", "1.2.840.10045.4.3.2"], // ecdsa-with-SHA256 (RFC 5753 §2.1.1)
+];
+
+describe.each(KEY_TYPES)("signed OSP tokens with %s keys (CMS SignedData over TokenInfo)", (_label, keyType, signatureOid) => {
+  let pki: TestPki;
+  let otherPki: TestPki;
+  beforeAll(() => {
+    pki = makeTestPki("Callgate Test CA", { keyType });
+    otherPki = makeTestPki("Someone Else CA", { keyType });
+  });
+
+  function validator(extra: { allowUnsigned?: boolean } = {}): OspTokenValidator {
+    return new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem], clockSkewMs: 5_000, ...extra });
+  }
+
   it("a valid token is accepted and yields its TokenInfo", () => {
     const token = createOspToken(info, pki.signer);
     const verdict = validator().validate(token, { callId, destination: "14043342535" }, T0 + 1000);
@@ -131,9 +147,104 @@ describe("signed OSP tokens (PKCS#7 SignedData over TokenInfo)", () => {
   it("refuses garbage as malformed", () => {
     expect(validator().validate(Buffer.from([0x30, 0x82, 0xff]), { callId }, T0)).toMatchObject({ ok: false, reason: "malformed" });
   });
+  it("signs the DER SET OF signed attributes (content-type id-data, message-digest) per RFC 5652 §5.4", () => {
+    const token = createOspToken(info, pki.signer);
+    const parts = signerInfoOf(token);
+    const attrs = parts[3]!;
+    expect(attrs.tagClass).toBe(forge.asn1.Class.CONTEXT_SPECIFIC);
+    expect(attrs.type).toBe(0);
+    const byOid = new Map(asn1Children(attrs).map((a) => [asn1Oid(asn1Children(a)[0]), asn1Children(asn1Children(a)[1]!)[0]!]));
+    expect(asn1Oid(byOid.get("1.2.840.113549.1.9.3"))).toBe("1.2.840.113549.1.7.1");
+    const start = token.indexOf("<?xml");
+    const content = token.subarray(start, token.indexOf("</TokenInfo>") + 12);
+    const sha256 = forge.md.sha256.create().update(content.toString("binary")).digest().getBytes();
+    expect(byOid.get("1.2.840.113549.1.9.4")!.value).toBe(sha256);
+    expect(asn1Oid(asn1Children(parts[4]!)[0])).toBe(signatureOid);
+    // Re-tag [0] IMPLICIT as SET OF and verify with the certificate's key, outside our own reader.
+    const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, asn1Children(attrs));
+    const signed = Buffer.from(forge.asn1.toDer(set).getBytes(), "binary");
+    const publicKey = createPublicKey(pki.signer.certificatePem);
+    expect(cryptoVerify("sha256", signed, publicKey, Buffer.from(parts[5]!.value as string, "binary"))).toBe(true);
+  });
+
+  it("refuses a token whose signer certificate imitates the trusted one (same issuer and serial, other key)", () => {
+    const v = validator();
+    expect(v.validate(createOspToken(info, pki.signer), { callId }, T0)).toMatchObject({ ok: true });
+    const impostor = makeTestPki("Callgate Test CA", { keyType }); // same names and serials, fresh keys
+    const verdict = v.validate(createOspToken({ ...info, transactionId: "78" }, impostor.signer), { callId }, T0);
+    expect(verdict).toMatchObject({ ok: false, reason: "untrusted-signer" });
+  });
+
+  it("checks the signer certificate's validity period on every token, also once its chain is cached", () => {
+    const shortLived = generateOspPki({ keyType, rsaBits: 1024, caName: "Short CA", notBefore: T0 - 86_400_000, notAfter: T0 + 86_400_000 });
+    const v = new OspTokenValidator({ caCertificatesPem: [shortLived.caCertificatePem] });
+    const farInfo = { ...info, validAfter: T0, validUntil: T0 + 10 * 86_400_000 };
+    expect(v.validate(createOspToken(farInfo, shortLived.signer), { callId }, T0)).toMatchObject({ ok: true });
+    const later = v.validate(createOspToken({ ...farInfo, transactionId: "79" }, shortLived.signer), { callId }, T0 + 2 * 86_400_000);
+    expect(later).toMatchObject({ ok: false, reason: "untrusted-signer" });
+    const earlier = v.validate(createOspToken({ ...farInfo, transactionId: "80" }, shortLived.signer), { callId }, T0 - 2 * 86_400_000);
+    expect(earlier).toMatchObject({ ok: false, reason: "untrusted-signer" });
+  });
+
+  it("validates many tokens from one signer (chain cached) and still refuses each altered one", () => {
+    const v = validator();
+    for (let i = 0; i < 50; i++) {
+      const token = createOspToken({ ...info, transactionId: String(1000 + i) }, pki.signer);
+      expect(v.validate(token, { callId }, T0).ok).toBe(true);
+      const altered = Buffer.from(createOspToken({ ...info, transactionId: String(2000 + i) }, pki.signer));
+      altered[altered.indexOf(`<TransactionId>${2000 + i}`) + 15] = "9".charCodeAt(0);
+      expect(v.validate(altered, { callId }, T0)).toMatchObject({ ok: false, reason: "bad-signature" });
+    }
+  });
+});
+
+describe("tokens from other CMS signers", () => {
+  let pki: TestPki;
+  beforeAll(() => {
+    pki = makeTestPki("Callgate Test CA", { keyType: "rsa" });
+  });
+
+  function forgeToken(authenticatedAttributes: { type: string; value?: Date | string }[]): Buffer {
+    const p7 = forge.pkcs7.createSignedData();
+    p7.content = forge.util.createBuffer(Buffer.from(createOspToken(info)).toString("binary"));
+    const certificate = forge.pki.certificateFromPem(pki.signer.certificatePem);
+    p7.addCertificate(certificate);
+    const key = forge.pki.privateKeyFromPem(pki.signer.privateKeyPem) as forge.pki.rsa.PrivateKey;
+    p7.addSigner({ key, certificate, digestAlgorithm: forge.pki.oids.sha256!, authenticatedAttributes });
+    p7.sign({ detached: false });
+    return Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), "binary");
+  }
+
+  it("accepts PKCS #7 without authenticated attributes (signature over the content) and with them (signing-time too)", () => {
+    const v = new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem] });
+    expect(v.validate(forgeToken([]), { callId }, T0)).toEqual({ ok: true, info, signed: true });
+    const withAttributes = forgeToken([
+      { type: forge.pki.oids.contentType!, value: forge.pki.oids.data! },
+      { type: forge.pki.oids.messageDigest! },
+      { type: forge.pki.oids.signingTime!, value: new Date(T0) },
+    ]);
+    expect(v.validate(withAttributes, { callId }, T0)).toEqual({ ok: true, info, signed: true });
+  });
+
+  it("refuses such a token when its content was altered", () => {
+    for (const attributes of [[], [{ type: forge.pki.oids.contentType!, value: forge.pki.oids.data! }, { type: forge.pki.oids.messageDigest! }]]) {
+      const token = forgeToken(attributes);
+      token[token.indexOf("14043342535")] = "2".charCodeAt(0);
+      const verdict = new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem] }).validate(token, { callId }, T0);
+      expect(verdict).toMatchObject({ ok: false, reason: "bad-signature" });
+    }
+  });
 });
 
 describe("unsigned OSP tokens", () => {
+  let pki: TestPki;
+  beforeAll(() => {
+    pki = makeTestPki("Callgate Test CA");
+  });
+  function validator(extra: { allowUnsigned?: boolean } = {}): OspTokenValidator {
+    return new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem], clockSkewMs: 5_000, ...extra });
+  }
+
   it("are refused unless allowed, then checked like signed ones", () => {
     const token = createOspToken(info);
     expect(validator().validate(token, { callId }, T0)).toMatchObject({ ok: false, reason: "unsigned-not-allowed" });
