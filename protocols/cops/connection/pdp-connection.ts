@@ -1,7 +1,7 @@
 // Sans-I/O COPS PDP side of one connection (RFC 2748 §2.3, §3, §4): answers OPN with CAT or CC (redirect),
 // echoes KA, answers REQs in the order received, expects one RPT per DEC with a configuration context.
 import { CopsDecodeError } from "../cops-decode-error.js";
-import { decodeCopsHeader, decodeCopsMessage, encodeCopsMessage, peekCopsHandle } from "../cops-codec.js";
+import { decodeCopsHeader, peekCopsHandle } from "../cops-codec.js";
 import { ClientType, ErrorCode, RType } from "../constants.js";
 import type {
   CopsCodePair,
@@ -14,6 +14,7 @@ import type {
 import type { CopsAction, CopsTransportEvent } from "./cops-actions.js";
 import { handleKey } from "./handle-key.js";
 import { IntegritySession } from "./integrity-session.js";
+import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
 
 export interface CopsPdpOptions {
@@ -148,20 +149,16 @@ export class CopsPdpConnection {
 
   private onMessage(bytes: Buffer, out: CopsAction<CopsPdpEvent>[]): void {
     if (this.state === "closed") return;
-    let msg: CopsMessage;
-    try {
-      msg = decodeCopsMessage(bytes);
-    } catch (err) {
-      if (!(err instanceof CopsDecodeError)) throw err;
-      this.onMalformed(bytes, err, out);
+    const msg = decodeOrError(bytes);
+    if (msg instanceof CopsDecodeError) {
+      this.onMalformed(bytes, msg, out);
       return;
     }
     if (this.options.integrity) {
       if (msg.op === "OPN") this.integrity = new IntegritySession(this.options.integrity);
       const verdict = this.integrity ? this.integrity.check(bytes, msg) : "missing";
       if (verdict !== "ok") {
-        const code = verdict === "missing" ? ErrorCode.AuthenticationRequired : ErrorCode.AuthenticationFailure;
-        this.closeWithError({ code, subCode: 0 }, `integrity ${verdict}`, out);
+        this.closeWithError(integrityCloseError(verdict), `integrity ${verdict}`, out);
         return;
       }
     }
@@ -328,8 +325,7 @@ export class CopsPdpConnection {
   }
 
   private send(msg: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {
-    if (this.integrity) out.push({ type: "send", ...this.integrity.seal(msg) });
-    else out.push({ type: "send", bytes: encodeCopsMessage(msg), message: msg });
+    out.push(sendAction(msg, this.integrity));
   }
 
   private closeWithError(error: CopsCodePair, why: string, out: CopsAction<CopsPdpEvent>[]): void {

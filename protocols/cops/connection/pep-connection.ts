@@ -1,7 +1,7 @@
 // Sans-I/O COPS PEP side of one connection (RFC 2748 §2.3, §2.5, §4): OPN/CAT, KA, accounting timer,
 // request states by Handle, SSQ/SSC, fail-over to a backup PDP with local decisions and resynchronisation.
 import { CopsDecodeError } from "../cops-decode-error.js";
-import { decodeCopsMessage, encodeCopsMessage, peekCopsHandle } from "../cops-codec.js";
+import { peekCopsHandle } from "../cops-codec.js";
 import { ClientType, CommandCode, ErrorCode, ReasonCode, RType } from "../constants.js";
 import type {
   CopsClientSi,
@@ -16,6 +16,7 @@ import type {
 import type { CopsAction, CopsTransportEvent } from "./cops-actions.js";
 import { handleKey } from "./handle-key.js";
 import { IntegritySession } from "./integrity-session.js";
+import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
 
 export interface CopsPepOptions {
@@ -170,20 +171,15 @@ export class CopsPepConnection {
   }
 
   private onMessage(bytes: Buffer, out: CopsAction<CopsPepEvent>[]): void {
-    let msg: CopsMessage;
-    try {
-      msg = decodeCopsMessage(bytes);
-    } catch (err) {
-      if (!(err instanceof CopsDecodeError)) throw err;
-      this.onMalformed(bytes, err, out);
+    const msg = decodeOrError(bytes);
+    if (msg instanceof CopsDecodeError) {
+      this.onMalformed(bytes, msg, out);
       return;
     }
     if (this.integrity) {
       const verdict = this.integrity.check(bytes, msg);
       if (verdict !== "ok") {
-        // RFC 2748 §2.2.16: a message failing integrity closes the connection (Error 14 / 15).
-        const code = verdict === "missing" ? ErrorCode.AuthenticationRequired : ErrorCode.AuthenticationFailure;
-        this.closeWithError({ code, subCode: 0 }, `integrity ${verdict}`, out);
+        this.closeWithError(integrityCloseError(verdict), `integrity ${verdict}`, out);
         return;
       }
     }
@@ -378,8 +374,7 @@ export class CopsPepConnection {
   // ---- helpers ----
 
   private send(msg: CopsMessage, out: CopsAction<CopsPepEvent>[]): void {
-    if (this.integrity) out.push({ type: "send", ...this.integrity.seal(msg) });
-    else out.push({ type: "send", bytes: encodeCopsMessage(msg), message: msg });
+    out.push(sendAction(msg, this.integrity));
   }
 
   private scheduleKeepAlive(out: CopsAction<CopsPepEvent>[]): void {
