@@ -4,6 +4,7 @@ import type { Server, Socket } from "node:net";
 import type { SipParseLimits } from "./message-parser.js";
 import { SipParseError } from "./sip-parse-error.js";
 import { SipStreamParser } from "./stream-parser.js";
+import { ConnectionTable, normaliseAddress, type TransportConnection } from "./transport-connections.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";
 
@@ -17,19 +18,10 @@ export interface StreamTransportOptions {
   idleTimeoutMs?: number;
 }
 
-interface Connection {
-  id: string;
-  socket: Socket;
-  peer: TransportAddress;
-}
+type Connection = TransportConnection<Socket>;
 
 function peerKey(a: { host: string; port: number }): string {
   return `${a.host.toLowerCase()}|${a.port}`;
-}
-
-function normaliseAddress(addr: string | undefined): string {
-  if (!addr) return "";
-  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }
 
 export abstract class StreamTransport implements SipTransport {
@@ -38,9 +30,7 @@ export abstract class StreamTransport implements SipTransport {
   private server: Server | undefined;
   private events: TransportEvents | undefined;
   private bound: TransportAddress | undefined;
-  private nextConnection = 1;
-  private readonly connections = new Map<string, Connection>();
-  private readonly byPeer = new Map<string, string>();
+  private readonly connections = new ConnectionTable<Socket>((socket) => !socket.destroyed, peerKey);
   private readonly connecting = new Map<string, Promise<Connection>>();
 
   constructor(protected readonly options: StreamTransportOptions) {}
@@ -76,15 +66,13 @@ export abstract class StreamTransport implements SipTransport {
   }
 
   private adopt(socket: Socket, peerOverride?: TransportAddress): Connection {
-    const id = `${this.protocol}-${this.nextConnection++}`;
     const peer: TransportAddress = peerOverride ?? {
       protocol: this.protocol,
       host: normaliseAddress(socket.remoteAddress),
       port: socket.remotePort ?? 0,
     };
-    const conn: Connection = { id, socket, peer };
-    this.connections.set(id, conn);
-    this.byPeer.set(peerKey(peer), id);
+    const conn = this.connections.add(this.protocol, socket, peer);
+    const id = conn.id;
     const parser = new SipStreamParser(this.options.limits ? { limits: this.options.limits } : {});
     socket.setNoDelay(true);
     if (this.options.idleTimeoutMs) socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
@@ -101,25 +89,16 @@ export abstract class StreamTransport implements SipTransport {
       for (const m of messages) this.events?.message(m, { source: peer, local: this.local, connectionId: id });
     });
     socket.on("error", () => undefined);
-    socket.on("close", () => {
-      this.connections.delete(id);
-      if (this.byPeer.get(peerKey(peer)) === id) this.byPeer.delete(peerKey(peer));
-    });
+    socket.on("close", () => this.connections.remove(conn));
     return conn;
   }
 
   hasConnection(connectionId: string): boolean {
-    const c = this.connections.get(connectionId);
-    return c !== undefined && !c.socket.destroyed;
+    return this.connections.hasOpen(connectionId);
   }
 
   async send(data: Buffer, destination: TransportAddress, connectionId?: string): Promise<void> {
-    let conn = connectionId !== undefined ? this.connections.get(connectionId) : undefined;
-    if (!conn || conn.socket.destroyed) {
-      const existing = this.byPeer.get(peerKey(destination));
-      conn = existing !== undefined ? this.connections.get(existing) : undefined;
-    }
-    if (!conn || conn.socket.destroyed) conn = await this.connect(destination);
+    const conn = this.connections.reusable(connectionId, destination) ?? (await this.connect(destination));
     const socket = conn.socket;
     await new Promise<void>((resolve, reject) => {
       socket.write(data, (err) => {
@@ -155,9 +134,7 @@ export abstract class StreamTransport implements SipTransport {
   }
 
   close(): Promise<void> {
-    for (const c of this.connections.values()) c.socket.destroy();
-    this.connections.clear();
-    this.byPeer.clear();
+    this.connections.closeAll((socket) => socket.destroy());
     const s = this.server;
     this.server = undefined;
     if (!s) return Promise.resolve();

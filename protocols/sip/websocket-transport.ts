@@ -2,6 +2,7 @@
 import { WebSocket, WebSocketServer } from "ws";
 import type { IncomingMessage } from "node:http";
 import { DEFAULT_SIP_PARSE_LIMITS, parseSipMessage, type SipParseLimits } from "./message-parser.js";
+import { ConnectionTable, normaliseAddress, type TransportConnection } from "./transport-connections.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";
 
@@ -14,16 +15,7 @@ export interface WebSocketTransportOptions {
   connectTimeoutMs?: number;
 }
 
-interface Connection {
-  id: string;
-  socket: WebSocket;
-  peer: TransportAddress;
-}
-
-function normaliseAddress(addr: string | undefined): string {
-  if (!addr) return "";
-  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
-}
+type Connection = TransportConnection<WebSocket>;
 
 export class WebSocketTransport implements SipTransport {
   readonly protocol: "ws" | "wss";
@@ -31,9 +23,10 @@ export class WebSocketTransport implements SipTransport {
   private server: WebSocketServer | undefined;
   private events: TransportEvents | undefined;
   private bound: TransportAddress;
-  private nextConnection = 1;
-  private readonly connections = new Map<string, Connection>();
-  private readonly byPeer = new Map<string, string>();
+  private readonly connections = new ConnectionTable<WebSocket>(
+    (socket) => socket.readyState === WebSocket.OPEN,
+    (peer) => `${peer.host}|${peer.port}`,
+  );
 
   constructor(private readonly options: WebSocketTransportOptions) {
     this.protocol = options.protocol ?? "ws";
@@ -75,10 +68,7 @@ export class WebSocketTransport implements SipTransport {
   }
 
   private adopt(socket: WebSocket, peer: TransportAddress): Connection {
-    const id = `${this.protocol}-${this.nextConnection++}`;
-    const conn: Connection = { id, socket, peer };
-    this.connections.set(id, conn);
-    this.byPeer.set(`${peer.host}|${peer.port}`, id);
+    const conn = this.connections.add(this.protocol, socket, peer);
     socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       // RFC 7118 §5.5 / RFC 5626 keep-alive: a bare CRLF(CRLF) is not a message.
@@ -91,28 +81,19 @@ export class WebSocketTransport implements SipTransport {
         socket.close(1007, "malformed SIP message");
         return;
       }
-      this.events?.message(message, { source: peer, local: this.local, connectionId: id });
+      this.events?.message(message, { source: peer, local: this.local, connectionId: conn.id });
     });
     socket.on("error", () => undefined);
-    socket.on("close", () => {
-      this.connections.delete(id);
-      const key = `${peer.host}|${peer.port}`;
-      if (this.byPeer.get(key) === id) this.byPeer.delete(key);
-    });
+    socket.on("close", () => this.connections.remove(conn));
     return conn;
   }
 
   hasConnection(connectionId: string): boolean {
-    return this.connections.get(connectionId)?.socket.readyState === WebSocket.OPEN;
+    return this.connections.hasOpen(connectionId);
   }
 
   async send(data: Buffer, destination: TransportAddress, connectionId?: string): Promise<void> {
-    let conn = connectionId !== undefined ? this.connections.get(connectionId) : undefined;
-    if (!conn || conn.socket.readyState !== WebSocket.OPEN) {
-      const id = this.byPeer.get(`${destination.host}|${destination.port}`);
-      conn = id !== undefined ? this.connections.get(id) : undefined;
-    }
-    if (!conn || conn.socket.readyState !== WebSocket.OPEN) conn = await this.connect(destination);
+    const conn = this.connections.reusable(connectionId, destination) ?? (await this.connect(destination));
     const socket = conn.socket;
     await new Promise<void>((resolve, reject) => {
       // RFC 7118 §5.1: text frames for UTF-8 messages; binary is also allowed, text is what browsers expect.
@@ -134,9 +115,7 @@ export class WebSocketTransport implements SipTransport {
   }
 
   close(): Promise<void> {
-    for (const c of this.connections.values()) c.socket.terminate();
-    this.connections.clear();
-    this.byPeer.clear();
+    this.connections.closeAll((socket) => socket.terminate());
     const s = this.server;
     this.server = undefined;
     if (!s) return Promise.resolve();
