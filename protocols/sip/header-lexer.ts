@@ -41,8 +41,8 @@ export function isToken(text: string): boolean {
 
 // Reads past the end of a string are avoided in the hot scanners: one out-of-bounds charCodeAt makes the
 // optimizing compiler fall back to a builtin call at that site for good.
-export function skipWs(text: string, i: number): number {
-  const n = text.length;
+export function skipWs(text: string, i: number, end = text.length): number {
+  const n = end;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c !== 32 && c !== 9) break;
@@ -55,14 +55,14 @@ export function headerError(header: string, detail: string, offset: number): nev
   throw new SipParseError("bad-header-value", detail, offset, header);
 }
 
-export function scanToken(text: string, i: number): number {
-  while (i < text.length && isTokenChar(text.charCodeAt(i))) i++;
+export function scanToken(text: string, i: number, end = text.length): number {
+  while (i < end && isTokenChar(text.charCodeAt(i))) i++;
   return i;
 }
 
 /** Scans a quoted-string starting at text[i] === '"'; returns index after the closing quote. */
-export function scanQuoted(text: string, i: number, header: string): number {
-  const n = text.length;
+export function scanQuoted(text: string, i: number, header: string, end = text.length): number {
+  const n = end;
   i++;
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -85,7 +85,7 @@ export function unquote(text: string, start: number, end: number): string {
 }
 
 /**
- * Parses `*( SEMI generic-param )` from text[i...] into `params` (names lower case, quoted values
+ * Parses `*( SEMI generic-param )` from text[i...end) into `params` (names lower case, quoted values
  * unquoted, null for no value). Stops at end, or at a top-level ',' when `stopAtComma`. Returns the index
  * where it stopped.
  */
@@ -95,15 +95,16 @@ export function parseGenericParams(
   params: Map<string, string | null>,
   header: string,
   stopAtComma: boolean,
+  end = text.length,
 ): number {
-  const n = text.length;
+  const n = end;
   for (;;) {
-    i = skipWs(text, i);
+    i = skipWs(text, i, n);
     if (i >= n) return i;
     const c = text.charCodeAt(i);
     if (c === 44 && stopAtComma) return i;
     if (c !== 59) headerError(header, `expected ';' but found ${JSON.stringify(text[i])}`, i);
-    i = skipWs(text, i + 1);
+    i = skipWs(text, i + 1, n);
     const nameStart = i;
     let upper = false;
     for (; i < n; i++) {
@@ -113,19 +114,19 @@ export function parseGenericParams(
     }
     if (i === nameStart) headerError(header, "empty parameter name", i);
     const name = upper ? text.substring(nameStart, i).toLowerCase() : (knownParamName(text, nameStart, i) ?? text.substring(nameStart, i));
-    i = skipWs(text, i);
+    i = skipWs(text, i, n);
     if (i < n && text.charCodeAt(i) === 61) {
-      i = skipWs(text, i + 1);
+      i = skipWs(text, i + 1, n);
       if (i < n && text.charCodeAt(i) === 34) {
-        const end = scanQuoted(text, i, header);
-        params.set(name, unquote(text, i, end));
-        i = end;
+        const close = scanQuoted(text, i, header, n);
+        params.set(name, unquote(text, i, close));
+        i = close;
       } else {
         // token / host (IPv6 reference allowed: RFC 3261 gen-value)
         const valueStart = i;
         if (i < n && text.charCodeAt(i) === 91) {
           const close = text.indexOf("]", i);
-          if (close < 0) headerError(header, "unterminated IPv6 reference", i);
+          if (close < 0 || close >= n) headerError(header, "unterminated IPv6 reference", i);
           i = close + 1;
         } else {
           const table = VALUE_CHARS;

@@ -39,18 +39,19 @@ export function parseNameAddrAt(
   header: string,
   inList: boolean,
   requireBrackets: boolean,
+  end = text.length,
 ): NameAddrHeader {
-  const n = text.length;
-  i = skipWs(text, i);
+  const n = end;
+  i = skipWs(text, i, n);
   let displayName: string | undefined;
   let angle = false;
   let uriStart: number;
   let uriEnd: number;
   const c0 = i < n ? text.charCodeAt(i) : -1;
   if (c0 === 34) {
-    const end = scanQuoted(text, i, header);
-    displayName = unquote(text, i, end);
-    i = skipWs(text, end);
+    const close = scanQuoted(text, i, header, n);
+    displayName = unquote(text, i, close);
+    i = skipWs(text, close, n);
     if (i >= n || text.charCodeAt(i) !== 60) headerError(header, "expected '<' after display name", i);
     angle = true;
   } else if (c0 === 60) {
@@ -84,7 +85,7 @@ export function parseNameAddrAt(
   }
   if (angle) {
     const close = text.indexOf(">", i + 1);
-    if (close < 0) headerError(header, "unterminated '<'", i);
+    if (close < 0 || close >= n) headerError(header, "unterminated '<'", i);
     uriStart = i + 1;
     uriEnd = close;
     i = close + 1;
@@ -106,7 +107,7 @@ export function parseNameAddrAt(
   if (uriText.length === 0) headerError(header, "empty URI", uriStart);
   const uri = parseHeaderUri(uriText, header, uriStart);
   const params = new Map<string, string | null>();
-  i = parseGenericParams(text, i, params, header, inList);
+  i = parseGenericParams(text, i, params, header, inList, n);
   let tag: string | undefined;
   if (params.size > 0) {
     const t = params.get("tag");
@@ -141,9 +142,14 @@ function parseHeaderUri(uriText: string, header: string, offset: number): SipUri
 
 /** From / To: exactly one name-addr or addr-spec. */
 export function parseNameAddr(text: string, header: string): NameAddrHeader {
-  const h = parseNameAddrAt(text, 0, header, false, false);
-  const end = nameAddrStop;
-  if (skipWs(text, end) !== text.length) headerError(header, "trailing characters", end);
+  return parseNameAddrIn(text, header, 0, text.length);
+}
+
+/** parseNameAddr on text[start, end); error offsets are positions in `text`. */
+export function parseNameAddrIn(text: string, header: string, start: number, end: number): NameAddrHeader {
+  const h = parseNameAddrAt(text, start, header, false, false, end);
+  const stop = nameAddrStop;
+  if (skipWs(text, stop, end) !== end) headerError(header, "trailing characters", stop);
   return h;
 }
 
@@ -160,21 +166,35 @@ export function parseNameAddrList(text: string, header: string, into: NameAddrHe
 
 /** Contact: comma-separated contacts (not "*", which the caller handles). */
 export function parseContactList(text: string, into: ContactHeader[] = []): ContactHeader[] {
+  return parseContactListIn(text, 0, text.length, into);
+}
+
+/**
+ * parseContactList on text[start, end); error offsets are positions in `text`, except those inside an
+ * expires or q value, which stay relative to `start` shifted back (the caller subtracts `start`).
+ */
+export function parseContactListIn(text: string, start: number, end: number, into: ContactHeader[]): ContactHeader[] {
   const header = "Contact";
-  let i = 0;
+  let i = start;
   for (;;) {
-    const h = parseNameAddrAt(text, i, header, true, false);
-    const end = nameAddrStop;
+    const h = parseNameAddrAt(text, i, header, true, false, end);
+    const stop = nameAddrStop;
     const contact = h as ContactHeader;
     if (h.params.size > 0) {
       const expires = h.params.get("expires");
-      if (expires !== undefined) contact.expires = parseDeltaSeconds(expires, header);
       const q = h.params.get("q");
-      if (q !== undefined) contact.q = parseQValue(q, header);
+      if (expires !== undefined || q !== undefined) {
+        try {
+          if (expires !== undefined) contact.expires = parseDeltaSeconds(expires, header);
+          if (q !== undefined) contact.q = parseQValue(q, header);
+        } catch (e) {
+          throw e instanceof SipParseError ? e.shifted(start) : e;
+        }
+      }
     }
     into.push(contact);
-    i = skipWs(text, end);
-    if (i >= text.length) return into;
+    i = skipWs(text, stop, end);
+    if (i >= end) return into;
     i++;
   }
 }

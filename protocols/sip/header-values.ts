@@ -23,27 +23,36 @@ for (const ch of '()<>:\\"/[]?{}') WORD_CHARS[ch.charCodeAt(0)] = 1;
 
 /** callid = word [ "@" word ] */
 export function parseCallId(text: string): string {
-  const n = text.length;
-  if (n === 0) headerError("Call-ID", "empty Call-ID", 0);
+  checkCallIdIn(text, 0, text.length);
+  return text;
+}
+
+/** Validates text[start, end) as a Call-ID; error offsets are positions in `text`. */
+export function checkCallIdIn(text: string, start: number, end: number): void {
+  if (end === start) headerError("Call-ID", "empty Call-ID", start);
   let at = -1;
   const table = WORD_CHARS;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c === 64 && at < 0 && i > 0 && i < n - 1) at = i;
+    if (c === 64 && at < 0 && i > start && i < end - 1) at = i;
     else if (c >= 128 || table[c] !== 1) headerError("Call-ID", `character ${JSON.stringify(text[i])} not allowed in Call-ID`, i);
   }
-  return text;
 }
 
 /** CSeq = 1*DIGIT LWS Method; the number must be below 2**31 (RFC 3261 §8.1.1.5). */
 export function parseCSeq(text: string): CSeqHeader {
-  let i = 0;
-  while (i < text.length && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
-  const seq = parseDecimal(text, 0, i, 0x7fffffff, "CSeq");
-  const ws = skipWs(text, i);
+  return parseCSeqIn(text, 0, text.length);
+}
+
+/** parseCSeq on text[start, end); error offsets are positions in `text`. */
+export function parseCSeqIn(text: string, start: number, end: number): CSeqHeader {
+  let i = start;
+  while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+  const seq = parseDecimal(text, start, i, 0x7fffffff, "CSeq");
+  const ws = skipWs(text, i, end);
   if (ws === i) headerError("CSeq", "expected whitespace after the sequence number", i);
-  const mEnd = scanToken(text, ws);
-  if (mEnd === ws || mEnd !== text.length) headerError("CSeq", "expected a method token", mEnd);
+  const mEnd = scanToken(text, ws, end);
+  if (mEnd === ws || mEnd !== end) headerError("CSeq", "expected a method token", mEnd);
   return { seq, method: text.substring(ws, mEnd) };
 }
 

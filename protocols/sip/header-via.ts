@@ -1,5 +1,6 @@
 // Via (RFC 3261 §20.42, §25.1 via-parm), with received/rport (RFC 3581) and every extension parameter.
 import { headerError, isTokenChar, parseDecimal, parseGenericParams, scanToken, skipWs } from "./header-lexer.js";
+import { SipParseError } from "./sip-parse-error.js";
 
 export interface ViaHeader {
   /** "SIP/2.0/UDP" as the three parts were written, without whitespace. */
@@ -24,12 +25,21 @@ const H = "Via";
 
 /** Parses one Via header value, which may carry several comma-separated via-parms. */
 export function parseViaValue(text: string, into: ViaHeader[] = []): ViaHeader[] {
-  const n = text.length;
-  let i = 0;
+  return parseViaIn(text, 0, text.length, into);
+}
+
+/**
+ * parseViaValue on text[start, end) (the value in place inside the message text). Error offsets are
+ * positions in `text`; the caller makes them relative to `start`.
+ */
+export function parseViaIn(text: string, start: number, end: number, into: ViaHeader[]): ViaHeader[] {
+  const n = end;
+  let i = start;
+  valueStart = start;
   for (;;) {
-    i = skipWs(text, i);
-    into.push(parseOneVia(text, i));
-    i = skipWs(text, stopAt);
+    i = skipWs(text, i, n);
+    into.push(parseOneVia(text, i, n));
+    i = skipWs(text, stopAt, n);
     if (i >= n) return into;
     // parseOneVia stops only at end or at a ','
     i++;
@@ -38,34 +48,36 @@ export function parseViaValue(text: string, into: ViaHeader[] = []): ViaHeader[]
 
 /** Where the last parseOneVia stopped (avoids allocating a result tuple). */
 let stopAt = 0;
+/** Start of the value being parsed (errors inside parameter values are relative to those values). */
+let valueStart = 0;
 
-function parseOneVia(text: string, i: number): ViaHeader {
+function parseOneVia(text: string, i: number, end: number): ViaHeader {
   const nameStart = i;
-  i = scanToken(text, i);
+  i = scanToken(text, i, end);
   if (i === nameStart) headerError(H, "expected protocol name", i);
   const protocolName = i - nameStart === 3 && text.startsWith("SIP", nameStart) ? "SIP" : text.substring(nameStart, i);
-  i = expectSlash(text, i);
+  i = expectSlash(text, i, end);
   const verStart = i;
-  i = scanToken(text, i);
+  i = scanToken(text, i, end);
   if (i === verStart) headerError(H, "expected protocol version", i);
   const protocolVersion = i - verStart === 3 && text.startsWith("2.0", verStart) ? "2.0" : text.substring(verStart, i);
-  i = expectSlash(text, i);
+  i = expectSlash(text, i, end);
   const tStart = i;
-  i = scanToken(text, i);
+  i = scanToken(text, i, end);
   if (i === tStart) headerError(H, "expected transport", i);
   const transportRaw = text.substring(tStart, i);
   const afterProto = i;
   const protoEnd = i;
-  i = skipWs(text, i);
+  i = skipWs(text, i, end);
   if (i === afterProto) headerError(H, "expected whitespace before sent-by", i);
   // sent-by = host [ COLON port ]
   const hostStart = i;
-  if (i < text.length && text.charCodeAt(i) === 91) {
+  if (i < end && text.charCodeAt(i) === 91) {
     const close = text.indexOf("]", i);
-    if (close < 0) headerError(H, "unterminated IPv6 reference", i);
+    if (close < 0 || close >= end) headerError(H, "unterminated IPv6 reference", i);
     i = close + 1;
   } else {
-    while (i < text.length) {
+    while (i < end) {
       const c = text.charCodeAt(i);
       if ((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122) || c === 45 || c === 46) i++;
       else break;
@@ -88,15 +100,15 @@ function parseOneVia(text: string, i: number): ViaHeader {
     maddr: undefined,
     ttl: undefined,
   };
-  let j = skipWs(text, i);
-  if (j < text.length && text.charCodeAt(j) === 58) {
-    j = skipWs(text, j + 1);
+  let j = skipWs(text, i, end);
+  if (j < end && text.charCodeAt(j) === 58) {
+    j = skipWs(text, j + 1, end);
     const pStart = j;
-    while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+    while (j < end && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
     via.port = parseDecimal(text, pStart, j, 65535, H);
     i = j;
   }
-  i = parseGenericParams(text, i, via.params, H, true);
+  i = parseGenericParams(text, i, via.params, H, true, end);
   const params = via.params;
   if (params.size > 0) {
     const branch = params.get("branch");
@@ -110,7 +122,7 @@ function parseOneVia(text: string, i: number): ViaHeader {
       via.received = received;
     }
     const rport = params.get("rport");
-    if (rport !== undefined) via.rport = rport === null ? true : parseDecimal(rport, 0, rport.length, 65535, H);
+    if (rport !== undefined) via.rport = rport === null ? true : paramNumber(rport, 65535);
     const maddr = params.get("maddr");
     if (maddr !== undefined) {
       if (maddr === null) headerError(H, "maddr without value", i);
@@ -119,7 +131,7 @@ function parseOneVia(text: string, i: number): ViaHeader {
     const ttl = params.get("ttl");
     if (ttl !== undefined) {
       if (ttl === null) headerError(H, "ttl without value", i);
-      via.ttl = parseDecimal(ttl, 0, ttl.length, 255, H);
+      via.ttl = paramNumber(ttl, 255);
     }
   }
   stopAt = i;
@@ -134,10 +146,19 @@ function isUpper(t: string): boolean {
   return true;
 }
 
-function expectSlash(text: string, i: number): number {
-  i = skipWs(text, i);
-  if (i >= text.length || text.charCodeAt(i) !== 47) headerError(H, "expected '/' in sent-protocol", i);
-  return skipWs(text, i + 1);
+function expectSlash(text: string, i: number, end: number): number {
+  i = skipWs(text, i, end);
+  if (i >= end || text.charCodeAt(i) !== 47) headerError(H, "expected '/' in sent-protocol", i);
+  return skipWs(text, i + 1, end);
+}
+
+/** A numeric parameter value; its error offsets are positions in the parameter value (as the caller shifts them by the value start, they are shifted back here). */
+function paramNumber(value: string, max: number): number {
+  try {
+    return parseDecimal(value, 0, value.length, max, H);
+  } catch (e) {
+    throw e instanceof SipParseError ? e.shifted(valueStart) : e;
+  }
 }
 
 /** Formats one Via value (params in map order). */

@@ -2,7 +2,19 @@
 // indices are byte offsets; header values holding non-ASCII bytes are re-decoded as UTF-8. Only framing
 // and the mandatory headers' presence are checked here; header values are parsed lazily by the accessors.
 import { SipParseError } from "./sip-parse-error.js";
-import { SipRequest, SipResponse, type SipHeader, type SipMessage } from "./sip-message.js";
+import {
+  SipRequest,
+  SipResponse,
+  WIRE_CALL_ID,
+  WIRE_C_SEQ,
+  WIRE_CONTACT,
+  WIRE_FROM,
+  WIRE_SLOTS,
+  WIRE_TO,
+  WIRE_VIA,
+  type SipHeader,
+  type SipMessage,
+} from "./sip-message.js";
 import { TOKEN_CHARS } from "./header-lexer.js";
 
 export interface SipParseLimits {
@@ -55,6 +67,21 @@ const H_CALL_ID = 8;
 const H_CSEQ = 16;
 const H_MAX_FORWARDS = 32;
 const H_CONTENT_LENGTH = 64;
+/** Not checked, only located for in-place parsing. */
+const H_CONTACT = 128;
+
+/** The sip-message WIRE_* slot of a tracked header, or -1. */
+function wireSlot(kind: number): number {
+  switch (kind) {
+    case H_VIA: return WIRE_VIA;
+    case H_FROM: return WIRE_FROM;
+    case H_TO: return WIRE_TO;
+    case H_CALL_ID: return WIRE_CALL_ID;
+    case H_CSEQ: return WIRE_C_SEQ;
+    case H_CONTACT: return WIRE_CONTACT;
+    default: return -1;
+  }
+}
 
 const REQUEST_REQUIRED = H_VIA | H_FROM | H_TO | H_CALL_ID | H_CSEQ;
 const RESPONSE_REQUIRED = H_VIA | H_FROM | H_TO | H_CALL_ID | H_CSEQ;
@@ -129,7 +156,7 @@ function knownHeaderName(buf: Buffer, i: number, len: number): string | undefine
         case 116: knownHeaderKind = H_TO; return "t";
         case 105: knownHeaderKind = H_CALL_ID; return "i";
         case 108: knownHeaderKind = H_CONTENT_LENGTH; return "l";
-        case 109: return "m";
+        case 109: knownHeaderKind = H_CONTACT; return "m";
         case 99: return "c";
         case 107: return "k";
         case 115: return "s";
@@ -187,7 +214,10 @@ function knownHeaderName(buf: Buffer, i: number, len: number): string | undefine
         return "Call-ID";
       }
       // Contact
-      if (c0 === 67 && buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 97 && buf[i + 5] === 99 && buf[i + 6] === 116) return "Contact";
+      if (c0 === 67 && buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 97 && buf[i + 5] === 99 && buf[i + 6] === 116) {
+        knownHeaderKind = H_CONTACT;
+        return "Contact";
+      }
       // Subject
       if (c0 === 83 && buf[i + 1] === 117 && buf[i + 2] === 98 && buf[i + 3] === 106 && buf[i + 4] === 101 && buf[i + 5] === 99 && buf[i + 6] === 116) return "Subject";
       // Expires
@@ -387,6 +417,8 @@ export function parseHead(
   // One native pass tells whether any byte is non-ASCII (latin1 chars >= 0x80 take 2 UTF-8 bytes).
   const headHasHigh = Buffer.byteLength(s, "utf8") !== s.length;
   const headers: SipHeader[] = [];
+  // [value, offset] of the first header of each WIRE_* slot (see SipMessageBase.attachWire)
+  const wire = new Array<string | number | undefined>(2 * WIRE_SLOTS);
   let seen = 0;
   let contentLength = -1;
   for (;;) {
@@ -434,6 +466,8 @@ export function parseHead(
     }
     let value: string;
     let valueStart: number;
+    // whether `value` is exactly s[valueStart, valueStart + value.length)
+    let plain = false;
     if (eol + 1 < end && (buf[eol + 1] === 32 || buf[eol + 1] === 9)) {
       // folded (rare): the general scan
       value = unfoldValue(buf, s, nameStart, nameEnd, afterColon, end, maxLine);
@@ -444,8 +478,9 @@ export function parseHead(
       let valueEnd = lineEnd;
       while (valueStart < valueEnd && (buf[valueStart] === 32 || buf[valueStart] === 9)) valueStart++;
       while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
-      value = textOf(s, buf, valueStart, valueEnd, high);
+      value = high ? buf.toString("utf8", valueStart, valueEnd) : s.substring(valueStart, valueEnd);
       pos = eol + 1;
+      if (!high) plain = true;
     }
     if (headers.length >= limits.maxHeaders) {
       throw new SipParseError("too-many-headers", `more than ${limits.maxHeaders} headers`, nameStart);
@@ -458,6 +493,11 @@ export function parseHead(
     }
     headers.push({ name, value });
     if (kind !== 0) {
+      const slot = plain ? wireSlot(kind) : -1;
+      if (slot >= 0 && wire[2 * slot] === undefined) {
+        wire[2 * slot] = value;
+        wire[2 * slot + 1] = valueStart;
+      }
       if (kind === H_CONTENT_LENGTH) {
         // RFC 3261 §20.14 / RFC 4475 §3.1.2.3, §3.3.9: one non-negative decimal, never two
         if ((seen & H_CONTENT_LENGTH) !== 0) throw new SipParseError("bad-content-length", "more than one Content-Length", nameStart, name);
@@ -475,6 +515,7 @@ export function parseHead(
     }
   }
   message.headers = headers;
+  message.attachWire(s, wire);
   return { message, bodyStart: pos, contentLength };
 }
 

@@ -12,23 +12,27 @@ import { headerKey, headerNameMatches, LIST_HEADERS } from "./header-names.js";
 import { splitTopLevelCommas } from "./header-lexer.js";
 import {
   parseContactList,
+  parseContactListIn,
   parseNameAddr,
+  parseNameAddrIn,
   parseNameAddrList,
   type ContactHeader,
   type NameAddrHeader,
 } from "./header-name-addr.js";
 import {
+  checkCallIdIn,
   parseCallId,
   parseContentLength,
   parseContentType,
   parseCSeq,
+  parseCSeqIn,
   parseExpires,
   parseMaxForwards,
   parseTokenList,
   type ContentTypeHeader,
   type CSeqHeader,
 } from "./header-values.js";
-import { parseViaValue, type ViaHeader } from "./header-via.js";
+import { parseViaIn, parseViaValue, type ViaHeader } from "./header-via.js";
 import { SipParseError } from "./sip-parse-error.js";
 import { parseSipUri, type SipUri } from "./sip-uri.js";
 
@@ -60,6 +64,20 @@ const SLOT_COUNT = 16;
 
 const NO_VALUES: string[] = [];
 
+// Slots of the headers the parser locates in the message text (see attachWire).
+export const WIRE_VIA = 0;
+export const WIRE_FROM = 1;
+export const WIRE_TO = 2;
+export const WIRE_CALL_ID = 3;
+export const WIRE_C_SEQ = 4;
+export const WIRE_CONTACT = 5;
+export const WIRE_SLOTS = 6;
+
+/** An error from parsing a value in place, with its offset made relative to the value again. */
+function relocated(e: unknown, valueStart: number): unknown {
+  return e instanceof SipParseError ? e.shifted(-valueStart) : e;
+}
+
 /** Marks a cache miss (cached values may themselves be undefined-free but falsy). */
 const MISS: unique symbol = Symbol("miss");
 
@@ -78,6 +96,13 @@ export abstract class SipMessageBase {
   /** Raw header values each cached typed value was parsed from, by slot. */
   declare private cacheRaw: (string | string[] | undefined)[] | undefined;
   declare private cacheValue: unknown[] | undefined;
+  /**
+   * Latin1 text of the message as parsed, and per WIRE_* slot the first such header's value and its
+   * offset in that text: typed accessors parse an unchanged value there, in place, instead of reading
+   * its substring (reads through a substring cost more). Private fields: not part of the model.
+   */
+  #wireText: string | undefined;
+  #wire: (string | number | undefined)[] | undefined;
 
   constructor(headers: SipHeader[], body: Buffer, version: string) {
     this.headers = headers;
@@ -164,6 +189,23 @@ export abstract class SipMessageBase {
     this.headers.splice(idx, 1);
   }
 
+  /**
+   * @internal Called by the parser: the message text and, per WIRE_* slot, [value, offset] pairs
+   * (index 2·slot and 2·slot+1) of the first header of that kind whose value is a plain slice of it.
+   */
+  attachWire(text: string, wire: (string | number | undefined)[]): void {
+    this.#wireText = text;
+    this.#wire = wire;
+  }
+
+  /** Offset of `raw` in the message text if it is the value the parser recorded for that slot, else -1. */
+  #wireStart(slot: number, raw: string): number {
+    const w = this.#wire;
+    // Equal content is enough: the recorded offset then holds exactly these characters.
+    if (w === undefined || w[2 * slot] !== raw) return -1;
+    return w[2 * slot + 1] as number;
+  }
+
   // ---- typed accessors (lazy, cached) --------------------------------------------------------------
 
   get via(): ViaHeader[] {
@@ -171,8 +213,17 @@ export abstract class SipMessageBase {
     const hit = this.lookup(SLOT_VIA, raw);
     if (hit !== MISS) return hit as ViaHeader[];
     const out: ViaHeader[] = [];
-    if (typeof raw === "string") parseViaValue(raw, out);
-    else for (let i = 0; i < raw.length; i++) parseViaValue(raw[i]!, out);
+    if (typeof raw === "string") {
+      const at = this.#wireStart(WIRE_VIA, raw);
+      if (at < 0) parseViaValue(raw, out);
+      else {
+        try {
+          parseViaIn(this.#wireText!, at, at + raw.length, out);
+        } catch (e) {
+          throw relocated(e, at);
+        }
+      }
+    } else for (let i = 0; i < raw.length; i++) parseViaValue(raw[i]!, out);
     return this.store(SLOT_VIA, raw, out);
   }
 
@@ -185,25 +236,42 @@ export abstract class SipMessageBase {
   get from(): NameAddrHeader {
     const raw = this.requiredValue("from", "From");
     const hit = this.lookup(SLOT_FROM, raw);
-    return hit !== MISS ? (hit as NameAddrHeader) : this.store(SLOT_FROM, raw, parseNameAddr(raw, "From"));
+    return hit !== MISS ? (hit as NameAddrHeader) : this.store(SLOT_FROM, raw, this.nameAddr(WIRE_FROM, raw, "From"));
   }
 
   get to(): NameAddrHeader {
     const raw = this.requiredValue("to", "To");
     const hit = this.lookup(SLOT_TO, raw);
-    return hit !== MISS ? (hit as NameAddrHeader) : this.store(SLOT_TO, raw, parseNameAddr(raw, "To"));
+    return hit !== MISS ? (hit as NameAddrHeader) : this.store(SLOT_TO, raw, this.nameAddr(WIRE_TO, raw, "To"));
   }
 
   get callId(): string {
     const raw = this.requiredValue("call-id", "Call-ID");
     const hit = this.lookup(SLOT_CALL_ID, raw);
-    return hit !== MISS ? (hit as string) : this.store(SLOT_CALL_ID, raw, parseCallId(raw));
+    if (hit !== MISS) return hit as string;
+    const at = this.#wireStart(WIRE_CALL_ID, raw);
+    if (at < 0) parseCallId(raw);
+    else {
+      try {
+        checkCallIdIn(this.#wireText!, at, at + raw.length);
+      } catch (e) {
+        throw relocated(e, at);
+      }
+    }
+    return this.store(SLOT_CALL_ID, raw, raw);
   }
 
   get cseq(): CSeqHeader {
     const raw = this.requiredValue("cseq", "CSeq");
     const hit = this.lookup(SLOT_C_SEQ, raw);
-    return hit !== MISS ? (hit as CSeqHeader) : this.store(SLOT_C_SEQ, raw, parseCSeq(raw));
+    if (hit !== MISS) return hit as CSeqHeader;
+    const at = this.#wireStart(WIRE_C_SEQ, raw);
+    if (at < 0) return this.store(SLOT_C_SEQ, raw, parseCSeq(raw));
+    try {
+      return this.store(SLOT_C_SEQ, raw, parseCSeqIn(this.#wireText!, at, at + raw.length));
+    } catch (e) {
+      throw relocated(e, at);
+    }
   }
 
   /** "*" for the wildcard of RFC 3261 §10.2.2; [] when absent. */
@@ -213,6 +281,17 @@ export abstract class SipMessageBase {
     if (hit !== MISS) return hit as ContactHeader[] | "*";
     if (raw === "*") return this.store(SLOT_CONTACT, raw, "*" as const);
     const out: ContactHeader[] = [];
+    if (typeof raw === "string") {
+      const at = this.#wireStart(WIRE_CONTACT, raw);
+      if (at >= 0) {
+        try {
+          parseContactListIn(this.#wireText!, at, at + raw.length, out);
+        } catch (e) {
+          throw relocated(e, at);
+        }
+        return this.store(SLOT_CONTACT, raw, out);
+      }
+    }
     for (const v of typeof raw === "string" ? [raw] : raw) {
       if (v === "*") throw new SipParseError("bad-header-value", "'*' mixed with other contacts", 0, "Contact");
       parseContactList(v, out);
@@ -328,6 +407,17 @@ export abstract class SipMessageBase {
     this.cacheRaw[slot] = raw;
     this.cacheValue![slot] = value;
     return value;
+  }
+
+  /** From / To, parsed in place when the value is the one the parser recorded. */
+  private nameAddr(wireSlot: number, raw: string, display: string): NameAddrHeader {
+    const at = this.#wireStart(wireSlot, raw);
+    if (at < 0) return parseNameAddr(raw, display);
+    try {
+      return parseNameAddrIn(this.#wireText!, display, at, at + raw.length);
+    } catch (e) {
+      throw relocated(e, at);
+    }
   }
 
   private nameAddrList(slot: number, key: string, display: string): NameAddrHeader[] {
