@@ -13,7 +13,25 @@ export interface MemoryNetworkOptions<E> {
   onEmit?: (node: string, event: E, now: number) => void;
   /** Synthetic addresses for captures (pcap) of an in-memory run. */
   transportOf?: (proto: Protocol, from: string, to: string) => MessageRecord["transport"];
+  /** Events one virtual instant may hold before the run is declared a loop (default 200,000). */
+  maxEventsPerInstant?: number;
+  /** Events one network may process over its life before the run is declared a loop (default 200 million). */
+  maxEventsTotal?: number;
 }
+
+/** A run that keeps producing events without virtual time moving on (or without end): names what loops. */
+export class EventLoopError extends Error {
+  constructor(
+    message: string,
+    readonly at: number,
+    readonly lastEvents: string[],
+  ) {
+    super(message);
+    this.name = "EventLoopError";
+  }
+}
+
+const LOOP_SAMPLE = 16;
 
 type Pending = { node: string; event: NodeEvent; timerToken?: number; broadcast?: boolean };
 
@@ -26,9 +44,17 @@ export class MemoryNetwork<E = unknown> {
   private readonly faults: FaultPlan;
   private readonly downEdgesScheduled = new Set<string>();
   messagesMoved = 0;
+  /** Events processed over the network's life. */
+  eventsProcessed = 0;
+  private instant = -1;
+  private eventsThisInstant = 0;
+  private readonly maxPerInstant: number;
+  private readonly maxTotal: number;
 
   constructor(private readonly opts: MemoryNetworkOptions<E> = {}) {
     this.faults = opts.faults ?? new FaultPlan();
+    this.maxPerInstant = opts.maxEventsPerInstant ?? 200_000;
+    this.maxTotal = opts.maxEventsTotal ?? 200_000_000;
   }
 
   get now(): number {
@@ -60,21 +86,26 @@ export class MemoryNetwork<E = unknown> {
     this.apply(node, actions);
   }
 
-  /** Process events until the queue is empty or virtual time passes `untilMs`. Returns the events processed. */
+  /**
+   * Process events until the queue is empty or virtual time passes `untilMs`; the clock then stands at `untilMs`
+   * (unless `maxEvents` stopped the run first). Returns the events processed.
+   */
   async run(opts: { untilMs?: number; maxEvents?: number } = {}): Promise<number> {
     const until = opts.untilMs ?? Number.POSITIVE_INFINITY;
     const max = opts.maxEvents ?? Number.POSITIVE_INFINITY;
     let processed = 0;
     for (;;) {
       const head = this.queue.peek();
-      if (head === undefined || head.at > until || processed >= max) break;
+      if (head === undefined || head.at > until) break;
+      if (processed >= max) return processed;
       this.queue.pop();
-      this.clock = head.at;
+      this.advanceTo(head.at);
       const { node, event, timerToken, broadcast } = head.item;
       if (broadcast) {
         for (const [name, target] of this.nodes) {
           if (name === node || this.faults.isDown(name, this.clock)) continue;
           processed++;
+          this.count(name, event);
           event.now = this.clock;
           const out = target.handle(event);
           this.apply(name, Array.isArray(out) ? out : await out);
@@ -90,13 +121,50 @@ export class MemoryNetwork<E = unknown> {
       if (target === undefined) continue;
       if (this.faults.isDown(node, this.clock)) continue;
       processed++;
+      this.count(node, event);
       event.now = this.clock; // each queued event is delivered once (a broadcast one in turn), so it is stamped in place
       const out = target.handle(event);
       // Only an asynchronous core (the clearinghouse's CDR store) costs an await; the clock stands still meanwhile.
       this.apply(node, Array.isArray(out) ? out : await out);
     }
-    if (until !== Number.POSITIVE_INFINITY && this.clock < until && this.queue.size === 0) this.clock = until;
+    // Time passes to `until` even when later events wait in the queue: a caller running in slices must see the
+    // clock move, or it would ask for the same empty slice forever.
+    if (until !== Number.POSITIVE_INFINITY && this.clock < until) this.clock = until;
     return processed;
+  }
+
+  private advanceTo(at: number): void {
+    if (at !== this.instant) {
+      this.instant = at;
+      this.eventsThisInstant = 0;
+      this.loopSample.length = 0;
+    }
+    this.clock = at;
+  }
+
+  private readonly loopSample: string[] = [];
+
+  /** Bounds on events per virtual instant and in total, so a loop between nodes fails loudly instead of spinning. */
+  private count(node: string, event: NodeEvent): void {
+    this.eventsProcessed++;
+    const n = ++this.eventsThisInstant;
+    if (n > this.maxPerInstant - LOOP_SAMPLE || this.eventsProcessed > this.maxTotal - LOOP_SAMPLE) {
+      this.loopSample.push(describeEvent(node, event));
+      if (n > this.maxPerInstant) {
+        throw new EventLoopError(
+          `memory network: more than ${this.maxPerInstant} events at virtual time ${this.clock} ms without time moving on; last events: ${this.loopSample.join("; ")}`,
+          this.clock,
+          [...this.loopSample],
+        );
+      }
+      if (this.eventsProcessed > this.maxTotal) {
+        throw new EventLoopError(
+          `memory network: more than ${this.maxTotal} events in one run (at virtual time ${this.clock} ms); last events: ${this.loopSample.join("; ")}`,
+          this.clock,
+          [...this.loopSample],
+        );
+      }
+    }
   }
 
   private apply(from: string, actions: NodeAction<E>[]): void {
@@ -123,7 +191,7 @@ export class MemoryNetwork<E = unknown> {
             }
             this.queue.push(this.clock + base + copy, {
               node: action.to,
-              event: { type: "deliver", now: 0, proto: action.proto, from, bytes: action.bytes, callId: action.callId },
+              event: { type: "deliver", now: 0, proto: action.proto, from, bytes: action.bytes, callId: action.callId, label: action.label },
             });
           }
           break;
@@ -166,5 +234,22 @@ export class MemoryNetwork<E = unknown> {
       const up: NodeEvent = { type: "peer-up", now: w.toMs, proto: "COPS", peer: w.role };
       this.queue.push(w.toMs, { node: w.role, event: up, broadcast: true });
     }
+  }
+}
+
+/** One line per event for a loop report: node, event kind, and the message's first line or the timer's key. */
+function describeEvent(node: string, event: NodeEvent): string {
+  switch (event.type) {
+    case "deliver": {
+      const what = event.label ?? `${event.bytes.length} bytes`;
+      return `${event.from}->${node} ${event.proto} ${what}${event.callId ? ` (${event.callId})` : ""}`;
+    }
+    case "timer":
+      return `${node} timer ${event.key}`;
+    case "peer-down":
+    case "peer-up":
+      return `${node} ${event.type} ${event.peer}`;
+    default:
+      return `${node} ${event.type}`;
   }
 }

@@ -4,8 +4,8 @@ import type { Protocol } from "./message-record.js";
 
 export type NodeEvent =
   | { type: "start"; now: number }
-  /** `callId` is the sender's call when the driver knows it (a hint for records, never for decisions). */
-  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string }
+  /** `callId` and `label` are the sender's call and message label when the driver knows them (hints for records and diagnostics, never for decisions). */
+  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string; label?: string }
   | { type: "timer"; now: number; key: string }
   /** The peer of a COPS/HTTP connection went away (network driver) or was declared down (memory driver). */
   | { type: "peer-down"; now: number; proto: Protocol; peer: string }

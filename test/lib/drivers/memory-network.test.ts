@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryNetwork } from "../../../lib/drivers/memory-network.js";
+import { EventLoopError, MemoryNetwork } from "../../../lib/drivers/memory-network.js";
 import { FaultPlan } from "../../../lib/drivers/fault-plan.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import { send, type FlowNode, type NodeAction, type NodeEvent } from "../../../lib/drivers/node.js";
@@ -118,5 +118,49 @@ describe("MemoryNetwork", () => {
       return out;
     };
     expect(await runOnce()).toEqual(await runOnce());
+  });
+
+  it("moves the clock to the end of a slice even when later events wait in the queue", async () => {
+    const a = pinger(2);
+    const net = new MemoryNetwork();
+    net.add(a).add(ponger);
+    net.start();
+    // The first tick is at 10 ms: a 5 ms slice holds no event, yet time must pass, or slicing would never end.
+    expect(await net.run({ untilMs: 5 })).toBe(2); // the two start events
+    expect(net.now).toBe(5);
+    expect(await net.run({ untilMs: 9 })).toBe(0);
+    expect(net.now).toBe(9);
+    let slices = 0;
+    while (a.log.length < 2 && slices < 100) {
+      await net.run({ untilMs: net.now + 3 });
+      slices++;
+    }
+    expect(a.log).toEqual(["12:pong 1", "22:pong 2"]);
+    expect(slices).toBe(5);
+  });
+
+  it("stops a loop that keeps virtual time still and names the looping messages", async () => {
+    const echo = (name: string, peer: string): FlowNode => ({
+      name,
+      handle: (ev) => (ev.type === "start" && name === "A" ? [send("SIP", peer, Buffer.from("x"), "PING", "loop-1")] : ev.type === "deliver" ? [send("SIP", peer, ev.bytes, name === "A" ? "PING" : "PONG", "loop-1")] : []),
+    });
+    const net = new MemoryNetwork({ latencyMs: 0, maxEventsPerInstant: 1000 });
+    net.add(echo("A", "B")).add(echo("B", "A"));
+    net.start();
+    const failure = await net.run().then(() => undefined, (e: unknown) => e);
+    expect(failure).toBeInstanceOf(EventLoopError);
+    const err = failure as EventLoopError;
+    expect(err.at).toBe(0);
+    expect(err.message).toContain("more than 1000 events at virtual time 0 ms");
+    expect(err.message).toContain("B->A SIP PONG (loop-1)");
+    expect(err.message).toContain("A->B SIP PING (loop-1)");
+    expect(err.lastEvents.length).toBeGreaterThan(2);
+  });
+
+  it("stops a run that exceeds its total event budget even while time moves on", async () => {
+    const net = new MemoryNetwork({ maxEventsTotal: 50 });
+    net.add(pinger(1000)).add(ponger);
+    net.start();
+    await expect(net.run()).rejects.toThrow(/more than 50 events in one run .*A timer tick/);
   });
 });
