@@ -164,6 +164,7 @@ export class OspTokenValidator {
   private readonly skew: number;
   /** Token digest → expiry (ms) for single use. */
   private readonly seen = new Map<string, number>();
+  private sweepAtSize = 1024;
   /** SHA-256 of a signer certificate's DER → its key and chain verdict (the chain is checked once). */
   private readonly signerCache = new Map<string, SignerCertificate>();
 
@@ -209,9 +210,11 @@ export class OspTokenValidator {
     }
   }
 
+  /** Drops expired single-use entries; runs when the memory has doubled since the last sweep (amortised O(1)). */
   private pruneSeen(nowMs: number): void {
-    if (this.seen.size < 1024) return;
+    if (this.seen.size < this.sweepAtSize) return;
     for (const [k, expiry] of this.seen) if (expiry < nowMs) this.seen.delete(k);
+    this.sweepAtSize = Math.max(1024, this.seen.size * 2);
   }
 
   private openToken(token: Buffer, nowMs: number): { content: Buffer; signed: boolean } {

@@ -253,4 +253,16 @@ describe("unsigned OSP tokens", () => {
     expect(v.validate(token, { callId }, T0)).toMatchObject({ ok: false, reason: "replayed" });
     expect(validator({ allowUnsigned: true }).validate(token, { callId }, T0 + 3_600_000)).toMatchObject({ ok: false, reason: "expired" });
   });
+
+  it("keeps refusing replays of live tokens across single-use sweeps of thousands of tokens", () => {
+    const v = validator({ allowUnsigned: true });
+    const tokens = Array.from({ length: 3000 }, (_, i) => createOspToken({ ...info, transactionId: String(i), validUntil: T0 + (i % 2 ? 1_000 : 600_000) }));
+    for (const token of tokens) expect(v.validate(token, { callId }, T0).ok).toBe(true);
+    // 5 minutes later the odd tokens are past ValidUntil + skew (swept), the even ones still live.
+    const later = T0 + 300_000;
+    for (let i = 0; i < 3000; i++) v.validate(createOspToken({ ...info, transactionId: `late-${i}`, validUntil: later + 600_000 }), { callId }, later);
+    expect(v.validate(tokens[0]!, { callId }, later)).toMatchObject({ ok: false, reason: "replayed" });
+    expect(v.validate(tokens[2998]!, { callId }, later)).toMatchObject({ ok: false, reason: "replayed" });
+    expect(v.validate(tokens[1]!, { callId }, later)).toMatchObject({ ok: false, reason: "expired" });
+  });
 });
