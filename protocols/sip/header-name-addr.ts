@@ -9,7 +9,7 @@ import {
   unquote,
 } from "./header-lexer.js";
 import { SipParseError } from "./sip-parse-error.js";
-import { formatSipUri, parseSipUri, type SipUri } from "./sip-uri.js";
+import { formatSipUri, parseSipUriIn, type SipUri } from "./sip-uri.js";
 
 export interface NameAddrHeader {
   displayName?: string;
@@ -105,7 +105,7 @@ export function parseNameAddrAt(
   }
   const uriText = text.substring(uriStart, uriEnd);
   if (uriText.length === 0) headerError(header, "empty URI", uriStart);
-  const uri = parseHeaderUri(uriText, header, uriStart);
+  const uri = parseHeaderUri(text, uriStart, uriEnd, uriText, header);
   const params = new Map<string, string | null>();
   i = parseGenericParams(text, i, params, header, inList, n);
   let tag: string | undefined;
@@ -123,9 +123,10 @@ export function parseNameAddrAt(
 /** Index where the last parseNameAddrAt stopped. */
 export let nameAddrStop = 0;
 
-function parseHeaderUri(uriText: string, header: string, offset: number): SipUri | string {
+/** The URI text[offset, end) (also given as `uriText`), parsed in place. */
+function parseHeaderUri(text: string, offset: number, end: number, uriText: string, header: string): SipUri | string {
   try {
-    return parseSipUri(uriText);
+    return parseSipUriIn(text, offset, end);
   } catch (e) {
     if (e instanceof SipParseError && e.code === "unsupported-uri-scheme") {
       // absoluteURI of another scheme: keep as text, but it must be one (RFC 3261 §25.1).
@@ -135,7 +136,8 @@ function parseHeaderUri(uriText: string, header: string, offset: number): SipUri
       }
       return uriText;
     }
-    if (e instanceof SipParseError) throw new SipParseError("bad-header-value", e.message, offset + e.offset, header);
+    // the inner message names the offset inside the URI; this error's offset is inside the value
+    if (e instanceof SipParseError) throw new SipParseError("bad-header-value", e.shifted(-offset).message, e.offset, header);
     throw e;
   }
 }

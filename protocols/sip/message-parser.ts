@@ -9,6 +9,7 @@ import {
   WIRE_C_SEQ,
   WIRE_CONTACT,
   WIRE_FROM,
+  WIRE_REQUEST_URI,
   WIRE_SLOTS,
   WIRE_TO,
   WIRE_VIA,
@@ -349,6 +350,8 @@ export function parseHead(
   datagram = false,
 ): ParsedHead {
   const limits = o.limits;
+  // [value, offset] of the Request-URI and of the first header of each WIRE_* slot (see SipMessageBase.attachWire)
+  const wire = new Array<string | number | undefined>(2 * WIRE_SLOTS);
   // ---- start line (RFC 3261 §7.1, §7.2)
   let pos = start;
   let eol = s.indexOf("\n", pos);
@@ -407,7 +410,10 @@ export function parseHead(
       throw new SipParseError("bad-version", "bad SIP version in request line", vStart);
     }
     if (vEnd !== lineEnd) throw new SipParseError("bad-start-line", "trailing characters after SIP version", vEnd);
-    message = new SipRequest(s.substring(pos, methodEnd), s.substring(uriStart, k), [], EMPTY, s.substring(vStart, vEnd));
+    const uri = s.substring(uriStart, k);
+    wire[2 * WIRE_REQUEST_URI] = uri;
+    wire[2 * WIRE_REQUEST_URI + 1] = uriStart;
+    message = new SipRequest(s.substring(pos, methodEnd), uri, [], EMPTY, s.substring(vStart, vEnd));
   }
   pos = eol + 1;
 
@@ -417,8 +423,6 @@ export function parseHead(
   // One native pass tells whether any byte is non-ASCII (latin1 chars >= 0x80 take 2 UTF-8 bytes).
   const headHasHigh = Buffer.byteLength(s, "utf8") !== s.length;
   const headers: SipHeader[] = [];
-  // [value, offset] of the first header of each WIRE_* slot (see SipMessageBase.attachWire)
-  const wire = new Array<string | number | undefined>(2 * WIRE_SLOTS);
   let seen = 0;
   let contentLength = -1;
   for (;;) {

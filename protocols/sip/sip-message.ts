@@ -34,7 +34,7 @@ import {
 } from "./header-values.js";
 import { parseViaIn, parseViaValue, type ViaHeader } from "./header-via.js";
 import { SipParseError } from "./sip-parse-error.js";
-import { parseSipUri, type SipUri } from "./sip-uri.js";
+import { parseSipUri, parseSipUriIn, type SipUri } from "./sip-uri.js";
 
 export interface SipHeader {
   /** Name as on the wire (compact form kept). */
@@ -71,7 +71,8 @@ export const WIRE_TO = 2;
 export const WIRE_CALL_ID = 3;
 export const WIRE_C_SEQ = 4;
 export const WIRE_CONTACT = 5;
-export const WIRE_SLOTS = 6;
+export const WIRE_REQUEST_URI = 6;
+export const WIRE_SLOTS = 7;
 
 /** An error from parsing a value in place, with its offset made relative to the value again. */
 function relocated(e: unknown, valueStart: number): unknown {
@@ -204,6 +205,17 @@ export abstract class SipMessageBase {
     // Equal content is enough: the recorded offset then holds exactly these characters.
     if (w === undefined || w[2 * slot] !== raw) return -1;
     return w[2 * slot + 1] as number;
+  }
+
+  /** A Request-URI as written, parsed in place when it is the one the parser recorded. */
+  protected parseRequestUriText(raw: string): SipUri {
+    const at = this.#wireStart(WIRE_REQUEST_URI, raw);
+    if (at < 0) return parseSipUri(raw);
+    try {
+      return parseSipUriIn(this.#wireText!, at, at + raw.length);
+    } catch (e) {
+      throw relocated(e, at);
+    }
   }
 
   // ---- typed accessors (lazy, cached) --------------------------------------------------------------
@@ -460,7 +472,7 @@ export class SipRequest extends SipMessageBase {
   get requestUri(): SipUri {
     const p = this.parsedUri;
     if (p !== undefined && p.text === this.uri) return p.uri;
-    const uri = parseSipUri(this.uri);
+    const uri = this.parseRequestUriText(this.uri);
     this.parsedUri = { text: this.uri, uri };
     return uri;
   }

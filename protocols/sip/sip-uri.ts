@@ -225,14 +225,28 @@ function parseTelUri(text: string): SipUri {
 
 /** Parses a sip:, sips: or tel: URI. Other schemes throw SipParseError code "unsupported-uri-scheme". */
 export function parseSipUri(text: string): SipUri {
-  const len = text.length;
+  return parseSipUriIn(text, 0, text.length);
+}
+
+/**
+ * parseSipUri on text[start, end) (a URI in place inside a header value or message); error offsets are
+ * positions in `text`.
+ */
+export function parseSipUriIn(text: string, start: number, end: number): SipUri {
   let scheme: "sip" | "sips" | "tel";
   let colon: number;
-  const s0 = len > 3 ? text.charCodeAt(0) | 0x20 : 0;
-  if (s0 === 115 && text.charCodeAt(3) === 58 && (text.charCodeAt(1) | 0x20) === 105 && (text.charCodeAt(2) | 0x20) === 112) {
+  const s0 = end - start > 3 ? text.charCodeAt(start) | 0x20 : 0;
+  if (s0 === 115 && text.charCodeAt(start + 3) === 58 && (text.charCodeAt(start + 1) | 0x20) === 105 && (text.charCodeAt(start + 2) | 0x20) === 112) {
     // "sip:" without searching for the colon
     scheme = "sip";
-    colon = 3;
+    colon = start + 3;
+  } else if (start !== 0 || end !== text.length) {
+    // other schemes (rare here): on their own string
+    try {
+      return parseSipUriIn(text.substring(start, end), 0, end - start);
+    } catch (e) {
+      throw e instanceof SipParseError ? e.shifted(start) : e;
+    }
   } else {
     colon = text.indexOf(":");
     if (colon <= 0) fail("no scheme", 0);
@@ -248,9 +262,11 @@ export function parseSipUri(text: string): SipUri {
       throw new SipParseError("unsupported-uri-scheme", `scheme '${text.substring(0, colon)}' is not sip, sips or tel`, 0);
     }
   }
+  const len = end;
   let i = colon + 1;
   // userinfo: everything up to the first '@' (user and password cannot hold a raw '@').
-  const at = text.indexOf("@", i);
+  let at = text.indexOf("@", i);
+  if (at >= len) at = -1;
   // All fields present from the start: one object shape for every URI.
   const uri: SipUri = { scheme, user: undefined, password: undefined, host: "", port: undefined, params: new Map(), headers: new Map() };
   if (at >= 0) {
@@ -269,7 +285,7 @@ export function parseSipUri(text: string): SipUri {
   let portColon = -1;
   if (i < len && text.charCodeAt(i) === 91) {
     const close = text.indexOf("]", i);
-    if (close < 0) fail("unterminated IPv6 reference", i);
+    if (close < 0 || close >= len) fail("unterminated IPv6 reference", i);
     validateHost(text, i, close + 1);
     hpEnd = close + 1;
     while (hpEnd < len) {
@@ -314,7 +330,7 @@ export function parseSipUri(text: string): SipUri {
     if (j >= len) fail("empty URI headers", j);
     while (j <= len) {
       let amp = text.indexOf("&", j);
-      if (amp < 0) amp = len;
+      if (amp < 0 || amp > len) amp = len;
       const eq = text.indexOf("=", j);
       if (eq < 0 || eq > amp) fail("URI header without '='", j);
       if (eq === j) fail("empty URI header name", j);
