@@ -10,6 +10,7 @@ import { ClearinghouseNode } from "../roles/ch-node.js";
 import { Clearinghouse } from "../roles/clearinghouse.js";
 import { EdgeRouter } from "../roles/edge-router.js";
 import { PolicyServer } from "../roles/policy-server.js";
+import { SipIds } from "../roles/sip-ids.js";
 import { SipProxy } from "../roles/sip-proxy.js";
 import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
@@ -86,10 +87,10 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     return { outcome, answerDelayMs: c.answerDelayMs, durationMs: c.durationMs, hangsUp: c.hangUp === "callee" };
   };
 
-  const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ...t1 });
-  const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour, ...t1 });
-  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ...t1 });
-  const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ...t1 });
+  const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1 });
+  const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour, ids: new SipIds(random), ...t1 });
+  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1 });
+  const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1 });
 
   let ch: ClearinghouseNode | undefined;
   let cdrStore: MemoryCdrStore | undefined;

@@ -1,16 +1,29 @@
-// Branch, tag and Call-ID values for the roles: unique per process from a random prefix and a counter, so a busy
-// proxy does not pay for a CSPRNG call per message. RFC 3261 §8.1.1.7 (branch magic cookie), §19.3 (tags).
+// Branch and tag values for the roles: unique from a prefix and a counter, so a busy proxy does not pay for a
+// CSPRNG call per message. RFC 3261 §8.1.1.7 (branch magic cookie), §19.3 (tags). A flow passes each role an
+// id source seeded from the run's seed, so a run repeats byte for byte; without one a role draws its prefix
+// from node:crypto.
 import { randomBytes } from "node:crypto";
 
-const prefix = randomBytes(6).toString("hex");
-let counter = 0;
+export class SipIds {
+  private readonly prefix: string;
+  private counter = 0;
 
-export function nextBranch(): string {
-  return `z9hG4bK${prefix}${(counter++).toString(36)}`;
-}
+  /** `random` in [0, 1): a seeded generator for repeatable runs; omitted, the prefix comes from node:crypto. */
+  constructor(random?: () => number) {
+    if (random) {
+      let hex = "";
+      for (let i = 0; i < 3; i++) hex += Math.floor(random() * 0x10000).toString(16).padStart(4, "0");
+      this.prefix = hex;
+    } else this.prefix = randomBytes(6).toString("hex");
+  }
 
-export function nextTag(): string {
-  return `${prefix.slice(0, 8)}${(counter++).toString(36)}`;
+  nextBranch(): string {
+    return `z9hG4bK${this.prefix}${(this.counter++).toString(36)}`;
+  }
+
+  nextTag(): string {
+    return `${this.prefix.slice(0, 8)}${(this.counter++).toString(36)}`;
+  }
 }
 
 /** A copy of `s` that does not keep the message text it was cut from alive (V8 sliced strings). */

@@ -21,7 +21,7 @@ import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../dr
 import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
-import { nextBranch, ownString } from "./sip-ids.js";
+import { SipIds, ownString } from "./sip-ids.js";
 import { SipTransactionLayer, sipSend, uriText } from "./sip-transaction-layer.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
@@ -42,6 +42,8 @@ export interface SipProxyOptions {
   t1?: number;
   /** Random source for the COPS keep-alive schedule (seeded for reproducible runs). */
   random?: () => number;
+  /** Via branches; a flow passes one seeded from its run's seed so runs repeat byte for byte. */
+  ids?: SipIds;
 }
 
 type Phase = "authorising" | "proceeding" | "answered" | "confirmed" | "ending" | "done";
@@ -77,8 +79,11 @@ export class SipProxy implements FlowNode<CallEvent> {
   private readonly calls = new Map<string, ProxyCall>();
   private readonly byHandle = new Map<string, string>();
 
+  private readonly ids: SipIds;
+
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
+    this.ids = opts.ids ?? new SipIds();
     const sipOpts: { reliable: boolean; t1?: number } = { reliable: opts.transport === "TCP" };
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
@@ -180,7 +185,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (!invite) return [];
     const fwd = invite.clone();
     fwd.setHeader("Max-Forwards", String((invite.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${nextBranch()}`, "top");
+    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${this.ids.nextBranch()}`, "top");
     fwd.addHeader("Record-Route", `<sip:${this.opts.host};lr>`, "top");
     popOwnRoute(fwd, this.opts.host);
     fwd.removeHeader(TOKEN_HEADER);
@@ -248,7 +253,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const fwd = ack.clone();
     popOwnRoute(fwd, this.opts.host);
     fwd.setHeader("Max-Forwards", String((ack.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${nextBranch()}`, "top");
+    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${this.ids.nextBranch()}`, "top");
     return [sipSend(to, fwd)];
   }
 
@@ -281,7 +286,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const fwd = req.clone();
     popOwnRoute(fwd, this.opts.host);
     fwd.setHeader("Max-Forwards", String((req.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${nextBranch()}`, "top");
+    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${this.ids.nextBranch()}`, "top");
     const out = this.sip.sendRequest(fwd, to, now, {
       onResponse: (res, t) => {
         if (res.status < 200) return [];

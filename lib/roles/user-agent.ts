@@ -1,7 +1,7 @@
 // A SIP user agent (RFC 3261 §8, §12-§15) as a sans-I/O node: places calls (UAC) and answers them (UAS) with
 // an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side.
 import { buildRequest, buildResponse, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
-import { nextBranch, nextTag, ownString } from "./sip-ids.js";
+import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { answerSdp, buildSdp } from "../flow/media-flows.js";
@@ -38,6 +38,8 @@ export interface UserAgentOptions {
   calls?: PlannedCall[];
   behaviour?: (callId: string, invite: SipRequest) => CalleeBehaviour;
   t1?: number;
+  /** Branches and tags; a flow passes one seeded from its run's seed so runs repeat byte for byte. */
+  ids?: SipIds;
 }
 
 type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
@@ -75,8 +77,11 @@ export class UserAgent implements FlowNode<CallEvent> {
   private readonly reliable: boolean;
   private readonly t1: number;
 
+  private readonly ids: SipIds;
+
   constructor(private readonly opts: UserAgentOptions) {
     this.name = opts.name;
+    this.ids = opts.ids ?? new SipIds();
     this.reliable = opts.transport === "TCP";
     this.t1 = opts.t1 ?? 500;
     this.sip = new SipTransactionLayer({ reliable: this.reliable, t1: this.t1, sendTrying: false });
@@ -133,7 +138,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   // ---- UAC ----
 
   private startCall(plan: PlannedCall, now: number): NodeAction<CallEvent>[] {
-    const tag = nextTag();
+    const tag = this.ids.nextTag();
     const offer = buildSdp({ sessionId: now + this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
     const invite = buildRequest({
       method: "INVITE",
@@ -142,7 +147,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       to: `<${plan.to}>`,
       callId: plan.callId,
       cseq: 1,
-      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: nextBranch() },
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: this.ids.nextBranch() },
       contact: `<${this.contactUri(plan.from)}>`,
       body: offer,
       contentType: "application/sdp",
@@ -234,7 +239,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       case "BYE":
         return this.onBye(req, serverKey, now);
       default:
-        return this.sip.respond(serverKey, buildResponse(req, 405, undefined, { toTag: nextTag() }), now);
+        return this.sip.respond(serverKey, buildResponse(req, 405, undefined, { toTag: this.ids.nextTag() }), now);
     }
   }
 
@@ -250,7 +255,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       callId: ownString(callId), side: "callee", state: "early",
       localUri: ownString(uriText(toUri)),
       remoteUri: ownString(uriText(fromUri)),
-      localTag: nextTag(), remoteTag: ownString(req.from.tag ?? ""), cseq: 0,
+      localTag: this.ids.nextTag(), remoteTag: ownString(req.from.tag ?? ""), cseq: 0,
       routeSet: req.getHeaders("Record-Route").map(ownString),
       remoteTarget: ownString(first ? uriText(first.uri) : uriText(fromUri)),
       invite: req, inviteServerKey: serverKey, provisionalSeen: true, cancelWanted: false, behaviour,
@@ -348,7 +353,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const extra = call.routeSet.map((value) => ({ name: "Route", value }));
     return buildRequest({
       method, uri: call.remoteTarget, from: local, to: remote, callId: call.callId, cseq,
-      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: nextBranch() },
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: this.ids.nextBranch() },
       extraHeaders: extra,
     });
   }
