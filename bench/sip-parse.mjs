@@ -85,15 +85,27 @@ function serialize() {
 
 // ---- harness -----------------------------------------------------------------------------------------
 let sink = 0;
+/** Milliseconds for `iters` calls. */
+function timeBatch(fn, iters) {
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) sink += fn();
+  return performance.now() - t0;
+}
+/** Calls per second over about `ms` milliseconds (for warm-up and the slow sip.js). */
 function rate(fn, ms) {
   const end = performance.now() + ms;
   let n = 0;
-  let t0 = performance.now();
+  const t0 = performance.now();
   while (performance.now() < end) {
-    for (let i = 0; i < 500; i++) sink += fn();
-    n += 500;
+    for (let i = 0; i < 100; i++) sink += fn();
+    n += 100;
   }
   return n / ((performance.now() - t0) / 1000);
+}
+/** Iterations that take about `ms` milliseconds. */
+function itersFor(fn, ms) {
+  const perCall = 1 / rate(fn, 100);
+  return Math.max(50, Math.round(ms / 1000 / perCall));
 }
 
 v8.setFlagsFromString("--expose_gc");
@@ -114,20 +126,39 @@ function bytesPerCall(fn) {
 const checks = { ours: ours(), sip: npmSip(), sipjs: sipJs() };
 if (new Set(Object.values(checks)).size !== 1) throw new Error(`parsers disagree on the fields: ${JSON.stringify(checks)}`);
 
-// ours and npm sip alternate in short rounds (same conditions for both); sip.js, whose garbage would
-// disturb the others' rounds, is measured after them.
-for (const f of [ours, npmSip, serialize]) rate(f, 300); // warm-up
-const rounds = { ours: [], sip: [], sipjs: [], serialize: [] };
-for (let r = 0; r < 15; r++) {
-  rounds.ours.push(rate(ours, 200));
-  rounds.sip.push(rate(npmSip, 200));
-  if (r % 3 === 0) rounds.serialize.push(rate(serialize, 200));
+// ours and npm sip run in pairs of short batches (about 25 ms each), the order alternating from pair to
+// pair (ABBA), so both see the same machine load; each pair gives one ratio and the figures are medians
+// over all pairs (a pair disturbed by another process is an outlier the median ignores). sip.js, whose
+// garbage would disturb the others' rounds, is measured after them.
+for (const f of [ours, npmSip, serialize]) rate(f, 400); // warm-up (optimizing compiler)
+const PAIRS = Number(process.env.SIP_BENCH_PAIRS ?? 120);
+const itersOurs = itersFor(ours, 25);
+const itersSip = itersFor(npmSip, 25);
+const itersSer = itersFor(serialize, 25);
+const rounds = { ours: [], sip: [], sipjs: [], serialize: [], ratio: [] };
+for (let r = 0; r < PAIRS; r++) {
+  let tOurs;
+  let tSip;
+  if (r % 2 === 0) {
+    tOurs = timeBatch(ours, itersOurs);
+    tSip = timeBatch(npmSip, itersSip);
+  } else {
+    tSip = timeBatch(npmSip, itersSip);
+    tOurs = timeBatch(ours, itersOurs);
+  }
+  const oursRate = itersOurs / (tOurs / 1000);
+  const sipRate = itersSip / (tSip / 1000);
+  rounds.ours.push(oursRate);
+  rounds.sip.push(sipRate);
+  rounds.ratio.push(oursRate / sipRate);
+  if (r % 4 === 0) rounds.serialize.push(itersSer / (timeBatch(serialize, itersSer) / 1000));
 }
 const bytes = { ours: bytesPerCall(ours), sip: bytesPerCall(npmSip) };
 rate(sipJs, 300);
-for (let r = 0; r < 5; r++) rounds.sipjs.push(rate(sipJs, 300));
+for (let r = 0; r < 7; r++) rounds.sipjs.push(rate(sipJs, 250));
 bytes.sipjs = bytesPerCall(sipJs);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
+const median = (xs) => quantile(xs, 0.5);
 const result = {
   message_bytes: INVITE.length,
   ours_per_s: Math.round(median(rounds.ours)),
@@ -141,10 +172,12 @@ const result = {
   sipjs_bytes_per_parse: bytes.sipjs,
   node: process.version,
 };
-result.ratio_vs_sip = Number((result.ours_per_s / result.sip_per_s).toFixed(2));
+result.ratio_vs_sip = Number(median(rounds.ratio).toFixed(2));
+result.ratio_vs_sip_p25 = Number(quantile(rounds.ratio, 0.25).toFixed(2));
+result.ratio_vs_sip_p75 = Number(quantile(rounds.ratio, 0.75).toFixed(2));
+result.pairs = PAIRS;
 result.ratio_vs_sipjs = Number((result.ours_per_s / result.sipjs_per_s).toFixed(2));
-// per-round ratios show how steady the machine was
-const roundRatios = rounds.ours.map((o, i) => (o / rounds.sip[i]).toFixed(2));
-console.log(`per-round ours/sip ratios: ${roundRatios.join(" ")}`);
-console.log(`message: ${INVITE.length} bytes; rates are medians of interleaved rounds (checksum ${sink > 0 ? "ok" : "?"})`);
+// the spread of the per-pair ratios shows how steady the machine was
+console.log(`ours/sip per pair: min ${quantile(rounds.ratio, 0).toFixed(2)} p25 ${result.ratio_vs_sip_p25} median ${result.ratio_vs_sip} p75 ${result.ratio_vs_sip_p75} max ${quantile(rounds.ratio, 1).toFixed(2)} over ${PAIRS} pairs`);
+console.log(`message: ${INVITE.length} bytes; rates are medians of interleaved batches (checksum ${sink > 0 ? "ok" : "?"})`);
 console.log(JSON.stringify(result));
