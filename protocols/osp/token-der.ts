@@ -82,7 +82,10 @@ export interface DerNode {
   end: number;
 }
 
-export class DerError extends Error {}
+/** The only error the DER reader throws; its message names the offset of the problem. */
+export class DerError extends Error {
+  override readonly name = "DerError";
+}
 
 /** Reads the element at `offset`, not beyond `limit`. Single-octet tags only (all CMS/X.509 tags used here). */
 export function readDer(buf: Buffer, offset: number, limit = buf.length, depth = 0): DerNode {
@@ -132,10 +135,22 @@ export function expectTag(node: DerNode | undefined, tag: number, what: string):
   return node;
 }
 
+const oidTexts = new Map<string, string>();
+
+/** Dotted form of an OBJECT IDENTIFIER (X.690 §8.19); the few OIDs tokens use are remembered. */
 export function oidText(buf: Buffer, node: DerNode): string {
   expectTag(node, TAG.OID, "OBJECT IDENTIFIER");
-  const bytes = buf.subarray(node.content, node.contentEnd);
-  if (bytes.length === 0) throw new DerError(`empty OID at ${node.start}`);
+  const raw = buf.toString("latin1", node.content, node.contentEnd);
+  let text = oidTexts.get(raw);
+  if (text === undefined) {
+    text = decodeOid(buf.subarray(node.content, node.contentEnd), node.start);
+    if (oidTexts.size < 256) oidTexts.set(raw, text);
+  }
+  return text;
+}
+
+function decodeOid(bytes: Buffer, at: number): string {
+  if (bytes.length === 0 || bytes[bytes.length - 1]! & 0x80) throw new DerError(`incomplete OID at ${at}`);
   const arcs: number[] = [];
   let value = 0;
   for (const b of bytes) {

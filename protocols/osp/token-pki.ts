@@ -1,7 +1,7 @@
 // X.509 pieces the token layer needs (RFC 5280): reading a certificate's issuer, serial and validity, and
 // generating a throw-away PKI (a CA and a token-signing certificate under it) with node:crypto keys.
 import { createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
-import { der, derChildren, derOid, derTime, derUnsignedInteger, DER_NULL, expectTag, readDer, TAG, timeValue } from "./token-der.js";
+import { der, DerError, derChildren, derOid, derTime, derUnsignedInteger, DER_NULL, expectTag, readDer, TAG, timeValue } from "./token-der.js";
 
 /** Token key types: ECDSA on P-256 (RFC 5753/5754) or RSA PKCS #1 v1.5 (RFC 3370). */
 export type OspKeyType = "p256" | "rsa";
@@ -42,7 +42,7 @@ export function certificateFacts(cert: Buffer): CertificateFacts {
   i++; // signature AlgorithmIdentifier
   const issuer = expectTag(fields[i++], TAG.SEQUENCE, "issuer");
   const validity = derChildren(cert, expectTag(fields[i++], TAG.SEQUENCE, "validity"));
-  if (validity.length !== 2) throw new Error("validity must hold notBefore and notAfter");
+  if (validity.length !== 2) throw new DerError("validity must hold notBefore and notAfter");
   return {
     issuerDer: cert.subarray(issuer.start, issuer.end),
     serialDer: cert.subarray(serial.start, serial.end),
