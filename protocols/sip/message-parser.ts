@@ -138,8 +138,169 @@ function classifyHeader(s: string, start: number, end: number): number {
   }
 }
 
-/** Set by knownHeaderName: the tracked-header bit of the name it recognised. */
+/** Set by knownHeaderAt / knownHeaderName: the tracked-header bit of the name it recognised. */
 let knownHeaderKind = 0;
+
+/**
+ * The usual spellings of frequent header names, recognised at buf[i] when followed directly by ':' (so no
+ * token scan is needed): the name as a constant string, its tracked-header bit in `knownHeaderKind`.
+ * Undefined for anything else (the general scan then handles the line).
+ */
+function knownHeaderAt(buf: Buffer, i: number, end: number): string | undefined {
+  knownHeaderKind = 0;
+  switch (buf[i]) {
+    case 86: // V
+      // Via:
+      if (buf[i + 1] === 105 && buf[i + 2] === 97 && buf[i + 3] === 58) {
+        knownHeaderKind = H_VIA;
+        return i + 3 < end ? "Via" : undefined;
+      }
+      return undefined;
+    case 70: // F
+      // From:
+      if (buf[i + 1] === 114 && buf[i + 2] === 111 && buf[i + 3] === 109 && buf[i + 4] === 58) {
+        knownHeaderKind = H_FROM;
+        return i + 4 < end ? "From" : undefined;
+      }
+      return undefined;
+    case 84: // T
+      // To:
+      if (buf[i + 1] === 111 && buf[i + 2] === 58) {
+        knownHeaderKind = H_TO;
+        return i + 2 < end ? "To" : undefined;
+      }
+      return undefined;
+    case 67: // C
+      // Content-Length:
+      if (buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 101 && buf[i + 5] === 110 && buf[i + 6] === 116 && buf[i + 7] === 45 && buf[i + 8] === 76 && buf[i + 9] === 101 && buf[i + 10] === 110 && buf[i + 11] === 103 && buf[i + 12] === 116 && buf[i + 13] === 104 && buf[i + 14] === 58) {
+        knownHeaderKind = H_CONTENT_LENGTH;
+        return i + 14 < end ? "Content-Length" : undefined;
+      }
+      // Content-Type:
+      if (buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 101 && buf[i + 5] === 110 && buf[i + 6] === 116 && buf[i + 7] === 45 && buf[i + 8] === 84 && buf[i + 9] === 121 && buf[i + 10] === 112 && buf[i + 11] === 101 && buf[i + 12] === 58) return i + 12 < end ? "Content-Type" : undefined;
+      // Call-ID:
+      if (buf[i + 1] === 97 && buf[i + 2] === 108 && buf[i + 3] === 108 && buf[i + 4] === 45 && buf[i + 5] === 73 && buf[i + 6] === 68 && buf[i + 7] === 58) {
+        knownHeaderKind = H_CALL_ID;
+        return i + 7 < end ? "Call-ID" : undefined;
+      }
+      // Contact:
+      if (buf[i + 1] === 111 && buf[i + 2] === 110 && buf[i + 3] === 116 && buf[i + 4] === 97 && buf[i + 5] === 99 && buf[i + 6] === 116 && buf[i + 7] === 58) {
+        knownHeaderKind = H_CONTACT;
+        return i + 7 < end ? "Contact" : undefined;
+      }
+      // CSeq:
+      if (buf[i + 1] === 83 && buf[i + 2] === 101 && buf[i + 3] === 113 && buf[i + 4] === 58) {
+        knownHeaderKind = H_CSEQ;
+        return i + 4 < end ? "CSeq" : undefined;
+      }
+      return undefined;
+    case 77: // M
+      // Max-Forwards:
+      if (buf[i + 1] === 97 && buf[i + 2] === 120 && buf[i + 3] === 45 && buf[i + 4] === 70 && buf[i + 5] === 111 && buf[i + 6] === 114 && buf[i + 7] === 119 && buf[i + 8] === 97 && buf[i + 9] === 114 && buf[i + 10] === 100 && buf[i + 11] === 115 && buf[i + 12] === 58) {
+        knownHeaderKind = H_MAX_FORWARDS;
+        return i + 12 < end ? "Max-Forwards" : undefined;
+      }
+      return undefined;
+    case 82: // R
+      // Record-Route:
+      if (buf[i + 1] === 101 && buf[i + 2] === 99 && buf[i + 3] === 111 && buf[i + 4] === 114 && buf[i + 5] === 100 && buf[i + 6] === 45 && buf[i + 7] === 82 && buf[i + 8] === 111 && buf[i + 9] === 117 && buf[i + 10] === 116 && buf[i + 11] === 101 && buf[i + 12] === 58) return i + 12 < end ? "Record-Route" : undefined;
+      // Require:
+      if (buf[i + 1] === 101 && buf[i + 2] === 113 && buf[i + 3] === 117 && buf[i + 4] === 105 && buf[i + 5] === 114 && buf[i + 6] === 101 && buf[i + 7] === 58) return i + 7 < end ? "Require" : undefined;
+      // Reason:
+      if (buf[i + 1] === 101 && buf[i + 2] === 97 && buf[i + 3] === 115 && buf[i + 4] === 111 && buf[i + 5] === 110 && buf[i + 6] === 58) return i + 6 < end ? "Reason" : undefined;
+      // Route:
+      if (buf[i + 1] === 111 && buf[i + 2] === 117 && buf[i + 3] === 116 && buf[i + 4] === 101 && buf[i + 5] === 58) return i + 5 < end ? "Route" : undefined;
+      return undefined;
+    case 65: // A
+      // Accept:
+      if (buf[i + 1] === 99 && buf[i + 2] === 99 && buf[i + 3] === 101 && buf[i + 4] === 112 && buf[i + 5] === 116 && buf[i + 6] === 58) return i + 6 < end ? "Accept" : undefined;
+      // Allow:
+      if (buf[i + 1] === 108 && buf[i + 2] === 108 && buf[i + 3] === 111 && buf[i + 4] === 119 && buf[i + 5] === 58) return i + 5 < end ? "Allow" : undefined;
+      return undefined;
+    case 83: // S
+      // Supported:
+      if (buf[i + 1] === 117 && buf[i + 2] === 112 && buf[i + 3] === 112 && buf[i + 4] === 111 && buf[i + 5] === 114 && buf[i + 6] === 116 && buf[i + 7] === 101 && buf[i + 8] === 100 && buf[i + 9] === 58) return i + 9 < end ? "Supported" : undefined;
+      // Subject:
+      if (buf[i + 1] === 117 && buf[i + 2] === 98 && buf[i + 3] === 106 && buf[i + 4] === 101 && buf[i + 5] === 99 && buf[i + 6] === 116 && buf[i + 7] === 58) return i + 7 < end ? "Subject" : undefined;
+      // Server:
+      if (buf[i + 1] === 101 && buf[i + 2] === 114 && buf[i + 3] === 118 && buf[i + 4] === 101 && buf[i + 5] === 114 && buf[i + 6] === 58) return i + 6 < end ? "Server" : undefined;
+      return undefined;
+    case 85: // U
+      // User-Agent:
+      if (buf[i + 1] === 115 && buf[i + 2] === 101 && buf[i + 3] === 114 && buf[i + 4] === 45 && buf[i + 5] === 65 && buf[i + 6] === 103 && buf[i + 7] === 101 && buf[i + 8] === 110 && buf[i + 9] === 116 && buf[i + 10] === 58) return i + 10 < end ? "User-Agent" : undefined;
+      return undefined;
+    case 69: // E
+      // Expires:
+      if (buf[i + 1] === 120 && buf[i + 2] === 112 && buf[i + 3] === 105 && buf[i + 4] === 114 && buf[i + 5] === 101 && buf[i + 6] === 115 && buf[i + 7] === 58) return i + 7 < end ? "Expires" : undefined;
+      // Event:
+      if (buf[i + 1] === 118 && buf[i + 2] === 101 && buf[i + 3] === 110 && buf[i + 4] === 116 && buf[i + 5] === 58) return i + 5 < end ? "Event" : undefined;
+      return undefined;
+    case 68: // D
+      // Date:
+      if (buf[i + 1] === 97 && buf[i + 2] === 116 && buf[i + 3] === 101 && buf[i + 4] === 58) return i + 4 < end ? "Date" : undefined;
+      return undefined;
+    case 118: // v
+      // v:
+      if (buf[i + 1] === 58) {
+        knownHeaderKind = H_VIA;
+        return i + 1 < end ? "v" : undefined;
+      }
+      return undefined;
+    case 102: // f
+      // f:
+      if (buf[i + 1] === 58) {
+        knownHeaderKind = H_FROM;
+        return i + 1 < end ? "f" : undefined;
+      }
+      return undefined;
+    case 116: // t
+      // t:
+      if (buf[i + 1] === 58) {
+        knownHeaderKind = H_TO;
+        return i + 1 < end ? "t" : undefined;
+      }
+      return undefined;
+    case 105: // i
+      // i:
+      if (buf[i + 1] === 58) {
+        knownHeaderKind = H_CALL_ID;
+        return i + 1 < end ? "i" : undefined;
+      }
+      return undefined;
+    case 108: // l
+      // l:
+      if (buf[i + 1] === 58) {
+        knownHeaderKind = H_CONTENT_LENGTH;
+        return i + 1 < end ? "l" : undefined;
+      }
+      return undefined;
+    case 109: // m
+      // m:
+      if (buf[i + 1] === 58) {
+        knownHeaderKind = H_CONTACT;
+        return i + 1 < end ? "m" : undefined;
+      }
+      return undefined;
+    case 99: // c
+      // c:
+      if (buf[i + 1] === 58) return i + 1 < end ? "c" : undefined;
+      return undefined;
+    case 107: // k
+      // k:
+      if (buf[i + 1] === 58) return i + 1 < end ? "k" : undefined;
+      return undefined;
+    case 115: // s
+      // s:
+      if (buf[i + 1] === 58) return i + 1 < end ? "s" : undefined;
+      return undefined;
+    case 101: // e
+      // e:
+      if (buf[i + 1] === 58) return i + 1 < end ? "e" : undefined;
+      return undefined;
+    default:
+      return undefined;
+  }
+}
 
 /**
  * The usual spellings of frequent header names as constant strings (no substring, no hashing later), with
@@ -442,12 +603,20 @@ export function parseHead(
     }
     if (c === 32 || c === 9) throw new SipParseError("bad-header-line", "continuation line without a header", pos);
     const nameStart = pos;
-    // The head always ends in LF before `end` (or `end` is the buffer's end), so the scan stops in time.
-    while (c < 128 && TOKEN_CHARS[c] === 1) c = buf[++pos]!;
-    const nameEnd = pos;
-    if (nameEnd === nameStart) throw new SipParseError("bad-header-name", "header name is not a token", pos);
-    while (pos < end && (c === 32 || c === 9)) c = buf[++pos]!;
-    if (c !== 58 || pos >= end) throw new SipParseError("bad-header-name", "expected ':' after header name", pos, s.substring(nameStart, nameEnd));
+    let name = knownHeaderAt(buf, pos, end);
+    let kind = knownHeaderKind;
+    let nameEnd: number;
+    if (name !== undefined) {
+      nameEnd = pos + name.length;
+      pos = nameEnd;
+    } else {
+      // The head always ends in LF before `end` (or `end` is the buffer's end), so the scan stops in time.
+      while (c < 128 && TOKEN_CHARS[c] === 1) c = buf[++pos]!;
+      nameEnd = pos;
+      if (nameEnd === nameStart) throw new SipParseError("bad-header-name", "header name is not a token", pos);
+      while (pos < end && (c === 32 || c === 9)) c = buf[++pos]!;
+      if (c !== 58 || pos >= end) throw new SipParseError("bad-header-name", "expected ':' after header name", pos, s.substring(nameStart, nameEnd));
+    }
     pos++;
     const afterColon = pos;
     // value: up to the line end; a CR anywhere but before the LF is a bare CR (header injection)
@@ -489,11 +658,13 @@ export function parseHead(
     if (headers.length >= limits.maxHeaders) {
       throw new SipParseError("too-many-headers", `more than ${limits.maxHeaders} headers`, nameStart);
     }
-    let name = knownHeaderName(buf, nameStart, nameEnd - nameStart);
-    let kind = knownHeaderKind;
     if (name === undefined) {
-      name = s.substring(nameStart, nameEnd);
-      kind = classifyHeader(s, nameStart, nameEnd);
+      name = knownHeaderName(buf, nameStart, nameEnd - nameStart);
+      kind = knownHeaderKind;
+      if (name === undefined) {
+        name = s.substring(nameStart, nameEnd);
+        kind = classifyHeader(s, nameStart, nameEnd);
+      }
     }
     headers.push({ name, value });
     if (kind !== 0) {
