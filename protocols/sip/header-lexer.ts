@@ -13,20 +13,43 @@ for (const ch of "-.!%*_+`'~") TOKEN_CHARS[ch.charCodeAt(0)] = 1;
 const VALUE_CHARS = new Uint8Array(TOKEN_CHARS);
 VALUE_CHARS[58] = 1;
 
-/** Frequent parameter names as constants: no allocation, hash already computed. */
-const KNOWN_PARAMS = ["tag", "branch", "rport", "received", "transport", "lr", "maddr", "ttl", "expires", "q", "user", "method"];
-
-function knownParamName(text: string, start: number, end: number): string | undefined {
-  const len = end - start;
-  const c0 = text.charCodeAt(start);
-  for (let k = 0; k < KNOWN_PARAMS.length; k++) {
-    const p = KNOWN_PARAMS[k]!;
-    if (p.length !== len || p.charCodeAt(0) !== c0) continue;
-    let j = 1;
-    while (j < len && p.charCodeAt(j) === text.charCodeAt(start + j)) j++;
-    if (j === len) return p;
+/**
+ * Frequent parameter names as constants (no allocation, hash already computed), recognised at text[i]
+ * when the name ends there (the next character is not a token character); undefined otherwise.
+ */
+function knownParamAt(text: string, i: number, n: number): string | undefined {
+  switch (text.charCodeAt(i)) {
+    case 116: // t
+      if (i + 9 <= n && text.charCodeAt(i + 1) === 114 && text.charCodeAt(i + 2) === 97 && text.charCodeAt(i + 3) === 110 && text.charCodeAt(i + 4) === 115 && text.charCodeAt(i + 5) === 112 && text.charCodeAt(i + 6) === 111 && text.charCodeAt(i + 7) === 114 && text.charCodeAt(i + 8) === 116 && (i + 9 === n || !isTokenChar(text.charCodeAt(i + 9)))) return "transport";
+      if (i + 3 <= n && text.charCodeAt(i + 1) === 97 && text.charCodeAt(i + 2) === 103 && (i + 3 === n || !isTokenChar(text.charCodeAt(i + 3)))) return "tag";
+      if (i + 3 <= n && text.charCodeAt(i + 1) === 116 && text.charCodeAt(i + 2) === 108 && (i + 3 === n || !isTokenChar(text.charCodeAt(i + 3)))) return "ttl";
+      return undefined;
+    case 98: // b
+      if (i + 6 <= n && text.charCodeAt(i + 1) === 114 && text.charCodeAt(i + 2) === 97 && text.charCodeAt(i + 3) === 110 && text.charCodeAt(i + 4) === 99 && text.charCodeAt(i + 5) === 104 && (i + 6 === n || !isTokenChar(text.charCodeAt(i + 6)))) return "branch";
+      return undefined;
+    case 114: // r
+      if (i + 8 <= n && text.charCodeAt(i + 1) === 101 && text.charCodeAt(i + 2) === 99 && text.charCodeAt(i + 3) === 101 && text.charCodeAt(i + 4) === 105 && text.charCodeAt(i + 5) === 118 && text.charCodeAt(i + 6) === 101 && text.charCodeAt(i + 7) === 100 && (i + 8 === n || !isTokenChar(text.charCodeAt(i + 8)))) return "received";
+      if (i + 5 <= n && text.charCodeAt(i + 1) === 112 && text.charCodeAt(i + 2) === 111 && text.charCodeAt(i + 3) === 114 && text.charCodeAt(i + 4) === 116 && (i + 5 === n || !isTokenChar(text.charCodeAt(i + 5)))) return "rport";
+      return undefined;
+    case 108: // l
+      if (i + 2 <= n && text.charCodeAt(i + 1) === 114 && (i + 2 === n || !isTokenChar(text.charCodeAt(i + 2)))) return "lr";
+      return undefined;
+    case 109: // m
+      if (i + 6 <= n && text.charCodeAt(i + 1) === 101 && text.charCodeAt(i + 2) === 116 && text.charCodeAt(i + 3) === 104 && text.charCodeAt(i + 4) === 111 && text.charCodeAt(i + 5) === 100 && (i + 6 === n || !isTokenChar(text.charCodeAt(i + 6)))) return "method";
+      if (i + 5 <= n && text.charCodeAt(i + 1) === 97 && text.charCodeAt(i + 2) === 100 && text.charCodeAt(i + 3) === 100 && text.charCodeAt(i + 4) === 114 && (i + 5 === n || !isTokenChar(text.charCodeAt(i + 5)))) return "maddr";
+      return undefined;
+    case 101: // e
+      if (i + 7 <= n && text.charCodeAt(i + 1) === 120 && text.charCodeAt(i + 2) === 112 && text.charCodeAt(i + 3) === 105 && text.charCodeAt(i + 4) === 114 && text.charCodeAt(i + 5) === 101 && text.charCodeAt(i + 6) === 115 && (i + 7 === n || !isTokenChar(text.charCodeAt(i + 7)))) return "expires";
+      return undefined;
+    case 113: // q
+      if (i + 1 <= n && (i + 1 === n || !isTokenChar(text.charCodeAt(i + 1)))) return "q";
+      return undefined;
+    case 117: // u
+      if (i + 4 <= n && text.charCodeAt(i + 1) === 115 && text.charCodeAt(i + 2) === 101 && text.charCodeAt(i + 3) === 114 && (i + 4 === n || !isTokenChar(text.charCodeAt(i + 4)))) return "user";
+      return undefined;
+    default:
+      return undefined;
   }
-  return undefined;
 }
 
 export function isTokenChar(c: number): boolean {
@@ -106,14 +129,18 @@ export function parseGenericParams(
     if (c !== 59) headerError(header, `expected ';' but found ${JSON.stringify(text[i])}`, i);
     i = skipWs(text, i + 1, n);
     const nameStart = i;
-    let upper = false;
-    for (; i < n; i++) {
-      const t = text.charCodeAt(i);
-      if (t >= 128 || TOKEN_CHARS[t] !== 1) break;
-      if (t >= 65 && t <= 90) upper = true;
+    let name = i < n ? knownParamAt(text, i, n) : undefined;
+    if (name !== undefined) i += name.length;
+    else {
+      let upper = false;
+      for (; i < n; i++) {
+        const t = text.charCodeAt(i);
+        if (t >= 128 || TOKEN_CHARS[t] !== 1) break;
+        if (t >= 65 && t <= 90) upper = true;
+      }
+      if (i === nameStart) headerError(header, "empty parameter name", i);
+      name = upper ? text.substring(nameStart, i).toLowerCase() : text.substring(nameStart, i);
     }
-    if (i === nameStart) headerError(header, "empty parameter name", i);
-    const name = upper ? text.substring(nameStart, i).toLowerCase() : (knownParamName(text, nameStart, i) ?? text.substring(nameStart, i));
     i = skipWs(text, i, n);
     if (i < n && text.charCodeAt(i) === 61) {
       i = skipWs(text, i + 1, n);
