@@ -110,17 +110,20 @@ function itersFor(fn, ms) {
 
 v8.setFlagsFromString("--expose_gc");
 const gc = vm.runInNewContext("gc");
-/** Bytes allocated per call: heap growth over a short burst with no GC in between (max over samples). */
-function bytesPerCall(fn) {
-  let best = 0;
-  for (let s = 0; s < 25; s++) {
+/**
+ * Bytes allocated per call: heap growth over a short burst after a full GC, median over samples (a
+ * sample can also hold compiler or IC allocations, or lose bytes to a scavenge; the median ignores both).
+ */
+function bytesPerCall(fn, burst) {
+  const samples = [];
+  for (let s = 0; s < 31; s++) {
     gc();
     const before = process.memoryUsage().heapUsed;
-    for (let i = 0; i < 20; i++) sink += fn();
-    const grown = (process.memoryUsage().heapUsed - before) / 20;
-    if (grown > best) best = grown;
+    for (let i = 0; i < burst; i++) sink += fn();
+    samples.push((process.memoryUsage().heapUsed - before) / burst);
   }
-  return Math.round(best);
+  samples.sort((a, b) => a - b);
+  return Math.round(samples[samples.length >> 1]);
 }
 
 const checks = { ours: ours(), sip: npmSip(), sipjs: sipJs() };
@@ -153,10 +156,11 @@ for (let r = 0; r < PAIRS; r++) {
   rounds.ratio.push(oursRate / sipRate);
   if (r % 4 === 0) rounds.serialize.push(itersSer / (timeBatch(serialize, itersSer) / 1000));
 }
-const bytes = { ours: bytesPerCall(ours), sip: bytesPerCall(npmSip) };
+// bursts small enough (~0.5 MB) not to trigger a scavenge
+const bytes = { ours: bytesPerCall(ours, 50), sip: bytesPerCall(npmSip, 20) };
 rate(sipJs, 300);
 for (let r = 0; r < 7; r++) rounds.sipjs.push(rate(sipJs, 250));
-bytes.sipjs = bytesPerCall(sipJs);
+bytes.sipjs = bytesPerCall(sipJs, 2);
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
 const median = (xs) => quantile(xs, 0.5);
 const result = {
