@@ -22,17 +22,29 @@ const SERVER_PORT: Record<Protocol, number> = { SIP: 5060, COPS: 3288, OSP: 5045
 
 /** Synthetic loopback addresses so a capture of an in-memory run reads like one of the network driver. */
 export function syntheticTransport(sipKind: "udp" | "tcp") {
+  // Nine roles, a handful of links: each (proto, from, to) gets its addresses once, shared by its records.
+  const memo = new Map<string, MessageRecord["transport"]>();
   return (proto: Protocol, from: string, to: string): MessageRecord["transport"] => {
-    const src = `127.0.1.${ROLE_INDEX[from] ?? 99}`;
-    const dst = `127.0.1.${ROLE_INDEX[to] ?? 99}`;
-    if (proto === "SIP") return { kind: sipKind, src, srcPort: 5060, dst, dstPort: 5060 };
-    // COPS: the PEP (proxy, router) connects to the PDP's 3288; OSP: the policy server posts to the clearinghouse.
-    const serverSide = proto === "COPS" ? to.startsWith("POL") : to === "CH";
-    const port = SERVER_PORT[proto];
-    return serverSide
-      ? { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: 40_000 + (ROLE_INDEX[from] ?? 0), dst, dstPort: port }
-      : { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: port, dst, dstPort: 40_000 + (ROLE_INDEX[to] ?? 0) };
+    const key = `${proto} ${from} ${to}`;
+    let t = memo.get(key);
+    if (t === undefined) {
+      t = addressesOf(sipKind, proto, from, to);
+      memo.set(key, t);
+    }
+    return t;
   };
+}
+
+function addressesOf(sipKind: "udp" | "tcp", proto: Protocol, from: string, to: string): MessageRecord["transport"] {
+  const src = `127.0.1.${ROLE_INDEX[from] ?? 99}`;
+  const dst = `127.0.1.${ROLE_INDEX[to] ?? 99}`;
+  if (proto === "SIP") return { kind: sipKind, src, srcPort: 5060, dst, dstPort: 5060 };
+  // COPS: the PEP (proxy, router) connects to the PDP's 3288; OSP: the policy server posts to the clearinghouse.
+  const serverSide = proto === "COPS" ? to.startsWith("POL") : to === "CH";
+  const port = SERVER_PORT[proto];
+  return serverSide
+    ? { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: 40_000 + (ROLE_INDEX[from] ?? 0), dst, dstPort: port }
+    : { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: port, dst, dstPort: 40_000 + (ROLE_INDEX[to] ?? 0) };
 }
 
 export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }): Promise<RunResult> {
@@ -55,11 +67,17 @@ export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }):
   for (const n of topo.nodes) net.add(n);
   net.start();
   const horizon = horizonOf(opts.calls);
+  // A slice must end with the clock at its end, or the loops below would ask for the same slice forever.
+  const slice = async (ms: number): Promise<void> => {
+    const until = net.now + ms;
+    await net.run({ untilMs: until });
+    if (net.now < until) throw new Error(`memory driver: a run slice to ${until} ms stopped at ${net.now} ms`);
+  };
   // Run in slices until every call has ended, then let transactions, DRQs and usage reports settle.
-  while (!tracker.allEnded && net.now < horizon) await net.run({ untilMs: net.now + 10_000 });
-  await net.run({ untilMs: net.now + 60_000 });
+  while (!tracker.allEnded && net.now < horizon) await slice(10_000);
+  await slice(60_000);
   // Usage owed to an unreachable clearinghouse is retried until it answers (reconciled later).
-  while (topo.pol1.usageBacklog + topo.pol2.usageBacklog > 0 && net.now < horizon * 2) await net.run({ untilMs: net.now + 10_000 });
+  while (topo.pol1.usageBacklog + topo.pol2.usageBacklog > 0 && net.now < horizon * 2) await slice(10_000);
   return {
     records,
     calls: tracker.outcomes(),
