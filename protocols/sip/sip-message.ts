@@ -221,7 +221,7 @@ export abstract class SipMessageBase {
   // ---- typed accessors (lazy, cached) --------------------------------------------------------------
 
   get via(): ViaHeader[] {
-    const raw = this.allValues("via");
+    const raw = this.allValues("via", "Via");
     const hit = this.lookup(SLOT_VIA, raw);
     if (hit !== MISS) return hit as ViaHeader[];
     const out: ViaHeader[] = [];
@@ -288,7 +288,7 @@ export abstract class SipMessageBase {
 
   /** "*" for the wildcard of RFC 3261 §10.2.2; [] when absent. */
   get contact(): ContactHeader[] | "*" {
-    const raw = this.allValues("contact");
+    const raw = this.allValues("contact", "Contact");
     const hit = this.lookup(SLOT_CONTACT, raw);
     if (hit !== MISS) return hit as ContactHeader[] | "*";
     if (raw === "*") return this.store(SLOT_CONTACT, raw, "*" as const);
@@ -312,21 +312,21 @@ export abstract class SipMessageBase {
   }
 
   get maxForwards(): number | undefined {
-    const raw = this.firstValue("max-forwards");
+    const raw = this.firstValue("max-forwards", "Max-Forwards");
     if (raw === undefined) return undefined;
     const hit = this.lookup(SLOT_MAX_FORWARDS, raw);
     return hit !== MISS ? (hit as number) : this.store(SLOT_MAX_FORWARDS, raw, parseMaxForwards(raw));
   }
 
   get contentLength(): number | undefined {
-    const raw = this.firstValue("content-length");
+    const raw = this.firstValue("content-length", "Content-Length");
     if (raw === undefined) return undefined;
     const hit = this.lookup(SLOT_CONTENT_LENGTH, raw);
     return hit !== MISS ? (hit as number) : this.store(SLOT_CONTENT_LENGTH, raw, parseContentLength(raw));
   }
 
   get contentTypeHeader(): ContentTypeHeader | undefined {
-    const raw = this.firstValue("content-type");
+    const raw = this.firstValue("content-type", "Content-Type");
     if (raw === undefined) return undefined;
     const hit = this.lookup(SLOT_CONTENT_TYPE, raw);
     return hit !== MISS ? (hit as ContentTypeHeader) : this.store(SLOT_CONTENT_TYPE, raw, parseContentType(raw));
@@ -363,7 +363,7 @@ export abstract class SipMessageBase {
   }
 
   get expires(): number | undefined {
-    const raw = this.firstValue("expires");
+    const raw = this.firstValue("expires", "Expires");
     if (raw === undefined) return undefined;
     const hit = this.lookup(SLOT_EXPIRES, raw);
     return hit !== MISS ? (hit as number) : this.store(SLOT_EXPIRES, raw, parseExpires(raw));
@@ -374,29 +374,33 @@ export abstract class SipMessageBase {
 
   // ---- internals ---------------------------------------------------------------------------------
 
-  protected firstValue(key: string): string | undefined {
+  /**
+   * First value of the header `key`. `spelling`, the usual wire spelling, is compared first: names the
+   * parser recognised are that very string, so the case-insensitive comparison is skipped for them.
+   */
+  protected firstValue(key: string, spelling?: string): string | undefined {
     const hs = this.headers;
     for (let i = 0; i < hs.length; i++) {
       const h = hs[i]!;
-      if (headerNameMatches(h.name, key)) return h.value;
+      if (h.name === spelling || headerNameMatches(h.name, key)) return h.value;
     }
     return undefined;
   }
 
   private requiredValue(key: string, display: string): string {
-    const raw = this.firstValue(key);
+    const raw = this.firstValue(key, display);
     if (raw === undefined) throw new SipParseError("missing-header", `no ${display} header`, 0, display);
     return raw;
   }
 
   /** Values of every header of that name: one string for a single header (no array), else an array. */
-  private allValues(key: string): string | string[] {
+  private allValues(key: string, spelling: string): string | string[] {
     let one: string | undefined;
     let many: string[] | undefined;
     const hs = this.headers;
     for (let i = 0; i < hs.length; i++) {
       const h = hs[i]!;
-      if (!headerNameMatches(h.name, key)) continue;
+      if (h.name !== spelling && !headerNameMatches(h.name, key)) continue;
       if (many !== undefined) many.push(h.value);
       else if (one !== undefined) many = [one, h.value];
       else one = h.value;
@@ -433,7 +437,7 @@ export abstract class SipMessageBase {
   }
 
   private nameAddrList(slot: number, key: string, display: string): NameAddrHeader[] {
-    const raw = this.allValues(key);
+    const raw = this.allValues(key, display);
     const hit = this.lookup(slot, raw);
     if (hit !== MISS) return hit as NameAddrHeader[];
     const out: NameAddrHeader[] = [];
@@ -443,7 +447,7 @@ export abstract class SipMessageBase {
   }
 
   private tokenList(slot: number, key: string, display: string): string[] {
-    const raw = this.allValues(key);
+    const raw = this.allValues(key, display);
     const hit = this.lookup(slot, raw);
     if (hit !== MISS) return hit as string[];
     const out: string[] = [];
