@@ -25,36 +25,45 @@ export interface FaultVerdict {
   extraDelayMs: number;
 }
 
+/** The verdict for every message when no fault is planned (shared, never mutated). */
+const CLEAN: FaultVerdict = Object.freeze({ copies: 1, extraDelayMs: 0 });
+
 export class FaultPlan {
   private readonly seen: number[];
+  /** No message faults and no down windows: every message passes unchanged. */
+  readonly clean: boolean;
 
   constructor(
     private readonly messageFaults: MessageFault[] = [],
     readonly downWindows: DownWindow[] = [],
   ) {
     this.seen = messageFaults.map(() => 0);
+    this.clean = messageFaults.length === 0 && downWindows.length === 0;
   }
 
   isDown(role: string, now: number): boolean {
+    if (this.clean) return false;
     for (const w of this.downWindows) if (w.role === role && now >= w.fromMs && now < w.toMs) return true;
     return false;
   }
 
   /** Called once per message a node sends, in send order. */
-  judge(proto: Protocol, from: string, to: string, label: string, now: number): FaultVerdict {
+  judge(proto: Protocol, from: string, to: string, label: string, now: number): Readonly<FaultVerdict> {
+    if (this.clean) return CLEAN;
     const verdict: FaultVerdict = { copies: 1, extraDelayMs: 0 };
     if (this.isDown(from, now) || this.isDown(to, now)) verdict.copies = 0;
-    this.messageFaults.forEach((f, i) => {
-      if (f.proto !== proto || f.msg !== label) return;
-      if (f.from !== undefined && f.from !== from) return;
-      if (f.to !== undefined && f.to !== to) return;
+    for (let i = 0; i < this.messageFaults.length; i++) {
+      const f = this.messageFaults[i] as MessageFault;
+      if (f.proto !== proto || f.msg !== label) continue;
+      if (f.from !== undefined && f.from !== from) continue;
+      if (f.to !== undefined && f.to !== to) continue;
       const count = (this.seen[i] ?? 0) + 1;
       this.seen[i] = count;
-      if (count !== f.nth) return;
+      if (count !== f.nth) continue;
       if (f.kind === "drop") verdict.copies = 0;
       else if (f.kind === "duplicate" && verdict.copies > 0) verdict.copies = 2;
       else if (f.kind === "delay") verdict.extraDelayMs += f.delayMs ?? 1000;
-    });
+    }
     return verdict;
   }
 }

@@ -38,7 +38,8 @@ type Pending = { node: string; event: NodeEvent; timerToken?: number; broadcast?
 export class MemoryNetwork<E = unknown> {
   private readonly nodes = new Map<string, FlowNode<E>>();
   private readonly queue = new EventQueue<Pending>();
-  private readonly timers = new Map<string, number>();
+  /** Live timer token per node and key (a replaced or cancelled timer's queued event finds another or none). */
+  private readonly timers = new Map<string, Map<string, number>>();
   private nextTimerToken = 1;
   private clock = 0;
   private readonly faults: FaultPlan;
@@ -113,9 +114,10 @@ export class MemoryNetwork<E = unknown> {
         continue;
       }
       if (timerToken !== undefined) {
-        const key = `${node}\u0000${(event as { key: string }).key}`;
-        if (this.timers.get(key) !== timerToken) continue; // cancelled or replaced
-        this.timers.delete(key);
+        const mine = this.timers.get(node);
+        const key = (event as { key: string }).key;
+        if (mine === undefined || mine.get(key) !== timerToken) continue; // cancelled or replaced
+        mine.delete(key);
       }
       const target = this.nodes.get(node);
       if (target === undefined) continue;
@@ -198,7 +200,7 @@ export class MemoryNetwork<E = unknown> {
         }
         case "set-timer": {
           const token = this.nextTimerToken++;
-          this.timers.set(`${from}\u0000${action.key}`, token);
+          this.timersOf(from).set(action.key, token);
           this.queue.push(this.clock + Math.max(0, action.delayMs), {
             node: from,
             event: { type: "timer", now: 0, key: action.key },
@@ -207,13 +209,22 @@ export class MemoryNetwork<E = unknown> {
           break;
         }
         case "cancel-timer":
-          this.timers.delete(`${from}\u0000${action.key}`);
+          this.timers.get(from)?.delete(action.key);
           break;
         case "emit":
           this.opts.onEmit?.(from, action.event, this.clock);
           break;
       }
     }
+  }
+
+  private timersOf(node: string): Map<string, number> {
+    let mine = this.timers.get(node);
+    if (mine === undefined) {
+      mine = new Map();
+      this.timers.set(node, mine);
+    }
+    return mine;
   }
 
   private latency(proto: Protocol, from: string, to: string): number {

@@ -36,32 +36,22 @@ const DEFAULT_CODECS = [
 // IP/UDP/RTP bandwidth of common codecs at 20 ms packets (payload + 40 octets of headers per packet).
 const CODEC_KBPS: Record<string, number> = { PCMU: 80, PCMA: 80, G722: 80, G729: 24, GSM: 29, OPUS: 64 };
 
+/**
+ * An SDP offer or answer (RFC 4566 §5 line order: v o s c t m b a), written directly: the same text
+ * sdp-transform's writer gives for this shape, without its per-call grammar walk.
+ */
 export function buildSdp(o: SdpOfferOptions): string {
   const codecs = o.codecs ?? DEFAULT_CODECS;
-  return sdpTransform.write({
-    version: 0,
-    origin: { username: "-", sessionId: o.sessionId, sessionVersion: 1, netType: "IN", ipVer: 4, address: o.address },
-    name: "callgate",
-    connection: { version: 4, ip: o.address },
-    timing: { start: 0, stop: 0 },
-    media: [
-      {
-        type: "audio",
-        port: o.audioPort,
-        protocol: "RTP/AVP",
-        payloads: codecs.map((c) => c.payload).join(" "),
-        rtp: codecs.map((c) => ({ payload: c.payload, codec: c.codec, rate: c.rate })),
-        fmtp: [],
-        ...(o.bandwidthKbps !== undefined ? { bandwidth: [{ type: "AS" as const, limit: o.bandwidthKbps }] } : {}),
-        direction: "sendrecv",
-      },
-    ],
-  });
+  let text = `v=0\r\no=- ${o.sessionId} 1 IN IP4 ${o.address}\r\ns=callgate\r\nc=IN IP4 ${o.address}\r\nt=0 0\r\n`;
+  text += `m=audio ${o.audioPort} RTP/AVP ${codecs.map((c) => c.payload).join(" ")}\r\n`;
+  if (o.bandwidthKbps !== undefined) text += `b=AS:${o.bandwidthKbps}\r\n`;
+  for (const c of codecs) text += `a=rtpmap:${c.payload} ${c.codec}/${c.rate}\r\n`;
+  return `${text}a=sendrecv\r\n`;
 }
 
 /** The answer to an offer (RFC 3264 §6.1): keep the offered codecs the answerer supports, in offer order. */
 export function answerSdp(offer: string, o: Omit<SdpOfferOptions, "codecs"> & { supported?: string[] }): string {
-  const parsed = sdpTransform.parse(offer);
+  const parsed = parseSdp(offer);
   const audio = parsed.media.find((m) => m.type === "audio");
   const supported = new Set((o.supported ?? ["PCMU", "PCMA", "G729"]).map((s) => s.toUpperCase()));
   const agreed = (audio?.rtp ?? []).filter((r) => supported.has(r.codec.toUpperCase()));
@@ -77,8 +67,23 @@ interface StreamView {
   bandwidthKbps: number | undefined;
 }
 
+// The same offer is read by the callee and by both proxies (twice each: alone, then with the answer), so parsed
+// descriptions of recent SDP texts are kept; the parse results are treated as read-only.
+const SDP_MEMO_SIZE = 256;
+const sdpMemo = new Map<string, ReturnType<typeof sdpTransform.parse>>();
+
+function parseSdp(sdp: string): ReturnType<typeof sdpTransform.parse> {
+  let parsed = sdpMemo.get(sdp);
+  if (parsed === undefined) {
+    parsed = sdpTransform.parse(sdp);
+    if (sdpMemo.size >= SDP_MEMO_SIZE) sdpMemo.clear();
+    sdpMemo.set(sdp, parsed);
+  }
+  return parsed;
+}
+
 function streams(sdp: string): StreamView[] {
-  const parsed = sdpTransform.parse(sdp);
+  const parsed = parseSdp(sdp);
   const sessionAddress = parsed.connection?.ip ?? parsed.origin?.address ?? "0.0.0.0";
   return parsed.media.map((m) => ({
     type: m.type,
