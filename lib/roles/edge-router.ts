@@ -15,6 +15,7 @@ import {
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
+import { ownString } from "./sip-ids.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
@@ -169,6 +170,7 @@ export class EdgeRouter implements FlowNode<CallEvent> {
   }
 }
 
+/** Flat (not a rope of parts), as the table keeps it for the call's lifetime. */
 function tupleKey(m: FlowMark): string {
-  return `${m.protocol} ${m.srcAddress}:${m.srcPort} ${m.dstAddress}:${m.dstPort}`;
+  return ownString(`${m.protocol} ${m.srcAddress}:${m.srcPort} ${m.dstAddress}:${m.dstPort}`);
 }

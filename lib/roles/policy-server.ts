@@ -230,7 +230,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     const req = { callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee, now, ...(call.token ? { token: call.token } : {}) };
     const exchange = this.opts.clearinghouse.authorise(req);
-    delete call.token; // presented once; not kept for the call's lifetime
+    call.token = undefined; // presented once; not kept for the call's lifetime (no `delete`: the object would go to dictionary mode)
     if (exchange.kind === "done") return this.authorised(call, exchange.result, now);
     this.pendingAuth.set(exchange.correlation, call.callId);
     return [
@@ -391,6 +391,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     call.phase = "installed";
     call.installedAt = now;
+    // The classifiers are in; removal goes by instance id. A later REQ LDP carries its flows again.
+    call.flows = [];
     const choiceEvent: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true };
     const out: NodeAction[] = [{ type: "emit", event: choiceEvent }];
     if (call.removalFor) {

@@ -175,7 +175,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const info: Parameters<typeof encodeSipAaaClientSi>[0] = { callId: call.callId, caller: call.caller, callee: call.callee, flows: call.flows };
     if (call.token && purpose === "AAA") {
       info.ospToken = call.token;
-      delete call.token; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation
+      call.token = undefined; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation (no `delete`: dictionary mode)
     }
     return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext(purpose), clientSi: [{ cType: 1, data: encodeSipAaaClientSi(info) }] }, now);
   }

@@ -20,6 +20,7 @@ import {
 } from "../../protocols/sip/index.js";
 import type { NodeAction as GenericNodeAction } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
+import { ownString } from "./sip-ids.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
@@ -165,10 +166,13 @@ export class SipTransactionLayer {
       ? new InviteServerTransaction(message, { ...this.txOptions(), sendTrying: this.opts.sendTrying ?? true })
       : new NonInviteServerTransaction(message, this.txOptions());
     const id = this.nextId++;
-    this.servers.set(key, { tx, id, peer });
-    this.byId.set(id, { key, side: "server" });
+    // The key is built from slices of the message text; a TU keeps it for the whole call, so it gets its own copy
+    // (otherwise each call would pin its INVITE's full text, about 1 KB).
+    const ownKey = ownString(key);
+    this.servers.set(ownKey, { tx, id, peer });
+    this.byId.set(id, { key: ownKey, side: "server" });
     const actions = this.run(id, peer, tx, tx.handle({ type: "start", now }), now);
-    return { actions, inbound: { kind: "request", request: message, serverKey: key } };
+    return { actions, inbound: { kind: "request", request: message, serverKey: ownKey } };
   }
 
   timer(timerKey: string, now: number): NodeAction[] {
