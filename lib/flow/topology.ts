@@ -16,6 +16,7 @@ import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user
 import type { CallEvent } from "./call-events.js";
 import { flowPki } from "./flow-pki.js";
 import type { CallSpec, FaultSpec, TopologyOptions } from "./run-calls.js";
+import { seededRandom } from "../drivers/seeded-random.js";
 
 export interface FlowTopology {
   nodes: FlowNode<CallEvent>[];
@@ -50,18 +51,6 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
     sipTransport: t?.sipTransport ?? "udp",
     clearinghouseTimeoutMs: t?.clearinghouseTimeoutMs ?? 3000,
     usageRetryMs: t?.usageRetryMs ?? 5000,
-  };
-}
-
-/** Mulberry32: a small seeded generator so keep-alive schedules repeat run after run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
