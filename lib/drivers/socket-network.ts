@@ -5,12 +5,16 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { Agent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { CopsFrameSplitter } from "../../protocols/cops/index.js";
-import { SipStreamParser, serializeSipMessage } from "../../protocols/sip/index.js";
+import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } from "../../protocols/sip/index.js";
 import { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
 import type { FlowNode, NodeAction, NodeEvent, SendAction } from "./node.js";
 
 const LOOPBACK = "127.0.0.1";
+
+function isLoopback(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
 
 export interface SocketEndpointsSpec {
   /** The node speaks SIP (binds a UDP socket, and a TCP listener when SIP runs over TCP). */
@@ -29,6 +33,13 @@ export interface SocketNetworkOptions<E> {
   onRecord?: (record: MessageRecord) => void;
   onEmit?: (node: string, event: E, now: number) => void;
   onError?: (where: string, err: unknown) => void;
+  /** Fixed UDP ports for SIP nodes (by node name); the others bind ephemeral ports. */
+  sipPorts?: Record<string, number>;
+  /**
+   * One node (`acceptor`, e.g. SIP1) also takes SIP over UDP from a peer outside the driver on any loopback
+   * address; the driver names that peer `as` (e.g. "UAC") in events and records. UDP only.
+   */
+  externalSipPeer?: { acceptor: string; as: string };
 }
 
 interface Endpoints {
@@ -64,6 +75,8 @@ export class SocketNetwork<E = unknown> {
   private readonly faults: FaultPlan;
   private readonly extraTimeouts = new Set<NodeJS.Timeout>();
   private t0 = 0;
+  /** Source of the last request from the external SIP peer: where requests to it go. */
+  private externalSource: { address: string; port: number } | undefined;
   private stopped = false;
   messagesMoved = 0;
 
@@ -267,17 +280,58 @@ export class SocketNetwork<E = unknown> {
       sock.on("message", (msg, rinfo) => {
         const from = this.udpOwner.get(rinfo.port);
         if (from !== undefined) this.deliver("SIP", from, name, msg);
+        else if (this.opts.externalSipPeer?.acceptor === name && isLoopback(rinfo.address)) this.fromExternal(name, sock, msg, rinfo);
       });
       sock.once("error", reject);
-      sock.bind(0, LOOPBACK, () => {
+      sock.bind(this.opts.sipPorts?.[name] ?? 0, LOOPBACK, () => {
         this.udpOwner.set(sock.address().port, name);
         resolve(sock);
       });
     });
   }
 
+  private fromExternal(acceptor: string, sock: UdpSocket, msg: Buffer, rinfo: { address: string; port: number }): void {
+    const peer = this.opts.externalSipPeer?.as ?? "";
+    let label = "unparsable";
+    let callId = "";
+    try {
+      const m = parseSipMessage(msg);
+      label = "status" in m ? `${m.status} ${m.reason}` : m.method;
+      callId = m.callId;
+      if (!("status" in m)) this.externalSource = { address: rinfo.address, port: rinfo.port };
+    } catch {
+      // the acceptor's transaction layer judges the datagram; the record keeps the bytes
+    }
+    const transport = { kind: "udp" as const, src: rinfo.address, srcPort: rinfo.port, dst: LOOPBACK, dstPort: sock.address().port };
+    this.record(peer, { type: "send", proto: "SIP", to: acceptor, bytes: msg, label, callId }, transport);
+    this.deliver("SIP", peer, acceptor, msg);
+  }
+
+  /** Where a message to the external peer goes: a response by its top Via (RFC 3261 §18.2.2, RFC 3581 rport), a request to the last source. */
+  private externalDestination(bytes: Buffer): { address: string; port: number } | undefined {
+    if (bytes.subarray(0, 8).toString("latin1") !== "SIP/2.0 ") return this.externalSource;
+    try {
+      const top = parseSipMessage(bytes).getHeaders("Via")[0];
+      const via = top === undefined ? undefined : parseViaValue(top)[0];
+      if (!via) return this.externalSource;
+      const address = via.received ?? via.host;
+      const port = typeof via.rport === "number" ? via.rport : (via.port ?? 5060);
+      return isLoopback(address) ? { address, port } : this.externalSource;
+    } catch {
+      return this.externalSource;
+    }
+  }
+
   private sendUdp(from: string, a: SendAction): void {
     const src = this.endpoints.get(from)?.udp;
+    const ext = this.opts.externalSipPeer;
+    if (src && ext && from === ext.acceptor && a.to === ext.as && !this.endpoints.has(a.to)) {
+      const dest = this.externalDestination(a.bytes);
+      if (!dest) return;
+      this.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: src.address().port, dst: dest.address, dstPort: dest.port });
+      src.send(a.bytes, dest.port, dest.address);
+      return;
+    }
     const dst = this.endpoints.get(a.to)?.udp;
     if (!src || !dst) return;
     const dstPort = dst.address().port;
