@@ -7,10 +7,13 @@ import { dirname, join } from "node:path";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+// Compiled (.js under dist/) or run from sources (.ts, e.g. through tsx).
+const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+
 function listCommands(): string[] {
   return readdirSync(join(here, "commands"))
-    .filter((f) => f.endsWith(".js"))
-    .map((f) => f.slice(0, -3))
+    .filter((f) => f.endsWith(extension) && !f.endsWith(".d.ts"))
+    .map((f) => f.slice(0, -extension.length))
     .sort();
 }
 
@@ -25,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`callgate: unknown command '${command}' (commands: ${commands.join(", ")})`);
     return 2;
   }
-  const mod = (await import(`./commands/${command}.js`)) as { run(args: string[]): Promise<number> };
+  const mod = (await import(`./commands/${command}${extension}`)) as { run(args: string[]): Promise<number> };
   return mod.run(args);
 }
 
