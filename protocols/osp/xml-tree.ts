@@ -1,4 +1,5 @@
 // A small element tree between fast-xml-parser and the OSP schema, plus its serialiser.
+import { isUtf8 } from "node:buffer";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { OspDecodeError } from "./errors.js";
 
@@ -93,7 +94,8 @@ export function parseXmlDocument(input: Buffer | string): XmlElement {
   const size = typeof input === "string" ? Buffer.byteLength(input) : input.length;
   if (size > MAX_OSP_DOCUMENT_BYTES) throw new OspDecodeError("too-large", "", `document of ${size} bytes exceeds ${MAX_OSP_DOCUMENT_BYTES}`);
   const text = typeof input === "string" ? input : input.toString("utf8");
-  if (text.includes("\uFFFD") && typeof input !== "string") throw new OspDecodeError("not-xml", "", "body is not valid UTF-8");
+  // A literal U+FFFD is valid text; only byte sequences that are not UTF-8 are refused.
+  if (typeof input !== "string" && text.includes("\uFFFD") && !isUtf8(input)) throw new OspDecodeError("not-xml", "", "body is not valid UTF-8");
   let verdict: true | { err: { msg: string; line: number; col: number } };
   let parsed: unknown;
   try {

@@ -198,3 +198,34 @@ describe("unsigned tokens", () => {
     expect(c.kind === "AuthorisationResponse" && c.destinations[0]!.tokens[0]!.toString()).toBe(golden("token-info.xml"));
   });
 });
+
+describe("OSP body encoding", () => {
+  const message: OspMessage = {
+    messageId: "1",
+    components: [{ kind: "PricingIndication", sourceInfo: [], destinationInfo: [] }],
+  } as unknown as OspMessage;
+
+  it("a literal U+FFFD in a text value is valid UTF-8 and decodes (found by the CI seed)", () => {
+    const withReplacementChar = { ...message, components: [{ kind: "ReauthorisationRequest", sourceInfo: [], sourceAlternates: [], destinationInfo: [], destinationAlternates: [], tokens: [], deviceId: "\uFFFD" }] } as unknown as OspMessage;
+    const bytes = encodeOspMessage(withReplacementChar);
+    const back = decodeOspMessage(bytes);
+    expect((back.components[0] as { deviceId?: string }).deviceId).toBe("\uFFFD");
+  });
+
+  it("bytes that are not UTF-8 are refused with not-xml", () => {
+    const valid = encodeOspMessage({ ...message, components: [{ kind: "ReauthorisationRequest", sourceInfo: [], sourceAlternates: [], destinationInfo: [], destinationAlternates: [], tokens: [], deviceId: "\uFFFD" }] } as unknown as OspMessage);
+    const at = valid.indexOf(Buffer.from([0xef, 0xbf, 0xbd]));
+    expect(at).toBeGreaterThan(0);
+    const bytes = Buffer.from(valid);
+    bytes.fill(0xff, at, at + 3);
+    let caught: unknown;
+    try {
+      decodeOspMessage(bytes);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(OspDecodeError);
+    expect((caught as OspDecodeError).code).toBe("not-xml");
+    expect((caught as OspDecodeError).reason).toBe("body is not valid UTF-8");
+  });
+});
