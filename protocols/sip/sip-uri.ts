@@ -95,16 +95,7 @@ function decodePart(text: string, start: number, end: number, allowed: Uint8Arra
       fail(`character ${JSON.stringify(text[i])} not allowed in ${what}`, i);
     }
   }
-  if (!hasEscape) return text.substring(start, end);
-  const bytes: number[] = [];
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 37) {
-      bytes.push(hexValue(text.charCodeAt(i + 1)) * 16 + hexValue(text.charCodeAt(i + 2)));
-      i += 2;
-    } else bytes.push(c);
-  }
-  return Buffer.from(bytes).toString("utf8");
+  return hasEscape ? decodeEscapes(text, start, end) : text.substring(start, end);
 }
 
 function validateHost(text: string, start: number, end: number): void {
