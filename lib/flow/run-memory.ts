@@ -2,10 +2,10 @@
 import { FaultPlan, type DownWindow, type MessageFault } from "../drivers/fault-plan.js";
 import { MemoryNetwork } from "../drivers/memory-network.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
-import { CallEventBus, type CallEvent } from "./call-events.js";
-import { OutcomeTracker, collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
+import type { CallEvent } from "./call-events.js";
+import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { FaultSpec, RunOptions, RunResult } from "./run-calls.js";
-import { buildTopology, resolveTopology } from "./topology.js";
+import { prepareRun } from "./run-setup.js";
 
 export function faultPlanOf(faults: FaultSpec[] = []): FaultPlan {
   const messages: MessageFault[] = [];
@@ -48,19 +48,10 @@ function addressesOf(sipKind: "udp" | "tcp", proto: Protocol, from: string, to: 
 }
 
 export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }): Promise<RunResult> {
-  const topology = resolveTopology(opts.topology);
-  const topo = buildTopology(topology, opts.calls, opts.faults, opts.seed !== undefined ? { seed: opts.seed } : {});
-  const bus = new CallEventBus();
-  const tracker = new OutcomeTracker(topo.callIds, opts.calls);
-  bus.on("*", (e) => tracker.onEvent(e));
-  const records: MessageRecord[] = [];
-  const keep = opts.keepRecords ?? true;
+  const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
   const net = new MemoryNetwork<CallEvent>({
     faults: faultPlanOf(opts.faults),
-    onRecord: (r) => {
-      if (keep) records.push(r);
-      opts.onRecord?.(r);
-    },
+    onRecord,
     onEmit: (_node, e) => bus.publish(e),
     transportOf: syntheticTransport(topology.sipTransport ?? "udp"),
   });

@@ -1,11 +1,11 @@
 // runCalls on the loopback socket driver: the same roles as in memory, on real sockets and real time.
-import type { MessageRecord } from "../drivers/message-record.js";
 import { SocketNetwork } from "../drivers/socket-network.js";
-import { CallEventBus, type CallEvent } from "./call-events.js";
-import { OutcomeTracker, collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
+import type { CallEvent } from "./call-events.js";
+import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { RunOptions, RunResult } from "./run-calls.js";
+import { prepareRun } from "./run-setup.js";
 import { faultPlanOf } from "./run-memory.js";
-import { buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
+import type { FlowTopology } from "./topology.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -22,22 +22,13 @@ function settled(topo: FlowTopology): boolean {
 }
 
 export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number }): Promise<RunResult> {
-  const topology = resolveTopology(opts.topology);
-  const topo = buildTopology(topology, opts.calls, opts.faults, opts.seed !== undefined ? { seed: opts.seed } : {});
-  const bus = new CallEventBus();
-  const tracker = new OutcomeTracker(topo.callIds, opts.calls);
-  bus.on("*", (e) => tracker.onEvent(e));
-  const records: MessageRecord[] = [];
-  const keep = opts.keepRecords ?? true;
+  const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
   const errors: string[] = [];
   const net = new SocketNetwork<CallEvent>({
     sipTransport: topology.sipTransport ?? "udp",
     osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
     faults: faultPlanOf(opts.faults),
-    onRecord: (r) => {
-      if (keep) records.push(r);
-      opts.onRecord?.(r);
-    },
+    onRecord,
     onEmit: (_node, e) => bus.publish(e),
     onError: (where, err) => errors.push(`${where}: ${String(err)}`),
   });

@@ -1,0 +1,22 @@
+// What every driver's run starts with: the topology, the event bus feeding the outcome tracker, and the
+// record sink (kept for the result and passed on to the caller's onRecord).
+import type { MessageRecord } from "../drivers/message-record.js";
+import { CallEventBus } from "./call-events.js";
+import { OutcomeTracker } from "./call-outcomes.js";
+import type { RunOptions } from "./run-calls.js";
+import { buildTopology, resolveTopology } from "./topology.js";
+
+export function prepareRun(opts: RunOptions & { keepRecords?: boolean }) {
+  const topology = resolveTopology(opts.topology);
+  const topo = buildTopology(topology, opts.calls, opts.faults, opts.seed !== undefined ? { seed: opts.seed } : {});
+  const bus = new CallEventBus();
+  const tracker = new OutcomeTracker(topo.callIds, opts.calls);
+  bus.on("*", (e) => tracker.onEvent(e));
+  const records: MessageRecord[] = [];
+  const keep = opts.keepRecords ?? true;
+  const onRecord = (r: MessageRecord): void => {
+    if (keep) records.push(r);
+    opts.onRecord?.(r);
+  };
+  return { topology, topo, bus, tracker, records, onRecord };
+}
