@@ -1,72 +1,91 @@
-// Deterministic priority queue for the virtual clock: ordered by time, then by insertion sequence.
-export interface QueueEntry<T> {
+// Deterministic priority queue for the virtual clock: ordered by time, then by insertion order.
+// Events cluster on few distinct instants (whole milliseconds), so items wait in one FIFO bucket per instant
+// and only the distinct instants sit in a binary heap: a push to a known instant costs one Map lookup.
+export interface QueueHead<T> {
   at: number;
-  seq: number;
   item: T;
 }
 
+interface Bucket<T> {
+  items: T[];
+  next: number;
+}
+
 export class EventQueue<T> {
-  private readonly heap: QueueEntry<T>[] = [];
-  private nextSeq = 0;
+  private readonly times: number[] = [];
+  private readonly buckets = new Map<number, Bucket<T>>();
+  private count = 0;
+  /** Reused view of the head, valid until the next push or pop. */
+  private readonly head: QueueHead<T> = { at: 0, item: undefined as T };
 
   get size(): number {
-    return this.heap.length;
+    return this.count;
   }
 
-  push(at: number, item: T): QueueEntry<T> {
-    const entry = { at, seq: this.nextSeq++, item };
-    this.heap.push(entry);
-    this.siftUp(this.heap.length - 1);
-    return entry;
-  }
-
-  peek(): QueueEntry<T> | undefined {
-    return this.heap[0];
-  }
-
-  pop(): QueueEntry<T> | undefined {
-    const top = this.heap[0];
-    const last = this.heap.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (this.heap.length > 0) {
-      this.heap[0] = last;
-      this.siftDown(0);
+  push(at: number, item: T): void {
+    let bucket = this.buckets.get(at);
+    if (bucket === undefined) {
+      bucket = { items: [], next: 0 };
+      this.buckets.set(at, bucket);
+      this.siftUp(at);
     }
-    return top;
+    bucket.items.push(item);
+    this.count++;
   }
 
-  private less(a: QueueEntry<T>, b: QueueEntry<T>): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  peek(): QueueHead<T> | undefined {
+    if (this.count === 0) return undefined;
+    const at = this.times[0] as number;
+    const bucket = this.buckets.get(at) as Bucket<T>;
+    this.head.at = at;
+    this.head.item = bucket.items[bucket.next] as T;
+    return this.head;
   }
 
-  private siftUp(i: number): void {
-    const heap = this.heap;
-    const entry = heap[i] as QueueEntry<T>;
+  pop(): QueueHead<T> | undefined {
+    const head = this.peek();
+    if (head === undefined) return undefined;
+    const bucket = this.buckets.get(head.at) as Bucket<T>;
+    bucket.items[bucket.next++] = undefined as T;
+    this.count--;
+    if (bucket.next === bucket.items.length) {
+      this.buckets.delete(head.at);
+      this.popTime();
+    }
+    return head;
+  }
+
+  private siftUp(at: number): void {
+    const heap = this.times;
+    let i = heap.length;
+    heap.push(at);
     while (i > 0) {
       const parentIndex = (i - 1) >> 1;
-      const parent = heap[parentIndex] as QueueEntry<T>;
-      if (!this.less(entry, parent)) break;
+      const parent = heap[parentIndex] as number;
+      if (parent <= at) break;
       heap[i] = parent;
       i = parentIndex;
     }
-    heap[i] = entry;
+    heap[i] = at;
   }
 
-  private siftDown(i: number): void {
-    const heap = this.heap;
+  private popTime(): void {
+    const heap = this.times;
+    const last = heap.pop() as number;
     const n = heap.length;
-    const entry = heap[i] as QueueEntry<T>;
+    if (n === 0) return;
+    let i = 0;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n && this.less(heap[right] as QueueEntry<T>, heap[left] as QueueEntry<T>)) child = right;
-      const c = heap[child] as QueueEntry<T>;
-      if (!this.less(c, entry)) break;
+      if (right < n && (heap[right] as number) < (heap[left] as number)) child = right;
+      const c = heap[child] as number;
+      if (c >= last) break;
       heap[i] = c;
       i = child;
     }
-    heap[i] = entry;
+    heap[i] = last;
   }
 }
