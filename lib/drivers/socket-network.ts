@@ -40,6 +40,29 @@ export interface SocketNetworkOptions<E> {
    * address; the driver names that peer `as` (e.g. "UAC") in events and records. UDP only.
    */
   externalSipPeer?: { acceptor: string; as: string };
+  /**
+   * Loopback addresses by node name: nodes added here bind them; the others are peers in other processes
+   * (`callgate serve`), reached there and known by their SIP/UDP source.
+   */
+  directory?: Record<string, NodeAddresses>;
+  /** Names the peer of a TCP connection from another process by its first message (a COPS OPN's PEPID, a SIP Via). */
+  identifyTcpPeer?: (proto: Protocol, acceptor: string, first: Buffer) => string | undefined;
+}
+
+/** Where a node listens: one loopback host, a port per protocol (OSP over HTTP at path /osp). */
+export interface NodeAddresses {
+  host: string;
+  sipUdp?: number;
+  sipTcp?: number;
+  cops?: number;
+  osp?: number;
+}
+
+type Address = { host: string; port: number };
+
+function boundAddress(server: { address(): unknown } | undefined): Address | undefined {
+  const a = server?.address() as { address: string; port: number } | null | undefined;
+  return a && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
 }
 
 interface Endpoints {
@@ -67,6 +90,8 @@ export class SocketNetwork<E = unknown> {
   private readonly specs = new Map<string, SocketEndpointsSpec>();
   private readonly endpoints = new Map<string, Endpoints>();
   private readonly udpOwner = new Map<number, string>();
+  /** SIP/UDP sources ("host:port") of nodes in other processes. */
+  private readonly remoteUdp = new Map<string, string>();
   private readonly tcpClientOwner = new Map<number, Link>();
   private readonly links = new Map<string, Link>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -99,14 +124,14 @@ export class SocketNetwork<E = unknown> {
     const out: Record<string, { sip?: string; cops?: string; osp?: string }> = {};
     for (const [name, ep] of this.endpoints) {
       const entry: { sip?: string; cops?: string; osp?: string } = {};
-      const tcpAddr = ep.sipTcp?.address();
-      const udpPort = ep.udp?.address().port;
-      if (tcpAddr && typeof tcpAddr === "object") entry.sip = `${LOOPBACK}:${tcpAddr.port};transport=tcp`;
-      else if (udpPort !== undefined) entry.sip = `${LOOPBACK}:${udpPort}`;
-      const copsAddr = ep.cops?.address();
-      if (copsAddr && typeof copsAddr === "object") entry.cops = `${LOOPBACK}:${copsAddr.port}`;
-      const httpAddr = ep.http?.address();
-      if (httpAddr && typeof httpAddr === "object") entry.osp = `http://${LOOPBACK}:${httpAddr.port}/osp`;
+      const tcpAddr = boundAddress(ep.sipTcp);
+      const udpAddr = boundAddress(ep.udp);
+      if (tcpAddr) entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=tcp`;
+      else if (udpAddr) entry.sip = `${udpAddr.host}:${udpAddr.port}`;
+      const copsAddr = boundAddress(ep.cops);
+      if (copsAddr) entry.cops = `${copsAddr.host}:${copsAddr.port}`;
+      const httpAddr = boundAddress(ep.http);
+      if (httpAddr) entry.osp = `http://${httpAddr.host}:${httpAddr.port}/osp`;
       out[name] = entry;
     }
     return out;
@@ -123,6 +148,9 @@ export class SocketNetwork<E = unknown> {
       if (spec.copsServer) ep.cops = await this.listenTcp(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.listenHttp(name);
       this.endpoints.set(name, ep);
+    }
+    for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
+      if (!this.nodes.has(name) && d.sipUdp !== undefined) this.remoteUdp.set(`${d.host}:${d.sipUdp}`, name);
     }
     this.t0 = performance.now();
     this.scheduleDownWindows();
@@ -278,12 +306,13 @@ export class SocketNetwork<E = unknown> {
       const sock = createSocket("udp4");
       sock.on("error", (err) => this.opts.onError?.(`${name} udp`, err));
       sock.on("message", (msg, rinfo) => {
-        const from = this.udpOwner.get(rinfo.port);
+        const from = this.udpOwner.get(rinfo.port) ?? this.remoteUdp.get(`${rinfo.address}:${rinfo.port}`);
         if (from !== undefined) this.deliver("SIP", from, name, msg);
         else if (this.opts.externalSipPeer?.acceptor === name && isLoopback(rinfo.address)) this.fromExternal(name, sock, msg, rinfo);
       });
       sock.once("error", reject);
-      sock.bind(this.opts.sipPorts?.[name] ?? 0, LOOPBACK, () => {
+      const d = this.opts.directory?.[name];
+      sock.bind(d?.sipUdp ?? this.opts.sipPorts?.[name] ?? 0, d?.host ?? LOOPBACK, () => {
         this.udpOwner.set(sock.address().port, name);
         resolve(sock);
       });
@@ -332,11 +361,20 @@ export class SocketNetwork<E = unknown> {
       src.send(a.bytes, dest.port, dest.address);
       return;
     }
-    const dst = this.endpoints.get(a.to)?.udp;
+    const dst = this.listening(a.to, "sipUdp");
     if (!src || !dst) return;
-    const dstPort = dst.address().port;
-    this.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: src.address().port, dst: LOOPBACK, dstPort });
-    src.send(a.bytes, dstPort, LOOPBACK);
+    const here = src.address();
+    this.record(from, a, { kind: "udp", src: here.address, srcPort: here.port, dst: dst.host, dstPort: dst.port });
+    src.send(a.bytes, dst.port, dst.host);
+  }
+
+  /** Where a node listens for a protocol: its own socket here, or its directory entry in another process. */
+  private listening(name: string, kind: "sipUdp" | "sipTcp" | "cops" | "osp"): Address | undefined {
+    const ep = this.endpoints.get(name);
+    if (ep) return boundAddress(kind === "sipUdp" ? ep.udp : kind === "sipTcp" ? ep.sipTcp : kind === "cops" ? ep.cops : ep.http);
+    const d = this.opts.directory?.[name];
+    const port = d?.[kind];
+    return d && port !== undefined ? { host: d.host, port } : undefined;
   }
 
   // ---- TCP links (COPS; SIP over TCP) ----
@@ -345,7 +383,8 @@ export class SocketNetwork<E = unknown> {
     return new Promise((resolve, reject) => {
       const server = createTcpServer((sock) => this.accept(name, proto, sock));
       server.once("error", reject);
-      server.listen(0, LOOPBACK, () => resolve(server));
+      const d = this.opts.directory?.[name];
+      server.listen((proto === "COPS" ? d?.cops : d?.sipTcp) ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
     });
   }
 
@@ -355,9 +394,12 @@ export class SocketNetwork<E = unknown> {
     let link: Link | undefined;
     sock.on("data", (chunk) => {
       link ??= this.tcpClientOwner.get(sock.remotePort ?? -1);
-      if (!link) return;
-      link.server = sock;
-      this.onFrames(frames, chunk, link.connector, acceptor, proto, sock);
+      if (link) {
+        link.server = sock;
+        this.onFrames(frames, chunk, link.connector, acceptor, proto, sock);
+      } else if (this.opts.identifyTcpPeer) {
+        link = this.acceptRemote(frames, chunk, acceptor, proto, sock);
+      }
     });
     sock.on("error", () => undefined);
     sock.on("close", () => {
@@ -375,16 +417,37 @@ export class SocketNetwork<E = unknown> {
   }
 
   private onFrames(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): void {
-    let list: Buffer[];
+    const list = this.frame(frames, chunk, from, to, proto, sock);
+    if (list) for (const f of list) this.deliver(proto, from, to, f);
+  }
+
+  private frame(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): Buffer[] | undefined {
     try {
-      list = frames(chunk);
+      return frames(chunk);
     } catch (err) {
       // A stream that cannot be framed is closed (RFC 2748 §2.1 / RFC 3261 §18.3).
       this.opts.onError?.(`${proto} stream ${from}→${to}`, err);
       sock.destroy();
-      return;
+      return undefined;
     }
-    for (const f of list) this.deliver(proto, from, to, f);
+  }
+
+  /** A connection from a node in another process: its first message names it; the link is then used both ways. */
+  private acceptRemote(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, acceptor: string, proto: Protocol, sock: Socket): Link | undefined {
+    const list = this.frame(frames, chunk, "?", acceptor, proto, sock);
+    const first = list?.[0];
+    if (!list || !first) return undefined;
+    const peer = this.opts.identifyTcpPeer?.(proto, acceptor, first);
+    if (peer === undefined || this.nodes.has(peer)) {
+      this.opts.onError?.(`${proto} connection to ${acceptor}`, new Error(`no known peer sent ${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}'s first message`));
+      sock.destroy();
+      return undefined;
+    }
+    const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [] };
+    this.dropLink(this.links.get(`${proto}|${peer}|${acceptor}`));
+    this.links.set(`${proto}|${peer}|${acceptor}`, link);
+    for (const f of list) this.deliver(proto, peer, acceptor, f);
+    return link;
   }
 
   private linkFor(proto: Protocol, from: string, to: string): Link | undefined {
@@ -392,11 +455,9 @@ export class SocketNetwork<E = unknown> {
     if (mine) return mine;
     const theirs = this.links.get(`${proto}|${to}|${from}`);
     if (theirs) return theirs;
-    const ep = this.endpoints.get(to);
-    const server = proto === "COPS" ? ep?.cops : ep?.sipTcp;
-    const addr = server?.address();
-    if (!addr || typeof addr !== "object") return undefined;
-    const client = createConnection({ host: LOOPBACK, port: addr.port });
+    const addr = this.listening(to, proto === "COPS" ? "cops" : "sipTcp");
+    if (!addr) return undefined;
+    const client = createConnection({ host: addr.host, port: addr.port });
     client.setNoDelay(true);
     const link: Link = { proto, connector: from, acceptor: to, client, connected: false, queue: [] };
     this.links.set(`${proto}|${from}|${to}`, link);
@@ -415,7 +476,8 @@ export class SocketNetwork<E = unknown> {
     return link;
   }
 
-  private dropLink(link: Link): void {
+  private dropLink(link: Link | undefined): void {
+    if (!link) return;
     const key = `${link.proto}|${link.connector}|${link.acceptor}`;
     if (this.links.get(key) !== link) return;
     this.links.delete(key);
@@ -442,14 +504,12 @@ export class SocketNetwork<E = unknown> {
   }
 
   private linkTransport(link: Link, fromConnector: boolean): MessageRecord["transport"] {
-    const ep = this.endpoints.get(link.acceptor);
-    const server = link.proto === "COPS" ? ep?.cops : ep?.sipTcp;
-    const addr = server?.address();
-    const serverPort = addr && typeof addr === "object" ? addr.port : 0;
-    const clientPort = link.client.localPort ?? 0;
-    return fromConnector
-      ? { kind: "tcp", src: LOOPBACK, srcPort: clientPort, dst: LOOPBACK, dstPort: serverPort }
-      : { kind: "tcp", src: LOOPBACK, srcPort: serverPort, dst: LOOPBACK, dstPort: clientPort };
+    const c = link.client;
+    const client = { host: c.localAddress ?? LOOPBACK, port: c.localPort ?? 0 };
+    const server = { host: c.remoteAddress ?? LOOPBACK, port: c.remotePort ?? 0 };
+    if (link.server === c) [client.host, client.port, server.host, server.port] = [server.host, server.port, client.host, client.port];
+    const [src, dst] = fromConnector ? [client, server] : [server, client];
+    return { kind: "tcp", src: src.host, srcPort: src.port, dst: dst.host, dstPort: dst.port };
   }
 
   // ---- OSP over HTTP ----
@@ -459,7 +519,8 @@ export class SocketNetwork<E = unknown> {
       const server = createHttpServer({ keepAlive: true }, (req, res) => this.onHttpRequest(name, req, res));
       server.keepAliveTimeout = 30_000;
       server.once("error", reject);
-      server.listen(0, LOOPBACK, () => resolve(server));
+      const d = this.opts.directory?.[name];
+      server.listen(d?.osp ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
     });
   }
 
@@ -468,7 +529,7 @@ export class SocketNetwork<E = unknown> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const requester = /callgate-(\S+)/.exec(req.headers["user-agent"] ?? "")?.[1];
-      if (req.method !== "POST" || requester === undefined || !this.nodes.has(requester)) {
+      if (req.method !== "POST" || requester === undefined || !(this.nodes.has(requester) || this.opts.directory?.[requester])) {
         res.writeHead(400).end();
         return;
       }
@@ -478,7 +539,7 @@ export class SocketNetwork<E = unknown> {
       this.deliver("OSP", requester, server, Buffer.concat(chunks), (a) => {
         if (a.proto !== "OSP" || a.to !== pending.requester || pending.res.headersSent) return false;
         this.addHint("OSP", server, a.to, a.bytes, a.callId);
-        this.record(server, a, { kind: "http", src: LOOPBACK, srcPort: localPort, dst: LOOPBACK, dstPort: remotePort });
+        this.record(server, a, { kind: "http", src: req.socket.localAddress ?? LOOPBACK, srcPort: localPort, dst: req.socket.remoteAddress ?? LOOPBACK, dstPort: remotePort });
         // TS 101 321 over HTTP: the answer is the response body.
         pending.res.writeHead(200, { "content-type": "text/plain", "content-length": a.bytes.length }).end(a.bytes);
         return true;
@@ -498,8 +559,8 @@ export class SocketNetwork<E = unknown> {
       }));
       return;
     }
-    const addr = this.endpoints.get(a.to)?.http?.address();
-    if (!addr || typeof addr !== "object") return;
+    const addr = this.listening(a.to, "osp");
+    if (!addr) return;
     let agent = this.agents.get(from);
     if (!agent) {
       agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -507,7 +568,7 @@ export class SocketNetwork<E = unknown> {
     }
     const t = this.now;
     const req = httpRequest(
-      { host: LOOPBACK, port: addr.port, method: "POST", path: "/osp", agent, headers: { "content-type": "text/plain", "content-length": a.bytes.length, "user-agent": `callgate-${from}` } },
+      { host: addr.host, port: addr.port, method: "POST", path: "/osp", agent, headers: { "content-type": "text/plain", "content-length": a.bytes.length, "user-agent": `callgate-${from}` } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -520,7 +581,7 @@ export class SocketNetwork<E = unknown> {
       const emit = (): void => {
         if (!this.opts.onRecord) return;
         this.messagesMoved++;
-        this.opts.onRecord({ t, proto: "OSP", from, to: a.to, msg: a.label, callId: a.callId, bytes: a.bytes, transport: { kind: "http", src: LOOPBACK, srcPort: sock.localPort ?? 0, dst: LOOPBACK, dstPort: addr.port } });
+        this.opts.onRecord({ t, proto: "OSP", from, to: a.to, msg: a.label, callId: a.callId, bytes: a.bytes, transport: { kind: "http", src: sock.localAddress ?? LOOPBACK, srcPort: sock.localPort ?? 0, dst: addr.host, dstPort: addr.port } });
       };
       if (sock.localPort) emit();
       else sock.once("connect", emit);
