@@ -38,6 +38,8 @@ export interface ClearinghouseOptions {
   transactionIdStart?: bigint;
   /** Answers to remember for retransmitted requests (default 10 000). */
   replayCacheSize?: number;
+  /** How long an answer is remembered for a retransmitted request (default 64 s, past any client's retries). */
+  replayWindowMs?: number;
 }
 
 export interface ClearinghouseReply {
@@ -59,8 +61,8 @@ const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
 
 export class Clearinghouse {
   private nextTransactionId: bigint;
-  /** messageId → answer already given, so a retransmitted request gets the same answer (same tokens). */
-  private readonly answered = new Map<string, Promise<ClearinghouseReply>>();
+  /** peer + messageId → answer already given, so a retransmitted request gets the same answer (same tokens). */
+  private readonly answered = new Map<string, { at: number; reply: Promise<ClearinghouseReply> }>();
 
   constructor(readonly options: ClearinghouseOptions) {
     this.nextTransactionId = options.transactionIdStart ?? 1n;
@@ -75,18 +77,28 @@ export class Clearinghouse {
       if (err instanceof OspDecodeError) return Promise.resolve(this.answerUndecodable(request as Buffer | string, err, nowMs));
       throw err;
     }
+    this.forgetOldAnswers(nowMs);
     const key = `${peer ?? ""}\u0000${message.messageId}`;
     const earlier = this.answered.get(key);
-    if (earlier) return earlier;
+    if (earlier) return earlier.reply;
     const reply = this.answer(message, nowMs, peer);
     // Remember answers to authorisation-type requests; usage is made idempotent by the store itself.
     if (!message.components.every((c) => c.kind === "UsageIndication")) {
-      this.answered.set(key, reply);
+      this.answered.set(key, { at: nowMs, reply });
       reply.catch(() => this.answered.delete(key));
       const limit = this.options.replayCacheSize ?? 10_000;
       while (this.answered.size > limit) this.answered.delete(this.answered.keys().next().value as string);
     }
     return reply;
+  }
+
+  /** Answers leave the retransmission cache once no client can still be retrying (insertion order is time order). */
+  private forgetOldAnswers(nowMs: number): void {
+    const oldest = nowMs - (this.options.replayWindowMs ?? 64_000);
+    for (const [key, entry] of this.answered) {
+      if (entry.at > oldest) break;
+      this.answered.delete(key);
+    }
   }
 
   private async answer(message: OspMessage, nowMs: number, peer: string | undefined): Promise<ClearinghouseReply> {

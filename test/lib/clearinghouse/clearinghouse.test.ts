@@ -113,6 +113,15 @@ describe("Clearinghouse: authorisation", () => {
     expect(tid(other.bytes)).not.toBe(tid(first.bytes));
   });
 
+  it("forgets an answer once the retransmission window has passed, and keeps it within the window", async () => {
+    const ch = new Clearinghouse({ routes, store: new MemoryCdrStore(), replayWindowMs: 10_000 });
+    const first = await ch.handle(encodeOspMessage(authReq("a8", "14043342535")), T0);
+    const within = await ch.handle(encodeOspMessage(authReq("a8", "14043342535")), T0 + 9_000);
+    const after = await ch.handle(encodeOspMessage(authReq("a8", "14043342535")), T0 + 10_000);
+    expect(within.bytes.equals(first.bytes)).toBe(true);
+    expect(after.bytes.equals(first.bytes)).toBe(false); // a new transaction, not the remembered answer
+  });
+
   it("writes ETSI spelling when configured", async () => {
     const ch = new Clearinghouse({ routes, store: new MemoryCdrStore(), spelling: "etsi" });
     expect((await ch.handle(authReq("a7", "1404"), T0)).bytes.toString()).toContain("<AuthorisationResponse ");
