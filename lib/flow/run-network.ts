@@ -1,8 +1,9 @@
 // runCalls on the loopback socket driver: the same roles as in memory, on real sockets and real time.
-import { SocketNetwork } from "../drivers/socket-network.js";
+import type { FlowNode } from "../drivers/node.js";
+import { SocketNetwork, type SocketNetworkOptions } from "../drivers/socket-network.js";
 import type { CallEvent } from "./call-events.js";
 import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
-import type { RunOptions, RunResult } from "./run-calls.js";
+import type { RunOptions, RunResult, TopologyOptions } from "./run-calls.js";
 import { prepareRun } from "./run-setup.js";
 import { faultPlanOf } from "./run-memory.js";
 import type { FlowTopology } from "./topology.js";
@@ -21,18 +22,30 @@ function settled(topo: FlowTopology): boolean {
   return l.classifiers === 0 && l.copsRequestStates === 0 && topo.pol1.usageBacklog + topo.pol2.usageBacklog === 0;
 }
 
-export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number }): Promise<RunResult> {
-  const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
-  const errors: string[] = [];
+/** The socket network of a topology's nodes: all of them (runOnNetwork) or one role per process (`callgate serve`). */
+export function flowNetwork(
+  topology: Pick<TopologyOptions, "sipTransport" | "clearinghouse">,
+  nodes: readonly FlowNode<CallEvent>[],
+  options: Omit<SocketNetworkOptions<CallEvent>, "sipTransport" | "osp">,
+): SocketNetwork<CallEvent> {
   const net = new SocketNetwork<CallEvent>({
     sipTransport: topology.sipTransport ?? "udp",
     osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
+    ...options,
+  });
+  for (const n of nodes) net.add(n, socketSpecOf(n.name));
+  return net;
+}
+
+export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number }): Promise<RunResult> {
+  const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
+  const errors: string[] = [];
+  const net = flowNetwork(topology, topo.nodes, {
     faults: faultPlanOf(opts.faults),
     onRecord,
     onEmit: (_node, e) => bus.publish(e),
     onError: (where, err) => errors.push(`${where}: ${String(err)}`),
   });
-  for (const n of topo.nodes) net.add(n, socketSpecOf(n.name));
   await net.start();
   try {
     const deadline = performance.now() + horizonOf(opts.calls);
