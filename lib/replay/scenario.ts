@@ -1,7 +1,7 @@
 // Scenario files (scenarios/*.yaml): parsed with `yaml`, validated against SCENARIO_SCHEMA with ajv, every
 // problem reported at its line, column and field; then expanded into the flow runner's RunOptions.
 import { readFileSync } from "node:fs";
-import { Ajv, type ErrorObject } from "ajv";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-calls.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
@@ -73,6 +73,17 @@ export function loadScenarioFile(path: string): Scenario {
 }
 
 export function parseScenario(text: string, file = "scenario.yaml"): Scenario {
+  return parseValidatedYaml(text, file, validate).data as Scenario;
+}
+
+/** A YAML document that passed its schema, and where a field of it is (for problems found after the schema). */
+export interface ValidatedYaml {
+  data: unknown;
+  at(path: Array<string | number>): { line: number; column: number };
+}
+
+/** Parses YAML and validates it with an ajv schema; throws ScenarioError with every problem at its line, column and field. */
+export function parseValidatedYaml(text: string, file: string, validate: ValidateFunction): ValidatedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const position = (offset: number): { line: number; column: number } => {
@@ -85,7 +96,7 @@ export function parseScenario(text: string, file = "scenario.yaml"): Scenario {
       doc.errors.map((e) => ({ ...position(e.pos[0]), field: "", message: `YAML: ${e.message.split("\n")[0]}` })),
     );
   const data: unknown = doc.toJS();
-  if (validate(data)) return data as unknown as Scenario;
+  if (validate(data)) return { data, at: (path) => position((doc.getIn(path, true) as Node | undefined)?.range?.[0] ?? 0) };
   const problems = (validate.errors ?? [])
     .filter((e) => e.keyword !== "if" && e.keyword !== "oneOf")
     .map((e) => problemAt(doc, e, position));
