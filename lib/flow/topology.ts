@@ -85,7 +85,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   let cdrStore: MemoryCdrStore | undefined;
   const adapters: [ClearinghouseAdapter, ClearinghouseAdapter] = [new NoClearinghouse(), new NoClearinghouse()];
   if (topology.clearinghouse !== "none") {
-    const pki = topology.signedTokens ? flowPki() : undefined;
+    const pki = topology.signedTokens ? flowPki("ed25519", timing.seed ?? 1) : undefined;
     cdrStore = new MemoryCdrStore();
     const route: { prefix: string; destinations: { address: string }[]; timeLimitSeconds: number; allowedSources?: string[] } = {
       prefix: "", destinations: [{ address: "[192.0.2.20]:5060" }], timeLimitSeconds: 4 * 3600,

@@ -1,10 +1,10 @@
 // X.509 pieces the token layer needs (RFC 5280): reading a certificate's issuer, serial and validity, and
 // generating a throw-away PKI (a CA and a token-signing certificate under it) with node:crypto keys.
-import { createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
 import { der, DerError, derChildren, derOid, derTime, derUnsignedInteger, DER_NULL, expectTag, readDer, TAG, timeValue } from "./token-der.js";
 
-/** Token key types: ECDSA on P-256 (RFC 5753/5754) or RSA PKCS #1 v1.5 (RFC 3370). */
-export type OspKeyType = "p256" | "rsa";
+/** Token key types: Ed25519 (RFC 8032, in CMS per RFC 8419), ECDSA on P-256 (RFC 5753/5754) or RSA PKCS #1 v1.5 (RFC 3370). */
+export type OspKeyType = "ed25519" | "p256" | "rsa";
 
 export const OID = {
   data: "1.2.840.113549.1.7.1",
@@ -19,6 +19,7 @@ export const OID = {
   sha256WithRSAEncryption: "1.2.840.113549.1.1.11",
   ecPublicKey: "1.2.840.10045.2.1",
   ecdsaWithSha256: "1.2.840.10045.4.3.2",
+  ed25519: "1.3.101.112",
   commonName: "2.5.4.3",
   basicConstraints: "2.5.29.19",
   keyUsage: "2.5.29.15",
@@ -51,14 +52,34 @@ export function certificateFacts(cert: Buffer): CertificateFacts {
   };
 }
 
-/** AlgorithmIdentifier of a signature made by `key` over SHA-256 (RFC 4055 §5 with NULL; RFC 5758 §3.2 without). */
+/**
+ * AlgorithmIdentifier of a signature made by `key`: over SHA-256 for RSA and ECDSA (RFC 4055 §5 with NULL;
+ * RFC 5758 §3.2 without), id-Ed25519 without parameters (RFC 8410 §3, RFC 8419 §3.1) for Ed25519.
+ */
 export function signatureAlgorithm(key: KeyObject, forCms: boolean): Buffer {
+  if (key.asymmetricKeyType === "ed25519") return ED25519_ALGORITHM;
   if (key.asymmetricKeyType === "ec") return der(TAG.SEQUENCE, derOid(OID.ecdsaWithSha256));
   if (key.asymmetricKeyType === "rsa") {
     // CMS SignerInfo conventionally names the key algorithm (RFC 3370 §3.2); X.509 the signature algorithm.
     return der(TAG.SEQUENCE, derOid(forCms ? OID.rsaEncryption : OID.sha256WithRSAEncryption), DER_NULL);
   }
   throw new Error(`unsupported token key type ${String(key.asymmetricKeyType)}`);
+}
+
+const ED25519_ALGORITHM = der(TAG.SEQUENCE, derOid(OID.ed25519));
+
+/** The digest node:crypto's sign/verify take for `key`: none for Ed25519 (PureEdDSA, RFC 8032 §5.1), else SHA-256. */
+export function signatureDigest(key: KeyObject): string | null {
+  return key.asymmetricKeyType === "ed25519" ? null : "sha256";
+}
+
+// RFC 8410 §7 OneAsymmetricKey for Ed25519: version 0, id-Ed25519, CurvePrivateKey (OCTET STRING of the seed).
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/** An Ed25519 private key from its 32-byte seed (RFC 8032 §5.1.5), so keys can be derived deterministically. */
+export function ed25519PrivateKey(seed: Buffer): KeyObject {
+  if (seed.length !== 32) throw new Error("an Ed25519 seed is 32 bytes");
+  return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
 }
 
 function name(commonName: string): Buffer {
@@ -78,13 +99,14 @@ export interface CertificateInput {
   issuer: string;
   subjectPublicKey: KeyObject;
   issuerPrivateKey: KeyObject;
+  /** A positive serial number, up to 2^53 - 1. */
   serial: number;
   notBefore: number;
   notAfter: number;
   ca: boolean;
 }
 
-/** A v3 certificate (RFC 5280 §4.1) signed with SHA-256 by the issuer's key; returns DER. */
+/** A v3 certificate (RFC 5280 §4.1) signed by the issuer's key (SHA-256, or Ed25519 per RFC 8410 §6); returns DER. */
 export function createCertificate(input: CertificateInput): Buffer {
   const serialBytes = Buffer.alloc(8);
   serialBytes.writeBigUInt64BE(BigInt(input.serial));
@@ -105,7 +127,7 @@ export function createCertificate(input: CertificateInput): Buffer {
     input.subjectPublicKey.export({ type: "spki", format: "der" }),
     extensions,
   );
-  const signature = cryptoSign("sha256", tbs, input.issuerPrivateKey);
+  const signature = cryptoSign(signatureDigest(input.issuerPrivateKey), tbs, input.issuerPrivateKey);
   return der(TAG.SEQUENCE, tbs, algorithm, der(TAG.BIT_STRING, Buffer.from([0]), signature));
 }
 
@@ -115,7 +137,10 @@ export function certificatePem(certDer: Buffer): string {
 }
 
 export interface OspPkiOptions {
-  /** Default "p256": the cheapest to sign and validate of the types the TransNexus toolkit accepts. */
+  /**
+   * Default "p256": the cheapest to sign and validate of the types the TransNexus toolkit accepts.
+   * "ed25519" is cheaper still and deterministic, but the toolkit (OpenSSL 1.x era PKCS #7 code) does not know it.
+   */
   keyType?: OspKeyType;
   /** RSA modulus length (default 2048). */
   rsaBits?: number;
@@ -123,11 +148,17 @@ export interface OspPkiOptions {
   signerName?: string;
   notBefore?: number;
   notAfter?: number;
+  /** Use these private keys (of `keyType`) instead of fresh ones, e.g. from `ed25519PrivateKey(seed)`. */
+  caPrivateKey?: KeyObject;
+  signerPrivateKey?: KeyObject;
+  /** Certificate serial numbers (default 1 and 2). */
+  caSerial?: number;
+  signerSerial?: number;
 }
 
 export interface OspPki {
   caCertificatePem: string;
-  /** The clearinghouse's token-signing identity (private key PEM: SEC 1 for EC, PKCS #1 for RSA). */
+  /** The clearinghouse's token-signing identity (private key PEM: SEC 1 for EC, PKCS #1 for RSA, PKCS #8 for Ed25519). */
   signer: { privateKeyPem: string; certificatePem: string };
 }
 
@@ -138,15 +169,18 @@ export function generateOspPki(options: OspPkiOptions = {}): OspPki {
   const signerName = options.signerName ?? `${caName} clearinghouse`;
   const notBefore = options.notBefore ?? Date.UTC(2000, 0, 1);
   const notAfter = options.notAfter ?? Date.UTC(2040, 0, 1);
-  const keys = () =>
-    keyType === "p256"
-      ? generateKeyPairSync("ec", { namedCurve: "prime256v1" })
-      : generateKeyPairSync("rsa", { modulusLength: options.rsaBits ?? 2048 });
-  const ca = keys();
-  const ch = keys();
-  const caCert = createCertificate({ subject: caName, issuer: caName, subjectPublicKey: ca.publicKey, issuerPrivateKey: ca.privateKey, serial: 1, notBefore, notAfter, ca: true });
-  const chCert = createCertificate({ subject: signerName, issuer: caName, subjectPublicKey: ch.publicKey, issuerPrivateKey: ca.privateKey, serial: 2, notBefore, notAfter, ca: false });
-  const privateKeyPem = ch.privateKey.export({ type: keyType === "p256" ? "sec1" : "pkcs1", format: "pem" }).toString();
+  const fresh = (): KeyObject =>
+    keyType === "ed25519"
+      ? generateKeyPairSync("ed25519").privateKey
+      : keyType === "p256"
+        ? generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey
+        : generateKeyPairSync("rsa", { modulusLength: options.rsaBits ?? 2048 }).privateKey;
+  const caKey = options.caPrivateKey ?? fresh();
+  const chKey = options.signerPrivateKey ?? fresh();
+  const caCert = createCertificate({ subject: caName, issuer: caName, subjectPublicKey: createPublicKey(caKey), issuerPrivateKey: caKey, serial: options.caSerial ?? 1, notBefore, notAfter, ca: true });
+  const chCert = createCertificate({ subject: signerName, issuer: caName, subjectPublicKey: createPublicKey(chKey), issuerPrivateKey: caKey, serial: options.signerSerial ?? 2, notBefore, notAfter, ca: false });
+  const format = chKey.asymmetricKeyType === "ed25519" ? "pkcs8" : chKey.asymmetricKeyType === "ec" ? "sec1" : "pkcs1";
+  const privateKeyPem = chKey.export({ type: format, format: "pem" }).toString();
   return { caCertificatePem: certificatePem(caCert), signer: { privateKeyPem, certificatePem: certificatePem(chCert) } };
 }
 

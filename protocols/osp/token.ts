@@ -5,9 +5,9 @@ import { decodeTokenInfo, encodeTokenInfo } from "./codec.js";
 import { OspDecodeError } from "./errors.js";
 import type { OspTokenInfo } from "./model.js";
 import { der, derChildren, derOid, DER_NULL, expectTag, octetStringValue, oidText, readDer, TAG, type DerNode } from "./token-der.js";
-import { certificateFacts, certificatePublicKey, OID, signatureAlgorithm, type CertificateFacts } from "./token-pki.js";
+import { certificateFacts, certificatePublicKey, OID, signatureAlgorithm, signatureDigest, type CertificateFacts } from "./token-pki.js";
 
-/** The clearinghouse's signing identity, PEM encoded: an RSA or EC (P-256) private key and its certificate. */
+/** The clearinghouse's signing identity, PEM encoded: an Ed25519, EC (P-256) or RSA private key and its certificate. */
 export interface OspTokenSigner {
   privateKeyPem: string;
   certificatePem: string;
@@ -56,9 +56,14 @@ interface PreparedSigner {
   /** SignerInfo fields before signedAttrs: version 1, IssuerAndSerialNumber, digestAlgorithm. */
   signerHead: Buffer;
   signatureAlgorithm: Buffer;
+  /** Digest of the content for the message-digest attribute, and the one node:crypto signs with (null: PureEdDSA). */
+  contentDigest: string;
+  signDigest: string | null;
 }
 
 const SHA256_ALGORITHM = der(TAG.SEQUENCE, derOid(OID.sha256), DER_NULL);
+// RFC 8419 §3.1: with Ed25519 the digestAlgorithm is id-sha512, parameters absent.
+const SHA512_ALGORITHM = der(TAG.SEQUENCE, derOid(OID.sha512));
 const DATA_OID = derOid(OID.data);
 // RFC 5652 §11.1 content-type attribute: id-data.
 const CONTENT_TYPE_ATTRIBUTE = der(TAG.SEQUENCE, derOid(OID.contentType), der(TAG.SET, DATA_OID));
@@ -77,12 +82,16 @@ function prepareSigner(signer: OspTokenSigner): PreparedSigner {
     const key = createPrivateKey(signer.privateKeyPem);
     const certDer = Buffer.from(new X509Certificate(signer.certificatePem).raw);
     const facts = certificateFacts(certDer);
+    const ed25519 = key.asymmetricKeyType === "ed25519";
+    const digestAlgorithm = ed25519 ? SHA512_ALGORITHM : SHA256_ALGORITHM;
     prepared = {
       key,
-      head: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SET, SHA256_ALGORITHM)]),
+      head: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SET, digestAlgorithm)]),
       certificates: der(TAG.context(0), certDer),
-      signerHead: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SEQUENCE, facts.issuerDer, facts.serialDer), SHA256_ALGORITHM]),
+      signerHead: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SEQUENCE, facts.issuerDer, facts.serialDer), digestAlgorithm]),
       signatureAlgorithm: signatureAlgorithm(key, true),
+      contentDigest: ed25519 ? "sha512" : "sha256",
+      signDigest: signatureDigest(key),
     };
     if (preparedByPem.size >= 64) preparedByPem.clear();
     preparedByPem.set(pemKey, prepared);
@@ -93,18 +102,19 @@ function prepareSigner(signer: OspTokenSigner): PreparedSigner {
 
 /**
  * Makes a token: the TokenInfo document, or with a signer a DER CMS SignedData (RFC 5652 §5) with the
- * TokenInfo attached, SHA-256, the signer certificate included, and signed attributes content-type and
- * message-digest (no signing-time: nothing here reads a clock).
+ * TokenInfo attached, the signer certificate included, and signed attributes content-type and message-digest
+ * (no signing-time: nothing here reads a clock). SHA-256 with RSA and ECDSA; SHA-512 and PureEdDSA with
+ * Ed25519 (RFC 8419 §3), whose signatures are deterministic (RFC 8032 §5.1.6), so the token is too.
  */
 export function createOspToken(info: OspTokenInfo, signer?: OspTokenSigner): Buffer {
   const xml = encodeTokenInfo(info);
   if (!signer) return xml;
   const p = prepareSigner(signer);
-  const digest = createHash("sha256").update(xml).digest();
+  const digest = createHash(p.contentDigest).update(xml).digest();
   // RFC 5652 §5.4: the signature is over the DER of the attributes as a SET OF (DER order: content-type
   // sorts before message-digest, its encoding being shorter with equal leading octets).
   const attributes = Buffer.concat([CONTENT_TYPE_ATTRIBUTE, der(TAG.SEQUENCE, MESSAGE_DIGEST_OID, der(TAG.SET, der(TAG.OCTET_STRING, digest)))]);
-  const signature = cryptoSign("sha256", der(TAG.SET, attributes), p.key);
+  const signature = cryptoSign(p.signDigest, der(TAG.SET, attributes), p.key);
   const signerInfo = der(TAG.SEQUENCE, p.signerHead, der(TAG.context(0), attributes), p.signatureAlgorithm, der(TAG.OCTET_STRING, signature));
   const encapContent = der(TAG.SEQUENCE, DATA_OID, der(TAG.context(0), der(TAG.OCTET_STRING, xml)));
   const signedData = der(TAG.SEQUENCE, p.head, encapContent, p.certificates, der(TAG.SET, signerInfo));
@@ -127,8 +137,10 @@ const DIGESTS: Record<string, string> = {
   [OID.sha512]: "sha512",
 };
 
-/** Signature algorithm OIDs accepted per key type (RFC 3370 §3.2, RFC 5754 §3, RFC 5753 §2.1.1). */
-const SIGNATURE_FAMILY: Record<string, "rsa" | "ec"> = {
+type SignatureFamily = "rsa" | "ec" | "ed25519";
+
+/** Signature algorithm OIDs accepted per key type (RFC 3370 §3.2, RFC 5754 §3, RFC 5753 §2.1.1, RFC 8419 §3.1). */
+const SIGNATURE_FAMILY: Record<string, SignatureFamily> = {
   [OID.rsaEncryption]: "rsa",
   "1.2.840.113549.1.1.5": "rsa", // sha1WithRSAEncryption
   [OID.sha256WithRSAEncryption]: "rsa",
@@ -139,6 +151,7 @@ const SIGNATURE_FAMILY: Record<string, "rsa" | "ec"> = {
   [OID.ecdsaWithSha256]: "ec",
   "1.2.840.10045.4.3.3": "ec", // ecdsa-with-SHA384
   "1.2.840.10045.4.3.4": "ec", // ecdsa-with-SHA512
+  [OID.ed25519]: "ed25519",
 };
 
 interface TrustAnchor {
@@ -295,7 +308,7 @@ interface ParsedSignedData {
   sidSerial: Buffer;
   hash: string;
   signedAttributes?: DerNode;
-  signatureFamily: "rsa" | "ec";
+  signatureFamily: SignatureFamily;
   signature: Buffer;
 }
 
@@ -327,11 +340,13 @@ function parseSignedData(token: Buffer): ParsedSignedData {
   if (parts[j]?.tag === TAG.context(0)) {
     signedAttributes = parts[j++]!;
     if (signedAttributes.contentEnd !== signedAttributes.end) throw new Error("signed attributes must be DER (definite length)");
-    checkSignedAttributes(token, signedAttributes, content, hash, eContentType);
   }
   const algorithmOid = oidText(token, expectTag(derChildren(token, expectTag(parts[j++], TAG.SEQUENCE, "signatureAlgorithm"))[0], TAG.OID, "signatureAlgorithm"));
   const signatureFamily = SIGNATURE_FAMILY[algorithmOid];
   if (!signatureFamily) throw new Error(`unsupported signature algorithm ${algorithmOid}`);
+  // RFC 8419 §3.1: Ed25519 with signed attributes digests the content with SHA-512.
+  if (signatureFamily === "ed25519" && signedAttributes && hash !== "sha512") throw new Error("Ed25519 signed attributes need the SHA-512 digest");
+  if (signedAttributes) checkSignedAttributes(token, signedAttributes, content, hash, eContentType);
   const signatureNode = expectTag(parts[j], TAG.OCTET_STRING, "signature");
   return {
     content,
@@ -374,7 +389,8 @@ function verifySignature(token: Buffer, parsed: ParsedSignedData, publicKey: Key
   const signedBytes = attrs ? Buffer.concat([Buffer.from([TAG.SET]), token.subarray(attrs.start + 1, attrs.end)]) : parsed.content;
   let ok = false;
   try {
-    ok = cryptoVerify(parsed.hash, signedBytes, publicKey, parsed.signature);
+    // RFC 8419 §3.1: PureEdDSA over the same bytes, no pre-hash.
+    ok = cryptoVerify(parsed.signatureFamily === "ed25519" ? null : parsed.hash, signedBytes, publicKey, parsed.signature);
   } catch {
     ok = false;
   }

@@ -32,9 +32,13 @@ function signerInfoOf(token: Buffer): forge.asn1.Asn1[] {
 const KEY_TYPES: [string, OspKeyType, string][] = [
   ["RSA", "rsa", "1.2.840.113549.1.1.1"], // rsaEncryption (RFC 3370 §3.2)
   ["ECDSA P-256", "p256", "1.2.840.10045.4.3.2"], // ecdsa-with-SHA256 (RFC 5753 §2.1.1)
+  ["Ed25519", "ed25519", "1.3.101.112"], // id-Ed25519 (RFC 8419 §3.1)
 ];
 
 describe.each(KEY_TYPES)("signed OSP tokens with %s keys (CMS SignedData over TokenInfo)", (_label, keyType, signatureOid) => {
+  // RFC 8419 §3.1: Ed25519 digests the content with SHA-512 and signs with PureEdDSA (no pre-hash).
+  const contentDigest = keyType === "ed25519" ? "sha512" : "sha256";
+  const verifyDigest = keyType === "ed25519" ? null : "sha256";
   let pki: TestPki;
   let otherPki: TestPki;
   beforeAll(() => {
@@ -157,14 +161,15 @@ describe.each(KEY_TYPES)("signed OSP tokens with %s keys (CMS SignedData over To
     expect(asn1Oid(byOid.get("1.2.840.113549.1.9.3"))).toBe("1.2.840.113549.1.7.1");
     const start = token.indexOf("<?xml");
     const content = token.subarray(start, token.indexOf("</TokenInfo>") + 12);
-    const sha256 = forge.md.sha256.create().update(content.toString("binary")).digest().getBytes();
-    expect(byOid.get("1.2.840.113549.1.9.4")!.value).toBe(sha256);
+    const md = (contentDigest === "sha512" ? forge.md.sha512 : forge.md.sha256).create();
+    expect(byOid.get("1.2.840.113549.1.9.4")!.value).toBe(md.update(content.toString("binary")).digest().getBytes());
+    expect(asn1Oid(asn1Children(parts[2]!)[0])).toBe(contentDigest === "sha512" ? "2.16.840.1.101.3.4.2.3" : "2.16.840.1.101.3.4.2.1");
     expect(asn1Oid(asn1Children(parts[4]!)[0])).toBe(signatureOid);
     // Re-tag [0] IMPLICIT as SET OF and verify with the certificate's key, outside our own reader.
     const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, asn1Children(attrs));
     const signed = Buffer.from(forge.asn1.toDer(set).getBytes(), "binary");
     const publicKey = createPublicKey(pki.signer.certificatePem);
-    expect(cryptoVerify("sha256", signed, publicKey, Buffer.from(parts[5]!.value as string, "binary"))).toBe(true);
+    expect(cryptoVerify(verifyDigest, signed, publicKey, Buffer.from(parts[5]!.value as string, "binary"))).toBe(true);
   });
 
   it("refuses a token whose signer certificate imitates the trusted one (same issuer and serial, other key)", () => {
