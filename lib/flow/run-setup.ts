@@ -1,14 +1,15 @@
 // What every driver's run starts with: the topology, the event bus feeding the outcome tracker, and the
 // record sink (kept for the result and passed on to the caller's onRecord).
 import type { MessageRecord } from "../drivers/message-record.js";
+import type { CalleeBehaviour } from "../roles/user-agent.js";
 import { CallEventBus } from "./call-events.js";
 import { OutcomeTracker } from "./call-outcomes.js";
 import type { RunOptions } from "./run-calls.js";
 import { buildTopology, resolveTopology } from "./topology.js";
 
-export function prepareRun(opts: RunOptions & { keepRecords?: boolean }) {
+export function prepareRun(opts: RunOptions & { keepRecords?: boolean; callee?: (callId: string) => CalleeBehaviour }) {
   const topology = resolveTopology(opts.topology);
-  const topo = buildTopology(topology, opts.calls, opts.faults, opts.seed !== undefined ? { seed: opts.seed } : {});
+  const topo = buildTopology(topology, opts.calls, opts.faults, { ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.callee ? { callee: opts.callee } : {}) });
   const bus = new CallEventBus();
   const tracker = new OutcomeTracker(topo.callIds, opts.calls);
   bus.on("*", (e) => tracker.onEvent(e));

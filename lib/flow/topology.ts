@@ -54,7 +54,7 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
   };
 }
 
-export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number } = {}): FlowTopology {
+export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour } = {}): FlowTopology {
   const random = seededRandom(timing.seed ?? 1);
   const denied = new Set(faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny").map((f) => f.role));
   const transport = topology.sipTransport === "tcp" ? "TCP" : "UDP";
@@ -77,7 +77,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   };
 
   const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1 });
-  const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour, ids: new SipIds(random), ...t1 });
+  const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
   const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1 });
   const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1 });
 
