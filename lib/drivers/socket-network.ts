@@ -47,6 +47,8 @@ export interface SocketNetworkOptions<E> {
   directory?: Record<string, NodeAddresses>;
   /** Names the peer of a TCP connection from another process by its first message (a COPS OPN's PEPID, a SIP Via). */
   identifyTcpPeer?: (proto: Protocol, acceptor: string, first: Buffer) => string | undefined;
+  /** The call a message from another process is about, read from its bytes (no hint crosses processes). */
+  callIdOf?: (proto: Protocol, bytes: Buffer) => string | undefined;
 }
 
 /** Where a node listens: one loopback host, a port per protocol (OSP over HTTP at path /osp). */
@@ -202,7 +204,7 @@ export class SocketNetwork<E = unknown> {
 
   private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, intercept?: (a: SendAction) => boolean): void {
     const event: NodeEvent = { type: "deliver", now: this.now, proto, from, bytes };
-    const callId = this.takeHint(proto, from, to, bytes);
+    const callId = this.takeHint(proto, from, to, bytes) ?? this.opts.callIdOf?.(proto, bytes);
     if (callId !== undefined) event.callId = callId;
     this.dispatch(to, event, intercept);
   }
