@@ -61,8 +61,12 @@ const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
 
 export class Clearinghouse {
   private nextTransactionId: bigint;
-  /** peer + messageId → answer already given, so a retransmitted request gets the same answer (same tokens). */
-  private readonly answered = new Map<string, { at: number; reply: Promise<ClearinghouseReply> }>();
+  /**
+   * peer + messageId → when it was answered and its first transaction id. A retransmitted request is answered
+   * again from these (same transaction, validity and destinations; byte-identical with a deterministic signer:
+   * Ed25519, RSA PKCS#1 v1.5, unsigned), so the cache holds a few bytes per request, not the answer.
+   */
+  private readonly answered = new Map<string, { at: number; transactionId: bigint }>();
 
   constructor(readonly options: ClearinghouseOptions) {
     this.nextTransactionId = options.transactionIdStart ?? 1n;
@@ -80,11 +84,16 @@ export class Clearinghouse {
     this.forgetOldAnswers(nowMs);
     const key = `${peer ?? ""}\u0000${message.messageId}`;
     const earlier = this.answered.get(key);
-    if (earlier) return earlier.reply;
-    const reply = this.answer(message, nowMs, peer);
-    // Remember answers to authorisation-type requests; usage is made idempotent by the store itself.
+    if (earlier) return this.answer(message, earlier.at, peer, { next: earlier.transactionId });
+    // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
+    const authorisations = message.components.filter((c) => c.kind === "AuthorisationRequest").length;
+    const firstTransactionId = this.nextTransactionId;
+    const transactionIds = { next: firstTransactionId };
+    this.nextTransactionId += BigInt(authorisations);
+    const reply = this.answer(message, nowMs, peer, transactionIds);
+    // Remember authorisation-type requests; usage is made idempotent by the store itself.
     if (!message.components.every((c) => c.kind === "UsageIndication")) {
-      this.answered.set(key, { at: nowMs, reply });
+      this.answered.set(key, { at: nowMs, transactionId: firstTransactionId });
       reply.catch(() => this.answered.delete(key));
       const limit = this.options.replayCacheSize ?? 10_000;
       while (this.answered.size > limit) this.answered.delete(this.answered.keys().next().value as string);
@@ -101,21 +110,27 @@ export class Clearinghouse {
     }
   }
 
-  private async answer(message: OspMessage, nowMs: number, peer: string | undefined): Promise<ClearinghouseReply> {
+  private async answer(message: OspMessage, nowMs: number, peer: string | undefined, transactionIds: { next: bigint }): Promise<ClearinghouseReply> {
     const components: OspComponent[] = [];
-    for (const c of message.components) components.push(await this.answerComponent(c, message.messageId, nowMs, peer));
-    return this.reply(message.messageId, components);
+    for (const c of message.components) components.push(await this.answerComponent(c, message.messageId, nowMs, peer, transactionIds));
+    return this.reply(message.messageId, components, transactionIds.next);
   }
 
-  private reply(messageId: string, components: OspComponent[]): ClearinghouseReply {
-    const message: OspMessage = { messageId, random: String(1 + (Number(this.nextTransactionId % 65_535n))), components };
+  private reply(messageId: string, components: OspComponent[], randomSource: bigint): ClearinghouseReply {
+    const message: OspMessage = { messageId, random: String(1 + Number(randomSource % 65_535n)), components };
     return { httpStatus: 200, message, bytes: encodeOspMessage(message, { spelling: this.options.spelling }) };
   }
 
-  private async answerComponent(c: OspComponent, messageId: string, nowMs: number, peer: string | undefined): Promise<OspComponent> {
+  private async answerComponent(
+    c: OspComponent,
+    messageId: string,
+    nowMs: number,
+    peer: string | undefined,
+    transactionIds: { next: bigint },
+  ): Promise<OspComponent> {
     switch (c.kind) {
       case "AuthorisationRequest":
-        return this.authorise(c, nowMs, peer);
+        return this.authorise(c, nowMs, peer, transactionIds.next++);
       case "UsageIndication":
         return this.recordUsage(c, messageId, nowMs, peer);
       case "AuthorisationIndication":
@@ -129,7 +144,7 @@ export class Clearinghouse {
     }
   }
 
-  private authorise(req: OspAuthorisationRequest, nowMs: number, peer: string | undefined): OspComponent {
+  private authorise(req: OspAuthorisationRequest, nowMs: number, peer: string | undefined, transactionNumber: bigint): OspComponent {
     const calledNumber = req.destinationInfo.find((d) => d.type === "e164")?.value ?? req.destinationInfo[0]?.value;
     const callingNumber = req.sourceInfo.find((d) => d.type === "e164")?.value ?? req.sourceInfo[0]?.value;
     const sourceAddress = req.sourceAlternates.find((d) => d.type === "transport")?.value;
@@ -146,7 +161,7 @@ export class Clearinghouse {
         : refuse(OSP_STATUS.forbidden, "source not authorised for this route");
     }
     const route = decision.route;
-    const transactionId = String(this.nextTransactionId++);
+    const transactionId = String(transactionNumber);
     const validAfter = wholeSeconds(nowMs);
     const validUntil = validAfter + wholeSeconds(this.options.tokenLifetimeMs ?? 300_000);
     const callId = req.callIds[0] ?? Buffer.alloc(0);
@@ -234,7 +249,7 @@ export class Clearinghouse {
       return { httpStatus: 400, bytes: Buffer.from(`${err.message}\n`) };
     }
     const status = { code: err.ospStatusCode ?? OSP_STATUS.badRequest, description: `${err.path}: ${err.reason}`.slice(0, 200) };
-    return this.reply(messageId, [statusAnswer(answerKind, undefined, nowMs, status)]);
+    return this.reply(messageId, [statusAnswer(answerKind, undefined, nowMs, status)], this.nextTransactionId);
   }
 }
 
