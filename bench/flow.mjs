@@ -1,10 +1,11 @@
 // Flow benchmark: complete calls (FIG. 5 setup + FIG. 6 teardown through all nine roles) per second on the
-// in-memory driver and on the loopback socket driver, heap bytes per established call with 10,000 calls up,
-// and a profile of where the time goes per role and protocol. Run after `npm run build`:
+// in-memory driver and on the loopback socket driver, memory (V8 heap + Buffers) per established call with 10,000 calls up,
+// and a CPU profile of where the time goes, by protocol layer and by role. Run after `npm run build`:
 //   node --expose-gc bench/flow.mjs [--quick]
 // Last line: {"inmemory_calls_per_s":…, "network_calls_per_s":…, "bytes_per_call":…, …}
 import { runCalls, buildTopology, resolveTopology, MemoryNetwork, CallEventBus } from "../dist/lib/index.js";
 import { flowPki } from "../dist/lib/flow/flow-pki.js";
+import { Session } from "node:inspector/promises";
 
 const quick = process.argv.includes("--quick");
 const gc = globalThis.gc;
@@ -68,9 +69,13 @@ async function networkRate(n, topologyOptions) {
   return { callsPerS: ok / ((last - first) / 1000), ms: last - first, failed: n - ok };
 }
 
-async function bytesPerCall(n) {
+/**
+ * Memory per established call with `n` calls up, in the default configuration: V8 heap plus the memory of
+ * Buffers (ArrayBuffer backing stores live outside the V8 heap but are held by the calls all the same).
+ */
+async function bytesPerCall(n, topologyOptions) {
   const measure = async (count) => {
-    const topology = resolveTopology({ signedTokens: false });
+    const topology = resolveTopology(topologyOptions);
     const specs = calls(count, { spacingMs: 1, answerDelayMs: 50, durationMs: 3_600_000 });
     const topo = buildTopology(topology, specs, [], { seed: 1 });
     let established = 0;
@@ -81,41 +86,101 @@ async function bytesPerCall(n) {
     await net.run({ untilMs: 10 + count + 60_000 });
     gc?.();
     gc?.();
-    const heap = process.memoryUsage().heapUsed;
-    return { heap, established, keep: [topo, net] };
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    return { heapUsed, arrayBuffers, established, keep: [topo, net] };
   };
   const base = await measure(0);
-  const base2 = base.heap;
+  const baseline = { heapUsed: base.heapUsed, arrayBuffers: base.arrayBuffers };
   base.keep = null;
   const full = await measure(n);
   if (full.established !== n) throw new Error(`heap: ${full.established}/${n} calls up`);
-  return Math.round((full.heap - base2) / n);
+  const heap = Math.round((full.heapUsed - baseline.heapUsed) / n);
+  const buffers = Math.max(0, Math.round((full.arrayBuffers - baseline.arrayBuffers) / n));
+  return { heap, buffers, total: heap + buffers };
+}
+
+/** Where the CPU time of a run goes, by protocol layer: self time of V8 CPU profile samples, by source file. */
+const LAYERS = [
+  [/\/protocols\/sip\//, "SIP codec+transactions"],
+  [/\/protocols\/cops\//, "COPS codec+connections"],
+  [/\/protocols\/osp\/token|node:internal\/crypto/, "OSP tokens (sign/verify)"],
+  [/\/protocols\/osp\/|fast-xml-parser/, "OSP codec"],
+  [/sdp-transform|\/lib\/flow\/media-flows/, "SDP"],
+  [/\/lib\/roles\/(sip-proxy|user-agent|sip-transaction-layer|sip-ids)/, "roles: SIP side"],
+  [/\/lib\/roles\/(policy-server|edge-router|cops-links)/, "roles: COPS side"],
+  [/\/lib\/roles\/(clearinghouse|ch-node)|\/lib\/adapters\//, "roles: clearinghouse+adapters"],
+  [/\/lib\/drivers\//, "memory driver"],
+];
+/** A frame's own layer, or undefined for runtime frames (Buffer, Map, natives) that count for their caller's layer. */
+function ownLayer(url, fn) {
+  if (fn === "(garbage collector)") return "GC";
+  if (fn === "(program)" || fn === "(idle)" || fn === "(root)") return "other";
+  for (const [re, name] of LAYERS) if (re.test(url)) return name;
+  return url.startsWith("node:") || url === "" ? undefined : "other";
+}
+async function profileByLayer(run) {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.start");
+  await run();
+  const { profile } = await session.post("Profiler.stop");
+  session.disconnect();
+  const nodeLayer = new Map();
+  const visit = (node, inherited) => {
+    const layer = ownLayer(node.callFrame.url, node.callFrame.functionName) ?? inherited;
+    nodeLayer.set(node.id, layer);
+    for (const child of node.children ?? []) visit(byId.get(child), layer);
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  visit(profile.nodes[0], "node runtime");
+  const byLayer = new Map();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const layer = nodeLayer.get(profile.samples[i]);
+    if (layer === undefined) continue;
+    byLayer.set(layer, (byLayer.get(layer) ?? 0) + dt);
+    total += dt;
+  }
+  return [...byLayer.entries()].map(([layer, us]) => ({ layer, share: us / total })).sort((a, b) => b.share - a.share);
 }
 
 flowPki(); // the clearinghouse's signing key and CA, made once per process, outside the timings
 const defaultTopology = { clearinghouse: "osp-http", signedTokens: true, clearinghouseTimeoutMs: 60_000 };
-const n = quick ? 20 : 100;
+const n = quick ? 200 : 2000;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+await memoryRate(50, defaultTopology); // warm-up
+const memRuns = [];
+for (let i = 0; i < 3; i++) memRuns.push((await memoryRate(n, defaultTopology)).callsPerS);
+const mem = { callsPerS: median(memRuns) };
+const memUnsigned = await memoryRate(n, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
+const memNoCh = await memoryRate(n, { clearinghouse: "none" });
+// Profiles run apart from the timed runs (sampling costs time): by protocol layer, and by role and event.
 const profile = new Map();
-await memoryRate(10, defaultTopology); // warm-up
-const mem = await memoryRate(n, defaultTopology, profile);
-const memUnsigned = await memoryRate(quick ? 200 : 2000, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
-const memNoCh = await memoryRate(quick ? 200 : 2000, { clearinghouse: "none" });
+const layers = await profileByLayer(() => memoryRate(n, defaultTopology, profile));
 const netDefault = await networkRate(quick ? 20 : 50, defaultTopology);
 const netUnsigned = await networkRate(quick ? 50 : 300, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
-const bytes = await bytesPerCall(quick ? 1000 : 10_000);
+const bytes = await bytesPerCall(quick ? 1000 : 10_000, defaultTopology);
 
+console.log(`CPU profile of ${n} in-memory calls, default configuration, self time by protocol layer (runtime frames count for their caller):`);
+for (const { layer, share } of layers) console.log(`  ${layer.padEnd(32)} ${(share * 100).toFixed(1).padStart(5)} %`);
 const total = [...profile.values()].reduce((a, b) => a + b, 0n);
 const rows = [...profile.entries()].sort((a, b) => (b[1] > a[1] ? 1 : -1)).slice(0, 14);
-console.log(`profile of ${n} in-memory calls, default configuration (time inside each role's handle(), by the protocol of the event):`);
+console.log(`the same run by role, time inside each role's handle() by the protocol of the event:`);
 for (const [key, ns] of rows) console.log(`  ${key.padEnd(16)} ${(Number(ns) / 1e6).toFixed(1).padStart(9)} ms  ${((Number(ns) * 100) / Number(total)).toFixed(1).padStart(5)} %`);
-console.log(`in memory: ${mem.callsPerS.toFixed(1)} calls/s signed tokens, ${memUnsigned.callsPerS.toFixed(0)} unsigned, ${memNoCh.callsPerS.toFixed(0)} without clearinghouse`);
+console.log(`in memory: ${mem.callsPerS.toFixed(0)} calls/s signed tokens (median of ${memRuns.map((r) => r.toFixed(0)).join(", ")}), ${memUnsigned.callsPerS.toFixed(0)} unsigned, ${memNoCh.callsPerS.toFixed(0)} without clearinghouse`);
 console.log(`loopback:  ${netDefault.callsPerS.toFixed(1)} calls/s signed tokens (${netDefault.failed} failed), ${netUnsigned.callsPerS.toFixed(0)} unsigned (${netUnsigned.failed} failed)`);
-console.log(`heap per established call (all roles, unsigned tokens): ${bytes} bytes`);
+console.log(`memory per established call (all roles, default configuration): ${bytes.total} bytes = ${bytes.heap} V8 heap + ${bytes.buffers} Buffer memory`);
 console.log(JSON.stringify({
-  inmemory_calls_per_s: Math.round(mem.callsPerS * 10) / 10,
+  inmemory_calls_per_s: Math.round(mem.callsPerS),
   network_calls_per_s: Math.round(netDefault.callsPerS * 10) / 10,
-  bytes_per_call: bytes,
+  bytes_per_call: bytes.total,
+  heap_bytes_per_call: bytes.heap,
+  buffer_bytes_per_call: bytes.buffers,
   inmemory_calls_per_s_unsigned_tokens: Math.round(memUnsigned.callsPerS),
   inmemory_calls_per_s_no_clearinghouse: Math.round(memNoCh.callsPerS),
   network_calls_per_s_unsigned_tokens: Math.round(netUnsigned.callsPerS),
+  profile_share_by_layer: Object.fromEntries(layers.map(({ layer, share }) => [layer, Math.round(share * 1000) / 1000])),
 }));
