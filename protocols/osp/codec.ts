@@ -9,11 +9,13 @@ import type {
   OspTokenInfo,
 } from "./model.js";
 import { COMPONENT_KINDS, TOOLKIT_ELEMENT_NAMES, componentElementName, componentKindOf } from "./names.js";
-import { element, parseXmlDocument, serializeXml, type XmlElement } from "./xml-tree.js";
+import { escapeXmlAttribute, escapeXmlText, parseXmlDocument, serializeXml, type XmlElement } from "./xml-tree.js";
 
 interface ValueCodec<T> {
-  decode(el: XmlElement, path: string): T;
-  encode(name: string, value: T, path: string): XmlElement;
+  /** `parent` is the path of the enclosing element; this element's own path is built only for an error. */
+  decode(el: XmlElement, parent: string): T;
+  /** The element as XML text; `attrs` is attribute text written after the codec's own (` critical="false"`). */
+  encode(name: string, value: T, path: string, attrs: string): string;
 }
 
 interface FieldSpec {
@@ -22,59 +24,101 @@ interface FieldSpec {
   codec: ValueCodec<any>;
   many?: boolean;
   required?: boolean;
-  /** Attributes always written on this element (e.g. critical="false" on toolkit extensions). */
-  attributes?: Record<string, string>;
+  /** Attribute text always written on this element (e.g. ` critical="false"` on toolkit extensions). */
+  attributes?: string;
 }
 
-function leafText(el: XmlElement, path: string): string {
-  if (el.children.length > 0) throw new OspDecodeError("unexpected-children", path, `element <${el.children[0]?.name}> inside a value element`);
+/** `<name attrs>text</name>`, or `<name attrs/>` when the text is empty; `text` is already escaped. */
+function leaf(name: string, attrs: string, text: string): string {
+  return text === "" ? `<${name}${attrs}/>` : `<${name}${attrs}>${text}</${name}>`;
+}
+
+/** Element path for errors: `Message/UsageIndication/CallId`. */
+function pathOf(parent: string, el: XmlElement): string {
+  return parent === "" ? el.name : `${parent}/${el.name}`;
+}
+
+function leafText(el: XmlElement, parent: string): string {
+  if (el.children.length > 0) {
+    throw new OspDecodeError("unexpected-children", pathOf(parent, el), `element <${el.children[0]?.name}> inside a value element`);
+  }
   return el.text;
 }
 
+const INTEGER = /^\d{1,15}$/;
+const DECIMAL = /^\d{1,15}(\.\d{1,15})?$/;
+
 const text: ValueCodec<string> = {
   decode: leafText,
-  encode: (name, v) => element(name, v),
+  encode: (name, v, _path, attrs) => leaf(name, attrs, escapeXmlText(v)),
 };
 
 const integer: ValueCodec<number> = {
-  decode(el, path) {
-    const s = leafText(el, path);
-    if (!/^\d{1,15}$/.test(s)) throw new OspDecodeError("bad-value", path, `'${s.slice(0, 40)}' is not a non-negative integer`);
+  decode(el, parent) {
+    const s = leafText(el, parent);
+    if (!INTEGER.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a non-negative integer`);
     return Number(s);
   },
-  encode(name, v, path) {
+  encode(name, v, path, attrs) {
     if (!Number.isSafeInteger(v) || v < 0 || v >= 1e15) throw new RangeError(`OSP encode ${path}: ${v} is not a non-negative integer`);
-    return element(name, String(v));
+    return leaf(name, attrs, String(v));
   },
 };
 
 const decimal: ValueCodec<number> = {
-  decode(el, path) {
-    const s = leafText(el, path);
-    if (!/^\d{1,15}(\.\d{1,15})?$/.test(s)) throw new OspDecodeError("bad-value", path, `'${s.slice(0, 40)}' is not a decimal number`);
+  decode(el, parent) {
+    const s = leafText(el, parent);
+    if (!DECIMAL.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a decimal number`);
     return Number(s);
   },
-  encode(name, v, path) {
+  encode(name, v, path, attrs) {
     const s = String(v);
-    if (!/^\d{1,15}(\.\d{1,15})?$/.test(s)) throw new RangeError(`OSP encode ${path}: ${v} has no plain decimal form`);
-    return element(name, s);
+    if (!DECIMAL.test(s)) throw new RangeError(`OSP encode ${path}: ${v} has no plain decimal form`);
+    return leaf(name, attrs, s);
   },
 };
 
 const boolean: ValueCodec<boolean> = {
-  decode(el, path) {
-    const s = leafText(el, path).toLowerCase();
+  decode(el, parent) {
+    const s = leafText(el, parent).toLowerCase();
     if (s === "true") return true;
     if (s === "false") return false;
-    throw new OspDecodeError("bad-value", path, `'${s.slice(0, 40)}' is not true or false`);
+    throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not true or false`);
   },
-  encode: (name, v) => element(name, v ? "true" : "false"),
+  encode: (name, v, _path, attrs) => leaf(name, attrs, v ? "true" : "false"),
 };
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Digits of `s` from `from` to `to` as a number, or -1 if one is not a digit. */
+function digitsAt(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ` (what the toolkit and this encoder write), years 100..9999; NaN for anything else. */
+function parseUtcSeconds(s: string): number {
+  if (s.length !== 20 || s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d || s.charCodeAt(10) !== 0x54 ||
+      s.charCodeAt(13) !== 0x3a || s.charCodeAt(16) !== 0x3a || s.charCodeAt(19) !== 0x5a) return NaN;
+  const year = digitsAt(s, 0, 4), month = digitsAt(s, 5, 7), day = digitsAt(s, 8, 10);
+  const hour = digitsAt(s, 11, 13), minute = digitsAt(s, 14, 16), second = digitsAt(s, 17, 19);
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return NaN;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
 /** ISO 8601 date-time (TS 101 321 timestamps) ⇄ milliseconds since the epoch. */
 export function parseOspTime(s: string, path: string): number {
+  const fast = parseUtcSeconds(s);
+  if (fast === fast) return fast; // not NaN
   const m = ISO_TIME.exec(s);
   if (!m) throw new OspDecodeError("bad-value", path, `'${s.slice(0, 40)}' is not an ISO 8601 date-time`);
   const [, y, mo, d, h, mi, se, frac, zone] = m;
@@ -104,60 +148,97 @@ export function formatOspTime(ms: number): string {
   if (!Number.isSafeInteger(ms) || ms < MIN_TIME || ms > MAX_TIME) {
     throw new RangeError(`OSP encode: ${ms} is not a time between years 1 and 9999`);
   }
-  const iso = new Date(ms).toISOString();
-  return ms % 1000 === 0 ? `${iso.slice(0, 19)}Z` : iso;
+  // Civil date from days since 1970-01-01 (proleptic Gregorian, as Date.prototype.toISOString).
+  const days = Math.floor(ms / 86_400_000);
+  const inDay = ms - days * 86_400_000;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const second = Math.floor(inDay / 1000);
+  const millis = inDay - second * 1000;
+  const hms = `${TWO_DIGITS[Math.floor(second / 3600)]}:${TWO_DIGITS[Math.floor(second / 60) % 60]}:${TWO_DIGITS[second % 60]}`;
+  const date = `${year < 1000 ? String(year).padStart(4, "0") : year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
+  return millis === 0 ? `${date}T${hms}Z` : `${date}T${hms}.${String(millis).padStart(3, "0")}Z`;
 }
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
 
 const time: ValueCodec<number> = {
-  decode: (el, path) => parseOspTime(leafText(el, path), path),
-  encode: (name, v) => element(name, formatOspTime(v)),
+  decode(el, parent) {
+    const s = leafText(el, parent);
+    const fast = parseUtcSeconds(s);
+    return fast === fast ? fast : parseOspTime(s, pathOf(parent, el));
+  },
+  encode: (name, v, _path, attrs) => leaf(name, attrs, formatOspTime(v)),
 };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+function base64(v: Uint8Array): string {
+  return (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString("base64");
+}
+
 /** `encoding="base64"` (CallId, Token); `encoding="cdata"` carries the bytes as text. */
 const binary: ValueCodec<Buffer> = {
-  decode(el, path) {
-    const s = leafText(el, path);
+  decode(el, parent) {
+    const s = leafText(el, parent);
     const encoding = el.attributes.encoding ?? "base64";
     if (encoding === "cdata") return Buffer.from(s, "utf8");
-    if (encoding !== "base64") throw new OspDecodeError("bad-value", `${path}@encoding`, `unknown encoding '${encoding.slice(0, 40)}'`);
-    const compact = s.replace(/\s+/g, "");
-    if (compact.length % 4 !== 0 || !BASE64.test(compact)) throw new OspDecodeError("bad-value", path, "content is not base64");
+    if (encoding !== "base64") throw new OspDecodeError("bad-value", `${pathOf(parent, el)}@encoding`, `unknown encoding '${encoding.slice(0, 40)}'`);
+    const compact = BASE64.test(s) ? s : s.replace(/\s+/g, "");
+    if (compact.length % 4 !== 0 || !BASE64.test(compact)) throw new OspDecodeError("bad-value", pathOf(parent, el), "content is not base64");
     return Buffer.from(compact, "base64");
   },
-  encode: (name, v) => element(name, Buffer.from(v).toString("base64"), { encoding: "base64" }),
+  encode: (name, v, _path, attrs) => leaf(name, ` encoding="base64"${attrs}`, base64(v)),
 };
 
 /** `<SourceInfo type="e164">4085551212</SourceInfo>`. */
 const typedValue: ValueCodec<{ type: string; value: string }> = {
-  decode(el, path) {
+  decode(el, parent) {
     const type = el.attributes.type;
-    if (type === undefined) throw new OspDecodeError("missing-attribute", path, "attribute 'type' is required");
-    return { type, value: leafText(el, path) };
+    if (type === undefined) throw new OspDecodeError("missing-attribute", pathOf(parent, el), "attribute 'type' is required");
+    return { type, value: leafText(el, parent) };
   },
-  encode: (name, v) => element(name, v.value, { type: v.type }),
+  encode: (name, v, _path, attrs) => leaf(name, ` type="${escapeXmlAttribute(v.type)}"${attrs}`, escapeXmlText(v.value)),
 };
 
 function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): ValueCodec<Record<string, unknown>> {
-  const byName = new Map(fields.map((f) => [f.el, f]));
+  if (new Set(fields.map((f) => f.el)).size !== fields.length) throw new Error("OSP schema: an element name appears twice");
+  const ownAttributes = options.attributes ?? [];
+  const manyKeys = fields.filter((f) => f.many).map((f) => f.key);
   return {
-    decode(el, path) {
+    decode(el, parent) {
+      const path = pathOf(parent, el);
       if (el.text !== "") throw new OspDecodeError("unexpected-text", path, `text '${el.text.slice(0, 40)}' inside a structured element`);
       const out: Record<string, unknown> = {};
-      for (const f of fields) if (f.many) out[f.key] = [];
-      const extensions: OspExtensionElement[] = [];
-      for (const attr of options.attributes ?? []) if (el.attributes[attr] !== undefined) out[attr] = el.attributes[attr];
+      for (const key of manyKeys) out[key] = [];
+      let extensions: OspExtensionElement[] | undefined;
+      for (const attr of ownAttributes) if (el.attributes[attr] !== undefined) out[attr] = el.attributes[attr];
+      let k = 0;
       for (const child of el.children) {
-        const childPath = `${path}/${child.name}`;
-        const f = byName.get(child.name);
+        // Children mostly come in schema order: look from the field matched last.
+        const name = child.name;
+        let f: FieldSpec | undefined;
+        for (let j = 0; j < fields.length; j++) {
+          const candidate = fields[k]!;
+          if (candidate.el === name) {
+            f = candidate;
+            break;
+          }
+          if (++k === fields.length) k = 0;
+        }
         if (!f) {
-          extensions.push(checkNotCritical(child, childPath));
+          (extensions ??= []).push(checkNotCritical(child, pathOf(path, child)));
           continue;
         }
-        const value = f.codec.decode(child, childPath);
+        const value = f.codec.decode(child, path);
         if (f.many) (out[f.key] as unknown[]).push(value);
-        else if (out[f.key] !== undefined) throw new OspDecodeError("duplicate-element", childPath, `<${child.name}> may appear once`);
+        else if (out[f.key] !== undefined) throw new OspDecodeError("duplicate-element", pathOf(path, child), `<${child.name}> may appear once`);
         else out[f.key] = value;
       }
       for (const f of fields) {
@@ -165,28 +246,33 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
           throw new OspDecodeError("missing-element", `${path}/${f.el}`, `<${f.el}> is required`);
         }
       }
-      if (extensions.length > 0) out.extensions = extensions;
+      if (extensions !== undefined) out.extensions = extensions;
       return out;
     },
-    encode(name, v, path) {
-      const attributes: Record<string, string> = {};
-      for (const attr of options.attributes ?? []) if (typeof v[attr] === "string") attributes[attr] = v[attr] as string;
-      const children: XmlElement[] = [];
+    encode(name, v, path, attrs) {
+      let open = `<${name}`;
+      for (const attr of ownAttributes) {
+        const a = v[attr];
+        if (typeof a === "string") open += ` ${attr}="${escapeXmlAttribute(a)}"`;
+      }
+      open += attrs;
+      let body = "";
       for (const f of fields) {
         const value = v[f.key];
         if (value === undefined) {
           if (f.required) throw new RangeError(`OSP encode ${path}: ${f.key} is required`);
           continue;
         }
-        const values = f.many ? (value as unknown[]) : [value];
-        for (const item of values) {
-          const child = f.codec.encode(f.el, item, `${path}/${f.el}`);
-          if (f.attributes) Object.assign(child.attributes, f.attributes);
-          children.push(child);
+        const fieldAttrs = f.attributes ?? "";
+        if (f.many) {
+          for (const item of value as unknown[]) body += f.codec.encode(f.el, item, `${path}/${f.el}`, fieldAttrs);
+        } else {
+          body += f.codec.encode(f.el, value, `${path}/${f.el}`, fieldAttrs);
         }
       }
-      for (const ext of (v.extensions as OspExtensionElement[] | undefined) ?? []) children.push(cloneElement(ext));
-      return element(name, "", attributes, children);
+      const extensions = v.extensions as OspExtensionElement[] | undefined;
+      if (extensions !== undefined) for (const ext of extensions) body += serializeXml(ext);
+      return body === "" ? `${open}/>` : `${open}>${body}</${name}>`;
     },
   };
 }
@@ -197,10 +283,6 @@ function checkNotCritical(el: XmlElement, path: string): OspExtensionElement {
   if (critical === "false") return el;
   if (critical === undefined && TOOLKIT_ELEMENT_NAMES.has(el.name)) return el;
   throw new OspDecodeError("unknown-critical-element", path, `element <${el.name}> is not understood and not marked critical="false"`);
-}
-
-function cloneElement(e: OspExtensionElement): XmlElement {
-  return { name: e.name, attributes: { ...e.attributes }, text: e.text, children: e.children.map(cloneElement) };
 }
 
 // ---- element schemas (order follows what the TransNexus toolkit writes) ----
@@ -231,12 +313,10 @@ const terminationCause = struct(
   { attributes: ["type"] },
 );
 /** `<Resources><AlmostOutOfResources>…</AlmostOutOfResources></Resources>` as one boolean. */
+const resourcesBody = struct([{ el: "AlmostOutOfResources", key: "v", codec: boolean, required: true }]);
 const resources: ValueCodec<boolean> = {
-  decode(el, path) {
-    const r = struct([{ el: "AlmostOutOfResources", key: "v", codec: boolean, required: true }]).decode(el, path);
-    return r.v as boolean;
-  },
-  encode: (name, v) => element(name, "", {}, [boolean.encode("AlmostOutOfResources", v, "")]),
+  decode: (el, parent) => resourcesBody.decode(el, parent).v as boolean,
+  encode: (name, v, _path, attrs) => `<${name}${attrs}>${boolean.encode("AlmostOutOfResources", v, "", "")}</${name}>`,
 };
 
 const timestamp: FieldSpec = { el: "Timestamp", key: "timestamp", codec: time };
@@ -252,8 +332,8 @@ const destinationAlternates: FieldSpec = { el: "DestinationAlternate", key: "des
 const tokens: FieldSpec = { el: "Token", key: "tokens", codec: binary, many: true };
 const validAfter: FieldSpec = { el: "ValidAfter", key: "validAfter", codec: time };
 const validUntil: FieldSpec = { el: "ValidUntil", key: "validUntil", codec: time };
-const customerId: FieldSpec = { el: "CustomerId", key: "customerId", codec: text, attributes: { critical: "false" } };
-const deviceId: FieldSpec = { el: "DeviceId", key: "deviceId", codec: text, attributes: { critical: "false" } };
+const customerId: FieldSpec = { el: "CustomerId", key: "customerId", codec: text, attributes: ' critical="false"' };
+const deviceId: FieldSpec = { el: "DeviceId", key: "deviceId", codec: text, attributes: ' critical="false"' };
 const destSignal: FieldSpec = { el: "DestinationSignalAddress", key: "destinationSignalAddress", codec: text };
 
 const destination = struct([
@@ -360,13 +440,12 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
   if (messageId === undefined) throw new OspDecodeError("missing-attribute", "Message@messageId", "attribute 'messageId' is required");
   const components: OspComponent[] = [];
   for (const child of root.children) {
-    const path = `Message/${child.name}`;
     const kind = componentKindOf(child.name);
     if (!kind) {
-      checkNotCritical(child, path);
+      checkNotCritical(child, `Message/${child.name}`);
       continue;
     }
-    const body = COMPONENT_SCHEMAS[kind].decode(child, path);
+    const body = COMPONENT_SCHEMAS[kind].decode(child, "Message");
     body.kind = kind;
     components.push(body as unknown as OspComponent);
   }
@@ -376,23 +455,19 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
   return message;
 }
 
-export function ospMessageToXml(message: OspMessage, options: OspEncodeOptions = {}): XmlElement {
-  const spelling = options.spelling ?? "toolkit";
-  const attributes: Record<string, string> = { messageId: message.messageId };
-  if (message.random !== undefined) attributes.random = message.random;
-  const children = message.components.map((c) => {
-    const name = componentElementName(c.kind, spelling);
-    const { kind: _kind, ...body } = c;
-    return COMPONENT_SCHEMAS[c.kind].encode(name, body as Record<string, unknown>, `Message/${name}`);
-  });
-  return element("Message", "", attributes, children);
-}
-
 /** Encodes a message exactly as modelled (UTF-8, compact, toolkit spelling unless told otherwise). */
 export function encodeOspMessage(message: OspMessage, options: OspEncodeOptions = {}): Buffer {
-  const parts = options.declaration === false ? [] : ['<?xml version="1.0"?>'];
-  serializeXml(ospMessageToXml(message, options), parts);
-  return Buffer.from(parts.join(""), "utf8");
+  const spelling = options.spelling ?? "toolkit";
+  let out = options.declaration === false ? "" : '<?xml version="1.0"?>';
+  out += `<Message messageId="${escapeXmlAttribute(message.messageId)}"`;
+  if (message.random !== undefined) out += ` random="${escapeXmlAttribute(message.random)}"`;
+  let body = "";
+  for (const c of message.components) {
+    const name = componentElementName(c.kind, spelling);
+    body += COMPONENT_SCHEMAS[c.kind].encode(name, c as unknown as Record<string, unknown>, `Message/${name}`, "");
+  }
+  out += body === "" ? "/>" : `>${body}</Message>`;
+  return Buffer.from(out, "utf8");
 }
 
 // ---- TokenInfo (the document a token carries) ----
@@ -411,15 +486,14 @@ const tokenInfoSchema = struct([
 export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
   const root = parseXmlDocument(input);
   if (root.name !== "TokenInfo") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <TokenInfo>`);
-  const info = tokenInfoSchema.decode(root, "TokenInfo");
+  const info = tokenInfoSchema.decode(root, "");
   if ((info.destinationAlternates as unknown[]).length === 0) delete info.destinationAlternates;
   return info as unknown as OspTokenInfo;
 }
 
 export function encodeTokenInfo(info: OspTokenInfo, options: { declaration?: boolean } = {}): Buffer {
-  const parts = options.declaration === false ? [] : ['<?xml version="1.0"?>'];
-  serializeXml(tokenInfoSchema.encode("TokenInfo", info as unknown as Record<string, unknown>, "TokenInfo"), parts);
-  return Buffer.from(parts.join(""), "utf8");
+  const declaration = options.declaration === false ? "" : '<?xml version="1.0"?>';
+  return Buffer.from(declaration + tokenInfoSchema.encode("TokenInfo", info as unknown as Record<string, unknown>, "TokenInfo", ""), "utf8");
 }
 
 /** The label the message record uses: the TS 101 321 name of the first component. */

@@ -23,8 +23,10 @@ export class OspDecodeError extends Error {
   readonly path: string;
   readonly reason: string;
   readonly ospStatusCode: number;
+  /** Byte offset in the UTF-8 document where an XML syntax error was found (not-xml errors of the reader). */
+  readonly offset: number | undefined;
 
-  constructor(code: OspDecodeErrorCode, path: string, reason: string, ospStatusCode = 400) {
+  constructor(code: OspDecodeErrorCode, path: string, reason: string, ospStatusCode = 400, offset?: number) {
     // Decode errors describe the input, not the program: skip the costly stack capture (fuzzers and
     // hostile peers make many of them).
     const limit = Error.stackTraceLimit;
@@ -35,5 +37,6 @@ export class OspDecodeError extends Error {
     this.path = path;
     this.reason = reason;
     this.ospStatusCode = ospStatusCode;
+    this.offset = offset;
   }
 }

@@ -226,6 +226,7 @@ describe("OSP body encoding", () => {
     }
     expect(caught).toBeInstanceOf(OspDecodeError);
     expect((caught as OspDecodeError).code).toBe("not-xml");
-    expect((caught as OspDecodeError).reason).toBe("body is not valid UTF-8");
+    expect((caught as OspDecodeError).reason).toBe(`body is not valid UTF-8 (byte ${at})`);
+    expect((caught as OspDecodeError).offset).toBe(at);
   });
 });
