@@ -1,0 +1,113 @@
+// `callgate serve ROLE --config FILE`: one role of FIG. 5 / FIG. 6 in this process, on the loopback addresses
+// the deployment file gives it, talking to the other roles' processes at theirs. Records what it sends.
+import { createWriteStream, type WriteStream } from "node:fs";
+import { parseArgs } from "node:util";
+import { recordToJsonLine } from "../../drivers/message-record.js";
+import { DeployConfigError, loadDeployConfig } from "../../flow/deploy-config.js";
+import { serveRole, type ServedCall } from "../../flow/serve.js";
+
+const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--calls N]
+  ROLE             UAC, SIP1, POL1, R1, CH, SIP2, POL2, R2 or UAS
+  --config FILE    deployment file (YAML): every role's loopback addresses, topology, calls
+  --record FILE    append each message this role sends as a JSON line {t, proto, from, to, msg, callId, bytes}
+                   (t: ms on the host's monotonic clock, so several processes' files merge by t)
+  --calls N        UAC: place N calls instead of the file's calls.count
+The UAC exits when its calls have ended (0 when every call was answered and ended, 1 otherwise);
+the other roles run until SIGINT or SIGTERM.`;
+
+function fail(message: string): number {
+  process.stderr.write(`callgate serve: ${message}\n${USAGE}\n`);
+  return 2;
+}
+
+function summary(calls: ServedCall[]): { lines: string[]; failed: number } {
+  const failed = calls.filter((c) => !c.established || !c.ended).length;
+  const lines = [`UAC: ${calls.length} call(s), ${calls.length - failed} answered and ended, ${failed} failed`];
+  for (const c of calls) {
+    const how = c.established ? `answered${c.setupLatencyMs !== undefined ? ` in ${c.setupLatencyMs} ms` : ""}, ${c.ended ? `ended by ${c.endedBy ?? "?"}` : "not ended"}` : `not answered (${c.finalStatusAtCaller ?? "no final response"})`;
+    lines.push(`  ${c.callId}: ${how}`);
+  }
+  return { lines, failed };
+}
+
+function closeStream(out: WriteStream | undefined): Promise<void> {
+  return new Promise((resolve) => (out ? out.end(() => resolve()) : resolve()));
+}
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: "string" }, record: { type: "string" }, calls: { type: "string" } } });
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) return fail("give exactly one ROLE");
+  if (values.config === undefined) return fail("--config FILE is required");
+  const role = positionals[0] ?? "";
+  let calls: number | undefined;
+  if (values.calls !== undefined) {
+    if (!/^\d+$/.test(values.calls) || Number(values.calls) > 100000) return fail(`--calls wants an integer from 0 to 100000, got '${values.calls}'`);
+    if (role !== "UAC") return fail("--calls is for the UAC");
+    calls = Number(values.calls);
+  }
+
+  let out: WriteStream | undefined;
+  let served;
+  try {
+    const config = loadDeployConfig(values.config);
+    out = values.record !== undefined ? createWriteStream(values.record, { flags: "a" }) : undefined;
+    const sink = out;
+    served = await serveRole({
+      config,
+      role,
+      ...(calls !== undefined ? { calls } : {}),
+      ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
+      onError: (where, err) => process.stderr.write(`callgate serve ${role}: ${where}: ${err instanceof Error ? err.message : String(err)}\n`),
+    });
+  } catch (err) {
+    await closeStream(out);
+    if (err instanceof DeployConfigError) {
+      process.stderr.write(`callgate serve: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`callgate serve ${role}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const a = served.addresses;
+  const parts = [a.sip ? `sip ${a.sip}` : "", a.cops ? `cops ${a.cops}` : "", a.osp ? `osp ${a.osp}` : ""].filter(Boolean);
+  console.log(`${served.role} ready ${parts.join("  ") || "(connects out only)"}`);
+
+  let signalled = false;
+  const signal = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      signalled = true;
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  let code = 0;
+  if (served.calls) {
+    const outcome = await Promise.race([served.calls, signal]);
+    if (outcome) {
+      // A last response of ours (200 to the callee's BYE) may still be in flight, or be asked for again: linger briefly.
+      await new Promise((r) => setTimeout(r, 500));
+      const { lines, failed } = summary(outcome);
+      console.log(lines.join("\n"));
+      code = failed > 0 ? 1 : 0;
+    } else code = 1;
+  } else {
+    await signal;
+  }
+  await served.close();
+  await closeStream(out);
+  if (signalled) console.log(`${served.role} stopped`);
+  return code;
+}

@@ -1,0 +1,261 @@
+// Deployment files of `callgate serve ROLE --config FILE`: where each FIG. 5/6 role listens on loopback, the
+// topology options every process shares, and the calls the UAC places. Parsed with `yaml`, validated with ajv;
+// every problem names the file, line, column and field.
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import type { NodeAddresses } from "../drivers/socket-network.js";
+import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
+import type { CallSpec, Role, TopologyOptions } from "./run-calls.js";
+
+export const DEPLOY_ROLES: readonly Role[] = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
+
+/** Each role's neighbours in FIG. 5 / FIG. 6: the roles it sends to or takes connections from. */
+export const DEPLOY_PEERS: Readonly<Record<Role, readonly Role[]>> = {
+  UAC: ["SIP1"],
+  SIP1: ["UAC", "POL1", "SIP2"],
+  POL1: ["SIP1", "R1", "CH"],
+  R1: ["POL1"],
+  CH: ["POL1", "POL2"],
+  SIP2: ["SIP1", "POL2", "UAS"],
+  POL2: ["SIP2", "R2", "CH"],
+  R2: ["POL2"],
+  UAS: ["SIP2"],
+};
+
+const port = { type: "integer", minimum: 1, maximum: 65535 };
+const nonNegative = { type: "number", minimum: 0 };
+const roleEntry = {
+  type: "object",
+  additionalProperties: false,
+  required: ["host"],
+  properties: {
+    host: { type: "string" },
+    sip: { type: "object", additionalProperties: false, required: ["udp"], properties: { udp: port, tcp: port } },
+    cops: port,
+    osp: port,
+  },
+};
+
+export const DEPLOY_SCHEMA = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://callgate.example.com/deploy.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["roles"],
+  properties: {
+    name: { type: "string" },
+    description: { type: "string" },
+    seed: { type: "integer", minimum: 0 },
+    topology: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        clearinghouse: { enum: ["osp-http", "none"] },
+        clearinghouseUnreachable: { enum: ["fail-closed", "fail-open"] },
+        signedTokens: { type: "boolean" },
+        sipTransport: { enum: ["udp", "tcp"] },
+        clearinghouseTimeoutMs: nonNegative,
+        usageRetryMs: nonNegative,
+      },
+    },
+    roles: {
+      type: "object",
+      additionalProperties: false,
+      minProperties: 1,
+      properties: Object.fromEntries(DEPLOY_ROLES.map((r) => [r, roleEntry])),
+    },
+    calls: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        count: { type: "integer", minimum: 0, maximum: 100000 },
+        intervalMs: nonNegative,
+        caller: { type: "string", pattern: "^sips?:" },
+        callee: { type: "string", pattern: "^sips?:" },
+        answerDelayMs: nonNegative,
+        durationMs: nonNegative,
+        hangUp: { enum: ["caller", "callee"] },
+        noAnswerTimeoutMs: nonNegative,
+      },
+    },
+  },
+} as const;
+
+export interface RoleAddresses {
+  host: string;
+  sip?: { udp: number; tcp?: number };
+  cops?: number;
+  osp?: number;
+}
+
+export interface DeployCalls {
+  count: number;
+  intervalMs: number;
+  caller: string;
+  callee: string;
+  /** The UAS rings, then answers this long after the INVITE. */
+  answerDelayMs: number;
+  /** The call lasts this long after 200 OK, then `hangUp` ends it. */
+  durationMs: number;
+  hangUp: "caller" | "callee";
+  noAnswerTimeoutMs?: number;
+}
+
+export interface DeployConfig {
+  file: string;
+  name?: string;
+  seed: number;
+  topology: TopologyOptions;
+  roles: Partial<Record<Role, RoleAddresses>>;
+  calls: DeployCalls;
+}
+
+export class DeployConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: ScenarioProblem[],
+  ) {
+    super(problems.map((p) => `${file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ""}${p.message}`).join("\n"));
+    this.name = "DeployConfigError";
+  }
+}
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(DEPLOY_SCHEMA);
+
+export function loadDeployConfig(path: string): DeployConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new DeployConfigError(path, [{ line: 0, column: 0, field: "", message: `cannot read: ${err instanceof Error ? err.message : String(err)}` }]);
+  }
+  return parseDeployConfig(text, path);
+}
+
+type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls"> & { seed?: number; topology?: Partial<TopologyOptions>; calls?: Partial<DeployCalls> };
+
+export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployConfig {
+  let parsed;
+  try {
+    parsed = parseValidatedYaml(text, file, validate);
+  } catch (err) {
+    if (err instanceof ScenarioError) throw new DeployConfigError(file, err.problems);
+    throw err;
+  }
+  const raw = parsed.data as RawConfig;
+  const problems: ScenarioProblem[] = [];
+  const problem = (path: Array<string | number>, message: string): void => {
+    problems.push({ ...parsed.at(path), field: path.map((p, i) => (i === 0 ? String(p) : `.${String(p)}`)).join(""), message });
+  };
+  const topology = {
+    clearinghouse: raw.topology?.clearinghouse ?? "osp-http",
+    clearinghouseUnreachable: raw.topology?.clearinghouseUnreachable ?? "fail-closed",
+    signedTokens: raw.topology?.signedTokens ?? true,
+    sipTransport: raw.topology?.sipTransport ?? "udp",
+    clearinghouseTimeoutMs: raw.topology?.clearinghouseTimeoutMs ?? 3000,
+    usageRetryMs: raw.topology?.usageRetryMs ?? 5000,
+  } satisfies TopologyOptions;
+  const taken = new Map<string, string>();
+  for (const role of DEPLOY_ROLES) {
+    const entry = raw.roles[role];
+    if (!entry) continue;
+    // Every packet stays on this host: 127.0.0.0/8 (RFC 1122 §3.2.1.3).
+    if (!/^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(entry.host) || entry.host.split(".").some((b) => Number(b) > 255))
+      problem(["roles", role, "host"], `'${entry.host}' is not a loopback address (127.0.0.0/8)`);
+    for (const need of required(role, topology)) {
+      const has = need === "sip.udp" ? entry.sip : need === "sip.tcp" ? entry.sip?.tcp : entry[need];
+      if (has === undefined) problem(["roles", role], `${role} needs '${need}' (${reason(need, topology)})`);
+    }
+    const listeners: Array<[string, number | undefined, Array<string | number>]> = [
+      ["udp", entry.sip?.udp, ["roles", role, "sip", "udp"]],
+      ["tcp", entry.sip?.tcp, ["roles", role, "sip", "tcp"]],
+      ["tcp", entry.cops, ["roles", role, "cops"]],
+      ["tcp", entry.osp, ["roles", role, "osp"]],
+    ];
+    for (const [kind, p, path] of listeners) {
+      if (p === undefined) continue;
+      const key = `${kind} ${entry.host}:${p}`;
+      const owner = taken.get(key);
+      if (owner !== undefined) problem(path, `${key} is already ${owner}'s`);
+      else taken.set(key, path.slice(1).join("."));
+    }
+  }
+  if (problems.length > 0) throw new DeployConfigError(file, problems.sort((a, b) => a.line - b.line || a.column - b.column));
+  const calls: DeployCalls = {
+    count: raw.calls?.count ?? 1,
+    intervalMs: raw.calls?.intervalMs ?? 100,
+    caller: raw.calls?.caller ?? "sip:+15551234567@sip1.example.com",
+    callee: raw.calls?.callee ?? "sip:+15557654321@sip2.example.com",
+    answerDelayMs: raw.calls?.answerDelayMs ?? 200,
+    durationMs: raw.calls?.durationMs ?? 500,
+    hangUp: raw.calls?.hangUp ?? "caller",
+  };
+  if (raw.calls?.noAnswerTimeoutMs !== undefined) calls.noAnswerTimeoutMs = raw.calls.noAnswerTimeoutMs;
+  const config: DeployConfig = { file, seed: raw.seed ?? 1, topology, roles: raw.roles, calls };
+  if (raw.name !== undefined) config.name = raw.name;
+  return config;
+}
+
+type Need = "sip.udp" | "sip.tcp" | "cops" | "osp";
+
+/** The listeners a role's process binds. */
+function required(role: Role, topology: TopologyOptions): Need[] {
+  if (role === "UAC" || role === "UAS" || role === "SIP1" || role === "SIP2") return topology.sipTransport === "tcp" ? ["sip.udp", "sip.tcp"] : ["sip.udp"];
+  if (role === "POL1" || role === "POL2") return ["cops"];
+  if (role === "CH") return topology.clearinghouse === "none" ? [] : ["osp"];
+  return [];
+}
+
+function reason(need: Need, topology: TopologyOptions): string {
+  if (need === "sip.tcp") return "topology.sipTransport is tcp";
+  if (need === "sip.udp") return "a SIP node binds a UDP socket";
+  if (need === "cops") return "a COPS PDP listens on TCP";
+  return `topology.clearinghouse is ${topology.clearinghouse}`;
+}
+
+/** The roles a process running `role` needs: itself and its FIG. 5/6 neighbours (CH only with a clearinghouse). */
+export function rolesFor(role: Role, config: DeployConfig): Role[] {
+  const withCh = config.topology.clearinghouse !== "none";
+  return [role, ...DEPLOY_PEERS[role]].filter((r) => withCh || r !== "CH");
+}
+
+/** Checks that the file names `role` and its neighbours; throws DeployConfigError naming the missing fields. */
+export function checkRoleCovered(role: string, config: DeployConfig): Role {
+  const known = DEPLOY_ROLES.find((r) => r === role);
+  if (!known) throw new DeployConfigError(config.file, [{ line: 0, column: 0, field: "", message: `unknown role '${role}' (roles: ${DEPLOY_ROLES.join(", ")})` }]);
+  if (known === "CH" && config.topology.clearinghouse === "none")
+    throw new DeployConfigError(config.file, [{ line: 0, column: 0, field: "topology.clearinghouse", message: "is none: there is no CH to serve" }]);
+  const missing = rolesFor(known, config).filter((r) => !config.roles[r]);
+  if (missing.length > 0)
+    throw new DeployConfigError(
+      config.file,
+      missing.map((r) => ({ line: 0, column: 0, field: `roles.${r}`, message: r === known ? "missing: the role to serve" : `missing: ${known} talks to ${r}` })),
+    );
+  return known;
+}
+
+/** The socket driver's directory: every role the file names, at its addresses. */
+export function directoryOf(config: DeployConfig): Record<string, NodeAddresses> {
+  const out: Record<string, NodeAddresses> = {};
+  for (const [name, e] of Object.entries(config.roles)) {
+    const d: NodeAddresses = { host: e.host };
+    if (e.sip) d.sipUdp = e.sip.udp;
+    if (e.sip?.tcp !== undefined) d.sipTcp = e.sip.tcp;
+    if (e.cops !== undefined) d.cops = e.cops;
+    if (e.osp !== undefined) d.osp = e.osp;
+    out[name] = d;
+  }
+  return out;
+}
+
+/** The UAC's calls: `count` of them, `intervalMs` apart, ids `call-N@callgate.example.com` (topology.callIdOf). */
+export function callSpecsOf(calls: DeployCalls): CallSpec[] {
+  return Array.from({ length: calls.count }, (_, i): CallSpec => {
+    const spec: CallSpec = {
+      caller: calls.caller, callee: calls.callee, startMs: i * calls.intervalMs,
+      answerDelayMs: calls.answerDelayMs, durationMs: calls.durationMs, hangUp: calls.hangUp,
+    };
+    if (calls.noAnswerTimeoutMs !== undefined) spec.noAnswerTimeoutMs = calls.noAnswerTimeoutMs;
+    return spec;
+  });
+}

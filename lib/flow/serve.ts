@@ -1,0 +1,133 @@
+// One FIG. 5/6 role in this process (`callgate serve ROLE --config FILE`): the topology every process builds
+// alike from the deployment file (same seed, same options), of which this process runs one node on the
+// socket driver, reaching the other roles at the file's loopback addresses.
+import { decodeCopsMessage } from "../../protocols/cops/index.js";
+import { decodeOspMessage } from "../../protocols/osp/index.js";
+import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
+import type { MessageRecord, Protocol } from "../drivers/message-record.js";
+import type { CallEvent } from "./call-events.js";
+import { horizonOf } from "./call-outcomes.js";
+import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, type DeployConfig } from "./deploy-config.js";
+import type { CallOutcome, Role } from "./run-calls.js";
+import { flowNetwork } from "./run-network.js";
+import { prepareRun } from "./run-setup.js";
+import { ROLE_HOSTS } from "./topology.js";
+
+export interface ServeOptions {
+  config: DeployConfig;
+  role: string;
+  /** UAC: how many calls to place (default: the file's calls.count). */
+  calls?: number;
+  onRecord?: (record: MessageRecord) => void;
+  onEvent?: (event: CallEvent) => void;
+  onError?: (where: string, err: unknown) => void;
+}
+
+export type ServedCall = CallOutcome & { ended: boolean };
+
+export interface ServedRole {
+  role: Role;
+  /** What this process listens on ("host:port"; OSP as an http URL). */
+  addresses: { sip?: string; cops?: string; osp?: string };
+  /** UAC only: settles once every call has ended (or the calls' horizon passed), with each call's outcome. */
+  calls?: Promise<ServedCall[]>;
+  close(): Promise<void>;
+}
+
+/** Who opened a TCP connection: a COPS PEP by the PEPID of its Client-Open (RFC 2748 §3.1, §3.2), a SIP peer by the sent-by host of its first request's top Via (RFC 3261 §18.2.1). */
+export function tcpPeerOf(acceptor: Role, proto: Protocol, first: Buffer): Role | undefined {
+  const peers = DEPLOY_PEERS[acceptor];
+  try {
+    if (proto === "COPS") {
+      const m = decodeCopsMessage(first);
+      if (m.op !== "OPN") return undefined;
+      // The roles' PEPIDs: a SIP proxy names itself by its host, an edge router by its lower-case name.
+      return peers.find((r) => m.pepId === (r === "SIP1" || r === "SIP2" ? ROLE_HOSTS[r] : r.toLowerCase()));
+    }
+    if (proto === "SIP") {
+      const m = parseSipMessage(first);
+      const top = m.getHeaders("Via")[0];
+      const host = isRequest(m) && top !== undefined ? parseViaValue(top)[0]?.host : undefined;
+      return host === undefined ? undefined : peers.find((r) => ROLE_HOSTS[r] === host);
+    }
+  } catch {
+    // not a message this acceptor's peers send first: the connection stays unnamed and is closed
+  }
+  return undefined;
+}
+
+/** The call a SIP message (Call-ID) or an OSP request (CallId, TS 101 321 §4) from another process is about. */
+export function callIdOfBytes(proto: Protocol, bytes: Buffer): string | undefined {
+  try {
+    if (proto === "SIP") return parseSipMessage(bytes).callId;
+    if (proto === "OSP") {
+      const c = decodeOspMessage(bytes).components[0];
+      const id = c === undefined ? undefined : "callIds" in c ? c.callIds[0] : "callId" in c ? c.callId : undefined;
+      return id?.toString("utf8");
+    }
+  } catch {
+    // unreadable: the receiving node judges the bytes; the record stays without a call
+  }
+  return undefined;
+}
+
+/** Milliseconds on the host's monotonic clock (µs resolution): every process on the host reads the same clock, so their record files merge by `t`. */
+export function hostClockMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
+export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
+  const { config } = opts;
+  const role = checkRoleCovered(opts.role, config);
+  const count = role === "UAC" ? (opts.calls ?? config.calls.count) : config.calls.count;
+  const specs = callSpecsOf({ ...config.calls, count });
+  const onRecord = opts.onRecord;
+  const run = prepareRun({
+    driver: "net",
+    topology: config.topology,
+    calls: specs,
+    seed: config.seed,
+    keepRecords: false,
+    // The UAS answers every INVITE alike, also calls beyond the file's count (the UAC's --calls).
+    callee: () => ({ outcome: "answer", answerDelayMs: config.calls.answerDelayMs, durationMs: config.calls.durationMs, hangsUp: config.calls.hangUp === "callee" }),
+    ...(onRecord ? { onRecord: (r: MessageRecord) => onRecord({ ...r, t: hostClockMs() }) } : {}),
+  });
+  const node = run.topo.nodes.find((n) => n.name === role);
+  if (!node) throw new Error(`${role} is not part of this topology`);
+  const directory = directoryOf(config);
+  for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
+  const net = flowNetwork(config.topology, [node], {
+    directory,
+    identifyTcpPeer: (proto, _acceptor, first) => tcpPeerOf(role, proto, first),
+    callIdOf: callIdOfBytes,
+    onRecord: run.onRecord,
+    onEmit: (_node, e) => {
+      run.bus.publish(e);
+      opts.onEvent?.(e);
+    },
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  await net.start();
+  let closed = false;
+  const served: ServedRole = {
+    role,
+    addresses: net.addresses()[role] ?? {},
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await net.stop();
+    },
+  };
+  if (role === "UAC") {
+    const ended = new Set<string>();
+    run.bus.on("terminated", (e) => {
+      if (e.role === "UAC") ended.add(e.callId);
+    });
+    served.calls = (async () => {
+      const deadline = performance.now() + horizonOf(specs);
+      while (!run.tracker.allEnded && !closed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return run.tracker.outcomes().map((o) => ({ ...o, ended: ended.has(o.callId) }));
+    })();
+  }
+  return served;
+}

@@ -1,0 +1,156 @@
+// Issue 6: each role of FIG. 5 / FIG. 6 in its own OS process (`callgate serve ROLE --config FILE`) on
+// loopback sockets; the processes' record files merged by time must match the reference ladders.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { MessageRecord } from "../../lib/drivers/message-record.js";
+import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
+import { TOKEN_HEADER } from "../../lib/roles/sip-proxy.js";
+import { parseSipMessage } from "../../protocols/sip/index.js";
+import { freePort } from "./sip-sipp-helpers.js";
+
+const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
+const CHECK_LADDER = join(process.cwd(), "..", "shared", "tools", "check-ladder.mjs");
+const SERVERS = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
+
+const children = new Set<ChildProcess>();
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+});
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+async function writeConfig(dir: string, topology: string): Promise<string> {
+  const [uac, sip1, pol1, ch, sip2, pol2, uas] = await distinctFreePorts(7);
+  // Each port is free for UDP and TCP alike: a SIP role listens on both when SIP runs over TCP.
+  const sip = (port: number | undefined): string => `{ udp: ${port}, tcp: ${port} }`;
+  const file = join(dir, "deploy.yaml");
+  writeFileSync(
+    file,
+    [
+      "name: serve-test",
+      "seed: 7",
+      `topology: ${topology}`,
+      "roles:",
+      `  UAC:  { host: 127.0.0.1, sip: ${sip(uac)} }`,
+      `  SIP1: { host: 127.0.0.1, sip: ${sip(sip1)} }`,
+      `  POL1: { host: 127.0.0.1, cops: ${pol1} }`,
+      "  R1:   { host: 127.0.0.1 }",
+      `  CH:   { host: 127.0.0.1, osp: ${ch} }`,
+      `  SIP2: { host: 127.0.0.1, sip: ${sip(sip2)} }`,
+      `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
+      "  R2:   { host: 127.0.0.1 }",
+      `  UAS:  { host: 127.0.0.1, sip: ${sip(uas)} }`,
+      "calls: { count: 1, answerDelayMs: 150, durationMs: 300, hangUp: caller }",
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+interface Served {
+  child: ChildProcess;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
+
+function serve(role: string, config: string, record: string): Served {
+  const child = spawn(process.execPath, [CLI, "serve", role, "--config", config, "--record", record], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, exited };
+}
+
+async function ready(s: Served, role: string): Promise<void> {
+  const until = Date.now() + 90_000; // nine Node processes starting at once on a loaded machine
+  while (!s.stdout().includes(`${role} ready`)) {
+    if (s.child.exitCode !== null) throw new Error(`${role} exited: ${s.stdout()}`);
+    if (Date.now() > until) throw new Error(`${role} not ready: ${s.stdout()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function check(records: MessageRecord[], flow: "setup" | "teardown", dir: string, noClearinghouse: boolean): string {
+  const file = join(dir, `${flow}.jsonl`);
+  writeFileSync(file, records.map((r) => JSON.stringify({ t: r.t, proto: r.proto, from: r.from, to: r.to, msg: r.msg, callId: r.callId })).join("\n") + "\n");
+  const res = spawnSync(process.execPath, [CHECK_LADDER, file, flow, ...(noClearinghouse ? ["--no-clearinghouse"] : [])], { encoding: "utf8" });
+  expect(res.status, `${flow}: ${res.stdout}${res.stderr}`).toBe(0);
+  return res.stdout;
+}
+
+/** Runs the nine roles as processes, the UAC last; returns the merged records and the UAC's output. */
+async function deployment(topology: string, withClearinghouse: boolean): Promise<{ records: MessageRecord[]; uacOut: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "callgate-serve-"));
+  const config = await writeConfig(dir, topology);
+  const servers = SERVERS.filter((r) => withClearinghouse || r !== "CH").map((role) => ({ role, s: serve(role, config, join(dir, `${role}.jsonl`)) }));
+  for (const { role, s } of servers) await ready(s, role);
+  const uac = serve("UAC", config, join(dir, "UAC.jsonl"));
+  const code = await uac.exited;
+  expect(code, uac.stdout()).toBe(0);
+  // The teardown goes on behind the UAC (COPS reports, usage to the clearinghouse): wait until the files are still.
+  const files = ["UAC", ...servers.map((x) => x.role)].map((r) => join(dir, `${r}.jsonl`)).filter((f) => existsSync(f));
+  let count = -1;
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = mergeRecordFiles(files).length;
+    if (now === count) break;
+    count = now;
+  }
+  for (const { s } of servers) s.child.kill("SIGTERM");
+  const codes = await Promise.all(servers.map(({ s }) => s.exited));
+  expect(codes).toEqual(servers.map(() => 0));
+  for (const { role, s } of servers) expect(s.stdout()).toContain(`${role} stopped`);
+  return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir };
+}
+
+function splitCall(records: MessageRecord[], callId: string): { setup: MessageRecord[]; teardown: MessageRecord[] } {
+  const mine = records.filter((r) => r.callId === callId);
+  const bye = mine.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
+  return { setup: mine.slice(0, bye), teardown: mine.slice(bye) };
+}
+
+describe("callgate serve: one role per process on loopback", () => {
+  it("FIG. 5 / FIG. 6 with the clearinghouse and signed tokens: the merged record files match both ladders", async () => {
+    expect(existsSync(CLI), "run `npm run build` first").toBe(true);
+    const { records, uacOut, dir } = await deployment("{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", true);
+    expect(uacOut).toContain("UAC ready sip 127.0.0.1:");
+    expect(uacOut).toContain("1 call(s), 1 answered and ended, 0 failed");
+    const callId = "call-1@callgate.example.com";
+    const { setup, teardown } = splitCall(records, callId);
+    expect(check(setup, "setup", dir, false)).toContain("all 28 steps");
+    expect(check(teardown, "teardown", dir, false)).toContain("all 18 steps");
+    // Each message once: every process recorded only what it sent, from its own role.
+    const senders = new Set(records.map((r) => r.from));
+    expect(senders).toEqual(new Set(["UAC", ...SERVERS]));
+    for (const r of records) {
+      expect(r.transport?.src).toBe("127.0.0.1");
+      expect(r.transport?.dst).toBe("127.0.0.1");
+    }
+    // The token SIP1 forwards (and POL2 accepted) is signed by the CH process: CMS SignedData (DER), not bare XML.
+    const invite = records.find((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "INVITE");
+    const token = Buffer.from(parseSipMessage(invite?.bytes ?? Buffer.alloc(0)).getHeader(TOKEN_HEADER) ?? "", "base64");
+    expect(token[0]).toBe(0x30);
+    expect(token.includes(Buffer.from([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]))).toBe(true); // id-signedData
+    const osp = records.filter((r) => r.proto === "OSP" && r.callId === callId).map((r) => `${r.from}>${r.to} ${r.msg}`);
+    expect(osp).toEqual(expect.arrayContaining(["POL1>CH AuthorisationRequest", "CH>POL1 AuthorisationResponse", "POL2>CH UsageIndication", "CH>POL2 UsageConfirmation"]));
+  });
+
+  it("without a clearinghouse, SIP over TCP: no CH process, the ladders match with --no-clearinghouse", async () => {
+    const { records, dir } = await deployment("{ clearinghouse: none, sipTransport: tcp }", false);
+    const { setup, teardown } = splitCall(records, "call-1@callgate.example.com");
+    check(setup, "setup", dir, true);
+    check(teardown, "teardown", dir, true);
+    expect(records.filter((r) => r.proto === "OSP")).toEqual([]);
+    expect(new Set(records.filter((r) => r.proto === "SIP").map((r) => r.transport?.kind))).toEqual(new Set(["tcp"]));
+  });
+});
