@@ -162,6 +162,9 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     // Every packet stays on this host: 127.0.0.0/8 (RFC 1122 §3.2.1.3).
     if (!/^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(entry.host) || entry.host.split(".").some((b) => Number(b) > 255))
       problem(["roles", role, "host"], `'${entry.host}' is not a loopback address (127.0.0.0/8)`);
+    const listens = role === "POL1" || role === "POL2" ? "cops" : role === "CH" ? "osp" : role === "R1" || role === "R2" ? undefined : "sip";
+    for (const kind of ["sip", "cops", "osp"] as const)
+      if (entry[kind] !== undefined && kind !== listens) problem(["roles", role, kind], `${role} does not listen for ${kind.toUpperCase()}${listens ? ` (only ${listens})` : " (it only connects out)"}`);
     for (const need of required(role, topology)) {
       const has = need === "sip.udp" ? entry.sip : need === "sip.tcp" ? entry.sip?.tcp : entry[need];
       if (has === undefined) problem(["roles", role], `${role} needs '${need}' (${reason(need, topology)})`);
