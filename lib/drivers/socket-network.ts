@@ -3,9 +3,11 @@
 // Handle), OSP over HTTP/1.1 POST (or an in-process call). Timers are real; `now` is ms since start().
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { Agent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
+import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
+import { createConnection, createServer as createTcpServer, isIPv4, type Server as TcpServer, type Socket } from "node:net";
 import { CopsFrameSplitter } from "../../protocols/cops/index.js";
 import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } from "../../protocols/sip/index.js";
+import { DeadlineTimers } from "./deadline-timers.js";
 import { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
 import type { FlowNode, NodeAction, NodeEvent, SendAction } from "./node.js";
@@ -14,6 +16,19 @@ const LOOPBACK = "127.0.0.1";
 
 function isLoopback(address: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
+
+/** dgram resolves the destination of every send; an IPv4 literal needs no dns.lookup round trip. */
+function literalLookup(host: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  if (isIPv4(host)) callback(null, host, 4);
+  else dnsLookup(host, options, callback);
+}
+
+/** FNV-1a of a message: with sender and receiver, the key of its call-id hint. */
+function fingerprint(bytes: Buffer): number {
+  let h = 0x811c9dc5 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
 }
 
 export interface SocketEndpointsSpec {
@@ -72,6 +87,8 @@ interface Endpoints {
   sipTcp?: TcpServer;
   cops?: TcpServer;
   http?: HttpServer;
+  /** Where the sockets above are bound, read once after binding (address() is a system call). */
+  bound: { sipUdp?: Address; sipTcp?: Address; cops?: Address; osp?: Address };
 }
 
 interface Link {
@@ -83,7 +100,13 @@ interface Link {
   connected: boolean;
   /** Messages from the connector waiting for the connection; recorded when written (real ports then known). */
   queue: Array<{ from: string; action: SendAction; t: number }>;
+  /** Call ids of the messages written and not yet read, connector→acceptor and back (TCP keeps the order). */
+  hints: [string[], string[]];
+  /** Record transports connector→acceptor and back, once both ports are known. */
+  transports?: [Transport, Transport];
 }
+
+type Transport = NonNullable<MessageRecord["transport"]>;
 
 type PendingHttp = { res: ServerResponse; requester: string };
 
@@ -96,11 +119,21 @@ export class SocketNetwork<E = unknown> {
   private readonly remoteUdp = new Map<string, string>();
   private readonly tcpClientOwner = new Map<number, Link>();
   private readonly links = new Map<string, Link>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly hints = new Map<string, string[]>();
+  /** Every node's timers, keyed "node\0key": one armed setTimeout for the earliest deadline. */
+  private readonly timers = new DeadlineTimers(
+    () => performance.now() - this.t0,
+    (key) => {
+      const cut = key.indexOf("\u0000");
+      this.dispatch(key.slice(0, cut), { type: "timer", now: this.now, key: key.slice(cut + 1) });
+    },
+  );
+  /** Call ids of datagrams and OSP requests in flight, by "proto|from|to", then by fingerprint. */
+  private readonly hints = new Map<string, Map<number, string | string[]>>();
   private readonly agents = new Map<string, Agent>();
   private readonly faults: FaultPlan;
   private readonly extraTimeouts = new Set<NodeJS.Timeout>();
+  /** Sockets corked during this turn of the event loop. */
+  private readonly corked = new Set<Socket>();
   private t0 = 0;
   /** Source of the last request from the external SIP peer: where requests to it go. */
   private externalSource: { address: string; port: number } | undefined;
@@ -142,13 +175,14 @@ export class SocketNetwork<E = unknown> {
   /** Binds every node's sockets, then delivers `start` to each. */
   async start(): Promise<void> {
     for (const [name, spec] of this.specs) {
-      const ep: Endpoints = {};
+      const ep: Endpoints = { bound: {} };
       if (spec.sip) {
         ep.udp = await this.bindUdp(name);
         if (this.opts.sipTransport === "tcp") ep.sipTcp = await this.listenTcp(name, "SIP");
       }
       if (spec.copsServer) ep.cops = await this.listenTcp(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.listenHttp(name);
+      ep.bound = { sipUdp: boundAddress(ep.udp), sipTcp: boundAddress(ep.sipTcp), cops: boundAddress(ep.cops), osp: boundAddress(ep.http) };
       this.endpoints.set(name, ep);
     }
     for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
@@ -161,9 +195,8 @@ export class SocketNetwork<E = unknown> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    for (const t of this.extraTimeouts) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.extraTimeouts) clearTimeout(t);
     for (const link of this.links.values()) {
       link.client.destroy();
       link.server?.destroy();
@@ -202,9 +235,10 @@ export class SocketNetwork<E = unknown> {
     else out.then((a) => this.apply(name, a, intercept), (err: unknown) => this.opts.onError?.(`${name} (async)`, err));
   }
 
-  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, intercept?: (a: SendAction) => boolean): void {
+  /** `hint`: the sender's call id when this process sent the message (a TCP link's order, a fingerprint, the HTTP exchange). */
+  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean): void {
     const event: NodeEvent = { type: "deliver", now: this.now, proto, from, bytes };
-    const callId = this.takeHint(proto, from, to, bytes) ?? this.opts.callIdOf?.(proto, bytes);
+    const callId = hint ?? this.opts.callIdOf?.(proto, bytes);
     if (callId !== undefined) event.callId = callId;
     this.dispatch(to, event, intercept);
   }
@@ -231,26 +265,12 @@ export class SocketNetwork<E = unknown> {
           }
           break;
         }
-        case "set-timer": {
-          const key = `${from}\u0000${action.key}`;
-          const old = this.timers.get(key);
-          if (old) clearTimeout(old);
-          this.timers.set(
-            key,
-            setTimeout(() => {
-              this.timers.delete(key);
-              this.dispatch(from, { type: "timer", now: this.now, key: action.key });
-            }, Math.max(0, action.delayMs)),
-          );
+        case "set-timer":
+          this.timers.set(`${from}\u0000${action.key}`, action.delayMs);
           break;
-        }
-        case "cancel-timer": {
-          const key = `${from}\u0000${action.key}`;
-          const old = this.timers.get(key);
-          if (old) clearTimeout(old);
-          this.timers.delete(key);
+        case "cancel-timer":
+          this.timers.cancel(`${from}\u0000${action.key}`);
           break;
-        }
         case "emit":
           this.opts.onEmit?.(from, action.event, this.now);
           break;
@@ -268,7 +288,6 @@ export class SocketNetwork<E = unknown> {
 
   private transmit(from: string, a: SendAction): void {
     if (this.stopped) return;
-    this.addHint(a.proto, from, a.to, a.bytes, a.callId);
     if (a.proto === "SIP") {
       if (this.opts.sipTransport === "tcp") this.sendOnLink("SIP", from, a);
       else this.sendUdp(from, a);
@@ -281,23 +300,29 @@ export class SocketNetwork<E = unknown> {
 
   // ---- call-id hints (records only; the receiving node never decides on them) ----
 
-  private hintKey(proto: Protocol, from: string, to: string, bytes: Buffer): string {
-    return `${proto}|${from}|${to}|${bytes.length}|${bytes.toString("latin1", 0, Math.min(bytes.length, 512))}|${bytes.toString("latin1", Math.max(0, bytes.length - 64))}`;
-  }
-
   private addHint(proto: Protocol, from: string, to: string, bytes: Buffer, callId: string): void {
-    const key = this.hintKey(proto, from, to, bytes);
-    const list = this.hints.get(key);
-    if (list) list.push(callId);
-    else this.hints.set(key, [callId]);
+    if (!this.nodes.has(to)) return; // read in another process
+    const pair = `${proto}|${from}|${to}`;
+    let byPrint = this.hints.get(pair);
+    if (!byPrint) this.hints.set(pair, (byPrint = new Map()));
+    const print = fingerprint(bytes);
+    const held = byPrint.get(print);
+    if (held === undefined) byPrint.set(print, callId);
+    else if (typeof held === "string") byPrint.set(print, [held, callId]);
+    else held.push(callId);
   }
 
   private takeHint(proto: Protocol, from: string, to: string, bytes: Buffer): string | undefined {
-    const key = this.hintKey(proto, from, to, bytes);
-    const list = this.hints.get(key);
-    if (!list) return undefined;
-    const v = list.shift();
-    if (list.length === 0) this.hints.delete(key);
+    const byPrint = this.hints.get(`${proto}|${from}|${to}`);
+    if (!byPrint) return undefined;
+    const print = fingerprint(bytes);
+    const held = byPrint.get(print);
+    if (held === undefined || typeof held === "string") {
+      byPrint.delete(print);
+      return held;
+    }
+    const v = held.shift();
+    if (held.length === 0) byPrint.delete(print);
     return v;
   }
 
@@ -305,11 +330,11 @@ export class SocketNetwork<E = unknown> {
 
   private bindUdp(name: string): Promise<UdpSocket> {
     return new Promise((resolve, reject) => {
-      const sock = createSocket("udp4");
+      const sock = createSocket({ type: "udp4", lookup: literalLookup });
       sock.on("error", (err) => this.opts.onError?.(`${name} udp`, err));
       sock.on("message", (msg, rinfo) => {
         const from = this.udpOwner.get(rinfo.port) ?? this.remoteUdp.get(`${rinfo.address}:${rinfo.port}`);
-        if (from !== undefined) this.deliver("SIP", from, name, msg);
+        if (from !== undefined) this.deliver("SIP", from, name, msg, this.takeHint("SIP", from, name, msg));
         else if (this.opts.externalSipPeer?.acceptor === name && isLoopback(rinfo.address)) this.fromExternal(name, sock, msg, rinfo);
       });
       sock.once("error", reject);
@@ -335,7 +360,7 @@ export class SocketNetwork<E = unknown> {
     }
     const transport = { kind: "udp" as const, src: rinfo.address, srcPort: rinfo.port, dst: LOOPBACK, dstPort: sock.address().port };
     this.record(peer, { type: "send", proto: "SIP", to: acceptor, bytes: msg, label, callId }, transport);
-    this.deliver("SIP", peer, acceptor, msg);
+    this.deliver("SIP", peer, acceptor, msg, undefined);
   }
 
   /** Where a message to the external peer goes: a response by its top Via (RFC 3261 §18.2.2, RFC 3581 rport), a request to the last source. */
@@ -359,21 +384,22 @@ export class SocketNetwork<E = unknown> {
     if (src && ext && from === ext.acceptor && a.to === ext.as && !this.endpoints.has(a.to)) {
       const dest = this.externalDestination(a.bytes);
       if (!dest) return;
-      this.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: src.address().port, dst: dest.address, dstPort: dest.port });
+      this.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: this.endpoints.get(from)?.bound.sipUdp?.port ?? 0, dst: dest.address, dstPort: dest.port });
       src.send(a.bytes, dest.port, dest.address);
       return;
     }
     const dst = this.listening(a.to, "sipUdp");
     if (!src || !dst) return;
-    const here = src.address();
-    this.record(from, a, { kind: "udp", src: here.address, srcPort: here.port, dst: dst.host, dstPort: dst.port });
+    const here = this.endpoints.get(from)?.bound.sipUdp;
+    this.addHint("SIP", from, a.to, a.bytes, a.callId);
+    this.record(from, a, { kind: "udp", src: here?.host ?? LOOPBACK, srcPort: here?.port ?? 0, dst: dst.host, dstPort: dst.port });
     src.send(a.bytes, dst.port, dst.host);
   }
 
   /** Where a node listens for a protocol: its own socket here, or its directory entry in another process. */
   private listening(name: string, kind: "sipUdp" | "sipTcp" | "cops" | "osp"): Address | undefined {
     const ep = this.endpoints.get(name);
-    if (ep) return boundAddress(kind === "sipUdp" ? ep.udp : kind === "sipTcp" ? ep.sipTcp : kind === "cops" ? ep.cops : ep.http);
+    if (ep) return ep.bound[kind];
     const d = this.opts.directory?.[name];
     const port = d?.[kind];
     return d && port !== undefined ? { host: d.host, port } : undefined;
@@ -398,7 +424,7 @@ export class SocketNetwork<E = unknown> {
       link ??= this.tcpClientOwner.get(sock.remotePort ?? -1);
       if (link) {
         link.server = sock;
-        this.onFrames(frames, chunk, link.connector, acceptor, proto, sock);
+        this.onFrames(frames, chunk, link, 0, sock);
       } else if (this.opts.identifyTcpPeer) {
         link = this.acceptRemote(frames, chunk, acceptor, proto, sock);
       }
@@ -418,9 +444,11 @@ export class SocketNetwork<E = unknown> {
     return (chunk) => parser.push(chunk).map((m) => serializeSipMessage(m));
   }
 
-  private onFrames(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): void {
-    const list = this.frame(frames, chunk, from, to, proto, sock);
-    if (list) for (const f of list) this.deliver(proto, from, to, f);
+  /** Whole messages of a chunk read on a link, `dir` 0 from the connector, 1 from the acceptor. */
+  private onFrames(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, link: Link, dir: 0 | 1, sock: Socket): void {
+    const [from, to] = dir === 0 ? [link.connector, link.acceptor] : [link.acceptor, link.connector];
+    const list = this.frame(frames, chunk, from, to, link.proto, sock);
+    if (list) for (const f of list) this.deliver(link.proto, from, to, f, link.hints[dir].shift());
   }
 
   private frame(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): Buffer[] | undefined {
@@ -445,10 +473,10 @@ export class SocketNetwork<E = unknown> {
       sock.destroy();
       return undefined;
     }
-    const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [] };
+    const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [], hints: [[], []] };
     this.dropLink(this.links.get(`${proto}|${peer}|${acceptor}`));
     this.links.set(`${proto}|${peer}|${acceptor}`, link);
-    for (const f of list) this.deliver(proto, peer, acceptor, f);
+    for (const f of list) this.deliver(proto, peer, acceptor, f, undefined);
     return link;
   }
 
@@ -461,7 +489,7 @@ export class SocketNetwork<E = unknown> {
     if (!addr) return undefined;
     const client = createConnection({ host: addr.host, port: addr.port });
     client.setNoDelay(true);
-    const link: Link = { proto, connector: from, acceptor: to, client, connected: false, queue: [] };
+    const link: Link = { proto, connector: from, acceptor: to, client, connected: false, queue: [], hints: [[], []] };
     this.links.set(`${proto}|${from}|${to}`, link);
     const frames = this.framer(proto);
     client.on("connect", () => {
@@ -469,10 +497,10 @@ export class SocketNetwork<E = unknown> {
       link.connected = true;
       for (const q of link.queue.splice(0)) {
         this.record(q.from, q.action, this.linkTransport(link, true), q.t);
-        client.write(q.action.bytes);
+        this.write(client, q.action.bytes);
       }
     });
-    client.on("data", (chunk) => this.onFrames(frames, chunk, to, from, proto, client));
+    client.on("data", (chunk) => this.onFrames(frames, chunk, link, 1, client));
     client.on("error", () => undefined);
     client.on("close", () => this.dropLink(link));
     return link;
@@ -497,21 +525,49 @@ export class SocketNetwork<E = unknown> {
     const fromConnector = link.connector === from;
     const sock = fromConnector ? link.client : link.server;
     if (fromConnector && !link.connected) {
+      if (this.nodes.has(a.to)) link.hints[0].push(a.callId);
       link.queue.push({ from, action: a, t: this.now });
       return;
     }
     if (!sock || sock.destroyed) return;
+    if (this.nodes.has(a.to)) link.hints[fromConnector ? 0 : 1].push(a.callId);
     this.record(from, a, this.linkTransport(link, fromConnector));
-    sock.write(a.bytes);
+    this.write(sock, a.bytes);
   }
 
-  private linkTransport(link: Link, fromConnector: boolean): MessageRecord["transport"] {
-    const c = link.client;
-    const client = { host: c.localAddress ?? LOOPBACK, port: c.localPort ?? 0 };
-    const server = { host: c.remoteAddress ?? LOOPBACK, port: c.remotePort ?? 0 };
-    if (link.server === c) [client.host, client.port, server.host, server.port] = [server.host, server.port, client.host, client.port];
-    const [src, dst] = fromConnector ? [client, server] : [server, client];
-    return { kind: "tcp", src: src.host, srcPort: src.port, dst: dst.host, dstPort: dst.port };
+  /**
+   * Writes of one turn of the event loop go out together: the socket is corked at its first write and
+   * uncorked once the turn's I/O callbacks have run (setImmediate), so messages to one peer share a segment.
+   */
+  private write(sock: Socket, bytes: Buffer): void {
+    if (!this.corked.has(sock)) {
+      sock.cork();
+      this.corked.add(sock);
+      if (this.corked.size === 1) setImmediate(this.uncorkAll);
+    }
+    sock.write(bytes);
+  }
+
+  private readonly uncorkAll = (): void => {
+    for (const sock of this.corked) sock.uncork();
+    this.corked.clear();
+  };
+
+  private linkTransport(link: Link, fromConnector: boolean): Transport {
+    let both = link.transports;
+    if (!both) {
+      const c = link.client;
+      const client = { host: c.localAddress ?? LOOPBACK, port: c.localPort ?? 0 };
+      const server = { host: c.remoteAddress ?? LOOPBACK, port: c.remotePort ?? 0 };
+      if (link.server === c) [client.host, client.port, server.host, server.port] = [server.host, server.port, client.host, client.port];
+      both = [
+        { kind: "tcp", src: client.host, srcPort: client.port, dst: server.host, dstPort: server.port },
+        { kind: "tcp", src: server.host, srcPort: server.port, dst: client.host, dstPort: client.port },
+      ];
+      // Cached once the connection's ports are known (they are for every write after "connect").
+      if (c.localPort !== undefined && c.remotePort !== undefined) link.transports = both;
+    }
+    return both[fromConnector ? 0 : 1];
   }
 
   // ---- OSP over HTTP ----
@@ -538,9 +594,9 @@ export class SocketNetwork<E = unknown> {
       const pending: PendingHttp = { res, requester };
       const remotePort = req.socket.remotePort ?? 0;
       const localPort = req.socket.localPort ?? 0;
-      this.deliver("OSP", requester, server, Buffer.concat(chunks), (a) => {
+      const body = Buffer.concat(chunks);
+      this.deliver("OSP", requester, server, body, this.takeHint("OSP", requester, server, body), (a) => {
         if (a.proto !== "OSP" || a.to !== pending.requester || pending.res.headersSent) return false;
-        this.addHint("OSP", server, a.to, a.bytes, a.callId);
         this.record(server, a, { kind: "http", src: req.socket.localAddress ?? LOOPBACK, srcPort: localPort, dst: req.socket.remoteAddress ?? LOOPBACK, dstPort: remotePort });
         // TS 101 321 over HTTP: the answer is the response body.
         pending.res.writeHead(200, { "content-type": "text/plain", "content-length": a.bytes.length }).end(a.bytes);
@@ -552,11 +608,10 @@ export class SocketNetwork<E = unknown> {
   private sendOsp(from: string, a: SendAction): void {
     if (this.opts.osp === "in-process") {
       this.record(from, a, undefined);
-      setImmediate(() => this.deliver("OSP", from, a.to, a.bytes, (reply) => {
+      setImmediate(() => this.deliver("OSP", from, a.to, a.bytes, a.callId, (reply) => {
         if (reply.proto !== "OSP" || reply.to !== from) return false;
         this.record(a.to, reply, undefined);
-        this.addHint("OSP", a.to, from, reply.bytes, reply.callId);
-        setImmediate(() => this.deliver("OSP", a.to, from, reply.bytes));
+        setImmediate(() => this.deliver("OSP", a.to, from, reply.bytes, reply.callId));
         return true;
       }));
       return;
@@ -569,13 +624,15 @@ export class SocketNetwork<E = unknown> {
       this.agents.set(from, agent);
     }
     const t = this.now;
+    this.addHint("OSP", from, a.to, a.bytes, a.callId);
     const req = httpRequest(
       { host: addr.host, port: addr.port, method: "POST", path: "/osp", agent, headers: { "content-type": "text/plain", "content-length": a.bytes.length, "user-agent": `callgate-${from}` } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
-          if (res.statusCode === 200) this.deliver("OSP", a.to, from, Buffer.concat(chunks));
+          // One request at a time per connection (no pipelining): the answer belongs to this request's call.
+          if (res.statusCode === 200) this.deliver("OSP", a.to, from, Buffer.concat(chunks), a.callId);
         });
       },
     );
