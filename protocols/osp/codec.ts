@@ -14,8 +14,23 @@ import { escapeXmlAttribute, escapeXmlText, parseXmlDocument, serializeXml, type
 interface ValueCodec<T> {
   /** `parent` is the path of the enclosing element; this element's own path is built only for an error. */
   decode(el: XmlElement, parent: string): T;
-  /** The element as XML text; `attrs` is attribute text written after the codec's own (` critical="false"`). */
-  encode(name: string, value: T, path: string, attrs: string): string;
+  /** The element as XML text; `parent` is the enclosing element's path, for errors. */
+  encode(tag: Tag, value: T, parent: string): string;
+}
+
+/** Tag text of one element: `<Name`, the attribute text always written after the codec's own, `</Name>`. */
+interface Tag {
+  name: string;
+  head: string;
+  attrs: string;
+  /** `<Name attrs>` and `<Name attrs/>`, for elements without attributes of their own. */
+  start: string;
+  empty: string;
+  close: string;
+}
+
+function makeTag(name: string, attrs = ""): Tag {
+  return { name, head: `<${name}`, attrs, start: `<${name}${attrs}>`, empty: `<${name}${attrs}/>`, close: `</${name}>` };
 }
 
 interface FieldSpec {
@@ -28,9 +43,15 @@ interface FieldSpec {
   attributes?: string;
 }
 
-/** `<name attrs>text</name>`, or `<name attrs/>` when the text is empty; `text` is already escaped. */
-function leaf(name: string, attrs: string, text: string): string {
-  return text === "" ? `<${name}${attrs}/>` : `<${name}${attrs}>${text}</${name}>`;
+/** `<Name attrs>text</Name>`, or `<Name attrs/>` when the text is empty; `text` is already escaped. */
+function leaf(tag: Tag, text: string): string {
+  return text === "" ? tag.empty : tag.start + text + tag.close;
+}
+
+/** Like leaf, with the codec's own attribute text (` type="e164"`) before the tag's. */
+function leafWith(tag: Tag, own: string, text: string): string {
+  const head = tag.head + own + tag.attrs;
+  return text === "" ? `${head}/>` : `${head}>${text}${tag.close}`;
 }
 
 /** Element path for errors: `Message/UsageIndication/CallId`. */
@@ -50,7 +71,7 @@ const DECIMAL = /^\d{1,15}(\.\d{1,15})?$/;
 
 const text: ValueCodec<string> = {
   decode: leafText,
-  encode: (name, v, _path, attrs) => leaf(name, attrs, escapeXmlText(v)),
+  encode: (tag, v) => leaf(tag, escapeXmlText(v)),
 };
 
 const integer: ValueCodec<number> = {
@@ -59,9 +80,9 @@ const integer: ValueCodec<number> = {
     if (!INTEGER.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a non-negative integer`);
     return Number(s);
   },
-  encode(name, v, path, attrs) {
-    if (!Number.isSafeInteger(v) || v < 0 || v >= 1e15) throw new RangeError(`OSP encode ${path}: ${v} is not a non-negative integer`);
-    return leaf(name, attrs, String(v));
+  encode(tag, v, parent) {
+    if (!Number.isSafeInteger(v) || v < 0 || v >= 1e15) throw new RangeError(`OSP encode ${parent}/${tag.name}: ${v} is not a non-negative integer`);
+    return leaf(tag, String(v));
   },
 };
 
@@ -71,10 +92,10 @@ const decimal: ValueCodec<number> = {
     if (!DECIMAL.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a decimal number`);
     return Number(s);
   },
-  encode(name, v, path, attrs) {
+  encode(tag, v, parent) {
     const s = String(v);
-    if (!DECIMAL.test(s)) throw new RangeError(`OSP encode ${path}: ${v} has no plain decimal form`);
-    return leaf(name, attrs, s);
+    if (!DECIMAL.test(s)) throw new RangeError(`OSP encode ${parent}/${tag.name}: ${v} has no plain decimal form`);
+    return leaf(tag, s);
   },
 };
 
@@ -85,7 +106,7 @@ const boolean: ValueCodec<boolean> = {
     if (s === "false") return false;
     throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not true or false`);
   },
-  encode: (name, v, _path, attrs) => leaf(name, attrs, v ? "true" : "false"),
+  encode: (tag, v) => leaf(tag, v ? "true" : "false"),
 };
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/;
@@ -174,7 +195,7 @@ const time: ValueCodec<number> = {
     const fast = parseUtcSeconds(s);
     return fast === fast ? fast : parseOspTime(s, pathOf(parent, el));
   },
-  encode: (name, v, _path, attrs) => leaf(name, attrs, formatOspTime(v)),
+  encode: (tag, v) => leaf(tag, formatOspTime(v)),
 };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -194,7 +215,7 @@ const binary: ValueCodec<Buffer> = {
     if (compact.length % 4 !== 0 || !BASE64.test(compact)) throw new OspDecodeError("bad-value", pathOf(parent, el), "content is not base64");
     return Buffer.from(compact, "base64");
   },
-  encode: (name, v, _path, attrs) => leaf(name, ` encoding="base64"${attrs}`, base64(v)),
+  encode: (tag, v) => leafWith(tag, ' encoding="base64"', base64(v)),
 };
 
 /** `<SourceInfo type="e164">4085551212</SourceInfo>`. */
@@ -204,13 +225,14 @@ const typedValue: ValueCodec<{ type: string; value: string }> = {
     if (type === undefined) throw new OspDecodeError("missing-attribute", pathOf(parent, el), "attribute 'type' is required");
     return { type, value: leafText(el, parent) };
   },
-  encode: (name, v, _path, attrs) => leaf(name, ` type="${escapeXmlAttribute(v.type)}"${attrs}`, escapeXmlText(v.value)),
+  encode: (tag, v) => leafWith(tag, ` type="${escapeXmlAttribute(v.type)}"`, escapeXmlText(v.value)),
 };
 
 function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): ValueCodec<Record<string, unknown>> {
   if (new Set(fields.map((f) => f.el)).size !== fields.length) throw new Error("OSP schema: an element name appears twice");
   const ownAttributes = options.attributes ?? [];
   const manyKeys = fields.filter((f) => f.many).map((f) => f.key);
+  const tags = fields.map((f) => makeTag(f.el, f.attributes));
   return {
     decode(el, parent) {
       const path = pathOf(parent, el);
@@ -249,30 +271,32 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
       if (extensions !== undefined) out.extensions = extensions;
       return out;
     },
-    encode(name, v, path, attrs) {
-      let open = `<${name}`;
+    encode(tag, v, parent) {
+      const path = parent === "" ? tag.name : `${parent}/${tag.name}`;
+      let own = "";
       for (const attr of ownAttributes) {
         const a = v[attr];
-        if (typeof a === "string") open += ` ${attr}="${escapeXmlAttribute(a)}"`;
+        if (typeof a === "string") own += ` ${attr}="${escapeXmlAttribute(a)}"`;
       }
-      open += attrs;
       let body = "";
-      for (const f of fields) {
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i]!;
         const value = v[f.key];
         if (value === undefined) {
           if (f.required) throw new RangeError(`OSP encode ${path}: ${f.key} is required`);
           continue;
         }
-        const fieldAttrs = f.attributes ?? "";
+        const fieldTag = tags[i]!;
         if (f.many) {
-          for (const item of value as unknown[]) body += f.codec.encode(f.el, item, `${path}/${f.el}`, fieldAttrs);
+          for (const item of value as unknown[]) body += f.codec.encode(fieldTag, item, path);
         } else {
-          body += f.codec.encode(f.el, value, `${path}/${f.el}`, fieldAttrs);
+          body += f.codec.encode(fieldTag, value, path);
         }
       }
       const extensions = v.extensions as OspExtensionElement[] | undefined;
       if (extensions !== undefined) for (const ext of extensions) body += serializeXml(ext);
-      return body === "" ? `${open}/>` : `${open}>${body}</${name}>`;
+      if (own === "") return body === "" ? tag.empty : tag.start + body + tag.close;
+      return leafWith(tag, own, body);
     },
   };
 }
@@ -314,9 +338,10 @@ const terminationCause = struct(
 );
 /** `<Resources><AlmostOutOfResources>…</AlmostOutOfResources></Resources>` as one boolean. */
 const resourcesBody = struct([{ el: "AlmostOutOfResources", key: "v", codec: boolean, required: true }]);
+const almostOutOfResources = makeTag("AlmostOutOfResources");
 const resources: ValueCodec<boolean> = {
   decode: (el, parent) => resourcesBody.decode(el, parent).v as boolean,
-  encode: (name, v, _path, attrs) => `<${name}${attrs}>${boolean.encode("AlmostOutOfResources", v, "", "")}</${name}>`,
+  encode: (tag, v, parent) => tag.start + boolean.encode(almostOutOfResources, v, parent) + tag.close,
 };
 
 const timestamp: FieldSpec = { el: "Timestamp", key: "timestamp", codec: time };
@@ -455,6 +480,14 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
   return message;
 }
 
+const COMPONENT_TAGS = new Map<string, Tag>();
+function componentTag(kind: OspComponentKind, spelling: OspSpelling): Tag {
+  const name = componentElementName(kind, spelling);
+  let t = COMPONENT_TAGS.get(name);
+  if (t === undefined) COMPONENT_TAGS.set(name, (t = makeTag(name)));
+  return t;
+}
+
 /** Encodes a message exactly as modelled (UTF-8, compact, toolkit spelling unless told otherwise). */
 export function encodeOspMessage(message: OspMessage, options: OspEncodeOptions = {}): Buffer {
   const spelling = options.spelling ?? "toolkit";
@@ -463,8 +496,7 @@ export function encodeOspMessage(message: OspMessage, options: OspEncodeOptions 
   if (message.random !== undefined) out += ` random="${escapeXmlAttribute(message.random)}"`;
   let body = "";
   for (const c of message.components) {
-    const name = componentElementName(c.kind, spelling);
-    body += COMPONENT_SCHEMAS[c.kind].encode(name, c as unknown as Record<string, unknown>, `Message/${name}`, "");
+    body += COMPONENT_SCHEMAS[c.kind].encode(componentTag(c.kind, spelling), c as unknown as Record<string, unknown>, "Message");
   }
   out += body === "" ? "/>" : `>${body}</Message>`;
   return Buffer.from(out, "utf8");
@@ -491,9 +523,11 @@ export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
   return info as unknown as OspTokenInfo;
 }
 
+const tokenInfoTag = makeTag("TokenInfo");
+
 export function encodeTokenInfo(info: OspTokenInfo, options: { declaration?: boolean } = {}): Buffer {
   const declaration = options.declaration === false ? "" : '<?xml version="1.0"?>';
-  return Buffer.from(declaration + tokenInfoSchema.encode("TokenInfo", info as unknown as Record<string, unknown>, "TokenInfo", ""), "utf8");
+  return Buffer.from(declaration + tokenInfoSchema.encode(tokenInfoTag, info as unknown as Record<string, unknown>, ""), "utf8");
 }
 
 /** The label the message record uses: the TS 101 321 name of the first component. */

@@ -247,9 +247,7 @@ class Reader {
         // ETag (§3.1); WFC Element Type Match
         const end = lt + 2 + name.length;
         const after = s.charCodeAt(end);
-        let same = after === GT || isSpace(after);
-        for (let k = 0; same && k < name.length; k++) same = s.charCodeAt(start + 1 + k) === s.charCodeAt(lt + 2 + k);
-        if (!same) {
+        if (!(after === GT || isSpace(after)) || s.slice(lt + 2, end) !== name) {
           const other = s.slice(lt + 2, Math.min(this.nameEnd(lt + 2), lt + 42));
           throw new SyntaxFault(lt, `end tag </${other}> does not match <${name}>`);
         }
