@@ -2,7 +2,8 @@
 // sends, so together they hold each message once; sorted by `t` (one host clock), they are in send order.
 import { readFileSync } from "node:fs";
 import { peekCopsHandle } from "../../protocols/cops/index.js";
-import { recordFromJsonLine, type MessageRecord } from "../drivers/message-record.js";
+import type { MessageRecord } from "../drivers/message-record.js";
+import { fromJsonLines } from "../replay/ladder-json.js";
 
 /**
  * Merges record lists by time. A COPS report can name its call only in the process that sent the decision it
@@ -25,13 +26,6 @@ export function mergeServeRecords(lists: readonly MessageRecord[][]): MessageRec
   });
 }
 
-export function readRecordFile(path: string): MessageRecord[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map(recordFromJsonLine);
-}
-
 export function mergeRecordFiles(paths: readonly string[]): MessageRecord[] {
-  return mergeServeRecords(paths.map(readRecordFile));
+  return mergeServeRecords(paths.map((p) => fromJsonLines(readFileSync(p, "utf8"))));
 }

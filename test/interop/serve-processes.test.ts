@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { MessageRecord } from "../../lib/drivers/message-record.js";
+import { recordFromJsonLine, type MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { TOKEN_HEADER } from "../../lib/roles/sip-proxy.js";
 import { parseSipMessage } from "../../protocols/sip/index.js";
@@ -83,13 +83,17 @@ async function ready(s: Served, role: string): Promise<void> {
 function check(records: MessageRecord[], flow: "setup" | "teardown", dir: string, noClearinghouse: boolean): string {
   const file = join(dir, `${flow}.jsonl`);
   writeFileSync(file, records.map((r) => JSON.stringify({ t: r.t, proto: r.proto, from: r.from, to: r.to, msg: r.msg, callId: r.callId })).join("\n") + "\n");
+  return checkFile(file, flow, noClearinghouse);
+}
+
+function checkFile(file: string, flow: "setup" | "teardown", noClearinghouse: boolean): string {
   const res = spawnSync(process.execPath, [CHECK_LADDER, file, flow, ...(noClearinghouse ? ["--no-clearinghouse"] : [])], { encoding: "utf8" });
   expect(res.status, `${flow}: ${res.stdout}${res.stderr}`).toBe(0);
   return res.stdout;
 }
 
 /** Runs the nine roles as processes, the UAC last; returns the merged records and the UAC's output. */
-async function deployment(topology: string, withClearinghouse: boolean): Promise<{ records: MessageRecord[]; uacOut: string; dir: string }> {
+async function deployment(topology: string, withClearinghouse: boolean): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), "callgate-serve-"));
   const config = await writeConfig(dir, topology);
   const servers = SERVERS.filter((r) => withClearinghouse || r !== "CH").map((role) => ({ role, s: serve(role, config, join(dir, `${role}.jsonl`)) }));
@@ -110,7 +114,7 @@ async function deployment(topology: string, withClearinghouse: boolean): Promise
   const codes = await Promise.all(servers.map(({ s }) => s.exited));
   expect(codes).toEqual(servers.map(() => 0));
   for (const { role, s } of servers) expect(s.stdout()).toContain(`${role} stopped`);
-  return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir };
+  return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir, files };
 }
 
 function splitCall(records: MessageRecord[], callId: string): { setup: MessageRecord[]; teardown: MessageRecord[] } {
@@ -122,13 +126,21 @@ function splitCall(records: MessageRecord[], callId: string): { setup: MessageRe
 describe("callgate serve: one role per process on loopback", () => {
   it("FIG. 5 / FIG. 6 with the clearinghouse and signed tokens: the merged record files match both ladders", async () => {
     expect(existsSync(CLI), "run `npm run build` first").toBe(true);
-    const { records, uacOut, dir } = await deployment("{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", true);
+    const { records, uacOut, dir, files } = await deployment("{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", true);
     expect(uacOut).toContain("UAC ready sip 127.0.0.1:");
     expect(uacOut).toContain("1 call(s), 1 answered and ended, 0 failed");
     const callId = "call-1@callgate.example.com";
     const { setup, teardown } = splitCall(records, callId);
     expect(check(setup, "setup", dir, false)).toContain("all 28 steps");
     expect(check(teardown, "teardown", dir, false)).toContain("all 18 steps");
+    // `callgate serve merge` prints the same ladder, and splits one call for the checker.
+    const all = spawnSync(process.execPath, [CLI, "serve", "merge", ...files], { encoding: "utf8" });
+    expect(all.status, all.stderr).toBe(0);
+    expect(all.stdout.trim().split("\n").map((l) => recordFromJsonLine(l)).map((r) => `${r.msg} ${r.callId}`)).toEqual(records.map((r) => `${r.msg} ${r.callId}`));
+    const split = spawnSync(process.execPath, [CLI, "serve", "merge", "--call", callId, "--split", join(dir, "cli"), ...files], { encoding: "utf8" });
+    expect(split.status, split.stderr).toBe(0);
+    expect(checkFile(join(dir, "cli.setup.jsonl"), "setup", false)).toContain("all 28 steps");
+    expect(checkFile(join(dir, "cli.teardown.jsonl"), "teardown", false)).toContain("all 18 steps");
     // Each message once: every process recorded only what it sent, from its own role.
     const senders = new Set(records.map((r) => r.from));
     expect(senders).toEqual(new Set(["UAC", ...SERVERS]));

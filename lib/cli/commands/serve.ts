@@ -4,9 +4,14 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { recordToJsonLine } from "../../drivers/message-record.js";
 import { DeployConfigError, loadDeployConfig } from "../../flow/deploy-config.js";
+import { mergeRecordFiles } from "../../flow/serve-records.js";
+import { splitAtFirstBye, toJsonLines, writeJsonLines } from "../../replay/ladder-json.js";
 import { serveRole, type ServedCall } from "../../flow/serve.js";
 
 const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--calls N]
+       callgate serve merge [--call ID [--split OUT]] FILE.jsonl...
+  merge            print the roles' record files as one ladder (JSON lines, by time); --call ID: that call only;
+                   --split OUT: also write OUT.setup.jsonl and OUT.teardown.jsonl (split at its first BYE)
   ROLE             UAC, SIP1, POL1, R1, CH, SIP2, POL2, R2 or UAS
   --config FILE    deployment file (YAML): every role's loopback addresses, topology, calls
   --record FILE    append each message this role sends as a JSON line {t, proto, from, to, msg, callId, bytes}
@@ -30,6 +35,24 @@ function summary(calls: ServedCall[]): { lines: string[]; failed: number } {
   return { lines, failed };
 }
 
+function merge(files: string[], call: string | undefined, split: string | undefined): number {
+  if (files.length === 0) return fail("merge wants the record files");
+  if (split !== undefined && call === undefined) return fail("--split wants --call ID");
+  try {
+    const records = mergeRecordFiles(files).filter((r) => call === undefined || r.callId === call);
+    process.stdout.write(toJsonLines(records));
+    if (split !== undefined) {
+      const { setup, teardown } = splitAtFirstBye(records);
+      writeJsonLines(`${split}.setup.jsonl`, setup);
+      writeJsonLines(`${split}.teardown.jsonl`, teardown);
+    }
+  } catch (err) {
+    process.stderr.write(`callgate serve merge: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  return 0;
+}
+
 function closeStream(out: WriteStream | undefined): Promise<void> {
   return new Promise((resolve) => (out ? out.end(() => resolve()) : resolve()));
 }
@@ -41,11 +64,13 @@ export async function run(args: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: "string" }, record: { type: "string" }, calls: { type: "string" } } });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: "string" }, record: { type: "string" }, calls: { type: "string" }, call: { type: "string" }, split: { type: "string" } } });
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
   const { values, positionals } = parsed;
+  if (positionals[0] === "merge") return merge(positionals.slice(1), values.call, values.split);
+  if (values.call !== undefined || values.split !== undefined) return fail("--call and --split are for merge");
   if (positionals.length !== 1) return fail("give exactly one ROLE");
   if (values.config === undefined) return fail("--config FILE is required");
   const role = positionals[0] ?? "";
