@@ -1,9 +1,10 @@
 // OSP benchmark: AuthorisationRequest → AuthorisationResponse round trips per second over loopback HTTP
 // keep-alive against the clearinghouse, codec decode/encode rates, and signed token rates per key type
-// (RSA-2048, ECDSA P-256): whole tokens made (TokenInfo + CMS SignedData) and validated (signature, cached
+// (Ed25519, ECDSA P-256, RSA-2048): whole tokens made (TokenInfo + CMS SignedData) and validated (signature, cached
 // chain, TokenInfo, window, binding, single use), and the bare node:crypto signature operations beneath.
 // Run after `npm run build`.
-// Last line: {"auth_rtt_per_s":…, "decode_per_s":…, "encode_per_s":…, "token_sign_p256_per_s":…, …}
+// Last line: {"auth_rtt_per_s":…, "decode_per_s":…, "encode_per_s":…, "token_sign_ed25519_per_s":…, …}
+// BENCH_TOKENS_ONLY=1 skips the codec and HTTP parts.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
@@ -39,9 +40,10 @@ function rate(label, fn, warmUp = 2000) {
   return perS;
 }
 
-const decodePerS = rate("decode (mixed AuthReq/AuthRsp/UsageInd/UsageCnf)", (i) => decodeOspMessage(corpus[i % corpus.length]));
+const tokensOnly = process.env.BENCH_TOKENS_ONLY === "1";
+const decodePerS = tokensOnly ? undefined : rate("decode (mixed AuthReq/AuthRsp/UsageInd/UsageCnf)", (i) => decodeOspMessage(corpus[i % corpus.length]));
 const models = corpus.map((b) => decodeOspMessage(b));
-const encodePerS = rate("encode (same messages)", (i) => encodeOspMessage(models[i % models.length]));
+const encodePerS = tokensOnly ? undefined : rate("encode (same messages)", (i) => encodeOspMessage(models[i % models.length]));
 
 const tokenNow = Date.UTC(2026, 0, 15, 12, 0, 0);
 const tokenInfo = (i) => ({
@@ -54,7 +56,7 @@ const tokenInfo = (i) => ({
   usageDetail: { service: {}, amount: 3600, increment: 1, unit: "s" },
 });
 const tokenRates = {};
-for (const [label, keyType] of [["rsa2048", "rsa"], ["p256", "p256"]]) {
+for (const [label, keyType] of [["ed25519", "ed25519"], ["p256", "p256"], ["rsa2048", "rsa"]]) {
   const pki = generateOspPki({ keyType, rsaBits: 2048 });
   const made = [];
   let serial = 0;
@@ -76,15 +78,21 @@ for (const [label, keyType] of [["rsa2048", "rsa"], ["p256", "p256"]]) {
   const key = createPrivateKey(pki.signer.privateKeyPem);
   const publicKey = createPublicKey(pki.signer.certificatePem);
   const data = Buffer.alloc(200, 1);
-  const signature = sign("sha256", data, key);
-  const rawSign = rate(`node:crypto sign ${label}`, () => sign("sha256", data, key), warmUp);
-  const rawVerify = rate(`node:crypto verify ${label}`, () => verify("sha256", data, publicKey, signature));
+  const digest = keyType === "ed25519" ? null : "sha256"; // PureEdDSA: no pre-hash (RFC 8032 §5.1)
+  const signature = sign(digest, data, key);
+  const rawSign = rate(`node:crypto sign ${label}`, () => sign(digest, data, key), warmUp);
+  const rawVerify = rate(`node:crypto verify ${label}`, () => verify(digest, data, publicKey, signature));
   Object.assign(tokenRates, {
     [`token_sign_${label}_per_s`]: signPerS,
     [`token_validate_${label}_per_s`]: validatePerS,
     [`sig_sign_${label}_per_s`]: rawSign,
     [`sig_verify_${label}_per_s`]: rawVerify,
   });
+}
+
+if (tokensOnly) {
+  console.log(JSON.stringify(tokenRates));
+  process.exit(0);
 }
 
 const clearinghouse = new Clearinghouse({

@@ -28,6 +28,24 @@ function lengthOctets(length: number): Buffer {
   return Buffer.from([0x80 | bytes.length, ...bytes]);
 }
 
+/** Octets of the identifier and definite length (X.690 §8.1.3) of an element with `length` content octets. */
+export function derHeaderLength(length: number): number {
+  return length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : length < 0x1000000 ? 5 : 6;
+}
+
+/** Writes identifier and definite length at `at`; returns where the contents start. */
+export function writeDerHeader(buf: Buffer, at: number, tag: number, length: number): number {
+  buf[at++] = tag;
+  if (length < 0x80) {
+    buf[at++] = length;
+    return at;
+  }
+  const count = derHeaderLength(length) - 2;
+  buf[at++] = 0x80 | count;
+  for (let i = count - 1; i >= 0; i--) buf[at++] = Math.floor(length / 2 ** (8 * i)) & 0xff;
+  return at;
+}
+
 /** One TLV with definite length (X.690 §10.1). */
 export function der(tag: number, ...content: Buffer[]): Buffer {
   const body = content.length === 1 ? content[0]! : Buffer.concat(content);

@@ -1,10 +1,11 @@
 // OSP authorisation tokens (TS 101 321): TokenInfo XML, signed as CMS SignedData (RFC 5652, PKCS #7 v1.5
 // compatible) by the clearinghouse. ASN.1 is built and read here; signatures are node:crypto's (native).
+import * as nodeCrypto from "node:crypto";
 import { createHash, createPrivateKey, verify as cryptoVerify, sign as cryptoSign, X509Certificate, type KeyObject } from "node:crypto";
 import { decodeTokenInfo, encodeTokenInfo } from "./codec.js";
 import { OspDecodeError } from "./errors.js";
 import type { OspTokenInfo } from "./model.js";
-import { der, derChildren, derOid, DER_NULL, expectTag, octetStringValue, oidText, readDer, TAG, type DerNode } from "./token-der.js";
+import { der, derChildren, derHeaderLength, derOid, DER_NULL, expectTag, octetStringValue, oidText, readDer, TAG, writeDerHeader, type DerNode } from "./token-der.js";
 import { certificateFacts, certificatePublicKey, OID, signatureAlgorithm, signatureDigest, type CertificateFacts } from "./token-pki.js";
 
 /** The clearinghouse's signing identity, PEM encoded: an Ed25519, EC (P-256) or RSA private key and its certificate. */
@@ -59,6 +60,8 @@ interface PreparedSigner {
   /** Digest of the content for the message-digest attribute, and the one node:crypto signs with (null: PureEdDSA). */
   contentDigest: string;
   signDigest: string | null;
+  /** DER `SET OF` the signed attributes up to the message-digest value, whose length is fixed per digest. */
+  attributesPrefix: Buffer;
 }
 
 const SHA256_ALGORITHM = der(TAG.SEQUENCE, derOid(OID.sha256), DER_NULL);
@@ -69,6 +72,23 @@ const DATA_OID = derOid(OID.data);
 const CONTENT_TYPE_ATTRIBUTE = der(TAG.SEQUENCE, derOid(OID.contentType), der(TAG.SET, DATA_OID));
 const MESSAGE_DIGEST_OID = derOid(OID.messageDigest);
 const SIGNED_DATA_OID = derOid(OID.signedData);
+const DIGEST_LENGTH: Record<string, number> = { sha256: 32, sha512: 64 };
+
+/** One-shot digest: crypto.hash where Node has it (20.12+), else a Hash object. */
+const oneShotHash: (algorithm: string, data: Buffer) => Buffer =
+  typeof nodeCrypto.hash === "function"
+    ? (algorithm, data) => nodeCrypto.hash(algorithm, data, "buffer")
+    : (algorithm, data) => createHash(algorithm).update(data).digest();
+
+/**
+ * RFC 5652 §5.4: the signature is over the DER of the attributes as a SET OF (DER order: content-type sorts
+ * before message-digest, its encoding being shorter with equal leading octets). All but the digest is fixed.
+ */
+function attributesPrefix(digestLength: number): Buffer {
+  const placeholder = Buffer.alloc(digestLength);
+  const set = der(TAG.SET, CONTENT_TYPE_ATTRIBUTE, der(TAG.SEQUENCE, MESSAGE_DIGEST_OID, der(TAG.SET, der(TAG.OCTET_STRING, placeholder))));
+  return set.subarray(0, set.length - digestLength);
+}
 
 const preparedByObject = new WeakMap<OspTokenSigner, PreparedSigner>();
 const preparedByPem = new Map<string, PreparedSigner>();
@@ -84,14 +104,16 @@ function prepareSigner(signer: OspTokenSigner): PreparedSigner {
     const facts = certificateFacts(certDer);
     const ed25519 = key.asymmetricKeyType === "ed25519";
     const digestAlgorithm = ed25519 ? SHA512_ALGORITHM : SHA256_ALGORITHM;
+    const contentDigest = ed25519 ? "sha512" : "sha256";
     prepared = {
       key,
       head: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SET, digestAlgorithm)]),
       certificates: der(TAG.context(0), certDer),
       signerHead: Buffer.concat([Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SEQUENCE, facts.issuerDer, facts.serialDer), digestAlgorithm]),
       signatureAlgorithm: signatureAlgorithm(key, true),
-      contentDigest: ed25519 ? "sha512" : "sha256",
+      contentDigest,
       signDigest: signatureDigest(key),
+      attributesPrefix: attributesPrefix(DIGEST_LENGTH[contentDigest]!),
     };
     if (preparedByPem.size >= 64) preparedByPem.clear();
     preparedByPem.set(pemKey, prepared);
@@ -110,15 +132,41 @@ export function createOspToken(info: OspTokenInfo, signer?: OspTokenSigner): Buf
   const xml = encodeTokenInfo(info);
   if (!signer) return xml;
   const p = prepareSigner(signer);
-  const digest = createHash(p.contentDigest).update(xml).digest();
-  // RFC 5652 §5.4: the signature is over the DER of the attributes as a SET OF (DER order: content-type
-  // sorts before message-digest, its encoding being shorter with equal leading octets).
-  const attributes = Buffer.concat([CONTENT_TYPE_ATTRIBUTE, der(TAG.SEQUENCE, MESSAGE_DIGEST_OID, der(TAG.SET, der(TAG.OCTET_STRING, digest)))]);
-  const signature = cryptoSign(p.signDigest, der(TAG.SET, attributes), p.key);
-  const signerInfo = der(TAG.SEQUENCE, p.signerHead, der(TAG.context(0), attributes), p.signatureAlgorithm, der(TAG.OCTET_STRING, signature));
-  const encapContent = der(TAG.SEQUENCE, DATA_OID, der(TAG.context(0), der(TAG.OCTET_STRING, xml)));
-  const signedData = der(TAG.SEQUENCE, p.head, encapContent, p.certificates, der(TAG.SET, signerInfo));
-  return der(TAG.SEQUENCE, SIGNED_DATA_OID, der(TAG.context(0), signedData));
+  // The signed attributes as signed (SET OF); in the SignerInfo they are [0] IMPLICIT with the same contents.
+  const signedAttributes = Buffer.allocUnsafe(p.attributesPrefix.length + DIGEST_LENGTH[p.contentDigest]!);
+  p.attributesPrefix.copy(signedAttributes, 0);
+  oneShotHash(p.contentDigest, xml).copy(signedAttributes, p.attributesPrefix.length);
+  const signature = cryptoSign(p.signDigest, signedAttributes, p.key);
+  signedAttributes[0] = TAG.context(0);
+  // Sizes inside out, then one buffer written front to back (the same DER as nested der() calls).
+  const tlv = (contentLength: number) => derHeaderLength(contentLength) + contentLength;
+  const xmlOctets = tlv(xml.length);
+  const eContent = tlv(xmlOctets);
+  const encapContent = DATA_OID.length + eContent;
+  const signerInfo = p.signerHead.length + signedAttributes.length + p.signatureAlgorithm.length + tlv(signature.length);
+  const signedData = p.head.length + tlv(encapContent) + p.certificates.length + tlv(tlv(signerInfo));
+  const contentInfo = SIGNED_DATA_OID.length + tlv(tlv(signedData));
+  const out = Buffer.allocUnsafe(tlv(contentInfo));
+  let at = writeDerHeader(out, 0, TAG.SEQUENCE, contentInfo);
+  at += SIGNED_DATA_OID.copy(out, at);
+  at = writeDerHeader(out, at, TAG.context(0), tlv(signedData));
+  at = writeDerHeader(out, at, TAG.SEQUENCE, signedData);
+  at += p.head.copy(out, at);
+  at = writeDerHeader(out, at, TAG.SEQUENCE, encapContent);
+  at += DATA_OID.copy(out, at);
+  at = writeDerHeader(out, at, TAG.context(0), xmlOctets);
+  at = writeDerHeader(out, at, TAG.OCTET_STRING, xml.length);
+  at += xml.copy(out, at);
+  at += p.certificates.copy(out, at);
+  at = writeDerHeader(out, at, TAG.SET, tlv(signerInfo));
+  at = writeDerHeader(out, at, TAG.SEQUENCE, signerInfo);
+  at += p.signerHead.copy(out, at);
+  at += signedAttributes.copy(out, at);
+  at += p.signatureAlgorithm.copy(out, at);
+  at = writeDerHeader(out, at, TAG.OCTET_STRING, signature.length);
+  at += signature.copy(out, at);
+  if (at !== out.length) throw new Error(`token assembly wrote ${at} of ${out.length} octets`);
+  return out;
 }
 
 // ---- validation ---------------------------------------------------------------------------------------
@@ -180,6 +228,7 @@ export class OspTokenValidator {
   private sweepAtSize = 1024;
   /** SHA-256 of a signer certificate's DER → its key and chain verdict (the chain is checked once). */
   private readonly signerCache = new Map<string, SignerCertificate>();
+  private lastSigner: { der: Buffer; entry: SignerCertificate } | undefined;
 
   constructor(readonly options: OspTokenValidatorOptions) {
     this.anchors = options.caCertificatesPem.map((pem) => {
@@ -213,7 +262,7 @@ export class OspTokenValidator {
         throw new Refusal("wrong-destination", `token does not name destination ${expect.destination}`);
       }
       this.pruneSeen(nowMs);
-      const digest = createHash("sha256").update(token).digest("base64");
+      const digest = oneShotHash("sha256", token).toString("latin1");
       if (this.seen.has(digest)) throw new Refusal("replayed", "token already used");
       this.seen.set(digest, info.validUntil + this.skew);
       return { ok: true, info, signed };
@@ -260,12 +309,18 @@ export class OspTokenValidator {
   private signerCertificate(token: Buffer, parsed: ParsedSignedData): SignerCertificate {
     for (const node of parsed.certificates) {
       const certDer = token.subarray(node.start, node.end);
-      const hash = createHash("sha256").update(certDer).digest("base64");
-      let entry = this.signerCache.get(hash);
-      if (!entry) {
-        entry = this.checkCertificate(Buffer.from(certDer));
-        if (this.signerCache.size >= MAX_CACHED_SIGNERS) this.signerCache.clear();
-        this.signerCache.set(hash, entry);
+      let entry: SignerCertificate | undefined;
+      // The certificate of the previous token, compared octet for octet, skips hashing this one.
+      if (this.lastSigner?.der.equals(certDer)) entry = this.lastSigner.entry;
+      else {
+        const hash = oneShotHash("sha256", certDer).toString("latin1");
+        entry = this.signerCache.get(hash);
+        if (!entry) {
+          entry = this.checkCertificate(Buffer.from(certDer));
+          if (this.signerCache.size >= MAX_CACHED_SIGNERS) this.signerCache.clear();
+          this.signerCache.set(hash, entry);
+        }
+        this.lastSigner = { der: Buffer.from(certDer), entry };
       }
       if (entry.facts.issuerDer.equals(parsed.sidIssuer) && entry.facts.serialDer.equals(parsed.sidSerial)) return entry;
     }
@@ -378,7 +433,7 @@ function checkSignedAttributes(token: Buffer, attributes: DerNode, content: Buff
   }
   if (!digestValue) throw new Error("signed attributes lack message-digest");
   if (contentType !== undefined && contentType !== eContentType) throw new Refusal("bad-signature", "content-type attribute differs from the content's type");
-  if (!createHash(hash).update(content).digest().equals(digestValue)) {
+  if (!oneShotHash(hash, content).equals(digestValue)) {
     throw new Refusal("bad-signature", "message-digest attribute does not match the token content");
   }
 }
@@ -386,7 +441,12 @@ function checkSignedAttributes(token: Buffer, attributes: DerNode, content: Buff
 function verifySignature(token: Buffer, parsed: ParsedSignedData, publicKey: KeyObject): void {
   const attrs = parsed.signedAttributes;
   // RFC 5652 §5.4: with signed attributes the signature covers their DER with the SET OF tag (0x31), else the content.
-  const signedBytes = attrs ? Buffer.concat([Buffer.from([TAG.SET]), token.subarray(attrs.start + 1, attrs.end)]) : parsed.content;
+  let signedBytes = parsed.content;
+  if (attrs) {
+    signedBytes = Buffer.allocUnsafe(attrs.end - attrs.start);
+    token.copy(signedBytes, 0, attrs.start, attrs.end);
+    signedBytes[0] = TAG.SET;
+  }
   let ok = false;
   try {
     // RFC 8419 §3.1: PureEdDSA over the same bytes, no pre-hash.

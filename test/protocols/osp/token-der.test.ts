@@ -5,6 +5,7 @@ import {
   der,
   derChildren,
   DerError,
+  derHeaderLength,
   derOid,
   derTime,
   derUnsignedInteger,
@@ -13,6 +14,7 @@ import {
   readDer,
   TAG,
   timeValue,
+  writeDerHeader,
   type DerNode,
 } from "../../../protocols/osp/token-der.js";
 import { certificateFacts } from "../../../protocols/osp/token-pki.js";
@@ -28,6 +30,18 @@ describe("DER writer and reader (X.690)", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("writes the identifier and length octets der() writes, at every length boundary", () => {
+    const check = (tag: number, length: number) => {
+      const expected = der(tag, Buffer.alloc(length)).subarray(0, derHeaderLength(length));
+      const out = Buffer.alloc(derHeaderLength(length));
+      expect(writeDerHeader(out, 0, tag, length)).toBe(out.length);
+      expect(out.equals(expected)).toBe(true);
+    };
+    for (const length of [0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffff, 0x1000000]) check(TAG.OCTET_STRING, length);
+    const lengths = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 0x30000 }));
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xff }), lengths, check), { numRuns: 300 });
   });
 
   it("round-trips OIDs, non-negative INTEGERs and times", () => {
@@ -88,8 +102,11 @@ describe("DER reader fuzz: nothing but DerError escapes", () => {
     transactionId: "1",
     usageDetail: { service: {}, amount: 60, increment: 1, unit: "s" },
   };
-  const token = createOspToken(info, pki.signer);
-  const cert = Buffer.from(pki.signer.certificatePem.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+  const edPki = generateOspPki({ keyType: "ed25519" });
+  const pemDer = (pem: string) => Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+  // P-256 and Ed25519 (RFC 8419) tokens and certificates, in turn.
+  const tokens = [createOspToken(info, pki.signer), createOspToken(info, edPki.signer)];
+  const certs = [pemDer(pki.signer.certificatePem), pemDer(edPki.signer.certificatePem)];
 
   /** Walks the whole tree the way the token reader does: every constructed node opened, every leaf decoded by its tag. */
   function walk(buf: Buffer, node: DerNode, depth: number): void {
@@ -113,7 +130,8 @@ describe("DER reader fuzz: nothing but DerError escapes", () => {
       if (i % 10 === 9) {
         input = Buffer.from(Array.from({ length: Math.floor(rnd() * 64) }, () => Math.floor(rnd() * 256)));
       } else {
-        input = Buffer.from(i % 2 ? token : cert);
+        const pick = Math.floor(i / 2) % 2;
+        input = Buffer.from(i % 2 ? tokens[pick]! : certs[pick]!);
         const flips = 1 + Math.floor(rnd() * 4);
         for (let f = 0; f < flips; f++) input[Math.floor(rnd() * input.length)] = Math.floor(rnd() * 256);
         if (rnd() < 0.2) input = input.subarray(0, Math.floor(rnd() * input.length));

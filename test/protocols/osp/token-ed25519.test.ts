@@ -1,11 +1,11 @@
 // Ed25519 tokens (RFC 8032; CMS conventions of RFC 8419): key derivation from a seed, the SignedData shape,
 // determinism, and round trips of generated TokenInfos through sign and validate.
-import { createPublicKey, sign as cryptoSign } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, X509Certificate } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createOspToken, generateOspPki, OspTokenValidator, type OspTokenInfo } from "../../../protocols/osp/index.js";
-import { ed25519PrivateKey } from "../../../protocols/osp/token-pki.js";
-import { derChildren, readDer, TAG } from "../../../protocols/osp/token-der.js";
+import { createOspToken, encodeTokenInfo, generateOspPki, OspTokenValidator, type OspTokenInfo } from "../../../protocols/osp/index.js";
+import { certificateFacts, ed25519PrivateKey } from "../../../protocols/osp/token-pki.js";
+import { der, derChildren, derOid, readDer, TAG } from "../../../protocols/osp/token-der.js";
 import { flowPki } from "../../../lib/flow/flow-pki.js";
 import { tokenInfoArb } from "./arbitraries.js";
 
@@ -88,6 +88,28 @@ describe("Ed25519 tokens in CMS SignedData (RFC 8419 §3)", () => {
     expect(signerInfo[3]!.tag).toBe(TAG.context(0));
     expect(bytesOf(token, signerInfo[4]!)).toBe("300506032b6570");
     expect(signerInfo[5]!.contentEnd - signerInfo[5]!.content).toBe(64); // RFC 8032 §5.1.6: R || S
+  });
+
+  it("are the DER of the nested SignedData (RFC 5652 §5), also across long-form length boundaries", () => {
+    const key = createPrivateKey(pki.signer.privateKeyPem);
+    const certDer = Buffer.from(new X509Certificate(pki.signer.certificatePem).raw);
+    const facts = certificateFacts(certDer);
+    const sha512 = der(TAG.SEQUENCE, derOid("2.16.840.1.101.3.4.2.3"));
+    const data = derOid("1.2.840.113549.1.7.1");
+    const reference = (t: OspTokenInfo): Buffer => {
+      const xml = encodeTokenInfo(t);
+      const md = der(TAG.SEQUENCE, derOid("1.2.840.113549.1.9.4"), der(TAG.SET, der(TAG.OCTET_STRING, createHash("sha512").update(xml).digest())));
+      const attributes = Buffer.concat([der(TAG.SEQUENCE, derOid("1.2.840.113549.1.9.3"), der(TAG.SET, data)), md]);
+      const signature = cryptoSign(null, der(TAG.SET, attributes), key);
+      const signerInfo = der(TAG.SEQUENCE, Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SEQUENCE, facts.issuerDer, facts.serialDer), sha512, der(TAG.context(0), attributes), der(TAG.SEQUENCE, derOid("1.3.101.112")), der(TAG.OCTET_STRING, signature));
+      const encap = der(TAG.SEQUENCE, data, der(TAG.context(0), der(TAG.OCTET_STRING, xml)));
+      const signedData = der(TAG.SEQUENCE, Buffer.from([TAG.INTEGER, 1, 1]), der(TAG.SET, sha512), encap, der(TAG.context(0), certDer), der(TAG.SET, signerInfo));
+      return der(TAG.SEQUENCE, derOid("1.2.840.113549.1.7.2"), der(TAG.context(0), signedData));
+    };
+    for (const n of [0, 1, 60, 127, 128, 255, 256, 40_000, 65_535, 70_000]) {
+      const t = { ...info, callId: Buffer.alloc(n, 0x41), transactionId: String(n) };
+      expect(createOspToken(t, pki.signer).toString("hex")).toBe(reference(t).toString("hex"));
+    }
   });
 
   it("are deterministic: the same TokenInfo and key give the same bytes", () => {
