@@ -25,6 +25,20 @@ export function isCopsTimer(key: string): boolean {
   return key.startsWith(PREFIX);
 }
 
+/** `cops:<peer>:<timer>` keys, made once per peer and timer name (a KA or loss timer is set again and again). */
+class TimerKeys {
+  private readonly keys = new Map<string, string>();
+  constructor(private readonly peer: string) {}
+  of(name: string): string {
+    let key = this.keys.get(name);
+    if (key === undefined) {
+      key = `${PREFIX}${this.peer}:${name}`;
+      this.keys.set(name, key);
+    }
+    return key;
+  }
+}
+
 /** `cops:<peer>:<timer>` → [peer, timer]. */
 export function splitCopsTimer(key: string): [string, string] {
   const rest = key.slice(PREFIX.length);
@@ -34,6 +48,7 @@ export function splitCopsTimer(key: string): [string, string] {
 
 export class CopsPepLink {
   readonly machine: CopsPepConnection;
+  private readonly timerKeys: TimerKeys;
   private accepted = false;
   private readonly waiting: CopsPepCommand[] = [];
 
@@ -44,6 +59,7 @@ export class CopsPepLink {
     private readonly onEvent: (e: CopsPepEvent, now: number) => NodeAction[],
   ) {
     this.machine = new CopsPepConnection(options);
+    this.timerKeys = new TimerKeys(pdp);
   }
 
   get isOpen(): boolean {
@@ -83,10 +99,10 @@ export class CopsPepLink {
           out.push({ type: "send", proto: "COPS", to: this.pdp, bytes: a.bytes, label: labelCopsMessage(a.message), callId: this.callIdOf(a.message) });
           break;
         case "set-timer":
-          out.push({ type: "set-timer", key: `${PREFIX}${this.pdp}:${a.name}`, delayMs: a.delayMs });
+          out.push({ type: "set-timer", key: this.timerKeys.of(a.name), delayMs: a.delayMs });
           break;
         case "cancel-timer":
-          out.push({ type: "cancel-timer", key: `${PREFIX}${this.pdp}:${a.name}` });
+          out.push({ type: "cancel-timer", key: this.timerKeys.of(a.name) });
           break;
         case "close":
           break; // the driver owns connections; the next send reopens one
@@ -112,6 +128,7 @@ export class CopsPepLink {
 
 export class CopsPdpLinks {
   private readonly links = new Map<string, CopsPdpConnection>();
+  private readonly timerKeys = new Map<string, TimerKeys>();
 
   constructor(
     private readonly options: CopsPdpOptions,
@@ -161,6 +178,15 @@ export class CopsPdpLinks {
     this.links.clear();
   }
 
+  private keysOf(peer: string): TimerKeys {
+    let keys = this.timerKeys.get(peer);
+    if (keys === undefined) {
+      keys = new TimerKeys(peer);
+      this.timerKeys.set(peer, keys);
+    }
+    return keys;
+  }
+
   private run(peer: string, actions: CopsAction<CopsPdpEvent>[], now: number): NodeAction[] {
     const out: NodeAction[] = [];
     for (const a of actions) {
@@ -169,16 +195,16 @@ export class CopsPdpLinks {
           out.push({ type: "send", proto: "COPS", to: peer, bytes: a.bytes, label: labelCopsMessage(a.message), callId: this.callIdOf(peer, a.message) });
           break;
         case "set-timer":
-          out.push({ type: "set-timer", key: `${PREFIX}${peer}:${a.name}`, delayMs: a.delayMs });
+          out.push({ type: "set-timer", key: this.keysOf(peer).of(a.name), delayMs: a.delayMs });
           break;
         case "cancel-timer":
-          out.push({ type: "cancel-timer", key: `${PREFIX}${peer}:${a.name}` });
+          out.push({ type: "cancel-timer", key: this.keysOf(peer).of(a.name) });
           break;
         case "close":
           this.links.delete(peer);
           break;
         case "emit":
-          out.push(...this.onEvent(peer, a.event, now));
+          for (const x of this.onEvent(peer, a.event, now)) out.push(x);
           break;
       }
     }

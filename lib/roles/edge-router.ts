@@ -7,15 +7,14 @@ import {
   ReportType,
   buildConfigRequest,
   buildProvisioningReport,
+  parseIpv4,
   parseProvisioningDecision,
   type CopsPepEvent,
-  type FlowMark,
   type FlowUsage,
 } from "../../protocols/cops/index.js";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
-import { ownString } from "./sip-ids.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
@@ -34,10 +33,41 @@ export interface EdgeRouterOptions {
   random?: () => number;
 }
 
+/**
+ * One installed classifier (RFC 3318 filter + RFC 3317 mark action): a small record of numbers. IPv4 addresses
+ * are kept as 32-bit values (`value | 0`), IPv6 ones as text.
+ */
 export interface Classifier {
-  mark: FlowMark;
+  instanceId: number;
+  src: number | string;
+  dst: number | string;
+  /** srcPort << 16 | dstPort. */
+  ports: number;
+  /** protocol << 8 | dscp. */
+  protoDscp: number;
   installedAt: number;
   callId: string;
+  /** The next classifier whose 5-tuple hashes alike. */
+  nextSameHash: Classifier | undefined;
+}
+
+/** IPv4 text as a signed 32-bit value, IPv6 text as it is. */
+function compactAddress(address: string): number | string {
+  const v = parseIpv4(address);
+  return v < 0 ? address : v | 0;
+}
+
+function addressHash(a: number | string): number {
+  if (typeof a === "number") return a;
+  let h = 0;
+  for (let i = 0; i < a.length; i++) h = (Math.imul(h, 31) + a.charCodeAt(i)) | 0;
+  return h;
+}
+
+function tupleHash(protocol: number, src: number | string, dst: number | string, ports: number): number {
+  let h = Math.imul(addressHash(src), 0x9e3779b1) ^ addressHash(dst);
+  h = Math.imul(h ^ ports, 0x85ebca6b) ^ protocol;
+  return h | 0;
 }
 
 export class EdgeRouter implements FlowNode<CallEvent> {
@@ -47,8 +77,8 @@ export class EdgeRouter implements FlowNode<CallEvent> {
   /** instanceId → classifier: the DSCP marking this router applies. */
   readonly classifiers = new Map<number, Classifier>();
   private hintCallId = "";
-  /** 5-tuple → instanceId, so a re-installed flow finds its classifier at once. */
-  private readonly byTuple = new Map<string, number>();
+  /** 5-tuple hash → classifiers (chained by `nextSameHash`), so a re-installed flow finds its classifier at once. */
+  private readonly byTuple = new Map<number, Classifier>();
   /** Installations and removals so far (for tests and counters). */
   installs = 0;
   removals = 0;
@@ -73,8 +103,38 @@ export class EdgeRouter implements FlowNode<CallEvent> {
 
   /** The DSCP this router writes into a UDP packet of the given 5-tuple, if a classifier matches. */
   markFor(src: string, srcPort: number, dst: string, dstPort: number): number | undefined {
-    const id = this.byTuple.get(`17 ${src}:${srcPort} ${dst}:${dstPort}`);
-    return id === undefined ? undefined : this.classifiers.get(id)?.mark.dscp;
+    const c = this.findTuple(17, compactAddress(src), compactAddress(dst), ((srcPort << 16) | dstPort) | 0);
+    return c === undefined ? undefined : c.protoDscp & 0xff;
+  }
+
+  private findTuple(protocol: number, src: number | string, dst: number | string, ports: number): Classifier | undefined {
+    for (let c = this.byTuple.get(tupleHash(protocol, src, dst, ports)); c !== undefined; c = c.nextSameHash) {
+      if (c.src === src && c.dst === dst && c.ports === ports && c.protoDscp >>> 8 === protocol) return c;
+    }
+    return undefined;
+  }
+
+  private linkTuple(c: Classifier): void {
+    const h = tupleHash(c.protoDscp >>> 8, c.src, c.dst, c.ports);
+    c.nextSameHash = this.byTuple.get(h);
+    this.byTuple.set(h, c);
+  }
+
+  private unlinkTuple(c: Classifier): void {
+    const h = tupleHash(c.protoDscp >>> 8, c.src, c.dst, c.ports);
+    const head = this.byTuple.get(h);
+    if (head === c) {
+      if (c.nextSameHash) this.byTuple.set(h, c.nextSameHash);
+      else this.byTuple.delete(h);
+    } else {
+      for (let p = head; p !== undefined; p = p.nextSameHash) {
+        if (p.nextSameHash === c) {
+          p.nextSameHash = c.nextSameHash;
+          break;
+        }
+      }
+    }
+    c.nextSameHash = undefined;
   }
 
   handle(ev: NodeEvent): NodeAction[] {
@@ -126,16 +186,24 @@ export class EdgeRouter implements FlowNode<CallEvent> {
         return this.report(handle, ReportType.Failure, { failure: { global: { code: 2, subCode: 0 }, instances: [] } }, now);
       }
       for (const mark of decision.install) {
+        const src = compactAddress(mark.srcAddress);
+        const dst = compactAddress(mark.dstAddress);
+        const ports = ((mark.srcPort << 16) | mark.dstPort) | 0;
+        const protoDscp = (mark.protocol << 8) | mark.dscp;
         // The same 5-tuple installed again (a resynchronised policy server) replaces the old classifier.
-        const key = tupleKey(mark);
-        const sameId = this.byTuple.get(key);
-        const same = sameId === undefined ? undefined : this.classifiers.get(sameId);
-        if (sameId !== undefined && same) {
-          this.classifiers.delete(sameId);
-          this.classifiers.set(mark.instanceId, { ...same, mark });
+        const same = this.findTuple(mark.protocol, src, dst, ports);
+        if (same) {
+          this.unlinkTuple(same);
+          this.classifiers.delete(same.instanceId);
+          const moved: Classifier = { instanceId: mark.instanceId, src, dst, ports, protoDscp, installedAt: same.installedAt, callId: same.callId, nextSameHash: undefined };
+          this.classifiers.set(mark.instanceId, moved);
+          this.linkTuple(moved);
         }
-        if (!this.classifiers.has(mark.instanceId)) this.classifiers.set(mark.instanceId, { mark, installedAt: now, callId: this.hintCallId });
-        this.byTuple.set(key, mark.instanceId);
+        if (!this.classifiers.has(mark.instanceId)) {
+          const c: Classifier = { instanceId: mark.instanceId, src, dst, ports, protoDscp, installedAt: now, callId: this.hintCallId, nextSameHash: undefined };
+          this.classifiers.set(mark.instanceId, c);
+          this.linkTuple(c);
+        }
       }
       this.installs++;
       return [
@@ -149,7 +217,7 @@ export class EdgeRouter implements FlowNode<CallEvent> {
         const c = this.classifiers.get(id);
         if (!c) continue;
         this.classifiers.delete(id);
-        if (this.byTuple.get(tupleKey(c.mark)) === id) this.byTuple.delete(tupleKey(c.mark));
+        this.unlinkTuple(c);
         const packets = BigInt(Math.floor((now - c.installedAt) / (this.opts.packetIntervalMs ?? 20)));
         usage.push({ instanceId: id, packets, octets: packets * BigInt(this.opts.packetOctets ?? 200) });
       }
@@ -170,7 +238,3 @@ export class EdgeRouter implements FlowNode<CallEvent> {
   }
 }
 
-/** Flat (not a rope of parts), as the table keeps it for the call's lifetime. */
-function tupleKey(m: FlowMark): string {
-  return ownString(`${m.protocol} ${m.srcAddress}:${m.srcPort} ${m.dstAddress}:${m.dstPort}`);
-}

@@ -11,11 +11,14 @@ import {
   buildNullDecision,
   buildRemoveDecision,
   buildSipAaaDecision,
+  handleKey,
+  ownHandle,
   parseProvisioningReport,
   parseSipAaaRequest,
   type CopsMessage,
   type CopsPdpEvent,
   type FlowMark,
+  type HandleKey,
   type SipAaaDecisionInfo,
   type SipAaaMediaFlow,
   type SipAaaPurposeName,
@@ -45,9 +48,11 @@ export interface PolicyServerOptions {
 
 type Phase = "authorising" | "authorised" | "installing" | "installed" | "removing" | "over";
 
+/** Everything this server keeps about one call: one record, found by its PEP's handle. */
 interface PolicyCall {
   callId: string;
   pep: string;
+  /** The PEP's handle, copied out of the REQ (it is a view into the message). */
   handle: Buffer;
   phase: Phase;
   authorised: boolean;
@@ -55,20 +60,27 @@ interface PolicyCall {
   local: boolean;
   transactionId?: string;
   token?: Buffer;
-  timeLimitS?: number;
+  /** The AuthorisationRequest awaiting its answer, if any. */
+  correlation?: string;
   caller: string;
   callee: string;
-  flows: SipAaaMediaFlow[];
-  instanceIds: number[];
+  flows: readonly SipAaaMediaFlow[];
+  /** The router classifiers of the call: instance ids firstInstance … firstInstance + instances - 1. */
+  firstInstance: number;
+  instances: number;
   installedAt?: number;
   /** Why the policy is being removed: a REQ noLDP (answer DEC noLDP) or a DRQ (no answer). */
   removalFor?: "noLDP" | "DRQ";
   usageDone: boolean;
   /** The PEP deleted its state; forget the call once the router has answered. */
   deleted: boolean;
+  /** Forgotten: no longer counted, nothing more to do. */
+  forgotten: boolean;
 }
 
-type RouterOp = { callId: string; kind: "install" | "remove" | "config" };
+type RouterOp = { call: PolicyCall | undefined; kind: "install" | "remove" | "config" };
+
+const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
 
 interface PendingUsage {
   correlation: string;
@@ -84,14 +96,16 @@ interface PendingUsage {
 export class PolicyServer implements FlowNode<CallEvent> {
   readonly name: string;
   private readonly links: CopsPdpLinks;
-  private calls = new Map<string, PolicyCall>();
-  private byHandle = new Map<string, string>();
+  /** The calls of each PEP by request-state handle (RFC 2748 §2.2.1): the one per-call table of this role. */
+  private byHandle = new Map<string, Map<HandleKey, PolicyCall>>();
+  /** Calls not yet forgotten (some outlive their handle while the router removes their policy). */
+  private live = 0;
   private routerHandle: Buffer | undefined;
   private routerOps: RouterOp[] = [];
   /** Calls whose LDP waits for the router's configuration request. */
-  private waitingForRouter: string[] = [];
+  private waitingForRouter: PolicyCall[] = [];
   private nextInstance = 1;
-  private pendingAuth = new Map<string, string>();
+  private pendingAuth = new Map<string, PolicyCall>();
   private pendingUsage = new Map<string, PendingUsage>();
   /** UsageIndications still owed to the clearinghouse (sent, unconfirmed). */
   get usageBacklog(): number {
@@ -108,10 +122,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   get activeCalls(): number {
-    return this.calls.size;
+    return this.live;
   }
   get copsRequestStates(): number {
-    return this.byHandle.size;
+    let n = 0;
+    for (const calls of this.byHandle.values()) n += calls.size;
+    return n;
   }
 
   handle(ev: NodeEvent): NodeAction[] {
@@ -134,7 +150,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       case "restart":
         // A restarted policy server knows nothing: PEPs reconnect and resynchronise (RFC 2748 §2.5).
         this.links.reset();
-        this.calls = new Map();
+        this.live = 0;
         this.byHandle = new Map();
         this.routerHandle = undefined;
         this.routerOps = [];
@@ -150,8 +166,17 @@ export class PolicyServer implements FlowNode<CallEvent> {
 
   private callIdOfCops(peer: string, m: CopsMessage): string {
     if (peer === this.opts.router) return this.currentRouterCall ?? "";
-    if ("handle" in m && m.handle) return this.byHandle.get(`${peer}/${m.handle.toString("hex")}`) ?? "";
+    if ("handle" in m && m.handle) return this.byHandle.get(peer)?.get(handleKey(m.handle))?.callId ?? "";
     return "";
+  }
+
+  private callsOf(peer: string): Map<HandleKey, PolicyCall> {
+    let calls = this.byHandle.get(peer);
+    if (calls === undefined) {
+      calls = new Map();
+      this.byHandle.set(peer, calls);
+    }
+    return calls;
   }
 
   /** The call a message to or from the router is about (set while one is being built). */
@@ -181,18 +206,19 @@ export class PolicyServer implements FlowNode<CallEvent> {
         ...this.links.command(peer, { type: "decide-error", handle, error: { code: 3, subCode: 0 } }, now),
       ];
     }
-    const key = `${peer}/${handle.toString("hex")}`;
     const { info, purpose } = parsed;
-    let call = this.calls.get(info.callId);
+    const calls = this.callsOf(peer);
+    const key = handleKey(handle);
+    let call = calls.get(key);
     const resync = message.op === "REQ" && message.lpdpDecisions.length > 0;
     if (!call) {
       call = {
-        callId: info.callId, pep: peer, handle, phase: "authorising", authorised: false, local: false,
-        caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, instanceIds: [], usageDone: false, deleted: false,
+        callId: info.callId, pep: peer, handle: ownHandle(handle), phase: "authorising", authorised: false, local: false,
+        caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0, usageDone: false, deleted: false, forgotten: false,
       };
       if (info.ospToken) call.token = info.ospToken;
-      this.calls.set(call.callId, call);
-      this.byHandle.set(key, call.callId);
+      calls.set(key, call);
+      this.live++;
       if (purpose !== "AAA") {
         // A state this (restarted) server never saw: the PEP resynchronises it (RFC 2748 §2.5); it was admitted.
         call.authorised = !resync || message.lpdpDecisions[0]?.command !== CommandCode.Remove;
@@ -232,7 +258,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const exchange = this.opts.clearinghouse.authorise(req);
     call.token = undefined; // presented once; not kept for the call's lifetime (no `delete`: the object would go to dictionary mode)
     if (exchange.kind === "done") return this.authorised(call, exchange.result, now);
-    this.pendingAuth.set(exchange.correlation, call.callId);
+    this.pendingAuth.set(exchange.correlation, call);
+    call.correlation = exchange.correlation;
     return [
       { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
       { type: "set-timer", key: `ch-auth:${exchange.correlation}`, delayMs: this.opts.clearinghouseTimeoutMs ?? 3000 },
@@ -248,7 +275,6 @@ export class PolicyServer implements FlowNode<CallEvent> {
     call.phase = "authorised";
     call.authorised = true;
     if (result.transactionId !== undefined) call.transactionId = result.transactionId;
-    if (result.timeLimitS !== undefined) call.timeLimitS = result.timeLimitS;
     const info: SipAaaDecisionInfo = {};
     if (result.token) info.token = result.token;
     if (result.timeLimitS !== undefined) info.timeLimitSeconds = result.timeLimitS;
@@ -256,10 +282,10 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private onAuthTimeout(correlation: string, now: number): NodeAction[] {
-    const callId = this.pendingAuth.get(correlation);
+    const call = this.pendingAuth.get(correlation);
     this.pendingAuth.delete(correlation);
-    const call = callId === undefined ? undefined : this.calls.get(callId);
     if (!call || call.phase !== "authorising") return [];
+    call.correlation = undefined;
     const out: NodeAction[] = [{ type: "emit", event: { type: "error", callId: call.callId, role: this.name, message: "clearinghouse unreachable" } }];
     if ((this.opts.clearinghouseUnreachable ?? "fail-closed") === "fail-open") {
       call.local = true;
@@ -279,12 +305,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
       return [{ type: "emit", event: { type: "error", role: this.name, message: `bad clearinghouse answer: ${String(err)}` } }];
     }
     if (answer.kind === "authorise") {
-      const callId = this.pendingAuth.get(answer.correlation);
-      if (callId === undefined) return [];
+      const call = this.pendingAuth.get(answer.correlation);
+      if (call === undefined) return [];
       this.pendingAuth.delete(answer.correlation);
-      const call = this.calls.get(callId);
+      call.correlation = undefined;
       const out: NodeAction[] = [{ type: "cancel-timer", key: `ch-auth:${answer.correlation}` }];
-      if (call) out.push(...this.authorised(call, answer.result, now));
+      for (const a of this.authorised(call, answer.result, now)) out.push(a);
       return out;
     }
     const pending = this.pendingUsage.get(answer.correlation);
@@ -305,17 +331,18 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     if (!this.routerHandle) {
       // The router has not (re)opened its configuration state yet (start-up, or this server restarted): wait for it.
-      if (!this.waitingForRouter.includes(call.callId)) this.waitingForRouter.push(call.callId);
+      if (!this.waitingForRouter.includes(call)) this.waitingForRouter.push(call);
       return [];
     }
     const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
+    call.firstInstance = this.nextInstance;
+    call.instances = call.flows.length;
     const marks: FlowMark[] = call.flows.map((f) => ({
       instanceId: this.nextInstance++, family: f.family, protocol: f.protocol,
       srcAddress: f.srcAddress, srcPort: f.srcPort, dstAddress: f.dstAddress, dstPort: f.dstPort, dscp: choice.dscp,
     }));
-    call.instanceIds = marks.map((m) => m.instanceId);
     call.phase = "installing";
-    this.routerOps.push({ callId: call.callId, kind: "install" });
+    this.routerOps.push({ call, kind: "install" });
     return this.toRouter(call.callId, buildInstallDecision(this.routerHandle, marks).decisions, now);
   }
 
@@ -331,8 +358,10 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (call.phase === "installed" && this.routerHandle) {
       call.phase = "removing";
       call.removalFor = why;
-      this.routerOps.push({ callId: call.callId, kind: "remove" });
-      return this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, call.instanceIds).decisions, now);
+      this.routerOps.push({ call, kind: "remove" });
+      const ids: number[] = [];
+      for (let i = 0; i < call.instances; i++) ids.push(call.firstInstance + i);
+      return this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now);
     }
     if (call.phase === "removing" || call.phase === "installing") {
       if (why === "DRQ") call.removalFor = call.removalFor ?? "DRQ";
@@ -349,21 +378,18 @@ export class PolicyServer implements FlowNode<CallEvent> {
     switch (e.type) {
       case "request": {
         // The router's configuration request opens its provisioning state (RFC 3084 §2.2): answer NULL for now.
-        this.routerHandle = e.handle;
-        this.routerOps = [{ callId: "", kind: "config" }];
+        this.routerHandle = ownHandle(e.handle);
+        this.routerOps = [{ call: undefined, kind: "config" }];
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
-        for (const callId of this.waitingForRouter.splice(0)) {
-          const call = this.calls.get(callId);
-          if (call) out.push(...this.install(call, now));
-        }
+        for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
         return out;
       }
       case "report": {
         if (!e.answersDecision) return [];
         const op = this.routerOps.shift();
         if (!op || op.kind === "config") return [];
-        const call = this.calls.get(op.callId);
-        if (!call) return [];
+        const call = op.call;
+        if (!call || call.forgotten) return [];
         let report;
         try {
           report = parseProvisioningReport(e.message);
@@ -384,7 +410,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private installed(call: PolicyCall, ok: boolean, now: number): NodeAction[] {
     if (!ok) {
       call.phase = "authorised";
-      call.instanceIds = [];
+      call.instances = 0;
       const out = this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} could not install the policy` } }, now);
       if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
       return out;
@@ -392,7 +418,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     call.phase = "installed";
     call.installedAt = now;
     // The classifiers are in; removal goes by instance id. A later REQ LDP carries its flows again.
-    call.flows = [];
+    call.flows = NO_FLOWS;
     const choiceEvent: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true };
     const out: NodeAction[] = [{ type: "emit", event: choiceEvent }];
     if (call.removalFor) {
@@ -421,15 +447,16 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private onDeleted(peer: string, handle: Buffer, now: number): NodeAction[] {
-    const key = `${peer}/${handle.toString("hex")}`;
-    const callId = this.byHandle.get(key);
-    this.byHandle.delete(key);
-    const call = callId === undefined ? undefined : this.calls.get(callId);
+    const calls = this.byHandle.get(peer);
+    const key = handleKey(handle);
+    const call = calls?.get(key);
     if (!call) return [];
+    calls?.delete(key);
     call.deleted = true;
     if (call.phase === "authorising") {
       call.phase = "over";
-      for (const [corr, id] of this.pendingAuth) if (id === call.callId) this.pendingAuth.delete(corr);
+      if (call.correlation !== undefined) this.pendingAuth.delete(call.correlation);
+      call.correlation = undefined;
     }
     const out = call.phase === "over" ? this.finishUsage(call, now, 0, 0n, 0n) : this.release(call, "DRQ", now);
     return out;
@@ -478,8 +505,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private forget(call: PolicyCall): void {
-    if (!call.deleted) return; // the PEP's DRQ ends the request state
-    this.calls.delete(call.callId);
+    if (!call.deleted || call.forgotten) return; // the PEP's DRQ ends the request state
+    call.forgotten = true;
+    this.live--;
   }
 }
 

@@ -1,9 +1,13 @@
 // RFC 2748 §2.1 common header + §3 messages: encode and decode whole COPS messages.
 import { CopsDecodeError } from "./cops-decode-error.js";
-import { COPS_VERSION, HEADER_LENGTH, OP_NAMES, OpCode } from "./constants.js";
-import type { CopsMessage, CopsOp } from "./cops-message.js";
+import { CNum, COPS_VERSION, HEADER_LENGTH, OBJECT_HEADER_LENGTH, OP_NAMES, OpCode } from "./constants.js";
+import type { CopsDecision, CopsInterface, CopsMessage, CopsOp } from "./cops-message.js";
+import { integrityBodyLength, writeIntegrityBody } from "./objects/integrity-object.js";
+import { writeInterfaceBody } from "./objects/interface-object.js";
+import { addressLength } from "./objects/ip-address.js";
+import type { IntegrityObject } from "./objects/object-types.js";
 import { messageToObjects, objectsToMessage } from "./message-grammar.js";
-import { objectWireLength, readObject, writeObject } from "./objects/cops-object.js";
+import { nextObjectOffset, objectWireLength, readObject, writeObject } from "./objects/cops-object.js";
 import type { DecodedObject } from "./objects/cops-object.js";
 
 export interface CopsHeader {
@@ -38,9 +42,8 @@ export function decodeCopsObjects(buf: Buffer, start: number, end: number): Deco
   const objects: DecodedObject[] = [];
   let offset = start;
   while (offset < end) {
-    const { decoded, next } = readObject(buf, offset, end);
-    objects.push(decoded);
-    offset = next;
+    objects.push(readObject(buf, offset, end));
+    offset = nextObjectOffset(buf, offset);
   }
   return objects;
 }
@@ -59,8 +62,168 @@ export function decodeCopsMessage(buf: Buffer): CopsMessage {
   return objectsToMessage(header.op, header.clientType, header.solicited, objects, header.length);
 }
 
+// ---- direct encoding of the per-call messages (REQ, DEC, RPT, DRQ, KA): no object list, one allocation ----
+
+/** Octets an object with `body` content octets takes (header + padding); RangeError past 65535 (RFC 2748 §2.2). */
+function wire(kind: string, body: number): number {
+  if (OBJECT_HEADER_LENGTH + body > 0xffff) throw new RangeError(`${kind} object longer than 65535 octets`);
+  return (OBJECT_HEADER_LENGTH + body + 3) & ~3;
+}
+
+/** Writes an object header; returns the offset of its contents. */
+function head(buf: Buffer, offset: number, body: number, cNum: number, cType: number): number {
+  const length = OBJECT_HEADER_LENGTH + body;
+  buf[offset] = length >> 8;
+  buf[offset + 1] = length & 0xff;
+  buf[offset + 2] = cNum;
+  buf[offset + 3] = cType;
+  return offset + OBJECT_HEADER_LENGTH;
+}
+
+/** Zero padding after contents ending at `end`; returns the next object's offset. */
+function padTo(buf: Buffer, end: number): number {
+  const padded = (end + 3) & ~3;
+  for (let i = end; i < padded; i++) buf[i] = 0;
+  return padded;
+}
+
+function bytesObject(buf: Buffer, offset: number, data: Buffer, cNum: number, cType: number): number {
+  const at = head(buf, offset, data.length, cNum, cType);
+  return padTo(buf, at + data.copy(buf, at));
+}
+
+function pairObject(buf: Buffer, offset: number, hi: number, lo: number, cNum: number): number {
+  const at = head(buf, offset, 4, cNum, 1);
+  buf.writeUInt16BE(hi, at);
+  buf.writeUInt16BE(lo, at + 2);
+  return at + 4;
+}
+
+function decisionsLength(kind: "decision" | "lpdp-decision", decisions: readonly CopsDecision[], needContext: boolean): number {
+  let n = 0;
+  for (const d of decisions) {
+    if (d.context) n += 8;
+    else if (needContext) throw new RangeError("a DEC decision needs its Context");
+    n += 8;
+    if (d.stateless) n += wire(kind, d.stateless.length);
+    if (d.replacement) n += wire(kind, d.replacement.length);
+    if (d.clientSi) n += wire(kind, d.clientSi.length);
+    if (d.named) n += wire(kind, d.named.length);
+  }
+  return n;
+}
+
+function writeDecisions(buf: Buffer, offset: number, decisions: readonly CopsDecision[], cNum: number): number {
+  for (const d of decisions) {
+    if (d.context) offset = pairObject(buf, offset, d.context.rType, d.context.mType, CNum.Context);
+    offset = head(buf, offset, 4, cNum, 1);
+    buf.writeUInt16BE(d.command, offset);
+    buf.writeUInt16BE(d.flags, offset + 2);
+    offset += 4;
+    if (d.stateless) offset = bytesObject(buf, offset, d.stateless, cNum, 2);
+    if (d.replacement) offset = bytesObject(buf, offset, d.replacement, cNum, 3);
+    if (d.clientSi) offset = bytesObject(buf, offset, d.clientSi, cNum, 4);
+    if (d.named) offset = bytesObject(buf, offset, d.named, cNum, 5);
+  }
+  return offset;
+}
+
+function interfaceWire(iface: CopsInterface): number {
+  return OBJECT_HEADER_LENGTH + addressLength(iface.family) + 4;
+}
+
+function writeInterface(buf: Buffer, offset: number, iface: CopsInterface, cNum: number): number {
+  const body = addressLength(iface.family) + 4;
+  const at = head(buf, offset, body, cNum, iface.family === 4 ? 1 : 2);
+  writeInterfaceBody({ kind: cNum === CNum.InInterface ? "in-interface" : "out-interface", family: iface.family, address: iface.address, ifIndex: iface.ifIndex }, buf, at);
+  return at + body;
+}
+
+function integrityWire(integrity: IntegrityObject | undefined): number {
+  return integrity === undefined ? 0 : wire("integrity", integrityBodyLength(integrity));
+}
+
+function writeIntegrity(buf: Buffer, offset: number, integrity: IntegrityObject | undefined): number {
+  if (integrity === undefined) return offset;
+  const body = integrityBodyLength(integrity);
+  const at = head(buf, offset, body, CNum.Integrity, integrity.cType);
+  writeIntegrityBody(integrity, buf, at);
+  return padTo(buf, at + body);
+}
+
+function startMessage(msg: CopsMessage, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  buf[0] = (COPS_VERSION << 4) | (msg.solicited ? 1 : 0);
+  buf[1] = OpCode[msg.op];
+  buf.writeUInt16BE(msg.clientType, 2);
+  buf.writeUInt32BE(length, 4);
+  return buf;
+}
+
+/** The per-call messages written directly, or undefined for the others (the object-list path below). */
+function encodeDirect(msg: CopsMessage): Buffer | undefined {
+  switch (msg.op) {
+    case "REQ": {
+      // <Handle> <Context> [<IN-Int>] [<OUT-Int>] [<ClientSI(s)>] [<LPDPDecision(s)>] [<Integrity>]
+      let length = HEADER_LENGTH + wire("handle", msg.handle.length) + 8;
+      if (msg.inInterface) length += interfaceWire(msg.inInterface);
+      if (msg.outInterface) length += interfaceWire(msg.outInterface);
+      for (const si of msg.clientSi) length += wire("client-si", si.data.length);
+      length += decisionsLength("lpdp-decision", msg.lpdpDecisions, false) + integrityWire(msg.integrity);
+      const buf = startMessage(msg, length);
+      let p = bytesObject(buf, HEADER_LENGTH, msg.handle, CNum.Handle, 1);
+      p = pairObject(buf, p, msg.context.rType, msg.context.mType, CNum.Context);
+      if (msg.inInterface) p = writeInterface(buf, p, msg.inInterface, CNum.InInterface);
+      if (msg.outInterface) p = writeInterface(buf, p, msg.outInterface, CNum.OutInterface);
+      for (const si of msg.clientSi) p = bytesObject(buf, p, si.data, CNum.ClientSI, si.cType);
+      p = writeDecisions(buf, p, msg.lpdpDecisions, CNum.LpdpDecision);
+      writeIntegrity(buf, p, msg.integrity);
+      return buf;
+    }
+    case "DEC": {
+      // <Handle> <Decision(s)> | <Error> [<Integrity>]
+      if (!msg.error && msg.decisions.length === 0) throw new RangeError("DEC needs a decision or an error");
+      let length = HEADER_LENGTH + wire("handle", msg.handle.length);
+      length += msg.error ? 8 : decisionsLength("decision", msg.decisions, true);
+      length += integrityWire(msg.integrity);
+      const buf = startMessage(msg, length);
+      let p = bytesObject(buf, HEADER_LENGTH, msg.handle, CNum.Handle, 1);
+      p = msg.error ? pairObject(buf, p, msg.error.code, msg.error.subCode, CNum.Error) : writeDecisions(buf, p, msg.decisions, CNum.Decision);
+      writeIntegrity(buf, p, msg.integrity);
+      return buf;
+    }
+    case "RPT": {
+      // <Handle> <Report-Type> [<ClientSI>] [<Integrity>]
+      const length = HEADER_LENGTH + wire("handle", msg.handle.length) + 8 + (msg.clientSi ? wire("client-si", msg.clientSi.data.length) : 0) + integrityWire(msg.integrity);
+      const buf = startMessage(msg, length);
+      let p = bytesObject(buf, HEADER_LENGTH, msg.handle, CNum.Handle, 1);
+      p = pairObject(buf, p, msg.reportType, 0, CNum.ReportType);
+      if (msg.clientSi) p = bytesObject(buf, p, msg.clientSi.data, CNum.ClientSI, msg.clientSi.cType);
+      writeIntegrity(buf, p, msg.integrity);
+      return buf;
+    }
+    case "DRQ": {
+      // <Handle> <Reason> [<Integrity>]
+      const length = HEADER_LENGTH + wire("handle", msg.handle.length) + 8 + integrityWire(msg.integrity);
+      const buf = startMessage(msg, length);
+      const p = pairObject(buf, bytesObject(buf, HEADER_LENGTH, msg.handle, CNum.Handle, 1), msg.reason.code, msg.reason.subCode, CNum.Reason);
+      writeIntegrity(buf, p, msg.integrity);
+      return buf;
+    }
+    case "KA": {
+      const buf = startMessage(msg, HEADER_LENGTH + integrityWire(msg.integrity));
+      writeIntegrity(buf, HEADER_LENGTH, msg.integrity);
+      return buf;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Encodes a message; Integrity objects are written as given (see `signCopsMessage` to fill the digest). */
 export function encodeCopsMessage(msg: CopsMessage): Buffer {
+  const direct = encodeDirect(msg);
+  if (direct !== undefined) return direct;
   const objects = messageToObjects(msg);
   let length = HEADER_LENGTH;
   for (const obj of objects) length += objectWireLength(obj);
@@ -86,7 +249,7 @@ export function peekCopsHandle(buf: Buffer): Buffer | undefined {
     const length = buf.readUInt16BE(HEADER_LENGTH);
     if (buf[HEADER_LENGTH + 2] !== 1 || buf[HEADER_LENGTH + 3] !== 1) return undefined;
     if (length <= 4 || HEADER_LENGTH + length > end) return undefined;
-    return Buffer.from(buf.subarray(HEADER_LENGTH + 4, HEADER_LENGTH + length));
+    return buf.subarray(HEADER_LENGTH + 4, HEADER_LENGTH + length);
   } catch (err) {
     if (err instanceof CopsDecodeError) return undefined;
     throw err;

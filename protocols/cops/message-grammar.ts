@@ -118,7 +118,6 @@ export function objectsToMessage(
   endOffset: number,
 ): CopsMessage {
   const c = new ObjectCursor(objects, op, endOffset);
-  const base = { clientType, solicited };
   let message: CopsMessage;
   switch (op) {
     case "REQ": {
@@ -130,7 +129,7 @@ export function objectsToMessage(
       const clientSis: CopsClientSi[] = [];
       for (let si = c.take("client-si"); si !== undefined; si = c.take("client-si")) clientSis.push({ cType: si.cType, data: si.data });
       const lpdpDecisions = readDecisions(c, "lpdp-decision", false);
-      message = { op, ...base, handle, context: { rType: ctx.rType, mType: ctx.mType }, clientSi: clientSis, lpdpDecisions };
+      message = { op, clientType, solicited, handle, context: { rType: ctx.rType, mType: ctx.mType }, clientSi: clientSis, lpdpDecisions };
       if (inInterface) message.inInterface = inInterface;
       if (outInterface) message.outInterface = outInterface;
       break;
@@ -140,11 +139,11 @@ export function objectsToMessage(
       const handle = c.need("handle").handle;
       const error = c.take("error");
       if (error !== undefined) {
-        message = { op, ...base, handle, decisions: [], error: { code: error.code, subCode: error.subCode } };
+        message = { op, clientType, solicited, handle, decisions: [], error: { code: error.code, subCode: error.subCode } };
       } else {
         const decisions = readDecisions(c, "decision", true);
         if (decisions.length === 0) c.need("decision", 1);
-        message = { op, ...base, handle, decisions };
+        message = { op, clientType, solicited, handle, decisions };
       }
       break;
     }
@@ -152,7 +151,7 @@ export function objectsToMessage(
       // <Handle> <Report-Type> [<ClientSI>] [<Integrity>]
       const handle = c.need("handle").handle;
       const reportType = c.need("report-type").reportType;
-      message = { op, ...base, handle, reportType };
+      message = { op, clientType, solicited, handle, reportType };
       const si = clientSi(c.take("client-si"));
       if (si) message.clientSi = si;
       break;
@@ -161,14 +160,14 @@ export function objectsToMessage(
       // <Handle> <Reason> [<Integrity>]
       const handle = c.need("handle").handle;
       const reason = c.need("reason");
-      message = { op, ...base, handle, reason: { code: reason.code, subCode: reason.subCode } };
+      message = { op, clientType, solicited, handle, reason: { code: reason.code, subCode: reason.subCode } };
       break;
     }
     case "SSQ":
     case "SSC": {
       // [<Handle>] [<Integrity>]
       const handle = c.take("handle");
-      const sync: CopsSyncRequestMessage | CopsSyncCompleteMessage = { op, ...base };
+      const sync: CopsSyncRequestMessage | CopsSyncCompleteMessage = { op, clientType, solicited };
       if (handle) sync.handle = handle.handle;
       message = sync;
       break;
@@ -176,7 +175,7 @@ export function objectsToMessage(
     case "OPN": {
       // <PEPID> [<ClientSI>] [<LastPDPAddr>] [<Integrity>]
       const pepId = c.need("pepid").id;
-      message = { op, ...base, pepId };
+      message = { op, clientType, solicited, pepId };
       const si = clientSi(c.take("client-si"));
       if (si) message.clientSi = si;
       const last = server(c.take("last-pdp-address"));
@@ -186,7 +185,7 @@ export function objectsToMessage(
     case "CAT": {
       // <KA Timer> [<ACCT Timer>] [<Integrity>]
       const ka = c.need("ka-timer").seconds;
-      message = { op, ...base, kaTimerSeconds: ka };
+      message = { op, clientType, solicited, kaTimerSeconds: ka };
       const acct = c.take("acct-timer");
       if (acct) message.acctTimerSeconds = acct.seconds;
       break;
@@ -194,13 +193,13 @@ export function objectsToMessage(
     case "CC": {
       // <Error> [<PDPRedirAddr>] [<Integrity>]
       const error = c.need("error");
-      message = { op, ...base, error: { code: error.code, subCode: error.subCode } };
+      message = { op, clientType, solicited, error: { code: error.code, subCode: error.subCode } };
       const redirect = server(c.take("pdp-redirect-address"));
       if (redirect) message.redirect = redirect;
       break;
     }
     case "KA":
-      message = { op, ...base };
+      message = { op, clientType, solicited };
       break;
   }
   const integrity = c.finish();
@@ -224,14 +223,14 @@ export function messageToObjects(msg: CopsMessage): CopsObject[] {
     case "REQ":
       out.push({ kind: "handle", handle: msg.handle });
       out.push({ kind: "context", rType: msg.context.rType, mType: msg.context.mType });
-      if (msg.inInterface) out.push({ kind: "in-interface", ...msg.inInterface });
-      if (msg.outInterface) out.push({ kind: "out-interface", ...msg.outInterface });
+      if (msg.inInterface) out.push({ kind: "in-interface", family: msg.inInterface.family, address: msg.inInterface.address, ifIndex: msg.inInterface.ifIndex });
+      if (msg.outInterface) out.push({ kind: "out-interface", family: msg.outInterface.family, address: msg.outInterface.address, ifIndex: msg.outInterface.ifIndex });
       for (const si of msg.clientSi) out.push({ kind: "client-si", cType: si.cType, data: si.data });
       for (const d of msg.lpdpDecisions) decisionObjects("lpdp-decision", d, out);
       break;
     case "DEC":
       out.push({ kind: "handle", handle: msg.handle });
-      if (msg.error) out.push({ kind: "error", ...msg.error });
+      if (msg.error) out.push({ kind: "error", code: msg.error.code, subCode: msg.error.subCode });
       else {
         if (msg.decisions.length === 0) throw new RangeError("DEC needs a decision or an error");
         for (const d of msg.decisions) {
@@ -243,11 +242,11 @@ export function messageToObjects(msg: CopsMessage): CopsObject[] {
     case "RPT":
       out.push({ kind: "handle", handle: msg.handle });
       out.push({ kind: "report-type", reportType: msg.reportType });
-      if (msg.clientSi) out.push({ kind: "client-si", ...msg.clientSi });
+      if (msg.clientSi) out.push({ kind: "client-si", cType: msg.clientSi.cType, data: msg.clientSi.data });
       break;
     case "DRQ":
       out.push({ kind: "handle", handle: msg.handle });
-      out.push({ kind: "reason", ...msg.reason });
+      out.push({ kind: "reason", code: msg.reason.code, subCode: msg.reason.subCode });
       break;
     case "SSQ":
     case "SSC":

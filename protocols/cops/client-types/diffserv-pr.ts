@@ -4,11 +4,12 @@
 // modelled on RFC 3318 frwkIpFilterEntry + RFC 3317 qosDscpMarkActEntry; see docs/protocols/cops.md.
 import { CopsDecodeError } from "../cops-decode-error.js";
 import { ClientType, CommandCode, ReportType, RType } from "../constants.js";
-import type { CopsDecisionMessage, CopsMessage, CopsReportMessage, CopsRequestMessage } from "../cops-message.js";
-import { ipFamilyOf, readIp, writeIp, addressLength } from "../objects/ip-address.js";
+import type { CopsDecision, CopsDecisionMessage, CopsMessage, CopsReportMessage, CopsRequestMessage } from "../cops-message.js";
+import { ipFamilyOf, readIp, readIpv4, writeIp, addressLength } from "../objects/ip-address.js";
 import type { IpFamily } from "../objects/ip-address.js";
+import { BerTag, berUnsignedLength, encodeOidContent, peekBerInteger, peekBerUnsigned, writeBerUnsigned } from "../pr/ber.js";
 import type { BerValue } from "../pr/ber.js";
-import { decodePrSubObjects, encodePrSubObjects } from "../pr/pr-sub-objects.js";
+import { decodePrSubObjects, encodePrSubObjects, SNum } from "../pr/pr-sub-objects.js";
 import type { PrSubObject } from "../pr/pr-sub-objects.js";
 
 export const DIFFSERV_PR_CLIENT_TYPE = ClientType.DiffServPr;
@@ -80,6 +81,223 @@ function flowMarkEpd(f: FlowMark): BerValue[] {
     { type: "unsigned32", value: f.dstPort },
     { type: "integer", value: f.dscp },
   ];
+}
+
+// ---- flow marks written and read directly (same octets as the PrSubObject/BerValue path) ----
+
+/** BER content of `<entry>` without its instance arc: PRIDs of one class share it (X.690 §8.19). */
+function classPrefix(entry: string): Buffer {
+  const content = encodeOidContent(`${entry}.0`);
+  return content.subarray(0, content.length - 1);
+}
+const FLOW_MARK_PREFIX = classPrefix(Prc.FlowMark);
+
+function arcOctets(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+function writeArc(v: number, n: number, buf: Buffer, offset: number): number {
+  for (let i = n - 1; i >= 0; i--) {
+    buf[offset + i] = (v & 0x7f) | (i === n - 1 ? 0 : 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  return offset + n;
+}
+
+/** PRID sub-object of a FlowMark instance, padded. */
+function flowMarkPridLength(id: number): number {
+  return (4 + 2 + FLOW_MARK_PREFIX.length + arcOctets(id) + 3) & ~3;
+}
+
+function writeFlowMarkPrid(id: number, buf: Buffer, offset: number): number {
+  const n = arcOctets(id);
+  const length = 4 + 2 + FLOW_MARK_PREFIX.length + n;
+  buf[offset] = 0;
+  buf[offset + 1] = length;
+  buf[offset + 2] = SNum.PRID;
+  buf[offset + 3] = 1;
+  buf[offset + 4] = BerTag.oid;
+  buf[offset + 5] = FLOW_MARK_PREFIX.length + n;
+  FLOW_MARK_PREFIX.copy(buf, offset + 6);
+  const end = writeArc(id, n, buf, offset + 6 + FLOW_MARK_PREFIX.length);
+  const padded = (end + 3) & ~3;
+  buf.fill(0, end, padded);
+  return padded;
+}
+
+function checkFlowMark(f: FlowMark): void {
+  if (ipFamilyOf(f.srcAddress) !== f.family || ipFamilyOf(f.dstAddress) !== f.family) throw new RangeError("flow addresses do not match its family");
+  if (f.dscp < 0 || f.dscp > 63) throw new RangeError(`DSCP ${f.dscp} out of 0..63`);
+}
+
+/** EPD content octets of a FlowMark (the eight attributes of `flowMarkEpd`). */
+function flowMarkEpdContent(f: FlowMark): number {
+  const a = addressLength(f.family);
+  return berUnsignedLength(f.instanceId) + 3 + 2 * (2 + a) + berUnsignedLength(f.protocol) + berUnsignedLength(f.srcPort) + berUnsignedLength(f.dstPort) + 3;
+}
+
+function writeFlowMarkEpd(f: FlowMark, buf: Buffer, offset: number): number {
+  const a = addressLength(f.family);
+  const length = 4 + flowMarkEpdContent(f);
+  buf[offset] = length >> 8;
+  buf[offset + 1] = length & 0xff;
+  buf[offset + 2] = SNum.EPD;
+  buf[offset + 3] = 1;
+  let p = writeBerUnsigned(BerTag.unsigned32, f.instanceId, buf, offset + 4);
+  buf[p] = BerTag.integer;
+  buf[p + 1] = 1;
+  buf[p + 2] = f.family === 4 ? 1 : 2; // InetAddressType ipv4(1) / ipv6(2)
+  p += 3;
+  buf[p] = BerTag.octets;
+  buf[p + 1] = a;
+  writeIp(f.family, f.srcAddress, buf, p + 2);
+  p += 2 + a;
+  buf[p] = BerTag.octets;
+  buf[p + 1] = a;
+  writeIp(f.family, f.dstAddress, buf, p + 2);
+  p += 2 + a;
+  p = writeBerUnsigned(BerTag.unsigned32, f.protocol, buf, p);
+  p = writeBerUnsigned(BerTag.unsigned32, f.srcPort, buf, p);
+  p = writeBerUnsigned(BerTag.unsigned32, f.dstPort, buf, p);
+  buf[p] = BerTag.integer;
+  buf[p + 1] = 1;
+  buf[p + 2] = f.dscp;
+  p += 3;
+  const padded = (p + 3) & ~3;
+  buf.fill(0, p, padded);
+  return padded;
+}
+
+/** Named Decision Data of an Install of `flows`: PRID + EPD per flow (RFC 3084 §3.3), in one buffer. */
+function encodeFlowMarks(flows: readonly FlowMark[]): Buffer {
+  let total = 0;
+  for (const f of flows) {
+    if (!Number.isInteger(f.dscp)) {
+      // Not a whole number: the generic BER path raises its own error.
+      const subs: PrSubObject[] = [];
+      for (const g of flows) subs.push(prid(Prc.FlowMark, g.instanceId), { kind: "epd", values: flowMarkEpd(g) });
+      return encodePrSubObjects(subs);
+    }
+    checkFlowMark(f);
+    total += flowMarkPridLength(f.instanceId >>> 0) + ((4 + flowMarkEpdContent(f) + 3) & ~3);
+  }
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (const f of flows) {
+    p = writeFlowMarkPrid(f.instanceId >>> 0, out, p);
+    p = writeFlowMarkEpd(f, out, p);
+  }
+  return out;
+}
+
+/** Named Decision Data of a Remove: the FlowMark PRIDs. */
+function encodeFlowMarkPrids(ids: readonly number[]): Buffer {
+  let total = 0;
+  for (const id of ids) total += flowMarkPridLength(id >>> 0);
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (const id of ids) p = writeFlowMarkPrid(id >>> 0, out, p);
+  return out;
+}
+
+/**
+ * Instance id of a FlowMark PRID sub-object at `offset` (one short-form OID of the class prefix plus one arc ≤ 2^32-1),
+ * or -1 when it is anything else (the generic decoder then says what is wrong).
+ */
+function peekFlowMarkPrid(data: Buffer, offset: number, end: number): number {
+  const p = FLOW_MARK_PREFIX;
+  if (data[offset + 2] !== SNum.PRID || data[offset + 3] !== 1 || data[offset + 4] !== BerTag.oid) return -1;
+  const oidEnd = offset + 6 + (data[offset + 5] ?? 0xff);
+  if (oidEnd !== end || (data[offset + 5] ?? 0) >= 0x80) return -1;
+  let q = offset + 6;
+  if (end - q <= p.length) return -1;
+  for (let i = 0; i < p.length; i++) if (data[q + i] !== p[i]) return -1;
+  q += p.length;
+  if (data[q] === 0x80 || end - q > 5) return -1;
+  let v = 0;
+  for (; q < end; q++) {
+    const b = data[q] ?? 0;
+    v = v * 0x80 + (b & 0x7f);
+    if ((b & 0x80) === 0) return q === end - 1 && v <= 0xffffffff ? v : -1;
+  }
+  return -1;
+}
+
+/** Header checks of the sub-object at `offset`: its end, or -1 (then the generic decoder reports the fault). */
+function subObjectEnd(data: Buffer, offset: number): number {
+  if (data.length - offset < 4) return -1;
+  const length = (data[offset] ?? 0) * 256 + (data[offset + 1] ?? 0);
+  if (length < 4 || ((offset + length + 3) & ~3) > data.length) return -1;
+  return offset + length;
+}
+
+/** FlowMarks of an Install's Named Decision Data read in place, or undefined for anything unusual. */
+function fastFlowMarks(data: Buffer, out: FlowMark[]): boolean {
+  let offset = 0;
+  const start = out.length;
+  while (offset < data.length) {
+    const pridEnd = subObjectEnd(data, offset);
+    if (pridEnd < 0) break;
+    const id = peekFlowMarkPrid(data, offset, pridEnd);
+    const epdAt = (pridEnd + 3) & ~3;
+    const end = subObjectEnd(data, epdAt);
+    if (id < 0 || end < 0 || data[epdAt + 2] !== SNum.EPD || data[epdAt + 3] !== 1) break;
+    let p = epdAt + 4;
+    if (peekBerUnsigned(data, p, end) !== id) break;
+    p += 2 + (data[p + 1] ?? 0);
+    const addrType = peekBerInteger(data, p, end);
+    if (addrType !== 1 && addrType !== 2) break;
+    p += 2 + (data[p + 1] ?? 0);
+    const family: IpFamily = addrType === 1 ? 4 : 6;
+    const a = addressLength(family);
+    if (end - p < 2 * (2 + a) || data[p] !== BerTag.octets || data[p + 1] !== a || data[p + 2 + a] !== BerTag.octets || data[p + 3 + a] !== a) break;
+    const srcAt = p + 2;
+    const dstAt = p + 4 + a;
+    p += 2 * (2 + a);
+    const protocol = peekBerUnsigned(data, p, end);
+    if (protocol < 0) break;
+    p += 2 + (data[p + 1] ?? 0);
+    const srcPort = peekBerUnsigned(data, p, end);
+    if (srcPort < 0) break;
+    p += 2 + (data[p + 1] ?? 0);
+    const dstPort = peekBerUnsigned(data, p, end);
+    if (dstPort < 0) break;
+    p += 2 + (data[p + 1] ?? 0);
+    const dscp = peekBerInteger(data, p, end);
+    if (dscp === undefined || dscp < 0 || dscp > 63) break;
+    p += 2 + (data[p + 1] ?? 0);
+    if (p !== end) break;
+    out.push({
+      instanceId: id,
+      family,
+      srcAddress: family === 4 ? readIpv4(data, srcAt) : readIp(family, data, srcAt),
+      dstAddress: family === 4 ? readIpv4(data, dstAt) : readIp(family, data, dstAt),
+      protocol,
+      srcPort,
+      dstPort,
+      dscp,
+    });
+    offset = (end + 3) & ~3;
+  }
+  if (offset === data.length) return true;
+  out.length = start;
+  return false;
+}
+
+/** FlowMark instance ids of a Remove's Named Decision Data read in place, or false for anything unusual. */
+function fastFlowMarkIds(data: Buffer, out: number[]): boolean {
+  let offset = 0;
+  const start = out.length;
+  while (offset < data.length) {
+    const end = subObjectEnd(data, offset);
+    const id = end < 0 ? -1 : peekFlowMarkPrid(data, offset, end);
+    if (id < 0) break;
+    out.push(id);
+    offset = (end + 3) & ~3;
+  }
+  if (offset === data.length) return true;
+  out.length = start;
+  return false;
 }
 
 function num(v: BerValue | undefined, types: BerValue["type"][], offset: number): number {
@@ -177,14 +395,13 @@ export function parseConfigRequest(msg: CopsMessage): RouterCapability[] {
 // ---- decisions (PDP → router) ----
 
 export function buildInstallDecision(handle: Buffer, flows: FlowMark[], solicited = false): CopsDecisionMessage {
-  const subs: PrSubObject[] = [];
-  for (const f of flows) subs.push(prid(Prc.FlowMark, f.instanceId), { kind: "epd", values: flowMarkEpd(f) });
-  const decision = { context: { ...CONFIG_CONTEXT }, command: CommandCode.Install, flags: 0, ...(subs.length ? { named: encodePrSubObjects(subs) } : {}) };
+  const decision: CopsDecision = { context: { rType: CONFIG_CONTEXT.rType, mType: CONFIG_CONTEXT.mType }, command: CommandCode.Install, flags: 0 };
+  if (flows.length) decision.named = encodeFlowMarks(flows);
   return { op: "DEC", clientType: DIFFSERV_PR_CLIENT_TYPE, solicited, handle, decisions: [decision] };
 }
 
 export function buildRemoveDecision(handle: Buffer, instanceIds: number[], solicited = false): CopsDecisionMessage {
-  const named = encodePrSubObjects(instanceIds.map((id) => prid(Prc.FlowMark, id)));
+  const named = encodeFlowMarkPrids(instanceIds);
   return {
     op: "DEC",
     clientType: DIFFSERV_PR_CLIENT_TYPE,
@@ -217,6 +434,8 @@ export function parseProvisioningDecision(msg: CopsMessage): ParsedProvisioningD
   for (const d of msg.decisions) {
     result.command = d.command;
     if (!d.named) continue;
+    if (d.command === CommandCode.Install && fastFlowMarks(d.named, result.install)) continue;
+    if (d.command === CommandCode.Remove && fastFlowMarkIds(d.named, result.remove)) continue;
     const subs = decodePrSubObjects(d.named);
     if (d.command === CommandCode.Install) {
       for (const p of pairs(subs)) result.install.push(parseFlowMark(instanceOf(Prc.FlowMark, p.oid, p.index), p.values, p.index));

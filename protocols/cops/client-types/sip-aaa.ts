@@ -4,7 +4,7 @@ import { CopsDecodeError } from "../cops-decode-error.js";
 import { ClientType, CommandCode, ErrorCode, RType } from "../constants.js";
 import type { CopsDecision, CopsDecisionMessage, CopsMessage, CopsRequestMessage } from "../cops-message.js";
 import { encodeCopsMessage } from "../cops-codec.js";
-import { addressLength, ipFamilyOf, readIp, writeIp } from "../objects/ip-address.js";
+import { addressLength, ipFamilyOf, readIp, readIpv4, writeIp } from "../objects/ip-address.js";
 import type { IpFamily } from "../objects/ip-address.js";
 
 export const SIP_AAA_CLIENT_TYPE = ClientType.SipAaa;
@@ -69,169 +69,233 @@ function tlvSize(valueLength: number): number {
   return (4 + valueLength + 3) & ~3;
 }
 
-class TlvWriter {
-  private readonly parts: Buffer[] = [];
-  add(type: number, value: Buffer): void {
-    if (value.length > 0xffff) throw new RangeError(`TLV ${type} value longer than 65535 octets`);
-    const b = Buffer.alloc(tlvSize(value.length));
-    b.writeUInt16BE(type, 0);
-    b.writeUInt16BE(value.length, 2);
-    value.copy(b, 4);
-    this.parts.push(b);
-  }
-  text(type: number, value: string | undefined): void {
-    if (value !== undefined) this.add(type, Buffer.from(value, "utf8"));
-  }
-  done(): Buffer {
-    return Buffer.concat(this.parts);
-  }
+function checkTlvValue(type: number, length: number): number {
+  if (length > 0xffff) throw new RangeError(`TLV ${type} value longer than 65535 octets`);
+  return tlvSize(length);
 }
 
-function* readTlvs(data: Buffer): Generator<{ type: number; value: Buffer; offset: number }> {
-  let offset = 0;
-  while (offset < data.length) {
-    if (data.length - offset < 4) throw new CopsDecodeError("bad-client-si", offset, "TLV header truncated");
-    const type = data.readUInt16BE(offset);
-    const length = data.readUInt16BE(offset + 2);
-    if (offset + 4 + length > data.length) throw new CopsDecodeError("bad-client-si", offset, `TLV ${type} length ${length} runs past its object`);
-    yield { type, value: data.subarray(offset + 4, offset + 4 + length), offset };
-    offset += tlvSize(length);
-  }
+/** Writes a TLV header at `offset`; the value follows at `offset + 4`. */
+function writeTlvHeader(type: number, length: number, buf: Buffer, offset: number): number {
+  buf[offset] = type >> 8;
+  buf[offset + 1] = type & 0xff;
+  buf[offset + 2] = length >> 8;
+  buf[offset + 3] = length & 0xff;
+  return offset + 4;
 }
 
+/** Zero padding after a value ending at `end`; returns the next TLV's offset. */
+function pad(buf: Buffer, end: number): number {
+  const padded = (end + 3) & ~3;
+  for (let i = end; i < padded; i++) buf[i] = 0;
+  return padded;
+}
+
+function writeTextTlv(type: number, value: string, length: number, buf: Buffer, offset: number): number {
+  const at = writeTlvHeader(type, length, buf, offset);
+  return pad(buf, at + buf.write(value, at, length, "utf8"));
+}
+
+function writeBytesTlv(type: number, value: Buffer, buf: Buffer, offset: number): number {
+  const at = writeTlvHeader(type, value.length, buf, offset);
+  return pad(buf, at + value.copy(buf, at));
+}
+
+/** Text of a TLV value: ASCII straight away, otherwise checked to be well-formed UTF-8. */
 function utf8(value: Buffer, offset: number): string {
+  let ascii = true;
+  for (let i = 0; i < value.length; i++) {
+    if ((value[i] ?? 0) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return value.toString("latin1");
   const text = value.toString("utf8");
   if (!Buffer.from(text, "utf8").equals(value)) throw new CopsDecodeError("bad-client-si", offset, "TLV text is not valid UTF-8");
   return text;
 }
 
-function encodeFlow(flow: SipAaaMediaFlow): Buffer {
-  const a = addressLength(flow.family);
-  const codec = Buffer.from(flow.codec, "utf8");
-  const b = Buffer.alloc(12 + 2 * a + codec.length);
-  b[0] = flow.protocol;
-  b[1] = flow.family;
-  b.writeUInt16BE(0, 2);
-  b.writeUInt16BE(flow.srcPort, 4);
-  b.writeUInt16BE(flow.dstPort, 6);
-  b.writeUInt32BE(flow.bandwidthBps >>> 0, 8);
-  writeIp(flow.family, flow.srcAddress, b, 12);
-  writeIp(flow.family, flow.dstAddress, b, 12 + a);
-  codec.copy(b, 12 + 2 * a);
-  return b;
+function flowValueLength(flow: SipAaaMediaFlow): number {
+  return 12 + 2 * addressLength(flow.family) + Buffer.byteLength(flow.codec, "utf8");
 }
 
-function decodeFlow(value: Buffer, offset: number): SipAaaMediaFlow {
-  const family = value[1];
-  if (value.length < 12 || (family !== 4 && family !== 6)) throw new CopsDecodeError("bad-client-si", offset, "media flow TLV malformed");
+function writeFlow(flow: SipAaaMediaFlow, b: Buffer, offset: number): void {
+  const a = addressLength(flow.family);
+  b[offset] = flow.protocol;
+  b[offset + 1] = flow.family;
+  b.writeUInt16BE(0, offset + 2);
+  b.writeUInt16BE(flow.srcPort, offset + 4);
+  b.writeUInt16BE(flow.dstPort, offset + 6);
+  b.writeUInt32BE(flow.bandwidthBps >>> 0, offset + 8);
+  writeIp(flow.family, flow.srcAddress, b, offset + 12);
+  writeIp(flow.family, flow.dstAddress, b, offset + 12 + a);
+  b.write(flow.codec, offset + 12 + 2 * a, "utf8");
+}
+
+function decodeFlow(data: Buffer, start: number, end: number, offset: number): SipAaaMediaFlow {
+  const length = end - start;
+  const family = data[start + 1];
+  if (length < 12 || (family !== 4 && family !== 6)) throw new CopsDecodeError("bad-client-si", offset, "media flow TLV malformed");
   const a = addressLength(family);
-  if (value.length < 12 + 2 * a) throw new CopsDecodeError("bad-client-si", offset, "media flow TLV too short for its addresses");
+  if (length < 12 + 2 * a) throw new CopsDecodeError("bad-client-si", offset, "media flow TLV too short for its addresses");
   return {
-    protocol: value[0] ?? 0,
+    protocol: data[start] ?? 0,
     family,
-    srcPort: value.readUInt16BE(4),
-    dstPort: value.readUInt16BE(6),
-    bandwidthBps: value.readUInt32BE(8),
-    srcAddress: readIp(family, value, 12),
-    dstAddress: readIp(family, value, 12 + a),
-    codec: utf8(value.subarray(12 + 2 * a), offset),
+    srcPort: data.readUInt16BE(start + 4),
+    dstPort: data.readUInt16BE(start + 6),
+    bandwidthBps: data.readUInt32BE(start + 8),
+    srcAddress: family === 4 ? readIpv4(data, start + 12) : readIp(family, data, start + 12),
+    dstAddress: family === 4 ? readIpv4(data, start + 12 + a) : readIp(family, data, start + 12 + a),
+    codec: utf8(data.subarray(start + 12 + 2 * a, end), offset),
   };
 }
 
-/** Signaled ClientSI contents of a REQ AAA / LDP / noLDP. */
+/** Signaled ClientSI contents of a REQ AAA / LDP / noLDP, written into one buffer. */
 export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
-  const w = new TlvWriter();
-  w.text(SipAaaTlv.CallId, info.callId);
-  w.text(SipAaaTlv.Caller, info.caller);
-  w.text(SipAaaTlv.Callee, info.callee);
+  const callIdLength = Buffer.byteLength(info.callId, "utf8");
+  let total = checkTlvValue(SipAaaTlv.CallId, callIdLength);
+  const callerLength = info.caller === undefined ? 0 : Buffer.byteLength(info.caller, "utf8");
+  if (info.caller !== undefined) total += checkTlvValue(SipAaaTlv.Caller, callerLength);
+  const calleeLength = info.callee === undefined ? 0 : Buffer.byteLength(info.callee, "utf8");
+  if (info.callee !== undefined) total += checkTlvValue(SipAaaTlv.Callee, calleeLength);
   for (const flow of info.flows) {
     if (ipFamilyOf(flow.srcAddress) !== flow.family || ipFamilyOf(flow.dstAddress) !== flow.family) {
       throw new RangeError("media flow addresses do not match its family");
     }
-    w.add(SipAaaTlv.MediaFlow, encodeFlow(flow));
+    total += checkTlvValue(SipAaaTlv.MediaFlow, flowValueLength(flow));
   }
-  w.text(SipAaaTlv.RequestedClass, info.requestedClass);
-  if (info.ospToken) w.add(SipAaaTlv.OspToken, info.ospToken);
-  return w.done();
+  const classLength = info.requestedClass === undefined ? 0 : Buffer.byteLength(info.requestedClass, "utf8");
+  if (info.requestedClass !== undefined) total += checkTlvValue(SipAaaTlv.RequestedClass, classLength);
+  if (info.ospToken) total += checkTlvValue(SipAaaTlv.OspToken, info.ospToken.length);
+  const out = Buffer.allocUnsafe(total);
+  let p = writeTextTlv(SipAaaTlv.CallId, info.callId, callIdLength, out, 0);
+  if (info.caller !== undefined) p = writeTextTlv(SipAaaTlv.Caller, info.caller, callerLength, out, p);
+  if (info.callee !== undefined) p = writeTextTlv(SipAaaTlv.Callee, info.callee, calleeLength, out, p);
+  for (const flow of info.flows) {
+    const length = flowValueLength(flow);
+    writeFlow(flow, out, writeTlvHeader(SipAaaTlv.MediaFlow, length, out, p));
+    p = pad(out, p + 4 + length);
+  }
+  if (info.requestedClass !== undefined) p = writeTextTlv(SipAaaTlv.RequestedClass, info.requestedClass, classLength, out, p);
+  if (info.ospToken) p = writeBytesTlv(SipAaaTlv.OspToken, info.ospToken, out, p);
+  return out;
+}
+
+/** Bounds of the TLV at `offset` of `data`: its value end; throws for a truncated one. */
+function tlvValueEnd(data: Buffer, offset: number): number {
+  if (data.length - offset < 4) throw new CopsDecodeError("bad-client-si", offset, "TLV header truncated");
+  const type = data.readUInt16BE(offset);
+  const length = data.readUInt16BE(offset + 2);
+  if (offset + 4 + length > data.length) throw new CopsDecodeError("bad-client-si", offset, `TLV ${type} length ${length} runs past its object`);
+  return offset + 4 + length;
 }
 
 /** Parses the Signaled ClientSI; unknown TLV types are skipped; a missing Call-ID is Error 5. */
 export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   let callId: string | undefined;
-  const info: Omit<SipAaaRequestInfo, "callId"> = { flows: [] };
-  for (const { type, value, offset } of readTlvs(data)) {
+  let caller: string | undefined;
+  let callee: string | undefined;
+  let requestedClass: string | undefined;
+  let ospToken: Buffer | undefined;
+  const flows: SipAaaMediaFlow[] = [];
+  for (let offset = 0; offset < data.length; ) {
+    const end = tlvValueEnd(data, offset);
+    const type = data.readUInt16BE(offset);
+    const start = offset + 4;
     switch (type) {
       case SipAaaTlv.CallId:
-        callId = utf8(value, offset);
+        callId = utf8(data.subarray(start, end), offset);
         break;
       case SipAaaTlv.Caller:
-        info.caller = utf8(value, offset);
+        caller = utf8(data.subarray(start, end), offset);
         break;
       case SipAaaTlv.Callee:
-        info.callee = utf8(value, offset);
+        callee = utf8(data.subarray(start, end), offset);
         break;
       case SipAaaTlv.MediaFlow:
-        info.flows.push(decodeFlow(value, offset));
+        flows.push(decodeFlow(data, start, end, offset));
         break;
       case SipAaaTlv.RequestedClass:
-        info.requestedClass = utf8(value, offset);
+        requestedClass = utf8(data.subarray(start, end), offset);
         break;
       case SipAaaTlv.OspToken:
-        info.ospToken = Buffer.from(value);
+        ospToken = data.subarray(start, end); // a view into the message
         break;
     }
+    offset = (end + 3) & ~3;
   }
   if (callId === undefined) {
     throw new CopsDecodeError("bad-client-si", 0, "ClientSI without Call-ID", {
       copsErrorCode: { code: ErrorCode.MandatoryClientSiMissing, subCode: 0 },
     });
   }
-  return { callId, ...info };
+  const info: SipAaaRequestInfo = { callId, flows };
+  if (caller !== undefined) info.caller = caller;
+  if (callee !== undefined) info.callee = callee;
+  if (requestedClass !== undefined) info.requestedClass = requestedClass;
+  if (ospToken !== undefined) info.ospToken = ospToken;
+  return info;
 }
 
-/** Client Specific Decision Data (Decision C-Type 4) contents. */
+/** Client Specific Decision Data (Decision C-Type 4) contents, written into one buffer. */
 export function encodeSipAaaDecisionData(info: SipAaaDecisionInfo): Buffer {
-  const w = new TlvWriter();
-  if (info.reason) {
-    const text = Buffer.from(info.reason.text, "utf8");
-    const v = Buffer.alloc(4 + text.length);
-    v.writeUInt16BE(info.reason.code, 0);
-    text.copy(v, 4);
-    w.add(SipAaaTlv.Reason, v);
-  }
-  if (info.token) w.add(SipAaaTlv.Token, info.token);
-  if (info.timeLimitSeconds !== undefined) {
-    const v = Buffer.alloc(4);
-    v.writeUInt32BE(info.timeLimitSeconds >>> 0, 0);
-    w.add(SipAaaTlv.TimeLimit, v);
-  }
+  let total = 0;
+  const reasonLength = info.reason ? 4 + Buffer.byteLength(info.reason.text, "utf8") : 0;
+  if (info.reason) total += checkTlvValue(SipAaaTlv.Reason, reasonLength);
+  if (info.token) total += checkTlvValue(SipAaaTlv.Token, info.token.length);
+  if (info.timeLimitSeconds !== undefined) total += 8;
   if (info.dscp !== undefined) {
     if (info.dscp < 0 || info.dscp > 63) throw new RangeError(`DSCP ${info.dscp} out of 0..63`);
-    w.add(SipAaaTlv.Dscp, Buffer.from([info.dscp]));
+    total += 8;
   }
-  return w.done();
+  if (total === 0) return EMPTY;
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  if (info.reason) {
+    const at = writeTlvHeader(SipAaaTlv.Reason, reasonLength, out, p);
+    out.writeUInt16BE(info.reason.code, at);
+    out.writeUInt16BE(0, at + 2);
+    p = pad(out, at + 4 + out.write(info.reason.text, at + 4, reasonLength - 4, "utf8"));
+  }
+  if (info.token) p = writeBytesTlv(SipAaaTlv.Token, info.token, out, p);
+  if (info.timeLimitSeconds !== undefined) {
+    out.writeUInt32BE(info.timeLimitSeconds >>> 0, writeTlvHeader(SipAaaTlv.TimeLimit, 4, out, p));
+    p += 8;
+  }
+  if (info.dscp !== undefined) {
+    const at = writeTlvHeader(SipAaaTlv.Dscp, 1, out, p);
+    out[at] = info.dscp;
+    p = pad(out, at + 1);
+  }
+  return out;
 }
+const EMPTY = Buffer.alloc(0);
 
 export function decodeSipAaaDecisionData(data: Buffer): SipAaaDecisionInfo {
   const info: SipAaaDecisionInfo = {};
-  for (const { type, value, offset } of readTlvs(data)) {
+  for (let offset = 0; offset < data.length; ) {
+    const end = tlvValueEnd(data, offset);
+    const type = data.readUInt16BE(offset);
+    const start = offset + 4;
+    const length = end - start;
     switch (type) {
       case SipAaaTlv.Reason:
-        if (value.length < 4) throw new CopsDecodeError("bad-client-si", offset, "reason TLV shorter than 4 octets");
-        info.reason = { code: value.readUInt16BE(0), text: utf8(value.subarray(4), offset) };
+        if (length < 4) throw new CopsDecodeError("bad-client-si", offset, "reason TLV shorter than 4 octets");
+        info.reason = { code: data.readUInt16BE(start), text: utf8(data.subarray(start + 4, end), offset) };
         break;
       case SipAaaTlv.Token:
-        info.token = Buffer.from(value);
+        info.token = data.subarray(start, end); // a view into the message
         break;
       case SipAaaTlv.TimeLimit:
-        if (value.length !== 4) throw new CopsDecodeError("bad-client-si", offset, "time limit TLV must be 4 octets");
-        info.timeLimitSeconds = value.readUInt32BE(0);
+        if (length !== 4) throw new CopsDecodeError("bad-client-si", offset, "time limit TLV must be 4 octets");
+        info.timeLimitSeconds = data.readUInt32BE(start);
         break;
       case SipAaaTlv.Dscp:
-        if (value.length !== 1 || (value[0] ?? 0) > 63) throw new CopsDecodeError("bad-client-si", offset, "DSCP TLV must be 1 octet 0..63");
-        info.dscp = value[0] ?? 0;
+        if (length !== 1 || (data[start] ?? 0) > 63) throw new CopsDecodeError("bad-client-si", offset, "DSCP TLV must be 1 octet 0..63");
+        info.dscp = data[start] ?? 0;
         break;
     }
+    offset = (end + 3) & ~3;
   }
   return info;
 }
@@ -291,7 +355,14 @@ export function encodeAaaDecision(handle: Buffer, allowed: boolean, info: SipAaa
 }
 
 function purposeOf(mType: number, offset: number): SipAaaPurposeName {
-  for (const [name, value] of Object.entries(SipAaaPurpose)) if (value === mType) return name as SipAaaPurposeName;
+  switch (mType) {
+    case SipAaaPurpose.AAA:
+      return "AAA";
+    case SipAaaPurpose.LDP:
+      return "LDP";
+    case SipAaaPurpose.noLDP:
+      return "noLDP";
+  }
   throw new CopsDecodeError("bad-client-si", offset, `unknown M-Type ${mType} for client type 0x8cb1`);
 }
 

@@ -24,5 +24,7 @@ export function integrityCloseError(verdict: Exclude<IntegrityCheck, "ok">): Cop
 
 /** The send action for `msg`: sealed with the next Integrity object when the connection has a session. */
 export function sendAction(msg: CopsMessage, integrity: IntegritySession | undefined): Extract<CopsAction, { type: "send" }> {
-  return integrity ? { type: "send", ...integrity.seal(msg) } : { type: "send", bytes: encodeCopsMessage(msg), message: msg };
+  if (integrity === undefined) return { type: "send", bytes: encodeCopsMessage(msg), message: msg };
+  const sealed = integrity.seal(msg);
+  return { type: "send", bytes: sealed.bytes, message: sealed.message };
 }

@@ -12,7 +12,8 @@ import type {
   CopsServerAddress,
 } from "../cops-message.js";
 import type { CopsAction, CopsTransportEvent } from "./cops-actions.js";
-import { handleKey } from "./handle-key.js";
+import { handleHex, handleKey } from "./handle-key.js";
+import type { HandleKey } from "./handle-key.js";
 import { IntegritySession } from "./integrity-session.js";
 import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
@@ -47,10 +48,11 @@ export type CopsPdpEvent =
   | { type: "protocol-error"; error: string; copsErrorCode?: CopsCodePair };
 
 interface PendingRequest {
-  key: string;
-  handle: Buffer;
-  answer?: CopsMessage;
-  dropped?: boolean;
+  key: HandleKey;
+  answer: CopsMessage | undefined;
+  dropped: boolean;
+  /** The next unanswered REQ of the same handle. */
+  next: PendingRequest | undefined;
 }
 
 type PdpState = "waiting-open" | "open" | "closed";
@@ -62,10 +64,12 @@ export class CopsPdpConnection {
   /** REQs not yet answered, oldest first from `queueHead` (RFC 2748 §2.3: answered in order). */
   private queue: PendingRequest[] = [];
   private queueHead = 0;
-  /** Unanswered REQs of each handle, oldest first. */
-  private readonly unansweredByHandle = new Map<string, PendingRequest[]>();
-  /** Open request states and the RPTs they still owe. */
-  private readonly states = new Map<string, { handle: Buffer; pendingReports: number }>();
+  /** The oldest unanswered REQ of each handle (the others follow by `next`). */
+  private readonly unansweredByHandle = new Map<HandleKey, PendingRequest>();
+  /** Open request states: the RPTs each still owes. */
+  private readonly states = new Map<HandleKey, number>();
+  /** When the last message came in: the KA loss timer is re-armed from it when it fires (RFC 2748 §4.4). */
+  private lastReceivedMs = 0;
 
   constructor(private readonly options: CopsPdpOptions) {}
 
@@ -79,10 +83,10 @@ export class CopsPdpConnection {
     return this.queue.length - this.queueHead;
   }
   pendingReports(handle: Buffer): number {
-    return this.states.get(handleKey(handle))?.pendingReports ?? 0;
+    return this.states.get(handleKey(handle)) ?? 0;
   }
 
-  handle(event: CopsPdpCommand | CopsTransportEvent, _nowMs: number): CopsAction<CopsPdpEvent>[] {
+  handle(event: CopsPdpCommand | CopsTransportEvent, nowMs: number): CopsAction<CopsPdpEvent>[] {
     const out: CopsAction<CopsPdpEvent>[] = [];
     switch (event.type) {
       case "connected":
@@ -90,10 +94,15 @@ export class CopsPdpConnection {
         out.push({ type: "set-timer", name: "open-timeout", delayMs: 30_000 });
         break;
       case "message":
-        this.onMessage(event.bytes, out);
+        this.onMessage(event.bytes, nowMs, out);
         break;
       case "timer":
         if (event.name === "ka-loss" && this.state === "open") {
+          const due = this.lastReceivedMs + this.options.kaTimerSeconds * 1000;
+          if (nowMs < due) {
+            out.push({ type: "set-timer", name: "ka-loss", delayMs: due - nowMs });
+            break;
+          }
           out.push({ type: "emit", event: { type: "pep-lost", reason: "keep-alive timer expired" } });
           this.closeWithError({ code: ErrorCode.CommunicationFailure, subCode: 0 }, "keep-alive timer expired", out);
         } else if (event.name === "open-timeout" && this.state === "waiting-open") {
@@ -115,9 +124,8 @@ export class CopsPdpConnection {
         this.answer(event.handle, { op: "DEC", clientType: this.clientType, solicited: true, handle: event.handle, decisions: [], error: event.error }, out);
         break;
       case "decide-unsolicited": {
-        const state = this.states.get(handleKey(event.handle));
-        if (!state) {
-          out.push({ type: "emit", event: { type: "protocol-error", error: `unsolicited DEC on unknown handle ${handleKey(event.handle)}` } });
+        if (!this.states.has(handleKey(event.handle))) {
+          out.push({ type: "emit", event: { type: "protocol-error", error: `unsolicited DEC on unknown handle ${handleHex(event.handle)}` } });
           break;
         }
         const dec: CopsMessage = { op: "DEC", clientType: this.clientType, solicited: false, handle: event.handle, decisions: event.decisions };
@@ -147,7 +155,7 @@ export class CopsPdpConnection {
     return out;
   }
 
-  private onMessage(bytes: Buffer, out: CopsAction<CopsPdpEvent>[]): void {
+  private onMessage(bytes: Buffer, nowMs: number, out: CopsAction<CopsPdpEvent>[]): void {
     if (this.state === "closed") return;
     const msg = decodeOrError(bytes);
     if (msg instanceof CopsDecodeError) {
@@ -162,9 +170,8 @@ export class CopsPdpConnection {
         return;
       }
     }
-    if (this.state === "open" && this.options.kaTimerSeconds > 0) {
-      out.push({ type: "set-timer", name: "ka-loss", delayMs: this.options.kaTimerSeconds * 1000 });
-    }
+    // Any message restarts the KA loss timer (RFC 2748 §4.4): noted here, applied when the timer fires.
+    this.lastReceivedMs = nowMs;
     if (this.state === "waiting-open" && msg.op !== "OPN") {
       this.closeWithError({ code: ErrorCode.BadMessageFormat, subCode: 0 }, `${msg.op} before OPN`, out);
       return;
@@ -211,7 +218,7 @@ export class CopsPdpConnection {
     if (op === 1 && handle && this.state === "open") {
       // RFC 2748 §3.2: a malformed REQ is answered by a DEC carrying the Error object.
       out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode } });
-      this.enqueue(handle);
+      this.enqueue(handleKey(handle));
       this.answer(handle, { op: "DEC", clientType: this.clientType, solicited: true, handle, decisions: [], error: err.copsErrorCode }, out);
       return;
     }
@@ -246,24 +253,25 @@ export class CopsPdpConnection {
 
   private onRequest(msg: CopsRequestMessage, out: CopsAction<CopsPdpEvent>[]): void {
     const key = handleKey(msg.handle);
-    if (!this.states.has(key)) this.states.set(key, { handle: msg.handle, pendingReports: 0 });
-    this.enqueue(msg.handle);
+    if (!this.states.has(key)) this.states.set(key, 0);
+    this.enqueue(key);
     out.push({ type: "emit", event: { type: "request", handle: msg.handle, message: msg } });
   }
 
   private onReport(msg: CopsReportMessage, out: CopsAction<CopsPdpEvent>[]): void {
-    const state = this.states.get(handleKey(msg.handle));
-    if (!state) {
-      out.push({ type: "emit", event: { type: "protocol-error", error: `RPT for unknown handle ${handleKey(msg.handle)}` } });
+    const key = handleKey(msg.handle);
+    const pendingReports = this.states.get(key);
+    if (pendingReports === undefined) {
+      out.push({ type: "emit", event: { type: "protocol-error", error: `RPT for unknown handle ${handleHex(msg.handle)}` } });
       return;
     }
     let answersDecision = false;
     if (msg.solicited) {
-      if (state.pendingReports > 0) {
-        state.pendingReports--;
+      if (pendingReports > 0) {
+        this.states.set(key, pendingReports - 1);
         answersDecision = true;
       } else {
-        out.push({ type: "emit", event: { type: "protocol-error", error: `solicited RPT without a DEC on ${handleKey(msg.handle)}` } });
+        out.push({ type: "emit", event: { type: "protocol-error", error: `solicited RPT without a DEC on ${handleHex(msg.handle)}` } });
       }
     }
     out.push({ type: "emit", event: { type: "report", handle: msg.handle, message: msg, answersDecision } });
@@ -273,7 +281,7 @@ export class CopsPdpConnection {
     const key = handleKey(handle);
     this.states.delete(key);
     // Answers still owed to the deleted state are dropped; later ones may now go out.
-    for (const p of this.unansweredByHandle.get(key) ?? []) p.dropped = true;
+    for (let p = this.unansweredByHandle.get(key); p !== undefined; p = p.next) p.dropped = true;
     this.unansweredByHandle.delete(key);
     this.flush(out);
     out.push({ type: "emit", event: { type: "deleted", handle, reason } });
@@ -282,24 +290,27 @@ export class CopsPdpConnection {
   /** Attaches a solicited DEC to the oldest unanswered REQ of `handle`, then sends what is in order. */
   private answer(handle: Buffer, dec: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {
     const key = handleKey(handle);
-    const list = this.unansweredByHandle.get(key);
-    const pending = list?.shift();
+    const pending = this.unansweredByHandle.get(key);
     if (!pending) {
-      out.push({ type: "emit", event: { type: "protocol-error", error: `no unanswered REQ on handle ${key}` } });
+      out.push({ type: "emit", event: { type: "protocol-error", error: `no unanswered REQ on handle ${handleHex(handle)}` } });
       return;
     }
-    if (list?.length === 0) this.unansweredByHandle.delete(key);
+    if (pending.next) this.unansweredByHandle.set(key, pending.next);
+    else this.unansweredByHandle.delete(key);
     pending.answer = dec;
     this.flush(out);
   }
 
-  private enqueue(handle: Buffer): void {
-    const key = handleKey(handle);
-    const entry: PendingRequest = { key, handle };
+  private enqueue(key: HandleKey): void {
+    const entry: PendingRequest = { key, answer: undefined, dropped: false, next: undefined };
     this.queue.push(entry);
-    const list = this.unansweredByHandle.get(key);
-    if (list) list.push(entry);
-    else this.unansweredByHandle.set(key, [entry]);
+    let last = this.unansweredByHandle.get(key);
+    if (last === undefined) {
+      this.unansweredByHandle.set(key, entry);
+      return;
+    }
+    while (last.next !== undefined) last = last.next;
+    last.next = entry;
   }
 
   private flush(out: CopsAction<CopsPdpEvent>[]): void {
@@ -320,8 +331,12 @@ export class CopsPdpConnection {
 
   private countReports(dec: CopsMessage, _out: CopsAction<CopsPdpEvent>[]): void {
     if (dec.op !== "DEC") return;
-    const state = this.states.get(handleKey(dec.handle));
-    if (state && dec.decisions.some((d) => ((d.context?.rType ?? 0) & RType.Configuration) !== 0)) state.pendingReports++;
+    let configuration = false;
+    for (const d of dec.decisions) if (((d.context?.rType ?? 0) & RType.Configuration) !== 0) configuration = true;
+    if (!configuration) return;
+    const key = handleKey(dec.handle);
+    const pendingReports = this.states.get(key);
+    if (pendingReports !== undefined) this.states.set(key, pendingReports + 1);
   }
 
   private send(msg: CopsMessage, out: CopsAction<CopsPdpEvent>[]): void {

@@ -1,7 +1,7 @@
 // Sans-I/O COPS PEP side of one connection (RFC 2748 §2.3, §2.5, §4): OPN/CAT, KA, accounting timer,
 // request states by Handle, SSQ/SSC, fail-over to a backup PDP with local decisions and resynchronisation.
 import { CopsDecodeError } from "../cops-decode-error.js";
-import { peekCopsHandle } from "../cops-codec.js";
+import { encodeCopsMessage, peekCopsHandle } from "../cops-codec.js";
 import { ClientType, CommandCode, ErrorCode, ReasonCode, RType } from "../constants.js";
 import type {
   CopsClientSi,
@@ -14,7 +14,8 @@ import type {
   CopsServerAddress,
 } from "../cops-message.js";
 import type { CopsAction, CopsTransportEvent } from "./cops-actions.js";
-import { handleKey } from "./handle-key.js";
+import { handleHex, handleKey, ownHandle } from "./handle-key.js";
+import type { HandleKey } from "./handle-key.js";
 import { IntegritySession } from "./integrity-session.js";
 import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
@@ -63,20 +64,27 @@ export type CopsPepEvent =
   | { type: "protocol-error"; error: string; copsErrorCode?: CopsCodePair };
 
 interface RequestState {
-  handle: Buffer;
-  request: CopsRequestMessage;
+  /**
+   * The REQ as last encoded (as sent, sealed when integrity is on): all resynchronisation needs to send it
+   * again (RFC 2748 §2.5). Not the message model: one buffer per state.
+   */
+  request: Buffer;
   awaitingDecision: boolean;
   /** DECs with a configuration context not yet answered by their RPT (RFC 2748 §3.3). */
   pendingReports: number;
-  /** Command decided by the LPDP while no PDP was connected, told to the PDP on resync. */
-  localCommand?: number;
+  /** Command decided by the LPDP while no PDP was connected, told to the PDP on resync; -1 when none. */
+  localCommand: number;
 }
 
 type PepState = "idle" | "opening" | "open";
 
+const HANDLE_SCRATCH = Buffer.alloc(4);
+
 export class CopsPepConnection {
   private state: PepState = "idle";
-  private readonly states = new Map<string, RequestState>();
+  private readonly states = new Map<HandleKey, RequestState>();
+  /** When the last message came in: the KA loss timer is re-armed from it when it fires (RFC 2748 §4.4). */
+  private lastReceivedMs = 0;
   private integrity: IntegritySession | undefined;
   private kaMs = 0;
   private acctMs = 0;
@@ -108,10 +116,11 @@ export class CopsPepConnection {
   /** A 4-octet handle not used by any open request state (handles are reused only after DRQ). */
   allocateHandle(): Buffer {
     for (;;) {
-      const h = Buffer.alloc(4);
-      h.writeUInt32BE(this.nextHandle >>> 0, 0);
-      this.nextHandle = (this.nextHandle + 1) >>> 0 || 1;
-      if (!this.states.has(handleKey(h))) return h;
+      const value = this.nextHandle >>> 0;
+      this.nextHandle = (value + 1) >>> 0 || 1;
+      if (this.states.has(value | 0)) continue;
+      HANDLE_SCRATCH.writeUInt32BE(value, 0);
+      return ownHandle(HANDLE_SCRATCH);
     }
   }
 
@@ -120,17 +129,18 @@ export class CopsPepConnection {
     return [{ type: "emit", event: { type: "connect", server: this.currentServer } }];
   }
 
-  handle(event: CopsPepCommand | CopsTransportEvent, _nowMs: number): CopsAction<CopsPepEvent>[] {
+  handle(event: CopsPepCommand | CopsTransportEvent, nowMs: number): CopsAction<CopsPepEvent>[] {
     const out: CopsAction<CopsPepEvent>[] = [];
     switch (event.type) {
       case "connected":
         this.onConnected(out);
         break;
       case "message":
+        this.lastReceivedMs = nowMs;
         this.onMessage(event.bytes, out);
         break;
       case "timer":
-        this.onTimer(event.name, out);
+        this.onTimer(event.name, nowMs, out);
         break;
       case "disconnected":
         if (this.state !== "idle") this.lose(event.reason ?? "connection closed", out, false);
@@ -183,7 +193,6 @@ export class CopsPepConnection {
         return;
       }
     }
-    if (this.state === "open") this.restartLossTimer(out);
     switch (msg.op) {
       case "CAT":
         this.onAccept(msg.kaTimerSeconds, msg.acctTimerSeconds ?? 0, out);
@@ -239,12 +248,9 @@ export class CopsPepConnection {
     // Resynchronise: every state decided locally or left unanswered is re-sent (RFC 2748 §2.5).
     let resent = 0;
     for (const state of this.states.values()) {
-      const req: CopsRequestMessage = { ...state.request, lpdpDecisions: [] };
-      if (state.localCommand !== undefined) req.lpdpDecisions = [{ command: state.localCommand, flags: 0 }];
-      state.request = req;
       state.awaitingDecision = true;
       state.pendingReports = 0; // RPTs owed to the old PDP are void; the new one decides afresh
-      this.send(req, out);
+      this.resend(state, true, out);
       resent++;
     }
     if (resent > 0) out.push({ type: "emit", event: { type: "resynchronised", handles: resent } });
@@ -267,12 +273,13 @@ export class CopsPepConnection {
   private onDecision(msg: CopsDecisionMessage, out: CopsAction<CopsPepEvent>[]): void {
     const state = this.states.get(handleKey(msg.handle));
     if (!state) {
-      out.push({ type: "emit", event: { type: "protocol-error", error: `DEC for unknown handle ${handleKey(msg.handle)}` } });
+      out.push({ type: "emit", event: { type: "protocol-error", error: `DEC for unknown handle ${handleHex(msg.handle)}` } });
       return;
     }
     if (msg.solicited) state.awaitingDecision = false;
-    state.localCommand = undefined;
-    const needsReport = msg.decisions.some((d) => ((d.context?.rType ?? 0) & RType.Configuration) !== 0);
+    state.localCommand = -1;
+    let needsReport = false;
+    for (const d of msg.decisions) if (((d.context?.rType ?? 0) & RType.Configuration) !== 0) needsReport = true;
     if (needsReport) state.pendingReports++;
     out.push({ type: "emit", event: { type: "decision", handle: msg.handle, message: msg, needsReport } });
   }
@@ -282,19 +289,19 @@ export class CopsPepConnection {
     if (handle) {
       const state = this.states.get(handleKey(handle));
       // RFC 2748 §3.5 / §2.2.5: an unknown handle is answered by DRQ Reason 10.
-      if (state) this.send({ ...state.request, solicited: false }, out);
+      if (state) this.resend(state, false, out);
       else this.send({ op: "DRQ", clientType: ct, handle, reason: { code: ReasonCode.SynchronizeHandleUnknown, subCode: 0 } }, out);
       this.send({ op: "SSC", clientType: ct, handle }, out);
       return;
     }
     for (const state of this.states.values()) {
       state.awaitingDecision = true;
-      this.send(state.request, out);
+      this.resend(state, false, out);
     }
     this.send({ op: "SSC", clientType: ct }, out);
   }
 
-  private onTimer(name: string, out: CopsAction<CopsPepEvent>[]): void {
+  private onTimer(name: string, nowMs: number, out: CopsAction<CopsPepEvent>[]): void {
     switch (name) {
       case "ka-send":
         if (this.state === "open") {
@@ -303,7 +310,13 @@ export class CopsPepConnection {
         }
         break;
       case "ka-loss":
-        if (this.state === "open") this.lose("keep-alive timer expired", out, true);
+        if (this.state !== "open") break;
+        if (nowMs < this.lastReceivedMs + this.kaMs) {
+          // A message came in since the timer was set: it runs from that message (RFC 2748 §4.4).
+          out.push({ type: "set-timer", name: "ka-loss", delayMs: this.lastReceivedMs + this.kaMs - nowMs });
+          break;
+        }
+        this.lose("keep-alive timer expired", out, true);
         break;
       case "open-timeout":
         if (this.state === "opening") this.lose("no CAT", out, true);
@@ -335,13 +348,16 @@ export class CopsPepConnection {
     };
     if (cmd.inInterface) req.inInterface = cmd.inInterface;
     if (cmd.outInterface) req.outInterface = cmd.outInterface;
-    const existing = this.states.get(key);
-    const state: RequestState = existing ?? { handle: cmd.handle, request: req, awaitingDecision: false, pendingReports: 0 };
-    state.request = req;
-    this.states.set(key, state);
-    if (this.state === "open") {
+    const open = this.state === "open";
+    const bytes = open ? this.send(req, out) : encodeCopsMessage(req);
+    let state = this.states.get(key);
+    if (state === undefined) {
+      state = { request: bytes, awaitingDecision: false, pendingReports: 0, localCommand: -1 };
+      this.states.set(key, state);
+    }
+    state.request = bytes;
+    if (open) {
       state.awaitingDecision = true;
-      this.send(req, out);
       return;
     }
     // No PDP: the LPDP decides (fail-open admits, fail-closed refuses) and the PDP learns it on resync.
@@ -353,7 +369,7 @@ export class CopsPepConnection {
   private onReport(handle: Buffer, reportType: number, clientSi: CopsClientSi | undefined, out: CopsAction<CopsPepEvent>[]): void {
     const state = this.states.get(handleKey(handle));
     if (!state) {
-      out.push({ type: "emit", event: { type: "protocol-error", error: `report on unknown handle ${handleKey(handle)}` } });
+      out.push({ type: "emit", event: { type: "protocol-error", error: `report on unknown handle ${handleHex(handle)}` } });
       return;
     }
     // RFC 2748 §3.3: the RPT answering a DEC is solicited; accounting reports are not.
@@ -373,18 +389,39 @@ export class CopsPepConnection {
 
   // ---- helpers ----
 
-  private send(msg: CopsMessage, out: CopsAction<CopsPepEvent>[]): void {
-    out.push(sendAction(msg, this.integrity));
+  /** Queues `msg` for sending; returns its bytes. */
+  private send(msg: CopsMessage, out: CopsAction<CopsPepEvent>[]): Buffer {
+    const action = sendAction(msg, this.integrity);
+    out.push(action);
+    return action.bytes;
+  }
+
+  /**
+   * Sends a state's REQ again from its stored bytes (SSQ, RFC 2748 §3.5; resync after a new CAT, §2.5), with the
+   * LPDP's decision when `withLocal` (the LPDP decisions are otherwise cleared, as on any fresh REQ), sealed afresh.
+   */
+  private resend(state: RequestState, withLocal: boolean, out: CopsAction<CopsPepEvent>[]): void {
+    const decoded = decodeOrError(state.request);
+    if (decoded instanceof CopsDecodeError || decoded.op !== "REQ") return; // only a REQ this PEP encoded is kept
+    const req: CopsRequestMessage = {
+      op: "REQ",
+      clientType: decoded.clientType,
+      solicited: false,
+      handle: decoded.handle,
+      context: decoded.context,
+      clientSi: decoded.clientSi,
+      lpdpDecisions: decoded.lpdpDecisions,
+    };
+    if (decoded.inInterface) req.inInterface = decoded.inInterface;
+    if (decoded.outInterface) req.outInterface = decoded.outInterface;
+    if (withLocal) req.lpdpDecisions = state.localCommand >= 0 ? [{ command: state.localCommand, flags: 0 }] : [];
+    state.request = this.send(req, out);
   }
 
   private scheduleKeepAlive(out: CopsAction<CopsPepEvent>[]): void {
     // RFC 2748 §4.4: KA at a random point between 1/4 and 3/4 of the KA timer.
     const delayMs = Math.round(this.kaMs * (0.25 + 0.5 * this.random()));
     out.push({ type: "set-timer", name: "ka-send", delayMs });
-  }
-
-  private restartLossTimer(out: CopsAction<CopsPepEvent>[]): void {
-    if (this.kaMs > 0) out.push({ type: "set-timer", name: "ka-loss", delayMs: this.kaMs });
   }
 
   private stopTimers(out: CopsAction<CopsPepEvent>[]): void {

@@ -10,5 +10,5 @@ export function writeClientSiBody(obj: ClientSiObject, buf: Buffer, offset: numb
 }
 
 export function readClientSiBody(cType: number, buf: Buffer, start: number, end: number): ClientSiObject {
-  return { kind: "client-si", cType: cType as 1 | 2, data: Buffer.from(buf.subarray(start, end)) };
+  return { kind: "client-si", cType: cType as 1 | 2, data: buf.subarray(start, end) }; // a view into the message
 }

@@ -139,8 +139,13 @@ export interface DecodedObject {
   cType: number;
 }
 
-/** Reads one object at `offset`, never past `end`; returns it and the offset of the next one. */
-export function readObject(buf: Buffer, offset: number, end: number): { decoded: DecodedObject; next: number } {
+/** Offset of the object after the one at `offset` (its padded end); valid once `readObject` accepted it. */
+export function nextObjectOffset(buf: Buffer, offset: number): number {
+  return (offset + buf.readUInt16BE(offset) + 3) & ~3;
+}
+
+/** Reads one object at `offset`, never past `end` (the next one starts at `nextObjectOffset`). */
+export function readObject(buf: Buffer, offset: number, end: number): DecodedObject {
   if (end - offset < OBJECT_HEADER_LENGTH) {
     throw new CopsDecodeError("truncated", offset, "object header runs past the message end");
   }
@@ -151,12 +156,11 @@ export function readObject(buf: Buffer, offset: number, end: number): { decoded:
     throw new CopsDecodeError("bad-object-length", offset, `object length ${length} is shorter than its header`, { cNum, cType });
   }
   const bodyEnd = offset + length;
-  const next = (bodyEnd + 3) & ~3;
-  if (next > end) {
+  if (((bodyEnd + 3) & ~3) > end) {
     throw new CopsDecodeError("bad-object-length", offset, `object length ${length} runs past the message end`, { cNum, cType });
   }
   const kind = KIND_BY_CNUM[cNum];
-  if (kind === undefined || !OBJECT_TABLE[kind].cTypes.includes(cType)) {
+  if (kind === undefined || cType < 1 || cType > OBJECT_TABLE[kind].cTypes.length) {
     // RFC 2748 §2.2.8 Error 13: sub-code carries C-Num and C-Type.
     throw new CopsDecodeError("unknown-object", offset, `unknown object C-Num ${cNum} C-Type ${cType}`, {
       cNum,
@@ -197,5 +201,5 @@ export function readObject(buf: Buffer, offset: number, end: number): { decoded:
     default:
       object = readCodePairBody(kind, cNum, buf, start, bodyEnd);
   }
-  return { decoded: { object, offset, cNum, cType }, next };
+  return { object, offset, cNum, cType };
 }

@@ -28,5 +28,5 @@ export function readDecisionBody(
     if (end - start !== 4) throw new CopsDecodeError("bad-object-length", start, "Decision Flags body must be 4 octets", { cNum, cType });
     return { kind, cType: 1, command: buf.readUInt16BE(start), flags: buf.readUInt16BE(start + 2) };
   }
-  return { kind, cType: cType as 2 | 3 | 4 | 5, data: Buffer.from(buf.subarray(start, end)) };
+  return { kind, cType: cType as 2 | 3 | 4 | 5, data: buf.subarray(start, end) }; // a view into the message
 }

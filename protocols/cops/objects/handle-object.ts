@@ -12,5 +12,5 @@ export function writeHandleBody(obj: HandleObject, buf: Buffer, offset: number):
 
 export function readHandleBody(buf: Buffer, start: number, end: number): HandleObject {
   if (end <= start) throw new CopsDecodeError("bad-object", start, "empty Handle", { cNum: 1, cType: 1 });
-  return { kind: "handle", handle: Buffer.from(buf.subarray(start, end)) };
+  return { kind: "handle", handle: buf.subarray(start, end) }; // a view into the message
 }

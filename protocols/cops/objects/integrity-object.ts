@@ -28,7 +28,7 @@ export function readIntegrityBody(cType: number, buf: Buffer, start: number, end
       cType: 1,
       keyId: buf.readUInt32BE(start),
       sequence: buf.readUInt32BE(start + 4),
-      digest: Buffer.from(buf.subarray(start + 8, end)),
+      digest: buf.subarray(start + 8, end), // a view into the message
     };
   }
   if (end - start !== 4) throw new CopsDecodeError("bad-object-length", start, "Integrity-TLS body must be 4 octets", { cNum: 16, cType });

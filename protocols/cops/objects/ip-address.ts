@@ -1,18 +1,53 @@
 // IPv4 / IPv6 address text <-> bytes, for the address-carrying objects (RFC 2748 §2.2.3, §2.2.13).
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv6 } from "node:net";
 
 export type IpFamily = 4 | 6;
 
+/**
+ * Dotted-quad IPv4 text as an unsigned 32-bit number, or -1 when it is not one (the same texts node:net
+ * isIPv4 accepts: four decimal octets 0–255 without leading zeros).
+ */
+export function parseIpv4(address: string): number {
+  const n = address.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && part === 0) return -1; // leading zero
+      part = part * 10 + (c - 0x30);
+      if (part > 255) return -1;
+      digits++;
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + part;
+}
+
 export function ipFamilyOf(address: string): IpFamily | undefined {
-  if (isIPv4(address)) return 4;
+  if (parseIpv4(address) >= 0) return 4;
   if (isIPv6(address)) return 6;
   return undefined;
 }
 
 export function writeIpv4(address: string, buf: Buffer, offset: number): void {
-  const parts = address.split(".");
-  if (parts.length !== 4 || !isIPv4(address)) throw new RangeError(`not an IPv4 address: ${address}`);
-  for (let i = 0; i < 4; i++) buf[offset + i] = Number(parts[i]);
+  const v = parseIpv4(address);
+  if (v < 0) throw new RangeError(`not an IPv4 address: ${address}`);
+  buf[offset] = v >>> 24;
+  buf[offset + 1] = (v >>> 16) & 0xff;
+  buf[offset + 2] = (v >>> 8) & 0xff;
+  buf[offset + 3] = v & 0xff;
 }
 
 export function readIpv4(buf: Buffer, offset: number): string {

@@ -27,17 +27,42 @@ export const BerTag = {
   unsigned64: 0x4b,
 } as const;
 
-const TYPE_BY_TAG = new Map<number, BerValue["type"]>(Object.entries(BerTag).map(([k, v]) => [v, k as BerValue["type"]]));
+const TYPE_BY_TAG: (BerValue["type"] | undefined)[] = [];
+for (const [k, v] of Object.entries(BerTag)) TYPE_BY_TAG[v] = k as BerValue["type"];
 
-function lengthOctets(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  if (length <= 0xff) return Buffer.from([0x81, length]);
-  if (length <= 0xffff) return Buffer.from([0x82, length >> 8, length & 0xff]);
-  return Buffer.from([0x83, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff]);
+/** Octets of the definite length field for `length` content octets (X.690 §8.1.3). */
+function lengthOfLength(length: number): number {
+  return length < 0x80 ? 1 : length <= 0xff ? 2 : length <= 0xffff ? 3 : 4;
+}
+
+function writeLength(length: number, buf: Buffer, offset: number): number {
+  if (length < 0x80) {
+    buf[offset] = length;
+    return offset + 1;
+  }
+  if (length <= 0xff) {
+    buf[offset] = 0x81;
+    buf[offset + 1] = length;
+    return offset + 2;
+  }
+  if (length <= 0xffff) {
+    buf[offset] = 0x82;
+    buf[offset + 1] = length >> 8;
+    buf[offset + 2] = length & 0xff;
+    return offset + 3;
+  }
+  buf[offset] = 0x83;
+  buf[offset + 1] = (length >> 16) & 0xff;
+  buf[offset + 2] = (length >> 8) & 0xff;
+  buf[offset + 3] = length & 0xff;
+  return offset + 4;
 }
 
 function tlv(tag: number, content: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), lengthOctets(content.length), content]);
+  const out = Buffer.allocUnsafe(1 + lengthOfLength(content.length) + content.length);
+  out[0] = tag;
+  content.copy(out, writeLength(content.length, out, 1));
+  return out;
 }
 
 /** Minimal two's complement content octets of a signed integer. */
@@ -53,6 +78,58 @@ function signedContent(value: bigint): Buffer {
   return Buffer.from(bytes);
 }
 
+/** Content octets of a signed 32-bit integer in minimal two's complement (X.690 §8.3.2). */
+function int32ContentLength(v: number): number {
+  if (v >= -0x80 && v < 0x80) return 1;
+  if (v >= -0x8000 && v < 0x8000) return 2;
+  if (v >= -0x800000 && v < 0x800000) return 3;
+  return 4;
+}
+
+/** Content octets of an unsigned 32-bit value (a leading 0x00 keeps it non-negative). */
+function uint32ContentLength(v: number): number {
+  return v < 0x80 ? 1 : v < 0x8000 ? 2 : v < 0x800000 ? 3 : v < 0x80000000 ? 4 : 5;
+}
+
+/** Writes the low `n` octets of `v` big-endian (n ≤ 5; a fifth octet is the sign/zero octet). */
+function writeIntOctets(v: number, n: number, buf: Buffer, offset: number): void {
+  for (let i = n - 1; i >= 0; i--) {
+    buf[offset + i] = i === n - 5 ? 0 : v & 0xff;
+    v = v >> 8;
+  }
+}
+
+/** Octets of the TLV of an unsigned 32-bit value (Unsigned32, TimeTicks). */
+export function berUnsignedLength(u: number): number {
+  return 2 + uint32ContentLength(u >>> 0);
+}
+
+/** Writes the TLV of an unsigned 32-bit value under `tag`; returns the offset after it. */
+export function writeBerUnsigned(tag: number, u: number, buf: Buffer, offset: number): number {
+  const v = u >>> 0;
+  const n = uint32ContentLength(v);
+  buf[offset] = tag;
+  buf[offset + 1] = n;
+  writeIntOctets(v, n, buf, offset + 2);
+  return offset + 2 + n;
+}
+
+/** Value of a short-form Unsigned32 TLV (tag 0x42) at `offset` ending by `end`, or -1 when it is anything else. */
+export function peekBerUnsigned(buf: Buffer, offset: number, end: number): number {
+  if (end - offset < 3 || buf[offset] !== BerTag.unsigned32) return -1;
+  const n = buf[offset + 1] ?? 0;
+  if (n === 0 || n > 5 || offset + 2 + n > end) return -1;
+  return n === 5 ? buf.readUInt32BE(offset + 3) : readInt32(buf, offset + 2, n) >>> 0;
+}
+
+/** Value of a short-form INTEGER TLV of 1–4 octets at `offset`, or undefined when it is anything else. */
+export function peekBerInteger(buf: Buffer, offset: number, end: number): number | undefined {
+  if (end - offset < 3 || buf[offset] !== BerTag.integer) return undefined;
+  const n = buf[offset + 1] ?? 0;
+  if (n === 0 || n > 4 || offset + 2 + n > end) return undefined;
+  return readInt32(buf, offset + 2, n);
+}
+
 function readSigned(content: Buffer): bigint {
   let v = 0n;
   for (const b of content) v = (v << 8n) | BigInt(b);
@@ -60,7 +137,14 @@ function readSigned(content: Buffer): bigint {
   return v;
 }
 
-export function encodeOidContent(oid: string): Buffer {
+/** Signed value of 1–4 content octets at `start`. */
+function readInt32(buf: Buffer, start: number, length: number): number {
+  let v = (buf[start] ?? 0) << 24 >> 24; // sign-extended first octet
+  for (let i = 1; i < length; i++) v = v * 256 + (buf[start + i] ?? 0);
+  return v;
+}
+
+function slowOidContent(oid: string): Buffer {
   const arcs = oid.split(".").map((a) => {
     if (!/^\d+$/.test(a)) throw new RangeError(`bad OID arc in ${oid}`);
     return BigInt(a);
@@ -78,22 +162,88 @@ export function encodeOidContent(oid: string): Buffer {
   return Buffer.from(out);
 }
 
-export function decodeOidContent(content: Buffer, offset: number): string {
-  if (content.length === 0) throw new CopsDecodeError("bad-ber", offset, "empty OBJECT IDENTIFIER");
+/** Encoded content of an OID without its last arc, by the text before the last dot (PRIDs share their class prefix). */
+const OID_PREFIXES = new Map<string, Buffer>();
+
+/** Value of a decimal arc of at most 15 digits, or -1 (anything else goes the BigInt way). */
+function smallArc(oid: string, start: number): number {
+  const n = oid.length - start;
+  if (n < 1 || n > 15) return -1;
+  let v = 0;
+  for (let i = start; i < oid.length; i++) {
+    const c = oid.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+function arcLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function writeArc(v: number, buf: Buffer, offset: number): number {
+  const n = arcLength(v);
+  for (let i = n - 1; i >= 0; i--) {
+    buf[offset + i] = (v % 0x80) | (i === n - 1 ? 0 : 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  return offset + n;
+}
+
+/** Prefix content and last arc of `oid` when it has three or more arcs and a small last arc. */
+function oidPrefix(oid: string): Buffer | undefined {
+  const dot = oid.lastIndexOf(".");
+  if (dot < 0 || oid.indexOf(".") === dot) return undefined;
+  const last = smallArc(oid, dot + 1);
+  if (last < 0) return undefined;
+  const key = oid.slice(0, dot);
+  let prefix = OID_PREFIXES.get(key);
+  if (prefix === undefined) {
+    const full = slowOidContent(oid); // throws the RangeError for a bad OID
+    prefix = full.subarray(0, full.length - arcLength(last));
+    if (OID_PREFIXES.size >= 256) OID_PREFIXES.clear();
+    OID_PREFIXES.set(key, prefix);
+  }
+  return prefix;
+}
+
+function oidContentLength(oid: string): number {
+  const prefix = oidPrefix(oid);
+  if (prefix === undefined) return slowOidContent(oid).length;
+  return prefix.length + arcLength(smallArc(oid, oid.lastIndexOf(".") + 1));
+}
+
+function writeOidContent(oid: string, buf: Buffer, offset: number): number {
+  const prefix = oidPrefix(oid);
+  if (prefix === undefined) {
+    const content = slowOidContent(oid);
+    return offset + content.copy(buf, offset);
+  }
+  prefix.copy(buf, offset);
+  return writeArc(smallArc(oid, oid.lastIndexOf(".") + 1), buf, offset + prefix.length);
+}
+
+export function encodeOidContent(oid: string): Buffer {
+  const out = Buffer.allocUnsafe(oidContentLength(oid));
+  writeOidContent(oid, out, 0);
+  return out;
+}
+
+function slowDecodeOid(content: Buffer): string {
   const arcs: bigint[] = [];
   let v = 0n;
-  let started = false;
   for (let i = 0; i < content.length; i++) {
     const b = content[i] ?? 0;
-    if (!started && b === 0x80) throw new CopsDecodeError("bad-ber", offset + i, "OID sub-identifier with a leading 0x80");
-    started = true;
     v = (v << 7n) | BigInt(b & 0x7f);
     if ((b & 0x80) === 0) {
       arcs.push(v);
       v = 0n;
-      started = false;
-    } else if (i === content.length - 1) {
-      throw new CopsDecodeError("bad-ber", offset + i, "OID ends inside a sub-identifier");
     }
   }
   const first = arcs[0] ?? 0n;
@@ -101,11 +251,42 @@ export function decodeOidContent(content: Buffer, offset: number): string {
   return [...head, ...arcs.slice(1)].map(String).join(".");
 }
 
-export function encodeBerOid(oid: string): Buffer {
-  return tlv(BerTag.oid, encodeOidContent(oid));
+export function decodeOidContent(content: Buffer, offset: number): string {
+  if (content.length === 0) throw new CopsDecodeError("bad-ber", offset, "empty OBJECT IDENTIFIER");
+  let text = "";
+  let v = 0;
+  let started = false;
+  let big = false;
+  let first = true;
+  for (let i = 0; i < content.length; i++) {
+    const b = content[i] ?? 0;
+    if (!started && b === 0x80) throw new CopsDecodeError("bad-ber", offset + i, "OID sub-identifier with a leading 0x80");
+    started = true;
+    if (v >= 0x400000000000) big = true; // past 2^46: the arc needs BigInt
+    v = v * 0x80 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      if (first) text = v < 80 ? `${Math.floor(v / 40)}.${v % 40}` : `2.${v - 80}`;
+      else text += `.${v}`;
+      first = false;
+      v = 0;
+      started = false;
+    } else if (i === content.length - 1) {
+      throw new CopsDecodeError("bad-ber", offset + i, "OID ends inside a sub-identifier");
+    }
+  }
+  return big ? slowDecodeOid(content) : text;
 }
 
-export function encodeBerValue(v: BerValue): Buffer {
+export function encodeBerOid(oid: string): Buffer {
+  const n = oidContentLength(oid);
+  const out = Buffer.allocUnsafe(1 + lengthOfLength(n) + n);
+  out[0] = BerTag.oid;
+  writeOidContent(oid, out, writeLength(n, out, 1));
+  return out;
+}
+
+/** The TLV of the value types without a fast path (and of out-of-range numbers): built as before. */
+function slowBerValue(v: BerValue): Buffer {
   switch (v.type) {
     case "null":
       return tlv(BerTag.null, Buffer.alloc(0));
@@ -130,11 +311,86 @@ export function encodeBerValue(v: BerValue): Buffer {
   }
 }
 
+function isInt32(v: number): boolean {
+  return (v | 0) === v;
+}
+
+/** Octets of the whole TLV of `v`. */
+export function berValueLength(v: BerValue): number {
+  switch (v.type) {
+    case "integer":
+      if (isInt32(v.value)) return 2 + int32ContentLength(v.value);
+      break;
+    case "unsigned32":
+    case "timeticks":
+      return 2 + uint32ContentLength(v.value >>> 0);
+    case "octets":
+      return 1 + lengthOfLength(v.value.length) + v.value.length;
+    case "oid": {
+      const n = oidContentLength(v.value);
+      return 1 + lengthOfLength(n) + n;
+    }
+    case "null":
+      return 2;
+    default:
+      break;
+  }
+  return slowBerValue(v).length;
+}
+
+/** Writes the TLV of `v` at `offset`; returns the offset after it. */
+export function writeBerValue(v: BerValue, buf: Buffer, offset: number): number {
+  switch (v.type) {
+    case "integer":
+      if (isInt32(v.value)) {
+        const n = int32ContentLength(v.value);
+        buf[offset] = BerTag.integer;
+        buf[offset + 1] = n;
+        writeIntOctets(v.value, n, buf, offset + 2);
+        return offset + 2 + n;
+      }
+      break;
+    case "unsigned32":
+    case "timeticks": {
+      const u = v.value >>> 0;
+      const n = uint32ContentLength(u);
+      buf[offset] = BerTag[v.type];
+      buf[offset + 1] = n;
+      writeIntOctets(u, n, buf, offset + 2);
+      return offset + 2 + n;
+    }
+    case "octets": {
+      buf[offset] = BerTag.octets;
+      const at = writeLength(v.value.length, buf, offset + 1);
+      return at + v.value.copy(buf, at);
+    }
+    case "oid": {
+      const n = oidContentLength(v.value);
+      buf[offset] = BerTag.oid;
+      return writeOidContent(v.value, buf, writeLength(n, buf, offset + 1));
+    }
+    case "null":
+      buf[offset] = BerTag.null;
+      buf[offset + 1] = 0;
+      return offset + 2;
+    default:
+      break;
+  }
+  const slow = slowBerValue(v);
+  return offset + slow.copy(buf, offset);
+}
+
+export function encodeBerValue(v: BerValue): Buffer {
+  const out = Buffer.allocUnsafe(berValueLength(v));
+  writeBerValue(v, out, 0);
+  return out;
+}
+
 /** Reads one BER TLV at `offset` (definite lengths only); returns value and next offset. */
 export function decodeBerValue(buf: Buffer, offset: number, end: number): { value: BerValue; next: number } {
   if (end - offset < 2) throw new CopsDecodeError("bad-ber", offset, "BER element truncated");
   const tag = buf[offset] ?? 0;
-  let lenByte = buf[offset + 1] ?? 0;
+  const lenByte = buf[offset + 1] ?? 0;
   let pos = offset + 2;
   let length = lenByte;
   if (lenByte & 0x80) {
@@ -144,40 +400,38 @@ export function decodeBerValue(buf: Buffer, offset: number, end: number): { valu
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + (buf[pos + i] ?? 0);
     pos += n;
-    lenByte = 0;
   }
   if (length > end - pos) throw new CopsDecodeError("bad-ber", offset, `BER length ${length} runs past its container`);
-  const content = buf.subarray(pos, pos + length);
   const next = pos + length;
-  const type = TYPE_BY_TAG.get(tag);
+  const type = TYPE_BY_TAG[tag];
   if (type === undefined) throw new CopsDecodeError("bad-ber", offset, `unsupported BER tag 0x${tag.toString(16)}`);
-  const intLike = (max: number): bigint => {
-    if (length === 0 || length > max) throw new CopsDecodeError("bad-ber", offset, `${type} of ${length} octets`);
-    return readSigned(content);
-  };
   switch (type) {
     case "null":
       if (length !== 0) throw new CopsDecodeError("bad-ber", offset, "NULL with content");
       return { value: { type }, next };
-    case "integer": {
-      const v = intLike(4);
-      return { value: { type, value: Number(v) }, next };
-    }
+    case "integer":
+      if (length === 0 || length > 4) throw new CopsDecodeError("bad-ber", offset, `${type} of ${length} octets`);
+      return { value: { type, value: readInt32(buf, pos, length) }, next };
     case "octets":
-      return { value: { type, value: Buffer.from(content) }, next };
+      // A view into the message (no copy): callers keep what they need.
+      return { value: { type, value: buf.subarray(pos, next) }, next };
     case "oid":
-      return { value: { type, value: decodeOidContent(content, pos) }, next };
+      return { value: { type, value: decodeOidContent(buf.subarray(pos, next), pos) }, next };
     case "ip-address":
       if (length !== 4) throw new CopsDecodeError("bad-ber", offset, "IpAddress must be 4 octets");
-      return { value: { type, value: [...content].join(".") }, next };
+      return { value: { type, value: `${buf[pos]}.${buf[pos + 1]}.${buf[pos + 2]}.${buf[pos + 3]}` }, next };
     case "unsigned32":
     case "timeticks": {
-      const v = BigInt.asUintN(32, intLike(5));
-      return { value: { type, value: Number(v) }, next };
+      if (length === 0 || length > 5) throw new CopsDecodeError("bad-ber", offset, `${type} of ${length} octets`);
+      // Low 32 bits of the two's complement value (BigInt.asUintN(32, …)).
+      const v = length === 5 ? buf.readUInt32BE(pos + 1) : readInt32(buf, pos, length) >>> 0;
+      return { value: { type, value: v }, next };
     }
     case "integer64":
-      return { value: { type, value: BigInt.asIntN(64, intLike(8)) }, next };
+      if (length === 0 || length > 8) throw new CopsDecodeError("bad-ber", offset, `${type} of ${length} octets`);
+      return { value: { type, value: BigInt.asIntN(64, readSigned(buf.subarray(pos, next))) }, next };
     case "unsigned64":
-      return { value: { type, value: BigInt.asUintN(64, intLike(9)) }, next };
+      if (length === 0 || length > 9) throw new CopsDecodeError("bad-ber", offset, `${type} of ${length} octets`);
+      return { value: { type, value: BigInt.asUintN(64, readSigned(buf.subarray(pos, next))) }, next };
   }
 }

@@ -1,7 +1,7 @@
 // RFC 3084 §4 COPS-PR sub-objects inside Named ClientSI / Named Decision Data:
 // Length (16) · S-Num (8) · S-Type (8, 1 = BER) · contents padded to 32 bits.
 import { CopsDecodeError } from "../cops-decode-error.js";
-import { decodeBerValue, encodeBerOid, encodeBerValue } from "./ber.js";
+import { berValueLength, decodeBerValue, writeBerValue } from "./ber.js";
 import type { BerValue } from "./ber.js";
 
 export const SNum = { PRID: 1, PPRID: 2, EPD: 3, GPERR: 4, CPERR: 5, ErrorPRID: 6 } as const;
@@ -55,38 +55,73 @@ const S_NUM: Record<PrSubObject["kind"], number> = {
   "error-prid": SNum.ErrorPRID,
 };
 
-function contentOf(sub: PrSubObject): Buffer {
+/** Content octets of a sub-object (without its 4-octet header and padding). */
+function contentLength(sub: PrSubObject): number {
   switch (sub.kind) {
     case "prid":
     case "pprid":
     case "error-prid":
-      return encodeBerOid(sub.oid);
-    case "epd":
-      return Buffer.concat(sub.values.map(encodeBerValue));
-    case "gperr":
-    case "cperr": {
-      const b = Buffer.alloc(4);
-      b.writeUInt16BE(sub.code, 0);
-      b.writeUInt16BE(sub.subCode, 2);
-      return b;
+      return berValueLength({ type: "oid", value: sub.oid });
+    case "epd": {
+      let n = 0;
+      for (const v of sub.values) n += berValueLength(v);
+      return n;
     }
+    case "gperr":
+    case "cperr":
+      return 4;
   }
 }
 
-export function encodePrSubObjects(subs: readonly PrSubObject[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const sub of subs) {
-    const content = contentOf(sub);
-    const length = 4 + content.length;
-    if (length > 0xffff) throw new RangeError("COPS-PR sub-object longer than 65535 octets");
-    const b = Buffer.alloc((length + 3) & ~3);
-    b.writeUInt16BE(length, 0);
-    b[2] = S_NUM[sub.kind];
-    b[3] = 1; // S-Type 1 = BER
-    content.copy(b, 4);
-    parts.push(b);
+function writeContent(sub: PrSubObject, buf: Buffer, offset: number): number {
+  switch (sub.kind) {
+    case "prid":
+    case "pprid":
+    case "error-prid":
+      return writeBerValue({ type: "oid", value: sub.oid }, buf, offset);
+    case "epd":
+      for (const v of sub.values) offset = writeBerValue(v, buf, offset);
+      return offset;
+    case "gperr":
+    case "cperr":
+      buf.writeUInt16BE(sub.code, offset);
+      buf.writeUInt16BE(sub.subCode, offset + 2);
+      return offset + 4;
   }
-  return Buffer.concat(parts);
+}
+
+/** Octets the sub-objects take, padded (RFC 3084 §4). */
+export function prSubObjectsLength(subs: readonly PrSubObject[]): number {
+  let total = 0;
+  for (const sub of subs) {
+    const length = 4 + contentLength(sub);
+    if (length > 0xffff) throw new RangeError("COPS-PR sub-object longer than 65535 octets");
+    total += (length + 3) & ~3;
+  }
+  return total;
+}
+
+/** Writes the sub-objects at `offset` (RFC 3084 §4); returns the offset after the last one's padding. */
+export function writePrSubObjects(subs: readonly PrSubObject[], buf: Buffer, offset: number): number {
+  for (const sub of subs) {
+    const end = writeContent(sub, buf, offset + 4);
+    const length = end - offset;
+    if (length > 0xffff) throw new RangeError("COPS-PR sub-object longer than 65535 octets");
+    buf[offset] = length >> 8;
+    buf[offset + 1] = length & 0xff;
+    buf[offset + 2] = S_NUM[sub.kind];
+    buf[offset + 3] = 1; // S-Type 1 = BER
+    const padded = (end + 3) & ~3;
+    buf.fill(0, end, padded);
+    offset = padded;
+  }
+  return offset;
+}
+
+export function encodePrSubObjects(subs: readonly PrSubObject[]): Buffer {
+  const out = Buffer.allocUnsafe(prSubObjectsLength(subs));
+  writePrSubObjects(subs, out, 0);
+  return out;
 }
 
 const KIND_BY_SNUM: (PrSubObject["kind"] | undefined)[] = [undefined, "prid", "pprid", "epd", "gperr", "cperr", "error-prid"];
