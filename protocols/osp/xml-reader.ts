@@ -16,12 +16,17 @@ export const MAX_XML_DEPTH = 32;
 const NOT_CHAR_BMP = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
 const SURROGATE = /[\ud800-\udfff]/;
 const NOT_CHAR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
-// §2.3 Name, limited to the Basic Multilingual Plane (as fast-xml-parser's isName).
-const NAME_START = ":A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD";
+// §2.3 Name, limited to the Basic Multilingual Plane (as fast-xml-parser's isName), without U+1680 and U+FEFF
+// (name characters to XML, white space to JavaScript).
+const NAME_START = ":A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u167F\\u1681-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFEFE\\uFF00-\\uFFFD";
 const NAME = new RegExp(`^[${NAME_START}][${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040]*$`);
 // §2.8 XMLDecl (VersionInfo, EncodingDecl, SDDecl), after §2.11 line-end normalisation.
 const XML_DECL =
   /<\?xml[ \t\n]+version[ \t\n]*=[ \t\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\n]+encoding[ \t\n]*=[ \t\n]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?(?:[ \t\n]+standalone[ \t\n]*=[ \t\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\n]*\?>/y;
+
+// Names of Object.prototype's properties are refused for elements and attributes, as fast-xml-parser does,
+// so an attribute record can never shadow or replace them.
+const RESERVED_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 const LT = 0x3c, GT = 0x3e, AMP = 0x26, SLASH = 0x2f, EQ = 0x3d, QUOT = 0x22, APOS = 0x27, BANG = 0x21, QUESTION = 0x3f;
 const SP = 0x20, TAB = 0x09, LF = 0x0a;
@@ -190,6 +195,7 @@ class Reader {
     let i = start + 1;
     const nameEnd = this.nameEnd(i);
     const name = s.slice(i, nameEnd);
+    if (RESERVED_NAMES.has(name)) throw new SyntaxFault(i, `element name ${name} is refused (a JavaScript object property)`);
     this.names.push(name);
     if (depth > MAX_XML_DEPTH) throw new OspDecodeError("not-xml", this.names.join("/"), `nesting deeper than ${MAX_XML_DEPTH}`);
     i = nameEnd;
@@ -214,6 +220,7 @@ class Reader {
       if (i === before) throw new SyntaxFault(i, "white space expected before an attribute");
       const attrEnd = this.nameEnd(i);
       const attr = s.slice(i, attrEnd);
+      if (RESERVED_NAMES.has(attr)) throw new SyntaxFault(i, `attribute name ${attr} is refused (a JavaScript object property)`);
       i = attrEnd;
       while (isSpace(s.charCodeAt(i))) i++;
       if (s.charCodeAt(i) !== EQ) throw new SyntaxFault(i, `'=' expected after attribute ${attr}`);
@@ -227,8 +234,7 @@ class Reader {
       if (seen === undefined) seen = [attr];
       else if (seen.includes(attr)) throw new SyntaxFault(before, `attribute ${attr} appears twice`);
       else seen.push(attr);
-      if (attr === "__proto__") Object.defineProperty(attributes, attr, { value, enumerable: true, writable: true, configurable: true });
-      else attributes[attr] = value;
+      attributes[attr] = value;
       i = close + 1;
     }
     const el: XmlElement = { name, attributes, text: "", children: [] };
@@ -248,7 +254,7 @@ class Reader {
         const end = lt + 2 + name.length;
         const after = s.charCodeAt(end);
         if (!(after === GT || isSpace(after)) || s.slice(lt + 2, end) !== name) {
-          const other = s.slice(lt + 2, Math.min(this.nameEnd(lt + 2), lt + 42));
+          const other = /^[^ \t\n>]{0,40}/.exec(s.slice(lt + 2, lt + 42))![0];
           throw new SyntaxFault(lt, `end tag </${other}> does not match <${name}>`);
         }
         i = end;
