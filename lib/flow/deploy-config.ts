@@ -110,12 +110,10 @@ export interface DeployConfig {
   calls: DeployCalls;
 }
 
-export class DeployConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: ScenarioProblem[],
-  ) {
-    super(problems.map((p) => `${file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ""}${p.message}`).join("\n"));
+/** Problems of a deployment file, each at `file:line:column: field: message` (line 0 when not tied to one). */
+export class DeployConfigError extends ScenarioError {
+  constructor(file: string, problems: ScenarioProblem[]) {
+    super(file, problems);
     this.name = "DeployConfigError";
   }
 }
@@ -139,7 +137,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   try {
     parsed = parseValidatedYaml(text, file, validate);
   } catch (err) {
-    if (err instanceof ScenarioError) throw new DeployConfigError(file, err.problems);
+    if (err instanceof ScenarioError) throw new DeployConfigError(err.file, err.problems);
     throw err;
   }
   const raw = parsed.data as RawConfig;

@@ -1,7 +1,7 @@
 // Issue 6: each role of FIG. 5 / FIG. 6 in its own OS process (`callgate serve ROLE --config FILE`) on
 // loopback sockets; the processes' record files merged by time must match the reference ladders.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,10 +9,18 @@ import { recordFromJsonLine, type MessageRecord } from "../../lib/drivers/messag
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { TOKEN_HEADER } from "../../lib/roles/sip-proxy.js";
 import { parseSipMessage } from "../../protocols/sip/index.js";
+import { fromJsonLines } from "../../lib/replay/ladder-json.js";
+import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
+
+/** check-ladder.mjs on the records; its output, after asserting it passed. */
+function check(records: MessageRecord[], flow: "setup" | "teardown", noClearinghouse = false): string {
+  const res = checkLadder(records, flow, noClearinghouse);
+  expect(res.status, `${flow}: ${res.output}`).toBe(0);
+  return res.output;
+}
 import { freePort } from "./sip-sipp-helpers.js";
 
 const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
-const CHECK_LADDER = join(process.cwd(), "..", "shared", "tools", "check-ladder.mjs");
 const SERVERS = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
 
 const children = new Set<ChildProcess>();
@@ -80,18 +88,6 @@ async function ready(s: Served, role: string): Promise<void> {
   }
 }
 
-function check(records: MessageRecord[], flow: "setup" | "teardown", dir: string, noClearinghouse: boolean): string {
-  const file = join(dir, `${flow}.jsonl`);
-  writeFileSync(file, records.map((r) => JSON.stringify({ t: r.t, proto: r.proto, from: r.from, to: r.to, msg: r.msg, callId: r.callId })).join("\n") + "\n");
-  return checkFile(file, flow, noClearinghouse);
-}
-
-function checkFile(file: string, flow: "setup" | "teardown", noClearinghouse: boolean): string {
-  const res = spawnSync(process.execPath, [CHECK_LADDER, file, flow, ...(noClearinghouse ? ["--no-clearinghouse"] : [])], { encoding: "utf8" });
-  expect(res.status, `${flow}: ${res.stdout}${res.stderr}`).toBe(0);
-  return res.stdout;
-}
-
 /** Runs the nine roles as processes, the UAC last; returns the merged records and the UAC's output. */
 async function deployment(topology: string, withClearinghouse: boolean): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), "callgate-serve-"));
@@ -117,12 +113,6 @@ async function deployment(topology: string, withClearinghouse: boolean): Promise
   return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir, files };
 }
 
-function splitCall(records: MessageRecord[], callId: string): { setup: MessageRecord[]; teardown: MessageRecord[] } {
-  const mine = records.filter((r) => r.callId === callId);
-  const bye = mine.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
-  return { setup: mine.slice(0, bye), teardown: mine.slice(bye) };
-}
-
 describe("callgate serve: one role per process on loopback", () => {
   it("FIG. 5 / FIG. 6 with the clearinghouse and signed tokens: the merged record files match both ladders", async () => {
     expect(existsSync(CLI), "run `npm run build` first").toBe(true);
@@ -131,16 +121,17 @@ describe("callgate serve: one role per process on loopback", () => {
     expect(uacOut).toContain("1 call(s), 1 answered and ended, 0 failed");
     const callId = "call-1@callgate.example.com";
     const { setup, teardown } = splitCall(records, callId);
-    expect(check(setup, "setup", dir, false)).toContain("all 28 steps");
-    expect(check(teardown, "teardown", dir, false)).toContain("all 18 steps");
+    expect(check(setup, "setup")).toContain("all 28 steps");
+    expect(check(teardown, "teardown")).toContain("all 18 steps");
     // `callgate serve merge` prints the same ladder, and splits one call for the checker.
     const all = spawnSync(process.execPath, [CLI, "serve", "merge", ...files], { encoding: "utf8" });
     expect(all.status, all.stderr).toBe(0);
     expect(all.stdout.trim().split("\n").map((l) => recordFromJsonLine(l)).map((r) => `${r.msg} ${r.callId}`)).toEqual(records.map((r) => `${r.msg} ${r.callId}`));
     const split = spawnSync(process.execPath, [CLI, "serve", "merge", "--call", callId, "--split", join(dir, "cli"), ...files], { encoding: "utf8" });
     expect(split.status, split.stderr).toBe(0);
-    expect(checkFile(join(dir, "cli.setup.jsonl"), "setup", false)).toContain("all 28 steps");
-    expect(checkFile(join(dir, "cli.teardown.jsonl"), "teardown", false)).toContain("all 18 steps");
+    const half = (name: string): MessageRecord[] => fromJsonLines(readFileSync(join(dir, `cli.${name}.jsonl`), "utf8"));
+    expect(half("setup").map((r) => r.msg)).toEqual(setup.map((r) => r.msg));
+    expect(check(half("teardown"), "teardown")).toContain("all 18 steps");
     // Each message once: every process recorded only what it sent, from its own role.
     const senders = new Set(records.map((r) => r.from));
     expect(senders).toEqual(new Set(["UAC", ...SERVERS]));
@@ -158,10 +149,10 @@ describe("callgate serve: one role per process on loopback", () => {
   });
 
   it("without a clearinghouse, SIP over TCP: no CH process, the ladders match with --no-clearinghouse", async () => {
-    const { records, dir } = await deployment("{ clearinghouse: none, sipTransport: tcp }", false);
+    const { records } = await deployment("{ clearinghouse: none, sipTransport: tcp }", false);
     const { setup, teardown } = splitCall(records, "call-1@callgate.example.com");
-    check(setup, "setup", dir, true);
-    check(teardown, "teardown", dir, true);
+    check(setup, "setup", true);
+    check(teardown, "teardown", true);
     expect(records.filter((r) => r.proto === "OSP")).toEqual([]);
     expect(new Set(records.filter((r) => r.proto === "SIP").map((r) => r.transport?.kind))).toEqual(new Set(["tcp"]));
   });
