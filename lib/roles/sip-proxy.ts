@@ -12,10 +12,13 @@ import {
   type SipAaaPurposeName,
 } from "../../protocols/cops/index.js";
 import {
+  SipRequest,
   buildRequest,
   buildResponse,
-  type SipRequest,
-  type SipResponse,
+  headerNameMatches,
+  splitTopLevelCommas,
+  SipResponse,
+  type SipHeader,
 } from "../../protocols/sip/index.js";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -27,6 +30,7 @@ import { SipTransactionLayer, sipSend, uriText } from "./sip-transaction-layer.j
 type NodeAction = GenericNodeAction<CallEvent>;
 
 export const TOKEN_HEADER = "P-OSP-Auth-Token";
+const TOKEN_HEADER_KEY = "p-osp-auth-token";
 
 export interface SipProxyOptions {
   name: string;
@@ -48,28 +52,43 @@ export interface SipProxyOptions {
 
 type Phase = "authorising" | "proceeding" | "answered" | "confirmed" | "ending" | "done";
 
-interface ProxyCall {
-  callId: string;
-  handle: Buffer;
-  upstream: string;
-  downstream: string;
-  phase: Phase;
-  invite?: SipRequest;
-  inviteServerKey?: string;
-  forwarded?: SipRequest;
-  offer?: string;
-  answerSdp?: string;
-  ldp: "none" | "requested" | "installed" | "refused";
-  held: SipResponse[];
-  /** REQ noLDP sent, DEC noLDP awaited. */
-  releasing: boolean;
-  byeDone: boolean;
+/** What only call setup needs (RFC 3261 §16 INVITE transaction, FIG. 5 REQ AAA/LDP); dropped once the 2xx is relayed. */
+interface ProxySetup {
+  invite: SipRequest;
+  inviteServerKey: string;
+  forwarded: SipRequest | undefined;
+  offer: string | undefined;
+  answerSdp: string | undefined;
+  held: SipResponse[] | undefined;
   caller: string;
   callee: string;
-  token?: Buffer;
+  token: Buffer | undefined;
   /** Media flows as last sent to the PDP, and whether the answer was in them. */
-  flows?: SipAaaMediaFlow[];
-  flowsHaveAnswer?: boolean;
+  flows: SipAaaMediaFlow[] | undefined;
+  flowsHaveAnswer: boolean;
+}
+
+/** One call at this proxy: what in-dialog requests and teardown need, plus the setup state until the 2xx. */
+class ProxyCall {
+  phase: Phase = "authorising";
+  ldp: "none" | "requested" | "installed" | "refused" = "none";
+  /** REQ noLDP sent, DEC noLDP awaited. */
+  releasing = false;
+  byeDone = false;
+  /** The Signaled ClientSI of the LDP request (the PEP keeps that REQ too), sent again with REQ noLDP. */
+  ldpClientSi: Buffer | undefined = undefined;
+  constructor(
+    readonly callId: string,
+    public handle: Buffer,
+    readonly upstream: string,
+    readonly downstream: string,
+    public setup: ProxySetup | undefined,
+  ) {}
+}
+
+/** Map key of a COPS handle: the proxy allocates 4-octet handles (RFC 2748 §2.2.1 compares them byte-wise). */
+function handleId(h: Buffer): number | string {
+  return h.length === 4 ? h.readUInt32BE(0) : h.toString("latin1");
 }
 
 export class SipProxy implements FlowNode<CallEvent> {
@@ -77,13 +96,20 @@ export class SipProxy implements FlowNode<CallEvent> {
   private readonly sip: SipTransactionLayer;
   private readonly cops: CopsPepLink;
   private readonly calls = new Map<string, ProxyCall>();
-  private readonly byHandle = new Map<string, string>();
+  private readonly byHandle = new Map<number | string, ProxyCall>();
+  /** Top Via and Record-Route values of this proxy (RFC 3261 §16.6 steps 4 and 8), built once. */
+  private readonly viaPrefix: string;
+  private readonly recordRoute: string;
+  private readonly ownRoute: string;
 
   private readonly ids: SipIds;
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
     this.ids = opts.ids ?? new SipIds();
+    this.viaPrefix = `SIP/2.0/${opts.transport ?? "UDP"} ${opts.host};branch=`;
+    this.recordRoute = `<sip:${opts.host};lr>`;
+    this.ownRoute = `sip:${opts.host}`;
     const sipOpts: { reliable: boolean; t1?: number } = { reliable: opts.transport === "TCP" };
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
@@ -133,18 +159,25 @@ export class SipProxy implements FlowNode<CallEvent> {
   private onSip(bytes: Buffer, from: string, now: number): NodeAction[] {
     const { actions, inbound } = this.sip.receive(bytes, from, now);
     if (!inbound) return actions;
+    let more: NodeAction[];
     switch (inbound.kind) {
       case "request": {
         const req = inbound.request;
-        if (req.method === "INVITE") return [...actions, ...this.onInvite(req, inbound.serverKey, from, now)];
-        if (req.method === "CANCEL") return [...actions, ...this.onCancel(req, inbound.serverKey, now)];
-        return [...actions, ...this.onInDialogRequest(req, inbound.serverKey, from, now)];
+        if (req.method === "INVITE") more = this.onInvite(req, inbound.serverKey, from, now);
+        else if (req.method === "CANCEL") more = this.onCancel(req, inbound.serverKey, now);
+        else more = this.onInDialogRequest(req, inbound.serverKey, from, now);
+        break;
       }
       case "ack":
-        return [...actions, ...this.onAck(inbound.request, from)];
+        more = this.onAck(inbound.request, from);
+        break;
       case "stray-response":
-        return [...actions, ...this.onStrayResponse(inbound.response, from)];
+        more = this.onStrayResponse(inbound.response, from);
+        break;
     }
+    if (actions.length === 0) return more;
+    for (let i = 0; i < more.length; i++) actions.push(more[i]!);
+    return actions;
   }
 
   private onInvite(req: SipRequest, serverKey: string, from: string, now: number): NodeAction[] {
@@ -153,49 +186,110 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (maxForwards <= 0) return this.sip.respond(serverKey, buildResponse(req, 483), now); // RFC 3261 §16.3
     const handle = this.cops.machine.allocateHandle();
     const tokenText = req.getHeader(TOKEN_HEADER);
-    const call: ProxyCall = {
-      callId: ownString(req.callId), handle, upstream: from, downstream: this.opts.nextHop(req), phase: "authorising",
-      invite: req, inviteServerKey: serverKey, ldp: "none", held: [], releasing: false, byeDone: false,
-      caller: ownString(uriText(req.from.uri)), callee: ownString(req.uri),
+    const setup: ProxySetup = {
+      invite: req, inviteServerKey: serverKey, forwarded: undefined,
+      offer: req.body.length > 0 ? req.body.toString("utf8") : undefined, answerSdp: undefined, held: undefined,
+      caller: uriText(req.from.uri), callee: req.uri,
+      token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, flows: undefined, flowsHaveAnswer: false,
     };
-    if (tokenText !== undefined) call.token = Buffer.from(tokenText, "base64");
-    if (req.body.length > 0) call.offer = req.body.toString("utf8");
+    const call = new ProxyCall(ownString(req.callId), handle, from, this.opts.nextHop(req), setup);
     this.calls.set(call.callId, call);
-    this.byHandle.set(handle.toString("hex"), call.callId);
-    return [...this.copsRequest(call, "AAA", now), this.step(call, "INVITE held for REQ AAA")];
+    this.byHandle.set(handleId(handle), call);
+    const out = this.copsRequest(call, "AAA", now);
+    out.push(this.step(call, "INVITE held for REQ AAA"));
+    return out;
   }
 
   private copsRequest(call: ProxyCall, purpose: SipAaaPurposeName, now: number): NodeAction[] {
-    // SDP is parsed once for the offer and once more when the answer is known (RFC 3264 §6).
-    if (call.flows === undefined || (call.answerSdp !== undefined && !call.flowsHaveAnswer)) {
-      const flows = call.offer ? mediaFlows(call.offer, call.answerSdp) : [];
-      call.flows = flows.map(toCopsFlow).filter((f): f is SipAaaMediaFlow => f !== undefined);
-      call.flowsHaveAnswer = call.answerSdp !== undefined;
+    const setup = call.setup;
+    let data: Buffer;
+    if (setup === undefined) {
+      // After setup only REQ noLDP is sent; it names the flows the LDP request installed.
+      if (call.ldpClientSi === undefined) return [];
+      data = call.ldpClientSi;
+    } else {
+      // The flows are derived once from the offer and once more when the answer is known (RFC 3264 §6).
+      if (setup.flows === undefined || (setup.answerSdp !== undefined && !setup.flowsHaveAnswer)) {
+        const flows = setup.offer ? mediaFlows(setup.offer, setup.answerSdp) : [];
+        const cops: SipAaaMediaFlow[] = [];
+        for (const f of flows) {
+          const c = toCopsFlow(f);
+          if (c !== undefined) cops.push(c);
+        }
+        setup.flows = cops;
+        setup.flowsHaveAnswer = setup.answerSdp !== undefined;
+      }
+      const info: Parameters<typeof encodeSipAaaClientSi>[0] = { callId: call.callId, caller: setup.caller, callee: setup.callee, flows: setup.flows };
+      if (setup.token && purpose === "AAA") {
+        info.ospToken = setup.token;
+        setup.token = undefined; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation
+      }
+      data = encodeSipAaaClientSi(info);
+      if (purpose !== "AAA") call.ldpClientSi = data;
     }
-    const info: Parameters<typeof encodeSipAaaClientSi>[0] = { callId: call.callId, caller: call.caller, callee: call.callee, flows: call.flows };
-    if (call.token && purpose === "AAA") {
-      info.ospToken = call.token;
-      call.token = undefined; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation (no `delete`: dictionary mode)
-    }
-    return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext(purpose), clientSi: [{ cType: 1, data: encodeSipAaaClientSi(info) }] }, now);
+    return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext(purpose), clientSi: [{ cType: 1, data }] }, now);
   }
 
   private forwardInvite(call: ProxyCall, token: Buffer | undefined, now: number): NodeAction[] {
-    const invite = call.invite;
-    if (!invite) return [];
-    const fwd = invite.clone();
-    fwd.setHeader("Max-Forwards", String((invite.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${this.ids.nextBranch()}`, "top");
-    fwd.addHeader("Record-Route", `<sip:${this.opts.host};lr>`, "top");
-    popOwnRoute(fwd, this.opts.host);
-    fwd.removeHeader(TOKEN_HEADER);
-    if (token) fwd.setHeader(TOKEN_HEADER, token.toString("base64"));
-    call.forwarded = fwd;
+    const setup = call.setup;
+    if (!setup) return [];
+    const branch = this.ids.nextBranch();
+    const fwd = this.forwardCopy(setup.invite, branch, true, token === undefined ? undefined : token.toString("base64"));
+    setup.forwarded = fwd;
     call.phase = "proceeding";
     return this.sip.sendRequest(fwd, call.downstream, now, {
       onResponse: (res, t) => this.onInviteResponse(call, res, t),
       onTimeout: (t) => this.refuse(call, 408, "no answer from the next hop", t),
-    });
+    }, branch);
+  }
+
+  /**
+   * The request as this proxy forwards it (RFC 3261 §16.6), built in one pass over the headers: own Via on top
+   * (step 8), Record-Route for an INVITE (step 4), Max-Forwards decremented (step 3), the top Route removed when
+   * it names this proxy (§16.4), the authorisation token header replaced by `token` (or dropped). Header order
+   * is that of the received request; the body is shared (messages are not modified after they are built).
+   */
+  private forwardCopy(req: SipRequest, branch: string, invite: boolean, token: string | undefined): SipRequest {
+    const hs = req.headers;
+    const out: SipHeader[] = [];
+    const via = { name: "Via", value: this.viaPrefix + branch };
+    let viaDone = false;
+    let rrDone = !invite;
+    let mfDone = false;
+    let routeChecked = false;
+    const maxForwards = String((req.maxForwards ?? 70) - 1);
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i]!;
+      const name = h.name;
+      if (!viaDone && headerNameMatches(name, "via")) {
+        out.push(via);
+        viaDone = true;
+      } else if (!rrDone && headerNameMatches(name, "record-route")) {
+        out.push({ name: "Record-Route", value: this.recordRoute });
+        rrDone = true;
+      } else if (headerNameMatches(name, "max-forwards")) {
+        if (!mfDone) out.push({ name: "Max-Forwards", value: maxForwards });
+        mfDone = true;
+        continue;
+      } else if (invite && headerNameMatches(name, TOKEN_HEADER_KEY)) {
+        continue;
+      } else if (!routeChecked && headerNameMatches(name, "route")) {
+        routeChecked = true;
+        // RFC 3261 §16.4: loose routing, pop the top Route value (one element of a comma list) if it is ours
+        const parts = h.value.indexOf(",") >= 0 ? splitTopLevelCommas(h.value, name) : undefined;
+        if ((parts === undefined ? h.value : parts[0]!).includes(this.ownRoute)) {
+          if (parts !== undefined && parts.length > 1) out.push({ name, value: parts.slice(1).join(", ") });
+          continue;
+        }
+      }
+      out.push(h); // header records are shared: neither message is edited in place
+    }
+    if (!viaDone) out.unshift(via);
+    // As addHeader(..., "top") did: without a Record-Route yet, ours goes first.
+    if (!rrDone) out.unshift({ name: "Record-Route", value: this.recordRoute });
+    if (!mfDone) out.push({ name: "Max-Forwards", value: maxForwards });
+    if (token !== undefined) out.push({ name: TOKEN_HEADER, value: token });
+    return new SipRequest(req.method, req.uri, out, req.body, req.version);
   }
 
   private onInviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
@@ -203,58 +297,52 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (res.status === 100) return [];
     if (res.status >= 300) {
       // A final refusal travels back; this side's request state ends (RFC 2748 §3.4 DRQ).
-      return [...this.relayUpstream(call, res, now), ...this.endCops(call, now, "refused downstream")];
+      const out = this.relayUpstream(call, res, now);
+      for (const a of this.endCops(call, now, "refused downstream")) out.push(a);
+      return out;
     }
-    if (res.body.length > 0 && call.answerSdp === undefined) call.answerSdp = res.body.toString("utf8");
+    const setup = call.setup;
+    if (setup !== undefined && res.body.length > 0 && setup.answerSdp === undefined) setup.answerSdp = res.body.toString("utf8");
     if (res.status >= 200) call.phase = "answered";
     if (call.ldp === "installed") return this.relayUpstream(call, res, now);
-    if (call.ldp === "refused") return [];
-    call.held.push(res);
+    if (call.ldp === "refused" || setup === undefined) return [];
+    if (setup.held === undefined) setup.held = [res];
+    else setup.held.push(res);
     if (call.ldp === "none") {
       call.ldp = "requested";
-      return [...this.copsRequest(call, "LDP", now), this.step(call, `${res.status} held for REQ LDP`)];
+      const out = this.copsRequest(call, "LDP", now);
+      out.push(this.step(call, `${res.status} held for REQ LDP`));
+      return out;
     }
     return [];
   }
 
   private relayUpstream(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
-    const up = res.clone();
-    up.removeFirstHeaderValue("Via");
-    if (call.inviteServerKey === undefined) return [];
+    const setup = call.setup;
+    if (setup === undefined) return [];
+    const up = upstreamCopy(res);
     if (res.status >= 200) {
       if (res.status < 300) {
         call.phase = "confirmed";
-        // The dialog is up: the held requests and SDP are no longer needed (the flows are kept for REQ noLDP).
-        call.invite = undefined;
-        call.forwarded = undefined;
-        call.offer = undefined;
-        call.answerSdp = undefined;
-      }
-      const key = call.inviteServerKey;
-      if (res.status >= 300) call.phase = "done";
-      return this.sip.respond(key, up, now);
+        // The dialog is up: only what in-dialog requests and teardown need stays (REQ noLDP reuses the LDP ClientSI).
+        call.setup = undefined;
+      } else call.phase = "done";
     }
-    return this.sip.respond(call.inviteServerKey, up, now);
+    return this.sip.respond(setup.inviteServerKey, up, now);
   }
 
   private onStrayResponse(res: SipResponse, from: string): NodeAction[] {
     // RFC 3261 §16.7: a 2xx retransmission after the INVITE transaction ended is forwarded statelessly.
     const call = this.calls.get(res.callId);
     if (!call || from !== call.downstream || res.status < 200 || res.status >= 300 || call.ldp !== "installed") return [];
-    const up = res.clone();
-    up.removeFirstHeaderValue("Via");
-    return [sipSend(call.upstream, up)];
+    return [sipSend(call.upstream, upstreamCopy(res))];
   }
 
   private onAck(ack: SipRequest, from: string): NodeAction[] {
     const call = this.calls.get(ack.callId);
     if (!call) return [];
     const to = from === call.upstream ? call.downstream : call.upstream;
-    const fwd = ack.clone();
-    popOwnRoute(fwd, this.opts.host);
-    fwd.setHeader("Max-Forwards", String((ack.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${this.ids.nextBranch()}`, "top");
-    return [sipSend(to, fwd)];
+    return [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
   }
 
   private onCancel(cancel: SipRequest, serverKey: string, now: number): NodeAction[] {
@@ -263,13 +351,13 @@ export class SipProxy implements FlowNode<CallEvent> {
     const call = this.calls.get(cancel.callId);
     if (!call || call.phase === "done" || call.phase === "confirmed") return out;
     out.push(this.step(call, "CANCEL"));
-    if (call.forwarded && call.phase !== "authorising") out.push(...this.cancelDownstream(call, now));
+    if (call.setup?.forwarded && call.phase !== "authorising") out.push(...this.cancelDownstream(call, now));
     else out.push(...this.refuse(call, 487, "cancelled", now));
     return out;
   }
 
   private cancelDownstream(call: ProxyCall, now: number): NodeAction[] {
-    const fwd = call.forwarded;
+    const fwd = call.setup?.forwarded;
     if (!fwd) return [];
     const cancel = buildRequest({
       method: "CANCEL", uri: fwd.uri, from: fwd.getHeader("From") ?? "", to: fwd.getHeader("To") ?? "",
@@ -283,16 +371,12 @@ export class SipProxy implements FlowNode<CallEvent> {
     const call = this.calls.get(req.callId);
     if (!call) return this.sip.respond(serverKey, buildResponse(req, 481), now);
     const to = from === call.upstream ? call.downstream : call.upstream;
-    const fwd = req.clone();
-    popOwnRoute(fwd, this.opts.host);
-    fwd.setHeader("Max-Forwards", String((req.maxForwards ?? 70) - 1));
-    fwd.addHeader("Via", `SIP/2.0/${this.opts.transport ?? "UDP"} ${this.opts.host};branch=${this.ids.nextBranch()}`, "top");
+    const branch = this.ids.nextBranch();
+    const fwd = this.forwardCopy(req, branch, false, undefined);
     const out = this.sip.sendRequest(fwd, to, now, {
       onResponse: (res, t) => {
         if (res.status < 200) return [];
-        const back = res.clone();
-        back.removeFirstHeaderValue("Via");
-        const acts = this.sip.respond(serverKey, back, t);
+        const acts = this.sip.respond(serverKey, upstreamCopy(res), t);
         if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
         return acts;
       },
@@ -301,7 +385,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
         return acts;
       },
-    });
+    }, branch);
     if (req.method === "BYE" && call.phase !== "ending" && call.phase !== "done") {
       call.phase = "ending";
       out.push(this.step(call, `BYE from ${from}`));
@@ -324,15 +408,14 @@ export class SipProxy implements FlowNode<CallEvent> {
   // ---- COPS ----
 
   private callIdOfCops(m: CopsMessage): string {
-    if ("handle" in m && m.handle) return this.byHandle.get(m.handle.toString("hex")) ?? "";
+    if ("handle" in m && m.handle) return this.byHandle.get(handleId(m.handle))?.callId ?? "";
     return "";
   }
 
   private onCopsEvent(e: CopsPepEvent, now: number): NodeAction[] {
     switch (e.type) {
       case "decision": {
-        const callId = this.byHandle.get(e.handle.toString("hex"));
-        const call = callId === undefined ? undefined : this.calls.get(callId);
+        const call = this.byHandle.get(handleId(e.handle));
         if (!call) return [];
         let parsed;
         try {
@@ -347,8 +430,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         return out;
       }
       case "local-decision": {
-        const callId = this.byHandle.get(e.handle.toString("hex"));
-        const call = callId === undefined ? undefined : this.calls.get(callId);
+        const call = this.byHandle.get(handleId(e.handle));
         if (!call) return [];
         const purpose = this.pendingPurpose(call);
         const reason = e.allowed ? undefined : { code: 503, text: "policy server unreachable" };
@@ -386,7 +468,11 @@ export class SipProxy implements FlowNode<CallEvent> {
         }
         call.ldp = "installed";
         const out: NodeAction[] = [];
-        for (const res of call.held.splice(0)) out.push(...this.relayUpstream(call, res, now));
+        const held = call.setup?.held;
+        if (held !== undefined) {
+          call.setup!.held = undefined;
+          for (const res of held) for (const a of this.relayUpstream(call, res, now)) out.push(a);
+        }
         return out;
       }
       case "noLDP":
@@ -399,11 +485,11 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   /** Refuse the held INVITE (FIG. 5 branch "DEC AAA no"): 403/503 with a Reason (RFC 3326). */
   private refuse(call: ProxyCall, status: number, text: string, now: number): NodeAction[] {
-    const invite = call.invite;
+    const setup = call.setup;
     const out: NodeAction[] = [];
-    if (invite && call.inviteServerKey !== undefined && call.phase !== "done") {
-      const res = buildResponse(invite, status, undefined, { toTag: `${this.opts.name.toLowerCase()}-${call.handle.toString("hex")}`, extraHeaders: { Reason: `SIP;cause=${status};text="${text}"` } });
-      out.push(...this.sip.respond(call.inviteServerKey, res, now));
+    if (setup !== undefined && call.phase !== "done") {
+      const res = buildResponse(setup.invite, status, undefined, { toTag: `${this.opts.name.toLowerCase()}-${call.handle.toString("hex")}`, extraHeaders: { Reason: `SIP;cause=${status};text="${text}"` } });
+      out.push(...this.sip.respond(setup.inviteServerKey, res, now));
     }
     call.phase = "done";
     out.push(...this.endCops(call, now, text));
@@ -412,8 +498,9 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   /** The call was forwarded but a policy could not be installed: refuse upstream, cancel (or hang up) downstream. */
   private refuseAfterForward(call: ProxyCall, status: number, text: string, now: number): NodeAction[] {
-    const answered = call.held.find((r) => r.status >= 200 && r.status < 300);
-    call.held = [];
+    const setup = call.setup;
+    const answered = setup?.held?.find((r) => r.status >= 200 && r.status < 300);
+    if (setup !== undefined) setup.held = undefined;
     const out: NodeAction[] = [];
     if (answered) out.push(...this.hangUpDownstream(call, answered, now));
     else out.push(...this.cancelDownstream(call, now));
@@ -422,7 +509,7 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private hangUpDownstream(call: ProxyCall, ok: SipResponse, now: number): NodeAction[] {
-    const fwd = call.forwarded;
+    const fwd = call.setup?.forwarded;
     if (!fwd) return [];
     const contact = ok.contact;
     const target = contact !== "*" && contact[0] && contact[0].uri ? uriText(contact[0].uri) : fwd.uri;
@@ -434,7 +521,7 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   /** RFC 2748 §3.4: the request state ends with DRQ. */
   private endCops(call: ProxyCall, now: number, why: string): NodeAction[] {
-    const key = call.handle.toString("hex");
+    const key = handleId(call.handle);
     const out: NodeAction[] = [];
     if (this.cops.machine.hasHandle(call.handle)) {
       out.push(...this.cops.command({ type: "delete", handle: call.handle, reason: { code: ReasonCode.Tear, subCode: 0 } }, now));
@@ -445,7 +532,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.byHandle.delete(key);
     if (call.phase !== "ending") call.phase = "done";
     call.byeDone = call.byeDone || call.phase === "done";
-    call.handle = Buffer.alloc(0);
+    call.handle = NO_HANDLE;
     out.push(...this.maybeForget(call, now));
     return out;
   }
@@ -469,10 +556,29 @@ function sipStatusOf(reason: { code: number } | undefined, fallback: number): nu
   return code !== undefined && code >= 400 && code < 700 ? code : fallback;
 }
 
-/** RFC 3261 §16.4: remove the top Route if it names this proxy (loose routing). */
-function popOwnRoute(req: SipRequest, host: string): void {
-  const top = req.getHeaders("Route")[0];
-  if (top !== undefined && top.includes(`sip:${host}`)) req.removeFirstHeaderValue("Route");
+const NO_HANDLE = Buffer.alloc(0);
+
+/**
+ * A response as relayed upstream (RFC 3261 §16.7 step 3): the top Via value removed, everything else as
+ * received; the body is shared (messages are not modified after they are built).
+ */
+function upstreamCopy(res: SipResponse): SipResponse {
+  const hs = res.headers;
+  const out: SipHeader[] = [];
+  let viaDone = false;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    if (!viaDone && headerNameMatches(h.name, "via")) {
+      viaDone = true;
+      if (h.value.indexOf(",") >= 0) {
+        const parts = splitTopLevelCommas(h.value, h.name);
+        if (parts.length > 1) out.push({ name: h.name, value: parts.slice(1).join(", ") });
+      }
+      continue;
+    }
+    out.push(h); // header records are shared: neither message is edited in place
+  }
+  return new SipResponse(res.status, res.reason, out, res.body, res.version);
 }
 
 export function toCopsFlow(f: MediaFlow): SipAaaMediaFlow | undefined {

@@ -8,7 +8,9 @@ import {
   clientKeyOfResponse,
   formatSipUri,
   clientKeyOfRequest,
+  clientTransactionKey,
   parseSipMessage,
+  resolveTimerConfig,
   serializeSipMessage,
   serverTransactionKey,
   type SipMessage,
@@ -17,10 +19,10 @@ import {
   type SipUri,
   type TransactionAction,
   type TransactionMachine,
+  type TransactionOptions,
 } from "../../protocols/sip/index.js";
 import type { NodeAction as GenericNodeAction } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
-import { ownString } from "./sip-ids.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
@@ -43,17 +45,14 @@ export interface ClientHandlers {
   onTimeout?(now: number): NodeAction[];
 }
 
-interface ClientEntry {
+/** One live transaction: its machine, where its messages go, and (client side) the TU's handlers. */
+interface TxEntry {
   tx: TransactionMachine;
   id: number;
+  key: string;
   peer: string;
-  handlers: ClientHandlers;
-}
-
-interface ServerEntry {
-  tx: TransactionMachine;
-  id: number;
-  peer: string;
+  /** Client transactions only. */
+  handlers: ClientHandlers | undefined;
 }
 
 export type Inbound =
@@ -78,57 +77,64 @@ function lingering(state: string): boolean {
   return state === "completed" || state === "confirmed";
 }
 
+const NO_ACTIONS: NodeAction[] = [];
+
 export class SipTransactionLayer {
-  private readonly clients = new Map<string, ClientEntry>();
-  private readonly servers = new Map<string, ServerEntry>();
-  private readonly byId = new Map<number, { key: string; side: "client" | "server" }>();
+  private readonly clients = new Map<string, TxEntry>();
+  private readonly servers = new Map<string, TxEntry>();
+  private readonly byId = new Map<number, TxEntry>();
   private nextId = 1;
+  /** Options shared by every transaction of this layer (timers resolved once, RFC 3261 Table 4). */
+  private readonly txOpts: TransactionOptions;
+  private readonly inviteServerOpts: TransactionOptions & { sendTrying: boolean };
   /** Bytes that failed to parse (RFC 3261 §18.1.2 / §18.2.1: discarded). */
   discarded = 0;
 
-  constructor(private readonly opts: SipTransactionLayerOptions) {}
+  constructor(opts: SipTransactionLayerOptions) {
+    const timers: { t1?: number; t2?: number; t4?: number } = {};
+    if (opts.t1 !== undefined) timers.t1 = opts.t1;
+    if (opts.t2 !== undefined) timers.t2 = opts.t2;
+    if (opts.t4 !== undefined) timers.t4 = opts.t4;
+    this.txOpts = { reliable: opts.reliable, config: resolveTimerConfig(timers) };
+    this.inviteServerOpts = { ...this.txOpts, sendTrying: opts.sendTrying ?? true };
+  }
 
   /** Transactions still waiting for a response or an answer (Calling, Trying, Proceeding). */
   get pending(): number {
     let n = 0;
-    for (const e of this.clients.values()) if (!lingering(e.tx.state)) n++;
-    for (const e of this.servers.values()) if (!lingering(e.tx.state)) n++;
+    for (const e of this.byId.values()) if (!lingering(e.tx.state)) n++;
     return n;
   }
 
   /** Transactions only absorbing retransmissions until their wait timer ends (Completed, Confirmed; §17). */
   get lingering(): number {
-    return this.clients.size + this.servers.size - this.pending;
+    return this.byId.size - this.pending;
   }
 
   isTimer(key: string): boolean {
     return key.startsWith(TIMER_PREFIX);
   }
 
-  private txOptions(): { reliable: boolean; t1?: number; t2?: number; t4?: number } {
-    const o: { reliable: boolean; t1?: number; t2?: number; t4?: number } = { reliable: this.opts.reliable };
-    if (this.opts.t1 !== undefined) o.t1 = this.opts.t1;
-    if (this.opts.t2 !== undefined) o.t2 = this.opts.t2;
-    if (this.opts.t4 !== undefined) o.t4 = this.opts.t4;
-    return o;
-  }
-
-  /** Send a request in a new client transaction (ACK for a 2xx goes out directly: it has none). */
-  sendRequest(request: SipRequest, peer: string, now: number, handlers: ClientHandlers): NodeAction[] {
+  /**
+   * Send a request in a new client transaction (ACK for a 2xx goes out directly: it has none). `branch`, when
+   * the caller knows the top Via branch it just wrote, saves parsing that Via back for the key (§17.1.3).
+   */
+  sendRequest(request: SipRequest, peer: string, now: number, handlers: ClientHandlers, branch?: string): NodeAction[] {
     if (request.method === "ACK") return [sipSend(peer, request)];
-    const tx = request.method === "INVITE" ? new InviteClientTransaction(request, this.txOptions()) : new NonInviteClientTransaction(request, this.txOptions());
+    const tx = request.method === "INVITE" ? new InviteClientTransaction(request, this.txOpts) : new NonInviteClientTransaction(request, this.txOpts);
     const id = this.nextId++;
-    const key = clientKeyOfRequest(request);
-    this.clients.set(key, { tx, id, peer, handlers });
-    this.byId.set(id, { key, side: "client" });
-    return this.run(id, peer, tx, tx.handle({ type: "start", now }), now);
+    const key = branch === undefined ? clientKeyOfRequest(request) : clientTransactionKey(branch, request.method);
+    const entry: TxEntry = { tx, id, key, peer, handlers };
+    this.clients.set(key, entry);
+    this.byId.set(id, entry);
+    return this.run(entry, tx.handle({ type: "start", now }), now);
   }
 
   /** Answer a request through its server transaction. */
   respond(serverKey: string, response: SipResponse, now: number): NodeAction[] {
     const entry = this.servers.get(serverKey);
     if (entry === undefined) return [];
-    return this.run(entry.id, entry.peer, entry.tx, entry.tx.handle({ type: "tu-response", response, now }), now);
+    return this.run(entry, entry.tx.handle({ type: "tu-response", response, now }), now);
   }
 
   /** Send a response outside any transaction (2xx retransmissions by a UAS core or a proxy, RFC 3261 §13.3.1.4). */
@@ -143,45 +149,57 @@ export class SipTransactionLayer {
       message = parseSipMessage(bytes);
     } catch {
       this.discarded++;
-      return { actions: [] };
+      return { actions: NO_ACTIONS };
     }
     if ("status" in message) {
-      const entry = this.clients.get(clientKeyOfResponse(message));
-      if (entry === undefined) return { actions: [], inbound: { kind: "stray-response", response: message } };
-      return { actions: this.run(entry.id, entry.peer, entry.tx, entry.tx.handle({ type: "message", message, now }), now) };
+      let key: string;
+      try {
+        key = clientKeyOfResponse(message);
+      } catch {
+        this.discarded++; // RFC 3261 §18.1.2: a response whose top Via or CSeq cannot be read is discarded
+        return { actions: NO_ACTIONS };
+      }
+      const entry = this.clients.get(key);
+      if (entry === undefined) return { actions: NO_ACTIONS, inbound: { kind: "stray-response", response: message } };
+      return { actions: this.run(entry, entry.tx.handle({ type: "message", message, now }), now) };
     }
-    const key = serverTransactionKey(message);
+    let key: string;
+    try {
+      key = serverTransactionKey(message);
+    } catch {
+      this.discarded++; // RFC 3261 §18.2.1: no readable top Via, no transaction
+      return { actions: NO_ACTIONS };
+    }
     const existing = this.servers.get(key);
     if (message.method === "ACK") {
       if (existing !== undefined && existing.tx.state === "completed") {
-        return { actions: this.run(existing.id, existing.peer, existing.tx, existing.tx.handle({ type: "message", message, now }), now) };
+        return { actions: this.run(existing, existing.tx.handle({ type: "message", message, now }), now) };
       }
-      if (existing !== undefined) return { actions: [] }; // ACK absorbed in Confirmed
-      return { actions: [], inbound: { kind: "ack", request: message } };
+      if (existing !== undefined) return { actions: NO_ACTIONS }; // ACK absorbed in Confirmed
+      return { actions: NO_ACTIONS, inbound: { kind: "ack", request: message } };
     }
     if (existing !== undefined) {
-      return { actions: this.run(existing.id, existing.peer, existing.tx, existing.tx.handle({ type: "message", message, now }), now) };
+      return { actions: this.run(existing, existing.tx.handle({ type: "message", message, now }), now) };
     }
-    const tx = message.method === "INVITE"
-      ? new InviteServerTransaction(message, { ...this.txOptions(), sendTrying: this.opts.sendTrying ?? true })
-      : new NonInviteServerTransaction(message, this.txOptions());
+    const tx = message.method === "INVITE" ? new InviteServerTransaction(message, this.inviteServerOpts) : new NonInviteServerTransaction(message, this.txOpts);
     const id = this.nextId++;
-    // The key is built from slices of the message text; a TU keeps it for the whole call, so it gets its own copy
-    // (otherwise each call would pin its INVITE's full text, about 1 KB).
-    const ownKey = ownString(key);
-    this.servers.set(ownKey, { tx, id, peer });
-    this.byId.set(id, { key: ownKey, side: "server" });
-    const actions = this.run(id, peer, tx, tx.handle({ type: "start", now }), now);
-    return { actions, inbound: { kind: "request", request: message, serverKey: ownKey } };
+    // The key holds slices of the message text, which the transaction holds anyway; a TU must not keep it
+    // past the transaction (the roles drop it once their final response is sent).
+    const entry: TxEntry = { tx, id, key, peer, handlers: undefined };
+    this.servers.set(key, entry);
+    this.byId.set(id, entry);
+    const actions = this.run(entry, tx.handle({ type: "start", now }), now);
+    return { actions, inbound: { kind: "request", request: message, serverKey: key } };
   }
 
   timer(timerKey: string, now: number): NodeAction[] {
-    const [, idText, name] = timerKey.split(":");
-    const ref = this.byId.get(Number(idText));
-    if (ref === undefined || name === undefined) return [];
-    const entry = ref.side === "client" ? this.clients.get(ref.key) : this.servers.get(ref.key);
+    // "sip:<id>:<timer>"
+    const colon = timerKey.indexOf(":", TIMER_PREFIX.length);
+    if (colon < 0) return [];
+    const entry = this.byId.get(Number(timerKey.substring(TIMER_PREFIX.length, colon)));
     if (entry === undefined) return [];
-    return this.run(entry.id, entry.peer, entry.tx, entry.tx.handle({ type: "timer", timer: name as never, now }), now);
+    const name = timerKey.substring(colon + 1);
+    return this.run(entry, entry.tx.handle({ type: "timer", timer: name as never, now }), now);
   }
 
   /** Forget every transaction (a restarted process). */
@@ -191,42 +209,43 @@ export class SipTransactionLayer {
     this.byId.clear();
   }
 
-  private run(id: number, peer: string, tx: TransactionMachine, actions: TransactionAction[], now: number): NodeAction[] {
+  private run(entry: TxEntry, actions: TransactionAction[], now: number): NodeAction[] {
     const out: NodeAction[] = [];
-    for (const a of actions) {
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i]!;
       switch (a.type) {
         case "send":
-          out.push(sipSend(peer, a.message));
+          out.push(sipSend(entry.peer, a.message));
           break;
         case "set-timer":
-          out.push({ type: "set-timer", key: `${TIMER_PREFIX}${id}:${a.timer}`, delayMs: a.delay });
+          out.push({ type: "set-timer", key: TIMER_PREFIX + entry.id + ":" + a.timer, delayMs: a.delay });
           break;
         case "cancel-timer":
-          out.push({ type: "cancel-timer", key: `${TIMER_PREFIX}${id}:${a.timer}` });
+          out.push({ type: "cancel-timer", key: TIMER_PREFIX + entry.id + ":" + a.timer });
           break;
         case "pass-to-tu": {
-          if (!("status" in a.message)) break; // requests reach the TU through receive()
-          const ref = this.byId.get(id);
-          const entry = ref?.side === "client" ? this.clients.get(ref.key) : undefined;
-          if (entry) out.push(...entry.handlers.onResponse(a.message, now));
+          // requests reach the TU through receive(); responses go to the client's handlers
+          if (entry.handlers !== undefined && "status" in a.message && this.byId.has(entry.id)) {
+            const more = entry.handlers.onResponse(a.message, now);
+            for (let k = 0; k < more.length; k++) out.push(more[k]!);
+          }
           break;
         }
         case "terminated": {
-          const ref = this.byId.get(id);
-          if (ref === undefined) break;
-          this.byId.delete(id);
-          if (ref.side === "client") {
-            const entry = this.clients.get(ref.key);
-            this.clients.delete(ref.key);
-            if (a.reason !== "normal" && entry?.handlers.onTimeout) out.push(...entry.handlers.onTimeout(now));
-          } else {
-            this.servers.delete(ref.key);
-          }
+          // Terminated transactions leave every table at once (RFC 3261 §17.1.1.2, §17.2.1).
+          if (this.byId.get(entry.id) !== entry) break;
+          this.byId.delete(entry.id);
+          if (entry.handlers !== undefined) {
+            if (this.clients.get(entry.key) === entry) this.clients.delete(entry.key);
+            if (a.reason !== "normal" && entry.handlers.onTimeout) {
+              const more = entry.handlers.onTimeout(now);
+              for (let k = 0; k < more.length; k++) out.push(more[k]!);
+            }
+          } else if (this.servers.get(entry.key) === entry) this.servers.delete(entry.key);
           break;
         }
       }
     }
-    void tx;
     return out;
   }
 }

@@ -1,6 +1,6 @@
 // A SIP user agent (RFC 3261 §8, §12-§15) as a sans-I/O node: places calls (UAC) and answers them (UAS) with
 // an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side.
-import { buildRequest, buildResponse, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
+import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -44,28 +44,43 @@ export interface UserAgentOptions {
 
 type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
 
-interface UaCall {
-  callId: string;
-  side: "caller" | "callee";
-  state: DialogState;
+/** What only the INVITE transaction and the wait for the ACK need; dropped once the dialog is confirmed both ways. */
+interface UaSetup {
+  invite: SipRequest | undefined;
+  inviteServerKey: string | undefined;
   localUri: string;
-  remoteUri: string;
   localTag: string;
-  remoteTag?: string;
-  cseq: number;
-  routeSet: string[];
-  remoteTarget: string;
-  invite?: SipRequest;
-  inviteServerKey?: string;
-  final2xx?: SipResponse;
-  retransmitMs?: number;
+  remoteTag: string | undefined;
+  /** UAS: the 2xx retransmitted until the ACK comes (RFC 3261 §13.3.1.4), and its current interval. */
+  final2xx: SipResponse | undefined;
+  retransmitMs: number;
   provisionalSeen: boolean;
   cancelWanted: boolean;
-  plan?: PlannedCall;
-  behaviour?: CalleeBehaviour;
+  plan: PlannedCall | undefined;
+  behaviour: CalleeBehaviour | undefined;
   /** The SDP answer, made once and sent in the 180 and the 200 (RFC 3264 §6). */
-  answer?: string;
+  answer: string | undefined;
 }
+
+/** One dialog (RFC 3261 §12): what in-dialog requests and teardown need, plus the setup state until confirmed. */
+class UaCall {
+  /** Local CSeq (RFC 3261 §12.2.1.1). */
+  cseq = 0;
+  /** From and To values of in-dialog requests (local and remote URI with their tags, §12.2.1.1). */
+  local = "";
+  remote = "";
+  /** Route set as Route values, in the order they are sent (§12.1.1 / §12.1.2). */
+  routeSet: readonly string[] = NO_ROUTES;
+  remoteTarget = "";
+  constructor(
+    readonly callId: string,
+    readonly side: "caller" | "callee",
+    public state: DialogState,
+    public setup: UaSetup | undefined,
+  ) {}
+}
+
+const NO_ROUTES: readonly string[] = [];
 
 const DEFAULT_NO_ANSWER_MS = 60_000;
 
@@ -139,6 +154,7 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private startCall(plan: PlannedCall, now: number): NodeAction<CallEvent>[] {
     const tag = this.ids.nextTag();
+    const branch = this.ids.nextBranch();
     const offer = buildSdp({ sessionId: now + this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
     const invite = buildRequest({
       method: "INVITE",
@@ -147,20 +163,22 @@ export class UserAgent implements FlowNode<CallEvent> {
       to: `<${plan.to}>`,
       callId: plan.callId,
       cseq: 1,
-      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: this.ids.nextBranch() },
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
       contact: `<${this.contactUri(plan.from)}>`,
       body: offer,
       contentType: "application/sdp",
     });
-    const call: UaCall = {
-      callId: plan.callId, side: "caller", state: "calling", localUri: plan.from, remoteUri: plan.to, localTag: tag,
-      cseq: 1, routeSet: [], remoteTarget: plan.to, invite, provisionalSeen: false, cancelWanted: false, plan,
-    };
+    const call = new UaCall(plan.callId, "caller", "calling", {
+      invite, inviteServerKey: undefined, localUri: plan.from, localTag: tag, remoteTag: undefined, final2xx: undefined, retransmitMs: 0,
+      provisionalSeen: false, cancelWanted: false, plan, behaviour: undefined, answer: undefined,
+    });
+    call.cseq = 1;
+    call.remoteTarget = plan.to;
     this.calls.set(plan.callId, call);
     const out: NodeAction<CallEvent>[] = this.sip.sendRequest(invite, this.opts.proxy, now, {
       onResponse: (res, t) => this.onInviteResponse(call, res, t),
       onTimeout: (t) => this.finish(call, t, { status: 408, reason: "no response (Timer B)" }),
-    });
+    }, branch);
     if (plan.cancelAfterMs !== undefined) out.push({ type: "set-timer", key: `ua:cancel:${plan.callId}`, delayMs: plan.cancelAfterMs });
     out.push({ type: "set-timer", key: `ua:noanswer:${plan.callId}`, delayMs: plan.noAnswerTimeoutMs ?? DEFAULT_NO_ANSWER_MS });
     out.push(this.step(call, "INVITE sent"));
@@ -169,14 +187,16 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private onInviteResponse(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
     if (call.state === "ended") return [];
+    const setup = call.setup;
     if (res.status < 200) {
+      if (setup === undefined) return [];
       if (res.status > 100) {
-        call.provisionalSeen = true;
+        setup.provisionalSeen = true;
         if (call.state === "calling") call.state = "early";
         const tag = res.to.tag;
-        if (tag !== undefined) call.remoteTag = tag;
+        if (tag !== undefined) setup.remoteTag = tag;
       }
-      if (call.cancelWanted) return this.sendCancel(call, now);
+      if (setup.cancelWanted) return this.sendCancel(call, now);
       return [];
     }
     if (res.status < 300) return this.onInvite2xx(call, res, now);
@@ -185,19 +205,29 @@ export class UserAgent implements FlowNode<CallEvent> {
   }
 
   private onInvite2xx(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
-    const tag = res.to.tag;
-    if (tag !== undefined) call.remoteTag = ownString(tag);
-    call.routeSet = res.getHeaders("Record-Route").reverse().map(ownString);
+    const setup = call.setup;
+    if (setup === undefined || call.state === "confirmed" || call.state === "ending") return [this.ack(call)]; // retransmitted 2xx: ACK again
+    // RFC 3261 §12.1.2: the dialog's remote tag, route set (Record-Route reversed) and remote target (Contact).
+    const tag = res.to.tag ?? setup.remoteTag;
+    const plan = setup.plan;
+    const remoteUri = plan?.to ?? "";
+    call.local = `<${setup.localUri}>;tag=${setup.localTag}`;
+    call.remote = ownString(tag ? `<${remoteUri}>;tag=${tag}` : `<${remoteUri}>`);
+    const rr = res.getHeaders("Record-Route");
+    if (rr.length > 0) {
+      const routes: string[] = [];
+      for (let i = rr.length - 1; i >= 0; i--) routes.push(ownString(rr[i]!));
+      call.routeSet = routes;
+    }
     const contact = res.contact;
     const first = contact === "*" ? undefined : contact[0];
     if (first) call.remoteTarget = ownString(uriText(first.uri));
-    const out: NodeAction<CallEvent>[] = [this.ack(call)];
-    if (call.state === "confirmed" || call.state === "ending") return out; // retransmitted 2xx: ACK again
     call.state = "confirmed";
-    call.invite = undefined;
+    call.setup = undefined;
+    const out: NodeAction<CallEvent>[] = [this.ack(call)];
     out.push({ type: "cancel-timer", key: `ua:cancel:${call.callId}` }, { type: "cancel-timer", key: `ua:noanswer:${call.callId}` });
     out.push({ type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } });
-    if (call.plan?.hangUp === "caller") out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: call.plan.durationMs });
+    if (plan?.hangUp === "caller") out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: plan.durationMs });
     return out;
   }
 
@@ -208,13 +238,14 @@ export class UserAgent implements FlowNode<CallEvent> {
   }
 
   private sendCancel(call: UaCall, now: number): NodeAction<CallEvent>[] {
-    const invite = call.invite;
-    if (!invite || call.state === "confirmed" || call.state === "ended") return [];
-    if (!call.provisionalSeen) {
-      call.cancelWanted = true; // RFC 3261 §9.1: no CANCEL before a provisional response
+    const setup = call.setup;
+    const invite = setup?.invite;
+    if (!setup || !invite || call.state === "confirmed" || call.state === "ended") return [];
+    if (!setup.provisionalSeen) {
+      setup.cancelWanted = true; // RFC 3261 §9.1: no CANCEL before a provisional response
       return [];
     }
-    call.cancelWanted = false;
+    setup.cancelWanted = false;
     // RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE.
     const cancel = buildRequest({
       method: "CANCEL",
@@ -247,25 +278,29 @@ export class UserAgent implements FlowNode<CallEvent> {
     const callId = req.callId;
     if (this.calls.has(callId)) return []; // re-INVITE is not part of these flows
     const behaviour = this.opts.behaviour?.(callId, req) ?? { outcome: "answer", answerDelayMs: 0, durationMs: 0, hangsUp: false };
-    const fromUri = req.from.uri;
-    const toUri = req.to.uri;
+    const from = req.from;
+    const localUri = uriText(req.to.uri);
+    const localTag = this.ids.nextTag();
     const contact = req.contact;
     const first = contact === "*" ? undefined : contact[0];
-    const call: UaCall = {
-      callId: ownString(callId), side: "callee", state: "early",
-      localUri: ownString(uriText(toUri)),
-      remoteUri: ownString(uriText(fromUri)),
-      localTag: this.ids.nextTag(), remoteTag: ownString(req.from.tag ?? ""), cseq: 0,
-      routeSet: req.getHeaders("Record-Route").map(ownString),
-      remoteTarget: ownString(first ? uriText(first.uri) : uriText(fromUri)),
-      invite: req, inviteServerKey: serverKey, provisionalSeen: true, cancelWanted: false, behaviour,
-    };
+    const call = new UaCall(ownString(callId), "callee", "early", {
+      invite: req, inviteServerKey: serverKey, localUri, localTag, remoteTag: undefined, final2xx: undefined, retransmitMs: 0,
+      provisionalSeen: true, cancelWanted: false, plan: undefined, behaviour, answer: undefined,
+    });
+    // RFC 3261 §12.1.1: the dialog as the UAS sees it (route set = Record-Route in order, target = Contact).
+    call.local = ownString(`<${localUri}>;tag=${localTag}`);
+    const remoteTag = from.tag;
+    const remoteUri = uriText(from.uri);
+    call.remote = ownString(remoteTag ? `<${remoteUri}>;tag=${remoteTag}` : `<${remoteUri}>`);
+    const rr = req.getHeaders("Record-Route");
+    if (rr.length > 0) call.routeSet = rr.map(ownString);
+    call.remoteTarget = ownString(first ? uriText(first.uri) : remoteUri);
     this.calls.set(call.callId, call);
     if (behaviour.outcome === "busy") return this.rejectInvite(call, 486, now);
     if (behaviour.outcome === "decline") return this.rejectInvite(call, 603, now);
     const answer = this.answerFor(req);
-    if (answer !== undefined) call.answer = answer;
-    const ringing = buildResponse(req, 180, "Ringing", { toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: answer, contentType: "application/sdp" });
+    call.setup!.answer = answer;
+    const ringing = buildResponse(req, 180, "Ringing", { toTag: localTag, contact: `<${this.contactUri(localUri)}>`, body: answer, contentType: "application/sdp" });
     const out = this.sip.respond(serverKey, ringing, now);
     out.push(this.step(call, "ringing"));
     if (behaviour.outcome === "answer") out.push({ type: "set-timer", key: `ua:answer:${callId}`, delayMs: behaviour.answerDelayMs });
@@ -278,27 +313,31 @@ export class UserAgent implements FlowNode<CallEvent> {
   }
 
   private rejectInvite(call: UaCall, status: number, now: number): NodeAction<CallEvent>[] {
-    const invite = call.invite;
-    if (!invite || call.inviteServerKey === undefined) return [];
-    const out = this.sip.respond(call.inviteServerKey, buildResponse(invite, status, undefined, { toTag: call.localTag }), now);
+    const setup = call.setup;
+    if (!setup?.invite || setup.inviteServerKey === undefined) return [];
+    const out = this.sip.respond(setup.inviteServerKey, buildResponse(setup.invite, status, undefined, { toTag: setup.localTag }), now);
     out.push(...this.finish(call, now, { status }));
     return out;
   }
 
   private answer(call: UaCall, now: number): NodeAction<CallEvent>[] {
-    const invite = call.invite;
-    if (!invite || call.inviteServerKey === undefined || call.state !== "early") return [];
+    const setup = call.setup;
+    const invite = setup?.invite;
+    if (!setup || !invite || setup.inviteServerKey === undefined || call.state !== "early") return [];
     const ok = buildResponse(invite, 200, "OK", {
-      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: call.answer ?? this.answerFor(invite), contentType: "application/sdp",
+      toTag: setup.localTag, contact: `<${this.contactUri(setup.localUri)}>`, body: setup.answer ?? this.answerFor(invite), contentType: "application/sdp",
     });
-    call.final2xx = ok;
     call.state = "confirmed";
-    call.answer = undefined;
-    const out = this.sip.respond(call.inviteServerKey, ok, now);
-    call.invite = undefined;
+    const out = this.sip.respond(setup.inviteServerKey, ok, now);
+    // The INVITE transaction ended with the 2xx (RFC 3261 §17.2.1): its request and key are no longer needed.
+    setup.invite = undefined;
+    setup.inviteServerKey = undefined;
+    setup.answer = undefined;
+    // The ACK confirms the dialog (and starts the callee's hang-up timer).
+    setup.final2xx = ok;
     if (!this.reliable) {
       // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx until the ACK comes.
-      call.retransmitMs = this.t1;
+      setup.retransmitMs = this.t1;
       out.push({ type: "set-timer", key: `ua:2xx:${call.callId}`, delayMs: this.t1 }, { type: "set-timer", key: `ua:2xxgiveup:${call.callId}`, delayMs: 64 * this.t1 });
     }
     return out;
@@ -306,14 +345,15 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private onAck(ack: SipRequest, now: number): NodeAction<CallEvent>[] {
     const call = this.calls.get(ack.callId);
-    if (!call || call.side !== "callee" || call.final2xx === undefined) return [];
-    call.final2xx = undefined;
+    const setup = call?.setup;
+    if (!call || call.side !== "callee" || setup?.final2xx === undefined) return [];
+    call.setup = undefined;
     const out: NodeAction<CallEvent>[] = [
       { type: "cancel-timer", key: `ua:2xx:${call.callId}` },
       { type: "cancel-timer", key: `ua:2xxgiveup:${call.callId}` },
       { type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } },
     ];
-    if (call.behaviour?.hangsUp) out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: call.behaviour.durationMs });
+    if (setup.behaviour?.hangsUp) out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: setup.behaviour.durationMs });
     return out;
   }
 
@@ -341,32 +381,36 @@ export class UserAgent implements FlowNode<CallEvent> {
   private hangUp(call: UaCall, now: number): NodeAction<CallEvent>[] {
     if (call.state !== "confirmed") return [];
     call.state = "ending";
-    const bye = this.inDialogRequest(call, "BYE", ++call.cseq + (call.side === "caller" ? 1 : 0));
+    const branch = this.ids.nextBranch();
+    const bye = this.inDialogRequest(call, "BYE", ++call.cseq + (call.side === "caller" ? 1 : 0), branch);
     const done = (t: number): NodeAction<CallEvent>[] => this.finish(call, t, { status: 200, endedBy: call.side });
-    return [...this.sip.sendRequest(bye, this.opts.proxy, now, { onResponse: (res, t) => (res.status >= 200 ? done(t) : []), onTimeout: done }), this.step(call, "BYE sent")];
+    return [...this.sip.sendRequest(bye, this.opts.proxy, now, { onResponse: (res, t) => (res.status >= 200 ? done(t) : []), onTimeout: done }, branch), this.step(call, "BYE sent")];
   }
 
-  private inDialogRequest(call: UaCall, method: string, cseq: number): SipRequest {
-    const local = `<${call.localUri}>;tag=${call.localTag}`;
-    const remote = `<${call.remoteUri}>${call.remoteTag ? `;tag=${call.remoteTag}` : ""}`;
+  private inDialogRequest(call: UaCall, method: string, cseq: number, branch = this.ids.nextBranch()): SipRequest {
     // RFC 3261 §12.2.1.1: Request-URI = remote target, Route = route set (loose routing).
-    const extra = call.routeSet.map((value) => ({ name: "Route", value }));
+    const routes = call.routeSet;
+    const extra: SipHeader[] = [];
+    for (let i = 0; i < routes.length; i++) extra.push({ name: "Route", value: routes[i]! });
     return buildRequest({
-      method, uri: call.remoteTarget, from: local, to: remote, callId: call.callId, cseq,
-      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch: this.ids.nextBranch() },
+      method, uri: call.remoteTarget, from: call.local, to: call.remote, callId: call.callId, cseq,
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
       extraHeaders: extra,
     });
   }
 
   private onStrayResponse(res: SipResponse): NodeAction<CallEvent>[] {
     const call = this.calls.get(res.callId);
-    if (call && call.side === "caller" && res.status >= 200 && res.status < 300 && res.cseq.method === "INVITE") return [this.ack(call)];
+    if (call && call.side === "caller" && call.setup === undefined && res.status >= 200 && res.status < 300 && res.cseq.method === "INVITE") return [this.ack(call)];
     return [];
   }
 
   private onTimer(key: string, now: number): NodeAction<CallEvent>[] {
-    const [, what, ...rest] = key.split(":");
-    const callId = rest.join(":");
+    // "ua:<what>:<Call-ID>" (a Call-ID may itself hold ':')
+    const colon = key.indexOf(":", 3);
+    if (colon < 0) return [];
+    const what = key.substring(3, colon);
+    const callId = key.substring(colon + 1);
     if (what === "start") {
       const plan = this.pendingPlans.get(callId);
       if (!plan) return [];
@@ -384,12 +428,13 @@ export class UserAgent implements FlowNode<CallEvent> {
       case "noanswer":
         return this.sendCancel(call, now);
       case "2xx": {
-        if (!call.final2xx || call.retransmitMs === undefined) return [];
-        call.retransmitMs = Math.min(2 * call.retransmitMs, 4000);
-        return [sipSend(this.opts.proxy, call.final2xx), { type: "set-timer", key, delayMs: call.retransmitMs }];
+        const setup = call.setup;
+        if (!setup?.final2xx) return [];
+        setup.retransmitMs = Math.min(2 * setup.retransmitMs, 4000);
+        return [sipSend(this.opts.proxy, setup.final2xx), { type: "set-timer", key, delayMs: setup.retransmitMs }];
       }
       case "2xxgiveup":
-        call.final2xx = undefined;
+        if (call.setup) call.setup.final2xx = undefined;
         return [{ type: "cancel-timer", key: `ua:2xx:${call.callId}` }];
       default:
         return [];

@@ -12,6 +12,7 @@ export {
 } from "./sip-message.js";
 export { parseSipUri, formatSipUri, type SipUri } from "./sip-uri.js";
 export { COMPACT_FORMS, headerKey, headerNameMatches, canonicalHeaderName, LIST_HEADERS } from "./header-names.js";
+export { splitTopLevelCommas } from "./header-lexer.js";
 export { parseViaValue, formatVia, type ViaHeader } from "./header-via.js";
 export {
   parseNameAddr,

@@ -6,7 +6,7 @@ import type { TerminationReason, TransactionAction, TransactionEvent, Transactio
 
 export abstract class TransactionBase<State extends string> {
   protected current: State | "terminated";
-  protected readonly cfg: TransactionTimerConfig;
+  protected readonly cfg: Readonly<TransactionTimerConfig>;
   protected readonly reliable: boolean;
   /** Current interval of this machine's retransmission timer (A, E or G). */
   protected retransmitInterval = 0;
@@ -18,7 +18,7 @@ export abstract class TransactionBase<State extends string> {
     initial: State,
   ) {
     this.current = initial;
-    this.cfg = resolveTimerConfig(options);
+    this.cfg = options.config ?? resolveTimerConfig(options);
     this.reliable = options.reliable;
   }
 

@@ -14,8 +14,8 @@ import {
   rfc2543AckMatches,
   serverTransactionKey,
 } from "./transaction-matching.js";
-import type { TransactionTimerConfig, TransactionTimerName } from "./transaction-timers.js";
-import type { TerminationReason, TransactionAction, TransactionEvent, TransactionMachine } from "./transaction-types.js";
+import { resolveTimerConfig, type TransactionTimerConfig, type TransactionTimerName } from "./transaction-timers.js";
+import type { TerminationReason, TransactionAction, TransactionEvent, TransactionMachine, TransactionOptions } from "./transaction-types.js";
 import { isReliableProtocol, type InboundContext, type TransportAddress } from "./transport-types.js";
 import { buildResponse } from "./message-builders.js";
 
@@ -113,7 +113,9 @@ export class TransactionLayer {
   private readonly merged = new Map<string, string>();
   private readonly clock: TransactionClock;
   private readonly sender: TransactionSender;
-  private readonly timerConfig: Partial<TransactionTimerConfig>;
+  /** Per-transaction options for unreliable and reliable transports, timers resolved once (Table 4). */
+  private readonly unreliableOpts: TransactionOptions;
+  private readonly reliableOpts: TransactionOptions;
   private readonly sendTrying: boolean;
   private readonly rejectMerged: boolean;
   private readonly acceptedState: boolean;
@@ -122,7 +124,9 @@ export class TransactionLayer {
   constructor(options: TransactionLayerOptions) {
     this.sender = options.sender;
     this.clock = options.clock ?? systemClock;
-    this.timerConfig = options.timers ?? {};
+    const config = resolveTimerConfig(options.timers);
+    this.unreliableOpts = { reliable: false, config };
+    this.reliableOpts = { reliable: true, config };
     this.sendTrying = options.sendTrying ?? true;
     this.rejectMerged = options.rejectMergedRequests ?? false;
     this.acceptedState = options.acceptedState ?? false;
@@ -152,7 +156,7 @@ export class TransactionLayer {
 
   /** Starts a client transaction for `request` (which must carry its top Via with a fresh branch). */
   sendRequest(request: SipRequest, destination: TransportAddress, callbacks: ClientTransactionCallbacks): ClientTransaction {
-    const options = { ...this.timerConfig, reliable: isReliableProtocol(destination.protocol) };
+    const options = isReliableProtocol(destination.protocol) ? this.reliableOpts : this.unreliableOpts;
     const machine =
       request.method === "INVITE" ? new InviteClientTransaction(request, options) : new NonInviteClientTransaction(request, options);
     const key = clientKeyOfRequest(request);
@@ -213,7 +217,7 @@ export class TransactionLayer {
       this.dispatch(existing, { type: "message", message: request, now: this.now() });
       return;
     }
-    const options = { ...this.timerConfig, reliable: isReliableProtocol(context.source.protocol) };
+    const options = isReliableProtocol(context.source.protocol) ? this.reliableOpts : this.unreliableOpts;
     const machine =
       request.method === "INVITE"
         ? new InviteServerTransaction(request, { ...options, sendTrying: this.sendTrying, acceptedState: this.acceptedState })

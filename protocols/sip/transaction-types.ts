@@ -1,6 +1,6 @@
 // RFC 3261 §17: events fed to and actions returned by the sans-I/O transaction state machines.
 import type { SipRequest, SipResponse } from "./sip-message.js";
-import type { TransactionTimerName } from "./transaction-timers.js";
+import type { TransactionTimerConfig, TransactionTimerName } from "./transaction-timers.js";
 
 export type TransactionKind = "invite-client" | "non-invite-client" | "invite-server" | "non-invite-server";
 
@@ -39,6 +39,8 @@ export interface TransactionOptions {
   t1?: number;
   t2?: number;
   t4?: number;
+  /** T1/T2/T4 already resolved (resolveTimerConfig) and shared by a layer's transactions; t1/t2/t4 are then ignored. */
+  config?: Readonly<TransactionTimerConfig>;
 }
 
 /** A sans-I/O transaction: feed events, carry out the returned actions in order. */
