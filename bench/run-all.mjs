@@ -11,6 +11,7 @@ const all = [
   { name: "sip-parse", args: [] },
   { name: "cops", args: [] },
   { name: "osp", args: [] },
+  { name: "osp-codec", args: [] },
   { name: "flow", args: ["--expose-gc"] },
   { name: "proxy", args: [] },
 ];
