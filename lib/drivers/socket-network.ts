@@ -176,6 +176,7 @@ export class SocketNetwork<E = unknown> {
   async start(): Promise<void> {
     for (const [name, spec] of this.specs) {
       const ep: Endpoints = { bound: {} };
+      this.endpoints.set(name, ep); // known before binding: stop() closes what did bind if a later bind fails
       if (spec.sip) {
         ep.udp = await this.bindUdp(name);
         if (this.opts.sipTransport === "tcp") ep.sipTcp = await this.listenTcp(name, "SIP");
@@ -183,7 +184,6 @@ export class SocketNetwork<E = unknown> {
       if (spec.copsServer) ep.cops = await this.listenTcp(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.listenHttp(name);
       ep.bound = { sipUdp: boundAddress(ep.udp), sipTcp: boundAddress(ep.sipTcp), cops: boundAddress(ep.cops), osp: boundAddress(ep.http) };
-      this.endpoints.set(name, ep);
     }
     for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
       if (!this.nodes.has(name) && d.sipUdp !== undefined) this.remoteUdp.set(`${d.host}:${d.sipUdp}`, name);
