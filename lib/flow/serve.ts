@@ -107,7 +107,13 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
-  await net.start();
+  try {
+    await net.start();
+  } catch (err) {
+    await net.stop(); // what did bind is let go, so the process can exit
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    throw new Error(`${role} cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: ${e.code ?? e.message}`);
+  }
   let closed = false;
   const served: ServedRole = {
     role,

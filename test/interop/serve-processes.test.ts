@@ -2,6 +2,7 @@
 // loopback sockets; the processes' record files merged by time must match the reference ladders.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -155,5 +156,24 @@ describe("callgate serve: one role per process on loopback", () => {
     check(teardown, "teardown", true);
     expect(records.filter((r) => r.proto === "OSP")).toEqual([]);
     expect(new Set(records.filter((r) => r.proto === "SIP").map((r) => r.transport?.kind))).toEqual(new Set(["tcp"]));
+  });
+
+  it("a taken port or a bad file: the process says so and exits (1, resp. 2) instead of hanging", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "callgate-serve-"));
+    const config = await writeConfig(dir, "{ clearinghouse: osp-http }");
+    const port = Number(/POL1: \{ host: 127\.0\.0\.1, cops: (\d+)/.exec(readFileSync(config, "utf8"))?.[1]);
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
+    try {
+      const pol1 = serve("POL1", config, join(dir, "POL1.jsonl"));
+      expect(await pol1.exited).toBe(1);
+      expect(pol1.stdout()).toContain(`POL1 cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+    writeFileSync(join(dir, "bad.yaml"), "roles:\n  SIP1: { host: 10.1.2.3, sip: { udp: 5060 } }\n");
+    const bad = serve("SIP1", join(dir, "bad.yaml"), join(dir, "bad.jsonl"));
+    expect(await bad.exited).toBe(2);
+    expect(bad.stdout()).toContain(`${join(dir, "bad.yaml")}:2:17: roles.SIP1.host: '10.1.2.3' is not a loopback address`);
   });
 });
