@@ -90,9 +90,22 @@ function pad(buf: Buffer, end: number): number {
   return padded;
 }
 
+/** UTF-8 octets of `text`: its length when it is ASCII (the common case), without a call into the runtime. */
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, "utf8");
+  return text.length;
+}
+
+/** Writes `text` (whose UTF-8 length is `length`) at `offset`; ASCII text octet by octet. */
+function writeText(text: string, length: number, buf: Buffer, offset: number): number {
+  if (length !== text.length) return buf.write(text, offset, length, "utf8");
+  for (let i = 0; i < length; i++) buf[offset + i] = text.charCodeAt(i);
+  return length;
+}
+
 function writeTextTlv(type: number, value: string, length: number, buf: Buffer, offset: number): number {
   const at = writeTlvHeader(type, length, buf, offset);
-  return pad(buf, at + buf.write(value, at, length, "utf8"));
+  return pad(buf, at + writeText(value, length, buf, at));
 }
 
 function writeBytesTlv(type: number, value: Buffer, buf: Buffer, offset: number): number {
@@ -100,23 +113,24 @@ function writeBytesTlv(type: number, value: Buffer, buf: Buffer, offset: number)
   return pad(buf, at + value.copy(buf, at));
 }
 
-/** Text of a TLV value: ASCII straight away, otherwise checked to be well-formed UTF-8. */
-function utf8(value: Buffer, offset: number): string {
-  let ascii = true;
-  for (let i = 0; i < value.length; i++) {
-    if ((value[i] ?? 0) >= 0x80) {
-      ascii = false;
-      break;
+/** Text of octets start … end of `data`: ASCII straight away, otherwise checked to be well-formed UTF-8. */
+function utf8(data: Buffer, start: number, end: number, offset: number): string {
+  for (let i = start; i < end; i++) {
+    if ((data[i] ?? 0) >= 0x80) {
+      const text = data.toString("utf8", start, end);
+      // The decoder puts U+FFFD for every ill-formed sequence; without one the text is exact. A U+FFFD can also
+      // be a literal one (EF BF BD), so then the octets are compared.
+      if (text.includes("\uFFFD") && !Buffer.from(text, "utf8").equals(data.subarray(start, end))) {
+        throw new CopsDecodeError("bad-client-si", offset, "TLV text is not valid UTF-8");
+      }
+      return text;
     }
   }
-  if (ascii) return value.toString("latin1");
-  const text = value.toString("utf8");
-  if (!Buffer.from(text, "utf8").equals(value)) throw new CopsDecodeError("bad-client-si", offset, "TLV text is not valid UTF-8");
-  return text;
+  return data.toString("latin1", start, end);
 }
 
 function flowValueLength(flow: SipAaaMediaFlow): number {
-  return 12 + 2 * addressLength(flow.family) + Buffer.byteLength(flow.codec, "utf8");
+  return 12 + 2 * addressLength(flow.family) + utf8Length(flow.codec);
 }
 
 function writeFlow(flow: SipAaaMediaFlow, b: Buffer, offset: number): void {
@@ -129,7 +143,7 @@ function writeFlow(flow: SipAaaMediaFlow, b: Buffer, offset: number): void {
   b.writeUInt32BE(flow.bandwidthBps >>> 0, offset + 8);
   writeIp(flow.family, flow.srcAddress, b, offset + 12);
   writeIp(flow.family, flow.dstAddress, b, offset + 12 + a);
-  b.write(flow.codec, offset + 12 + 2 * a, "utf8");
+  writeText(flow.codec, utf8Length(flow.codec), b, offset + 12 + 2 * a);
 }
 
 function decodeFlow(data: Buffer, start: number, end: number, offset: number): SipAaaMediaFlow {
@@ -146,17 +160,17 @@ function decodeFlow(data: Buffer, start: number, end: number, offset: number): S
     bandwidthBps: data.readUInt32BE(start + 8),
     srcAddress: family === 4 ? readIpv4(data, start + 12) : readIp(family, data, start + 12),
     dstAddress: family === 4 ? readIpv4(data, start + 12 + a) : readIp(family, data, start + 12 + a),
-    codec: utf8(data.subarray(start + 12 + 2 * a, end), offset),
+    codec: utf8(data, start + 12 + 2 * a, end, offset),
   };
 }
 
 /** Signaled ClientSI contents of a REQ AAA / LDP / noLDP, written into one buffer. */
 export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
-  const callIdLength = Buffer.byteLength(info.callId, "utf8");
+  const callIdLength = utf8Length(info.callId);
   let total = checkTlvValue(SipAaaTlv.CallId, callIdLength);
-  const callerLength = info.caller === undefined ? 0 : Buffer.byteLength(info.caller, "utf8");
+  const callerLength = info.caller === undefined ? 0 : utf8Length(info.caller);
   if (info.caller !== undefined) total += checkTlvValue(SipAaaTlv.Caller, callerLength);
-  const calleeLength = info.callee === undefined ? 0 : Buffer.byteLength(info.callee, "utf8");
+  const calleeLength = info.callee === undefined ? 0 : utf8Length(info.callee);
   if (info.callee !== undefined) total += checkTlvValue(SipAaaTlv.Callee, calleeLength);
   for (const flow of info.flows) {
     if (ipFamilyOf(flow.srcAddress) !== flow.family || ipFamilyOf(flow.dstAddress) !== flow.family) {
@@ -164,7 +178,7 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
     }
     total += checkTlvValue(SipAaaTlv.MediaFlow, flowValueLength(flow));
   }
-  const classLength = info.requestedClass === undefined ? 0 : Buffer.byteLength(info.requestedClass, "utf8");
+  const classLength = info.requestedClass === undefined ? 0 : utf8Length(info.requestedClass);
   if (info.requestedClass !== undefined) total += checkTlvValue(SipAaaTlv.RequestedClass, classLength);
   if (info.ospToken) total += checkTlvValue(SipAaaTlv.OspToken, info.ospToken.length);
   const out = Buffer.allocUnsafe(total);
@@ -204,19 +218,19 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
     const start = offset + 4;
     switch (type) {
       case SipAaaTlv.CallId:
-        callId = utf8(data.subarray(start, end), offset);
+        callId = utf8(data, start, end, offset);
         break;
       case SipAaaTlv.Caller:
-        caller = utf8(data.subarray(start, end), offset);
+        caller = utf8(data, start, end, offset);
         break;
       case SipAaaTlv.Callee:
-        callee = utf8(data.subarray(start, end), offset);
+        callee = utf8(data, start, end, offset);
         break;
       case SipAaaTlv.MediaFlow:
         flows.push(decodeFlow(data, start, end, offset));
         break;
       case SipAaaTlv.RequestedClass:
-        requestedClass = utf8(data.subarray(start, end), offset);
+        requestedClass = utf8(data, start, end, offset);
         break;
       case SipAaaTlv.OspToken:
         ospToken = data.subarray(start, end); // a view into the message
@@ -281,7 +295,7 @@ export function decodeSipAaaDecisionData(data: Buffer): SipAaaDecisionInfo {
     switch (type) {
       case SipAaaTlv.Reason:
         if (length < 4) throw new CopsDecodeError("bad-client-si", offset, "reason TLV shorter than 4 octets");
-        info.reason = { code: data.readUInt16BE(start), text: utf8(data.subarray(start + 4, end), offset) };
+        info.reason = { code: data.readUInt16BE(start), text: utf8(data, start + 4, end, offset) };
         break;
       case SipAaaTlv.Token:
         info.token = data.subarray(start, end); // a view into the message

@@ -315,6 +315,32 @@ function isInt32(v: number): boolean {
   return (v | 0) === v;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A 64-bit value as a Number when it is non-negative and exact as one (counters), else -1. */
+function smallBig(v: BerValue): number {
+  if (v.type !== "integer64" && v.type !== "unsigned64") return -1;
+  return v.value >= 0n && v.value <= MAX_SAFE ? Number(v.value) : -1;
+}
+
+/** Minimal two's complement content octets of a non-negative safe integer (a leading 0x00 when the top bit is set). */
+function nonNegativeLength(n: number): number {
+  let k = 1;
+  let limit = 0x80;
+  while (n >= limit) {
+    k++;
+    limit *= 0x100;
+  }
+  return k;
+}
+
+function writeNonNegative(n: number, k: number, buf: Buffer, offset: number): void {
+  for (let i = k - 1; i >= 0; i--) {
+    buf[offset + i] = n % 0x100;
+    n = Math.floor(n / 0x100);
+  }
+}
+
 /** Octets of the whole TLV of `v`. */
 export function berValueLength(v: BerValue): number {
   switch (v.type) {
@@ -332,6 +358,12 @@ export function berValueLength(v: BerValue): number {
     }
     case "null":
       return 2;
+    case "integer64":
+    case "unsigned64": {
+      const n = smallBig(v);
+      if (n >= 0) return 2 + nonNegativeLength(n);
+      break;
+    }
     default:
       break;
   }
@@ -373,6 +405,16 @@ export function writeBerValue(v: BerValue, buf: Buffer, offset: number): number 
       buf[offset] = BerTag.null;
       buf[offset + 1] = 0;
       return offset + 2;
+    case "integer64":
+    case "unsigned64": {
+      const n = smallBig(v);
+      if (n < 0) break;
+      const k = nonNegativeLength(n);
+      buf[offset] = BerTag[v.type];
+      buf[offset + 1] = k;
+      writeNonNegative(n, k, buf, offset + 2);
+      return offset + 2 + k;
+    }
     default:
       break;
   }
