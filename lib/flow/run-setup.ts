@@ -4,12 +4,17 @@ import type { MessageRecord } from "../drivers/message-record.js";
 import type { CalleeBehaviour } from "../roles/user-agent.js";
 import { CallEventBus } from "./call-events.js";
 import { OutcomeTracker } from "./call-outcomes.js";
+import type { FlowPki } from "./flow-pki.js";
 import type { RunOptions } from "./run-calls.js";
 import { buildTopology, resolveTopology } from "./topology.js";
 
-export function prepareRun(opts: RunOptions & { keepRecords?: boolean; callee?: (callId: string) => CalleeBehaviour }) {
+export function prepareRun(opts: RunOptions & { keepRecords?: boolean; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki }) {
   const topology = resolveTopology(opts.topology);
-  const topo = buildTopology(topology, opts.calls, opts.faults, { ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.callee ? { callee: opts.callee } : {}) });
+  const topo = buildTopology(topology, opts.calls, opts.faults, {
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.callee ? { callee: opts.callee } : {}),
+    ...(opts.pki ? { pki: opts.pki } : {}),
+  });
   const bus = new CallEventBus();
   const tracker = new OutcomeTracker(topo.callIds, opts.calls);
   bus.on("*", (e) => tracker.onEvent(e));

@@ -14,7 +14,7 @@ import { SipIds } from "../roles/sip-ids.js";
 import { SipProxy } from "../roles/sip-proxy.js";
 import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
-import { flowPki } from "./flow-pki.js";
+import { flowPki, type FlowPki } from "./flow-pki.js";
 import type { CallSpec, FaultSpec, TopologyOptions } from "./run-calls.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 
@@ -54,7 +54,7 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
   };
 }
 
-export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour } = {}): FlowTopology {
+export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki } = {}): FlowTopology {
   const random = seededRandom(timing.seed ?? 1);
   const denied = new Set(faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny").map((f) => f.role));
   const transport = topology.sipTransport === "tcp" ? "TCP" : "UDP";
@@ -85,7 +85,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   let cdrStore: MemoryCdrStore | undefined;
   const adapters: [ClearinghouseAdapter, ClearinghouseAdapter] = [new NoClearinghouse(), new NoClearinghouse()];
   if (topology.clearinghouse !== "none") {
-    const pki = topology.signedTokens ? flowPki("ed25519", timing.seed ?? 1) : undefined;
+    const pki = topology.signedTokens ? (timing.pki ?? flowPki("ed25519", timing.seed ?? 1)) : undefined;
     cdrStore = new MemoryCdrStore();
     const route: { prefix: string; destinations: { address: string }[]; timeLimitSeconds: number; allowedSources?: string[] } = {
       prefix: "", destinations: [{ address: "[192.0.2.20]:5060" }], timeLimitSeconds: 4 * 3600,
