@@ -232,6 +232,7 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
   if (new Set(fields.map((f) => f.el)).size !== fields.length) throw new Error("OSP schema: an element name appears twice");
   const ownAttributes = options.attributes ?? [];
   const manyKeys = fields.filter((f) => f.many).map((f) => f.key);
+  const requiredFields = fields.filter((f) => f.required);
   const tags = fields.map((f) => makeTag(f.el, f.attributes));
   return {
     decode(el, parent) {
@@ -263,8 +264,8 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
         else if (out[f.key] !== undefined) throw new OspDecodeError("duplicate-element", pathOf(path, child), `<${child.name}> may appear once`);
         else out[f.key] = value;
       }
-      for (const f of fields) {
-        if (f.required && (f.many ? (out[f.key] as unknown[]).length === 0 : out[f.key] === undefined)) {
+      for (const f of requiredFields) {
+        if (f.many ? (out[f.key] as unknown[]).length === 0 : out[f.key] === undefined) {
           throw new OspDecodeError("missing-element", `${path}/${f.el}`, `<${f.el}> is required`);
         }
       }

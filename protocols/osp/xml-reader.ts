@@ -28,6 +28,19 @@ const XML_DECL =
 // so an attribute record can never shadow or replace them.
 const RESERVED_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 
+function isReserved(name: string): boolean {
+  switch (name.charCodeAt(0)) {
+    case 0x5f: return RESERVED_NAMES.has(name); // __proto__, __defineGetter__, …
+    case 0x63: return name === "constructor";
+    case 0x68: return name === "hasOwnProperty";
+    case 0x69: return name === "isPrototypeOf";
+    case 0x70: return name === "propertyIsEnumerable";
+    case 0x74: return name === "toString" || name === "toLocaleString";
+    case 0x76: return name === "valueOf";
+    default: return false;
+  }
+}
+
 const LT = 0x3c, GT = 0x3e, AMP = 0x26, SLASH = 0x2f, EQ = 0x3d, QUOT = 0x22, APOS = 0x27, BANG = 0x21, QUESTION = 0x3f;
 const SP = 0x20, TAB = 0x09, LF = 0x0a;
 
@@ -71,13 +84,15 @@ function readReference(s: string, at: number): string {
   return String.fromCodePoint(cp);
 }
 
-/** Character data from `from` to `to` with references decoded; `]]>` is not allowed in it (§2.4). */
-function charData(s: string, from: number, to: number): string {
+/**
+ * Character data from `from` to `to` with references decoded; `]]>` is not allowed in it (§2.4). `check` is
+ * false when the document holds neither '&' nor ']]>' anywhere, so there is nothing to look for.
+ */
+function charData(s: string, from: number, to: number, check: boolean): string {
   const raw = s.slice(from, to);
-  if (raw.indexOf("]") >= 0) {
-    const gt = raw.indexOf("]]>");
-    if (gt >= 0) throw new SyntaxFault(from + gt, "']]>' in character data");
-  }
+  if (!check) return raw;
+  const gt = raw.indexOf("]]>");
+  if (gt >= 0) throw new SyntaxFault(from + gt, "']]>' in character data");
   const amp = raw.indexOf("&");
   if (amp < 0) return raw;
   let out = "";
@@ -115,8 +130,11 @@ function attributeValue(s: string, from: number, to: number): string {
 class Reader {
   private pos = 0;
   private readonly names: string[] = [];
+  private readonly check: boolean;
 
-  constructor(private readonly s: string) {}
+  constructor(private readonly s: string) {
+    this.check = s.includes("&") || s.includes("]]>");
+  }
 
   document(): XmlElement {
     const s = this.s;
@@ -195,12 +213,12 @@ class Reader {
     let i = start + 1;
     const nameEnd = this.nameEnd(i);
     const name = s.slice(i, nameEnd);
-    if (RESERVED_NAMES.has(name)) throw new SyntaxFault(i, `element name ${name} is refused (a JavaScript object property)`);
+    if (isReserved(name)) throw new SyntaxFault(i, `element name ${name} is refused (a JavaScript object property)`);
     this.names.push(name);
     if (depth > MAX_XML_DEPTH) throw new OspDecodeError("not-xml", this.names.join("/"), `nesting deeper than ${MAX_XML_DEPTH}`);
     i = nameEnd;
     const attributes: Record<string, string> = {};
-    let seen: string[] | undefined; // attribute names so far, for WFC Unique Att Spec (§3.1)
+    let count = 0;
     let empty = false;
     for (;;) {
       const before = i;
@@ -220,7 +238,7 @@ class Reader {
       if (i === before) throw new SyntaxFault(i, "white space expected before an attribute");
       const attrEnd = this.nameEnd(i);
       const attr = s.slice(i, attrEnd);
-      if (RESERVED_NAMES.has(attr)) throw new SyntaxFault(i, `attribute name ${attr} is refused (a JavaScript object property)`);
+      if (isReserved(attr)) throw new SyntaxFault(i, `attribute name ${attr} is refused (a JavaScript object property)`);
       i = attrEnd;
       while (isSpace(s.charCodeAt(i))) i++;
       if (s.charCodeAt(i) !== EQ) throw new SyntaxFault(i, `'=' expected after attribute ${attr}`);
@@ -231,9 +249,8 @@ class Reader {
       const close = s.indexOf(q === QUOT ? '"' : "'", i + 1);
       if (close < 0) throw new SyntaxFault(i, `unclosed value of attribute ${attr}`);
       const value = attributeValue(s, i + 1, close);
-      if (seen === undefined) seen = [attr];
-      else if (seen.includes(attr)) throw new SyntaxFault(before, `attribute ${attr} appears twice`);
-      else seen.push(attr);
+      // WFC Unique Att Spec (§3.1); no Object.prototype name gets here, so a defined value is an own one
+      if (count++ > 0 && attributes[attr] !== undefined) throw new SyntaxFault(before, `attribute ${attr} appears twice`);
       attributes[attr] = value;
       i = close + 1;
     }
@@ -247,7 +264,7 @@ class Reader {
     for (;;) {
       const lt = s.indexOf("<", i);
       if (lt < 0) throw new SyntaxFault(start, `element <${name}> is not closed`);
-      if (lt > i) text += charData(s, i, lt);
+      if (lt > i) text += charData(s, i, lt, this.check);
       const next = s.charCodeAt(lt + 1);
       if (next === SLASH) {
         // ETag (§3.1); WFC Element Type Match

@@ -101,6 +101,13 @@ describe("OSP XML reader: what it refuses, with the byte offset", () => {
     expect(refusal(Buffer.from([0x3c, 0x61, 0x3e, 0xf0, 0x9f])).offset).toBe(3); // truncated
   });
 
+  it("refuses every Object.prototype property name as element and attribute name", () => {
+    for (const name of Object.getOwnPropertyNames(Object.prototype)) {
+      expect(refusal(`<${name}/>`).reason, name).toMatch(/refused/);
+      expect(refusal(`<a ${name}="1"/>`).reason, name).toMatch(/refused/);
+    }
+  });
+
   it("refuses a lone surrogate in a string", () => {
     expect(refusal("<a>\uD800</a>").offset).toBe(3);
   });
