@@ -12,6 +12,7 @@ import {
   buildRemoveDecision,
   buildSipAaaDecision,
   handleKey,
+  handleOfKey,
   ownHandle,
   parseProvisioningReport,
   parseSipAaaRequest,
@@ -52,8 +53,8 @@ type Phase = "authorising" | "authorised" | "installing" | "installed" | "removi
 interface PolicyCall {
   callId: string;
   pep: string;
-  /** The PEP's handle, copied out of the REQ (it is a view into the message). */
-  handle: Buffer;
+  /** The PEP's handle as a key (a number for 4 octets): its octets are made again for each DEC. */
+  handle: HandleKey;
   phase: Phase;
   authorised: boolean;
   /** Admitted without the clearinghouse (fail-open): usage is reconciled when it answers again. */
@@ -213,7 +214,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const resync = message.op === "REQ" && message.lpdpDecisions.length > 0;
     if (!call) {
       call = {
-        callId: info.callId, pep: peer, handle: ownHandle(handle), phase: "authorising", authorised: false, local: false,
+        callId: info.callId, pep: peer, handle: key, phase: "authorising", authorised: false, local: false,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0, usageDone: false, deleted: false, forgotten: false,
       };
       if (info.ospToken) call.token = info.ospToken;
@@ -238,8 +239,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private decide(call: PolicyCall, purpose: SipAaaPurposeName, allowed: boolean, info: SipAaaDecisionInfo, now: number): NodeAction[] {
-    const decisions = buildSipAaaDecision(purpose, call.handle, allowed, info).decisions;
-    const out = this.links.command(call.pep, { type: "decide", handle: call.handle, decisions }, now);
+    const handle = handleOfKey(call.handle);
+    const decisions = buildSipAaaDecision(purpose, handle, allowed, info).decisions;
+    const out = this.links.command(call.pep, { type: "decide", handle, decisions }, now);
     const event: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose, allow: allowed };
     if (info.reason) event.reason = info.reason.text;
     out.push({ type: "emit", event });

@@ -7,7 +7,7 @@ import { ClientType, CommandCode, ReportType, RType } from "../constants.js";
 import type { CopsDecision, CopsDecisionMessage, CopsMessage, CopsReportMessage, CopsRequestMessage } from "../cops-message.js";
 import { ipFamilyOf, readIp, readIpv4, writeIp, addressLength } from "../objects/ip-address.js";
 import type { IpFamily } from "../objects/ip-address.js";
-import { BerTag, berUnsignedLength, encodeOidContent, peekBerInteger, peekBerUnsigned, writeBerUnsigned } from "../pr/ber.js";
+import { BerTag, berUnsignedLength, berValueLength, encodeOidContent, peekBerInteger, peekBerUnsigned, writeBerUnsigned, writeBerValue } from "../pr/ber.js";
 import type { BerValue } from "../pr/ber.js";
 import { decodePrSubObjects, encodePrSubObjects, SNum } from "../pr/pr-sub-objects.js";
 import type { PrSubObject } from "../pr/pr-sub-objects.js";
@@ -105,21 +105,23 @@ function writeArc(v: number, n: number, buf: Buffer, offset: number): number {
 }
 
 /** PRID sub-object of a FlowMark instance, padded. */
-function flowMarkPridLength(id: number): number {
-  return (4 + 2 + FLOW_MARK_PREFIX.length + arcOctets(id) + 3) & ~3;
+const FLOW_USAGE_PREFIX = classPrefix(Prc.FlowUsage);
+
+function flowMarkPridLength(id: number, prefix = FLOW_MARK_PREFIX): number {
+  return (4 + 2 + prefix.length + arcOctets(id) + 3) & ~3;
 }
 
-function writeFlowMarkPrid(id: number, buf: Buffer, offset: number): number {
+function writeFlowMarkPrid(id: number, buf: Buffer, offset: number, prefix = FLOW_MARK_PREFIX): number {
   const n = arcOctets(id);
-  const length = 4 + 2 + FLOW_MARK_PREFIX.length + n;
+  const length = 4 + 2 + prefix.length + n;
   buf[offset] = 0;
   buf[offset + 1] = length;
   buf[offset + 2] = SNum.PRID;
   buf[offset + 3] = 1;
   buf[offset + 4] = BerTag.oid;
-  buf[offset + 5] = FLOW_MARK_PREFIX.length + n;
-  FLOW_MARK_PREFIX.copy(buf, offset + 6);
-  const end = writeArc(id, n, buf, offset + 6 + FLOW_MARK_PREFIX.length);
+  buf[offset + 5] = prefix.length + n;
+  prefix.copy(buf, offset + 6);
+  const end = writeArc(id, n, buf, offset + 6 + prefix.length);
   const padded = (end + 3) & ~3;
   buf.fill(0, end, padded);
   return padded;
@@ -204,8 +206,7 @@ function encodeFlowMarkPrids(ids: readonly number[]): Buffer {
  * Instance id of a FlowMark PRID sub-object at `offset` (one short-form OID of the class prefix plus one arc ≤ 2^32-1),
  * or -1 when it is anything else (the generic decoder then says what is wrong).
  */
-function peekFlowMarkPrid(data: Buffer, offset: number, end: number): number {
-  const p = FLOW_MARK_PREFIX;
+function peekFlowMarkPrid(data: Buffer, offset: number, end: number, p = FLOW_MARK_PREFIX): number {
   if (data[offset + 2] !== SNum.PRID || data[offset + 3] !== 1 || data[offset + 4] !== BerTag.oid) return -1;
   const oidEnd = offset + 6 + (data[offset + 5] ?? 0xff);
   if (oidEnd !== end || (data[offset + 5] ?? 0) >= 0x80) return -1;
@@ -298,6 +299,74 @@ function fastFlowMarkIds(data: Buffer, out: number[]): boolean {
   if (offset === data.length) return true;
   out.length = start;
   return false;
+}
+
+/** Usage report ClientSI (RFC 3084 §3.4): PRID + EPD (instance, packets, octets) per classifier, in one buffer. */
+function encodeFlowUsage(usage: readonly FlowUsage[]): Buffer {
+  let total = 0;
+  const values: BerValue[][] = [];
+  for (const u of usage) {
+    const v: BerValue[] = [
+      { type: "unsigned32", value: u.instanceId },
+      { type: "unsigned64", value: u.packets },
+      { type: "unsigned64", value: u.octets },
+    ];
+    values.push(v);
+    const length = 4 + berValueLength(v[0] as BerValue) + berValueLength(v[1] as BerValue) + berValueLength(v[2] as BerValue);
+    if (length > 0xffff) throw new RangeError("COPS-PR sub-object longer than 65535 octets");
+    total += flowMarkPridLength(u.instanceId >>> 0, FLOW_USAGE_PREFIX) + ((length + 3) & ~3);
+  }
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (let i = 0; i < usage.length; i++) {
+    p = writeFlowMarkPrid((usage[i] as FlowUsage).instanceId >>> 0, out, p, FLOW_USAGE_PREFIX);
+    const start = p;
+    let q = p + 4;
+    for (const v of values[i] as BerValue[]) q = writeBerValue(v, out, q);
+    const length = q - start;
+    out[start] = length >> 8;
+    out[start + 1] = length & 0xff;
+    out[start + 2] = SNum.EPD;
+    out[start + 3] = 1;
+    p = (q + 3) & ~3;
+    out.fill(0, q, p);
+  }
+  return out;
+}
+
+/** An Unsigned64 TLV of at most 7 content octets with a clear top bit, or undefined (then the generic decoder). */
+function peekSmallUnsigned64(data: Buffer, offset: number, end: number): bigint | undefined {
+  if (end - offset < 3 || data[offset] !== BerTag.unsigned64) return undefined;
+  const n = data[offset + 1] ?? 0;
+  if (n === 0 || n > 7 || offset + 2 + n > end || ((data[offset + 2] ?? 0) & 0x80) !== 0) return undefined;
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + (data[offset + 2 + i] ?? 0);
+  return BigInt(v);
+}
+
+/** FlowUsage pairs of a report ClientSI read in place, or false for anything else. */
+function fastFlowUsage(data: Buffer, out: FlowUsage[]): boolean {
+  let offset = 0;
+  while (offset < data.length) {
+    const pridEnd = subObjectEnd(data, offset);
+    const id = pridEnd < 0 ? -1 : peekFlowMarkPrid(data, offset, pridEnd, FLOW_USAGE_PREFIX);
+    const epdAt = (pridEnd + 3) & ~3;
+    const end = id < 0 ? -1 : subObjectEnd(data, epdAt);
+    if (end < 0 || data[epdAt + 2] !== SNum.EPD || data[epdAt + 3] !== 1) return false;
+    let p = epdAt + 4;
+    if (peekBerUnsigned(data, p, end) < 0) return false;
+    p += 2 + (data[p + 1] ?? 0);
+    const packets = peekSmallUnsigned64(data, p, end);
+    if (packets === undefined) return false;
+    p += 2 + (data[p + 1] ?? 0);
+    const octets = peekSmallUnsigned64(data, p, end);
+    if (octets === undefined) return false;
+    p += 2 + (data[p + 1] ?? 0);
+    if (p !== end) return false;
+    out.push({ instanceId: id, packets, octets });
+    offset = (end + 3) & ~3;
+  }
+  return true;
 }
 
 function num(v: BerValue | undefined, types: BerValue["type"][], offset: number): number {
@@ -462,6 +531,11 @@ export function buildProvisioningReport(
     if (options.failure.global) subs.push({ kind: "gperr", ...options.failure.global });
     for (const i of options.failure.instances) subs.push({ kind: "error-prid", oid: i.prid }, { kind: "cperr", code: i.code, subCode: i.subCode });
   }
+  if (subs.length === 0 && options.usage?.length) {
+    const rpt: CopsReportMessage = { op: "RPT", clientType: DIFFSERV_PR_CLIENT_TYPE, solicited: options.solicited ?? reportType !== ReportType.Accounting, handle, reportType };
+    rpt.clientSi = { cType: 2, data: encodeFlowUsage(options.usage) };
+    return rpt;
+  }
   for (const u of options.usage ?? []) {
     subs.push(prid(Prc.FlowUsage, u.instanceId), {
       kind: "epd",
@@ -487,6 +561,8 @@ export function parseProvisioningReport(msg: CopsMessage): ParsedProvisioningRep
   if (msg.op !== "RPT") throw new CopsDecodeError("bad-client-si", 0, "not a RPT");
   const result: ParsedProvisioningReport = { reportType: msg.reportType, usage: [] };
   if (!msg.clientSi || msg.clientSi.cType !== 2) return result;
+  if (fastFlowUsage(msg.clientSi.data, result.usage)) return result;
+  result.usage = [];
   const subs = decodePrSubObjects(msg.clientSi.data);
   let i = 0;
   const failure: ProvisioningFailure = { instances: [] };

@@ -7,6 +7,14 @@ export function handleKey(handle: Buffer): HandleKey {
   return handle.toString("hex");
 }
 
+/** The handle octets of a key made by `handleKey` (a fresh buffer, for a message about to be sent). */
+export function handleOfKey(key: HandleKey): Buffer {
+  if (typeof key === "string") return Buffer.from(key, "hex");
+  const out = Buffer.allocUnsafe(4);
+  out.writeInt32BE(key, 0);
+  return out;
+}
+
 /** Hex text of a handle, for messages. */
 export function handleHex(handle: Buffer): string {
   return handle.toString("hex");
