@@ -223,7 +223,7 @@ const MAX_CACHED_SIGNERS = 256;
 export class OspTokenValidator {
   private readonly anchors: TrustAnchor[];
   private readonly skew: number;
-  /** Token digest → expiry (ms) for single use. */
+  /** SHA-256 of the TokenInfo a token carries → expiry (ms), for single use. */
   private readonly seen = new Map<string, number>();
   private sweepAtSize = 1024;
   /** SHA-256 of a signer certificate's DER → its key and chain verdict (the chain is checked once). */
@@ -262,7 +262,9 @@ export class OspTokenValidator {
         throw new Refusal("wrong-destination", `token does not name destination ${expect.destination}`);
       }
       this.pruneSeen(nowMs);
-      const digest = oneShotHash("sha256", token).toString("latin1");
+      // Keyed by the signed content, not the envelope: a token re-encoded around the same signature (BER
+      // lengths, another certificate set) is the same authorisation and counts as a replay.
+      const digest = oneShotHash("sha256", content).toString("latin1");
       if (this.seen.has(digest)) throw new Refusal("replayed", "token already used");
       this.seen.set(digest, info.validUntil + this.skew);
       return { ok: true, info, signed };

@@ -110,6 +110,16 @@ describe.each(KEY_TYPES)("signed OSP tokens with %s keys (CMS SignedData over To
     expect(v.validate(token, { callId }, T0 + 2000)).toMatchObject({ ok: false, reason: "replayed" });
   });
 
+  it("refuses a replay of the same token re-encoded outside its signature (BER indefinite outer length)", () => {
+    const v = validator();
+    const token = createOspToken(info, pki.signer);
+    expect(token.subarray(0, 2).toString("hex")).toBe("3082"); // DER: two length octets follow
+    const reencoded = Buffer.concat([Buffer.from([0x30, 0x80]), token.subarray(4), Buffer.from([0, 0])]);
+    expect(validator().validate(reencoded, { callId }, T0 + 1000)).toMatchObject({ ok: true }); // still a valid token
+    expect(v.validate(token, { callId }, T0 + 1000).ok).toBe(true);
+    expect(v.validate(reencoded, { callId }, T0 + 2000)).toMatchObject({ ok: false, reason: "replayed" });
+  });
+
   it("gives each refusal its own reason", () => {
     const token = createOspToken(info, pki.signer);
     const forged = Buffer.from(token);
@@ -221,14 +231,15 @@ describe("tokens from other CMS signers", () => {
   }
 
   it("accepts PKCS #7 without authenticated attributes (signature over the content) and with them (signing-time too)", () => {
-    const v = new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem] });
-    expect(v.validate(forgeToken([]), { callId }, T0)).toEqual({ ok: true, info, signed: true });
+    // One validator each: both carry the same TokenInfo, which single use accepts once.
+    const v = () => new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem] });
+    expect(v().validate(forgeToken([]), { callId }, T0)).toEqual({ ok: true, info, signed: true });
     const withAttributes = forgeToken([
       { type: forge.pki.oids.contentType!, value: forge.pki.oids.data! },
       { type: forge.pki.oids.messageDigest! },
       { type: forge.pki.oids.signingTime!, value: new Date(T0) },
     ]);
-    expect(v.validate(withAttributes, { callId }, T0)).toEqual({ ok: true, info, signed: true });
+    expect(v().validate(withAttributes, { callId }, T0)).toEqual({ ok: true, info, signed: true });
   });
 
   it("refuses such a token when its content was altered", () => {
