@@ -1,8 +1,8 @@
 // RFC 2748 §2.1 common header + §3 messages: encode and decode whole COPS messages.
 import { CopsDecodeError } from "./cops-decode-error.js";
 import { CNum, COPS_VERSION, HEADER_LENGTH, OBJECT_HEADER_LENGTH, OP_NAMES, OpCode } from "./constants.js";
-import type { CopsDecision, CopsInterface, CopsMessage, CopsOp } from "./cops-message.js";
-import { integrityBodyLength, writeIntegrityBody } from "./objects/integrity-object.js";
+import type { CopsClientSi, CopsDecision, CopsInterface, CopsMessage, CopsOp } from "./cops-message.js";
+import { integrityBodyLength, readIntegrityBody, writeIntegrityBody } from "./objects/integrity-object.js";
 import { writeInterfaceBody } from "./objects/interface-object.js";
 import { addressLength } from "./objects/ip-address.js";
 import type { IntegrityObject } from "./objects/object-types.js";
@@ -48,6 +48,137 @@ export function decodeCopsObjects(buf: Buffer, start: number, end: number): Deco
   return objects;
 }
 
+// ---- direct decoding of the per-call messages in their usual shape; anything else (and every fault) goes the
+// generic way (object list + grammar), which says exactly what is wrong ----
+
+/** Length of the object at `p` when it is C-Num `cNum` / C-Type `cType` and fits before `end`, else -1. */
+function objectAt(buf: Buffer, p: number, end: number, cNum: number): number {
+  if (end - p < OBJECT_HEADER_LENGTH || buf[p + 2] !== cNum) return -1;
+  const length = ((buf[p] ?? 0) << 8) | (buf[p + 1] ?? 0);
+  if (length < OBJECT_HEADER_LENGTH || ((p + length + 3) & ~3) > end) return -1;
+  return length;
+}
+
+function next(p: number, length: number): number {
+  return (p + length + 3) & ~3;
+}
+
+/** A trailing Integrity object at `p` (RFC 2748 §2.2.16, RFC 4261 §4.1), undefined at the end, null for anything else. */
+function integrityAt(buf: Buffer, p: number, end: number): IntegrityObject | undefined | null {
+  if (p === end) return undefined;
+  const length = objectAt(buf, p, end, CNum.Integrity);
+  if (length < 0 || next(p, length) !== end) return null;
+  const cType = buf[p + 3];
+  if (cType === 1 && length >= 12) return readIntegrityBody(1, buf, p + 4, p + length);
+  if (cType === 2 && length === 8) return readIntegrityBody(2, buf, p + 4, p + length);
+  return null;
+}
+
+/** Handle object at the start of the body (non-empty, RFC 2748 §2.2.1): its length, or -1. */
+function handleAt(buf: Buffer, end: number): number {
+  const length = objectAt(buf, HEADER_LENGTH, end, CNum.Handle);
+  return length > OBJECT_HEADER_LENGTH && buf[HEADER_LENGTH + 3] === 1 ? length : -1;
+}
+
+/** A 4-octet-body object (Context, Reason, Error, Report-Type) of C-Type 1 at `p`, or false. */
+function pairAt(buf: Buffer, p: number, end: number, cNum: number): boolean {
+  return objectAt(buf, p, end, cNum) === 8 && buf[p + 3] === 1;
+}
+
+function decodeDirect(buf: Buffer, op: CopsOp, clientType: number, solicited: boolean): CopsMessage | undefined {
+  const end = buf.length;
+  if (op === "KA") {
+    const integrity = integrityAt(buf, HEADER_LENGTH, end);
+    if (integrity === null) return undefined;
+    const ka: CopsMessage = { op, clientType, solicited };
+    if (integrity) ka.integrity = integrity;
+    return ka;
+  }
+  if (op !== "REQ" && op !== "DEC" && op !== "RPT" && op !== "DRQ") return undefined;
+  const hl = handleAt(buf, end);
+  if (hl < 0) return undefined;
+  const handle = buf.subarray(HEADER_LENGTH + 4, HEADER_LENGTH + hl);
+  let p = next(HEADER_LENGTH, hl);
+  let message: CopsMessage;
+  switch (op) {
+    case "REQ": {
+      // <Handle> <Context> [<ClientSI(s)>] [<Integrity>] (interfaces and LPDP decisions: the generic path)
+      if (!pairAt(buf, p, end, CNum.Context)) return undefined;
+      const context = { rType: buf.readUInt16BE(p + 4), mType: buf.readUInt16BE(p + 6) };
+      p += 8;
+      const clientSi: CopsClientSi[] = [];
+      for (;;) {
+        const length = objectAt(buf, p, end, CNum.ClientSI);
+        if (length < 0) break;
+        const cType = buf[p + 3];
+        if (cType !== 1 && cType !== 2) return undefined;
+        clientSi.push({ cType, data: buf.subarray(p + 4, p + length) });
+        p = next(p, length);
+      }
+      message = { op, clientType, solicited, handle, context, clientSi, lpdpDecisions: [] };
+      break;
+    }
+    case "DEC": {
+      // <Handle> <Context> <Decision: Flags> [<Decision: data> …] … | <Error>, then [<Integrity>]
+      if (pairAt(buf, p, end, CNum.Error)) {
+        message = { op, clientType, solicited, handle, decisions: [], error: { code: buf.readUInt16BE(p + 4), subCode: buf.readUInt16BE(p + 6) } };
+        p += 8;
+        break;
+      }
+      const decisions: CopsDecision[] = [];
+      while (pairAt(buf, p, end, CNum.Context)) {
+        const context = { rType: buf.readUInt16BE(p + 4), mType: buf.readUInt16BE(p + 6) };
+        p += 8;
+        if (!(objectAt(buf, p, end, CNum.Decision) === 8 && buf[p + 3] === 1)) return undefined;
+        const decision: CopsDecision = { command: buf.readUInt16BE(p + 4), flags: buf.readUInt16BE(p + 6) };
+        decision.context = context;
+        p += 8;
+        for (let last = 1; ; ) {
+          const length = objectAt(buf, p, end, CNum.Decision);
+          const cType = buf[p + 3] ?? 0;
+          if (length < 0 || cType === 1) break;
+          if (cType <= last || cType > 5) return undefined;
+          const data = buf.subarray(p + 4, p + length);
+          if (cType === 2) decision.stateless = data;
+          else if (cType === 3) decision.replacement = data;
+          else if (cType === 4) decision.clientSi = data;
+          else decision.named = data;
+          last = cType;
+          p = next(p, length);
+        }
+        decisions.push(decision);
+      }
+      if (decisions.length === 0) return undefined;
+      message = { op, clientType, solicited, handle, decisions };
+      break;
+    }
+    case "RPT": {
+      // <Handle> <Report-Type> [<ClientSI>] [<Integrity>]
+      if (!pairAt(buf, p, end, CNum.ReportType)) return undefined;
+      message = { op, clientType, solicited, handle, reportType: buf.readUInt16BE(p + 4) };
+      p += 8;
+      const length = objectAt(buf, p, end, CNum.ClientSI);
+      if (length >= 0) {
+        const cType = buf[p + 3];
+        if (cType !== 1 && cType !== 2) return undefined;
+        message.clientSi = { cType, data: buf.subarray(p + 4, p + length) };
+        p = next(p, length);
+      }
+      break;
+    }
+    case "DRQ":
+      // <Handle> <Reason> [<Integrity>]
+      if (!pairAt(buf, p, end, CNum.Reason)) return undefined;
+      message = { op, clientType, solicited, handle, reason: { code: buf.readUInt16BE(p + 4), subCode: buf.readUInt16BE(p + 6) } };
+      p += 8;
+      break;
+  }
+  const integrity = integrityAt(buf, p, end);
+  if (integrity === null) return undefined;
+  if (integrity) message.integrity = integrity;
+  return message;
+}
+
 /** Decodes exactly one whole message; `buf` must hold precisely its octets. */
 export function decodeCopsMessage(buf: Buffer): CopsMessage {
   const header = decodeCopsHeader(buf);
@@ -58,6 +189,8 @@ export function decodeCopsMessage(buf: Buffer): CopsMessage {
       `header says ${header.length} octets, buffer holds ${buf.length}`,
     );
   }
+  const direct = decodeDirect(buf, header.op, header.clientType, header.solicited);
+  if (direct !== undefined) return direct;
   const objects = decodeCopsObjects(buf, HEADER_LENGTH, header.length);
   return objectsToMessage(header.op, header.clientType, header.solicited, objects, header.length);
 }
