@@ -64,6 +64,8 @@ export interface SocketNetworkOptions<E> {
   identifyTcpPeer?: (proto: Protocol, acceptor: string, first: Buffer) => string | undefined;
   /** The call a message from another process is about, read from its bytes (no hint crosses processes). */
   callIdOf?: (proto: Protocol, bytes: Buffer) => string | undefined;
+  /** `now` is ms since the Unix epoch, not since start(): the processes of one deployment agree on token validity and CDR times. */
+  wallClock?: boolean;
 }
 
 /** Where a node listens: one loopback host, a port per protocol (OSP over HTTP at path /osp). */
@@ -188,9 +190,9 @@ export class SocketNetwork<E = unknown> {
     for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
       if (!this.nodes.has(name) && d.sipUdp !== undefined) this.remoteUdp.set(`${d.host}:${d.sipUdp}`, name);
     }
-    this.t0 = performance.now();
+    this.t0 = performance.now() - (this.opts.wallClock ? Date.now() : 0);
     this.scheduleDownWindows();
-    for (const name of this.nodes.keys()) this.dispatch(name, { type: "start", now: 0 });
+    for (const name of this.nodes.keys()) this.dispatch(name, { type: "start", now: this.opts.wallClock ? this.now : 0 });
   }
 
   async stop(): Promise<void> {
