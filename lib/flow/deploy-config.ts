@@ -2,9 +2,11 @@
 // topology options every process shares, and the calls the UAC places. Parsed with `yaml`, validated with ajv;
 // every problem names the file, line, column and field.
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
+import type { FlowPki } from "./flow-pki.js";
 import type { CallSpec, Role, TopologyOptions } from "./run-calls.js";
 
 export const DEPLOY_ROLES: readonly Role[] = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
@@ -64,6 +66,12 @@ export const DEPLOY_SCHEMA = {
       minProperties: 1,
       properties: Object.fromEntries(DEPLOY_ROLES.map((r) => [r, roleEntry])),
     },
+    tokens: {
+      type: "object",
+      additionalProperties: false,
+      required: ["caCertificate", "signingKey", "signingCertificate"],
+      properties: { caCertificate: { type: "string" }, signingKey: { type: "string" }, signingCertificate: { type: "string" } },
+    },
     calls: {
       type: "object",
       additionalProperties: false,
@@ -108,6 +116,15 @@ export interface DeployConfig {
   topology: TopologyOptions;
   roles: Partial<Record<Role, RoleAddresses>>;
   calls: DeployCalls;
+  /** Token-signing PKI read from the `tokens` PEM files; without it, every process derives the seed's flow PKI. */
+  pki?: FlowPki;
+}
+
+/** PEM files (paths relative to the deployment file): the CA POL2 trusts, the clearinghouse's key and certificate. */
+export interface DeployTokens {
+  caCertificate: string;
+  signingKey: string;
+  signingCertificate: string;
 }
 
 /** Problems of a deployment file, each at `file:line:column: field: message` (line 0 when not tied to one). */
@@ -130,7 +147,12 @@ export function loadDeployConfig(path: string): DeployConfig {
   return parseDeployConfig(text, path);
 }
 
-type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls"> & { seed?: number; topology?: Partial<TopologyOptions>; calls?: Partial<DeployCalls> };
+type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls" | "pki"> & {
+  seed?: number;
+  topology?: Partial<TopologyOptions>;
+  calls?: Partial<DeployCalls>;
+  tokens?: DeployTokens;
+};
 
 export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployConfig {
   let parsed;
@@ -181,6 +203,22 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
       else taken.set(key, path.slice(1).join("."));
     }
   }
+  let pki: FlowPki | undefined;
+  if (raw.tokens) {
+    const pem = (field: keyof DeployTokens): string => {
+      const path = resolve(dirname(file), raw.tokens?.[field] ?? "");
+      try {
+        const text = readFileSync(path, "utf8");
+        if (text.includes("-----BEGIN ")) return text;
+        problem(["tokens", field], `${path} holds no PEM block`);
+      } catch (err) {
+        problem(["tokens", field], `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      return "";
+    };
+    pki = { caCertificatePem: pem("caCertificate"), signer: { privateKeyPem: pem("signingKey"), certificatePem: pem("signingCertificate") } };
+    if (!topology.signedTokens) problem(["tokens"], "topology.signedTokens is false: nothing is signed");
+  }
   if (problems.length > 0) throw new DeployConfigError(file, problems.sort((a, b) => a.line - b.line || a.column - b.column));
   const calls: DeployCalls = {
     count: raw.calls?.count ?? 1,
@@ -194,6 +232,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.calls?.noAnswerTimeoutMs !== undefined) calls.noAnswerTimeoutMs = raw.calls.noAnswerTimeoutMs;
   const config: DeployConfig = { file, seed: raw.seed ?? 1, topology, roles: raw.roles, calls };
   if (raw.name !== undefined) config.name = raw.name;
+  if (pki) config.pki = pki;
   return config;
 }
 

@@ -88,6 +88,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     calls: specs,
     seed: config.seed,
     keepRecords: false,
+    ...(config.pki ? { pki: config.pki } : {}),
     // The UAS answers every INVITE alike, also calls beyond the file's count (the UAC's --calls).
     callee: () => ({ outcome: "answer", answerDelayMs: config.calls.answerDelayMs, durationMs: config.calls.durationMs, hangsUp: config.calls.hangUp === "callee" }),
     ...(onRecord ? { onRecord: (r: MessageRecord) => onRecord({ ...r, t: hostClockMs() }) } : {}),
@@ -100,6 +101,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     directory,
     identifyTcpPeer: (proto, _acceptor, first) => tcpPeerOf(role, proto, first),
     callIdOf: callIdOfBytes,
+    wallClock: true,
     onRecord: run.onRecord,
     onEmit: (_node, e) => {
       run.bus.publish(e);

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { recordFromJsonLine, type MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { TOKEN_HEADER } from "../../lib/roles/sip-proxy.js";
+import { generateOspPki, type OspPki } from "../../protocols/osp/index.js";
 import { parseSipMessage } from "../../protocols/sip/index.js";
 import { fromJsonLines } from "../../lib/replay/ladder-json.js";
 import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
@@ -36,7 +37,7 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   return [...ports];
 }
 
-async function writeConfig(dir: string, topology: string): Promise<string> {
+async function writeConfig(dir: string, topology: string, extra: string[] = []): Promise<string> {
   const [uac, sip1, pol1, ch, sip2, pol2, uas] = await distinctFreePorts(7);
   // Each port is free for UDP and TCP alike: a SIP role listens on both when SIP runs over TCP.
   const sip = (port: number | undefined): string => `{ udp: ${port}, tcp: ${port} }`;
@@ -58,6 +59,7 @@ async function writeConfig(dir: string, topology: string): Promise<string> {
       "  R2:   { host: 127.0.0.1 }",
       `  UAS:  { host: 127.0.0.1, sip: ${sip(uas)} }`,
       "calls: { count: 1, answerDelayMs: 150, durationMs: 300, hangUp: caller }",
+      ...extra,
       "",
     ].join("\n"),
   );
@@ -90,9 +92,17 @@ async function ready(s: Served, role: string): Promise<void> {
 }
 
 /** Runs the nine roles as processes, the UAC last; returns the merged records and the UAC's output. */
-async function deployment(topology: string, withClearinghouse: boolean): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[] }> {
+async function deployment(topology: string, withClearinghouse: boolean, tokens = false): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[]; pki?: OspPki }> {
   const dir = mkdtempSync(join(tmpdir(), "callgate-serve-"));
-  const config = await writeConfig(dir, topology);
+  let pki: OspPki | undefined;
+  if (tokens) {
+    // Keys no seed derives: the CH process signs with the key file, the POL2 process trusts the CA file.
+    pki = generateOspPki({ keyType: "p256", notBefore: Date.now() - 3_600_000, notAfter: Date.now() + 3_600_000 });
+    writeFileSync(join(dir, "ca.pem"), pki.caCertificatePem);
+    writeFileSync(join(dir, "ch-key.pem"), pki.signer.privateKeyPem);
+    writeFileSync(join(dir, "ch-cert.pem"), pki.signer.certificatePem);
+  }
+  const config = await writeConfig(dir, topology, tokens ? ["tokens: { caCertificate: ca.pem, signingKey: ch-key.pem, signingCertificate: ch-cert.pem }"] : []);
   const servers = SERVERS.filter((r) => withClearinghouse || r !== "CH").map((role) => ({ role, s: serve(role, config, join(dir, `${role}.jsonl`)) }));
   for (const { role, s } of servers) await ready(s, role);
   const uac = serve("UAC", config, join(dir, "UAC.jsonl"));
@@ -111,13 +121,13 @@ async function deployment(topology: string, withClearinghouse: boolean): Promise
   const codes = await Promise.all(servers.map(({ s }) => s.exited));
   expect(codes).toEqual(servers.map(() => 0));
   for (const { role, s } of servers) expect(s.stdout()).toContain(`${role} stopped`);
-  return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir, files };
+  return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir, files, ...(pki ? { pki } : {}) };
 }
 
 describe("callgate serve: one role per process on loopback", () => {
-  it("FIG. 5 / FIG. 6 with the clearinghouse and signed tokens: the merged record files match both ladders", async () => {
+  it("FIG. 5 / FIG. 6 with the clearinghouse and tokens signed with PEM key files: the merged record files match both ladders", async () => {
     expect(existsSync(CLI), "run `npm run build` first").toBe(true);
-    const { records, uacOut, dir, files } = await deployment("{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", true);
+    const { records, uacOut, dir, files, pki } = await deployment("{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", true, true);
     expect(uacOut).toContain("UAC ready sip 127.0.0.1:");
     expect(uacOut).toContain("1 call(s), 1 answered and ended, 0 failed");
     const callId = "call-1@callgate.example.com";
@@ -145,6 +155,10 @@ describe("callgate serve: one role per process on loopback", () => {
     const token = Buffer.from(parseSipMessage(invite?.bytes ?? Buffer.alloc(0)).getHeader(TOKEN_HEADER) ?? "", "base64");
     expect(token[0]).toBe(0x30);
     expect(token.includes(Buffer.from([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]))).toBe(true); // id-signedData
+    // ... by the key from the files: the token carries the certificate of ch-cert.pem.
+    const certDer = Buffer.from((pki?.signer.certificatePem ?? "").replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+    expect(certDer.length).toBeGreaterThan(100);
+    expect(token.includes(certDer)).toBe(true);
     const osp = records.filter((r) => r.proto === "OSP" && r.callId === callId).map((r) => `${r.from}>${r.to} ${r.msg}`);
     expect(osp).toEqual(expect.arrayContaining(["POL1>CH AuthorisationRequest", "CH>POL1 AuthorisationResponse", "POL2>CH UsageIndication", "CH>POL2 UsageConfirmation"]));
   });

@@ -85,6 +85,25 @@ describe("deployment file", () => {
     expect(() => checkRoleCovered("CH", none)).toThrow("topology.clearinghouse: is none: there is no CH to serve");
   });
 
+  it("token signing from PEM files next to the deployment file, each file problem named", () => {
+    const dir = mkdtempSync(join(tmpdir(), "callgate-deploy-"));
+    writeFileSync(join(dir, "ca.pem"), "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n");
+    writeFileSync(join(dir, "key.pem"), "-----BEGIN PRIVATE KEY-----\nAQ==\n-----END PRIVATE KEY-----\n");
+    writeFileSync(join(dir, "notes.txt"), "not a key");
+    const tokens = (key: string): string => `${ROLES}tokens: { caCertificate: ca.pem, signingKey: ${key}, signingCertificate: ca.pem }\n`;
+    writeFileSync(join(dir, "ok.yaml"), tokens("key.pem"));
+    const c = loadDeployConfig(join(dir, "ok.yaml"));
+    expect(c.pki?.signer.privateKeyPem).toContain("BEGIN PRIVATE KEY");
+    expect(c.pki?.caCertificatePem).toContain("BEGIN CERTIFICATE");
+    writeFileSync(join(dir, "bad.yaml"), tokens("notes.txt").replace("key.pem", "absent.pem"));
+    expect(() => loadDeployConfig(join(dir, "bad.yaml"))).toThrow(`bad.yaml:11:46: tokens.signingKey: ${join(dir, "notes.txt")} holds no PEM block`);
+    writeFileSync(join(dir, "absent.yaml"), tokens("absent.pem"));
+    expect(() => loadDeployConfig(join(dir, "absent.yaml"))).toThrow(`tokens.signingKey: cannot read ${join(dir, "absent.pem")}: ENOENT`);
+    writeFileSync(join(dir, "unsigned.yaml"), `${tokens("key.pem")}topology: { signedTokens: false }\n`);
+    expect(() => loadDeployConfig(join(dir, "unsigned.yaml"))).toThrow("tokens: topology.signedTokens is false: nothing is signed");
+    expect(problemsOf(`${ROLES}tokens: { caCertificate: ca.pem }\n`).message).toContain("tokens.signingKey: missing required field 'signingKey'");
+  });
+
   it("an unreadable file is named", () => {
     const dir = mkdtempSync(join(tmpdir(), "callgate-deploy-"));
     expect(() => loadDeployConfig(join(dir, "absent.yaml"))).toThrow(/absent\.yaml:0:0: cannot read/);
