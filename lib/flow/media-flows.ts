@@ -51,8 +51,7 @@ export function buildSdp(o: SdpOfferOptions): string {
 
 /** The answer to an offer (RFC 3264 §6.1): keep the offered codecs the answerer supports, in offer order. */
 export function answerSdp(offer: string, o: Omit<SdpOfferOptions, "codecs"> & { supported?: string[] }): string {
-  const parsed = parseSdp(offer);
-  const audio = parsed.media.find((m) => m.type === "audio");
+  const audio = streams(offer).find((m) => m.type === "audio");
   const supported = new Set((o.supported ?? ["PCMU", "PCMA", "G729"]).map((s) => s.toUpperCase()));
   const agreed = (audio?.rtp ?? []).filter((r) => supported.has(r.codec.toUpperCase()));
   const opts: SdpOfferOptions = { sessionId: o.sessionId, address: o.address, audioPort: audio && agreed.length > 0 ? o.audioPort : 0, codecs: agreed.map((r) => ({ payload: r.payload, codec: r.codec, rate: r.rate ?? 8000 })) };
@@ -60,35 +59,37 @@ export function answerSdp(offer: string, o: Omit<SdpOfferOptions, "codecs"> & { 
   return buildSdp(opts);
 }
 
+/** What the flows need of one m= section (RFC 4566 §5.14, §5.7, §5.8, §6 rtpmap). Read-only: views are shared. */
 interface StreamView {
-  type: string;
-  endpoint: MediaEndpoint;
-  codecs: string[];
-  bandwidthKbps: number | undefined;
+  readonly type: string;
+  readonly endpoint: MediaEndpoint;
+  readonly codecs: string[];
+  readonly rtp: ReadonlyArray<{ payload: number; codec: string; rate?: number }>;
+  readonly bandwidthKbps: number | undefined;
 }
 
-// The same offer is read by the callee and by both proxies (twice each: alone, then with the answer), so parsed
-// descriptions of recent SDP texts are kept; the parse results are treated as read-only.
+// The same offer is read by the callee and by both proxies (twice each: alone, then with the answer), so the
+// stream views of recent SDP texts are kept: each SDP is parsed and reduced once per call.
 const SDP_MEMO_SIZE = 256;
-const sdpMemo = new Map<string, ReturnType<typeof sdpTransform.parse>>();
-
-function parseSdp(sdp: string): ReturnType<typeof sdpTransform.parse> {
-  let parsed = sdpMemo.get(sdp);
-  if (parsed === undefined) {
-    parsed = sdpTransform.parse(sdp);
-    if (sdpMemo.size >= SDP_MEMO_SIZE) sdpMemo.clear();
-    sdpMemo.set(sdp, parsed);
-  }
-  return parsed;
-}
+const sdpMemo = new Map<string, StreamView[]>();
 
 function streams(sdp: string): StreamView[] {
-  const parsed = parseSdp(sdp);
+  let views = sdpMemo.get(sdp);
+  if (views === undefined) {
+    views = reduceSdp(sdpTransform.parse(sdp));
+    if (sdpMemo.size >= SDP_MEMO_SIZE) sdpMemo.clear();
+    sdpMemo.set(sdp, views);
+  }
+  return views;
+}
+
+function reduceSdp(parsed: ReturnType<typeof sdpTransform.parse>): StreamView[] {
   const sessionAddress = parsed.connection?.ip ?? parsed.origin?.address ?? "0.0.0.0";
   return parsed.media.map((m) => ({
     type: m.type,
     endpoint: { address: m.connection?.ip ?? sessionAddress, port: m.port },
     codecs: (m.rtp ?? []).map((r) => r.codec),
+    rtp: m.rtp ?? [],
     bandwidthKbps: (m.bandwidth ?? parsed.bandwidth ?? []).find((b) => b.type === "AS")?.limit,
   }));
 }
@@ -111,10 +112,11 @@ export function mediaFlows(offer: string, answer: string | undefined): MediaFlow
     const a = answered?.[i];
     if (o.endpoint.port === 0) return;
     if (answered !== undefined && (a === undefined || a.endpoint.port === 0)) return;
-    const codecs = a?.codecs ?? o.codecs;
+    // The views are shared (memo): the flows get their own endpoint objects and codec list.
+    const codecs = (a?.codecs ?? o.codecs).slice();
     const bw = bandwidthOf(codecs, a?.bandwidthKbps ?? o.bandwidthKbps);
-    const callerEnd = o.endpoint;
-    const calleeEnd = a?.endpoint ?? { address: "0.0.0.0", port: 0 };
+    const callerEnd = { address: o.endpoint.address, port: o.endpoint.port };
+    const calleeEnd = a === undefined ? { address: "0.0.0.0", port: 0 } : { address: a.endpoint.address, port: a.endpoint.port };
     flows.push({ direction: "callee-to-caller", media: o.type, protocol: "udp", src: calleeEnd, dst: callerEnd, codecs, bandwidthKbps: bw });
     flows.push({ direction: "caller-to-callee", media: o.type, protocol: "udp", src: callerEnd, dst: calleeEnd, codecs, bandwidthKbps: bw });
   });

@@ -3,6 +3,7 @@
 import {
   InviteClientTransaction,
   InviteServerTransaction,
+  SipResponse,
   NonInviteClientTransaction,
   NonInviteServerTransaction,
   clientKeyOfResponse,
@@ -15,7 +16,6 @@ import {
   serverTransactionKey,
   type SipMessage,
   type SipRequest,
-  type SipResponse,
   type SipUri,
   type TransactionAction,
   type TransactionMachine,
@@ -32,7 +32,8 @@ export function uriText(u: SipUri | string): string {
 }
 
 export function sipLabel(m: SipMessage): string {
-  return "status" in m ? `${m.status} ${m.reason}` : m.method;
+  // instanceof, not `"status" in m`: messages come in many hidden classes, and the `in` check then goes megamorphic
+  return m instanceof SipResponse ? `${m.status} ${m.reason}` : m.method;
 }
 
 export function sipSend(to: string, m: SipMessage): NodeAction & { type: "send" } {
@@ -151,7 +152,7 @@ export class SipTransactionLayer {
       this.discarded++;
       return { actions: NO_ACTIONS };
     }
-    if ("status" in message) {
+    if (message instanceof SipResponse) {
       let key: string;
       try {
         key = clientKeyOfResponse(message);
@@ -225,7 +226,7 @@ export class SipTransactionLayer {
           break;
         case "pass-to-tu": {
           // requests reach the TU through receive(); responses go to the client's handlers
-          if (entry.handlers !== undefined && "status" in a.message && this.byId.has(entry.id)) {
+          if (entry.handlers !== undefined && a.message instanceof SipResponse && this.byId.has(entry.id)) {
             const more = entry.handlers.onResponse(a.message, now);
             for (let k = 0; k < more.length; k++) out.push(more[k]!);
           }

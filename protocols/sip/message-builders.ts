@@ -111,32 +111,46 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
  * status is 100 or one is present), Call-ID and CSeq copied; Record-Route copied for 18x/2xx (§12.1.1).
  */
 export function buildResponse(req: SipRequest, status: number, reason?: string, o: BuildResponseOptions = {}): SipResponse {
-  const headers: SipHeader[] = [];
-  const copy = (key: string): void => {
-    for (const h of req.headers) if (headerNameMatches(h.name, key)) headers.push({ name: h.name, value: h.value });
-  };
-  copy("via");
-  copy("record-route");
-  if (!(status >= 180 && status < 300) || req.method === "CANCEL") {
-    // Record-Route only belongs in dialog-establishing responses.
-    for (let i = headers.length - 1; i >= 0; i--) if (headerNameMatches(headers[i]!.name, "record-route")) headers.splice(i, 1);
+  // One pass over the request's headers, sorted into the groups of the response in their wire order.
+  const vias: SipHeader[] = [];
+  const froms: SipHeader[] = [];
+  const callIds: SipHeader[] = [];
+  const cseqs: SipHeader[] = [];
+  let recordRoutes: SipHeader[] | undefined;
+  let toHeader: SipHeader | undefined;
+  // Record-Route only belongs in dialog-establishing responses.
+  const keepRecordRoute = status >= 180 && status < 300 && req.method !== "CANCEL";
+  const hs = req.headers;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    const name = h.name;
+    if (headerNameMatches(name, "via")) vias.push({ name, value: h.value });
+    else if (headerNameMatches(name, "from")) froms.push({ name, value: h.value });
+    else if (headerNameMatches(name, "to")) {
+      if (toHeader === undefined) toHeader = h;
+    } else if (headerNameMatches(name, "call-id")) callIds.push({ name, value: h.value });
+    else if (headerNameMatches(name, "cseq")) cseqs.push({ name, value: h.value });
+    else if (keepRecordRoute && headerNameMatches(name, "record-route")) (recordRoutes ??= []).push({ name, value: h.value });
   }
-  copy("from");
-  const toHeader = req.headers.find((h) => headerNameMatches(h.name, "to"));
+  const headers = vias;
+  if (recordRoutes !== undefined) for (const h of recordRoutes) headers.push(h);
+  for (const h of froms) headers.push(h);
   if (toHeader !== undefined) {
     let value = toHeader.value;
     if (status !== 100 && o.toTag !== undefined && !hasTag(req)) value += `;tag=${o.toTag}`;
     headers.push({ name: toHeader.name, value });
   }
-  copy("call-id");
-  copy("cseq");
+  for (const h of callIds) headers.push(h);
+  for (const h of cseqs) headers.push(h);
   if (o.contact !== undefined) headers.push({ name: "Contact", value: o.contact });
-  headers.push(...toHeaderList(o.extraHeaders));
-  const body = o.body === undefined ? Buffer.alloc(0) : typeof o.body === "string" ? Buffer.from(o.body, "utf8") : o.body;
+  if (o.extraHeaders !== undefined) for (const h of toHeaderList(o.extraHeaders)) headers.push(h);
+  const body = o.body === undefined ? EMPTY_BODY : typeof o.body === "string" ? Buffer.from(o.body, "utf8") : o.body;
   if (o.contentType !== undefined) headers.push({ name: "Content-Type", value: o.contentType });
   headers.push({ name: "Content-Length", value: String(body.length) });
   return new SipResponse(status, reason ?? REASON_PHRASES[status] ?? "Unknown", headers, body, "SIP/2.0");
 }
+
+const EMPTY_BODY = Buffer.alloc(0);
 
 function hasTag(req: SipRequest): boolean {
   try {

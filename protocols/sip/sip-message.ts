@@ -60,7 +60,9 @@ const SLOT_PROXY_REQUIRE = 12;
 const SLOT_SUPPORTED = 13;
 const SLOT_ALLOW = 14;
 const SLOT_EXPIRES = 15;
-const SLOT_COUNT = 16;
+/** The first Via header's first value alone (transaction matching needs only that, RFC 3261 §17.1.3, §17.2.3). */
+const SLOT_TOP_VIA = 16;
+const SLOT_COUNT = 17;
 
 const NO_VALUES: string[] = [];
 
@@ -225,24 +227,44 @@ export abstract class SipMessageBase {
     const hit = this.lookup(SLOT_VIA, raw);
     if (hit !== MISS) return hit as ViaHeader[];
     const out: ViaHeader[] = [];
-    if (typeof raw === "string") {
-      const at = this.#wireStart(WIRE_VIA, raw);
-      if (at < 0) parseViaValue(raw, out);
-      else {
-        try {
-          parseViaIn(this.#wireText!, at, at + raw.length, out);
-        } catch (e) {
-          throw relocated(e, at);
-        }
-      }
-    } else for (let i = 0; i < raw.length; i++) parseViaValue(raw[i]!, out);
+    const first = typeof raw === "string" ? raw : raw[0];
+    if (first !== undefined) this.parseViaHeader(first, out);
+    if (typeof raw !== "string") for (let i = 1; i < raw.length; i++) parseViaValue(raw[i]!, out);
+    // The top Via parsed alone before is the same value: keep one object (topVia === via[0]).
+    const top = this.cacheRaw?.[SLOT_TOP_VIA];
+    if (top !== undefined && top === first) out[0] = this.cacheValue![SLOT_TOP_VIA] as ViaHeader;
     return this.store(SLOT_VIA, raw, out);
   }
 
+  /** via[0], parsing only the first Via header (the others are parsed when `via` is read). */
   get topVia(): ViaHeader {
-    const v = this.via[0];
+    const raw = this.firstValue("via", "Via");
+    if (raw === undefined) throw new SipParseError("missing-header", "no Via header", 0, "Via");
+    const hit = this.lookup(SLOT_TOP_VIA, raw);
+    if (hit !== MISS) return hit as ViaHeader;
+    let v: ViaHeader | undefined;
+    if (this.cacheRaw?.[SLOT_VIA] !== undefined) v = this.via[0];
+    else {
+      const out: ViaHeader[] = [];
+      this.parseViaHeader(raw, out);
+      v = out[0];
+    }
     if (v === undefined) throw new SipParseError("missing-header", "no Via header", 0, "Via");
-    return v;
+    return this.store(SLOT_TOP_VIA, raw, v);
+  }
+
+  /** One Via header's value (possibly a comma list), in place when it is the one the parser recorded. */
+  private parseViaHeader(raw: string, out: ViaHeader[]): void {
+    const at = this.#wireStart(WIRE_VIA, raw);
+    if (at < 0) {
+      parseViaValue(raw, out);
+      return;
+    }
+    try {
+      parseViaIn(this.#wireText!, at, at + raw.length, out);
+    } catch (e) {
+      throw relocated(e, at);
+    }
   }
 
   get from(): NameAddrHeader {

@@ -1,6 +1,6 @@
 // RFC 3261 §17: what the four transaction machines (Figures 5-8) share: event dispatch, the Terminated
 // sink, and the retransmit/timeout timer pairs (A/B §17.1.1.2, E/F §17.1.2.2, G/H §17.2.1).
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import { SipResponse, type SipRequest } from "./sip-message.js";
 import { resolveTimerConfig, transactionTimeout, type TransactionTimerConfig, type TransactionTimerName } from "./transaction-timers.js";
 import type { TerminationReason, TransactionAction, TransactionEvent, TransactionOptions } from "./transaction-types.js";
 
@@ -34,7 +34,7 @@ export abstract class TransactionBase<State extends string> {
         this.started = true;
         return this.onStart();
       case "message":
-        return "status" in event.message ? this.onResponse(event.message) : this.onRequest(event.message);
+        return event.message instanceof SipResponse ? this.onResponse(event.message) : this.onRequest(event.message);
       case "timer":
         return this.onTimer(event.timer);
       case "transport-error":

@@ -4,7 +4,7 @@ import { InviteClientTransaction } from "./invite-client-transaction.js";
 import { InviteServerTransaction } from "./invite-server-transaction.js";
 import { NonInviteClientTransaction } from "./non-invite-client-transaction.js";
 import { NonInviteServerTransaction } from "./non-invite-server-transaction.js";
-import type { SipMessage, SipRequest, SipResponse } from "./sip-message.js";
+import { SipResponse, type SipMessage, type SipRequest } from "./sip-message.js";
 import { systemClock, type TransactionClock } from "./transaction-clock.js";
 import {
   clientKeyOfRequest,
@@ -150,7 +150,7 @@ export class TransactionLayer {
 
   /** Entry point for every message the transport layer parsed. */
   receive(message: SipMessage, context: InboundContext): void {
-    if ("status" in message) this.receiveResponse(message, context);
+    if (message instanceof SipResponse) this.receiveResponse(message, context);
     else this.receiveRequest(message, context);
   }
 
