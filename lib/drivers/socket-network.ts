@@ -2,13 +2,14 @@
 // (or TCP, one connection per pair), COPS over TCP (one connection per PEP–PDP pair, calls multiplexed by
 // Handle), OSP over HTTP/1.1 POST (or an in-process call). Timers are real; `now` is ms since start().
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { Agent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
 import { createConnection, createServer as createTcpServer, isIPv4, type Server as TcpServer, type Socket } from "node:net";
 import { CopsFrameSplitter } from "../../protocols/cops/index.js";
 import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } from "../../protocols/sip/index.js";
 import { DeadlineTimers } from "./deadline-timers.js";
 import { FaultPlan } from "./fault-plan.js";
+import { HttpPostPool } from "./http-post-pool.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
 import type { FlowNode, NodeAction, NodeEvent, SendAction } from "./node.js";
 
@@ -131,7 +132,8 @@ export class SocketNetwork<E = unknown> {
   );
   /** Call ids of datagrams and OSP requests in flight, by "proto|from|to", then by fingerprint. */
   private readonly hints = new Map<string, Map<number, string | string[]>>();
-  private readonly agents = new Map<string, Agent>();
+  /** OSP clients: keep-alive connections from a node to an OSP server, by "from|to". */
+  private readonly ospPools = new Map<string, HttpPostPool>();
   private readonly faults: FaultPlan;
   private readonly extraTimeouts = new Set<NodeJS.Timeout>();
   /** Sockets corked during this turn of the event loop. */
@@ -204,7 +206,7 @@ export class SocketNetwork<E = unknown> {
       link.server?.destroy();
     }
     this.links.clear();
-    for (const a of this.agents.values()) a.destroy();
+    for (const pool of this.ospPools.values()) pool.destroy();
     const closing: Promise<void>[] = [];
     for (const ep of this.endpoints.values()) {
       if (ep.udp) closing.push(new Promise((r) => ep.udp?.close(() => r())));
@@ -620,35 +622,25 @@ export class SocketNetwork<E = unknown> {
     }
     const addr = this.listening(a.to, "osp");
     if (!addr) return;
-    let agent = this.agents.get(from);
-    if (!agent) {
-      agent = new Agent({ keepAlive: true, maxSockets: 8 });
-      this.agents.set(from, agent);
+    let pool = this.ospPools.get(`${from}|${a.to}`);
+    if (!pool) {
+      pool = new HttpPostPool({ host: addr.host, port: addr.port, path: "/osp" }, 8, `Content-Type: text/plain\r\nUser-Agent: callgate-${from}\r\n`);
+      this.ospPools.set(`${from}|${a.to}`, pool);
     }
     const t = this.now;
     this.addHint("OSP", from, a.to, a.bytes, a.callId);
-    const req = httpRequest(
-      { host: addr.host, port: addr.port, method: "POST", path: "/osp", agent, headers: { "content-type": "text/plain", "content-length": a.bytes.length, "user-agent": `callgate-${from}` } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          // One request at a time per connection (no pipelining): the answer belongs to this request's call.
-          if (res.statusCode === 200) this.deliver("OSP", a.to, from, Buffer.concat(chunks), a.callId);
-        });
-      },
-    );
-    req.on("socket", (sock: Socket) => {
-      const emit = (): void => {
+    pool.post(a.bytes, {
+      onSocket: (sock) => {
         if (!this.opts.onRecord) return;
         this.messagesMoved++;
         this.opts.onRecord({ t, proto: "OSP", from, to: a.to, msg: a.label, callId: a.callId, bytes: a.bytes, transport: { kind: "http", src: sock.localAddress ?? LOOPBACK, srcPort: sock.localPort ?? 0, dst: addr.host, dstPort: addr.port } });
-      };
-      if (sock.localPort) emit();
-      else sock.once("connect", emit);
+      },
+      // One request at a time per connection (no pipelining): the answer belongs to this request's call.
+      onAnswer: (status, body) => {
+        if (status === 200) this.deliver("OSP", a.to, from, body, a.callId);
+      },
+      onError: () => undefined, // unreachable clearinghouse: the policy server's timer decides
     });
-    req.on("error", () => undefined); // unreachable clearinghouse: the policy server's timer decides
-    req.end(a.bytes);
   }
 
   // ---- roles down between two instants ----
