@@ -127,7 +127,7 @@ describe("serve helpers", () => {
     expect(callIdOfBytes("COPS", opn("r1"))).toBeUndefined();
   });
 
-  it("merging: by time, and a router's RPT takes the call of the DEC on its handle", () => {
+  it("merging: by time, and a router's RPT takes the call of the oldest unanswered DEC on its handle", () => {
     const handle = Buffer.from([0, 0, 0, 1]);
     const cops = (op: string, from: string, to: string, callId: string, t: number): MessageRecord => {
       const bytes = Buffer.alloc(16);
@@ -140,9 +140,12 @@ describe("serve helpers", () => {
       handle.copy(bytes, 12);
       return { t, proto: "COPS", from, to, msg: op === "RPT" ? "RPT Success" : op, callId, bytes };
     };
-    const pol = [cops("DEC NULL", "POL1", "R1", "", 1), cops("DEC Install", "POL1", "R1", "call-1", 5)];
-    const r1 = [cops("RPT", "R1", "POL1", "", 2), cops("RPT", "R1", "POL1", "", 6)];
+    const pol = [cops("DEC NULL", "POL1", "R1", "", 1), cops("DEC Install", "POL1", "R1", "call-1", 5), cops("DEC Install", "POL1", "R1", "call-2", 6)];
+    const r1 = [cops("RPT", "R1", "POL1", "", 2), cops("RPT", "R1", "POL1", "", 7), cops("RPT", "R1", "POL1", "", 8), cops("RPT", "R1", "POL1", "", 9)];
     const merged = mergeServeRecords([r1, pol]);
-    expect(merged.map((r) => [r.t, r.msg, r.callId])).toEqual([[1, "DEC NULL", ""], [2, "RPT Success", ""], [5, "DEC Install", "call-1"], [6, "RPT Success", "call-1"]]);
+    expect(merged.map((r) => [r.t, r.msg, r.callId])).toEqual([
+      [1, "DEC NULL", ""], [2, "RPT Success", ""], [5, "DEC Install", "call-1"], [6, "DEC Install", "call-2"],
+      [7, "RPT Success", "call-1"], [8, "RPT Success", "call-2"], [9, "RPT Success", ""],
+    ]);
   });
 });
