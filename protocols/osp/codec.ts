@@ -198,7 +198,20 @@ const time: ValueCodec<number> = {
   encode: (tag, v) => leaf(tag, formatOspTime(v)),
 };
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * RFC 4648 §4 base64 with padding, strictly: Buffer.from skips characters outside the alphabet (and reads the
+ * URL-safe '-' and '_'), so the input is refused unless every character was used: the decoded length must be
+ * exactly what the length and padding promise.
+ */
+function strictBase64(s: string): Buffer | undefined {
+  const length = s.length;
+  if (length % 4 !== 0 || s.includes("-") || s.includes("_")) return undefined;
+  let pad = 0;
+  if (length > 0 && s.charCodeAt(length - 1) === 0x3d) pad = s.charCodeAt(length - 2) === 0x3d ? 2 : 1;
+  if (pad === 2 && s.charCodeAt(length - 3) === 0x3d) return undefined;
+  const bytes = Buffer.from(s, "base64");
+  return bytes.length === (length / 4) * 3 - pad ? bytes : undefined;
+}
 
 function base64(v: Uint8Array): string {
   return (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString("base64");
@@ -211,9 +224,9 @@ const binary: ValueCodec<Buffer> = {
     const encoding = el.attributes.encoding ?? "base64";
     if (encoding === "cdata") return Buffer.from(s, "utf8");
     if (encoding !== "base64") throw new OspDecodeError("bad-value", `${pathOf(parent, el)}@encoding`, `unknown encoding '${encoding.slice(0, 40)}'`);
-    const compact = BASE64.test(s) ? s : s.replace(/\s+/g, "");
-    if (compact.length % 4 !== 0 || !BASE64.test(compact)) throw new OspDecodeError("bad-value", pathOf(parent, el), "content is not base64");
-    return Buffer.from(compact, "base64");
+    const bytes = strictBase64(s) ?? strictBase64(s.replace(/\s+/g, ""));
+    if (bytes === undefined) throw new OspDecodeError("bad-value", pathOf(parent, el), "content is not base64");
+    return bytes;
   },
   encode: (tag, v) => leafWith(tag, ' encoding="base64"', base64(v)),
 };

@@ -28,6 +28,18 @@ const XML_DECL =
 // so an attribute record can never shadow or replace them.
 const RESERVED_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 
+/** The attribute names OSP uses, as the (internalised) constants, so storing them costs no string-table lookup. */
+function knownAttribute(a: string): string {
+  switch (a.length) {
+    case 4: return a === "type" ? "type" : a;
+    case 6: return a === "random" ? "random" : a;
+    case 8: return a === "encoding" ? "encoding" : a === "critical" ? "critical" : a;
+    case 9: return a === "messageId" ? "messageId" : a;
+    case 11: return a === "componentId" ? "componentId" : a;
+    default: return a;
+  }
+}
+
 function isReserved(name: string): boolean {
   switch (name.charCodeAt(0)) {
     case 0x5f: return RESERVED_NAMES.has(name); // __proto__, __defineGetter__, …
@@ -237,7 +249,7 @@ class Reader {
       if (i >= s.length) throw new SyntaxFault(start, `unclosed start tag <${name}>`);
       if (i === before) throw new SyntaxFault(i, "white space expected before an attribute");
       const attrEnd = this.nameEnd(i);
-      const attr = s.slice(i, attrEnd);
+      const attr = knownAttribute(s.slice(i, attrEnd));
       if (isReserved(attr)) throw new SyntaxFault(i, `attribute name ${attr} is refused (a JavaScript object property)`);
       i = attrEnd;
       while (isSpace(s.charCodeAt(i))) i++;
@@ -270,7 +282,7 @@ class Reader {
         // ETag (§3.1); WFC Element Type Match
         const end = lt + 2 + name.length;
         const after = s.charCodeAt(end);
-        if (!(after === GT || isSpace(after)) || s.slice(lt + 2, end) !== name) {
+        if (!(after === GT || isSpace(after)) || s.indexOf(name, lt + 2) !== lt + 2) {
           const other = /^[^ \t\n>]{0,40}/.exec(s.slice(lt + 2, lt + 42))![0];
           throw new SyntaxFault(lt, `end tag </${other}> does not match <${name}>`);
         }
@@ -298,7 +310,9 @@ class Reader {
         i = this.pos;
       }
     }
-    el.text = text.trim();
+    // String.prototype.trim only when an end could be white space (it also trims Unicode spaces)
+    const first = text.charCodeAt(0), last = text.charCodeAt(text.length - 1);
+    el.text = first > SP && first < 0x80 && last > SP && last < 0x80 ? text : text.trim();
     this.names.pop();
     this.pos = i;
     return el;

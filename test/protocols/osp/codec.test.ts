@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   OspDecodeError,
@@ -185,6 +186,30 @@ describe("OSP decode errors carry code, path and reason", () => {
     const m = decodeOspMessage('<Message messageId="1"><UsageConfirmation><Timestamp>2002-02-28T22:45:53.250+02:00</Timestamp><Status><Code>200</Code></Status></UsageConfirmation></Message>');
     const c = m.components[0]!;
     expect(c.kind === "UsageConfirmation" && c.timestamp).toBe(Date.UTC(2002, 1, 28, 20, 45, 53, 250));
+  });
+});
+
+describe("base64 content (RFC 4648 §4)", () => {
+  const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+  it("accepts exactly what the base64 alphabet with padding allows, white space aside", () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(..."AQgw+/=-_@ \u00e9\n."), { maxLength: 16 }), (chars) => {
+        const content = chars.join("");
+        const compact = content.replace(/\s+/g, "");
+        const valid = compact.length % 4 === 0 && BASE64.test(compact);
+        const xml = `<Message messageId="1"><UsageIndication><CallId encoding="base64">${content}</CallId></UsageIndication></Message>`;
+        let decoded: Buffer | undefined;
+        try {
+          const c = decodeOspMessage(xml).components[0]!;
+          decoded = c.kind === "UsageIndication" ? c.callId : undefined;
+        } catch (err) {
+          if (!(err instanceof OspDecodeError)) throw err;
+        }
+        expect(decoded !== undefined, content).toBe(valid);
+        if (decoded) expect(decoded.toString("base64")).toBe(Buffer.from(compact, "base64").toString("base64"));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 
