@@ -72,8 +72,8 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-function serve(role: string, config: string, record: string): Served {
-  const child = spawn(process.execPath, [CLI, "serve", role, "--config", config, "--record", record], { stdio: ["ignore", "pipe", "pipe"] });
+function serve(role: string, config: string, record: string, extra: string[] = []): Served {
+  const child = spawn(process.execPath, [CLI, "serve", role, "--config", config, "--record", record, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   let out = "";
   child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
@@ -92,7 +92,7 @@ async function ready(s: Served, role: string): Promise<void> {
 }
 
 /** Runs the nine roles as processes, the UAC last; returns the merged records and the UAC's output. */
-async function deployment(topology: string, withClearinghouse: boolean, tokens = false): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[]; pki?: OspPki }> {
+async function deployment(topology: string, withClearinghouse: boolean, tokens = false, uacArgs: string[] = []): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[]; pki?: OspPki }> {
   const dir = mkdtempSync(join(tmpdir(), "callgate-serve-"));
   let pki: OspPki | undefined;
   if (tokens) {
@@ -105,7 +105,7 @@ async function deployment(topology: string, withClearinghouse: boolean, tokens =
   const config = await writeConfig(dir, topology, tokens ? ["tokens: { caCertificate: ca.pem, signingKey: ch-key.pem, signingCertificate: ch-cert.pem }"] : []);
   const servers = SERVERS.filter((r) => withClearinghouse || r !== "CH").map((role) => ({ role, s: serve(role, config, join(dir, `${role}.jsonl`)) }));
   for (const { role, s } of servers) await ready(s, role);
-  const uac = serve("UAC", config, join(dir, "UAC.jsonl"));
+  const uac = serve("UAC", config, join(dir, "UAC.jsonl"), uacArgs);
   const code = await uac.exited;
   expect(code, uac.stdout()).toBe(0);
   // The teardown goes on behind the UAC (COPS reports, usage to the clearinghouse): wait until the files are still.
@@ -163,11 +163,14 @@ describe("callgate serve: one role per process on loopback", () => {
     expect(osp).toEqual(expect.arrayContaining(["POL1>CH AuthorisationRequest", "CH>POL1 AuthorisationResponse", "POL2>CH UsageIndication", "CH>POL2 UsageConfirmation"]));
   });
 
-  it("without a clearinghouse, SIP over TCP: no CH process, the ladders match with --no-clearinghouse", async () => {
-    const { records } = await deployment("{ clearinghouse: none, sipTransport: tcp }", false);
-    const { setup, teardown } = splitCall(records, "call-1@callgate.example.com");
-    check(setup, "setup", true);
-    check(teardown, "teardown", true);
+  it("without a clearinghouse, SIP over TCP, two calls (--calls 2 on a file saying 1): the ladders match with --no-clearinghouse", async () => {
+    const { records, uacOut } = await deployment("{ clearinghouse: none, sipTransport: tcp }", false, false, ["--calls", "2"]);
+    expect(uacOut).toContain("2 call(s), 2 answered and ended, 0 failed");
+    for (const callId of ["call-1@callgate.example.com", "call-2@callgate.example.com"]) {
+      const { setup, teardown } = splitCall(records, callId);
+      check(setup, "setup", true);
+      check(teardown, "teardown", true);
+    }
     expect(records.filter((r) => r.proto === "OSP")).toEqual([]);
     expect(new Set(records.filter((r) => r.proto === "SIP").map((r) => r.transport?.kind))).toEqual(new Set(["tcp"]));
   });
