@@ -19,6 +19,7 @@ const NOT_CHAR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 // §2.3 Name, limited to the Basic Multilingual Plane (as fast-xml-parser's isName), without U+1680 and U+FEFF
 // (name characters to XML, white space to JavaScript).
 const NAME_START = ":A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u167F\\u1681-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFEFE\\uFF00-\\uFFFD";
+// eslint-disable-next-line no-misleading-character-class -- §2.3 NameChar ranges hold combining marks on purpose
 const NAME = new RegExp(`^[${NAME_START}][${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040]*$`);
 // §2.8 XMLDecl (VersionInfo, EncodingDecl, SDDecl), after §2.11 line-end normalisation.
 const XML_DECL =

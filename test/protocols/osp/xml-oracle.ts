@@ -8,6 +8,7 @@ import type { XmlElement } from "../../../protocols/osp/xml-tree.js";
 const MAX_BYTES = 1 << 20;
 const MAX_DEPTH = 32;
 const NAME_START = ":A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD";
+// eslint-disable-next-line no-misleading-character-class -- §2.3 NameChar ranges hold combining marks and U+200C/D on purpose
 const NAME = new RegExp(`^[${NAME_START}][${NAME_START}.0-9\\u00B7\\u0300-\\u036F\\u203F\\u2040-]*$`);
 // §3.1 STag / EmptyElemTag shape (the names are checked against NAME on their own)
 const START_TAG = /^<[^ \t\n/>="']+(?:[ \t\n]+[^ \t\n/>="']+[ \t\n]*=[ \t\n]*(?:"[^"]*"|'[^']*'))*[ \t\n]*\/?>$/;
