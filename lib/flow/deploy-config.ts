@@ -288,11 +288,11 @@ export function directoryOf(config: DeployConfig): Record<string, NodeAddresses>
   return out;
 }
 
-/** The UAC's calls: `count` of them, `intervalMs` apart, ids `call-N@callgate.example.com` (topology.callIdOf). */
-export function callSpecsOf(calls: DeployCalls): CallSpec[] {
+/** The UAC's calls: `count` of them, `intervalMs` apart from `startAt`, ids `call-N@callgate.example.com` (topology.callIdOf). */
+export function callSpecsOf(calls: DeployCalls, startAt = 0): CallSpec[] {
   return Array.from({ length: calls.count }, (_, i): CallSpec => {
     const spec: CallSpec = {
-      caller: calls.caller, callee: calls.callee, startMs: i * calls.intervalMs,
+      caller: calls.caller, callee: calls.callee, startMs: startAt + i * calls.intervalMs,
       answerDelayMs: calls.answerDelayMs, durationMs: calls.durationMs, hangUp: calls.hangUp,
     };
     if (calls.noAnswerTimeoutMs !== undefined) spec.noAnswerTimeoutMs = calls.noAnswerTimeoutMs;

@@ -80,7 +80,9 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const { config } = opts;
   const role = checkRoleCovered(opts.role, config);
   const count = role === "UAC" ? (opts.calls ?? config.calls.count) : config.calls.count;
-  const specs = callSpecsOf({ ...config.calls, count });
+  // The roles run on the wall clock (wallClock below): the UAC's calls start from now on it.
+  const startAt = Date.now();
+  const specs = callSpecsOf({ ...config.calls, count }, startAt);
   const onRecord = opts.onRecord;
   const run = prepareRun({
     driver: "net",
@@ -132,7 +134,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
       if (e.role === "UAC") ended.add(e.callId);
     });
     served.calls = (async () => {
-      const deadline = performance.now() + horizonOf(specs);
+      const deadline = performance.now() + horizonOf(specs) - startAt;
       while (!run.tracker.allEnded && !closed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       return run.tracker.outcomes().map((o) => ({ ...o, ended: ended.has(o.callId) }));
     })();

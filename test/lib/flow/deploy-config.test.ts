@@ -41,6 +41,7 @@ describe("deployment file", () => {
     expect(directoryOf(c).SIP2).toEqual({ host: "127.0.0.2", sipUdp: 5060 });
     expect(directoryOf(c).POL1).toEqual({ host: "127.0.0.1", cops: 3288 });
     expect(callSpecsOf(c.calls).map((s) => [s.startMs, s.hangUp, s.answerDelayMs])).toEqual([[0, "callee", 10], [50, "callee", 10]]);
+    expect(callSpecsOf(c.calls, 1_000_000).map((s) => s.startMs)).toEqual([1_000_000, 1_000_050]);
     expect(rolesFor("POL1", c)).toEqual(["POL1", "SIP1", "R1", "CH"]);
     expect(checkRoleCovered("UAS", c)).toBe("UAS");
   });
