@@ -124,7 +124,7 @@ export class SocketNetwork<E = unknown> {
   private readonly links = new Map<string, Link>();
   /** Every node's timers, keyed "node\0key": one armed setTimeout for the earliest deadline. */
   private readonly timers = new DeadlineTimers(
-    () => performance.now() - this.t0,
+    () => performance.now(),
     (key) => {
       const cut = key.indexOf("\u0000");
       this.dispatch(key.slice(0, cut), { type: "timer", now: this.now, key: key.slice(cut + 1) });
