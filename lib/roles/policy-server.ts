@@ -59,19 +59,19 @@ interface PolicyCall {
   authorised: boolean;
   /** Admitted without the clearinghouse (fail-open): usage is reconciled when it answers again. */
   local: boolean;
-  transactionId?: string;
-  token?: Buffer;
+  transactionId: string | undefined;
+  token: Buffer | undefined;
   /** The AuthorisationRequest awaiting its answer, if any. */
-  correlation?: string;
+  correlation: string | undefined;
   caller: string;
   callee: string;
   flows: readonly SipAaaMediaFlow[];
   /** The router classifiers of the call: instance ids firstInstance … firstInstance + instances - 1. */
   firstInstance: number;
   instances: number;
-  installedAt?: number;
+  installedAt: number | undefined;
   /** Why the policy is being removed: a REQ noLDP (answer DEC noLDP) or a DRQ (no answer). */
-  removalFor?: "noLDP" | "DRQ";
+  removalFor: "noLDP" | "DRQ" | undefined;
   usageDone: boolean;
   /** The PEP deleted its state; forget the call once the router has answered. */
   deleted: boolean;
@@ -134,7 +134,14 @@ export class PolicyServer implements FlowNode<CallEvent> {
   handle(ev: NodeEvent): NodeAction[] {
     switch (ev.type) {
       case "deliver":
-        if (ev.proto === "COPS") return this.links.deliver(ev.from, ev.bytes, ev.now);
+        if (ev.proto === "COPS") {
+          this.deliveredCallId = ev.callId;
+          try {
+            return this.links.deliver(ev.from, ev.bytes, ev.now);
+          } finally {
+            this.deliveredCallId = undefined;
+          }
+        }
         if (ev.proto === "OSP" && this.opts.clearinghouse.onWire) return this.onClearinghouseAnswer(ev.bytes, ev.now);
         return [];
       case "timer": {
@@ -180,6 +187,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return calls;
   }
 
+  /** The Call-ID the network tagged the message being handled with: the sender's string, shared when it matches. */
+  private deliveredCallId: string | undefined;
+
   /** The call a message to or from the router is about (set while one is being built). */
   private currentRouterCall: string | undefined;
 
@@ -214,10 +224,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const resync = message.op === "REQ" && message.lpdpDecisions.length > 0;
     if (!call) {
       call = {
-        callId: info.callId, pep: peer, handle: key, phase: "authorising", authorised: false, local: false,
-        caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0, usageDone: false, deleted: false, forgotten: false,
+        // Every field set here, so the record keeps one shape and no out-of-object property store.
+        callId: info.callId === this.deliveredCallId ? this.deliveredCallId : info.callId, pep: peer, handle: key, phase: "authorising", authorised: false, local: false,
+        transactionId: undefined, token: info.ospToken, correlation: undefined,
+        caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
+        installedAt: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
       };
-      if (info.ospToken) call.token = info.ospToken;
       calls.set(key, call);
       this.live++;
       if (purpose !== "AAA") {
