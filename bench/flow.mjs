@@ -54,14 +54,17 @@ async function memoryRate(n, topologyOptions, profile) {
 }
 
 /**
- * Sustained complete calls per second on the loopback socket driver. Calls are offered every `spacingMs`;
- * if the achieved rate comes within 80 % of the offered one the offer caps the figure, so the run is
- * repeated with half the spacing (at most 4 times). The rate is taken between the 10th and 90th percentile
- * of the complete calls' end times (the last message of the call, UsageConfirmation / DRQ included), so the
- * ramp-up and the tail don't count; failures are the calls that did not complete (timers expire under load).
+ * Sustained complete calls per second on the loopback socket driver. The rate of one run is taken between
+ * the 10th and 90th percentile of the complete calls' end times (their last message, UsageConfirmation /
+ * DRQ included), so ramp-up and tail don't count; failures are calls that did not complete. The first run
+ * offers calls every `spacingMs`. Far above capacity the backlog grows past SIP's T1 and retransmissions
+ * eat CPU, so further runs offer 1.25× the best rate seen so far (still more than is achieved) until the
+ * offer is no longer met; the best run is reported with its offered rate.
  */
 async function networkRate(n, topologyOptions, { spacingMs = 2 } = {}) {
-  for (let attempt = 0; ; attempt++) {
+  const tokens = topologyOptions.clearinghouse === "none" ? "no clearinghouse" : topologyOptions.signedTokens === false ? "unsigned tokens" : "signed tokens";
+  let best;
+  for (let attempt = 0; attempt < 4; attempt++) {
     const lastAt = new Map();
     const result = await runCalls({
       driver: "net", topology: topologyOptions, calls: calls(n, { spacingMs, answerDelayMs: 10, durationMs: 100 }), keepRecords: false,
@@ -77,12 +80,14 @@ async function networkRate(n, topologyOptions, { spacingMs = 2 } = {}) {
     const callsPerS = ms > 0 ? ((hi - lo) * 1000) / ms : 0;
     const offeredPerS = 1000 / spacingMs;
     const setup = complete.map((c) => c.setupLatencyMs ?? 0).sort((a, b) => a - b);
-    const run = { callsPerS, ms, failed: n - complete.length, offeredPerS, spacingMs, setupP50Ms: setup[setup.length >> 1] ?? 0 };
-    const tokens = topologyOptions.clearinghouse === "none" ? "no clearinghouse" : topologyOptions.signedTokens === false ? "unsigned tokens" : "signed tokens";
+    const run = { callsPerS, ms, failed: n - complete.length, offeredPerS, spacingMs, setupP50Ms: Math.round(setup[setup.length >> 1] ?? 0) };
     console.log(`loopback run, ${tokens}: ${n} calls offered at ${offeredPerS.toFixed(0)}/s, ${callsPerS.toFixed(1)} complete calls/s sustained, ${run.failed} failed, setup p50 ${run.setupP50Ms} ms`);
-    if (callsPerS < 0.8 * offeredPerS || attempt === 3) return run;
-    spacingMs /= 2;
+    if (!best || run.callsPerS > best.callsPerS) best = run;
+    if (callsPerS >= 0.9 * offeredPerS && attempt > 0) break; // the offer was met: more would only queue
+    if (best.callsPerS <= 0) break;
+    spacingMs = 1000 / (1.25 * best.callsPerS);
   }
+  return best;
 }
 
 /**
