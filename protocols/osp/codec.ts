@@ -172,6 +172,19 @@ export function formatOspTime(ms: number): string {
   // Civil date from days since 1970-01-01 (proleptic Gregorian, as Date.prototype.toISOString).
   const days = Math.floor(ms / 86_400_000);
   const inDay = ms - days * 86_400_000;
+  const date = days === lastDays ? lastDate : civilDate(days);
+  const second = Math.floor(inDay / 1000);
+  const millis = inDay - second * 1000;
+  const hms = `${TWO_DIGITS[Math.floor(second / 3600)]}:${TWO_DIGITS[Math.floor(second / 60) % 60]}:${TWO_DIGITS[second % 60]}`;
+  return millis === 0 ? `${date}T${hms}Z` : `${date}T${hms}.${String(millis).padStart(3, "0")}Z`;
+}
+
+// The last date written: messages written in the same day share it.
+let lastDays = NaN;
+let lastDate = "";
+
+/** `YYYY-MM-DD` of a day count since 1970-01-01. */
+function civilDate(days: number): string {
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097;
@@ -181,11 +194,9 @@ export function formatOspTime(ms: number): string {
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  const second = Math.floor(inDay / 1000);
-  const millis = inDay - second * 1000;
-  const hms = `${TWO_DIGITS[Math.floor(second / 3600)]}:${TWO_DIGITS[Math.floor(second / 60) % 60]}:${TWO_DIGITS[second % 60]}`;
-  const date = `${year < 1000 ? String(year).padStart(4, "0") : year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
-  return millis === 0 ? `${date}T${hms}Z` : `${date}T${hms}.${String(millis).padStart(3, "0")}Z`;
+  lastDays = days;
+  lastDate = `${year < 1000 ? String(year).padStart(4, "0") : year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}`;
+  return lastDate;
 }
 const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
 

@@ -152,7 +152,9 @@ class Reader {
   document(): XmlElement {
     const s = this.s;
     if (s.charCodeAt(0) === 0xfeff) this.pos = 1; // byte order mark (§4.3.3)
-    if (s.startsWith("<?xml", this.pos) && (isSpace(s.charCodeAt(this.pos + 5)) || s.charCodeAt(this.pos + 5) === QUESTION)) {
+    if (s.startsWith('<?xml version="1.0"?>', this.pos)) {
+      this.pos += 21; // the declaration the toolkit and this codec write
+    } else if (s.startsWith("<?xml", this.pos) && (isSpace(s.charCodeAt(this.pos + 5)) || s.charCodeAt(this.pos + 5) === QUESTION)) {
       XML_DECL.lastIndex = this.pos;
       const m = XML_DECL.exec(s);
       if (!m) throw new SyntaxFault(this.pos, "malformed XML declaration");
