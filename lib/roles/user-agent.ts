@@ -48,9 +48,6 @@ type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
 interface UaSetup {
   invite: SipRequest | undefined;
   inviteServerKey: string | undefined;
-  localUri: string;
-  localTag: string;
-  remoteTag: string | undefined;
   /** UAS: the 2xx retransmitted until the ACK comes (RFC 3261 §13.3.1.4), and its current interval. */
   final2xx: SipResponse | undefined;
   retransmitMs: number;
@@ -66,9 +63,11 @@ interface UaSetup {
 class UaCall {
   /** Local CSeq (RFC 3261 §12.2.1.1). */
   cseq = 0;
-  /** From and To values of in-dialog requests (local and remote URI with their tags, §12.2.1.1). */
-  local = "";
-  remote = "";
+  /** Local and remote URI and tag of the dialog (RFC 3261 §12.1.1, §12.1.2): From and To of in-dialog requests. */
+  localUri = "";
+  localTag = "";
+  remoteUri = "";
+  remoteTag: string | undefined = undefined;
   /** Route set as Route values, in the order they are sent (§12.1.1 / §12.1.2). */
   routeSet: readonly string[] = NO_ROUTES;
   remoteTarget = "";
@@ -81,6 +80,7 @@ class UaCall {
 }
 
 const NO_ROUTES: readonly string[] = [];
+const INTERNED_MAX = 256;
 
 const DEFAULT_NO_ANSWER_MS = 60_000;
 
@@ -169,9 +169,13 @@ export class UserAgent implements FlowNode<CallEvent> {
       contentType: "application/sdp",
     });
     const call = new UaCall(plan.callId, "caller", "calling", {
-      invite, inviteServerKey: undefined, localUri: plan.from, localTag: tag, remoteTag: undefined, final2xx: undefined, retransmitMs: 0,
+      invite, inviteServerKey: undefined, final2xx: undefined, retransmitMs: 0,
       provisionalSeen: false, cancelWanted: false, plan, behaviour: undefined, answer: undefined,
     });
+    // The plan's URIs are shared with the plan, not copied.
+    call.localUri = plan.from;
+    call.localTag = tag;
+    call.remoteUri = plan.to;
     call.cseq = 1;
     call.remoteTarget = plan.to;
     this.calls.set(plan.callId, call);
@@ -194,7 +198,7 @@ export class UserAgent implements FlowNode<CallEvent> {
         setup.provisionalSeen = true;
         if (call.state === "calling") call.state = "early";
         const tag = res.to.tag;
-        if (tag !== undefined) setup.remoteTag = tag;
+        if (tag !== undefined) call.remoteTag = ownString(tag);
       }
       if (setup.cancelWanted) return this.sendCancel(call, now);
       return [];
@@ -208,20 +212,14 @@ export class UserAgent implements FlowNode<CallEvent> {
     const setup = call.setup;
     if (setup === undefined || call.state === "confirmed" || call.state === "ending") return [this.ack(call)]; // retransmitted 2xx: ACK again
     // RFC 3261 §12.1.2: the dialog's remote tag, route set (Record-Route reversed) and remote target (Contact).
-    const tag = res.to.tag ?? setup.remoteTag;
+    const tag = res.to.tag;
+    if (tag !== undefined) call.remoteTag = ownString(tag);
     const plan = setup.plan;
-    const remoteUri = plan?.to ?? "";
-    call.local = `<${setup.localUri}>;tag=${setup.localTag}`;
-    call.remote = ownString(tag ? `<${remoteUri}>;tag=${tag}` : `<${remoteUri}>`);
     const rr = res.getHeaders("Record-Route");
-    if (rr.length > 0) {
-      const routes: string[] = [];
-      for (let i = rr.length - 1; i >= 0; i--) routes.push(ownString(rr[i]!));
-      call.routeSet = routes;
-    }
+    if (rr.length > 0) call.routeSet = this.sharedRoutes(rr.reverse());
     const contact = res.contact;
     const first = contact === "*" ? undefined : contact[0];
-    if (first) call.remoteTarget = ownString(uriText(first.uri));
+    if (first) call.remoteTarget = this.shared(uriText(first.uri));
     call.state = "confirmed";
     call.setup = undefined;
     const out: NodeAction<CallEvent>[] = [this.ack(call)];
@@ -279,22 +277,23 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (this.calls.has(callId)) return []; // re-INVITE is not part of these flows
     const behaviour = this.opts.behaviour?.(callId, req) ?? { outcome: "answer", answerDelayMs: 0, durationMs: 0, hangsUp: false };
     const from = req.from;
-    const localUri = uriText(req.to.uri);
-    const localTag = this.ids.nextTag();
     const contact = req.contact;
     const first = contact === "*" ? undefined : contact[0];
     const call = new UaCall(ownString(callId), "callee", "early", {
-      invite: req, inviteServerKey: serverKey, localUri, localTag, remoteTag: undefined, final2xx: undefined, retransmitMs: 0,
+      invite: req, inviteServerKey: serverKey, final2xx: undefined, retransmitMs: 0,
       provisionalSeen: true, cancelWanted: false, plan: undefined, behaviour, answer: undefined,
     });
     // RFC 3261 §12.1.1: the dialog as the UAS sees it (route set = Record-Route in order, target = Contact).
-    call.local = ownString(`<${localUri}>;tag=${localTag}`);
+    const localUri = this.shared(uriText(req.to.uri));
+    const localTag = this.ids.nextTag();
+    call.localUri = localUri;
+    call.localTag = localTag;
+    call.remoteUri = ownString(uriText(from.uri));
     const remoteTag = from.tag;
-    const remoteUri = uriText(from.uri);
-    call.remote = ownString(remoteTag ? `<${remoteUri}>;tag=${remoteTag}` : `<${remoteUri}>`);
+    if (remoteTag) call.remoteTag = ownString(remoteTag);
     const rr = req.getHeaders("Record-Route");
-    if (rr.length > 0) call.routeSet = rr.map(ownString);
-    call.remoteTarget = ownString(first ? uriText(first.uri) : remoteUri);
+    if (rr.length > 0) call.routeSet = this.sharedRoutes(rr);
+    call.remoteTarget = first ? ownString(uriText(first.uri)) : call.remoteUri;
     this.calls.set(call.callId, call);
     if (behaviour.outcome === "busy") return this.rejectInvite(call, 486, now);
     if (behaviour.outcome === "decline") return this.rejectInvite(call, 603, now);
@@ -315,7 +314,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   private rejectInvite(call: UaCall, status: number, now: number): NodeAction<CallEvent>[] {
     const setup = call.setup;
     if (!setup?.invite || setup.inviteServerKey === undefined) return [];
-    const out = this.sip.respond(setup.inviteServerKey, buildResponse(setup.invite, status, undefined, { toTag: setup.localTag }), now);
+    const out = this.sip.respond(setup.inviteServerKey, buildResponse(setup.invite, status, undefined, { toTag: call.localTag }), now);
     out.push(...this.finish(call, now, { status }));
     return out;
   }
@@ -325,7 +324,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const invite = setup?.invite;
     if (!setup || !invite || setup.inviteServerKey === undefined || call.state !== "early") return [];
     const ok = buildResponse(invite, 200, "OK", {
-      toTag: setup.localTag, contact: `<${this.contactUri(setup.localUri)}>`, body: setup.answer ?? this.answerFor(invite), contentType: "application/sdp",
+      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: setup.answer ?? this.answerFor(invite), contentType: "application/sdp",
     });
     call.state = "confirmed";
     const out = this.sip.respond(setup.inviteServerKey, ok, now);
@@ -392,8 +391,9 @@ export class UserAgent implements FlowNode<CallEvent> {
     const routes = call.routeSet;
     const extra: SipHeader[] = [];
     for (let i = 0; i < routes.length; i++) extra.push({ name: "Route", value: routes[i]! });
+    const remote = call.remoteTag ? `<${call.remoteUri}>;tag=${call.remoteTag}` : `<${call.remoteUri}>`;
     return buildRequest({
-      method, uri: call.remoteTarget, from: call.local, to: call.remote, callId: call.callId, cseq,
+      method, uri: call.remoteTarget, from: `<${call.localUri}>;tag=${call.localTag}`, to: remote, callId: call.callId, cseq,
       via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
       extraHeaders: extra,
     });
@@ -460,6 +460,35 @@ export class UserAgent implements FlowNode<CallEvent> {
   private step(call: UaCall, what: string): NodeAction<CallEvent> {
     return { type: "emit", event: { type: "step", callId: call.callId, role: this.name, what } };
   }
+
+  /**
+   * An owned copy of a value most calls share (the callee's AOR and Contact, the proxies' Record-Route
+   * values): one string per distinct value instead of one per call. Bounded; cleared when full.
+   */
+  private shared(s: string): string {
+    let v = this.interned.get(s);
+    if (v === undefined) {
+      if (this.interned.size >= INTERNED_MAX) this.interned.clear();
+      v = ownString(s);
+      this.interned.set(v, v);
+    }
+    return v;
+  }
+
+  /** A route set as one shared frozen array per distinct list of values (see `shared`). */
+  private sharedRoutes(values: string[]): readonly string[] {
+    const key = values.join("\n");
+    let v = this.internedRoutes.get(key);
+    if (v === undefined) {
+      if (this.internedRoutes.size >= INTERNED_MAX) this.internedRoutes.clear();
+      v = Object.freeze(values.map((r) => this.shared(r)));
+      this.internedRoutes.set(ownString(key), v);
+    }
+    return v;
+  }
+
+  private readonly interned = new Map<string, string>();
+  private readonly internedRoutes = new Map<string, readonly string[]>();
 
   private contactUri(aor: string): string {
     const user = /^sips?:([^@]+)@/.exec(aor)?.[1];
