@@ -76,11 +76,83 @@ const sdpMemo = new Map<string, StreamView[]>();
 function streams(sdp: string): StreamView[] {
   let views = sdpMemo.get(sdp);
   if (views === undefined) {
-    views = reduceSdp(sdpTransform.parse(sdp));
+    views = simpleStreams(sdp) ?? reduceSdp(sdpTransform.parse(sdp));
     if (sdpMemo.size >= SDP_MEMO_SIZE) sdpMemo.clear();
     sdpMemo.set(sdp, views);
   }
   return views;
+}
+
+const O_LINE = /^\S* \d* \d* \S* IP\d (\S*)$/;
+const C_LINE = /^IN IP\d (\S*)$/;
+const M_LINE = /^(\w+) (0|[1-9]\d*)(?:\/(?:0|[1-9]\d*))? [\w/]+(?: .*)?$/;
+const B_AS_LINE = /^AS:(0|[1-9]\d*)$/;
+const RTPMAP_LINE = /^rtpmap:(0|[1-9]\d*) ([\w\-.]+)\/(0|[1-9]\d*)(?:\/\S+)?$/;
+
+/**
+ * The stream views of an SDP made only of the lines the flows read (RFC 4566 §5: o=, c=, m=, b=AS, a=rtpmap)
+ * plus lines they ignore, written in the plain form our user agents and common peers use; undefined for
+ * anything else, which then goes through sdp-transform. Gives what reduceSdp gives for such text, without
+ * the general grammar walk.
+ */
+function simpleStreams(sdp: string): StreamView[] | undefined {
+  let sessionAddress: string | undefined;
+  let originAddress: string | undefined;
+  let sessionAs: number | undefined;
+  const media: { type: string; port: number; ip: string | undefined; as: number | undefined; rtp: { payload: number; codec: string; rate: number }[] }[] = [];
+  let current: (typeof media)[number] | undefined;
+  let pos = 0;
+  while (pos < sdp.length) {
+    let eol = sdp.indexOf("\n", pos);
+    if (eol < 0) eol = sdp.length;
+    const end = eol > pos && sdp.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+    const line = sdp.substring(pos, end);
+    pos = eol + 1;
+    if (line.length === 0) continue;
+    if (line.length < 2 || line.charCodeAt(1) !== 61 || line.indexOf("\r") >= 0) return undefined;
+    const value = line.substring(2);
+    let m: RegExpExecArray | null;
+    switch (line.charCodeAt(0)) {
+      case 118: case 115: case 116: case 105: case 117: case 101: case 112: case 122: case 107: case 114:
+        break; // v s t i u e p z k r: not read
+      case 111: // o=
+        if ((m = O_LINE.exec(value)) === null) return undefined;
+        originAddress = m[1]!;
+        break;
+      case 99: // c=
+        if ((m = C_LINE.exec(value)) === null) return undefined;
+        if (current) current.ip = m[1]!;
+        else sessionAddress = m[1]!;
+        break;
+      case 109: // m=
+        if ((m = M_LINE.exec(value)) === null) return undefined;
+        current = { type: m[1]!, port: Number(m[2]), ip: undefined, as: undefined, rtp: [] };
+        media.push(current);
+        break;
+      case 98: // b=
+        if ((m = B_AS_LINE.exec(value)) === null) return undefined;
+        // the first b=AS of a level counts (as reduceSdp's find)
+        if (current) current.as ??= Number(m[1]);
+        else sessionAs ??= Number(m[1]);
+        break;
+      case 97: // a=
+        if (value.startsWith("rtpmap:")) {
+          if ((m = RTPMAP_LINE.exec(value)) === null || current === undefined) return undefined;
+          current.rtp.push({ payload: Number(m[1]), codec: m[2]!, rate: Number(m[3]) });
+        }
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const session = sessionAddress ?? originAddress ?? "0.0.0.0";
+  return media.map((x) => ({
+    type: x.type,
+    endpoint: { address: x.ip ?? session, port: x.port },
+    codecs: x.rtp.map((r) => r.codec),
+    rtp: x.rtp,
+    bandwidthKbps: x.as ?? sessionAs,
+  }));
 }
 
 function reduceSdp(parsed: ReturnType<typeof sdpTransform.parse>): StreamView[] {

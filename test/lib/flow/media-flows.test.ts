@@ -1,3 +1,4 @@
+import sdpTransform from "sdp-transform";
 import { describe, expect, it } from "vitest";
 import { answerSdp, buildSdp, mediaFlows } from "../../../lib/flow/media-flows.js";
 
@@ -18,5 +19,39 @@ describe("media flows from SDP offer/answer", () => {
     expect(mediaFlows(withBw, undefined).map((f) => f.bandwidthKbps)).toEqual([24, 24]);
     const rejected = answerSdp(withBw, { sessionId: 4, address: "192.0.2.20", audioPort: 5000, supported: ["PCMU"] });
     expect(mediaFlows(withBw, rejected)).toEqual([]);
+  });
+
+  it("reads plain SDP as sdp-transform does (fast path), and other SDP through sdp-transform", () => {
+    const texts: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const o = buildSdp({ sessionId: i, address: `192.0.2.${i + 1}`, audioPort: 20000 + 2 * i, ...(i % 3 === 0 ? { bandwidthKbps: 24 + i } : {}) });
+      texts.push(
+        o,
+        answerSdp(o, { sessionId: i + 1, address: "198.51.100.1", audioPort: 30000 + i, supported: i % 2 ? ["PCMA"] : ["PCMU", "G729"] }),
+        o.replace(/\r\n/g, "\n"),
+        o.replace("m=audio", "b=AS:64\r\nm=audio"),
+        `${o}m=video 0 RTP/AVP 31\r\na=rtpmap:31 H261/90000\r\n`,
+        `${o}m=audio ${40000 + i} RTP/AVP 0\r\nc=IN IP4 203.0.113.${i + 1}\r\nb=TIAS:64000\r\na=rtpmap:0 PCMU/8000\r\n`,
+        o.replace(/c=IN IP4 [0-9.]+/, "c=IN IP6 2001:db8::1"),
+        o.replace(/c=IN IP4 [0-9.]+\r\n/, ""),
+        `${o}a=fmtp:18 annexb=no\r\n`,
+        o.replace("s=callgate", "s=-\r\ni=info"),
+        o.replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:0 PCMU/8000/1"),
+        o.replace("m=audio", "X=1\r\nm=audio"),
+      );
+    }
+    for (const text of texts) {
+      const p = sdpTransform.parse(text);
+      const session = p.connection?.ip ?? p.origin?.address ?? "0.0.0.0";
+      const want = p.media
+        .filter((m) => m.port !== 0)
+        .map((m) => ({ address: m.connection?.ip ?? session, port: m.port, codecs: (m.rtp ?? []).map((r) => r.codec), bw: (m.bandwidth ?? p.bandwidth ?? []).find((b) => b.type === "AS")?.limit }));
+      const got = mediaFlows(text, undefined)
+        .filter((f) => f.direction === "caller-to-callee")
+        .map((f) => ({ address: f.src.address, port: f.src.port, codecs: f.codecs, bw: f.bandwidthKbps }));
+      expect(got.map((g) => ({ ...g, bw: undefined }))).toEqual(want.map((w) => ({ ...w, bw: undefined })));
+      // explicit b=AS wins; otherwise the codec table (RFC 3550 header overhead) sizes the flow
+      got.forEach((g, i) => { if (want[i]!.bw !== undefined) expect(g.bw).toBe(want[i]!.bw); });
+    }
   });
 });
