@@ -4,6 +4,7 @@
 import {
   ReasonCode,
   encodeSipAaaClientSi,
+  ownBytes,
   parseSipAaaDecision,
   sipAaaContext,
   type CopsMessage,
@@ -225,7 +226,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         setup.token = undefined; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation
       }
       data = encodeSipAaaClientSi(info);
-      if (purpose !== "AAA") call.ldpClientSi = data;
+      if (purpose !== "AAA") call.ldpClientSi = ownBytes(data); // kept until REQ noLDP
     }
     return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext(purpose), clientSi: [{ cType: 1, data }] }, now);
   }

@@ -103,7 +103,7 @@ export { CopsPepConnection } from "./connection/pep-connection.js";
 export type { CopsPepOptions, CopsPepCommand, CopsPepEvent } from "./connection/pep-connection.js";
 export { CopsPdpConnection } from "./connection/pdp-connection.js";
 export type { CopsPdpOptions, CopsPdpCommand, CopsPdpEvent } from "./connection/pdp-connection.js";
-export { handleKey, handleOfKey, ownHandle } from "./connection/handle-key.js";
+export { handleKey, handleOfKey, ownBytes, ownHandle } from "./connection/handle-key.js";
 export { parseIpv4 } from "./objects/ip-address.js";
 export type { HandleKey } from "./connection/handle-key.js";
 export { IntegritySession } from "./connection/integrity-session.js";

@@ -40,3 +40,13 @@ export function ownHandle(handle: Buffer): Buffer {
   slabUsed += (n + 3) & ~3;
   return out;
 }
+
+/**
+ * A copy of bytes kept for a call's lifetime (a REQ kept for resynchronisation, its ClientSI): exactly sized and
+ * unpooled, so it pins neither the message it came from nor an 8 KiB Buffer pool slab shared with short-lived data.
+ */
+export function ownBytes(bytes: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(out, 0);
+  return out;
+}

@@ -14,7 +14,7 @@ import type {
   CopsServerAddress,
 } from "../cops-message.js";
 import type { CopsAction, CopsTransportEvent } from "./cops-actions.js";
-import { handleHex, handleKey, ownHandle } from "./handle-key.js";
+import { handleHex, handleKey, ownBytes, ownHandle } from "./handle-key.js";
 import type { HandleKey } from "./handle-key.js";
 import { IntegritySession } from "./integrity-session.js";
 import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
@@ -355,7 +355,7 @@ export class CopsPepConnection {
       state = { request: bytes, awaitingDecision: false, pendingReports: 0, localCommand: -1 };
       this.states.set(key, state);
     }
-    state.request = bytes;
+    state.request = ownBytes(bytes); // kept for the call's life (resynchronisation)
     if (open) {
       state.awaitingDecision = true;
       return;
@@ -415,7 +415,7 @@ export class CopsPepConnection {
     if (decoded.inInterface) req.inInterface = decoded.inInterface;
     if (decoded.outInterface) req.outInterface = decoded.outInterface;
     if (withLocal) req.lpdpDecisions = state.localCommand >= 0 ? [{ command: state.localCommand, flags: 0 }] : [];
-    state.request = this.send(req, out);
+    state.request = ownBytes(this.send(req, out));
   }
 
   private scheduleKeepAlive(out: CopsAction<CopsPepEvent>[]): void {
