@@ -52,13 +52,14 @@ export class OspClearinghouseAdapter implements ClearinghouseAdapter {
   }
 
   authorise(req: AuthoriseRequest): Exchange<AuthoriseResult> {
+    const callId = Buffer.from(req.callId, "utf8");
     if (req.side === "terminating" && req.token && this.opts.validator) {
-      const verdict = this.opts.validator.validate(req.token, { callId: Buffer.from(req.callId, "utf8") }, req.now);
+      const verdict = this.opts.validator.validate(req.token, { callId }, req.now);
       if (!verdict.ok) return { kind: "done", result: { allowed: false, status: 401, reason: `token refused: ${verdict.reason}` } };
     }
     const messageId = this.messageId();
     const message = authorisationRequest({
-      messageId, nowMs: req.now, callId: Buffer.from(req.callId, "utf8"),
+      messageId, nowMs: req.now, callId,
       callingNumber: numberOf(req.source), calledNumber: numberOf(req.destination),
     });
     return { kind: "wire", bytes: encodeOspMessage(message, { spelling: this.spelling }), label: "AuthorisationRequest", correlation: messageId };

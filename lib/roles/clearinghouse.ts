@@ -86,7 +86,8 @@ export class Clearinghouse {
     const earlier = this.answered.get(key);
     if (earlier) return this.answer(message, earlier.at, peer, { next: earlier.transactionId });
     // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
-    const authorisations = message.components.filter((c) => c.kind === "AuthorisationRequest").length;
+    let authorisations = 0;
+    for (const c of message.components) if (c.kind === "AuthorisationRequest") authorisations++;
     const firstTransactionId = this.nextTransactionId;
     const transactionIds = { next: firstTransactionId };
     this.nextTransactionId += BigInt(authorisations);

@@ -257,8 +257,7 @@ export class OspTokenValidator {
         throw new Refusal("expired", `valid until ${new Date(info.validUntil).toISOString()}`);
       }
       if (!info.callId.equals(expect.callId)) throw new Refusal("wrong-call-id", "token was issued for another CallId");
-      const named = [...info.destinationInfo, ...(info.destinationAlternates ?? [])];
-      if (expect.destination !== undefined && !named.some((d) => d.value === expect.destination)) {
+      if (expect.destination !== undefined && !names(info.destinationInfo, expect.destination) && !names(info.destinationAlternates, expect.destination)) {
         throw new Refusal("wrong-destination", `token does not name destination ${expect.destination}`);
       }
       this.pruneSeen(nowMs);
@@ -282,7 +281,9 @@ export class OspTokenValidator {
   }
 
   private openToken(token: Buffer, nowMs: number): { content: Buffer; signed: boolean } {
-    const firstByte = token.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+    let first = 0;
+    while (first < token.length && (token[first] === 0x20 || token[first] === 0x0a || token[first] === 0x0d || token[first] === 0x09)) first++;
+    const firstByte = token[first];
     if (firstByte === 0x3c /* '<' */) {
       if (!this.options.allowUnsigned) throw new Refusal("unsigned-not-allowed", "unsigned tokens are not accepted");
       return { content: token, signed: false };
@@ -354,6 +355,12 @@ export class OspTokenValidator {
     }
     return { facts, publicKey, anchor };
   }
+}
+
+/** Whether one of the DestinationInfo / DestinationAlternate entries has this value. */
+function names(list: readonly { value: string }[] | undefined, destination: string): boolean {
+  if (list !== undefined) for (const d of list) if (d.value === destination) return true;
+  return false;
 }
 
 // ---- CMS SignedData reading (RFC 5652 §5; RFC 2315 §9 is the same shape) ----------------------------------

@@ -126,7 +126,7 @@ describe("OSP direct decode = element-tree decode", () => {
       const tokenInfo = b.includes("<TokenInfo");
       const got = outcome(() => (tokenInfo ? decodeTokenInfo(b) : decodeOspMessage(b)));
       const want = outcome(() => (tokenInfo ? decodeTokenInfoTree(b) : decodeOspMessageTree(b)));
-      if ((tokenInfo ? decodeTokenInfoDirect(b) : decodeOspMessageDirect(b)) !== undefined) direct++;
+      if (i % 10 === 0 && (tokenInfo ? decodeTokenInfoDirect(b) : decodeOspMessageDirect(b)) !== undefined) direct++;
       try {
         expect(got).toEqual(want);
       } catch (err) {
@@ -134,6 +134,6 @@ describe("OSP direct decode = element-tree decode", () => {
       }
     }
     // Some mutations leave a readable plain document (a changed value, a space): the direct reader was compared.
-    expect(direct).toBeGreaterThan(100);
-  });
+    expect(direct).toBeGreaterThan(10);
+  }, 240_000);
 });
