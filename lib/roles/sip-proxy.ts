@@ -26,7 +26,7 @@ import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
 import { SipIds, ownString } from "./sip-ids.js";
-import { SipTransactionLayer, sipSend, uriText } from "./sip-transaction-layer.js";
+import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
@@ -56,7 +56,7 @@ type Phase = "authorising" | "proceeding" | "answered" | "confirmed" | "ending" 
 /** What only call setup needs (RFC 3261 §16 INVITE transaction, FIG. 5 REQ AAA/LDP); dropped once the 2xx is relayed. */
 interface ProxySetup {
   invite: SipRequest;
-  inviteServerKey: string;
+  inviteServerTx: ServerTx;
   forwarded: SipRequest | undefined;
   offer: string | undefined;
   answerSdp: string | undefined;
@@ -164,9 +164,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     switch (inbound.kind) {
       case "request": {
         const req = inbound.request;
-        if (req.method === "INVITE") more = this.onInvite(req, inbound.serverKey, from, now);
-        else if (req.method === "CANCEL") more = this.onCancel(req, inbound.serverKey, now);
-        else more = this.onInDialogRequest(req, inbound.serverKey, from, now);
+        if (req.method === "INVITE") more = this.onInvite(req, inbound.serverTx, from, now);
+        else if (req.method === "CANCEL") more = this.onCancel(req, inbound.serverTx, now);
+        else more = this.onInDialogRequest(req, inbound.serverTx, from, now);
         break;
       }
       case "ack":
@@ -181,14 +181,14 @@ export class SipProxy implements FlowNode<CallEvent> {
     return actions;
   }
 
-  private onInvite(req: SipRequest, serverKey: string, from: string, now: number): NodeAction[] {
+  private onInvite(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
     if (this.calls.has(req.callId)) return [];
     const maxForwards = req.maxForwards ?? 70;
-    if (maxForwards <= 0) return this.sip.respond(serverKey, buildResponse(req, 483), now); // RFC 3261 §16.3
+    if (maxForwards <= 0) return this.sip.respond(serverTx, buildResponse(req, 483), now); // RFC 3261 §16.3
     const handle = this.cops.machine.allocateHandle();
     const tokenText = req.getHeader(TOKEN_HEADER);
     const setup: ProxySetup = {
-      invite: req, inviteServerKey: serverKey, forwarded: undefined,
+      invite: req, inviteServerTx: serverTx, forwarded: undefined,
       offer: req.body.length > 0 ? req.body.toString("utf8") : undefined, answerSdp: undefined, held: undefined,
       caller: uriText(req.from.uri), callee: req.uri,
       token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, flows: undefined, flowsHaveAnswer: false,
@@ -329,7 +329,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         call.setup = undefined;
       } else call.phase = "done";
     }
-    return this.sip.respond(setup.inviteServerKey, up, now);
+    return this.sip.respond(setup.inviteServerTx, up, now);
   }
 
   private onStrayResponse(res: SipResponse, from: string): NodeAction[] {
@@ -346,9 +346,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     return [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
   }
 
-  private onCancel(cancel: SipRequest, serverKey: string, now: number): NodeAction[] {
+  private onCancel(cancel: SipRequest, serverTx: ServerTx, now: number): NodeAction[] {
     // RFC 3261 §16.10: answer the CANCEL, then cancel the pending branch (or answer 487 ourselves).
-    const out = this.sip.respond(serverKey, buildResponse(cancel, 200), now);
+    const out = this.sip.respond(serverTx, buildResponse(cancel, 200), now);
     const call = this.calls.get(cancel.callId);
     if (!call || call.phase === "done" || call.phase === "confirmed") return out;
     out.push(this.step(call, "CANCEL"));
@@ -368,21 +368,21 @@ export class SipProxy implements FlowNode<CallEvent> {
     return this.sip.sendRequest(cancel, call.downstream, now, { onResponse: () => [] });
   }
 
-  private onInDialogRequest(req: SipRequest, serverKey: string, from: string, now: number): NodeAction[] {
+  private onInDialogRequest(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
     const call = this.calls.get(req.callId);
-    if (!call) return this.sip.respond(serverKey, buildResponse(req, 481), now);
+    if (!call) return this.sip.respond(serverTx, buildResponse(req, 481), now);
     const to = from === call.upstream ? call.downstream : call.upstream;
     const branch = this.ids.nextBranch();
     const fwd = this.forwardCopy(req, branch, false, undefined);
     const out = this.sip.sendRequest(fwd, to, now, {
       onResponse: (res, t) => {
         if (res.status < 200) return [];
-        const acts = this.sip.respond(serverKey, upstreamCopy(res), t);
+        const acts = this.sip.respond(serverTx, upstreamCopy(res), t);
         if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
         return acts;
       },
       onTimeout: (t) => {
-        const acts = this.sip.respond(serverKey, buildResponse(req, 408), t);
+        const acts = this.sip.respond(serverTx, buildResponse(req, 408), t);
         if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
         return acts;
       },
@@ -490,7 +490,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const out: NodeAction[] = [];
     if (setup !== undefined && call.phase !== "done") {
       const res = buildResponse(setup.invite, status, undefined, { toTag: `${this.opts.name.toLowerCase()}-${call.handle.toString("hex")}`, extraHeaders: { Reason: `SIP;cause=${status};text="${text}"` } });
-      out.push(...this.sip.respond(setup.inviteServerKey, res, now));
+      out.push(...this.sip.respond(setup.inviteServerTx, res, now));
     }
     call.phase = "done";
     out.push(...this.endCops(call, now, text));

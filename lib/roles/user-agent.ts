@@ -5,7 +5,7 @@ import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { answerSdp, buildSdp } from "../flow/media-flows.js";
-import { SipTransactionLayer, sipSend, uriText } from "./sip-transaction-layer.js";
+import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";
 
 export interface PlannedCall {
   callId: string;
@@ -47,7 +47,7 @@ type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
 /** What only the INVITE transaction and the wait for the ACK need; dropped once the dialog is confirmed both ways. */
 interface UaSetup {
   invite: SipRequest | undefined;
-  inviteServerKey: string | undefined;
+  inviteServerTx: ServerTx | undefined;
   /** UAS: the 2xx retransmitted until the ACK comes (RFC 3261 §13.3.1.4), and its current interval. */
   final2xx: SipResponse | undefined;
   retransmitMs: number;
@@ -71,6 +71,10 @@ class UaCall {
   /** Route set as Route values, in the order they are sent (§12.1.1 / §12.1.2). */
   routeSet: readonly string[] = NO_ROUTES;
   remoteTarget = "";
+  /** UA timers (T_* bits) set and neither fired nor cancelled: only those are cancelled. */
+  armed = 0;
+  /** Driver key per UA timer ("ua:<what>:<Call-ID>"), made once per call so the driver hashes it once. */
+  timerKeys: (string | undefined)[] | undefined = undefined;
   constructor(
     readonly callId: string,
     readonly side: "caller" | "callee",
@@ -83,6 +87,15 @@ const NO_ROUTES: readonly string[] = [];
 const INTERNED_MAX = 256;
 
 const DEFAULT_NO_ANSWER_MS = 60_000;
+
+// UA timers of one call (bit numbers of UaCall.armed) and the <what> of their keys.
+const T_CANCEL = 0;
+const T_NOANSWER = 1;
+const T_HANGUP = 2;
+const T_ANSWER = 3;
+const T_2XX = 4;
+const T_2XX_GIVEUP = 5;
+const TIMER_WHAT = ["cancel", "noanswer", "hangup", "answer", "2xx", "2xxgiveup"] as const;
 
 export class UserAgent implements FlowNode<CallEvent> {
   readonly name: string;
@@ -134,7 +147,7 @@ export class UserAgent implements FlowNode<CallEvent> {
         if (ev.proto !== "SIP") return [];
         const { actions, inbound } = this.sip.receive(ev.bytes, ev.from, ev.now);
         if (!inbound) return actions;
-        if (inbound.kind === "request") return [...actions, ...this.onRequest(inbound.request, inbound.serverKey, ev.now)];
+        if (inbound.kind === "request") return [...actions, ...this.onRequest(inbound.request, inbound.serverTx, ev.now)];
         if (inbound.kind === "ack") return [...actions, ...this.onAck(inbound.request, ev.now)];
         return [...actions, ...this.onStrayResponse(inbound.response)];
       }
@@ -169,7 +182,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       contentType: "application/sdp",
     });
     const call = new UaCall(plan.callId, "caller", "calling", {
-      invite, inviteServerKey: undefined, final2xx: undefined, retransmitMs: 0,
+      invite, inviteServerTx: undefined, final2xx: undefined, retransmitMs: 0,
       provisionalSeen: false, cancelWanted: false, plan, behaviour: undefined, answer: undefined,
     });
     // The plan's URIs are shared with the plan, not copied.
@@ -183,8 +196,8 @@ export class UserAgent implements FlowNode<CallEvent> {
       onResponse: (res, t) => this.onInviteResponse(call, res, t),
       onTimeout: (t) => this.finish(call, t, { status: 408, reason: "no response (Timer B)" }),
     }, branch);
-    if (plan.cancelAfterMs !== undefined) out.push({ type: "set-timer", key: `ua:cancel:${plan.callId}`, delayMs: plan.cancelAfterMs });
-    out.push({ type: "set-timer", key: `ua:noanswer:${plan.callId}`, delayMs: plan.noAnswerTimeoutMs ?? DEFAULT_NO_ANSWER_MS });
+    if (plan.cancelAfterMs !== undefined) out.push(setTimer(call, T_CANCEL, plan.cancelAfterMs));
+    out.push(setTimer(call, T_NOANSWER, plan.noAnswerTimeoutMs ?? DEFAULT_NO_ANSWER_MS));
     out.push(this.step(call, "INVITE sent"));
     return out;
   }
@@ -223,9 +236,10 @@ export class UserAgent implements FlowNode<CallEvent> {
     call.state = "confirmed";
     call.setup = undefined;
     const out: NodeAction<CallEvent>[] = [this.ack(call)];
-    out.push({ type: "cancel-timer", key: `ua:cancel:${call.callId}` }, { type: "cancel-timer", key: `ua:noanswer:${call.callId}` });
+    cancelTimer(call, T_CANCEL, out);
+    cancelTimer(call, T_NOANSWER, out);
     out.push({ type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } });
-    if (plan?.hangUp === "caller") out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: plan.durationMs });
+    if (plan?.hangUp === "caller") out.push(setTimer(call, T_HANGUP, plan.durationMs));
     return out;
   }
 
@@ -259,20 +273,20 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   // ---- UAS ----
 
-  private onRequest(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+  private onRequest(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
     switch (req.method) {
       case "INVITE":
-        return this.onInvite(req, serverKey, now);
+        return this.onInvite(req, serverTx, now);
       case "CANCEL":
-        return this.onCancel(req, serverKey, now);
+        return this.onCancel(req, serverTx, now);
       case "BYE":
-        return this.onBye(req, serverKey, now);
+        return this.onBye(req, serverTx, now);
       default:
-        return this.sip.respond(serverKey, buildResponse(req, 405, undefined, { toTag: this.ids.nextTag() }), now);
+        return this.sip.respond(serverTx, buildResponse(req, 405, undefined, { toTag: this.ids.nextTag() }), now);
     }
   }
 
-  private onInvite(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+  private onInvite(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
     const callId = req.callId;
     if (this.calls.has(callId)) return []; // re-INVITE is not part of these flows
     const behaviour = this.opts.behaviour?.(callId, req) ?? { outcome: "answer", answerDelayMs: 0, durationMs: 0, hangsUp: false };
@@ -280,7 +294,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const contact = req.contact;
     const first = contact === "*" ? undefined : contact[0];
     const call = new UaCall(ownString(callId), "callee", "early", {
-      invite: req, inviteServerKey: serverKey, final2xx: undefined, retransmitMs: 0,
+      invite: req, inviteServerTx: serverTx, final2xx: undefined, retransmitMs: 0,
       provisionalSeen: true, cancelWanted: false, plan: undefined, behaviour, answer: undefined,
     });
     // RFC 3261 §12.1.1: the dialog as the UAS sees it (route set = Record-Route in order, target = Contact).
@@ -300,9 +314,9 @@ export class UserAgent implements FlowNode<CallEvent> {
     const answer = this.answerFor(req);
     call.setup!.answer = answer;
     const ringing = buildResponse(req, 180, "Ringing", { toTag: localTag, contact: `<${this.contactUri(localUri)}>`, body: answer, contentType: "application/sdp" });
-    const out = this.sip.respond(serverKey, ringing, now);
+    const out = this.sip.respond(serverTx, ringing, now);
     out.push(this.step(call, "ringing"));
-    if (behaviour.outcome === "answer") out.push({ type: "set-timer", key: `ua:answer:${callId}`, delayMs: behaviour.answerDelayMs });
+    if (behaviour.outcome === "answer") out.push(setTimer(call, T_ANSWER, behaviour.answerDelayMs));
     return out;
   }
 
@@ -313,8 +327,8 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private rejectInvite(call: UaCall, status: number, now: number): NodeAction<CallEvent>[] {
     const setup = call.setup;
-    if (!setup?.invite || setup.inviteServerKey === undefined) return [];
-    const out = this.sip.respond(setup.inviteServerKey, buildResponse(setup.invite, status, undefined, { toTag: call.localTag }), now);
+    if (!setup?.invite || setup.inviteServerTx === undefined) return [];
+    const out = this.sip.respond(setup.inviteServerTx, buildResponse(setup.invite, status, undefined, { toTag: call.localTag }), now);
     out.push(...this.finish(call, now, { status }));
     return out;
   }
@@ -322,22 +336,22 @@ export class UserAgent implements FlowNode<CallEvent> {
   private answer(call: UaCall, now: number): NodeAction<CallEvent>[] {
     const setup = call.setup;
     const invite = setup?.invite;
-    if (!setup || !invite || setup.inviteServerKey === undefined || call.state !== "early") return [];
+    if (!setup || !invite || setup.inviteServerTx === undefined || call.state !== "early") return [];
     const ok = buildResponse(invite, 200, "OK", {
       toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: setup.answer ?? this.answerFor(invite), contentType: "application/sdp",
     });
     call.state = "confirmed";
-    const out = this.sip.respond(setup.inviteServerKey, ok, now);
+    const out = this.sip.respond(setup.inviteServerTx, ok, now);
     // The INVITE transaction ended with the 2xx (RFC 3261 §17.2.1): its request and key are no longer needed.
     setup.invite = undefined;
-    setup.inviteServerKey = undefined;
+    setup.inviteServerTx = undefined;
     setup.answer = undefined;
     // The ACK confirms the dialog (and starts the callee's hang-up timer).
     setup.final2xx = ok;
     if (!this.reliable) {
       // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx until the ACK comes.
       setup.retransmitMs = this.t1;
-      out.push({ type: "set-timer", key: `ua:2xx:${call.callId}`, delayMs: this.t1 }, { type: "set-timer", key: `ua:2xxgiveup:${call.callId}`, delayMs: 64 * this.t1 });
+      out.push(setTimer(call, T_2XX, this.t1), setTimer(call, T_2XX_GIVEUP, 64 * this.t1));
     }
     return out;
   }
@@ -347,20 +361,19 @@ export class UserAgent implements FlowNode<CallEvent> {
     const setup = call?.setup;
     if (!call || call.side !== "callee" || setup?.final2xx === undefined) return [];
     call.setup = undefined;
-    const out: NodeAction<CallEvent>[] = [
-      { type: "cancel-timer", key: `ua:2xx:${call.callId}` },
-      { type: "cancel-timer", key: `ua:2xxgiveup:${call.callId}` },
-      { type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } },
-    ];
-    if (setup.behaviour?.hangsUp) out.push({ type: "set-timer", key: `ua:hangup:${call.callId}`, delayMs: setup.behaviour.durationMs });
+    const out: NodeAction<CallEvent>[] = [];
+    cancelTimer(call, T_2XX, out);
+    cancelTimer(call, T_2XX_GIVEUP, out);
+    out.push({ type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } });
+    if (setup.behaviour?.hangsUp) out.push(setTimer(call, T_HANGUP, setup.behaviour.durationMs));
     return out;
   }
 
-  private onCancel(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
-    const out = this.sip.respond(serverKey, buildResponse(req, 200, "OK"), now);
+  private onCancel(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
+    const out = this.sip.respond(serverTx, buildResponse(req, 200, "OK"), now);
     const call = this.calls.get(req.callId);
     if (call && call.side === "callee" && call.state === "early") {
-      out.push({ type: "cancel-timer", key: `ua:answer:${call.callId}` });
+      cancelTimer(call, T_ANSWER, out);
       out.push(...this.rejectInvite(call, 487, now));
     }
     return out;
@@ -368,11 +381,11 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   // ---- both ----
 
-  private onBye(req: SipRequest, serverKey: string, now: number): NodeAction<CallEvent>[] {
+  private onBye(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
     const call = this.calls.get(req.callId);
-    if (!call) return this.sip.respond(serverKey, buildResponse(req, 481), now);
-    const out = this.sip.respond(serverKey, buildResponse(req, 200, "OK"), now);
-    out.push({ type: "cancel-timer", key: `ua:hangup:${call.callId}` });
+    if (!call) return this.sip.respond(serverTx, buildResponse(req, 481), now);
+    const out = this.sip.respond(serverTx, buildResponse(req, 200, "OK"), now);
+    cancelTimer(call, T_HANGUP, out);
     out.push(...this.finish(call, now, { status: 200, endedBy: call.side === "caller" ? "callee" : "caller" }));
     return out;
   }
@@ -419,6 +432,8 @@ export class UserAgent implements FlowNode<CallEvent> {
     }
     const call = this.calls.get(callId);
     if (!call) return [];
+    const fired = TIMER_WHAT.indexOf(what as (typeof TIMER_WHAT)[number]);
+    if (fired >= 0) call.armed &= ~(1 << fired);
     switch (what) {
       case "answer":
         return this.answer(call, now);
@@ -431,11 +446,11 @@ export class UserAgent implements FlowNode<CallEvent> {
         const setup = call.setup;
         if (!setup?.final2xx) return [];
         setup.retransmitMs = Math.min(2 * setup.retransmitMs, 4000);
-        return [sipSend(this.opts.proxy, setup.final2xx), { type: "set-timer", key, delayMs: setup.retransmitMs }];
+        return [sipSend(this.opts.proxy, setup.final2xx), setTimer(call, T_2XX, setup.retransmitMs)];
       }
       case "2xxgiveup":
         if (call.setup) call.setup.final2xx = undefined;
-        return [{ type: "cancel-timer", key: `ua:2xx:${call.callId}` }];
+        return cancelTimer(call, T_2XX, []);
       default:
         return [];
     }
@@ -449,12 +464,12 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (how.status !== undefined) event.status = how.status;
     if (how.reason !== undefined) event.reason = how.reason;
     if (how.endedBy !== undefined) event.endedBy = how.endedBy;
-    return [
-      { type: "cancel-timer", key: `ua:cancel:${call.callId}` },
-      { type: "cancel-timer", key: `ua:noanswer:${call.callId}` },
-      { type: "cancel-timer", key: `ua:answer:${call.callId}` },
-      { type: "emit", event },
-    ];
+    const out: NodeAction<CallEvent>[] = [];
+    cancelTimer(call, T_CANCEL, out);
+    cancelTimer(call, T_NOANSWER, out);
+    cancelTimer(call, T_ANSWER, out);
+    out.push({ type: "emit", event });
+    return out;
   }
 
   private step(call: UaCall, what: string): NodeAction<CallEvent> {
@@ -500,4 +515,25 @@ export class UserAgent implements FlowNode<CallEvent> {
     this.mediaPort = this.mediaPort >= 60_000 ? 20_000 : this.mediaPort + 2;
     return port;
   }
+}
+
+/** Arm one of a call's UA timers (its key made once per call). */
+function setTimer(call: UaCall, timer: number, delayMs: number): NodeAction<CallEvent> {
+  call.armed |= 1 << timer;
+  return { type: "set-timer", key: timerKey(call, timer), delayMs };
+}
+
+/** Cancel one of a call's UA timers if it is armed (a timer never set or already fired needs no cancel). */
+function cancelTimer(call: UaCall, timer: number, out: NodeAction<CallEvent>[]): NodeAction<CallEvent>[] {
+  const bit = 1 << timer;
+  if ((call.armed & bit) !== 0) {
+    call.armed &= ~bit;
+    out.push({ type: "cancel-timer", key: timerKey(call, timer) });
+  }
+  return out;
+}
+
+function timerKey(call: UaCall, timer: number): string {
+  const keys = (call.timerKeys ??= new Array<string | undefined>(TIMER_WHAT.length));
+  return (keys[timer] ??= `ua:${TIMER_WHAT[timer]}:${call.callId}`);
 }
