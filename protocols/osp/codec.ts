@@ -340,7 +340,8 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
       // Same result as decode, read from the text; anything decode would keep as an extension or refuse: BAIL.
       const out: Record<string, unknown> = {};
       for (const key of manyKeys) out[key] = [];
-      for (const attr of ownAttributes) {
+      for (let i = 0; i < ownAttributes.length; i++) {
+        const attr = ownAttributes[i]!;
         const a = r.attribute(attr);
         if (a !== undefined) out[attr] = a;
       }
@@ -562,7 +563,7 @@ const BAIL = new Error("OSP direct read: not the plain form");
  * Characters and markup the direct reader leaves to the full reader (xml-reader.ts): controls (and so CR, which
  * §2.11 would normalise), references, surrogates, U+FFFD..U+FFFF, comments, CDATA, declarations, PIs, `]]>`.
  */
-const FAST_REFUSE = /[\x00-\x08\x0b-\x1f&\ud800-\udfff\ufffd-\uffff]|<[!?]|\]\]>/g;
+const FAST_REFUSE_CHAR = /[\x00-\x08\x0b-\x1f&\ud800-\udfff\ufffd-\uffff]/;
 /** ASCII NameChar (§2.3): letters, digits, '_', ':', '-', '.'. */
 const NAME_CHAR = new Uint8Array(128);
 for (let c = 0; c < 128; c++) NAME_CHAR[c] = /[A-Za-z0-9_:.-]/.test(String.fromCharCode(c)) ? 1 : 0;
@@ -723,10 +724,8 @@ function fastReader(input: Buffer | string): FastReader | undefined {
     s = input.toString("utf8");
   }
   let pos = s.startsWith('<?xml version="1.0"?>') ? 21 : 0;
-  FAST_REFUSE.lastIndex = pos;
-  const refused = FAST_REFUSE.test(s);
-  FAST_REFUSE.lastIndex = 0;
-  if (refused) return undefined;
+  // One character class, then plain substring searches: an alternation in one RegExp scans far slower.
+  if (FAST_REFUSE_CHAR.test(s) || s.includes("<!") || s.includes("]]>") || s.indexOf("<?", pos) >= 0) return undefined;
   while (isXmlSpace(s.charCodeAt(pos))) pos++;
   return new FastReader(s, pos);
 }
