@@ -9,15 +9,13 @@ import type {
   OspTokenInfo,
 } from "./model.js";
 import { COMPONENT_KINDS, TOOLKIT_ELEMENT_NAMES, componentElementName, componentKindOf } from "./names.js";
-import { escapeXmlAttribute, escapeXmlText, MAX_OSP_DOCUMENT_BYTES, parseXmlDocument, serializeXml, type XmlElement } from "./xml-tree.js";
+import { escapeXmlAttribute, escapeXmlText, parseXmlDocument, serializeXml, type XmlElement } from "./xml-tree.js";
 
 interface ValueCodec<T> {
   /** `parent` is the path of the enclosing element; this element's own path is built only for an error. */
   decode(el: XmlElement, parent: string): T;
   /** The element as XML text; `parent` is the enclosing element's path, for errors. */
   encode(tag: Tag, value: T, parent: string): string;
-  /** Direct read (see FastReader): the start tag was just read; reads through the end tag. Absent: not fast-read. */
-  fast?(r: FastReader, name: string): T;
 }
 
 /** Tag text of one element: `<Name`, the attribute text always written after the codec's own, `</Name>`. */
@@ -74,18 +72,12 @@ const DECIMAL = /^\d{1,15}(\.\d{1,15})?$/;
 const text: ValueCodec<string> = {
   decode: leafText,
   encode: (tag, v) => leaf(tag, escapeXmlText(v)),
-  fast: (r, name) => r.leafText(name),
 };
 
 const integer: ValueCodec<number> = {
   decode(el, parent) {
     const s = leafText(el, parent);
     if (!INTEGER.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a non-negative integer`);
-    return Number(s);
-  },
-  fast(r, name) {
-    const s = r.leafText(name);
-    if (!INTEGER.test(s)) throw BAIL;
     return Number(s);
   },
   encode(tag, v, parent) {
@@ -98,11 +90,6 @@ const decimal: ValueCodec<number> = {
   decode(el, parent) {
     const s = leafText(el, parent);
     if (!DECIMAL.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a decimal number`);
-    return Number(s);
-  },
-  fast(r, name) {
-    const s = r.leafText(name);
-    if (!DECIMAL.test(s)) throw BAIL;
     return Number(s);
   },
   encode(tag, v, parent) {
@@ -118,12 +105,6 @@ const boolean: ValueCodec<boolean> = {
     if (s === "true") return true;
     if (s === "false") return false;
     throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not true or false`);
-  },
-  fast(r, name) {
-    const s = r.leafText(name).toLowerCase();
-    if (s === "true") return true;
-    if (s === "false") return false;
-    throw BAIL;
   },
   encode: (tag, v) => leaf(tag, v ? "true" : "false"),
 };
@@ -225,11 +206,6 @@ const time: ValueCodec<number> = {
     const fast = parseUtcSeconds(s);
     return fast === fast ? fast : parseOspTime(s, pathOf(parent, el));
   },
-  fast(r, name) {
-    const s = r.leafText(name);
-    const fast = parseUtcSeconds(s);
-    return fast === fast ? fast : parseOspTime(s, name);
-  },
   encode: (tag, v) => leaf(tag, formatOspTime(v)),
 };
 
@@ -263,17 +239,6 @@ const binary: ValueCodec<Buffer> = {
     if (bytes === undefined) throw new OspDecodeError("bad-value", pathOf(parent, el), "content is not base64");
     return bytes;
   },
-  fast(r, name) {
-    const encoding = r.encoding;
-    const s = r.leafText(name);
-    if (encoding === undefined || encoding === "base64") {
-      const bytes = strictBase64(s) ?? strictBase64(s.replace(/\s+/g, ""));
-      if (bytes === undefined) throw BAIL;
-      return bytes;
-    }
-    if (encoding === "cdata") return Buffer.from(s, "utf8");
-    throw BAIL;
-  },
   encode: (tag, v) => leafWith(tag, ' encoding="base64"', base64(v)),
 };
 
@@ -283,11 +248,6 @@ const typedValue: ValueCodec<{ type: string; value: string }> = {
     const type = el.attributes.type;
     if (type === undefined) throw new OspDecodeError("missing-attribute", pathOf(parent, el), "attribute 'type' is required");
     return { type, value: leafText(el, parent) };
-  },
-  fast(r, name) {
-    const type = r.type;
-    if (type === undefined) throw BAIL;
-    return { type, value: r.leafText(name) };
   },
   encode: (tag, v) => leafWith(tag, ` type="${escapeXmlAttribute(v.type)}"`, escapeXmlText(v.value)),
 };
@@ -334,38 +294,6 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
         }
       }
       if (extensions !== undefined) out.extensions = extensions;
-      return out;
-    },
-    fast(r, name) {
-      // Same result as decode, read from the text; anything decode would keep as an extension or refuse: BAIL.
-      const out: Record<string, unknown> = {};
-      for (const key of manyKeys) out[key] = [];
-      for (let i = 0; i < ownAttributes.length; i++) {
-        const attr = ownAttributes[i]!;
-        const a = r.attribute(attr);
-        if (a !== undefined) out[attr] = a;
-      }
-      let k = 0;
-      while (r.nextChild(name)) {
-        const child = r.name;
-        let f: FieldSpec | undefined;
-        for (let j = 0; j < fields.length; j++) {
-          const candidate = fields[k]!;
-          if (candidate.el === child) {
-            f = candidate;
-            break;
-          }
-          if (++k === fields.length) k = 0;
-        }
-        if (f === undefined || f.codec.fast === undefined) throw BAIL;
-        const value = f.codec.fast(r, child);
-        if (f.many) (out[f.key] as unknown[]).push(value);
-        else if (out[f.key] !== undefined) throw BAIL;
-        else out[f.key] = value;
-      }
-      for (const f of requiredFields) {
-        if (f.many ? (out[f.key] as unknown[]).length === 0 : out[f.key] === undefined) throw BAIL;
-      }
       return out;
     },
     encode(tag, v, parent) {
@@ -553,224 +481,8 @@ export interface OspEncodeOptions {
   declaration?: boolean;
 }
 
-
-// ---- direct reading of the common documents -------------------------------------------------------------
-
-/** Thrown inside the direct reader when the text is not in the plain form it reads; the tree path then decides. */
-const BAIL = new Error("OSP direct read: not the plain form");
-
-/**
- * Characters and markup the direct reader leaves to the full reader (xml-reader.ts): controls (and so CR, which
- * §2.11 would normalise), references, surrogates, U+FFFD..U+FFFF, comments, CDATA, declarations, PIs, `]]>`.
- */
-const FAST_REFUSE_CHAR = /[\x00-\x08\x0b-\x1f&\ud800-\udfff\ufffd-\uffff]/;
-/** ASCII NameChar (§2.3): letters, digits, '_', ':', '-', '.'. */
-const NAME_CHAR = new Uint8Array(128);
-for (let c = 0; c < 128; c++) NAME_CHAR[c] = /[A-Za-z0-9_:.-]/.test(String.fromCharCode(c)) ? 1 : 0;
-
-function isXmlSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x09;
-}
-
-/**
- * Reads a document written in the plain form (what this encoder and the toolkit write) straight into the model,
- * without the element tree: only known elements, only the attributes the schema reads (plus critical), no
- * references, comments or CDATA. Anything else throws BAIL, and decodeOspMessage / decodeTokenInfo then decode
- * through the tree, which gives the same result or the same OspDecodeError.
- */
-class FastReader {
-  pos: number;
-  /** The start tag just read: its name, whether it was `<Name/>`, and the attributes the schema reads. */
-  name = "";
-  empty = false;
-  messageId: string | undefined;
-  random: string | undefined;
-  componentId: string | undefined;
-  type: string | undefined;
-  encoding: string | undefined;
-  critical: string | undefined;
-
-  constructor(
-    readonly s: string,
-    pos: number,
-  ) {
-    this.pos = pos;
-  }
-
-  attribute(name: string): string | undefined {
-    if (name === "componentId") return this.componentId;
-    if (name === "type") return this.type;
-    throw BAIL;
-  }
-
-  /** A start tag at `pos`. */
-  startTag(): void {
-    const s = this.s;
-    let i = this.pos;
-    if (s.charCodeAt(i) !== 0x3c) throw BAIL;
-    const from = ++i;
-    while (NAME_CHAR[s.charCodeAt(i)] === 1) i++;
-    if (i === from) throw BAIL;
-    this.name = s.slice(from, i);
-    this.messageId = this.random = this.componentId = this.type = this.encoding = this.critical = undefined;
-    for (;;) {
-      const before = i;
-      while (isXmlSpace(s.charCodeAt(i))) i++;
-      const c = s.charCodeAt(i);
-      if (c === 0x3e) {
-        this.empty = false;
-        i++;
-        break;
-      }
-      if (c === 0x2f) {
-        if (s.charCodeAt(i + 1) !== 0x3e) throw BAIL;
-        this.empty = true;
-        i += 2;
-        break;
-      }
-      if (i === before) throw BAIL;
-      const nameFrom = i;
-      while (NAME_CHAR[s.charCodeAt(i)] === 1) i++;
-      const attr = s.slice(nameFrom, i);
-      while (isXmlSpace(s.charCodeAt(i))) i++;
-      if (s.charCodeAt(i) !== 0x3d) throw BAIL;
-      i++;
-      while (isXmlSpace(s.charCodeAt(i))) i++;
-      const q = s.charCodeAt(i);
-      if (q !== 0x22 && q !== 0x27) throw BAIL;
-      const close = s.indexOf(q === 0x22 ? '"' : "'", i + 1);
-      if (close < 0) throw BAIL;
-      for (let j = i + 1; j < close; j++) {
-        const v = s.charCodeAt(j);
-        if (v === 0x3c || v === 0x09 || v === 0x0a) throw BAIL; // '<' is an error; TAB and LF are normalised (§3.3.3)
-      }
-      const value = s.slice(i + 1, close);
-      switch (attr) {
-        case "messageId": if (this.messageId !== undefined) throw BAIL; this.messageId = value; break;
-        case "random": if (this.random !== undefined) throw BAIL; this.random = value; break;
-        case "componentId": if (this.componentId !== undefined) throw BAIL; this.componentId = value; break;
-        case "type": if (this.type !== undefined) throw BAIL; this.type = value; break;
-        case "encoding": if (this.encoding !== undefined) throw BAIL; this.encoding = value; break;
-        case "critical": if (this.critical !== undefined) throw BAIL; this.critical = value; break;
-        default: throw BAIL;
-      }
-      i = close + 1;
-    }
-    this.pos = i;
-  }
-
-  /** `</name>` (white space allowed before '>') at `lt`. */
-  private endTag(lt: number, name: string): void {
-    const s = this.s;
-    if (!s.startsWith(name, lt + 2)) throw BAIL;
-    let i = lt + 2 + name.length;
-    while (isXmlSpace(s.charCodeAt(i))) i++;
-    if (s.charCodeAt(i) !== 0x3e) throw BAIL;
-    this.pos = i + 1;
-  }
-
-  /** The text of a value element up to its end tag, trimmed as the tree reader trims it. */
-  leafText(name: string): string {
-    if (this.empty) {
-      this.empty = false;
-      return "";
-    }
-    const s = this.s;
-    const from = this.pos;
-    const lt = s.indexOf("<", from);
-    if (lt < 0 || s.charCodeAt(lt + 1) !== 0x2f) throw BAIL;
-    this.endTag(lt, name);
-    const text = s.slice(from, lt);
-    const first = text.charCodeAt(0), last = text.charCodeAt(text.length - 1);
-    return first > 0x20 && first < 0x80 && last > 0x20 && last < 0x80 ? text : text.trim();
-  }
-
-  /** Inside a structured element: reads the next child's start tag (true), or the element's end tag (false). */
-  nextChild(name: string): boolean {
-    if (this.empty) {
-      this.empty = false;
-      return false;
-    }
-    const s = this.s;
-    let i = this.pos;
-    while (isXmlSpace(s.charCodeAt(i))) i++;
-    if (s.charCodeAt(i) !== 0x3c) throw BAIL;
-    if (s.charCodeAt(i + 1) === 0x2f) {
-      this.endTag(i, name);
-      return false;
-    }
-    this.pos = i;
-    this.startTag();
-    return true;
-  }
-
-  /** Only white space after the root element. */
-  end(): void {
-    const s = this.s;
-    let i = this.pos;
-    while (isXmlSpace(s.charCodeAt(i))) i++;
-    if (i !== s.length) throw BAIL;
-  }
-}
-
-/** A reader at the root element's start tag, or undefined when the text is not in the plain form. */
-function fastReader(input: Buffer | string): FastReader | undefined {
-  let s: string;
-  if (typeof input === "string") {
-    if (input.length > MAX_OSP_DOCUMENT_BYTES / 3) return undefined;
-    s = input;
-  } else {
-    if (input.length > MAX_OSP_DOCUMENT_BYTES) return undefined;
-    s = input.toString("utf8");
-  }
-  let pos = s.startsWith('<?xml version="1.0"?>') ? 21 : 0;
-  // One character class, then plain substring searches: an alternation in one RegExp scans far slower.
-  if (FAST_REFUSE_CHAR.test(s) || s.includes("<!") || s.includes("]]>") || s.indexOf("<?", pos) >= 0) return undefined;
-  while (isXmlSpace(s.charCodeAt(pos))) pos++;
-  return new FastReader(s, pos);
-}
-
-/** The components the call flow exchanges; the others always go through the tree. */
-const FAST_KINDS: ReadonlySet<OspComponentKind> = new Set<OspComponentKind>(["AuthorisationRequest", "AuthorisationResponse", "UsageIndication", "UsageConfirmation"]);
-
-/** The message read directly, or undefined when it is not in the plain form of the flow's four components. */
-export function decodeOspMessageDirect(input: Buffer | string): OspMessage | undefined {
-  const r = fastReader(input);
-  if (r === undefined) return undefined;
-  try {
-    r.startTag();
-    if (r.name !== "Message") return undefined;
-    const messageId = r.messageId;
-    const random = r.random;
-    if (messageId === undefined) return undefined;
-    const components: OspComponent[] = [];
-    while (r.nextChild("Message")) {
-      const name = r.name;
-      const kind = componentKindOf(name);
-      if (kind === undefined || !FAST_KINDS.has(kind)) return undefined;
-      const body = COMPONENT_SCHEMAS[kind].fast!(r, name);
-      body.kind = kind;
-      components.push(body as unknown as OspComponent);
-    }
-    if (components.length === 0) return undefined;
-    r.end();
-    const message: OspMessage = { messageId, components };
-    if (random !== undefined) message.random = random;
-    return message;
-  } catch {
-    return undefined; // BAIL, or a value the tree path refuses with its OspDecodeError
-  }
-}
-
 /** Decodes an OSP `<Message>` document; both spellings of the component names are accepted. */
 export function decodeOspMessage(input: Buffer | string): OspMessage {
-  const direct = decodeOspMessageDirect(input);
-  if (direct !== undefined) return direct;
-  return decodeOspMessageTree(input);
-}
-
-/** decodeOspMessage through the element tree: every form, and every OspDecodeError. */
-export function decodeOspMessageTree(input: Buffer | string): OspMessage {
   const root = parseXmlDocument(input);
   if (root.name !== "Message") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <Message>`);
   if (root.text !== "") throw new OspDecodeError("unexpected-text", "Message", "text directly inside <Message>");
@@ -829,27 +541,6 @@ const tokenInfoSchema = struct([
 ]);
 
 export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
-  return decodeTokenInfoDirect(input) ?? decodeTokenInfoTree(input);
-}
-
-/** The TokenInfo read directly, or undefined when it is not in the plain form (extensions, references, …). */
-export function decodeTokenInfoDirect(input: Buffer | string): OspTokenInfo | undefined {
-  const r = fastReader(input);
-  if (r === undefined) return undefined;
-  try {
-    r.startTag();
-    if (r.name !== "TokenInfo") return undefined;
-    const info = tokenInfoSchema.fast!(r, "TokenInfo");
-    r.end();
-    if ((info.destinationAlternates as unknown[]).length === 0) delete info.destinationAlternates;
-    return info as unknown as OspTokenInfo;
-  } catch {
-    return undefined; // BAIL, or a value the tree path refuses with its OspDecodeError
-  }
-}
-
-/** decodeTokenInfo through the element tree: every form, and every OspDecodeError. */
-export function decodeTokenInfoTree(input: Buffer | string): OspTokenInfo {
   const root = parseXmlDocument(input);
   if (root.name !== "TokenInfo") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <TokenInfo>`);
   const info = tokenInfoSchema.decode(root, "");
