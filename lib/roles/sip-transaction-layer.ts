@@ -21,6 +21,7 @@ import {
   type ViaHeader,
 } from "../../protocols/sip/index.js";
 import type { NodeAction as GenericNodeAction } from "../drivers/node.js";
+import { ownString } from "./sip-ids.js";
 import type { CallEvent } from "../flow/call-events.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
@@ -30,9 +31,20 @@ export function uriText(u: SipUri | string): string {
   return typeof u === "string" ? u : formatSipUri(u);
 }
 
+/** Last label made per status code, reused while the reason phrase is the same (no string per response sent). */
+const statusLabels: ({ reason: string; label: string } | undefined)[] = [];
+
 export function sipLabel(m: SipMessage): string {
   // instanceof, not `"status" in m`: messages come in many hidden classes, and the `in` check then goes megamorphic
-  return m instanceof SipResponse ? `${m.status} ${m.reason}` : m.method;
+  if (!(m instanceof SipResponse)) return m.method;
+  const cached = statusLabels[m.status];
+  if (cached !== undefined && cached.reason === m.reason) return cached.label;
+  if (m.status < 100 || m.status > 699) return `${m.status} ${m.reason}`;
+  // own copies: a cached label must not keep a received message's text alive
+  const reason = ownString(m.reason);
+  const label = ownString(`${m.status} ${reason}`);
+  statusLabels[m.status] = { reason, label };
+  return label;
 }
 
 export function sipSend(to: string, m: SipMessage): NodeAction & { type: "send" } {
