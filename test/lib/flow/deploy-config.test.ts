@@ -10,6 +10,7 @@ import { mergeServeRecords } from "../../../lib/flow/serve-records.js";
 import { loadScenarioFile } from "../../../lib/replay/scenario.js";
 import { ClientType, encodeCopsMessage } from "../../../protocols/cops/index.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
+import { thrownBy } from "../../support/thrown.js";
 
 const ROLES = `roles:
   UAC:  { host: 127.0.0.1, sip: { udp: 5070 } }
@@ -24,13 +25,7 @@ const ROLES = `roles:
 `;
 
 function problemsOf(text: string, file = "deploy.yaml"): DeployConfigError {
-  try {
-    parseDeployConfig(text, file);
-  } catch (err) {
-    if (err instanceof DeployConfigError) return err;
-    throw err;
-  }
-  throw new Error("the file was accepted");
+  return thrownBy(DeployConfigError, () => parseDeployConfig(text, file));
 }
 
 describe("deployment file", () => {

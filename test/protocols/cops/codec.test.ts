@@ -9,6 +9,7 @@ import {
   peekCopsHandle,
   type CopsMessage,
 } from "../../../protocols/cops/index.js";
+import { thrownBy } from "../../support/thrown.js";
 
 const vectorsPath = join(process.cwd(), "..", "shared", "corpora", "cops", "vectors.txt");
 
@@ -23,13 +24,7 @@ function loadVectors(): { name: string; bytes: Buffer }[] {
 }
 
 function decodeError(bytes: Buffer): CopsDecodeError {
-  try {
-    decodeCopsMessage(bytes);
-  } catch (err) {
-    if (err instanceof CopsDecodeError) return err;
-    throw err;
-  }
-  throw new Error("decoded without error");
+  return thrownBy(CopsDecodeError, () => decodeCopsMessage(bytes));
 }
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");

@@ -11,6 +11,7 @@ import {
   encodeTokenInfo,
   type OspMessage,
 } from "../../../protocols/osp/index.js";
+import { thrownBy } from "../../support/thrown.js";
 
 const goldenDir = join(process.cwd(), "test/protocols/osp/golden");
 const goldenFiles = readdirSync(goldenDir).filter((f) => f.endsWith(".xml") && f !== "token-info.xml");
@@ -20,13 +21,7 @@ function golden(name: string): string {
 }
 
 function decodeError(input: string): OspDecodeError {
-  try {
-    decodeOspMessage(input);
-  } catch (err) {
-    if (err instanceof OspDecodeError) return err;
-    throw err;
-  }
-  throw new Error("decoded without error");
+  return thrownBy(OspDecodeError, () => decodeOspMessage(input));
 }
 
 describe("OSP golden messages (TS 101 321 examples, toolkit element tables)", () => {

@@ -2,15 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { OspDecodeError, formatOspTime, parseOspTime } from "../../../protocols/osp/index.js";
 import { readXmlDocument } from "../../../protocols/osp/xml-reader.js";
+import { thrownBy } from "../../support/thrown.js";
 
 function refusal(input: Buffer | string): OspDecodeError {
-  try {
-    readXmlDocument(input);
-  } catch (err) {
-    if (err instanceof OspDecodeError) return err;
-    throw err;
-  }
-  throw new Error("read without error");
+  return thrownBy(OspDecodeError, () => readXmlDocument(input));
 }
 
 describe("OSP XML reader: what it reads (XML 1.0 subset)", () => {
