@@ -459,22 +459,21 @@ export abstract class SipMessageBase {
   }
 
   private nameAddrList(slot: number, key: string, display: string): NameAddrHeader[] {
-    const raw = this.allValues(key, display);
-    const hit = this.lookup(slot, raw);
-    if (hit !== MISS) return hit as NameAddrHeader[];
-    const out: NameAddrHeader[] = [];
-    if (typeof raw === "string") parseNameAddrList(raw, display, out);
-    else for (const v of raw) parseNameAddrList(v, display, out);
-    return this.store(slot, raw, out);
+    return this.parsedList(slot, key, display, parseNameAddrList);
   }
 
   private tokenList(slot: number, key: string, display: string): string[] {
+    return this.parsedList(slot, key, display, parseTokenList);
+  }
+
+  /** Every value of a list header parsed into one array, cached in `slot` until the header changes. */
+  private parsedList<T>(slot: number, key: string, display: string, parse: (raw: string, display: string, out: T[]) => unknown): T[] {
     const raw = this.allValues(key, display);
     const hit = this.lookup(slot, raw);
-    if (hit !== MISS) return hit as string[];
-    const out: string[] = [];
-    if (typeof raw === "string") parseTokenList(raw, display, out);
-    else for (const v of raw) parseTokenList(v, display, out);
+    if (hit !== MISS) return hit as T[];
+    const out: T[] = [];
+    if (typeof raw === "string") parse(raw, display, out);
+    else for (const v of raw) parse(v, display, out);
     return this.store(slot, raw, out);
   }
 }
