@@ -71,7 +71,6 @@ describe("callgate lab with SIPp as the caller", () => {
         ["SIP1", "POL1", "REQ noLDP"],
         ["POL1", "R1", "DEC Remove"],
         ["POL1", "CH", "UsageIndication"],
-        ["SIP1", "UAC", "200 OK"],
       ];
       let at = 0;
       for (const [from, to, msg] of steps) {
@@ -79,6 +78,11 @@ describe("callgate lab with SIPp as the caller", () => {
         expect(i, `${from} → ${to} ${msg} after record ${at}`).toBeGreaterThanOrEqual(0);
         at = i + 1;
       }
+      // FIG. 6 step 12: the BYE's 200 OK follows SIP2's 200 OK (step 11), concurrently with POL1's usage report.
+      const byeAtSip1 = indexOf(call, "UAC", "SIP1", "BYE");
+      const okFromSip2 = indexOf(call, "SIP2", "SIP1", "200 OK", byeAtSip1);
+      expect(okFromSip2, "SIP2 → SIP1 200 OK after the BYE").toBeGreaterThan(byeAtSip1);
+      expect(indexOf(call, "SIP1", "UAC", "200 OK", okFromSip2), "SIP1 → UAC 200 OK after SIP2's").toBeGreaterThan(okFromSip2);
       // The terminating side of the tear-down.
       const bye = indexOf(call, "SIP2", "UAS", "BYE");
       expect(bye).toBeGreaterThan(0);
