@@ -6,6 +6,11 @@
 import { runCalls, buildTopology, resolveTopology, MemoryNetwork, CallEventBus } from "../dist/lib/index.js";
 import { flowPki } from "../dist/lib/flow/flow-pki.js";
 import { Session } from "node:inspector/promises";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const quick = process.argv.includes("--quick");
 const gc = globalThis.gc;
@@ -91,6 +96,75 @@ async function networkRate(n, topologyOptions, { spacingMs = 2 } = {}) {
   return best;
 }
 
+/** A loopback port no one listens on (TCP; the roles bind UDP and TCP on it). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Complete calls per second with every role in its own process (`callgate serve ROLE`), so the nine roles
+ * share the machine's cores. The UAC places `n` calls `intervalMs` apart; the rate is complete calls divided by
+ * the time from the UAC's first INVITE to its last BYE answer (the UAC's own record file, host clock).
+ */
+async function processesRate(n, topology, intervalMs) {
+  const cli = new URL("../dist/lib/cli/main.js", import.meta.url).pathname;
+  const dir = mkdtempSync(join(tmpdir(), "callgate-bench-"));
+  const ports = new Set();
+  while (ports.size < 7) ports.add(await freePort());
+  const [uac, sip1, pol1, ch, sip2, pol2, uas] = [...ports];
+  const sip = (port) => `{ udp: ${port} }`;
+  const config = join(dir, "deploy.yaml");
+  writeFileSync(config, [
+    "name: bench", "seed: 1", `topology: ${topology}`, "roles:",
+    `  UAC: { host: 127.0.0.1, sip: ${sip(uac)} }`, `  SIP1: { host: 127.0.0.1, sip: ${sip(sip1)} }`,
+    `  POL1: { host: 127.0.0.1, cops: ${pol1} }`, "  R1: { host: 127.0.0.1 }", `  CH: { host: 127.0.0.1, osp: ${ch} }`,
+    `  SIP2: { host: 127.0.0.1, sip: ${sip(sip2)} }`, `  POL2: { host: 127.0.0.1, cops: ${pol2} }`, "  R2: { host: 127.0.0.1 }",
+    `  UAS: { host: 127.0.0.1, sip: ${sip(uas)} }`,
+    `calls: { count: ${n}, intervalMs: ${intervalMs}, answerDelayMs: 10, durationMs: 100, hangUp: caller }`, "",
+  ].join("\n"));
+  // BENCH_NODE_ARGS: node options for the role processes (e.g. "--cpu-prof --cpu-prof-dir DIR" to profile each role).
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : [];
+  const start = (role, extra = []) => {
+    const child = spawn(process.execPath, [...nodeArgs, cli, "serve", role, "--config", config, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (out += c));
+    const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    return { role, child, out: () => out, exited };
+  };
+  const servers = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"].map((r) => start(r));
+  try {
+    for (const s of servers) {
+      const until = Date.now() + 60_000;
+      while (!s.out().includes(`${s.role} ready`)) {
+        if (s.child.exitCode !== null || Date.now() > until) throw new Error(`${s.role} did not start: ${s.out()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const record = join(dir, "UAC.jsonl");
+    const caller = start("UAC", ["--record", record]);
+    await caller.exited;
+    const summary = /(\d+) call\(s\), (\d+) answered and ended, (\d+) failed/.exec(caller.out());
+    if (!summary) throw new Error(`UAC: ${caller.out()}`);
+    const records = readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const ts = records.map((r) => r.t);
+    const ms = Math.max(...ts) - Math.min(...ts);
+    const complete = Number(summary[2]);
+    return { callsPerS: ms > 0 ? (complete * 1000) / ms : 0, ms, failed: n - complete, offeredPerS: 1000 / intervalMs };
+  } finally {
+    for (const s of servers) s.child.kill("SIGTERM");
+    await Promise.all(servers.map((s) => s.exited));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Memory per established call with `n` calls up, in the default configuration: V8 heap plus the memory of
  * Buffers (ArrayBuffer backing stores live outside the V8 heap but are held by the calls all the same).
@@ -169,6 +243,12 @@ async function profileByLayer(run) {
   return [...byLayer.entries()].map(([layer, us]) => ({ layer, share: us / total })).sort((a, b) => b.share - a.share);
 }
 
+if (process.argv.includes("--processes-only")) {
+  const n = Number(process.env.BENCH_CALLS ?? 1000);
+  const r = await processesRate(n, "{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", Number(process.env.BENCH_INTERVAL_MS ?? 2));
+  console.log(JSON.stringify({ processes_calls_per_s: Math.round(r.callsPerS), ...r }));
+  process.exit(0);
+}
 flowPki(); // the clearinghouse's signing key and CA, made once per process, outside the timings
 const defaultTopology = { clearinghouse: "osp-http", signedTokens: true, clearinghouseTimeoutMs: 60_000 };
 const n = quick ? 200 : 2000;
