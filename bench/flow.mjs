@@ -1,19 +1,43 @@
 // Flow benchmark: complete calls (FIG. 5 setup + FIG. 6 teardown through all nine roles) per second on the
-// in-memory driver and on the loopback socket driver, memory (V8 heap + Buffers) per established call with 10,000 calls up,
-// and a CPU profile of where the time goes, by protocol layer and by role. Run after `npm run build`:
+// in-memory driver, on the loopback socket driver (all roles in one process) and with each role in its own
+// `callgate serve` process; memory (V8 heap + Buffers) per established call with 10,000 calls up; a CPU profile
+// of where the time goes, by protocol layer and by role; and, in the same run, the machine's ceilings for the
+// default configuration: signed calls/s that one core's token crypto allows (the clearinghouse signs, POL2
+// validates; bare Ed25519 for reference), and calls/s that bare UDP loopback datagrams between two processes allow
+// at the messages per call of an in-memory run (an upper bound: no protocol work), each rate as a share of its ceiling.
+// Run after `npm run build`:
 //   node --expose-gc bench/flow.mjs [--quick]
-// Last line: {"inmemory_calls_per_s":…, "network_calls_per_s":…, "bytes_per_call":…, …}
+// Last line: {"inmemory_calls_per_s":…, "network_calls_per_s":…, "processes_calls_per_s":…, "bytes_per_call":…,
+//   "crypto_ceiling_signed_calls_per_s":…, "socket_ceiling_calls_per_s":…, "inmemory_vs_crypto_ceiling":…,
+//   "network_vs_socket_ceiling":…, …}
 import { runCalls, buildTopology, resolveTopology, MemoryNetwork, CallEventBus } from "../dist/lib/index.js";
 import { flowPki } from "../dist/lib/flow/flow-pki.js";
+import { createOspToken, OspTokenValidator } from "../dist/protocols/osp/index.js";
 import { Session } from "node:inspector/promises";
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const quick = process.argv.includes("--quick");
 const gc = globalThis.gc;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// The far side of the UDP ceiling: echoes every datagram to its sender; tells the parent its port and, on ask, its CPU time.
+if (process.argv.includes("--udp-echo")) {
+  const sock = createSocket("udp4");
+  sock.on("message", (msg, from) => sock.send(msg, from.port, from.address));
+  sock.bind(0, "127.0.0.1", () => process.send({ port: sock.address().port }));
+  process.on("message", (m) => {
+    if (m === "cpu") process.send({ cpu: process.cpuUsage() });
+    if (m === "exit") sock.close(() => process.exit(0));
+  });
+  process.on("disconnect", () => process.exit(0));
+  await new Promise(() => {});
+}
 
 function calls(n, { spacingMs = 1, answerDelayMs = 20, durationMs = 200 } = {}) {
   return Array.from({ length: n }, (_, i) => ({
@@ -55,25 +79,38 @@ async function memoryRate(n, topologyOptions, profile) {
   while (ended < n && net.now < 600_000) await net.run({ untilMs: net.now + 1_000 });
   const ms = performance.now() - t0;
   if (established !== n) throw new Error(`memory: ${established}/${n} calls established`);
-  return { callsPerS: n / (ms / 1000), ms };
+  return { callsPerS: n / (ms / 1000), ms, messagesPerCall: net.messagesMoved / n };
+}
+
+/**
+ * Up to three runs of `runOnce(spacingMs)`, the best reported with its offered rate. The first offers a call
+ * every `spacingMs`; far above capacity the backlog passes SIP's T1 and retransmissions eat CPU, so the next
+ * runs offer 1.25× the best rate seen (1.5× the last offer when that was met).
+ */
+async function ramp(spacingMs, runOnce) {
+  let best;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const run = await runOnce(spacingMs);
+    if (!best || run.callsPerS > best.callsPerS) best = run;
+    if (best.callsPerS <= 0) break;
+    // Offer met (within the ramp/tail bias): offer more. Otherwise overloaded: offer a little above the best.
+    spacingMs = 1000 / (run.callsPerS >= 0.8 * run.offeredPerS ? 1.5 * run.offeredPerS : 1.25 * best.callsPerS);
+  }
+  return best;
 }
 
 /**
  * Sustained complete calls per second on the loopback socket driver: complete calls divided by the time from
  * the first message of the run to the last message of a complete call (UsageConfirmation / DRQ included).
  * Ramp-up and tail count, so short runs read low, never high. Failures are calls that did not complete.
- * The first run offers a call every `spacingMs`; far above capacity the backlog passes SIP's T1 and
- * retransmissions eat CPU, so two more runs offer 1.25× the best rate seen (1.5× the last offer when that
- * was met); the best run is reported with its offered rate.
  */
 async function networkRate(n, topologyOptions, { spacingMs = 2 } = {}) {
   const tokens = topologyOptions.clearinghouse === "none" ? "no clearinghouse" : topologyOptions.signedTokens === false ? "unsigned tokens" : "signed tokens";
-  let best;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  return ramp(spacingMs, async (spacing) => {
     const lastAt = new Map();
     let first = Infinity;
     const result = await runCalls({
-      driver: "net", topology: topologyOptions, calls: calls(n, { spacingMs, answerDelayMs: 10, durationMs: 100 }), keepRecords: false,
+      driver: "net", topology: topologyOptions, calls: calls(n, { spacingMs: spacing, answerDelayMs: 10, durationMs: 100 }), keepRecords: false,
       onRecord: (r) => {
         if (!r.callId) return;
         if (r.t < first) first = r.t;
@@ -84,16 +121,12 @@ async function networkRate(n, topologyOptions, { spacingMs = 2 } = {}) {
     const last = Math.max(0, ...complete.map((c) => lastAt.get(c.callId) ?? 0));
     const ms = last - first;
     const callsPerS = ms > 0 ? (complete.length * 1000) / ms : 0;
-    const offeredPerS = 1000 / spacingMs;
+    const offeredPerS = 1000 / spacing;
     const setup = complete.map((c) => c.setupLatencyMs ?? 0).sort((a, b) => a - b);
-    const run = { callsPerS, ms, failed: n - complete.length, offeredPerS, spacingMs, setupP50Ms: Math.round(setup[setup.length >> 1] ?? 0) };
+    const run = { callsPerS, ms, failed: n - complete.length, offeredPerS, spacingMs: spacing, setupP50Ms: Math.round(setup[setup.length >> 1] ?? 0) };
     console.log(`loopback run, ${tokens}: ${n} calls offered at ${offeredPerS.toFixed(0)}/s, ${callsPerS.toFixed(1)} complete calls/s over ${ms} ms, ${run.failed} failed, setup p50 ${run.setupP50Ms} ms`);
-    if (!best || run.callsPerS > best.callsPerS) best = run;
-    if (best.callsPerS <= 0) break;
-    // Offer met (within the ramp/tail bias): offer more. Otherwise overloaded: offer a little above the best.
-    spacingMs = 1000 / (callsPerS >= 0.8 * offeredPerS ? 1.5 * offeredPerS : 1.25 * best.callsPerS);
-  }
-  return best;
+    return run;
+  });
 }
 
 /** A loopback port no one listens on (TCP; the roles bind UDP and TCP on it). */
@@ -163,6 +196,116 @@ async function processesRate(n, topology, intervalMs) {
     await Promise.all(servers.map((s) => s.exited));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Token crypto alone, one core: the clearinghouse's createOspToken with the flow's Ed25519 signer, and POL2's
+ * OspTokenValidator (CA of the flow PKI, single use) on tokens signed outside its timing, distinct call ids
+ * throughout (a replay is refused). Medians of `rounds` rounds of `perRound` tokens; bare node:crypto Ed25519
+ * sign and verify of the same size of message for reference.
+ */
+function cryptoCeiling(perRound, rounds) {
+  const pki = flowPki();
+  const validator = new OspTokenValidator({ caCertificatesPem: [pki.caCertificatePem], allowUnsigned: false });
+  const validAfter = Math.floor(Date.now() / 1000) * 1000;
+  let next = 0;
+  const tokenInfo = () => {
+    const i = next++;
+    return {
+      sourceInfo: [{ type: "e164", value: `+1555${String(i % 1e7).padStart(7, "0")}` }], destinationInfo: [{ type: "e164", value: "+15550000001" }],
+      destinationAlternates: [{ type: "transport", value: "[192.0.2.20]:5060" }], callId: Buffer.from(`crypto-${i}@callgate.example.com`),
+      validAfter, validUntil: validAfter + 300_000, transactionId: String(i + 1), usageDetail: { service: {}, amount: 4 * 3600, increment: 1, unit: "s" },
+    };
+  };
+  const perS = (count, t0) => count / ((performance.now() - t0) / 1000);
+  const check = (token, info) => {
+    const verdict = validator.validate(token, { callId: info.callId }, validAfter);
+    if (!verdict.ok) throw new Error(`token refused: ${verdict.reason} ${verdict.detail}`);
+  };
+  const warm = tokenInfo();
+  check(createOspToken(warm, pki.signer), warm); // signer prepared, signer certificate chain checked once
+  const key = createPrivateKey(pki.signer.privateKeyPem);
+  const publicKey = createPublicKey(key);
+  const message = randomBytes(110); // about the size of the signed attributes a token's signature covers
+  const signature = sign(null, message, key);
+  const signs = [], validates = [], bareSigns = [], bareVerifies = [];
+  for (let r = 0; r < rounds; r++) {
+    const infos = Array.from({ length: perRound }, tokenInfo);
+    let t0 = performance.now();
+    const tokens = infos.map((info) => createOspToken(info, pki.signer));
+    signs.push(perS(perRound, t0));
+    t0 = performance.now();
+    for (let i = 0; i < perRound; i++) check(tokens[i], infos[i]);
+    validates.push(perS(perRound, t0));
+    t0 = performance.now();
+    for (let i = 0; i < perRound; i++) sign(null, message, key);
+    bareSigns.push(perS(perRound, t0));
+    t0 = performance.now();
+    for (let i = 0; i < perRound; i++) if (!verify(null, message, publicKey, signature)) throw new Error("Ed25519 verify failed");
+    bareVerifies.push(perS(perRound, t0));
+  }
+  const sign1 = median(signs), validate1 = median(validates);
+  return {
+    signsPerS: sign1, validatesPerS: validate1, signedCallsPerS: 1 / (1 / sign1 + 1 / validate1),
+    ed25519SignsPerS: median(bareSigns), ed25519VerifiesPerS: median(bareVerifies), tokenBytes: createOspToken(tokenInfo(), pki.signer).length,
+  };
+}
+
+/**
+ * UDP datagrams of `bytes` octets on loopback between this process and a forked echo process, `window` in
+ * flight. Each round trip moves two datagrams. Rounds end after `roundTrips` round trips or `maxMs`; medians
+ * over `rounds`. CPU per datagram counts both processes (process.cpuUsage, user + system).
+ */
+async function udpCeiling({ bytes = 700, window = 32, roundTrips = 33_000, maxMs = 1000, rounds = 3 } = {}) {
+  const child = fork(new URL(import.meta.url).pathname, ["--udp-echo"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const fromChild = () => new Promise((resolve) => child.once("message", resolve));
+  const childCpu = async () => {
+    const reply = fromChild();
+    child.send("cpu");
+    const { cpu } = await reply;
+    return cpu.user + cpu.system;
+  };
+  const { port } = await fromChild();
+  const sock = createSocket("udp4");
+  await new Promise((resolve) => sock.bind(0, "127.0.0.1", resolve));
+  const payload = Buffer.alloc(bytes, 0x61);
+  const runs = [];
+  let lost = 0;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const childBefore = await childCpu();
+      const parentBefore = process.cpuUsage();
+      const t0 = performance.now();
+      const done = await new Promise((resolve) => {
+        let sent = 0, received = 0, lastProgress = received;
+        const send = () => { sent++; sock.send(payload, port, "127.0.0.1"); };
+        const finish = () => { clearInterval(watchdog); sock.removeListener("message", onMessage); resolve(received); };
+        const onMessage = () => {
+          received++;
+          if (received >= roundTrips || performance.now() - t0 >= maxMs) finish();
+          else if (sent - received < window) send();
+        };
+        // A datagram lost on loopback (buffers full) would shrink the window for good: count it lost and refill.
+        const watchdog = setInterval(() => {
+          if (received === lastProgress) { lost += sent - received; sent = received; for (let i = 0; i < window; i++) send(); }
+          if (performance.now() - t0 >= maxMs + 500) finish();
+          lastProgress = received;
+        }, 100);
+        sock.on("message", onMessage);
+        for (let i = 0; i < window; i++) send();
+      });
+      const ms = performance.now() - t0;
+      const parent = process.cpuUsage(parentBefore);
+      const childUs = (await childCpu()) - childBefore;
+      const datagrams = 2 * done;
+      runs.push({ perS: datagrams / (ms / 1000), parentUs: (parent.user + parent.system) / datagrams, bothUs: (parent.user + parent.system + childUs) / datagrams });
+    }
+  } finally {
+    sock.close();
+    child.send("exit");
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", resolve)));
+  }
+  return { messagesPerS: median(runs.map((x) => x.perS)), cpuUsPerMessage: median(runs.map((x) => x.bothUs)), parentCpuUsPerMessage: median(runs.map((x) => x.parentUs)), lost };
 }
 
 /**
@@ -243,26 +386,43 @@ async function profileByLayer(run) {
   return [...byLayer.entries()].map(([layer, us]) => ({ layer, share: us / total })).sort((a, b) => b.share - a.share);
 }
 
+const processesTopology = "{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }";
 if (process.argv.includes("--processes-only")) {
   const n = Number(process.env.BENCH_CALLS ?? 1000);
-  const r = await processesRate(n, "{ clearinghouse: osp-http, signedTokens: true, sipTransport: udp }", Number(process.env.BENCH_INTERVAL_MS ?? 2));
+  const r = await processesRate(n, processesTopology, Number(process.env.BENCH_INTERVAL_MS ?? 2));
   console.log(JSON.stringify({ processes_calls_per_s: Math.round(r.callsPerS), ...r }));
   process.exit(0);
 }
 flowPki(); // the clearinghouse's signing key and CA, made once per process, outside the timings
 const defaultTopology = { clearinghouse: "osp-http", signedTokens: true, clearinghouseTimeoutMs: 60_000 };
 const n = quick ? 200 : 2000;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 await memoryRate(50, defaultTopology); // warm-up
 const memRuns = [];
-for (let i = 0; i < 3; i++) memRuns.push((await memoryRate(n, defaultTopology)).callsPerS);
+let messagesPerCall = 0;
+for (let i = 0; i < 3; i++) {
+  const run = await memoryRate(n, defaultTopology);
+  memRuns.push(run.callsPerS);
+  messagesPerCall = run.messagesPerCall;
+}
 const mem = { callsPerS: median(memRuns) };
+// Ceilings next to the rates they bound, the same minute, the same load from other work.
+const crypto = cryptoCeiling(quick ? 1000 : 4000, quick ? 3 : 5);
 const memUnsigned = await memoryRate(n, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
 const memNoCh = await memoryRate(n, { clearinghouse: "none" });
 // Profiles run apart from the timed runs (sampling costs time): by protocol layer, and by role and event.
 const profile = new Map();
 const layers = await profileByLayer(() => memoryRate(n, defaultTopology, profile));
+const udp = await udpCeiling(quick ? { maxMs: 400 } : {});
+const socketCeiling = udp.messagesPerS / messagesPerCall;
+// The same datagrams if every core did nothing else: CPU per datagram (both sides) against all cores.
+const socketCpuCeiling = (availableParallelism() * 1e6) / udp.cpuUsPerMessage / messagesPerCall;
 const netDefault = await networkRate(quick ? 30 : 100, defaultTopology);
+const processesCalls = quick ? 150 : 600;
+const processes = await ramp(4, async (spacing) => {
+  const run = await processesRate(processesCalls, processesTopology, spacing);
+  console.log(`processes run, signed tokens: ${processesCalls} calls offered at ${run.offeredPerS.toFixed(0)}/s, ${run.callsPerS.toFixed(1)} complete calls/s over ${run.ms.toFixed(0)} ms, ${run.failed} failed`);
+  return run;
+});
 const netUnsigned = await networkRate(quick ? 50 : 300, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
 const bytes = await bytesPerCall(quick ? 1000 : 10_000, defaultTopology);
 
@@ -274,7 +434,18 @@ console.log(`the same run by role, time inside each role's handle() by the proto
 for (const [key, ns] of rows) console.log(`  ${key.padEnd(16)} ${(Number(ns) / 1e6).toFixed(1).padStart(9)} ms  ${((Number(ns) * 100) / Number(total)).toFixed(1).padStart(5)} %`);
 console.log(`in memory: ${mem.callsPerS.toFixed(0)} calls/s signed tokens (median of ${memRuns.map((r) => r.toFixed(0)).join(", ")}), ${memUnsigned.callsPerS.toFixed(0)} unsigned, ${memNoCh.callsPerS.toFixed(0)} without clearinghouse`);
 console.log(`loopback:  ${netDefault.callsPerS.toFixed(1)} calls/s signed tokens (${netDefault.failed} failed), ${netUnsigned.callsPerS.toFixed(0)} unsigned (${netUnsigned.failed} failed)`);
+console.log(`processes: ${processes.callsPerS.toFixed(1)} calls/s signed tokens, each role its own process (best of the ramp, offered ${processes.offeredPerS.toFixed(0)}/s, ${processes.failed} failed)`);
 console.log(`memory per established call (all roles, default configuration): ${bytes.total} bytes = ${bytes.heap} V8 heap + ${bytes.buffers} Buffer memory`);
+const ratio = (rate, ceiling) => Math.round((rate / ceiling) * 100) / 100;
+console.log(`ceilings (this machine, this minute, other work running; medians of a few rounds):`);
+console.log(`  token crypto, one core: ${crypto.signsPerS.toFixed(0)} signs/s (clearinghouse) and ${crypto.validatesPerS.toFixed(0)} validations/s (POL2), ${crypto.tokenBytes}-byte tokens` +
+  ` → ${crypto.signedCallsPerS.toFixed(0)} signed calls/s; in memory runs at ${ratio(mem.callsPerS, crypto.signedCallsPerS)} of it`);
+console.log(`  bare Ed25519 (node:crypto): ${crypto.ed25519SignsPerS.toFixed(0)} signs/s, ${crypto.ed25519VerifiesPerS.toFixed(0)} verifies/s`);
+console.log(`  UDP loopback, two processes, 700-byte datagrams, 32 in flight: ${udp.messagesPerS.toFixed(0)} datagrams/s, ${udp.cpuUsPerMessage.toFixed(1)} µs CPU each` +
+  ` (both sides; ${udp.parentCpuUsPerMessage.toFixed(1)} µs this side), ${((udp.messagesPerS * udp.cpuUsPerMessage) / 1e6).toFixed(2)} cores busy${udp.lost ? `, ${udp.lost} lost` : ""}`);
+console.log(`  ${messagesPerCall.toFixed(1)} messages per call (in memory, default configuration) → socket ceiling ${socketCeiling.toFixed(0)} calls/s, an upper bound` +
+  ` (datagrams only, no protocol work); loopback runs at ${ratio(netDefault.callsPerS, socketCeiling)} of it, processes at ${ratio(processes.callsPerS, socketCeiling)};` +
+  ` ${socketCpuCeiling.toFixed(0)} calls/s if all ${availableParallelism()} cores moved datagrams at that CPU cost`);
 console.log(JSON.stringify({
   inmemory_calls_per_s: Math.round(mem.callsPerS),
   network_calls_per_s: Math.round(netDefault.callsPerS * 10) / 10,
@@ -285,4 +456,19 @@ console.log(JSON.stringify({
   inmemory_calls_per_s_no_clearinghouse: Math.round(memNoCh.callsPerS),
   network_calls_per_s_unsigned_tokens: Math.round(netUnsigned.callsPerS),
   profile_share_by_layer: Object.fromEntries(layers.map(({ layer, share }) => [layer, Math.round(share * 1000) / 1000])),
+  processes_calls_per_s: Math.round(processes.callsPerS * 10) / 10,
+  processes_offered_per_s: Math.round(processes.offeredPerS),
+  processes_failed: processes.failed,
+  crypto_ceiling_signed_calls_per_s: Math.round(crypto.signedCallsPerS),
+  token_signs_per_s: Math.round(crypto.signsPerS),
+  token_validations_per_s: Math.round(crypto.validatesPerS),
+  ed25519_sign_per_s: Math.round(crypto.ed25519SignsPerS),
+  ed25519_verify_per_s: Math.round(crypto.ed25519VerifiesPerS),
+  udp_messages_per_s: Math.round(udp.messagesPerS),
+  udp_cpu_us_per_message: Math.round(udp.cpuUsPerMessage * 10) / 10,
+  messages_per_call: Math.round(messagesPerCall * 10) / 10,
+  socket_ceiling_calls_per_s: Math.round(socketCeiling),
+  socket_cpu_ceiling_calls_per_s: Math.round(socketCpuCeiling),
+  inmemory_vs_crypto_ceiling: ratio(mem.callsPerS, crypto.signedCallsPerS),
+  network_vs_socket_ceiling: ratio(netDefault.callsPerS, socketCeiling),
 }));
