@@ -70,6 +70,8 @@ interface PolicyCall {
   firstInstance: number;
   instances: number;
   installedAt: number | undefined;
+  /** REQ noLDP's account of the conversation: connected for durationMs, until endMs (its arrival here). */
+  connected: { endMs: number; durationMs: number } | undefined;
   /** Why the policy is being removed: a REQ noLDP (answer DEC noLDP) or a DRQ (no answer). */
   removalFor: "noLDP" | "DRQ" | undefined;
   usageDone: boolean;
@@ -228,7 +230,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         callId: info.callId === this.deliveredCallId ? this.deliveredCallId : info.callId, pep: peer, handle: key, phase: "authorising", authorised: false, local: false,
         transactionId: undefined, token: info.ospToken, correlation: undefined,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
-        installedAt: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
+        installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
       };
       calls.set(key, call);
       this.live++;
@@ -246,6 +248,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       case "LDP":
         return this.install(call, now);
       case "noLDP":
+        if (info.connectedMs !== undefined) call.connected = { endMs: now, durationMs: info.connectedMs };
         return this.release(call, "noLDP", now);
     }
   }
@@ -482,12 +485,15 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const out: NodeAction[] = [];
     if (!call.usageDone && call.authorised) {
       call.usageDone = true;
-      const startMs = call.installedAt ?? now;
-      const durationS = Math.round(durationMs / 1000);
-      this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs: now, durationS, packets: Number(packets), octets: Number(octets) });
+      // The conversation as the PEP saw it (2xx to BYE) when REQ noLDP said so; else from the installation.
+      const connected = call.connected;
+      const endMs = connected ? connected.endMs : now;
+      const startMs = connected ? connected.endMs - connected.durationMs : (call.installedAt ?? now);
+      const durationS = Math.round((connected ? connected.durationMs : durationMs) / 1000);
+      this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs, durationS, packets: Number(packets), octets: Number(octets) });
       const report: UsageReport = {
         callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee,
-        startMs, endMs: now, durationS, packets: Number(packets), octets: Number(octets), now,
+        startMs, endMs, durationS, packets: Number(packets), octets: Number(octets), now,
       };
       if (call.transactionId !== undefined) report.transactionId = call.transactionId;
       const exchange = this.opts.clearinghouse.reportUsage(report);

@@ -4,6 +4,7 @@
 import {
   ReasonCode,
   encodeSipAaaClientSi,
+  withConnectedMs,
   ownBytes,
   parseSipAaaDecision,
   sipAaaContext,
@@ -78,6 +79,8 @@ class ProxyCall {
   byeDone = false;
   /** The Signaled ClientSI of the LDP request (the PEP keeps that REQ too), sent again with REQ noLDP. */
   ldpClientSi: Buffer | undefined = undefined;
+  /** When this proxy relayed the 2xx to the caller: the call is connected from then (REQ noLDP reports for how long). */
+  answeredAt: number | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -205,9 +208,10 @@ export class SipProxy implements FlowNode<CallEvent> {
     const setup = call.setup;
     let data: Buffer;
     if (setup === undefined) {
-      // After setup only REQ noLDP is sent; it names the flows the LDP request installed.
+      // After setup only REQ noLDP is sent; it names the flows the LDP request installed and, for the usage the
+      // policy server reports, how long the call was connected here (2xx relayed to BYE).
       if (call.ldpClientSi === undefined) return [];
-      data = call.ldpClientSi;
+      data = call.answeredAt === undefined ? call.ldpClientSi : withConnectedMs(call.ldpClientSi, Math.max(0, Math.round(now - call.answeredAt)));
     } else {
       // The flows are derived once from the offer and once more when the answer is known (RFC 3264 §6).
       if (setup.flows === undefined || (setup.answerSdp !== undefined && !setup.flowsHaveAnswer)) {
@@ -325,6 +329,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (res.status >= 200) {
       if (res.status < 300) {
         call.phase = "confirmed";
+        call.answeredAt = now;
         // The dialog is up: only what in-dialog requests and teardown need stays (REQ noLDP reuses the LDP ClientSI).
         call.setup = undefined;
       } else call.phase = "done";

@@ -59,6 +59,7 @@ export {
   encodeAaaDecision,
   parseSipAaaRequest,
   parseSipAaaDecision,
+  withConnectedMs,
 } from "./client-types/sip-aaa.js";
 export type {
   SipAaaPurposeName,

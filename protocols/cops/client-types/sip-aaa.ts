@@ -21,6 +21,7 @@ export const SipAaaTlv = {
   MediaFlow: 4,
   RequestedClass: 5,
   OspToken: 6,
+  ConnectedMs: 7,
   Reason: 16,
   Token: 17,
   TimeLimit: 18,
@@ -50,6 +51,8 @@ export interface SipAaaRequestInfo {
   requestedClass?: string;
   /** OSP token bytes, carried opaque (never an OSP type). */
   ospToken?: Buffer;
+  /** REQ noLDP: milliseconds the call was connected at the PEP, from the 2xx it relayed to the BYE. */
+  connectedMs?: number;
 }
 
 export interface SipAaaDecisionInfo {
@@ -181,6 +184,7 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
   const classLength = info.requestedClass === undefined ? 0 : utf8Length(info.requestedClass);
   if (info.requestedClass !== undefined) total += checkTlvValue(SipAaaTlv.RequestedClass, classLength);
   if (info.ospToken) total += checkTlvValue(SipAaaTlv.OspToken, info.ospToken.length);
+  if (info.connectedMs !== undefined) total += CONNECTED_TLV_LENGTH;
   const out = Buffer.allocUnsafe(total);
   let p = writeTextTlv(SipAaaTlv.CallId, info.callId, callIdLength, out, 0);
   if (info.caller !== undefined) p = writeTextTlv(SipAaaTlv.Caller, info.caller, callerLength, out, p);
@@ -192,6 +196,22 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
   }
   if (info.requestedClass !== undefined) p = writeTextTlv(SipAaaTlv.RequestedClass, info.requestedClass, classLength, out, p);
   if (info.ospToken) p = writeBytesTlv(SipAaaTlv.OspToken, info.ospToken, out, p);
+  if (info.connectedMs !== undefined) writeConnectedTlv(info.connectedMs, out, p);
+  return out;
+}
+
+const CONNECTED_TLV_LENGTH = 12;
+
+function writeConnectedTlv(connectedMs: number, out: Buffer, offset: number): void {
+  if (!Number.isSafeInteger(connectedMs) || connectedMs < 0) throw new RangeError(`connected time ${connectedMs} ms is not a non-negative integer`);
+  out.writeBigUInt64BE(BigInt(connectedMs), writeTlvHeader(SipAaaTlv.ConnectedMs, 8, out, offset));
+}
+
+/** The ClientSI of a REQ LDP with the connected time added: the REQ noLDP's (the rest of its TLVs unchanged). */
+export function withConnectedMs(clientSi: Buffer, connectedMs: number): Buffer {
+  const out = Buffer.allocUnsafe(clientSi.length + CONNECTED_TLV_LENGTH);
+  clientSi.copy(out, 0);
+  writeConnectedTlv(connectedMs, out, clientSi.length);
   return out;
 }
 
@@ -211,6 +231,7 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   let callee: string | undefined;
   let requestedClass: string | undefined;
   let ospToken: Buffer | undefined;
+  let connectedMs: number | undefined;
   const flows: SipAaaMediaFlow[] = [];
   for (let offset = 0; offset < data.length; ) {
     const end = tlvValueEnd(data, offset);
@@ -235,6 +256,12 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
       case SipAaaTlv.OspToken:
         ospToken = data.subarray(start, end); // a view into the message
         break;
+      case SipAaaTlv.ConnectedMs: {
+        const ms = end - start === 8 ? data.readBigUInt64BE(start) : -1n;
+        if (ms < 0n || ms > BigInt(Number.MAX_SAFE_INTEGER)) throw new CopsDecodeError("bad-client-si", offset, "connected time TLV must be 8 octets of at most 2^53-1 ms");
+        connectedMs = Number(ms);
+        break;
+      }
     }
     offset = (end + 3) & ~3;
   }
@@ -248,6 +275,7 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   if (callee !== undefined) info.callee = callee;
   if (requestedClass !== undefined) info.requestedClass = requestedClass;
   if (ospToken !== undefined) info.ospToken = ospToken;
+  if (connectedMs !== undefined) info.connectedMs = connectedMs;
   return info;
 }
 

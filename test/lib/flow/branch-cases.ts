@@ -172,6 +172,8 @@ export const BRANCHES: BranchCase[] = [
       expect(has(afterRestart, "SIP1", "POL1", "REQ noLDP")).toBe(true);
       expect(has(afterRestart, "POL1", "R1", "DEC Remove")).toBe(true);
       expect(r.cdrs.map((c) => c.role).sort()).toEqual(["destination", "source"]);
+      // The restarted server still bills the whole 9 s conversation: REQ noLDP carries the proxy's connected time.
+      for (const c of r.cdrs) expect(c.durationS).toBe(9);
       cleanPolicy(r);
     },
   },

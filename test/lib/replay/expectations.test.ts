@@ -14,8 +14,8 @@ function result(s: Scenario, records: MessageRecord[], outcome: { finalStatusAtC
   return {
     records,
     calls: expandCalls(s).map((c) => ({ callId: records[0]?.callId ?? "c1", spec: c.spec, finalStatusAtCaller: outcome.finalStatusAtCaller, established: outcome.established })),
-    // one usage record per side of an established call, for as long as its policy was installed (ringing + talk)
-    cdrs: outcome.established ? expandCalls(s).flatMap((c) => ["source", "destination"].map((role) => ({ callId: records[0]?.callId ?? "c1", role, durationS: (c.spec.answerDelayMs + c.spec.durationMs) / 1000 }))) : [],
+    // one usage record per side of an established call, for the conversation (2xx to BYE)
+    cdrs: outcome.established ? expandCalls(s).flatMap((c) => ["source", "destination"].map((role) => ({ callId: records[0]?.callId ?? "c1", role, durationS: c.spec.durationMs / 1000 }))) : [],
     leftovers: { classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 },
     ...extra,
   };

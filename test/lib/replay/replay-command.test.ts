@@ -19,7 +19,7 @@ function referenceRunner(damage: (r: RunResult) => void = () => undefined, seen:
     const result: RunResult = {
       records: options.calls.flatMap((c) => syntheticCall({ callId: `${c.id}@192.0.2.10`, hangUp: c.hangUp, noClearinghouse: noCh, startMs: c.startMs })),
       calls: options.calls.map((c) => ({ callId: `${c.id}@192.0.2.10`, spec: c, finalStatusAtCaller: 200, established: true })),
-      cdrs: options.calls.flatMap((c) => ["source", "destination"].map((role) => ({ callId: `${c.id}@192.0.2.10`, role, durationS: (c.answerDelayMs + c.durationMs) / 1000 }))),
+      cdrs: options.calls.flatMap((c) => ["source", "destination"].map((role) => ({ callId: `${c.id}@192.0.2.10`, role, durationS: c.durationMs / 1000 }))),
       leftovers: { classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 },
     };
     damage(result);

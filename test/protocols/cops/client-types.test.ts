@@ -27,7 +27,9 @@ import {
   parseSipAaaRequest,
   type BerValue,
   type SipAaaRequestInfo,
+  withConnectedMs,
 } from "../../../protocols/cops/index.js";
+import { thrownBy } from "../../support/thrown.js";
 import { CALL_HANDLE, ROUTER_HANDLE, aaaInfo, flow, sampleClientTypeMessages } from "./samples.js";
 
 describe("client type 0x8cb1 (SIP proxy ↔ policy server)", () => {
@@ -99,15 +101,31 @@ describe("client type 0x8cb1 (SIP proxy ↔ policy server)", () => {
         flows: fc.array(flowArb, { maxLength: 4 }),
         requestedClass: fc.constantFrom("EF", "AF41", "BE"),
         ospToken: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+        connectedMs: fc.maxSafeNat(),
       },
       { requiredKeys: ["callId", "flows"] },
     );
     fc.assert(
       fc.property(infoArb, (info) => {
         expect(decodeSipAaaClientSi(encodeSipAaaClientSi(info))).toEqual(info);
+        // REQ noLDP: the LDP request's ClientSI with the connected time appended reads back as both.
+        const { connectedMs: _, ...ldp } = info;
+        expect(decodeSipAaaClientSi(withConnectedMs(encodeSipAaaClientSi(ldp), 61_500))).toEqual({ ...ldp, connectedMs: 61_500 });
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("REQ noLDP's connected time: TLV 7, 8 octets of milliseconds; anything else is a typed error at its offset", () => {
+    const si = withConnectedMs(encodeSipAaaClientSi({ callId: "c1", flows: [] }), 3_600_123);
+    expect(si.toString("hex")).toBe("0001000263310000" + "00070008" + "000000000036eefb");
+    expect(decodeSipAaaClientSi(si).connectedMs).toBe(3_600_123);
+    const short = Buffer.from("0001000263310000" + "00070004" + "0036eefb", "hex");
+    const e1 = thrownBy(CopsDecodeError, () => decodeSipAaaClientSi(short));
+    expect([e1.code, e1.offset]).toEqual(["bad-client-si", 8]);
+    const huge = Buffer.from("0001000263310000" + "00070008" + "0020000000000000", "hex");
+    expect(thrownBy(CopsDecodeError, () => decodeSipAaaClientSi(huge)).message).toContain("2^53-1");
+    expect(() => withConnectedMs(Buffer.alloc(0), -1)).toThrow(RangeError);
   });
 });
 
