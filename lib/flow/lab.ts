@@ -2,11 +2,10 @@
 // An outside caller (SIPp, a softphone) sends its INVITE to SIP1; the driver names it "UAC" in the records, so
 // the ladder reads like FIG. 5 / FIG. 6. The UAS answers every INVITE and never hangs up.
 import type { MessageRecord } from "../drivers/message-record.js";
-import { SocketNetwork } from "../drivers/socket-network.js";
 import { SipIds } from "../roles/sip-ids.js";
 import { UserAgent } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
-import { socketSpecOf } from "./run-network.js";
+import { flowNetwork } from "./run-network.js";
 import type { TopologyOptions } from "./run-calls.js";
 import { ROLE_HOSTS, buildTopology, resolveTopology } from "./topology.js";
 import { seededRandom } from "../drivers/seeded-random.js";
@@ -54,9 +53,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   });
   const records: MessageRecord[] = [];
   const keep = options.keepRecords ?? true;
-  const net = new SocketNetwork<CallEvent>({
-    sipTransport: "udp",
-    osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
+  // The same wiring as every socket run (flowNetwork), with our UAS instead of the flow's and no UAC.
+  const nodes = [...topo.nodes.filter((n) => n.name !== "UAC" && n.name !== "UAS"), uas];
+  const net = flowNetwork(topology, nodes, {
     ...(options.sipPort !== undefined ? { sipPorts: { SIP1: options.sipPort } } : {}),
     externalSipPeer: { acceptor: "SIP1", as: LAB_CALLER },
     onRecord: (r) => {
@@ -66,11 +65,6 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     onEmit: (_node, e) => options.onEvent?.(e),
     onError: (where, err) => options.onError?.(where, err),
   });
-  for (const n of topo.nodes) {
-    if (n.name === "UAC" || n.name === "UAS") continue;
-    net.add(n, socketSpecOf(n.name));
-  }
-  net.add(uas, socketSpecOf("UAS"));
   await net.start();
   let closed = false;
   return {
