@@ -396,7 +396,9 @@ if (process.argv.includes("--processes-only")) {
 flowPki(); // the clearinghouse's signing key and CA, made once per process, outside the timings
 const defaultTopology = { clearinghouse: "osp-http", signedTokens: true, clearinghouseTimeoutMs: 60_000 };
 const n = quick ? 200 : 2000;
-await memoryRate(50, defaultTopology); // warm-up
+// Warm-up: V8 compiles the hot paths of all three protocols in its first thousands of calls (TurboFan jobs on
+// the platform threads took more CPU than the calls themselves in a cold 600-call run); the rates are steady-state.
+for (let i = 0; i < 2; i++) await memoryRate(n, defaultTopology);
 const memRuns = [];
 let messagesPerCall = 0;
 for (let i = 0; i < 3; i++) {
@@ -416,14 +418,17 @@ const udp = await udpCeiling(quick ? { maxMs: 400 } : {});
 const socketCeiling = udp.messagesPerS / messagesPerCall;
 // The same datagrams if every core did nothing else: CPU per datagram (both sides) against all cores.
 const socketCpuCeiling = (availableParallelism() * 1e6) / udp.cpuUsPerMessage / messagesPerCall;
-const netDefault = await networkRate(quick ? 30 : 100, defaultTopology);
+// Warm-up of the socket path (node:dgram, net, http and our drivers), not timed.
+await runCalls({ driver: "net", topology: defaultTopology, calls: calls(quick ? 150 : 600, { spacingMs: 5, answerDelayMs: 10, durationMs: 100 }), keepRecords: false });
+const netCalls = quick ? 300 : 2000;
+const netDefault = await networkRate(netCalls, defaultTopology, { spacingMs: 4 });
 const processesCalls = quick ? 150 : 600;
 const processes = await ramp(4, async (spacing) => {
   const run = await processesRate(processesCalls, processesTopology, spacing);
   console.log(`processes run, signed tokens: ${processesCalls} calls offered at ${run.offeredPerS.toFixed(0)}/s, ${run.callsPerS.toFixed(1)} complete calls/s over ${run.ms.toFixed(0)} ms, ${run.failed} failed`);
   return run;
 });
-const netUnsigned = await networkRate(quick ? 50 : 300, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 });
+const netUnsigned = await networkRate(netCalls, { clearinghouse: "osp-http", signedTokens: false, clearinghouseTimeoutMs: 60_000 }, { spacingMs: 3 });
 const bytes = await bytesPerCall(quick ? 1000 : 10_000, defaultTopology);
 
 console.log(`CPU profile of ${n} in-memory calls, default configuration, self time by protocol layer (runtime frames count for their caller):`);
