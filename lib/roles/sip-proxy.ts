@@ -352,10 +352,12 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private onCancel(cancel: SipRequest, serverTx: ServerTx, now: number): NodeAction[] {
-    // RFC 3261 §16.10: answer the CANCEL, then cancel the pending branch (or answer 487 ourselves).
-    const out = this.sip.respond(serverTx, buildResponse(cancel, 200), now);
+    // RFC 3261 §16.10: answer the CANCEL, then cancel the pending branch (or answer 487 ourselves). A call this
+    // proxy never authorised gets 481, as its in-dialog requests do: it forwards only calls policy admitted.
     const call = this.calls.get(cancel.callId);
-    if (!call || call.phase === "done" || call.phase === "confirmed") return out;
+    if (!call) return this.sip.respond(serverTx, buildResponse(cancel, 481), now);
+    const out = this.sip.respond(serverTx, buildResponse(cancel, 200), now);
+    if (call.phase === "done" || call.phase === "confirmed") return out;
     out.push(this.step(call, "CANCEL"));
     if (call.setup?.forwarded && call.phase !== "authorising") out.push(...this.cancelDownstream(call, now));
     else out.push(...this.refuse(call, 487, "cancelled", now));

@@ -157,10 +157,7 @@ export class StatefulProxy implements TransactionUser {
   }
 
   private handleRequest(request: SipRequest, tx: ServerTransaction): void {
-    if (request.method === "CANCEL") {
-      this.handleCancel(request, tx);
-      return;
-    }
+    if (request.method === "CANCEL" && this.handleCancel(request, tx)) return;
     const failure = validateProxyRequest(request, { identity: this.identity, supportedExtensions: this.supported });
     if (failure) {
       tx.respond(this.localResponse(request, failure.status, failure.reason, generateTag(), failure.headers));
@@ -444,21 +441,26 @@ export class StatefulProxy implements TransactionUser {
 
   // ---- CANCEL (§9.2, §16.10) --------------------------------------------------------------------
 
-  private handleCancel(cancel: SipRequest, tx: ServerTransaction): void {
+  /** Handles a CANCEL that matches a transaction here; false: none matches, forward it like any request. */
+  private handleCancel(cancel: SipRequest, tx: ServerTransaction): boolean {
     const inviteTx = this.layer.findServerTransactionForCancel(cancel);
-    const ctx = inviteTx ? this.contexts.get(inviteTx) : undefined;
-    if (!inviteTx || !ctx) {
-      tx.respond(this.localResponse(cancel, 481, "Call/Transaction Does Not Exist", generateTag()));
-      return;
+    // §16.10: no response context: the element MUST forward the CANCEL (the INVITE may have passed elsewhere).
+    if (!inviteTx) return false;
+    const ctx = this.contexts.get(inviteTx);
+    if (!ctx) {
+      // §9.2: it matches a transaction this element answered itself: 200, the INVITE's answer stands.
+      tx.respond(this.localResponse(cancel, 200, "OK", generateTag()));
+      return true;
     }
     tx.respond(this.localResponse(cancel, 200, "OK", ctx.toTag));
     if (!ctx.settledFlag) {
       // Still with the application (held): the proxy answers the INVITE itself.
       ctx.abort(new Error("request cancelled"));
       this.respondLocally(ctx, 487, "Request Terminated");
-      return;
+      return true;
     }
     for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+    return true;
   }
 
   /** §9.1: CANCEL a branch; waits for a provisional response before sending (§9.1, §16.10). */

@@ -236,10 +236,27 @@ describe("stateful proxy: the application hook", () => {
     expect(h.responsesTo(UAC.host).map((r) => `${r.status} ${r.cseq.method}`)).toEqual(["200 CANCEL", "180 INVITE", "487 INVITE"]);
   });
 
-  it("CANCEL without a matching INVITE gets 481", () => {
-    const h = new ProxyHarness();
+  it("CANCEL without a matching INVITE is forwarded (§16.10) and the downstream's 481 comes back", () => {
+    const h = new ProxyHarness({ hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }) });
     h.inject(invite({ method: "CANCEL" }));
-    expect(h.responsesTo(UAC.host).map((r) => r.status)).toEqual([481]);
+    const [fwd] = h.requestsTo(UAS_A.host);
+    expect(fwd?.method).toBe("CANCEL");
+    expect(fwd!.maxForwards).toBe(69);
+    expect(fwd!.topVia.host).toBe(PROXY.host);
+    expect(h.responsesTo(UAC.host).filter((r) => r.status >= 200)).toHaveLength(0);
+    h.inject(answer(fwd!, 481), UAS_A);
+    expect(h.responsesTo(UAC.host).map((r) => `${r.status} ${r.cseq.method}`)).toEqual(["481 CANCEL"]);
+  });
+
+  it("CANCEL of an INVITE the proxy answered itself gets 200 and changes nothing (§9.2)", () => {
+    const h = new ProxyHarness();
+    const inv = invite({ maxForwards: 0 });
+    h.inject(inv);
+    expect(h.responsesTo(UAC.host).map((r) => r.status)).toEqual([100, 483]);
+    h.take();
+    h.inject(inv.replace(/^INVITE /, "CANCEL ").replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"));
+    expect(h.responsesTo(UAC.host).map((r) => `${r.status} ${r.cseq.method}`)).toEqual(["200 CANCEL"]);
+    expect(h.requestsTo(UAS_A.host)).toHaveLength(0);
   });
 
   it("a throwing hook yields 500", () => {
