@@ -36,9 +36,11 @@ export interface ClassChoice {
 export interface UsageObservation {
   callId: string;
   side: CallSide;
+  /** The conversation as the side's proxy saw it (2xx relayed to BYE, REQ noLDP TLV 7); without TLV 7, the installed policy. */
   startMs: number;
   endMs: number;
   durationS: number;
+  /** The router's counts for the installed policy (180 to removal). */
   packets: number;
   octets: number;
 }
