@@ -46,6 +46,7 @@ export function sampleClientTypeMessages(): CopsMessage[] {
     buildSipAaaRequest("LDP", CALL_HANDLE, aaaInfo),
     buildSipAaaDecision("LDP", CALL_HANDLE, true, { dscp: 46 }),
     buildSipAaaRequest("noLDP", CALL_HANDLE, { callId: aaaInfo.callId, flows: [] }),
+    buildSipAaaRequest("noLDP", CALL_HANDLE, { ...aaaInfo, connectedMs: 61_500 }), // as the flow's proxies send it
     buildSipAaaDecision("noLDP", CALL_HANDLE, true),
     buildConfigRequest(ROUTER_HANDLE, [{ instanceId: 1, roles: "edge", maxFlows: 4096 }]),
     buildNullDecision(ROUTER_HANDLE),
