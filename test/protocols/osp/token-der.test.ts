@@ -18,6 +18,7 @@ import {
   type DerNode,
 } from "../../../protocols/osp/token-der.js";
 import { certificateFacts } from "../../../protocols/osp/token-pki.js";
+import { fuzzSeed } from "../../support/seeded-random.js";
 
 describe("DER writer and reader (X.690)", () => {
   it("reads back any TLV it writes, short and long lengths", () => {
@@ -121,7 +122,7 @@ describe("DER reader fuzz: nothing but DerError escapes", () => {
   }
 
   it("survives 100,000 mutated tokens and certificates and random inputs", () => {
-    const seed = Number(process.env.OSP_FUZZ_SEED ?? Date.now() % 2 ** 31);
+    const seed = fuzzSeed();
     let state = seed;
     const rnd = () => (state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff;
     const counts = { parsed: 0, refused: 0 };
