@@ -141,6 +141,17 @@ function freePort() {
   });
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuMsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ)
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Complete calls per second with every role in its own process (`callgate serve ROLE`), so the nine roles
  * share the machine's cores. The UAC places `n` calls `intervalMs` apart; the rate is complete calls divided by
@@ -182,15 +193,23 @@ async function processesRate(n, topology, intervalMs) {
       }
     }
     const record = join(dir, "UAC.jsonl");
+    const before = new Map(servers.map((s) => [s.role, cpuMsOf(s.child.pid)]));
     const caller = start("UAC", ["--record", record]);
     await caller.exited;
+    // Let the teardown behind the UAC (usage to the clearinghouse, DRQs) finish before reading the roles' CPU.
+    await new Promise((r) => setTimeout(r, 500));
+    const cpuMsPerCall = {};
+    for (const s of servers) {
+      const [was, now] = [before.get(s.role), cpuMsOf(s.child.pid)];
+      if (was !== undefined && now !== undefined) cpuMsPerCall[s.role] = Math.round(((now - was) / n) * 100) / 100;
+    }
     const summary = /(\d+) call\(s\), (\d+) answered and ended, (\d+) failed/.exec(caller.out());
     if (!summary) throw new Error(`UAC: ${caller.out()}`);
     const records = readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const ts = records.map((r) => r.t);
     const ms = Math.max(...ts) - Math.min(...ts);
     const complete = Number(summary[2]);
-    return { callsPerS: ms > 0 ? (complete * 1000) / ms : 0, ms, failed: n - complete, offeredPerS: 1000 / intervalMs };
+    return { callsPerS: ms > 0 ? (complete * 1000) / ms : 0, ms, failed: n - complete, offeredPerS: 1000 / intervalMs, cpuMsPerCall };
   } finally {
     for (const s of servers) s.child.kill("SIGTERM");
     await Promise.all(servers.map((s) => s.exited));
@@ -440,6 +459,7 @@ for (const [key, ns] of rows) console.log(`  ${key.padEnd(16)} ${(Number(ns) / 1
 console.log(`in memory: ${mem.callsPerS.toFixed(0)} calls/s signed tokens (median of ${memRuns.map((r) => r.toFixed(0)).join(", ")}), ${memUnsigned.callsPerS.toFixed(0)} unsigned, ${memNoCh.callsPerS.toFixed(0)} without clearinghouse`);
 console.log(`loopback:  ${netDefault.callsPerS.toFixed(1)} calls/s signed tokens (${netDefault.failed} failed), ${netUnsigned.callsPerS.toFixed(0)} unsigned (${netUnsigned.failed} failed)`);
 console.log(`processes: ${processes.callsPerS.toFixed(1)} calls/s signed tokens, each role its own process (best of the ramp, offered ${processes.offeredPerS.toFixed(0)}/s, ${processes.failed} failed)`);
+console.log(`  CPU per call by role in that run (ms): ${Object.entries(processes.cpuMsPerCall).map(([r, ms]) => `${r} ${ms}`).join(", ")} (+ the UAC)`);
 console.log(`memory per established call (all roles, default configuration): ${bytes.total} bytes = ${bytes.heap} V8 heap + ${bytes.buffers} Buffer memory`);
 const ratio = (rate, ceiling) => Math.round((rate / ceiling) * 100) / 100;
 console.log(`ceilings (this machine, this minute, other work running; medians of a few rounds):`);
@@ -462,6 +482,7 @@ console.log(JSON.stringify({
   network_calls_per_s_unsigned_tokens: Math.round(netUnsigned.callsPerS),
   profile_share_by_layer: Object.fromEntries(layers.map(({ layer, share }) => [layer, Math.round(share * 1000) / 1000])),
   processes_calls_per_s: Math.round(processes.callsPerS * 10) / 10,
+  processes_cpu_ms_per_call_by_role: processes.cpuMsPerCall,
   processes_offered_per_s: Math.round(processes.offeredPerS),
   processes_failed: processes.failed,
   crypto_ceiling_signed_calls_per_s: Math.round(crypto.signedCallsPerS),
