@@ -63,8 +63,6 @@ export interface SocketNetworkOptions<E> {
   directory?: Record<string, NodeAddresses>;
   /** Names the peer of a TCP connection from another process by its first message (a COPS OPN's PEPID, a SIP Via). */
   identifyTcpPeer?: (proto: Protocol, acceptor: string, first: Buffer) => string | undefined;
-  /** The call a message from another process is about, read from its bytes (no hint crosses processes). */
-  callIdOf?: (proto: Protocol, bytes: Buffer) => string | undefined;
   /** `now` is ms since the Unix epoch, not since start(): the processes of one deployment agree on token validity and CDR times. */
   wallClock?: boolean;
 }
@@ -242,8 +240,7 @@ export class SocketNetwork<E = unknown> {
   /** `hint`: the sender's call id when this process sent the message (a TCP link's order, a fingerprint, the HTTP exchange). */
   private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean): void {
     const event: NodeEvent = { type: "deliver", now: this.now, proto, from, bytes };
-    const callId = hint ?? this.opts.callIdOf?.(proto, bytes);
-    if (callId !== undefined) event.callId = callId;
+    if (hint !== undefined) event.callId = hint; // none for a message from another process: no node decides on it
     this.dispatch(to, event, intercept);
   }
 

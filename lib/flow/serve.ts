@@ -2,7 +2,6 @@
 // alike from the deployment file (same seed, same options), of which this process runs one node on the
 // socket driver, reaching the other roles at the file's loopback addresses.
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
-import { decodeOspMessage } from "../../protocols/osp/index.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
@@ -56,21 +55,6 @@ export function tcpPeerOf(acceptor: Role, proto: Protocol, first: Buffer): Role 
   return undefined;
 }
 
-/** The call a SIP message (Call-ID) or an OSP request (CallId, TS 101 321 §4) from another process is about. */
-export function callIdOfBytes(proto: Protocol, bytes: Buffer): string | undefined {
-  try {
-    if (proto === "SIP") return parseSipMessage(bytes).callId;
-    if (proto === "OSP") {
-      const c = decodeOspMessage(bytes).components[0];
-      const id = c === undefined ? undefined : "callIds" in c ? c.callIds[0] : "callId" in c ? c.callId : undefined;
-      return id?.toString("utf8");
-    }
-  } catch {
-    // unreadable: the receiving node judges the bytes; the record stays without a call
-  }
-  return undefined;
-}
-
 /** Milliseconds on the host's monotonic clock (µs resolution): every process on the host reads the same clock, so their record files merge by `t`. */
 export function hostClockMs(): number {
   return Number(process.hrtime.bigint() / 1000n) / 1000;
@@ -102,7 +86,6 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const net = flowNetwork(config.topology, [node], {
     directory,
     identifyTcpPeer: (proto, _acceptor, first) => tcpPeerOf(role, proto, first),
-    callIdOf: callIdOfBytes,
     wallClock: true,
     onRecord: run.onRecord,
     onEmit: (_node, e) => {

@@ -1,7 +1,7 @@
 // The clearinghouse (lib/roles/clearinghouse.ts, owned by the OSP layer's author) as a node of a flow network:
 // each OSP request delivered to it is answered to its sender. Its core is asynchronous (the CDR store writes
 // before UsageConfirmation), so this node returns a promise; drivers wait for it.
-import { ospMessageLabel } from "../../protocols/osp/index.js";
+import { OspDecodeError, decodeOspMessage, ospMessageCallId, ospMessageLabel, type OspMessage } from "../../protocols/osp/index.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import type { Clearinghouse } from "./clearinghouse.js";
@@ -18,11 +18,21 @@ export class ClearinghouseNode implements FlowNode<CallEvent> {
   handle(ev: NodeEvent): NodeAction<CallEvent>[] | Promise<NodeAction<CallEvent>[]> {
     if (ev.type !== "deliver" || ev.proto !== "OSP") return [];
     const from = ev.from;
-    const callId = ev.callId ?? "";
-    return this.clearinghouse.handle(ev.bytes, ev.now, from).then((reply): NodeAction<CallEvent>[] => {
+    let request: Buffer | OspMessage = ev.bytes;
+    let callId = ev.callId;
+    if (callId === undefined) {
+      // From another process no hint comes along: the request's own CallId, read once and handed on decoded.
+      try {
+        request = decodeOspMessage(ev.bytes);
+        callId = ospMessageCallId(request);
+      } catch (err) {
+        if (!(err instanceof OspDecodeError)) throw err; // handle() answers a request it cannot read (TS 101 321 status)
+      }
+    }
+    return this.clearinghouse.handle(request, ev.now, from).then((reply): NodeAction<CallEvent>[] => {
       this.answered++;
-      if (!reply.message) return [{ type: "emit", event: { type: "error", callId, role: this.name, message: `unreadable OSP request from ${from}` } }];
-      return [{ type: "send", proto: "OSP", to: from, bytes: reply.bytes, label: ospMessageLabel(reply.message), callId }];
+      if (!reply.message) return [{ type: "emit", event: { type: "error", callId: callId ?? "", role: this.name, message: `unreadable OSP request from ${from}` } }];
+      return [{ type: "send", proto: "OSP", to: from, bytes: reply.bytes, label: ospMessageLabel(reply.message), callId: callId ?? "" }];
     });
   }
 }

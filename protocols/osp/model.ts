@@ -247,6 +247,13 @@ export interface OspMessage {
   components: OspComponent[];
 }
 
+/** The call a message is about: its first component's CallId (the first of an AuthorisationRequest's), as text. */
+export function ospMessageCallId(m: OspMessage): string | undefined {
+  const c = m.components[0];
+  const id = c === undefined ? undefined : "callIds" in c ? c.callIds[0] : "callId" in c ? c.callId : undefined;
+  return id?.toString("utf8");
+}
+
 /** TokenInfo: what a token authorises (TS 101 321 token contents). */
 export interface OspTokenInfo {
   sourceInfo: OspTypedValue[];

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DeployConfigError, callSpecsOf, checkRoleCovered, directoryOf, loadDeployConfig, parseDeployConfig, rolesFor } from "../../../lib/flow/deploy-config.js";
-import { callIdOfBytes, tcpPeerOf } from "../../../lib/flow/serve.js";
+import { tcpPeerOf } from "../../../lib/flow/serve.js";
 import { mergeServeRecords } from "../../../lib/flow/serve-records.js";
 import { loadScenarioFile } from "../../../lib/replay/scenario.js";
 import { ClientType, encodeCopsMessage } from "../../../protocols/cops/index.js";
@@ -119,8 +119,6 @@ describe("serve helpers", () => {
     expect(tcpPeerOf("SIP1", "SIP", invite("192.0.2.10"))).toBe("UAC");
     expect(tcpPeerOf("SIP2", "SIP", invite("sip1.example.com"))).toBe("SIP1");
     expect(tcpPeerOf("SIP2", "SIP", invite("192.0.2.10"))).toBeUndefined();
-    expect(callIdOfBytes("SIP", invite("x"))).toBe("c1");
-    expect(callIdOfBytes("COPS", opn("r1"))).toBeUndefined();
   });
 
   it("merging: by time, and a router's RPT takes the call of the oldest unanswered DEC on its handle", () => {

@@ -9,6 +9,7 @@ import {
   decodeTokenInfo,
   encodeOspMessage,
   encodeTokenInfo,
+  ospMessageCallId,
   type OspMessage,
 } from "../../../protocols/osp/index.js";
 import { thrownBy } from "../../support/thrown.js";
@@ -80,6 +81,15 @@ describe("OSP golden messages (TS 101 321 examples, toolkit element tables)", ()
   it("reads a batch of UsageIndications in one Message", () => {
     const m = decodeOspMessage(golden("usage-indication-batch.xml"));
     expect(m.components.map((c) => c.componentId)).toEqual(["301", "302"]);
+  });
+});
+
+describe("the call an OSP message is about", () => {
+  it("is its first component's CallId: an AuthorisationRequest's first, a UsageIndication's own; none without one", () => {
+    expect(ospMessageCallId(decodeOspMessage(golden("authorization-request.xml")))).toBe("1234567890");
+    expect(ospMessageCallId(decodeOspMessage(golden("usage-indication.xml")))).toBe("1234567890");
+    expect(ospMessageCallId(decodeOspMessage(golden("capabilities-indication.xml")))).toBeUndefined();
+    expect(ospMessageCallId({ messageId: "1", components: [] })).toBeUndefined();
   });
 });
 
