@@ -18,7 +18,7 @@ import { fork, spawn } from "node:child_process";
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.mjs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -126,18 +126,6 @@ async function networkRate(n, topologyOptions, { spacingMs = 2 } = {}) {
     const run = { callsPerS, ms, failed: n - complete.length, offeredPerS, spacingMs: spacing, setupP50Ms: Math.round(setup[setup.length >> 1] ?? 0) };
     console.log(`loopback run, ${tokens}: ${n} calls offered at ${offeredPerS.toFixed(0)}/s, ${callsPerS.toFixed(1)} complete calls/s over ${ms} ms, ${run.failed} failed, setup p50 ${run.setupP50Ms} ms`);
     return run;
-  });
-}
-
-/** A loopback port no one listens on (TCP; the roles bind UDP and TCP on it). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
   });
 }
 

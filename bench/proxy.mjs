@@ -4,7 +4,7 @@
 // Run: npm run build && node bench/proxy.mjs. Last line: {"ours_cps":…,"kamailio_cps":…,"ratio":…,...}
 import { spawn, execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.mjs";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -29,25 +29,6 @@ function need(cmd) {
     return execFileSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).trim();
   } catch {
     throw new Error(`${cmd} is not installed`);
-  }
-}
-
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.once("error", reject);
-      srv.listen(0, "127.0.0.1", () => {
-        const p = srv.address().port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const free = await new Promise((resolve) => {
-      const s = createSocket("udp4");
-      s.once("error", () => resolve(false));
-      s.bind(port, "127.0.0.1", () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
   }
 }
 
