@@ -29,10 +29,11 @@ export class ClearinghouseNode implements FlowNode<CallEvent> {
         if (!(err instanceof OspDecodeError)) throw err; // handle() answers a request it cannot read (TS 101 321 status)
       }
     }
+    const call = callId ?? "";
     return this.clearinghouse.handle(request, ev.now, from).then((reply): NodeAction<CallEvent>[] => {
       this.answered++;
-      if (!reply.message) return [{ type: "emit", event: { type: "error", callId: callId ?? "", role: this.name, message: `unreadable OSP request from ${from}` } }];
-      return [{ type: "send", proto: "OSP", to: from, bytes: reply.bytes, label: ospMessageLabel(reply.message), callId: callId ?? "" }];
+      if (!reply.message) return [{ type: "emit", event: { type: "error", callId: call, role: this.name, message: `unreadable OSP request from ${from}` } }];
+      return [{ type: "send", proto: "OSP", to: from, bytes: reply.bytes, label: ospMessageLabel(reply.message), callId: call }];
     });
   }
 }
