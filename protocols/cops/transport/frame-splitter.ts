@@ -1,23 +1,39 @@
 // Splits a TCP byte stream into whole COPS messages by the common header's Message Length (RFC 2748 §2.1),
-// checking the header before trusting the length and bounding it.
+// checking the header before trusting the length and bounding it. Linear in the bytes received: chunks are
+// listed as they come and copied once, into the message they complete.
 import { CopsDecodeError } from "../cops-decode-error.js";
 import { COPS_VERSION, HEADER_LENGTH } from "../constants.js";
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
+export type CopsFrameFailure = { error: CopsDecodeError; header: Buffer };
+
 export class CopsFrameSplitter {
-  private pending: Buffer = Buffer.alloc(0);
-  private failed: { error: CopsDecodeError; header: Buffer } | undefined;
+  /** Chunks received and not yet consumed; the first one from `headOffset`. */
+  private chunks: Buffer[] = [];
+  private headOffset = 0;
+  private total = 0;
+  /** Length of the message at the head once its header was checked (0: not yet). */
+  private expected = 0;
+  private failed: CopsFrameFailure | undefined;
+  private copied = 0;
+  /** Stream offset of the head: where in the stream an error is (the typed error names it). */
+  private consumed = 0;
 
   constructor(private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {}
 
   /** Bytes received but not yet part of a whole message. */
   get buffered(): number {
-    return this.pending.length;
+    return this.total;
+  }
+
+  /** Octets copied so far (headers peeked across chunks and the messages built): a work counter. */
+  get bytesCopied(): number {
+    return this.copied;
   }
 
   /** Set once a header was unusable: the error and the offending header octets. The stream is dead then. */
-  get failure(): { error: CopsDecodeError; header: Buffer } | undefined {
+  get failure(): CopsFrameFailure | undefined {
     return this.failed;
   }
 
@@ -26,24 +42,30 @@ export class CopsFrameSplitter {
    * not a multiple of 4, above the bound) kills the stream: the messages before it are returned with
    * `failure` set, and every later call returns no message and the same failure.
    */
-  read(chunk: Buffer): { frames: Buffer[]; failure?: { error: CopsDecodeError; header: Buffer } } {
+  read(chunk: Buffer): { frames: Buffer[]; failure?: CopsFrameFailure } {
     if (this.failed) return { frames: [], failure: this.failed };
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const frames: Buffer[] = [];
-    let offset = 0;
-    while (this.pending.length - offset >= HEADER_LENGTH) {
-      const error = this.checkHeader(offset);
-      if (error) {
-        this.failed = { error, header: Buffer.from(this.pending.subarray(offset, offset + HEADER_LENGTH)) };
-        this.pending = Buffer.alloc(0);
-        return { frames, failure: this.failed };
-      }
-      const length = this.pending.readUInt32BE(offset + 4);
-      if (this.pending.length - offset < length) break;
-      frames.push(Buffer.from(this.pending.subarray(offset, offset + length)));
-      offset += length;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.total += chunk.length;
     }
-    this.pending = offset === 0 ? this.pending : Buffer.from(this.pending.subarray(offset));
+    const frames: Buffer[] = [];
+    while (this.total >= HEADER_LENGTH) {
+      if (this.expected === 0) {
+        const header = this.peekHeader();
+        const error = this.checkHeader(header);
+        if (error) {
+          this.failed = { error, header };
+          this.chunks = [];
+          this.headOffset = 0;
+          this.total = 0;
+          return { frames, failure: this.failed };
+        }
+        this.expected = header.readUInt32BE(4);
+      }
+      if (this.total < this.expected) break;
+      frames.push(this.take(this.expected));
+      this.expected = 0;
+    }
     return { frames };
   }
 
@@ -54,14 +76,51 @@ export class CopsFrameSplitter {
     return frames;
   }
 
-  private checkHeader(offset: number): CopsDecodeError | undefined {
-    if ((this.pending[offset] ?? 0) >> 4 !== COPS_VERSION) {
-      return new CopsDecodeError("bad-version", offset, "stream does not carry COPS version 1");
+  /** The first 8 octets of what is buffered, as a copy. */
+  private peekHeader(): Buffer {
+    const header = Buffer.allocUnsafe(HEADER_LENGTH);
+    let filled = 0;
+    let offset = this.headOffset;
+    for (let i = 0; filled < HEADER_LENGTH; i++) {
+      const c = this.chunks[i] as Buffer;
+      filled += c.copy(header, filled, offset, Math.min(c.length, offset + HEADER_LENGTH - filled));
+      offset = 0;
     }
-    const length = this.pending.readUInt32BE(offset + 4);
-    if (length < HEADER_LENGTH || length % 4 !== 0) return new CopsDecodeError("bad-length", offset + 4, `message length ${length}`);
+    this.copied += HEADER_LENGTH;
+    return header;
+  }
+
+  /** Removes the first `length` buffered octets and returns them as one new buffer (one copy). */
+  private take(length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    let used = 0;
+    while (filled < length) {
+      const c = this.chunks[used] as Buffer;
+      const n = c.copy(out, filled, this.headOffset, Math.min(c.length, this.headOffset + length - filled));
+      filled += n;
+      if (this.headOffset + n === c.length) {
+        used++;
+        this.headOffset = 0;
+      } else {
+        this.headOffset += n;
+      }
+    }
+    if (used > 0) this.chunks.splice(0, used);
+    this.total -= length;
+    this.consumed += length;
+    this.copied += length;
+    return out;
+  }
+
+  private checkHeader(header: Buffer): CopsDecodeError | undefined {
+    if ((header[0] ?? 0) >> 4 !== COPS_VERSION) {
+      return new CopsDecodeError("bad-version", this.consumed, "stream does not carry COPS version 1");
+    }
+    const length = header.readUInt32BE(4);
+    if (length < HEADER_LENGTH || length % 4 !== 0) return new CopsDecodeError("bad-length", this.consumed + 4, `message length ${length}`);
     if (length > this.maxMessageBytes) {
-      return new CopsDecodeError("frame-too-large", offset + 4, `message length ${length} exceeds ${this.maxMessageBytes}`);
+      return new CopsDecodeError("frame-too-large", this.consumed + 4, `message length ${length} exceeds ${this.maxMessageBytes}`);
     }
     return undefined;
   }

@@ -59,6 +59,42 @@ describe("CopsFrameSplitter", () => {
     expect(failureOf(header(10))?.error).toBeInstanceOf(CopsDecodeError);
     expect(failureOf(Buffer.from("2009000000000008", "hex"))?.error.code).toBe("bad-version");
   });
+  it("is linear: a 1 MiB REQ in 64-octet pieces is copied once (plus one header peek per piece)", () => {
+    const length = 1 << 20;
+    const req = Buffer.alloc(length);
+    req.set([0x10, 0x01, 0x8c, 0xb1]);
+    req.writeUInt32BE(length, 4);
+    for (let i = 8; i < length; i++) req[i] = i & 0xff;
+    const splitter = new CopsFrameSplitter(length);
+    const frames: Buffer[] = [];
+    const pieces = length / 64;
+    for (let at = 0; at < length; at += 64) frames.push(...splitter.push(req.subarray(at, at + 64)));
+    expect(frames).toHaveLength(1);
+    expect(frames[0]?.equals(req)).toBe(true);
+    expect(splitter.buffered).toBe(0);
+    // The header is checked once; the body is copied once when the message completes.
+    expect(splitter.bytesCopied).toBe(length + 8);
+    // A quadratic splitter (concatenating per piece) copies about pieces × length / 2 octets.
+    expect(splitter.bytesCopied).toBeLessThan((pieces * length) / 1000);
+  });
+  it("copies each octet of a stream of small messages split anywhere at most once, headers aside", () => {
+    const ka = encodeCopsMessage({ op: "KA", clientType: 0 });
+    const cat = encodeCopsMessage({ op: "CAT", clientType: 1, kaTimerSeconds: 30 });
+    const stream = Buffer.concat(Array.from({ length: 500 }, (_, i) => (i % 2 ? ka : cat)));
+    for (const piece of [1, 3, 7, 13, 64]) {
+      const splitter = new CopsFrameSplitter();
+      let count = 0;
+      for (let at = 0; at < stream.length; at += piece) count += splitter.push(stream.subarray(at, at + piece)).length;
+      expect(count).toBe(500);
+      expect(splitter.bytesCopied).toBe(stream.length + 500 * 8);
+    }
+  });
+  it("names the stream offset of a bad header", () => {
+    const ka = encodeCopsMessage({ op: "KA", clientType: 0 });
+    const s = new CopsFrameSplitter(1024);
+    s.push(Buffer.concat([ka, ka]));
+    expect(() => s.push(Buffer.from("1009000000100000", "hex"))).toThrow(expect.objectContaining({ code: "frame-too-large", offset: 2 * ka.length + 4 }));
+  });
   it("read returns the good messages before a bad header in the same chunk, then nothing more", () => {
     const ka = encodeCopsMessage({ op: "KA", clientType: 0 });
     const s = new CopsFrameSplitter(1024);
