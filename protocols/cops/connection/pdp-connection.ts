@@ -28,7 +28,37 @@ export interface CopsPdpOptions {
   redirect?: CopsServerAddress;
   /** Integrity keys; when set, messages without a valid Integrity object close the connection. */
   integrity?: CopsIntegrityConfig;
+  /**
+   * Integrity keys of the PEP an OPN names (RFC 2748 §2.2.16, a Key ID per PEP); replaces `integrity`. A PEP
+   * without keys (undefined) speaks without Integrity.
+   */
+  integrityFor?: (pepId: string) => CopsIntegrityConfig | undefined;
+  /** Admits or refuses an OPN (PEPID, client type) once its Integrity, if any, checked out: an Error refuses it with CC. */
+  admitPep?: (pepId: string, clientType: number) => CopsCodePair | undefined;
+  /** Most request states open at once; a REQ opening one more gets a DEC with Error 4 (default 10,000). */
+  maxRequestStates?: number;
+  /** Most REQs waiting for their DEC; one more closes the connection with CC Error 4 (default 2 × maxRequestStates). */
+  maxPendingRequests?: number;
 }
+
+export const DEFAULT_MAX_REQUEST_STATES = 10_000;
+
+/** Why the PDP refused or dropped input: a stable token to count and log by. */
+export type CopsPdpRefusal =
+  | "bad-message"
+  | "before-open"
+  | "second-open"
+  | "unsupported-client-type"
+  | "pep-not-admitted"
+  | "integrity-missing"
+  | "integrity-failed"
+  | "keep-alive-timeout"
+  | "no-open"
+  | "request-states-full"
+  | "pending-requests-full"
+  | "malformed-request"
+  | "malformed-report"
+  | "unexpected-message";
 
 export type CopsPdpCommand =
   | { type: "decide"; handle: Buffer; decisions: CopsDecision[] }
@@ -45,7 +75,7 @@ export type CopsPdpEvent =
   | { type: "sync-complete"; handle?: Buffer }
   | { type: "pep-lost"; reason: string }
   | { type: "closed"; error?: CopsCodePair }
-  | { type: "protocol-error"; error: string; copsErrorCode?: CopsCodePair };
+  | { type: "protocol-error"; error: string; copsErrorCode?: CopsCodePair; cause?: CopsPdpRefusal };
 
 interface PendingRequest {
   key: HandleKey;
@@ -70,8 +100,19 @@ export class CopsPdpConnection {
   private readonly states = new Map<HandleKey, number>();
   /** When the last message came in: the KA loss timer is re-armed from it when it fires (RFC 2748 §4.4). */
   private lastReceivedMs = 0;
+  private readonly maxStates: number;
+  private readonly maxPending: number;
+  private pepIdentity = "";
 
-  constructor(private readonly options: CopsPdpOptions) {}
+  constructor(private readonly options: CopsPdpOptions) {
+    this.maxStates = options.maxRequestStates ?? DEFAULT_MAX_REQUEST_STATES;
+    this.maxPending = options.maxPendingRequests ?? 2 * this.maxStates;
+  }
+
+  /** The PEPID of the accepted OPN ("" before). */
+  get pepId(): string {
+    return this.pepIdentity;
+  }
 
   get connectionState(): PdpState {
     return this.state;
@@ -104,9 +145,10 @@ export class CopsPdpConnection {
             break;
           }
           out.push({ type: "emit", event: { type: "pep-lost", reason: "keep-alive timer expired" } });
-          this.closeWithError({ code: ErrorCode.CommunicationFailure, subCode: 0 }, "keep-alive timer expired", out);
+          this.closeWithError({ code: ErrorCode.CommunicationFailure, subCode: 0 }, "keep-alive timer expired", out, "keep-alive-timeout");
         } else if (event.name === "open-timeout" && this.state === "waiting-open") {
           this.state = "closed";
+          out.push({ type: "emit", event: { type: "protocol-error", error: "no OPN in time", cause: "no-open" } });
           out.push({ type: "close", reason: "no OPN" });
         }
         break;
@@ -162,22 +204,32 @@ export class CopsPdpConnection {
       this.onMalformed(bytes, msg, out);
       return;
     }
-    if (this.options.integrity) {
-      if (msg.op === "OPN") this.integrity = new IntegritySession(this.options.integrity);
+    if (msg.op === "OPN" && this.state === "waiting-open") {
+      const config = this.options.integrityFor ? this.options.integrityFor(msg.pepId) : this.options.integrity;
+      this.integrity = config ? new IntegritySession(config) : undefined;
+    }
+    if (this.integrity || (this.options.integrity && !this.options.integrityFor)) {
       const verdict = this.integrity ? this.integrity.check(bytes, msg) : "missing";
       if (verdict !== "ok") {
-        this.closeWithError(integrityCloseError(verdict), `integrity ${verdict}`, out);
+        // An OPN that fails is not answered under the PEP's key: the sender is not known to hold it.
+        if (this.state === "waiting-open") this.integrity = undefined;
+        this.closeWithError(integrityCloseError(verdict), `integrity ${verdict}`, out, verdict === "missing" ? "integrity-missing" : "integrity-failed");
         return;
       }
     }
     // Any message restarts the KA loss timer (RFC 2748 §4.4): noted here, applied when the timer fires.
     this.lastReceivedMs = nowMs;
     if (this.state === "waiting-open" && msg.op !== "OPN") {
-      this.closeWithError({ code: ErrorCode.BadMessageFormat, subCode: 0 }, `${msg.op} before OPN`, out);
+      this.closeWithError({ code: ErrorCode.BadMessageFormat, subCode: 0 }, `${msg.op} before OPN`, out, "before-open");
       return;
     }
     switch (msg.op) {
       case "OPN":
+        if (this.state === "open") {
+          // One OPN per connection and client type (RFC 2748 §3.6): a second one is a bad message.
+          this.closeWithError({ code: ErrorCode.BadMessageFormat, subCode: 0 }, "second OPN on an open connection", out, "second-open");
+          break;
+        }
         this.onOpen(msg.pepId, msg.clientType, msg.lastPdpAddress, out);
         break;
       case "REQ":
@@ -203,7 +255,7 @@ export class CopsPdpConnection {
         out.push({ type: "close", reason: `CC error ${msg.error.code}` });
         break;
       default:
-        out.push({ type: "emit", event: { type: "protocol-error", error: `unexpected ${msg.op} from PEP` } });
+        out.push({ type: "emit", event: { type: "protocol-error", error: `unexpected ${msg.op} from PEP`, cause: "unexpected-message" } });
     }
   }
 
@@ -217,26 +269,31 @@ export class CopsPdpConnection {
     const handle = peekCopsHandle(bytes);
     if (op === 1 && handle && this.state === "open") {
       // RFC 2748 §3.2: a malformed REQ is answered by a DEC carrying the Error object.
-      out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode } });
-      this.enqueue(handleKey(handle));
-      this.answer(handle, { op: "DEC", clientType: this.clientType, solicited: true, handle, decisions: [], error: err.copsErrorCode }, out);
+      out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode, cause: "malformed-request" } });
+      this.refuseRequest(handle, err.copsErrorCode, out);
       return;
     }
     if ((op === 3 || op === 4 || op === 10) && this.state === "open") {
-      out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode } });
+      out.push({ type: "emit", event: { type: "protocol-error", error: err.message, copsErrorCode: err.copsErrorCode, cause: "malformed-report" } });
       return;
     }
-    // Malformed OPN or undecodable framing: CC with the Error (RFC 2748 §3.7).
-    this.closeWithError(err.copsErrorCode, err.message, out);
+    // Malformed OPN, unknown op code or undecodable framing: CC with the Error (RFC 2748 §2.2.8, §3.7).
+    this.closeWithError(err.copsErrorCode, err.message, out, "bad-message");
   }
 
   private onOpen(pepId: string, clientType: number, last: CopsServerAddress | undefined, out: CopsAction<CopsPdpEvent>[]): void {
     this.clientType = clientType;
     out.push({ type: "cancel-timer", name: "open-timeout" });
     if (!this.options.clientTypes.includes(clientType)) {
-      this.closeWithError({ code: ErrorCode.UnsupportedClientType, subCode: 0 }, `client type ${clientType} not served`, out);
+      this.closeWithError({ code: ErrorCode.UnsupportedClientType, subCode: 0 }, `client type ${clientType} not served`, out, "unsupported-client-type");
       return;
     }
+    const refusal = this.options.admitPep?.(pepId, clientType);
+    if (refusal) {
+      this.closeWithError(refusal, `PEPID '${pepId}' not admitted`, out, "pep-not-admitted");
+      return;
+    }
+    this.pepIdentity = pepId;
     if (this.options.redirect) {
       this.send({ op: "CC", clientType, error: { code: ErrorCode.RedirectToPreferredServer, subCode: 0 }, redirect: this.options.redirect }, out);
       this.state = "closed";
@@ -253,9 +310,34 @@ export class CopsPdpConnection {
 
   private onRequest(msg: CopsRequestMessage, out: CopsAction<CopsPdpEvent>[]): void {
     const key = handleKey(msg.handle);
-    if (!this.states.has(key)) this.states.set(key, 0);
+    if (!this.states.has(key)) {
+      if (this.states.size >= this.maxStates) {
+        // No more request states on this connection: the REQ is refused on its handle (RFC 2748 §2.2.8, §3.3).
+        out.push({ type: "emit", event: { type: "protocol-error", error: `request states full (${this.maxStates})`, copsErrorCode: { code: ErrorCode.UnableToProcess, subCode: 0 }, cause: "request-states-full" } });
+        this.refuseRequest(msg.handle, { code: ErrorCode.UnableToProcess, subCode: 0 }, out);
+        return;
+      }
+      if (!this.roomForRequest(out)) return;
+      this.states.set(key, 0);
+    } else if (!this.roomForRequest(out)) {
+      return;
+    }
     this.enqueue(key);
     out.push({ type: "emit", event: { type: "request", handle: msg.handle, message: msg } });
+  }
+
+  /** False (and the connection closed with CC Error 4) when as many REQs as allowed already wait for a DEC. */
+  private roomForRequest(out: CopsAction<CopsPdpEvent>[]): boolean {
+    if (this.queue.length - this.queueHead < this.maxPending) return true;
+    this.closeWithError({ code: ErrorCode.UnableToProcess, subCode: 0 }, `more than ${this.maxPending} REQs waiting for a DEC`, out, "pending-requests-full");
+    return false;
+  }
+
+  /** Answers a REQ, in its turn, with a DEC carrying `error` (RFC 2748 §3.3: Handle, Error). */
+  private refuseRequest(handle: Buffer, error: CopsCodePair, out: CopsAction<CopsPdpEvent>[]): void {
+    if (!this.roomForRequest(out)) return;
+    this.enqueue(handleKey(handle));
+    this.answer(handle, { op: "DEC", clientType: this.clientType, solicited: true, handle, decisions: [], error }, out);
   }
 
   private onReport(msg: CopsReportMessage, out: CopsAction<CopsPdpEvent>[]): void {
@@ -343,11 +425,13 @@ export class CopsPdpConnection {
     out.push(sendAction(msg, this.integrity));
   }
 
-  private closeWithError(error: CopsCodePair, why: string, out: CopsAction<CopsPdpEvent>[]): void {
+  /** RFC 2748 §3.7: CC carrying the Error, then the connection is closed. */
+  private closeWithError(error: CopsCodePair, why: string, out: CopsAction<CopsPdpEvent>[], cause: CopsPdpRefusal): void {
     this.send({ op: "CC", clientType: this.clientType, error }, out);
     this.state = "closed";
     out.push({ type: "cancel-timer", name: "ka-loss" });
-    out.push({ type: "emit", event: { type: "protocol-error", error: why, copsErrorCode: error } });
+    out.push({ type: "cancel-timer", name: "open-timeout" });
+    out.push({ type: "emit", event: { type: "protocol-error", error: why, copsErrorCode: error, cause } });
     out.push({ type: "close", reason: why });
   }
 }

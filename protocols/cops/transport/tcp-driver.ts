@@ -125,7 +125,16 @@ export interface CopsPdpServerOptions extends CopsWireHooks {
   /** When given, the server speaks TLS from the first octet (RFC 4261 transport, separate-port style). */
   tls?: TlsOptions;
   maxMessageBytes?: number;
-  createMachine: () => CopsPdpConnection;
+  /** A machine for each accepted connection; `peer` says who connected, to build its `admitPep`. */
+  createMachine: (peer: CopsPdpPeer) => CopsPdpConnection;
+}
+
+/** What the listener knows of a connection when it makes its machine. */
+export interface CopsPdpPeer {
+  address: string;
+  port: number;
+  /** True while another connection of this listener has an accepted OPN naming `pepId`. */
+  pepIdConnected(pepId: string): boolean;
 }
 
 export interface CopsPdpSession {
@@ -142,17 +151,35 @@ export async function listenCopsPdp(
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const sessions = new Set<CopsPdpSession>();
   const sockets = new Set<Socket>();
+  /** Accepted PEPIDs and the connection that holds each. */
+  const connected = new Map<string, CopsPdpSession>();
   const accept = (socket: Socket) => {
     sockets.add(socket);
-    const machine = options.createMachine();
+    const machine = options.createMachine({
+      address: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+      pepIdConnected: (pepId) => connected.has(pepId),
+    });
     const events = new EventEmitter<{ event: [CopsPdpEvent] }>();
-    const runner = new CopsSocketRunner<CopsPdpCommand, CopsPdpEvent>(machine, (e) => events.emit("event", e), options);
+    let pepId: string | undefined;
+    const runner = new CopsSocketRunner<CopsPdpCommand, CopsPdpEvent>(
+      machine,
+      (e) => {
+        if (e.type === "opened") {
+          pepId = e.pepId;
+          connected.set(e.pepId, session);
+        }
+        events.emit("event", e);
+      },
+      options,
+    );
     const session: CopsPdpSession = { machine, runner, events, send: (c) => runner.dispatch(c) };
     sessions.add(session);
     socket.on("close", () => {
       sockets.delete(socket);
       runner.stopTimers();
       sessions.delete(session);
+      if (pepId !== undefined && connected.get(pepId) === session) connected.delete(pepId);
     });
     onSession(session);
     runner.attach(socket);

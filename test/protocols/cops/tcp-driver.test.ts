@@ -14,6 +14,7 @@ import {
   listenCopsPdp,
   connectCopsPep,
   parseSipAaaDecision,
+  pepAdmission,
   sipAaaContext,
   type CopsPdpEvent,
   type CopsPepEvent,
@@ -136,6 +137,47 @@ describe("TCP driver on loopback", () => {
     expect(d.type === "decision" && parseSipAaaDecision(d.message)).toEqual({ purpose: "AAA", handle, allowed: true, info: { dscp: 46, timeLimitSeconds: 600 } });
     expect(sent).toEqual(["OPN", "REQ"]);
     expect(pdpEvents.map((e) => e.type)).toEqual(["opened", "request"]);
+  });
+
+  it("an OPN reusing a connected PEPID without Integrity gets CC Error 14 and only the impostor is closed", async () => {
+    const opened: string[] = [];
+    const server = await listenCopsPdp(
+      {
+        port: 0,
+        createMachine: (peer) =>
+          new CopsPdpConnection({ clientTypes: [ClientType.SipAaa], kaTimerSeconds: 30, ...pepAdmission([{ pepId: "sip1.example.com", addresses: ["127.0.0.1"] }], peer) }),
+      },
+      (session) =>
+        session.events.on("event", (e) => {
+          if (e.type === "opened") opened.push(e.pepId);
+          if (e.type === "request") session.send({ type: "decide", handle: e.handle, decisions: buildSipAaaDecision("AAA", e.handle, true, {}).decisions });
+        }),
+    );
+    cleanups.push(() => server.close());
+    const machine = new CopsPepConnection({ clientType: ClientType.SipAaa, pepId: "sip1.example.com", servers: [{ family: 4, address: "127.0.0.1", port: server.port }] });
+    const pepEvents: string[] = [];
+    const pep = connectCopsPep({ machine });
+    pep.events.on("event", (e) => pepEvents.push(e.type));
+    cleanups.push(() => pep.close());
+    await waitFor<CopsPepEvent>(pep.events, "accepted");
+    const impostor = connect({ host: "127.0.0.1", port: server.port });
+    cleanups.push(() => void impostor.destroy());
+    const received: Buffer[] = [];
+    impostor.on("data", (d: Buffer) => received.push(d));
+    impostor.on("error", () => undefined);
+    const closed = new Promise<void>((resolve) => impostor.on("close", () => resolve()));
+    impostor.write(encodeCopsMessage({ op: "OPN", clientType: ClientType.SipAaa, pepId: "sip1.example.com" }));
+    await closed;
+    expect(decodeCopsMessage(Buffer.concat(received))).toMatchObject({ op: "CC", error: { code: ErrorCode.AuthenticationFailure } });
+    // The real PEP is still served on its connection.
+    const handle = machine.allocateHandle();
+    const decided = waitFor<CopsPepEvent>(pep.events, "decision");
+    pep.send({ type: "request", handle, context: sipAaaContext("AAA"), clientSi: [{ cType: 1, data: encodeSipAaaClientSi(aaaInfo) }] });
+    const d = await decided;
+    expect(d.type === "decision" && parseSipAaaDecision(d.message).allowed).toBe(true);
+    expect(opened).toEqual(["sip1.example.com"]);
+    expect(machine.connectionState).toBe("open");
+    expect(pepEvents).not.toContain("pdp-lost");
   });
 
   it("a peer announcing an oversized message gets CC Error 3 and is disconnected", async () => {
