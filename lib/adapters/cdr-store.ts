@@ -1,7 +1,7 @@
 // Call detail records: what the clearinghouse keeps from each UsageIndication, behind one store interface.
 
 export interface CallDetailRecord {
-  /** Idempotency key: the reporting peer's messageId and componentId (a retransmission carries the same). */
+  /** The message and component that reported the usage (first report only; a record's identity is cdrIdentity). */
   messageId: string;
   componentId: string;
   receivedAt: number;
@@ -29,11 +29,30 @@ export interface CdrQuery {
 }
 
 export interface CdrStore {
-  /** Stores the record durably unless one with the same (messageId, componentId) exists; true when newly stored. Resolves only once the record is on disk. */
+  /**
+   * Stores the record durably unless one with the same identity (cdrIdentity: transaction, side, call, sender)
+   * exists; true when newly stored. Resolves only once the record is on disk.
+   */
   insertOnce(record: CallDetailRecord): Promise<boolean>;
+  /**
+   * Reserves `count` transaction ids never handed out before by this store, the first of them ≥ `floor`, and
+   * returns the first. The reservation is durable before this returns, so a restarted clearinghouse never
+   * hands an id out twice.
+   */
+  reserveTransactionIds(count: number, floor: bigint): bigint;
   query(query?: CdrQuery): Promise<CallDetailRecord[]>;
   count(): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * What makes two usage reports the same record: the transaction, the side (Role), the call and the sender.
+ * A report naming neither transaction nor call is told apart by its message and component ids as well.
+ */
+export function cdrIdentity(r: CallDetailRecord): string {
+  const identity: (string | null)[] = [r.transactionId ?? null, r.role ?? null, r.callId ?? null, r.peer ?? null];
+  if (r.transactionId === undefined && r.callId === undefined) identity.push(r.messageId, r.componentId);
+  return JSON.stringify(identity);
 }
 
 /** Applies a query to records held in memory (ordered by receivedAt). */

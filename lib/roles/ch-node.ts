@@ -18,19 +18,20 @@ export class ClearinghouseNode implements FlowNode<CallEvent> {
   handle(ev: NodeEvent): NodeAction<CallEvent>[] | Promise<NodeAction<CallEvent>[]> {
     if (ev.type !== "deliver" || ev.proto !== "OSP") return [];
     const from = ev.from;
-    let request: Buffer | OspMessage = ev.bytes;
+    let decoded: OspMessage | undefined;
     let callId = ev.callId;
     if (callId === undefined) {
-      // From another process no hint comes along: the request's own CallId, read once and handed on decoded.
+      // From another process no hint comes along: the request's own CallId, read once and handed on decoded
+      // (with its bytes, which tell a retransmission from a new request).
       try {
-        request = decodeOspMessage(ev.bytes);
-        callId = ospMessageCallId(request);
+        decoded = decodeOspMessage(ev.bytes);
+        callId = ospMessageCallId(decoded);
       } catch (err) {
         if (!(err instanceof OspDecodeError)) throw err; // handle() answers a request it cannot read (TS 101 321 status)
       }
     }
     const call = callId ?? "";
-    return this.clearinghouse.handle(request, ev.now, from).then((reply): NodeAction<CallEvent>[] => {
+    return this.clearinghouse.handle(ev.bytes, ev.now, from, decoded).then((reply): NodeAction<CallEvent>[] => {
       this.answered++;
       if (!reply.message) return [{ type: "emit", event: { type: "error", callId: call, role: this.name, message: `unreadable OSP request from ${from}` } }];
       return [{ type: "send", proto: "OSP", to: from, bytes: reply.bytes, label: ospMessageLabel(reply.message), callId: call }];

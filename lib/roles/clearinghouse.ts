@@ -2,6 +2,7 @@
 // (AuthorisationRequest → AuthorisationResponse) and turns usage into CDRs (UsageIndication →
 // UsageConfirmation, sent only once the record is on disk). No I/O of its own: bytes or a message in,
 // the answer out, time only from `nowMs`; the HTTP server and the in-memory adapter both call handle().
+import { createHash } from "node:crypto";
 import {
   OSP_STATUS,
   OspDecodeError,
@@ -34,8 +35,10 @@ export interface ClearinghouseOptions {
   tokenLifetimeMs?: number;
   /** Spelling of Authorisation* names in answers (default "toolkit"). */
   spelling?: OspSpelling;
-  /** First transaction id handed out (default 1); ids then count up. */
+  /** Lowest transaction id handed out (default 1). Ids come from the store, never one it handed out before. */
   transactionIdStart?: bigint;
+  /** Transaction ids reserved from the store at a time (default 1000): one durable write per block. */
+  transactionIdBlock?: number;
   /** Answers to remember for retransmitted requests (default 10 000). */
   replayCacheSize?: number;
   /** How long an answer is remembered for a retransmitted request (default 64 s, past any client's retries). */
@@ -60,46 +63,68 @@ const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
 };
 
 export class Clearinghouse {
-  private nextTransactionId: bigint;
+  /** Transaction ids reserved from the store and not handed out yet: next … blockEnd - 1. */
+  private nextTransactionId = 0n;
+  private blockEnd = 0n;
   /**
-   * peer + messageId → when it was answered and its first transaction id. A retransmitted request is answered
-   * again from these (same transaction, validity and destinations; byte-identical with a deterministic signer:
-   * Ed25519, RSA PKCS#1 v1.5, unsigned), so the cache holds a few bytes per request, not the answer.
+   * Sender + messageId + body digest → when it was answered and its first transaction id. Only the same sender
+   * sending the same bytes is a retransmission; it is answered again from these (same transaction, validity and
+   * destinations, same timestamp; byte-identical with a deterministic signer: Ed25519, RSA PKCS#1 v1.5,
+   * unsigned), so the cache holds a few bytes per request, not the answer. Anything else is a new request,
+   * whatever its messageId (the toolkit gives every request of one second the same one).
    */
   private readonly answered = new Map<string, { at: number; transactionId: bigint }>();
 
-  constructor(readonly options: ClearinghouseOptions) {
-    this.nextTransactionId = options.transactionIdStart ?? 1n;
-  }
+  constructor(readonly options: ClearinghouseOptions) {}
 
-  /** Sans-I/O core: one OSP request in (bytes or a decoded message), its answer out; time only from nowMs. */
-  handle(request: Buffer | string | OspMessage, nowMs: number, peer?: string): Promise<ClearinghouseReply> {
+  /**
+   * Sans-I/O core: one OSP request in (bytes or a decoded message), its answer out; time only from nowMs.
+   * `decoded` is the request already decoded by the caller (the bytes still identify a retransmission).
+   */
+  handle(request: Buffer | string | OspMessage, nowMs: number, peer?: string, decoded?: OspMessage): Promise<ClearinghouseReply> {
     let message: OspMessage;
+    let body: Buffer | string;
     try {
-      message = typeof request === "string" || Buffer.isBuffer(request) ? decodeOspMessage(request) : request;
+      if (typeof request === "string" || Buffer.isBuffer(request)) {
+        body = request;
+        message = decoded ?? decodeOspMessage(request);
+      } else {
+        message = request;
+        body = encodeOspMessage(request);
+      }
     } catch (err) {
       if (err instanceof OspDecodeError) return Promise.resolve(this.answerUndecodable(request as Buffer | string, err, nowMs));
       throw err;
     }
     this.forgetOldAnswers(nowMs);
-    const key = `${peer ?? ""}\u0000${message.messageId}`;
+    const digest = createHash("sha256").update(body).digest();
+    const key = `${peer ?? ""}\u0000${message.messageId}\u0000${digest.toString("base64")}`;
+    const random = randomAttribute(digest);
     const earlier = this.answered.get(key);
-    if (earlier) return this.answer(message, earlier.at, peer, { next: earlier.transactionId });
+    if (earlier) return this.answer(message, earlier.at, peer, { next: earlier.transactionId }, random);
     // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
     let authorisations = 0;
     for (const c of message.components) if (c.kind === "AuthorisationRequest") authorisations++;
-    const firstTransactionId = this.nextTransactionId;
-    const transactionIds = { next: firstTransactionId };
-    this.nextTransactionId += BigInt(authorisations);
-    const reply = this.answer(message, nowMs, peer, transactionIds);
-    // Remember authorisation-type requests; usage is made idempotent by the store itself.
-    if (!message.components.every((c) => c.kind === "UsageIndication")) {
-      this.answered.set(key, { at: nowMs, transactionId: firstTransactionId });
-      reply.catch(() => this.answered.delete(key));
-      const limit = this.options.replayCacheSize ?? 10_000;
-      while (this.answered.size > limit) this.answered.delete(this.answered.keys().next().value as string);
-    }
+    const firstTransactionId = this.takeTransactionIds(authorisations);
+    const reply = this.answer(message, nowMs, peer, { next: firstTransactionId }, random);
+    this.answered.set(key, { at: nowMs, transactionId: firstTransactionId });
+    reply.catch(() => this.answered.delete(key));
+    const limit = this.options.replayCacheSize ?? 10_000;
+    while (this.answered.size > limit) this.answered.delete(this.answered.keys().next().value as string);
     return reply;
+  }
+
+  /** `count` consecutive transaction ids, from the current block or a new one the store reserves durably. */
+  private takeTransactionIds(count: number): bigint {
+    if (count === 0) return this.nextTransactionId;
+    if (this.nextTransactionId + BigInt(count) > this.blockEnd) {
+      const block = Math.max(count, this.options.transactionIdBlock ?? 1000);
+      this.nextTransactionId = this.options.store.reserveTransactionIds(block, this.options.transactionIdStart ?? 1n);
+      this.blockEnd = this.nextTransactionId + BigInt(block);
+    }
+    const first = this.nextTransactionId;
+    this.nextTransactionId += BigInt(count);
+    return first;
   }
 
   /** Answers leave the retransmission cache once no client can still be retrying (insertion order is time order). */
@@ -111,14 +136,14 @@ export class Clearinghouse {
     }
   }
 
-  private async answer(message: OspMessage, nowMs: number, peer: string | undefined, transactionIds: { next: bigint }): Promise<ClearinghouseReply> {
+  private async answer(message: OspMessage, nowMs: number, peer: string | undefined, transactionIds: { next: bigint }, random: string): Promise<ClearinghouseReply> {
     const components: OspComponent[] = [];
     for (const c of message.components) components.push(await this.answerComponent(c, message.messageId, nowMs, peer, transactionIds));
-    return this.reply(message.messageId, components, transactionIds.next);
+    return this.reply(message.messageId, components, random);
   }
 
-  private reply(messageId: string, components: OspComponent[], randomSource: bigint): ClearinghouseReply {
-    const message: OspMessage = { messageId, random: String(1 + Number(randomSource % 65_535n)), components };
+  private reply(messageId: string, components: OspComponent[], random: string): ClearinghouseReply {
+    const message: OspMessage = { messageId, random, components };
     return { httpStatus: 200, message, bytes: encodeOspMessage(message, { spelling: this.options.spelling }) };
   }
 
@@ -239,19 +264,34 @@ export class Clearinghouse {
     return statusAnswer("UsageConfirmation", ind.componentId, nowMs, status);
   }
 
-  /** A request that does not decode: answer in OSP when its messageId and component can be seen, else HTTP 400. */
+  /**
+   * A request that does not decode: answered in OSP with the refused component's componentId and the element
+   * path in the Status Description when its messageId and component can be seen (from the decoder, or from the
+   * text of a document that is not XML), else HTTP 400.
+   */
   private answerUndecodable(request: Buffer | string, err: OspDecodeError, nowMs: number): ClearinghouseReply {
-    const text = (typeof request === "string" ? request : request.toString("utf8")).slice(0, 4096);
-    const messageId = /<Message\b[^>]*\bmessageId="([^"<>&]{1,64})"/.exec(text)?.[1];
-    const componentName = /<Message\b[^>]*>\s*<([A-Za-z]+)/.exec(text)?.[1];
+    let { messageId, component: componentName, componentId } = err;
+    if (messageId === undefined || componentName === undefined) {
+      const text = (typeof request === "string" ? request : request.toString("utf8")).slice(0, 4096);
+      messageId ??= /<Message\b[^>]*\bmessageId="([^"<>&]{1,64})"/.exec(text)?.[1];
+      const start = /<Message\b[^>]*>\s*<([A-Za-z]+)\b([^>]*)>/.exec(text);
+      componentName = start?.[1];
+      componentId = start ? /\bcomponentId="([^"<>&]{1,64})"/.exec(start[2] ?? "")?.[1] : undefined;
+    }
     const kind = componentName ? componentKindOf(componentName) : undefined;
     const answerKind = kind ? ANSWER_KIND[kind] : undefined;
     if (messageId === undefined || answerKind === undefined) {
       return { httpStatus: 400, bytes: Buffer.from(`${err.message}\n`) };
     }
-    const status = { code: err.ospStatusCode ?? OSP_STATUS.badRequest, description: `${err.path}: ${err.reason}`.slice(0, 200) };
-    return this.reply(messageId, [statusAnswer(answerKind, undefined, nowMs, status)], this.nextTransactionId);
+    const status = { code: err.ospStatusCode ?? OSP_STATUS.badRequest, description: `${err.path || "(document)"}: ${err.reason}`.slice(0, 200) };
+    const random = randomAttribute(createHash("sha256").update(request).digest());
+    return this.reply(messageId, [statusAnswer(answerKind, componentId, nowMs, status)], random);
   }
+}
+
+/** The answer's `random` attribute, from the request's digest so that a retransmission gets the same answer. */
+function randomAttribute(digest: Buffer): string {
+  return String(1 + (digest.readUInt32BE(0) % 65_535));
 }
 
 function statusAnswer(kind: OspComponentKind, componentId: string | undefined, nowMs: number, status: OspStatus): OspComponent {

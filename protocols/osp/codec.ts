@@ -38,6 +38,8 @@ interface FieldSpec {
   key: string;
   codec: ValueCodec<any>;
   many?: boolean;
+  /** With `many`: the key stays absent when no such element is present (instead of an empty list). */
+  optional?: boolean;
   required?: boolean;
   /** Attribute text always written on this element (e.g. ` critical="false"` on toolkit extensions). */
   attributes?: string;
@@ -66,8 +68,10 @@ function leafText(el: XmlElement, parent: string): string {
   return el.text;
 }
 
-const INTEGER = /^\d{1,15}$/;
-const DECIMAL = /^\d{1,15}(\.\d{1,15})?$/;
+// Numbers as the TransNexus toolkit writes them (ospmsg.c): unsigned long as "%lu" (up to 20 digits), codes as
+// "%03ld" ("007"), floats as "%.4f" ("1.0100", "-2.5000", and up to 39 integer digits for a huge float).
+const INTEGER = /^\d{1,20}$/;
+const DECIMAL = /^[+-]?(?:\d{1,40}(?:\.\d{0,20})?|\.\d{1,20})$/;
 
 const text: ValueCodec<string> = {
   decode: leafText,
@@ -78,7 +82,9 @@ const integer: ValueCodec<number> = {
   decode(el, parent) {
     const s = leafText(el, parent);
     if (!INTEGER.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a non-negative integer`);
-    return Number(s);
+    const n = Number(s);
+    if (!Number.isSafeInteger(n)) throw new OspDecodeError("bad-value", pathOf(parent, el), `${s} exceeds ${Number.MAX_SAFE_INTEGER}`);
+    return n;
   },
   encode(tag, v, parent) {
     if (!Number.isSafeInteger(v) || v < 0 || v >= 1e15) throw new RangeError(`OSP encode ${parent}/${tag.name}: ${v} is not a non-negative integer`);
@@ -90,14 +96,16 @@ const decimal: ValueCodec<number> = {
   decode(el, parent) {
     const s = leafText(el, parent);
     if (!DECIMAL.test(s)) throw new OspDecodeError("bad-value", pathOf(parent, el), `'${s.slice(0, 40)}' is not a decimal number`);
-    return Number(s);
+    return Number(s) + 0; // "-0.0000" reads as 0
   },
-  encode(tag, v, parent) {
-    const s = String(v);
-    if (!DECIMAL.test(s)) throw new RangeError(`OSP encode ${parent}/${tag.name}: ${v} has no plain decimal form`);
-    return leaf(tag, s);
-  },
+  encode: (tag, v, parent) => leaf(tag, decimalText(tag, v, parent)),
 };
+
+function decimalText(tag: Tag, v: number, parent: string): string {
+  const s = String(v);
+  if (!DECIMAL.test(s)) throw new RangeError(`OSP encode ${parent}/${tag.name}: ${v} has no plain decimal form`);
+  return s;
+}
 
 const boolean: ValueCodec<boolean> = {
   decode(el, parent) {
@@ -255,7 +263,7 @@ const typedValue: ValueCodec<{ type: string; value: string }> = {
 function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): ValueCodec<Record<string, unknown>> {
   if (new Set(fields.map((f) => f.el)).size !== fields.length) throw new Error("OSP schema: an element name appears twice");
   const ownAttributes = options.attributes ?? [];
-  const manyKeys = fields.filter((f) => f.many).map((f) => f.key);
+  const listKeys = fields.filter((f) => f.many && !f.optional).map((f) => f.key);
   const requiredFields = fields.filter((f) => f.required);
   const tags = fields.map((f) => makeTag(f.el, f.attributes));
   return {
@@ -263,7 +271,7 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
       const path = pathOf(parent, el);
       if (el.text !== "") throw new OspDecodeError("unexpected-text", path, `text '${el.text.slice(0, 40)}' inside a structured element`);
       const out: Record<string, unknown> = {};
-      for (const key of manyKeys) out[key] = [];
+      for (const key of listKeys) out[key] = [];
       let extensions: OspExtensionElement[] | undefined;
       for (const attr of ownAttributes) if (el.attributes[attr] !== undefined) out[attr] = el.attributes[attr];
       let k = 0;
@@ -284,12 +292,12 @@ function struct(fields: FieldSpec[], options: { attributes?: string[] } = {}): V
           continue;
         }
         const value = f.codec.decode(child, path);
-        if (f.many) (out[f.key] as unknown[]).push(value);
+        if (f.many) ((out[f.key] ??= []) as unknown[]).push(value);
         else if (out[f.key] !== undefined) throw new OspDecodeError("duplicate-element", pathOf(path, child), `<${child.name}> may appear once`);
         else out[f.key] = value;
       }
       for (const f of requiredFields) {
-        if (f.many ? (out[f.key] as unknown[]).length === 0 : out[f.key] === undefined) {
+        if (f.many ? ((out[f.key] as unknown[] | undefined)?.length ?? 0) === 0 : out[f.key] === undefined) {
           throw new OspDecodeError("missing-element", `${path}/${f.el}`, `<${f.el}> is required`);
         }
       }
@@ -341,6 +349,17 @@ const status = struct([
   { el: "Description", key: "description", codec: text },
 ]);
 const service = struct([{ el: "ServiceType", key: "serviceType", codec: text }]);
+/** `<PostDialDelay type="source">1.0100</PostDialDelay>`: seconds, as the toolkit writes them ("%.4f"). */
+const postDialDelay: ValueCodec<{ type?: string; seconds: number }> = {
+  decode(el, parent) {
+    const seconds = decimal.decode(el, parent);
+    const type = el.attributes.type;
+    return type === undefined ? { seconds } : { type, seconds };
+  },
+  encode: (tag, v, parent) =>
+    v.type === undefined ? decimal.encode(tag, v.seconds, parent) : leafWith(tag, ` type="${escapeXmlAttribute(v.type)}"`, decimalText(tag, v.seconds, parent)),
+};
+
 const usageDetail = struct([
   { el: "Service", key: "service", codec: service },
   { el: "Amount", key: "amount", codec: decimal, required: true },
@@ -351,7 +370,8 @@ const usageDetail = struct([
   { el: "EndTime", key: "endTime", codec: time },
   { el: "AlertTime", key: "alertTime", codec: time },
   { el: "ConnectTime", key: "connectTime", codec: time },
-  { el: "PostDialDelay", key: "postDialDelay", codec: integer },
+  // The toolkit writes one per side that measured it (type="source", type="destination")
+  { el: "PostDialDelay", key: "postDialDelays", codec: postDialDelay, many: true, optional: true },
   { el: "ReleaseSource", key: "releaseSource", codec: text },
 ]);
 const terminationCause = struct(
@@ -495,7 +515,18 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
       checkNotCritical(child, `Message/${child.name}`);
       continue;
     }
-    const body = COMPONENT_SCHEMAS[kind].decode(child, "Message");
+    let body: Record<string, unknown>;
+    try {
+      body = COMPONENT_SCHEMAS[kind].decode(child, "Message");
+    } catch (err) {
+      // So that the error answer can name the component it refuses (TS 101 321: answers carry its componentId).
+      if (err instanceof OspDecodeError) {
+        err.messageId = messageId;
+        err.component = child.name;
+        err.componentId = child.attributes.componentId;
+      }
+      throw err;
+    }
     body.kind = kind;
     components.push(body as unknown as OspComponent);
   }

@@ -25,6 +25,11 @@ export class OspDecodeError extends Error {
   readonly ospStatusCode: number;
   /** Byte offset in the UTF-8 document where an XML syntax error was found (not-xml errors of the reader). */
   readonly offset: number | undefined;
+  /** The message and the component the error lies in, when the document got that far (set by decodeOspMessage). */
+  messageId: string | undefined;
+  /** Element name of the component as sent (`UsageIndication`, `AuthorizationRequest`). */
+  component: string | undefined;
+  componentId: string | undefined;
 
   constructor(code: OspDecodeErrorCode, path: string, reason: string, ospStatusCode = 400, offset?: number) {
     // Decode errors describe the input, not the program: skip the costly stack capture (fuzzers and
@@ -38,5 +43,8 @@ export class OspDecodeError extends Error {
     this.reason = reason;
     this.ospStatusCode = ospStatusCode;
     this.offset = offset;
+    this.messageId = undefined;
+    this.component = undefined;
+    this.componentId = undefined;
   }
 }

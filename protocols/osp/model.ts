@@ -48,10 +48,17 @@ export interface OspUsageDetail {
   endTime?: number;
   alertTime?: number;
   connectTime?: number;
-  /** Post-dial delay (ms) and which side released the call (source, destination, …). */
-  postDialDelay?: number;
+  /** Post-dial delays as each side measured them (the toolkit writes `type="source"` and `type="destination"`). */
+  postDialDelays?: OspPostDialDelay[];
+  /** Which side released the call (source, destination, …). */
   releaseSource?: string;
   extensions?: OspExtensionElement[];
+}
+
+/** `<PostDialDelay type="source">1.0100</PostDialDelay>`: seconds, decimal (the toolkit writes "%.4f"). */
+export interface OspPostDialDelay {
+  type?: string;
+  seconds: number;
 }
 
 /** `<TerminationCause type="q850"><TCCode>16</TCCode><Description>…</Description></TerminationCause>`. */

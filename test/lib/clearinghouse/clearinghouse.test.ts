@@ -100,7 +100,7 @@ describe("Clearinghouse: authorisation", () => {
     expect(denied).toMatchObject({ kind: "AuthorisationResponse", status: { code: 403 }, destinations: [] });
   });
 
-  it("answers a retransmitted request (same messageId) with the same answer", async () => {
+  it("answers a retransmitted request (same bytes) with the same answer", async () => {
     const ch = new Clearinghouse({ routes, store: new MemoryCdrStore(), signer: pki.signer });
     const first = await ch.handle(encodeOspMessage(authReq("a5", "14043342535")), T0);
     const again = await ch.handle(encodeOspMessage(authReq("a5", "14043342535")), T0 + 2000);
@@ -171,6 +171,7 @@ describe("Clearinghouse: usage", () => {
         await gate;
         return inner.insertOnce(r);
       },
+      reserveTransactionIds: (count, floor) => inner.reserveTransactionIds(count, floor),
       query: (q) => inner.query(q),
       count: () => inner.count(),
       close: () => inner.close(),
@@ -195,6 +196,7 @@ describe("Clearinghouse: usage", () => {
       insertOnce: async () => {
         throw new Error("disk full");
       },
+      reserveTransactionIds: () => 1n,
       query: async () => [],
       count: async () => 0,
       close: async () => {},
@@ -206,7 +208,7 @@ describe("Clearinghouse: usage", () => {
   it("confirms each component of a batched Message", async () => {
     const store = new MemoryCdrStore();
     const batch = ui("b1");
-    const second = { ...ui("b1").components[0]!, componentId: "b1-2" } as OspComponent;
+    const second = { ...ui("b1").components[0]!, componentId: "b1-2", callId: Buffer.from("call-b1-2") } as OspComponent;
     batch.components.push(second);
     const reply = await new Clearinghouse({ routes, store }).handle(batch, T0);
     expect(reply.message?.components.map((c) => [c.kind, c.componentId])).toEqual([
@@ -235,7 +237,7 @@ describe("Clearinghouse: requests it cannot read", () => {
 });
 
 describe("SQLite CDR store", () => {
-  it("runs in WAL mode with synchronous=FULL and keeps one row per (messageId, componentId)", async () => {
+  it("runs in WAL mode with synchronous=FULL and keeps one row per usage (same transaction, side, call, sender)", async () => {
     const path = join(dir, "cdr-1.sqlite");
     const store = new SqliteCdrStore(path);
     const rec = (id: string, at: number): CallDetailRecord => ({ messageId: id, componentId: id, receivedAt: at, transactionId: `t${id}`, duration: 7 });

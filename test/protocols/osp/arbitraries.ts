@@ -20,10 +20,15 @@ const typed = fc.record({ type: fc.constantFrom("e164", "url", "transport", "sub
 const typedList = fc.array(typed, { maxLength: 3 });
 const status = fc.record({ code: fc.integer({ min: 100, max: 999 }), description: safeText }, { requiredKeys: ["code"] });
 const service = fc.record({ serviceType: safeText }, { requiredKeys: [] });
+// PostDialDelay seconds as the toolkit writes them ("%.4f"), with and without the side that measured them
+const postDialDelay = fc.record(
+  { type: fc.constantFrom("source", "destination"), seconds: fc.integer({ min: 0, max: 99_999_999 }).map((n) => n / 10_000) },
+  { requiredKeys: ["seconds"] },
+);
 const usageDetail = fc.record(
   {
     service, amount, increment: count, unit: fc.constantFrom("s", "ms", "packet", "octet"),
-    startTime: time, endTime: time, alertTime: time, connectTime: time, postDialDelay: count, releaseSource: safeText,
+    startTime: time, endTime: time, alertTime: time, connectTime: time, postDialDelays: fc.array(postDialDelay, { minLength: 1, maxLength: 2 }), releaseSource: safeText,
   },
   { requiredKeys: ["amount", "increment", "unit"] },
 );
