@@ -25,6 +25,12 @@ export interface OspClearinghouseAdapterOptions {
   peer?: string;
   /** Prefix of messageIds, unique per policy server. */
   idPrefix: string;
+  /**
+   * The run's seeded id source: four characters of it join the per-start tag of the messageIds, so that
+   * processes started from one deploy file at the same millisecond still differ. Without it the tag is the
+   * time alone (in-memory runs with the same seed stay byte-identical either way).
+   */
+  random?: () => number;
   spelling?: OspSpelling;
   /** Validates tokens presented on the terminating side; without it tokens pass unchecked. */
   validator?: OspTokenValidator;
@@ -36,10 +42,19 @@ export function numberOf(uri: string): string {
   return user ?? uri;
 }
 
+/** Milliseconds in base 36 (8 characters until 2059), then four characters of the seeded source if given. */
+export function startTagOf(nowMs: number, random?: () => number): string {
+  let tag = Math.max(0, Math.floor(nowMs)).toString(36);
+  if (random) for (let i = 0; i < 4; i++) tag += Math.floor(random() * 36).toString(36);
+  return tag;
+}
+
 export class OspClearinghouseAdapter implements ClearinghouseAdapter {
   readonly onWire = true;
   readonly peer: string;
   private nextId = 1;
+  /** Per-start part of every messageId: the time of this adapter's first message (and the seeded source's characters). */
+  private startTag: string | undefined;
   private readonly spelling: OspSpelling | undefined;
 
   constructor(private readonly opts: OspClearinghouseAdapterOptions) {
@@ -47,8 +62,13 @@ export class OspClearinghouseAdapter implements ClearinghouseAdapter {
     this.spelling = opts.spelling;
   }
 
-  private messageId(): string {
-    return `${this.opts.idPrefix}-${this.nextId++}`;
+  /**
+   * `pol1-<start tag>-<n>`: unique across restarts of the policy server, which count n from 1 again. The tag
+   * is taken from the clock of the first message (a restart comes later), never from a counter.
+   */
+  private messageId(now: number): string {
+    this.startTag ??= startTagOf(now, this.opts.random);
+    return `${this.opts.idPrefix}-${this.startTag}-${this.nextId++}`;
   }
 
   authorise(req: AuthoriseRequest): Exchange<AuthoriseResult> {
@@ -57,7 +77,7 @@ export class OspClearinghouseAdapter implements ClearinghouseAdapter {
       const verdict = this.opts.validator.validate(req.token, { callId }, req.now);
       if (!verdict.ok) return { kind: "done", result: { allowed: false, status: 401, reason: `token refused: ${verdict.reason}` } };
     }
-    const messageId = this.messageId();
+    const messageId = this.messageId(req.now);
     const message = authorisationRequest({
       messageId, nowMs: req.now, callId,
       callingNumber: numberOf(req.source), calledNumber: numberOf(req.destination),
@@ -66,7 +86,7 @@ export class OspClearinghouseAdapter implements ClearinghouseAdapter {
   }
 
   reportUsage(rep: UsageReport): Exchange<UsageResult> {
-    const messageId = this.messageId();
+    const messageId = this.messageId(rep.now);
     const message = usageIndication({
       messageId, nowMs: rep.now, transactionId: rep.transactionId ?? "", callId: Buffer.from(rep.callId, "utf8"),
       role: rep.side === "originating" ? "source" : "destination",
