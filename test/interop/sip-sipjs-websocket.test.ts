@@ -64,10 +64,10 @@ describe("sip.js over WebSocket through the callgate proxy", () => {
     });
     const uas = startSipp(["-sn", "uas", "-i", "127.0.0.1", "-p", String(uasPort), "-m", "1", "-nostdin"], dir);
     try {
-      // Wait until the capture is running (dumpcap reports "Capturing on").
+      // Wait until the capture is running: "Capturing on" comes before the filter is set, "Capture started" after.
       const deadline = Date.now() + 15_000;
-      while (!captureLog.includes("Capturing on") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(captureLog).toContain("Capturing on");
+      while (!captureLog.includes("Capture started") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(captureLog).toContain("Capture started");
       await waitForListener(uasPort, "udp");
       const { UserAgent, Inviter, SessionState } = await import("sip.js");
       const ua = new UserAgent({
