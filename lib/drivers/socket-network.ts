@@ -301,6 +301,14 @@ export class SocketNetwork<E = unknown> {
 
   // ---- call-id hints (records only; the receiving node never decides on them) ----
 
+  /** Call-id hints held for messages in flight (a gauge: back to 0 once nothing is in flight). */
+  get hintsHeld(): number {
+    let n = 0;
+    for (const byPrint of this.hints.values()) for (const held of byPrint.values()) n += typeof held === "string" ? 1 : held.length;
+    for (const link of this.links.values()) n += link.hints[0].length + link.hints[1].length;
+    return n;
+  }
+
   private addHint(proto: Protocol, from: string, to: string, bytes: Buffer, callId: string): void {
     if (!this.nodes.has(to)) return; // read in another process
     const pair = `${proto}|${from}|${to}`;

@@ -7,7 +7,7 @@ import { UserAgent } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
 import { flowNetwork } from "./run-network.js";
 import type { TopologyOptions } from "./run-calls.js";
-import { ROLE_HOSTS, buildTopology, resolveTopology } from "./topology.js";
+import { ROLE_HOSTS, buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 
 export interface LabOptions {
@@ -16,8 +16,8 @@ export interface LabOptions {
   /** The UAS sends 180 at once and 200 this many ms later (default 500). */
   answerDelayMs?: number;
   topology?: Partial<Omit<TopologyOptions, "sipTransport">>;
-  /** Keep every record in `records` (default true). */
-  keepRecords?: boolean;
+  /** Records kept in `records`: none (default: a long run keeps no history), the last N, or `true` for all. */
+  keepRecords?: boolean | number;
   onRecord?: (record: MessageRecord) => void;
   onEvent?: (event: CallEvent) => void;
   onError?: (where: string, err: unknown) => void;
@@ -33,9 +33,52 @@ export interface LabEndpoint {
 export interface Lab {
   /** Addresses each role listens on ("127.0.0.1:port"; OSP as an http URL). */
   endpoints: Record<string, LabEndpoint>;
-  /** Every message moved so far, the outside caller's included (as role "UAC"). */
-  records: MessageRecord[];
+  /** The messages kept (see `keepRecords`), oldest first, the outside caller's included (as role "UAC"). */
+  readonly records: readonly MessageRecord[];
+  /** Counts of the whole run, kept whatever `keepRecords` says. */
+  stats(): LabStats;
+  /** Sizes of what the lab holds per call or message; all but `cdrs` return to 0 once no call is in progress. */
+  held(): Record<string, number>;
+  /** The roles' nodes, for gauges (request states, queues). */
+  readonly topology: FlowTopology;
   close(): Promise<void>;
+}
+
+export interface LabStats {
+  /** Messages moved. */
+  messages: number;
+  /** INVITEs from the outside caller (retransmissions not counted). */
+  callsFromOutside: number;
+  /** Final responses to the outside caller's INVITEs, by label ("200 OK", "486 Busy Here", …). */
+  finalsToCaller: Record<string, number>;
+}
+
+/** Keeps the last `capacity` items in arrival order (capacity Infinity: all of them). */
+export class RecordRing<T> {
+  private items: T[] = [];
+  private start = 0;
+  constructor(readonly capacity: number) {}
+  push(item: T): void {
+    if (this.capacity <= 0) return;
+    if (this.items.length < this.capacity) this.items.push(item);
+    else {
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.capacity;
+    }
+  }
+  get size(): number {
+    return this.items.length;
+  }
+  toArray(): T[] {
+    return this.start === 0 ? this.items.slice() : [...this.items.slice(this.start), ...this.items.slice(0, this.start)];
+  }
+}
+
+/** The CSeq "number METHOD" of a SIP message (RFC 3261 §20.16), read from its header block only. */
+function cseqOf(bytes: Buffer): { seq: string; method: string } | undefined {
+  const head = bytes.toString("latin1", 0, Math.min(bytes.length, 4096));
+  const m = /\r\ncseq[ \t]*:[ \t]*(\d+)[ \t]+([A-Za-z]+)/i.exec(head);
+  return m ? { seq: m[1] ?? "", method: (m[2] ?? "").toUpperCase() } : undefined;
 }
 
 /** The name the outside caller gets in events and records. */
@@ -51,15 +94,33 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false }),
     ids: new SipIds(seededRandom(seed + 1)),
   });
-  const records: MessageRecord[] = [];
-  const keep = options.keepRecords ?? true;
+  const keep = options.keepRecords === true ? Infinity : options.keepRecords === false || options.keepRecords === undefined ? 0 : options.keepRecords;
+  const ring = new RecordRing<MessageRecord>(keep);
+  const stats: LabStats = { messages: 0, callsFromOutside: 0, finalsToCaller: {} };
+  // An INVITE retransmission repeats the call id and CSeq (RFC 3261 §17.1.1.2); it comes within 64*T1 (32 s),
+  // so the last few thousand INVITEs are enough to recognise it (oldest forgotten first: a Set keeps insertion order).
+  const seenInvites = new Set<string>();
+  const countRecord = (r: MessageRecord): void => {
+    stats.messages++;
+    if (r.proto !== "SIP") return;
+    if (r.from === LAB_CALLER && r.msg === "INVITE") {
+      const key = `${r.callId}|${cseqOf(r.bytes)?.seq ?? ""}`;
+      if (seenInvites.has(key)) return;
+      if (seenInvites.size >= 4096) seenInvites.delete(seenInvites.values().next().value ?? "");
+      seenInvites.add(key);
+      stats.callsFromOutside++;
+    } else if (r.to === LAB_CALLER && /^[2-6]\d\d /.test(r.msg) && cseqOf(r.bytes)?.method === "INVITE") {
+      stats.finalsToCaller[r.msg] = (stats.finalsToCaller[r.msg] ?? 0) + 1;
+    }
+  };
   // The same wiring as every socket run (flowNetwork), with our UAS instead of the flow's and no UAC.
   const nodes = [...topo.nodes.filter((n) => n.name !== "UAC" && n.name !== "UAS"), uas];
   const net = flowNetwork(topology, nodes, {
     ...(options.sipPort !== undefined ? { sipPorts: { SIP1: options.sipPort } } : {}),
     externalSipPeer: { acceptor: "SIP1", as: LAB_CALLER },
     onRecord: (r) => {
-      if (keep) records.push(r);
+      countRecord(r);
+      ring.push(r);
       options.onRecord?.(r);
     },
     onEmit: (_node, e) => options.onEvent?.(e),
@@ -69,7 +130,20 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   let closed = false;
   return {
     endpoints: net.addresses(),
-    records,
+    get records() {
+      return ring.toArray();
+    },
+    stats: () => ({ ...stats, finalsToCaller: { ...stats.finalsToCaller } }),
+    held: () => ({
+      records: ring.size,
+      hints: net.hintsHeld,
+      calls: topo.sip1.activeCalls + topo.sip2.activeCalls + topo.pol1.activeCalls + topo.pol2.activeCalls + uas.activeCalls,
+      transactions: topo.sip1.pendingTransactions + topo.sip2.pendingTransactions + uas.pendingTransactions,
+      copsRequestStates: topo.sip1.copsRequestStates + topo.sip2.copsRequestStates + topo.pol1.copsRequestStates + topo.pol2.copsRequestStates,
+      classifiers: topo.r1.classifiers.size + topo.r2.classifiers.size,
+      usageBacklog: topo.pol1.usageBacklog + topo.pol2.usageBacklog,
+    }),
+    topology: topo,
     close: async () => {
       if (closed) return;
       closed = true;

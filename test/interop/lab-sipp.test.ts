@@ -23,7 +23,7 @@ describe("callgate lab with SIPp as the caller", () => {
   it(`${CALLS} SIPp calls through SIP1 to the UAS behind SIP2: all successful, FIG. 5 / FIG. 6 messages between the right roles`, async () => {
     expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
     const errors: string[] = [];
-    const lab = await startLab({ answerDelayMs: 100, onError: (where, err) => errors.push(`${where}: ${String(err)}`) });
+    const lab = await startLab({ answerDelayMs: 100, keepRecords: true, onError: (where, err) => errors.push(`${where}: ${String(err)}`) });
     try {
       const sip1 = lab.endpoints.SIP1?.sip ?? "";
       expect(sip1).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -127,7 +127,10 @@ describe("callgate lab with SIPp as the caller", () => {
       expect(await closed).toBe(0);
       expect(stdout).toContain("1 call(s) from outside");
       for (const label of ["REQ AAA", "DEC Install", "REQ noLDP", "DEC Remove", "UsageIndication"]) expect(stdout).toContain(label);
-      expect(stderr).toBe("");
+      // stderr holds the JSON log only, nothing above info (no error, no drop).
+      const logLines = stderr.trim().split("\n").map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(logLines.map((l) => l.msg)).toEqual(["lab started", "lab stopped"]);
+      expect(logLines.every((l) => l.level <= 30)).toBe(true);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }

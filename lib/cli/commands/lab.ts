@@ -1,36 +1,50 @@
 // `callgate lab`: SIP1, POL1, R1, CH, SIP2, POL2, R2 and an answering UAS on loopback, until SIGINT/SIGTERM,
-// so SIPp or a softphone can call through SIP1. Prints the addresses, and on exit what went through.
-import type { MessageRecord } from "../../drivers/message-record.js";
-import { LAB_CALLER, startLab } from "../../flow/lab.js";
+// so SIPp or a softphone can call through SIP1. Prints the addresses, and on exit counts of what went through.
+// It keeps no message history unless asked (--keep N, --ladder, --record FILE), so it can run for days.
+import { createWriteStream, type WriteStream } from "node:fs";
+import { parseArgs } from "node:util";
+import { recordToJsonLine } from "../../drivers/message-record.js";
+import { LAB_CALLER, startLab, type LabStats } from "../../flow/lab.js";
+import { checkLogLevel, countCdrsWritten, parseHostPort, startOperations } from "../../flow/operations.js";
 import { colorWanted, renderLadderText } from "../../replay/ladder-text.js";
 
-const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder] [--no-color]
-  --sip-port N        UDP port of SIP1 on 127.0.0.1 (default: an ephemeral port)
-  --answer-delay MS   the UAS answers (200 OK) this long after its 180 Ringing (default 500)
-  --ladder            on exit, print the message ladder of every call that went through
-  --no-color          no ANSI colours in the ladder`;
+/** Messages --ladder keeps when --keep does not say. */
+const LADDER_KEEP = 10_000;
 
-function intOption(args: string[], name: string, min: number, max: number): number | undefined | Error {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const text = args[i + 1] ?? "";
+const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder] [--no-color] [--keep N] [--record FILE]
+                  [--log-level LEVEL] [--metrics HOST:PORT]
+  --sip-port N          UDP port of SIP1 on 127.0.0.1 (default: an ephemeral port)
+  --answer-delay MS     the UAS answers (200 OK) this long after its 180 Ringing (default 500)
+  --ladder              on exit, print the message ladder of the calls among the kept messages
+                        (keeps the last ${LADDER_KEEP} messages unless --keep says otherwise)
+  --no-color            no ANSI colours in the ladder
+  --keep N              keep the last N messages in memory (default 0: none)
+  --record FILE         append every message to FILE as a JSON line {t, proto, from, to, msg, callId, bytes}
+  --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
+  --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics`;
+
+function fail(message: string): number {
+  process.stderr.write(`callgate lab: ${message}\n${USAGE}\n`);
+  return 2;
+}
+
+function intValue(text: string | undefined, name: string, min: number, max: number): number | undefined | Error {
+  if (text === undefined) return undefined;
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min || n > max) return new Error(`${name} wants an integer from ${min} to ${max}, got '${text}'`);
   return n;
 }
 
-function summary(records: readonly MessageRecord[]): string[] {
-  const calls = new Map<string, string[]>();
-  for (const r of records) {
-    if (r.proto !== "SIP" || r.to !== LAB_CALLER) continue;
-    const finals = calls.get(r.callId) ?? [];
-    finals.push(r.msg);
-    calls.set(r.callId, finals);
-  }
-  const invited = new Set(records.filter((r) => r.from === LAB_CALLER && r.msg === "INVITE").map((r) => r.callId));
-  const lines = [`${invited.size} call(s) from outside, ${records.length} messages`];
-  for (const callId of invited) lines.push(`  ${callId}: ${(calls.get(callId) ?? ["no response"]).join(", ")}`);
-  return lines;
+function summary(stats: LabStats): string[] {
+  const finals = Object.entries(stats.finalsToCaller).sort(([a], [b]) => a.localeCompare(b));
+  return [
+    `${stats.callsFromOutside} call(s) from outside, ${stats.messages} messages`,
+    ...(finals.length > 0 ? [`  final responses to the caller: ${finals.map(([label, n]) => `${n} × ${label}`).join(", ")}`] : []),
+  ];
+}
+
+function closeStream(out: WriteStream | undefined): Promise<void> {
+  return new Promise((resolve) => (out ? out.end(() => resolve()) : resolve()));
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -38,38 +52,87 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const withValue = new Set(["--sip-port", "--answer-delay"]);
-  const flags = new Set(["--ladder", "--no-color"]);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] ?? "";
-    if (withValue.has(a)) i++;
-    else if (!flags.has(a)) {
-      console.error(`callgate lab: unknown option '${a}'\n${USAGE}`);
-      return 2;
-    }
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      options: {
+        "sip-port": { type: "string" },
+        "answer-delay": { type: "string" },
+        ladder: { type: "boolean", default: false },
+        "no-color": { type: "boolean", default: false },
+        keep: { type: "string" },
+        record: { type: "string" },
+        "log-level": { type: "string" },
+        metrics: { type: "string" },
+      },
+    }).values;
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
   }
-  const sipPort = intOption(args, "--sip-port", 1, 65535);
-  const answerDelayMs = intOption(args, "--answer-delay", 0, 3_600_000);
-  for (const v of [sipPort, answerDelayMs]) {
-    if (v instanceof Error) {
-      console.error(`callgate lab: ${v.message}`);
-      return 2;
-    }
-  }
+  const sipPort = intValue(values["sip-port"], "--sip-port", 1, 65535);
+  const answerDelayMs = intValue(values["answer-delay"], "--answer-delay", 0, 3_600_000);
+  const keep = intValue(values.keep, "--keep", 0, 10_000_000);
+  const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
+  const level = checkLogLevel(values["log-level"]);
+  for (const v of [sipPort, answerDelayMs, keep, metricsAt, level]) if (v instanceof Error) return fail(v.message);
+  if (metricsAt && !(metricsAt instanceof Error) && typeof sipPort === "number" && metricsAt.port === sipPort && ["127.0.0.1", "0.0.0.0", "localhost"].includes(metricsAt.host))
+    return fail(`--metrics ${values.metrics ?? ""} is SIP1's address (--sip-port ${sipPort}): give the metrics their own port`);
+  const keepRecords = typeof keep === "number" ? keep : values.ladder ? LADDER_KEEP : 0;
 
-  const lab = await startLab({
-    ...(typeof sipPort === "number" ? { sipPort } : {}),
-    ...(typeof answerDelayMs === "number" ? { answerDelayMs } : {}),
-    onError: (where, err) => console.error(`callgate lab: ${where}: ${err instanceof Error ? err.message : String(err)}`),
+  let ops;
+  try {
+    ops = await startOperations({
+      name: "lab",
+      ...(values["log-level"] !== undefined ? { logLevel: values["log-level"] } : {}),
+      ...(metricsAt && !(metricsAt instanceof Error) ? { metrics: metricsAt } : {}),
+      callRoles: ["SIP1"],
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`callgate lab: --metrics ${values.metrics ?? ""}: cannot listen (${e.code ?? e.message})\n`);
+    return 1;
+  }
+  let out: WriteStream | undefined;
+  let lab;
+  try {
+    out = values.record !== undefined ? createWriteStream(values.record, { flags: "a" }) : undefined;
+    const sink = out;
+    sink?.on("error", (err) => ops.logger.error({ err: err.message, file: values.record }, "--record: cannot write"));
+    lab = await startLab({
+      ...(typeof sipPort === "number" ? { sipPort } : {}),
+      ...(typeof answerDelayMs === "number" ? { answerDelayMs } : {}),
+      keepRecords,
+      ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
+      onEvent: (e) => ops.onEvent(e),
+      onError: (where, err) => ops.onError(where, err),
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    ops.logger.fatal({ err: e.message }, "lab cannot start");
+    process.stderr.write(`callgate lab: cannot start: ${e.code ?? e.message}\n`);
+    await closeStream(out);
+    await ops.close();
+    return 1;
+  }
+  const topo = lab.topology;
+  if (topo.cdrStore) countCdrsWritten(topo.cdrStore, () => ops.metrics.cdrsWritten.inc());
+  ops.watch({
+    requestStates: () => ({ SIP1: topo.sip1.copsRequestStates, SIP2: topo.sip2.copsRequestStates, POL1: topo.pol1.copsRequestStates, POL2: topo.pol2.copsRequestStates }),
+    queues: () => ({ "POL1 usage backlog": topo.pol1.usageBacklog, "POL2 usage backlog": topo.pol2.usageBacklog }),
   });
+
   const width = Math.max(...Object.keys(lab.endpoints).map((r) => r.length));
   const lines = ["callgate lab: every role on 127.0.0.1 (SIP/UDP, COPS/TCP, OSP/HTTP); calls enter at SIP1"];
   for (const [role, ep] of Object.entries(lab.endpoints)) {
     const parts = [ep.sip ? `sip ${ep.sip}` : "", ep.cops ? `cops ${ep.cops}` : "", ep.osp ? `osp ${ep.osp}` : ""].filter(Boolean);
     lines.push(`  ${role.padEnd(width)}  ${parts.join("  ") || "(COPS client only)"}`);
   }
+  if (ops.metricsAddress) lines.push(`  metrics  http://${ops.metricsAddress}/metrics`);
   const sip1 = lab.endpoints.SIP1?.sip ?? "";
   lines.push(`example: sipp -sn uac -m 5 -r 5 -s 15551234567 ${sip1} -i 127.0.0.1`, "Ctrl-C (SIGINT) or SIGTERM stops the lab.");
+  ops.logger.info({ endpoints: lab.endpoints, ...(ops.metricsAddress ? { metrics: ops.metricsAddress } : {}), keep: keepRecords, record: values.record ?? null }, "lab started");
   console.log(lines.join("\n"));
 
   await new Promise<void>((resolve) => {
@@ -82,13 +145,17 @@ export async function run(args: string[]): Promise<number> {
     process.on("SIGTERM", stop);
   });
   await lab.close();
+  await closeStream(out);
+  await ops.close();
 
-  const records = lab.records;
-  if (args.includes("--ladder")) {
-    const color = colorWanted(process.stdout, process.env, args.includes("--no-color"));
+  const stats = lab.stats();
+  if (values.ladder) {
+    const records = lab.records;
+    const color = colorWanted(process.stdout, process.env, values["no-color"]);
     const outside = new Set(records.filter((r) => r.from === LAB_CALLER).map((r) => r.callId));
     console.log(renderLadderText(records.filter((r) => outside.has(r.callId)), { color }));
   }
-  console.log(summary(records).join("\n"));
+  console.log(summary(stats).join("\n"));
+  ops.logger.info({ ...stats, drops: ops.drops.counts() }, "lab stopped");
   return 0;
 }
