@@ -2,6 +2,8 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import type { ConnectionLimits } from "../net/connection-limits.js";
+import { deadlineCheckInterval, limitHttpServer, type HttpClientRefusal } from "../net/http-limits.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "./xml-tree.js";
 import { unwrapOspBody } from "./http-body.js";
 
@@ -20,9 +22,21 @@ export interface OspHttpServerOptions {
   handler: OspHttpHandler;
   /** Serve HTTPS with this key and certificate (the URL scheme must then be https). */
   tls?: { keyPem: string; certificatePem: string };
-  /** Idle keep-alive time for a connection (default 30 s). */
+  /** Idle keep-alive time for a connection (default 30 s, or the idle timeout when shorter). */
   keepAliveMs?: number;
+  /** Caps and timeouts of inbound connections (DEFAULT_CONNECTION_LIMITS where not given). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /**
+   * Called for every request or connection refused before the handler saw it: a connection limit
+   * (connection-cap, source-cap, idle-timeout), a deadline (header-timeout, body-timeout: 408), a
+   * malformed request (bad-request: 400), a body over the OSP size bound (body-too-large: 413), a wrong
+   * method (405) or path (404).
+   */
+  onDrop?: (cause: string, detail: string) => void;
 }
+
+/** Bodies larger than this are refused with 413 (an OSP document, possibly MIME-wrapped with a token). */
+const MAX_BODY_BYTES = MAX_OSP_DOCUMENT_BYTES * 2;
 
 export interface OspHttpServer {
   /** The URL the server really listens on (port filled in). */
@@ -37,20 +51,31 @@ export async function startOspHttpServer(options: OspHttpServerOptions): Promise
   const path = target.pathname || "/";
   const listener: http.RequestListener = (req, res) => {
     if (req.method !== "POST") {
+      options.onDrop?.("method-not-allowed", `${req.method ?? "?"} ${req.url ?? ""}`);
       res.writeHead(405, { allow: "POST", "content-length": 0 }).end();
       return;
     }
     if ((req.url ?? "/").split("?")[0] !== path) {
+      options.onDrop?.("not-found", req.url ?? "");
       res.writeHead(404, { "content-length": 0 }).end();
+      return;
+    }
+    const tooLarge = (): void => {
+      options.onDrop?.("body-too-large", `more than ${MAX_BODY_BYTES} bytes`);
+      res.writeHead(413, { connection: "close", "content-length": 0 }).end();
+      req.destroy();
+    };
+    // RFC 9110 §15.5.14: a declared length over the bound is refused before any byte of the body is read.
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
+      tooLarge();
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_OSP_DOCUMENT_BYTES * 2) {
-        res.writeHead(413, { connection: "close", "content-length": 0 }).end();
-        req.destroy();
+      if (size > MAX_BODY_BYTES) {
+        if (!res.headersSent) tooLarge();
         return;
       }
       chunks.push(c);
@@ -67,6 +92,7 @@ export async function startOspHttpServer(options: OspHttpServerOptions): Promise
       try {
         body = unwrapOspBody(Buffer.concat(chunks), contentType);
       } catch (err) {
+        options.onDrop?.("bad-body", err instanceof Error ? err.message : String(err));
         res.writeHead(400, { "content-type": "text/plain" }).end(err instanceof Error ? err.message : String(err));
         return;
       }
@@ -83,10 +109,16 @@ export async function startOspHttpServer(options: OspHttpServerOptions): Promise
     });
     req.on("error", () => req.destroy());
   };
+  const connectionsCheckingInterval = deadlineCheckInterval(options.connectionLimits);
   const server: http.Server = options.tls
-    ? https.createServer({ key: options.tls.keyPem, cert: options.tls.certificatePem }, listener)
-    : http.createServer(listener);
+    ? https.createServer({ key: options.tls.keyPem, cert: options.tls.certificatePem, connectionsCheckingInterval }, listener)
+    : http.createServer({ connectionsCheckingInterval }, listener);
   server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
+  limitHttpServer(server, {
+    ...(options.connectionLimits ? { limits: options.connectionLimits } : {}),
+    onRefuse: (cause, peer) => options.onDrop?.(cause, `${peer.address}:${peer.port}`),
+    onClientError: (cause: HttpClientRefusal, detail) => options.onDrop?.(cause, detail),
+  });
   const host = target.hostname.replace(/^\[|\]$/g, "");
   const port = target.port === "" ? (secure ? 1443 : 1080) : Number(target.port);
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,8 @@ import { systemClock, type TransactionClock } from "./transaction-clock.js";
 import { TransactionLayer } from "./transaction-layer.js";
 import type { TransactionTimerConfig } from "./transaction-timers.js";
 import type { SipTransport } from "./transport-interface.js";
-import { SipTransportLayer } from "./transport-layer.js";
+import { SipTransportLayer, type TransportLayerOptions } from "./transport-layer.js";
+import type { ConnectionLimits } from "../net/connection-limits.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";
 import { UdpTransport } from "./udp-transport.js";
 import { WebSocketTransport } from "./websocket-transport.js";
@@ -31,10 +32,14 @@ export interface ProxyServerOptions {
   acceptedState?: boolean;
   /** See TransportLayerOptions.allowDestination. */
   allowDestination?: (destination: TransportAddress) => boolean;
+  /** Caps and timeouts of inbound TCP/TLS connections (DEFAULT_CONNECTION_LIMITS where not given). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** See TransportLayerOptions.onDrop. */
+  onDrop?: TransportLayerOptions["onDrop"];
 }
 
-export function createTransport(address: TransportAddress, options: Pick<ProxyServerOptions, "limits" | "tls"> = {}): SipTransport {
-  const base = { host: address.host, port: address.port, ...(options.limits ? { limits: options.limits } : {}) };
+export function createTransport(address: TransportAddress, options: Pick<ProxyServerOptions, "limits" | "tls" | "connectionLimits"> = {}): SipTransport {
+  const base = { host: address.host, port: address.port, ...(options.limits ? { limits: options.limits } : {}), ...(options.connectionLimits ? { connectionLimits: options.connectionLimits } : {}) };
   switch (address.protocol) {
     case "udp":
       return new UdpTransport(base);
@@ -64,6 +69,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     transports,
     ...(options.advertisedHost ? { advertisedHost: options.advertisedHost } : {}),
     ...(options.allowDestination ? { allowDestination: options.allowDestination } : {}),
+    ...(options.onDrop ? { onDrop: options.onDrop } : {}),
   });
   await transport.start();
   const clock = options.clock ?? systemClock;

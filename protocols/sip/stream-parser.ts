@@ -3,17 +3,33 @@
 // "\r\n\r\n" pings and "\r\n" pongs) are skipped. Oversized input is refused as soon as it is seen: a head
 // longer than the limits before its end arrives, or a Content-Length pushing the message past the limit
 // before the body is buffered. After an error the stream cannot be resynchronised: close the connection.
+// Linear in the bytes received however they are split: a partial message grows one buffer whose capacity
+// doubles (each byte is copied O(1) times), and the line-length check looks at new bytes only.
 import { SipParseError } from "./sip-parse-error.js";
 import type { SipMessage } from "./sip-message.js";
 import { latin1, parseHead, resolveParseOptions, type ParsedHead, type ResolvedParseOptions, type SipParseOptions } from "./message-parser.js";
 
 const EMPTY = Buffer.alloc(0);
+const MIN_CAPACITY = 4096;
+
+/** What the stream waits for: nothing (between messages), the rest of a head, or the rest of a body. */
+export type StreamParserPhase = "idle" | "head" | "body";
 
 export class SipStreamParser {
   private readonly o: ResolvedParseOptions;
+  /** The bytes not yet framed: a received chunk itself, or a window of `store`. */
   private buf: Buffer = EMPTY;
+  /** Owned storage `buf` is a window of (when `owned`), grown by doubling. */
+  private store: Buffer = EMPTY;
+  private owned = false;
   /** Offset in buf from which to keep looking for the end of the head. */
   private scanFrom = 0;
+  /** Offset in buf where the current head line starts (for the line-length limit). */
+  private lineStart = 0;
+  /** Offset in buf up to which line ends were looked for. */
+  private lineScanned = 0;
+  /** The request whose head was read when the stream failed (Content-Length too large or missing), if any. */
+  private refusable: SipMessage | undefined;
   private pending: { head: ParsedHead; total: number } | undefined;
   private failure: SipParseError | undefined;
   /** Stream offset of buf[0], so errors report positions in the whole stream. */
@@ -21,13 +37,69 @@ export class SipStreamParser {
   /** Keep-alive CRLFs skipped so far (RFC 5626 §4.4.1). */
   keepAlives = 0;
 
+  /** The head is parsed without the message-size bound on Content-Length: the framing checks the total itself, with the head in hand. */
+  private readonly headOptions: ResolvedParseOptions;
+
   constructor(opts?: SipParseOptions) {
     this.o = resolveParseOptions(opts);
+    this.headOptions = { ...this.o, limits: { ...this.o.limits, maxMessageBytes: Number.MAX_SAFE_INTEGER } };
   }
 
   /** Bytes held while waiting for the rest of a message. */
   get bufferedBytes(): number {
     return this.buf.length;
+  }
+
+  /** What the stream waits for now (for header and body deadlines). */
+  get phase(): StreamParserPhase {
+    return this.pending !== undefined ? "body" : this.buf.length > 0 ? "head" : "idle";
+  }
+
+  /**
+   * After a failure: the message whose head was whole when its Content-Length was found too large or
+   * missing, so the caller can answer it (RFC 3261 §21.5.7 513, §18.3 400) before closing.
+   */
+  get failedMessage(): SipMessage | undefined {
+    return this.refusable;
+  }
+
+  private append(chunk: Buffer): void {
+    const live = this.buf.length;
+    if (live === 0) {
+      this.buf = chunk;
+      this.owned = false;
+      return;
+    }
+    const need = live + chunk.length;
+    if (this.owned) {
+      const at = this.buf.byteOffset - this.store.byteOffset;
+      if (at + need <= this.store.length) {
+        chunk.copy(this.store, at + live);
+        this.buf = this.store.subarray(at, at + need);
+        return;
+      }
+    }
+    const store = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, need * 2));
+    this.buf.copy(store, 0);
+    chunk.copy(store, live);
+    this.store = store;
+    this.owned = true;
+    this.buf = store.subarray(0, need);
+  }
+
+  /** Moves the start of buf by `n` bytes (consumed); offsets into buf follow. */
+  private consume(n: number): void {
+    this.consumed += n;
+    this.scanFrom = 0;
+    this.lineStart = 0;
+    this.lineScanned = 0;
+    if (n >= this.buf.length) {
+      this.buf = EMPTY;
+      this.store = EMPTY; // an idle connection holds no buffer
+      this.owned = false;
+    } else {
+      this.buf = this.buf.subarray(n);
+    }
   }
 
   /** Feeds a chunk; returns the messages it completed (possibly none). Throws SipParseError on bad input. */
@@ -42,6 +114,7 @@ export class SipStreamParser {
         const err = e.code === "stream-failed" ? e : e.shifted(this.consumed);
         this.failure = err;
         this.buf = EMPTY;
+        this.store = EMPTY;
         throw err;
       }
       throw e;
@@ -49,7 +122,7 @@ export class SipStreamParser {
   }
 
   private drain(chunk: Buffer): SipMessage[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.append(chunk);
     const out: SipMessage[] = [];
     const limits = this.o.limits;
     for (;;) {
@@ -60,9 +133,8 @@ export class SipStreamParser {
         if (skip > 0) {
           // A lone CR may be the first half of a CRLF still in flight: it is skipped all the same.
           this.keepAlives++;
-          buf = this.buf = buf.subarray(skip);
-          this.consumed += skip;
-          this.scanFrom = 0;
+          this.consume(skip);
+          buf = this.buf;
         }
         if (buf.length === 0) return out;
         const headEnd = findHeadEnd(buf, this.scanFrom);
@@ -70,9 +142,10 @@ export class SipStreamParser {
           if (buf.length > limits.maxMessageBytes) {
             throw new SipParseError("message-too-large", `head exceeds ${limits.maxMessageBytes} bytes without an empty line`, 0);
           }
-          const lastLf = buf.lastIndexOf(10);
-          if (buf.length - (lastLf + 1) > limits.maxLineBytes) {
-            throw new SipParseError("line-too-long", `line longer than ${limits.maxLineBytes} bytes`, lastLf + 1);
+          for (let lf = buf.indexOf(10, this.lineScanned); lf >= 0; lf = buf.indexOf(10, lf + 1)) this.lineStart = lf + 1;
+          this.lineScanned = buf.length;
+          if (buf.length - this.lineStart > limits.maxLineBytes) {
+            throw new SipParseError("line-too-long", `line longer than ${limits.maxLineBytes} bytes`, this.lineStart);
           }
           this.scanFrom = Math.max(0, buf.length - 3);
           return out;
@@ -80,12 +153,14 @@ export class SipStreamParser {
         if (headEnd > limits.maxMessageBytes) {
           throw new SipParseError("message-too-large", `head of ${headEnd} bytes exceeds ${limits.maxMessageBytes}`, 0);
         }
-        const head = parseHead(buf, latin1(buf, 0, headEnd), 0, headEnd, this.o);
+        const head = parseHead(buf, latin1(buf, 0, headEnd), 0, headEnd, this.headOptions);
         if (head.contentLength < 0) {
+          this.refusable = head.message;
           throw new SipParseError("missing-content-length", "Content-Length is mandatory on stream transports (RFC 3261 §18.3)", head.bodyStart);
         }
         const total = head.bodyStart + head.contentLength;
         if (total > limits.maxMessageBytes) {
+          this.refusable = head.message;
           throw new SipParseError("message-too-large", `message of ${total} bytes exceeds ${limits.maxMessageBytes}`, 0, "Content-Length");
         }
         this.pending = { head, total };
@@ -96,9 +171,7 @@ export class SipStreamParser {
       msg.body = head.contentLength === 0 ? EMPTY : Buffer.from(buf.subarray(head.bodyStart, total));
       out.push(msg);
       this.pending = undefined;
-      this.scanFrom = 0;
-      this.buf = total === buf.length ? EMPTY : buf.subarray(total);
-      this.consumed += total;
+      this.consume(total);
     }
   }
 }

@@ -1,13 +1,28 @@
 // RFC 3261 §18: the one interface every transport (UDP, TCP, TLS, WebSocket) implements.
-import type { SipMessage } from "./sip-message.js";
+import type { ConnectionRefusal } from "../net/connection-limits.js";
+import type { SipMessage, SipRequest } from "./sip-message.js";
 import type { InboundContext, TransportAddress, TransportProtocol } from "./transport-types.js";
 
 /** Why an inbound message or connection was refused (counted by the transport layer). */
-export type InboundRejection = "malformed-datagram" | "malformed-stream" | "oversized" | "bad-frame";
+export type InboundRejection = "malformed-datagram" | "malformed-stream" | "oversized" | "bad-frame" | ConnectionRefusal;
+
+/** What a transport knows of refused input, so the layer can answer it where the RFC asks for an answer. */
+export interface RejectedInput {
+  /** The datagram as received (RFC 3261 §18.3: a request whose Content-Length exceeds it gets 400). */
+  datagram?: Buffer;
+  /** The parse error, when parsing failed. */
+  error?: unknown;
+  /** A request whose head was read on a stream before the stream failed, with the answer it gets. */
+  request?: SipRequest;
+  status?: number;
+  reason?: string;
+  /** The connection the input came on (the answer goes back on it, §18.2.2). */
+  context?: InboundContext;
+}
 
 export interface TransportEvents {
   message(message: SipMessage, context: InboundContext): void;
-  rejected(reason: InboundRejection, source: TransportAddress, detail: string): void;
+  rejected(reason: InboundRejection, source: TransportAddress, detail: string, input?: RejectedInput): void;
 }
 
 export interface SipTransport {

@@ -7,7 +7,8 @@ import type { ProxyIdentity } from "./proxy-routing.js";
 import { SipParseError } from "./sip-parse-error.js";
 import type { SipMessage, SipRequest, SipResponse } from "./sip-message.js";
 import type { TransactionSender } from "./transaction-layer.js";
-import type { InboundRejection, SipTransport } from "./transport-interface.js";
+import type { InboundRejection, RejectedInput, SipTransport } from "./transport-interface.js";
+import { datagramRefusal, requestHeadOf } from "./transport-refusal.js";
 import { responseDestination, stampReceived } from "./transport-via.js";
 import {
   defaultPort,
@@ -32,6 +33,11 @@ export interface TransportLayerOptions {
    * "destination-refused": an ACL against reflecting traffic at third parties named in Via/maddr/Route.
    */
   allowDestination?: (destination: TransportAddress) => boolean;
+  /**
+   * Called for every input dropped or refused (after it is counted), with a stable cause token (e.g.
+   * "malformed-datagram", "header-timeout", "source-cap") and what was wrong: a caller's DropLog.
+   */
+  onDrop?: (cause: string, source: TransportAddress | undefined, detail: string) => void;
 }
 
 export interface TransportStats {
@@ -50,6 +56,14 @@ export interface TransportStats {
   sendErrors: number;
   /** Sends refused by `allowDestination`. */
   refusedDestinations: number;
+  /** Inbound connections closed by the connection limits, by cause. */
+  connectionCap: number;
+  sourceCap: number;
+  idleTimeouts: number;
+  headerTimeouts: number;
+  bodyTimeouts: number;
+  /** Error responses sent for input that did not parse whole (§18.3 400, §21.5.7 513, §8.2 400/416). */
+  refusalsSent: number;
 }
 
 export type InboundHandler = (message: SipMessage, context: InboundContext) => void;
@@ -67,6 +81,12 @@ export class SipTransportLayer implements TransactionSender {
     sizeRuleSwitches: 0,
     sendErrors: 0,
     refusedDestinations: 0,
+    connectionCap: 0,
+    sourceCap: 0,
+    idleTimeouts: 0,
+    headerTimeouts: 0,
+    bodyTimeouts: 0,
+    refusalsSent: 0,
   };
   private handler: InboundHandler | undefined;
   private readonly transports: SipTransport[];
@@ -86,7 +106,7 @@ export class SipTransportLayer implements TransactionSender {
     for (const t of this.transports) {
       await t.listen({
         message: (m, ctx) => this.inbound(m, ctx),
-        rejected: (reason) => this.count(reason),
+        rejected: (reason, source, detail, input) => this.rejected(reason, source, detail, input),
       });
       this.sentBy = undefined; // a transport just got its port
     }
@@ -115,11 +135,41 @@ export class SipTransportLayer implements TransactionSender {
     return { addresses };
   }
 
-  private count(reason: InboundRejection): void {
-    if (reason === "malformed-datagram") this.stats.malformedDatagrams++;
-    else if (reason === "malformed-stream") this.stats.malformedStreams++;
-    else if (reason === "oversized") this.stats.oversized++;
-    else this.stats.badFrames++;
+  private static readonly COUNTERS: Record<InboundRejection, keyof TransportStats> = {
+    "malformed-datagram": "malformedDatagrams",
+    "malformed-stream": "malformedStreams",
+    oversized: "oversized",
+    "bad-frame": "badFrames",
+    "connection-cap": "connectionCap",
+    "source-cap": "sourceCap",
+    "idle-timeout": "idleTimeouts",
+    "header-timeout": "headerTimeouts",
+    "body-timeout": "bodyTimeouts",
+  };
+
+  private rejected(reason: InboundRejection, source: TransportAddress, detail: string, input?: RejectedInput): void {
+    this.stats[SipTransportLayer.COUNTERS[reason]]++;
+    this.options.onDrop?.(reason, source, detail);
+    if (!input) return;
+    if (input.request && input.status !== undefined && input.context) {
+      this.refuse(input.request, input.context, input.status, input.reason ?? "Bad Request");
+    } else if (input.datagram) {
+      const answer = datagramRefusal(input.error);
+      const request = answer ? requestHeadOf(input.datagram) : undefined;
+      if (answer && request) this.refuse(request, { source, local: this.localAddress(source.protocol) ?? source }, answer.status, answer.reason);
+    }
+  }
+
+  /** Answers a request that could not be processed whole (§18.3, §21.5.7, §8.2), if its Via routes back. */
+  private refuse(request: SipRequest, context: InboundContext, status: number, reason: string): void {
+    try {
+      stampReceived(request, context.source);
+      const response = buildResponse(request, status, reason.replace(/[\r\n]/g, " "), { toTag: "bad" });
+      this.stats.refusalsSent++;
+      void this.sendResponse(response, context).catch(() => undefined);
+    } catch {
+      // no usable Via or To: dropped (already counted)
+    }
   }
 
   private isOurSentBy(host: string, port: number | undefined, transport: string): boolean {
@@ -137,6 +187,7 @@ export class SipTransportLayer implements TransactionSender {
         const via = message.topVia;
         if (!this.isOurSentBy(via.host, via.port, via.transport)) {
           this.stats.misroutedResponses++; // §18.1.2: silently discard
+          this.options.onDrop?.("misrouted-response", context.source, `top Via ${via.host}:${via.port ?? ""} is not ours`);
           return;
         }
       } else {
@@ -145,18 +196,10 @@ export class SipTransportLayer implements TransactionSender {
       this.handler?.(message, context);
     } catch (err) {
       this.stats.badRequests++;
-      if (err instanceof SipParseError && !("status" in message) && message.method !== "ACK") this.rejectBadRequest(message, context, err);
-    }
-  }
-
-  /** §8.2 / §16.3 step 1: answer a request whose essential headers do not parse with 400, if it can be routed back. */
-  private rejectBadRequest(request: SipRequest, context: InboundContext, err: SipParseError): void {
-    try {
-      const reason = `Bad Request (${err.header ?? err.code})`.replace(/[\r\n]/g, " ");
-      const response = buildResponse(request, 400, reason, { toTag: "bad" });
-      void this.sendResponse(response, context).catch(() => undefined);
-    } catch {
-      // no usable Via: dropped (already counted)
+      const detail = err instanceof Error ? err.message : String(err);
+      this.options.onDrop?.("bad-request", context.source, detail);
+      // §8.2 / §16.3 step 1: a request whose essential headers do not parse gets 400, if it can be routed back.
+      if (err instanceof SipParseError && !("status" in message) && message.method !== "ACK") this.refuse(message, context, 400, `Bad Request (${err.header ?? err.code})`);
     }
   }
 

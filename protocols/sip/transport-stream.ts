@@ -1,6 +1,9 @@
 // RFC 3261 §18.3 framing over a byte stream (TCP, TLS): connection reuse, per-connection stream parser,
-// garbage or oversized input closes the connection before anything is buffered whole.
+// garbage or oversized input closes the connection before anything is buffered whole (an oversized or
+// unframable request whose head was read is answered first: §21.5.7 513, §18.3 400). Inbound connections
+// are held to the listener's connection limits (caps, idle timeout, head and body deadlines).
 import type { Server, Socket } from "node:net";
+import { ConnectionGate, type ConnectionLimits } from "../net/connection-limits.js";
 import type { SipParseLimits } from "./message-parser.js";
 import { SipParseError } from "./sip-parse-error.js";
 import { SipStreamParser } from "./stream-parser.js";
@@ -14,9 +17,12 @@ export interface StreamTransportOptions {
   limits?: Partial<SipParseLimits>;
   /** Give up connecting after this long (ms). */
   connectTimeoutMs?: number;
-  /** Close connections idle this long (ms); 0 keeps them. */
-  idleTimeoutMs?: number;
+  /** Caps and timeouts of inbound connections (DEFAULT_CONNECTION_LIMITS where not given). */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
+
+/** How long a refused connection may take to read our answer before it is destroyed. */
+const LINGER_MS = 2000;
 
 type Connection = TransportConnection<Socket>;
 
@@ -32,8 +38,14 @@ export abstract class StreamTransport implements SipTransport {
   private bound: TransportAddress | undefined;
   private readonly connections = new ConnectionTable<Socket>((socket) => !socket.destroyed, peerKey);
   private readonly connecting = new Map<string, Promise<Connection>>();
+  /** Limits of inbound connections; refusals are reported as rejections. */
+  readonly gate: ConnectionGate;
 
-  constructor(protected readonly options: StreamTransportOptions) {}
+  constructor(protected readonly options: StreamTransportOptions) {
+    this.gate = new ConnectionGate(options.connectionLimits, (cause, peer) =>
+      this.events?.rejected(cause, { protocol: this.protocol, host: peer.address, port: peer.port }, `${cause} (${this.protocol} listener)`),
+    );
+  }
 
   protected abstract createServer(onSocket: (socket: Socket) => void): Server;
   protected abstract connectSocket(destination: TransportAddress): Socket;
@@ -50,7 +62,10 @@ export abstract class StreamTransport implements SipTransport {
 
   listen(events: TransportEvents): Promise<void> {
     this.events = events;
-    const server = this.createServer((socket) => this.adopt(socket));
+    const server = this.createServer((socket) => {
+      if (!socket.destroyed) this.adopt(socket, undefined, true);
+    });
+    this.gate.attach(server);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once("error", (err) => reject(new SipTransportError("listen-failed", `${this.protocol} listen on ${this.options.host}:${this.options.port}: ${err.message}`)));
@@ -65,7 +80,7 @@ export abstract class StreamTransport implements SipTransport {
     });
   }
 
-  private adopt(socket: Socket, peerOverride?: TransportAddress): Connection {
+  private adopt(socket: Socket, peerOverride?: TransportAddress, inbound = false): Connection {
     const peer: TransportAddress = peerOverride ?? {
       protocol: this.protocol,
       host: normaliseAddress(socket.remoteAddress),
@@ -75,22 +90,43 @@ export abstract class StreamTransport implements SipTransport {
     const id = conn.id;
     const parser = new SipStreamParser(this.options.limits ? { limits: this.options.limits } : {});
     socket.setNoDelay(true);
-    if (this.options.idleTimeoutMs) socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
+    const phase = inbound ? this.gate.watch(socket) : undefined;
+    let failed = false;
     socket.on("data", (chunk: Buffer) => {
+      if (failed) return;
       let messages;
       try {
         messages = parser.push(chunk);
       } catch (err) {
-        const oversized = err instanceof SipParseError && (err.code === "message-too-large" || err.code === "line-too-long" || err.code === "too-many-headers");
-        this.events?.rejected(oversized ? "oversized" : "malformed-stream", peer, err instanceof Error ? err.message : String(err));
-        socket.destroy();
+        failed = true;
+        phase?.("idle");
+        this.refuseStream(socket, parser, peer, id, err);
         return;
       }
+      phase?.(parser.phase);
       for (const m of messages) this.events?.message(m, { source: peer, local: this.local, connectionId: id });
     });
     socket.on("error", () => undefined);
     socket.on("close", () => this.connections.remove(conn));
     return conn;
+  }
+
+  /** The stream cannot be framed: count it, answer a request whose head was read (§21.5.7, §18.3), close. */
+  private refuseStream(socket: Socket, parser: SipStreamParser, peer: TransportAddress, connectionId: string, err: unknown): void {
+    const code = err instanceof SipParseError ? err.code : undefined;
+    const oversized = code === "message-too-large" || code === "line-too-long" || code === "too-many-headers";
+    const failed = parser.failedMessage;
+    const request = failed !== undefined && !("status" in failed) && failed.method !== "ACK" ? failed : undefined;
+    const detail = err instanceof Error ? err.message : String(err);
+    if (request) {
+      const [status, reason] = code === "message-too-large" ? [513, "Message Too Large"] : [400, "Bad Request (Content-Length missing)"];
+      this.events?.rejected(oversized ? "oversized" : "malformed-stream", peer, detail, { request, status, reason, context: { source: peer, local: this.local, connectionId } });
+      socket.end(); // after the answer the layer wrote (synchronously) on this connection
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    } else {
+      this.events?.rejected(oversized ? "oversized" : "malformed-stream", peer, detail, { error: err });
+      socket.destroy();
+    }
   }
 
   hasConnection(connectionId: string): boolean {

@@ -36,7 +36,7 @@ export class UdpTransport implements SipTransport {
       try {
         message = parseSipMessage(data, this.options.limits ? { limits: this.options.limits } : {});
       } catch (err) {
-        events.rejected("malformed-datagram", source, err instanceof Error ? err.message : String(err));
+        events.rejected("malformed-datagram", source, err instanceof Error ? err.message : String(err), { datagram: data, error: err });
         return;
       }
       const context: InboundContext = { source, local: this.bound };

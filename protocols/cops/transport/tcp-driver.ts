@@ -5,12 +5,13 @@ import { createServer, connect as netConnect } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
 import type { ConnectionOptions, TlsOptions } from "node:tls";
-import { COPS_PORT } from "../constants.js";
+import { COPS_PORT, HEADER_LENGTH } from "../constants.js";
 import type { CopsMessage, CopsServerAddress } from "../cops-message.js";
 import type { CopsAction, CopsTransportEvent } from "../connection/cops-actions.js";
 import type { CopsPdpConnection, CopsPdpCommand, CopsPdpEvent } from "../connection/pdp-connection.js";
 import type { CopsPepConnection, CopsPepCommand, CopsPepEvent } from "../connection/pep-connection.js";
 import { CopsFrameSplitter } from "./frame-splitter.js";
+import { ConnectionGate, type ConnectionLimits, type MessagePhase, type RefusalListener } from "../../net/connection-limits.js";
 
 interface Machine<In, Out> {
   handle(event: In | CopsTransportEvent, nowMs: number): CopsAction<Out>[];
@@ -32,7 +33,7 @@ export class CopsSocketRunner<In, Out> {
   constructor(
     private readonly machine: Machine<In, Out>,
     private readonly onEvent: (event: Out) => void,
-    private readonly options: CopsWireHooks & { maxMessageBytes?: number; onConnectRequest?: (event: Out) => void } = {},
+    private readonly options: CopsWireHooks & { maxMessageBytes?: number; onConnectRequest?: (event: Out) => void; onPhase?: (phase: MessagePhase) => void } = {},
   ) {
     this.splitter = new CopsFrameSplitter(options.maxMessageBytes);
   }
@@ -49,6 +50,8 @@ export class CopsSocketRunner<In, Out> {
     socket.on("data", (chunk: Buffer) => {
       if (this.socket !== socket) return;
       const { frames, failure } = this.splitter.read(chunk);
+      const held = this.splitter.buffered;
+      this.options.onPhase?.(held === 0 ? "idle" : held < HEADER_LENGTH ? "head" : "body");
       for (const bytes of frames) {
         if (this.socket !== socket) return;
         this.options.onReceive?.(bytes);
@@ -125,6 +128,10 @@ export interface CopsPdpServerOptions extends CopsWireHooks {
   /** When given, the server speaks TLS from the first octet (RFC 4261 transport, separate-port style). */
   tls?: TlsOptions;
   maxMessageBytes?: number;
+  /** Caps and timeouts of inbound connections (DEFAULT_CONNECTION_LIMITS where not given; the idle timeout must exceed the KA timer). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Called for every connection the limits close or refuse. */
+  onRefuse?: RefusalListener;
   /** A machine for each accepted connection; `peer` says who connected, to build its `admitPep`. */
   createMachine: (peer: CopsPdpPeer) => CopsPdpConnection;
 }
@@ -153,7 +160,9 @@ export async function listenCopsPdp(
   const sockets = new Set<Socket>();
   /** Accepted PEPIDs and the connection that holds each. */
   const connected = new Map<string, CopsPdpSession>();
+  const gate = new ConnectionGate(options.connectionLimits, options.onRefuse);
   const accept = (socket: Socket) => {
+    if (socket.destroyed) return; // refused by the gate
     sockets.add(socket);
     const machine = options.createMachine({
       address: socket.remoteAddress ?? "",
@@ -171,7 +180,7 @@ export async function listenCopsPdp(
         }
         events.emit("event", e);
       },
-      options,
+      { ...options, onPhase: gate.watch(socket) },
     );
     const session: CopsPdpSession = { machine, runner, events, send: (c) => runner.dispatch(c) };
     sessions.add(session);
@@ -185,6 +194,7 @@ export async function listenCopsPdp(
     runner.attach(socket);
   };
   const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept);
+  gate.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? COPS_PORT, options.host ?? "127.0.0.1", () => resolve());
