@@ -3,7 +3,10 @@
  * clearinghouse: it asks for authorisation, validates the token it got as a terminating side would, and
  * reports usage. One JSON line on stdout says what happened.
  *
- * usage: toolkit-peer URL KEY.pem CERT.pem CACERT.pem CALLING CALLED CALLID
+ * usage: toolkit-peer URL KEY.pem CERT.pem CACERT.pem CALLING CALLED CALLID [both-sides]
+ *
+ * With "both-sides" the usage carries post-dial delays (the toolkit writes them as decimal seconds, "1.0100")
+ * and the terminating side reports its usage too (Role destination), as a terminating gateway would.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,13 +33,14 @@ int main(int argc, char *argv[])
     unsigned numdest = 5, detail = 0, timelimit = 0, callidsize, tokensize, authorised = 0, termlimit = 0;
     char validafter[64], validuntil[64], called[256], calling[256], dest[256], destdev[256];
     unsigned char callidbuf[256], token[OSPC_TOKENMAXSIZE];
-    int err;
+    int err, bothsides;
     time_t now = time(NULL);
 
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s URL KEY CERT CACERT CALLING CALLED CALLID\n", argv[0]);
+    if (argc != 8 && !(argc == 9 && strcmp(argv[8], "both-sides") == 0)) {
+        fprintf(stderr, "usage: %s URL KEY CERT CACERT CALLING CALLED CALLID [both-sides]\n", argv[0]);
         return 2;
     }
+    bothsides = argc == 9;
     servicepoints[0] = argv[1];
     if ((err = OSPPInit(OSPC_FALSE)) != OSPC_ERR_NO_ERROR) { fail("init", err); return 1; }
     if ((err = OSPPUtilLoadPEMPrivateKey((unsigned char *)argv[2], &key)) != OSPC_ERR_NO_ERROR) { fail("load-key", err); return 1; }
@@ -70,10 +74,18 @@ int main(int argc, char *argv[])
         &termlimit, &detail, NULL, TOKEN_ALGO_SIGNED);
     if (err != OSPC_ERR_NO_ERROR) { fail("validate", err); return 1; }
 
-    /* Originating side again: UsageIndication → UsageConfirmation */
-    err = OSPPTransactionReportUsage(origin, 61, now - 61, now, now - 65, now - 61, 0, 0, OSPC_RELEASE_SOURCE,
+    /* Originating side again: UsageIndication → UsageConfirmation; post-dial delay 1010 ms as seen by the
+       source, 1234 ms as the destination's provider measured it */
+    if (bothsides && (err = OSPPTransactionSetProviderPDD(origin, 1234)) != OSPC_ERR_NO_ERROR) { fail("set-pdd", err); return 1; }
+    err = OSPPTransactionReportUsage(origin, 61, now - 61, now, now - 65, now - 61, bothsides, 1010, OSPC_RELEASE_SOURCE,
         NULL, -1, -1, -1, -1, &detail, NULL);
     if (err != OSPC_ERR_NO_ERROR) { fail("report-usage", err); return 1; }
+    /* Terminating side: its own UsageIndication (Role destination, the token's TransactionId) */
+    if (bothsides) {
+        err = OSPPTransactionReportUsage(terminating, 61, now - 61, now, now - 65, now - 61, 1, 1010,
+            OSPC_RELEASE_SOURCE, NULL, -1, -1, -1, -1, &detail, NULL);
+        if (err != OSPC_ERR_NO_ERROR) { fail("report-usage-terminating", err); return 1; }
+    }
 
     printf("{\"ok\":true,\"numdest\":%u,\"destination\":\"%s\",\"called\":\"%s\",\"timelimit\":%u,\"tokensize\":%u,"
         "\"validafter\":\"%s\",\"validuntil\":\"%s\",\"authorised\":%u,\"termlimit\":%u}\n",

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeOspMessage, type OspComponent } from "../../../protocols/osp/index.js";
+import { OspDecodeError, decodeOspMessage, type OspComponent } from "../../../protocols/osp/index.js";
 import { SqliteCdrStore } from "../../../lib/adapters/cdr-store-sqlite.js";
 import { Clearinghouse } from "../../../lib/roles/clearinghouse.js";
 import { startClearinghouseServer } from "../../../lib/roles/clearinghouse-server.js";
@@ -15,6 +15,7 @@ import { makeTestPki, type TestPki } from "../../protocols/osp/test-pki.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-osptk-"));
 const peer = join(dir, "toolkit-peer");
+const numbers = join(dir, "toolkit-numbers");
 let pki: TestPki;
 let otherPki: TestPki;
 let ecPki: TestPki;
@@ -22,6 +23,7 @@ let ecPki: TestPki;
 beforeAll(() => {
   if (!existsSync("/usr/include/osp/osp.h")) throw new Error("libosptk-dev is not installed (apt-get install libosptk-dev)");
   execFileSync("gcc", ["-Wall", "-o", peer, join(process.cwd(), "test/interop/osp/toolkit-peer.c"), "-losptk", "-lssl", "-lcrypto", "-lpthread", "-lm"]);
+  execFileSync("gcc", ["-Wall", "-o", numbers, join(process.cwd(), "test/interop/osp/toolkit-numbers.c"), "-losptk", "-lssl", "-lcrypto", "-lpthread", "-lm"]);
   pki = makeTestPki("Callgate Interop CA", { rsaBits: 2048 });
   otherPki = makeTestPki("Stranger CA", { rsaBits: 2048 });
   ecPki = makeTestPki("Callgate Interop EC CA", { keyType: "p256" });
@@ -45,9 +47,11 @@ interface PeerResult {
 }
 
 /** `caFile`: the CA the toolkit trusts when it validates the token (its own key and certificate stay RSA). */
-function runPeer(url: string, callId: string, caFile = "ca.pem"): Promise<PeerResult> {
+/** `bothSides`: post-dial delays on, and the terminating side reports its usage too. */
+function runPeer(url: string, callId: string, caFile = "ca.pem", bothSides = false): Promise<PeerResult> {
   return new Promise((resolve, reject) => {
     const args = [url, join(dir, "key.pem"), join(dir, "cert.pem"), join(dir, caFile), "14045266060", "14043342535", callId];
+    if (bothSides) args.push("both-sides");
     execFile(peer, args, { timeout: 60_000 }, (err, stdout, stderr) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
@@ -150,5 +154,107 @@ describe("TransNexus OSP Toolkit as the policy server", () => {
       const result = await runPeer(url, "call-3@192.0.2.10");
       expect(result).toMatchObject({ ok: true, authorised: 1, destination: "[192.0.2.20]:5060" });
     });
+  });
+
+  it("50 calls within one second, post-dial delays on: one CDR per call and side, none merged", { timeout: 120_000 }, async () => {
+    await withClearinghouse({ signerPki: pki, db: "cdr-burst.sqlite" }, async (url, seen, store) => {
+      // Start at the top of a second, so that the toolkit's messageIds (rand_r seeded with time(NULL)) collide.
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
+      const calls = Array.from({ length: 50 }, (_, i) => `burst-${i}@192.0.2.10`);
+      const results = await Promise.all(calls.map((c) => runPeer(url, c, "ca.pem", true)));
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      const requests = seen.map((b) => decodeOspMessage(b));
+      const authorisationIds = requests.filter((m) => m.components[0]!.kind === "AuthorisationRequest").map((m) => m.messageId);
+      const usageIds = requests.filter((m) => m.components[0]!.kind === "UsageIndication").map((m) => m.messageId);
+      expect(authorisationIds.length).toBe(50);
+      expect(usageIds.length).toBe(100);
+      console.log(`toolkit burst: ${new Set(authorisationIds).size} distinct AuthorizationRequest messageIds, ${new Set(usageIds).size} distinct UsageIndication messageIds for 50 calls`);
+      // The scenario of the lost CDRs: messageIds shared between calls.
+      expect(new Set(authorisationIds).size).toBeLessThan(50);
+      // What the toolkit wrote for post-dial delay, as read.
+      const originating = requests.map((m) => m.components[0]!).find((c) => c.kind === "UsageIndication" && c.role === "source");
+      if (originating?.kind !== "UsageIndication") throw new Error("no originating UsageIndication");
+      expect(originating.usageDetails[0]!.postDialDelays).toEqual([
+        { type: "destination", seconds: 1.234 },
+        { type: "source", seconds: 1.01 },
+      ]);
+      const cdrs = await store.query();
+      const bySide = (role: string) => cdrs.filter((c) => c.role === role);
+      expect(bySide("source").length).toBe(50);
+      expect(bySide("destination").length).toBe(50);
+      const transactions = new Set(cdrs.map((c) => c.transactionId));
+      expect(transactions.size).toBe(50);
+      for (const tid of transactions) {
+        const pair = await store.query({ transactionId: tid! });
+        expect(pair.map((c) => c.role).sort()).toEqual(["destination", "source"]);
+        expect(pair[0]!.callId).toBe(pair[1]!.callId);
+      }
+      expect(new Set(bySide("source").map((c) => Buffer.from(c.callId!, "base64").toString()))).toEqual(new Set(calls));
+    });
+  });
+});
+
+describe("the toolkit's number writers, read by callgate's codec", () => {
+  interface Written {
+    writer: "num" | "float" | "code" | "transaction-id";
+    given: string;
+    text: string;
+  }
+  const written = (): Written[] =>
+    execFileSync(numbers, { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Written);
+
+  const usageWith = (detail: string, extra = "") =>
+    `<?xml version="1.0"?><Message messageId="1"><UsageIndication componentId="1">${extra}<UsageDetail>${detail}</UsageDetail></UsageIndication></Message>`;
+  const usageDetailOf = (xml: string) => {
+    const c = decodeOspMessage(xml).components[0]!;
+    if (c.kind !== "UsageIndication") throw new Error(c.kind);
+    return c;
+  };
+
+  it("reads every float the toolkit writes (%.4f) as Amount and PostDialDelay", () => {
+    const floats = written().filter((w) => w.writer === "float");
+    expect(floats.length).toBeGreaterThan(5);
+    for (const { given, text } of floats) {
+      const c = usageDetailOf(usageWith(`<PostDialDelay type="source">${text}</PostDialDelay><Amount>${text}</Amount><Increment>1</Increment><Unit>s</Unit>`));
+      const d = c.usageDetails[0]!;
+      const tolerance = 5e-5 + Math.abs(Number(given)) * 1e-7; // four decimals of a float32
+      expect(Math.abs(d.amount - Number(given))).toBeLessThanOrEqual(tolerance);
+      expect(Math.abs(d.postDialDelays![0]!.seconds - Number(given))).toBeLessThanOrEqual(tolerance);
+    }
+  });
+
+  it("reads every code (%03ld) as Status Code and TCCode, and every transaction id as written", () => {
+    const all = written();
+    for (const { given, text } of all.filter((w) => w.writer === "code")) {
+      const cnf = decodeOspMessage(`<Message messageId="1"><UsageConfirmation><Status><Code>${text}</Code></Status></UsageConfirmation></Message>`).components[0]!;
+      expect(cnf.kind === "UsageConfirmation" && cnf.status.code).toBe(Number(given));
+      const c = usageDetailOf(usageWith("<Amount>1</Amount><Increment>1</Increment><Unit>s</Unit>", `<TerminationCause type="q850"><TCCode>${text}</TCCode></TerminationCause>`));
+      expect(c.terminationCause?.code).toBe(Number(given));
+    }
+    const trx = all.filter((w) => w.writer === "transaction-id");
+    expect(trx.map((w) => w.text)).toContain("18446744073709551615");
+    for (const { given, text } of trx) expect(usageDetailOf(usageWith("<Amount>1</Amount><Increment>1</Increment><Unit>s</Unit>", `<TransactionId>${text}</TransactionId>`)).transactionId).toBe(given);
+  });
+
+  it("reads every unsigned long (%lu) as Increment up to 2^53 - 1, and names the element of a larger one", () => {
+    for (const { given, text } of written().filter((w) => w.writer === "num")) {
+      const xml = usageWith(`<Amount>${text}</Amount><Increment>${text}</Increment><Unit>s</Unit>`);
+      if (BigInt(given) <= BigInt(Number.MAX_SAFE_INTEGER)) {
+        expect(usageDetailOf(xml).usageDetails[0]!.increment).toBe(Number(given));
+      } else {
+        let error: unknown;
+        try {
+          decodeOspMessage(xml);
+        } catch (err) {
+          error = err;
+        }
+        expect(error).toBeInstanceOf(OspDecodeError);
+        expect(error).toMatchObject({ code: "bad-value", path: "Message/UsageIndication/UsageDetail/Increment", componentId: "1" });
+        expect((error as OspDecodeError).reason).toContain("exceeds");
+      }
+    }
   });
 });
