@@ -36,4 +36,19 @@ describe("toolkit-captured messages", () => {
     expect(d.alertTime).toBe(d.startTime! - 4000);
     expect(decodeOspMessage(encodeOspMessage(m))).toEqual(m);
   });
+
+  it("UsageIndication with post-dial delays and statistics: decimal seconds, one PostDialDelay per side", () => {
+    const m = decodeOspMessage(captured("libosptk-4.13-usage-indication-pdd.xml"));
+    const c = m.components[0]!;
+    if (c.kind !== "UsageIndication") throw new Error(c.kind);
+    const d = c.usageDetails[0]!;
+    expect(d.postDialDelays).toEqual([
+      { type: "destination", seconds: 1.234 },
+      { type: "source", seconds: 1.01 },
+    ]);
+    expect([d.amount, d.increment, d.unit]).toEqual([61, 1, "s"]);
+    // <Statistics critical="false"> (RFactor "93.2000", MOSCQ "4.1000") is kept as an extension, not read.
+    expect(d.extensions?.map((e) => e.name)).toEqual(["Statistics"]);
+    expect(decodeOspMessage(encodeOspMessage(m))).toEqual(m);
+  });
 });
