@@ -59,7 +59,7 @@ async function exportCdrs(args: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 0) throw new Error("--limit must be a non-negative integer");
     query.limit = n;
   }
-  const store = new SqliteCdrStore(values.db);
+  const store = new SqliteCdrStore(values.db, { readOnly: true }); // a query neither migrates nor writes the file
   try {
     const records = await store.query(query);
     process.stdout.write(values.format === "csv" ? cdrsToCsv(records) : `${JSON.stringify(records, null, 2)}\n`);

@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { run } from "../../../lib/cli/commands/clearinghouse.js";
-import { OspClient, authorisationRequest, usageIndication } from "../../../protocols/osp/index.js";
+import { OspClient, authorisationRequest, decodeOspMessage, encodeOspMessage, usageIndication } from "../../../protocols/osp/index.js";
+import { SqliteCdrStore } from "../../../lib/adapters/cdr-store-sqlite.js";
+import { Clearinghouse } from "../../../lib/roles/clearinghouse.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-ch-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +77,36 @@ describe("callgate clearinghouse", () => {
     const json = await runCli(["cdrs", "--db", db, "--format", "json"]);
     const records = JSON.parse(json.stdout) as { messageId: string; duration: number; transactionId: string }[];
     expect(records.map((r) => [r.messageId, r.duration, r.transactionId])).toEqual([["c2", 61, rsp.transactionId]]);
+  });
+
+  it("cdrs --transaction N returns one call after clearinghouse restarts on the same file", async () => {
+    const db = join(dir, "restarts.sqlite");
+    const now = Date.UTC(2026, 0, 15, 12, 0, 0);
+    const issued: string[] = [];
+    for (let life = 0; life < 3; life++) {
+      const store = new SqliteCdrStore(db);
+      const ch = new Clearinghouse({ routes: [{ prefix: "", destinations: [{ address: "[192.0.2.20]:5060" }] }], store });
+      for (let i = 0; i < 3; i++) {
+        const call = Buffer.from(`life${life}-call${i}`);
+        // Every life numbers its messages from 1, as a restarted policy server once did.
+        const auth = await ch.handle(encodeOspMessage(authorisationRequest({ messageId: `pol1-${i}`, nowMs: now, callId: call, callingNumber: "1", calledNumber: "2" })), now, "POL1");
+        const rsp = decodeOspMessage(auth.bytes).components[0]!;
+        if (rsp.kind !== "AuthorisationResponse") throw new Error(rsp.kind);
+        issued.push(rsp.transactionId!);
+        for (const [peer, role] of [["POL1", "source"], ["POL2", "destination"]] as const) {
+          const ui = usageIndication({ messageId: `${peer}-${i}`, nowMs: now, transactionId: rsp.transactionId!, callId: call, role, callingNumber: "1", calledNumber: "2", durationSeconds: 5 });
+          await ch.handle(encodeOspMessage(ui), now, peer);
+        }
+      }
+      await store.close();
+    }
+    expect(new Set(issued).size).toBe(9);
+    for (const tid of issued) {
+      const out = await runCli(["cdrs", "--db", db, "--format", "json", "--transaction", tid]);
+      const records = JSON.parse(out.stdout) as { role: string; callId: string }[];
+      expect(records.map((r) => r.role).sort()).toEqual(["destination", "source"]);
+      expect(new Set(records.map((r) => r.callId)).size).toBe(1);
+    }
   });
 
   it("explains a missing --routes", async () => {
