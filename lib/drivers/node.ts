@@ -27,7 +27,9 @@ export type NodeAction<E = unknown> =
   | SendAction
   | { type: "set-timer"; key: string; delayMs: number }
   | { type: "cancel-timer"; key: string }
-  | { type: "emit"; event: E };
+  | { type: "emit"; event: E }
+  /** Close the connection with `peer` once what was sent on it is written (a COPS CC, RFC 2748 §3.7). */
+  | { type: "close"; proto: Protocol; peer: string; reason: string };
 
 export interface FlowNode<E = unknown> {
   readonly name: string;

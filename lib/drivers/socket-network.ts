@@ -5,7 +5,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
 import { createConnection, createServer as createTcpServer, isIPv4, type Server as TcpServer, type Socket } from "node:net";
-import { CopsFrameSplitter } from "../../protocols/cops/index.js";
+import { CopsDecodeError, CopsFrameSplitter, encodeCopsMessage } from "../../protocols/cops/index.js";
 import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } from "../../protocols/sip/index.js";
 import { DeadlineTimers } from "./deadline-timers.js";
 import { FaultPlan } from "./fault-plan.js";
@@ -62,9 +62,22 @@ export interface SocketNetworkOptions<E> {
    */
   directory?: Record<string, NodeAddresses>;
   /** Names the peer of a TCP connection from another process by its first message (a COPS OPN's PEPID, a SIP Via). */
-  identifyTcpPeer?: (proto: Protocol, acceptor: string, first: Buffer) => string | undefined;
+  identifyTcpPeer?: (proto: Protocol, acceptor: string, first: Buffer, source: TcpPeerSource) => string | TcpPeerRefusal | undefined;
   /** `now` is ms since the Unix epoch, not since start(): the processes of one deployment agree on token validity and CDR times. */
   wallClock?: boolean;
+}
+
+/** Who opened a TCP connection, as the acceptor sees it, and whether a peer already holds a link to it. */
+export interface TcpPeerSource {
+  address: string;
+  port: number;
+  linked(peer: string): boolean;
+}
+
+/** A first message refused: `answer` is written (e.g. a COPS CC with Error, RFC 2748 §3.7), then the connection closes. */
+export interface TcpPeerRefusal {
+  answer: Buffer;
+  cause: string;
 }
 
 /** Where a node listens: one loopback host, a port per protocol (OSP over HTTP at path /osp). */
@@ -275,6 +288,9 @@ export class SocketNetwork<E = unknown> {
         case "emit":
           this.opts.onEmit?.(from, action.event, this.now);
           break;
+        case "close":
+          this.closeLink(action.proto, from, action.peer);
+          break;
       }
     }
   }
@@ -461,14 +477,33 @@ export class SocketNetwork<E = unknown> {
   }
 
   private frame(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): Buffer[] | undefined {
+    if (sock.writableEnded) return undefined; // refused: nothing more is read
     try {
       return frames(chunk);
     } catch (err) {
-      // A stream that cannot be framed is closed (RFC 2748 §2.1 / RFC 3261 §18.3).
+      // A stream that cannot be framed is closed (RFC 2748 §2.1 / RFC 3261 §18.3); COPS first says why in a CC (§3.7).
       this.opts.onError?.(`${proto} stream ${from}→${to}`, err);
-      sock.destroy();
+      if (err instanceof CopsDecodeError) this.refuse(sock, encodeCopsMessage({ op: "CC", clientType: 0, error: err.copsErrorCode }));
+      else sock.destroy();
       return undefined;
     }
+  }
+
+  /** Writes `answer`, then closes the connection (destroyed if the peer does not close within a second). */
+  private refuse(sock: Socket, answer: Buffer): void {
+    this.corked.delete(sock);
+    sock.end(answer);
+    setTimeout(() => sock.destroy(), 1000).unref();
+  }
+
+  /** A node closes its connection with `peer` (after a COPS CC): what it wrote goes out first. */
+  private closeLink(proto: Protocol, node: string, peer: string): void {
+    const link = this.links.get(`${proto}|${peer}|${node}`) ?? this.links.get(`${proto}|${node}|${peer}`);
+    if (!link) return;
+    this.links.delete(`${proto}|${link.connector}|${link.acceptor}`);
+    this.tcpClientOwner.delete(link.client.localPort ?? -1);
+    // The peer reads what was written (the CC), then the close; a PEP of this process fails over on the CC.
+    this.refuse(link.connector === node ? link.client : (link.server ?? link.client), Buffer.alloc(0));
   }
 
   /** A connection from a node in another process: its first message names it; the link is then used both ways. */
@@ -476,7 +511,18 @@ export class SocketNetwork<E = unknown> {
     const list = this.frame(frames, chunk, "?", acceptor, proto, sock);
     const first = list?.[0];
     if (!list || !first) return undefined;
-    const peer = this.opts.identifyTcpPeer?.(proto, acceptor, first);
+    const source: TcpPeerSource = {
+      address: sock.remoteAddress ?? "",
+      port: sock.remotePort ?? 0,
+      linked: (name) => this.links.has(`${proto}|${name}|${acceptor}`),
+    };
+    const peer = this.opts.identifyTcpPeer?.(proto, acceptor, first, source);
+    if (typeof peer === "object") {
+      // Refused as its protocol says (a COPS CC with Error); a link the peer name already has is left alone.
+      this.opts.onError?.(`${proto} stream to ${acceptor}`, new Error(`${peer.cause} from ${source.address}:${source.port}`));
+      this.refuse(sock, peer.answer);
+      return undefined;
+    }
     if (peer === undefined || this.nodes.has(peer)) {
       this.opts.onError?.(`${proto} connection to ${acceptor}`, new Error(`no known peer sent ${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}'s first message`));
       sock.destroy();
@@ -524,8 +570,10 @@ export class SocketNetwork<E = unknown> {
     link.client.destroy();
     link.server?.destroy();
     if (this.stopped) return;
-    // The connecting side (a COPS PEP) learns its PDP went away (RFC 2748 §2.5 fail-over).
+    // The connecting side (a COPS PEP) learns its PDP went away (RFC 2748 §2.5 fail-over); a node accepting a
+    // peer of another process learns that peer is gone (a PDP frees the PEP's states).
     this.dispatch(link.connector, { type: "peer-down", now: this.now, proto: link.proto, peer: link.acceptor });
+    if (!this.nodes.has(link.connector)) this.dispatch(link.acceptor, { type: "peer-down", now: this.now, proto: link.proto, peer: link.connector });
   }
 
   private sendOnLink(proto: Protocol, from: string, a: SendAction): void {

@@ -2,10 +2,12 @@
 // topology options every process shares, and the calls the UAC places. Parsed with `yaml`, validated with ajv;
 // every problem names the file, line, column and field.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
+import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
 import type { FlowPki } from "./flow-pki.js";
 import type { CallSpec, Role, TopologyOptions } from "./run-calls.js";
 
@@ -38,6 +40,29 @@ const roleEntry = {
   },
 };
 
+const copsPep = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    addresses: { type: "array", minItems: 1, items: { type: "string" } },
+    integrity: {
+      type: "object",
+      additionalProperties: false,
+      required: ["keyId", "key"],
+      properties: { keyId: { type: "integer", minimum: 0, maximum: 0xffffffff }, key: { type: "string", pattern: "^([0-9a-fA-F]{2}){16,}$" } },
+    },
+  },
+};
+const copsPdp = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    maxRequestStates: { type: "integer", minimum: 1 },
+    maxPendingRequests: { type: "integer", minimum: 1 },
+    peps: { type: "object", additionalProperties: false, properties: { SIP1: copsPep, R1: copsPep, SIP2: copsPep, R2: copsPep } },
+  },
+};
+
 export const DEPLOY_SCHEMA = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://callgate.example.com/deploy.schema.json",
@@ -66,6 +91,7 @@ export const DEPLOY_SCHEMA = {
       minProperties: 1,
       properties: Object.fromEntries(DEPLOY_ROLES.map((r) => [r, roleEntry])),
     },
+    copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
     tokens: {
       type: "object",
       additionalProperties: false,
@@ -118,6 +144,8 @@ export interface DeployConfig {
   calls: DeployCalls;
   /** Token-signing PKI read from the `tokens` PEM files; without it, every process derives the seed's flow PKI. */
   pki?: FlowPki;
+  /** The PEPs each policy server admits (PEPID, addresses, Integrity keys) and its request-state bounds. */
+  copsSecurity?: CopsSecurity;
 }
 
 /** PEM files (paths relative to the deployment file): the CA POL2 trusts, the clearinghouse's key and certificate. */
@@ -219,6 +247,14 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     pki = { caCertificatePem: pem("caCertificate"), signer: { privateKeyPem: pem("signingKey"), certificatePem: pem("signingCertificate") } };
     if (!topology.signedTokens) problem(["tokens"], "topology.signedTokens is false: nothing is signed");
   }
+  for (const [pdp, sec] of Object.entries(raw.copsSecurity ?? {}) as [keyof CopsSecurity, NonNullable<CopsSecurity[keyof CopsSecurity]>][]) {
+    for (const [pep, entry] of Object.entries(sec.peps ?? {})) {
+      if (!COPS_PEPS[pdp].includes(pep as Role)) problem(["copsSecurity", pdp, "peps", pep], `${pep} is not a PEP of ${pdp} (its PEPs: ${COPS_PEPS[pdp].join(", ")})`);
+      for (const [i, a] of (entry?.addresses ?? []).entries()) if (isIP(a) === 0) problem(["copsSecurity", pdp, "peps", pep, "addresses", i], `'${a}' is not an IP address`);
+    }
+    if (sec.maxPendingRequests !== undefined && sec.maxPendingRequests < (sec.maxRequestStates ?? 1))
+      problem(["copsSecurity", pdp, "maxPendingRequests"], "is below maxRequestStates: a REQ per open state could not wait for its DEC");
+  }
   if (problems.length > 0) throw new DeployConfigError(file, problems.sort((a, b) => a.line - b.line || a.column - b.column));
   const calls: DeployCalls = {
     count: raw.calls?.count ?? 1,
@@ -233,6 +269,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   const config: DeployConfig = { file, seed: raw.seed ?? 1, topology, roles: raw.roles, calls };
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
+  if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   return config;
 }
 

@@ -8,6 +8,7 @@ import type { CallEvent } from "./call-events.js";
 import { horizonOf } from "./call-outcomes.js";
 import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, type DeployConfig } from "./deploy-config.js";
 import type { CallOutcome, Role } from "./run-calls.js";
+import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
 import { flowNetwork } from "./run-network.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS } from "./topology.js";
@@ -81,11 +82,14 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   });
   const node = run.topo.nodes.find((n) => n.name === role);
   if (!node) throw new Error(`${role} is not part of this topology`);
+  applyCopsSecurity(run.topo, role, config.copsSecurity);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
   const net = flowNetwork(config.topology, [node], {
     directory,
-    identifyTcpPeer: (proto, _acceptor, first) => tcpPeerOf(role, proto, first),
+    // A COPS PEP is named by an OPN its PDP admits (copsSecurity); anything else gets the PDP's CC.
+    identifyTcpPeer: (proto, _acceptor, first, source) =>
+      proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
     wallClock: true,
     onRecord: run.onRecord,
     onEmit: (_node, e) => {

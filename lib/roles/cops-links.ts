@@ -131,7 +131,7 @@ export class CopsPdpLinks {
   private readonly timerKeys = new Map<string, TimerKeys>();
 
   constructor(
-    private readonly options: CopsPdpOptions,
+    private options: CopsPdpOptions,
     private readonly callIdOf: (peer: string, m: CopsMessage) => string,
     private readonly onEvent: (peer: string, e: CopsPdpEvent, now: number) => NodeAction[],
   ) {}
@@ -140,6 +140,11 @@ export class CopsPdpLinks {
     let n = 0;
     for (const l of this.links.values()) n += l.openHandles;
     return n;
+  }
+
+  /** Options for the connections opened from now on (Integrity per PEPID, request-state bounds). */
+  configure(options: Partial<CopsPdpOptions>): void {
+    this.options = { ...this.options, ...options };
   }
 
   deliver(peer: string, bytes: Buffer, now: number): NodeAction[] {
@@ -189,6 +194,7 @@ export class CopsPdpLinks {
 
   private run(peer: string, actions: CopsAction<CopsPdpEvent>[], now: number): NodeAction[] {
     const out: NodeAction[] = [];
+    let lost = false;
     for (const a of actions) {
       switch (a.type) {
         case "send":
@@ -201,9 +207,13 @@ export class CopsPdpLinks {
           out.push({ type: "cancel-timer", key: this.keysOf(peer).of(a.name) });
           break;
         case "close":
+          // After a CC the connection itself is closed (RFC 2748 §3.7), and the role learns the PEP is gone.
           this.links.delete(peer);
+          out.push({ type: "close", proto: "COPS", peer, reason: a.reason });
+          if (!lost) for (const x of this.onEvent(peer, { type: "pep-lost", reason: a.reason }, now)) out.push(x);
           break;
         case "emit":
+          if (a.event.type === "pep-lost") lost = true;
           for (const x of this.onEvent(peer, a.event, now)) out.push(x);
           break;
       }

@@ -9,6 +9,7 @@ import {
   buildProvisioningReport,
   parseIpv4,
   parseProvisioningDecision,
+  type CopsIntegrityConfig,
   type CopsPepEvent,
   type FlowUsage,
 } from "../../protocols/cops/index.js";
@@ -73,6 +74,7 @@ function tupleHash(protocol: number, src: number | string, dst: number | string,
 export class EdgeRouter implements FlowNode<CallEvent> {
   readonly name: string;
   private link: CopsPepLink;
+  private copsIntegrity: CopsIntegrityConfig | undefined;
   private configHandle: Buffer | undefined;
   /** instanceId → classifier: the DSCP marking this router applies. */
   readonly classifiers = new Map<number, Classifier>();
@@ -88,10 +90,16 @@ export class EdgeRouter implements FlowNode<CallEvent> {
     this.link = this.makeLink();
   }
 
+  /** Signs every COPS message with these keys (RFC 2748 §2.2.16); called before the node starts. */
+  useCopsIntegrity(integrity: CopsIntegrityConfig): void {
+    this.copsIntegrity = integrity;
+    this.link = this.makeLink();
+  }
+
   private makeLink(): CopsPepLink {
     return new CopsPepLink(
       this.opts.pdp,
-      { clientType: 2, pepId: this.opts.pepId ?? this.opts.name.toLowerCase(), localDecision: "fail-open", openTimeoutMs: 2000, reconnectDelayMs: 500, ...(this.opts.random ? { random: this.opts.random } : {}) },
+      { clientType: 2, pepId: this.opts.pepId ?? this.opts.name.toLowerCase(), localDecision: "fail-open", openTimeoutMs: 2000, reconnectDelayMs: 500, ...(this.opts.random ? { random: this.opts.random } : {}), ...(this.copsIntegrity ? { integrity: this.copsIntegrity } : {}) },
       () => this.hintCallId,
       (e, now) => this.onCopsEvent(e, now),
     );

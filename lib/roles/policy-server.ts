@@ -18,6 +18,7 @@ import {
   parseSipAaaRequest,
   type CopsMessage,
   type CopsPdpEvent,
+  type CopsPdpOptions,
   type FlowMark,
   type HandleKey,
   type SipAaaDecisionInfo,
@@ -124,6 +125,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
     );
   }
 
+  /** How the PEPs' connections are held: Integrity keys per PEPID, request-state bounds (RFC 2748 §2.2.8, §2.2.16). */
+  configureCops(options: Pick<CopsPdpOptions, "integrityFor" | "maxRequestStates" | "maxPendingRequests">): void {
+    this.links.configure(options);
+  }
+
   get activeCalls(): number {
     return this.live;
   }
@@ -203,7 +209,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
       case "deleted":
         return this.onDeleted(peer, e.handle, now);
       case "protocol-error":
-        return [{ type: "emit", event: { type: "error", role: this.name, message: `COPS from ${peer}: ${e.error}` } }];
+        // Counted and logged by cause (the operations' DropLog reads the words before "from").
+        return [{ type: "emit", event: { type: "error", role: this.name, message: `COPS ${e.cause ?? "protocol-error"} from ${peer}: ${e.error}` } }];
       default:
         return [];
     }

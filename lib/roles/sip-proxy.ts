@@ -9,6 +9,7 @@ import {
   parseSipAaaDecision,
   sipAaaContext,
   type CopsMessage,
+  type CopsIntegrityConfig,
   type CopsPepEvent,
   type SipAaaMediaFlow,
   type SipAaaPurposeName,
@@ -98,7 +99,8 @@ function handleId(h: Buffer): number | string {
 export class SipProxy implements FlowNode<CallEvent> {
   readonly name: string;
   private readonly sip: SipTransactionLayer;
-  private readonly cops: CopsPepLink;
+  private cops: CopsPepLink;
+  private copsIntegrity: CopsIntegrityConfig | undefined;
   private readonly calls = new Map<string, ProxyCall>();
   private readonly byHandle = new Map<number | string, ProxyCall>();
   /** Top Via and Record-Route values of this proxy (RFC 3261 §16.6 steps 4 and 8), built once. */
@@ -120,10 +122,16 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.cops = this.makeLink();
   }
 
+  /** Signs every COPS message with these keys (RFC 2748 §2.2.16); called before the node starts. */
+  useCopsIntegrity(integrity: CopsIntegrityConfig): void {
+    this.copsIntegrity = integrity;
+    this.cops = this.makeLink();
+  }
+
   private makeLink(): CopsPepLink {
     return new CopsPepLink(
       this.opts.pdp,
-      { clientType: 0x8cb1, pepId: this.opts.host, localDecision: this.opts.localDecision ?? "fail-closed", openTimeoutMs: 2000, reconnectDelayMs: 500, ...(this.opts.random ? { random: this.opts.random } : {}) },
+      { clientType: 0x8cb1, pepId: this.opts.host, localDecision: this.opts.localDecision ?? "fail-closed", openTimeoutMs: 2000, reconnectDelayMs: 500, ...(this.opts.random ? { random: this.opts.random } : {}), ...(this.copsIntegrity ? { integrity: this.copsIntegrity } : {}) },
       (m) => this.callIdOfCops(m),
       (e, now) => this.onCopsEvent(e, now),
     );
