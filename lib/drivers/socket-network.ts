@@ -10,6 +10,9 @@ import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } 
 import { DeadlineTimers } from "./deadline-timers.js";
 import { FaultPlan } from "./fault-plan.js";
 import { HttpPostPool } from "./http-post-pool.js";
+import { ConnectionGate, type ConnectionLimits, type MessagePhase } from "../../protocols/net/connection-limits.js";
+import { limitHttpServer } from "../../protocols/net/http-limits.js";
+import { MAX_OSP_DOCUMENT_BYTES } from "../../protocols/osp/xml-tree.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
 import type { FlowNode, NodeAction, NodeEvent, SendAction } from "./node.js";
 
@@ -49,6 +52,10 @@ export interface SocketNetworkOptions<E> {
   onRecord?: (record: MessageRecord) => void;
   onEmit?: (node: string, event: E, now: number) => void;
   onError?: (where: string, err: unknown) => void;
+  /** Caps and timeouts of every SIP stream, COPS and OSP HTTP listener (DEFAULT_CONNECTION_LIMITS where not given). */
+  limits?: Partial<ConnectionLimits>;
+  /** Called for every connection or request a listener's limits refuse, with a cause token (e.g. "source-cap", "header-timeout"). */
+  onDrop?: (proto: Protocol, cause: string, detail: string) => void;
   /** Fixed UDP ports for SIP nodes (by node name); the others bind ephemeral ports. */
   sipPorts?: Record<string, number>;
   /**
@@ -149,6 +156,8 @@ export class SocketNetwork<E = unknown> {
   private readonly extraTimeouts = new Set<NodeJS.Timeout>();
   /** Sockets corked during this turn of the event loop. */
   private readonly corked = new Set<Socket>();
+  /** Connection limits of each listener, by "node|proto". */
+  private readonly gates = new Map<string, ConnectionGate>();
   private t0 = 0;
   /** Source of the last request from the external SIP peer: where requests to it go. */
   private externalSource: { address: string; port: number } | undefined;
@@ -436,14 +445,28 @@ export class SocketNetwork<E = unknown> {
     return new Promise((resolve, reject) => {
       const server = createTcpServer((sock) => this.accept(name, proto, sock));
       server.once("error", reject);
+      this.limitListener(server, name, proto);
       const d = this.opts.directory?.[name];
       server.listen((proto === "COPS" ? d?.cops : d?.sipTcp) ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
     });
   }
 
+  /** The listener's connection limits: caps and idle timeout here, head and body deadlines through `framer`. */
+  private limitListener(server: TcpServer | HttpServer, name: string, proto: Protocol): void {
+    const onRefuse = (cause: string, peer: { address: string; port: number }): void => this.opts.onDrop?.(proto, cause, `${peer.address}:${peer.port}`);
+    if (proto === "OSP") {
+      const gate = limitHttpServer(server as HttpServer, { ...(this.opts.limits ? { limits: this.opts.limits } : {}), onRefuse, onClientError: (cause, detail) => this.opts.onDrop?.(proto, cause, detail) });
+      this.gates.set(`${name}|${proto}`, gate);
+      return;
+    }
+    const gate = new ConnectionGate(this.opts.limits, onRefuse);
+    gate.attach(server);
+    this.gates.set(`${name}|${proto}`, gate);
+  }
+
   private accept(acceptor: string, proto: Protocol, sock: Socket): void {
     sock.setNoDelay(true);
-    const frames = this.framer(proto);
+    const frames = this.framer(proto, this.gates.get(`${acceptor}|${proto}`)?.watch(sock));
     let link: Link | undefined;
     sock.on("data", (chunk) => {
       link ??= this.tcpClientOwner.get(sock.remotePort ?? -1);
@@ -460,13 +483,22 @@ export class SocketNetwork<E = unknown> {
     });
   }
 
-  private framer(proto: Protocol): (chunk: Buffer) => Buffer[] {
+  /** Frames a stream; `phase` (an accepted connection's deadlines) learns what the stream waits for after each chunk. */
+  private framer(proto: Protocol, phase?: (p: MessagePhase) => void): (chunk: Buffer) => Buffer[] {
     if (proto === "COPS") {
       const splitter = new CopsFrameSplitter();
-      return (chunk) => splitter.push(chunk);
+      return (chunk) => {
+        const frames = splitter.push(chunk);
+        phase?.(splitter.buffered === 0 ? "idle" : splitter.buffered < 8 ? "head" : "body"); // 8: the common header (RFC 2748 §2.1)
+        return frames;
+      };
     }
     const parser = new SipStreamParser();
-    return (chunk) => parser.push(chunk).map((m) => serializeSipMessage(m));
+    return (chunk) => {
+      const messages = parser.push(chunk);
+      phase?.(parser.phase);
+      return messages.map((m) => serializeSipMessage(m));
+    };
   }
 
   /** Whole messages of a chunk read on a link, `dir` 0 from the connector, 1 from the acceptor. */
@@ -634,6 +666,7 @@ export class SocketNetwork<E = unknown> {
       const server = createHttpServer({ keepAlive: true }, (req, res) => this.onHttpRequest(name, req, res));
       server.keepAliveTimeout = 30_000;
       server.once("error", reject);
+      this.limitListener(server, name, "OSP");
       const d = this.opts.directory?.[name];
       server.listen(d?.osp ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
     });
@@ -641,7 +674,17 @@ export class SocketNetwork<E = unknown> {
 
   private onHttpRequest(server: string, req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_OSP_DOCUMENT_BYTES * 2) chunks.push(c);
+      else if (!res.headersSent) {
+        // RFC 9110 §15.5.14: no OSP document is this large; the rest is not read.
+        this.opts.onDrop?.("OSP", "body-too-large", `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`);
+        res.writeHead(413, { connection: "close", "content-length": 0 }).end();
+        req.destroy();
+      }
+    });
     req.on("end", () => {
       const requester = /callgate-(\S+)/.exec(req.headers["user-agent"] ?? "")?.[1];
       if (req.method !== "POST" || requester === undefined || !(this.nodes.has(requester) || this.opts.directory?.[requester])) {

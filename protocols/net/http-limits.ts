@@ -17,20 +17,18 @@ export interface HttpLimitOptions {
 }
 
 /** How often node checks the deadlines: a tenth of the shortest, within [50 ms, 1 s] (node's default is 30 s). */
-export function deadlineCheckInterval(limits: Partial<ConnectionLimits> = {}): number {
-  const gate = new ConnectionGate(limits);
-  const ms = [gate.limits.headerTimeoutMs, gate.limits.bodyTimeoutMs].filter((x) => x > 0);
+function deadlineCheckInterval(limits: ConnectionLimits): number {
+  const ms = [limits.headerTimeoutMs, limits.bodyTimeoutMs].filter((x) => x > 0);
   return ms.length === 0 ? 1000 : Math.min(1000, Math.max(50, Math.floor(Math.min(...ms) / 10)));
 }
 
-/**
- * Applies the limits to `server` (create it with `connectionsCheckingInterval: deadlineCheckInterval(limits)`
- * so deadlines are noticed promptly). Returns the gate (its counters, open connections).
- */
+/** Applies the limits to `server`, before it listens (node starts its deadline checks on "listening"). Returns the gate. */
 export function limitHttpServer(server: HttpServer, options: HttpLimitOptions = {}): ConnectionGate {
   const gate = new ConnectionGate(options.limits, options.onRefuse);
   gate.attach(server);
   const { headerTimeoutMs, bodyTimeoutMs } = gate.limits;
+  // A public property node reads when the server starts listening (not in @types/node's Server type).
+  (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = deadlineCheckInterval(gate.limits);
   server.headersTimeout = headerTimeoutMs;
   server.requestTimeout = headerTimeoutMs > 0 && bodyTimeoutMs > 0 ? headerTimeoutMs + bodyTimeoutMs : 0;
   // The keep-alive wait between requests is the idle timeout when shorter than node's 5 s default.

@@ -3,7 +3,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { ConnectionLimits } from "../net/connection-limits.js";
-import { deadlineCheckInterval, limitHttpServer, type HttpClientRefusal } from "../net/http-limits.js";
+import { limitHttpServer, type HttpClientRefusal } from "../net/http-limits.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "./xml-tree.js";
 import { unwrapOspBody } from "./http-body.js";
 
@@ -109,10 +109,9 @@ export async function startOspHttpServer(options: OspHttpServerOptions): Promise
     });
     req.on("error", () => req.destroy());
   };
-  const connectionsCheckingInterval = deadlineCheckInterval(options.connectionLimits);
   const server: http.Server = options.tls
-    ? https.createServer({ key: options.tls.keyPem, cert: options.tls.certificatePem, connectionsCheckingInterval }, listener)
-    : http.createServer({ connectionsCheckingInterval }, listener);
+    ? https.createServer({ key: options.tls.keyPem, cert: options.tls.certificatePem }, listener)
+    : http.createServer(listener);
   server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
   limitHttpServer(server, {
     ...(options.connectionLimits ? { limits: options.connectionLimits } : {}),
