@@ -92,6 +92,7 @@ export const DEPLOY_SCHEMA = {
       properties: Object.fromEntries(DEPLOY_ROLES.map((r) => [r, roleEntry])),
     },
     copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
+    cdrStore: { type: "string" },
     tokens: {
       type: "object",
       additionalProperties: false,
@@ -146,6 +147,8 @@ export interface DeployConfig {
   pki?: FlowPki;
   /** The PEPs each policy server admits (PEPID, addresses, Integrity keys) and its request-state bounds. */
   copsSecurity?: CopsSecurity;
+  /** The clearinghouse's SQLite CDR file (absolute); without it CDRs are kept in memory and die with the process. */
+  cdrStore?: string;
 }
 
 /** PEM files (paths relative to the deployment file): the CA POL2 trusts, the clearinghouse's key and certificate. */
@@ -180,6 +183,7 @@ type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls" | "pk
   topology?: Partial<TopologyOptions>;
   calls?: Partial<DeployCalls>;
   tokens?: DeployTokens;
+  cdrStore?: string;
 };
 
 export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployConfig {
@@ -269,6 +273,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   const config: DeployConfig = { file, seed: raw.seed ?? 1, topology, roles: raw.roles, calls };
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
+  if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   return config;
 }

@@ -2,6 +2,7 @@
 // alike from the deployment file (same seed, same options), of which this process runs one node on the
 // socket driver, reaching the other roles at the file's loopback addresses.
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
+import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
@@ -11,7 +12,7 @@ import type { CallOutcome, Role } from "./run-calls.js";
 import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
 import { flowNetwork } from "./run-network.js";
 import { prepareRun } from "./run-setup.js";
-import { ROLE_HOSTS } from "./topology.js";
+import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
 
 export interface ServeOptions {
   config: DeployConfig;
@@ -31,6 +32,8 @@ export interface ServedRole {
   addresses: { sip?: string; cops?: string; osp?: string };
   /** UAC only: settles once every call has ended (or the calls' horizon passed), with each call's outcome. */
   calls?: Promise<ServedCall[]>;
+  /** What the role still holds: calls, COPS request states, classifiers, unconfirmed usage (see roleState). */
+  state(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,29 @@ export function tcpPeerOf(acceptor: Role, proto: Protocol, first: Buffer): Role 
     // not a message this acceptor's peers send first: the connection stays unnamed and is closed
   }
   return undefined;
+}
+
+/** What a role holds that a finished run should have released (the leftovers of call-outcomes, per role). */
+export function roleState(topo: FlowTopology, role: Role): Record<string, number> {
+  switch (role) {
+    case "SIP1":
+    case "SIP2": {
+      const p = role === "SIP1" ? topo.sip1 : topo.sip2;
+      return { calls: p.activeCalls, copsRequestStates: p.copsRequestStates, transactions: p.pendingTransactions };
+    }
+    case "POL1":
+    case "POL2": {
+      const p = role === "POL1" ? topo.pol1 : topo.pol2;
+      return { calls: p.activeCalls, copsRequestStates: p.copsRequestStates, usageBacklog: p.usageBacklog };
+    }
+    case "R1":
+    case "R2": {
+      const r = role === "R1" ? topo.r1 : topo.r2;
+      return { classifiers: r.classifiers.size, installs: r.installs, removals: r.removals, copsRequestStates: r.copsRequestStates };
+    }
+    default:
+      return {};
+  }
 }
 
 /** Milliseconds on the host's monotonic clock (µs resolution): every process on the host reads the same clock, so their record files merge by `t`. */
@@ -82,6 +108,12 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   });
   const node = run.topo.nodes.find((n) => n.name === role);
   if (!node) throw new Error(`${role} is not part of this topology`);
+  // The seed makes every start of a role alike; a restarted one must not reuse the identifiers its peers still hold.
+  const { sip1, sip2, pol1, pol2, r1, r2 } = run.topo;
+  for (const n of [sip1, sip2, pol1, pol2, r1, r2]) if (n === node) n.drawFreshIdentifiers();
+  // A CDR file outlives the process: a restarted clearinghouse keeps what it confirmed (and stores a retry once).
+  const cdrStore = role === "CH" && run.topo.ch && config.cdrStore !== undefined ? new SqliteCdrStore(config.cdrStore) : undefined;
+  if (cdrStore && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrStore;
   applyCopsSecurity(run.topo, role, config.copsSecurity);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
@@ -109,10 +141,12 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const served: ServedRole = {
     role,
     addresses: net.addresses()[role] ?? {},
+    state: () => roleState(run.topo, role),
     close: async () => {
       if (closed) return;
       closed = true;
       await net.stop();
+      await cdrStore?.close();
     },
   };
   if (role === "UAC") {

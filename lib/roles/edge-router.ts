@@ -13,6 +13,7 @@ import {
   type CopsPepEvent,
   type FlowUsage,
 } from "../../protocols/cops/index.js";
+import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
@@ -81,7 +82,7 @@ export class EdgeRouter implements FlowNode<CallEvent> {
   private hintCallId = "";
   /** 5-tuple hash → classifiers (chained by `nextSameHash`), so a re-installed flow finds its classifier at once. */
   private readonly byTuple = new Map<number, Classifier>();
-  /** Installations and removals so far (for tests and counters). */
+  /** Classifiers installed and removed so far (a 5-tuple installed again is not a new one): installs − removals = classifiers.size. */
   installs = 0;
   removals = 0;
 
@@ -103,6 +104,11 @@ export class EdgeRouter implements FlowNode<CallEvent> {
       () => this.hintCallId,
       (e, now) => this.onCopsEvent(e, now),
     );
+  }
+
+  /** COPS handles from a fresh random start (a restarted router never reuses one its policy server still holds). */
+  drawFreshIdentifiers(): void {
+    this.link.machine.startHandlesAt(randomInt(1, 0xffffffff));
   }
 
   get copsRequestStates(): number {
@@ -176,9 +182,26 @@ export class EdgeRouter implements FlowNode<CallEvent> {
       }
       case "decision":
         return this.onDecision(e.handle, e.message, now);
+      case "resynchronised":
+        return this.reportInventory(now);
       default:
         return [];
     }
+  }
+
+  /**
+   * After reconnecting, the configuration request sent again (RFC 2748 §2.5): an accounting report of every
+   * classifier this router holds (RFC 3084 §4.5, counts so far), so a policy server that restarted can remove
+   * those no call claims any more.
+   */
+  private reportInventory(now: number): NodeAction[] {
+    if (!this.configHandle || this.classifiers.size === 0) return [];
+    const usage: FlowUsage[] = [];
+    for (const c of this.classifiers.values()) {
+      const packets = BigInt(Math.floor((now - c.installedAt) / (this.opts.packetIntervalMs ?? 20)));
+      usage.push({ instanceId: c.instanceId, packets, octets: packets * BigInt(this.opts.packetOctets ?? 200) });
+    }
+    return this.report(this.configHandle, ReportType.Accounting, { usage }, now);
   }
 
   private onDecision(handle: Buffer, message: Parameters<typeof parseProvisioningDecision>[0], now: number): NodeAction[] {
@@ -211,9 +234,9 @@ export class EdgeRouter implements FlowNode<CallEvent> {
           const c: Classifier = { instanceId: mark.instanceId, src, dst, ports, protoDscp, installedAt: now, callId: this.hintCallId, nextSameHash: undefined };
           this.classifiers.set(mark.instanceId, c);
           this.linkTuple(c);
+          this.installs++;
         }
       }
-      this.installs++;
       return [
         ...this.report(handle, ReportType.Success, {}, now),
         { type: "emit", event: { type: "decision", callId: this.hintCallId, role: this.name, purpose: "Install", allow: true } },
@@ -226,10 +249,10 @@ export class EdgeRouter implements FlowNode<CallEvent> {
         if (!c) continue;
         this.classifiers.delete(id);
         this.unlinkTuple(c);
+        this.removals++;
         const packets = BigInt(Math.floor((now - c.installedAt) / (this.opts.packetIntervalMs ?? 20)));
         usage.push({ instanceId: id, packets, octets: packets * BigInt(this.opts.packetOctets ?? 200) });
       }
-      this.removals++;
       return [
         ...this.report(handle, ReportType.Success, { usage }, now),
         { type: "emit", event: { type: "decision", callId: this.hintCallId, role: this.name, purpose: "Remove", allow: true } },

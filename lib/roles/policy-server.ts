@@ -27,6 +27,7 @@ import {
 } from "../../protocols/cops/index.js";
 import type { ClearinghouseAdapter, ClearinghouseAnswer, AuthoriseResult, UsageReport } from "../adapters/clearinghouse-adapter.js";
 import type { CallSide, PolicyAdapter } from "../adapters/policy-adapter.js";
+import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import type { MediaFlow } from "../flow/media-flows.js";
@@ -46,6 +47,11 @@ export interface PolicyServerOptions {
   clearinghouseTimeoutMs?: number;
   usageRetryMs?: number;
   kaTimerSeconds?: number;
+  /**
+   * How long the request states of a PEP whose connection broke are kept for it to reconnect and resynchronise
+   * (RFC 2748 §2.5), and how long after a router reported its classifiers the unclaimed ones wait (default 3000).
+   */
+  resyncGraceMs?: number;
 }
 
 type Phase = "authorising" | "authorised" | "installing" | "installed" | "removing" | "over";
@@ -80,11 +86,26 @@ interface PolicyCall {
   deleted: boolean;
   /** Forgotten: no longer counted, nothing more to do. */
   forgotten: boolean;
+  /** The PEP's synchronisation round (SSQ) in which its REQ was last seen (RFC 2748 §2.5, §3.5). */
+  syncRound: number;
 }
 
-type RouterOp = { call: PolicyCall | undefined; kind: "install" | "remove" | "config" };
+/**
+ * What the router's next solicited RPT answers: the configuration request's NULL decision, a call's classifiers
+ * installed (first time, or again into a router that came back empty) or removed, or a sweep of classifiers no
+ * call claims.
+ */
+type RouterOp = { call: PolicyCall | undefined; kind: "install" | "reinstall" | "remove" | "config" | "sweep" };
 
-const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
+/** A PEP's resynchronisation after its connection broke: SSQ sent in `round`, or waiting for it to come back. */
+interface PepSync {
+  round: number;
+  /** SSQ sent, SSC awaited. */
+  asked: boolean;
+}
+
+const ROUTER_SWEEP_TIMER = "router-sweep";
+const PEP_GRACE_TIMER = "pep-grace:";
 
 interface PendingUsage {
   correlation: string;
@@ -108,7 +129,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private routerOps: RouterOp[] = [];
   /** Calls whose LDP waits for the router's configuration request. */
   private waitingForRouter: PolicyCall[] = [];
+  /** The router's connection broke while calls were installed: they are installed again when it returns. */
+  private reinstallOnReturn = false;
   private nextInstance = 1;
+  /** Instance ids the router reported installed after (re)connecting (RFC 3084 accounting RPT), not yet matched. */
+  private routerReported = new Set<number>();
+  private readonly pepSync = new Map<string, PepSync>();
   private pendingAuth = new Map<string, PolicyCall>();
   private pendingUsage = new Map<string, PendingUsage>();
   /** UsageIndications still owed to the clearinghouse (sent, unconfirmed). */
@@ -153,6 +179,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (ev.proto === "OSP" && this.opts.clearinghouse.onWire) return this.onClearinghouseAnswer(ev.bytes, ev.now);
         return [];
       case "timer": {
+        if (ev.key === ROUTER_SWEEP_TIMER) return this.sweepRouter(ev.now);
+        if (ev.key.startsWith(PEP_GRACE_TIMER)) return this.pepGone(ev.key.slice(PEP_GRACE_TIMER.length), ev.now);
         if (isCopsTimer(ev.key)) {
           const [peer, name] = splitCopsTimer(ev.key);
           return this.links.timer(peer, name, ev.now);
@@ -172,6 +200,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.routerOps = [];
         this.waitingForRouter = [];
         this.pendingAuth = new Map();
+        this.routerReported = new Set();
+        this.pepSync.clear();
         return [];
       default:
         return [];
@@ -208,6 +238,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
         return this.onSipRequest(peer, e.handle, e.message, now);
       case "deleted":
         return this.onDeleted(peer, e.handle, now);
+      case "opened":
+        return this.onPepOpened(peer, now);
+      case "sync-complete":
+        return e.handle === undefined ? this.onPepSynchronised(peer, now) : [];
+      case "pep-lost":
+        return this.onPepLost(peer);
       case "protocol-error":
         // Counted and logged by cause (the operations' DropLog reads the words before "from").
         return [{ type: "emit", event: { type: "error", role: this.name, message: `COPS ${e.cause ?? "protocol-error"} from ${peer}: ${e.error}` } }];
@@ -230,7 +266,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const calls = this.callsOf(peer);
     const key = handleKey(handle);
     let call = calls.get(key);
-    const resync = message.op === "REQ" && message.lpdpDecisions.length > 0;
+    // The PEP's local decision point decided while no PDP was reachable (RFC 2748 §2.5): Install admitted, Remove refused.
+    const local = message.op === "REQ" ? message.lpdpDecisions[0]?.command : undefined;
     if (!call) {
       call = {
         // Every field set here, so the record keeps one shape and no out-of-object property store.
@@ -238,21 +275,33 @@ export class PolicyServer implements FlowNode<CallEvent> {
         transactionId: undefined, token: info.ospToken, correlation: undefined,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
+        syncRound: this.pepSync.get(peer)?.round ?? 0,
       };
       calls.set(key, call);
       this.live++;
       if (purpose !== "AAA") {
-        // A state this (restarted) server never saw: the PEP resynchronises it (RFC 2748 §2.5); it was admitted.
-        call.authorised = !resync || message.lpdpDecisions[0]?.command !== CommandCode.Remove;
+        // A state this (restarted) server never saw, resynchronised by the PEP (RFC 2748 §2.5): a REQ LDP or noLDP
+        // exists only after DEC AAA yes, so the call was admitted; its usage is reported when it ends.
+        call.authorised = true;
         call.local = true;
         call.phase = "authorised";
+      } else if (local !== undefined) {
+        // A REQ AAA the PEP decided alone while this server was away: its decision stands, no authorisation now.
+        call.authorised = local !== CommandCode.Remove;
+        call.local = true;
+        call.phase = call.authorised ? "authorised" : "over";
       }
     }
+    call.syncRound = this.pepSync.get(peer)?.round ?? 0;
     if (info.flows.length > 0) call.flows = info.flows;
     switch (purpose) {
       case "AAA":
+        // Sent again (resynchronisation, SSQ): an authorisation already under way or decided is not asked twice.
+        if (call.local || call.correlation !== undefined || call.phase !== "authorising") return call.phase === "authorising" ? [] : this.decide(call, "AAA", call.authorised, {}, now);
         return this.authorise(call, now);
       case "LDP":
+        // The PEP refused the call locally when its REQ LDP found no PDP: nothing to install; its DRQ follows.
+        if (local === CommandCode.Remove) return [];
         return this.install(call, now);
       case "noLDP":
         if (info.connectedMs !== undefined) call.connected = { endMs: now, durationMs: info.connectedMs };
@@ -350,7 +399,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
 
   private install(call: PolicyCall, now: number): NodeAction[] {
     if (call.phase === "installed") return this.decide(call, "LDP", true, {}, now); // resynchronised state
-    if (!call.authorised || (call.phase !== "authorised" && call.phase !== "installing")) {
+    if (call.phase === "installing") return []; // sent again while the router installs: DEC LDP follows its RPT
+    if (!call.authorised || call.phase !== "authorised") {
       return this.decide(call, "LDP", false, { reason: { code: 403, text: "call not authorised" } }, now);
     }
     if (!this.routerHandle) {
@@ -358,16 +408,37 @@ export class PolicyServer implements FlowNode<CallEvent> {
       if (!this.waitingForRouter.includes(call)) this.waitingForRouter.push(call);
       return [];
     }
+    call.phase = "installing";
+    return this.sendInstall(call, "install", now);
+  }
+
+  /** DEC Install of the call's classifiers under fresh instance ids (none the router reported in use). */
+  private sendInstall(call: PolicyCall, kind: "install" | "reinstall", now: number): NodeAction[] {
+    if (!this.routerHandle) return [];
     const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
-    call.firstInstance = this.nextInstance;
+    let first = this.nextInstance;
+    for (let i = 0; i < call.flows.length; i++) {
+      if (!this.routerReported.has(first + i)) continue;
+      first += i + 1;
+      i = -1;
+    }
+    this.nextInstance = first + call.flows.length;
+    call.firstInstance = first;
     call.instances = call.flows.length;
-    const marks: FlowMark[] = call.flows.map((f) => ({
-      instanceId: this.nextInstance++, family: f.family, protocol: f.protocol,
+    const marks: FlowMark[] = call.flows.map((f, i) => ({
+      instanceId: first + i, family: f.family, protocol: f.protocol,
       srcAddress: f.srcAddress, srcPort: f.srcPort, dstAddress: f.dstAddress, dstPort: f.dstPort, dscp: choice.dscp,
     }));
-    call.phase = "installing";
-    this.routerOps.push({ call, kind: "install" });
+    this.routerOps.push({ call, kind });
     return this.toRouter(call.callId, buildInstallDecision(this.routerHandle, marks).decisions, now);
+  }
+
+  /**
+   * Classifier instance ids from a fresh random start (the seed makes every start alike): a restarted server
+   * does not reuse ids the router still holds for calls of its previous run.
+   */
+  drawFreshIdentifiers(): void {
+    this.nextInstance = randomInt(1, 0x40000000);
   }
 
   private toRouter(callId: string, decisions: ReturnType<typeof buildRemoveDecision>["decisions"], now: number): NodeAction[] {
@@ -379,6 +450,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private release(call: PolicyCall, why: "noLDP" | "DRQ", now: number): NodeAction[] {
+    // The router went away with the call's classifiers (its connection broke): nothing left to remove there.
+    if (call.phase === "installed" && !this.routerHandle) call.phase = "over";
     if (call.phase === "installed" && this.routerHandle) {
       call.phase = "removing";
       call.removalFor = why;
@@ -402,33 +475,89 @@ export class PolicyServer implements FlowNode<CallEvent> {
     switch (e.type) {
       case "request": {
         // The router's configuration request opens its provisioning state (RFC 3084 §2.2): answer NULL for now.
+        const reconnected = this.routerHandle !== undefined || this.reinstallOnReturn;
         this.routerHandle = ownHandle(e.handle);
         this.routerOps = [{ call: undefined, kind: "config" }];
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
         for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
+        if (reconnected) {
+          // The router's classifiers went with its connection: the calls still in conversation get theirs again.
+          this.reinstallOnReturn = false;
+          for (const calls of this.byHandle.values()) for (const call of calls.values()) if (call.phase === "installed") out.push(...this.sendInstall(call, "reinstall", now));
+        }
         return out;
       }
       case "report": {
-        if (!e.answersDecision) return [];
-        const op = this.routerOps.shift();
-        if (!op || op.kind === "config") return [];
-        const call = op.call;
-        if (!call || call.forgotten) return [];
         let report;
         try {
           report = parseProvisioningReport(e.message);
         } catch {
           report = { reportType: ReportType.Failure, usage: [] };
         }
+        if (!e.answersDecision) return report.reportType === ReportType.Accounting ? this.onRouterInventory(report.usage, now) : [];
+        const op = this.routerOps.shift();
+        if (!op || op.kind === "config" || op.kind === "sweep") return [];
+        const call = op.call;
+        if (!call || call.forgotten) return [];
+        if (op.kind === "reinstall") {
+          if (report.reportType !== ReportType.Success) call.instances = 0;
+          return [];
+        }
         return op.kind === "install" ? this.installed(call, report.reportType === ReportType.Success, now) : this.removed(call, report.usage, now);
       }
       case "deleted":
       case "pep-lost":
-        this.routerHandle = undefined;
-        return [];
+        return this.onRouterLost(now);
       default:
         return [];
     }
+  }
+
+  /**
+   * The router's connection broke (RFC 3084: its provisioned state goes with it). Installations under way wait
+   * for it to come back; removals under way are done (nothing is left to remove); installed calls get their
+   * classifiers again when it returns.
+   */
+  private onRouterLost(now: number): NodeAction[] {
+    if (this.routerHandle === undefined) return [];
+    this.routerHandle = undefined;
+    this.reinstallOnReturn = true;
+    this.routerReported.clear();
+    const out: NodeAction[] = [];
+    for (const op of this.routerOps.splice(0)) {
+      const call = op.call;
+      if (call === undefined || call.forgotten) continue;
+      if (op.kind === "install") {
+        call.phase = "authorised";
+        call.instances = 0;
+        if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
+        else this.waitingForRouter.push(call);
+      } else if (op.kind === "remove") out.push(...this.removed(call, [], now));
+    }
+    return out;
+  }
+
+  /**
+   * The router's accounting report after it (re)connected: the classifiers it holds (RFC 3084 §4.5). Those no
+   * call of this server claims once its PEPs had time to resynchronise are stale (their call ended while this
+   * server was away) and removed.
+   */
+  private onRouterInventory(usage: { instanceId: number }[], _now: number): NodeAction[] {
+    for (const u of usage) this.routerReported.add(u.instanceId);
+    return usage.length > 0 ? [{ type: "set-timer", key: ROUTER_SWEEP_TIMER, delayMs: this.opts.resyncGraceMs ?? 3000 }] : [];
+  }
+
+  private sweepRouter(now: number): NodeAction[] {
+    const claimed = new Set<number>();
+    for (const calls of this.byHandle.values())
+      for (const call of calls.values()) if (call.phase === "installed" || call.phase === "installing" || call.phase === "removing") for (let i = 0; i < call.instances; i++) claimed.add(call.firstInstance + i);
+    for (const op of this.routerOps) if (op.call) for (let i = 0; i < op.call.instances; i++) claimed.add(op.call.firstInstance + i);
+    const stale: number[] = [];
+    for (const id of this.routerReported) if (!claimed.has(id)) stale.push(id);
+    this.routerReported.clear();
+    if (stale.length === 0 || !this.routerHandle) return [];
+    this.routerOps.push({ call: undefined, kind: "sweep" });
+    return this.toRouter("", buildRemoveDecision(this.routerHandle, stale).decisions, now);
   }
 
   private installed(call: PolicyCall, ok: boolean, now: number): NodeAction[] {
@@ -441,8 +570,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     call.phase = "installed";
     call.installedAt = now;
-    // The classifiers are in; removal goes by instance id. A later REQ LDP carries its flows again.
-    call.flows = NO_FLOWS;
+    // The flows stay: a router that comes back empty gets the call's classifiers again.
     const choiceEvent: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true };
     const out: NodeAction[] = [{ type: "emit", event: choiceEvent }];
     if (call.removalFor) {
@@ -467,6 +595,57 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const out: NodeAction[] = [];
     if (call.removalFor === "noLDP") out.push(...this.decide(call, "noLDP", true, {}, now));
     out.push(...this.finishUsage(call, now, durationMs, packets, octets));
+    return out;
+  }
+
+  // ---- a PEP's connection broke (RFC 2748 §2.5): keep its states for it to resynchronise, then drop the rest ----
+
+  private onPepLost(peer: string): NodeAction[] {
+    if ((this.byHandle.get(peer)?.size ?? 0) === 0) return [];
+    let sync = this.pepSync.get(peer);
+    if (sync === undefined) {
+      sync = { round: 0, asked: false };
+      this.pepSync.set(peer, sync);
+    }
+    // States the PEP sends again from now on are current; the others are released when it says it is done.
+    sync.round++;
+    sync.asked = false;
+    return [{ type: "set-timer", key: PEP_GRACE_TIMER + peer, delayMs: this.opts.resyncGraceMs ?? 3000 }];
+  }
+
+  private onPepOpened(peer: string, now: number): NodeAction[] {
+    const sync = this.pepSync.get(peer);
+    if (sync === undefined || (this.byHandle.get(peer)?.size ?? 0) === 0) return [];
+    // RFC 2748 §3.5: SSQ asks the PEP to send all its states again; its SSC says it has.
+    sync.asked = true;
+    return [
+      { type: "set-timer", key: PEP_GRACE_TIMER + peer, delayMs: this.opts.resyncGraceMs ?? 3000 },
+      ...this.links.command(peer, { type: "synchronize" }, now),
+    ];
+  }
+
+  private onPepSynchronised(peer: string, now: number): NodeAction[] {
+    const out: NodeAction[] = [{ type: "cancel-timer", key: PEP_GRACE_TIMER + peer }];
+    out.push(...this.pepGone(peer, now));
+    return out;
+  }
+
+  /**
+   * The states a PEP did not send again after its connection broke (it restarted, or never came back) end as if
+   * it had deleted them: policy removed, usage reported from the installation until now.
+   */
+  private pepGone(peer: string, now: number): NodeAction[] {
+    const sync = this.pepSync.get(peer);
+    const calls = this.byHandle.get(peer);
+    if (sync === undefined || calls === undefined) return [];
+    this.pepSync.delete(peer);
+    const out: NodeAction[] = [];
+    for (const call of [...calls.values()]) {
+      if (call.syncRound >= sync.round) continue;
+      if (call.connected === undefined && call.installedAt !== undefined) call.connected = { endMs: now, durationMs: now - call.installedAt };
+      for (const a of this.onDeleted(peer, handleOfKey(call.handle), now)) out.push(a);
+    }
+    for (const call of calls.values()) call.syncRound = 0;
     return out;
   }
 

@@ -23,6 +23,7 @@ import {
   SipResponse,
   type SipHeader,
 } from "../../protocols/sip/index.js";
+import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, type MediaFlow } from "../flow/media-flows.js";
@@ -108,7 +109,7 @@ export class SipProxy implements FlowNode<CallEvent> {
   private readonly recordRoute: string;
   private readonly ownRoute: string;
 
-  private readonly ids: SipIds;
+  private ids: SipIds;
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
@@ -139,6 +140,15 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   get activeCalls(): number {
     return this.calls.size;
+  }
+
+  /**
+   * Branches and COPS handles from a source no earlier run of this role shared (its seed makes every start
+   * alike): after a restart, no peer sees an identifier it still holds reused for another request.
+   */
+  drawFreshIdentifiers(): void {
+    this.ids = new SipIds();
+    this.cops.machine.startHandlesAt(randomInt(1, 0xffffffff));
   }
   get copsRequestStates(): number {
     return this.cops.machine.openHandles;

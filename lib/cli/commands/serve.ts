@@ -131,8 +131,10 @@ export async function run(args: string[]): Promise<number> {
   } else {
     await signal;
   }
+  const held = served.state();
   await served.close();
   await closeStream(out);
+  if (Object.keys(held).length > 0) console.log(`${served.role} holds ${JSON.stringify(held)}`);
   if (signalled) console.log(`${served.role} stopped`);
   return code;
 }

@@ -74,6 +74,8 @@ interface RequestState {
   pendingReports: number;
   /** Command decided by the LPDP while no PDP was connected, told to the PDP on resync; -1 when none. */
   localCommand: number;
+  /** Deleted while no PDP was connected: on resync the PDP gets the REQ, then this DRQ reason (§2.5, §3.4). */
+  deletedFor: CopsCodePair | undefined;
 }
 
 type PepState = "idle" | "opening" | "open";
@@ -111,6 +113,11 @@ export class CopsPepConnection {
   }
   hasHandle(handle: Buffer): boolean {
     return this.states.has(handleKey(handle));
+  }
+
+  /** Handles continue from `first` (a restarted PEP draws a fresh start, so a PDP never sees an old one reused). */
+  startHandlesAt(first: number): void {
+    this.nextHandle = first >>> 0 || 1;
   }
 
   /** A 4-octet handle not used by any open request state (handles are reused only after DRQ). */
@@ -247,11 +254,16 @@ export class CopsPepConnection {
     out.push({ type: "emit", event: { type: "accepted", kaTimerSeconds: kaSeconds, acctTimerSeconds: acctSeconds } });
     // Resynchronise: every state decided locally or left unanswered is re-sent (RFC 2748 §2.5).
     let resent = 0;
-    for (const state of this.states.values()) {
+    for (const [key, state] of this.states) {
       state.awaitingDecision = true;
       state.pendingReports = 0; // RPTs owed to the old PDP are void; the new one decides afresh
       this.resend(state, true, out);
       resent++;
+      if (state.deletedFor === undefined) continue;
+      // Ended while no PDP listened: the PDP learns the state (and accounts for it), then its end.
+      const handle = peekCopsHandle(state.request);
+      this.states.delete(key);
+      if (handle) this.send({ op: "DRQ", clientType: this.options.clientType, handle, reason: state.deletedFor }, out);
     }
     if (resent > 0) out.push({ type: "emit", event: { type: "resynchronised", handles: resent } });
   }
@@ -352,7 +364,7 @@ export class CopsPepConnection {
     const bytes = open ? this.send(req, out) : encodeCopsMessage(req);
     let state = this.states.get(key);
     if (state === undefined) {
-      state = { request: bytes, awaitingDecision: false, pendingReports: 0, localCommand: -1 };
+      state = { request: bytes, awaitingDecision: false, pendingReports: 0, localCommand: -1, deletedFor: undefined };
       this.states.set(key, state);
     }
     state.request = ownBytes(bytes); // kept for the call's life (resynchronisation)
@@ -383,7 +395,14 @@ export class CopsPepConnection {
 
   private onDelete(handle: Buffer, reason: CopsCodePair, out: CopsAction<CopsPepEvent>[]): void {
     const key = handleKey(handle);
-    if (!this.states.delete(key)) return;
+    const state = this.states.get(key);
+    if (state === undefined || state.deletedFor !== undefined) return;
+    if (this.state !== "open" && this.everOpened) {
+      // RFC 2748 §2.5: the PDP that comes back must hear of this state (its usage) before its DRQ.
+      state.deletedFor = reason;
+      return;
+    }
+    this.states.delete(key);
     if (this.state === "open") this.send({ op: "DRQ", clientType: this.options.clientType, handle, reason }, out);
   }
 

@@ -1,0 +1,182 @@
+// Issue 12, "a crash leaves nothing behind": nine `callgate serve` processes under load; one role is SIGKILLed
+// mid-run and started again. Afterwards every answered call has exactly one CDR per side in the clearinghouse's
+// SQLite store, the routers removed every classifier they installed, and no role holds a call or a COPS
+// request state (RFC 2748 §2.5 resynchronisation, RFC 3084 state reported by the router).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { recordFromJsonLine } from "../../lib/drivers/message-record.js";
+import { freePort } from "./sip-sipp-helpers.js";
+
+const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
+const SERVERS = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
+/** Roles killed, one deployment each (CHAOS_ROLES=POL1,R1 narrows the list). */
+const KILLED = (process.env.CHAOS_ROLES ?? "POL1,POL2,R1,R2,CH,SIP1,SIP2").split(",").filter(Boolean);
+const CALLS = 50;
+const INTERVAL_MS = 100;
+const KILL_AFTER_MS = 2500;
+const DOWN_MS = 300;
+
+const children = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+});
+
+/** The host's monotonic clock, as `callgate serve` stamps its records. */
+const hostClockMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function serve(role: string, config: string, record: string, extra: string[] = []): Proc {
+  const child = spawn(process.execPath, [CLI, "serve", role, "--config", config, "--record", record, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function ready(p: Proc, role: string, times = 1): Promise<void> {
+  const until = Date.now() + 90_000;
+  while (p.output().split(`${role} ready`).length - 1 < times) {
+    if (p.child.exitCode !== null) throw new Error(`${role} exited: ${p.output()}`);
+    if (Date.now() > until) throw new Error(`${role} not ready: ${p.output()}`);
+    await sleep(20);
+  }
+}
+
+async function writeConfig(dir: string): Promise<string> {
+  const ports = new Set<number>();
+  while (ports.size < 7) ports.add(await freePort());
+  const [uac, sip1, pol1, ch, sip2, pol2, uas] = [...ports];
+  const file = join(dir, "deploy.yaml");
+  writeFileSync(
+    file,
+    [
+      "name: chaos",
+      "seed: 12",
+      // Short clearinghouse timers: a usage report to a dead clearinghouse is retried within the run.
+      "topology: { clearinghouse: osp-http, signedTokens: true, sipTransport: udp, clearinghouseTimeoutMs: 1000, usageRetryMs: 1000 }",
+      "cdrStore: cdrs.sqlite",
+      "roles:",
+      `  UAC:  { host: 127.0.0.1, sip: { udp: ${uac} } }`,
+      `  SIP1: { host: 127.0.0.1, sip: { udp: ${sip1} } }`,
+      `  POL1: { host: 127.0.0.1, cops: ${pol1} }`,
+      "  R1:   { host: 127.0.0.1 }",
+      `  CH:   { host: 127.0.0.1, osp: ${ch} }`,
+      `  SIP2: { host: 127.0.0.1, sip: { udp: ${sip2} } }`,
+      `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
+      "  R2:   { host: 127.0.0.1 }",
+      `  UAS:  { host: 127.0.0.1, sip: { udp: ${uas} } }`,
+      `calls: { count: ${CALLS}, intervalMs: ${INTERVAL_MS}, answerDelayMs: 200, durationMs: 2000, hangUp: caller }`,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+/** Waits until no role has written a record for `quietMs` (the teardown and usage retries run behind the UAC). */
+async function untilQuiet(files: string[], quietMs: number, maxMs: number): Promise<void> {
+  const size = (): number => files.reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+  let last = size();
+  let since = Date.now();
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    await sleep(250);
+    const now = size();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+  }
+}
+
+/** `ROLE holds {...}`: what a role still held when it was stopped. */
+function holds(output: string, role: string): Record<string, number> {
+  const line = output.split("\n").find((l) => l.startsWith(`${role} holds `));
+  expect(line, `${role} printed no state: ${output}`).toBeDefined();
+  return JSON.parse((line ?? "").slice(`${role} holds `.length)) as Record<string, number>;
+}
+
+interface Cdr {
+  role?: string;
+  callId?: string;
+  messageId: string;
+}
+
+describe("chaos: one role SIGKILLed and restarted under load (nine callgate serve processes)", () => {
+  for (const killed of KILLED) {
+    it(`${killed}: one CDR per side for every answered call, every classifier removed, no state left`, async () => {
+      expect(existsSync(CLI), "run `npm run build` first").toBe(true);
+      const dir = mkdtempSync(join(tmpdir(), "callgate-chaos-"));
+      const config = await writeConfig(dir);
+      const record = (role: string): string => join(dir, `${role}.jsonl`);
+      const procs = new Map<string, Proc>();
+      for (const role of SERVERS) procs.set(role, serve(role, config, record(role)));
+      for (const role of SERVERS) await ready(procs.get(role)!, role);
+      const uac = serve("UAC", config, record("UAC"));
+
+      await sleep(KILL_AFTER_MS);
+      const victim = procs.get(killed)!;
+      victim.child.kill("SIGKILL");
+      await victim.exited;
+      const killedAt = hostClockMs();
+      await sleep(DOWN_MS);
+      const again = serve(killed, config, record(killed));
+      await ready(again, killed);
+      const restartedAt = hostClockMs();
+      procs.set(killed, again);
+
+      await uac.exited;
+      const files = ["UAC", ...SERVERS].map(record);
+      await untilQuiet(files, 2500, 60_000);
+      for (const p of procs.values()) p.child.kill("SIGTERM");
+      const codes = await Promise.all([...procs.values()].map((p) => p.exited));
+      expect(codes, [...procs.values()].map((p) => p.output()).join("\n")).toEqual([...procs.values()].map(() => 0));
+
+      // The kill fell mid-run: a call set up before it was torn down after the restart.
+      const uacRecords = readFileSync(record("UAC"), "utf8").trim().split("\n").map((l) => recordFromJsonLine(l));
+      const invitedAt = new Map<string, number>();
+      for (const r of uacRecords) if (r.msg === "INVITE" && !invitedAt.has(r.callId)) invitedAt.set(r.callId, r.t);
+      const byeAfter = uacRecords.filter((r) => r.msg === "BYE" && r.t > restartedAt && (invitedAt.get(r.callId) ?? Infinity) < killedAt);
+      expect(byeAfter.length, "calls spanning the kill").toBeGreaterThan(0);
+
+      const answered = [...uac.output().matchAll(/^ {2}(\S+): answered/gm)].map((m) => m[1] ?? "");
+      expect(answered.length, uac.output()).toBeGreaterThan(CALLS / 2);
+
+      const exported = spawnSync(process.execPath, [CLI, "clearinghouse", "cdrs", "--db", join(dir, "cdrs.sqlite"), "--format", "json"], { encoding: "utf8" });
+      expect(exported.status, exported.stderr).toBe(0);
+      const cdrs = JSON.parse(exported.stdout) as Cdr[];
+      const perSide = new Map<string, number>();
+      for (const c of cdrs) {
+        const key = `${Buffer.from(c.callId ?? "", "base64").toString("utf8")} ${c.role ?? "?"}`;
+        perSide.set(key, (perSide.get(key) ?? 0) + 1);
+      }
+      const problems: string[] = [];
+      for (const callId of answered)
+        for (const side of ["source", "destination"]) if (perSide.get(`${callId} ${side}`) !== 1) problems.push(`${callId} ${side}: ${perSide.get(`${callId} ${side}`) ?? 0} CDRs`);
+      for (const [key, n] of perSide) if (n > 1) problems.push(`${key}: ${n} CDRs`);
+
+      const out = (role: string): string => procs.get(role)!.output();
+      for (const router of ["R1", "R2"]) {
+        const h = holds(out(router), router);
+        if (h.classifiers !== 0 || h.installs !== h.removals) problems.push(`${router} holds ${JSON.stringify(h)}`);
+      }
+      for (const role of ["POL1", "POL2", "SIP1", "SIP2"]) {
+        const h = holds(out(role), role);
+        if (h.calls !== 0 || h.copsRequestStates !== 0 || (h.usageBacklog ?? 0) !== 0) problems.push(`${role} holds ${JSON.stringify(h)}`);
+      }
+      for (const [role, p] of procs) writeFileSync(join(dir, `${role}.out`), p.output());
+      writeFileSync(join(dir, "UAC.out"), uac.output());
+      expect([...new Set(problems)], `answered ${answered.length}, CDRs ${cdrs.length}; outputs in ${dir}`).toEqual([]);
+    });
+  }
+});
