@@ -6,6 +6,8 @@ import { SipIds } from "../roles/sip-ids.js";
 import { UserAgent } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
 import { flowNetwork } from "./run-network.js";
+import type { SocketNetworkOptions } from "../drivers/socket-network.js";
+import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
 import type { TopologyOptions } from "./run-calls.js";
 import { ROLE_HOSTS, buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
 import { seededRandom } from "../drivers/seeded-random.js";
@@ -21,6 +23,10 @@ export interface LabOptions {
   onRecord?: (record: MessageRecord) => void;
   onEvent?: (event: CallEvent) => void;
   onError?: (where: string, err: unknown) => void;
+  /** Caps and timeouts of the COPS and OSP HTTP listeners (DEFAULT_CONNECTION_LIMITS where not given). */
+  limits?: Partial<ConnectionLimits>;
+  /** Every connection or request the listeners' limits refuse (see SocketNetworkOptions.onDrop). */
+  onDrop?: SocketNetworkOptions<CallEvent>["onDrop"];
   seed?: number;
 }
 
@@ -125,6 +131,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     },
     onEmit: (_node, e) => options.onEvent?.(e),
     onError: (where, err) => options.onError?.(where, err),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.onDrop ? { onDrop: options.onDrop } : {}),
   });
   await net.start();
   let closed = false;

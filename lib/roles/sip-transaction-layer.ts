@@ -7,7 +7,10 @@ import {
   NonInviteClientTransaction,
   NonInviteServerTransaction,
   MAGIC_COOKIE,
+  buildResponse,
+  datagramRefusal,
   formatSipUri,
+  requestHeadOf,
   parseSipMessage,
   resolveTimerConfig,
   serializeSipMessage,
@@ -49,6 +52,21 @@ export function sipLabel(m: SipMessage): string {
 
 export function sipSend(to: string, m: SipMessage): NodeAction & { type: "send" } {
   return { type: "send", proto: "SIP", to, bytes: serializeSipMessage(m), label: sipLabel(m), callId: m.callId };
+}
+
+/**
+ * RFC 3261 §18.3 / §8.2: a request that does not parse whole but whose request line and Via, From, To,
+ * Call-ID and CSeq can be read gets its 400 (e.g. a Content-Length past the datagram's end); else nothing.
+ */
+function refuseUnparsable(bytes: Buffer, peer: string, err: unknown): NodeAction[] {
+  const answer = datagramRefusal(err);
+  const request = answer ? requestHeadOf(bytes) : undefined;
+  if (!answer || !request) return NO_ACTIONS;
+  try {
+    return [sipSend(peer, buildResponse(request, answer.status, answer.reason, { toTag: "bad" }))];
+  } catch {
+    return NO_ACTIONS; // a To or Via that does not parse: no answer can be built
+  }
 }
 
 export interface ClientHandlers {
@@ -248,9 +266,9 @@ export class SipTransactionLayer {
     let message: SipMessage;
     try {
       message = parseSipMessage(bytes);
-    } catch {
+    } catch (err) {
       this.discarded++;
-      return { actions: NO_ACTIONS };
+      return { actions: refuseUnparsable(bytes, peer, err) };
     }
     if (message instanceof SipResponse) {
       let entry: TxEntry | undefined;

@@ -88,5 +88,6 @@ export { TcpTransport, type TcpTransportOptions } from "./tcp-transport.js";
 export { TlsTransport, type TlsTransportOptions } from "./tls-transport.js";
 export { WebSocketTransport, type WebSocketTransportOptions } from "./websocket-transport.js";
 export { SipTransportLayer, type TransportLayerOptions, type TransportStats, type InboundHandler } from "./transport-layer.js";
+export { datagramRefusal, requestHeadOf } from "./transport-refusal.js";
 export { startProxyServer, createTransport, type ProxyServer, type ProxyServerOptions } from "./proxy-server.js";
 export { nextHopHook } from "./proxy-next-hop-hook.js";

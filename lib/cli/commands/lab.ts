@@ -7,6 +7,7 @@ import { recordToJsonLine } from "../../drivers/message-record.js";
 import { LAB_CALLER, startLab, type LabStats } from "../../flow/lab.js";
 import { checkLogLevel, countCdrsWritten, parseHostPort, startOperations } from "../../flow/operations.js";
 import { colorWanted, renderLadderText } from "../../replay/ladder-text.js";
+import { LIMIT_PARSE_OPTIONS, LIMIT_USAGE, limitsFromValues } from "../limit-options.js";
 
 /** Messages --ladder keeps when --keep does not say. */
 const LADDER_KEEP = 10_000;
@@ -21,7 +22,8 @@ const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder]
   --keep N              keep the last N messages in memory (default 0: none)
   --record FILE         append every message to FILE as a JSON line {t, proto, from, to, msg, callId, bytes}
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
-  --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics`;
+  --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
+${LIMIT_USAGE}`;
 
 function fail(message: string): number {
   process.stderr.write(`callgate lab: ${message}\n${USAGE}\n`);
@@ -66,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
         record: { type: "string" },
         "log-level": { type: "string" },
         metrics: { type: "string" },
+        ...LIMIT_PARSE_OPTIONS,
       },
     }).values;
   } catch (err) {
@@ -80,6 +83,12 @@ export async function run(args: string[]): Promise<number> {
   if (metricsAt && !(metricsAt instanceof Error) && typeof sipPort === "number" && metricsAt.port === sipPort && ["127.0.0.1", "0.0.0.0", "localhost"].includes(metricsAt.host))
     return fail(`--metrics ${values.metrics ?? ""} is SIP1's address (--sip-port ${sipPort}): give the metrics their own port`);
   const keepRecords = typeof keep === "number" ? keep : values.ladder ? LADDER_KEEP : 0;
+  let limits;
+  try {
+    limits = limitsFromValues(values);
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
 
   let ops;
   try {
@@ -107,6 +116,8 @@ export async function run(args: string[]): Promise<number> {
       ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
       onEvent: (e) => ops.onEvent(e),
       onError: (where, err) => ops.onError(where, err),
+      limits,
+      onDrop: (proto, cause, detail) => ops.drops.drop(`${proto}:${cause}`, { detail }),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -2,15 +2,19 @@
 // A plain record-routing stateful proxy (RFC 3261 §16): every new request, and every in-dialog request
 // without a Route, goes to the next hop; in-dialog requests with a Route follow it (§16.12).
 import { nextHopHook, parseTransportAddress, startProxyServer, type TransportAddress } from "../../../protocols/sip/index.js";
+import type { ConnectionLimits } from "../../../protocols/net/connection-limits.js";
+import { LIMIT_FLAGS, LIMIT_USAGE, setLimitFlag } from "../limit-options.js";
 
 const USAGE = `usage: callgate proxy --listen PROTO:HOST:PORT [--listen ...] --next-hop PROTO:HOST:PORT [--no-record-route] [--stats-interval SECONDS]
-  PROTO is udp, tcp or ws.`;
+  PROTO is udp, tcp or ws.
+${LIMIT_USAGE}`;
 
 interface ProxyArgs {
   listen: TransportAddress[];
   nextHop: TransportAddress;
   recordRoute: boolean;
   statsInterval: number;
+  limits: Partial<ConnectionLimits>;
 }
 
 function parseArgs(args: string[]): ProxyArgs | string {
@@ -18,6 +22,7 @@ function parseArgs(args: string[]): ProxyArgs | string {
   let nextHop: TransportAddress | undefined;
   let recordRoute = true;
   let statsInterval = 0;
+  const limits: Partial<ConnectionLimits> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {
@@ -29,6 +34,10 @@ function parseArgs(args: string[]): ProxyArgs | string {
       if (a === "--listen") listen.push(parseTransportAddress(value()));
       else if (a === "--next-hop") nextHop = parseTransportAddress(value());
       else if (a === "--no-record-route") recordRoute = false;
+      else if (LIMIT_FLAGS[a] !== undefined) {
+        const problem = setLimitFlag(limits, a, value());
+        if (problem) return `${problem.message}\n${USAGE}`;
+      }
       else if (a === "--stats-interval") statsInterval = Number(value());
       else if (a === "--help" || a === "-h") return USAGE;
       else return `unknown option '${a}'\n${USAGE}`;
@@ -37,7 +46,7 @@ function parseArgs(args: string[]): ProxyArgs | string {
     }
   }
   if (listen.length === 0 || !nextHop) return `--listen and --next-hop are required\n${USAGE}`;
-  return { listen, nextHop, recordRoute, statsInterval };
+  return { listen, nextHop, recordRoute, statsInterval, limits };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -53,6 +62,7 @@ export async function run(args: string[]): Promise<number> {
     listen: parsed.listen,
     hook,
     recordRoute: parsed.recordRoute,
+    connectionLimits: parsed.limits,
     observer: { onError: (_ctx, err) => console.error(`callgate proxy: ${err.message}`) },
   });
   const where = server.addresses.map((a) => `${a.protocol}:${a.host}:${a.port}`).join(" ");
