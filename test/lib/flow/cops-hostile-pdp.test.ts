@@ -1,0 +1,219 @@
+// A policy server as `callgate serve POL1` runs it (socket driver, deploy file with copsSecurity), fed by raw
+// TCP sockets: every hostile input gets the CC of RFC 2748 §2.2.8 / §3.7 and a close, the process keeps
+// serving, impostors never displace the real PEPs, and a 100,000-REQ flood on one connection holds no more
+// request states than configured and leaves none once the connection is gone.
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDeployConfig } from "../../../lib/flow/deploy-config.js";
+import { serveRole, type ServedRole } from "../../../lib/flow/serve.js";
+import {
+  ClientType,
+  CopsFrameSplitter,
+  ErrorCode,
+  IntegritySession,
+  buildConfigRequest,
+  buildSipAaaRequest,
+  decodeCopsMessage,
+  encodeAaaRequest,
+  encodeCopsMessage,
+  parseSipAaaDecision,
+  type CopsIntegrityConfig,
+  type CopsMessage,
+} from "../../../protocols/cops/index.js";
+import { freePort } from "../../interop/sip-sipp-helpers.js";
+
+const SIP1_KEY: CopsIntegrityConfig = { keyId: 41, key: Buffer.from("8d2c0e0a5b1f4d3c9e7a6b5c4d3e2f10", "hex") };
+const MAX_STATES = 500;
+
+/** A PEP on a raw TCP socket: what it writes, and the messages the PDP answers with. */
+class RawPep {
+  readonly socket: Socket;
+  private readonly splitter = new CopsFrameSplitter();
+  private readonly inbox: CopsMessage[] = [];
+  private waiting: ((m: CopsMessage) => void) | undefined;
+  readonly closed: Promise<void>;
+  private seal: IntegritySession | undefined;
+
+  constructor(port: number, integrity?: CopsIntegrityConfig) {
+    if (integrity) this.seal = new IntegritySession(integrity);
+    this.socket = connect({ host: "127.0.0.1", port });
+    this.socket.on("error", () => undefined);
+    this.closed = new Promise((resolve) => this.socket.on("close", () => resolve()));
+    this.socket.on("data", (chunk: Buffer) => {
+      for (const f of this.splitter.push(chunk)) {
+        const m = decodeCopsMessage(f);
+        if (m.op === "KA") continue;
+        if (this.waiting) {
+          const w = this.waiting;
+          this.waiting = undefined;
+          w(m);
+        } else this.inbox.push(m);
+      }
+    });
+  }
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+  send(m: CopsMessage): void {
+    this.write(this.seal ? this.seal.seal(m).bytes : encodeCopsMessage(m));
+  }
+  sealed(m: CopsMessage): Buffer {
+    if (!this.seal) throw new Error("no keys");
+    return this.seal.seal(m).bytes;
+  }
+  next(): Promise<CopsMessage> {
+    const m = this.inbox.shift();
+    if (m) return Promise.resolve(m);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+  /** The PDP's CC, then the close: returns the CC's Error code. */
+  async refusedWith(): Promise<number> {
+    const m = await this.next();
+    await this.closed;
+    expect(m.op).toBe("CC");
+    return m.op === "CC" ? m.error.code : -1;
+  }
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+const opn = (pepId: string, clientType: number = ClientType.SipAaa): CopsMessage => ({ op: "OPN", clientType, pepId });
+const info = (n: number) => ({ callId: `flood-${n}@example.com`, caller: "sip:a@example.com", callee: "sip:b@example.com", flows: [] });
+const handleOf = (n: number) => Buffer.from([n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+
+let served: ServedRole;
+let port: number;
+const refusals: string[] = [];
+
+beforeAll(async () => {
+  port = await freePort();
+  const config = parseDeployConfig(
+    [
+      "topology: { clearinghouse: none }",
+      "roles:",
+      "  SIP1: { host: 127.0.0.1, sip: { udp: 5060 } }",
+      `  POL1: { host: 127.0.0.1, cops: ${port} }`,
+      "  R1:   { host: 127.0.0.1 }",
+      "copsSecurity:",
+      "  POL1:",
+      `    maxRequestStates: ${MAX_STATES}`,
+      "    peps:",
+      `      SIP1: { addresses: [127.0.0.1], integrity: { keyId: ${SIP1_KEY.keyId}, key: ${SIP1_KEY.key.toString("hex")} } }`,
+      "      R1: { addresses: [127.0.0.1] }",
+      "",
+    ].join("\n"),
+  );
+  served = await serveRole({ config, role: "POL1", onError: (_where, err) => refusals.push(err instanceof Error ? err.message : String(err)) });
+});
+afterAll(async () => {
+  await served?.close();
+});
+
+describe("hostile input at a served PDP gets CC with the RFC's Error, then close", () => {
+  it.each([
+    ["random bytes", Buffer.from("7a1c93e0b45566778899aabbccddeeff", "hex"), ErrorCode.BadMessageFormat],
+    ["a length of 0xFFFFFFFF", Buffer.from("100680b1ffffffff", "hex"), ErrorCode.BadMessageFormat],
+    ["an oversized length", Buffer.from("100680b17ffffff0", "hex"), ErrorCode.BadMessageFormat],
+    ["a length not a multiple of 4", Buffer.from("100680b10000000a0000", "hex"), ErrorCode.BadMessageFormat],
+    ["an unknown op code", Buffer.from("100e8cb100000008", "hex"), ErrorCode.BadMessageFormat],
+    // An OPN whose PEPID object claims 64 octets inside a 16-octet message.
+    ["a truncated object", Buffer.from("10068cb100000010 00400b01 73697031".replace(/ /g, ""), "hex"), ErrorCode.BadMessageFormat],
+    ["a REQ before OPN", encodeAaaRequest(handleOf(1), info(1)), ErrorCode.BadMessageFormat],
+    ["an unsupported client type", encodeCopsMessage(opn("r1", 0x8008)), ErrorCode.UnsupportedClientType],
+    ["an unknown PEPID", encodeCopsMessage(opn("intruder.example.com")), ErrorCode.AuthenticationFailure],
+    ["SIP1's PEPID without Integrity", encodeCopsMessage(opn("sip1.example.com")), ErrorCode.AuthenticationRequired],
+  ])("%s", async (_name, bytes, code) => {
+    const pep = new RawPep(port);
+    pep.write(bytes);
+    expect(await pep.refusedWith()).toBe(code);
+  });
+
+  it("SIP1's PEPID under a wrong key → CC Error 14", async () => {
+    const pep = new RawPep(port, { keyId: SIP1_KEY.keyId, key: Buffer.alloc(16, 7) });
+    pep.send(opn("sip1.example.com"));
+    expect(await pep.refusedWith()).toBe(ErrorCode.AuthenticationFailure);
+  });
+
+  it("each refusal was reported with its cause", () => {
+    for (const cause of ["cops-bad-message", "cops-before-open", "cops-unsupported-client-type", "cops-pep-not-admitted", "cops-integrity-missing", "cops-integrity-failed"])
+      expect(refusals.some((r) => r.startsWith(`${cause} from 127.0.0.1:`)), cause).toBe(true);
+  });
+});
+
+describe("authenticated PEPs", () => {
+  it("SIP1 with Integrity gets CAT and DEC AAA; an impostor reusing its PEPID or R1's is refused and SIP1 and R1 stay connected", async () => {
+    const sip1 = new RawPep(port, SIP1_KEY);
+    sip1.send(opn("sip1.example.com"));
+    expect(await sip1.next()).toMatchObject({ op: "CAT", integrity: { keyId: SIP1_KEY.keyId } });
+    const r1 = new RawPep(port);
+    r1.send(opn("r1", ClientType.DiffServPr));
+    expect(await r1.next()).toMatchObject({ op: "CAT" });
+    r1.send(buildConfigRequest(handleOf(0x100), [{ instanceId: 1, roles: "edge", maxFlows: 10 }]));
+    expect(await r1.next()).toMatchObject({ op: "DEC" });
+
+    for (const [pepId, clientType, code] of [
+      ["sip1.example.com", ClientType.SipAaa, ErrorCode.AuthenticationRequired],
+      ["r1", ClientType.DiffServPr, ErrorCode.AuthenticationFailure],
+    ] as const) {
+      const impostor = new RawPep(port);
+      impostor.send(opn(pepId, clientType));
+      expect(await impostor.refusedWith()).toBe(code);
+    }
+
+    sip1.send(buildSipAaaRequest("AAA", handleOf(7), info(7)));
+    const dec = await sip1.next();
+    expect(dec.op).toBe("DEC");
+    expect(parseSipAaaDecision(dec)).toMatchObject({ purpose: "AAA", allowed: true });
+    expect(sip1.socket.destroyed).toBe(false);
+    expect(r1.socket.destroyed).toBe(false);
+
+    // A tampered REQ on the authenticated connection → CC Error 14 and close (RFC 2748 §2.2.16).
+    const tampered = Buffer.from(sip1.sealed(buildSipAaaRequest("AAA", handleOf(8), info(8))));
+    tampered[30] = (tampered[30] as number) ^ 0xff;
+    sip1.write(tampered);
+    expect(await sip1.refusedWith()).toBe(ErrorCode.AuthenticationFailure);
+    r1.end();
+  });
+});
+
+describe("a 100,000-REQ flood on one connection", () => {
+  it("holds at most maxRequestStates, refuses the rest with DEC Error 4, and leaves no state after the close", async () => {
+    const pep = new RawPep(port, SIP1_KEY);
+    pep.send(opn("sip1.example.com"));
+    expect((await pep.next()).op).toBe("CAT");
+    const total = 100_000;
+    let decided = 0;
+    let refused = 0;
+    let peak = 0;
+    const answered = new Promise<void>((resolve) => {
+      const take = (): void => {
+        void pep.next().then((m) => {
+          if (m.op === "DEC" && m.error?.code === ErrorCode.UnableToProcess) refused++;
+          else if (m.op === "DEC") decided++;
+          peak = Math.max(peak, served.state().copsRequestStates ?? 0);
+          if (decided + refused === total) resolve();
+          else take();
+        });
+      };
+      take();
+    });
+    const batch: Buffer[] = [];
+    for (let n = 1; n <= total; n++) {
+      batch.push(pep.sealed(buildSipAaaRequest("AAA", handleOf(n), info(n))));
+      if (batch.length === 1000) {
+        if (!pep.socket.write(Buffer.concat(batch.splice(0)))) await new Promise((r) => pep.socket.once("drain", r));
+      }
+    }
+    await answered;
+    expect(decided).toBe(MAX_STATES);
+    expect(refused).toBe(total - MAX_STATES);
+    expect(peak).toBeLessThanOrEqual(MAX_STATES);
+    expect(served.state().copsRequestStates).toBe(MAX_STATES);
+    pep.end();
+    await pep.closed;
+    // The PEP does not come back to resynchronise: once its grace is over, the PDP holds nothing for it.
+    for (let i = 0; i < 200 && (served.state().copsRequestStates ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(served.state()).toMatchObject({ copsRequestStates: 0, calls: 0 });
+  }, 60_000);
+});
