@@ -1,6 +1,7 @@
 /*
  * The TransNexus OSP Toolkit's own number writers (ospmsg.c: OSPPMsgNumToElement "%lu", OSPPMsgCodeToElement
- * "%03ld", OSPPMsgFloatToElement "%.4f", OSPPMsgTXToElement for 64-bit transaction ids), applied to a range of
+ * "%03ld", OSPPMsgFloatToElement "%.4f", OSPPMsgTXToElement for 64-bit transaction ids, OSPPMsgTimeToElement
+ * for times), applied to a range of
  * values (a float above ~1e30 overflows the toolkit's own buffer, so none is written). One JSON line per
  * value: {"writer", "given", "text"}; callgate's codec must read every text.
  */
@@ -21,6 +22,7 @@ int main(void)
     static const float floats[] = { 0.0f, 0.5f, 1.01f, 1.234f, 61.0f, 61.5f, 1234567.0f, -2.5f, 0.00004f, 1e20f };
     static const unsigned long codes[] = { 0, 7, 16, 200, 503, 999 };
     static const OSPTTRXID trxids[] = { 0, 1, 1000, 9223372036854775807LL, (OSPTTRXID)-1 };
+    static const OSPTTIME times[] = { 0, 951782400, 1798675200, 2147483647 };
     char given[64];
     OSPT_XML_ELEM *elem;
     unsigned i;
@@ -48,6 +50,12 @@ int main(void)
         OSPPMsgTXToElement(trxids[i], "T", &elem);
         snprintf(given, sizeof(given), "%llu", (unsigned long long)trxids[i]);
         line("transaction-id", given, elem);
+    }
+    for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        elem = NULL;
+        OSPPMsgTimeToElement(times[i], "T", &elem);
+        snprintf(given, sizeof(given), "%ld", (long)times[i]);
+        line("time", given, elem);
     }
     return 0;
 }

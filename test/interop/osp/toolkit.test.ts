@@ -196,7 +196,7 @@ describe("TransNexus OSP Toolkit as the policy server", () => {
 
 describe("the toolkit's number writers, read by callgate's codec", () => {
   interface Written {
-    writer: "num" | "float" | "code" | "transaction-id";
+    writer: "num" | "float" | "code" | "transaction-id" | "time";
     given: string;
     text: string;
   }
@@ -237,6 +237,14 @@ describe("the toolkit's number writers, read by callgate's codec", () => {
     const trx = all.filter((w) => w.writer === "transaction-id");
     expect(trx.map((w) => w.text)).toContain("18446744073709551615");
     for (const { given, text } of trx) expect(usageDetailOf(usageWith("<Amount>1</Amount><Increment>1</Increment><Unit>s</Unit>", `<TransactionId>${text}</TransactionId>`)).transactionId).toBe(given);
+  });
+
+  it("reads every time the toolkit writes as StartTime", () => {
+    const times = written().filter((w) => w.writer === "time");
+    expect(times.length).toBe(4);
+    for (const { given, text } of times) {
+      expect(usageDetailOf(usageWith("<Amount>1</Amount><Increment>1</Increment><Unit>s</Unit>", `<StartTime>${text}</StartTime>`)).startTime).toBe(Number(given) * 1000);
+    }
   });
 
   it("reads every unsigned long (%lu) as Increment up to 2^53 - 1, and names the element of a larger one", () => {
