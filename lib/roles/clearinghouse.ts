@@ -105,7 +105,15 @@ export class Clearinghouse {
     // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
     let authorisations = 0;
     for (const c of message.components) if (c.kind === "AuthorisationRequest") authorisations++;
-    const firstTransactionId = this.takeTransactionIds(authorisations);
+    let firstTransactionId: bigint;
+    try {
+      firstTransactionId = this.takeTransactionIds(authorisations);
+    } catch (err) {
+      // No id that is surely new: refuse for now (503, retry later) rather than risk reusing one.
+      const status = { code: OSP_STATUS.unavailable, description: `transaction ids unavailable: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200) };
+      const refusals = message.components.map((c) => statusAnswer(ANSWER_KIND[c.kind] ?? "UsageConfirmation", c.componentId, nowMs, status));
+      return Promise.resolve(this.reply(message.messageId, refusals, random));
+    }
     const reply = this.answer(message, nowMs, peer, { next: firstTransactionId }, random);
     this.answered.set(key, { at: nowMs, transactionId: firstTransactionId });
     reply.catch(() => this.answered.delete(key));

@@ -195,6 +195,23 @@ describe("transaction ids unique for the life of the CDR store", () => {
     void b.close();
   });
 
+  it("answers 503 when the store cannot reserve transaction ids, and hands out none", async () => {
+    const inner = new MemoryCdrStore();
+    let broken = true;
+    const store = Object.assign(Object.create(inner) as MemoryCdrStore, {
+      reserveTransactionIds: (count: number, floor: bigint) => {
+        if (broken) throw new Error("disk I/O error");
+        return inner.reserveTransactionIds(count, floor);
+      },
+    });
+    const ch = new Clearinghouse({ routes, store });
+    const refused = component((await ch.handle(authReq("a1", "call-1"), T0, "POL1")).bytes);
+    expect(refused).toMatchObject({ kind: "AuthorisationResponse", componentId: "a1", status: { code: 503, description: "transaction ids unavailable: disk I/O error" }, destinations: [] });
+    broken = false;
+    // The retransmission was not remembered: it is authorised now, with the store's first id.
+    expect(transactionIdOf((await ch.handle(authReq("a1", "call-1"), T0 + 1_000, "POL1")).bytes)).toBe("1");
+  });
+
   it("hands out consecutive ids from the memory store, so same-seed in-memory runs stay byte-identical", async () => {
     const run = async () => {
       const ch = new Clearinghouse({ routes, store: new MemoryCdrStore() });
