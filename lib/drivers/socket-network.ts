@@ -54,7 +54,7 @@ export interface SocketNetworkOptions<E> {
   onError?: (where: string, err: unknown) => void;
   /** Caps and timeouts of every SIP stream, COPS and OSP HTTP listener (DEFAULT_CONNECTION_LIMITS where not given). */
   limits?: Partial<ConnectionLimits>;
-  /** Called for every connection or request a listener's limits refuse, with a cause token (e.g. "source-cap", "header-timeout"). */
+  /** Called for every connection or request a listener's limits refuse, and every stream or first message refused (a COPS CC), with a cause token (e.g. "source-cap", "cops-pep-not-admitted"). */
   onDrop?: (proto: Protocol, cause: string, detail: string) => void;
   /** Fixed UDP ports for SIP nodes (by node name); the others bind ephemeral ports. */
   sipPorts?: Record<string, number>;
@@ -514,9 +514,14 @@ export class SocketNetwork<E = unknown> {
       return frames(chunk);
     } catch (err) {
       // A stream that cannot be framed is closed (RFC 2748 §2.1 / RFC 3261 §18.3); COPS first says why in a CC (§3.7).
-      this.opts.onError?.(`${proto} stream ${from}→${to}`, err);
-      if (err instanceof CopsDecodeError) this.refuse(sock, encodeCopsMessage({ op: "CC", clientType: 0, error: err.copsErrorCode }));
-      else sock.destroy();
+      if (err instanceof CopsDecodeError) {
+        // A drop by its code (one cause whatever the offset); the peer is told by CC.
+        this.opts.onDrop?.(proto, `cops-${err.code}`, `${from}→${to}: ${err.message}`);
+        this.refuse(sock, encodeCopsMessage({ op: "CC", clientType: 0, error: err.copsErrorCode }));
+      } else {
+        this.opts.onError?.(`${proto} stream ${from}→${to}`, err);
+        sock.destroy();
+      }
       return undefined;
     }
   }
@@ -551,7 +556,7 @@ export class SocketNetwork<E = unknown> {
     const peer = this.opts.identifyTcpPeer?.(proto, acceptor, first, source);
     if (typeof peer === "object") {
       // Refused as its protocol says (a COPS CC with Error); a link the peer name already has is left alone.
-      this.opts.onError?.(`${proto} stream to ${acceptor}`, new Error(`${peer.cause} from ${source.address}:${source.port}`));
+      this.opts.onDrop?.(proto, peer.cause, `${source.address}:${source.port}`);
       this.refuse(sock, peer.answer);
       return undefined;
     }

@@ -22,6 +22,8 @@ export interface ServeOptions {
   onRecord?: (record: MessageRecord) => void;
   onEvent?: (event: CallEvent) => void;
   onError?: (where: string, err: unknown) => void;
+  /** Input the listeners refuse (limits, a COPS stream or first message answered by CC), by protocol and cause. */
+  onDrop?: (proto: Protocol, cause: string, detail: string) => void;
 }
 
 export type ServedCall = CallOutcome & { ended: boolean };
@@ -129,6 +131,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
       opts.onEvent?.(e);
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
+    ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
   });
   try {
     await net.start();
