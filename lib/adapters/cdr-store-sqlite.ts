@@ -73,7 +73,8 @@ export class SqliteCdrStore implements CdrStore {
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
-    this.db.transaction(() => this.migrate())();
+    // IMMEDIATE: the write lock first, so two processes opening one file migrate it once, one after the other.
+    this.db.transaction(() => this.migrate()).immediate();
     this.insert = this.db.prepare(
       `INSERT INTO cdr (usage_key, ${COLUMNS.map(([, c]) => c).join(", ")}) VALUES (@usageKey, ${COLUMNS.map(([k]) => `@${k}`).join(", ")})
        ON CONFLICT (usage_key) DO NOTHING`,
@@ -83,12 +84,13 @@ export class SqliteCdrStore implements CdrStore {
     );
     const read = this.db.prepare("SELECT value FROM cdr_meta WHERE key = ?").pluck();
     const write = this.db.prepare("UPDATE cdr_meta SET value = ? WHERE key = ?");
-    this.reserve = this.db.transaction((count: bigint, floor: bigint): bigint => {
+    const reserve = this.db.transaction((count: bigint, floor: bigint): bigint => {
       const mark = BigInt(read.get(NEXT_TRANSACTION_ID) as string);
       const first = mark > floor ? mark : floor;
       write.run(String(first + count), NEXT_TRANSACTION_ID);
       return first;
     });
+    this.reserve = (count, floor) => reserve.immediate(count, floor);
   }
 
   /** Brings the file to CDR_SCHEMA_VERSION (inside the constructor's transaction). */
