@@ -1,12 +1,16 @@
 // A lean HTTP/1.1 client for one kind of exchange: POST a body, read the answer (RFC 9112), over a pool of
 // keep-alive connections to one server, one request at a time per connection (no pipelining). The socket
 // driver carries OSP (TS 101 321) with it; node:http's client costs several objects and streams per request.
+// Over TLS (HTTPS, RFC 9110 §4.2.2) when the target carries TLS options.
 import { createConnection, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 
 export interface PostTarget {
   host: string;
   port: number;
   path: string;
+  /** HTTPS: connect with these TLS options (CA, client certificate, identity check). */
+  tls?: ConnectionOptions;
 }
 
 export interface PostCallbacks {
@@ -159,9 +163,9 @@ class Connection {
     first: Request,
   ) {
     this.current = first;
-    this.sock = createConnection({ host: target.host, port: target.port });
+    this.sock = target.tls ? tlsConnect({ ...target.tls, host: target.host, port: target.port }) : createConnection({ host: target.host, port: target.port });
     this.sock.setNoDelay(true);
-    this.sock.on("connect", () => {
+    this.sock.on(target.tls ? "secureConnect" : "connect", () => {
       this.connected = true;
       if (this.current) this.write(this.current);
     });

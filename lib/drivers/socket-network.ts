@@ -4,7 +4,9 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
+import { createServer as createHttpsServer } from "node:https";
 import { createConnection, createServer as createTcpServer, isIPv4, type Server as TcpServer, type Socket } from "node:net";
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { CopsDecodeError, CopsFrameSplitter, encodeCopsMessage } from "../../protocols/cops/index.js";
 import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } from "../../protocols/sip/index.js";
 import { DeadlineTimers } from "./deadline-timers.js";
@@ -15,6 +17,7 @@ import { limitHttpServer } from "../../protocols/net/http-limits.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "../../protocols/osp/xml-tree.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
 import type { FlowNode, NodeAction, NodeEvent, SendAction } from "./node.js";
+import { certifiedAs, tlsClientOptions, tlsFor, tlsServerOptions, type SocketTlsOptions } from "./socket-tls.js";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -45,7 +48,10 @@ export interface SocketEndpointsSpec {
 }
 
 export interface SocketNetworkOptions<E> {
-  sipTransport?: "udp" | "tcp";
+  /** SIP between nodes: UDP, or one stream per pair over TCP or TLS ("tls" needs `tls` with `sip: true`). */
+  sipTransport?: "udp" | "tcp" | "tls";
+  /** TLS for SIP streams, COPS (RFC 4261) and OSP (HTTPS): certificates, the pinned CA, mutual TLS. */
+  tls?: SocketTlsOptions;
   /** "in-process" hands OSP bytes to the clearinghouse node directly instead of over HTTP. */
   osp?: "http" | "in-process";
   faults?: FaultPlan;
@@ -92,6 +98,7 @@ export interface NodeAddresses {
   host: string;
   sipUdp?: number;
   sipTcp?: number;
+  sipTls?: number;
   cops?: number;
   osp?: number;
 }
@@ -185,12 +192,12 @@ export class SocketNetwork<E = unknown> {
       const entry: { sip?: string; cops?: string; osp?: string } = {};
       const tcpAddr = boundAddress(ep.sipTcp);
       const udpAddr = boundAddress(ep.udp);
-      if (tcpAddr) entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=tcp`;
+      if (tcpAddr) entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=${this.opts.sipTransport === "tls" ? "tls" : "tcp"}`;
       else if (udpAddr) entry.sip = `${udpAddr.host}:${udpAddr.port}`;
       const copsAddr = boundAddress(ep.cops);
       if (copsAddr) entry.cops = `${copsAddr.host}:${copsAddr.port}`;
       const httpAddr = boundAddress(ep.http);
-      if (httpAddr) entry.osp = `http://${httpAddr.host}:${httpAddr.port}/osp`;
+      if (httpAddr) entry.osp = `${tlsFor(this.opts.tls, "OSP") ? "https" : "http"}://${httpAddr.host}:${httpAddr.port}/osp`;
       out[name] = entry;
     }
     return out;
@@ -203,7 +210,8 @@ export class SocketNetwork<E = unknown> {
       this.endpoints.set(name, ep); // known before binding: stop() closes what did bind if a later bind fails
       if (spec.sip) {
         ep.udp = await this.bindUdp(name);
-        if (this.opts.sipTransport === "tcp") ep.sipTcp = await this.listenTcp(name, "SIP");
+        // The stream listener (TCP, or TLS on the directory's sipTls port) is kept as sipTcp.
+        if (this.streamSip) ep.sipTcp = await this.listenTcp(name, "SIP");
       }
       if (spec.copsServer) ep.cops = await this.listenTcp(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.listenHttp(name);
@@ -315,7 +323,8 @@ export class SocketNetwork<E = unknown> {
   private transmit(from: string, a: SendAction): void {
     if (this.stopped) return;
     if (a.proto === "SIP") {
-      if (this.opts.sipTransport === "tcp") this.sendOnLink("SIP", from, a);
+      const ext = this.opts.externalSipPeer;
+      if (this.streamSip && !(ext && from === ext.acceptor && a.to === ext.as)) this.sendOnLink("SIP", from, a);
       else this.sendUdp(from, a);
     } else if (a.proto === "COPS") {
       this.sendOnLink("COPS", from, a);
@@ -435,7 +444,7 @@ export class SocketNetwork<E = unknown> {
     const ep = this.endpoints.get(name);
     if (ep) return ep.bound[kind];
     const d = this.opts.directory?.[name];
-    const port = d?.[kind];
+    const port = kind === "sipTcp" && this.opts.sipTransport === "tls" ? d?.sipTls : d?.[kind];
     return d && port !== undefined ? { host: d.host, port } : undefined;
   }
 
@@ -443,11 +452,15 @@ export class SocketNetwork<E = unknown> {
 
   private listenTcp(name: string, proto: Protocol): Promise<TcpServer> {
     return new Promise((resolve, reject) => {
-      const server = createTcpServer((sock) => this.accept(name, proto, sock));
+      const tls = this.opts.tls;
+      const server = tls && tlsFor(tls, proto)
+        ? createTlsServer(tlsServerOptions(tls, name), (sock) => this.accept(name, proto, sock))
+        : createTcpServer((sock) => this.accept(name, proto, sock));
       server.once("error", reject);
       this.limitListener(server, name, proto);
       const d = this.opts.directory?.[name];
-      server.listen((proto === "COPS" ? d?.cops : d?.sipTcp) ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
+      const sipPort = this.opts.sipTransport === "tls" ? d?.sipTls : d?.sipTcp;
+      server.listen((proto === "COPS" ? d?.cops : sipPort) ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
     });
   }
 
@@ -470,6 +483,10 @@ export class SocketNetwork<E = unknown> {
     let link: Link | undefined;
     sock.on("data", (chunk) => {
       link ??= this.tcpClientOwner.get(sock.remotePort ?? -1);
+      if (link && !this.certifiedPeer(proto, sock, link.connector)) {
+        sock.destroy();
+        return;
+      }
       if (link) {
         link.server = sock;
         this.onFrames(frames, chunk, link, 0, sock);
@@ -565,6 +582,11 @@ export class SocketNetwork<E = unknown> {
       sock.destroy();
       return undefined;
     }
+    if (!this.certifiedPeer(proto, sock, peer)) {
+      this.opts.onError?.(`${proto} connection to ${acceptor}`, new Error(`the client certificate of ${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0} does not name ${peer}`));
+      sock.destroy();
+      return undefined;
+    }
     const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [], hints: [[], []] };
     this.dropLink(this.links.get(`${proto}|${peer}|${acceptor}`));
     this.links.set(`${proto}|${peer}|${acceptor}`, link);
@@ -579,12 +601,14 @@ export class SocketNetwork<E = unknown> {
     if (theirs) return theirs;
     const addr = this.listening(to, proto === "COPS" ? "cops" : "sipTcp");
     if (!addr) return undefined;
-    const client = createConnection({ host: addr.host, port: addr.port });
+    const tls = this.opts.tls;
+    const secure = tls !== undefined && tlsFor(tls, proto);
+    const client = secure ? tlsConnect(tlsClientOptions(tls, from, to, addr.host, addr.port)) : createConnection({ host: addr.host, port: addr.port });
     client.setNoDelay(true);
     const link: Link = { proto, connector: from, acceptor: to, client, connected: false, queue: [], hints: [[], []] };
     this.links.set(`${proto}|${from}|${to}`, link);
     const frames = this.framer(proto);
-    client.on("connect", () => {
+    client.on(secure ? "secureConnect" : "connect", () => {
       this.tcpClientOwner.set(client.localPort ?? -1, link);
       link.connected = true;
       for (const q of link.queue.splice(0)) {
@@ -596,6 +620,17 @@ export class SocketNetwork<E = unknown> {
     client.on("error", () => undefined);
     client.on("close", () => this.dropLink(link));
     return link;
+  }
+
+  /** SIP and COPS links a node accepts are either plain or TLS; with mutual TLS the client certificate must name the peer. */
+  private get streamSip(): boolean {
+    return this.opts.sipTransport === "tcp" || this.opts.sipTransport === "tls";
+  }
+
+  private certifiedPeer(proto: Protocol, sock: Socket, peer: string): boolean {
+    const tls = this.opts.tls;
+    if (!tls?.requireClientCert || !tlsFor(tls, proto)) return true;
+    return certifiedAs(sock as TLSSocket, peer);
   }
 
   private dropLink(link: Link | undefined): void {
@@ -668,7 +703,9 @@ export class SocketNetwork<E = unknown> {
 
   private listenHttp(name: string): Promise<HttpServer> {
     return new Promise((resolve, reject) => {
-      const server = createHttpServer({ keepAlive: true }, (req, res) => this.onHttpRequest(name, req, res));
+      const tls = this.opts.tls;
+      const listener = (req: IncomingMessage, res: ServerResponse): void => this.onHttpRequest(name, req, res);
+      const server = tls && tlsFor(tls, "OSP") ? createHttpsServer({ ...tlsServerOptions(tls, name), keepAlive: true }, listener) : createHttpServer({ keepAlive: true }, listener);
       server.keepAliveTimeout = 30_000;
       server.once("error", reject);
       this.limitListener(server, name, "OSP");
@@ -694,6 +731,10 @@ export class SocketNetwork<E = unknown> {
       const requester = /callgate-(\S+)/.exec(req.headers["user-agent"] ?? "")?.[1];
       if (req.method !== "POST" || requester === undefined || !(this.nodes.has(requester) || this.opts.directory?.[requester])) {
         res.writeHead(400).end();
+        return;
+      }
+      if (!this.certifiedPeer("OSP", req.socket, requester)) {
+        res.writeHead(403, { connection: "close" }).end(); // mutual TLS: the certificate does not name the requester
         return;
       }
       const pending: PendingHttp = { res, requester };
@@ -725,7 +766,9 @@ export class SocketNetwork<E = unknown> {
     if (!addr) return;
     let pool = this.ospPools.get(`${from}|${a.to}`);
     if (!pool) {
-      pool = new HttpPostPool({ host: addr.host, port: addr.port, path: "/osp" }, 8, `Content-Type: text/plain\r\nUser-Agent: callgate-${from}\r\n`);
+      const tls = this.opts.tls;
+      const secure = tls && tlsFor(tls, "OSP") ? { tls: tlsClientOptions(tls, from, a.to, addr.host, addr.port) } : {};
+      pool = new HttpPostPool({ host: addr.host, port: addr.port, path: "/osp", ...secure }, 8, `Content-Type: text/plain\r\nUser-Agent: callgate-${from}\r\n`);
       this.ospPools.set(`${from}|${a.to}`, pool);
     }
     const t = this.now;

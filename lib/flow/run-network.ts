@@ -1,6 +1,7 @@
 // runCalls on the loopback socket driver: the same roles as in memory, on real sockets and real time.
 import type { FlowNode } from "../drivers/node.js";
 import { SocketNetwork, type SocketNetworkOptions } from "../drivers/socket-network.js";
+import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import type { CallEvent } from "./call-events.js";
 import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { RunOptions, RunResult, TopologyOptions } from "./run-calls.js";
@@ -28,8 +29,10 @@ export function flowNetwork(
   nodes: readonly FlowNode<CallEvent>[],
   options: Omit<SocketNetworkOptions<CallEvent>, "sipTransport" | "osp">,
 ): SocketNetwork<CallEvent> {
+  // SIP over TLS runs the roles' stream transport (Via TCP, no retransmissions) inside TLS.
+  if (options.tls?.sip && topology.sipTransport !== "tcp") throw new Error("SIP over TLS needs topology.sipTransport tcp");
   const net = new SocketNetwork<CallEvent>({
-    sipTransport: topology.sipTransport ?? "udp",
+    sipTransport: options.tls?.sip ? "tls" : (topology.sipTransport ?? "udp"),
     osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
     ...options,
   });
@@ -37,11 +40,12 @@ export function flowNetwork(
   return net;
 }
 
-export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number }): Promise<RunResult> {
+export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number; tls?: SocketTlsOptions }): Promise<RunResult> {
   const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
   const errors: string[] = [];
   const net = flowNetwork(topology, topo.nodes, {
     faults: faultPlanOf(opts.faults),
+    ...(opts.tls ? { tls: opts.tls } : {}),
     onRecord,
     onEmit: (_node, e) => bus.publish(e),
     onError: (where, err) => errors.push(`${where}: ${String(err)}`),
