@@ -232,6 +232,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private currentRouterCall: string | undefined;
 
   private onCopsEvent(peer: string, e: CopsPdpEvent, now: number): NodeAction[] {
+    // Refused or dropped input, from a proxy or the router: counted and logged by cause (the operations' DropLog
+    // reads the words before "from").
+    if (e.type === "protocol-error") return [{ type: "emit", event: { type: "error", role: this.name, message: `COPS ${e.cause ?? "protocol-error"} from ${peer}: ${e.error}` } }];
     if (peer === this.opts.router) return this.onRouterEvent(e, now);
     switch (e.type) {
       case "request":
@@ -244,9 +247,6 @@ export class PolicyServer implements FlowNode<CallEvent> {
         return e.handle === undefined ? this.onPepSynchronised(peer, now) : [];
       case "pep-lost":
         return this.onPepLost(peer);
-      case "protocol-error":
-        // Counted and logged by cause (the operations' DropLog reads the words before "from").
-        return [{ type: "emit", event: { type: "error", role: this.name, message: `COPS ${e.cause ?? "protocol-error"} from ${peer}: ${e.error}` } }];
       default:
         return [];
     }
