@@ -6,8 +6,10 @@ import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import type { NodeAddresses } from "../drivers/socket-network.js";
+import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
 import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
+import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-tls.js";
 import type { FlowPki } from "./flow-pki.js";
 import type { CallSpec, Role, TopologyOptions } from "./run-calls.js";
 
@@ -34,7 +36,7 @@ const roleEntry = {
   required: ["host"],
   properties: {
     host: { type: "string" },
-    sip: { type: "object", additionalProperties: false, required: ["udp"], properties: { udp: port, tcp: port } },
+    sip: { type: "object", additionalProperties: false, required: ["udp"], properties: { udp: port, tcp: port, tls: port } },
     cops: port,
     osp: port,
   },
@@ -93,6 +95,7 @@ export const DEPLOY_SCHEMA = {
     },
     copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
     cdrStore: { type: "string" },
+    tls: deployTlsSchema(DEPLOY_ROLES),
     tokens: {
       type: "object",
       additionalProperties: false,
@@ -118,7 +121,7 @@ export const DEPLOY_SCHEMA = {
 
 export interface RoleAddresses {
   host: string;
-  sip?: { udp: number; tcp?: number };
+  sip?: { udp: number; tcp?: number; tls?: number };
   cops?: number;
   osp?: number;
 }
@@ -149,6 +152,8 @@ export interface DeployConfig {
   copsSecurity?: CopsSecurity;
   /** The clearinghouse's SQLite CDR file (absolute); without it CDRs are kept in memory and die with the process. */
   cdrStore?: string;
+  /** TLS from the `tls` section: which links, the pinned CA, mutual TLS, every role's certificate and key (PEM). */
+  tls?: SocketTlsOptions;
 }
 
 /** PEM files (paths relative to the deployment file): the CA POL2 trusts, the clearinghouse's key and certificate. */
@@ -184,6 +189,7 @@ type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls" | "pk
   calls?: Partial<DeployCalls>;
   tokens?: DeployTokens;
   cdrStore?: string;
+  tls?: DeployTlsSection;
 };
 
 export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployConfig {
@@ -217,13 +223,14 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     const listens = role === "POL1" || role === "POL2" ? "cops" : role === "CH" ? "osp" : role === "R1" || role === "R2" ? undefined : "sip";
     for (const kind of ["sip", "cops", "osp"] as const)
       if (entry[kind] !== undefined && kind !== listens) problem(["roles", role, kind], `${role} does not listen for ${kind.toUpperCase()}${listens ? ` (only ${listens})` : " (it only connects out)"}`);
-    for (const need of required(role, topology)) {
-      const has = need === "sip.udp" ? entry.sip : need === "sip.tcp" ? entry.sip?.tcp : entry[need];
+    for (const need of required(role, topology, raw.tls?.sip === true)) {
+      const has = need === "sip.udp" ? entry.sip : need === "sip.tcp" ? entry.sip?.tcp : need === "sip.tls" ? entry.sip?.tls : entry[need];
       if (has === undefined) problem(["roles", role], `${role} needs '${need}' (${reason(need, topology)})`);
     }
     const listeners: Array<[string, number | undefined, Array<string | number>]> = [
       ["udp", entry.sip?.udp, ["roles", role, "sip", "udp"]],
       ["tcp", entry.sip?.tcp, ["roles", role, "sip", "tcp"]],
+      ["tcp", entry.sip?.tls, ["roles", role, "sip", "tls"]],
       ["tcp", entry.cops, ["roles", role, "cops"]],
       ["tcp", entry.osp, ["roles", role, "osp"]],
     ];
@@ -259,6 +266,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     if (sec.maxPendingRequests !== undefined && sec.maxPendingRequests < (sec.maxRequestStates ?? 1))
       problem(["copsSecurity", pdp, "maxPendingRequests"], "is below maxRequestStates: a REQ per open state could not wait for its DEC");
   }
+  const tls = raw.tls ? readDeployTls(raw.tls, file, DEPLOY_ROLES.filter((r) => raw.roles[r]), topology, problem) : undefined;
   if (problems.length > 0) throw new DeployConfigError(file, problems.sort((a, b) => a.line - b.line || a.column - b.column));
   const calls: DeployCalls = {
     count: raw.calls?.count ?? 1,
@@ -274,15 +282,16 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
   if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);
+  if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   return config;
 }
 
-type Need = "sip.udp" | "sip.tcp" | "cops" | "osp";
+type Need = "sip.udp" | "sip.tcp" | "sip.tls" | "cops" | "osp";
 
-/** The listeners a role's process binds. */
-function required(role: Role, topology: TopologyOptions): Need[] {
-  if (role === "UAC" || role === "UAS" || role === "SIP1" || role === "SIP2") return topology.sipTransport === "tcp" ? ["sip.udp", "sip.tcp"] : ["sip.udp"];
+/** The listeners a role's process binds (SIP over TLS: the stream listener is sip.tls). */
+function required(role: Role, topology: TopologyOptions, sipOverTls = false): Need[] {
+  if (role === "UAC" || role === "UAS" || role === "SIP1" || role === "SIP2") return topology.sipTransport === "tcp" ? ["sip.udp", sipOverTls ? "sip.tls" : "sip.tcp"] : ["sip.udp"];
   if (role === "POL1" || role === "POL2") return ["cops"];
   if (role === "CH") return topology.clearinghouse === "none" ? [] : ["osp"];
   return [];
@@ -290,6 +299,7 @@ function required(role: Role, topology: TopologyOptions): Need[] {
 
 function reason(need: Need, topology: TopologyOptions): string {
   if (need === "sip.tcp") return "topology.sipTransport is tcp";
+  if (need === "sip.tls") return "tls.sip is true";
   if (need === "sip.udp") return "a SIP node binds a UDP socket";
   if (need === "cops") return "a COPS PDP listens on TCP";
   return `topology.clearinghouse is ${topology.clearinghouse}`;
@@ -323,6 +333,7 @@ export function directoryOf(config: DeployConfig): Record<string, NodeAddresses>
     const d: NodeAddresses = { host: e.host };
     if (e.sip) d.sipUdp = e.sip.udp;
     if (e.sip?.tcp !== undefined) d.sipTcp = e.sip.tcp;
+    if (e.sip?.tls !== undefined) d.sipTls = e.sip.tls;
     if (e.cops !== undefined) d.cops = e.cops;
     if (e.osp !== undefined) d.osp = e.osp;
     out[name] = d;

@@ -10,6 +10,7 @@ import { horizonOf } from "./call-outcomes.js";
 import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, type DeployConfig } from "./deploy-config.js";
 import type { CallOutcome, Role } from "./run-calls.js";
 import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
+import { tlsForRole } from "./deploy-tls.js";
 import { flowNetwork } from "./run-network.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
@@ -125,6 +126,8 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     identifyTcpPeer: (proto, _acceptor, first, source) =>
       proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
     wallClock: true,
+    // TLS (deploy file `tls`): this process holds its own certificate and key only.
+    ...(config.tls ? { tls: tlsForRole(config.tls, role) } : {}),
     onRecord: run.onRecord,
     onEmit: (_node, e) => {
       run.bus.publish(e);

@@ -1,0 +1,107 @@
+// The deploy file's `tls` section: which links run over TLS (SIP between nodes, COPS per RFC 4261, OSP over
+// HTTPS), the CA every role pins, mutual TLS, and each role's certificate and key (PEM files relative to the
+// deploy file). Impossible settings are problems naming the field.
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { SocketTlsOptions } from "../drivers/socket-tls.js";
+import type { Role, TopologyOptions } from "./run-calls.js";
+
+const roleCredentials = { type: "object", additionalProperties: false, properties: { certificate: { type: "string" }, key: { type: "string" } } };
+
+export function deployTlsSchema(roles: readonly Role[]): object {
+  return {
+    type: "object",
+    additionalProperties: false,
+    required: ["ca"],
+    properties: {
+      ca: { type: "string" },
+      requireClientCert: { type: "boolean" },
+      sip: { type: "boolean" },
+      cops: { type: "boolean" },
+      osp: { type: "boolean" },
+      roles: { type: "object", additionalProperties: false, properties: Object.fromEntries(roles.map((r) => [r, roleCredentials])) },
+    },
+  };
+}
+
+export interface DeployTlsSection {
+  ca: string;
+  requireClientCert?: boolean;
+  sip?: boolean;
+  cops?: boolean;
+  osp?: boolean;
+  roles?: Partial<Record<Role, { certificate?: string; key?: string }>>;
+}
+
+type Problem = (path: Array<string | number>, message: string) => void;
+
+const SIP_NODES: readonly Role[] = ["UAC", "SIP1", "SIP2", "UAS"];
+
+/** Why `role` needs a certificate under `tls` (it listens, or it connects and listeners ask for one), or undefined. */
+function certificateNeed(role: Role, tls: DeployTlsSection, clearinghouse: boolean): string | undefined {
+  const mutual = tls.requireClientCert === true;
+  if (tls.sip && SIP_NODES.includes(role)) return "it speaks SIP over TLS";
+  if (tls.cops && (role === "POL1" || role === "POL2")) return "it listens for COPS over TLS";
+  if (tls.cops && mutual && ["SIP1", "SIP2", "R1", "R2"].includes(role)) return "it connects to its PDP over mutual TLS";
+  if (clearinghouse && tls.osp && role === "CH") return "it serves OSP over HTTPS";
+  if (clearinghouse && tls.osp && mutual && (role === "POL1" || role === "POL2")) return "it connects to the clearinghouse over mutual TLS";
+  return undefined;
+}
+
+/** Reads the section's PEM files; every impossible setting is reported through `problem`. */
+export function readDeployTls(
+  tls: DeployTlsSection,
+  file: string,
+  presentRoles: readonly Role[],
+  topology: TopologyOptions,
+  problem: Problem,
+): SocketTlsOptions {
+  const pem = (path: Array<string | number>, name: string, kind: "CERTIFICATE" | "PRIVATE KEY"): string => {
+    const full = resolve(dirname(file), name);
+    try {
+      const text = readFileSync(full, "utf8");
+      if (text.includes(kind === "CERTIFICATE" ? "-----BEGIN CERTIFICATE-----" : "PRIVATE KEY-----")) return text;
+      problem(path, `${full} holds no ${kind} PEM block`);
+    } catch (err) {
+      problem(path, `cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    return "";
+  };
+  if (!tls.sip && !tls.cops && !tls.osp) problem(["tls"], "switches nothing on: set sip, cops or osp to true");
+  if (tls.sip && topology.sipTransport !== "tcp") problem(["tls", "sip"], "SIP over TLS needs topology.sipTransport tcp (the roles' stream transport)");
+  if (tls.osp && topology.clearinghouse === "none") problem(["tls", "osp"], "topology.clearinghouse is none: there is no OSP");
+  const caPem = pem(["tls", "ca"], tls.ca, "CERTIFICATE");
+  const credentials: SocketTlsOptions["credentials"] = {};
+  for (const [role, entry] of Object.entries(tls.roles ?? {}) as [Role, { certificate?: string; key?: string }][]) {
+    if (entry.certificate === undefined || entry.key === undefined) {
+      const missing = entry.certificate === undefined ? "certificate" : "key";
+      problem(["tls", "roles", role], `${missing} missing: a ${missing === "key" ? "certificate needs its key" : "key needs its certificate"}`);
+      continue;
+    }
+    const certificatePem = pem(["tls", "roles", role, "certificate"], entry.certificate, "CERTIFICATE");
+    const keyPem = pem(["tls", "roles", role, "key"], entry.key, "PRIVATE KEY");
+    if (!certificatePem || !keyPem) continue;
+    try {
+      if (!new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem))) problem(["tls", "roles", role, "key"], "is not the key of the certificate");
+      else credentials[role] = { certificatePem, keyPem };
+    } catch (err) {
+      problem(["tls", "roles", role], `unusable certificate or key: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  for (const role of presentRoles) {
+    const need = certificateNeed(role, tls, topology.clearinghouse !== "none");
+    if (need !== undefined && tls.roles?.[role] === undefined) problem(["tls", "roles"], `${role} needs a certificate and key: ${need}`);
+  }
+  const out: SocketTlsOptions = { caPem, credentials, requireClientCert: tls.requireClientCert === true };
+  if (tls.sip) out.sip = true;
+  if (tls.cops) out.cops = true;
+  if (tls.osp) out.osp = true;
+  return out;
+}
+
+/** The options one role's process needs: its own certificate only. */
+export function tlsForRole(tls: SocketTlsOptions, role: Role): SocketTlsOptions {
+  const own = tls.credentials[role];
+  return { ...tls, credentials: own ? { [role]: own } : {} };
+}
