@@ -21,6 +21,7 @@ import {
   type CopsMessage,
 } from "../../../protocols/cops/index.js";
 import { freePort } from "../../interop/sip-sipp-helpers.js";
+import { fuzzSeed, randomBytes, seededRandom } from "../../support/seeded-random.js";
 
 const SIP1_KEY: CopsIntegrityConfig = { keyId: 41, key: Buffer.from("8d2c0e0a5b1f4d3c9e7a6b5c4d3e2f10", "hex") };
 const MAX_STATES = 500;
@@ -43,6 +44,11 @@ class RawPep {
       for (const f of this.splitter.push(chunk)) {
         const m = decodeCopsMessage(f);
         if (m.op === "KA") continue;
+        if (m.op === "SSQ") {
+          // A PDP that saw this PEPID go away asks it to resynchronise (RFC 2748 §3.9): nothing to re-send.
+          this.send({ op: "SSC", clientType: m.clientType });
+          continue;
+        }
         if (this.waiting) {
           const w = this.waiting;
           this.waiting = undefined;
@@ -139,6 +145,43 @@ describe("hostile input at a served PDP gets CC with the RFC's Error, then close
     const causes = ["cops-bad-length", "cops-frame-too-large", "cops-bad-version", "cops-bad-message", "cops-before-open", "cops-unsupported-client-type", "cops-pep-not-admitted", "cops-integrity-missing", "cops-integrity-failed"];
     for (const cause of causes) expect(refusals.some((r) => r.startsWith(`COPS ${cause} `)), cause).toBe(true);
   });
+});
+
+describe("random and mutated first messages", () => {
+  it("300 connections of random bytes or mutated OPNs: each is answered by CC (or CAT) or just closed, and SIP1 is served afterwards", async () => {
+    const rnd = seededRandom(fuzzSeed());
+    const validOpn = encodeCopsMessage(opn("r1", ClientType.DiffServPr));
+    const inputs: Buffer[] = [];
+    for (let i = 0; i < 150; i++) inputs.push(randomBytes(rnd, 1 + Math.floor(rnd() * 64)));
+    for (let i = 0; i < 150; i++) {
+      const m = Buffer.from(validOpn);
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) m[Math.floor(rnd() * m.length)] = Math.floor(rnd() * 256);
+      inputs.push(m);
+    }
+    const answers = new Map<string, number>();
+    for (let at = 0; at < inputs.length; at += 10) {
+      await Promise.all(
+        inputs.slice(at, at + 10).map(async (bytes) => {
+          const pep = new RawPep(port);
+          pep.write(bytes);
+          pep.socket.end(); // a first message cut short is closed, not waited for
+          const first = await Promise.race([pep.next(), pep.closed.then(() => undefined)]);
+          pep.end();
+          await pep.closed;
+          const key = first === undefined ? "closed" : first.op === "CC" ? `CC ${first.error.code}` : first.op;
+          answers.set(key, (answers.get(key) ?? 0) + 1);
+        }),
+      );
+    }
+    for (const key of answers.keys()) expect(["closed", "CAT", "CC 3", "CC 6", "CC 7", "CC 13", "CC 14", "CC 15"]).toContain(key);
+    expect(answers.get("CC 3")).toBeGreaterThan(100);
+    const sip1 = new RawPep(port, SIP1_KEY);
+    sip1.send(opn("sip1.example.com"));
+    expect((await sip1.next()).op).toBe("CAT");
+    sip1.send(buildSipAaaRequest("AAA", handleOf(9), info(9)));
+    expect(parseSipAaaDecision(await sip1.next())).toMatchObject({ purpose: "AAA", allowed: true });
+    sip1.end();
+  }, 60_000);
 });
 
 describe("authenticated PEPs", () => {
