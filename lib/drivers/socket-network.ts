@@ -492,6 +492,10 @@ export class SocketNetwork<E = unknown> {
         this.onFrames(frames, chunk, link, 0, sock);
       } else if (this.opts.identifyTcpPeer) {
         link = this.acceptRemote(frames, chunk, acceptor, proto, sock);
+      } else {
+        // Every peer of a one-process network connects from this process: anyone else is closed at once.
+        this.opts.onDrop?.(proto, "unknown-peer", `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}`);
+        sock.destroy();
       }
     });
     sock.on("error", () => undefined);
