@@ -2,7 +2,7 @@
 // (AuthorisationRequest → AuthorisationResponse) and turns usage into CDRs (UsageIndication →
 // UsageConfirmation, sent only once the record is on disk). No I/O of its own: bytes or a message in,
 // the answer out, time only from `nowMs`; the HTTP server and the in-memory adapter both call handle().
-import { createHash } from "node:crypto";
+import * as nodeCrypto from "node:crypto";
 import {
   OSP_STATUS,
   OspDecodeError,
@@ -97,8 +97,8 @@ export class Clearinghouse {
       throw err;
     }
     this.forgetOldAnswers(nowMs);
-    const digest = createHash("sha256").update(body).digest();
-    const key = `${peer ?? ""}\u0000${message.messageId}\u0000${digest.toString("base64")}`;
+    const digest = bodyDigest(body);
+    const key = `${peer ?? ""}\u0000${message.messageId}\u0000${digest}`;
     const random = randomAttribute(digest);
     const earlier = this.answered.get(key);
     if (earlier) return this.answer(message, earlier.at, peer, { next: earlier.transactionId }, random);
@@ -292,14 +292,20 @@ export class Clearinghouse {
       return { httpStatus: 400, bytes: Buffer.from(`${err.message}\n`) };
     }
     const status = { code: err.ospStatusCode ?? OSP_STATUS.badRequest, description: `${err.path || "(document)"}: ${err.reason}`.slice(0, 200) };
-    const random = randomAttribute(createHash("sha256").update(request).digest());
+    const random = randomAttribute(bodyDigest(request));
     return this.reply(messageId, [statusAnswer(answerKind, componentId, nowMs, status)], random);
   }
 }
 
+/** SHA-256 of a request body, base64: crypto.hash (Node ≥ 20.12) is one call, about a third of createHash's cost. */
+const bodyDigest: (body: Buffer | string) => string =
+  typeof nodeCrypto.hash === "function"
+    ? (body) => nodeCrypto.hash("sha256", body, "base64")
+    : (body) => nodeCrypto.createHash("sha256").update(body).digest("base64");
+
 /** The answer's `random` attribute, from the request's digest so that a retransmission gets the same answer. */
-function randomAttribute(digest: Buffer): string {
-  return String(1 + (digest.readUInt32BE(0) % 65_535));
+function randomAttribute(digest: string): string {
+  return String(1 + (Buffer.from(digest.slice(0, 8), "base64").readUInt32BE(0) % 65_535));
 }
 
 function statusAnswer(kind: OspComponentKind, componentId: string | undefined, nowMs: number, status: OspStatus): OspComponent {
