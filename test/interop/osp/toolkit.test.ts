@@ -47,17 +47,29 @@ interface PeerResult {
 }
 
 /** `caFile`: the CA the toolkit trusts when it validates the token (its own key and certificate stay RSA). */
-/** `bothSides`: post-dial delays on, and the terminating side reports its usage too. */
-function runPeer(url: string, callId: string, caFile = "ca.pem", bothSides = false): Promise<PeerResult> {
+function runPeer(url: string, callId: string, caFile = "ca.pem"): Promise<PeerResult> {
   return new Promise((resolve, reject) => {
     const args = [url, join(dir, "key.pem"), join(dir, "cert.pem"), join(dir, caFile), "14045266060", "14043342535", callId];
-    if (bothSides) args.push("both-sides");
     execFile(peer, args, { timeout: 60_000 }, (err, stdout, stderr) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
         resolve(JSON.parse(line) as PeerResult);
       } catch {
         reject(new Error(`toolkit peer printed no result (${String(err)}): ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+/** `calls` calls from one toolkit process, back to back, post-dial delays on and both sides reporting usage. */
+function runPeerCalls(url: string, callPrefix: string, calls: number): Promise<PeerResult[]> {
+  return new Promise((resolve, reject) => {
+    const args = [url, join(dir, "key.pem"), join(dir, "cert.pem"), join(dir, "ca.pem"), "14045266060", "14043342535", callPrefix, "both-sides", String(calls)];
+    execFile(peer, args, { timeout: 120_000 }, (err, stdout, stderr) => {
+      try {
+        resolve(stdout.trim().split("\n").map((l) => JSON.parse(l) as PeerResult));
+      } catch {
+        reject(new Error(`toolkit peer printed no results (${String(err)}): ${stdout}\n${stderr}`));
       }
     });
   });
@@ -158,17 +170,22 @@ describe("TransNexus OSP Toolkit as the policy server", () => {
 
   it("50 calls within one second, post-dial delays on: one CDR per call and side, none merged", { timeout: 120_000 }, async () => {
     await withClearinghouse({ signerPki: pki, db: "cdr-burst.sqlite" }, async (url, seen, store) => {
-      // Start at the top of a second, so that the toolkit's messageIds (rand_r seeded with time(NULL)) collide.
+      // Start at the top of a second: the toolkit's messageIds (rand_r seeded with time(NULL)) collide within one.
       await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
-      const calls = Array.from({ length: 50 }, (_, i) => `burst-${i}@192.0.2.10`);
-      const results = await Promise.all(calls.map((c) => runPeer(url, c, "ca.pem", true)));
+      const results = await runPeerCalls(url, "burst@192.0.2.10", 50);
+      const calls = Array.from({ length: 50 }, (_, i) => `burst@192.0.2.10-${i}`);
+      expect(results.length).toBe(50);
       expect(results.filter((r) => !r.ok)).toEqual([]);
       const requests = seen.map((b) => decodeOspMessage(b));
       const authorisationIds = requests.filter((m) => m.components[0]!.kind === "AuthorisationRequest").map((m) => m.messageId);
       const usageIds = requests.filter((m) => m.components[0]!.kind === "UsageIndication").map((m) => m.messageId);
       expect(authorisationIds.length).toBe(50);
       expect(usageIds.length).toBe(100);
-      console.log(`toolkit burst: ${new Set(authorisationIds).size} distinct AuthorizationRequest messageIds, ${new Set(usageIds).size} distinct UsageIndication messageIds for 50 calls`);
+      const stamps = requests.map((m) => m.components[0]!).filter((c) => c.kind === "AuthorisationRequest").map((c) => c.timestamp!);
+      console.log(
+        `toolkit burst: ${new Set(authorisationIds).size} distinct AuthorizationRequest messageIds, ${new Set(usageIds).size} distinct ` +
+          `UsageIndication messageIds for 50 calls; AuthorizationRequest timestamps span ${(Math.max(...stamps) - Math.min(...stamps)) / 1000} s`,
+      );
       // The scenario of the lost CDRs: messageIds shared between calls.
       expect(new Set(authorisationIds).size).toBeLessThan(50);
       // What the toolkit wrote for post-dial delay, as read.
