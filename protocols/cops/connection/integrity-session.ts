@@ -1,6 +1,6 @@
 // RFC 2748 §2.2.16 per-connection integrity state: Key ID, keys per peer, sequence numbers per direction.
 import { encodeCopsMessage } from "../cops-codec.js";
-import { HMAC_MD5_96_LENGTH } from "../constants.js";
+import { CNum, HMAC_MD5_96_LENGTH, OBJECT_HEADER_LENGTH } from "../constants.js";
 import type { CopsMessage } from "../cops-message.js";
 import { integrityPlaceholder, signCopsMessage, verifyCopsDigest } from "../integrity.js";
 
@@ -13,6 +13,9 @@ export interface CopsIntegrityConfig {
   /** First sequence number this side sends (in its OPN or CAT); default 0. */
   initialSequence?: number;
 }
+
+/** Header, Key ID, Sequence Number and HMAC-MD5-96 digest. */
+const INTEGRITY_OBJECT_LENGTH = OBJECT_HEADER_LENGTH + 8 + HMAC_MD5_96_LENGTH;
 
 export type IntegrityCheck = "ok" | "missing" | "bad-key" | "bad-digest" | "replayed";
 
@@ -39,11 +42,26 @@ export class IntegritySession {
   check(bytes: Buffer, msg: CopsMessage): IntegrityCheck {
     const integrity = msg.integrity;
     if (integrity === undefined || integrity.cType !== 1) return "missing";
-    const key = this.peerKeys.get(integrity.keyId);
+    return this.verify(bytes, integrity.keyId, integrity.sequence, integrity.digest.length);
+  }
+
+  /**
+   * Checks a message that does not decode by its last 24 octets, where a C-Type 1 Integrity object must be
+   * (RFC 2748 §2.2.16: always the last object): a tampered message is told apart from a malformed one its
+   * signer sent.
+   */
+  checkUndecoded(bytes: Buffer): IntegrityCheck {
+    const at = bytes.length - INTEGRITY_OBJECT_LENGTH;
+    if (at < 8 || bytes.readUInt16BE(at) !== INTEGRITY_OBJECT_LENGTH || bytes[at + 2] !== CNum.Integrity || bytes[at + 3] !== 1) return "missing";
+    return this.verify(bytes, bytes.readUInt32BE(at + 4), bytes.readUInt32BE(at + 8), HMAC_MD5_96_LENGTH);
+  }
+
+  private verify(bytes: Buffer, keyId: number, sequence: number, digestLength: number): IntegrityCheck {
+    const key = this.peerKeys.get(keyId);
     if (key === undefined) return "bad-key";
-    if (integrity.digest.length !== HMAC_MD5_96_LENGTH || !verifyCopsDigest(bytes, key)) return "bad-digest";
-    if (this.expectedReceive !== undefined && integrity.sequence !== this.expectedReceive) return "replayed";
-    this.expectedReceive = (integrity.sequence + 1) >>> 0;
+    if (digestLength !== HMAC_MD5_96_LENGTH || !verifyCopsDigest(bytes, key)) return "bad-digest";
+    if (this.expectedReceive !== undefined && sequence !== this.expectedReceive) return "replayed";
+    this.expectedReceive = (sequence + 1) >>> 0;
     return "ok";
   }
 }

@@ -201,6 +201,12 @@ export class CopsPdpConnection {
     if (this.state === "closed") return;
     const msg = decodeOrError(bytes);
     if (msg instanceof CopsDecodeError) {
+      // With Integrity on, a message that fails it is refused as such, decodable or not (RFC 2748 §2.2.16).
+      const verdict = this.integrity?.checkUndecoded(bytes) ?? "ok";
+      if (verdict !== "ok") {
+        this.closeWithError(integrityCloseError(verdict), `integrity ${verdict}`, out, verdict === "missing" ? "integrity-missing" : "integrity-failed");
+        return;
+      }
       this.onMalformed(bytes, msg, out);
       return;
     }

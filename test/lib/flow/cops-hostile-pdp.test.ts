@@ -2,18 +2,14 @@
 // TCP sockets: every hostile input gets the CC of RFC 2748 §2.2.8 / §3.7 and a close, the process keeps
 // serving, impostors never displace the real PEPs, and a 100,000-REQ flood on one connection holds no more
 // request states than configured and leaves none once the connection is gone.
-import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDeployConfig } from "../../../lib/flow/deploy-config.js";
 import { serveRole, type ServedRole } from "../../../lib/flow/serve.js";
 import {
   ClientType,
-  CopsFrameSplitter,
   ErrorCode,
-  IntegritySession,
   buildConfigRequest,
   buildSipAaaRequest,
-  decodeCopsMessage,
   encodeAaaRequest,
   encodeCopsMessage,
   parseSipAaaDecision,
@@ -21,68 +17,11 @@ import {
   type CopsMessage,
 } from "../../../protocols/cops/index.js";
 import { freePort } from "../../interop/sip-sipp-helpers.js";
+import { RawPep } from "../../support/raw-cops-pep.js";
 import { fuzzSeed, randomBytes, seededRandom } from "../../support/seeded-random.js";
 
 const SIP1_KEY: CopsIntegrityConfig = { keyId: 41, key: Buffer.from("8d2c0e0a5b1f4d3c9e7a6b5c4d3e2f10", "hex") };
 const MAX_STATES = 500;
-
-/** A PEP on a raw TCP socket: what it writes, and the messages the PDP answers with. */
-class RawPep {
-  readonly socket: Socket;
-  private readonly splitter = new CopsFrameSplitter();
-  private readonly inbox: CopsMessage[] = [];
-  private waiting: ((m: CopsMessage) => void) | undefined;
-  readonly closed: Promise<void>;
-  private seal: IntegritySession | undefined;
-
-  constructor(port: number, integrity?: CopsIntegrityConfig) {
-    if (integrity) this.seal = new IntegritySession(integrity);
-    this.socket = connect({ host: "127.0.0.1", port });
-    this.socket.on("error", () => undefined);
-    this.closed = new Promise((resolve) => this.socket.on("close", () => resolve()));
-    this.socket.on("data", (chunk: Buffer) => {
-      for (const f of this.splitter.push(chunk)) {
-        const m = decodeCopsMessage(f);
-        if (m.op === "KA") continue;
-        if (m.op === "SSQ") {
-          // A PDP that saw this PEPID go away asks it to resynchronise (RFC 2748 §3.9): nothing to re-send.
-          this.send({ op: "SSC", clientType: m.clientType });
-          continue;
-        }
-        if (this.waiting) {
-          const w = this.waiting;
-          this.waiting = undefined;
-          w(m);
-        } else this.inbox.push(m);
-      }
-    });
-  }
-  write(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-  send(m: CopsMessage): void {
-    this.write(this.seal ? this.seal.seal(m).bytes : encodeCopsMessage(m));
-  }
-  sealed(m: CopsMessage): Buffer {
-    if (!this.seal) throw new Error("no keys");
-    return this.seal.seal(m).bytes;
-  }
-  next(): Promise<CopsMessage> {
-    const m = this.inbox.shift();
-    if (m) return Promise.resolve(m);
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-  /** The PDP's CC, then the close: returns the CC's Error code. */
-  async refusedWith(): Promise<number> {
-    const m = await this.next();
-    await this.closed;
-    expect(m.op).toBe("CC");
-    return m.op === "CC" ? m.error.code : -1;
-  }
-  end(): void {
-    this.socket.destroy();
-  }
-}
 
 const opn = (pepId: string, clientType: number = ClientType.SipAaa): CopsMessage => ({ op: "OPN", clientType, pepId });
 const info = (n: number) => ({ callId: `flood-${n}@example.com`, caller: "sip:a@example.com", callee: "sip:b@example.com", flows: [] });

@@ -11,6 +11,7 @@ import {
   encodeCopsMessage,
   encodeSipAaaClientSi,
   pepAdmission,
+  signCopsMessage,
   sipAaaContext,
   type CopsAction,
   type CopsIntegrityConfig,
@@ -148,6 +149,28 @@ describe("PEP authentication at the PDP", () => {
     w.expectClosedWith(ErrorCode.AuthenticationFailure);
     expect(w.causes()).toEqual(["integrity-failed"]);
     expect(w.events.some((e) => e.type === "request")).toBe(false);
+  });
+  it("a REQ tampered so that it no longer decodes → CC Error 14, not a DEC with Error", () => {
+    const seal = sealedBy(sip1);
+    const w = new Wire({ ...base, ...admission("127.0.0.2") }).bytes(seal(opn()));
+    const tampered = Buffer.from(seal(req(1)));
+    tampered[24] = (tampered[24] as number) ^ 0x40; // the ClientSI's length now runs past the message
+    w.bytes(tampered);
+    w.expectClosedWith(ErrorCode.AuthenticationFailure);
+    expect(w.sent.filter((m) => m.op === "DEC")).toEqual([]);
+  });
+  it("a malformed REQ its PEP signed gets DEC with Error and the connection stays; the sequence goes on", () => {
+    const integrity = new IntegritySession(sip1);
+    const w = new Wire({ ...base, ...admission("127.0.0.2") }).bytes(integrity.seal(opn()).bytes);
+    // A REQ without its Context (Error 7), signed as the PEP signs everything.
+    const noContext = encodeCopsMessage({ op: "DRQ", clientType: ClientType.SipAaa, handle: handleOf(1), reason: { code: 1, subCode: 0 }, integrity: { kind: "integrity", cType: 1, keyId: 7, sequence: 1, digest: Buffer.alloc(12) } } as CopsMessage);
+    noContext[1] = 1; // op code REQ: a Handle, then a Reason where the Context must be
+    integrity.seal({ op: "KA", clientType: 0 }); // the sequence number 1 is this REQ's
+    w.bytes(signCopsMessage(noContext, sip1.key));
+    expect(w.sent.at(-1)).toMatchObject({ op: "DEC", handle: handleOf(1), error: { code: ErrorCode.MandatoryObjectMissing } });
+    expect(w.closed).toBe(false);
+    w.bytes(integrity.seal(req(2)).bytes);
+    expect(w.events.at(-1)).toMatchObject({ type: "request" });
   });
   it("an unauthenticated OPN naming a connected PEPID is refused; one that passes Integrity is admitted", () => {
     new Wire({ ...base, clientTypes: [2], ...admission("127.0.0.3", true) }).msg(opn("r1", 2)).expectClosedWith(ErrorCode.AuthenticationFailure);
