@@ -25,7 +25,7 @@ export interface ProxyServerOptions {
   timers?: Partial<TransactionTimerConfig>;
   limits?: Partial<SipParseLimits>;
   /** Needed when a tls: address is listed. */
-  tls?: { secureContext: SecureContextOptions; rejectUnauthorized?: boolean };
+  tls?: { secureContext: SecureContextOptions; rejectUnauthorized?: boolean; requireClientCert?: boolean };
   advertisedHost?: string;
   clock?: TransactionClock;
   /** RFC 6026 Accepted state for INVITE server transactions (default true: a late INVITE retransmission is absorbed, not forwarded again). */
@@ -49,8 +49,10 @@ export function createTransport(address: TransportAddress, options: Pick<ProxySe
       if (!options.tls) throw new SipTransportError("listen-failed", "tls listener needs a certificate and key", address);
       return new TlsTransport({ ...base, ...options.tls });
     case "ws":
+      return new WebSocketTransport({ ...base, protocol: "ws" });
     case "wss":
-      return new WebSocketTransport({ ...base, protocol: address.protocol });
+      if (!options.tls) throw new SipTransportError("listen-failed", "wss listener needs a certificate and key", address);
+      return new WebSocketTransport({ ...base, protocol: "wss", tls: options.tls });
   }
 }
 

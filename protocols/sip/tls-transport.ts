@@ -9,6 +9,8 @@ export interface TlsTransportOptions extends StreamTransportOptions {
   secureContext: SecureContextOptions;
   /** Verify the peer certificate on outbound connections (default true). */
   rejectUnauthorized?: boolean;
+  /** Ask every client for a certificate and refuse the handshake without a valid one (mutual TLS). */
+  requireClientCert?: boolean;
   /** SNI / name checked on outbound connections (default: the destination host). */
   servername?: string;
 }
@@ -22,7 +24,8 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected createServer(onSocket: (socket: Socket) => void): Server {
-    return createServer(this.tlsOptions.secureContext, onSocket) as unknown as Server;
+    const mutual = this.tlsOptions.requireClientCert === true;
+    return createServer({ ...this.tlsOptions.secureContext, requestCert: mutual, rejectUnauthorized: mutual }, onSocket) as unknown as Server;
   }
 
   protected connectSocket(destination: TransportAddress): Socket {

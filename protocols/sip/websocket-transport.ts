@@ -1,6 +1,9 @@
-// RFC 7118: SIP over WebSocket (subprotocol "sip", one SIP message per WebSocket message), via `ws`.
+// RFC 7118: SIP over WebSocket (subprotocol "sip", one SIP message per WebSocket message), via `ws`. WSS is
+// the same over TLS (RFC 7118 §3, RFC 6455 §11.1.2): its own HTTPS server, certificate and key required.
 import { WebSocket, WebSocketServer } from "ws";
 import type { IncomingMessage } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { SecureContextOptions } from "node:tls";
 import { DEFAULT_SIP_PARSE_LIMITS, parseSipMessage, type SipParseLimits } from "./message-parser.js";
 import { ConnectionTable, normaliseAddress, type TransportConnection } from "./transport-connections.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
@@ -10,9 +13,19 @@ export interface WebSocketTransportOptions {
   host: string;
   port: number;
   limits?: Partial<SipParseLimits>;
-  /** "ws" (default) or "wss" when fronted by TLS termination; only changes how addresses are labelled. */
+  /** "ws" (default) or "wss": WebSocket over TLS, which needs `tls`. */
   protocol?: "ws" | "wss";
   connectTimeoutMs?: number;
+  /** wss: certificate and key presented, CA for verifying peers (server and, with requireClientCert, clients). */
+  tls?: WebSocketTlsOptions;
+}
+
+export interface WebSocketTlsOptions {
+  secureContext: SecureContextOptions;
+  /** Ask every client for a certificate and refuse the handshake without a valid one (mutual TLS). */
+  requireClientCert?: boolean;
+  /** Verify the server's certificate on outbound wss connections (default true). */
+  rejectUnauthorized?: boolean;
 }
 
 type Connection = TransportConnection<WebSocket>;
@@ -21,6 +34,7 @@ export class WebSocketTransport implements SipTransport {
   readonly protocol: "ws" | "wss";
   readonly reliable = true;
   private server: WebSocketServer | undefined;
+  private tlsServer: HttpsServer | undefined;
   private events: TransportEvents | undefined;
   private bound: TransportAddress;
   private readonly connections = new ConnectionTable<WebSocket>(
@@ -40,9 +54,13 @@ export class WebSocketTransport implements SipTransport {
   listen(events: TransportEvents): Promise<void> {
     this.events = events;
     const maxPayload = { ...DEFAULT_SIP_PARSE_LIMITS, ...this.options.limits }.maxMessageBytes;
+    const tls = this.options.tls;
+    if (this.protocol === "wss" && !tls) return Promise.reject(new SipTransportError("listen-failed", "wss listener needs a certificate and key (RFC 7118 §3: WSS is WebSocket over TLS)", this.bound));
+    const mutual = tls?.requireClientCert === true;
+    const tlsServer = this.protocol === "wss" && tls ? createHttpsServer({ ...tls.secureContext, requestCert: mutual, rejectUnauthorized: mutual }) : undefined;
+    this.tlsServer = tlsServer;
     const server = new WebSocketServer({
-      host: this.options.host,
-      port: this.options.port,
+      ...(tlsServer ? { server: tlsServer } : { host: this.options.host, port: this.options.port }),
       maxPayload, // ws refuses larger frames before buffering them (close 1009)
       // RFC 7118 §4: the "sip" subprotocol is mandatory.
       handleProtocols: (protocols) => (protocols.has("sip") ? "sip" : false),
@@ -56,12 +74,15 @@ export class WebSocketTransport implements SipTransport {
       this.adopt(socket, { protocol: this.protocol, host: normaliseAddress(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 });
     });
     return new Promise((resolve, reject) => {
-      server.once("error", (err) => reject(new SipTransportError("listen-failed", `ws listen on ${this.options.host}:${this.options.port}: ${err.message}`)));
-      server.once("listening", () => {
-        const a = server.address();
+      const listening = tlsServer ?? server;
+      listening.once("error", (err: Error) => reject(new SipTransportError("listen-failed", `${this.protocol} listen on ${this.options.host}:${this.options.port}: ${err.message}`)));
+      tlsServer?.listen(this.options.port, this.options.host);
+      listening.once("listening", () => {
+        const a = listening.address();
         this.bound = { protocol: this.protocol, host: this.options.host, port: typeof a === "object" && a ? a.port : this.options.port };
-        server.removeAllListeners("error");
-        server.on("error", () => undefined);
+        listening.removeAllListeners("error");
+        listening.on("error", () => undefined);
+        tlsServer?.on("tlsClientError", () => undefined); // a failed handshake (no or bad client certificate) closes that socket only
         resolve();
       });
     });
@@ -108,7 +129,9 @@ export class WebSocketTransport implements SipTransport {
     return new Promise((resolve, reject) => {
       const scheme = destination.protocol === "wss" ? "wss" : "ws";
       const host = destination.host.includes(":") ? `[${destination.host}]` : destination.host;
-      const socket = new WebSocket(`${scheme}://${host}:${destination.port}`, "sip", { handshakeTimeout: this.options.connectTimeoutMs ?? 5000 });
+      const tls = scheme === "wss" ? this.options.tls : undefined;
+      const secure = tls ? { ...tls.secureContext, rejectUnauthorized: tls.rejectUnauthorized ?? true } : {};
+      const socket = new WebSocket(`${scheme}://${host}:${destination.port}`, "sip", { handshakeTimeout: this.options.connectTimeoutMs ?? 5000, ...secure });
       socket.once("open", () => resolve(this.adopt(socket, { ...destination })));
       socket.once("error", (err) => reject(new SipTransportError("unreachable", `ws connect to ${destination.host}:${destination.port} failed: ${err.message}`, destination, { cause: err })));
     });
@@ -117,8 +140,10 @@ export class WebSocketTransport implements SipTransport {
   close(): Promise<void> {
     this.connections.closeAll((socket) => socket.terminate());
     const s = this.server;
+    const t = this.tlsServer;
     this.server = undefined;
+    this.tlsServer = undefined;
     if (!s) return Promise.resolve();
-    return new Promise((resolve) => s.close(() => resolve()));
+    return new Promise((resolve) => s.close(() => (t ? t.close(() => resolve()) : resolve())));
   }
 }

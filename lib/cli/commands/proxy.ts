@@ -4,10 +4,12 @@
 import { nextHopHook, parseTransportAddress, startProxyServer, type TransportAddress } from "../../../protocols/sip/index.js";
 import type { ConnectionLimits } from "../../../protocols/net/connection-limits.js";
 import { LIMIT_FLAGS, LIMIT_USAGE, setLimitFlag } from "../limit-options.js";
+import { TLS_USAGE, readTlsFlags, takeTlsFlag, type TlsFlags, type TlsMaterial } from "../tls-options.js";
 
 const USAGE = `usage: callgate proxy --listen PROTO:HOST:PORT [--listen ...] --next-hop PROTO:HOST:PORT [--no-record-route] [--stats-interval SECONDS]
-  PROTO is udp, tcp or ws.
-${LIMIT_USAGE}`;
+  PROTO is udp, tcp, tls, ws or wss (tls and wss need --tls-cert and --tls-key).
+${LIMIT_USAGE}
+${TLS_USAGE}`;
 
 interface ProxyArgs {
   listen: TransportAddress[];
@@ -15,6 +17,7 @@ interface ProxyArgs {
   recordRoute: boolean;
   statsInterval: number;
   limits: Partial<ConnectionLimits>;
+  tls?: TlsMaterial;
 }
 
 function parseArgs(args: string[]): ProxyArgs | string {
@@ -23,6 +26,7 @@ function parseArgs(args: string[]): ProxyArgs | string {
   let recordRoute = true;
   let statsInterval = 0;
   const limits: Partial<ConnectionLimits> = {};
+  const tlsFlags: TlsFlags = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {
@@ -34,6 +38,7 @@ function parseArgs(args: string[]): ProxyArgs | string {
       if (a === "--listen") listen.push(parseTransportAddress(value()));
       else if (a === "--next-hop") nextHop = parseTransportAddress(value());
       else if (a === "--no-record-route") recordRoute = false;
+      else if (takeTlsFlag(tlsFlags, a, value)) continue;
       else if (LIMIT_FLAGS[a] !== undefined) {
         const problem = setLimitFlag(limits, a, value());
         if (problem) return `${problem.message}\n${USAGE}`;
@@ -46,7 +51,17 @@ function parseArgs(args: string[]): ProxyArgs | string {
     }
   }
   if (listen.length === 0 || !nextHop) return `--listen and --next-hop are required\n${USAGE}`;
-  return { listen, nextHop, recordRoute, statsInterval, limits };
+  let tls: TlsMaterial | undefined;
+  try {
+    tls = readTlsFlags(tlsFlags);
+  } catch (err) {
+    return `${err instanceof Error ? err.message : String(err)}\n${USAGE}`;
+  }
+  // RFC 3261 §26.3.1 / RFC 7118 §3: a tls: or wss: listener presents a certificate.
+  const secured = listen.find((a) => a.protocol === "tls" || a.protocol === "wss");
+  if (secured && !tls) return `--listen ${secured.protocol}:${secured.host}:${secured.port} needs --tls-cert and --tls-key\n${USAGE}`;
+  if (tls && !secured) return `--tls-cert: no tls: or wss: --listen to present it on\n${USAGE}`;
+  return { listen, nextHop, recordRoute, statsInterval, limits, ...(tls ? { tls } : {}) };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -63,6 +78,7 @@ export async function run(args: string[]): Promise<number> {
     hook,
     recordRoute: parsed.recordRoute,
     connectionLimits: parsed.limits,
+    ...(parsed.tls ? { tls: { secureContext: { cert: parsed.tls.certificatePem, key: parsed.tls.keyPem, ...(parsed.tls.caPem ? { ca: parsed.tls.caPem } : {}) }, requireClientCert: parsed.tls.requireClientCert } } : {}),
     observer: { onError: (_ctx, err) => console.error(`callgate proxy: ${err.message}`) },
   });
   const where = server.addresses.map((a) => `${a.protocol}:${a.host}:${a.port}`).join(" ");
