@@ -27,7 +27,7 @@ export class CopsFrameSplitter {
     return this.total;
   }
 
-  /** Octets copied so far (headers peeked across chunks and the messages built): a work counter. */
+  /** Octets copied so far (headers split across chunks and the messages built): a work counter. */
   get bytesCopied(): number {
     return this.copied;
   }
@@ -51,16 +51,18 @@ export class CopsFrameSplitter {
     const frames: Buffer[] = [];
     while (this.total >= HEADER_LENGTH) {
       if (this.expected === 0) {
-        const header = this.peekHeader();
-        const error = this.checkHeader(header);
+        // The header is read where it lies when one chunk holds it, else from a copy.
+        const head = this.chunks[0] as Buffer;
+        const [buf, at] = head.length - this.headOffset >= HEADER_LENGTH ? [head, this.headOffset] : [this.copyHeader(), 0];
+        const error = this.checkHeader(buf, at);
         if (error) {
-          this.failed = { error, header };
+          this.failed = { error, header: Buffer.from(buf.subarray(at, at + HEADER_LENGTH)) };
           this.chunks = [];
           this.headOffset = 0;
           this.total = 0;
           return { frames, failure: this.failed };
         }
-        this.expected = header.readUInt32BE(4);
+        this.expected = buf.readUInt32BE(at + 4);
       }
       if (this.total < this.expected) break;
       frames.push(this.take(this.expected));
@@ -76,8 +78,8 @@ export class CopsFrameSplitter {
     return frames;
   }
 
-  /** The first 8 octets of what is buffered, as a copy. */
-  private peekHeader(): Buffer {
+  /** The first 8 octets of what is buffered, copied out of the chunks they straddle. */
+  private copyHeader(): Buffer {
     const header = Buffer.allocUnsafe(HEADER_LENGTH);
     let filled = 0;
     let offset = this.headOffset;
@@ -113,11 +115,11 @@ export class CopsFrameSplitter {
     return out;
   }
 
-  private checkHeader(header: Buffer): CopsDecodeError | undefined {
-    if ((header[0] ?? 0) >> 4 !== COPS_VERSION) {
+  private checkHeader(header: Buffer, at: number): CopsDecodeError | undefined {
+    if ((header[at] ?? 0) >> 4 !== COPS_VERSION) {
       return new CopsDecodeError("bad-version", this.consumed, "stream does not carry COPS version 1");
     }
-    const length = header.readUInt32BE(4);
+    const length = header.readUInt32BE(at + 4);
     if (length < HEADER_LENGTH || length % 4 !== 0) return new CopsDecodeError("bad-length", this.consumed + 4, `message length ${length}`);
     if (length > this.maxMessageBytes) {
       return new CopsDecodeError("frame-too-large", this.consumed + 4, `message length ${length} exceeds ${this.maxMessageBytes}`);
