@@ -21,6 +21,7 @@ import {
   type OspTokenSigner,
   type OspUsageIndication,
 } from "../../protocols/osp/index.js";
+import { readOspMessageComponents } from "../../protocols/osp/codec.js";
 import type { CallDetailRecord, CdrStore } from "../adapters/cdr-store.js";
 import { selectRoute, type ClearinghouseRoute } from "./clearinghouse-routes.js";
 
@@ -53,6 +54,16 @@ export interface ClearinghouseReply {
   bytes: Buffer;
 }
 
+/** A component of the request that did not decode: answered on its own with Status 400, the others as usual. */
+class RefusedComponent {
+  constructor(
+    readonly kind: OspComponentKind,
+    readonly error: OspDecodeError,
+  ) {}
+}
+
+type RequestPart = OspComponent | RefusedComponent;
+
 const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
   AuthorisationRequest: "AuthorisationResponse",
   AuthorisationIndication: "AuthorisationConfirmation",
@@ -83,6 +94,7 @@ export class Clearinghouse {
    */
   handle(request: Buffer | string | OspMessage, nowMs: number, peer?: string, decoded?: OspMessage): Promise<ClearinghouseReply> {
     let message: OspMessage;
+    let parts: RequestPart[];
     let body: Buffer | string;
     try {
       if (typeof request === "string" || Buffer.isBuffer(request)) {
@@ -92,16 +104,29 @@ export class Clearinghouse {
         message = request;
         body = encodeOspMessage(request);
       }
+      parts = message.components;
     } catch (err) {
-      if (err instanceof OspDecodeError) return Promise.resolve(this.answerUndecodable(request as Buffer | string, err, nowMs));
-      throw err;
+      if (!(err instanceof OspDecodeError)) throw err;
+      if (err.component === undefined) return Promise.resolve(this.answerUndecodable(request as Buffer | string, err, nowMs));
+      // A component that does not decode is refused on its own; the others of its Message are answered as usual.
+      body = request as Buffer | string;
+      let reading: ReturnType<typeof readOspMessageComponents>;
+      try {
+        reading = readOspMessageComponents(body);
+      } catch (documentError) {
+        // e.g. an unknown critical element after the refused component: the Message as a whole is refused
+        if (!(documentError instanceof OspDecodeError)) throw documentError;
+        return Promise.resolve(this.answerUndecodable(body, documentError, nowMs));
+      }
+      parts = reading.components.map((r) => (r.ok ? r.component : new RefusedComponent(r.kind, r.error)));
+      message = { messageId: reading.messageId, components: reading.components.flatMap((r) => (r.ok ? [r.component] : [])) };
     }
     this.forgetOldAnswers(nowMs);
     const digest = bodyDigest(body);
     const key = `${peer ?? ""}\u0000${message.messageId}\u0000${digest}`;
     const random = randomAttribute(digest);
     const earlier = this.answered.get(key);
-    if (earlier) return this.answer(message, earlier.at, peer, { next: earlier.transactionId }, random);
+    if (earlier) return this.answer(message.messageId, parts, earlier.at, peer, { next: earlier.transactionId }, random);
     // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
     let authorisations = 0;
     for (const c of message.components) if (c.kind === "AuthorisationRequest") authorisations++;
@@ -111,10 +136,12 @@ export class Clearinghouse {
     } catch (err) {
       // No id that is surely new: refuse for now (503, retry later) rather than risk reusing one.
       const status = { code: OSP_STATUS.unavailable, description: `transaction ids unavailable: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200) };
-      const refusals = message.components.map((c) => statusAnswer(ANSWER_KIND[c.kind] ?? "UsageConfirmation", c.componentId, nowMs, status));
+      const refusals = parts.map((c) =>
+        c instanceof RefusedComponent ? refusedAnswer(c, nowMs) : statusAnswer(ANSWER_KIND[c.kind] ?? "UsageConfirmation", c.componentId, nowMs, status),
+      );
       return Promise.resolve(this.reply(message.messageId, refusals, random));
     }
-    const reply = this.answer(message, nowMs, peer, { next: firstTransactionId }, random);
+    const reply = this.answer(message.messageId, parts, nowMs, peer, { next: firstTransactionId }, random);
     this.answered.set(key, { at: nowMs, transactionId: firstTransactionId });
     reply.catch(() => this.answered.delete(key));
     const limit = this.options.replayCacheSize ?? 10_000;
@@ -144,10 +171,12 @@ export class Clearinghouse {
     }
   }
 
-  private async answer(message: OspMessage, nowMs: number, peer: string | undefined, transactionIds: { next: bigint }, random: string): Promise<ClearinghouseReply> {
+  private async answer(messageId: string, parts: RequestPart[], nowMs: number, peer: string | undefined, transactionIds: { next: bigint }, random: string): Promise<ClearinghouseReply> {
     const components: OspComponent[] = [];
-    for (const c of message.components) components.push(await this.answerComponent(c, message.messageId, nowMs, peer, transactionIds));
-    return this.reply(message.messageId, components, random);
+    for (const c of parts) {
+      components.push(c instanceof RefusedComponent ? refusedAnswer(c, nowMs) : await this.answerComponent(c, messageId, nowMs, peer, transactionIds));
+    }
+    return this.reply(messageId, components, random);
   }
 
   private reply(messageId: string, components: OspComponent[], random: string): ClearinghouseReply {
@@ -273,19 +302,17 @@ export class Clearinghouse {
   }
 
   /**
-   * A request that does not decode: answered in OSP with the refused component's componentId and the element
-   * path in the Status Description when its messageId and component can be seen (from the decoder, or from the
-   * text of a document that is not XML), else HTTP 400.
+   * A document that does not decode as a whole (not XML, no messageId, …): answered in OSP, with the first
+   * component's componentId and the error's element path in the Status Description, when its messageId and
+   * first component can be seen in its text, else HTTP 400.
    */
   private answerUndecodable(request: Buffer | string, err: OspDecodeError, nowMs: number): ClearinghouseReply {
-    let { messageId, component: componentName, componentId } = err;
-    if (messageId === undefined || componentName === undefined) {
-      const text = (typeof request === "string" ? request : request.toString("utf8")).slice(0, 4096);
-      messageId ??= /<Message\b[^>]*\bmessageId="([^"<>&]{1,64})"/.exec(text)?.[1];
-      const start = /<Message\b[^>]*>\s*<([A-Za-z]+)\b([^>]*)>/.exec(text);
-      componentName = start?.[1];
-      componentId = start ? /\bcomponentId="([^"<>&]{1,64})"/.exec(start[2] ?? "")?.[1] : undefined;
-    }
+    const text = (typeof request === "string" ? request : request.toString("utf8")).slice(0, 4096);
+    // Echoed only when made of characters an XML attribute can carry (§2.2): the text itself may not be XML.
+    const messageId = /<Message\b[^>]*\bmessageId="([^"<>&\x00-\x1f\ud800-\udfff\ufffe\uffff]{1,64})"/.exec(text)?.[1];
+    const start = /<Message\b[^>]*>\s*<([A-Za-z]+)\b([^>]*)>/.exec(text);
+    const componentName = start?.[1];
+    const componentId = start ? /\bcomponentId="([^"<>&\x00-\x1f\ud800-\udfff\ufffe\uffff]{1,64})"/.exec(start[2] ?? "")?.[1] : undefined;
     const kind = componentName ? componentKindOf(componentName) : undefined;
     const answerKind = kind ? ANSWER_KIND[kind] : undefined;
     if (messageId === undefined || answerKind === undefined) {
@@ -295,6 +322,13 @@ export class Clearinghouse {
     const random = randomAttribute(bodyDigest(request));
     return this.reply(messageId, [statusAnswer(answerKind, componentId, nowMs, status)], random);
   }
+}
+
+/** The answer to a component that did not decode: Status 400 (or the error's code), the element path and why. */
+function refusedAnswer(refused: RefusedComponent, nowMs: number): OspComponent {
+  const { error } = refused;
+  const status = { code: error.ospStatusCode, description: `${error.path || "(document)"}: ${error.reason}`.slice(0, 200) };
+  return statusAnswer(ANSWER_KIND[refused.kind] ?? "UsageConfirmation", error.componentId, nowMs, status);
 }
 
 /** SHA-256 of a request body, base64: crypto.hash (Node ≥ 20.12) is one call, about a third of createHash's cost. */

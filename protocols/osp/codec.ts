@@ -501,13 +501,41 @@ export interface OspEncodeOptions {
   declaration?: boolean;
 }
 
-/** Decodes an OSP `<Message>` document; both spellings of the component names are accepted. */
-export function decodeOspMessage(input: Buffer | string): OspMessage {
+/** The `<Message>` root of a document, its messageId checked. */
+function messageRoot(input: Buffer | string): { root: XmlElement; messageId: string } {
   const root = parseXmlDocument(input);
   if (root.name !== "Message") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <Message>`);
   if (root.text !== "") throw new OspDecodeError("unexpected-text", "Message", "text directly inside <Message>");
   const messageId = root.attributes.messageId;
   if (messageId === undefined) throw new OspDecodeError("missing-attribute", "Message@messageId", "attribute 'messageId' is required");
+  return { root, messageId };
+}
+
+function decodeComponent(child: XmlElement, kind: OspComponentKind, messageId: string): OspComponent {
+  let body: Record<string, unknown>;
+  try {
+    body = COMPONENT_SCHEMAS[kind].decode(child, "Message");
+  } catch (err) {
+    // So that the error answer can name the component it refuses (TS 101 321: answers carry its componentId).
+    if (err instanceof OspDecodeError) {
+      err.messageId = messageId;
+      err.component = child.name;
+      err.componentId = child.attributes.componentId;
+    }
+    throw err;
+  }
+  body.kind = kind;
+  return body as unknown as OspComponent;
+}
+
+function withRandom<T extends { random?: string }>(message: T, root: XmlElement): T {
+  if (root.attributes.random !== undefined) message.random = root.attributes.random;
+  return message;
+}
+
+/** Decodes an OSP `<Message>` document; both spellings of the component names are accepted. */
+export function decodeOspMessage(input: Buffer | string): OspMessage {
+  const { root, messageId } = messageRoot(input);
   const components: OspComponent[] = [];
   for (const child of root.children) {
     const kind = componentKindOf(child.name);
@@ -515,25 +543,44 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
       checkNotCritical(child, `Message/${child.name}`);
       continue;
     }
-    let body: Record<string, unknown>;
-    try {
-      body = COMPONENT_SCHEMAS[kind].decode(child, "Message");
-    } catch (err) {
-      // So that the error answer can name the component it refuses (TS 101 321: answers carry its componentId).
-      if (err instanceof OspDecodeError) {
-        err.messageId = messageId;
-        err.component = child.name;
-        err.componentId = child.attributes.componentId;
-      }
-      throw err;
-    }
-    body.kind = kind;
-    components.push(body as unknown as OspComponent);
+    components.push(decodeComponent(child, kind, messageId));
   }
   if (components.length === 0) throw new OspDecodeError("no-component", "Message", "no OSP component inside <Message>");
-  const message: OspMessage = { messageId, components };
-  if (root.attributes.random !== undefined) message.random = root.attributes.random;
-  return message;
+  return withRandom<OspMessage>({ messageId, components }, root);
+}
+
+/** A component read on its own: decoded, or refused with the reason (its messageId, component and componentId set). */
+export type OspComponentReading = { ok: true; component: OspComponent } | { ok: false; kind: OspComponentKind; error: OspDecodeError };
+
+export interface OspMessageReading {
+  messageId: string;
+  random?: string;
+  components: OspComponentReading[];
+}
+
+/**
+ * Like decodeOspMessage, but a component that does not decode is reported in its place instead of failing the
+ * whole Message, so that each component of a batch can be answered on its own (TS 101 321 answers carry the
+ * componentId they answer). Errors of the document itself (XML, root, messageId, no component) still throw.
+ */
+export function readOspMessageComponents(input: Buffer | string): OspMessageReading {
+  const { root, messageId } = messageRoot(input);
+  const components: OspComponentReading[] = [];
+  for (const child of root.children) {
+    const kind = componentKindOf(child.name);
+    if (!kind) {
+      checkNotCritical(child, `Message/${child.name}`);
+      continue;
+    }
+    try {
+      components.push({ ok: true, component: decodeComponent(child, kind, messageId) });
+    } catch (err) {
+      if (!(err instanceof OspDecodeError)) throw err;
+      components.push({ ok: false, kind, error: err });
+    }
+  }
+  if (components.length === 0) throw new OspDecodeError("no-component", "Message", "no OSP component inside <Message>");
+  return withRandom<OspMessageReading>({ messageId, components }, root);
 }
 
 const COMPONENT_TAGS = new Map<string, Tag>();

@@ -316,15 +316,35 @@ describe("error answers name the component and the element", () => {
     expect(c.kind === "AuthorisationResponse" && c.status.description).toMatch(/^\(document\): end tag <\/AuthorizationRequest> does not match <CallId>/);
   });
 
-  it("answers the second component of a batch by its own componentId", async () => {
+  it("refuses the whole Message when, besides a refused component, it holds an unknown critical element", async () => {
+    const text =
+      '<Message messageId="m7"><UsageIndication componentId="u1"><UsageDetail><Amount>x</Amount><Increment>1</Increment><Unit>s</Unit></UsageDetail></UsageIndication>' +
+      '<Frobnicate critical="true"/></Message>';
+    const reply = await new Clearinghouse({ routes, store: new MemoryCdrStore() }).handle(text, T0);
+    const c = component(reply.bytes);
+    expect(c).toMatchObject({ kind: "UsageConfirmation", componentId: "u1", status: { code: 400 } });
+    expect(c.kind === "UsageConfirmation" && c.status.description).toContain("Message/Frobnicate");
+  });
+
+  it("answers each component of a batch on its own: the readable one recorded, the other refused", async () => {
     const good = decodeOspMessage(usage("b1", "call-1", "1")).components[0]!;
     const message: OspMessage = { messageId: "b1", components: [good] };
     const text = encodeOspMessage(message)
       .toString()
       .replace("</Message>", '<UsageIndication componentId="b1-2"><UsageDetail><Amount>x</Amount><Increment>1</Increment><Unit>s</Unit></UsageDetail></UsageIndication></Message>');
-    const reply = await new Clearinghouse({ routes, store: new MemoryCdrStore() }).handle(text, T0);
-    const c = component(reply.bytes);
-    expect(c).toMatchObject({ kind: "UsageConfirmation", componentId: "b1-2", status: { code: 400 } });
-    expect(c.kind === "UsageConfirmation" && c.status.description).toContain("Message/UsageIndication/UsageDetail/Amount");
+    const store = new MemoryCdrStore();
+    const ch = new Clearinghouse({ routes, store });
+    const reply = await ch.handle(text, T0, "POL1");
+    const answers = decodeOspMessage(reply.bytes).components;
+    expect(answers.map((c) => [c.kind, c.componentId, "status" in c ? c.status.code : undefined])).toEqual([
+      ["UsageConfirmation", "b1", 200],
+      ["UsageConfirmation", "b1-2", 400],
+    ]);
+    const refused = answers[1]!;
+    expect(refused.kind === "UsageConfirmation" && refused.status.description).toBe("Message/UsageIndication/UsageDetail/Amount: 'x' is not a decimal number");
+    expect((await store.query()).map((c) => c.componentId)).toEqual(["b1"]);
+    // Its retransmission gets the same answer and records nothing more.
+    expect((await ch.handle(text, T0 + 3_000, "POL1")).bytes.equals(reply.bytes)).toBe(true);
+    expect(await store.count()).toBe(1);
   });
 });

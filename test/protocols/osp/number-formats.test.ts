@@ -2,6 +2,7 @@
 // test/interop/osp/toolkit.test.ts for the toolkit itself), and decode errors that name their component.
 import { describe, expect, it } from "vitest";
 import { OspDecodeError, decodeOspMessage, encodeOspMessage, type OspUsageIndication } from "../../../protocols/osp/index.js";
+import { readOspMessageComponents } from "../../../protocols/osp/codec.js";
 
 const usage = (detail: string, attrs = ' componentId="c1"') =>
   `<Message messageId="m1"><UsageIndication${attrs}><UsageDetail>${detail}</UsageDetail></UsageIndication></Message>`;
@@ -93,6 +94,20 @@ describe("decode errors carry their component", () => {
       '<Message messageId="m2"><UsageConfirmation componentId="a"><Status><Code>200</Code></Status></UsageConfirmation>' +
       '<UsageConfirmation componentId="b"><Status><Code>2x</Code></Status></UsageConfirmation></Message>';
     expect(decodeError(xml)).toMatchObject({ messageId: "m2", component: "UsageConfirmation", componentId: "b", path: "Message/UsageConfirmation/Status/Code" });
+  });
+
+  it("reads the other components of a Message when one does not decode (readOspMessageComponents)", () => {
+    const xml =
+      '<Message messageId="m4" random="5"><UsageConfirmation componentId="a"><Status><Code>2x</Code></Status></UsageConfirmation>' +
+      '<UsageConfirmation componentId="b"><Status><Code>200</Code></Status></UsageConfirmation></Message>';
+    const reading = readOspMessageComponents(xml);
+    expect(reading.messageId).toBe("m4");
+    expect(reading.random).toBe("5");
+    const [first, second] = reading.components;
+    expect(first).toMatchObject({ ok: false, kind: "UsageConfirmation", error: { componentId: "a", path: "Message/UsageConfirmation/Status/Code" } });
+    expect(second).toEqual({ ok: true, component: { kind: "UsageConfirmation", componentId: "b", status: { code: 200 } } });
+    // A document-level error still throws.
+    expect(() => readOspMessageComponents('<Message messageId="m5"></Message>')).toThrow(OspDecodeError);
   });
 
   it("leaves them unset for an error outside any component", () => {
