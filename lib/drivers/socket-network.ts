@@ -488,10 +488,12 @@ export class SocketNetwork<E = unknown> {
         return;
       }
       if (link) {
+        if (link.server !== sock) sock.setTimeout(0); // a known peer: its liveness is its protocol's (COPS KA, RFC 2748 §2.6)
         link.server = sock;
         this.onFrames(frames, chunk, link, 0, sock);
       } else if (this.opts.identifyTcpPeer) {
         link = this.acceptRemote(frames, chunk, acceptor, proto, sock);
+        if (link) sock.setTimeout(0);
       } else {
         // Every peer of a one-process network connects from this process: anyone else is closed at once.
         this.opts.onDrop?.(proto, "unknown-peer", `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}`);
@@ -720,16 +722,22 @@ export class SocketNetwork<E = unknown> {
 
   private onHttpRequest(server: string, req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
-    let size = 0;
+    let size = Number(req.headers["content-length"] ?? 0); // a declared length over the bound is refused before its body
+    const tooLarge = (): void => {
+      // RFC 9110 §15.5.14: no OSP document is this large; the rest is not read.
+      this.opts.onDrop?.("OSP", "body-too-large", `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`);
+      res.writeHead(413, { connection: "close", "content-length": 0 }).end();
+      req.destroy();
+    };
+    if (size > MAX_OSP_DOCUMENT_BYTES * 2) {
+      tooLarge();
+      return;
+    }
+    size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
       if (size <= MAX_OSP_DOCUMENT_BYTES * 2) chunks.push(c);
-      else if (!res.headersSent) {
-        // RFC 9110 §15.5.14: no OSP document is this large; the rest is not read.
-        this.opts.onDrop?.("OSP", "body-too-large", `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`);
-        res.writeHead(413, { connection: "close", "content-length": 0 }).end();
-        req.destroy();
-      }
+      else if (!res.headersSent) tooLarge();
     });
     req.on("end", () => {
       const requester = /callgate-(\S+)/.exec(req.headers["user-agent"] ?? "")?.[1];

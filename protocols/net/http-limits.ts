@@ -1,7 +1,7 @@
 // The connection limits on a node:http(s) server: caps and idle timeout through ConnectionGate, the head and
 // body deadlines through node's own headersTimeout / requestTimeout (answered 408, RFC 9110 §15.5.9), and a
 // malformed request answered 400 (431 for oversized headers, RFC 6585 §5) instead of node's silent defaults.
-import type { Server as HttpServer } from "node:http";
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { ConnectionGate, type ConnectionLimits, type RefusalListener } from "./connection-limits.js";
 
@@ -33,6 +33,23 @@ export function limitHttpServer(server: HttpServer, options: HttpLimitOptions = 
   server.requestTimeout = headerTimeoutMs > 0 && bodyTimeoutMs > 0 ? headerTimeoutMs + bodyTimeoutMs : 0;
   // The keep-alive wait between requests is the idle timeout when shorter than node's 5 s default.
   if (gate.limits.idleTimeoutMs > 0 && gate.limits.idleTimeoutMs < server.keepAliveTimeout) server.keepAliveTimeout = gate.limits.idleTimeoutMs;
+  // The body deadline counts from the end of the head (node's requestTimeout, head + body, stays the backstop).
+  if (bodyTimeoutMs > 0) {
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      if (req.complete) return;
+      const timer = setTimeout(() => {
+        if (req.complete || res.headersSent) return;
+        options.onClientError?.("body-timeout", `body not whole ${bodyTimeoutMs} ms after the head`);
+        res.writeHead(408, { connection: "close", "content-length": 0 }).end();
+        req.socket.end();
+        setTimeout(() => req.socket.destroy(), 1000).unref();
+      }, bodyTimeoutMs);
+      timer.unref();
+      const clear = (): void => clearTimeout(timer);
+      req.once("end", clear);
+      req.once("close", clear);
+    });
+  }
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     const code = err.code ?? "";
     if (code === "ECONNRESET" || !socket.writable) {

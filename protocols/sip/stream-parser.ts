@@ -142,7 +142,10 @@ export class SipStreamParser {
           if (buf.length > limits.maxMessageBytes) {
             throw new SipParseError("message-too-large", `head exceeds ${limits.maxMessageBytes} bytes without an empty line`, 0);
           }
-          for (let lf = buf.indexOf(10, this.lineScanned); lf >= 0; lf = buf.indexOf(10, lf + 1)) this.lineStart = lf + 1;
+          for (let lf = buf.indexOf(10, this.lineScanned); lf >= 0; lf = buf.indexOf(10, lf + 1)) {
+            if (this.lineStart === 0) checkStartLine(buf, lf); // the first line is whole: garbage is refused now, not at the head's end
+            this.lineStart = lf + 1;
+          }
           this.lineScanned = buf.length;
           if (buf.length - this.lineStart > limits.maxLineBytes) {
             throw new SipParseError("line-too-long", `line longer than ${limits.maxLineBytes} bytes`, this.lineStart);
@@ -174,6 +177,14 @@ export class SipStreamParser {
       this.consume(total);
     }
   }
+}
+
+// RFC 3261 §7.1 / §7.2: Request-Line = Method SP Request-URI SP SIP-Version; Status-Line = SIP-Version SP
+// Status-Code SP Reason-Phrase. Only the shape is checked here; parseHead checks the rest once the head is whole.
+const START_LINE = /^(?:[^\s]+ [^\s]+ SIP\/[^\s]+|SIP\/[^\s]+ \d{3}(?: [^\r\n]*)?)\r?$/;
+
+function checkStartLine(buf: Buffer, lf: number): void {
+  if (!START_LINE.test(latin1(buf, 0, lf))) throw new SipParseError("bad-start-line", "first line is neither a Request-Line nor a Status-Line", 0);
 }
 
 /** Index just past the empty line ending the head ("\r\n\r\n" or bare "\n\n"), or -1. */

@@ -177,6 +177,7 @@ export async function listenCopsPdp(
         if (e.type === "opened") {
           pepId = e.pepId;
           connected.set(e.pepId, session);
+          socket.setTimeout(0); // an opened PEP's liveness is the keep-alive timer's (RFC 2748 §2.6), not the idle timeout
         }
         events.emit("event", e);
       },
