@@ -31,6 +31,16 @@ describe("PolicyServer COPS refusals", () => {
       expect(errors(out)).toEqual([expect.stringMatching(new RegExp(`^COPS before-open from ${peer}: `))]);
     }
   });
+  it("a PEP silent for the KA timer: CC Error 9, then its connection is closed (a later message opens nothing)", () => {
+    const pol = server();
+    const opened = deliver(pol, "SIP1", encodeCopsMessage({ op: "OPN", clientType: ClientType.SipAaa, pepId: "sip1.example.com" }));
+    const ka = opened.find((a) => a.type === "set-timer" && a.key.endsWith(":ka-loss"));
+    expect(ka?.type === "set-timer" && ka.delayMs).toBe(30_000);
+    const out = pol.handle({ type: "timer", now: 30_000, key: ka?.type === "set-timer" ? ka.key : "" }) as NodeAction<CallEvent>[];
+    expect(sent(out)).toMatchObject([{ op: "CC", error: { code: ErrorCode.CommunicationFailure } }]);
+    expect(out.filter((a) => a.type === "close")).toEqual([{ type: "close", proto: "COPS", peer: "SIP1", reason: "keep-alive timer expired" }]);
+    expect(errors(out)).toEqual([expect.stringMatching(/^COPS keep-alive-timeout from SIP1: /)]);
+  });
   it("configureCops bounds the request states of a PEP connection: the excess REQ gets DEC Error 4 and no call", () => {
     const pol = server();
     pol.configureCops({ maxRequestStates: 2 });
