@@ -1,10 +1,11 @@
 // The clearinghouse behind OSP over HTTP: each POST goes to Clearinghouse.handle with the wall clock.
-import { startOspHttpServer, type OspHttpServer } from "../../protocols/osp/index.js";
+import { startOspHttpServer, type OspHttpServer, type OspHttpsServerTls } from "../../protocols/osp/index.js";
 import type { Clearinghouse } from "./clearinghouse.js";
 
 export interface ClearinghouseServerOptions {
   url: string;
-  tls?: { keyPem: string; certificatePem: string };
+  /** HTTPS, optionally asking policy servers for a certificate from a pinned CA (mutual TLS). */
+  tls?: OspHttpsServerTls;
   /** Clock for handle(); default Date.now. */
   now?: () => number;
 }

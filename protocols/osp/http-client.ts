@@ -15,8 +15,11 @@ export interface OspClientOptions {
   /** Connections kept to the clearinghouse (default 8). */
   maxSockets?: number;
   spelling?: OspSpelling;
-  /** PEM CA certificates trusted for HTTPS. */
+  /** PEM CA certificates trusted for HTTPS: when given, the only ones (the clearinghouse's CA pinned). */
   caPem?: string[];
+  /** HTTPS client certificate and key (PEM), for a clearinghouse that asks for one (mutual TLS). */
+  clientCertificatePem?: string;
+  clientKeyPem?: string;
   /** Attempts per request() before giving up (default 3); every attempt carries the same messageId. */
   attempts?: number;
   /** Journal file of the durable usage outbox; without it usage is retried from memory only. */
@@ -59,7 +62,9 @@ export class OspClient {
   constructor(readonly options: OspClientOptions) {
     this.target = new URL(options.url);
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 8 };
-    this.agent = this.target.protocol === "https:" ? new https.Agent({ ...agentOptions, ca: options.caPem }) : new http.Agent(agentOptions);
+    if ((options.clientCertificatePem === undefined) !== (options.clientKeyPem === undefined)) throw new Error("OspClient: clientCertificatePem and clientKeyPem go together");
+    const clientCertificate = options.clientCertificatePem !== undefined ? { cert: options.clientCertificatePem, key: options.clientKeyPem } : {};
+    this.agent = this.target.protocol === "https:" ? new https.Agent({ ...agentOptions, ca: options.caPem, ...clientCertificate }) : new http.Agent(agentOptions);
     if (options.outboxPath) this.outbox = new UsageOutbox(options.outboxPath);
     if (this.pendingUsage() > 0) queueMicrotask(() => this.pump());
   }

@@ -7,6 +7,15 @@ import { limitHttpServer, type HttpClientRefusal } from "../net/http-limits.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "./xml-tree.js";
 import { unwrapOspBody } from "./http-body.js";
 
+/** HTTPS (TS 101 321 §5: port 1443): key and certificate; with `requireClientCert`, clients must present a certificate from `caPem`. */
+export interface OspHttpsServerTls {
+  keyPem: string;
+  certificatePem: string;
+  /** CA certificate(s) client certificates must chain to (the only ones trusted). */
+  caPem?: string;
+  requireClientCert?: boolean;
+}
+
 export interface OspHttpRequestInfo {
   remoteAddress: string;
   remotePort: number;
@@ -21,7 +30,7 @@ export interface OspHttpServerOptions {
   url: string;
   handler: OspHttpHandler;
   /** Serve HTTPS with this key and certificate (the URL scheme must then be https). */
-  tls?: { keyPem: string; certificatePem: string };
+  tls?: OspHttpsServerTls;
   /** Idle keep-alive time for a connection (default 30 s, or the idle timeout when shorter). */
   keepAliveMs?: number;
   /** Caps and timeouts of inbound connections (DEFAULT_CONNECTION_LIMITS where not given). */
@@ -110,7 +119,16 @@ export async function startOspHttpServer(options: OspHttpServerOptions): Promise
     req.on("error", () => req.destroy());
   };
   const server: http.Server = options.tls
-    ? https.createServer({ key: options.tls.keyPem, cert: options.tls.certificatePem }, listener)
+    ? https.createServer(
+        {
+          key: options.tls.keyPem,
+          cert: options.tls.certificatePem,
+          ...(options.tls.caPem ? { ca: options.tls.caPem } : {}),
+          requestCert: options.tls.requireClientCert === true,
+          rejectUnauthorized: options.tls.requireClientCert === true,
+        },
+        listener,
+      )
     : http.createServer(listener);
   server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
   limitHttpServer(server, {

@@ -40,4 +40,5 @@ export {
   type OspHttpServerOptions,
   type OspHttpHandler,
   type OspHttpRequestInfo,
+  type OspHttpsServerTls,
 } from "./http-server.js";

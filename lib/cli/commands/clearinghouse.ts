@@ -1,6 +1,6 @@
 // `callgate clearinghouse`: run the OSP clearinghouse over HTTP, or query/export its CDRs.
 //   callgate clearinghouse --listen http://127.0.0.1:5045/osp --routes FILE [--db FILE | --memory]
-//                          [--sign-key PEM --sign-cert PEM] [--tls-key PEM --tls-cert PEM] [--spelling toolkit|etsi]
+//                          [--sign-key PEM --sign-cert PEM] [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi]
 //   callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -11,9 +11,10 @@ import { SqliteCdrStore } from "../../adapters/cdr-store-sqlite.js";
 import { Clearinghouse } from "../../roles/clearinghouse.js";
 import { parseRoutesYaml } from "../../roles/clearinghouse-routes.js";
 import { startClearinghouseServer } from "../../roles/clearinghouse-server.js";
+import { readTlsFlags } from "../tls-options.js";
 
 const USAGE = `usage: callgate clearinghouse --listen URL --routes FILE [--db FILE | --memory] [--sign-key PEM --sign-cert PEM]
-                              [--tls-key PEM --tls-cert PEM] [--spelling toolkit|etsi]
+                              [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi]
        callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]`;
 
 export async function run(args: string[]): Promise<number> {
@@ -81,6 +82,8 @@ async function serve(args: string[]): Promise<number> {
       "sign-cert": { type: "string" },
       "tls-key": { type: "string" },
       "tls-cert": { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-require-client-cert": { type: "boolean", default: false },
       spelling: { type: "string", default: "toolkit" },
     },
     strict: true,
@@ -88,7 +91,10 @@ async function serve(args: string[]): Promise<number> {
   if (!values.routes) throw new Error("--routes FILE is required");
   if (values.spelling !== "toolkit" && values.spelling !== "etsi") throw new Error("--spelling must be toolkit or etsi");
   if (Boolean(values["sign-key"]) !== Boolean(values["sign-cert"])) throw new Error("--sign-key and --sign-cert go together");
-  if (Boolean(values["tls-key"]) !== Boolean(values["tls-cert"])) throw new Error("--tls-key and --tls-cert go together");
+  // HTTPS (TS 101 321 §5); with --tls-require-client-cert only policy servers holding a certificate from --tls-ca are served.
+  const tls = readTlsFlags({ cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"], requireClientCert: values["tls-require-client-cert"] });
+  if (tls && !values.listen.startsWith("https:")) throw new Error(`--tls-cert: --listen ${values.listen} is not an https: URL`);
+  if (!tls && values.listen.startsWith("https:")) throw new Error(`--listen ${values.listen} needs --tls-cert and --tls-key`);
   const routesFile = parseRoutesYaml(readFileSync(values.routes, "utf8"));
   const store: CdrStore = values.memory ? new MemoryCdrStore() : new SqliteCdrStore(values.db ?? "clearinghouse-cdr.sqlite");
   const clearinghouse = new Clearinghouse({
@@ -102,9 +108,7 @@ async function serve(args: string[]): Promise<number> {
   });
   const server = await startClearinghouseServer(clearinghouse, {
     url: values.listen,
-    ...(values["tls-key"] && values["tls-cert"]
-      ? { tls: { keyPem: readFileSync(values["tls-key"], "utf8"), certificatePem: readFileSync(values["tls-cert"], "utf8") } }
-      : {}),
+    ...(tls ? { tls: { keyPem: tls.keyPem, certificatePem: tls.certificatePem, requireClientCert: tls.requireClientCert, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}),
   });
   process.stdout.write(`clearinghouse listening on ${server.url} (${routesFile.routes.length} routes, CDRs in ${values.memory ? "memory" : (values.db ?? "clearinghouse-cdr.sqlite")})\n`);
   await new Promise<void>((resolve) => {
