@@ -1,6 +1,7 @@
 // Deployment files of `callgate serve ROLE --config FILE`: where each FIG. 5/6 role listens on loopback, the
 // topology options every process shares, and the calls the UAC places. Parsed with `yaml`, validated with ajv;
 // every problem names the file, line, column and field.
+import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
@@ -95,6 +96,12 @@ export const DEPLOY_SCHEMA = {
     },
     copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
     cdrStore: { type: "string" },
+    /** Connection limits of every TCP/TLS/HTTP listener of every role (ConnectionLimits; 0 turns one off). */
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      properties: Object.fromEntries(["maxConnections", "maxConnectionsPerSource", "idleTimeoutMs", "headerTimeoutMs", "bodyTimeoutMs"].map((k) => [k, { type: "integer", minimum: 0, maximum: 1_000_000_000 }])),
+    },
     tls: deployTlsSchema(DEPLOY_ROLES),
     tokens: {
       type: "object",
@@ -152,6 +159,8 @@ export interface DeployConfig {
   copsSecurity?: CopsSecurity;
   /** The clearinghouse's SQLite CDR file (absolute); without it CDRs are kept in memory and die with the process. */
   cdrStore?: string;
+  /** Connection limits of every listener from the `limits` section (DEFAULT_CONNECTION_LIMITS where not given). */
+  limits?: Partial<ConnectionLimits>;
   /** TLS from the `tls` section: which links, the pinned CA, mutual TLS, every role's certificate and key (PEM). */
   tls?: SocketTlsOptions;
 }
@@ -282,6 +291,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
   if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);
+  if (raw.limits !== undefined) config.limits = raw.limits;
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   return config;

@@ -114,6 +114,8 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   // The seed makes every start of a role alike; a restarted one must not reuse the identifiers its peers still hold.
   const { sip1, sip2, pol1, pol2, r1, r2 } = run.topo;
   for (const n of [sip1, sip2, pol1, pol2, r1, r2]) if (n === node) n.drawFreshIdentifiers();
+  // A restarted proxy still forwards the in-dialog requests of calls it lost, by their Route sets.
+  for (const p of [sip1, sip2]) if (p === node) p.setPeerHosts(ROLE_HOSTS);
   // A CDR file outlives the process: a restarted clearinghouse keeps what it confirmed (and stores a retry once).
   const cdrStore = role === "CH" && run.topo.ch && config.cdrStore !== undefined ? new SqliteCdrStore(config.cdrStore) : undefined;
   if (cdrStore && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrStore;

@@ -167,6 +167,15 @@ export class EdgeRouter implements FlowNode<CallEvent> {
         return isCopsTimer(ev.key) ? this.link.timer(splitCopsTimer(ev.key)[1], ev.now) : [];
       case "peer-down":
         return ev.peer === this.opts.pdp ? this.link.peerDown(ev.now) : [];
+      case "restart":
+        // A restarted router holds nothing: no classifiers, no COPS state; it opens its configuration afresh.
+        this.classifiers.clear();
+        this.byTuple.clear();
+        this.configHandle = undefined;
+        this.installs = 0;
+        this.removals = 0;
+        this.link = this.makeLink();
+        return this.link.start(ev.now);
       default:
         return [];
     }

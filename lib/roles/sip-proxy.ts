@@ -19,6 +19,8 @@ import {
   buildRequest,
   buildResponse,
   headerNameMatches,
+  parseSipUri,
+  parseViaValue,
   splitTopLevelCommas,
   SipResponse,
   type SipHeader,
@@ -83,6 +85,8 @@ class ProxyCall {
   ldpClientSi: Buffer | undefined = undefined;
   /** When this proxy relayed the 2xx to the caller: the call is connected from then (REQ noLDP reports for how long). */
   answeredAt: number | undefined = undefined;
+  /** The forwarded INVITE and its 2xx, kept until the caller's ACK passes: without it the call is ended by BYE. */
+  unacknowledged: { forwarded: SipRequest; ok: SipResponse } | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -110,6 +114,8 @@ export class SipProxy implements FlowNode<CallEvent> {
   private readonly ownRoute: string;
 
   private ids: SipIds;
+  /** Role names by SIP host, to follow the Route set of a request whose call this proxy does not hold. */
+  private readonly peerByHost = new Map<string, string>();
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
@@ -150,6 +156,11 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.ids = new SipIds();
     this.cops.machine.startHandlesAt(randomInt(1, 0xffffffff));
   }
+
+  /** The roles' SIP hosts (role → host): in-dialog requests of a call this proxy does not hold (it restarted) follow their Route set. */
+  setPeerHosts(hostsByRole: Readonly<Record<string, string>>): void {
+    for (const [role, host] of Object.entries(hostsByRole)) this.peerByHost.set(host.toLowerCase(), role);
+  }
   get copsRequestStates(): number {
     return this.cops.machine.openHandles;
   }
@@ -167,6 +178,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         return [];
       case "timer":
         if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
+        if (ev.key.startsWith(ACK_TIMER)) return this.onNoAck(ev.key.slice(ACK_TIMER.length), ev.now);
         if (isCopsTimer(ev.key)) return this.cops.timer(splitCopsTimer(ev.key)[1], ev.now);
         return [];
       case "peer-down":
@@ -350,6 +362,13 @@ export class SipProxy implements FlowNode<CallEvent> {
         call.answeredAt = now;
         // The dialog is up: only what in-dialog requests and teardown need stays (REQ noLDP reuses the LDP ClientSI).
         call.setup = undefined;
+        if (setup.forwarded !== undefined) {
+          // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
+          call.unacknowledged = { forwarded: setup.forwarded, ok: res };
+          const out = this.sip.respond(setup.inviteServerTx, up, now);
+          out.push({ type: "set-timer", key: ACK_TIMER + call.callId, delayMs: 64 * (this.opts.t1 ?? 500) });
+          return out;
+        }
       } else call.phase = "done";
     }
     return this.sip.respond(setup.inviteServerTx, up, now);
@@ -358,15 +377,87 @@ export class SipProxy implements FlowNode<CallEvent> {
   private onStrayResponse(res: SipResponse, from: string): NodeAction[] {
     // RFC 3261 §16.7: a 2xx retransmission after the INVITE transaction ended is forwarded statelessly.
     const call = this.calls.get(res.callId);
-    if (!call || from !== call.downstream || res.status < 200 || res.status >= 300 || call.ldp !== "installed") return [];
+    if (!call) return this.forwardByVia(res);
+    if (from !== call.downstream || res.status < 200 || res.status >= 300 || call.ldp !== "installed") return [];
     return [sipSend(call.upstream, upstreamCopy(res))];
+  }
+
+  /**
+   * A response of a call this proxy does not hold (it restarted since the request passed): processed as a
+   * stateless proxy would (RFC 3261 §16.7 step 1, §16.11), our Via off and on to the next Via's host.
+   */
+  private forwardByVia(res: SipResponse): NodeAction[] {
+    if (this.peerByHost.size === 0) return [];
+    try {
+      if (res.topVia.host.toLowerCase() !== this.opts.host) return [];
+      const up = upstreamCopy(res);
+      const next = up.getHeaders("Via")[0];
+      const host = next === undefined ? undefined : parseViaValue(next)[0]?.host;
+      const to = host === undefined ? undefined : this.peerByHost.get(host.toLowerCase());
+      return to === undefined || to === this.name ? [] : [sipSend(to, up)];
+    } catch {
+      return []; // a Via that does not parse: nowhere to send it
+    }
   }
 
   private onAck(ack: SipRequest, from: string): NodeAction[] {
     const call = this.calls.get(ack.callId);
-    if (!call) return [];
+    if (!call) {
+      const to = this.routeTarget(ack);
+      return to === undefined ? [] : [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
+    }
     const to = from === call.upstream ? call.downstream : call.upstream;
-    return [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
+    const out: NodeAction[] = [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
+    if (call.unacknowledged !== undefined) {
+      call.unacknowledged = undefined;
+      out.push({ type: "cancel-timer", key: ACK_TIMER + call.callId });
+    }
+    return out;
+  }
+
+  /** No ACK for the relayed 2xx (the caller's side lost it, or lost its state): the callee is sent BYE, the policy released. */
+  private onNoAck(callId: string, now: number): NodeAction[] {
+    const call = this.calls.get(callId);
+    const pending = call?.unacknowledged;
+    if (call === undefined || pending === undefined || call.phase !== "confirmed") return [];
+    call.unacknowledged = undefined;
+    call.phase = "ending";
+    const out = this.hangUp(call, pending.forwarded, pending.ok, now);
+    out.push(this.step(call, "no ACK for the 2xx within 64*T1: BYE to the callee"));
+    if (call.ldp === "installed") {
+      call.releasing = true;
+      out.push(...this.copsRequest(call, "noLDP", now));
+    } else out.push(...this.endCops(call, now, "no ACK"));
+    call.byeDone = true;
+    out.push(...this.maybeForget(call, now));
+    return out;
+  }
+
+  /**
+   * The next hop of a request whose call this proxy does not hold (it restarted since): the top Route once this
+   * proxy's own is taken off, else the Request-URI (RFC 3261 §16.4, §16.6 steps 6-7); undefined when it names no
+   * known role.
+   */
+  private routeTarget(req: SipRequest): string | undefined {
+    try {
+      const routes = req.route;
+      const first = routes[0]?.uri;
+      const next = first !== undefined && typeof first !== "string" && first.host.toLowerCase() === this.opts.host ? routes[1] : routes[0];
+      const host = next === undefined ? parseSipUri(req.uri).host : typeof next.uri === "string" ? undefined : next.uri.host;
+      const role = host === undefined ? undefined : this.peerByHost.get(host.toLowerCase());
+      return role === this.name ? undefined : role;
+    } catch {
+      return undefined; // an unreadable Route or Request-URI: the request is answered 481 like any unknown call
+    }
+  }
+
+  /** RFC 3261 §16.6: forwarded along its Route set, the response relayed back; no call state is made. */
+  private forwardOutsideCall(req: SipRequest, serverTx: ServerTx, to: string, now: number): NodeAction[] {
+    const branch = this.ids.nextBranch();
+    return this.sip.sendRequest(this.forwardCopy(req, branch, false, undefined), to, now, {
+      onResponse: (res, t) => (res.status < 200 ? [] : this.sip.respond(serverTx, upstreamCopy(res), t)),
+      onTimeout: (t) => this.sip.respond(serverTx, buildResponse(req, 408), t),
+    }, branch);
   }
 
   private onCancel(cancel: SipRequest, serverTx: ServerTx, now: number): NodeAction[] {
@@ -395,7 +486,10 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   private onInDialogRequest(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
     const call = this.calls.get(req.callId);
-    if (!call) return this.sip.respond(serverTx, buildResponse(req, 481), now);
+    if (!call) {
+      const to = this.routeTarget(req);
+      return to === undefined ? this.sip.respond(serverTx, buildResponse(req, 481), now) : this.forwardOutsideCall(req, serverTx, to, now);
+    }
     const to = from === call.upstream ? call.downstream : call.upstream;
     const branch = this.ids.nextBranch();
     const fwd = this.forwardCopy(req, branch, false, undefined);
@@ -537,6 +631,11 @@ export class SipProxy implements FlowNode<CallEvent> {
   private hangUpDownstream(call: ProxyCall, ok: SipResponse, now: number): NodeAction[] {
     const fwd = call.setup?.forwarded;
     if (!fwd) return [];
+    return this.hangUp(call, fwd, ok, now);
+  }
+
+  /** ACK and BYE to the callee of a forwarded INVITE its 2xx answered (RFC 3261 §15). */
+  private hangUp(call: ProxyCall, fwd: SipRequest, ok: SipResponse, now: number): NodeAction[] {
     const contact = ok.contact;
     const target = contact !== "*" && contact[0] && contact[0].uri ? uriText(contact[0].uri) : fwd.uri;
     const base = { uri: target, from: fwd.getHeader("From") ?? "", to: ok.getHeader("To") ?? "", callId: call.callId };
@@ -583,6 +682,7 @@ function sipStatusOf(reason: { code: number } | undefined, fallback: number): nu
 }
 
 const NO_HANDLE = Buffer.alloc(0);
+const ACK_TIMER = "proxy-ack:";
 
 /**
  * A response as relayed upstream (RFC 3261 §16.7 step 3): the top Via value removed, everything else as

@@ -11,11 +11,13 @@ import { SqliteCdrStore } from "../../adapters/cdr-store-sqlite.js";
 import { Clearinghouse } from "../../roles/clearinghouse.js";
 import { parseRoutesYaml } from "../../roles/clearinghouse-routes.js";
 import { startClearinghouseServer } from "../../roles/clearinghouse-server.js";
+import { LIMIT_PARSE_OPTIONS, LIMIT_USAGE, limitsFromValues } from "../limit-options.js";
 import { readTlsFlags } from "../tls-options.js";
 
 const USAGE = `usage: callgate clearinghouse --listen URL --routes FILE [--db FILE | --memory] [--sign-key PEM --sign-cert PEM]
                               [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi]
-       callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]`;
+       callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]
+${LIMIT_USAGE}`;
 
 export async function run(args: string[]): Promise<number> {
   try {
@@ -85,10 +87,12 @@ async function serve(args: string[]): Promise<number> {
       "tls-ca": { type: "string" },
       "tls-require-client-cert": { type: "boolean", default: false },
       spelling: { type: "string", default: "toolkit" },
+      ...LIMIT_PARSE_OPTIONS,
     },
     strict: true,
   });
   if (!values.routes) throw new Error("--routes FILE is required");
+  const connectionLimits = limitsFromValues(values);
   if (values.spelling !== "toolkit" && values.spelling !== "etsi") throw new Error("--spelling must be toolkit or etsi");
   if (Boolean(values["sign-key"]) !== Boolean(values["sign-cert"])) throw new Error("--sign-key and --sign-cert go together");
   // HTTPS (TS 101 321 §5); with --tls-require-client-cert only policy servers holding a certificate from --tls-ca are served.
@@ -108,6 +112,7 @@ async function serve(args: string[]): Promise<number> {
   });
   const server = await startClearinghouseServer(clearinghouse, {
     url: values.listen,
+    connectionLimits,
     ...(tls ? { tls: { keyPem: tls.keyPem, certificatePem: tls.certificatePem, requireClientCert: tls.requireClientCert, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}),
   });
   process.stdout.write(`clearinghouse listening on ${server.url} (${routesFile.routes.length} routes, CDRs in ${values.memory ? "memory" : (values.db ?? "clearinghouse-cdr.sqlite")})\n`);
