@@ -4,7 +4,8 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import type { SocketTlsOptions } from "../drivers/socket-tls.js";
+import type { PeerCertificate } from "node:tls";
+import { certificateNames, type SocketTlsOptions } from "../drivers/socket-tls.js";
 import type { Role, TopologyOptions } from "./run-calls.js";
 
 const roleCredentials = { type: "object", additionalProperties: false, properties: { certificate: { type: "string" }, key: { type: "string" } } };
@@ -104,4 +105,26 @@ export function readDeployTls(
 export function tlsForRole(tls: SocketTlsOptions, role: Role): SocketTlsOptions {
   const own = tls.credentials[role];
   return { ...tls, credentials: own ? { [role]: own } : {} };
+}
+
+/** The lab's roles (every one in one process) sharing one certificate, which must name each of them. */
+export const LAB_TLS_ROLES: readonly Role[] = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
+
+/**
+ * TLS for every link of the lab (SIP between the nodes, COPS, OSP) from one certificate and key; throws
+ * naming the certificate when it does not name every role (each role checks that its peer's does).
+ */
+export function labTls(material: { certificatePem: string; keyPem: string; caPem: string; requireClientCert?: boolean }): SocketTlsOptions {
+  const names = certificateNames(new X509Certificate(material.certificatePem).toLegacyObject() as unknown as PeerCertificate);
+  const missing = LAB_TLS_ROLES.filter((r) => !names.includes(r.toLowerCase()));
+  if (missing.length > 0) throw new Error(`the certificate does not name ${missing.map((r) => r.toLowerCase()).join(", ")}: each lab role checks that its peer's certificate names that peer (subject CN or DNS subjectAltName)`);
+  const own = { certificatePem: material.certificatePem, keyPem: material.keyPem };
+  return {
+    caPem: material.caPem,
+    credentials: Object.fromEntries(LAB_TLS_ROLES.map((r) => [r, own])),
+    requireClientCert: material.requireClientCert === true,
+    sip: true,
+    cops: true,
+    osp: true,
+  };
 }

@@ -6,6 +6,7 @@ import { SipIds } from "../roles/sip-ids.js";
 import { UserAgent } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
 import { flowNetwork } from "./run-network.js";
+import { labTls } from "./deploy-tls.js";
 import type { SocketNetworkOptions } from "../drivers/socket-network.js";
 import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
 import type { TopologyOptions } from "./run-calls.js";
@@ -23,6 +24,11 @@ export interface LabOptions {
   onRecord?: (record: MessageRecord) => void;
   onEvent?: (event: CallEvent) => void;
   onError?: (where: string, err: unknown) => void;
+  /**
+   * TLS on every link between the roles (SIP from SIP1 on, COPS, OSP over HTTPS) with one certificate naming
+   * every role and the CA they pin; the outside caller still reaches SIP1 over UDP.
+   */
+  tls?: { certificatePem: string; keyPem: string; caPem: string; requireClientCert?: boolean };
   /** Caps and timeouts of the COPS and OSP HTTP listeners (DEFAULT_CONNECTION_LIMITS where not given). */
   limits?: Partial<ConnectionLimits>;
   /** Every connection or request the listeners' limits refuse (see SocketNetworkOptions.onDrop). */
@@ -91,12 +97,14 @@ function cseqOf(bytes: Buffer): { seq: string; method: string } | undefined {
 export const LAB_CALLER = "UAC";
 
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
-  const topology = resolveTopology({ ...options.topology, sipTransport: "udp" });
+  // With TLS the roles' SIP runs over streams (TLS between SIP1, SIP2 and the UAS); the caller's leg stays UDP.
+  const tls = options.tls ? labTls(options.tls) : undefined;
+  const topology = resolveTopology({ ...options.topology, sipTransport: tls ? "tcp" : "udp" });
   const seed = options.seed ?? 1;
   const topo = buildTopology(topology, [], [], { seed });
   const answerDelayMs = options.answerDelayMs ?? 500;
   const uas = new UserAgent({
-    name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: ROLE_HOSTS.UAS ?? "192.0.2.20", transport: "UDP",
+    name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: ROLE_HOSTS.UAS ?? "192.0.2.20", transport: tls ? "TCP" : "UDP",
     behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false }),
     ids: new SipIds(seededRandom(seed + 1)),
   });
@@ -124,6 +132,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const net = flowNetwork(topology, nodes, {
     ...(options.sipPort !== undefined ? { sipPorts: { SIP1: options.sipPort } } : {}),
     externalSipPeer: { acceptor: "SIP1", as: LAB_CALLER },
+    ...(tls ? { tls } : {}),
     onRecord: (r) => {
       countRecord(r);
       ring.push(r);

@@ -34,3 +34,12 @@ export function makeTestPki(roles: readonly string[], caName = "callgate test CA
   }
   return { dir, caFile: join(dir, "ca.pem"), caPem: readFileSync(join(dir, "ca.pem"), "utf8"), files, credentials };
 }
+
+/** One more certificate from `pki`'s CA, with CN `cn` and these DNS names (and IP 127.0.0.1); its PEM file paths. */
+export function addCertificate(pki: TestPki, base: string, cn: string, dnsNames: readonly string[]): { certificate: string; key: string } {
+  const dir = pki.dir;
+  writeFileSync(join(dir, `${base}.ext`), `subjectAltName=${[...dnsNames.map((n) => `DNS:${n}`), "IP:127.0.0.1"].join(",")}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${cn}`], dir);
+  openssl(["x509", "-req", "-in", `${base}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${base}.pem`, "-days", "1", "-extfile", `${base}.ext`], dir);
+  return { certificate: join(dir, `${base}.pem`), key: join(dir, `${base}.key`) };
+}

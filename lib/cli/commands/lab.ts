@@ -8,6 +8,8 @@ import { LAB_CALLER, startLab, type LabStats } from "../../flow/lab.js";
 import { checkLogLevel, countCdrsWritten, parseHostPort, startOperations } from "../../flow/operations.js";
 import { colorWanted, renderLadderText } from "../../replay/ladder-text.js";
 import { LIMIT_PARSE_OPTIONS, LIMIT_USAGE, limitsFromValues } from "../limit-options.js";
+import { TLS_USAGE, readTlsFlags } from "../tls-options.js";
+import { labTls } from "../../flow/deploy-tls.js";
 
 /** Messages --ladder keeps when --keep does not say. */
 const LADDER_KEEP = 10_000;
@@ -23,7 +25,11 @@ const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder]
   --record FILE         append every message to FILE as a JSON line {t, proto, from, to, msg, callId, bytes}
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
   --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
-${LIMIT_USAGE}`;
+${LIMIT_USAGE}
+${TLS_USAGE}
+  With --tls-cert every link between the roles runs over TLS (SIP from SIP1 on, COPS, OSP over HTTPS); the caller
+  still reaches SIP1 over UDP. The one certificate serves every role, so it must name each (DNS sip1, pol1, r1,
+  ch, sip2, pol2, r2, uas), and --tls-ca is required: the roles verify each other against it.`;
 
 function fail(message: string): number {
   process.stderr.write(`callgate lab: ${message}\n${USAGE}\n`);
@@ -69,6 +75,10 @@ export async function run(args: string[]): Promise<number> {
         "log-level": { type: "string" },
         metrics: { type: "string" },
         ...LIMIT_PARSE_OPTIONS,
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-ca": { type: "string" },
+        "tls-require-client-cert": { type: "boolean", default: false },
       },
     }).values;
   } catch (err) {
@@ -88,6 +98,21 @@ export async function run(args: string[]): Promise<number> {
     limits = limitsFromValues(values);
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
+  }
+  let tls;
+  try {
+    const material = readTlsFlags({ cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"], requireClientCert: values["tls-require-client-cert"] });
+    if (material && material.caPem === undefined) return fail("--tls-cert needs --tls-ca in the lab: its roles verify each other's certificates against it");
+    tls = material ? { ...material, caPem: material.caPem ?? "" } : undefined;
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+  if (tls) {
+    try {
+      labTls(tls);
+    } catch (err) {
+      return fail(`--tls-cert ${values["tls-cert"] ?? ""}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   let ops;
@@ -117,6 +142,7 @@ export async function run(args: string[]): Promise<number> {
       onEvent: (e) => ops.onEvent(e),
       onError: (where, err) => ops.onError(where, err),
       limits,
+      ...(tls ? { tls } : {}),
       onDrop: (proto, cause, detail) => ops.drops.drop(`${proto}:${cause}`, { detail }),
     });
   } catch (err) {
@@ -135,7 +161,7 @@ export async function run(args: string[]): Promise<number> {
   });
 
   const width = Math.max(...Object.keys(lab.endpoints).map((r) => r.length));
-  const lines = ["callgate lab: every role on 127.0.0.1 (SIP/UDP, COPS/TCP, OSP/HTTP); calls enter at SIP1"];
+  const lines = [`callgate lab: every role on 127.0.0.1 (${tls ? "SIP/TLS between the roles, COPS/TLS, OSP/HTTPS" : "SIP/UDP, COPS/TCP, OSP/HTTP"}); calls enter at SIP1${tls ? " over UDP" : ""}`];
   for (const [role, ep] of Object.entries(lab.endpoints)) {
     const parts = [ep.sip ? `sip ${ep.sip}` : "", ep.cops ? `cops ${ep.cops}` : "", ep.osp ? `osp ${ep.osp}` : ""].filter(Boolean);
     lines.push(`  ${role.padEnd(width)}  ${parts.join("  ") || "(COPS client only)"}`);
