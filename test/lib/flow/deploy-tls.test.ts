@@ -1,9 +1,11 @@
 // The deploy file's `tls` section: certificates read and checked at load, impossible settings refused with
 // the field named. Certificates come from the openssl CLI at test time.
-import { copyFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DeployConfigError, directoryOf, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
+import { DeployConfigError, checkRoleCovered, directoryOf, loadDeployConfig, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
 import { tlsForRole } from "../../../lib/flow/deploy-tls.js";
 import { makeTestPki, type TestPki } from "../../support/tls-test-pki.js";
 
@@ -87,5 +89,19 @@ describe("deploy file: tls", () => {
     expect(problems(deploy(["  ca: ca.pem", "  sip: true", ...allRoles()], "{ sipTransport: udp }"))).toContain("tls.sip: SIP over TLS needs topology.sipTransport tcp");
     expect(problems(deploy(["  ca: ca.pem", "  sip: true", ...allRoles()], "{ sipTransport: tcp }", (p) => `{ udp: ${p}, tcp: ${p} }`))).toContain("SIP1 needs 'sip.tls' (tls.sip is true)");
     expect(problems(deploy(["  ca: ca.pem", ...allRoles()]))).toContain("tls: switches nothing on");
+  });
+});
+
+describe("scenarios/deploy/tls.yaml with scripts/make-tls-pki.sh", () => {
+  it("the example loads once the script has made its PKI: TLS on every link, every role's certificate, Integrity keys", () => {
+    const dir = mkdtempSync(join(tmpdir(), "callgate-tls-example-"));
+    copyFileSync(join("scenarios", "deploy", "tls.yaml"), join(dir, "tls.yaml"));
+    expect(() => loadDeployConfig(join(dir, "tls.yaml"))).toThrow(/tls\.ca: cannot read .*pki\/ca\.pem: ENOENT/);
+    execFileSync("sh", [join("scripts", "make-tls-pki.sh"), join(dir, "pki")], { stdio: "ignore" });
+    const config = loadDeployConfig(join(dir, "tls.yaml"));
+    expect(config.tls).toMatchObject({ requireClientCert: true, sip: true, cops: true, osp: true });
+    expect(Object.keys(config.tls?.credentials ?? {}).sort()).toEqual([...ROLES].sort());
+    expect(config.copsSecurity?.POL1?.peps?.SIP1?.integrity?.keyId).toBe(1);
+    for (const role of ROLES) expect(checkRoleCovered(role, config)).toBe(role);
   });
 });
