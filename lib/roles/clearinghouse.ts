@@ -40,7 +40,7 @@ export interface ClearinghouseOptions {
   transactionIdStart?: bigint;
   /** Transaction ids reserved from the store at a time (default 1000): one durable write per block. */
   transactionIdBlock?: number;
-  /** Answers to remember for retransmitted requests (default 10 000). */
+  /** Answers to remember for retransmitted requests (default 10 000; at least half of them at any time). */
   replayCacheSize?: number;
   /** How long an answer is remembered for a retransmitted request (default 64 s, past any client's retries). */
   replayWindowMs?: number;
@@ -64,6 +64,12 @@ class RefusedComponent {
 
 type RequestPart = OspComponent | RefusedComponent;
 
+/** What a retransmission is answered from: when the request was first answered, and its first transaction id. */
+interface Answered {
+  at: number;
+  transactionId: bigint;
+}
+
 const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
   AuthorisationRequest: "AuthorisationResponse",
   AuthorisationIndication: "AuthorisationConfirmation",
@@ -83,8 +89,12 @@ export class Clearinghouse {
    * destinations, same timestamp; byte-identical with a deterministic signer: Ed25519, RSA PKCS#1 v1.5,
    * unsigned), so the cache holds a few bytes per request, not the answer. Anything else is a new request,
    * whatever its messageId (the toolkit gives every request of one second the same one).
+   * Two generations, so that forgetting is dropping a whole Map: deleting entries one by one from the front
+   * of a Map leaves V8 holes that every later front lookup walks over.
    */
-  private readonly answered = new Map<string, { at: number; transactionId: bigint }>();
+  private answered = new Map<string, Answered>();
+  private answeredBefore = new Map<string, Answered>();
+  private generationStartedAt = -Infinity;
 
   constructor(readonly options: ClearinghouseOptions) {}
 
@@ -121,11 +131,10 @@ export class Clearinghouse {
       parts = reading.components.map((r) => (r.ok ? r.component : new RefusedComponent(r.kind, r.error)));
       message = { messageId: reading.messageId, components: reading.components.flatMap((r) => (r.ok ? [r.component] : [])) };
     }
-    this.forgetOldAnswers(nowMs);
     const digest = bodyDigest(body);
     const key = `${peer ?? ""}\u0000${message.messageId}\u0000${digest}`;
     const random = randomAttribute(digest);
-    const earlier = this.answered.get(key);
+    const earlier = this.recall(key, nowMs);
     if (earlier) return this.answer(message.messageId, parts, earlier.at, peer, { next: earlier.transactionId }, random);
     // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
     let authorisations = 0;
@@ -142,10 +151,11 @@ export class Clearinghouse {
       return Promise.resolve(this.reply(message.messageId, refusals, random));
     }
     const reply = this.answer(message.messageId, parts, nowMs, peer, { next: firstTransactionId }, random);
-    this.answered.set(key, { at: nowMs, transactionId: firstTransactionId });
-    reply.catch(() => this.answered.delete(key));
-    const limit = this.options.replayCacheSize ?? 10_000;
-    while (this.answered.size > limit) this.answered.delete(this.answered.keys().next().value as string);
+    this.remember(key, { at: nowMs, transactionId: firstTransactionId }, nowMs);
+    reply.catch(() => {
+      this.answered.delete(key);
+      this.answeredBefore.delete(key);
+    });
     return reply;
   }
 
@@ -162,13 +172,24 @@ export class Clearinghouse {
     return first;
   }
 
-  /** Answers leave the retransmission cache once no client can still be retrying (insertion order is time order). */
-  private forgetOldAnswers(nowMs: number): void {
-    const oldest = nowMs - (this.options.replayWindowMs ?? 64_000);
-    for (const [key, entry] of this.answered) {
-      if (entry.at > oldest) break;
-      this.answered.delete(key);
+  /**
+   * A new generation starts when the current one holds half of `replayCacheSize` answers or is
+   * `replayWindowMs` old; the one before it is dropped then. So an answer is kept for at least half the cache
+   * size of later requests, and never answers after the window (64 s, past any client's retries).
+   */
+  private remember(key: string, entry: Answered, nowMs: number): void {
+    const half = Math.max(1, Math.ceil((this.options.replayCacheSize ?? 10_000) / 2));
+    if (this.answered.size >= half || nowMs - this.generationStartedAt >= (this.options.replayWindowMs ?? 64_000)) {
+      this.answeredBefore = this.answered;
+      this.answered = new Map();
+      this.generationStartedAt = nowMs;
     }
+    this.answered.set(key, entry);
+  }
+
+  private recall(key: string, nowMs: number): Answered | undefined {
+    const entry = this.answered.get(key) ?? this.answeredBefore.get(key);
+    return entry !== undefined && entry.at > nowMs - (this.options.replayWindowMs ?? 64_000) ? entry : undefined;
   }
 
   private async answer(messageId: string, parts: RequestPart[], nowMs: number, peer: string | undefined, transactionIds: { next: bigint }, random: string): Promise<ClearinghouseReply> {

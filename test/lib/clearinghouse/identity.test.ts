@@ -68,6 +68,16 @@ describe("retransmission: the same sender sending the same bytes", () => {
     expect(again.bytes.equals(first.bytes)).toBe(true);
   });
 
+  it("remembers at least half of replayCacheSize answers, and no more than it", async () => {
+    const ch = new Clearinghouse({ routes, store: new MemoryCdrStore(), replayCacheSize: 4 });
+    const first = await ch.handle(authReq("a0", "call-0"), T0, "POL1");
+    for (let i = 1; i <= 2; i++) await ch.handle(authReq(`a${i}`, `call-${i}`), T0, "POL1");
+    expect((await ch.handle(authReq("a0", "call-0"), T0, "POL1")).bytes.equals(first.bytes)).toBe(true);
+    for (let i = 3; i <= 6; i++) await ch.handle(authReq(`a${i}`, `call-${i}`), T0, "POL1");
+    const late = await ch.handle(authReq("a0", "call-0"), T0, "POL1");
+    expect(transactionIdOf(late.bytes)).not.toBe(transactionIdOf(first.bytes));
+  });
+
   it("treats the same messageId with a different body as a new request", async () => {
     const store = new MemoryCdrStore();
     const ch = new Clearinghouse({ routes, store });
