@@ -50,6 +50,8 @@ export interface SipProxyOptions {
   localDecision?: "fail-open" | "fail-closed";
   kaTimerSeconds?: number;
   t1?: number;
+  /** RFC 3261 §16.6 step 11: how long a proxied INVITE may go without a final response (more than 3 minutes). */
+  timerCMs?: number;
   /** Random source for the COPS keep-alive schedule (seeded for reproducible runs). */
   random?: () => number;
   /** Via branches; a flow passes one seeded from its run's seed so runs repeat byte for byte. */
@@ -87,6 +89,8 @@ class ProxyCall {
   answeredAt: number | undefined = undefined;
   /** The forwarded INVITE and its 2xx, kept until the caller's ACK passes: without it the call is ended by BYE. */
   unacknowledged: { forwarded: SipRequest; ok: SipResponse } | undefined = undefined;
+  /** Timer C fired: the branch was cancelled for silence, so the caller is answered 408 rather than 487. */
+  silentDownstream: 408 | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -179,6 +183,8 @@ export class SipProxy implements FlowNode<CallEvent> {
       case "timer":
         if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
         if (ev.key.startsWith(ACK_TIMER)) return this.onNoAck(ev.key.slice(ACK_TIMER.length), ev.now);
+        if (ev.key.startsWith(TIMER_C)) return this.onTimerC(ev.key.slice(TIMER_C.length), ev.now);
+        if (ev.key.startsWith(CANCEL_TIMER)) return this.onCancelUnanswered(ev.key.slice(CANCEL_TIMER.length), ev.now);
         if (isCopsTimer(ev.key)) return this.cops.timer(splitCopsTimer(ev.key)[1], ev.now);
         return [];
       case "peer-down":
@@ -272,10 +278,33 @@ export class SipProxy implements FlowNode<CallEvent> {
     const fwd = this.forwardCopy(setup.invite, branch, true, token === undefined ? undefined : token.toString("base64"));
     setup.forwarded = fwd;
     call.phase = "proceeding";
-    return this.sip.sendRequest(fwd, call.downstream, now, {
+    const out = this.sip.sendRequest(fwd, call.downstream, now, {
       onResponse: (res, t) => this.onInviteResponse(call, res, t),
       onTimeout: (t) => this.refuse(call, 408, "no answer from the next hop", t),
     }, branch);
+    out.push({ type: "set-timer", key: TIMER_C + call.callId, delayMs: this.opts.timerCMs ?? DEFAULT_TIMER_C_MS });
+    return out;
+  }
+
+  /** Timer C fired (RFC 3261 §16.8): the branch is cancelled, and answered 408 if it stays silent. */
+  private onTimerC(callId: string, now: number): NodeAction[] {
+    const call = this.calls.get(callId);
+    if (call === undefined || call.phase !== "proceeding") return [];
+    call.silentDownstream = 408;
+    const out = this.cancelDownstream(call, now);
+    out.push(this.step(call, "Timer C: no final response, CANCEL downstream"));
+    return out;
+  }
+
+  /**
+   * A cancelled branch that sent no final response within 64·T1 (its callee is gone): the transaction counts as
+   * cancelled (RFC 3261 §9.1) and the caller gets the final response itself (§16.10: 487, §16.8: 408).
+   */
+  private onCancelUnanswered(callId: string, now: number): NodeAction[] {
+    const call = this.calls.get(callId);
+    if (call === undefined || call.phase !== "proceeding") return [];
+    const status = call.silentDownstream ?? 487;
+    return this.refuse(call, status, status === 487 ? "cancelled" : "no final response from the next hop", now);
   }
 
   /**
@@ -328,6 +357,14 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private onInviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
+    const out = this.inviteResponse(call, res, now);
+    // RFC 3261 §16.7 step 2: a provisional response resets Timer C; a final one ends it.
+    if (res.status >= 200) out.push({ type: "cancel-timer", key: TIMER_C + call.callId }, { type: "cancel-timer", key: CANCEL_TIMER + call.callId });
+    else if (res.status > 100) out.push({ type: "set-timer", key: TIMER_C + call.callId, delayMs: this.opts.timerCMs ?? DEFAULT_TIMER_C_MS });
+    return out;
+  }
+
+  private inviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
     if (call.phase === "done") return [];
     if (res.status === 100) return [];
     if (res.status >= 300) {
@@ -481,7 +518,9 @@ export class SipProxy implements FlowNode<CallEvent> {
       callId: fwd.callId, cseq: fwd.cseq.seq, via: fwd.getHeaders("Via").slice(0, 1),
     });
     for (const r of fwd.getHeaders("Route")) cancel.addHeader("Route", r);
-    return this.sip.sendRequest(cancel, call.downstream, now, { onResponse: () => [] });
+    const out = this.sip.sendRequest(cancel, call.downstream, now, { onResponse: () => [] });
+    out.push({ type: "set-timer", key: CANCEL_TIMER + call.callId, delayMs: 64 * (this.opts.t1 ?? 500) });
+    return out;
   }
 
   private onInDialogRequest(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
@@ -683,6 +722,10 @@ function sipStatusOf(reason: { code: number } | undefined, fallback: number): nu
 
 const NO_HANDLE = Buffer.alloc(0);
 const ACK_TIMER = "proxy-ack:";
+const TIMER_C = "proxy-c:";
+const CANCEL_TIMER = "proxy-cancelled:";
+/** RFC 3261 §16.6 step 11: Timer C is larger than 3 minutes. */
+const DEFAULT_TIMER_C_MS = 181_000;
 
 /**
  * A response as relayed upstream (RFC 3261 §16.7 step 3): the top Via value removed, everything else as

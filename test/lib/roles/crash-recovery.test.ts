@@ -55,6 +55,24 @@ describe("a crash leaves nothing behind (in memory)", () => {
     expect(r.leftovers.copsRequestStates).toBe(0);
   });
 
+  for (const { name, noAnswerTimeoutMs, status } of [
+    { name: "the caller's CANCEL goes unanswered: SIP2 answers 487 itself after 64*T1 (RFC 3261 §9.1, §16.10)", noAnswerTimeoutMs: 3000, status: 487 },
+    { name: "nobody cancels: Timer C fires (RFC 3261 §16.8), the branch is cancelled, the caller gets 408", noAnswerTimeoutMs: 400_000, status: 408 },
+  ]) {
+    it(`a callee that goes away after ringing, ${name}; the policy is released on both sides`, async () => {
+      // The UAS rings at once and would answer at 5 s, but is down from 1 s on: nothing reaches it any more.
+      const silent: CallSpec = { ...call(50, 1000), answerDelayMs: 5000, noAnswerTimeoutMs };
+      const r = await runCalls({ driver: "memory", topology, calls: [silent], faults: [{ kind: "down", role: "UAS", fromMs: 1000, toMs: 1_000_000 }] });
+      expect(r.calls[0]?.established).toBe(false);
+      expect(r.calls[0]?.finalStatusAtCaller).toBe(status);
+      expect(sent(r.records, "SIP2", "SIP1", `${status} ${status === 487 ? "Request Terminated" : "Request Timeout"}`).length).toBe(1);
+      expect(r.leftovers.classifiers).toBe(0);
+      expect(r.leftovers.copsRequestStates).toBe(0);
+      // Both sides were authorised and never connected: one usage report each, of 0 s.
+      expect(r.cdrs.map((c) => `${c.role} ${c.durationS}`).sort()).toEqual(["destination 0", "source 0"]);
+    });
+  }
+
   for (const { name, backAtMs, endsBy } of [
     { name: "a PEP that restarts holding nothing: SSQ, and its SSC leaves the old state out", backAtMs: 2000, endsBy: 2500 },
     { name: "a PEP that never comes back: its states end when the grace period runs out", backAtMs: 60_000, endsBy: 3500 },
