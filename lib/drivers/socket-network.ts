@@ -192,7 +192,8 @@ export class SocketNetwork<E = unknown> {
       const entry: { sip?: string; cops?: string; osp?: string } = {};
       const tcpAddr = boundAddress(ep.sipTcp);
       const udpAddr = boundAddress(ep.udp);
-      if (tcpAddr) entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=${this.opts.sipTransport === "tls" ? "tls" : "tcp"}`;
+      // The node that takes an outside caller is reached by it over UDP, whatever its peers inside use.
+      if (tcpAddr && name !== this.opts.externalSipPeer?.acceptor) entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=${this.opts.sipTransport === "tls" ? "tls" : "tcp"}`;
       else if (udpAddr) entry.sip = `${udpAddr.host}:${udpAddr.port}`;
       const copsAddr = boundAddress(ep.cops);
       if (copsAddr) entry.cops = `${copsAddr.host}:${copsAddr.port}`;

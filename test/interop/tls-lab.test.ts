@@ -62,6 +62,8 @@ describe("callgate lab over TLS", () => {
       await waitFor(p, "SIGTERM stops the lab", "lab");
       expect(p.output()).toContain("SIP/TLS between the roles, COPS/TLS, OSP/HTTPS");
       expect(p.output()).toMatch(/CH\s+osp https:\/\/127\.0\.0\.1:\d+\/osp/);
+      // The caller's address is SIP1's UDP port, as the lab prints it.
+      expect(p.output()).toContain(`SIP1  sip 127.0.0.1:${sipPort}\n`);
       const sip2 = Number(/SIP2\s+sip 127\.0\.0\.1:(\d+);transport=tls/.exec(p.output())?.[1]);
       const pol1 = Number(/POL1\s+cops 127\.0\.0\.1:(\d+)/.exec(p.output())?.[1]);
       const ch = Number(/CH\s+osp https:\/\/127\.0\.0\.1:(\d+)/.exec(p.output())?.[1]);
