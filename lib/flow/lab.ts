@@ -1,6 +1,11 @@
 // The lab: SIP1, POL1, R1, CH, SIP2, POL2, R2 and an answering UAS on loopback sockets, with no UAC of our own.
 // An outside caller (SIPp, a softphone) sends its INVITE to SIP1; the driver names it "UAC" in the records, so
 // the ladder reads like FIG. 5 / FIG. 6. The UAS answers every INVITE and never hangs up.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CdrStore } from "../adapters/cdr-store.js";
+import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import type { MessageRecord } from "../drivers/message-record.js";
 import { SipIds } from "../roles/sip-ids.js";
 import { UserAgent } from "../roles/user-agent.js";
@@ -21,6 +26,8 @@ export interface LabOptions {
   topology?: Partial<Omit<TopologyOptions, "sipTransport">>;
   /** Records kept in `records`: none (default: a long run keeps no history), the last N, or `true` for all. */
   keepRecords?: boolean | number;
+  /** The clearinghouse's CDRs go to this SQLite file, kept after close (default: a temporary file removed on close). */
+  cdrDb?: string;
   onRecord?: (record: MessageRecord) => void;
   onEvent?: (event: CallEvent) => void;
   onError?: (where: string, err: unknown) => void;
@@ -51,6 +58,8 @@ export interface Lab {
   stats(): LabStats;
   /** Sizes of what the lab holds per call or message; all but `cdrs` return to 0 once no call is in progress. */
   held(): Record<string, number>;
+  /** The clearinghouse's CDR store (on disk: CDRs take no memory). */
+  readonly cdrStore: CdrStore;
   /** The roles' nodes, for gauges (request states, queues). */
   readonly topology: FlowTopology;
   close(): Promise<void>;
@@ -108,6 +117,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false }),
     ids: new SipIds(seededRandom(seed + 1)),
   });
+  // CDRs on disk, not in memory: a lab that runs for days would otherwise hold every one (≈1 KB each).
+  const scratch = options.cdrDb === undefined ? mkdtempSync(join(tmpdir(), "callgate-lab-")) : undefined;
+  const cdrStore = new SqliteCdrStore(options.cdrDb ?? join(scratch ?? "", "cdr.sqlite"));
+  if (topo.ch) topo.ch.clearinghouse.options.store = cdrStore;
   const keep = options.keepRecords === true ? Infinity : options.keepRecords === false || options.keepRecords === undefined ? 0 : options.keepRecords;
   const ring = new RecordRing<MessageRecord>(keep);
   const stats: LabStats = { messages: 0, callsFromOutside: 0, finalsToCaller: {} };
@@ -118,7 +131,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     stats.messages++;
     if (r.proto !== "SIP") return;
     if (r.from === LAB_CALLER && r.msg === "INVITE") {
-      const key = `${r.callId}|${cseqOf(r.bytes)?.seq ?? ""}`;
+      // A copy of its own: a slice of the message's text would keep the whole message alive.
+      const key = Buffer.from(`${r.callId}|${cseqOf(r.bytes)?.seq ?? ""}`).toString("latin1");
       if (seenInvites.has(key)) return;
       if (seenInvites.size >= 4096) seenInvites.delete(seenInvites.values().next().value ?? "");
       seenInvites.add(key);
@@ -143,7 +157,14 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),
   });
-  await net.start();
+  try {
+    await net.start();
+  } catch (err) {
+    await net.stop();
+    await cdrStore.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    throw err;
+  }
   let closed = false;
   return {
     endpoints: net.addresses(),
@@ -161,10 +182,13 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       usageBacklog: topo.pol1.usageBacklog + topo.pol2.usageBacklog,
     }),
     topology: topo,
+    cdrStore,
     close: async () => {
       if (closed) return;
       closed = true;
       await net.stop();
+      await cdrStore.close();
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

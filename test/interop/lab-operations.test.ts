@@ -1,6 +1,8 @@
 // `callgate lab` as an operator runs it: no message history unless asked, JSON logs, Prometheus metrics (issue 12).
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { SqliteCdrStore } from "../../lib/adapters/cdr-store-sqlite.js";
 import { startLab } from "../../lib/flow/lab.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
 
@@ -46,13 +48,16 @@ describe("callgate lab, operated", () => {
       // Server transactions linger for Timer J/H (RFC 3261 §17.2): bounded by the rate, not the number of calls.
       expect(afterBatch[2]?.transactions ?? Infinity).toBeLessThanOrEqual((afterBatch[0]?.transactions ?? 0) + 10);
       expect(lab.stats().finalsToCaller).toEqual({ "200 OK": 30 });
+      // The CDRs, one per side and call, are in the store on disk, not in the lab's memory.
+      expect(await lab.cdrStore.count()).toBe(60);
     } finally {
       await lab.close();
     }
   }, 60_000);
 
-  it("--keep N keeps the last N messages only", async () => {
-    const lab = await startLab({ answerDelayMs: 20, keepRecords: 25 });
+  it("--keep N keeps the last N messages only; --cdr-db keeps the CDRs after the lab", async () => {
+    const cdrDb = join(workDir("callgate-lab-cdr-"), "cdr.sqlite");
+    const lab = await startLab({ answerDelayMs: 20, keepRecords: 25, cdrDb });
     try {
       const dir = workDir("callgate-lab-keep-");
       expect((await sippUac(lab.endpoints.SIP1?.sip ?? "", await freePort(), 3, dir).done).code).toBe(0);
@@ -64,6 +69,9 @@ describe("callgate lab, operated", () => {
     } finally {
       await lab.close();
     }
+    const store = new SqliteCdrStore(cdrDb, { readOnly: true });
+    expect(await store.count()).toBe(6);
+    await store.close();
   }, 30_000);
 
   it("`callgate lab --metrics` serves counters that move with a call; its log is JSON lines with levels", async () => {

@@ -15,7 +15,7 @@ import { labTls } from "../../flow/deploy-tls.js";
 const LADDER_KEEP = 10_000;
 
 const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder] [--no-color] [--keep N] [--record FILE]
-                  [--log-level LEVEL] [--metrics HOST:PORT]
+                  [--cdr-db FILE] [--log-level LEVEL] [--metrics HOST:PORT]
   --sip-port N          UDP port of SIP1 on 127.0.0.1 (default: an ephemeral port)
   --answer-delay MS     the UAS answers (200 OK) this long after its 180 Ringing (default 500)
   --ladder              on exit, print the message ladder of the calls among the kept messages
@@ -23,6 +23,7 @@ const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder]
   --no-color            no ANSI colours in the ladder
   --keep N              keep the last N messages in memory (default 0: none)
   --record FILE         append every message to FILE as a JSON line {t, proto, from, to, msg, callId, bytes}
+  --cdr-db FILE         keep the clearinghouse's CDRs in this SQLite file (default: a temporary file, removed on exit)
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
   --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
 ${LIMIT_USAGE}
@@ -72,6 +73,7 @@ export async function run(args: string[]): Promise<number> {
         "no-color": { type: "boolean", default: false },
         keep: { type: "string" },
         record: { type: "string" },
+        "cdr-db": { type: "string" },
         "log-level": { type: "string" },
         metrics: { type: "string" },
         ...LIMIT_PARSE_OPTIONS,
@@ -138,6 +140,7 @@ export async function run(args: string[]): Promise<number> {
       ...(typeof sipPort === "number" ? { sipPort } : {}),
       ...(typeof answerDelayMs === "number" ? { answerDelayMs } : {}),
       keepRecords,
+      ...(values["cdr-db"] !== undefined ? { cdrDb: values["cdr-db"] } : {}),
       ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
       onEvent: (e) => ops.onEvent(e),
       onError: (where, err) => ops.onError(where, err),
@@ -154,7 +157,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const topo = lab.topology;
-  if (topo.cdrStore) countCdrsWritten(topo.cdrStore, () => ops.metrics.cdrsWritten.inc());
+  countCdrsWritten(lab.cdrStore, () => ops.metrics.cdrsWritten.inc());
   ops.watch({
     requestStates: () => ({ SIP1: topo.sip1.copsRequestStates, SIP2: topo.sip2.copsRequestStates, POL1: topo.pol1.copsRequestStates, POL2: topo.pol2.copsRequestStates }),
     queues: () => ({ "POL1 usage backlog": topo.pol1.usageBacklog, "POL2 usage backlog": topo.pol2.usageBacklog }),
