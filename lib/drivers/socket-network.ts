@@ -482,11 +482,16 @@ export class SocketNetwork<E = unknown> {
     sock.setNoDelay(true);
     const frames = this.framer(proto, this.gates.get(`${acceptor}|${proto}`)?.watch(sock));
     let link: Link | undefined;
+    let certified = false;
     sock.on("data", (chunk) => {
       link ??= this.tcpClientOwner.get(sock.remotePort ?? -1);
-      if (link && !this.certifiedPeer(proto, sock, link.connector)) {
-        sock.destroy();
-        return;
+      if (link && !certified) {
+        // Mutual TLS: once per connection, the client certificate must name the connecting node.
+        if (!this.certifiedPeer(proto, sock, link.connector)) {
+          sock.destroy();
+          return;
+        }
+        certified = true;
       }
       if (link) {
         if (link.server !== sock) sock.setTimeout(0); // a known peer: its liveness is its protocol's (COPS KA, RFC 2748 §2.6)
