@@ -1,5 +1,6 @@
 // Kill test: 10,000 UsageIndications while the clearinghouse process is SIGKILLed and restarted three
-// times; afterwards the store holds exactly 10,000 CDRs, none twice.
+// times; afterwards the store holds exactly 10,000 CDRs, none twice. And 600 authorisations across three
+// SIGKILLs: no transaction id handed out twice, one call per transaction id in the store.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -7,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { OspClient, usageIndication } from "../../../protocols/osp/index.js";
+import { OspClient, authorisationRequest, usageIndication } from "../../../protocols/osp/index.js";
 
 const TOTAL = 10_000;
 const KILL_AT = [2_000, 4_500, 7_000];
@@ -117,5 +118,58 @@ describe("clearinghouse kill test", () => {
     db.close();
     expect(row).toEqual({ n: TOTAL, ids: TOTAL, calls: TOTAL });
     expect(expectedIds.n).toBe(TOTAL);
+  });
+
+  it("hands out no transaction id twice across three SIGKILLs", { timeout: 150_000 }, async () => {
+    const dbPath = join(dir, "cdr-authorise.sqlite");
+    const url = `http://127.0.0.1:${await freePort()}/osp`;
+    let child = await startChild(dbPath, url);
+    const client = new OspClient({ url, outboxPath: join(dir, "outbox-authorise.journal"), maxSockets: 16, retryDelayMs: 50, timeoutMs: 3_000 });
+    const CALLS = 600;
+    let answered = 0;
+    const killer = (async () => {
+      for (const threshold of [150, 300, 450]) {
+        while (answered < threshold) await new Promise((r) => setTimeout(r, 5));
+        await kill(child);
+        await new Promise((r) => setTimeout(r, 150));
+        child = await startChild(dbPath, url);
+      }
+    })();
+    const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
+    const transactionIds: string[] = [];
+    for (let batch = 0; batch < CALLS / 20; batch++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, k) => {
+          const i = batch * 20 + k;
+          const callId = Buffer.from(`auth-${i}@192.0.2.10`);
+          const request = authorisationRequest({ messageId: `pol1-${i}`, nowMs: T0 + i, callId, callingNumber: "14045266060", calledNumber: "14043342535" });
+          for (;;) {
+            try {
+              const rsp = await client.authorise(request);
+              transactionIds[i] = rsp.transactionId!;
+              break;
+            } catch {
+              await new Promise((r) => setTimeout(r, 20)); // the clearinghouse is down: ask again
+            }
+          }
+          answered++;
+          await client.reportUsage(
+            usageIndication({ messageId: `pol1-u${i}`, nowMs: T0 + i, transactionId: transactionIds[i]!, callId, role: "source", callingNumber: "14045266060", calledNumber: "14043342535", durationSeconds: 5 }),
+          );
+        }),
+      );
+    }
+    await killer;
+    await client.drainUsage();
+    await client.close();
+    await kill(child);
+    expect(new Set(transactionIds).size).toBe(CALLS);
+    const db = new Database(dbPath, { readonly: true });
+    const row = db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT transaction_id) AS tids, COUNT(DISTINCT call_id) AS calls FROM cdr").get();
+    const blocks = db.prepare("SELECT COUNT(DISTINCT (CAST(transaction_id AS INTEGER) - 1) / 1000) AS n FROM cdr").get() as { n: number };
+    db.close();
+    expect(row).toEqual({ n: CALLS, tids: CALLS, calls: CALLS });
+    // Each life took its own block of ids (1000 by default): four lives, four blocks.
+    expect(blocks.n).toBe(4);
   });
 });
