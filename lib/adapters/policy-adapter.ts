@@ -51,11 +51,14 @@ export interface PolicyAdapter {
   observeUsage(u: UsageObservation): void;
 }
 
-/** Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the usage it observes. */
+/** Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the latest usage it observes. */
 export class DefaultPolicyAdapter implements PolicyAdapter {
+  /** The most recent observations, at most `keepUsage` of them (oldest first). */
   readonly usage: UsageObservation[] = [];
+  /** Every observation so far, kept or not. */
+  usageObserved = 0;
 
-  constructor(private readonly opts: { denyAll?: boolean; denyStatus?: number } = {}) {}
+  constructor(private readonly opts: { denyAll?: boolean; denyStatus?: number; keepUsage?: number } = {}) {}
 
   decideAaa(): AaaVerdict {
     if (this.opts.denyAll) return { allow: false, sipStatus: this.opts.denyStatus ?? 403, reason: "denied by local policy" };
@@ -68,6 +71,11 @@ export class DefaultPolicyAdapter implements PolicyAdapter {
   }
 
   observeUsage(u: UsageObservation): void {
+    this.usageObserved++;
+    // Bounded: a long-running policy server observes usage forever (default: the last 1,000).
+    const keep = this.opts.keepUsage ?? 1000;
+    if (keep <= 0) return;
+    if (this.usage.length >= keep) this.usage.splice(0, this.usage.length - keep + 1);
     this.usage.push(u);
   }
 }

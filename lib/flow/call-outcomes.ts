@@ -6,9 +6,10 @@ import type { FlowTopology } from "./topology.js";
 export class OutcomeTracker {
   private readonly byId = new Map<string, CallOutcome>();
   private readonly ended = new Set<string>();
+  /** Usage events of a run, kept for its result's CDRs when there is no CDR store; empty when `keepUsage` is false. */
   readonly usage: Array<Extract<CallEvent, { type: "usage" }>> = [];
 
-  constructor(callIds: string[], specs: CallSpec[]) {
+  constructor(callIds: string[], specs: CallSpec[], private readonly keepUsage = true) {
     callIds.forEach((id, i) => {
       const spec = specs[i];
       if (spec) this.byId.set(id, { callId: id, spec, finalStatusAtCaller: undefined, established: false });
@@ -21,7 +22,7 @@ export class OutcomeTracker {
 
   onEvent(e: CallEvent): void {
     if (e.type === "usage") {
-      if (e.reported !== "pending") this.usage.push(e);
+      if (this.keepUsage && e.reported !== "pending") this.usage.push(e);
       return;
     }
     if (e.role !== "UAC" || e.callId === undefined) return;

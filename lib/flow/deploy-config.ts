@@ -40,6 +40,10 @@ const roleEntry = {
     sip: { type: "object", additionalProperties: false, required: ["udp"], properties: { udp: port, tcp: port, tls: port } },
     cops: port,
     osp: port,
+    /** Prometheus /metrics of this role's process (TCP, on `host`). */
+    metrics: port,
+    /** Log level of this role's process (pino). */
+    log: { enum: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] },
   },
 };
 
@@ -131,6 +135,10 @@ export interface RoleAddresses {
   sip?: { udp: number; tcp?: number; tls?: number };
   cops?: number;
   osp?: number;
+  /** Port of the role's Prometheus /metrics listener. */
+  metrics?: number;
+  /** Log level of the role's process. */
+  log?: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 }
 
 export interface DeployCalls {
@@ -242,7 +250,10 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
       ["tcp", entry.sip?.tls, ["roles", role, "sip", "tls"]],
       ["tcp", entry.cops, ["roles", role, "cops"]],
       ["tcp", entry.osp, ["roles", role, "osp"]],
+      ["tcp", entry.metrics, ["roles", role, "metrics"]],
     ];
+    if (entry.metrics !== undefined && entry.metrics === entry.sip?.udp)
+      problem(["roles", role, "metrics"], `${entry.metrics} is ${role}'s SIP port (sip.udp): give the metrics their own port`);
     for (const [kind, p, path] of listeners) {
       if (p === undefined) continue;
       const key = `${kind} ${entry.host}:${p}`;

@@ -8,7 +8,9 @@ import type { FlowPki } from "./flow-pki.js";
 import type { RunOptions } from "./run-calls.js";
 import { buildTopology, resolveTopology } from "./topology.js";
 
-export function prepareRun(opts: RunOptions & { keepRecords?: boolean; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki }) {
+export function prepareRun(
+  opts: RunOptions & { keepRecords?: boolean; keepUsage?: boolean; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki },
+) {
   const topology = resolveTopology(opts.topology);
   const topo = buildTopology(topology, opts.calls, opts.faults, {
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -16,7 +18,7 @@ export function prepareRun(opts: RunOptions & { keepRecords?: boolean; callee?: 
     ...(opts.pki ? { pki: opts.pki } : {}),
   });
   const bus = new CallEventBus();
-  const tracker = new OutcomeTracker(topo.callIds, opts.calls);
+  const tracker = new OutcomeTracker(topo.callIds, opts.calls, opts.keepUsage ?? true);
   bus.on("*", (e) => tracker.onEvent(e));
   const records: MessageRecord[] = [];
   const keep = opts.keepRecords ?? true;

@@ -12,6 +12,7 @@ import type { CallOutcome, Role } from "./run-calls.js";
 import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
 import { tlsForRole } from "./deploy-tls.js";
 import { flowNetwork } from "./run-network.js";
+import { countCdrsWritten } from "./operations.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
 
@@ -25,6 +26,8 @@ export interface ServeOptions {
   onError?: (where: string, err: unknown) => void;
   /** Input the listeners refuse (limits, a COPS stream or first message answered by CC), by protocol and cause. */
   onDrop?: (proto: Protocol, cause: string, detail: string) => void;
+  /** CH: called for each CDR newly stored (once durable). */
+  onCdrWritten?: () => void;
 }
 
 export type ServedCall = CallOutcome & { ended: boolean };
@@ -119,6 +122,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   // A CDR file outlives the process: a restarted clearinghouse keeps what it confirmed (and stores a retry once).
   const cdrStore = role === "CH" && run.topo.ch && config.cdrStore !== undefined ? new SqliteCdrStore(config.cdrStore) : undefined;
   if (cdrStore && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrStore;
+  if (opts.onCdrWritten && run.topo.ch) countCdrsWritten(run.topo.ch.clearinghouse.options.store, opts.onCdrWritten);
   applyCopsSecurity(run.topo, role, config.copsSecurity);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
