@@ -13,9 +13,10 @@ import { parseRoutesYaml } from "../../roles/clearinghouse-routes.js";
 import { startClearinghouseServer } from "../../roles/clearinghouse-server.js";
 import { LIMIT_PARSE_OPTIONS, LIMIT_USAGE, limitsFromValues } from "../limit-options.js";
 import { readTlsFlags } from "../tls-options.js";
+import { checkLogLevel, countCdrsWritten, parseHostPort, startOperations } from "../../flow/operations.js";
 
 const USAGE = `usage: callgate clearinghouse --listen URL --routes FILE [--db FILE | --memory] [--sign-key PEM --sign-cert PEM]
-                              [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi]
+                              [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi] [--log-level LEVEL] [--metrics HOST:PORT]
        callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]
 ${LIMIT_USAGE}`;
 
@@ -88,9 +89,25 @@ async function serve(args: string[]): Promise<number> {
       "tls-require-client-cert": { type: "boolean", default: false },
       spelling: { type: "string", default: "toolkit" },
       ...LIMIT_PARSE_OPTIONS,
+      "log-level": { type: "string" },
+      metrics: { type: "string" },
     },
     strict: true,
   });
+  const levelProblem = checkLogLevel(values["log-level"]);
+  if (levelProblem) throw levelProblem;
+  const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
+  if (metricsAt instanceof Error) throw metricsAt;
+  let listenUrl: URL;
+  try {
+    listenUrl = new URL(values.listen);
+  } catch {
+    throw new Error(`--listen wants an http(s) URL, got '${values.listen}'`);
+  }
+  if (listenUrl.protocol !== "http:" && listenUrl.protocol !== "https:") throw new Error(`--listen wants an http(s) URL, got '${values.listen}'`);
+  const listenPort = listenUrl.port === "" ? (listenUrl.protocol === "https:" ? 443 : 80) : Number(listenUrl.port);
+  if (metricsAt && metricsAt.port === listenPort && metricsAt.port !== 0 && (metricsAt.host === listenUrl.hostname || metricsAt.host === "0.0.0.0"))
+    throw new Error(`--metrics ${values.metrics ?? ""} is the OSP address --listen ${values.listen}: give the metrics their own port`);
   if (!values.routes) throw new Error("--routes FILE is required");
   const connectionLimits = limitsFromValues(values);
   if (values.spelling !== "toolkit" && values.spelling !== "etsi") throw new Error("--spelling must be toolkit or etsi");
@@ -110,12 +127,22 @@ async function serve(args: string[]): Promise<number> {
       ? { signer: { privateKeyPem: readFileSync(values["sign-key"], "utf8"), certificatePem: readFileSync(values["sign-cert"], "utf8") } }
       : {}),
   });
+  const ops = await startOperations({ name: "CH", ...(values["log-level"] !== undefined ? { logLevel: values["log-level"] } : {}), ...(metricsAt ? { metrics: metricsAt } : {}), callRoles: [] }).catch(async (err: unknown) => {
+    await store.close();
+    throw new Error(`--metrics ${values.metrics ?? ""}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  });
+  countCdrsWritten(store, () => ops.metrics.cdrsWritten.inc());
   const server = await startClearinghouseServer(clearinghouse, {
     url: values.listen,
     connectionLimits,
     ...(tls ? { tls: { keyPem: tls.keyPem, certificatePem: tls.certificatePem, requireClientCert: tls.requireClientCert, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}),
+  }).catch(async (err: unknown) => {
+    await ops.close();
+    await store.close();
+    throw err;
   });
-  process.stdout.write(`clearinghouse listening on ${server.url} (${routesFile.routes.length} routes, CDRs in ${values.memory ? "memory" : (values.db ?? "clearinghouse-cdr.sqlite")})\n`);
+  ops.logger.info({ url: server.url, routes: routesFile.routes.length, cdrs: values.memory ? "memory" : (values.db ?? "clearinghouse-cdr.sqlite"), ...(ops.metricsAddress ? { metrics: ops.metricsAddress } : {}) }, "clearinghouse started");
+  process.stdout.write(`clearinghouse listening on ${server.url} (${routesFile.routes.length} routes, CDRs in ${values.memory ? "memory" : (values.db ?? "clearinghouse-cdr.sqlite")})${ops.metricsAddress ? `, metrics http://${ops.metricsAddress}/metrics` : ""}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once("SIGINT", stop);
@@ -123,5 +150,7 @@ async function serve(args: string[]): Promise<number> {
   });
   await server.close();
   await store.close();
+  ops.logger.info({ cdrsWritten: (await ops.metrics.cdrsWritten.get()).values[0]?.value ?? 0 }, "clearinghouse stopped");
+  await ops.close();
   return 0;
 }

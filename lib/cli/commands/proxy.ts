@@ -5,11 +5,15 @@ import { nextHopHook, parseTransportAddress, startProxyServer, type TransportAdd
 import type { ConnectionLimits } from "../../../protocols/net/connection-limits.js";
 import { LIMIT_FLAGS, LIMIT_USAGE, setLimitFlag } from "../limit-options.js";
 import { TLS_USAGE, readTlsFlags, takeTlsFlag, type TlsFlags, type TlsMaterial } from "../tls-options.js";
+import { checkLogLevel, parseHostPort, startOperations } from "../../flow/operations.js";
 
 const USAGE = `usage: callgate proxy --listen PROTO:HOST:PORT [--listen ...] --next-hop PROTO:HOST:PORT [--no-record-route] [--stats-interval SECONDS]
-  PROTO is udp, tcp, tls, ws or wss (tls and wss need --tls-cert and --tls-key).
+                      [--log-level LEVEL] [--metrics HOST:PORT]
+  PROTO is udp, tcp, tls, ws or wss (tls and wss need --tls-cert and --tls-key); the next hop is reached over a listener of its PROTO.
 ${LIMIT_USAGE}
-${TLS_USAGE}`;
+${TLS_USAGE}
+  --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
+  --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics`;
 
 interface ProxyArgs {
   listen: TransportAddress[];
@@ -18,6 +22,8 @@ interface ProxyArgs {
   statsInterval: number;
   limits: Partial<ConnectionLimits>;
   tls?: TlsMaterial;
+  logLevel?: string;
+  metrics?: { host: string; port: number };
 }
 
 function parseArgs(args: string[]): ProxyArgs | string {
@@ -27,6 +33,8 @@ function parseArgs(args: string[]): ProxyArgs | string {
   let statsInterval = 0;
   const limits: Partial<ConnectionLimits> = {};
   const tlsFlags: TlsFlags = {};
+  let logLevel: string | undefined;
+  let metrics: { host: string; port: number } | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {
@@ -43,7 +51,19 @@ function parseArgs(args: string[]): ProxyArgs | string {
         const problem = setLimitFlag(limits, a, value());
         if (problem) return `${problem.message}\n${USAGE}`;
       }
-      else if (a === "--stats-interval") statsInterval = Number(value());
+      else if (a === "--stats-interval") {
+        const text = value();
+        statsInterval = Number(text);
+        if (!/^\d+(\.\d+)?$/.test(text)) return `--stats-interval wants a number of seconds, got '${text}'\n${USAGE}`;
+      } else if (a === "--log-level") {
+        logLevel = value();
+        const problem = checkLogLevel(logLevel);
+        if (problem) return `${problem.message}\n${USAGE}`;
+      } else if (a === "--metrics") {
+        const at = parseHostPort(value(), "--metrics");
+        if (at instanceof Error) return `${at.message}\n${USAGE}`;
+        metrics = at;
+      }
       else if (a === "--help" || a === "-h") return USAGE;
       else return `unknown option '${a}'\n${USAGE}`;
     } catch (err) {
@@ -61,7 +81,28 @@ function parseArgs(args: string[]): ProxyArgs | string {
   const secured = listen.find((a) => a.protocol === "tls" || a.protocol === "wss");
   if (secured && !tls) return `--listen ${secured.protocol}:${secured.host}:${secured.port} needs --tls-cert and --tls-key\n${USAGE}`;
   if (tls && !secured) return `--tls-cert: no tls: or wss: --listen to present it on\n${USAGE}`;
-  return { listen, nextHop, recordRoute, statsInterval, limits, ...(tls ? { tls } : {}) };
+  const problem = impossibleSetting(listen, nextHop, metrics);
+  if (problem) return `${problem}\n${USAGE}`;
+  return { listen, nextHop, recordRoute, statsInterval, limits, ...(tls ? { tls } : {}), ...(logLevel !== undefined ? { logLevel } : {}), ...(metrics ? { metrics } : {}) };
+}
+
+const show = (a: TransportAddress): string => `${a.protocol}:${a.host}:${a.port}`;
+
+/** Settings that cannot work together, named as given. */
+export function impossibleSetting(listen: readonly TransportAddress[], nextHop: TransportAddress, metrics?: { host: string; port: number }): string | undefined {
+  const seen = new Set<string>();
+  for (const a of listen) {
+    if (seen.has(show(a))) return `--listen ${show(a)} is given twice`;
+    seen.add(show(a));
+  }
+  // RFC 3261 §18.1.1: the request leaves over a transport of the next hop's kind; the proxy has only its listeners.
+  if (!listen.some((a) => a.protocol === nextHop.protocol))
+    return `--next-hop ${show(nextHop)} needs a ${nextHop.protocol} listener (--listen ${nextHop.protocol}:HOST:PORT): without one every call would be answered 500`;
+  if (listen.some((a) => a.host === nextHop.host && a.port === nextHop.port && a.protocol === nextHop.protocol))
+    return `--next-hop ${show(nextHop)} is this proxy's own --listen address: every request would loop`;
+  const clash = metrics && listen.find((a) => a.port === metrics.port && (a.host === metrics.host || metrics.host === "0.0.0.0" || a.host === "0.0.0.0"));
+  if (metrics && clash) return `--metrics ${metrics.host}:${metrics.port} is the SIP address --listen ${show(clash)}: give the metrics their own port`;
+  return undefined;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -73,16 +114,40 @@ export async function run(args: string[]): Promise<number> {
   }
   const nextHop = parsed.nextHop;
   const hook = nextHopHook(nextHop);
-  const server = await startProxyServer({
-    listen: parsed.listen,
-    hook,
-    recordRoute: parsed.recordRoute,
-    connectionLimits: parsed.limits,
-    ...(parsed.tls ? { tls: { secureContext: { cert: parsed.tls.certificatePem, key: parsed.tls.keyPem, ...(parsed.tls.caPem ? { ca: parsed.tls.caPem } : {}) }, requireClientCert: parsed.tls.requireClientCert } } : {}),
-    observer: { onError: (_ctx, err) => console.error(`callgate proxy: ${err.message}`) },
-  });
+  let ops;
+  try {
+    ops = await startOperations({ name: "proxy", ...(parsed.logLevel !== undefined ? { logLevel: parsed.logLevel } : {}), ...(parsed.metrics ? { metrics: parsed.metrics } : {}), callRoles: [] });
+  } catch (err) {
+    console.error(`callgate proxy: --metrics ${parsed.metrics?.host ?? ""}:${parsed.metrics?.port ?? ""}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return 1;
+  }
+  const operations = ops;
+  let server;
+  try {
+    server = await startProxyServer({
+      listen: parsed.listen,
+      hook,
+      recordRoute: parsed.recordRoute,
+      connectionLimits: parsed.limits,
+      ...(parsed.tls ? { tls: { secureContext: { cert: parsed.tls.certificatePem, key: parsed.tls.keyPem, ...(parsed.tls.caPem ? { ca: parsed.tls.caPem } : {}) }, requireClientCert: parsed.tls.requireClientCert } } : {}),
+      observer: {
+        onError: (_ctx, err) => operations.logger.error({ err: err.message }, "proxy error"),
+        // A call ends for the proxy with the final response to its INVITE (§16.7 step 5).
+        onFinalResponse: (ctx, res) => {
+          if (ctx.method === "INVITE") operations.metrics.calls.inc({ outcome: res.status < 300 ? "answered" : String(res.status) });
+        },
+      },
+      onDrop: (cause, source, detail) => operations.drops.drop(`SIP:${cause}`, { ...(source ? { source: show(source) } : {}), detail }),
+    });
+  } catch (err) {
+    operations.logger.fatal({ err: err instanceof Error ? err.message : String(err) }, "proxy cannot start");
+    console.error(`callgate proxy: cannot listen: ${err instanceof Error ? err.message : String(err)}`);
+    await operations.close();
+    return 1;
+  }
   const where = server.addresses.map((a) => `${a.protocol}:${a.host}:${a.port}`).join(" ");
-  console.log(`callgate proxy listening on ${where}, next hop ${nextHop.protocol}:${nextHop.host}:${nextHop.port}`);
+  operations.logger.info({ listen: server.addresses.map(show), nextHop: show(nextHop), ...(operations.metricsAddress ? { metrics: operations.metricsAddress } : {}) }, "proxy started");
+  console.log(`callgate proxy listening on ${where}, next hop ${nextHop.protocol}:${nextHop.host}:${nextHop.port}${operations.metricsAddress ? `, metrics http://${operations.metricsAddress}/metrics` : ""}`);
   const timer = parsed.statsInterval > 0 ? setInterval(() => console.log(JSON.stringify(server.transport.stats)), parsed.statsInterval * 1000) : undefined;
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
@@ -90,6 +155,8 @@ export async function run(args: string[]): Promise<number> {
   });
   if (timer) clearInterval(timer);
   await server.close();
+  operations.logger.info({ stats: server.transport.stats, drops: operations.drops.counts() }, "proxy stopped");
+  await operations.close();
   console.log(JSON.stringify({ stats: server.transport.stats }));
   return 0;
 }

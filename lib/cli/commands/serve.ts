@@ -7,8 +7,10 @@ import { DeployConfigError, loadDeployConfig } from "../../flow/deploy-config.js
 import { mergeRecordFiles } from "../../flow/serve-records.js";
 import { splitAtFirstBye, toJsonLines, writeJsonLines } from "../../replay/ladder-json.js";
 import { serveRole, type ServedCall } from "../../flow/serve.js";
+import { checkLogLevel, parseHostPort, startOperations, type Operations } from "../../flow/operations.js";
+import type { Role } from "../../flow/run-calls.js";
 
-const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--calls N]
+const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--calls N] [--log-level L] [--metrics H:P]
        callgate serve merge [--call ID [--split OUT]] FILE.jsonl...
   merge            print the roles' record files as one ladder (JSON lines, by time); --call ID: that call only;
                    --split OUT: also write OUT.setup.jsonl and OUT.teardown.jsonl (split at its first BYE)
@@ -17,6 +19,9 @@ const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--
   --record FILE    append each message this role sends as a JSON line {t, proto, from, to, msg, callId, bytes}
                    (t: ms on the host's monotonic clock, so several processes' files merge by t)
   --calls N        UAC: place N calls instead of the file's calls.count
+  --log-level L    trace, debug, info, warn, error, fatal or silent (default: the file's roles.ROLE.log, else info);
+                   JSON lines on stderr
+  --metrics H:P    serve Prometheus metrics at http://H:P/metrics (default: roles.ROLE.metrics on the role's host)
 The UAC exits when its calls have ended (0 when every call was answered and ended, 1 otherwise);
 the other roles run until SIGINT or SIGTERM.`;
 
@@ -53,6 +58,11 @@ function merge(files: string[], call: string | undefined, split: string | undefi
   return 0;
 }
 
+/** A one-entry gauge sample, or none when the role holds no such state. */
+function only(label: string, value: number | undefined): Record<string, number> {
+  return value === undefined ? {} : { [label]: value };
+}
+
 function closeStream(out: WriteStream | undefined): Promise<void> {
   return new Promise((resolve) => (out ? out.end(() => resolve()) : resolve()));
 }
@@ -64,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: "string" }, record: { type: "string" }, calls: { type: "string" }, call: { type: "string" }, split: { type: "string" } } });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { config: { type: "string" }, record: { type: "string" }, calls: { type: "string" }, call: { type: "string" }, split: { type: "string" }, "log-level": { type: "string" }, metrics: { type: "string" } } });
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
@@ -81,10 +91,24 @@ export async function run(args: string[]): Promise<number> {
     calls = Number(values.calls);
   }
 
+  const levelProblem = checkLogLevel(values["log-level"]);
+  if (levelProblem) return fail(levelProblem.message);
+  const metricsOption = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
+  if (metricsOption instanceof Error) return fail(metricsOption.message);
+
   let out: WriteStream | undefined;
   let served;
+  let ops: Operations | undefined;
   try {
     const config = loadDeployConfig(values.config);
+    const entry = config.roles[role as Role];
+    // --metrics, else the file's roles.<ROLE>.metrics on the role's host; never on one of the role's own listeners.
+    const metricsAt = metricsOption ?? (entry?.metrics !== undefined ? { host: entry.host, port: entry.metrics } : undefined);
+    if (metricsOption && entry && metricsOption.host === entry.host && metricsOption.port !== 0 && [entry.sip?.udp, entry.sip?.tcp, entry.cops, entry.osp].includes(metricsOption.port))
+      return fail(`--metrics ${values.metrics ?? ""} is one of ${role}'s own addresses in ${values.config}: give the metrics their own port`);
+    const logLevel = values["log-level"] ?? entry?.log;
+    ops = await startOperations({ name: role, ...(logLevel !== undefined ? { logLevel } : {}), ...(metricsAt ? { metrics: metricsAt } : {}), callRoles: [role] });
+    const operations = ops;
     out = values.record !== undefined ? createWriteStream(values.record, { flags: "a" }) : undefined;
     const sink = out;
     served = await serveRole({
@@ -92,10 +116,14 @@ export async function run(args: string[]): Promise<number> {
       role,
       ...(calls !== undefined ? { calls } : {}),
       ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
-      onError: (where, err) => process.stderr.write(`callgate serve ${role}: ${where}: ${err instanceof Error ? err.message : String(err)}\n`),
+      onEvent: (e) => operations.onEvent(e),
+      onError: (where, err) => operations.onError(where, err),
+      onDrop: (proto, cause, detail) => operations.drops.drop(`${proto}:${cause}`, { detail }),
+      onCdrWritten: () => operations.metrics.cdrsWritten.inc(),
     });
   } catch (err) {
     await closeStream(out);
+    await ops?.close();
     if (err instanceof DeployConfigError) {
       process.stderr.write(`callgate serve: ${err.message}\n`);
       return 2;
@@ -105,7 +133,14 @@ export async function run(args: string[]): Promise<number> {
   }
   const a = served.addresses;
   const parts = [a.sip ? `sip ${a.sip}` : "", a.cops ? `cops ${a.cops}` : "", a.osp ? `osp ${a.osp}` : ""].filter(Boolean);
-  console.log(`${served.role} ready ${parts.join("  ") || "(connects out only)"}`);
+  const operations = ops as Operations;
+  const servedRole = served;
+  operations.watch({
+    requestStates: () => only(role, servedRole.state().copsRequestStates),
+    queues: () => only(`${role} usage backlog`, servedRole.state().usageBacklog),
+  });
+  operations.logger.info({ addresses: a, ...(operations.metricsAddress ? { metrics: operations.metricsAddress } : {}), record: values.record ?? null }, `${served.role} started`);
+  console.log(`${served.role} ready ${parts.join("  ") || "(connects out only)"}${operations.metricsAddress ? `  metrics http://${operations.metricsAddress}/metrics` : ""}`);
 
   let signalled = false;
   const signal = new Promise<void>((resolve) => {
@@ -135,6 +170,8 @@ export async function run(args: string[]): Promise<number> {
   await served.close();
   await closeStream(out);
   if (Object.keys(held).length > 0) console.log(`${served.role} holds ${JSON.stringify(held)}`);
+  operations.logger.info({ held, drops: operations.drops.counts(), exitCode: code }, `${served.role} stopped`);
+  await operations.close();
   if (signalled) console.log(`${served.role} stopped`);
   return code;
 }
