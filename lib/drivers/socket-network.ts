@@ -138,6 +138,9 @@ type Transport = NonNullable<MessageRecord["transport"]>;
 
 type PendingHttp = { res: ServerResponse; requester: string };
 
+/** Call-id hints held per sender–receiver pair: far more than are ever in flight on loopback at once. */
+const HINTS_PER_PAIR = 4096;
+
 export class SocketNetwork<E = unknown> {
   private readonly nodes = new Map<string, FlowNode<E>>();
   private readonly specs = new Map<string, SocketEndpointsSpec>();
@@ -351,9 +354,12 @@ export class SocketNetwork<E = unknown> {
     if (!byPrint) this.hints.set(pair, (byPrint = new Map()));
     const print = fingerprint(bytes);
     const held = byPrint.get(print);
-    if (held === undefined) byPrint.set(print, callId);
-    else if (typeof held === "string") byPrint.set(print, [held, callId]);
-    else held.push(callId);
+    if (held === undefined) {
+      // A datagram lost on the way never takes its hint: the oldest go first, so the map stays bounded.
+      if (byPrint.size >= HINTS_PER_PAIR) byPrint.delete(byPrint.keys().next().value as number);
+      byPrint.set(print, callId);
+    } else if (typeof held === "string") byPrint.set(print, [held, callId]);
+    else if (held.length < HINTS_PER_PAIR) held.push(callId);
   }
 
   private takeHint(proto: Protocol, from: string, to: string, bytes: Buffer): string | undefined {

@@ -60,9 +60,21 @@ function protoOf(text: string): Protocol | "other" {
   return "other";
 }
 
+/** Distinct drop causes named in logs and metrics (label cardinality stays bounded). */
+const MAX_CAUSES = 200;
+
 export async function startOperations(options: OperationsOptions): Promise<Operations> {
   const logger = options.logger ?? createLogger({ name: options.name, ...(options.logLevel !== undefined ? { level: options.logLevel } : {}) });
   const metrics = new RoleMetrics(options.name);
+  // Causes come from a fixed set of messages; past MAX_CAUSES distinct ones, the rest count as "other".
+  const causes = new Set<string>();
+  const bounded = (cause: string): string => {
+    if (causes.has(cause) || causes.size < MAX_CAUSES) {
+      causes.add(cause);
+      return cause;
+    }
+    return `${cause.slice(0, Math.max(0, cause.indexOf(":")))}:other`;
+  };
   const drops = new DropLog(logger, {
     onDrop: (cause) => {
       const sep = cause.indexOf(":");
@@ -98,7 +110,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
           break;
         case "error": {
           const cause = dropCauseOf(e.message);
-          drops.drop(`${protoOf(e.message)}:${cause}`, { role: e.role, ...(e.callId ? { callId: e.callId } : {}), message: e.message });
+          drops.drop(bounded(`${protoOf(e.message)}:${cause}`), { role: e.role, ...(e.callId ? { callId: e.callId } : {}), message: e.message });
           break;
         }
         default:
@@ -108,7 +120,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
     onError(where, err) {
       const message = err instanceof Error ? err.message : String(err);
       // Input from outside the roles (an unknown connection, an unreadable stream) is a drop; the rest an error.
-      if (/no known peer|stream|udp/.test(`${where} ${message}`)) drops.drop(`${protoOf(where)}:${dropCauseOf(message)}`, { where, message });
+      if (/no known peer|stream|udp/.test(`${where} ${message}`)) drops.drop(bounded(`${protoOf(where)}:${dropCauseOf(message)}`), { where, message });
       else logger.error({ where, err: message }, `error in ${where}`);
     },
     watch(sources) {

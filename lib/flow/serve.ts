@@ -1,6 +1,9 @@
 // One FIG. 5/6 role in this process (`callgate serve ROLE --config FILE`): the topology every process builds
 // alike from the deployment file (same seed, same options), of which this process runs one node on the
 // socket driver, reaching the other roles at the file's loopback addresses.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
 import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
@@ -120,7 +123,13 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   // A restarted proxy still forwards the in-dialog requests of calls it lost, by their Route sets.
   for (const p of [sip1, sip2]) if (p === node) p.setPeerHosts(ROLE_HOSTS);
   // A CDR file outlives the process: a restarted clearinghouse keeps what it confirmed (and stores a retry once).
-  const cdrStore = role === "CH" && run.topo.ch && config.cdrStore !== undefined ? new SqliteCdrStore(config.cdrStore) : undefined;
+  // Without one, a temporary file removed on close: CDRs held in memory would grow with every call (≈1 KB each).
+  const scratch = role === "CH" && run.topo.ch && config.cdrStore === undefined ? mkdtempSync(join(tmpdir(), "callgate-ch-")) : undefined;
+  const cdrStore = role === "CH" && run.topo.ch ? new SqliteCdrStore(config.cdrStore ?? join(scratch ?? "", "cdr.sqlite")) : undefined;
+  const releaseStore = async (): Promise<void> => {
+    await cdrStore?.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  };
   if (cdrStore && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrStore;
   if (opts.onCdrWritten && run.topo.ch) countCdrsWritten(run.topo.ch.clearinghouse.options.store, opts.onCdrWritten);
   applyCopsSecurity(run.topo, role, config.copsSecurity);
@@ -146,6 +155,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     await net.start();
   } catch (err) {
     await net.stop(); // what did bind is let go, so the process can exit
+    await releaseStore();
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     throw new Error(`${role} cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: ${e.code ?? e.message}`);
   }
@@ -158,7 +168,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
       if (closed) return;
       closed = true;
       await net.stop();
-      await cdrStore?.close();
+      await releaseStore();
     },
   };
   if (role === "UAC") {

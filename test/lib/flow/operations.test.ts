@@ -89,6 +89,16 @@ describe("startOperations", () => {
     expect(sample(await ops.metrics.text(), "callgate_cops_request_states", { peer: "POL1" })).toBe(0);
   });
 
+  it("names at most 200 drop causes; the rest count as the protocol's 'other'", async () => {
+    const { logger } = capture();
+    ops = await startOperations({ name: "lab", logger, callRoles: [] });
+    for (let i = 0; i < 300; i++) ops.onEvent({ type: "error", role: "POL1", message: `odd REQ number ${i}: no` });
+    const text = await ops.metrics.text();
+    const series = text.split("\n").filter((l) => l.startsWith("callgate_drops_total{"));
+    expect(series).toHaveLength(201);
+    expect(sample(text, "callgate_drops_total", { proto: "COPS", cause: "other" })).toBe(100);
+  });
+
   it("counts a CDR once, when the store newly writes it", async () => {
     const store = new MemoryCdrStore();
     let written = 0;
