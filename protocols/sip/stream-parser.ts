@@ -22,6 +22,8 @@ export class SipStreamParser {
   /** Owned storage `buf` is a window of (when `owned`), grown by doubling. */
   private store: Buffer = EMPTY;
   private owned = false;
+  /** Whether the unframed bytes were already copied since a message last completed (then storage doubles). */
+  private grown = false;
   /** Offset in buf from which to keep looking for the end of the head. */
   private scanFrom = 0;
   /** Offset in buf where the current head line starts (for the line-length limit). */
@@ -79,7 +81,10 @@ export class SipStreamParser {
         return;
       }
     }
-    const store = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, need * 2));
+    // A chunk's leftover is copied once at its size (as Buffer.concat would, from node's pool); a message
+    // still growing after that doubles its storage, so each byte is copied O(1) times however it is split.
+    const store = Buffer.allocUnsafe(this.grown ? Math.max(MIN_CAPACITY, need * 2) : need);
+    this.grown = true;
     this.buf.copy(store, 0);
     chunk.copy(store, live);
     this.store = store;
@@ -90,6 +95,7 @@ export class SipStreamParser {
   /** Moves the start of buf by `n` bytes (consumed); offsets into buf follow. */
   private consume(n: number): void {
     this.consumed += n;
+    this.grown = false;
     this.scanFrom = 0;
     this.lineStart = 0;
     this.lineScanned = 0;
@@ -142,9 +148,11 @@ export class SipStreamParser {
           if (buf.length > limits.maxMessageBytes) {
             throw new SipParseError("message-too-large", `head exceeds ${limits.maxMessageBytes} bytes without an empty line`, 0);
           }
-          for (let lf = buf.indexOf(10, this.lineScanned); lf >= 0; lf = buf.indexOf(10, lf + 1)) {
-            if (this.lineStart === 0) checkStartLine(buf, lf); // the first line is whole: garbage is refused now, not at the head's end
-            this.lineStart = lf + 1;
+          const lastLf = this.lineScanned === 0 ? buf.lastIndexOf(10) : buf.subarray(this.lineScanned).lastIndexOf(10);
+          if (lastLf >= 0) {
+            // The first line is whole: garbage is refused now, not at the head's end.
+            if (this.lineStart === 0) checkStartLine(buf, buf.indexOf(10));
+            this.lineStart = this.lineScanned + lastLf + 1;
           }
           this.lineScanned = buf.length;
           if (buf.length - this.lineStart > limits.maxLineBytes) {

@@ -239,6 +239,16 @@ describe("SipStreamParser framing is linear", () => {
     expect(parser.phase).toBe("idle");
   });
 
+  it("refuses a first line that is no Request-Line or Status-Line as soon as it ends, before the head does", () => {
+    const garbage = new SipStreamParser();
+    expect(garbage.push(Buffer.from("\x16\x03\x01 hello"))).toEqual([]);
+    expect(() => garbage.push(Buffer.from(" there\r\nmore"))).toThrow(/bad-start-line/);
+    const fine = new SipStreamParser();
+    expect(fine.push(Buffer.from("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"))).toEqual([]);
+    expect(new SipStreamParser().push(Buffer.from("SIP/2.0 180 Ringing\r\nVia: x"))).toEqual([]);
+    expect(fine.phase).toBe("head");
+  });
+
   it("says which part of a message it waits for", () => {
     const parser = new SipStreamParser();
     const text = optionsText({ port: 5060, uriPort: 5060, transport: "TCP", body: "hello" });
