@@ -12,7 +12,7 @@ import { SipStreamParser, parseSipMessage, parseViaValue, serializeSipMessage } 
 import { DeadlineTimers } from "./deadline-timers.js";
 import { FaultPlan } from "./fault-plan.js";
 import { HttpPostPool } from "./http-post-pool.js";
-import { ConnectionGate, type ConnectionLimits, type MessagePhase } from "../../protocols/net/connection-limits.js";
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits, type MessagePhase } from "../../protocols/net/connection-limits.js";
 import { limitHttpServer } from "../../protocols/net/http-limits.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "../../protocols/osp/xml-tree.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
@@ -461,7 +461,7 @@ export class SocketNetwork<E = unknown> {
     return new Promise((resolve, reject) => {
       const tls = this.opts.tls;
       const server = tls && tlsFor(tls, proto)
-        ? createTlsServer(tlsServerOptions(tls, name), (sock) => this.accept(name, proto, sock))
+        ? SocketNetwork.closeFailedHandshakes(createTlsServer(tlsServerOptions(tls, name, this.handshakeTimeoutMs), (sock) => this.accept(name, proto, sock)))
         : createTcpServer((sock) => this.accept(name, proto, sock));
       server.once("error", reject);
       this.limitListener(server, name, proto);
@@ -645,6 +645,17 @@ export class SocketNetwork<E = unknown> {
     return this.opts.sipTransport === "tcp" || this.opts.sipTransport === "tls";
   }
 
+  /** A failed or timed-out handshake closes its socket (node leaves it open when nobody listens). */
+  private static closeFailedHandshakes<S extends { on(event: "tlsClientError", listener: (err: Error, socket: { destroy(): void }) => void): unknown }>(server: S): S {
+    server.on("tlsClientError", (_err, socket) => socket.destroy());
+    return server;
+  }
+
+  /** A TLS handshake is a connection's first head: it gets the listeners' header deadline. */
+  private get handshakeTimeoutMs(): number {
+    return this.opts.limits?.headerTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headerTimeoutMs;
+  }
+
   private certifiedPeer(proto: Protocol, sock: Socket, peer: string): boolean {
     const tls = this.opts.tls;
     if (!tls?.requireClientCert || !tlsFor(tls, proto)) return true;
@@ -723,7 +734,7 @@ export class SocketNetwork<E = unknown> {
     return new Promise((resolve, reject) => {
       const tls = this.opts.tls;
       const listener = (req: IncomingMessage, res: ServerResponse): void => this.onHttpRequest(name, req, res);
-      const server = tls && tlsFor(tls, "OSP") ? createHttpsServer({ ...tlsServerOptions(tls, name), keepAlive: true }, listener) : createHttpServer({ keepAlive: true }, listener);
+      const server = tls && tlsFor(tls, "OSP") ? SocketNetwork.closeFailedHandshakes(createHttpsServer({ ...tlsServerOptions(tls, name, this.handshakeTimeoutMs), keepAlive: true }, listener)) : createHttpServer({ keepAlive: true }, listener);
       server.keepAliveTimeout = 30_000;
       server.once("error", reject);
       this.limitListener(server, name, "OSP");

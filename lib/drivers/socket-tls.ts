@@ -53,11 +53,12 @@ export function certifiedAs(sock: TLSSocket, node: string): boolean {
   return certificateNames(sock.getPeerCertificate()).includes(node.toLowerCase());
 }
 
-/** Options of a node's TLS listener. */
-export function tlsServerOptions(tls: SocketTlsOptions, node: string): TlsOptions {
+/** Options of a node's TLS listener; the handshake must end within `handshakeTimeoutMs` (the listener's header deadline). */
+export function tlsServerOptions(tls: SocketTlsOptions, node: string, handshakeTimeoutMs = 10_000): TlsOptions {
   const own = credentialsOf(tls, node);
   const mutual = tls.requireClientCert === true;
-  return { cert: own.certificatePem, key: own.keyPem, ca: tls.caPem, requestCert: mutual, rejectUnauthorized: mutual, minVersion: "TLSv1.2" };
+  const handshake = handshakeTimeoutMs > 0 ? { handshakeTimeout: handshakeTimeoutMs } : {};
+  return { cert: own.certificatePem, key: own.keyPem, ca: tls.caPem, requestCert: mutual, rejectUnauthorized: mutual, minVersion: "TLSv1.2", ...handshake };
 }
 
 /**

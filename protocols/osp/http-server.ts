@@ -131,6 +131,8 @@ export async function startOspHttpServer(options: OspHttpServerOptions): Promise
       )
     : http.createServer(listener);
   server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
+  // A failed or timed-out TLS handshake: node leaves the socket open unless a listener closes it.
+  if (options.tls) server.on("tlsClientError", (_err: Error, socket: { destroy(): void }) => socket.destroy());
   limitHttpServer(server, {
     ...(options.connectionLimits ? { limits: options.connectionLimits } : {}),
     onRefuse: (cause, peer) => options.onDrop?.(cause, `${peer.address}:${peer.port}`),

@@ -1,6 +1,7 @@
 // RFC 3261 §18 / §26.2 over TLS (node:tls).
 import { isIP, type Server, type Socket } from "node:net";
 import { connect, createServer, type SecureContextOptions } from "node:tls";
+import { DEFAULT_CONNECTION_LIMITS } from "../net/connection-limits.js";
 import { StreamTransport, type StreamTransportOptions } from "./transport-stream.js";
 import type { TransportAddress } from "./transport-types.js";
 
@@ -25,7 +26,13 @@ export class TlsTransport extends StreamTransport {
 
   protected createServer(onSocket: (socket: Socket) => void): Server {
     const mutual = this.tlsOptions.requireClientCert === true;
-    return createServer({ ...this.tlsOptions.secureContext, requestCert: mutual, rejectUnauthorized: mutual }, onSocket) as unknown as Server;
+    // The handshake is the connection's first head: it gets the header deadline (node's default is 120 s).
+    const headerTimeoutMs = this.tlsOptions.connectionLimits?.headerTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headerTimeoutMs;
+    const handshake = headerTimeoutMs > 0 ? { handshakeTimeout: headerTimeoutMs } : {};
+    const server = createServer({ ...this.tlsOptions.secureContext, requestCert: mutual, rejectUnauthorized: mutual, ...handshake }, onSocket);
+    // A failed or timed-out handshake: node leaves the socket open unless told (no listener, no close).
+    server.on("tlsClientError", (_err, socket) => socket.destroy());
+    return server as unknown as Server;
   }
 
   protected connectSocket(destination: TransportAddress): Socket {

@@ -4,6 +4,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { IncomingMessage } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { SecureContextOptions } from "node:tls";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../net/connection-limits.js";
 import { DEFAULT_SIP_PARSE_LIMITS, parseSipMessage, type SipParseLimits } from "./message-parser.js";
 import { ConnectionTable, normaliseAddress, type TransportConnection } from "./transport-connections.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
@@ -18,6 +19,8 @@ export interface WebSocketTransportOptions {
   connectTimeoutMs?: number;
   /** wss: certificate and key presented, CA for verifying peers (server and, with requireClientCert, clients). */
   tls?: WebSocketTlsOptions;
+  /** wss: its TLS handshake must end within `headerTimeoutMs` (default 10 s). */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export interface WebSocketTlsOptions {
@@ -57,7 +60,9 @@ export class WebSocketTransport implements SipTransport {
     const tls = this.options.tls;
     if (this.protocol === "wss" && !tls) return Promise.reject(new SipTransportError("listen-failed", "wss listener needs a certificate and key (RFC 7118 §3: WSS is WebSocket over TLS)", this.bound));
     const mutual = tls?.requireClientCert === true;
-    const tlsServer = this.protocol === "wss" && tls ? createHttpsServer({ ...tls.secureContext, requestCert: mutual, rejectUnauthorized: mutual }) : undefined;
+    const headerTimeoutMs = this.options.connectionLimits?.headerTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headerTimeoutMs;
+    const handshake = headerTimeoutMs > 0 ? { handshakeTimeout: headerTimeoutMs } : {};
+    const tlsServer = this.protocol === "wss" && tls ? createHttpsServer({ ...tls.secureContext, requestCert: mutual, rejectUnauthorized: mutual, ...handshake }) : undefined;
     this.tlsServer = tlsServer;
     const server = new WebSocketServer({
       ...(tlsServer ? { server: tlsServer } : { host: this.options.host, port: this.options.port }),
@@ -82,7 +87,8 @@ export class WebSocketTransport implements SipTransport {
         this.bound = { protocol: this.protocol, host: this.options.host, port: typeof a === "object" && a ? a.port : this.options.port };
         listening.removeAllListeners("error");
         listening.on("error", () => undefined);
-        tlsServer?.on("tlsClientError", () => undefined); // a failed handshake (no or bad client certificate) closes that socket only
+        // A failed or timed-out handshake closes that socket only (node leaves it open without this listener).
+        tlsServer?.on("tlsClientError", (_err, socket) => socket.destroy());
         resolve();
       });
     });

@@ -3,7 +3,7 @@
 import { EventEmitter } from "node:events";
 import { createServer, connect as netConnect } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
-import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
+import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import type { ConnectionOptions, TlsOptions } from "node:tls";
 import { COPS_PORT, HEADER_LENGTH } from "../constants.js";
 import type { CopsMessage, CopsServerAddress } from "../cops-message.js";
@@ -194,7 +194,7 @@ export async function listenCopsPdp(
     onSession(session);
     runner.attach(socket);
   };
-  const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept);
+  const server = options.tls ? closeFailedHandshakes(createTlsServer(options.tls, accept)) : createServer(accept);
   gate.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -220,6 +220,12 @@ export interface CopsPepClientOptions extends CopsWireHooks {
 }
 
 /** Connects a PEP machine, following its `connect` requests (primary, backups, redirects). */
+/** RFC 4261 over node:tls: a failed or timed-out handshake closes its socket (node leaves it open when nobody listens). */
+function closeFailedHandshakes(server: TlsServer): TlsServer {
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  return server;
+}
+
 export function connectCopsPep(options: CopsPepClientOptions): {
   events: EventEmitter<{ event: [CopsPepEvent] }>;
   send(command: CopsPepCommand): void;
