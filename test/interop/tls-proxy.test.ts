@@ -7,7 +7,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { join } from "node:path";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { makeTestPki, type TestPki } from "../support/tls-test-pki.js";
@@ -173,6 +173,43 @@ describe("callgate proxy over TLS and WSS", () => {
       expect(await askOverTls(tlsPort, { ca: pki.caPem, cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem }, 7)).toBe("SIP/2.0 200 OK");
     } finally {
       await stop(p);
+    }
+  });
+
+  it("a next hop over tls: gets the proxy's client certificate and its answer comes back (mutual TLS both ways)", async () => {
+    // The next hop: a TLS server that asks for a client certificate from the CA and answers 200 OK.
+    const presented: string[] = [];
+    const hop = createTlsServer({ cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem, ca: pki.caPem, requestCert: true, rejectUnauthorized: true }, (sock: TLSSocket) => {
+      presented.push(String(sock.getPeerCertificate().subject?.CN));
+      let got = "";
+      sock.on("data", (d: Buffer) => {
+        got += d.toString("latin1");
+        const end = got.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const head = got.slice(0, end).split("\r\n");
+        got = got.slice(end + 4);
+        const keep = head.filter((l) => /^(Via|From|Call-ID|CSeq):/i.test(l));
+        const to = head.find((l) => /^To:/i.test(l)) ?? "To: <sip:bob@127.0.0.1>";
+        sock.write(["SIP/2.0 200 OK", ...keep, `${to};tag=tlshop`, "Content-Length: 0", "", ""].join("\r\n"));
+      });
+      sock.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => hop.listen(0, "127.0.0.1", resolve));
+    const hopPort = (hop.address() as { port: number }).port;
+    const tlsPort = await freePort();
+    const p = proxy([
+      "--listen", `tls:127.0.0.1:${tlsPort}`, "--next-hop", `tls:127.0.0.1:${hopPort}`,
+      "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key, "--tls-ca", pki.caFile, "--tls-require-client-cert",
+    ]);
+    try {
+      await listening(p);
+      const client = { ca: pki.caPem, cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem };
+      expect(await askOverTls(tlsPort, client, 8)).toBe("SIP/2.0 200 OK");
+      // The proxy presented its own certificate to the next hop, which verified it against the CA.
+      expect(presented).toEqual(["proxy"]);
+    } finally {
+      await stop(p);
+      await new Promise((r) => hop.close(r));
     }
   });
 
