@@ -176,6 +176,36 @@ describe("callgate proxy over TLS and WSS", () => {
     }
   });
 
+  it("openssl s_client, verifying the proxy against the CA, gets a SIP answer over TLS", async () => {
+    const [tlsPort, udpPort] = [await freePort(), await freePort()];
+    const p = proxy([
+      "--listen", `tls:127.0.0.1:${tlsPort}`, "--listen", `udp:127.0.0.1:${udpPort}`, "--next-hop", `udp:127.0.0.1:${nextHopPort}`,
+      "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key,
+    ]);
+    try {
+      await listening(p);
+      const client = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${tlsPort}`, "-CAfile", pki.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-quiet"], { stdio: ["pipe", "pipe", "pipe"] });
+      children.add(client);
+      let out = "";
+      let err = "";
+      client.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const answered = new Promise<string>((resolve) => {
+        client.stdout.on("data", (d: Buffer) => {
+          out += d.toString("latin1");
+          if (out.includes("\r\n\r\n")) resolve(out.split("\r\n")[0] ?? "");
+        });
+        client.once("exit", () => resolve(`exited: ${err}`));
+      });
+      client.stdin.write(options("TLS", "127.0.0.1:1", 9));
+      const first = await answered;
+      client.kill("SIGTERM");
+      expect(first, err).toBe("SIP/2.0 200 OK");
+      expect(err).toMatch(/verify return:1/);
+    } finally {
+      await stop(p);
+    }
+  });
+
   it("a next hop over tls: gets the proxy's client certificate and its answer comes back (mutual TLS both ways)", async () => {
     // The next hop: a TLS server that asks for a client certificate from the CA and answers 200 OK.
     const presented: string[] = [];
