@@ -12,7 +12,10 @@ import { freePort } from "./sip-sipp-helpers.js";
 
 const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
 const SERVERS = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
-/** Roles killed, one deployment each (CHAOS_ROLES=POL1,R1 narrows the list). */
+/**
+ * Roles killed, one deployment each (about 4 minutes for the seven). CHAOS_ROLES=POL1,R1 narrows the list;
+ * CHAOS_ROLES=UAS kills the callee (80 s: calls it left ringing end 64·T1 after the caller's CANCEL).
+ */
 const KILLED = (process.env.CHAOS_ROLES ?? "POL1,POL2,R1,R2,CH,SIP1,SIP2").split(",").filter(Boolean);
 const CALLS = 50;
 const INTERVAL_MS = 100;
@@ -76,7 +79,8 @@ async function writeConfig(dir: string): Promise<string> {
       `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
       "  R2:   { host: 127.0.0.1 }",
       `  UAS:  { host: 127.0.0.1, sip: { udp: ${uas} } }`,
-      `calls: { count: ${CALLS}, intervalMs: ${INTERVAL_MS}, answerDelayMs: 200, durationMs: 2000, hangUp: caller }`,
+      // A caller that hears nothing final for 5 s cancels (the callee's process may have died while ringing).
+      `calls: { count: ${CALLS}, intervalMs: ${INTERVAL_MS}, answerDelayMs: 200, durationMs: 2000, hangUp: caller, noAnswerTimeoutMs: 5000 }`,
       "",
     ].join("\n"),
   );
@@ -123,6 +127,7 @@ describe("chaos: one role SIGKILLed and restarted under load (nine callgate serv
       for (const role of SERVERS) procs.set(role, serve(role, config, record(role)));
       for (const role of SERVERS) await ready(procs.get(role)!, role);
       const uac = serve("UAC", config, record("UAC"));
+      const uacStartedAt = Date.now();
 
       await sleep(KILL_AFTER_MS);
       const victim = procs.get(killed)!;
@@ -136,11 +141,14 @@ describe("chaos: one role SIGKILLed and restarted under load (nine callgate serv
       procs.set(killed, again);
 
       // A call whose INVITE the killed proxy had taken never gets a final response at the UAC (its user agent has
-      // no Timer C): the UAC is stopped once every call had time to end.
-      await Promise.race([uac.exited, sleep(CALLS * INTERVAL_MS + 45_000)]);
+      // no Timer C): the UAC is stopped once every call had time to be answered (5 s) and hung up (2 s).
+      await Promise.race([uac.exited, sleep(CALLS * INTERVAL_MS + 20_000)]);
       uac.child.kill("SIGTERM");
       await uac.exited;
       const files = ["UAC", ...SERVERS].map(record);
+      // A callee killed while ringing is silent: the proxies answer the caller's CANCEL (sent after 5 s) themselves
+      // 64·T1 (32 s) later (RFC 3261 §9.1), with nothing on the wire meanwhile.
+      if (killed === "UAS") await sleep(uacStartedAt + CALLS * INTERVAL_MS + 5000 + 64 * 500 + 2000 - Date.now());
       // Quiet for longer than the callee's 2xx retransmission interval (at most 4 s).
       await untilQuiet(files, 5000, 90_000);
       for (const p of procs.values()) p.child.kill("SIGTERM");
