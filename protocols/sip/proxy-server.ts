@@ -36,7 +36,15 @@ export interface ProxyServerOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** See TransportLayerOptions.onDrop. */
   onDrop?: TransportLayerOptions["onDrop"];
+  /**
+   * Server transactions held at most (default 50,000; 0: no bound). A new request beyond gets 503 with
+   * Retry-After, statelessly (RFC 3261 §21.5.4): a flood cannot grow the transaction tables without bound.
+   * A call holds two for 32 s over UDP (INVITE Accepted, BYE Completed), so the default carries ~780 calls/s.
+   */
+  maxServerTransactions?: number;
 }
+
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 50_000;
 
 export function createTransport(address: TransportAddress, options: Pick<ProxyServerOptions, "limits" | "tls" | "connectionLimits"> = {}): SipTransport {
   const base = { host: address.host, port: address.port, ...(options.limits ? { limits: options.limits } : {}), ...(options.connectionLimits ? { connectionLimits: options.connectionLimits } : {}) };
@@ -90,7 +98,15 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     ...(options.recordRoute !== undefined ? { recordRoute: options.recordRoute } : {}),
     ...(options.supportedExtensions ? { supportedExtensions: options.supportedExtensions } : {}),
   });
-  transport.onMessage((m, ctx) => transactions.receive(m, ctx));
+  const maxServer = options.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
+  transport.onMessage((m, ctx) => {
+    // ACK and CANCEL belong to transactions already held; a retransmission finds its own.
+    if (maxServer > 0 && transactions.serverCount >= maxServer && !("status" in m) && m.method !== "ACK" && m.method !== "CANCEL" && !transactions.findServerTransaction(m)) {
+      transport.refuseOverload(m, ctx, 5);
+      return;
+    }
+    transactions.receive(m, ctx);
+  });
   return {
     transport,
     transactions,

@@ -64,6 +64,8 @@ export interface TransportStats {
   bodyTimeouts: number;
   /** Error responses sent for input that did not parse whole (§18.3 400, §21.5.7 513, §8.2 400/416). */
   refusalsSent: number;
+  /** New requests answered 503 because the element was at its transaction bound (§21.5.4). */
+  overloadRefusals: number;
 }
 
 export type InboundHandler = (message: SipMessage, context: InboundContext) => void;
@@ -87,6 +89,7 @@ export class SipTransportLayer implements TransactionSender {
     headerTimeouts: 0,
     bodyTimeouts: 0,
     refusalsSent: 0,
+    overloadRefusals: 0,
   };
   private handler: InboundHandler | undefined;
   private readonly transports: SipTransport[];
@@ -160,11 +163,21 @@ export class SipTransportLayer implements TransactionSender {
     }
   }
 
+  /**
+   * RFC 3261 §21.5.4: answers a new request with 503 and Retry-After, statelessly (no transaction is kept),
+   * when the element cannot take more; counted and reported as "overload".
+   */
+  refuseOverload(request: SipRequest, context: InboundContext, retryAfterSeconds: number): void {
+    this.stats.overloadRefusals++;
+    this.options.onDrop?.("overload", context.source, `${request.method} answered 503`);
+    this.refuse(request, context, 503, "Service Unavailable", { "Retry-After": String(retryAfterSeconds) });
+  }
+
   /** Answers a request that could not be processed whole (§18.3, §21.5.7, §8.2), if its Via routes back. */
-  private refuse(request: SipRequest, context: InboundContext, status: number, reason: string): void {
+  private refuse(request: SipRequest, context: InboundContext, status: number, reason: string, extraHeaders?: Record<string, string>): void {
     try {
       stampReceived(request, context.source);
-      const response = buildResponse(request, status, reason.replace(/[\r\n]/g, " "), { toTag: "bad" });
+      const response = buildResponse(request, status, reason.replace(/[\r\n]/g, " "), { toTag: "bad", ...(extraHeaders ? { extraHeaders } : {}) });
       this.stats.refusalsSent++;
       void this.sendResponse(response, context).catch(() => undefined);
     } catch {

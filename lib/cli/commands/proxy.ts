@@ -10,6 +10,7 @@ import { checkLogLevel, parseHostPort, startOperations } from "../../flow/operat
 const USAGE = `usage: callgate proxy --listen PROTO:HOST:PORT [--listen ...] --next-hop PROTO:HOST:PORT [--no-record-route] [--stats-interval SECONDS]
                       [--log-level LEVEL] [--metrics HOST:PORT]
   PROTO is udp, tcp, tls, ws or wss (tls and wss need --tls-cert and --tls-key); the next hop is reached over a listener of its PROTO.
+  --max-server-transactions N  new requests beyond N held server transactions get 503 (default 50000; 0: no bound)
 ${LIMIT_USAGE}
 ${TLS_USAGE}
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
@@ -21,6 +22,7 @@ interface ProxyArgs {
   recordRoute: boolean;
   statsInterval: number;
   limits: Partial<ConnectionLimits>;
+  maxServerTransactions?: number;
   tls?: TlsMaterial;
   logLevel?: string;
   metrics?: { host: string; port: number };
@@ -32,6 +34,7 @@ function parseArgs(args: string[]): ProxyArgs | string {
   let recordRoute = true;
   let statsInterval = 0;
   const limits: Partial<ConnectionLimits> = {};
+  let maxServerTransactions: number | undefined;
   const tlsFlags: TlsFlags = {};
   let logLevel: string | undefined;
   let metrics: { host: string; port: number } | undefined;
@@ -47,7 +50,11 @@ function parseArgs(args: string[]): ProxyArgs | string {
       else if (a === "--next-hop") nextHop = parseTransportAddress(value());
       else if (a === "--no-record-route") recordRoute = false;
       else if (takeTlsFlag(tlsFlags, a, value)) continue;
-      else if (LIMIT_FLAGS[a] !== undefined) {
+      else if (a === "--max-server-transactions") {
+        const text = value();
+        if (!/^\d{1,9}$/.test(text)) return `--max-server-transactions wants a non-negative integer, got '${text}'\n${USAGE}`;
+        maxServerTransactions = Number(text);
+      } else if (LIMIT_FLAGS[a] !== undefined) {
         const problem = setLimitFlag(limits, a, value());
         if (problem) return `${problem.message}\n${USAGE}`;
       }
@@ -83,7 +90,7 @@ function parseArgs(args: string[]): ProxyArgs | string {
   if (tls && !secured) return `--tls-cert: no tls: or wss: --listen to present it on\n${USAGE}`;
   const problem = impossibleSetting(listen, nextHop, metrics);
   if (problem) return `${problem}\n${USAGE}`;
-  return { listen, nextHop, recordRoute, statsInterval, limits, ...(tls ? { tls } : {}), ...(logLevel !== undefined ? { logLevel } : {}), ...(metrics ? { metrics } : {}) };
+  return { listen, nextHop, recordRoute, statsInterval, limits, ...(maxServerTransactions !== undefined ? { maxServerTransactions } : {}), ...(tls ? { tls } : {}), ...(logLevel !== undefined ? { logLevel } : {}), ...(metrics ? { metrics } : {}) };
 }
 
 const show = (a: TransportAddress): string => `${a.protocol}:${a.host}:${a.port}`;
@@ -129,6 +136,7 @@ export async function run(args: string[]): Promise<number> {
       hook,
       recordRoute: parsed.recordRoute,
       connectionLimits: parsed.limits,
+      ...(parsed.maxServerTransactions !== undefined ? { maxServerTransactions: parsed.maxServerTransactions } : {}),
       ...(parsed.tls ? { tls: { secureContext: { cert: parsed.tls.certificatePem, key: parsed.tls.keyPem, ...(parsed.tls.caPem ? { ca: parsed.tls.caPem } : {}) }, requireClientCert: parsed.tls.requireClientCert } } : {}),
       observer: {
         onError: (_ctx, err) => operations.logger.error({ err: err.message }, "proxy error"),

@@ -18,8 +18,9 @@ afterEach(async () => {
   drops.length = 0;
 });
 
-async function proxy(connectionLimits: Partial<ConnectionLimits>): Promise<{ server: ProxyServer; udp: number; tcp: number }> {
+async function proxy(connectionLimits: Partial<ConnectionLimits>, maxServerTransactions?: number): Promise<{ server: ProxyServer; udp: number; tcp: number }> {
   const server = await startProxyServer({
+    ...(maxServerTransactions !== undefined ? { maxServerTransactions } : {}),
     listen: [
       { protocol: "udp", host: "127.0.0.1", port: 0 },
       { protocol: "tcp", host: "127.0.0.1", port: 0 },
@@ -212,6 +213,31 @@ describe("SIP refusals for input that does not parse whole", () => {
       await peer.send(optionsText({ port, uriPort: udp }).replace("Max-Forwards: 70", "Max-Forwards: 0"), udp);
       const answer = (await peer.waitFor((m) => "status" in m)) as SipResponse;
       expect(answer.status).toBe(483);
+    } finally {
+      await peer.close();
+    }
+  });
+});
+
+describe("SIP overload", () => {
+  it("past the server-transaction bound a new request gets 503 with Retry-After (§21.5.4); a retransmission still finds its transaction", async () => {
+    const { server, udp } = await proxy({}, 3);
+    const peer = new UdpPeer();
+    const port = await peer.bind();
+    try {
+      const texts = Array.from({ length: 5 }, () => optionsText({ port, uriPort: udp }));
+      for (const t of texts.slice(0, 3)) await peer.send(t, udp);
+      await eventually(() => peer.received.length === 3);
+      for (const t of texts.slice(3)) await peer.send(t, udp);
+      await eventually(() => peer.received.length === 5);
+      await peer.send(texts[0]!, udp); // §17.2.2: the completed transaction answers its retransmission again
+      await eventually(() => peer.received.length === 6);
+      const statuses = peer.received.map((m) => (m as SipResponse).status);
+      expect(statuses).toEqual([200, 200, 200, 503, 503, 200]);
+      expect(peer.received[3]!.getHeader("retry-after")).toBe("5");
+      expect(server.transport.stats.overloadRefusals).toBe(2);
+      expect(server.transactions.serverCount).toBe(3);
+      expect(drops.filter((d) => d === "overload")).toHaveLength(2);
     } finally {
       await peer.close();
     }
