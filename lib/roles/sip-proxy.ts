@@ -89,6 +89,10 @@ class ProxyCall {
   answeredAt: number | undefined = undefined;
   /** The forwarded INVITE and its 2xx, kept until the caller's ACK passes: without it the call is ended by BYE. */
   unacknowledged: { forwarded: SipRequest; ok: SipResponse } | undefined = undefined;
+  /** The authorised duration from DEC AAA, if any; counted from the 2xx. */
+  limitMs: number | undefined = undefined;
+  /** Both ends of the dialog, kept while a time limit runs so this proxy can end the call (RFC 3261 §12.2.1.1). */
+  ends: DialogEnds | undefined = undefined;
   /** Timer C fired: the branch was cancelled for silence, so the caller is answered 408 rather than 487. */
   silentDownstream: 408 | undefined = undefined;
   constructor(
@@ -98,6 +102,17 @@ class ProxyCall {
     readonly downstream: string,
     public setup: ProxySetup | undefined,
   ) {}
+}
+
+/** What a BYE to either end of a call needs: the targets (Contact) and the From / To values of each side. */
+interface DialogEnds {
+  callerTarget: string;
+  calleeTarget: string;
+  /** The INVITE's From (caller's tag) and the 2xx's To (callee's tag). */
+  caller: string;
+  callee: string;
+  /** The caller's CSeq so far (a BYE to the callee goes one above). */
+  callerCseq: number;
 }
 
 /** Map key of a COPS handle: the proxy allocates 4-octet handles (RFC 2748 §2.2.1 compares them byte-wise). */
@@ -183,6 +198,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       case "timer":
         if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
         if (ev.key.startsWith(ACK_TIMER)) return this.onNoAck(ev.key.slice(ACK_TIMER.length), ev.now);
+        if (ev.key.startsWith(LIMIT_TIMER)) return this.onTimeLimit(ev.key.slice(LIMIT_TIMER.length), ev.now);
         if (ev.key.startsWith(TIMER_C)) return this.onTimerC(ev.key.slice(TIMER_C.length), ev.now);
         if (ev.key.startsWith(CANCEL_TIMER)) return this.onCancelUnanswered(ev.key.slice(CANCEL_TIMER.length), ev.now);
         if (isCopsTimer(ev.key)) return this.cops.timer(splitCopsTimer(ev.key)[1], ev.now);
@@ -283,6 +299,33 @@ export class SipProxy implements FlowNode<CallEvent> {
       onTimeout: (t) => this.refuse(call, 408, "no answer from the next hop", t),
     }, branch);
     out.push({ type: "set-timer", key: TIMER_C + call.callId, delayMs: this.opts.timerCMs ?? DEFAULT_TIMER_C_MS });
+    return out;
+  }
+
+  /**
+   * The authorised duration is over (or the caller went away and nobody hangs up): BYE to both ends, policy
+   * released and usage reported as for any BYE.
+   */
+  private onTimeLimit(callId: string, now: number): NodeAction[] {
+    const call = this.calls.get(callId);
+    const ends = call?.ends;
+    if (call === undefined || ends === undefined || call.phase !== "confirmed") return [];
+    call.ends = undefined;
+    call.phase = "ending";
+    const bye = (uri: string, from: string, to: string, cseq: number, peer: string): NodeAction[] => {
+      const branch = this.ids.nextBranch();
+      const req = buildRequest({ method: "BYE", uri, from, to, callId: call.callId, cseq, via: this.viaPrefix + branch, maxForwards: 70 });
+      return this.sip.sendRequest(req, peer, now, { onResponse: () => [] }, branch);
+    };
+    const out = bye(ends.calleeTarget, ends.caller, ends.callee, ends.callerCseq + 1, call.downstream);
+    for (const a of bye(ends.callerTarget, ends.callee, ends.caller, 1, call.upstream)) out.push(a);
+    out.push(this.step(call, "time limit reached: BYE to both ends"));
+    if (call.ldp === "installed") {
+      call.releasing = true;
+      out.push(...this.copsRequest(call, "noLDP", now));
+    } else out.push(...this.endCops(call, now, "time limit"));
+    call.byeDone = true;
+    out.push(...this.maybeForget(call, now));
     return out;
   }
 
@@ -404,6 +447,10 @@ export class SipProxy implements FlowNode<CallEvent> {
           call.unacknowledged = { forwarded: setup.forwarded, ok: res };
           const out = this.sip.respond(setup.inviteServerTx, up, now);
           out.push({ type: "set-timer", key: ACK_TIMER + call.callId, delayMs: 64 * (this.opts.t1 ?? 500) });
+          if (call.limitMs !== undefined) {
+            call.ends = dialogEnds(setup.invite, setup.forwarded, res);
+            out.push({ type: "set-timer", key: LIMIT_TIMER + call.callId, delayMs: call.limitMs });
+          }
           return out;
         }
       } else call.phase = "done";
@@ -545,8 +592,13 @@ export class SipProxy implements FlowNode<CallEvent> {
         return acts;
       },
     }, branch);
+    if (call.ends !== undefined && from === call.upstream) call.ends.callerCseq = Math.max(call.ends.callerCseq, req.cseq.seq);
     if (req.method === "BYE" && call.phase !== "ending" && call.phase !== "done") {
       call.phase = "ending";
+      if (call.ends !== undefined) {
+        call.ends = undefined;
+        out.push({ type: "cancel-timer", key: LIMIT_TIMER + call.callId });
+      }
       out.push(this.step(call, `BYE from ${from}`));
       // FIG. 6 steps 4 / 13: cancel the local policy of setup step 18 / 13.
       if (call.ldp === "installed") {
@@ -585,6 +637,8 @@ export class SipProxy implements FlowNode<CallEvent> {
         const purpose = parsed.purpose ?? this.pendingPurpose(call);
         const reason = parsed.info.reason;
         const out: NodeAction[] = [{ type: "emit", event: { type: "decision", callId: call.callId, role: this.name, purpose, allow: parsed.allowed, ...(reason ? { reason: reason.text } : {}) } }];
+        // The authorised duration (the clearinghouse's time limit, FIG. 5 DEC AAA): this PEP ends the call when it is up.
+        if (purpose === "AAA" && parsed.allowed && parsed.info.timeLimitSeconds !== undefined) call.limitMs = parsed.info.timeLimitSeconds * 1000;
         out.push(...this.onDecision(call, purpose, parsed.allowed, parsed.info.token, reason, now));
         return out;
       }
@@ -723,6 +777,7 @@ function sipStatusOf(reason: { code: number } | undefined, fallback: number): nu
 const NO_HANDLE = Buffer.alloc(0);
 const ACK_TIMER = "proxy-ack:";
 const TIMER_C = "proxy-c:";
+const LIMIT_TIMER = "proxy-limit:";
 const CANCEL_TIMER = "proxy-cancelled:";
 /** RFC 3261 §16.6 step 11: Timer C is larger than 3 minutes. */
 const DEFAULT_TIMER_C_MS = 181_000;
@@ -748,6 +803,21 @@ function upstreamCopy(res: SipResponse): SipResponse {
     out.push(h); // header records are shared: neither message is edited in place
   }
   return new SipResponse(res.status, res.reason, out, res.body, res.version);
+}
+
+/** Both ends of a dialog from the INVITE as received and forwarded and the 2xx that answered it; strings owned (no slices of the messages). */
+function dialogEnds(invite: SipRequest, forwarded: SipRequest, ok: SipResponse): DialogEnds {
+  const target = (contact: SipRequest["contact"], fallback: string): string => {
+    const first = contact === "*" ? undefined : contact[0];
+    return ownString(first?.uri ? uriText(first.uri) : fallback);
+  };
+  return {
+    callerTarget: target(invite.contact, uriText(invite.from.uri)),
+    calleeTarget: target(ok.contact, forwarded.uri),
+    caller: ownString(forwarded.getHeader("From") ?? ""),
+    callee: ownString(ok.getHeader("To") ?? ""),
+    callerCseq: forwarded.cseq.seq,
+  };
 }
 
 export function toCopsFlow(f: MediaFlow): SipAaaMediaFlow | undefined {

@@ -55,6 +55,21 @@ describe("a crash leaves nothing behind (in memory)", () => {
     expect(r.leftovers.copsRequestStates).toBe(0);
   });
 
+  it("a caller that died in conversation: the proxy ends the call at the authorised time limit (DEC AAA, 4 h), BYE to both ends, both sides billed", async () => {
+    // The caller would hang up after 5 h, but is gone from 2 s on; the clearinghouse's route allows 4 h.
+    const r = await runCalls({ driver: "memory", topology, calls: [call(50, 5 * 3600_000)], faults: [{ kind: "down", role: "UAC", fromMs: 2000, toMs: 10 * 3600_000 }] });
+    const callId = r.calls[0]?.callId ?? "";
+    expect(r.calls[0]?.established).toBe(true);
+    // Each proxy counts the limit from the 2xx it relayed; SIP2 saw it first, so its BYEs go first.
+    const byes = sent(r.records, "SIP2", "UAS", "BYE");
+    expect(byes[0]?.t).toBeGreaterThanOrEqual(4 * 3600_000);
+    expect(byes[0]?.t).toBeLessThan(4 * 3600_000 + 2000);
+    expect(sent(r.records, "SIP2", "SIP1", "BYE", 4 * 3600_000).length).toBeGreaterThan(0); // towards the caller (down: its copy is dropped)
+    expect(r.cdrs.map((c) => `${c.callId} ${c.role} ${c.durationS}`).sort()).toEqual([`${callId} destination 14400`, `${callId} source 14400`]);
+    expect(r.leftovers.classifiers).toBe(0);
+    expect(r.leftovers.copsRequestStates).toBe(0);
+  });
+
   for (const { name, noAnswerTimeoutMs, status } of [
     { name: "the caller's CANCEL goes unanswered: SIP2 answers 487 itself after 64*T1 (RFC 3261 §9.1, §16.10)", noAnswerTimeoutMs: 3000, status: 487 },
     { name: "nobody cancels: Timer C fires (RFC 3261 §16.8), the branch is cancelled, the caller gets 408", noAnswerTimeoutMs: 400_000, status: 408 },
