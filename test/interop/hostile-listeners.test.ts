@@ -8,6 +8,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
+import { OspClient, authorisationRequest } from "../../protocols/osp/index.js";
 import { parseSipMessage, SipStreamParser, type SipMessage, type SipResponse } from "../../protocols/sip/index.js";
 import { randomBytes, seededRandom } from "../support/seeded-random.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, waitForListener, workDir } from "./sip-sipp-helpers.js";
@@ -15,8 +16,12 @@ import { findFile, freePort, readSippStats, sippPath, startSipp, waitForListener
 /** RSS bounds stated for these runs (a node process with tsx starts near 100-150 MB). */
 const PROXY_RSS_BOUND_MB = 200;
 const LAB_RSS_BOUND_MB = 250;
+const CLEARINGHOUSE_RSS_BOUND_MB = 200;
 
 const LIMIT_ARGS = ["--header-timeout", "1000", "--body-timeout", "1000", "--idle-timeout", "2000", "--max-connections", "600", "--max-connections-per-source", "128"];
+// HTTP waits for a head from the moment a connection opens: with a 5 s header deadline the 1,000 idle
+// connections are all open before any deadline passes, so what the cap closes is told apart.
+const HTTP_LIMIT_ARGS = LIMIT_ARGS.map((a, i) => (LIMIT_ARGS[i - 1] === "--header-timeout" ? "5000" : a));
 
 const children = new Set<ChildProcess>();
 const sockets = new Set<Socket>();
@@ -150,6 +155,31 @@ function invite(opts: { viaPort: number; transport?: string; uri: string; body?:
     "",
     body,
   ].join("\r\n");
+}
+
+/** The OSP HTTP attacks: a slow body and a dripping head (408), a declared body over the bound (413), garbage (400). */
+async function ospHttpAttacks(port: number, userAgent: string): Promise<void> {
+  const rand = seededRandom(13);
+  const head = (n: number) => `POST /osp HTTP/1.1\r\nHost: ch\r\nUser-Agent: ${userAgent}\r\nContent-Type: text/plain\r\nContent-Length: ${n}\r\n\r\n`;
+  const slow = await connect(port);
+  slow.socket.write(`${head(1000)}<?xml`);
+  await slow.closed;
+  expect(slow.text()).toMatch(/^HTTP\/1\.1 408/);
+  const huge = await connect(port);
+  huge.socket.write(head(50_000_000));
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  for (let i = 0; i < 8 && !huge.isClosed(); i++) {
+    huge.socket.write(chunk);
+    await sleep(10);
+  }
+  await huge.closed;
+  expect(huge.text()).toMatch(/^HTTP\/1\.1 413/);
+  const garbage = await connect(port);
+  garbage.socket.write(randomBytes(rand, 512));
+  await garbage.closed;
+  expect(garbage.text()).toMatch(/^HTTP\/1\.1 400/);
+  const drips = await slowloris(port, 10, head(10));
+  expect(drips.every((n) => n < head(10).length)).toBe(true);
 }
 
 /** Datagrams of noise and of INVITEs cut anywhere, paced so the kernel buffer keeps up. */
@@ -286,7 +316,7 @@ describe("hostile input against `callgate proxy` (SIP over UDP and TCP)", () => 
 describe("hostile input against `callgate lab` (SIP over UDP at SIP1, COPS at POL1, OSP over HTTP at CH)", () => {
   it("refuses, closes and bounds as stated, then carries a normal SIPp call", async () => {
     expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
-    const lab = await startCli("lab", ["--answer-delay", "0", "--log-level", "warn", ...LIMIT_ARGS], "SIGTERM stops the lab");
+    const lab = await startCli("lab", ["--answer-delay", "0", "--log-level", "warn", ...HTTP_LIMIT_ARGS], "SIGTERM stops the lab");
     const rss = watchRss(lab.child.pid!);
     const out = lab.stdout();
     const sip1 = /SIP1\s+sip (127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? "";
@@ -317,26 +347,7 @@ describe("hostile input against `callgate lab` (SIP over UDP at SIP1, COPS at PO
 
       // OSP over HTTP: a slow body gets 408 at the deadline, a body past the bound 413, garbage 400, a
       // dripping head 408.
-      const head = (n: number) => `POST /osp HTTP/1.1\r\nHost: ch\r\nUser-Agent: callgate-POL1\r\nContent-Type: text/plain\r\nContent-Length: ${n}\r\n\r\n`;
-      const slow = await connect(ospPort);
-      slow.socket.write(`${head(1000)}<?xml`);
-      await slow.closed;
-      expect(slow.text()).toMatch(/^HTTP\/1\.1 408/);
-      const huge = await connect(ospPort);
-      huge.socket.write(head(50_000_000));
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
-      for (let i = 0; i < 8 && !huge.isClosed(); i++) {
-        huge.socket.write(chunk);
-        await sleep(10);
-      }
-      await huge.closed;
-      expect(huge.text()).toMatch(/^HTTP\/1\.1 413/);
-      const garbage = await connect(ospPort);
-      garbage.socket.write(randomBytes(rand, 512));
-      await garbage.closed;
-      expect(garbage.text()).toMatch(/^HTTP\/1\.1 400/);
-      const drips = await slowloris(ospPort, 10, head(10));
-      expect(drips.every((n) => n < head(10).length)).toBe(true);
+      await ospHttpAttacks(ospPort, "callgate-POL1");
 
       // 1,000 idle connections on COPS and on OSP: 600 each held (with the lab's own: SIP1's and R1's COPS
       // links count), the rest closed at once, the held ones at the idle timeout.
@@ -367,6 +378,37 @@ describe("hostile input against `callgate lab` (SIP over UDP at SIP1, COPS at PO
     // Each cause logged once (the DropLog's interval is a minute), however many connections it closed.
     const causes = lab.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
     for (const cause of ["COPS:unknown-peer", "COPS:connection-cap", "OSP:connection-cap", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
+      expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
+    }
+  });
+});
+
+describe("hostile input against `callgate clearinghouse` (OSP over HTTP)", () => {
+  it("answers 408 / 413 / 400, caps and times out connections, stays under its RSS bound, then authorises a call", async () => {
+    const ch = await startCli("clearinghouse", ["--listen", "http://127.0.0.1:0/osp", "--routes", "scenarios/osp-routes.yaml", "--memory", ...HTTP_LIMIT_ARGS], "listening on");
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+\/osp)/.exec(ch.stdout())?.[1] ?? "";
+    const port = Number(new URL(url).port);
+    const rss = watchRss(ch.child.pid!);
+    try {
+      await ospHttpAttacks(port, "hostile");
+      const idle = await thousandIdle(port);
+      await eventually(() => idle.filter((c) => c.isClosed()).length >= 400, 5000, "400 connections past the cap closed");
+      expect(idle.filter((c) => c.isClosed()).length).toBe(400);
+      await Promise.all(idle.map((c) => c.closed));
+      const answer = await new OspClient({ url }).authorise(
+        authorisationRequest({ messageId: "after-1", nowMs: Date.now(), callId: Buffer.from("hostile-after"), callingNumber: "14085550000", calledNumber: "441632960002" }),
+      );
+      expect(answer.status.code).toBe(200);
+      expect(ch.child.exitCode).toBeNull();
+      rss.stop();
+      expect(rss.max()).toBeLessThan(CLEARINGHOUSE_RSS_BOUND_MB);
+      console.log(`callgate clearinghouse: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${CLEARINGHOUSE_RSS_BOUND_MB} MB)`);
+    } finally {
+      rss.stop();
+      expect(await ch.stop()).toBe(0);
+    }
+    const causes = ch.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
+    for (const cause of ["OSP:connection-cap", "OSP:idle-timeout", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
       expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
     }
   });

@@ -135,6 +135,7 @@ async function serve(args: string[]): Promise<number> {
   const server = await startClearinghouseServer(clearinghouse, {
     url: values.listen,
     connectionLimits,
+    onDrop: (cause, detail) => ops.drops.drop(`OSP:${cause}`, { detail }),
     ...(tls ? { tls: { keyPem: tls.keyPem, certificatePem: tls.certificatePem, requireClientCert: tls.requireClientCert, ...(tls.caPem ? { caPem: tls.caPem } : {}) } } : {}),
   }).catch(async (err: unknown) => {
     await ops.close();
