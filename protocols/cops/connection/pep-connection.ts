@@ -76,7 +76,12 @@ interface RequestState {
   localCommand: number;
   /** Deleted while no PDP was connected: on resync the PDP gets the REQ, then this DRQ reason (§2.5, §3.4). */
   deletedFor: CopsCodePair | undefined;
+  /** A PDP saw this state's REQ (it was open when the REQ went out). */
+  pdpKnown: boolean;
 }
+
+/** States deleted while no PDP is connected kept for the next one at most (beyond: deleted untold). */
+const MAX_UNTOLD_DELETES = 10_000;
 
 type PepState = "idle" | "opening" | "open";
 
@@ -95,6 +100,7 @@ export class CopsPepConnection {
   private redirectTo: CopsServerAddress | undefined;
   private everOpened = false;
   private nextHandle = 1;
+  private untoldDeletes = 0;
   private readonly random: () => number;
 
   constructor(private readonly options: CopsPepOptions) {
@@ -259,8 +265,10 @@ export class CopsPepConnection {
       state.pendingReports = 0; // RPTs owed to the old PDP are void; the new one decides afresh
       this.resend(state, true, out);
       resent++;
+      state.pdpKnown = true;
       if (state.deletedFor === undefined) continue;
       // Ended while no PDP listened: the PDP learns the state (and accounts for it), then its end.
+      this.untoldDeletes--;
       const handle = peekCopsHandle(state.request);
       this.states.delete(key);
       if (handle) this.send({ op: "DRQ", clientType: this.options.clientType, handle, reason: state.deletedFor }, out);
@@ -364,12 +372,13 @@ export class CopsPepConnection {
     const bytes = open ? this.send(req, out) : encodeCopsMessage(req);
     let state = this.states.get(key);
     if (state === undefined) {
-      state = { request: bytes, awaitingDecision: false, pendingReports: 0, localCommand: -1, deletedFor: undefined };
+      state = { request: bytes, awaitingDecision: false, pendingReports: 0, localCommand: -1, deletedFor: undefined, pdpKnown: false };
       this.states.set(key, state);
     }
     state.request = ownBytes(bytes); // kept for the call's life (resynchronisation)
     if (open) {
       state.awaitingDecision = true;
+      state.pdpKnown = true;
       return;
     }
     // No PDP: the LPDP decides (fail-open admits, fail-closed refuses) and the PDP learns it on resync.
@@ -397,9 +406,12 @@ export class CopsPepConnection {
     const key = handleKey(handle);
     const state = this.states.get(key);
     if (state === undefined || state.deletedFor !== undefined) return;
-    if (this.state !== "open" && this.everOpened) {
-      // RFC 2748 §2.5: the PDP that comes back must hear of this state (its usage) before its DRQ.
+    // RFC 2748 §2.5: the PDP that comes back must hear of a state a PDP admitted, or the LPDP did (its usage),
+    // before its DRQ; one the LPDP refused and no PDP ever saw needs no word.
+    const untold = state.pdpKnown || state.localCommand === CommandCode.Install;
+    if (this.state !== "open" && this.everOpened && untold && this.untoldDeletes < MAX_UNTOLD_DELETES) {
       state.deletedFor = reason;
+      this.untoldDeletes++;
       return;
     }
     this.states.delete(key);
