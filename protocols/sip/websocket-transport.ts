@@ -1,10 +1,10 @@
 // RFC 7118: SIP over WebSocket (subprotocol "sip", one SIP message per WebSocket message), via `ws`. WSS is
 // the same over TLS (RFC 7118 §3, RFC 6455 §11.1.2): its own HTTPS server, certificate and key required.
 import { WebSocket, WebSocketServer } from "ws";
-import type { IncomingMessage } from "node:http";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { SecureContextOptions } from "node:tls";
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../net/connection-limits.js";
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../net/connection-limits.js";
 import { DEFAULT_SIP_PARSE_LIMITS, parseSipMessage, type SipParseLimits } from "./message-parser.js";
 import { ConnectionTable, normaliseAddress, type TransportConnection } from "./transport-connections.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
@@ -19,7 +19,11 @@ export interface WebSocketTransportOptions {
   connectTimeoutMs?: number;
   /** wss: certificate and key presented, CA for verifying peers (server and, with requireClientCert, clients). */
   tls?: WebSocketTlsOptions;
-  /** wss: its TLS handshake must end within `headerTimeoutMs` (default 10 s). */
+  /**
+   * The connection cap, per-source cap and head deadline (the TLS handshake and the HTTP upgrade request)
+   * apply; the idle timeout does not: an upgraded connection may stay silent (RFC 7118 leaves keep-alives
+   * to the client).
+   */
   connectionLimits?: Partial<ConnectionLimits>;
 }
 
@@ -37,7 +41,8 @@ export class WebSocketTransport implements SipTransport {
   readonly protocol: "ws" | "wss";
   readonly reliable = true;
   private server: WebSocketServer | undefined;
-  private tlsServer: HttpsServer | undefined;
+  /** The HTTP (ws) or HTTPS (wss) server the WebSocket server upgrades from. */
+  private httpServer: HttpServer | undefined;
   private events: TransportEvents | undefined;
   private bound: TransportAddress;
   private readonly connections = new ConnectionTable<WebSocket>(
@@ -63,9 +68,15 @@ export class WebSocketTransport implements SipTransport {
     const headerTimeoutMs = this.options.connectionLimits?.headerTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headerTimeoutMs;
     const handshake = headerTimeoutMs > 0 ? { handshakeTimeout: headerTimeoutMs } : {};
     const tlsServer = this.protocol === "wss" && tls ? createHttpsServer({ ...tls.secureContext, requestCert: mutual, rejectUnauthorized: mutual, ...handshake }) : undefined;
-    this.tlsServer = tlsServer;
+    // Our own HTTP server for ws too, so the listener's limits hold before any upgrade.
+    const httpServer: HttpServer = tlsServer ?? createHttpServer();
+    this.httpServer = httpServer;
+    new ConnectionGate({ ...this.options.connectionLimits, idleTimeoutMs: 0 }, (cause, peer) =>
+      this.events?.rejected(cause, { protocol: this.protocol, host: peer.address, port: peer.port }, `${cause} (${this.protocol} listener)`),
+    ).attach(httpServer);
+    if (headerTimeoutMs > 0) httpServer.headersTimeout = headerTimeoutMs;
     const server = new WebSocketServer({
-      ...(tlsServer ? { server: tlsServer } : { host: this.options.host, port: this.options.port }),
+      server: httpServer,
       maxPayload, // ws refuses larger frames before buffering them (close 1009)
       // RFC 7118 §4: the "sip" subprotocol is mandatory.
       handleProtocols: (protocols) => (protocols.has("sip") ? "sip" : false),
@@ -79,9 +90,9 @@ export class WebSocketTransport implements SipTransport {
       this.adopt(socket, { protocol: this.protocol, host: normaliseAddress(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 });
     });
     return new Promise((resolve, reject) => {
-      const listening = tlsServer ?? server;
+      const listening = httpServer;
       listening.once("error", (err: Error) => reject(new SipTransportError("listen-failed", `${this.protocol} listen on ${this.options.host}:${this.options.port}: ${err.message}`)));
-      tlsServer?.listen(this.options.port, this.options.host);
+      httpServer.listen(this.options.port, this.options.host);
       listening.once("listening", () => {
         const a = listening.address();
         this.bound = { protocol: this.protocol, host: this.options.host, port: typeof a === "object" && a ? a.port : this.options.port };
@@ -146,10 +157,11 @@ export class WebSocketTransport implements SipTransport {
   close(): Promise<void> {
     this.connections.closeAll((socket) => socket.terminate());
     const s = this.server;
-    const t = this.tlsServer;
+    const t = this.httpServer;
     this.server = undefined;
-    this.tlsServer = undefined;
+    this.httpServer = undefined;
     if (!s) return Promise.resolve();
+    t?.closeAllConnections();
     return new Promise((resolve) => s.close(() => (t ? t.close(() => resolve()) : resolve())));
   }
 }

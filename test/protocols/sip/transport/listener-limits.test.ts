@@ -129,6 +129,26 @@ describe("SIP stream listener limits", () => {
   });
 });
 
+describe("SIP WebSocket listener limits", () => {
+  it("caps connections per source and closes an upgrade request that stops half-way at the header deadline", async () => {
+    const server = await startProxyServer({
+      listen: [{ protocol: "ws", host: "127.0.0.1", port: 0 }],
+      hook: () => ({ action: "respond", status: 200 }),
+      connectionLimits: { maxConnectionsPerSource: 2, headerTimeoutMs: 300 },
+      onDrop: (cause) => drops.push(cause),
+    });
+    servers.push(server);
+    const port = server.addresses[0]!.port;
+    const open = await Promise.all([connect(port), connect(port), connect(port)]);
+    await eventually(() => open.filter((c) => c.isClosed()).length === 1);
+    const other = await connect(port, "127.0.0.2");
+    other.socket.write("GET / HTTP/1.1\r\nHost: x\r\n"); // never ends its head
+    await other.closed;
+    expect(drops).toContain("source-cap");
+    expect(server.transport.stats.sourceCap).toBe(1);
+  });
+});
+
 describe("SIP refusals for input that does not parse whole", () => {
   it("stream: a Content-Length past the message size limit gets 513 Message Too Large, then the connection closes", async () => {
     const { server, tcp } = await proxy({});
