@@ -93,8 +93,8 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     if (denied.has("CH")) route.allowedSources = ["no-such-source"];
     ch = new ClearinghouseNode("CH", new Clearinghouse({ routes: [route], store: cdrStore, ...(pki ? { signer: pki.signer } : {}) }));
     const validator = new OspTokenValidator({ caCertificatesPem: pki ? [pki.caCertificatePem] : [], allowUnsigned: !pki });
-    adapters[0] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol1" });
-    adapters[1] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol2", validator });
+    adapters[0] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol1", random });
+    adapters[1] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol2", validator, random });
   }
   const pol1Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL1") });
   const pol2Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL2") });

@@ -20,8 +20,8 @@ import {
   type OspStatus,
   type OspTokenSigner,
   type OspUsageIndication,
+  readOspMessageComponents,
 } from "../../protocols/osp/index.js";
-import { readOspMessageComponents } from "../../protocols/osp/codec.js";
 import type { CallDetailRecord, CdrStore } from "../adapters/cdr-store.js";
 import { selectRoute, type ClearinghouseRoute } from "./clearinghouse-routes.js";
 

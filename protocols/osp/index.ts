@@ -9,7 +9,9 @@ export {
   ospMessageLabel,
   parseOspTime,
   formatOspTime,
+  readOspMessageComponents,
   type OspEncodeOptions,
+  type OspMessageReading,
 } from "./codec.js";
 export { componentElementName, componentKindOf, COMPONENT_KINDS } from "./names.js";
 export {
