@@ -405,8 +405,10 @@ export class SocketNetwork<E = unknown> {
       label = "status" in m ? `${m.status} ${m.reason}` : m.method;
       callId = m.callId;
       if (!("status" in m)) this.externalSource = { address: rinfo.address, port: rinfo.port };
-    } catch {
-      // the acceptor's transaction layer judges the datagram; the record keeps the bytes
+    } catch (err) {
+      // The acceptor's transaction layer judges the datagram (a request it can still answer gets 400,
+      // RFC 3261 §18.3); the record keeps the bytes, the drop log counts the cause.
+      this.opts.onDrop?.("SIP", "malformed-datagram", `${rinfo.address}:${rinfo.port}: ${err instanceof Error ? err.message : String(err)}`);
     }
     const transport = { kind: "udp" as const, src: rinfo.address, srcPort: rinfo.port, dst: LOOPBACK, dstPort: sock.address().port };
     this.record(peer, { type: "send", proto: "SIP", to: acceptor, bytes: msg, label, callId }, transport);

@@ -377,7 +377,7 @@ describe("hostile input against `callgate lab` (SIP over UDP at SIP1, COPS at PO
     }
     // Each cause logged once (the DropLog's interval is a minute), however many connections it closed.
     const causes = lab.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
-    for (const cause of ["COPS:unknown-peer", "COPS:connection-cap", "OSP:connection-cap", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
+    for (const cause of ["SIP:malformed-datagram", "COPS:unknown-peer", "COPS:connection-cap", "OSP:connection-cap", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
       expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
     }
   });
