@@ -5,7 +5,8 @@
 // should, and a normal SIPp call succeeds afterwards. Limits are set short (1-2 s) to keep the run brief.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createConnection, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { OspClient, authorisationRequest } from "../../protocols/osp/index.js";
@@ -408,6 +409,45 @@ describe("hostile input against `callgate clearinghouse` (OSP over HTTP)", () =>
       expect(await ch.stop()).toBe(0);
     }
     const causes = ch.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
+    for (const cause of ["OSP:connection-cap", "OSP:idle-timeout", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
+      expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
+    }
+  });
+});
+
+describe("hostile input against `callgate serve CH` with the deployment file's limits", () => {
+  it("applies the file's limits section to the OSP listener: 408 at its deadlines, its connection cap", async () => {
+    const dir = workDir("callgate-hostile-serve-");
+    const [pol1, ch, pol2] = [await freePort(), await freePort(), await freePort()];
+    const config = join(dir, "deploy.yaml");
+    writeFileSync(
+      config,
+      [
+        "roles:",
+        `  POL1: { host: 127.0.0.1, cops: ${pol1} }`,
+        `  CH:   { host: 127.0.0.1, osp: ${ch} }`,
+        `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
+        "limits: { headerTimeoutMs: 5000, bodyTimeoutMs: 1000, idleTimeoutMs: 2000, maxConnections: 600, maxConnectionsPerSource: 128 }",
+        "",
+      ].join("\n"),
+    );
+    const served = await startCli("serve", ["CH", "--config", config], "CH ready");
+    const rss = watchRss(served.child.pid!);
+    try {
+      await ospHttpAttacks(ch, "callgate-POL1");
+      const idle = await thousandIdle(ch);
+      await eventually(() => idle.filter((c) => c.isClosed()).length >= 400, 5000, "400 connections past the cap closed");
+      expect(idle.filter((c) => c.isClosed()).length).toBe(400);
+      await Promise.all(idle.map((c) => c.closed));
+      expect(served.child.exitCode).toBeNull();
+      rss.stop();
+      expect(rss.max()).toBeLessThan(CLEARINGHOUSE_RSS_BOUND_MB);
+      console.log(`callgate serve CH: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${CLEARINGHOUSE_RSS_BOUND_MB} MB)`);
+    } finally {
+      rss.stop();
+      expect(await served.stop()).toBe(0);
+    }
+    const causes = served.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
     for (const cause of ["OSP:connection-cap", "OSP:idle-timeout", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
       expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
     }
