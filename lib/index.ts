@@ -33,6 +33,8 @@ export {
 } from "./adapters/clearinghouse-adapter.js";
 export { OspClearinghouseAdapter, type OspClearinghouseAdapterOptions } from "./adapters/osp-clearinghouse-adapter.js";
 export { MemoryCdrStore } from "./adapters/cdr-store-memory.js";
+// Needs the optional peer dependency better-sqlite3, loaded when a store opens.
+export { SqliteCdrStore, SQLITE_MISSING_MESSAGE, type SqliteCdrStoreOptions } from "./adapters/cdr-store-sqlite.js";
 export type { CdrStore, CallDetailRecord, CdrQuery } from "./adapters/cdr-store.js";
 
 // Drivers and the record stream.

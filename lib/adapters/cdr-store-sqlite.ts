@@ -4,8 +4,32 @@
 // Schema versions (PRAGMA user_version): 0 = none yet, or the first schema, unique on (message_id, component_id);
 // 2 = unique on usage_key (cdrIdentity: transaction, side, call, sender) and a cdr_meta table holding the
 // transaction-id high-water mark. Opening a version-0 file migrates it in one transaction, keeping every row.
-import Database from "better-sqlite3";
+//
+// better-sqlite3 is an optional peer dependency: it is loaded when the first store opens, never on import, so
+// the rest of the library runs without the native module.
+import { createRequire } from "node:module";
+import type Database from "better-sqlite3";
 import { cdrIdentity, type CallDetailRecord, type CdrQuery, type CdrStore } from "./cdr-store.js";
+
+export const SQLITE_MISSING_MESSAGE =
+  "The SQLite CDR store needs better-sqlite3, an optional peer dependency of callgate: npm install better-sqlite3@12";
+
+let betterSqlite3: typeof Database | undefined;
+
+/** better-sqlite3, loaded on first use; a clear error naming the install command when it is absent. */
+function loadBetterSqlite3(): typeof Database {
+  if (betterSqlite3) return betterSqlite3;
+  try {
+    betterSqlite3 = createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "MODULE_NOT_FOUND" && String((err as Error).message).includes("better-sqlite3")) {
+      throw new Error(SQLITE_MISSING_MESSAGE, { cause: err });
+    }
+    throw err;
+  }
+  return betterSqlite3;
+}
 
 export const CDR_SCHEMA_VERSION = 2;
 const NEXT_TRANSACTION_ID = "next_transaction_id";
@@ -66,11 +90,12 @@ export class SqliteCdrStore implements CdrStore {
     readonly path: string,
     options: SqliteCdrStoreOptions = {},
   ) {
+    const Sqlite = loadBetterSqlite3();
     if (options.readOnly) {
-      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db = new Sqlite(path, { readonly: true, fileMustExist: true });
       return;
     }
-    this.db = new Database(path);
+    this.db = new Sqlite(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     // IMMEDIATE: the write lock first, so two processes opening one file migrate it once, one after the other.
