@@ -88,6 +88,8 @@ interface PolicyCall {
   forgotten: boolean;
   /** The PEP's synchronisation round (SSQ) in which its REQ was last seen (RFC 2748 §2.5, §3.5). */
   syncRound: number;
+  /** Installed into a router that has since lost it: installed again from the flows of the PEP's next REQ. */
+  reinstall: boolean;
 }
 
 /**
@@ -104,6 +106,7 @@ interface PepSync {
   asked: boolean;
 }
 
+const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
 const ROUTER_SWEEP_TIMER = "router-sweep";
 const PEP_GRACE_TIMER = "pep-grace:";
 
@@ -275,7 +278,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         transactionId: undefined, token: info.ospToken, correlation: undefined,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
-        syncRound: this.pepSync.get(peer)?.round ?? 0,
+        syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false,
       };
       calls.set(key, call);
       this.live++;
@@ -294,6 +297,17 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     call.syncRound = this.pepSync.get(peer)?.round ?? 0;
     if (info.flows.length > 0) call.flows = info.flows;
+    const out: NodeAction[] = [];
+    if (call.reinstall && call.phase === "installed" && this.routerHandle && call.flows.length > 0) {
+      // The router came back empty: the flows the PEP sent again (SSQ) give the call its classifiers again.
+      call.reinstall = false;
+      for (const a of this.sendInstall(call, "reinstall", now)) out.push(a);
+    }
+    for (const a of this.answerRequest(call, purpose, info.connectedMs, local, now)) out.push(a);
+    return out;
+  }
+
+  private answerRequest(call: PolicyCall, purpose: SipAaaPurposeName, connectedMs: number | undefined, local: number | undefined, now: number): NodeAction[] {
     switch (purpose) {
       case "AAA":
         // Sent again (resynchronisation, SSQ): an authorisation already under way or decided is not asked twice.
@@ -304,7 +318,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (local === CommandCode.Remove) return [];
         return this.install(call, now);
       case "noLDP":
-        if (info.connectedMs !== undefined) call.connected = { endMs: now, durationMs: info.connectedMs };
+        if (connectedMs !== undefined) call.connected = { endMs: now, durationMs: connectedMs };
         return this.release(call, "noLDP", now);
     }
   }
@@ -481,9 +495,14 @@ export class PolicyServer implements FlowNode<CallEvent> {
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
         for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
         if (reconnected) {
-          // The router's classifiers went with its connection: the calls still in conversation get theirs again.
+          // The router's classifiers went with its connection: the calls still in conversation get theirs again,
+          // from their flows, which their PEPs send again when asked (SSQ, RFC 2748 §3.5).
           this.reinstallOnReturn = false;
-          for (const calls of this.byHandle.values()) for (const call of calls.values()) if (call.phase === "installed") out.push(...this.sendInstall(call, "reinstall", now));
+          for (const [peer, calls] of this.byHandle) {
+            let asked = false;
+            for (const call of calls.values()) if (call.reinstall) asked = true;
+            if (asked) out.push(...this.links.command(peer, { type: "synchronize" }, now));
+          }
         }
         return out;
       }
@@ -501,6 +520,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (!call || call.forgotten) return [];
         if (op.kind === "reinstall") {
           if (report.reportType !== ReportType.Success) call.instances = 0;
+          call.flows = NO_FLOWS;
           return [];
         }
         return op.kind === "install" ? this.installed(call, report.reportType === ReportType.Success, now) : this.removed(call, report.usage, now);
@@ -523,6 +543,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     this.routerHandle = undefined;
     this.reinstallOnReturn = true;
     this.routerReported.clear();
+    for (const calls of this.byHandle.values()) for (const call of calls.values()) if (call.phase === "installed") call.reinstall = true;
     const out: NodeAction[] = [];
     for (const op of this.routerOps.splice(0)) {
       const call = op.call;
@@ -570,7 +591,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     call.phase = "installed";
     call.installedAt = now;
-    // The flows stay: a router that comes back empty gets the call's classifiers again.
+    // The classifiers are in; removal goes by instance id. A router that comes back empty gets them again from
+    // the flows its PEP sends again.
+    call.flows = NO_FLOWS;
     const choiceEvent: CallEvent = { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true };
     const out: NodeAction[] = [{ type: "emit", event: choiceEvent }];
     if (call.removalFor) {

@@ -3,6 +3,7 @@
 // deletes its request state (DRQ) when the call is over. RFC 3261 §16 for the proxying itself.
 import {
   ReasonCode,
+  decodeSipAaaClientSi,
   encodeSipAaaClientSi,
   withConnectedMs,
   ownBytes,
@@ -93,6 +94,10 @@ class ProxyCall {
   limitMs: number | undefined = undefined;
   /** Both ends of the dialog, kept while a time limit runs so this proxy can end the call (RFC 3261 §12.2.1.1). */
   ends: DialogEnds | undefined = undefined;
+  /** Timer C runs from here: the INVITE forwarded, or its last provisional response (RFC 3261 §16.7 step 2). */
+  proceedingSince: number | undefined = undefined;
+  /** When this proxy sent CANCEL downstream (RFC 3261 §9.1: a final response is due within 64·T1). */
+  cancelledAt: number | undefined = undefined;
   /** Timer C fired: the branch was cancelled for silence, so the caller is answered 408 rather than 487. */
   silentDownstream: 408 | undefined = undefined;
   constructor(
@@ -104,13 +109,11 @@ class ProxyCall {
   ) {}
 }
 
-/** What a BYE to either end of a call needs: the targets (Contact) and the From / To values of each side. */
+/** What a BYE to either end of a call needs besides the addresses of record the LDP ClientSI holds: the tags. */
 interface DialogEnds {
-  callerTarget: string;
-  calleeTarget: string;
-  /** The INVITE's From (caller's tag) and the 2xx's To (callee's tag). */
-  caller: string;
-  callee: string;
+  /** The INVITE's From tag and the 2xx's To tag. */
+  callerTag: string;
+  calleeTag: string;
   /** The caller's CSeq so far (a BYE to the callee goes one above). */
   callerCseq: number;
 }
@@ -133,6 +136,8 @@ export class SipProxy implements FlowNode<CallEvent> {
   private readonly ownRoute: string;
 
   private ids: SipIds;
+  /** The watch timer is armed (one per proxy, see watch()). */
+  private watching = false;
   /** Role names by SIP host, to follow the Route set of a request whose call this proxy does not hold. */
   private readonly peerByHost = new Map<string, string>();
 
@@ -197,10 +202,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         return [];
       case "timer":
         if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
-        if (ev.key.startsWith(ACK_TIMER)) return this.onNoAck(ev.key.slice(ACK_TIMER.length), ev.now);
-        if (ev.key.startsWith(LIMIT_TIMER)) return this.onTimeLimit(ev.key.slice(LIMIT_TIMER.length), ev.now);
-        if (ev.key.startsWith(TIMER_C)) return this.onTimerC(ev.key.slice(TIMER_C.length), ev.now);
-        if (ev.key.startsWith(CANCEL_TIMER)) return this.onCancelUnanswered(ev.key.slice(CANCEL_TIMER.length), ev.now);
+        if (ev.key === WATCH_TIMER) return this.watch(ev.now);
         if (isCopsTimer(ev.key)) return this.cops.timer(splitCopsTimer(ev.key)[1], ev.now);
         return [];
       case "peer-down":
@@ -263,7 +265,8 @@ export class SipProxy implements FlowNode<CallEvent> {
       // After setup only REQ noLDP is sent; it names the flows the LDP request installed and, for the usage the
       // policy server reports, how long the call was connected here (2xx relayed to BYE).
       if (call.ldpClientSi === undefined) return [];
-      data = call.answeredAt === undefined ? call.ldpClientSi : withConnectedMs(call.ldpClientSi, Math.max(0, Math.round(now - call.answeredAt)));
+      // Never more than the authorised duration: the time limit is enforced by a check every 4·T1, not to the ms.
+      data = call.answeredAt === undefined ? call.ldpClientSi : withConnectedMs(call.ldpClientSi, Math.max(0, Math.round(Math.min(now - call.answeredAt, call.limitMs ?? Infinity))));
     } else {
       // The flows are derived once from the offer and once more when the answer is known (RFC 3264 §6).
       if (setup.flows === undefined || (setup.answerSdp !== undefined && !setup.flowsHaveAnswer)) {
@@ -298,7 +301,41 @@ export class SipProxy implements FlowNode<CallEvent> {
       onResponse: (res, t) => this.onInviteResponse(call, res, t),
       onTimeout: (t) => this.refuse(call, 408, "no answer from the next hop", t),
     }, branch);
-    out.push({ type: "set-timer", key: TIMER_C + call.callId, delayMs: this.opts.timerCMs ?? DEFAULT_TIMER_C_MS });
+    call.proceedingSince = now;
+    this.watched(out);
+    return out;
+  }
+
+  /** Arms the proxy's one watch timer (Timer C, unanswered CANCELs, unacknowledged 2xx, time limits) if it is not. */
+  private watched(out: NodeAction[]): void {
+    if (this.watching) return;
+    this.watching = true;
+    out.push({ type: "set-timer", key: WATCH_TIMER, delayMs: 4 * (this.opts.t1 ?? 500) });
+  }
+
+  /**
+   * The per-call deadlines, checked every 4·T1 by one timer instead of one timer per call and deadline (which
+   * would cost every call up to four timers for minutes): Timer C (§16.8), a CANCEL left unanswered 64·T1
+   * (§9.1), a 2xx left unacknowledged 64·T1 (§13.3.1.4), the authorised duration (DEC AAA).
+   */
+  private watch(now: number): NodeAction[] {
+    this.watching = false;
+    const out: NodeAction[] = [];
+    const t64 = 64 * (this.opts.t1 ?? 500);
+    const timerC = this.opts.timerCMs ?? DEFAULT_TIMER_C_MS;
+    let more = false;
+    for (const call of this.calls.values()) {
+      if (call.phase === "proceeding") {
+        if (call.cancelledAt !== undefined) {
+          if (now - call.cancelledAt >= t64) out.push(...this.onCancelUnanswered(call, now));
+        } else if (call.proceedingSince !== undefined && now - call.proceedingSince >= timerC) out.push(...this.onTimerC(call, now));
+      } else if (call.phase === "confirmed" && call.answeredAt !== undefined) {
+        if (call.unacknowledged !== undefined && now - call.answeredAt >= t64) out.push(...this.onNoAck(call, now));
+        else if (call.ends !== undefined && call.limitMs !== undefined && now - call.answeredAt >= call.limitMs) out.push(...this.onTimeLimit(call, now));
+      }
+      if (call.phase === "proceeding" || (call.phase === "confirmed" && (call.unacknowledged !== undefined || call.ends !== undefined))) more = true;
+    }
+    if (more) this.watched(out);
     return out;
   }
 
@@ -306,10 +343,9 @@ export class SipProxy implements FlowNode<CallEvent> {
    * The authorised duration is over (or the caller went away and nobody hangs up): BYE to both ends, policy
    * released and usage reported as for any BYE.
    */
-  private onTimeLimit(callId: string, now: number): NodeAction[] {
-    const call = this.calls.get(callId);
-    const ends = call?.ends;
-    if (call === undefined || ends === undefined || call.phase !== "confirmed") return [];
+  private onTimeLimit(call: ProxyCall, now: number): NodeAction[] {
+    const ends = call.ends;
+    if (ends === undefined) return [];
     call.ends = undefined;
     call.phase = "ending";
     const bye = (uri: string, from: string, to: string, cseq: number, peer: string): NodeAction[] => {
@@ -317,8 +353,15 @@ export class SipProxy implements FlowNode<CallEvent> {
       const req = buildRequest({ method: "BYE", uri, from, to, callId: call.callId, cseq, via: this.viaPrefix + branch, maxForwards: 70 });
       return this.sip.sendRequest(req, peer, now, { onResponse: () => [] }, branch);
     };
-    const out = bye(ends.calleeTarget, ends.caller, ends.callee, ends.callerCseq + 1, call.downstream);
-    for (const a of bye(ends.callerTarget, ends.callee, ends.caller, 1, call.upstream)) out.push(a);
+    // The addresses of record are in the LDP ClientSI this proxy keeps for REQ noLDP; the tags name the dialog.
+    const aors = call.ldpClientSi === undefined ? undefined : decodeSipAaaClientSi(call.ldpClientSi);
+    const out: NodeAction[] = [];
+    if (aors?.caller !== undefined && aors.callee !== undefined) {
+      const caller = `<${aors.caller}>;tag=${ends.callerTag}`;
+      const callee = `<${aors.callee}>;tag=${ends.calleeTag}`;
+      for (const a of bye(aors.callee, caller, callee, ends.callerCseq + 1, call.downstream)) out.push(a);
+      for (const a of bye(aors.caller, callee, caller, 1, call.upstream)) out.push(a);
+    }
     out.push(this.step(call, "time limit reached: BYE to both ends"));
     if (call.ldp === "installed") {
       call.releasing = true;
@@ -330,9 +373,7 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   /** Timer C fired (RFC 3261 §16.8): the branch is cancelled, and answered 408 if it stays silent. */
-  private onTimerC(callId: string, now: number): NodeAction[] {
-    const call = this.calls.get(callId);
-    if (call === undefined || call.phase !== "proceeding") return [];
+  private onTimerC(call: ProxyCall, now: number): NodeAction[] {
     call.silentDownstream = 408;
     const out = this.cancelDownstream(call, now);
     out.push(this.step(call, "Timer C: no final response, CANCEL downstream"));
@@ -343,9 +384,7 @@ export class SipProxy implements FlowNode<CallEvent> {
    * A cancelled branch that sent no final response within 64·T1 (its callee is gone): the transaction counts as
    * cancelled (RFC 3261 §9.1) and the caller gets the final response itself (§16.10: 487, §16.8: 408).
    */
-  private onCancelUnanswered(callId: string, now: number): NodeAction[] {
-    const call = this.calls.get(callId);
-    if (call === undefined || call.phase !== "proceeding") return [];
+  private onCancelUnanswered(call: ProxyCall, now: number): NodeAction[] {
     const status = call.silentDownstream ?? 487;
     return this.refuse(call, status, status === 487 ? "cancelled" : "no final response from the next hop", now);
   }
@@ -401,9 +440,8 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   private onInviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
     const out = this.inviteResponse(call, res, now);
-    // RFC 3261 §16.7 step 2: a provisional response resets Timer C; a final one ends it.
-    if (res.status >= 200) out.push({ type: "cancel-timer", key: TIMER_C + call.callId }, { type: "cancel-timer", key: CANCEL_TIMER + call.callId });
-    else if (res.status > 100) out.push({ type: "set-timer", key: TIMER_C + call.callId, delayMs: this.opts.timerCMs ?? DEFAULT_TIMER_C_MS });
+    // RFC 3261 §16.7 step 2: a provisional response resets Timer C (a final one moves the call out of proceeding).
+    if (res.status > 100 && res.status < 200) call.proceedingSince = now;
     return out;
   }
 
@@ -445,12 +483,9 @@ export class SipProxy implements FlowNode<CallEvent> {
         if (setup.forwarded !== undefined) {
           // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
           call.unacknowledged = { forwarded: setup.forwarded, ok: res };
+          if (call.limitMs !== undefined) call.ends = { callerTag: ownString(setup.forwarded.from.tag ?? ""), calleeTag: ownString(res.to.tag ?? ""), callerCseq: setup.forwarded.cseq.seq };
           const out = this.sip.respond(setup.inviteServerTx, up, now);
-          out.push({ type: "set-timer", key: ACK_TIMER + call.callId, delayMs: 64 * (this.opts.t1 ?? 500) });
-          if (call.limitMs !== undefined) {
-            call.ends = dialogEnds(setup.invite, setup.forwarded, res);
-            out.push({ type: "set-timer", key: LIMIT_TIMER + call.callId, delayMs: call.limitMs });
-          }
+          this.watched(out);
           return out;
         }
       } else call.phase = "done";
@@ -492,18 +527,14 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
     const to = from === call.upstream ? call.downstream : call.upstream;
     const out: NodeAction[] = [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
-    if (call.unacknowledged !== undefined) {
-      call.unacknowledged = undefined;
-      out.push({ type: "cancel-timer", key: ACK_TIMER + call.callId });
-    }
+    call.unacknowledged = undefined;
     return out;
   }
 
   /** No ACK for the relayed 2xx (the caller's side lost it, or lost its state): the callee is sent BYE, the policy released. */
-  private onNoAck(callId: string, now: number): NodeAction[] {
-    const call = this.calls.get(callId);
-    const pending = call?.unacknowledged;
-    if (call === undefined || pending === undefined || call.phase !== "confirmed") return [];
+  private onNoAck(call: ProxyCall, now: number): NodeAction[] {
+    const pending = call.unacknowledged;
+    if (pending === undefined) return [];
     call.unacknowledged = undefined;
     call.phase = "ending";
     const out = this.hangUp(call, pending.forwarded, pending.ok, now);
@@ -566,7 +597,8 @@ export class SipProxy implements FlowNode<CallEvent> {
     });
     for (const r of fwd.getHeaders("Route")) cancel.addHeader("Route", r);
     const out = this.sip.sendRequest(cancel, call.downstream, now, { onResponse: () => [] });
-    out.push({ type: "set-timer", key: CANCEL_TIMER + call.callId, delayMs: 64 * (this.opts.t1 ?? 500) });
+    call.cancelledAt = now;
+    this.watched(out);
     return out;
   }
 
@@ -595,10 +627,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (call.ends !== undefined && from === call.upstream) call.ends.callerCseq = Math.max(call.ends.callerCseq, req.cseq.seq);
     if (req.method === "BYE" && call.phase !== "ending" && call.phase !== "done") {
       call.phase = "ending";
-      if (call.ends !== undefined) {
-        call.ends = undefined;
-        out.push({ type: "cancel-timer", key: LIMIT_TIMER + call.callId });
-      }
+      call.ends = undefined;
       out.push(this.step(call, `BYE from ${from}`));
       // FIG. 6 steps 4 / 13: cancel the local policy of setup step 18 / 13.
       if (call.ldp === "installed") {
@@ -775,10 +804,7 @@ function sipStatusOf(reason: { code: number } | undefined, fallback: number): nu
 }
 
 const NO_HANDLE = Buffer.alloc(0);
-const ACK_TIMER = "proxy-ack:";
-const TIMER_C = "proxy-c:";
-const LIMIT_TIMER = "proxy-limit:";
-const CANCEL_TIMER = "proxy-cancelled:";
+const WATCH_TIMER = "proxy-watch";
 /** RFC 3261 §16.6 step 11: Timer C is larger than 3 minutes. */
 const DEFAULT_TIMER_C_MS = 181_000;
 
@@ -803,21 +829,6 @@ function upstreamCopy(res: SipResponse): SipResponse {
     out.push(h); // header records are shared: neither message is edited in place
   }
   return new SipResponse(res.status, res.reason, out, res.body, res.version);
-}
-
-/** Both ends of a dialog from the INVITE as received and forwarded and the 2xx that answered it; strings owned (no slices of the messages). */
-function dialogEnds(invite: SipRequest, forwarded: SipRequest, ok: SipResponse): DialogEnds {
-  const target = (contact: SipRequest["contact"], fallback: string): string => {
-    const first = contact === "*" ? undefined : contact[0];
-    return ownString(first?.uri ? uriText(first.uri) : fallback);
-  };
-  return {
-    callerTarget: target(invite.contact, uriText(invite.from.uri)),
-    calleeTarget: target(ok.contact, forwarded.uri),
-    caller: ownString(forwarded.getHeader("From") ?? ""),
-    callee: ownString(ok.getHeader("To") ?? ""),
-    callerCseq: forwarded.cseq.seq,
-  };
 }
 
 export function toCopsFlow(f: MediaFlow): SipAaaMediaFlow | undefined {

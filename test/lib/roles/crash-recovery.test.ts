@@ -60,18 +60,17 @@ describe("a crash leaves nothing behind (in memory)", () => {
     const r = await runCalls({ driver: "memory", topology, calls: [call(50, 5 * 3600_000)], faults: [{ kind: "down", role: "UAC", fromMs: 2000, toMs: 10 * 3600_000 }] });
     const callId = r.calls[0]?.callId ?? "";
     expect(r.calls[0]?.established).toBe(true);
-    // Each proxy counts the limit from the 2xx it relayed; SIP2 saw it first, so its BYEs go first.
+    // Each proxy counts the limit from the 2xx it relayed; whichever ends the call first, the callee gets BYE.
     const byes = sent(r.records, "SIP2", "UAS", "BYE");
     expect(byes[0]?.t).toBeGreaterThanOrEqual(4 * 3600_000);
-    expect(byes[0]?.t).toBeLessThan(4 * 3600_000 + 2000);
-    expect(sent(r.records, "SIP2", "SIP1", "BYE", 4 * 3600_000).length).toBeGreaterThan(0); // towards the caller (down: its copy is dropped)
+    expect(byes[0]?.t).toBeLessThan(4 * 3600_000 + 5000); // deadlines are checked every 4·T1 (2 s)
     expect(r.cdrs.map((c) => `${c.callId} ${c.role} ${c.durationS}`).sort()).toEqual([`${callId} destination 14400`, `${callId} source 14400`]);
     expect(r.leftovers.classifiers).toBe(0);
     expect(r.leftovers.copsRequestStates).toBe(0);
   });
 
   for (const { name, noAnswerTimeoutMs, status } of [
-    { name: "the caller's CANCEL goes unanswered: SIP2 answers 487 itself after 64*T1 (RFC 3261 §9.1, §16.10)", noAnswerTimeoutMs: 3000, status: 487 },
+    { name: "the caller's CANCEL goes unanswered: the proxies answer 487 themselves after 64*T1 (RFC 3261 §9.1, §16.10)", noAnswerTimeoutMs: 3000, status: 487 },
     { name: "nobody cancels: Timer C fires (RFC 3261 §16.8), the branch is cancelled, the caller gets 408", noAnswerTimeoutMs: 400_000, status: 408 },
   ]) {
     it(`a callee that goes away after ringing, ${name}; the policy is released on both sides`, async () => {
@@ -80,7 +79,8 @@ describe("a crash leaves nothing behind (in memory)", () => {
       const r = await runCalls({ driver: "memory", topology, calls: [silent], faults: [{ kind: "down", role: "UAS", fromMs: 1000, toMs: 1_000_000 }] });
       expect(r.calls[0]?.established).toBe(false);
       expect(r.calls[0]?.finalStatusAtCaller).toBe(status);
-      expect(sent(r.records, "SIP2", "SIP1", `${status} ${status === 487 ? "Request Terminated" : "Request Timeout"}`).length).toBe(1);
+      // Made by whichever proxy's deadline came first; relayed or not, one final response reaches the caller.
+      expect(sent(r.records, "SIP1", "UAC", `${status} ${status === 487 ? "Request Terminated" : "Request Timeout"}`).length).toBe(1);
       expect(r.leftovers.classifiers).toBe(0);
       expect(r.leftovers.copsRequestStates).toBe(0);
       // Both sides were authorised and never connected: one usage report each, of 0 s.
