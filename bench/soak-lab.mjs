@@ -4,6 +4,9 @@
 //   SOAK_SECONDS (600)        load time          SOAK_IDLE_SECONDS (120)  idle time after the load
 //   SOAK_RATE (20)            calls per second   SOAK_CALL_MS (1000)      how long each call lasts (SIPp -d)
 //   SOAK_SAMPLE_SECONDS (5)   RSS sampling step  SOAK_FROM_SOURCE=1       run lib/cli/main.ts through tsx (no build)
+//   SOAK_NODE_ARGS            extra node options of the lab process (e.g. "--max-old-space-size=96")
+// Beside RSS it samples the lab's V8 heap (used, total) and external memory from its /metrics, to tell a leak
+// (used heap climbing) from an allocator that keeps freed pages (RSS above a flat used heap).
 // The 1-minute and 5-minute marks shrink with a short run (a fifth and a half of SOAK_SECONDS at most).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
@@ -31,7 +34,10 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${
 
 const sipPort = await freePort();
 const cli = fromSource ? ["--import", "tsx", "lib/cli/main.ts"] : ["dist/lib/cli/main.js"];
-const lab = spawn(process.execPath, [...cli, "lab", "--sip-port", String(sipPort), "--answer-delay", "100", "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
+const nodeArgs = (process.env.SOAK_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+const lab = spawn(process.execPath, [...nodeArgs, ...cli, "lab", "--sip-port", String(sipPort), "--answer-delay", "100", "--log-level", "warn", "--metrics", "127.0.0.1:0"], {
+  stdio: ["ignore", "pipe", "pipe"],
+});
 let labOut = "";
 let labErr = "";
 lab.stdout.on("data", (d) => (labOut += d.toString()));
@@ -54,6 +60,24 @@ if (!labOut.includes("SIGTERM stops the lab")) {
   process.exit(1);
 }
 
+const metricsUrl = /metrics\s+(http:\/\/\S+\/metrics)/.exec(labOut)?.[1];
+const MEMORY_SERIES = { heapUsed: "callgate_nodejs_heap_size_used_bytes", heapTotal: "callgate_nodejs_heap_size_total_bytes", external: "callgate_nodejs_external_memory_bytes" };
+/* global fetch -- Node 20 has it */
+async function heapKiB() {
+  if (!metricsUrl) return {};
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const out = {};
+    for (const [key, name] of Object.entries(MEMORY_SERIES)) {
+      const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text);
+      if (m) out[key] = Math.round(Number(m[1]) / 1024);
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), "callgate-soak-"));
 const calls = Math.round(rate * loadS);
 const sipp = spawn(
@@ -66,19 +90,19 @@ const sippClosed = new Promise((resolve) => sipp.on("close", (code) => resolve(c
 
 const t0 = Date.now();
 const samples = [];
-const sample = () => samples.push({ s: Math.round((Date.now() - t0) / 100) / 10, rssKiB: rssKiB(lab.pid) });
+const sample = async () => samples.push({ s: Math.round((Date.now() - t0) / 100) / 10, rssKiB: rssKiB(lab.pid), ...(await heapKiB()) });
 let sippCode;
 sippClosed.then((c) => (sippCode = c));
 while (sippCode === undefined && lab.exitCode === null) {
-  sample();
+  await sample();
   await sleep(sampleS * 1000);
 }
 const loadEndS = (Date.now() - t0) / 1000;
-sample();
+await sample();
 const idleStart = Date.now();
 while (Date.now() - idleStart < idleS * 1000 && lab.exitCode === null) {
   await sleep(sampleS * 1000);
-  sample();
+  await sample();
 }
 const afterIdle = samples[samples.length - 1];
 const labCode = await stopLab();
@@ -87,6 +111,8 @@ const nearest = (s) => samples.reduce((best, x) => (Math.abs(x.s - s) < Math.abs
 const oneMinute = nearest(oneMinuteS);
 const windowStart = nearest(loadEndS - windowS);
 const loadEnd = nearest(loadEndS);
+const windowSamples = samples.filter((x) => x.s >= windowStart.s && x.s <= loadEnd.s);
+const mib = (kib) => (kib === undefined || !Number.isFinite(kib) ? null : +(kib / 1024).toFixed(1));
 const growth = (loadEnd.rssKiB - windowStart.rssKiB) / windowStart.rssKiB;
 const idleVsOneMinute = (afterIdle.rssKiB - oneMinute.rssKiB) / oneMinute.rssKiB;
 
@@ -114,6 +140,16 @@ const result = {
     afterIdle: +(afterIdle.rssKiB / 1024).toFixed(1),
     peak: +(Math.max(...samples.map((x) => x.rssKiB)) / 1024).toFixed(1),
   },
+  heapUsedMiB: {
+    oneMinute: mib(oneMinute.heapUsed),
+    windowStart: mib(windowStart.heapUsed),
+    loadEnd: mib(loadEnd.heapUsed),
+    afterIdle: mib(afterIdle.heapUsed),
+    windowMin: mib(Math.min(...windowSamples.map((x) => x.heapUsed ?? Infinity))),
+    windowMax: mib(Math.max(...windowSamples.map((x) => x.heapUsed ?? 0))),
+  },
+  heapTotalMiB: { windowStart: mib(windowStart.heapTotal), loadEnd: mib(loadEnd.heapTotal) },
+  ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
   growthLastWindow: +(growth * 100).toFixed(2),
   growthWindowSeconds: windowS,
   afterIdleVsOneMinute: +(idleVsOneMinute * 100).toFixed(2),
@@ -129,6 +165,6 @@ if (labCode !== 0) problems.push(`the lab exited with ${labCode}: ${labErr.slice
 result.ok = problems.length === 0;
 result.problems = problems;
 for (const p of problems) console.error(`soak: ${p}`);
-console.log(JSON.stringify({ samples: samples.map((x) => [x.s, x.rssKiB]) }));
+console.log(JSON.stringify({ samples: samples.map((x) => [x.s, x.rssKiB, x.heapUsed ?? null, x.heapTotal ?? null]) }));
 console.log(JSON.stringify(result));
 process.exit(result.ok ? 0 : 1);
