@@ -75,6 +75,16 @@ try {
 }
 `;
 
+/** The `## Example` of docs/embedding.md: its program and the output it documents. */
+function embeddingExample(): { program: string; output: string } {
+  const doc = readFileSync(join(checkout, "docs/embedding.md"), "utf8");
+  const example = doc.slice(doc.indexOf("## Example"));
+  const program = /```ts\n([\s\S]*?)```/.exec(example)?.[1];
+  const output = /```text\n([\s\S]*?)```/.exec(example)?.[1];
+  if (program === undefined || output === undefined) throw new Error("docs/embedding.md: no ts program and text output under ## Example");
+  return { program, output };
+}
+
 function run(command: string, args: string[], cwd: string): string {
   const r = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${String(r.status)}\n${r.stdout}\n${r.stderr}`);
@@ -112,6 +122,7 @@ beforeAll(() => {
   );
   writeFileSync(join(consumer, "main.ts"), consumerProgram);
   writeFileSync(join(consumer, "sqlite.ts"), sqliteProgram);
+  writeFileSync(join(consumer, "embedding.ts"), embeddingExample().program);
   run(process.execPath, [tsc, "-p", "tsconfig.json"], consumer);
 });
 
@@ -172,10 +183,24 @@ describe("the npm package", () => {
     ]);
   });
 
+  it("the example of docs/embedding.md compiles, runs and prints what the guide shows", () => {
+    expect(run(process.execPath, ["out/embedding.js"], consumer)).toBe(embeddingExample().output);
+  });
+
   it("the SQLite CDR store, used without better-sqlite3, says how to install it", () => {
     const [outcome] = jsonLines(run(process.execPath, ["out/sqlite.js"], consumer));
     expect(outcome).toEqual({ opened: false, message: SQLITE_MISSING_MESSAGE });
     expect(SQLITE_MISSING_MESSAGE).toContain("npm install better-sqlite3@12");
     expect(existsSync(join(consumer, "cdrs.sqlite"))).toBe(false);
+  });
+
+  it("its callgate command runs the demo without better-sqlite3, and a SQLite CDR file asks for it", () => {
+    const bin = join(consumer, "node_modules/.bin/callgate");
+    const demo = spawnSync(bin, ["demo"], { cwd: consumer, encoding: "utf8" });
+    expect(demo.status, demo.stderr).toBe(0);
+    expect(demo.stdout).toContain("FIG. 6 teardown: all 18 steps in causal order");
+    const cdrs = spawnSync(bin, ["clearinghouse", "cdrs", "--db", "cdrs.sqlite"], { cwd: consumer, encoding: "utf8" });
+    expect(cdrs.status).not.toBe(0);
+    expect(cdrs.stderr).toContain(SQLITE_MISSING_MESSAGE);
   });
 });
