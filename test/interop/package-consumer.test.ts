@@ -28,7 +28,7 @@ const call: CallSpec = { caller: "sip:alice@example.com", callee: "sip:bob@examp
 const consumerProgram = `import { parseSipMessage, serializeSipMessage, isRequest } from "callgate/sip";
 import { ClientType, decodeCopsMessage, encodeCopsMessage, type CopsMessage } from "callgate/cops";
 import { decodeOspMessage, encodeOspMessage, type OspMessage } from "callgate/osp";
-import { MemoryCdrStore, runCalls, VERSION, type CallSpec } from "callgate";
+import { MemoryCdrStore, runCalls, VERSION, type CallDetailRecord, type CallSpec } from "callgate";
 
 const invite = Buffer.from(
   "INVITE sip:bob@example.com SIP/2.0\\r\\n" +
@@ -61,8 +61,13 @@ console.log(JSON.stringify({
   finalStatus: outcome?.finalStatusAtCaller,
   records: result.records.length,
   cdrs: result.cdrs.map((c) => [c.role, c.durationS]).sort(),
-  memoryStore: new MemoryCdrStore() instanceof Object,
 }));
+
+// A CDR store keeps one record per usage (cdrIdentity): the second report of the same usage is not inserted.
+const store = new MemoryCdrStore();
+const usage: CallDetailRecord = { messageId: "m1", componentId: "c1", receivedAt: 0, role: "source", transactionId: "7", callId: "YzE=", peer: "pol1" };
+const inserted = [await store.insertOnce(usage), await store.insertOnce({ ...usage, messageId: "m2" })];
+console.log(JSON.stringify({ inserted, stored: await store.count() }));
 `;
 
 const sqliteProgram = `import { SqliteCdrStore } from "callgate";
@@ -162,8 +167,8 @@ describe("the npm package", () => {
     expect(existsSync(join(consumer, "node_modules/better-sqlite3"))).toBe(false);
   });
 
-  it("a strict nodenext program compiled against it round-trips SIP, COPS and OSP and runs a call in memory", async () => {
-    const [sip, cops, osp, flow] = jsonLines(run(process.execPath, ["out/main.js"], consumer));
+  it("a strict nodenext program compiled against it round-trips SIP, COPS and OSP, runs a call in memory and stores a CDR once", async () => {
+    const [sip, cops, osp, flow, store] = jsonLines(run(process.execPath, ["out/main.js"], consumer));
     expect(sip).toEqual({ sip: "INVITE", callId: "a84b4c76e66710" });
     expect(cops).toEqual({ cops: "DRQ", clientType: 0x8cb1, handle: "00000007" });
     expect(osp).toEqual({ osp: "UsageConfirmation", status: 200 });
@@ -175,8 +180,8 @@ describe("the npm package", () => {
       finalStatus: 200,
       records: here.records.length,
       cdrs: here.cdrs.map((c) => [c.role, c.durationS]).sort(),
-      memoryStore: true,
     });
+    expect(store).toEqual({ inserted: [true, false], stored: 1 });
     expect(flow?.cdrs).toEqual([
       ["destination", 60],
       ["source", 60],
