@@ -3,7 +3,7 @@
 // SQLite store, the routers removed every classifier they installed, and no role holds a call or a COPS
 // request state (RFC 2748 §2.5 resynchronisation, RFC 3084 state reported by the router).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -194,6 +194,7 @@ describe("chaos: one role SIGKILLed and restarted under load (nine callgate serv
       writeFileSync(join(dir, "UAC.out"), uac.output());
       console.log(`chaos ${killed}: ${CALLS} calls, ${answered.length} answered, ${cdrs.length} CDRs, ${routers.join(", ")} (run of the killed process's successor)`);
       expect([...new Set(problems)], `answered ${answered.length}, CDRs ${cdrs.length}; outputs in ${dir}`).toEqual([]);
+      rmSync(dir, { recursive: true, force: true }); // kept only when the run failed
     });
   }
 });
