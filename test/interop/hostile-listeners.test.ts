@@ -179,8 +179,10 @@ async function ospHttpAttacks(port: number, userAgent: string): Promise<void> {
   garbage.socket.write(randomBytes(rand, 512));
   await garbage.closed;
   expect(garbage.text()).toMatch(/^HTTP\/1\.1 400/);
-  const drips = await slowloris(port, 10, head(10));
-  expect(drips.every((n) => n < head(10).length)).toBe(true);
+  // A head that takes 40 s to drip (a byte per 100 ms): the head deadline must cut every connection well before.
+  const dripped = head(10).replace("Content-Type:", `X-Padding: ${"p".repeat(300)}\r\nContent-Type:`);
+  const drips = await slowloris(port, 10, dripped);
+  expect(drips.every((n) => n < dripped.length), `bytes sent before the close: ${drips.join(",")}`).toBe(true);
 }
 
 /** Datagrams of noise and of INVITEs cut anywhere, paced so the kernel buffer keeps up. */
