@@ -1,6 +1,6 @@
 // Soak: `callgate lab` in its own process under SIPp at a steady call rate, its RSS sampled from /proc; then idle.
-// Bounds (issue 12): RSS grows < 5 % over the last 5 minutes of load, and after the idle time it is within 20 %
-// of the 1-minute figure. The last line printed is JSON; the exit code is 1 when a bound or a call failed.
+// Bounds (issue 12): RSS grows < 5 % over the last 5 minutes of load, and after the idle time it has come back
+// to at most 20 % above the 1-minute figure (below it is memory handed back, not held: not a failure). The last line printed is JSON; the exit code is 1 when a bound or a call failed.
 //   SOAK_SECONDS (600)        load time          SOAK_IDLE_SECONDS (120)  idle time after the load
 //   SOAK_RATE (20)            calls per second   SOAK_CALL_MS (1000)      how long each call lasts (SIPp -d)
 //   SOAK_SAMPLE_SECONDS (5)   RSS sampling step  SOAK_FROM_SOURCE=1       run lib/cli/main.ts through tsx (no build)
@@ -153,13 +153,13 @@ const result = {
   growthLastWindow: +(growth * 100).toFixed(2),
   growthWindowSeconds: windowS,
   afterIdleVsOneMinute: +(idleVsOneMinute * 100).toFixed(2),
-  bounds: { growthLastWindowPercentBelow: 5, afterIdleWithinPercent: 20 },
+  bounds: { growthLastWindowPercentBelow: 5, afterIdleAboveOneMinutePercentAtMost: 20 },
   labExit: labCode,
   sippExit: sippCode,
 };
 const problems = [];
 if (growth >= 0.05) problems.push(`RSS grew ${result.growthLastWindow} % over the last ${windowS} s of load (bound 5 %)`);
-if (Math.abs(idleVsOneMinute) > 0.2) problems.push(`RSS after ${idleS} s idle is ${result.afterIdleVsOneMinute} % off the 1-minute figure (bound 20 %)`);
+if (idleVsOneMinute > 0.2) problems.push(`RSS after ${idleS} s idle is ${result.afterIdleVsOneMinute} % above the 1-minute figure (bound +20 %)`);
 if (successful !== calls || failed !== 0) problems.push(`SIPp: ${successful} of ${calls} calls successful, ${failed} failed`);
 if (labCode !== 0) problems.push(`the lab exited with ${labCode}: ${labErr.slice(-500)}`);
 result.ok = problems.length === 0;

@@ -105,7 +105,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
           metrics.decisions.inc({ kind: e.purpose, verdict: e.allow ? "allow" : "deny" });
           break;
         case "usage":
-          // "pending": a UsageIndication sent again, its confirmation not yet seen (TS 101 321 §6.3).
+          // "pending": the policy server sent a UsageIndication again, its confirmation not yet seen.
           if (e.reported === "pending") metrics.retries.inc({ what: "usage" });
           break;
         case "error": {
