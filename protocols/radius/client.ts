@@ -1,0 +1,202 @@
+// Sans-I/O RADIUS client: events in (send, receive, tick with the time), actions out. Retransmits the same
+// bytes, so the same Identifier and Request Authenticator (RFC 5080 §2.2.1); at most 256 requests
+// outstanding per (server, port), the rest queued (RFC 2865 §3: the Identifier is one octet).
+import { RadiusCode, decodeRadiusPacket, encodeRadiusPacket, verifyRadiusPacket } from "./codec.js";
+import type { RadiusAttribute, RadiusPacket } from "./codec.js";
+import { RadiusDecodeError } from "./errors.js";
+
+export interface RadiusEndpoint {
+  address: string;
+  port: number;
+}
+
+export interface RadiusRequest {
+  code: typeof RadiusCode.AccessRequest | typeof RadiusCode.AccountingRequest | typeof RadiusCode.StatusServer;
+  attributes: RadiusAttribute[];
+}
+
+export interface RadiusClientOptions {
+  secret: Buffer | string;
+  /** Source of Request Authenticators, which must be unpredictable (RFC 2865 §3). */
+  randomBytes: (length: number) => Buffer;
+  /** Uniform [0, 1) for the retransmission jitter; defaults to none. */
+  random?: () => number;
+  /** RFC 5080 §2.2.1 timers: IRT, MRT, MRC, MRD. */
+  initialTimeoutMs?: number;
+  maxTimeoutMs?: number;
+  maxRetransmissions?: number;
+  maxDurationMs?: number;
+  /** Requests waiting for an Identifier, per server, beyond which `send` refuses. */
+  maxQueuedPerServer?: number;
+}
+
+export type RadiusClientAction =
+  | { type: "send"; to: RadiusEndpoint; datagram: Buffer }
+  | { type: "response"; handle: number; packet: RadiusPacket; from: RadiusEndpoint }
+  | { type: "timeout"; handle: number; retransmissions: number }
+  | { type: "queue-full"; handle: number }
+  | { type: "drop"; from: RadiusEndpoint; cause: string };
+
+interface Pending {
+  handle: number;
+  identifier: number;
+  code: number;
+  datagram: Buffer;
+  requestAuthenticator: Buffer;
+  firstSentAt: number;
+  deadline: number;
+  timeoutMs: number;
+  retransmissions: number;
+}
+
+interface Queued {
+  handle: number;
+  request: RadiusRequest;
+  authenticator: Buffer;
+}
+
+interface ServerState {
+  to: RadiusEndpoint;
+  byIdentifier: Map<number, Pending>;
+  nextIdentifier: number;
+  queue: Queued[];
+}
+
+const endpointKey = (e: RadiusEndpoint): string => `${e.address}|${e.port}`;
+
+function expectedResponse(requestCode: number, responseCode: number): boolean {
+  if (requestCode === RadiusCode.AccountingRequest) return responseCode === RadiusCode.AccountingResponse;
+  return responseCode === RadiusCode.AccessAccept || responseCode === RadiusCode.AccessReject || responseCode === RadiusCode.AccessChallenge;
+}
+
+export class RadiusClientMachine {
+  private readonly servers = new Map<string, ServerState>();
+  private nextHandle = 1;
+  private readonly irt: number;
+  private readonly mrt: number;
+  private readonly mrc: number;
+  private readonly mrd: number;
+  private readonly maxQueued: number;
+
+  constructor(private readonly options: RadiusClientOptions) {
+    this.irt = options.initialTimeoutMs ?? 2000;
+    this.mrt = options.maxTimeoutMs ?? 16000;
+    this.mrc = options.maxRetransmissions ?? 5;
+    this.mrd = options.maxDurationMs ?? 30000;
+    this.maxQueued = options.maxQueuedPerServer ?? 100_000;
+  }
+
+  /** Requests in flight (holding an Identifier) and waiting, over all servers. */
+  get outstanding(): number {
+    let n = 0;
+    for (const s of this.servers.values()) n += s.byIdentifier.size;
+    return n;
+  }
+
+  get queued(): number {
+    let n = 0;
+    for (const s of this.servers.values()) n += s.queue.length;
+    return n;
+  }
+
+  /** Send a request; it is encoded now, so a malformed request throws RadiusEncodeError here. */
+  send(now: number, to: RadiusEndpoint, request: RadiusRequest): { handle: number; actions: RadiusClientAction[] } {
+    const handle = this.nextHandle++;
+    const authenticator = request.code === RadiusCode.AccountingRequest ? Buffer.alloc(16) : this.options.randomBytes(16);
+    encodeRadiusPacket({ code: request.code, identifier: 0, authenticator, attributes: request.attributes }, this.options.secret);
+    const key = endpointKey(to);
+    let server = this.servers.get(key);
+    if (!server) {
+      server = { to: { address: to.address, port: to.port }, byIdentifier: new Map(), nextIdentifier: 0, queue: [] };
+      this.servers.set(key, server);
+    }
+    if (server.byIdentifier.size < 256) return { handle, actions: [this.dispatch(now, server, { handle, request, authenticator })] };
+    if (server.queue.length >= this.maxQueued) return { handle, actions: [{ type: "queue-full", handle }] };
+    server.queue.push({ handle, request, authenticator });
+    return { handle, actions: [] };
+  }
+
+  private dispatch(now: number, server: ServerState, q: Queued): RadiusClientAction {
+    let identifier = server.nextIdentifier;
+    while (server.byIdentifier.has(identifier)) identifier = (identifier + 1) & 0xff;
+    server.nextIdentifier = (identifier + 1) & 0xff;
+    const datagram = encodeRadiusPacket(
+      { code: q.request.code, identifier, authenticator: q.authenticator, attributes: q.request.attributes },
+      this.options.secret,
+    );
+    const timeoutMs = this.jitter(this.irt);
+    server.byIdentifier.set(identifier, {
+      handle: q.handle,
+      identifier,
+      code: q.request.code,
+      datagram,
+      requestAuthenticator: Buffer.from(datagram.subarray(4, 20)),
+      firstSentAt: now,
+      deadline: now + timeoutMs,
+      timeoutMs,
+      retransmissions: 0,
+    });
+    return { type: "send", to: server.to, datagram };
+  }
+
+  /** RFC 5080 §2.2.1: RT ± 10 % random. */
+  private jitter(ms: number): number {
+    const r = this.options.random;
+    return r ? ms * (1 + (r() * 0.2 - 0.1)) : ms;
+  }
+
+  /** A datagram arrived from `from`. */
+  receive(now: number, from: RadiusEndpoint, datagram: Buffer): RadiusClientAction[] {
+    const server = this.servers.get(endpointKey(from));
+    if (!server) return [{ type: "drop", from, cause: "unknown-server" }];
+    let packet: RadiusPacket;
+    try {
+      packet = decodeRadiusPacket(datagram, this.options.secret);
+    } catch (err) {
+      if (err instanceof RadiusDecodeError) return [{ type: "drop", from, cause: `malformed:${err.code}` }];
+      throw err;
+    }
+    const pending = server.byIdentifier.get(packet.identifier);
+    if (!pending) return [{ type: "drop", from, cause: "unknown-identifier" }];
+    if (!expectedResponse(pending.code, packet.code)) return [{ type: "drop", from, cause: "unexpected-code" }];
+    const verdict = verifyRadiusPacket(datagram, this.options.secret, pending.requestAuthenticator);
+    if (verdict !== "ok") return [{ type: "drop", from, cause: verdict }];
+    server.byIdentifier.delete(packet.identifier);
+    const actions: RadiusClientAction[] = [{ type: "response", handle: pending.handle, packet, from }];
+    this.refill(now, server, actions);
+    return actions;
+  }
+
+  private refill(now: number, server: ServerState, actions: RadiusClientAction[]): void {
+    while (server.byIdentifier.size < 256 && server.queue.length > 0) actions.push(this.dispatch(now, server, server.queue.shift()!));
+    if (server.byIdentifier.size === 0 && server.queue.length === 0) this.servers.delete(endpointKey(server.to));
+  }
+
+  /** Time has reached `now`: retransmit what is due, give up on what has run out (RFC 5080 §2.2.1 MRC, MRD). */
+  tick(now: number): RadiusClientAction[] {
+    const actions: RadiusClientAction[] = [];
+    for (const server of [...this.servers.values()]) {
+      for (const p of [...server.byIdentifier.values()]) {
+        if (p.deadline > now) continue;
+        if (p.retransmissions >= this.mrc || now - p.firstSentAt >= this.mrd) {
+          server.byIdentifier.delete(p.identifier);
+          actions.push({ type: "timeout", handle: p.handle, retransmissions: p.retransmissions });
+          continue;
+        }
+        p.retransmissions++;
+        p.timeoutMs = this.jitter(Math.min(2 * p.timeoutMs, this.mrt));
+        p.deadline = Math.min(now + p.timeoutMs, p.firstSentAt + this.mrd);
+        actions.push({ type: "send", to: server.to, datagram: p.datagram });
+      }
+      this.refill(now, server, actions);
+    }
+    return actions;
+  }
+
+  /** Earliest time `tick` has work, or undefined when nothing is outstanding. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const s of this.servers.values()) for (const p of s.byIdentifier.values()) if (next === undefined || p.deadline < next) next = p.deadline;
+    return next;
+  }
+}

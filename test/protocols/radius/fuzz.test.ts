@@ -1,0 +1,91 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  RadiusDecodeError,
+  decodeRadiusPacket,
+  encodeRadiusPacket,
+  vendorSubAttributes,
+  verifyRadiusPacket,
+} from "../../../protocols/radius/index.js";
+import { packetArb } from "./arbitraries.js";
+import { fuzzSeed, randomBytes, seededRandom } from "../../support/seeded-random.js";
+
+const SECRET = "fuzz-secret";
+
+function corpus(): Buffer[] {
+  return fc.sample(packetArb, { numRuns: 400, seed: 2865 }).map((p) => encodeRadiusPacket(p, SECRET, Buffer.alloc(16, 1)));
+}
+
+function mutate(seed: Buffer, rnd: () => number): Buffer {
+  let out = Buffer.from(seed);
+  const n = 1 + Math.floor(rnd() * 4);
+  for (let k = 0; k < n; k++) {
+    const pos = Math.floor(rnd() * Math.max(1, out.length));
+    switch (Math.floor(rnd() * 7)) {
+      case 0: // bit flip
+        if (out.length) out[pos] = (out[pos] ?? 0) ^ (1 << Math.floor(rnd() * 8));
+        break;
+      case 1: // random byte
+        if (out.length) out[pos] = Math.floor(rnd() * 256);
+        break;
+      case 2: // truncate
+        out = out.subarray(0, pos);
+        break;
+      case 3: // insert bytes
+        out = Buffer.concat([out.subarray(0, pos), randomBytes(rnd, 1 + Math.floor(rnd() * 8)), out.subarray(pos)]);
+        break;
+      case 4: // interesting attribute length
+        if (out.length > pos) out[pos] = [0, 1, 2, 3, 6, 18, 0xff][Math.floor(rnd() * 7)] ?? 0;
+        break;
+      case 5: // fix the header Length so the mutation reaches the attribute parser
+        if (out.length >= 20 && out.length <= 0xffff) out.writeUInt16BE(out.length, 2);
+        break;
+      case 6: // splice a slice of itself
+        out = Buffer.concat([out, out.subarray(pos, pos + 16)]);
+        break;
+    }
+  }
+  return out;
+}
+
+describe("fuzz: only RadiusDecodeError escapes the decoder", () => {
+  it("100,000 mutated and random inputs", () => {
+    const seed = fuzzSeed();
+    const seeds = corpus();
+    const rnd = seededRandom(seed);
+    let ok = 0;
+    let rejected = 0;
+    const TOTAL = 100_000;
+    for (let i = 0; i < TOTAL; i++) {
+      const input = i % 10 === 9 ? randomBytes(rnd, Math.floor(rnd() * 80)) : mutate(seeds[i % seeds.length] ?? Buffer.alloc(0), rnd);
+      try {
+        const p = decodeRadiusPacket(input, SECRET);
+        ok++;
+        // what decodes verifies without throwing, and re-encodes to bytes that decode to the same packet
+        verifyRadiusPacket(input, SECRET, Buffer.alloc(16, 1));
+        const again = encodeRadiusPacket(p, SECRET, Buffer.alloc(16, 1));
+        expect(decodeRadiusPacket(again, SECRET).attributes).toEqual(p.attributes);
+        for (const a of p.attributes) {
+          if (a.kind !== "vsa") continue;
+          try {
+            vendorSubAttributes(a);
+          } catch (err) {
+            if (!(err instanceof RadiusDecodeError)) throw err;
+          }
+        }
+      } catch (err) {
+        if (err instanceof RadiusDecodeError) {
+          rejected++;
+          expect(err.offset).toBeGreaterThanOrEqual(0);
+          expect(err.offset).toBeLessThanOrEqual(input.length);
+          continue;
+        }
+        throw new Error(`seed ${seed} input #${i} ${input.toString("hex")}: ${(err as Error).stack}`);
+      }
+    }
+    expect(ok + rejected).toBe(TOTAL);
+    // the mutations reach both outcomes in volume
+    expect(ok).toBeGreaterThan(5000);
+    expect(rejected).toBeGreaterThan(5000);
+  });
+});
