@@ -1,0 +1,18 @@
+// Sans-I/O interface shared by the PPPoE Discovery machines: events in, actions out; time only from events.
+import type { PppoeFrame } from "./pppoe-frame.js";
+
+export type PppoeAction<E> =
+  | { type: "send"; bytes: Buffer; frame: PppoeFrame }
+  | { type: "set-timer"; name: string; delayMs: number }
+  | { type: "cancel-timer"; name: string }
+  | { type: "emit"; event: E };
+
+/** Frame-port events: `bytes` is one whole Ethernet frame as received. */
+export type PppoePortEvent = { type: "frame"; bytes: Buffer } | { type: "timer"; name: string };
+
+/** Why a frame was dropped: a decode error code or a Discovery rule; counted and logged by the driver. */
+export interface PppoeDrop {
+  type: "dropped";
+  cause: string;
+  detail: string;
+}
