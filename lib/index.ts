@@ -13,6 +13,8 @@ export { ClearinghouseNode } from "./roles/ch-node.js";
 // Adapters.
 export {
   DefaultPolicyAdapter,
+  isPendingDecision,
+  type Decision,
   type PolicyAdapter,
   type AaaQuery,
   type AaaVerdict,
@@ -54,7 +56,9 @@ export {
   type FaultSpec,
   type TopologyOptions,
   type Role,
+  type PerSide,
 } from "./flow/run-calls.js";
-export { buildTopology, resolveTopology, type FlowTopology } from "./flow/topology.js";
+export { RunClock } from "./flow/run-clock.js";
+export { buildTopology, resolveTopology, type FlowTopology, type TopologyAdapters } from "./flow/topology.js";
 export { CallEventBus, type CallEvent, type CallEventMap, type CallEventType } from "./flow/call-events.js";
 export { mediaFlows, buildSdp, answerSdp, type MediaFlow, type MediaEndpoint } from "./flow/media-flows.js";

@@ -1,5 +1,6 @@
 // What a policy server decides locally: whether a call may proceed (AAA), which DiffServ class its media gets
-// (LDP), and what it learns from usage. Synchronous, so the PolicyServer stays a sans-I/O machine.
+// (LDP), and what it learns from usage. A decision is given at once or later (a promise): the PolicyServer stays
+// a sans-I/O machine that parks the call and takes the answer as an event its driver delivers.
 import type { MediaFlow } from "../flow/media-flows.js";
 
 export type CallSide = "originating" | "terminating";
@@ -45,10 +46,25 @@ export interface UsageObservation {
   octets: number;
 }
 
+/** A decision given at once (no allocation on the policy server's side) or later, when the promise settles. */
+export type Decision<R> = R | PromiseLike<R>;
+
+/** True for a decision still to come (a promise or any thenable). */
+export function isPendingDecision<R>(d: Decision<R> | void): d is PromiseLike<R> {
+  return typeof d === "object" && d !== null && typeof (d as PromiseLike<R>).then === "function";
+}
+
+/**
+ * The policy of one policy server. A decision that does not come within the server's `policyTimeoutMs` refuses
+ * the call (503, fail-closed), and a rejected one too.
+ */
 export interface PolicyAdapter {
-  decideAaa(q: AaaQuery): AaaVerdict;
-  chooseClass(q: ClassQuery): ClassChoice;
-  observeUsage(u: UsageObservation): void;
+  /** FIG. 5 steps 2-5 / 7-10: may the call proceed? */
+  decideAaa(q: AaaQuery): Decision<AaaVerdict>;
+  /** FIG. 5 steps 13-16 / 18-21: the DiffServ class the router marks the call's media with. */
+  chooseClass(q: ClassQuery): Decision<ClassChoice>;
+  /** FIG. 6: the usage of an ended call; the report to the clearinghouse does not wait for it. */
+  observeUsage(u: UsageObservation): void | PromiseLike<void>;
 }
 
 /** Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the latest usage it observes. */
@@ -60,7 +76,7 @@ export class DefaultPolicyAdapter implements PolicyAdapter {
 
   constructor(private readonly opts: { denyAll?: boolean; denyStatus?: number; keepUsage?: number } = {}) {}
 
-  decideAaa(): AaaVerdict {
+  decideAaa(_q: AaaQuery): AaaVerdict {
     if (this.opts.denyAll) return { allow: false, sipStatus: this.opts.denyStatus ?? 403, reason: "denied by local policy" };
     return { allow: true };
   }

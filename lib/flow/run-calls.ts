@@ -1,6 +1,11 @@
 // Runs a batch of calls through the FIG. 5 / FIG. 6 topology on a chosen driver and returns the record stream,
 // per-call outcomes, CDRs and leftover state.
+import type { CdrStore } from "../adapters/cdr-store.js";
+import type { ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js";
+import type { PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { MessageRecord } from "../drivers/message-record.js";
+import type { CallEventBus } from "./call-events.js";
+import type { RunClock } from "./run-clock.js";
 
 export type Role = "UAC" | "SIP1" | "POL1" | "R1" | "CH" | "SIP2" | "POL2" | "R2" | "UAS";
 
@@ -13,6 +18,14 @@ export interface TopologyOptions {
   clearinghouseTimeoutMs?: number;
   /** Interval between retries of an unconfirmed UsageIndication (default 5000 ms). */
   usageRetryMs?: number;
+  /** How long a policy server waits for its policy adapter's decision before refusing the call with 503 (default 3000 ms). */
+  policyTimeoutMs?: number;
+}
+
+/** An adapter for each policy server: POL1 (originating side) and POL2 (terminating side). */
+export interface PerSide<A> {
+  originating?: A;
+  terminating?: A;
 }
 
 export interface CallSpec {
@@ -40,6 +53,16 @@ export interface RunOptions {
   faults?: FaultSpec[];
   onRecord?: (r: MessageRecord) => void;
   seed?: number;
+  /** The policy of both policy servers, or one per side (the others keep DefaultPolicyAdapter). */
+  policy?: PolicyAdapter | PerSide<PolicyAdapter>;
+  /** How each policy server reaches the clearinghouse (default: OSP to CH, or none with topology.clearinghouse "none"). */
+  clearinghouse?: PerSide<ClearinghouseAdapter>;
+  /** Where the clearinghouse CH stores its CDRs (default: a MemoryCdrStore). */
+  cdrStore?: CdrStore;
+  /** The bus every role's events go to (default: a new one); listen before the run starts. */
+  events?: CallEventBus;
+  /** The clock adapters wait on: bound to the virtual clock on the memory driver for the run. */
+  clock?: RunClock;
 }
 
 export interface CallOutcome {

@@ -5,6 +5,7 @@ import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
 import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { FaultSpec, RunOptions, RunResult } from "./run-calls.js";
+import { VirtualClockNode } from "./run-clock.js";
 import { prepareRun } from "./run-setup.js";
 
 export function faultPlanOf(faults: FaultSpec[] = []): FaultPlan {
@@ -56,6 +57,25 @@ export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }):
     transportOf: syntheticTransport(topology.sipTransport ?? "udp"),
   });
   for (const n of topo.nodes) net.add(n);
+  // A decision that settles after its event comes back as an event at the virtual time it settled.
+  for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
+  if (opts.clock) {
+    const clockNode = new VirtualClockNode<CallEvent>(net);
+    net.add(clockNode);
+    opts.clock.bind(clockNode.binding());
+  }
+  try {
+    return await runTopology(opts, net, { topo, tracker, records });
+  } finally {
+    opts.clock?.bind(undefined);
+  }
+}
+
+async function runTopology(
+  opts: RunOptions,
+  net: MemoryNetwork<CallEvent>,
+  { topo, tracker, records }: Pick<ReturnType<typeof prepareRun>, "topo" | "tracker" | "records">,
+): Promise<RunResult> {
   net.start();
   const horizon = horizonOf(opts.calls);
   // A slice must end with the clock at its end, or the loops below would ask for the same slice forever.

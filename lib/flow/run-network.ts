@@ -50,6 +50,8 @@ export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; s
     onEmit: (_node, e) => bus.publish(e),
     onError: (where, err) => errors.push(`${where}: ${String(err)}`),
   });
+  // A decision that settles after its event comes back as an event (real time).
+  for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
   await net.start();
   try {
     const deadline = performance.now() + horizonOf(opts.calls);

@@ -6,7 +6,20 @@ import { CallEventBus } from "./call-events.js";
 import { OutcomeTracker } from "./call-outcomes.js";
 import type { FlowPki } from "./flow-pki.js";
 import type { RunOptions } from "./run-calls.js";
-import { buildTopology, resolveTopology } from "./topology.js";
+import { buildTopology, resolveTopology, type TopologyAdapters } from "./topology.js";
+
+/** RunOptions' adapters as the topology takes them: `policy` for both sides or per side. */
+export function adaptersOf(opts: Pick<RunOptions, "policy" | "clearinghouse" | "cdrStore">): TopologyAdapters {
+  const adapters: TopologyAdapters = {};
+  const policy = opts.policy;
+  if (policy !== undefined) {
+    if ("decideAaa" in policy) adapters.policy = { originating: policy, terminating: policy };
+    else adapters.policy = policy;
+  }
+  if (opts.clearinghouse !== undefined) adapters.clearinghouse = opts.clearinghouse;
+  if (opts.cdrStore !== undefined) adapters.cdrStore = opts.cdrStore;
+  return adapters;
+}
 
 export function prepareRun(
   opts: RunOptions & { keepRecords?: boolean; keepUsage?: boolean; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki },
@@ -16,8 +29,9 @@ export function prepareRun(
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.callee ? { callee: opts.callee } : {}),
     ...(opts.pki ? { pki: opts.pki } : {}),
+    adapters: adaptersOf(opts),
   });
-  const bus = new CallEventBus();
+  const bus = opts.events ?? new CallEventBus();
   const tracker = new OutcomeTracker(topo.callIds, opts.calls, opts.keepUsage ?? true);
   bus.on("*", (e) => tracker.onEvent(e));
   const records: MessageRecord[] = [];

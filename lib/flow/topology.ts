@@ -2,9 +2,10 @@
 // Forced denials (FaultSpec kind "deny") become role configuration here.
 import { OspTokenValidator } from "../../protocols/osp/index.js";
 import { MemoryCdrStore } from "../adapters/cdr-store-memory.js";
+import type { CdrStore } from "../adapters/cdr-store.js";
 import { NoClearinghouse, type ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js";
 import { OspClearinghouseAdapter } from "../adapters/osp-clearinghouse-adapter.js";
-import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
+import { DefaultPolicyAdapter, type PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { FlowNode } from "../drivers/node.js";
 import { ClearinghouseNode } from "../roles/ch-node.js";
 import { Clearinghouse } from "../roles/clearinghouse.js";
@@ -15,7 +16,7 @@ import { SipProxy } from "../roles/sip-proxy.js";
 import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
 import { flowPki, type FlowPki } from "./flow-pki.js";
-import type { CallSpec, FaultSpec, TopologyOptions } from "./run-calls.js";
+import type { CallSpec, FaultSpec, PerSide, TopologyOptions } from "./run-calls.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 
 export interface FlowTopology {
@@ -26,13 +27,20 @@ export interface FlowTopology {
   sip2: SipProxy;
   pol1: PolicyServer;
   pol2: PolicyServer;
-  pol1Policy: DefaultPolicyAdapter;
-  pol2Policy: DefaultPolicyAdapter;
+  pol1Policy: PolicyAdapter;
+  pol2Policy: PolicyAdapter;
   r1: EdgeRouter;
   r2: EdgeRouter;
   ch?: ClearinghouseNode;
-  cdrStore?: MemoryCdrStore;
+  cdrStore?: CdrStore;
   callIds: string[];
+}
+
+/** The user's adapters; every one left out is the default. */
+export interface TopologyAdapters {
+  policy?: PerSide<PolicyAdapter>;
+  clearinghouse?: PerSide<ClearinghouseAdapter>;
+  cdrStore?: CdrStore;
 }
 
 export const ROLE_HOSTS: Readonly<Record<string, string>> = {
@@ -51,10 +59,12 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
     sipTransport: t?.sipTransport ?? "udp",
     clearinghouseTimeoutMs: t?.clearinghouseTimeoutMs ?? 3000,
     usageRetryMs: t?.usageRetryMs ?? 5000,
+    policyTimeoutMs: t?.policyTimeoutMs ?? 3000,
   };
 }
 
-export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki } = {}): FlowTopology {
+export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki; adapters?: TopologyAdapters } = {}): FlowTopology {
+  const user = timing.adapters ?? {};
   const random = seededRandom(timing.seed ?? 1);
   const denied = new Set(faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny").map((f) => f.role));
   const transport = topology.sipTransport === "tcp" ? "TCP" : "UDP";
@@ -82,11 +92,11 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1 });
 
   let ch: ClearinghouseNode | undefined;
-  let cdrStore: MemoryCdrStore | undefined;
+  let cdrStore: CdrStore | undefined;
   const adapters: [ClearinghouseAdapter, ClearinghouseAdapter] = [new NoClearinghouse(), new NoClearinghouse()];
   if (topology.clearinghouse !== "none") {
     const pki = topology.signedTokens ? (timing.pki ?? flowPki("ed25519", timing.seed ?? 1)) : undefined;
-    cdrStore = new MemoryCdrStore();
+    cdrStore = user.cdrStore ?? new MemoryCdrStore();
     const route: { prefix: string; destinations: { address: string }[]; timeLimitSeconds: number; allowedSources?: string[] } = {
       prefix: "", destinations: [{ address: "[192.0.2.20]:5060" }], timeLimitSeconds: 4 * 3600,
     };
@@ -96,10 +106,13 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     adapters[0] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol1", random });
     adapters[1] = new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol2", validator, random });
   }
-  const pol1Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL1") });
-  const pol2Policy = new DefaultPolicyAdapter({ denyAll: denied.has("POL2") });
+  if (user.clearinghouse?.originating) adapters[0] = user.clearinghouse.originating;
+  if (user.clearinghouse?.terminating) adapters[1] = user.clearinghouse.terminating;
+  // A forced denial (FaultSpec "deny") overrides the user's policy of that side.
+  const pol1Policy = (!denied.has("POL1") && user.policy?.originating) || new DefaultPolicyAdapter({ denyAll: denied.has("POL1") });
+  const pol2Policy = (!denied.has("POL2") && user.policy?.terminating) || new DefaultPolicyAdapter({ denyAll: denied.has("POL2") });
   const unreachable = topology.clearinghouseUnreachable ?? "fail-closed";
-  const chTiming = { clearinghouseTimeoutMs: topology.clearinghouseTimeoutMs ?? 3000, usageRetryMs: topology.usageRetryMs ?? 5000 };
+  const chTiming = { clearinghouseTimeoutMs: topology.clearinghouseTimeoutMs ?? 3000, usageRetryMs: topology.usageRetryMs ?? 5000, policyTimeoutMs: topology.policyTimeoutMs ?? 3000 };
   const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: "R1", policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable, ...chTiming });
   const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: "R2", policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable, ...chTiming });
   const r1 = new EdgeRouter({ name: "R1", pdp: "POL1", failInstall: denied.has("R1"), random });

@@ -26,7 +26,7 @@ import {
   type SipAaaPurposeName,
 } from "../../protocols/cops/index.js";
 import type { ClearinghouseAdapter, ClearinghouseAnswer, AuthoriseResult, UsageReport } from "../adapters/clearinghouse-adapter.js";
-import type { CallSide, PolicyAdapter } from "../adapters/policy-adapter.js";
+import { isPendingDecision, type AaaVerdict, type CallSide, type ClassChoice, type PolicyAdapter } from "../adapters/policy-adapter.js";
 import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -52,6 +52,13 @@ export interface PolicyServerOptions {
    * (RFC 2748 §2.5), and how long after a router reported its classifiers the unclaimed ones wait (default 3000).
    */
   resyncGraceMs?: number;
+  /** How long a decision of the policy adapter may take; past it the call is refused with 503 (default 3000). */
+  policyTimeoutMs?: number;
+  /**
+   * Lets the driver's event loop turn once, so a decision that settles at once (an async function that waits on
+   * nothing) is answered with the event that asked for it (default: one setImmediate).
+   */
+  yieldTurn?: () => Promise<void>;
 }
 
 type Phase = "authorising" | "authorised" | "installing" | "installed" | "removing" | "over";
@@ -90,6 +97,20 @@ interface PolicyCall {
   syncRound: number;
   /** Installed into a router that has since lost it: installed again from the flows of the PEP's next REQ. */
   reinstall: boolean;
+  /** The policy adapter's decision the call waits for (its parked id), 0 when none. */
+  awaiting: number;
+}
+
+/** A decision of the policy adapter still to come, parked by call until it settles or times out. */
+interface ParkedDecision {
+  id: number;
+  call: PolicyCall;
+  kind: "aaa" | "class" | "reinstall";
+  state: "waiting" | "settled" | "failed";
+  value: AaaVerdict | ClassChoice | undefined;
+  error: unknown;
+  /** Not answered with the event that asked: its answer comes back as a `policy-answer:` timer event. */
+  outOfTurn: boolean;
 }
 
 /**
@@ -109,6 +130,9 @@ interface PepSync {
 const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
 const ROUTER_SWEEP_TIMER = "router-sweep";
 const PEP_GRACE_TIMER = "pep-grace:";
+const POLICY_ANSWER_TIMER = "policy-answer:";
+const POLICY_TIMEOUT_TIMER = "policy-timeout:";
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 interface PendingUsage {
   correlation: string;
@@ -140,6 +164,13 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private readonly pepSync = new Map<string, PepSync>();
   private pendingAuth = new Map<string, PolicyCall>();
   private pendingUsage = new Map<string, PendingUsage>();
+  /** The policy adapter's decisions still to come, by parked id. */
+  private parked = new Map<number, ParkedDecision>();
+  private nextParked = 1;
+  /** Decisions parked while handling the current event: each settles or yields a turn. */
+  private turns: ParkedDecision[] = [];
+  /** How a decision that settles after its event reaches this node again (a timer event); see `deliverDecisionsWith`. */
+  private wake: ((actions: NodeAction[]) => void) | undefined;
   /** UsageIndications still owed to the clearinghouse (sent, unconfirmed). */
   get usageBacklog(): number {
     return this.pendingUsage.size;
@@ -159,6 +190,19 @@ export class PolicyServer implements FlowNode<CallEvent> {
     this.links.configure(options);
   }
 
+  /**
+   * Where actions produced outside an event go: the driver's `perform(name, actions)`. Needed for decisions that
+   * settle after the event that asked for them; without it they are refused at `policyTimeoutMs`.
+   */
+  deliverDecisionsWith(perform: (actions: NodeAction[]) => void): void {
+    this.wake = perform;
+  }
+
+  /** Decisions of the policy adapter not settled yet. */
+  get pendingDecisions(): number {
+    return this.parked.size;
+  }
+
   get activeCalls(): number {
     return this.live;
   }
@@ -168,7 +212,32 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return n;
   }
 
-  handle(ev: NodeEvent): NodeAction[] {
+  handle(ev: NodeEvent): NodeAction[] | Promise<NodeAction[]> {
+    const out = this.handleEvent(ev);
+    if (this.turns.length === 0) return out; // every decision given at once: no promise
+    const turns = this.turns;
+    this.turns = [];
+    return this.afterTurn(turns, out, ev.now);
+  }
+
+  /**
+   * The decisions parked by one event: those settled within a turn of the event loop are answered with it; the
+   * others get their timeout, and their answer comes back later as a timer event.
+   */
+  private async afterTurn(turns: ParkedDecision[], out: NodeAction[], now: number): Promise<NodeAction[]> {
+    const yieldTurn = this.opts.yieldTurn ?? nextTurn;
+    await yieldTurn();
+    for (const entry of turns) {
+      if (this.parked.get(entry.id) !== entry) continue;
+      if (entry.state === "waiting") {
+        entry.outOfTurn = true;
+        out.push({ type: "set-timer", key: POLICY_TIMEOUT_TIMER + entry.id, delayMs: this.opts.policyTimeoutMs ?? 3000 });
+      } else for (const a of this.answerParked(entry, now)) out.push(a);
+    }
+    return out;
+  }
+
+  private handleEvent(ev: NodeEvent): NodeAction[] {
     switch (ev.type) {
       case "deliver":
         if (ev.proto === "COPS") {
@@ -190,6 +259,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
         }
         if (ev.key.startsWith("ch-auth:")) return this.onAuthTimeout(ev.key.slice(8), ev.now);
         if (ev.key.startsWith("ch-usage:")) return this.retryUsage(ev.key.slice(9), ev.now);
+        if (ev.key.startsWith(POLICY_ANSWER_TIMER)) return this.onParkedSettled(Number(ev.key.slice(POLICY_ANSWER_TIMER.length)), ev.now);
+        if (ev.key.startsWith(POLICY_TIMEOUT_TIMER)) return this.onParkedTimeout(Number(ev.key.slice(POLICY_TIMEOUT_TIMER.length)), ev.now);
         return [];
       }
       case "peer-down":
@@ -203,6 +274,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.routerOps = [];
         this.waitingForRouter = [];
         this.pendingAuth = new Map();
+        this.parked = new Map();
+        this.turns = [];
         this.routerReported = new Set();
         this.pepSync.clear();
         return [];
@@ -278,7 +351,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         transactionId: undefined, token: info.ospToken, correlation: undefined,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
-        syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false,
+        syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0,
       };
       calls.set(key, call);
       this.live++;
@@ -311,7 +384,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     switch (purpose) {
       case "AAA":
         // Sent again (resynchronisation, SSQ): an authorisation already under way or decided is not asked twice.
-        if (call.local || call.correlation !== undefined || call.phase !== "authorising") return call.phase === "authorising" ? [] : this.decide(call, "AAA", call.authorised, {}, now);
+        if (call.local || call.correlation !== undefined || call.awaiting !== 0 || call.phase !== "authorising") return call.phase === "authorising" ? [] : this.decide(call, "AAA", call.authorised, {}, now);
         return this.authorise(call, now);
       case "LDP":
         // The PEP refused the call locally when its REQ LDP found no PDP: nothing to install; its DRQ follows.
@@ -337,6 +410,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
 
   private authorise(call: PolicyCall, now: number): NodeAction[] {
     const verdict = this.opts.policy.decideAaa({ callId: call.callId, side: this.opts.side, caller: call.caller, callee: call.callee, flows: call.flows.map(fromCopsFlow), now });
+    if (isPendingDecision(verdict)) return this.park(call, "aaa", verdict);
+    return this.verdictGiven(call, verdict, now);
+  }
+
+  private verdictGiven(call: PolicyCall, verdict: AaaVerdict, now: number): NodeAction[] {
     if (!verdict.allow) {
       call.phase = "over";
       return this.decide(call, "AAA", false, { reason: { code: verdict.sipStatus ?? 403, text: verdict.reason ?? "denied by policy" } }, now);
@@ -351,6 +429,99 @@ export class PolicyServer implements FlowNode<CallEvent> {
       { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
       { type: "set-timer", key: `ch-auth:${exchange.correlation}`, delayMs: this.opts.clearinghouseTimeoutMs ?? 3000 },
     ];
+  }
+
+  // ---- the policy adapter's decisions that come later ----
+
+  private park(call: PolicyCall, kind: ParkedDecision["kind"], pending: PromiseLike<AaaVerdict | ClassChoice>): NodeAction[] {
+    const entry: ParkedDecision = { id: this.nextParked++, call, kind, state: "waiting", value: undefined, error: undefined, outOfTurn: false };
+    this.parked.set(entry.id, entry);
+    call.awaiting = entry.id;
+    this.turns.push(entry);
+    pending.then(
+      (value) => this.settle(entry, "settled", value, undefined),
+      (err: unknown) => this.settle(entry, "failed", undefined, err),
+    );
+    return [];
+  }
+
+  private settle(entry: ParkedDecision, state: "settled" | "failed", value: AaaVerdict | ClassChoice | undefined, error: unknown): void {
+    if (entry.state !== "waiting" || this.parked.get(entry.id) !== entry) return;
+    entry.state = state;
+    entry.value = value;
+    entry.error = error;
+    // Past its event's turn: the answer comes back through the driver as an event, like a timer.
+    if (entry.outOfTurn) this.wake?.([{ type: "set-timer", key: POLICY_ANSWER_TIMER + entry.id, delayMs: 0 }]);
+  }
+
+  private onParkedSettled(id: number, now: number): NodeAction[] {
+    const entry = this.parked.get(id);
+    if (entry === undefined || entry.state === "waiting") return [];
+    const out: NodeAction[] = [{ type: "cancel-timer", key: POLICY_TIMEOUT_TIMER + id }];
+    for (const a of this.answerParked(entry, now)) out.push(a);
+    return out;
+  }
+
+  private onParkedTimeout(id: number, now: number): NodeAction[] {
+    const entry = this.parked.get(id);
+    if (entry === undefined) return [];
+    if (entry.state !== "waiting") return this.answerParked(entry, now);
+    entry.state = "failed";
+    entry.error = `no decision within ${this.opts.policyTimeoutMs ?? 3000} ms`;
+    return this.answerParked(entry, now);
+  }
+
+  private answerParked(entry: ParkedDecision, now: number): NodeAction[] {
+    this.parked.delete(entry.id);
+    const call = entry.call;
+    if (call.awaiting !== entry.id || call.forgotten) return []; // the call moved on (deleted, or this server restarted)
+    call.awaiting = 0;
+    if (entry.state === "failed") {
+      const text = `policy decision failed: ${entry.error instanceof Error ? entry.error.message : String(entry.error)}`;
+      const out: NodeAction[] = [{ type: "emit", event: { type: "error", callId: call.callId, role: this.name, message: text } }];
+      for (const a of this.refuseUndecided(entry, text, now)) out.push(a);
+      return out;
+    }
+    switch (entry.kind) {
+      case "aaa":
+        return call.phase === "authorising" ? this.verdictGiven(call, entry.value as AaaVerdict, now) : [];
+      case "reinstall":
+        return call.phase === "installed" ? this.classChosen(call, "reinstall", entry.value as ClassChoice, now) : [];
+      case "class":
+        if (call.phase !== "installing") return [];
+        if (call.removalFor !== undefined || !this.routerHandle) return this.installNotSent(call, now);
+        return this.classChosen(call, "install", entry.value as ClassChoice, now);
+    }
+  }
+
+  /** A decision that failed or never came: fail-closed, as for an unreachable clearinghouse (503). */
+  private refuseUndecided(entry: ParkedDecision, text: string, now: number): NodeAction[] {
+    const call = entry.call;
+    switch (entry.kind) {
+      case "aaa":
+        if (call.phase !== "authorising") return [];
+        call.phase = "over";
+        return this.decide(call, "AAA", false, { reason: { code: 503, text } }, now);
+      case "reinstall":
+        call.flows = NO_FLOWS;
+        return [];
+      case "class": {
+        if (call.phase !== "installing") return [];
+        call.phase = "authorised";
+        call.instances = 0;
+        if (call.removalFor !== undefined) return this.release(call, call.removalFor, now);
+        return this.decide(call, "LDP", false, { reason: { code: 503, text } }, now);
+      }
+    }
+  }
+
+  /** The class came after the PEP gave up or the router went away: nothing was sent to the router. */
+  private installNotSent(call: PolicyCall, now: number): NodeAction[] {
+    call.phase = "authorised";
+    call.instances = 0;
+    if (call.removalFor !== undefined) return this.release(call, call.removalFor, now);
+    if (!this.waitingForRouter.includes(call)) this.waitingForRouter.push(call);
+    return [];
   }
 
   private authorised(call: PolicyCall, result: AuthoriseResult, now: number): NodeAction[] {
@@ -430,6 +601,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private sendInstall(call: PolicyCall, kind: "install" | "reinstall", now: number): NodeAction[] {
     if (!this.routerHandle) return [];
     const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
+    if (isPendingDecision(choice)) return this.park(call, kind === "install" ? "class" : "reinstall", choice);
+    return this.classChosen(call, kind, choice, now);
+  }
+
+  private classChosen(call: PolicyCall, kind: "install" | "reinstall", choice: ClassChoice, now: number): NodeAction[] {
+    if (!this.routerHandle) return [];
     let first = this.nextInstance;
     for (let i = 0; i < call.flows.length; i++) {
       if (!this.routerReported.has(first + i)) continue;
@@ -679,6 +856,10 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (!call) return [];
     calls?.delete(key);
     call.deleted = true;
+    if (call.awaiting !== 0) {
+      this.parked.delete(call.awaiting);
+      call.awaiting = 0;
+    }
     if (call.phase === "authorising") {
       call.phase = "over";
       if (call.correlation !== undefined) this.pendingAuth.delete(call.correlation);
@@ -699,7 +880,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
       const endMs = connected ? connected.endMs : now;
       const startMs = connected ? connected.endMs - connected.durationMs : (call.installedAt ?? now);
       const durationS = Math.round((connected ? connected.durationMs : durationMs) / 1000);
-      this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs, durationS, packets: Number(packets), octets: Number(octets) });
+      const observed = this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs, durationS, packets: Number(packets), octets: Number(octets) });
+      if (isPendingDecision(observed)) {
+        const callId = call.callId;
+        observed.then(undefined, (err: unknown) => this.wake?.([{ type: "emit", event: { type: "error", callId, role: this.name, message: `policy observeUsage failed: ${String(err)}` } }]));
+      }
       const report: UsageReport = {
         callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee,
         startMs, endMs, durationS, packets: Number(packets), octets: Number(octets), now,
