@@ -1,6 +1,6 @@
 // Issue 6: each role of FIG. 5 / FIG. 6 in its own OS process (`callgate serve ROLE --config FILE`) on
 // loopback sockets; the processes' record files merged by time must match the reference ladders.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,8 @@ import { generateOspPki, type OspPki } from "../../protocols/osp/index.js";
 import { parseSipMessage } from "../../protocols/sip/index.js";
 import { fromJsonLines } from "../../lib/replay/ladder-json.js";
 import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
+import { BUILT_CLI as CLI, killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
+import { SERVER_ROLES as SERVERS, namedFreePorts, rolesSection, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
 
 /** check-ladder.mjs on the records; its output, after asserting it passed. */
 function check(records: MessageRecord[], flow: "setup" | "teardown", noClearinghouse = false): string {
@@ -20,27 +22,13 @@ function check(records: MessageRecord[], flow: "setup" | "teardown", noClearingh
   expect(res.status, `${flow}: ${res.output}`).toBe(0);
   return res.output;
 }
-import { freePort } from "./sip-sipp-helpers.js";
 
-const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
-const SERVERS = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
-
-const children = new Set<ChildProcess>();
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
+afterAll(killStartedProcesses);
 
 async function writeConfig(dir: string, topology: string, extra: string[] = []): Promise<string> {
-  const [uac, sip1, pol1, ch, sip2, pol2, uas] = await distinctFreePorts(7);
+  const { uac, sip1, pol1, ch, sip2, pol2, uas } = await namedFreePorts(["uac", "sip1", "pol1", "ch", "sip2", "pol2", "uas"]);
   // Each port is free for UDP and TCP alike: a SIP role listens on both when SIP runs over TCP.
-  const sip = (port: number | undefined): string => `{ udp: ${port}, tcp: ${port} }`;
+  const sip = (port: number): string => `{ udp: ${port}, tcp: ${port} }`;
   const file = join(dir, "deploy.yaml");
   writeFileSync(
     file,
@@ -48,16 +36,7 @@ async function writeConfig(dir: string, topology: string, extra: string[] = []):
       "name: serve-test",
       "seed: 7",
       `topology: ${topology}`,
-      "roles:",
-      `  UAC:  { host: 127.0.0.1, sip: ${sip(uac)} }`,
-      `  SIP1: { host: 127.0.0.1, sip: ${sip(sip1)} }`,
-      `  POL1: { host: 127.0.0.1, cops: ${pol1} }`,
-      "  R1:   { host: 127.0.0.1 }",
-      `  CH:   { host: 127.0.0.1, osp: ${ch} }`,
-      `  SIP2: { host: 127.0.0.1, sip: ${sip(sip2)} }`,
-      `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
-      "  R2:   { host: 127.0.0.1 }",
-      `  UAS:  { host: 127.0.0.1, sip: ${sip(uas)} }`,
+      ...rolesSection({ UAC: sip(uac), SIP1: sip(sip1), POL1: pol1, CH: ch, SIP2: sip(sip2), POL2: pol2, UAS: sip(uas) }),
       "calls: { count: 1, answerDelayMs: 150, durationMs: 300, hangUp: caller }",
       ...extra,
       "",
@@ -66,30 +45,9 @@ async function writeConfig(dir: string, topology: string, extra: string[] = []):
   return file;
 }
 
-interface Served {
-  child: ChildProcess;
-  stdout: () => string;
-  exited: Promise<number | null>;
-}
-
-function serve(role: string, config: string, record: string, extra: string[] = []): Served {
-  const child = spawn(process.execPath, [CLI, "serve", role, "--config", config, "--record", record, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, exited };
-}
-
-async function ready(s: Served, role: string): Promise<void> {
-  const until = Date.now() + 90_000; // nine Node processes starting at once on a loaded machine
-  while (!s.stdout().includes(`${role} ready`)) {
-    if (s.child.exitCode !== null) throw new Error(`${role} exited: ${s.stdout()}`);
-    if (Date.now() > until) throw new Error(`${role} not ready: ${s.stdout()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const serve = (role: string, config: string, record: string, extra: string[] = []): RunningProcess => serveProcess(role, config, record, { built: true, extra });
+// Nine Node processes starting at once on a loaded machine.
+const ready = (s: RunningProcess, role: string): Promise<void> => s.waitFor(`${role} ready`, { what: role, ms: 90_000 });
 
 /** Runs the nine roles as processes, the UAC last; returns the merged records and the UAC's output. */
 async function deployment(topology: string, withClearinghouse: boolean, tokens = false, uacArgs: string[] = []): Promise<{ records: MessageRecord[]; uacOut: string; dir: string; files: string[]; pki?: OspPki }> {
@@ -107,21 +65,15 @@ async function deployment(topology: string, withClearinghouse: boolean, tokens =
   for (const { role, s } of servers) await ready(s, role);
   const uac = serve("UAC", config, join(dir, "UAC.jsonl"), uacArgs);
   const code = await uac.exited;
-  expect(code, uac.stdout()).toBe(0);
+  expect(code, uac.output()).toBe(0);
   // The teardown goes on behind the UAC (COPS reports, usage to the clearinghouse): wait until the files are still.
   const files = ["UAC", ...servers.map((x) => x.role)].map((r) => join(dir, `${r}.jsonl`)).filter((f) => existsSync(f));
-  let count = -1;
-  for (let i = 0; i < 100; i++) {
-    await new Promise((r) => setTimeout(r, 200));
-    const now = mergeRecordFiles(files).length;
-    if (now === count) break;
-    count = now;
-  }
+  await untilRecordsStill(files);
   for (const { s } of servers) s.child.kill("SIGTERM");
   const codes = await Promise.all(servers.map(({ s }) => s.exited));
   expect(codes).toEqual(servers.map(() => 0));
-  for (const { role, s } of servers) expect(s.stdout()).toContain(`${role} stopped`);
-  return { records: mergeRecordFiles(files), uacOut: uac.stdout(), dir, files, ...(pki ? { pki } : {}) };
+  for (const { role, s } of servers) expect(s.output()).toContain(`${role} stopped`);
+  return { records: mergeRecordFiles(files), uacOut: uac.output(), dir, files, ...(pki ? { pki } : {}) };
 }
 
 describe("callgate serve: one role per process on loopback", () => {
@@ -184,13 +136,13 @@ describe("callgate serve: one role per process on loopback", () => {
     try {
       const pol1 = serve("POL1", config, join(dir, "POL1.jsonl"));
       expect(await pol1.exited).toBe(1);
-      expect(pol1.stdout()).toContain(`POL1 cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+      expect(pol1.output()).toContain(`POL1 cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
     } finally {
       await new Promise((r) => blocker.close(r));
     }
     writeFileSync(join(dir, "bad.yaml"), "roles:\n  SIP1: { host: 10.1.2.3, sip: { udp: 5060 } }\n");
     const bad = serve("SIP1", join(dir, "bad.yaml"), join(dir, "bad.jsonl"));
     expect(await bad.exited).toBe(2);
-    expect(bad.stdout()).toContain(`${join(dir, "bad.yaml")}:2:17: roles.SIP1.host: '10.1.2.3' is not a loopback address`);
+    expect(bad.output()).toContain(`${join(dir, "bad.yaml")}:2:17: roles.SIP1.host: '10.1.2.3' is not a loopback address`);
   });
 });

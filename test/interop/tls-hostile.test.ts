@@ -2,19 +2,17 @@
 // start a handshake, random bytes, a handshake record that announces more than it sends; each is closed (the
 // handshake gets the listener's header deadline; without it node waits 120 s), the per-source cap holds, the
 // process stays up under a stated RSS bound, and a normal request over TLS and over wss is answered afterwards.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { killStartedProcesses, rssMb, spawnCli } from "../support/cli-process.js";
 import { makeTestPki, type TestPki } from "../support/tls-test-pki.js";
 import { freePort } from "./sip-sipp-helpers.js";
 
 const RSS_BOUND_MB = 300;
-const children = new Set<ChildProcess>();
 let pki: TestPki;
 let nextHop: UdpSocket;
 let nextHopPort = 0;
@@ -35,15 +33,11 @@ beforeAll(async () => {
 
 afterAll(() => {
   nextHop?.close();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killStartedProcesses();
 });
 
 function options(transport: "TLS" | "WSS", n: number): string {
   return [`OPTIONS sip:bob@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/${transport} client.invalid;branch=z9hG4bK-hostile-${n}`, "Max-Forwards: 70", `From: <sip:alice@127.0.0.1>;tag=h${n}`, "To: <sip:bob@127.0.0.1>", `Call-ID: hostile-${n}@127.0.0.1`, `CSeq: ${n} OPTIONS`, "Content-Length: 0", "", ""].join("\r\n");
-}
-
-function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 }
 
 /** Opens a raw TCP connection, writes `bytes` (if any), resolves once it is closed by the server. */
@@ -71,20 +65,11 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 describe("callgate proxy TLS listeners under hostile input", () => {
   it("silent, garbage and cut handshakes are closed, the per-source cap holds, RSS stays bounded, normal requests are answered after", async () => {
     const [tlsPort, wssPort, udpPort] = [await freePort(), await freePort(), await freePort()];
-    const script = "import('./lib/cli/commands/proxy.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-    const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--",
+    const proxy = spawnCli("proxy", [
       "--listen", `tls:127.0.0.1:${tlsPort}`, "--listen", `wss:127.0.0.1:${wssPort}`, "--listen", `udp:127.0.0.1:${udpPort}`, "--next-hop", `udp:127.0.0.1:${nextHopPort}`,
       "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key, "--tls-ca", pki.caFile,
-      "--header-timeout", "5000", "--max-connections-per-source", "1000", "--log-level", "info"], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-    children.add(child);
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const until = Date.now() + 60_000;
-    while (!out.includes("callgate proxy listening on")) {
-      if (child.exitCode !== null || Date.now() > until) throw new Error(`proxy did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      "--header-timeout", "5000", "--max-connections-per-source", "1000", "--log-level", "info"]);
+    await proxy.waitFor("callgate proxy listening on");
     try {
       // 1,000 connections that never start a handshake, then 20 more beyond the per-source cap.
       const idle = Array.from({ length: 1000 }, () => closedBy(tlsPort));
@@ -92,7 +77,7 @@ describe("callgate proxy TLS listeners under hostile input", () => {
       const beyond = Array.from({ length: 20 }, () => closedBy(tlsPort));
       // Beyond the cap: closed at once (counted as source-cap drops, read from the exit log below).
       await within(Promise.all(beyond.map((c) => c.closed)), 30_000, "connections beyond the per-source cap");
-      const peak = rssMb(child.pid!);
+      const peak = rssMb(proxy.child.pid!);
       expect(peak).toBeLessThan(RSS_BOUND_MB);
       // The silent ones: closed by the handshake deadline (5 s; node's own is 120 s and needs a listener to close).
       await within(Promise.all(idle.map((c) => c.closed)), 30_000, "silent TLS connections");
@@ -104,7 +89,7 @@ describe("callgate proxy TLS listeners under hostile input", () => {
       await within(Promise.all([...garbage, ...cuts].map((c) => c.closed)), 15_000, "garbage and cut handshakes");
 
       // The process is up and answers a normal request over TLS and over wss.
-      expect(child.exitCode).toBeNull();
+      expect(proxy.child.exitCode).toBeNull();
       const overTls = await new Promise<string>((resolve) => {
         const s = tlsConnect({ host: "127.0.0.1", port: tlsPort, ca: pki.caPem }, () => s.write(options("TLS", 1)));
         let got = "";
@@ -130,10 +115,10 @@ describe("callgate proxy TLS listeners under hostile input", () => {
       expect(overWss).toBe("SIP/2.0 200 OK");
       console.log(JSON.stringify({ proxyRssMbWith1000SilentTlsConnections: Math.round(peak), boundMb: RSS_BOUND_MB }));
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await proxy.stop();
     }
     // The exit log line counts the refusals by cause: the 20 beyond the per-source cap among them.
+    const out = proxy.output();
     const stopped = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { msg: string; drops?: Record<string, number> }).find((l) => l.msg === "proxy stopped");
     expect(stopped?.drops?.["SIP:source-cap"], out.slice(-2000)).toBeGreaterThanOrEqual(20);
   });

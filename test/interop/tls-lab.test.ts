@@ -2,14 +2,14 @@
 // certificate naming every role, the CA pinned, mutual TLS): a SIPp call over UDP to SIP1 completes, and a
 // tshark capture of the lab's COPS and OSP ports holds TLS records only. A certificate that does not name
 // every role, or one without --tls-ca, is refused at start.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { killStartedProcesses, spawnCli, startProcess, type RunningProcess } from "../support/cli-process.js";
 import { addCertificate, makeTestPki, type TestPki } from "../support/tls-test-pki.js";
 import { findFile, freePort, readSippStats, startSipp, workDir } from "./sip-sipp-helpers.js";
 
 const LAB_NAMES = ["sip1", "pol1", "r1", "ch", "sip2", "pol2", "r2", "uas"];
-const children = new Set<ChildProcess>();
 let pki: TestPki;
 let lab: { certificate: string; key: string };
 let partial: { certificate: string; key: string };
@@ -20,46 +20,15 @@ beforeAll(() => {
   partial = addCertificate(pki, "partial", "SIP1", ["sip1", "sip2"]);
 });
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(command: string, args: string[]): Running {
-  const child = spawn(command, args, { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  return { child, output: () => out, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
-}
-
-function labProcess(args: string[]): Running {
-  const script = "import('./lib/cli/commands/lab.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-  return start(process.execPath, ["--import", "tsx", "-e", script, "--", ...args]);
-}
-
-async function waitFor(r: Running, text: string, what: string, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!r.output().includes(text)) {
-    if (r.child.exitCode !== null) throw new Error(`${what} exited: ${r.output()}`);
-    if (Date.now() > until) throw new Error(`${what}: no '${text}': ${r.output()}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-}
+afterAll(killStartedProcesses);
 
 describe("callgate lab over TLS", () => {
   it("a SIPp call completes through the lab with TLS between every role; COPS and OSP on the wire are TLS records", async () => {
     const sipPort = await freePort();
-    const p = labProcess(["--sip-port", String(sipPort), "--answer-delay", "50", "--log-level", "warn", "--tls-cert", lab.certificate, "--tls-key", lab.key, "--tls-ca", pki.caFile, "--tls-require-client-cert"]);
-    let capture: Running | undefined;
+    const p = spawnCli("lab", ["--sip-port", String(sipPort), "--answer-delay", "50", "--log-level", "warn", "--tls-cert", lab.certificate, "--tls-key", lab.key, "--tls-ca", pki.caFile, "--tls-require-client-cert"]);
+    let capture: RunningProcess | undefined;
     try {
-      await waitFor(p, "SIGTERM stops the lab", "lab");
+      await p.waitFor("SIGTERM stops the lab", { what: "lab" });
       expect(p.output()).toContain("SIP/TLS between the roles, COPS/TLS, OSP/HTTPS");
       expect(p.output()).toMatch(/CH\s+osp https:\/\/127\.0\.0\.1:\d+\/osp/);
       // The caller's address is SIP1's UDP port, as the lab prints it.
@@ -71,8 +40,8 @@ describe("callgate lab over TLS", () => {
       // The proxies' COPS connections opened at start; the call's REQs, SIP1→SIP2 and OSP come after the capture starts.
       const dir = workDir("callgate-lab-tls-");
       const pcap = join(dir, "lab.pcap");
-      capture = start("tshark", ["-i", "lo", "-f", `tcp port ${sip2} or tcp port ${pol1} or tcp port ${ch}`, "-w", pcap]);
-      await waitFor(capture, "Capturing on", "tshark", 30_000);
+      capture = startProcess("tshark", ["-i", "lo", "-f", `tcp port ${sip2} or tcp port ${pol1} or tcp port ${ch}`, "-w", pcap]);
+      await capture.waitFor("Capturing on", { ms: 30_000 });
       const run = await startSipp(["-sn", "uac", "-m", "1", "-r", "1", "-s", "15551234567", `127.0.0.1:${sipPort}`, "-i", "127.0.0.1", "-p", String(await freePort()), "-nostdin", "-timeout", "20", "-trace_stat", "-fd", "1"], dir).done;
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(readSippStats(findFile(dir, ".csv"))["SuccessfulCall(C)"]).toBe("1");
@@ -95,8 +64,8 @@ describe("callgate lab over TLS", () => {
   });
 
   it("refused at start: a certificate that does not name every role, --tls-cert without --tls-ca", async () => {
-    const notAll = labProcess(["--tls-cert", partial.certificate, "--tls-key", partial.key, "--tls-ca", pki.caFile]);
-    const noCa = labProcess(["--tls-cert", lab.certificate, "--tls-key", lab.key]);
+    const notAll = spawnCli("lab", ["--tls-cert", partial.certificate, "--tls-key", partial.key, "--tls-ca", pki.caFile]);
+    const noCa = spawnCli("lab", ["--tls-cert", lab.certificate, "--tls-key", lab.key]);
     expect(await notAll.exited).toBe(2);
     expect(notAll.output()).toMatch(/--tls-cert .*partial\.pem: the certificate does not name pol1, r1, ch, pol2, r2, uas/);
     expect(await noCa.exited).toBe(2);

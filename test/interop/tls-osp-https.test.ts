@@ -1,15 +1,14 @@
 // OSP over HTTPS (TS 101 321 §5) between OspClient and `callgate clearinghouse` in its own process: the
 // clearinghouse's CA pinned at the client, a client certificate required with --tls-require-client-cert;
 // impossible TLS settings of the command refused at start naming the option. Certificates from openssl.
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OspClient, authorisationRequest } from "../../protocols/osp/index.js";
+import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/cli-process.js";
 import { makeTestPki, type TestPki } from "../support/tls-test-pki.js";
 import { freePort } from "./sip-sipp-helpers.js";
 
-const children = new Set<ChildProcess>();
 let pki: TestPki;
 let stranger: TestPki;
 let routes: string;
@@ -21,34 +20,10 @@ beforeAll(() => {
   writeFileSync(routes, 'routes:\n  - prefix: ""\n    destinations:\n      - address: "[192.0.2.20]:5060"\n');
 });
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
+afterAll(killStartedProcesses);
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function clearinghouse(args: string[]): Running {
-  const script = "import('./lib/cli/commands/clearinghouse.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", "--routes", routes, "--memory", ...args], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  return { child, output: () => out, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
-}
-
-async function listening(r: Running): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (!r.output().includes("clearinghouse listening on")) {
-    if (r.child.exitCode !== null) throw new Error(`clearinghouse exited: ${r.output()}`);
-    if (Date.now() > until) throw new Error(`clearinghouse not listening: ${r.output()}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-}
+const clearinghouse = (args: string[]): RunningProcess => spawnCli("clearinghouse", ["--routes", routes, "--memory", ...args]);
+const listening = (r: RunningProcess): Promise<void> => r.waitFor("clearinghouse listening on");
 
 /** One AuthorisationRequest: the answer's status code, or the error's message. */
 async function authorise(url: string, options: Partial<ConstructorParameters<typeof OspClient>[0]>, n: number): Promise<number | string> {

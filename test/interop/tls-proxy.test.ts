@@ -2,7 +2,7 @@
 // process: a node TLS client and a wss client get SIP answers relayed from a UDP next hop; a plain client on
 // the TLS ports gets nothing; with --tls-require-client-cert a client without a certificate is refused; and
 // impossible TLS settings are refused at start naming the option. Certificates from the openssl CLI.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { killStartedProcesses, spawnCli, trackProcess, type RunningProcess } from "../support/cli-process.js";
 import { makeTestPki, type TestPki } from "../support/tls-test-pki.js";
 import { freePort } from "./sip-sipp-helpers.js";
 
-const children = new Set<ChildProcess>();
 let pki: TestPki;
 let stranger: TestPki;
 let nextHop: UdpSocket;
@@ -39,38 +39,11 @@ beforeAll(async () => {
 
 afterAll(() => {
   nextHop?.close();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killStartedProcesses();
 });
 
-interface Proxy {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function proxy(args: string[]): Proxy {
-  const script = "import('./lib/cli/commands/proxy.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", ...args], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  return { child, output: () => out, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
-}
-
-async function listening(p: Proxy): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (!p.output().includes("callgate proxy listening on")) {
-    if (p.child.exitCode !== null) throw new Error(`proxy exited: ${p.output()}`);
-    if (Date.now() > until) throw new Error(`proxy not listening: ${p.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function stop(p: Proxy): Promise<void> {
-  p.child.kill("SIGTERM");
-  await p.exited;
-}
+const proxy = (args: string[]): RunningProcess => spawnCli("proxy", args);
+const listening = (p: RunningProcess): Promise<void> => p.waitFor("callgate proxy listening on");
 
 function options(transport: "TLS" | "WSS", sentBy: string, n: number): string {
   return [
@@ -156,7 +129,7 @@ describe("callgate proxy over TLS and WSS", () => {
       });
       expect(plainWs).toMatch(/^error: /);
     } finally {
-      await stop(p);
+      await p.stop();
     }
   });
 
@@ -172,7 +145,7 @@ describe("callgate proxy over TLS and WSS", () => {
       expect(await askOverTls(tlsPort, { ca: pki.caPem, cert: stranger.credentials.client!.certificatePem, key: stranger.credentials.client!.keyPem }, 6)).not.toMatch(/^SIP\/2\.0/);
       expect(await askOverTls(tlsPort, { ca: pki.caPem, cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem }, 7)).toBe("SIP/2.0 200 OK");
     } finally {
-      await stop(p);
+      await p.stop();
     }
   });
 
@@ -185,7 +158,7 @@ describe("callgate proxy over TLS and WSS", () => {
     try {
       await listening(p);
       const client = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${tlsPort}`, "-CAfile", pki.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-quiet"], { stdio: ["pipe", "pipe", "pipe"] });
-      children.add(client);
+      trackProcess(client);
       let out = "";
       let err = "";
       client.stderr.on("data", (d: Buffer) => (err += d.toString()));
@@ -202,7 +175,7 @@ describe("callgate proxy over TLS and WSS", () => {
       expect(first, err).toBe("SIP/2.0 200 OK");
       expect(err).toMatch(/verify return:1/);
     } finally {
-      await stop(p);
+      await p.stop();
     }
   });
 
@@ -238,7 +211,7 @@ describe("callgate proxy over TLS and WSS", () => {
       // The proxy presented its own certificate to the next hop, which verified it against the CA.
       expect(presented).toEqual(["proxy"]);
     } finally {
-      await stop(p);
+      await p.stop();
       await new Promise((r) => hop.close(r));
     }
   });

@@ -3,7 +3,7 @@
 // pinned CA) and COPS Integrity keys (copsSecurity). A call completes and its merged ladder passes
 // check-ladder.mjs; tshark, capturing on loopback during the run, sees TLS records only: no cleartext SIP,
 // COPS or OSP.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,48 +11,16 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
+import { killStartedProcesses, startProcess } from "../support/cli-process.js";
+import { namedFreePorts, rolesSection, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
 import { makeTestPki } from "../support/tls-test-pki.js";
 import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
-import { freePort } from "./sip-sipp-helpers.js";
 
 const ROLES = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
 const SERVERS = ROLES.filter((r) => r !== "UAC");
 const KEYS = { SIP1: [1, "a1a2a3a4a5a6a7a8a9aaabacadaeafb0"], R1: [2, "b1b2b3b4b5b6b7b8b9babbbcbdbebfc0"], SIP2: [3, "c1c2c3c4c5c6c7c8c9cacbcccdcecfd0"], R2: [4, "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0"] } as const;
 
-const children = new Set<ChildProcess>();
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(command: string, args: string[]): Running {
-  const child = spawn(command, args, { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  return { child, output: () => out, exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))) };
-}
-
-/** `callgate serve` from the sources (tsx), so the test runs what is checked in. */
-function serve(role: string, config: string, record: string): Running {
-  const script = "import('./lib/cli/commands/serve.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-  return start(process.execPath, ["--import", "tsx", "-e", script, "--", role, "--config", config, "--record", record]);
-}
-
-async function waitFor(r: Running, text: string, what: string, ms = 90_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!r.output().includes(text)) {
-    if (r.child.exitCode !== null) throw new Error(`${what} exited: ${r.output()}`);
-    if (Date.now() > until) throw new Error(`${what}: no '${text}' within ${ms} ms: ${r.output()}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-}
+afterAll(killStartedProcesses);
 
 function tshark(...args: string[]): string {
   return execFileSync("tshark", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
@@ -62,10 +30,10 @@ describe("TLS and Integrity from a deploy file, nine serve processes", () => {
   it("a call completes over SIP-TLS, COPS-TLS with Integrity and OSP-HTTPS; the loopback capture holds TLS records only", async () => {
     const dir = mkdtempSync(join(tmpdir(), "callgate-tls-serve-"));
     makeTestPki([...ROLES], "callgate deploy CA", dir); // ca.pem, <role>.pem and <role>.key in the deploy file's directory
-    const ports = new Set<number>();
-    while (ports.size < 11) ports.add(await freePort());
-    const [uac, uacTls, sip1, sip1Tls, pol1, ch, sip2, sip2Tls, pol2, uas, uasTls] = [...ports] as number[];
-    const sip = (udp: number | undefined, tls: number | undefined): string => `{ udp: ${udp}, tls: ${tls} }`;
+    const named = await namedFreePorts(["uac", "uacTls", "sip1", "sip1Tls", "pol1", "ch", "sip2", "sip2Tls", "pol2", "uas", "uasTls"]);
+    const { uac, uacTls, sip1, sip1Tls, pol1, ch, sip2, sip2Tls, pol2, uas, uasTls } = named;
+    const ports = Object.values<number>(named);
+    const sip = (udp: number, tls: number): string => `{ udp: ${udp}, tls: ${tls} }`;
     const pep = (role: keyof typeof KEYS): string => `      ${role}: { addresses: [127.0.0.1], integrity: { keyId: ${KEYS[role][0]}, key: ${KEYS[role][1]} } }`;
     const config = join(dir, "deploy.yaml");
     writeFileSync(
@@ -74,16 +42,7 @@ describe("TLS and Integrity from a deploy file, nine serve processes", () => {
         "name: tls-everywhere",
         "seed: 11",
         "topology: { clearinghouse: osp-http, signedTokens: true, sipTransport: tcp }",
-        "roles:",
-        `  UAC:  { host: 127.0.0.1, sip: ${sip(uac, uacTls)} }`,
-        `  SIP1: { host: 127.0.0.1, sip: ${sip(sip1, sip1Tls)} }`,
-        `  POL1: { host: 127.0.0.1, cops: ${pol1} }`,
-        "  R1:   { host: 127.0.0.1 }",
-        `  CH:   { host: 127.0.0.1, osp: ${ch} }`,
-        `  SIP2: { host: 127.0.0.1, sip: ${sip(sip2, sip2Tls)} }`,
-        `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
-        "  R2:   { host: 127.0.0.1 }",
-        `  UAS:  { host: 127.0.0.1, sip: ${sip(uas, uasTls)} }`,
+        ...rolesSection({ UAC: sip(uac, uacTls), SIP1: sip(sip1, sip1Tls), POL1: pol1, CH: ch, SIP2: sip(sip2, sip2Tls), POL2: pol2, UAS: sip(uas, uasTls) }),
         "calls: { count: 1, answerDelayMs: 150, durationMs: 300, hangUp: caller }",
         "copsSecurity:",
         "  POL1:",
@@ -108,24 +67,19 @@ describe("TLS and Integrity from a deploy file, nine serve processes", () => {
 
     // Every port of the deployment, TCP and UDP, captured on loopback from before the first connection.
     const pcap = join(dir, "tls.pcap");
-    const filter = [...ports].map((p) => `port ${p}`).join(" or ");
-    const capture = start("tshark", ["-i", "lo", "-f", `host 127.0.0.1 and (${filter})`, "-w", pcap]);
-    await waitFor(capture, "Capturing on", "tshark", 30_000);
+    const filter = ports.map((p) => `port ${p}`).join(" or ");
+    const capture = startProcess("tshark", ["-i", "lo", "-f", `host 127.0.0.1 and (${filter})`, "-w", pcap]);
+    await capture.waitFor("Capturing on", { ms: 30_000 });
 
-    const servers = SERVERS.map((role) => ({ role, s: serve(role, config, join(dir, `${role}.jsonl`)) }));
-    for (const { role, s } of servers) await waitFor(s, `${role} ready`, role);
-    const uacRun = serve("UAC", config, join(dir, "UAC.jsonl"));
+    // `callgate serve` from the sources (tsx), so the test runs what is checked in.
+    const servers = SERVERS.map((role) => ({ role, s: serveProcess(role, config, join(dir, `${role}.jsonl`)) }));
+    for (const { role, s } of servers) await s.waitFor(`${role} ready`, { what: role, ms: 90_000 });
+    const uacRun = serveProcess("UAC", config, join(dir, "UAC.jsonl"));
     expect(await uacRun.exited, uacRun.output()).toBe(0);
     expect(uacRun.output()).toContain("1 call(s), 1 answered and ended, 0 failed");
 
     const files = ROLES.map((r) => join(dir, `${r}.jsonl`)).filter((f) => existsSync(f));
-    let count = -1;
-    for (let i = 0; i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      const now = mergeRecordFiles(files).length;
-      if (now === count) break;
-      count = now;
-    }
+    await untilRecordsStill(files);
     for (const { s } of servers) s.child.kill("SIGTERM");
     expect(await Promise.all(servers.map(({ s }) => s.exited))).toEqual(servers.map(() => 0));
     await new Promise((r) => setTimeout(r, 500)); // the last segments reach the capture
@@ -147,7 +101,7 @@ describe("TLS and Integrity from a deploy file, nine serve processes", () => {
     for (const r of cops) expect(decodeCopsMessage(r.bytes).integrity, r.msg).toBeDefined();
 
     // On the wire: every port decoded as TLS. Handshakes and application data records are seen ...
-    const asTls = [...ports].flatMap((p) => ["-d", `tcp.port==${p},tls`]);
+    const asTls = ports.flatMap((p) => ["-d", `tcp.port==${p},tls`]);
     const handshakes = tshark("-r", pcap, ...asTls, "-Y", "tls.handshake.type == 1", "-T", "fields", "-e", "tcp.dstport").trim().split("\n").filter(Boolean).map(Number);
     // ClientHellos to every TLS listener: SIP1, SIP2, UAS (SIP), POL1, POL2 (COPS), CH (OSP).
     expect(new Set(handshakes)).toEqual(new Set([sip1Tls, sip2Tls, uasTls, pol1, pol2, ch]));
