@@ -14,7 +14,8 @@ import { parseSipMessage } from "../../protocols/sip/index.js";
 import { fromJsonLines } from "../../lib/replay/ladder-json.js";
 import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
 import { BUILT_CLI as CLI, killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
-import { SERVER_ROLES as SERVERS, namedFreePorts, rolesSection, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
+import { rolesSection } from "../support/deploy-file.js";
+import { SERVER_ROLES as SERVERS, namedFreePorts, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
 
 /** check-ladder.mjs on the records; its output, after asserting it passed. */
 function check(records: MessageRecord[], flow: "setup" | "teardown", noClearinghouse = false): string {

@@ -12,7 +12,8 @@ import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
 import { killStartedProcesses, startProcess } from "../support/cli-process.js";
-import { namedFreePorts, rolesSection, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
+import { rolesSection } from "../support/deploy-file.js";
+import { namedFreePorts, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
 import { makeTestPki } from "../support/tls-test-pki.js";
 import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
 

@@ -1,5 +1,5 @@
-// The nine roles of FIG. 5 / FIG. 6 as `callgate serve` processes on loopback: the deploy file's roles section
-// on free ports, one process per role, and the wait until their record files are still.
+// The nine roles of FIG. 5 / FIG. 6 as `callgate serve` processes on loopback: free ports for the deploy file,
+// one process per role, and the wait until their record files are still.
 import { existsSync } from "node:fs";
 import { freePort } from "../interop/sip-sipp-helpers.js";
 import { spawnCli, type RunningProcess } from "./cli-process.js";
@@ -19,33 +19,6 @@ export async function distinctFreePorts(n: number): Promise<number[]> {
 export async function namedFreePorts<K extends string>(names: readonly K[]): Promise<Record<K, number>> {
   const ports = await distinctFreePorts(names.length);
   return Object.fromEntries(names.map((name, i) => [name, ports[i]])) as Record<K, number>;
-}
-
-/** What each role listens on: the SIP roles' `sip:` value as written in the file, COPS and OSP ports. */
-export interface RoleAddresses {
-  UAC: string;
-  SIP1: string;
-  POL1: number;
-  CH: number;
-  SIP2: string;
-  POL2: number;
-  UAS: string;
-}
-
-/** The `roles:` section of a deploy file, every role on 127.0.0.1. */
-export function rolesSection(a: RoleAddresses): string[] {
-  return [
-    "roles:",
-    `  UAC:  { host: 127.0.0.1, sip: ${a.UAC} }`,
-    `  SIP1: { host: 127.0.0.1, sip: ${a.SIP1} }`,
-    `  POL1: { host: 127.0.0.1, cops: ${a.POL1} }`,
-    "  R1:   { host: 127.0.0.1 }",
-    `  CH:   { host: 127.0.0.1, osp: ${a.CH} }`,
-    `  SIP2: { host: 127.0.0.1, sip: ${a.SIP2} }`,
-    `  POL2: { host: 127.0.0.1, cops: ${a.POL2} }`,
-    "  R2:   { host: 127.0.0.1 }",
-    `  UAS:  { host: 127.0.0.1, sip: ${a.UAS} }`,
-  ];
 }
 
 /** `callgate serve ROLE --config FILE --record FILE` in its own process (the built CLI with `built`). */

@@ -10,19 +10,8 @@ import { mergeServeRecords } from "../../../lib/flow/serve-records.js";
 import { loadScenarioFile } from "../../../lib/replay/scenario.js";
 import { ClientType, encodeCopsMessage } from "../../../protocols/cops/index.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
+import { ROLES_ON_TWO_HOSTS as ROLES } from "../../support/deploy-file.js";
 import { thrownBy } from "../../support/thrown.js";
-
-const ROLES = `roles:
-  UAC:  { host: 127.0.0.1, sip: { udp: 5070 } }
-  SIP1: { host: 127.0.0.1, sip: { udp: 5060 } }
-  POL1: { host: 127.0.0.1, cops: 3288 }
-  R1:   { host: 127.0.0.1 }
-  CH:   { host: 127.0.0.1, osp: 5045 }
-  SIP2: { host: 127.0.0.2, sip: { udp: 5060 } }
-  POL2: { host: 127.0.0.2, cops: 3288 }
-  R2:   { host: 127.0.0.2 }
-  UAS:  { host: 127.0.0.2, sip: { udp: 5080 } }
-`;
 
 function problemsOf(text: string, file = "deploy.yaml"): DeployConfigError {
   return thrownBy(DeployConfigError, () => parseDeployConfig(text, file));

@@ -1,19 +1,8 @@
 // The deployment file's `limits` section: the connection limits every role's listeners apply.
 import { describe, expect, it } from "vitest";
 import { DeployConfigError, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
+import { ROLES_ON_TWO_HOSTS as ROLES } from "../../support/deploy-file.js";
 import { thrownBy } from "../../support/thrown.js";
-
-const ROLES = `roles:
-  UAC:  { host: 127.0.0.1, sip: { udp: 5070 } }
-  SIP1: { host: 127.0.0.1, sip: { udp: 5060 } }
-  POL1: { host: 127.0.0.1, cops: 3288 }
-  R1:   { host: 127.0.0.1 }
-  CH:   { host: 127.0.0.1, osp: 5045 }
-  SIP2: { host: 127.0.0.2, sip: { udp: 5060 } }
-  POL2: { host: 127.0.0.2, cops: 3288 }
-  R2:   { host: 127.0.0.2 }
-  UAS:  { host: 127.0.0.2, sip: { udp: 5080 } }
-`;
 
 describe("deployment file limits", () => {
   it("are read as given, absent when not given", () => {

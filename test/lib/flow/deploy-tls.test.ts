@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DeployConfigError, checkRoleCovered, directoryOf, loadDeployConfig, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
 import { tlsForRole } from "../../../lib/flow/deploy-tls.js";
+import { rolesSection } from "../../support/deploy-file.js";
 import { makeTestPki, type TestPki } from "../../support/tls-test-pki.js";
 
 const ROLES = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
@@ -23,16 +24,7 @@ beforeAll(() => {
 function deploy(tls: string[], topology = "{ sipTransport: tcp }", sip = (p: number) => `{ udp: ${p}, tls: ${p + 1} }`): string {
   return [
     `topology: ${topology}`,
-    "roles:",
-    `  UAC:  { host: 127.0.0.1, sip: ${sip(5060)} }`,
-    `  SIP1: { host: 127.0.0.1, sip: ${sip(5070)} }`,
-    "  POL1: { host: 127.0.0.1, cops: 3288 }",
-    "  R1:   { host: 127.0.0.1 }",
-    "  CH:   { host: 127.0.0.1, osp: 5045 }",
-    `  SIP2: { host: 127.0.0.1, sip: ${sip(5080)} }`,
-    "  POL2: { host: 127.0.0.1, cops: 3289 }",
-    "  R2:   { host: 127.0.0.1 }",
-    `  UAS:  { host: 127.0.0.1, sip: ${sip(5090)} }`,
+    ...rolesSection({ UAC: sip(5060), SIP1: sip(5070), POL1: 3288, CH: 5045, SIP2: sip(5080), POL2: 3289, UAS: sip(5090) }),
     "tls:",
     ...tls,
     "",
