@@ -3,14 +3,14 @@
 // calls (SIPp), on SIP UDP/TCP, COPS and OSP HTTP. The process stays up, its RSS stays under a stated bound,
 // the RFC's refusal is seen on the wire (SIP 400 / 513, HTTP 408 / 413 / 400), every limit closes what it
 // should, and a normal SIPp call succeeds afterwards. Limits are set short (1-2 s) to keep the run brief.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createConnection, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { OspClient, authorisationRequest } from "../../protocols/osp/index.js";
 import { parseSipMessage, SipStreamParser, type SipMessage, type SipResponse } from "../../protocols/sip/index.js";
+import { killStartedProcesses, rssMb, spawnCli, trackProcess, type RunningProcess } from "../support/cli-process.js";
 import { randomBytes, seededRandom } from "../support/seeded-random.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, waitForListener, workDir } from "./sip-sipp-helpers.js";
 
@@ -24,46 +24,19 @@ const LIMIT_ARGS = ["--header-timeout", "1000", "--body-timeout", "1000", "--idl
 // connections are all open before any deadline passes, so what the cap closes is told apart.
 const HTTP_LIMIT_ARGS = LIMIT_ARGS.map((a, i) => (LIMIT_ARGS[i - 1] === "--header-timeout" ? "5000" : a));
 
-const children = new Set<ChildProcess>();
 const sockets = new Set<Socket>();
 afterAll(() => {
   for (const s of sockets) s.destroy();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killStartedProcesses();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Cli {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
 /** `callgate <command>` from the sources (tsx), in its own process; resolves once `ready` is printed. */
-async function startCli(command: string, args: string[], ready: string): Promise<Cli> {
-  const script = `import('./lib/cli/commands/${command}.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });`;
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", ...args], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!out.includes(ready)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`callgate ${command} did not start: ${err || out}`);
-    await sleep(50);
-  }
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    stop: () => {
-      child.kill("SIGTERM");
-      return closed;
-    },
-  };
+async function startCli(command: string, args: string[], ready: string): Promise<RunningProcess> {
+  const cli = spawnCli(command, args);
+  await cli.waitFor(ready, { stream: "stdout", ms: 30_000 });
+  return cli;
 }
 
 /** Samples a process's resident set size (/proc/PID/status VmRSS) every 100 ms; `max` in MB. */
@@ -71,8 +44,7 @@ function watchRss(pid: number): { max(): number; stop(): void } {
   let max = 0;
   const sample = (): void => {
     try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-      max = Math.max(max, kb / 1024);
+      max = Math.max(max, rssMb(pid));
     } catch {
       // the process is gone; the test sees that elsewhere
     }
@@ -226,7 +198,7 @@ async function slowloris(port: number, n: number, text: string): Promise<number[
 function sippCall(target: string, transport: "u1" | "t1", calls: number, rate: number): Promise<Record<string, string>> {
   const dir = workDir("callgate-hostile-uac-");
   const run = startSipp(["-sn", "uac", "-t", transport, target, "-i", "127.0.0.1", "-m", String(calls), "-r", String(rate), "-l", "400", "-s", "15551234567", "-nostdin", "-trace_stat", "-fd", "1", "-timeout", "60", "-timeout_error"], dir);
-  children.add(run.child);
+  trackProcess(run.child);
   return run.done.then(() => readSippStats(findFile(dir, ".csv")));
 }
 
@@ -235,7 +207,7 @@ describe("hostile input against `callgate proxy` (SIP over UDP and TCP)", () => 
     expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
     const [uasPort, udpPort, tcpPort] = [await freePort(), await freePort(), await freePort()];
     const uas = startSipp(["-sn", "uas", "-t", "u1", "-p", String(uasPort), "-i", "127.0.0.1", "-nostdin"], workDir("callgate-hostile-uas-"));
-    children.add(uas.child);
+    trackProcess(uas.child);
     await waitForListener(uasPort, "udp");
     const proxy = await startCli("proxy", ["--listen", `udp:127.0.0.1:${udpPort}`, "--listen", `tcp:127.0.0.1:${tcpPort}`, "--next-hop", `udp:127.0.0.1:${uasPort}`, ...LIMIT_ARGS], "listening on");
     const rss = watchRss(proxy.child.pid!);

@@ -1,8 +1,8 @@
 // SIPp (an outside UAC) calls through the lab: SIP1 → SIP2 → UAS with COPS and OSP on loopback (issue 7).
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { startLab } from "../../lib/flow/lab.js";
+import { spawnCli } from "../support/cli-process.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
 
 const CALLS = 5;
@@ -101,38 +101,27 @@ describe("callgate lab with SIPp as the caller", () => {
   it("`callgate lab` (the command, its own process) prints the addresses, carries a SIPp call and prints its ladder on SIGTERM", async () => {
     expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
     const sipPort = await freePort();
-    const script = "import('./lib/cli/commands/lab.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-    const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", "--sip-port", String(sipPort), "--answer-delay", "50", "--ladder", "--no-color"], {
-      cwd: process.cwd(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const lab = spawnCli("lab", ["--sip-port", String(sipPort), "--answer-delay", "50", "--ladder", "--no-color"]);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!stdout.includes("SIGTERM stops the lab") && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(stdout).toContain(`SIP1  sip 127.0.0.1:${sipPort}`);
-      expect(stdout).toMatch(/POL1\s+cops 127\.0\.0\.1:\d+/);
-      expect(stdout).toMatch(/CH\s+osp http:\/\/127\.0\.0\.1:\d+\/osp/);
+      await lab.waitFor("SIGTERM stops the lab", { stream: "stdout", ms: 20_000 });
+      expect(lab.stdout()).toContain(`SIP1  sip 127.0.0.1:${sipPort}`);
+      expect(lab.stdout()).toMatch(/POL1\s+cops 127\.0\.0\.1:\d+/);
+      expect(lab.stdout()).toMatch(/CH\s+osp http:\/\/127\.0\.0\.1:\d+\/osp/);
 
       const dir = workDir("callgate-lab-cli-sipp-");
       const run = await sippUac(`127.0.0.1:${sipPort}`, await freePort(), 1, dir).done;
       expect(run.code).toBe(0);
       expect(readSippStats(findFile(dir, ".csv"))["SuccessfulCall(C)"]).toBe("1");
       await new Promise((r) => setTimeout(r, 300));
-      child.kill("SIGTERM");
-      expect(await closed).toBe(0);
-      expect(stdout).toContain("1 call(s) from outside");
-      for (const label of ["REQ AAA", "DEC Install", "REQ noLDP", "DEC Remove", "UsageIndication"]) expect(stdout).toContain(label);
+      expect(await lab.stop()).toBe(0);
+      expect(lab.stdout()).toContain("1 call(s) from outside");
+      for (const label of ["REQ AAA", "DEC Install", "REQ noLDP", "DEC Remove", "UsageIndication"]) expect(lab.stdout()).toContain(label);
       // stderr holds the JSON log only, nothing above info (no error, no drop).
-      const logLines = stderr.trim().split("\n").map((l) => JSON.parse(l) as { level: number; msg: string });
+      const logLines = lab.stderr().trim().split("\n").map((l) => JSON.parse(l) as { level: number; msg: string });
       expect(logLines.map((l) => l.msg)).toEqual(["lab started", "lab stopped"]);
       expect(logLines.every((l) => l.level <= 30)).toBe(true);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      if (lab.child.exitCode === null) lab.child.kill("SIGKILL");
     }
   }, 30_000);
 });

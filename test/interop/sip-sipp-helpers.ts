@@ -5,6 +5,7 @@ import { createConnection, createServer } from "node:net";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnCli } from "../support/cli-process.js";
 
 export function sippPath(): string | undefined {
   try {
@@ -138,29 +139,20 @@ export interface CliProxy {
  * do not depend on a prior build; resolves once it reports it is listening.
  */
 export async function startCliProxy(args: string[]): Promise<CliProxy> {
-  const script = "import('./lib/cli/commands/proxy.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", ...args], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!stdout.includes("listening on")) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`callgate proxy did not start: ${stderr || stdout}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  const proxy = spawnCli("proxy", args);
+  try {
+    await proxy.waitFor("listening on", { stream: "stdout", ms: 30_000 });
+  } catch (err) {
+    proxy.child.kill("SIGKILL");
+    throw err;
   }
   return {
-    child,
+    child: proxy.child,
     async stop() {
-      child.kill("SIGTERM");
-      const code = await closed;
-      if (code !== 0) throw new Error(`callgate proxy exited with ${code}: ${stderr}`);
-      const line = stdout.trim().split("\n").reverse().find((l) => l.startsWith('{"stats"'));
-      if (!line) throw new Error(`callgate proxy printed no stats: ${stdout}`);
+      const code = await proxy.stop();
+      if (code !== 0) throw new Error(`callgate proxy exited with ${code}: ${proxy.stderr()}`);
+      const line = proxy.stdout().trim().split("\n").reverse().find((l) => l.startsWith('{"stats"'));
+      if (!line) throw new Error(`callgate proxy printed no stats: ${proxy.stdout()}`);
       return (JSON.parse(line) as { stats: Record<string, number> }).stats;
     },
   };
