@@ -2,69 +2,36 @@
 // the CC of RFC 2748 §2.2.8 / §3.7, an impostor never displaces SIP1, a 100,000-REQ flood on one connection
 // is answered (DEC Error 4 beyond the configured states) with the process's RSS under a stated bound, and
 // afterwards the process is up and SIP1's OPN / REQ / DEC still succeed.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClientType, ErrorCode, buildSipAaaRequest, encodeCopsMessage, parseSipAaaDecision, type CopsIntegrityConfig } from "../../protocols/cops/index.js";
+import { ClientType, ErrorCode, encodeCopsMessage, parseSipAaaDecision, type CopsIntegrityConfig } from "../../protocols/cops/index.js";
+import { killStartedProcesses, rssMb, spawnCli, type RunningProcess } from "../support/cli-process.js";
+import { floodAaa as aaa, hostilePdpDeployFile, writeFlood } from "../support/hostile-pdp.js";
 import { RawPep } from "../support/raw-cops-pep.js";
 import { freePort } from "./sip-sipp-helpers.js";
 
-const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
 const SIP1_KEY: CopsIntegrityConfig = { keyId: 5, key: Buffer.from("5e5e5e5e0102030405060708090a0b0c", "hex") };
 const MAX_STATES = 10_000;
 /** What this test states the policy server's RSS stays under, flood included (measured: about 130 MB). */
 const RSS_BOUND_MB = 256;
 
-let pdp: ChildProcess;
+let pdp: RunningProcess;
 let port: number;
 let dir: string;
-let output = "";
-
-function rssMb(pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return Number(kb) / 1024;
-}
-
-const handleOf = (n: number) => Buffer.from([n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
-const aaa = (n: number) => buildSipAaaRequest("AAA", handleOf(n), { callId: `flood-${n}@example.com`, caller: "sip:a@example.com", callee: "sip:b@example.com", flows: [] });
 
 beforeAll(async () => {
   port = await freePort();
   dir = mkdtempSync(join(tmpdir(), "cops-hostile-"));
   const config = join(dir, "deploy.yaml");
-  writeFileSync(
-    config,
-    [
-      "topology: { clearinghouse: none }",
-      "roles:",
-      "  SIP1: { host: 127.0.0.1, sip: { udp: 5060 } }",
-      `  POL1: { host: 127.0.0.1, cops: ${port} }`,
-      "  R1:   { host: 127.0.0.1 }",
-      "copsSecurity:",
-      "  POL1:",
-      `    maxRequestStates: ${MAX_STATES}`,
-      "    peps:",
-      `      SIP1: { addresses: [127.0.0.1], integrity: { keyId: ${SIP1_KEY.keyId}, key: ${SIP1_KEY.key.toString("hex")} } }`,
-      "      R1: { addresses: [127.0.0.1] }",
-      "",
-    ].join("\n"),
-  );
-  pdp = spawn(process.execPath, [CLI, "serve", "POL1", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    const seen = (c: Buffer) => {
-      output += c.toString();
-      if (output.includes("POL1 ready")) resolve();
-    };
-    pdp.stdout?.on("data", seen);
-    pdp.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    pdp.once("exit", (code) => reject(new Error(`POL1 exited ${code}: ${output}`)));
-  });
+  writeFileSync(config, hostilePdpDeployFile(port, SIP1_KEY, MAX_STATES));
+  pdp = spawnCli("serve", ["POL1", "--config", config], { built: true });
+  await pdp.waitFor("POL1 ready", { stream: "stdout", ms: 110_000 });
 });
 
 afterAll(() => {
-  pdp?.kill("SIGKILL");
+  killStartedProcesses();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -82,7 +49,7 @@ describe("callgate serve POL1 under hostile COPS input", () => {
       pep.write(bytes);
       expect(await pep.refusedWith()).toBe(code);
     }
-    expect(pdp.exitCode).toBeNull();
+    expect(pdp.child.exitCode).toBeNull();
   });
 
   it("an impostor OPN for SIP1 is refused while SIP1 stays connected; a tampered REQ gets CC 14", async () => {
@@ -107,28 +74,24 @@ describe("callgate serve POL1 under hostile COPS input", () => {
     const total = 100_000;
     let decided = 0;
     let refused = 0;
-    let peakRss = rssMb(pdp.pid ?? 0);
+    let peakRss = rssMb(pdp.child.pid ?? 0);
     const answered = (async () => {
       while (decided + refused < total) {
         const m = await pep.next();
         if (m.op !== "DEC") continue;
         if (m.error?.code === ErrorCode.UnableToProcess) refused++;
         else decided++;
-        if ((decided + refused) % 5000 === 0) peakRss = Math.max(peakRss, rssMb(pdp.pid ?? 0));
+        if ((decided + refused) % 5000 === 0) peakRss = Math.max(peakRss, rssMb(pdp.child.pid ?? 0));
       }
     })();
-    for (let n = 1; n <= total; n += 1000) {
-      const batch: Buffer[] = [];
-      for (let k = n; k < n + 1000 && k <= total; k++) batch.push(pep.sealed(aaa(100 + k)));
-      if (!pep.socket.write(Buffer.concat(batch))) await new Promise((r) => pep.socket.once("drain", r));
-    }
+    await writeFlood(pep, 101, total);
     await answered;
-    peakRss = Math.max(peakRss, rssMb(pdp.pid ?? 0));
+    peakRss = Math.max(peakRss, rssMb(pdp.child.pid ?? 0));
     expect({ decided, refused }).toEqual({ decided: MAX_STATES, refused: total - MAX_STATES });
     expect(peakRss).toBeLessThan(RSS_BOUND_MB);
     pep.end();
     await pep.closed;
-    expect(pdp.exitCode).toBeNull();
+    expect(pdp.child.exitCode).toBeNull();
     const sip1 = new RawPep(port, SIP1_KEY);
     sip1.send({ op: "OPN", clientType: ClientType.SipAaa, pepId: "sip1.example.com" });
     expect((await sip1.next()).op).toBe("CAT");

@@ -17,6 +17,7 @@ import {
   type CopsMessage,
 } from "../../../protocols/cops/index.js";
 import { freePort } from "../../interop/sip-sipp-helpers.js";
+import { floodCall as info, handleOf, hostilePdpDeployFile, writeFlood } from "../../support/hostile-pdp.js";
 import { RawPep } from "../../support/raw-cops-pep.js";
 import { fuzzSeed, randomBytes, seededRandom } from "../../support/seeded-random.js";
 
@@ -24,8 +25,6 @@ const SIP1_KEY: CopsIntegrityConfig = { keyId: 41, key: Buffer.from("8d2c0e0a5b1
 const MAX_STATES = 500;
 
 const opn = (pepId: string, clientType: number = ClientType.SipAaa): CopsMessage => ({ op: "OPN", clientType, pepId });
-const info = (n: number) => ({ callId: `flood-${n}@example.com`, caller: "sip:a@example.com", callee: "sip:b@example.com", flows: [] });
-const handleOf = (n: number) => Buffer.from([n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
 
 let served: ServedRole;
 let port: number;
@@ -33,22 +32,7 @@ const refusals: string[] = [];
 
 beforeAll(async () => {
   port = await freePort();
-  const config = parseDeployConfig(
-    [
-      "topology: { clearinghouse: none }",
-      "roles:",
-      "  SIP1: { host: 127.0.0.1, sip: { udp: 5060 } }",
-      `  POL1: { host: 127.0.0.1, cops: ${port} }`,
-      "  R1:   { host: 127.0.0.1 }",
-      "copsSecurity:",
-      "  POL1:",
-      `    maxRequestStates: ${MAX_STATES}`,
-      "    peps:",
-      `      SIP1: { addresses: [127.0.0.1], integrity: { keyId: ${SIP1_KEY.keyId}, key: ${SIP1_KEY.key.toString("hex")} } }`,
-      "      R1: { addresses: [127.0.0.1] }",
-      "",
-    ].join("\n"),
-  );
+  const config = parseDeployConfig(hostilePdpDeployFile(port, SIP1_KEY, MAX_STATES));
   served = await serveRole({ config, role: "POL1", onDrop: (proto, cause, detail) => refusals.push(`${proto} ${cause} ${detail}`) });
 });
 afterAll(async () => {
@@ -180,13 +164,7 @@ describe("a 100,000-REQ flood on one connection", () => {
       };
       take();
     });
-    const batch: Buffer[] = [];
-    for (let n = 1; n <= total; n++) {
-      batch.push(pep.sealed(buildSipAaaRequest("AAA", handleOf(n), info(n))));
-      if (batch.length === 1000) {
-        if (!pep.socket.write(Buffer.concat(batch.splice(0)))) await new Promise((r) => pep.socket.once("drain", r));
-      }
-    }
+    await writeFlood(pep, 1, total);
     await answered;
     expect(decided).toBe(MAX_STATES);
     expect(refused).toBe(total - MAX_STATES);
