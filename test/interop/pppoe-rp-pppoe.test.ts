@@ -1,5 +1,6 @@
-// rp-pppoe's user-space client against our Access Concentrator Discovery machine, over a veth pair whose far
-// end lives in a network namespace this test creates. Raw frames cross into node through socat (a packet
+// rp-pppoe's user-space client against our Access Concentrator Discovery machine, and our Host Discovery
+// machine against rp-pppoe's pppoe-server, each over a veth pair whose far end lives in a network namespace
+// this test creates. Raw frames cross into node through socat (a packet
 // socket on the near end, one UDP datagram on loopback per frame). tshark then reads every frame of the
 // exchange, and a frame of every kind our codec writes, without a malformed or error flag.
 import { execFile, execFileSync, spawn } from "node:child_process";
@@ -12,14 +13,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PppoeDiscoveryServer, decodePppoeFrame, encodePppoeFrame } from "../../protocols/pppoe/index.js";
-import type { PppoeFrame, PppoeServerEvent } from "../../protocols/pppoe/index.js";
+import { PppoeDiscoveryClient, PppoeDiscoveryServer, decodePppoeFrame, encodePppoeFrame } from "../../protocols/pppoe/index.js";
+import type { PppoeAction, PppoeClientEvent, PppoeFrame, PppoeServerEvent } from "../../protocols/pppoe/index.js";
 
 const run = promisify(execFile);
 const suffix = randomBytes(3).toString("hex");
 const NETNS = `cgpppoe-${suffix}`;
 const NEAR = `cgpa${suffix}`; // in this namespace, where socat reads and writes raw frames
 const FAR = `cgpb${suffix}`; // in NETNS, where rp-pppoe runs
+const HOST_NEAR = `cgpc${suffix}`; // our Host's end
+const HOST_FAR = `cgpd${suffix}`; // pppoe-server's end, in NETNS
 const AC_NAME = "callgate-test-ac";
 
 /** pcap (LINKTYPE_ETHERNET) of whole frames, in order. */
@@ -58,15 +61,20 @@ let acMac = "";
 const wire: Buffer[] = [];
 const events: PppoeServerEvent[] = [];
 
+/** A veth pair: `near` here, `far` in NETNS, both up, without IPv6 so only the test's frames cross it. */
+async function vethPair(near: string, far: string): Promise<void> {
+  await run("ip", ["link", "add", near, "type", "veth", "peer", "name", far, "netns", NETNS]);
+  await run("sysctl", ["-qw", `net.ipv6.conf.${near}.disable_ipv6=1`]);
+  await run("ip", ["netns", "exec", NETNS, "sysctl", "-qw", `net.ipv6.conf.${far}.disable_ipv6=1`]);
+  await run("ip", ["link", "set", near, "up"]);
+  await run("ip", ["-n", NETNS, "link", "set", far, "up"]);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "pppoe-rp-"));
   await run("ip", ["netns", "add", NETNS]);
-  await run("ip", ["link", "add", NEAR, "type", "veth", "peer", "name", FAR, "netns", NETNS]);
-  // No IPv6 on the link: only the frames of the test cross it.
-  await run("sysctl", ["-qw", `net.ipv6.conf.${NEAR}.disable_ipv6=1`]);
-  await run("ip", ["netns", "exec", NETNS, "sysctl", "-qw", `net.ipv6.conf.${FAR}.disable_ipv6=1`]);
-  await run("ip", ["link", "set", NEAR, "up"]);
-  await run("ip", ["-n", NETNS, "link", "set", FAR, "up"]);
+  await vethPair(NEAR, FAR);
+  await vethPair(HOST_NEAR, HOST_FAR);
   acMac = readFileSync(`/sys/class/net/${NEAR}/address`, "utf8").trim();
   server = new PppoeDiscoveryServer({ mac: acMac, acName: AC_NAME, cookieSecret: randomBytes(32) });
 
@@ -93,6 +101,7 @@ afterAll(async () => {
   socat?.kill();
   udp?.close();
   await run("ip", ["link", "del", NEAR]).catch(() => undefined);
+  await run("ip", ["link", "del", HOST_NEAR]).catch(() => undefined);
   await run("ip", ["netns", "del", NETNS]).catch(() => undefined);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -177,3 +186,68 @@ describe("rp-pppoe client against our Access Concentrator", () => {
 function readMacInNetns(): string {
   return execFileSync("ip", ["netns", "exec", NETNS, "cat", `/sys/class/net/${FAR}/address`], { encoding: "utf8" }).trim();
 }
+
+describe("our Host Discovery machine against rp-pppoe's pppoe-server", () => {
+  it("gets a session from PADI/PADO/PADR/PADS, then takes the server's PADT", async () => {
+    // pppoe-server starts a "pppd" per session: here /bin/true, which exits at once, so the server ends the
+    // session with a PADT, as it does when a real pppd dies.
+    const rpServer = spawn("ip", ["netns", "exec", NETNS, "pppoe-server", "-F", "-I", HOST_FAR, "-C", "rp-ac", "-L", "10.77.0.1", "-R", "10.77.0.2", "-q", "/bin/true"], {
+      stdio: "ignore",
+    });
+    const socket = createSocket("udp4");
+    let bridge: ChildProcess | undefined;
+    try {
+      await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+      const port = socket.address().port;
+      const probe = createSocket("udp4");
+      await new Promise<void>((resolve) => probe.bind(0, "127.0.0.1", resolve));
+      const bridgePort = probe.address().port;
+      probe.close();
+      bridge = spawn("socat", [`INTERFACE:${HOST_NEAR}`, `UDP-DATAGRAM:127.0.0.1:${port},bind=127.0.0.1:${bridgePort}`], { stdio: "ignore" });
+      const hostMac = readFileSync(`/sys/class/net/${HOST_NEAR}/address`, "utf8").trim();
+      const client = new PppoeDiscoveryClient({ mac: hostMac, hostUniq: Buffer.from("callgate-1"), initialTimeoutMs: 500, padiAttempts: 6 });
+      const hostWire: Buffer[] = [];
+      const hostEvents: PppoeClientEvent[] = [];
+      const timers = new Map<string, NodeJS.Timeout>();
+      const apply = (actions: PppoeAction<PppoeClientEvent>[]): void => {
+        for (const a of actions) {
+          if (a.type === "send") {
+            hostWire.push(a.bytes);
+            socket.send(a.bytes, bridgePort, "127.0.0.1");
+          } else if (a.type === "set-timer") {
+            clearTimeout(timers.get(a.name));
+            timers.set(a.name, setTimeout(() => apply(client.handle({ type: "timer", name: a.name }, Date.now())), a.delayMs));
+          } else if (a.type === "cancel-timer") clearTimeout(timers.get(a.name));
+          else hostEvents.push(a.event);
+        }
+      };
+      socket.on("message", (bytes) => {
+        hostWire.push(Buffer.from(bytes));
+        apply(client.handle({ type: "frame", bytes }, Date.now()));
+      });
+      await new Promise((r) => setTimeout(r, 300)); // socat and pppoe-server open their sockets
+      apply(client.handle({ type: "start" }, Date.now()));
+      for (let i = 0; i < 300 && !hostEvents.some((e) => e.type === "terminated" || e.type === "failed"); i++) await new Promise((r) => setTimeout(r, 20));
+      for (const t of timers.values()) clearTimeout(t);
+
+      const serverMac = execFileSync("ip", ["netns", "exec", NETNS, "cat", `/sys/class/net/${HOST_FAR}/address`], { encoding: "utf8" }).trim();
+      const meaningful = hostEvents.filter((e) => e.type !== "dropped");
+      expect(meaningful).toEqual([
+        { type: "offer", acMac: serverMac, acName: "rp-ac", serviceNames: [""] },
+        { type: "session", sessionId: 1, acMac: serverMac, acName: "rp-ac", serviceName: "" },
+        { type: "terminated", by: "access-concentrator", sessionId: 1, message: expect.stringContaining("pppd") },
+      ]);
+      expect(client.state).toBe("closed");
+      // rp-pppoe echoed our Host-Uniq in PADO and PADS (else the machine would have dropped them).
+      const hostUniqs = hostWire.map((b) => decodePppoeFrame(b).packet).flatMap((p) => (p.kind === "discovery" ? p.tags.filter((t) => t.type === "host-uniq") : []));
+      expect(hostUniqs.length).toBeGreaterThanOrEqual(4);
+      const pcap = join(dir, "host.pcap");
+      writeFileSync(pcap, pcapOf(hostWire));
+      expect(flaggedFrames(pcap)).toBe("");
+    } finally {
+      bridge?.kill();
+      socket.close();
+      rpServer.kill();
+    }
+  });
+});
