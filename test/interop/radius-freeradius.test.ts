@@ -3,8 +3,7 @@
 // server's answers, and tshark, given the shared secret, dissects every packet of both without a malformed
 // flag and finds each Response Authenticator valid.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,15 +15,14 @@ import {
   radiusAttribute,
 } from "../../protocols/radius/index.js";
 import type { RadiusAttribute, RadiusPacket } from "../../protocols/radius/index.js";
+import { freeUdpPort, startFreeradiusLab } from "../support/freeradius-lab.mjs";
 
 const SECRET = "callgate-interop-secret";
 const MESSAGE_AUTHENTICATOR: RadiusAttribute = { type: 80, kind: "string", value: Buffer.alloc(16) };
 const dir = mkdtempSync(join(tmpdir(), "radius-interop-"));
-const raddb = join(dir, "raddb");
-const detailFile = join(dir, "detail");
-const radiusLog = join(dir, "radius.log");
 const pcap = join(dir, "radius.pcap");
-let freeradius: ChildProcess | undefined;
+let detailFile = "";
+let freeradius: { detailFile: string; stop: () => Promise<void> } | undefined;
 let tshark: ChildProcess | undefined;
 let ourServer: RadiusUdpServer | undefined;
 let client: RadiusUdpClient | undefined;
@@ -46,73 +44,12 @@ function radclient(args: string[], input: string): Promise<{ status: number | nu
 }
 let failed = false;
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 async function waitFor(what: string, check: () => boolean, ms = 15_000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** A copy of the Debian configuration with one site of ours on loopback (the brief's recipe). */
-function writeFreeradiusConfig(): void {
-  cpSync("/etc/freeradius/3.0", raddb, { recursive: true, dereference: false });
-  for (const f of readdirSync(join(raddb, "sites-enabled"))) rmSync(join(raddb, "sites-enabled", f));
-  rmSync(join(raddb, "mods-enabled", "eap"), { force: true });
-  const conf = readFileSync(join(raddb, "radiusd.conf"), "utf8")
-    .replace(/^(\s*)(user|group)\s*=/gm, "$1# $2 =")
-    .replace(/^logdir = .*$/m, `logdir = ${dir}`)
-    .replace(/^run_dir = .*$/m, `run_dir = ${dir}`)
-    .replace(/^(\s*)proxy_requests\s*=\s*yes/m, "$1proxy_requests = no")
-    .replace(/^(\s*)reject_delay\s*=\s*\d+/m, "$1reject_delay = 0");
-  writeFileSync(join(raddb, "radiusd.conf"), conf);
-  // require_message_authenticator: FreeRADIUS drops an Access-Request whose Message-Authenticator is absent or wrong
-  writeFileSync(
-    join(raddb, "clients.conf"),
-    `client loopback {\n\tipaddr = 127.0.0.1\n\tsecret = ${SECRET}\n\trequire_message_authenticator = yes\n}\n`,
-  );
-  writeFileSync(join(raddb, "mods-config", "files", "authorize"), 'alice\tCleartext-Password := "wonderland"\n\tReply-Message := "welcome alice"\n');
-  writeFileSync(join(raddb, "mods-enabled", "detail_callgate"), `detail detail_callgate {\n\tfilename = ${detailFile}\n\tpermissions = 0600\n\theader = "%t"\n}\n`);
-  writeFileSync(
-    join(raddb, "sites-enabled", "callgate"),
-    `server callgate {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = ${ports.auth}
-	}
-	listen {
-		type = acct
-		ipaddr = 127.0.0.1
-		port = ${ports.acct}
-	}
-	authorize {
-		files
-		pap
-	}
-	authenticate {
-		Auth-Type PAP {
-			pap
-		}
-	}
-	preacct {
-	}
-	accounting {
-		detail_callgate
-	}
-	post-auth {
-	}
-}
-`,
-  );
 }
 
 beforeAll(async () => {
@@ -133,7 +70,6 @@ beforeAll(async () => {
     },
   });
   ports.ours = ourServer.address().port;
-  writeFreeradiusConfig();
 
   const filter = `udp port ${ports.auth} or udp port ${ports.acct} or udp port ${ports.ours}`;
   tshark = spawn("tshark", ["-i", "lo", "-f", filter, "-w", pcap, "-q"], { stdio: ["ignore", "ignore", "pipe"] });
@@ -141,18 +77,23 @@ beforeAll(async () => {
   tshark.stderr!.on("data", (d: Buffer) => (tsharkErr += d.toString()));
   await waitFor("tshark to capture", () => /Capturing on/.test(tsharkErr));
 
-  freeradius = spawn("freeradius", ["-f", "-d", raddb, "-l", radiusLog], { stdio: "ignore" });
-  await waitFor("FreeRADIUS to be ready", () => existsSync(radiusLog) && /Ready to process requests/.test(readFileSync(radiusLog, "utf8")));
+  freeradius = await startFreeradiusLab({
+    dir,
+    secret: SECRET,
+    authPort: ports.auth,
+    acctPort: ports.acct,
+    // FreeRADIUS then drops an Access-Request whose Message-Authenticator is absent or wrong
+    requireMessageAuthenticator: true,
+    users: 'alice\tCleartext-Password := "wonderland"\n\tReply-Message := "welcome alice"\n',
+  });
+  detailFile = freeradius.detailFile;
   client = await RadiusUdpClient.open({ secret: SECRET, bindAddress: "127.0.0.1", initialTimeoutMs: 1000, maxRetransmissions: 3 });
 });
 
 afterAll(async () => {
   await client?.close();
   await ourServer?.close();
-  if (freeradius?.exitCode === null) {
-    freeradius.kill("SIGTERM");
-    await new Promise((r) => freeradius!.once("exit", r));
-  }
+  await freeradius?.stop();
   if (tshark?.exitCode === null) tshark.kill("SIGTERM");
   if (failed) console.error(`RADIUS interop files kept in ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
