@@ -44,29 +44,39 @@ export function fcs32(data: Uint8Array, fcs = 0xffffffff, start = 0, end = data.
   return fcs;
 }
 
-function mustEscape(octet: number, accm: number): boolean {
-  return octet === HDLC_FLAG || octet === HDLC_ESCAPE || (octet < 0x20 && ((accm >>> octet) & 1) === 1);
+/** Octets to escape under an ACCM: Flag, Control Escape and the flagged control characters (§4.2). */
+function escapeTable(accm: number): Uint8Array {
+  if (accm === cachedAccm) return cachedTable;
+  const table = new Uint8Array(256);
+  table[HDLC_FLAG] = 1;
+  table[HDLC_ESCAPE] = 1;
+  for (let o = 0; o < 0x20; o++) table[o] = (accm >>> o) & 1;
+  cachedAccm = accm;
+  cachedTable = table;
+  return table;
 }
+let cachedAccm = -1;
+let cachedTable = new Uint8Array(256);
 
 /**
  * One frame on the line: Flag, the stuffed frame (Address, Control, Protocol, Information as given) and its
  * FCS (complemented, least significant octet first), Flag.
  */
 export function encodeHdlcFrame(frame: Uint8Array, options: HdlcOptions = {}): Buffer {
-  const accm = (options.accm ?? DEFAULT_ACCM) >>> 0;
+  const escape = escapeTable((options.accm ?? DEFAULT_ACCM) >>> 0);
   const size = options.fcs ?? 16;
-  const fcsOctets = size / 8;
-  const withFcs = Buffer.alloc(frame.length + fcsOctets);
+  const withFcs = Buffer.alloc(frame.length + size / 8);
   withFcs.set(frame, 0);
   if (size === 16) withFcs.writeUInt16LE(~fcs16(frame) & 0xffff, frame.length);
   else withFcs.writeUInt32LE(~fcs32(frame) >>> 0, frame.length);
   let escaped = 0;
-  for (const o of withFcs) if (mustEscape(o, accm)) escaped++;
-  const out = Buffer.alloc(withFcs.length + escaped + 2);
+  for (let i = 0; i < withFcs.length; i++) escaped += escape[withFcs[i] ?? 0] ?? 0;
+  const out = Buffer.allocUnsafe(withFcs.length + escaped + 2);
   let w = 0;
   out[w++] = HDLC_FLAG;
-  for (const o of withFcs) {
-    if (mustEscape(o, accm)) {
+  for (let i = 0; i < withFcs.length; i++) {
+    const o = withFcs[i] ?? 0;
+    if (escape[o] === 1) {
       out[w++] = HDLC_ESCAPE;
       out[w++] = o ^ 0x20;
     } else out[w++] = o;
