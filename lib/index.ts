@@ -14,7 +14,10 @@ export { ClearinghouseNode } from "./roles/ch-node.js";
 export {
   DefaultPolicyAdapter,
   isPendingDecision,
+  isWireDecision,
   type Decision,
+  type PolicyWireExchange,
+  type PolicyWireAnswer,
   type PolicyAdapter,
   type AaaQuery,
   type AaaVerdict,

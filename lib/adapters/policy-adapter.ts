@@ -1,6 +1,7 @@
 // What a policy server decides locally: whether a call may proceed (AAA), which DiffServ class its media gets
 // (LDP), and what it learns from usage. A decision is given at once or later (a promise): the PolicyServer stays
 // a sans-I/O machine that parks the call and takes the answer as an event its driver delivers.
+import type { Protocol } from "../drivers/message-record.js";
 import type { MediaFlow } from "../flow/media-flows.js";
 
 export type CallSide = "originating" | "terminating";
@@ -46,12 +47,39 @@ export interface UsageObservation {
   octets: number;
 }
 
-/** A decision given at once (no allocation on the policy server's side) or later, when the promise settles. */
-export type Decision<R> = R | PromiseLike<R>;
+/**
+ * A decision asked of a remote decider in one message on the wire, like ClearinghouseAdapter's Exchange: the
+ * policy server sends `bytes` to `to` and the answer that comes back from `to` is read by the adapter's
+ * `decodeAnswer`.
+ */
+export interface PolicyWireExchange {
+  kind: "wire";
+  proto: Protocol;
+  to: string;
+  bytes: Buffer;
+  /** The message's label in the record stream. */
+  label: string;
+  /** What `decodeAnswer` returns for its answer. */
+  correlation: string;
+}
+
+/** A decision that came back on the wire: a verdict for `decideAaa`, a class for `chooseClass`. */
+export interface PolicyWireAnswer {
+  correlation: string;
+  result: AaaVerdict | ClassChoice;
+}
+
+/** A decision given at once (no allocation on the policy server's side), later (a promise), or on the wire. */
+export type Decision<R> = R | PromiseLike<R> | PolicyWireExchange;
 
 /** True for a decision still to come (a promise or any thenable). */
 export function isPendingDecision<R>(d: Decision<R> | void): d is PromiseLike<R> {
   return typeof d === "object" && d !== null && typeof (d as PromiseLike<R>).then === "function";
+}
+
+/** True for a decision asked on the wire. */
+export function isWireDecision<R>(d: Decision<R>): d is PolicyWireExchange {
+  return (d as Partial<PolicyWireExchange>).kind === "wire";
 }
 
 /**
@@ -65,6 +93,8 @@ export interface PolicyAdapter {
   chooseClass(q: ClassQuery): Decision<ClassChoice>;
   /** FIG. 6: the usage of an ended call; the report to the clearinghouse does not wait for it. */
   observeUsage(u: UsageObservation): void | PromiseLike<void>;
+  /** Reads an answer to a wire exchange (needed only by adapters that return one); throws on garbage. */
+  decodeAnswer?(bytes: Buffer, from: string): PolicyWireAnswer;
 }
 
 /** Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the latest usage it observes. */

@@ -4,6 +4,8 @@ import type { CdrStore } from "../adapters/cdr-store.js";
 import type { ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js";
 import type { PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { MessageRecord } from "../drivers/message-record.js";
+import type { FlowNode } from "../drivers/node.js";
+import type { CallEvent } from "./call-events.js";
 import type { CallEventBus } from "./call-events.js";
 import type { RunClock } from "./run-clock.js";
 
@@ -63,6 +65,11 @@ export interface RunOptions {
   events?: CallEventBus;
   /** The clock adapters wait on: bound to the virtual clock on the memory driver for the run. */
   clock?: RunClock;
+  /**
+   * Nodes beside the nine roles, on the memory driver only: the remote deciders a policy adapter's wire
+   * exchanges go to (a simulated RADIUS server, an authoriser), by node name.
+   */
+  services?: FlowNode<CallEvent>[];
 }
 
 export interface CallOutcome {

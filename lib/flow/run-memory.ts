@@ -57,6 +57,7 @@ export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }):
     transportOf: syntheticTransport(topology.sipTransport ?? "udp"),
   });
   for (const n of topo.nodes) net.add(n);
+  for (const n of opts.services ?? []) net.add(n);
   // A decision that settles after its event comes back as an event at the virtual time it settled.
   for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
   if (opts.clock) {

@@ -41,6 +41,7 @@ export function flowNetwork(
 }
 
 export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number; tls?: SocketTlsOptions }): Promise<RunResult> {
+  if ((opts.services?.length ?? 0) > 0) throw new Error("RunOptions.services: the memory driver only (the socket driver has no transport to them)");
   const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
   const errors: string[] = [];
   const net = flowNetwork(topology, topo.nodes, {

@@ -26,7 +26,16 @@ import {
   type SipAaaPurposeName,
 } from "../../protocols/cops/index.js";
 import type { ClearinghouseAdapter, ClearinghouseAnswer, AuthoriseResult, UsageReport } from "../adapters/clearinghouse-adapter.js";
-import { isPendingDecision, type AaaVerdict, type CallSide, type ClassChoice, type PolicyAdapter } from "../adapters/policy-adapter.js";
+import {
+  isPendingDecision,
+  isWireDecision,
+  type AaaVerdict,
+  type CallSide,
+  type ClassChoice,
+  type PolicyAdapter,
+  type PolicyWireAnswer,
+  type PolicyWireExchange,
+} from "../adapters/policy-adapter.js";
 import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -111,6 +120,8 @@ interface ParkedDecision {
   error: unknown;
   /** Not answered with the event that asked: its answer comes back as a `policy-answer:` timer event. */
   outOfTurn: boolean;
+  /** Asked on the wire: the exchange's correlation. */
+  correlation: string | undefined;
 }
 
 /**
@@ -167,6 +178,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** The policy adapter's decisions still to come, by parked id. */
   private parked = new Map<number, ParkedDecision>();
   private nextParked = 1;
+  /** Decisions asked on the wire, by correlation; and the peers they were asked of. */
+  private wireParked = new Map<string, ParkedDecision>();
+  private readonly policyPeers = new Set<string>();
   /** Decisions parked while handling the current event: each settles or yields a turn. */
   private turns: ParkedDecision[] = [];
   /** How a decision that settles after its event reaches this node again (a timer event); see `deliverDecisionsWith`. */
@@ -248,6 +262,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
             this.deliveredCallId = undefined;
           }
         }
+        if (this.policyPeers.has(ev.from)) return this.onPolicyWireAnswer(ev.bytes, ev.from, ev.now);
         if (ev.proto === "OSP" && this.opts.clearinghouse.onWire) return this.onClearinghouseAnswer(ev.bytes, ev.now);
         return [];
       case "timer": {
@@ -275,6 +290,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.waitingForRouter = [];
         this.pendingAuth = new Map();
         this.parked = new Map();
+        this.wireParked = new Map();
         this.turns = [];
         this.routerReported = new Set();
         this.pepSync.clear();
@@ -411,6 +427,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private authorise(call: PolicyCall, now: number): NodeAction[] {
     const verdict = this.opts.policy.decideAaa({ callId: call.callId, side: this.opts.side, caller: call.caller, callee: call.callee, flows: call.flows.map(fromCopsFlow), now });
     if (isPendingDecision(verdict)) return this.park(call, "aaa", verdict);
+    if (isWireDecision(verdict)) return this.parkOnWire(call, "aaa", verdict);
     return this.verdictGiven(call, verdict, now);
   }
 
@@ -434,7 +451,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
   // ---- the policy adapter's decisions that come later ----
 
   private park(call: PolicyCall, kind: ParkedDecision["kind"], pending: PromiseLike<AaaVerdict | ClassChoice>): NodeAction[] {
-    const entry: ParkedDecision = { id: this.nextParked++, call, kind, state: "waiting", value: undefined, error: undefined, outOfTurn: false };
+    const entry: ParkedDecision = { id: this.nextParked++, call, kind, state: "waiting", value: undefined, error: undefined, outOfTurn: false, correlation: undefined };
     this.parked.set(entry.id, entry);
     call.awaiting = entry.id;
     this.turns.push(entry);
@@ -443,6 +460,39 @@ export class PolicyServer implements FlowNode<CallEvent> {
       (err: unknown) => this.settle(entry, "failed", undefined, err),
     );
     return [];
+  }
+
+  /** One message to the remote decider; its answer comes back as a delivery from it (or the timeout refuses). */
+  private parkOnWire(call: PolicyCall, kind: ParkedDecision["kind"], exchange: PolicyWireExchange): NodeAction[] {
+    const entry: ParkedDecision = { id: this.nextParked++, call, kind, state: "waiting", value: undefined, error: undefined, outOfTurn: true, correlation: exchange.correlation };
+    this.parked.set(entry.id, entry);
+    this.wireParked.set(exchange.correlation, entry);
+    this.policyPeers.add(exchange.to);
+    call.awaiting = entry.id;
+    return [
+      { type: "send", proto: exchange.proto, to: exchange.to, bytes: exchange.bytes, label: exchange.label, callId: call.callId },
+      { type: "set-timer", key: POLICY_TIMEOUT_TIMER + entry.id, delayMs: this.opts.policyTimeoutMs ?? 3000 },
+    ];
+  }
+
+  private onPolicyWireAnswer(bytes: Buffer, from: string, now: number): NodeAction[] {
+    let answer: PolicyWireAnswer;
+    try {
+      if (this.opts.policy.decodeAnswer === undefined) throw new Error("the policy adapter has no decodeAnswer");
+      answer = this.opts.policy.decodeAnswer(bytes, from);
+    } catch (err) {
+      return [{ type: "emit", event: { type: "error", role: this.name, message: `bad policy answer from ${from}: ${String(err)}` } }];
+    }
+    const entry = this.wireParked.get(answer.correlation);
+    if (entry === undefined) return []; // late (timed out) or repeated
+    this.wireParked.delete(answer.correlation);
+    if (entry.state !== "waiting" || this.parked.get(entry.id) !== entry) return [];
+    const result = answer.result as Partial<AaaVerdict & ClassChoice>;
+    const fits = entry.kind === "aaa" ? typeof result.allow === "boolean" : typeof result.dscp === "number";
+    entry.state = fits ? "settled" : "failed";
+    if (fits) entry.value = answer.result;
+    else entry.error = `answer ${answer.correlation} from ${from} is not a ${entry.kind === "aaa" ? "verdict" : "class"}`;
+    return this.onParkedSettled(entry.id, now);
   }
 
   private settle(entry: ParkedDecision, state: "settled" | "failed", value: AaaVerdict | ClassChoice | undefined, error: unknown): void {
@@ -471,8 +521,13 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return this.answerParked(entry, now);
   }
 
-  private answerParked(entry: ParkedDecision, now: number): NodeAction[] {
+  private forgetParked(entry: ParkedDecision): void {
     this.parked.delete(entry.id);
+    if (entry.correlation !== undefined) this.wireParked.delete(entry.correlation);
+  }
+
+  private answerParked(entry: ParkedDecision, now: number): NodeAction[] {
+    this.forgetParked(entry);
     const call = entry.call;
     if (call.awaiting !== entry.id || call.forgotten) return []; // the call moved on (deleted, or this server restarted)
     call.awaiting = 0;
@@ -602,6 +657,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (!this.routerHandle) return [];
     const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
     if (isPendingDecision(choice)) return this.park(call, kind === "install" ? "class" : "reinstall", choice);
+    if (isWireDecision(choice)) return this.parkOnWire(call, kind === "install" ? "class" : "reinstall", choice);
     return this.classChosen(call, kind, choice, now);
   }
 
@@ -857,7 +913,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
     calls?.delete(key);
     call.deleted = true;
     if (call.awaiting !== 0) {
-      this.parked.delete(call.awaiting);
+      const entry = this.parked.get(call.awaiting);
+      if (entry !== undefined) this.forgetParked(entry);
       call.awaiting = 0;
     }
     if (call.phase === "authorising") {

@@ -1,8 +1,18 @@
 // Custom policy adapters through runCalls on both drivers: refusing callers, deciding after an asynchronous
 // delay (virtual clock in memory, setTimeout on sockets), and a decision that never comes (refused at its timeout).
 import { describe, expect, it } from "vitest";
-import { DefaultPolicyAdapter, type AaaQuery, type AaaVerdict, type ClassChoice, type ClassQuery, type PolicyAdapter } from "../../../lib/adapters/policy-adapter.js";
+import {
+  DefaultPolicyAdapter,
+  type AaaQuery,
+  type AaaVerdict,
+  type ClassChoice,
+  type ClassQuery,
+  type PolicyAdapter,
+  type PolicyWireAnswer,
+  type PolicyWireExchange,
+} from "../../../lib/adapters/policy-adapter.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
+import type { FlowNode, NodeAction, NodeEvent } from "../../../lib/drivers/node.js";
 import { CallEventBus, type CallEvent } from "../../../lib/flow/call-events.js";
 import { runCalls, type CallSpec, type RunOptions } from "../../../lib/flow/run-calls.js";
 import { RunClock } from "../../../lib/flow/run-clock.js";
@@ -159,5 +169,94 @@ describe("policy adapters on the memory driver", () => {
     expect(result.calls[0]?.finalStatusAtCaller).toBe(503);
     expect(errors).toContain("POL2: policy decision failed: authoriser unreachable");
     expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+  });
+});
+
+/** A remote authoriser on the memory network: answers an Access-Request after `delayMs` of virtual time, or never. */
+class AuthoriserNode implements FlowNode<CallEvent> {
+  readonly name = "AUTH";
+  readonly asked: string[] = [];
+  private readonly waiting = new Map<string, { from: string; callId: string; correlation: string; caller: string }>();
+  constructor(private readonly delayMs: number | "never") {}
+  handle(ev: NodeEvent): NodeAction<CallEvent>[] {
+    if (ev.type === "deliver") {
+      const req = JSON.parse(ev.bytes.toString()) as { correlation: string; caller: string };
+      this.asked.push(req.caller);
+      if (this.delayMs === "never") return [];
+      this.waiting.set(req.correlation, { from: ev.from, callId: ev.callId ?? "", ...req });
+      return [{ type: "set-timer", key: req.correlation, delayMs: this.delayMs }];
+    }
+    if (ev.type !== "timer") return [];
+    const req = this.waiting.get(ev.key);
+    if (req === undefined) return [];
+    this.waiting.delete(ev.key);
+    const allow = !req.caller.includes("mallory");
+    const bytes = Buffer.from(JSON.stringify({ correlation: req.correlation, allow }));
+    return [{ type: "send", proto: "RADIUS", to: req.from, bytes, label: allow ? "Access-Accept" : "Access-Reject", callId: req.callId }];
+  }
+}
+
+/** Asks AUTH in one RADIUS-labelled message per call (a wire exchange); chooses the class at once. */
+class WireAuthoriser implements PolicyAdapter {
+  private next = 1;
+  private readonly defaults = new DefaultPolicyAdapter();
+  decideAaa(q: AaaQuery): PolicyWireExchange {
+    const correlation = `auth-${this.next++}`;
+    return { kind: "wire", proto: "RADIUS", to: "AUTH", label: "Access-Request", correlation, bytes: Buffer.from(JSON.stringify({ correlation, caller: q.caller })) };
+  }
+  decodeAnswer(bytes: Buffer): PolicyWireAnswer {
+    const answer = JSON.parse(bytes.toString()) as { correlation: string; allow: boolean };
+    return { correlation: answer.correlation, result: answer.allow ? { allow: true } : { allow: false, sipStatus: 403, reason: "refused by AUTH" } };
+  }
+  chooseClass(q: ClassQuery): ClassChoice {
+    return this.defaults.chooseClass(q);
+  }
+  observeUsage(): void {}
+}
+
+describe("policy decisions asked on the wire (memory driver, a simulated authoriser)", () => {
+  it("answered after 25 virtual ms: alice connected (ladders pass check-ladder), mallory refused with the answer's 403", async () => {
+    const auth = new AuthoriserNode(25);
+    const result = await runCalls({
+      driver: "memory",
+      policy: { originating: new WireAuthoriser() },
+      services: [auth],
+      calls: [call("sip:alice@example.com", 0), call("sip:mallory@example.com", 50)],
+    });
+    const [alice, mallory] = result.calls;
+    expect(alice?.established).toBe(true);
+    expect(mallory?.finalStatusAtCaller).toBe(403);
+    expect(auth.asked).toEqual(["sip:alice@example.com", "sip:mallory@example.com"]);
+    const aliceId = alice?.callId ?? "";
+    const { setup, teardown } = splitCall(result.records, aliceId);
+    const s = checkLadder(setup, "setup");
+    expect(s.status, s.output).toBe(0);
+    const t = checkLadder(teardown, "teardown");
+    expect(t.status, t.output).toBe(0);
+    // One hop to AUTH, its 25 ms, one hop back: then POL1 goes on to the clearinghouse.
+    expect(at(result.records, aliceId, "AuthorisationRequest", "POL1") - at(result.records, aliceId, "Access-Request", "POL1")).toBe(1 + 25 + 1);
+    expect(result.records.filter((r) => r.proto === "RADIUS").map((r) => `${r.from}>${r.to} ${r.msg}`)).toEqual([
+      "POL1>AUTH Access-Request", "AUTH>POL1 Access-Accept", "POL1>AUTH Access-Request", "AUTH>POL1 Access-Reject",
+    ]);
+    expect(result.cdrs.map((c) => c.callId)).toEqual([aliceId, aliceId]);
+    expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+  });
+
+  it("an authoriser that never answers: refused with 503 at the policy timeout", async () => {
+    const result = await runCalls({
+      driver: "memory",
+      policy: { originating: new WireAuthoriser() },
+      services: [new AuthoriserNode("never")],
+      topology: { policyTimeoutMs: 400 },
+      calls: [call("sip:alice@example.com", 0)],
+    });
+    const callId = result.calls[0]?.callId ?? "";
+    expect(result.calls[0]?.finalStatusAtCaller).toBe(503);
+    expect(at(result.records, callId, "DEC AAA", "POL1") - at(result.records, callId, "Access-Request", "POL1")).toBe(400);
+    expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+  });
+
+  it("services are refused on the socket driver, which has no transport to them", async () => {
+    await expect(runCalls({ driver: "net", services: [new AuthoriserNode(1)], calls: [] })).rejects.toThrow(/memory driver only/);
   });
 });
