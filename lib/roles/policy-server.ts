@@ -916,6 +916,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
       const entry = this.parked.get(call.awaiting);
       if (entry !== undefined) this.forgetParked(entry);
       call.awaiting = 0;
+      if (entry?.kind === "class" && call.phase === "installing") {
+        // Its class never chosen, nothing went to the router: nothing to remove there.
+        call.phase = "authorised";
+        call.instances = 0;
+      }
     }
     if (call.phase === "authorising") {
       call.phase = "over";
