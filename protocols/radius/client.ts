@@ -1,6 +1,8 @@
 // Sans-I/O RADIUS client: events in (send, receive, tick with the time), actions out. Retransmits the same
 // bytes, so the same Identifier and Request Authenticator (RFC 5080 §2.2.1); at most 256 requests
-// outstanding per (server, port), the rest queued (RFC 2865 §3: the Identifier is one octet).
+// outstanding per (server, port), the rest queued (RFC 2865 §3: the Identifier is one octet). An answered
+// Identifier rests before reuse: a server still finishing the old request would take the new one for a
+// conflicting packet (FreeRADIUS drops it, then handles the retransmission as new: a duplicate record).
 import { RadiusCode, decodeRadiusPacket, encodeRadiusPacket, verifyRadiusPacket } from "./codec.js";
 import type { RadiusAttribute, RadiusPacket } from "./codec.js";
 import { RadiusDecodeError } from "./errors.js";
@@ -26,6 +28,10 @@ export interface RadiusClientOptions {
   maxTimeoutMs?: number;
   maxRetransmissions?: number;
   maxDurationMs?: number;
+  /** Requests in flight per (server, port), 1..256 (the Identifier is one octet). */
+  maxOutstandingPerServer?: number;
+  /** How long an Identifier rests after its answer or timeout before it is used again (default 50 ms). */
+  identifierRestMs?: number;
   /** Requests waiting for an Identifier, per server, beyond which `send` refuses. */
   maxQueuedPerServer?: number;
 }
@@ -59,7 +65,11 @@ interface ServerState {
   to: RadiusEndpoint;
   byIdentifier: Map<number, Pending>;
   nextIdentifier: number;
+  /** Identifiers resting, oldest first, and when each may be used again. */
+  resting: { identifier: number; until: number }[];
   queue: Queued[];
+  /** Index of the queue's head (shifting a long array is O(n)). */
+  queueHead: number;
 }
 
 const endpointKey = (e: RadiusEndpoint): string => `${e.address}|${e.port}`;
@@ -77,6 +87,8 @@ export class RadiusClientMachine {
   private readonly mrc: number;
   private readonly mrd: number;
   private readonly maxQueued: number;
+  private readonly maxOutstanding: number;
+  private readonly restMs: number;
 
   constructor(private readonly options: RadiusClientOptions) {
     this.irt = options.initialTimeoutMs ?? 2000;
@@ -84,6 +96,8 @@ export class RadiusClientMachine {
     this.mrc = options.maxRetransmissions ?? 5;
     this.mrd = options.maxDurationMs ?? 30000;
     this.maxQueued = options.maxQueuedPerServer ?? 100_000;
+    this.maxOutstanding = Math.min(256, Math.max(1, options.maxOutstandingPerServer ?? 256));
+    this.restMs = options.identifierRestMs ?? 50;
   }
 
   /** Requests in flight (holding an Identifier) and waiting, over all servers. */
@@ -95,7 +109,7 @@ export class RadiusClientMachine {
 
   get queued(): number {
     let n = 0;
-    for (const s of this.servers.values()) n += s.queue.length;
+    for (const s of this.servers.values()) n += s.queue.length - s.queueHead;
     return n;
   }
 
@@ -107,18 +121,32 @@ export class RadiusClientMachine {
     const key = endpointKey(to);
     let server = this.servers.get(key);
     if (!server) {
-      server = { to: { address: to.address, port: to.port }, byIdentifier: new Map(), nextIdentifier: 0, queue: [] };
+      server = { to: { address: to.address, port: to.port }, byIdentifier: new Map(), nextIdentifier: 0, resting: [], queue: [], queueHead: 0 };
       this.servers.set(key, server);
     }
-    if (server.byIdentifier.size < 256) return { handle, actions: [this.dispatch(now, server, { handle, request, authenticator })] };
-    if (server.queue.length >= this.maxQueued) return { handle, actions: [{ type: "queue-full", handle }] };
+    if (server.queueHead === server.queue.length && this.canDispatch(now, server))
+      return { handle, actions: [this.dispatch(now, server, { handle, request, authenticator })] };
+    if (server.queue.length - server.queueHead >= this.maxQueued) return { handle, actions: [{ type: "queue-full", handle }] };
     server.queue.push({ handle, request, authenticator });
     return { handle, actions: [] };
   }
 
+  private canDispatch(now: number, server: ServerState): boolean {
+    let rested = 0;
+    while (rested < server.resting.length && server.resting[rested]!.until <= now) rested++;
+    if (rested > 0) server.resting.splice(0, rested);
+    return server.byIdentifier.size < this.maxOutstanding && server.byIdentifier.size + server.resting.length < 256;
+  }
+
+  private release(now: number, server: ServerState, identifier: number): void {
+    server.byIdentifier.delete(identifier);
+    if (this.restMs > 0) server.resting.push({ identifier, until: now + this.restMs });
+  }
+
   private dispatch(now: number, server: ServerState, q: Queued): RadiusClientAction {
     let identifier = server.nextIdentifier;
-    while (server.byIdentifier.has(identifier)) identifier = (identifier + 1) & 0xff;
+    const resting = new Set(server.resting.map((r) => r.identifier));
+    while (server.byIdentifier.has(identifier) || resting.has(identifier)) identifier = (identifier + 1) & 0xff;
     server.nextIdentifier = (identifier + 1) & 0xff;
     const datagram = encodeRadiusPacket(
       { code: q.request.code, identifier, authenticator: q.authenticator, attributes: q.request.attributes },
@@ -161,15 +189,27 @@ export class RadiusClientMachine {
     if (!expectedResponse(pending.code, packet.code)) return [{ type: "drop", from, cause: "unexpected-code" }];
     const verdict = verifyRadiusPacket(datagram, this.options.secret, pending.requestAuthenticator);
     if (verdict !== "ok") return [{ type: "drop", from, cause: verdict }];
-    server.byIdentifier.delete(packet.identifier);
+    this.release(now, server, packet.identifier);
     const actions: RadiusClientAction[] = [{ type: "response", handle: pending.handle, packet, from }];
     this.refill(now, server, actions);
     return actions;
   }
 
   private refill(now: number, server: ServerState, actions: RadiusClientAction[]): void {
-    while (server.byIdentifier.size < 256 && server.queue.length > 0) actions.push(this.dispatch(now, server, server.queue.shift()!));
-    if (server.byIdentifier.size === 0 && server.queue.length === 0) this.servers.delete(endpointKey(server.to));
+    while (server.queueHead < server.queue.length && this.canDispatch(now, server)) {
+      const next = server.queue[server.queueHead]!;
+      server.queue[server.queueHead++] = undefined as unknown as Queued;
+      actions.push(this.dispatch(now, server, next));
+    }
+    if (server.queueHead === server.queue.length) {
+      server.queue = [];
+      server.queueHead = 0;
+    } else if (server.queueHead > 1024 && server.queueHead * 2 > server.queue.length) {
+      server.queue = server.queue.slice(server.queueHead);
+      server.queueHead = 0;
+    }
+    this.canDispatch(now, server);
+    if (server.byIdentifier.size === 0 && server.queue.length === 0 && server.resting.length === 0) this.servers.delete(endpointKey(server.to));
   }
 
   /** Time has reached `now`: retransmit what is due, give up on what has run out (RFC 5080 §2.2.1 MRC, MRD). */
@@ -179,7 +219,7 @@ export class RadiusClientMachine {
       for (const p of [...server.byIdentifier.values()]) {
         if (p.deadline > now) continue;
         if (p.retransmissions >= this.mrc || now - p.firstSentAt >= this.mrd) {
-          server.byIdentifier.delete(p.identifier);
+          this.release(now, server, p.identifier);
           actions.push({ type: "timeout", handle: p.handle, retransmissions: p.retransmissions });
           continue;
         }
@@ -193,10 +233,17 @@ export class RadiusClientMachine {
     return actions;
   }
 
-  /** Earliest time `tick` has work, or undefined when nothing is outstanding. */
+  /** Earliest time `tick` has work (a retransmission, a give-up, a queued request or rested Identifier), or undefined. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const s of this.servers.values()) for (const p of s.byIdentifier.values()) if (next === undefined || p.deadline < next) next = p.deadline;
+    const consider = (t: number): void => {
+      if (next === undefined || t < next) next = t;
+    };
+    for (const s of this.servers.values()) {
+      for (const p of s.byIdentifier.values()) consider(p.deadline);
+      const firstRest = s.resting[0];
+      if (firstRest && s.queueHead < s.queue.length) consider(firstRest.until);
+    }
     return next;
   }
 }

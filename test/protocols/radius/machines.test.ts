@@ -85,14 +85,21 @@ describe("client machine (RFC 5080 §2.2.1)", () => {
     expect(ok[0]).toMatchObject({ type: "response", handle, packet: { code: RadiusCode.AccountingResponse } });
     expect(c.outstanding).toBe(0);
     expect(c.nextDeadline()).toBeUndefined();
-    // a late duplicate of the answer matches nothing: no state is left for the server, then its Identifier
-    // belongs to a new request whose authenticator the stale answer fails
-    expect(c.receive(3, SERVER, good)[0]).toMatchObject({ type: "drop", cause: "unknown-server" });
-    c.send(4, SERVER, start("b"));
-    expect(c.receive(5, SERVER, good)[0]).toMatchObject({ type: "drop", cause: "bad-authenticator" });
-    c.send(6, SERVER, start("c"));
-    const [third] = sends(c.send(6, SERVER, start("d")).actions);
-    expect(c.receive(7, SERVER, answer(third!).fill(0x63, 1, 2))[0]).toMatchObject({ type: "drop", cause: "unknown-identifier" });
+    // a late duplicate of the answer matches nothing, also once its Identifier has rested and is in use again
+    expect(c.receive(3, SERVER, good)[0]).toMatchObject({ type: "drop", cause: "unknown-identifier" });
+    for (let i = 0; i < 256; i++) c.send(100 + i, SERVER, start(`s${i}`));
+    expect(c.receive(400, SERVER, good)[0]).toMatchObject({ type: "drop", cause: "bad-authenticator" });
+  });
+
+  it("uses Identifiers round-robin and lets an answered one rest before reuse", () => {
+    const c = client({ identifierRestMs: 50 });
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [d] = sends(c.send(i * 10, SERVER, start(`s${i}`)).actions);
+      ids.push(d![1]!);
+      c.receive(i * 10 + 1, SERVER, answer(d!));
+    }
+    expect(ids).toEqual([0, 1, 2]);
   });
 
   it("keeps at most 256 outstanding per (server, port), queues the rest, and frees Identifiers as answers come", () => {
@@ -105,8 +112,11 @@ describe("client machine (RFC 5080 §2.2.1)", () => {
     expect(new Set(first.map((d) => d[1])).size).toBe(256);
     expect(c.outstanding).toBe(257);
     expect(c.queued).toBe(44);
-    // answering one releases exactly one queued request, with the freed Identifier
-    const released = sends(c.receive(1, SERVER, answer(first[10]!)));
+    // an answer frees an Identifier, which rests 50 ms before exactly one queued request takes it
+    expect(sends(c.receive(1, SERVER, answer(first[10]!)))).toHaveLength(0);
+    expect(c.nextDeadline()).toBe(51);
+    expect(sends(c.tick(50))).toHaveLength(0);
+    const released = sends(c.tick(51));
     expect(released).toHaveLength(1);
     expect(released[0]![1]).toBe(first[10]![1]);
     expect(decodeRadiusPacket(released[0]!, SECRET).attributes[1]).toEqual(radiusAttribute("Acct-Session-Id", "s256"));
