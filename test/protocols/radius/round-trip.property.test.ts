@@ -29,10 +29,9 @@ describe("RADIUS codec properties", () => {
     );
   });
 
-  it("any flipped bit inside a signed packet fails verification or decoding", () => {
+  it("any flipped bit of a packet with a Message-Authenticator fails verification or decoding", () => {
     fc.assert(
       fc.property(packetArb, secret, fc.nat(), fc.nat(7), (p, s, at, bit) => {
-        if (p.code === RadiusCode.AccessRequest) return; // its authenticator is random: only a Message-Authenticator signs it
         const requestAuthenticator = Buffer.alloc(16, 5);
         const wire = encodeRadiusPacket({ ...p, attributes: [...p.attributes, MA] }, s, requestAuthenticator);
         const flipped = Buffer.from(wire);
