@@ -121,4 +121,27 @@ describe("PolicyServer: the PEP deletes a state whose decision is pending", () =
     expect(pep.decisions).toEqual([]);
     expect(pol.pendingDecisions).toBe(0);
   });
+
+  it("a synchronous adapter costs no promise: every event the server handles returns its actions at once", async () => {
+    const pol = new PolicyServer({ name: "POL", side: "originating", router: "R", policy: new DefaultPolicyAdapter(), clearinghouse: new NoClearinghouse() });
+    let arrays = 0;
+    let promises = 0;
+    const counted: FlowNode<CallEvent> = {
+      name: "POL",
+      handle(ev) {
+        const out = pol.handle(ev);
+        if (Array.isArray(out)) arrays++;
+        else promises++;
+        return out;
+      },
+    };
+    const pep = scriptedPep([{ at: 10, purpose: "AAA" }, { at: 20, purpose: "LDP" }, { at: 5000, purpose: "noLDP" }, { at: 5010, purpose: "DRQ" }]);
+    const net = new MemoryNetwork<CallEvent>();
+    net.add(counted).add(new EdgeRouter({ name: "R", pdp: "POL" })).add(pep);
+    net.start();
+    await net.run({ untilMs: 10_000 });
+    expect(pep.decisions).toEqual(["12 AAA yes", "24 LDP yes", "5004 noLDP yes"]);
+    expect(promises).toBe(0);
+    expect(arrays).toBeGreaterThan(8);
+  });
 });
