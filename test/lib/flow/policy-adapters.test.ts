@@ -1,6 +1,8 @@
 // Custom policy adapters through runCalls on both drivers: refusing callers, deciding after an asynchronous
 // delay (virtual clock in memory, setTimeout on sockets), and a decision that never comes (refused at its timeout).
 import { describe, expect, it } from "vitest";
+import { MemoryCdrStore } from "../../../lib/adapters/cdr-store-memory.js";
+import { NoClearinghouse } from "../../../lib/adapters/clearinghouse-adapter.js";
 import {
   DefaultPolicyAdapter,
   type AaaQuery,
@@ -258,5 +260,30 @@ describe("policy decisions asked on the wire (memory driver, a simulated authori
 
   it("services are refused on the socket driver, which has no transport to them", async () => {
     await expect(runCalls({ driver: "net", services: [new AuthoriserNode(1)], calls: [] })).rejects.toThrow(/memory driver only/);
+  });
+});
+
+describe("runCalls' other adapters (memory driver)", () => {
+  it("the caller's CDR store receives the clearinghouse's records", async () => {
+    const store = new MemoryCdrStore();
+    const result = await runCalls({ driver: "memory", cdrStore: store, calls: [call("sip:alice@example.com", 0)] });
+    const stored = await store.query();
+    expect(stored.map((r) => r.role).sort()).toEqual(["destination", "source"]);
+    expect(result.cdrs).toHaveLength(2);
+  });
+
+  it("clearinghouse adapters per side: with NoClearinghouse on both, no OSP message is sent and usage is reported locally", async () => {
+    const usage: string[] = [];
+    const events = new CallEventBus();
+    events.on("usage", (e) => usage.push(`${e.role} ${e.reported}`));
+    const result = await runCalls({
+      driver: "memory",
+      clearinghouse: { originating: new NoClearinghouse(), terminating: new NoClearinghouse() },
+      events,
+      calls: [call("sip:alice@example.com", 0)],
+    });
+    expect(result.calls[0]?.established).toBe(true);
+    expect(result.records.filter((r) => r.proto === "OSP")).toEqual([]);
+    expect(usage.sort()).toEqual(["POL1 local", "POL2 local"]);
   });
 });
