@@ -406,9 +406,12 @@ export class CopsPdpConnection {
       const head = this.queue[this.queueHead];
       if (head === undefined || (head.answer === undefined && !head.dropped)) break;
       this.queueHead++;
-      if (head.answer && !head.dropped) {
-        this.countReports(head.answer, out);
-        this.send(head.answer, out);
+      const answer = head.answer;
+      // Sent: the slot (kept until the queue is compacted) no longer pins the DEC and its handle's pool slab.
+      head.answer = undefined;
+      if (answer && !head.dropped) {
+        this.countReports(answer, out);
+        this.send(answer, out);
       }
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
