@@ -2,16 +2,16 @@
 // mid-run and started again. Afterwards every answered call has exactly one CDR per side in the clearinghouse's
 // SQLite store, the routers removed every classifier they installed, and no role holds a call or a COPS
 // request state (RFC 2748 §2.5 resynchronisation, RFC 3084 state reported by the router).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { recordFromJsonLine } from "../../lib/drivers/message-record.js";
-import { freePort } from "./sip-sipp-helpers.js";
+import { BUILT_CLI as CLI, killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
+import { rolesSection } from "../support/deploy-file.js";
+import { SERVER_ROLES as SERVERS, namedFreePorts, serveProcess } from "../support/serve-deployment.js";
 
-const CLI = join(process.cwd(), "dist", "lib", "cli", "main.js");
-const SERVERS = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] as const;
 /**
  * Roles killed, one deployment each (about 4 minutes for the seven). CHAOS_ROLES=POL1,R1 narrows the list;
  * CHAOS_ROLES=UAS kills the callee (80 s: calls it left ringing end 64·T1 after the caller's CANCEL).
@@ -22,44 +22,19 @@ const INTERVAL_MS = 100;
 const KILL_AFTER_MS = 2500;
 const DOWN_MS = 300;
 
-const children = new Set<ChildProcess>();
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
+afterAll(killStartedProcesses);
 
 /** The host's monotonic clock, as `callgate serve` stamps its records. */
 const hostClockMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function serve(role: string, config: string, record: string, extra: string[] = []): Proc {
-  const child = spawn(process.execPath, [CLI, "serve", role, "--config", config, "--record", record, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function ready(p: Proc, role: string, times = 1): Promise<void> {
-  const until = Date.now() + 90_000;
-  while (p.output().split(`${role} ready`).length - 1 < times) {
-    if (p.child.exitCode !== null) throw new Error(`${role} exited: ${p.output()}`);
-    if (Date.now() > until) throw new Error(`${role} not ready: ${p.output()}`);
-    await sleep(20);
-  }
-}
+const serve = (role: string, config: string, record: string): RunningProcess => serveProcess(role, config, record, { built: true });
+/** Resolves once `ROLE ready` has been printed `times` times (a restarted role prints it again). */
+const ready = (p: RunningProcess, role: string, times = 1): Promise<void> => p.waitFor(`${role} ready`, { what: role, ms: 90_000, times });
 
 async function writeConfig(dir: string): Promise<string> {
-  const ports = new Set<number>();
-  while (ports.size < 7) ports.add(await freePort());
-  const [uac, sip1, pol1, ch, sip2, pol2, uas] = [...ports];
+  const { uac, sip1, pol1, ch, sip2, pol2, uas } = await namedFreePorts(["uac", "sip1", "pol1", "ch", "sip2", "pol2", "uas"]);
+  const sip = (port: number): string => `{ udp: ${port} }`;
   const file = join(dir, "deploy.yaml");
   writeFileSync(
     file,
@@ -69,16 +44,7 @@ async function writeConfig(dir: string): Promise<string> {
       // Short clearinghouse timers: a usage report to a dead clearinghouse is retried within the run.
       "topology: { clearinghouse: osp-http, signedTokens: true, sipTransport: udp, clearinghouseTimeoutMs: 1000, usageRetryMs: 1000 }",
       "cdrStore: cdrs.sqlite",
-      "roles:",
-      `  UAC:  { host: 127.0.0.1, sip: { udp: ${uac} } }`,
-      `  SIP1: { host: 127.0.0.1, sip: { udp: ${sip1} } }`,
-      `  POL1: { host: 127.0.0.1, cops: ${pol1} }`,
-      "  R1:   { host: 127.0.0.1 }",
-      `  CH:   { host: 127.0.0.1, osp: ${ch} }`,
-      `  SIP2: { host: 127.0.0.1, sip: { udp: ${sip2} } }`,
-      `  POL2: { host: 127.0.0.1, cops: ${pol2} }`,
-      "  R2:   { host: 127.0.0.1 }",
-      `  UAS:  { host: 127.0.0.1, sip: { udp: ${uas} } }`,
+      ...rolesSection({ UAC: sip(uac), SIP1: sip(sip1), POL1: pol1, CH: ch, SIP2: sip(sip2), POL2: pol2, UAS: sip(uas) }),
       // A caller that hears nothing final for 5 s cancels (the callee's process may have died while ringing).
       `calls: { count: ${CALLS}, intervalMs: ${INTERVAL_MS}, answerDelayMs: 200, durationMs: 2000, hangUp: caller, noAnswerTimeoutMs: 5000 }`,
       "",
@@ -123,7 +89,7 @@ describe("chaos: one role SIGKILLed and restarted under load (nine callgate serv
       const dir = mkdtempSync(join(tmpdir(), "callgate-chaos-"));
       const config = await writeConfig(dir);
       const record = (role: string): string => join(dir, `${role}.jsonl`);
-      const procs = new Map<string, Proc>();
+      const procs = new Map<string, RunningProcess>();
       for (const role of SERVERS) procs.set(role, serve(role, config, record(role)));
       for (const role of SERVERS) await ready(procs.get(role)!, role);
       const uac = serve("UAC", config, record("UAC"));
