@@ -24,6 +24,9 @@ const LIMIT_ARGS = ["--header-timeout", "1000", "--body-timeout", "1000", "--idl
 // connections are all open before any deadline passes, so what the cap closes is told apart.
 const HTTP_LIMIT_ARGS = LIMIT_ARGS.map((a, i) => (LIMIT_ARGS[i - 1] === "--header-timeout" ? "5000" : a));
 
+/** What an OSP listener under these attacks drops, each cause logged once. */
+const OSP_LISTENER_CAUSES = ["OSP:connection-cap", "OSP:idle-timeout", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"];
+
 const sockets = new Set<Socket>();
 afterAll(() => {
   for (const s of sockets) s.destroy();
@@ -52,6 +55,28 @@ function watchRss(pid: number): { max(): number; stop(): void } {
   sample();
   const timer = setInterval(sample, 100);
   return { max: () => max, stop: () => clearInterval(timer) };
+}
+
+/** 1,000 idle connections to an OSP listener capped at 600: 400 closed at once, the rest later by its deadlines. */
+async function expectCapOf600(port: number): Promise<void> {
+  const idle = await thousandIdle(port);
+  await eventually(() => idle.filter((c) => c.isClosed()).length >= 400, 5000, "400 connections past the cap closed");
+  expect(idle.filter((c) => c.isClosed()).length).toBe(400);
+  await Promise.all(idle.map((c) => c.closed));
+}
+
+/** The process is still up and its peak RSS stayed under `boundMb` (printed for the record). */
+function expectUpUnderBound(cli: RunningProcess, rss: { max(): number; stop(): void }, boundMb: number, name: string): void {
+  expect(cli.child.exitCode).toBeNull();
+  rss.stop();
+  expect(rss.max()).toBeLessThan(boundMb);
+  console.log(`${name}: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${boundMb} MB)`);
+}
+
+/** Each cause logged once (the DropLog's interval is a minute), however many drops. */
+function expectLoggedOnce(stderr: string, causes: string[]): void {
+  const logged = stderr.split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
+  for (const cause of causes) expect(logged.filter((c) => c === cause), cause).toHaveLength(1);
 }
 
 /** A UDP socket on 127.0.0.1 that keeps every SIP message it receives. */
@@ -262,10 +287,7 @@ describe("hostile input against `callgate proxy` (SIP over UDP and TCP)", () => 
       const afterTcp = await sippCall(`127.0.0.1:${tcpPort}`, "t1", 1, 1);
       expect(afterTcp["SuccessfulCall(C)"]).toBe("1");
 
-      expect(proxy.child.exitCode).toBeNull();
-      rss.stop();
-      expect(rss.max()).toBeLessThan(PROXY_RSS_BOUND_MB);
-      console.log(`callgate proxy: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${PROXY_RSS_BOUND_MB} MB)`);
+      expectUpUnderBound(proxy, rss, PROXY_RSS_BOUND_MB, "callgate proxy");
     } finally {
       rss.stop();
       peer.close();
@@ -341,20 +363,13 @@ describe("hostile input against `callgate lab` (SIP over UDP at SIP1, COPS at PO
       const after = await sippCall(sip1, "u1", 1, 1);
       expect(after["SuccessfulCall(C)"]).toBe("1");
 
-      expect(lab.child.exitCode).toBeNull();
-      rss.stop();
-      expect(rss.max()).toBeLessThan(LAB_RSS_BOUND_MB);
-      console.log(`callgate lab: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${LAB_RSS_BOUND_MB} MB)`);
+      expectUpUnderBound(lab, rss, LAB_RSS_BOUND_MB, "callgate lab");
     } finally {
       rss.stop();
       peer.close();
       expect(await lab.stop()).toBe(0);
     }
-    // Each cause logged once (the DropLog's interval is a minute), however many connections it closed.
-    const causes = lab.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
-    for (const cause of ["SIP:malformed-datagram", "COPS:unknown-peer", "COPS:connection-cap", "OSP:connection-cap", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
-      expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
-    }
+    expectLoggedOnce(lab.stderr(), ["SIP:malformed-datagram", "COPS:unknown-peer", "COPS:connection-cap", "OSP:connection-cap", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]);
   });
 });
 
@@ -366,26 +381,17 @@ describe("hostile input against `callgate clearinghouse` (OSP over HTTP)", () =>
     const rss = watchRss(ch.child.pid!);
     try {
       await ospHttpAttacks(port, "hostile");
-      const idle = await thousandIdle(port);
-      await eventually(() => idle.filter((c) => c.isClosed()).length >= 400, 5000, "400 connections past the cap closed");
-      expect(idle.filter((c) => c.isClosed()).length).toBe(400);
-      await Promise.all(idle.map((c) => c.closed));
+      await expectCapOf600(port);
       const answer = await new OspClient({ url }).authorise(
         authorisationRequest({ messageId: "after-1", nowMs: Date.now(), callId: Buffer.from("hostile-after"), callingNumber: "14085550000", calledNumber: "441632960002" }),
       );
       expect(answer.status.code).toBe(200);
-      expect(ch.child.exitCode).toBeNull();
-      rss.stop();
-      expect(rss.max()).toBeLessThan(CLEARINGHOUSE_RSS_BOUND_MB);
-      console.log(`callgate clearinghouse: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${CLEARINGHOUSE_RSS_BOUND_MB} MB)`);
+      expectUpUnderBound(ch, rss, CLEARINGHOUSE_RSS_BOUND_MB, "callgate clearinghouse");
     } finally {
       rss.stop();
       expect(await ch.stop()).toBe(0);
     }
-    const causes = ch.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
-    for (const cause of ["OSP:connection-cap", "OSP:idle-timeout", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
-      expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
-    }
+    expectLoggedOnce(ch.stderr(), OSP_LISTENER_CAUSES);
   });
 });
 
@@ -409,21 +415,12 @@ describe("hostile input against `callgate serve CH` with the deployment file's l
     const rss = watchRss(served.child.pid!);
     try {
       await ospHttpAttacks(ch, "callgate-POL1");
-      const idle = await thousandIdle(ch);
-      await eventually(() => idle.filter((c) => c.isClosed()).length >= 400, 5000, "400 connections past the cap closed");
-      expect(idle.filter((c) => c.isClosed()).length).toBe(400);
-      await Promise.all(idle.map((c) => c.closed));
-      expect(served.child.exitCode).toBeNull();
-      rss.stop();
-      expect(rss.max()).toBeLessThan(CLEARINGHOUSE_RSS_BOUND_MB);
-      console.log(`callgate serve CH: peak RSS ${rss.max().toFixed(1)} MB under hostile input (bound ${CLEARINGHOUSE_RSS_BOUND_MB} MB)`);
+      await expectCapOf600(ch);
+      expectUpUnderBound(served, rss, CLEARINGHOUSE_RSS_BOUND_MB, "callgate serve CH");
     } finally {
       rss.stop();
       expect(await served.stop()).toBe(0);
     }
-    const causes = served.stderr().split("\n").map((l) => /"cause":"([^"]+)"/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
-    for (const cause of ["OSP:connection-cap", "OSP:idle-timeout", "OSP:body-timeout", "OSP:header-timeout", "OSP:body-too-large", "OSP:bad-request"]) {
-      expect(causes.filter((c) => c === cause), cause).toHaveLength(1);
-    }
+    expectLoggedOnce(served.stderr(), OSP_LISTENER_CAUSES);
   });
 });

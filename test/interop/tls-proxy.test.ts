@@ -43,7 +43,17 @@ afterAll(() => {
 });
 
 const proxy = (args: string[]): RunningProcess => spawnCli("proxy", args);
-const listening = (p: RunningProcess): Promise<void> => p.waitFor("callgate proxy listening on");
+
+/** Runs `callgate proxy ARGS` with the test CA's proxy certificate and key until `body` is done. */
+async function withProxy(args: string[], body: () => Promise<void>): Promise<void> {
+  const p = proxy([...args, "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key]);
+  try {
+    await p.waitFor("callgate proxy listening on");
+    await body();
+  } finally {
+    await p.stop();
+  }
+}
 
 function options(transport: "TLS" | "WSS", sentBy: string, n: number): string {
   return [
@@ -84,12 +94,10 @@ function askOverTls(port: number, tls: ConnectionOptions, n: number): Promise<st
 describe("callgate proxy over TLS and WSS", () => {
   it("tls: and wss: listeners answer TLS clients (the next hop's 200 OK relayed back); plain TCP and plain ws get no SIP", async () => {
     const [tlsPort, wssPort, udpPort] = [await freePort(), await freePort(), await freePort()];
-    const p = proxy([
+    await withProxy([
       "--listen", `tls:127.0.0.1:${tlsPort}`, "--listen", `wss:127.0.0.1:${wssPort}`, "--listen", `udp:127.0.0.1:${udpPort}`,
-      "--next-hop", `udp:127.0.0.1:${nextHopPort}`, "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key, "--tls-ca", pki.caFile,
-    ]);
-    try {
-      await listening(p);
+      "--next-hop", `udp:127.0.0.1:${nextHopPort}`, "--tls-ca", pki.caFile,
+    ], async () => {
       // A TLS client trusting only the CA: the proxy's certificate (IP 127.0.0.1) verifies, OPTIONS gets 200 from the next hop.
       expect(await askOverTls(tlsPort, { ca: pki.caPem }, 1)).toBe("SIP/2.0 200 OK");
       // A client that does not trust the CA refuses the proxy.
@@ -128,35 +136,26 @@ describe("callgate proxy over TLS and WSS", () => {
         ws.on("error", (err) => resolve(`error: ${err.message}`));
       });
       expect(plainWs).toMatch(/^error: /);
-    } finally {
-      await p.stop();
-    }
+    });
   });
 
   it("--tls-require-client-cert: a client without a certificate, or with one from another CA, is refused; one from the CA is answered", async () => {
     const [tlsPort, udpPort] = [await freePort(), await freePort()];
-    const p = proxy([
+    await withProxy([
       "--listen", `tls:127.0.0.1:${tlsPort}`, "--listen", `udp:127.0.0.1:${udpPort}`, "--next-hop", `udp:127.0.0.1:${nextHopPort}`,
-      "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key, "--tls-ca", pki.caFile, "--tls-require-client-cert",
-    ]);
-    try {
-      await listening(p);
+      "--tls-ca", pki.caFile, "--tls-require-client-cert",
+    ], async () => {
       expect(await askOverTls(tlsPort, { ca: pki.caPem }, 5)).not.toMatch(/^SIP\/2\.0/);
       expect(await askOverTls(tlsPort, { ca: pki.caPem, cert: stranger.credentials.client!.certificatePem, key: stranger.credentials.client!.keyPem }, 6)).not.toMatch(/^SIP\/2\.0/);
       expect(await askOverTls(tlsPort, { ca: pki.caPem, cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem }, 7)).toBe("SIP/2.0 200 OK");
-    } finally {
-      await p.stop();
-    }
+    });
   });
 
   it("openssl s_client, verifying the proxy against the CA, gets a SIP answer over TLS", async () => {
     const [tlsPort, udpPort] = [await freePort(), await freePort()];
-    const p = proxy([
+    await withProxy([
       "--listen", `tls:127.0.0.1:${tlsPort}`, "--listen", `udp:127.0.0.1:${udpPort}`, "--next-hop", `udp:127.0.0.1:${nextHopPort}`,
-      "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key,
-    ]);
-    try {
-      await listening(p);
+    ], async () => {
       const client = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${tlsPort}`, "-CAfile", pki.caFile, "-verify_return_error", "-verify_ip", "127.0.0.1", "-quiet"], { stdio: ["pipe", "pipe", "pipe"] });
       trackProcess(client);
       let out = "";
@@ -174,9 +173,7 @@ describe("callgate proxy over TLS and WSS", () => {
       client.kill("SIGTERM");
       expect(first, err).toBe("SIP/2.0 200 OK");
       expect(err).toMatch(/verify return:1/);
-    } finally {
-      await p.stop();
-    }
+    });
   });
 
   it("a next hop over tls: gets the proxy's client certificate and its answer comes back (mutual TLS both ways)", async () => {
@@ -200,18 +197,17 @@ describe("callgate proxy over TLS and WSS", () => {
     await new Promise<void>((resolve) => hop.listen(0, "127.0.0.1", resolve));
     const hopPort = (hop.address() as { port: number }).port;
     const tlsPort = await freePort();
-    const p = proxy([
-      "--listen", `tls:127.0.0.1:${tlsPort}`, "--next-hop", `tls:127.0.0.1:${hopPort}`,
-      "--tls-cert", pki.files.proxy!.certificate, "--tls-key", pki.files.proxy!.key, "--tls-ca", pki.caFile, "--tls-require-client-cert",
-    ]);
     try {
-      await listening(p);
-      const client = { ca: pki.caPem, cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem };
-      expect(await askOverTls(tlsPort, client, 8)).toBe("SIP/2.0 200 OK");
-      // The proxy presented its own certificate to the next hop, which verified it against the CA.
-      expect(presented).toEqual(["proxy"]);
+      await withProxy([
+        "--listen", `tls:127.0.0.1:${tlsPort}`, "--next-hop", `tls:127.0.0.1:${hopPort}`,
+        "--tls-ca", pki.caFile, "--tls-require-client-cert",
+      ], async () => {
+        const client = { ca: pki.caPem, cert: pki.credentials.client!.certificatePem, key: pki.credentials.client!.keyPem };
+        expect(await askOverTls(tlsPort, client, 8)).toBe("SIP/2.0 200 OK");
+        // The proxy presented its own certificate to the next hop, which verified it against the CA.
+        expect(presented).toEqual(["proxy"]);
+      });
     } finally {
-      await p.stop();
       await new Promise((r) => hop.close(r));
     }
   });
