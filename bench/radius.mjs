@@ -1,9 +1,10 @@
 // RADIUS: codec rates (encode and decode of an Accounting Stop and of a PAP Access-Request), then accounting
 // records per second to a FreeRADIUS on loopback (detail file written for each), from our UDP client and from
-// radclient in the same run, both with up to 256 requests outstanding, each record answered before it counts.
+// radclient in the same run: ours over 4 source ports (RADIUS_BENCH_SOURCE_PORTS) of 64 requests in flight each,
+// radclient with -p 256 (it opens source ports as it needs); each record answered before it counts.
 // Run after `npm run build`: node bench/radius.mjs   (RADIUS_BENCH_RECORDS, BENCH_SECONDS to size it)
 // Last line: {"ours_per_s":…, "radclient_per_s":…, "encode_acct_per_s":…, "decode_acct_per_s":…,
-// "encode_access_per_s":…, "decode_access_per_s":…, "records":…, "detail_records":…}
+// "encode_access_per_s":…, "decode_access_per_s":…, "records":…, "detail_records":…, "detail_duplicates_ours":…, "detail_duplicates_radclient":…}
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -68,7 +69,7 @@ const lab = await startFreeradiusLab({ dir, secret: SECRET, authPort: await free
 try {
   // ours: all records handed to the client at once; it keeps 256 in flight and queues the rest
   const drops = {};
-  const client = await RadiusUdpClient.open({ secret: SECRET, bindAddress: "127.0.0.1", maxOutstandingPerServer: Number(process.env.RADIUS_BENCH_WINDOW ?? 256), identifierRestMs: process.env.RADIUS_BENCH_REST_MS ? Number(process.env.RADIUS_BENCH_REST_MS) : undefined, onDrop: (cause) => (drops[cause] = (drops[cause] ?? 0) + 1) });
+  const client = await RadiusUdpClient.open({ secret: SECRET, bindAddress: "127.0.0.1", sourcePorts: Number(process.env.RADIUS_BENCH_SOURCE_PORTS ?? 4), maxOutstandingPerServer: Number(process.env.RADIUS_BENCH_WINDOW ?? 64), identifierRestMs: process.env.RADIUS_BENCH_REST_MS ? Number(process.env.RADIUS_BENCH_REST_MS) : undefined, onDrop: (cause) => (drops[cause] = (drops[cause] ?? 0) + 1) });
   const t0 = performance.now();
   const answers = await Promise.all(
     Array.from({ length: records }, (_, i) => client.request({ address: "127.0.0.1", port: acctPort }, { code: RadiusCode.AccountingRequest, attributes: stopAttributes(i) })),

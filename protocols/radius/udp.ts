@@ -41,38 +41,46 @@ function bindSocket(address: string, port: number): Promise<Socket> {
 export interface RadiusUdpClientOptions extends Omit<RadiusClientOptions, "randomBytes"> {
   /** Local address to bind (default 0.0.0.0). */
   bindAddress?: string;
+  /**
+   * Local sockets (source ports) to spread requests over (default 1). Each has its own Identifier space per
+   * server (RFC 2865 §3: the Identifier is unique per source address and port), so more ports, more in flight.
+   */
+  sourcePorts?: number;
   onDrop?: RadiusDropListener;
 }
 
-export class RadiusUdpClient {
-  private readonly machine: RadiusClientMachine;
-  private readonly waiting = new Map<number, { to: RadiusEndpoint; resolve: (p: RadiusPacket) => void; reject: (e: Error) => void }>();
-  private timer: NodeJS.Timeout | undefined;
+interface Waiter {
+  to: RadiusEndpoint;
+  resolve: (p: RadiusPacket) => void;
+  reject: (e: Error) => void;
+}
 
-  private constructor(private readonly socket: Socket, private readonly options: RadiusUdpClientOptions) {
+/** One local socket and the client machine that owns its Identifier spaces. */
+class SourcePort {
+  readonly machine: RadiusClientMachine;
+  readonly waiting = new Map<number, Waiter>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(readonly socket: Socket, private readonly options: RadiusUdpClientOptions) {
     this.machine = new RadiusClientMachine({ ...options, randomBytes, random: options.random ?? Math.random });
     socket.on("message", (msg, rinfo) => this.run(this.machine.receive(performance.now(), { address: rinfo.address, port: rinfo.port }, msg)));
   }
 
-  static async open(options: RadiusUdpClientOptions): Promise<RadiusUdpClient> {
-    return new RadiusUdpClient(await bindSocket(options.bindAddress ?? "0.0.0.0", 0), options);
+  get load(): number {
+    return this.machine.outstanding + this.machine.queued;
   }
 
-  get outstanding(): number {
-    return this.machine.outstanding;
+  request(to: RadiusEndpoint, request: RadiusRequest, waiter: Omit<Waiter, "to">): void {
+    const { handle, actions } = this.machine.send(performance.now(), to, request);
+    this.waiting.set(handle, { to, ...waiter });
+    this.run(actions);
   }
 
-  get queued(): number {
-    return this.machine.queued;
-  }
-
-  /** Send and wait for the verified response; rejects with RadiusTimeoutError when the server stays silent. */
-  request(to: RadiusEndpoint, request: RadiusRequest): Promise<RadiusPacket> {
-    return new Promise((resolve, reject) => {
-      const { handle, actions } = this.machine.send(performance.now(), to, request);
-      this.waiting.set(handle, { to, resolve, reject });
-      this.run(actions);
-    });
+  private settle(handle: number, outcome: (w: Waiter) => void): void {
+    const w = this.waiting.get(handle);
+    this.waiting.delete(handle);
+    if (w) outcome(w);
   }
 
   private run(actions: RadiusClientAction[]): void {
@@ -82,21 +90,14 @@ export class RadiusUdpClient {
           this.socket.send(a.datagram, a.to.port, a.to.address);
           break;
         case "response":
-          this.waiting.get(a.handle)?.resolve(a.packet);
-          this.waiting.delete(a.handle);
+          this.settle(a.handle, (w) => w.resolve(a.packet));
           break;
-        case "timeout": {
-          const w = this.waiting.get(a.handle);
-          this.waiting.delete(a.handle);
-          w?.reject(new RadiusTimeoutError(w.to, a.retransmissions));
+        case "timeout":
+          this.settle(a.handle, (w) => w.reject(new RadiusTimeoutError(w.to, a.retransmissions)));
           break;
-        }
-        case "queue-full": {
-          const w = this.waiting.get(a.handle);
-          this.waiting.delete(a.handle);
-          w?.reject(new RadiusQueueFullError(w.to));
+        case "queue-full":
+          this.settle(a.handle, (w) => w.reject(new RadiusQueueFullError(w.to)));
           break;
-        }
         case "drop":
           this.options.onDrop?.(a.cause, a.from);
           break;
@@ -105,12 +106,17 @@ export class RadiusUdpClient {
     this.schedule();
   }
 
+  /** One timer at the machine's next deadline; re-armed only when that deadline moves earlier. */
   private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
     const next = this.machine.nextDeadline();
-    if (next === undefined) return;
-    this.timer = setTimeout(() => this.run(this.machine.tick(performance.now())), Math.max(0, next - performance.now()) + 1);
+    if (next === undefined || next >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.run(this.machine.tick(performance.now()));
+    }, Math.max(0, next - performance.now()) + 1);
   }
 
   close(): Promise<void> {
@@ -118,6 +124,40 @@ export class RadiusUdpClient {
     for (const w of this.waiting.values()) w.reject(new Error("RADIUS client closed"));
     this.waiting.clear();
     return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+export class RadiusUdpClient {
+  private constructor(private readonly ports: SourcePort[]) {}
+
+  static async open(options: RadiusUdpClientOptions): Promise<RadiusUdpClient> {
+    const count = Math.max(1, options.sourcePorts ?? 1);
+    const sockets = await Promise.all(Array.from({ length: count }, () => bindSocket(options.bindAddress ?? "0.0.0.0", 0)));
+    return new RadiusUdpClient(sockets.map((s) => new SourcePort(s, options)));
+  }
+
+  get outstanding(): number {
+    return this.ports.reduce((n, p) => n + p.machine.outstanding, 0);
+  }
+
+  get queued(): number {
+    return this.ports.reduce((n, p) => n + p.machine.queued, 0);
+  }
+
+  /** Local ports the requests leave from. */
+  localPorts(): number[] {
+    return this.ports.map((p) => p.socket.address().port);
+  }
+
+  /** Send and wait for the verified response; rejects with RadiusTimeoutError when the server stays silent. */
+  request(to: RadiusEndpoint, request: RadiusRequest): Promise<RadiusPacket> {
+    let port = this.ports[0]!;
+    for (const p of this.ports) if (p.load < port.load) port = p;
+    return new Promise((resolve, reject) => port.request(to, request, { resolve, reject }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.ports.map((p) => p.close()));
   }
 }
 

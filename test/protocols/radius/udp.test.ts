@@ -69,6 +69,34 @@ describe("UDP drivers on loopback", () => {
     expect(new Set(handled.map((p) => attributeValue(p, "Acct-Session-Id"))).size).toBe(401);
   });
 
+  it("a client with several source ports spreads requests over them, each with its own Identifier space", async () => {
+    const handled: RadiusPacket[] = [];
+    const sources = new Set<number>();
+    const server = await RadiusUdpServer.listen({
+      address: "127.0.0.1",
+      port: 0,
+      secretFor: (from) => {
+        sources.add(from.port);
+        return SECRET;
+      },
+      handler: (packet) => {
+        handled.push(packet);
+        return { code: RadiusCode.AccountingResponse, attributes: [] };
+      },
+    });
+    closers.push(() => server.close());
+    const client = await RadiusUdpClient.open({ secret: SECRET, bindAddress: "127.0.0.1", sourcePorts: 3 });
+    closers.push(() => client.close());
+    const answers = await Promise.all(
+      Array.from({ length: 900 }, (_, i) =>
+        client.request(server.address(), { code: RadiusCode.AccountingRequest, attributes: [radiusAttribute("Acct-Session-Id", `call-${i}`)] }),
+      ),
+    );
+    expect(answers).toHaveLength(900);
+    expect([...sources].sort()).toEqual([...client.localPorts()].sort());
+    expect(new Set(handled.map((p) => attributeValue(p, "Acct-Session-Id"))).size).toBe(900);
+  });
+
   it("the server answers a retransmitted datagram from its cache without handling it twice", async () => {
     const handled: RadiusPacket[] = [];
     const drops: string[] = [];
