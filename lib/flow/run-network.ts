@@ -1,5 +1,6 @@
 // runCalls on the loopback socket driver: the same roles as in memory, on real sockets and real time.
 import type { FlowNode } from "../drivers/node.js";
+import { PolicyServer } from "../roles/policy-server.js";
 import { SocketNetwork, type SocketNetworkOptions } from "../drivers/socket-network.js";
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import type { CallEvent } from "./call-events.js";
@@ -36,7 +37,11 @@ export function flowNetwork(
     osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
     ...options,
   });
-  for (const n of nodes) net.add(n, socketSpecOf(n.name));
+  for (const n of nodes) {
+    net.add(n, socketSpecOf(n.name));
+    // A policy decision that settles after its event comes back as an event (real time).
+    if (n instanceof PolicyServer) n.deliverDecisionsWith((actions) => net.perform(n.name, actions));
+  }
   return net;
 }
 
@@ -51,8 +56,6 @@ export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; s
     onEmit: (_node, e) => bus.publish(e),
     onError: (where, err) => errors.push(`${where}: ${String(err)}`),
   });
-  // A decision that settles after its event comes back as an event (real time).
-  for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
   await net.start();
   try {
     const deadline = performance.now() + horizonOf(opts.calls);
