@@ -32,6 +32,8 @@ export interface RadiusClientOptions {
   maxOutstandingPerServer?: number;
   /** How long an Identifier rests after its answer or timeout before it is used again (default 50 ms). */
   identifierRestMs?: number;
+  /** Drop an Access-Accept/Reject/Challenge without Message-Authenticator (see `RadiusVerifyOptions`). */
+  requireMessageAuthenticator?: boolean;
   /** Requests waiting for an Identifier, per server, beyond which `send` refuses. */
   maxQueuedPerServer?: number;
 }
@@ -187,7 +189,9 @@ export class RadiusClientMachine {
     const pending = server.byIdentifier.get(packet.identifier);
     if (!pending) return [{ type: "drop", from, cause: "unknown-identifier" }];
     if (!expectedResponse(pending.code, packet.code)) return [{ type: "drop", from, cause: "unexpected-code" }];
-    const verdict = verifyRadiusPacket(datagram, this.options.secret, pending.requestAuthenticator);
+    const verdict = verifyRadiusPacket(datagram, this.options.secret, pending.requestAuthenticator, {
+      requireMessageAuthenticator: this.options.requireMessageAuthenticator,
+    });
     if (verdict !== "ok") return [{ type: "drop", from, cause: verdict }];
     this.release(now, server, packet.identifier);
     const actions: RadiusClientAction[] = [{ type: "response", handle: pending.handle, packet, from }];

@@ -271,12 +271,26 @@ export type RadiusVerification =
   | "missing-message-authenticator"
   | "no-request-authenticator";
 
+export interface RadiusVerifyOptions {
+  /**
+   * Refuse an Access-Request, Access-Accept, Access-Reject or Access-Challenge without Message-Authenticator:
+   * without one an Access-Request is not signed at all, and a response can be forged by an attacker who can
+   * compute MD5 collisions (CVE-2024-3596); FreeRADIUS's `require_message_authenticator`.
+   */
+  requireMessageAuthenticator?: boolean;
+}
+
 /**
  * Check a decoded datagram's authenticators: the Accounting-Request's (RFC 2866 §3), a response's
  * (RFC 2865 §3, needs its request's authenticator), and Message-Authenticator when present, which
  * EAP-Message and Status-Server require (RFC 3579 §3.2, RFC 5997 §2).
  */
-export function verifyRadiusPacket(buf: Buffer, secret: Buffer | string, requestAuthenticator?: Buffer): RadiusVerification {
+export function verifyRadiusPacket(
+  buf: Buffer,
+  secret: Buffer | string,
+  requestAuthenticator?: Buffer,
+  options: RadiusVerifyOptions = {},
+): RadiusVerification {
   if (buf.length < RADIUS_HEADER_LENGTH) return "bad-authenticator";
   const s = toSecret(secret);
   const length = Math.min(buf.readUInt16BE(2), buf.length);
@@ -293,6 +307,8 @@ export function verifyRadiusPacket(buf: Buffer, secret: Buffer | string, request
   const ma = findMessageAuthenticator(pkt);
   if (ma === undefined) {
     if (code === RadiusCode.StatusServer) return "missing-message-authenticator";
+    if (options.requireMessageAuthenticator && code !== RadiusCode.AccountingRequest && code !== RadiusCode.AccountingResponse)
+      return "missing-message-authenticator";
     if (code === RadiusCode.AccessRequest || code === RadiusCode.AccessChallenge) {
       for (let at = RADIUS_HEADER_LENGTH; at + 2 <= pkt.length && pkt.readUInt8(at + 1) >= 2; at += pkt.readUInt8(at + 1))
         if (pkt.readUInt8(at) === EAP_MESSAGE) return "missing-message-authenticator";

@@ -25,7 +25,7 @@ export {
   wireValueType,
   isResponseCode,
 } from "./codec.js";
-export type { RadiusAttribute, RadiusPacket, RadiusVerification } from "./codec.js";
+export type { RadiusAttribute, RadiusPacket, RadiusVerification, RadiusVerifyOptions } from "./codec.js";
 export { radiusAttribute, findAttribute, attributeValue } from "./attributes.js";
 export { RadiusClientMachine } from "./client.js";
 export type { RadiusClientAction, RadiusClientOptions, RadiusEndpoint, RadiusRequest } from "./client.js";

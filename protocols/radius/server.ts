@@ -13,6 +13,8 @@ export interface RadiusServerOptions {
   duplicateWindowMs?: number;
   /** Bound on cached requests; the oldest goes first. */
   maxCacheEntries?: number;
+  /** Drop an Access-Request without Message-Authenticator (RFC 3579 §3.2; see `RadiusVerifyOptions`). */
+  requireMessageAuthenticator?: boolean;
 }
 
 export interface RadiusReply {
@@ -71,7 +73,7 @@ export class RadiusServerMachine {
     }
     if (packet.code !== RadiusCode.AccessRequest && packet.code !== RadiusCode.AccountingRequest && packet.code !== RadiusCode.StatusServer)
       return [{ type: "drop", from, cause: "unexpected-code" }];
-    const verdict = verifyRadiusPacket(datagram, secret);
+    const verdict = verifyRadiusPacket(datagram, secret, undefined, { requireMessageAuthenticator: this.options.requireMessageAuthenticator });
     if (verdict !== "ok") return [{ type: "drop", from, cause: verdict }];
     const key = cacheKey(from, packet.identifier);
     const seen = this.cache.get(key);

@@ -236,8 +236,6 @@ describe("RADIUS with FreeRADIUS, radclient and tshark", () => {
       }
       const responses = rows.filter((r) => r[2] === "1");
       expect(responses).toHaveLength(8);
-      // tshark also checks Accounting-Request authenticators (RFC 2866 §3) where it can
-      expect(rows.filter((r) => r[1] === "4" && r[3] === "1").length).toBeGreaterThan(0);
       // tshark's own RFC 2865 §5.2 unhiding of our client's User-Password finds the clear text
       const ourPasswords = rows.filter((r) => r[0] === String(ports.auth) && r[1] === "1").map((r) => r[7]);
       expect(ourPasswords).toEqual(["wonderland", "looking-glass"]);

@@ -145,6 +145,17 @@ describe("Message-Authenticator (RFC 3579 §3.2)", () => {
     const status = encodeRadiusPacket({ code: RadiusCode.StatusServer, identifier: 1, authenticator: auth, attributes: [] }, SECRET);
     expect(verifyRadiusPacket(status, SECRET)).toBe("missing-message-authenticator");
   });
+  it("can be required, as FreeRADIUS's require_message_authenticator does (CVE-2024-3596)", () => {
+    expect(verifyRadiusPacket(RFC_REQUEST, SECRET)).toBe("ok");
+    expect(verifyRadiusPacket(RFC_REQUEST, SECRET, undefined, { requireMessageAuthenticator: true })).toBe("missing-message-authenticator");
+    expect(verifyRadiusPacket(RFC_ACCEPT, SECRET, RFC_REQUEST.subarray(4, 20), { requireMessageAuthenticator: true })).toBe(
+      "missing-message-authenticator",
+    );
+    const signed = encodeRadiusPacket({ ...decodeRadiusPacket(RFC_REQUEST, SECRET), attributes: [ma] }, SECRET);
+    expect(verifyRadiusPacket(signed, SECRET, undefined, { requireMessageAuthenticator: true })).toBe("ok");
+    const acct = encodeRadiusPacket({ code: RadiusCode.AccountingRequest, identifier: 1, authenticator: auth, attributes: [] }, SECRET);
+    expect(verifyRadiusPacket(acct, SECRET, undefined, { requireMessageAuthenticator: true })).toBe("ok");
+  });
   it("must be 16 octets", () => {
     const wire = Buffer.from("0c0100160f403f9473978057bd83d5cb98f4227a5002", "hex");
     expect(decodeError(wire)).toMatchObject({ code: "empty-attribute", offset: 20 });

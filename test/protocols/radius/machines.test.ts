@@ -8,7 +8,7 @@ import {
   radiusAttribute,
   verifyRadiusPacket,
 } from "../../../protocols/radius/index.js";
-import type { RadiusClientAction, RadiusServerAction } from "../../../protocols/radius/index.js";
+import type { RadiusAttribute, RadiusClientAction, RadiusServerAction } from "../../../protocols/radius/index.js";
 
 const SECRET = "testing123";
 const SERVER = { address: "127.0.0.1", port: 1813 };
@@ -89,6 +89,16 @@ describe("client machine (RFC 5080 §2.2.1)", () => {
     expect(c.receive(3, SERVER, good)[0]).toMatchObject({ type: "drop", cause: "unknown-identifier" });
     for (let i = 0; i < 256; i++) c.send(100 + i, SERVER, start(`s${i}`));
     expect(c.receive(400, SERVER, good)[0]).toMatchObject({ type: "drop", cause: "bad-authenticator" });
+  });
+
+  it("with requireMessageAuthenticator, drops an Access answer that has none", () => {
+    const c = client({ requireMessageAuthenticator: true });
+    const [req] = sends(c.send(0, SERVER, { code: RadiusCode.AccessRequest, attributes: [radiusAttribute("User-Name", "a")] }).actions);
+    const r = decodeRadiusPacket(req!, SECRET);
+    const reply = (attributes: RadiusAttribute[]) =>
+      encodeRadiusPacket({ code: RadiusCode.AccessAccept, identifier: r.identifier, authenticator: r.authenticator, attributes }, SECRET, r.authenticator);
+    expect(c.receive(1, SERVER, reply([]))[0]).toMatchObject({ type: "drop", cause: "missing-message-authenticator" });
+    expect(c.receive(1, SERVER, reply([{ type: 80, kind: "string", value: Buffer.alloc(16) }]))[0]?.type).toBe("response");
   });
 
   it("uses Identifiers round-robin and lets an answered one rest before reuse", () => {
@@ -181,6 +191,25 @@ describe("server machine: duplicate detection (RFC 5080 §2.2.2)", () => {
     const s = server({ maxCacheEntries: 10 });
     for (let id = 0; id < 25; id++) s.receive(0, CLIENT, requestBytes("a", id));
     expect(s.cacheSize).toBe(10);
+  });
+
+  it("with requireMessageAuthenticator, drops an Access-Request that has none", () => {
+    const s = server({ requireMessageAuthenticator: true });
+    const bare = encodeRadiusPacket(
+      { code: RadiusCode.AccessRequest, identifier: 1, authenticator: Buffer.alloc(16, 3), attributes: [radiusAttribute("User-Name", "a")] },
+      SECRET,
+    );
+    expect(s.receive(0, CLIENT, bare)[0]).toMatchObject({ type: "drop", cause: "missing-message-authenticator" });
+    const signed = encodeRadiusPacket(
+      {
+        code: RadiusCode.AccessRequest,
+        identifier: 1,
+        authenticator: Buffer.alloc(16, 3),
+        attributes: [radiusAttribute("User-Name", "a"), { type: 80, kind: "string", value: Buffer.alloc(16) }],
+      },
+      SECRET,
+    );
+    expect(s.receive(0, CLIENT, signed)[0]?.type).toBe("request");
   });
 
   it("drops unknown clients, bad authenticators, responses and malformed datagrams with a cause", () => {
