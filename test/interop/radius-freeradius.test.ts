@@ -60,8 +60,10 @@ beforeAll(async () => {
     port: 0,
     secretFor: (c) => (c.address === "127.0.0.1" ? SECRET : undefined),
     onDrop: (cause) => serverDrops.push(cause),
-    handler: (packet) => {
+    handler: async (packet) => {
       serverHandled.push(packet);
+      // a slow record, for radclient to retransmit while it is in progress
+      if (attributeValue(packet, "Acct-Session-Id") === "slow-1") await new Promise((r) => setTimeout(r, 1500));
       if (packet.code === RadiusCode.AccountingRequest) return { code: RadiusCode.AccountingResponse, attributes: [] };
       const ok = attributeValue(packet, "User-Name") === "alice" && (attributeValue(packet, "User-Password") as Buffer | undefined)?.toString() === "wonderland";
       return ok
@@ -239,6 +241,26 @@ describe("RADIUS with FreeRADIUS, radclient and tshark", () => {
       // tshark's own RFC 2865 §5.2 unhiding of our client's User-Password finds the clear text
       const ourPasswords = rows.filter((r) => r[0] === String(ports.auth) && r[1] === "1").map((r) => r[7]);
       expect(ourPasswords).toEqual(["wonderland", "looking-glass"]);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  });
+
+  it("radclient's retransmissions of a request still being handled are dropped, then answered from the cache (RFC 5080 §2.2.2)", async () => {
+    try {
+      const before = serverHandled.length;
+      const dropsBefore = serverDrops.filter((c) => c === "duplicate-in-progress").length;
+      const slow = await radclient(
+        ["-x", "-r", "5", "-t", "0.4", `127.0.0.1:${ports.ours}`, "acct", SECRET],
+        'Acct-Status-Type = Stop, Acct-Session-Id = "slow-1"\n',
+      );
+      expect(slow.status).toBe(0);
+      expect(slow.stdout).toMatch(/Received Accounting-Response/);
+      // radclient sent the request more than once, and our handler saw it once
+      expect((slow.stdout.match(/Sent Accounting-Request/g) ?? []).length).toBeGreaterThan(1);
+      expect(serverHandled.slice(before).map((p) => attributeValue(p, "Acct-Session-Id"))).toEqual(["slow-1"]);
+      expect(serverDrops.filter((c) => c === "duplicate-in-progress").length).toBeGreaterThan(dropsBefore);
     } catch (err) {
       failed = true;
       throw err;

@@ -1,7 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  RadiusClientMachine,
+  RadiusCode,
   RadiusDecodeError,
+  RadiusServerMachine,
   decodeRadiusPacket,
   encodeRadiusPacket,
   vendorSubAttributes,
@@ -87,5 +90,32 @@ describe("fuzz: only RadiusDecodeError escapes the decoder", () => {
     // the mutations reach both outcomes in volume
     expect(ok).toBeGreaterThan(5000);
     expect(rejected).toBeGreaterThan(5000);
+  });
+
+  it("the machines turn 20,000 mutated datagrams into drops or requests, never an exception", () => {
+    const seed = fuzzSeed();
+    const seeds = corpus();
+    const rnd = seededRandom(seed ^ 0x5a5a);
+    const from = { address: "127.0.0.1", port: 1812 };
+    const server = new RadiusServerMachine({ secretFor: () => SECRET, maxCacheEntries: 64 });
+    const client = new RadiusClientMachine({ secret: SECRET, randomBytes: () => Buffer.alloc(16, 1) });
+    // a few requests in flight so that answers with their Identifiers reach the response checks
+    for (let i = 0; i < 8; i++) client.send(0, from, { code: RadiusCode.AccountingRequest, attributes: [] });
+    const kinds = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const input = mutate(seeds[i % seeds.length] ?? Buffer.alloc(0), rnd);
+      try {
+        for (const a of server.receive(i, from, input)) {
+          kinds.add(`server:${a.type}`);
+          if (a.type === "request" && i % 2 === 0) server.respond(i, a.requestId, { code: a.packet.code === RadiusCode.AccountingRequest ? 5 : 3, attributes: [] });
+        }
+        for (const a of client.receive(i, from, input)) kinds.add(`client:${a.type}`);
+      } catch (err) {
+        throw new Error(`seed ${seed} input #${i} ${input.toString("hex")}: ${(err as Error).stack}`);
+      }
+    }
+    expect(kinds).toContain("server:drop");
+    expect(kinds).toContain("server:request");
+    expect(kinds).toContain("client:drop");
   });
 });
