@@ -119,7 +119,6 @@ export class RadiusClientMachine {
   send(now: number, to: RadiusEndpoint, request: RadiusRequest): { handle: number; actions: RadiusClientAction[] } {
     const handle = this.nextHandle++;
     const authenticator = request.code === RadiusCode.AccountingRequest ? Buffer.alloc(16) : this.options.randomBytes(16);
-    encodeRadiusPacket({ code: request.code, identifier: 0, authenticator, attributes: request.attributes }, this.options.secret);
     const key = endpointKey(to);
     let server = this.servers.get(key);
     if (!server) {
@@ -128,6 +127,8 @@ export class RadiusClientMachine {
     }
     if (server.queueHead === server.queue.length && this.canDispatch(now, server))
       return { handle, actions: [this.dispatch(now, server, { handle, request, authenticator })] };
+    // encoded now as well, so that a request that cannot be encoded throws here rather than when dequeued
+    encodeRadiusPacket({ code: request.code, identifier: 0, authenticator, attributes: request.attributes }, this.options.secret);
     if (server.queue.length - server.queueHead >= this.maxQueued) return { handle, actions: [{ type: "queue-full", handle }] };
     server.queue.push({ handle, request, authenticator });
     return { handle, actions: [] };
@@ -149,11 +150,11 @@ export class RadiusClientMachine {
     let identifier = server.nextIdentifier;
     const resting = new Set(server.resting.map((r) => r.identifier));
     while (server.byIdentifier.has(identifier) || resting.has(identifier)) identifier = (identifier + 1) & 0xff;
-    server.nextIdentifier = (identifier + 1) & 0xff;
     const datagram = encodeRadiusPacket(
       { code: q.request.code, identifier, authenticator: q.authenticator, attributes: q.request.attributes },
       this.options.secret,
     );
+    server.nextIdentifier = (identifier + 1) & 0xff;
     const timeoutMs = this.jitter(this.irt);
     server.byIdentifier.set(identifier, {
       handle: q.handle,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   RadiusClientMachine,
   RadiusCode,
+  RadiusEncodeError,
   RadiusServerMachine,
   decodeRadiusPacket,
   encodeRadiusPacket,
@@ -131,6 +132,16 @@ describe("client machine (RFC 5080 §2.2.1)", () => {
     expect(released[0]![1]).toBe(first[10]![1]);
     expect(decodeRadiusPacket(released[0]!, SECRET).attributes[1]).toEqual(radiusAttribute("Acct-Session-Id", "s256"));
     expect(c.queued).toBe(43);
+  });
+
+  it("throws RadiusEncodeError for a request it cannot encode, whether sent at once or queued", () => {
+    const c = client({ maxOutstandingPerServer: 1 });
+    const bad = { code: RadiusCode.AccountingRequest, attributes: [{ type: 40, kind: "text" as const, value: "Start" }] };
+    expect(() => c.send(0, SERVER, bad)).toThrow(RadiusEncodeError);
+    c.send(0, SERVER, start("a"));
+    expect(() => c.send(0, SERVER, bad)).toThrow(RadiusEncodeError);
+    expect(c.outstanding).toBe(1);
+    expect(c.queued).toBe(0);
   });
 
   it("refuses beyond its queue bound", () => {
