@@ -38,6 +38,13 @@ async function runFor(tls: SocketTlsOptions, forMs: number): Promise<{ records: 
   return { records, errors, established: tracker.outcomes()[0]?.established ?? false };
 }
 
+/** The call is not set up and no COPS went from `from` to `to`; the other side is unaffected: SIP2 got its CAT from POL2. */
+function expectRefused(run: { records: MessageRecord[]; established: boolean }, from: string, to: string): void {
+  expect(run.established).toBe(false);
+  expect(run.records.some((r) => r.from === from && r.to === to && r.proto === "COPS")).toBe(false);
+  expect(run.records.some((r) => r.from === "POL2" && r.to === "SIP2" && r.msg === "CAT")).toBe(true);
+}
+
 describe("socket driver over TLS", () => {
   it("SIP, COPS and OSP over mutual TLS: the call completes, ladders match FIG. 5/6, nothing left behind", async () => {
     const result = await runOnNetwork({ driver: "net", topology: { sipTransport: "tcp" }, calls: [shortCall], tls: tlsEverywhere() });
@@ -48,6 +55,10 @@ describe("socket driver over TLS", () => {
     expect(checkLadder(teardown, "teardown").status).toBe(0);
     expect(result.endpoints?.CH?.osp).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/osp$/);
     expect(result.endpoints?.SIP1?.sip).toMatch(/;transport=tls$/);
+    // Every hop's Via names the transport it was sent over (RFC 3261 §18.2.1): TLS, never TCP.
+    const vias = result.records.filter((r) => r.proto === "SIP").flatMap((r) => r.bytes.toString("latin1").match(/^Via: SIP\/2\.0\/[A-Z]+/gm) ?? []);
+    expect(vias.length).toBeGreaterThan(20);
+    expect(new Set(vias)).toEqual(new Set(["Via: SIP/2.0/TLS"]));
     expect(result.cdrs).toHaveLength(2);
     expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
   });
@@ -55,30 +66,23 @@ describe("socket driver over TLS", () => {
   it("a proxy whose certificate comes from another CA is refused by its policy server: POL1 never answers it", async () => {
     const credentials = { ...pki.credentials, SIP1: rogue.credentials.SIP1! };
     const run = await runFor(tlsEverywhere({ credentials, sip: false }), 1500);
-    expect(run.established).toBe(false);
     // TLS 1.3: the client's handshake ends before the server checks its certificate, so SIP1's OPN is written; POL1 never reads it.
-    expect(run.records.some((r) => r.from === "POL1" && r.to === "SIP1" && r.proto === "COPS")).toBe(false);
-    // The other side is unaffected: SIP2 got its CAT from POL2.
-    expect(run.records.some((r) => r.from === "POL2" && r.to === "SIP2" && r.msg === "CAT")).toBe(true);
+    expectRefused(run, "POL1", "SIP1");
   });
 
   it("a certificate from the right CA that names another role is refused (SIP1 presenting SIP2's)", async () => {
     const credentials = { ...pki.credentials, SIP1: pki.credentials.SIP2! };
     const run = await runFor(tlsEverywhere({ credentials, sip: false }), 1500);
-    expect(run.established).toBe(false);
-    expect(run.records.some((r) => r.from === "POL1" && r.to === "SIP1" && r.proto === "COPS")).toBe(false);
-    expect(run.records.some((r) => r.from === "POL2" && r.to === "SIP2" && r.msg === "CAT")).toBe(true);
+    expectRefused(run, "POL1", "SIP1");
   });
 
   it("a policy server presenting a certificate that does not name it is refused by the connecting proxy", async () => {
     const credentials = { ...pki.credentials, POL1: pki.credentials.POL2! };
     const run = await runFor(tlsEverywhere({ credentials, requireClientCert: false, sip: false }), 1500);
-    expect(run.established).toBe(false);
-    expect(run.records.some((r) => r.from === "SIP1" && r.to === "POL1" && r.proto === "COPS")).toBe(false);
-    expect(run.records.some((r) => r.from === "POL2" && r.to === "SIP2" && r.msg === "CAT")).toBe(true);
+    expectRefused(run, "SIP1", "POL1");
   });
 
   it("SIP over TLS needs the roles' stream transport", async () => {
-    await expect(runOnNetwork({ driver: "net", topology: { sipTransport: "udp" }, calls: [shortCall], tls: tlsEverywhere() })).rejects.toThrow(/sipTransport tcp/);
+    await expect(runOnNetwork({ driver: "net", topology: { sipTransport: "udp" }, calls: [shortCall], tls: tlsEverywhere() })).rejects.toThrow(/SIP over TLS needs topology.sipTransport tls \(or tcp\)/);
   });
 });
