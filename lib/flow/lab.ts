@@ -108,12 +108,12 @@ export const LAB_CALLER = "UAC";
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   // With TLS the roles' SIP runs over streams (TLS between SIP1, SIP2 and the UAS); the caller's leg stays UDP.
   const tls = options.tls ? labTls(options.tls) : undefined;
-  const topology = resolveTopology({ ...options.topology, sipTransport: tls ? "tcp" : "udp" });
+  const topology = resolveTopology({ ...options.topology, sipTransport: tls?.sip ? "tls" : "udp" });
   const seed = options.seed ?? 1;
   const topo = buildTopology(topology, [], [], { seed });
   const answerDelayMs = options.answerDelayMs ?? 500;
   const uas = new UserAgent({
-    name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: ROLE_HOSTS.UAS ?? "192.0.2.20", transport: tls ? "TCP" : "UDP",
+    name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: ROLE_HOSTS.UAS ?? "192.0.2.20", transport: tls?.sip ? "TLS" : "UDP",
     behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false }),
     ids: new SipIds(seededRandom(seed + 1)),
   });

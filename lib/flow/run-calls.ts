@@ -15,7 +15,8 @@ export interface TopologyOptions {
   clearinghouse: "osp-http" | "in-process" | "none";
   clearinghouseUnreachable?: "fail-closed" | "fail-open";
   signedTokens?: boolean;
-  sipTransport?: "udp" | "tcp";
+  /** SIP between the roles: UDP, TCP, or TLS streams (RFC 3261 §26.3.1; the socket driver needs its `tls` settings). */
+  sipTransport?: "udp" | "tcp" | "tls";
   /** How long a policy server waits for the clearinghouse before treating it as unreachable (default 3000 ms). */
   clearinghouseTimeoutMs?: number;
   /** Interval between retries of an unconfirmed UsageIndication (default 5000 ms). */

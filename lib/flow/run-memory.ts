@@ -54,7 +54,8 @@ export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }):
     faults: faultPlanOf(opts.faults),
     onRecord,
     onEmit: (_node, e) => bus.publish(e),
-    transportOf: syntheticTransport(topology.sipTransport ?? "udp"),
+    // In memory, SIP over TLS is recorded as the stream it carries.
+    transportOf: syntheticTransport(topology.sipTransport === "tls" ? "tcp" : (topology.sipTransport ?? "udp")),
   });
   for (const n of topo.nodes) net.add(n);
   for (const n of opts.services ?? []) net.add(n);

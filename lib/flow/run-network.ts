@@ -30,10 +30,11 @@ export function flowNetwork(
   nodes: readonly FlowNode<CallEvent>[],
   options: Omit<SocketNetworkOptions<CallEvent>, "sipTransport" | "osp">,
 ): SocketNetwork<CallEvent> {
-  // SIP over TLS runs the roles' stream transport (Via TCP, no retransmissions) inside TLS.
-  if (options.tls?.sip && topology.sipTransport !== "tcp") throw new Error("SIP over TLS needs topology.sipTransport tcp");
+  // SIP over TLS: the roles' stream transport inside TLS, named TLS in their Vias.
+  if (options.tls?.sip && topology.sipTransport !== "tls") throw new Error("SIP over TLS needs topology.sipTransport tls (or tcp)");
+  if (topology.sipTransport === "tls" && !options.tls?.sip) throw new Error("topology.sipTransport tls needs the driver's tls settings with sip on");
   const net = new SocketNetwork<CallEvent>({
-    sipTransport: options.tls?.sip ? "tls" : (topology.sipTransport ?? "udp"),
+    sipTransport: topology.sipTransport ?? "udp",
     osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
     ...options,
   });
@@ -47,7 +48,10 @@ export function flowNetwork(
 
 export async function runOnNetwork(opts: RunOptions & { keepRecords?: boolean; settleMs?: number; tls?: SocketTlsOptions }): Promise<RunResult> {
   if ((opts.services?.length ?? 0) > 0) throw new Error("RunOptions.services: the memory driver only (the socket driver has no transport to them)");
-  const { topology, topo, bus, tracker, records, onRecord } = prepareRun(opts);
+  const { topology, topo, bus, tracker, records, onRecord } = prepareRun(
+    // A stream topology with SIP over TLS: its Vias say TLS. UDP stays a contradiction flowNetwork refuses.
+    opts.tls?.sip && opts.topology?.sipTransport === "tcp" ? { ...opts, topology: { ...opts.topology, sipTransport: "tls" } } : opts,
+  );
   const errors: string[] = [];
   const net = flowNetwork(topology, topo.nodes, {
     faults: faultPlanOf(opts.faults),

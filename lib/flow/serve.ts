@@ -104,12 +104,15 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const startAt = Date.now();
   const specs = callSpecsOf({ ...config.calls, count }, startAt);
   const onRecord = opts.onRecord;
+  // tls.sip: the roles' streams run inside TLS and their Vias say so (RFC 3261 §18.2.1).
+  const topology = config.tls?.sip ? { ...config.topology, sipTransport: "tls" as const } : config.topology;
   const run = prepareRun({
     driver: "net",
-    topology: config.topology,
+    topology,
     calls: specs,
     seed: config.seed,
     keepRecords: false,
+    keepUsage: false,
     ...(config.pki ? { pki: config.pki } : {}),
     // The UAS answers every INVITE alike, also calls beyond the file's count (the UAC's --calls).
     callee: () => ({ outcome: "answer", answerDelayMs: config.calls.answerDelayMs, durationMs: config.calls.durationMs, hangsUp: config.calls.hangUp === "callee" }),
@@ -122,6 +125,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   for (const n of [sip1, sip2, pol1, pol2, r1, r2]) if (n === node) n.drawFreshIdentifiers();
   // A restarted proxy still forwards the in-dialog requests of calls it lost, by their Route sets.
   for (const p of [sip1, sip2]) if (p === node) p.setPeerHosts(ROLE_HOSTS);
+  applyCopsSecurity(run.topo, role, config.copsSecurity);
   // A CDR file outlives the process: a restarted clearinghouse keeps what it confirmed (and stores a retry once).
   // Without one, a temporary file removed on close: CDRs held in memory would grow with every call (≈1 KB each).
   const scratch = role === "CH" && run.topo.ch && config.cdrStore === undefined ? mkdtempSync(join(tmpdir(), "callgate-ch-")) : undefined;
@@ -132,15 +136,15 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   };
   if (cdrStore && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrStore;
   if (opts.onCdrWritten && run.topo.ch) countCdrsWritten(run.topo.ch.clearinghouse.options.store, opts.onCdrWritten);
-  applyCopsSecurity(run.topo, role, config.copsSecurity);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
-  const net = flowNetwork(config.topology, [node], {
+  const net = flowNetwork(topology, [node], {
     directory,
     // A COPS PEP is named by an OPN its PDP admits (copsSecurity); anything else gets the PDP's CC.
     identifyTcpPeer: (proto, _acceptor, first, source) =>
       proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
     wallClock: true,
+    ...(config.limits ? { limits: config.limits } : {}),
     // TLS (deploy file `tls`): this process holds its own certificate and key only.
     ...(config.tls ? { tls: tlsForRole(config.tls, role) } : {}),
     onRecord: run.onRecord,

@@ -67,7 +67,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const user = timing.adapters ?? {};
   const random = seededRandom(timing.seed ?? 1);
   const denied = new Set(faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny").map((f) => f.role));
-  const transport = topology.sipTransport === "tcp" ? "TCP" : "UDP";
+  const transport = topology.sipTransport === "tls" ? "TLS" : topology.sipTransport === "tcp" ? "TCP" : "UDP";
   const callIds = calls.map(callIdOf);
   const specById = new Map(calls.map((c, i) => [callIds[i] ?? "", c]));
   const t1 = timing.t1 !== undefined ? { t1: timing.t1 } : {};

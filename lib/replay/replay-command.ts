@@ -133,7 +133,7 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     }
   }
   if (values.pcap !== undefined) {
-    write(values.pcap, writePcap(result.records, { sipTransport: options.topology?.sipTransport ?? "udp" }));
+    write(values.pcap, writePcap(result.records, { sipTransport: options.topology?.sipTransport === "tls" ? "tcp" : (options.topology?.sipTransport ?? "udp") }));
     written.push(values.pcap);
   }
   if (values.record !== undefined) {

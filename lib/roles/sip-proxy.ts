@@ -46,7 +46,8 @@ export interface SipProxyOptions {
   pdp: string;
   /** Where a new INVITE goes next (the next proxy, or the callee's UA). */
   nextHop: (invite: SipRequest) => string;
-  transport?: "UDP" | "TCP";
+  /** The transport named in its Via (RFC 3261 §18.2.1); TCP and TLS are reliable (no retransmissions). */
+  transport?: "UDP" | "TCP" | "TLS";
   /** What the PEP's local decision point answers while its PDP is unreachable (RFC 2748 §2.5). */
   localDecision?: "fail-open" | "fail-closed";
   kaTimerSeconds?: number;
@@ -147,7 +148,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.viaPrefix = `SIP/2.0/${opts.transport ?? "UDP"} ${opts.host};branch=`;
     this.recordRoute = `<sip:${opts.host};lr>`;
     this.ownRoute = `sip:${opts.host}`;
-    const sipOpts: { reliable: boolean; t1?: number } = { reliable: opts.transport === "TCP" };
+    const sipOpts: { reliable: boolean; t1?: number } = { reliable: opts.transport === "TCP" || opts.transport === "TLS" };
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
     this.cops = this.makeLink();

@@ -34,7 +34,8 @@ export interface UserAgentOptions {
   proxy: string;
   host: string;
   mediaAddress: string;
-  transport?: "UDP" | "TCP";
+  /** The transport named in its Via and Contact; TCP and TLS are reliable (no retransmissions). */
+  transport?: "UDP" | "TCP" | "TLS";
   calls?: PlannedCall[];
   behaviour?: (callId: string, invite: SipRequest) => CalleeBehaviour;
   t1?: number;
@@ -110,7 +111,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   constructor(private readonly opts: UserAgentOptions) {
     this.name = opts.name;
     this.ids = opts.ids ?? new SipIds();
-    this.reliable = opts.transport === "TCP";
+    this.reliable = opts.transport === "TCP" || opts.transport === "TLS";
     this.t1 = opts.t1 ?? 500;
     this.sip = new SipTransactionLayer({ reliable: this.reliable, t1: this.t1, sendTrying: false });
   }
@@ -507,7 +508,7 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private contactUri(aor: string): string {
     const user = /^sips?:([^@]+)@/.exec(aor)?.[1];
-    return `sip:${user ? `${user}@` : ""}${this.opts.host}${this.opts.transport === "TCP" ? ";transport=tcp" : ""}`;
+    return `sip:${user ? `${user}@` : ""}${this.opts.host}${this.opts.transport === "TCP" || this.opts.transport === "TLS" ? `;transport=${this.opts.transport.toLowerCase()}` : ""}`;
   }
 
   private nextMediaPort(): number {

@@ -83,7 +83,7 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "ladder.jsonl"), toJsonLines(result.records));
   writeFileSync(join(outDir, "ladder.html"), renderLadderHtml(shown, { title: "callgate demo: WO 01/35294 FIG. 5 and FIG. 6", summary: lines }));
-  writeFileSync(join(outDir, "call.pcap"), writePcap(result.records, { addressing: "loopback", sipTransport: topology.sipTransport ?? "udp" }));
+  writeFileSync(join(outDir, "call.pcap"), writePcap(result.records, { addressing: "loopback", sipTransport: topology.sipTransport === "udp" || topology.sipTransport === undefined ? "udp" : "tcp" }));
   console.log(`wrote ${join(outDir, "ladder.html")}, ${join(outDir, "call.pcap")}, ${join(outDir, "ladder.jsonl")}`);
   return setupMatch.ok && teardownMatch.ok && call?.established ? 0 : 1;
 }
