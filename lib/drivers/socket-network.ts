@@ -188,6 +188,13 @@ export class SocketNetwork<E = unknown> {
     return this;
   }
 
+  /** Inbound connections open now, by "node protocol" listener (SIP streams, COPS, OSP). */
+  openConnections(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, gate] of this.gates) out[key.replace("|", " ")] = gate.open;
+    return out;
+  }
+
   /** Addresses each node listens on ("127.0.0.1:port"), for captures and for `callgate serve`. */
   addresses(): Record<string, { sip?: string; cops?: string; osp?: string }> {
     const out: Record<string, { sip?: string; cops?: string; osp?: string }> = {};

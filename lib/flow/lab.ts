@@ -62,6 +62,8 @@ export interface Lab {
   readonly cdrStore: CdrStore;
   /** The roles' nodes, for gauges (request states, queues). */
   readonly topology: FlowTopology;
+  /** Inbound connections open now, by listener ("POL1 COPS"). */
+  connections(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       classifiers: topo.r1.classifiers.size + topo.r2.classifiers.size,
       usageBacklog: topo.pol1.usageBacklog + topo.pol2.usageBacklog,
     }),
+    connections: () => net.openConnections(),
     topology: topo,
     cdrStore,
     close: async () => {

@@ -15,6 +15,8 @@ export interface GaugeSources {
   requestStates?: () => Record<string, number>;
   /** Queue sizes, by queue name (e.g. "POL1 usage backlog"). */
   queues?: () => Record<string, number>;
+  /** Inbound connections open now, by listener (e.g. "POL1 COPS"). */
+  connections?: () => Record<string, number>;
 }
 
 export interface OperationsOptions {
@@ -88,6 +90,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
   const sample = (): void => {
     for (const [peer, n] of Object.entries(gauges.requestStates?.() ?? {})) metrics.requestStates.set({ peer }, n);
     for (const [queue, n] of Object.entries(gauges.queues?.() ?? {})) metrics.queueSize.set({ queue }, n);
+    for (const [listener, n] of Object.entries(gauges.connections?.() ?? {})) metrics.connections.set({ listener }, n);
   };
   const timer = setInterval(sample, options.sampleMs ?? 1000);
   timer.unref();

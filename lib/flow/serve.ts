@@ -43,6 +43,8 @@ export interface ServedRole {
   calls?: Promise<ServedCall[]>;
   /** What the role still holds: calls, COPS request states, classifiers, unconfirmed usage (see roleState). */
   state(): Record<string, number>;
+  /** Inbound connections open now, by listener ("POL1 COPS"). */
+  connections(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     role,
     addresses: net.addresses()[role] ?? {},
     state: () => roleState(run.topo, role),
+    connections: () => net.openConnections(),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -1,10 +1,16 @@
 // A `callgate serve` role process as an operator sees it: metrics port and log level from the deployment file (issue 12).
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "./sip-sipp-helpers.js";
+
+async function untilAsync(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+}
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -39,6 +45,15 @@ describe("callgate serve, operated", () => {
       expect(text).toContain('callgate_cdrs_written_total{role="CH"} 0');
       expect(text).toMatch(/^callgate_process_resident_memory_bytes\{role="CH"\} \d+/m);
       expect((await fetch(`http://127.0.0.1:${metrics}/other`)).status).toBe(404);
+      // Three idle connections to the OSP listener show in its connections gauge (sampled every second).
+      const idle = await Promise.all([1, 2, 3].map(() => new Promise<Socket>((resolve) => { const s = connect(ch, "127.0.0.1", () => resolve(s)); })));
+      let gauge = "";
+      await untilAsync(async () => {
+        gauge = /^callgate_connections\{listener="CH OSP",role="CH"\} (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text())?.[1] ?? "";
+        return gauge === "3";
+      }, 5000);
+      expect(gauge).toBe("3");
+      for (const s of idle) s.destroy();
       child.kill("SIGTERM");
       expect(await closed).toBe(0);
       const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);

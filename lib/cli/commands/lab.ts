@@ -161,6 +161,7 @@ export async function run(args: string[]): Promise<number> {
   ops.watch({
     requestStates: () => ({ SIP1: topo.sip1.copsRequestStates, SIP2: topo.sip2.copsRequestStates, POL1: topo.pol1.copsRequestStates, POL2: topo.pol2.copsRequestStates }),
     queues: () => ({ "POL1 usage backlog": topo.pol1.usageBacklog, "POL2 usage backlog": topo.pol2.usageBacklog }),
+    connections: () => lab.connections(),
   });
 
   const width = Math.max(...Object.keys(lab.endpoints).map((r) => r.length));

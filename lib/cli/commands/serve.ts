@@ -138,6 +138,7 @@ export async function run(args: string[]): Promise<number> {
   operations.watch({
     requestStates: () => only(role, servedRole.state().copsRequestStates),
     queues: () => only(`${role} usage backlog`, servedRole.state().usageBacklog),
+    connections: () => servedRole.connections(),
   });
   operations.logger.info({ addresses: a, ...(operations.metricsAddress ? { metrics: operations.metricsAddress } : {}), record: values.record ?? null }, `${served.role} started`);
   console.log(`${served.role} ready ${parts.join("  ") || "(connects out only)"}${operations.metricsAddress ? `  metrics http://${operations.metricsAddress}/metrics` : ""}`);
