@@ -1,7 +1,7 @@
 // A/B of benchmarks in one run: the working tree (B) against a base commit (A, default HEAD~1), built in a
 // temporary git worktree that shares this checkout's node_modules. Rounds alternate A and B so both see the
 // same machine load; each figure is the median of its rounds.
-//   node bench/ab.mjs [--base REF] [--only sip-parse,cops] [--rounds 3]
+//   node bench/ab.mjs [--base REF] [--only sip-parse,cops] [--rounds 3] [--args "--quick"]
 // Prints one line per numeric figure and, last, a JSON object { base, benches: { name: { key: {a, b, ratio} } } }.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
@@ -18,6 +18,8 @@ const base = option("--base", "HEAD~1");
 const rounds = Number(option("--rounds", "3"));
 const only = (option("--only", "sip-parse,cops,osp,osp-codec") ?? "").split(",").filter(Boolean);
 const nodeArgs = { flow: ["--expose-gc"] };
+// Passed to every bench script on both sides (e.g. flow's --quick).
+const benchArgs = (option("--args", "") ?? "").split(" ").filter(Boolean);
 
 const sha = execFileSync("git", ["rev-parse", base], { cwd: root, encoding: "utf8" }).trim();
 const tree = mkdtempSync(join(tmpdir(), "callgate-ab-"));
@@ -31,7 +33,7 @@ try {
 
   const runs = { a: {}, b: {} };
   const runOne = (side, dir, name) => {
-    const run = spawnSync(process.execPath, [...(nodeArgs[name] ?? []), join(dir, "bench", `${name}.mjs`)], {
+    const run = spawnSync(process.execPath, [...(nodeArgs[name] ?? []), join(dir, "bench", `${name}.mjs`), ...benchArgs], {
       cwd: dir,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
