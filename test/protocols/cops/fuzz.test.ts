@@ -15,6 +15,7 @@ import {
 } from "../../../protocols/cops/index.js";
 import { anyMessageArb } from "./arbitraries.js";
 import { sampleClientTypeMessages } from "./samples.js";
+import { mutateBytes } from "../../support/byte-mutations.js";
 import { randomBytes, seededRandom } from "../../support/seeded-random.js";
 
 function corpus(): Buffer[] {
@@ -27,36 +28,16 @@ function corpus(): Buffer[] {
 }
 
 function mutate(seed: Buffer, rnd: () => number): Buffer {
-  const b = Buffer.from(seed);
-  const n = 1 + Math.floor(rnd() * 4);
-  let out = b;
-  for (let k = 0; k < n; k++) {
-    const pos = Math.floor(rnd() * Math.max(1, out.length));
-    switch (Math.floor(rnd() * 7)) {
-      case 0: // bit flip
-        if (out.length) out[pos] = (out[pos] ?? 0) ^ (1 << Math.floor(rnd() * 8));
-        break;
-      case 1: // random byte
-        if (out.length) out[pos] = Math.floor(rnd() * 256);
-        break;
-      case 2: // truncate
-        out = out.subarray(0, pos);
-        break;
-      case 3: // insert bytes
-        out = Buffer.concat([out.subarray(0, pos), randomBytes(rnd, 1 + Math.floor(rnd() * 8)), out.subarray(pos)]);
-        break;
-      case 4: // interesting 16-bit value into an object length / header field
-        if (out.length >= pos + 2) out.writeUInt16BE([0, 1, 3, 4, 5, 0x7fff, 0xffff, 8, 12][Math.floor(rnd() * 9)] ?? 0, pos);
-        break;
-      case 5: // fix the header length so the mutation reaches the object parser
-        if (out.length >= 8) out.writeUInt32BE(out.length, 4);
-        break;
-      case 6: // splice a slice of itself
-        out = Buffer.concat([out, out.subarray(pos, pos + 16)]);
-        break;
-    }
-  }
-  return out;
+  return mutateBytes(seed, rnd, {
+    // Interesting 16-bit values into an object length / header field.
+    interesting: (out, pos, r) => {
+      if (out.length >= pos + 2) out.writeUInt16BE([0, 1, 3, 4, 5, 0x7fff, 0xffff, 8, 12][Math.floor(r() * 9)] ?? 0, pos);
+    },
+    // The header length fixed, so the mutation reaches the object parser.
+    fixLength: (out) => {
+      if (out.length >= 8) out.writeUInt32BE(out.length, 4);
+    },
+  });
 }
 
 function onlyTypedErrors(fn: () => unknown): "ok" | "error" {

@@ -9,41 +9,23 @@ import {
   encodeHdlcFrame,
   encodePppoeFrame,
 } from "../../../protocols/pppoe/index.js";
-import { fuzzSeed, randomBytes, seededRandom } from "../../support/seeded-random.js";
+import { mutateBytes } from "../../support/byte-mutations.js";
+import { fuzzSeed, seededRandom } from "../../support/seeded-random.js";
 import { pppFrameArb, pppoeFrameArb } from "./arbitraries.js";
 
 const RUNS = 100_000;
 
 function mutate(seed: Buffer, rnd: () => number, lengthAt: number | undefined): Buffer {
-  let out = Buffer.from(seed);
-  const n = 1 + Math.floor(rnd() * 4);
-  for (let k = 0; k < n; k++) {
-    const pos = Math.floor(rnd() * Math.max(1, out.length));
-    switch (Math.floor(rnd() * 7)) {
-      case 0: // bit flip
-        if (out.length) out[pos] = (out[pos] ?? 0) ^ (1 << Math.floor(rnd() * 8));
-        break;
-      case 1: // random byte
-        if (out.length) out[pos] = Math.floor(rnd() * 256);
-        break;
-      case 2: // truncate
-        out = out.subarray(0, pos);
-        break;
-      case 3: // insert bytes
-        out = Buffer.concat([out.subarray(0, pos), randomBytes(rnd, 1 + Math.floor(rnd() * 8)), out.subarray(pos)]);
-        break;
-      case 4: // interesting 16-bit value into a length / tag field
-        if (out.length >= pos + 2) out.writeUInt16BE([0, 1, 3, 4, 5, 0x5d6, 0x5d7, 0xffff, 0x0101, 0x0105][Math.floor(rnd() * 10)] ?? 0, pos);
-        break;
-      case 5: // fix the PPPoE LENGTH so the mutation reaches the tag parser
-        if (lengthAt !== undefined && out.length >= lengthAt + 2) out.writeUInt16BE(Math.min(0xffff, out.length - lengthAt - 2), lengthAt);
-        break;
-      case 6: // splice a slice of itself
-        out = Buffer.concat([out, out.subarray(pos, pos + 16)]);
-        break;
-    }
-  }
-  return out;
+  return mutateBytes(seed, rnd, {
+    // Interesting 16-bit values into a length / tag field.
+    interesting: (out, pos, r) => {
+      if (out.length >= pos + 2) out.writeUInt16BE([0, 1, 3, 4, 5, 0x5d6, 0x5d7, 0xffff, 0x0101, 0x0105][Math.floor(r() * 10)] ?? 0, pos);
+    },
+    // The PPPoE LENGTH fixed, so the mutation reaches the tag parser.
+    fixLength: (out) => {
+      if (lengthAt !== undefined && out.length >= lengthAt + 2) out.writeUInt16BE(Math.min(0xffff, out.length - lengthAt - 2), lengthAt);
+    },
+  });
 }
 
 function expectOnlyTypedErrors(run: () => unknown): "ok" | "refused" {

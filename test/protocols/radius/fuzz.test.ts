@@ -11,6 +11,7 @@ import {
   verifyRadiusPacket,
 } from "../../../protocols/radius/index.js";
 import { packetArb } from "./arbitraries.js";
+import { mutateBytes } from "../../support/byte-mutations.js";
 import { fuzzSeed, randomBytes, seededRandom } from "../../support/seeded-random.js";
 
 const SECRET = "fuzz-secret";
@@ -20,35 +21,16 @@ function corpus(): Buffer[] {
 }
 
 function mutate(seed: Buffer, rnd: () => number): Buffer {
-  let out = Buffer.from(seed);
-  const n = 1 + Math.floor(rnd() * 4);
-  for (let k = 0; k < n; k++) {
-    const pos = Math.floor(rnd() * Math.max(1, out.length));
-    switch (Math.floor(rnd() * 7)) {
-      case 0: // bit flip
-        if (out.length) out[pos] = (out[pos] ?? 0) ^ (1 << Math.floor(rnd() * 8));
-        break;
-      case 1: // random byte
-        if (out.length) out[pos] = Math.floor(rnd() * 256);
-        break;
-      case 2: // truncate
-        out = out.subarray(0, pos);
-        break;
-      case 3: // insert bytes
-        out = Buffer.concat([out.subarray(0, pos), randomBytes(rnd, 1 + Math.floor(rnd() * 8)), out.subarray(pos)]);
-        break;
-      case 4: // interesting attribute length
-        if (out.length > pos) out[pos] = [0, 1, 2, 3, 6, 18, 0xff][Math.floor(rnd() * 7)] ?? 0;
-        break;
-      case 5: // fix the header Length so the mutation reaches the attribute parser
-        if (out.length >= 20 && out.length <= 0xffff) out.writeUInt16BE(out.length, 2);
-        break;
-      case 6: // splice a slice of itself
-        out = Buffer.concat([out, out.subarray(pos, pos + 16)]);
-        break;
-    }
-  }
-  return out;
+  return mutateBytes(seed, rnd, {
+    // Interesting attribute lengths.
+    interesting: (out, pos, r) => {
+      if (out.length > pos) out[pos] = [0, 1, 2, 3, 6, 18, 0xff][Math.floor(r() * 7)] ?? 0;
+    },
+    // The header Length fixed, so the mutation reaches the attribute parser.
+    fixLength: (out) => {
+      if (out.length >= 20 && out.length <= 0xffff) out.writeUInt16BE(out.length, 2);
+    },
+  });
 }
 
 describe("fuzz: only RadiusDecodeError escapes the decoder", () => {
