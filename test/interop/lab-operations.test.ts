@@ -5,21 +5,12 @@ import { join } from "node:path";
 import { SqliteCdrStore } from "../../lib/adapters/cdr-store-sqlite.js";
 import { startLab } from "../../lib/flow/lab.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
+import { metricSample } from "../support/observability-helpers.js";
 
 function sippUac(target: string, port: number, calls: number, dir: string) {
   return startSipp(["-sn", "uac", "-m", String(calls), "-r", "10", "-s", "15551234567", target, "-i", "127.0.0.1", "-p", String(port), "-nostdin", "-timeout", "30", "-trace_stat", "-fd", "1"], dir);
 }
 
-/** The value of one sample of the exposition text (labels matched in any order), undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries((m[2] ?? "").split(",").filter(Boolean).map((kv) => kv.split("=").map((x) => x.replace(/^"|"$/g, "")) as [string, string]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -92,22 +83,22 @@ describe("callgate lab, operated", () => {
       const url = /metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stdout)?.[1];
       expect(url, stdout + stderr).toBeTruthy();
       const before = await (await fetch(url ?? "")).text();
-      expect(sample(before, "callgate_calls_total")).toBeUndefined();
-      expect(sample(before, "callgate_cdrs_written_total")).toBe(0);
-      expect(sample(before, "callgate_process_resident_memory_bytes")).toBeGreaterThan(0);
+      expect(metricSample(before, "callgate_calls_total")).toBeUndefined();
+      expect(metricSample(before, "callgate_cdrs_written_total")).toBe(0);
+      expect(metricSample(before, "callgate_process_resident_memory_bytes")).toBeGreaterThan(0);
 
       const dir = workDir("callgate-lab-metrics-");
       expect((await sippUac(`127.0.0.1:${sipPort}`, await freePort(), 2, dir).done).code).toBe(0);
       let after = "";
-      for (let i = 0; i < 50 && sample(after, "callgate_cdrs_written_total") !== 4; i++) {
+      for (let i = 0; i < 50 && metricSample(after, "callgate_cdrs_written_total") !== 4; i++) {
         await new Promise((r) => setTimeout(r, 100));
         after = await (await fetch(url ?? "")).text();
       }
       // Two calls ended at SIP1; each one authorised at both proxies (AAA), one CDR per side.
-      expect(sample(after, "callgate_calls_total", { outcome: "ended", role: "lab" })).toBe(2);
-      expect(sample(after, "callgate_decisions_total", { kind: "AAA", verdict: "allow" })).toBeGreaterThanOrEqual(4);
-      expect(sample(after, "callgate_cdrs_written_total")).toBe(4);
-      expect(sample(after, "callgate_cops_request_states", { peer: "POL1" })).toBeDefined();
+      expect(metricSample(after, "callgate_calls_total", { outcome: "ended", role: "lab" })).toBe(2);
+      expect(metricSample(after, "callgate_decisions_total", { kind: "AAA", verdict: "allow" })).toBeGreaterThanOrEqual(4);
+      expect(metricSample(after, "callgate_cdrs_written_total")).toBe(4);
+      expect(metricSample(after, "callgate_cops_request_states", { peer: "POL1" })).toBeDefined();
 
       child.kill("SIGTERM");
       expect(await closed).toBe(0);

@@ -2,18 +2,10 @@
 import { createSocket } from "node:dgram";
 import { describe, expect, it } from "vitest";
 import { findFile, freePort, readSippStats, sippPath, startCliProxy, startSipp, waitForListener, workDir } from "./sip-sipp-helpers.js";
+import { metricSample } from "../support/observability-helpers.js";
 
 const CALLS = 3;
 
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries((m[2] ?? "").split(",").filter(Boolean).map((kv) => kv.split("=").map((x) => x.replace(/^"|"$/g, "")) as [string, string]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 describe("callgate proxy, operated", () => {
   it("its /metrics counts answered calls and a dropped datagram by cause", async () => {
@@ -26,7 +18,7 @@ describe("callgate proxy, operated", () => {
     let stopped = false;
     try {
       const url = `http://127.0.0.1:${metricsPort}/metrics`;
-      expect(sample(await (await fetch(url)).text(), "callgate_calls_total")).toBeUndefined();
+      expect(metricSample(await (await fetch(url)).text(), "callgate_calls_total")).toBeUndefined();
       await waitForListener(uasPort, "udp");
       const uacDir = workDir("callgate-proxy-metrics-uac-");
       const uac = await startSipp(["-sn", "uac", `127.0.0.1:${proxyPort}`, "-p", String(uacPort), "-m", String(CALLS), "-r", "10", ...common], uacDir).done;
@@ -42,7 +34,7 @@ describe("callgate proxy, operated", () => {
         if (text.includes('callgate_drops_total{proto="SIP"')) break;
         await new Promise((r) => setTimeout(r, 50));
       }
-      expect(sample(text, "callgate_calls_total", { outcome: "answered", role: "proxy" })).toBe(CALLS);
+      expect(metricSample(text, "callgate_calls_total", { outcome: "answered", role: "proxy" })).toBe(CALLS);
       const dropped = text.split("\n").filter((l) => l.startsWith('callgate_drops_total{proto="SIP"'));
       expect(dropped.length, text).toBeGreaterThan(0);
       await proxy.stop();

@@ -1,31 +1,10 @@
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkLogLevel, countCdrsWritten, dropCauseOf, parseHostPort, startOperations, type Operations } from "../../../lib/flow/operations.js";
 import { MemoryCdrStore } from "../../../lib/adapters/cdr-store-memory.js";
 import type { CallDetailRecord } from "../../../lib/adapters/cdr-store.js";
+import { captureLog, metricSample } from "../../support/observability-helpers.js";
 
-function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, sink), lines };
-}
 
-/** The value of one sample line of the exposition text (metric name with its labels in any order). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries((m[2] ?? "").split(",").filter(Boolean).map((kv) => kv.split("=").map((x) => x.replace(/^"|"$/g, "")) as [string, string]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 let ops: Operations | undefined;
 afterEach(async () => {
@@ -57,7 +36,7 @@ describe("operations settings", () => {
 
 describe("startOperations", () => {
   it("feeds /metrics from call events, drops and gauges", async () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLog();
     ops = await startOperations({ name: "lab", logger, metrics: { host: "127.0.0.1", port: 0 }, callRoles: ["SIP1"] });
     const states = { n: 3 };
     ops.watch({ requestStates: () => ({ POL1: states.n }), queues: () => ({ "POL1 usage backlog": 2 }) });
@@ -71,32 +50,32 @@ describe("startOperations", () => {
     ops.onError("SIP1 udp", new Error("recv failed"));
     ops.onError("SIP1 handling timer", new Error("boom"));
     const body = await (await fetch(`http://${ops.metricsAddress ?? ""}/metrics`)).text();
-    expect(sample(body, "callgate_calls_total", { outcome: "ended", role: "lab" })).toBe(1);
-    expect(sample(body, "callgate_calls_total", { outcome: "486" })).toBe(1);
-    expect(sample(body, "callgate_decisions_total", { kind: "AAA", verdict: "allow" })).toBe(1);
-    expect(sample(body, "callgate_decisions_total", { kind: "AAA", verdict: "deny" })).toBe(1);
-    expect(sample(body, "callgate_retries_total", { what: "usage" })).toBe(1);
-    expect(sample(body, "callgate_drops_total", { proto: "COPS", cause: "bad-req" })).toBe(5);
-    expect(sample(body, "callgate_drops_total", { proto: "SIP", cause: "recv-failed" })).toBe(1);
-    expect(sample(body, "callgate_cops_request_states", { peer: "POL1" })).toBe(3);
-    expect(sample(body, "callgate_queue_size", { queue: "POL1 usage backlog" })).toBe(2);
-    expect(sample(body, "callgate_process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(metricSample(body, "callgate_calls_total", { outcome: "ended", role: "lab" })).toBe(1);
+    expect(metricSample(body, "callgate_calls_total", { outcome: "486" })).toBe(1);
+    expect(metricSample(body, "callgate_decisions_total", { kind: "AAA", verdict: "allow" })).toBe(1);
+    expect(metricSample(body, "callgate_decisions_total", { kind: "AAA", verdict: "deny" })).toBe(1);
+    expect(metricSample(body, "callgate_retries_total", { what: "usage" })).toBe(1);
+    expect(metricSample(body, "callgate_drops_total", { proto: "COPS", cause: "bad-req" })).toBe(5);
+    expect(metricSample(body, "callgate_drops_total", { proto: "SIP", cause: "recv-failed" })).toBe(1);
+    expect(metricSample(body, "callgate_cops_request_states", { peer: "POL1" })).toBe(3);
+    expect(metricSample(body, "callgate_queue_size", { queue: "POL1 usage backlog" })).toBe(2);
+    expect(metricSample(body, "callgate_process_resident_memory_bytes")).toBeGreaterThan(0);
     // Five drops of one cause: one warn line; the node's exception: one error line.
     expect(lines.filter((l) => l.cause === "COPS:bad-req")).toHaveLength(1);
     expect(lines.filter((l) => l.level === 50 && l.where === "SIP1 handling timer")).toHaveLength(1);
     states.n = 0;
     ops.watch({ requestStates: () => ({ POL1: states.n }) });
-    expect(sample(await ops.metrics.text(), "callgate_cops_request_states", { peer: "POL1" })).toBe(0);
+    expect(metricSample(await ops.metrics.text(), "callgate_cops_request_states", { peer: "POL1" })).toBe(0);
   });
 
   it("names at most 200 drop causes; the rest count as the protocol's 'other'", async () => {
-    const { logger } = capture();
+    const { logger } = captureLog();
     ops = await startOperations({ name: "lab", logger, callRoles: [] });
     for (let i = 0; i < 300; i++) ops.onEvent({ type: "error", role: "POL1", message: `odd REQ number ${i}: no` });
     const text = await ops.metrics.text();
     const series = text.split("\n").filter((l) => l.startsWith("callgate_drops_total{"));
     expect(series).toHaveLength(201);
-    expect(sample(text, "callgate_drops_total", { proto: "COPS", cause: "other" })).toBe(100);
+    expect(metricSample(text, "callgate_drops_total", { proto: "COPS", cause: "other" })).toBe(100);
   });
 
   it("counts a CDR once, when the store newly writes it", async () => {

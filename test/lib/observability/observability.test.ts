@@ -1,24 +1,13 @@
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { DropLog } from "../../../lib/observability/drop-log.js";
 import { RoleMetrics, startMetricsServer } from "../../../lib/observability/metrics.js";
+import { captureLog } from "../../support/observability-helpers.js";
 
-function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split("\n")) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, sink), lines };
-}
 
 describe("DropLog", () => {
   it("counts every drop and logs one line per cause per interval, with the suppressed count", async () => {
     let now = 0;
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLog();
     const seen: string[] = [];
     const drops = new DropLog(logger, { intervalMs: 1000, now: () => now, onDrop: (c) => seen.push(c) });
     for (let i = 0; i < 500; i++) drops.drop("bad-length", { peer: "127.0.0.1" });
