@@ -99,10 +99,11 @@ export interface PolicyAdapter {
 
 /** Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the latest usage it observes. */
 export class DefaultPolicyAdapter implements PolicyAdapter {
-  /** The most recent observations, at most `keepUsage` of them (oldest first). */
-  readonly usage: UsageObservation[] = [];
   /** Every observation so far, kept or not. */
   usageObserved = 0;
+  /** The kept observations: a ring of at most `keepUsage`, the oldest at `ringStart` once full. */
+  private readonly ring: UsageObservation[] = [];
+  private ringStart = 0;
 
   constructor(private readonly opts: { denyAll?: boolean; denyStatus?: number; keepUsage?: number } = {}) {}
 
@@ -116,12 +117,21 @@ export class DefaultPolicyAdapter implements PolicyAdapter {
     return voice ? { dscp: 46, className: "EF" } : { dscp: 34, className: "AF41" };
   }
 
+  /** The most recent observations, at most `keepUsage` of them (default 1,000), oldest first. */
+  get usage(): UsageObservation[] {
+    return [...this.ring.slice(this.ringStart), ...this.ring.slice(0, this.ringStart)];
+  }
+
   observeUsage(u: UsageObservation): void {
     this.usageObserved++;
-    // Bounded: a long-running policy server observes usage forever (default: the last 1,000).
+    // Bounded: a long-running policy server observes usage forever; the oldest kept one is overwritten.
     const keep = this.opts.keepUsage ?? 1000;
     if (keep <= 0) return;
-    if (this.usage.length >= keep) this.usage.splice(0, this.usage.length - keep + 1);
-    this.usage.push(u);
+    if (this.ring.length < keep) {
+      this.ring.push(u);
+      return;
+    }
+    this.ring[this.ringStart] = u;
+    this.ringStart = (this.ringStart + 1) % keep;
   }
 }

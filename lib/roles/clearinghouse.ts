@@ -132,7 +132,8 @@ export class Clearinghouse {
       message = { messageId: reading.messageId, components: reading.components.flatMap((r) => (r.ok ? [r.component] : [])) };
     }
     const digest = bodyDigest(body);
-    const key = `${peer ?? ""}\u0000${message.messageId}\u0000${digest}`;
+    // The digest covers the whole body, messageId included: sender + digest names a retransmission.
+    const key = `${peer ?? ""}\u0000${digest}`;
     const random = randomAttribute(digest);
     const earlier = this.recall(key, nowMs);
     if (earlier) return this.answer(message.messageId, parts, earlier.at, peer, { next: earlier.transactionId }, random);
@@ -360,8 +361,13 @@ const bodyDigest: (body: Buffer | string) => string =
 
 /** The answer's `random` attribute, from the request's digest so that a retransmission gets the same answer. */
 function randomAttribute(digest: string): string {
-  return String(1 + (Buffer.from(digest.slice(0, 8), "base64").readUInt32BE(0) % 65_535));
+  // The digest's first 32 bits, read from its first six base64 characters (RFC 4648 §4) without a Buffer.
+  let bits = 0;
+  for (let i = 0; i < 6; i++) bits = bits * 64 + BASE64_VALUE.indexOf(digest[i] ?? "A");
+  return String(1 + (Math.floor(bits / 16) % 65_535));
 }
+
+const BASE64_VALUE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 function statusAnswer(kind: OspComponentKind, componentId: string | undefined, nowMs: number, status: OspStatus): OspComponent {
   const base = { timestamp: wholeSeconds(nowMs), status, ...(componentId !== undefined ? { componentId } : {}) };
