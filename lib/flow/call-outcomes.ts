@@ -1,6 +1,6 @@
 // Turns the event bus of a run into per-call outcomes, and the topology's state into CDRs and leftovers.
 import type { CallEvent } from "./call-events.js";
-import type { CallOutcome, CallSpec, RunResult } from "./run-calls.js";
+import type { CallOutcome, CallSpec, RunResult } from "./run-types.js";
 import type { FlowTopology } from "./topology.js";
 
 export class OutcomeTracker {

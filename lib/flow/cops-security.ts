@@ -10,7 +10,7 @@ import {
   type CopsPepCredentials,
 } from "../../protocols/cops/index.js";
 import type { TcpPeerRefusal, TcpPeerSource } from "../drivers/socket-network.js";
-import type { Role } from "./run-calls.js";
+import type { Role } from "./run-types.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
 
 export type CopsPdpRole = "POL1" | "POL2";

@@ -12,7 +12,7 @@ import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../repl
 import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
 import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-tls.js";
 import type { FlowPki } from "./flow-pki.js";
-import type { CallSpec, Role, TopologyOptions } from "./run-calls.js";
+import type { CallSpec, Role, TopologyOptions } from "./run-types.js";
 
 export const DEPLOY_ROLES: readonly Role[] = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
 

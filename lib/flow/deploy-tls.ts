@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { PeerCertificate } from "node:tls";
 import { certificateNames, type SocketTlsOptions } from "../drivers/socket-tls.js";
-import type { Role, TopologyOptions } from "./run-calls.js";
+import type { Role, TopologyOptions } from "./run-types.js";
 
 const roleCredentials = { type: "object", additionalProperties: false, properties: { certificate: { type: "string" }, key: { type: "string" } } };
 

@@ -14,7 +14,7 @@ import { flowNetwork } from "./run-network.js";
 import { labTls } from "./deploy-tls.js";
 import type { SocketNetworkOptions } from "../drivers/socket-network.js";
 import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
-import type { TopologyOptions } from "./run-calls.js";
+import type { TopologyOptions } from "./run-types.js";
 import { ROLE_HOSTS, buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 

@@ -4,7 +4,7 @@ import { MemoryNetwork } from "../drivers/memory-network.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
 import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
-import type { FaultSpec, RunOptions, RunResult } from "./run-calls.js";
+import type { FaultSpec, RunOptions, RunResult } from "./run-types.js";
 import { VirtualClockNode } from "./run-clock.js";
 import { prepareRun } from "./run-setup.js";
 

@@ -5,7 +5,7 @@ import { SocketNetwork, type SocketNetworkOptions } from "../drivers/socket-netw
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import type { CallEvent } from "./call-events.js";
 import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
-import type { RunOptions, RunResult, TopologyOptions } from "./run-calls.js";
+import type { RunOptions, RunResult, TopologyOptions } from "./run-types.js";
 import { prepareRun } from "./run-setup.js";
 import { faultPlanOf } from "./run-memory.js";
 import type { FlowTopology } from "./topology.js";

@@ -5,7 +5,7 @@ import type { CalleeBehaviour } from "../roles/user-agent.js";
 import { CallEventBus } from "./call-events.js";
 import { OutcomeTracker } from "./call-outcomes.js";
 import type { FlowPki } from "./flow-pki.js";
-import type { RunOptions } from "./run-calls.js";
+import type { RunOptions } from "./run-types.js";
 import { buildTopology, resolveTopology, type TopologyAdapters } from "./topology.js";
 
 /** RunOptions' adapters as the topology takes them: `policy` for both sides or per side. */

@@ -11,7 +11,7 @@ import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
 import { horizonOf } from "./call-outcomes.js";
 import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, type DeployConfig } from "./deploy-config.js";
-import type { CallOutcome, Role } from "./run-calls.js";
+import type { CallOutcome, Role } from "./run-types.js";
 import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
 import { tlsForRole } from "./deploy-tls.js";
 import { flowNetwork } from "./run-network.js";

@@ -16,7 +16,7 @@ import { SipProxy } from "../roles/sip-proxy.js";
 import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
 import { flowPki, type FlowPki } from "./flow-pki.js";
-import type { CallSpec, FaultSpec, PerSide, TopologyOptions } from "./run-calls.js";
+import type { CallSpec, FaultSpec, PerSide, TopologyOptions } from "./run-types.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 
 export interface FlowTopology {

@@ -1,7 +1,7 @@
 // Checks a run against its scenario's expectations; each failed expectation names the first message where
 // the recorded ladder diverges from what was expected.
 import type { MessageRecord } from "../drivers/message-record.js";
-import type { CallOutcome, RunResult } from "../flow/run-calls.js";
+import type { CallOutcome, RunResult } from "../flow/run-types.js";
 import { matchFlow, type FlowMatch } from "./flow-match.js";
 import { byeSender, mirrorLadder, recordsByCall, splitAtFirstBye } from "./ladder-json.js";
 import { formatSeconds } from "./ladder-text.js";

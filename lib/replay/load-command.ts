@@ -3,7 +3,7 @@
 // throughput, set-up latency percentiles (first INVITE → 200 at the caller) and failures by cause.
 import { parseArgs } from "node:util";
 import type { MessageRecord } from "../drivers/message-record.js";
-import type { CallOutcome, CallSpec, RunOptions, RunResult } from "../flow/run-calls.js";
+import type { CallOutcome, CallSpec, RunOptions, RunResult } from "../flow/run-types.js";
 import type { CommandIo } from "./replay-command.js";
 import { expandCalls, loadScenarioFile, ScenarioError, toRunOptions, type Scenario } from "./scenario.js";
 

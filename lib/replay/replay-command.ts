@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import type { MessageRecord } from "../drivers/message-record.js";
-import type { RunOptions, RunResult } from "../flow/run-calls.js";
+import type { RunOptions, RunResult } from "../flow/run-types.js";
 import { checkExpectations, describeRecord, formatFailure } from "./expectations.js";
 import { renderLadderHtml } from "./html-ladder.js";
 import { recordsByCall, splitAtFirstBye, writeJsonLines } from "./ladder-json.js";

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-calls.js";
+import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-types.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
 
 export interface CallExpectation {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import protobuf from "protobufjs";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
-import type { RunOptions, RunResult } from "../flow/run-calls.js";
+import type { RunOptions, RunResult } from "../flow/run-types.js";
 
 export const TRACE_FORMAT_VERSION = 1;
 

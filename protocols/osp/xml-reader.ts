@@ -4,7 +4,7 @@
 // UTF-8, and every well-formedness error. Errors are OspDecodeError("not-xml") with the byte offset.
 import { isUtf8 } from "node:buffer";
 import { OspDecodeError } from "./errors.js";
-import type { XmlElement } from "./xml-tree.js";
+import type { XmlElement } from "./xml-element.js";
 
 /** Largest document accepted (bytes); OSP messages are a few kilobytes. */
 export const MAX_OSP_DOCUMENT_BYTES = 1 << 20;

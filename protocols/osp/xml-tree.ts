@@ -1,15 +1,10 @@
 // The element tree between the XML reader and the OSP schema, and XML escaping for the encoder.
+import type { XmlElement } from "./xml-element.js";
 import { MAX_OSP_DOCUMENT_BYTES, readXmlDocument } from "./xml-reader.js";
 
 export { MAX_OSP_DOCUMENT_BYTES };
 
-export interface XmlElement {
-  name: string;
-  attributes: Record<string, string>;
-  /** Concatenated character data directly inside the element (references decoded, trimmed). */
-  text: string;
-  children: XmlElement[];
-}
+export type { XmlElement } from "./xml-element.js";
 
 /** Parses one XML document into its root element. Throws only OspDecodeError. */
 export function parseXmlDocument(input: Buffer | string): XmlElement {

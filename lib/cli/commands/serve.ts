@@ -8,7 +8,7 @@ import { mergeRecordFiles } from "../../flow/serve-records.js";
 import { splitAtFirstBye, toJsonLines, writeJsonLines } from "../../replay/ladder-json.js";
 import { serveRole, type ServedCall } from "../../flow/serve.js";
 import { checkLogLevel, parseHostPort, startOperations, type Operations } from "../../flow/operations.js";
-import type { Role } from "../../flow/run-calls.js";
+import type { Role } from "../../flow/run-types.js";
 
 const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--calls N] [--log-level L] [--metrics H:P]
        callgate serve merge [--call ID [--split OUT]] FILE.jsonl...

@@ -1,0 +1,91 @@
+// The types of a run: topology options, call specs, faults, adapters in, outcomes out. Shared by runCalls and
+// the drivers' runners, which import them from here (not from run-calls.ts, which imports the runners).
+import type { CdrStore } from "../adapters/cdr-store.js";
+import type { ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js";
+import type { PolicyAdapter } from "../adapters/policy-adapter.js";
+import type { MessageRecord } from "../drivers/message-record.js";
+import type { FlowNode } from "../drivers/node.js";
+import type { CallEvent } from "./call-events.js";
+import type { CallEventBus } from "./call-events.js";
+import type { RunClock } from "./run-clock.js";
+
+export type Role = "UAC" | "SIP1" | "POL1" | "R1" | "CH" | "SIP2" | "POL2" | "R2" | "UAS";
+
+export interface TopologyOptions {
+  clearinghouse: "osp-http" | "in-process" | "none";
+  clearinghouseUnreachable?: "fail-closed" | "fail-open";
+  signedTokens?: boolean;
+  /** SIP between the roles: UDP, TCP, or TLS streams (RFC 3261 §26.3.1; the socket driver needs its `tls` settings). */
+  sipTransport?: "udp" | "tcp" | "tls";
+  /** How long a policy server waits for the clearinghouse before treating it as unreachable (default 3000 ms). */
+  clearinghouseTimeoutMs?: number;
+  /** Interval between retries of an unconfirmed UsageIndication (default 5000 ms). */
+  usageRetryMs?: number;
+  /** How long a policy server waits for its policy adapter's decision before refusing the call with 503 (default 3000 ms). */
+  policyTimeoutMs?: number;
+}
+
+/** An adapter for each policy server: POL1 (originating side) and POL2 (terminating side). */
+export interface PerSide<A> {
+  originating?: A;
+  terminating?: A;
+}
+
+export interface CallSpec {
+  id?: string;
+  caller: string;
+  callee: string;
+  startMs: number;
+  answerDelayMs: number;
+  durationMs: number;
+  hangUp: "caller" | "callee";
+  outcome?: "answer" | "busy" | "decline" | "no-answer" | "cancel";
+  cancelAfterMs?: number;
+  noAnswerTimeoutMs?: number;
+}
+
+export type FaultSpec =
+  | { kind: "drop" | "delay" | "duplicate"; proto: "SIP" | "COPS" | "OSP"; msg: string; from?: string; to?: string; nth: number; delayMs?: number }
+  | { kind: "down"; role: Role; fromMs: number; toMs: number }
+  | { kind: "deny"; role: "CH" | "POL1" | "POL2" | "R1" | "R2" };
+
+export interface RunOptions {
+  driver: "memory" | "net";
+  topology?: Partial<TopologyOptions>;
+  calls: CallSpec[];
+  faults?: FaultSpec[];
+  onRecord?: (r: MessageRecord) => void;
+  seed?: number;
+  /** The policy of both policy servers, or one per side (the others keep DefaultPolicyAdapter). */
+  policy?: PolicyAdapter | PerSide<PolicyAdapter>;
+  /** How each policy server reaches the clearinghouse (default: OSP to CH, or none with topology.clearinghouse "none"). */
+  clearinghouse?: PerSide<ClearinghouseAdapter>;
+  /** Where the clearinghouse CH stores its CDRs (default: a MemoryCdrStore). */
+  cdrStore?: CdrStore;
+  /** The bus every role's events go to (default: a new one); listen before the run starts. */
+  events?: CallEventBus;
+  /** The clock adapters wait on: bound to the virtual clock on the memory driver for the run. */
+  clock?: RunClock;
+  /**
+   * Nodes beside the nine roles, on the memory driver only: the remote deciders a policy adapter's wire
+   * exchanges go to (a simulated RADIUS server, an authoriser), by node name.
+   */
+  services?: FlowNode<CallEvent>[];
+}
+
+export interface CallOutcome {
+  callId: string;
+  spec: CallSpec;
+  finalStatusAtCaller: number | undefined;
+  established: boolean;
+  setupLatencyMs?: number;
+  endedBy?: string;
+}
+
+export interface RunResult {
+  records: MessageRecord[];
+  calls: CallOutcome[];
+  cdrs: Array<{ callId: string; role: string; durationS: number; source?: string; destination?: string }>;
+  leftovers: { classifiers: number; copsRequestStates: number; pendingTransactions: number };
+  endpoints?: Record<string, { sip?: string; cops?: string; osp?: string }>;
+}
