@@ -1,8 +1,7 @@
 // TLS options shared by the commands that listen: certificate and key presented, the CA that peers'
 // certificates must chain to (pinned: nothing else is trusted), and mutual TLS. Read and checked at start;
 // each impossible setting is an Error naming the option.
-import { X509Certificate, createPrivateKey } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { keyMatchesCertificate, readPemFile, type PemKind } from "../drivers/socket-tls.js";
 
 export const TLS_USAGE = `  --tls-cert PEM        certificate presented on TLS listeners (tls:, wss:, https:) and to TLS peers
   --tls-key PEM         its private key
@@ -34,15 +33,10 @@ export function takeTlsFlag(flags: TlsFlags, arg: string, next: () => string): b
   return true;
 }
 
-function readPem(option: string, path: string, kind: "CERTIFICATE" | "PRIVATE KEY"): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new Error(`${option} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  if (!text.includes(kind === "CERTIFICATE" ? "-----BEGIN CERTIFICATE-----" : "PRIVATE KEY-----")) throw new Error(`${option} ${path}: holds no ${kind} PEM block`);
-  return text;
+function readPem(option: string, path: string, kind: PemKind): string {
+  const read = readPemFile(path, kind);
+  if ("text" in read) return read.text;
+  throw new Error("unreadable" in read ? `${option} ${path}: cannot read (${read.unreadable})` : `${option} ${path}: holds no ${kind} PEM block`);
 }
 
 /** The PEM material the flags name, undefined without TLS flags; throws an Error naming the option at fault. */
@@ -58,7 +52,7 @@ export function readTlsFlags(flags: TlsFlags): TlsMaterial | undefined {
   const keyPem = readPem("--tls-key", flags.key, "PRIVATE KEY");
   let matches: boolean;
   try {
-    matches = new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem));
+    matches = keyMatchesCertificate(certificatePem, keyPem);
   } catch (err) {
     throw new Error(`--tls-cert/--tls-key: unusable (${err instanceof Error ? err.message : String(err)})`);
   }

@@ -1,6 +1,8 @@
 // TLS for the socket driver's links: SIP over TLS (RFC 3261 §26.3.1), COPS over TLS (RFC 4261) and OSP
 // over HTTPS (TS 101 321 §5). Every role presents its own certificate; peers trust only the configured CA
 // (pinned: the system store is not used) and a certificate must name the role it speaks for.
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate, type TLSSocket, type TlsOptions } from "node:tls";
 import type { Protocol } from "./message-record.js";
 
@@ -81,4 +83,22 @@ export function tlsClientOptions(tls: SocketTlsOptions, node: string, peer: stri
       return certificateNames(cert).includes(peer.toLowerCase()) ? undefined : new Error(`certificate of ${hostname}:${port} does not name ${peer}`);
     },
   };
+}
+
+export type PemKind = "CERTIFICATE" | "PRIVATE KEY";
+
+/** A PEM file read for TLS settings: its text, or why it cannot serve (each caller names the setting at fault). */
+export function readPemFile(path: string, kind: PemKind): { text: string } | { unreadable: string } | { noPem: true } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    return { unreadable: (err as NodeJS.ErrnoException).code ?? String(err) };
+  }
+  return text.includes(kind === "CERTIFICATE" ? "-----BEGIN CERTIFICATE-----" : "PRIVATE KEY-----") ? { text } : { noPem: true };
+}
+
+/** Whether the key is the certificate's own; throws when either cannot be read as one. */
+export function keyMatchesCertificate(certificatePem: string, keyPem: string): boolean {
+  return new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem));
 }

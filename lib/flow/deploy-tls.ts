@@ -1,11 +1,10 @@
 // The deploy file's `tls` section: which links run over TLS (SIP between nodes, COPS per RFC 4261, OSP over
 // HTTPS), the CA every role pins, mutual TLS, and each role's certificate and key (PEM files relative to the
 // deploy file). Impossible settings are problems naming the field.
-import { X509Certificate, createPrivateKey } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import type { PeerCertificate } from "node:tls";
-import { certificateNames, type SocketTlsOptions } from "../drivers/socket-tls.js";
+import { certificateNames, keyMatchesCertificate, readPemFile, type PemKind, type SocketTlsOptions } from "../drivers/socket-tls.js";
 import type { Role, TopologyOptions } from "./run-types.js";
 
 const roleCredentials = { type: "object", additionalProperties: false, properties: { certificate: { type: "string" }, key: { type: "string" } } };
@@ -58,15 +57,11 @@ export function readDeployTls(
   topology: TopologyOptions,
   problem: Problem,
 ): SocketTlsOptions {
-  const pem = (path: Array<string | number>, name: string, kind: "CERTIFICATE" | "PRIVATE KEY"): string => {
+  const pem = (path: Array<string | number>, name: string, kind: PemKind): string => {
     const full = resolve(dirname(file), name);
-    try {
-      const text = readFileSync(full, "utf8");
-      if (text.includes(kind === "CERTIFICATE" ? "-----BEGIN CERTIFICATE-----" : "PRIVATE KEY-----")) return text;
-      problem(path, `${full} holds no ${kind} PEM block`);
-    } catch (err) {
-      problem(path, `cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+    const read = readPemFile(full, kind);
+    if ("text" in read) return read.text;
+    problem(path, "unreadable" in read ? `cannot read ${full}: ${read.unreadable}` : `${full} holds no ${kind} PEM block`);
     return "";
   };
   if (!tls.sip && !tls.cops && !tls.osp) problem(["tls"], "switches nothing on: set sip, cops or osp to true");
@@ -84,7 +79,7 @@ export function readDeployTls(
     const keyPem = pem(["tls", "roles", role, "key"], entry.key, "PRIVATE KEY");
     if (!certificatePem || !keyPem) continue;
     try {
-      if (!new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem))) problem(["tls", "roles", role, "key"], "is not the key of the certificate");
+      if (!keyMatchesCertificate(certificatePem, keyPem)) problem(["tls", "roles", role, "key"], "is not the key of the certificate");
       else credentials[role] = { certificatePem, keyPem };
     } catch (err) {
       problem(["tls", "roles", role], `unusable certificate or key: ${err instanceof Error ? err.message : String(err)}`);
