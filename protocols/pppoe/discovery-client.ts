@@ -1,11 +1,10 @@
 // Sans-I/O PPPoE Discovery, Host side (RFC 2516 §5): PADI broadcast with retries doubling the wait, PADO
 // choice, PADR with retries, PADS → SESSION_ID, PADT from either side.
 import { BROADCAST_MAC } from "./constants.js";
-import { decodePppoeFrame, encodePppoeFrame } from "./pppoe-codec.js";
-import { PppoeDecodeError } from "./pppoe-decode-error.js";
+import { encodePppoeFrame } from "./pppoe-codec.js";
 import { findErrorTag, findTag } from "./pppoe-frame.js";
 import type { MacAddress, PppoeDiscoveryPacket, PppoeFrame, PppoeTag } from "./pppoe-frame.js";
-import type { PppoeAction, PppoeDrop, PppoePortEvent } from "./discovery-actions.js";
+import { decodeOrDrop, type PppoeAction, type PppoeDrop, type PppoePortEvent } from "./discovery-actions.js";
 
 export interface PppoeClientOptions {
   /** This Host's MAC address. */
@@ -147,13 +146,9 @@ export class PppoeDiscoveryClient {
   }
 
   private onFrame(bytes: Buffer): PppoeAction<PppoeClientEvent>[] {
-    let frame: PppoeFrame;
-    try {
-      frame = decodePppoeFrame(bytes);
-    } catch (err) {
-      if (err instanceof PppoeDecodeError) return this.drop(err.code, err.message);
-      throw err;
-    }
+    const decoded = decodeOrDrop(bytes);
+    if (!("frame" in decoded)) return this.drop(decoded.cause, decoded.detail);
+    const { frame } = decoded;
     const { packet } = frame;
     if (packet.kind !== "discovery") return this.drop("session-frame", `session frame for 0x${packet.sessionId.toString(16)}`);
     if (frame.destination !== this.options.mac) return this.drop("not-for-us", `${packet.code} to ${frame.destination}`);

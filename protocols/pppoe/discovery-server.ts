@@ -2,11 +2,10 @@
 // a unique SESSION_ID, PADT from either side, and the session table those build.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { MAX_SESSION_ID } from "./constants.js";
-import { decodePppoeFrame, encodePppoeFrame } from "./pppoe-codec.js";
-import { PppoeDecodeError } from "./pppoe-decode-error.js";
+import { encodePppoeFrame } from "./pppoe-codec.js";
 import { findTag } from "./pppoe-frame.js";
 import type { MacAddress, PppoeDiscoveryPacket, PppoeFrame, PppoeTag } from "./pppoe-frame.js";
-import type { PppoeAction, PppoeDrop, PppoePortEvent } from "./discovery-actions.js";
+import { decodeOrDrop, type PppoeAction, type PppoeDrop, type PppoePortEvent } from "./discovery-actions.js";
 
 export interface PppoeServerOptions {
   /** The Access Concentrator's MAC address. */
@@ -106,13 +105,9 @@ export class PppoeDiscoveryServer {
   }
 
   private onFrame(bytes: Buffer, nowMs: number): PppoeAction<PppoeServerEvent>[] {
-    let frame: PppoeFrame;
-    try {
-      frame = decodePppoeFrame(bytes);
-    } catch (err) {
-      if (err instanceof PppoeDecodeError) return this.drop(err.code, err.message);
-      throw err;
-    }
+    const decoded = decodeOrDrop(bytes);
+    if (!("frame" in decoded)) return this.drop(decoded.cause, decoded.detail);
+    const { frame } = decoded;
     const { packet } = frame;
     if (frame.destination !== this.options.mac && !(packet.kind === "discovery" && packet.code === "PADI")) {
       return this.drop("not-for-us", `frame to ${frame.destination}`);
