@@ -1,11 +1,11 @@
 // `callgate lab` as an operator runs it: no message history unless asked, JSON logs, Prometheus metrics (issue 12).
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { SqliteCdrStore } from "../../lib/adapters/cdr-store-sqlite.js";
 import { startLab } from "../../lib/flow/lab.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
 import { metricSample } from "../support/observability-helpers.js";
+import { spawnCli } from "../support/cli-process.js";
 
 function sippUac(target: string, port: number, calls: number, dir: string) {
   return startSipp(["-sn", "uac", "-m", String(calls), "-r", "10", "-s", "15551234567", target, "-i", "127.0.0.1", "-p", String(port), "-nostdin", "-timeout", "30", "-trace_stat", "-fd", "1"], dir);
@@ -68,20 +68,11 @@ describe("callgate lab, operated", () => {
   it("`callgate lab --metrics` serves counters that move with a call; its log is JSON lines with levels", async () => {
     expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
     const sipPort = await freePort();
-    const script = "import('./lib/cli/commands/lab.ts').then((m) => m.run(process.argv.slice(1))).then((c) => { process.exitCode = c; });";
-    const child = spawn(process.execPath, ["--import", "tsx", "-e", script, "--", "--sip-port", String(sipPort), "--answer-delay", "20", "--metrics", "127.0.0.1:0", "--log-level", "debug"], {
-      cwd: process.cwd(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const labProcess = spawnCli("lab", ["--sip-port", String(sipPort), "--answer-delay", "20", "--metrics", "127.0.0.1:0", "--log-level", "debug"]);
     try {
-      await until(() => stdout.includes("SIGTERM stops the lab") || child.exitCode !== null, 20_000);
-      const url = /metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stdout)?.[1];
-      expect(url, stdout + stderr).toBeTruthy();
+      await labProcess.waitFor("SIGTERM stops the lab", { ms: 20_000, stream: "stdout" });
+      const url = /metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(labProcess.stdout())?.[1];
+      expect(url, labProcess.output()).toBeTruthy();
       const before = await (await fetch(url ?? "")).text();
       expect(metricSample(before, "callgate_calls_total")).toBeUndefined();
       expect(metricSample(before, "callgate_cdrs_written_total")).toBe(0);
@@ -100,11 +91,10 @@ describe("callgate lab, operated", () => {
       expect(metricSample(after, "callgate_cdrs_written_total")).toBe(4);
       expect(metricSample(after, "callgate_cops_request_states", { peer: "POL1" })).toBeDefined();
 
-      child.kill("SIGTERM");
-      expect(await closed).toBe(0);
-      expect(stdout).toContain("2 call(s) from outside");
-      expect(stdout).toContain("final responses to the caller: 2 × 200 OK");
-      const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(await labProcess.stop()).toBe(0);
+      expect(labProcess.stdout()).toContain("2 call(s) from outside");
+      expect(labProcess.stdout()).toContain("final responses to the caller: 2 × 200 OK");
+      const lines = labProcess.stderr().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
       for (const l of lines) {
         expect(typeof l.level).toBe("number");
         expect(l.name).toBe("lab");
@@ -116,7 +106,7 @@ describe("callgate lab, operated", () => {
       expect(started?.metrics).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(lines.at(-1)).toMatchObject({ msg: "lab stopped", level: 30, callsFromOutside: 2 });
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      if (labProcess.child.exitCode === null) labProcess.child.kill("SIGKILL");
     }
   }, 40_000);
 });

@@ -1,20 +1,15 @@
 // A `callgate serve` role process as an operator sees it: metrics port and log level from the deployment file (issue 12).
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { spawnCli } from "../support/cli-process.js";
 import { freePort } from "./sip-sipp-helpers.js";
 
 async function untilAsync(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 describe("callgate serve, operated", () => {
@@ -32,15 +27,10 @@ describe("callgate serve, operated", () => {
         "",
       ].join("\n"),
     );
-    const child = spawn(process.execPath, ["--import", "tsx", "lib/cli/main.ts", "serve", "CH", "--config", file], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const served = spawnCli("serve", ["CH", "--config", file]);
     try {
-      await until(() => stdout.includes("CH ready") || child.exitCode !== null, 20_000);
-      expect(stdout).toContain(`CH ready osp http://127.0.0.1:${ch}/osp  metrics http://127.0.0.1:${metrics}/metrics`);
+      await served.waitFor("CH ready", { ms: 20_000, stream: "stdout" });
+      expect(served.stdout()).toContain(`CH ready osp http://127.0.0.1:${ch}/osp  metrics http://127.0.0.1:${metrics}/metrics`);
       const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
       expect(text).toContain('callgate_cdrs_written_total{role="CH"} 0');
       expect(text).toMatch(/^callgate_process_resident_memory_bytes\{role="CH"\} \d+/m);
@@ -54,16 +44,15 @@ describe("callgate serve, operated", () => {
       }, 5000);
       expect(gauge).toBe("3");
       for (const s of idle) s.destroy();
-      child.kill("SIGTERM");
-      expect(await closed).toBe(0);
-      const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(await served.stop()).toBe(0);
+      const lines = served.stderr().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => [l.name, l.level, l.msg])).toEqual([
         ["CH", 30, "CH started"],
         ["CH", 30, "CH stopped"],
       ]);
       expect(lines[0]?.metrics).toBe(`127.0.0.1:${metrics}`);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      if (served.child.exitCode === null) served.child.kill("SIGKILL");
     }
   }, 30_000);
 });
