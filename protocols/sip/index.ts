@@ -1,6 +1,6 @@
 // callgate/sip: the SIP layer (codec, transactions, transports, proxy core).
 // ---- codec (owned by the codec; keep these lines first) ----
-export { SipParseError, type SipParseErrorCode } from "./sip-parse-error.js";
+export { SipParseError, type SipParseErrorCode } from "./codec/sip-parse-error.js";
 export {
   SipMessageBase,
   SipRequest,
@@ -9,11 +9,11 @@ export {
   isResponse,
   type SipMessage,
   type SipHeader,
-} from "./sip-message.js";
-export { parseSipUri, formatSipUri, type SipUri } from "./sip-uri.js";
-export { COMPACT_FORMS, headerKey, headerNameMatches, canonicalHeaderName, LIST_HEADERS } from "./header-names.js";
-export { splitTopLevelCommas } from "./header-lexer.js";
-export { parseViaValue, formatVia, type ViaHeader } from "./header-via.js";
+} from "./codec/sip-message.js";
+export { parseSipUri, formatSipUri, type SipUri } from "./codec/sip-uri.js";
+export { COMPACT_FORMS, headerKey, headerNameMatches, canonicalHeaderName, LIST_HEADERS } from "./codec/header-names.js";
+export { splitTopLevelCommas } from "./codec/header-lexer.js";
+export { parseViaValue, formatVia, type ViaHeader } from "./codec/header-via.js";
 export {
   parseNameAddr,
   parseNameAddrList,
@@ -21,7 +21,7 @@ export {
   formatNameAddr,
   type NameAddrHeader,
   type ContactHeader,
-} from "./header-name-addr.js";
+} from "./codec/header-name-addr.js";
 export {
   parseCallId,
   parseCSeq,
@@ -32,15 +32,15 @@ export {
   parseTokenList,
   type CSeqHeader,
   type ContentTypeHeader,
-} from "./header-values.js";
+} from "./codec/header-values.js";
 export {
   parseSipMessage,
   DEFAULT_SIP_PARSE_LIMITS,
   type SipParseLimits,
   type SipParseOptions,
-} from "./message-parser.js";
-export { SipStreamParser } from "./stream-parser.js";
-export { serializeSipMessage, serializeHead, startLine } from "./message-serializer.js";
+} from "./codec/message-parser.js";
+export { SipStreamParser } from "./codec/stream-parser.js";
+export { serializeSipMessage, serializeHead, startLine } from "./codec/message-serializer.js";
 export {
   buildRequest,
   buildResponse,
@@ -50,7 +50,7 @@ export {
   REASON_PHRASES,
   type BuildRequestOptions,
   type BuildResponseOptions,
-} from "./message-builders.js";
+} from "./codec/message-builders.js";
 export {
   validateRequest,
   validateRequestForUas,
@@ -60,34 +60,34 @@ export {
   type RequestRejection,
   type RequestValidationOptions,
   type ResponseVerdict,
-} from "./request-validation.js";
-export { formatSipMessage, describeHeaders, describeUri, type HeaderDescription } from "./message-format.js";
+} from "./codec/request-validation.js";
+export { formatSipMessage, describeHeaders, describeUri, type HeaderDescription } from "./codec/message-format.js";
 // ---- end codec ----
 // ---- transactions, transports, proxy (owned by the transaction/proxy helper) ----
-export * from "./transaction-timers.js";
-export * from "./transaction-types.js";
-export * from "./transaction-clock.js";
-export * from "./transaction-matching.js";
-export { buildAckForNonSuccess } from "./transaction-ack.js";
-export { InviteClientTransaction } from "./invite-client-transaction.js";
-export { NonInviteClientTransaction } from "./non-invite-client-transaction.js";
-export { InviteServerTransaction, type InviteServerTransactionOptions } from "./invite-server-transaction.js";
-export { NonInviteServerTransaction } from "./non-invite-server-transaction.js";
-export * from "./transaction-layer.js";
-export * from "./transport-types.js";
-export * from "./proxy-types.js";
-export * from "./proxy-routing.js";
-export * from "./proxy-validation.js";
-export * from "./proxy-loop-detection.js";
-export { StatefulProxy, chooseBestResponse, type StatefulProxyOptions } from "./stateful-proxy.js";
-export * from "./transport-interface.js";
-export * from "./transport-via.js";
-export { UdpTransport, type UdpTransportOptions } from "./udp-transport.js";
-export { StreamTransport, type StreamTransportOptions } from "./transport-stream.js";
-export { TcpTransport, type TcpTransportOptions } from "./tcp-transport.js";
-export { TlsTransport, type TlsTransportOptions } from "./tls-transport.js";
-export { WebSocketTransport, type WebSocketTransportOptions } from "./websocket-transport.js";
-export { SipTransportLayer, type TransportLayerOptions, type TransportStats, type InboundHandler } from "./transport-layer.js";
-export { datagramRefusal, requestHeadOf } from "./transport-refusal.js";
-export { startProxyServer, createTransport, type ProxyServer, type ProxyServerOptions } from "./proxy-server.js";
-export { nextHopHook } from "./proxy-next-hop-hook.js";
+export * from "./transaction/transaction-timers.js";
+export * from "./transaction/transaction-types.js";
+export * from "./transaction/transaction-clock.js";
+export * from "./transaction/transaction-matching.js";
+export { buildAckForNonSuccess } from "./transaction/transaction-ack.js";
+export { InviteClientTransaction } from "./transaction/invite-client-transaction.js";
+export { NonInviteClientTransaction } from "./transaction/non-invite-client-transaction.js";
+export { InviteServerTransaction, type InviteServerTransactionOptions } from "./transaction/invite-server-transaction.js";
+export { NonInviteServerTransaction } from "./transaction/non-invite-server-transaction.js";
+export * from "./transaction/transaction-layer.js";
+export * from "./transport/transport-types.js";
+export * from "./proxy/proxy-types.js";
+export * from "./proxy/proxy-routing.js";
+export * from "./proxy/proxy-validation.js";
+export * from "./proxy/proxy-loop-detection.js";
+export { StatefulProxy, chooseBestResponse, type StatefulProxyOptions } from "./proxy/stateful-proxy.js";
+export * from "./transport/transport-interface.js";
+export * from "./transport/transport-via.js";
+export { UdpTransport, type UdpTransportOptions } from "./transport/udp-transport.js";
+export { StreamTransport, type StreamTransportOptions } from "./transport/transport-stream.js";
+export { TcpTransport, type TcpTransportOptions } from "./transport/tcp-transport.js";
+export { TlsTransport, type TlsTransportOptions } from "./transport/tls-transport.js";
+export { WebSocketTransport, type WebSocketTransportOptions } from "./transport/websocket-transport.js";
+export { SipTransportLayer, type TransportLayerOptions, type TransportStats, type InboundHandler } from "./transport/transport-layer.js";
+export { datagramRefusal, requestHeadOf } from "./transport/transport-refusal.js";
+export { startProxyServer, createTransport, type ProxyServer, type ProxyServerOptions } from "./transport/proxy-server.js";
+export { nextHopHook } from "./proxy/proxy-next-hop-hook.js";

@@ -1,10 +1,10 @@
 // A proxy wired to a recording sender and a virtual clock; every message it sends goes through the codec
 // (serialize → parse) so tests see exactly what would be on the wire.
 import { parseSipMessage, serializeSipMessage, SipRequest, SipResponse } from "../../../../protocols/sip/index.js";
-import { StatefulProxy, type StatefulProxyOptions } from "../../../../protocols/sip/stateful-proxy.js";
-import { VirtualClock } from "../../../../protocols/sip/transaction-clock.js";
-import { TransactionLayer } from "../../../../protocols/sip/transaction-layer.js";
-import type { InboundContext, TransportAddress } from "../../../../protocols/sip/transport-types.js";
+import { StatefulProxy, type StatefulProxyOptions } from "../../../../protocols/sip/proxy/stateful-proxy.js";
+import { VirtualClock } from "../../../../protocols/sip/transaction/transaction-clock.js";
+import { TransactionLayer } from "../../../../protocols/sip/transaction/transaction-layer.js";
+import type { InboundContext, TransportAddress } from "../../../../protocols/sip/transport/transport-types.js";
 
 export const PROXY: TransportAddress = { protocol: "udp", host: "192.0.2.1", port: 5060 };
 export const UAC: TransportAddress = { protocol: "udp", host: "192.0.2.10", port: 5060 };

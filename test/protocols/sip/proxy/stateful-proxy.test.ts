@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ProxyRequestContext } from "../../../../protocols/sip/proxy-types.js";
+import type { ProxyRequestContext } from "../../../../protocols/sip/proxy/proxy-types.js";
 import { SipRequest } from "../../../../protocols/sip/index.js";
 import { ProxyHarness, PROXY, UAC, UAS_A, UAS_B, answer, invite } from "./harness.js";
 

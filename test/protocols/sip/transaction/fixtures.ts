@@ -1,5 +1,5 @@
 // Test messages for the transaction and proxy tests (example.com / 192.0.2.x hosts only).
-import { SipRequest, SipResponse } from "../../../../protocols/sip/sip-message.js";
+import { SipRequest, SipResponse } from "../../../../protocols/sip/codec/sip-message.js";
 
 let counter = 0;
 

@@ -1,12 +1,12 @@
 // Model-based test: random message/timer sequences against RFC 3261 Figures 5–8 (rfc3261-figures.ts).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InviteClientTransaction } from "../../../../protocols/sip/invite-client-transaction.js";
-import { InviteServerTransaction } from "../../../../protocols/sip/invite-server-transaction.js";
-import { NonInviteClientTransaction } from "../../../../protocols/sip/non-invite-client-transaction.js";
-import { NonInviteServerTransaction } from "../../../../protocols/sip/non-invite-server-transaction.js";
-import type { TransactionAction, TransactionMachine } from "../../../../protocols/sip/transaction-types.js";
-import { SipRequest, SipResponse } from "../../../../protocols/sip/sip-message.js";
+import { InviteClientTransaction } from "../../../../protocols/sip/transaction/invite-client-transaction.js";
+import { InviteServerTransaction } from "../../../../protocols/sip/transaction/invite-server-transaction.js";
+import { NonInviteClientTransaction } from "../../../../protocols/sip/transaction/non-invite-client-transaction.js";
+import { NonInviteServerTransaction } from "../../../../protocols/sip/transaction/non-invite-server-transaction.js";
+import type { TransactionAction, TransactionMachine } from "../../../../protocols/sip/transaction/transaction-types.js";
+import { SipRequest, SipResponse } from "../../../../protocols/sip/codec/sip-message.js";
 import { FIGURE_5, FIGURE_6, FIGURE_7, FIGURE_8, armedTimers, lookup, type Figure, type Input, type Output } from "./rfc3261-figures.js";
 import { makeRequest, makeResponse } from "./fixtures.js";
 

@@ -3,10 +3,10 @@
 // unframable request whose head was read is answered first: §21.5.7 513, §18.3 400). Inbound connections
 // are held to the listener's connection limits (caps, idle timeout, head and body deadlines).
 import type { Server, Socket } from "node:net";
-import { ConnectionGate, type ConnectionLimits } from "../net/connection-limits.js";
-import type { SipParseLimits } from "./message-parser.js";
-import { SipParseError } from "./sip-parse-error.js";
-import { SipStreamParser } from "./stream-parser.js";
+import { ConnectionGate, type ConnectionLimits } from "../../net/connection-limits.js";
+import type { SipParseLimits } from "../codec/message-parser.js";
+import { SipParseError } from "../codec/sip-parse-error.js";
+import { SipStreamParser } from "../codec/stream-parser.js";
 import { ConnectionTable, normaliseAddress, type TransportConnection } from "./transport-connections.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";

@@ -1,6 +1,6 @@
 // RFC 3261 §17.2.1: INVITE server transaction (Figure 7), sans-I/O.
-import { buildResponse } from "./message-builders.js";
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import { buildResponse } from "../codec/message-builders.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import { TransactionBase } from "./transaction-base.js";
 import { timerIorK, transactionTimeout, type TransactionTimerName } from "./transaction-timers.js";
 import type { InviteServerState, TerminationReason, TransactionAction, TransactionMachine, TransactionOptions } from "./transaction-types.js";

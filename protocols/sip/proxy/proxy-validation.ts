@@ -1,5 +1,5 @@
 // RFC 3261 §16.3: request validation by a proxy, before any forwarding.
-import type { SipHeader, SipRequest } from "./sip-message.js";
+import type { SipHeader, SipRequest } from "../codec/sip-message.js";
 import { loopDetectionHash, loopHashOfBranch } from "./proxy-loop-detection.js";
 import type { ProxyIdentity } from "./proxy-routing.js";
 

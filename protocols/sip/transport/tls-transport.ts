@@ -1,7 +1,7 @@
 // RFC 3261 §18 / §26.2 over TLS (node:tls).
 import { isIP, type Server, type Socket } from "node:net";
 import { connect, createServer, type SecureContextOptions } from "node:tls";
-import { DEFAULT_CONNECTION_LIMITS } from "../net/connection-limits.js";
+import { DEFAULT_CONNECTION_LIMITS } from "../../net/connection-limits.js";
 import { StreamTransport, type StreamTransportOptions } from "./transport-stream.js";
 import type { TransportAddress } from "./transport-types.js";
 

@@ -1,9 +1,9 @@
 // RFC 3261 §16.4 route information preprocessing, §16.6 steps 4/6/7 (Record-Route, strict-router
 // postprocessing, next-hop choice) and §16.12 loose routing; next hop from a URI without DNS (RFC 3263 §4.2 literals).
-import { parseNameAddr, type NameAddrHeader } from "./header-name-addr.js";
-import type { SipRequest } from "./sip-message.js";
-import { formatSipUri, parseSipUri, type SipUri } from "./sip-uri.js";
-import { defaultPort, protocolFromViaTransport, type TransportAddress, type TransportProtocol } from "./transport-types.js";
+import { parseNameAddr, type NameAddrHeader } from "../codec/header-name-addr.js";
+import type { SipRequest } from "../codec/sip-message.js";
+import { formatSipUri, parseSipUri, type SipUri } from "../codec/sip-uri.js";
+import { defaultPort, protocolFromViaTransport, type TransportAddress, type TransportProtocol } from "../transport/transport-types.js";
 
 /** Addresses this proxy answers on, as they appear in Via and Record-Route (advertised host, not 0.0.0.0). */
 export interface ProxyIdentity {

@@ -1,7 +1,7 @@
 // RFC 3261 §18.2.1 and RFC 3581 §4: stamping received/rport on the top Via of an inbound request;
 // RFC 3261 §18.2.2 (and RFC 3581 §4): where a response goes, from its top Via.
-import { formatVia, parseViaValue, type ViaHeader } from "./header-via.js";
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import { formatVia, parseViaValue, type ViaHeader } from "../codec/header-via.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import { defaultPort, protocolFromViaTransport, type TransportAddress, type TransportProtocol } from "./transport-types.js";
 
 function bare(host: string): string {

@@ -1,12 +1,12 @@
 // RFC 3261 §18: the transport layer over several transports. Inbound: received/rport stamping (§18.2.1,
 // RFC 3581), sent-by check on responses (§18.1.2), bad input counted and dropped (or 400). Outbound: the
 // §18.1.1 size rule (UDP → TCP above the MTU limit) and response routing (§18.2.2).
-import { buildResponse } from "./message-builders.js";
-import { serializeSipMessage } from "./message-serializer.js";
-import type { ProxyIdentity } from "./proxy-routing.js";
-import { SipParseError } from "./sip-parse-error.js";
-import type { SipMessage, SipRequest, SipResponse } from "./sip-message.js";
-import type { TransactionSender } from "./transaction-layer.js";
+import { buildResponse } from "../codec/message-builders.js";
+import { serializeSipMessage } from "../codec/message-serializer.js";
+import type { ProxyIdentity } from "../proxy/proxy-routing.js";
+import { SipParseError } from "../codec/sip-parse-error.js";
+import type { SipMessage, SipRequest, SipResponse } from "../codec/sip-message.js";
+import type { TransactionSender } from "../transaction/transaction-layer.js";
 import type { InboundRejection, RejectedInput, SipTransport } from "./transport-interface.js";
 import { datagramRefusal, requestHeadOf } from "./transport-refusal.js";
 import { responseDestination, stampReceived } from "./transport-via.js";
@@ -20,7 +20,7 @@ import {
   type TransportAddress,
   type TransportProtocol,
 } from "./transport-types.js";
-import { formatVia, parseViaValue } from "./header-via.js";
+import { formatVia, parseViaValue } from "../codec/header-via.js";
 
 export interface TransportLayerOptions {
   transports: SipTransport[];

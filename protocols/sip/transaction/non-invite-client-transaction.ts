@@ -1,5 +1,5 @@
 // RFC 3261 §17.1.2: non-INVITE client transaction (Figure 6), sans-I/O.
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import { TransactionBase } from "./transaction-base.js";
 import { timerIorK, type TransactionTimerName } from "./transaction-timers.js";
 import type { NonInviteClientState, TransactionAction, TransactionMachine, TransactionOptions } from "./transaction-types.js";

@@ -1,6 +1,6 @@
 // RFC 3261 §17.1.1.3: the ACK an INVITE client transaction sends for a non-2xx final response.
-import { headerNameMatches } from "./header-names.js";
-import { SipRequest, type SipHeader, type SipResponse } from "./sip-message.js";
+import { headerNameMatches } from "../codec/header-names.js";
+import { SipRequest, type SipHeader, type SipResponse } from "../codec/sip-message.js";
 
 export function buildAckForNonSuccess(invite: SipRequest, response: SipResponse): SipRequest {
   const headers: SipHeader[] = [];

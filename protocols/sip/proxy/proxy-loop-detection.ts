@@ -1,7 +1,7 @@
 // RFC 3261 §16.6 step 8 / §16.3 step 4: branch values that carry a hash of the loop-relevant request fields.
 import { createHash } from "node:crypto";
-import type { SipRequest } from "./sip-message.js";
-import { MAGIC_COOKIE } from "./transaction-matching.js";
+import type { SipRequest } from "../codec/sip-message.js";
+import { MAGIC_COOKIE } from "../transaction/transaction-matching.js";
 
 /**
  * Hash over the fields §16.6 step 8 lists (To tag, From tag, Call-ID, Request-URI as received, CSeq number,

@@ -4,7 +4,7 @@ import { InviteClientTransaction } from "./invite-client-transaction.js";
 import { InviteServerTransaction } from "./invite-server-transaction.js";
 import { NonInviteClientTransaction } from "./non-invite-client-transaction.js";
 import { NonInviteServerTransaction } from "./non-invite-server-transaction.js";
-import { SipResponse, type SipMessage, type SipRequest } from "./sip-message.js";
+import { SipResponse, type SipMessage, type SipRequest } from "../codec/sip-message.js";
 import { systemClock, type TransactionClock } from "./transaction-clock.js";
 import {
   clientKeyOfRequest,
@@ -16,8 +16,8 @@ import {
 } from "./transaction-matching.js";
 import { resolveTimerConfig, type TransactionTimerConfig, type TransactionTimerName } from "./transaction-timers.js";
 import type { TerminationReason, TransactionAction, TransactionEvent, TransactionMachine, TransactionOptions } from "./transaction-types.js";
-import { isReliableProtocol, type InboundContext, type TransportAddress } from "./transport-types.js";
-import { buildResponse } from "./message-builders.js";
+import { isReliableProtocol, type InboundContext, type TransportAddress } from "../transport/transport-types.js";
+import { buildResponse } from "../codec/message-builders.js";
 
 /** How the layer puts messages on the wire; a rejected promise becomes a transport-error event. */
 export interface TransactionSender {

@@ -1,6 +1,6 @@
 // RFC 3261 §18: the one interface every transport (UDP, TCP, TLS, WebSocket) implements.
-import type { ConnectionRefusal } from "../net/connection-limits.js";
-import type { SipMessage, SipRequest } from "./sip-message.js";
+import type { ConnectionRefusal } from "../../net/connection-limits.js";
+import type { SipMessage, SipRequest } from "../codec/sip-message.js";
 import type { InboundContext, TransportAddress, TransportProtocol } from "./transport-types.js";
 
 /** Why an inbound message or connection was refused (counted by the transport layer). */

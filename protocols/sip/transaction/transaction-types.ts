@@ -1,5 +1,5 @@
 // RFC 3261 §17: events fed to and actions returned by the sans-I/O transaction state machines.
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import type { TransactionTimerConfig, TransactionTimerName } from "./transaction-timers.js";
 
 export type TransactionKind = "invite-client" | "non-invite-client" | "invite-server" | "non-invite-server";

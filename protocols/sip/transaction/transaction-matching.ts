@@ -1,5 +1,5 @@
 // RFC 3261 §17.1.3 / §17.2.3 transaction matching keys, §9.2 CANCEL matching, §8.2.2.2 merged requests.
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 
 // RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with the magic cookie.
 export const MAGIC_COOKIE = "z9hG4bK";

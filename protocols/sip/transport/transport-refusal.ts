@@ -3,10 +3,10 @@
 // mandatory header is missing or malformed. The answer needs the request line and the headers a response
 // copies (§8.2.6.2: Via, From, To, Call-ID, CSeq); anything else (responses, ACK, garbage, one of those
 // five missing) is dropped, because no well-formed response could be routed or matched (§17.1.3).
-import { isToken } from "./header-lexer.js";
-import { headerNameMatches } from "./header-names.js";
-import { SipRequest, type SipHeader } from "./sip-message.js";
-import { SipParseError } from "./sip-parse-error.js";
+import { isToken } from "../codec/header-lexer.js";
+import { headerNameMatches } from "../codec/header-names.js";
+import { SipRequest, type SipHeader } from "../codec/sip-message.js";
+import { SipParseError } from "../codec/sip-parse-error.js";
 
 const COPIED = ["via", "from", "to", "call-id", "cseq"];
 /** No more header lines are looked at than the parser's own default bound. */

@@ -1,5 +1,5 @@
 // RFC 3261 §17.2.2: non-INVITE server transaction (Figure 8), sans-I/O.
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import { TransactionBase } from "./transaction-base.js";
 import { timerJ, type TransactionTimerName } from "./transaction-timers.js";
 import type { NonInviteServerState, TerminationReason, TransactionAction, TransactionMachine, TransactionOptions } from "./transaction-types.js";

@@ -1,16 +1,16 @@
 // Wiring: transports + transaction layer + stateful proxy core on real sockets and the real clock.
 import type { SecureContextOptions } from "node:tls";
-import type { SipParseLimits } from "./message-parser.js";
-import type { ProxyHook, ProxyObserver } from "./proxy-types.js";
-import { StatefulProxy } from "./stateful-proxy.js";
+import type { SipParseLimits } from "../codec/message-parser.js";
+import type { ProxyHook, ProxyObserver } from "../proxy/proxy-types.js";
+import { StatefulProxy } from "../proxy/stateful-proxy.js";
 import { TcpTransport } from "./tcp-transport.js";
 import { TlsTransport } from "./tls-transport.js";
-import { systemClock, type TransactionClock } from "./transaction-clock.js";
-import { TransactionLayer } from "./transaction-layer.js";
-import type { TransactionTimerConfig } from "./transaction-timers.js";
+import { systemClock, type TransactionClock } from "../transaction/transaction-clock.js";
+import { TransactionLayer } from "../transaction/transaction-layer.js";
+import type { TransactionTimerConfig } from "../transaction/transaction-timers.js";
 import type { SipTransport } from "./transport-interface.js";
 import { SipTransportLayer, type TransportLayerOptions } from "./transport-layer.js";
-import type { ConnectionLimits } from "../net/connection-limits.js";
+import type { ConnectionLimits } from "../../net/connection-limits.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";
 import { UdpTransport } from "./udp-transport.js";
 import { WebSocketTransport } from "./websocket-transport.js";

@@ -1,6 +1,6 @@
 // RFC 3261 §16: the application-facing shapes of the stateful proxy (the per-request decision hook).
-import type { SipHeader, SipRequest, SipResponse } from "./sip-message.js";
-import type { InboundContext, TransportAddress } from "./transport-types.js";
+import type { SipHeader, SipRequest, SipResponse } from "../codec/sip-message.js";
+import type { InboundContext, TransportAddress } from "../transport/transport-types.js";
 
 /** One place to send a request (§16.5): a new Request-URI and/or an explicit next-hop address. */
 export interface ProxyTarget {

@@ -1,7 +1,7 @@
 // RFC 3261 §18 over UDP: one datagram per message, parse errors counted and dropped.
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import { parseSipMessage, type SipParseLimits } from "./message-parser.js";
+import { parseSipMessage, type SipParseLimits } from "../codec/message-parser.js";
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type InboundContext, type TransportAddress } from "./transport-types.js";
 

@@ -1,6 +1,6 @@
 // RFC 3261 §17: what the four transaction machines (Figures 5-8) share: event dispatch, the Terminated
 // sink, and the retransmit/timeout timer pairs (A/B §17.1.1.2, E/F §17.1.2.2, G/H §17.2.1).
-import { SipResponse, type SipRequest } from "./sip-message.js";
+import { SipResponse, type SipRequest } from "../codec/sip-message.js";
 import { resolveTimerConfig, transactionTimeout, type TransactionTimerConfig, type TransactionTimerName } from "./transaction-timers.js";
 import type { TerminationReason, TransactionAction, TransactionEvent, TransactionOptions } from "./transaction-types.js";
 

@@ -1,6 +1,6 @@
 // RFC 3261 §16: a transaction-stateful proxy core. It is the transaction user of a TransactionLayer and
 // never touches sockets; an application hook decides per request (forward / respond / hold).
-import { buildResponse, generateTag } from "./message-builders.js";
+import { buildResponse, generateTag } from "../codec/message-builders.js";
 import { loopDetectionHash, proxyBranch } from "./proxy-loop-detection.js";
 import {
   isLocalUri,
@@ -12,11 +12,11 @@ import {
 } from "./proxy-routing.js";
 import type { ProxyDecision, ProxyHook, ProxyObserver, ProxyRequestContext, ProxyTarget } from "./proxy-types.js";
 import { validateProxyRequest } from "./proxy-validation.js";
-import { SipRequest, type SipHeader, type SipResponse } from "./sip-message.js";
-import { systemClock, type TransactionClock } from "./transaction-clock.js";
-import type { ClientTransaction, ServerTransaction, TransactionLayer, TransactionUser } from "./transaction-layer.js";
-import type { TerminationReason } from "./transaction-types.js";
-import { defaultPort, protocolFromViaTransport, viaTransportToken, type InboundContext, type TransportAddress } from "./transport-types.js";
+import { SipRequest, type SipHeader, type SipResponse } from "../codec/sip-message.js";
+import { systemClock, type TransactionClock } from "../transaction/transaction-clock.js";
+import type { ClientTransaction, ServerTransaction, TransactionLayer, TransactionUser } from "../transaction/transaction-layer.js";
+import type { TerminationReason } from "../transaction/transaction-types.js";
+import { defaultPort, protocolFromViaTransport, viaTransportToken, type InboundContext, type TransportAddress } from "../transport/transport-types.js";
 
 export interface StatefulProxyOptions {
   transactions: TransactionLayer;

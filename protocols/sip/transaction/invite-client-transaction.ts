@@ -1,5 +1,5 @@
 // RFC 3261 §17.1.1: INVITE client transaction (Figure 5), sans-I/O.
-import type { SipRequest, SipResponse } from "./sip-message.js";
+import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import { buildAckForNonSuccess } from "./transaction-ack.js";
 import { TransactionBase } from "./transaction-base.js";
 import { timerD, type TransactionTimerName } from "./transaction-timers.js";
