@@ -1,27 +1,23 @@
-// The SIP transaction layer of a role (RFC 3261 §17): runs protocols/sip's sans-I/O transaction machines per
-// request, absorbs retransmissions, and turns their actions into node actions addressed to role names.
+// The SIP transactions of a role: protocols/sip's one TransactionLayer (RFC 3261 §17: matching, machines,
+// timers), run on the node's clock. Its sends and timers become node actions addressed to role names.
 import {
-  InviteClientTransaction,
-  InviteServerTransaction,
   SipResponse,
-  NonInviteClientTransaction,
-  NonInviteServerTransaction,
-  MAGIC_COOKIE,
+  TransactionLayer,
   buildResponse,
   datagramRefusal,
   formatSipUri,
-  requestHeadOf,
   parseSipMessage,
-  resolveTimerConfig,
+  requestHeadOf,
   serializeSipMessage,
-  serverTransactionKey,
+  type ClientTransactionCallbacks,
+  type InboundContext,
+  type ServerTransaction,
   type SipMessage,
   type SipRequest,
   type SipUri,
-  type TransactionAction,
-  type TransactionMachine,
-  type TransactionOptions,
-  type ViaHeader,
+  type TransactionClock,
+  type TransactionSender,
+  type TransportProtocol,
 } from "../../protocols/sip/index.js";
 import type { NodeAction as GenericNodeAction } from "../drivers/node.js";
 import { ownString } from "./sip-ids.js";
@@ -75,66 +71,8 @@ export interface ClientHandlers {
   onTimeout?(now: number): NodeAction[];
 }
 
-/** Method a transaction is matched by: upper case (as the string keys of transaction-matching.ts were). */
-function matchMethod(method: string): string {
-  // the flow's methods are already upper case: no new string for them
-  switch (method) {
-    case "INVITE":
-    case "ACK":
-    case "BYE":
-    case "CANCEL":
-      return method;
-    default:
-      return method.toUpperCase();
-  }
-}
-
-/** ASCII case-insensitive equality (host names, RFC 3261 §17.2.3 sent-by). */
-function sameHost(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x >= 65 && x <= 90) x |= 0x20;
-    if (y >= 65 && y <= 90) y |= 0x20;
-    if (x !== y) return false;
-  }
-  return true;
-}
-
-/**
- * One live transaction: its machine, where its messages go, the (client side) TU's handlers, and what it is
- * matched by. Transactions sharing a top-Via branch (an INVITE and its CANCEL, RFC 3261 §9.1) form a chain
- * under that branch. Roles hold a server transaction by this object (see `ServerTx`).
- */
-class TxEntry {
-  /** Next transaction under the same branch. */
-  next: TxEntry | undefined = undefined;
-  /** Still in the layer's tables (false once Terminated or reset). */
-  live = true;
-  /** "sip:<id>:<timer>" per timer letter A..L, made once: the driver hashes a key string once. */
-  timerKeys: string[] | undefined = undefined;
-  constructor(
-    readonly tx: TransactionMachine,
-    readonly id: number,
-    readonly peer: string,
-    /** Client transactions only. */
-    readonly handlers: ClientHandlers | undefined,
-    /** Top-Via branch; "" for a server transaction without the magic cookie (keyed by `key2543`). */
-    readonly branch: string,
-    /** Client: the request's method; server: the method matched (ACK is matched as INVITE, §17.2.3). */
-    readonly method: string,
-    /** Server transactions with the magic cookie: sent-by of the top Via (§17.2.3). */
-    readonly host: string,
-    readonly port: number | undefined,
-    /** Server transactions of RFC 2543 elements: the key of `serverTransactionKey`. */
-    readonly key2543: string | undefined,
-  ) {}
-}
-
 /** A server transaction as a role holds it: handed out with the request, given back to `respond`. */
-export type ServerTx = TxEntry;
+export type ServerTx = ServerTransaction;
 
 export type Inbound =
   | { kind: "request"; request: SipRequest; serverTx: ServerTx }
@@ -153,112 +91,101 @@ export interface SipTransactionLayerOptions {
 }
 
 const TIMER_PREFIX = "sip:";
-/** Timer letters A..L (RFC 3261 Table 4, RFC 6026 Timer L). */
-const TIMER_LETTERS = 12;
-
-function lingering(state: string): boolean {
-  return state === "completed" || state === "confirmed";
-}
-
 const NO_ACTIONS: NodeAction[] = [];
-
-/** The first transaction of a branch chain matching method (and sent-by for servers), RFC 3261 §17.1.3 / §17.2.3. */
-function findClient(head: TxEntry | undefined, method: string): TxEntry | undefined {
-  for (let e = head; e !== undefined; e = e.next) if (e.method === method) return e;
-  return undefined;
-}
-
-function findServer(head: TxEntry | undefined, method: string, host: string, port: number | undefined): TxEntry | undefined {
-  for (let e = head; e !== undefined; e = e.next) if (e.method === method && e.port === port && sameHost(e.host, host)) return e;
-  return undefined;
-}
-
-function link(map: Map<string, TxEntry>, entry: TxEntry): void {
-  const head = map.get(entry.branch);
-  if (head !== undefined) entry.next = head;
-  map.set(entry.branch, entry);
-}
-
-function unlink(map: Map<string, TxEntry>, entry: TxEntry): void {
-  const head = map.get(entry.branch);
-  if (head === entry) {
-    if (entry.next === undefined) map.delete(entry.branch);
-    else map.set(entry.branch, entry.next);
-    return;
-  }
-  for (let e = head; e !== undefined; e = e.next) {
-    if (e.next === entry) {
-      e.next = entry.next;
-      return;
-    }
-  }
-}
+/** Node sends cannot fail synchronously: the driver reports a lost peer as its own event. */
+const SENT: Promise<void> = Promise.resolve();
 
 export class SipTransactionLayer {
-  /**
-   * Client transactions by top-Via branch (§17.1.3: branch and CSeq method), server transactions by branch
-   * (§17.2.3: branch, sent-by and method), so a message costs one lookup of its branch and no key string;
-   * server transactions of RFC 2543 elements (no magic cookie) by the full key of `serverTransactionKey`.
-   */
-  private readonly clients = new Map<string, TxEntry>();
-  private readonly servers = new Map<string, TxEntry>();
-  private readonly servers2543 = new Map<string, TxEntry>();
-  private readonly byId = new Map<number, TxEntry>();
-  private nextId = 1;
-  /** Options shared by every transaction of this layer (timers resolved once, RFC 3261 Table 4). */
-  private readonly txOpts: TransactionOptions;
-  private readonly inviteServerOpts: TransactionOptions & { sendTrying: boolean };
+  private layer!: TransactionLayer;
+  private readonly protocol: TransportProtocol;
+  private readonly timerConfig: { t1?: number; t2?: number; t4?: number };
+  private readonly sendTrying: boolean;
+  /** The node's time of the event being handled: the layer's clock. */
+  private time = 0;
+  /** Where the layer's sends and timers go while one call into it runs. */
+  private out: NodeAction[] = [];
+  private readonly fires = new Map<number, () => void>();
+  private nextTimer = 1;
+  private inbound: Inbound | undefined = undefined;
+  private readonly clock: TransactionClock;
+  private readonly sender: TransactionSender;
   /** Bytes that failed to parse (RFC 3261 §18.1.2 / §18.2.1: discarded). */
   discarded = 0;
 
   constructor(opts: SipTransactionLayerOptions) {
-    const timers: { t1?: number; t2?: number; t4?: number } = {};
-    if (opts.t1 !== undefined) timers.t1 = opts.t1;
-    if (opts.t2 !== undefined) timers.t2 = opts.t2;
-    if (opts.t4 !== undefined) timers.t4 = opts.t4;
-    this.txOpts = { reliable: opts.reliable, config: resolveTimerConfig(timers) };
-    this.inviteServerOpts = { ...this.txOpts, sendTrying: opts.sendTrying ?? true };
+    this.protocol = opts.reliable ? "tcp" : "udp";
+    this.timerConfig = {};
+    if (opts.t1 !== undefined) this.timerConfig.t1 = opts.t1;
+    if (opts.t2 !== undefined) this.timerConfig.t2 = opts.t2;
+    if (opts.t4 !== undefined) this.timerConfig.t4 = opts.t4;
+    this.sendTrying = opts.sendTrying ?? true;
+    this.clock = {
+      now: () => this.time,
+      setTimer: (delayMs, fire) => {
+        const id = this.nextTimer++;
+        this.fires.set(id, fire);
+        this.out.push({ type: "set-timer", key: TIMER_PREFIX + id, delayMs });
+        return id;
+      },
+      clearTimer: (handle) => {
+        if (this.fires.delete(handle as number)) this.out.push({ type: "cancel-timer", key: TIMER_PREFIX + (handle as number) });
+      },
+    };
+    this.sender = {
+      sendRequest: (request, destination) => {
+        this.out.push(sipSend(destination.host, request));
+        return SENT;
+      },
+      sendResponse: (response, context) => {
+        this.out.push(sipSend(context.source.host, response));
+        return SENT;
+      },
+    };
+    this.reset();
   }
 
   /** Transactions still waiting for a response or an answer (Calling, Trying, Proceeding). */
   get pending(): number {
-    let n = 0;
-    for (const e of this.byId.values()) if (!lingering(e.tx.state)) n++;
-    return n;
+    return this.layer.pendingCount;
   }
 
   /** Transactions only absorbing retransmissions until their wait timer ends (Completed, Confirmed; §17). */
   get lingering(): number {
-    return this.byId.size - this.pending;
+    return this.layer.clientCount + this.layer.serverCount - this.layer.pendingCount;
   }
 
   isTimer(key: string): boolean {
     return key.startsWith(TIMER_PREFIX);
   }
 
-  /**
-   * Send a request in a new client transaction (ACK for a 2xx goes out directly: it has none). `branch`, when
-   * the caller knows the top Via branch it just wrote, saves parsing that Via back for the key (§17.1.3).
-   */
-  sendRequest(request: SipRequest, peer: string, now: number, handlers: ClientHandlers, branch?: string): NodeAction[] {
+  /** Send a request in a new client transaction (ACK for a 2xx goes out directly: it has none). */
+  sendRequest(request: SipRequest, peer: string, now: number, handlers: ClientHandlers, _branch?: string): NodeAction[] {
     if (request.method === "ACK") return [sipSend(peer, request)];
-    const tx = request.method === "INVITE" ? new InviteClientTransaction(request, this.txOpts) : new NonInviteClientTransaction(request, this.txOpts);
-    const id = this.nextId++;
-    const entry = new TxEntry(tx, id, peer, handlers, branch ?? request.topVia.branch ?? "", matchMethod(request.method), "", undefined, undefined);
-    link(this.clients, entry);
-    this.byId.set(id, entry);
-    return this.run(entry, tx.handle({ type: "start", now }), now);
+    const out = this.begin(now);
+    const saved = this.out;
+    this.out = out;
+    try {
+      this.layer.sendRequest(request, this.address(peer), this.callbacks(handlers));
+    } catch {
+      // a transaction with this branch and method is already under way (RFC 3261 §17.1.3): it stands
+    } finally {
+      this.out = saved;
+    }
+    return out;
   }
 
   /** Answer a request through its server transaction (ignored once that transaction has ended). */
   respond(serverTx: ServerTx, response: SipResponse, now: number): NodeAction[] {
-    if (!serverTx.live) return [];
-    return this.run(serverTx, serverTx.tx.handle({ type: "tu-response", response, now }), now);
-  }
-
-  /** Send a response outside any transaction (2xx retransmissions by a UAS core or a proxy, RFC 3261 §13.3.1.4). */
-  static sendDirect(peer: string, response: SipResponse): NodeAction {
-    return sipSend(peer, response);
+    if (serverTx.terminated) return NO_ACTIONS;
+    const out = this.begin(now);
+    const saved = this.out;
+    this.out = out;
+    try {
+      serverTx.respond(response);
+    } finally {
+      this.out = saved;
+    }
+    return out;
   }
 
   /** Feed bytes from `peer`; returns the actions the transactions produced and what the TU must see. */
@@ -266,143 +193,93 @@ export class SipTransactionLayer {
     let message: SipMessage;
     try {
       message = parseSipMessage(bytes);
+      // RFC 3261 §18.1.2 / §18.2.1: without a readable top Via (and, for a response, CSeq) there is no transaction
+      void message.topVia;
+      if (message instanceof SipResponse) void message.cseq;
     } catch (err) {
       this.discarded++;
       return { actions: refuseUnparsable(bytes, peer, err) };
     }
-    if (message instanceof SipResponse) {
-      let entry: TxEntry | undefined;
-      try {
-        // §17.1.3: the top Via branch and the CSeq method
-        entry = findClient(this.clients.get(message.topVia.branch ?? ""), matchMethod(message.cseq.method));
-      } catch {
-        this.discarded++; // RFC 3261 §18.1.2: a response whose top Via or CSeq cannot be read is discarded
-        return { actions: NO_ACTIONS };
-      }
-      if (entry === undefined) return { actions: NO_ACTIONS, inbound: { kind: "stray-response", response: message } };
-      return { actions: this.run(entry, entry.tx.handle({ type: "message", message, now }), now) };
-    }
-    let via: ViaHeader;
+    const out = this.begin(now);
+    const saved = this.out;
+    this.out = out;
+    this.inbound = undefined;
     try {
-      via = message.topVia;
+      this.layer.receive(message, this.context(peer));
     } catch {
-      this.discarded++; // RFC 3261 §18.2.1: no readable top Via, no transaction
-      return { actions: NO_ACTIONS };
+      this.discarded++; // an RFC 2543 request whose matching fields do not parse (§17.2.3)
+    } finally {
+      this.out = saved;
     }
-    const branch = via.branch;
-    const isAck = message.method === "ACK";
-    const method = isAck ? "INVITE" : matchMethod(message.method);
-    let existing: TxEntry | undefined;
-    let key2543: string | undefined;
-    if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) {
-      existing = findServer(this.servers.get(branch), method, via.host, via.port);
-    } else {
-      try {
-        key2543 = serverTransactionKey(message);
-      } catch {
-        this.discarded++;
-        return { actions: NO_ACTIONS };
-      }
-      existing = this.servers2543.get(key2543);
-    }
-    if (isAck) {
-      if (existing !== undefined && existing.tx.state === "completed") {
-        return { actions: this.run(existing, existing.tx.handle({ type: "message", message, now }), now) };
-      }
-      if (existing !== undefined) return { actions: NO_ACTIONS }; // ACK absorbed in Confirmed
-      return { actions: NO_ACTIONS, inbound: { kind: "ack", request: message } };
-    }
-    if (existing !== undefined) {
-      return { actions: this.run(existing, existing.tx.handle({ type: "message", message, now }), now) };
-    }
-    const tx = message.method === "INVITE" ? new InviteServerTransaction(message, this.inviteServerOpts) : new NonInviteServerTransaction(message, this.txOpts);
-    const id = this.nextId++;
-    let entry: TxEntry;
-    if (key2543 === undefined) {
-      entry = new TxEntry(tx, id, peer, undefined, branch!, method, via.host, via.port, undefined);
-      link(this.servers, entry);
-    } else {
-      entry = new TxEntry(tx, id, peer, undefined, "", method, "", undefined, key2543);
-      this.servers2543.set(key2543, entry);
-    }
-    this.byId.set(id, entry);
-    const actions = this.run(entry, tx.handle({ type: "start", now }), now);
-    return { actions, inbound: { kind: "request", request: message, serverTx: entry } };
+    const inbound = this.inbound;
+    this.inbound = undefined;
+    return inbound === undefined ? { actions: out } : { actions: out, inbound };
   }
 
   timer(timerKey: string, now: number): NodeAction[] {
-    // "sip:<id>:<timer letter>"
-    const last = timerKey.length - 1;
-    if (last < TIMER_PREFIX.length + 2 || timerKey.charCodeAt(last - 1) !== 58) return [];
     let id = 0;
-    for (let i = TIMER_PREFIX.length; i < last - 1; i++) {
+    for (let i = TIMER_PREFIX.length; i < timerKey.length; i++) {
       const d = timerKey.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) return [];
+      if (d < 0 || d > 9) return NO_ACTIONS;
       id = id * 10 + d;
     }
-    const entry = this.byId.get(id);
-    if (entry === undefined) return [];
-    const name = timerKey.charAt(last);
-    return this.run(entry, entry.tx.handle({ type: "timer", timer: name as never, now }), now);
-  }
-
-  /** Forget every transaction (a restarted process). */
-  reset(): void {
-    for (const e of this.byId.values()) e.live = false;
-    this.clients.clear();
-    this.servers.clear();
-    this.servers2543.clear();
-    this.byId.clear();
-  }
-
-  /** The driver key of one of an entry's timers, made once per entry and letter. */
-  private timerKey(entry: TxEntry, timer: string): string {
-    const slot = timer.charCodeAt(0) - 65;
-    if (timer.length !== 1 || slot < 0 || slot >= TIMER_LETTERS) return TIMER_PREFIX + entry.id + ":" + timer;
-    const keys = (entry.timerKeys ??= new Array<string>(TIMER_LETTERS));
-    return (keys[slot] ??= TIMER_PREFIX + entry.id + ":" + timer);
-  }
-
-  private run(entry: TxEntry, actions: TransactionAction[], now: number): NodeAction[] {
-    const out: NodeAction[] = [];
-    for (let i = 0; i < actions.length; i++) {
-      const a = actions[i]!;
-      switch (a.type) {
-        case "send":
-          out.push(sipSend(entry.peer, a.message));
-          break;
-        case "set-timer":
-          out.push({ type: "set-timer", key: this.timerKey(entry, a.timer), delayMs: a.delay });
-          break;
-        case "cancel-timer":
-          out.push({ type: "cancel-timer", key: this.timerKey(entry, a.timer) });
-          break;
-        case "pass-to-tu": {
-          // requests reach the TU through receive(); responses go to the client's handlers
-          if (entry.handlers !== undefined && a.message instanceof SipResponse && entry.live) {
-            const more = entry.handlers.onResponse(a.message, now);
-            for (let k = 0; k < more.length; k++) out.push(more[k]!);
-          }
-          break;
-        }
-        case "terminated": {
-          // Terminated transactions leave every table at once (RFC 3261 §17.1.1.2, §17.2.1).
-          if (!entry.live) break;
-          entry.live = false;
-          this.byId.delete(entry.id);
-          if (entry.handlers !== undefined) {
-            unlink(this.clients, entry);
-            if (a.reason !== "normal" && entry.handlers.onTimeout) {
-              const more = entry.handlers.onTimeout(now);
-              for (let k = 0; k < more.length; k++) out.push(more[k]!);
-            }
-          } else if (entry.key2543 !== undefined) {
-            if (this.servers2543.get(entry.key2543) === entry) this.servers2543.delete(entry.key2543);
-          } else unlink(this.servers, entry);
-          break;
-        }
-      }
+    const fire = this.fires.get(id);
+    if (fire === undefined) return NO_ACTIONS;
+    this.fires.delete(id);
+    const out = this.begin(now);
+    const saved = this.out;
+    this.out = out;
+    try {
+      fire();
+    } finally {
+      this.out = saved;
     }
     return out;
+  }
+
+  /** Forget every transaction (a restarted process); timers of the old ones fire into nothing. */
+  reset(): void {
+    this.fires.clear();
+    this.layer = new TransactionLayer({ sender: this.sender, clock: this.clock, timers: this.timerConfig, sendTrying: this.sendTrying });
+    this.layer.setUser({
+      onRequest: (request, serverTx) => {
+        this.inbound = { kind: "request", request, serverTx };
+      },
+      onAck: (request) => {
+        this.inbound = { kind: "ack", request };
+      },
+      onStrayResponse: (response) => {
+        this.inbound = { kind: "stray-response", response };
+      },
+    });
+  }
+
+  private begin(now: number): NodeAction[] {
+    this.time = now;
+    return [];
+  }
+
+  /** A role is addressed by its name; the transport's reliability decides retransmissions (RFC 3261 §17.1.1.2). */
+  private address(peer: string): { protocol: TransportProtocol; host: string; port: number } {
+    return { protocol: this.protocol, host: peer, port: 0 };
+  }
+
+  private context(peer: string): InboundContext {
+    const source = this.address(peer);
+    return { source, local: source };
+  }
+
+  private callbacks(handlers: ClientHandlers): ClientTransactionCallbacks {
+    return {
+      onResponse: (res) => {
+        const more = handlers.onResponse(res, this.time);
+        for (let k = 0; k < more.length; k++) this.out.push(more[k]!);
+      },
+      onTerminated: (reason) => {
+        if (reason === "normal" || !handlers.onTimeout) return;
+        const more = handlers.onTimeout(this.time);
+        for (let k = 0; k < more.length; k++) this.out.push(more[k]!);
+      },
+    };
   }
 }

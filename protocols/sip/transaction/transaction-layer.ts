@@ -107,6 +107,10 @@ export class ServerTransaction extends TransactionHandle {
   }
 }
 
+function lingering(state: string): boolean {
+  return state === "completed" || state === "confirmed" || state === "terminated";
+}
+
 export class TransactionLayer {
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly servers = new Map<string, ServerTransaction>();
@@ -146,6 +150,14 @@ export class TransactionLayer {
 
   get serverCount(): number {
     return this.servers.size;
+  }
+
+  /** Transactions still waiting for a response or an answer (Calling, Trying, Proceeding), not lingering (§17). */
+  get pendingCount(): number {
+    let n = 0;
+    for (const tx of this.clients.values()) if (!lingering(tx.state)) n++;
+    for (const tx of this.servers.values()) if (!lingering(tx.state)) n++;
+    return n;
   }
 
   /** Entry point for every message the transport layer parsed. */
@@ -223,7 +235,8 @@ export class TransactionLayer {
         ? new InviteServerTransaction(request, { ...options, sendTrying: this.sendTrying, acceptedState: this.acceptedState })
         : new NonInviteServerTransaction(request, options);
     const tx = new ServerTransaction(key, machine, context, this);
-    const mk = mergedRequestKey(request);
+    // §8.2.2.2 is UAS behaviour: a proxy keeps no merged-request keys
+    const mk = this.rejectMerged ? mergedRequestKey(request) : undefined;
     if (this.rejectMerged && this.isMergedRequest(request)) {
       this.servers.set(key, tx);
       this.dispatch(tx, { type: "tu-response", response: buildResponse(request, 482, "Loop Detected"), now: this.now() });
