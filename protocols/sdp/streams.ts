@@ -1,0 +1,44 @@
+// The media streams of a description as policy sees them (RFC 3264 §5, §6): where each stream is received,
+// which encodings, how much bandwidth. Read-only views, kept for recent texts: the same offer is read by the
+// callee and by both proxies.
+import { parseSdp } from "./codec.js";
+import { isRtpMedia, mediaAddress, mediaBandwidthKbps, mediaDirection, mediaFormats } from "./media.js";
+import type { SdpDirection } from "./model.js";
+
+export interface StreamView {
+  readonly type: string;
+  readonly address: string;
+  readonly port: number;
+  readonly direction: SdpDirection;
+  /** Encoding names in m= line order (static payload types named from RFC 3551); formats of unknown encoding left out. */
+  readonly codecs: readonly string[];
+  readonly formats: readonly string[];
+  readonly bandwidthKbps: number | undefined;
+}
+
+const MEMO_SIZE = 256;
+const memo = new Map<string, readonly StreamView[]>();
+
+/** The streams of an SDP text, in m= line order. Throws SdpParseError for text that is not valid SDP. */
+export function sdpStreams(text: string): readonly StreamView[] {
+  let views = memo.get(text);
+  if (views === undefined) {
+    const sd = parseSdp(text);
+    views = Object.freeze(
+      sd.media.map((m) =>
+        Object.freeze({
+          type: m.media,
+          address: mediaAddress(sd, m) ?? "0.0.0.0",
+          port: m.port,
+          direction: mediaDirection(sd, m),
+          codecs: Object.freeze(isRtpMedia(m) ? mediaFormats(m).flatMap((f) => (f.encoding ? [f.encoding.name] : [])) : []),
+          formats: Object.freeze(m.formats.slice()),
+          bandwidthKbps: mediaBandwidthKbps(sd, m),
+        }),
+      ),
+    );
+    if (memo.size >= MEMO_SIZE) memo.clear();
+    memo.set(text, views);
+  }
+  return views;
+}
