@@ -1,0 +1,170 @@
+// Capacity a master provider rents to each client provider: concurrent sessions ("ports"), connection time
+// per period, credit, and suspension. Sans-I/O: time comes from the caller. Sessions open and close from the
+// accounting records the proxy relays (RFC 2866 Acct-Status-Type Start/Stop); each change is returned as a
+// journal event the driver makes durable before the record is confirmed, and `apply` replays the journal
+// after a restart.
+
+export interface RentedCapacity {
+  /** Concurrent sessions allowed (authorised and not yet stopped). */
+  ports?: number;
+  /** Connection seconds allowed per period. */
+  secondsPerPeriod?: number;
+  /** Length of a period in seconds (default 30 days); periods start at the Unix epoch. */
+  periodSeconds?: number;
+  /** Credit left, in the provider's currency unit; sessions are charged `pricePerMinute` per started minute. */
+  credit?: number;
+  pricePerMinute?: number;
+  /** A suspended provider gets no new session. */
+  suspended?: boolean;
+}
+
+export type CapacityRefusal = "suspended" | "ports" | "time" | "credit";
+
+export type CapacityVerdict =
+  | { ok: true; reservation: number; /** Seconds left of time or credit, when either is bounded. */ sessionTimeout?: number }
+  | { ok: false; cause: CapacityRefusal };
+
+export type JournalEvent =
+  | { t: number; kind: "start"; provider: string; session: string }
+  | { t: number; kind: "stop"; provider: string; session: string; seconds: number };
+
+export interface CapacityUsage {
+  sessions: number;
+  reserved: number;
+  secondsThisPeriod: number;
+  creditLeft: number | undefined;
+}
+
+interface ProviderState {
+  capacity: RentedCapacity;
+  open: Map<string, number>;
+  /** Reservation id → when it lapses (authorisation in progress, or accepted and waiting for its Start). */
+  reservations: Map<number, number>;
+  period: number;
+  secondsThisPeriod: number;
+  charged: number;
+  /** Sessions stopped lately, so a retransmitted Stop is not counted twice (bounded). */
+  stopped: Set<string>;
+}
+
+const DEFAULT_PERIOD_SECONDS = 30 * 24 * 3600;
+const MAX_REMEMBERED_STOPS = 10_000;
+
+export class CapacityLedger {
+  private readonly providers = new Map<string, ProviderState>();
+  private nextReservation = 1;
+  private readonly reservationOwner = new Map<number, string>();
+
+  /**
+   * @param holdMs how long an accepted session holds its port while no Accounting Start arrives (default 60 s).
+   */
+  constructor(capacities: Record<string, RentedCapacity>, private readonly holdMs = 60_000) {
+    for (const [name, capacity] of Object.entries(capacities))
+      this.providers.set(name, { capacity, open: new Map(), reservations: new Map(), period: -1, secondsThisPeriod: 0, charged: 0, stopped: new Set() });
+  }
+
+  private state(provider: string): ProviderState {
+    const s = this.providers.get(provider);
+    if (!s) throw new Error(`no rented capacity for client provider '${provider}'`);
+    return s;
+  }
+
+  private roll(s: ProviderState, now: number): void {
+    const period = Math.floor(now / 1000 / (s.capacity.periodSeconds ?? DEFAULT_PERIOD_SECONDS));
+    if (period !== s.period) {
+      s.period = period;
+      s.secondsThisPeriod = 0;
+    }
+    for (const [id, until] of s.reservations) if (until <= now) this.dropReservation(s, id);
+  }
+
+  private dropReservation(s: ProviderState, id: number): void {
+    s.reservations.delete(id);
+    this.reservationOwner.delete(id);
+  }
+
+  usage(now: number, provider: string): CapacityUsage {
+    const s = this.state(provider);
+    this.roll(s, now);
+    return {
+      sessions: s.open.size,
+      reserved: s.reservations.size,
+      secondsThisPeriod: s.secondsThisPeriod,
+      creditLeft: s.capacity.credit === undefined ? undefined : s.capacity.credit - s.charged,
+    };
+  }
+
+  /** May one more session of `provider` start? If so a port is reserved until `confirm`ed or `release`d. */
+  admit(now: number, provider: string): CapacityVerdict {
+    const s = this.state(provider);
+    this.roll(s, now);
+    const c = s.capacity;
+    if (c.suspended) return { ok: false, cause: "suspended" };
+    if (c.ports !== undefined && s.open.size + s.reservations.size >= c.ports) return { ok: false, cause: "ports" };
+    let left = Infinity;
+    if (c.secondsPerPeriod !== undefined) {
+      const seconds = c.secondsPerPeriod - s.secondsThisPeriod;
+      if (seconds <= 0) return { ok: false, cause: "time" };
+      left = Math.min(left, seconds);
+    }
+    if (c.credit !== undefined) {
+      const credit = c.credit - s.charged;
+      if (credit <= 0) return { ok: false, cause: "credit" };
+      if (c.pricePerMinute) left = Math.min(left, Math.floor((credit / c.pricePerMinute) * 60));
+    }
+    const reservation = this.nextReservation++;
+    s.reservations.set(reservation, now + this.holdMs);
+    this.reservationOwner.set(reservation, provider);
+    return Number.isFinite(left) ? { ok: true, reservation, sessionTimeout: left } : { ok: true, reservation };
+  }
+
+  /** The session was accepted: its port stays held until its Start, or `holdMs` from now. */
+  confirm(now: number, reservation: number): void {
+    const provider = this.reservationOwner.get(reservation);
+    if (provider !== undefined) this.state(provider).reservations.set(reservation, now + this.holdMs);
+  }
+
+  /** The session was refused or its authorisation failed: the port is free again. */
+  release(reservation: number): void {
+    const provider = this.reservationOwner.get(reservation);
+    if (provider !== undefined) this.dropReservation(this.state(provider), reservation);
+  }
+
+  /** Accounting Start: the session holds a port (the oldest reservation becomes it). Undefined if already open. */
+  start(now: number, provider: string, session: string): JournalEvent | undefined {
+    const s = this.state(provider);
+    this.roll(s, now);
+    if (s.open.has(session)) return undefined;
+    const event: JournalEvent = { t: now, kind: "start", provider, session };
+    this.apply(event);
+    return event;
+  }
+
+  /** Accounting Stop: the port is freed, its seconds count against the period and the credit. Undefined if seen. */
+  stop(now: number, provider: string, session: string, seconds: number): JournalEvent | undefined {
+    const s = this.state(provider);
+    this.roll(s, now);
+    if (s.stopped.has(session)) return undefined;
+    const event: JournalEvent = { t: now, kind: "stop", provider, session, seconds: Math.max(0, Math.floor(seconds)) };
+    this.apply(event);
+    return event;
+  }
+
+  /** Apply a journal event (live, or replayed after a restart). Events of unknown providers are ignored. */
+  apply(event: JournalEvent): void {
+    const s = this.providers.get(event.provider);
+    if (!s) return;
+    this.roll(s, event.t);
+    if (event.kind === "start") {
+      s.open.set(event.session, event.t);
+      const oldest = s.reservations.keys().next();
+      if (!oldest.done) this.dropReservation(s, oldest.value);
+      return;
+    }
+    s.open.delete(event.session);
+    s.stopped.add(event.session);
+    if (s.stopped.size > MAX_REMEMBERED_STOPS) s.stopped.delete(s.stopped.values().next().value as string);
+    s.secondsThisPeriod += event.seconds;
+    if (s.capacity.pricePerMinute) s.charged += Math.ceil(event.seconds / 60) * s.capacity.pricePerMinute;
+  }
+}

@@ -1,0 +1,183 @@
+// The RADIUS proxy's driver: two UDP listeners (authentication, accounting) whose server machines answer
+// retransmissions from their cache, one UDP client towards the master's and the client providers' servers,
+// and the journal file. It runs the RealmProxy machine's actions and nothing else decides here.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import type { Logger } from "pino";
+import { RadiusUdpClient, RadiusUdpServer, type RadiusEndpoint, type RadiusPacket, type RadiusReply } from "../../protocols/radius/index.js";
+import type { DropLog } from "../observability/drop-log.js";
+import type { JournalEvent } from "./capacity-ledger.js";
+import { CapacityLedger } from "./capacity-ledger.js";
+import type { CredentialStore } from "./credential-store.js";
+import { RealmProxy, type MasterRecord, type RealmDecision, type RealmProxyAction } from "./realm-proxy.js";
+import type { RadiusProxyConfig } from "./realm-table.js";
+
+export interface RadiusRealmProxyOptions {
+  config: RadiusProxyConfig;
+  credentials?: CredentialStore;
+  logger?: Logger;
+  drops?: DropLog;
+  /** Every decision, e.g. for metrics. */
+  onDecision?: (decision: RealmDecision, provider: string) => void;
+  /** Upstream timers (RFC 5080 §2.2.1); the defaults suit a NAS that retries after 3 s or more. */
+  upstreamTimeoutMs?: number;
+  upstreamRetransmissions?: number;
+}
+
+/** Append-only JSON lines, each fsynced before the action that depends on it (RFC 2866 §2: stored, then answered). */
+class Journal {
+  private fd: number | undefined;
+  constructor(readonly path: string) {
+    this.fd = openSync(path, "a");
+  }
+
+  static read(path: string): (JournalEvent | MasterRecord)[] {
+    if (!existsSync(path)) return [];
+    const out: (JournalEvent | MasterRecord)[] = [];
+    for (const line of readFileSync(path, "utf8").split("\n")) {
+      if (line === "") continue;
+      try {
+        out.push(JSON.parse(line) as JournalEvent | MasterRecord);
+      } catch {
+        // A line cut short by a crash mid-write: its record was never confirmed.
+      }
+    }
+    return out;
+  }
+
+  write(event: JournalEvent | MasterRecord): void {
+    if (this.fd === undefined) throw new Error("journal closed");
+    writeSync(this.fd, `${JSON.stringify(event)}\n`);
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+export class RadiusRealmProxy {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: RadiusReply | undefined) => void>();
+
+  private constructor(
+    readonly machine: RealmProxy,
+    private readonly auth: RadiusUdpServer,
+    private readonly acct: RadiusUdpServer,
+    private readonly journal: Journal | undefined,
+    private readonly options: RadiusRealmProxyOptions,
+  ) {}
+
+  static async start(options: RadiusRealmProxyOptions): Promise<RadiusRealmProxy> {
+    const { config } = options;
+    const ledger = new CapacityLedger(Object.fromEntries(config.clients.map((c) => [c.name, c.capacity])), (config.holdSeconds ?? 60) * 1000);
+    let replayed = 0;
+    if (config.journal) for (const e of Journal.read(config.journal)) if (e.kind !== "record") (ledger.apply(e), replayed++);
+    const machine = new RealmProxy({ config, ledger, ...(options.credentials ? { credentials: options.credentials } : {}) });
+    const secrets = new Map(config.nas.map((n) => [n.address, n.secret]));
+    const onDrop = (cause: string, from: RadiusEndpoint): void => options.drops?.drop(`RADIUS:${cause}`, { from: `${from.address}:${from.port}` });
+    const holder: { proxy?: RadiusRealmProxy } = {};
+    const handler = (packet: RadiusPacket, from: RadiusEndpoint): Promise<RadiusReply | undefined> => holder.proxy!.handle(packet, from);
+    const serverOptions = { address: config.listen.address, secretFor: (from: RadiusEndpoint) => secrets.get(from.address), handler, onDrop };
+    let auth: RadiusUdpServer | undefined;
+    try {
+      auth = await RadiusUdpServer.listen({ ...serverOptions, port: config.listen.authPort });
+      const acct = await RadiusUdpServer.listen({ ...serverOptions, port: config.listen.acctPort });
+      const journal = config.journal ? new Journal(config.journal) : undefined;
+      holder.proxy = new RadiusRealmProxy(machine, auth, acct, journal, options);
+    } catch (err) {
+      await auth?.close();
+      throw err;
+    }
+    options.logger?.info({ replayed }, "capacity journal replayed");
+    return holder.proxy;
+  }
+
+  get authAddress(): RadiusEndpoint {
+    return this.auth.address();
+  }
+
+  get acctAddress(): RadiusEndpoint {
+    return this.acct.address();
+  }
+
+  private handle(packet: RadiusPacket, from: RadiusEndpoint): Promise<RadiusReply | undefined> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.run(this.machine.request(Date.now(), id, packet, from.address));
+    });
+  }
+
+  private run(actions: RealmProxyAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case "journal":
+          // Durable before the record is forwarded or answered; a failed write leaves the NAS to retry.
+          if (this.journal) this.journal.write(a.event);
+          break;
+        case "forward": {
+          const port = a.port === "auth" ? a.to.authPort : a.to.acctPort;
+          this.clientFor(a.to.secret)
+            .request({ address: a.to.address, port }, a.request)
+            .then(
+              (answer) => this.run(this.machine.upstream(Date.now(), a.id, a.step, answer)),
+              (err: unknown) => {
+                this.options.drops?.drop(`RADIUS:upstream-${a.step}-failed`, { to: `${a.to.address}:${port}`, err: err instanceof Error ? err.message : String(err) });
+                this.run(this.machine.upstream(Date.now(), a.id, a.step, undefined));
+              },
+            );
+          break;
+        }
+        case "answer":
+          this.settle(a.id, a.reply);
+          break;
+        case "no-answer":
+          this.options.drops?.drop(`RADIUS:${a.cause}`);
+          this.settle(a.id, undefined);
+          break;
+        case "decision":
+          this.options.logger?.debug({ identity: a.identity, provider: a.provider, decision: a.decision }, "realm decision");
+          this.options.onDecision?.(a.decision, a.provider);
+          break;
+      }
+    }
+  }
+
+  private readonly clients = new Map<string, Promise<RadiusUdpClient>>();
+
+  /** One upstream client per shared secret (the client machine signs with one secret). */
+  private clientFor(secret: string): { request: RadiusUdpClient["request"] } {
+    return {
+      request: async (to, request) => {
+        let c = this.clients.get(secret);
+        if (!c) {
+          c = RadiusUdpClient.open({
+            secret,
+            sourcePorts: 4,
+            initialTimeoutMs: this.options.upstreamTimeoutMs ?? 1000,
+            maxRetransmissions: this.options.upstreamRetransmissions ?? 2,
+            maxDurationMs: 10_000,
+            onDrop: (cause, from) => this.options.drops?.drop(`RADIUS:upstream-${cause}`, { from: `${from.address}:${from.port}` }),
+          });
+          this.clients.set(secret, c);
+        }
+        return (await c).request(to, request);
+      },
+    };
+  }
+
+  private settle(id: number, reply: RadiusReply | undefined): void {
+    const w = this.waiting.get(id);
+    this.waiting.delete(id);
+    w?.(reply);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.auth.close(), this.acct.close()]);
+    for (const c of this.clients.values()) await (await c).close();
+    for (const w of this.waiting.values()) w(undefined);
+    this.waiting.clear();
+    this.journal?.close();
+  }
+}

@@ -1,0 +1,83 @@
+// `callgate radius-proxy --config FILE`: a RADIUS proxy for plain NAS clients that shares the master provider's
+// access capacity with client providers by realm (see docs/auth.md).
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { CredentialStore } from "../../auth/credential-store.js";
+import { RadiusRealmProxy } from "../../auth/radius-realm-proxy.js";
+import { parseRadiusProxyConfig } from "../../auth/realm-table.js";
+import { checkLogLevel, parseHostPort, startOperations } from "../../flow/operations.js";
+
+const USAGE = `usage: callgate radius-proxy --config FILE [--log-level LEVEL] [--metrics HOST:PORT]
+  --config FILE        YAML: listen, nas (address, secret), master (realms; credentials FILE and/or radius server),
+                       clients (name, realms, virtualIdentity, capacity, radius server), journal FILE
+  --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
+  --metrics HOST:PORT  serve GET /metrics`;
+
+export async function run(args: string[]): Promise<number> {
+  let values: { config?: string; "log-level"?: string; metrics?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      args,
+      options: { config: { type: "string" }, "log-level": { type: "string" }, metrics: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`callgate radius-proxy: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const fail = (message: string): number => {
+    process.stderr.write(`callgate radius-proxy: ${message}\n${USAGE}\n`);
+    return 2;
+  };
+  if (!values.config) return fail("--config FILE is required");
+  const levelProblem = checkLogLevel(values["log-level"]);
+  if (levelProblem) return fail(levelProblem.message);
+  const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
+  if (metricsAt instanceof Error) return fail(metricsAt.message);
+  let config;
+  let credentials: CredentialStore | undefined;
+  try {
+    config = parseRadiusProxyConfig(readFileSync(values.config, "utf8"));
+    if (config.master.credentials) credentials = CredentialStore.parse(readFileSync(config.master.credentials, "utf8"));
+  } catch (err) {
+    return fail(`${values.config}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const ops = await startOperations({
+    name: "radius-proxy",
+    ...(values["log-level"] !== undefined ? { logLevel: values["log-level"] } : {}),
+    ...(metricsAt ? { metrics: metricsAt } : {}),
+    callRoles: [],
+  });
+  let proxy: RadiusRealmProxy;
+  try {
+    proxy = await RadiusRealmProxy.start({
+      config,
+      ...(credentials ? { credentials } : {}),
+      logger: ops.logger,
+      drops: ops.drops,
+      onDecision: (decision) => ops.metrics.decisions.inc({ kind: "realm", verdict: decision }),
+    });
+  } catch (err) {
+    await ops.close();
+    return fail(`cannot listen: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const auth = proxy.authAddress;
+  const acct = proxy.acctAddress;
+  ops.watch({ queues: () => ({ "radius-proxy in progress": proxy.machine.inProgress }) });
+  ops.logger.info({ auth: `${auth.address}:${auth.port}`, acct: `${acct.address}:${acct.port}`, clients: config.clients.length }, "radius-proxy started");
+  process.stdout.write(
+    `radius-proxy listening on ${auth.address}:${auth.port} (auth) and ${acct.address}:${acct.port} (acct); master realms ${config.master.realms.join(", ")}; ` +
+      `client providers ${config.clients.map((c) => `${c.name} (${c.realms.join(", ")})`).join(", ") || "none"}${ops.metricsAddress ? `; metrics http://${ops.metricsAddress}/metrics` : ""}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await proxy.close();
+  await ops.close();
+  return 0;
+}
