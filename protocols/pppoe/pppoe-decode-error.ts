@@ -1,5 +1,5 @@
-// Typed error of the PPPoE layer's codecs (RFC 2516 frames, RFC 1662 HDLC-like framing): the only
-// exception their decoders throw.
+// Typed error of the PPPoE layer's codecs (RFC 2516 frames, RFC 1662 HDLC-like framing, the PPP control
+// protocols of RFC 1661/1332/1334/1994): the only exception their decoders throw.
 
 export type PppoeDecodeErrorCode =
   | "truncated"
@@ -15,7 +15,10 @@ export type PppoeDecodeErrorCode =
   | "frame-too-large"
   | "bad-fcs"
   | "bad-escape"
-  | "aborted";
+  | "aborted"
+  | "bad-ppp-protocol"
+  | "bad-ppp-length"
+  | "bad-ppp-option";
 
 export class PppoeDecodeError extends Error {
   declare readonly name: "PppoeDecodeError";
