@@ -72,7 +72,11 @@ export class RadiusRealmProxy {
     const { config } = options;
     const ledger = new CapacityLedger(Object.fromEntries(config.clients.map((c) => [c.name, c.capacity])), (config.holdSeconds ?? 60) * 1000);
     let replayed = 0;
-    if (config.journal) for (const e of Journal.read(config.journal)) if (e.kind !== "record") (ledger.apply(e), replayed++);
+    for (const e of config.journal ? Journal.read(config.journal) : []) {
+      if (e.kind === "record") continue;
+      ledger.apply(e);
+      replayed++;
+    }
     const machine = new RealmProxy({ config, ledger, ...(options.credentials ? { credentials: options.credentials } : {}) });
     const secrets = new Map(config.nas.map((n) => [n.address, n.secret]));
     const onDrop = (cause: string, from: RadiusEndpoint): void => options.drops?.drop(`RADIUS:${cause}`, { from: `${from.address}:${from.port}` });
