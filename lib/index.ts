@@ -65,3 +65,21 @@ export { RunClock } from "./flow/run-clock.js";
 export { buildTopology, resolveTopology, type FlowTopology, type TopologyAdapters } from "./flow/topology.js";
 export { CallEventBus, type CallEvent, type CallEventMap, type CallEventType } from "./flow/call-events.js";
 export { mediaFlows, buildSdp, answerSdp, type MediaFlow, type MediaEndpoint } from "./flow/media-flows.js";
+
+// One role on real sockets with the user's adapters (docs/embedding.md).
+export {
+  startPolicyServer,
+  startEdgeRouter,
+  startSipProxy,
+  startClearinghouse,
+  startUserAgent,
+  type PolicyServerStartOptions,
+  type EdgeRouterStartOptions,
+  type SipProxyStartOptions,
+  type ClearinghouseStartOptions,
+  type UserAgentStartOptions,
+  type HostPort,
+  type RoleGauges,
+  type RoleHandle,
+  type RoleSocketOptions,
+} from "./start/index.js";

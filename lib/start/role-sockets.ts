@@ -1,0 +1,130 @@
+// One role node on real sockets: the socket driver with that node alone, its peers in other processes known
+// by their addresses, the role's events on a typed bus, and a handle to read and stop it. Every start function
+// of lib/start and `callgate serve` run their node through here.
+import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
+import type { MessageRecord, Protocol } from "../drivers/message-record.js";
+import type { FlowNode } from "../drivers/node.js";
+import type { NodeAddresses, SocketEndpointsSpec, SocketNetworkOptions } from "../drivers/socket-network.js";
+import type { SocketTlsOptions } from "../drivers/socket-tls.js";
+import { CallEventBus, type CallEvent } from "../flow/call-events.js";
+import { flowNetwork } from "../flow/run-network.js";
+import { PolicyServer } from "../roles/policy-server.js";
+
+/** Where a role listens or a peer is reached: a host and a port. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** What every start function takes besides its role's own settings. */
+export interface RoleSocketOptions {
+  /** TLS for the role's links (SIP streams, COPS per RFC 4261, OSP over HTTPS); certificates by node name. */
+  tls?: SocketTlsOptions;
+  /** Caps and timeouts of the role's listeners (DEFAULT_CONNECTION_LIMITS where not given). */
+  limits?: Partial<ConnectionLimits>;
+  /** The bus the role's events go to (default: a new one, on the handle). */
+  events?: CallEventBus;
+  /** Every message the role sends or takes from an outside peer. */
+  onRecord?: (record: MessageRecord) => void;
+  /** Input the listeners refuse or drop, by protocol and cause token. */
+  onDrop?: (proto: Protocol, cause: string, detail: string) => void;
+  /** The driver's and the node's errors (an unknown connection, an unreadable stream, a node's exception). */
+  onError?: (where: string, err: unknown) => void;
+}
+
+/** Gauges of a running role, in the shape `startOperations(…).watch` samples (lib/flow/operations.ts). */
+export interface RoleGauges {
+  requestStates: () => Record<string, number>;
+  queues: () => Record<string, number>;
+  connections: () => Record<string, number>;
+}
+
+/** A running role. */
+export interface RoleHandle<N extends FlowNode<CallEvent> = FlowNode<CallEvent>> {
+  /** The node's name: how its peers and its records name it. */
+  readonly name: string;
+  /** The role machine itself (sans-I/O), for its counters. */
+  readonly node: N;
+  /** What it listens on: "host:port" (SIP over a stream with ";transport=tcp|tls"), OSP as a URL. */
+  readonly addresses: { sip?: string; cops?: string; osp?: string };
+  /** The role's typed call events (eventemitter3): "decision", "established", "terminated", "usage", "error", "*". */
+  readonly events: CallEventBus;
+  /** The metrics hook: what the role holds now, for a Prometheus gauge or a health check. */
+  readonly gauges: RoleGauges;
+  /** Stops listening, closes every connection and timer; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The driver settings a start function chooses for its role (peers, how outside peers are named). */
+export interface RoleNetworkSettings {
+  /** The role's own listeners and its peers' addresses, by node name. */
+  directory: Record<string, NodeAddresses>;
+  sipTransport?: "udp" | "tcp" | "tls";
+  externalSipPeer?: SocketNetworkOptions<CallEvent>["externalSipPeer"];
+  identifyTcpPeer?: SocketNetworkOptions<CallEvent>["identifyTcpPeer"];
+  /** How the role's state reads as gauges. */
+  requestStates?: () => Record<string, number>;
+  queues?: () => Record<string, number>;
+  /** Run after the sockets are closed (a CDR store the start function opened). */
+  release?: () => Promise<void>;
+}
+
+/** Parses "host:port" (an IPv6 host in brackets), or takes a HostPort as it is. */
+export function hostPortOf(where: string | HostPort, setting: string): HostPort {
+  if (typeof where !== "string") return where;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(where);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new Error(`${setting} wants HOST:PORT, got '${where}'`);
+  return { host: m[1] ?? m[2] ?? "", port };
+}
+
+/** Starts `node` with the listeners of `spec` on the socket driver; a bind that fails is an error naming the address. */
+export async function startRoleOnSockets<N extends FlowNode<CallEvent>>(
+  node: N,
+  spec: SocketEndpointsSpec,
+  settings: RoleNetworkSettings,
+  options: RoleSocketOptions,
+): Promise<RoleHandle<N>> {
+  const events = options.events ?? new CallEventBus();
+  const net = flowNetwork({ sipTransport: settings.sipTransport ?? "udp", clearinghouse: "osp-http" }, [], {
+    directory: settings.directory,
+    // Wall-clock time: processes of one deployment agree on token validity and CDR times.
+    wallClock: true,
+    ...(settings.externalSipPeer ? { externalSipPeer: settings.externalSipPeer } : {}),
+    ...(settings.identifyTcpPeer ? { identifyTcpPeer: settings.identifyTcpPeer } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.onRecord ? { onRecord: options.onRecord } : {}),
+    ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+    onEmit: (_node, e) => events.publish(e),
+  });
+  net.add(node, spec);
+  // A policy decision that settles after its event comes back through the driver as an event.
+  if (node instanceof PolicyServer) node.deliverDecisionsWith((actions) => net.perform(node.name, actions));
+  try {
+    await net.start();
+  } catch (err) {
+    await net.stop(); // what did bind is let go, so the process can exit
+    await settings.release?.();
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    throw new Error(`${node.name} cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: ${e.code ?? e.message}`);
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    name: node.name,
+    node,
+    addresses: net.addresses()[node.name] ?? {},
+    events,
+    gauges: {
+      requestStates: settings.requestStates ?? (() => ({})),
+      queues: settings.queues ?? (() => ({})),
+      connections: () => net.openConnections(),
+    },
+    close: () =>
+      (closed ??= (async () => {
+        await net.stop();
+        await settings.release?.();
+      })()),
+  };
+}

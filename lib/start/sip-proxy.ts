@@ -1,0 +1,58 @@
+// A SIP proxy that is the COPS PEP of its policy server (FIG. 5 SIP1/SIP2) on real sockets: in front of a
+// softswitch or a callee, it takes INVITEs from callers on the network, asks REQ AAA and LDP of its policy server
+// and forwards the calls to its next hop (RFC 3261 §16 for the proxying).
+import type { CopsIntegrityConfig } from "../../protocols/cops/index.js";
+import { SipProxy } from "../roles/sip-proxy.js";
+import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
+
+export interface SipProxyStartOptions extends RoleSocketOptions {
+  /** The proxy's node name (default "proxy"). */
+  name?: string;
+  /** Its host name: its Via and Record-Route, and the PEPID of its OPN (default "proxy.invalid"). */
+  host?: string;
+  /** Where it takes SIP over UDP (default 127.0.0.1, a port the system picks). */
+  listen?: string | HostPort;
+  /** Where its policy server serves COPS. */
+  pdp: string | HostPort;
+  /** Where every new INVITE goes (the softswitch, the callee): SIP over UDP. */
+  nextHop: string | HostPort;
+  /** Its Integrity keys, when the policy server has some for it (RFC 2748 §2.2.16). */
+  integrity?: CopsIntegrityConfig;
+  /** What it decides alone while its policy server is unreachable (RFC 2748 §2.5; default fail-closed). */
+  localDecision?: "fail-open" | "fail-closed";
+  /** RFC 3261 §16.6 step 11 Timer C (default 180 s). */
+  timerCMs?: number;
+}
+
+/**
+ * Starts a SIP proxy on SIP over UDP. Requests from any loopback source are callers (named "caller" in records);
+ * the next hop is known by its address.
+ */
+export async function startSipProxy(options: SipProxyStartOptions): Promise<RoleHandle<SipProxy>> {
+  const name = options.name ?? "proxy";
+  const listen = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
+  const pdp = hostPortOf(options.pdp, "pdp");
+  const next = hostPortOf(options.nextHop, "nextHop");
+  const pdpName = `${name}-pdp`;
+  const nextName = `${name}-next-hop`;
+  const proxy = new SipProxy({
+    name,
+    host: options.host ?? "proxy.invalid",
+    pdp: pdpName,
+    nextHop: () => nextName,
+    transport: "UDP",
+    ...(options.localDecision ? { localDecision: options.localDecision } : {}),
+    ...(options.timerCMs !== undefined ? { timerCMs: options.timerCMs } : {}),
+  });
+  if (options.integrity) proxy.useCopsIntegrity(options.integrity);
+  return startRoleOnSockets(proxy, { sip: true }, {
+    directory: {
+      [name]: { host: listen.host, sipUdp: listen.port },
+      [pdpName]: { host: pdp.host, cops: pdp.port },
+      [nextName]: { host: next.host, sipUdp: next.port },
+    },
+    externalSipPeer: { acceptor: name, as: "caller" },
+    requestStates: () => ({ [name]: proxy.copsRequestStates }),
+    queues: () => ({ [`${name} calls`]: proxy.activeCalls, [`${name} transactions`]: proxy.pendingTransactions }),
+  }, options);
+}
