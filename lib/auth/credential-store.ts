@@ -37,7 +37,8 @@ export class CredentialFileError extends Error {
 const key = (username: string, realm: string): string => `${username}\u0000${realm.toLowerCase()}`;
 
 export class CredentialStore {
-  private readonly entries = new Map<string, Partial<Record<DigestAlgorithm, Buffer>>>();
+  /** By username and realm (realm compared case-insensitively, RFC 7542 §2.4); the realm as written hashes. */
+  private readonly entries = new Map<string, { realm: string; ha1: Partial<Record<DigestAlgorithm, Buffer>> }>();
 
   /** Parse a credentials file's text; throws CredentialFileError naming the line. */
   static parse(text: string): CredentialStore {
@@ -59,8 +60,8 @@ export class CredentialStore {
 
   add(username: string, realm: string, algorithm: DigestAlgorithm, ha1Hex: string): void {
     const k = key(username, realm);
-    const e = this.entries.get(k) ?? {};
-    e[algorithm] = Buffer.from(ha1Hex.toLowerCase(), "hex");
+    const e = this.entries.get(k) ?? { realm, ha1: {} };
+    e.ha1[algorithm] = Buffer.from(ha1Hex.toLowerCase(), "hex");
     this.entries.set(k, e);
   }
 
@@ -74,7 +75,7 @@ export class CredentialStore {
 
   /** The stored HA1 (hex) for an algorithm, if any. */
   ha1(username: string, realm: string, algorithm: DigestAlgorithm): string | undefined {
-    return this.entries.get(key(username, realm))?.[algorithm]?.toString("hex");
+    return this.entries.get(key(username, realm))?.ha1[algorithm]?.toString("hex");
   }
 
   /** A cleartext password (PAP) checked against the stored HA1: true, false, or undefined for an unknown user. */
@@ -82,8 +83,8 @@ export class CredentialStore {
     const e = this.entries.get(key(username, realm));
     if (!e) return undefined;
     for (const alg of ["SHA-256", "MD5"] as const) {
-      const stored = e[alg];
-      if (stored) return timingSafeEqual(stored, Buffer.from(computeHa1(alg, username, realm, password), "hex"));
+      const stored = e.ha1[alg];
+      if (stored) return timingSafeEqual(stored, Buffer.from(computeHa1(alg, username, e.realm, password), "hex"));
     }
     return false;
   }
