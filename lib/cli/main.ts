@@ -4,11 +4,24 @@
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { VERSION } from "../index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 // Compiled (.js under dist/) or run from sources (.ts, e.g. through tsx).
 const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+
+/** One line per command for `callgate --help`; a command missing here is listed without one. */
+const SUMMARIES: Record<string, string> = {
+  demo: "one call through FIG. 5 / FIG. 6 on loopback sockets: ladder, legend, HTML, pcap",
+  replay: "run a scenario file (or a recorded trace) and check its expectations",
+  load: "place N calls shaped like a scenario's at R per second; throughput and latency",
+  lab: "every role on 127.0.0.1 for an outside caller (SIPp, a softphone)",
+  serve: "one role of a deployment in this process (ROLE --config FILE); merge record files",
+  proxy: "a stateful SIP proxy between listeners and a next hop",
+  clearinghouse: "the OSP clearinghouse over HTTP(S); export its CDRs",
+  parse: "parse a SIP message file and show each header's typed decoding",
+};
 
 function listCommands(): string[] {
   return readdirSync(join(here, "commands"))
@@ -17,15 +30,35 @@ function listCommands(): string[] {
     .sort();
 }
 
+function usage(commands: string[]): string {
+  const width = Math.max(...commands.map((c) => c.length));
+  return [
+    "usage: callgate <command> [options]",
+    "       callgate <command> --help     the command's options",
+    "       callgate --version",
+    "commands:",
+    ...commands.map((c) => `  ${c.padEnd(width)}  ${SUMMARIES[c] ?? ""}`.trimEnd()),
+    "docs: docs/cli.md in the package",
+  ].join("\n");
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const commands = listCommands();
-  if (!command || command === "--help" || command === "-h" || command === "help") {
-    console.log(`usage: callgate <command> [options]\ncommands: ${commands.join(", ")}`);
-    return command ? 0 : 2;
+  if (command === "--version" || command === "-V" || (command !== undefined && commands.includes(command) && (args[0] === "--version" || args[0] === "-V"))) {
+    console.log(`callgate ${VERSION}`);
+    return 0;
+  }
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(usage(commands));
+    return 0;
+  }
+  if (!command) {
+    console.error(`callgate: no command given\n${usage(commands)}`);
+    return 2;
   }
   if (!commands.includes(command)) {
-    console.error(`callgate: unknown command '${command}' (commands: ${commands.join(", ")})`);
+    console.error(`callgate: unknown command '${command}' (commands: ${commands.join(", ")}; callgate --help)`);
     return 2;
   }
   const mod = (await import(`./commands/${command}${extension}`)) as { run(args: string[]): Promise<number> };

@@ -40,8 +40,16 @@ export function stepMatches(step: LadderStep, r: Pick<MessageRecord, "proto" | "
   return r.proto === step.proto && r.from === step.from && r.to === step.to && (r.msg === step.msg || r.msg.startsWith(`${step.msg} `));
 }
 
+/** The method a SIP response answers, from its CSeq (RFC 3261 §8.2.6.2); undefined for anything else. */
+export function answeredMethod(r: Pick<MessageRecord, "proto" | "msg" | "bytes">): string | undefined {
+  if (r.proto !== "SIP" || !/^\d{3} /.test(r.msg)) return undefined;
+  const head = r.bytes.subarray(0, Math.min(r.bytes.length, 4096)).toString("latin1");
+  return /^CSeq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)/im.exec(head)?.[1]?.toUpperCase();
+}
+
 export function describeRecord(index: number, r: MessageRecord): string {
-  return `#${index} t=${formatSeconds(r.t)}s ${r.proto} ${r.from} → ${r.to} ${r.msg}`;
+  const method = answeredMethod(r);
+  return `#${index} t=${formatSeconds(r.t)}s ${r.proto} ${r.from} → ${r.to} ${r.msg}${method ? ` (to ${method})` : ""}`;
 }
 
 export function formatFailure(f: ExpectationFailure): string {
@@ -117,8 +125,12 @@ interface CallContext {
 
 function checkCall(call: ExpandedCall, expect: CallExpectation, outcome: CallOutcome, records: MessageRecord[], ctx: CallContext): number {
   let checked = 0;
+  // The caller's final response to its INVITE (not the 200 to its BYE or CANCEL).
   const lastToCaller = (): number => {
-    for (let k = records.length - 1; k >= 0; k--) if (records[k]?.proto === "SIP" && records[k]?.to === "UAC" && /^[2-6]\d\d /.test(records[k]?.msg ?? "")) return k;
+    for (let k = records.length - 1; k >= 0; k--) {
+      const r = records[k] as MessageRecord;
+      if (r.proto === "SIP" && r.to === "UAC" && /^[2-6]\d\d /.test(r.msg) && (answeredMethod(r) ?? "INVITE") === "INVITE") return k;
+    }
     return records.length;
   };
   if (expect.finalStatus !== undefined) {

@@ -1,5 +1,5 @@
 // `callgate load --scenario FILE --calls N --rate R [--net] [--json]`: N calls shaped like the scenario's calls
-// (its entries taken in turn), started at R calls per second; a progress bar on stderr while it runs, then
+// (its entries taken in turn), started at R calls per second; a progress bar on stderr while it runs (on a terminal only), then
 // throughput, set-up latency percentiles (first INVITE → 200 at the caller) and failures by cause.
 import { parseArgs } from "node:util";
 import type { MessageRecord } from "../drivers/message-record.js";
@@ -19,8 +19,16 @@ export interface LoadReport {
   established: number;
   failed: number;
   offeredRate: number;
+  /** The driver the calls ran on: on "memory" call time is virtual, on "net" it is wall time. */
+  driver: "memory" | "net";
   wallSeconds: number;
+  /**
+   * memory: calls processed per wall second (calls / wallSeconds; call time is virtual, so hold times cost nothing).
+   * net: calls completed per wall second, counted between the first and the last call's end, so the calls' hold
+   * time is not in the divisor; calls / wallSeconds when fewer than two calls ended.
+   */
   callsPerSecond: number;
+  /** Seconds of call time the run covered (virtual on the in-memory driver). */
   virtualSeconds: number;
   setupLatencyMs: { p50: number | null; p95: number | null; p99: number | null };
   failuresByCause: Record<string, number>;
@@ -55,7 +63,17 @@ export function failureCause(outcome: CallOutcome, records: readonly MessageReco
   return seen ? seen.msg : String(status);
 }
 
-export function loadReport(result: RunResult, offeredRate: number, wallSeconds: number): LoadReport {
+/** Calls completed per second of record time between the first and the last call's last message; undefined below two calls. */
+export function completionRate(records: readonly MessageRecord[]): number | undefined {
+  const ends = new Map<string, number>();
+  for (const r of records) if (r.callId !== "") ends.set(r.callId, Math.max(ends.get(r.callId) ?? 0, r.t));
+  if (ends.size < 2) return undefined;
+  const times = [...ends.values()];
+  const spanMs = Math.max(...times) - Math.min(...times);
+  return spanMs > 0 ? ((ends.size - 1) * 1000) / spanMs : undefined;
+}
+
+export function loadReport(result: RunResult, offeredRate: number, wallSeconds: number, driver: "memory" | "net" = "memory"): LoadReport {
   const established = result.calls.filter((c) => c.established);
   const latencies = established.map((c) => c.setupLatencyMs).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
   const failuresByCause: Record<string, number> = {};
@@ -70,8 +88,9 @@ export function loadReport(result: RunResult, offeredRate: number, wallSeconds: 
     established: established.length,
     failed: result.calls.length - established.length,
     offeredRate,
+    driver,
     wallSeconds,
-    callsPerSecond: wallSeconds > 0 ? result.calls.length / wallSeconds : 0,
+    callsPerSecond: (driver === "net" ? completionRate(result.records) : undefined) ?? (wallSeconds > 0 ? result.calls.length / wallSeconds : 0),
     virtualSeconds: lastT / 1000,
     setupLatencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
     failuresByCause,
@@ -86,7 +105,9 @@ export function formatLoadReport(r: LoadReport): string {
     .map(([cause, n]) => `  ${String(n).padStart(6)}  ${cause}`);
   return [
     `calls: ${r.calls} (${r.established} established, ${r.failed} failed), ${r.messages} messages`,
-    `offered: ${r.offeredRate} calls/s; ran in ${r.wallSeconds.toFixed(3)} s wall (${r.callsPerSecond.toFixed(1)} calls/s), ${r.virtualSeconds.toFixed(3)} s of call time`,
+    r.driver === "net"
+      ? `offered: ${r.offeredRate} calls/s; ran in ${r.wallSeconds.toFixed(3)} s wall; calls completed at ${r.callsPerSecond.toFixed(1)} calls/s (first to last call's end)`
+      : `offered: ${r.offeredRate} calls/s; ran in ${r.wallSeconds.toFixed(3)} s wall (${r.callsPerSecond.toFixed(1)} calls/s processed), ${r.virtualSeconds.toFixed(3)} s of virtual call time`,
     `set-up latency (first INVITE → 200 at the caller): p50 ${ms(r.setupLatencyMs.p50)}, p95 ${ms(r.setupLatencyMs.p95)}, p99 ${ms(r.setupLatencyMs.p99)}`,
     r.failed > 0 ? `failures by cause:\n${causes.join("\n")}` : "failures by cause: none",
   ].join("\n");
@@ -116,8 +137,13 @@ export async function loadMain(args: string[], io: CommandIo, now: () => number 
   }
   const count = Number(values.calls);
   const rate = Number(values.rate);
-  if (values.scenario === undefined || !Number.isInteger(count) || count < 1 || !(rate > 0)) {
-    io.stderr.write(`${LOAD_USAGE}\n`);
+  const problems = [
+    values.scenario === undefined ? "--scenario FILE is required" : undefined,
+    values.calls === undefined ? "--calls N is required" : !/^\d+$/.test(values.calls) || count < 1 ? `--calls must be a whole number of at least 1, not '${values.calls}'` : undefined,
+    values.rate === undefined ? "--rate R is required" : !(rate > 0) || !Number.isFinite(rate) ? `--rate must be a number of calls per second above 0, not '${values.rate}'` : undefined,
+  ].filter((p): p is string => p !== undefined);
+  if (problems.length > 0 || values.scenario === undefined) {
+    io.stderr.write(`${problems.map((p) => `callgate load: ${p}`).join("\n")}\n${LOAD_USAGE}\n`);
     return 2;
   }
   let scenario: Scenario;
@@ -133,9 +159,12 @@ export async function loadMain(args: string[], io: CommandIo, now: () => number 
   let messages = 0;
   let lastT = 0;
   let lastDraw = -Infinity;
-  const showProgress = !values.json;
-  const draw = (tMs: number, fraction = tMs / endMs): void => {
-    io.stderr.write(`\r${progressLine(fraction, tMs, messages)}`);
+  // A bar redrawn with \r belongs on a terminal only; it never goes back (records may arrive out of time order).
+  const showProgress = !values.json && io.stderr.isTTY === true;
+  let shown = 0;
+  const draw = (tMs: number, fraction: number): void => {
+    shown = Math.max(shown, Math.min(1, fraction));
+    io.stderr.write(`\r${progressLine(shown, tMs, messages)}`);
   };
   const options: RunOptions = {
     ...toRunOptions(scenario, values.net ? { driver: "net" } : {}),
@@ -145,7 +174,8 @@ export async function loadMain(args: string[], io: CommandIo, now: () => number 
       lastT = Math.max(lastT, r.t);
       if (showProgress && now() - lastDraw >= 100) {
         lastDraw = now();
-        draw(r.t);
+        // 99 % at most until the run has returned: calls may outlast the schedule
+        draw(lastT, Math.min(0.99, lastT / endMs));
       }
     },
   };
@@ -156,7 +186,7 @@ export async function loadMain(args: string[], io: CommandIo, now: () => number 
     draw(lastT, 1);
     io.stderr.write("\n");
   }
-  const report = loadReport(result, rate, wallSeconds);
+  const report = loadReport(result, rate, wallSeconds, options.driver === "net" ? "net" : "memory");
   io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatLoadReport(report)}\n`);
   return 0;
 }

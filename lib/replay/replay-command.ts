@@ -1,13 +1,14 @@
 // `callgate replay FILE [--net] [--ladder] [--ladder-json OUT] [--html OUT] [--pcap OUT] [--record OUT]`
 // and `callgate replay --trace FILE [--exact]`: runs a scenario (or a recorded trace) through the flow runner, writes the
 // requested views of the record stream and checks the expectations. Exit 0 only when every one holds.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import type { MessageRecord } from "../drivers/message-record.js";
 import type { RunOptions, RunResult } from "../flow/run-types.js";
 import { checkExpectations, describeRecord, formatFailure } from "./expectations.js";
 import { renderLadderHtml } from "./html-ladder.js";
+import { InputFileError, readInputFile } from "./input-file.js";
 import { recordsByCall, splitAtFirstBye, writeJsonLines } from "./ladder-json.js";
 import { colorWanted, renderLadderText } from "./ladder-text.js";
 import { writePcap } from "./pcap-writer.js";
@@ -74,7 +75,13 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   }
   const tracePath = values.trace;
   if ((tracePath === undefined) === (positionals.length !== 1) || positionals.length > 1) {
-    io.stderr.write(`${REPLAY_USAGE}\n`);
+    const reason =
+      positionals.length > 1
+        ? `one scenario file at a time (given: ${positionals.join(", ")})`
+        : tracePath !== undefined
+          ? "a scenario file and --trace exclude each other"
+          : "no scenario file given (or --trace TRACE)";
+    io.stderr.write(`callgate replay: ${reason}\n${REPLAY_USAGE}\n`);
     return 2;
   }
 
@@ -83,15 +90,23 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   let trace;
   try {
     if (tracePath !== undefined) {
-      trace = decodeTrace(readFileSync(tracePath));
+      trace = decodeTrace(readInputFile(tracePath));
       options = { ...trace.runOptions, driver: "memory" };
     } else {
       scenario = loadScenarioFile(positionals[0] as string);
       options = toRunOptions(scenario, values.net ? { driver: "net" } : {});
     }
   } catch (e) {
-    if (e instanceof ScenarioError || e instanceof TraceError) {
+    if (e instanceof ScenarioError) {
       io.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof TraceError) {
+      io.stderr.write(`callgate replay: ${tracePath}: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof InputFileError) {
+      io.stderr.write(`callgate replay: ${e.message}\n`);
       return 2;
     }
     io.stderr.write(`callgate replay: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -1,9 +1,9 @@
 // Scenario files (scenarios/*.yaml): parsed with `yaml`, validated against SCENARIO_SCHEMA with ajv, every
 // problem reported at its line, column and field; then expanded into the flow runner's RunOptions.
-import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-types.js";
+import { readInputFile } from "./input-file.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
 
 export interface CallExpectation {
@@ -60,7 +60,8 @@ export class ScenarioError extends Error {
     readonly file: string,
     readonly problems: ScenarioProblem[],
   ) {
-    super(problems.map((p) => `${file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ""}${p.message}`).join("\n"));
+    // Line 0: a problem of the whole file (it cannot be read, it is not this kind of file).
+    super(problems.map((p) => `${file}${p.line > 0 ? `:${p.line}:${p.column}` : ""}: ${p.field ? `${p.field}: ` : ""}${p.message}`).join("\n"));
     this.name = "ScenarioError";
   }
 }
@@ -68,11 +69,29 @@ export class ScenarioError extends Error {
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validate = ajv.compile(SCENARIO_SCHEMA);
 
+/** Reads and validates a scenario file; throws InputFileError (unreadable) or ScenarioError (with file:line:column). */
 export function loadScenarioFile(path: string): Scenario {
-  return parseScenario(readFileSync(path, "utf8"), path);
+  return parseScenario(readInputFile(path, "utf8"), path);
 }
 
+/** Top-level fields that mark the other YAML files of the project, for a clear refusal. */
+const OTHER_FILE_KINDS: Array<[field: string, kind: string]> = [
+  ["roles", "a deployment file (callgate serve --config reads it)"],
+  ["routes", "a clearinghouse routes file (callgate clearinghouse --routes reads it)"],
+];
+
+/** Parses and validates scenario text; a YAML file of another kind is refused as not a scenario. */
 export function parseScenario(text: string, file = "scenario.yaml"): Scenario {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length === 0) {
+    const top: unknown = doc.toJS();
+    const mapping = typeof top === "object" && top !== null && !Array.isArray(top);
+    const other = mapping ? OTHER_FILE_KINDS.find(([field]) => field in top) : undefined;
+    if (other || !mapping || !("calls" in top)) {
+      const what = other ? `it is ${other[1]}` : "a scenario is a YAML mapping with name and calls (docs/scenarios.md)";
+      throw new ScenarioError(file, [{ line: 0, column: 0, field: "", message: `not a scenario: ${what}` }]);
+    }
+  }
   return parseValidatedYaml(text, file, validate).data as Scenario;
 }
 

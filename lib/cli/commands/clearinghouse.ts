@@ -2,7 +2,6 @@
 //   callgate clearinghouse --listen http://127.0.0.1:5045/osp --routes FILE [--db FILE | --memory]
 //                          [--sign-key PEM --sign-cert PEM] [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi]
 //   callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CdrQuery, CdrStore } from "../../adapters/cdr-store.js";
 import { cdrsToCsv } from "../../adapters/cdr-store.js";
@@ -14,21 +13,47 @@ import { startClearinghouseServer } from "../../roles/clearinghouse-server.js";
 import { LIMIT_PARSE_OPTIONS, LIMIT_USAGE, limitsFromValues } from "../limit-options.js";
 import { readTlsFlags } from "../tls-options.js";
 import { checkLogLevel, countCdrsWritten, parseHostPort, startOperations } from "../../flow/operations.js";
+import { checkReadableFile, InputFileError, readInputFile } from "../../replay/input-file.js";
+import { locateYamlField } from "../yaml-location.js";
 
 const USAGE = `usage: callgate clearinghouse --listen URL --routes FILE [--db FILE | --memory] [--sign-key PEM --sign-cert PEM]
                               [--tls-key PEM --tls-cert PEM [--tls-ca PEM] [--tls-require-client-cert]] [--spelling toolkit|etsi] [--log-level LEVEL] [--metrics HOST:PORT]
        callgate clearinghouse cdrs --db FILE [--format csv|json] [--since ISO] [--until ISO] [--transaction ID] [--limit N]
 ${LIMIT_USAGE}`;
 
+/** A problem with a file the command was given (unreadable, invalid): reported without the usage text. */
+class FileProblem extends Error {}
+
 export async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   try {
     if (args[0] === "cdrs") return await exportCdrs(args.slice(1));
     return await serve(args);
   } catch (err) {
-    process.stderr.write(`callgate clearinghouse: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    const fileProblem = err instanceof InputFileError || err instanceof FileProblem;
+    process.stderr.write(`callgate clearinghouse: ${err instanceof Error ? err.message : String(err)}\n${fileProblem ? "" : `${USAGE}\n`}`);
     return 2;
   }
 }
+
+/** The routes file, or a FileProblem at FILE:LINE:COLUMN naming what is wrong. */
+function readRoutes(path: string): ReturnType<typeof parseRoutesYaml> {
+  const text = readInputFile(path, "utf8");
+  try {
+    return parseRoutesYaml(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const yamlAt = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    if (yamlAt) throw new FileProblem(`${path}:${yamlAt.line}:${yamlAt.col}: YAML: ${(message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}`);
+    const field = /^(routes\[\d+\][^:\s]*)/.exec(message)?.[1];
+    const at = field !== undefined ? locateYamlField(text, field) : undefined;
+    throw new FileProblem(`${path}${at ? `:${at.line}:${at.column}` : ""}: ${message}`);
+  }
+}
+
 
 function parseTime(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -63,9 +88,20 @@ async function exportCdrs(args: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 0) throw new Error("--limit must be a non-negative integer");
     query.limit = n;
   }
-  const store = new SqliteCdrStore(values.db, { readOnly: true }); // a query neither migrates nor writes the file
+  checkReadableFile(values.db); // opening a missing SQLite file would create it
+  let store: SqliteCdrStore;
   try {
-    const records = await store.query(query);
+    store = new SqliteCdrStore(values.db, { readOnly: true }); // a query neither migrates nor writes the file
+  } catch (err) {
+    throw new FileProblem(`${values.db}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    let records;
+    try {
+      records = await store.query(query);
+    } catch (err) {
+      throw new FileProblem(`${values.db}: not a CDR database (${err instanceof Error ? err.message : String(err)})`);
+    }
     process.stdout.write(values.format === "csv" ? cdrsToCsv(records) : `${JSON.stringify(records, null, 2)}\n`);
   } finally {
     await store.close();
@@ -116,7 +152,7 @@ async function serve(args: string[]): Promise<number> {
   const tls = readTlsFlags({ cert: values["tls-cert"], key: values["tls-key"], ca: values["tls-ca"], requireClientCert: values["tls-require-client-cert"] });
   if (tls && !values.listen.startsWith("https:")) throw new Error(`--tls-cert: --listen ${values.listen} is not an https: URL`);
   if (!tls && values.listen.startsWith("https:")) throw new Error(`--listen ${values.listen} needs --tls-cert and --tls-key`);
-  const routesFile = parseRoutesYaml(readFileSync(values.routes, "utf8"));
+  const routesFile = readRoutes(values.routes);
   const store: CdrStore = values.memory ? new MemoryCdrStore() : new SqliteCdrStore(values.db ?? "clearinghouse-cdr.sqlite");
   const clearinghouse = new Clearinghouse({
     routes: routesFile.routes,
@@ -124,7 +160,7 @@ async function serve(args: string[]): Promise<number> {
     spelling: values.spelling,
     ...(routesFile.tokenLifetimeSeconds !== undefined ? { tokenLifetimeMs: routesFile.tokenLifetimeSeconds * 1000 } : {}),
     ...(values["sign-key"] && values["sign-cert"]
-      ? { signer: { privateKeyPem: readFileSync(values["sign-key"], "utf8"), certificatePem: readFileSync(values["sign-cert"], "utf8") } }
+      ? { signer: { privateKeyPem: readInputFile(values["sign-key"], "utf8"), certificatePem: readInputFile(values["sign-cert"], "utf8") } }
       : {}),
   });
   const ops = await startOperations({ name: "CH", ...(values["log-level"] !== undefined ? { logLevel: values["log-level"] } : {}), ...(metricsAt ? { metrics: metricsAt } : {}), callRoles: [] }).catch(async (err: unknown) => {

@@ -1,7 +1,6 @@
 // `callgate parse FILE [--stream]`: parse a SIP message file and print it with the typed decoding of each
 // header. Datagram mode by default (one message, octets after Content-Length ignored); --stream frames the
 // file as a TCP byte stream (Content-Length required, several messages allowed).
-import { readFileSync } from "node:fs";
 import {
   describeHeaders,
   formatSipMessage,
@@ -10,8 +9,12 @@ import {
   SipStreamParser,
   type SipMessage,
 } from "../../../protocols/sip/index.js";
+import { InputFileError, readInputFile } from "../../replay/input-file.js";
 
-const USAGE = "usage: callgate parse FILE [--stream]";
+const USAGE = `usage: callgate parse FILE [--stream]
+  FILE       a SIP message as it travels on the wire (CRLF line ends)
+  --stream   frame FILE as a TCP byte stream: Content-Length required, several messages allowed
+             (default: one datagram, octets after Content-Length ignored)`;
 
 function printError(file: string, e: SipParseError): void {
   const where = e.header !== undefined ? ` header=${e.header}` : "";
@@ -19,18 +22,25 @@ function printError(file: string, e: SipParseError): void {
 }
 
 export async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   const stream = args.includes("--stream");
-  const files = args.filter((a) => a !== "--stream");
-  if (files.length !== 1 || files[0]!.startsWith("-")) {
-    console.error(USAGE);
+  const unknown = args.filter((a) => a.startsWith("-") && a !== "--stream");
+  const files = args.filter((a) => !a.startsWith("-"));
+  if (unknown.length > 0 || files.length !== 1) {
+    const reason = unknown.length > 0 ? `unknown option '${unknown[0]}'` : files.length === 0 ? "no FILE given" : `one FILE at a time (given: ${files.join(", ")})`;
+    console.error(`callgate parse: ${reason}\n${USAGE}`);
     return 2;
   }
   const file = files[0]!;
   let data: Buffer;
   try {
-    data = readFileSync(file);
+    data = readInputFile(file);
   } catch (e) {
-    console.error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+    if (!(e instanceof InputFileError)) throw e;
+    console.error(`callgate parse: ${e.message}`);
     return 2;
   }
   let messages: SipMessage[];

@@ -6,6 +6,7 @@ import { recordToJsonLine } from "../../drivers/message-record.js";
 import { DeployConfigError, loadDeployConfig } from "../../flow/deploy-config.js";
 import { mergeRecordFiles } from "../../flow/serve-records.js";
 import { splitAtFirstBye, toJsonLines, writeJsonLines } from "../../replay/ladder-json.js";
+import { checkReadableFile, InputFileError } from "../../replay/input-file.js";
 import { serveRole, type ServedCall } from "../../flow/serve.js";
 import { checkLogLevel, parseHostPort, startOperations, type Operations } from "../../flow/operations.js";
 import type { Role } from "../../flow/run-types.js";
@@ -44,6 +45,7 @@ function merge(files: string[], call: string | undefined, split: string | undefi
   if (files.length === 0) return fail("merge wants the record files");
   if (split !== undefined && call === undefined) return fail("--split wants --call ID");
   try {
+    for (const file of files) checkReadableFile(file);
     const records = mergeRecordFiles(files).filter((r) => call === undefined || r.callId === call);
     process.stdout.write(toJsonLines(records));
     if (split !== undefined) {
@@ -100,6 +102,7 @@ export async function run(args: string[]): Promise<number> {
   let served;
   let ops: Operations | undefined;
   try {
+    checkReadableFile(values.config);
     const config = loadDeployConfig(values.config);
     const entry = config.roles[role as Role];
     // --metrics, else the file's roles.<ROLE>.metrics on the role's host; never on one of the role's own listeners.
@@ -124,7 +127,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     await closeStream(out);
     await ops?.close();
-    if (err instanceof DeployConfigError) {
+    if (err instanceof DeployConfigError || err instanceof InputFileError) {
       process.stderr.write(`callgate serve: ${err.message}\n`);
       return 2;
     }
