@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const ASSETS = ["lib/replay/trace.proto"];
+const ASSETS = ["lib/replay/trace.proto", "protocols/dsc/dsc.proto"];
 
 for (const asset of ASSETS) {
   const target = join(root, "dist", asset);
