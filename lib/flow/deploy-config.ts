@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
+import { fileErrorReason } from "../replay/input-file.js";
 import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
 import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
 import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-tls.js";
@@ -195,7 +196,7 @@ export function loadDeployConfig(path: string): DeployConfig {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new DeployConfigError(path, [{ line: 0, column: 0, field: "", message: `cannot read: ${err instanceof Error ? err.message : String(err)}` }]);
+    throw new DeployConfigError(path, [{ line: 0, column: 0, field: "", message: `cannot read: ${fileErrorReason(err)}` }]);
   }
   return parseDeployConfig(text, path);
 }

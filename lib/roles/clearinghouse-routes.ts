@@ -58,7 +58,7 @@ export function selectRoute(routes: readonly ClearinghouseRoute[], q: RouteQuery
   return { ok: true, route: best };
 }
 
-/** Reads the routes YAML (see scenarios/osp-routes.yaml); throws with a clear message on a bad file. */
+/** Reads the routes YAML (see examples/deploy/osp-routes.yaml); throws with a clear message on a bad file. */
 export function parseRoutesYaml(text: string): RoutesFile {
   const doc = parseYaml(text) as unknown;
   if (!doc || typeof doc !== "object" || !Array.isArray((doc as { routes?: unknown }).routes)) {

@@ -375,7 +375,7 @@ describe("hostile input against `callgate lab` (SIP over UDP at SIP1, COPS at PO
 
 describe("hostile input against `callgate clearinghouse` (OSP over HTTP)", () => {
   it("answers 408 / 413 / 400, caps and times out connections, stays under its RSS bound, then authorises a call", async () => {
-    const ch = await startCli("clearinghouse", ["--listen", "http://127.0.0.1:0/osp", "--routes", "scenarios/osp-routes.yaml", "--memory", ...HTTP_LIMIT_ARGS], "listening on");
+    const ch = await startCli("clearinghouse", ["--listen", "http://127.0.0.1:0/osp", "--routes", "examples/deploy/osp-routes.yaml", "--memory", ...HTTP_LIMIT_ARGS], "listening on");
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+\/osp)/.exec(ch.stdout())?.[1] ?? "";
     const port = Number(new URL(url).port);
     const rss = watchRss(ch.child.pid!);

@@ -21,7 +21,7 @@ import { startClearinghouseServer } from "../../../lib/roles/clearinghouse-serve
 import { makeTestPki, type TestPki } from "../../protocols/osp/test-pki.js";
 
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
-const routes = parseRoutesYaml(readFileSync(join(process.cwd(), "scenarios/osp-routes.yaml"), "utf8")).routes;
+const routes = parseRoutesYaml(readFileSync(join(process.cwd(), "examples/deploy/osp-routes.yaml"), "utf8")).routes;
 
 let pki: TestPki;
 let dir: string;
@@ -41,7 +41,7 @@ function only(components: OspComponent[] | undefined): OspComponent {
 }
 
 describe("routing table", () => {
-  it("loads scenarios/osp-routes.yaml", () => {
+  it("loads examples/deploy/osp-routes.yaml", () => {
     expect(routes.map((r) => r.prefix)).toEqual(["1404", "44", ""]);
     expect(routes[0]!.destinations).toEqual([{ address: "[192.0.2.20]:5060" }, { address: "[192.0.2.21]:5060" }]);
     expect(routes[1]!.allowedSources).toEqual(["1408", "[192.0.2.10]"]);

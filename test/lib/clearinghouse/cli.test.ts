@@ -42,7 +42,7 @@ describe("callgate clearinghouse", () => {
     await new Promise((r) => probe.close(r));
     const db = join(dir, "cdr.sqlite");
     const url = `http://127.0.0.1:${port}/osp`;
-    const server = spawn(process.execPath, ["--import", "tsx", entry, "--listen", url, "--routes", "scenarios/osp-routes.yaml", "--db", db], {
+    const server = spawn(process.execPath, ["--import", "tsx", entry, "--listen", url, "--routes", "examples/deploy/osp-routes.yaml", "--db", db], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let banner = "";

@@ -32,8 +32,8 @@ describe("copsSecurity in the deploy file", () => {
     // Without the section, a PDP admits its FIG. 5 PEPs from anywhere, without Integrity.
     expect(copsCredentialsOf(parseDeployConfig(ROLES).copsSecurity, "POL1")).toEqual([{ pepId: "sip1.example.com" }, { pepId: "r1" }]);
   });
-  it("the example deployment scenarios/deploy/cops-integrity.yaml gives every PEP keys its PDP holds", () => {
-    const config = loadDeployConfig("scenarios/deploy/cops-integrity.yaml");
+  it("the example deployment examples/deploy/cops-integrity.yaml gives every PEP keys its PDP holds", () => {
+    const config = loadDeployConfig("examples/deploy/cops-integrity.yaml");
     for (const [pdp, peps] of [["POL1", ["SIP1", "R1"]], ["POL2", ["SIP2", "R2"]]] as const) {
       expect(copsCredentialsOf(config.copsSecurity, pdp).map((c) => [c.pepId, c.addresses, c.integrity?.key.length])).toEqual(peps.map((r) => [r.toLowerCase().startsWith("sip") ? `${r.toLowerCase()}.example.com` : r.toLowerCase(), ["127.0.0.1"], 16]));
       for (const pep of peps) expect(copsPepIntegrityOf(config.copsSecurity, pep)).toEqual(copsCredentialsOf(config.copsSecurity, pdp).find((c) => c.pepId.startsWith(pep.toLowerCase()))?.integrity);

@@ -84,10 +84,10 @@ describe("deploy file: tls", () => {
   });
 });
 
-describe("scenarios/deploy/tls.yaml with scripts/make-tls-pki.sh", () => {
+describe("examples/deploy/tls.yaml with scripts/make-tls-pki.sh", () => {
   it("the example loads once the script has made its PKI: TLS on every link, every role's certificate, Integrity keys", () => {
     const dir = mkdtempSync(join(tmpdir(), "callgate-tls-example-"));
-    copyFileSync(join("scenarios", "deploy", "tls.yaml"), join(dir, "tls.yaml"));
+    copyFileSync(join("examples", "deploy", "tls.yaml"), join(dir, "tls.yaml"));
     expect(() => loadDeployConfig(join(dir, "tls.yaml"))).toThrow(/tls\.ca: cannot read .*pki\/ca\.pem: ENOENT/);
     execFileSync("sh", [join("scripts", "make-tls-pki.sh"), join(dir, "pki")], { stdio: "ignore" });
     const config = loadDeployConfig(join(dir, "tls.yaml"));

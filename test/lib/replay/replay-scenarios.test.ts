@@ -9,7 +9,7 @@ import { replayMain } from "../../../lib/replay/replay-command.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-e2e-"));
 const scenarios = readdirSync(join(process.cwd(), "scenarios"))
-  .filter((f) => f.endsWith(".yaml") && f !== "osp-routes.yaml")
+  .filter((f) => f.endsWith(".yaml"))
   .map((f) => f.replace(/\.yaml$/, ""));
 
 async function replay(args: string[]) {

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { expandCalls, loadScenarioFile, parseScenario, ScenarioError, toRunOptions, type ScenarioProblem } from "../../../lib/replay/scenario.js";
 
 const dir = join(process.cwd(), "scenarios");
-// osp-routes.yaml is the clearinghouse's routing table (`callgate clearinghouse --routes`), not a scenario.
-const NOT_SCENARIOS = new Set(["osp-routes.yaml"]);
-const files = readdirSync(dir).filter((f) => f.endsWith(".yaml") && !NOT_SCENARIOS.has(f));
+// scenarios/ holds scenarios only: deployment files, routes and messages live under examples/.
+const entries = readdirSync(dir, { withFileTypes: true });
+const files = entries.filter((e) => e.isFile() && e.name.endsWith(".yaml")).map((e) => e.name);
 
 const REQUIRED = [
   "fig5-fig6", "fig5-fig6-no-clearinghouse", "callee-hangs-up", "clearinghouse-denies", "clearinghouse-unreachable-fail-closed",
@@ -27,6 +27,10 @@ function problems(text: string): ScenarioProblem[] {
 describe("scenario files", () => {
   it("include every scenario the issue lists", () => {
     expect(files.map((f) => f.replace(/\.yaml$/, "")).sort()).toEqual(expect.arrayContaining(REQUIRED));
+  });
+
+  it("scenarios/ holds scenario files only: no folders, nothing but .yaml", () => {
+    expect(entries.filter((e) => !e.isFile() || !e.name.endsWith(".yaml")).map((e) => e.name)).toEqual([]);
   });
 
   for (const file of files)

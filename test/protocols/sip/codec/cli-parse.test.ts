@@ -32,7 +32,7 @@ function file(name: string, content: Buffer | string): string {
 
 describe("callgate parse", () => {
   it("pretty-prints the example INVITE with typed decodings", async () => {
-    expect(await run(["scenarios/messages/invite.sip"])).toBe(0);
+    expect(await run(["examples/messages/invite.sip"])).toBe(0);
     const text = out.join("\n");
     expect(text).toMatch(/^INVITE sip:bob@example\.com SIP\/2\.0\n/);
     expect(text).toContain("= method=INVITE request-uri=<sip user=\"bob\" host=example.com>");

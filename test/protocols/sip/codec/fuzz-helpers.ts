@@ -35,7 +35,7 @@ const BIG_NUMBERS = ["4294967296", "99999999999999999999", "-1", "0", "214748364
 
 export function corpus(): Buffer[] {
   const out = [...rfc4475Names("valid"), ...rfc4475Names("invalid")].map((n) => rfc4475(n));
-  out.push(readFileSync(resolve(process.cwd(), "scenarios/messages/invite.sip")));
+  out.push(readFileSync(resolve(process.cwd(), "examples/messages/invite.sip")));
   for (const g of fc.sample(messageArb, { numRuns: 60, seed: 4475 })) out.push(serializeSipMessage(g.message));
   return out;
 }
