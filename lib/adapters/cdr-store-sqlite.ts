@@ -17,7 +17,7 @@ export const SQLITE_MISSING_MESSAGE =
 let betterSqlite3: typeof Database | undefined;
 
 /** better-sqlite3, loaded on first use; a clear error naming the install command when it is absent. */
-function loadBetterSqlite3(): typeof Database {
+export function loadBetterSqlite3(): typeof Database {
   if (betterSqlite3) return betterSqlite3;
   try {
     betterSqlite3 = createRequire(import.meta.url)("better-sqlite3") as typeof Database;

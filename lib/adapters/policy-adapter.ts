@@ -20,6 +20,8 @@ export interface AaaVerdict {
   /** SIP status the proxy answers with when `allow` is false (403 by default). */
   sipStatus?: number;
   reason?: string;
+  /** When allowed: the longest the call may last, in seconds (DEC AAA TimeLimit; the clearinghouse's, if shorter, wins). */
+  timeLimitS?: number;
 }
 
 export interface ClassQuery {

@@ -108,6 +108,8 @@ interface PolicyCall {
   reinstall: boolean;
   /** The policy adapter's decision the call waits for (its parked id), 0 when none. */
   awaiting: number;
+  /** The policy adapter's time limit for the call (seconds), 0 when none. */
+  policyLimitS: number;
 }
 
 /** A decision of the policy adapter still to come, parked by call until it settles or times out. */
@@ -367,7 +369,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         transactionId: undefined, token: info.ospToken, correlation: undefined,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
-        syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0,
+        syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0, policyLimitS: 0,
       };
       calls.set(key, call);
       this.live++;
@@ -436,6 +438,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       call.phase = "over";
       return this.decide(call, "AAA", false, { reason: { code: verdict.sipStatus ?? 403, text: verdict.reason ?? "denied by policy" } }, now);
     }
+    if (verdict.timeLimitS !== undefined && verdict.timeLimitS > 0) call.policyLimitS = Math.ceil(verdict.timeLimitS);
     const req = { callId: call.callId, side: this.opts.side, source: call.caller, destination: call.callee, now, ...(call.token ? { token: call.token } : {}) };
     const exchange = this.opts.clearinghouse.authorise(req);
     call.token = undefined; // presented once; not kept for the call's lifetime (no `delete`: the object would go to dictionary mode)
@@ -591,6 +594,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     const info: SipAaaDecisionInfo = {};
     if (result.token) info.token = result.token;
     if (result.timeLimitS !== undefined) info.timeLimitSeconds = result.timeLimitS;
+    if (call.policyLimitS > 0 && (info.timeLimitSeconds === undefined || call.policyLimitS < info.timeLimitSeconds)) info.timeLimitSeconds = call.policyLimitS;
     return this.decide(call, "AAA", true, info, now);
   }
 
