@@ -1,11 +1,13 @@
 // The runnable examples in examples/ and the policy example of docs/embedding.md: each type-checks (strict,
 // nodenext) and prints what it promises.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { ClientType, ErrorCode, buildSipAaaRequest, parseSipAaaDecision } from "../../protocols/cops/index.js";
+import { RawPep } from "../support/raw-cops-pep.js";
 
 const TSX = join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
 
@@ -40,6 +42,65 @@ describe("examples/", () => {
       "",
     ]);
   });
+});
+
+describe("examples/ with peers on the network", () => {
+  it("codec-round-trips.ts: each codec gives back what it encoded and refuses a damaged copy with its typed error and offset", () => {
+    expect(runExample("codec-round-trips.ts").split("\n")).toEqual([
+      "SIP: 292 octets, same bytes again true; SipParseError missing-header at offset 56",
+      "COPS: REQ client type 0x8cb1 (SIP AAA), 116 octets, equal true; CopsDecodeError bad-length at offset 4",
+      "OSP: UsageConfirmation, 178 octets, equal true; OspDecodeError not-xml at offset 24",
+      "RADIUS: code 4 User-Name alice, 54 octets, same bytes again true; RadiusDecodeError bad-attribute-length at offset 21",
+      "PPPoE: PADI from 02:00:00:00:00:01, 60 octets, equal true; PppoeDecodeError bad-length at offset 18",
+      "",
+    ]);
+  });
+
+  it("policy-server.ts: a PEP written with protocols/cops gets yes for alice and 403 for mallory; a stray connection is dropped; SIGTERM stops it", async () => {
+    const child = spawn(process.execPath, [TSX, join("examples", "policy-server.ts")], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 600 && !/listening on cops/.test(stdout); i++) await new Promise((r) => setTimeout(r, 50));
+      const port = Number(/cops 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+      expect(port, stdout).toBeGreaterThan(0);
+      const pep = new RawPep(port);
+      pep.send({ op: "OPN", clientType: ClientType.SipAaa, pepId: "softswitch.example.net" });
+      expect((await pep.next()).op).toBe("CAT");
+      const info = (n: number, caller: string) => ({ callId: `example-${n}@example.net`, caller, callee: "sip:bob@example.net", flows: [] });
+      pep.send(buildSipAaaRequest("AAA", Buffer.from([0, 0, 0, 1]), info(1, "sip:alice@example.com")));
+      expect(parseSipAaaDecision(await pep.next())).toMatchObject({ purpose: "AAA", allowed: true });
+      pep.send(buildSipAaaRequest("AAA", Buffer.from([0, 0, 0, 2]), info(2, "sip:mallory@example.com")));
+      expect(parseSipAaaDecision(await pep.next())).toMatchObject({ purpose: "AAA", allowed: false, info: { reason: { code: 403 } } });
+      pep.end();
+      const stray = new RawPep(port);
+      stray.write(Buffer.from("GET / HTTP/1.1\r\n\r\n"));
+      expect(await stray.refusedWith()).toBe(ErrorCode.BadMessageFormat);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stdout.replace(/:\d+/g, ":PORT").split("\n")).toEqual([
+        "policy server listening on cops 127.0.0.1:PORT",
+        "AAA example-1@example.net: yes",
+        "AAA example-2@example.net: no (account of sip:mallory@example.com is closed)",
+        "dropped COPS cops-bad-version from ?→PDP: COPS bad-version at offset 0: stream does not carry COPS version 1",
+        "policy server stopped",
+        "",
+      ]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 60_000);
+
+  it("sip-proxy-softswitch.ts: SIPp's callers through the proxy to SIPp as the softswitch: both calls succeed, each asked AAA, LDP and noLDP of the policy server, the router's classifiers installed and removed", () => {
+    expect(runExample("sip-proxy-softswitch.ts").split("\n")).toEqual([
+      "SIPp uac: exit 0 (all 2 calls successful), SIPp uas (softswitch): exit 0",
+      "POL1 decided AAA yes 2, LDP yes 2, noLDP yes 2, refused 0",
+      "R1 installs 4, removals 4, classifiers left 0",
+      "SIP1 holds 0 calls, POL1 0 call request states",
+      "",
+    ]);
+  }, 60_000);
 });
 
 describe("docs/embedding.md, ## Your own policy", () => {
