@@ -75,7 +75,11 @@ export class CapacityLedger {
       s.period = period;
       s.secondsThisPeriod = 0;
     }
-    for (const [id, until] of s.reservations) if (until <= now) this.dropReservation(s, id);
+    // Reservations are kept in order of lapse (confirm moves one to the back).
+    for (const [id, until] of s.reservations) {
+      if (until > now) break;
+      this.dropReservation(s, id);
+    }
   }
 
   private dropReservation(s: ProviderState, id: number): void {
@@ -121,7 +125,10 @@ export class CapacityLedger {
   /** The session was accepted: its port stays held until its Start, or `holdMs` from now. */
   confirm(now: number, reservation: number): void {
     const provider = this.reservationOwner.get(reservation);
-    if (provider !== undefined) this.state(provider).reservations.set(reservation, now + this.holdMs);
+    if (provider === undefined) return;
+    const s = this.state(provider);
+    if (!s.reservations.delete(reservation)) return;
+    s.reservations.set(reservation, now + this.holdMs);
   }
 
   /** The session was refused or its authorisation failed: the port is free again. */

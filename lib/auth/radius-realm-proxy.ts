@@ -56,6 +56,9 @@ class Journal {
   }
 }
 
+/** Room for a burst of a few thousand datagrams while the event loop is busy (a NAS's retry costs seconds). */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class RadiusRealmProxy {
   private nextId = 1;
   private readonly waiting = new Map<number, (reply: RadiusReply | undefined) => void>();
@@ -82,7 +85,7 @@ export class RadiusRealmProxy {
     const onDrop = (cause: string, from: RadiusEndpoint): void => options.drops?.drop(`RADIUS:${cause}`, { from: `${from.address}:${from.port}` });
     const holder: { proxy?: RadiusRealmProxy } = {};
     const handler = (packet: RadiusPacket, from: RadiusEndpoint): Promise<RadiusReply | undefined> => holder.proxy!.handle(packet, from);
-    const serverOptions = { address: config.listen.address, secretFor: (from: RadiusEndpoint) => secrets.get(from.address), handler, onDrop };
+    const serverOptions = { address: config.listen.address, receiveBufferBytes: RECEIVE_BUFFER_BYTES, secretFor: (from: RadiusEndpoint) => secrets.get(from.address), handler, onDrop };
     let auth: RadiusUdpServer | undefined;
     try {
       auth = await RadiusUdpServer.listen({ ...serverOptions, port: config.listen.authPort });
@@ -159,6 +162,7 @@ export class RadiusRealmProxy {
           c = RadiusUdpClient.open({
             secret,
             sourcePorts: 4,
+            receiveBufferBytes: RECEIVE_BUFFER_BYTES,
             initialTimeoutMs: this.options.upstreamTimeoutMs ?? 1000,
             maxRetransmissions: this.options.upstreamRetransmissions ?? 2,
             maxDurationMs: 10_000,

@@ -27,8 +27,8 @@ export class RadiusQueueFullError extends Error {
 
 export type RadiusDropListener = (cause: string, from: RadiusEndpoint) => void;
 
-function bindSocket(address: string, port: number): Promise<Socket> {
-  const socket = createSocket(isIPv6(address) ? "udp6" : "udp4");
+function bindSocket(address: string, port: number, receiveBufferBytes?: number): Promise<Socket> {
+  const socket = createSocket({ type: isIPv6(address) ? "udp6" : "udp4", ...(receiveBufferBytes ? { recvBufferSize: receiveBufferBytes } : {}) });
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(port, address, () => {
@@ -46,6 +46,8 @@ export interface RadiusUdpClientOptions extends Omit<RadiusClientOptions, "rando
    * server (RFC 2865 §3: the Identifier is unique per source address and port), so more ports, more in flight.
    */
   sourcePorts?: number;
+  /** SO_RCVBUF of each socket (bounded by net.core.rmem_max): room for bursts of answers. */
+  receiveBufferBytes?: number;
   onDrop?: RadiusDropListener;
 }
 
@@ -132,7 +134,7 @@ export class RadiusUdpClient {
 
   static async open(options: RadiusUdpClientOptions): Promise<RadiusUdpClient> {
     const count = Math.max(1, options.sourcePorts ?? 1);
-    const sockets = await Promise.all(Array.from({ length: count }, () => bindSocket(options.bindAddress ?? "0.0.0.0", 0)));
+    const sockets = await Promise.all(Array.from({ length: count }, () => bindSocket(options.bindAddress ?? "0.0.0.0", 0, options.receiveBufferBytes)));
     return new RadiusUdpClient(sockets.map((s) => new SourcePort(s, options)));
   }
 
@@ -169,6 +171,8 @@ export interface RadiusUdpServerOptions extends RadiusServerOptions {
   port?: number;
   /** Returns the reply, or undefined to send none (RFC 2866 §2: record not stored). */
   handler: RadiusRequestHandler;
+  /** SO_RCVBUF of the socket (bounded by net.core.rmem_max): room for bursts of requests. */
+  receiveBufferBytes?: number;
   onDrop?: RadiusDropListener;
 }
 
@@ -184,7 +188,7 @@ export class RadiusUdpServer {
   }
 
   static async listen(options: RadiusUdpServerOptions): Promise<RadiusUdpServer> {
-    return new RadiusUdpServer(await bindSocket(options.address ?? "127.0.0.1", options.port ?? RADIUS_AUTH_PORT), options);
+    return new RadiusUdpServer(await bindSocket(options.address ?? "127.0.0.1", options.port ?? RADIUS_AUTH_PORT, options.receiveBufferBytes), options);
   }
 
   address(): RadiusEndpoint {

@@ -1,0 +1,79 @@
+// Access requests per second through `callgate radius-proxy` (the built CLI, its own process) beside FreeRADIUS
+// answering radclient directly, in the same run: radclient sends the same PAP Access-Requests (with
+// Message-Authenticator), 256 in parallel, (1) straight to the master's FreeRADIUS, (2) through the proxy for a
+// master subscriber (one upstream exchange), (3) through the proxy for a client provider's subscriber (two: the
+// virtual identity at the master's server, then the subscriber at the client provider's). Every answer must be an
+// Access-Accept.
+// Run: npm run bench:radius-proxy   (RADIUS_PROXY_BENCH_REQUESTS, default 5,000 per leg)
+// Last line: {"direct_per_s":…, "proxy_master_per_s":…, "proxy_client_per_s":…, "master_ratio":…, "client_ratio":…, "requests":…}
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freeUdpPort, startFreeradiusLab } from "../test/support/freeradius-lab.mjs";
+
+const requests = Number(process.env.RADIUS_PROXY_BENCH_REQUESTS ?? 5000);
+const dir = mkdtempSync(join(tmpdir(), "radius-proxy-bench-"));
+const ports = { mAuth: await freeUdpPort(), mAcct: await freeUdpPort(), cAuth: await freeUdpPort(), cAcct: await freeUdpPort(), auth: await freeUdpPort(), acct: await freeUdpPort() };
+
+function radclient(port, secret, user, password) {
+  const file = join(dir, `${user}.txt`);
+  const entry = `User-Name = "${user}", User-Password = "${password}", NAS-IP-Address = 127.0.0.1, Message-Authenticator = 0x00\n`;
+  writeFileSync(file, Array.from({ length: requests }, () => entry).join("\n"));
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn("radclient", ["-s", "-p", "256", "-r", "3", "-t", "3", "-f", file, `127.0.0.1:${port}`, "auth", secret], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", () => {
+      const perS = requests / ((performance.now() - t0) / 1000);
+      const accepted = Number(/Accepted\s*:\s*(\d+)/.exec(out)?.[1] ?? NaN);
+      if (accepted !== requests) reject(new Error(`${user}: ${accepted} of ${requests} accepted:\n${out}`));
+      else {
+        if (process.env.RADIUS_PROXY_BENCH_VERBOSE) console.error(out);
+        resolve(perS);
+      }
+    });
+  });
+}
+
+const [master, client] = await Promise.all([
+  startFreeradiusLab({ dir: mkdtempSync(join(dir, "m-")), secret: "master-secret", authPort: ports.mAuth, acctPort: ports.mAcct, users: `alice@master.example Cleartext-Password := "alice-pw"\nisp-b-virtual Cleartext-Password := "virtual-pw"\n` }),
+  startFreeradiusLab({ dir: mkdtempSync(join(dir, "c-")), secret: "client-secret", authPort: ports.cAuth, acctPort: ports.cAcct, users: `bob@isp-b.example Cleartext-Password := "bob-pw"\n` }),
+]);
+const config = join(dir, "radius-proxy.yaml");
+writeFileSync(
+  config,
+  `listen: { address: 127.0.0.1, authPort: ${ports.auth}, acctPort: ${ports.acct} }
+nas: [{ address: 127.0.0.1, secret: nas-secret }]
+master:
+  realms: [master.example]
+  radius: { address: 127.0.0.1, authPort: ${ports.mAuth}, acctPort: ${ports.mAcct}, secret: master-secret }
+clients:
+  - name: isp-b
+    realms: [isp-b.example]
+    virtualIdentity: { user: isp-b-virtual, password: virtual-pw }
+    capacity: { ports: 1000000 }
+    radius: { address: 127.0.0.1, authPort: ${ports.cAuth}, acctPort: ${ports.cAcct}, secret: client-secret }
+`,
+);
+const proxy = spawn(process.execPath, ["dist/lib/cli/main.js", "radius-proxy", "--config", config, "--log-level", process.env.RADIUS_PROXY_BENCH_LOG ?? "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+try {
+  await new Promise((resolve, reject) => {
+    proxy.stdout.on("data", (d) => /listening/.test(d.toString()) && resolve());
+    proxy.on("exit", (c) => reject(new Error(`radius-proxy exited ${c}`)));
+  });
+  const direct = await radclient(ports.mAuth, "master-secret", "alice@master.example", "alice-pw");
+  const viaMaster = await radclient(ports.auth, "nas-secret", "alice@master.example", "alice-pw");
+  const viaClient = await radclient(ports.auth, "nas-secret", "bob@isp-b.example", "bob-pw");
+  const r = (x) => Math.round(x);
+  console.log(`FreeRADIUS direct            ${r(direct).toLocaleString("en")} access requests/s`);
+  console.log(`via proxy, master realm      ${r(viaMaster).toLocaleString("en")} /s (${(viaMaster / direct).toFixed(2)}× direct)`);
+  console.log(`via proxy, client realm      ${r(viaClient).toLocaleString("en")} /s (${(viaClient / direct).toFixed(2)}× direct; two upstream exchanges each)`);
+  console.log(JSON.stringify({ direct_per_s: r(direct), proxy_master_per_s: r(viaMaster), proxy_client_per_s: r(viaClient), master_ratio: Number((viaMaster / direct).toFixed(3)), client_ratio: Number((viaClient / direct).toFixed(3)), requests }));
+} finally {
+  proxy.kill("SIGTERM");
+  await Promise.all([master.stop(), client.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+}
