@@ -1,11 +1,20 @@
 // A SIP user agent (RFC 3261 §8, §12-§15) as a sans-I/O node: places calls (UAC) and answers them (UAS) with
-// an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side.
+// an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side. Dialogs live:
+// re-INVITE and UPDATE (RFC 3311) with offer/answer (RFC 3264, protocols/sdp), glare (491, §14.1 retry),
+// session timers (RFC 4028), reliable provisionals (RFC 3262), INFO, OPTIONS and MESSAGE (RFC 3428) answered.
 import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
+import { OfferAnswerSession, SdpParseError, makeOffer, parseSdp, serializeSdp, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
-import { answerSdp, buildSdp } from "../flow/media-flows.js";
 import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";
+
+/** A re-INVITE this side sends within a call (RFC 3261 §14.1), this long after the dialog is confirmed. */
+export interface PlannedReinvite {
+  afterMs: number;
+  /** Offer a=sendonly (hold, RFC 3264 §8.4); false offers sendrecv again (resume). */
+  hold: boolean;
+}
 
 export interface PlannedCall {
   callId: string;
@@ -18,6 +27,8 @@ export interface PlannedCall {
   cancelAfterMs?: number;
   /** The caller gives up (CANCEL) when no final answer came by then; default 60 s. */
   noAnswerTimeoutMs?: number;
+  /** Re-INVITEs the caller sends during the call (hold, resume). */
+  reinvites?: PlannedReinvite[];
 }
 
 export interface CalleeBehaviour {
@@ -26,6 +37,8 @@ export interface CalleeBehaviour {
   /** Callee hangs up this long after answering (when `hangsUp`). */
   durationMs: number;
   hangsUp: boolean;
+  /** Re-INVITEs the callee sends once the ACK came (hold, resume). */
+  reinvites?: PlannedReinvite[];
 }
 
 export interface UserAgentOptions {
@@ -41,6 +54,12 @@ export interface UserAgentOptions {
   t1?: number;
   /** Branches and tags; a flow passes one seeded from its run's seed so runs repeat byte for byte. */
   ids?: SipIds;
+  /** UAS: send 18x reliably (RFC 3262) when the INVITE says Supported: 100rel (always when it says Require). */
+  reliableProvisionals?: boolean;
+  /** Smallest session interval accepted (RFC 4028 Min-SE, seconds; at least 90). */
+  minSessionExpiresS?: number;
+  /** Draws for the §14.1 glare back-off, in [0, 1) (default Math.random). */
+  random?: () => number;
 }
 
 type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
@@ -49,21 +68,35 @@ type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
 interface UaSetup {
   invite: SipRequest | undefined;
   inviteServerTx: ServerTx | undefined;
-  /** UAS: the 2xx retransmitted until the ACK comes (RFC 3261 §13.3.1.4), and its current interval. */
-  final2xx: SipResponse | undefined;
-  retransmitMs: number;
   provisionalSeen: boolean;
   cancelWanted: boolean;
   plan: PlannedCall | undefined;
   behaviour: CalleeBehaviour | undefined;
   /** The SDP answer, made once and sent in the 180 and the 200 (RFC 3264 §6). */
   answer: string | undefined;
+  /** UAS: the offer went in the 200 (the INVITE had none), its answer comes in the ACK (RFC 3261 §13.2.1). */
+  lateOffer: boolean;
+  /** UAS: the reliable 18x (RFC 3262) waiting for its PRACK, and the 200 waiting behind it. */
+  reliable18x: SipResponse | undefined;
+  rseq: number;
+  answerWaitsForPrack: boolean;
+  /** RFC 4028 headers for the 2xx, decided from the INVITE. */
+  timer: SessionTimer | undefined;
+}
+
+/** A session interval agreed (RFC 4028 §7, §9): who refreshes, and whether the peer asked for Require: timer. */
+interface SessionTimer {
+  intervalS: number;
+  refresher: "uac" | "uas";
+  require: boolean;
 }
 
 /** One dialog (RFC 3261 §12): what in-dialog requests and teardown need, plus the setup state until confirmed. */
 class UaCall {
   /** Local CSeq (RFC 3261 §12.2.1.1). */
   cseq = 0;
+  /** Highest CSeq seen from the peer (§12.2.2: a lower one is refused 500). */
+  remoteCseq = -1;
   /** Local and remote URI and tag of the dialog (RFC 3261 §12.1.1, §12.1.2): From and To of in-dialog requests. */
   localUri = "";
   localTag = "";
@@ -76,6 +109,25 @@ class UaCall {
   armed = 0;
   /** Driver key per UA timer ("ua:<what>:<Call-ID>"), made once per call so the driver hashes it once. */
   timerKeys: (string | undefined)[] | undefined = undefined;
+  /** The 2xx to an INVITE retransmitted until its ACK (RFC 3261 §13.3.1.4), and its current interval. */
+  pending2xx: SipResponse | undefined = undefined;
+  retransmitMs = 0;
+  /** Offer/answer of the dialog (made when first needed); the initial offer's session id and port. */
+  media: OfferAnswerSession | undefined = undefined;
+  mediaSessionId = 0;
+  mediaPort = 0;
+  /** Our re-INVITE or UPDATE is outstanding (one at a time, §14.1), and the CSeq of our last INVITE (its ACK). */
+  outgoing = false;
+  inviteCseq = 1;
+  /** RFC 4028 interval in force; we refresh when `refresher` is "local". */
+  sessionIntervalS = 0;
+  refresher: "local" | "remote" = "remote";
+  /** The peer's Allow included UPDATE (a refresh then needs no SDP, RFC 4028 §7.4). */
+  peerAllowsUpdate = false;
+  /** Planned re-INVITEs not yet sent. */
+  reinvites: PlannedReinvite[] | undefined = undefined;
+  /** The re-INVITE to retry after a 491 (its hold wish). */
+  retryHold: boolean | undefined = undefined;
   constructor(
     readonly callId: string,
     readonly side: "caller" | "callee",
@@ -89,6 +141,14 @@ const INTERNED_MAX = 256;
 
 const DEFAULT_NO_ANSWER_MS = 60_000;
 
+/** Methods this UA implements (RFC 3261 §20.5 Allow), and the option tags it supports (§20.37, §8.2.2.3). */
+const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, MESSAGE";
+const ALLOWED = new Set(ALLOW.split(", "));
+const SUPPORTED = "100rel, timer";
+const SUPPORTED_TAGS = new Set(["100rel", "timer"]);
+/** RFC 4028 §4: Min-SE is never below 90 s. */
+const MIN_SE_FLOOR = 90;
+
 // UA timers of one call (bit numbers of UaCall.armed) and the <what> of their keys.
 const T_CANCEL = 0;
 const T_NOANSWER = 1;
@@ -96,7 +156,30 @@ const T_HANGUP = 2;
 const T_ANSWER = 3;
 const T_2XX = 4;
 const T_2XX_GIVEUP = 5;
-const TIMER_WHAT = ["cancel", "noanswer", "hangup", "answer", "2xx", "2xxgiveup"] as const;
+const T_REL = 6;
+const T_REL_GIVEUP = 7;
+const T_REINVITE = 8;
+const T_GLARE = 9;
+const T_REFRESH = 10;
+const T_EXPIRE = 11;
+const TIMER_WHAT = ["cancel", "noanswer", "hangup", "answer", "2xx", "2xxgiveup", "rel", "relgiveup", "reinvite", "glare", "refresh", "expire"] as const;
+
+/** The option tags of a list header (Require, Supported: comma-separated tokens). */
+function optionTags(req: SipRequest | SipResponse, name: string): string[] {
+  const out: string[] = [];
+  for (const v of req.getHeaders(name)) for (const t of v.split(",")) if (t.trim()) out.push(t.trim().toLowerCase());
+  return out;
+}
+
+/** Session-Expires (RFC 4028 §4): "<delta-seconds>[;refresher=uac|uas]". */
+function sessionExpiresOf(m: SipRequest | SipResponse): { intervalS: number; refresher: "uac" | "uas" | undefined } | undefined {
+  const v = m.getHeader("Session-Expires");
+  if (v === undefined) return undefined;
+  const x = /^\s*(\d{1,9})\s*(?:;(.*))?$/.exec(v);
+  if (!x) return undefined;
+  const r = /(?:^|;)\s*refresher\s*=\s*(uac|uas)\s*(?:;|$)/i.exec(x[2] ?? "");
+  return { intervalS: Number(x[1]), refresher: r ? (r[1]!.toLowerCase() as "uac" | "uas") : undefined };
+}
 
 export class UserAgent implements FlowNode<CallEvent> {
   readonly name: string;
@@ -105,6 +188,8 @@ export class UserAgent implements FlowNode<CallEvent> {
   private mediaPort = 20_000;
   private readonly reliable: boolean;
   private readonly t1: number;
+  private readonly minSe: number;
+  private readonly random: () => number;
 
   private readonly ids: SipIds;
 
@@ -113,6 +198,8 @@ export class UserAgent implements FlowNode<CallEvent> {
     this.ids = opts.ids ?? new SipIds();
     this.reliable = opts.transport === "TCP" || opts.transport === "TLS";
     this.t1 = opts.t1 ?? 500;
+    this.minSe = Math.max(MIN_SE_FLOOR, opts.minSessionExpiresS ?? MIN_SE_FLOOR);
+    this.random = opts.random ?? Math.random;
     this.sip = new SipTransactionLayer({ reliable: this.reliable, t1: this.t1, sendTrying: false });
   }
 
@@ -164,12 +251,47 @@ export class UserAgent implements FlowNode<CallEvent> {
     }
   }
 
+  // ---- offer/answer ----
+
+  private mediaOptions(call: UaCall): OfferAnswerOptions {
+    return {
+      address: this.opts.mediaAddress, sessionId: String(call.mediaSessionId),
+      // The dialog keeps its port: a re-offer or re-answer moves nothing (RFC 3264 §8).
+      port: () => call.mediaPort,
+      codecs: [{ name: "PCMU", clockRate: 8000, payload: 0 }, { name: "PCMA", clockRate: 8000, payload: 8 }, { name: "G729", clockRate: 8000, payload: 18 }],
+    };
+  }
+
+  /** The dialog's offer/answer session, made on first use (the caller's first offer adopted when known). */
+  private mediaOf(call: UaCall): OfferAnswerSession {
+    if (call.media === undefined) {
+      if (call.mediaSessionId === 0) {
+        call.mediaSessionId = this.mediaPort;
+        call.mediaPort = this.nextMediaPort();
+      }
+      call.media = new OfferAnswerSession(this.mediaOptions(call));
+      if (call.side === "caller") {
+        const first = parseSdp(this.callerOffer(call));
+        call.media.adopt(first, undefined);
+      }
+    }
+    return call.media;
+  }
+
+  /** The caller's first offer (RFC 3264 §5), the same text for the same session id and port. */
+  private callerOffer(call: UaCall): string {
+    return serializeOffer(this.mediaOptions(call));
+  }
+
   // ---- UAC ----
 
   private startCall(plan: PlannedCall, now: number): NodeAction<CallEvent>[] {
     const tag = this.ids.nextTag();
     const branch = this.ids.nextBranch();
-    const offer = buildSdp({ sessionId: now + this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
+    const call = new UaCall(plan.callId, "caller", "calling", undefined);
+    call.mediaSessionId = now + this.mediaPort;
+    call.mediaPort = this.nextMediaPort();
+    const offer = this.callerOffer(call);
     const invite = buildRequest({
       method: "INVITE",
       uri: plan.to,
@@ -182,16 +304,17 @@ export class UserAgent implements FlowNode<CallEvent> {
       body: offer,
       contentType: "application/sdp",
     });
-    const call = new UaCall(plan.callId, "caller", "calling", {
-      invite, inviteServerTx: undefined, final2xx: undefined, retransmitMs: 0,
-      provisionalSeen: false, cancelWanted: false, plan, behaviour: undefined, answer: undefined,
-    });
+    call.setup = {
+      invite, inviteServerTx: undefined, provisionalSeen: false, cancelWanted: false, plan, behaviour: undefined, answer: undefined,
+      lateOffer: false, reliable18x: undefined, rseq: 0, answerWaitsForPrack: false, timer: undefined,
+    };
     // The plan's URIs are shared with the plan, not copied.
     call.localUri = plan.from;
     call.localTag = tag;
     call.remoteUri = plan.to;
     call.cseq = 1;
     call.remoteTarget = plan.to;
+    if (plan.reinvites !== undefined && plan.reinvites.length > 0) call.reinvites = plan.reinvites.slice();
     this.calls.set(plan.callId, call);
     const out: NodeAction<CallEvent>[] = this.sip.sendRequest(invite, this.opts.proxy, now, {
       onResponse: (res, t) => this.onInviteResponse(call, res, t),
@@ -214,17 +337,34 @@ export class UserAgent implements FlowNode<CallEvent> {
         const tag = res.to.tag;
         if (tag !== undefined) call.remoteTag = ownString(tag);
       }
-      if (setup.cancelWanted) return this.sendCancel(call, now);
-      return [];
+      const out: NodeAction<CallEvent>[] = [];
+      // RFC 3262 §4: a reliable provisional is acknowledged with PRACK (RAck: RSeq, CSeq number, method).
+      const rseq = res.getHeader("RSeq");
+      if (res.status > 100 && rseq !== undefined && optionTags(res, "Require").includes("100rel")) out.push(...this.sendPrack(call, res, rseq.trim(), now));
+      if (setup.cancelWanted) out.push(...this.sendCancel(call, now));
+      return out;
     }
     if (res.status < 300) return this.onInvite2xx(call, res, now);
     // Non-2xx final: the transaction sent the ACK (RFC 3261 §17.1.1.3).
     return this.finish(call, now, { status: res.status, reason: res.reason });
   }
 
+  private sendPrack(call: UaCall, res: SipResponse, rseq: string, now: number): NodeAction<CallEvent>[] {
+    const tag = res.to.tag;
+    if (tag !== undefined) call.remoteTag = ownString(tag);
+    const contact = res.contact;
+    const first = contact === "*" ? undefined : contact[0];
+    if (first) call.remoteTarget = this.shared(uriText(first.uri));
+    const rr = res.getHeaders("Record-Route");
+    if (rr.length > 0) call.routeSet = this.sharedRoutes(rr.reverse());
+    const branch = this.ids.nextBranch();
+    const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [{ name: "RAck", value: `${rseq} ${res.cseq.seq} INVITE` }]);
+    return this.sip.sendRequest(prack, this.opts.proxy, now, { onResponse: () => [] }, branch);
+  }
+
   private onInvite2xx(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
     const setup = call.setup;
-    if (setup === undefined || call.state === "confirmed" || call.state === "ending") return [this.ack(call)]; // retransmitted 2xx: ACK again
+    if (setup === undefined || call.state === "confirmed" || call.state === "ending") return [this.ack(call, 1)]; // retransmitted 2xx: ACK again
     // RFC 3261 §12.1.2: the dialog's remote tag, route set (Record-Route reversed) and remote target (Contact).
     const tag = res.to.tag;
     if (tag !== undefined) call.remoteTag = ownString(tag);
@@ -236,17 +376,26 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (first) call.remoteTarget = this.shared(uriText(first.uri));
     call.state = "confirmed";
     call.setup = undefined;
-    const out: NodeAction<CallEvent>[] = [this.ack(call)];
+    call.peerAllowsUpdate = allowsUpdate(res);
+    const out: NodeAction<CallEvent>[] = [this.ack(call, 1)];
     cancelTimer(call, T_CANCEL, out);
     cancelTimer(call, T_NOANSWER, out);
+    if (call.media !== undefined || call.reinvites !== undefined) {
+      // the answer to our first offer, when re-offers will follow (RFC 3264 §8)
+      const media = this.mediaOf(call);
+      const answer = sdpOf(res);
+      if (answer !== undefined && media.state === "stable" && media.remote === undefined) media.remote = answer;
+    }
+    this.armSessionTimer(call, sessionExpiresOf(res), "uac", out);
     out.push({ type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } });
     if (plan?.hangUp === "caller") out.push(setTimer(call, T_HANGUP, plan.durationMs));
+    this.armNextReinvite(call, out);
     return out;
   }
 
-  private ack(call: UaCall): NodeAction<CallEvent> {
-    // RFC 3261 §13.2.2.4: the ACK for a 2xx is a new transaction-less request in the dialog.
-    const ack = this.inDialogRequest(call, "ACK", 1);
+  private ack(call: UaCall, cseq: number): NodeAction<CallEvent> {
+    // RFC 3261 §13.2.2.4: the ACK for a 2xx is a new transaction-less request in the dialog, CSeq of its INVITE.
+    const ack = this.inDialogRequest(call, "ACK", cseq);
     return sipSend(this.opts.proxy, ack);
   }
 
@@ -272,31 +421,188 @@ export class UserAgent implements FlowNode<CallEvent> {
     return [...this.sip.sendRequest(cancel, this.opts.proxy, now, { onResponse: () => [] }), this.step(call, "CANCEL sent")];
   }
 
+  // ---- re-INVITE and UPDATE sent (RFC 3261 §14.1, RFC 3311, RFC 4028 refresh) ----
+
+  private armNextReinvite(call: UaCall, out: NodeAction<CallEvent>[]): void {
+    const next = call.reinvites?.[0];
+    if (next !== undefined) out.push(setTimer(call, T_REINVITE, next.afterMs));
+  }
+
+  /** Send a re-INVITE with a new offer (hold or resume), or retry one after 491. */
+  private sendReinvite(call: UaCall, hold: boolean, now: number, why: string): NodeAction<CallEvent>[] {
+    if (call.state !== "confirmed" || call.outgoing) return [];
+    const media = this.mediaOf(call);
+    media.hold = hold;
+    const offer = media.createOffer();
+    if (offer === undefined) return [];
+    call.outgoing = true;
+    const cseq = ++call.cseq;
+    call.inviteCseq = cseq;
+    const branch = this.ids.nextBranch();
+    const extra: SipHeader[] = [{ name: "Allow", value: ALLOW }, { name: "Supported", value: SUPPORTED }];
+    if (call.sessionIntervalS > 0) extra.push({ name: "Session-Expires", value: `${call.sessionIntervalS};refresher=${call.refresher === "local" ? "uac" : "uas"}` });
+    const req = this.inDialogRequest(call, "INVITE", cseq, branch, extra, serializeSdpText(offer));
+    const out = this.sip.sendRequest(req, this.opts.proxy, now, {
+      onResponse: (res, t) => this.onReinviteResponse(call, res, hold, t),
+      onTimeout: (t) => {
+        call.outgoing = false;
+        media.rollback();
+        return this.hangUp(call, t);
+      },
+    }, branch);
+    out.push(this.step(call, `re-INVITE sent (${why})`));
+    return out;
+  }
+
+  private onReinviteResponse(call: UaCall, res: SipResponse, hold: boolean, now: number): NodeAction<CallEvent>[] {
+    if (res.status < 200 || call.state === "ended") return [];
+    const media = this.mediaOf(call);
+    call.outgoing = false;
+    if (res.status < 300) {
+      const out: NodeAction<CallEvent>[] = [this.ack(call, res.cseq.seq)];
+      const answer = sdpOf(res);
+      const check = answer === undefined ? { kind: "invalid" as const, reason: "no answer in the 2xx" } : media.receiveAnswer(answer);
+      if (check.kind !== "ok") {
+        // RFC 3261 §14.1 / RFC 3264: an unusable answer ends the session we cannot describe.
+        out.push(this.step(call, `re-INVITE answer refused: ${check.reason}`));
+        out.push(...this.hangUp(call, now));
+        return out;
+      }
+      this.armSessionTimer(call, sessionExpiresOf(res), "uac", out);
+      out.push(this.step(call, hold ? "held" : "resumed"));
+      this.armNextReinvite(call, out);
+      return out;
+    }
+    media.rollback();
+    if (res.status === 491) {
+      // RFC 3261 §14.1: the Call-ID's owner waits 2.1-4 s, the other side 0-2 s, in units of 10 ms.
+      const units = Math.floor(this.random() * 200);
+      const delay = call.side === "caller" ? 2100 + units * 10 : units * 10;
+      call.retryHold = hold;
+      return [setTimer(call, T_GLARE, delay), this.step(call, `491: retry in ${delay} ms`)];
+    }
+    // §14.1: 481 or 408 to a re-INVITE ends the dialog; other refusals leave the session as it was.
+    if (res.status === 481 || res.status === 408) return this.hangUp(call, now);
+    const out: NodeAction<CallEvent>[] = [this.step(call, `re-INVITE refused ${res.status}`)];
+    this.armNextReinvite(call, out);
+    return out;
+  }
+
+  /** RFC 4028 §7.4: the refresher refreshes at half the interval, by UPDATE without SDP when the peer allows it. */
+  private sendRefresh(call: UaCall, now: number): NodeAction<CallEvent>[] {
+    if (call.state !== "confirmed" || call.outgoing) return [];
+    if (!call.peerAllowsUpdate) return this.sendReinvite(call, call.media?.hold ?? false, now, "session refresh");
+    call.outgoing = true;
+    const branch = this.ids.nextBranch();
+    const req = this.inDialogRequest(call, "UPDATE", ++call.cseq, branch, [
+      { name: "Session-Expires", value: `${call.sessionIntervalS};refresher=uac` },
+      { name: "Supported", value: SUPPORTED },
+    ]);
+    return [
+      ...this.sip.sendRequest(req, this.opts.proxy, now, {
+        onResponse: (res, t) => {
+          if (res.status < 200) return [];
+          call.outgoing = false;
+          const out: NodeAction<CallEvent>[] = [];
+          if (res.status < 300) this.armSessionTimer(call, sessionExpiresOf(res), "uac", out);
+          else if (res.status === 481 || res.status === 408) return this.hangUp(call, t);
+          return out;
+        },
+        onTimeout: (t) => this.hangUp(call, t),
+      }, branch),
+      this.step(call, "UPDATE sent (session refresh)"),
+    ];
+  }
+
+  /**
+   * Start (or restart) the session timer from the Session-Expires of a 2xx or request (RFC 4028 §7, §9, §10):
+   * `weAre` is our role in that transaction. The refresher refreshes at half the interval; either side ends
+   * the session with BYE when no refresh came by the interval minus min(32 s, a third of it).
+   */
+  private armSessionTimer(call: UaCall, se: ReturnType<typeof sessionExpiresOf>, weAre: "uac" | "uas", out: NodeAction<CallEvent>[]): void {
+    if (se === undefined) return;
+    call.sessionIntervalS = se.intervalS;
+    call.refresher = (se.refresher ?? "uas") === weAre ? "local" : "remote";
+    cancelTimer(call, T_REFRESH, out);
+    cancelTimer(call, T_EXPIRE, out);
+    if (call.refresher === "local") out.push(setTimer(call, T_REFRESH, (se.intervalS * 1000) / 2));
+    out.push(setTimer(call, T_EXPIRE, (se.intervalS - Math.min(32, se.intervalS / 3)) * 1000));
+  }
+
   // ---- UAS ----
 
   private onRequest(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
-    switch (req.method) {
-      case "INVITE":
-        return this.onInvite(req, serverTx, now);
-      case "CANCEL":
-        return this.onCancel(req, serverTx, now);
+    const method = req.method;
+    if (method === "CANCEL") return this.onCancel(req, serverTx, now);
+    // RFC 3261 §8.2.1: a method we do not implement gets 405 with Allow.
+    if (!ALLOWED.has(method)) return this.reply(serverTx, req, 405, now, [{ name: "Allow", value: ALLOW }]);
+    // §8.2.2.3: an option tag in Require we do not support gets 420 with Unsupported naming it.
+    const unsupported = optionTags(req, "Require").filter((t) => !SUPPORTED_TAGS.has(t));
+    if (unsupported.length > 0) return this.reply(serverTx, req, 420, now, [{ name: "Unsupported", value: unsupported.join(", ") }]);
+    const toTag = req.to.tag;
+    if (method === "INVITE" && toTag === undefined) return this.onInvite(req, serverTx, now);
+    if (method === "OPTIONS") return this.reply(serverTx, req, 200, now, this.capabilities());
+    if (method === "MESSAGE" && toTag === undefined) return this.reply(serverTx, req, 200, now); // RFC 3428 §7
+    // In-dialog requests (§12.2.2): the dialog must exist, and CSeq must not go back.
+    const call = this.calls.get(req.callId);
+    if (call === undefined || toTag === undefined || toTag !== call.localTag) return this.reply(serverTx, req, 481, now);
+    if (req.cseq.seq < call.remoteCseq) return this.reply(serverTx, req, 500, now, [{ name: "Retry-After", value: "0" }]);
+    call.remoteCseq = req.cseq.seq;
+    switch (method) {
       case "BYE":
-        return this.onBye(req, serverTx, now);
-      default:
-        return this.sip.respond(serverTx, buildResponse(req, 405, undefined, { toTag: this.ids.nextTag() }), now);
+        return this.onBye(call, req, serverTx, now);
+      case "INVITE":
+        return this.onReinvite(call, req, serverTx, now);
+      case "UPDATE":
+        return this.onUpdate(call, req, serverTx, now);
+      case "PRACK":
+        return this.onPrack(call, req, serverTx, now);
+      default: // INFO (RFC 6086 legacy use), MESSAGE in a dialog: accepted
+        return this.reply(serverTx, req, 200, now);
     }
+  }
+
+  private capabilities(): SipHeader[] {
+    return [{ name: "Allow", value: ALLOW }, { name: "Supported", value: SUPPORTED }, { name: "Accept", value: "application/sdp" }];
+  }
+
+  private reply(serverTx: ServerTx, req: SipRequest, status: number, now: number, headers: SipHeader[] = [], body?: string): NodeAction<CallEvent>[] {
+    const res = buildResponse(req, status, undefined, {
+      toTag: this.ids.nextTag(), extraHeaders: headers,
+      ...(body !== undefined ? { body, contentType: "application/sdp" } : {}),
+    });
+    return this.sip.respond(serverTx, res, now);
+  }
+
+  /** RFC 4028 §9 at the UAS: too small an interval is 422 with Min-SE; else the interval and refresher answered. */
+  private negotiateTimer(req: SipRequest): SessionTimer | "too-small" | undefined {
+    const se = sessionExpiresOf(req);
+    if (se === undefined) return undefined;
+    if (se.intervalS < this.minSe) return "too-small";
+    const uacSupports = optionTags(req, "Supported").includes("timer") || optionTags(req, "Require").includes("timer");
+    const refresher = se.refresher === "uas" || !uacSupports ? "uas" : "uac";
+    return { intervalS: se.intervalS, refresher, require: uacSupports };
+  }
+
+  private timerHeaders(t: SessionTimer | undefined): SipHeader[] {
+    if (t === undefined) return [];
+    const out: SipHeader[] = [{ name: "Session-Expires", value: `${t.intervalS};refresher=${t.refresher}` }];
+    if (t.require) out.push({ name: "Require", value: "timer" });
+    return out;
   }
 
   private onInvite(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
     const callId = req.callId;
-    if (this.calls.has(callId)) return []; // re-INVITE is not part of these flows
+    if (this.calls.has(callId)) return []; // the same INVITE forked back to us, or a Call-ID reused: not a new call
+    const timer = this.negotiateTimer(req);
+    if (timer === "too-small") return this.reply(serverTx, req, 422, now, [{ name: "Min-SE", value: String(this.minSe) }]);
     const behaviour = this.opts.behaviour?.(callId, req) ?? { outcome: "answer", answerDelayMs: 0, durationMs: 0, hangsUp: false };
     const from = req.from;
     const contact = req.contact;
     const first = contact === "*" ? undefined : contact[0];
     const call = new UaCall(ownString(callId), "callee", "early", {
-      invite: req, inviteServerTx: serverTx, final2xx: undefined, retransmitMs: 0,
-      provisionalSeen: true, cancelWanted: false, plan: undefined, behaviour, answer: undefined,
+      invite: req, inviteServerTx: serverTx, provisionalSeen: true, cancelWanted: false, plan: undefined, behaviour, answer: undefined,
+      lateOffer: false, reliable18x: undefined, rseq: 0, answerWaitsForPrack: false, timer,
     });
     // RFC 3261 §12.1.1: the dialog as the UAS sees it (route set = Record-Route in order, target = Contact).
     const localUri = this.shared(uriText(req.to.uri));
@@ -304,32 +610,61 @@ export class UserAgent implements FlowNode<CallEvent> {
     call.localUri = localUri;
     call.localTag = localTag;
     call.remoteUri = ownString(uriText(from.uri));
+    call.remoteCseq = req.cseq.seq;
     const remoteTag = from.tag;
     if (remoteTag) call.remoteTag = ownString(remoteTag);
     const rr = req.getHeaders("Record-Route");
     if (rr.length > 0) call.routeSet = this.sharedRoutes(rr);
     call.remoteTarget = first ? ownString(uriText(first.uri)) : call.remoteUri;
+    call.peerAllowsUpdate = allowsUpdate(req);
+    if (behaviour.reinvites !== undefined && behaviour.reinvites.length > 0) call.reinvites = behaviour.reinvites.slice();
     this.calls.set(call.callId, call);
     if (behaviour.outcome === "busy") return this.rejectInvite(call, 486, now);
     if (behaviour.outcome === "decline") return this.rejectInvite(call, 603, now);
-    const answer = this.answerFor(req);
-    call.setup!.answer = answer;
-    const ringing = buildResponse(req, 180, "Ringing", { toTag: localTag, contact: `<${this.contactUri(localUri)}>`, body: answer, contentType: "application/sdp" });
+    const setup = call.setup!;
+    // RFC 3264 §6 / RFC 3261 §13.2.1: answer the offer, or offer in the 200 when the INVITE had none.
+    if (req.body.length === 0) setup.lateOffer = true;
+    else {
+      let offer: SessionDescription;
+      try {
+        offer = parseSdp(req.body);
+      } catch (err) {
+        if (!(err instanceof SdpParseError)) throw err;
+        return this.rejectInvite(call, 400, now, `Bad SDP: ${err.code} at line ${err.line}`);
+      }
+      const outcome = this.mediaOf(call).receiveOffer(offer);
+      if (outcome.kind === "refused") return this.rejectInvite(call, 488, now, undefined, [{ name: "Warning", value: `304 ${this.opts.host} "Media type not available"` }]);
+      setup.answer = serializeSdpText(outcome.answer);
+    }
+    const reliable = optionTags(req, "Require").includes("100rel") || (this.opts.reliableProvisionals === true && optionTags(req, "Supported").includes("100rel"));
+    const extra: SipHeader[] = [];
+    if (reliable) {
+      // RFC 3262 §3: Require: 100rel and an RSeq; retransmitted until PRACKed.
+      setup.rseq = 1 + Math.floor(this.random() * 1000);
+      extra.push({ name: "Require", value: "100rel" }, { name: "RSeq", value: String(setup.rseq) });
+    }
+    const ringing = buildResponse(req, 180, "Ringing", {
+      toTag: localTag, contact: `<${this.contactUri(localUri)}>`, extraHeaders: extra,
+      ...(setup.answer !== undefined ? { body: setup.answer, contentType: "application/sdp" } : {}),
+    });
     const out = this.sip.respond(serverTx, ringing, now);
+    if (reliable) {
+      setup.reliable18x = ringing;
+      call.retransmitMs = this.t1;
+      if (!this.reliable) out.push(setTimer(call, T_REL, this.t1));
+      out.push(setTimer(call, T_REL_GIVEUP, 64 * this.t1));
+    }
     out.push(this.step(call, "ringing"));
     if (behaviour.outcome === "answer") out.push(setTimer(call, T_ANSWER, behaviour.answerDelayMs));
     return out;
   }
 
-  private answerFor(req: SipRequest): string | undefined {
-    if (req.body.length === 0) return undefined;
-    return answerSdp(req.body.toString("utf8"), { sessionId: this.mediaPort, address: this.opts.mediaAddress, audioPort: this.nextMediaPort() });
-  }
-
-  private rejectInvite(call: UaCall, status: number, now: number): NodeAction<CallEvent>[] {
+  private rejectInvite(call: UaCall, status: number, now: number, reason?: string, headers: SipHeader[] = []): NodeAction<CallEvent>[] {
     const setup = call.setup;
     if (!setup?.invite || setup.inviteServerTx === undefined) return [];
-    const out = this.sip.respond(setup.inviteServerTx, buildResponse(setup.invite, status, undefined, { toTag: call.localTag }), now);
+    const out = this.sip.respond(setup.inviteServerTx, buildResponse(setup.invite, status, reason, { toTag: call.localTag, extraHeaders: headers }), now);
+    cancelTimer(call, T_REL, out);
+    cancelTimer(call, T_REL_GIVEUP, out);
     out.push(...this.finish(call, now, { status }));
     return out;
   }
@@ -338,8 +673,20 @@ export class UserAgent implements FlowNode<CallEvent> {
     const setup = call.setup;
     const invite = setup?.invite;
     if (!setup || !invite || setup.inviteServerTx === undefined || call.state !== "early") return [];
+    // RFC 3262 §3: no 2xx while a reliable provisional carrying the answer waits for its PRACK.
+    if (setup.reliable18x !== undefined && setup.answer !== undefined) {
+      setup.answerWaitsForPrack = true;
+      return [];
+    }
+    let body = setup.answer;
+    if (setup.lateOffer) {
+      const offer = this.mediaOf(call).createOffer();
+      body = offer === undefined ? undefined : serializeSdpText(offer);
+    } else if (setup.rseq > 0) body = undefined; // the answer went in the reliable 18x (RFC 3262 §5)
+    const headers: SipHeader[] = [...this.capabilities().slice(0, 2), ...this.timerHeaders(setup.timer)];
     const ok = buildResponse(invite, 200, "OK", {
-      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, body: setup.answer ?? this.answerFor(invite), contentType: "application/sdp",
+      toTag: call.localTag, contact: `<${this.contactUri(call.localUri)}>`, extraHeaders: headers,
+      ...(body !== undefined ? { body, contentType: "application/sdp" } : {}),
     });
     call.state = "confirmed";
     const out = this.sip.respond(setup.inviteServerTx, ok, now);
@@ -347,27 +694,147 @@ export class UserAgent implements FlowNode<CallEvent> {
     setup.invite = undefined;
     setup.inviteServerTx = undefined;
     setup.answer = undefined;
-    // The ACK confirms the dialog (and starts the callee's hang-up timer).
-    setup.final2xx = ok;
-    if (!this.reliable) {
-      // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx until the ACK comes.
-      setup.retransmitMs = this.t1;
-      out.push(setTimer(call, T_2XX, this.t1), setTimer(call, T_2XX_GIVEUP, 64 * this.t1));
-    }
+    if (setup.timer !== undefined) this.armSessionTimer(call, { intervalS: setup.timer.intervalS, refresher: setup.timer.refresher }, "uas", out);
+    this.await2xxAck(call, ok, out);
     return out;
+  }
+
+  /** RFC 3261 §13.3.1.4: the UAS core retransmits a 2xx until the ACK comes (over UDP), and gives up at 64*T1. */
+  private await2xxAck(call: UaCall, ok: SipResponse, out: NodeAction<CallEvent>[]): void {
+    call.pending2xx = ok;
+    if (!this.reliable) {
+      call.retransmitMs = this.t1;
+      out.push(setTimer(call, T_2XX, this.t1));
+    }
+    out.push(setTimer(call, T_2XX_GIVEUP, 64 * this.t1));
   }
 
   private onAck(ack: SipRequest, now: number): NodeAction<CallEvent>[] {
     const call = this.calls.get(ack.callId);
-    const setup = call?.setup;
-    if (!call || call.side !== "callee" || setup?.final2xx === undefined) return [];
-    call.setup = undefined;
+    const ok = call?.pending2xx;
+    if (!call || ok === undefined || ack.cseq.seq !== ok.cseq.seq) return [];
+    call.pending2xx = undefined;
     const out: NodeAction<CallEvent>[] = [];
     cancelTimer(call, T_2XX, out);
     cancelTimer(call, T_2XX_GIVEUP, out);
+    // An offer in our 2xx is answered in the ACK (RFC 3261 §13.2.1); none or a bad one ends the call (§13.3.1.4).
+    const media = call.media;
+    if (media?.state === "local-offer") {
+      const answer = sdpOf(ack);
+      const check = answer === undefined ? { kind: "invalid" as const, reason: "no answer in the ACK" } : media.receiveAnswer(answer);
+      if (check.kind !== "ok") {
+        media.rollback();
+        out.push(this.step(call, `ACK answer refused: ${check.reason}`), ...this.hangUp(call, now));
+        return out;
+      }
+    }
+    const setup = call.setup;
+    if (setup === undefined) {
+      out.push(this.step(call, "re-INVITE acknowledged"));
+      return out;
+    }
+    call.setup = undefined;
     out.push({ type: "emit", event: { type: "established", callId: call.callId, role: this.name, at: now } });
     if (setup.behaviour?.hangsUp) out.push(setTimer(call, T_HANGUP, setup.behaviour.durationMs));
+    this.armNextReinvite(call, out);
     return out;
+  }
+
+  private onPrack(call: UaCall, req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
+    const setup = call.setup;
+    const rack = /^\s*(\d+)\s+(\d+)\s+INVITE\s*$/i.exec(req.getHeader("RAck") ?? "");
+    // RFC 3262 §3: a PRACK matching no outstanding reliable provisional gets 481.
+    if (setup?.reliable18x === undefined || !rack || Number(rack[1]) !== setup.rseq || Number(rack[2]) !== setup.reliable18x.cseq.seq) {
+      return this.reply(serverTx, req, 481, now);
+    }
+    setup.reliable18x = undefined;
+    const out = this.reply(serverTx, req, 200, now);
+    cancelTimer(call, T_REL, out);
+    cancelTimer(call, T_REL_GIVEUP, out);
+    if (setup.answerWaitsForPrack) {
+      setup.answerWaitsForPrack = false;
+      out.push(...this.answer(call, now));
+    }
+    return out;
+  }
+
+  /** A re-INVITE (RFC 3261 §14.2): new offer answered, or an offer made when it has none; glare is 491. */
+  private onReinvite(call: UaCall, req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
+    // §14.2: an INVITE still unanswered or unacknowledged on our side gets 500 with Retry-After; ours crossing it, 491.
+    if (call.state !== "confirmed" || call.pending2xx !== undefined) return this.reply(serverTx, req, 500, now, [{ name: "Retry-After", value: String(1 + Math.floor(this.random() * 9)) }]);
+    if (call.outgoing) return this.reply(serverTx, req, 491, now);
+    const timer = this.negotiateTimer(req);
+    if (timer === "too-small") return this.reply(serverTx, req, 422, now, [{ name: "Min-SE", value: String(this.minSe) }]);
+    const media = this.mediaOf(call);
+    this.refreshTarget(call, req);
+    let body: string | undefined;
+    let what: string;
+    if (req.body.length === 0) {
+      const offer = media.createOffer();
+      if (offer === undefined) return this.reply(serverTx, req, 491, now);
+      body = serializeSdpText(offer);
+      what = "re-INVITE without offer: offered in the 200";
+    } else {
+      const answered = this.answerOffer(media, req);
+      if (answered.kind === "refused") return this.reply(serverTx, req, answered.status, now, answered.headers);
+      body = answered.body;
+      what = answered.what;
+    }
+    const ok = buildResponse(req, 200, "OK", {
+      contact: `<${this.contactUri(call.localUri)}>`, extraHeaders: [...this.capabilities().slice(0, 2), ...this.timerHeaders(timer)], body, contentType: "application/sdp",
+    });
+    const out = this.sip.respond(serverTx, ok, now);
+    if (timer !== undefined) this.armSessionTimer(call, { intervalS: timer.intervalS, refresher: timer.refresher }, "uas", out);
+    this.await2xxAck(call, ok, out);
+    out.push(this.step(call, what));
+    return out;
+  }
+
+  /** An UPDATE (RFC 3311 §5.2): its offer answered in the 200, or a session refresh (RFC 4028) with none. */
+  private onUpdate(call: UaCall, req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
+    const timer = this.negotiateTimer(req);
+    if (timer === "too-small") return this.reply(serverTx, req, 422, now, [{ name: "Min-SE", value: String(this.minSe) }]);
+    this.refreshTarget(call, req);
+    let body: string | undefined;
+    let what = "UPDATE (session refresh)";
+    if (req.body.length > 0) {
+      const media = this.mediaOf(call);
+      // RFC 3311 §5.2: an offer crossing our own outstanding one is 491.
+      if (call.outgoing || media.state !== "stable") return this.reply(serverTx, req, 491, now);
+      const answered = this.answerOffer(media, req);
+      if (answered.kind === "refused") return this.reply(serverTx, req, answered.status, now, answered.headers);
+      body = answered.body;
+      what = `UPDATE: ${answered.what}`;
+    }
+    const out = this.reply(serverTx, req, 200, now, [{ name: "Contact", value: `<${this.contactUri(call.localUri)}>` }, ...this.timerHeaders(timer)], body);
+    if (timer !== undefined) this.armSessionTimer(call, { intervalS: timer.intervalS, refresher: timer.refresher }, "uas", out);
+    out.push(this.step(call, what));
+    return out;
+  }
+
+  private answerOffer(media: OfferAnswerSession, req: SipRequest): { kind: "answer"; body: string; what: string } | { kind: "refused"; status: number; headers: SipHeader[] } {
+    let offer: SessionDescription;
+    try {
+      offer = parseSdp(req.body);
+    } catch (err) {
+      if (!(err instanceof SdpParseError)) throw err;
+      return { kind: "refused", status: 400, headers: [{ name: "Warning", value: `399 ${this.opts.host} "SDP ${err.code} at line ${err.line}"` }] };
+    }
+    const outcome = media.receiveOffer(offer);
+    if (outcome.kind === "refused") {
+      const headers: SipHeader[] = outcome.status === 500 ? [{ name: "Retry-After", value: "1" }] : outcome.status === 488 ? [{ name: "Warning", value: `304 ${this.opts.host} "Media type not available"` }] : [];
+      return { kind: "refused", status: outcome.status, headers };
+    }
+    const held = offer.media.some((m) => m.port !== 0 && /^(sendonly|inactive)$/.test(m.attributes.find((a) => a.value === undefined && /^(sendonly|recvonly|inactive|sendrecv)$/.test(a.name))?.name ?? ""));
+    return { kind: "answer", body: serializeSdpText(outcome.answer), what: held ? "held by the peer" : "media offer answered" };
+  }
+
+  /** §12.2.2: a target refresh request's Contact becomes the remote target. */
+  private refreshTarget(call: UaCall, req: SipRequest): void {
+    const contact = req.contact;
+    const first = contact === "*" ? undefined : contact[0];
+    if (first) call.remoteTarget = ownString(uriText(first.uri));
+    if (req.hasHeader("Allow")) call.peerAllowsUpdate = allowsUpdate(req);
   }
 
   private onCancel(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
@@ -382,9 +849,7 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   // ---- both ----
 
-  private onBye(req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
-    const call = this.calls.get(req.callId);
-    if (!call) return this.sip.respond(serverTx, buildResponse(req, 481), now);
+  private onBye(call: UaCall, req: SipRequest, serverTx: ServerTx, now: number): NodeAction<CallEvent>[] {
     const out = this.sip.respond(serverTx, buildResponse(req, 200, "OK"), now);
     cancelTimer(call, T_HANGUP, out);
     out.push(...this.finish(call, now, { status: 200, endedBy: call.side === "caller" ? "callee" : "caller" }));
@@ -400,22 +865,28 @@ export class UserAgent implements FlowNode<CallEvent> {
     return [...this.sip.sendRequest(bye, this.opts.proxy, now, { onResponse: (res, t) => (res.status >= 200 ? done(t) : []), onTimeout: done }, branch), this.step(call, "BYE sent")];
   }
 
-  private inDialogRequest(call: UaCall, method: string, cseq: number, branch = this.ids.nextBranch()): SipRequest {
+  private inDialogRequest(call: UaCall, method: string, cseq: number, branch = this.ids.nextBranch(), headers?: SipHeader[], sdp?: string): SipRequest {
     // RFC 3261 §12.2.1.1: Request-URI = remote target, Route = route set (loose routing).
     const routes = call.routeSet;
     const extra: SipHeader[] = [];
     for (let i = 0; i < routes.length; i++) extra.push({ name: "Route", value: routes[i]! });
+    if (headers !== undefined) for (const h of headers) extra.push(h);
     const remote = call.remoteTag ? `<${call.remoteUri}>;tag=${call.remoteTag}` : `<${call.remoteUri}>`;
+    // Target refresh requests carry a Contact (§12.2.1.1, RFC 3311 §5.1).
+    const refresh = method === "INVITE" || method === "UPDATE";
     return buildRequest({
       method, uri: call.remoteTarget, from: `<${call.localUri}>;tag=${call.localTag}`, to: remote, callId: call.callId, cseq,
       via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
+      ...(refresh ? { contact: `<${this.contactUri(call.localUri)}>` } : {}),
       extraHeaders: extra,
+      ...(sdp !== undefined ? { body: sdp, contentType: "application/sdp" } : {}),
     });
   }
 
   private onStrayResponse(res: SipResponse): NodeAction<CallEvent>[] {
     const call = this.calls.get(res.callId);
-    if (call && call.side === "caller" && call.setup === undefined && res.status >= 200 && res.status < 300 && res.cseq.method === "INVITE") return [this.ack(call)];
+    // A retransmitted 2xx to one of our INVITEs (initial or re-INVITE): ACK it again (§13.2.2.4).
+    if (call && call.setup === undefined && res.status >= 200 && res.status < 300 && res.cseq.method === "INVITE") return [this.ack(call, res.cseq.seq)];
     return [];
   }
 
@@ -444,14 +915,50 @@ export class UserAgent implements FlowNode<CallEvent> {
       case "noanswer":
         return this.sendCancel(call, now);
       case "2xx": {
-        const setup = call.setup;
-        if (!setup?.final2xx) return [];
-        setup.retransmitMs = Math.min(2 * setup.retransmitMs, 4000);
-        return [sipSend(this.opts.proxy, setup.final2xx), setTimer(call, T_2XX, setup.retransmitMs)];
+        const ok = call.pending2xx;
+        if (ok === undefined) return [];
+        call.retransmitMs = Math.min(2 * call.retransmitMs, 4000);
+        return [sipSend(this.opts.proxy, ok), setTimer(call, T_2XX, call.retransmitMs)];
       }
-      case "2xxgiveup":
-        if (call.setup) call.setup.final2xx = undefined;
-        return cancelTimer(call, T_2XX, []);
+      case "2xxgiveup": {
+        // §13.3.1.4: no ACK within 64*T1 ends the dialog with a BYE.
+        const wasInitial = call.setup !== undefined;
+        call.pending2xx = undefined;
+        const out = cancelTimer(call, T_2XX, []);
+        if (call.media?.state === "local-offer") call.media.rollback();
+        call.setup = undefined;
+        out.push(this.step(call, wasInitial ? "no ACK for the 200" : "no ACK for the re-INVITE's 200"), ...this.hangUp(call, now));
+        return out;
+      }
+      case "rel": {
+        const rel = call.setup?.reliable18x;
+        if (rel === undefined) return [];
+        call.retransmitMs = Math.min(2 * call.retransmitMs, 4000);
+        return [sipSend(this.opts.proxy, rel), setTimer(call, T_REL, call.retransmitMs)];
+      }
+      case "relgiveup": {
+        // RFC 3262 §3: no PRACK within 64*T1: the INVITE is refused with a 5xx.
+        if (call.setup?.reliable18x === undefined) return [];
+        const out = cancelTimer(call, T_REL, []);
+        cancelTimer(call, T_ANSWER, out);
+        out.push(...this.rejectInvite(call, 504, now, "No PRACK"));
+        return out;
+      }
+      case "reinvite": {
+        const next = call.reinvites?.shift();
+        if (next === undefined) return [];
+        return this.sendReinvite(call, next.hold, now, next.hold ? "hold" : "resume");
+      }
+      case "glare": {
+        const hold = call.retryHold;
+        call.retryHold = undefined;
+        return hold === undefined ? [] : this.sendReinvite(call, hold, now, "retry after 491");
+      }
+      case "refresh":
+        return this.sendRefresh(call, now);
+      case "expire":
+        // RFC 4028 §10: no refresh came in time: the session ends.
+        return [this.step(call, "session expired"), ...this.hangUp(call, now)];
       default:
         return [];
     }
@@ -466,9 +973,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (how.reason !== undefined) event.reason = how.reason;
     if (how.endedBy !== undefined) event.endedBy = how.endedBy;
     const out: NodeAction<CallEvent>[] = [];
-    cancelTimer(call, T_CANCEL, out);
-    cancelTimer(call, T_NOANSWER, out);
-    cancelTimer(call, T_ANSWER, out);
+    for (let t = 0; t < TIMER_WHAT.length; t++) cancelTimer(call, t, out);
     out.push({ type: "emit", event });
     return out;
   }
@@ -537,4 +1042,29 @@ function cancelTimer(call: UaCall, timer: number, out: NodeAction<CallEvent>[]):
 function timerKey(call: UaCall, timer: number): string {
   const keys = (call.timerKeys ??= new Array<string | undefined>(TIMER_WHAT.length));
   return (keys[timer] ??= `ua:${TIMER_WHAT[timer]}:${call.callId}`);
+}
+
+/** An offer of our codecs as text (RFC 3264 §5; version 1: the dialog's first). */
+function serializeOffer(o: OfferAnswerOptions): string {
+  return serializeSdpText(makeOffer(o, "1"));
+}
+
+function serializeSdpText(sd: SessionDescription): string {
+  return serializeSdp(sd);
+}
+
+/** The SDP body of a message, or undefined when it has none or it is not valid SDP. */
+function sdpOf(m: SipRequest | SipResponse): SessionDescription | undefined {
+  if (m.body.length === 0) return undefined;
+  try {
+    return parseSdp(m.body);
+  } catch (err) {
+    if (err instanceof SdpParseError) return undefined;
+    throw err;
+  }
+}
+
+/** The peer's Allow lists UPDATE (RFC 3311 §5.1). */
+function allowsUpdate(m: SipRequest | SipResponse): boolean {
+  return optionTags(m, "Allow").includes("update");
 }

@@ -164,6 +164,14 @@ export class OfferAnswerSession {
     this.version = 0n;
   }
 
+  /** Take up a negotiation made elsewhere (the dialog's first offer and answer): later versions count from ours. */
+  adopt(local: SessionDescription, remote: SessionDescription | undefined): void {
+    this.local = local;
+    this.remote = remote;
+    this.version = BigInt(local.origin.sessionVersion);
+    this.state = "stable";
+  }
+
   /** Make an offer (RFC 3264 §5): only when none is outstanding. */
   createOffer(): SessionDescription | undefined {
     if (this.state !== "stable") return undefined;

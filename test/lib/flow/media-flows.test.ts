@@ -21,7 +21,17 @@ describe("media flows from SDP offer/answer", () => {
     expect(mediaFlows(withBw, rejected)).toEqual([]);
   });
 
-  it("reads plain SDP as sdp-transform does (fast path), and other SDP through sdp-transform", () => {
+  it("names static payload types offered without rtpmap (RFC 3551) and refuses a stream with port 0 and the offered formats", () => {
+    const phone = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 34242 RTP/AVP 96 0 8 18\r\na=rtpmap:96 opus/48000/2\r\n";
+    expect(mediaFlows(phone, undefined)[0]?.codecs).toEqual(["opus", "PCMU", "PCMA", "G729"]);
+    const answer = answerSdp(phone, { sessionId: 5, address: "127.0.0.1", audioPort: 7000 });
+    expect(answer).toContain("m=audio 7000 RTP/AVP 0 8 18\r\n");
+    const refused = answerSdp(phone, { sessionId: 5, address: "127.0.0.1", audioPort: 7000, supported: ["GSM"] });
+    expect(refused).toContain("m=audio 0 RTP/AVP 96 0 8 18\r\n");
+    expect(mediaFlows(phone, refused)).toEqual([]);
+  });
+
+  it("reads valid SDP as sdp-transform does; SDP that breaks RFC 4566 gives no flows", () => {
     const texts: string[] = [];
     for (let i = 0; i < 60; i++) {
       const o = buildSdp({ sessionId: i, address: `192.0.2.${i + 1}`, audioPort: 20000 + 2 * i, ...(i % 3 === 0 ? { bandwidthKbps: 24 + i } : {}) });
@@ -29,16 +39,18 @@ describe("media flows from SDP offer/answer", () => {
         o,
         answerSdp(o, { sessionId: i + 1, address: "198.51.100.1", audioPort: 30000 + i, supported: i % 2 ? ["PCMA"] : ["PCMU", "G729"] }),
         o.replace(/\r\n/g, "\n"),
-        o.replace("m=audio", "b=AS:64\r\nm=audio"),
+        o.replace("t=0 0", "b=AS:64\r\nt=0 0"),
         `${o}m=video 0 RTP/AVP 31\r\na=rtpmap:31 H261/90000\r\n`,
         `${o}m=audio ${40000 + i} RTP/AVP 0\r\nc=IN IP4 203.0.113.${i + 1}\r\nb=TIAS:64000\r\na=rtpmap:0 PCMU/8000\r\n`,
         o.replace(/c=IN IP4 [0-9.]+/, "c=IN IP6 2001:db8::1"),
-        o.replace(/c=IN IP4 [0-9.]+\r\n/, ""),
         `${o}a=fmtp:18 annexb=no\r\n`,
         o.replace("s=callgate", "s=-\r\ni=info"),
         o.replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:0 PCMU/8000/1"),
-        o.replace("m=audio", "X=1\r\nm=audio"),
       );
+    }
+    // Out of order (b= after t=), no c= anywhere, an unknown type letter: not SDP (RFC 4566 §5, §5.7).
+    for (const broken of [offer.replace("m=audio", "b=AS:64\r\nm=audio"), offer.replace(/c=IN IP4 [0-9.]+\r\n/, ""), offer.replace("m=audio", "X=1\r\nm=audio")]) {
+      expect(mediaFlows(broken, undefined)).toEqual([]);
     }
     for (const text of texts) {
       const p = sdpTransform.parse(text);
