@@ -1,6 +1,4 @@
 // IPv4 / IPv6 address text <-> bytes, for the address-carrying objects (RFC 2748 §2.2.3, §2.2.13).
-import { isIPv6 } from "node:net";
-
 export type IpFamily = 4 | 6;
 
 /**
@@ -35,9 +33,33 @@ export function parseIpv4(address: string): number {
   return value * 256 + part;
 }
 
+/**
+ * Whether the text is an IPv6 address (RFC 4291 §2.2): eight groups of 1–4 hex digits, one `::` standing for
+ * one or more zero groups, and optionally a dotted-quad IPv4 tail in place of the last two groups. No zone
+ * (`%eth0`): an address object carries 16 octets and nothing else. A codec needs no socket library for this.
+ */
+export function isIpv6Text(address: string): boolean {
+  if (address.length < 2 || address.length > 45) return false;
+  const gap = address.indexOf("::");
+  if (gap >= 0 && address.indexOf("::", gap + 1) >= 0) return false;
+  const groupsOf = (part: string): string[] => (part === "" ? [] : part.split(":"));
+  const head = gap >= 0 ? groupsOf(address.slice(0, gap)) : groupsOf(address);
+  const tail = gap >= 0 ? groupsOf(address.slice(gap + 2)) : [];
+  const all = [...head, ...tail];
+  let count = all.length;
+  const last = all[all.length - 1];
+  if (last !== undefined && last.includes(".")) {
+    if (parseIpv4(last) < 0) return false;
+    all.pop();
+    count += 1; // the IPv4 tail is two groups
+  }
+  if (!all.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+  return gap >= 0 ? count <= 7 : count === 8;
+}
+
 export function ipFamilyOf(address: string): IpFamily | undefined {
   if (parseIpv4(address) >= 0) return 4;
-  if (isIPv6(address)) return 6;
+  if (isIpv6Text(address)) return 6;
   return undefined;
 }
 
@@ -55,7 +77,7 @@ export function readIpv4(buf: Buffer, offset: number): string {
 }
 
 export function writeIpv6(address: string, buf: Buffer, offset: number): void {
-  if (!isIPv6(address)) throw new RangeError(`not an IPv6 address: ${address}`);
+  if (!isIpv6Text(address)) throw new RangeError(`not an IPv6 address: ${address}`);
   let text = address;
   const lastColon = text.lastIndexOf(":");
   const tail = text.slice(lastColon + 1);
