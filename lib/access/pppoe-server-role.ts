@@ -76,6 +76,10 @@ export class PppoeServerRole {
   get sessionCount(): number {
     return this.sessions.size;
   }
+  /** Every session held, whatever its phase. */
+  sessionIds(): number[] {
+    return [...this.sessions.keys()];
+  }
   /** Sessions whose IPCP is up, with their peer's address. */
   links(): { sessionId: number; address: string; user: string }[] {
     const out: { sessionId: number; address: string; user: string }[] = [];
@@ -91,9 +95,18 @@ export class PppoeServerRole {
       case "frame":
         return this.fromDiscovery(this.discovery.handle({ type: "frame", bytes: input.bytes }, nowMs));
       case "terminate": {
+        // LCP Terminate-Request as a courtesy, then the PADT that ends the session at once (RFC 2516 §5.5).
         const session = this.sessions.get(input.sessionId);
         if (!session) return [];
-        return this.fromLink(session, session.link.handle({ type: "close", reason: input.reason }), nowMs);
+        const courtesy = this.fromLink(session, session.link.handle({ type: "close", reason: input.reason }), nowMs).filter((a) => a.type === "send");
+        if (!this.sessions.has(input.sessionId)) return courtesy;
+        const padt = this.fromDiscovery(this.discovery.handle({ type: "terminate", sessionId: input.sessionId, message: input.reason }, nowMs));
+        return [
+          ...courtesy,
+          ...padt.filter((a) => a.type === "send"),
+          ...this.forget(session),
+          { type: "emit", event: { type: "session-ended", sessionId: input.sessionId, hostMac: session.hostMac, by: "server", reason: input.reason } },
+        ];
       }
       case "timer": {
         const slash = input.name.indexOf("/");

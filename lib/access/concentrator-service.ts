@@ -1,0 +1,259 @@
+// `callgate pppoe-concentrator` as a library call: the access concentrator role between a line listener (TCP,
+// HDLC-framed PPP) and a frame port, with its timers, the session journal, RADIUS as a NAS, logs and metrics.
+import { randomBytes } from "node:crypto";
+import { chapMd5Response } from "../../protocols/pppoe/index.js";
+import { RadiusUdpClient } from "../../protocols/radius/index.js";
+import { startOperations, type Operations } from "../flow/operations.js";
+import type { Logger } from "../observability/log.js";
+import type { ConcentratorConfig } from "./access-config.js";
+import { AccessMetrics } from "./access-metrics.js";
+import { AddressPool } from "./address-pool.js";
+import { AccessConcentrator } from "./concentrator.js";
+import type { ConcentratorAction, ConcentratorEvent } from "./concentrator.js";
+import { FramePort, interfaceMac } from "./frame-port.js";
+import { LineListener } from "./line-listener.js";
+import { NamedTimers } from "./named-timers.js";
+import { AccessNas, type AccountedSession, type TerminateCause } from "./nas.js";
+import { SessionJournal, type JournalSession } from "./session-journal.js";
+
+export interface RunningConcentrator {
+  readonly mac: string;
+  readonly role: AccessConcentrator;
+  readonly operations: Operations;
+  readonly lines: { host: string; port: number };
+  readonly framePort: FramePort;
+  /** Sessions a previous run left open that this run ended (PADT, Accounting-Stop). */
+  readonly staleSessions: JournalSession[];
+  /** Accounting and journal work still in flight. */
+  settled(): Promise<void>;
+  /** PADT for every session, every line closed, accounting finished. */
+  close(): Promise<void>;
+}
+
+const CAUSE: Record<"line" | "server" | "concentrator", TerminateCause> = { line: "User-Request", server: "Admin-Reset", concentrator: "NAS-Request" };
+
+export async function startConcentrator(config: ConcentratorConfig, options: { logger?: Logger; onEvent?: (e: ConcentratorEvent) => void } = {}): Promise<RunningConcentrator> {
+  const ops = await startOperations({
+    name: "pppoe-concentrator",
+    callRoles: [],
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(config.logLevel ? { logLevel: config.logLevel } : {}),
+    ...(config.metrics ? { metrics: config.metrics } : {}),
+  });
+  const metrics = new AccessMetrics(ops.metrics);
+  const mac = config.framePort.mac ?? interfaceMac(config.framePort.interface!);
+  const radiusClient = config.radius ? await RadiusUdpClient.open({ secret: config.radius.secret, bindAddress: "0.0.0.0", initialTimeoutMs: 1000, maxRetransmissions: 3 }) : undefined;
+  const nas = config.radius && radiusClient
+    ? new AccessNas({
+        client: radiusClient,
+        nasIdentifier: config.radius.nasIdentifier,
+        ...(config.radius.auth ? { auth: config.radius.auth } : {}),
+        ...(config.radius.acct ? { acct: config.radius.acct } : {}),
+        ...(config.radius.nasIpAddress ? { nasIpAddress: config.radius.nasIpAddress } : {}),
+      })
+    : undefined;
+  const opened = config.journal ? SessionJournal.open(config.journal) : undefined;
+  const journal = opened?.journal;
+  const role = new AccessConcentrator({
+    mode: config.mode,
+    mac,
+    maxLines: config.lines.maxLines,
+    maxSessions: config.maxSessions,
+    maxPendingFrames: 8,
+    randomBytes,
+    ...(config.serviceName !== undefined ? { serviceName: config.serviceName } : {}),
+    ...(config.acName !== undefined ? { acName: config.acName } : {}),
+    ...(config.shared ? { shared: { ...config.shared, pool: new AddressPool(config.shared.pool.first, config.shared.pool.last) } } : {}),
+  });
+  const runTag = randomBytes(4).toString("hex");
+  /** End-user sessions being accounted, by line: their record and the work that must finish before the Stop. */
+  const accounted = new Map<number, { session: AccountedSession; journaled: JournalSession; started: Promise<void> }>();
+  const inFlight = new Set<Promise<void>>();
+  const track = (p: Promise<void>): void => {
+    const done = p.catch((err: unknown) => ops.logger.error({ err: String(err) }, "accounting failed")).finally(() => inFlight.delete(done));
+    inFlight.add(done);
+  };
+
+  let port: FramePort | undefined;
+  let lines: LineListener | undefined;
+  const timers = new NamedTimers((name) => run(role.handle({ type: "timer", name }, Date.now())));
+  const run = (actions: ConcentratorAction[]): void => {
+    for (const a of actions) {
+      switch (a.type) {
+        case "send":
+          metrics.frames.inc({ direction: "out" });
+          port?.send(a.bytes);
+          break;
+        case "line-send":
+          lines?.send(a.line, a.frame);
+          break;
+        case "line-close":
+          lines?.close(a.line);
+          break;
+        case "set-timer":
+          timers.set(a.name, a.delayMs);
+          break;
+        case "cancel-timer":
+          timers.cancel(a.name);
+          break;
+        case "emit":
+          onEvent(a.event);
+          break;
+      }
+    }
+  };
+
+  const beginAccounting = (line: number, sessionId: number, serverMac: string, user: string, address?: string): void => {
+    const startedAt = Date.now();
+    const key = `${runTag}-${line}-${sessionId || address}`;
+    const session: AccountedSession = { key, user, line, startedAt, ...(address ? { address } : {}) };
+    const journaled: JournalSession = { key, line, sessionId, serverMac, user, startedAt, ...(address ? { address } : {}) };
+    // The record is on disk before the Accounting-Start exists.
+    const started = (async () => {
+      await journal?.opened(journaled);
+      await nas?.start(session, startedAt);
+    })();
+    track(started);
+    accounted.set(line, { session, journaled, started });
+  };
+
+  const endAccounting = (line: number, user: string, usage: { octetsIn: number; octetsOut: number; packetsIn: number; packetsOut: number }, cause: TerminateCause): void => {
+    const entry = accounted.get(line);
+    if (!entry) return;
+    accounted.delete(line);
+    if (user) entry.session.user = user;
+    // The journal's close is written only once the Stop is acknowledged: a Stop lost to a kill is sent again.
+    track(
+      (async () => {
+        await entry.started.catch(() => undefined);
+        await nas?.stop(entry.session, usage, cause, Date.now());
+        await journal?.closed(entry.session.key);
+      })(),
+    );
+  };
+
+  const onEvent = (e: ConcentratorEvent): void => {
+    options.onEvent?.(e);
+    switch (e.type) {
+      case "session-up":
+        metrics.sessions.set(role.sessionCount);
+        beginAccounting(e.line, e.sessionId, e.serverMac, "");
+        break;
+      case "session-down":
+        metrics.sessions.set(role.sessionCount);
+        metrics.sessionsEnded.inc({ by: e.by });
+        endAccounting(e.line, e.user, e, CAUSE[e.by]);
+        break;
+      case "line-up":
+        beginAccounting(e.line, 0, role.sharedSession?.serverMac ?? "", e.user, e.address);
+        break;
+      case "line-down":
+        metrics.sessionsEnded.inc({ by: "line" });
+        endAccounting(e.line, e.user, e, e.reason === "concentrator stopping" ? "NAS-Request" : "User-Request");
+        break;
+      case "authenticate":
+        track(authenticate(e));
+        break;
+      case "shared-up":
+        metrics.sessions.set(1);
+        ops.logger.info({ sessionId: e.sessionId, address: e.address }, "shared session up");
+        break;
+      case "shared-down":
+        metrics.sessions.set(0);
+        ops.logger.warn({ reason: e.reason }, "shared session down");
+        break;
+      case "refused":
+        ops.drops.drop(`PPPoE:line-refused-${e.reason}`, { line: e.line });
+        break;
+      case "dropped":
+        ops.drops.drop(`PPPoE:${e.cause}`, { detail: e.detail });
+        break;
+    }
+  };
+
+  const authenticate = async (e: Extract<ConcentratorEvent, { type: "authenticate" }>): Promise<void> => {
+    let ok: boolean;
+    let message = "";
+    if (nas?.authenticates) {
+      try {
+        ({ ok, message } = await nas.authenticate(e.line, e));
+      } catch (err) {
+        ops.drops.drop("RADIUS:access-request-failed", { line: e.line, err: String(err) });
+        ok = false;
+      }
+    } else {
+      const secret = config.users[e.peerId];
+      ok = secret !== undefined && (e.method === "pap" ? e.password.toString("utf8") === secret : e.response.equals(chapMd5Response(e.identifier, secret, e.challenge)));
+    }
+    run(role.handle({ type: "auth-result", line: e.line, ok, message }, Date.now()));
+  };
+
+  port = await FramePort.open({
+    bind: config.framePort.bind,
+    bridge: config.framePort.bridge,
+    ...(config.framePort.interface ? { interface: config.framePort.interface } : {}),
+    onFrame: (bytes) => {
+      metrics.frames.inc({ direction: "in" });
+      run(role.handle({ type: "frame", bytes }, Date.now()));
+    },
+    onBridgeExit: (code) => ops.logger.error({ code }, "frame bridge exited"),
+  });
+  const framePort = port;
+
+  // Sessions a killed run left open: PADT at the server, Accounting-Stop (octets unknown), then closed here.
+  const staleSessions = opened?.stale ?? [];
+  for (const s of staleSessions) {
+    if (s.sessionId !== 0) run(role.handle({ type: "stale-session", sessionId: s.sessionId, serverMac: s.serverMac }, Date.now()));
+    track(
+      (async () => {
+        await nas?.stop({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, undefined, "NAS-Reboot", Date.now());
+        await journal?.closed(s.key);
+      })(),
+    );
+  }
+  if (staleSessions.length) ops.logger.warn({ count: staleSessions.length }, "ended sessions a previous run left open");
+
+  lines = await LineListener.listen({
+    host: config.lines.host,
+    port: config.lines.port,
+    maxFrameBytes: config.lines.maxFrameBytes,
+    limits: { maxConnections: config.lines.maxLines, maxConnectionsPerSource: 0, idleTimeoutMs: config.lines.idleTimeoutMs, headerTimeoutMs: config.lines.frameTimeoutMs, bodyTimeoutMs: 0 },
+    onOpen: (line) => {
+      metrics.lines.inc();
+      run(role.handle({ type: "line-open", line }, Date.now()));
+    },
+    onFrame: (line, frame) => run(role.handle({ type: "line-frame", line, frame }, Date.now())),
+    onClose: (line) => {
+      metrics.lines.dec();
+      run(role.handle({ type: "line-closed", line }, Date.now()));
+    },
+    onDrop: (cause, detail) => ops.drops.drop(`PPPoE:${cause}`, detail),
+    onRefuse: (cause, peer) => ops.drops.drop(`PPPoE:line-${cause}`, { peer: `${peer.address}:${peer.port}` }),
+  });
+  const lineListener = lines;
+  ops.watch({ connections: () => ({ lines: lineListener.open }) });
+  run(role.handle({ type: "start" }, Date.now()));
+
+  const settled = async (): Promise<void> => {
+    while (inFlight.size) await Promise.allSettled([...inFlight]);
+  };
+  return {
+    mac,
+    role,
+    operations: ops,
+    lines: lineListener.address,
+    framePort,
+    staleSessions,
+    settled,
+    async close() {
+      run(role.handle({ type: "stop" }, Date.now()));
+      await settled();
+      timers.clear();
+      await lineListener.stop();
+      await framePort.close();
+      journal?.close();
+      await radiusClient?.close();
+      await ops.close();
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// The Ethernet side of the access roles: whole frames as UDP datagrams on loopback to and from a bridge process
+// that owns a packet socket on the interface (`socat INTERFACE:<if> UDP-DATAGRAM:…`). Given an interface, the
+// port starts that socat itself and reads the interface's MAC address.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
+
+export interface UdpEndpoint {
+  address: string;
+  port: number;
+}
+
+export interface FramePortOptions {
+  /** Where we receive frames (port 0: any). */
+  bind: UdpEndpoint;
+  /** Where the bridge receives the frames we send; with `interface`, the bridge's port (0: any free one). */
+  bridge: UdpEndpoint;
+  /** Start `socat` on this interface as the bridge. */
+  interface?: string;
+  /** Called on every frame received. */
+  onFrame: (bytes: Buffer) => void;
+  /** Called when a bridge this port started exits. */
+  onBridgeExit?: (code: number | null) => void;
+}
+
+/** Largest Ethernet frame a PPPoE port takes (1500 payload + 14 header + 4 for a VLAN tag). */
+export const MAX_FRAME_BYTES = 1518;
+
+async function bindUdp(at: UdpEndpoint): Promise<Socket> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(at.port, at.address, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  return socket;
+}
+
+async function freeUdpPort(address: string): Promise<number> {
+  const probe = await bindUdp({ address, port: 0 });
+  const { port } = probe.address();
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
+}
+
+/** The MAC address of a Linux interface, from sysfs. */
+export function interfaceMac(name: string): string {
+  if (!/^[\w.-]{1,15}$/.test(name)) throw new RangeError(`not an interface name: ${JSON.stringify(name)}`);
+  return readFileSync(`/sys/class/net/${name}/address`, "utf8").trim().toLowerCase();
+}
+
+export class FramePort {
+  private bridgeProcess: ChildProcess | undefined;
+  private closed = false;
+  /** Frames sent and received, and datagrams too large to be a frame (dropped). */
+  readonly counts = { sent: 0, received: 0, oversized: 0 };
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly bridge: UdpEndpoint,
+  ) {}
+
+  static async open(options: FramePortOptions): Promise<FramePort> {
+    const socket = await bindUdp(options.bind);
+    const bridge = { ...options.bridge };
+    if (options.interface && bridge.port === 0) bridge.port = await freeUdpPort(bridge.address);
+    const port = new FramePort(socket, bridge);
+    socket.on("message", (bytes) => {
+      if (bytes.length > MAX_FRAME_BYTES) {
+        port.counts.oversized++;
+        return;
+      }
+      port.counts.received++;
+      options.onFrame(bytes);
+    });
+    if (options.interface) {
+      const local = socket.address();
+      const child = spawn("socat", [`INTERFACE:${options.interface}`, `UDP-DATAGRAM:${local.address}:${local.port},bind=${bridge.address}:${bridge.port}`], { stdio: "ignore" });
+      port.bridgeProcess = child;
+      child.once("exit", (code) => {
+        if (!port.closed) options.onBridgeExit?.(code);
+      });
+      // socat opens its packet socket and binds its UDP end before it reads; wait until that port is taken.
+      for (let i = 0; i < 100; i++) {
+        const taken = await bindUdp(bridge).then(
+          (s) => new Promise<boolean>((r) => s.close(() => r(false))),
+          () => true,
+        );
+        if (taken) break;
+        if (child.exitCode !== null) throw new Error(`socat on ${options.interface} exited with ${child.exitCode}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    return port;
+  }
+
+  get address(): UdpEndpoint {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  send(bytes: Buffer): void {
+    this.counts.sent++;
+    this.socket.send(bytes, this.bridge.port, this.bridge.address);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const child = this.bridgeProcess;
+    if (child && child.exitCode === null) {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    await new Promise<void>((r) => this.socket.close(() => r()));
+  }
+}

@@ -1,0 +1,104 @@
+// The concentrator's record of open end-user sessions, on disk before their Accounting-Start is sent: one JSON
+// line per open and per close, appended and flushed (fdatasync) in groups. A run that starts over a journal
+// finds the sessions a killed run left open: it ends them at the server (PADT) and sends their Accounting-Stop.
+import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync } from "node:fs";
+
+export interface JournalSession {
+  /** Acct-Session-Id. */
+  key: string;
+  line: number;
+  /** PPPoE session (0 for a line of the shared session) and the server's MAC. */
+  sessionId: number;
+  serverMac: string;
+  user: string;
+  address?: string;
+  startedAt: number;
+}
+
+type JournalLine = ({ op: "open" } & JournalSession) | { op: "close"; key: string };
+
+export class SessionJournal {
+  private fd: number;
+  private queued: string[] = [];
+  private waiters: (() => void)[] = [];
+  private scheduled = false;
+  /** fdatasync calls made (each covers every record queued before it). */
+  flushes = 0;
+
+  private constructor(private readonly path: string) {
+    this.fd = openSync(path, "a");
+  }
+
+  /**
+   * Opens the journal at `path` and returns the sessions a previous run left open. The file is rewritten with
+   * just those, so they stay recorded until `closed(key)` is appended for each.
+   */
+  static open(path: string): { journal: SessionJournal; stale: JournalSession[] } {
+    const open = new Map<string, JournalSession>();
+    if (existsSync(path)) {
+      for (const text of readFileSync(path, "utf8").split("\n")) {
+        if (!text) continue;
+        let rec: JournalLine;
+        try {
+          rec = JSON.parse(text) as JournalLine;
+        } catch {
+          continue; // a line cut by the kill: its session's Start was never sent
+        }
+        if (rec.op === "open") {
+          const { op: _op, ...session } = rec;
+          open.set(rec.key, session);
+        } else open.delete(rec.key);
+      }
+    }
+    const stale = [...open.values()];
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, stale.map((s) => `${JSON.stringify({ op: "open", ...s })}\n`).join(""));
+    const fd = openSync(tmp, "r+");
+    fdatasyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+    return { journal: new SessionJournal(path), stale };
+  }
+
+  /** Resolves once the session's open record is on disk. */
+  opened(session: JournalSession): Promise<void> {
+    return this.append(JSON.stringify({ op: "open", ...session }));
+  }
+
+  closed(key: string): Promise<void> {
+    return this.append(JSON.stringify({ op: "close", key }));
+  }
+
+  private append(line: string): Promise<void> {
+    this.queued.push(`${line}\n`);
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return done;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.queued.length === 0) return;
+    const text = this.queued.join("");
+    const waiters = this.waiters;
+    this.queued = [];
+    this.waiters = [];
+    writeSync(this.fd, text);
+    fdatasyncSync(this.fd);
+    this.flushes++;
+    for (const w of waiters) w();
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  get file(): string {
+    return this.path;
+  }
+}

@@ -1,0 +1,85 @@
+// `callgate pppoe-concentrator --config FILE`: end users' lines (TCP, HDLC-framed PPP) to one PPPoE server.
+import { AccessConfigError, readConcentratorConfig } from "../../access/access-config.js";
+import { startConcentrator } from "../../access/concentrator-service.js";
+import { checkLogLevel } from "../../flow/operations.js";
+
+const USAGE = `usage: callgate pppoe-concentrator --config FILE [--log-level LEVEL]
+  An access concentrator: each TCP connection to lines.listen is an end user's line carrying PPP in RFC 1662
+  HDLC-like framing; the server is reached over PPPoE on the frame port.
+  FILE (YAML):
+    mode: session-per-line | shared-session
+    framePort: { interface: IF }          # starts socat on IF; or { bind: HOST:PORT, bridge: HOST:PORT, mac: MAC }
+    lines: { listen: HOST:PORT, maxLines: N, maxFrameBytes: N, idleTimeoutMs: MS, frameTimeoutMs: MS }
+    maxSessions: N                        # PPPoE sessions at once (session-per-line; default 1000)
+    serviceName: NAME                     # asked for in PADI (default: any)
+    acName: NAME                          # only this server's PADO is taken
+    shared:                               # shared-session: the one session's credentials and the lines' addresses
+      { username: U, password: P, localAddress: A.B.C.D, pool: { first: A.B.C.D, last: A.B.C.D }, lineAuth: pap | chap | none }
+    users: { NAME: PASSWORD }             # line users checked here when no radius.auth is set (shared-session)
+    radius: { secret: S, auth: HOST:PORT, acct: HOST:PORT, nasIdentifier: NAME, nasIpAddress: A.B.C.D }
+    journal: FILE                         # open sessions on disk; a restart ends those a killed run left (PADT, Stop)
+    metrics: HOST:PORT                    # Prometheus /metrics
+  Prints one JSON line {"ready":true,...} on stdout once listening; SIGTERM sends a PADT for every session.`;
+
+export async function run(args: string[]): Promise<number> {
+  let configPath: string | undefined;
+  let logLevel: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--help" || a === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const value = args[++i];
+    if (value === undefined) {
+      process.stderr.write(`${a} needs a value\n${USAGE}\n`);
+      return 2;
+    }
+    if (a === "--config") configPath = value;
+    else if (a === "--log-level") logLevel = value;
+    else {
+      process.stderr.write(`unknown option '${a}'\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  if (!configPath) {
+    process.stderr.write(`--config is required\n${USAGE}\n`);
+    return 2;
+  }
+  const levelProblem = checkLogLevel(logLevel);
+  if (levelProblem) {
+    process.stderr.write(`${levelProblem.message}\n`);
+    return 2;
+  }
+  let ac;
+  try {
+    const config = readConcentratorConfig(configPath);
+    if (logLevel) config.logLevel = logLevel;
+    ac = await startConcentrator(config);
+  } catch (err) {
+    process.stderr.write(`pppoe-concentrator: ${err instanceof AccessConfigError ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const port = ac.framePort.address;
+  process.stdout.write(
+    `${JSON.stringify({
+      ready: true,
+      mac: ac.mac,
+      lines: `${ac.lines.host}:${ac.lines.port}`,
+      framePort: `${port.address}:${port.port}`,
+      staleSessions: ac.staleSessions.length,
+      ...(ac.operations.metricsAddress ? { metrics: ac.operations.metricsAddress } : {}),
+    })}\n`,
+  );
+  const running = ac;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      void running.close().then(resolve);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+  return 0;
+}
