@@ -1,14 +1,8 @@
 // Which PEPs a policy server accepts in a deployment (the deploy file's `copsSecurity`): PEPIDs of its FIG. 5
 // PEPs, their source addresses, Integrity keys per PEP (RFC 2748 §2.2.16), request-state bounds. The first
 // message of a COPS connection is judged by the PDP machine itself, so a refusal is the machine's CC.
-import {
-  ClientType,
-  CopsPdpConnection,
-  pepAdmission,
-  type CopsIntegrityConfig,
-  type CopsPdpOptions,
-  type CopsPepCredentials,
-} from "../../protocols/cops/index.js";
+import type { CopsIntegrityConfig, CopsPdpOptions, CopsPepCredentials } from "../../protocols/cops/index.js";
+import { judgeCopsOpen, openOrListedAdmission } from "../start/cops-admission.js";
 import type { TcpPeerRefusal, TcpPeerSource } from "../drivers/socket-network.js";
 import type { Role } from "./run-types.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
@@ -85,24 +79,11 @@ export function copsPdpOptionsOf(security: CopsSecurity | undefined, pdp: CopsPd
  * with the deployment's admission judges the message, and its CC (Error 3, 6, 14 or 15) is the answer.
  */
 export function identifyCopsPeer(security: CopsSecurity | undefined, pdp: CopsPdpRole, first: Buffer, source: TcpPeerSource): Role | TcpPeerRefusal {
-  const credentials = copsCredentialsOf(security, pdp);
   const roleOf = new Map(COPS_PEPS[pdp].map((r) => [pepIdOf(r), r]));
-  const judge = new CopsPdpConnection({
-    clientTypes: [ClientType.SipAaa, ClientType.DiffServPr],
-    kaTimerSeconds: 0,
-    ...pepAdmission(credentials, { address: source.address, pepIdConnected: (pepId) => source.linked(roleOf.get(pepId) ?? "") }),
-  });
-  judge.handle({ type: "connected" }, 0);
-  const actions = judge.handle({ type: "message", bytes: first }, 0);
-  const role = roleOf.get(judge.pepId);
-  if (judge.connectionState === "open" && role !== undefined) return role;
-  let answer: Buffer = Buffer.alloc(0);
-  let cause = "bad-message";
-  for (const a of actions) {
-    if (a.type === "send" && a.message.op === "CC") answer = a.bytes;
-    if (a.type === "emit" && a.event.type === "protocol-error" && a.event.cause) cause = a.event.cause;
-  }
-  return { answer, cause: `cops-${cause}` };
+  const byRole: TcpPeerSource = { ...source, linked: (pepId) => source.linked(roleOf.get(pepId) ?? "") };
+  const judged = judgeCopsOpen(first, openOrListedAdmission(copsCredentialsOf(security, pdp), byRole));
+  if (!("pepId" in judged)) return judged;
+  return roleOf.get(judged.pepId) ?? { answer: Buffer.alloc(0), cause: "cops-bad-message" };
 }
 
 /** Puts the deployment's COPS security on the node that runs `role`: a PDP's admission and bounds, a PEP's keys. */

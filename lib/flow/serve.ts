@@ -14,7 +14,8 @@ import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, typ
 import type { CallOutcome, Role } from "./run-types.js";
 import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
 import { tlsForRole } from "./deploy-tls.js";
-import { flowNetwork } from "./run-network.js";
+import { socketSpecOf } from "./run-network.js";
+import { startRoleOnSockets } from "../start/role-sockets.js";
 import { countCdrsWritten } from "./operations.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
@@ -140,42 +141,42 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   if (opts.onCdrWritten && run.topo.ch) countCdrsWritten(run.topo.ch.clearinghouse.options.store, opts.onCdrWritten);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
-  const net = flowNetwork(topology, [node], {
-    directory,
-    // A COPS PEP is named by an OPN its PDP admits (copsSecurity); anything else gets the PDP's CC.
-    identifyTcpPeer: (proto, _acceptor, first, source) =>
-      proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
-    wallClock: true,
-    ...(config.limits ? { limits: config.limits } : {}),
-    // TLS (deploy file `tls`): this process holds its own certificate and key only.
-    ...(config.tls ? { tls: tlsForRole(config.tls, role) } : {}),
-    onRecord: run.onRecord,
-    onEmit: (_node, e) => {
-      run.bus.publish(e);
-      opts.onEvent?.(e);
-    },
-    ...(opts.onError ? { onError: opts.onError } : {}),
-    ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
-  });
-  try {
-    await net.start();
-  } catch (err) {
-    await net.stop(); // what did bind is let go, so the process can exit
-    await releaseStore();
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    throw new Error(`${role} cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: ${e.code ?? e.message}`);
+  // The node runs as every start function runs its role (lib/start): alone on the socket driver, its peers at
+  // the file's addresses.
+  if (opts.onEvent) {
+    const onEvent = opts.onEvent;
+    run.bus.on("*", (e) => onEvent(e));
   }
+  const handle = await startRoleOnSockets(
+    node,
+    socketSpecOf(role),
+    {
+      directory,
+      topology,
+      // A COPS PEP is named by an OPN its PDP admits (copsSecurity); anything else gets the PDP's CC.
+      identifyTcpPeer: (proto, _acceptor, first, source) =>
+        proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
+      release: releaseStore,
+    },
+    {
+      events: run.bus,
+      ...(config.limits ? { limits: config.limits } : {}),
+      // TLS (deploy file `tls`): this process holds its own certificate and key only.
+      ...(config.tls ? { tls: tlsForRole(config.tls, role) } : {}),
+      onRecord: run.onRecord,
+      ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
+    },
+  );
   let closed = false;
   const served: ServedRole = {
     role,
-    addresses: net.addresses()[role] ?? {},
+    addresses: handle.addresses,
     state: () => roleState(run.topo, role),
-    connections: () => net.openConnections(),
+    connections: () => handle.gauges.connections(),
     close: async () => {
-      if (closed) return;
       closed = true;
-      await net.stop();
-      await releaseStore();
+      await handle.close();
     },
   };
   if (role === "UAC") {

@@ -8,6 +8,7 @@ import type { NodeAddresses, SocketEndpointsSpec, SocketNetworkOptions } from ".
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import { CallEventBus, type CallEvent } from "../flow/call-events.js";
 import { flowNetwork } from "../flow/run-network.js";
+import type { TopologyOptions } from "../flow/run-types.js";
 import { PolicyServer } from "../roles/policy-server.js";
 
 /** Where a role listens or a peer is reached: a host and a port. */
@@ -59,7 +60,8 @@ export interface RoleHandle<N extends FlowNode<CallEvent> = FlowNode<CallEvent>>
 export interface RoleNetworkSettings {
   /** The role's own listeners and its peers' addresses, by node name. */
   directory: Record<string, NodeAddresses>;
-  sipTransport?: "udp" | "tcp" | "tls";
+  /** SIP between nodes (default UDP) and how OSP reaches the clearinghouse (default over HTTP). */
+  topology?: Partial<Pick<TopologyOptions, "sipTransport" | "clearinghouse">>;
   externalSipPeer?: SocketNetworkOptions<CallEvent>["externalSipPeer"];
   identifyTcpPeer?: SocketNetworkOptions<CallEvent>["identifyTcpPeer"];
   /** How the role's state reads as gauges. */
@@ -86,19 +88,25 @@ export async function startRoleOnSockets<N extends FlowNode<CallEvent>>(
   options: RoleSocketOptions,
 ): Promise<RoleHandle<N>> {
   const events = options.events ?? new CallEventBus();
-  const net = flowNetwork({ sipTransport: settings.sipTransport ?? "udp", clearinghouse: "osp-http" }, [], {
-    directory: settings.directory,
-    // Wall-clock time: processes of one deployment agree on token validity and CDR times.
-    wallClock: true,
-    ...(settings.externalSipPeer ? { externalSipPeer: settings.externalSipPeer } : {}),
-    ...(settings.identifyTcpPeer ? { identifyTcpPeer: settings.identifyTcpPeer } : {}),
-    ...(options.tls ? { tls: options.tls } : {}),
-    ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.onRecord ? { onRecord: options.onRecord } : {}),
-    ...(options.onDrop ? { onDrop: options.onDrop } : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
-    onEmit: (_node, e) => events.publish(e),
-  });
+  let net: ReturnType<typeof flowNetwork>;
+  try {
+    net = flowNetwork({ sipTransport: settings.topology?.sipTransport ?? "udp", clearinghouse: settings.topology?.clearinghouse ?? "osp-http" }, [], {
+      directory: settings.directory,
+      // Wall-clock time: processes of one deployment agree on token validity and CDR times.
+      wallClock: true,
+      ...(settings.externalSipPeer ? { externalSipPeer: settings.externalSipPeer } : {}),
+      ...(settings.identifyTcpPeer ? { identifyTcpPeer: settings.identifyTcpPeer } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.onRecord ? { onRecord: options.onRecord } : {}),
+      ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+      onEmit: (_node, e) => events.publish(e),
+    });
+  } catch (err) {
+    await settings.release?.(); // contradictory settings (SIP over TLS without TLS): nothing bound
+    throw err;
+  }
   net.add(node, spec);
   // A policy decision that settles after its event comes back through the driver as an event.
   if (node instanceof PolicyServer) node.deliverDecisionsWith((actions) => net.perform(node.name, actions));
