@@ -74,21 +74,21 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     inFlight.add(done);
   };
 
-  let port: FramePort | undefined;
-  let lines: LineListener | undefined;
+  // The frame port and the line listener, once open.
+  const io: { port?: FramePort; lines?: LineListener } = {};
   const timers = new NamedTimers((name) => run(role.handle({ type: "timer", name }, Date.now())));
   const run = (actions: ConcentratorAction[]): void => {
     for (const a of actions) {
       switch (a.type) {
         case "send":
           metrics.frames.inc({ direction: "out" });
-          port?.send(a.bytes);
+          io.port?.send(a.bytes);
           break;
         case "line-send":
-          lines?.send(a.line, a.frame);
+          io.lines?.send(a.line, a.frame);
           break;
         case "line-close":
-          lines?.close(a.line);
+          io.lines?.close(a.line);
           break;
         case "set-timer":
           timers.set(a.name, a.delayMs);
@@ -188,7 +188,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     run(role.handle({ type: "auth-result", line: e.line, ok, message }, Date.now()));
   };
 
-  port = await FramePort.open({
+  io.port = await FramePort.open({
     bind: config.framePort.bind,
     bridge: config.framePort.bridge,
     ...(config.framePort.interface ? { interface: config.framePort.interface } : {}),
@@ -198,7 +198,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     },
     onBridgeExit: (code) => ops.logger.error({ code }, "frame bridge exited"),
   });
-  const framePort = port;
+  const framePort = io.port;
 
   // Sessions a killed run left open: PADT at the server, Accounting-Stop (octets unknown), then closed here.
   const staleSessions = opened?.stale ?? [];
@@ -213,7 +213,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   }
   if (staleSessions.length) ops.logger.warn({ count: staleSessions.length }, "ended sessions a previous run left open");
 
-  lines = await LineListener.listen({
+  io.lines = await LineListener.listen({
     host: config.lines.host,
     port: config.lines.port,
     maxFrameBytes: config.lines.maxFrameBytes,
@@ -230,7 +230,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     onDrop: (cause, detail) => ops.drops.drop(`PPPoE:${cause}`, detail),
     onRefuse: (cause, peer) => ops.drops.drop(`PPPoE:line-${cause}`, { peer: `${peer.address}:${peer.port}` }),
   });
-  const lineListener = lines;
+  const lineListener = io.lines;
   ops.watch({ connections: () => ({ lines: lineListener.open }) });
   run(role.handle({ type: "start" }, Date.now()));
 

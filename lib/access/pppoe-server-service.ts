@@ -43,14 +43,14 @@ export async function startPppoeServer(config: PppoeServerConfig, options: { log
     echoFailures: config.echoFailures,
     randomBytes,
   });
-  let port: FramePort | undefined;
+  const io: { port?: FramePort } = {};
   const timers = new NamedTimers((name) => run(role.handle({ type: "timer", name }, Date.now())));
   const run = (actions: PppoeServerRoleAction[]): void => {
     for (const a of actions) {
       switch (a.type) {
         case "send":
           metrics.frames.inc({ direction: "out" });
-          port?.send(a.bytes);
+          io.port?.send(a.bytes);
           break;
         case "set-timer":
           timers.set(a.name, a.delayMs);
@@ -89,7 +89,7 @@ export async function startPppoeServer(config: PppoeServerConfig, options: { log
         break;
     }
   };
-  port = await FramePort.open({
+  io.port = await FramePort.open({
     bind: config.framePort.bind,
     bridge: config.framePort.bridge,
     ...(config.framePort.interface ? { interface: config.framePort.interface } : {}),
@@ -99,7 +99,7 @@ export async function startPppoeServer(config: PppoeServerConfig, options: { log
     },
     onBridgeExit: (code) => ops.logger.error({ code }, "frame bridge exited"),
   });
-  const framePort = port;
+  const framePort = io.port;
   return {
     mac,
     role,
