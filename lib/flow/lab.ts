@@ -17,6 +17,7 @@ import type { ConnectionLimits } from "../../protocols/net/connection-limits.js"
 import type { TopologyOptions } from "./run-types.js";
 import { ROLE_HOSTS, buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
 import { seededRandom } from "../drivers/seeded-random.js";
+import { randomInt } from "node:crypto";
 
 export interface LabOptions {
   /** UDP port of SIP1 on 127.0.0.1 (ephemeral when absent). */
@@ -40,7 +41,12 @@ export interface LabOptions {
   limits?: Partial<ConnectionLimits>;
   /** Every connection or request the listeners' limits refuse (see SocketNetworkOptions.onDrop). */
   onDrop?: SocketNetworkOptions<CallEvent>["onDrop"];
+  /** Seeds the roles' tags, branches and ids; without one every start draws fresh ones (RFC 3261 §19.3). */
   seed?: number;
+  /** Address the UAS receives media on, in its SDP (default 127.0.0.1: loopback, never a routable address). */
+  mediaAddress?: string;
+  /** The UAS sends its 180 reliably (RFC 3262) to callers that support 100rel (always to those that require it). */
+  reliableProvisionals?: boolean;
 }
 
 export interface LabEndpoint {
@@ -74,6 +80,12 @@ export interface LabStats {
   callsFromOutside: number;
   /** Final responses to the outside caller's INVITEs, by label ("200 OK", "486 Busy Here", …). */
   finalsToCaller: Record<string, number>;
+  /** Final responses to every request of the outside caller, by CSeq method then label ("OPTIONS" → "200 OK"). */
+  responsesByMethod: Record<string, Record<string, number>>;
+  /** Call-IDs of calls answered 2xx whose BYE has not been answered yet (a call that never ended shows here). */
+  callsNotEnded: string[];
+  /** Offers refused for their media: 488 responses and answers refusing a stream (port 0) sent to the caller. */
+  mediaRefused: number;
 }
 
 /** Keeps the last `capacity` items in arrival order (capacity Infinity: all of them). */
@@ -111,11 +123,13 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   // With TLS the roles' SIP runs over streams (TLS between SIP1, SIP2 and the UAS); the caller's leg stays UDP.
   const tls = options.tls ? labTls(options.tls) : undefined;
   const topology = resolveTopology({ ...options.topology, sipTransport: tls?.sip ? "tls" : "udp" });
-  const seed = options.seed ?? 1;
+  // A seed repeats a run's ids; a long-running lab without one draws fresh tags and branches every start.
+  const seed = options.seed ?? randomInt(1, 2 ** 31 - 1);
   const topo = buildTopology(topology, [], [], { seed });
   const answerDelayMs = options.answerDelayMs ?? 500;
   const uas = new UserAgent({
-    name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: ROLE_HOSTS.UAS ?? "192.0.2.20", transport: tls?.sip ? "TLS" : "UDP",
+    name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: options.mediaAddress ?? "127.0.0.1", transport: tls?.sip ? "TLS" : "UDP",
+    ...(options.reliableProvisionals ? { reliableProvisionals: true } : {}),
     behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false }),
     ids: new SipIds(seededRandom(seed + 1)),
   });
@@ -125,7 +139,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   if (topo.ch) topo.ch.clearinghouse.options.store = cdrStore;
   const keep = options.keepRecords === true ? Infinity : options.keepRecords === false || options.keepRecords === undefined ? 0 : options.keepRecords;
   const ring = new RecordRing<MessageRecord>(keep);
-  const stats: LabStats = { messages: 0, callsFromOutside: 0, finalsToCaller: {} };
+  const stats: LabStats = { messages: 0, callsFromOutside: 0, finalsToCaller: {}, responsesByMethod: {}, callsNotEnded: [], mediaRefused: 0 };
+  // Answered calls until their BYE is answered (oldest forgotten first past 4096: the summary names a sample).
+  const openCalls = new Set<string>();
   // An INVITE retransmission repeats the call id and CSeq (RFC 3261 §17.1.1.2); it comes within 64*T1 (32 s),
   // so the last few thousand INVITEs are enough to recognise it (oldest forgotten first: a Set keeps insertion order).
   const seenInvites = new Set<string>();
@@ -139,9 +155,19 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       if (seenInvites.size >= 4096) seenInvites.delete(seenInvites.values().next().value ?? "");
       seenInvites.add(key);
       stats.callsFromOutside++;
-    } else if (r.to === LAB_CALLER && /^[2-6]\d\d /.test(r.msg) && cseqOf(r.bytes)?.method === "INVITE") {
-      stats.finalsToCaller[r.msg] = (stats.finalsToCaller[r.msg] ?? 0) + 1;
+    } else if (r.to === LAB_CALLER && /^[2-6]\d\d /.test(r.msg)) {
+      const method = cseqOf(r.bytes)?.method ?? "?";
+      const byMethod = (stats.responsesByMethod[method] ??= {});
+      byMethod[r.msg] = (byMethod[r.msg] ?? 0) + 1;
+      if (r.msg.startsWith("488 ") || (r.msg.startsWith("2") && /\r?\nm=\w+ 0 /.test(r.bytes.toString("latin1")))) stats.mediaRefused++;
+      if (method === "INVITE") stats.finalsToCaller[r.msg] = (stats.finalsToCaller[r.msg] ?? 0) + 1;
+      if (method === "INVITE" && r.msg.startsWith("2") && !openCalls.has(r.callId ?? "")) {
+        if (openCalls.size >= 4096) openCalls.delete(openCalls.values().next().value ?? "");
+        openCalls.add(Buffer.from(r.callId ?? "").toString("latin1"));
+      }
     }
+    // A BYE answered 2xx, either way, ends the call (RFC 3261 §15.1.2).
+    if (r.msg.startsWith("2") && r.callId !== undefined && openCalls.has(r.callId) && cseqOf(r.bytes)?.method === "BYE") openCalls.delete(r.callId);
   };
   // The same wiring as every socket run (flowNetwork), with our UAS instead of the flow's and no UAC.
   const nodes = [...topo.nodes.filter((n) => n.name !== "UAC" && n.name !== "UAS"), uas];
@@ -158,6 +184,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     onError: (where, err) => options.onError?.(where, err),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+    // Records, usage indications and CDRs carry real time, not time since the lab started.
+    wallClock: true,
   });
   try {
     await net.start();
@@ -173,7 +201,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     get records() {
       return ring.toArray();
     },
-    stats: () => ({ ...stats, finalsToCaller: { ...stats.finalsToCaller } }),
+    stats: () => ({
+      ...stats,
+      finalsToCaller: { ...stats.finalsToCaller },
+      responsesByMethod: Object.fromEntries(Object.entries(stats.responsesByMethod).map(([m, v]) => [m, { ...v }])),
+      callsNotEnded: [...openCalls],
+    }),
     held: () => ({
       records: ring.size,
       hints: net.hintsHeld,

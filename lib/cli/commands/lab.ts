@@ -15,7 +15,7 @@ import { labTls } from "../../flow/deploy-tls.js";
 const LADDER_KEEP = 10_000;
 
 const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder] [--no-color] [--keep N] [--record FILE]
-                  [--cdr-db FILE] [--log-level LEVEL] [--metrics HOST:PORT]
+                  [--cdr-db FILE] [--log-level LEVEL] [--metrics HOST:PORT] [--seed N] [--media-address ADDR] [--100rel]
   --sip-port N          UDP port of SIP1 on 127.0.0.1 (default: an ephemeral port)
   --answer-delay MS     the UAS answers (200 OK) this long after its 180 Ringing (default 500)
   --ladder              on exit, print the message ladder of the calls among the kept messages
@@ -26,6 +26,9 @@ const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder]
   --cdr-db FILE         keep the clearinghouse's CDRs in this SQLite file (default: a temporary file, removed on exit)
   --log-level LEVEL     trace, debug, info, warn, error, fatal or silent (default info; JSON lines on stderr)
   --metrics HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
+  --seed N              repeat the roles' tags and branches of an earlier run (default: fresh ones every start)
+  --media-address ADDR  address in the UAS's SDP (default 127.0.0.1)
+  --100rel              the UAS sends its 180 reliably (RFC 3262) when the caller supports 100rel
 ${LIMIT_USAGE}
 ${TLS_USAGE}
   With --tls-cert every link between the roles runs over TLS (SIP from SIP1 on, COPS, OSP over HTTPS); the caller
@@ -49,6 +52,13 @@ function summary(stats: LabStats): string[] {
   return [
     `${stats.callsFromOutside} call(s) from outside, ${stats.messages} messages`,
     ...(finals.length > 0 ? [`  final responses to the caller: ${finals.map(([label, n]) => `${n} × ${label}`).join(", ")}`] : []),
+    ...Object.entries(stats.responsesByMethod)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([method, labels]) => `  ${method}: ${Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([label, n]) => `${n} × ${label}`).join(", ")}`),
+    stats.callsNotEnded.length === 0
+      ? "  every answered call ended"
+      : `  ${stats.callsNotEnded.length} call(s) answered and not ended: ${stats.callsNotEnded.slice(0, 10).join(", ")}${stats.callsNotEnded.length > 10 ? ", …" : ""}`,
+    `  media refused: ${stats.mediaRefused}`,
   ];
 }
 
@@ -76,6 +86,9 @@ export async function run(args: string[]): Promise<number> {
         "cdr-db": { type: "string" },
         "log-level": { type: "string" },
         metrics: { type: "string" },
+        seed: { type: "string" },
+        "media-address": { type: "string" },
+        "100rel": { type: "boolean", default: false },
         ...LIMIT_PARSE_OPTIONS,
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -89,6 +102,10 @@ export async function run(args: string[]): Promise<number> {
   const sipPort = intValue(values["sip-port"], "--sip-port", 1, 65535);
   const answerDelayMs = intValue(values["answer-delay"], "--answer-delay", 0, 3_600_000);
   const keep = intValue(values.keep, "--keep", 0, 10_000_000);
+  const seed = intValue(values.seed, "--seed", 0, 2 ** 31 - 1);
+  if (seed instanceof Error) return fail(seed.message);
+  const mediaAddress = values["media-address"];
+  if (mediaAddress !== undefined && (mediaAddress.length === 0 || /\s/.test(mediaAddress))) return fail(`--media-address wants an address, got '${mediaAddress}'`);
   const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
   const level = checkLogLevel(values["log-level"]);
   for (const v of [sipPort, answerDelayMs, keep, metricsAt, level]) if (v instanceof Error) return fail(v.message);
@@ -139,6 +156,9 @@ export async function run(args: string[]): Promise<number> {
     lab = await startLab({
       ...(typeof sipPort === "number" ? { sipPort } : {}),
       ...(typeof answerDelayMs === "number" ? { answerDelayMs } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(mediaAddress !== undefined ? { mediaAddress } : {}),
+      ...(values["100rel"] ? { reliableProvisionals: true } : {}),
       keepRecords,
       ...(values["cdr-db"] !== undefined ? { cdrDb: values["cdr-db"] } : {}),
       ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
