@@ -70,8 +70,10 @@ interface OwnSession {
   waiting: Map<string, number>;
   /** Peers that granted a Request of this session (to be told if it is refused after all). */
   grantedBy: string[];
-  /** Entities counted in the local view at request time (authoritative elsewhere). */
+  /** Limited entities another DSC is authoritative for. */
   viewed: string[];
+  /** Of those, the ones granted on this DSC's view (reserved until the decision, then reported in an Update). */
+  onView: string[];
   /** Limited entities this DSC is authoritative for. */
   mine: string[];
   /** Limited entities, deduplicated. */
@@ -86,8 +88,11 @@ interface AuthRecord {
 }
 
 interface View {
+  /** The count its authority last told us, moved by our own grants and ends meanwhile. */
   active: number;
   overSubscribed: number;
+  /** Our undecided sessions granted on this view. */
+  reserved: number;
 }
 
 interface PeerLink {
@@ -111,6 +116,8 @@ export class DscCore {
   /** Outstanding Requests: seq → session id. */
   private readonly requests = new Map<number, { sessionId: string; peer: string }>();
   private seq = 0;
+  /** Sessions ended since this DSC started, while some peer has not yet sent its Resync: not to be recovered from it. */
+  private readonly ended = new Set<string>();
   private readonly failClosed: boolean;
   private readonly requestTimeoutMs: number;
 
@@ -142,7 +149,7 @@ export class DscCore {
     const limited: string[] = [];
     for (const e of req.entities) if (!limited.includes(e) && this.opts.threshold(e) !== undefined) limited.push(e);
     const session: DscSession = { id: req.sessionId, entities: limited, owner: this.id, server: req.server, port: req.port };
-    const own: OwnSession = { session, state: "pending", waiting: new Map(), grantedBy: [], viewed: [], mine: [], limited };
+    const own: OwnSession = { session, state: "pending", waiting: new Map(), grantedBy: [], viewed: [], onView: [], mine: [], limited };
     if (limited.length === 0) {
       // Nothing to count: granted, and kept so that its end is a no-op.
       own.state = "granted";
@@ -152,15 +159,20 @@ export class DscCore {
     }
     // Check every entity before counting any: the session is refused if one of them is at its threshold.
     const remote = new Set<string>();
+    const onView: string[] = [];
     for (const e of limited) {
       const t = this.opts.threshold(e) as EntityThreshold;
       const auth = this.authority.of(e);
       if (auth === this.id) {
         if (this.recordOf(e).sessions.size >= t.global) return this.refuseAtOnce(req.sessionId, limited, "limit", e);
-      } else if (this.viewOf(e).active >= t.local) {
-        if (this.links.get(auth)?.up) remote.add(auth);
+      } else {
+        // Granted here only with a view of the entity's count: a first request for it goes to its authority.
+        const view = this.views.get(e);
+        if (view !== undefined && view.active + view.reserved < t.local) onView.push(e);
+        else if (this.links.get(auth)?.up) remote.add(auth);
         else if (this.failClosed) return this.refuseAtOnce(req.sessionId, limited, "unreachable", e);
         // Fail open: granted on the local view; the authoritative DSC learns of it when it is back (Resync).
+        else onView.push(e);
       }
     }
     this.sessions.set(req.sessionId, own);
@@ -170,7 +182,10 @@ export class DscCore {
         this.count(e, session, out);
       } else {
         own.viewed.push(e);
-        this.viewOf(e).active++;
+        if (onView.includes(e)) {
+          own.onView.push(e);
+          this.viewFor(e).reserved++;
+        }
       }
     }
     if (remote.size === 0) return this.grant(own, out);
@@ -189,6 +204,8 @@ export class DscCore {
     const own = this.sessions.get(sessionId);
     const out: DscAction[] = [];
     if (own === undefined) return out;
+    // Bounded: a peer that never comes back does not make this grow forever.
+    if (!this.allHeard() && this.ended.size < 100_000) this.ended.add(sessionId);
     if (own.state === "pending") return this.refuse(own, "ended", own.limited[0] ?? "", out);
     this.release(own, out);
     return out;
@@ -263,6 +280,10 @@ export class DscCore {
     const out: DscAction[] = [];
     if (link === undefined || !link.up) return out;
     link.up = false;
+    // A grant it gave an undecided session may be lost with it: the session is reported again when decided (Update, or the Resync).
+    for (const own of this.sessions.values()) {
+      if (own.state === "pending" && own.grantedBy.includes(peer)) own.grantedBy = own.grantedBy.filter((p) => p !== peer);
+    }
     for (const [seq, r] of [...this.requests]) {
       if (r.peer !== peer) continue;
       this.requests.delete(seq);
@@ -301,6 +322,12 @@ export class DscCore {
     };
   }
 
+  /** This DSC's view of an entity another DSC is authoritative for (undefined: none yet). */
+  viewOf(entity: string): EntityCount | undefined {
+    const v = this.views.get(entity);
+    return v && { entity, active: v.active, overSubscribed: v.overSubscribed };
+  }
+
   /** Every entity this DSC has a count, a view or decisions for. */
   entities(): string[] {
     return [...new Set([...this.records.keys(), ...this.views.keys(), ...this.stats.keys()])];
@@ -336,7 +363,14 @@ export class DscCore {
     for (const e of own.limited) this.statsOf(e).granted++;
     out.push({ type: "decided", sessionId: own.session.id, granted: true, local: own.grantedBy.length === 0 });
     // Reported after the answer (local grants): one Update per authoritative peer that has not granted it itself.
+    // The view counts the session until that peer's broadcast says so itself.
     const told = new Set(own.grantedBy);
+    for (const e of own.viewed) {
+      if (told.has(this.authority.of(e))) continue;
+      const v = this.viewFor(e);
+      if (own.onView.includes(e)) v.reserved--;
+      v.active++;
+    }
     for (const e of own.viewed) {
       const auth = this.authority.of(e);
       if (told.has(auth)) continue;
@@ -382,9 +416,13 @@ export class DscCore {
 
   private uncount(own: OwnSession, out: DscAction[]): void {
     this.sessions.delete(own.session.id);
-    for (const e of own.viewed) {
-      const v = this.viewOf(e);
-      if (v.active > 0) v.active--;
+    if (own.state === "pending") {
+      for (const e of own.onView) this.viewFor(e).reserved--;
+    } else {
+      for (const e of own.viewed) {
+        const v = this.viewFor(e);
+        if (v.active > 0) v.active--;
+      }
     }
     for (const e of own.mine) this.uncountRecord(e, own.session.id, out);
   }
@@ -422,6 +460,8 @@ export class DscCore {
 
   private onRequest(peer: string, seq: number, session: DscSession, out: DscAction[]): void {
     const mine = session.entities.filter((e) => this.authority.of(e) === this.id && this.opts.threshold(e) !== undefined);
+    // The asker keeps a view of these entities from now on (the Response's counts): it is told each change.
+    for (const e of mine) this.recordOf(e).authorisers.add(peer);
     let refused = "";
     for (const e of mine) {
       const rec = this.recordOf(e);
@@ -483,8 +523,8 @@ export class DscCore {
     if (!link.heard) {
       link.heard = true;
       for (const s of recovered) {
-        if (s.owner !== this.id || this.sessions.has(s.id)) continue;
-        const own: OwnSession = { session: s, state: "granted", waiting: new Map(), grantedBy: [], viewed: [], mine: [], limited: [...s.entities] };
+        if (s.owner !== this.id || this.sessions.has(s.id) || this.ended.has(s.id)) continue;
+        const own: OwnSession = { session: s, state: "granted", waiting: new Map(), grantedBy: [], viewed: [], onView: [], mine: [], limited: [...s.entities] };
         for (const e of s.entities) {
           if (this.authority.of(e) === this.id) {
             own.mine.push(e);
@@ -498,6 +538,14 @@ export class DscCore {
           }
         }
         this.sessions.set(s.id, own);
+        // Its other authorities may not know it (we died before telling them): every one counts it, once.
+        const told = new Set([peer]);
+        for (const e of own.viewed) {
+          const auth = this.authority.of(e);
+          if (told.has(auth)) continue;
+          told.add(auth);
+          if (this.links.get(auth)?.up) this.send(auth, { kind: "update", session: s }, out);
+        }
       }
     }
     // Our entities' counts: to the peer (its view is exact again), and to their other authorisers.
@@ -541,13 +589,19 @@ export class DscCore {
     for (const c of counts) {
       // Only an entity's authoritative DSC speaks for its count.
       if (this.authority.of(c.entity) !== peer) continue;
-      const v = this.viewOf(c.entity);
+      const v = this.viewFor(c.entity);
       v.active = c.active;
       v.overSubscribed = c.overSubscribed;
     }
   }
 
   // ---- helpers ----
+
+  private allHeard(): boolean {
+    for (const link of this.links.values()) if (!link.heard) return false;
+    this.ended.clear();
+    return true;
+  }
 
   private countOf(entity: string): EntityCount {
     const rec = this.records.get(entity);
@@ -563,10 +617,10 @@ export class DscCore {
     return rec;
   }
 
-  private viewOf(entity: string): View {
+  private viewFor(entity: string): View {
     let v = this.views.get(entity);
     if (v === undefined) {
-      v = { active: 0, overSubscribed: 0 };
+      v = { active: 0, overSubscribed: 0, reserved: 0 };
       this.views.set(entity, v);
     }
     return v;
