@@ -2,6 +2,7 @@
 // softswitch or a callee, it takes INVITEs from callers on the network, asks REQ AAA and LDP of its policy server
 // and forwards the calls to its next hop (RFC 3261 §16 for the proxying).
 import type { CopsIntegrityConfig } from "../../protocols/cops/index.js";
+import type { NodeAddresses } from "../drivers/socket-network.js";
 import { SipProxy } from "../roles/sip-proxy.js";
 import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
 
@@ -16,6 +17,8 @@ export interface SipProxyStartOptions extends RoleSocketOptions {
   pdp: string | HostPort;
   /** Where every new INVITE goes (the softswitch, the callee): SIP over UDP. */
   nextHop: string | HostPort;
+  /** Callers known by their SIP/UDP address, by the name records give them; requests from any other loopback source are "caller". */
+  callers?: Record<string, string | HostPort>;
   /** Its Integrity keys, when the policy server has some for it (RFC 2748 §2.2.16). */
   integrity?: CopsIntegrityConfig;
   /** What it decides alone while its policy server is unreachable (RFC 2748 §2.5; default fail-closed). */
@@ -25,8 +28,8 @@ export interface SipProxyStartOptions extends RoleSocketOptions {
 }
 
 /**
- * Starts a SIP proxy on SIP over UDP. Requests from any loopback source are callers (named "caller" in records);
- * the next hop is known by its address.
+ * Starts a SIP proxy on SIP over UDP. Its next hop and its known callers are known by their addresses; requests
+ * from any other loopback source are callers too, answered at their source.
  */
 export async function startSipProxy(options: SipProxyStartOptions): Promise<RoleHandle<SipProxy>> {
   const name = options.name ?? "proxy";
@@ -45,12 +48,17 @@ export async function startSipProxy(options: SipProxyStartOptions): Promise<Role
     ...(options.timerCMs !== undefined ? { timerCMs: options.timerCMs } : {}),
   });
   if (options.integrity) proxy.useCopsIntegrity(options.integrity);
+  const directory: Record<string, NodeAddresses> = {
+    [name]: { host: listen.host, sipUdp: listen.port },
+    [pdpName]: { host: pdp.host, cops: pdp.port },
+    [nextName]: { host: next.host, sipUdp: next.port },
+  };
+  for (const [caller, at] of Object.entries(options.callers ?? {})) {
+    const a = hostPortOf(at, `callers.${caller}`);
+    directory[caller] = { host: a.host, sipUdp: a.port };
+  }
   return startRoleOnSockets(proxy, { sip: true }, {
-    directory: {
-      [name]: { host: listen.host, sipUdp: listen.port },
-      [pdpName]: { host: pdp.host, cops: pdp.port },
-      [nextName]: { host: next.host, sipUdp: next.port },
-    },
+    directory,
     externalSipPeer: { acceptor: name, as: "caller" },
     requestStates: () => ({ [name]: proxy.copsRequestStates }),
     queues: () => ({ [`${name} calls`]: proxy.activeCalls, [`${name} transactions`]: proxy.pendingTransactions }),

@@ -1,0 +1,99 @@
+// One call through roles each started on its own sockets with the start functions: a caller (startUserAgent)
+// → a SIP proxy (startSipProxy) asking a policy server (startPolicyServer, OSP to a clearinghouse started with
+// startClearinghouse, an edge router from startEdgeRouter) → a callee (startUserAgent). The clearinghouse goes
+// away in the middle of the conversation: the usage report is retried until it is back on the same CDR file,
+// and stored there once.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { SqliteCdrStore } from "../../../lib/adapters/cdr-store-sqlite.js";
+import { OspClearinghouseAdapter } from "../../../lib/adapters/osp-clearinghouse-adapter.js";
+import type { CallEvent } from "../../../lib/flow/call-events.js";
+import { startClearinghouse, startEdgeRouter, startPolicyServer, startSipProxy, startUserAgent, type RoleHandle } from "../../../lib/start/index.js";
+import { freePort } from "../../interop/sip-sipp-helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "callgate-start-"));
+const cdrFile = join(dir, "cdr.sqlite");
+const started: RoleHandle[] = [];
+const stores: SqliteCdrStore[] = [];
+
+async function until(what: string, done: () => boolean, ms = 15_000): Promise<void> {
+  for (const end = Date.now() + ms; !done(); ) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function clearinghouseOn(port: number): Promise<RoleHandle> {
+  const store = new SqliteCdrStore(cdrFile);
+  stores.push(store);
+  const ch = await startClearinghouse({ name: "CH", listen: { host: "127.0.0.1", port }, clients: ["POL1"], cdrStore: store });
+  started.push(ch);
+  return ch;
+}
+
+afterAll(async () => {
+  for (const h of started.reverse()) await h.close();
+  for (const s of stores) await s.close().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a call through roles started one by one on loopback", () => {
+  it("is authorised by the clearinghouse, policed, connected and billed once although the clearinghouse was down when it ended", async () => {
+    const chPort = await freePort();
+    const proxyPort = await freePort();
+    const calleePort = await freePort();
+    const callerPort = await freePort();
+    let ch = await clearinghouseOn(chPort);
+    const events: CallEvent[] = [];
+    const pdp = await startPolicyServer({
+      name: "POL1",
+      router: "r1",
+      clearinghouse: new OspClearinghouseAdapter({ peer: "CH", idPrefix: "pol1" }),
+      clearinghouseAt: { host: "127.0.0.1", port: chPort },
+      usageRetryMs: 300,
+    });
+    started.push(pdp);
+    pdp.events.on("*", (e) => events.push(e));
+    const router = await startEdgeRouter({ name: "R1", pdp: pdp.addresses.cops ?? "" });
+    started.push(router);
+    const proxy = await startSipProxy({ name: "SIP1", host: "sip1.example.com", listen: { host: "127.0.0.1", port: proxyPort }, pdp: pdp.addresses.cops ?? "", nextHop: { host: "127.0.0.1", port: calleePort }, callers: { alice: { host: "127.0.0.1", port: callerPort } } });
+    started.push(proxy);
+    const callee = await startUserAgent({
+      name: "bob", host: "bob.example.net", mediaAddress: "192.0.2.20", listen: { host: "127.0.0.1", port: calleePort }, proxy: { host: "127.0.0.1", port: proxyPort },
+      behaviour: () => ({ outcome: "answer", answerDelayMs: 100, durationMs: 0, hangsUp: false }),
+    });
+    started.push(callee);
+    const callId = "through-roles-1@example.com";
+    const caller = await startUserAgent({
+      name: "alice", host: "alice.example.com", mediaAddress: "192.0.2.10", listen: { host: "127.0.0.1", port: callerPort }, proxy: proxy.addresses.sip ?? "",
+      calls: [{ callId, from: "sip:alice@example.com", to: "sip:bob@example.net", startMs: 50, durationMs: 1500, hangUp: "caller" }],
+    });
+    started.push(caller);
+    const callerEvents: CallEvent[] = [];
+    caller.events.on("*", (e) => callerEvents.push(e));
+
+    await until("the call established at the caller", () => callerEvents.some((e) => e.type === "established"));
+    expect(events).toContainEqual(expect.objectContaining({ type: "decision", purpose: "AAA", allow: true, callId }));
+    expect(router.node.classifiers.size).toBeGreaterThan(0);
+    expect(ch.node.answered).toBe(1); // the AuthorisationRequest
+
+    // The clearinghouse goes away in the conversation; the caller hangs up while it is gone.
+    await ch.close();
+    await stores[0]?.close();
+    await until("the caller's BYE answered", () => callerEvents.some((e) => e.type === "terminated"));
+    await until("the usage report retried", () => events.filter((e) => e.type === "usage" && e.reported === "pending").length >= 2);
+    expect(pdp.node.usageBacklog).toBe(1);
+
+    ch = await clearinghouseOn(chPort);
+    await until("the usage confirmed", () => events.some((e) => e.type === "usage" && e.reported === "clearinghouse"));
+    expect(pdp.node.usageBacklog).toBe(0);
+    const cdrs = await (stores[1] as SqliteCdrStore).query();
+    expect(cdrs).toHaveLength(1);
+    expect(cdrs[0]).toMatchObject({ role: "source" });
+    expect(router.node.classifiers.size).toBe(0);
+    expect(proxy.node.activeCalls).toBe(0);
+    expect(pdp.gauges.requestStates()).toEqual({ POL1: 0 });
+  }, 60_000);
+});
