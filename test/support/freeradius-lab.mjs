@@ -18,8 +18,11 @@ export async function freeUdpPort() {
 
 /**
  * Write the configuration under `dir`, start `freeradius -f -d DIR -l LOG` and wait until it is ready.
+ * `authorize` and `authenticate` replace those sections' bodies (default: files and pap); `dictionary` is
+ * appended to the local dictionary (raddb/dictionary).
  * @param {{ dir: string, secret: string, authPort: number, acctPort: number, users?: string,
- *   requireMessageAuthenticator?: boolean, readyTimeoutMs?: number }} options
+ *   requireMessageAuthenticator?: boolean, readyTimeoutMs?: number, authorize?: string, authenticate?: string,
+ *   dictionary?: string }} options
  * @returns {Promise<{ detailFile: string, logFile: string, pid: number | undefined, stop: () => Promise<void> }>}
  */
 export async function startFreeradiusLab(options) {
@@ -40,6 +43,7 @@ export async function startFreeradiusLab(options) {
   const requireMa = options.requireMessageAuthenticator ? "\trequire_message_authenticator = yes\n" : "";
   writeFileSync(join(raddb, "clients.conf"), `client loopback {\n\tipaddr = 127.0.0.1\n\tsecret = ${secret}\n${requireMa}}\n`);
   writeFileSync(join(raddb, "mods-config", "files", "authorize"), options.users ?? "");
+  if (options.dictionary) writeFileSync(join(raddb, "dictionary"), `${readFileSync(join(raddb, "dictionary"), "utf8")}\n${options.dictionary}\n`);
   writeFileSync(
     join(raddb, "mods-enabled", "detail_callgate"),
     `detail detail_callgate {\n\tfilename = ${detailFile}\n\tpermissions = 0600\n\theader = "%t"\n}\n`,
@@ -58,13 +62,10 @@ export async function startFreeradiusLab(options) {
 		port = ${acctPort}
 	}
 	authorize {
-		files
-		pap
+		${options.authorize ?? "files\n\t\tpap"}
 	}
 	authenticate {
-		Auth-Type PAP {
-			pap
-		}
+		${options.authenticate ?? "Auth-Type PAP {\n\t\t\tpap\n\t\t}"}
 	}
 	preacct {
 	}
