@@ -110,6 +110,8 @@ export class FramePort {
     this.closed = true;
     const child = this.bridgeProcess;
     if (child && child.exitCode === null) {
+      // Frames just sent (the PADTs of a stop) are still in the bridge's socket: let it write them out.
+      if (this.counts.sent > 0) await new Promise((r) => setTimeout(r, 200));
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       child.kill("SIGTERM");
       await exited;

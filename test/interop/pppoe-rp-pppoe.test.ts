@@ -3,7 +3,7 @@
 // this test creates. Raw frames cross into node through socat (a packet
 // socket on the near end, one UDP datagram on loopback per frame). tshark then reads every frame of the
 // exchange, and a frame of every kind our codec writes, without a malformed or error flag.
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
@@ -11,12 +11,11 @@ import type { Socket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PppoeDiscoveryClient, PppoeDiscoveryServer, decodePppoeFrame, encodePppoeFrame } from "../../protocols/pppoe/index.js";
 import type { PppoeAction, PppoeClientEvent, PppoeFrame, PppoeServerEvent } from "../../protocols/pppoe/index.js";
+import { flaggedFrames, pcapOf, run, tsharkFields, vethPair } from "../support/pppoe-lab.js";
 
-const run = promisify(execFile);
 const suffix = randomBytes(3).toString("hex");
 const NETNS = `cgpppoe-${suffix}`;
 const NEAR = `cgpa${suffix}`; // in this namespace, where socat reads and writes raw frames
@@ -24,34 +23,6 @@ const FAR = `cgpb${suffix}`; // in NETNS, where rp-pppoe runs
 const HOST_NEAR = `cgpc${suffix}`; // our Host's end
 const HOST_FAR = `cgpd${suffix}`; // pppoe-server's end, in NETNS
 const AC_NAME = "callgate-test-ac";
-
-/** pcap (LINKTYPE_ETHERNET) of whole frames, in order. */
-function pcapOf(frames: Buffer[]): Buffer {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(1, 20);
-  const records = frames.flatMap((frame, i) => {
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1_700_000_000 + i, 0);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    return [rec, frame];
-  });
-  return Buffer.concat([header, ...records]);
-}
-
-function tsharkFields(pcap: string, fields: string[]): string[][] {
-  const out = execFileSync("tshark", ["-r", pcap, "-T", "fields", "-E", "separator=|", "-E", "occurrence=f", ...fields.flatMap((f) => ["-e", f])], { encoding: "utf8" });
-  return out.trim().split("\n").map((line) => line.split("|"));
-}
-
-/** Frames tshark flags as malformed or with an expert error. */
-function flaggedFrames(pcap: string): string {
-  return execFileSync("tshark", ["-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity >= error"], { encoding: "utf8" }).trim();
-}
 
 let dir = "";
 let socat: ChildProcess | undefined;
@@ -61,20 +32,11 @@ let acMac = "";
 const wire: Buffer[] = [];
 const events: PppoeServerEvent[] = [];
 
-/** A veth pair: `near` here, `far` in NETNS, both up, without IPv6 so only the test's frames cross it. */
-async function vethPair(near: string, far: string): Promise<void> {
-  await run("ip", ["link", "add", near, "type", "veth", "peer", "name", far, "netns", NETNS]);
-  await run("sysctl", ["-qw", `net.ipv6.conf.${near}.disable_ipv6=1`]);
-  await run("ip", ["netns", "exec", NETNS, "sysctl", "-qw", `net.ipv6.conf.${far}.disable_ipv6=1`]);
-  await run("ip", ["link", "set", near, "up"]);
-  await run("ip", ["-n", NETNS, "link", "set", far, "up"]);
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "pppoe-rp-"));
   await run("ip", ["netns", "add", NETNS]);
-  await vethPair(NEAR, FAR);
-  await vethPair(HOST_NEAR, HOST_FAR);
+  await vethPair(NEAR, FAR, NETNS);
+  await vethPair(HOST_NEAR, HOST_FAR, NETNS);
   acMac = readFileSync(`/sys/class/net/${NEAR}/address`, "utf8").trim();
   server = new PppoeDiscoveryServer({ mac: acMac, acName: AC_NAME, cookieSecret: randomBytes(32) });
 
