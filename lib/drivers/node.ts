@@ -2,10 +2,24 @@
 // run the timers and record every message; nodes read time only from the events they are given.
 import type { Protocol } from "./message-record.js";
 
+/** Where a node's SIP is reached (RFC 3261 §18.2.1 sent-by, §16.6 step 4 Record-Route): its listener, as peers dial it. */
+export interface SipListenAddress {
+  host: string;
+  port: number;
+  transport: "UDP" | "TCP" | "TLS";
+}
+
 export type NodeEvent =
-  | { type: "start"; now: number }
-  /** `callId` and `label` are the sender's call and message label when the driver knows them (hints for records and diagnostics, never for decisions). */
-  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string; label?: string }
+  /**
+   * `sip`: the node's SIP listener, once the driver has bound it (the in-memory driver gives none); `sipPeers`: the
+   * SIP address ("host:port") of each peer in another process, by name.
+   */
+  | { type: "start"; now: number; sip?: SipListenAddress; sipPeers?: Record<string, string> }
+  /**
+   * `callId` and `label` are the sender's call and message label when the driver knows them (hints for records and
+   * diagnostics, never for decisions); `source` is the address the bytes came from (RFC 3581 §4 received/rport).
+   */
+  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string; label?: string; source?: { host: string; port: number } }
   | { type: "timer"; now: number; key: string }
   /** The peer of a COPS/HTTP connection went away (network driver) or was declared down (memory driver). */
   | { type: "peer-down"; now: number; proto: Protocol; peer: string }

@@ -16,7 +16,7 @@ import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits, type 
 import { limitHttpServer } from "../../protocols/net/http-limits.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "../../protocols/osp/xml-tree.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
-import type { FlowNode, NodeAction, NodeEvent, SendAction } from "./node.js";
+import type { FlowNode, NodeAction, NodeEvent, SendAction, SipListenAddress } from "./node.js";
 import { certifiedAs, tlsClientOptions, tlsFor, tlsServerOptions, type SocketTlsOptions } from "./socket-tls.js";
 
 const LOOPBACK = "127.0.0.1";
@@ -148,6 +148,8 @@ export class SocketNetwork<E = unknown> {
   private readonly udpOwner = new Map<number, string>();
   /** SIP/UDP sources ("host:port") of nodes in other processes. */
   private readonly remoteUdp = new Map<string, string>();
+  /** SIP stream listeners ("host:port") of nodes in other processes, as their Vias name them. */
+  private readonly remoteStreamSip = new Map<string, string>();
   private readonly tcpClientOwner = new Map<number, Link>();
   private readonly links = new Map<string, Link>();
   /** Every node's timers, keyed "node\0key": one armed setTimeout for the earliest deadline. */
@@ -228,12 +230,32 @@ export class SocketNetwork<E = unknown> {
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.listenHttp(name);
       ep.bound = { sipUdp: boundAddress(ep.udp), sipTcp: boundAddress(ep.sipTcp), cops: boundAddress(ep.cops), osp: boundAddress(ep.http) };
     }
+    const sipPeers: Record<string, string> = {};
     for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
-      if (!this.nodes.has(name) && d.sipUdp !== undefined) this.remoteUdp.set(`${d.host}:${d.sipUdp}`, name);
+      if (this.nodes.has(name)) continue;
+      if (d.sipUdp !== undefined) this.remoteUdp.set(`${d.host}:${d.sipUdp}`, name);
+      // A stream peer names itself by the sent-by of its first request's top Via (RFC 3261 §18.2.1).
+      for (const port of [d.sipTcp, d.sipTls]) if (port !== undefined) this.remoteStreamSip.set(`${d.host}:${port}`, name);
+      const port = this.streamSip ? (this.opts.sipTransport === "tls" ? d.sipTls : d.sipTcp) : d.sipUdp;
+      if (port !== undefined) sipPeers[name] = `${d.host}:${port}`;
     }
+    const peers = Object.keys(sipPeers).length > 0 ? { sipPeers } : {};
     this.t0 = performance.now() - (this.opts.wallClock ? Date.now() : 0);
     this.scheduleDownWindows();
-    for (const name of this.nodes.keys()) this.dispatch(name, { type: "start", now: this.opts.wallClock ? this.now : 0 });
+    for (const name of this.nodes.keys()) {
+      const sip = this.sipListenAddress(name);
+      this.dispatch(name, { type: "start", now: this.opts.wallClock ? this.now : 0, ...(sip ? { sip } : {}), ...peers });
+    }
+  }
+
+  /** The SIP listener a node's peers reach it on: the stream listener when SIP runs over TCP/TLS, else its UDP socket. */
+  private sipListenAddress(name: string): SipListenAddress | undefined {
+    const bound = this.endpoints.get(name)?.bound;
+    const stream = this.streamSip ? bound?.sipTcp : undefined;
+    const a = stream ?? bound?.sipUdp;
+    if (!a) return undefined;
+    const transport = stream === undefined ? "UDP" : this.opts.sipTransport === "tls" ? "TLS" : "TCP";
+    return { host: a.host, port: a.port, transport };
   }
 
   async stop(): Promise<void> {
@@ -279,9 +301,10 @@ export class SocketNetwork<E = unknown> {
   }
 
   /** `hint`: the sender's call id when this process sent the message (a TCP link's order, a fingerprint, the HTTP exchange). */
-  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean): void {
+  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: { host: string; port: number }): void {
     const event: NodeEvent = { type: "deliver", now: this.now, proto, from, bytes };
     if (hint !== undefined) event.callId = hint; // none for a message from another process: no node decides on it
+    if (source !== undefined) event.source = source;
     this.dispatch(to, event, intercept);
   }
 
@@ -391,7 +414,7 @@ export class SocketNetwork<E = unknown> {
       sock.on("error", (err) => this.opts.onError?.(`${name} udp`, err));
       sock.on("message", (msg, rinfo) => {
         const from = this.udpOwner.get(rinfo.port) ?? this.remoteUdp.get(`${rinfo.address}:${rinfo.port}`);
-        if (from !== undefined) this.deliver("SIP", from, name, msg, this.takeHint("SIP", from, name, msg));
+        if (from !== undefined) this.deliver("SIP", from, name, msg, this.takeHint("SIP", from, name, msg), undefined, { host: rinfo.address, port: rinfo.port });
         else if (this.opts.externalSipPeer?.acceptor === name && isLoopback(rinfo.address)) this.fromExternal(name, sock, msg, rinfo);
       });
       sock.once("error", reject);
@@ -419,7 +442,7 @@ export class SocketNetwork<E = unknown> {
     }
     const transport = { kind: "udp" as const, src: rinfo.address, srcPort: rinfo.port, dst: LOOPBACK, dstPort: sock.address().port };
     this.record(peer, { type: "send", proto: "SIP", to: acceptor, bytes: msg, label, callId }, transport);
-    this.deliver("SIP", peer, acceptor, msg, undefined);
+    this.deliver("SIP", peer, acceptor, msg, undefined, undefined, { host: rinfo.address, port: rinfo.port });
   }
 
   /** Where a message to the external peer goes: a response by its top Via (RFC 3261 §18.2.2, RFC 3581 rport), a request to the last source. */
@@ -549,7 +572,9 @@ export class SocketNetwork<E = unknown> {
   private onFrames(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, link: Link, dir: 0 | 1, sock: Socket): void {
     const [from, to] = dir === 0 ? [link.connector, link.acceptor] : [link.acceptor, link.connector];
     const list = this.frame(frames, chunk, from, to, link.proto, sock);
-    if (list) for (const f of list) this.deliver(link.proto, from, to, f, link.hints[dir].shift());
+    if (!list) return;
+    const source = link.proto === "SIP" ? { host: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 } : undefined;
+    for (const f of list) this.deliver(link.proto, from, to, f, link.hints[dir].shift(), undefined, source);
   }
 
   private frame(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): Buffer[] | undefined {
@@ -597,7 +622,7 @@ export class SocketNetwork<E = unknown> {
       port: sock.remotePort ?? 0,
       linked: (name) => this.links.has(`${proto}|${name}|${acceptor}`),
     };
-    const peer = this.opts.identifyTcpPeer?.(proto, acceptor, first, source);
+    const peer = (proto === "SIP" ? this.sipPeerOfVia(first) : undefined) ?? this.opts.identifyTcpPeer?.(proto, acceptor, first, source);
     if (typeof peer === "object") {
       // Refused as its protocol says (a COPS CC with Error); a link the peer name already has is left alone.
       this.opts.onDrop?.(proto, peer.cause, `${source.address}:${source.port}`);
@@ -617,8 +642,22 @@ export class SocketNetwork<E = unknown> {
     const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [], hints: [[], []] };
     this.dropLink(this.links.get(`${proto}|${peer}|${acceptor}`));
     this.links.set(`${proto}|${peer}|${acceptor}`, link);
-    for (const f of list) this.deliver(proto, peer, acceptor, f, undefined);
+    const from = proto === "SIP" ? { host: source.address, port: source.port } : undefined;
+    for (const f of list) this.deliver(proto, peer, acceptor, f, undefined, undefined, from);
     return link;
+  }
+
+  /** The peer whose stream listener the top Via of a first request names as its sent-by (RFC 3261 §18.2.1). */
+  private sipPeerOfVia(first: Buffer): string | undefined {
+    if (this.remoteStreamSip.size === 0) return undefined;
+    try {
+      const m = parseSipMessage(first);
+      if ("status" in m) return undefined;
+      const via = m.topVia;
+      return this.remoteStreamSip.get(`${via.host}:${via.port ?? (via.transport.toUpperCase() === "TLS" ? 5061 : 5060)}`);
+    } catch {
+      return undefined; // not a request whose Via can be read: the deployment's own rule judges it
+    }
   }
 
   private linkFor(proto: Protocol, from: string, to: string): Link | undefined {

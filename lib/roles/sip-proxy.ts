@@ -20,14 +20,24 @@ import {
   buildRequest,
   buildResponse,
   headerNameMatches,
+  isLocalUri,
+  loopDetectionHash,
   parseSipUri,
   parseViaValue,
+  postprocessStrictRoute,
+  preprocessRoute,
+  proxyBranch,
+  recordRouteValue,
   splitTopLevelCommas,
+  stampReceived,
+  validateProxyRequest,
   SipResponse,
+  type ProxyIdentity,
   type SipHeader,
+  type TransportProtocol,
 } from "../../protocols/sip/index.js";
 import { randomInt } from "node:crypto";
-import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
+import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent, SipListenAddress } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
@@ -41,6 +51,7 @@ const TOKEN_HEADER_KEY = "p-osp-auth-token";
 
 export interface SipProxyOptions {
   name: string;
+  /** Its name in the ladder and its COPS PEPID; its Via and Record-Route until the driver gives it a listener. */
   host: string;
   /** The policy server (COPS PDP) of this proxy. */
   pdp: string;
@@ -131,10 +142,15 @@ export class SipProxy implements FlowNode<CallEvent> {
   private copsIntegrity: CopsIntegrityConfig | undefined;
   private readonly calls = new Map<string, ProxyCall>();
   private readonly byHandle = new Map<number | string, ProxyCall>();
-  /** Top Via and Record-Route values of this proxy (RFC 3261 §16.6 steps 4 and 8), built once. */
-  private readonly viaPrefix: string;
-  private readonly recordRoute: string;
-  private readonly ownRoute: string;
+  /** Top Via and Record-Route values of this proxy (RFC 3261 §16.6 steps 4 and 8), built once its address is known. */
+  private viaPrefix: string;
+  /** ";rport" once the proxy has a real listener (RFC 3581 §3: responses to the port it sent from). */
+  private viaSuffix = "";
+  private recordRoute: string;
+  /** The URIs that name this proxy (§16.4): its listener, and its host name as an alias. */
+  private identity: ProxyIdentity;
+  /** Sent-by of this proxy's own Vias (a response whose top Via is this one is for this proxy, §18.1.2). */
+  private sentBy: { host: string; port: number | undefined };
 
   private ids: SipIds;
   /** The watch timer is armed (one per proxy, see watch()). */
@@ -147,11 +163,31 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.ids = opts.ids ?? new SipIds();
     this.viaPrefix = `SIP/2.0/${opts.transport ?? "UDP"} ${opts.host};branch=`;
     this.recordRoute = `<sip:${opts.host};lr>`;
-    this.ownRoute = `sip:${opts.host}`;
+    this.identity = { addresses: [], aliases: [opts.host] };
+    this.sentBy = { host: opts.host.toLowerCase(), port: undefined };
     const sipOpts: { reliable: boolean; t1?: number } = { reliable: opts.transport === "TCP" || opts.transport === "TLS" };
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
     this.cops = this.makeLink();
+  }
+
+  /**
+   * The listener peers reach this proxy on: its Via says host:port and asks for rport (RFC 3261 §18.2.1, RFC 3581
+   * §3), its Record-Route names it by that URI (§16.6 step 4), and a Route naming it is its own (§16.4).
+   */
+  listenOn(a: SipListenAddress): void {
+    const host = a.host.includes(":") ? `[${a.host}]` : a.host;
+    const protocol = a.transport.toLowerCase() as TransportProtocol;
+    this.viaPrefix = `SIP/2.0/${a.transport} ${host}:${a.port};branch=`;
+    this.viaSuffix = ";rport";
+    this.recordRoute = recordRouteValue({ protocol, host: a.host, port: a.port });
+    this.identity = { addresses: [{ protocol, host: a.host, port: a.port }], aliases: [this.opts.host] };
+    this.sentBy = { host: a.host.toLowerCase(), port: a.port };
+  }
+
+  /** The URI this proxy is reached at (its Record-Route without the angle brackets). */
+  get sipUri(): string {
+    return this.recordRoute.slice(1, -1);
   }
 
   /** Signs every COPS message with these keys (RFC 2748 §2.2.16); called before the node starts. */
@@ -182,7 +218,10 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.cops.machine.startHandlesAt(randomInt(1, 0xffffffff));
   }
 
-  /** The roles' SIP hosts (role → host): in-dialog requests of a call this proxy does not hold (it restarted) follow their Route set. */
+  /**
+   * The roles' SIP hosts or host:port addresses (role → host): in-dialog requests of a call this proxy does not hold
+   * (it restarted) follow their Route set, responses their Via.
+   */
   setPeerHosts(hostsByRole: Readonly<Record<string, string>>): void {
     for (const [role, host] of Object.entries(hostsByRole)) this.peerByHost.set(host.toLowerCase(), role);
   }
@@ -196,10 +235,12 @@ export class SipProxy implements FlowNode<CallEvent> {
   handle(ev: NodeEvent): NodeAction[] {
     switch (ev.type) {
       case "start":
+        if (ev.sip !== undefined) this.listenOn(ev.sip);
+        if (ev.sipPeers !== undefined) this.setPeerHosts(ev.sipPeers);
         return this.cops.start(ev.now);
       case "deliver":
         if (ev.proto === "COPS") return ev.from === this.opts.pdp ? this.cops.deliver(ev.bytes, ev.now) : [];
-        if (ev.proto === "SIP") return this.onSip(ev.bytes, ev.from, ev.now);
+        if (ev.proto === "SIP") return this.onSip(ev.bytes, ev.from, ev.now, ev.source);
         return [];
       case "timer":
         if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
@@ -215,9 +256,19 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   // ---- SIP ----
 
-  private onSip(bytes: Buffer, from: string, now: number): NodeAction[] {
+  private onSip(bytes: Buffer, from: string, now: number, source: { host: string; port: number } | undefined): NodeAction[] {
     const { actions, inbound } = this.sip.receive(bytes, from, now);
     if (!inbound) return actions;
+    if (inbound.kind !== "stray-response") {
+      const req = inbound.request;
+      if (source !== undefined) stampSource(req, source);
+      // RFC 3261 §16.4: a strict router's Request-URI put right, the Route values naming this proxy removed.
+      try {
+        preprocessRoute(req, this.identity);
+      } catch {
+        // an unreadable Route set: forwarded as it is, the next hop judges it
+      }
+    }
     let more: NodeAction[];
     switch (inbound.kind) {
       case "request": {
@@ -241,8 +292,11 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   private onInvite(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
     if (this.calls.has(req.callId)) return [];
-    const maxForwards = req.maxForwards ?? 70;
-    if (maxForwards <= 0) return this.sip.respond(serverTx, buildResponse(req, 483), now); // RFC 3261 §16.3
+    // RFC 3261 §16.3: syntax, URI scheme, Max-Forwards (483), loop detection (482), Proxy-Require (420)
+    const failure = validateProxyRequest(req, { identity: this.identity });
+    if (failure !== undefined) {
+      return this.sip.respond(serverTx, buildResponse(req, failure.status, failure.reason, { toTag: this.ids.nextTag(), extraHeaders: failure.headers ?? [] }), now);
+    }
     const handle = this.cops.machine.allocateHandle();
     const tokenText = req.getHeader(TOKEN_HEADER);
     const setup: ProxySetup = {
@@ -294,7 +348,8 @@ export class SipProxy implements FlowNode<CallEvent> {
   private forwardInvite(call: ProxyCall, token: Buffer | undefined, now: number): NodeAction[] {
     const setup = call.setup;
     if (!setup) return [];
-    const branch = this.ids.nextBranch();
+    // RFC 3261 §16.6 step 8: the branch carries the loop-detection hash (§16.3 step 4 reads it back)
+    const branch = proxyBranch(loopDetectionHash(setup.invite), 0, `${this.ids.nextBranch().slice(7)}.`);
     const fwd = this.forwardCopy(setup.invite, branch, true, token === undefined ? undefined : token.toString("base64"));
     setup.forwarded = fwd;
     call.phase = "proceeding";
@@ -351,7 +406,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     call.phase = "ending";
     const bye = (uri: string, from: string, to: string, cseq: number, peer: string): NodeAction[] => {
       const branch = this.ids.nextBranch();
-      const req = buildRequest({ method: "BYE", uri, from, to, callId: call.callId, cseq, via: this.viaPrefix + branch, maxForwards: 70 });
+      const req = buildRequest({ method: "BYE", uri, from, to, callId: call.callId, cseq, via: this.viaPrefix + branch + this.viaSuffix, maxForwards: 70 });
       return this.sip.sendRequest(req, peer, now, { onResponse: () => [] }, branch);
     };
     // The addresses of record are in the LDP ClientSI this proxy keeps for REQ noLDP; the tags name the dialog.
@@ -392,18 +447,19 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   /**
    * The request as this proxy forwards it (RFC 3261 §16.6), built in one pass over the headers: own Via on top
-   * (step 8), Record-Route for an INVITE (step 4), Max-Forwards decremented (step 3), the top Route removed when
-   * it names this proxy (§16.4), the authorisation token header replaced by `token` (or dropped). Header order
-   * is that of the received request; the body is shared (messages are not modified after they are built).
+   * (step 8), Record-Route for an INVITE (step 4), Max-Forwards decremented (step 3), the authorisation token
+   * header replaced by `token` (or dropped); a strict router next gets the Request-URI it expects (step 6). The
+   * Route values naming this proxy are gone already (§16.4, on receipt). Header order is that of the received
+   * request; the body is shared (messages are not modified after they are built).
    */
   private forwardCopy(req: SipRequest, branch: string, invite: boolean, token: string | undefined): SipRequest {
     const hs = req.headers;
     const out: SipHeader[] = [];
-    const via = { name: "Via", value: this.viaPrefix + branch };
+    const via = { name: "Via", value: this.viaPrefix + branch + this.viaSuffix };
     let viaDone = false;
     let rrDone = !invite;
     let mfDone = false;
-    let routeChecked = false;
+    let strictCheck = false;
     const maxForwards = String((req.maxForwards ?? 70) - 1);
     for (let i = 0; i < hs.length; i++) {
       const h = hs[i]!;
@@ -420,14 +476,8 @@ export class SipProxy implements FlowNode<CallEvent> {
         continue;
       } else if (invite && headerNameMatches(name, TOKEN_HEADER_KEY)) {
         continue;
-      } else if (!routeChecked && headerNameMatches(name, "route")) {
-        routeChecked = true;
-        // RFC 3261 §16.4: loose routing, pop the top Route value (one element of a comma list) if it is ours
-        const parts = h.value.indexOf(",") >= 0 ? splitTopLevelCommas(h.value, name) : undefined;
-        if ((parts === undefined ? h.value : parts[0]!).includes(this.ownRoute)) {
-          if (parts !== undefined && parts.length > 1) out.push({ name, value: parts.slice(1).join(", ") });
-          continue;
-        }
+      } else if (!strictCheck && headerNameMatches(name, "route")) {
+        strictCheck = h.value.indexOf(";lr") < 0; // §16.6 step 6 only when the next hop may be a strict router
       }
       out.push(h); // header records are shared: neither message is edited in place
     }
@@ -436,7 +486,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (!rrDone) out.unshift({ name: "Record-Route", value: this.recordRoute });
     if (!mfDone) out.push({ name: "Max-Forwards", value: maxForwards });
     if (token !== undefined) out.push({ name: TOKEN_HEADER, value: token });
-    return new SipRequest(req.method, req.uri, out, req.body, req.version);
+    const fwd = new SipRequest(req.method, req.uri, out, req.body, req.version);
+    if (strictCheck) postprocessStrictRoute(fwd);
+    return fwd;
   }
 
   private onInviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
@@ -509,11 +561,13 @@ export class SipProxy implements FlowNode<CallEvent> {
   private forwardByVia(res: SipResponse): NodeAction[] {
     if (this.peerByHost.size === 0) return [];
     try {
-      if (res.topVia.host.toLowerCase() !== this.opts.host) return [];
+      const top = res.topVia;
+      if (top.host.toLowerCase() !== this.sentBy.host || top.port !== this.sentBy.port) return [];
       const up = upstreamCopy(res);
       const next = up.getHeaders("Via")[0];
-      const host = next === undefined ? undefined : parseViaValue(next)[0]?.host;
-      const to = host === undefined ? undefined : this.peerByHost.get(host.toLowerCase());
+      const via = next === undefined ? undefined : parseViaValue(next)[0];
+      const host = via?.host.toLowerCase();
+      const to = host === undefined ? undefined : ((via?.port !== undefined ? this.peerByHost.get(`${host}:${via.port}`) : undefined) ?? this.peerByHost.get(host));
       return to === undefined || to === this.name ? [] : [sipSend(to, up)];
     } catch {
       return []; // a Via that does not parse: nowhere to send it
@@ -556,11 +610,11 @@ export class SipProxy implements FlowNode<CallEvent> {
    */
   private routeTarget(req: SipRequest): string | undefined {
     try {
-      const routes = req.route;
-      const first = routes[0]?.uri;
-      const next = first !== undefined && typeof first !== "string" && first.host.toLowerCase() === this.opts.host ? routes[1] : routes[0];
-      const host = next === undefined ? parseSipUri(req.uri).host : typeof next.uri === "string" ? undefined : next.uri.host;
-      const role = host === undefined ? undefined : this.peerByHost.get(host.toLowerCase());
+      const next = req.route[0]; // this proxy's own Route values are gone already (§16.4)
+      const uri = next === undefined ? parseSipUri(req.uri) : typeof next.uri === "string" ? undefined : next.uri;
+      if (uri === undefined || isLocalUri(uri, this.identity)) return undefined;
+      const host = uri.host.toLowerCase();
+      const role = (uri.port !== undefined ? this.peerByHost.get(`${host}:${uri.port}`) : undefined) ?? this.peerByHost.get(host);
       return role === this.name ? undefined : role;
     } catch {
       return undefined; // an unreadable Route or Request-URI: the request is answered 481 like any unknown call
@@ -762,8 +816,8 @@ export class SipProxy implements FlowNode<CallEvent> {
     const contact = ok.contact;
     const target = contact !== "*" && contact[0] && contact[0].uri ? uriText(contact[0].uri) : fwd.uri;
     const base = { uri: target, from: fwd.getHeader("From") ?? "", to: ok.getHeader("To") ?? "", callId: call.callId };
-    const ack = buildRequest({ ...base, method: "ACK", cseq: fwd.cseq.seq, via: { host: this.opts.host, transport: this.opts.transport ?? "UDP" } });
-    const bye = buildRequest({ ...base, method: "BYE", cseq: fwd.cseq.seq + 1, via: { host: this.opts.host, transport: this.opts.transport ?? "UDP" } });
+    const ack = buildRequest({ ...base, method: "ACK", cseq: fwd.cseq.seq, via: this.viaPrefix + this.ids.nextBranch() + this.viaSuffix });
+    const bye = buildRequest({ ...base, method: "BYE", cseq: fwd.cseq.seq + 1, via: this.viaPrefix + this.ids.nextBranch() + this.viaSuffix });
     return [sipSend(call.downstream, ack), ...this.sip.sendRequest(bye, call.downstream, now, { onResponse: () => [] })];
   }
 
@@ -844,3 +898,18 @@ function isIpv4(a: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(a);
 }
 
+
+/**
+ * RFC 3261 §18.2.1, RFC 3581 §4: the top Via of a request received from `source` gets received (and rport when
+ * asked), so responses and the next hops' records name where the request really came from.
+ */
+function stampSource(req: SipRequest, source: { host: string; port: number }): void {
+  const hs = req.headers;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    if (!headerNameMatches(h.name, "via")) continue;
+    const stamped = stampReceived(h.value, req.topVia, source);
+    if (stamped !== undefined) hs[i] = { name: h.name, value: stamped };
+    return;
+  }
+}
