@@ -22,6 +22,7 @@ export const SipAaaTlv = {
   RequestedClass: 5,
   OspToken: 6,
   ConnectedMs: 7,
+  ProxyAuthorization: 8,
   Reason: 16,
   Token: 17,
   TimeLimit: 18,
@@ -53,6 +54,8 @@ export interface SipAaaRequestInfo {
   ospToken?: Buffer;
   /** REQ noLDP: milliseconds the call was connected at the PEP, from the 2xx it relayed to the BYE. */
   connectedMs?: number;
+  /** REQ AAA: the INVITE's Proxy-Authorization value for the PEP's realm (RFC 3261 §22.3), as text. */
+  proxyAuthorization?: string;
 }
 
 export interface SipAaaDecisionInfo {
@@ -184,6 +187,8 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
   const classLength = info.requestedClass === undefined ? 0 : utf8Length(info.requestedClass);
   if (info.requestedClass !== undefined) total += checkTlvValue(SipAaaTlv.RequestedClass, classLength);
   if (info.ospToken) total += checkTlvValue(SipAaaTlv.OspToken, info.ospToken.length);
+  const authorizationLength = info.proxyAuthorization === undefined ? 0 : utf8Length(info.proxyAuthorization);
+  if (info.proxyAuthorization !== undefined) total += checkTlvValue(SipAaaTlv.ProxyAuthorization, authorizationLength);
   if (info.connectedMs !== undefined) total += CONNECTED_TLV_LENGTH;
   const out = Buffer.allocUnsafe(total);
   let p = writeTextTlv(SipAaaTlv.CallId, info.callId, callIdLength, out, 0);
@@ -196,6 +201,7 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
   }
   if (info.requestedClass !== undefined) p = writeTextTlv(SipAaaTlv.RequestedClass, info.requestedClass, classLength, out, p);
   if (info.ospToken) p = writeBytesTlv(SipAaaTlv.OspToken, info.ospToken, out, p);
+  if (info.proxyAuthorization !== undefined) p = writeTextTlv(SipAaaTlv.ProxyAuthorization, info.proxyAuthorization, authorizationLength, out, p);
   if (info.connectedMs !== undefined) writeConnectedTlv(info.connectedMs, out, p);
   return out;
 }
@@ -232,6 +238,7 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   let requestedClass: string | undefined;
   let ospToken: Buffer | undefined;
   let connectedMs: number | undefined;
+  let proxyAuthorization: string | undefined;
   const flows: SipAaaMediaFlow[] = [];
   for (let offset = 0; offset < data.length; ) {
     const end = tlvValueEnd(data, offset);
@@ -256,6 +263,9 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
       case SipAaaTlv.OspToken:
         ospToken = data.subarray(start, end); // a view into the message
         break;
+      case SipAaaTlv.ProxyAuthorization:
+        proxyAuthorization = utf8(data, start, end, offset);
+        break;
       case SipAaaTlv.ConnectedMs: {
         const ms = end - start === 8 ? data.readBigUInt64BE(start) : -1n;
         if (ms < 0n || ms > BigInt(Number.MAX_SAFE_INTEGER)) throw new CopsDecodeError("bad-client-si", offset, "connected time TLV must be 8 octets of at most 2^53-1 ms");
@@ -276,6 +286,7 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   if (requestedClass !== undefined) info.requestedClass = requestedClass;
   if (ospToken !== undefined) info.ospToken = ospToken;
   if (connectedMs !== undefined) info.connectedMs = connectedMs;
+  if (proxyAuthorization !== undefined) info.proxyAuthorization = proxyAuthorization;
   return info;
 }
 
