@@ -21,6 +21,10 @@ const SUMMARIES: Record<string, string> = {
   proxy: "a stateful SIP proxy between listeners and a next hop",
   clearinghouse: "the OSP clearinghouse over HTTP(S); export its CDRs",
   parse: "parse a SIP message file and show each header's typed decoding",
+  quota: "show or export a policy server's quota counters",
+  "radius-proxy": "a RADIUS proxy routing by realm to the master and its clients",
+  "pppoe-server": "a PPPoE server (Discovery, PPP LCP, PAP/CHAP, IPCP)",
+  "pppoe-concentrator": "an access concentrator: end users' lines in, PPPoE out",
 };
 
 function listCommands(): string[] {

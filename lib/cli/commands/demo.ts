@@ -8,16 +8,19 @@ import { runCalls, type RunResult, type TopologyOptions } from "../../flow/run-c
 import { matchFlow } from "../../replay/flow-match.js";
 import { renderLadderHtml } from "../../replay/html-ladder.js";
 import { toJsonLines } from "../../replay/ladder-json.js";
+import { legendLines } from "../../replay/legend.js";
 import { colorWanted, renderLadderText } from "../../replay/ladder-text.js";
 import { writePcap } from "../../replay/pcap-writer.js";
 
-const USAGE = `usage: callgate demo [--memory] [--no-clearinghouse] [--tcp] [--callee-hangs-up] [--all] [--out DIR] [--no-color]
+const USAGE = `usage: callgate demo [--memory] [--no-clearinghouse] [--tcp] [--callee-hangs-up] [--all] [--out DIR] [--no-color] [--no-legend]
   --memory            in-memory driver with a virtual clock instead of loopback sockets
   --no-clearinghouse  the policy servers decide alone (no OSP on the wire)
   --tcp               SIP over TCP instead of UDP
   --callee-hangs-up   the callee sends the BYE (FIG. 6 mirrored)
   --all               also show connection messages (COPS OPN/CAT/KA, the routers' configuration)
-  --out DIR           where ladder.html, call.pcap and ladder.jsonl go (default: out)`;
+  --out DIR           where ladder.html, call.pcap and ladder.jsonl go (default: out)
+  --no-color          no ANSI colours in the ladder
+  --no-legend         do not print what the roles and message labels mean`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -29,14 +32,20 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const known = new Set(["--memory", "--no-clearinghouse", "--tcp", "--callee-hangs-up", "--all", "--out", "--no-color"]);
+  const known = new Set(["--memory", "--no-clearinghouse", "--tcp", "--callee-hangs-up", "--all", "--out", "--no-color", "--no-legend"]);
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? "";
     if (!known.has(a)) {
       console.error(`callgate demo: unknown option '${a}'\n${USAGE}`);
       return 2;
     }
-    if (a === "--out") i++;
+    if (a === "--out") {
+      if (args[i + 1] === undefined || args[i + 1]!.startsWith("-")) {
+        console.error(`callgate demo: --out wants a directory\n${USAGE}`);
+        return 2;
+      }
+      i++;
+    }
   }
   const noClearinghouse = args.includes("--no-clearinghouse");
   const driver = args.includes("--memory") ? "memory" : "net";
@@ -57,6 +66,7 @@ export async function run(args: string[]): Promise<number> {
 
   const color = colorWanted(process.stdout, process.env, args.includes("--no-color"));
   console.log(renderLadderText(shown, { color }));
+  if (!args.includes("--no-legend")) console.log(`${legendLines(shown).join("\n")}\n`);
 
   const mine = result.records.filter((r) => r.callId === callId);
   const bye = mine.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
