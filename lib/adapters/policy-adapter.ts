@@ -13,6 +13,8 @@ export interface AaaQuery {
   callee: string;
   flows: MediaFlow[];
   now: number;
+  /** The INVITE's Proxy-Authorization for the proxy's realm (REQ AAA TLV 8), when the proxy challenges callers. */
+  proxyAuthorization?: string;
 }
 
 export interface AaaVerdict {

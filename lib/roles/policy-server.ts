@@ -86,6 +86,8 @@ interface PolicyCall {
   token: Buffer | undefined;
   /** The AuthorisationRequest awaiting its answer, if any. */
   correlation: string | undefined;
+  /** The caller's credentials from REQ AAA (TLV 8), until the policy adapter has seen them. */
+  proxyAuthorization: string | undefined;
   caller: string;
   callee: string;
   flows: readonly SipAaaMediaFlow[];
@@ -366,7 +368,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       call = {
         // Every field set here, so the record keeps one shape and no out-of-object property store.
         callId: info.callId === this.deliveredCallId ? this.deliveredCallId : info.callId, pep: peer, handle: key, phase: "authorising", authorised: false, local: false,
-        transactionId: undefined, token: info.ospToken, correlation: undefined,
+        transactionId: undefined, token: info.ospToken, correlation: undefined, proxyAuthorization: info.proxyAuthorization,
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
         syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0, policyLimitS: 0,
@@ -427,7 +429,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   // ---- AAA ----
 
   private authorise(call: PolicyCall, now: number): NodeAction[] {
-    const verdict = this.opts.policy.decideAaa({ callId: call.callId, side: this.opts.side, caller: call.caller, callee: call.callee, flows: call.flows.map(fromCopsFlow), now });
+    const verdict = this.opts.policy.decideAaa({ callId: call.callId, side: this.opts.side, caller: call.caller, callee: call.callee, flows: call.flows.map(fromCopsFlow), now, proxyAuthorization: call.proxyAuthorization });
+    call.proxyAuthorization = undefined;
     if (isPendingDecision(verdict)) return this.park(call, "aaa", verdict);
     if (isWireDecision(verdict)) return this.parkOnWire(call, "aaa", verdict);
     return this.verdictGiven(call, verdict, now);
