@@ -15,3 +15,5 @@ export type { DscEnvelope, DscMessage, DscMessageKind, DscSession, EntityCount }
 export { AuthorityMap, rendezvousOwner } from "./authority.js";
 export { DscCore } from "./core.js";
 export type { AuthoriseRequest, DscAction, DscCoreOptions, EntityStats, EntityThreshold, RefusalCause } from "./core.js";
+export { DscNode } from "./tcp-driver.js";
+export type { DscDecision, DscDropCause, DscNodeOptions, DscPeerAddress, DscTlsOptions } from "./tcp-driver.js";
