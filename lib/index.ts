@@ -1,5 +1,6 @@
 // Public API of callgate: roles, adapters, drivers and the call flow. Protocol layers are exported from
 // callgate/sip, callgate/cops, callgate/osp.
+/** The package's version. */
 export const VERSION = "0.1.0";
 
 // Roles: each a sans-I/O node `{ name, handle(event) → actions }`.

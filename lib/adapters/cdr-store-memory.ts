@@ -2,6 +2,7 @@
 import type { CallDetailRecord, CdrQuery, CdrStore } from "./cdr-store.js";
 import { cdrIdentity, filterCdrs } from "./cdr-store.js";
 
+/** A CDR store in memory: for tests and short runs (lost on exit). */
 export class MemoryCdrStore implements CdrStore {
   private readonly records = new Map<string, CallDetailRecord>();
   private nextTransactionId = 1n;

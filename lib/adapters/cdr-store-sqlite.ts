@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import type Database from "better-sqlite3";
 import { cdrIdentity, type CallDetailRecord, type CdrQuery, type CdrStore } from "./cdr-store.js";
 
+/** The error message when better-sqlite3 is not installed, with the command that installs it. */
 export const SQLITE_MISSING_MESSAGE =
   "The SQLite CDR store needs better-sqlite3, an optional peer dependency of callgate: npm install better-sqlite3@12";
 
@@ -34,6 +35,7 @@ export function loadBetterSqlite3(): typeof Database {
 export const CDR_SCHEMA_VERSION = 2;
 const NEXT_TRANSACTION_ID = "next_transaction_id";
 
+/** How a SqliteCdrStore opens its file. */
 export interface SqliteCdrStoreOptions {
   /** Open an existing file for queries only: no migration, no writes (what `clearinghouse cdrs` does). */
   readOnly?: boolean;
@@ -78,6 +80,7 @@ function recordOf(row: Record<string, unknown>): CallDetailRecord {
   return r as unknown as CallDetailRecord;
 }
 
+/** A durable CDR store in one SQLite file (WAL, synchronous FULL): a record is on disk before `insertOnce` resolves. Needs the optional peer dependency better-sqlite3. */
 export class SqliteCdrStore implements CdrStore {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement | undefined;

@@ -1,5 +1,6 @@
 // Call detail records: what the clearinghouse keeps from each UsageIndication, behind one store interface.
 
+/** One call detail record: a UsageIndication's component as the clearinghouse stored it. */
 export interface CallDetailRecord {
   /** The message and component that reported the usage (first report only; a record's identity is cdrIdentity). */
   messageId: string;
@@ -21,6 +22,7 @@ export interface CallDetailRecord {
   peer?: string;
 }
 
+/** A filter over stored CDRs: received between `since` and `until` (ms since the epoch), one transaction, at most `limit`. */
 export interface CdrQuery {
   since?: number;
   until?: number;
@@ -28,6 +30,7 @@ export interface CdrQuery {
   limit?: number;
 }
 
+/** Where the clearinghouse keeps CDRs. A record must be durable when `insertOnce` resolves: the UsageConfirmation is sent only then. */
 export interface CdrStore {
   /**
    * Stores the record durably unless one with the same identity (cdrIdentity: transaction, side, call, sender)

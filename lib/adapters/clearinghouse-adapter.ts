@@ -3,6 +3,7 @@
 // answer comes back, which keeps the PolicyServer sans-I/O.
 import type { CallSide } from "./policy-adapter.js";
 
+/** What a policy server asks its clearinghouse before a call goes on (FIG. 5 steps 3 and 8). */
 export interface AuthoriseRequest {
   callId: string;
   side: CallSide;
@@ -13,6 +14,7 @@ export interface AuthoriseRequest {
   now: number;
 }
 
+/** The clearinghouse's answer: allowed or not, with the token, transaction id and time limit. */
 export interface AuthoriseResult {
   allowed: boolean;
   /** OSP status code (200 = success). */
@@ -23,6 +25,7 @@ export interface AuthoriseResult {
   timeLimitS?: number;
 }
 
+/** A call's usage as a policy server reports it when the call has ended (FIG. 6 steps 8 and 17). */
 export interface UsageReport {
   callId: string;
   side: CallSide;
@@ -37,20 +40,24 @@ export interface UsageReport {
   now: number;
 }
 
+/** Whether the clearinghouse confirmed a usage report. */
 export interface UsageResult {
   confirmed: boolean;
   status: number;
 }
 
+/** An answer that is ready (`done`), or one message to put on the wire and the correlation of its answer (`wire`): sans-I/O, the driver sends. */
 export type Exchange<R> =
   | { kind: "done"; result: R }
   /** Send `bytes` (labelled for the ladder) and wait for a response whose correlation equals `correlation`. */
   | { kind: "wire"; bytes: Buffer; label: string; correlation: string };
 
+/** A decoded answer off the wire, matched to its request by correlation. */
 export type ClearinghouseAnswer =
   | { kind: "authorise"; correlation: string; result: AuthoriseResult }
   | { kind: "usage"; correlation: string; result: UsageResult };
 
+/** How a policy server talks to its clearinghouse: OSP over HTTP, or none. */
 export interface ClearinghouseAdapter {
   /** Whether exchanges go on the wire (then the PolicyServer sends to `peer`). */
   readonly onWire: boolean;

@@ -20,6 +20,7 @@ import type {
   UsageResult,
 } from "./clearinghouse-adapter.js";
 
+/** Identity and spelling of an OspClearinghouseAdapter. */
 export interface OspClearinghouseAdapterOptions {
   /** Role (node name) of the clearinghouse. */
   peer?: string;
@@ -49,6 +50,7 @@ export function startTagOf(nowMs: number, random?: () => number): string {
   return tag;
 }
 
+/** The clearinghouse over OSP (ETSI TS 101 321): builds AuthorisationRequests and UsageIndications and reads their answers. */
 export class OspClearinghouseAdapter implements ClearinghouseAdapter {
   readonly onWire = true;
   readonly peer: string;

@@ -2,6 +2,7 @@
 // down between two instants. Forced denials are role configuration, not network faults (see lib/flow/topology.ts).
 import type { Protocol } from "./message-record.js";
 
+/** A fault applied to the messages that match it. */
 export type MessageFault = {
   kind: "drop" | "delay" | "duplicate";
   proto: Protocol;
@@ -13,6 +14,7 @@ export type MessageFault = {
   delayMs?: number;
 };
 
+/** A time window in which a node is down (crashed, or its links broken). */
 export interface DownWindow {
   role: string;
   fromMs: number;
@@ -28,6 +30,7 @@ export interface FaultVerdict {
 /** The verdict for every message when no fault is planned (shared, never mutated). */
 const CLEAN: FaultVerdict = Object.freeze({ copies: 1, extraDelayMs: 0 });
 
+/** The faults a driver applies: the Nth message of a kind dropped, delayed or duplicated, and roles down between two instants. */
 export class FaultPlan {
   private readonly seen: number[];
   /** No message faults and no down windows: every message passes unchanged. */

@@ -5,6 +5,7 @@ import { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
 import type { FlowNode, NodeAction, NodeEvent } from "./node.js";
 
+/** Settings of a MemoryNetwork: latency, faults, what to call for every record and event, loop guards. */
 export interface MemoryNetworkOptions<E> {
   /** One-way latency of a message; default 1 ms for every hop. */
   latencyMs?: number | ((proto: Protocol, from: string, to: string) => number);
@@ -43,6 +44,7 @@ class Pending {
   ) {}
 }
 
+/** The in-memory driver: delivers the nodes' messages and timers on a virtual clock, deterministic for a seed. */
 export class MemoryNetwork<E = unknown> {
   private readonly nodes = new Map<string, FlowNode<E>>();
   private readonly queue = new EventQueue<Pending>();

@@ -1,9 +1,11 @@
 // One record per message a driver moves: the single stream that ladders, HTML, pcap, traces and tests read.
+/** The protocols a record can carry. */
 export type Protocol = "SIP" | "COPS" | "OSP" | "RADIUS";
 
 /** A role of the reference flows (UAC, SIP1, POL1, R1, CH, SIP2, POL2, R2, UAS) or any other node name. */
 export type RoleName = string;
 
+/** One message a driver moved: the record stream every ladder, pcap and check reads. */
 export interface MessageRecord {
   /** Milliseconds since the start of the run (virtual time on the in-memory driver). */
   t: number;
@@ -25,6 +27,7 @@ export function recordToJsonLine(record: MessageRecord): string {
   return JSON.stringify({ ...rest, bytes: bytes.toString("base64") });
 }
 
+/** Reads one record written by `recordToJsonLine`. */
 export function recordFromJsonLine(line: string): MessageRecord {
   const raw = JSON.parse(line) as Omit<MessageRecord, "bytes"> & { bytes: string };
   return { ...raw, bytes: Buffer.from(raw.bytes, "base64") };

@@ -9,6 +9,7 @@ export interface SipListenAddress {
   transport: "UDP" | "TCP" | "TLS";
 }
 
+/** What a driver gives a node: start, a delivered message, a fired timer, a peer down or up, a restart. */
 export type NodeEvent =
   /**
    * `sip`: the node's SIP listener, once the driver has bound it (the in-memory driver gives none); `sipPeers`: the
@@ -27,6 +28,7 @@ export type NodeEvent =
   /** The node came back after being down: its volatile state is gone (a restarted process). */
   | { type: "restart"; now: number };
 
+/** Send bytes to a peer, with the label and call id the record stream shows. */
 export interface SendAction {
   type: "send";
   proto: Protocol;
@@ -37,6 +39,7 @@ export interface SendAction {
   callId: string;
 }
 
+/** What a node asks of its driver: send, set or cancel a timer, emit a call event, close a connection. */
 export type NodeAction<E = unknown> =
   | SendAction
   | { type: "set-timer"; key: string; delayMs: number }
@@ -45,6 +48,7 @@ export type NodeAction<E = unknown> =
   /** Close the connection with `peer` once what was sent on it is written (a COPS CC, RFC 2748 §3.7). */
   | { type: "close"; proto: Protocol; peer: string; reason: string };
 
+/** A sans-I/O role: takes events, returns actions (or a promise of them). Both drivers run the same nodes. */
 export interface FlowNode<E = unknown> {
   readonly name: string;
   /** Synchronous for protocol machines; a node wrapping an asynchronous core (a CDR store) may return a promise. */

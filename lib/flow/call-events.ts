@@ -3,6 +3,7 @@ import { EventEmitter } from "eventemitter3";
 
 export type CopsPurpose = "AAA" | "LDP" | "noLDP";
 
+/** What the roles report as calls proceed: decisions, call states, usage. */
 export type CallEvent =
   | { type: "step"; callId: string; role: string; what: string }
   | { type: "decision"; callId: string; role: string; purpose: CopsPurpose | "Install" | "Remove"; allow: boolean; reason?: string }
@@ -11,6 +12,7 @@ export type CallEvent =
   | { type: "usage"; callId: string; role: string; durationS: number; packets: number; octets: number; reported: "clearinghouse" | "local" | "pending"; transactionId?: string }
   | { type: "error"; callId?: string; role: string; message: string };
 
+/** The `type` of a CallEvent. */
 export type CallEventType = CallEvent["type"];
 export type CallEventOf<T extends CallEventType> = Extract<CallEvent, { type: T }>;
 

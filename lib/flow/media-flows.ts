@@ -2,6 +2,7 @@
 // wants to receive RTP, which codecs were agreed, and how much bandwidth. Reading SDP is protocols/sdp's.
 import { SdpParseError, answerOffer, parseSdp, sdpStreams, serializeSdp, type OfferAnswerOptions, type StreamView } from "../../protocols/sdp/index.js";
 
+/** One side's media address in an SDP offer or answer. */
 export interface MediaEndpoint {
   address: string;
   port: number;

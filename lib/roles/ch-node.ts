@@ -6,6 +6,7 @@ import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import type { Clearinghouse } from "./clearinghouse.js";
 
+/** The clearinghouse as a flow node: OSP requests in, answers out, on either driver. */
 export class ClearinghouseNode implements FlowNode<CallEvent> {
   /** OSP requests answered. */
   answered = 0;

@@ -8,6 +8,7 @@ export interface ClearinghouseDestination {
   number?: string;
 }
 
+/** A route of the clearinghouse: called-number prefix, destinations, optional time limit and allowed sources. */
 export interface ClearinghouseRoute {
   /** Called-number prefix this route serves ("" matches every number). */
   prefix: string;

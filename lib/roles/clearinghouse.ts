@@ -27,6 +27,7 @@ import { selectRoute, type ClearinghouseRoute } from "./clearinghouse-routes.js"
 
 export type { ClearinghouseRoute, ClearinghouseDestination } from "./clearinghouse-routes.js";
 
+/** Routes, CDR store, token signer and spelling of a Clearinghouse. */
 export interface ClearinghouseOptions {
   routes: ClearinghouseRoute[];
   store: CdrStore;
@@ -46,6 +47,7 @@ export interface ClearinghouseOptions {
   replayWindowMs?: number;
 }
 
+/** The clearinghouse's answer to one request: HTTP status, the message and its bytes. */
 export interface ClearinghouseReply {
   /** HTTP status to answer with: 200 whenever an OSP answer exists, 400 when the request could not be read at all. */
   httpStatus: number;
@@ -79,6 +81,7 @@ const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
   PricingIndication: "PricingConfirmation",
 };
 
+/** The OSP clearinghouse (CH): authorises calls from its routes, signs tokens, stores a CDR before it confirms usage. */
 export class Clearinghouse {
   /** Transaction ids reserved from the store and not handed out yet: next … blockEnd - 1. */
   private nextTransactionId = 0n;

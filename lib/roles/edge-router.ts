@@ -20,6 +20,7 @@ import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
+/** Name, policy server and PEPID of an EdgeRouter, and the media sizes its packet and octet counts assume. */
 export interface EdgeRouterOptions {
   name: string;
   pdp: string;
@@ -72,6 +73,7 @@ function tupleHash(protocol: number, src: number | string, dst: number | string,
   return h | 0;
 }
 
+/** A DiffServ edge router (R1, R2): a COPS-PR PEP that installs and removes the calls' classifiers as its policy server decides. */
 export class EdgeRouter implements FlowNode<CallEvent> {
   readonly name: string;
   private link: CopsPepLink;
