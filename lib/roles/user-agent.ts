@@ -3,7 +3,7 @@
 // re-INVITE and UPDATE (RFC 3311) with offer/answer (RFC 3264, protocols/sdp), glare (491, §14.1 retry),
 // session timers (RFC 4028), reliable provisionals (RFC 3262), INFO, OPTIONS and MESSAGE (RFC 3428) answered.
 import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
-import { OfferAnswerSession, SdpParseError, makeOffer, parseSdp, serializeSdp, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
+import { OfferAnswerSession, SdpParseError, answerOffer, makeOffer, parseSdp, serializeSdp, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -273,7 +273,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       if (call.side === "caller") {
         const first = parseSdp(this.callerOffer(call));
         call.media.adopt(first, undefined);
-      }
+      } else if (call.setup?.answer !== undefined || (call.state !== "early" && !call.setup?.lateOffer)) call.media.continueFrom("1"); // after our first answer (version 1)
     }
     return call.media;
   }
@@ -632,9 +632,12 @@ export class UserAgent implements FlowNode<CallEvent> {
         if (!(err instanceof SdpParseError)) throw err;
         return this.rejectInvite(call, 400, now, `Bad SDP: ${err.code} at line ${err.line}`);
       }
-      const outcome = this.mediaOf(call).receiveOffer(offer);
-      if (outcome.kind === "refused") return this.rejectInvite(call, 488, now, undefined, [{ name: "Warning", value: `304 ${this.opts.host} "Media type not available"` }]);
-      setup.answer = serializeSdpText(outcome.answer);
+      // The first answer needs no session state: a later offer continues from its version (see mediaOf).
+      call.mediaSessionId = this.mediaPort;
+      call.mediaPort = this.nextMediaPort();
+      const { answer, accepted } = answerOffer(offer, this.mediaOptions(call), "1");
+      if (accepted === 0) return this.rejectInvite(call, 488, now, undefined, [{ name: "Warning", value: `304 ${this.opts.host} "Media type not available"` }]);
+      setup.answer = serializeSdpText(answer);
     }
     const reliable = optionTags(req, "Require").includes("100rel") || (this.opts.reliableProvisionals === true && optionTags(req, "Supported").includes("100rel"));
     const extra: SipHeader[] = [];

@@ -164,6 +164,11 @@ export class OfferAnswerSession {
     this.version = 0n;
   }
 
+  /** Continue a negotiation whose last description of ours had version `version` (RFC 3264 §8: later ones count up). */
+  continueFrom(version: string): void {
+    this.version = BigInt(version);
+  }
+
   /** Take up a negotiation made elsewhere (the dialog's first offer and answer): later versions count from ours. */
   adopt(local: SessionDescription, remote: SessionDescription | undefined): void {
     this.local = local;
