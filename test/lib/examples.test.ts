@@ -1,6 +1,6 @@
 // The runnable examples in examples/ and the policy example of docs/embedding.md: each type-checks (strict,
 // nodenext) and prints what it promises.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,20 +11,36 @@ import { RawPep } from "../support/raw-cops-pep.js";
 
 const TSX = join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
 
-function runExample(name: string): string {
-  const res = spawnSync(process.execPath, [TSX, join("examples", name)], { encoding: "utf8", timeout: 60_000 });
+/** Runs node with `args` without blocking this worker's event loop (its RPC to vitest must go on), killed after `timeoutMs`. */
+function runNode(args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function runExample(name: string): Promise<string> {
+  const res = await runNode([TSX, join("examples", name)], 60_000);
   expect(res.status, `${name}: ${res.stderr}`).toBe(0);
   return res.stdout;
 }
 
 describe("examples/", () => {
-  it("type-check with the project's compiler settings", () => {
-    const res = spawnSync(process.execPath, [join("node_modules", "typescript", "bin", "tsc"), "-p", join("examples", "tsconfig.json")], { encoding: "utf8", timeout: 120_000 });
+  it("type-check with the project's compiler settings", async () => {
+    const res = await runNode([join("node_modules", "typescript", "bin", "tsc"), "-p", join("examples", "tsconfig.json")], 120_000);
     expect(res.status, res.stdout + res.stderr).toBe(0);
   });
 
-  it("custom-policy.ts: the premium-rate caller is refused by POL1 with 403, the two others connected and billed per side", () => {
-    expect(runExample("custom-policy.ts").split("\n")).toEqual([
+  it("custom-policy.ts: the premium-rate caller is refused by POL1 with 403, the two others connected and billed per side", async () => {
+    expect((await runExample("custom-policy.ts")).split("\n")).toEqual([
       "POL1 refused call-2@callgate.example.com: calling number +19005550100 is blocked",
       "sip:alice@example.com: connected",
       "sip:+19005550100@example.com: refused 403",
@@ -34,8 +50,8 @@ describe("examples/", () => {
     ]);
   });
 
-  it("async-policy.ts: the remote authoriser is asked once per call, refuses mallory, alice's call is connected and billed", () => {
-    expect(runExample("async-policy.ts").split("\n")).toEqual([
+  it("async-policy.ts: the remote authoriser is asked once per call, refuses mallory, alice's call is connected and billed", async () => {
+    expect((await runExample("async-policy.ts")).split("\n")).toEqual([
       "sip:alice@example.com: connected",
       "sip:mallory@example.com: refused 403",
       "authoriser asked 2 times, CDRs: 2",
@@ -45,8 +61,8 @@ describe("examples/", () => {
 });
 
 describe("examples/ with peers on the network", () => {
-  it("codec-round-trips.ts: each codec gives back what it encoded and refuses a damaged copy with its typed error and offset", () => {
-    expect(runExample("codec-round-trips.ts").split("\n")).toEqual([
+  it("codec-round-trips.ts: each codec gives back what it encoded and refuses a damaged copy with its typed error and offset", async () => {
+    expect((await runExample("codec-round-trips.ts")).split("\n")).toEqual([
       "SIP: 292 octets, same bytes again true; SipParseError missing-header at offset 56",
       "COPS: REQ client type 0x8cb1 (SIP AAA), 116 octets, equal true; CopsDecodeError bad-length at offset 4",
       "OSP: UsageConfirmation, 178 octets, equal true; OspDecodeError not-xml at offset 24",
@@ -92,8 +108,8 @@ describe("examples/ with peers on the network", () => {
     }
   }, 60_000);
 
-  it("sip-proxy-softswitch.ts: SIPp's callers through the proxy to SIPp as the softswitch: both calls succeed, each asked AAA, LDP and noLDP of the policy server, the router's classifiers installed and removed", () => {
-    expect(runExample("sip-proxy-softswitch.ts").split("\n")).toEqual([
+  it("sip-proxy-softswitch.ts: SIPp's callers through the proxy to SIPp as the softswitch: both calls succeed, each asked AAA, LDP and noLDP of the policy server, the router's classifiers installed and removed", async () => {
+    expect((await runExample("sip-proxy-softswitch.ts")).split("\n")).toEqual([
       "SIPp uac: exit 0 (all 2 calls successful), SIPp uas (softswitch): exit 0",
       "POL1 decided AAA yes 2, LDP yes 2, noLDP yes 2, refused 0",
       "R1 installs 4, removals 4, classifiers left 0",
@@ -103,32 +119,60 @@ describe("examples/ with peers on the network", () => {
   }, 60_000);
 });
 
-describe("docs/embedding.md, ## Your own policy", () => {
-  it("its program type-checks, runs against the library and prints the output the guide shows", () => {
-    const doc = readFileSync("docs/embedding.md", "utf8");
-    const section = doc.slice(doc.indexOf("## Your own policy"));
-    const program = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-    const output = /```text\n([\s\S]*?)```/.exec(section)?.[1];
-    expect(program, "a ts block").toBeDefined();
-    expect(output, "a text block").toBeDefined();
+const DOC_PROGRAMS = ["## Your own policy", "### A policy server for the PEPs of your network", "### A call through a proxy, a policy server and a clearinghouse"];
+
+/** `program` importing the library's sources (`entry` of "lib/index" or "protocols/X/index") for "callgate" and "callgate/X". */
+function importingSources(program: string, from: (entry: string) => string): string {
+  return program.replace(/from "callgate(?:\/([a-z]+))?"/g, (_m, sub: string | undefined) => `from ${JSON.stringify(from(sub === undefined ? "lib/index" : `protocols/${sub}/index`))}`);
+}
+
+/** The ts program and the text output of the first blocks after `heading` in docs/embedding.md. */
+function docBlocks(heading: string): { program: string; output: string } {
+  const doc = readFileSync("docs/embedding.md", "utf8");
+  const at = doc.indexOf(heading);
+  expect(at, heading).toBeGreaterThanOrEqual(0);
+  const section = doc.slice(at);
+  const program = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  const output = /```text\n([\s\S]*?)```/.exec(section)?.[1];
+  expect(program, "a ts block").toBeDefined();
+  expect(output, "a text block").toBeDefined();
+  return { program: program ?? "", output: output ?? "" };
+}
+
+describe("docs/embedding.md", () => {
+  it("its programs type-check as strict nodenext programs against the library", async () => {
     const dir = mkdtempSync(join(tmpdir(), "callgate-doc-"));
     try {
-      // Type-checked as a strict nodenext program, importing the library's sources in place of "callgate".
-      const checked = join(dir, "checked.mts");
-      writeFileSync(checked, (program ?? "").replace(`from "callgate"`, `from ${JSON.stringify(join(process.cwd(), "lib", "index.js"))}`));
-      const tsc = spawnSync(
-        process.execPath,
-        [join("node_modules", "typescript", "bin", "tsc"), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "--types", "node", "--typeRoots", join(process.cwd(), "node_modules", "@types"), checked],
-        { encoding: "utf8", timeout: 120_000 },
+      const files = DOC_PROGRAMS.map((heading, i) => {
+        const file = join(dir, `program-${i}.mts`);
+        writeFileSync(file, importingSources(docBlocks(heading).program, (entry) => join(process.cwd(), `${entry}.js`)));
+        return file;
+      });
+      const tsc = await runNode(
+        [join("node_modules", "typescript", "bin", "tsc"), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "--types", "node", "--typeRoots", join(process.cwd(), "node_modules", "@types"), ...files],
+        120_000,
       );
       expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
-      const file = join(dir, "your-own-policy.mts");
-      writeFileSync(file, (program ?? "").replace(`from "callgate"`, `from ${JSON.stringify(pathToFileURL(join(process.cwd(), "lib", "index.ts")).href)}`));
-      const res = spawnSync(process.execPath, [TSX, file], { encoding: "utf8", timeout: 60_000 });
-      expect(res.status, res.stderr).toBe(0);
-      expect(res.stdout).toBe(output);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
+
+  it.each(DOC_PROGRAMS)(
+    "%s: its program runs against the library and prints the output the guide shows",
+    async (heading) => {
+      const { program, output } = docBlocks(heading);
+      const dir = mkdtempSync(join(tmpdir(), "callgate-doc-"));
+      try {
+        const file = join(dir, "program.mts");
+        writeFileSync(file, importingSources(program, (entry) => pathToFileURL(join(process.cwd(), `${entry}.ts`)).href));
+        const res = await runNode([TSX, file], 60_000);
+        expect(res.status, res.stderr).toBe(0);
+        expect(res.stdout).toBe(output);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    90_000,
+  );
 });
