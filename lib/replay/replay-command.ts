@@ -6,6 +6,7 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import type { MessageRecord } from "../drivers/message-record.js";
 import type { RunOptions, RunResult } from "../flow/run-types.js";
+import { REPLAY_ACCOUNTING_USAGE, replayAccounting, type ReplayAccounting } from "../accounting/replay-export.js";
 import { checkExpectations, describeRecord, formatFailure } from "./expectations.js";
 import { renderLadderHtml } from "./html-ladder.js";
 import { InputFileError, readInputFile } from "./input-file.js";
@@ -37,7 +38,8 @@ options:
   --trace FILE        replay a recorded trace on the in-memory driver and report any divergence
   --exact             with --trace: the bytes must be identical too, not only messages, order and times
   --call ID           show only this call's messages in --ladder and --html (a call id of the scenario)
-  --no-color          no ANSI colours in the ladder (also NO_COLOR, or when stdout is not a terminal)`;
+  --no-color          no ANSI colours in the ladder (also NO_COLOR, or when stdout is not a terminal)
+${REPLAY_ACCOUNTING_USAGE}`;
 
 const write = (path: string, data: string | Buffer): void => {
   mkdirSync(dirname(path), { recursive: true });
@@ -61,6 +63,11 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
         exact: { type: "boolean" },
         "no-color": { type: "boolean" },
         call: { type: "string" },
+        "radius-acct": { type: "string", multiple: true },
+        "radius-secret": { type: "string" },
+        "radius-spool": { type: "string" },
+        "radius-interim": { type: "string" },
+        "radius-wait": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -112,6 +119,15 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     io.stderr.write(`callgate replay: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
+
+  let accounting: ReplayAccounting | undefined;
+  try {
+    accounting = replayAccounting({ servers: values["radius-acct"] ?? [], secret: values["radius-secret"], spool: values["radius-spool"], interimS: values["radius-interim"], waitS: values["radius-wait"] });
+  } catch (e) {
+    io.stderr.write(`callgate replay: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (accounting) options = await accounting.prepare(options);
 
   const result = await io.runner(options);
   const name = scenario?.name ?? trace?.scenarioName ?? "trace";
@@ -175,6 +191,11 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
       verdicts.push(`expectations: ${report.failures.length} of ${report.checked} failed`);
       for (const f of report.failures) verdicts.push(formatFailure(f));
     }
+  }
+  if (accounting) {
+    const exported = await accounting.export(result);
+    if (!exported.ok) ok = false;
+    verdicts.push(exported.line);
   }
   const summary = [
     `${name}: ${result.calls.length} call(s) on the ${options.driver === "net" ? "loopback network" : "in-memory"} driver, ${established} established, ${result.records.length} messages`,

@@ -39,7 +39,7 @@ export interface RadiusClientOptions {
 }
 
 export type RadiusClientAction =
-  | { type: "send"; to: RadiusEndpoint; datagram: Buffer }
+  | { type: "send"; to: RadiusEndpoint; datagram: Buffer; handle?: number }
   | { type: "response"; handle: number; packet: RadiusPacket; from: RadiusEndpoint }
   | { type: "timeout"; handle: number; retransmissions: number }
   | { type: "queue-full"; handle: number }
@@ -134,6 +134,31 @@ export class RadiusClientMachine {
     return { handle, actions: [] };
   }
 
+  /**
+   * Sends again, as they were, the bytes of a request encoded before (by this client before a restart): the
+   * retransmission keeps its Identifier and Request Authenticator (RFC 5080 §2.2.1), so a server that saw it
+   * answers it as a duplicate. Undefined when that Identifier is in flight or resting towards `to`.
+   */
+  resend(now: number, to: RadiusEndpoint, datagram: Buffer): { handle: number; actions: RadiusClientAction[] } | undefined {
+    if (datagram.length < 20) return undefined;
+    const key = endpointKey(to);
+    let server = this.servers.get(key);
+    if (!server) {
+      server = { to: { address: to.address, port: to.port }, byIdentifier: new Map(), nextIdentifier: 0, resting: [], queue: [], queueHead: 0 };
+      this.servers.set(key, server);
+    }
+    const identifier = datagram[1]!;
+    this.canDispatch(now, server);
+    if (server.byIdentifier.has(identifier) || server.resting.some((r) => r.identifier === identifier) || server.byIdentifier.size >= this.maxOutstanding) return undefined;
+    const handle = this.nextHandle++;
+    const timeoutMs = this.jitter(this.irt);
+    server.byIdentifier.set(identifier, {
+      handle, identifier, code: datagram[0]!, datagram, requestAuthenticator: Buffer.from(datagram.subarray(4, 20)),
+      firstSentAt: now, deadline: now + timeoutMs, timeoutMs, retransmissions: 0,
+    });
+    return { handle, actions: [{ type: "send", to: server.to, datagram, handle }] };
+  }
+
   private canDispatch(now: number, server: ServerState): boolean {
     let rested = 0;
     while (rested < server.resting.length && server.resting[rested]!.until <= now) rested++;
@@ -167,7 +192,7 @@ export class RadiusClientMachine {
       timeoutMs,
       retransmissions: 0,
     });
-    return { type: "send", to: server.to, datagram };
+    return { type: "send", to: server.to, datagram, handle: q.handle };
   }
 
   /** RFC 5080 §2.2.1: RT ± 10 % random. */

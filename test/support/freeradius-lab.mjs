@@ -19,10 +19,11 @@ export async function freeUdpPort() {
 /**
  * Write the configuration under `dir`, start `freeradius -f -d DIR -l LOG` and wait until it is ready.
  * `authorize` and `authenticate` replace those sections' bodies (default: files and pap); `dictionary` is
- * appended to the local dictionary (raddb/dictionary).
+ * appended to the local dictionary (raddb/dictionary); `accounting` replaces the accounting section's body
+ * (default: detail_callgate, the detail file), and `modules` are written to mods-enabled by name.
  * @param {{ dir: string, secret: string, authPort: number, acctPort: number, users?: string,
  *   requireMessageAuthenticator?: boolean, readyTimeoutMs?: number, authorize?: string, authenticate?: string,
- *   dictionary?: string }} options
+ *   dictionary?: string, accounting?: string, modules?: Record<string, string> }} options
  * @returns {Promise<{ detailFile: string, logFile: string, pid: number | undefined, stop: () => Promise<void> }>}
  */
 export async function startFreeradiusLab(options) {
@@ -48,6 +49,7 @@ export async function startFreeradiusLab(options) {
     join(raddb, "mods-enabled", "detail_callgate"),
     `detail detail_callgate {\n\tfilename = ${detailFile}\n\tpermissions = 0600\n\theader = "%t"\n}\n`,
   );
+  for (const [name, text] of Object.entries(options.modules ?? {})) writeFileSync(join(raddb, "mods-enabled", name), text);
   writeFileSync(
     join(raddb, "sites-enabled", "callgate"),
     `server callgate {
@@ -70,7 +72,7 @@ export async function startFreeradiusLab(options) {
 	preacct {
 	}
 	accounting {
-		detail_callgate
+		${options.accounting ?? "detail_callgate"}
 	}
 	post-auth {
 	}

@@ -1,0 +1,121 @@
+// The accounting spool: an append-only file of JSON lines. A record is accepted once its line is fsynced; what
+// was sent (server, bytes) and what was answered is appended as it happens. Reopened after a crash, it
+// gives every record still unanswered with the exact bytes last sent for it, and the keys already answered
+// (a record submitted again under the same key is one record). Opening rewrites it without the finished.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import type { AccountingRecord } from "./records.js";
+
+export interface SpooledRecord {
+  record: AccountingRecord;
+  /** The last request sent for it: to whom ("address:port") and its bytes. */
+  lastSent: { to: string; datagram: Buffer } | undefined;
+}
+
+export interface SpoolState {
+  /** Local UDP port the previous process sent from (its retransmissions keep it), or undefined. */
+  localPort: number | undefined;
+  pending: SpooledRecord[];
+  answered: Set<string>;
+  /** Lines that were not JSON of the spool's shape (a torn last line after a crash, damage). */
+  badLines: number;
+}
+
+type Line =
+  | { v: 1; port?: number }
+  | { rec: AccountingRecord }
+  | { sent: string; to: string; d: string }
+  | { ack: string };
+
+function readSpool(path: string): SpoolState {
+  const state: SpoolState = { localPort: undefined, pending: [], answered: new Set(), badLines: 0 };
+  if (!existsSync(path)) return state;
+  const byKey = new Map<string, SpooledRecord>();
+  for (const text of readFileSync(path, "utf8").split("\n")) {
+    if (text === "") continue;
+    let line: Line;
+    try {
+      line = JSON.parse(text) as Line;
+    } catch {
+      state.badLines++;
+      continue;
+    }
+    if ("v" in line) state.localPort = typeof line.port === "number" ? line.port : state.localPort;
+    else if ("rec" in line && typeof line.rec?.key === "string" && Array.isArray(line.rec.attributes)) {
+      if (!byKey.has(line.rec.key) && !state.answered.has(line.rec.key)) byKey.set(line.rec.key, { record: line.rec, lastSent: undefined });
+    } else if ("sent" in line && typeof line.d === "string") {
+      const r = byKey.get(line.sent);
+      if (r) r.lastSent = { to: line.to, datagram: Buffer.from(line.d, "base64") };
+    } else if ("ack" in line && typeof line.ack === "string") {
+      state.answered.add(line.ack);
+      byKey.delete(line.ack);
+    } else state.badLines++;
+  }
+  state.pending = [...byKey.values()];
+  return state;
+}
+
+export class AccountingSpool {
+  private fd: number;
+  private unsynced = false;
+
+  private constructor(readonly path: string, fd: number) {
+    this.fd = fd;
+  }
+
+  /** What an earlier process left in the file (nothing when there is no file). */
+  static recover(path: string): SpoolState {
+    return readSpool(path);
+  }
+
+  /**
+   * Rewrites the file with only what `state` holds (pending records, their last bytes, the answered keys) and
+   * the local port now in use, fsynced and renamed into place; then appends to it.
+   */
+  static open(path: string, state: SpoolState, port: number): AccountingSpool {
+    const lines: string[] = [JSON.stringify({ v: 1, port })];
+    for (const key of state.answered) lines.push(JSON.stringify({ ack: key }));
+    for (const p of state.pending) {
+      lines.push(JSON.stringify({ rec: p.record }));
+      if (p.lastSent) lines.push(JSON.stringify({ sent: p.record.key, to: p.lastSent.to, d: p.lastSent.datagram.toString("base64") }));
+    }
+    const tmp = `${path}.new`;
+    const fd = openSync(tmp, "w");
+    writeSync(fd, `${lines.join("\n")}\n`);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+    return new AccountingSpool(path, openSync(path, "a"));
+  }
+
+  /** Appends accepted records and fsyncs: when this returns they survive a crash. */
+  accept(records: AccountingRecord[]): void {
+    if (records.length === 0) return;
+    writeSync(this.fd, `${records.map((rec) => JSON.stringify({ rec })).join("\n")}\n`);
+    fsyncSync(this.fd);
+    this.unsynced = false;
+  }
+
+  /** Written before the bytes leave, so a process killed after sending resends the same bytes. */
+  sent(key: string, to: string, datagram: Buffer): void {
+    writeSync(this.fd, `${JSON.stringify({ sent: key, to, d: datagram.toString("base64") })}\n`);
+    this.unsynced = true;
+  }
+
+  answered(key: string): void {
+    writeSync(this.fd, `${JSON.stringify({ ack: key })}\n`);
+    this.unsynced = true;
+  }
+
+  /** fsyncs the sent and answered lines (the exporter does it on a short interval and at close). */
+  sync(): void {
+    if (!this.unsynced) return;
+    fsyncSync(this.fd);
+    this.unsynced = false;
+  }
+
+  close(): void {
+    this.sync();
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
