@@ -13,6 +13,7 @@ export const OpCode = {
   KA: 9,
   SSC: 10,
 } as const;
+/** A COPS operation's name (RFC 2748 §2.1). */
 export type OpName = keyof typeof OpCode;
 export const OP_NAMES: readonly (OpName | undefined)[] = [
   undefined, "REQ", "DEC", "RPT", "DRQ", "SSQ", "OPN", "CAT", "CC", "KA", "SSC",

@@ -10,6 +10,7 @@ import { messageToObjects, objectsToMessage } from "./message-grammar.js";
 import { nextObjectOffset, objectWireLength, readObject, writeObject } from "./objects/cops-object.js";
 import type { DecodedObject } from "./objects/cops-object.js";
 
+/** The 8-octet COPS common header (RFC 2748 §2.1). */
 export interface CopsHeader {
   version: number;
   solicited: boolean;

@@ -6,6 +6,7 @@ export interface CopsErrorCodePair {
   subCode: number;
 }
 
+/** Why a COPS message could not be decoded. */
 export type CopsDecodeErrorCode =
   | "truncated"
   | "bad-header"
@@ -22,6 +23,7 @@ export type CopsDecodeErrorCode =
   | "bad-client-si"
   | "frame-too-large";
 
+/** A COPS message that cannot be decoded: its code, the offset and, where it applies, the RFC 2748 error to answer with. */
 export class CopsDecodeError extends Error {
   declare readonly name: "CopsDecodeError";
   readonly code: CopsDecodeErrorCode;

@@ -3,6 +3,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { HMAC_MD5_96_LENGTH } from "./constants.js";
 
+/** HMAC-MD5 truncated to 96 bits, the Integrity digest of RFC 2748 §2.2.16. */
 export function hmacMd596(key: Buffer, data: Buffer): Buffer {
   return createHmac("md5", key).update(data).digest().subarray(0, HMAC_MD5_96_LENGTH);
 }

@@ -10,16 +10,19 @@ import type {
   OspUsageIndication,
 } from "./model.js";
 
+/** Milliseconds as whole seconds, as OSP durations are sent. */
 export function wholeSeconds(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
 }
 
+/** A Message element around components, with its messageId and random. */
 export function ospMessage(messageId: string, components: OspComponent[], random?: string): OspMessage {
   const m: OspMessage = { messageId, components };
   if (random !== undefined) m.random = random;
   return m;
 }
 
+/** The fields of an AuthorisationRequest. */
 export interface AuthorisationRequestInput {
   messageId: string;
   nowMs: number;
@@ -33,6 +36,7 @@ export interface AuthorisationRequestInput {
   maximumDestinations?: number;
 }
 
+/** An AuthorisationRequest message (ETSI TS 101 321 §6.1). */
 export function authorisationRequest(input: AuthorisationRequestInput): OspMessage {
   const req: OspAuthorisationRequest = {
     kind: "AuthorisationRequest",
@@ -50,6 +54,7 @@ export function authorisationRequest(input: AuthorisationRequestInput): OspMessa
   return ospMessage(input.messageId, [req]);
 }
 
+/** The fields of a UsageIndication. */
 export interface UsageIndicationInput {
   messageId: string;
   nowMs: number;
@@ -68,6 +73,7 @@ export interface UsageIndicationInput {
   terminationCause?: number;
 }
 
+/** A UsageIndication: one call's duration for the CDR. */
 export function usageIndication(input: UsageIndicationInput): OspMessage {
   const ind: OspUsageIndication = {
     kind: "UsageIndication",
@@ -89,6 +95,7 @@ export function usageIndication(input: UsageIndicationInput): OspMessage {
   return ospMessage(input.messageId, [ind]);
 }
 
+/** An AuthorisationResponse: status, and per destination its token and limits. */
 export function authorisationResponse(
   componentId: string | undefined,
   nowMs: number,

@@ -173,6 +173,7 @@ export function parseOspTime(s: string, path: string): number {
 const MIN_TIME = Date.parse("0001-01-01T00:00:00Z");
 const MAX_TIME = Date.parse("9999-12-31T23:59:59.999Z");
 
+/** A time in milliseconds as OSP's ISO 8601 text (UTC, whole seconds). */
 export function formatOspTime(ms: number): string {
   if (!Number.isSafeInteger(ms) || ms < MIN_TIME || ms > MAX_TIME) {
     throw new RangeError(`OSP encode: ${ms} is not a time between years 1 and 9999`);
@@ -494,6 +495,7 @@ const COMPONENT_SCHEMAS: Record<OspComponentKind, ValueCodec<Record<string, unkn
   PricingConfirmation: struct([timestamp, statusField], { attributes: ["componentId"] }),
 };
 
+/** How to spell the message: the toolkit's names or the standard's. */
 export interface OspEncodeOptions {
   /** Spelling of the Authorisation* element names; default "toolkit" (AuthorizationRequest, as the TransNexus toolkit sends). */
   spelling?: OspSpelling;
@@ -552,6 +554,7 @@ export function decodeOspMessage(input: Buffer | string): OspMessage {
 /** A component read on its own: decoded, or refused with the reason (its messageId, component and componentId set). */
 export type OspComponentReading = { ok: true; component: OspComponent } | { ok: false; kind: OspComponentKind; error: OspDecodeError };
 
+/** A decoded message: its id, random and components, each with how it was spelled. */
 export interface OspMessageReading {
   messageId: string;
   random?: string;
@@ -618,6 +621,7 @@ const tokenInfoSchema = struct([
   { el: "UsageDetail", key: "usageDetail", codec: usageDetail },
 ]);
 
+/** Reads a token's TokenInfo XML. */
 export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
   const root = parseXmlDocument(input);
   if (root.name !== "TokenInfo") throw new OspDecodeError("bad-root", root.name, `root element is <${root.name}>, expected <TokenInfo>`);
@@ -628,6 +632,7 @@ export function decodeTokenInfo(input: Buffer | string): OspTokenInfo {
 
 const tokenInfoTag = makeTag("TokenInfo");
 
+/** Writes a TokenInfo as XML. */
 export function encodeTokenInfo(info: OspTokenInfo, options: { declaration?: boolean } = {}): Buffer {
   const declaration = options.declaration === false ? "" : '<?xml version="1.0"?>';
   return Buffer.from(declaration + tokenInfoSchema.encode(tokenInfoTag, info as unknown as Record<string, unknown>, ""), "utf8");

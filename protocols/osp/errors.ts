@@ -1,5 +1,6 @@
 // The one error type the OSP codec and token validator throw.
 
+/** Why an OSP message could not be decoded. */
 export type OspDecodeErrorCode =
   | "not-xml"
   | "bad-root"

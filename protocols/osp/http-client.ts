@@ -7,6 +7,7 @@ import type { OspAuthorisationResponse, OspMessage, OspSpelling } from "./model.
 import { UsageOutbox } from "./usage-outbox.js";
 import { MAX_OSP_DOCUMENT_BYTES } from "./xml-tree.js";
 
+/** Clearinghouse URL, timeouts and retries, TLS and the usage outbox of an OspClient. */
 export interface OspClientOptions {
   /** Clearinghouse service point, e.g. http://127.0.0.1:5045/osp or https://…:1443/osp. */
   url: string;
@@ -34,6 +35,7 @@ export interface OspClientOptions {
   onUsageRejected?: (messageId: string, answer: OspMessage) => void;
 }
 
+/** An HTTP answer that is not an OSP message: its status and body. */
 export class OspHttpError extends Error {
   override readonly name = "OspHttpError";
   constructor(
@@ -44,6 +46,7 @@ export class OspHttpError extends Error {
   }
 }
 
+/** Posts OSP messages to a clearinghouse over HTTP(S) and decodes the answers. */
 export class OspClient {
   /** Usage delivery counters: attempts (HTTP POSTs), failures (no usable answer), confirmed entries. */
   readonly usageStats = { attempts: 0, failures: 0, confirmed: 0 };

@@ -16,6 +16,7 @@ export interface OspHttpsServerTls {
   requireClientCert?: boolean;
 }
 
+/** Where a request came from (address, port) and its Content-Type. */
 export interface OspHttpRequestInfo {
   remoteAddress: string;
   remotePort: number;
@@ -25,6 +26,7 @@ export interface OspHttpRequestInfo {
 /** Answers one OSP document; a thrown error becomes HTTP 500, `status` other than 200 is passed through. */
 export type OspHttpHandler = (body: Buffer, info: OspHttpRequestInfo) => Promise<Buffer | { status: number; body: Buffer }>;
 
+/** Address, path, handler, limits and TLS of an OSP HTTP server. */
 export interface OspHttpServerOptions {
   /** Where to listen, e.g. http://127.0.0.1:5045/osp (port 0 picks a free one). */
   url: string;
@@ -47,12 +49,14 @@ export interface OspHttpServerOptions {
 /** Bodies larger than this are refused with 413 (an OSP document, possibly MIME-wrapped with a token). */
 const MAX_BODY_BYTES = MAX_OSP_DOCUMENT_BYTES * 2;
 
+/** A running OSP HTTP server: its URL and `close()`. */
 export interface OspHttpServer {
   /** The URL the server really listens on (port filled in). */
   readonly url: string;
   close(): Promise<void>;
 }
 
+/** Serves OSP over HTTP(S) (POST), each request answered by the handler. */
 export async function startOspHttpServer(options: OspHttpServerOptions): Promise<OspHttpServer> {
   const target = new URL(options.url);
   const secure = target.protocol === "https:";

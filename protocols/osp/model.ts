@@ -96,6 +96,7 @@ interface ComponentBase {
   extensions?: OspExtensionElement[];
 }
 
+/** AuthorisationRequest: may this call go on, and where to (ETSI TS 101 321 §6.1). */
 export interface OspAuthorisationRequest extends ComponentBase {
   kind: "AuthorisationRequest";
   timestamp?: number;
@@ -112,6 +113,7 @@ export interface OspAuthorisationRequest extends ComponentBase {
   deviceId?: string;
 }
 
+/** AuthorisationResponse: status and destinations with tokens. */
 export interface OspAuthorisationResponse extends ComponentBase {
   kind: "AuthorisationResponse";
   timestamp?: number;
@@ -120,6 +122,7 @@ export interface OspAuthorisationResponse extends ComponentBase {
   destinations: OspDestination[];
 }
 
+/** AuthorisationIndication: the destination tells the clearinghouse of a token it received. */
 export interface OspAuthorisationIndication extends ComponentBase {
   kind: "AuthorisationIndication";
   timestamp?: number;
@@ -139,6 +142,7 @@ export interface OspAuthorisationIndication extends ComponentBase {
   deviceId?: string;
 }
 
+/** AuthorisationConfirmation: the answer to an AuthorisationIndication. */
 export interface OspAuthorisationConfirmation extends ComponentBase {
   kind: "AuthorisationConfirmation";
   timestamp?: number;
@@ -147,6 +151,7 @@ export interface OspAuthorisationConfirmation extends ComponentBase {
   validUntil?: number;
 }
 
+/** ReauthorisationRequest: more time for a call in progress. */
 export interface OspReauthorisationRequest extends ComponentBase {
   kind: "ReauthorisationRequest";
   timestamp?: number;
@@ -163,6 +168,7 @@ export interface OspReauthorisationRequest extends ComponentBase {
   deviceId?: string;
 }
 
+/** ReauthorisationResponse: the answer to it. */
 export interface OspReauthorisationResponse extends ComponentBase {
   kind: "ReauthorisationResponse";
   timestamp?: number;
@@ -171,6 +177,7 @@ export interface OspReauthorisationResponse extends ComponentBase {
   destinations: OspDestination[];
 }
 
+/** UsageIndication: a call's usage for the CDR. */
 export interface OspUsageIndication extends ComponentBase {
   kind: "UsageIndication";
   timestamp?: number;
@@ -192,12 +199,14 @@ export interface OspUsageIndication extends ComponentBase {
   deviceId?: string;
 }
 
+/** UsageConfirmation: the clearinghouse has stored it. */
 export interface OspUsageConfirmation extends ComponentBase {
   kind: "UsageConfirmation";
   timestamp?: number;
   status: OspStatus;
 }
 
+/** CapabilitiesIndication: a device announces what it can take. */
 export interface OspCapabilitiesIndication extends ComponentBase {
   kind: "CapabilitiesIndication";
   timestamp?: number;
@@ -207,12 +216,14 @@ export interface OspCapabilitiesIndication extends ComponentBase {
   almostOutOfResources?: boolean;
 }
 
+/** CapabilitiesConfirmation: the answer to it. */
 export interface OspCapabilitiesConfirmation extends ComponentBase {
   kind: "CapabilitiesConfirmation";
   timestamp?: number;
   status: OspStatus;
 }
 
+/** PricingIndication: prices for destinations. */
 export interface OspPricingIndication extends ComponentBase {
   kind: "PricingIndication";
   timestamp?: number;
@@ -227,12 +238,14 @@ export interface OspPricingIndication extends ComponentBase {
   validUntil?: number;
 }
 
+/** PricingConfirmation: the answer to it. */
 export interface OspPricingConfirmation extends ComponentBase {
   kind: "PricingConfirmation";
   timestamp?: number;
   status: OspStatus;
 }
 
+/** Any component of an OSP Message, by kind. */
 export type OspComponent =
   | OspAuthorisationRequest
   | OspAuthorisationResponse

@@ -10,6 +10,7 @@ const US_SPELLING: Partial<Record<OspComponentKind, string>> = {
   ReauthorisationResponse: "ReauthorizationResponse",
 };
 
+/** Every component kind, in the standard's spelling. */
 export const COMPONENT_KINDS: readonly OspComponentKind[] = [
   "AuthorisationRequest",
   "AuthorisationResponse",

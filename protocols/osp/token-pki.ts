@@ -136,6 +136,7 @@ export function certificatePem(certDer: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
+/** Key type, names, validity and (for reproducible runs) the keys of a generated PKI. */
 export interface OspPkiOptions {
   /**
    * Default "p256": the cheapest to sign and validate of the types the TransNexus toolkit accepts.
@@ -156,6 +157,7 @@ export interface OspPkiOptions {
   signerSerial?: number;
 }
 
+/** A CA and a token-signing key and certificate. */
 export interface OspPki {
   caCertificatePem: string;
   /** The clearinghouse's token-signing identity (private key PEM: SEC 1 for EC, PKCS #1 for RSA, PKCS #8 for Ed25519). */

@@ -14,6 +14,7 @@ export interface OspTokenSigner {
   certificatePem: string;
 }
 
+/** Why a token was refused: signature, certificate, validity window, call or destination. */
 export type OspTokenRefusal =
   | "malformed"
   | "unsigned-not-allowed"
@@ -25,10 +26,12 @@ export type OspTokenRefusal =
   | "wrong-destination"
   | "replayed";
 
+/** A token accepted with its TokenInfo, or refused with the reason. */
 export type OspTokenVerdict =
   | { ok: true; info: OspTokenInfo; signed: boolean }
   | { ok: false; reason: OspTokenRefusal; detail: string };
 
+/** The CAs an OspTokenValidator trusts and the clock skew it allows. */
 export interface OspTokenValidatorOptions {
   /** Trusted CA certificates (PEM); a signed token's signer must be one of them or be issued by one. */
   caCertificatesPem: string[];

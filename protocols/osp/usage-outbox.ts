@@ -1,6 +1,7 @@
 // Durable spool for UsageIndications: an append-only journal, group-committed with fsync, compacted on open.
 import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 
+/** A UsageIndication waiting in the outbox for its confirmation. */
 export interface OutboxEntry {
   id: string;
   bytes: Buffer;

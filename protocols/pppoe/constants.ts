@@ -1,5 +1,6 @@
 // RFC 2516 numbers: Ethertypes (§4), CODE values (§5), TAG_TYPEs (Appendix A).
 
+/** The EtherTypes of PPPoE Discovery and Session frames (RFC 2516 §4). */
 export const EtherType = {
   discovery: 0x8863,
   session: 0x8864,
@@ -8,6 +9,7 @@ export const EtherType = {
 /** VER = 1, TYPE = 1 in one octet (RFC 2516 §4). */
 export const PPPOE_VERSION_TYPE = 0x11;
 
+/** PPPoE Discovery codes: PADI, PADO, PADR, PADS, PADT (RFC 2516 §5). */
 export const PppoeCode = {
   session: 0x00,
   PADO: 0x07,
@@ -16,8 +18,10 @@ export const PppoeCode = {
   PADS: 0x65,
   PADT: 0xa7,
 } as const;
+/** The name of a Discovery packet. */
 export type DiscoveryCodeName = "PADI" | "PADO" | "PADR" | "PADS" | "PADT";
 
+/** PPPoE tag types (RFC 2516 Appendix A). */
 export const TagType = {
   endOfList: 0x0000,
   serviceName: 0x0101,
@@ -31,6 +35,7 @@ export const TagType = {
   genericError: 0x0203,
 } as const;
 
+/** The Ethernet broadcast address a PADI goes to. */
 export const BROADCAST_MAC = "ff:ff:ff:ff:ff:ff";
 export const ETHERNET_HEADER_BYTES = 14;
 export const PPPOE_HEADER_BYTES = 6;

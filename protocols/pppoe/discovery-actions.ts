@@ -3,6 +3,7 @@ import { decodePppoeFrame } from "./pppoe-codec.js";
 import { PppoeDecodeError } from "./pppoe-decode-error.js";
 import type { PppoeFrame } from "./pppoe-frame.js";
 
+/** What a Discovery machine asks of its driver: send a frame, set or cancel a timer, emit. */
 export type PppoeAction<E> =
   | { type: "send"; bytes: Buffer; frame: PppoeFrame }
   | { type: "set-timer"; name: string; delayMs: number }

@@ -6,6 +6,7 @@ import { findErrorTag, findTag } from "./pppoe-frame.js";
 import type { MacAddress, PppoeDiscoveryPacket, PppoeFrame, PppoeTag } from "./pppoe-frame.js";
 import { decodeOrDrop, type PppoeAction, type PppoeDrop, type PppoePortEvent } from "./discovery-actions.js";
 
+/** MAC, service, Host-Uniq and timers of the Host. */
 export interface PppoeClientOptions {
   /** This Host's MAC address. */
   mac: MacAddress;
@@ -25,8 +26,10 @@ export interface PppoeClientOptions {
   padrAttempts?: number;
 }
 
+/** Start Discovery, or end the session with PADT. */
 export type PppoeClientCommand = { type: "start" } | { type: "terminate"; message?: string };
 
+/** What the Host reports: session up, session ended, gave up. */
 export type PppoeClientEvent =
   | { type: "offer"; acMac: MacAddress; acName: string; serviceNames: string[] }
   | { type: "session"; sessionId: number; acMac: MacAddress; acName: string; serviceName: string }
@@ -34,10 +37,12 @@ export type PppoeClientEvent =
   | { type: "terminated"; by: "host" | "access-concentrator"; sessionId: number; message?: string }
   | PppoeDrop;
 
+/** Where the Host is in Discovery. */
 export type PppoeClientState = "idle" | "discovering" | "requesting" | "session" | "closed";
 
 const TIMER = "pppoe-discovery";
 
+/** The Host's Discovery machine (RFC 2516 §5): PADI, PADR, then a session, with retries. */
 export class PppoeDiscoveryClient {
   private current: PppoeClientState = "idle";
   private attempts = 0;

@@ -7,6 +7,7 @@ import { findTag } from "./pppoe-frame.js";
 import type { MacAddress, PppoeDiscoveryPacket, PppoeFrame, PppoeTag } from "./pppoe-frame.js";
 import { decodeOrDrop, type PppoeAction, type PppoeDrop, type PppoePortEvent } from "./discovery-actions.js";
 
+/** MAC, AC name, services, cookie secret and session limit of the AC. */
 export interface PppoeServerOptions {
   /** The Access Concentrator's MAC address. */
   mac: MacAddress;
@@ -23,8 +24,10 @@ export interface PppoeServerOptions {
   firstSessionId?: number;
 }
 
+/** End a session with PADT. */
 export type PppoeServerCommand = { type: "terminate"; sessionId: number; message?: string };
 
+/** What the AC reports: session up, session ended. */
 export type PppoeServerEvent =
   | { type: "session-started"; sessionId: number; hostMac: MacAddress; serviceName: string }
   | { type: "session-ended"; sessionId: number; hostMac: MacAddress; by: "host" | "access-concentrator" }
@@ -32,6 +35,7 @@ export type PppoeServerEvent =
   | { type: "refused"; hostMac: MacAddress; reason: "service-name" | "no-session-id"; serviceName: string }
   | PppoeDrop;
 
+/** One session the AC holds: id and the Host's MAC. */
 export interface PppoeServerSession {
   sessionId: number;
   hostMac: MacAddress;
@@ -42,6 +46,7 @@ export interface PppoeServerSession {
 
 const COOKIE_BYTES = 16;
 
+/** The Access Concentrator's Discovery machine (RFC 2516 §5): PADO with a cookie, PADS with a session id. */
 export class PppoeDiscoveryServer {
   private readonly sessions = new Map<number, PppoeServerSession>();
   /** host MAC + Host-Uniq → SESSION_ID, so a repeated PADR gets the same PADS. */

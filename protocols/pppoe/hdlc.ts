@@ -2,7 +2,9 @@
 // Character-Map (§4.2), FCS-16 and FCS-32 (§C.2, §C.3), and a streaming deframer bounded in frame size.
 import { PppoeDecodeError } from "./pppoe-decode-error.js";
 
+/** The HDLC flag sequence (RFC 1662 §4.1). */
 export const HDLC_FLAG = 0x7e;
+/** The HDLC control escape (RFC 1662 §4.2). */
 export const HDLC_ESCAPE = 0x7d;
 /** The ACCM every link starts with: all 32 control characters escaped (RFC 1662 §7.1). */
 export const DEFAULT_ACCM = 0xffffffff;
@@ -11,8 +13,10 @@ export const GOOD_FCS16 = 0xf0b8;
 /** FCS-32 over data and its own FCS (RFC 1662 §C.3). */
 export const GOOD_FCS32 = 0xdebb20e3;
 
+/** The FCS in bits (RFC 1662 §C). */
 export type FcsSize = 16 | 32;
 
+/** ACCM and FCS size of HDLC-like framing (RFC 1662 §7). */
 export interface HdlcOptions {
   /** Async-Control-Character-Map: bit n set escapes (on send) or discards (on receive) octet n < 0x20. */
   accm?: number;
@@ -85,11 +89,13 @@ export function encodeHdlcFrame(frame: Uint8Array, options: HdlcOptions = {}): B
   return out;
 }
 
+/** Framing options and the longest frame a deframer accepts. */
 export interface HdlcDeframerOptions extends HdlcOptions {
   /** Longest frame accepted, unstuffed, FCS included (default 1500 + 4 + 4: MRU, header, FCS-32). */
   maxFrameBytes?: number;
 }
 
+/** A frame out of the byte stream, or why one was dropped. */
 export type HdlcDeframed = { type: "frame"; frame: Buffer } | { type: "error"; error: PppoeDecodeError };
 
 /**

@@ -3,6 +3,7 @@
 // PppoeDecodeError; octets past a Length are padding (RFC 1661 §5).
 import { PppoeDecodeError } from "./pppoe-decode-error.js";
 
+/** PPP protocol numbers: LCP, PAP, CHAP, IPCP, IPv4. */
 export const PppProtocol = {
   ipv4: 0x0021,
   ipcp: 0x8021,
@@ -59,6 +60,7 @@ export function encodePppFrame(frame: PppFrame, options: { addressControl?: bool
 
 // ------------------------------------------------------------------------------------ LCP and IPCP
 
+/** Codes of the PPP control protocols (RFC 1661 §5). */
 export const ControlCode = {
   configureRequest: 1,
   configureAck: 2,
@@ -79,8 +81,10 @@ export interface PppOption {
   data: Buffer;
 }
 
+/** The Configure-* codes of the option negotiation. */
 export type ConfigureCode = "configure-request" | "configure-ack" | "configure-nak" | "configure-reject";
 
+/** A packet of a PPP control protocol (LCP, IPCP). */
 export type ControlPacket =
   | { code: ConfigureCode; identifier: number; options: PppOption[] }
   | { code: "terminate-request" | "terminate-ack"; identifier: number; data: Buffer }
@@ -122,7 +126,9 @@ const IPCP_OPTION_LENGTHS = new Map<number, number>([
   [131, 4], // Secondary DNS
 ]);
 
+/** LCP configuration option types (RFC 1661 §6). */
 export const LcpOption = { mru: 1, accm: 2, authProtocol: 3, magicNumber: 5, pfc: 7, acfc: 8 } as const;
+/** IPCP configuration option types (RFC 1332, RFC 1877). */
 export const IpcpOption = { ipAddress: 3, primaryDns: 129, secondaryDns: 131 } as const;
 
 function decodeOptions(buf: Buffer, start: number, end: number, protocol: ControlProtocolName): PppOption[] {
@@ -243,6 +249,7 @@ export function encodeControlPacket(packet: ControlPacket): Buffer {
 
 // ------------------------------------------------------------------------------------------- PAP
 
+/** A PAP packet: request, ack or nak. */
 export type PapPacket =
   | { code: "authenticate-request"; identifier: number; peerId: Buffer; password: Buffer }
   | { code: "authenticate-ack" | "authenticate-nak"; identifier: number; message: Buffer };
@@ -292,6 +299,7 @@ function short(value: Buffer, what: string): Buffer {
   return Buffer.concat([Buffer.from([value.length]), value]);
 }
 
+/** Encodes a PAP packet (RFC 1334 §2). */
 export function encodePapPacket(packet: PapPacket): Buffer {
   if (packet.code === "authenticate-request") {
     return withHeader(1, packet.identifier, Buffer.concat([short(packet.peerId, "Peer-ID"), short(packet.password, "Password")]));
@@ -301,6 +309,7 @@ export function encodePapPacket(packet: PapPacket): Buffer {
 
 // ------------------------------------------------------------------------------------------ CHAP
 
+/** A CHAP packet: challenge, response, success or failure. */
 export type ChapPacket =
   | { code: "challenge" | "response"; identifier: number; value: Buffer; name: Buffer }
   | { code: "success" | "failure"; identifier: number; message: Buffer };
@@ -323,6 +332,7 @@ export function decodeChapPacket(buf: Buffer): ChapPacket {
   throw new PppoeDecodeError("bad-code", 0, `CHAP code ${code} is unknown`);
 }
 
+/** Encodes a CHAP packet (RFC 1994 §4). */
 export function encodeChapPacket(packet: ChapPacket): Buffer {
   if (packet.code === "challenge" || packet.code === "response") {
     if (packet.value.length === 0) throw new RangeError("CHAP Value is empty");

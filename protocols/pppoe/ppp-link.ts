@@ -20,6 +20,7 @@ import { NegotiationMachine } from "./ppp-negotiation.js";
 import type { Judgement, NegotiationAction, NegotiationPolicy } from "./ppp-negotiation.js";
 import { PppoeDecodeError } from "./pppoe-decode-error.js";
 
+/** How the peer authenticates. */
 export type AuthMethod = "pap" | "chap" | "none";
 
 export interface PppLinkCommon {
@@ -35,6 +36,7 @@ export interface PppLinkCommon {
   echoFailures?: number;
 }
 
+/** A client link: its credentials. */
 export interface PppClientOptions extends PppLinkCommon {
   role: "client";
   username: string;
@@ -43,6 +45,7 @@ export interface PppClientOptions extends PppLinkCommon {
   requestAddress?: string;
 }
 
+/** A server link: how it checks credentials and the addresses it gives. */
 export interface PppServerOptions extends PppLinkCommon {
   role: "server";
   auth: AuthMethod;
@@ -56,8 +59,10 @@ export interface PppServerOptions extends PppLinkCommon {
   challenge: () => Buffer;
 }
 
+/** The options of a client or a server link. */
 export type PppLinkOptions = PppClientOptions | PppServerOptions;
 
+/** What a link reports: phase changes, authenticated, IPv4 up, closed. */
 export type PppLinkEvent =
   | { type: "lcp-up" }
   /** Server: judge these credentials, then hand the link an "auth-result" event. */
@@ -69,12 +74,14 @@ export type PppLinkEvent =
   | { type: "down"; reason: string }
   | { type: "dropped"; cause: string; detail: string };
 
+/** What a link asks of its driver: send a frame, set or cancel a timer, emit. */
 export type PppLinkAction =
   | { type: "send"; frame: Buffer }
   | { type: "set-timer"; name: string; delayMs: number }
   | { type: "cancel-timer"; name: string }
   | { type: "emit"; event: PppLinkEvent };
 
+/** What a link takes: a frame, a timer, open or close. */
 export type PppLinkInput =
   | { type: "open" }
   | { type: "frame"; bytes: Buffer }
@@ -82,6 +89,7 @@ export type PppLinkInput =
   | { type: "close"; reason: string }
   | { type: "auth-result"; ok: boolean; message?: string };
 
+/** The link phases of RFC 1661 §3.2. */
 export type PppPhase = "dead" | "establish" | "authenticate" | "network" | "open" | "terminate";
 
 const CHAP_MD5 = 5;
@@ -91,12 +99,14 @@ export function chapMd5Response(identifier: number, secret: string | Buffer, cha
   return createHash("md5").update(Buffer.from([identifier])).update(secret).update(challenge).digest();
 }
 
+/** An IPv4 address as 4 octets. */
 export function ipv4ToBuffer(address: string): Buffer {
   const parts = address.split(".").map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new RangeError(`not an IPv4 address: ${address}`);
   return Buffer.from(parts);
 }
 
+/** 4 octets as an IPv4 address. */
 export function bufferToIpv4(buf: Buffer, offset = 0): string {
   return `${buf[offset] ?? 0}.${buf[offset + 1] ?? 0}.${buf[offset + 2] ?? 0}.${buf[offset + 3] ?? 0}`;
 }
@@ -117,6 +127,7 @@ function authOption(method: AuthMethod): PppOption | undefined {
   return undefined;
 }
 
+/** A sans-I/O PPP link (RFC 1661): LCP, authentication (PAP or CHAP), IPCP, then IPv4 datagrams. */
 export class PppLink {
   private current: PppPhase = "dead";
   private readonly lcp: NegotiationMachine;

@@ -7,8 +7,10 @@ import { PppoeDecodeError } from "./pppoe-decode-error.js";
 /** The states of RFC 1661 §4.2 this automaton uses (Starting/Stopping folded into Initial/Closing). */
 export type NegotiationState = "initial" | "req-sent" | "ack-rcvd" | "ack-sent" | "opened" | "closing" | "closed";
 
+/** The verdict on the peer's options: ack, or nak/reject with the options concerned. */
 export type Judgement = { verdict: "ack" } | { verdict: "nak" | "reject"; options: PppOption[] };
 
+/** What a control protocol asks for and what it accepts of the peer. */
 export interface NegotiationPolicy {
   /** Options of our next Configure-Request. */
   request(): PppOption[];
@@ -20,6 +22,7 @@ export interface NegotiationPolicy {
   rejected(options: PppOption[]): void;
 }
 
+/** What the automaton asks: send, start or stop its timer, this-layer-up or -down. */
 export type NegotiationAction =
   | { type: "send"; packet: ControlPacket; bytes: Buffer }
   | { type: "set-timer"; delayMs: number }
@@ -30,6 +33,7 @@ export type NegotiationAction =
   | { type: "echo-reply"; identifier: number; magic: number; data: Buffer }
   | { type: "dropped"; cause: string; detail: string };
 
+/** Restart timer and counters of the automaton (RFC 1661 §4.6). */
 export interface NegotiationOptions {
   protocol: ControlProtocolName;
   policy: NegotiationPolicy;
@@ -44,6 +48,7 @@ export interface NegotiationOptions {
   magic?: number;
 }
 
+/** The option negotiation automaton of RFC 1661 §4, shared by LCP and IPCP. */
 export class NegotiationMachine {
   private current: NegotiationState = "initial";
   private identifier = 0;

@@ -28,12 +28,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 const MAC_PATTERN = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/** Six octets as a MAC address text. */
 export function macToString(buf: Buffer, offset = 0): MacAddress {
   let s = HEX[buf[offset] ?? 0] ?? "00";
   for (let i = 1; i < 6; i++) s += ":" + (HEX[buf[offset + i] ?? 0] ?? "00");
   return s;
 }
 
+/** Whether the text is a MAC address (aa:bb:cc:dd:ee:ff). */
 export function isMacAddress(mac: string): boolean {
   return MAC_PATTERN.test(mac);
 }

@@ -1,6 +1,7 @@
 // Typed error of the PPPoE layer's codecs (RFC 2516 frames, RFC 1662 HDLC-like framing, the PPP control
 // protocols of RFC 1661/1332/1334/1994): the only exception their decoders throw.
 
+/** Why a frame could not be decoded. */
 export type PppoeDecodeErrorCode =
   | "truncated"
   | "bad-mac"
@@ -20,6 +21,7 @@ export type PppoeDecodeErrorCode =
   | "bad-ppp-length"
   | "bad-ppp-option";
 
+/** A frame that cannot be decoded: its code and the offset. */
 export class PppoeDecodeError extends Error {
   declare readonly name: "PppoeDecodeError";
   readonly code: PppoeDecodeErrorCode;

@@ -20,8 +20,10 @@ export type PppoeTag =
   /** Unknown TAG_TYPEs are kept and otherwise ignored (RFC 2516 Appendix A). */
   | { type: "unknown"; tagType: number; value: Buffer };
 
+/** The name of a PPPoE tag. */
 export type PppoeTagName = PppoeTag["type"];
 
+/** A Discovery packet: code, session id and tags. */
 export interface PppoeDiscoveryPacket {
   kind: "discovery";
   code: DiscoveryCodeName;
@@ -29,6 +31,7 @@ export interface PppoeDiscoveryPacket {
   tags: PppoeTag[];
 }
 
+/** A Session packet: session id and the PPP frame. */
 export interface PppoeSessionPacket {
   kind: "session";
   sessionId: number;
@@ -36,8 +39,10 @@ export interface PppoeSessionPacket {
   payload: Buffer;
 }
 
+/** A Discovery or a Session packet. */
 export type PppoePacket = PppoeDiscoveryPacket | PppoeSessionPacket;
 
+/** An Ethernet frame carrying PPPoE: addresses and the packet. */
 export interface PppoeFrame {
   destination: MacAddress;
   source: MacAddress;

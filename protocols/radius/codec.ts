@@ -4,6 +4,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { attributeValueType, type RadiusValueType } from "./dictionary.js";
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.js";
 
+/** RADIUS packet codes (RFC 2865 §3, RFC 2866 §3). */
 export const RadiusCode = {
   AccessRequest: 1,
   AccessAccept: 2,
@@ -18,12 +19,14 @@ export type RadiusCode = (typeof RadiusCode)[keyof typeof RadiusCode];
 const KNOWN_CODES = new Set<number>(Object.values(RadiusCode));
 /** RFC 2865 §3: minimum and maximum Length. */
 export const RADIUS_HEADER_LENGTH = 20;
+/** The longest RADIUS packet (RFC 2865 §3). */
 export const RADIUS_MAX_PACKET_LENGTH = 4096;
 const USER_PASSWORD = 2;
 const VENDOR_SPECIFIC = 26;
 const MESSAGE_AUTHENTICATOR = 80;
 const EAP_MESSAGE = 79;
 
+/** One attribute of a packet: type and value. */
 export type RadiusAttribute =
   | { type: number; kind: "text"; value: string }
   | { type: number; kind: "string" | "octets"; value: Buffer }
@@ -34,6 +37,7 @@ export type RadiusAttribute =
   /** RFC 2865 §5.26: Vendor-Id and the vendor's bytes (see `vendorSubAttributes`). */
   | { type: number; kind: "vsa"; vendorId: number; data: Buffer };
 
+/** A decoded RADIUS packet: code, identifier, authenticator, attributes. */
 export interface RadiusPacket {
   code: RadiusCode;
   /** 0..255, matches a response to its request (RFC 2865 §3). */
@@ -43,6 +47,7 @@ export interface RadiusPacket {
   attributes: RadiusAttribute[];
 }
 
+/** Whether a code is a response (Accept, Reject, Challenge, Accounting-Response). */
 export function isResponseCode(code: number): boolean {
   return code === 2 || code === 3 || code === 5 || code === 11;
 }
@@ -264,6 +269,7 @@ export function encodeRadiusPacket(packet: RadiusPacket, secret: Buffer | string
   return out;
 }
 
+/** Whether a packet's authenticators hold, and which did not. */
 export type RadiusVerification =
   | "ok"
   | "bad-authenticator"
@@ -271,6 +277,7 @@ export type RadiusVerification =
   | "missing-message-authenticator"
   | "no-request-authenticator";
 
+/** What to check of a packet: the request it answers, the Message-Authenticator. */
 export interface RadiusVerifyOptions {
   /**
    * Refuse an Access-Request, Access-Accept, Access-Reject or Access-Challenge without Message-Authenticator:

@@ -7,6 +7,7 @@
  */
 export type RadiusValueType = "text" | "string" | "integer" | "date" | "ipaddr" | "password" | "vsa" | "octets";
 
+/** One attribute of the dictionary: number, name and value type. */
 export interface RadiusAttributeDefinition {
   code: number;
   name: string;
@@ -17,6 +18,7 @@ export interface RadiusAttributeDefinition {
   fixedLength?: number;
 }
 
+/** Acct-Status-Type values (RFC 2866 §5.1). */
 export const AcctStatusType = {
   Start: 1,
   Stop: 2,
@@ -25,6 +27,7 @@ export const AcctStatusType = {
   "Accounting-Off": 8,
 } as const;
 
+/** Acct-Terminate-Cause values (RFC 2866 §5.10). */
 export const AcctTerminateCause = {
   "User-Request": 1,
   "Lost-Carrier": 2,
@@ -156,6 +159,7 @@ const definitions: RadiusAttributeDefinition[] = [
 const byCode = new Map<number, RadiusAttributeDefinition>(definitions.map((d) => [d.code, d]));
 const byName = new Map<string, RadiusAttributeDefinition>(definitions.map((d) => [d.name, d]));
 
+/** The attributes the codec knows by name (RFC 2865, 2866, 2869, 5090). */
 export const RADIUS_DICTIONARY: readonly RadiusAttributeDefinition[] = definitions;
 
 /** Definition of an attribute type, or undefined for a type this dictionary does not know. */

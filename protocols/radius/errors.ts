@@ -1,5 +1,6 @@
 // Typed errors of the RADIUS codec: the only exceptions its decoder and encoder throw.
 
+/** Why a RADIUS packet could not be decoded. */
 export type RadiusDecodeErrorCode =
   | "truncated" // buffer shorter than the header or than the Length field (RFC 2865 §3)
   | "bad-length" // Length field outside 20..4096 (RFC 2865 §3)
@@ -10,6 +11,7 @@ export type RadiusDecodeErrorCode =
   | "bad-password" // User-Password not a multiple of 16 octets (RFC 2865 §5.2)
   | "bad-vendor-specific"; // Vendor-Specific shorter than its Vendor-Id, or bad sub-attributes (RFC 2865 §5.26)
 
+/** A RADIUS packet that cannot be decoded: its code and the offset. */
 export class RadiusDecodeError extends Error {
   declare readonly name: "RadiusDecodeError";
   readonly code: RadiusDecodeErrorCode;

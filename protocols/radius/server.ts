@@ -6,6 +6,7 @@ import type { RadiusAttribute, RadiusPacket } from "./codec.js";
 import type { RadiusEndpoint } from "./client.js";
 import { RadiusDecodeError } from "./errors.js";
 
+/** Client secrets, the duplicate window and cache, and whether Message-Authenticator is required. */
 export interface RadiusServerOptions {
   /** Shared secret of a client by its source address; undefined refuses the client (RFC 2865 §3). */
   secretFor: (client: RadiusEndpoint) => Buffer | string | undefined;
@@ -17,11 +18,13 @@ export interface RadiusServerOptions {
   requireMessageAuthenticator?: boolean;
 }
 
+/** The answer a handler gives to a request: code and attributes. */
 export interface RadiusReply {
   code: typeof RadiusCode.AccessAccept | typeof RadiusCode.AccessReject | typeof RadiusCode.AccessChallenge | typeof RadiusCode.AccountingResponse;
   attributes: RadiusAttribute[];
 }
 
+/** What the server machine asks of its driver: reply, drop, handle a request. */
 export type RadiusServerAction =
   | { type: "request"; requestId: number; from: RadiusEndpoint; packet: RadiusPacket }
   | { type: "send"; to: RadiusEndpoint; datagram: Buffer }
@@ -44,6 +47,7 @@ function replyAllowed(requestCode: number, replyCode: number): boolean {
   return replyCode !== RadiusCode.AccountingResponse;
 }
 
+/** The sans-I/O RADIUS server: checks requests, drops duplicates while one is handled and answers them again after (RFC 5080 §2.2). */
 export class RadiusServerMachine {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly byRequestId = new Map<number, string>();

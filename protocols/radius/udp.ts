@@ -9,8 +9,10 @@ import { RadiusServerMachine, type RadiusReply, type RadiusServerAction, type Ra
 
 /** RFC 2865 §3 and RFC 2866 §3 ports. */
 export const RADIUS_AUTH_PORT = 1812;
+/** The accounting port (RFC 2866 §3). */
 export const RADIUS_ACCT_PORT = 1813;
 
+/** No answer after every retransmission. */
 export class RadiusTimeoutError extends Error {
   constructor(readonly to: RadiusEndpoint, readonly retransmissions: number) {
     super(`RADIUS server ${to.address}:${to.port} did not answer after ${retransmissions} retransmissions`);
@@ -18,6 +20,7 @@ export class RadiusTimeoutError extends Error {
   }
 }
 
+/** No Identifier free for another request to this server. */
 export class RadiusQueueFullError extends Error {
   constructor(readonly to: RadiusEndpoint) {
     super(`RADIUS requests to ${to.address}:${to.port} exceed the queue bound`);
@@ -25,6 +28,7 @@ export class RadiusQueueFullError extends Error {
   }
 }
 
+/** Told of every packet dropped and why. */
 export type RadiusDropListener = (cause: string, from: RadiusEndpoint) => void;
 
 function bindSocket(address: string, port: number, receiveBufferBytes?: number): Promise<Socket> {
@@ -38,6 +42,7 @@ function bindSocket(address: string, port: number, receiveBufferBytes?: number):
   });
 }
 
+/** Secret, timeouts and socket of a RadiusUdpClient. */
 export interface RadiusUdpClientOptions extends Omit<RadiusClientOptions, "randomBytes"> {
   /** Local address to bind (default 0.0.0.0). */
   bindAddress?: string;
@@ -129,6 +134,7 @@ class SourcePort {
   }
 }
 
+/** A RADIUS client on a UDP socket: retransmits, matches answers, verifies them. */
 export class RadiusUdpClient {
   private constructor(private readonly ports: SourcePort[]) {}
 
@@ -163,8 +169,10 @@ export class RadiusUdpClient {
   }
 }
 
+/** Answers one request (or undefined: no answer). */
 export type RadiusRequestHandler = (packet: RadiusPacket, from: RadiusEndpoint) => RadiusReply | undefined | Promise<RadiusReply | undefined>;
 
+/** Address, secrets, handler and drop listener of a RadiusUdpServer. */
 export interface RadiusUdpServerOptions extends RadiusServerOptions {
   address?: string;
   /** Default 1812; 0 picks a free port. */
@@ -176,6 +184,7 @@ export interface RadiusUdpServerOptions extends RadiusServerOptions {
   onDrop?: RadiusDropListener;
 }
 
+/** A RADIUS server on a UDP socket, answering through a handler. */
 export class RadiusUdpServer {
   private readonly machine: RadiusServerMachine;
   private readonly sweep: NodeJS.Timeout;

@@ -12,7 +12,9 @@ import type { BerValue } from "../pr/ber.js";
 import { decodePrSubObjects, encodePrSubObjects, SNum } from "../pr/pr-sub-objects.js";
 import type { PrSubObject } from "../pr/pr-sub-objects.js";
 
+/** The COPS-PR client type of the edge routers (RFC 3084). */
 export const DIFFSERV_PR_CLIENT_TYPE = ClientType.DiffServPr;
+/** The object identifier under which the routers' policy classes live. */
 export const CALLGATE_PIB = "1.3.6.1.4.1.32473.1";
 /** Entry OIDs of the PRCs; an instance's PRID is `<entry>.<instanceId>`. */
 export const Prc = {
@@ -24,6 +26,7 @@ export const Prc = {
 /** RFC 2748 §2.2.2 Context of every message on the provisioning state: Configuration request. */
 export const CONFIG_CONTEXT = { rType: RType.Configuration, mType: 0 } as const;
 
+/** One media flow to classify and the DSCP to mark it with. */
 export interface FlowMark {
   instanceId: number;
   family: IpFamily;
@@ -35,17 +38,20 @@ export interface FlowMark {
   /** DSCP the router marks matching packets with (0–63). */
   dscp: number;
 }
+/** Packets and octets a removed classifier counted. */
 export interface FlowUsage {
   instanceId: number;
   packets: bigint;
   octets: bigint;
 }
+/** One capability a router reports in its configuration request. */
 export interface RouterCapability {
   instanceId: number;
   /** Interface role combination the router provisions (RFC 3084 §2). */
   roles: string;
   maxFlows: number;
 }
+/** Why a router could not install a decision. */
 export interface ProvisioningFailure {
   global?: { code: number; subCode: number };
   instances: { prid: string; code: number; subCode: number }[];
@@ -424,6 +430,7 @@ function pairs(subs: PrSubObject[]): { oid: string; values: BerValue[]; index: n
 
 // ---- request (router → PDP) ----
 
+/** The router's configuration REQ that opens its provisioning state, with its capabilities (RFC 3084 §4.1). */
 export function buildConfigRequest(handle: Buffer, capabilities: RouterCapability[] = []): CopsRequestMessage {
   const subs: PrSubObject[] = [];
   for (const c of capabilities) {
@@ -447,6 +454,7 @@ export function buildConfigRequest(handle: Buffer, capabilities: RouterCapabilit
   };
 }
 
+/** The capabilities a router's configuration REQ reports. */
 export function parseConfigRequest(msg: CopsMessage): RouterCapability[] {
   if (msg.op !== "REQ") throw new CopsDecodeError("bad-client-si", 0, "not a REQ");
   const caps: RouterCapability[] = [];
@@ -463,12 +471,14 @@ export function parseConfigRequest(msg: CopsMessage): RouterCapability[] {
 
 // ---- decisions (PDP → router) ----
 
+/** A DEC that installs a classifier and DSCP marking per media flow. */
 export function buildInstallDecision(handle: Buffer, flows: FlowMark[], solicited = false): CopsDecisionMessage {
   const decision: CopsDecision = { context: { rType: CONFIG_CONTEXT.rType, mType: CONFIG_CONTEXT.mType }, command: CommandCode.Install, flags: 0 };
   if (flows.length) decision.named = encodeFlowMarks(flows);
   return { op: "DEC", clientType: DIFFSERV_PR_CLIENT_TYPE, solicited, handle, decisions: [decision] };
 }
 
+/** A DEC that removes the classifiers with these instance ids. */
 export function buildRemoveDecision(handle: Buffer, instanceIds: number[], solicited = false): CopsDecisionMessage {
   const named = encodeFlowMarkPrids(instanceIds);
   return {
@@ -491,12 +501,14 @@ export function buildNullDecision(handle: Buffer): CopsDecisionMessage {
   };
 }
 
+/** The installs and removals of a provisioning DEC. */
 export interface ParsedProvisioningDecision {
   command: number;
   install: FlowMark[];
   remove: number[];
 }
 
+/** What a provisioning DEC installs and removes. */
 export function parseProvisioningDecision(msg: CopsMessage): ParsedProvisioningDecision {
   if (msg.op !== "DEC") throw new CopsDecodeError("bad-client-si", 0, "not a DEC");
   const result: ParsedProvisioningDecision = { command: CommandCode.Null, install: [], remove: [] };
@@ -520,6 +532,7 @@ export function parseProvisioningDecision(msg: CopsMessage): ParsedProvisioningD
 
 // ---- reports (router → PDP) ----
 
+/** The router's RPT on a decision: success with the removed flows' counts, or failure. */
 export function buildProvisioningReport(
   handle: Buffer,
   reportType: number,
@@ -551,12 +564,14 @@ export function buildProvisioningReport(
   return rpt;
 }
 
+/** A router's report: success or failure, and usage counts. */
 export interface ParsedProvisioningReport {
   reportType: number;
   usage: FlowUsage[];
   failure?: ProvisioningFailure;
 }
 
+/** Success, failures and usage counts of a router's RPT. */
 export function parseProvisioningReport(msg: CopsMessage): ParsedProvisioningReport {
   if (msg.op !== "RPT") throw new CopsDecodeError("bad-client-si", 0, "not a RPT");
   const result: ParsedProvisioningReport = { reportType: msg.reportType, usage: [] };

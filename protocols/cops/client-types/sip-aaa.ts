@@ -7,10 +7,12 @@ import { encodeCopsMessage } from "../cops-codec.js";
 import { addressLength, ipFamilyOf, readIp, readIpv4, writeIp } from "../objects/ip-address.js";
 import type { IpFamily } from "../objects/ip-address.js";
 
+/** The COPS client type between the SIP proxies and their policy servers. */
 export const SIP_AAA_CLIENT_TYPE = ClientType.SipAaa;
 
 /** Context M-Type of this client type: which of the patent's requests a REQ/DEC belongs to. */
 export const SipAaaPurpose = { AAA: 1, LDP: 2, noLDP: 3 } as const;
+/** AAA, LDP or noLDP: what a request of this client type asks. */
 export type SipAaaPurposeName = keyof typeof SipAaaPurpose;
 
 /** TLV types inside the Signaled ClientSI (REQ) and the Client Specific Decision Data (DEC). */
@@ -29,6 +31,7 @@ export const SipAaaTlv = {
   Dscp: 19,
 } as const;
 
+/** One media flow of the call, from the SDP offer and answer. */
 export interface SipAaaMediaFlow {
   /** IP protocol number (17 UDP, 6 TCP). */
   protocol: number;
@@ -43,6 +46,7 @@ export interface SipAaaMediaFlow {
   bandwidthBps: number;
 }
 
+/** What a proxy tells its policy server about the call. */
 export interface SipAaaRequestInfo {
   callId: string;
   caller?: string;
@@ -58,6 +62,7 @@ export interface SipAaaRequestInfo {
   proxyAuthorization?: string;
 }
 
+/** What a policy server tells the proxy with its decision. */
 export interface SipAaaDecisionInfo {
   /** Why (mainly on refusal): a code of the policy server and a text. */
   reason?: { code: number; text: string };
@@ -324,6 +329,7 @@ export function encodeSipAaaDecisionData(info: SipAaaDecisionInfo): Buffer {
 }
 const EMPTY = Buffer.alloc(0);
 
+/** Reads the TLVs of a DEC's Client Specific Decision Data: reason, token, time limit, DSCP. */
 export function decodeSipAaaDecisionData(data: Buffer): SipAaaDecisionInfo {
   const info: SipAaaDecisionInfo = {};
   for (let offset = 0; offset < data.length; ) {
@@ -359,6 +365,7 @@ const R_TYPE_OF: Record<SipAaaPurposeName, number> = {
   noLDP: RType.ResourceAllocation,
 };
 
+/** The Context object (R-Type, M-Type) of a purpose: AAA, LDP or noLDP. */
 export function sipAaaContext(purpose: SipAaaPurposeName): { rType: number; mType: number } {
   return { rType: R_TYPE_OF[purpose], mType: SipAaaPurpose[purpose] };
 }
@@ -376,12 +383,15 @@ export function buildSipAaaRequest(purpose: SipAaaPurposeName, handle: Buffer, i
   };
 }
 
+/** A REQ AAA: may this call be set up? */
 export function encodeAaaRequest(handle: Buffer, info: SipAaaRequestInfo): Buffer {
   return encodeCopsMessage(buildSipAaaRequest("AAA", handle, info));
 }
+/** A REQ LDP: install the call's local policy (its media flows). */
 export function encodeLdpRequest(handle: Buffer, info: SipAaaRequestInfo): Buffer {
   return encodeCopsMessage(buildSipAaaRequest("LDP", handle, info));
 }
+/** A REQ noLDP: the call is over, remove its policy. */
 export function encodeNoLdpRequest(handle: Buffer, info: SipAaaRequestInfo): Buffer {
   return encodeCopsMessage(buildSipAaaRequest("noLDP", handle, info));
 }
@@ -403,6 +413,7 @@ export function buildSipAaaDecision(
   return { op: "DEC", clientType: SIP_AAA_CLIENT_TYPE, solicited: true, handle, decisions: [decision] };
 }
 
+/** A DEC AAA: yes (with token and time limit) or no (with a reason). */
 export function encodeAaaDecision(handle: Buffer, allowed: boolean, info: SipAaaDecisionInfo = {}): Buffer {
   return encodeCopsMessage(buildSipAaaDecision("AAA", handle, allowed, info));
 }
@@ -419,6 +430,7 @@ function purposeOf(mType: number, offset: number): SipAaaPurposeName {
   throw new CopsDecodeError("bad-client-si", offset, `unknown M-Type ${mType} for client type 0x8cb1`);
 }
 
+/** A decoded REQ of this client type: purpose, handle and call information. */
 export interface ParsedSipAaaRequest {
   purpose: SipAaaPurposeName;
   handle: Buffer;
@@ -437,6 +449,7 @@ export function parseSipAaaRequest(msg: CopsMessage): ParsedSipAaaRequest {
   return { purpose: purposeOf(msg.context.mType, 0), handle: msg.handle, info: decodeSipAaaClientSi(si.data) };
 }
 
+/** A decoded DEC of this client type: purpose, handle, verdict and decision data. */
 export interface ParsedSipAaaDecision {
   /** Undefined for a DEC carrying an Error object (it has no Context). */
   purpose: SipAaaPurposeName | undefined;
@@ -445,6 +458,7 @@ export interface ParsedSipAaaDecision {
   info: SipAaaDecisionInfo;
 }
 
+/** Purpose, verdict and decision data of a DEC of this client type. */
 export function parseSipAaaDecision(msg: CopsMessage): ParsedSipAaaDecision {
   if (msg.op !== "DEC" || msg.clientType !== SIP_AAA_CLIENT_TYPE) throw new CopsDecodeError("bad-client-si", 0, "not a client type 0x8cb1 DEC");
   const d = msg.decisions[0];

@@ -1,6 +1,7 @@
 // Sans-I/O machine interface shared by the PEP and PDP connection machines.
 import type { CopsMessage } from "../cops-message.js";
 
+/** What a COPS connection machine asks of its driver: send, set or cancel a timer, emit, close. */
 export type CopsAction<E = unknown> =
   | { type: "send"; bytes: Buffer; message: CopsMessage }
   | { type: "set-timer"; name: string; delayMs: number }
@@ -15,6 +16,7 @@ export type CopsTransportEvent =
   | { type: "timer"; name: string }
   | { type: "disconnected"; reason?: string };
 
+/** A sans-I/O COPS connection machine: inputs in, actions out. */
 export interface CopsMachine<In, Out> {
   handle(event: In | CopsTransportEvent, nowMs: number): CopsAction<Out>[];
 }

@@ -1,7 +1,9 @@
 // Request states are demultiplexed by Handle, compared byte-wise (RFC 2748 §2.2.1). A 4-octet handle (what
 // callgate's PEPs allocate) is keyed by its 32-bit value, any other length by its hex text: no string per message.
+/** A COPS Handle as a map key. */
 export type HandleKey = number | string;
 
+/** A COPS Handle as a map key (a number for 4-octet handles). */
 export function handleKey(handle: Buffer): HandleKey {
   if (handle.length === 4) return ((handle[0] ?? 0) << 24) | ((handle[1] ?? 0) << 16) | ((handle[2] ?? 0) << 8) | (handle[3] ?? 0);
   return handle.toString("hex");

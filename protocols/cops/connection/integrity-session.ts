@@ -4,6 +4,7 @@ import { CNum, HMAC_MD5_96_LENGTH, OBJECT_HEADER_LENGTH } from "../constants.js"
 import type { CopsMessage } from "../cops-message.js";
 import { integrityPlaceholder, signCopsMessage, verifyCopsDigest } from "../integrity.js";
 
+/** Key id and key of a connection's Integrity objects. */
 export interface CopsIntegrityConfig {
   /** Key ID put in the messages this side sends. */
   keyId: number;
@@ -19,6 +20,7 @@ const INTEGRITY_OBJECT_LENGTH = OBJECT_HEADER_LENGTH + 8 + HMAC_MD5_96_LENGTH;
 
 export type IntegrityCheck = "ok" | "missing" | "bad-key" | "bad-digest" | "replayed";
 
+/** The Integrity object of one connection (RFC 2748 §2.2.16): signs what goes out, checks what comes in, tracks sequence numbers. */
 export class IntegritySession {
   private nextSend: number;
   private expectedReceive: number | undefined;

@@ -18,6 +18,7 @@ import { IntegritySession } from "./integrity-session.js";
 import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
 
+/** Client type, timers, limits and admission of a CopsPdpConnection. */
 export interface CopsPdpOptions {
   /** Client types this PDP serves; OPN for any other gets CC Error 6. */
   clientTypes: number[];
@@ -41,6 +42,7 @@ export interface CopsPdpOptions {
   maxPendingRequests?: number;
 }
 
+/** Request states a PDP keeps per connection by default; one more REQ gets DEC Error 4. */
 export const DEFAULT_MAX_REQUEST_STATES = 10_000;
 
 /** Why the PDP refused or dropped input: a stable token to count and log by. */
@@ -60,6 +62,7 @@ export type CopsPdpRefusal =
   | "malformed-report"
   | "unexpected-message";
 
+/** What the policy server tells its PDP connection to do: decide, ask to synchronise, close. */
 export type CopsPdpCommand =
   | { type: "decide"; handle: Buffer; decisions: CopsDecision[] }
   | { type: "decide-error"; handle: Buffer; error: CopsCodePair }
@@ -67,6 +70,7 @@ export type CopsPdpCommand =
   | { type: "synchronize"; handle?: Buffer }
   | { type: "shutdown"; error?: CopsCodePair; redirect?: CopsServerAddress };
 
+/** What a PDP connection reports: opened, request, report, delete, closed. */
 export type CopsPdpEvent =
   | { type: "opened"; pepId: string; clientType: number; lastPdpAddress?: CopsServerAddress }
   | { type: "request"; handle: Buffer; message: CopsRequestMessage }
@@ -87,6 +91,7 @@ interface PendingRequest {
 
 type PdpState = "waiting-open" | "open" | "closed";
 
+/** The PDP side of one COPS connection (RFC 2748): admits the PEP, keeps its request states, answers keep-alives. */
 export class CopsPdpConnection {
   private state: PdpState = "waiting-open";
   private clientType = 0;

@@ -5,6 +5,7 @@ import type { CopsCodePair } from "../cops-message.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
 import type { CopsPdpOptions } from "./pdp-connection.js";
 
+/** What a PDP admits a PEP by: its PEPID, source addresses and Integrity key. */
 export interface CopsPepCredentials {
   pepId: string;
   /** Source addresses the PEP may connect from (any when absent). */

@@ -20,6 +20,7 @@ import { IntegritySession } from "./integrity-session.js";
 import { decodeOrError, integrityCloseError, sendAction } from "./message-io.js";
 import type { CopsIntegrityConfig } from "./integrity-session.js";
 
+/** PEPID, client type, timers and Integrity of a CopsPepConnection. */
 export interface CopsPepOptions {
   clientType: number;
   pepId: string;
@@ -38,6 +39,7 @@ export interface CopsPepOptions {
   reconnectDelayMs?: number;
 }
 
+/** What a PEP tells its connection to do: request, report, delete, close. */
 export type CopsPepCommand =
   | {
       type: "request";
@@ -51,6 +53,7 @@ export type CopsPepCommand =
   | { type: "delete"; handle: Buffer; reason?: CopsCodePair }
   | { type: "shutdown"; error?: CopsCodePair };
 
+/** What a PEP connection reports: accepted, decision, synchronise request, closed. */
 export type CopsPepEvent =
   | { type: "connect"; server: CopsServerAddress | undefined }
   | { type: "accepted"; kaTimerSeconds: number; acctTimerSeconds: number }
@@ -87,6 +90,7 @@ type PepState = "idle" | "opening" | "open";
 
 const HANDLE_SCRATCH = Buffer.alloc(4);
 
+/** The PEP side of one COPS connection (RFC 2748): opens, requests, reports, deletes, keeps alive, resynchronises. */
 export class CopsPepConnection {
   private state: PepState = "idle";
   private readonly states = new Map<HandleKey, RequestState>();

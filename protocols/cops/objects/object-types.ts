@@ -68,6 +68,7 @@ export type IntegrityObject =
   | { kind: "integrity"; cType: 1; keyId: number; sequence: number; digest: Buffer }
   | { kind: "integrity"; cType: 2; flags: number };
 
+/** Any COPS object (RFC 2748 §2.2), by C-Num. */
 export type CopsObject =
   | HandleObject
   | ContextObject

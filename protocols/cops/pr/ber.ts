@@ -3,6 +3,7 @@
 // TimeTicks, Integer64, Unsigned64, NULL).
 import { CopsDecodeError } from "../cops-decode-error.js";
 
+/** A BER value COPS-PR uses: integer, unsigned, octet string, object identifier, null. */
 export type BerValue =
   | { type: "null" }
   | { type: "integer"; value: number }
@@ -277,6 +278,7 @@ export function decodeOidContent(content: Buffer, offset: number): string {
   return big ? slowDecodeOid(content) : text;
 }
 
+/** Encodes a dotted object identifier in BER. */
 export function encodeBerOid(oid: string): Buffer {
   const n = oidContentLength(oid);
   const out = Buffer.allocUnsafe(1 + lengthOfLength(n) + n);
@@ -422,6 +424,7 @@ export function writeBerValue(v: BerValue, buf: Buffer, offset: number): number 
   return offset + slow.copy(buf, offset);
 }
 
+/** Encodes a value in BER, as COPS-PR's EPD carries it (RFC 3084 §4.3). */
 export function encodeBerValue(v: BerValue): Buffer {
   const out = Buffer.allocUnsafe(berValueLength(v));
   writeBerValue(v, out, 0);

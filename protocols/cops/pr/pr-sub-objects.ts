@@ -4,8 +4,10 @@ import { CopsDecodeError } from "../cops-decode-error.js";
 import { berValueLength, decodeBerValue, writeBerValue } from "./ber.js";
 import type { BerValue } from "./ber.js";
 
+/** S-Num of each COPS-PR sub-object (RFC 3084 §4). */
 export const SNum = { PRID: 1, PPRID: 2, EPD: 3, GPERR: 4, CPERR: 5, ErrorPRID: 6 } as const;
 
+/** One COPS-PR sub-object. */
 export type PrSubObject =
   | { kind: "prid"; oid: string }
   | { kind: "pprid"; oid: string }
@@ -118,6 +120,7 @@ export function writePrSubObjects(subs: readonly PrSubObject[], buf: Buffer, off
   return offset;
 }
 
+/** Encodes COPS-PR sub-objects (RFC 3084 §4): PRID, PPRID, EPD, errors. */
 export function encodePrSubObjects(subs: readonly PrSubObject[]): Buffer {
   const out = Buffer.allocUnsafe(prSubObjectsLength(subs));
   writePrSubObjects(subs, out, 0);

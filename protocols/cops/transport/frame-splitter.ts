@@ -4,10 +4,12 @@
 import { CopsDecodeError } from "../cops-decode-error.js";
 import { COPS_VERSION, HEADER_LENGTH } from "../constants.js";
 
+/** The longest COPS message a connection accepts by default. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
 export type CopsFrameFailure = { error: CopsDecodeError; header: Buffer };
 
+/** Cuts a TCP byte stream into COPS messages by their header's length, refusing one longer than the limit. */
 export class CopsFrameSplitter {
   /** Chunks received and not yet consumed; the first one from `headOffset`. */
   private chunks: Buffer[] = [];

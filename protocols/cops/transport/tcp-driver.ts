@@ -17,6 +17,7 @@ interface Machine<In, Out> {
   handle(event: In | CopsTransportEvent, nowMs: number): CopsAction<Out>[];
 }
 
+/** Callbacks of a COPS TCP driver for every message written and read. */
 export interface CopsWireHooks {
   /** Called for every message written (bytes as sent, decoded model). */
   onSend?(bytes: Buffer, message: CopsMessage): void;
@@ -121,6 +122,7 @@ export class CopsSocketRunner<In, Out> {
   }
 }
 
+/** Address, limits, TLS and the per-connection machine of a COPS PDP listener. */
 export interface CopsPdpServerOptions extends CopsWireHooks {
   host?: string;
   /** TCP port; default 3288 (RFC 2748 §4.1). 0 picks a free port. */
@@ -144,6 +146,7 @@ export interface CopsPdpPeer {
   pepIdConnected(pepId: string): boolean;
 }
 
+/** One PEP connected to a PDP listener. */
 export interface CopsPdpSession {
   machine: CopsPdpConnection;
   runner: CopsSocketRunner<CopsPdpCommand, CopsPdpEvent>;
@@ -213,19 +216,20 @@ export async function listenCopsPdp(
   };
 }
 
+/** The PEP machine a connection drives, its TLS settings and message size limit. */
 export interface CopsPepClientOptions extends CopsWireHooks {
   machine: CopsPepConnection;
   tls?: ConnectionOptions;
   maxMessageBytes?: number;
 }
 
-/** Connects a PEP machine, following its `connect` requests (primary, backups, redirects). */
 /** RFC 4261 over node:tls: a failed or timed-out handshake closes its socket (node leaves it open when nobody listens). */
 function closeFailedHandshakes(server: TlsServer): TlsServer {
   server.on("tlsClientError", (_err, socket) => socket.destroy());
   return server;
 }
 
+/** Connects a PEP machine over TCP (or TLS), following its `connect` requests (primary, backups, redirects). */
 export function connectCopsPep(options: CopsPepClientOptions): {
   events: EventEmitter<{ event: [CopsPepEvent] }>;
   send(command: CopsPepCommand): void;
