@@ -567,7 +567,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   }
 
   private reply(serverTx: ServerTx, req: SipRequest, status: number, now: number, headers: SipHeader[] = [], body?: string): NodeAction<CallEvent>[] {
-    const res = buildResponse(req, status, undefined, {
+    const res = buildResponse(req, status, status === 422 ? "Session Interval Too Small" : undefined, {
       toTag: this.ids.nextTag(), extraHeaders: headers,
       ...(body !== undefined ? { body, contentType: "application/sdp" } : {}),
     });

@@ -1,0 +1,46 @@
+// SIPp as a softphone calling through `callgate lab` (SIP1 → SIP2 → UAS, with COPS and OSP): the scenarios the
+// proxies carry today. The exit summary of the lab names each method with its responses and every call that
+// did not end.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLab, type Lab } from "../../lib/flow/lab.js";
+import { freePort, sippPath } from "./sip-sipp-helpers.js";
+import { runScenario } from "./sipp-softphone-helpers.js";
+
+let lab: Lab;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
+  lab = await startLab({ answerDelayMs: 100, keepRecords: true, reliableProvisionals: true, onError: (where, err) => errors.push(`${where}: ${String(err)}`) });
+}, 60_000);
+
+afterAll(async () => {
+  await lab?.close();
+});
+
+// Re-INVITE (hold-resume, session-timer-reinvite) and OPTIONS (options-message) wait for the proxies to forward
+// them; tests/interop/sipp-softphone-uas.test.ts plays them against the UAS role directly.
+const SCENARIOS = (process.env.SOFTPHONE_LAB_SCENARIOS ?? "session-timer-update,session-timer-422,prack,require-foo,late-offer,static-payloads,no-acceptable-media").split(",");
+
+describe("SIPp softphone scenarios through callgate lab", () => {
+  it.each(SCENARIOS)("%s", async (name) => {
+    const run = await runScenario(`${name}.xml`, lab.endpoints.SIP1?.sip ?? "", await freePort(), name);
+    expect(run.errors, `${name}: SIPp errors`).toBe("");
+    expect(run.successful, run.stdout.slice(-1500)).toBe(1);
+    expect(run.code).toBe(0);
+  }, 40_000);
+
+  it("the lab's stats name each method with its responses, no answered call left open, the refused media counted", async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    const stats = lab.stats();
+    expect(stats.responsesByMethod.UPDATE).toEqual({ "200 OK": 1 });
+    expect(stats.responsesByMethod.PRACK).toEqual({ "200 OK": 1 });
+    expect(stats.responsesByMethod.BYE).toEqual({ "200 OK": 4 });
+    expect(stats.responsesByMethod.INVITE).toMatchObject({ "200 OK": 4, "420 Bad Extension": 1, "422 Session Interval Too Small": 1, "488 Not Acceptable Here": 1 });
+    expect(stats.callsNotEnded).toEqual([]);
+    expect(stats.mediaRefused).toBe(1);
+    expect(errors).toEqual([]);
+    // every record carries the wall clock
+    expect(lab.records.every((r) => r.t > Date.UTC(2020, 0, 1))).toBe(true);
+  });
+});
