@@ -1,6 +1,7 @@
 // `callgate radius-proxy --config FILE`: a RADIUS proxy for plain NAS clients that shares the master provider's
 // access capacity with client providers by realm (see docs/auth.md).
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CredentialStore } from "../../auth/credential-store.js";
 import { RadiusRealmProxy } from "../../auth/radius-realm-proxy.js";
@@ -42,6 +43,10 @@ export async function run(args: string[]): Promise<number> {
   let credentials: CredentialStore | undefined;
   try {
     config = parseRadiusProxyConfig(readFileSync(values.config, "utf8"));
+    // Files the configuration names are found beside it.
+    const here = dirname(resolve(values.config));
+    if (config.master.credentials) config.master.credentials = resolve(here, config.master.credentials);
+    if (config.journal) config.journal = resolve(here, config.journal);
     if (config.master.credentials) credentials = CredentialStore.parse(readFileSync(config.master.credentials, "utf8"));
   } catch (err) {
     return fail(`${values.config}: ${err instanceof Error ? err.message : String(err)}`);

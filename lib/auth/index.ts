@@ -1,0 +1,21 @@
+// callgate/auth: caller authentication (SIP Digest, RFC 5090 over RADIUS) and realm capacity sharing.
+export { CredentialStore, CredentialFileError, DIGEST_ALGORITHMS, computeHa1, credentialLine, digestHash } from "./credential-store.js";
+export type { DigestAlgorithm } from "./credential-store.js";
+export { computeDigestResponse, digestAlgorithm, sameDigest } from "./digest-response.js";
+export type { DigestInput } from "./digest-response.js";
+export { NonceMachine } from "./nonce-machine.js";
+export type { NonceCheck, NonceMachineOptions } from "./nonce-machine.js";
+export { SipChallenger } from "./sip-challenge.js";
+export type { ChallengeOutcome, SipChallengerOptions } from "./sip-challenge.js";
+export { LocalDigestVerifier, RadiusDigestVerifier, rfc5090AccessRequest } from "./digest-verifier.js";
+export type { DigestRefusal, DigestRequest, DigestVerdict, DigestVerifier } from "./digest-verifier.js";
+export { DigestPolicyAdapter } from "./digest-policy-adapter.js";
+export type { DigestPolicyOptions } from "./digest-policy-adapter.js";
+export { RealmConfigError, parseRadiusProxyConfig, splitUserRealm } from "./realm-table.js";
+export type { ClientProvider, MasterProvider, RadiusProxyConfig, RadiusServerRef } from "./realm-table.js";
+export { CapacityLedger } from "./capacity-ledger.js";
+export type { CapacityRefusal, CapacityUsage, CapacityVerdict, JournalEvent, RentedCapacity } from "./capacity-ledger.js";
+export { RealmProxy } from "./realm-proxy.js";
+export type { MasterRecord, ProxyStep, RealmDecision, RealmProxyAction, RealmProxyOptions } from "./realm-proxy.js";
+export { RadiusRealmProxy } from "./radius-realm-proxy.js";
+export type { RadiusRealmProxyOptions } from "./radius-realm-proxy.js";
