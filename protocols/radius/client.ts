@@ -7,16 +7,19 @@ import { RadiusCode, decodeRadiusPacket, encodeRadiusPacket, verifyRadiusPacket 
 import type { RadiusAttribute, RadiusPacket } from "./codec.js";
 import { RadiusDecodeError } from "./errors.js";
 
+/** A RADIUS peer's address and port. */
 export interface RadiusEndpoint {
   address: string;
   port: number;
 }
 
+/** A request to send: code and attributes. */
 export interface RadiusRequest {
   code: typeof RadiusCode.AccessRequest | typeof RadiusCode.AccountingRequest | typeof RadiusCode.StatusServer;
   attributes: RadiusAttribute[];
 }
 
+/** Secret, randomness, retransmission timing, per-server limits and Message-Authenticator requirement of a RadiusClientMachine. */
 export interface RadiusClientOptions {
   secret: Buffer | string;
   /** Source of Request Authenticators, which must be unpredictable (RFC 2865 §3). */
@@ -38,6 +41,7 @@ export interface RadiusClientOptions {
   maxQueuedPerServer?: number;
 }
 
+/** What the client machine asks of its driver: send, set or cancel a timer, settle a request. */
 export type RadiusClientAction =
   | { type: "send"; to: RadiusEndpoint; datagram: Buffer; handle?: number }
   | { type: "response"; handle: number; packet: RadiusPacket; from: RadiusEndpoint }
@@ -81,6 +85,7 @@ function expectedResponse(requestCode: number, responseCode: number): boolean {
   return responseCode === RadiusCode.AccessAccept || responseCode === RadiusCode.AccessReject || responseCode === RadiusCode.AccessChallenge;
 }
 
+/** The sans-I/O RADIUS client: Identifiers, retransmissions (RFC 5080 §2.2), answers matched and verified. */
 export class RadiusClientMachine {
   private readonly servers = new Map<string, ServerState>();
   private nextHandle = 1;

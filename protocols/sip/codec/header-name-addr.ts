@@ -11,6 +11,7 @@ import {
 import { SipParseError } from "./sip-parse-error.js";
 import { formatSipUri, parseSipUriIn, type SipUri } from "./sip-uri.js";
 
+/** A name-addr header value (From, To, Route, Record-Route): display name, URI, parameters (RFC 3261 §20.10). */
 export interface NameAddrHeader {
   displayName?: string;
   /** Parsed for sip/sips/tel; other absolute URIs are kept as text. */
@@ -24,6 +25,7 @@ export interface NameAddrHeader {
   params: Map<string, string | null>;
 }
 
+/** A Contact value: name-addr, or `*` (RFC 3261 §20.10). */
 export interface ContactHeader extends NameAddrHeader {
   expires?: number;
   q?: number;

@@ -65,6 +65,7 @@ const CANONICAL_SPELLING: Readonly<Record<string, string>> = {
   "mime-version": "MIME-Version",
 };
 
+/** A header name in its usual spelling (`call-id` → `Call-ID`, `i` → `Call-ID`). */
 export function canonicalHeaderName(name: string): string {
   const key = headerKey(name);
   const special = CANONICAL_SPELLING[key];

@@ -2,11 +2,13 @@
 // Content-Length (§20.14), Content-Type (§20.15), Expires (§20.19), Require/Proxy-Require/Supported/Allow.
 import { headerError, isTokenChar, parseDecimal, parseGenericParams, scanToken, skipWs } from "./header-lexer.js";
 
+/** A CSeq value: sequence number and method (RFC 3261 §20.16). */
 export interface CSeqHeader {
   seq: number;
   method: string;
 }
 
+/** A Content-Type value: media type and parameters (RFC 3261 §20.15). */
 export interface ContentTypeHeader {
   type: string;
   subtype: string;

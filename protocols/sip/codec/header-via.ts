@@ -2,6 +2,7 @@
 import { headerError, isTokenChar, parseDecimal, parseGenericParams, scanToken, skipWs } from "./header-lexer.js";
 import { SipParseError } from "./sip-parse-error.js";
 
+/** A Via value: transport, sent-by and parameters (branch, received, rport) (RFC 3261 §20.42). */
 export interface ViaHeader {
   /** "SIP/2.0/UDP" as the three parts were written, without whitespace. */
   protocol: string;

@@ -20,6 +20,7 @@ export function generateCallId(host?: string): string {
   return host ? `${id}@${host}` : id;
 }
 
+/** The parts of a request to build: method, URI, Via, From, To, Call-ID, CSeq, headers, body. */
 export interface BuildRequestOptions {
   method: string;
   /** Request-URI text. */
@@ -81,6 +82,7 @@ export function buildRequest(o: BuildRequestOptions): SipRequest {
   return new SipRequest(o.method, o.uri, headers, body);
 }
 
+/** What a response built for a request adds: To tag, extra headers, body, Contact. */
 export interface BuildResponseOptions {
   /** To-tag to add when the request's To has none (RFC 3261 §8.2.6.2); not added for 100. */
   toTag?: string;

@@ -17,6 +17,7 @@ import { isRequest, type SipMessage } from "./sip-message.js";
 import { SipParseError } from "./sip-parse-error.js";
 import { formatSipUri, parseSipUri, type SipUri } from "./sip-uri.js";
 
+/** One header with its typed decoding, or why it did not decode. */
 export interface HeaderDescription {
   name: string;
   value: string;
@@ -31,6 +32,7 @@ function params(p: Map<string, string | null>, skip: readonly string[] = []): st
   return parts.length > 0 ? ` params{${parts.join(", ")}}` : "";
 }
 
+/** A SIP URI's typed decoding as one line of text. */
 export function describeUri(uri: SipUri | string): string {
   if (typeof uri === "string") return `uri(other scheme)=${JSON.stringify(uri)}`;
   let out = `${uri.scheme}`;

@@ -18,6 +18,7 @@ import {
 } from "./sip-message.js";
 import { TOKEN_CHARS } from "./header-lexer.js";
 
+/** Bounds a parse holds a message to: sizes and counts of lines, headers and body. */
 export interface SipParseLimits {
   /** Whole message (head + body), bytes. */
   maxMessageBytes: number;
@@ -34,6 +35,7 @@ export const DEFAULT_SIP_PARSE_LIMITS: Readonly<SipParseLimits> = Object.freeze(
   maxLineBytes: 8192,
 });
 
+/** The limits of a parse, and whether a request without Max-Forwards is tolerated. */
 export interface SipParseOptions {
   limits?: Partial<SipParseLimits>;
   /**

@@ -3,6 +3,7 @@
 import { headerNameMatches } from "./header-names.js";
 import { isRequest, type SipMessage } from "./sip-message.js";
 
+/** A message's request line or status line. */
 export function startLine(m: SipMessage): string {
   return isRequest(m) ? `${m.method} ${m.uri} ${m.version}` : `${m.version} ${m.status} ${m.reason}`;
 }
@@ -26,6 +27,7 @@ export function serializeHead(m: SipMessage, bodyLength: number): string {
   return out + "\r\n";
 }
 
+/** A message as the bytes that go on the wire. */
 export function serializeSipMessage(m: SipMessage): Buffer {
   const head = serializeHead(m, m.body.length);
   const headLen = Buffer.byteLength(head, "utf8");

@@ -5,6 +5,7 @@ import { isToken } from "./header-lexer.js";
 import type { SipHeader, SipRequest, SipResponse } from "./sip-message.js";
 import { SipParseError } from "./sip-parse-error.js";
 
+/** Why a request is refused, and the response to answer it with. */
 export interface RequestRejection {
   status: number;
   reason: string;
@@ -14,6 +15,7 @@ export interface RequestRejection {
   detail: string;
 }
 
+/** What a request is checked against: role, methods, extensions, content types, authentication schemes. */
 export interface RequestValidationOptions {
   /** "uas" applies §8.2 (Require, methods, bodies); "proxy" applies §16.3 (Max-Forwards, Proxy-Require). */
   role?: "uas" | "proxy";
@@ -29,6 +31,7 @@ export interface RequestValidationOptions {
   authSchemes?: readonly string[];
 }
 
+/** The methods a UAS accepts by default. */
 export const DEFAULT_UAS_METHODS: readonly string[] = [
   "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO",
   "REFER", "MESSAGE", "UPDATE",
@@ -177,6 +180,7 @@ function mediaRangeMatches(range: string, type: string): boolean {
   return r.endsWith("/*") && type.startsWith(r.slice(0, -1));
 }
 
+/** Whether a proxy forwards a response, and why not. */
 export interface ResponseVerdict {
   action: "discard";
   detail: string;

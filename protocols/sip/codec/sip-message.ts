@@ -36,6 +36,7 @@ import { parseViaIn, parseViaValue, type ViaHeader } from "./header-via.js";
 import { SipParseError } from "./sip-parse-error.js";
 import { parseSipUri, parseSipUriIn, type SipUri } from "./sip-uri.js";
 
+/** One header field as it appeared: name and raw value. */
 export interface SipHeader {
   /** Name as on the wire (compact form kept). */
   name: string;
@@ -91,6 +92,7 @@ function sameRaw(a: string | string[], b: string | string[]): boolean {
   return true;
 }
 
+/** Headers and body common to requests and responses, with typed access to the usual headers. */
 export abstract class SipMessageBase {
   // Fields are assigned in the constructor (`declare`: no [[Define]] field initialisers on the hot path).
   declare headers: SipHeader[];
@@ -480,6 +482,7 @@ export abstract class SipMessageBase {
 
 const EMPTY_BODY = Buffer.alloc(0);
 
+/** A SIP request: method, Request-URI, headers, body (RFC 3261 §7.1). */
 export class SipRequest extends SipMessageBase {
   declare method: string;
   /** Request-URI as written. */
@@ -507,6 +510,7 @@ export class SipRequest extends SipMessageBase {
   }
 }
 
+/** A SIP response: status code, reason phrase, headers, body (RFC 3261 §7.2). */
 export class SipResponse extends SipMessageBase {
   declare status: number;
   declare reason: string;
@@ -522,12 +526,15 @@ export class SipResponse extends SipMessageBase {
   }
 }
 
+/** A SIP request or response. */
 export type SipMessage = SipRequest | SipResponse;
 
+/** Whether a message is a request. */
 export function isRequest(m: SipMessage): m is SipRequest {
   return m instanceof SipRequest;
 }
 
+/** Whether a message is a response. */
 export function isResponse(m: SipMessage): m is SipResponse {
   return m instanceof SipResponse;
 }

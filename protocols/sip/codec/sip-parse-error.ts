@@ -1,6 +1,7 @@
 // The one error class the SIP codec throws: what failed (code), where (byte offset into the message or
 // header value) and, for header-level faults, which header.
 
+/** Why a SIP message could not be parsed. */
 export type SipParseErrorCode =
   | "empty-message"
   | "bad-start-line"
@@ -24,6 +25,7 @@ export type SipParseErrorCode =
   | "unsupported-uri-scheme"
   | "stream-failed";
 
+/** A SIP message that cannot be parsed: its code, the offset and the header concerned. */
 export class SipParseError extends Error {
   readonly code: SipParseErrorCode;
   /** Byte offset into the message (or, for header-value and URI faults, into that value's text). */

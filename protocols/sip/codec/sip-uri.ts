@@ -2,6 +2,7 @@
 // Fields hold decoded text (%-escapes resolved); formatSipUri escapes again where the grammar requires.
 import { SipParseError } from "./sip-parse-error.js";
 
+/** A sip: or sips: URI: user, host, port, parameters and headers (RFC 3261 §19.1). */
 export interface SipUri {
   /** Lower case: "sip", "sips" or "tel". */
   scheme: "sip" | "sips" | "tel";

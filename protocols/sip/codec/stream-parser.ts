@@ -15,6 +15,7 @@ const MIN_CAPACITY = 4096;
 /** What the stream waits for: nothing (between messages), the rest of a head, or the rest of a body. */
 export type StreamParserPhase = "idle" | "head" | "body";
 
+/** Frames SIP messages out of a stream transport's bytes by Content-Length (RFC 3261 §18.3). */
 export class SipStreamParser {
   private readonly o: ResolvedParseOptions;
   /** The bytes not yet framed: a received chunk itself, or a window of `store`. */

@@ -3,6 +3,7 @@
 import type { ProxyHook } from "./proxy-types.js";
 import type { TransportAddress } from "../transport/transport-types.js";
 
+/** A proxy hook that forwards every request to one next hop (what `callgate proxy` runs). */
 export function nextHopHook(nextHop: TransportAddress): ProxyHook {
   return (ctx) => (ctx.inDialog && ctx.hasRoute ? { action: "forward" } : { action: "forward", targets: [{ nextHop }] });
 }

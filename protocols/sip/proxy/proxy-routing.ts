@@ -33,6 +33,7 @@ export function uriToTransportAddress(uriText: string): TransportAddress {
   return { protocol, host, port: uri.port ?? defaultPort(protocol) };
 }
 
+/** Whether a URI names this proxy (RFC 3261 §16.4). */
 export function isLocalUri(uri: SipUri, identity: ProxyIdentity): boolean {
   if (uri.scheme === "tel") return false;
   const host = stripBrackets(uri.host).toLowerCase();

@@ -10,6 +10,7 @@ export interface ProxyTarget {
   nextHop?: TransportAddress;
 }
 
+/** What a proxy hook decides for a request: forward, respond or hold. */
 export type ProxyDecision =
   /** Forward to the targets in parallel (§16.6); no targets means route by Route / Request-URI. */
   | { action: "forward"; targets?: (ProxyTarget | string)[] }

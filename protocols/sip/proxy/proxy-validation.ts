@@ -3,12 +3,14 @@ import type { SipHeader, SipRequest } from "../codec/sip-message.js";
 import { loopDetectionHash, loopHashOfBranch } from "./proxy-loop-detection.js";
 import type { ProxyIdentity } from "./proxy-routing.js";
 
+/** Why a proxy refuses a request (RFC 3261 §16.3), and the status to answer. */
 export interface ValidationFailure {
   status: number;
   reason: string;
   headers?: SipHeader[];
 }
 
+/** What a proxy checks requests against: its identity, the extensions it supports (Proxy-Require), loop detection. */
 export interface ValidationOptions {
   identity: ProxyIdentity;
   /** Option tags this proxy supports (Proxy-Require, §16.3 step 5). */

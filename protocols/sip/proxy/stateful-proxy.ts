@@ -18,6 +18,7 @@ import type { ClientTransaction, ServerTransaction, TransactionLayer, Transactio
 import type { TerminationReason } from "../transaction/transaction-types.js";
 import { defaultPort, protocolFromViaTransport, viaTransportToken, type InboundContext, type TransportAddress } from "../transport/transport-types.js";
 
+/** Transaction layer, identity, hook, observer, Record-Route and Timer C of a StatefulProxy. */
 export interface StatefulProxyOptions {
   transactions: TransactionLayer;
   identity: ProxyIdentity;

@@ -5,6 +5,7 @@ import { TransactionBase } from "./transaction-base.js";
 import { timerIorK, transactionTimeout, type TransactionTimerName } from "./transaction-timers.js";
 import type { InviteServerState, TerminationReason, TransactionAction, TransactionMachine, TransactionOptions } from "./transaction-types.js";
 
+/** Timers, reliability, 100 Trying and the RFC 6026 Accepted state of an INVITE server transaction. */
 export interface InviteServerTransactionOptions extends TransactionOptions {
   /** §17.2.1: send 100 Trying at once (default) rather than leave it to the TU. */
   sendTrying?: boolean;

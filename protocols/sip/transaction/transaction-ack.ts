@@ -2,6 +2,7 @@
 import { headerNameMatches } from "../codec/header-names.js";
 import { SipRequest, type SipHeader, type SipResponse } from "../codec/sip-message.js";
 
+/** The ACK for a non-2xx final response, built by the INVITE client transaction (RFC 3261 §17.1.1.3). */
 export function buildAckForNonSuccess(invite: SipRequest, response: SipResponse): SipRequest {
   const headers: SipHeader[] = [];
   // A single Via, equal to the INVITE's top Via.

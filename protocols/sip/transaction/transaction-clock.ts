@@ -1,5 +1,6 @@
 // Injectable time source for the transaction layer and proxy: the real clock for drivers, a virtual one for tests.
 
+/** The time and timers a transaction layer uses: the system's, or a virtual clock. */
 export interface TransactionClock {
   now(): number;
   setTimer(delayMs: number, fire: () => void): unknown;

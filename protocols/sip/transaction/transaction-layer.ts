@@ -36,11 +36,13 @@ export interface TransactionUser {
   onStrayResponse?(response: SipResponse, context: InboundContext): void;
 }
 
+/** What a client transaction tells its user: responses, and its end. */
 export interface ClientTransactionCallbacks {
   onResponse(response: SipResponse, transaction: ClientTransaction): void;
   onTerminated?(reason: TerminationReason, transaction: ClientTransaction, error?: Error): void;
 }
 
+/** Sender, clock, timers and UAS behaviour of a TransactionLayer. */
 export interface TransactionLayerOptions {
   sender: TransactionSender;
   clock?: TransactionClock;
@@ -74,6 +76,7 @@ abstract class TransactionHandle {
   }
 }
 
+/** A running client transaction of the layer. */
 export class ClientTransaction extends TransactionHandle {
   constructor(
     key: string,
@@ -85,6 +88,7 @@ export class ClientTransaction extends TransactionHandle {
   }
 }
 
+/** A running server transaction of the layer: respond through it. */
 export class ServerTransaction extends TransactionHandle {
   /** Called once when the transaction ends; "timeout"/"transport-error" mean the response was not delivered. */
   onTerminated: ((reason: TerminationReason, error?: Error) => void) | undefined;
@@ -111,6 +115,7 @@ function lingering(state: string): boolean {
   return state === "completed" || state === "confirmed" || state === "terminated";
 }
 
+/** Matches messages to transactions (RFC 3261 §17.1.3, §17.2.3), runs their machines on a clock and sends through the transport. */
 export class TransactionLayer {
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly servers = new Map<string, ServerTransaction>();

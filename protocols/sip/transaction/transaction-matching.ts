@@ -2,6 +2,7 @@
 import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 
 // RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with the magic cookie.
+/** The branch prefix of RFC 3261 (§8.1.1.7). */
 export const MAGIC_COOKIE = "z9hG4bK";
 
 function sentBy(host: string, port: number | undefined): string {
@@ -13,10 +14,12 @@ export function clientTransactionKey(branch: string, method: string): string {
   return `${branch}\u0000${method.toUpperCase()}`;
 }
 
+/** The key of a client transaction: top-Via branch and CSeq method. */
 export function clientKeyOfRequest(request: SipRequest): string {
   return clientTransactionKey(request.topVia.branch ?? "", request.method);
 }
 
+/** The client transaction key a response matches. */
 export function clientKeyOfResponse(response: SipResponse): string {
   return clientTransactionKey(response.topVia.branch ?? "", response.cseq.method);
 }
@@ -49,6 +52,7 @@ export function serverTransactionKey(request: SipRequest, asMethod?: string): st
   ].join("\u0000");
 }
 
+/** Whether the top Via's branch starts with the RFC 3261 magic cookie. */
 export function isRfc3261Branch(request: SipRequest): boolean {
   return request.topVia.branch?.startsWith(MAGIC_COOKIE) ?? false;
 }

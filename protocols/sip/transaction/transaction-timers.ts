@@ -11,8 +11,10 @@ export interface TransactionTimerConfig {
 }
 
 // RFC 3261 Appendix A: T1 500 ms, T2 4 s, T4 5 s.
+/** T1 500 ms, T2 4 s, T4 5 s (RFC 3261 Table 4). */
 export const DEFAULT_TIMER_CONFIG: Readonly<TransactionTimerConfig> = Object.freeze({ t1: 500, t2: 4000, t4: 5000 });
 
+/** T1, T2 and T4 with the defaults filled in. */
 export function resolveTimerConfig(partial?: Partial<TransactionTimerConfig>): TransactionTimerConfig {
   const cfg = { ...DEFAULT_TIMER_CONFIG, ...partial };
   for (const k of ["t1", "t2", "t4"] as const) {

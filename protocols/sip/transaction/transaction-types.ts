@@ -2,13 +2,18 @@
 import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import type { TransactionTimerConfig, TransactionTimerName } from "./transaction-timers.js";
 
+/** The four transaction machines of RFC 3261 §17. */
 export type TransactionKind = "invite-client" | "non-invite-client" | "invite-server" | "non-invite-server";
 
+/** States of the INVITE client transaction (Figure 5). */
 export type InviteClientState = "calling" | "proceeding" | "completed" | "terminated";
+/** States of the non-INVITE client transaction (Figure 6). */
 export type NonInviteClientState = "trying" | "proceeding" | "completed" | "terminated";
 /** "accepted" only with the RFC 6026 option. */
 export type InviteServerState = "proceeding" | "completed" | "confirmed" | "accepted" | "terminated";
+/** States of the non-INVITE server transaction (Figure 8). */
 export type NonInviteServerState = "trying" | "proceeding" | "completed" | "terminated";
+/** A state of any transaction machine. */
 export type TransactionState = InviteClientState | NonInviteClientState | InviteServerState | NonInviteServerState;
 
 /** Why a transaction reached Terminated; "timeout" and "transport-error" are reported to the TU (§17.1.1.2, §17.1.4, §17.2.4). */
@@ -26,6 +31,7 @@ export type TransactionEvent =
   /** Server transactions only: the TU sends a response (§17.2.1 / §17.2.2). */
   | { type: "tu-response"; response: SipResponse; now: number };
 
+/** What a transaction machine asks: send, set or cancel a timer, pass to the TU, terminated. */
 export type TransactionAction =
   | { type: "send"; message: SipRequest | SipResponse }
   | { type: "set-timer"; timer: TransactionTimerName; delay: number }
@@ -33,6 +39,7 @@ export type TransactionAction =
   | { type: "pass-to-tu"; message: SipRequest | SipResponse }
   | { type: "terminated"; reason: TerminationReason };
 
+/** Reliability of the transport and the timer values of a transaction. */
 export interface TransactionOptions {
   /** Reliable transport (TCP, TLS, SCTP, WS): no retransmissions, zero wait timers (§17.1.1.2, §17.2.1). */
   reliable: boolean;

@@ -15,6 +15,7 @@ import { SipTransportError, type TransportAddress } from "./transport-types.js";
 import { UdpTransport } from "./udp-transport.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
+/** Listeners, hook, limits, TLS and observers of a proxy server. */
 export interface ProxyServerOptions {
   /** Addresses to listen on; port 0 picks a free port (see `addresses` after start). */
   listen: TransportAddress[];
@@ -46,6 +47,7 @@ export interface ProxyServerOptions {
 
 export const DEFAULT_MAX_SERVER_TRANSACTIONS = 50_000;
 
+/** A transport for one listener address (udp, tcp, tls, ws, wss). */
 export function createTransport(address: TransportAddress, options: Pick<ProxyServerOptions, "limits" | "tls" | "connectionLimits"> = {}): SipTransport {
   const base = { host: address.host, port: address.port, ...(options.limits ? { limits: options.limits } : {}), ...(options.connectionLimits ? { connectionLimits: options.connectionLimits } : {}) };
   switch (address.protocol) {
@@ -64,6 +66,7 @@ export function createTransport(address: TransportAddress, options: Pick<ProxySe
   }
 }
 
+/** A running proxy: its transport and transaction layers, proxy core, addresses and `close()`. */
 export interface ProxyServer {
   readonly transport: SipTransportLayer;
   readonly transactions: TransactionLayer;
@@ -73,6 +76,7 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
+/** A stateful proxy on real sockets: listeners, transport layer, transaction layer and the proxy core with your hook. */
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   const transports = options.listen.map((a) => createTransport(a, options));
   const transport = new SipTransportLayer({

@@ -3,8 +3,10 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { StreamTransport, type StreamTransportOptions } from "./transport-stream.js";
 import type { TransportAddress } from "./transport-types.js";
 
+/** Settings of a TcpTransport. */
 export type TcpTransportOptions = StreamTransportOptions;
 
+/** SIP over TCP (RFC 3261 §18). */
 export class TcpTransport extends StreamTransport {
   readonly protocol = "tcp" as const;
   protected readonly readyEvent = "connect" as const;

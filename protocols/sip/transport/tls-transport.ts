@@ -5,6 +5,7 @@ import { DEFAULT_CONNECTION_LIMITS } from "../../net/connection-limits.js";
 import { StreamTransport, type StreamTransportOptions } from "./transport-stream.js";
 import type { TransportAddress } from "./transport-types.js";
 
+/** TLS context, peer verification, client certificate requirement and server name of a TlsTransport. */
 export interface TlsTransportOptions extends StreamTransportOptions {
   /** Certificate and key (PEM) presented to peers, plus CA for verifying them. */
   secureContext: SecureContextOptions;
@@ -16,6 +17,7 @@ export interface TlsTransportOptions extends StreamTransportOptions {
   servername?: string;
 }
 
+/** SIP over TLS (RFC 3261 §26.3.1). */
 export class TlsTransport extends StreamTransport {
   readonly protocol = "tls" as const;
   protected readonly readyEvent = "secureConnect" as const;

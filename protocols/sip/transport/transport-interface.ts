@@ -20,11 +20,13 @@ export interface RejectedInput {
   context?: InboundContext;
 }
 
+/** What a transport reports: messages received, and input it rejected. */
 export interface TransportEvents {
   message(message: SipMessage, context: InboundContext): void;
   rejected(reason: InboundRejection, source: TransportAddress, detail: string, input?: RejectedInput): void;
 }
 
+/** One listener of SIP: sends and receives messages on its protocol. */
 export interface SipTransport {
   readonly protocol: TransportProtocol;
   readonly reliable: boolean;

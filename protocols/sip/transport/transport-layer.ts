@@ -22,6 +22,7 @@ import {
 } from "./transport-types.js";
 import { formatVia, parseViaValue } from "../codec/header-via.js";
 
+/** Transports, advertised host, UDP size limit, destination filter and drop listener of a SipTransportLayer. */
 export interface TransportLayerOptions {
   transports: SipTransport[];
   /** Host written into Via / Record-Route when a transport is bound to a wildcard address. */
@@ -40,6 +41,7 @@ export interface TransportLayerOptions {
   onDrop?: (cause: string, source: TransportAddress | undefined, detail: string) => void;
 }
 
+/** What a transport layer counted: messages, refusals and drops by cause. */
 export interface TransportStats {
   received: number;
   sent: number;
@@ -68,6 +70,7 @@ export interface TransportStats {
   overloadRefusals: number;
 }
 
+/** Takes each message a transport layer received. */
 export type InboundHandler = (message: SipMessage, context: InboundContext) => void;
 
 export class SipTransportLayer implements TransactionSender {

@@ -11,6 +11,7 @@ import { ConnectionTable, normaliseAddress, type TransportConnection } from "./t
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";
 
+/** Address, message and connection limits, and connect timeout of a StreamTransport. */
 export interface StreamTransportOptions {
   host: string;
   port: number;
@@ -30,6 +31,7 @@ function peerKey(a: { host: string; port: number }): string {
   return `${a.host.toLowerCase()}|${a.port}`;
 }
 
+/** SIP over a byte stream (TCP or TLS): connections, framing, limits. */
 export abstract class StreamTransport implements SipTransport {
   abstract readonly protocol: "tcp" | "tls";
   readonly reliable = true;

@@ -1,7 +1,9 @@
 // RFC 3261 §18: what the transaction layer and proxy need from a transport, independent of UDP/TCP/TLS/WS.
 
+/** The SIP transports: udp, tcp, tls, ws, wss. */
 export type TransportProtocol = "udp" | "tcp" | "tls" | "ws" | "wss";
 
+/** A protocol, host and port. */
 export interface TransportAddress {
   protocol: TransportProtocol;
   host: string;
@@ -26,6 +28,7 @@ export function viaTransportToken(p: TransportProtocol): string {
   return p === "wss" ? "WSS" : p.toUpperCase();
 }
 
+/** The transport protocol a Via's transport token names. */
 export function protocolFromViaTransport(token: string): TransportProtocol | undefined {
   const t = token.toLowerCase();
   return t === "udp" || t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : undefined;
@@ -39,6 +42,7 @@ export function defaultPort(p: TransportProtocol): number {
   return 5060;
 }
 
+/** A transport address as `proto:host:port`. */
 export function formatTransportAddress(a: TransportAddress): string {
   const host = a.host.includes(":") && !a.host.startsWith("[") ? `[${a.host}]` : a.host;
   return `${a.protocol}:${host}:${a.port}`;
@@ -54,6 +58,7 @@ export function parseTransportAddress(text: string): TransportAddress {
   return { protocol: m[1]!.toLowerCase() as TransportProtocol, host, port };
 }
 
+/** Why a transport could not send or keep a connection. */
 export type SipTransportErrorCode =
   | "bad-address"
   | "unreachable"

@@ -40,6 +40,7 @@ export function responseDestinationFromVia(via: ViaHeader, fallbackProtocol: Tra
   return { protocol, host, port };
 }
 
+/** Where a response goes: the top Via's received, rport or sent-by (RFC 3261 §18.2.2, RFC 3581). */
 export function responseDestination(response: SipResponse, fallbackProtocol: TransportProtocol = "udp"): TransportAddress {
   return responseDestinationFromVia(response.topVia, fallbackProtocol);
 }

@@ -5,6 +5,7 @@ import { parseSipMessage, type SipParseLimits } from "../codec/message-parser.js
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type InboundContext, type TransportAddress } from "./transport-types.js";
 
+/** Address, message limits and socket buffer size of a UdpTransport. */
 export interface UdpTransportOptions {
   host: string;
   port: number;
@@ -13,6 +14,7 @@ export interface UdpTransportOptions {
   socketBufferBytes?: number;
 }
 
+/** SIP over UDP (RFC 3261 §18). */
 export class UdpTransport implements SipTransport {
   readonly protocol = "udp" as const;
   readonly reliable = false;

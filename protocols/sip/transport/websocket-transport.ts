@@ -10,6 +10,7 @@ import { ConnectionTable, normaliseAddress, type TransportConnection } from "./t
 import type { SipTransport, TransportEvents } from "./transport-interface.js";
 import { SipTransportError, type TransportAddress } from "./transport-types.js";
 
+/** Address, limits, TLS and connect timeout of a WebSocketTransport. */
 export interface WebSocketTransportOptions {
   host: string;
   port: number;
@@ -37,6 +38,7 @@ export interface WebSocketTlsOptions {
 
 type Connection = TransportConnection<WebSocket>;
 
+/** SIP over WebSocket (RFC 7118). */
 export class WebSocketTransport implements SipTransport {
   readonly protocol: "ws" | "wss";
   readonly reliable = true;
