@@ -1,5 +1,6 @@
 // Reading FreeRADIUS's detail file, and restarting the test's FreeRADIUS on the same ports and detail file.
-import { existsSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { startFreeradiusLab } from "../support/freeradius-lab.mjs";
 
 export interface DetailRecord {
@@ -40,6 +41,7 @@ export async function restartLab(options: Parameters<typeof startFreeradiusLab>[
     await previous.stop();
     if (existsSync(previous.logFile)) renameSync(previous.logFile, `${previous.logFile}.${n}`);
   }
+  rmSync(join(options.dir, "raddb"), { recursive: true, force: true }); // written afresh (a copy over a copy fails on its symlinks)
   return startFreeradiusLab(options);
 }
 
