@@ -202,8 +202,9 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
 
   // Sessions a killed run left open: PADT at the server, Accounting-Stop (octets unknown), then closed here.
   const staleSessions = opened?.stale ?? [];
+  const stalePadts = staleSessions.flatMap((s) => (s.sessionId !== 0 ? role.handle({ type: "stale-session", sessionId: s.sessionId, serverMac: s.serverMac }, Date.now()) : []));
+  await framePort.sendPaced(stalePadts.flatMap((a) => (a.type === "send" ? [a.bytes] : [])));
   for (const s of staleSessions) {
-    if (s.sessionId !== 0) run(role.handle({ type: "stale-session", sessionId: s.sessionId, serverMac: s.serverMac }, Date.now()));
     track(
       (async () => {
         await nas?.stop({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, undefined, "NAS-Reboot", Date.now());
@@ -246,7 +247,11 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     staleSessions,
     settled,
     async close() {
-      run(role.handle({ type: "stop" }, Date.now()));
+      const actions = role.handle({ type: "stop" }, Date.now());
+      run(actions.filter((a) => a.type !== "send"));
+      const frames = actions.flatMap((a) => (a.type === "send" ? [a.bytes] : []));
+      metrics.frames.inc({ direction: "out" }, frames.length);
+      await framePort.sendPaced(frames);
       await settled();
       timers.clear();
       await lineListener.stop();

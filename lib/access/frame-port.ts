@@ -26,8 +26,11 @@ export interface FramePortOptions {
 /** Largest Ethernet frame a PPPoE port takes (1500 payload + 14 header + 4 for a VLAN tag). */
 export const MAX_FRAME_BYTES = 1518;
 
-async function bindUdp(at: UdpEndpoint): Promise<Socket> {
-  const socket = createSocket("udp4");
+/** Socket buffers asked for on both sides of the bridge (the kernel caps them at net.core.rmem_max). */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+async function bindUdp(at: UdpEndpoint, buffered = false): Promise<Socket> {
+  const socket = createSocket({ type: "udp4", ...(buffered ? { recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES } : {}) });
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(at.port, at.address, () => {
@@ -63,7 +66,7 @@ export class FramePort {
   ) {}
 
   static async open(options: FramePortOptions): Promise<FramePort> {
-    const socket = await bindUdp(options.bind);
+    const socket = await bindUdp(options.bind, true);
     const bridge = { ...options.bridge };
     if (options.interface && bridge.port === 0) bridge.port = await freeUdpPort(bridge.address);
     const port = new FramePort(socket, bridge);
@@ -77,7 +80,10 @@ export class FramePort {
     });
     if (options.interface) {
       const local = socket.address();
-      const child = spawn("socat", [`INTERFACE:${options.interface}`, `UDP-DATAGRAM:${local.address}:${local.port},bind=${bridge.address}:${bridge.port}`], { stdio: "ignore" });
+      const child = spawn("socat", [
+          `INTERFACE:${options.interface},rcvbuf=${SOCKET_BUFFER_BYTES}`,
+          `UDP-DATAGRAM:${local.address}:${local.port},bind=${bridge.address}:${bridge.port},rcvbuf=${SOCKET_BUFFER_BYTES}`,
+        ], { stdio: "ignore" });
       port.bridgeProcess = child;
       child.once("exit", (code) => {
         if (!port.closed) options.onBridgeExit?.(code);
@@ -104,6 +110,17 @@ export class FramePort {
   send(bytes: Buffer): void {
     this.counts.sent++;
     this.socket.send(bytes, this.bridge.port, this.bridge.address);
+  }
+
+  /**
+   * Many frames at once (the PADTs of a stop), `burst` at a time with a pause between: the bridge's socket and
+   * the peer's hold a few hundred frames, so a thousand sent in one go would mostly be lost.
+   */
+  async sendPaced(frames: Buffer[], burst = 32, pauseMs = 2): Promise<void> {
+    for (let i = 0; i < frames.length; i += burst) {
+      for (const f of frames.slice(i, i + burst)) this.send(f);
+      if (i + burst < frames.length) await new Promise((r) => setTimeout(r, pauseMs));
+    }
   }
 
   async close(): Promise<void> {

@@ -54,7 +54,7 @@ export class AccessNas {
       ...(this.options.nasIpAddress ? [radiusAttribute("NAS-IP-Address", this.options.nasIpAddress)] : []),
       radiusAttribute("NAS-Port", line),
       radiusAttribute("NAS-Port-Type", "Async"),
-      radiusAttribute("Service-Type", "Framed-User"),
+      radiusAttribute("Service-Type", "Framed"),
       radiusAttribute("Framed-Protocol", 1), // PPP
     ];
   }

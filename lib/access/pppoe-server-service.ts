@@ -106,7 +106,11 @@ export async function startPppoeServer(config: PppoeServerConfig, options: { log
     operations: ops,
     framePort,
     async close() {
-      for (const sessionId of role.sessionIds()) run(role.handle({ type: "terminate", sessionId, reason: "server stopping" }, Date.now()));
+      const actions = role.sessionIds().flatMap((sessionId) => role.handle({ type: "terminate", sessionId, reason: "server stopping" }, Date.now()));
+      run(actions.filter((a) => a.type !== "send"));
+      const frames = actions.flatMap((a) => (a.type === "send" ? [a.bytes] : []));
+      metrics.frames.inc({ direction: "out" }, frames.length);
+      await framePort.sendPaced(frames);
       timers.clear();
       await framePort.close();
       await ops.close();
