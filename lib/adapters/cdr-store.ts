@@ -43,8 +43,11 @@ export interface CdrStore {
    * hands an id out twice.
    */
   reserveTransactionIds(count: number, floor: bigint): bigint;
+  /** The stored records that match, oldest first. */
   query(query?: CdrQuery): Promise<CallDetailRecord[]>;
+  /** How many records are stored. */
   count(): Promise<number>;
+  /** Closes the store; pending writes are done first. */
   close(): Promise<void>;
 }
 

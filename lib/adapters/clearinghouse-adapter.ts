@@ -62,7 +62,9 @@ export interface ClearinghouseAdapter {
   /** Whether exchanges go on the wire (then the PolicyServer sends to `peer`). */
   readonly onWire: boolean;
   readonly peer?: string;
+  /** Asks whether the call may go on: an answer at once, or one message for the wire. */
   authorise(req: AuthoriseRequest): Exchange<AuthoriseResult>;
+  /** Reports the call's usage: an answer at once, or one message for the wire. */
   reportUsage(rep: UsageReport): Exchange<UsageResult>;
   /** Decode an answer that came back on the wire; throws the protocol's decode error on garbage. */
   decodeAnswer(bytes: Buffer): ClearinghouseAnswer;

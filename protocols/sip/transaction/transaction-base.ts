@@ -26,6 +26,7 @@ export abstract class TransactionBase<State extends string> {
     return this.current;
   }
 
+  /** Takes one event, returns the actions it causes (RFC 3261 §17 Figures 5-8). */
   handle(event: TransactionEvent): TransactionAction[] {
     if (this.current === "terminated") return [];
     switch (event.type) {
@@ -66,6 +67,7 @@ export abstract class TransactionBase<State extends string> {
     return [];
   }
 
+  /** Ends the transaction: cancels its timers and reports why. */
   protected terminate(reason: TerminationReason): TransactionAction[] {
     const actions = this.cancelOnTerminate(reason);
     this.current = "terminated";

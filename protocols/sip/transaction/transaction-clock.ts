@@ -2,8 +2,11 @@
 
 /** The time and timers a transaction layer uses: the system's, or a virtual clock. */
 export interface TransactionClock {
+  /** Milliseconds on this clock. */
   now(): number;
+  /** Calls `fire` after `delayMs`; returns a handle for clearTimer. */
   setTimer(delayMs: number, fire: () => void): unknown;
+  /** Cancels a timer set by setTimer. */
   clearTimer(handle: unknown): void;
 }
 

@@ -55,5 +55,6 @@ export interface TransactionMachine {
   readonly kind: TransactionKind;
   readonly state: TransactionState;
   readonly request: SipRequest;
+  /** Takes one event, returns the actions it causes. */
   handle(event: TransactionEvent): TransactionAction[];
 }

@@ -22,7 +22,9 @@ export interface RejectedInput {
 
 /** What a transport reports: messages received, and input it rejected. */
 export interface TransportEvents {
+  /** A whole message arrived. */
   message(message: SipMessage, context: InboundContext): void;
+  /** Input was refused or dropped, and why. */
   rejected(reason: InboundRejection, source: TransportAddress, detail: string, input?: RejectedInput): void;
 }
 
@@ -32,6 +34,7 @@ export interface SipTransport {
   readonly reliable: boolean;
   /** The bound address (actual port once listening). */
   readonly local: TransportAddress;
+  /** Starts listening; resolves once bound. */
   listen(events: TransportEvents): Promise<void>;
   /**
    * Sends bytes. Connection-oriented transports reuse `connectionId` when open, else an open connection to
@@ -40,5 +43,6 @@ export interface SipTransport {
   send(data: Buffer, destination: TransportAddress, connectionId?: string): Promise<void>;
   /** Whether a connection is still open (§18.2.2: responses prefer the request's connection). */
   hasConnection(connectionId: string): boolean;
+  /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
