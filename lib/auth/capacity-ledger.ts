@@ -157,6 +157,20 @@ export class CapacityLedger {
     return event;
   }
 
+  /**
+   * Accounting-On/Off from a NAS (RFC 2866 §5.1: it restarted, or is going down): every session it held, of every
+   * provider, is over. Its duration is not known, so none is charged.
+   */
+  closeNas(now: number, nas: string): JournalEvent[] {
+    const events: JournalEvent[] = [];
+    for (const [provider, s] of this.providers) {
+      this.roll(s, now);
+      for (const session of s.open.keys()) if (session.startsWith(`${nas}|`)) events.push({ t: now, kind: "stop", provider, session, seconds: 0 });
+    }
+    for (const e of events) this.apply(e);
+    return events;
+  }
+
   /** Apply a journal event (live, or replayed after a restart). Events of unknown providers are ignored. */
   apply(event: JournalEvent): void {
     const s = this.providers.get(event.provider);

@@ -66,6 +66,8 @@ const A = {
 } as const;
 const ACCT_START = 1;
 const ACCT_STOP = 2;
+const ACCT_ON = 7;
+const ACCT_OFF = 8;
 
 const messageAuthenticator = (): RadiusAttribute => radiusAttribute("Message-Authenticator", Buffer.alloc(16));
 
@@ -178,12 +180,13 @@ export class RealmProxy {
   }
 
   private accounting(now: number, id: number, packet: RadiusPacket, nas: string): RealmProxyAction[] {
+    const status = attributeValue(packet, A.statusType);
+    const nasId = attributeValue(packet, "NAS-IP-Address") ?? attributeValue(packet, "NAS-Identifier") ?? nas;
+    if (status === ACCT_ON || status === ACCT_OFF) return this.nasRestart(now, id, packet, String(nasId));
     const identity = attributeValue(packet, A.userName);
     const parts = typeof identity === "string" ? splitUserRealm(identity) : undefined;
     if (typeof identity !== "string" || !parts) return [{ type: "no-answer", id, cause: "acct-no-realm" }];
-    const status = attributeValue(packet, A.statusType);
     const sessionId = attributeValue(packet, "Acct-Session-Id");
-    const nasId = attributeValue(packet, "NAS-IP-Address") ?? attributeValue(packet, "NAS-Identifier") ?? nas;
     const session = `${String(nasId)}|${typeof sessionId === "string" ? sessionId : ""}`;
     const master = this.options.config.master.radius;
     const original: RadiusRequest = { code: RadiusCode.AccountingRequest, attributes: packet.attributes };
@@ -218,6 +221,20 @@ export class RealmProxy {
       actions.push(this.forward(id, p, "acct-master", master, "acct", { code: RadiusCode.AccountingRequest, attributes: virtual }));
     }
     actions.push(this.forward(id, p, "acct-client", client.radius, "acct", original));
+    return actions;
+  }
+
+  /** Accounting-On/Off: the NAS's sessions are closed in the ledger (journaled), the record goes to the master. */
+  private nasRestart(now: number, id: number, packet: RadiusPacket, nas: string): RealmProxyAction[] {
+    const actions: RealmProxyAction[] = this.ledger.closeNas(now, nas).map((event) => ({ type: "journal", event }));
+    const master = this.options.config.master.radius;
+    if (!master) {
+      actions.push({ type: "answer", id, reply: { code: RadiusCode.AccountingResponse, attributes: this.proxyStates(packet) } });
+      return actions;
+    }
+    const p: Pending = { packet, identity: "", provider: "master", waiting: new Set(), failed: false };
+    this.pending.set(id, p);
+    actions.push(this.forward(id, p, "acct-master", master, "acct", { code: RadiusCode.AccountingRequest, attributes: packet.attributes }));
     return actions;
   }
 

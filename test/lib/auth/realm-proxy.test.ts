@@ -79,6 +79,20 @@ describe("RealmProxy machine", () => {
     expect(of(m.request(T, 3, req([radiusAttribute("User-Name", "x@nowhere")], RadiusCode.AccountingRequest), "n"), "no-answer")[0]!.cause).toBe("acct-unknown-realm");
   });
 
+  it("Accounting-On from a NAS closes its open sessions (journaled), not another NAS's", () => {
+    const m = new RealmProxy({ config: parseRadiusProxyConfig(CONFIG.replace("ports: 1", "ports: 2")) });
+    const start = (nas: string, session: string) =>
+      req([radiusAttribute("User-Name", "bob@b.example"), radiusAttribute("Acct-Status-Type", "Start"), radiusAttribute("Acct-Session-Id", session), radiusAttribute("NAS-IP-Address", nas)], RadiusCode.AccountingRequest);
+    m.request(T, 1, start("10.0.0.1", "a"), "n");
+    m.request(T, 2, start("10.0.0.2", "b"), "n");
+    expect(m.ledger.usage(T, "b").sessions).toBe(2);
+    const on = m.request(T, 3, req([radiusAttribute("Acct-Status-Type", "Accounting-On"), radiusAttribute("NAS-IP-Address", "10.0.0.1")], RadiusCode.AccountingRequest), "n");
+    expect(of(on, "journal").map((j) => j.event)).toEqual([{ t: T, kind: "stop", provider: "b", session: "10.0.0.1|a", seconds: 0 }]);
+    expect(of(on, "forward")[0]).toMatchObject({ step: "acct-master", port: "acct" });
+    expect(m.ledger.usage(T, "b").sessions).toBe(1);
+    expect(of(m.upstream(T, 3, "acct-master", answer(RadiusCode.AccountingResponse)), "answer")).toHaveLength(1);
+  });
+
   it("a master realm with local credentials only decides at once", () => {
     const config = parseRadiusProxyConfig(`nas: [{ address: 127.0.0.1, secret: s }]\nmaster: { realms: [m.example], credentials: creds }\n`);
     const credentials = CredentialStore.parse(credentialLine("SHA-256", "dave", "m.example", "pw"));
