@@ -271,6 +271,10 @@ export class DscCore {
     }
     this.send(peer, { kind: "resync", fresh: !link.synced, owned, viewed, recovered }, out);
     link.synced = true;
+    // Our entities' counts it has a view of: broadcasts it missed while the link was down.
+    const counts: EntityCount[] = [];
+    for (const [entity, rec] of this.records) if (rec.authorisers.has(peer)) counts.push(this.countOf(entity));
+    if (counts.length > 0) this.send(peer, { kind: "broadcast", counts }, out);
     return out;
   }
 

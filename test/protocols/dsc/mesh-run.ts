@@ -93,7 +93,10 @@ export function runMesh(steps: Step[], opts: RunOptions, tally: RunTally = { gra
         for (const [id, s] of [...pending]) if (s.owner === dsc) pending.delete(id);
         break;
       case "restart":
-        mesh.restart(dsc);
+        mesh.restart(dsc, step.linksBack);
+        break;
+      case "reconnect":
+        mesh.reconnect();
         break;
     }
     checkBound();
@@ -101,6 +104,7 @@ export function runMesh(steps: Step[], opts: RunOptions, tally: RunTally = { gra
 
   // Every DSC up, every message delivered: the records are exact and every view matches its record.
   for (const id of IDS) mesh.restart(id);
+  mesh.reconnect();
   mesh.drain();
   expect(pending.size).toBe(0);
   const owned = new Map<string, ActiveSession>();

@@ -16,6 +16,7 @@ export class Mesh {
   readonly decisions = new Map<string, Decision>();
   readonly badPeers: { at: string; peer: string; code: string }[] = [];
   private readonly decoders = new Map<string, DscFrameDecoder>();
+  private readonly linksDown = new Set<string>();
 
   constructor(
     readonly ids: string[],
@@ -83,6 +84,7 @@ export class Mesh {
   /** The DSC dies: its state is lost, its links break (frames in flight on them are lost). */
   kill(id: string): void {
     this.cores.set(id, undefined);
+    for (const link of [...this.linksDown]) if (link.startsWith(`${id}>`) || link.endsWith(`>${id}`)) this.linksDown.delete(link);
     this.timers.delete(id);
     for (const k of [...this.queues.keys()]) {
       if (k.startsWith(`${id}>`) || k.endsWith(`>${id}`)) {
@@ -93,14 +95,27 @@ export class Mesh {
     for (const other of this.ids) if (this.alive(other)) this.apply(other, this.core(other).peerDown(id));
   }
 
-  /** The DSC starts again with no state, and its links come up. */
-  restart(id: string): void {
+  /**
+   * The DSC starts again with no state and dials its peers; their links back to it come up now too, or only
+   * at `reconnect` (they dial again later), as over TCP.
+   */
+  restart(id: string, linksBack = true): void {
     if (this.alive(id)) return;
     this.cores.set(id, this.fresh(id));
     for (const other of this.ids) {
       if (other === id || !this.alive(other)) continue;
       this.apply(id, this.core(id).peerUp(other));
-      this.apply(other, this.core(other).peerUp(id));
+      if (linksBack) this.apply(other, this.core(other).peerUp(id));
+      else this.linksDown.add(`${other}>${id}`);
+    }
+  }
+
+  /** Links left down by a restart come up. */
+  reconnect(): void {
+    for (const link of [...this.linksDown]) {
+      this.linksDown.delete(link);
+      const [from, to] = link.split(">") as [string, string];
+      if (this.alive(from) && this.alive(to)) this.apply(from, this.core(from).peerUp(to));
     }
   }
 

@@ -42,6 +42,16 @@ function node(id: string): DscNode {
   return n;
 }
 
+async function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function until(what: string, check: () => boolean, ms = 8000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
@@ -101,15 +111,15 @@ async function runBatches(batches: Batch[], faults: boolean): Promise<{ granted:
       const victim = IDS[b.kill] as string;
       const n = nodes.get(victim);
       nodes.set(victim, undefined);
-      await n?.close();
+      await within(`closing ${victim}`, n?.close() ?? Promise.resolve());
     }
-    await Promise.all(asked);
+    await within("the batch's decisions", Promise.all(asked));
     const endable = [...active].filter(([, s]) => nodes.get(s.owner) !== undefined);
     for (const [id, s] of endable.slice(0, b.ends)) {
       node(s.owner).terminate(id);
       active.delete(id);
     }
-    if (b.restart) for (const id of IDS) if (nodes.get(id) === undefined) await startNode(id);
+    if (b.restart) for (const id of IDS) if (nodes.get(id) === undefined) await within(`starting ${id}`, startNode(id));
     for (const e of ENTITIES) {
       const auth = nodes.get(AUTHORITY.of(e));
       if (auth === undefined) continue;
@@ -122,15 +132,19 @@ async function runBatches(batches: Batch[], faults: boolean): Promise<{ granted:
   for (const id of IDS) if (nodes.get(id) === undefined) await startNode(id);
   await until("all links up", allLinksUp);
   // Quiescent: the records hold exactly the sessions their DSCs know, and every view matches its record.
+  let mismatch = "";
   const exact = (): boolean =>
     ENTITIES.every((e) => {
       const auth = node(AUTHORITY.of(e)).core;
       const recorded = auth.recordedSessions(e).map((s) => s.id).sort().join();
       const known = IDS.flatMap((id) => node(id).core.ownSessions().filter((o) => o.state === "granted" && o.session.entities.includes(e)).map((o) => o.session.id)).sort().join();
-      const views = IDS.every((id) => id === auth.id || node(id).core.viewOf(e) === undefined || node(id).core.viewOf(e)?.active === auth.entityStats(e).active);
-      return recorded === known && views;
+      const views = IDS.filter((id) => id !== auth.id && node(id).core.viewOf(e) !== undefined && node(id).core.viewOf(e)?.active !== auth.entityStats(e).active);
+      mismatch = `${e} at ${auth.id}: recorded [${recorded}], known to their DSCs [${known}], views off at [${views.map((id) => `${id}:${node(id).core.viewOf(e)?.active}`).join()}]`;
+      return recorded === known && views.length === 0;
     });
-  await until("records and views exact", exact);
+  await until("records and views exact", exact).catch((err: unknown) => {
+    throw new Error(`${String(err)}: ${mismatch}`);
+  });
   for (const e of ENTITIES) {
     const c = node(AUTHORITY.of(e)).core.entityStats(e);
     expect(Math.max(0, c.active - (threshold(e)?.global ?? 0))).toBeLessThanOrEqual(c.overSubscribed);
@@ -159,7 +173,7 @@ describe("five DSCs over loopback TLS", () => {
   });
 
   it("the same with DSCs closed and started again mid-run", async () => {
-    await fc.assert(fc.asyncProperty(fc.array(batchArb, { minLength: 3, maxLength: 8 }), async (batches) => void (await runBatches(batches, true))), { numRuns: 10 });
+    await fc.assert(fc.asyncProperty(fc.array(batchArb, { minLength: 3, maxLength: 8 }), async (batches) => void (await runBatches(batches, true))), { numRuns: 10, endOnFailure: true });
   });
 });
 

@@ -31,7 +31,8 @@ export type Step =
   | { t: "deliver"; pick: number; count: number }
   | { t: "timer"; dsc: number; pick: number }
   | { t: "kill"; dsc: number }
-  | { t: "restart"; dsc: number };
+  | { t: "restart"; dsc: number; linksBack: boolean }
+  | { t: "reconnect" };
 
 export function stepsArb(opts: { faults: boolean; timers: boolean; maxLength: number }): fc.Arbitrary<Step[]> {
   // More sessions start than end, so that entities reach their thresholds.
@@ -43,7 +44,8 @@ export function stepsArb(opts: { faults: boolean; timers: boolean; maxLength: nu
   if (opts.timers) base.push({ arbitrary: fc.record({ t: fc.constant("timer" as const), dsc: fc.nat(4), pick: fc.nat() }), weight: 1 });
   if (opts.faults) {
     base.push({ arbitrary: fc.record({ t: fc.constant("kill" as const), dsc: fc.nat(4) }), weight: 1 });
-    base.push({ arbitrary: fc.record({ t: fc.constant("restart" as const), dsc: fc.nat(4) }), weight: 1 });
+    base.push({ arbitrary: fc.record({ t: fc.constant("restart" as const), dsc: fc.nat(4), linksBack: fc.boolean() }), weight: 1 });
+    base.push({ arbitrary: fc.record({ t: fc.constant("reconnect" as const) }), weight: 1 });
   }
   return fc.array(fc.oneof(...base), { minLength: 1, maxLength: opts.maxLength, size: "max" });
 }
