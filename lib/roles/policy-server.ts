@@ -112,6 +112,15 @@ interface PolicyCall {
   awaiting: number;
   /** The policy adapter's time limit for the call (seconds), 0 when none. */
   policyLimitS: number;
+  /** The last media change taken up (REQ LDP with TLV 9), and whether its classifiers are being swapped now. */
+  mediaChange: number;
+  changing: boolean;
+  /** The classifiers a media change replaces, removed once the new ones are in. */
+  replacedFirst: number;
+  replacedCount: number;
+  /** Counts of classifiers already removed by media changes: the call's usage is their sum and the last ones. */
+  earlierPackets: bigint;
+  earlierOctets: bigint;
 }
 
 /** A decision of the policy adapter still to come, parked by call until it settles or times out. */
@@ -133,7 +142,7 @@ interface ParkedDecision {
  * installed (first time, or again into a router that came back empty) or removed, or a sweep of classifiers no
  * call claims.
  */
-type RouterOp = { call: PolicyCall | undefined; kind: "install" | "reinstall" | "remove" | "config" | "sweep" };
+type RouterOp = { call: PolicyCall | undefined; kind: "install" | "reinstall" | "remove" | "config" | "sweep" | "change-install" | "change-remove" };
 
 /** A PEP's resynchronisation after its connection broke: SSQ sent in `round`, or waiting for it to come back. */
 interface PepSync {
@@ -372,6 +381,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         caller: info.caller ?? "", callee: info.callee ?? "", flows: info.flows, firstInstance: 0, instances: 0,
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
         syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0, policyLimitS: 0,
+        mediaChange: 0, changing: false, replacedFirst: 0, replacedCount: 0, earlierPackets: 0n, earlierOctets: 0n,
       };
       calls.set(key, call);
       this.live++;
@@ -396,7 +406,66 @@ export class PolicyServer implements FlowNode<CallEvent> {
       call.reinstall = false;
       for (const a of this.sendInstall(call, "reinstall", now)) out.push(a);
     }
+    if (purpose === "LDP" && info.mediaChange !== undefined && local !== CommandCode.Remove && (call.phase === "installed" || call.changing)) {
+      for (const a of this.changeMedia(call, info.mediaChange, now)) out.push(a);
+      return out;
+    }
     for (const a of this.answerRequest(call, purpose, info.connectedMs, local, now)) out.push(a);
+    return out;
+  }
+
+  /**
+   * The media of an installed call changed (a REQ LDP update on its handle with TLV 9): the new flows' classifiers
+   * go in first (DEC Install), then the replaced ones come out (DEC Remove, their counts kept for the call's one
+   * usage record), then DEC LDP yes. A router that cannot install them leaves the old ones: DEC LDP no.
+   */
+  private changeMedia(call: PolicyCall, change: number, now: number): NodeAction[] {
+    if (change <= call.mediaChange) return call.changing ? [] : this.decide(call, "LDP", true, {}, now); // sent again
+    if (call.changing) return this.decide(call, "LDP", false, { reason: { code: 491, text: "a media change is under way" } }, now);
+    if (!this.routerHandle || call.flows.length === 0) return this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} cannot take the new media now` } }, now);
+    const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
+    if (isPendingDecision(choice) || isWireDecision(choice)) {
+      // The class of a change is chosen at once or not at all: the old media stays.
+      if (isPendingDecision(choice)) choice.then(undefined, () => undefined);
+      return this.decide(call, "LDP", false, { reason: { code: 503, text: "the policy adapter did not choose a class at once" } }, now);
+    }
+    call.mediaChange = change;
+    call.changing = true;
+    call.replacedFirst = call.firstInstance;
+    call.replacedCount = call.instances;
+    const out = this.classChosen(call, "install", choice, now);
+    // classChosen queued an install; it is this change's
+    const op = this.routerOps[this.routerOps.length - 1];
+    if (op?.call === call) op.kind = "change-install";
+    return out;
+  }
+
+  private mediaChanged(call: PolicyCall, ok: boolean, usage: { packets: bigint; octets: bigint }[], kind: "change-install" | "change-remove", now: number): NodeAction[] {
+    if (kind === "change-install") {
+      call.flows = NO_FLOWS;
+      if (!ok) {
+        // The old classifiers stay in force; the change is refused.
+        call.changing = false;
+        call.firstInstance = call.replacedFirst;
+        call.instances = call.replacedCount;
+        const out = this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} could not install the new media` } }, now);
+        if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
+        return out;
+      }
+      if (!this.routerHandle) return [];
+      const ids: number[] = [];
+      for (let i = 0; i < call.replacedCount; i++) ids.push(call.replacedFirst + i);
+      this.routerOps.push({ call, kind: "change-remove" });
+      return [{ type: "emit", event: { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true } }, ...this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now)];
+    }
+    for (const u of usage) {
+      call.earlierPackets += u.packets;
+      call.earlierOctets += u.octets;
+    }
+    call.changing = false;
+    call.replacedCount = 0;
+    const out = this.decide(call, "LDP", true, {}, now);
+    if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
     return out;
   }
 
@@ -704,6 +773,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
   }
 
   private release(call: PolicyCall, why: "noLDP" | "DRQ", now: number): NodeAction[] {
+    if (call.changing) {
+      // The call ends while its media changes: the classifiers come out once the swap is done.
+      if (why === "noLDP" || call.removalFor === undefined) call.removalFor = why;
+      return [];
+    }
     // The router went away with the call's classifiers (its connection broke): nothing left to remove there.
     if (call.phase === "installed" && !this.routerHandle) call.phase = "over";
     if (call.phase === "installed" && this.routerHandle) {
@@ -758,6 +832,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (!op || op.kind === "config" || op.kind === "sweep") return [];
         const call = op.call;
         if (!call || call.forgotten) return [];
+        if (op.kind === "change-install" || op.kind === "change-remove") return this.mediaChanged(call, report.reportType === ReportType.Success, report.usage, op.kind, now);
         if (op.kind === "reinstall") {
           if (report.reportType !== ReportType.Success) call.instances = 0;
           call.flows = NO_FLOWS;
@@ -794,6 +869,13 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
         else this.waitingForRouter.push(call);
       } else if (op.kind === "remove") out.push(...this.removed(call, [], now));
+      else if (op.kind === "change-install" || op.kind === "change-remove") {
+        // The router went with its classifiers: the call's new flows are installed again when it returns.
+        call.changing = false;
+        call.replacedCount = 0;
+        out.push(...this.decide(call, "LDP", op.kind === "change-remove", op.kind === "change-remove" ? {} : { reason: { code: 503, text: `router ${this.opts.router} went away` } }, now));
+        if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
+      }
     }
     return out;
   }
@@ -849,8 +931,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
     // A call that ends by DRQ (refused, cancelled, unanswered) was never in conversation: no duration to bill.
     const durationMs = call.installedAt === undefined || call.removalFor !== "noLDP" ? 0 : now - call.installedAt;
     call.phase = "over";
-    let packets = 0n;
-    let octets = 0n;
+    // One usage record for the call: the counts of classifiers a media change removed, plus these.
+    let packets = call.earlierPackets;
+    let octets = call.earlierOctets;
     for (const u of usage) {
       packets += u.packets;
       octets += u.octets;

@@ -25,6 +25,7 @@ export const SipAaaTlv = {
   OspToken: 6,
   ConnectedMs: 7,
   ProxyAuthorization: 8,
+  MediaChange: 9,
   Reason: 16,
   Token: 17,
   TimeLimit: 18,
@@ -60,6 +61,12 @@ export interface SipAaaRequestInfo {
   connectedMs?: number;
   /** REQ AAA: the INVITE's Proxy-Authorization value for the PEP's realm (RFC 3261 §22.3), as text. */
   proxyAuthorization?: string;
+  /**
+   * REQ LDP on an installed call's handle (RFC 2748 §3.4, an updated request state): the media changed
+   * (re-INVITE, UPDATE) and `flows` replace the installed ones. Counts 1, 2, … per call; a number already
+   * seen is a resent request, not a new change.
+   */
+  mediaChange?: number;
 }
 
 /** What a policy server tells the proxy with its decision. */
@@ -195,6 +202,10 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
   const authorizationLength = info.proxyAuthorization === undefined ? 0 : utf8Length(info.proxyAuthorization);
   if (info.proxyAuthorization !== undefined) total += checkTlvValue(SipAaaTlv.ProxyAuthorization, authorizationLength);
   if (info.connectedMs !== undefined) total += CONNECTED_TLV_LENGTH;
+  if (info.mediaChange !== undefined) {
+    if (!Number.isInteger(info.mediaChange) || info.mediaChange < 1 || info.mediaChange > 0xffffffff) throw new RangeError(`media change ${info.mediaChange} is not 1 to 2^32-1`);
+    total += 8;
+  }
   const out = Buffer.allocUnsafe(total);
   let p = writeTextTlv(SipAaaTlv.CallId, info.callId, callIdLength, out, 0);
   if (info.caller !== undefined) p = writeTextTlv(SipAaaTlv.Caller, info.caller, callerLength, out, p);
@@ -207,6 +218,10 @@ export function encodeSipAaaClientSi(info: SipAaaRequestInfo): Buffer {
   if (info.requestedClass !== undefined) p = writeTextTlv(SipAaaTlv.RequestedClass, info.requestedClass, classLength, out, p);
   if (info.ospToken) p = writeBytesTlv(SipAaaTlv.OspToken, info.ospToken, out, p);
   if (info.proxyAuthorization !== undefined) p = writeTextTlv(SipAaaTlv.ProxyAuthorization, info.proxyAuthorization, authorizationLength, out, p);
+  if (info.mediaChange !== undefined) {
+    out.writeUInt32BE(info.mediaChange, writeTlvHeader(SipAaaTlv.MediaChange, 4, out, p));
+    p += 8;
+  }
   if (info.connectedMs !== undefined) writeConnectedTlv(info.connectedMs, out, p);
   return out;
 }
@@ -244,6 +259,7 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   let ospToken: Buffer | undefined;
   let connectedMs: number | undefined;
   let proxyAuthorization: string | undefined;
+  let mediaChange: number | undefined;
   const flows: SipAaaMediaFlow[] = [];
   for (let offset = 0; offset < data.length; ) {
     const end = tlvValueEnd(data, offset);
@@ -277,6 +293,10 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
         connectedMs = Number(ms);
         break;
       }
+      case SipAaaTlv.MediaChange:
+        if (end - start !== 4 || data.readUInt32BE(start) === 0) throw new CopsDecodeError("bad-client-si", offset, "media change TLV must be 4 octets, not 0");
+        mediaChange = data.readUInt32BE(start);
+        break;
     }
     offset = (end + 3) & ~3;
   }
@@ -292,6 +312,7 @@ export function decodeSipAaaClientSi(data: Buffer): SipAaaRequestInfo {
   if (ospToken !== undefined) info.ospToken = ospToken;
   if (connectedMs !== undefined) info.connectedMs = connectedMs;
   if (proxyAuthorization !== undefined) info.proxyAuthorization = proxyAuthorization;
+  if (mediaChange !== undefined) info.mediaChange = mediaChange;
   return info;
 }
 
