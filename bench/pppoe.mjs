@@ -45,12 +45,13 @@ async function waitFor(proc, text, ms = 30_000) {
 
 function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  try {
-    sh("ip", ["link", "del", NEAR]);
-  } catch {}
-  try {
-    sh("ip", ["netns", "del", NETNS]);
-  } catch {}
+  for (const args of [["link", "del", NEAR], ["netns", "del", NETNS]]) {
+    try {
+      sh("ip", args);
+    } catch {
+      // already gone
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 
