@@ -84,3 +84,11 @@ export {
   type RoleHandle,
   type RoleSocketOptions,
 } from "./start/index.js";
+
+// PPPoE access: the concentrator and server roles (sans-I/O) and their services on real ports (docs/pppoe.md).
+export { AccessConcentrator, type ConcentratorOptions, type ConcentratorInput, type ConcentratorAction, type ConcentratorEvent, type ConcentratorMode } from "./access/concentrator.js";
+export { PppoeServerRole, type PppoeServerRoleOptions, type PppoeServerRoleInput, type PppoeServerRoleAction, type PppoeServerRoleEvent } from "./access/pppoe-server-role.js";
+export { AddressPool } from "./access/address-pool.js";
+export { startConcentrator, type RunningConcentrator } from "./access/concentrator-service.js";
+export { startPppoeServer, type RunningPppoeServer } from "./access/pppoe-server-service.js";
+export { parseConcentratorConfig, parsePppoeServerConfig, readConcentratorConfig, readPppoeServerConfig, AccessConfigError, type ConcentratorConfig, type PppoeServerConfig } from "./access/access-config.js";
