@@ -99,6 +99,8 @@ export class RealmProxy {
   /** A request from a NAS (already checked by the RADIUS server machine). */
   request(now: number, id: number, packet: RadiusPacket, nas: string): RealmProxyAction[] {
     if (packet.code === RadiusCode.AccountingRequest) return this.accounting(now, id, packet, nas);
+    // RFC 5997 §3: a Status-Server is answered by the server itself, with Access-Accept.
+    if (packet.code === RadiusCode.StatusServer) return [{ type: "answer", id, reply: { code: RadiusCode.AccessAccept, attributes: [messageAuthenticator()] } }];
     if (packet.code !== RadiusCode.AccessRequest) return [{ type: "no-answer", id, cause: "unsupported-code" }];
     const identity = attributeValue(packet, A.userName);
     if (typeof identity !== "string") return this.refuse(id, packet, "", "", "no-user-name");

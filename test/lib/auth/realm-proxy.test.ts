@@ -93,6 +93,12 @@ describe("RealmProxy machine", () => {
     expect(of(m.upstream(T, 3, "acct-master", answer(RadiusCode.AccountingResponse)), "answer")).toHaveLength(1);
   });
 
+  it("Status-Server is answered by the proxy itself (RFC 5997)", () => {
+    const m = new RealmProxy({ config: parseRadiusProxyConfig(CONFIG) });
+    const [a] = of(m.request(T, 1, { ...req([]), code: RadiusCode.StatusServer }, "n"), "answer");
+    expect(a!.reply.code).toBe(RadiusCode.AccessAccept);
+  });
+
   it("a master realm with local credentials only decides at once", () => {
     const config = parseRadiusProxyConfig(`nas: [{ address: 127.0.0.1, secret: s }]\nmaster: { realms: [m.example], credentials: creds }\n`);
     const credentials = CredentialStore.parse(credentialLine("SHA-256", "dave", "m.example", "pw"));
