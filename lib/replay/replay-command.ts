@@ -2,11 +2,12 @@
 // and `callgate replay --trace FILE [--exact]`: runs a scenario (or a recorded trace) through the flow runner, writes the
 // requested views of the record stream and checks the expectations. Exit 0 only when every one holds.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { MessageRecord } from "../drivers/message-record.js";
 import type { RunOptions, RunResult } from "../flow/run-types.js";
 import { REPLAY_ACCOUNTING_USAGE, replayAccounting, type ReplayAccounting } from "../accounting/replay-export.js";
+import { REPLAY_QUOTA_USAGE, ReplayQuota } from "../quota/replay-quota.js";
 import { checkExpectations, describeRecord, formatFailure } from "./expectations.js";
 import { renderLadderHtml } from "./html-ladder.js";
 import { InputFileError, readInputFile } from "./input-file.js";
@@ -39,7 +40,8 @@ options:
   --exact             with --trace: the bytes must be identical too, not only messages, order and times
   --call ID           show only this call's messages in --ladder and --html (a call id of the scenario)
   --no-color          no ANSI colours in the ladder (also NO_COLOR, or when stdout is not a terminal)
-${REPLAY_ACCOUNTING_USAGE}`;
+${REPLAY_ACCOUNTING_USAGE}
+${REPLAY_QUOTA_USAGE}`;
 
 const write = (path: string, data: string | Buffer): void => {
   mkdirSync(dirname(path), { recursive: true });
@@ -68,6 +70,9 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
         "radius-spool": { type: "string" },
         "radius-interim": { type: "string" },
         "radius-wait": { type: "string" },
+        quota: { type: "string" },
+        "quota-db": { type: "string" },
+        "quota-start": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -127,9 +132,21 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     io.stderr.write(`callgate replay: ${(e as Error).message}\n`);
     return 2;
   }
+  let quota: ReplayQuota | undefined;
+  try {
+    // the scenario's own quota section, unless the command line names rules
+    const own = values.quota === undefined && scenario?.quota ? scenario.quota : undefined;
+    const rules = own ? resolve(dirname(positionals[0] as string), own.rules) : values.quota;
+    quota = ReplayQuota.open({ rules, db: values["quota-db"], start: values["quota-start"] ?? own?.start });
+    if (quota) options = quota.prepare(options);
+  } catch (e) {
+    io.stderr.write(`callgate replay: ${(e as Error).message}\n`);
+    return 2;
+  }
   if (accounting) options = await accounting.prepare(options);
 
   const result = await io.runner(options);
+  await quota?.close();
   const name = scenario?.name ?? trace?.scenarioName ?? "trace";
   const established = result.calls.filter((c) => c.established).length;
   const out = io.stdout;

@@ -90,6 +90,12 @@ export const SCENARIO_SCHEMA = {
         },
       },
     },
+    quota: {
+      type: "object",
+      additionalProperties: false,
+      required: ["rules"],
+      properties: { rules: { type: "string", minLength: 1 }, start: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}" } },
+    },
     faults: {
       type: "array",
       items: {

@@ -45,6 +45,8 @@ export interface Scenario {
   calls: ScenarioCall[];
   faults?: FaultSpec[];
   expect?: ScenarioExpectation;
+  /** Usage quotas of the run: a rules file (relative to the scenario) and the wall-clock instant of time 0. */
+  quota?: { rules: string; start?: string };
 }
 
 export interface ScenarioProblem {
