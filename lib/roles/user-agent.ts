@@ -3,7 +3,7 @@
 // re-INVITE and UPDATE (RFC 3311) with offer/answer (RFC 3264, protocols/sdp), glare (491, §14.1 retry),
 // session timers (RFC 4028), reliable provisionals (RFC 3262), INFO, OPTIONS and MESSAGE (RFC 3428) answered.
 import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
-import { OfferAnswerSession, SdpParseError, answerOffer, makeOffer, parseSdp, serializeSdp, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
+import { OfferAnswerSession, SdpParseError, answerOffer, makeOffer, parseSdp, serializeSdp, type LocalCodec, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -16,6 +16,7 @@ export interface PlannedReinvite {
   hold: boolean;
 }
 
+/** A call the UAC places: Call-ID, parties, when it starts, and how it ends (hang-up, CANCEL, give-up). */
 export interface PlannedCall {
   callId: string;
   from: string;
@@ -31,6 +32,7 @@ export interface PlannedCall {
   reinvites?: PlannedReinvite[];
 }
 
+/** How the UAS answers an INVITE: answer after a delay, busy, decline or no answer, and whether it hangs up. */
 export interface CalleeBehaviour {
   outcome: "answer" | "busy" | "decline" | "no-answer";
   answerDelayMs: number;
@@ -41,6 +43,7 @@ export interface CalleeBehaviour {
   reinvites?: PlannedReinvite[];
 }
 
+/** Name, outbound proxy, addresses and transport of a UserAgent, the calls it places (UAC) and how it answers (UAS). */
 export interface UserAgentOptions {
   name: string;
   /** Outbound proxy role every request goes to. */
@@ -50,6 +53,7 @@ export interface UserAgentOptions {
   /** The transport named in its Via and Contact; TCP and TLS are reliable (no retransmissions). */
   transport?: "UDP" | "TCP" | "TLS";
   calls?: PlannedCall[];
+  /** UAS: how to answer each INVITE. */
   behaviour?: (callId: string, invite: SipRequest) => CalleeBehaviour;
   t1?: number;
   /** Branches and tags; a flow passes one seeded from its run's seed so runs repeat byte for byte. */
@@ -146,6 +150,8 @@ const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, MESSAGE";
 const ALLOWED = new Set(ALLOW.split(", "));
 const SUPPORTED = "100rel, timer";
 const SUPPORTED_TAGS = new Set(["100rel", "timer"]);
+/** The codecs the UA offers and accepts (RFC 3551 static payload types). */
+const UA_CODECS: readonly LocalCodec[] = [{ name: "PCMU", clockRate: 8000, payload: 0 }, { name: "PCMA", clockRate: 8000, payload: 8 }, { name: "G729", clockRate: 8000, payload: 18 }];
 /** RFC 4028 §4: Min-SE is never below 90 s. */
 const MIN_SE_FLOOR = 90;
 
@@ -258,7 +264,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       address: this.opts.mediaAddress, sessionId: String(call.mediaSessionId),
       // The dialog keeps its port: a re-offer or re-answer moves nothing (RFC 3264 §8).
       port: () => call.mediaPort,
-      codecs: [{ name: "PCMU", clockRate: 8000, payload: 0 }, { name: "PCMA", clockRate: 8000, payload: 8 }, { name: "G729", clockRate: 8000, payload: 18 }],
+      codecs: UA_CODECS,
     };
   }
 

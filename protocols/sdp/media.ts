@@ -22,24 +22,25 @@ export function isRtpMedia(m: SdpMedia): boolean {
 
 /** The formats of a media section in m= line order, each with its encoding (RFC 4566 §6 rtpmap, RFC 3551 §6). */
 export function mediaFormats(m: SdpMedia): SdpFormat[] {
-  const maps = new Map<string, RtpEncoding>();
-  const fmtps = new Map<string, string>();
+  let maps: Map<string, RtpEncoding> | undefined;
+  let fmtps: Map<string, string> | undefined;
   for (const a of m.attributes) {
-    if (a.value === undefined) continue;
+    const v = a.value;
+    if (v === undefined) continue;
     if (a.name === "rtpmap") {
-      const x = RTPMAP.exec(a.value);
-      if (x) maps.set(String(Number(x[1])), { name: x[2]!, clockRate: Number(x[3]), channels: x[4] === undefined ? 1 : Number(x[4]) });
+      const x = RTPMAP.exec(v);
+      if (x) (maps ??= new Map()).set(String(Number(x[1])), { name: x[2]!, clockRate: Number(x[3]), channels: x[4] === undefined ? 1 : Number(x[4]) });
     } else if (a.name === "fmtp") {
-      const x = FMTP.exec(a.value);
-      if (x) fmtps.set(x[1]!, x[2]!);
+      const x = FMTP.exec(v);
+      if (x) (fmtps ??= new Map()).set(x[1]!, x[2]!);
     }
   }
   const rtp = isRtpMedia(m);
-  return m.formats.map((format) => ({
-    format,
-    encoding: maps.get(format) ?? (rtp ? staticPayload(Number(format)) : undefined),
-    fmtp: fmtps.get(format),
-  }));
+  const out: SdpFormat[] = [];
+  for (const format of m.formats) {
+    out.push({ format, encoding: maps?.get(format) ?? (rtp ? staticPayload(Number(format)) : undefined), fmtp: fmtps?.get(format) });
+  }
+  return out;
 }
 
 const DIRECTIONS = new Set<string>(["sendrecv", "sendonly", "recvonly", "inactive"]);

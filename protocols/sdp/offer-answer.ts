@@ -3,7 +3,7 @@
 // order, same media type; an accepted stream lists formats drawn from the offer; a refused one has port 0 and
 // the offered formats (never an m= line without formats).
 import type { SdpDirection, SdpMedia, SessionDescription } from "./model.js";
-import { answerDirection, isRtpMedia, mediaDirection, mediaFormats } from "./media.js";
+import { answerDirection, isRtpMedia, mediaDirection, mediaFormats, type SdpFormat } from "./media.js";
 
 export interface LocalCodec {
   /** Encoding name (RFC 3551), compared case-insensitively. */
@@ -25,7 +25,7 @@ export interface OfferAnswerOptions {
   sessionId: string;
   sessionName?: string;
   /** Audio encodings accepted and offered, preferred first. */
-  codecs?: LocalCodec[];
+  codecs?: readonly LocalCodec[];
   /** The port this side receives a stream on (called once per accepted or offered stream). */
   port(media: string, index: number): number;
   /** b=AS written in offers and answers. */
@@ -51,14 +51,32 @@ export type OfferOutcome =
 
 export type AnswerCheck = { kind: "ok" } | { kind: "invalid"; reason: string };
 
-/** A stream accepted from an offer: its index and the formats this side keeps, in offer order. */
-function acceptedFormats(m: SdpMedia, codecs: readonly LocalCodec[]): string[] {
+/** "NAME/rate/channels" keys of the local codecs (upper-case name), made once per codec list. */
+const codecKeys = new WeakMap<readonly LocalCodec[], Set<string>>();
+function keysOf(codecs: readonly LocalCodec[]): Set<string> {
+  let keys = codecKeys.get(codecs);
+  if (keys === undefined) {
+    keys = new Set(codecs.map((c) => `${c.name.toUpperCase()}/${c.clockRate}/${c.channels ?? 1}`));
+    codecKeys.set(codecs, keys);
+  }
+  return keys;
+}
+
+/** The offered formats this side keeps for a stream, in offer order (none: the stream is refused). */
+function acceptedFormats(m: SdpMedia, codecs: readonly LocalCodec[]): SdpFormat[] {
   if (m.port === 0 || m.media !== "audio" || !isRtpMedia(m)) return [];
-  const kept = mediaFormats(m).filter(
-    (f) => f.encoding !== undefined && codecs.some((c) => c.name.toUpperCase() === f.encoding!.name.toUpperCase() && c.clockRate === f.encoding!.clockRate && (c.channels ?? 1) === f.encoding!.channels),
-  );
-  if (kept.every((f) => AUXILIARY.has(f.encoding!.name.toUpperCase()))) return [];
-  return kept.map((f) => f.format);
+  const keys = keysOf(codecs);
+  const kept: SdpFormat[] = [];
+  let voice = false;
+  for (const f of mediaFormats(m)) {
+    const e = f.encoding;
+    if (e === undefined) continue;
+    const name = e.name.toUpperCase();
+    if (!keys.has(`${name}/${e.clockRate}/${e.channels}`)) continue;
+    kept.push(f);
+    if (!AUXILIARY.has(name)) voice = true;
+  }
+  return voice ? kept : [];
 }
 
 /**
@@ -70,10 +88,9 @@ export function answerOffer(offer: SessionDescription, o: OfferAnswerOptions, ve
   const codecs = o.codecs ?? DEFAULT_CODECS;
   let accepted = 0;
   const media: SdpMedia[] = offer.media.map((m, index) => {
-    const keep = acceptedFormats(m, codecs);
-    if (keep.length === 0) return { media: m.media, port: 0, proto: m.proto, formats: m.formats.slice(), connections: [], bandwidths: [], attributes: [] };
+    const formats = acceptedFormats(m, codecs);
+    if (formats.length === 0) return { media: m.media, port: 0, proto: m.proto, formats: m.formats.slice(), connections: [], bandwidths: [], attributes: [] };
     accepted++;
-    const formats = mediaFormats(m).filter((f) => keep.includes(f.format));
     const attributes: SdpMedia["attributes"] = [];
     for (const f of formats) {
       const e = f.encoding!;
@@ -82,7 +99,7 @@ export function answerOffer(offer: SessionDescription, o: OfferAnswerOptions, ve
     }
     const offered = mediaDirection(offer, m);
     attributes.push({ name: combine(answerDirection(offered), direction) });
-    const out: SdpMedia = { media: m.media, port: o.port(m.media, index), proto: m.proto, formats: keep, connections: [], bandwidths: [], attributes };
+    const out: SdpMedia = { media: m.media, port: o.port(m.media, index), proto: m.proto, formats: formats.map((f) => f.format), connections: [], bandwidths: [], attributes };
     if (o.bandwidthKbps !== undefined) out.bandwidths.push({ type: "AS", value: o.bandwidthKbps });
     return out;
   });
