@@ -2,10 +2,12 @@
 // table lookup, PPPoE encapsulation and back) to `callgate pppoe-server` over a veth pair into a network
 // namespace, beside a plain Ethernet-frame echo over the same path in the same run (socat bridge, veth, socat
 // bridge, a reflector that swaps the MAC addresses): the ceiling of the path without the concentrator.
-// Both loads keep the same number of datagrams in flight (one per line; as many frames for the echo).
+// Both loads keep the same number of datagrams in flight (one per line; as many frames for the echo). The echo
+// has its own veth pair so both stay set up, and they are measured in alternating windows (PPPOE_BENCH_ROUNDS),
+// medians reported: on a shared machine a ratio of two runs minutes apart means little.
 // Needs root (namespaces) and a build: npm run bench:pppoe   (PPPOE_BENCH_LINES, BENCH_SECONDS to size it)
-// Last line: {"relayed_frames_per_s":…, "udp_echo_frames_per_s":…, "ratio":…, "lines":…, "seconds":…,
-// "lost_relay":…, "lost_echo":… (datagrams that never came back: their line or window slot stalled), "crossed":…}
+// Last line: {"relayed_frames_per_s":…, "udp_echo_frames_per_s":…, "ratio":…, "ratios":[…], "lines":…, "seconds":…,
+// "rounds":…, "lost_relay":…, "lost_echo":… (datagrams that never came back), "crossed":… (datagrams at the wrong line)}
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -45,7 +47,7 @@ async function waitFor(proc, text, ms = 30_000) {
 
 function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  for (const args of [["link", "del", NEAR], ["netns", "del", NETNS]]) {
+  for (const args of [["link", "del", NEAR], ["link", "del", `${NEAR}e`], ["netns", "del", NETNS]]) {
     try {
       sh("ip", args);
     } catch {
@@ -68,13 +70,52 @@ function datagram(src, dst, tag) {
   return p;
 }
 
-/** The plain path: frames to a MAC-swapping reflector in the namespace, `window` in flight. */
-async function measureEcho(window) {
+/** A closed loop of `window` in flight: `send(tag)` starts one, `reply(tag)` ends it; runs while `measure` runs. */
+class Loop {
+  constructor(window, send) {
+    this.window = window;
+    this.sendOne = send;
+    this.inFlight = new Map();
+    this.next = 0;
+    this.running = false;
+    this.counted = 0;
+  }
+  reply(tag) {
+    if (!this.inFlight.delete(tag)) return false;
+    this.counted++;
+    if (this.running) this.launch();
+    return true;
+  }
+  launch() {
+    const tag = this.next++;
+    this.inFlight.set(tag, performance.now());
+    this.sendOne(tag);
+  }
+  /** Round trips per second over `seconds`, after a warm-up; the loop drains before it returns. */
+  async measure(seconds) {
+    this.running = true;
+    for (let i = this.inFlight.size; i < this.window; i++) this.launch();
+    await sleep(300);
+    const c0 = this.counted;
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const rate = (this.counted - c0) / ((performance.now() - t0) / 1000);
+    this.running = false;
+    await sleep(300);
+    // Still in flight after the drain: lost on the way.
+    this.lost = this.inFlight.size;
+    this.inFlight.clear();
+    return rate;
+  }
+}
+
+/** The plain path on its own veth pair: frames to a MAC-swapping reflector in the namespace. */
+async function setupEcho(near, far, window) {
   const reflector = join(dir, "reflector.mjs");
   writeFileSync(
     reflector,
     `import { FramePort } from ${JSON.stringify(resolve("dist/lib/access/frame-port.js"))};
-const port = await FramePort.open({ bind: { address: "127.0.0.1", port: 0 }, bridge: { address: "127.0.0.1", port: 0 }, interface: ${JSON.stringify(FAR)},
+const port = await FramePort.open({ bind: { address: "127.0.0.1", port: 0 }, bridge: { address: "127.0.0.1", port: 0 }, interface: ${JSON.stringify(far)},
   onFrame: (b) => { const out = Buffer.from(b); b.copy(out, 0, 6, 12); b.copy(out, 6, 0, 6); port.send(out); } });
 console.log("reflector ready");
 process.on("SIGTERM", () => port.close().then(() => process.exit(0)));
@@ -82,46 +123,23 @@ process.on("SIGTERM", () => port.close().then(() => process.exit(0)));
   );
   const proc = start("ip", ["netns", "exec", NETNS, process.execPath, reflector]);
   await waitFor(proc, "reflector ready");
-  const farMac = sh("ip", ["netns", "exec", NETNS, "cat", `/sys/class/net/${FAR}/address`]).toString().trim();
-  const nearMac = readFileSync(`/sys/class/net/${NEAR}/address`, "utf8").trim();
-  let received = 0;
-  let counting = false;
-  let counted = 0;
-  /** Frames in flight → when sent; one older than a second at the end was lost on the way. */
-  const sent = new Map();
+  const farMac = sh("ip", ["netns", "exec", NETNS, "cat", `/sys/class/net/${far}/address`]).toString().trim();
+  const nearMac = readFileSync(`/sys/class/net/${near}/address`, "utf8").trim();
   const frame = (tag) =>
     encodePppoeFrame({ destination: farMac, source: nearMac, packet: { kind: "session", sessionId: 1, payload: Buffer.concat([Buffer.from([0x00, 0x21]), datagram("10.0.0.2", "10.0.0.1", tag)]) } });
-  let next = 0;
+  let loop;
   const port = await FramePort.open({
     bind: { address: "127.0.0.1", port: 0 },
     bridge: { address: "127.0.0.1", port: 0 },
-    interface: NEAR,
+    interface: near,
     onFrame: (b) => {
       if (b.readUInt16BE(12) !== 0x8864 || b.subarray(0, 6).toString("hex") !== nearMac.replaceAll(":", "")) return;
-      const tag = b.readUInt32BE(14 + 6 + 2 + 28);
-      if (!sent.delete(tag)) return;
-      received++;
-      if (counting) counted++;
-        sent.set(next, performance.now());
-      port.send(frame(next++));
+      loop.reply(b.readUInt32BE(14 + 6 + 2 + 28));
     },
   });
+  loop = new Loop(window, (tag) => port.send(frame(tag)));
   await sleep(200);
-  for (let i = 0; i < window; i++) {
-    sent.set(next, performance.now());
-    port.send(frame(next++));
-  }
-  await sleep(500);
-  counting = true;
-  const t0 = performance.now();
-  await sleep(SECONDS * 1000);
-  counting = false;
-  const now = performance.now();
-  const elapsed = (now - t0) / 1000;
-  const lost = [...sent.values()].filter((at) => now - at > 1000).length;
-  await port.close();
-  proc.child.kill("SIGTERM");
-  return { roundTripsPerS: counted / elapsed, lost, received };
+  return { loop, close: () => port.close().then(() => proc.child.kill("SIGTERM")) };
 }
 
 class Line {
@@ -155,8 +173,8 @@ class Line {
   }
 }
 
-/** Lines through the concentrator to the server and back: each line keeps one datagram in flight. */
-async function measureConcentrator() {
+/** Lines through the concentrator to the server and back, on the main veth pair: one datagram in flight per line. */
+async function setupRelay() {
   const users = Array.from({ length: LINES }, (_, i) => [`u${i}`, `p${i}`]);
   const serverConfig = join(dir, "server.yaml");
   writeFileSync(
@@ -184,52 +202,88 @@ async function measureConcentrator() {
     if (Date.now() > end) throw new Error(`lines not up:\n${ac.output()}\n${server.output()}`);
     await sleep(20);
   }
-  let counting = false;
-  let counted = 0;
-  let wrong = 0;
-  const lastAt = new Map();
-  for (const [i, line] of lines.entries()) {
-    let expected = i << 20;
+  const crossed = { count: 0 };
+  // Tag = line index in the high bits, so a datagram delivered to another line is seen as crossed.
+  const loop = new Loop(LINES, (tag) => {
+    const line = lines[tag % LINES];
+    line.send(datagram(line.link.localAddress, "100.64.0.1", tag));
+  });
+  lines.forEach((line, i) => {
     line.onIp = (packet) => {
-      // A datagram that is not this line's own last one would be a crossed session.
-      if (packet.readUInt32BE(28) !== expected) wrong++;
-      lastAt.set(line, performance.now());
-      if (counting) counted++;
-      expected++;
-      line.send(datagram(line.link.localAddress, "100.64.0.1", expected));
+      const tag = packet.readUInt32BE(28);
+      if (tag % LINES !== i) crossed.count++;
+      // Each line's next datagram stays on that line: relaunch with a tag of the same line.
+      if (loop.inFlight.delete(tag)) {
+        loop.counted++;
+        if (loop.running) {
+          const next = tag + LINES;
+          loop.inFlight.set(next, performance.now());
+          line.send(datagram(line.link.localAddress, "100.64.0.1", next));
+        }
+      }
     };
-    line.send(datagram(line.link.localAddress, "100.64.0.1", expected));
-  }
-  await sleep(500);
-  counting = true;
-  const t0 = performance.now();
-  await sleep(SECONDS * 1000);
-  counting = false;
-  const now = performance.now();
-  const elapsed = (now - t0) / 1000;
-  const lost = lines.filter((l) => now - (lastAt.get(l) ?? 0) > 1000).length;
-  for (const l of lines) l.close();
-  ac.child.kill("SIGTERM");
-  server.child.kill("SIGTERM");
-  await sleep(300);
-  return { roundTripsPerS: counted / elapsed, lost, wrong };
+  });
+  loop.next = 0;
+  loop.launch = function () {
+    // First launches: one per line, tags 0..LINES-1.
+    const tag = this.next++;
+    this.inFlight.set(tag, performance.now());
+    this.sendOne(tag);
+  };
+  const close = async () => {
+    for (const l of lines) l.close();
+    ac.child.kill("SIGTERM");
+    server.child.kill("SIGTERM");
+    await sleep(300);
+  };
+  return { loop, crossed, close };
 }
+
+const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const ROUNDS = Number(process.env.PPPOE_BENCH_ROUNDS ?? 5);
 
 try {
   sh("ip", ["netns", "add", NETNS]);
   sh("ip", ["-n", NETNS, "link", "set", "lo", "up"]);
-  sh("ip", ["link", "add", NEAR, "type", "veth", "peer", "name", FAR, "netns", NETNS]);
-  sh("sysctl", ["-qw", `net.ipv6.conf.${NEAR}.disable_ipv6=1`]);
-  sh("ip", ["netns", "exec", NETNS, "sysctl", "-qw", `net.ipv6.conf.${FAR}.disable_ipv6=1`]);
-  sh("ip", ["link", "set", NEAR, "up"]);
-  sh("ip", ["-n", NETNS, "link", "set", FAR, "up"]);
-  const echo = await measureEcho(LINES);
-  const relay = await measureConcentrator();
+  for (const [near, far] of [
+    [NEAR, FAR],
+    [`${NEAR}e`, `${FAR}e`],
+  ]) {
+    sh("ip", ["link", "add", near, "type", "veth", "peer", "name", far, "netns", NETNS]);
+    sh("sysctl", ["-qw", `net.ipv6.conf.${near}.disable_ipv6=1`]);
+    sh("ip", ["netns", "exec", NETNS, "sysctl", "-qw", `net.ipv6.conf.${far}.disable_ipv6=1`]);
+    sh("ip", ["link", "set", near, "up"]);
+    sh("ip", ["-n", NETNS, "link", "set", far, "up"]);
+  }
+  // Both set up at once, measured in alternating windows so both see the same load on this machine.
+  const echo = await setupEcho(`${NEAR}e`, `${FAR}e`, LINES);
+  const relay = await setupRelay();
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const e = (await echo.loop.measure(SECONDS)) * 2;
+    const c = (await relay.loop.measure(SECONDS)) * 2;
+    rounds.push({ relayed: Math.round(c), echo: Math.round(e), ratio: Number((c / e).toFixed(3)), lost_relay: relay.loop.lost, lost_echo: echo.loop.lost });
+  }
+  await relay.close();
+  await echo.close();
   // Every round trip is two frames through the concentrator (line → server, server → line), two through the echo.
-  const relayed = Math.round(relay.roundTripsPerS * 2);
-  const plain = Math.round(echo.roundTripsPerS * 2);
-  console.log(`concentrator: ${relayed} frames relayed/s with ${LINES} lines; plain frame echo over the same path: ${plain} frames/s`);
-  console.log(JSON.stringify({ relayed_frames_per_s: relayed, udp_echo_frames_per_s: plain, ratio: Number((relayed / plain).toFixed(3)), lines: LINES, seconds: SECONDS, lost_relay: relay.lost, lost_echo: echo.lost, crossed: relay.wrong }));
+  const relayed = median(rounds.map((x) => x.relayed));
+  const plain = median(rounds.map((x) => x.echo));
+  for (const x of rounds) console.log(`round: ${x.relayed} frames relayed/s, plain echo ${x.echo} frames/s, ratio ${x.ratio}`);
+  console.log(
+    JSON.stringify({
+      relayed_frames_per_s: relayed,
+      udp_echo_frames_per_s: plain,
+      ratio: median(rounds.map((x) => x.ratio)),
+      ratios: rounds.map((x) => x.ratio),
+      lines: LINES,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      lost_relay: rounds.reduce((n, x) => n + x.lost_relay, 0),
+      lost_echo: rounds.reduce((n, x) => n + x.lost_echo, 0),
+      crossed: relay.crossed.count,
+    }),
+  );
 } finally {
   cleanup();
 }
