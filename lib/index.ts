@@ -4,7 +4,7 @@
 export const VERSION = "0.1.0";
 
 // Roles: each a sans-I/O node `{ name, handle(event) → actions }`.
-export { UserAgent, type UserAgentOptions, type PlannedCall, type CalleeBehaviour } from "./roles/user-agent.js";
+export { UserAgent, type UserAgentOptions, type PlannedCall, type CalleeBehaviour, type PlannedReinvite } from "./roles/user-agent.js";
 export { SipProxy, TOKEN_HEADER, type SipProxyOptions } from "./roles/sip-proxy.js";
 export { PolicyServer, type PolicyServerOptions } from "./roles/policy-server.js";
 export { EdgeRouter, type EdgeRouterOptions, type Classifier } from "./roles/edge-router.js";
