@@ -289,3 +289,71 @@ describe("user agent: dialogs that live (RFC 3261 §12-§14)", () => {
     expect(h.ua.activeCalls).toBe(0);
   });
 });
+
+describe("user agent as the caller: re-INVITEs of its own", () => {
+  function answerTo(req: SipRequest, status: number, extra: string[] = [], body = ""): string {
+    const lines = [
+      `SIP/2.0 ${status} ${status === 200 ? "OK" : "Request Pending"}`,
+      ...req.getHeaders("Via").map((v) => `Via: ${v}`),
+      `From: ${req.getHeader("From")}`,
+      `To: ${req.getHeader("To")}${req.to.tag ? "" : ";tag=callee9"}`,
+      `Call-ID: ${req.callId}`,
+      `CSeq: ${req.cseq.seq} ${req.cseq.method}`,
+      "Contact: <sip:callee@127.0.0.1:5090>",
+      ...extra,
+      ...(body ? ["Content-Type: application/sdp"] : []),
+      `Content-Length: ${Buffer.byteLength(body)}`,
+    ];
+    return `${lines.join("\r\n")}\r\n\r\n${body}`;
+  }
+
+  it("holds and resumes as planned: sendonly then sendrecv offers, each 2xx ACKed with its own CSeq; a 2xx refresher=uac makes it refresh by UPDATE", () => {
+    const sent: Array<SipRequest | SipResponse> = [];
+    const timers = new Map<string, number>();
+    let now = 0;
+    const ua = new UserAgent({
+      name: "UAC", proxy: "PEER", host: "127.0.0.1", mediaAddress: "127.0.0.1", ids: new SipIds(seededRandom(3)),
+      calls: [{ callId: "c-1", from: "sip:alice@127.0.0.1", to: "sip:bob@127.0.0.1", startMs: 0, durationMs: 60_000, hangUp: "caller", reinvites: [{ afterMs: 1000, hold: true }, { afterMs: 1000, hold: false }] }],
+    });
+    const take = (actions: NodeAction<CallEvent>[]): Array<SipRequest | SipResponse> => {
+      const out: Array<SipRequest | SipResponse> = [];
+      for (const a of actions) {
+        if (a.type === "send") out.push(parseSipMessage(a.bytes));
+        else if (a.type === "set-timer") timers.set(a.key, now + a.delayMs);
+        else if (a.type === "cancel-timer") timers.delete(a.key);
+      }
+      sent.push(...out);
+      return out;
+    };
+    const fire = (what: string) => {
+      const key = [...timers.keys()].find((k) => k.startsWith(`ua:${what}:`))!;
+      now = timers.get(key)!;
+      timers.delete(key);
+      return take(ua.handle({ type: "timer", now, key }));
+    };
+    const deliver = (text: string) => take(ua.handle({ type: "deliver", now, proto: "SIP", from: "PEER", bytes: Buffer.from(text) }));
+    take(ua.handle({ type: "start", now: 0 }));
+    const [invite] = fire("start") as SipRequest[];
+    const answer = (dir: string) => PHONE_OFFER(dir, 4000, "0").replace(/a=rtpmap:9[678].*\r\n/g, "").replace(/a=rtpmap:101.*\r\na=fmtp:101 0-16\r\n/, "");
+    const [ack1] = deliver(answerTo(invite!, 200, ["Session-Expires: 90;refresher=uac", "Allow: INVITE, ACK, BYE, UPDATE"], answer("sendrecv"))) as SipRequest[];
+    expect(ack1?.method).toBe("ACK");
+    expect(ack1!.cseq.seq).toBe(1);
+    const [hold] = fire("reinvite") as SipRequest[];
+    expect(hold?.method).toBe("INVITE");
+    const holdSdp = parseSdp(hold!.body);
+    expect(mediaDirection(holdSdp, holdSdp.media[0]!)).toBe("sendonly");
+    expect(holdSdp.origin.sessionVersion).toBe("2");
+    const [ack2] = deliver(answerTo(hold!, 200, [], answer("recvonly"))) as SipRequest[];
+    expect(ack2?.method).toBe("ACK");
+    expect(ack2!.cseq.seq).toBe(hold!.cseq.seq);
+    const [resume] = fire("reinvite") as SipRequest[];
+    const resumeSdp = parseSdp(resume!.body);
+    expect(mediaDirection(resumeSdp, resumeSdp.media[0]!)).toBe("sendrecv");
+    expect(resumeSdp.origin.sessionVersion).toBe("3");
+    deliver(answerTo(resume!, 200, [], answer("sendrecv")));
+    // refresher=uac in the first 2xx: we refresh at 45 s, by UPDATE (the callee allows it)
+    const [update] = fire("refresh") as SipRequest[];
+    expect(update?.method).toBe("UPDATE");
+    expect(update!.getHeader("Session-Expires")).toBe("90;refresher=uac");
+  });
+});
