@@ -171,6 +171,16 @@ export class CapacityLedger {
     return events;
   }
 
+  /** Sessions of `provider` open longer than `maxAgeMs` are closed, charged for their age (a Stop that never came). */
+  expire(now: number, provider: string, maxAgeMs: number): JournalEvent[] {
+    const s = this.state(provider);
+    this.roll(s, now);
+    const events: JournalEvent[] = [];
+    for (const [session, t] of s.open) if (now - t > maxAgeMs) events.push({ t: now, kind: "stop", provider, session, seconds: Math.floor((now - t) / 1000) });
+    for (const e of events) this.apply(e);
+    return events;
+  }
+
   /** Apply a journal event (live, or replayed after a restart). Events of unknown providers are ignored. */
   apply(event: JournalEvent): void {
     const s = this.providers.get(event.provider);

@@ -18,4 +18,6 @@ export type { CapacityRefusal, CapacityUsage, CapacityVerdict, JournalEvent, Ren
 export { RealmProxy } from "./realm-proxy.js";
 export type { MasterRecord, ProxyStep, RealmDecision, RealmProxyAction, RealmProxyOptions } from "./realm-proxy.js";
 export { RadiusRealmProxy } from "./radius-realm-proxy.js";
+export { RealmCapacityPolicyAdapter } from "./realm-capacity-adapter.js";
+export type { AccountingSink, CallProvider, RealmCapacityPolicyOptions } from "./realm-capacity-adapter.js";
 export type { RadiusRealmProxyOptions } from "./radius-realm-proxy.js";

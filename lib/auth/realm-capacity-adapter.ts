@@ -1,0 +1,138 @@
+// Realm capacity sharing for calls: the adapter form of what `callgate radius-proxy` does for NAS clients. The
+// caller's realm (From, sip:user@realm) names its provider: the master's own realms go straight to the wrapped
+// policy; a client provider's call must fit the capacity rented to it (concurrent calls as ports, connection time
+// per period, credit, suspension) before the wrapped policy decides; an unknown realm is refused. Accounting is
+// kept twice: the master's records under the provider's virtual identity, the provider's under the subscriber's,
+// each through its own sink (e.g. lib/accounting's AccountingExporter, which spools them durably first).
+import type { AaaQuery, AaaVerdict, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, UsageObservation } from "../adapters/policy-adapter.js";
+import { isPendingDecision, isWireDecision } from "../adapters/policy-adapter.js";
+import type { AccountingRecord } from "../accounting/records.js";
+import { CapacityLedger, type JournalEvent, type RentedCapacity } from "./capacity-ledger.js";
+import { splitUserRealm } from "./realm-table.js";
+
+export interface AccountingSink {
+  submit(records: AccountingRecord[]): unknown;
+}
+
+export interface CallProvider {
+  name: string;
+  realms: string[];
+  virtualIdentity: { user: string };
+  capacity: RentedCapacity;
+  /** The provider's own accounting (records per subscriber). */
+  accounting?: AccountingSink;
+}
+
+export interface RealmCapacityPolicyOptions {
+  masterRealms: string[];
+  clients: CallProvider[];
+  /** The master's accounting (records per client provider, under its virtual identity). */
+  masterAccounting?: AccountingSink;
+  /** Made durable by the caller (a journal it replays into `ledger.apply` at start). */
+  onJournal?: (event: JournalEvent) => void;
+  /** A call allowed whose usage never came is closed this long after it started (default 4 h). */
+  maxCallMs?: number;
+  ledger?: CapacityLedger;
+}
+
+const REFUSAL_STATUS = { ports: 503, time: 403, credit: 403, suspended: 403 } as const;
+
+/** The realm of a SIP URI's user part ("sip:alice@isp-b.example;x" → alice, isp-b.example). */
+function userRealmOf(uri: string): { user: string; realm: string } | undefined {
+  const m = /^sips?:([^;?>]+)/i.exec(uri.replace(/^.*</, ""));
+  return m ? splitUserRealm(m[1]!) : undefined;
+}
+
+export class RealmCapacityPolicyAdapter implements PolicyAdapter {
+  readonly ledger: CapacityLedger;
+  readonly decodeAnswer?: (bytes: Buffer, from: string) => PolicyWireAnswer;
+  private readonly masterRealms: Set<string>;
+  private readonly byRealm = new Map<string, CallProvider>();
+  /** Calls admitted for a client provider: call id → provider, subscriber, start. */
+  private readonly calls = new Map<string, { provider: CallProvider; subscriber: string; startMs: number }>();
+
+  constructor(
+    private readonly inner: PolicyAdapter,
+    private readonly options: RealmCapacityPolicyOptions,
+  ) {
+    this.masterRealms = new Set(options.masterRealms.map((r) => r.toLowerCase()));
+    for (const c of options.clients) for (const r of c.realms) this.byRealm.set(r.toLowerCase(), c);
+    this.ledger = options.ledger ?? new CapacityLedger(Object.fromEntries(options.clients.map((c) => [c.name, c.capacity])));
+    if (inner.decodeAnswer) this.decodeAnswer = inner.decodeAnswer.bind(inner);
+  }
+
+  decideAaa(q: AaaQuery): Decision<AaaVerdict> {
+    if (q.side !== "originating") return this.inner.decideAaa(q);
+    const parts = userRealmOf(q.caller);
+    if (parts && this.masterRealms.has(parts.realm)) return this.inner.decideAaa(q);
+    const provider = parts ? this.byRealm.get(parts.realm) : undefined;
+    if (!parts || !provider) return { allow: false, sipStatus: 403, reason: "unknown realm" };
+    for (const e of this.ledger.expire(q.now, provider.name, this.options.maxCallMs ?? 4 * 3600_000)) this.closed(e, q.now);
+    const verdict = this.ledger.admit(q.now, provider.name);
+    if (!verdict.ok) return { allow: false, sipStatus: REFUSAL_STATUS[verdict.cause], reason: `capacity of ${provider.name}: ${verdict.cause}` };
+    const settle = (v: AaaVerdict): AaaVerdict => {
+      if (!v.allow) {
+        this.ledger.release(verdict.reservation);
+        return v;
+      }
+      const event = this.ledger.start(q.now, provider.name, q.callId);
+      if (event) {
+        this.options.onJournal?.(event);
+        this.calls.set(q.callId, { provider, subscriber: `${parts.user}@${parts.realm}`, startMs: q.now });
+        this.account(provider, `${parts.user}@${parts.realm}`, q.callId, "Start", q.now, undefined);
+      }
+      // The call may not outlast the time or credit left (DEC AAA's time limit).
+      if (verdict.sessionTimeout !== undefined && (v.timeLimitS === undefined || v.timeLimitS > verdict.sessionTimeout)) return { ...v, timeLimitS: verdict.sessionTimeout };
+      return v;
+    };
+    const inner = this.inner.decideAaa(q);
+    if (isWireDecision(inner)) {
+      this.ledger.release(verdict.reservation);
+      return { allow: false, sipStatus: 500, reason: "the policy behind realm capacity must not decide on the wire" };
+    }
+    if (isPendingDecision<AaaVerdict>(inner)) return Promise.resolve(inner).then(settle, (err: unknown) => {
+      this.ledger.release(verdict.reservation);
+      throw err;
+    });
+    return settle(inner);
+  }
+
+  chooseClass(q: ClassQuery): Decision<ClassChoice> {
+    return this.inner.chooseClass(q);
+  }
+
+  observeUsage(u: UsageObservation): void | PromiseLike<void> {
+    const call = u.side === "originating" ? this.calls.get(u.callId) : undefined;
+    if (call) {
+      const event = this.ledger.stop(u.endMs, call.provider.name, u.callId, u.durationS);
+      if (event) this.closed(event, u.endMs, u.durationS);
+    }
+    return this.inner.observeUsage(u);
+  }
+
+  private closed(event: JournalEvent, now: number, seconds = event.kind === "stop" ? event.seconds : 0): void {
+    this.options.onJournal?.(event);
+    const call = this.calls.get(event.session);
+    if (!call) return;
+    this.calls.delete(event.session);
+    this.account(call.provider, call.subscriber, event.session, "Stop", now, seconds);
+  }
+
+  /** Start or Stop to the master (virtual identity) and to the provider (subscriber), RFC 2866 §5. */
+  private account(provider: CallProvider, subscriber: string, callId: string, status: "Start" | "Stop", now: number, seconds: number | undefined): void {
+    const record = (user: string): AccountingRecord => ({
+      key: `${callId};${user};${status}`,
+      sessionId: callId,
+      status,
+      eventMs: now,
+      attributes: [
+        ["Acct-Status-Type", status],
+        ["Acct-Session-Id", callId],
+        ["User-Name", user],
+        ...(seconds !== undefined ? ([["Acct-Session-Time", seconds]] as [string, number][]) : []),
+      ],
+    });
+    this.options.masterAccounting?.submit([record(provider.virtualIdentity.user)]);
+    provider.accounting?.submit([record(subscriber)]);
+  }
+}
