@@ -17,9 +17,12 @@ export const SQLITE_MISSING_MESSAGE =
 
 let betterSqlite3: typeof Database | undefined;
 
-/** better-sqlite3, loaded on first use; a clear error naming the install command when it is absent. */
-export function loadBetterSqlite3(): typeof Database {
-  if (betterSqlite3) return betterSqlite3;
+/**
+ * better-sqlite3, loaded on first use; a clear error naming the install command when it is absent. Callers name
+ * its type (`loadBetterSqlite3<typeof Database>()`), so the declarations of this module name no optional module.
+ */
+export function loadBetterSqlite3<Module>(): Module {
+  if (betterSqlite3) return betterSqlite3 as Module;
   try {
     betterSqlite3 = createRequire(import.meta.url)("better-sqlite3") as typeof Database;
   } catch (err) {
@@ -29,7 +32,7 @@ export function loadBetterSqlite3(): typeof Database {
     }
     throw err;
   }
-  return betterSqlite3;
+  return betterSqlite3 as Module;
 }
 
 export const CDR_SCHEMA_VERSION = 2;
@@ -93,7 +96,7 @@ export class SqliteCdrStore implements CdrStore {
     readonly path: string,
     options: SqliteCdrStoreOptions = {},
   ) {
-    const Sqlite = loadBetterSqlite3();
+    const Sqlite = loadBetterSqlite3<typeof Database>();
     if (options.readOnly) {
       this.db = new Sqlite(path, { readonly: true, fileMustExist: true });
       return;

@@ -33,7 +33,7 @@ export class SqliteQuotaStore implements QuotaStore {
   private readonly addTx: ((eventKey: string, keys: QuotaCounterKey[], delta: Partial<QuotaCounters>, at: number) => boolean) | undefined;
 
   constructor(readonly path: string, options: { readOnly?: boolean } = {}) {
-    const Sqlite = loadBetterSqlite3();
+    const Sqlite = loadBetterSqlite3<typeof Database>();
     if (options.readOnly) {
       this.db = new Sqlite(path, { readonly: true, fileMustExist: true });
       const version = this.db.pragma("user_version", { simple: true }) as number;
