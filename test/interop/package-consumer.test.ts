@@ -1,7 +1,7 @@
 // The published package as a user gets it: `npm pack` of a copy of this tree (prepack cleans dist/, prepare
 // builds it), the tarball installed into an empty project without better-sqlite3 (an optional peer), and a
 // strict `module: nodenext` TypeScript program compiled against the package's .d.ts files and run with node.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
@@ -80,18 +80,35 @@ try {
 }
 `;
 
-/** The `## Example` of docs/embedding.md: its program and the output it documents. */
-function embeddingExample(): { program: string; output: string } {
+/** The program under `heading` in docs/embedding.md and the output it documents. */
+function embeddingExample(heading = "## Example"): { program: string; output: string } {
   const doc = readFileSync(join(checkout, "docs/embedding.md"), "utf8");
-  const example = doc.slice(doc.indexOf("## Example"));
+  const at = doc.indexOf(heading);
+  const example = doc.slice(at);
   const program = /```ts\n([\s\S]*?)```/.exec(example)?.[1];
   const output = /```text\n([\s\S]*?)```/.exec(example)?.[1];
-  if (program === undefined || output === undefined) throw new Error("docs/embedding.md: no ts program and text output under ## Example");
+  if (at < 0 || program === undefined || output === undefined) throw new Error(`docs/embedding.md: no ts program and text output under ${heading}`);
   return { program, output };
 }
 
-function run(command: string, args: string[], cwd: string): string {
-  const r = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+/** Programs of the guide the consumer compiles and runs: a custom policy refusing a caller, a policy server on loopback taking a PEP. */
+const GUIDE_PROGRAMS = { policy: "## Your own policy", pdp: "### A policy server for the PEPs of your network" } as const;
+
+/** Runs `command` without blocking this worker's event loop (its RPC to vitest must go on): status and output. */
+function spawned(command: string, args: string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (err) => resolve({ status: -1, stdout, stderr: String(err) }));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+async function run(command: string, args: string[], cwd: string): Promise<string> {
+  const r = await spawned(command, args, cwd);
   if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${String(r.status)}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
@@ -103,21 +120,21 @@ function jsonLines(stdout: string): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   // A copy, so that packing (which empties and rebuilds dist/) leaves the checkout's dist/ alone.
   mkdirSync(source);
   for (const entry of ["package.json", "tsconfig.json", "LICENSE", "README.md", "lib", "protocols", "scenarios", "docs", "scripts"]) {
     cpSync(join(checkout, entry), join(source, entry), { recursive: true });
   }
   symlinkSync(join(checkout, "node_modules"), join(source, "node_modules"), "dir");
-  pack = (JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], source)) as PackReport[])[0]!;
+  pack = (JSON.parse(await run("npm", ["pack", "--json", "--pack-destination", work], source)) as PackReport[])[0]!;
   tarball = join(work, pack.filename);
   mkdirSync(unpacked);
-  execFileSync("tar", ["-xzf", tarball, "-C", unpacked]);
+  await run("tar", ["-xzf", tarball, "-C", unpacked], work);
 
   mkdirSync(consumer);
   writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, "@types/node@20"], consumer);
+  await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, "@types/node@20"], consumer);
   writeFileSync(
     join(consumer, "tsconfig.json"),
     JSON.stringify({
@@ -128,8 +145,9 @@ beforeAll(() => {
   writeFileSync(join(consumer, "main.ts"), consumerProgram);
   writeFileSync(join(consumer, "sqlite.ts"), sqliteProgram);
   writeFileSync(join(consumer, "embedding.ts"), embeddingExample().program);
-  run(process.execPath, [tsc, "-p", "tsconfig.json"], consumer);
-});
+  for (const [name, heading] of Object.entries(GUIDE_PROGRAMS)) writeFileSync(join(consumer, `${name}.ts`), embeddingExample(heading).program);
+  await run(process.execPath, [tsc, "-p", "tsconfig.json"], consumer);
+}, 300_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -168,7 +186,7 @@ describe("the npm package", () => {
   });
 
   it("a strict nodenext program compiled against it round-trips SIP, COPS and OSP, runs a call in memory and stores a CDR once", async () => {
-    const [sip, cops, osp, flow, store] = jsonLines(run(process.execPath, ["out/main.js"], consumer));
+    const [sip, cops, osp, flow, store] = jsonLines(await run(process.execPath, ["out/main.js"], consumer));
     expect(sip).toEqual({ sip: "INVITE", callId: "a84b4c76e66710" });
     expect(cops).toEqual({ cops: "DRQ", clientType: 0x8cb1, handle: "00000007" });
     expect(osp).toEqual({ osp: "UsageConfirmation", status: 200 });
@@ -188,23 +206,35 @@ describe("the npm package", () => {
     ]);
   });
 
-  it("the example of docs/embedding.md compiles, runs and prints what the guide shows", () => {
-    expect(run(process.execPath, ["out/embedding.js"], consumer)).toBe(embeddingExample().output);
+  it("the example of docs/embedding.md compiles, runs and prints what the guide shows", async () => {
+    expect(await run(process.execPath, ["out/embedding.js"], consumer)).toBe(embeddingExample().output);
   });
 
-  it("the SQLite CDR store, used without better-sqlite3, says how to install it", () => {
-    const [outcome] = jsonLines(run(process.execPath, ["out/sqlite.js"], consumer));
+  it("a custom policy adapter refuses a premium-rate caller with 403 in a call through the package (the guide's program)", async () => {
+    expect(await run(process.execPath, ["out/policy.js"], consumer)).toBe(embeddingExample(GUIDE_PROGRAMS.policy).output);
+  });
+
+  it("startPolicyServer on loopback takes a PEP written with callgate/cops: DEC AAA yes and 403, LDP installed by a started edge router (the guide's program)", async () => {
+    const output = await run(process.execPath, ["out/pdp.js"], consumer);
+    expect(output).toBe(embeddingExample(GUIDE_PROGRAMS.pdp).output);
+    expect(output).toContain("PEP sip:mallory@example.com: DEC AAA no 403");
+  });
+
+  it("the SQLite CDR store, used without better-sqlite3, says how to install it", async () => {
+    const [outcome] = jsonLines(await run(process.execPath, ["out/sqlite.js"], consumer));
     expect(outcome).toEqual({ opened: false, message: SQLITE_MISSING_MESSAGE });
     expect(SQLITE_MISSING_MESSAGE).toContain("npm install better-sqlite3@12");
     expect(existsSync(join(consumer, "cdrs.sqlite"))).toBe(false);
   });
 
-  it("its callgate command runs the demo without better-sqlite3, and a SQLite CDR file asks for it", () => {
+  it("its callgate command runs the demo without better-sqlite3, and a SQLite CDR file asks for it", async () => {
     const bin = join(consumer, "node_modules/.bin/callgate");
-    const demo = spawnSync(bin, ["demo"], { cwd: consumer, encoding: "utf8" });
+    const demo = await spawned(bin, ["demo"], consumer);
     expect(demo.status, demo.stderr).toBe(0);
     expect(demo.stdout).toContain("FIG. 6 teardown: all 18 steps in causal order");
-    const cdrs = spawnSync(bin, ["clearinghouse", "cdrs", "--db", "cdrs.sqlite"], { cwd: consumer, encoding: "utf8" });
+    // A file that exists (a missing one is refused before SQLite is needed): opening it needs better-sqlite3.
+    writeFileSync(join(consumer, "existing.sqlite"), "");
+    const cdrs = await spawned(bin, ["clearinghouse", "cdrs", "--db", "existing.sqlite"], consumer);
     expect(cdrs.status).not.toBe(0);
     expect(cdrs.stderr).toContain(SQLITE_MISSING_MESSAGE);
   });
