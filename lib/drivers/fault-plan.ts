@@ -44,6 +44,7 @@ export class FaultPlan {
     this.clean = messageFaults.length === 0 && downWindows.length === 0;
   }
 
+  /** Whether the role is inside one of its down windows at `now`. */
   isDown(role: string, now: number): boolean {
     if (this.clean) return false;
     for (const w of this.downWindows) if (w.role === role && now >= w.fromMs && now < w.toMs) return true;

@@ -10,7 +10,9 @@ export interface MemoryNetworkOptions<E> {
   /** One-way latency of a message; default 1 ms for every hop. */
   latencyMs?: number | ((proto: Protocol, from: string, to: string) => number);
   faults?: FaultPlan;
+  /** Called with every message moved, as it is recorded. */
   onRecord?: (record: MessageRecord) => void;
+  /** Called with every event a node emits (the roles' call events). */
   onEmit?: (node: string, event: E, now: number) => void;
   /** Synthetic addresses for captures (pcap) of an in-memory run. */
   transportOf?: (proto: Protocol, from: string, to: string) => MessageRecord["transport"];
@@ -72,12 +74,14 @@ export class MemoryNetwork<E = unknown> {
     return this.clock;
   }
 
+  /** Adds a node; it gets its start event when the network starts. */
   add(node: FlowNode<E>): this {
     this.nodes.set(node.name, node);
     this.scheduleDownWindows(node.name);
     return this;
   }
 
+  /** The node of that name. */
   node(name: string): FlowNode<E> | undefined {
     return this.nodes.get(name);
   }

@@ -14,6 +14,7 @@ export type CallEvent =
 
 /** The `type` of a CallEvent. */
 export type CallEventType = CallEvent["type"];
+/** The CallEvent of one type. */
 export type CallEventOf<T extends CallEventType> = Extract<CallEvent, { type: T }>;
 
 /** Listener map for eventemitter3: one event name per type, plus "*" for all of them. */
@@ -23,6 +24,7 @@ export type CallEventMap = { [K in CallEventType]: (event: CallEventOf<K>) => vo
 export class CallEventBus extends EventEmitter<CallEventMap> {
   private readonly perCall = new Map<string, EventEmitter<CallEventMap>>();
 
+  /** Emits the event under its type and `*`, on the bus and on its call's emitter. */
   publish(event: CallEvent): void {
     (this.emit as (name: string, e: CallEvent) => boolean)(event.type, event);
     this.emit("*", event);
@@ -45,6 +47,7 @@ export class CallEventBus extends EventEmitter<CallEventMap> {
     return bus;
   }
 
+  /** Drops a call's emitter (from `forCall`). */
   release(callId: string): void {
     this.perCall.get(callId)?.removeAllListeners();
     this.perCall.delete(callId);

@@ -252,6 +252,7 @@ export class OspClient {
     return true;
   }
 
+  /** Closes the keep-alive connections and the usage outbox. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);

@@ -53,6 +53,7 @@ const MAX_BODY_BYTES = MAX_OSP_DOCUMENT_BYTES * 2;
 export interface OspHttpServer {
   /** The URL the server really listens on (port filled in). */
   readonly url: string;
+  /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
 

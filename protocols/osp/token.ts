@@ -243,6 +243,7 @@ export class OspTokenValidator {
     this.skew = options.clockSkewMs ?? 60_000;
   }
 
+  /** Checks a token's signature, certificate, validity window, call and destination at `nowMs`. */
   validate(token: Buffer, expect: OspTokenExpectation, nowMs: number): OspTokenVerdict {
     try {
       const { content, signed } = this.openToken(token, nowMs);

@@ -51,6 +51,7 @@ export class UsageOutbox {
     return this.entries.size;
   }
 
+  /** Whether a UsageIndication with this id is still waiting. */
   has(id: string): boolean {
     return this.entries.has(id);
   }
@@ -97,6 +98,7 @@ export class UsageOutbox {
     });
   }
 
+  /** Closes the journal file. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

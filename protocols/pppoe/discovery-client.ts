@@ -66,6 +66,7 @@ export class PppoeDiscoveryClient {
     return this.chosen?.mac;
   }
 
+  /** Takes a command or a frame event, returns the actions it causes. */
   handle(event: PppoeClientCommand | PppoePortEvent, _nowMs: number): PppoeAction<PppoeClientEvent>[] {
     switch (event.type) {
       case "start":

@@ -65,10 +65,12 @@ export class PppoeDiscoveryServer {
   get sessionCount(): number {
     return this.sessions.size;
   }
+  /** The session with this id, if the AC holds it. */
   session(sessionId: number): PppoeServerSession | undefined {
     return this.sessions.get(sessionId);
   }
 
+  /** Takes a command or a frame event, returns the actions it causes. */
   handle(event: PppoeServerCommand | PppoePortEvent, nowMs: number): PppoeAction<PppoeServerEvent>[] {
     switch (event.type) {
       case "terminate":

@@ -119,6 +119,7 @@ export class HdlcDeframer {
     this.fcsSize = options.fcs ?? 16;
   }
 
+  /** Takes bytes off the stream, returns the whole frames (and the errors) they complete. */
   push(chunk: Uint8Array): HdlcDeframed[] {
     const out: HdlcDeframed[] = [];
     for (let i = 0; i < chunk.length; i++) {

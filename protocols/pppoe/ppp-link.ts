@@ -176,6 +176,7 @@ export class PppLink {
     return this.current === "open" ? encodePppFrame({ protocol: PppProtocol.ipv4, information: packet }) : undefined;
   }
 
+  /** Takes one input, returns the actions it causes. */
   handle(input: PppLinkInput): PppLinkAction[] {
     switch (input.type) {
       case "open":

@@ -90,6 +90,7 @@ export class NegotiationMachine {
     return [{ type: "cancel-timer" }, ...(wasOpened ? [{ type: "down" } as const] : [])];
   }
 
+  /** The restart timer fired (RFC 1661 §4.1, TO+ or TO-). */
   timeout(): NegotiationAction[] {
     switch (this.current) {
       case "req-sent":

@@ -64,6 +64,7 @@ export class RadiusServerMachine {
     return this.cache.size;
   }
 
+  /** Takes one datagram, returns what to do: handle it, answer a duplicate again, or drop it. */
   receive(now: number, from: RadiusEndpoint, datagram: Buffer): RadiusServerAction[] {
     this.expire(now);
     const secret = this.options.secretFor(from);

@@ -126,6 +126,7 @@ class SourcePort {
     }, Math.max(0, next - performance.now()) + 1);
   }
 
+  /** Closes the socket; requests still waiting are rejected. */
   close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     for (const w of this.waiting.values()) w.reject(new Error("RADIUS client closed"));
@@ -138,6 +139,7 @@ class SourcePort {
 export class RadiusUdpClient {
   private constructor(private readonly ports: SourcePort[]) {}
 
+  /** Opens a client on a fresh UDP socket. */
   static async open(options: RadiusUdpClientOptions): Promise<RadiusUdpClient> {
     const count = Math.max(1, options.sourcePorts ?? 1);
     const sockets = await Promise.all(Array.from({ length: count }, () => bindSocket(options.bindAddress ?? "0.0.0.0", 0, options.receiveBufferBytes)));
@@ -164,6 +166,7 @@ export class RadiusUdpClient {
     return new Promise((resolve, reject) => port.request(to, request, { resolve, reject }));
   }
 
+  /** Closes the client's sockets; requests still waiting are rejected. */
   async close(): Promise<void> {
     await Promise.all(this.ports.map((p) => p.close()));
   }
@@ -196,10 +199,12 @@ export class RadiusUdpServer {
     this.sweep.unref();
   }
 
+  /** Binds a server to its address and port. */
   static async listen(options: RadiusUdpServerOptions): Promise<RadiusUdpServer> {
     return new RadiusUdpServer(await bindSocket(options.address ?? "127.0.0.1", options.port ?? RADIUS_AUTH_PORT, options.receiveBufferBytes), options);
   }
 
+  /** The address and port the server is bound to. */
   address(): RadiusEndpoint {
     const a = this.socket.address();
     return { address: a.address, port: a.port };
@@ -228,6 +233,7 @@ export class RadiusUdpServer {
     else this.run(this.machine.respond(performance.now(), requestId, reply));
   }
 
+  /** Stops listening and closes the socket. */
   close(): Promise<void> {
     clearInterval(this.sweep);
     return new Promise((resolve) => this.socket.close(() => resolve()));

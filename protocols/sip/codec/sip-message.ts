@@ -137,6 +137,7 @@ export abstract class SipMessageBase {
     return out;
   }
 
+  /** Whether the message has this header (any spelling, compact forms included). */
   hasHeader(name: string): boolean {
     return this.firstValue(headerKey(name)) !== undefined;
   }
@@ -173,6 +174,7 @@ export abstract class SipMessageBase {
     else this.headers.splice(last + 1, 0, entry);
   }
 
+  /** Removes every header of this name. */
   removeHeader(name: string): void {
     const key = headerKey(name);
     this.headers = this.headers.filter((h) => !headerNameMatches(h.name, key));

@@ -73,6 +73,7 @@ export interface ProxyServer {
   readonly proxy: StatefulProxy;
   /** Bound addresses (real ports). */
   readonly addresses: TransportAddress[];
+  /** Stops the proxy: listeners, connections and transactions. */
   close(): Promise<void>;
 }
 
