@@ -31,6 +31,11 @@ export interface AccountingRecorderOptions {
   interimIntervalS?: number;
   /** The parties of a call, by call id (undefined: the record goes without User-Name and station ids). */
   describe: (callId: string) => AccountingCallInfo | undefined;
+  /**
+   * A policy server alone (`callgate serve POL1`) sees no establishment, only the usage at the end: the Start
+   * is made then, dated back to the conversation's start (its Acct-Delay-Time says how late it is).
+   */
+  startFromUsage?: boolean;
 }
 
 /** Acct-Session-Id (RFC 2866 §5.5): unique per call and side. */
@@ -147,6 +152,11 @@ export class AccountingRecorder {
         s.stopped = true;
         s.nextInterimMs = Infinity;
         const sessionId = accountingSessionId(e.callId, side);
+        const out: AccountingRecord[] = [];
+        if (this.opts.startFromUsage && s.startMs === undefined && e.durationS > 0) {
+          s.startMs = nowMs - Math.round(e.durationS) * 1000;
+          out.push({ key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: s.startMs, attributes: this.base(e.callId, side, "Start", s.startMs) });
+        }
         const attrs = this.base(e.callId, side, "Stop", nowMs);
         const octets = Math.max(0, Math.floor(e.octets));
         attrs.push(
@@ -159,7 +169,8 @@ export class AccountingRecorder {
           ["Acct-Terminate-Cause", terminateCause(side, s.startMs !== undefined, c.callerEnd, c.timeLimit)],
         );
         if (c.sides.originating.stopped && c.sides.terminating.stopped) this.calls.delete(e.callId);
-        return [{ key: `${sessionId}|Stop`, sessionId, status: "Stop", eventMs: nowMs, attributes: attrs }];
+        out.push({ key: `${sessionId}|Stop`, sessionId, status: "Stop", eventMs: nowMs, attributes: attrs });
+        return out;
       }
       default:
         return [];

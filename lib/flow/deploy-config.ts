@@ -101,6 +101,17 @@ export const DEPLOY_SCHEMA = {
     },
     copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
     cdrStore: { type: "string" },
+    /** RADIUS accounting of the policy servers (docs/accounting.md). */
+    accounting: {
+      type: "object",
+      additionalProperties: false,
+      required: ["servers", "secret"],
+      properties: {
+        servers: { type: "array", minItems: 1, maxItems: 2, items: { type: "string", pattern: "^udp:" } },
+        secret: { type: "string", minLength: 1 },
+        spool: { type: "string", minLength: 1 },
+      },
+    },
     /** Connection limits of every TCP/TLS/HTTP listener of every role (ConnectionLimits; 0 turns one off). */
     limits: {
       type: "object",
@@ -168,6 +179,8 @@ export interface DeployConfig {
   copsSecurity?: CopsSecurity;
   /** The clearinghouse's SQLite CDR file (absolute); without it CDRs are kept in memory and die with the process. */
   cdrStore?: string;
+  /** POL1/POL2 send each call's RADIUS accounting to these servers (spool path absolute). */
+  accounting?: { servers: string[]; secret: string; spool?: string };
   /** Connection limits of every listener from the `limits` section (DEFAULT_CONNECTION_LIMITS where not given). */
   limits?: Partial<ConnectionLimits>;
   /** TLS from the `tls` section: which links, the pinned CA, mutual TLS, every role's certificate and key (PEM). */
@@ -303,6 +316,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
   if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);
+  if (raw.accounting !== undefined) config.accounting = { ...raw.accounting, ...(raw.accounting.spool !== undefined ? { spool: resolve(dirname(file), raw.accounting.spool) } : {}) };
   if (raw.limits !== undefined) config.limits = raw.limits;
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;

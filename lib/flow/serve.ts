@@ -17,6 +17,7 @@ import { tlsForRole } from "./deploy-tls.js";
 import { socketSpecOf } from "./run-network.js";
 import { startRoleOnSockets } from "../start/role-sockets.js";
 import { countCdrsWritten } from "./operations.js";
+import { startServedAccounting } from "../accounting/serve-export.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
 
@@ -147,6 +148,8 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     const onEvent = opts.onEvent;
     run.bus.on("*", (e) => onEvent(e));
   }
+  // A policy server with the deploy file's `accounting`: each call's usage goes to RADIUS as Start and Stop.
+  const accounting = config.accounting && (role === "POL1" || role === "POL2") ? await startServedAccounting(config.accounting, role, config.file, run.bus) : undefined;
   const handle = await startRoleOnSockets(
     node,
     socketSpecOf(role),
@@ -156,7 +159,10 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
       // A COPS PEP is named by an OPN its PDP admits (copsSecurity); anything else gets the PDP's CC.
       identifyTcpPeer: (proto, _acceptor, first, source) =>
         proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
-      release: releaseStore,
+      release: async () => {
+        await accounting?.close();
+        await releaseStore();
+      },
     },
     {
       events: run.bus,
