@@ -4,17 +4,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
 import { freePort, sippPath } from "./sip-sipp-helpers.js";
-import { runScenario } from "./sipp-softphone-helpers.js";
+import { dissect, runScenario, startCapture, type Capture } from "./sipp-softphone-helpers.js";
 
 let lab: Lab;
+let capture: Capture;
+let sipPorts: number[] = [];
 const errors: string[] = [];
 
 beforeAll(async () => {
   expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
   lab = await startLab({ answerDelayMs: 100, keepRecords: true, reliableProvisionals: true, onError: (where, err) => errors.push(`${where}: ${String(err)}`) });
+  // SIP1 (the caller's leg), SIP2 and the UAS: every SIP hop of the lab
+  sipPorts = ["SIP1", "SIP2", "UAS"].map((role) => Number(lab.endpoints[role]?.sip?.split(":")[1]));
+  capture = await startCapture(sipPorts);
 }, 60_000);
 
 afterAll(async () => {
+  await capture?.stop();
   await lab?.close();
 });
 
@@ -42,5 +48,14 @@ describe("SIPp softphone scenarios through callgate lab", () => {
     expect(errors).toEqual([]);
     // every record carries the wall clock
     expect(lab.records.every((r) => r.t > Date.UTC(2020, 0, 1))).toBe(true);
+  });
+
+  it("tshark reads every SIP message of every hop: no malformed frame, no SDP line it cannot read", async () => {
+    await capture.stop();
+    const d = dissect(capture.file, sipPorts);
+    expect(d.flagged).toEqual([]);
+    const labels = new Set(d.messages.map((m) => `${m.label}/${m.cseqMethod}`));
+    for (const l of ["INVITE/INVITE", "UPDATE/UPDATE", "PRACK/PRACK", "420/INVITE", "422/INVITE", "488/INVITE", "200/BYE"]) expect(labels, l).toContain(l);
+    expect(d.messages.filter((m) => m.sdp).length).toBeGreaterThan(8);
   });
 });
