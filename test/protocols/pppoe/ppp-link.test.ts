@@ -151,3 +151,28 @@ describe("PppLink", () => {
     expect(client.phase).toBe("dead");
   });
 });
+
+describe("PppLink keepalive", () => {
+  it("ends a link whose peer stops answering LCP Echo-Requests (RFC 1661 §5.8), and keeps one that answers", () => {
+    const options = { ...serverOptions("none"), echoIntervalMs: 1000, echoFailures: 2 };
+    const client = side(new PppLink({ role: "client", username: "a", password: "b", magic: 77 }));
+    const server = side(new PppLink(options));
+    converse(client, server, () => true);
+    expect(server.timers.has("echo")).toBe(true);
+    // The peer answers: the count of misses starts over each time.
+    for (let i = 0; i < 5; i++) {
+      const echo = server.link.handle({ type: "timer", name: "echo" }).find((a) => a.type === "send");
+      const reply = client.link.handle({ type: "frame", bytes: echo!.type === "send" ? echo!.frame : Buffer.alloc(0) }).find((a) => a.type === "send");
+      server.link.handle({ type: "frame", bytes: reply!.type === "send" ? reply!.frame : Buffer.alloc(0) });
+    }
+    expect(server.link.phase).toBe("open");
+    // The peer goes silent: two unanswered echoes, then the link is closed.
+    server.link.handle({ type: "timer", name: "echo" });
+    server.link.handle({ type: "timer", name: "echo" });
+    const out = server.link.handle({ type: "timer", name: "echo" });
+    expect(out.some((a) => a.type === "send")).toBe(true); // Terminate-Request
+    expect(server.link.phase).toBe("terminate");
+    const last = [server.link.handle({ type: "timer", name: "lcp" }), server.link.handle({ type: "timer", name: "lcp" })].flat();
+    expect(last).toContainEqual({ type: "emit", event: { type: "down", reason: "echo-timeout" } });
+  });
+});
