@@ -152,6 +152,8 @@ const SUPPORTED = "100rel, timer";
 const SUPPORTED_TAGS = new Set(["100rel", "timer"]);
 /** The codecs the UA offers and accepts (RFC 3551 static payload types). */
 const UA_CODECS: readonly LocalCodec[] = [{ name: "PCMU", clockRate: 8000, payload: 0 }, { name: "PCMA", clockRate: 8000, payload: 8 }, { name: "G729", clockRate: 8000, payload: 18 }];
+/** Longest session interval kept (RFC 4028 §9 lets the UAS shorten it, not below Min-SE): one day. */
+const MAX_SESSION_INTERVAL_S = 86_400;
 /** RFC 4028 §4: Min-SE is never below 90 s. */
 const MIN_SE_FLOOR = 90;
 
@@ -526,7 +528,8 @@ export class UserAgent implements FlowNode<CallEvent> {
    * the session with BYE when no refresh came by the interval minus min(32 s, a third of it).
    */
   private armSessionTimer(call: UaCall, se: ReturnType<typeof sessionExpiresOf>, weAre: "uac" | "uas", out: NodeAction<CallEvent>[]): void {
-    if (se === undefined) return;
+    if (se === undefined || se.intervalS === 0) return;
+    se = { intervalS: Math.min(se.intervalS, MAX_SESSION_INTERVAL_S), refresher: se.refresher };
     call.sessionIntervalS = se.intervalS;
     call.refresher = (se.refresher ?? "uas") === weAre ? "local" : "remote";
     cancelTimer(call, T_REFRESH, out);
@@ -587,7 +590,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (se.intervalS < this.minSe) return "too-small";
     const uacSupports = optionTags(req, "Supported").includes("timer") || optionTags(req, "Require").includes("timer");
     const refresher = se.refresher === "uas" || !uacSupports ? "uas" : "uac";
-    return { intervalS: se.intervalS, refresher, require: uacSupports };
+    return { intervalS: Math.min(se.intervalS, MAX_SESSION_INTERVAL_S), refresher, require: uacSupports };
   }
 
   private timerHeaders(t: SessionTimer | undefined): SipHeader[] {

@@ -252,6 +252,15 @@ describe("user agent: dialogs that live (RFC 3261 §12-§14)", () => {
     expect(bye?.method).toBe("BYE");
   });
 
+  it("a lying Session-Expires (10^9 s) is shortened to one day in the 200 (RFC 4028 §9), so no timer overflows", () => {
+    const h = new Harness();
+    const [ringing] = h.send({ method: "INVITE", cseq: 1, branch: "x1", headers: ["Session-Expires: 999999999", "Supported: timer"], body: PHONE_OFFER() });
+    const ok = response(h.fire("answer")[0]);
+    expect(ok.getHeader("Session-Expires")).toBe("86400;refresher=uac");
+    h.send({ method: "ACK", cseq: 1, branch: "x2", toTag: response(ringing).to.tag! });
+    expect(h.armed("expire")).toBe((86_400 - 32) * 1000);
+  });
+
   it("the UAS refreshes when the phone cannot (no Supported: timer): UPDATE at half the interval when the phone allows it", () => {
     const h = new Harness();
     const tag = h.establish(["Session-Expires: 120", "Allow: INVITE, ACK, BYE, UPDATE"]);
