@@ -92,3 +92,12 @@ export { AddressPool } from "./access/address-pool.js";
 export { startConcentrator, type RunningConcentrator } from "./access/concentrator-service.js";
 export { startPppoeServer, type RunningPppoeServer } from "./access/pppoe-server-service.js";
 export { parseConcentratorConfig, parsePppoeServerConfig, readConcentratorConfig, readPppoeServerConfig, AccessConfigError, type ConcentratorConfig, type PppoeServerConfig } from "./access/access-config.js";
+
+// Usage quotas (docs/quotas.md) and RADIUS accounting export (docs/accounting.md).
+export { QuotaPolicyAdapter, type QuotaPolicyOptions } from "./quota/quota-policy.js";
+export { parseQuotaConfig, callSubjects, subjectKey, QuotaConfigError, type QuotaConfig, type QuotaRule, type QuotaCounters, type SubjectKind } from "./quota/rules.js";
+export { periodWindow, type QuotaPeriod, type PeriodWindow } from "./quota/periods.js";
+export { MemoryQuotaStore, type QuotaStore, type QuotaCheck, type QuotaCounterKey, type QuotaRow, type AdmitResult } from "./quota/store.js";
+export { SqliteQuotaStore } from "./quota/store-sqlite.js";
+export { AccountingRecorder, accountingSessionId, terminateCause, type AccountingRecord, type AccountingRecorderOptions, type AccountingSide, type AccountingStatus } from "./accounting/records.js";
+export { AccountingExporter, parseAccountingServer, type AccountingExporterOptions } from "./accounting/exporter.js";
