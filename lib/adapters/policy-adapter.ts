@@ -97,6 +97,11 @@ export interface PolicyAdapter {
   chooseClass(q: ClassQuery): Decision<ClassChoice>;
   /** FIG. 6: the usage of an ended call; the report to the clearinghouse does not wait for it. */
   observeUsage(u: UsageObservation): void | PromiseLike<void>;
+  /**
+   * The call's request state ended (the PEP's DRQ), whatever became of it: refused, failed, timed out or hung up.
+   * Called once per call the adapter was asked about, possibly before a pending decision of its own settles.
+   */
+  callEnded?(c: { callId: string; side: CallSide; now: number }): void;
   /** Reads an answer to a wire exchange (needed only by adapters that return one); throws on garbage. */
   decodeAnswer?(bytes: Buffer, from: string): PolicyWireAnswer;
 }

@@ -1054,7 +1054,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         );
       }
     }
-    if (call.deleted || call.phase === "over") this.forget(call);
+    if (call.deleted || call.phase === "over") this.forget(call, now);
     return out;
   }
 
@@ -1070,10 +1070,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
     ];
   }
 
-  private forget(call: PolicyCall): void {
+  private forget(call: PolicyCall, now: number): void {
     if (!call.deleted || call.forgotten) return; // the PEP's DRQ ends the request state
     call.forgotten = true;
     this.live--;
+    this.opts.policy.callEnded?.({ callId: call.callId, side: this.opts.side, now });
   }
 }
 
