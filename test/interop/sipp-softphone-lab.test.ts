@@ -48,6 +48,11 @@ describe("SIPp softphone scenarios through callgate lab", () => {
     expect(errors).toEqual([]);
     // every record carries the wall clock
     expect(lab.records.every((r) => r.t > Date.UTC(2020, 0, 1))).toBe(true);
+    // and so do the CDRs the UsageIndications made: no 1970 timestamps
+    const cdrs = await lab.cdrStore.query();
+    expect(cdrs.length).toBeGreaterThanOrEqual(4);
+    expect(cdrs.filter((c) => c.startTime !== undefined).length).toBeGreaterThanOrEqual(4);
+    for (const c of cdrs) if (c.startTime !== undefined) expect(c.startTime * (c.startTime < 1e12 ? 1000 : 1)).toBeGreaterThan(Date.UTC(2020, 0, 1));
   });
 
   it("tshark reads every SIP message of every hop: no malformed frame, no SDP line it cannot read", async () => {
