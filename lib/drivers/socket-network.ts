@@ -21,6 +21,15 @@ import { certifiedAs, tlsClientOptions, tlsFor, tlsServerOptions, type SocketTls
 
 const LOOPBACK = "127.0.0.1";
 
+/** A peer named by its IPv4 address ("host:port"): a foreign SIP element, reached there. */
+function foreignAddress(name: string): Address | undefined {
+  const colon = name.lastIndexOf(":");
+  if (colon < 0) return undefined;
+  const host = name.slice(0, colon);
+  const port = Number(name.slice(colon + 1));
+  return isIPv4(host) && Number.isInteger(port) && port > 0 && port < 65536 ? { host, port } : undefined;
+}
+
 function isLoopback(address: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
 }
@@ -413,7 +422,7 @@ export class SocketNetwork<E = unknown> {
       const sock = createSocket({ type: "udp4", lookup: literalLookup });
       sock.on("error", (err) => this.opts.onError?.(`${name} udp`, err));
       sock.on("message", (msg, rinfo) => {
-        const from = this.udpOwner.get(rinfo.port) ?? this.remoteUdp.get(`${rinfo.address}:${rinfo.port}`);
+        const from = this.udpOwner.get(rinfo.port) ?? this.remoteUdp.get(`${rinfo.address}:${rinfo.port}`) ?? this.foreignSipPeer(rinfo.address, rinfo.port);
         if (from !== undefined) this.deliver("SIP", from, name, msg, this.takeHint("SIP", from, name, msg), undefined, { host: rinfo.address, port: rinfo.port });
         else if (this.opts.externalSipPeer?.acceptor === name && isLoopback(rinfo.address)) this.fromExternal(name, sock, msg, rinfo);
       });
@@ -470,7 +479,7 @@ export class SocketNetwork<E = unknown> {
       src.send(a.bytes, dest.port, dest.address);
       return;
     }
-    const dst = this.listening(a.to, "sipUdp");
+    const dst = this.listening(a.to, "sipUdp") ?? foreignAddress(a.to);
     if (!src || !dst) return;
     const here = this.endpoints.get(from)?.bound.sipUdp;
     this.addHint("SIP", from, a.to, a.bytes, a.callId);
@@ -629,6 +638,11 @@ export class SocketNetwork<E = unknown> {
       this.refuse(sock, peer.answer);
       return undefined;
     }
+    if (peer === undefined && proto === "SIP") {
+      // A SIP peer outside the deployment (a foreign proxy): known by its connection, answered on it (§18.2.2).
+      const named = this.foreignSipPeer(source.address, source.port);
+      if (named !== undefined) return this.linkAccepted(list, acceptor, proto, sock, named, source);
+    }
     if (peer === undefined || this.nodes.has(peer)) {
       this.opts.onError?.(`${proto} connection to ${acceptor}`, new Error(`no known peer sent ${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}'s first message`));
       sock.destroy();
@@ -639,12 +653,24 @@ export class SocketNetwork<E = unknown> {
       sock.destroy();
       return undefined;
     }
+    return this.linkAccepted(list, acceptor, proto, sock, peer, source);
+  }
+
+  private linkAccepted(list: Buffer[], acceptor: string, proto: Protocol, sock: Socket, peer: string, source: TcpPeerSource): Link {
     const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [], hints: [[], []] };
     this.dropLink(this.links.get(`${proto}|${peer}|${acceptor}`));
     this.links.set(`${proto}|${peer}|${acceptor}`, link);
     const from = proto === "SIP" ? { host: source.address, port: source.port } : undefined;
     for (const f of list) this.deliver(proto, peer, acceptor, f, undefined, undefined, from);
     return link;
+  }
+
+  /**
+   * A SIP peer outside the deployment, named by its address ("127.0.0.1:5070"): only in a deployment of processes
+   * (a directory), where proxies take SIP from foreign proxies; a one-process network knows every peer.
+   */
+  private foreignSipPeer(address: string, port: number): string | undefined {
+    return this.opts.directory !== undefined ? `${address}:${port}` : undefined;
   }
 
   /** The peer whose stream listener the top Via of a first request names as its sent-by (RFC 3261 §18.2.1). */
@@ -665,7 +691,7 @@ export class SocketNetwork<E = unknown> {
     if (mine) return mine;
     const theirs = this.links.get(`${proto}|${to}|${from}`);
     if (theirs) return theirs;
-    const addr = this.listening(to, proto === "COPS" ? "cops" : "sipTcp");
+    const addr = this.listening(to, proto === "COPS" ? "cops" : "sipTcp") ?? (proto === "SIP" ? foreignAddress(to) : undefined);
     if (!addr) return undefined;
     const tls = this.opts.tls;
     const secure = tls !== undefined && tlsFor(tls, proto);

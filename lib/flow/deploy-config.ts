@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
+import { parseSipUri } from "../../protocols/sip/index.js";
 import { fileErrorReason } from "../replay/input-file.js";
 import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
 import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
@@ -45,6 +46,8 @@ const roleEntry = {
     metrics: port,
     /** Log level of this role's process (pino). */
     log: { enum: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] },
+    /** SIP1/SIP2: a SIP URI new INVITEs go to first (a foreign proxy), e.g. "sip:127.0.0.1:5070;transport=tcp". */
+    nextHop: { type: "string", pattern: "^sip:" },
   },
 };
 
@@ -151,6 +154,8 @@ export interface RoleAddresses {
   metrics?: number;
   /** Log level of the role's process. */
   log?: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+  /** SIP1/SIP2: the SIP URI new INVITEs go to first (topology.nextHops). */
+  nextHop?: string;
 }
 
 export interface DeployCalls {
@@ -268,6 +273,11 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     ];
     if (entry.metrics !== undefined && entry.metrics === entry.sip?.udp)
       problem(["roles", role, "metrics"], `${entry.metrics} is ${role}'s SIP port (sip.udp): give the metrics their own port`);
+    if (entry.nextHop !== undefined) {
+      const why = nextHopProblem(role, entry.nextHop, topology.sipTransport, raw.tls?.sip === true);
+      if (why !== undefined) problem(["roles", role, "nextHop"], why);
+      else if (role === "SIP1" || role === "SIP2") (topology as TopologyOptions).nextHops = { ...(topology as TopologyOptions).nextHops, [role]: entry.nextHop };
+    }
     for (const [kind, p, path] of listeners) {
       if (p === undefined) continue;
       const key = `${kind} ${entry.host}:${p}`;
@@ -321,6 +331,28 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   return config;
+}
+
+/**
+ * Why a role's nextHop cannot be used, or undefined: only the proxies have one; a sip: URI with a loopback IPv4
+ * host and a port (every packet stays on this host, no DNS), over the roles' SIP transport.
+ */
+function nextHopProblem(role: Role, uri: string, sipTransport: TopologyOptions["sipTransport"], sipOverTls: boolean): string | undefined {
+  if (role !== "SIP1" && role !== "SIP2") return `${role} is no proxy: only SIP1 and SIP2 have a next hop`;
+  let parsed;
+  try {
+    parsed = parseSipUri(uri);
+  } catch (err) {
+    return `'${uri}' is not a SIP URI: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (parsed.scheme !== "sip") return `'${uri}': only sip: URIs (TLS comes from the tls section)`;
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(parsed.host)) return `'${parsed.host}' is not a loopback IPv4 address (127.0.0.0/8)`;
+  if (parsed.port === undefined) return `'${uri}' names no port`;
+  const transport = parsed.params.get("transport");
+  const want = sipOverTls ? "tls" : sipTransport === "tcp" ? "tcp" : "udp";
+  const has = typeof transport === "string" ? transport.toLowerCase() : "udp";
+  if (has !== want) return `'${uri}' is over ${has.toUpperCase()} but the roles speak SIP over ${want.toUpperCase()}${want === "udp" ? "" : ` (add ;transport=${want})`}`;
+  return undefined;
 }
 
 type Need = "sip.udp" | "sip.tcp" | "sip.tls" | "cops" | "osp";

@@ -23,6 +23,8 @@ export interface TopologyOptions {
   usageRetryMs?: number;
   /** How long a policy server waits for its policy adapter's decision before refusing the call with 503 (default 3000 ms). */
   policyTimeoutMs?: number;
+  /** A proxy's next hop outside the roles (a SIP URI: a foreign proxy, a softswitch); new INVITEs go there first. */
+  nextHops?: Partial<Record<"SIP1" | "SIP2", string>>;
 }
 
 /** An adapter for each policy server: POL1 (originating side) and POL2 (terminating side). */

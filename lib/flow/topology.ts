@@ -60,6 +60,7 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
     clearinghouseTimeoutMs: t?.clearinghouseTimeoutMs ?? 3000,
     usageRetryMs: t?.usageRetryMs ?? 5000,
     policyTimeoutMs: t?.policyTimeoutMs ?? 3000,
+    ...(t?.nextHops !== undefined ? { nextHops: t.nextHops } : {}),
   };
 }
 
@@ -88,8 +89,12 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
 
   const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1 });
   const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
-  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1 });
-  const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1 });
+  const outbound = (role: "SIP1" | "SIP2"): { outboundProxy?: string } => {
+    const uri = topology.nextHops?.[role];
+    return uri === undefined ? {} : { outboundProxy: uri };
+  };
+  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP1") });
+  const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP2") });
 
   let ch: ClearinghouseNode | undefined;
   let cdrStore: CdrStore | undefined;

@@ -19,6 +19,7 @@ import {
   SipRequest,
   buildRequest,
   buildResponse,
+  formatSipUri,
   headerNameMatches,
   isLocalUri,
   loopDetectionHash,
@@ -30,6 +31,7 @@ import {
   recordRouteValue,
   splitTopLevelCommas,
   stampReceived,
+  uriToTransportAddress,
   validateProxyRequest,
   SipResponse,
   type ProxyIdentity,
@@ -57,6 +59,12 @@ export interface SipProxyOptions {
   pdp: string;
   /** Where a new INVITE goes next (the next proxy, or the callee's UA). */
   nextHop: (invite: SipRequest) => string;
+  /**
+   * A SIP URI (another proxy, a softswitch) new INVITEs go to first, by local policy (RFC 3261 §16.6 step 7): the
+   * INVITE carries the Route set <outboundProxy;lr>, <next role's URI;lr>, so a loose router takes it on to the
+   * next role and keeps the dialog's later requests on that path.
+   */
+  outboundProxy?: string;
   /** The transport named in its Via (RFC 3261 §18.2.1); TCP and TLS are reliable (no retransmissions). */
   transport?: "UDP" | "TCP" | "TLS";
   /** What the PEP's local decision point answers while its PDP is unreachable (RFC 2748 §2.5). */
@@ -157,6 +165,10 @@ export class SipProxy implements FlowNode<CallEvent> {
   private watching = false;
   /** Role names by SIP host, to follow the Route set of a request whose call this proxy does not hold. */
   private readonly peerByHost = new Map<string, string>();
+  /** SIP addresses ("host:port") of the roles in other processes, by name. */
+  private peerAddresses: Readonly<Record<string, string>> = {};
+  /** The outbound proxy's peer name ("host:port") and its Route value. */
+  private readonly outbound: { peer: string; route: string } | undefined;
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
@@ -169,6 +181,12 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
     this.cops = this.makeLink();
+    if (opts.outboundProxy !== undefined) {
+      const a = uriToTransportAddress(opts.outboundProxy);
+      const uri = parseSipUri(opts.outboundProxy);
+      uri.params.set("lr", null);
+      this.outbound = { peer: `${a.host}:${a.port}`, route: `<${formatSipUri(uri)}>` };
+    }
   }
 
   /**
@@ -236,7 +254,10 @@ export class SipProxy implements FlowNode<CallEvent> {
     switch (ev.type) {
       case "start":
         if (ev.sip !== undefined) this.listenOn(ev.sip);
-        if (ev.sipPeers !== undefined) this.setPeerHosts(ev.sipPeers);
+        if (ev.sipPeers !== undefined) {
+          this.setPeerHosts(ev.sipPeers);
+          this.peerAddresses = ev.sipPeers;
+        }
         return this.cops.start(ev.now);
       case "deliver":
         if (ev.proto === "COPS") return ev.from === this.opts.pdp ? this.cops.deliver(ev.bytes, ev.now) : [];
@@ -305,7 +326,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       caller: uriText(req.from.uri), callee: req.uri,
       token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, flows: undefined, flowsHaveAnswer: false,
     };
-    const call = new ProxyCall(ownString(req.callId), handle, from, this.opts.nextHop(req), setup);
+    const call = new ProxyCall(ownString(req.callId), handle, from, this.outbound?.peer ?? this.opts.nextHop(req), setup);
     this.calls.set(call.callId, call);
     this.byHandle.set(handleId(handle), call);
     const out = this.copsRequest(call, "AAA", now);
@@ -351,6 +372,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     // RFC 3261 §16.6 step 8: the branch carries the loop-detection hash (§16.3 step 4 reads it back)
     const branch = proxyBranch(loopDetectionHash(setup.invite), 0, `${this.ids.nextBranch().slice(7)}.`);
     const fwd = this.forwardCopy(setup.invite, branch, true, token === undefined ? undefined : token.toString("base64"));
+    if (this.outbound !== undefined) this.routeThroughOutbound(fwd, this.outbound.route, this.opts.nextHop(setup.invite));
     setup.forwarded = fwd;
     call.phase = "proceeding";
     const out = this.sip.sendRequest(fwd, call.downstream, now, {
@@ -360,6 +382,14 @@ export class SipProxy implements FlowNode<CallEvent> {
     call.proceedingSince = now;
     this.watched(out);
     return out;
+  }
+
+  /** RFC 3261 §16.6 step 7 (local policy): Route values for the outbound proxy and, after it, the next role. */
+  private routeThroughOutbound(fwd: SipRequest, outboundRoute: string, nextRole: string): void {
+    const address = this.peerAddresses[nextRole];
+    const transport = this.opts.transport === undefined || this.opts.transport === "UDP" ? "" : `;transport=${this.opts.transport.toLowerCase()}`;
+    const value = address === undefined ? outboundRoute : `${outboundRoute}, <sip:${address}${transport};lr>`;
+    fwd.addHeader("Route", value, fwd.hasHeader("Route") ? "top" : "bottom");
   }
 
   /** Arms the proxy's one watch timer (Timer C, unanswered CANCELs, unacknowledged 2xx, time limits) if it is not. */
