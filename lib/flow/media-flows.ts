@@ -99,3 +99,19 @@ export function mediaFlows(offer: string, answer: string | undefined): MediaFlow
   });
   return flows;
 }
+
+/**
+ * Whether two sets of flows are the same media (5-tuples, codecs, bandwidth): a re-INVITE or UPDATE that
+ * refreshes the session without changing them needs no new policy (RFC 4028 refreshes repeat the old SDP).
+ */
+export function sameMediaFlows(a: readonly MediaFlow[], b: readonly MediaFlow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.direction !== y.direction || x.media !== y.media || x.bandwidthKbps !== y.bandwidthKbps) return false;
+    if (x.src.address !== y.src.address || x.src.port !== y.src.port || x.dst.address !== y.dst.address || x.dst.port !== y.dst.port) return false;
+    if (x.codecs.join(" ") !== y.codecs.join(" ")) return false;
+  }
+  return true;
+}

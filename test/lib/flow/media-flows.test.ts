@@ -67,3 +67,15 @@ describe("media flows from SDP offer/answer", () => {
     }
   });
 });
+
+describe("sameMediaFlows", () => {
+  it("a refresh with the same SDP is the same media; a new port is a change", async () => {
+    const { sameMediaFlows } = await import("../../../lib/flow/media-flows.js");
+    const offer = buildSdp({ sessionId: 1, address: "127.0.0.1", audioPort: 4000 });
+    const answer = answerSdp(offer, { sessionId: 2, address: "127.0.0.1", audioPort: 5000 });
+    const moved = answerSdp(offer, { sessionId: 2, address: "127.0.0.1", audioPort: 5002 });
+    expect(sameMediaFlows(mediaFlows(offer, answer), mediaFlows(offer, answer))).toBe(true);
+    expect(sameMediaFlows(mediaFlows(offer, answer), mediaFlows(offer, moved))).toBe(false);
+    expect(sameMediaFlows(mediaFlows(offer, answer), [])).toBe(false);
+  });
+});
