@@ -78,8 +78,8 @@ function streams(sdp: string): readonly StreamView[] {
 }
 
 /**
- * The 5-tuples both ways for every stream accepted in the answer (a port of 0 rejects a stream, RFC 3264 §6).
- * Symmetric RTP is assumed: each side sends from the address and port it receives on.
+ * The 5-tuples for every stream accepted in the answer (a port of 0 rejects a stream, RFC 3264 §6), both ways
+ * unless the stream is held. Symmetric RTP is assumed: each side sends from the address and port it receives on.
  */
 export function mediaFlows(offer: string, answer: string | undefined): MediaFlow[] {
   const offered = streams(offer);
@@ -94,8 +94,11 @@ export function mediaFlows(offer: string, answer: string | undefined): MediaFlow
     const bw = bandwidthOf(codecs, a?.bandwidthKbps ?? o.bandwidthKbps);
     const callerEnd = { address: o.address, port: o.port };
     const calleeEnd = a === undefined ? { address: "0.0.0.0", port: 0 } : { address: a.address, port: a.port };
-    flows.push({ direction: "callee-to-caller", media: o.type, protocol: "udp", src: calleeEnd, dst: callerEnd, codecs, bandwidthKbps: bw });
-    flows.push({ direction: "caller-to-callee", media: o.type, protocol: "udp", src: callerEnd, dst: calleeEnd, codecs, bandwidthKbps: bw });
+    // RFC 3264 §6.1: a held stream (sendonly / recvonly / inactive) flows one way or not at all.
+    const callerSends = (o.direction === "sendrecv" || o.direction === "sendonly") && (a === undefined || a.direction === "sendrecv" || a.direction === "recvonly");
+    const calleeSends = (o.direction === "sendrecv" || o.direction === "recvonly") && (a === undefined || a.direction === "sendrecv" || a.direction === "sendonly");
+    if (calleeSends) flows.push({ direction: "callee-to-caller", media: o.type, protocol: "udp", src: calleeEnd, dst: callerEnd, codecs, bandwidthKbps: bw });
+    if (callerSends) flows.push({ direction: "caller-to-callee", media: o.type, protocol: "udp", src: callerEnd, dst: calleeEnd, codecs, bandwidthKbps: bw });
   });
   return flows;
 }

@@ -69,7 +69,7 @@ describe("media flows from SDP offer/answer", () => {
 });
 
 describe("sameMediaFlows", () => {
-  it("a refresh with the same SDP is the same media; a new port is a change", async () => {
+  it("a refresh with the same SDP is the same media; a new port or a hold is a change; a held stream flows one way", async () => {
     const { sameMediaFlows } = await import("../../../lib/flow/media-flows.js");
     const offer = buildSdp({ sessionId: 1, address: "127.0.0.1", audioPort: 4000 });
     const answer = answerSdp(offer, { sessionId: 2, address: "127.0.0.1", audioPort: 5000 });
@@ -77,5 +77,12 @@ describe("sameMediaFlows", () => {
     expect(sameMediaFlows(mediaFlows(offer, answer), mediaFlows(offer, answer))).toBe(true);
     expect(sameMediaFlows(mediaFlows(offer, answer), mediaFlows(offer, moved))).toBe(false);
     expect(sameMediaFlows(mediaFlows(offer, answer), [])).toBe(false);
+    // hold: the caller offers sendonly, the answer says recvonly: only the caller's media flows
+    const hold = offer.replace("a=sendrecv", "a=sendonly");
+    const held = answerSdp(hold, { sessionId: 2, address: "127.0.0.1", audioPort: 5000 });
+    expect(held).toContain("a=recvonly");
+    expect(mediaFlows(hold, held).map((f) => f.direction)).toEqual(["caller-to-callee"]);
+    expect(sameMediaFlows(mediaFlows(offer, answer), mediaFlows(hold, held))).toBe(false);
+    expect(mediaFlows(offer.replace("a=sendrecv", "a=inactive"), undefined)).toEqual([]);
   });
 });
