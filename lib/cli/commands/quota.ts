@@ -61,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
     return fail((e as Error).message);
   }
   if (values.db === undefined) return fail("--db FILE is required");
-  if (!existsSync(values.db)) return fail(`no such file: ${values.db}`);
+  if (!existsSync(values.db)) return fail(`cannot read ${values.db}: no such file`);
   if (values.period !== undefined && !QUOTA_PERIODS.includes(values.period as QuotaPeriod)) return fail(`--period must be one of ${QUOTA_PERIODS.join(", ")}`);
   if (values.window !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.window)) return fail("--window must be a date YYYY-MM-DD");
   const format = values.format ?? "csv";
