@@ -4,8 +4,10 @@
 import type { Protocol } from "../drivers/message-record.js";
 import type { MediaFlow } from "../flow/media-flows.js";
 
+/** Which side of the call a policy server serves: the caller's (POL1) or the callee's (POL2). */
 export type CallSide = "originating" | "terminating";
 
+/** What a policy server is asked at REQ AAA: the call, its side, parties, media flows, the caller's credentials. */
 export interface AaaQuery {
   callId: string;
   side: CallSide;
@@ -17,6 +19,7 @@ export interface AaaQuery {
   proxyAuthorization?: string;
 }
 
+/** Allow or refuse the call; a refusal carries the SIP status and reason, an allowance an optional time limit. */
 export interface AaaVerdict {
   allow: boolean;
   /** SIP status the proxy answers with when `allow` is false (403 by default). */
@@ -26,6 +29,7 @@ export interface AaaVerdict {
   timeLimitS?: number;
 }
 
+/** What a policy server is asked at REQ LDP: the call's media flows at one router. */
 export interface ClassQuery {
   callId: string;
   side: CallSide;
@@ -33,12 +37,14 @@ export interface ClassQuery {
   flows: MediaFlow[];
 }
 
+/** The DiffServ class to mark the media with: DSCP and its name. */
 export interface ClassChoice {
   /** DiffServ codepoint (RFC 2474): 46 = EF (RFC 3246) for voice. */
   dscp: number;
   className: string;
 }
 
+/** A call's usage as the policy server saw it when the policy was removed: times, duration, counts. */
 export interface UsageObservation {
   callId: string;
   side: CallSide;

@@ -47,6 +47,7 @@ function fingerprint(bytes: Buffer): number {
   return h >>> 0;
 }
 
+/** Which listeners a node needs on the socket driver. */
 export interface SocketEndpointsSpec {
   /** The node speaks SIP (binds a UDP socket, and a TCP listener when SIP runs over TCP). */
   sip?: boolean;
@@ -56,6 +57,7 @@ export interface SocketEndpointsSpec {
   ospServer?: boolean;
 }
 
+/** Settings of a SocketNetwork: SIP transport, TLS, OSP, faults, listener limits, fixed ports and peers, and what to call for records, events, errors and drops. */
 export interface SocketNetworkOptions<E> {
   /** SIP between nodes: UDP, or one stream per pair over TCP or TLS ("tls" needs `tls` with `sip: true`). */
   sipTransport?: "udp" | "tcp" | "tls";
@@ -64,8 +66,11 @@ export interface SocketNetworkOptions<E> {
   /** "in-process" hands OSP bytes to the clearinghouse node directly instead of over HTTP. */
   osp?: "http" | "in-process";
   faults?: FaultPlan;
+  /** Called with every message moved, as it is recorded. */
   onRecord?: (record: MessageRecord) => void;
+  /** Called with every event a node emits (the roles' call events). */
   onEmit?: (node: string, event: E, now: number) => void;
+  /** Called with an error a node or socket raised, and where. */
   onError?: (where: string, err: unknown) => void;
   /** Caps and timeouts of every SIP stream, COPS and OSP HTTP listener (DEFAULT_CONNECTION_LIMITS where not given). */
   limits?: Partial<ConnectionLimits>;
@@ -150,6 +155,7 @@ type PendingHttp = { res: ServerResponse; requester: string };
 /** Call-id hints held per sender–receiver pair: far more than are ever in flight on loopback at once. */
 const HINTS_PER_PAIR = 4096;
 
+/** The socket driver: runs the same nodes as the in-memory driver on real sockets (SIP UDP/TCP/TLS, COPS TCP, OSP HTTP). */
 export class SocketNetwork<E = unknown> {
   private readonly nodes = new Map<string, FlowNode<E>>();
   private readonly specs = new Map<string, SocketEndpointsSpec>();
@@ -193,6 +199,7 @@ export class SocketNetwork<E = unknown> {
     return Math.floor(performance.now() - this.t0);
   }
 
+  /** Adds a node and the listeners it needs; they bind when the network starts. */
   add(node: FlowNode<E>, spec: SocketEndpointsSpec): this {
     this.nodes.set(node.name, node);
     this.specs.set(node.name, spec);
@@ -234,6 +241,8 @@ export class SocketNetwork<E = unknown> {
         ep.udp = await this.bindUdp(name);
         // The stream listener (TCP, or TLS on the directory's sipTls port) is kept as sipTcp.
         if (this.streamSip) ep.sipTcp = await this.listenTcp(name, "SIP");
+        // The node that takes an outside caller takes it over TCP too, on its UDP port (RFC 3261 §18: both).
+        else if (this.opts.externalSipPeer?.acceptor === name) ep.sipTcp = await this.listenTcp(name, "SIP", boundAddress(ep.udp)?.port);
       }
       if (spec.copsServer) ep.cops = await this.listenTcp(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.listenHttp(name);
@@ -267,6 +276,7 @@ export class SocketNetwork<E = unknown> {
     return { host: a.host, port: a.port, transport };
   }
 
+  /** Stops every timer, closes every socket and connection. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.clear();
@@ -367,7 +377,9 @@ export class SocketNetwork<E = unknown> {
     if (this.stopped) return;
     if (a.proto === "SIP") {
       const ext = this.opts.externalSipPeer;
-      if (this.streamSip && !(ext && from === ext.acceptor && a.to === ext.as)) this.sendOnLink("SIP", from, a);
+      const toCaller = ext !== undefined && from === ext.acceptor && a.to === ext.as;
+      // The outside caller is answered on the connection it called over, else by UDP.
+      if (toCaller ? this.links.has(`SIP|${ext.as}|${from}`) : this.streamSip) this.sendOnLink("SIP", from, a);
       else this.sendUdp(from, a);
     } else if (a.proto === "COPS") {
       this.sendOnLink("COPS", from, a);
@@ -498,7 +510,7 @@ export class SocketNetwork<E = unknown> {
 
   // ---- TCP links (COPS; SIP over TCP) ----
 
-  private listenTcp(name: string, proto: Protocol): Promise<TcpServer> {
+  private listenTcp(name: string, proto: Protocol, port?: number): Promise<TcpServer> {
     return new Promise((resolve, reject) => {
       const tls = this.opts.tls;
       const server = tls && tlsFor(tls, proto)
@@ -508,7 +520,7 @@ export class SocketNetwork<E = unknown> {
       this.limitListener(server, name, proto);
       const d = this.opts.directory?.[name];
       const sipPort = this.opts.sipTransport === "tls" ? d?.sipTls : d?.sipTcp;
-      server.listen((proto === "COPS" ? d?.cops : sipPort) ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
+      server.listen(port ?? (proto === "COPS" ? d?.cops : sipPort) ?? 0, d?.host ?? LOOPBACK, () => resolve(server));
     });
   }
 
@@ -547,6 +559,10 @@ export class SocketNetwork<E = unknown> {
       } else if (this.opts.identifyTcpPeer) {
         link = this.acceptRemote(frames, chunk, acceptor, proto, sock);
         if (link) sock.setTimeout(0);
+      } else if (proto === "SIP" && this.opts.externalSipPeer?.acceptor === acceptor) {
+        // The outside caller over TCP: its connection is the peer `as` (§18.2.2: responses go back on it).
+        const list = this.frame(frames, chunk, this.opts.externalSipPeer.as, acceptor, proto, sock);
+        if (list) link = this.linkAccepted(list, acceptor, proto, sock, this.opts.externalSipPeer.as, { address: sock.remoteAddress ?? "", port: sock.remotePort ?? 0, linked: () => false });
       } else {
         // Every peer of a one-process network connects from this process: anyone else is closed at once.
         this.opts.onDrop?.(proto, "unknown-peer", `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}`);

@@ -9,8 +9,10 @@ import type { CallEvent } from "./call-events.js";
 import type { CallEventBus } from "./call-events.js";
 import type { RunClock } from "./run-clock.js";
 
+/** The nine roles of FIG. 5 / FIG. 6. */
 export type Role = "UAC" | "SIP1" | "POL1" | "R1" | "CH" | "SIP2" | "POL2" | "R2" | "UAS";
 
+/** How the roles are connected and configured: clearinghouse and its failure mode, signed tokens, SIP transport, timeouts, next hops. */
 export interface TopologyOptions {
   clearinghouse: "osp-http" | "in-process" | "none";
   clearinghouseUnreachable?: "fail-closed" | "fail-open";
@@ -33,6 +35,7 @@ export interface PerSide<A> {
   terminating?: A;
 }
 
+/** One call to place: parties, when, how the callee answers, how long it lasts, who hangs up. */
 export interface CallSpec {
   id?: string;
   caller: string;
@@ -46,16 +49,19 @@ export interface CallSpec {
   noAnswerTimeoutMs?: number;
 }
 
+/** A fault of the run: a message dropped, delayed or duplicated, a role down for a while. */
 export type FaultSpec =
   | { kind: "drop" | "delay" | "duplicate"; proto: "SIP" | "COPS" | "OSP"; msg: string; from?: string; to?: string; nth: number; delayMs?: number }
   | { kind: "down"; role: Role; fromMs: number; toMs: number }
   | { kind: "deny"; role: "CH" | "POL1" | "POL2" | "R1" | "R2" };
 
+/** What runCalls runs: driver, topology, calls, faults, seed, and the adapters and event bus to use. */
 export interface RunOptions {
   driver: "memory" | "net";
   topology?: Partial<TopologyOptions>;
   calls: CallSpec[];
   faults?: FaultSpec[];
+  /** Called with every message as it is recorded (progress, live ladders). */
   onRecord?: (r: MessageRecord) => void;
   seed?: number;
   /** The policy of both policy servers, or one per side (the others keep DefaultPolicyAdapter). */
@@ -75,6 +81,7 @@ export interface RunOptions {
   services?: FlowNode<CallEvent>[];
 }
 
+/** How one call went: final status at the caller, established, set-up latency, who ended it. */
 export interface CallOutcome {
   callId: string;
   spec: CallSpec;
@@ -84,6 +91,7 @@ export interface CallOutcome {
   endedBy?: string;
 }
 
+/** The run's outcome: each call's, every record, the CDRs, what state was left behind, and (on sockets) the roles' addresses. */
 export interface RunResult {
   records: MessageRecord[];
   calls: CallOutcome[];

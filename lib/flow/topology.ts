@@ -19,6 +19,7 @@ import { flowPki, type FlowPki } from "./flow-pki.js";
 import type { CallSpec, FaultSpec, PerSide, TopologyOptions } from "./run-types.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 
+/** The nine roles of a run, built and wired, with their adapters. */
 export interface FlowTopology {
   nodes: FlowNode<CallEvent>[];
   uac: UserAgent;
@@ -51,6 +52,7 @@ export function callIdOf(spec: CallSpec, index: number): string {
   return spec.id ?? `call-${index + 1}@callgate.example.com`;
 }
 
+/** Topology options with the defaults filled in. */
 export function resolveTopology(t: Partial<TopologyOptions> | undefined): TopologyOptions {
   return {
     clearinghouse: t?.clearinghouse ?? "osp-http",
@@ -64,6 +66,7 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
   };
 }
 
+/** Builds the nine roles for these options, calls and faults. */
 export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki; adapters?: TopologyAdapters } = {}): FlowTopology {
   const user = timing.adapters ?? {};
   const random = seededRandom(timing.seed ?? 1);

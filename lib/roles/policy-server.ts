@@ -44,6 +44,7 @@ import { CopsPdpLinks, isCopsTimer, splitCopsTimer } from "./cops-links.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
+/** Name, side, router, policy and clearinghouse adapters, failure mode and timers of a PolicyServer. */
 export interface PolicyServerOptions {
   name: string;
   side: CallSide;

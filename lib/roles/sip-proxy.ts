@@ -48,9 +48,11 @@ import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-tran
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
+/** The SIP header that carries the clearinghouse's token from SIP1 to SIP2. */
 export const TOKEN_HEADER = "P-OSP-Auth-Token";
 const TOKEN_HEADER_KEY = "p-osp-auth-token";
 
+/** Name, host, policy server, next hop, transport, timers and ids of a SipProxy. */
 export interface SipProxyOptions {
   name: string;
   /** Its name in the ladder and its COPS PEPID; its Via and Record-Route until the driver gives it a listener. */

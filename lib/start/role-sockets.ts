@@ -7,6 +7,7 @@ import type { FlowNode } from "../drivers/node.js";
 import type { NodeAddresses, SocketEndpointsSpec, SocketNetworkOptions } from "../drivers/socket-network.js";
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import { CallEventBus, type CallEvent } from "../flow/call-events.js";
+import type { Operations } from "../flow/operations.js";
 import { flowNetwork } from "../flow/run-network.js";
 import type { TopologyOptions } from "../flow/run-types.js";
 import { PolicyServer } from "../roles/policy-server.js";
@@ -31,12 +32,20 @@ export interface RoleSocketOptions {
   onDrop?: (proto: Protocol, cause: string, detail: string) => void;
   /** The driver's and the node's errors (an unknown connection, an unreadable stream, a node's exception). */
   onError?: (where: string, err: unknown) => void;
+  /**
+   * What an operator sees (`startOperations`: pino logger, DropLog, Prometheus metrics): the role's events, drops
+   * and errors are fed to it and its gauges sampled from the handle's, as `callgate serve` does.
+   */
+  operations?: Operations;
 }
 
 /** Gauges of a running role, in the shape `startOperations(…).watch` samples (lib/flow/operations.ts). */
 export interface RoleGauges {
+  /** COPS request states the role holds, by role. */
   requestStates: () => Record<string, number>;
+  /** Lengths of its queues (e.g. the usage backlog). */
   queues: () => Record<string, number>;
+  /** Inbound connections open, per listener. */
   connections: () => Record<string, number>;
 }
 
@@ -88,6 +97,20 @@ export async function startRoleOnSockets<N extends FlowNode<CallEvent>>(
   options: RoleSocketOptions,
 ): Promise<RoleHandle<N>> {
   const events = options.events ?? new CallEventBus();
+  const ops = options.operations;
+  if (ops) events.on("*", (e) => ops.onEvent(e));
+  const onDrop = ops
+    ? (proto: Protocol, cause: string, detail: string): void => {
+        options.onDrop?.(proto, cause, detail);
+        ops.drops.drop(`${proto}:${cause}`, { detail });
+      }
+    : options.onDrop;
+  const onError = ops
+    ? (where: string, err: unknown): void => {
+        options.onError?.(where, err);
+        ops.onError(where, err);
+      }
+    : options.onError;
   let net: ReturnType<typeof flowNetwork>;
   try {
     net = flowNetwork({ sipTransport: settings.topology?.sipTransport ?? "udp", clearinghouse: settings.topology?.clearinghouse ?? "osp-http" }, [], {
@@ -99,8 +122,8 @@ export async function startRoleOnSockets<N extends FlowNode<CallEvent>>(
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.onRecord ? { onRecord: options.onRecord } : {}),
-      ...(options.onDrop ? { onDrop: options.onDrop } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
+      ...(onDrop ? { onDrop } : {}),
+      ...(onError ? { onError } : {}),
       onEmit: (_node, e) => events.publish(e),
     });
   } catch (err) {
@@ -119,16 +142,18 @@ export async function startRoleOnSockets<N extends FlowNode<CallEvent>>(
     throw new Error(`${node.name} cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: ${e.code ?? e.message}`);
   }
   let closed: Promise<void> | undefined;
+  const gauges: RoleGauges = {
+    requestStates: settings.requestStates ?? (() => ({})),
+    queues: settings.queues ?? (() => ({})),
+    connections: () => net.openConnections(),
+  };
+  ops?.watch(gauges);
   return {
     name: node.name,
     node,
     addresses: net.addresses()[node.name] ?? {},
     events,
-    gauges: {
-      requestStates: settings.requestStates ?? (() => ({})),
-      queues: settings.queues ?? (() => ({})),
-      connections: () => net.openConnections(),
-    },
+    gauges,
     close: () =>
       (closed ??= (async () => {
         await net.stop();
