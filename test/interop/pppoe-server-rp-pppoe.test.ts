@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PppLink, PppProtocol, decodeControlPacket, decodePapPacket, decodePppFrame, decodePppoeFrame } from "../../protocols/pppoe/index.js";
+import { PppLink } from "../../protocols/pppoe/index.js";
 import { killStartedProcesses, spawnCli, startProcess, trackProcess, type RunningProcess } from "../support/cli-process.js";
-import { HdlcPppEndpoint, flaggedFrames, framesOfPcap, macOf, readyLine, run, tsharkFields, udpDatagram, vethPair } from "../support/pppoe-lab.js";
+import { HdlcPppEndpoint, TSHARK_PPPOE_FIELDS, flaggedFrames, framesOfPcap, macOf, ourPppoeFields, readyLine, run, tsharkFields, udpDatagram, vethPair } from "../support/pppoe-lab.js";
 
 const suffix = randomBytes(3).toString("hex");
 const NETNS = `cgsrv-${suffix}`;
@@ -128,40 +128,8 @@ describe("rp-pppoe's pppoe client against callgate pppoe-server", () => {
     const frames = framesOfPcap(pcapFile());
     expect(frames.length).toBeGreaterThan(20);
     expect(flaggedFrames(pcapFile())).toBe("");
-    const fields = ["pppoe.code", "pppoe.session_id", "pppoed.tags.ac_name", "ppp.protocol", "ppp.code", "ppp.identifier", "pap.code", "pap.peer_id", "lcp.opt.mru", "ipcp.opt.ip_address", "ip.src", "ip.dst"];
-    const rows = tsharkFields(pcapFile(), fields);
-    const hex = (n: number, width: number): string => `0x${n.toString(16).padStart(width, "0")}`;
-    const ours = frames.map((bytes) => {
-      const frame = decodePppoeFrame(bytes);
-      const p = frame.packet;
-      const row = [hex(p.kind === "session" ? 0 : { PADI: 9, PADO: 7, PADR: 0x19, PADS: 0x65, PADT: 0xa7 }[p.code], 2), hex(p.sessionId, 4), "", "", "", "", "", "", "", "", "", ""];
-      if (p.kind === "discovery") {
-        const ac = p.tags.find((t) => t.type === "ac-name");
-        row[2] = ac?.type === "ac-name" ? ac.name : "";
-        return row;
-      }
-      const ppp = decodePppFrame(p.payload);
-      row[3] = hex(ppp.protocol, 4);
-      if (ppp.protocol === PppProtocol.lcp || ppp.protocol === PppProtocol.ipcp) {
-        const c = decodeControlPacket(ppp.information, ppp.protocol === PppProtocol.lcp ? "lcp" : "ipcp");
-        row[4] = String(ppp.information[0]);
-        row[5] = String(c.identifier);
-        if (c.code === "configure-request" || c.code === "configure-ack" || c.code === "configure-nak") {
-          const mru = c.options.find((o) => o.type === 1);
-          if (ppp.protocol === PppProtocol.lcp && mru) row[8] = String(mru.data.readUInt16BE(0));
-          const ip = c.options.find((o) => o.type === 3);
-          if (ppp.protocol === PppProtocol.ipcp && ip) row[9] = [...ip.data].join(".");
-        }
-      } else if (ppp.protocol === PppProtocol.pap) {
-        const pap = decodePapPacket(ppp.information);
-        row[6] = String(ppp.information[0]);
-        if (pap.code === "authenticate-request") row[7] = pap.peerId.toString();
-      } else if (ppp.protocol === PppProtocol.ipv4) {
-        row[10] = [...ppp.information.subarray(12, 16)].join(".");
-        row[11] = [...ppp.information.subarray(16, 20)].join(".");
-      }
-      return row;
-    });
+    const rows = tsharkFields(pcapFile(), TSHARK_PPPOE_FIELDS);
+    const ours = ourPppoeFields(frames);
     expect(rows).toEqual(ours);
     // What crossed: both Discovery exchanges, LCP, PAP, IPCP, the datagram both ways, PADT both ways.
     const seen = new Set(ours.map((r) => `${r[0]}/${r[3]}`));

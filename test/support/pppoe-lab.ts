@@ -5,7 +5,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { HdlcDeframer, PppLink, encodeHdlcFrame } from "../../protocols/pppoe/index.js";
+import { HdlcDeframer, PppLink, PppProtocol, decodeControlPacket, decodePapPacket, decodePppFrame, decodePppoeFrame, encodeHdlcFrame } from "../../protocols/pppoe/index.js";
 import type { PppLinkAction, PppLinkEvent } from "../../protocols/pppoe/index.js";
 import { startProcess, type RunningProcess } from "./cli-process.js";
 
@@ -211,4 +211,55 @@ export function udpDatagram(src: string, dst: string, payload: Buffer): Buffer {
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   p.writeUInt16BE(~sum & 0xffff, 10);
   return p;
+}
+
+/** The tshark fields `ourPppoeFields` gives for each frame, in this order. */
+export const TSHARK_PPPOE_FIELDS = [
+  "pppoe.code",
+  "pppoe.session_id",
+  "pppoed.tags.ac_name",
+  "ppp.protocol",
+  "ppp.code",
+  "ppp.identifier",
+  "pap.code",
+  "pap.peer_id",
+  "lcp.opt.mru",
+  "ipcp.opt.ip_address",
+  "ip.src",
+  "ip.dst",
+];
+
+/** Each frame as our decoders read it, in tshark's notation for TSHARK_PPPOE_FIELDS ("" where absent). */
+export function ourPppoeFields(frames: Buffer[]): string[][] {
+  const hex = (n: number, width: number): string => `0x${n.toString(16).padStart(width, "0")}`;
+  return frames.map((bytes) => {
+    const p = decodePppoeFrame(bytes).packet;
+    const row = [hex(p.kind === "session" ? 0 : { PADI: 9, PADO: 7, PADR: 0x19, PADS: 0x65, PADT: 0xa7 }[p.code], 2), hex(p.sessionId, 4), "", "", "", "", "", "", "", "", "", ""];
+    if (p.kind === "discovery") {
+      const ac = p.tags.find((t) => t.type === "ac-name");
+      row[2] = ac?.type === "ac-name" ? ac.name : "";
+      return row;
+    }
+    const ppp = decodePppFrame(p.payload);
+    row[3] = hex(ppp.protocol, 4);
+    if (ppp.protocol === PppProtocol.lcp || ppp.protocol === PppProtocol.ipcp) {
+      const c = decodeControlPacket(ppp.information, ppp.protocol === PppProtocol.lcp ? "lcp" : "ipcp");
+      row[4] = String(ppp.information[0]);
+      row[5] = String(c.identifier);
+      if (c.code === "configure-request" || c.code === "configure-ack" || c.code === "configure-nak") {
+        const mru = c.options.find((o) => o.type === 1);
+        if (ppp.protocol === PppProtocol.lcp && mru) row[8] = String(mru.data.readUInt16BE(0));
+        const ip = c.options.find((o) => o.type === 3);
+        if (ppp.protocol === PppProtocol.ipcp && ip) row[9] = [...ip.data].join(".");
+      }
+    } else if (ppp.protocol === PppProtocol.pap) {
+      const pap = decodePapPacket(ppp.information);
+      row[6] = String(ppp.information[0]);
+      if (pap.code === "authenticate-request") row[7] = pap.peerId.toString();
+    } else if (ppp.protocol === PppProtocol.ipv4) {
+      row[10] = [...ppp.information.subarray(12, 16)].join(".");
+      row[11] = [...ppp.information.subarray(16, 20)].join(".");
+    }
+    return row;
+  });
 }
