@@ -43,6 +43,8 @@ export interface RedisSessionCounterOptions {
   prefix?: string;
   /** Refuse (default) or grant when Redis does not answer. */
   failClosed?: boolean;
+  /** How long a command waits for a connection being made (ms, default 1,000). */
+  connectTimeoutMs?: number;
 }
 
 export class RedisSessionCounter implements SessionCounter {
@@ -53,11 +55,26 @@ export class RedisSessionCounter implements SessionCounter {
   private releaseSha = "";
   /** Entities this process asked about, for its metrics. */
   private readonly seen = new Set<string>();
+  /** Releases Redis did not take (disconnected): sent again when it is ready. */
+  private readonly unreleased = new Map<string, readonly string[]>();
 
   constructor(private readonly opts: RedisSessionCounterOptions) {
     this.owned = !(opts.redis instanceof Redis);
     this.redis = opts.redis instanceof Redis ? opts.redis : new Redis({ enableOfflineQueue: false, maxRetriesPerRequest: 1, ...opts.redis });
     this.prefix = opts.prefix ?? "callgate:dsc";
+    // Errors surface as failed commands (fail closed); the client's own event would be unhandled.
+    this.redis.on("error", () => undefined);
+    this.redis.on("ready", () => {
+      for (const [id, entities] of [...this.unreleased]) {
+        this.unreleased.delete(id);
+        void this.release(id, entities);
+      }
+    });
+  }
+
+  /** Releases waiting for Redis to be reachable again. */
+  get releasesPending(): number {
+    return this.unreleased.size;
   }
 
   /** The keys of an entity: its session set and its stats hash, both under the entity's hash tag. */
@@ -86,7 +103,11 @@ export class RedisSessionCounter implements SessionCounter {
   async release(sessionId: string, entities: readonly string[]): Promise<void> {
     const limited = [...new Set(entities)].filter((e) => this.opts.threshold(e) !== undefined);
     if (limited.length === 0) return;
-    await this.run("release", limited.flatMap((e) => this.keysOf(e)), [sessionId]);
+    try {
+      await this.run("release", limited.flatMap((e) => this.keysOf(e)), [sessionId]);
+    } catch {
+      this.unreleased.set(sessionId, limited);
+    }
   }
 
   /** Active sessions of an entity. */
@@ -117,7 +138,25 @@ export class RedisSessionCounter implements SessionCounter {
     if (this.owned) this.redis.disconnect();
   }
 
+  /** Connected, or waits up to `connectTimeoutMs` for it (commands are not queued while disconnected). */
+  private async ready(): Promise<void> {
+    if (this.redis.status === "ready") return;
+    if (this.redis.status === "end") throw new Error("redis client closed");
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off("ready", onReady);
+        reject(new Error("redis not ready"));
+      }, this.opts.connectTimeoutMs ?? 1000);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once("ready", onReady);
+    });
+  }
+
   private async run(which: "authorise" | "release", keys: string[], args: string[]): Promise<unknown> {
+    await this.ready();
     const script = which === "authorise" ? AUTHORISE : RELEASE;
     let sha = which === "authorise" ? this.authoriseSha : this.releaseSha;
     if (sha === "") {

@@ -118,6 +118,8 @@ export class SessionLimitPolicy implements PolicyAdapter {
 
   private afterCounter(sessionId: string, counted: Counted, d: CounterDecision, q: AaaQuery): AaaVerdict | PromiseLike<AaaVerdict> {
     if (!d.granted) {
+      // Undecided is not uncounted: a counter that failed to answer may have counted it (released, idempotent).
+      if (d.cause !== "limit") this.release(sessionId, counted);
       this.sessions.delete(sessionId);
       const status = d.cause === "limit" ? (this.opts.limitStatus ?? 403) : (this.opts.unreachableStatus ?? 503);
       return { allow: false, sipStatus: status, reason: `${d.entity} ${CAUSE_TEXT[d.cause] ?? d.cause}` };
