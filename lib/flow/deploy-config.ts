@@ -104,6 +104,13 @@ export const DEPLOY_SCHEMA = {
     },
     copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
     cdrStore: { type: "string" },
+    /** Usage quotas of the policy servers (docs/quotas.md): the rules file and the counter file. */
+    quota: {
+      type: "object",
+      additionalProperties: false,
+      required: ["rules"],
+      properties: { rules: { type: "string", minLength: 1 }, db: { type: "string", minLength: 1 } },
+    },
     /** RADIUS accounting of the policy servers (docs/accounting.md). */
     accounting: {
       type: "object",
@@ -184,6 +191,8 @@ export interface DeployConfig {
   copsSecurity?: CopsSecurity;
   /** The clearinghouse's SQLite CDR file (absolute); without it CDRs are kept in memory and die with the process. */
   cdrStore?: string;
+  /** POL1 counts and limits calls by these quota rules, its counters in `db` (paths absolute). */
+  quota?: { rules: string; db: string };
   /** POL1/POL2 send each call's RADIUS accounting to these servers (spool path absolute). */
   accounting?: { servers: string[]; secret: string; spool?: string };
   /** Connection limits of every listener from the `limits` section (DEFAULT_CONNECTION_LIMITS where not given). */
@@ -326,6 +335,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
   if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);
+  if (raw.quota !== undefined) config.quota = { rules: resolve(dirname(file), raw.quota.rules), db: resolve(dirname(file), raw.quota.db ?? "callgate-quota.db") };
   if (raw.accounting !== undefined) config.accounting = { ...raw.accounting, ...(raw.accounting.spool !== undefined ? { spool: resolve(dirname(file), raw.accounting.spool) } : {}) };
   if (raw.limits !== undefined) config.limits = raw.limits;
   if (tls) config.tls = tls;

@@ -18,6 +18,7 @@ import { socketSpecOf } from "./run-network.js";
 import { startRoleOnSockets } from "../start/role-sockets.js";
 import { countCdrsWritten } from "./operations.js";
 import { startServedAccounting } from "../accounting/serve-export.js";
+import { openServedQuota } from "../quota/serve-quota.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
 
@@ -110,7 +111,10 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const onRecord = opts.onRecord;
   // tls.sip: the roles' streams run inside TLS and their Vias say so (RFC 3261 §18.2.1).
   const topology = config.tls?.sip ? { ...config.topology, sipTransport: "tls" as const } : config.topology;
+  // The originating policy server with the deploy file's `quota`: calls counted and limited, counters on disk.
+  const quota = config.quota && role === "POL1" ? openServedQuota(config.quota) : undefined;
   const run = prepareRun({
+    ...(quota ? { policy: { originating: quota.adapter } } : {}),
     driver: "net",
     topology,
     calls: specs,
@@ -161,6 +165,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
         proto === "COPS" && isCopsPdpRole(role) ? identifyCopsPeer(config.copsSecurity, role, first, source) : tcpPeerOf(role, proto, first),
       release: async () => {
         await accounting?.close();
+        await quota?.close();
         await releaseStore();
       },
     },
