@@ -400,7 +400,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
       }
     }
     call.syncRound = this.pepSync.get(peer)?.round ?? 0;
-    if (info.flows.length > 0) call.flows = info.flows;
+    // A media change may leave no flow at all (a=inactive): its empty list replaces the installed ones.
+    if (info.flows.length > 0 || (info.mediaChange !== undefined && info.mediaChange > call.mediaChange)) call.flows = info.flows;
     const out: NodeAction[] = [];
     if (call.reinstall && call.phase === "installed" && this.routerHandle && call.flows.length > 0) {
       // The router came back empty: the flows the PEP sent again (SSQ) give the call its classifiers again.
@@ -423,7 +424,16 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private changeMedia(call: PolicyCall, change: number, now: number): NodeAction[] {
     if (change <= call.mediaChange) return call.changing ? [] : this.decide(call, "LDP", true, {}, now); // sent again
     if (call.changing) return this.decide(call, "LDP", false, { reason: { code: 491, text: "a media change is under way" } }, now);
-    if (!this.routerHandle || call.flows.length === 0) return this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} cannot take the new media now` } }, now);
+    if (!this.routerHandle) return this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} cannot take the new media now` } }, now);
+    if (call.flows.length === 0) {
+      // Nothing flows any more (a=inactive): the old classifiers come out, none go in.
+      call.mediaChange = change;
+      call.changing = true;
+      call.replacedFirst = call.firstInstance;
+      call.replacedCount = call.instances;
+      call.instances = 0;
+      return this.mediaChanged(call, true, [], "change-install", now);
+    }
     const choice = this.opts.policy.chooseClass({ callId: call.callId, side: this.opts.side, router: this.opts.router, flows: call.flows.map(fromCopsFlow) });
     if (isPendingDecision(choice) || isWireDecision(choice)) {
       // The class of a change is chosen at once or not at all: the old media stays.
@@ -453,11 +463,15 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
         return out;
       }
-      if (!this.routerHandle) return [];
+      const out: NodeAction[] = call.instances > 0 ? [{ type: "emit", event: { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true } }] : [];
+      // Nothing was installed before (an inactive stream resumed): no classifier to take out.
+      if (call.replacedCount === 0) return [...out, ...this.mediaChanged(call, true, [], "change-remove", now)];
+      if (!this.routerHandle) return out;
       const ids: number[] = [];
       for (let i = 0; i < call.replacedCount; i++) ids.push(call.replacedFirst + i);
       this.routerOps.push({ call, kind: "change-remove" });
-      return [{ type: "emit", event: { type: "decision", callId: call.callId, role: this.name, purpose: "Install", allow: true } }, ...this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now)];
+      for (const a of this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now)) out.push(a);
+      return out;
     }
     for (const u of usage) {
       call.earlierPackets += u.packets;
@@ -781,6 +795,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     // The router went away with the call's classifiers (its connection broke): nothing left to remove there.
     if (call.phase === "installed" && !this.routerHandle) call.phase = "over";
+    if (call.phase === "installed" && call.instances === 0) {
+      // Its last media change left no flow (a=inactive): no classifier to remove, the call's counts are kept.
+      call.removalFor = why;
+      return this.removed(call, [], now);
+    }
     if (call.phase === "installed" && this.routerHandle) {
       call.phase = "removing";
       call.removalFor = why;

@@ -110,7 +110,38 @@ describe("media change: REQ LDP update on the same handle", () => {
     expect(pol.activeCalls).toBe(0);
   });
 
-  it("a change that cannot be installed (no flows) is refused: DEC LDP no, the old classifiers stay, the call goes on", async () => {
+  it("a=inactive (no flows) removes the call's classifiers and installs none; a resume installs again; one usage record", async () => {
+    const policy = new Policy();
+    const pol = new PolicyServer({ name: "POL", side: "originating", router: "R", policy, clearinghouse: new NoClearinghouse() });
+    const router = new EdgeRouter({ name: "R", pdp: "POL" });
+    const pep = scriptedPep([
+      { at: 10, purpose: "AAA" },
+      { at: 20, purpose: "LDP", flows: [flow(20000)] },
+      { at: 1_020, purpose: "LDP", flows: [], mediaChange: 1 },
+      { at: 2_020, purpose: "LDP", flows: [flow(20000)], mediaChange: 2 },
+      { at: 3_020, purpose: "noLDP" },
+      { at: 3_030, purpose: "DRQ" },
+    ]);
+    const records: MessageRecord[] = [];
+    const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r) });
+    net.add(pol).add(router).add(pep as FlowNode<CallEvent>);
+    net.start();
+    await net.run({ untilMs: 1_500 });
+    expect(router.markFor("192.0.2.10", 20000, "192.0.2.20", 30000)).toBeUndefined();
+    expect(router.classifiers.size).toBe(0);
+    await net.run({ untilMs: 2_500 });
+    expect(router.markFor("192.0.2.10", 20000, "192.0.2.20", 30000)).toBe(46);
+    await net.run({ untilMs: 5_000 });
+    expect(pep.decisions).toEqual(["AAA yes", "LDP yes", "LDP yes", "LDP yes", "noLDP yes"]);
+    expect(router.classifiers.size).toBe(0);
+    const toRouter = records.filter((r) => r.from === "POL" && r.to === "R").map((r) => r.msg);
+    expect(toRouter.filter((m) => m === "DEC Install")).toHaveLength(2);
+    expect(toRouter.filter((m) => m === "DEC Remove")).toHaveLength(2);
+    expect(policy.usage).toHaveLength(1);
+    expect(pol.activeCalls).toBe(0);
+  });
+
+  it("a call ending while inactive is billed without a router round trip", async () => {
     const policy = new Policy();
     const pol = new PolicyServer({ name: "POL", side: "originating", router: "R", policy, clearinghouse: new NoClearinghouse() });
     const router = new EdgeRouter({ name: "R", pdp: "POL" });
@@ -124,14 +155,11 @@ describe("media change: REQ LDP update on the same handle", () => {
     const net = new MemoryNetwork<CallEvent>({});
     net.add(pol).add(router).add(pep as FlowNode<CallEvent>);
     net.start();
-    await net.run({ untilMs: 1_500 });
-    expect(router.markFor("192.0.2.10", 20000, "192.0.2.20", 30000)).toBe(46);
-    await net.run({ untilMs: 1_800 });
-    expect(pep.decisions[2]).toMatch(/^LDP no \(503 /);
-    expect(router.markFor("192.0.2.10", 20000, "192.0.2.20", 30000)).toBe(46);
     await net.run({ untilMs: 5_000 });
-    expect(pep.decisions.at(-1)).toBe("noLDP yes");
+    expect(pep.decisions).toEqual(["AAA yes", "LDP yes", "LDP yes", "noLDP yes"]);
     expect(router.classifiers.size).toBe(0);
     expect(policy.usage).toHaveLength(1);
+    expect(policy.usage[0]!.packets).toBeGreaterThan(0);
+    expect(pol.activeCalls).toBe(0);
   });
 });
