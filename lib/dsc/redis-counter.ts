@@ -112,11 +112,13 @@ export class RedisSessionCounter implements SessionCounter {
 
   /** Active sessions of an entity. */
   async active(entity: string): Promise<number> {
+    await this.ready();
     return this.redis.scard(this.keysOf(entity)[0]);
   }
 
   /** The server and port that established each active session of an entity (connection identity). */
   async connections(entity: string): Promise<Record<string, string>> {
+    await this.ready();
     const all = await this.redis.hgetall(this.keysOf(entity)[1]);
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(all)) if (k.startsWith("conn:")) out[k.slice(5)] = v;
@@ -125,6 +127,7 @@ export class RedisSessionCounter implements SessionCounter {
 
   async entityStats(): Promise<[string, EntityStats][]> {
     const out: [string, EntityStats][] = [];
+    await this.ready();
     for (const e of this.seen) {
       const [set, stats] = this.keysOf(e);
       const [active, h] = await Promise.all([this.redis.scard(set), this.redis.hmget(stats, "granted", "refused")]);
