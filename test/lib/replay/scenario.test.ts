@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expandCalls, loadScenarioFile, parseScenario, ScenarioError, toRunOptions, type ScenarioProblem } from "../../../lib/replay/scenario.js";
 
@@ -29,8 +29,11 @@ describe("scenario files", () => {
     expect(files.map((f) => f.replace(/\.yaml$/, "")).sort()).toEqual(expect.arrayContaining(REQUIRED));
   });
 
-  it("scenarios/ holds scenario files only: no folders, nothing but .yaml", () => {
-    expect(entries.filter((e) => !e.isFile() || !e.name.endsWith(".yaml")).map((e) => e.name)).toEqual([]);
+  it("scenarios/ holds scenario files only, and folders only of files its scenarios read", () => {
+    expect(entries.filter((e) => e.isFile() && !e.name.endsWith(".yaml")).map((e) => e.name)).toEqual([]);
+    const texts = files.map((f) => readFileSync(join(dir, f), "utf8"));
+    const unused = entries.filter((e) => e.isDirectory() && !texts.some((t) => t.includes(`${e.name}/`))).map((e) => e.name);
+    expect(unused, "folders under scenarios/ no scenario reads: deployment files, routes and messages go to examples/").toEqual([]);
   });
 
   for (const file of files)
