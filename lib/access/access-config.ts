@@ -58,6 +58,8 @@ export interface ConcentratorConfig {
   users: Record<string, string>;
   radius?: { secret: string; auth?: { address: string; port: number }; acct?: { address: string; port: number }; nasIdentifier: string; nasIpAddress?: string };
   journal?: string;
+  /** Interim counts (journal and Accounting Interim-Update) this often; 0: none. */
+  interimIntervalMs: number;
   metrics?: { host: string; port: number };
   logLevel?: string;
 }
@@ -184,6 +186,7 @@ export function parseConcentratorConfig(doc: unknown): ConcentratorConfig {
       frameTimeoutMs: int(l, "frameTimeoutMs", "lines.", 10_000, 0, 3_600_000),
     },
     maxSessions: int(o, "maxSessions", "", 1000, 1, 65534),
+    interimIntervalMs: int(o, "interimIntervalMs", "", 0, 0, 86_400_000),
     users: users(o.users, "users"),
     ...common(o),
   };

@@ -42,7 +42,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   });
   const metrics = new AccessMetrics(ops.metrics);
   const mac = config.framePort.mac ?? interfaceMac(config.framePort.interface!);
-  const radiusClient = config.radius ? await RadiusUdpClient.open({ secret: config.radius.secret, bindAddress: "0.0.0.0", initialTimeoutMs: 1000, maxRetransmissions: 3 }) : undefined;
+  const radiusClient = config.radius ? await RadiusUdpClient.open({ secret: config.radius.secret, bindAddress: "0.0.0.0", initialTimeoutMs: 2000, maxRetransmissions: 4 }) : undefined;
   const nas = config.radius && radiusClient
     ? new AccessNas({
         client: radiusClient,
@@ -200,14 +200,14 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   });
   const framePort = io.port;
 
-  // Sessions a killed run left open: PADT at the server, Accounting-Stop (octets unknown), then closed here.
+  // Sessions a killed run left open: PADT at the server, Accounting-Stop (with their last interim counts), then closed here.
   const staleSessions = opened?.stale ?? [];
   const stalePadts = staleSessions.flatMap((s) => (s.sessionId !== 0 ? role.handle({ type: "stale-session", sessionId: s.sessionId, serverMac: s.serverMac }, Date.now()) : []));
   await framePort.sendPaced(stalePadts.flatMap((a) => (a.type === "send" ? [a.bytes] : [])));
   for (const s of staleSessions) {
     track(
       (async () => {
-        await nas?.stop({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, undefined, "NAS-Reboot", Date.now());
+        await nas?.stop({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, s.usage, "NAS-Reboot", Date.now());
         await journal?.closed(s.key);
       })(),
     );
@@ -235,6 +235,25 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   ops.watch({ connections: () => ({ lines: lineListener.open }) });
   run(role.handle({ type: "start" }, Date.now()));
 
+  // Interim counts: on disk first (a kill then loses at most one interval), then an Interim-Update.
+  const interim =
+    config.interimIntervalMs > 0
+      ? setInterval(() => {
+          for (const [line, entry] of accounted) {
+            const usage = role.usage(line);
+            if (!usage) continue;
+            track(
+              (async () => {
+                await entry.started.catch(() => undefined);
+                await journal?.usage(entry.session.key, usage);
+                await nas?.interim(entry.session, usage, Date.now());
+              })(),
+            );
+          }
+        }, config.interimIntervalMs)
+      : undefined;
+  interim?.unref();
+
   const settled = async (): Promise<void> => {
     while (inFlight.size) await Promise.allSettled([...inFlight]);
   };
@@ -247,6 +266,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     staleSessions,
     settled,
     async close() {
+      clearInterval(interim);
       const actions = role.handle({ type: "stop" }, Date.now());
       run(actions.filter((a) => a.type !== "send"));
       const frames = actions.flatMap((a) => (a.type === "send" ? [a.bytes] : []));

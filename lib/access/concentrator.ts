@@ -152,6 +152,11 @@ export class AccessConcentrator {
   addressTable(): { line: number; address: string }[] {
     return [...this.byAddress.values()].map((l) => ({ line: l.id, address: l.address }));
   }
+  /** Octets and packets of a line's end-user session so far (undefined for no such line). */
+  usage(line: number): LineCounters | undefined {
+    const l = this.relay.get(line) ?? this.terminated.get(line);
+    return l ? { octetsIn: l.octetsIn, octetsOut: l.octetsOut, packetsIn: l.packetsIn, packetsOut: l.packetsOut } : undefined;
+  }
   get sharedSession(): { sessionId: number; serverMac: MacAddress; address: string | undefined } | undefined {
     const s = this.shared;
     if (!s || s.client.sessionId === undefined) return undefined;

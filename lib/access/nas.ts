@@ -36,6 +36,18 @@ export interface SessionUsage {
 /** RFC 2866 §5.10: why a session ended. */
 export type TerminateCause = "User-Request" | "Lost-Carrier" | "Admin-Reset" | "NAS-Reboot" | "NAS-Request" | "Port-Error";
 
+/** Octets and packets; counts past 2^32 go in the Gigawords attributes (RFC 2869 §5.1, §5.2). */
+function counterAttributes(usage: SessionUsage): RadiusAttribute[] {
+  return [
+    radiusAttribute("Acct-Input-Octets", usage.octetsIn % 2 ** 32),
+    radiusAttribute("Acct-Output-Octets", usage.octetsOut % 2 ** 32),
+    radiusAttribute("Acct-Input-Gigawords", Math.floor(usage.octetsIn / 2 ** 32)),
+    radiusAttribute("Acct-Output-Gigawords", Math.floor(usage.octetsOut / 2 ** 32)),
+    radiusAttribute("Acct-Input-Packets", usage.packetsIn % 2 ** 32),
+    radiusAttribute("Acct-Output-Packets", usage.packetsOut % 2 ** 32),
+  ];
+}
+
 const MESSAGE_AUTHENTICATOR: RadiusAttribute = { type: 80, kind: "string", value: Buffer.alloc(16) };
 
 export class AccessNas {
@@ -96,20 +108,26 @@ export class AccessNas {
     });
   }
 
+  /** Interim-Update with the counts so far (RFC 2869 §2.1). */
+  async interim(session: AccountedSession, usage: SessionUsage, nowMs: number): Promise<void> {
+    const to = this.options.acct;
+    if (!to) return;
+    await this.options.client.request(to, {
+      code: RadiusCode.AccountingRequest,
+      attributes: [
+        radiusAttribute("Acct-Status-Type", "Interim-Update"),
+        ...this.base(session),
+        ...counterAttributes(usage),
+        radiusAttribute("Acct-Session-Time", Math.max(0, Math.floor((nowMs - session.startedAt) / 1000))),
+        radiusAttribute("Event-Timestamp", Math.floor(nowMs / 1000)),
+      ],
+    });
+  }
+
   async stop(session: AccountedSession, usage: SessionUsage | undefined, cause: TerminateCause, nowMs: number): Promise<void> {
     const to = this.options.acct;
     if (!to) return;
-    // Octet counts past 2^32 go in the Gigawords attributes (RFC 2869 §5.1, §5.2).
-    const counters = usage
-      ? [
-          radiusAttribute("Acct-Input-Octets", usage.octetsIn % 2 ** 32),
-          radiusAttribute("Acct-Output-Octets", usage.octetsOut % 2 ** 32),
-          radiusAttribute("Acct-Input-Gigawords", Math.floor(usage.octetsIn / 2 ** 32)),
-          radiusAttribute("Acct-Output-Gigawords", Math.floor(usage.octetsOut / 2 ** 32)),
-          radiusAttribute("Acct-Input-Packets", usage.packetsIn % 2 ** 32),
-          radiusAttribute("Acct-Output-Packets", usage.packetsOut % 2 ** 32),
-        ]
-      : [];
+    const counters = usage ? counterAttributes(usage) : [];
     await this.options.client.request(to, {
       code: RadiusCode.AccountingRequest,
       attributes: [

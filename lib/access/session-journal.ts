@@ -1,5 +1,5 @@
 // The concentrator's record of open end-user sessions, on disk before their Accounting-Start is sent: one JSON
-// line per open and per close, appended and flushed (fdatasync) in groups. A run that starts over a journal
+// line per open, per interim count and per close, appended and flushed (fdatasync) in groups. A run that starts over a journal
 // finds the sessions a killed run left open: it ends them at the server (PADT) and sends their Accounting-Stop.
 import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync } from "node:fs";
 
@@ -13,9 +13,18 @@ export interface JournalSession {
   user: string;
   address?: string;
   startedAt: number;
+  /** The last counts written (interim records), when any. */
+  usage?: JournalUsage;
 }
 
-type JournalLine = ({ op: "open" } & JournalSession) | { op: "close"; key: string };
+export interface JournalUsage {
+  octetsIn: number;
+  octetsOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+type JournalLine = ({ op: "open" } & JournalSession) | { op: "usage"; key: string; usage: JournalUsage } | { op: "close"; key: string };
 
 export class SessionJournal {
   private fd: number;
@@ -47,6 +56,9 @@ export class SessionJournal {
         if (rec.op === "open") {
           const { op: _op, ...session } = rec;
           open.set(rec.key, session);
+        } else if (rec.op === "usage") {
+          const session = open.get(rec.key);
+          if (session) session.usage = rec.usage;
         } else open.delete(rec.key);
       }
     }
@@ -63,6 +75,11 @@ export class SessionJournal {
   /** Resolves once the session's open record is on disk. */
   opened(session: JournalSession): Promise<void> {
     return this.append(JSON.stringify({ op: "open", ...session }));
+  }
+
+  /** The counts of an open session so far, so a run killed later still knows them. */
+  usage(key: string, usage: JournalUsage): Promise<void> {
+    return this.append(JSON.stringify({ op: "usage", key, usage }));
   }
 
   closed(key: string): Promise<void> {

@@ -18,6 +18,7 @@ const USAGE = `usage: callgate pppoe-concentrator --config FILE [--log-level LEV
     users: { NAME: PASSWORD }             # line users checked here when no radius.auth is set (shared-session)
     radius: { secret: S, auth: HOST:PORT, acct: HOST:PORT, nasIdentifier: NAME, nasIpAddress: A.B.C.D }
     journal: FILE                         # open sessions on disk; a restart ends those a killed run left (PADT, Stop)
+    interimIntervalMs: MS                 # interim counts to the journal and Interim-Update (default 0: none)
     metrics: HOST:PORT                    # Prometheus /metrics
   Prints one JSON line {"ready":true,...} on stdout once listening; SIGTERM sends a PADT for every session.`;
 

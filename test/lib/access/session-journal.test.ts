@@ -31,4 +31,17 @@ describe("SessionJournal", () => {
     again.journal.close();
     expect(SessionJournal.open(path).stale).toEqual([]);
   });
+
+  it("keeps the last interim counts of a session left open, for its Stop after the restart", async () => {
+    const path = join(dir, "b.journal");
+    const { journal } = SessionJournal.open(path);
+    await journal.opened(session(1));
+    await journal.usage("k1", { octetsIn: 10, octetsOut: 20, packetsIn: 1, packetsOut: 2 });
+    await journal.usage("k1", { octetsIn: 15, octetsOut: 30, packetsIn: 2, packetsOut: 3 });
+    const again = SessionJournal.open(path);
+    expect(again.stale).toEqual([{ ...session(1), usage: { octetsIn: 15, octetsOut: 30, packetsIn: 2, packetsOut: 3 } }]);
+    // The rewrite keeps them.
+    again.journal.close();
+    expect(SessionJournal.open(path).stale[0]?.usage?.octetsIn).toBe(15);
+  });
 });
