@@ -84,6 +84,10 @@ export {
   type RoleHandle,
   type RoleSocketOptions,
 } from "./start/index.js";
+// What an operator sees of a role process: JSON logs, drops counted once per cause, Prometheus metrics.
+export { startOperations, type Operations, type OperationsOptions, type GaugeSources } from "./flow/operations.js";
+export { RoleMetrics } from "./observability/metrics.js";
+export { DropLog, type DropLogOptions } from "./observability/drop-log.js";
 
 // PPPoE access: the concentrator and server roles (sans-I/O) and their services on real ports (docs/pppoe.md).
 export { AccessConcentrator, type ConcentratorOptions, type ConcentratorInput, type ConcentratorAction, type ConcentratorEvent, type ConcentratorMode } from "./access/concentrator.js";

@@ -19,6 +19,7 @@ export interface GaugeSources {
   connections?: () => Record<string, number>;
 }
 
+/** How `startOperations` logs and where it serves metrics. */
 export interface OperationsOptions {
   /** Process name in every log line and the `role` label of every metric. */
   name: string;
@@ -33,6 +34,7 @@ export interface OperationsOptions {
   sampleMs?: number;
 }
 
+/** The logger, drop log and metrics of one role process, fed by its roles and drivers. */
 export interface Operations {
   readonly logger: Logger;
   readonly drops: DropLog;
@@ -45,6 +47,7 @@ export interface Operations {
   onError(where: string, err: unknown): void;
   /** Where the gauges are read from from now on; sampled now and every `sampleMs`. */
   watch(sources: GaugeSources): void;
+  /** Stops sampling and the metrics listener. */
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ function protoOf(text: string): Protocol | "other" {
 /** Distinct drop causes named in logs and metrics (label cardinality stays bounded). */
 const MAX_CAUSES = 200;
 
+/** A logger, a DropLog and Prometheus metrics (served on `options.metrics` when given) for one role process. */
 export async function startOperations(options: OperationsOptions): Promise<Operations> {
   const logger = options.logger ?? createLogger({ name: options.name, ...(options.logLevel !== undefined ? { level: options.logLevel } : {}) });
   const metrics = new RoleMetrics(options.name);

@@ -2,6 +2,7 @@
 // suppressed since), so a flood of bad input cannot flood the log.
 import type { Logger } from "./log.js";
 
+/** How often a cause is logged, the clock, and a hook called for every drop. */
 export interface DropLogOptions {
   /** At most one log line per cause in this window (default 60 s). */
   intervalMs?: number;
@@ -11,6 +12,7 @@ export interface DropLogOptions {
   onDrop?: (cause: string) => void;
 }
 
+/** Drops counted per cause and logged once per cause per interval. */
 export class DropLog {
   private readonly totals = new Map<string, number>();
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
@@ -39,6 +41,7 @@ export class DropLog {
     this.lastLogged.set(cause, { at, suppressed: 0 });
   }
 
+  /** Drops of `cause` so far. */
   count(cause: string): number {
     return this.totals.get(cause) ?? 0;
   }

@@ -3,6 +3,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 
+/** The Prometheus metrics of one role process, every one labelled with the role. */
 export class RoleMetrics {
   readonly registry = new Registry();
   /** Calls ended, by outcome (answered, refused, failed, …). */

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DefaultPolicyAdapter, type AaaQuery, type AaaVerdict } from "../../../lib/adapters/policy-adapter.js";
 import type { CallEvent } from "../../../lib/flow/call-events.js";
+import { startOperations } from "../../../lib/flow/operations.js";
 import { startEdgeRouter, startPolicyServer, type RoleHandle } from "../../../lib/start/index.js";
 import type { EdgeRouter } from "../../../lib/roles/edge-router.js";
 import type { PolicyServer } from "../../../lib/roles/policy-server.js";
@@ -138,4 +139,39 @@ describe("PEPs it does not serve", () => {
     expect(parseSipAaaDecision(await next.next())).toMatchObject({ purpose: "AAA", allowed: true });
     next.end();
   }, 30_000);
+});
+
+describe("the metrics hook", () => {
+  it("a policy server given startOperations feeds its decisions, refusals and connections to Prometheus metrics", async () => {
+    const ops = await startOperations({ name: "pdp-ops", logLevel: "silent", metrics: { host: "127.0.0.1", port: 0 }, callRoles: [], sampleMs: 50 });
+    const served = await startPolicyServer({ name: "pdp-ops", operations: ops, peps: [{ pepId: "softswitch.example.net" }] });
+    try {
+      const at = Number(served.addresses.cops?.split(":")[1]);
+      const pep = new RawPep(at);
+      pep.send(opn("softswitch.example.net"));
+      expect((await pep.next()).op).toBe("CAT");
+      pep.send(buildSipAaaRequest("AAA", handleOf(1), call(11, "sip:alice@example.com")));
+      expect(parseSipAaaDecision(await pep.next())).toMatchObject({ allowed: true });
+      const intruder = new RawPep(at);
+      intruder.send(opn("intruder.example.com"));
+      expect(await intruder.refusedWith()).toBe(ErrorCode.AuthenticationFailure);
+      await new Promise((r) => setTimeout(r, 120)); // a gauge sample
+      const text = await (await fetch(`http://${ops.metricsAddress ?? ""}/metrics`)).text();
+      const sample = (name: string, labels: Record<string, string>): number | undefined => {
+        for (const line of text.split("\n")) {
+          if (!line.startsWith(`${name}{`)) continue;
+          if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
+        }
+        return undefined;
+      };
+      expect(sample("callgate_decisions_total", { role: "pdp-ops", kind: "AAA", verdict: "allow" })).toBe(1);
+      expect(sample("callgate_drops_total", { proto: "COPS", cause: "cops-pep-not-admitted" })).toBe(1);
+      expect(sample("callgate_connections", { listener: "pdp-ops COPS" })).toBe(1);
+      expect(sample("callgate_cops_request_states", { peer: "pdp-ops" })).toBe(1);
+      pep.end();
+    } finally {
+      await served.close();
+      await ops.close();
+    }
+  });
 });
