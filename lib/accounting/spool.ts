@@ -26,11 +26,18 @@ type Line =
   | { sent: string; to: string; d: string }
   | { ack: string };
 
-function readSpool(path: string): SpoolState {
+const isRecord = (r: unknown): r is AccountingRecord => {
+  const x = r as Partial<AccountingRecord> | null;
+  return typeof x === "object" && x !== null && typeof x.key === "string" && typeof x.sessionId === "string" && typeof x.status === "string" &&
+    typeof x.eventMs === "number" && Array.isArray(x.attributes) &&
+    x.attributes.every((a) => Array.isArray(a) && a.length === 2 && typeof a[0] === "string" && (typeof a[1] === "string" || typeof a[1] === "number"));
+};
+
+/** The state a spool's text holds; a line that is not one of the spool's shapes is counted in badLines, never thrown. */
+export function parseSpool(content: string): SpoolState {
   const state: SpoolState = { localPort: undefined, pending: [], answered: new Set(), badLines: 0 };
-  if (!existsSync(path)) return state;
   const byKey = new Map<string, SpooledRecord>();
-  for (const text of readFileSync(path, "utf8").split("\n")) {
+  for (const text of content.split("\n")) {
     if (text === "") continue;
     let line: Line;
     try {
@@ -39,10 +46,11 @@ function readSpool(path: string): SpoolState {
       state.badLines++;
       continue;
     }
-    if ("v" in line) state.localPort = typeof line.port === "number" ? line.port : state.localPort;
-    else if ("rec" in line && typeof line.rec?.key === "string" && Array.isArray(line.rec.attributes)) {
+    if (typeof line !== "object" || line === null || Array.isArray(line)) state.badLines++;
+    else if ("v" in line) state.localPort = typeof line.port === "number" && Number.isInteger(line.port) && line.port > 0 && line.port < 65536 ? line.port : state.localPort;
+    else if ("rec" in line && isRecord(line.rec)) {
       if (!byKey.has(line.rec.key) && !state.answered.has(line.rec.key)) byKey.set(line.rec.key, { record: line.rec, lastSent: undefined });
-    } else if ("sent" in line && typeof line.d === "string") {
+    } else if ("sent" in line && typeof line.sent === "string" && typeof line.to === "string" && typeof line.d === "string") {
       const r = byKey.get(line.sent);
       if (r) r.lastSent = { to: line.to, datagram: Buffer.from(line.d, "base64") };
     } else if ("ack" in line && typeof line.ack === "string") {
@@ -52,6 +60,10 @@ function readSpool(path: string): SpoolState {
   }
   state.pending = [...byKey.values()];
   return state;
+}
+
+function readSpool(path: string): SpoolState {
+  return existsSync(path) ? parseSpool(readFileSync(path, "utf8")) : parseSpool("");
 }
 
 export class AccountingSpool {
