@@ -3,6 +3,7 @@
 import type { CalleeBehaviour, PlannedCall } from "../roles/user-agent.js";
 import { UserAgent } from "../roles/user-agent.js";
 import type { SipRequest } from "../../protocols/sip/index.js";
+import { createSocket } from "node:dgram";
 import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
 
 export interface UserAgentStartOptions extends RoleSocketOptions {
@@ -12,8 +13,9 @@ export interface UserAgentStartOptions extends RoleSocketOptions {
   listen?: string | HostPort;
   /** Its outbound proxy: every request goes there, and only its datagrams are taken. */
   proxy: string | HostPort;
-  /** The host in its Via and Contact, and its SDP's media address (default: the listen host). */
+  /** The sent-by of its Via and the host of its Contact (default: its listen address, "127.0.0.1:port", RFC 3261 §18.2.2). */
   host?: string;
+  /** The address in its SDP (default: the listen host). */
   mediaAddress?: string;
   /** Calls to place, from the moment it starts (startMs counts from then). */
   calls?: PlannedCall[];
@@ -24,16 +26,18 @@ export interface UserAgentStartOptions extends RoleSocketOptions {
 /** Starts a user agent on SIP over UDP. */
 export async function startUserAgent(options: UserAgentStartOptions): Promise<RoleHandle<UserAgent>> {
   const name = options.name ?? "UA";
-  const listen = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
+  const asked = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
+  // Responses come to the Via's sent-by (RFC 3261 §18.2.2): its port is known before the agent is built.
+  const listen = options.host === undefined && asked.port === 0 ? { host: asked.host, port: await freeUdpPort(asked.host) } : asked;
   const proxy = hostPortOf(options.proxy, "proxy");
   const proxyName = `${name}-proxy`;
-  const host = options.host ?? listen.host;
+  const host = options.host ?? `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
   const now = Date.now(); // the socket driver runs on the wall clock: planned calls start from now on it
   const agent = new UserAgent({
     name,
     proxy: proxyName,
     host,
-    mediaAddress: options.mediaAddress ?? host,
+    mediaAddress: options.mediaAddress ?? listen.host,
     transport: "UDP",
     ...(options.calls ? { calls: options.calls.map((c) => ({ ...c, startMs: now + c.startMs })) } : {}),
     behaviour: options.behaviour ?? (() => ({ outcome: "busy", answerDelayMs: 0, durationMs: 0, hangsUp: false })),
@@ -42,4 +46,16 @@ export async function startUserAgent(options: UserAgentStartOptions): Promise<Ro
     directory: { [name]: { host: listen.host, sipUdp: listen.port }, [proxyName]: { host: proxy.host, sipUdp: proxy.port } },
     queues: () => ({ [`${name} calls`]: agent.activeCalls, [`${name} transactions`]: agent.pendingTransactions }),
   }, options);
+}
+
+/** A UDP port free on `host` now (bound, read, released). */
+async function freeUdpPort(host: string): Promise<number> {
+  const socket = createSocket(host.includes(":") ? "udp6" : "udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(0, host, resolve);
+  });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }

@@ -96,4 +96,29 @@ describe("a call through roles started one by one on loopback", () => {
     expect(proxy.node.activeCalls).toBe(0);
     expect(pdp.gauges.requestStates()).toEqual({ POL1: 0 });
   }, 60_000);
+
+  it("a caller the proxy does not know (started with its defaults: a port of the system's, its Via naming it) is answered at its Via and its call connects and ends", async () => {
+    const proxyPort = await freePort();
+    const calleePort = await freePort();
+    const pdp = await startPolicyServer({ router: "r9" });
+    started.push(pdp);
+    const router = await startEdgeRouter({ pepId: "r9", pdp: pdp.addresses.cops ?? "" });
+    started.push(router);
+    const proxy = await startSipProxy({ listen: { host: "127.0.0.1", port: proxyPort }, pdp: pdp.addresses.cops ?? "", nextHop: { host: "127.0.0.1", port: calleePort } });
+    started.push(proxy);
+    started.push(await startUserAgent({ name: "callee", listen: { host: "127.0.0.1", port: calleePort }, proxy: { host: "127.0.0.1", port: proxyPort }, behaviour: () => ({ outcome: "answer", answerDelayMs: 50, durationMs: 0, hangsUp: false }) }));
+    const records: string[] = [];
+    const caller = await startUserAgent({
+      name: "caller", proxy: proxy.addresses.sip ?? "", onRecord: (r) => records.push(r.msg),
+      calls: [{ callId: "unknown-caller@example.com", from: "sip:carol@example.com", to: "sip:dave@example.net", startMs: 0, durationMs: 300, hangUp: "caller" }],
+    });
+    started.push(caller);
+    const seen: CallEvent[] = [];
+    caller.events.on("*", (e) => seen.push(e));
+    await until("the call ended at the caller", () => seen.some((e) => e.type === "terminated"));
+    expect(seen.find((e) => e.type === "terminated")).toMatchObject({ callId: "unknown-caller@example.com" });
+    expect(seen.some((e) => e.type === "established")).toBe(true);
+    expect(records).toEqual(["INVITE", "ACK", "BYE"]);
+    await until("the proxy released the call", () => proxy.node.activeCalls === 0);
+  }, 60_000);
 });
