@@ -53,6 +53,12 @@ describe("docs", () => {
     mkdirSync(join(project, "node_modules", "@types"), { recursive: true });
     symlinkSync(root, join(project, "node_modules", "callgate"), "dir");
     symlinkSync(join(root, "node_modules", "@types", "node"), join(project, "node_modules", "@types", "node"), "dir");
+    // npm installs the package's dependencies beside it, so a doc may import them too (yaml, pino, ...).
+    const dependencies = Object.keys((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies?: Record<string, string> }).dependencies ?? {});
+    for (const dep of dependencies) {
+      mkdirSync(join(project, "node_modules", dep, ".."), { recursive: true });
+      symlinkSync(join(root, "node_modules", dep), join(project, "node_modules", dep), "dir");
+    }
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "docs-examples", type: "module", private: true }));
     const ts = all.filter((b) => b.lang === "ts" || b.lang === "typescript");
     expect(ts.length).toBeGreaterThan(5);
