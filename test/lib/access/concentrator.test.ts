@@ -2,7 +2,7 @@
 // fired by hand): both modes of the seed, the session table's lifecycle, limits and lying peers.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { PppLink, encodePppoeFrame } from "../../../protocols/pppoe/index.js";
+import { PppLink, chapMd5Response, decodePppoeFrame, encodePppoeFrame } from "../../../protocols/pppoe/index.js";
 import type { PppLinkAction, PppLinkEvent } from "../../../protocols/pppoe/index.js";
 import { AddressPool } from "../../../lib/access/address-pool.js";
 import { AccessConcentrator } from "../../../lib/access/concentrator.js";
@@ -259,10 +259,86 @@ describe("AccessConcentrator, one shared session", () => {
     expect(out).toEqual([expect.objectContaining({ type: "emit", event: expect.objectContaining({ type: "dropped", cause: "line-spoofed-source" }) })]);
   });
 
+  it("lines authenticated with CHAP: the verdict event carries what a RADIUS CHAP-Password needs", () => {
+    const lab = new Lab("shared-session", {
+      shared: { username: "shared", password: "sharedpw", localAddress: "10.1.0.1", pool: new AddressPool("10.1.0.2", "10.1.0.9"), lineAuth: "chap" },
+    });
+    const seen: string[] = [];
+    lab.lineVerdict = (e) => {
+      const ok = e.method === "chap" && e.response.equals(chapMd5Response(e.identifier, USERS[e.peerId] ?? "", e.challenge));
+      seen.push(`${e.peerId}:${ok}`);
+      return ok;
+    };
+    lab.runAc(lab.ac.handle({ type: "start" }, 0));
+    lab.dial(3);
+    lab.dial(4, "user4", "not-it");
+    lab.settle();
+    expect(seen).toEqual(["user3:true", "user4:false"]);
+    expect(lab.ac.addressTable().map((a) => a.line)).toEqual([3]);
+  });
+
   it("the shared session comes up with CHAP too", () => {
     const lab = new Lab("shared-session", {}, "chap");
     lab.runAc(lab.ac.handle({ type: "start" }, 0));
     lab.settle();
     expect(lab.ac.sharedSession?.address).toMatch(/^100\.64\./);
+  });
+});
+
+describe("PppoeServerRole keepalive", () => {
+  it("a session whose peer stops answering LCP echoes ends with a PADT and frees its address", () => {
+    const pool = new AddressPool("100.64.0.2", "100.64.0.2");
+    const server = new PppoeServerRole({ mac: SERVER_MAC, acName: "isp", cookieSecret: randomBytes(16), auth: "none", users: {}, localAddress: "100.64.0.1", pool, randomBytes, echoIntervalMs: 1000, echoFailures: 2 });
+    const ac = new AccessConcentrator({ mode: "session-per-line", mac: AC_MAC, maxLines: 1, maxSessions: 1, randomBytes });
+    const user = new PppLink({ role: "client", username: "x", password: "y", magic: 5 });
+    const timers = new Set<string>();
+    const queue: (() => void)[] = [];
+    let silent = false;
+    const fromServer = (actions: PppoeServerRoleAction[]): void => {
+      for (const a of actions) {
+        if (a.type === "send") queue.push(() => fromAc(ac.handle({ type: "frame", bytes: a.bytes }, 0)));
+        if (a.type === "set-timer") timers.add(a.name);
+      }
+    };
+    const fromAc = (actions: ConcentratorAction[]): void => {
+      for (const a of actions) {
+        if (a.type === "send") queue.push(() => fromServer(server.handle({ type: "frame", bytes: a.bytes }, 0)));
+        if (a.type === "line-send" && !silent) queue.push(() => fromUser(user.handle({ type: "frame", bytes: a.frame })));
+      }
+    };
+    const fromUser = (actions: PppLinkAction[]): void => {
+      for (const a of actions) if (a.type === "send") queue.push(() => fromAc(ac.handle({ type: "line-frame", line: 1, frame: a.frame }, 0)));
+    };
+    const settle = (): void => {
+      while (queue.length) queue.shift()!();
+    };
+    fromAc(ac.handle({ type: "line-open", line: 1 }, 0));
+    fromUser(user.handle({ type: "open" }));
+    settle();
+    expect(server.links()).toHaveLength(1);
+    const echoTimer = [...timers].find((t) => t.endsWith("/echo"))!;
+    // Answered echoes keep the session.
+    for (let i = 0; i < 4; i++) {
+      fromServer(server.handle({ type: "timer", name: echoTimer }, 0));
+      settle();
+    }
+    expect(server.sessionCount).toBe(1);
+    // The end user goes silent (its line dead, the concentrator gone): the echoes go unanswered.
+    silent = true;
+    const ended: PppoeServerRoleEvent[] = [];
+    const sent: Buffer[] = [];
+    const collect = (actions: PppoeServerRoleAction[]): void => {
+      for (const a of actions) {
+        if (a.type === "emit") ended.push(a.event);
+        if (a.type === "send") sent.push(a.bytes);
+      }
+    };
+    for (let i = 0; i < 3; i++) collect(server.handle({ type: "timer", name: echoTimer }, 0));
+    for (let i = 0; i < 3; i++) collect(server.handle({ type: "timer", name: echoTimer.replace("/echo", "/lcp") }, 0));
+    const padts = sent.map((b) => decodePppoeFrame(b).packet).filter((p) => p.kind === "discovery" && p.code === "PADT");
+    expect(padts).toHaveLength(1);
+    expect(ended.filter((e) => e.type === "session-ended")).toEqual([expect.objectContaining({ type: "session-ended", by: "server", reason: "echo-timeout" })]);
+    expect(server.sessionCount).toBe(0);
+    expect(pool.allocate()).toBe("100.64.0.2");
   });
 });
