@@ -11,6 +11,8 @@ export interface EdgeRouterStartOptions extends RoleSocketOptions {
   pepId?: string;
   /** Where its policy server serves COPS. */
   pdp: string | HostPort;
+  /** The policy server's node name: in records, and what its TLS certificate must name (default "PDP"). */
+  pdpName?: string;
   /** Its Integrity keys, when the policy server has some for it (RFC 2748 §2.2.16). */
   integrity?: CopsIntegrityConfig;
   /** Classifiers it can hold (RFC 3084 capability). */
@@ -23,7 +25,7 @@ export interface EdgeRouterStartOptions extends RoleSocketOptions {
 export async function startEdgeRouter(options: EdgeRouterStartOptions): Promise<RoleHandle<EdgeRouter>> {
   const name = options.name ?? "router";
   const pdp = hostPortOf(options.pdp, "pdp");
-  const pdpName = `${name}-pdp`;
+  const pdpName = options.pdpName ?? "PDP";
   const router = new EdgeRouter({
     name,
     pdp: pdpName,

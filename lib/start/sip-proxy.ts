@@ -15,8 +15,12 @@ export interface SipProxyStartOptions extends RoleSocketOptions {
   listen?: string | HostPort;
   /** Where its policy server serves COPS. */
   pdp: string | HostPort;
+  /** The policy server's node name: in records, and what its TLS certificate must name (default "PDP"). */
+  pdpName?: string;
   /** Where every new INVITE goes (the softswitch, the callee): SIP over UDP. */
   nextHop: string | HostPort;
+  /** The next hop's node name in records and events (default "next-hop"). */
+  nextHopName?: string;
   /** Callers known by their SIP/UDP address, by the name records give them; requests from any other loopback source are "caller". */
   callers?: Record<string, string | HostPort>;
   /** Its Integrity keys, when the policy server has some for it (RFC 2748 §2.2.16). */
@@ -36,8 +40,8 @@ export async function startSipProxy(options: SipProxyStartOptions): Promise<Role
   const listen = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
   const pdp = hostPortOf(options.pdp, "pdp");
   const next = hostPortOf(options.nextHop, "nextHop");
-  const pdpName = `${name}-pdp`;
-  const nextName = `${name}-next-hop`;
+  const pdpName = options.pdpName ?? "PDP";
+  const nextName = options.nextHopName ?? "next-hop";
   const proxy = new SipProxy({
     name,
     host: options.host ?? "proxy.invalid",

@@ -13,6 +13,8 @@ export interface UserAgentStartOptions extends RoleSocketOptions {
   listen?: string | HostPort;
   /** Its outbound proxy: every request goes there, and only its datagrams are taken. */
   proxy: string | HostPort;
+  /** The proxy's node name in records and events (default "proxy"). */
+  proxyName?: string;
   /** The sent-by of its Via and the host of its Contact (default: its listen address, "127.0.0.1:port", RFC 3261 §18.2.2). */
   host?: string;
   /** The address in its SDP (default: the listen host). */
@@ -30,7 +32,7 @@ export async function startUserAgent(options: UserAgentStartOptions): Promise<Ro
   // Responses come to the Via's sent-by (RFC 3261 §18.2.2): its port is known before the agent is built.
   const listen = options.host === undefined && asked.port === 0 ? { host: asked.host, port: await freeUdpPort(asked.host) } : asked;
   const proxy = hostPortOf(options.proxy, "proxy");
-  const proxyName = `${name}-proxy`;
+  const proxyName = options.proxyName ?? "proxy";
   const host = options.host ?? `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
   const now = Date.now(); // the socket driver runs on the wall clock: planned calls start from now on it
   const agent = new UserAgent({
