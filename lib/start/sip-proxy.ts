@@ -21,7 +21,7 @@ export interface SipProxyStartOptions extends RoleSocketOptions {
   nextHop: string | HostPort;
   /** The next hop's node name in records and events (default "next-hop"). */
   nextHopName?: string;
-  /** Callers known by their SIP/UDP address, by the name records give them; requests from any other loopback source are "caller". */
+  /** Callers known by their SIP/UDP address, by the name records give them; requests from other loopback sources are taken too. */
   callers?: Record<string, string | HostPort>;
   /** Its Integrity keys, when the policy server has some for it (RFC 2748 §2.2.16). */
   integrity?: CopsIntegrityConfig;
