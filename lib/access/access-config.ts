@@ -7,6 +7,7 @@ import type { AuthMethod } from "../../protocols/pppoe/index.js";
 import { parseHostPort } from "../flow/operations.js";
 import type { ConcentratorMode } from "./concentrator.js";
 
+/** A configuration that was refused: the setting's name and what was wrong. */
 export class AccessConfigError extends Error {
   override readonly name = "AccessConfigError";
   constructor(
@@ -31,6 +32,7 @@ export interface PoolConfig {
   last: string;
 }
 
+/** The configuration of `callgate pppoe-server`. */
 export interface PppoeServerConfig {
   framePort: FramePortConfig;
   acName: string;
@@ -46,6 +48,7 @@ export interface PppoeServerConfig {
   logLevel?: string;
 }
 
+/** The configuration of `callgate pppoe-concentrator`. */
 export interface ConcentratorConfig {
   mode: ConcentratorMode;
   framePort: FramePortConfig;
@@ -149,6 +152,7 @@ function load(path: string): Obj {
   return obj(doc, "config");
 }
 
+/** Checks a parsed YAML document as a PPPoE server configuration. */
 export function parsePppoeServerConfig(doc: unknown): PppoeServerConfig {
   const o = obj(doc, "config");
   const serviceNames = o.serviceNames ?? [];
@@ -168,6 +172,7 @@ export function parsePppoeServerConfig(doc: unknown): PppoeServerConfig {
   };
 }
 
+/** Checks a parsed YAML document as a concentrator configuration. */
 export function parseConcentratorConfig(doc: unknown): ConcentratorConfig {
   const o = obj(doc, "config");
   const mode = o.mode;
@@ -216,10 +221,12 @@ export function parseConcentratorConfig(doc: unknown): ConcentratorConfig {
   return config;
 }
 
+/** Reads and checks a PPPoE server configuration file. */
 export function readPppoeServerConfig(path: string): PppoeServerConfig {
   return parsePppoeServerConfig(load(path));
 }
 
+/** Reads and checks a concentrator configuration file. */
 export function readConcentratorConfig(path: string): ConcentratorConfig {
   return parseConcentratorConfig(load(path));
 }

@@ -1,6 +1,7 @@
 // IPv4 addresses handed to PPP peers from one range, each to one holder at a time.
 import { bufferToIpv4, ipv4ToBuffer } from "../../protocols/pppoe/index.js";
 
+/** IPv4 addresses handed to PPP peers from one range, each to one holder at a time. */
 export class AddressPool {
   private readonly first: number;
   private readonly size: number;

@@ -16,6 +16,7 @@ import { NamedTimers } from "./named-timers.js";
 import { AccessNas, type AccountedSession, type TerminateCause } from "./nas.js";
 import { SessionJournal, type JournalSession } from "./session-journal.js";
 
+/** A running concentrator: its MAC, role, operations, line listener, frame port and `close()`. */
 export interface RunningConcentrator {
   readonly mac: string;
   readonly role: AccessConcentrator;
@@ -32,6 +33,7 @@ export interface RunningConcentrator {
 
 const CAUSE: Record<"line" | "server" | "concentrator", TerminateCause> = { line: "User-Request", server: "Admin-Reset", concentrator: "NAS-Request" };
 
+/** Starts `callgate pppoe-concentrator` as a library call: the concentrator between a line listener and a frame port. */
 export async function startConcentrator(config: ConcentratorConfig, options: { logger?: Logger; onEvent?: (e: ConcentratorEvent) => void } = {}): Promise<RunningConcentrator> {
   const ops = await startOperations({
     name: "pppoe-concentrator",

@@ -11,6 +11,7 @@ import type { AuthMethod, MacAddress, PppLinkAction, PppLinkEvent, PppoeAction, 
 import type { AddressPool } from "./address-pool.js";
 import { ipv4Destination, ipv4Source } from "./ipv4-header.js";
 
+/** How lines map onto PPPoE: a session per line, or one shared session. */
 export type ConcentratorMode = "session-per-line" | "shared-session";
 
 export interface SharedSessionOptions {
@@ -27,6 +28,7 @@ export interface SharedSessionOptions {
   retryMs?: number;
 }
 
+/** Mode, MAC, service and AC names, limits, Discovery and shared-session settings, timers of an AccessConcentrator. */
 export interface ConcentratorOptions {
   mode: ConcentratorMode;
   /** Our Ethernet address on the server side. */
@@ -47,6 +49,7 @@ export interface ConcentratorOptions {
   randomBytes: (n: number) => Buffer;
 }
 
+/** What the concentrator takes: a line's bytes or state, an Ethernet frame, a timer. */
 export type ConcentratorInput =
   | { type: "start" }
   | { type: "line-open"; line: number }
@@ -66,6 +69,7 @@ export interface LineCounters {
   packetsOut: number;
 }
 
+/** What the concentrator reports: sessions up and down, lines refused, counts. */
 export type ConcentratorEvent =
   | { type: "session-up"; line: number; sessionId: number; serverMac: MacAddress }
   | ({ type: "session-down"; line: number; sessionId: number; serverMac: MacAddress; by: "line" | "server" | "concentrator"; user: string } & LineCounters)
@@ -78,6 +82,7 @@ export type ConcentratorEvent =
   | { type: "refused"; line: number; reason: "max-lines" | "max-sessions" | "no-session" | "no-address" }
   | { type: "dropped"; cause: string; detail: string };
 
+/** What the concentrator asks of its driver: write to a line, send a frame, set or cancel a timer, emit. */
 export type ConcentratorAction =
   | { type: "send"; bytes: Buffer }
   /** One PPP frame (Protocol first) for the line; the driver adds Address/Control and HDLC framing. */
@@ -120,6 +125,7 @@ function withoutAddressControl(frame: Buffer): Buffer {
   return frame.length >= 2 && frame.readUInt16BE(0) === ADDRESS_CONTROL ? frame.subarray(2) : frame;
 }
 
+/** The access concentrator between end users' PPP lines (RFC 1662 framing) and one PPPoE server (RFC 2516); sans-I/O. */
 export class AccessConcentrator {
   private readonly relay = new Map<number, RelayLine>();
   private readonly byHostUniq = new Map<string, RelayLine>();

@@ -7,6 +7,7 @@ import type { AuthMethod, MacAddress, PppLinkAction, PppLinkEvent, PppoeServerEv
 import type { AddressPool } from "./address-pool.js";
 import { ipv4Reflect } from "./ipv4-header.js";
 
+/** MAC, AC and service names, session limit, authentication and users, addresses, echo and restart timers of a PppoeServerRole. */
 export interface PppoeServerRoleOptions {
   mac: MacAddress;
   acName: string;
@@ -29,11 +30,13 @@ export interface PppoeServerRoleOptions {
   randomBytes: (n: number) => Buffer;
 }
 
+/** What the PPPoE server role takes: an Ethernet frame or a timer. */
 export type PppoeServerRoleInput =
   | { type: "frame"; bytes: Buffer }
   | { type: "timer"; name: string }
   | { type: "terminate"; sessionId: number; reason: string };
 
+/** What the role reports: sessions up, authenticated, addressed, ended. */
 export type PppoeServerRoleEvent =
   | { type: "session-started"; sessionId: number; hostMac: MacAddress }
   | { type: "authenticated"; sessionId: number; user: string }
@@ -43,6 +46,7 @@ export type PppoeServerRoleEvent =
   | { type: "session-ended"; sessionId: number; hostMac: MacAddress; by: "host" | "server"; reason: string }
   | { type: "dropped"; cause: string; detail: string };
 
+/** What the role asks of its driver: send a frame, set or cancel a timer, emit. */
 export type PppoeServerRoleAction =
   | { type: "send"; bytes: Buffer }
   | { type: "set-timer"; name: string; delayMs: number }
@@ -59,6 +63,7 @@ interface ServedSession {
 
 const LINK_TIMERS = ["lcp", "ipcp", "auth", "echo"];
 
+/** The ISP side of PPPoE: Discovery, then per session a PPP server link (LCP, PAP or CHAP, IPCP); sans-I/O. */
 export class PppoeServerRole {
   private readonly discovery: PppoeDiscoveryServer;
   private readonly sessions = new Map<number, ServedSession>();

@@ -10,6 +10,7 @@ import { NamedTimers } from "./named-timers.js";
 import { PppoeServerRole } from "./pppoe-server-role.js";
 import type { PppoeServerRoleAction, PppoeServerRoleEvent } from "./pppoe-server-role.js";
 
+/** A running PPPoE server: its MAC, role, operations, frame port and `close()`. */
 export interface RunningPppoeServer {
   readonly mac: string;
   readonly role: PppoeServerRole;
@@ -19,6 +20,7 @@ export interface RunningPppoeServer {
   close(): Promise<void>;
 }
 
+/** Starts `callgate pppoe-server` as a library call: the PPPoE server role on a frame port. */
 export async function startPppoeServer(config: PppoeServerConfig, options: { logger?: Logger; onEvent?: (e: PppoeServerRoleEvent) => void } = {}): Promise<RunningPppoeServer> {
   const ops = await startOperations({
     name: "pppoe-server",

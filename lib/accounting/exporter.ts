@@ -16,6 +16,7 @@ import {
 import type { AccountingRecord } from "./records.js";
 import { AccountingSpool, type SpooledRecord } from "./spool.js";
 
+/** Spool file, servers, secret, window, retransmission timers and failover of an AccountingExporter. */
 export interface AccountingExporterOptions {
   /** The spool file (created if absent; what an earlier process left in it is sent first). */
   spoolPath: string;
@@ -67,6 +68,7 @@ function bind(address: string, port: number): Promise<Socket> {
   });
 }
 
+/** Exports accounting records over RADIUS (RFC 2866) from a disk spool, with retransmission and failover. */
 export class AccountingExporter {
   private readonly machine: RadiusClientMachine;
   private readonly pending = new Map<string, Pending>();

@@ -3,7 +3,9 @@
 // with the usage its policy server measured (conversation seconds, the router's octets and packets).
 import type { CallEvent } from "../flow/call-events.js";
 
+/** The side of the call an accounting record is about. */
 export type AccountingSide = "originating" | "terminating";
+/** Acct-Status-Type of a record (RFC 2866 §5.1). */
 export type AccountingStatus = "Start" | "Interim-Update" | "Stop";
 
 /** One record as spooled: dictionary attribute names and values, Acct-Delay-Time added when it is sent. */
@@ -22,6 +24,7 @@ export interface AccountingCallInfo {
   callee: string;
 }
 
+/** NAS identity, interim interval and how records describe a call, of an AccountingRecorder. */
 export interface AccountingRecorderOptions {
   /** NAS-Identifier (RFC 2865 §5.32) of the records. */
   nasIdentifier: string;
@@ -80,6 +83,7 @@ export function terminateCause(side: AccountingSide, established: boolean, end: 
 
 const uriUser = (uri: string): string => uri.replace(/^<|>$/g, "").replace(/^(sips?|tel):/i, "").replace(/[;?].*$/, "");
 
+/** Turns the roles' call events into accounting records: Start, Interim-Update, Stop (RFC 2866); sans-I/O. */
 export class AccountingRecorder {
   private readonly calls = new Map<string, CallState>();
 

@@ -1,9 +1,11 @@
 // Calendar periods (day, ISO week from Monday, month, year) aligned to local midnight in an IANA time zone.
 // Local wall time is read with Intl, so a DST change makes a day 23 or 25 hours long and moves no boundary.
 
+/** A calendar period of a quota. */
 export type QuotaPeriod = "day" | "week" | "month" | "year";
 export const QUOTA_PERIODS: readonly QuotaPeriod[] = ["day", "week", "month", "year"];
 
+/** The period a time falls in: its key, start and end, in the rule's time zone. */
 export interface PeriodWindow {
   period: QuotaPeriod;
   /** Local date of the first day, YYYY-MM-DD: the counters' key for this window. */

@@ -18,6 +18,7 @@ import { periodWindow } from "./periods.js";
 import { callSubjects, subjectKey, type QuotaConfig } from "./rules.js";
 import type { QuotaCheck, QuotaCounterKey, QuotaStore } from "./store.js";
 
+/** Rules, counter store, clock, the sides it counts and the inner adapter of the quota policy adapter. */
 export interface QuotaPolicyOptions {
   config: QuotaConfig;
   store: QuotaStore;

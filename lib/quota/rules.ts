@@ -3,6 +3,7 @@
 import type { AaaQuery } from "../adapters/policy-adapter.js";
 import { checkTimeZone, QUOTA_PERIODS, type QuotaPeriod } from "./periods.js";
 
+/** What a call is counted under: subscriber, realm, source or destination prefix. */
 export type SubjectKind = "subscriber" | "realm" | "source" | "destination";
 export const SUBJECT_KINDS: readonly SubjectKind[] = ["subscriber", "realm", "source", "destination"];
 
@@ -18,6 +19,7 @@ export interface QuotaCounters {
 }
 export const COUNTER_NAMES: readonly (keyof QuotaCounters)[] = ["attempts", "established", "seconds", "octets"];
 
+/** One quota rule: its subject, which calls it matches, its period and limits, and the SIP status and reason of a refusal. */
 export interface QuotaRule {
   name: string;
   /** The subject is the combination of these (in this order); a call lacking one of them is not under the rule. */
@@ -33,12 +35,14 @@ export interface QuotaRule {
   reason?: string;
 }
 
+/** A quota rules file: its time zone and rules. */
 export interface QuotaConfig {
   /** IANA zone the periods are calendar-aligned in (DST included). */
   timeZone: string;
   rules: QuotaRule[];
 }
 
+/** A quota rules file that was refused: where and why. */
 export class QuotaConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -62,6 +66,7 @@ function uriParts(uri: string): { user: string | undefined; host: string | undef
   return { user: m[1] || undefined, host: m[2] ? m[2].toLowerCase() : undefined };
 }
 
+/** The subjects a call is counted under, from its caller, callee and media. */
 export function callSubjects(q: Pick<AaaQuery, "caller" | "callee" | "flows">): CallSubjects {
   const caller = uriParts(q.caller);
   const callee = uriParts(q.callee);

@@ -26,6 +26,7 @@ const toRow = (r: Row): QuotaRow => ({
   attempts: r.attempts, established: r.established, seconds: r.seconds, octets: r.octets, updatedAt: r.updated_at,
 });
 
+/** Quota counters on SQLite: each change one transaction, on disk before its promise resolves. */
 export class SqliteQuotaStore implements QuotaStore {
   private readonly db: Database.Database;
   private readonly admitTx: ((eventKey: string, checks: QuotaCheck[], at: number) => AdmitResult) | undefined;

@@ -24,10 +24,12 @@ export interface QuotaCheck {
   limits: Partial<QuotaCounters>;
 }
 
+/** A call admitted with the counters after it, or refused with the counter that reached its limit. */
 export type AdmitResult =
   | { admitted: true; counters: QuotaCounters[]; alreadyCounted: boolean }
   | { admitted: false; check: number; counter: keyof QuotaCounters; used: number; limit: number };
 
+/** Where quota counters live; every change is keyed by the call and applied once. */
 export interface QuotaStore {
   /**
    * Atomically: if no check's counters have reached a limit, count one attempt on each row under `eventKey`
