@@ -240,7 +240,7 @@ export class AccessConcentrator {
     if (line.pending.length >= (this.options.maxPendingFrames ?? 8)) return [this.drop("line-pending-full", `line ${id} sends before its session is up`)];
     line.pending.push(Buffer.from(payload));
     if (line.state === "discovering") return [];
-    // The line's first frame: a PPPoE session for it (claim-1 of the seed: session on the initial packet).
+    // The line's first frame starts its PPPoE session (RFC 2516 §5: Discovery as a Host).
     if (this.sessionsHeld >= this.options.maxSessions) {
       this.forgetRelay(line);
       return [this.emit({ type: "refused", line: id, reason: "max-sessions" }), { type: "line-close", line: id }];
@@ -439,7 +439,7 @@ export class AccessConcentrator {
       case "ipcp-up":
         return [this.emit({ type: "shared-up", sessionId: shared.sessionId, serverMac: shared.serverMac, address: event.localAddress })];
       case "ip": {
-        // Demultiplex by destination address (claim-10 of the seed).
+        // The line whose address is the datagram's destination (RFC 791 §3.1) gets it.
         const destination = ipv4Destination(event.packet);
         const line = destination ? this.byAddress.get(destination) : undefined;
         if (!line) return [this.drop("no-line-for-address", `datagram to ${destination ?? "non-IPv4"}`)];

@@ -149,7 +149,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("a PPPoE session per line (claims 1-7)", () => {
+describe("a PPPoE session per line", () => {
   it(`${LINES} lines get ${LINES} sessions; each line's datagram comes back to it alone, byte for byte; hang-ups and the server's PADTs empty both tables; FreeRADIUS has a Start and a Stop with octets per line`, async () => {
     const ac = await startConcentrator("session-per-line", "per-line");
     const lines = await dialLines(ac, LINES);
@@ -229,7 +229,7 @@ describe("a concentrator killed with SIGKILL", () => {
   });
 });
 
-describe("one shared session (claims 8-13)", () => {
+describe("one shared session", () => {
   it(`${LINES} lines authenticated through FreeRADIUS share one session; each gets an address and its own datagram back by destination`, async () => {
     const before = server!.output().length;
     const ac = await startConcentrator("shared-session", "shared");
