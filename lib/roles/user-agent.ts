@@ -116,28 +116,81 @@ class UaCall {
   /** The 2xx to an INVITE retransmitted until its ACK (RFC 3261 §13.3.1.4), and its current interval. */
   pending2xx: SipResponse | undefined = undefined;
   retransmitMs = 0;
-  /** Offer/answer of the dialog (made when first needed); the initial offer's session id and port. */
-  media: OfferAnswerSession | undefined = undefined;
+  /** The initial offer's (or answer's) session id and port (RFC 3264 §8: re-offers keep them). */
   mediaSessionId = 0;
   mediaPort = 0;
-  /** Our re-INVITE or UPDATE is outstanding (one at a time, §14.1), and the CSeq of our last INVITE (its ACK). */
-  outgoing = false;
-  inviteCseq = 1;
-  /** RFC 4028 interval in force; we refresh when `refresher` is "local". */
-  sessionIntervalS = 0;
-  refresher: "local" | "remote" = "remote";
   /** The peer's Allow included UPDATE (a refresh then needs no SDP, RFC 4028 §7.4). */
   peerAllowsUpdate = false;
+  /** What only a dialog that does more than a plain call needs: made on first use, so plain calls stay small. */
+  private ext: DialogExtras | undefined = undefined;
+  private extras(): DialogExtras {
+    return (this.ext ??= new DialogExtras());
+  }
+  /** Offer/answer of the dialog (made when first needed). */
+  get media(): OfferAnswerSession | undefined {
+    return this.ext?.media;
+  }
+  set media(v: OfferAnswerSession | undefined) {
+    this.extras().media = v;
+  }
+  /** Our re-INVITE or UPDATE is outstanding (one at a time, §14.1). */
+  get outgoing(): boolean {
+    return this.ext?.outgoing ?? false;
+  }
+  set outgoing(v: boolean) {
+    this.extras().outgoing = v;
+  }
+  /** The CSeq of our last INVITE (its ACK's). */
+  get inviteCseq(): number {
+    return this.ext?.inviteCseq ?? 1;
+  }
+  set inviteCseq(v: number) {
+    this.extras().inviteCseq = v;
+  }
+  /** RFC 4028 interval in force (0: none); we refresh when `refresher` is "local". */
+  get sessionIntervalS(): number {
+    return this.ext?.sessionIntervalS ?? 0;
+  }
+  set sessionIntervalS(v: number) {
+    this.extras().sessionIntervalS = v;
+  }
+  get refresher(): "local" | "remote" {
+    return this.ext?.refresher ?? "remote";
+  }
+  set refresher(v: "local" | "remote") {
+    this.extras().refresher = v;
+  }
   /** Planned re-INVITEs not yet sent. */
-  reinvites: PlannedReinvite[] | undefined = undefined;
+  get reinvites(): PlannedReinvite[] | undefined {
+    return this.ext?.reinvites;
+  }
+  set reinvites(v: PlannedReinvite[] | undefined) {
+    this.extras().reinvites = v;
+  }
   /** The re-INVITE to retry after a 491 (its hold wish). */
-  retryHold: boolean | undefined = undefined;
+  get retryHold(): boolean | undefined {
+    return this.ext?.retryHold;
+  }
+  set retryHold(v: boolean | undefined) {
+    this.extras().retryHold = v;
+  }
   constructor(
     readonly callId: string,
     readonly side: "caller" | "callee",
     public state: DialogState,
     public setup: UaSetup | undefined,
   ) {}
+}
+
+/** Re-INVITE, UPDATE and session-timer state of a dialog (see UaCall.ext). */
+class DialogExtras {
+  media: OfferAnswerSession | undefined = undefined;
+  outgoing = false;
+  inviteCseq = 1;
+  sessionIntervalS = 0;
+  refresher: "local" | "remote" = "remote";
+  reinvites: PlannedReinvite[] | undefined = undefined;
+  retryHold: boolean | undefined = undefined;
 }
 
 const NO_ROUTES: readonly string[] = [];
@@ -1052,7 +1105,8 @@ function cancelTimer(call: UaCall, timer: number, out: NodeAction<CallEvent>[]):
 }
 
 function timerKey(call: UaCall, timer: number): string {
-  const keys = (call.timerKeys ??= new Array<string | undefined>(TIMER_WHAT.length));
+  // Room for the timers every call uses (up to T_2XX_GIVEUP); the array grows for the rest.
+  const keys = (call.timerKeys ??= new Array<string | undefined>(T_2XX_GIVEUP + 1));
   return (keys[timer] ??= `ua:${TIMER_WHAT[timer]}:${call.callId}`);
 }
 
