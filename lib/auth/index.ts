@@ -10,6 +10,8 @@ export type { ChallengeOutcome, SipChallengerOptions } from "./sip-challenge.js"
 export { LocalDigestVerifier, RadiusDigestVerifier, rfc5090AccessRequest } from "./digest-verifier.js";
 export type { DigestRefusal, DigestRequest, DigestVerdict, DigestVerifier } from "./digest-verifier.js";
 export { DigestPolicyAdapter } from "./digest-policy-adapter.js";
+export { startCallerAuthentication } from "./caller-auth.js";
+export type { CallerAuthOptions, CallerAuthentication } from "./caller-auth.js";
 export type { DigestPolicyOptions } from "./digest-policy-adapter.js";
 export { RealmConfigError, parseRadiusProxyConfig, splitUserRealm } from "./realm-table.js";
 export type { ClientProvider, MasterProvider, RadiusProxyConfig, RadiusServerRef } from "./realm-table.js";

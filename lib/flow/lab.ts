@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CdrStore } from "../adapters/cdr-store.js";
+import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
+import type { CallerAuthentication } from "../auth/caller-auth.js";
 import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import type { MessageRecord } from "../drivers/message-record.js";
 import { SipIds } from "../roles/sip-ids.js";
@@ -47,6 +49,8 @@ export interface LabOptions {
   mediaAddress?: string;
   /** The UAS sends its 180 reliably (RFC 3262) to callers that support 100rel (always to those that require it). */
   reliableProvisionals?: boolean;
+  /** Callers must authenticate: SIP1 challenges with 407, POL1 checks the credentials (lib/auth, docs/auth.md). */
+  auth?: CallerAuthentication;
 }
 
 export interface LabEndpoint {
@@ -125,7 +129,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const topology = resolveTopology({ ...options.topology, sipTransport: tls?.sip ? "tls" : "udp" });
   // A seed repeats a run's ids; a long-running lab without one draws fresh tags and branches every start.
   const seed = options.seed ?? randomInt(1, 2 ** 31 - 1);
-  const topo = buildTopology(topology, [], [], { seed });
+  const auth = options.auth;
+  const topo = buildTopology(topology, [], [], {
+    seed,
+    ...(auth ? { adapters: { policy: { originating: auth.wrap(new DefaultPolicyAdapter()) }, callerChallenge: auth.challenger } } : {}),
+  });
   const answerDelayMs = options.answerDelayMs ?? 500;
   const uas = new UserAgent({
     name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: options.mediaAddress ?? "127.0.0.1", transport: tls?.sip ? "TLS" : "UDP",

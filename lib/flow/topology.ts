@@ -7,6 +7,7 @@ import { NoClearinghouse, type ClearinghouseAdapter } from "../adapters/clearing
 import { OspClearinghouseAdapter } from "../adapters/osp-clearinghouse-adapter.js";
 import { DefaultPolicyAdapter, type PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { FlowNode } from "../drivers/node.js";
+import type { CallerChallenge } from "../roles/sip-proxy.js";
 import { ClearinghouseNode } from "../roles/ch-node.js";
 import { Clearinghouse } from "../roles/clearinghouse.js";
 import { EdgeRouter } from "../roles/edge-router.js";
@@ -42,6 +43,8 @@ export interface TopologyAdapters {
   policy?: PerSide<PolicyAdapter>;
   clearinghouse?: PerSide<ClearinghouseAdapter>;
   cdrStore?: CdrStore;
+  /** SIP1 challenges callers with it (RFC 3261 §22.3; lib/auth's SipChallenger). */
+  callerChallenge?: CallerChallenge;
 }
 
 export const ROLE_HOSTS: Readonly<Record<string, string>> = {
@@ -96,7 +99,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     const uri = topology.nextHops?.[role];
     return uri === undefined ? {} : { outboundProxy: uri };
   };
-  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP1") });
+  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP1") , ...(user.callerChallenge ? { challenge: user.callerChallenge } : {}) });
   const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP2") });
 
   let ch: ClearinghouseNode | undefined;

@@ -79,11 +79,25 @@ export interface SipProxyOptions {
   random?: () => number;
   /** Via branches; a flow passes one seeded from its run's seed so runs repeat byte for byte. */
   ids?: SipIds;
+  /** Challenge callers before asking the PDP (see CallerChallenge). */
+  challenge?: CallerChallenge;
 }
 
 type Phase = "authorising" | "proceeding" | "answered" | "confirmed" | "ending" | "done";
 
 /** What only call setup needs (RFC 3261 §16 INVITE transaction, FIG. 5 REQ AAA/LDP); dropped once the 2xx is relayed. */
+/**
+ * Callers must prove who they are (RFC 3261 §22.3): `pass` lets an INVITE on, with the credentials REQ AAA carries
+ * to the policy server (ClientSI TLV 8); otherwise the INVITE is answered with `status` (407 and its
+ * Proxy-Authenticate headers, or a refusal). lib/auth's SipChallenger is one.
+ */
+export interface CallerChallenge {
+  check(
+    now: number,
+    request: SipRequest,
+  ): { kind: "pass"; proxyAuthorization?: string } | { kind: "challenge" | "refuse"; status: number; reason: string; headers?: { name: string; value: string }[] };
+}
+
 interface ProxySetup {
   invite: SipRequest;
   inviteServerTx: ServerTx;
@@ -94,6 +108,8 @@ interface ProxySetup {
   caller: string;
   callee: string;
   token: Buffer | undefined;
+  /** The caller's credentials for this proxy's realm, sent once in REQ AAA. */
+  proxyAuthorization: string | undefined;
   /** Media flows as last sent to the PDP, and whether the answer was in them. */
   flows: SipAaaMediaFlow[] | undefined;
   flowsHaveAnswer: boolean;
@@ -320,13 +336,19 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (failure !== undefined) {
       return this.sip.respond(serverTx, buildResponse(req, failure.status, failure.reason, { toTag: this.ids.nextTag(), extraHeaders: failure.headers ?? [] }), now);
     }
+    let proxyAuthorization: string | undefined;
+    if (this.opts.challenge !== undefined) {
+      const verdict = this.opts.challenge.check(now, req);
+      if (verdict.kind !== "pass") return this.sip.respond(serverTx, buildResponse(req, verdict.status, verdict.reason, { toTag: this.ids.nextTag(), extraHeaders: verdict.headers ?? [] }), now);
+      proxyAuthorization = verdict.proxyAuthorization;
+    }
     const handle = this.cops.machine.allocateHandle();
     const tokenText = req.getHeader(TOKEN_HEADER);
     const setup: ProxySetup = {
       invite: req, inviteServerTx: serverTx, forwarded: undefined,
       offer: req.body.length > 0 ? req.body.toString("utf8") : undefined, answerSdp: undefined, held: undefined,
       caller: uriText(req.from.uri), callee: req.uri,
-      token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, flows: undefined, flowsHaveAnswer: false,
+      token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, proxyAuthorization, flows: undefined, flowsHaveAnswer: false,
     };
     const call = new ProxyCall(ownString(req.callId), handle, from, this.outbound?.peer ?? this.opts.nextHop(req), setup);
     this.calls.set(call.callId, call);
@@ -361,6 +383,10 @@ export class SipProxy implements FlowNode<CallEvent> {
       if (setup.token && purpose === "AAA") {
         info.ospToken = setup.token;
         setup.token = undefined; // presented once to the PDP; the PEP machine keeps the REQ for resynchronisation
+      }
+      if (setup.proxyAuthorization !== undefined && purpose === "AAA") {
+        info.proxyAuthorization = setup.proxyAuthorization;
+        setup.proxyAuthorization = undefined;
       }
       data = encodeSipAaaClientSi(info);
       if (purpose !== "AAA") call.ldpClientSi = ownBytes(data); // kept until REQ noLDP

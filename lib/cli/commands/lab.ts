@@ -10,6 +10,8 @@ import { colorWanted, renderLadderText } from "../../replay/ladder-text.js";
 import { LIMIT_PARSE_OPTIONS, LIMIT_USAGE, limitsFromValues } from "../limit-options.js";
 import { TLS_USAGE, readTlsFlags } from "../tls-options.js";
 import { labTls } from "../../flow/deploy-tls.js";
+import { startCallerAuthentication, type CallerAuthentication } from "../../auth/caller-auth.js";
+import type { DigestAlgorithm } from "../../auth/credential-store.js";
 
 /** Messages --ladder keeps when --keep does not say. */
 const LADDER_KEEP = 10_000;
@@ -29,6 +31,12 @@ const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder]
   --seed N              repeat the roles' tags and branches of an earlier run (default: fresh ones every start)
   --media-address ADDR  address in the UAS's SDP (default 127.0.0.1)
   --100rel              the UAS sends its 180 reliably (RFC 3262) when the caller supports 100rel
+  --credentials FILE    callers must authenticate (Digest, 407 from SIP1); POL1 checks them against FILE
+                        (username:realm:ALGORITHM:HA1 lines, docs/auth.md)
+  --auth-radius udp:HOST[:PORT] --auth-radius-secret SECRET
+                        the same, checked by a RADIUS server (RFC 5090; port 1812 by default)
+  --auth-realm REALM    the realm SIP1 challenges with (default sip1.example.com)
+  --auth-algorithms L   Digest algorithms offered, in order (default SHA-256,MD5)
 ${LIMIT_USAGE}
 ${TLS_USAGE}
   With --tls-cert every link between the roles runs over TLS (SIP from SIP1 on, COPS, OSP over HTTPS); the caller
@@ -89,6 +97,11 @@ export async function run(args: string[]): Promise<number> {
         seed: { type: "string" },
         "media-address": { type: "string" },
         "100rel": { type: "boolean", default: false },
+        credentials: { type: "string" },
+        "auth-radius": { type: "string" },
+        "auth-radius-secret": { type: "string" },
+        "auth-realm": { type: "string" },
+        "auth-algorithms": { type: "string" },
         ...LIMIT_PARSE_OPTIONS,
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -134,6 +147,30 @@ export async function run(args: string[]): Promise<number> {
     }
   }
 
+  let auth: CallerAuthentication | undefined;
+  if (values.credentials !== undefined || values["auth-radius"] !== undefined) {
+    let radius;
+    if (values["auth-radius"] !== undefined) {
+      const m = /^udp:([^:[\]]+|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?$/.exec(values["auth-radius"]);
+      if (!m) return fail(`--auth-radius wants udp:HOST[:PORT], got '${values["auth-radius"]}'`);
+      if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return fail(`--auth-radius: port ${m[2]} is outside 1-65535`);
+      if (values["auth-radius-secret"] === undefined) return fail("--auth-radius needs --auth-radius-secret");
+      radius = { address: m[1]!.replace(/^\[|\]$/g, ""), port: m[2] === undefined ? 1812 : Number(m[2]), secret: values["auth-radius-secret"] };
+    }
+    try {
+      auth = await startCallerAuthentication({
+        realm: values["auth-realm"] ?? "sip1.example.com",
+        ...(values.credentials !== undefined ? { credentials: values.credentials } : {}),
+        ...(radius ? { radius } : {}),
+        ...(values["auth-algorithms"] !== undefined ? { algorithms: values["auth-algorithms"].split(",") as DigestAlgorithm[] } : {}),
+      });
+    } catch (err) {
+      return fail(err instanceof Error ? err.message : String(err));
+    }
+  } else if (values["auth-realm"] !== undefined || values["auth-algorithms"] !== undefined || values["auth-radius-secret"] !== undefined) {
+    return fail("--auth-realm, --auth-algorithms and --auth-radius-secret need --credentials or --auth-radius");
+  }
+
   let ops;
   try {
     ops = await startOperations({
@@ -145,6 +182,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`callgate lab: --metrics ${values.metrics ?? ""}: cannot listen (${e.code ?? e.message})\n`);
+    await auth?.close();
     return 1;
   }
   let out: WriteStream | undefined;
@@ -159,6 +197,7 @@ export async function run(args: string[]): Promise<number> {
       ...(seed !== undefined ? { seed } : {}),
       ...(mediaAddress !== undefined ? { mediaAddress } : {}),
       ...(values["100rel"] ? { reliableProvisionals: true } : {}),
+      ...(auth ? { auth } : {}),
       keepRecords,
       ...(values["cdr-db"] !== undefined ? { cdrDb: values["cdr-db"] } : {}),
       ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),
@@ -174,6 +213,7 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`callgate lab: cannot start: ${e.code ?? e.message}\n`);
     await closeStream(out);
     await ops.close();
+    await auth?.close();
     return 1;
   }
   const topo = lab.topology;
@@ -206,6 +246,7 @@ export async function run(args: string[]): Promise<number> {
     process.on("SIGTERM", stop);
   });
   await lab.close();
+  await auth?.close();
   await closeStream(out);
   await ops.close();
 
