@@ -39,6 +39,7 @@ export class AddressPool {
     return undefined;
   }
 
+  /** Gives an address back to the pool. */
   release(address: string): void {
     this.inUse.delete(ipv4ToBuffer(address).readUInt32BE(0));
   }

@@ -169,6 +169,7 @@ export class AccessConcentrator {
     return { sessionId: s.sessionId, serverMac: s.serverMac, address: s.link?.localAddress };
   }
 
+  /** Takes one input, returns the actions it causes. */
   handle(input: ConcentratorInput, nowMs: number): ConcentratorAction[] {
     switch (input.type) {
       case "start":

@@ -95,6 +95,7 @@ export class PppoeServerRole {
     return out;
   }
 
+  /** Takes one input, returns the actions it causes. */
   handle(input: PppoeServerRoleInput, nowMs: number): PppoeServerRoleAction[] {
     switch (input.type) {
       case "frame":

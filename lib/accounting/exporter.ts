@@ -127,6 +127,7 @@ export class AccountingExporter {
     this.pump();
   }
 
+  /** Opens the spool (recovering what an earlier process left unanswered) and the socket. */
   static async open(opts: AccountingExporterOptions): Promise<AccountingExporter> {
     if (opts.servers.length === 0) throw new Error("accounting export needs at least one server");
     const state = AccountingSpool.recover(opts.spoolPath);
@@ -285,6 +286,7 @@ export class AccountingExporter {
     }, Math.max(0, next - performance.now()) + 1);
   }
 
+  /** Stops sending and closes the socket; unsent records stay in the spool. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

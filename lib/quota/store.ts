@@ -43,6 +43,7 @@ export interface QuotaStore {
   rowsOf(eventKey: string): Promise<QuotaCounterKey[]>;
   /** Rows, optionally of one rule, subject or period, ordered by rule, subject, period, window. */
   list(filter?: Partial<QuotaCounterKey>): Promise<QuotaRow[]>;
+  /** Closes the store; changes already resolved are durable. */
   close(): Promise<void>;
 }
 
