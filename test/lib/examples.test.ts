@@ -73,7 +73,8 @@ describe("examples/ with peers on the network", () => {
   });
 
   it("policy-server.ts: a PEP written with protocols/cops gets yes for alice and 403 for mallory; a stray connection is dropped; SIGTERM stops it", async () => {
-    const child = spawn(process.execPath, [TSX, join("examples", "policy-server.ts")], { stdio: ["ignore", "pipe", "pipe"] });
+    // One process (tsx as a loader): the signals reach the server itself.
+    const child = spawn(process.execPath, ["--import", "tsx", join("examples", "policy-server.ts")], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));

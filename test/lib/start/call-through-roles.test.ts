@@ -1,8 +1,9 @@
 // One call through roles each started on its own sockets with the start functions: a caller (startUserAgent)
 // → a SIP proxy (startSipProxy) asking a policy server (startPolicyServer, OSP to a clearinghouse started with
-// startClearinghouse, an edge router from startEdgeRouter) → a callee (startUserAgent). The clearinghouse goes
-// away in the middle of the conversation: the usage report is retried until it is back on the same CDR file,
-// and stored there once.
+// startClearinghouse in its own process, an edge router from startEdgeRouter) → a callee (startUserAgent). The
+// clearinghouse process is SIGKILLed in the middle of the conversation: the usage report is retried until it is
+// started again on the same CDR file, and stored there once.
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,13 +11,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SqliteCdrStore } from "../../../lib/adapters/cdr-store-sqlite.js";
 import { OspClearinghouseAdapter } from "../../../lib/adapters/osp-clearinghouse-adapter.js";
 import type { CallEvent } from "../../../lib/flow/call-events.js";
-import { startClearinghouse, startEdgeRouter, startPolicyServer, startSipProxy, startUserAgent, type RoleHandle } from "../../../lib/start/index.js";
+import { startEdgeRouter, startPolicyServer, startSipProxy, startUserAgent, type RoleHandle } from "../../../lib/start/index.js";
 import { freePort } from "../../interop/sip-sipp-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-start-"));
 const cdrFile = join(dir, "cdr.sqlite");
 const started: RoleHandle[] = [];
-const stores: SqliteCdrStore[] = [];
 
 async function until(what: string, done: () => boolean, ms = 15_000): Promise<void> {
   for (const end = Date.now() + ms; !done(); ) {
@@ -25,27 +25,32 @@ async function until(what: string, done: () => boolean, ms = 15_000): Promise<vo
   }
 }
 
-async function clearinghouseOn(port: number): Promise<RoleHandle> {
-  const store = new SqliteCdrStore(cdrFile);
-  stores.push(store);
-  const ch = await startClearinghouse({ name: "CH", listen: { host: "127.0.0.1", port }, clients: ["POL1"], cdrStore: store });
-  started.push(ch);
-  return ch;
+const children: ChildProcess[] = [];
+
+/** The clearinghouse in a process of its own (startClearinghouse, SQLite CDRs in `cdrFile`), once it listens. */
+async function clearinghouseOn(port: number): Promise<ChildProcess> {
+  // One process (tsx as a loader, not its CLI, which runs the script in a child of its own): a kill reaches it.
+  const child = spawn(process.execPath, ["--import", "tsx", join("test", "lib", "start", "clearinghouse-process.ts"), String(port), cdrFile, "POL1"], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  await until("the clearinghouse process ready", () => out.includes("ready"), 30_000);
+  return child;
 }
 
 afterAll(async () => {
   for (const h of started.reverse()) await h.close();
-  for (const s of stores) await s.close().catch(() => undefined);
+  for (const c of children) c.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe("a call through roles started one by one on loopback", () => {
-  it("is authorised by the clearinghouse, policed, connected and billed once although the clearinghouse was down when it ended", async () => {
+  it("is authorised by the clearinghouse, policed, connected and billed once although the clearinghouse process was SIGKILLed before it ended", async () => {
     const chPort = await freePort();
     const proxyPort = await freePort();
     const calleePort = await freePort();
     const callerPort = await freePort();
-    let ch = await clearinghouseOn(chPort);
+    const ch = await clearinghouseOn(chPort);
     const events: CallEvent[] = [];
     const pdp = await startPolicyServer({
       name: "POL1",
@@ -77,19 +82,22 @@ describe("a call through roles started one by one on loopback", () => {
     await until("the call established at the caller", () => callerEvents.some((e) => e.type === "established"));
     expect(events).toContainEqual(expect.objectContaining({ type: "decision", purpose: "AAA", allow: true, callId }));
     expect(router.node.classifiers.size).toBeGreaterThan(0);
-    expect(ch.node.answered).toBe(1); // the AuthorisationRequest
 
-    // The clearinghouse goes away in the conversation; the caller hangs up while it is gone.
-    await ch.close();
-    await stores[0]?.close();
+    // The clearinghouse process dies in the conversation; the caller hangs up while it is gone.
+    ch.kill("SIGKILL");
+    await new Promise((resolve) => ch.once("exit", resolve));
     await until("the caller's BYE answered", () => callerEvents.some((e) => e.type === "terminated"));
-    await until("the usage report retried", () => events.filter((e) => e.type === "usage" && e.reported === "pending").length >= 2);
+    await until("the usage report retried", () => events.filter((e) => e.type === "usage" && e.reported === "pending").length >= 2).catch((err: unknown) => { throw new Error(`${String(err)} ${JSON.stringify(events.slice(-6))} backlog ${pdp.node.usageBacklog}`); });
     expect(pdp.node.usageBacklog).toBe(1);
 
-    ch = await clearinghouseOn(chPort);
+    const restarted = await clearinghouseOn(chPort);
     await until("the usage confirmed", () => events.some((e) => e.type === "usage" && e.reported === "clearinghouse"));
     expect(pdp.node.usageBacklog).toBe(0);
-    const cdrs = await (stores[1] as SqliteCdrStore).query();
+    restarted.kill("SIGTERM");
+    await new Promise((resolve) => restarted.once("exit", resolve));
+    const store = new SqliteCdrStore(cdrFile, { readOnly: true });
+    const cdrs = await store.query();
+    await store.close();
     expect(cdrs).toHaveLength(1);
     expect(cdrs[0]).toMatchObject({ role: "source" });
     expect(router.node.classifiers.size).toBe(0);
