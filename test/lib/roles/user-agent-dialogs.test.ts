@@ -366,3 +366,35 @@ describe("user agent as the caller: re-INVITEs of its own", () => {
     expect(update!.getHeader("Session-Expires")).toBe("90;refresher=uac");
   });
 });
+
+describe("user agent: any offer a phone may send (fast-check)", () => {
+  it("is answered with SDP that passes RFC 3264 §6 (one m= line per offered one, formats from the offer, or port 0), or refused 488", async () => {
+    const fc = (await import("fast-check")).default;
+    const { offerArb } = await import("../../protocols/sdp/arbitraries.js");
+    const { checkAnswer, serializeSdp } = await import("../../../protocols/sdp/index.js");
+    let refused = 0;
+    let answered = 0;
+    fc.assert(
+      fc.property(offerArb, (offer) => {
+        const h = new Harness();
+        const [first] = h.send({ method: "INVITE", cseq: 1, branch: "fc1", body: serializeSdp(offer) });
+        const r = response(first);
+        if (r.status === 488) {
+          expect(h.ua.activeCalls).toBe(0);
+          refused++;
+          return;
+        }
+        answered++;
+        expect(r.status).toBe(180);
+        const ok = response(h.fire("answer")[0]);
+        const answer = parseSdp(ok.body);
+        expect(checkAnswer(offer, answer)).toEqual({ kind: "ok" });
+        expect(answer.media.some((m) => m.port !== 0)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    // both ways were taken
+    expect(refused).toBeGreaterThan(10);
+    expect(answered).toBeGreaterThan(10);
+  });
+});
