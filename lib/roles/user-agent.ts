@@ -535,6 +535,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       return out;
     }
     media.rollback();
+    if (res.status === 422 && this.takeMinSe(call, res)) return this.sendReinvite(call, hold, now, "Session-Expires raised to Min-SE");
     if (res.status === 491) {
       // RFC 3261 §14.1: the Call-ID's owner waits 2.1-4 s, the other side 0-2 s, in units of 10 ms.
       const units = Math.floor(this.random() * 200);
@@ -566,6 +567,7 @@ export class UserAgent implements FlowNode<CallEvent> {
           call.outgoing = false;
           const out: NodeAction<CallEvent>[] = [];
           if (res.status < 300) this.armSessionTimer(call, sessionExpiresOf(res), "uac", out);
+          else if (res.status === 422 && this.takeMinSe(call, res)) return this.sendRefresh(call, t);
           else if (res.status === 481 || res.status === 408) return this.hangUp(call, t);
           return out;
         },
@@ -573,6 +575,14 @@ export class UserAgent implements FlowNode<CallEvent> {
       }, branch),
       this.step(call, "UPDATE sent (session refresh)"),
     ];
+  }
+
+  /** RFC 4028 §7.3: a 422 names the smallest interval the peer takes (Min-SE); retry with it once it is larger. */
+  private takeMinSe(call: UaCall, res: SipResponse): boolean {
+    const minSe = Number(/^\s*(\d{1,9})/.exec(res.getHeader("Min-SE") ?? "")?.[1] ?? NaN);
+    if (!(minSe > call.sessionIntervalS) || minSe > MAX_SESSION_INTERVAL_S) return false;
+    call.sessionIntervalS = minSe;
+    return true;
   }
 
   /**

@@ -316,7 +316,7 @@ describe("user agent as the caller: re-INVITEs of its own", () => {
     return `${lines.join("\r\n")}\r\n\r\n${body}`;
   }
 
-  it("holds and resumes as planned: sendonly then sendrecv offers, each 2xx ACKed with its own CSeq; a 2xx refresher=uac makes it refresh by UPDATE", () => {
+  it("holds and resumes as planned: sendonly then sendrecv offers, each 2xx ACKed with its own CSeq; a 2xx refresher=uac makes it refresh by UPDATE, raised to Min-SE after a 422", () => {
     const sent: Array<SipRequest | SipResponse> = [];
     const timers = new Map<string, number>();
     let now = 0;
@@ -364,6 +364,11 @@ describe("user agent as the caller: re-INVITEs of its own", () => {
     const [update] = fire("refresh") as SipRequest[];
     expect(update?.method).toBe("UPDATE");
     expect(update!.getHeader("Session-Expires")).toBe("90;refresher=uac");
+    // RFC 4028 §7.3: 422 with Min-SE 120 → the refresh again with 120
+    const [again] = deliver(answerTo(update!, 422, ["Min-SE: 120"]).replace("422 Request Pending", "422 Session Interval Too Small")) as SipRequest[];
+    expect(again?.method).toBe("UPDATE");
+    expect(again!.getHeader("Session-Expires")).toBe("120;refresher=uac");
+    expect(again!.cseq.seq).toBeGreaterThan(update!.cseq.seq);
   });
 });
 
