@@ -105,3 +105,10 @@ export { MemoryQuotaStore, type QuotaStore, type QuotaCheck, type QuotaCounterKe
 export { SqliteQuotaStore } from "./quota/store-sqlite.js";
 export { AccountingRecorder, accountingSessionId, terminateCause, type AccountingRecord, type AccountingRecorderOptions, type AccountingSide, type AccountingStatus } from "./accounting/records.js";
 export { AccountingExporter, parseAccountingServer, type AccountingExporterOptions } from "./accounting/exporter.js";
+
+// Concurrent-session limits across policy servers (docs/session-counters.md).
+export { SessionLimitPolicy, addressOf, entitiesOf, registerSessionCounterMetrics, type MembershipRules, type SessionLimitPolicyOptions } from "./dsc/session-limit-policy.js";
+export { DscSessionCounter } from "./dsc/dsc-counter.js";
+export { InProcessDscCluster } from "./dsc/in-process.js";
+export { RedisSessionCounter, type RedisSessionCounterOptions } from "./dsc/redis-counter.js";
+export type { CounterDecision, SessionCounter } from "./dsc/session-counter.js";

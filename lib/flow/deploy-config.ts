@@ -129,6 +129,23 @@ export const DEPLOY_SCHEMA = {
       properties: Object.fromEntries(["maxConnections", "maxConnectionsPerSource", "idleTimeoutMs", "headerTimeoutMs", "bodyTimeoutMs"].map((k) => [k, { type: "integer", minimum: 0, maximum: 1_000_000_000 }])),
     },
     tls: deployTlsSchema(DEPLOY_ROLES),
+    /** Callers authenticate (docs/auth.md): SIP1 challenges with `realm`, POL1 checks against a file or RADIUS. */
+    auth: {
+      type: "object",
+      additionalProperties: false,
+      required: ["realm"],
+      properties: {
+        realm: { type: "string", minLength: 1 },
+        credentials: { type: "string" },
+        radius: {
+          type: "object",
+          additionalProperties: false,
+          required: ["address", "port", "secret"],
+          properties: { address: { type: "string" }, port, secret: { type: "string", minLength: 1 } },
+        },
+        algorithms: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["SHA-256", "MD5"] } },
+      },
+    },
     tokens: {
       type: "object",
       additionalProperties: false,
@@ -199,6 +216,16 @@ export interface DeployConfig {
   limits?: Partial<ConnectionLimits>;
   /** TLS from the `tls` section: which links, the pinned CA, mutual TLS, every role's certificate and key (PEM). */
   tls?: SocketTlsOptions;
+  /** Caller authentication from the `auth` section (credentials path absolute). */
+  auth?: DeployAuth;
+}
+
+/** The `auth` section: the realm SIP1 challenges with; where POL1 checks the credentials (a file or a RADIUS server). */
+export interface DeployAuth {
+  realm: string;
+  credentials?: string;
+  radius?: { address: string; port: number; secret: string };
+  algorithms?: ("SHA-256" | "MD5")[];
 }
 
 /** PEM files (paths relative to the deployment file): the CA POL2 trusts, the clearinghouse's key and certificate. */
@@ -319,6 +346,8 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     if (sec.maxPendingRequests !== undefined && sec.maxPendingRequests < (sec.maxRequestStates ?? 1))
       problem(["copsSecurity", pdp, "maxPendingRequests"], "is below maxRequestStates: a REQ per open state could not wait for its DEC");
   }
+  if (raw.auth !== undefined && (raw.auth.credentials === undefined) === (raw.auth.radius === undefined))
+    problem(["auth"], "needs either credentials (a file) or radius (a server), not both");
   const tls = raw.tls ? readDeployTls(raw.tls, file, DEPLOY_ROLES.filter((r) => raw.roles[r]), topology, problem) : undefined;
   if (problems.length > 0) throw new DeployConfigError(file, problems.sort((a, b) => a.line - b.line || a.column - b.column));
   const calls: DeployCalls = {
@@ -340,6 +369,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.limits !== undefined) config.limits = raw.limits;
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
+  if (raw.auth !== undefined) config.auth = raw.auth.credentials !== undefined ? { ...raw.auth, credentials: resolve(dirname(file), raw.auth.credentials) } : raw.auth;
   return config;
 }
 

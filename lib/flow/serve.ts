@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
 import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
+import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
+import { startCallerAuthentication } from "../auth/caller-auth.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
@@ -113,8 +115,12 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const topology = config.tls?.sip ? { ...config.topology, sipTransport: "tls" as const } : config.topology;
   // The originating policy server with the deploy file's `quota`: calls counted and limited, counters on disk.
   const quota = config.quota && role === "POL1" ? openServedQuota(config.quota) : undefined;
+  // The deploy file's `auth`: SIP1 challenges callers, POL1 checks their credentials before its policy decides.
+  const auth = config.auth && (role === "SIP1" || role === "POL1") ? await startCallerAuthentication(config.auth) : undefined;
+  const originating = auth && role === "POL1" ? auth.wrap(quota?.adapter ?? new DefaultPolicyAdapter()) : quota?.adapter;
   const run = prepareRun({
-    ...(quota ? { policy: { originating: quota.adapter } } : {}),
+    ...(originating ? { policy: { originating } } : {}),
+    ...(auth && role === "SIP1" ? { callerChallenge: auth.challenger } : {}),
     driver: "net",
     topology,
     calls: specs,
@@ -166,6 +172,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
       release: async () => {
         await accounting?.close();
         await quota?.close();
+        await auth?.close();
         await releaseStore();
       },
     },
