@@ -6,6 +6,7 @@ import type { SdpAttribute, SdpBandwidth, SdpConnection, SdpMedia, SdpOrigin, Se
 
 /** Largest description accepted (bytes) and most lines: far above any offer a phone sends. */
 export const SDP_MAX_LENGTH = 65_536;
+/** Most lines the parser accepts in one description. */
 export const SDP_MAX_LINES = 2_048;
 
 const TOKEN = /^[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+$/;

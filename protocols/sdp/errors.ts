@@ -1,5 +1,6 @@
 // Typed errors of the SDP codec (RFC 4566): the only exceptions its parser and writer throw.
 
+/** Why a session description was refused (each names the RFC 4566 rule it breaks). */
 export type SdpParseErrorCode =
   | "bad-encoding" // not UTF-8, or a NUL in the text (RFC 4566 §5: text is ISO 10646 in UTF-8, no NUL/CR/LF)
   | "bad-line" // a line that is not <type>=<value> with a single lowercase letter (RFC 4566 §5)
@@ -15,6 +16,7 @@ export type SdpParseErrorCode =
   | "bad-media" // m= not <media> <port>[/<n>] <proto> <fmt>... with at least one format (RFC 4566 §5.14)
   | "too-large"; // more text or lines than the parser accepts
 
+/** A session description that is not valid SDP: the rule, the 1-based line and the byte offset of the fault. */
 export class SdpParseError extends Error {
   declare readonly name: "SdpParseError";
   readonly code: SdpParseErrorCode;

@@ -3,6 +3,7 @@
 import type { SdpAttribute, SdpDirection, SdpMedia, SessionDescription } from "./model.js";
 import { staticPayload, type RtpEncoding } from "./static-payloads.js";
 
+/** One format of an m= line with its encoding and a=fmtp parameters. */
 export interface SdpFormat {
   /** The m= line's format token (an RTP payload type for RTP profiles). */
   format: string;

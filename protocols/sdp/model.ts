@@ -53,6 +53,7 @@ export interface SdpMedia {
   attributes: SdpAttribute[];
 }
 
+/** A session description (RFC 4566 §5): session-level lines, then its media sections in order. */
 export interface SessionDescription {
   origin: SdpOrigin;
   sessionName: string;
@@ -70,4 +71,5 @@ export interface SessionDescription {
   media: SdpMedia[];
 }
 
+/** A stream's direction attribute (RFC 3264 §5.1, §6.1). */
 export type SdpDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";

@@ -5,6 +5,7 @@
 import type { SdpDirection, SdpMedia, SessionDescription } from "./model.js";
 import { answerDirection, isRtpMedia, mediaDirection, mediaFormats, type SdpFormat } from "./media.js";
 
+/** An encoding this side offers and accepts. */
 export interface LocalCodec {
   /** Encoding name (RFC 3551), compared case-insensitively. */
   name: string;
@@ -16,6 +17,7 @@ export interface LocalCodec {
   fmtp?: string;
 }
 
+/** What this side of a dialog puts in its offers and answers. */
 export interface OfferAnswerOptions {
   /** Address of o= and c= (RFC 4566 §5.2, §5.7). */
   address: string;
@@ -32,6 +34,7 @@ export interface OfferAnswerOptions {
   bandwidthKbps?: number;
 }
 
+/** PCMU, PCMA, G729 and telephone-event (RFC 4733), the codecs used when none are given. */
 export const DEFAULT_CODECS: readonly LocalCodec[] = [
   { name: "PCMU", clockRate: 8000, payload: 0 },
   { name: "PCMA", clockRate: 8000, payload: 8 },
@@ -42,13 +45,16 @@ export const DEFAULT_CODECS: readonly LocalCodec[] = [
 // Formats that carry no voice of their own: a stream that keeps only these has no acceptable media.
 const AUXILIARY = new Set(["TELEPHONE-EVENT", "CN"]);
 
+/** Whether an offer is outstanding, and whose (RFC 3264 §4). */
 export type OfferAnswerState = "stable" | "local-offer" | "remote-offer";
 
+/** The answer to a peer's offer, or the SIP status that refuses it. */
 export type OfferOutcome =
   | { kind: "answer"; answer: SessionDescription; accepted: number }
   /** 488 no acceptable media (RFC 3261 §13.3.1.3), 491 glare (§14.2), 500 an offer already pending (RFC 3311 §5.2). */
   | { kind: "refused"; status: 488 | 491 | 500; reason: string };
 
+/** Whether an answer keeps the rules of RFC 3264 §6, and if not, why. */
 export type AnswerCheck = { kind: "ok" } | { kind: "invalid"; reason: string };
 
 /** "NAME/rate/channels" keys of the local codecs (upper-case name), made once per codec list. */

@@ -1,5 +1,6 @@
 // RTP payload types with static meaning (RFC 3551 §6, Tables 4 and 5): an offer may list them without a=rtpmap.
 
+/** An RTP encoding: what a=rtpmap says, or RFC 3551's table for a static payload type. */
 export interface RtpEncoding {
   /** Encoding name as RFC 3551 registers it (compare case-insensitively). */
   name: string;

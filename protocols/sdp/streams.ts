@@ -5,6 +5,7 @@ import { parseSdp } from "./codec.js";
 import { isRtpMedia, mediaAddress, mediaBandwidthKbps, mediaDirection, mediaFormats } from "./media.js";
 import type { SdpDirection } from "./model.js";
 
+/** One media stream as policy sees it: where it is received, which encodings, its direction and bandwidth. */
 export interface StreamView {
   readonly type: string;
   readonly address: string;
