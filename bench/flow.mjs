@@ -351,7 +351,7 @@ const LAYERS = [
   [/\/protocols\/cops\//, "COPS codec+connections"],
   [/\/protocols\/osp\/token|node:internal\/crypto/, "OSP tokens (sign/verify)"],
   [/\/protocols\/osp\/|fast-xml-parser/, "OSP codec"],
-  [/sdp-transform|\/lib\/flow\/media-flows/, "SDP"],
+  [/sdp-transform|\/lib\/flow\/media-flows|\/protocols\/sdp\//, "SDP"],
   [/\/lib\/roles\/(sip-proxy|user-agent|sip-transaction-layer|sip-ids)/, "roles: SIP side"],
   [/\/lib\/roles\/(policy-server|edge-router|cops-links)/, "roles: COPS side"],
   [/\/lib\/roles\/(clearinghouse|ch-node)|\/lib\/adapters\//, "roles: clearinghouse+adapters"],
