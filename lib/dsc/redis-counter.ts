@@ -72,6 +72,11 @@ export class RedisSessionCounter implements SessionCounter {
     });
   }
 
+  /** The SHA1 of the check-and-count script once loaded ("" before the first authorisation). */
+  scriptSha(): string {
+    return this.authoriseSha;
+  }
+
   /** Releases waiting for Redis to be reachable again. */
   get releasesPending(): number {
     return this.unreleased.size;
