@@ -17,7 +17,16 @@ export interface DigestPolicyOptions {
   bindCaller?: boolean;
   /** Every refusal, with its cause (for logs and metrics). */
   onRefusal?: (callId: string, cause: string) => void;
+  /**
+   * Password guessing: after this many wrong responses for one username within `lockoutMs`, that username is
+   * refused without asking the verifier until `lockoutMs` after the last one (default 5; 0 turns it off).
+   */
+  maxFailures?: number;
+  lockoutMs?: number;
 }
+
+/** Usernames whose failures are tracked at once (the oldest forgotten first). */
+const MAX_TRACKED = 10_000;
 
 const refuse = (reason: string): AaaVerdict => ({ allow: false, sipStatus: 403, reason });
 
@@ -29,6 +38,8 @@ function userOf(uri: string): string | undefined {
 
 export class DigestPolicyAdapter implements PolicyAdapter {
   readonly decodeAnswer?: (bytes: Buffer, from: string) => PolicyWireAnswer;
+  /** Wrong responses per username: how many, and when the last came. */
+  private readonly failures = new Map<string, { count: number; last: number }>();
 
   constructor(
     private readonly inner: PolicyAdapter,
@@ -50,17 +61,41 @@ export class DigestPolicyAdapter implements PolicyAdapter {
     }
     if (credentials.realm !== this.options.realm) return this.refused(q, `credentials for realm '${credentials.realm}'`);
     if (this.options.bindCaller && userOf(q.caller) !== credentials.username) return this.refused(q, `caller is not '${credentials.username}'`);
+    if (this.lockedOut(credentials.username, q.now)) return this.refused(q, "too many wrong passwords");
     const verdict = this.verifier.verify({ credentials, method: "INVITE" });
-    if (!isPendingDecision<DigestVerdict>(verdict)) return this.after(q, verdict);
+    if (!isPendingDecision<DigestVerdict>(verdict)) return this.after(q, verdict, credentials.username);
     return Promise.resolve(verdict).then((v) => {
-      const next = this.after(q, v);
+      const next = this.after(q, v, credentials.username);
       if (isWireDecision(next)) return refuse("the policy behind RADIUS authentication must not decide on the wire");
       return next;
     });
   }
 
-  private after(q: AaaQuery, v: DigestVerdict): Decision<AaaVerdict> {
-    return v.ok ? this.inner.decideAaa(q) : this.refused(q, v.cause);
+  private after(q: AaaQuery, v: DigestVerdict, username: string): Decision<AaaVerdict> {
+    if (v.ok) {
+      this.failures.delete(username);
+      return this.inner.decideAaa(q);
+    }
+    if (v.cause === "wrong-password") this.failed(username, q.now);
+    return this.refused(q, v.cause);
+  }
+
+  private lockedOut(username: string, now: number): boolean {
+    const max = this.options.maxFailures ?? 5;
+    const f = this.failures.get(username);
+    if (max <= 0 || !f) return false;
+    if (now - f.last > (this.options.lockoutMs ?? 60_000)) {
+      this.failures.delete(username);
+      return false;
+    }
+    return f.count >= max;
+  }
+
+  private failed(username: string, now: number): void {
+    const f = this.failures.get(username);
+    this.failures.delete(username);
+    if (this.failures.size >= MAX_TRACKED) this.failures.delete(this.failures.keys().next().value as string);
+    this.failures.set(username, { count: (f?.count ?? 0) + 1, last: now });
   }
 
   private refused(q: AaaQuery, cause: string): AaaVerdict {

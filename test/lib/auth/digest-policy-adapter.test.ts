@@ -35,6 +35,18 @@ describe("DigestPolicyAdapter", () => {
     expect(strict.decideAaa(query(header("wonderland")))).toMatchObject({ allow: false, reason: "denied by local policy" });
   });
 
+  it("password guessing: after five wrong responses the username is refused without asking, for a minute", () => {
+    let asked = 0;
+    const counting = { verify: (r: Parameters<LocalDigestVerifier["verify"]>[0]) => (asked++, new LocalDigestVerifier(store).verify(r)) };
+    const a = new DigestPolicyAdapter(new DefaultPolicyAdapter(), counting, { realm: REALM });
+    const at = (now: number, password: string) => a.decideAaa({ ...query(header(password)), now });
+    for (let i = 0; i < 5; i++) expect(at(i, "guess")).toMatchObject({ allow: false, reason: "authentication failed: wrong-password" });
+    expect(at(10, "wonderland")).toMatchObject({ allow: false, reason: "authentication failed: too many wrong passwords" });
+    expect(asked).toBe(5);
+    expect(at(60_005, "wonderland")).toEqual({ allow: true });
+    expect(asked).toBe(6);
+  });
+
   it("over RADIUS (RFC 5090): a later decision; Access-Reject and silence both refuse", async () => {
     const asked: unknown[] = [];
     let answer: RadiusCode | "silence" = RadiusCode.AccessAccept;
