@@ -90,12 +90,14 @@ export { RoleMetrics } from "./observability/metrics.js";
 export { DropLog, type DropLogOptions } from "./observability/drop-log.js";
 
 // PPPoE access: the concentrator and server roles (sans-I/O) and their services on real ports (docs/pppoe.md).
-export { AccessConcentrator, type ConcentratorOptions, type ConcentratorInput, type ConcentratorAction, type ConcentratorEvent, type ConcentratorMode } from "./access/concentrator.js";
+export { AccessConcentrator, type ConcentratorOptions, type ConcentratorInput, type ConcentratorAction, type ConcentratorEvent, type ConcentratorMode, type LineCounters, type SharedSessionOptions } from "./access/concentrator.js";
 export { PppoeServerRole, type PppoeServerRoleOptions, type PppoeServerRoleInput, type PppoeServerRoleAction, type PppoeServerRoleEvent } from "./access/pppoe-server-role.js";
 export { AddressPool } from "./access/address-pool.js";
 export { startConcentrator, type RunningConcentrator } from "./access/concentrator-service.js";
 export { startPppoeServer, type RunningPppoeServer } from "./access/pppoe-server-service.js";
-export { parseConcentratorConfig, parsePppoeServerConfig, readConcentratorConfig, readPppoeServerConfig, AccessConfigError, type ConcentratorConfig, type PppoeServerConfig } from "./access/access-config.js";
+export { parseConcentratorConfig, parsePppoeServerConfig, readConcentratorConfig, readPppoeServerConfig, AccessConfigError, type ConcentratorConfig, type PppoeServerConfig, type FramePortConfig, type PoolConfig } from "./access/access-config.js";
+export { FramePort, type FramePortOptions, type UdpEndpoint } from "./access/frame-port.js";
+export { type JournalSession, type JournalUsage } from "./access/session-journal.js";
 
 // Usage quotas (docs/quotas.md) and RADIUS accounting export (docs/accounting.md).
 export { QuotaPolicyAdapter, type QuotaPolicyOptions } from "./quota/quota-policy.js";

@@ -18,17 +18,23 @@ export class AccessConfigError extends Error {
   }
 }
 
+/** The `framePort` setting. */
 export interface FramePortConfig {
   /** Start socat on this interface (its MAC is ours), or use an external bridge at `bridge`. */
   interface?: string;
+  /** Where the port receives frames (default 127.0.0.1:0). */
   bind: { address: string; port: number };
+  /** Where the bridge receives the frames we send (default 127.0.0.1, any free port). */
   bridge: { address: string; port: number };
   /** Our MAC address (read from the interface when one is given). */
   mac?: string;
 }
 
+/** An address range, both ends included. */
 export interface PoolConfig {
+  /** First address handed out. */
   first: string;
+  /** Last address handed out. */
   last: string;
 }
 

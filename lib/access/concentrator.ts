@@ -14,9 +14,11 @@ import { ipv4Destination, ipv4Source } from "./ipv4-header.js";
 /** How lines map onto PPPoE: a session per line, or one shared session. */
 export type ConcentratorMode = "session-per-line" | "shared-session";
 
+/** What the shared-session mode needs: the one session's credentials and the lines' addresses. */
 export interface SharedSessionOptions {
-  /** Credentials of the shared session toward the server. */
+  /** User name of the shared session toward the server. */
   username: string;
+  /** Its password (PAP) or secret (CHAP). */
   password: string;
   /** Our address toward the lines (IPCP). */
   localAddress: string;
@@ -62,10 +64,15 @@ export type ConcentratorInput =
   | { type: "stale-session"; sessionId: number; serverMac: MacAddress }
   | { type: "stop" };
 
+/** Counts of a line's end-user session (in: from the line, out: to the line). */
 export interface LineCounters {
+  /** Octets from the line (PPP frames relayed, or IPv4 datagrams in the shared session). */
   octetsIn: number;
+  /** Octets to the line. */
   octetsOut: number;
+  /** Frames or datagrams from the line. */
   packetsIn: number;
+  /** Frames or datagrams to the line. */
   packetsOut: number;
 }
 

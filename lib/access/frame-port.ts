@@ -5,11 +5,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
 
+/** A UDP address and port. */
 export interface UdpEndpoint {
+  /** IPv4 address. */
   address: string;
+  /** Port (0: any, when binding). */
   port: number;
 }
 
+/** Where a frame port listens, where its bridge is, and what it calls on each frame. */
 export interface FramePortOptions {
   /** Where we receive frames (port 0: any). */
   bind: UdpEndpoint;
@@ -54,6 +58,7 @@ export function interfaceMac(name: string): string {
   return readFileSync(`/sys/class/net/${name}/address`, "utf8").trim().toLowerCase();
 }
 
+/** Whole Ethernet frames to and from a bridge process, one UDP datagram per frame. */
 export class FramePort {
   private bridgeProcess: ChildProcess | undefined;
   private closed = false;
@@ -65,6 +70,7 @@ export class FramePort {
     private readonly bridge: UdpEndpoint,
   ) {}
 
+  /** Binds the port and, given an interface, starts `socat` on it and waits until its UDP end is bound. */
   static async open(options: FramePortOptions): Promise<FramePort> {
     const socket = await bindUdp(options.bind, true);
     const bridge = { ...options.bridge };
@@ -102,11 +108,13 @@ export class FramePort {
     return port;
   }
 
+  /** Where this port receives frames. */
   get address(): UdpEndpoint {
     const a = this.socket.address();
     return { address: a.address, port: a.port };
   }
 
+  /** One frame to the bridge. */
   send(bytes: Buffer): void {
     this.counts.sent++;
     this.socket.send(bytes, this.bridge.port, this.bridge.address);
@@ -123,6 +131,7 @@ export class FramePort {
     }
   }
 
+  /** Stops the bridge this port started (after it wrote the last frames) and closes the socket. */
   async close(): Promise<void> {
     this.closed = true;
     const child = this.bridgeProcess;

@@ -3,24 +3,34 @@
 // finds the sessions a killed run left open: it ends them at the server (PADT) and sends their Accounting-Stop.
 import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync } from "node:fs";
 
+/** One open end-user session as the journal records it. */
 export interface JournalSession {
   /** Acct-Session-Id. */
   key: string;
+  /** The line (NAS-Port). */
   line: number;
   /** PPPoE session (0 for a line of the shared session) and the server's MAC. */
   sessionId: number;
   serverMac: string;
+  /** User-Name as known when the record was written ("" before authentication). */
   user: string;
+  /** The line's address (shared session). */
   address?: string;
+  /** Epoch ms of the Accounting-Start. */
   startedAt: number;
   /** The last counts written (interim records), when any. */
   usage?: JournalUsage;
 }
 
+/** Counts of an end-user session (in: from the line, out: to the line). */
 export interface JournalUsage {
+  /** Octets from the line. */
   octetsIn: number;
+  /** Octets to the line. */
   octetsOut: number;
+  /** Frames or datagrams from the line. */
   packetsIn: number;
+  /** Frames or datagrams to the line. */
   packetsOut: number;
 }
 
