@@ -466,6 +466,19 @@ export class SocketNetwork<E = unknown> {
     this.deliver("SIP", peer, acceptor, msg, undefined, undefined, { host: rinfo.address, port: rinfo.port });
   }
 
+  private recordFromCaller(peer: string, acceptor: string, msg: Buffer, transport: MessageRecord["transport"]): void {
+    let label = "unparsable";
+    let callId = "";
+    try {
+      const m = parseSipMessage(msg);
+      label = "status" in m ? `${m.status} ${m.reason}` : m.method;
+      callId = m.callId;
+    } catch {
+      // framed but unreadable: the acceptor's transaction layer judges it; the record keeps the bytes
+    }
+    this.record(peer, { type: "send", proto: "SIP", to: acceptor, bytes: msg, label, callId }, transport);
+  }
+
   /** Where a message to the external peer goes: a response by its top Via (RFC 3261 §18.2.2, RFC 3581 rport), a request to the last source. */
   private externalDestination(bytes: Buffer): { address: string; port: number } | undefined {
     if (bytes.subarray(0, 8).toString("latin1") !== "SIP/2.0 ") return this.externalSource;
@@ -599,7 +612,12 @@ export class SocketNetwork<E = unknown> {
     const list = this.frame(frames, chunk, from, to, link.proto, sock);
     if (!list) return;
     const source = link.proto === "SIP" ? { host: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 } : undefined;
-    for (const f of list) this.deliver(link.proto, from, to, f, link.hints[dir].shift(), undefined, source);
+    // The outside caller records nothing itself: what it sends is recorded here, as for its datagrams.
+    const outside = dir === 0 && link.proto === "SIP" && from === this.opts.externalSipPeer?.as && this.opts.externalSipPeer.acceptor === to;
+    for (const f of list) {
+      if (outside) this.recordFromCaller(from, to, f, this.linkTransport(link, true));
+      this.deliver(link.proto, from, to, f, link.hints[dir].shift(), undefined, source);
+    }
   }
 
   private frame(frames: (chunk: Buffer) => Buffer[], chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): Buffer[] | undefined {
@@ -677,7 +695,11 @@ export class SocketNetwork<E = unknown> {
     this.dropLink(this.links.get(`${proto}|${peer}|${acceptor}`));
     this.links.set(`${proto}|${peer}|${acceptor}`, link);
     const from = proto === "SIP" ? { host: source.address, port: source.port } : undefined;
-    for (const f of list) this.deliver(proto, peer, acceptor, f, undefined, undefined, from);
+    const outside = proto === "SIP" && peer === this.opts.externalSipPeer?.as && acceptor === this.opts.externalSipPeer.acceptor;
+    for (const f of list) {
+      if (outside) this.recordFromCaller(peer, acceptor, f, this.linkTransport(link, true));
+      this.deliver(proto, peer, acceptor, f, undefined, undefined, from);
+    }
     return link;
   }
 

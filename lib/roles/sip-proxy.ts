@@ -138,6 +138,8 @@ class ProxyCall {
   cancelledAt: number | undefined = undefined;
   /** Timer C fired: the branch was cancelled for silence, so the caller is answered 408 rather than 487. */
   silentDownstream: 408 | undefined = undefined;
+  /** Status and To tag of the last provisional response taken in: the same again is a retransmission's echo. */
+  lastProvisional: string | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -559,6 +561,12 @@ export class SipProxy implements FlowNode<CallEvent> {
   private inviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
     if (call.phase === "done") return [];
     if (res.status === 100) return [];
+    if (res.status < 200) {
+      // The same provisional again (the next hop answered a retransmitted INVITE, §17.2.1) is not relayed twice.
+      const seen = `${res.status} ${res.to.tag ?? ""}`;
+      if (seen === call.lastProvisional) return [];
+      call.lastProvisional = seen;
+    }
     if (res.status >= 300) {
       // A final refusal travels back; this side's request state ends (RFC 2748 §3.4 DRQ).
       const out = this.relayUpstream(call, res, now);
