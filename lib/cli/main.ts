@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // callgate command line: `callgate <command> [args]`. Each command lives in lib/cli/commands/<command>.ts
 // and exports `run(args: string[]): Promise<number>` (the exit code).
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { VERSION } from "../index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -26,6 +25,19 @@ const SUMMARIES: Record<string, string> = {
   "pppoe-server": "a PPPoE server (Discovery, PPP LCP, PAP/CHAP, IPCP)",
   "pppoe-concentrator": "an access concentrator: end users' lines in, PPPoE out",
 };
+
+/** The package's version from its package.json (lib/cli/ in sources, dist/lib/cli/ built), without loading the library. */
+function packageVersion(): string {
+  for (let dir = here, up = 0; up < 4; dir = dirname(dir), up++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "callgate" && pkg.version) return pkg.version;
+    } catch {
+      // not here: one level up
+    }
+  }
+  return "unknown";
+}
 
 function listCommands(): string[] {
   return readdirSync(join(here, "commands"))
@@ -50,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const commands = listCommands();
   if (command === "--version" || command === "-V" || (command !== undefined && commands.includes(command) && (args[0] === "--version" || args[0] === "-V"))) {
-    console.log(`callgate ${VERSION}`);
+    console.log(`callgate ${packageVersion()}`);
     return 0;
   }
   if (command === "--help" || command === "-h" || command === "help") {

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { VERSION } from "../../../lib/index.js";
 import { BUILT_CLI } from "../../support/cli-process.js";
 
 const commands = readdirSync(join("lib", "cli", "commands"))
@@ -40,7 +41,8 @@ describe("callgate", () => {
     expect(unknown.stderr).toContain("callgate: unknown command 'frobnicate'");
   });
 
-  it("--version and -V print the package's version", () => {
+  it("--version and -V print the package's version, the one the library exports too", () => {
+    expect(VERSION).toBe(version);
     for (const flag of ["--version", "-V"]) expect(callgate(flag)).toEqual({ status: 0, stdout: `callgate ${version}\n`, stderr: "" });
   });
 });
