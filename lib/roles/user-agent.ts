@@ -3,7 +3,7 @@
 // re-INVITE and UPDATE (RFC 3311) with offer/answer (RFC 3264, protocols/sdp), glare (491, §14.1 retry),
 // session timers (RFC 4028), reliable provisionals (RFC 3262), INFO, OPTIONS and MESSAGE (RFC 3428) answered.
 import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
-import { OfferAnswerSession, SdpParseError, answerOffer, makeOffer, parseSdp, serializeSdp, type LocalCodec, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
+import { OfferAnswerSession, SdpParseError, answerOffer, parseSdp, writeOffer, serializeSdp, type LocalCodec, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -1122,7 +1122,7 @@ function timerKey(call: UaCall, timer: number): string {
 
 /** An offer of our codecs as text (RFC 3264 §5; version 1: the dialog's first). */
 function serializeOffer(o: OfferAnswerOptions): string {
-  return serializeSdpText(makeOffer(o, "1"));
+  return writeOffer(o, "1");
 }
 
 function serializeSdpText(sd: SessionDescription): string {

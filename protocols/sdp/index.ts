@@ -7,7 +7,7 @@ export { staticPayload } from "./static-payloads.js";
 export type { RtpEncoding } from "./static-payloads.js";
 export { isRtpMedia, mediaFormats, mediaDirection, answerDirection, mediaAddress, mediaBandwidthKbps } from "./media.js";
 export type { SdpFormat } from "./media.js";
-export { OfferAnswerSession, answerOffer, makeOffer, checkAnswer, DEFAULT_CODECS } from "./offer-answer.js";
+export { OfferAnswerSession, answerOffer, makeOffer, writeOffer, checkAnswer, DEFAULT_CODECS } from "./offer-answer.js";
 export type { LocalCodec, OfferAnswerOptions, OfferAnswerState, OfferOutcome, AnswerCheck } from "./offer-answer.js";
 export { sdpStreams } from "./streams.js";
 export type { StreamView } from "./streams.js";

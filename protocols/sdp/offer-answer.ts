@@ -3,6 +3,7 @@
 // order, same media type; an accepted stream lists formats drawn from the offer; a refused one has port 0 and
 // the offered formats (never an m= line without formats).
 import type { SdpDirection, SdpMedia, SessionDescription } from "./model.js";
+import { serializeSdp } from "./codec.js";
 import { answerDirection, isRtpMedia, mediaDirection, mediaFormats, type SdpFormat } from "./media.js";
 
 /** An encoding this side offers and accepts. */
@@ -132,6 +133,29 @@ export function makeOffer(o: OfferAnswerOptions, version: string, direction: Sdp
   const m: SdpMedia = { media: "audio", port: o.port("audio", 0), proto: "RTP/AVP", formats: codecs.map((c) => String(c.payload)), connections: [], bandwidths: [], attributes };
   if (o.bandwidthKbps !== undefined) m.bandwidths.push({ type: "AS", value: o.bandwidthKbps });
   return describe(o, version, [m]);
+}
+
+/**
+ * The text of `makeOffer(o, version, direction)` written directly (the same bytes serializeSdp gives), for the
+ * offer a caller makes once per call. Throws SdpEncodeError where serializeSdp would.
+ */
+export function writeOffer(o: OfferAnswerOptions, version: string, direction: SdpDirection = "sendrecv"): string {
+  const codecs = o.codecs ?? DEFAULT_CODECS;
+  const address = o.address;
+  if (address.length === 0 || /[\s\0]/.test(address) || !/^\d+$/.test(o.sessionId) || !/^\d+$/.test(version)) return serializeSdp(makeOffer(o, version, direction));
+  const addrType = o.addrType ?? (address.includes(":") ? "IP6" : "IP4");
+  const port = o.port("audio", 0);
+  let formats = "";
+  let attributes = "";
+  for (const c of codecs) {
+    formats += ` ${c.payload}`;
+    attributes += `a=rtpmap:${c.payload} ${c.name}/${c.clockRate}${(c.channels ?? 1) !== 1 ? `/${c.channels}` : ""}\r\n`;
+    if (c.fmtp !== undefined) attributes += `a=fmtp:${c.payload} ${c.fmtp}\r\n`;
+  }
+  if (codecs.length === 0 || !Number.isInteger(port) || port < 0 || port > 65535) return serializeSdp(makeOffer(o, version, direction));
+  const bandwidth = o.bandwidthKbps === undefined ? "" : `b=AS:${o.bandwidthKbps}\r\n`;
+  return `v=0\r\no=${o.username ?? "-"} ${o.sessionId} ${version} IN ${addrType} ${address}\r\ns=${o.sessionName ?? "callgate"}\r\nc=IN ${addrType} ${address}\r\nt=0 0\r\n` +
+    `m=audio ${port} RTP/AVP${formats}\r\n${bandwidth}${attributes}a=${direction}\r\n`;
 }
 
 function describe(o: OfferAnswerOptions, version: string, media: SdpMedia[]): SessionDescription {

@@ -94,3 +94,25 @@ describe("offer/answer (RFC 3264 §6) as fast-check properties", () => {
     expect(Number(hold.origin.sessionVersion)).toBeGreaterThan(Number(r.answer.origin.sessionVersion));
   });
 });
+
+describe("writeOffer", () => {
+  it("writes the same bytes as serializeSdp(makeOffer(...)) for any codecs, address, port, bandwidth and direction", async () => {
+    const { makeOffer, writeOffer } = await import("../../../protocols/sdp/index.js");
+    const codec = fc.record(
+      { name: fc.constantFrom("PCMU", "PCMA", "G729", "opus", "telephone-event"), clockRate: fc.constantFrom(8000, 16000, 48000), channels: fc.constantFrom(1, 2), payload: fc.integer({ min: 0, max: 127 }), fmtp: fc.constantFrom("0-16", "useinbandfec=1") },
+      { requiredKeys: ["name", "clockRate", "payload"] },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(codec, { minLength: 1, maxLength: 5 }), fc.constantFrom("127.0.0.1", "192.0.2.20", "2001:db8::1"), fc.integer({ min: 0, max: 65535 }),
+        fc.option(fc.nat({ max: 100_000 }), { nil: undefined }), fc.constantFrom("sendrecv", "sendonly", "recvonly", "inactive") as fc.Arbitrary<"sendrecv" | "sendonly" | "recvonly" | "inactive">,
+        fc.bigInt({ min: 0n, max: 2n ** 63n }),
+        (codecs, address, port, bw, direction, id) => {
+          const o: OfferAnswerOptions = { address, sessionId: String(id), port: () => port, codecs, ...(bw !== undefined ? { bandwidthKbps: bw } : {}) };
+          expect(writeOffer(o, "1", direction)).toBe(serializeSdp(makeOffer(o, "1", direction)));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
