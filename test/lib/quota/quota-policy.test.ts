@@ -1,6 +1,7 @@
 // The quota adapter alone: the same call asked twice counts once, a policy server restarted mid-call (a new
 // adapter on the same SQLite file) still adds the call's usage to the rows its attempt was counted on, only
-// the configured side counts, and an inner adapter's refusal or time limit stands.
+// the configured side counts, and an inner adapter's refusal or time limit stands; beside the clearinghouse's
+// time limit in one DEC AAA, the shorter wins.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,9 @@ import { DefaultPolicyAdapter, type AaaQuery, type AaaVerdict } from "../../../l
 import { QuotaPolicyAdapter } from "../../../lib/quota/quota-policy.js";
 import { parseQuotaConfig } from "../../../lib/quota/rules.js";
 import { SqliteQuotaStore } from "../../../lib/quota/store-sqlite.js";
+import { MemoryQuotaStore } from "../../../lib/quota/store.js";
+import { runCalls } from "../../../lib/flow/run-calls.js";
+import { RunClock } from "../../../lib/flow/run-clock.js";
 
 const dir = mkdtempSync(join(tmpdir(), "quota-policy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,4 +62,18 @@ describe("QuotaPolicyAdapter", () => {
     expect(await a.decideAaa(query("o1"))).toEqual({ allow: true, timeLimitS: 10 });
     expect((await store.list()).map((r) => r.attempts)).toEqual([1, 1]);
   });
+});
+
+describe("quota time limit beside the clearinghouse's", () => {
+  it("with the OSP clearinghouse's 4 h limit in the same DEC AAA, the quota's shorter remaining allowance wins", async () => {
+    const store = new MemoryQuotaStore();
+    const config = parseQuotaConfig({ timeZone: "UTC", rules: [{ name: "talk-time", subject: "subscriber", period: "day", limits: { seconds: 5 } }] });
+    const runClock = new RunClock();
+    const policy = new QuotaPolicyAdapter({ config, store, clock: () => Date.parse("2026-06-10T08:00:00Z") + runClock.now() });
+    const result = await runCalls({ driver: "memory", calls: [{ caller: "sip:alice@example.com", callee: "sip:bob@example.net", startMs: 100, answerDelayMs: 100, durationMs: 600_000, hangUp: "caller" }], policy, clock: runClock, topology: { clearinghouse: "osp-http" } });
+    const [row] = await store.list();
+    expect(row!.seconds).toBeGreaterThanOrEqual(5);
+    expect(row!.seconds).toBeLessThanOrEqual(8);
+    expect(result.records.some((r) => r.msg === "BYE" && r.from === "SIP1" && r.to === "UAC")).toBe(true);
+  }, 60_000);
 });
