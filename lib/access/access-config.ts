@@ -65,7 +65,15 @@ export interface ConcentratorConfig {
   shared?: { username: string; password: string; localAddress: string; pool: PoolConfig; lineAuth: AuthMethod };
   /** Local line users (shared-session) when no RADIUS authentication server is set. */
   users: Record<string, string>;
-  radius?: { secret: string; auth?: { address: string; port: number }; acct?: { address: string; port: number }; nasIdentifier: string; nasIpAddress?: string };
+  radius?: {
+    secret: string;
+    auth?: { address: string; port: number };
+    acct?: { address: string; port: number };
+    /** The accounting spool file (default: the journal's path + ".acct"). */
+    acctSpool?: string;
+    nasIdentifier: string;
+    nasIpAddress?: string;
+  };
   journal?: string;
   /** Interim counts (journal and Accounting Interim-Update) this often; 0: none. */
   interimIntervalMs: number;
@@ -224,6 +232,13 @@ export function parseConcentratorConfig(doc: unknown): ConcentratorConfig {
     };
   }
   if (o.journal !== undefined) config.journal = str(o, "journal", "");
+  if (config.radius?.acct) {
+    // Accounting records are on disk before they are sent: the spool needs a file.
+    const r = o.radius as Record<string, unknown>;
+    if (r.acctSpool !== undefined) config.radius.acctSpool = str(r, "acctSpool", "radius.");
+    else if (config.journal) config.radius.acctSpool = `${config.journal}.acct`;
+    else throw new AccessConfigError("radius.acct", "needs radius.acctSpool or journal (the accounting spool's file)");
+  }
   return config;
 }
 

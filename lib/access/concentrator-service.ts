@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { chapMd5Response } from "../../protocols/pppoe/index.js";
 import { RadiusUdpClient } from "../../protocols/radius/index.js";
+import { AccountingExporter } from "../accounting/exporter.js";
 import { startOperations, type Operations } from "../flow/operations.js";
 import type { Logger } from "../observability/log.js";
 import type { ConcentratorConfig } from "./access-config.js";
@@ -14,6 +15,7 @@ import { FramePort, interfaceMac } from "./frame-port.js";
 import { LineListener } from "./line-listener.js";
 import { NamedTimers } from "./named-timers.js";
 import { AccessNas, type AccountedSession, type TerminateCause } from "./nas.js";
+import type { AccountingRecord } from "../accounting/records.js";
 import { SessionJournal, type JournalSession } from "./session-journal.js";
 
 /** A running concentrator: its MAC, role, operations, line listener, frame port and `close()`. */
@@ -25,6 +27,8 @@ export interface RunningConcentrator {
   readonly framePort: FramePort;
   /** Sessions a previous run left open that this run ended (PADT, Accounting-Stop). */
   readonly staleSessions: JournalSession[];
+  /** The accounting exporter (spooled Start, Interim-Update and Stop records), when accounting is configured. */
+  readonly accounting: AccountingExporter | undefined;
   /** Accounting and journal work still in flight. */
   settled(): Promise<void>;
   /** PADT for every session, every line closed, accounting finished. */
@@ -44,16 +48,33 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   });
   const metrics = new AccessMetrics(ops.metrics);
   const mac = config.framePort.mac ?? interfaceMac(config.framePort.interface!);
-  const radiusClient = config.radius ? await RadiusUdpClient.open({ secret: config.radius.secret, bindAddress: "0.0.0.0", initialTimeoutMs: 2000, maxRetransmissions: 4 }) : undefined;
-  const nas = config.radius && radiusClient
+  const radiusClient = config.radius?.auth ? await RadiusUdpClient.open({ secret: config.radius.secret, bindAddress: "0.0.0.0", initialTimeoutMs: 2000, maxRetransmissions: 4 }) : undefined;
+  const nas = config.radius
     ? new AccessNas({
-        client: radiusClient,
+        ...(radiusClient ? { client: radiusClient } : {}),
         nasIdentifier: config.radius.nasIdentifier,
         ...(config.radius.auth ? { auth: config.radius.auth } : {}),
-        ...(config.radius.acct ? { acct: config.radius.acct } : {}),
         ...(config.radius.nasIpAddress ? { nasIpAddress: config.radius.nasIpAddress } : {}),
       })
     : undefined;
+  // Accounting records are fsynced in the exporter's spool before they are sent; a restarted run resends what
+  // was not answered as the same bytes from the same port (RFC 5080 §2.2.1), so the server records each once.
+  const exporter =
+    config.radius?.acct && config.radius.acctSpool
+      ? await AccountingExporter.open({
+          spoolPath: config.radius.acctSpool,
+          servers: [config.radius.acct],
+          secret: config.radius.secret,
+          initialTimeoutMs: 2000,
+          maxRetransmissions: 4,
+          maxDurationMs: 30_000,
+          onDrop: (cause, from) => ops.drops.drop(`RADIUS:${cause}`, { from: `${from.address}:${from.port}` }),
+          onServer: (server, state) => ops.logger.warn({ server: `${server.address}:${server.port}`, state }, "accounting server"),
+        })
+      : undefined;
+  const submit = (record: AccountingRecord): void => {
+    exporter?.submit([record]);
+  };
   const opened = config.journal ? SessionJournal.open(config.journal) : undefined;
   const journal = opened?.journal;
   const role = new AccessConcentrator({
@@ -69,7 +90,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   });
   const runTag = randomBytes(4).toString("hex");
   /** End-user sessions being accounted, by line: their record and the work that must finish before the Stop. */
-  const accounted = new Map<number, { session: AccountedSession; journaled: JournalSession; started: Promise<void> }>();
+  const accounted = new Map<number, { session: AccountedSession; journaled: JournalSession; started: Promise<void>; interims: number }>();
   const inFlight = new Set<Promise<void>>();
   const track = (p: Promise<void>): void => {
     const done = p.catch((err: unknown) => ops.logger.error({ err: String(err) }, "accounting failed")).finally(() => inFlight.delete(done));
@@ -110,13 +131,13 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     const key = `${runTag}-${line}-${sessionId || address}`;
     const session: AccountedSession = { key, user, line, startedAt, ...(address ? { address } : {}) };
     const journaled: JournalSession = { key, line, sessionId, serverMac, user, startedAt, ...(address ? { address } : {}) };
-    // The record is on disk before the Accounting-Start exists.
+    // The session is in the journal (for a PADT after a kill) before its Accounting-Start is spooled.
     const started = (async () => {
       await journal?.opened(journaled);
-      await nas?.start(session, startedAt);
+      if (nas) submit(nas.startRecord(session, startedAt));
     })();
     track(started);
-    accounted.set(line, { session, journaled, started });
+    accounted.set(line, { session, journaled, started, interims: 0 });
   };
 
   const endAccounting = (line: number, user: string, usage: { octetsIn: number; octetsOut: number; packetsIn: number; packetsOut: number }, cause: TerminateCause): void => {
@@ -124,11 +145,12 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     if (!entry) return;
     accounted.delete(line);
     if (user) entry.session.user = user;
-    // The journal's close is written only once the Stop is acknowledged: a Stop lost to a kill is sent again.
+    // The journal's close is written once the Stop is in the spool: a kill before it makes the next run submit
+    // the Stop again under the same key, which the spool takes as the same record.
     track(
       (async () => {
         await entry.started.catch(() => undefined);
-        await nas?.stop(entry.session, usage, cause, Date.now());
+        if (nas) submit(nas.stopRecord(entry.session, usage, cause, Date.now()));
         await journal?.closed(entry.session.key);
       })(),
     );
@@ -209,7 +231,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   for (const s of staleSessions) {
     track(
       (async () => {
-        await nas?.stop({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, s.usage, "NAS-Reboot", Date.now());
+        if (nas) submit(nas.stopRecord({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, s.usage, "NAS-Reboot", Date.now()));
         await journal?.closed(s.key);
       })(),
     );
@@ -248,7 +270,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
               (async () => {
                 await entry.started.catch(() => undefined);
                 await journal?.usage(entry.session.key, usage);
-                await nas?.interim(entry.session, usage, Date.now());
+                if (nas) submit(nas.interimRecord(entry.session, usage, ++entry.interims, Date.now()));
               })(),
             );
           }
@@ -266,6 +288,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     lines: lineListener.address,
     framePort,
     staleSessions,
+    accounting: exporter,
     settled,
     async close() {
       clearInterval(interim);
@@ -279,6 +302,9 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
       await lineListener.stop();
       await framePort.close();
       journal?.close();
+      // What the server has not answered within a few seconds stays in the spool for the next run.
+      await exporter?.drained(5000);
+      await exporter?.close();
       await radiusClient?.close();
       await ops.close();
     },

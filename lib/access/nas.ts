@@ -1,15 +1,16 @@
 // The concentrator as a RADIUS NAS: an Access-Request per end user where it ends their PPP (RFC 2865 §5.2 PAP,
-// §5.3 CHAP), Accounting-Start and -Stop per end-user session with its octets and packets (RFC 2866 §5).
+// §5.3 CHAP); the Accounting Start, Interim-Update and Stop records of an end-user session with its octets and
+// packets (RFC 2866 §5), which the accounting exporter spools and sends.
 import { RadiusCode, radiusAttribute } from "../../protocols/radius/index.js";
 import type { RadiusAttribute, RadiusEndpoint, RadiusUdpClient } from "../../protocols/radius/index.js";
 import { attributeValue } from "../../protocols/radius/index.js";
+import type { AccountingRecord } from "../accounting/records.js";
 
 export interface NasOptions {
-  client: RadiusUdpClient;
+  /** The RADIUS client of Access-Requests (needed with `auth`). */
+  client?: RadiusUdpClient;
   /** Authentication server; without it, lines are judged against local users. */
   auth?: RadiusEndpoint;
-  /** Accounting server; without it, no accounting is sent. */
-  acct?: RadiusEndpoint;
   nasIdentifier: string;
   nasIpAddress?: string;
 }
@@ -37,14 +38,14 @@ export interface SessionUsage {
 export type TerminateCause = "User-Request" | "Lost-Carrier" | "Admin-Reset" | "NAS-Reboot" | "NAS-Request" | "Port-Error";
 
 /** Octets and packets; counts past 2^32 go in the Gigawords attributes (RFC 2869 §5.1, §5.2). */
-function counterAttributes(usage: SessionUsage): RadiusAttribute[] {
+function counterAttributes(usage: SessionUsage): AccountingRecord["attributes"] {
   return [
-    radiusAttribute("Acct-Input-Octets", usage.octetsIn % 2 ** 32),
-    radiusAttribute("Acct-Output-Octets", usage.octetsOut % 2 ** 32),
-    radiusAttribute("Acct-Input-Gigawords", Math.floor(usage.octetsIn / 2 ** 32)),
-    radiusAttribute("Acct-Output-Gigawords", Math.floor(usage.octetsOut / 2 ** 32)),
-    radiusAttribute("Acct-Input-Packets", usage.packetsIn % 2 ** 32),
-    radiusAttribute("Acct-Output-Packets", usage.packetsOut % 2 ** 32),
+    ["Acct-Input-Octets", usage.octetsIn % 2 ** 32],
+    ["Acct-Output-Octets", usage.octetsOut % 2 ** 32],
+    ["Acct-Input-Gigawords", Math.floor(usage.octetsIn / 2 ** 32)],
+    ["Acct-Output-Gigawords", Math.floor(usage.octetsOut / 2 ** 32)],
+    ["Acct-Input-Packets", usage.packetsIn % 2 ** 32],
+    ["Acct-Output-Packets", usage.packetsOut % 2 ** 32],
   ];
 }
 
@@ -55,9 +56,6 @@ export class AccessNas {
 
   get authenticates(): boolean {
     return this.options.auth !== undefined;
-  }
-  get accounts(): boolean {
-    return this.options.acct !== undefined;
   }
 
   private nas(line: number): RadiusAttribute[] {
@@ -82,7 +80,9 @@ export class AccessNas {
             radiusAttribute("CHAP-Password", Buffer.concat([Buffer.from([credentials.identifier]), credentials.response])),
             radiusAttribute("CHAP-Challenge", credentials.challenge),
           ];
-    const reply = await this.options.client.request(to, {
+    const client = this.options.client;
+    if (!client) throw new Error("no RADIUS client for authentication");
+    const reply = await client.request(to, {
       code: RadiusCode.AccessRequest,
       attributes: [radiusAttribute("User-Name", credentials.peerId), ...secret, ...this.nas(line), MESSAGE_AUTHENTICATOR],
     });
@@ -90,54 +90,63 @@ export class AccessNas {
     return { ok: reply.code === RadiusCode.AccessAccept, message: typeof message === "string" ? message : "" };
   }
 
-  private base(session: AccountedSession): RadiusAttribute[] {
+  private base(session: AccountedSession): AccountingRecord["attributes"] {
     return [
-      radiusAttribute("Acct-Session-Id", session.key),
-      radiusAttribute("User-Name", session.user || `line-${session.line}`),
-      ...this.nas(session.line),
-      ...(session.address ? [radiusAttribute("Framed-IP-Address", session.address)] : []),
+      ["Acct-Session-Id", session.key],
+      ["User-Name", session.user || `line-${session.line}`],
+      ["NAS-Identifier", this.options.nasIdentifier],
+      ...(this.options.nasIpAddress ? [["NAS-IP-Address", this.options.nasIpAddress] as [string, string]] : []),
+      ["NAS-Port", session.line],
+      ["NAS-Port-Type", "Async"],
+      ["Service-Type", "Framed"],
+      ["Framed-Protocol", 1], // PPP
+      ...(session.address ? [["Framed-IP-Address", session.address] as [string, string]] : []),
     ];
   }
 
-  async start(session: AccountedSession, nowMs: number): Promise<void> {
-    const to = this.options.acct;
-    if (!to) return;
-    await this.options.client.request(to, {
-      code: RadiusCode.AccountingRequest,
-      attributes: [radiusAttribute("Acct-Status-Type", "Start"), ...this.base(session), radiusAttribute("Event-Timestamp", Math.floor(nowMs / 1000))],
-    });
+  /** Accounting-Start of an end-user session (RFC 2866 §5.1), for the accounting exporter. */
+  startRecord(session: AccountedSession, nowMs: number): AccountingRecord {
+    return {
+      key: `${session.key}|Start`,
+      sessionId: session.key,
+      status: "Start",
+      eventMs: nowMs,
+      attributes: [["Acct-Status-Type", "Start"], ...this.base(session), ["Event-Timestamp", Math.floor(nowMs / 1000)]],
+    };
   }
 
-  /** Interim-Update with the counts so far (RFC 2869 §2.1). */
-  async interim(session: AccountedSession, usage: SessionUsage, nowMs: number): Promise<void> {
-    const to = this.options.acct;
-    if (!to) return;
-    await this.options.client.request(to, {
-      code: RadiusCode.AccountingRequest,
+  /** The `n`th Interim-Update, with the counts so far (RFC 2869 §2.1). */
+  interimRecord(session: AccountedSession, usage: SessionUsage, n: number, nowMs: number): AccountingRecord {
+    return {
+      key: `${session.key}|Interim-Update|${n}`,
+      sessionId: session.key,
+      status: "Interim-Update",
+      eventMs: nowMs,
       attributes: [
-        radiusAttribute("Acct-Status-Type", "Interim-Update"),
+        ["Acct-Status-Type", "Interim-Update"],
         ...this.base(session),
         ...counterAttributes(usage),
-        radiusAttribute("Acct-Session-Time", Math.max(0, Math.floor((nowMs - session.startedAt) / 1000))),
-        radiusAttribute("Event-Timestamp", Math.floor(nowMs / 1000)),
+        ["Acct-Session-Time", Math.max(0, Math.floor((nowMs - session.startedAt) / 1000))],
+        ["Event-Timestamp", Math.floor(nowMs / 1000)],
       ],
-    });
+    };
   }
 
-  async stop(session: AccountedSession, usage: SessionUsage | undefined, cause: TerminateCause, nowMs: number): Promise<void> {
-    const to = this.options.acct;
-    if (!to) return;
-    const counters = usage ? counterAttributes(usage) : [];
-    await this.options.client.request(to, {
-      code: RadiusCode.AccountingRequest,
+  /** Accounting-Stop with the session's counts and why it ended (RFC 2866 §5.10). */
+  stopRecord(session: AccountedSession, usage: SessionUsage | undefined, cause: TerminateCause, nowMs: number): AccountingRecord {
+    return {
+      key: `${session.key}|Stop`,
+      sessionId: session.key,
+      status: "Stop",
+      eventMs: nowMs,
       attributes: [
-        radiusAttribute("Acct-Status-Type", "Stop"),
+        ["Acct-Status-Type", "Stop"],
         ...this.base(session),
-        ...counters,
-        radiusAttribute("Acct-Session-Time", Math.max(0, Math.floor((nowMs - session.startedAt) / 1000))),
-        radiusAttribute("Acct-Terminate-Cause", cause),
-        radiusAttribute("Event-Timestamp", Math.floor(nowMs / 1000)),
+        ...(usage ? counterAttributes(usage) : []),
+        ["Acct-Session-Time", Math.max(0, Math.floor((nowMs - session.startedAt) / 1000))],
+        ["Acct-Terminate-Cause", cause],
+        ["Event-Timestamp", Math.floor(nowMs / 1000)],
       ],
-    });
+    };
   }
 }

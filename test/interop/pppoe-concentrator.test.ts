@@ -2,9 +2,10 @@
 // server and its socat bridge run inside it), with a thousand end-user lines (TCP, HDLC-framed PPP driven by
 // our PPP client machine), FreeRADIUS as the accounting and authentication server, and tshark on the veth:
 // - a session per line: 1,000 sessions, each line's datagram reflected to it alone, byte for byte; hang-ups
-//   send PADTs, the server's PADTs close lines, FreeRADIUS gets a Start and a Stop with octets per line;
+//   send PADTs, the server's PADTs close lines, FreeRADIUS records exactly one Start and one Stop with octets
+//   per line (sent by the accounting exporter from its spool);
 // - a concentrator killed with SIGKILL: the server keeps the sessions; the restarted one finds them in its
-//   journal, ends them with PADTs and sends their Stops;
+//   journal, ends them with PADTs and sends their Stops, each recorded once;
 // - one shared session: 1,000 lines authenticated through FreeRADIUS, addressed from the pool, their datagrams
 //   demultiplexed by destination address;
 // - tshark dissects the capture without a malformed frame.
@@ -176,10 +177,12 @@ describe("a PPPoE session per line", () => {
     const records = detailRecords();
     const starts = records.filter((r) => /Acct-Status-Type = Start/.test(r));
     const stops = records.filter((r) => /Acct-Status-Type = Stop/.test(r));
-    // One Start and one Stop per session. Accounting is at least once: a request retransmitted while FreeRADIUS
-    // was still writing the first may be recorded twice, under the same Acct-Session-Id.
+    // Exactly one Start and one Stop per session in FreeRADIUS's detail file: retransmissions are the same
+    // bytes from the same port, which FreeRADIUS takes as duplicates.
     const sessionIdOf = (r: string): string | undefined => /Acct-Session-Id = "([^"]+)"/.exec(r)?.[1];
+    expect(starts).toHaveLength(LINES);
     expect(new Set(starts.map(sessionIdOf)).size).toBe(LINES);
+    expect(stops).toHaveLength(LINES);
     const stopsById = new Map(stops.map((r) => [sessionIdOf(r), r]));
     expect(stopsById.size).toBe(LINES);
     const causes = [...stopsById.values()].map((r) => /Acct-Terminate-Cause = (\S+)/.exec(r)?.[1]);
@@ -202,10 +205,16 @@ describe("a concentrator killed with SIGKILL", () => {
     const ac = await startConcentrator("session-per-line", "killed", ["interimIntervalMs: 300"]);
     const lines = await dialLines(ac, KILLED);
     const startsOf = (): Set<string | undefined> => new Set(detailRecords().filter((r) => /Acct-Status-Type = Start/.test(r)).map((r) => /Acct-Session-Id = "([^"]+)"/.exec(r)?.[1]));
+    const killedIds = new Set<string>();
     await eventually(() => startsOf().size >= LINES + KILLED, 30_000, "the killed run's Starts");
     lines.forEach((c, i) => c.sendIp(udpDatagram(c.link.localAddress!, "100.64.0.1", Buffer.from(`before the kill ${i}`))));
     await Promise.all(lines.map((c) => c.until(() => c.received.length >= 1, 30_000, "the datagram back")));
     await eventually(() => detailRecords().filter((r) => /Acct-Status-Type = Interim-Update/.test(r) && /Acct-Input-Octets = [1-9]/.test(r)).length >= KILLED, 30_000, "interim counts");
+    // The killed run's sessions: Started and not Stopped.
+    const idOf = (r: string): string => /Acct-Session-Id = "([^"]+)"/.exec(r)?.[1] ?? "";
+    const stopped = new Set(detailRecords().filter((r) => /Acct-Status-Type = Stop/.test(r)).map(idOf));
+    for (const r of detailRecords()) if (/Acct-Status-Type = Start/.test(r) && !stopped.has(idOf(r))) killedIds.add(idOf(r));
+    expect(killedIds.size).toBe(KILLED);
     await ac.stop("SIGKILL");
     await eventually(() => lines.every((c) => c.closed), 10_000, "the lines dropped with the process");
     // The server sees nothing: no PADT came, its sessions stay.
@@ -219,9 +228,14 @@ describe("a concentrator killed with SIGKILL", () => {
     await eventually(() => rebootStops().size >= KILLED, 30_000, "the stale sessions' Stops");
     const stops = [...rebootStops().values()];
     expect(stops).toHaveLength(KILLED);
+    expect(new Set(rebootStops().keys())).toEqual(killedIds);
+    expect(await restarted.stop("SIGTERM")).toBe(0);
+    // Each killed session has exactly one Start and one Stop in the detail file, the kill notwithstanding.
+    const ofKilled = detailRecords().filter((r) => killedIds.has(/Acct-Session-Id = "([^"]+)"/.exec(r)?.[1] ?? ""));
+    expect(ofKilled.filter((r) => /Acct-Status-Type = Start/.test(r))).toHaveLength(KILLED);
+    expect(ofKilled.filter((r) => /Acct-Status-Type = Stop/.test(r))).toHaveLength(KILLED);
     // Their octets are the last interim counts the killed run wrote to its journal.
     for (const r of stops) expect(Number(/Acct-Input-Octets = (\d+)/.exec(r)?.[1])).toBeGreaterThan(0);
-    expect(await restarted.stop("SIGTERM")).toBe(0);
     // The journal holds nothing open any more.
     expect(readFileSync(join(dir, "killed.journal"), "utf8").split("\n").filter((l) => l.includes('"op":"open"')).length).toBe(
       readFileSync(join(dir, "killed.journal"), "utf8").split("\n").filter((l) => l.includes('"op":"close"')).length,

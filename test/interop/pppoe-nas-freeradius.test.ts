@@ -1,5 +1,6 @@
 // The concentrator's NAS against FreeRADIUS: Access-Request for a line's PAP and CHAP-MD5 credentials (accepted
-// and refused), and the Accounting Start/Stop pair of an end-user session as FreeRADIUS records it.
+// and refused), and the Accounting Start/Stop records of an end-user session, sent by the accounting exporter,
+// as FreeRADIUS records them.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chapMd5Response } from "../../protocols/pppoe/index.js";
 import { RadiusUdpClient } from "../../protocols/radius/index.js";
 import { AccessNas } from "../../lib/access/nas.js";
+import { AccountingExporter } from "../../lib/accounting/exporter.js";
 import { freeUdpPort, startFreeradiusLab } from "../support/freeradius-lab.mjs";
 
 const SECRET = "nas-secret";
@@ -14,6 +16,7 @@ let dir = "";
 let freeradius: { detailFile: string; stop: () => Promise<void> } | undefined;
 let client: RadiusUdpClient | undefined;
 let nas: AccessNas;
+let exporter: AccountingExporter | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "pppoe-nas-"));
@@ -32,14 +35,15 @@ beforeAll(async () => {
   nas = new AccessNas({
     client,
     auth: { address: "127.0.0.1", port: ports.auth },
-    acct: { address: "127.0.0.1", port: ports.acct },
     nasIdentifier: "lab-ac",
     nasIpAddress: "127.0.0.1",
   });
+  exporter = await AccountingExporter.open({ spoolPath: join(dir, "acct.spool"), servers: [{ address: "127.0.0.1", port: ports.acct }], secret: SECRET, bindAddress: "127.0.0.1" });
 });
 
 afterAll(async () => {
   await client?.close();
+  await exporter?.close();
   await freeradius?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -60,8 +64,11 @@ describe("AccessNas against FreeRADIUS", () => {
 
   it("Accounting Start and Stop carry the session, the line, the address and the octets past 2^32 in Gigawords", async () => {
     const session = { key: "run1-7-100.64.0.10", user: "alice", line: 7, address: "100.64.0.10", startedAt: 1_796_600_000_000 };
-    await nas.start(session, session.startedAt);
-    await nas.stop(session, { octetsIn: 2 ** 32 + 5, octetsOut: 1234, packetsIn: 10, packetsOut: 11 }, "User-Request", session.startedAt + 61_000);
+    exporter!.submit([
+      nas.startRecord(session, session.startedAt),
+      nas.stopRecord(session, { octetsIn: 2 ** 32 + 5, octetsOut: 1234, packetsIn: 10, packetsOut: 11 }, "User-Request", session.startedAt + 61_000),
+    ]);
+    expect(await exporter!.drained(10_000)).toBe(true);
     const records = readFileSync(freeradius!.detailFile, "utf8").split(/\n\n+/).filter((r) => r.includes("run1-7-100.64.0.10"));
     expect(records).toHaveLength(2);
     expect(records[0]).toMatch(/Acct-Status-Type = Start/);

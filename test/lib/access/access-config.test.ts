@@ -29,6 +29,13 @@ describe("access configuration", () => {
     expect(refusal(() => parseConcentratorConfig({ mode: "session-per-line", framePort: { interface: "veth0" }, radius: { secret: "s", acct: "nohost" } }))).toBe(
       "radius.acct: radius.acct wants HOST:PORT, got 'nohost'",
     );
+    // Accounting records go through a spool on disk: without a file for it, accounting is refused.
+    expect(refusal(() => parseConcentratorConfig({ mode: "session-per-line", framePort: { interface: "veth0" }, radius: { secret: "s", acct: "127.0.0.1:1813" } }))).toBe(
+      "radius.acct: needs radius.acctSpool or journal (the accounting spool's file)",
+    );
+    const perLine = { mode: "session-per-line", framePort: { interface: "veth0" }, journal: "/var/lib/ac/journal" };
+    expect(parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: "127.0.0.1:1813" } }).radius?.acctSpool).toBe("/var/lib/ac/journal.acct");
+    expect(parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: "127.0.0.1:1813", acctSpool: "/var/spool/ac" } }).radius?.acctSpool).toBe("/var/spool/ac");
     expect(refusal(() => parseConcentratorConfig({ mode: "session-per-line", framePort: { interface: "veth0" }, lines: { maxFrameBytes: 10 } }))).toBe(
       "lines.maxFrameBytes: must be an integer 64..65535, got 10",
     );
