@@ -2,6 +2,7 @@
 import type { DscNode, EntityStats } from "../../protocols/dsc/index.js";
 import type { AuthoriseRequest, CounterDecision, SessionCounter } from "./session-counter.js";
 
+/** The session counter of a distributed session counter (DSC): a node on sockets, or a core alone. */
 export class DscSessionCounter implements SessionCounter {
   constructor(readonly node: DscNode) {}
 

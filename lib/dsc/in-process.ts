@@ -4,6 +4,7 @@
 import { DscCore, DscFrameDecoder, type AuthoriseRequest, type DscAction, type DscCoreOptions, type EntityStats } from "../../protocols/dsc/index.js";
 import type { CounterDecision, SessionCounter } from "./session-counter.js";
 
+/** Distributed session counters in one process, linked without sockets: for tests, embedding and the in-memory driver. */
 export class InProcessDscCluster {
   readonly cores = new Map<string, DscCore>();
   private readonly waiting = new Map<string, (d: CounterDecision) => void>();
@@ -16,6 +17,7 @@ export class InProcessDscCluster {
     for (const a of ids) for (const b of ids) if (a !== b) this.run(a, this.core(a).peerUp(b));
   }
 
+  /** The core of one DSC of the cluster. */
   core(id: string): DscCore {
     const c = this.cores.get(id);
     if (c === undefined) throw new Error(`no DSC ${id} in this cluster`);

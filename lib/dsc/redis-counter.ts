@@ -34,6 +34,7 @@ end
 return 0
 `;
 
+/** Thresholds per entity, the Redis client or its options, key prefix, fail-closed behaviour and connect timeout of a RedisSessionCounter. */
 export interface RedisSessionCounterOptions {
   /** The limits of an entity; undefined: not counted. */
   threshold(entity: string): EntityThreshold | undefined;
@@ -47,6 +48,7 @@ export interface RedisSessionCounterOptions {
   connectTimeoutMs?: number;
 }
 
+/** Session counts in Redis: one Lua script counts a session against all its entities, or none, atomically. */
 export class RedisSessionCounter implements SessionCounter {
   readonly redis: Redis;
   private readonly owned: boolean;
@@ -142,6 +144,7 @@ export class RedisSessionCounter implements SessionCounter {
     return out;
   }
 
+  /** Closes the Redis connection (if the counter opened it). */
   async close(): Promise<void> {
     if (this.owned) this.redis.disconnect();
   }

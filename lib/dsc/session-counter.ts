@@ -4,8 +4,10 @@ import type { AuthoriseRequest, EntityStats, RefusalCause } from "../../protocol
 
 export type { AuthoriseRequest, EntityStats, RefusalCause };
 
+/** A session granted, or refused with the cause and the entity at its limit. */
 export type CounterDecision = { granted: true } | { granted: false; cause: RefusalCause; entity: string };
 
+/** What a session-limit policy asks of its counter, whichever keeps the counts: the distributed session counters or Redis. */
 export interface SessionCounter {
   /** May this session count against its entities? Idempotent per session id. */
   authorise(req: AuthoriseRequest): CounterDecision | PromiseLike<CounterDecision>;

@@ -15,6 +15,7 @@ export interface MembershipRules {
   realms?: boolean;
 }
 
+/** The counter, inner adapter, sides, membership rules, identity and refusal statuses of a SessionLimitPolicy. */
 export interface SessionLimitPolicyOptions {
   counter: SessionCounter;
   /** Decides everything else, and AAA once the counter granted (default: DefaultPolicyAdapter). */
