@@ -39,6 +39,11 @@ export interface AccountingRecorderOptions {
    * is made then, dated back to the conversation's start (its Acct-Delay-Time says how late it is).
    */
   startFromUsage?: boolean;
+  /**
+   * A policy server's Start comes when the router installed the call's policy (its DEC Install answered, the
+   * 2xx then relayed to the caller): the conversation begins.
+   */
+  startOnInstall?: boolean;
 }
 
 /** Acct-Session-Id (RFC 2866 §5.5): unique per call and side. */
@@ -121,20 +126,28 @@ export class AccountingRecorder {
     return attrs;
   }
 
+  private start(callId: string, side: AccountingSide, nowMs: number): AccountingRecord[] {
+    const s = this.call(callId).sides[side];
+    if (s.startMs !== undefined || s.stopped) return [];
+    s.startMs = nowMs;
+    const every = this.opts.interimIntervalS ?? 0;
+    s.nextInterimMs = every > 0 ? nowMs + every * 1000 : Infinity;
+    const sessionId = accountingSessionId(callId, side);
+    return [{ key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: nowMs, attributes: this.base(callId, side, "Start", nowMs) }];
+  }
+
   /** A call event at epoch ms `nowMs`: the records it completes. */
   onEvent(e: CallEvent, nowMs: number): AccountingRecord[] {
     if (e.callId === undefined) return [];
     switch (e.type) {
       case "established": {
         const side = SIDE_OF_UA[e.role];
-        if (!side) return [];
-        const s = this.call(e.callId).sides[side];
-        if (s.startMs !== undefined || s.stopped) return [];
-        s.startMs = nowMs;
-        const every = this.opts.interimIntervalS ?? 0;
-        s.nextInterimMs = every > 0 ? nowMs + every * 1000 : Infinity;
-        const sessionId = accountingSessionId(e.callId, side);
-        return [{ key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: nowMs, attributes: this.base(e.callId, side, "Start", nowMs) }];
+        return side ? this.start(e.callId, side, nowMs) : [];
+      }
+      case "decision": {
+        const side = SIDE_OF_POLICY[e.role];
+        // A media change installs again: the call keeps its one Start.
+        return side && this.opts.startOnInstall && e.purpose === "Install" && e.allow ? this.start(e.callId, side, nowMs) : [];
       }
       case "terminated":
         if (e.role === "UAC") {
@@ -172,7 +185,9 @@ export class AccountingRecorder {
           ["Acct-Input-Packets", Math.max(0, Math.floor(e.packets)) % 2 ** 32],
           ["Acct-Terminate-Cause", terminateCause(side, s.startMs !== undefined, c.callerEnd, c.timeLimit)],
         );
-        if (c.sides.originating.stopped && c.sides.terminating.stopped) this.calls.delete(e.callId);
+        // A policy server sees one side only: its call is done when no side it started is still open.
+        const open = (x: SideState): boolean => x.startMs !== undefined && !x.stopped;
+        if ((c.sides.originating.stopped && c.sides.terminating.stopped) || (this.opts.startOnInstall && !open(c.sides.originating) && !open(c.sides.terminating))) this.calls.delete(e.callId);
         out.push({ key: `${sessionId}|Stop`, sessionId, status: "Stop", eventMs: nowMs, attributes: attrs });
         return out;
       }

@@ -120,6 +120,7 @@ export const DEPLOY_SCHEMA = {
         servers: { type: "array", minItems: 1, maxItems: 2, items: { type: "string", pattern: "^udp:" } },
         secret: { type: "string", minLength: 1 },
         spool: { type: "string", minLength: 1 },
+        interimSeconds: { type: "integer", minimum: 0, maximum: 86_400 },
       },
     },
     /** Connection limits of every TCP/TLS/HTTP listener of every role (ConnectionLimits; 0 turns one off). */
@@ -211,7 +212,7 @@ export interface DeployConfig {
   /** POL1 counts and limits calls by these quota rules, its counters in `db` (paths absolute). */
   quota?: { rules: string; db: string };
   /** POL1/POL2 send each call's RADIUS accounting to these servers (spool path absolute). */
-  accounting?: { servers: string[]; secret: string; spool?: string };
+  accounting?: { servers: string[]; secret: string; spool?: string; interimSeconds?: number };
   /** Connection limits of every listener from the `limits` section (DEFAULT_CONNECTION_LIMITS where not given). */
   limits?: Partial<ConnectionLimits>;
   /** TLS from the `tls` section: which links, the pinned CA, mutual TLS, every role's certificate and key (PEM). */

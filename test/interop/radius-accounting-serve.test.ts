@@ -1,12 +1,14 @@
 // `callgate serve` with the deploy file's `accounting` and `quota` sections: the policy servers POL1 and POL2,
-// each its own process, send every call's Start and Stop of their side to a real FreeRADIUS (the detail file holds
-// each once), and POL1 refuses the call over its quota, whose counters `callgate quota show` reads from disk.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// each its own process, send each call's Start of their side while the call is up (read from a real FreeRADIUS's
+// detail file before the caller hangs up), an Interim-Update every second and the Stop at the end, each once; POL1
+// refuses the call over its quota, whose counters `callgate quota show` reads from disk.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freeUdpPort, startFreeradiusLab } from "../support/freeradius-lab.mjs";
 import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/cli-process.js";
+import { AccountingSpool } from "../../lib/accounting/spool.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { SERVER_ROLES, namedFreePorts, serveProcess } from "../support/serve-deployment.js";
 import { ACCOUNTING_ONCE, detailKeys, readDetail, type Lab } from "./radius-accounting-helpers.js";
@@ -15,6 +17,9 @@ const SECRET = "serve-secret";
 const dir = mkdtempSync(join(tmpdir(), "radius-serve-"));
 let lab: Lab | undefined;
 
+/** Event-Timestamp as FreeRADIUS writes it ("Dec  7 2026 16:25:15 UTC"), in epoch ms. */
+const eventMs = (r: Record<string, string>): number => Date.parse(r["Event-Timestamp"]!.replace(/^(\w{3}) +(\d+) (\d{4}) (.*) UTC$/, "$1 $2 $3 $4Z"));
+
 afterAll(async () => {
   killStartedProcesses();
   await lab?.stop();
@@ -22,7 +27,7 @@ afterAll(async () => {
 });
 
 describe("callgate serve exports RADIUS accounting", () => {
-  it("POL1 and POL2 send Start and Stop of each admitted call's side, each once; POL1 refuses the call over its quota", async () => {
+  it("POL1 and POL2 send Start at establishment, Interim-Updates and Stop of each admitted call's side, each once; POL1 refuses the call over its quota", async () => {
     const acctPort = await freeUdpPort();
     lab = await startFreeradiusLab({ dir, secret: SECRET, authPort: await freeUdpPort(), acctPort, ...ACCOUNTING_ONCE });
     const { uac, sip1, pol1, ch, sip2, pol2, uas } = await namedFreePorts(["uac", "sip1", "pol1", "ch", "sip2", "pol2", "uas"]);
@@ -34,35 +39,65 @@ describe("callgate serve exports RADIUS accounting", () => {
       "seed: 5",
       "topology: { clearinghouse: none, sipTransport: udp }",
       ...rolesSection({ UAC: sip(uac), SIP1: sip(sip1), POL1: pol1, CH: ch, SIP2: sip(sip2), POL2: pol2, UAS: sip(uas) }),
-      "calls: { count: 3, intervalMs: 300, answerDelayMs: 150, durationMs: 1200, hangUp: caller }",
-      `accounting: { servers: ["udp:127.0.0.1:${acctPort}"], secret: ${SECRET}, spool: acct.spool }`,
+      "calls: { count: 3, intervalMs: 300, answerDelayMs: 150, durationMs: 3500, hangUp: caller }",
+      `accounting: { servers: ["udp:127.0.0.1:${acctPort}"], secret: ${SECRET}, spool: acct.spool, interimSeconds: 1 }`,
       "quota: { rules: quota.yaml, db: quota.db }",
       "",
     ].join("\n"));
     const servers: [string, RunningProcess][] = SERVER_ROLES.filter((r) => r !== "CH").map((role) => [role, serveProcess(role, config, join(dir, `${role}.jsonl`))]);
     for (const [role, s] of servers) await s.waitFor(`${role} ready`, { what: role, ms: 120_000 });
     const caller = serveProcess("UAC", config, join(dir, "UAC.jsonl"));
+    let callerDone = false;
+    void caller.exited.then(() => (callerDone = true));
+    // While the first call is up: both sides' Starts are in the detail file, its Stops are not.
+    const first = "call-1@callgate.example.com";
+    const startsOfFirst = () => readDetail(lab!.detailFile).filter((r) => r["Acct-Multi-Session-Id"] === first && r["Acct-Status-Type"] === "Start");
+    const upUntil = Date.now() + 30_000;
+    while (startsOfFirst().length < 2 && !callerDone && Date.now() < upUntil) await new Promise((r) => setTimeout(r, 50));
+    const seenAt = Date.now();
+    expect(callerDone).toBe(false);
+    expect(startsOfFirst().map((r) => r["Acct-Session-Id"]).sort()).toEqual([`${first};originating`, `${first};terminating`]);
+    expect(readDetail(lab.detailFile).filter((r) => r["Acct-Multi-Session-Id"] === first && r["Acct-Status-Type"] === "Stop")).toEqual([]);
+    for (const r of startsOfFirst()) expect(eventMs(r)).toBeLessThanOrEqual(seenAt);
     await caller.exited;
     expect(caller.output()).toContain("3 call(s), 2 answered and ended, 1 failed");
     // the Stops follow the teardown behind the UAC
     const until = Date.now() + 30_000;
-    while (readDetail(lab.detailFile).length < 8 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    const stops = () => readDetail(lab!.detailFile).filter((r) => r["Acct-Status-Type"] === "Stop").length;
+    while (stops() < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     for (const [, s] of servers) s.child.kill("SIGTERM");
     await Promise.all(servers.map(([, s]) => s.exited));
     const records = readDetail(lab.detailFile);
     const keys = detailKeys(records);
-    expect([...keys.keys()].sort()).toEqual(
+    expect([...keys.keys()].filter((k) => !k.includes("|Interim-Update|")).sort()).toEqual(
       [1, 2].flatMap((n) => ["originating", "terminating"].flatMap((side) => [`call-${n}@callgate.example.com;${side}|Start`, `call-${n}@callgate.example.com;${side}|Stop`])).sort(),
     );
     expect([...keys.values()].every((n) => n === 1)).toBe(true);
-    for (const r of records.filter((x) => x["Acct-Status-Type"] === "Stop")) {
-      expect(Number(r["Acct-Session-Time"])).toBe(1);
-      expect(r["NAS-Identifier"]).toMatch(/^callgate-POL[12]$/);
-    }
+    for (const n of [1, 2])
+      for (const side of ["originating", "terminating"]) {
+        const session = records.filter((r) => r["Acct-Session-Id"] === `call-${n}@callgate.example.com;${side}`);
+        const of = (status: string) => session.filter((r) => r["Acct-Status-Type"] === status);
+        const [start, stop] = [of("Start")[0]!, of("Stop")[0]!];
+        const interims = of("Interim-Update").map((r) => Number(r["Acct-Session-Time"]));
+        expect(interims.length, `${n} ${side}`).toBeGreaterThanOrEqual(1);
+        expect(interims.every((t) => t >= 1 && t <= 4)).toBe(true);
+        // Start at establishment: the Stop's Event-Timestamp is the conversation later
+        const sessionTime = Number(stop["Acct-Session-Time"]);
+        expect(sessionTime).toBeGreaterThanOrEqual(3);
+        expect(sessionTime).toBeLessThanOrEqual(4);
+        expect(Math.abs((eventMs(stop) - eventMs(start)) / 1000 - sessionTime)).toBeLessThanOrEqual(1);
+        expect(stop["NAS-Identifier"]).toMatch(/^callgate-POL[12]$/);
+      }
     // one spool per policy server, everything in it answered
-    for (const role of ["POL1", "POL2"]) expect(readFileSync(join(dir, `acct.spool.${role}`), "utf8").match(/"ack":/g)).toHaveLength(4);
+    for (const role of ["POL1", "POL2"]) {
+      const spool = AccountingSpool.recover(join(dir, `acct.spool.${role}`));
+      expect(spool.pending).toEqual([]);
+      expect(spool.answered.size).toBe(records.filter((r) => r["NAS-Identifier"] === `callgate-${role}`).length);
+    }
     const show = spawnCli("quota", ["show", "--db", join(dir, "quota.db")]);
     expect(await show.closed).toBe(0);
-    expect(show.stdout()).toMatch(/^daily\s+subscriber=\S+\s+day\s+\d{4}-\d\d-\d\d\s+2\s+2\s+2\s+\d+$/m);
+    // the quota's seconds are the caller's side's billed conversation, as its Stops say
+    const billed = records.filter((r) => r["NAS-Identifier"] === "callgate-POL1" && r["Acct-Status-Type"] === "Stop").reduce((t, r) => t + Number(r["Acct-Session-Time"]), 0);
+    expect(show.stdout()).toMatch(new RegExp(`^daily\\s+subscriber=\\S+\\s+day\\s+\\d{4}-\\d\\d-\\d\\d\\s+2\\s+2\\s+${billed}\\s+\\d+$`, "m"));
   }, 240_000);
 });

@@ -37,6 +37,26 @@ describe("AccountingRecorder", () => {
     expect(rec.open).toBe(0);
   });
 
+  it("a policy server: Start when the router installed the policy, interims, Stop; a media change's install is no second Start; the call is forgotten at its Stop", () => {
+    const rec = new AccountingRecorder({ nasIdentifier: "callgate-POL2", interimIntervalS: 1, startOnInstall: true, startFromUsage: true, describe: () => undefined });
+    expect(rec.onEvent({ type: "decision", callId: "c2", role: "POL2", purpose: "AAA", allow: true }, T)).toEqual([]);
+    const [start] = rec.onEvent({ type: "decision", callId: "c2", role: "POL2", purpose: "Install", allow: true }, T + 200);
+    expect(start?.key).toBe("c2;terminating|Start");
+    expect(attrs(start!)["Event-Timestamp"]).toBe(Math.floor((T + 200) / 1000));
+    expect(rec.onEvent({ type: "decision", callId: "c2", role: "POL2", purpose: "Install", allow: true }, T + 1500)).toEqual([]);
+    expect(rec.onEvent({ type: "decision", callId: "c2", role: "POL1", purpose: "Install", allow: false }, T + 1500)).toEqual([]);
+    expect(rec.tick(T + 2200).map((r) => [r.key, attrs(r)["Acct-Session-Time"]])).toEqual([["c2;terminating|Interim-Update|1", 1], ["c2;terminating|Interim-Update|2", 2]]);
+    const stop = rec.onEvent({ type: "usage", callId: "c2", role: "POL2", durationS: 3, packets: 150, octets: 24000, reported: "local" }, T + 3200);
+    expect(stop.map((r) => r.status)).toEqual(["Stop"]);
+    expect(attrs(stop[0]!)).toMatchObject({ "Acct-Session-Time": 3, "Acct-Input-Octets": 24000 });
+    expect(rec.open).toBe(0);
+    expect(rec.nextDeadline()).toBeUndefined();
+    // restarted mid-call (its Start time lost): the usage makes the Start again under the same key, dated back
+    const restarted = new AccountingRecorder({ nasIdentifier: "callgate-POL2", interimIntervalS: 1, startOnInstall: true, startFromUsage: true, describe: () => undefined });
+    const again = restarted.onEvent({ type: "usage", callId: "c2", role: "POL2", durationS: 3, packets: 150, octets: 24000, reported: "local" }, T + 3200);
+    expect(again.map((r) => [r.key, r.eventMs])).toEqual([["c2;terminating|Start", T + 200], ["c2;terminating|Stop", T + 3200]]);
+  });
+
   it("maps how a call ended to Acct-Terminate-Cause (RFC 2866 §5.10) from each side", () => {
     expect(terminateCause("originating", true, { endedBy: "caller" }, false)).toBe("User-Request");
     expect(terminateCause("terminating", true, { endedBy: "caller" }, false)).toBe("Host-Request");
