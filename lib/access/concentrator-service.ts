@@ -90,7 +90,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   });
   const runTag = randomBytes(4).toString("hex");
   /** End-user sessions being accounted, by line: their record and the work that must finish before the Stop. */
-  const accounted = new Map<number, { session: AccountedSession; journaled: JournalSession; started: Promise<void>; interims: number }>();
+  const accounted = new Map<number, { session: AccountedSession; journaled: JournalSession; started: Promise<void>; interims: number; startSent: boolean }>();
   const inFlight = new Set<Promise<void>>();
   const track = (p: Promise<void>): void => {
     const done = p.catch((err: unknown) => ops.logger.error({ err: String(err) }, "accounting failed")).finally(() => inFlight.delete(done));
@@ -126,18 +126,42 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     }
   };
 
-  const beginAccounting = (line: number, sessionId: number, serverMac: string, user: string, address?: string): void => {
+  /** `user` undefined: the Start waits for the user's name (`startAccounting`). */
+  const beginAccounting = (line: number, sessionId: number, serverMac: string, user: string | undefined, address?: string): void => {
     const startedAt = Date.now();
     const key = `${runTag}-${line}-${sessionId || address}`;
-    const session: AccountedSession = { key, user, line, startedAt, ...(address ? { address } : {}) };
-    const journaled: JournalSession = { key, line, sessionId, serverMac, user, startedAt, ...(address ? { address } : {}) };
+    const session: AccountedSession = { key, user: user ?? "", line, startedAt, ...(address ? { address } : {}) };
+    const journaled: JournalSession = { key, line, sessionId, serverMac, user: user ?? "", startedAt, ...(address ? { address } : {}) };
     // The session is in the journal (for a PADT after a kill) before its Accounting-Start is spooled.
-    const started = (async () => {
+    const entry = { session, journaled, started: Promise.resolve(), interims: 0, startSent: false };
+    entry.started = (async () => {
       await journal?.opened(journaled);
-      if (nas) submit(nas.startRecord(session, startedAt));
+      if (user !== undefined) sendStart(entry);
     })();
-    track(started);
-    accounted.set(line, { session, journaled, started, interims: 0 });
+    track(entry.started);
+    accounted.set(line, entry);
+  };
+
+  const sendStart = (entry: { session: AccountedSession; startSent: boolean }): void => {
+    if (entry.startSent) return;
+    entry.startSent = true;
+    if (nas) submit(nas.startRecord(entry.session, entry.session.startedAt));
+  };
+
+  /** Session per line: the relayed PAP/CHAP named the user; the journal and the Accounting-Start carry it. */
+  const startAccounting = (line: number, user: string): void => {
+    const entry = accounted.get(line);
+    if (!entry || entry.startSent) return;
+    entry.session.user = user;
+    entry.journaled = { ...entry.journaled, user };
+    const journaled = entry.journaled;
+    const opened = entry.started;
+    entry.started = (async () => {
+      await opened;
+      if (user) await journal?.opened(journaled);
+      sendStart(entry);
+    })();
+    track(entry.started);
   };
 
   const endAccounting = (line: number, user: string, usage: { octetsIn: number; octetsOut: number; packetsIn: number; packetsOut: number }, cause: TerminateCause): void => {
@@ -150,6 +174,8 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     track(
       (async () => {
         await entry.started.catch(() => undefined);
+        // A session that ended before its user was known still gets its Start, then its Stop.
+        sendStart(entry);
         if (nas) submit(nas.stopRecord(entry.session, usage, cause, Date.now()));
         await journal?.closed(entry.session.key);
       })(),
@@ -161,7 +187,10 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     switch (e.type) {
       case "session-up":
         metrics.sessions.set(role.sessionCount);
-        beginAccounting(e.line, e.sessionId, e.serverMac, "");
+        beginAccounting(e.line, e.sessionId, e.serverMac, undefined);
+        break;
+      case "session-user":
+        startAccounting(e.line, e.user);
         break;
       case "session-down":
         metrics.sessions.set(role.sessionCount);
@@ -231,7 +260,9 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   for (const s of staleSessions) {
     track(
       (async () => {
-        if (nas) submit(nas.stopRecord({ key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) }, s.usage, "NAS-Reboot", Date.now()));
+        const session: AccountedSession = { key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) };
+        // The Start too, in case the killed run died before sending it: the spool takes a key it has as the same record.
+        if (nas) exporter?.submit([nas.startRecord(session, s.startedAt), nas.stopRecord(session, s.usage, "NAS-Reboot", Date.now())]);
         await journal?.closed(s.key);
       })(),
     );
@@ -265,7 +296,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
       ? setInterval(() => {
           for (const [line, entry] of accounted) {
             const usage = role.usage(line);
-            if (!usage) continue;
+            if (!usage || !entry.startSent) continue;
             track(
               (async () => {
                 await entry.started.catch(() => undefined);

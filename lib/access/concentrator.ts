@@ -80,6 +80,8 @@ export interface LineCounters {
 export type ConcentratorEvent =
   | { type: "session-up"; line: number; sessionId: number; serverMac: MacAddress }
   | ({ type: "session-down"; line: number; sessionId: number; serverMac: MacAddress; by: "line" | "server" | "concentrator"; user: string } & LineCounters)
+  /** Session per line: the user the relayed PAP/CHAP named, once the server accepted it ("" without authentication). */
+  | { type: "session-user"; line: number; user: string }
   | { type: "authenticate"; line: number; method: "pap"; peerId: string; password: Buffer }
   | { type: "authenticate"; line: number; method: "chap"; peerId: string; identifier: number; challenge: Buffer; response: Buffer }
   | { type: "line-up"; line: number; address: string; user: string }
@@ -108,6 +110,8 @@ interface RelayLine extends LineCounters {
   serverMac: MacAddress;
   pending: Buffer[];
   user: string;
+  /** Whether "session-user" was emitted: the user is known (or the session needs none). */
+  userReported: boolean;
 }
 
 interface TerminatedLine extends LineCounters {
@@ -217,7 +221,7 @@ export class AccessConcentrator {
       const hostUniq = Buffer.alloc(8);
       this.instance.copy(hostUniq, 0);
       hostUniq.writeUInt32BE(id >>> 0, 4);
-      const line: RelayLine = { id, state: "idle", hostUniq: hostUniq.toString("hex"), sessionId: 0, serverMac: "", pending: [], user: "", ...counters };
+      const line: RelayLine = { id, state: "idle", hostUniq: hostUniq.toString("hex"), sessionId: 0, serverMac: "", pending: [], user: "", userReported: false, ...counters };
       this.relay.set(id, line);
       return [];
     }
@@ -244,7 +248,7 @@ export class AccessConcentrator {
     const line = this.relay.get(id);
     if (!line) return [this.drop("unknown-line", `frame from line ${id}`)];
     const payload = withoutAddressControl(frame);
-    if (line.state === "session") return [this.sessionFrame(line, payload)];
+    if (line.state === "session") return this.sessionFrame(line, payload);
     if (line.pending.length >= (this.options.maxPendingFrames ?? 8)) return [this.drop("line-pending-full", `line ${id} sends before its session is up`)];
     line.pending.push(Buffer.from(payload));
     if (line.state === "discovering") return [];
@@ -266,11 +270,33 @@ export class AccessConcentrator {
     return this.fromRelayClient(line, line.client.handle({ type: "start" }, nowMs));
   }
 
-  private sessionFrame(line: RelayLine, payload: Buffer): ConcentratorAction {
+  private sessionFrame(line: RelayLine, payload: Buffer): ConcentratorAction[] {
     line.octetsIn += payload.length;
     line.packetsIn++;
     this.snoopUser(line, payload);
-    return { type: "send", bytes: encodePppoeFrame({ destination: line.serverMac, source: this.options.mac, packet: { kind: "session", sessionId: line.sessionId, payload } }) };
+    const send: ConcentratorAction = { type: "send", bytes: encodePppoeFrame({ destination: line.serverMac, source: this.options.mac, packet: { kind: "session", sessionId: line.sessionId, payload } }) };
+    return [send, ...this.reportUser(line, payload, "line")];
+  }
+
+  /**
+   * "session-user" once per relayed session: when the server accepts the relayed PAP or CHAP (RFC 1334 §2.2.2,
+   * RFC 1994 §4.2), or at the first IPCP or IPv4 frame of a session without authentication (RFC 1661 §3.5).
+   */
+  private reportUser(line: RelayLine, payload: Buffer, from: "line" | "server"): ConcentratorAction[] {
+    if (line.userReported || payload.length < 2) return [];
+    const protocol = payload.readUInt16BE(0);
+    let ready = protocol === PppProtocol.ipcp || protocol === PppProtocol.ipv4;
+    if (from === "server" && (protocol === PppProtocol.pap || protocol === PppProtocol.chap)) {
+      try {
+        const code = protocol === PppProtocol.pap ? decodePapPacket(payload.subarray(2)).code : decodeChapPacket(payload.subarray(2)).code;
+        ready = code === "authenticate-ack" || code === "success";
+      } catch (err) {
+        if (!(err instanceof PppoeDecodeError)) throw err;
+      }
+    }
+    if (!ready) return [];
+    line.userReported = true;
+    return [this.emit({ type: "session-user", line: line.id, user: line.user })];
   }
 
   /** The user name of a relayed PAP Authenticate-Request or CHAP Response, for accounting. */
@@ -321,7 +347,7 @@ export class AccessConcentrator {
         this.byHostUniq.delete(line.hostUniq);
         this.bySession.set(event.sessionId, line);
         const out: ConcentratorAction[] = [this.emit({ type: "session-up", line: line.id, sessionId: event.sessionId, serverMac: event.acMac })];
-        for (const payload of line.pending) out.push(this.sessionFrame(line, payload));
+        for (const payload of line.pending) out.push(...this.sessionFrame(line, payload));
         line.pending = [];
         return out;
       }
@@ -363,7 +389,7 @@ export class AccessConcentrator {
     if (!line || line.serverMac !== frame.source) return [this.drop("unknown-session", `session 0x${packet.sessionId.toString(16)} from ${frame.source}`)];
     line.octetsOut += packet.payload.length;
     line.packetsOut++;
-    return [{ type: "line-send", line: line.id, frame: packet.payload }];
+    return [{ type: "line-send", line: line.id, frame: packet.payload }, ...this.reportUser(line, packet.payload, "server")];
   }
 
   // -------------------------------------------------------------------------------- shared session

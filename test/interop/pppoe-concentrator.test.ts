@@ -2,8 +2,8 @@
 // server and its socat bridge run inside it), with a thousand end-user lines (TCP, HDLC-framed PPP driven by
 // our PPP client machine), FreeRADIUS as the accounting and authentication server, and tshark on the veth:
 // - a session per line: 1,000 sessions, each line's datagram reflected to it alone, byte for byte; hang-ups
-//   send PADTs, the server's PADTs close lines, FreeRADIUS records exactly one Start and one Stop with octets
-//   per line (sent by the accounting exporter from its spool);
+//   send PADTs, the server's PADTs close lines, FreeRADIUS records exactly one Start (naming the user) and
+//   one Stop with octets per line (sent by the accounting exporter from its spool);
 // - a concentrator killed with SIGKILL: the server keeps the sessions; the restarted one finds them in its
 //   journal, ends them with PADTs and sends their Stops, each recorded once;
 // - one shared session: 1,000 lines authenticated through FreeRADIUS, addressed from the pool, their datagrams
@@ -182,6 +182,10 @@ describe("a PPPoE session per line", () => {
     const sessionIdOf = (r: string): string | undefined => /Acct-Session-Id = "([^"]+)"/.exec(r)?.[1];
     expect(starts).toHaveLength(LINES);
     expect(new Set(starts.map(sessionIdOf)).size).toBe(LINES);
+    // Each Start names the user of the PAP it relayed (known before the Start is sent), not the line.
+    const startUsers = starts.map((r) => /User-Name = "([^"]+)"/.exec(r)?.[1]);
+    expect(startUsers.every((u) => u !== undefined && /^user\d+$/.test(u))).toBe(true);
+    expect(new Set(startUsers).size).toBe(LINES);
     expect(stops).toHaveLength(LINES);
     const stopsById = new Map(stops.map((r) => [sessionIdOf(r), r]));
     expect(stopsById.size).toBe(LINES);

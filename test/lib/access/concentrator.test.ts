@@ -171,6 +171,17 @@ describe("AccessConcentrator, session per line", () => {
     expect(down.every((e) => e.type === "session-down" && e.by === "line" && e.octetsIn > 0 && e.octetsOut > 0 && e.user.startsWith("user"))).toBe(true);
   });
 
+  it("the user of a relayed PAP is reported once the server accepts it, before the line's first IPCP frame; a refused one is not", () => {
+    const lab = new Lab("session-per-line");
+    lab.dial(7, "user7", "pw7");
+    lab.dial(8, "user8", "wrong");
+    lab.settle();
+    const ofLine = (line: number): string[] => lab.acEvents.flatMap((e) => ("line" in e && e.line === line ? [e.type === "session-user" ? `session-user:${e.user}` : e.type] : []));
+    expect(ofLine(7)).toEqual(["session-up", "session-user:user7"]);
+    expect(ofLine(8)).toEqual(["session-up", "session-down"]);
+    expect(lab.acEvents).toContainEqual(expect.objectContaining({ type: "session-down", line: 8, user: "user8" }));
+  });
+
   it("a PADT from the server closes the line and removes its row", () => {
     const lab = new Lab("session-per-line");
     lab.dial(1);
