@@ -119,6 +119,8 @@ interface TerminatedLine extends LineCounters {
   link: PppLink;
   timers: Set<string>;
   address: string;
+  /** The pool had no address for it: its IPCP was refused and its link is being closed. */
+  noAddress: "" | "asked" | "closing";
 }
 
 interface SharedSession {
@@ -226,14 +228,18 @@ export class AccessConcentrator {
       return [];
     }
     const shared = this.options.shared!;
-    const line: TerminatedLine = { id, timers: new Set(), address: "", ...counters, link: undefined as unknown as PppLink };
+    const line: TerminatedLine = { id, timers: new Set(), address: "", noAddress: "", ...counters, link: undefined as unknown as PppLink };
     line.link = new PppLink({
       role: "server",
       auth: shared.lineAuth,
       name: this.options.acName ?? "callgate",
       magic: this.options.randomBytes(4).readUInt32BE(0) || 1,
       localAddress: shared.localAddress,
-      assignAddress: () => shared.pool.allocate(),
+      assignAddress: () => {
+        const address = shared.pool.allocate();
+        if (address === undefined && line.noAddress === "") line.noAddress = "asked";
+        return address;
+      },
       challenge: () => this.options.randomBytes(16),
       ...(this.options.restartMs !== undefined ? { restartMs: this.options.restartMs } : {}),
     });
@@ -519,6 +525,13 @@ export class AccessConcentrator {
           out.push(...this.onLineLinkEvent(line, a.event));
           break;
       }
+    }
+    if (line.noAddress === "asked") {
+      // The pool is empty: the link's Configure-Reject of IP-Address (RFC 1332 §3.3) leaves the line without an
+      // address, so the link is closed with an LCP Terminate-Request (RFC 1661 §3.7), the line when it ends.
+      line.noAddress = "closing";
+      out.push(this.emit({ type: "refused", line: line.id, reason: "no-address" }));
+      out.push(...this.fromLineLink(line, line.link.handle({ type: "close", reason: "address pool empty" })));
     }
     return out;
   }

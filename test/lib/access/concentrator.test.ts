@@ -2,7 +2,7 @@
 // fired by hand): both modes of the seed, the session table's lifecycle, limits and lying peers.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { PppLink, chapMd5Response, decodePppoeFrame, encodePppoeFrame } from "../../../protocols/pppoe/index.js";
+import { PppLink, PppProtocol, chapMd5Response, decodePppFrame, decodePppoeFrame, encodePppoeFrame } from "../../../protocols/pppoe/index.js";
 import type { PppLinkAction, PppLinkEvent } from "../../../protocols/pppoe/index.js";
 import { AddressPool } from "../../../lib/access/address-pool.js";
 import { AccessConcentrator } from "../../../lib/access/concentrator.js";
@@ -268,6 +268,42 @@ describe("AccessConcentrator, one shared session", () => {
     const spoof = Buffer.concat([Buffer.from([0xff, 0x03]), user.link.ipFrame(datagram("10.1.0.200", "198.51.100.7", 1))!]);
     const out = lab.ac.handle({ type: "line-frame", line: 1, frame: spoof }, 0);
     expect(out).toEqual([expect.objectContaining({ type: "emit", event: expect.objectContaining({ type: "dropped", cause: "line-spoofed-source" }) })]);
+  });
+
+  it("an empty pool: the line asking for an address gets IPCP Configure-Reject, then LCP Terminate-Request, and is closed and refused", () => {
+    const lab = new Lab("shared-session", {
+      shared: { username: "shared", password: "sharedpw", localAddress: "10.1.0.1", pool: new AddressPool("10.1.0.2", "10.1.0.3"), lineAuth: "pap" },
+    });
+    lab.runAc(lab.ac.handle({ type: "start" }, 0));
+    lab.settle();
+    const toLines: { line: number; frame: Buffer }[] = [];
+    const runAc = lab.runAc.bind(lab);
+    lab.runAc = (actions) => {
+      for (const a of actions) if (a.type === "line-send") toLines.push({ line: a.line, frame: a.frame });
+      runAc(actions);
+    };
+    for (const line of [1, 2, 3, 4]) lab.dial(line, `user${line}`, `pw${line}`);
+    lab.settle();
+    expect(lab.ac.addressTable().map((a) => a.line)).toEqual([1, 2]);
+    for (const line of [3, 4]) {
+      expect(lab.users.get(line)!.closed).toBe(true);
+      const frames = toLines.filter((f) => f.line === line).map((f) => decodePppFrame(f.frame));
+      // IPCP Configure-Reject (code 4) of the IP-Address option (3), then LCP Terminate-Request (code 5).
+      const reject = frames.findIndex((f) => f.protocol === PppProtocol.ipcp && f.information[0] === 4);
+      expect(reject).toBeGreaterThanOrEqual(0);
+      expect(frames[reject]!.information[4]).toBe(3);
+      expect(frames.findIndex((f, i) => i > reject && f.protocol === PppProtocol.lcp && f.information[0] === 5)).toBeGreaterThan(reject);
+    }
+    const refused = lab.acEvents.filter((e) => e.type === "refused");
+    expect(refused).toEqual([
+      { type: "refused", line: 3, reason: "no-address" },
+      { type: "refused", line: 4, reason: "no-address" },
+    ]);
+    // A hang-up gives its address back: the next line gets it.
+    lab.runAc(lab.ac.handle({ type: "line-closed", line: 1 }, 0));
+    lab.dial(5, "user5", "pw5");
+    lab.settle();
+    expect(lab.ac.addressTable().map((a) => a.line).sort()).toEqual([2, 5]);
   });
 
   it("lines authenticated with CHAP: the verdict event carries what a RADIUS CHAP-Password needs", () => {
