@@ -116,7 +116,7 @@ export class DscCore {
   /** Outstanding Requests: seq → session id. */
   private readonly requests = new Map<number, { sessionId: string; peer: string }>();
   private seq = 0;
-  /** Sessions ended since this DSC started, while some peer has not yet sent its Resync: not to be recovered from it. */
+  /** Sessions ended or refused since this DSC started, while some peer has not yet sent its Resync: not to be recovered from it. */
   private readonly ended = new Set<string>();
   private readonly failClosed: boolean;
   private readonly requestTimeoutMs: number;
@@ -204,8 +204,6 @@ export class DscCore {
     const own = this.sessions.get(sessionId);
     const out: DscAction[] = [];
     if (own === undefined) return out;
-    // Bounded: a peer that never comes back does not make this grow forever.
-    if (!this.allHeard() && this.ended.size < 100_000) this.ended.add(sessionId);
     if (own.state === "pending") return this.refuse(own, "ended", own.limited[0] ?? "", out);
     this.release(own, out);
     return out;
@@ -420,6 +418,8 @@ export class DscCore {
 
   private uncount(own: OwnSession, out: DscAction[]): void {
     this.sessions.delete(own.session.id);
+    // Ended or refused: a Resync still to come must not revive it. Bounded: a peer that never comes back does not make this grow forever.
+    if (!this.allHeard() && this.ended.size < 100_000) this.ended.add(own.session.id);
     if (own.state === "pending") {
       for (const e of own.onView) this.viewFor(e).reserved--;
     } else {
