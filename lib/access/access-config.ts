@@ -68,7 +68,8 @@ export interface ConcentratorConfig {
   radius?: {
     secret: string;
     auth?: { address: string; port: number };
-    acct?: { address: string; port: number };
+    /** Accounting servers in order of preference (the exporter fails over to the next). */
+    acct?: { address: string; port: number }[];
     /** The accounting spool file (default: the journal's path + ".acct"). */
     acctSpool?: string;
     nasIdentifier: string;
@@ -227,11 +228,12 @@ export function parseConcentratorConfig(doc: unknown): ConcentratorConfig {
       secret: str(r, "secret", "radius."),
       nasIdentifier: str(r, "nasIdentifier", "radius.", "callgate-concentrator"),
       ...(r.auth !== undefined ? { auth: endpoint(r.auth, "radius.auth") } : {}),
-      ...(r.acct !== undefined ? { acct: endpoint(r.acct, "radius.acct") } : {}),
+      ...(r.acct !== undefined ? { acct: (Array.isArray(r.acct) ? r.acct : [r.acct]).map((a, i) => endpoint(a, Array.isArray(r.acct) ? `radius.acct[${i}]` : "radius.acct")) } : {}),
       ...(r.nasIpAddress !== undefined ? { nasIpAddress: ipv4(r, "nasIpAddress", "radius.") } : {}),
     };
   }
   if (o.journal !== undefined) config.journal = str(o, "journal", "");
+  if (config.radius?.acct?.length === 0) throw new AccessConfigError("radius.acct", "names no server");
   if (config.radius?.acct) {
     // Accounting records are on disk before they are sent: the spool needs a file.
     const r = o.radius as Record<string, unknown>;

@@ -63,7 +63,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     config.radius?.acct && config.radius.acctSpool
       ? await AccountingExporter.open({
           spoolPath: config.radius.acctSpool,
-          servers: [config.radius.acct],
+          servers: config.radius.acct,
           secret: config.radius.secret,
           initialTimeoutMs: 2000,
           maxRetransmissions: 4,

@@ -36,6 +36,13 @@ describe("access configuration", () => {
     const perLine = { mode: "session-per-line", framePort: { interface: "veth0" }, journal: "/var/lib/ac/journal" };
     expect(parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: "127.0.0.1:1813" } }).radius?.acctSpool).toBe("/var/lib/ac/journal.acct");
     expect(parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: "127.0.0.1:1813", acctSpool: "/var/spool/ac" } }).radius?.acctSpool).toBe("/var/spool/ac");
+    // A list of accounting servers: the exporter fails over in this order.
+    expect(parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: ["127.0.0.1:1813", "127.0.0.2:1813"] } }).radius?.acct).toEqual([
+      { address: "127.0.0.1", port: 1813 },
+      { address: "127.0.0.2", port: 1813 },
+    ]);
+    expect(refusal(() => parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: ["127.0.0.1:1813", "x"] } }))).toMatch(/^radius\.acct\[1\]: /);
+    expect(refusal(() => parseConcentratorConfig({ ...perLine, radius: { secret: "s", acct: [] } }))).toBe("radius.acct: names no server");
     expect(refusal(() => parseConcentratorConfig({ mode: "session-per-line", framePort: { interface: "veth0" }, lines: { maxFrameBytes: 10 } }))).toBe(
       "lines.maxFrameBytes: must be an integer 64..65535, got 10",
     );
