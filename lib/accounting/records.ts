@@ -19,6 +19,7 @@ export interface AccountingRecord {
   attributes: [name: string, value: string | number][];
 }
 
+/** The parties of a call (SIP URIs): Calling-Station-Id and Called-Station-Id of its records (RFC 2866 §5). */
 export interface AccountingCallInfo {
   caller: string;
   callee: string;

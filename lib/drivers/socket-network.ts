@@ -98,6 +98,7 @@ export interface SocketNetworkOptions<E> {
 export interface TcpPeerSource {
   address: string;
   port: number;
+  /** Whether the named peer already holds a link to this acceptor. */
   linked(peer: string): boolean;
 }
 

@@ -6,11 +6,13 @@ import { readFileSync } from "node:fs";
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate, type TLSSocket, type TlsOptions } from "node:tls";
 import type { Protocol } from "./message-record.js";
 
+/** The PEM certificate and private key a node presents. */
 export interface RoleCredentials {
   certificatePem: string;
   keyPem: string;
 }
 
+/** TLS for the socket driver's links: the pinned CA, each node's credentials, and which links use it. */
 export interface SocketTlsOptions {
   /** PEM CA certificate(s): the only trust anchors for every peer's certificate. */
   caPem: string;

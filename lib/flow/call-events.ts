@@ -1,6 +1,7 @@
 // Typed events the roles emit per call (through `emit` actions); drivers hand them to an eventemitter3 bus.
 import { EventEmitter } from "eventemitter3";
 
+/** What a COPS request was for: authorising the call (AAA), installing its local policy at the edge router (LDP), or removing it when the call is over (noLDP). */
 export type CopsPurpose = "AAA" | "LDP" | "noLDP";
 
 /** What the roles report as calls proceed: decisions, call states, usage. */
@@ -18,7 +19,10 @@ export type CallEventType = CallEvent["type"];
 export type CallEventOf<T extends CallEventType> = Extract<CallEvent, { type: T }>;
 
 /** Listener map for eventemitter3: one event name per type, plus "*" for all of them. */
-export type CallEventMap = { [K in CallEventType]: (event: CallEventOf<K>) => void } & { "*": (event: CallEvent) => void };
+export type CallEventMap = { [K in CallEventType]: (event: CallEventOf<K>) => void } & {
+  /** Every event, whatever its type. */
+  "*": (event: CallEvent) => void;
+};
 
 /** The bus of a topology: every role's events, filterable per call with `forCall`. */
 export class CallEventBus extends EventEmitter<CallEventMap> {

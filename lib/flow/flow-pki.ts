@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { generateOspPki, type OspKeyType, type OspTokenSigner } from "../../protocols/osp/index.js";
 import { ed25519PrivateKey } from "../../protocols/osp/token-pki.js";
 
+/** The flow's OSP PKI: the CA certificate (PEM) the devices trust, and the clearinghouse's token signer. */
 export interface FlowPki {
   caCertificatePem: string;
   signer: OspTokenSigner;

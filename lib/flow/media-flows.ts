@@ -19,6 +19,7 @@ export interface MediaFlow {
   bandwidthKbps: number;
 }
 
+/** What an SDP offer or answer carries (RFC 4566): session id, media address and port, codecs, bandwidth (kbit/s). */
 export interface SdpOfferOptions {
   sessionId: number;
   address: string;

@@ -2,8 +2,11 @@
 // real second and keeps the run deterministic), real time on the socket driver.
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 
-interface ClockBinding {
+/** The time source a driver binds to a {@link RunClock} for the length of a run. */
+export interface ClockBinding {
+  /** Milliseconds on the driver's clock. */
   now(): number;
+  /** Resolves once `ms` milliseconds have passed on the driver's clock. */
   sleep(ms: number): Promise<void>;
 }
 

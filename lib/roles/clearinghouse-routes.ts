@@ -1,6 +1,7 @@
 // The clearinghouse's routing table: called-number prefix → ordered destinations, per-source rules, time limit.
 import { parse as parseYaml } from "yaml";
 
+/** One destination of a route, tried in the route's order. */
 export interface ClearinghouseDestination {
   /** Signalling address of the terminating device, e.g. "[192.0.2.20]:5060". */
   address: string;

@@ -153,7 +153,7 @@ export class EdgeRouter implements FlowNode<CallEvent> {
     c.nextSameHash = undefined;
   }
 
-  handle(ev: NodeEvent): NodeAction[] {
+  handle(ev: NodeEvent): GenericNodeAction<CallEvent>[] {
     switch (ev.type) {
       case "start":
         return this.link.start(ev.now);

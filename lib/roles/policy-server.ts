@@ -222,7 +222,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
    * Where actions produced outside an event go: the driver's `perform(name, actions)`. Needed for decisions that
    * settle after the event that asked for them; without it they are refused at `policyTimeoutMs`.
    */
-  deliverDecisionsWith(perform: (actions: NodeAction[]) => void): void {
+  deliverDecisionsWith(perform: (actions: GenericNodeAction<CallEvent>[]) => void): void {
     this.wake = perform;
   }
 
@@ -240,7 +240,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return n;
   }
 
-  handle(ev: NodeEvent): NodeAction[] | Promise<NodeAction[]> {
+  handle(ev: NodeEvent): GenericNodeAction<CallEvent>[] | Promise<GenericNodeAction<CallEvent>[]> {
     const out = this.handleEvent(ev);
     if (this.turns.length === 0) return out; // every decision given at once: no promise
     const turns = this.turns;

@@ -4,6 +4,7 @@
 // from node:crypto.
 import { randomBytes } from "node:crypto";
 
+/** Branch and tag values for the roles: a prefix (seeded or random) and a counter. */
 export class SipIds {
   private readonly prefix: string;
   private counter = 0;
@@ -17,10 +18,12 @@ export class SipIds {
     } else this.prefix = randomBytes(6).toString("hex");
   }
 
+  /** A new Via branch, starting with the magic cookie z9hG4bK (RFC 3261 §8.1.1.7). */
   nextBranch(): string {
     return `z9hG4bK${this.prefix}${(this.counter++).toString(36)}`;
   }
 
+  /** A new From/To tag (RFC 3261 §19.3). */
   nextTag(): string {
     return `${this.prefix.slice(0, 8)}${(this.counter++).toString(36)}`;
   }

@@ -92,6 +92,7 @@ type Phase = "authorising" | "proceeding" | "answered" | "confirmed" | "ending" 
  * Proxy-Authenticate headers, or a refusal). lib/auth's SipChallenger is one.
  */
 export interface CallerChallenge {
+  /** Judges an INVITE at `now` (ms): pass it on, challenge it (407) or refuse it. */
   check(
     now: number,
     request: SipRequest,
@@ -270,7 +271,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     return this.sip.pending;
   }
 
-  handle(ev: NodeEvent): NodeAction[] {
+  handle(ev: NodeEvent): GenericNodeAction<CallEvent>[] {
     switch (ev.type) {
       case "start":
         if (ev.sip !== undefined) this.listenOn(ev.sip);

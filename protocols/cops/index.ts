@@ -114,3 +114,23 @@ export { CopsSocketRunner, listenCopsPdp, connectCopsPep } from "./transport/tcp
 export type { CopsWireHooks, CopsPdpServerOptions, CopsPdpSession, CopsPdpPeer, CopsPepClientOptions } from "./transport/tcp-driver.js";
 export { pepAdmission } from "./connection/pep-admission.js";
 export type { CopsPepCredentials, CopsPepSource } from "./connection/pep-admission.js";
+export type {
+  ClientSiObject,
+  ContextObject,
+  DecisionObject,
+  ErrorObject,
+  HandleObject,
+  InterfaceObject,
+  PdpAddressObject,
+  PepIdObject,
+  ReasonObject,
+  ReportTypeObject,
+  TimerObject,
+} from "./objects/object-types.js";
+export type { DecodedObject } from "./objects/cops-object.js";
+export type { IpFamily } from "./objects/ip-address.js";
+export type { CopsFrameFailure } from "./transport/frame-splitter.js";
+export type { IntegrityCheck } from "./connection/integrity-session.js";
+export type { PdpState } from "./connection/pdp-connection.js";
+export type { PepState } from "./connection/pep-connection.js";
+export type { ConnectionLimits, ConnectionRefusal, ConnectionPeer, MessagePhase, RefusalListener } from "../net/connection-limits.js";

@@ -3,6 +3,7 @@
 // its first byte has arrived (slowloris). Protocol-neutral: the framing layer says what it waits for.
 import type { Server, Socket } from "node:net";
 
+/** What an inbound TCP/TLS listener allows each connection and each source: caps (counts) and timeouts (ms). */
 export interface ConnectionLimits {
   /** Open inbound connections at most; more are closed as soon as accepted. 0: no cap. */
   maxConnections: number;
@@ -54,6 +55,7 @@ export function resolveConnectionLimits(partial: Partial<ConnectionLimits> = {})
   return limits;
 }
 
+/** The remote address and port of a connection. */
 export interface ConnectionPeer {
   address: string;
   port: number;

@@ -44,3 +44,4 @@ export {
   type OspHttpRequestInfo,
   type OspHttpsServerTls,
 } from "./http-server.js";
+export type { OspComponentReading } from "./codec.js";

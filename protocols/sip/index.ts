@@ -92,3 +92,6 @@ export { SipTransportLayer, type TransportLayerOptions, type TransportStats, typ
 export { datagramRefusal, requestHeadOf } from "./transport/transport-refusal.js";
 export { startProxyServer, createTransport, type ProxyServer, type ProxyServerOptions } from "./transport/proxy-server.js";
 export { nextHopHook } from "./proxy/proxy-next-hop-hook.js";
+export type { StreamParserPhase } from "./codec/stream-parser.js";
+export type { WebSocketTlsOptions } from "./transport/websocket-transport.js";
+export type { ConnectionGate, ConnectionLimits, ConnectionRefusal, ConnectionPeer, MessagePhase, RefusalListener } from "../net/connection-limits.js";

@@ -18,5 +18,6 @@ export type CopsTransportEvent =
 
 /** A sans-I/O COPS connection machine: inputs in, actions out. */
 export interface CopsMachine<In, Out> {
+  /** Takes a command or transport event at `nowMs` (milliseconds) and returns the actions to perform. */
   handle(event: In | CopsTransportEvent, nowMs: number): CopsAction<Out>[];
 }

@@ -18,6 +18,7 @@ export interface CopsIntegrityConfig {
 /** Header, Key ID, Sequence Number and HMAC-MD5-96 digest. */
 const INTEGRITY_OBJECT_LENGTH = OBJECT_HEADER_LENGTH + 8 + HMAC_MD5_96_LENGTH;
 
+/** The outcome of checking a message's Integrity object (RFC 2748 §2.2.17): valid, absent, unknown Key ID, wrong digest, or a sequence number other than the next expected one. */
 export type IntegrityCheck = "ok" | "missing" | "bad-key" | "bad-digest" | "replayed";
 
 /** The Integrity object of one connection (RFC 2748 §2.2.16): signs what goes out, checks what comes in, tracks sequence numbers. */

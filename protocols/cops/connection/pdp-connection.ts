@@ -89,7 +89,8 @@ interface PendingRequest {
   next: PendingRequest | undefined;
 }
 
-type PdpState = "waiting-open" | "open" | "closed";
+/** A PDP connection's state: waiting for the PEP's Client-Open, open, or closed (RFC 2748 §2.5). */
+export type PdpState = "waiting-open" | "open" | "closed";
 
 /** The PDP side of one COPS connection (RFC 2748): admits the PEP, keeps its request states, answers keep-alives. */
 export class CopsPdpConnection {
@@ -128,10 +129,12 @@ export class CopsPdpConnection {
   get unansweredRequests(): number {
     return this.queue.length - this.queueHead;
   }
+  /** Report States the PDP still awaits for this Client Handle (RFC 2748 §3.6). */
   pendingReports(handle: Buffer): number {
     return this.states.get(handleKey(handle)) ?? 0;
   }
 
+  /** Takes a command or transport event at `nowMs` (milliseconds) and returns the actions to perform. */
   handle(event: CopsPdpCommand | CopsTransportEvent, nowMs: number): CopsAction<CopsPdpEvent>[] {
     const out: CopsAction<CopsPdpEvent>[] = [];
     switch (event.type) {

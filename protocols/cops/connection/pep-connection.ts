@@ -86,7 +86,8 @@ interface RequestState {
 /** States deleted while no PDP is connected kept for the next one at most (beyond: deleted untold). */
 const MAX_UNTOLD_DELETES = 10_000;
 
-type PepState = "idle" | "opening" | "open";
+/** A PEP connection's state: idle, Client-Open sent, or Client-Accept received (RFC 2748 §2.5). */
+export type PepState = "idle" | "opening" | "open";
 
 const HANDLE_SCRATCH = Buffer.alloc(4);
 
@@ -121,6 +122,7 @@ export class CopsPepConnection {
   get currentServer(): CopsServerAddress | undefined {
     return this.redirectTo ?? this.options.servers?.[this.serverIndex];
   }
+  /** Whether a request state with this Client Handle is installed (RFC 2748 §2.3.1). */
   hasHandle(handle: Buffer): boolean {
     return this.states.has(handleKey(handle));
   }
@@ -146,6 +148,7 @@ export class CopsPepConnection {
     return [{ type: "emit", event: { type: "connect", server: this.currentServer } }];
   }
 
+  /** Takes a command or transport event at `nowMs` (milliseconds) and returns the actions to perform. */
   handle(event: CopsPepCommand | CopsTransportEvent, nowMs: number): CopsAction<CopsPepEvent>[] {
     const out: CopsAction<CopsPepEvent>[] = [];
     switch (event.type) {

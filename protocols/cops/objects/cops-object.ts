@@ -131,6 +131,7 @@ export function writeObject(obj: CopsObject, buf: Buffer, offset: number): numbe
   return padded;
 }
 
+/** One object of a message: the decoded model, its header offset, C-Num and C-Type (RFC 2748 §2.2). */
 export interface DecodedObject {
   object: CopsObject;
   /** Offset of the object header in the message. */

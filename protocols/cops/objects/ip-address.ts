@@ -1,4 +1,5 @@
 // IPv4 / IPv6 address text <-> bytes, for the address-carrying objects (RFC 2748 §2.2.3, §2.2.13).
+/** IP version of an address-carrying object: 4 or 6 (its C-Type, RFC 2748 §2.2.3). */
 export type IpFamily = 4 | 6;
 
 /**

@@ -7,6 +7,7 @@ import { COPS_VERSION, HEADER_LENGTH } from "../constants.js";
 /** The longest COPS message a connection accepts by default. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
 
+/** Why a stream died: the decode error and the offending common-header octets (RFC 2748 §2.1). */
 export type CopsFrameFailure = { error: CopsDecodeError; header: Buffer };
 
 /** Cuts a TCP byte stream into COPS messages by their header's length, refusing one longer than the limit. */

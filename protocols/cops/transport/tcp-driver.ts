@@ -7,15 +7,11 @@ import { connect as tlsConnect, createServer as createTlsServer, type Server as 
 import type { ConnectionOptions, TlsOptions } from "node:tls";
 import { COPS_PORT, HEADER_LENGTH } from "../constants.js";
 import type { CopsMessage, CopsServerAddress } from "../cops-message.js";
-import type { CopsAction, CopsTransportEvent } from "../connection/cops-actions.js";
+import type { CopsAction, CopsMachine, CopsTransportEvent } from "../connection/cops-actions.js";
 import type { CopsPdpConnection, CopsPdpCommand, CopsPdpEvent } from "../connection/pdp-connection.js";
 import type { CopsPepConnection, CopsPepCommand, CopsPepEvent } from "../connection/pep-connection.js";
 import { CopsFrameSplitter } from "./frame-splitter.js";
 import { ConnectionGate, type ConnectionLimits, type MessagePhase, type RefusalListener } from "../../net/connection-limits.js";
-
-interface Machine<In, Out> {
-  handle(event: In | CopsTransportEvent, nowMs: number): CopsAction<Out>[];
-}
 
 /** Callbacks of a COPS TCP driver for every message written and read. */
 export interface CopsWireHooks {
@@ -32,7 +28,7 @@ export class CopsSocketRunner<In, Out> {
   private splitter: CopsFrameSplitter;
 
   constructor(
-    private readonly machine: Machine<In, Out>,
+    private readonly machine: CopsMachine<In, Out>,
     private readonly onEvent: (event: Out) => void,
     private readonly options: CopsWireHooks & { maxMessageBytes?: number; onConnectRequest?: (event: Out) => void; onPhase?: (phase: MessagePhase) => void } = {},
   ) {
@@ -44,6 +40,7 @@ export class CopsSocketRunner<In, Out> {
     this.run(this.machine.handle(event, Date.now()));
   }
 
+  /** Runs the machine over this socket: frames what it reads, writes what the machine sends. */
   attach(socket: Socket): void {
     this.socket = socket;
     this.splitter = new CopsFrameSplitter(this.options.maxMessageBytes);
@@ -80,6 +77,7 @@ export class CopsSocketRunner<In, Out> {
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
+  /** Clears every timer the machine armed. */
   stopTimers(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
@@ -151,6 +149,7 @@ export interface CopsPdpSession {
   machine: CopsPdpConnection;
   runner: CopsSocketRunner<CopsPdpCommand, CopsPdpEvent>;
   events: EventEmitter<{ event: [CopsPdpEvent] }>;
+  /** Gives a command to this connection's PDP machine. */
   send(command: CopsPdpCommand): void;
 }
 
@@ -158,7 +157,12 @@ export interface CopsPdpSession {
 export async function listenCopsPdp(
   options: CopsPdpServerOptions,
   onSession: (session: CopsPdpSession) => void,
-): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+): Promise<{
+  server: Server;
+  port: number;
+  /** Stops listening and the sessions' timers; resolves once the server is closed. */
+  close(): Promise<void>;
+}> {
   const sessions = new Set<CopsPdpSession>();
   const sockets = new Set<Socket>();
   /** Accepted PEPIDs and the connection that holds each. */
@@ -232,7 +236,9 @@ function closeFailedHandshakes(server: TlsServer): TlsServer {
 /** Connects a PEP machine over TCP (or TLS), following its `connect` requests (primary, backups, redirects). */
 export function connectCopsPep(options: CopsPepClientOptions): {
   events: EventEmitter<{ event: [CopsPepEvent] }>;
+  /** Gives a command to the PEP machine. */
   send(command: CopsPepCommand): void;
+  /** Closes the connection and stops the machine's timers. */
   close(): void;
 } {
   const events = new EventEmitter<{ event: [CopsPepEvent] }>();

@@ -249,6 +249,7 @@ export class StatefulProxy implements TransactionUser {
     return buildResponse(request, status, reason, { toTag, ...(headers ? { extraHeaders: headers } : {}) });
   }
 
+  /** @internal Answers the request itself (§16.7); hooks call it through their {@link ProxyRequestContext}. */
   respondLocally(ctx: RequestContext, status: number, reason?: string, headers?: SipHeader[]): void {
     const tx = ctx.serverTransaction;
     if (!tx || ctx.settledFlag) return;
@@ -285,6 +286,7 @@ export class StatefulProxy implements TransactionUser {
 
   // ---- forwarding (§16.6) -----------------------------------------------------------------------
 
+  /** @internal Forwards to the targets, one branch each (§16.6); hooks call it through their {@link ProxyRequestContext}. */
   forward(ctx: RequestContext, targets?: (ProxyTarget | string)[]): void {
     if (ctx.settledFlag) return;
     ctx.settledFlag = true;

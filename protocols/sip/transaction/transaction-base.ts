@@ -45,7 +45,9 @@ export abstract class TransactionBase<State extends string> {
     }
   }
 
+  /** The actions on creation: the first send and the state's timers (§17.1, §17.2). */
   protected abstract onStart(): TransactionAction[];
+  /** The actions when one of this transaction's timers fires (RFC 3261 Table 4). */
   protected abstract onTimer(timer: TransactionTimerName): TransactionAction[];
   /** §17.1.4 / §17.2.4: whether a transport failure in the current state is reported to the TU. */
   protected abstract reportsTransportError(): boolean;

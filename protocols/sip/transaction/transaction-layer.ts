@@ -21,6 +21,7 @@ import { buildResponse } from "../codec/message-builders.js";
 
 /** How the layer puts messages on the wire; a rejected promise becomes a transport-error event. */
 export interface TransactionSender {
+  /** Sends a request to the destination chosen by the transaction user (§18.1.1). */
   sendRequest(request: SipRequest, destination: TransportAddress): Promise<void>;
   /** §18.2.2: route a response back along the path its request came in on. */
   sendResponse(response: SipResponse, context: InboundContext): Promise<void>;
@@ -38,7 +39,9 @@ export interface TransactionUser {
 
 /** What a client transaction tells its user: responses, and its end. */
 export interface ClientTransactionCallbacks {
+  /** A response the client transaction passes up: provisional and final (§17.1.1.2, §17.1.2.2). */
   onResponse(response: SipResponse, transaction: ClientTransaction): void;
+  /** The transaction ended: completed, timed out or failed in transport (§17.1). */
   onTerminated?(reason: TerminationReason, transaction: ClientTransaction, error?: Error): void;
 }
 
@@ -141,10 +144,12 @@ export class TransactionLayer {
     this.acceptedState = options.acceptedState ?? false;
   }
 
+  /** Sets the transaction user that receives new requests, stray ACKs and stray responses. */
   setUser(user: TransactionUser): void {
     this.user = user;
   }
 
+  /** Milliseconds on the layer's clock. */
   now(): number {
     return this.clock.now();
   }
@@ -199,6 +204,7 @@ export class TransactionLayer {
     return this.servers.get(serverTransactionKey(cancel, "INVITE"));
   }
 
+  /** The server transaction this request matches (§17.2.3), if any. */
   findServerTransaction(request: SipRequest): ServerTransaction | undefined {
     return this.servers.get(serverTransactionKey(request));
   }

@@ -108,6 +108,7 @@ export class SipTransportLayer implements TransactionSender {
     this.handler = handler;
   }
 
+  /** Starts listening on every transport; each gets its port. */
   async start(): Promise<void> {
     for (const t of this.transports) {
       await t.listen({
@@ -118,6 +119,7 @@ export class SipTransportLayer implements TransactionSender {
     }
   }
 
+  /** Closes every transport and its connections. */
   async close(): Promise<void> {
     await Promise.all(this.transports.map((t) => t.close()));
   }
@@ -132,6 +134,7 @@ export class SipTransportLayer implements TransactionSender {
 
   private sentBy: Set<string> | undefined;
 
+  /** This node's addresses, as a proxy writes them in Via and Record-Route. */
   identity(): ProxyIdentity {
     const addresses: TransportAddress[] = [];
     for (const t of this.transports) {
@@ -232,6 +235,7 @@ export class SipTransportLayer implements TransactionSender {
     return t;
   }
 
+  /** Sends a request; a UDP request over the size limit goes over TCP when there is one (§18.1.1). */
   async sendRequest(request: SipRequest, destination: TransportAddress): Promise<void> {
     this.checkDestination(destination);
     let data = serializeSipMessage(request);

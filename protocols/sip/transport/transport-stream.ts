@@ -49,7 +49,9 @@ export abstract class StreamTransport implements SipTransport {
     );
   }
 
+  /** The listening server of this transport; `onSocket` gets each accepted connection. */
   protected abstract createServer(onSocket: (socket: Socket) => void): Server;
+  /** Opens an outbound connection to the destination. */
   protected abstract connectSocket(destination: TransportAddress): Socket;
   /** Event name signalling an outbound socket is ready to carry data. */
   protected abstract readonly readyEvent: "connect" | "secureConnect";

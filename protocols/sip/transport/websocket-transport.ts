@@ -28,6 +28,7 @@ export interface WebSocketTransportOptions {
   connectionLimits?: Partial<ConnectionLimits>;
 }
 
+/** TLS for SIP over secure WebSocket (wss, RFC 7118 §5): certificates and peer verification. */
 export interface WebSocketTlsOptions {
   secureContext: SecureContextOptions;
   /** Ask every client for a certificate and refuse the handshake without a valid one (mutual TLS). */
