@@ -8,6 +8,7 @@
 //   journal, ends them with PADTs and sends their Stops, each recorded once;
 // - one shared session: 1,000 lines authenticated through FreeRADIUS, addressed from the pool, their datagrams
 //   demultiplexed by destination address;
+// - a shared session with a pool of two: the third and fourth lines are refused and closed, counted, logged once;
 // - tshark dissects the capture without a malformed frame.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -267,6 +268,39 @@ describe("one shared session", () => {
     await eventually(async () => (await metric(ac, "callgate_access_lines")) === 0, 30_000, "no lines");
     expect(await ac.stop("SIGTERM")).toBe(0);
     await server!.waitFor('"reason":"padt"', { ms: 10_000 });
+  });
+});
+
+describe("a shared session whose pool runs out", () => {
+  it("lines past the pool are refused (IPCP Configure-Reject, LCP Terminate-Request, line closed), counted, logged once", async () => {
+    const config = join(dir, "small-pool.yaml");
+    writeFileSync(
+      config,
+      [
+        "mode: shared-session",
+        `framePort: { interface: ${NEAR} }`,
+        "acName: isp",
+        'lines: { listen: "127.0.0.1:0", maxLines: 10 }',
+        'metrics: "127.0.0.1:0"',
+        `users: { ${USERS.slice(0, 4).map(([u, p]) => `${u}: ${p}`).join(", ")} }`,
+        "shared: { username: shared, password: shared-pw, localAddress: 10.2.0.1, pool: { first: 10.2.0.10, last: 10.2.0.11 }, lineAuth: pap }",
+        "",
+      ].join("\n"),
+    );
+    const ac = spawnCli("pppoe-concentrator", ["--config", config, "--log-level", "info"]);
+    await ac.waitFor('"ready":true', { stream: "stdout", what: "pppoe-concentrator" });
+    await ac.waitFor('"msg":"shared session up"');
+    const at = String(readyLine(ac).lines).split(":");
+    const lines = await Promise.all(USERS.slice(0, 4).map(([u, p], i) => LineClient.dial(at[0]!, Number(at[1]), u, p, 0x7000 + i)));
+    clients.push(...lines);
+    await eventually(() => lines.filter((c) => c.link.phase === "open").length === 2 && lines.filter((c) => c.closed).length === 2, 30_000, "two lines up, two refused");
+    expect(new Set(lines.filter((c) => c.link.phase === "open").map((c) => c.link.localAddress))).toEqual(new Set(["10.2.0.10", "10.2.0.11"]));
+    const metrics = await (await fetch(`http://${String(readyLine(ac).metrics)}/metrics`)).text();
+    const refused = metrics.split("\n").find((l) => l.includes('cause="line-refused-no-address"'));
+    expect(Number(refused?.split(" ").at(-1))).toBe(2);
+    expect(ac.output().match(/dropped: PPPoE:line-refused-no-address/g) ?? []).toHaveLength(1);
+    for (const c of lines) c.hangUp();
+    expect(await ac.stop("SIGTERM")).toBe(0);
   });
 });
 
