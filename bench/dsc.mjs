@@ -35,10 +35,10 @@ function local() {
 }
 
 function authorityBroadcasts() {
-  // The Broadcasts dsc-b sends after answering a first Request: a view of each entity.
+  // What dsc-b sends after answering a first Request (its Response carries the counts): a view of each entity.
   const probe = new DscCore({ id: "dsc-b", peers: ["dsc-a"], threshold: () => UNLIMITED, authority: new Map(ENTITIES.map((e) => [e, "dsc-b"])) });
   probe.peerUp("dsc-a");
-  const frames = probe.receive("dsc-a", encodeRequestFrom("dsc-a")).filter((a) => a.type === "send" && a.kind === "broadcast");
+  const frames = probe.receive("dsc-a", encodeRequestFrom("dsc-a")).filter((a) => a.type === "send");
   return frames.map((a) => a.frame.subarray(4));
 }
 
