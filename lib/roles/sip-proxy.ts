@@ -562,8 +562,9 @@ export class SipProxy implements FlowNode<CallEvent> {
   private inviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
     if (call.phase === "done") return [];
     if (res.status === 100) return [];
-    if (res.status < 200) {
+    if (res.status < 200 && !res.hasHeader("RSeq")) {
       // The same provisional again (the next hop answered a retransmitted INVITE, §17.2.1) is not relayed twice.
+      // A reliable one (RFC 3262 §3) is retransmitted by the UAS until PRACKed: each copy goes on.
       const seen = `${res.status} ${res.to.tag ?? ""}`;
       if (seen === call.lastProvisional) return [];
       call.lastProvisional = seen;
