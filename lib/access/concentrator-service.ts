@@ -72,8 +72,29 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
           onServer: (server, state) => ops.logger.warn({ server: `${server.address}:${server.port}`, state }, "accounting server"),
         })
       : undefined;
-  const submit = (record: AccountingRecord): void => {
-    exporter?.submit([record]);
+  // Records of one event-loop turn go to the spool together: one fsync for a burst of sessions.
+  let batch: { records: AccountingRecord[]; done: Promise<void> } | undefined;
+  const submit = (record: AccountingRecord): Promise<void> => {
+    if (!exporter) return Promise.resolve();
+    if (!batch) {
+      const records: AccountingRecord[] = [];
+      batch = {
+        records,
+        done: new Promise<void>((resolve, reject) =>
+          setImmediate(() => {
+            batch = undefined;
+            try {
+              exporter.submit(records);
+              resolve();
+            } catch (err) {
+              reject(err instanceof Error ? err : new Error(String(err)));
+            }
+          }),
+        ),
+      };
+    }
+    batch.records.push(record);
+    return batch.done;
   };
   const opened = config.journal ? SessionJournal.open(config.journal) : undefined;
   const journal = opened?.journal;
@@ -136,16 +157,16 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     const entry = { session, journaled, started: Promise.resolve(), interims: 0, startSent: false };
     entry.started = (async () => {
       await journal?.opened(journaled);
-      if (user !== undefined) sendStart(entry);
+      if (user !== undefined) await sendStart(entry);
     })();
     track(entry.started);
     accounted.set(line, entry);
   };
 
-  const sendStart = (entry: { session: AccountedSession; startSent: boolean }): void => {
+  const sendStart = async (entry: { session: AccountedSession; startSent: boolean }): Promise<void> => {
     if (entry.startSent) return;
     entry.startSent = true;
-    if (nas) submit(nas.startRecord(entry.session, entry.session.startedAt));
+    if (nas) await submit(nas.startRecord(entry.session, entry.session.startedAt));
   };
 
   /** Session per line: the relayed PAP/CHAP named the user; the journal and the Accounting-Start carry it. */
@@ -159,7 +180,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     entry.started = (async () => {
       await opened;
       if (user) await journal?.opened(journaled);
-      sendStart(entry);
+      await sendStart(entry);
     })();
     track(entry.started);
   };
@@ -175,8 +196,9 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
       (async () => {
         await entry.started.catch(() => undefined);
         // A session that ended before its user was known still gets its Start, then its Stop.
-        sendStart(entry);
-        if (nas) submit(nas.stopRecord(entry.session, usage, cause, Date.now()));
+        const start = sendStart(entry);
+        const stop = nas ? submit(nas.stopRecord(entry.session, usage, cause, Date.now())) : undefined;
+        await Promise.all([start, stop]);
         await journal?.closed(entry.session.key);
       })(),
     );
@@ -262,7 +284,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
       (async () => {
         const session: AccountedSession = { key: s.key, user: s.user, line: s.line, startedAt: s.startedAt, ...(s.address ? { address: s.address } : {}) };
         // The Start too, in case the killed run died before sending it: the spool takes a key it has as the same record.
-        if (nas) exporter?.submit([nas.startRecord(session, s.startedAt), nas.stopRecord(session, s.usage, "NAS-Reboot", Date.now())]);
+        if (nas) await Promise.all([submit(nas.startRecord(session, s.startedAt)), submit(nas.stopRecord(session, s.usage, "NAS-Reboot", Date.now()))]);
         await journal?.closed(s.key);
       })(),
     );
@@ -301,7 +323,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
               (async () => {
                 await entry.started.catch(() => undefined);
                 await journal?.usage(entry.session.key, usage);
-                if (nas) submit(nas.interimRecord(entry.session, usage, ++entry.interims, Date.now()));
+                if (nas) await submit(nas.interimRecord(entry.session, usage, ++entry.interims, Date.now()));
               })(),
             );
           }
