@@ -1,8 +1,9 @@
 // `callgate serve` with the deploy file's `accounting` and `quota` sections: the policy servers POL1 and POL2,
 // each its own process, send each call's Start of their side while the call is up (read from a real FreeRADIUS's
 // detail file before the caller hangs up), an Interim-Update every second and the Stop at the end, each once; POL1
-// refuses the call over its quota, whose counters `callgate quota show` reads from disk.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// refuses the call over its quota, whose counters `callgate quota show` reads from disk. A POL1 SIGKILLed mid-call
+// and started again sends no second Start (its spool knows the first) and the Stop at the end.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,6 +17,7 @@ import { ACCOUNTING_ONCE, detailKeys, readDetail, type Lab } from "./radius-acco
 const SECRET = "serve-secret";
 const dir = mkdtempSync(join(tmpdir(), "radius-serve-"));
 let lab: Lab | undefined;
+let second: Lab | undefined;
 
 /** Event-Timestamp as FreeRADIUS writes it ("Dec  7 2026 16:25:15 UTC"), in epoch ms. */
 const eventMs = (r: Record<string, string>): number => Date.parse(r["Event-Timestamp"]!.replace(/^(\w{3}) +(\d+) (\d{4}) (.*) UTC$/, "$1 $2 $3 $4Z"));
@@ -23,6 +25,7 @@ const eventMs = (r: Record<string, string>): number => Date.parse(r["Event-Times
 afterAll(async () => {
   killStartedProcesses();
   await lab?.stop();
+  await second?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -99,5 +102,57 @@ describe("callgate serve exports RADIUS accounting", () => {
     // the quota's seconds are the caller's side's billed conversation, as its Stops say
     const billed = records.filter((r) => r["NAS-Identifier"] === "callgate-POL1" && r["Acct-Status-Type"] === "Stop").reduce((t, r) => t + Number(r["Acct-Session-Time"]), 0);
     expect(show.stdout()).toMatch(new RegExp(`^daily\\s+subscriber=\\S+\\s+day\\s+\\d{4}-\\d\\d-\\d\\d\\s+2\\s+2\\s+${billed}\\s+\\d+$`, "m"));
+  }, 240_000);
+
+  it("POL1 SIGKILLed mid-call and started again: the call's Start (spooled before the kill) is not sent again, the Stop comes from the caller's proxy's usage", async () => {
+    // FreeRADIUS of its own, without the duplicate cache: its detail file holds every record it was sent.
+    const sub = join(dir, "killed");
+    mkdirSync(sub);
+    const acctPort = await freeUdpPort();
+    const lab2 = (second = await startFreeradiusLab({ dir: sub, secret: SECRET, authPort: await freeUdpPort(), acctPort }));
+    const { uac, sip1, pol1, ch, sip2, pol2, uas } = await namedFreePorts(["uac", "sip1", "pol1", "ch", "sip2", "pol2", "uas"]);
+    const sip = (port: number): string => `{ udp: ${port} }`;
+    const config = join(sub, "deploy.yaml");
+    writeFileSync(config, [
+      "name: serve-accounting-killed",
+      "seed: 6",
+      "topology: { clearinghouse: none, sipTransport: udp }",
+      ...rolesSection({ UAC: sip(uac), SIP1: sip(sip1), POL1: pol1, CH: ch, SIP2: sip(sip2), POL2: pol2, UAS: sip(uas) }),
+      "calls: { count: 1, intervalMs: 300, answerDelayMs: 150, durationMs: 6000, hangUp: caller }",
+      `accounting: { servers: ["udp:127.0.0.1:${acctPort}"], secret: ${SECRET}, spool: acct.spool, interimSeconds: 1 }`,
+      "",
+    ].join("\n"));
+    const servers = new Map<string, RunningProcess>(SERVER_ROLES.filter((r) => r !== "CH").map((role) => [role, serveProcess(role, config, join(sub, `${role}.jsonl`))]));
+    for (const [role, s] of servers) await s.waitFor(`${role} ready`, { what: role, ms: 120_000 });
+    const caller = serveProcess("UAC", config, join(sub, "UAC.jsonl"));
+    const session = "call-1@callgate.example.com;originating";
+    const ours = () => readDetail(lab2.detailFile).filter((r) => r["Acct-Session-Id"] === session);
+    const until = Date.now() + 30_000;
+    while (!ours().some((r) => r["Acct-Status-Type"] === "Interim-Update") && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(ours().map((r) => r["Acct-Status-Type"])).toContain("Start");
+    const victim = servers.get("POL1")!;
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    const again = serveProcess("POL1", config, join(sub, "POL1-again.jsonl"));
+    servers.set("POL1", again);
+    await again.waitFor("POL1 ready", { what: "POL1 again", ms: 120_000 });
+    await caller.exited;
+    const stopUntil = Date.now() + 30_000;
+    while (!ours().some((r) => r["Acct-Status-Type"] === "Stop") && Date.now() < stopUntil) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500)); // anything sent twice would land meanwhile
+    for (const s of servers.values()) s.child.kill("SIGTERM");
+    await Promise.all([...servers.values()].map((s) => s.exited));
+    const records = ours();
+    const keys = detailKeys(records);
+    expect(keys.get(`${session}|Start`)).toBe(1);
+    expect(keys.get(`${session}|Stop`)).toBe(1);
+    expect([...keys.values()].every((n) => n === 1), JSON.stringify([...keys])).toBe(true);
+    const stop = records.find((r) => r["Acct-Status-Type"] === "Stop")!;
+    // the caller's proxy measured the conversation (2xx to BYE) across the restart
+    expect(Number(stop["Acct-Session-Time"])).toBeGreaterThanOrEqual(5);
+    expect(Number(stop["Acct-Session-Time"])).toBeLessThanOrEqual(7);
+    const start = records.find((r) => r["Acct-Status-Type"] === "Start")!;
+    expect(Math.abs((eventMs(stop) - eventMs(start)) / 1000 - Number(stop["Acct-Session-Time"]))).toBeLessThanOrEqual(1);
+    expect(AccountingSpool.recover(join(sub, "acct.spool.POL1")).pending).toEqual([]);
   }, 240_000);
 });
