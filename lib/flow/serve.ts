@@ -158,7 +158,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     const onEvent = opts.onEvent;
     run.bus.on("*", (e) => onEvent(e));
   }
-  // A policy server with the deploy file's `accounting`: each call's usage goes to RADIUS as Start and Stop.
+  // A policy server with the deploy file's `accounting`: Start at installation, Interim-Updates, Stop with the usage.
   const accounting = config.accounting && (role === "POL1" || role === "POL2") ? await startServedAccounting(config.accounting, role, config.file, run.bus) : undefined;
   const handle = await startRoleOnSockets(
     node,
