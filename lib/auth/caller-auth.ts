@@ -10,6 +10,7 @@ import { LocalDigestVerifier, RadiusDigestVerifier, type DigestVerifier } from "
 import { NonceMachine } from "./nonce-machine.js";
 import { SipChallenger } from "./sip-challenge.js";
 
+/** Caller authentication settings: the realm and where credentials are checked (a file or RADIUS). */
 export interface CallerAuthOptions {
   realm: string;
   /** A credentials file (username:realm:ALGORITHM:HA1 lines). */
@@ -24,12 +25,14 @@ export interface CallerAuthOptions {
   onRefusal?: (callId: string, cause: string) => void;
 }
 
+/** Caller authentication, built: the proxy's challenger and the policy wrapper that checks credentials. */
 export interface CallerAuthentication {
   readonly realm: string;
   /** For SIP1: 407 to callers without fresh credentials. */
   readonly challenger: SipChallenger;
   /** For POL1: the policy, with the credentials checked first. */
   wrap(policy: PolicyAdapter): PolicyAdapter;
+  /** Releases the RADIUS client, if any. */
   close(): Promise<void>;
 }
 

@@ -4,6 +4,7 @@
 // journal event the driver makes durable before the record is confirmed, and `apply` replays the journal
 // after a restart.
 
+/** Capacity a client provider rents: ports, seconds per period, credit and price, suspension. Absent: unbounded. */
 export interface RentedCapacity {
   /** Concurrent sessions allowed (authorised and not yet stopped). */
   ports?: number;
@@ -18,16 +19,20 @@ export interface RentedCapacity {
   suspended?: boolean;
 }
 
+/** Why capacity was refused: provider suspended, all ports busy, period's time used up, or no credit left. */
 export type CapacityRefusal = "suspended" | "ports" | "time" | "credit";
 
+/** A reservation granted (with the seconds left, when bounded) or refused with its cause. */
 export type CapacityVerdict =
   | { ok: true; reservation: number; /** Seconds left of time or credit, when either is bounded. */ sessionTimeout?: number }
   | { ok: false; cause: CapacityRefusal };
 
+/** A session start or stop (with its charged seconds) to make durable before the record is confirmed; `t` in ms. */
 export type JournalEvent =
   | { t: number; kind: "start"; provider: string; session: string }
   | { t: number; kind: "stop"; provider: string; session: string; seconds: number };
 
+/** A provider's current use: open and reserved sessions, seconds this period, credit left. */
 export interface CapacityUsage {
   sessions: number;
   reserved: number;
@@ -50,6 +55,7 @@ interface ProviderState {
 const DEFAULT_PERIOD_SECONDS = 30 * 24 * 3600;
 const MAX_REMEMBERED_STOPS = 10_000;
 
+/** Sans-I/O account of the capacity each client provider rents: reservations, open sessions, time and credit used. */
 export class CapacityLedger {
   private readonly providers = new Map<string, ProviderState>();
   private nextReservation = 1;
@@ -87,6 +93,7 @@ export class CapacityLedger {
     this.reservationOwner.delete(id);
   }
 
+  /** A provider's usage at `now` (ms), in its current period. */
   usage(now: number, provider: string): CapacityUsage {
     const s = this.state(provider);
     this.roll(s, now);

@@ -6,7 +6,9 @@
 //   username:realm:ALGORITHM:hex-HA1        e.g. alice:example.com:SHA-256:5c1f…
 import { createHash, timingSafeEqual } from "node:crypto";
 
+/** The Digest algorithms supported (RFC 3261 §22.4, RFC 8760 §2). */
 export const DIGEST_ALGORITHMS = ["MD5", "SHA-256"] as const;
+/** One of DIGEST_ALGORITHMS. */
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];
 
 const HASH_OF: Record<DigestAlgorithm, string> = { MD5: "md5", "SHA-256": "sha256" };
@@ -27,6 +29,7 @@ export function credentialLine(algorithm: DigestAlgorithm, username: string, rea
   return `${username}:${realm}:${algorithm}:${computeHa1(algorithm, username, realm, password)}`;
 }
 
+/** A credentials file line that could not be read: `line` is its 1-based number. */
 export class CredentialFileError extends Error {
   constructor(readonly line: number, message: string) {
     super(`credentials line ${line}: ${message}`);
@@ -36,6 +39,7 @@ export class CredentialFileError extends Error {
 
 const key = (username: string, realm: string): string => `${username}\u0000${realm.toLowerCase()}`;
 
+/** Digest credentials by username and realm: HA1 hashes per algorithm (RFC 3261 §22.4, RFC 8760), never passwords. */
 export class CredentialStore {
   /** By username and realm (realm compared case-insensitively, RFC 7542 §2.4); the realm as written hashes. */
   private readonly entries = new Map<string, { realm: string; ha1: Partial<Record<DigestAlgorithm, Buffer>> }>();
@@ -58,6 +62,7 @@ export class CredentialStore {
     return store;
   }
 
+  /** Stores the HA1 (hex) of a username and realm for one algorithm. */
   add(username: string, realm: string, algorithm: DigestAlgorithm, ha1Hex: string): void {
     const k = key(username, realm);
     const e = this.entries.get(k) ?? { realm, ha1: {} };
@@ -69,6 +74,7 @@ export class CredentialStore {
     return this.entries.size;
   }
 
+  /** Whether any HA1 is stored for this username and realm. */
   has(username: string, realm: string): boolean {
     return this.entries.has(key(username, realm));
   }

@@ -8,6 +8,7 @@ import { parseDigestCredentials, type DigestCredentials } from "../../protocols/
 import { SipParseError } from "../../protocols/sip/codec/sip-parse-error.js";
 import type { DigestVerdict, DigestVerifier } from "./digest-verifier.js";
 
+/** Realm, sides and verifier of a DigestPolicyAdapter. */
 export interface DigestPolicyOptions {
   /** The realm the proxy challenges with; credentials for another realm are refused. */
   realm: string;

@@ -4,6 +4,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { DIGEST_ALGORITHMS, digestHash, type DigestAlgorithm } from "./credential-store.js";
 
+/** What a Digest response is computed from: HA1, the request's method and URI, nonce and, with qop, nc and cnonce. */
 export interface DigestInput {
   algorithm: DigestAlgorithm;
   /** HA1 in hex. */
@@ -22,6 +23,7 @@ export function digestAlgorithm(name: string | undefined): DigestAlgorithm | und
   return DIGEST_ALGORITHMS.find((a) => a.toLowerCase() === name.toLowerCase());
 }
 
+/** The Digest `response` value (hex) for these inputs (RFC 2617 §3.2.2.1, RFC 8760). */
 export function computeDigestResponse(d: DigestInput): string {
   const ha2 = digestHash(d.algorithm, `${d.method}:${d.uri}`);
   const data = d.qop !== undefined ? `${d.nonce}:${d.nc ?? ""}:${d.cnonce ?? ""}:${d.qop}:${ha2}` : `${d.nonce}:${ha2}`;

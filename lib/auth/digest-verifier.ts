@@ -5,17 +5,22 @@ import { RadiusCode, radiusAttribute, type RadiusPacket, type RadiusRequest } fr
 import type { CredentialStore } from "./credential-store.js";
 import { computeDigestResponse, digestAlgorithm, sameDigest } from "./digest-response.js";
 
+/** Digest credentials (a Proxy-Authorization header's parameters) and the method they were computed for. */
 export interface DigestRequest {
   credentials: DigestCredentials;
   /** The SIP method the credentials were computed for (A2 = method ":" uri). */
   method: string;
 }
 
+/** Why credentials were refused; `no-answer`: the RADIUS server stayed silent. */
 export type DigestRefusal = "unknown-user" | "wrong-password" | "unsupported-algorithm" | "unsupported-qop" | "no-answer";
 
+/** Credentials accepted (who and in which realm) or refused, and why. */
 export type DigestVerdict = { ok: true; username: string; realm: string } | { ok: false; cause: DigestRefusal };
 
+/** Checks Digest credentials, at once or asking a server. */
 export interface DigestVerifier {
+  /** Accepts or refuses the credentials. */
   verify(request: DigestRequest): DigestVerdict | Promise<DigestVerdict>;
 }
 
@@ -26,9 +31,11 @@ function supported(c: DigestCredentials): DigestVerdict | undefined {
   return undefined;
 }
 
+/** Checks Digest responses against a local CredentialStore. */
 export class LocalDigestVerifier implements DigestVerifier {
   constructor(private readonly store: CredentialStore) {}
 
+  /** Recomputes the response from the stored HA1 and compares it in constant time. */
   verify({ credentials: c, method }: DigestRequest): DigestVerdict {
     const refusal = supported(c);
     if (refusal) return refusal;
@@ -72,6 +79,7 @@ export class RadiusDigestVerifier implements DigestVerifier {
   /** @param ask sends an Access-Request to the server and resolves with its verified answer (e.g. RadiusUdpClient.request). */
   constructor(private readonly ask: (request: RadiusRequest) => Promise<RadiusPacket>) {}
 
+  /** Sends an RFC 5090 Access-Request; no answer refuses with `no-answer`. */
   async verify(request: DigestRequest): Promise<DigestVerdict> {
     const refusal = supported(request.credentials);
     if (refusal) return refusal;

@@ -5,11 +5,14 @@
 // nonce is treated as stale). Sans-I/O: time and randomness are given.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
+/** The outcome of checking a nonce: usable, expired (challenge again with stale=true), not one of ours, or an nc already seen. */
 export type NonceCheck = "ok" | "stale" | "unknown" | "replay";
 
+/** HMAC key, random source, lifetime and capacity of a NonceMachine. */
 export interface NonceMachineOptions {
   /** HMAC key (at least 16 octets). */
   secret: Buffer;
+  /** Source of `n` random octets for each nonce (node:crypto's randomBytes in production). */
   randomBytes: (n: number) => Buffer;
   /** How long a nonce may be used (default 5 minutes). */
   lifetimeMs?: number;
@@ -21,6 +24,7 @@ const STAMP = 8;
 const RANDOM = 9;
 const MAC = 16;
 
+/** Issues and checks Digest nonces: HMAC-stamped, expiring, nonce counts tracked against replay (RFC 7616 §3.3). */
 export class NonceMachine {
   /** nonce → [issued at, highest nc seen (0 = none yet)], in order of issue. */
   private readonly live = new Map<string, { issuedAt: number; nc: number }>();
@@ -41,6 +45,7 @@ export class NonceMachine {
     return createHmac("sha256", this.options.secret).update(body).digest().subarray(0, MAC);
   }
 
+  /** A fresh nonce stamped with `now` (ms). */
   issue(now: number): string {
     this.expire(now);
     const body = Buffer.alloc(STAMP + RANDOM);

@@ -11,6 +11,7 @@ import type { CredentialStore } from "./credential-store.js";
 import { RealmProxy, type MasterRecord, type RealmDecision, type RealmProxyAction } from "./realm-proxy.js";
 import type { RadiusProxyConfig } from "./realm-table.js";
 
+/** Configuration, local credentials, logger and drop log of a RadiusRealmProxy. */
 export interface RadiusRealmProxyOptions {
   config: RadiusProxyConfig;
   credentials?: CredentialStore;
@@ -59,6 +60,7 @@ class Journal {
 /** Room for a burst of a few thousand datagrams while the event loop is busy (a NAS's retry costs seconds). */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** The realm RADIUS proxy on UDP: a RealmProxy with its journal, sockets and retransmissions. */
 export class RadiusRealmProxy {
   private nextId = 1;
   private readonly waiting = new Map<number, (reply: RadiusReply | undefined) => void>();
@@ -71,6 +73,7 @@ export class RadiusRealmProxy {
     private readonly options: RadiusRealmProxyOptions,
   ) {}
 
+  /** Replays the journal, binds the authentication and accounting ports, and starts proxying. */
   static async start(options: RadiusRealmProxyOptions): Promise<RadiusRealmProxy> {
     const { config } = options;
     const ledger = new CapacityLedger(Object.fromEntries(config.clients.map((c) => [c.name, c.capacity])), (config.holdSeconds ?? 60) * 1000);
@@ -181,6 +184,7 @@ export class RadiusRealmProxy {
     w?.(reply);
   }
 
+  /** Closes the sockets and the journal; requests still waiting get no answer. */
   async close(): Promise<void> {
     await Promise.all([this.auth.close(), this.acct.close()]);
     for (const c of this.clients.values()) await (await c).close();

@@ -10,10 +10,13 @@ import type { AccountingRecord } from "../accounting/records.js";
 import { CapacityLedger, type JournalEvent, type RentedCapacity } from "./capacity-ledger.js";
 import { splitUserRealm } from "./realm-table.js";
 
+/** Where accounting records go (e.g. an AccountingExporter). */
 export interface AccountingSink {
+  /** Takes records to export. */
   submit(records: AccountingRecord[]): unknown;
 }
 
+/** A client provider in the policy server's view: realms, virtual identity, rented capacity, accounting. */
 export interface CallProvider {
   name: string;
   realms: string[];
@@ -23,6 +26,7 @@ export interface CallProvider {
   accounting?: AccountingSink;
 }
 
+/** Master realms, client providers and accounting of a RealmCapacityPolicyAdapter. */
 export interface RealmCapacityPolicyOptions {
   masterRealms: string[];
   clients: CallProvider[];

@@ -12,8 +12,10 @@ import { CapacityLedger, type CapacityRefusal, type JournalEvent } from "./capac
 import type { CredentialStore } from "./credential-store.js";
 import { splitUserRealm, type ClientProvider, type RadiusProxyConfig, type RadiusServerRef } from "./realm-table.js";
 
+/** Which upstream exchange a forwarded request belongs to. */
 export type ProxyStep = "master-auth" | "capacity" | "client-auth" | "acct-master" | "acct-client";
 
+/** How the proxy settled a NAS request, as counted and logged. */
 export type RealmDecision =
   | "accept"
   | "reject"
@@ -24,6 +26,7 @@ export type RealmDecision =
   | "upstream-silent"
   | "recorded";
 
+/** What the driver does for the core: forward to an upstream server, answer the NAS, or leave it unanswered. */
 export type RealmProxyAction =
   | { type: "forward"; id: number; step: ProxyStep; to: RadiusServerRef; port: "auth" | "acct"; request: RadiusRequest }
   | { type: "answer"; id: number; reply: RadiusReply }
@@ -71,6 +74,7 @@ const ACCT_OFF = 8;
 
 const messageAuthenticator = (): RadiusAttribute => radiusAttribute("Message-Authenticator", Buffer.alloc(16));
 
+/** Configuration, local credentials and capacity ledger of a RealmProxy. */
 export interface RealmProxyOptions {
   config: RadiusProxyConfig;
   /** The master's local credentials (HA1), when `config.master.credentials` names a file. */
@@ -78,6 +82,7 @@ export interface RealmProxyOptions {
   ledger?: CapacityLedger;
 }
 
+/** The sans-I/O core of the realm RADIUS proxy: NAS requests and upstream replies in, RealmProxyAction out. */
 export class RealmProxy {
   readonly ledger: CapacityLedger;
   private readonly pending = new Map<number, Pending>();

@@ -4,6 +4,7 @@
 import { parse as parseYaml } from "yaml";
 import type { RentedCapacity } from "./capacity-ledger.js";
 
+/** A RADIUS server: address, authentication and accounting ports, shared secret (RFC 2865 §3). */
 export interface RadiusServerRef {
   address: string;
   authPort: number;
@@ -11,6 +12,7 @@ export interface RadiusServerRef {
   secret: string;
 }
 
+/** The master provider: its realms and where its subscribers are checked (credentials file or RADIUS server). */
 export interface MasterProvider {
   realms: string[];
   /** Credentials file (HA1 hashes) the master's subscribers are checked against locally. */
@@ -19,6 +21,7 @@ export interface MasterProvider {
   radius?: RadiusServerRef;
 }
 
+/** A provider renting capacity from the master: its realms, virtual identity at the master, rented capacity and RADIUS server. */
 export interface ClientProvider {
   name: string;
   realms: string[];
@@ -27,6 +30,7 @@ export interface ClientProvider {
   radius: RadiusServerRef;
 }
 
+/** The realm RADIUS proxy's configuration: listen ports, NAS clients, journal, master and client providers. */
 export interface RadiusProxyConfig {
   listen: { address: string; authPort: number; acctPort: number };
   /** NAS clients by source address and their shared secrets (RFC 2865 §3). */
@@ -39,6 +43,7 @@ export interface RadiusProxyConfig {
   clients: ClientProvider[];
 }
 
+/** A realm configuration that could not be used: `path` names the setting. */
 export class RealmConfigError extends Error {
   constructor(readonly path: string, message: string) {
     super(`${path}: ${message}`);

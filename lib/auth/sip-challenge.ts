@@ -10,11 +10,13 @@ import type { DigestAlgorithm } from "./credential-store.js";
 import { digestAlgorithm } from "./digest-response.js";
 import type { NonceMachine } from "./nonce-machine.js";
 
+/** What SipChallenger.check decides for a request. */
 export type ChallengeOutcome =
   | { kind: "pass"; /** The credentials for this realm, for REQ AAA (TLV 8). */ proxyAuthorization?: string; username?: string }
   | { kind: "challenge"; status: 407; reason: string; headers: { name: string; value: string }[]; cause: string }
   | { kind: "refuse"; status: 400 | 403; reason: string; cause: string };
 
+/** Realm, nonce source, algorithms and challenged methods of a SipChallenger. */
 export interface SipChallengerOptions {
   realm: string;
   nonces: NonceMachine;
@@ -24,6 +26,7 @@ export interface SipChallengerOptions {
   methods?: readonly string[];
 }
 
+/** Challenges SIP requests for Digest credentials (RFC 3261 §22.3): 407 with Proxy-Authenticate, nonces from a NonceMachine. */
 export class SipChallenger {
   private readonly algorithms: readonly DigestAlgorithm[];
   private readonly methods: ReadonlySet<string>;
@@ -37,6 +40,7 @@ export class SipChallenger {
     return this.options.realm;
   }
 
+  /** Judges a request at `now` (ms): pass it with its credentials, challenge it (407), or refuse it (400/403). */
   check(now: number, request: SipRequest): ChallengeOutcome {
     if (!this.methods.has(request.method)) return { kind: "pass" };
     let ours: { value: string; credentials: DigestCredentials } | undefined;

@@ -48,6 +48,7 @@ export class AuthorityMap {
     }
   }
 
+  /** The DSC authoritative for this entity: the configured owner, else the rendezvous-hash owner. */
   of(entity: string): string {
     const hit = this.cache.get(entity);
     if (hit !== undefined) return hit;

@@ -21,6 +21,7 @@ export interface EntityCount {
   overSubscribed: number;
 }
 
+/** The messages DSCs exchange: Request/Response for an authorisation, Update, Broadcast of counts, Resync after a (re)connection. */
 export type DscMessage =
   | { kind: "request"; seq: number; session: DscSession }
   | { kind: "response"; seq: number; granted: boolean; refusedEntity: string; counts: EntityCount[] }
@@ -29,8 +30,10 @@ export type DscMessage =
   | { kind: "termination"; sessionId: string; entities: string[]; owner: string }
   | { kind: "resync"; fresh: boolean; owned: DscSession[]; viewed: EntityCount[]; recovered: DscSession[] };
 
+/** The `kind` of a DscMessage. */
 export type DscMessageKind = DscMessage["kind"];
 
+/** One DSC message with its sender's identity: the payload of a frame (protobuf, dsc.proto). */
 export interface DscEnvelope {
   /** The sending DSC's identity. */
   from: string;
@@ -43,6 +46,7 @@ export const DSC_MAX_ID_LENGTH = 256;
 export const DSC_MAX_ENTITIES = 16;
 /** Frame payloads a receiver accepts by default (a resync of many sessions is the largest message). */
 export const DSC_DEFAULT_MAX_FRAME = 4 * 1024 * 1024;
+/** Octets of a frame's length prefix (big-endian payload length). */
 export const DSC_FRAME_HEADER = 4;
 
 let envelopeType: protobuf.Type | undefined;
@@ -247,6 +251,7 @@ export class DscFrameDecoder {
     return this.buf.length < DSC_FRAME_HEADER ? "head" : "body";
   }
 
+  /** Appends a chunk and returns the payloads of every whole frame now available; throws DscDecodeError on a bad length. */
   push(chunk: Buffer): Buffer[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: Buffer[] = [];

@@ -1,5 +1,6 @@
 // Typed errors of the DSC codec: the only exceptions its decoders throw.
 
+/** What was wrong with a DSC frame or Envelope. */
 export type DscDecodeErrorCode =
   | "frame-too-large" // length prefix above the receiver's maximum frame size
   | "empty-frame" // length prefix of 0: no Envelope
@@ -8,6 +9,7 @@ export type DscDecodeErrorCode =
   | "missing-field" // a field the message needs is absent or empty
   | "bad-value"; // a field out of its range (entity too long, too many entities, port above 65535, ...)
 
+/** A DSC frame or Envelope refused by the decoder: the code and the byte offset of the fault. */
 export class DscDecodeError extends Error {
   declare readonly name: "DscDecodeError";
   readonly code: DscDecodeErrorCode;

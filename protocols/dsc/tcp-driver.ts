@@ -8,12 +8,14 @@ import { DscFrameDecoder, decodeDscEnvelope, DSC_DEFAULT_MAX_FRAME } from "./cod
 import { DscCore, type AuthoriseRequest, type DscAction, type DscCoreOptions, type RefusalCause } from "./core.js";
 import { DscDecodeError } from "./errors.js";
 
+/** A peer DSC: its identity and where it listens. */
 export interface DscPeerAddress {
   id: string;
   host: string;
   port: number;
 }
 
+/** Mutual TLS between DSCs (PEM key, certificate and CA). */
 export interface DscTlsOptions {
   /** PEM: this DSC's key and certificate (its name: CN or DNS name = its id), and the CA its peers' certificates chain to. */
   key: string;
@@ -24,6 +26,7 @@ export interface DscTlsOptions {
 /** Why the driver dropped a connection or a frame; each is counted, and reported to `onDrop`. */
 export type DscDropCause = ConnectionRefusal | "bad-frame" | "unknown-peer" | "slow-peer" | "outbound-data";
 
+/** The core's options plus where this DSC listens, its peers' addresses and TLS. */
 export interface DscNodeOptions extends Omit<DscCoreOptions, "peers"> {
   /** Where this DSC listens (port 0: any). */
   listen: { host: string; port: number };
@@ -40,6 +43,7 @@ export interface DscNodeOptions extends Omit<DscCoreOptions, "peers"> {
   onDrop?: (cause: DscDropCause, peer: string, detail: string) => void;
 }
 
+/** A session granted (`local`: without asking a peer) or refused, with the cause and the entity that refused it. */
 export type DscDecision = { granted: true; local: boolean } | { granted: false; cause: RefusalCause; entity: string };
 
 interface Outbound {
@@ -49,6 +53,7 @@ interface Outbound {
   retry: NodeJS.Timeout | undefined;
 }
 
+/** A DSC on the network: runs a DscCore over TCP (or mutual TLS) links to its peers, with connection limits. */
 export class DscNode {
   readonly core: DscCore;
   readonly gate: ConnectionGate;
@@ -108,6 +113,7 @@ export class DscNode {
     return this.outbound.get(peer)?.up ?? false;
   }
 
+  /** Asks for a session; resolves with the grant or the refusal and its cause. */
   authorise(req: AuthoriseRequest): Promise<DscDecision> {
     return new Promise((resolve) => {
       const list = this.waiting.get(req.sessionId);
@@ -117,6 +123,7 @@ export class DscNode {
     });
   }
 
+  /** Ends a session: it stops counting on every DSC. */
   terminate(sessionId: string): void {
     this.run(this.core.terminate(sessionId));
   }

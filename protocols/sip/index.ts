@@ -95,3 +95,4 @@ export { nextHopHook } from "./proxy/proxy-next-hop-hook.js";
 export type { StreamParserPhase } from "./codec/stream-parser.js";
 export type { WebSocketTlsOptions } from "./transport/websocket-transport.js";
 export type { ConnectionGate, ConnectionLimits, ConnectionRefusal, ConnectionPeer, MessagePhase, RefusalListener } from "../net/connection-limits.js";
+export type { DigestCredentials, DigestParam } from "./codec/digest.js";

@@ -19,6 +19,7 @@ export interface DigestChallenge {
   params?: DigestParam[];
 }
 
+/** The parameters of a Digest Authorization or Proxy-Authorization header (RFC 3261 §22.4, RFC 7616 §3.4). */
 export interface DigestCredentials {
   username: string;
   realm: string;
@@ -36,6 +37,7 @@ export interface DigestCredentials {
   params?: DigestParam[];
 }
 
+/** An auth-param as written: its name, value, and whether the value was a quoted string (RFC 7616 §3.4). */
 export interface DigestParam {
   name: string;
   value: string;
