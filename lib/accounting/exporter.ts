@@ -38,6 +38,13 @@ export interface AccountingExporterOptions {
   onDrop?: (cause: string, from: RadiusEndpoint) => void;
   /** A server stopped answering (`down`) or answered again (`up`). */
   onServer?: (server: RadiusEndpoint, state: "down" | "up") => void;
+  /**
+   * Answered keys remembered so that a record submitted again is refused (default 100,000; the oldest are
+   * forgotten first). Memory and the spool stay bounded however long the exporter runs.
+   */
+  answeredKeysKept?: number;
+  /** The spool is rewritten with only what is still needed after this many appended lines (default 100,000). */
+  compactAfterLines?: number;
 }
 
 interface Pending extends SpooledRecord {
@@ -107,6 +114,7 @@ export class AccountingExporter {
       maxOutstandingPerServer: this.window,
     });
     this.answeredKeys = answered;
+    this.forgetOldAnswers();
     socket.on("message", (msg, rinfo) => this.run(this.machine.receive(performance.now(), { address: rinfo.address, port: rinfo.port }, msg)));
     this.syncTimer = setInterval(() => this.spool.sync(), 200);
     this.syncTimer.unref();
@@ -137,6 +145,25 @@ export class AccountingExporter {
     socket ??= await bind(address, 0);
     const spool = AccountingSpool.open(opts.spoolPath, state, socket.address().port);
     return new AccountingExporter(opts, socket, spool, state.pending, state.answered);
+  }
+
+  /** Answered keys beyond `answeredKeysKept` are forgotten, oldest first (a Set keeps insertion order). */
+  private forgetOldAnswers(): void {
+    let excess = this.answeredKeys.size - (this.opts.answeredKeysKept ?? 100_000);
+    for (const key of this.answeredKeys) {
+      if (excess-- <= 0) break;
+      this.answeredKeys.delete(key);
+    }
+  }
+
+  private compactSpool(): void {
+    const pending = [...this.pending.values()].map((p) => ({ record: p.record, lastSent: p.lastSent }));
+    this.spool.compact({ localPort: this.localPort, pending, answered: this.answeredKeys, badLines: 0 }, this.localPort);
+  }
+
+  /** Answered keys remembered for refusing a record submitted again. */
+  get answeredKeysHeld(): number {
+    return this.answeredKeys.size;
   }
 
   /** Records spooled and not answered yet. */
@@ -241,6 +268,8 @@ export class AccountingExporter {
           this.pending.delete(p.record.key);
           this.answeredKeys.add(p.record.key);
           this.answered++;
+          this.forgetOldAnswers();
+          if (this.spool.appendedLines >= (this.opts.compactAfterLines ?? 100_000)) this.compactSpool();
           break;
         }
         case "timeout": {

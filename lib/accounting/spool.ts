@@ -66,9 +66,25 @@ function readSpool(path: string): SpoolState {
   return existsSync(path) ? parseSpool(readFileSync(path, "utf8")) : parseSpool("");
 }
 
+function writeState(path: string, state: SpoolState, port: number): void {
+  const lines: string[] = [JSON.stringify({ v: 1, port })];
+  for (const key of state.answered) lines.push(JSON.stringify({ ack: key }));
+  for (const p of state.pending) {
+    lines.push(JSON.stringify({ rec: p.record }));
+    if (p.lastSent) lines.push(JSON.stringify({ sent: p.record.key, to: p.lastSent.to, d: p.lastSent.datagram.toString("base64") }));
+  }
+  const tmp = `${path}.new`;
+  const fd = openSync(tmp, "w");
+  writeSync(fd, `${lines.join("\n")}\n`);
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
 export class AccountingSpool {
   private fd: number;
   private unsynced = false;
+  private appended = 0;
 
   private constructor(readonly path: string, fd: number) {
     this.fd = fd;
@@ -84,25 +100,29 @@ export class AccountingSpool {
    * the local port now in use, fsynced and renamed into place; then appends to it.
    */
   static open(path: string, state: SpoolState, port: number): AccountingSpool {
-    const lines: string[] = [JSON.stringify({ v: 1, port })];
-    for (const key of state.answered) lines.push(JSON.stringify({ ack: key }));
-    for (const p of state.pending) {
-      lines.push(JSON.stringify({ rec: p.record }));
-      if (p.lastSent) lines.push(JSON.stringify({ sent: p.record.key, to: p.lastSent.to, d: p.lastSent.datagram.toString("base64") }));
-    }
-    const tmp = `${path}.new`;
-    const fd = openSync(tmp, "w");
-    writeSync(fd, `${lines.join("\n")}\n`);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
+    writeState(path, state, port);
     return new AccountingSpool(path, openSync(path, "a"));
+  }
+
+  /** Lines appended since the file was last rewritten. */
+  get appendedLines(): number {
+    return this.appended;
+  }
+
+  /** Rewrites the file with only what `state` holds, as `open` does, and goes on appending to it. */
+  compact(state: SpoolState, port: number): void {
+    this.sync();
+    closeSync(this.fd);
+    writeState(this.path, state, port);
+    this.fd = openSync(this.path, "a");
+    this.appended = 0;
   }
 
   /** Appends accepted records and fsyncs: when this returns they survive a crash. */
   accept(records: AccountingRecord[]): void {
     if (records.length === 0) return;
     writeSync(this.fd, `${records.map((rec) => JSON.stringify({ rec })).join("\n")}\n`);
+    this.appended += records.length;
     fsyncSync(this.fd);
     this.unsynced = false;
   }
@@ -110,11 +130,13 @@ export class AccountingSpool {
   /** Written before the bytes leave, so a process killed after sending resends the same bytes. */
   sent(key: string, to: string, datagram: Buffer): void {
     writeSync(this.fd, `${JSON.stringify({ sent: key, to, d: datagram.toString("base64") })}\n`);
+    this.appended++;
     this.unsynced = true;
   }
 
   answered(key: string): void {
     writeSync(this.fd, `${JSON.stringify({ ack: key })}\n`);
+    this.appended++;
     this.unsynced = true;
   }
 

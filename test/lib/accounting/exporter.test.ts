@@ -41,6 +41,32 @@ async function server(secret: string, delayMs = 0) {
   return { s, seen };
 }
 
+describe("AccountingExporter stays bounded", () => {
+  it("keeps at most answeredKeysKept answered keys and rewrites the spool past compactAfterLines; a key still held is refused again", async () => {
+    const ok = await server("s3cret");
+    const spoolPath = join(dir, "bounded.spool");
+    const ex = await AccountingExporter.open({ spoolPath, servers: [ok.s.address()], secret: "s3cret", bindAddress: "127.0.0.1", answeredKeysKept: 50, compactAfterLines: 100 });
+    for (let round = 0; round < 10; round++) {
+      ex.submit(records(20, `b${round}-`));
+      expect(await ex.drained(5000)).toBe(true);
+    }
+    expect(ex.answered).toBe(400);
+    expect(ex.answeredKeysHeld).toBe(50);
+    // the file holds its header, the 50 keys kept and what was appended since the last rewrite
+    const lines = readFileSync(spoolPath, "utf8").split("\n").filter(Boolean).length;
+    expect(lines).toBeLessThanOrEqual(1 + 50 + 100 + 3 * 40);
+    expect(ex.submit(records(20, "b9-"))).toBe(0);
+    await ex.close();
+    // reopened: the keys kept are still refused, nothing is pending
+    const again = await AccountingExporter.open({ spoolPath, servers: [ok.s.address()], secret: "s3cret", bindAddress: "127.0.0.1", answeredKeysKept: 50 });
+    expect(again.backlog).toBe(0);
+    expect(again.submit(records(20, "b9-"))).toBe(0);
+    expect(new Set(ok.seen).size).toBe(400);
+    await again.close();
+    await ok.s.close();
+  });
+});
+
 describe("AccountingExporter with hostile and slow peers", () => {
   it("answers signed with another secret are dropped and counted; the records stay spooled until a true answer", async () => {
     // a liar: answers every request at once with an Accounting-Response whose authenticator is made up
