@@ -35,9 +35,9 @@ async function runExample(name: string): Promise<string> {
 
 describe("examples/", () => {
   it("type-check with the project's compiler settings", async () => {
-    const res = await runNode([join("node_modules", "typescript", "bin", "tsc"), "-p", join("examples", "tsconfig.json")], 120_000);
+    const res = await runNode([join("node_modules", "typescript", "bin", "tsc"), "-p", join("examples", "tsconfig.json")], 240_000);
     expect(res.status, res.stdout + res.stderr).toBe(0);
-  });
+  }, 240_000);
 
   it("custom-policy.ts: the premium-rate caller is refused by POL1 with 403, the two others connected and billed per side", async () => {
     expect((await runExample("custom-policy.ts")).split("\n")).toEqual([
