@@ -16,7 +16,8 @@ const USAGE = `usage: callgate pppoe-concentrator --config FILE [--log-level LEV
     shared:                               # shared-session: the one session's credentials and the lines' addresses
       { username: U, password: P, localAddress: A.B.C.D, pool: { first: A.B.C.D, last: A.B.C.D }, lineAuth: pap | chap | none }
     users: { NAME: PASSWORD }             # line users checked here when no radius.auth is set (shared-session)
-    radius: { secret: S, auth: HOST:PORT, acct: HOST:PORT, nasIdentifier: NAME, nasIpAddress: A.B.C.D }
+    radius: { secret: S, auth: HOST:PORT, acct: HOST:PORT | [HOST:PORT, ...], acctSpool: FILE, nasIdentifier: NAME, nasIpAddress: A.B.C.D }
+                                          # acct: a list fails over in order; acctSpool defaults to the journal's path + ".acct"
     journal: FILE                         # open sessions on disk; a restart ends those a killed run left (PADT, Stop)
     interimIntervalMs: MS                 # interim counts to the journal and Interim-Update (default 0: none)
     metrics: HOST:PORT                    # Prometheus /metrics
