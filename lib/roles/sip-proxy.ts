@@ -41,7 +41,7 @@ import {
 import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent, SipListenAddress } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
-import { mediaFlows, type MediaFlow } from "../flow/media-flows.js";
+import { mediaFlows, sameMediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";
@@ -141,6 +141,15 @@ class ProxyCall {
   silentDownstream: 408 | undefined = undefined;
   /** Status and To tag of the last provisional response taken in: the same again is a retransmission's echo. */
   lastProvisional: string | undefined = undefined;
+  /** The session descriptions of each end as last agreed (RFC 3264 §8): a new offer is judged against them. */
+  callerSdp: string | undefined = undefined;
+  calleeSdp: string | undefined = undefined;
+  /** Media changes sent to the PDP so far (TLV 9 counts from 1). */
+  mediaChanges = 0;
+  /** The flows the PDP last agreed to (caller's view, sorted). */
+  authorisedFlows: MediaFlow[] | undefined = undefined;
+  /** A re-INVITE or UPDATE held for DEC LDP on a media change (FIG. 5 as for the initial INVITE), and the flows before it. */
+  pendingChange: { req: SipRequest; serverTx: ServerTx; from: string; previous: MediaFlow[] | undefined } | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -333,6 +342,8 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private onInvite(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
+    // RFC 3261 §14: an INVITE inside a dialog (To tag) modifies the session; it is proxied as any in-dialog request.
+    if (req.to.tag !== undefined) return this.onInDialogRequest(req, serverTx, from, now);
     if (this.calls.has(req.callId)) return [];
     // RFC 3261 §16.3: syntax, URI scheme, Max-Forwards (483), loop detection (482), Proxy-Require (420)
     const failure = validateProxyRequest(req, { identity: this.identity });
@@ -601,6 +612,13 @@ export class SipProxy implements FlowNode<CallEvent> {
         call.answeredAt = now;
         // The dialog is up: only what in-dialog requests and teardown need stays (REQ noLDP reuses the LDP ClientSI).
         call.setup = undefined;
+        call.callerSdp = setup.offer;
+        call.calleeSdp = setup.answerSdp;
+        try {
+          call.authorisedFlows = setup.offer === undefined ? undefined : sortedFlows(mediaFlows(setup.offer, setup.answerSdp));
+        } catch {
+          call.authorisedFlows = undefined;
+        }
         if (setup.forwarded !== undefined) {
           // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
           call.unacknowledged = { forwarded: setup.forwarded, ok: res };
@@ -618,7 +636,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     // RFC 3261 §16.7: a 2xx retransmission after the INVITE transaction ended is forwarded statelessly.
     const call = this.calls.get(res.callId);
     if (!call) return this.forwardByVia(res);
-    if (from !== call.downstream || res.status < 200 || res.status >= 300 || call.ldp !== "installed") return [];
+    if (res.status < 200 || res.status >= 300 || call.ldp !== "installed") return [];
+    if (from === call.upstream) return [sipSend(call.downstream, upstreamCopy(res))]; // the caller's 2xx to a callee's re-INVITE
+    if (from !== call.downstream) return [];
     return [sipSend(call.upstream, upstreamCopy(res))];
   }
 
@@ -729,15 +749,130 @@ export class SipProxy implements FlowNode<CallEvent> {
     const call = this.calls.get(req.callId);
     if (!call) {
       const to = this.routeTarget(req);
+      // RFC 3261 §11: an OPTIONS outside a dialog for this proxy itself is answered with its capabilities.
+      if (req.method === "OPTIONS" && req.to.tag === undefined && (to === undefined || this.addressedToSelf(req))) {
+        return this.sip.respond(serverTx, buildResponse(req, 200, undefined, { toTag: this.ids.nextTag(), extraHeaders: { Allow: PROXY_ALLOW, Supported: PROXY_SUPPORTED } }), now);
+      }
       return to === undefined ? this.sip.respond(serverTx, buildResponse(req, 481), now) : this.forwardOutsideCall(req, serverTx, to, now);
     }
+    if ((req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && call.phase === "confirmed" && call.ldpClientSi !== undefined) {
+      if (call.pendingChange !== undefined) {
+        // RFC 3261 §14.2 / RFC 3311 §5.2: one offer at a time
+        return this.sip.respond(serverTx, buildResponse(req, req.method === "INVITE" ? 491 : 500, undefined, { extraHeaders: req.method === "INVITE" ? {} : { "Retry-After": "1" } }), now);
+      }
+      const changed = this.mediaChange(call, req, from);
+      if (changed !== undefined) {
+        // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9).
+        call.pendingChange = { req, serverTx, from, previous: call.authorisedFlows };
+        call.mediaChanges++;
+        const out = this.copsMediaChange(call, changed, now);
+        out.push(this.step(call, `${req.method} held for REQ LDP (media change ${call.mediaChanges})`));
+        return out;
+      }
+    }
+    return this.forwardInDialog(call, req, serverTx, from, now);
+  }
+
+  /** Whether the Request-URI names this proxy (RFC 3261 §16.4 identity) or carries no user part. */
+  private addressedToSelf(req: SipRequest): boolean {
+    try {
+      const uri = parseSipUri(req.uri);
+      return uri.user === undefined || uri.user === "" || isLocalUri(uri, this.identity);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The flows a new offer from `from` would carry, in the caller's view, when they differ from those in force:
+   * the offer against the other end's last description (the answer is not known before forwarding).
+   */
+  private mediaChange(call: ProxyCall, req: SipRequest, from: string): MediaFlow[] | undefined {
+    const offer = req.body.toString("utf8");
+    const fromCaller = from === call.upstream;
+    const current = call.authorisedFlows;
+    const other = fromCaller ? call.calleeSdp : call.callerSdp;
+    if (current === undefined || other === undefined) return undefined;
+    let next: MediaFlow[];
+    try {
+      // RFC 3264 §6.1: the answerer may send and receive as far as the offer lets it
+      const answer = willingAnswerer(other);
+      next = fromCaller ? mediaFlows(offer, answer) : mediaFlows(offer, answer).map(flipDirection);
+    } catch {
+      return undefined; // an offer that does not parse: the far end refuses it (488), no policy is asked for
+    }
+    next = sortedFlows(next);
+    return sameMediaFlows(current, next) ? undefined : next;
+  }
+
+  private copsMediaChange(call: ProxyCall, flows: MediaFlow[], now: number): NodeAction[] {
+    const prior = decodeSipAaaClientSi(call.ldpClientSi!);
+    const cops: SipAaaMediaFlow[] = [];
+    for (const f of flows) {
+      const c = toCopsFlow(f);
+      if (c !== undefined) cops.push(c);
+    }
+    const info: Parameters<typeof encodeSipAaaClientSi>[0] = { callId: call.callId, flows: cops };
+    if (prior.caller !== undefined) info.caller = prior.caller;
+    if (prior.callee !== undefined) info.callee = prior.callee;
+    const data = encodeSipAaaClientSi({ ...info, mediaChange: call.mediaChanges });
+    call.ldpClientSi = ownBytes(encodeSipAaaClientSi(info)); // REQ noLDP names the flows in force
+    call.authorisedFlows = flows;
+    return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext("LDP"), clientSi: [{ cType: 1, data }] }, now);
+  }
+
+  /** The answer made other flows than those authorised before forwarding: the PDP is told (another TLV 9 update). */
+  private settleMedia(call: ProxyCall, now: number): NodeAction[] {
+    if (call.callerSdp === undefined || call.pendingChange !== undefined || call.ldpClientSi === undefined || call.phase !== "confirmed") return [];
+    let actual: MediaFlow[];
+    try {
+      actual = sortedFlows(mediaFlows(call.callerSdp, call.calleeSdp));
+    } catch {
+      return [];
+    }
+    if (call.authorisedFlows !== undefined && sameMediaFlows(call.authorisedFlows, actual)) return [];
+    call.mediaChanges++;
+    const out = this.copsMediaChange(call, actual, now);
+    out.push(this.step(call, `answer changed the media: REQ LDP (media change ${call.mediaChanges})`));
+    return out;
+  }
+
+  /** DEC LDP on a held media change: forwarded (yes), or 488 upstream with the old media left in place (no). */
+  private onMediaChangeDecision(call: ProxyCall, allowed: boolean, reason: { code: number; text: string } | undefined, now: number): NodeAction[] {
+    const pending = call.pendingChange!;
+    call.pendingChange = undefined;
+    if (allowed) return this.forwardInDialog(call, pending.req, pending.serverTx, pending.from, now);
+    call.authorisedFlows = pending.previous;
+    const text = reason?.text ?? "media change not authorised";
+    const out = this.sip.respond(pending.serverTx, buildResponse(pending.req, 488, undefined, { extraHeaders: { Reason: `SIP;cause=488;text="${text}"` } }), now);
+    out.push(this.step(call, `${pending.req.method} refused 488: ${text}`));
+    return out;
+  }
+
+  /** RFC 3261 §16.6-16.7: an in-dialog request forwarded to the other end, its responses relayed back. */
+  private forwardInDialog(call: ProxyCall, req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
     const to = from === call.upstream ? call.downstream : call.upstream;
     const branch = this.ids.nextBranch();
     const fwd = this.forwardCopy(req, branch, false, undefined);
+    const fromCaller = from === call.upstream;
     const out = this.sip.sendRequest(fwd, to, now, {
       onResponse: (res, t) => {
-        if (res.status < 200) return [];
+        if (res.status === 100) return [];
+        if (res.status < 200) return req.method === "INVITE" ? this.sip.respond(serverTx, upstreamCopy(res), t) : [];
+        // RFC 3264 §8: the offer and answer of a 2xx are the session from now on.
+        if (res.status < 300 && (req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && res.body.length > 0) {
+          const offer = req.body.toString("utf8");
+          const answer = res.body.toString("utf8");
+          if (fromCaller) {
+            call.callerSdp = offer;
+            call.calleeSdp = answer;
+          } else {
+            call.calleeSdp = offer;
+            call.callerSdp = answer;
+          }
+        }
         const acts = this.sip.respond(serverTx, upstreamCopy(res), t);
+        if (res.status < 300 && req.body.length > 0 && res.body.length > 0) for (const a of this.settleMedia(call, t)) acts.push(a);
         if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
         return acts;
       },
@@ -826,6 +961,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         if (allowed) return this.forwardInvite(call, token, now);
         return this.refuse(call, sipStatusOf(reason, 403), reason?.text ?? "not authorised", now);
       case "LDP": {
+        if (call.pendingChange !== undefined && call.ldp === "installed") return this.onMediaChangeDecision(call, allowed, reason, now);
         if (call.ldp !== "requested") return [];
         if (!allowed) {
           call.ldp = "refused";
@@ -927,6 +1063,26 @@ function sipStatusOf(reason: { code: number } | undefined, fallback: number): nu
 }
 
 const NO_HANDLE = Buffer.alloc(0);
+/** What this proxy forwards (RFC 3261 §20.5), answered to OPTIONS. */
+const PROXY_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, MESSAGE";
+/** RFC 3261 §20.37: no option-tag of its own (Proxy-Require gets 420 for any, §16.3 step 5); UA extensions pass through. */
+const PROXY_SUPPORTED = "";
+
+/** A flow seen from the other end's offer: the directions named from the caller's side again. */
+function flipDirection(f: MediaFlow): MediaFlow {
+  return { ...f, direction: f.direction === "caller-to-callee" ? "callee-to-caller" : "caller-to-callee" };
+}
+
+/** The other end's last description as an answer that goes along with any direction offered (RFC 3264 §6.1). */
+function willingAnswerer(sdp: string): string {
+  return sdp.replace(/^a=(sendonly|recvonly|inactive)\r?$/gm, "a=sendrecv");
+}
+
+/** Flows in one order whoever offered them, so sameMediaFlows compares like with like. */
+function sortedFlows(flows: MediaFlow[]): MediaFlow[] {
+  const key = (f: MediaFlow) => `${f.media} ${f.direction} ${f.src.address}:${f.src.port} ${f.dst.address}:${f.dst.port}`;
+  return flows.slice().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
 const WATCH_TIMER = "proxy-watch";
 /** RFC 3261 §16.6 step 11: Timer C is larger than 3 minutes. */
 const DEFAULT_TIMER_C_MS = 181_000;
