@@ -11,7 +11,6 @@ import { AuthorityMap } from "./authority.js";
 import { decodeDscEnvelope, encodeDscFrame, type DscMessage, type DscMessageKind, type DscSession, type EntityCount } from "./codec.js";
 import { DscDecodeError } from "./errors.js";
 
-/** Session limits of one entity: the global cap and the local grant-without-asking threshold. */
 export interface EntityThreshold {
   /** Sessions the entity may have active across all DSCs. */
   global: number;
@@ -19,7 +18,6 @@ export interface EntityThreshold {
   local: number;
 }
 
-/** Identity, peers, thresholds and timeouts of a DscCore. */
 export interface DscCoreOptions {
   /** This DSC's identity (as its peers and its certificate name it). */
   id: string;
@@ -35,7 +33,6 @@ export interface DscCoreOptions {
   requestTimeoutMs?: number;
 }
 
-/** A session to authorise: its id, the entities it counts against, and who establishes it. */
 export interface AuthoriseRequest {
   sessionId: string;
   entities: readonly string[];
@@ -44,10 +41,8 @@ export interface AuthoriseRequest {
   port: number;
 }
 
-/** Why a session was refused: an entity at its limit, an authoritative DSC unreachable or too slow to answer, or the session ended before its decision. */
 export type RefusalCause = "limit" | "unreachable" | "timeout" | "ended";
 
-/** What the driver does for the core: send a frame, report a decision, set or cancel a timer. */
 export type DscAction =
   | { type: "send"; to: string; kind: DscMessageKind; frame: Buffer }
   | { type: "decided"; sessionId: string; granted: true; local: boolean }
@@ -110,7 +105,6 @@ interface PeerLink {
 
 const REQUEST_TIMER = "dsc-request:";
 
-/** The sans-I/O distributed session counter of one DSC: authorisations, ends, peer frames and timers in, actions out. */
 export class DscCore {
   readonly id: string;
   private readonly authority: AuthorityMap;
@@ -124,10 +118,6 @@ export class DscCore {
   private seq = 0;
   /** Sessions ended or refused since this DSC started, while some peer has not yet sent its Resync: not to be recovered from it. */
   private readonly ended = new Set<string>();
-  /** Entities whose count changed in the event being handled. */
-  private readonly changed = new Set<string>();
-  /** The DSC whose Request the event answered: its Response carries the counts. */
-  private answered: string | undefined;
   private readonly failClosed: boolean;
   private readonly requestTimeoutMs: number;
 
@@ -146,39 +136,9 @@ export class DscCore {
   }
 
   // ---- events ----
-  // Each event's changes to the counts go out at its end, one Broadcast per DSC to tell.
 
   /** A session to authorise: decided at once (local grant, or refusal) or after the authoritative DSCs answer. */
   authorise(req: AuthoriseRequest): DscAction[] {
-    return this.flushBroadcasts(this.authoriseEvent(req));
-  }
-
-  /** A session ended (or its setup was refused elsewhere): it stops counting everywhere. Unknown ids are ignored. */
-  terminate(sessionId: string): DscAction[] {
-    return this.flushBroadcasts(this.terminateEvent(sessionId));
-  }
-
-  /** One frame's payload from `peer` (the identity its connection proved). */
-  receive(peer: string, payload: Uint8Array): DscAction[] {
-    return this.flushBroadcasts(this.receiveEvent(peer, payload));
-  }
-
-  /** This DSC can send to `peer` again (a new connection): it resynchronises first. */
-  peerUp(peer: string): DscAction[] {
-    return this.flushBroadcasts(this.peerUpEvent(peer));
-  }
-
-  /** `peer` is unreachable: Requests waiting on it fail (closed: refused; open: granted locally). */
-  peerDown(peer: string): DscAction[] {
-    return this.flushBroadcasts(this.peerDownEvent(peer));
-  }
-
-  /** A timer this core set (a `set-timer` action's key) fired. */
-  timer(key: string): DscAction[] {
-    return this.flushBroadcasts(this.timerEvent(key));
-  }
-
-  private authoriseEvent(req: AuthoriseRequest): DscAction[] {
     const out: DscAction[] = [];
     const known = this.sessions.get(req.sessionId);
     if (known !== undefined) {
@@ -239,7 +199,8 @@ export class DscCore {
     return out;
   }
 
-  private terminateEvent(sessionId: string): DscAction[] {
+  /** A session ended (or its setup was refused elsewhere): it stops counting everywhere. Unknown ids are ignored. */
+  terminate(sessionId: string): DscAction[] {
     const own = this.sessions.get(sessionId);
     const out: DscAction[] = [];
     if (own === undefined) return out;
@@ -248,7 +209,8 @@ export class DscCore {
     return out;
   }
 
-  private receiveEvent(peer: string, payload: Uint8Array): DscAction[] {
+  /** One frame's payload from `peer` (the identity its connection proved). */
+  receive(peer: string, payload: Uint8Array): DscAction[] {
     const out: DscAction[] = [];
     let msg: DscMessage;
     try {
@@ -283,7 +245,8 @@ export class DscCore {
     return out;
   }
 
-  private peerUpEvent(peer: string): DscAction[] {
+  /** This DSC can send to `peer` again (a new connection): it resynchronises first. */
+  peerUp(peer: string): DscAction[] {
     const link = this.links.get(peer);
     const out: DscAction[] = [];
     if (link === undefined || link.up) return out;
@@ -313,7 +276,8 @@ export class DscCore {
     return out;
   }
 
-  private peerDownEvent(peer: string): DscAction[] {
+  /** `peer` is unreachable: Requests waiting on it fail (closed: refused; open: granted locally). */
+  peerDown(peer: string): DscAction[] {
     const link = this.links.get(peer);
     const out: DscAction[] = [];
     if (link === undefined || !link.up) return out;
@@ -331,7 +295,7 @@ export class DscCore {
     return out;
   }
 
-  private timerEvent(key: string): DscAction[] {
+  timer(key: string): DscAction[] {
     const out: DscAction[] = [];
     if (!key.startsWith(REQUEST_TIMER)) return out;
     const seq = Number(key.slice(REQUEST_TIMER.length));
@@ -514,7 +478,6 @@ export class DscCore {
     else for (const e of mine) this.statsOf(e).refused++;
     const counts = mine.map((e) => this.countOf(e));
     this.send(peer, { kind: "response", seq, granted: refused === "", refusedEntity: refused, counts }, out);
-    this.answered = peer;
   }
 
   private onUpdate(peer: string, session: DscSession, out: DscAction[]): void {
@@ -617,29 +580,13 @@ export class DscCore {
     this.broadcast(entity, out);
   }
 
-  private broadcast(entity: string, _out: DscAction[]): void {
-    this.changed.add(entity);
-  }
-
-  private flushBroadcasts(out: DscAction[]): DscAction[] {
-    const answered = this.answered;
-    this.answered = undefined;
-    if (this.changed.size === 0) return out;
-    const byPeer = new Map<string, EntityCount[]>();
-    for (const entity of this.changed) {
-      const rec = this.records.get(entity);
-      if (rec === undefined) continue;
-      const count = this.countOf(entity);
-      for (const peer of rec.authorisers) {
-        if (peer === this.id || peer === answered || !this.links.get(peer)?.up) continue;
-        let counts = byPeer.get(peer);
-        if (counts === undefined) byPeer.set(peer, (counts = []));
-        counts.push(count);
-      }
+  private broadcast(entity: string, out: DscAction[]): void {
+    const rec = this.records.get(entity);
+    if (rec === undefined) return;
+    const counts = [this.countOf(entity)];
+    for (const peer of rec.authorisers) {
+      if (peer !== this.id && this.links.get(peer)?.up) this.send(peer, { kind: "broadcast", counts }, out);
     }
-    this.changed.clear();
-    for (const [peer, counts] of byPeer) this.send(peer, { kind: "broadcast", counts }, out);
-    return out;
   }
 
   private applyCounts(peer: string, counts: EntityCount[]): void {
