@@ -753,6 +753,10 @@ export class SipProxy implements FlowNode<CallEvent> {
       if (req.method === "OPTIONS" && req.to.tag === undefined && (to === undefined || this.addressedToSelf(req))) {
         return this.sip.respond(serverTx, buildResponse(req, 200, undefined, { toTag: this.ids.nextTag(), extraHeaders: { Allow: PROXY_ALLOW, Supported: PROXY_SUPPORTED } }), now);
       }
+      // RFC 3428 §7: a MESSAGE outside a dialog is routed like a new request, to this proxy's next hop (no media, no policy).
+      if (req.method === "MESSAGE" && req.to.tag === undefined && req.route.length === 0) {
+        return this.forwardOutsideCall(req, serverTx, this.outbound?.peer ?? this.opts.nextHop(req), now);
+      }
       return to === undefined ? this.sip.respond(serverTx, buildResponse(req, 481), now) : this.forwardOutsideCall(req, serverTx, to, now);
     }
     if ((req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && call.phase === "confirmed" && call.ldpClientSi !== undefined) {
