@@ -8,11 +8,21 @@ import { MemoryNetwork } from "../../../lib/drivers/memory-network.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import type { CallEvent } from "../../../lib/flow/call-events.js";
 import { buildTopology, resolveTopology } from "../../../lib/flow/topology.js";
+import { DefaultPolicyAdapter, type ClassChoice, type ClassQuery, type Decision } from "../../../lib/adapters/policy-adapter.js";
 
-async function holdAndResume(): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology> }> {
+/** Chooses a class for a call's first flows only; later choices never settle, so a media change is refused (DEC LDP no). */
+class FirstClassOnly extends DefaultPolicyAdapter {
+  chosen = 0;
+  override chooseClass(q: ClassQuery): Decision<ClassChoice> {
+    return this.chosen++ === 0 ? super.chooseClass(q) : new Promise<ClassChoice>(() => undefined);
+  }
+}
+
+async function holdAndResume(terminatingPolicy?: DefaultPolicyAdapter): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology> }> {
   const call = { caller: "sip:alice@example.com", callee: "sip:bob@example.com", startMs: 100, answerDelayMs: 1000, durationMs: 30_000, hangUp: "caller" as const };
   const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [call], [], {
     callee: () => ({ outcome: "answer", answerDelayMs: 1000, durationMs: 30_000, hangsUp: false, reinvites: [{ afterMs: 5000, hold: true }, { afterMs: 5000, hold: false }] }),
+    ...(terminatingPolicy ? { adapters: { policy: { terminating: terminatingPolicy } } } : {}),
   });
   const records: MessageRecord[] = [];
   const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r) });
@@ -62,5 +72,51 @@ describe("SipProxy: a media-changing re-INVITE asks policy again", () => {
     expect(records.filter((r) => r.proto === "SIP" && r.msg === "BYE").length).toBe(3);
     expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
     expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+  });
+
+  it("a change the policy server refuses: 488 to the sender, the request never reaches the other end, the old classifiers stay", async () => {
+    const { records, topo } = await holdAndResume(new FirstClassOnly());
+    const sip = records.filter((r) => r.proto === "SIP");
+    const refusals = sip.filter((r) => r.msg.startsWith("488"));
+    // the hold is refused at SIP2, the terminating side's PEP
+    expect(refusals.map(label)).toEqual(["SIP2>UAS 488 Not Acceptable Here"]);
+    const res = parseSipMessage(refusals[0]!.bytes);
+    expect(res.getHeader("Reason")).toMatch(/^SIP;cause=488;text=/);
+    // the hold never went past SIP2; the resume offers the media still in force, so it is no change and passes
+    // both proxies without asking policy
+    const past = sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE").map((r) => parseSipMessage(r.bytes) as SipRequest);
+    expect(past.filter((r) => r.to.tag !== undefined).map((r) => /a=sendonly/.test(r.body.toString()))).toEqual([false]);
+    const changeReqs = records.filter((r) => r.proto === "COPS" && r.msg === "REQ LDP").map((r) => decodeCopsMessage(r.bytes)).filter((m) => m.op === "REQ" && decodeSipAaaClientSi(m.clientSi[0]!.data).mediaChange !== undefined);
+    expect(changeReqs).toHaveLength(1);
+    // the call went on with its first media and ended as usual, nothing left at the routers
+    const toR2 = records.filter((r) => r.from === "POL2" && r.to === "R2").map((r) => r.msg);
+    expect(toR2.filter((m) => m === "DEC Install")).toHaveLength(1);
+    expect(records.filter((r) => r.proto === "SIP" && r.msg === "BYE").length).toBe(3);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+  });
+
+  it("an OPTIONS outside a dialog addressed to the proxy: 200 with Allow", async () => {
+    const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), []);
+    await topo.sip1.handle({ type: "start", now: 0, sip: { host: "127.0.0.1", port: 5071, transport: "UDP" } });
+    const options = [
+      "OPTIONS sip:127.0.0.1:5071 SIP/2.0",
+      "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKopt1;rport",
+      "Max-Forwards: 70",
+      "From: <sip:phone@127.0.0.1>;tag=p1",
+      "To: <sip:127.0.0.1:5071>",
+      "Call-ID: keepalive-1",
+      "CSeq: 1 OPTIONS",
+      "Content-Length: 0",
+      "",
+      "",
+    ].join("\r\n");
+    const out = await topo.sip1.handle({ type: "deliver", now: 1, proto: "SIP", from: "UAC", bytes: Buffer.from(options), source: { host: "127.0.0.1", port: 40000 } });
+    const sent = out.flatMap((a) => (a.type === "send" && a.proto === "SIP" ? [parseSipMessage(a.bytes)] : []));
+    expect(sent).toHaveLength(1);
+    const res = sent[0]!;
+    expect("status" in res ? res.status : 0).toBe(200);
+    expect(res.getHeader("Allow")?.split(", ")).toEqual(expect.arrayContaining(["INVITE", "UPDATE", "PRACK", "INFO", "MESSAGE", "OPTIONS"]));
+    expect(res.to.tag).toBeTruthy();
   });
 });
