@@ -1,7 +1,7 @@
 // `callgate pppoe-concentrator --config FILE`: end users' lines (TCP, HDLC-framed PPP) to one PPPoE server.
 import { AccessConfigError, readConcentratorConfig } from "../../access/access-config.js";
 import { startConcentrator } from "../../access/concentrator-service.js";
-import { checkLogLevel } from "../../flow/operations.js";
+import { runConfigService } from "../config-service.js";
 
 const USAGE = `usage: callgate pppoe-concentrator --config FILE [--log-level LEVEL]
   An access concentrator: each TCP connection to lines.listen is an end user's line carrying PPP in RFC 1662
@@ -23,65 +23,24 @@ const USAGE = `usage: callgate pppoe-concentrator --config FILE [--log-level LEV
     metrics: HOST:PORT                    # Prometheus /metrics
   Prints one JSON line {"ready":true,...} on stdout once listening; SIGTERM sends a PADT for every session.`;
 
-export async function run(args: string[]): Promise<number> {
-  let configPath: string | undefined;
-  let logLevel: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const value = args[++i];
-    if (value === undefined) {
-      process.stderr.write(`${a} needs a value\n${USAGE}\n`);
-      return 2;
-    }
-    if (a === "--config") configPath = value;
-    else if (a === "--log-level") logLevel = value;
-    else {
-      process.stderr.write(`unknown option '${a}'\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  if (!configPath) {
-    process.stderr.write(`--config is required\n${USAGE}\n`);
-    return 2;
-  }
-  const levelProblem = checkLogLevel(logLevel);
-  if (levelProblem) {
-    process.stderr.write(`${levelProblem.message}\n`);
-    return 2;
-  }
-  let ac;
-  try {
-    const config = readConcentratorConfig(configPath);
-    if (logLevel) config.logLevel = logLevel;
-    ac = await startConcentrator(config);
-  } catch (err) {
-    process.stderr.write(`pppoe-concentrator: ${err instanceof AccessConfigError ? err.message : String(err)}\n`);
-    return 2;
-  }
-  const port = ac.framePort.address;
-  process.stdout.write(
-    `${JSON.stringify({
-      ready: true,
-      mac: ac.mac,
-      lines: `${ac.lines.host}:${ac.lines.port}`,
-      framePort: `${port.address}:${port.port}`,
-      staleSessions: ac.staleSessions.length,
-      ...(ac.operations.metricsAddress ? { metrics: ac.operations.metricsAddress } : {}),
-    })}\n`,
+export function run(args: string[]): Promise<number> {
+  return runConfigService(
+    "pppoe-concentrator",
+    USAGE,
+    args,
+    async (configPath, logLevel) => {
+      const config = readConcentratorConfig(configPath);
+      if (logLevel) config.logLevel = logLevel;
+      const ac = await startConcentrator(config);
+      const port = ac.framePort.address;
+      return { ready: {
+          mac: ac.mac,
+          lines: `${ac.lines.host}:${ac.lines.port}`,
+          framePort: `${port.address}:${port.port}`,
+          staleSessions: ac.staleSessions.length,
+          ...(ac.operations.metricsAddress ? { metrics: ac.operations.metricsAddress } : {}),
+        }, close: () => ac.close() };
+    },
+    AccessConfigError,
   );
-  const running = ac;
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
-      void running.close().then(resolve);
-    };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
-  });
-  return 0;
 }

@@ -1,7 +1,7 @@
 // `callgate pppoe-server --config FILE`: a PPPoE server (the ISP side) on a frame port.
 import { AccessConfigError, readPppoeServerConfig } from "../../access/access-config.js";
 import { startPppoeServer } from "../../access/pppoe-server-service.js";
-import { checkLogLevel } from "../../flow/operations.js";
+import { runConfigService } from "../config-service.js";
 
 const USAGE = `usage: callgate pppoe-server --config FILE [--log-level LEVEL]
   A PPPoE server (RFC 2516 Discovery, PPP LCP, PAP or CHAP, IPCP) that reflects IPv4 datagrams to their sender.
@@ -19,58 +19,18 @@ const USAGE = `usage: callgate pppoe-server --config FILE [--log-level LEVEL]
     metrics: HOST:PORT                    # Prometheus /metrics
   Prints one JSON line {"ready":true,...} on stdout once the port is open; SIGTERM ends every session (PADT).`;
 
-export async function run(args: string[]): Promise<number> {
-  let configPath: string | undefined;
-  let logLevel: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const value = args[++i];
-    if (value === undefined) {
-      process.stderr.write(`${a} needs a value\n${USAGE}\n`);
-      return 2;
-    }
-    if (a === "--config") configPath = value;
-    else if (a === "--log-level") logLevel = value;
-    else {
-      process.stderr.write(`unknown option '${a}'\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  if (!configPath) {
-    process.stderr.write(`--config is required\n${USAGE}\n`);
-    return 2;
-  }
-  const levelProblem = checkLogLevel(logLevel);
-  if (levelProblem) {
-    process.stderr.write(`${levelProblem.message}\n`);
-    return 2;
-  }
-  let server;
-  try {
-    const config = readPppoeServerConfig(configPath);
-    if (logLevel) config.logLevel = logLevel;
-    server = await startPppoeServer(config);
-  } catch (err) {
-    process.stderr.write(`pppoe-server: ${err instanceof AccessConfigError ? err.message : String(err)}\n`);
-    return 2;
-  }
-  const port = server.framePort.address;
-  process.stdout.write(
-    `${JSON.stringify({ ready: true, mac: server.mac, framePort: `${port.address}:${port.port}`, ...(server.operations.metricsAddress ? { metrics: server.operations.metricsAddress } : {}) })}\n`,
+export function run(args: string[]): Promise<number> {
+  return runConfigService(
+    "pppoe-server",
+    USAGE,
+    args,
+    async (configPath, logLevel) => {
+      const config = readPppoeServerConfig(configPath);
+      if (logLevel) config.logLevel = logLevel;
+      const server = await startPppoeServer(config);
+      const port = server.framePort.address;
+      return { ready: { mac: server.mac, framePort: `${port.address}:${port.port}`, ...(server.operations.metricsAddress ? { metrics: server.operations.metricsAddress } : {}) }, close: () => server.close() };
+    },
+    AccessConfigError,
   );
-  const running = server;
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
-      void running.close().then(resolve);
-    };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
-  });
-  return 0;
 }
