@@ -891,6 +891,12 @@ export class SipProxy implements FlowNode<CallEvent> {
       call.phase = "ending";
       call.ends = undefined;
       out.push(this.step(call, `BYE from ${from}`));
+      const held = call.pendingChange;
+      if (held !== undefined) {
+        // RFC 3261 §15.1.2: a request still pending when the dialog ends gets 487
+        call.pendingChange = undefined;
+        out.push(...this.sip.respond(held.serverTx, buildResponse(held.req, 487), now));
+      }
       // FIG. 6 steps 4 / 13: cancel the local policy of setup step 18 / 13.
       if (call.ldp === "installed") {
         call.releasing = true;

@@ -8,6 +8,8 @@ import { MemoryNetwork } from "../../../lib/drivers/memory-network.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import type { CallEvent } from "../../../lib/flow/call-events.js";
 import { buildTopology, resolveTopology } from "../../../lib/flow/topology.js";
+import { faultPlanOf } from "../../../lib/flow/run-memory.js";
+import type { FaultSpec } from "../../../lib/flow/run-types.js";
 import { DefaultPolicyAdapter, type ClassChoice, type ClassQuery, type Decision } from "../../../lib/adapters/policy-adapter.js";
 
 /** Chooses a class for a call's first flows only; later choices never settle, so a media change is refused (DEC LDP no). */
@@ -18,14 +20,14 @@ class FirstClassOnly extends DefaultPolicyAdapter {
   }
 }
 
-async function holdAndResume(terminatingPolicy?: DefaultPolicyAdapter): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology> }> {
+async function holdAndResume(terminatingPolicy?: DefaultPolicyAdapter, faults: FaultSpec[] = []): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology> }> {
   const call = { caller: "sip:alice@example.com", callee: "sip:bob@example.com", startMs: 100, answerDelayMs: 1000, durationMs: 30_000, hangUp: "caller" as const };
   const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [call], [], {
     callee: () => ({ outcome: "answer", answerDelayMs: 1000, durationMs: 30_000, hangsUp: false, reinvites: [{ afterMs: 5000, hold: true }, { afterMs: 5000, hold: false }] }),
     ...(terminatingPolicy ? { adapters: { policy: { terminating: terminatingPolicy } } } : {}),
   });
   const records: MessageRecord[] = [];
-  const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r) });
+  const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r), faults: faultPlanOf(faults) });
   for (const n of topo.nodes) net.add(n);
   for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
   net.start();
@@ -118,5 +120,19 @@ describe("SipProxy: a media-changing re-INVITE asks policy again", () => {
     expect("status" in res ? res.status : 0).toBe(200);
     expect(res.getHeader("Allow")?.split(", ")).toEqual(expect.arrayContaining(["INVITE", "UPDATE", "PRACK", "INFO", "MESSAGE", "OPTIONS"]));
     expect(res.to.tag).toBeTruthy();
+  });
+
+  it("a policy server slow to answer a change: the caller's BYE ends the call, the held re-INVITE gets 487, nothing is left", async () => {
+    // the second DEC from POL2 to SIP2 (the hold's DEC LDP) comes 60 s late; the caller hangs up at about 31 s
+    const { records, topo } = await holdAndResume(undefined, [{ kind: "delay", proto: "COPS", msg: "DEC LDP", from: "POL2", to: "SIP2", nth: 2, delayMs: 60_000 }]);
+    const sip = records.filter((r) => r.proto === "SIP");
+    const held = sip.find((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("487"));
+    expect(held).toBeDefined();
+    expect((parseSipMessage(held!.bytes) as { cseq: { method: string } }).cseq.method).toBe("INVITE");
+    // the held hold never went on towards the caller
+    expect(sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE")).toEqual([]);
+    expect(sip.filter((r) => r.to === "UAC" && r.msg === "INVITE")).toEqual([]);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.sip1.pendingTransactions + topo.sip2.pendingTransactions).toBe(0);
   });
 });
