@@ -11,6 +11,7 @@ import { AuthorityMap } from "./authority.js";
 import { decodeDscEnvelope, encodeDscFrame, type DscMessage, type DscMessageKind, type DscSession, type EntityCount } from "./codec.js";
 import { DscDecodeError } from "./errors.js";
 
+/** Session limits of one entity: the global cap and the local grant-without-asking threshold. */
 export interface EntityThreshold {
   /** Sessions the entity may have active across all DSCs. */
   global: number;
@@ -18,6 +19,7 @@ export interface EntityThreshold {
   local: number;
 }
 
+/** Identity, peers, thresholds and timeouts of a DscCore. */
 export interface DscCoreOptions {
   /** This DSC's identity (as its peers and its certificate name it). */
   id: string;
@@ -33,6 +35,7 @@ export interface DscCoreOptions {
   requestTimeoutMs?: number;
 }
 
+/** A session to authorise: its id, the entities it counts against, and who establishes it. */
 export interface AuthoriseRequest {
   sessionId: string;
   entities: readonly string[];
@@ -41,8 +44,10 @@ export interface AuthoriseRequest {
   port: number;
 }
 
+/** Why a session was refused: an entity at its limit, an authoritative DSC unreachable or too slow to answer, or the session ended before its decision. */
 export type RefusalCause = "limit" | "unreachable" | "timeout" | "ended";
 
+/** What the driver does for the core: send a frame, report a decision, set or cancel a timer, drop a peer that sent a bad frame. */
 export type DscAction =
   | { type: "send"; to: string; kind: DscMessageKind; frame: Buffer }
   | { type: "decided"; sessionId: string; granted: true; local: boolean }
@@ -105,6 +110,7 @@ interface PeerLink {
 
 const REQUEST_TIMER = "dsc-request:";
 
+/** The sans-I/O distributed session counter of one DSC: authorisations, ends, peer frames and timers in, actions out. */
 export class DscCore {
   readonly id: string;
   private readonly authority: AuthorityMap;
@@ -295,6 +301,7 @@ export class DscCore {
     return out;
   }
 
+  /** A timer this core set (a `set-timer` action's key) fired. */
   timer(key: string): DscAction[] {
     const out: DscAction[] = [];
     if (!key.startsWith(REQUEST_TIMER)) return out;
