@@ -149,7 +149,7 @@ class ProxyCall {
   /** The flows the PDP last agreed to (caller's view, sorted). */
   authorisedFlows: MediaFlow[] | undefined = undefined;
   /** A re-INVITE or UPDATE held for DEC LDP on a media change (FIG. 5 as for the initial INVITE), and the flows before it. */
-  pendingChange: { req: SipRequest; serverTx: ServerTx; from: string; previous: MediaFlow[] | undefined } | undefined = undefined;
+  pendingChange: { req: SipRequest; serverTx: ServerTx; from: string; previous: MediaFlow[] | undefined; cancelled?: boolean } | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -724,6 +724,13 @@ export class SipProxy implements FlowNode<CallEvent> {
     const call = this.calls.get(cancel.callId);
     if (!call) return this.sip.respond(serverTx, buildResponse(cancel, 481), now);
     const out = this.sip.respond(serverTx, buildResponse(cancel, 200), now);
+    const held = call.pendingChange;
+    if (held !== undefined && !held.cancelled && held.req.method === "INVITE" && held.req.cseq.seq === cancel.cseq.seq) {
+      // §16.10: the re-INVITE held for policy was never forwarded; this proxy answers it 487 itself
+      held.cancelled = true;
+      out.push(...this.sip.respond(held.serverTx, buildResponse(held.req, 487), now));
+      out.push(this.step(call, "CANCEL of a re-INVITE held for REQ LDP"));
+    }
     if (call.phase === "done" || call.phase === "confirmed") return out;
     out.push(this.step(call, "CANCEL"));
     if (call.setup?.forwarded && call.phase !== "authorising") out.push(...this.cancelDownstream(call, now));
@@ -845,6 +852,17 @@ export class SipProxy implements FlowNode<CallEvent> {
   private onMediaChangeDecision(call: ProxyCall, allowed: boolean, reason: { code: number; text: string } | undefined, now: number): NodeAction[] {
     const pending = call.pendingChange!;
     call.pendingChange = undefined;
+    if (pending.cancelled) {
+      // The re-INVITE was cancelled while the PDP decided: the media stays as it was, and so must the policy.
+      if (!allowed || pending.previous === undefined) {
+        call.authorisedFlows = pending.previous;
+        return [];
+      }
+      call.mediaChanges++;
+      const out = this.copsMediaChange(call, pending.previous, now);
+      out.push(this.step(call, `re-INVITE cancelled: REQ LDP back to the old media (media change ${call.mediaChanges})`));
+      return out;
+    }
     if (allowed) return this.forwardInDialog(call, pending.req, pending.serverTx, pending.from, now);
     call.authorisedFlows = pending.previous;
     const text = reason?.text ?? "media change not authorised";

@@ -20,7 +20,7 @@ class FirstClassOnly extends DefaultPolicyAdapter {
   }
 }
 
-async function holdAndResume(terminatingPolicy?: DefaultPolicyAdapter, faults: FaultSpec[] = []): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology> }> {
+async function holdAndResume(terminatingPolicy?: DefaultPolicyAdapter, faults: FaultSpec[] = [], midway?: (net: MemoryNetwork<CallEvent>, records: MessageRecord[]) => void): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology> }> {
   const call = { caller: "sip:alice@example.com", callee: "sip:bob@example.com", startMs: 100, answerDelayMs: 1000, durationMs: 30_000, hangUp: "caller" as const };
   const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [call], [], {
     callee: () => ({ outcome: "answer", answerDelayMs: 1000, durationMs: 30_000, hangsUp: false, reinvites: [{ afterMs: 5000, hold: true }, { afterMs: 5000, hold: false }] }),
@@ -31,6 +31,10 @@ async function holdAndResume(terminatingPolicy?: DefaultPolicyAdapter, faults: F
   for (const n of topo.nodes) net.add(n);
   for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
   net.start();
+  if (midway !== undefined) {
+    await net.run({ untilMs: 8_000 });
+    midway(net, records);
+  }
   await net.run({ untilMs: 120_000 });
   return { records, topo };
 }
@@ -134,5 +138,34 @@ describe("SipProxy: a media-changing re-INVITE asks policy again", () => {
     expect(sip.filter((r) => r.to === "UAC" && r.msg === "INVITE")).toEqual([]);
     expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
     expect(topo.sip1.pendingTransactions + topo.sip2.pendingTransactions).toBe(0);
+  });
+
+  it("a held re-INVITE cancelled before the policy server answers: 487 from the proxy, and the policy goes back to the old media", async () => {
+    const { records, topo } = await holdAndResume(undefined, [{ kind: "delay", proto: "COPS", msg: "DEC LDP", from: "POL2", to: "SIP2", nth: 2, delayMs: 2_000 }], (net, recs) => {
+      const hold = recs.find((r) => r.proto === "SIP" && r.from === "UAS" && r.msg === "INVITE");
+      const req = parseSipMessage(hold!.bytes) as SipRequest;
+      const cancel = [
+        `CANCEL ${req.uri} SIP/2.0`,
+        `Via: ${req.getHeaders("Via")[0]}`,
+        "Max-Forwards: 70",
+        `From: ${req.getHeader("From")}`,
+        `To: ${req.getHeader("To")}`,
+        `Call-ID: ${req.callId}`,
+        `CSeq: ${req.cseq.seq} CANCEL`,
+        "Content-Length: 0",
+        "",
+        "",
+      ].join("\r\n");
+      net.perform("UAS", [{ type: "send", proto: "SIP", to: "SIP2", bytes: Buffer.from(cancel), label: "CANCEL", callId: req.callId }]);
+    });
+    const sip = records.filter((r) => r.proto === "SIP");
+    expect(sip.filter((r) => r.from === "SIP2" && r.to === "UAS").map((r) => r.msg)).toEqual(expect.arrayContaining(["200 OK", "487 Request Terminated"]));
+    // the hold never went past SIP2 (the UAS's later resume offers the media in force and passes)
+    expect(sip.filter((r) => r.to === "UAC" && r.msg === "INVITE" && /a=sendonly/.test(r.bytes.toString()))).toEqual([]);
+    const changes = records.filter((r) => r.proto === "COPS" && r.from === "SIP2" && r.msg === "REQ LDP").map((r) => decodeCopsMessage(r.bytes)).flatMap((m) => (m.op === "REQ" ? [decodeSipAaaClientSi(m.clientSi[0]!.data)] : []));
+    // setup, the hold (one flow), then back to both flows once the late DEC LDP yes came
+    expect(changes.map((c) => [c.mediaChange, c.flows.length])).toEqual([[undefined, 2], [1, 1], [2, 2]]);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
   });
 });
