@@ -14,6 +14,7 @@ import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../repl
 import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
 import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-tls.js";
 import type { FlowPki } from "./flow-pki.js";
+import type { SessionLimitSettings } from "../dsc/serve-session-limits.js";
 import type { CallSpec, Role, TopologyOptions } from "./run-types.js";
 
 export const DEPLOY_ROLES: readonly Role[] = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
@@ -123,6 +124,44 @@ export const DEPLOY_SCHEMA = {
         interimSeconds: { type: "integer", minimum: 0, maximum: 86_400 },
       },
     },
+    /** Concurrent-session limits of the policy servers (docs/session-counters.md): DSC peers or Redis. */
+    sessionLimits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["thresholds"],
+      properties: {
+        thresholds: {
+          type: "object",
+          minProperties: 1,
+          additionalProperties: {
+            type: "object",
+            additionalProperties: false,
+            required: ["global"],
+            properties: { global: { type: "integer", minimum: 0 }, local: { type: "integer", minimum: 0 } },
+          },
+        },
+        groups: { type: "object", additionalProperties: { type: "array", items: { type: "string", minLength: 1 } } },
+        realms: { type: "boolean" },
+        failClosed: { type: "boolean" },
+        dsc: {
+          type: "object",
+          additionalProperties: false,
+          required: ["POL1", "POL2"],
+          properties: {
+            POL1: port,
+            POL2: port,
+            requestTimeoutMs: { type: "integer", minimum: 1 },
+            tls: {
+              type: "object",
+              additionalProperties: false,
+              required: ["ca", "POL1", "POL2"],
+              properties: Object.fromEntries([["ca", { type: "string", minLength: 1 }], ...["POL1", "POL2"].map((r) => [r, { type: "object", additionalProperties: false, required: ["key", "cert"], properties: { key: { type: "string", minLength: 1 }, cert: { type: "string", minLength: 1 } } }])]),
+            },
+          },
+        },
+        redis: { type: "string", pattern: "^redis://" },
+      },
+    },
     /** Connection limits of every TCP/TLS/HTTP listener of every role (ConnectionLimits; 0 turns one off). */
     limits: {
       type: "object",
@@ -219,6 +258,8 @@ export interface DeployConfig {
   tls?: SocketTlsOptions;
   /** Caller authentication from the `auth` section (credentials path absolute). */
   auth?: DeployAuth;
+  /** POL1 limits callers' and POL2 callees' concurrent sessions (`sessionLimits`; TLS paths absolute). */
+  sessionLimits?: SessionLimitSettings;
 }
 
 /** The `auth` section: the realm SIP1 challenges with; where POL1 checks the credentials (a file or a RADIUS server). */
@@ -347,6 +388,13 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     if (sec.maxPendingRequests !== undefined && sec.maxPendingRequests < (sec.maxRequestStates ?? 1))
       problem(["copsSecurity", pdp, "maxPendingRequests"], "is below maxRequestStates: a REQ per open state could not wait for its DEC");
   }
+  const limitsRaw = raw.sessionLimits as unknown as RawSessionLimits | undefined;
+  if (limitsRaw !== undefined && (limitsRaw.dsc === undefined) === (limitsRaw.redis === undefined))
+    problem(["sessionLimits"], "needs either dsc (the policy servers' ports of their counters) or redis (a URL), not both");
+  for (const [entity, t] of Object.entries(limitsRaw?.thresholds ?? {})) {
+    if (!/^(user|group|realm) \S+$/.test(entity)) problem(["sessionLimits", "thresholds", entity], "is no entity: 'user <address>', 'group <name>' or 'realm <host>'");
+    if (t.local !== undefined && t.local > t.global) problem(["sessionLimits", "thresholds", entity, "local"], `${t.local} is above the global threshold ${t.global}`);
+  }
   if (raw.auth !== undefined && (raw.auth.credentials === undefined) === (raw.auth.radius === undefined))
     problem(["auth"], "needs either credentials (a file) or radius (a server), not both");
   const tls = raw.tls ? readDeployTls(raw.tls, file, DEPLOY_ROLES.filter((r) => raw.roles[r]), topology, problem) : undefined;
@@ -370,8 +418,36 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (raw.limits !== undefined) config.limits = raw.limits;
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
+  if (limitsRaw !== undefined) config.sessionLimits = sessionLimitSettingsOf(limitsRaw, raw.roles, file);
   if (raw.auth !== undefined) config.auth = raw.auth.credentials !== undefined ? { ...raw.auth, credentials: resolve(dirname(file), raw.auth.credentials) } : raw.auth;
   return config;
+}
+
+interface RawSessionLimits {
+  thresholds: Record<string, { global: number; local?: number }>;
+  groups?: Record<string, string[]>;
+  realms?: boolean;
+  failClosed?: boolean;
+  dsc?: { POL1: number; POL2: number; requestTimeoutMs?: number; tls?: { ca: string; POL1: { key: string; cert: string }; POL2: { key: string; cert: string } } };
+  redis?: string;
+}
+
+/** The `sessionLimits` section: a DSC per policy server on its role's host (local threshold default 0), or Redis. */
+function sessionLimitSettingsOf(raw: RawSessionLimits, roles: DeployConfig["roles"], file: string): SessionLimitSettings {
+  const at = (p: string): string => resolve(dirname(file), p);
+  const out: SessionLimitSettings = {
+    thresholds: Object.fromEntries(Object.entries(raw.thresholds).map(([e, t]) => [e, { global: t.global, local: t.local ?? 0 }])),
+    membership: { ...(raw.groups ? { groups: raw.groups } : {}), ...(raw.realms !== undefined ? { realms: raw.realms } : {}) },
+  };
+  if (raw.failClosed !== undefined) out.failClosed = raw.failClosed;
+  if (raw.redis !== undefined) out.redis = { url: raw.redis };
+  if (raw.dsc !== undefined) {
+    const d = raw.dsc;
+    out.dsc = { listen: { POL1: { host: roles.POL1?.host ?? "127.0.0.1", port: d.POL1 }, POL2: { host: roles.POL2?.host ?? "127.0.0.1", port: d.POL2 } } };
+    if (d.requestTimeoutMs !== undefined) out.dsc.requestTimeoutMs = d.requestTimeoutMs;
+    if (d.tls !== undefined) out.dsc.tls = { ca: at(d.tls.ca), keys: { POL1: { key: at(d.tls.POL1.key), cert: at(d.tls.POL1.cert) }, POL2: { key: at(d.tls.POL2.key), cert: at(d.tls.POL2.cert) } } };
+  }
+  return out;
 }
 
 /**

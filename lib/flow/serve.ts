@@ -21,6 +21,8 @@ import { startRoleOnSockets } from "../start/role-sockets.js";
 import { countCdrsWritten } from "./operations.js";
 import { startServedAccounting } from "../accounting/serve-export.js";
 import { openServedQuota } from "../quota/serve-quota.js";
+import { startServedSessionLimits } from "../dsc/serve-session-limits.js";
+import type { RoleMetrics } from "../observability/metrics.js";
 import { prepareRun } from "./run-setup.js";
 import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
 
@@ -36,6 +38,8 @@ export interface ServeOptions {
   onDrop?: (proto: Protocol, cause: string, detail: string) => void;
   /** CH: called for each CDR newly stored (once durable). */
   onCdrWritten?: () => void;
+  /** The role's metrics registry (POL1/POL2: session-limit gauges by entity). */
+  metrics?: RoleMetrics;
 }
 
 export type ServedCall = CallOutcome & { ended: boolean };
@@ -117,9 +121,17 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const quota = config.quota && role === "POL1" ? openServedQuota(config.quota) : undefined;
   // The deploy file's `auth`: SIP1 challenges callers, POL1 checks their credentials before its policy decides.
   const auth = config.auth && (role === "SIP1" || role === "POL1") ? await startCallerAuthentication(config.auth) : undefined;
-  const originating = auth && role === "POL1" ? auth.wrap(quota?.adapter ?? new DefaultPolicyAdapter()) : quota?.adapter;
+  const decides = auth && role === "POL1" ? auth.wrap(quota?.adapter ?? new DefaultPolicyAdapter()) : quota?.adapter;
+  // The deploy file's `sessionLimits`: POL1 counts callers' sessions, POL2 callees', on their DSCs or in Redis.
+  const sessionLimits = config.sessionLimits && (role === "POL1" || role === "POL2")
+    ? await startServedSessionLimits(config.sessionLimits, role, config.roles[role]?.cops ?? 0)
+    : undefined;
+  const limited = sessionLimits?.wrap(decides);
+  if (limited && opts.metrics) sessionLimits?.registerMetrics(opts.metrics);
+  const originating = role === "POL1" ? (limited ?? decides) : decides;
+  const terminating = role === "POL2" ? limited : undefined;
   const run = prepareRun({
-    ...(originating ? { policy: { originating } } : {}),
+    ...(originating || terminating ? { policy: { ...(originating ? { originating } : {}), ...(terminating ? { terminating } : {}) } } : {}),
     ...(auth && role === "SIP1" ? { callerChallenge: auth.challenger } : {}),
     driver: "net",
     topology,
@@ -173,6 +185,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
         await accounting?.close();
         await quota?.close();
         await auth?.close();
+        await sessionLimits?.close();
         await releaseStore();
       },
     },

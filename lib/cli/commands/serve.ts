@@ -123,6 +123,7 @@ export async function run(args: string[]): Promise<number> {
       onError: (where, err) => operations.onError(where, err),
       onDrop: (proto, cause, detail) => operations.drops.drop(`${proto}:${cause}`, { detail }),
       onCdrWritten: () => operations.metrics.cdrsWritten.inc(),
+      metrics: operations.metrics,
     });
   } catch (err) {
     await closeStream(out);

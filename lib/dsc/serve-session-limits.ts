@@ -1,0 +1,88 @@
+// Session limits of a served policy server (the deploy file's `sessionLimits` section, `callgate serve POL1|POL2`):
+// each policy server runs its DSC on its own port and dials the others, or every policy server counts in Redis.
+import { readFileSync } from "node:fs";
+import { DscNode, type EntityThreshold } from "../../protocols/dsc/index.js";
+import type { CallSide, PolicyAdapter } from "../adapters/policy-adapter.js";
+import type { RoleMetrics } from "../observability/metrics.js";
+import { DscSessionCounter } from "./dsc-counter.js";
+import { RedisSessionCounter } from "./redis-counter.js";
+import { SessionLimitPolicy, type MembershipRules } from "./session-limit-policy.js";
+import type { SessionCounter } from "./session-counter.js";
+
+/** The `sessionLimits` section as read from the deploy file (paths absolute). */
+export interface SessionLimitSettings {
+  /** Limits by entity name (`user alice@example.net`, `group sales`, `realm example.net`); others are not counted. */
+  thresholds: Record<string, EntityThreshold>;
+  membership?: MembershipRules;
+  /** Refuse (default) or grant when the counter cannot decide. */
+  failClosed?: boolean;
+  /** Peer counters: each policy server's DSC on this host and port (the DSC is named after its role). */
+  dsc?: {
+    listen: Record<string, { host: string; port: number }>;
+    /** Mutual TLS between the DSCs: the CA and each DSC's key and certificate (PEM files; the certificate's CN is the role). */
+    tls?: { ca: string; keys: Record<string, { key: string; cert: string }> };
+    requestTimeoutMs?: number;
+  };
+  /** Counts in Redis instead: `redis://host:port[/db]`. */
+  redis?: { url: string };
+}
+
+export interface ServedSessionLimits {
+  /** The policy of this server: `inner` decides once the counter granted. */
+  wrap(inner: PolicyAdapter | undefined): SessionLimitPolicy;
+  registerMetrics(metrics: RoleMetrics): void;
+  close(): Promise<void>;
+}
+
+/** Starts the counter of `role` (POL1 counts the caller's entities, POL2 the callee's) for its COPS `port`. */
+export async function startServedSessionLimits(settings: SessionLimitSettings, role: "POL1" | "POL2", port: number): Promise<ServedSessionLimits> {
+  const threshold = (entity: string): EntityThreshold | undefined => settings.thresholds[entity];
+  const failClosed = settings.failClosed ?? true;
+  let counter: SessionCounter;
+  let close: () => Promise<void>;
+  if (settings.dsc) {
+    const own = settings.dsc.listen[role];
+    if (own === undefined) throw new Error(`sessionLimits.dsc.listen names no ${role}`);
+    const tls = settings.dsc.tls;
+    const keys = tls?.keys[role];
+    if (tls && keys === undefined) throw new Error(`sessionLimits.dsc.tls.keys names no ${role}`);
+    const node = new DscNode({
+      id: role,
+      threshold,
+      failClosed,
+      listen: own,
+      peers: Object.entries(settings.dsc.listen).filter(([id]) => id !== role).map(([id, a]) => ({ id, host: a.host, port: a.port })),
+      ...(tls && keys ? { tls: { ca: readFileSync(tls.ca, "utf8"), key: readFileSync(keys.key, "utf8"), cert: readFileSync(keys.cert, "utf8") } } : {}),
+      ...(settings.dsc.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.dsc.requestTimeoutMs } : {}),
+    });
+    await node.start();
+    counter = new DscSessionCounter(node);
+    close = () => node.close();
+  } else if (settings.redis) {
+    const url = new URL(settings.redis.url);
+    const db = Number(url.pathname.replace(/^\//, "") || "0");
+    const redis = new RedisSessionCounter({
+      threshold,
+      failClosed,
+      redis: { host: url.hostname, port: Number(url.port || "6379"), db },
+    });
+    counter = redis;
+    close = () => redis.close();
+  } else {
+    throw new Error("sessionLimits needs dsc or redis");
+  }
+  const side: CallSide = role === "POL1" ? "originating" : "terminating";
+  let policy: SessionLimitPolicy | undefined;
+  return {
+    wrap: (inner) => {
+      policy = new SessionLimitPolicy({
+        counter, server: role, port, sides: [side],
+        ...(inner ? { inner } : {}),
+        ...(settings.membership ? { membership: settings.membership } : {}),
+      });
+      return policy;
+    },
+    registerMetrics: (metrics) => policy?.registerMetrics(metrics),
+    close,
+  };
+}

@@ -1,0 +1,123 @@
+// `callgate serve` with the deploy file's `sessionLimits`: POL1 and POL2 each run a distributed session counter
+// (DSC) in its own process, linked by mutual TLS. One caller's calls through both proxies: never more than the
+// realm's global threshold established at once, the next one refused with 403 and a Reason naming the realm,
+// and a call ending lets the next one in.
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { MessageRecord } from "../../lib/drivers/message-record.js";
+import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
+import { rendezvousOwner } from "../../protocols/dsc/index.js";
+import { BUILT_CLI, killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
+import { rolesSection } from "../support/deploy-file.js";
+import { SERVER_ROLES, namedFreePorts, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
+import { makeTestPki } from "../support/tls-test-pki.js";
+
+afterAll(killStartedProcesses);
+
+const LIMIT = 2;
+/** The caller's realm, limited at POL1 (originating); its authoritative DSC is POL2's, so every grant crosses processes. */
+const CALLER_REALM = "realm sip1.example.com";
+/** The callee's realm, counted at POL2 (terminating) with POL1's DSC as its authority; never at its limit here. */
+const CALLEE_REALM = "realm sip2.example.com";
+
+async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return res.text();
+}
+
+function gauge(text: string, name: string, entity: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{entity="${entity}",`));
+  return line === undefined ? undefined : Number(line.split(" ").pop());
+}
+
+/** Per call at the UAC: its final status, the Reason of a refusal, and when it was established (ACK) and ended (BYE). */
+function callsAtUac(records: MessageRecord[]): Map<string, { status?: string; reason?: string; up?: number; down?: number }> {
+  const calls = new Map<string, { status?: string; reason?: string; up?: number; down?: number }>();
+  const of = (id: string): { status?: string; reason?: string; up?: number; down?: number } => {
+    let c = calls.get(id);
+    if (c === undefined) calls.set(id, (c = {}));
+    return c;
+  };
+  for (const r of records) {
+    if (r.proto !== "SIP" || !r.callId.startsWith("call-")) continue;
+    const c = of(r.callId);
+    const text = r.bytes.toString("latin1");
+    const cseqInvite = /^CSeq:\s*\d+\s+INVITE/im.test(text);
+    if (r.to === "UAC" && /^[2-6]\d\d /.test(r.msg) && cseqInvite && Number(r.msg.slice(0, 3)) >= 200) {
+      c.status = r.msg.slice(0, 3);
+      const reason = /^Reason:\s*(.*)$/im.exec(text)?.[1];
+      if (reason !== undefined) c.reason = reason.trim();
+    }
+    if (r.from === "UAC" && r.msg === "ACK" && c.status === "200" && c.up === undefined) c.up = r.t;
+    if (r.from === "UAC" && r.msg === "BYE" && c.down === undefined) c.down = r.t;
+  }
+  return calls;
+}
+
+describe("callgate serve: session limits on the policy servers' DSCs", () => {
+  it("two DSC processes over mutual TLS keep one caller's realm at its limit; a refusal is 403 naming the realm, an end lets the next call in", async () => {
+    expect(existsSync(BUILT_CLI), "run `npm run build` first").toBe(true);
+    expect(rendezvousOwner(CALLER_REALM, ["POL1", "POL2"])).toBe("POL2");
+    expect(rendezvousOwner(CALLEE_REALM, ["POL1", "POL2"])).toBe("POL1");
+    const dir = mkdtempSync(join(tmpdir(), "callgate-dsc-serve-"));
+    const pki = makeTestPki(["POL1", "POL2"], "callgate DSC CA", mkdtempSync(join(tmpdir(), "callgate-dsc-pki-")));
+    const p = await namedFreePorts(["uac", "sip1", "pol1", "sip2", "pol2", "uas", "dsc1", "dsc2", "m1", "m2"]);
+    const config = join(dir, "deploy.yaml");
+    // Calls 2 s apart, each up for about 5 s: calls 1-2 take the limit, 3 is refused, 4 comes after call 1
+    // ended, 5 after call 2, 6 finds 4 and 5 up.
+    writeFileSync(
+      config,
+      [
+        "name: dsc-serve",
+        "seed: 5",
+        "topology: { clearinghouse: none, sipTransport: udp }",
+        ...rolesSection({ UAC: `{ udp: ${p.uac} }`, SIP1: `{ udp: ${p.sip1} }`, POL1: p.pol1, CH: 1, SIP2: `{ udp: ${p.sip2} }`, POL2: p.pol2, UAS: `{ udp: ${p.uas} }` }).filter((l) => !l.includes("CH:")),
+        "calls: { count: 6, intervalMs: 2000, answerDelayMs: 150, durationMs: 4800, hangUp: caller }",
+        "sessionLimits:",
+        `  thresholds: { "${CALLER_REALM}": { global: ${LIMIT}, local: 0 }, "${CALLEE_REALM}": { global: 5, local: 1 } }`,
+        `  dsc: { POL1: ${p.dsc1}, POL2: ${p.dsc2}, tls: { ca: ${pki.caFile}, POL1: { key: ${pki.files.POL1?.key}, cert: ${pki.files.POL1?.certificate} }, POL2: { key: ${pki.files.POL2?.key}, cert: ${pki.files.POL2?.certificate} } } }`,
+        "",
+      ].join("\n"),
+    );
+    const roles = SERVER_ROLES.filter((r) => r !== "CH");
+    const metricsPort: Record<string, number> = { POL1: p.m1, POL2: p.m2 };
+    const servers: { role: string; s: RunningProcess }[] = roles.map((role) => ({
+      role,
+      s: serveProcess(role, config, join(dir, `${role}.jsonl`), { built: true, extra: metricsPort[role] ? ["--metrics", `127.0.0.1:${metricsPort[role]}`] : [] }),
+    }));
+    for (const { role, s } of servers) await s.waitFor(`${role} ready`, { what: role, ms: 60_000 });
+    const uac = serveProcess("UAC", config, join(dir, "UAC.jsonl"), { built: true });
+    // The UAC exits 1 when a call failed: here the two refused.
+    expect(await uac.exited, uac.output()).toBe(1);
+    expect(uac.output()).toContain("UAC: 6 call(s), 4 answered and ended, 2 failed");
+    const files = ["UAC", ...roles].map((r) => join(dir, `${r}.jsonl`)).filter((f) => existsSync(f));
+    await untilRecordsStill(files);
+    const [m1, m2] = await Promise.all([scrape(p.m1), scrape(p.m2)]);
+    for (const { s } of servers) s.child.kill("SIGTERM");
+    expect(await Promise.all(servers.map(({ s }) => s.exited))).toEqual(servers.map(() => 0));
+
+    const calls = [...callsAtUac(mergeRecordFiles(files)).entries()].sort((a, b) => Number(/\d+/.exec(a[0])?.[0]) - Number(/\d+/.exec(b[0])?.[0]));
+    const statuses = calls.map(([, c]) => c.status);
+    expect(statuses, JSON.stringify(calls)).toEqual(["200", "200", "403", "200", "200", "403"]);
+    for (const [, c] of calls.filter(([, x]) => x.status === "403")) expect(c.reason).toBe(`SIP;cause=403;text="${CALLER_REALM} at its session limit"`);
+    // Never more than LIMIT established at once, as the UAC saw them (ACK of the 200 to its BYE).
+    const edges = calls.flatMap(([, c]) => (c.up !== undefined ? [{ t: c.up, d: 1 }, { t: c.down ?? Infinity, d: -1 }] : [])).sort((a, b) => a.t - b.t || a.d - b.d);
+    let up = 0;
+    let most = 0;
+    for (const e of edges) most = Math.max(most, (up += e.d));
+    expect(most).toBe(LIMIT);
+    // POL1's DSC decided the caller's realm (4 granted, 2 refused), asking its authority, POL2's DSC, which refused
+    // the same two; POL2's DSC granted the callee's realm for the 4 calls that reached it. All released at the end.
+    expect(gauge(m1, "callgate_session_entity_granted", CALLER_REALM)).toBe(4);
+    expect(gauge(m1, "callgate_session_entity_refused", CALLER_REALM)).toBe(2);
+    expect(gauge(m2, "callgate_session_entity_refused", CALLER_REALM)).toBe(2);
+    expect(gauge(m2, "callgate_session_entity_granted", CALLEE_REALM)).toBe(4);
+    for (const m of [m1, m2])
+      for (const entity of [CALLER_REALM, CALLEE_REALM]) {
+        expect(gauge(m, "callgate_session_entity_active", entity)).toBe(0);
+        expect(gauge(m, "callgate_session_entity_over_subscribed", entity)).toBe(0);
+      }
+  }, 90_000);
+});
