@@ -349,6 +349,9 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
       ["tcp", entry.osp, ["roles", role, "osp"]],
       ["tcp", entry.metrics, ["roles", role, "metrics"]],
     ];
+    // A policy server's session counter (DSC) listens on its host too.
+    const dscPorts = (raw.sessionLimits as unknown as RawSessionLimits | undefined)?.dsc;
+    if (dscPorts && (role === "POL1" || role === "POL2")) listeners.push(["tcp", dscPorts[role], ["sessionLimits", "dsc", role]]);
     if (entry.metrics !== undefined && entry.metrics === entry.sip?.udp)
       problem(["roles", role, "metrics"], `${entry.metrics} is ${role}'s SIP port (sip.udp): give the metrics their own port`);
     if (entry.nextHop !== undefined) {

@@ -63,6 +63,8 @@ describe("deploy file sessionLimits", () => {
     expect(refusal(`sessionLimits: { thresholds: { "realm a.com": { global: 1, local: 2 } }, redis: "redis://127.0.0.1:6379" }\n`)).toMatch(/sessionLimits.thresholds.realm a.com.local: 2 is above the global threshold 1/);
     expect(refusal(`sessionLimits: { thresholds: { "realm a.com": { global: 1 } }, dsc: { POL1: 7001 } }\n`)).toMatch(/sessionLimits.dsc.*POL2/);
     expect(refusal(`sessionLimits: { thresholds: { "realm a.com": { global: 1 } }, redis: "http://127.0.0.1:6379" }\n`)).toMatch(/sessionLimits.redis/);
+    // ROLES has POL1's COPS on 127.0.0.1:3288: its DSC cannot listen there too.
+    expect(refusal(`sessionLimits: { thresholds: { "realm a.com": { global: 1 } }, dsc: { POL1: 3288, POL2: 7002 } }\n`)).toMatch(/sessionLimits.dsc.POL1: tcp 127.0.0.1:3288 is already POL1.cops's/);
   });
 
   it("on Redis, POL1 (callers) and POL2 share a realm's count: the limit holds across both, a refusal names the realm, an end frees a place", async () => {
