@@ -198,7 +198,11 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
       ...(opts.onError ? { onError: opts.onError } : {}),
       ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
     },
-  );
+  ).catch(async (err: unknown) => {
+    // The role did not start: its session counter's listener must not keep the process alive.
+    await sessionLimits?.close();
+    throw err;
+  });
   let closed = false;
   const served: ServedRole = {
     role,
