@@ -104,7 +104,13 @@ export class SessionLimitPolicy implements PolicyAdapter {
     this.inner.callEnded?.(c);
     const sessionId = `${c.callId}/${c.side}`;
     const counted = this.sessions.get(sessionId);
-    if (counted === undefined) return;
+    if (counted === undefined) {
+      if (!this.sides.includes(c.side)) return;
+      // Granted before this process restarted: a DSC rebuilt it from its authorities' records and releases it by id.
+      const r = this.opts.counter.release(sessionId, []);
+      if (isPendingDecision(r)) r.then(undefined, () => undefined);
+      return;
+    }
     if (counted.state === "pending") {
       counted.state = "ended";
       return;

@@ -56,38 +56,44 @@ function callsAtUac(records: MessageRecord[]): Map<string, { status?: string; re
   return calls;
 }
 
+/** The nine roles but CH as `callgate serve` processes (POL1 and POL2 with their metrics), all ready; the UAC not started. */
+async function deployment(calls: string): Promise<{ dir: string; config: string; p: Record<string, number>; roles: string[]; servers: { role: string; s: RunningProcess }[] }> {
+  const dir = mkdtempSync(join(tmpdir(), "callgate-dsc-serve-"));
+  const pki = makeTestPki(["POL1", "POL2"], "callgate DSC CA", mkdtempSync(join(tmpdir(), "callgate-dsc-pki-")));
+  const p = await namedFreePorts(["uac", "sip1", "pol1", "sip2", "pol2", "uas", "dsc1", "dsc2", "m1", "m2"]);
+  const config = join(dir, "deploy.yaml");
+  writeFileSync(
+    config,
+    [
+      "name: dsc-serve",
+      "seed: 5",
+      "topology: { clearinghouse: none, sipTransport: udp }",
+      ...rolesSection({ UAC: `{ udp: ${p.uac} }`, SIP1: `{ udp: ${p.sip1} }`, POL1: p.pol1, CH: 1, SIP2: `{ udp: ${p.sip2} }`, POL2: p.pol2, UAS: `{ udp: ${p.uas} }` }).filter((l) => !l.includes("CH:")),
+      calls,
+      "sessionLimits:",
+      `  thresholds: { "${CALLER_REALM}": { global: ${LIMIT}, local: 0 }, "${CALLEE_REALM}": { global: 5, local: 1 } }`,
+      `  dsc: { POL1: ${p.dsc1}, POL2: ${p.dsc2}, tls: { ca: ${pki.caFile}, POL1: { key: ${pki.files.POL1?.key}, cert: ${pki.files.POL1?.certificate} }, POL2: { key: ${pki.files.POL2?.key}, cert: ${pki.files.POL2?.certificate} } } }`,
+      "",
+    ].join("\n"),
+  );
+  const roles = SERVER_ROLES.filter((r) => r !== "CH");
+  const metricsPort: Record<string, number> = { POL1: p.m1, POL2: p.m2 };
+  const servers: { role: string; s: RunningProcess }[] = roles.map((role) => ({
+    role,
+    s: serveProcess(role, config, join(dir, `${role}.jsonl`), { built: true, extra: metricsPort[role] ? ["--metrics", `127.0.0.1:${metricsPort[role]}`] : [] }),
+  }));
+  for (const { role, s } of servers) await s.waitFor(`${role} ready`, { what: role, ms: 60_000 });
+  return { dir, config, p, roles, servers };
+}
+
 describe("callgate serve: session limits on the policy servers' DSCs", () => {
   it("two DSC processes over mutual TLS keep one caller's realm at its limit; a refusal is 403 naming the realm, an end lets the next call in", async () => {
     expect(existsSync(BUILT_CLI), "run `npm run build` first").toBe(true);
     expect(rendezvousOwner(CALLER_REALM, ["POL1", "POL2"])).toBe("POL2");
     expect(rendezvousOwner(CALLEE_REALM, ["POL1", "POL2"])).toBe("POL1");
-    const dir = mkdtempSync(join(tmpdir(), "callgate-dsc-serve-"));
-    const pki = makeTestPki(["POL1", "POL2"], "callgate DSC CA", mkdtempSync(join(tmpdir(), "callgate-dsc-pki-")));
-    const p = await namedFreePorts(["uac", "sip1", "pol1", "sip2", "pol2", "uas", "dsc1", "dsc2", "m1", "m2"]);
-    const config = join(dir, "deploy.yaml");
     // Calls 2 s apart, each up for about 5 s: calls 1-2 take the limit, 3 is refused, 4 comes after call 1
     // ended, 5 after call 2, 6 finds 4 and 5 up.
-    writeFileSync(
-      config,
-      [
-        "name: dsc-serve",
-        "seed: 5",
-        "topology: { clearinghouse: none, sipTransport: udp }",
-        ...rolesSection({ UAC: `{ udp: ${p.uac} }`, SIP1: `{ udp: ${p.sip1} }`, POL1: p.pol1, CH: 1, SIP2: `{ udp: ${p.sip2} }`, POL2: p.pol2, UAS: `{ udp: ${p.uas} }` }).filter((l) => !l.includes("CH:")),
-        "calls: { count: 6, intervalMs: 2000, answerDelayMs: 150, durationMs: 4800, hangUp: caller }",
-        "sessionLimits:",
-        `  thresholds: { "${CALLER_REALM}": { global: ${LIMIT}, local: 0 }, "${CALLEE_REALM}": { global: 5, local: 1 } }`,
-        `  dsc: { POL1: ${p.dsc1}, POL2: ${p.dsc2}, tls: { ca: ${pki.caFile}, POL1: { key: ${pki.files.POL1?.key}, cert: ${pki.files.POL1?.certificate} }, POL2: { key: ${pki.files.POL2?.key}, cert: ${pki.files.POL2?.certificate} } } }`,
-        "",
-      ].join("\n"),
-    );
-    const roles = SERVER_ROLES.filter((r) => r !== "CH");
-    const metricsPort: Record<string, number> = { POL1: p.m1, POL2: p.m2 };
-    const servers: { role: string; s: RunningProcess }[] = roles.map((role) => ({
-      role,
-      s: serveProcess(role, config, join(dir, `${role}.jsonl`), { built: true, extra: metricsPort[role] ? ["--metrics", `127.0.0.1:${metricsPort[role]}`] : [] }),
-    }));
-    for (const { role, s } of servers) await s.waitFor(`${role} ready`, { what: role, ms: 60_000 });
+    const { dir, config, p, roles, servers } = await deployment("calls: { count: 6, intervalMs: 2000, answerDelayMs: 150, durationMs: 4800, hangUp: caller }");
     const uac = serveProcess("UAC", config, join(dir, "UAC.jsonl"), { built: true });
     // The UAC exits 1 when a call failed: here the two refused.
     expect(await uac.exited, uac.output()).toBe(1);
@@ -119,5 +125,35 @@ describe("callgate serve: session limits on the policy servers' DSCs", () => {
         expect(gauge(m, "callgate_session_entity_active", entity)).toBe(0);
         expect(gauge(m, "callgate_session_entity_over_subscribed", entity)).toBe(0);
       }
+  }, 90_000);
+
+  it("POL1 killed (SIGKILL) while its two calls are up and started again: its DSC rebuilds them from the authority, and their ends release them", async () => {
+    const { dir, config, p, servers } = await deployment("calls: { count: 4, intervalMs: 500, answerDelayMs: 150, durationMs: 7000, hangUp: caller }");
+    const uac = serveProcess("UAC", config, join(dir, "UAC.jsonl"), { built: true });
+    // Calls 1-2 up, 3-4 refused by 2 s; then POL1 dies with both calls counted.
+    await new Promise((r) => setTimeout(r, 3000));
+    const pol1 = servers.find((x) => x.role === "POL1") as { s: RunningProcess };
+    pol1.s.child.kill("SIGKILL");
+    await pol1.s.exited;
+    const restarted = serveProcess("POL1", config, join(dir, "POL1-restarted.jsonl"), { built: true, extra: ["--metrics", `127.0.0.1:${p.m1}`] });
+    await restarted.waitFor("POL1 ready", { ms: 60_000 });
+    expect(await uac.exited, uac.output()).toBe(1);
+    expect(uac.output()).toContain("UAC: 4 call(s), 2 answered and ended, 2 failed");
+    // The calls' ends reached the restarted POL1 (COPS DRQ): nothing stays counted anywhere.
+    let m1 = "";
+    let m2 = "";
+    for (let i = 0; i < 40; i++) {
+      [m1, m2] = await Promise.all([scrape(p.m1), scrape(p.m2)]);
+      if (gauge(m2, "callgate_session_entity_active", CALLER_REALM) === 0 && gauge(m1, "callgate_session_entity_active", CALLER_REALM) === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(gauge(m2, "callgate_session_entity_refused", CALLER_REALM)).toBe(2);
+    for (const m of [m1, m2]) {
+      expect(gauge(m, "callgate_session_entity_active", CALLER_REALM)).toBe(0);
+      expect(gauge(m, "callgate_session_entity_over_subscribed", CALLER_REALM)).toBe(0);
+    }
+    restarted.child.kill("SIGTERM");
+    for (const { s } of servers) s.child.kill("SIGTERM");
+    await restarted.exited;
   }, 90_000);
 });
