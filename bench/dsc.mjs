@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DscCore, DscNode } from "../dist/protocols/dsc/index.js";
-import { RedisSessionCounter } from "../dist/lib/dsc/index.js";
+import { RedisSessionCounter } from "../dist/lib/dsc/redis-counter.js";
 import { freePort } from "./free-port.mjs";
 
 const SESSIONS = Number(process.env.DSC_BENCH_SESSIONS ?? 20_000);

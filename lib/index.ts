@@ -112,7 +112,6 @@ export { AccountingExporter, parseAccountingServer, type AccountingExporterOptio
 export { SessionLimitPolicy, addressOf, entitiesOf, registerSessionCounterMetrics, type MembershipRules, type SessionLimitPolicyOptions } from "./dsc/session-limit-policy.js";
 export { DscSessionCounter } from "./dsc/dsc-counter.js";
 export { InProcessDscCluster } from "./dsc/in-process.js";
-export { RedisSessionCounter, type RedisSessionCounterOptions } from "./dsc/redis-counter.js";
 export type { CounterDecision, SessionCounter } from "./dsc/session-counter.js";
 export type { ConnectionLimits } from "../protocols/net/connection-limits.js";
 export type { ClearinghouseDestination } from "./roles/clearinghouse-routes.js";

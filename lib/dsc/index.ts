@@ -3,6 +3,4 @@ export { SessionLimitPolicy, addressOf, entitiesOf, registerSessionCounterMetric
 export type { MembershipRules, SessionLimitPolicyOptions } from "./session-limit-policy.js";
 export { DscSessionCounter } from "./dsc-counter.js";
 export { InProcessDscCluster } from "./in-process.js";
-export { RedisSessionCounter } from "./redis-counter.js";
-export type { RedisSessionCounterOptions } from "./redis-counter.js";
 export type { CounterDecision, SessionCounter } from "./session-counter.js";

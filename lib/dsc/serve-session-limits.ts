@@ -5,7 +5,6 @@ import { DscNode, type EntityThreshold } from "../../protocols/dsc/index.js";
 import type { CallSide, PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { RoleMetrics } from "../observability/metrics.js";
 import { DscSessionCounter } from "./dsc-counter.js";
-import { RedisSessionCounter } from "./redis-counter.js";
 import { SessionLimitPolicy, type MembershipRules } from "./session-limit-policy.js";
 import type { SessionCounter } from "./session-counter.js";
 
@@ -61,6 +60,8 @@ export async function startServedSessionLimits(settings: SessionLimitSettings, r
   } else if (settings.redis) {
     const url = new URL(settings.redis.url);
     const db = Number(url.pathname.replace(/^\//, "") || "0");
+    // Loaded only when a deployment counts on Redis (ioredis stays out of every other process).
+    const { RedisSessionCounter } = await import("./redis-counter.js");
     const redis = new RedisSessionCounter({
       threshold,
       failClosed,

@@ -142,9 +142,6 @@ beforeAll(async () => {
       include: ["*.ts"],
     }),
   );
-  // ioredis (a dependency: the Redis session counter) ships declarations importing redis-errors, which has none:
-  // under skipLibCheck false a project using ioredis declares it itself. callgate's own declarations stay checked.
-  writeFileSync(join(consumer, "redis-errors.d.ts"), 'declare module "redis-errors" {\n  export class RedisError extends Error {}\n  export class ReplyError extends RedisError {}\n  export class AbortError extends RedisError {}\n  export class InterruptError extends AbortError {}\n}\n');
   writeFileSync(join(consumer, "main.ts"), consumerProgram);
   writeFileSync(join(consumer, "sqlite.ts"), sqliteProgram);
   writeFileSync(join(consumer, "embedding.ts"), embeddingExample().program);

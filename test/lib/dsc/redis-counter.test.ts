@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedisSessionCounter } from "../../../lib/dsc/index.js";
+import { RedisSessionCounter } from "../../../lib/dsc/redis-counter.js";
 import { ENTITIES, entitiesOf, thresholds } from "../../protocols/dsc/traffic.js";
 
 const threshold = thresholds();
