@@ -47,6 +47,8 @@ export interface CallSpec {
   outcome?: "answer" | "busy" | "decline" | "no-answer" | "cancel";
   cancelAfterMs?: number;
   noAnswerTimeoutMs?: number;
+  /** Re-INVITEs during the call (hold, resume), each by the caller or the callee; `afterMs` counts from the ACK or the side's previous re-INVITE answer. */
+  reinvites?: Array<{ by: "caller" | "callee"; afterMs: number; hold: boolean }>;
 }
 
 /** A fault of the run: a message dropped, delayed or duplicated, a role down for a while. */

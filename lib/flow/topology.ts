@@ -14,7 +14,7 @@ import { EdgeRouter } from "../roles/edge-router.js";
 import { PolicyServer } from "../roles/policy-server.js";
 import { SipIds } from "../roles/sip-ids.js";
 import { SipProxy } from "../roles/sip-proxy.js";
-import { UserAgent, type CalleeBehaviour, type PlannedCall } from "../roles/user-agent.js";
+import { UserAgent, type CalleeBehaviour, type PlannedCall, type PlannedReinvite } from "../roles/user-agent.js";
 import type { CallEvent } from "./call-events.js";
 import { flowPki, type FlowPki } from "./flow-pki.js";
 import type { CallSpec, FaultSpec, PerSide, TopologyOptions } from "./run-types.js";
@@ -69,6 +69,11 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
   };
 }
 
+/** The re-INVITEs one side of a call sends, in order. */
+function reinvitesBy(c: CallSpec, side: "caller" | "callee"): PlannedReinvite[] {
+  return (c.reinvites ?? []).filter((r) => r.by === side).map((r) => ({ afterMs: r.afterMs, hold: r.hold }));
+}
+
 /** Builds the nine roles for these options, calls and faults. */
 export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki; adapters?: TopologyAdapters } = {}): FlowTopology {
   const user = timing.adapters ?? {};
@@ -83,6 +88,8 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     const plan: PlannedCall = { callId: callIds[i] ?? "", from: c.caller, to: c.callee, startMs: c.startMs, durationMs: c.durationMs, hangUp: c.hangUp };
     if (c.outcome === "cancel") plan.cancelAfterMs = c.cancelAfterMs ?? Math.max(1, Math.floor(c.answerDelayMs / 2));
     if (c.noAnswerTimeoutMs !== undefined) plan.noAnswerTimeoutMs = c.noAnswerTimeoutMs;
+    const reinvites = reinvitesBy(c, "caller");
+    if (reinvites.length > 0) plan.reinvites = reinvites;
     return plan;
   });
   const behaviour = (callId: string): CalleeBehaviour => {
@@ -90,7 +97,8 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     if (!c) return { outcome: "busy", answerDelayMs: 0, durationMs: 0, hangsUp: false };
     // A call the caller cancels rings until then, like one nobody answers.
     const outcome = c.outcome === "busy" || c.outcome === "decline" || c.outcome === "no-answer" ? c.outcome : c.outcome === "cancel" ? "no-answer" : "answer";
-    return { outcome, answerDelayMs: c.answerDelayMs, durationMs: c.durationMs, hangsUp: c.hangUp === "callee" };
+    const reinvites = reinvitesBy(c, "callee");
+    return { outcome, answerDelayMs: c.answerDelayMs, durationMs: c.durationMs, hangsUp: c.hangUp === "callee", ...(reinvites.length > 0 ? { reinvites } : {}) };
   };
 
   const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1 });

@@ -86,6 +86,16 @@ export const SCENARIO_SCHEMA = {
           outcome: { enum: ["answer", "busy", "decline", "no-answer", "cancel"] },
           cancelAfterMs: nonNegative,
           noAnswerTimeoutMs: nonNegative,
+          reinvites: {
+            type: "array",
+            minItems: 1,
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["by", "afterMs", "hold"],
+              properties: { by: { enum: ["caller", "callee"] }, afterMs: { type: "number", exclusiveMinimum: 0 }, hold: { type: "boolean" } },
+            },
+          },
           expect: callExpectation,
         },
       },

@@ -94,7 +94,29 @@ export function parseScenario(text: string, file = "scenario.yaml"): Scenario {
       throw new ScenarioError(file, [{ line: 0, column: 0, field: "", message: `not a scenario: ${what}` }]);
     }
   }
-  return parseValidatedYaml(text, file, validate).data as Scenario;
+  const parsed = parseValidatedYaml(text, file, validate);
+  const scenario = parsed.data as Scenario;
+  const problems = scenario.calls.flatMap((call, index) => reinviteProblems(call).map(({ at, message }) => ({ ...parsed.at(["calls", index, ...at]), field: fieldName(["calls", index, ...at]), message })));
+  if (problems.length > 0) throw new ScenarioError(file, problems);
+  return scenario;
+}
+
+/** Re-INVITEs need an answered call, and each side's must all fall within the talk time (RFC 3261 §14). */
+function reinviteProblems(call: ScenarioCall): Array<{ at: Array<string | number>; message: string }> {
+  if (call.reinvites === undefined) return [];
+  const outcome = call.outcome ?? CALL_DEFAULTS.outcome;
+  if (outcome !== "answer") return [{ at: ["reinvites"], message: `re-INVITEs need an answered call, but outcome is '${outcome}'` }];
+  const durationMs = call.durationMs ?? CALL_DEFAULTS.durationMs;
+  const out: Array<{ at: Array<string | number>; message: string }> = [];
+  for (const side of ["caller", "callee"] as const) {
+    let atMs = 0;
+    call.reinvites.forEach((r, i) => {
+      if (r.by !== side) return;
+      atMs += r.afterMs;
+      if (atMs >= durationMs) out.push({ at: ["reinvites", i, "afterMs"], message: `the ${side}'s re-INVITE would come ${atMs} ms after the answer, when the call (durationMs ${durationMs}) has ended` });
+    });
+  }
+  return out;
 }
 
 /** A YAML document that passed its schema, and where a field of it is (for problems found after the schema). */
