@@ -79,6 +79,17 @@ describe("scenario media-change: a call held and resumed", () => {
       expect(whole.output).toMatch(/step 13 \(COPS\|SIP2\|POL2\|REQ LDP\) appears 3 times/);
     });
 
+  it("memory driver: the caller's hold and resume go the other way, UAC to UAS, and are asked for again the same way", { timeout: 20_000 }, async () => {
+    const scenario = parseScenario(
+      "name: caller-holds\ncalls:\n  - caller: sip:alice@example.com\n    callee: sip:bob@example.net\n    durationMs: 20000\n    reinvites:\n      - {by: caller, afterMs: 4000, hold: true}\n      - {by: caller, afterMs: 4000, hold: false}\n",
+    );
+    const result = await runCalls(toRunOptions(scenario, { driver: "memory" }));
+    expect(result.records.filter(isReinvite).map((r) => `${r.from}>${r.to}`)).toEqual(["UAC>SIP1", "SIP1>SIP2", "SIP2>UAS", "UAC>SIP1", "SIP1>SIP2", "SIP2>UAS"]);
+    for (const proxy of ["SIP1", "SIP2"]) expect(mediaChanges(result.records, proxy)).toEqual([undefined, 1, 2]);
+    expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+    expect(result.cdrs.map((c) => [c.role, c.durationS]).sort()).toEqual([["destination", 20], ["source", 20]]);
+  });
+
   it("callgate replay runs it and every expectation holds", { timeout: 30_000 }, async () => {
     let stdout = "";
     let stderr = "";
