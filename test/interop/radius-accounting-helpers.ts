@@ -45,6 +45,12 @@ export async function restartLab(options: Parameters<typeof startFreeradiusLab>[
   return startFreeradiusLab(options);
 }
 
+/** Stops FreeRADIUS; its log is moved aside so that the next start's readiness is read from a new one. */
+export async function stopLab(lab: Lab, n: number): Promise<void> {
+  await lab.stop();
+  if (existsSync(lab.logFile)) renameSync(lab.logFile, `${lab.logFile}.${n}`);
+}
+
 /** SIGKILLs FreeRADIUS and waits until it is gone. */
 export async function killLab(lab: Lab, n: number): Promise<void> {
   if (lab.pid === undefined) return;
