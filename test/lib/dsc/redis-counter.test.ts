@@ -1,44 +1,17 @@
 // The Redis session counter against a real redis-server (started here on a free port, killed after): random
 // concurrent traffic from five policy servers' clients, clients killed mid-batch and replaced, the counts
 // exact after each batch (sessions a dead client left undecided named as such) and 0 at the end.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import fc from "fast-check";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { freePort, useRedisServer } from "../../support/redis-server.js";
 import { RedisSessionCounter } from "../../../lib/dsc/redis-counter.js";
 import { ENTITIES, entitiesOf, thresholds } from "../../protocols/dsc/traffic.js";
 
 const threshold = thresholds();
-let server: ChildProcess | undefined;
-let port = 0;
+const redis = useRedisServer();
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", () => resolve()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return p;
-}
-
-beforeAll(async () => {
-  port = await freePort();
-  server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    server?.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    server?.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-  });
-});
-
-afterAll(() => {
-  server?.kill("SIGKILL");
-});
-
-const counterFor = (prefix: string): RedisSessionCounter => new RedisSessionCounter({ threshold, redis: { host: "127.0.0.1", port, lazyConnect: false }, prefix });
+const counterFor = (prefix: string): RedisSessionCounter => new RedisSessionCounter({ threshold, redis: { host: "127.0.0.1", port: redis.port(), lazyConnect: false }, prefix });
 
 interface Batch {
   ask: { client: number; user: number; userOnly: boolean }[];
@@ -138,7 +111,7 @@ describe("RedisSessionCounter on redis-server", () => {
   it("loads its script again after SCRIPT FLUSH", async () => {
     const c = counterFor("flush");
     expect(await c.authorise({ sessionId: "z1", entities: ["user u1"], server: "p", port: 1 })).toEqual({ granted: true });
-    const admin = new Redis({ host: "127.0.0.1", port });
+    const admin = new Redis({ host: "127.0.0.1", port: redis.port() });
     await admin.script("FLUSH");
     expect(await c.authorise({ sessionId: "z2", entities: ["user u1"], server: "p", port: 1 })).toEqual({ granted: true });
     expect(await c.authorise({ sessionId: "z3", entities: ["user u1"], server: "p", port: 1 })).toEqual({ granted: false, cause: "limit", entity: "user u1" });

@@ -1,40 +1,13 @@
 // The deploy file's `sessionLimits` section: how it is read, the refusals of a bad one, and the policy a served
 // POL1/POL2 builds from it on a real redis-server (started here on a free port, killed after).
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useRedisServer } from "../../support/redis-server.js";
 import { startServedSessionLimits } from "../../../lib/dsc/serve-session-limits.js";
 import { DeployConfigError, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
 import { ROLES_ON_TWO_HOSTS as ROLES } from "../../support/deploy-file.js";
 import { thrownBy } from "../../support/thrown.js";
 
-let server: ChildProcess | undefined;
-let port = 0;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", () => resolve()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return p;
-}
-
-beforeAll(async () => {
-  port = await freePort();
-  server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    server?.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    server?.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-  });
-});
-
-afterAll(() => {
-  server?.kill("SIGKILL");
-});
+const redis = useRedisServer();
 
 const refusal = (text: string): string => thrownBy(DeployConfigError, () => parseDeployConfig(`${ROLES}${text}`, "/etc/callgate/deploy.yaml")).message;
 
@@ -68,7 +41,7 @@ describe("deploy file sessionLimits", () => {
   });
 
   it("on Redis, POL1 (callers) and POL2 share a realm's count: the limit holds across both, a refusal names the realm, an end frees a place", async () => {
-    const settings = { thresholds: { "realm example.com": { global: 2, local: 0 } }, redis: { url: `redis://127.0.0.1:${port}/3` } };
+    const settings = { thresholds: { "realm example.com": { global: 2, local: 0 } }, redis: { url: `redis://127.0.0.1:${redis.port()}/3` } };
     const pol1 = await startServedSessionLimits(settings, "POL1", 3288);
     const pol2 = await startServedSessionLimits(settings, "POL2", 3289);
     try {
