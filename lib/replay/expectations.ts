@@ -3,7 +3,7 @@
 import type { MessageRecord } from "../drivers/message-record.js";
 import type { CallOutcome, RunResult } from "../flow/run-types.js";
 import { matchFlow, type FlowMatch } from "./flow-match.js";
-import { byeSender, mirrorLadder, recordsByCall, splitAtFirstBye } from "./ladder-json.js";
+import { byeSender, mirrorLadder, recordsByCall, splitCallLadder } from "./ladder-json.js";
 import { formatSeconds } from "./ladder-text.js";
 import { expandCalls, type CallExpectation, type ExpandedCall, type Scenario } from "./scenario.js";
 
@@ -45,6 +45,18 @@ export function answeredMethod(r: Pick<MessageRecord, "proto" | "msg" | "bytes">
   if (r.proto !== "SIP" || !/^\d{3} /.test(r.msg)) return undefined;
   const head = r.bytes.subarray(0, Math.min(r.bytes.length, 4096)).toString("latin1");
   return /^CSeq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)/im.exec(head)?.[1]?.toUpperCase();
+}
+
+/** The values of a SIP message's Reason headers (RFC 3326), in order. */
+export function reasonHeaders(bytes: Buffer): string[] {
+  const text = bytes.toString("latin1");
+  const end = text.indexOf("\r\n\r\n");
+  // Folded lines (RFC 3261 §7.3.1) joined before the headers are read.
+  const head = (end < 0 ? text : text.slice(0, end)).replace(/\r\n[ \t]+/g, " ");
+  return head.split("\r\n").flatMap((line) => {
+    const m = /^Reason[ \t]*:[ \t]*(.*)$/i.exec(line);
+    return m ? [(m[1] as string).trim()] : [];
+  });
 }
 
 export function describeRecord(index: number, r: MessageRecord): string {
@@ -138,6 +150,14 @@ function checkCall(call: ExpandedCall, expect: CallExpectation, outcome: CallOut
     if (outcome.finalStatusAtCaller !== expect.finalStatus)
       ctx.push({ check: "finalStatus", message: `final status at the caller ${outcome.finalStatusAtCaller ?? "none"}, expected ${expect.finalStatus}`, divergence: ctx.at(records, lastToCaller(), "no final response reached the caller") });
   }
+  if (expect.reason !== undefined) {
+    checked++;
+    const k = lastToCaller();
+    const final = records[k];
+    const reasons = final ? reasonHeaders(final.bytes) : [];
+    if (!reasons.includes(expect.reason))
+      ctx.push({ check: "reason", message: `${final ? (reasons.length > 0 ? `Reason ${reasons.map((r) => `'${r}'`).join(", ")}` : "no Reason header") : "no final response"} at the caller, expected '${expect.reason}'`, divergence: ctx.at(records, k, "no final response reached the caller") });
+  }
   if (expect.established !== undefined) {
     checked++;
     if (outcome.established !== expect.established)
@@ -153,7 +173,7 @@ function checkCall(call: ExpandedCall, expect: CallExpectation, outcome: CallOut
       ctx.push({ check: "maxSetupLatencyMs", message: `set-up latency ${outcome.setupLatencyMs ?? "none"} ms, expected at most ${expect.maxSetupLatencyMs} ms` });
   }
   if (expect.flow === "fig5-fig6" || expect.flow === "fig5") {
-    const { setup, teardown } = splitAtFirstBye(records);
+    const { setup, teardown } = splitCallLadder(records);
     checked++;
     reportFlow(matchFlow(setup, "setup", { noClearinghouse: ctx.noClearinghouse }), setup, "setup flow (FIG. 5)", ctx);
     if (expect.flow === "fig5-fig6") {

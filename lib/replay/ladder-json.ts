@@ -1,5 +1,6 @@
 // Ladder as JSON lines (one MessageRecord per line, the form ../shared/tools/check-ladder.mjs reads), split
-// into the setup flow and the teardown flow of one call at the first BYE.
+// into the setup flow of one call (up to its first re-INVITE or UPDATE), its media changes, and its teardown
+// flow (from the first BYE).
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { recordFromJsonLine, recordToJsonLine, type MessageRecord } from "../drivers/message-record.js";
@@ -33,16 +34,37 @@ export function recordsByCall(records: readonly MessageRecord[]): Map<string, Me
 }
 
 export interface SplitLadder<T> {
+  /** Up to the first request that changes or refreshes the session within the dialog (FIG. 5). */
   setup: T[];
+  /** The re-INVITEs and UPDATEs within the dialog, and whatever they caused, up to the first BYE. */
+  midCall: T[];
   /** From the first BYE on; empty when the call never got a BYE. */
   teardown: T[];
 }
 
-/** Splits one call's records at its first BYE (FIG. 6 begins with the BYE). */
-export function splitAtFirstBye<T extends { proto: string; msg: string }>(records: readonly T[]): SplitLadder<T> {
-  const bye = records.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
-  if (bye < 0) return { setup: [...records], teardown: [] };
-  return { setup: records.slice(0, bye), teardown: records.slice(bye) };
+/**
+ * A re-INVITE or an UPDATE within a dialog: a request whose To carries a tag (RFC 3261 §12.2.1.1). The initial
+ * INVITE has none, and neither have its retransmissions.
+ */
+export function isMidDialogSessionRequest<T extends { proto: string; msg: string; bytes?: Buffer }>(r: T): boolean {
+  if (r.proto !== "SIP" || (r.msg !== "INVITE" && r.msg !== "UPDATE") || !r.bytes) return false;
+  const text = r.bytes.subarray(0, Math.min(r.bytes.length, 8192)).toString("latin1");
+  const end = text.indexOf("\r\n\r\n");
+  const head = end < 0 ? text : text.slice(0, end);
+  const to = /^(?:To|t)[ \t]*:(.*)$/im.exec(head)?.[1] ?? "";
+  return /;[ \t]*tag[ \t]*=/i.test(to);
+}
+
+/**
+ * Splits one call's records into FIG. 5 (up to its first re-INVITE or UPDATE, whose policy updates repeat
+ * FIG. 5's steps 13-21), the media changes, and FIG. 6 (from its first BYE).
+ */
+export function splitCallLadder<T extends { proto: string; msg: string; bytes?: Buffer }>(records: readonly T[]): SplitLadder<T> {
+  const byeAt = records.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
+  const bye = byeAt < 0 ? records.length : byeAt;
+  const changeAt = records.findIndex((r, i) => i < bye && isMidDialogSessionRequest(r));
+  const change = changeAt < 0 ? bye : changeAt;
+  return { setup: records.slice(0, change), midCall: records.slice(change, bye), teardown: records.slice(bye) };
 }
 
 /** Who sent the first BYE: "UAC" (FIG. 6 as drawn), "UAS" (its mirror image), or undefined. */

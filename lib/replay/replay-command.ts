@@ -8,10 +8,12 @@ import type { MessageRecord } from "../drivers/message-record.js";
 import type { RunOptions, RunResult } from "../flow/run-types.js";
 import { REPLAY_ACCOUNTING_USAGE, replayAccounting, type ReplayAccounting } from "../accounting/replay-export.js";
 import { REPLAY_QUOTA_USAGE, ReplayQuota } from "../quota/replay-quota.js";
+import { ReplayAuth } from "../auth/replay-auth.js";
+import { replaySessionLimits, type ReplaySessionLimits } from "../dsc/replay-session-limits.js";
 import { checkExpectations, describeRecord, formatFailure } from "./expectations.js";
 import { renderLadderHtml } from "./html-ladder.js";
 import { InputFileError, readInputFile } from "./input-file.js";
-import { recordsByCall, splitAtFirstBye, writeJsonLines } from "./ladder-json.js";
+import { recordsByCall, splitCallLadder, writeJsonLines } from "./ladder-json.js";
 import { colorWanted, renderLadderText } from "./ladder-text.js";
 import { writePcap } from "./pcap-writer.js";
 import { loadScenarioFile, ScenarioError, toRunOptions, type Scenario } from "./scenario.js";
@@ -143,9 +145,30 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     io.stderr.write(`callgate replay: ${(e as Error).message}\n`);
     return 2;
   }
+  let sessionLimits: ReplaySessionLimits | undefined;
+  if (scenario?.sessionLimits) {
+    try {
+      if (options.policy !== undefined) throw new Error("sessionLimits: the run already has a policy adapter (--quota or the scenario's quota)");
+      sessionLimits = replaySessionLimits(scenario.sessionLimits);
+      options = { ...options, policy: sessionLimits.policy };
+    } catch (e) {
+      io.stderr.write(`callgate replay: ${positionals[0] as string}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  let callerAuth: ReplayAuth | undefined;
+  try {
+    // the scenario's auth and realms sections: SIP1 challenges, POL1 checks credentials and realm capacity
+    if (scenario) callerAuth = ReplayAuth.open(scenario, positionals[0] as string, options.seed ?? 1);
+    if (callerAuth) options = callerAuth.prepare(options);
+  } catch (e) {
+    io.stderr.write(`callgate replay: ${positionals[0] as string}: ${(e as Error).message}\n`);
+    return 2;
+  }
   if (accounting) options = await accounting.prepare(options);
 
   const result = await io.runner(options);
+  sessionLimits?.close();
   await quota?.close();
   const name = scenario?.name ?? trace?.scenarioName ?? "trace";
   const established = result.calls.filter((c) => c.established).length;
@@ -173,11 +196,16 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     // Connection-level messages (OPN, CAT, KA, router configuration) carry no call id and belong to no call.
     const calls = [...recordsByCall(result.records)].filter(([callId]) => callId !== "");
     if (calls.length === 1) {
-      const { setup, teardown } = splitAtFirstBye((calls[0] as [string, MessageRecord[]])[1]);
+      const { setup, midCall, teardown } = splitCallLadder((calls[0] as [string, MessageRecord[]])[1]);
       const base = ladderJson.replace(/\.jsonl?$/, "");
       writeJsonLines(`${base}.setup.jsonl`, setup);
+      written.push(`${base}.setup.jsonl`);
+      if (midCall.length > 0) {
+        writeJsonLines(`${base}.midcall.jsonl`, midCall);
+        written.push(`${base}.midcall.jsonl`);
+      }
       writeJsonLines(`${base}.teardown.jsonl`, teardown);
-      written.push(`${base}.setup.jsonl`, `${base}.teardown.jsonl`);
+      written.push(`${base}.teardown.jsonl`);
     }
   }
   if (values.pcap !== undefined) {
@@ -213,6 +241,11 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     const exported = await accounting.export(result);
     if (!exported.ok) ok = false;
     verdicts.push(exported.line);
+  }
+  const realmAccounting = callerAuth?.verdict();
+  if (realmAccounting) {
+    if (!realmAccounting.ok) ok = false;
+    verdicts.push(realmAccounting.line);
   }
   const summary = [
     `${name}: ${result.calls.length} call(s) on the ${options.driver === "net" ? "loopback network" : "in-memory"} driver, ${established} established, ${result.records.length} messages`,

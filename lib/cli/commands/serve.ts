@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { recordToJsonLine } from "../../drivers/message-record.js";
 import { DeployConfigError, loadDeployConfig } from "../../flow/deploy-config.js";
 import { mergeRecordFiles } from "../../flow/serve-records.js";
-import { splitAtFirstBye, toJsonLines, writeJsonLines } from "../../replay/ladder-json.js";
+import { splitCallLadder, toJsonLines, writeJsonLines } from "../../replay/ladder-json.js";
 import { checkReadableFile, InputFileError } from "../../replay/input-file.js";
 import { serveRole, type ServedCall } from "../../flow/serve.js";
 import { checkLogLevel, parseHostPort, startOperations, type Operations } from "../../flow/operations.js";
@@ -49,8 +49,9 @@ function merge(files: string[], call: string | undefined, split: string | undefi
     const records = mergeRecordFiles(files).filter((r) => call === undefined || r.callId === call);
     process.stdout.write(toJsonLines(records));
     if (split !== undefined) {
-      const { setup, teardown } = splitAtFirstBye(records);
+      const { setup, midCall, teardown } = splitCallLadder(records);
       writeJsonLines(`${split}.setup.jsonl`, setup);
+      if (midCall.length > 0) writeJsonLines(`${split}.midcall.jsonl`, midCall);
       writeJsonLines(`${split}.teardown.jsonl`, teardown);
     }
   } catch (err) {

@@ -7,7 +7,7 @@ import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import { matchFlow } from "../../../lib/replay/flow-match.js";
 import { REFERENCE_FLOWS } from "../../../lib/replay/reference-flows.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
-import { mirrorLadder, splitAtFirstBye, toJsonLines, fromJsonLines, byeSender } from "../../../lib/replay/ladder-json.js";
+import { mirrorLadder, splitCallLadder, toJsonLines, fromJsonLines, byeSender } from "../../../lib/replay/ladder-json.js";
 import { syntheticCall } from "./synthetic-call.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-ladder-"));
@@ -40,11 +40,12 @@ describe("ladder JSON lines and the setup/teardown split", () => {
 
   it("splits one call at its first BYE", () => {
     const call = syntheticCall({ withExtras: true });
-    const { setup, teardown } = splitAtFirstBye(call);
+    const { setup, teardown } = splitCallLadder(call);
     expect(setup.at(-1)!.msg).toBe("ACK");
     expect(teardown[0]!.msg).toBe("BYE");
     expect(setup.length + teardown.length).toBe(call.length);
-    expect(splitAtFirstBye(call.slice(0, 5)).teardown).toEqual([]);
+    expect(splitCallLadder(call).midCall).toEqual([]);
+    expect(splitCallLadder(call.slice(0, 5)).teardown).toEqual([]);
     expect(byeSender(syntheticCall({ hangUp: "callee" }))).toBe("UAS");
   });
 });
@@ -57,7 +58,7 @@ describe("check-ladder: synthetic ladders that must pass", () => {
   ];
   for (const [name, call, noCh] of cases)
     it(`${name}: setup and teardown pass the reference tool and the built-in matcher`, () => {
-      const { setup, teardown } = splitAtFirstBye(call);
+      const { setup, teardown } = splitCallLadder(call);
       for (const [flow, ladder] of [["setup", setup], ["teardown", teardown]] as const) {
         const verdict = tool(ladder, flow, noCh);
         expect(verdict.output).toContain("in causal order");
@@ -67,7 +68,7 @@ describe("check-ladder: synthetic ladders that must pass", () => {
     });
 
   it("callee hang-up: the teardown passes once mirrored, not as recorded", () => {
-    const { teardown } = splitAtFirstBye(syntheticCall({ hangUp: "callee" }));
+    const { teardown } = splitCallLadder(syntheticCall({ hangUp: "callee" }));
     expect(tool(teardown, "teardown").ok).toBe(false);
     expect(tool(mirrorLadder(teardown), "teardown").ok).toBe(true);
     expect(matchFlow(mirrorLadder(teardown), "teardown").ok).toBe(true);
@@ -75,7 +76,7 @@ describe("check-ladder: synthetic ladders that must pass", () => {
 });
 
 describe("check-ladder: synthetic ladders that must fail", () => {
-  const { setup, teardown } = splitAtFirstBye(syntheticCall());
+  const { setup, teardown } = splitCallLadder(syntheticCall());
   const without = (list: MessageRecord[], msg: string, from: string) => list.filter((r) => !(r.msg === msg && r.from === from));
   const swap = (list: MessageRecord[], i: number, j: number) => {
     const copy = [...list];
@@ -114,7 +115,7 @@ describe("check-ladder: synthetic ladders that must fail", () => {
 
 describe("built-in matcher agrees with the reference tool on random damage", () => {
   it("deletions, swaps and duplicates of the FIG. 5 ladder", () => {
-    const { setup } = splitAtFirstBye(syntheticCall());
+    const { setup } = splitCallLadder(syntheticCall());
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.constantFrom("drop", "swap", "dup"), fc.nat(setup.length - 1), fc.nat(setup.length - 1)), { maxLength: 3 }),

@@ -2,7 +2,7 @@
 // proxy asks its policy server again (REQ LDP, TLV 9), the routers' classifiers follow the media, and usage
 // still counts the one call once per side.
 import { describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeCopsMessage, decodeSipAaaClientSi } from "../../../protocols/cops/index.js";
@@ -11,7 +11,7 @@ import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import { runCalls } from "../../../lib/flow/run-calls.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
 import { checkExpectations } from "../../../lib/replay/expectations.js";
-import { splitAtFirstBye, writeJsonLines } from "../../../lib/replay/ladder-json.js";
+import { fromJsonLines, isMidDialogSessionRequest, splitCallLadder, writeJsonLines } from "../../../lib/replay/ladder-json.js";
 import { replayMain } from "../../../lib/replay/replay-command.js";
 import { loadScenarioFile, parseScenario, ScenarioError, toRunOptions } from "../../../lib/replay/scenario.js";
 
@@ -65,8 +65,13 @@ describe("scenario media-change: a call held and resumed", () => {
       // repeat FIG. 5's steps 13-21, so the ladder cut only at the BYE does not pass as FIG. 5
       const mine = records.filter((r) => r.callId === call!.callId);
       const firstChange = mine.findIndex(isReinvite);
-      const { setup: beforeBye, teardown } = splitAtFirstBye(mine);
-      const ladders = { setup: mine.slice(0, firstChange), teardown, beforeBye };
+      const byeAt = mine.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
+      const { setup: cut, midCall, teardown } = splitCallLadder(mine);
+      expect(cut).toEqual(mine.slice(0, firstChange));
+      expect(midCall[0]).toBe(mine[firstChange]);
+      expect(midCall.filter(isMidDialogSessionRequest)).toEqual(mine.filter(isReinvite));
+      expect(teardown[0]).toBe(mine[byeAt]);
+      const ladders = { setup: cut, teardown, beforeBye: mine.slice(0, byeAt) };
       for (const [name, ladder] of Object.entries(ladders)) writeJsonLines(join(dir, `${driver}.${name}.jsonl`), ladder);
       const setup = runCheckLadderTool(join(dir, `${driver}.setup.jsonl`), "setup");
       expect(setup.output).toMatch(/all 28 steps in causal order/);
@@ -90,13 +95,21 @@ describe("scenario media-change: a call held and resumed", () => {
     expect(result.cdrs.map((c) => [c.role, c.durationS]).sort()).toEqual([["destination", 20], ["source", 20]]);
   });
 
-  it("callgate replay runs it and every expectation holds", { timeout: 30_000 }, async () => {
+  it("callgate replay runs it, every expectation holds, and --ladder-json cuts FIG. 5 at the first re-INVITE", { timeout: 30_000 }, async () => {
     let stdout = "";
     let stderr = "";
-    const code = await replayMain([file], { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
+    const out = join(dir, "replay.jsonl");
+    const code = await replayMain([file, "--ladder-json", out], { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
     expect(stderr).toBe("");
-    expect(stdout).toMatch(/expectations: all 7 hold/);
+    expect(stdout).toMatch(/expectations: all 9 hold/);
     expect(code).toBe(0);
+    const base = join(dir, "replay");
+    expect(stdout).toContain(`wrote ${base}.setup.jsonl\nwrote ${base}.midcall.jsonl\nwrote ${base}.teardown.jsonl\n`);
+    expect(runCheckLadderTool(`${base}.setup.jsonl`, "setup").output).toMatch(/all 28 steps in causal order/);
+    expect(runCheckLadderTool(`${base}.teardown.jsonl`, "teardown").output).toMatch(/all 18 steps in causal order/);
+    const midCall = fromJsonLines(readFileSync(`${base}.midcall.jsonl`, "utf8"));
+    expect(midCall.filter(isMidDialogSessionRequest).map((r) => `${r.from}>${r.to}`)).toEqual(["UAS>SIP2", "SIP2>SIP1", "SIP1>UAC", "UAS>SIP2", "SIP2>SIP1", "SIP1>UAC"]);
+    expect(midCall.some((r) => r.msg === "BYE")).toBe(false);
   });
 });
 
