@@ -39,7 +39,7 @@ export {
   type SipParseLimits,
   type SipParseOptions,
 } from "./codec/message-parser.js";
-export { SipStreamParser } from "./codec/stream-parser.js";
+export { SipStreamFramer, SipStreamParser } from "./codec/stream-parser.js";
 export { serializeSipMessage, serializeHead, startLine } from "./codec/message-serializer.js";
 export {
   buildRequest,

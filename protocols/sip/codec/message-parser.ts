@@ -744,3 +744,62 @@ export function parseSipMessage(buf: Buffer, opts?: SipParseOptions): SipMessage
   }
   return msg;
 }
+
+/** Whether buf[start, start+lower.length) is the all-lower-case ASCII word `lower`, case-insensitively. */
+function bytesEqLower(buf: Buffer, start: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = buf[start + k]!;
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * The Content-Length of the head buf[0, headEnd) (which ends in its empty line), or -1 when it has none: what a
+ * stream framer needs to cut the message (RFC 3261 §18.3), read without parsing the head. Header names are
+ * matched as parseHead matches them (case-insensitive, compact form "l", WSP before the colon), a folded value
+ * is unfolded (§7.3.1), and the value is held to §20.14 as parseHead holds it (1*DIGIT, never two, at most
+ * `maxMessageBytes`), so the framer and the parse of the frame agree on where the message ends.
+ */
+export function contentLengthOfHead(buf: Buffer, headEnd: number, maxMessageBytes: number): number {
+  let pos = buf.indexOf(10) + 1; // past the start line
+  let found = -1;
+  while (pos > 0 && pos < headEnd) {
+    const c0 = buf[pos]!;
+    if (c0 === 13 || c0 === 10) break; // the empty line
+    let eol = buf.indexOf(10, pos);
+    if (eol < 0 || eol >= headEnd) break;
+    const lower = c0 | 0x20;
+    if (lower !== 108 && lower !== 99) {
+      pos = eol + 1; // neither "l" nor "content-length": not this header (continuation lines start with WSP)
+      continue;
+    }
+    let nameEnd = pos;
+    while (nameEnd < eol && buf[nameEnd]! < 128 && TOKEN_CHARS[buf[nameEnd]!] === 1) nameEnd++;
+    const nameLength = nameEnd - pos;
+    const isLength = (nameLength === 1 && lower === 108) || (nameLength === 14 && bytesEqLower(buf, pos, "content-length"));
+    let colon = nameEnd;
+    while (colon < eol && (buf[colon] === 32 || buf[colon] === 9)) colon++;
+    if (!isLength || buf[colon] !== 58) {
+      pos = eol + 1;
+      continue;
+    }
+    // The value runs to the end of the line and over any continuation lines (a line starting with SP or HTAB).
+    while (eol + 1 < headEnd && (buf[eol + 1] === 32 || buf[eol + 1] === 9)) {
+      const next = buf.indexOf(10, eol + 1);
+      if (next < 0 || next >= headEnd) break;
+      eol = next;
+    }
+    const name = latin1(buf, pos, nameEnd);
+    if (found >= 0) throw new SipParseError("bad-content-length", "more than one Content-Length", pos, name);
+    const raw = latin1(buf, colon + 1, eol).replace(/\r?\n[ \t]+/g, " ");
+    let a = 0;
+    let b = raw.length;
+    while (a < b && (raw.charCodeAt(a) === 32 || raw.charCodeAt(a) === 9)) a++;
+    while (b > a && (raw.charCodeAt(b - 1) === 32 || raw.charCodeAt(b - 1) === 9 || raw.charCodeAt(b - 1) === 13)) b--;
+    found = parseLength(raw.substring(a, b), colon + 1, name, maxMessageBytes);
+    pos = eol + 1;
+  }
+  return found;
+}

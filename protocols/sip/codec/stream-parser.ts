@@ -4,10 +4,21 @@
 // longer than the limits before its end arrives, or a Content-Length pushing the message past the limit
 // before the body is buffered. After an error the stream cannot be resynchronised: close the connection.
 // Linear in the bytes received however they are split: a partial message grows one buffer whose capacity
-// doubles (each byte is copied O(1) times), and the line-length check looks at new bytes only.
+// doubles (each byte is copied O(1) times), and the line-length check looks at new bytes only. Framing reads
+// only the start line's shape and Content-Length; each framed message is then parsed once, by its receiver.
 import { SipParseError } from "./sip-parse-error.js";
 import type { SipMessage } from "./sip-message.js";
-import { latin1, parseHead, resolveParseOptions, type ParsedHead, type ResolvedParseOptions, type SipParseOptions } from "./message-parser.js";
+import {
+  DEFAULT_SIP_PARSE_LIMITS,
+  contentLengthOfHead,
+  latin1,
+  parseHead,
+  parseSipMessage,
+  resolveParseOptions,
+  type ResolvedParseOptions,
+  type SipParseLimits,
+  type SipParseOptions,
+} from "./message-parser.js";
 
 const EMPTY = Buffer.alloc(0);
 const MIN_CAPACITY = 4096;
@@ -15,9 +26,13 @@ const MIN_CAPACITY = 4096;
 /** What the stream waits for: nothing (between messages), the rest of a head, or the rest of a body. */
 export type StreamParserPhase = "idle" | "head" | "body";
 
-/** Frames SIP messages out of a stream transport's bytes by Content-Length (RFC 3261 §18.3). */
-export class SipStreamParser {
-  private readonly o: ResolvedParseOptions;
+/**
+ * Cuts a stream transport's bytes into whole SIP messages by Content-Length (RFC 3261 §18.3) without parsing
+ * them: each frame is the message's own bytes, as sent, for the one parse its receiver makes. Only the start
+ * line's shape, the limits and the Content-Length header are read here.
+ */
+export class SipStreamFramer {
+  readonly limits: SipParseLimits;
   /** The bytes not yet framed: a received chunk itself, or a window of `store`. */
   private buf: Buffer = EMPTY;
   /** Owned storage `buf` is a window of (when `owned`), grown by doubling. */
@@ -31,21 +46,20 @@ export class SipStreamParser {
   private lineStart = 0;
   /** Offset in buf up to which line ends were looked for. */
   private lineScanned = 0;
-  /** The request whose head was read when the stream failed (Content-Length too large or missing), if any. */
-  private refusable: SipMessage | undefined;
-  private pending: { head: ParsedHead; total: number } | undefined;
+  /** Total length of the message whose head was read, while its body arrives. */
+  private pendingTotal = -1;
   private failure: SipParseError | undefined;
+  /** The head bytes of the message the stream failed on when its head was whole (Content-Length missing or too large). */
+  private failedHeadBytes: Buffer | undefined;
   /** Stream offset of buf[0], so errors report positions in the whole stream. */
   private consumed = 0;
+  /** Stream offsets of the frames the last push returned, in order. */
+  readonly frameOffsets: number[] = [];
   /** Keep-alive CRLFs skipped so far (RFC 5626 §4.4.1). */
   keepAlives = 0;
 
-  /** The head is parsed without the message-size bound on Content-Length: the framing checks the total itself, with the head in hand. */
-  private readonly headOptions: ResolvedParseOptions;
-
-  constructor(opts?: SipParseOptions) {
-    this.o = resolveParseOptions(opts);
-    this.headOptions = { ...this.o, limits: { ...this.o.limits, maxMessageBytes: Number.MAX_SAFE_INTEGER } };
+  constructor(limits?: Partial<SipParseLimits>) {
+    this.limits = limits === undefined ? DEFAULT_SIP_PARSE_LIMITS : { ...DEFAULT_SIP_PARSE_LIMITS, ...limits };
   }
 
   /** Bytes held while waiting for the rest of a message. */
@@ -55,15 +69,17 @@ export class SipStreamParser {
 
   /** What the stream waits for now (for header and body deadlines). */
   get phase(): StreamParserPhase {
-    return this.pending !== undefined ? "body" : this.buf.length > 0 ? "head" : "idle";
+    return this.pendingTotal >= 0 ? "body" : this.buf.length > 0 ? "head" : "idle";
   }
 
-  /**
-   * After a failure: the message whose head was whole when its Content-Length was found too large or
-   * missing, so the caller can answer it (RFC 3261 §21.5.7 513, §18.3 400) before closing.
-   */
-  get failedMessage(): SipMessage | undefined {
-    return this.refusable;
+  /** After a failure at a whole head (Content-Length missing, bad or too large): that head's bytes, empty line included. */
+  get failedHead(): Buffer | undefined {
+    return this.failedHeadBytes;
+  }
+
+  /** Stream offset of `failedHead`. */
+  get failedHeadOffset(): number {
+    return this.consumed;
   }
 
   private append(chunk: Buffer): void {
@@ -109,16 +125,21 @@ export class SipStreamParser {
     }
   }
 
-  /** Feeds a chunk; returns the messages it completed (possibly none). Throws SipParseError on bad input. */
-  push(chunk: Buffer): SipMessage[] {
+  /**
+   * Feeds a chunk; returns the whole messages it completed (possibly none), each an own copy of its bytes, and
+   * their stream offsets in `frameOffsets`. Throws SipParseError (offsets in the whole stream) on input that
+   * cannot be framed; the stream then stays failed: close the connection.
+   */
+  push(chunk: Buffer): Buffer[] {
     if (this.failure !== undefined) {
       throw new SipParseError("stream-failed", `stream already failed: ${this.failure.message}`, this.failure.offset, this.failure.header);
     }
+    this.frameOffsets.length = 0;
     try {
       return this.drain(chunk);
     } catch (e) {
       if (e instanceof SipParseError) {
-        const err = e.code === "stream-failed" ? e : e.shifted(this.consumed);
+        const err = e.shifted(this.consumed);
         this.failure = err;
         this.buf = EMPTY;
         this.store = EMPTY;
@@ -128,13 +149,13 @@ export class SipStreamParser {
     }
   }
 
-  private drain(chunk: Buffer): SipMessage[] {
+  private drain(chunk: Buffer): Buffer[] {
     this.append(chunk);
-    const out: SipMessage[] = [];
-    const limits = this.o.limits;
+    const out: Buffer[] = [];
+    const limits = this.limits;
     for (;;) {
       let buf = this.buf;
-      if (this.pending === undefined) {
+      if (this.pendingTotal < 0) {
         let skip = 0;
         while (skip < buf.length && (buf[skip] === 13 || buf[skip] === 10)) skip++;
         if (skip > 0) {
@@ -165,26 +186,125 @@ export class SipStreamParser {
         if (headEnd > limits.maxMessageBytes) {
           throw new SipParseError("message-too-large", `head of ${headEnd} bytes exceeds ${limits.maxMessageBytes}`, 0);
         }
-        const head = parseHead(buf, latin1(buf, 0, headEnd), 0, headEnd, this.headOptions);
-        if (head.contentLength < 0) {
-          this.refusable = head.message;
-          throw new SipParseError("missing-content-length", "Content-Length is mandatory on stream transports (RFC 3261 §18.3)", head.bodyStart);
-        }
-        const total = head.bodyStart + head.contentLength;
+        const length = this.contentLength(buf, headEnd);
+        const total = headEnd + length;
         if (total > limits.maxMessageBytes) {
-          this.refusable = head.message;
+          this.failedHeadBytes = Buffer.from(buf.subarray(0, headEnd));
           throw new SipParseError("message-too-large", `message of ${total} bytes exceeds ${limits.maxMessageBytes}`, 0, "Content-Length");
         }
-        this.pending = { head, total };
+        this.pendingTotal = total;
       }
-      const { head, total } = this.pending;
+      const total = this.pendingTotal;
       if (buf.length < total) return out;
-      const msg = head.message;
-      msg.body = head.contentLength === 0 ? EMPTY : Buffer.from(buf.subarray(head.bodyStart, total));
-      out.push(msg);
-      this.pending = undefined;
+      // An own copy: the frame outlives the chunk and this framer's storage, and keeps neither alive.
+      out.push(Buffer.from(buf.subarray(0, total)));
+      this.frameOffsets.push(this.consumed);
+      this.pendingTotal = -1;
       this.consume(total);
     }
+  }
+
+  /**
+   * Content-Length of a whole head: mandatory on a stream (RFC 3261 §18.3), bounded by the message limit before
+   * any body is held. The start line is checked first, as a head that arrives in pieces has it checked.
+   */
+  private contentLength(buf: Buffer, headEnd: number): number {
+    let length: number;
+    try {
+      if (this.lineStart === 0) checkStartLine(buf, buf.indexOf(10));
+      length = contentLengthOfHead(buf, headEnd, Number.MAX_SAFE_INTEGER);
+    } catch (e) {
+      this.failedHeadBytes = Buffer.from(buf.subarray(0, headEnd));
+      throw e;
+    }
+    if (length < 0) {
+      this.failedHeadBytes = Buffer.from(buf.subarray(0, headEnd));
+      throw new SipParseError("missing-content-length", "Content-Length is mandatory on stream transports (RFC 3261 §18.3)", headEnd);
+    }
+    return length;
+  }
+}
+
+/**
+ * Frames SIP messages out of a stream transport's bytes (SipStreamFramer) and parses each frame once: the
+ * messages a TCP/TLS listener hands its transaction layer. After an error the stream cannot be resynchronised.
+ */
+export class SipStreamParser {
+  private readonly o: ResolvedParseOptions;
+  private readonly framer: SipStreamFramer;
+  /** The request whose head was read when the stream failed (Content-Length too large or missing), if any. */
+  private refusable: SipMessage | undefined;
+  private failure: SipParseError | undefined;
+
+  constructor(opts?: SipParseOptions) {
+    this.o = resolveParseOptions(opts);
+    this.framer = new SipStreamFramer(this.o.limits);
+  }
+
+  /** Bytes held while waiting for the rest of a message. */
+  get bufferedBytes(): number {
+    return this.failure === undefined ? this.framer.bufferedBytes : 0;
+  }
+
+  /** What the stream waits for now (for header and body deadlines). */
+  get phase(): StreamParserPhase {
+    return this.framer.phase;
+  }
+
+  /** Keep-alive CRLFs skipped so far (RFC 5626 §4.4.1). */
+  get keepAlives(): number {
+    return this.framer.keepAlives;
+  }
+
+  /**
+   * After a failure: the message whose head was whole when its Content-Length was found too large or
+   * missing, so the caller can answer it (RFC 3261 §21.5.7 513, §18.3 400) before closing.
+   */
+  get failedMessage(): SipMessage | undefined {
+    return this.refusable;
+  }
+
+  /** Feeds a chunk; returns the messages it completed (possibly none). Throws SipParseError on bad input. */
+  push(chunk: Buffer): SipMessage[] {
+    if (this.failure !== undefined) {
+      throw new SipParseError("stream-failed", `stream already failed: ${this.failure.message}`, this.failure.offset, this.failure.header);
+    }
+    let frames: Buffer[];
+    try {
+      frames = this.framer.push(chunk);
+    } catch (e) {
+      throw this.fail(this.framingFailure(e));
+    }
+    const out: SipMessage[] = [];
+    for (let i = 0; i < frames.length; i++) {
+      try {
+        out.push(parseSipMessage(frames[i]!, this.o));
+      } catch (e) {
+        throw this.fail(e instanceof SipParseError ? e.shifted(this.framer.frameOffsets[i]!) : e);
+      }
+    }
+    return out;
+  }
+
+  private fail(e: unknown): unknown {
+    if (e instanceof SipParseError) this.failure = e;
+    return e;
+  }
+
+  /**
+   * A framing failure at a whole head: the head's own fault, if it has one, is the error (a parse of the head
+   * finds it first); else that head is the message to answer.
+   */
+  private framingFailure(e: unknown): unknown {
+    const head = this.framer.failedHead;
+    if (!(e instanceof SipParseError) || head === undefined) return e;
+    try {
+      const unbounded = { ...this.o, limits: { ...this.o.limits, maxMessageBytes: Number.MAX_SAFE_INTEGER } };
+      this.refusable = parseHead(head, latin1(head, 0, head.length), 0, head.length, unbounded).message;
+    } catch (headError) {
+      if (headError instanceof SipParseError) return headError.shifted(this.framer.failedHeadOffset);
+    }
+    return e;
   }
 }
 
