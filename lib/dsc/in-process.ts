@@ -12,9 +12,12 @@ export class InProcessDscCluster {
   private readonly decoders = new Map<string, DscFrameDecoder>();
   private inFlight = 0;
 
-  constructor(ids: readonly string[], options: Omit<DscCoreOptions, "id" | "peers">) {
+  /** `unreachable`: DSCs of the set whose links never come up (an authority cut off from the others). */
+  constructor(ids: readonly string[], options: Omit<DscCoreOptions, "id" | "peers">, links: { unreachable?: readonly string[] } = {}) {
+    const cut = new Set(links.unreachable ?? []);
+    for (const id of cut) if (!ids.includes(id)) throw new Error(`unreachable DSC ${id} is not in this cluster`);
     for (const id of ids) this.cores.set(id, new DscCore({ ...options, id, peers: ids.filter((p) => p !== id) }));
-    for (const a of ids) for (const b of ids) if (a !== b) this.run(a, this.core(a).peerUp(b));
+    for (const a of ids) for (const b of ids) if (a !== b && !cut.has(a) && !cut.has(b)) this.run(a, this.core(a).peerUp(b));
   }
 
   /** The core of one DSC of the cluster. */

@@ -27,6 +27,7 @@ const callExpectation = {
     contains: { type: "array", items: ladderStep },
     absent: { type: "array", items: ladderStep },
     maxSetupLatencyMs: nonNegative,
+    reason: { type: "string", minLength: 1 },
   },
 };
 
@@ -105,6 +106,38 @@ export const SCENARIO_SCHEMA = {
       additionalProperties: false,
       required: ["rules"],
       properties: { rules: { type: "string", minLength: 1 }, start: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}" } },
+    },
+    sessionLimits: {
+      type: "object",
+      additionalProperties: false,
+      required: ["thresholds"],
+      properties: {
+        thresholds: {
+          type: "object",
+          minProperties: 1,
+          patternProperties: {
+            "^(user|group|realm) \\S+$": {
+              type: "object",
+              additionalProperties: false,
+              required: ["global"],
+              properties: { global: { type: "integer", minimum: 0 }, local: { type: "integer", minimum: 0 } },
+            },
+          },
+          additionalProperties: false,
+        },
+        groups: { type: "object", additionalProperties: { type: "array", items: { type: "string", minLength: 1 } } },
+        realms: { type: "boolean" },
+        failClosed: { type: "boolean" },
+        dscs: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1 } },
+        policyServers: {
+          type: "object",
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { POL1: { type: "string", minLength: 1 }, POL2: { type: "string", minLength: 1 } },
+        },
+        authority: { type: "object", additionalProperties: { type: "string", minLength: 1 } },
+        unreachable: { type: "array", uniqueItems: true, items: { type: "string", minLength: 1 } },
+      },
     },
     faults: {
       type: "array",

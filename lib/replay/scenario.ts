@@ -17,6 +17,8 @@ export interface CallExpectation {
   contains?: string[];
   absent?: string[];
   maxSetupLatencyMs?: number;
+  /** The Reason header (RFC 3326) of the final response the caller got, e.g. `SIP;cause=403;text="…"`. */
+  reason?: string;
 }
 
 export interface ScenarioCall extends Partial<Omit<CallSpec, "caller" | "callee">> {
@@ -47,6 +49,24 @@ export interface Scenario {
   expect?: ScenarioExpectation;
   /** Usage quotas of the run: a rules file (relative to the scenario) and the wall-clock instant of time 0. */
   quota?: { rules: string; start?: string };
+  /** Concurrent-session limits counted by distributed session counters (docs/session-counters.md). */
+  sessionLimits?: ScenarioSessionLimits;
+}
+
+/** The `sessionLimits` section: thresholds per entity, membership, and which DSC each policy server counts on. */
+export interface ScenarioSessionLimits {
+  thresholds: Record<string, { global: number; local?: number }>;
+  groups?: Record<string, string[]>;
+  realms?: boolean;
+  failClosed?: boolean;
+  /** The DSCs of the run (default: those the other fields name). */
+  dscs?: string[];
+  /** The DSC each counting policy server asks: POL1 counts the caller's entities, POL2 the callee's (default: both, each on a DSC named after it). */
+  policyServers?: { POL1?: string; POL2?: string };
+  /** Authoritative DSC by entity; the others by rendezvous hashing over `dscs`. */
+  authority?: Record<string, string>;
+  /** DSCs no other DSC can reach during the run. */
+  unreachable?: string[];
 }
 
 export interface ScenarioProblem {
