@@ -1,7 +1,6 @@
 // What every driver's run starts with: the topology, the event bus feeding the outcome tracker, and the
 // record sink (kept for the result and passed on to the caller's onRecord).
 import type { MessageRecord } from "../drivers/message-record.js";
-import type { CallerChallenge } from "../roles/sip-proxy.js";
 import type { CalleeBehaviour } from "../roles/user-agent.js";
 import { CallEventBus } from "./call-events.js";
 import { OutcomeTracker } from "./call-outcomes.js";
@@ -23,7 +22,7 @@ export function adaptersOf(opts: Pick<RunOptions, "policy" | "clearinghouse" | "
 }
 
 export function prepareRun(
-  opts: RunOptions & { keepRecords?: boolean; keepUsage?: boolean; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki; callerChallenge?: CallerChallenge },
+  opts: RunOptions & { keepRecords?: boolean; keepUsage?: boolean; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki },
 ) {
   const topology = resolveTopology(opts.topology);
   const topo = buildTopology(topology, opts.calls, opts.faults, {

@@ -5,6 +5,7 @@ import type { ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js"
 import type { PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { MessageRecord } from "../drivers/message-record.js";
 import type { FlowNode } from "../drivers/node.js";
+import type { CallerChallenge } from "../roles/sip-proxy.js";
 import type { CallEvent } from "./call-events.js";
 import type { CallEventBus } from "./call-events.js";
 import type { RunClock } from "./run-clock.js";
@@ -49,6 +50,8 @@ export interface CallSpec {
   noAnswerTimeoutMs?: number;
   /** Re-INVITEs during the call (hold, resume), each by the caller or the callee; `afterMs` counts from the ACK or the side's previous re-INVITE answer. */
   reinvites?: Array<{ by: "caller" | "callee"; afterMs: number; hold: boolean }>;
+  /** The caller's Digest account, answering SIP1's 407 (RFC 3261 §22.3); algorithms it accepts (default SHA-256, MD5). */
+  credentials?: { username: string; password: string; algorithms?: Array<"MD5" | "SHA-256"> };
 }
 
 /** A fault of the run: a message dropped, delayed or duplicated, a role down for a while. */
@@ -81,6 +84,8 @@ export interface RunOptions {
    * exchanges go to (a simulated RADIUS server, an authoriser), by node name.
    */
   services?: FlowNode<CallEvent>[];
+  /** SIP1 challenges callers with it (RFC 3261 §22.3; lib/auth's SipChallenger); POL1's policy checks the credentials. */
+  callerChallenge?: CallerChallenge;
 }
 
 /** How one call went: final status at the caller, established, set-up latency, who ended it. */

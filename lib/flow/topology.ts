@@ -1,11 +1,13 @@
 // The FIG. 5 / FIG. 6 topology: UAC, SIP1, POL1, R1, CH, SIP2, POL2, R2, UAS as nodes, wired by role names.
 // Forced denials (FaultSpec kind "deny") become role configuration here.
 import { OspTokenValidator } from "../../protocols/osp/index.js";
+import type { SipRequest, SipResponse } from "../../protocols/sip/index.js";
 import { MemoryCdrStore } from "../adapters/cdr-store-memory.js";
 import type { CdrStore } from "../adapters/cdr-store.js";
 import { NoClearinghouse, type ClearinghouseAdapter } from "../adapters/clearinghouse-adapter.js";
 import { OspClearinghouseAdapter } from "../adapters/osp-clearinghouse-adapter.js";
 import { DefaultPolicyAdapter, type PolicyAdapter } from "../adapters/policy-adapter.js";
+import { answerDigestChallenge } from "../auth/digest-client.js";
 import type { FlowNode } from "../drivers/node.js";
 import type { CallerChallenge } from "../roles/sip-proxy.js";
 import { ClearinghouseNode } from "../roles/ch-node.js";
@@ -101,7 +103,12 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     return { outcome, answerDelayMs: c.answerDelayMs, durationMs: c.durationMs, hangsUp: c.hangUp === "callee", ...(reinvites.length > 0 ? { reinvites } : {}) };
   };
 
-  const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1 });
+  // A caller with credentials answers SIP1's challenge (RFC 3261 §22.3); its cnonces come from the run's seed.
+  const cnonce = (): string => Math.floor(random() * 2 ** 48).toString(16).padStart(12, "0");
+  const authenticate = calls.some((c) => c.credentials !== undefined)
+    ? { authenticate: (callId: string, challenge: SipResponse, invite: SipRequest) => { const credentials = specById.get(callId)?.credentials; return credentials && answerDigestChallenge(challenge, invite, credentials, cnonce); } }
+    : {};
+  const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1, ...authenticate });
   const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
   const outbound = (role: "SIP1" | "SIP2"): { outboundProxy?: string } => {
     const uri = topology.nextHops?.[role];

@@ -1,5 +1,5 @@
 // Ladder as JSON lines (one MessageRecord per line, the form ../shared/tools/check-ladder.mjs reads), split
-// into the setup flow of one call (up to its first re-INVITE or UPDATE), its media changes, and its teardown
+// into a challenge exchange (RFC 3261 §22), the setup flow of one call (up to its first re-INVITE or UPDATE), its media changes, and its teardown
 // flow (from the first BYE).
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -34,7 +34,9 @@ export function recordsByCall(records: readonly MessageRecord[]): Map<string, Me
 }
 
 export interface SplitLadder<T> {
-  /** Up to the first request that changes or refreshes the session within the dialog (FIG. 5). */
+  /** The caller's challenge exchange (its first INVITE, the 401/407, the ACK), before FIG. 5's step 1; empty without one. */
+  challenge: T[];
+  /** From the INVITE that is FIG. 5's step 1 (the one with credentials after a challenge) up to the first request that changes or refreshes the session within the dialog (FIG. 5). */
   setup: T[];
   /** The re-INVITEs and UPDATEs within the dialog, and whatever they caused, up to the first BYE. */
   midCall: T[];
@@ -56,15 +58,37 @@ export function isMidDialogSessionRequest<T extends { proto: string; msg: string
 }
 
 /**
- * Splits one call's records into FIG. 5 (up to its first re-INVITE or UPDATE, whose policy updates repeat
+ * Where FIG. 5 starts in a call whose caller was challenged (RFC 3261 §22.2-22.3): at the INVITE sent again after
+ * the last 401 or 407 to the caller before any 2xx (the INVITE with credentials); 0 when nobody challenged it.
+ */
+export function challengeEnd<T extends { proto: string; msg: string; from: string; to: string; bytes?: Buffer }>(records: readonly T[]): number {
+  const caller = records.find((r) => r.proto === "SIP" && r.msg === "INVITE")?.from;
+  let end = 0;
+  let challenged = false;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.proto !== "SIP") continue;
+    if (r.to === caller && /^2\d\d /.test(r.msg)) break;
+    if (r.to === caller && /^40[17] /.test(r.msg)) challenged = true;
+    else if (challenged && r.from === caller && r.msg === "INVITE" && !isMidDialogSessionRequest(r)) {
+      end = i;
+      challenged = false;
+    }
+  }
+  return end;
+}
+
+/**
+ * Splits one call's records into the challenge exchange, FIG. 5 (up to its first re-INVITE or UPDATE, whose policy updates repeat
  * FIG. 5's steps 13-21), the media changes, and FIG. 6 (from its first BYE).
  */
-export function splitCallLadder<T extends { proto: string; msg: string; bytes?: Buffer }>(records: readonly T[]): SplitLadder<T> {
+export function splitCallLadder<T extends { proto: string; msg: string; from: string; to: string; bytes?: Buffer }>(records: readonly T[]): SplitLadder<T> {
+  const start = challengeEnd(records);
   const byeAt = records.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
   const bye = byeAt < 0 ? records.length : byeAt;
   const changeAt = records.findIndex((r, i) => i < bye && isMidDialogSessionRequest(r));
   const change = changeAt < 0 ? bye : changeAt;
-  return { setup: records.slice(0, change), midCall: records.slice(change, bye), teardown: records.slice(bye) };
+  return { challenge: records.slice(0, start), setup: records.slice(start, change), midCall: records.slice(change, bye), teardown: records.slice(bye) };
 }
 
 /** Who sent the first BYE: "UAC" (FIG. 6 as drawn), "UAS" (its mirror image), or undefined. */

@@ -34,7 +34,7 @@ export const REPLAY_USAGE = `usage: callgate replay SCENARIO.yaml [options]
 options:
   --net               real sockets on loopback instead of the in-memory driver (virtual time)
   --ladder            print the message ladder
-  --ladder-json OUT   write the records as JSON lines (and OUT's .setup/.teardown split for a one-call run)
+  --ladder-json OUT   write the records as JSON lines (and OUT's .challenge/.setup/.midcall/.teardown split for a one-call run)
   --html OUT          write a self-contained HTML sequence diagram
   --pcap OUT          write a pcap capture (Wireshark, tshark)
   --record OUT        write a binary trace of the run
@@ -196,8 +196,13 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     // Connection-level messages (OPN, CAT, KA, router configuration) carry no call id and belong to no call.
     const calls = [...recordsByCall(result.records)].filter(([callId]) => callId !== "");
     if (calls.length === 1) {
-      const { setup, midCall, teardown } = splitCallLadder((calls[0] as [string, MessageRecord[]])[1]);
+      const { challenge, setup, midCall, teardown } = splitCallLadder((calls[0] as [string, MessageRecord[]])[1]);
       const base = ladderJson.replace(/\.jsonl?$/, "");
+      // The caller's challenge exchange comes before FIG. 5's step 1 (the INVITE with credentials).
+      if (challenge.length > 0) {
+        writeJsonLines(`${base}.challenge.jsonl`, challenge);
+        written.push(`${base}.challenge.jsonl`);
+      }
       writeJsonLines(`${base}.setup.jsonl`, setup);
       written.push(`${base}.setup.jsonl`);
       if (midCall.length > 0) {

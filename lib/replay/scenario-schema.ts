@@ -46,6 +46,58 @@ const messageFault = {
   },
 };
 
+const digestAlgorithms = { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["SHA-256", "MD5"] } };
+
+/** Caller authentication (docs/auth.md): SIP1's realm, HA1 lines or a credentials file, the algorithms offered. */
+const authSection = {
+  type: "object",
+  additionalProperties: false,
+  required: ["realm"],
+  properties: {
+    realm: { type: "string", pattern: '^[^"\\\\\r\n]+$' },
+    credentials: { type: "string", minLength: 1 },
+    users: { type: "array", minItems: 1, items: { type: "string", pattern: "^[^:#]+:[^:]+:(MD5|SHA-256):[0-9a-fA-F]+$" } },
+    algorithms: digestAlgorithms,
+    nonceLifetimeMs: { type: "number", exclusiveMinimum: 0 },
+  },
+};
+
+/** Realm capacity sharing for calls (docs/auth.md): master realms, client providers, the accounting expected. */
+const realmsSection = {
+  type: "object",
+  additionalProperties: false,
+  required: ["master", "clients"],
+  properties: {
+    master: { type: "array", items: { type: "string", minLength: 1 } },
+    clients: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "realms", "virtualIdentity", "capacity"],
+        properties: {
+          name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
+          realms: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+          virtualIdentity: { type: "object", additionalProperties: false, required: ["user"], properties: { user: { type: "string", minLength: 1 } } },
+          capacity: {
+            type: "object",
+            additionalProperties: false,
+            properties: {
+              ports: { type: "integer", minimum: 0 },
+              secondsPerPeriod: nonNegative,
+              periodSeconds: { type: "number", exclusiveMinimum: 0 },
+              credit: nonNegative,
+              pricePerMinute: nonNegative,
+              suspended: { type: "boolean" },
+            },
+          },
+        },
+      },
+    },
+    expectAccounting: { type: "object", additionalProperties: { type: "array", items: { type: "string", pattern: "^(Start|Interim-Update|Stop) \\S+$" } } },
+  },
+};
+
 export const SCENARIO_SCHEMA = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://callgate.example.com/scenario.schema.json",
@@ -97,10 +149,18 @@ export const SCENARIO_SCHEMA = {
               properties: { by: { enum: ["caller", "callee"] }, afterMs: { type: "number", exclusiveMinimum: 0 }, hold: { type: "boolean" } },
             },
           },
+          credentials: {
+            type: "object",
+            additionalProperties: false,
+            required: ["username", "password"],
+            properties: { username: { type: "string", minLength: 1 }, password: { type: "string" }, algorithms: digestAlgorithms },
+          },
           expect: callExpectation,
         },
       },
     },
+    auth: authSection,
+    realms: realmsSection,
     quota: {
       type: "object",
       additionalProperties: false,

@@ -2,6 +2,7 @@
 // problem reported at its line, column and field; then expanded into the flow runner's RunOptions.
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import type { ScenarioAuth, ScenarioRealms } from "../auth/replay-auth.js";
 import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-types.js";
 import { readInputFile } from "./input-file.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
@@ -49,6 +50,10 @@ export interface Scenario {
   expect?: ScenarioExpectation;
   /** Usage quotas of the run: a rules file (relative to the scenario) and the wall-clock instant of time 0. */
   quota?: { rules: string; start?: string };
+  /** SIP1 challenges callers, POL1 checks their credentials (docs/auth.md). */
+  auth?: ScenarioAuth;
+  /** POL1 holds client providers' callers to their rented capacity, accounting twice (docs/auth.md). */
+  realms?: ScenarioRealms;
   /** Concurrent-session limits counted by distributed session counters (docs/session-counters.md). */
   sessionLimits?: ScenarioSessionLimits;
 }

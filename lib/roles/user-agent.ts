@@ -64,6 +64,11 @@ export interface UserAgentOptions {
   minSessionExpiresS?: number;
   /** Draws for the §14.1 glare back-off, in [0, 1) (default Math.random). */
   random?: () => number;
+  /**
+   * UAC: the header that answers a 401/407 to a call's INVITE (RFC 3261 §22.2, §22.3), or undefined to give up;
+   * the INVITE goes again with it (same Call-ID and From tag, CSeq + 1). At most two tries per call.
+   */
+  authenticate?: (callId: string, challenge: SipResponse, invite: SipRequest) => SipHeader | undefined;
 }
 
 type DialogState = "calling" | "early" | "confirmed" | "ending" | "ended";
@@ -86,6 +91,8 @@ interface UaSetup {
   answerWaitsForPrack: boolean;
   /** RFC 4028 headers for the 2xx, decided from the INVITE. */
   timer: SessionTimer | undefined;
+  /** UAC: INVITEs sent again with credentials after a 401/407 (RFC 3261 §22.2). */
+  authTries?: number;
 }
 
 /** A session interval agreed (RFC 4028 §7, §9): who refreshes, and whether the peer asked for Require: timer. */
@@ -252,7 +259,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   private readonly minSe: number;
   private readonly random: () => number;
 
-  private readonly ids: SipIds;
+  private ids: SipIds;
 
   constructor(private readonly opts: UserAgentOptions) {
     this.name = opts.name;
@@ -262,6 +269,11 @@ export class UserAgent implements FlowNode<CallEvent> {
     this.minSe = Math.max(MIN_SE_FLOOR, opts.minSessionExpiresS ?? MIN_SE_FLOOR);
     this.random = opts.random ?? Math.random;
     this.sip = new SipTransactionLayer({ reliable: this.reliable, t1: this.t1, sendTrying: false });
+  }
+
+  /** Tags and branches from node:crypto instead of the run's seed (RFC 3261 §19.3: tags must be globally unique). */
+  drawFreshIdentifiers(): void {
+    this.ids = new SipIds();
   }
 
   /** Dialogs and transactions still held (0 once every call has ended and its transactions finished). */
@@ -407,7 +419,44 @@ export class UserAgent implements FlowNode<CallEvent> {
     }
     if (res.status < 300) return this.onInvite2xx(call, res, now);
     // Non-2xx final: the transaction sent the ACK (RFC 3261 §17.1.1.3).
+    if ((res.status === 401 || res.status === 407) && setup?.invite !== undefined && (setup.authTries ?? 0) < 2 && !setup.cancelWanted) {
+      const credentials = this.opts.authenticate?.(call.callId, res, setup.invite);
+      if (credentials !== undefined) return this.sendInviteWithCredentials(call, setup, credentials, now);
+    }
     return this.finish(call, now, { status: res.status, reason: res.reason });
+  }
+
+  /** The INVITE again with credentials (RFC 3261 §22.2): a new transaction, CSeq one higher, the same offer. */
+  private sendInviteWithCredentials(call: UaCall, setup: UaSetup, credentials: SipHeader, now: number): NodeAction<CallEvent>[] {
+    const first = setup.invite!;
+    const branch = this.ids.nextBranch();
+    const cseq = ++call.cseq;
+    call.inviteCseq = cseq;
+    const invite = buildRequest({
+      method: "INVITE",
+      uri: first.uri,
+      from: first.getHeader("From") ?? "",
+      to: first.getHeader("To") ?? "",
+      callId: call.callId,
+      cseq,
+      via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
+      contact: first.getHeader("Contact") ?? "",
+      extraHeaders: [credentials],
+      body: first.body.toString("utf8"),
+      contentType: "application/sdp",
+    });
+    setup.invite = invite;
+    setup.authTries = (setup.authTries ?? 0) + 1;
+    call.state = "calling";
+    call.remoteTag = undefined;
+    setup.provisionalSeen = false;
+    return [
+      ...this.sip.sendRequest(invite, this.opts.proxy, now, {
+        onResponse: (res, t) => this.onInviteResponse(call, res, t),
+        onTimeout: (t) => this.finish(call, t, { status: 408, reason: "no response (Timer B)" }),
+      }, branch),
+      this.step(call, "INVITE sent with credentials"),
+    ];
   }
 
   private sendPrack(call: UaCall, res: SipResponse, rseq: string, now: number): NodeAction<CallEvent>[] {
@@ -425,7 +474,7 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private onInvite2xx(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
     const setup = call.setup;
-    if (setup === undefined || call.state === "confirmed" || call.state === "ending") return [this.ack(call, 1)]; // retransmitted 2xx: ACK again
+    if (setup === undefined || call.state === "confirmed" || call.state === "ending") return [this.ack(call, res.cseq.seq)]; // retransmitted 2xx: ACK again
     // RFC 3261 §12.1.2: the dialog's remote tag, route set (Record-Route reversed) and remote target (Contact).
     const tag = res.to.tag;
     if (tag !== undefined) call.remoteTag = ownString(tag);
@@ -438,7 +487,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     call.state = "confirmed";
     call.setup = undefined;
     call.peerAllowsUpdate = allowsUpdate(res);
-    const out: NodeAction<CallEvent>[] = [this.ack(call, 1)];
+    const out: NodeAction<CallEvent>[] = [this.ack(call, res.cseq.seq)];
     cancelTimer(call, T_CANCEL, out);
     cancelTimer(call, T_NOANSWER, out);
     if (call.media !== undefined || call.reinvites !== undefined) {
