@@ -239,6 +239,8 @@ export interface DeployConfig {
   file: string;
   name?: string;
   seed: number;
+  /** The file names its seed: the user agents then repeat their tags and branches; without one, fresh every start. */
+  seedFromFile: boolean;
   topology: TopologyOptions;
   roles: Partial<Record<Role, RoleAddresses>>;
   calls: DeployCalls;
@@ -412,7 +414,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     hangUp: raw.calls?.hangUp ?? "caller",
   };
   if (raw.calls?.noAnswerTimeoutMs !== undefined) calls.noAnswerTimeoutMs = raw.calls.noAnswerTimeoutMs;
-  const config: DeployConfig = { file, seed: raw.seed ?? 1, topology, roles: raw.roles, calls };
+  const config: DeployConfig = { file, seed: raw.seed ?? 1, seedFromFile: raw.seed !== undefined, topology, roles: raw.roles, calls };
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
   if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);

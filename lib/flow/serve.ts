@@ -149,6 +149,8 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   // The seed makes every start of a role alike; a restarted one must not reuse the identifiers its peers still hold.
   const { sip1, sip2, pol1, pol2, r1, r2 } = run.topo;
   for (const n of [sip1, sip2, pol1, pol2, r1, r2]) if (n === node) n.drawFreshIdentifiers();
+  // The user agents repeat a run's tags and branches only when the file names its seed.
+  for (const n of [run.topo.uac, run.topo.uas]) if (n === node && !config.seedFromFile) n.drawFreshIdentifiers();
   // A restarted proxy still forwards the in-dialog requests of calls it lost, by their Route sets.
   for (const p of [sip1, sip2]) if (p === node) p.setPeerHosts(ROLE_HOSTS);
   applyCopsSecurity(run.topo, role, config.copsSecurity);
