@@ -87,6 +87,17 @@ export function terminateCause(side: AccountingSide, established: boolean, end: 
   return "User-Error";
 }
 
+/**
+ * RFC 2866 §5.3, §5.4: Acct-Input-Octets are those received from the user, Acct-Output-Octets those sent to it.
+ * The user of the originating side is the caller, of the terminating side the callee; octets of flows whose
+ * sender is unknown count as input.
+ */
+export function octetsOfUser(side: AccountingSide, u: { octets: number; octetsFromCaller?: number; octetsFromCallee?: number }): { input: number; output: number } {
+  const total = Math.max(0, Math.floor(u.octets));
+  const toUser = Math.min(total, Math.max(0, Math.floor((side === "originating" ? u.octetsFromCallee : u.octetsFromCaller) ?? 0)));
+  return { input: total - toUser, output: toUser };
+}
+
 const uriUser = (uri: string): string => uri.replace(/^<|>$/g, "").replace(/^(sips?|tel):/i, "").replace(/[;?].*$/, "");
 
 /** Turns the roles' call events into accounting records: Start, Interim-Update, Stop (RFC 2866); sans-I/O. */
@@ -176,13 +187,14 @@ export class AccountingRecorder {
           out.push({ key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: s.startMs, attributes: this.base(e.callId, side, "Start", s.startMs) });
         }
         const attrs = this.base(e.callId, side, "Stop", nowMs);
-        const octets = Math.max(0, Math.floor(e.octets));
+        const { input, output } = octetsOfUser(side, e);
         attrs.push(
           ["Acct-Session-Time", Math.round(e.durationS)],
-          // RFC 2869 §5.1: the octets above 2^32 in Gigawords; the router counts the call's classifiers.
-          ["Acct-Input-Octets", octets % 2 ** 32],
-          ["Acct-Input-Gigawords", Math.floor(octets / 2 ** 32)],
-          ["Acct-Output-Octets", 0],
+          // RFC 2869 §5.1, §5.2: the octets above 2^32 in Gigawords; the router counts the call's classifiers.
+          ["Acct-Input-Octets", input % 2 ** 32],
+          ["Acct-Input-Gigawords", Math.floor(input / 2 ** 32)],
+          ["Acct-Output-Octets", output % 2 ** 32],
+          ["Acct-Output-Gigawords", Math.floor(output / 2 ** 32)],
           ["Acct-Input-Packets", Math.max(0, Math.floor(e.packets)) % 2 ** 32],
           ["Acct-Terminate-Cause", terminateCause(side, s.startMs !== undefined, c.callerEnd, c.timeLimit)],
         );

@@ -55,6 +55,35 @@ export interface UsageObservation {
   /** The router's counts for the installed policy (180 to removal). */
   packets: number;
   octets: number;
+  /**
+   * The octets of flows the caller sent and of flows the callee sent, placed by the media ends the SDP offer and
+   * answer named; `octets` less their sum is of flows neither end of which was known (a policy server restarted
+   * mid-call).
+   */
+  octetsFromCaller?: number;
+  octetsFromCallee?: number;
+}
+
+/**
+ * A call in progress as the router counts it (RFC 3084 §4.5 accounting report, every `progressIntervalS`): its
+ * counts since the policy was installed, media changes included.
+ */
+export interface ProgressObservation {
+  callId: string;
+  side: CallSide;
+  now: number;
+  /** When the call's policy was installed (its conversation began). */
+  startMs: number;
+  packets: number;
+  octets: number;
+  octetsFromCaller: number;
+  octetsFromCallee: number;
+}
+
+/** Whether a call in progress must end now, and why (its usage has reached a limit). */
+export interface ProgressVerdict {
+  end: boolean;
+  reason?: string;
 }
 
 /**
@@ -108,6 +137,16 @@ export interface PolicyAdapter {
    * Called once per call the adapter was asked about, possibly before a pending decision of its own settles.
    */
   callEnded?(c: { callId: string; side: CallSide; now: number }): void;
+  /**
+   * Seconds between the router's accounting reports of the calls in progress (the Accounting Timer of the policy
+   * server's CAT, RFC 2748 §2.2.15); without it the router reports counts only when a call's policy is removed.
+   */
+  readonly progressIntervalS?: number;
+  /**
+   * A call in progress as the router counts it; a verdict `end` makes the policy server end the call: the proxy
+   * is given the time already spoken as the call's time limit (DEC AAA), so it sends BYE both ways.
+   */
+  observeProgress?(p: ProgressObservation): ProgressVerdict | PromiseLike<ProgressVerdict> | void;
   /** Reads an answer to a wire exchange (needed only by adapters that return one); throws on garbage. */
   decodeAnswer?(bytes: Buffer, from: string): PolicyWireAnswer;
 }

@@ -10,7 +10,7 @@ export type CallEvent =
   | { type: "decision"; callId: string; role: string; purpose: CopsPurpose | "Install" | "Remove"; allow: boolean; reason?: string }
   | { type: "established"; callId: string; role: string; at: number }
   | { type: "terminated"; callId: string; role: string; at: number; status?: number; endedBy?: string; reason?: string }
-  | { type: "usage"; callId: string; role: string; durationS: number; packets: number; octets: number; reported: "clearinghouse" | "local" | "pending"; transactionId?: string }
+  | { type: "usage"; callId: string; role: string; durationS: number; packets: number; octets: number; octetsFromCaller?: number; octetsFromCallee?: number; reported: "clearinghouse" | "local" | "pending"; transactionId?: string }
   | { type: "error"; callId?: string; role: string; message: string };
 
 /** The `type` of a CallEvent. */

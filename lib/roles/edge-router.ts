@@ -195,6 +195,9 @@ export class EdgeRouter implements FlowNode<CallEvent> {
         return this.onDecision(e.handle, e.message, now);
       case "resynchronised":
         return this.reportInventory(now);
+      case "accounting-due":
+        // RFC 2748 §2.2.15, RFC 3084 §4.5: the PDP's Accounting Timer asks for the counts of the classifiers in place.
+        return this.reportInventory(now);
       default:
         return [];
     }

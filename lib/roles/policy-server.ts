@@ -35,12 +35,14 @@ import {
   type PolicyAdapter,
   type PolicyWireAnswer,
   type PolicyWireExchange,
+  type ProgressVerdict,
 } from "../adapters/policy-adapter.js";
 import { randomInt } from "node:crypto";
 import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import type { MediaFlow } from "../flow/media-flows.js";
 import { CopsPdpLinks, isCopsTimer, splitCopsTimer } from "./cops-links.js";
+import { flowSender, learnOfferEnds, type FlowSender, type PartyEnds } from "./flow-sender.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
@@ -122,6 +124,30 @@ interface PolicyCall {
   /** Counts of classifiers already removed by media changes: the call's usage is their sum and the last ones. */
   earlierPackets: bigint;
   earlierOctets: bigint;
+  /** The media ends of each party, and who sends each classifier's flow (by instance, from firstInstance / replacedFirst). */
+  ends: PartyEnds;
+  senders: FlowSender[];
+  replacedSenders: FlowSender[];
+  /** Of earlierOctets, those of flows the caller sent and those the callee sent. */
+  earlierFromCaller: bigint;
+  earlierFromCallee: bigint;
+  /** Its policy adapter ended it in progress (a time limit of the time spoken went to the PEP). */
+  cut: boolean;
+}
+
+/** A call's counts split by sender: packets, octets, and the octets the caller and the callee sent. */
+interface PartyCounts {
+  packets: bigint;
+  octets: bigint;
+  fromCaller: bigint;
+  fromCallee: bigint;
+}
+
+/** A router's count of one classifier (RFC 3084 §4.5). */
+interface InstanceUsage {
+  instanceId: number;
+  packets: bigint;
+  octets: bigint;
 }
 
 /** A decision of the policy adapter still to come, parked by call until it settles or times out. */
@@ -157,6 +183,7 @@ const ROUTER_SWEEP_TIMER = "router-sweep";
 const PEP_GRACE_TIMER = "pep-grace:";
 const POLICY_ANSWER_TIMER = "policy-answer:";
 const POLICY_TIMEOUT_TIMER = "policy-timeout:";
+const PROGRESS_END_TIMER = "progress-end:";
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 interface PendingUsage {
@@ -167,6 +194,8 @@ interface PendingUsage {
   durationS: number;
   packets: number;
   octets: number;
+  octetsFromCaller: number;
+  octetsFromCallee: number;
   attempts: number;
 }
 
@@ -195,6 +224,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** Decisions asked on the wire, by correlation; and the peers they were asked of. */
   private wireParked = new Map<string, ParkedDecision>();
   private readonly policyPeers = new Set<string>();
+  /** Calls the policy adapter ended in progress by a verdict that came later, by id until it is delivered. */
+  private pendingEnds = new Map<number, { call: PolicyCall; reason: string | undefined }>();
+  private nextEnd = 1;
   /** Decisions parked while handling the current event: each settles or yields a turn. */
   private turns: ParkedDecision[] = [];
   /** How a decision that settles after its event reaches this node again (a timer event); see `deliverDecisionsWith`. */
@@ -207,7 +239,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
   constructor(private readonly opts: PolicyServerOptions) {
     this.name = opts.name;
     this.links = new CopsPdpLinks(
-      { clientTypes: [ClientType.SipAaa, ClientType.DiffServPr], kaTimerSeconds: opts.kaTimerSeconds ?? 30 },
+      {
+        clientTypes: [ClientType.SipAaa, ClientType.DiffServPr], kaTimerSeconds: opts.kaTimerSeconds ?? 30,
+        // RFC 2748 §2.2.15: the router's accounting reports of the calls in progress, when the policy watches them.
+        ...(opts.policy.observeProgress && opts.policy.progressIntervalS ? { acctTimerSeconds: Math.max(1, Math.round(opts.policy.progressIntervalS)) } : {}),
+      },
       (peer, m) => this.callIdOfCops(peer, m),
       (peer, e, now) => this.onCopsEvent(peer, e, now),
     );
@@ -290,6 +326,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         if (ev.key.startsWith("ch-usage:")) return this.retryUsage(ev.key.slice(9), ev.now);
         if (ev.key.startsWith(POLICY_ANSWER_TIMER)) return this.onParkedSettled(Number(ev.key.slice(POLICY_ANSWER_TIMER.length)), ev.now);
         if (ev.key.startsWith(POLICY_TIMEOUT_TIMER)) return this.onParkedTimeout(Number(ev.key.slice(POLICY_TIMEOUT_TIMER.length)), ev.now);
+        if (ev.key.startsWith(PROGRESS_END_TIMER)) return this.onProgressEnd(Number(ev.key.slice(PROGRESS_END_TIMER.length)), ev.now);
         return [];
       }
       case "peer-down":
@@ -305,6 +342,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.pendingAuth = new Map();
         this.parked = new Map();
         this.wireParked = new Map();
+        this.pendingEnds = new Map();
         this.turns = [];
         this.routerReported = new Set();
         this.pepSync.clear();
@@ -383,6 +421,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
         syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0, policyLimitS: 0,
         mediaChange: 0, changing: false, replacedFirst: 0, replacedCount: 0, earlierPackets: 0n, earlierOctets: 0n,
+        ends: { caller: [], callee: [] }, senders: [], replacedSenders: [], earlierFromCaller: 0n, earlierFromCallee: 0n, cut: false,
       };
       calls.set(key, call);
       this.live++;
@@ -400,6 +439,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
       }
     }
     call.syncRound = this.pepSync.get(peer)?.round ?? 0;
+    // REQ AAA carries the initial offer's flows: the ends they name are the caller's.
+    if (purpose === "AAA") learnOfferEnds(call.ends, info.flows);
     // A media change may leave no flow at all (a=inactive): its empty list replaces the installed ones.
     if (info.flows.length > 0 || (info.mediaChange !== undefined && info.mediaChange > call.mediaChange)) call.flows = info.flows;
     const out: NodeAction[] = [];
@@ -431,6 +472,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
       call.changing = true;
       call.replacedFirst = call.firstInstance;
       call.replacedCount = call.instances;
+      call.replacedSenders = call.senders;
+      call.senders = [];
       call.instances = 0;
       return this.mediaChanged(call, true, [], "change-install", now);
     }
@@ -444,6 +487,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     call.changing = true;
     call.replacedFirst = call.firstInstance;
     call.replacedCount = call.instances;
+    call.replacedSenders = call.senders;
     const out = this.classChosen(call, "install", choice, now);
     // classChosen queued an install; it is this change's
     const op = this.routerOps[this.routerOps.length - 1];
@@ -451,7 +495,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return out;
   }
 
-  private mediaChanged(call: PolicyCall, ok: boolean, usage: { packets: bigint; octets: bigint }[], kind: "change-install" | "change-remove", now: number): NodeAction[] {
+  private mediaChanged(call: PolicyCall, ok: boolean, usage: InstanceUsage[], kind: "change-install" | "change-remove", now: number): NodeAction[] {
     if (kind === "change-install") {
       call.flows = NO_FLOWS;
       if (!ok) {
@@ -459,6 +503,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         call.changing = false;
         call.firstInstance = call.replacedFirst;
         call.instances = call.replacedCount;
+        call.senders = call.replacedSenders;
         const out = this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} could not install the new media` } }, now);
         if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
         return out;
@@ -473,10 +518,12 @@ export class PolicyServer implements FlowNode<CallEvent> {
       for (const a of this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now)) out.push(a);
       return out;
     }
-    for (const u of usage) {
-      call.earlierPackets += u.packets;
-      call.earlierOctets += u.octets;
-    }
+    const counts = this.countsBySender(call.replacedSenders, call.replacedFirst, usage, { packets: 0n, octets: 0n, fromCaller: 0n, fromCallee: 0n });
+    call.earlierPackets += counts.packets;
+    call.earlierOctets += counts.octets;
+    call.earlierFromCaller += counts.fromCaller;
+    call.earlierFromCallee += counts.fromCallee;
+    call.replacedSenders = [];
     call.changing = false;
     call.replacedCount = 0;
     const out = this.decide(call, "LDP", true, {}, now);
@@ -722,7 +769,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     this.pendingUsage.delete(answer.correlation);
     return [
       { type: "cancel-timer", key: `ch-usage:${answer.correlation}` },
-      { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, reported: "clearinghouse" } },
+      { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, octetsFromCaller: pending.octetsFromCaller, octetsFromCallee: pending.octetsFromCallee, reported: "clearinghouse" } },
     ];
   }
 
@@ -763,6 +810,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     this.nextInstance = first + call.flows.length;
     call.firstInstance = first;
     call.instances = call.flows.length;
+    call.senders = call.flows.map((f) => flowSender(call.ends, f));
     const marks: FlowMark[] = call.flows.map((f, i) => ({
       instanceId: first + i, family: f.family, protocol: f.protocol,
       srcAddress: f.srcAddress, srcPort: f.srcPort, dstAddress: f.dstAddress, dstPort: f.dstPort, dscp: choice.dscp,
@@ -847,7 +895,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         } catch {
           report = { reportType: ReportType.Failure, usage: [] };
         }
-        if (!e.answersDecision) return report.reportType === ReportType.Accounting ? this.onRouterInventory(report.usage, now) : [];
+        if (!e.answersDecision) return report.reportType === ReportType.Accounting ? [...this.onRouterInventory(report.usage, now), ...this.observeProgress(report.usage, now)] : [];
         const op = this.routerOps.shift();
         if (!op || op.kind === "config" || op.kind === "sweep") return [];
         const call = op.call;
@@ -905,7 +953,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
    * call of this server claims once its PEPs had time to resynchronise are stale (their call ended while this
    * server was away) and removed.
    */
-  private onRouterInventory(usage: { instanceId: number }[], _now: number): NodeAction[] {
+  private onRouterInventory(usage: readonly InstanceUsage[], _now: number): NodeAction[] {
     for (const u of usage) this.routerReported.add(u.instanceId);
     return usage.length > 0 ? [{ type: "set-timer", key: ROUTER_SWEEP_TIMER, delayMs: this.opts.resyncGraceMs ?? 3000 }] : [];
   }
@@ -915,6 +963,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
     for (const calls of this.byHandle.values())
       for (const call of calls.values()) if (call.phase === "installed" || call.phase === "installing" || call.phase === "removing") for (let i = 0; i < call.instances; i++) claimed.add(call.firstInstance + i);
     for (const op of this.routerOps) if (op.call) for (let i = 0; i < op.call.instances; i++) claimed.add(op.call.firstInstance + i);
+    // The classifiers a media change replaces stay until the new ones are in.
+    for (const calls of this.byHandle.values()) for (const call of calls.values()) if (call.changing) for (let i = 0; i < call.replacedCount; i++) claimed.add(call.replacedFirst + i);
     const stale: number[] = [];
     for (const id of this.routerReported) if (!claimed.has(id)) stale.push(id);
     this.routerReported.clear();
@@ -947,20 +997,96 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return out;
   }
 
-  private removed(call: PolicyCall, usage: { packets: bigint; octets: bigint }[], now: number): NodeAction[] {
+  private removed(call: PolicyCall, usage: InstanceUsage[], now: number): NodeAction[] {
     // A call that ends by DRQ (refused, cancelled, unanswered) was never in conversation: no duration to bill.
     const durationMs = call.installedAt === undefined || call.removalFor !== "noLDP" ? 0 : now - call.installedAt;
     call.phase = "over";
     // One usage record for the call: the counts of classifiers a media change removed, plus these.
-    let packets = call.earlierPackets;
-    let octets = call.earlierOctets;
-    for (const u of usage) {
-      packets += u.packets;
-      octets += u.octets;
-    }
+    const counts = this.countsBySender(call.senders, call.firstInstance, usage, this.earlierCounts(call));
     const out: NodeAction[] = [];
     if (call.removalFor === "noLDP") out.push(...this.decide(call, "noLDP", true, {}, now));
-    out.push(...this.finishUsage(call, now, durationMs, packets, octets));
+    out.push(...this.finishUsage(call, now, durationMs, counts.packets, counts.octets, counts));
+    return out;
+  }
+
+  private earlierCounts(call: PolicyCall): PartyCounts {
+    return { packets: call.earlierPackets, octets: call.earlierOctets, fromCaller: call.earlierFromCaller, fromCallee: call.earlierFromCallee };
+  }
+
+  /** Adds the router's counts of a call's classifiers (`senders` by instance from `first`) to `into`. */
+  private countsBySender(senders: readonly FlowSender[], first: number, usage: readonly InstanceUsage[], into: PartyCounts): PartyCounts {
+    for (const u of usage) {
+      into.packets += u.packets;
+      into.octets += u.octets;
+      const sender = senders[u.instanceId - first];
+      if (sender === "caller") into.fromCaller += u.octets;
+      else if (sender === "callee") into.fromCallee += u.octets;
+    }
+    return into;
+  }
+
+  // ---- calls in progress: the router's accounting reports (RFC 3084 §4.5) ----
+
+  /**
+   * The router's counts of the calls in conversation, to the policy adapter: a verdict `end` ends the call. A
+   * call whose media is being changed is left for the next report (its classifiers are being swapped).
+   */
+  private observeProgress(usage: readonly InstanceUsage[], now: number): NodeAction[] {
+    const policy = this.opts.policy;
+    if (policy.observeProgress === undefined || usage.length === 0) return [];
+    const byInstance = new Map<number, PolicyCall>();
+    for (const calls of this.byHandle.values())
+      for (const call of calls.values()) if (call.phase === "installed" && !call.changing && !call.cut) for (let i = 0; i < call.instances; i++) byInstance.set(call.firstInstance + i, call);
+    const counted = new Map<PolicyCall, InstanceUsage[]>();
+    for (const u of usage) {
+      const call = byInstance.get(u.instanceId);
+      if (call === undefined) continue;
+      const list = counted.get(call);
+      if (list) list.push(u);
+      else counted.set(call, [u]);
+    }
+    const out: NodeAction[] = [];
+    for (const [call, list] of counted) {
+      const c = this.countsBySender(call.senders, call.firstInstance, list, this.earlierCounts(call));
+      const verdict = policy.observeProgress({
+        callId: call.callId, side: this.opts.side, now, startMs: call.installedAt ?? now,
+        packets: Number(c.packets), octets: Number(c.octets), octetsFromCaller: Number(c.fromCaller), octetsFromCallee: Number(c.fromCallee),
+      });
+      if (isPendingDecision<ProgressVerdict>(verdict)) {
+        verdict.then(
+          (v) => {
+            if (!v?.end) return;
+            const id = this.nextEnd++;
+            this.pendingEnds.set(id, { call, reason: v.reason });
+            this.wake?.([{ type: "set-timer", key: PROGRESS_END_TIMER + id, delayMs: 0 }]);
+          },
+          (err: unknown) => this.wake?.([{ type: "emit", event: { type: "error", callId: call.callId, role: this.name, message: `policy observeProgress failed: ${String(err)}` } }]),
+        );
+      } else if (verdict?.end) for (const a of this.endInProgress(call, verdict.reason, now)) out.push(a);
+    }
+    return out;
+  }
+
+  private onProgressEnd(id: number, now: number): NodeAction[] {
+    const pending = this.pendingEnds.get(id);
+    this.pendingEnds.delete(id);
+    return pending === undefined || pending.call.forgotten ? [] : this.endInProgress(pending.call, pending.reason, now);
+  }
+
+  /**
+   * Ends a call in conversation as its time limit does: an unsolicited DEC AAA gives its PEP the time spoken so
+   * far as the call's time limit, so the proxy sends BYE both ways at its next check; the policy is removed and
+   * the usage reported as for any BYE.
+   */
+  private endInProgress(call: PolicyCall, reason: string | undefined, now: number): NodeAction[] {
+    if (call.cut || call.phase !== "installed" || call.deleted || call.installedAt === undefined) return [];
+    call.cut = true;
+    const spokenS = Math.max(1, Math.floor((now - call.installedAt) / 1000));
+    const handle = handleOfKey(call.handle);
+    const text = reason ?? "usage limit reached";
+    const decisions = buildSipAaaDecision("AAA", handle, true, { timeLimitSeconds: spokenS, reason: { code: 403, text } }).decisions;
+    const out = this.links.command(call.pep, { type: "decide-unsolicited", handle, decisions }, now);
+    out.push({ type: "emit", event: { type: "step", callId: call.callId, role: this.name, what: `call ended in progress: ${text} (time limit ${spokenS} s)` } });
     return out;
   }
 
@@ -1043,7 +1169,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
 
   // ---- usage (FIG. 6 steps 8-9 / 17-18) ----
 
-  private finishUsage(call: PolicyCall, now: number, durationMs: number, packets: bigint, octets: bigint): NodeAction[] {
+  private finishUsage(call: PolicyCall, now: number, durationMs: number, packets: bigint, octets: bigint, parties?: PartyCounts): NodeAction[] {
     const out: NodeAction[] = [];
     if (!call.usageDone && call.authorised) {
       call.usageDone = true;
@@ -1052,7 +1178,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
       const endMs = connected ? connected.endMs : now;
       const startMs = connected ? connected.endMs - connected.durationMs : (call.installedAt ?? now);
       const durationS = Math.round((connected ? connected.durationMs : durationMs) / 1000);
-      const observed = this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs, durationS, packets: Number(packets), octets: Number(octets) });
+      const octetsFromCaller = Number(parties?.fromCaller ?? 0n);
+      const octetsFromCallee = Number(parties?.fromCallee ?? 0n);
+      const observed = this.opts.policy.observeUsage({ callId: call.callId, side: this.opts.side, startMs, endMs, durationS, packets: Number(packets), octets: Number(octets), octetsFromCaller, octetsFromCallee });
       if (isPendingDecision(observed)) {
         const callId = call.callId;
         observed.then(undefined, (err: unknown) => this.wake?.([{ type: "emit", event: { type: "error", callId, role: this.name, message: `policy observeUsage failed: ${String(err)}` } }]));
@@ -1064,9 +1192,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
       if (call.transactionId !== undefined) report.transactionId = call.transactionId;
       const exchange = this.opts.clearinghouse.reportUsage(report);
       if (exchange.kind === "done") {
-        out.push({ type: "emit", event: { type: "usage", callId: call.callId, role: this.name, durationS, packets: Number(packets), octets: Number(octets), reported: "local" } });
+        out.push({ type: "emit", event: { type: "usage", callId: call.callId, role: this.name, durationS, packets: Number(packets), octets: Number(octets), octetsFromCaller, octetsFromCallee, reported: "local" } });
       } else {
-        const pending: PendingUsage = { correlation: exchange.correlation, bytes: exchange.bytes, label: exchange.label, callId: call.callId, durationS, packets: Number(packets), octets: Number(octets), attempts: 1 };
+        const pending: PendingUsage = { correlation: exchange.correlation, bytes: exchange.bytes, label: exchange.label, callId: call.callId, durationS, packets: Number(packets), octets: Number(octets), octetsFromCaller, octetsFromCallee, attempts: 1 };
         this.pendingUsage.set(exchange.correlation, pending);
         out.push(
           { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
@@ -1084,7 +1212,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (!pending) return [];
     pending.attempts++;
     return [
-      { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, reported: "pending" } },
+      { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, octetsFromCaller: pending.octetsFromCaller, octetsFromCallee: pending.octetsFromCallee, reported: "pending" } },
       { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: pending.bytes, label: pending.label, callId: pending.callId },
       { type: "set-timer", key: `ch-usage:${correlation}`, delayMs: this.opts.usageRetryMs ?? 5000 },
     ];

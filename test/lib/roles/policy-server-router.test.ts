@@ -93,7 +93,8 @@ describe("PolicyServer + EdgeRouter without SIP", () => {
     expect(pol.copsRequestStates).toBe(0);
     expect(pol.activeCalls).toBe(0);
     // The router marked the flow from t=22 to t=10022: 10 s at one packet per 20 ms, 200 octets each.
-    expect(policy.usage).toEqual([{ callId: "call-1", side: "originating", startMs: 23, endMs: 10_023, durationS: 10, packets: 500, octets: 100_000 }]);
+    // Its REQ AAA named both ends of the flow (no offer alone), so no end is known as the caller's: no sender.
+    expect(policy.usage).toEqual([{ callId: "call-1", side: "originating", startMs: 23, endMs: 10_023, durationS: 10, packets: 500, octets: 100_000, octetsFromCaller: 0, octetsFromCallee: 0 }]);
     expect(events.filter((e) => e.type === "usage").map((e) => e.callId)).toEqual(["call-1"]);
   });
 });
