@@ -6,6 +6,7 @@ export default defineConfig({
     exclude: ["test/interop/**", "node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    globalSetup: ["test/support/native-test-deps.ts"],
     setupFiles: ["test/support/fast-check-seed.ts"],
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -6,6 +6,7 @@ export default defineConfig({
     include: ["test/interop/**/*.test.ts"],
     testTimeout: 300_000,
     hookTimeout: 120_000,
+    globalSetup: ["test/support/native-test-deps.ts"],
     setupFiles: ["test/support/fast-check-seed.ts"],
     pool: "forks",
     poolOptions: { forks: { singleFork: true } },
