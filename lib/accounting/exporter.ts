@@ -1,14 +1,14 @@
 // RADIUS accounting export (RFC 2866): records accepted into a disk spool, sent with the RADIUS client machine
 // (retransmissions keep Identifier and authenticator, RFC 5080 §2.2.1) until a server answers; a server that
-// stays silent is skipped for a while and the next one is tried (failover). The node:dgram socket and timers
-// are this driver's; the protocol is protocols/radius's one client machine.
-import { randomBytes } from "node:crypto";
-import { createSocket, type Socket } from "node:dgram";
+// stays silent is skipped for a while and the next one is tried (failover). Socket and timer are the one RADIUS
+// client driver's (RadiusClientSocket); the failover's wake-up is its owner's hook.
 import { isIPv6 } from "node:net";
 import { performance } from "node:perf_hooks";
+import type { Socket } from "node:dgram";
 import {
-  RadiusClientMachine,
+  RadiusClientSocket,
   RadiusCode,
+  bindRadiusSocket,
   radiusAttribute,
   type RadiusClientAction,
   type RadiusEndpoint,
@@ -64,28 +64,15 @@ export function parseAccountingServer(text: string): RadiusEndpoint {
   return { address: (m[1] ?? m[2])!, port };
 }
 
-function bind(address: string, port: number): Promise<Socket> {
-  const socket = createSocket(isIPv6(address) ? "udp6" : "udp4");
-  return new Promise((resolve, reject) => {
-    socket.once("error", reject);
-    socket.bind(port, address, () => {
-      socket.off("error", reject);
-      resolve(socket);
-    });
-  });
-}
-
 /** Exports accounting records over RADIUS (RFC 2866) from a disk spool, with retransmission and failover. */
 export class AccountingExporter {
-  private readonly machine: RadiusClientMachine;
+  private readonly client: RadiusClientSocket;
   private readonly pending = new Map<string, Pending>();
   private readonly byHandle = new Map<number, Pending>();
   private readonly answeredKeys: Set<string>;
   private readonly downUntil = new Map<string, number>();
   private readonly window: number;
   private readonly drainWaiters = new Set<() => void>();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
   private readonly syncTimer: NodeJS.Timeout;
   private closed = false;
   /** Records answered by a server since this exporter opened. */
@@ -97,25 +84,26 @@ export class AccountingExporter {
 
   private constructor(
     private readonly opts: AccountingExporterOptions,
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly spool: AccountingSpool,
     recovered: SpooledRecord[],
     answered: Set<string>,
   ) {
     this.window = Math.min(256, Math.max(1, opts.window ?? 64));
-    this.machine = new RadiusClientMachine({
+    this.client = new RadiusClientSocket(socket, {
       secret: opts.secret,
-      randomBytes,
-      random: Math.random,
       initialTimeoutMs: opts.initialTimeoutMs ?? 1000,
       maxTimeoutMs: opts.maxTimeoutMs ?? 4000,
       maxRetransmissions: opts.maxRetransmissions ?? 3,
       maxDurationMs: opts.maxDurationMs ?? 10_000,
       maxOutstandingPerServer: this.window,
+    }, {
+      onActions: (actions) => this.run(actions),
+      nextWake: () => this.serverRetryAt(),
+      onWake: () => this.pump(),
     });
     this.answeredKeys = answered;
     this.forgetOldAnswers();
-    socket.on("message", (msg, rinfo) => this.run(this.machine.receive(performance.now(), { address: rinfo.address, port: rinfo.port }, msg)));
     this.syncTimer = setInterval(() => this.spool.sync(), 200);
     this.syncTimer.unref();
     // What the last process had sent goes again as the same bytes from the same port; the rest as new requests.
@@ -124,12 +112,12 @@ export class AccountingExporter {
       const p: Pending = { ...r, handle: undefined, server: undefined };
       this.pending.set(r.record.key, p);
       const to = r.lastSent ? opts.servers.find((s) => endpointText(s) === r.lastSent!.to) : undefined;
-      const again = to && r.lastSent ? this.machine.resend(now, to, r.lastSent.datagram) : undefined;
+      const again = to && r.lastSent ? this.client.machine.resend(now, to, r.lastSent.datagram) : undefined;
       if (again) {
         p.handle = again.handle;
         p.server = r.lastSent!.to;
         this.byHandle.set(again.handle, p);
-        this.run(again.actions);
+        this.client.apply(again.actions);
       }
     }
     this.pump();
@@ -141,8 +129,8 @@ export class AccountingExporter {
     const state = AccountingSpool.recover(opts.spoolPath);
     const address = opts.bindAddress ?? (isIPv6(opts.servers[0]!.address) ? "::" : "0.0.0.0");
     let socket: Socket | undefined;
-    if (state.localPort !== undefined && state.pending.some((p) => p.lastSent)) socket = await bind(address, state.localPort).catch(() => undefined);
-    socket ??= await bind(address, 0);
+    if (state.localPort !== undefined && state.pending.some((p) => p.lastSent)) socket = await bindRadiusSocket(address, state.localPort).catch(() => undefined);
+    socket ??= await bindRadiusSocket(address, 0);
     const spool = AccountingSpool.open(opts.spoolPath, state, socket.address().port);
     return new AccountingExporter(opts, socket, spool, state.pending, state.answered);
   }
@@ -166,13 +154,18 @@ export class AccountingExporter {
     return this.answeredKeys.size;
   }
 
+  /** Whether a record of this key is spooled or (among the answered keys kept) answered: submitted again, it is refused. */
+  holds(key: string): boolean {
+    return this.pending.has(key) || this.answeredKeys.has(key);
+  }
+
   /** Records spooled and not answered yet. */
   get backlog(): number {
     return this.pending.size;
   }
 
   get localPort(): number {
-    return this.socket.address().port;
+    return this.client.localPort;
   }
 
   /**
@@ -236,16 +229,17 @@ export class AccountingExporter {
       // RFC 2866 §5.2: a new request (new Identifier) carries the delay so far; its retransmissions keep it.
       const attributes = p.record.attributes.map(([name, value]) => radiusAttribute(name, value));
       attributes.push(radiusAttribute("Acct-Delay-Time", delayS));
-      const { handle, actions } = this.machine.send(now, to, { code: RadiusCode.AccountingRequest, attributes });
+      const { handle, actions } = this.client.machine.send(now, to, { code: RadiusCode.AccountingRequest, attributes });
       p.handle = handle;
       p.server = endpointText(to);
       this.byHandle.set(handle, p);
       inFlight++;
-      this.run(actions);
+      this.client.apply(actions);
     }
-    this.schedule();
+    this.client.schedule();
   }
 
+  /** The machine's actions, before their datagrams leave: a request's bytes are spooled before they are sent. */
   private run(actions: RadiusClientAction[]): void {
     for (const a of actions) {
       switch (a.type) {
@@ -255,7 +249,6 @@ export class AccountingExporter {
             p.lastSent = { to: endpointText(a.to), datagram: a.datagram };
             this.spool.sent(p.record.key, p.lastSent.to, a.datagram);
           }
-          this.socket.send(a.datagram, a.to.port, a.to.address);
           break;
         }
         case "response": {
@@ -299,29 +292,27 @@ export class AccountingExporter {
     }
   }
 
-  /** One timer: the machine's next retransmission, or the moment a passed-over server may be tried again. */
-  private schedule(): void {
-    let next = this.machine.nextDeadline();
-    const waiting = [...this.pending.values()].some((p) => p.handle === undefined);
-    if (waiting && this.byHandle.size < this.window) for (const t of this.downUntil.values()) if (next === undefined || t < next) next = t;
-    if (next === undefined || next >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = next;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.run(this.machine.tick(performance.now()));
-      this.pump();
-    }, Math.max(0, next - performance.now()) + 1);
+  /** Failover: when a server passed over may be tried again, while records wait and the window has room. */
+  private serverRetryAt(): number | undefined {
+    if (this.downUntil.size === 0 || this.byHandle.size >= this.window) return undefined;
+    let waiting = false;
+    for (const p of this.pending.values())
+      if (p.handle === undefined) {
+        waiting = true;
+        break;
+      }
+    if (!waiting) return undefined;
+    let next: number | undefined;
+    for (const t of this.downUntil.values()) if (next === undefined || t < next) next = t;
+    return next;
   }
 
   /** Stops sending and closes the socket; unsent records stay in the spool. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
     clearInterval(this.syncTimer);
     this.spool.close();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    await this.client.close();
   }
 }

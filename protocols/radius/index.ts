@@ -33,10 +33,12 @@ export { RadiusServerMachine } from "./server.js";
 export type { RadiusServerAction, RadiusServerOptions, RadiusReply } from "./server.js";
 export {
   RadiusUdpClient,
+  RadiusClientSocket,
+  bindRadiusSocket,
   RadiusUdpServer,
   RadiusTimeoutError,
   RadiusQueueFullError,
   RADIUS_AUTH_PORT,
   RADIUS_ACCT_PORT,
 } from "./udp.js";
-export type { RadiusUdpClientOptions, RadiusUdpServerOptions, RadiusRequestHandler, RadiusDropListener } from "./udp.js";
+export type { RadiusUdpClientOptions, RadiusClientSocketHooks, RadiusUdpServerOptions, RadiusRequestHandler, RadiusDropListener } from "./udp.js";

@@ -31,7 +31,8 @@ export class RadiusQueueFullError extends Error {
 /** Told of every packet dropped and why. */
 export type RadiusDropListener = (cause: string, from: RadiusEndpoint) => void;
 
-function bindSocket(address: string, port: number, receiveBufferBytes?: number): Promise<Socket> {
+/** Binds a UDP socket (udp6 for an IPv6 address) to `address` and `port` (0: any free port). */
+export function bindRadiusSocket(address: string, port: number, receiveBufferBytes?: number): Promise<Socket> {
   const socket = createSocket({ type: isIPv6(address) ? "udp6" : "udp4", ...(receiveBufferBytes ? { recvBufferSize: receiveBufferBytes } : {}) });
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
@@ -40,6 +41,71 @@ function bindSocket(address: string, port: number, receiveBufferBytes?: number):
       resolve(socket);
     });
   });
+}
+
+/** What the owner of a RadiusClientSocket does with the client machine's actions, and when else it has work. */
+export interface RadiusClientSocketHooks {
+  /** A batch of the machine's actions; called before the batch's datagrams leave (an owner may note them first). */
+  onActions(actions: RadiusClientAction[]): void;
+  /**
+   * A time (performance.now() ms) the owner has work at besides the machine's next deadline, e.g. when a server
+   * that stayed silent may be tried again (failover); read each time the timer is set.
+   */
+  nextWake?(): number | undefined;
+  /** The timer fired and the machine's retransmissions and give-ups due are done. */
+  onWake?(): void;
+}
+
+/**
+ * One local UDP socket, the RADIUS client machine that owns its Identifier spaces, and one timer for the
+ * machine's retransmissions (and the owner's wake-ups): the driver of every RADIUS client here.
+ */
+export class RadiusClientSocket {
+  readonly machine: RadiusClientMachine;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(readonly socket: Socket, options: Omit<RadiusClientOptions, "randomBytes"> & { randomBytes?: (length: number) => Buffer }, private readonly hooks: RadiusClientSocketHooks) {
+    this.machine = new RadiusClientMachine({ ...options, randomBytes: options.randomBytes ?? randomBytes, random: options.random ?? Math.random });
+    socket.on("message", (msg, rinfo) => this.apply(this.machine.receive(performance.now(), { address: rinfo.address, port: rinfo.port }, msg)));
+  }
+
+  get localPort(): number {
+    return this.socket.address().port;
+  }
+
+  /**
+   * Carries out the machine's actions: the owner's hook first (it has registered the handle of a request it
+   * just gave the machine, and notes what leaves), then the datagrams leave, then the timer is set.
+   */
+  apply(actions: RadiusClientAction[]): void {
+    this.hooks.onActions(actions);
+    for (const a of actions) if (a.type === "send") this.socket.send(a.datagram, a.to.port, a.to.address);
+    this.schedule();
+  }
+
+  /** One timer at the earliest of the machine's next deadline and the owner's; re-armed only when that moves earlier. */
+  schedule(): void {
+    let next = this.machine.nextDeadline();
+    const owner = this.hooks.nextWake?.();
+    if (owner !== undefined && (next === undefined || owner < next)) next = owner;
+    if (next === undefined || next >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.apply(this.machine.tick(performance.now()));
+      this.hooks.onWake?.();
+    }, Math.max(0, next - performance.now()) + 1);
+  }
+
+  /** Stops the timer and closes the socket. */
+  close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
 }
 
 /** Secret, timeouts and socket of a RadiusUdpClient. */
@@ -62,76 +128,61 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
-/** One local socket and the client machine that owns its Identifier spaces. */
+/** One source port of a RadiusUdpClient: its socket, and the requests waiting for an answer on it. */
 class SourcePort {
-  readonly machine: RadiusClientMachine;
+  readonly client: RadiusClientSocket;
   readonly waiting = new Map<number, Waiter>();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
 
-  constructor(readonly socket: Socket, private readonly options: RadiusUdpClientOptions) {
-    this.machine = new RadiusClientMachine({ ...options, randomBytes, random: options.random ?? Math.random });
-    socket.on("message", (msg, rinfo) => this.run(this.machine.receive(performance.now(), { address: rinfo.address, port: rinfo.port }, msg)));
+  constructor(socket: Socket, private readonly options: RadiusUdpClientOptions) {
+    this.client = new RadiusClientSocket(socket, options, { onActions: (actions) => this.settle(actions) });
   }
 
   get load(): number {
-    return this.machine.outstanding + this.machine.queued;
+    return this.client.machine.outstanding + this.client.machine.queued;
   }
 
   request(to: RadiusEndpoint, request: RadiusRequest, waiter: Omit<Waiter, "to">): void {
-    const { handle, actions } = this.machine.send(performance.now(), to, request);
+    const { handle, actions } = this.client.machine.send(performance.now(), to, request);
     this.waiting.set(handle, { to, ...waiter });
-    this.run(actions);
+    this.client.apply(actions);
   }
 
-  private settle(handle: number, outcome: (w: Waiter) => void): void {
-    const w = this.waiting.get(handle);
-    this.waiting.delete(handle);
-    if (w) outcome(w);
-  }
-
-  private run(actions: RadiusClientAction[]): void {
+  private settle(actions: RadiusClientAction[]): void {
     for (const a of actions) {
       switch (a.type) {
-        case "send":
-          this.socket.send(a.datagram, a.to.port, a.to.address);
-          break;
         case "response":
-          this.settle(a.handle, (w) => w.resolve(a.packet));
+          this.take(a.handle)?.resolve(a.packet);
           break;
-        case "timeout":
-          this.settle(a.handle, (w) => w.reject(new RadiusTimeoutError(w.to, a.retransmissions)));
+        case "timeout": {
+          const w = this.take(a.handle);
+          w?.reject(new RadiusTimeoutError(w.to, a.retransmissions));
           break;
-        case "queue-full":
-          this.settle(a.handle, (w) => w.reject(new RadiusQueueFullError(w.to)));
+        }
+        case "queue-full": {
+          const w = this.take(a.handle);
+          w?.reject(new RadiusQueueFullError(w.to));
           break;
+        }
         case "drop":
           this.options.onDrop?.(a.cause, a.from);
           break;
+        case "send":
+          break;
       }
     }
-    this.schedule();
   }
 
-  /** One timer at the machine's next deadline; re-armed only when that deadline moves earlier. */
-  private schedule(): void {
-    const next = this.machine.nextDeadline();
-    if (next === undefined || next >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = next;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.run(this.machine.tick(performance.now()));
-    }, Math.max(0, next - performance.now()) + 1);
+  private take(handle: number): Waiter | undefined {
+    const w = this.waiting.get(handle);
+    this.waiting.delete(handle);
+    return w;
   }
 
   /** Closes the socket; requests still waiting are rejected. */
   close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
     for (const w of this.waiting.values()) w.reject(new Error("RADIUS client closed"));
     this.waiting.clear();
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.client.close();
   }
 }
 
@@ -142,21 +193,21 @@ export class RadiusUdpClient {
   /** Opens a client on a fresh UDP socket. */
   static async open(options: RadiusUdpClientOptions): Promise<RadiusUdpClient> {
     const count = Math.max(1, options.sourcePorts ?? 1);
-    const sockets = await Promise.all(Array.from({ length: count }, () => bindSocket(options.bindAddress ?? "0.0.0.0", 0, options.receiveBufferBytes)));
+    const sockets = await Promise.all(Array.from({ length: count }, () => bindRadiusSocket(options.bindAddress ?? "0.0.0.0", 0, options.receiveBufferBytes)));
     return new RadiusUdpClient(sockets.map((s) => new SourcePort(s, options)));
   }
 
   get outstanding(): number {
-    return this.ports.reduce((n, p) => n + p.machine.outstanding, 0);
+    return this.ports.reduce((n, p) => n + p.client.machine.outstanding, 0);
   }
 
   get queued(): number {
-    return this.ports.reduce((n, p) => n + p.machine.queued, 0);
+    return this.ports.reduce((n, p) => n + p.client.machine.queued, 0);
   }
 
   /** Local ports the requests leave from. */
   localPorts(): number[] {
-    return this.ports.map((p) => p.socket.address().port);
+    return this.ports.map((p) => p.client.localPort);
   }
 
   /** Send and wait for the verified response; rejects with RadiusTimeoutError when the server stays silent. */
@@ -201,7 +252,7 @@ export class RadiusUdpServer {
 
   /** Binds a server to its address and port. */
   static async listen(options: RadiusUdpServerOptions): Promise<RadiusUdpServer> {
-    return new RadiusUdpServer(await bindSocket(options.address ?? "127.0.0.1", options.port ?? RADIUS_AUTH_PORT, options.receiveBufferBytes), options);
+    return new RadiusUdpServer(await bindRadiusSocket(options.address ?? "127.0.0.1", options.port ?? RADIUS_AUTH_PORT, options.receiveBufferBytes), options);
   }
 
   /** The address and port the server is bound to. */

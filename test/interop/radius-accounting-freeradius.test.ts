@@ -3,7 +3,8 @@
 // and causes; a second replay with the same spool adds nothing; tshark, given the secret, finds every packet
 // well-formed and every authenticator valid; and an exporting process SIGKILLed in the middle of its export,
 // then started again, leaves every record in the detail file exactly once (the restart sends the unanswered
-// records' same bytes from the same port; FreeRADIUS logs a record once per session, status and time).
+// records' same bytes from the same port; FreeRADIUS keeps a record once by its session, status and
+// Event-Timestamp in the accounting table of docs/accounting.md, and logs it to the detail file when new).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeUdpPort, startFreeradiusLab } from "../support/freeradius-lab.mjs";
 import { killStartedProcesses, spawnCli } from "../support/cli-process.js";
-import { ACCOUNTING_ONCE, detailKeys, readDetail, type Lab } from "./radius-accounting-helpers.js";
+import { accountingOnce, detailKeys, readDetail, type Lab } from "./radius-accounting-helpers.js";
 
 const SECRET = "acct-secret";
 const dir = mkdtempSync(join(tmpdir(), "radius-acct-"));
@@ -30,7 +31,8 @@ beforeAll(async () => {
     if (Date.now() > until || tshark.exitCode !== null) throw new Error(`tshark did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  lab = await startFreeradiusLab({ dir, secret: SECRET, authPort: await freeUdpPort(), acctPort, ...ACCOUNTING_ONCE });
+  const once = accountingOnce(dir);
+  lab = await startFreeradiusLab({ dir, secret: SECRET, authPort: await freeUdpPort(), acctPort, modules: once.modules, accounting: once.accounting });
 }, 60_000);
 
 afterAll(async () => {

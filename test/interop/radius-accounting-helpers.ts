@@ -1,5 +1,6 @@
 // Reading FreeRADIUS's detail file, and restarting the test's FreeRADIUS on the same ports and detail file.
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { startFreeradiusLab } from "../support/freeradius-lab.mjs";
 
@@ -67,22 +68,94 @@ export async function killLab(lab: Lab, n: number): Promise<void> {
   if (existsSync(lab.logFile)) renameSync(lab.logFile, `${lab.logFile}.${n}`);
 }
 
+/** The accounting table of the once-only recipe (docs/accounting.md): one row per record, whatever is resent. */
+export const ACCOUNTING_TABLE_SCHEMA = `PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS accounting (
+	acct_session_id TEXT NOT NULL,
+	acct_status_type TEXT NOT NULL,
+	event_timestamp INTEGER NOT NULL,
+	acct_session_time INTEGER,
+	nas_identifier TEXT,
+	received INTEGER NOT NULL,
+	PRIMARY KEY (acct_session_id, acct_status_type, event_timestamp)
+);
+`;
+
 /**
- * FreeRADIUS configuration that logs one accounting record once: an rlm_cache entry per Acct-Session-Id,
- * Acct-Status-Type and Acct-Session-Time (an hour, in memory) is made before the detail is written, and a record
- * found in it is answered without a second entry. What an operator's accounting database does with a unique key.
+ * The FreeRADIUS module of the once-only recipe (docs/accounting.md): rlm_sql on SQLite inserts each record
+ * with INSERT OR IGNORE under the table's primary key (Acct-Session-Id, Acct-Status-Type, Event-Timestamp).
+ * A new record returns ok, one already stored noop (both answered); a failed insert returns fail and gets no
+ * Accounting-Response, so the client sends it again (RFC 2866 §2).
  */
-export const ACCOUNTING_ONCE = {
-  modules: {
-    acct_once: `cache acct_once {
-	driver = "rlm_cache_rbtree"
-	key = "%{Acct-Session-Id}|%{Acct-Status-Type}|%{%{Acct-Session-Time}:-0}"
-	ttl = 3600
-	update {
-		&control:Tmp-String-1 := "logged"
+export function accountingOnceModule(database: string, schema: string): string {
+  return `sql acct_once {
+	dialect = "sqlite"
+	driver = "rlm_sql_sqlite"
+	sqlite {
+		filename = "${database}"
+		busy_timeout = 10000
+		bootstrap = "${schema}"
+	}
+	# ';' joins the Call-ID and the side in our Acct-Session-Id: kept as it is (quotes and backslashes are not safe)
+	safe_characters = "@abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_: /;"
+	pool {
+		start = 1
+		min = 1
+		max = 32
+		spare = 4
+		uses = 0
+		retry_delay = 1
+		lifetime = 0
+		idle_timeout = 60
+	}
+	accounting {
+		reference = "once.query"
+		once {
+			query = "INSERT OR IGNORE INTO accounting (acct_session_id, acct_status_type, event_timestamp, acct_session_time, nas_identifier, received) VALUES ('%{Acct-Session-Id}', '%{Acct-Status-Type}', %{integer:Event-Timestamp}, %{%{integer:Acct-Session-Time}:-NULL}, '%{NAS-Identifier}', strftime('%%s', 'now'))"
+		}
 	}
 }
-`,
-  },
-  accounting: "acct_once\n\t\tif (!ok) {\n\t\t\tdetail_callgate\n\t\t}",
-};
+`;
+}
+
+/**
+ * FreeRADIUS configured to keep each accounting record once, across its own restarts and SIGKILLs: the
+ * SQLite table of the once-only recipe (in `dir`, outside raddb, so it outlives a restart), and the detail
+ * file written only for a record the table did not hold yet (a SIGKILL between the two can leave a record in
+ * the table only: the table is what counts). `received` logs every request, resends included.
+ */
+export function accountingOnce(dir: string): { modules: Record<string, string>; accounting: string; database: string; received: string } {
+  const database = join(dir, "accounting.sqlite");
+  const schema = join(dir, "accounting-schema.sql");
+  const received = join(dir, "received");
+  writeFileSync(schema, ACCOUNTING_TABLE_SCHEMA);
+  return {
+    database,
+    received,
+    modules: {
+      acct_once: accountingOnceModule(database, schema),
+      detail_received: `detail detail_received {\n\tfilename = ${received}\n\tpermissions = 0600\n\theader = "%t"\n}\n`,
+    },
+    accounting: "detail_received\n\t\tacct_once\n\t\tif (ok) {\n\t\t\tdetail_callgate\n\t\t}",
+  };
+}
+
+/** A row of the once-only accounting table. */
+export interface AccountingRow {
+  acct_session_id: string;
+  acct_status_type: string;
+  event_timestamp: number;
+  acct_session_time: number | null;
+  nas_identifier: string;
+}
+
+/** The rows of the once-only accounting table (read-only; FreeRADIUS may be writing). */
+export function readAccountingTable(database: string): AccountingRow[] {
+  if (!existsSync(database)) return [];
+  const db = new Database(database, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT acct_session_id, acct_status_type, event_timestamp, acct_session_time, nas_identifier FROM accounting").all() as AccountingRow[];
+  } finally {
+    db.close();
+  }
+}

@@ -12,7 +12,7 @@ import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/
 import { AccountingSpool } from "../../lib/accounting/spool.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { SERVER_ROLES, namedFreePorts, serveProcess } from "../support/serve-deployment.js";
-import { ACCOUNTING_ONCE, detailKeys, readDetail, type Lab } from "./radius-accounting-helpers.js";
+import { accountingOnce, detailKeys, readDetail, type Lab } from "./radius-accounting-helpers.js";
 
 const SECRET = "serve-secret";
 const dir = mkdtempSync(join(tmpdir(), "radius-serve-"));
@@ -32,7 +32,8 @@ afterAll(async () => {
 describe("callgate serve exports RADIUS accounting", () => {
   it("POL1 and POL2 send Start at establishment, Interim-Updates and Stop of each admitted call's side, each once; POL1 refuses the call over its quota", async () => {
     const acctPort = await freeUdpPort();
-    lab = await startFreeradiusLab({ dir, secret: SECRET, authPort: await freeUdpPort(), acctPort, ...ACCOUNTING_ONCE });
+    const once = accountingOnce(dir);
+    lab = await startFreeradiusLab({ dir, secret: SECRET, authPort: await freeUdpPort(), acctPort, modules: once.modules, accounting: once.accounting });
     const { uac, sip1, pol1, ch, sip2, pol2, uas } = await namedFreePorts(["uac", "sip1", "pol1", "ch", "sip2", "pol2", "uas"]);
     const sip = (port: number): string => `{ udp: ${port} }`;
     const config = join(dir, "deploy.yaml");
