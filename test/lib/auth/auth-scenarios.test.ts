@@ -1,0 +1,135 @@
+// The caller-authentication and realm-capacity scenarios replayed by `callgate replay` on both drivers: an
+// authenticated FIG. 5/6 call (its challenge exchange before step 1, so check-ladder passes with the real labels),
+// a refused caller, the N+1th call of a client realm refused 503, and accounting kept twice.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseDigestCredentials } from "../../../protocols/sip/codec/digest.js";
+import { parseSipMessage, type SipRequest } from "../../../protocols/sip/index.js";
+import { runCalls } from "../../../lib/flow/run-calls.js";
+import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
+import { fromJsonLines } from "../../../lib/replay/ladder-json.js";
+import { replayMain } from "../../../lib/replay/replay-command.js";
+import { parseScenario, ScenarioError } from "../../../lib/replay/scenario.js";
+
+const dir = mkdtempSync(join(tmpdir(), "callgate-auth-scenarios-"));
+
+async function replay(args: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
+  return { code, stdout, stderr };
+}
+
+const label = (r: { proto: string; from: string; to: string; msg: string }) => `${r.proto} ${r.from}>${r.to} ${r.msg}`;
+
+describe("caller authentication and realm capacity scenarios", () => {
+  for (const driver of ["memory", "net"] as const) {
+    const net = driver === "net" ? ["--net"] : [];
+
+    it(`${driver} driver: auth-fig5-fig6: 407, ACK and the INVITE again before step 1; the exported ladder passes check-ladder 28/28 and 18/18`, { timeout: 120_000 }, async () => {
+      const out = join(dir, `auth-${driver}.jsonl`);
+      const r = await replay([join("scenarios", "auth-fig5-fig6.yaml"), ...net, "--ladder-json", out]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/expectations: all \d+ hold/);
+      expect(r.code).toBe(0);
+      const base = out.replace(/\.jsonl$/, "");
+      // the challenge exchange, kept apart with its own labels
+      const challenge = fromJsonLines(readFileSync(`${base}.challenge.jsonl`, "utf8"));
+      expect(challenge.filter((m) => m.msg !== "100 Trying").map(label)).toEqual(["SIP UAC>SIP1 INVITE", "SIP SIP1>UAC 407 Proxy Authentication Required", "SIP UAC>SIP1 ACK"]);
+      const first = parseSipMessage(challenge[0]!.bytes) as SipRequest;
+      expect(first.getHeader("Proxy-Authorization")).toBeUndefined();
+      // FIG. 5's step 1 is the INVITE with credentials: SHA-256, the first the proxy offers (RFC 8760 §2.4)
+      const setup = fromJsonLines(readFileSync(`${base}.setup.jsonl`, "utf8"));
+      expect(label(setup[0]!)).toBe("SIP UAC>SIP1 INVITE");
+      const step1 = parseSipMessage(setup[0]!.bytes) as SipRequest;
+      expect(step1.cseq.seq).toBe(first.cseq.seq + 1);
+      expect(step1.getHeader("Call-ID")).toBe(first.getHeader("Call-ID"));
+      const credentials = parseDigestCredentials(step1.getHeader("Proxy-Authorization") ?? "");
+      expect({ username: credentials.username, realm: credentials.realm, algorithm: credentials.algorithm, qop: credentials.qop, nc: credentials.nc }).toEqual({ username: "alice", realm: "sip1.example.com", algorithm: "SHA-256", qop: "auth", nc: "00000001" });
+      expect(credentials.response).toMatch(/^[0-9a-f]{64}$/);
+      for (const [flow, steps] of [["setup", 28], ["teardown", 18]] as const) {
+        const verdict = runCheckLadderTool(`${base}.${flow}.jsonl`, flow);
+        expect(verdict.output).toContain(`all ${steps} steps in causal order`);
+        expect(verdict.ok).toBe(true);
+      }
+      // the password travels in no message: only the response computed from it
+      const all = fromJsonLines(readFileSync(out, "utf8"));
+      expect(all.length).toBeGreaterThan(40);
+      expect(all.filter((m) => m.bytes.toString("latin1").includes("wonderland"))).toEqual([]);
+    });
+
+    it(`${driver} driver: auth-wrong-password: both callers refused 403 after the challenge, nothing reaches SIP2`, { timeout: 120_000 }, async () => {
+      const out = join(dir, `wrong-${driver}.jsonl`);
+      const r = await replay([join("scenarios", "auth-wrong-password.yaml"), ...net, "--ladder-json", out]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/0 established/);
+      expect(r.stdout).toMatch(/expectations: all \d+ hold/);
+      expect(r.code).toBe(0);
+      const records = fromJsonLines(readFileSync(out, "utf8"));
+      const toCaller = records.filter((m) => m.to === "UAC" && m.msg !== "100 Trying").map((m) => `${m.callId} ${m.msg}`);
+      expect(toCaller.sort()).toEqual(["unknown-user 403 Forbidden", "unknown-user 407 Proxy Authentication Required", "wrong-password 403 Forbidden", "wrong-password 407 Proxy Authentication Required"]);
+      expect(records.filter((m) => m.msg === "REQ AAA" && m.from === "SIP1")).toHaveLength(2);
+      expect(records.some((m) => m.from === "SIP1" && m.to === "SIP2")).toBe(false);
+    });
+
+    it(`${driver} driver: realm-capacity-ports: the third concurrent isp-b call is refused 503 with a Reason, a freed port admits the next`, { timeout: 120_000 }, async () => {
+      const out = join(dir, `ports-${driver}.jsonl`);
+      const r = await replay([join("scenarios", "realm-capacity-ports.yaml"), ...net, "--ladder-json", out]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/4 established/);
+      expect(r.stdout).toMatch(/expectations: all \d+ hold/);
+      expect(r.code).toBe(0);
+      const refusal = fromJsonLines(readFileSync(out, "utf8")).find((m) => m.callId === "isp-b-3" && m.to === "UAC" && m.msg.startsWith("503"));
+      expect(refusal?.bytes.toString("latin1")).toMatch(/\r\nReason: SIP;cause=503;text="capacity of isp-b: ports"\r\n/);
+    });
+
+    it(`${driver} driver: realm-dual-accounting: Start and Stop to the master as isp-b-virtual and to isp-b as the subscriber`, { timeout: 120_000 }, async () => {
+      const r = await replay([join("scenarios", "realm-dual-accounting.yaml"), ...net]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toContain("realm accounting: all 4 records as expected");
+      expect(r.code).toBe(0);
+    });
+  }
+
+  it("the accounting check fails when a side holds other records than expected", { timeout: 60_000 }, async () => {
+    const text = readFileSync(join("scenarios", "realm-dual-accounting.yaml"), "utf8").replace("isp-b: [Start carol@isp-b.example, Stop carol@isp-b.example]", "isp-b: [Start carol@isp-b.example]");
+    const file = join(dir, "realm-dual-accounting.yaml");
+    writeFileSync(file, text);
+    const r = await replay([file]);
+    expect(r.stdout).toContain("realm accounting: 1 side(s) differ");
+    expect(r.stdout).toContain("isp-b: holds [Start carol@isp-b.example, Stop carol@isp-b.example], expected [Start carol@isp-b.example]");
+    expect(r.code).toBe(1);
+  });
+
+  it("mistakes in the auth and realms sections are reported at their line and field", () => {
+    const base = ["name: x", "calls:", "  - caller: sip:a@b", "    callee: sip:c@d"];
+    const problems = (lines: string[]) => {
+      try {
+        parseScenario([...base, ...lines].join("\n"), "x.yaml");
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as Error).message;
+      }
+      throw new Error("accepted");
+    };
+    expect(problems(["    credentials: { username: alice }"])).toContain("x.yaml:5:18: calls[0].credentials.password: missing required field 'password'");
+    expect(problems(["auth:", "  realm: r", "  users: [alice:r:SHA-1:abcd]"])).toMatch(/x\.yaml:7:11: auth\.users\[0\]: must match pattern/);
+    expect(problems(["realms:", "  master: [m]", "  clients:", "    - { name: b, realms: [b], virtualIdentity: { user: v }, capacity: { portz: 2 } }"])).toContain("realms.clients[0].capacity.portz: unknown field 'portz'");
+  });
+
+  it("an auth section with both users and a credentials file, or a missing file, is refused before the run", async () => {
+    const write = (name: string, auth: string[]) => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, [`name: ${name}`, "auth:", ...auth, "calls:", "  - caller: sip:a@b", "    callee: sip:c@d"].join("\n"));
+      return file;
+    };
+    const both = await replay([write("both", ["  realm: r", "  credentials: creds", "  users: [alice:r:MD5:08e30a6a5b8a0ff3f13722c11393bf66]"])]);
+    expect(both.stderr).toContain("auth: give either credentials (a file) or users (HA1 lines), not both");
+    expect(both.code).toBe(2);
+    const missing = await replay([write("missing", ["  realm: r", "  credentials: no-such-credentials"])]);
+    expect(missing.stderr).toContain("auth.credentials no-such-credentials: no such file");
+    expect(missing.code).toBe(2);
+  });
+});
