@@ -62,9 +62,11 @@ export async function startServedSessionLimits(settings: SessionLimitSettings, r
     const db = Number(url.pathname.replace(/^\//, "") || "0");
     // Loaded only when a deployment counts on Redis (ioredis stays out of every other process).
     const { RedisSessionCounter } = await import("./redis-counter.js");
+    // The role owns its sessions: a restarted POL1 releases the ones granted before by their ids.
     const redis = new RedisSessionCounter({
       threshold,
       failClosed,
+      owner: role,
       redis: { host: url.hostname, port: Number(url.port || "6379"), db },
     });
     counter = redis;
