@@ -1,7 +1,7 @@
 // SIPp with [authentication] (-au/-ap) through `callgate lab` with caller authentication on: SIP1 challenges the
 // INVITE with 407 (nonce from the nonce machine), SIPp sends it again with Proxy-Authorization, REQ AAA carries
 // it to POL1 (ClientSI TLV 8), which checks it against the credentials file (HA1 only). The right password is
-// connected and passes check-ladder for FIG. 5 and FIG. 6; a wrong one gets 403; the capture of SIP and COPS
+// connected and passes check-ladder for FIG. 5 (from the INVITE with credentials) and FIG. 6; a wrong one gets 403; the capture of SIP and COPS
 // holds no cleartext password; the authenticated INVITE replayed (same nonce and nonce-count) gets 403.
 // SIPp 3.6 computes MD5 only and answers the first challenge it reads, so SIP1 offers MD5 here (RFC 8760 lets a
 // server offer the algorithms it wants; SHA-256 is covered by test/lib/auth).
@@ -14,7 +14,8 @@ import { startCallerAuthentication, type CallerAuthentication } from "../../lib/
 import { credentialLine } from "../../lib/auth/credential-store.js";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
-import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
+import { splitCallLadder } from "../../lib/replay/ladder-json.js";
+import { checkLadder } from "../lib/flow/ladder-helpers.js";
 import { findFile, freePort, readSippStats, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
 import { SCENARIO_DIR } from "./sipp-softphone-helpers.js";
 
@@ -83,10 +84,11 @@ describe("SIPp with [authentication] through callgate lab", () => {
     const secondInvite = call.findIndex((r, i) => i > firstInvite && r.from === "UAC" && r.msg === "INVITE");
     expect(call.findIndex((r) => r.msg === "REQ AAA")).toBeGreaterThan(secondInvite);
     expect(call[secondInvite]!.bytes.toString("latin1")).toMatch(/\r\nProxy-Authorization: Digest [^\r]*username="alice"[^\r]*realm="sip1\.example\.com"/);
-    // check-ladder: the challenge exchange (first INVITE, its 407 and ACK) is marked as such; the second INVITE is step 1.
-    const challenge = new Set([firstInvite, call.findIndex((r) => r.msg.startsWith("407")), call.findIndex((r, i) => i > firstInvite && i < secondInvite && r.msg === "ACK")]);
-    const marked = call.map((r, i) => (challenge.has(i) ? { ...r, msg: `${r.msg} (challenge)` } : r));
-    const { setup, teardown } = splitCall(marked, call[0]!.callId!);
+    // check-ladder, labels as recorded: the challenge exchange (first INVITE, its 407 and ACK) is cut off before
+    // FIG. 5 as `replay --ladder-json` cuts it, and the second INVITE is step 1.
+    const { challenge, setup, teardown } = splitCallLadder(call);
+    expect(challenge.filter((r) => r.msg !== "100 Trying").map((r) => `${r.from}>${r.to} ${r.msg}`)).toEqual(["UAC>SIP1 INVITE", "SIP1>UAC 407 Proxy Authentication Required", "UAC>SIP1 ACK"]);
+    expect(setup[0]).toBe(call[secondInvite]);
     for (const [flow, half, steps] of [["setup", setup, 28], ["teardown", teardown, 18]] as const) {
       const verdict = checkLadder(half, flow);
       expect(verdict.status, verdict.output).toBe(0);

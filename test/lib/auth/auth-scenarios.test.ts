@@ -103,6 +103,28 @@ describe("caller authentication and realm capacity scenarios", () => {
     expect(r.code).toBe(1);
   });
 
+  it("a caller challenged again and again (every nonce stale by the time it answers) gives up after two tries with the 407", { timeout: 60_000 }, async () => {
+    const file = join(dir, "always-stale.yaml");
+    writeFileSync(file, [
+      "name: always-stale",
+      "auth: { realm: sip1.example.com, nonceLifetimeMs: 0.5, users: [alice:sip1.example.com:SHA-256:43763cafe4d4dad9b19d799f48f89db38b356071cd843cc408d1df2f8e465532] }",
+      "calls:",
+      "  - { id: stale, caller: sip:alice@sip1.example.com, callee: sip:bob@example.net, credentials: { username: alice, password: wonderland }, expect: { finalStatus: 407 } }",
+      "expect: { noStateLeft: true }",
+    ].join("\n"));
+    const out = join(dir, "always-stale.jsonl");
+    const r = await replay([file, "--ladder-json", out]);
+    expect(r.stdout).toMatch(/expectations: all \d+ hold/);
+    expect(r.code).toBe(0);
+    const records = fromJsonLines(readFileSync(out, "utf8"));
+    const invites = records.filter((m) => m.from === "UAC" && m.msg === "INVITE").map((m) => parseSipMessage(m.bytes) as SipRequest);
+    expect(invites.map((m) => m.cseq.seq)).toEqual([1, 2, 3]);
+    const challenges = records.filter((m) => m.to === "UAC" && m.msg.startsWith("407")).map((m) => m.bytes.toString("latin1"));
+    expect(challenges).toHaveLength(3);
+    expect(challenges.slice(1).every((c) => /stale=true/.test(c))).toBe(true);
+    expect(records.some((m) => m.msg === "REQ AAA")).toBe(false);
+  });
+
   it("mistakes in the auth and realms sections are reported at their line and field", () => {
     const base = ["name: x", "calls:", "  - caller: sip:a@b", "    callee: sip:c@d"];
     const problems = (lines: string[]) => {
