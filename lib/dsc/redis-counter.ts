@@ -94,6 +94,8 @@ export class RedisSessionCounter implements SessionCounter {
   private readonly cluster: boolean;
   private readonly leaseMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
+  /** The wait for a connection being made, while there is one. */
+  private connecting: Promise<void> | undefined;
   /** Entities this process asked about, for its metrics. */
   private readonly seen = new Set<string>();
   /** Releases Redis did not take (disconnected): sent again when it is ready. */
@@ -300,21 +302,24 @@ export class RedisSessionCounter implements SessionCounter {
     return [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g);
   }
 
-  /** Connected, or waits up to `connectTimeoutMs` for it (commands are not queued while disconnected). */
+  /** Connected, or waits up to `connectTimeoutMs` for it (commands are not queued while disconnected); one wait shared by all. */
   private async ready(): Promise<void> {
     if (this.redis.status === "ready") return;
     if (this.redis.status === "end") throw new Error("redis client closed");
-    await new Promise<void>((resolve, reject) => {
+    this.connecting ??= new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.redis.off("ready", onReady);
+        this.connecting = undefined;
         reject(new Error("redis not ready"));
       }, this.opts.connectTimeoutMs ?? 1000);
       const onReady = (): void => {
         clearTimeout(timer);
+        this.connecting = undefined;
         resolve();
       };
       this.redis.once("ready", onReady);
     });
+    return this.connecting;
   }
 
   private async run(which: "authorise" | "release", keys: string[], args: string[]): Promise<unknown> {
