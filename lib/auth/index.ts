@@ -2,6 +2,8 @@
 export { CredentialStore, CredentialFileError, DIGEST_ALGORITHMS, computeHa1, credentialLine, digestHash } from "./credential-store.js";
 export type { DigestAlgorithm } from "./credential-store.js";
 export { computeDigestResponse, digestAlgorithm, sameDigest } from "./digest-response.js";
+export { answerDigestChallenge } from "./digest-client.js";
+export type { CallerCredentials } from "./digest-client.js";
 export type { DigestInput } from "./digest-response.js";
 export { NonceMachine } from "./nonce-machine.js";
 export type { NonceCheck, NonceMachineOptions } from "./nonce-machine.js";

@@ -2,7 +2,9 @@
 // proxy, or answers the INVITEs it receives as its behaviour says.
 import type { CalleeBehaviour, PlannedCall } from "../roles/user-agent.js";
 import { UserAgent } from "../roles/user-agent.js";
-import type { SipRequest } from "../../protocols/sip/index.js";
+import type { SipRequest, SipResponse } from "../../protocols/sip/index.js";
+import { answerDigestChallenge, type CallerCredentials } from "../auth/digest-client.js";
+import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
 
@@ -23,6 +25,8 @@ export interface UserAgentStartOptions extends RoleSocketOptions {
   calls?: PlannedCall[];
   /** How it answers an INVITE (default: 486 Busy Here to every one). */
   behaviour?: (callId: string, invite: SipRequest) => CalleeBehaviour;
+  /** The caller's Digest account: a 401/407 to its INVITE is answered with credentials (RFC 3261 §22.2). */
+  credentials?: CallerCredentials;
 }
 
 /** Starts a user agent on SIP over UDP. */
@@ -34,6 +38,7 @@ export async function startUserAgent(options: UserAgentStartOptions): Promise<Ro
   const proxy = hostPortOf(options.proxy, "proxy");
   const proxyName = options.proxyName ?? "proxy";
   const host = options.host ?? `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
+  const credentials = options.credentials;
   const now = Date.now(); // the socket driver runs on the wall clock: planned calls start from now on it
   const agent = new UserAgent({
     name,
@@ -43,6 +48,7 @@ export async function startUserAgent(options: UserAgentStartOptions): Promise<Ro
     transport: "UDP",
     ...(options.calls ? { calls: options.calls.map((c) => ({ ...c, startMs: now + c.startMs })) } : {}),
     behaviour: options.behaviour ?? (() => ({ outcome: "busy", answerDelayMs: 0, durationMs: 0, hangsUp: false })),
+    ...(credentials ? { authenticate: (_callId: string, challenge: SipResponse, invite: SipRequest) => answerDigestChallenge(challenge, invite, credentials, () => randomBytes(12).toString("hex")) } : {}),
   });
   return startRoleOnSockets(agent, { sip: true }, {
     directory: { [name]: { host: listen.host, sipUdp: listen.port }, [proxyName]: { host: proxy.host, sipUdp: proxy.port } },
