@@ -1,6 +1,7 @@
-// A stateful SIP proxy that is the COPS PEP of WO 01/35294 (client type sip-aaa): it holds the INVITE until
-// DEC AAA, forwards it with the authorisation token, holds the 180 until DEC LDP, asks REQ noLDP on BYE and
-// deletes its request state (DRQ) when the call is over. RFC 3261 §16 for the proxying itself.
+// The COPS PEP of WO 01/35294 (client type sip-aaa) on the library's one StatefulProxy (RFC 3261 §16): its hooks
+// hold the INVITE until DEC AAA and forward it with the authorisation token, hold the 180/2xx until DEC LDP, hold a
+// media change until the PDP agrees (REQ LDP, TLV 9), ask REQ noLDP on BYE and delete the request state (DRQ) when
+// the call is over. Routing, Record-Route, Via, Max-Forwards, loop detection, CANCEL and Timer C are the proxy's.
 import {
   ReasonCode,
   decodeSipAaaClientSi,
@@ -17,25 +18,20 @@ import {
 } from "../../protocols/cops/index.js";
 import {
   SipRequest,
+  StatefulProxy,
   buildRequest,
-  buildResponse,
   formatSipUri,
   headerNameMatches,
   isLocalUri,
-  loopDetectionHash,
   parseSipUri,
   parseViaValue,
-  postprocessStrictRoute,
-  preprocessRoute,
-  proxyBranch,
   recordRouteValue,
-  splitTopLevelCommas,
   stampReceived,
   uriToTransportAddress,
-  validateProxyRequest,
-  SipResponse,
   type ProxyIdentity,
-  type SipHeader,
+  type ProxyRequestContext,
+  type SipResponse,
+  type TransportAddress,
   type TransportProtocol,
 } from "../../protocols/sip/index.js";
 import { randomInt } from "node:crypto";
@@ -44,13 +40,12 @@ import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, sameMediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
 import { SipIds, ownString } from "./sip-ids.js";
-import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";
+import { SipTransactionLayer, uriText } from "./sip-transaction-layer.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;
 
 /** The SIP header that carries the clearinghouse's token from SIP1 to SIP2. */
 export const TOKEN_HEADER = "P-OSP-Auth-Token";
-const TOKEN_HEADER_KEY = "p-osp-auth-token";
 
 /** Name, host, policy server, next hop, transport, timers and ids of a SipProxy. */
 export interface SipProxyOptions {
@@ -101,7 +96,8 @@ export interface CallerChallenge {
 
 interface ProxySetup {
   invite: SipRequest;
-  inviteServerTx: ServerTx;
+  /** The INVITE's request context at the StatefulProxy (held, then forwarded, answered through it). */
+  ctx: ProxyRequestContext;
   forwarded: SipRequest | undefined;
   offer: string | undefined;
   answerSdp: string | undefined;
@@ -133,12 +129,6 @@ class ProxyCall {
   limitMs: number | undefined = undefined;
   /** Both ends of the dialog, kept while a time limit runs so this proxy can end the call (RFC 3261 §12.2.1.1). */
   ends: DialogEnds | undefined = undefined;
-  /** Timer C runs from here: the INVITE forwarded, or its last provisional response (RFC 3261 §16.7 step 2). */
-  proceedingSince: number | undefined = undefined;
-  /** When this proxy sent CANCEL downstream (RFC 3261 §9.1: a final response is due within 64·T1). */
-  cancelledAt: number | undefined = undefined;
-  /** Timer C fired: the branch was cancelled for silence, so the caller is answered 408 rather than 487. */
-  silentDownstream: 408 | undefined = undefined;
   /** Status and To tag of the last provisional response taken in: the same again is a retransmission's echo. */
   lastProvisional: string | undefined = undefined;
   /** The session descriptions of each end as last agreed (RFC 3264 §8): a new offer is judged against them. */
@@ -149,7 +139,7 @@ class ProxyCall {
   /** The flows the PDP last agreed to (caller's view, sorted). */
   authorisedFlows: MediaFlow[] | undefined = undefined;
   /** A re-INVITE or UPDATE held for DEC LDP on a media change (FIG. 5 as for the initial INVITE), and the flows before it. */
-  pendingChange: { req: SipRequest; serverTx: ServerTx; from: string; previous: MediaFlow[] | undefined; cancelled?: boolean } | undefined = undefined;
+  pendingChange: { ctx: ProxyRequestContext; from: string; previous: MediaFlow[] | undefined; cancelled?: boolean } | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -173,23 +163,25 @@ function handleId(h: Buffer): number | string {
   return h.length === 4 ? h.readUInt32BE(0) : h.toString("latin1");
 }
 
+/** What a request context at the StatefulProxy is to this PEP: the call's INVITE, an in-dialog request, or neither. */
+type ContextRole = { kind: "setup"; call: ProxyCall } | { kind: "in-dialog"; call: ProxyCall; from: string };
+
 export class SipProxy implements FlowNode<CallEvent> {
   readonly name: string;
   private readonly sip: SipTransactionLayer;
+  /** The one RFC 3261 §16 proxy core; this role is its hook (policy) and its response hook (held 1xx/2xx). */
+  private readonly proxy: StatefulProxy;
   private cops: CopsPepLink;
   private copsIntegrity: CopsIntegrityConfig | undefined;
   private readonly calls = new Map<string, ProxyCall>();
   private readonly byHandle = new Map<number | string, ProxyCall>();
-  /** Top Via and Record-Route values of this proxy (RFC 3261 §16.6 steps 4 and 8), built once its address is known. */
-  private viaPrefix: string;
-  /** ";rport" once the proxy has a real listener (RFC 3581 §3: responses to the port it sent from). */
-  private viaSuffix = "";
+  private readonly contexts = new WeakMap<ProxyRequestContext, ContextRole>();
+  /** This proxy's Record-Route value (RFC 3261 §16.6 step 4): its listener once known, else its host name. */
   private recordRoute: string;
-  /** The URIs that name this proxy (§16.4): its listener, and its host name as an alias. */
-  private identity: ProxyIdentity;
-  /** Sent-by of this proxy's own Vias (a response whose top Via is this one is for this proxy, §18.1.2). */
-  private sentBy: { host: string; port: number | undefined };
-
+  /** The listener peers reach this proxy on (sockets); none in memory, where its host name stands for it. */
+  private listener: { sentBy: string; recordRoute: string } | undefined;
+  /** The URIs that name this proxy (§16.4): its listener, and its host name as an alias (shared with the proxy). */
+  private readonly identity: ProxyIdentity;
   private ids: SipIds;
   /** The watch timer is armed (one per proxy, see watch()). */
   private watching = false;
@@ -199,17 +191,39 @@ export class SipProxy implements FlowNode<CallEvent> {
   private peerAddresses: Readonly<Record<string, string>> = {};
   /** The outbound proxy's peer name ("host:port") and its Route value. */
   private readonly outbound: { peer: string; route: string } | undefined;
+  /** The peer the message being handled came from (a stray response goes to the other end of its call). */
+  private receivingFrom = "";
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
     this.ids = opts.ids ?? new SipIds();
-    this.viaPrefix = `SIP/2.0/${opts.transport ?? "UDP"} ${opts.host};branch=`;
     this.recordRoute = `<sip:${opts.host};lr>`;
-    this.identity = { addresses: [], aliases: [opts.host] };
-    this.sentBy = { host: opts.host.toLowerCase(), port: undefined };
-    const sipOpts: { reliable: boolean; t1?: number } = { reliable: opts.transport === "TCP" || opts.transport === "TLS" };
+    const protocol = (opts.transport ?? "UDP").toLowerCase() as TransportProtocol;
+    // In memory a role is addressed by its name (port 0); its host name is how it names itself.
+    this.identity = { addresses: [{ protocol, host: opts.host, port: 0 }], aliases: [opts.host] };
+    const sipOpts: ConstructorParameters<typeof SipTransactionLayer>[0] = { reliable: protocol !== "udp", protocol, peerOf: (a) => (a.port === 0 ? a.host : `${a.host}:${a.port}`) };
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
+    this.proxy = new StatefulProxy({
+      transactions: this.sip.transactions,
+      clock: this.sip.transactionClock,
+      identity: this.identity,
+      hook: (ctx) => this.onProxyRequest(ctx),
+      responseHook: (ctx, res) => this.onProxyResponse(ctx, res),
+      observer: {
+        onForward: (ctx, forwarded) => this.onProxyForward(ctx, forwarded),
+        onFinalResponse: (ctx, res) => this.onProxyFinal(ctx, res),
+      },
+      timerC: opts.timerCMs ?? DEFAULT_TIMER_C_MS,
+      t1: opts.t1 ?? 500,
+      // FIG. 5/6: the far side's policy refusal (503 with its Reason) reaches the caller as it is.
+      relay503: true,
+      rport: () => this.listener !== undefined,
+      selfName: () => this.listener ?? { sentBy: opts.host, recordRoute: this.recordRoute },
+      branchPrefix: () => this.ids.nextBranch().slice(7),
+      newTag: () => this.ids.nextTag(),
+      strayResponseTarget: (res) => this.strayResponseTarget(res),
+    });
     this.cops = this.makeLink();
     if (opts.outboundProxy !== undefined) {
       const a = uriToTransportAddress(opts.outboundProxy);
@@ -226,11 +240,13 @@ export class SipProxy implements FlowNode<CallEvent> {
   listenOn(a: SipListenAddress): void {
     const host = a.host.includes(":") ? `[${a.host}]` : a.host;
     const protocol = a.transport.toLowerCase() as TransportProtocol;
-    this.viaPrefix = `SIP/2.0/${a.transport} ${host}:${a.port};branch=`;
-    this.viaSuffix = ";rport";
     this.recordRoute = recordRouteValue({ protocol, host: a.host, port: a.port });
-    this.identity = { addresses: [{ protocol, host: a.host, port: a.port }], aliases: [this.opts.host] };
-    this.sentBy = { host: a.host.toLowerCase(), port: a.port };
+    this.listener = { sentBy: `${host}:${a.port}`, recordRoute: this.recordRoute };
+    // The proxy core holds this object: its addresses are the peers' view of this role (§16.4), its transport
+    // address for sends stays the role-named one the driver resolves.
+    const role = this.identity.addresses[0]!;
+    this.identity.addresses.length = 0;
+    this.identity.addresses.push(role, { protocol, host: a.host, port: a.port });
   }
 
   /** The URI this proxy is reached at (its Record-Route without the angle brackets). */
@@ -305,61 +321,106 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
   }
 
-  // ---- SIP ----
+  // ---- SIP: the StatefulProxy's hooks ----
 
   private onSip(bytes: Buffer, from: string, now: number, source: { host: string; port: number } | undefined): NodeAction[] {
-    const { actions, inbound } = this.sip.receive(bytes, from, now);
-    if (!inbound) return actions;
-    if (inbound.kind !== "stray-response") {
-      const req = inbound.request;
-      if (source !== undefined) stampSource(req, source);
-      // RFC 3261 §16.4: a strict router's Request-URI put right, the Route values naming this proxy removed.
-      try {
-        preprocessRoute(req, this.identity);
-      } catch {
-        // an unreadable Route set: forwarded as it is, the next hop judges it
-      }
-    }
-    let more: NodeAction[];
-    switch (inbound.kind) {
-      case "request": {
-        const req = inbound.request;
-        if (req.method === "INVITE") more = this.onInvite(req, inbound.serverTx, from, now);
-        else if (req.method === "CANCEL") more = this.onCancel(req, inbound.serverTx, now);
-        else more = this.onInDialogRequest(req, inbound.serverTx, from, now);
-        break;
-      }
-      case "ack":
-        more = this.onAck(inbound.request, from);
-        break;
-      case "stray-response":
-        more = this.onStrayResponse(inbound.response, from);
-        break;
-    }
-    if (actions.length === 0) return more;
-    for (let i = 0; i < more.length; i++) actions.push(more[i]!);
-    return actions;
+    this.receivingFrom = from;
+    // RFC 3581 §4: the top Via of a request gets where it came from before the proxy answers or forwards it.
+    return this.sip.receive(bytes, from, now, source === undefined ? undefined : (req) => stampSource(req, source)).actions;
   }
 
-  private onInvite(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
+  /** Runs proxy work at `now` and gives back what it sent. */
+  private viaProxy(now: number, work: () => void): NodeAction[] {
+    return this.sip.run(now, work);
+  }
+
+  private address(peer: string): TransportAddress {
+    return this.sip.addressOfPeer(peer);
+  }
+
+  /** The request hook: every request the proxy core does not absorb (§16.3 checks passed, own Route removed). */
+  private onProxyRequest(ctx: ProxyRequestContext): void {
+    const now = this.sip.transactionClock.now();
+    const from = ctx.source.source.host;
+    const req = ctx.request;
+    let out: NodeAction[];
+    if (req.method === "ACK") out = this.onAck(ctx, from, now);
+    // RFC 3261 §16.10: a CANCEL the proxy matched to no INVITE of a call it admitted.
+    else if (req.method === "CANCEL") out = this.viaProxy(now, () => ctx.respond(481));
     // RFC 3261 §14: an INVITE inside a dialog (To tag) modifies the session; it is proxied as any in-dialog request.
-    if (req.to.tag !== undefined) return this.onInDialogRequest(req, serverTx, from, now);
-    if (this.calls.has(req.callId)) return [];
-    // RFC 3261 §16.3: syntax, URI scheme, Max-Forwards (483), loop detection (482), Proxy-Require (420)
-    const failure = validateProxyRequest(req, { identity: this.identity });
-    if (failure !== undefined) {
-      return this.sip.respond(serverTx, buildResponse(req, failure.status, failure.reason, { toTag: this.ids.nextTag(), extraHeaders: failure.headers ?? [] }), now);
+    else if (req.method === "INVITE" && req.to.tag === undefined) out = this.onInvite(ctx, from, now);
+    else out = this.onInDialogRequest(ctx, from, now);
+    this.sip.emit(out);
+  }
+
+  /** The response hook: the INVITE's 1xx/2xx wait for DEC LDP (FIG. 5); everything else is relayed. */
+  private onProxyResponse(ctx: ProxyRequestContext, res: SipResponse): "relay" | "hold" | "drop" {
+    const role = this.contexts.get(ctx);
+    if (role === undefined || role.kind !== "setup") return "relay";
+    const out: NodeAction[] = [];
+    const verdict = this.inviteResponse(role.call, res, this.sip.transactionClock.now(), out);
+    this.sip.emit(out);
+    return verdict;
+  }
+
+  private onProxyForward(ctx: ProxyRequestContext, forwarded: SipRequest): void {
+    const role = this.contexts.get(ctx);
+    if (role?.kind === "setup" && role.call.setup !== undefined) role.call.setup.forwarded = forwarded;
+  }
+
+  /** The final response the proxy sent upstream: the call's outcome (FIG. 5/6), or the end of an in-dialog request. */
+  private onProxyFinal(ctx: ProxyRequestContext, res: SipResponse): void {
+    const role = this.contexts.get(ctx);
+    if (role === undefined) return;
+    const now = this.sip.transactionClock.now();
+    const call = role.call;
+    const out: NodeAction[] = [];
+    if (role.kind === "setup") {
+      if (res.status < 300) this.answered(call, res, now, out);
+      else if (call.phase !== "done") {
+        // Refused downstream, cancelled, or Timer C: this side's request state ends (RFC 2748 §3.4 DRQ).
+        call.phase = "done";
+        for (const a of this.endCops(call, now, res.status === 487 ? "cancelled" : "refused downstream")) out.push(a);
+      }
+    } else {
+      const req = ctx.request;
+      const pending = call.pendingChange;
+      if (pending !== undefined && pending.ctx === ctx) {
+        // §16.10: the re-INVITE held for policy was CANCELled and answered 487 by the proxy.
+        pending.cancelled = true;
+        out.push(this.step(call, "CANCEL of a re-INVITE held for REQ LDP"));
+      } else if (res.status >= 200 && res.status < 300 && (req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && res.body.length > 0) {
+        // RFC 3264 §8: the offer and answer of a 2xx are the session from now on.
+        const offer = req.body.toString("utf8");
+        const answer = res.body.toString("utf8");
+        if (role.from === call.upstream) {
+          call.callerSdp = offer;
+          call.calleeSdp = answer;
+        } else {
+          call.calleeSdp = offer;
+          call.callerSdp = answer;
+        }
+        for (const a of this.settleMedia(call, now)) out.push(a);
+      }
+      if (req.method === "BYE") for (const a of this.byeFinished(call, now)) out.push(a);
     }
+    this.sip.emit(out);
+  }
+
+  private onInvite(ctx: ProxyRequestContext, from: string, now: number): NodeAction[] {
+    const req = ctx.request;
+    // RFC 3261 §8.2.2.2: the same Call-ID again without a To tag on another transaction is a merged request.
+    if (this.calls.has(req.callId)) return this.viaProxy(now, () => ctx.respond(482, "Loop Detected"));
     let proxyAuthorization: string | undefined;
     if (this.opts.challenge !== undefined) {
       const verdict = this.opts.challenge.check(now, req);
-      if (verdict.kind !== "pass") return this.sip.respond(serverTx, buildResponse(req, verdict.status, verdict.reason, { toTag: this.ids.nextTag(), extraHeaders: verdict.headers ?? [] }), now);
+      if (verdict.kind !== "pass") return this.viaProxy(now, () => ctx.respond(verdict.status, verdict.reason, verdict.headers ?? []));
       proxyAuthorization = verdict.proxyAuthorization;
     }
     const handle = this.cops.machine.allocateHandle();
     const tokenText = req.getHeader(TOKEN_HEADER);
     const setup: ProxySetup = {
-      invite: req, inviteServerTx: serverTx, forwarded: undefined,
+      invite: req, ctx, forwarded: undefined,
       offer: req.body.length > 0 ? req.body.toString("utf8") : undefined, answerSdp: undefined, held: undefined,
       caller: uriText(req.from.uri), callee: req.uri,
       token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, proxyAuthorization, flows: undefined, flowsHaveAnswer: false,
@@ -367,11 +428,11 @@ export class SipProxy implements FlowNode<CallEvent> {
     const call = new ProxyCall(ownString(req.callId), handle, from, this.outbound?.peer ?? this.opts.nextHop(req), setup);
     this.calls.set(call.callId, call);
     this.byHandle.set(handleId(handle), call);
+    this.contexts.set(ctx, { kind: "setup", call });
     const out = this.copsRequest(call, "AAA", now);
     out.push(this.step(call, "INVITE held for REQ AAA"));
     return out;
   }
-
   private copsRequest(call: ProxyCall, purpose: SipAaaPurposeName, now: number): NodeAction[] {
     const setup = call.setup;
     let data: Buffer;
@@ -411,30 +472,24 @@ export class SipProxy implements FlowNode<CallEvent> {
   private forwardInvite(call: ProxyCall, token: Buffer | undefined, now: number): NodeAction[] {
     const setup = call.setup;
     if (!setup) return [];
-    // RFC 3261 §16.6 step 8: the branch carries the loop-detection hash (§16.3 step 4 reads it back)
-    const branch = proxyBranch(loopDetectionHash(setup.invite), 0, `${this.ids.nextBranch().slice(7)}.`);
-    const fwd = this.forwardCopy(setup.invite, branch, true, token === undefined ? undefined : token.toString("base64"));
-    if (this.outbound !== undefined) this.routeThroughOutbound(fwd, this.outbound.route, this.opts.nextHop(setup.invite));
-    setup.forwarded = fwd;
+    const req = setup.ctx.request;
+    // The caller's token is not passed on; the one DEC AAA gave goes in its place (FIG. 5).
+    req.removeHeader(TOKEN_HEADER);
+    if (token !== undefined) req.addHeader(TOKEN_HEADER, token.toString("base64"), "bottom");
+    if (this.outbound !== undefined) this.routeThroughOutbound(req, this.outbound.route, this.opts.nextHop(setup.invite));
     call.phase = "proceeding";
-    const out = this.sip.sendRequest(fwd, call.downstream, now, {
-      onResponse: (res, t) => this.onInviteResponse(call, res, t),
-      onTimeout: (t) => this.refuse(call, 408, "no answer from the next hop", t),
-    }, branch);
-    call.proceedingSince = now;
-    this.watched(out);
-    return out;
+    return this.viaProxy(now, () => setup.ctx.forward([{ nextHop: this.address(call.downstream) }]));
   }
 
   /** RFC 3261 §16.6 step 7 (local policy): Route values for the outbound proxy and, after it, the next role. */
-  private routeThroughOutbound(fwd: SipRequest, outboundRoute: string, nextRole: string): void {
+  private routeThroughOutbound(req: SipRequest, outboundRoute: string, nextRole: string): void {
     const address = this.peerAddresses[nextRole];
     const transport = this.opts.transport === undefined || this.opts.transport === "UDP" ? "" : `;transport=${this.opts.transport.toLowerCase()}`;
     const value = address === undefined ? outboundRoute : `${outboundRoute}, <sip:${address}${transport};lr>`;
-    fwd.addHeader("Route", value, fwd.hasHeader("Route") ? "top" : "bottom");
+    req.addHeader("Route", value, req.hasHeader("Route") ? "top" : "bottom");
   }
 
-  /** Arms the proxy's one watch timer (Timer C, unanswered CANCELs, unacknowledged 2xx, time limits) if it is not. */
+  /** Arms the proxy's one watch timer (unacknowledged 2xx, time limits) if it is not. */
   private watched(out: NodeAction[]): void {
     if (this.watching) return;
     this.watching = true;
@@ -442,29 +497,29 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   /**
-   * The per-call deadlines, checked every 4·T1 by one timer instead of one timer per call and deadline (which
-   * would cost every call up to four timers for minutes): Timer C (§16.8), a CANCEL left unanswered 64·T1
-   * (§9.1), a 2xx left unacknowledged 64·T1 (§13.3.1.4), the authorised duration (DEC AAA).
+   * The per-call deadlines of the PEP, checked every 4·T1 by one timer instead of one timer per call and deadline
+   * (which would cost every call timers for minutes): a 2xx left unacknowledged 64·T1 (§13.3.1.4), the authorised
+   * duration (DEC AAA). Timer C and unanswered CANCELs are the proxy core's.
    */
   private watch(now: number): NodeAction[] {
     this.watching = false;
     const out: NodeAction[] = [];
     const t64 = 64 * (this.opts.t1 ?? 500);
-    const timerC = this.opts.timerCMs ?? DEFAULT_TIMER_C_MS;
     let more = false;
     for (const call of this.calls.values()) {
-      if (call.phase === "proceeding") {
-        if (call.cancelledAt !== undefined) {
-          if (now - call.cancelledAt >= t64) out.push(...this.onCancelUnanswered(call, now));
-        } else if (call.proceedingSince !== undefined && now - call.proceedingSince >= timerC) out.push(...this.onTimerC(call, now));
-      } else if (call.phase === "confirmed" && call.answeredAt !== undefined) {
+      if (call.phase === "confirmed" && call.answeredAt !== undefined) {
         if (call.unacknowledged !== undefined && now - call.answeredAt >= t64) out.push(...this.onNoAck(call, now));
         else if (call.ends !== undefined && call.limitMs !== undefined && now - call.answeredAt >= call.limitMs) out.push(...this.onTimeLimit(call, now));
       }
-      if (call.phase === "proceeding" || (call.phase === "confirmed" && (call.unacknowledged !== undefined || call.ends !== undefined))) more = true;
+      if (call.phase === "confirmed" && (call.unacknowledged !== undefined || call.ends !== undefined)) more = true;
     }
     if (more) this.watched(out);
     return out;
+  }
+
+  /** A request this PEP originates as an end of the dialog (BYE, ACK), sent by the proxy core with its own Via. */
+  private originate(peer: string, request: SipRequest, now: number): NodeAction[] {
+    return this.viaProxy(now, () => this.proxy.sendRequest(request, this.address(peer)));
   }
 
   /**
@@ -476,11 +531,8 @@ export class SipProxy implements FlowNode<CallEvent> {
     if (ends === undefined) return [];
     call.ends = undefined;
     call.phase = "ending";
-    const bye = (uri: string, from: string, to: string, cseq: number, peer: string): NodeAction[] => {
-      const branch = this.ids.nextBranch();
-      const req = buildRequest({ method: "BYE", uri, from, to, callId: call.callId, cseq, via: this.viaPrefix + branch + this.viaSuffix, maxForwards: 70 });
-      return this.sip.sendRequest(req, peer, now, { onResponse: () => [] }, branch);
-    };
+    const bye = (uri: string, from: string, to: string, cseq: number, peer: string): NodeAction[] =>
+      this.originate(peer, buildRequest({ method: "BYE", uri, from, to, callId: call.callId, cseq, maxForwards: 70 }), now);
     // The addresses of record are in the LDP ClientSI this proxy keeps for REQ noLDP; the tags name the dialog.
     const aors = call.ldpClientSi === undefined ? undefined : decodeSipAaaClientSi(call.ldpClientSi);
     const out: NodeAction[] = [];
@@ -500,178 +552,90 @@ export class SipProxy implements FlowNode<CallEvent> {
     return out;
   }
 
-  /** Timer C fired (RFC 3261 §16.8): the branch is cancelled, and answered 408 if it stays silent. */
-  private onTimerC(call: ProxyCall, now: number): NodeAction[] {
-    call.silentDownstream = 408;
-    const out = this.cancelDownstream(call, now);
-    out.push(this.step(call, "Timer C: no final response, CANCEL downstream"));
-    return out;
-  }
-
-  /**
-   * A cancelled branch that sent no final response within 64·T1 (its callee is gone): the transaction counts as
-   * cancelled (RFC 3261 §9.1) and the caller gets the final response itself (§16.10: 487, §16.8: 408).
-   */
-  private onCancelUnanswered(call: ProxyCall, now: number): NodeAction[] {
-    const status = call.silentDownstream ?? 487;
-    return this.refuse(call, status, status === 487 ? "cancelled" : "no final response from the next hop", now);
-  }
-
-  /**
-   * The request as this proxy forwards it (RFC 3261 §16.6), built in one pass over the headers: own Via on top
-   * (step 8), Record-Route for an INVITE (step 4), Max-Forwards decremented (step 3), the authorisation token
-   * header replaced by `token` (or dropped); a strict router next gets the Request-URI it expects (step 6). The
-   * Route values naming this proxy are gone already (§16.4, on receipt). Header order is that of the received
-   * request; the body is shared (messages are not modified after they are built).
-   */
-  private forwardCopy(req: SipRequest, branch: string, invite: boolean, token: string | undefined): SipRequest {
-    const hs = req.headers;
-    const out: SipHeader[] = [];
-    const via = { name: "Via", value: this.viaPrefix + branch + this.viaSuffix };
-    let viaDone = false;
-    let rrDone = !invite;
-    let mfDone = false;
-    let strictCheck = false;
-    const maxForwards = String((req.maxForwards ?? 70) - 1);
-    for (let i = 0; i < hs.length; i++) {
-      const h = hs[i]!;
-      const name = h.name;
-      if (!viaDone && headerNameMatches(name, "via")) {
-        out.push(via);
-        viaDone = true;
-      } else if (!rrDone && headerNameMatches(name, "record-route")) {
-        out.push({ name: "Record-Route", value: this.recordRoute });
-        rrDone = true;
-      } else if (headerNameMatches(name, "max-forwards")) {
-        if (!mfDone) out.push({ name: "Max-Forwards", value: maxForwards });
-        mfDone = true;
-        continue;
-      } else if (invite && headerNameMatches(name, TOKEN_HEADER_KEY)) {
-        continue;
-      } else if (!strictCheck && headerNameMatches(name, "route")) {
-        strictCheck = h.value.indexOf(";lr") < 0; // §16.6 step 6 only when the next hop may be a strict router
-      }
-      out.push(h); // header records are shared: neither message is edited in place
-    }
-    if (!viaDone) out.unshift(via);
-    // As addHeader(..., "top") did: without a Record-Route yet, ours goes first.
-    if (!rrDone) out.unshift({ name: "Record-Route", value: this.recordRoute });
-    if (!mfDone) out.push({ name: "Max-Forwards", value: maxForwards });
-    if (token !== undefined) out.push({ name: TOKEN_HEADER, value: token });
-    const fwd = new SipRequest(req.method, req.uri, out, req.body, req.version);
-    if (strictCheck) postprocessStrictRoute(fwd);
-    return fwd;
-  }
-
-  private onInviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
-    const out = this.inviteResponse(call, res, now);
-    // RFC 3261 §16.7 step 2: a provisional response resets Timer C (a final one moves the call out of proceeding).
-    if (res.status > 100 && res.status < 200) call.proceedingSince = now;
-    return out;
-  }
-
-  private inviteResponse(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
-    if (call.phase === "done") return [];
-    if (res.status === 100) return [];
+  /** A response to the call's INVITE (its top Via off): relayed, held for DEC LDP, or dropped once refused. */
+  private inviteResponse(call: ProxyCall, res: SipResponse, now: number, out: NodeAction[]): "relay" | "hold" | "drop" {
+    if (call.phase === "done") return "drop";
     if (res.status < 200 && !res.hasHeader("RSeq")) {
       // The same provisional again (the next hop answered a retransmitted INVITE, §17.2.1) is not relayed twice.
       // A reliable one (RFC 3262 §3) is retransmitted by the UAS until PRACKed: each copy goes on.
       const seen = `${res.status} ${res.to.tag ?? ""}`;
-      if (seen === call.lastProvisional) return [];
+      if (seen === call.lastProvisional) return "drop";
       call.lastProvisional = seen;
     }
-    if (res.status >= 300) {
-      // A final refusal travels back; this side's request state ends (RFC 2748 §3.4 DRQ).
-      const out = this.relayUpstream(call, res, now);
-      for (const a of this.endCops(call, now, "refused downstream")) out.push(a);
-      return out;
-    }
+    if (res.status >= 300) return "relay"; // a refusal travels back; onProxyFinal ends the request state
     const setup = call.setup;
     if (setup !== undefined && res.body.length > 0 && setup.answerSdp === undefined) setup.answerSdp = res.body.toString("utf8");
     if (res.status >= 200) call.phase = "answered";
-    if (call.ldp === "installed") return this.relayUpstream(call, res, now);
-    if (call.ldp === "refused" || setup === undefined) return [];
+    if (call.ldp === "installed") return "relay";
+    if (call.ldp === "refused" || setup === undefined) return "drop";
     if (setup.held === undefined) setup.held = [res];
     else setup.held.push(res);
     if (call.ldp === "none") {
       call.ldp = "requested";
-      const out = this.copsRequest(call, "LDP", now);
+      for (const a of this.copsRequest(call, "LDP", now)) out.push(a);
       out.push(this.step(call, `${res.status} held for REQ LDP`));
-      return out;
     }
-    return [];
+    return "hold";
   }
 
-  private relayUpstream(call: ProxyCall, res: SipResponse, now: number): NodeAction[] {
+  /** The 2xx went upstream: the dialog is up, only what in-dialog requests and teardown need stays. */
+  private answered(call: ProxyCall, res: SipResponse, now: number, out: NodeAction[]): void {
     const setup = call.setup;
-    if (setup === undefined) return [];
-    const up = upstreamCopy(res);
-    if (res.status >= 200) {
-      if (res.status < 300) {
-        call.phase = "confirmed";
-        call.answeredAt = now;
-        // The dialog is up: only what in-dialog requests and teardown need stays (REQ noLDP reuses the LDP ClientSI).
-        call.setup = undefined;
-        call.callerSdp = setup.offer;
-        call.calleeSdp = setup.answerSdp;
-        try {
-          call.authorisedFlows = setup.offer === undefined ? undefined : sortedFlows(mediaFlows(setup.offer, setup.answerSdp));
-        } catch {
-          call.authorisedFlows = undefined;
-        }
-        if (setup.forwarded !== undefined) {
-          // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
-          call.unacknowledged = { forwarded: setup.forwarded, ok: res };
-          if (call.limitMs !== undefined) call.ends = { callerTag: ownString(setup.forwarded.from.tag ?? ""), calleeTag: ownString(res.to.tag ?? ""), callerCseq: setup.forwarded.cseq.seq };
-          const out = this.sip.respond(setup.inviteServerTx, up, now);
-          this.watched(out);
-          return out;
-        }
-      } else call.phase = "done";
+    if (setup === undefined) return;
+    call.phase = "confirmed";
+    call.answeredAt = now;
+    // REQ noLDP reuses the LDP ClientSI.
+    call.setup = undefined;
+    call.callerSdp = setup.offer;
+    call.calleeSdp = setup.answerSdp;
+    try {
+      call.authorisedFlows = setup.offer === undefined ? undefined : sortedFlows(mediaFlows(setup.offer, setup.answerSdp));
+    } catch {
+      call.authorisedFlows = undefined;
     }
-    return this.sip.respond(setup.inviteServerTx, up, now);
-  }
-
-  private onStrayResponse(res: SipResponse, from: string): NodeAction[] {
-    // RFC 3261 §16.7: a 2xx retransmission after the INVITE transaction ended is forwarded statelessly.
-    const call = this.calls.get(res.callId);
-    if (!call) return this.forwardByVia(res);
-    if (res.status < 200 || res.status >= 300 || call.ldp !== "installed") return [];
-    if (from === call.upstream) return [sipSend(call.downstream, upstreamCopy(res))]; // the caller's 2xx to a callee's re-INVITE
-    if (from !== call.downstream) return [];
-    return [sipSend(call.upstream, upstreamCopy(res))];
+    if (setup.forwarded !== undefined) {
+      // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
+      call.unacknowledged = { forwarded: setup.forwarded, ok: res };
+      if (call.limitMs !== undefined) call.ends = { callerTag: ownString(setup.forwarded.from.tag ?? ""), calleeTag: ownString(res.to.tag ?? ""), callerCseq: setup.forwarded.cseq.seq };
+      this.watched(out);
+    }
   }
 
   /**
-   * A response of a call this proxy does not hold (it restarted since the request passed): processed as a
-   * stateless proxy would (RFC 3261 §16.7 step 1, §16.11), our Via off and on to the next Via's host.
+   * Where a response no transaction claims goes (RFC 3261 §16.7: a 2xx retransmission after the INVITE transaction
+   * ended): to the other end of its call; for a call this proxy does not hold (it restarted since the request
+   * passed), to the role its next Via names, as a stateless proxy would (§16.11); else nowhere.
    */
-  private forwardByVia(res: SipResponse): NodeAction[] {
-    if (this.peerByHost.size === 0) return [];
+  private strayResponseTarget(res: SipResponse): TransportAddress | "drop" | undefined {
+    const call = this.calls.get(res.callId);
+    const from = this.receivingFrom;
+    if (call !== undefined) {
+      if (res.status < 200 || res.status >= 300 || call.ldp !== "installed") return "drop";
+      if (from === call.upstream) return this.address(call.downstream); // the caller's 2xx to a callee's re-INVITE
+      return from === call.downstream ? this.address(call.upstream) : "drop";
+    }
+    if (this.peerByHost.size === 0) return "drop";
     try {
-      const top = res.topVia;
-      if (top.host.toLowerCase() !== this.sentBy.host || top.port !== this.sentBy.port) return [];
-      const up = upstreamCopy(res);
-      const next = up.getHeaders("Via")[0];
+      const next = res.getHeaders("Via")[1] ?? res.getHeaders("Via")[0]?.split(",")[1];
       const via = next === undefined ? undefined : parseViaValue(next)[0];
       const host = via?.host.toLowerCase();
       const to = host === undefined ? undefined : ((via?.port !== undefined ? this.peerByHost.get(`${host}:${via.port}`) : undefined) ?? this.peerByHost.get(host));
-      return to === undefined || to === this.name ? [] : [sipSend(to, up)];
+      return to === undefined || to === this.name ? "drop" : this.address(to);
     } catch {
-      return []; // a Via that does not parse: nowhere to send it
+      return "drop"; // a Via that does not parse: nowhere to send it
     }
   }
 
-  private onAck(ack: SipRequest, from: string): NodeAction[] {
+  private onAck(ctx: ProxyRequestContext, from: string, now: number): NodeAction[] {
+    const ack = ctx.request;
     const call = this.calls.get(ack.callId);
     if (!call) {
       const to = this.routeTarget(ack);
-      return to === undefined ? [] : [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
+      return to === undefined ? [] : this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(to) }]));
     }
     const to = from === call.upstream ? call.downstream : call.upstream;
-    const out: NodeAction[] = [sipSend(to, this.forwardCopy(ack, this.ids.nextBranch(), false, undefined))];
     call.unacknowledged = undefined;
-    return out;
+    return this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(to) }]));
   }
 
   /** No ACK for the relayed 2xx (the caller's side lost it, or lost its state): the callee is sent BYE, the policy released. */
@@ -709,79 +673,37 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
   }
 
-  /** RFC 3261 §16.6: forwarded along its Route set, the response relayed back; no call state is made. */
-  private forwardOutsideCall(req: SipRequest, serverTx: ServerTx, to: string, now: number): NodeAction[] {
-    const branch = this.ids.nextBranch();
-    return this.sip.sendRequest(this.forwardCopy(req, branch, false, undefined), to, now, {
-      onResponse: (res, t) => (res.status < 200 ? [] : this.sip.respond(serverTx, upstreamCopy(res), t)),
-      onTimeout: (t) => this.sip.respond(serverTx, buildResponse(req, 408), t),
-    }, branch);
-  }
-
-  private onCancel(cancel: SipRequest, serverTx: ServerTx, now: number): NodeAction[] {
-    // RFC 3261 §16.10: answer the CANCEL, then cancel the pending branch (or answer 487 ourselves). A call this
-    // proxy never authorised gets 481, as its in-dialog requests do: it forwards only calls policy admitted.
-    const call = this.calls.get(cancel.callId);
-    if (!call) return this.sip.respond(serverTx, buildResponse(cancel, 481), now);
-    const out = this.sip.respond(serverTx, buildResponse(cancel, 200), now);
-    const held = call.pendingChange;
-    if (held !== undefined && !held.cancelled && held.req.method === "INVITE" && held.req.cseq.seq === cancel.cseq.seq) {
-      // §16.10: the re-INVITE held for policy was never forwarded; this proxy answers it 487 itself
-      held.cancelled = true;
-      out.push(...this.sip.respond(held.serverTx, buildResponse(held.req, 487), now));
-      out.push(this.step(call, "CANCEL of a re-INVITE held for REQ LDP"));
-    }
-    if (call.phase === "done" || call.phase === "confirmed") return out;
-    out.push(this.step(call, "CANCEL"));
-    if (call.setup?.forwarded && call.phase !== "authorising") out.push(...this.cancelDownstream(call, now));
-    else out.push(...this.refuse(call, 487, "cancelled", now));
-    return out;
-  }
-
-  private cancelDownstream(call: ProxyCall, now: number): NodeAction[] {
-    const fwd = call.setup?.forwarded;
-    if (!fwd) return [];
-    const cancel = buildRequest({
-      method: "CANCEL", uri: fwd.uri, from: fwd.getHeader("From") ?? "", to: fwd.getHeader("To") ?? "",
-      callId: fwd.callId, cseq: fwd.cseq.seq, via: fwd.getHeaders("Via").slice(0, 1),
-    });
-    for (const r of fwd.getHeaders("Route")) cancel.addHeader("Route", r);
-    const out = this.sip.sendRequest(cancel, call.downstream, now, { onResponse: () => [] });
-    call.cancelledAt = now;
-    this.watched(out);
-    return out;
-  }
-
-  private onInDialogRequest(req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
+  private onInDialogRequest(ctx: ProxyRequestContext, from: string, now: number): NodeAction[] {
+    const req = ctx.request;
     const call = this.calls.get(req.callId);
     if (!call) {
       const to = this.routeTarget(req);
       // RFC 3261 §11: an OPTIONS outside a dialog for this proxy itself is answered with its capabilities.
       if (req.method === "OPTIONS" && req.to.tag === undefined && (to === undefined || this.addressedToSelf(req))) {
-        return this.sip.respond(serverTx, buildResponse(req, 200, undefined, { toTag: this.ids.nextTag(), extraHeaders: { Allow: PROXY_ALLOW, Supported: PROXY_SUPPORTED } }), now);
+        return this.viaProxy(now, () => ctx.respond(200, undefined, [{ name: "Allow", value: PROXY_ALLOW }, { name: "Supported", value: PROXY_SUPPORTED }]));
       }
       // RFC 3428 §7: a MESSAGE outside a dialog is routed like a new request, to this proxy's next hop (no media, no policy).
-      if (req.method === "MESSAGE" && req.to.tag === undefined && req.route.length === 0) {
-        return this.forwardOutsideCall(req, serverTx, this.outbound?.peer ?? this.opts.nextHop(req), now);
-      }
-      return to === undefined ? this.sip.respond(serverTx, buildResponse(req, 481), now) : this.forwardOutsideCall(req, serverTx, to, now);
+      const target = req.method === "MESSAGE" && req.to.tag === undefined && req.route.length === 0 ? (this.outbound?.peer ?? this.opts.nextHop(req)) : to;
+      // RFC 3261 §16.6: forwarded along its Route set, the response relayed back; no call state is made.
+      return target === undefined ? this.viaProxy(now, () => ctx.respond(481)) : this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(target) }]));
     }
     if ((req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && call.phase === "confirmed" && call.ldpClientSi !== undefined) {
       if (call.pendingChange !== undefined) {
         // RFC 3261 §14.2 / RFC 3311 §5.2: one offer at a time
-        return this.sip.respond(serverTx, buildResponse(req, req.method === "INVITE" ? 491 : 500, undefined, { extraHeaders: req.method === "INVITE" ? {} : { "Retry-After": "1" } }), now);
+        return this.viaProxy(now, () => ctx.respond(req.method === "INVITE" ? 491 : 500, undefined, req.method === "INVITE" ? [] : [{ name: "Retry-After", value: "1" }]));
       }
       const changed = this.mediaChange(call, req, from);
       if (changed !== undefined) {
         // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9).
-        call.pendingChange = { req, serverTx, from, previous: call.authorisedFlows };
+        call.pendingChange = { ctx, from, previous: call.authorisedFlows };
+        this.contexts.set(ctx, { kind: "in-dialog", call, from });
         call.mediaChanges++;
         const out = this.copsMediaChange(call, changed, now);
         out.push(this.step(call, `${req.method} held for REQ LDP (media change ${call.mediaChanges})`));
         return out;
       }
     }
-    return this.forwardInDialog(call, req, serverTx, from, now);
+    return this.forwardInDialog(call, ctx, from, now);
   }
 
   /** Whether the Request-URI names this proxy (RFC 3261 §16.4 identity) or carries no user part. */
@@ -863,47 +785,20 @@ export class SipProxy implements FlowNode<CallEvent> {
       out.push(this.step(call, `re-INVITE cancelled: REQ LDP back to the old media (media change ${call.mediaChanges})`));
       return out;
     }
-    if (allowed) return this.forwardInDialog(call, pending.req, pending.serverTx, pending.from, now);
+    if (allowed) return this.forwardInDialog(call, pending.ctx, pending.from, now);
     call.authorisedFlows = pending.previous;
     const text = reason?.text ?? "media change not authorised";
-    const out = this.sip.respond(pending.serverTx, buildResponse(pending.req, 488, undefined, { extraHeaders: { Reason: `SIP;cause=488;text="${text}"` } }), now);
-    out.push(this.step(call, `${pending.req.method} refused 488: ${text}`));
+    const out = this.viaProxy(now, () => pending.ctx.respond(488, undefined, [{ name: "Reason", value: `SIP;cause=488;text="${text}"` }]));
+    out.push(this.step(call, `${pending.ctx.method} refused 488: ${text}`));
     return out;
   }
 
-  /** RFC 3261 §16.6-16.7: an in-dialog request forwarded to the other end, its responses relayed back. */
-  private forwardInDialog(call: ProxyCall, req: SipRequest, serverTx: ServerTx, from: string, now: number): NodeAction[] {
+  /** RFC 3261 §16.6-16.7: an in-dialog request forwarded to the other end by the proxy, its responses relayed back. */
+  private forwardInDialog(call: ProxyCall, ctx: ProxyRequestContext, from: string, now: number): NodeAction[] {
+    const req = ctx.request;
     const to = from === call.upstream ? call.downstream : call.upstream;
-    const branch = this.ids.nextBranch();
-    const fwd = this.forwardCopy(req, branch, false, undefined);
-    const fromCaller = from === call.upstream;
-    const out = this.sip.sendRequest(fwd, to, now, {
-      onResponse: (res, t) => {
-        if (res.status === 100) return [];
-        if (res.status < 200) return req.method === "INVITE" ? this.sip.respond(serverTx, upstreamCopy(res), t) : [];
-        // RFC 3264 §8: the offer and answer of a 2xx are the session from now on.
-        if (res.status < 300 && (req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && res.body.length > 0) {
-          const offer = req.body.toString("utf8");
-          const answer = res.body.toString("utf8");
-          if (fromCaller) {
-            call.callerSdp = offer;
-            call.calleeSdp = answer;
-          } else {
-            call.calleeSdp = offer;
-            call.callerSdp = answer;
-          }
-        }
-        const acts = this.sip.respond(serverTx, upstreamCopy(res), t);
-        if (res.status < 300 && req.body.length > 0 && res.body.length > 0) for (const a of this.settleMedia(call, t)) acts.push(a);
-        if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
-        return acts;
-      },
-      onTimeout: (t) => {
-        const acts = this.sip.respond(serverTx, buildResponse(req, 408), t);
-        if (req.method === "BYE") acts.push(...this.byeFinished(call, t));
-        return acts;
-      },
-    }, branch);
+    this.contexts.set(ctx, { kind: "in-dialog", call, from });
+    const out = this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(to) }]));
     if (call.ends !== undefined && from === call.upstream) call.ends.callerCseq = Math.max(call.ends.callerCseq, req.cseq.seq);
     if (req.method === "BYE" && call.phase !== "ending" && call.phase !== "done") {
       call.phase = "ending";
@@ -913,7 +808,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       if (held !== undefined) {
         // RFC 3261 §15.1.2: a request still pending when the dialog ends gets 487
         call.pendingChange = undefined;
-        out.push(...this.sip.respond(held.serverTx, buildResponse(held.req, 487), now));
+        out.push(...this.viaProxy(now, () => held.ctx.respond(487)));
       }
       // FIG. 6 steps 4 / 13: cancel the local policy of setup step 18 / 13.
       if (call.ldp === "installed") {
@@ -999,8 +894,9 @@ export class SipProxy implements FlowNode<CallEvent> {
         const out: NodeAction[] = [];
         const held = call.setup?.held;
         if (held !== undefined) {
+          const ctx = call.setup!.ctx;
           call.setup!.held = undefined;
-          for (const res of held) for (const a of this.relayUpstream(call, res, now)) out.push(a);
+          for (const res of held) for (const a of this.viaProxy(now, () => ctx.release(res))) out.push(a);
         }
         return out;
       }
@@ -1012,15 +908,19 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
   }
 
-  /** Refuse the held INVITE (FIG. 5 branch "DEC AAA no"): 403/503 with a Reason (RFC 3326). */
+  /**
+   * Refuse the INVITE (FIG. 5 branch "DEC AAA no", or a policy that could not be installed): 403/503 with a Reason
+   * (RFC 3326) upstream; a forwarded INVITE's branch is CANCELled by the proxy core.
+   */
   private refuse(call: ProxyCall, status: number, text: string, now: number): NodeAction[] {
     const setup = call.setup;
     const out: NodeAction[] = [];
-    if (setup !== undefined && call.phase !== "done") {
-      const res = buildResponse(setup.invite, status, undefined, { toTag: `${this.opts.name.toLowerCase()}-${call.handle.toString("hex")}`, extraHeaders: { Reason: `SIP;cause=${status};text="${text}"` } });
-      out.push(...this.sip.respond(setup.inviteServerTx, res, now));
-    }
+    const wasDone = call.phase === "done";
     call.phase = "done";
+    if (setup !== undefined && !wasDone) {
+      setup.held = undefined;
+      out.push(...this.viaProxy(now, () => setup.ctx.abandon(status, undefined, [{ name: "Reason", value: `SIP;cause=${status};text="${text}"` }])));
+    }
     out.push(...this.endCops(call, now, text));
     return out;
   }
@@ -1029,18 +929,10 @@ export class SipProxy implements FlowNode<CallEvent> {
   private refuseAfterForward(call: ProxyCall, status: number, text: string, now: number): NodeAction[] {
     const setup = call.setup;
     const answered = setup?.held?.find((r) => r.status >= 200 && r.status < 300);
-    if (setup !== undefined) setup.held = undefined;
     const out: NodeAction[] = [];
-    if (answered) out.push(...this.hangUpDownstream(call, answered, now));
-    else out.push(...this.cancelDownstream(call, now));
+    if (answered && setup?.forwarded) out.push(...this.hangUp(call, setup.forwarded, answered, now));
     out.push(...this.refuse(call, status, text, now));
     return out;
-  }
-
-  private hangUpDownstream(call: ProxyCall, ok: SipResponse, now: number): NodeAction[] {
-    const fwd = call.setup?.forwarded;
-    if (!fwd) return [];
-    return this.hangUp(call, fwd, ok, now);
   }
 
   /** ACK and BYE to the callee of a forwarded INVITE its 2xx answered (RFC 3261 §15). */
@@ -1048,9 +940,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     const contact = ok.contact;
     const target = contact !== "*" && contact[0] && contact[0].uri ? uriText(contact[0].uri) : fwd.uri;
     const base = { uri: target, from: fwd.getHeader("From") ?? "", to: ok.getHeader("To") ?? "", callId: call.callId };
-    const ack = buildRequest({ ...base, method: "ACK", cseq: fwd.cseq.seq, via: this.viaPrefix + this.ids.nextBranch() + this.viaSuffix });
-    const bye = buildRequest({ ...base, method: "BYE", cseq: fwd.cseq.seq + 1, via: this.viaPrefix + this.ids.nextBranch() + this.viaSuffix });
-    return [sipSend(call.downstream, ack), ...this.sip.sendRequest(bye, call.downstream, now, { onResponse: () => [] })];
+    const out = this.originate(call.downstream, buildRequest({ ...base, method: "ACK", cseq: fwd.cseq.seq }), now);
+    for (const a of this.originate(call.downstream, buildRequest({ ...base, method: "BYE", cseq: fwd.cseq.seq + 1 }), now)) out.push(a);
+    return out;
   }
 
   /** RFC 2748 §3.4: the request state ends with DRQ. */
@@ -1114,29 +1006,6 @@ function sortedFlows(flows: MediaFlow[]): MediaFlow[] {
 const WATCH_TIMER = "proxy-watch";
 /** RFC 3261 §16.6 step 11: Timer C is larger than 3 minutes. */
 const DEFAULT_TIMER_C_MS = 181_000;
-
-/**
- * A response as relayed upstream (RFC 3261 §16.7 step 3): the top Via value removed, everything else as
- * received; the body is shared (messages are not modified after they are built).
- */
-function upstreamCopy(res: SipResponse): SipResponse {
-  const hs = res.headers;
-  const out: SipHeader[] = [];
-  let viaDone = false;
-  for (let i = 0; i < hs.length; i++) {
-    const h = hs[i]!;
-    if (!viaDone && headerNameMatches(h.name, "via")) {
-      viaDone = true;
-      if (h.value.indexOf(",") >= 0) {
-        const parts = splitTopLevelCommas(h.value, h.name);
-        if (parts.length > 1) out.push({ name: h.name, value: parts.slice(1).join(", ") });
-      }
-      continue;
-    }
-    out.push(h); // header records are shared: neither message is edited in place
-  }
-  return new SipResponse(res.status, res.reason, out, res.body, res.version);
-}
 
 export function toCopsFlow(f: MediaFlow): SipAaaMediaFlow | undefined {
   if (!isIpv4(f.src.address) || !isIpv4(f.dst.address)) return undefined;

@@ -17,6 +17,7 @@ import {
   type SipUri,
   type TransactionClock,
   type TransactionSender,
+  type TransportAddress,
   type TransportProtocol,
 } from "../../protocols/sip/index.js";
 import type { NodeAction as GenericNodeAction } from "../drivers/node.js";
@@ -83,11 +84,15 @@ export type Inbound =
 
 export interface SipTransactionLayerOptions {
   reliable: boolean;
+  /** The transport peers are reached on (default: tcp when reliable, else udp). */
+  protocol?: TransportProtocol;
   t1?: number;
   t2?: number;
   t4?: number;
   /** INVITE server transactions answer 100 Trying themselves (proxies: yes; user agents: no). */
   sendTrying?: boolean;
+  /** The role a transport address names (default its host: a role is addressed by its name, port 0). */
+  peerOf?: (address: TransportAddress) => string;
 }
 
 const TIMER_PREFIX = "sip:";
@@ -109,16 +114,18 @@ export class SipTransactionLayer {
   private inbound: Inbound | undefined = undefined;
   private readonly clock: TransactionClock;
   private readonly sender: TransactionSender;
+  private readonly peerOf: (address: TransportAddress) => string;
   /** Bytes that failed to parse (RFC 3261 §18.1.2 / §18.2.1: discarded). */
   discarded = 0;
 
   constructor(opts: SipTransactionLayerOptions) {
-    this.protocol = opts.reliable ? "tcp" : "udp";
+    this.protocol = opts.protocol ?? (opts.reliable ? "tcp" : "udp");
     this.timerConfig = {};
     if (opts.t1 !== undefined) this.timerConfig.t1 = opts.t1;
     if (opts.t2 !== undefined) this.timerConfig.t2 = opts.t2;
     if (opts.t4 !== undefined) this.timerConfig.t4 = opts.t4;
     this.sendTrying = opts.sendTrying ?? true;
+    this.peerOf = opts.peerOf ?? ((a) => a.host);
     this.clock = {
       now: () => this.time,
       setTimer: (delayMs, fire) => {
@@ -133,11 +140,11 @@ export class SipTransactionLayer {
     };
     this.sender = {
       sendRequest: (request, destination) => {
-        this.out.push(sipSend(destination.host, request));
+        this.out.push(sipSend(this.peerOf(destination), request));
         return SENT;
       },
       sendResponse: (response, context) => {
-        this.out.push(sipSend(context.source.host, response));
+        this.out.push(sipSend(this.peerOf(context.source), response));
         return SENT;
       },
     };
@@ -152,6 +159,39 @@ export class SipTransactionLayer {
   /** Transactions only absorbing retransmissions until their wait timer ends (Completed, Confirmed; §17). */
   get lingering(): number {
     return this.layer.clientCount + this.layer.serverCount - this.layer.pendingCount;
+  }
+
+  /** The one transaction layer, for a transaction user of its own (the proxy role's StatefulProxy). */
+  get transactions(): TransactionLayer {
+    return this.layer;
+  }
+
+  /** The layer's clock (the node's time of the event being handled). */
+  get transactionClock(): TransactionClock {
+    return this.clock;
+  }
+
+  /** Runs `work` at `now`; what the layer sends and the timers it sets meanwhile, and what `emit` adds, are returned. */
+  run(now: number, work: () => void): NodeAction[] {
+    const out = this.begin(now);
+    const saved = this.out;
+    this.out = out;
+    try {
+      work();
+    } finally {
+      this.out = saved;
+    }
+    return out;
+  }
+
+  /** Adds actions of the role to those being collected (inside `run`, `receive` or `timer`). */
+  emit(actions: readonly NodeAction[]): void {
+    for (let i = 0; i < actions.length; i++) this.out.push(actions[i]!);
+  }
+
+  /** The transport address of a role, as the layer knows peers: by name, port 0, this layer's transport. */
+  addressOfPeer(peer: string): TransportAddress {
+    return this.address(peer);
   }
 
   isTimer(key: string): boolean {
@@ -189,13 +229,14 @@ export class SipTransactionLayer {
   }
 
   /** Feed bytes from `peer`; returns the actions the transactions produced and what the TU must see. */
-  receive(bytes: Buffer, peer: string, now: number): { actions: NodeAction[]; inbound?: Inbound } {
+  receive(bytes: Buffer, peer: string, now: number, prepare?: (request: SipRequest) => void): { actions: NodeAction[]; inbound?: Inbound } {
     let message: SipMessage;
     try {
       message = parseSipMessage(bytes);
       // RFC 3261 §18.1.2 / §18.2.1: without a readable top Via (and, for a response, CSeq) there is no transaction
       void message.topVia;
       if (message instanceof SipResponse) void message.cseq;
+      else if (prepare) prepare(message);
     } catch (err) {
       this.discarded++;
       return { actions: refuseUnparsable(bytes, peer, err) };

@@ -37,7 +37,20 @@ export interface ProxyRequestContext {
   forward(targets?: (ProxyTarget | string)[]): void;
   /** Provisional statuses are sent and leave the request pending; final ones settle it. */
   respond(status: number, reason?: string, headers?: SipHeader[]): void;
+  /** Relays a response the response hook held (§16.7 from step 3 on). */
+  release(response: SipResponse): void;
+  /**
+   * Gives up on a forwarded request: pending branches are CANCELled (§9.1), held responses dropped, and upstream
+   * is answered with this final response unless it has one already.
+   */
+  abandon(status: number, reason?: string, headers?: SipHeader[]): void;
 }
+
+/**
+ * Judges a response of a branch (its top Via already removed) before §16.7 relays it: "relay" it now, "hold" it
+ * until the application calls `release` (or `abandon`), or "drop" it.
+ */
+export type ProxyResponseHook = (context: ProxyRequestContext, response: SipResponse) => "relay" | "hold" | "drop";
 
 /** Decides, possibly asynchronously, what happens to each request not absorbed by a transaction. */
 export type ProxyHook = (context: ProxyRequestContext) => ProxyDecision | void | Promise<ProxyDecision | void>;

@@ -10,11 +10,11 @@ import {
   recordRouteValue,
   type ProxyIdentity,
 } from "./proxy-routing.js";
-import type { ProxyDecision, ProxyHook, ProxyObserver, ProxyRequestContext, ProxyTarget } from "./proxy-types.js";
+import type { ProxyDecision, ProxyHook, ProxyObserver, ProxyRequestContext, ProxyResponseHook, ProxyTarget } from "./proxy-types.js";
 import { validateProxyRequest } from "./proxy-validation.js";
 import { SipRequest, type SipHeader, type SipResponse } from "../codec/sip-message.js";
 import { systemClock, type TransactionClock } from "../transaction/transaction-clock.js";
-import type { ClientTransaction, ServerTransaction, TransactionLayer, TransactionUser } from "../transaction/transaction-layer.js";
+import type { ClientTransaction, ClientTransactionCallbacks, ServerTransaction, TransactionLayer, TransactionUser } from "../transaction/transaction-layer.js";
 import type { TerminationReason } from "../transaction/transaction-types.js";
 import { defaultPort, protocolFromViaTransport, viaTransportToken, type InboundContext, type TransportAddress } from "../transport/transport-types.js";
 
@@ -33,6 +33,28 @@ export interface StatefulProxyOptions {
   clock?: TransactionClock;
   /** Timer C (§16.6 step 11), > 3 min by default. */
   timerC?: number;
+  /** T1 of the transaction layer: a CANCELled branch with no final response after 64·T1 counts as ended (§9.1). */
+  t1?: number;
+  /** RFC 3581 §3: this proxy's Via asks for rport (a function: asked per request). */
+  rport?: boolean | (() => boolean);
+  /** How this proxy names itself on a local address: its Via sent-by and Record-Route value (default: the address). */
+  selfName?: (local: TransportAddress) => { sentBy: string; recordRoute: string };
+  /** The unique part of each Via branch beside the loop hash (default: a random salt and a counter). */
+  branchPrefix?: () => string;
+  /** To tag of the responses the proxy makes itself (default random). */
+  newTag?: () => string;
+  /**
+   * §16.7 step 6 (SHOULD): a 503 is passed on as 500, since it would tell upstream this proxy serves nothing. Set
+   * where a 503 speaks of the one request (a policy that refused the call, with its Reason, RFC 3326).
+   */
+  relay503?: boolean;
+  /** Judges each response of a branch before it is relayed: relay (default), hold for `release`, or drop. */
+  responseHook?: ProxyResponseHook;
+  /**
+   * Where a response that no client transaction claims goes: an address, "drop", or undefined for its next Via
+   * (§18.2.2, the default).
+   */
+  strayResponseTarget?: (response: SipResponse) => TransportAddress | "drop" | undefined;
 }
 
 // Methods that create dialogs and so get Record-Route (RFC 3261 §12, RFC 6665, RFC 3515).
@@ -48,6 +70,10 @@ interface Branch {
   cancelWanted: boolean;
   cancelSent: boolean;
   timerC: unknown;
+  /** Timer C fired on this branch: if its CANCEL stays unanswered the branch counts as a 408, not a 487. */
+  timedOut: boolean;
+  /** 64·T1 from the CANCEL (§9.1). */
+  cancelTimer: unknown;
 }
 
 class RequestContext implements ProxyRequestContext {
@@ -80,7 +106,7 @@ class RequestContext implements ProxyRequestContext {
   }
   /** To tag of responses the proxy generates for this request (made on first use). */
   get toTag(): string {
-    return (this.tag ??= generateTag());
+    return (this.tag ??= this.proxy.makeTag());
   }
   get signal(): AbortSignal {
     return (this.abortController ??= new AbortController()).signal;
@@ -102,6 +128,14 @@ class RequestContext implements ProxyRequestContext {
   respond(status: number, reason?: string, headers?: SipHeader[]): void {
     this.proxy.respondLocally(this, status, reason, headers);
   }
+  release(response: SipResponse): void {
+    this.proxy.release(this, response);
+  }
+  abandon(status: number, reason?: string, headers?: SipHeader[]): void {
+    this.proxy.abandon(this, status, reason, headers);
+  }
+  /** Responses the response hook held, with their branches, until `release`. */
+  held: { branch: Branch; response: SipResponse }[] | undefined;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -121,6 +155,14 @@ export class StatefulProxy implements TransactionUser {
   private readonly supported: string[];
   private readonly clock: TransactionClock;
   private readonly timerC: number;
+  private readonly t1: number;
+  private readonly rport: boolean | (() => boolean);
+  private readonly selfName: ((local: TransportAddress) => { sentBy: string; recordRoute: string }) | undefined;
+  private readonly branchPrefix: (() => string) | undefined;
+  private readonly newTag: () => string;
+  private readonly responseHook: ProxyResponseHook | undefined;
+  private readonly relay503: boolean;
+  private readonly strayResponseTarget: ((response: SipResponse) => TransportAddress | "drop" | undefined) | undefined;
   private readonly contexts = new WeakMap<ServerTransaction, RequestContext>();
   private nextId = 1;
   private active = 0;
@@ -135,7 +177,20 @@ export class StatefulProxy implements TransactionUser {
     this.supported = options.supportedExtensions ?? [];
     this.clock = options.clock ?? systemClock;
     this.timerC = options.timerC ?? 181_000;
+    this.t1 = options.t1 ?? 500;
+    this.rport = options.rport ?? false;
+    this.selfName = options.selfName;
+    this.branchPrefix = options.branchPrefix;
+    this.newTag = options.newTag ?? generateTag;
+    this.responseHook = options.responseHook;
+    this.relay503 = options.relay503 ?? false;
+    this.strayResponseTarget = options.strayResponseTarget;
     this.layer.setUser(this);
+  }
+
+  /** @internal A To tag for a response this proxy makes. */
+  makeTag(): string {
+    return this.newTag();
   }
 
   /** Requests currently between arrival and their final response. */
@@ -152,7 +207,7 @@ export class StatefulProxy implements TransactionUser {
       // Nothing a request carries may leave its server transaction unanswered.
       this.observer.onError?.(undefined, asError(err));
       if (!tx.lastResponse || tx.lastResponse.status < 200) {
-        tx.respond(this.localResponse(request, 500, "Server Internal Error", generateTag()));
+        tx.respond(this.localResponse(request, 500, "Server Internal Error", this.newTag()));
       }
     }
   }
@@ -161,7 +216,7 @@ export class StatefulProxy implements TransactionUser {
     if (request.method === "CANCEL" && this.handleCancel(request, tx)) return;
     const failure = validateProxyRequest(request, { identity: this.identity, supportedExtensions: this.supported });
     if (failure) {
-      tx.respond(this.localResponse(request, failure.status, failure.reason, generateTag(), failure.headers));
+      tx.respond(this.localResponse(request, failure.status, failure.reason, this.newTag(), failure.headers));
       return;
     }
     // The request is worked on in place (no copy): its transaction already holds its key and 100 Trying.
@@ -176,7 +231,7 @@ export class StatefulProxy implements TransactionUser {
         ctx.settledFlag = true;
         ctx.abort(new Error("server transaction ended before the request was settled"));
       }
-      for (const b of ctx.branches) if (b.timerC !== undefined) this.clock.clearTimer(b.timerC);
+      for (const b of ctx.branches) this.branchFinal(b);
     };
     this.consult(ctx);
   }
@@ -201,10 +256,13 @@ export class StatefulProxy implements TransactionUser {
   onStrayResponse(response: SipResponse, _context: InboundContext): void {
     try {
       if (!this.isOurVia(response)) return;
+      const target = this.strayResponseTarget?.(response);
+      if (target === "drop") return;
       const fwd = response;
       fwd.removeFirstHeaderValue("Via");
       if (fwd.getHeaders("Via").length === 0) return;
-      this.layer.sendResponseStateless(fwd, this.contextFromVia(fwd)).catch((err: unknown) => this.observer.onError?.(undefined, asError(err)));
+      const context = target === undefined ? this.contextFromVia(fwd) : { source: target, local: this.localAddressFor(target.protocol) ?? target };
+      this.layer.sendResponseStateless(fwd, context).catch((err: unknown) => this.observer.onError?.(undefined, asError(err)));
     } catch (err) {
       this.observer.onError?.(undefined, asError(err));
     }
@@ -280,7 +338,7 @@ export class StatefulProxy implements TransactionUser {
   private releaseIfDone(ctx: RequestContext): void {
     if (ctx.released || !ctx.finalSent || ctx.branches.some((b) => !b.final)) return;
     ctx.released = true;
-    for (const b of ctx.branches) if (b.timerC !== undefined) this.clock.clearTimer(b.timerC);
+    for (const b of ctx.branches) this.branchFinal(b);
     ctx.branches.length = 0;
   }
 
@@ -299,6 +357,22 @@ export class StatefulProxy implements TransactionUser {
     return this.identity.addresses.find((a) => a.protocol === protocol);
   }
 
+  /** Via sent-by and Record-Route value of this proxy on a local address (§16.6 steps 4 and 8). */
+  private nameOn(local: TransportAddress): { sentBy: string; recordRoute: string } {
+    if (this.selfName) return this.selfName(local);
+    const host = local.host.includes(":") ? `[${local.host}]` : local.host;
+    return { sentBy: `${host}:${local.port}`, recordRoute: recordRouteValue(local) };
+  }
+
+  /** The top Via this proxy puts on a request it sends from `local` (§16.6 step 8, RFC 3581 §3). */
+  private viaValue(local: TransportAddress, branchId: string): string {
+    return `SIP/2.0/${viaTransportToken(local.protocol)} ${this.nameOn(local).sentBy};branch=${branchId}${(typeof this.rport === "function" ? this.rport() : this.rport) ? ";rport" : ""}`;
+  }
+
+  private nextBranchPrefix(ctx: { id: number }): string {
+    return this.branchPrefix ? `${this.branchPrefix()}.` : `${this.salt}${ctx.id.toString(36)}.`;
+  }
+
   private forwardBranch(ctx: RequestContext, target: ProxyTarget): void {
     const index = ctx.branches.length;
     const copy = ctx.request.clone();
@@ -312,6 +386,8 @@ export class StatefulProxy implements TransactionUser {
       cancelWanted: false,
       cancelSent: false,
       timerC: undefined,
+      timedOut: false,
+      cancelTimer: undefined,
     };
     ctx.branches.push(branch);
     try {
@@ -325,16 +401,16 @@ export class StatefulProxy implements TransactionUser {
       branch.destination = destination;
       const local = this.localAddressFor(destination.protocol);
       if (!local) throw new Error(`no ${destination.protocol} transport to reach ${destination.host}:${destination.port}`);
-      // Step 4: Record-Route (both sides when the transport changes, RFC 5658).
+      // Step 4: Record-Route; RFC 5658 §3.2: where the transport changes, one value for each side, the inbound
+      // side's below the outbound side's, so each end of the dialog reaches this proxy on its own transport.
       if (this.recordRoute && !ctx.inDialog && DIALOG_CREATING.has(copy.method)) {
         const inbound = this.localAddressFor(ctx.source.local.protocol) ?? ctx.source.local;
-        if (inbound.protocol !== local.protocol) copy.addHeader("Record-Route", recordRouteValue(inbound), "top");
-        copy.addHeader("Record-Route", recordRouteValue(local), "top");
+        if (inbound.protocol !== local.protocol) copy.addHeader("Record-Route", this.nameOn(inbound).recordRoute, "top");
+        copy.addHeader("Record-Route", this.nameOn(local).recordRoute, "top");
       }
       // Step 8: Via with a branch carrying the loop-detection hash.
-      const host = local.host.includes(":") ? `[${local.host}]` : local.host;
-      const branchId = proxyBranch(ctx.loopHash, index, `${this.salt}${ctx.id.toString(36)}.`);
-      copy.addHeader("Via", `SIP/2.0/${viaTransportToken(local.protocol)} ${host}:${local.port};branch=${branchId}`, "top");
+      const branchId = proxyBranch(ctx.loopHash, index, this.nextBranchPrefix(ctx));
+      copy.addHeader("Via", this.viaValue(local, branchId), "top");
       this.observer.onForward?.(ctx, copy, destination);
       if (copy.method === "ACK") {
         branch.final = undefined;
@@ -354,14 +430,32 @@ export class StatefulProxy implements TransactionUser {
     }
   }
 
+  /**
+   * Sends a request this proxy originates itself (a BYE or ACK it must send as the end of a dialog leg), with its
+   * own Via on top; ACK goes without a transaction (§17.1.1.3).
+   */
+  sendRequest(request: SipRequest, destination: TransportAddress, callbacks?: Partial<ClientTransactionCallbacks>): void {
+    const local = this.localAddressFor(destination.protocol);
+    if (!local) throw new Error(`no ${destination.protocol} transport to reach ${destination.host}:${destination.port}`);
+    const branchId = `z9hG4bK${this.nextBranchPrefix({ id: this.nextId++ })}o`;
+    request.addHeader("Via", this.viaValue(local, branchId), "top");
+    if (request.method === "ACK") {
+      this.layer.sendStateless(request, destination).catch((err: unknown) => this.observer.onError?.(undefined, asError(err)));
+      return;
+    }
+    this.layer.sendRequest(request, destination, { onResponse: callbacks?.onResponse ?? (() => undefined), ...(callbacks?.onTerminated ? { onTerminated: callbacks.onTerminated } : {}) });
+  }
+
   private armTimerC(ctx: RequestContext, branch: Branch): void {
     if (branch.timerC !== undefined) this.clock.clearTimer(branch.timerC);
     branch.timerC = this.clock.setTimer(this.timerC, () => {
       branch.timerC = undefined;
       if (branch.final) return;
       // §16.8: with a provisional seen, CANCEL the branch; otherwise behave as if a 408 arrived.
-      if (branch.provisional) this.cancelBranch(branch);
-      else {
+      if (branch.provisional) {
+        branch.timedOut = true;
+        this.cancelBranch(ctx, branch);
+      } else {
         branch.final = this.localResponse(ctx.request, 408, "Request Timeout", ctx.toTag);
         this.maybeSendBest(ctx);
       }
@@ -381,24 +475,74 @@ export class StatefulProxy implements TransactionUser {
       if (status >= 200 && status < 300 && ctx.method === "INVITE" && fwd.getHeaders("Via").length > 0) this.sendFinal(ctx, fwd);
       return;
     }
-    const upstreamViaLeft = fwd.getHeaders("Via").length > 0;
     if (status < 200) {
       branch.provisional = true;
       if (ctx.method === "INVITE") this.armTimerC(ctx, branch); // Timer C restarts on 101–199
-      if (branch.cancelWanted && !branch.cancelSent) this.cancelBranch(branch);
-      if (!ctx.finalSent && upstreamViaLeft) ctx.serverTransaction?.respond(fwd);
+      if (branch.cancelWanted && !branch.cancelSent) this.cancelBranch(ctx, branch);
+    } else this.branchFinal(branch);
+    const verdict = this.responseHook ? this.responseHook(ctx, fwd) : "relay";
+    if (verdict === "relay") {
+      this.relay(ctx, branch, fwd);
       return;
     }
+    if (status >= 200) {
+      // Held or dropped, the branch has its final response: nothing more is CANCELled on it.
+      branch.final ??= fwd;
+      if (verdict === "drop") {
+        this.maybeSendBest(ctx);
+        this.releaseIfDone(ctx);
+      }
+    }
+    if (verdict === "hold") (ctx.held ??= []).push({ branch, response: fwd });
+  }
+
+  /** A branch's final response arrived: its timers stop. */
+  private branchFinal(branch: Branch): void {
     if (branch.timerC !== undefined) {
       this.clock.clearTimer(branch.timerC);
       branch.timerC = undefined;
+    }
+    if (branch.cancelTimer !== undefined) {
+      this.clock.clearTimer(branch.cancelTimer);
+      branch.cancelTimer = undefined;
+    }
+  }
+
+  /** @internal Relays a response the response hook held (in the order the hook saw them). */
+  release(ctx: RequestContext, response: SipResponse): void {
+    const held = ctx.held;
+    const i = held ? held.findIndex((h) => h.response === response) : -1;
+    if (!held || i < 0) return;
+    const [entry] = held.splice(i, 1);
+    if (entry!.branch.final === response) entry!.branch.final = undefined;
+    if (!ctx.released) this.relay(ctx, entry!.branch, response);
+  }
+
+  /**
+   * @internal Gives up on a forwarded request (§16.10 style): every branch without a final response is CANCELled,
+   * held responses are dropped, and upstream gets this final response unless one was sent already.
+   */
+  abandon(ctx: RequestContext, status: number, reason?: string, headers?: SipHeader[]): void {
+    ctx.held = undefined;
+    ctx.settledFlag = true;
+    for (const b of ctx.branches) if (!b.final) this.cancelBranch(ctx, b);
+    if (!ctx.finalSent && ctx.serverTransaction) this.sendFinal(ctx, this.localResponse(ctx.request, status, reason, ctx.toTag, headers));
+  }
+
+  /** §16.7 steps 3–10 for one response of a branch (its top Via already off). */
+  private relay(ctx: RequestContext, branch: Branch, fwd: SipResponse): void {
+    const status = fwd.status;
+    const upstreamViaLeft = fwd.getHeaders("Via").length > 0;
+    if (status < 200) {
+      if (!ctx.finalSent && upstreamViaLeft) ctx.serverTransaction?.respond(fwd);
+      return;
     }
     if (status < 300) {
       branch.final = fwd;
       if (ctx.method === "INVITE") {
         // Step 9/10: every 2xx to an INVITE goes upstream at once; other branches are cancelled.
         if (upstreamViaLeft) this.sendFinal(ctx, fwd);
-        for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(b);
+        for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(ctx, b);
       } else if (!ctx.finalSent && upstreamViaLeft) this.sendFinal(ctx, fwd);
       this.releaseIfDone(ctx);
       return;
@@ -406,7 +550,7 @@ export class StatefulProxy implements TransactionUser {
     branch.final = fwd;
     if (status >= 600 && ctx.method === "INVITE") {
       // Step 5: a 6xx ends the search; pending branches are cancelled.
-      for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(b);
+      for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(ctx, b);
     }
     this.maybeSendBest(ctx);
     this.releaseIfDone(ctx);
@@ -419,10 +563,7 @@ export class StatefulProxy implements TransactionUser {
       reason === "timeout"
         ? this.localResponse(ctx.request, 408, "Request Timeout", ctx.toTag)
         : this.localResponse(ctx.request, 503, "Service Unavailable", ctx.toTag);
-    if (branch.timerC !== undefined) {
-      this.clock.clearTimer(branch.timerC);
-      branch.timerC = undefined;
-    }
+    this.branchFinal(branch);
     this.maybeSendBest(ctx);
     this.releaseIfDone(ctx);
   }
@@ -433,7 +574,7 @@ export class StatefulProxy implements TransactionUser {
     if (ctx.branches.length === 0 || ctx.branches.some((b) => !b.final)) return;
     const finals = ctx.branches.map((b) => b.final!);
     let best = chooseBestResponse(finals);
-    if (best.status === 503) {
+    if (best.status === 503 && !this.relay503) {
       // Step 6: a 503 is not passed on; 500 instead.
       best = this.localResponse(ctx.request, 500, "Server Internal Error", ctx.toTag);
     } else if (best.status === 401 || best.status === 407) {
@@ -452,7 +593,7 @@ export class StatefulProxy implements TransactionUser {
     const ctx = this.contexts.get(inviteTx);
     if (!ctx) {
       // §9.2: it matches a transaction this element answered itself: 200, the INVITE's answer stands.
-      tx.respond(this.localResponse(cancel, 200, "OK", generateTag()));
+      tx.respond(this.localResponse(cancel, 200, "OK", this.newTag()));
       return true;
     }
     tx.respond(this.localResponse(cancel, 200, "OK", ctx.toTag));
@@ -462,16 +603,24 @@ export class StatefulProxy implements TransactionUser {
       this.respondLocally(ctx, 487, "Request Terminated");
       return true;
     }
-    for (const b of ctx.branches) if (!b.final) this.cancelBranch(b);
+    for (const b of ctx.branches) if (!b.final) this.cancelBranch(ctx, b);
     return true;
   }
 
   /** §9.1: CANCEL a branch; waits for a provisional response before sending (§9.1, §16.10). */
-  private cancelBranch(branch: Branch): void {
+  private cancelBranch(ctx: RequestContext, branch: Branch): void {
     branch.cancelWanted = true;
     if (branch.cancelSent || branch.final || !branch.transaction || branch.request.method !== "INVITE") return;
     if (!branch.provisional) return;
     branch.cancelSent = true;
+    // §9.1: no final response 64·T1 after the CANCEL: the branch is over (487, or 408 after Timer C, §16.8).
+    branch.cancelTimer = this.clock.setTimer(64 * this.t1, () => {
+      branch.cancelTimer = undefined;
+      if (branch.final || ctx.released) return;
+      branch.final = branch.timedOut ? this.localResponse(ctx.request, 408, "Request Timeout", ctx.toTag) : this.localResponse(ctx.request, 487, "Request Terminated", ctx.toTag);
+      this.maybeSendBest(ctx);
+      this.releaseIfDone(ctx);
+    });
     const inv = branch.request;
     const headers: SipHeader[] = [];
     const topVia = inv.getHeaders("Via")[0];
