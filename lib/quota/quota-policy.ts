@@ -1,7 +1,9 @@
 // The quota PolicyAdapter: at REQ AAA a call is counted under each rule's subject, or refused when a counter
 // of its period has reached the rule's limit (the SIP status and Reason the caller sees, RFC 3326); an admitted
 // call's remaining seconds become its time limit (DEC AAA TimeLimit: the proxy sends BYE both ways when it
-// runs out). Ended calls add their seconds and the routers' octet counts. Class choices go to `inner`.
+// runs out). Ended calls add their seconds and the routers' octet counts. An octet limit also ends calls in
+// progress: the routers' accounting reports (every `progressIntervalS`) are added to what the subject's ended
+// calls used, and a subject at its limit has its calls ended as a time limit ends them. Class choices go to `inner`.
 import {
   DefaultPolicyAdapter,
   isPendingDecision,
@@ -12,11 +14,13 @@ import {
   type ClassQuery,
   type Decision,
   type PolicyAdapter,
+  type ProgressObservation,
+  type ProgressVerdict,
   type UsageObservation,
 } from "../adapters/policy-adapter.js";
 import { periodWindow } from "./periods.js";
-import { callSubjects, subjectKey, type QuotaConfig } from "./rules.js";
-import type { QuotaCheck, QuotaCounterKey, QuotaStore } from "./store.js";
+import { callSubjects, subjectKey, type QuotaConfig, type QuotaRule } from "./rules.js";
+import { rowKey, type QuotaCheck, type QuotaCounterKey, type QuotaStore } from "./store.js";
 
 /** Rules, counter store, clock, the sides it counts and the inner adapter of the quota policy adapter. */
 export interface QuotaPolicyOptions {
@@ -28,6 +32,18 @@ export interface QuotaPolicyOptions {
   sides?: CallSide[];
   /** Decides first, and chooses classes (default DefaultPolicyAdapter). */
   inner?: PolicyAdapter;
+  /**
+   * Seconds between the routers' counts of the calls in progress, when a rule limits octets (default 5): how
+   * late past an octet limit a call may be ended.
+   */
+  progressIntervalS?: number;
+}
+
+/** A call admitted and not ended: the rows it is counted on, its rules, and the octets the router counted so far. */
+interface AdmittedCall {
+  rows: QuotaCounterKey[];
+  rules: QuotaRule[];
+  octets: number;
 }
 
 /** The identity a call is counted under on one side: the same call asked again counts once. */
@@ -37,8 +53,12 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
   private readonly clock: () => number;
   private readonly sides: CallSide[];
   private readonly inner: PolicyAdapter;
-  /** Counter rows of the calls admitted and not ended yet, by call and side. */
-  private readonly admitted = new Map<string, QuotaCounterKey[]>();
+  /** The calls admitted and not ended yet, by call and side. */
+  private readonly admitted = new Map<string, AdmittedCall>();
+  /** The calls in progress on each row an octet limit applies to (by rowKey), for their counts so far. */
+  private readonly liveByRow = new Map<string, Set<AdmittedCall>>();
+  /** Seconds between the routers' counts of calls in progress; set when a rule limits octets. */
+  readonly progressIntervalS: number | undefined;
   /** Refusals by rule name, since this adapter was made. */
   readonly refusals = new Map<string, number>();
 
@@ -46,6 +66,7 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
     this.clock = opts.clock ?? Date.now;
     this.sides = opts.sides ?? ["originating"];
     this.inner = opts.inner ?? new DefaultPolicyAdapter();
+    this.progressIntervalS = opts.config.rules.some((r) => r.limits.octets !== undefined) ? (opts.progressIntervalS ?? 5) : opts.inner?.progressIntervalS;
   }
 
   decideAaa(q: AaaQuery): Decision<AaaVerdict> {
@@ -79,14 +100,26 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
         reason: rule.reason ?? `quota ${rule.name}: ${result.counter} ${result.used} of ${result.limit} per ${rule.period}`,
       };
     }
-    this.admitted.set(`${q.callId}|${q.side}`, checks.map((c) => c.key));
-    // The remaining allowance of seconds, the least over the rules that limit them.
+    const call: AdmittedCall = { rows: checks.map((c) => c.key), rules, octets: 0 };
+    this.admitted.set(`${q.callId}|${q.side}`, call);
+    checks.forEach((c) => {
+      if (c.limits.octets === undefined) return;
+      const k = rowKey(c.key);
+      let live = this.liveByRow.get(k);
+      if (live === undefined) this.liveByRow.set(k, (live = new Set()));
+      live.add(call);
+    });
+    // Octets a second at the bandwidth the offer's flows ask for (both ways): an octet allowance as time.
+    let bytesPerS = 0;
+    for (const f of q.flows) bytesPerS += (f.bandwidthKbps * 1000) / 8;
+    // The remaining allowance as time, the least over the rules: seconds left, and octets left at that bandwidth.
     let remaining: number | undefined = innerVerdict.timeLimitS;
     result.counters.forEach((c, i) => {
-      const limit = checks[i]!.limits.seconds;
-      if (limit === undefined) return;
-      const left = Math.max(1, limit - c.seconds);
-      if (remaining === undefined || left < remaining) remaining = left;
+      const { seconds, octets } = checks[i]!.limits;
+      const lefts: number[] = [];
+      if (seconds !== undefined) lefts.push(Math.max(1, seconds - c.seconds));
+      if (octets !== undefined && bytesPerS > 0) lefts.push(Math.max(1, Math.floor((octets - c.octets) / bytesPerS)));
+      for (const left of lefts) if (remaining === undefined || left < remaining) remaining = left;
     });
     return remaining === undefined ? { ...innerVerdict, allow: true } : { ...innerVerdict, allow: true, timeLimitS: remaining };
   }
@@ -103,8 +136,10 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
     const innerDone = this.inner.observeUsage(u);
     if (!this.sides.includes(u.side)) return innerDone;
     const id = `${u.callId}|${u.side}`;
-    const rows = this.admitted.get(id);
+    const call = this.admitted.get(id);
     this.admitted.delete(id);
+    if (call) this.leaveRows(call);
+    const rows = call?.rows;
     const usageKey = eventKey(u.callId, u.side, "usage");
     const delta = { established: u.durationS > 0 ? 1 : 0, seconds: Math.ceil(u.durationS), octets: u.octets };
     const at = this.clock();
@@ -113,6 +148,38 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
       : // admitted before this process restarted: the rows its attempt was counted on, from the store
         this.opts.store.rowsOf(eventKey(u.callId, u.side, "attempt")).then((r) => (r.length > 0 ? this.opts.store.add(usageKey, r, delta, at) : false));
     return Promise.all([innerDone, added]).then(() => undefined);
+  }
+
+  private leaveRows(call: AdmittedCall): void {
+    for (const row of call.rows) {
+      const k = rowKey(row);
+      const live = this.liveByRow.get(k);
+      if (live?.delete(call) && live.size === 0) this.liveByRow.delete(k);
+    }
+  }
+
+  /**
+   * A call in progress as the router counts it: ended (the verdict `end`) when a row it is counted on has reached
+   * its octet limit with what the subject's ended calls used and what its calls in progress have used so far.
+   */
+  observeProgress(p: ProgressObservation): ProgressVerdict | Promise<ProgressVerdict> {
+    const inner = this.inner.observeProgress?.(p);
+    const call = this.sides.includes(p.side) ? this.admitted.get(`${p.callId}|${p.side}`) : undefined;
+    if (call !== undefined) call.octets = p.octets;
+    const limited = call === undefined ? [] : call.rows.map((row, i) => ({ row, rule: call.rules[i]! })).filter((x) => x.rule.limits.octets !== undefined);
+    if (limited.length === 0) return isPendingDecision(inner) ? Promise.resolve(inner).then((v) => v ?? { end: false }) : (inner ?? { end: false });
+    return (async () => {
+      const first = await inner;
+      if (first?.end) return first;
+      for (const { row, rule } of limited) {
+        const [stored] = await this.opts.store.list(row);
+        let used = stored?.octets ?? 0;
+        for (const live of this.liveByRow.get(rowKey(row)) ?? []) used += live.octets;
+        const limit = rule.limits.octets!;
+        if (used >= limit) return { end: true, reason: rule.reason ?? `quota ${rule.name}: octets ${used} of ${limit} per ${rule.period}` };
+      }
+      return { end: false };
+    })();
   }
 
   /** Calls admitted whose usage has not come yet. */

@@ -186,6 +186,14 @@ const POLICY_TIMEOUT_TIMER = "policy-timeout:";
 const PROGRESS_END_TIMER = "progress-end:";
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** A progress verdict still to come: answered with its event when it settles within the turn, else later. */
+interface ProgressTurn {
+  call: PolicyCall;
+  verdict: ProgressVerdict | undefined;
+  settled: boolean;
+  outOfTurn: boolean;
+}
+
 interface PendingUsage {
   correlation: string;
   bytes: Buffer;
@@ -207,6 +215,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** Calls not yet forgotten (some outlive their handle while the router removes their policy). */
   private live = 0;
   private routerHandle: Buffer | undefined;
+  /** The router (re)opened its configuration: its next accounting report is the inventory of its classifiers. */
+  private routerInventoryDue = false;
   private routerOps: RouterOp[] = [];
   /** Calls whose LDP waits for the router's configuration request. */
   private waitingForRouter: PolicyCall[] = [];
@@ -227,6 +237,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** Calls the policy adapter ended in progress by a verdict that came later, by id until it is delivered. */
   private pendingEnds = new Map<number, { call: PolicyCall; reason: string | undefined }>();
   private nextEnd = 1;
+  /** Progress verdicts asked while handling the current event: each settles within its turn or comes back later. */
+  private progressTurns: ProgressTurn[] = [];
   /** Decisions parked while handling the current event: each settles or yields a turn. */
   private turns: ParkedDecision[] = [];
   /** How a decision that settles after its event reaches this node again (a timer event); see `deliverDecisionsWith`. */
@@ -278,19 +290,25 @@ export class PolicyServer implements FlowNode<CallEvent> {
 
   handle(ev: NodeEvent): GenericNodeAction<CallEvent>[] | Promise<GenericNodeAction<CallEvent>[]> {
     const out = this.handleEvent(ev);
-    if (this.turns.length === 0) return out; // every decision given at once: no promise
+    if (this.turns.length === 0 && this.progressTurns.length === 0) return out; // every decision given at once: no promise
     const turns = this.turns;
     this.turns = [];
-    return this.afterTurn(turns, out, ev.now);
+    const progress = this.progressTurns;
+    this.progressTurns = [];
+    return this.afterTurn(turns, out, ev.now, progress);
   }
 
   /**
    * The decisions parked by one event: those settled within a turn of the event loop are answered with it; the
    * others get their timeout, and their answer comes back later as a timer event.
    */
-  private async afterTurn(turns: ParkedDecision[], out: NodeAction[], now: number): Promise<NodeAction[]> {
+  private async afterTurn(turns: ParkedDecision[], out: NodeAction[], now: number, progress: ProgressTurn[] = []): Promise<NodeAction[]> {
     const yieldTurn = this.opts.yieldTurn ?? nextTurn;
     await yieldTurn();
+    for (const p of progress) {
+      if (!p.settled) p.outOfTurn = true;
+      else if (p.verdict?.end && !p.call.forgotten) for (const a of this.endInProgress(p.call, p.verdict.reason, now)) out.push(a);
+    }
     for (const entry of turns) {
       if (this.parked.get(entry.id) !== entry) continue;
       if (entry.state === "waiting") {
@@ -343,6 +361,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.parked = new Map();
         this.wireParked = new Map();
         this.pendingEnds = new Map();
+        this.progressTurns = [];
         this.turns = [];
         this.routerReported = new Set();
         this.pepSync.clear();
@@ -873,6 +892,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         // The router's configuration request opens its provisioning state (RFC 3084 §2.2): answer NULL for now.
         const reconnected = this.routerHandle !== undefined || this.reinstallOnReturn;
         this.routerHandle = ownHandle(e.handle);
+        this.routerInventoryDue = true;
         this.routerOps = [{ call: undefined, kind: "config" }];
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
         for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
@@ -895,7 +915,14 @@ export class PolicyServer implements FlowNode<CallEvent> {
         } catch {
           report = { reportType: ReportType.Failure, usage: [] };
         }
-        if (!e.answersDecision) return report.reportType === ReportType.Accounting ? [...this.onRouterInventory(report.usage, now), ...this.observeProgress(report.usage, now)] : [];
+        if (!e.answersDecision) {
+          if (report.reportType !== ReportType.Accounting) return [];
+          // The first accounting report after the router opened its configuration is its inventory; the others
+          // come on the Accounting Timer with the counts of the calls in progress.
+          const inventory = this.routerInventoryDue ? this.onRouterInventory(report.usage, now) : [];
+          this.routerInventoryDue = false;
+          return [...inventory, ...this.observeProgress(report.usage, now)];
+        }
         const op = this.routerOps.shift();
         if (!op || op.kind === "config" || op.kind === "sweep") return [];
         const call = op.call;
@@ -1053,9 +1080,14 @@ export class PolicyServer implements FlowNode<CallEvent> {
         packets: Number(c.packets), octets: Number(c.octets), octetsFromCaller: Number(c.fromCaller), octetsFromCallee: Number(c.fromCallee),
       });
       if (isPendingDecision<ProgressVerdict>(verdict)) {
+        const turn: ProgressTurn = { call, verdict: undefined, settled: false, outOfTurn: false };
+        this.progressTurns.push(turn);
         verdict.then(
           (v) => {
-            if (!v?.end) return;
+            turn.settled = true;
+            turn.verdict = v;
+            if (!turn.outOfTurn || !v?.end) return;
+            // Past its event's turn: the verdict comes back through the driver as an event, like a timer.
             const id = this.nextEnd++;
             this.pendingEnds.set(id, { call, reason: v.reason });
             this.wake?.([{ type: "set-timer", key: PROGRESS_END_TIMER + id, delayMs: 0 }]);

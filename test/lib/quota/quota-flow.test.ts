@@ -126,7 +126,7 @@ describe.each(DRIVERS)("quotas through runCalls (%s driver)", (driver) => {
     ]);
   }, 60_000);
 
-  it("an octet limit acts from the routers' counts: the call that reaches it is let finish, the next one is refused", async () => {
+  it("an octet limit acts from the routers' counts: the call that reaches it is counted whole, the next one is refused", async () => {
     const store = new MemoryQuotaStore();
     const config = parseQuotaConfig({ timeZone: "UTC", rules: [{ name: "volume", subject: ["realm"], period: "month", limits: { octets: 1 }, sipStatus: 486, reason: "volume quota used up" }] });
     const { clock, runClock, start } = slotClock(driver, ["2026-06-10T08:00:00Z"]);

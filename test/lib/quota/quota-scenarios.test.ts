@@ -21,7 +21,7 @@ async function replay(args: string[]) {
 
 describe("quota scenarios", () => {
   for (const driver of ["memory", "net"] as const)
-    for (const name of ["quota-daily-calls", "quota-octets"])
+    for (const name of ["quota-daily-calls", "quota-octets", "quota-octets-cut"])
       it(`${name} on the ${driver} driver: every expectation holds`, async () => {
         const r = await replay([`scenarios/${name}.yaml`, ...(driver === "net" ? ["--net"] : [])]);
         expect(r.stderr).toBe("");
