@@ -9,12 +9,11 @@ import { dirname, resolve } from "node:path";
 import { DefaultPolicyAdapter, type PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { AccountingRecord } from "../accounting/records.js";
 import type { PerSide, RunOptions } from "../flow/run-types.js";
-import type { RentedCapacity } from "./capacity-ledger.js";
 import { CredentialStore, type DigestAlgorithm } from "./credential-store.js";
 import { DigestPolicyAdapter } from "./digest-policy-adapter.js";
 import { LocalDigestVerifier } from "./digest-verifier.js";
 import { NonceMachine } from "./nonce-machine.js";
-import { RealmCapacityPolicyAdapter } from "./realm-capacity-adapter.js";
+import { callRealmsProblems, realmCapacityPolicy, type CallRealms } from "./realm-config.js";
 import { SipChallenger } from "./sip-challenge.js";
 
 /** The `auth` section: the realm SIP1 challenges with, HA1 lines or a credentials file, the algorithms offered. */
@@ -29,9 +28,7 @@ export interface ScenarioAuth {
 }
 
 /** The `realms` section: the master's realms, the client providers and their rented capacity, the accounting expected. */
-export interface ScenarioRealms {
-  master: string[];
-  clients: Array<{ name: string; realms: string[]; virtualIdentity: { user: string }; capacity: RentedCapacity }>;
+export interface ScenarioRealms extends CallRealms {
   /** Records each side should hold at the end, as "STATUS USER" ("Start isp-b-virtual"), by "master" or provider name. */
   expectAccounting?: Record<string, string[]>;
 }
@@ -105,11 +102,11 @@ export class ReplayAuth {
     const replay = new ReplayAuth(challenger, realms);
     replay.wrap = withAuth;
     if (realms) {
+      const [problem] = callRealmsProblems(realms);
+      if (problem) throw new Error(`realms.${problem.path.map((p) => (typeof p === "number" ? `[${p}]` : p)).join(".").replace(/\.\[/g, "[")}: ${problem.message}`);
       for (const name of Object.keys(realms.expectAccounting ?? {}))
         if (name !== "master" && !realms.clients.some((c) => c.name === name)) throw new Error(`realms.expectAccounting: '${name}' is neither master nor a client provider`);
-      const master = replay.sink("master");
-      const clients = realms.clients.map((c) => ({ ...c, accounting: replay.sink(c.name) }));
-      replay.wrap = (p) => withAuth(new RealmCapacityPolicyAdapter(p, { masterRealms: realms.master, clients, masterAccounting: master }));
+      replay.wrap = (p) => withAuth(realmCapacityPolicy(p, realms, (side) => replay.sink(side)));
     }
     return replay;
   }

@@ -1,4 +1,5 @@
 // JSON Schema (draft-07) of scenarios/*.yaml; docs/scenarios.md describes each field.
+import { CALL_REALMS_PROPERTIES, CALL_REALMS_SCHEMA } from "../auth/realm-config.js";
 const role = { enum: ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] };
 const nonNegative = { type: "number", minimum: 0 };
 const ladderStep = { type: "string", pattern: "^(SIP|COPS|OSP|RADIUS) [A-Za-z0-9]+>[A-Za-z0-9]+ .+$" };
@@ -64,36 +65,9 @@ const authSection = {
 
 /** Realm capacity sharing for calls (docs/auth.md): master realms, client providers, the accounting expected. */
 const realmsSection = {
-  type: "object",
-  additionalProperties: false,
-  required: ["master", "clients"],
+  ...CALL_REALMS_SCHEMA,
   properties: {
-    master: { type: "array", items: { type: "string", minLength: 1 } },
-    clients: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["name", "realms", "virtualIdentity", "capacity"],
-        properties: {
-          name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" },
-          realms: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
-          virtualIdentity: { type: "object", additionalProperties: false, required: ["user"], properties: { user: { type: "string", minLength: 1 } } },
-          capacity: {
-            type: "object",
-            additionalProperties: false,
-            properties: {
-              ports: { type: "integer", minimum: 0 },
-              secondsPerPeriod: nonNegative,
-              periodSeconds: { type: "number", exclusiveMinimum: 0 },
-              credit: nonNegative,
-              pricePerMinute: nonNegative,
-              suspended: { type: "boolean" },
-            },
-          },
-        },
-      },
-    },
+    ...CALL_REALMS_PROPERTIES,
     expectAccounting: { type: "object", additionalProperties: { type: "array", items: { type: "string", pattern: "^(Start|Interim-Update|Stop) \\S+$" } } },
   },
 };

@@ -153,5 +153,10 @@ describe("caller authentication and realm capacity scenarios", () => {
     const missing = await replay([write("missing", ["  realm: r", "  credentials: no-such-credentials"])]);
     expect(missing.stderr).toContain("auth.credentials no-such-credentials: no such file");
     expect(missing.code).toBe(2);
+    const twice = join(dir, "twice.yaml");
+    writeFileSync(twice, ["name: twice", "realms:", "  master: [b.example]", "  clients: [{ name: b, realms: [B.example], virtualIdentity: { user: v }, capacity: { ports: 1 } }]", "calls:", "  - caller: sip:a@b.example", "    callee: sip:c@d"].join("\n"));
+    const taken = await replay([twice]);
+    expect(taken.stderr).toContain("realms.clients[0].realms[0]: realm 'B.example' already belongs to the master");
+    expect(taken.code).toBe(2);
   });
 });
