@@ -4,7 +4,7 @@
 //   npx tsx examples/async-policy.ts
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DefaultPolicyAdapter, runCalls, type AaaQuery, type AaaVerdict, type CallSpec, type ClassChoice, type ClassQuery, type PolicyAdapter } from "../lib/index.js";
+import { DefaultPolicyAdapter, runCalls, type AaaQuery, type AaaVerdict, type CallSpec } from "../lib/index.js";
 
 // The remote service: POST {caller, callee} → {allow, reason?}; it knows one blocked caller.
 const authoriser = createServer((req, res) => {
@@ -20,24 +20,19 @@ const authoriser = createServer((req, res) => {
 await new Promise<void>((resolve) => authoriser.listen(0, "127.0.0.1", resolve));
 const url = `http://127.0.0.1:${(authoriser.address() as AddressInfo).port}/authorise`;
 
-/** Asks the authoriser; no answer within the policy server's policyTimeoutMs refuses the call (503). */
-class RemoteAuthoriser implements PolicyAdapter {
-  private readonly defaults = new DefaultPolicyAdapter();
+/**
+ * Asks the authoriser: an async override of DefaultPolicyAdapter's decideAaa, the other decisions (the class of
+ * the media) are the defaults. No answer within the policy server's policyTimeoutMs refuses the call (503).
+ */
+class RemoteAuthoriser extends DefaultPolicyAdapter {
   asked = 0;
 
-  async decideAaa(q: AaaQuery): Promise<AaaVerdict> {
+  override async decideAaa(q: AaaQuery): Promise<AaaVerdict> {
     this.asked++;
     const response = await fetch(url, { method: "POST", body: JSON.stringify({ caller: q.caller, callee: q.callee, side: q.side }) });
     const verdict = (await response.json()) as { allow: boolean; reason?: string };
     return verdict.allow ? { allow: true } : { allow: false, sipStatus: 403, reason: verdict.reason ?? "refused" };
   }
-
-  /** Decided at once: the default classes (EF for voice). */
-  chooseClass(q: ClassQuery): ClassChoice {
-    return this.defaults.chooseClass(q);
-  }
-
-  observeUsage(): void {}
 }
 
 const callFrom = (caller: string, startMs: number): CallSpec => ({

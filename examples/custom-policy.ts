@@ -8,7 +8,7 @@ class BlockPremiumCallers extends DefaultPolicyAdapter {
   override decideAaa(q: AaaQuery): AaaVerdict {
     const number = /^sips?:([^@;]+)@/.exec(q.caller)?.[1] ?? "";
     if (number.startsWith("+1900")) return { allow: false, sipStatus: 403, reason: `calling number ${number} is blocked` };
-    return super.decideAaa(q);
+    return this.defaultVerdict(q);
   }
 }
 

@@ -11,7 +11,7 @@ class ClosedAccounts extends DefaultPolicyAdapter {
 
   override decideAaa(q: AaaQuery): AaaVerdict {
     if (this.closed.has(q.caller)) return { allow: false, sipStatus: 403, reason: `account of ${q.caller} is closed` };
-    return super.decideAaa(q);
+    return this.defaultVerdict(q);
   }
 }
 

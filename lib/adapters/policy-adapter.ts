@@ -151,7 +151,11 @@ export interface PolicyAdapter {
   decodeAnswer?(bytes: Buffer, from: string): PolicyWireAnswer;
 }
 
-/** Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the latest usage it observes. */
+/**
+ * Allows every call, marks voice EF (46) and anything else AF41 (34); keeps the latest usage it observes. A
+ * subclass may override `decideAaa` or `chooseClass` with a decision of any kind: a value, a promise (an `async`
+ * method) or a wire exchange; `defaultVerdict` and `defaultClass` are the defaults as plain values.
+ */
 export class DefaultPolicyAdapter implements PolicyAdapter {
   /** Every observation so far, kept or not. */
   usageObserved = 0;
@@ -161,12 +165,24 @@ export class DefaultPolicyAdapter implements PolicyAdapter {
 
   constructor(private readonly opts: { denyAll?: boolean; denyStatus?: number; keepUsage?: number } = {}) {}
 
-  decideAaa(_q: AaaQuery): AaaVerdict {
+  /** FIG. 5 steps 2-5 / 7-10: the default verdict (`defaultVerdict`). */
+  decideAaa(q: AaaQuery): Decision<AaaVerdict> {
+    return this.defaultVerdict(q);
+  }
+
+  /** FIG. 5 steps 13-16 / 18-21: the default class (`defaultClass`). */
+  chooseClass(q: ClassQuery): Decision<ClassChoice> {
+    return this.defaultClass(q);
+  }
+
+  /** The default verdict: every call allowed, or every call refused (`denyAll`, with `denyStatus`, 403 by default). */
+  defaultVerdict(_q: AaaQuery): AaaVerdict {
     if (this.opts.denyAll) return { allow: false, sipStatus: this.opts.denyStatus ?? 403, reason: "denied by local policy" };
     return { allow: true };
   }
 
-  chooseClass(q: ClassQuery): ClassChoice {
+  /** The default class: EF (46) for calls of audio only, AF41 (34) for any other media. */
+  defaultClass(q: ClassQuery): ClassChoice {
     const voice = q.flows.every((f) => f.media === "audio");
     return voice ? { dscp: 46, className: "EF" } : { dscp: 34, className: "AF41" };
   }
