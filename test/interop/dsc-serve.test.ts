@@ -2,7 +2,7 @@
 // (DSC) in its own process, linked by mutual TLS. One caller's calls through both proxies: never more than the
 // realm's global threshold established at once, the next one refused with 403 and a Reason naming the realm,
 // and a call ending lets the next one in.
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,6 +13,8 @@ import { BUILT_CLI, killStartedProcesses, type RunningProcess } from "../support
 import { rolesSection } from "../support/deploy-file.js";
 import { SERVER_ROLES, namedFreePorts, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
 import { makeTestPki } from "../support/tls-test-pki.js";
+import { findFile, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
+import { SCENARIO_DIR } from "./sipp-softphone-helpers.js";
 
 afterAll(killStartedProcesses);
 
@@ -54,6 +56,33 @@ function callsAtUac(records: MessageRecord[]): Map<string, { status?: string; re
     if (r.from === "UAC" && r.msg === "BYE" && c.down === undefined) c.down = r.t;
   }
   return calls;
+}
+
+/** Per call, the final response SIPp got to its INVITE and its Reason, from SIPp's message trace (-trace_msg). */
+function sippFinals(trace: string): Map<string, { status: string; reason?: string }> {
+  const finals = new Map<string, { status: string; reason?: string }>();
+  // Each message follows a line of dashes and a "UDP message received [N] bytes :" or "... sent ..." line.
+  for (const entry of trace.split(/^-{10,}.*$/m)) {
+    const received = /message received \[\d+\] bytes :\s*\n([\s\S]*)/.exec(entry)?.[1];
+    if (received === undefined) continue;
+    const status = /^SIP\/2\.0 (\d{3}) /.exec(received.trimStart())?.[1];
+    const callId = /^Call-ID:\s*(\S+)/im.exec(received)?.[1];
+    if (status === undefined || callId === undefined || Number(status) < 200 || !/^CSeq:\s*\d+\s+INVITE/im.test(received)) continue;
+    const reason = /^Reason:\s*(.*?)\s*$/im.exec(received)?.[1];
+    finals.set(callId, { status, ...(reason !== undefined ? { reason } : {}) });
+  }
+  return finals;
+}
+
+/** `calls` SIPp calls at once from alice@sip1.example.com to SIP1 (local port `uacPort`); each answered one talks 4 s. */
+async function sippCalls(calls: number, sip1: number, uacPort: number): Promise<{ status: string; reason?: string }[]> {
+  const work = workDir("callgate-dsc-sipp-");
+  const run = await startSipp(
+    ["-sf", join(SCENARIO_DIR, "dsc-limited-call.xml"), "-m", String(calls), "-l", String(calls), "-r", "50", "-s", "bob", "-i", "127.0.0.1", "-p", String(uacPort), "-nostdin", "-timeout", "60", "-trace_msg", "-trace_err", `127.0.0.1:${sip1}`],
+    work,
+  ).done;
+  expect(run.code, `${run.stdout.slice(-1500)}${run.stderr}`).toBe(0);
+  return [...sippFinals(readFileSync(findFile(work, "_messages.log"), "latin1")).values()];
 }
 
 /** The nine roles but CH as `callgate serve` processes (POL1 and POL2 with their metrics), all ready; the UAC not started. */
@@ -126,6 +155,33 @@ describe("callgate serve: session limits on the policy servers' DSCs", () => {
         expect(gauge(m, "callgate_session_entity_over_subscribed", entity)).toBe(0);
       }
   }, 90_000);
+
+  it("SIPp in the UAC's place: three calls of the realm at once, two answered and one refused 403 naming the realm; once they ended, the next is answered", async () => {
+    expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
+    const { p, servers } = await deployment("calls: { count: 1, answerDelayMs: 150, durationMs: 1000, hangUp: caller }");
+    // The realm's limit is 2 and every grant asks its authority (local 0): of three at once, exactly one is refused,
+    // as each answered call stays up 4 s after its answer.
+    const first = await sippCalls(3, p.sip1, p.uac);
+    expect(first.map((c) => c.status).sort(), JSON.stringify(first)).toEqual(["200", "200", "403"]);
+    expect(first.find((c) => c.status === "403")?.reason).toBe(`SIP;cause=403;text="${CALLER_REALM} at its session limit"`);
+    // The BYEs ended them (COPS DRQ to POL1): both DSCs count 0 again.
+    let m1 = "";
+    let m2 = "";
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      [m1, m2] = await Promise.all([scrape(p.m1), scrape(p.m2)]);
+      if (gauge(m1, "callgate_session_entity_active", CALLER_REALM) === 0 && gauge(m2, "callgate_session_entity_active", CALLER_REALM) === 0) break;
+      expect(Date.now(), "the realm's count back to 0").toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const second = await sippCalls(1, p.sip1, p.uac);
+    expect(second).toEqual([{ status: "200" }]);
+    m1 = await scrape(p.m1);
+    expect(gauge(m1, "callgate_session_entity_granted", CALLER_REALM)).toBe(3);
+    expect(gauge(m1, "callgate_session_entity_refused", CALLER_REALM)).toBe(1);
+    for (const { s } of servers) s.child.kill("SIGTERM");
+    expect(await Promise.all(servers.map(({ s }) => s.exited))).toEqual(servers.map(() => 0));
+  }, 120_000);
 
   it("POL1 killed (SIGKILL) while its two calls are up and started again: its DSC rebuilds them from the authority, and their ends release them", async () => {
     const { dir, config, p, servers } = await deployment("calls: { count: 4, intervalMs: 500, answerDelayMs: 150, durationMs: 7000, hangUp: caller }");
