@@ -74,6 +74,8 @@ interface Branch {
   timedOut: boolean;
   /** 64·T1 from the CANCEL (§9.1). */
   cancelTimer: unknown;
+  /** The response hook dropped this branch's final response: it is never chosen (the application answers). */
+  dropped: boolean;
 }
 
 class RequestContext implements ProxyRequestContext {
@@ -388,6 +390,7 @@ export class StatefulProxy implements TransactionUser {
       timerC: undefined,
       timedOut: false,
       cancelTimer: undefined,
+      dropped: false,
     };
     ctx.branches.push(branch);
     try {
@@ -489,6 +492,7 @@ export class StatefulProxy implements TransactionUser {
       // Held or dropped, the branch has its final response: nothing more is CANCELled on it.
       branch.final ??= fwd;
       if (verdict === "drop") {
+        branch.dropped = true;
         this.maybeSendBest(ctx);
         this.releaseIfDone(ctx);
       }
@@ -572,7 +576,9 @@ export class StatefulProxy implements TransactionUser {
   private maybeSendBest(ctx: RequestContext): void {
     if (ctx.finalSent || !ctx.serverTransaction) return;
     if (ctx.branches.length === 0 || ctx.branches.some((b) => !b.final)) return;
-    const finals = ctx.branches.map((b) => b.final!);
+    const finals: SipResponse[] = [];
+    for (const b of ctx.branches) if (!b.dropped) finals.push(b.final!);
+    if (finals.length === 0) return; // every final dropped by the response hook: the application answers
     let best = chooseBestResponse(finals);
     if (best.status === 503 && !this.relay503) {
       // Step 6: a 503 is not passed on; 500 instead.
