@@ -144,8 +144,29 @@ export class AccountingRecorder {
     s.startMs = nowMs;
     const every = this.opts.interimIntervalS ?? 0;
     s.nextInterimMs = every > 0 ? nowMs + every * 1000 : Infinity;
+    return [this.startRecord(callId, side, nowMs)];
+  }
+
+  private startRecord(callId: string, side: AccountingSide, startMs: number): AccountingRecord {
     const sessionId = accountingSessionId(callId, side);
-    return [{ key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: nowMs, attributes: this.base(callId, side, "Start", nowMs) }];
+    return { key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: startMs, attributes: this.base(callId, side, "Start", startMs) };
+  }
+
+  /**
+   * Goes on with a side's session started at `startMs` by an earlier process (restarted mid-call): its
+   * Interim-Updates resume at the next multiple of the interval after `nowMs` (those due while no process ran
+   * are not made up), numbered and timed as the first process would have, and its Stop comes with the usage.
+   * Returns the session's Start record as that process made it (same key, same Event-Timestamp), for a spool
+   * that may never have taken it; none when the recorder already knows the session.
+   */
+  resume(callId: string, side: AccountingSide, startMs: number, nowMs: number): AccountingRecord[] {
+    const s = this.call(callId).sides[side];
+    if (s.startMs !== undefined || s.stopped) return [];
+    s.startMs = startMs;
+    const every = (this.opts.interimIntervalS ?? 0) * 1000;
+    s.interims = every > 0 ? Math.max(0, Math.floor((nowMs - startMs) / every)) : 0;
+    s.nextInterimMs = every > 0 ? startMs + (s.interims + 1) * every : Infinity;
+    return [this.startRecord(callId, side, startMs)];
   }
 
   /** A call event at epoch ms `nowMs`: the records it completes. */
@@ -184,7 +205,7 @@ export class AccountingRecorder {
         const out: AccountingRecord[] = [];
         if (this.opts.startFromUsage && s.startMs === undefined && e.durationS > 0) {
           s.startMs = nowMs - Math.round(e.durationS) * 1000;
-          out.push({ key: `${sessionId}|Start`, sessionId, status: "Start", eventMs: s.startMs, attributes: this.base(e.callId, side, "Start", s.startMs) });
+          out.push(this.startRecord(e.callId, side, s.startMs));
         }
         const attrs = this.base(e.callId, side, "Stop", nowMs);
         const { input, output } = octetsOfUser(side, e);

@@ -2,7 +2,8 @@
 // was sent (server, bytes) and what was answered is appended as it happens. Reopened after a crash, it
 // gives every record still unanswered with the exact bytes last sent for it, and the keys already answered
 // (a record submitted again under the same key is one record). Opening rewrites it without the finished.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
 import type { AccountingRecord } from "./records.js";
 
 export interface SpooledRecord {
@@ -35,19 +36,11 @@ const isRecord = (r: unknown): r is AccountingRecord => {
 
 /** The state a spool's text holds; a line that is not one of the spool's shapes is counted in badLines, never thrown. */
 export function parseSpool(content: string): SpoolState {
-  const state: SpoolState = { localPort: undefined, pending: [], answered: new Set(), badLines: 0 };
+  const { objects, badLines } = parseJsonLines(content);
+  const state: SpoolState = { localPort: undefined, pending: [], answered: new Set(), badLines };
   const byKey = new Map<string, SpooledRecord>();
-  for (const text of content.split("\n")) {
-    if (text === "") continue;
-    let line: Line;
-    try {
-      line = JSON.parse(text) as Line;
-    } catch {
-      state.badLines++;
-      continue;
-    }
-    if (typeof line !== "object" || line === null || Array.isArray(line)) state.badLines++;
-    else if ("v" in line) state.localPort = typeof line.port === "number" && Number.isInteger(line.port) && line.port > 0 && line.port < 65536 ? line.port : state.localPort;
+  for (const line of objects as Partial<Line & Record<string, unknown>>[]) {
+    if ("v" in line) state.localPort = typeof line.port === "number" && Number.isInteger(line.port) && line.port > 0 && line.port < 65536 ? line.port : state.localPort;
     else if ("rec" in line && isRecord(line.rec)) {
       if (!byKey.has(line.rec.key) && !state.answered.has(line.rec.key)) byKey.set(line.rec.key, { record: line.rec, lastSent: undefined });
     } else if ("sent" in line && typeof line.sent === "string" && typeof line.to === "string" && typeof line.d === "string") {
@@ -67,18 +60,13 @@ function readSpool(path: string): SpoolState {
 }
 
 function writeState(path: string, state: SpoolState, port: number): void {
-  const lines: string[] = [JSON.stringify({ v: 1, port })];
-  for (const key of state.answered) lines.push(JSON.stringify({ ack: key }));
+  const lines: Line[] = [{ v: 1, port }];
+  for (const key of state.answered) lines.push({ ack: key });
   for (const p of state.pending) {
-    lines.push(JSON.stringify({ rec: p.record }));
-    if (p.lastSent) lines.push(JSON.stringify({ sent: p.record.key, to: p.lastSent.to, d: p.lastSent.datagram.toString("base64") }));
+    lines.push({ rec: p.record });
+    if (p.lastSent) lines.push({ sent: p.record.key, to: p.lastSent.to, d: p.lastSent.datagram.toString("base64") });
   }
-  const tmp = `${path}.new`;
-  const fd = openSync(tmp, "w");
-  writeSync(fd, `${lines.join("\n")}\n`);
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, path);
+  replaceJsonLines(path, lines);
 }
 
 export class AccountingSpool {

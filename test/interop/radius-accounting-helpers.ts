@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startFreeradiusLab } from "../support/freeradius-lab.mjs";
 
 export interface DetailRecord {
@@ -68,54 +69,24 @@ export async function killLab(lab: Lab, n: number): Promise<void> {
   if (existsSync(lab.logFile)) renameSync(lab.logFile, `${lab.logFile}.${n}`);
 }
 
-/** The accounting table of the once-only recipe (docs/accounting.md): one row per record, whatever is resent. */
-export const ACCOUNTING_TABLE_SCHEMA = `PRAGMA journal_mode = WAL;
-CREATE TABLE IF NOT EXISTS accounting (
-	acct_session_id TEXT NOT NULL,
-	acct_status_type TEXT NOT NULL,
-	event_timestamp INTEGER NOT NULL,
-	acct_session_time INTEGER,
-	nas_identifier TEXT,
-	received INTEGER NOT NULL,
-	PRIMARY KEY (acct_session_id, acct_status_type, event_timestamp)
-);
-`;
-
-/**
- * The FreeRADIUS module of the once-only recipe (docs/accounting.md): rlm_sql on SQLite inserts each record
- * with INSERT OR IGNORE under the table's primary key (Acct-Session-Id, Acct-Status-Type, Event-Timestamp).
- * A new record returns ok, one already stored noop (both answered); a failed insert returns fail and gets no
- * Accounting-Response, so the client sends it again (RFC 2866 §2).
- */
-export function accountingOnceModule(database: string, schema: string): string {
-  return `sql acct_once {
-	dialect = "sqlite"
-	driver = "rlm_sql_sqlite"
-	sqlite {
-		filename = "${database}"
-		busy_timeout = 10000
-		bootstrap = "${schema}"
-	}
-	# ';' joins the Call-ID and the side in our Acct-Session-Id: kept as it is (quotes and backslashes are not safe)
-	safe_characters = "@abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_: /;"
-	pool {
-		start = 1
-		min = 1
-		max = 32
-		spare = 4
-		uses = 0
-		retry_delay = 1
-		lifetime = 0
-		idle_timeout = 60
-	}
-	accounting {
-		reference = "once.query"
-		once {
-			query = "INSERT OR IGNORE INTO accounting (acct_session_id, acct_status_type, event_timestamp, acct_session_time, nas_identifier, received) VALUES ('%{Acct-Session-Id}', '%{Acct-Status-Type}', %{integer:Event-Timestamp}, %{%{integer:Acct-Session-Time}:-NULL}, '%{NAS-Identifier}', strftime('%%s', 'now'))"
-		}
-	}
+/** The once-only recipe of docs/accounting.md, its two blocks as an operator copies them. */
+function onceRecipe(): { schema: string; module: string } {
+  const page = readFileSync(fileURLToPath(new URL("../../docs/accounting.md", import.meta.url)), "utf8");
+  const blocks = [...page.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1], text: m[2]! }));
+  const schema = blocks.find((b) => b.lang === "sql" && b.text.includes("CREATE TABLE IF NOT EXISTS accounting"));
+  const module = blocks.find((b) => b.text.startsWith("sql acct_once {"));
+  if (!schema || !module) throw new Error("docs/accounting.md lost its once-only recipe");
+  return { schema: schema.text, module: module.text };
 }
-`;
+
+/** The accounting table of the once-only recipe: one row per record, whatever is resent. */
+export const ACCOUNTING_TABLE_SCHEMA = onceRecipe().schema;
+
+/** The recipe's FreeRADIUS module with this run's database and schema files. */
+function accountingOnceModule(database: string, schema: string): string {
+  return onceRecipe()
+    .module.replace(/^(\s*filename = ).*$/m, `$1"${database}"`)
+    .replace(/^(\s*bootstrap = ).*$/m, `$1"${schema}"`);
 }
 
 /**

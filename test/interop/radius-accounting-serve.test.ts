@@ -2,14 +2,16 @@
 // each its own process, send each call's Start of their side while the call is up (read from a real FreeRADIUS's
 // detail file before the caller hangs up), an Interim-Update every second and the Stop at the end, each once; POL1
 // refuses the call over its quota, whose counters `callgate quota show` reads from disk. A POL1 SIGKILLed mid-call
-// and started again sends no second Start (its spool knows the first) and the Stop at the end.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// and started again goes on with the call's Interim-Updates (its journal of open sessions knows the Start time),
+// sends no second Start and one Stop at the end.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freeUdpPort, startFreeradiusLab } from "../support/freeradius-lab.mjs";
 import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/cli-process.js";
 import { AccountingSpool } from "../../lib/accounting/spool.js";
+import { parseSessionJournal } from "../../lib/accounting/sessions.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { SERVER_ROLES, namedFreePorts, serveProcess } from "../support/serve-deployment.js";
 import { accountingOnce, detailKeys, readDetail, type Lab } from "./radius-accounting-helpers.js";
@@ -105,8 +107,8 @@ describe("callgate serve exports RADIUS accounting", () => {
     expect(show.stdout()).toMatch(new RegExp(`^daily\\s+subscriber=\\S+\\s+day\\s+\\d{4}-\\d\\d-\\d\\d\\s+2\\s+2\\s+${billed}\\s+\\d+$`, "m"));
   }, 240_000);
 
-  it("POL1 SIGKILLed mid-call and started again: the call's Start (spooled before the kill) is not sent again, the Stop comes from the caller's proxy's usage", async () => {
-    // FreeRADIUS of its own, without the duplicate cache: its detail file holds every record it was sent.
+  it("POL1 SIGKILLed mid-call and started again: its Interim-Updates go on from its journal with increasing Acct-Session-Time, no record twice, one Stop", async () => {
+    // FreeRADIUS of its own, without the once-only table: its detail file holds every record it was sent.
     const sub = join(dir, "killed");
     mkdirSync(sub);
     const acctPort = await freeUdpPort();
@@ -114,32 +116,44 @@ describe("callgate serve exports RADIUS accounting", () => {
     const { uac, sip1, pol1, ch, sip2, pol2, uas } = await namedFreePorts(["uac", "sip1", "pol1", "ch", "sip2", "pol2", "uas"]);
     const sip = (port: number): string => `{ udp: ${port} }`;
     const config = join(sub, "deploy.yaml");
+    // a 20 s call: room for the restarted POL1 to come up on a loaded machine and send interims before the Stop
     writeFileSync(config, [
       "name: serve-accounting-killed",
       "seed: 6",
       "topology: { clearinghouse: none, sipTransport: udp }",
       ...rolesSection({ UAC: sip(uac), SIP1: sip(sip1), POL1: pol1, CH: ch, SIP2: sip(sip2), POL2: pol2, UAS: sip(uas) }),
-      "calls: { count: 1, intervalMs: 300, answerDelayMs: 150, durationMs: 6000, hangUp: caller }",
+      "calls: { count: 1, intervalMs: 300, answerDelayMs: 150, durationMs: 20000, hangUp: caller }",
       `accounting: { servers: ["udp:127.0.0.1:${acctPort}"], secret: ${SECRET}, spool: acct.spool, interimSeconds: 1 }`,
       "",
     ].join("\n"));
     const servers = new Map<string, RunningProcess>(SERVER_ROLES.filter((r) => r !== "CH").map((role) => [role, serveProcess(role, config, join(sub, `${role}.jsonl`))]));
     for (const [role, s] of servers) await s.waitFor(`${role} ready`, { what: role, ms: 120_000 });
     const caller = serveProcess("UAC", config, join(sub, "UAC.jsonl"));
+    let callerDone = false;
+    void caller.exited.then(() => (callerDone = true));
     const session = "call-1@callgate.example.com;originating";
     const ours = () => readDetail(lab2.detailFile).filter((r) => r["Acct-Session-Id"] === session);
+    const of = (status: string) => ours().filter((r) => r["Acct-Status-Type"] === status);
     const until = Date.now() + 30_000;
-    while (!ours().some((r) => r["Acct-Status-Type"] === "Interim-Update") && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-    expect(ours().map((r) => r["Acct-Status-Type"])).toContain("Start");
+    while (of("Interim-Update").length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(of("Start")).toHaveLength(1);
     const victim = servers.get("POL1")!;
     victim.child.kill("SIGKILL");
     await victim.exited;
+    const killedAt = Date.now();
     const again = serveProcess("POL1", config, join(sub, "POL1-again.jsonl"));
     servers.set("POL1", again);
     await again.waitFor("POL1 ready", { what: "POL1 again", ms: 120_000 });
+    // the restarted POL1's interims (timed after the kill: the killed process made none of them) while the call is up
+    const resumed = () => of("Interim-Update").filter((r) => eventMs(r) > killedAt);
+    const resumeUntil = Date.now() + 60_000;
+    while (resumed().length < 2 && of("Stop").length === 0 && Date.now() < resumeUntil) await new Promise((r) => setTimeout(r, 100));
+    expect(of("Stop"), "the call ended before the restarted POL1 sent interims").toEqual([]);
+    expect(resumed().length).toBeGreaterThanOrEqual(2);
+    expect(callerDone).toBe(false);
     await caller.exited;
     const stopUntil = Date.now() + 30_000;
-    while (!ours().some((r) => r["Acct-Status-Type"] === "Stop") && Date.now() < stopUntil) await new Promise((r) => setTimeout(r, 100));
+    while (of("Stop").length === 0 && Date.now() < stopUntil) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1500)); // anything sent twice would land meanwhile
     for (const s of servers.values()) s.child.kill("SIGTERM");
     await Promise.all([...servers.values()].map((s) => s.exited));
@@ -148,12 +162,23 @@ describe("callgate serve exports RADIUS accounting", () => {
     expect(keys.get(`${session}|Start`)).toBe(1);
     expect(keys.get(`${session}|Stop`)).toBe(1);
     expect([...keys.values()].every((n) => n === 1), JSON.stringify([...keys])).toBe(true);
+    const start = records.find((r) => r["Acct-Status-Type"] === "Start")!;
     const stop = records.find((r) => r["Acct-Status-Type"] === "Stop")!;
     // the caller's proxy measured the conversation (2xx to BYE) across the restart
-    expect(Number(stop["Acct-Session-Time"])).toBeGreaterThanOrEqual(5);
-    expect(Number(stop["Acct-Session-Time"])).toBeLessThanOrEqual(7);
-    const start = records.find((r) => r["Acct-Status-Type"] === "Start")!;
-    expect(Math.abs((eventMs(stop) - eventMs(start)) / 1000 - Number(stop["Acct-Session-Time"]))).toBeLessThanOrEqual(1);
+    const sessionTime = Number(stop["Acct-Session-Time"]);
+    expect(sessionTime).toBeGreaterThanOrEqual(19);
+    expect(sessionTime).toBeLessThanOrEqual(21);
+    expect(Math.abs((eventMs(stop) - eventMs(start)) / 1000 - sessionTime)).toBeLessThanOrEqual(1);
+    // every interim, before and after the kill, counts from the one Start: its time grows with its timestamp
+    const interims = records.filter((r) => r["Acct-Status-Type"] === "Interim-Update").sort((x, y) => eventMs(x) - eventMs(y));
+    expect(interims.some((r) => eventMs(r) <= killedAt)).toBe(true);
+    for (const [i, r] of interims.entries()) {
+      expect(Number(r["Acct-Session-Time"])).toBe((eventMs(r) - eventMs(start)) / 1000);
+      if (i > 0) expect(Number(r["Acct-Session-Time"])).toBeGreaterThan(Number(interims[i - 1]!["Acct-Session-Time"]));
+      expect(Number(r["Acct-Session-Time"])).toBeLessThanOrEqual(sessionTime);
+    }
     expect(AccountingSpool.recover(join(sub, "acct.spool.POL1")).pending).toEqual([]);
+    // the journal closed the session at its Stop
+    expect(parseSessionJournal(readFileSync(join(sub, "acct.spool.POL1.sessions"), "utf8")).open).toEqual([]);
   }, 240_000);
 });
