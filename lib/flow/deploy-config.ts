@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
+import { QUOTA_SECTION_SCHEMA, quotaSettingsOf, type QuotaSection, type QuotaSettingsByRole } from "../quota/serve-quota.js";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import { parseSipUri } from "../../protocols/sip/index.js";
@@ -16,21 +17,12 @@ import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-
 import type { FlowPki } from "./flow-pki.js";
 import type { SessionLimitSettings } from "../dsc/serve-session-limits.js";
 import type { CallSpec, Role, TopologyOptions } from "./run-types.js";
+import { ROLE_NAMES, byRole, isRoleOfKind, roleRow, roleHost, rolesOfKind } from "./role-table.js";
 
-export const DEPLOY_ROLES: readonly Role[] = ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
+export const DEPLOY_ROLES: readonly Role[] = ROLE_NAMES;
 
 /** Each role's neighbours in FIG. 5 / FIG. 6: the roles it sends to or takes connections from. */
-export const DEPLOY_PEERS: Readonly<Record<Role, readonly Role[]>> = {
-  UAC: ["SIP1"],
-  SIP1: ["UAC", "POL1", "SIP2"],
-  POL1: ["SIP1", "R1", "CH"],
-  R1: ["POL1"],
-  CH: ["POL1", "POL2"],
-  SIP2: ["SIP1", "POL2", "UAS"],
-  POL2: ["SIP2", "R2", "CH"],
-  R2: ["POL2"],
-  UAS: ["SIP2"],
-};
+export const DEPLOY_PEERS: Readonly<Record<Role, readonly Role[]>> = byRole(ROLE_NAMES, (r) => roleRow(r).peers);
 
 const port = { type: "integer", minimum: 1, maximum: 65535 };
 const nonNegative = { type: "number", minimum: 0 };
@@ -105,13 +97,8 @@ export const DEPLOY_SCHEMA = {
     },
     copsSecurity: { type: "object", additionalProperties: false, properties: { POL1: copsPdp, POL2: copsPdp } },
     cdrStore: { type: "string" },
-    /** Usage quotas of the policy servers (docs/quotas.md): the rules file and the counter file. */
-    quota: {
-      type: "object",
-      additionalProperties: false,
-      required: ["rules"],
-      properties: { rules: { type: "string", minLength: 1 }, db: { type: "string", minLength: 1 } },
-    },
+    /** Usage quotas of the policy servers (docs/quotas.md): each one's rules file and counter file. */
+    quota: QUOTA_SECTION_SCHEMA,
     /** RADIUS accounting of the policy servers (docs/accounting.md). */
     accounting: {
       type: "object",
@@ -204,6 +191,16 @@ export const DEPLOY_SCHEMA = {
         durationMs: nonNegative,
         hangUp: { enum: ["caller", "callee"] },
         noAnswerTimeoutMs: nonNegative,
+        reinvites: {
+          type: "array",
+          minItems: 1,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["by", "afterMs", "hold"],
+            properties: { by: { enum: ["caller", "callee"] }, afterMs: { type: "number", exclusiveMinimum: 0 }, hold: { type: "boolean" } },
+          },
+        },
       },
     },
   },
@@ -233,6 +230,8 @@ export interface DeployCalls {
   durationMs: number;
   hangUp: "caller" | "callee";
   noAnswerTimeoutMs?: number;
+  /** Re-INVITEs of every call, as a scenario's `calls[].reinvites`: the UAC sends the caller's, the UAS the callee's. */
+  reinvites?: Array<{ by: "caller" | "callee"; afterMs: number; hold: boolean }>;
 }
 
 export interface DeployConfig {
@@ -250,8 +249,8 @@ export interface DeployConfig {
   copsSecurity?: CopsSecurity;
   /** The clearinghouse's SQLite CDR file (absolute); without it CDRs are kept in memory and die with the process. */
   cdrStore?: string;
-  /** POL1 counts and limits calls by these quota rules, its counters in `db` (paths absolute). */
-  quota?: { rules: string; db: string };
+  /** POL1 and POL2 count and limit calls by their quota rules, each in its counter file (paths absolute). */
+  quota?: QuotaSettingsByRole;
   /** POL1/POL2 send each call's RADIUS accounting to these servers (spool path absolute). */
   accounting?: { servers: string[]; secret: string; spool?: string; interimSeconds?: number };
   /** Connection limits of every listener from the `limits` section (DEFAULT_CONNECTION_LIMITS where not given). */
@@ -299,7 +298,8 @@ export function loadDeployConfig(path: string): DeployConfig {
   return parseDeployConfig(text, path);
 }
 
-type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls" | "pki"> & {
+type RawConfig = Omit<DeployConfig, "file" | "seed" | "topology" | "calls" | "pki" | "quota"> & {
+  quota?: QuotaSection;
   seed?: number;
   topology?: Partial<TopologyOptions>;
   calls?: Partial<DeployCalls>;
@@ -336,7 +336,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     // Every packet stays on this host: 127.0.0.0/8 (RFC 1122 §3.2.1.3).
     if (!/^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(entry.host) || entry.host.split(".").some((b) => Number(b) > 255))
       problem(["roles", role, "host"], `'${entry.host}' is not a loopback address (127.0.0.0/8)`);
-    const listens = role === "POL1" || role === "POL2" ? "cops" : role === "CH" ? "osp" : role === "R1" || role === "R2" ? undefined : "sip";
+    const listens = roleRow(role).listens;
     for (const kind of ["sip", "cops", "osp"] as const)
       if (entry[kind] !== undefined && kind !== listens) problem(["roles", role, kind], `${role} does not listen for ${kind.toUpperCase()}${listens ? ` (only ${listens})` : " (it only connects out)"}`);
     for (const need of required(role, topology, raw.tls?.sip === true)) {
@@ -353,7 +353,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     ];
     // A policy server's session counter (DSC) listens on its host too.
     const dscPorts = (raw.sessionLimits as unknown as RawSessionLimits | undefined)?.dsc;
-    if (dscPorts && (role === "POL1" || role === "POL2")) listeners.push(["tcp", dscPorts[role], ["sessionLimits", "dsc", role]]);
+    if (dscPorts && isRoleOfKind(role, "policy-server")) listeners.push(["tcp", dscPorts[role], ["sessionLimits", "dsc", role]]);
     if (entry.metrics !== undefined && entry.metrics === entry.sip?.udp)
       problem(["roles", role, "metrics"], `${entry.metrics} is ${role}'s SIP port (sip.udp): give the metrics their own port`);
     if (entry.nextHop !== undefined) {
@@ -407,18 +407,19 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   const calls: DeployCalls = {
     count: raw.calls?.count ?? 1,
     intervalMs: raw.calls?.intervalMs ?? 100,
-    caller: raw.calls?.caller ?? "sip:+15551234567@sip1.example.com",
-    callee: raw.calls?.callee ?? "sip:+15557654321@sip2.example.com",
+    caller: raw.calls?.caller ?? `sip:+15551234567@${roleHost("SIP1")}`,
+    callee: raw.calls?.callee ?? `sip:+15557654321@${roleHost("SIP2")}`,
     answerDelayMs: raw.calls?.answerDelayMs ?? 200,
     durationMs: raw.calls?.durationMs ?? 500,
     hangUp: raw.calls?.hangUp ?? "caller",
   };
   if (raw.calls?.noAnswerTimeoutMs !== undefined) calls.noAnswerTimeoutMs = raw.calls.noAnswerTimeoutMs;
+  if (raw.calls?.reinvites !== undefined) calls.reinvites = raw.calls.reinvites;
   const config: DeployConfig = { file, seed: raw.seed ?? 1, seedFromFile: raw.seed !== undefined, topology, roles: raw.roles, calls };
   if (raw.name !== undefined) config.name = raw.name;
   if (pki) config.pki = pki;
   if (raw.cdrStore !== undefined) config.cdrStore = resolve(dirname(file), raw.cdrStore);
-  if (raw.quota !== undefined) config.quota = { rules: resolve(dirname(file), raw.quota.rules), db: resolve(dirname(file), raw.quota.db ?? "callgate-quota.db") };
+  if (raw.quota !== undefined) config.quota = quotaSettingsOf(raw.quota, dirname(file));
   if (raw.accounting !== undefined) config.accounting = { ...raw.accounting, ...(raw.accounting.spool !== undefined ? { spool: resolve(dirname(file), raw.accounting.spool) } : {}) };
   if (raw.limits !== undefined) config.limits = raw.limits;
   if (tls) config.tls = tls;
@@ -460,7 +461,7 @@ function sessionLimitSettingsOf(raw: RawSessionLimits, roles: DeployConfig["role
  * host and a port (every packet stays on this host, no DNS), over the roles' SIP transport.
  */
 function nextHopProblem(role: Role, uri: string, sipTransport: TopologyOptions["sipTransport"], sipOverTls: boolean): string | undefined {
-  if (role !== "SIP1" && role !== "SIP2") return `${role} is no proxy: only SIP1 and SIP2 have a next hop`;
+  if (!isRoleOfKind(role, "sip-proxy")) return `${role} is no proxy: only ${rolesOfKind("sip-proxy").join(" and ")} have a next hop`;
   let parsed;
   try {
     parsed = parseSipUri(uri);
@@ -481,9 +482,10 @@ type Need = "sip.udp" | "sip.tcp" | "sip.tls" | "cops" | "osp";
 
 /** The listeners a role's process binds (SIP over TLS: the stream listener is sip.tls). */
 function required(role: Role, topology: TopologyOptions, sipOverTls = false): Need[] {
-  if (role === "UAC" || role === "UAS" || role === "SIP1" || role === "SIP2") return topology.sipTransport === "tcp" ? ["sip.udp", sipOverTls ? "sip.tls" : "sip.tcp"] : ["sip.udp"];
-  if (role === "POL1" || role === "POL2") return ["cops"];
-  if (role === "CH") return topology.clearinghouse === "none" ? [] : ["osp"];
+  const listens = roleRow(role).listens;
+  if (listens === "sip") return topology.sipTransport === "tcp" ? ["sip.udp", sipOverTls ? "sip.tls" : "sip.tcp"] : ["sip.udp"];
+  if (listens === "cops") return ["cops"];
+  if (listens === "osp") return topology.clearinghouse === "none" ? [] : ["osp"];
   return [];
 }
 
@@ -539,6 +541,7 @@ export function callSpecsOf(calls: DeployCalls, startAt = 0): CallSpec[] {
       answerDelayMs: calls.answerDelayMs, durationMs: calls.durationMs, hangUp: calls.hangUp,
     };
     if (calls.noAnswerTimeoutMs !== undefined) spec.noAnswerTimeoutMs = calls.noAnswerTimeoutMs;
+    if (calls.reinvites !== undefined) spec.reinvites = calls.reinvites;
     return spec;
   });
 }

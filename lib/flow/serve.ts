@@ -14,7 +14,7 @@ import type { CallEvent } from "./call-events.js";
 import { horizonOf } from "./call-outcomes.js";
 import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, type DeployConfig } from "./deploy-config.js";
 import type { CallOutcome, Role } from "./run-types.js";
-import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole } from "./cops-security.js";
+import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole, pepIdOf } from "./cops-security.js";
 import { tlsForRole } from "./deploy-tls.js";
 import { socketSpecOf } from "./run-network.js";
 import { startRoleOnSockets } from "../start/role-sockets.js";
@@ -24,7 +24,9 @@ import { openServedQuota } from "../quota/serve-quota.js";
 import { startServedSessionLimits } from "../dsc/serve-session-limits.js";
 import type { RoleMetrics } from "../observability/metrics.js";
 import { prepareRun } from "./run-setup.js";
-import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
+import type { FlowTopology } from "./topology.js";
+import { ROLE_HOSTS } from "./role-table.js";
+import type { PlannedReinvite } from "../roles/user-agent.js";
 
 export interface ServeOptions {
   config: DeployConfig;
@@ -65,7 +67,7 @@ export function tcpPeerOf(acceptor: Role, proto: Protocol, first: Buffer): Role 
       const m = decodeCopsMessage(first);
       if (m.op !== "OPN") return undefined;
       // The roles' PEPIDs: a SIP proxy names itself by its host, an edge router by its lower-case name.
-      return peers.find((r) => m.pepId === (r === "SIP1" || r === "SIP2" ? ROLE_HOSTS[r] : r.toLowerCase()));
+      return peers.find((r) => m.pepId === pepIdOf(r));
     }
     if (proto === "SIP") {
       const m = parseSipMessage(first);
@@ -102,6 +104,12 @@ export function roleState(topo: FlowTopology, role: Role): Record<string, number
   }
 }
 
+/** The callee's re-INVITEs of the file's `calls.reinvites`, which the UAS sends in every call it answers. */
+function calleeReinvites(config: DeployConfig): { reinvites?: PlannedReinvite[] } {
+  const reinvites = (config.calls.reinvites ?? []).filter((r) => r.by === "callee").map((r) => ({ afterMs: r.afterMs, hold: r.hold }));
+  return reinvites.length > 0 ? { reinvites } : {};
+}
+
 /** Milliseconds on the host's monotonic clock (µs resolution): every process on the host reads the same clock, so their record files merge by `t`. */
 export function hostClockMs(): number {
   return Number(process.hrtime.bigint() / 1000n) / 1000;
@@ -117,8 +125,9 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const onRecord = opts.onRecord;
   // tls.sip: the roles' streams run inside TLS and their Vias say so (RFC 3261 §18.2.1).
   const topology = config.tls?.sip ? { ...config.topology, sipTransport: "tls" as const } : config.topology;
-  // The originating policy server with the deploy file's `quota`: calls counted and limited, counters on disk.
-  const quota = config.quota && role === "POL1" ? openServedQuota(config.quota) : undefined;
+  // A policy server with its rules in the deploy file's `quota`: its side's calls counted and limited, counters on disk.
+  const quotaSettings = role === "POL1" || role === "POL2" ? config.quota?.[role] : undefined;
+  const quota = quotaSettings ? openServedQuota(quotaSettings, role === "POL1" ? "originating" : "terminating") : undefined;
   // The deploy file's `auth`: SIP1 challenges callers, POL1 checks their credentials before its policy decides.
   const auth = config.auth && (role === "SIP1" || role === "POL1") ? await startCallerAuthentication(config.auth) : undefined;
   const decides = auth && role === "POL1" ? auth.wrap(quota?.adapter ?? new DefaultPolicyAdapter()) : quota?.adapter;
@@ -128,8 +137,8 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     : undefined;
   const limited = sessionLimits?.wrap(decides);
   if (limited && opts.metrics) sessionLimits?.registerMetrics(opts.metrics);
-  const originating = role === "POL1" ? (limited ?? decides) : decides;
-  const terminating = role === "POL2" ? limited : undefined;
+  const originating = role === "POL1" ? (limited ?? decides) : undefined;
+  const terminating = role === "POL2" ? (limited ?? decides) : undefined;
   const run = prepareRun({
     ...(originating || terminating ? { policy: { ...(originating ? { originating } : {}), ...(terminating ? { terminating } : {}) } } : {}),
     ...(auth && role === "SIP1" ? { callerChallenge: auth.challenger } : {}),
@@ -141,7 +150,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
     keepUsage: false,
     ...(config.pki ? { pki: config.pki } : {}),
     // The UAS answers every INVITE alike, also calls beyond the file's count (the UAC's --calls).
-    callee: () => ({ outcome: "answer", answerDelayMs: config.calls.answerDelayMs, durationMs: config.calls.durationMs, hangsUp: config.calls.hangUp === "callee" }),
+    callee: () => ({ outcome: "answer", answerDelayMs: config.calls.answerDelayMs, durationMs: config.calls.durationMs, hangsUp: config.calls.hangUp === "callee", ...calleeReinvites(config) }),
     ...(onRecord ? { onRecord: (r: MessageRecord) => onRecord({ ...r, t: hostClockMs() }) } : {}),
   });
   const node = run.topo.nodes.find((n) => n.name === role);
