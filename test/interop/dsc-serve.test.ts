@@ -1,10 +1,12 @@
 // `callgate serve` with the deploy file's `sessionLimits`: POL1 and POL2 each run a distributed session counter
-// (DSC) in its own process, linked by mutual TLS. One caller's calls through both proxies: never more than the
-// realm's global threshold established at once, the next one refused with 403 and a Reason naming the realm,
-// and a call ending lets the next one in.
+// (DSC) in its own process, linked by mutual TLS. One caller's calls through both proxies (the UAC role, or SIPp
+// in its place): never more than the realm's global threshold established at once, the next one refused with 403
+// and a Reason naming the realm, and a call ending lets the next one in. POL1 killed mid-call and restarted
+// leaves nothing counted, on the DSCs and on Redis (a real redis-server started here).
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
@@ -12,11 +14,13 @@ import { rendezvousOwner } from "../../protocols/dsc/index.js";
 import { BUILT_CLI, killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { SERVER_ROLES, namedFreePorts, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
+import { useRedisServer } from "../support/redis-server.js";
 import { makeTestPki } from "../support/tls-test-pki.js";
 import { findFile, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
 import { SCENARIO_DIR } from "./sipp-softphone-helpers.js";
 
 afterAll(killStartedProcesses);
+const redis = useRedisServer();
 
 const LIMIT = 2;
 /** The caller's realm, limited at POL1 (originating); its authoritative DSC is POL2's, so every grant crosses processes. */
@@ -58,6 +62,15 @@ function callsAtUac(records: MessageRecord[]): Map<string, { status?: string; re
   return calls;
 }
 
+/** Polls `check` until it holds, or fails after a generous deadline (a loaded machine is slow, a fast one not waited for). */
+async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Per call, the final response SIPp got to its INVITE and its Reason, from SIPp's message trace (-trace_msg). */
 function sippFinals(trace: string): Map<string, { status: string; reason?: string }> {
   const finals = new Map<string, { status: string; reason?: string }>();
@@ -86,7 +99,7 @@ async function sippCalls(calls: number, sip1: number, uacPort: number): Promise<
 }
 
 /** The nine roles but CH as `callgate serve` processes (POL1 and POL2 with their metrics), all ready; the UAC not started. */
-async function deployment(calls: string): Promise<{ dir: string; config: string; p: Record<string, number>; roles: string[]; servers: { role: string; s: RunningProcess }[] }> {
+async function deployment(calls: string, counters: { redisPort: number } | "dsc" = "dsc"): Promise<{ dir: string; config: string; p: Record<string, number>; roles: string[]; servers: { role: string; s: RunningProcess }[] }> {
   const dir = mkdtempSync(join(tmpdir(), "callgate-dsc-serve-"));
   const pki = makeTestPki(["POL1", "POL2"], "callgate DSC CA", mkdtempSync(join(tmpdir(), "callgate-dsc-pki-")));
   const p = await namedFreePorts(["uac", "sip1", "pol1", "sip2", "pol2", "uas", "dsc1", "dsc2", "m1", "m2"]);
@@ -101,7 +114,9 @@ async function deployment(calls: string): Promise<{ dir: string; config: string;
       calls,
       "sessionLimits:",
       `  thresholds: { "${CALLER_REALM}": { global: ${LIMIT}, local: 0 }, "${CALLEE_REALM}": { global: 5, local: 1 } }`,
-      `  dsc: { POL1: ${p.dsc1}, POL2: ${p.dsc2}, tls: { ca: ${pki.caFile}, POL1: { key: ${pki.files.POL1?.key}, cert: ${pki.files.POL1?.certificate} }, POL2: { key: ${pki.files.POL2?.key}, cert: ${pki.files.POL2?.certificate} } } }`,
+      counters === "dsc"
+        ? `  dsc: { POL1: ${p.dsc1}, POL2: ${p.dsc2}, tls: { ca: ${pki.caFile}, POL1: { key: ${pki.files.POL1?.key}, cert: ${pki.files.POL1?.certificate} }, POL2: { key: ${pki.files.POL2?.key}, cert: ${pki.files.POL2?.certificate} } } }`
+        : `  redis: "redis://127.0.0.1:${counters.redisPort}/0"`,
       "",
     ].join("\n"),
   );
@@ -165,18 +180,13 @@ describe("callgate serve: session limits on the policy servers' DSCs", () => {
     expect(first.map((c) => c.status).sort(), JSON.stringify(first)).toEqual(["200", "200", "403"]);
     expect(first.find((c) => c.status === "403")?.reason).toBe(`SIP;cause=403;text="${CALLER_REALM} at its session limit"`);
     // The BYEs ended them (COPS DRQ to POL1): both DSCs count 0 again.
-    let m1 = "";
-    let m2 = "";
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      [m1, m2] = await Promise.all([scrape(p.m1), scrape(p.m2)]);
-      if (gauge(m1, "callgate_session_entity_active", CALLER_REALM) === 0 && gauge(m2, "callgate_session_entity_active", CALLER_REALM) === 0) break;
-      expect(Date.now(), "the realm's count back to 0").toBeLessThan(deadline);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until("the realm's count back to 0 at both DSCs", async () => {
+      const [m1, m2] = await Promise.all([scrape(p.m1), scrape(p.m2)]);
+      return gauge(m1, "callgate_session_entity_active", CALLER_REALM) === 0 && gauge(m2, "callgate_session_entity_active", CALLER_REALM) === 0;
+    });
     const second = await sippCalls(1, p.sip1, p.uac);
     expect(second).toEqual([{ status: "200" }]);
-    m1 = await scrape(p.m1);
+    const m1 = await scrape(p.m1);
     expect(gauge(m1, "callgate_session_entity_granted", CALLER_REALM)).toBe(3);
     expect(gauge(m1, "callgate_session_entity_refused", CALLER_REALM)).toBe(1);
     for (const { s } of servers) s.child.kill("SIGTERM");
@@ -186,8 +196,11 @@ describe("callgate serve: session limits on the policy servers' DSCs", () => {
   it("POL1 killed (SIGKILL) while its two calls are up and started again: its DSC rebuilds them from the authority, and their ends release them", async () => {
     const { dir, config, p, servers } = await deployment("calls: { count: 4, intervalMs: 500, answerDelayMs: 150, durationMs: 7000, hangUp: caller }");
     const uac = serveProcess("UAC", config, join(dir, "UAC.jsonl"), { built: true });
-    // Calls 1-2 up, 3-4 refused by 2 s; then POL1 dies with both calls counted.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Calls 1-2 up and counted at the realm's authority, 3-4 refused; then POL1 dies with both calls counted.
+    await until("two calls counted and two refused at POL2's DSC", async () => {
+      const m = await scrape(p.m2);
+      return gauge(m, "callgate_session_entity_active", CALLER_REALM) === 2 && gauge(m, "callgate_session_entity_refused", CALLER_REALM) === 2;
+    });
     const pol1 = servers.find((x) => x.role === "POL1") as { s: RunningProcess };
     pol1.s.child.kill("SIGKILL");
     await pol1.s.exited;
@@ -212,4 +225,32 @@ describe("callgate serve: session limits on the policy servers' DSCs", () => {
     for (const { s } of servers) s.child.kill("SIGTERM");
     await restarted.exited;
   }, 90_000);
+
+  it("on Redis: POL1 killed (SIGKILL) mid-call and started again; the calls' ends release the sessions granted before, by id, and the count is 0", async () => {
+    const { dir, config, servers } = await deployment("calls: { count: 4, intervalMs: 500, answerDelayMs: 150, durationMs: 7000, hangUp: caller }", { redisPort: redis.port() });
+    const counted = new Redis({ host: "127.0.0.1", port: redis.port() });
+    const realmSessions = "callgate:dsc:{" + CALLER_REALM + "}:sessions";
+    try {
+      const uac = serveProcess("UAC", config, join(dir, "UAC.jsonl"), { built: true });
+      // Calls 1-2 up and counted in Redis, 3-4 refused; then POL1 dies with both calls counted.
+      await until("two sessions of the realm in Redis and two refusals", async () => (await counted.scard(realmSessions)) === 2 && Number(await counted.hget("callgate:dsc:{" + CALLER_REALM + "}:stats", "refused")) === 2);
+      // Each session's record, under POL1's name.
+      expect(await counted.hlen("callgate:dsc:{owner POL1}:owned")).toBe(2);
+      const pol1 = servers.find((x) => x.role === "POL1") as { s: RunningProcess };
+      pol1.s.child.kill("SIGKILL");
+      await pol1.s.exited;
+      const restarted = serveProcess("POL1", config, join(dir, "POL1-restarted.jsonl"), { built: true });
+      await restarted.waitFor("POL1 ready", { ms: 60_000 });
+      expect(await uac.exited, uac.output()).toBe(1);
+      expect(uac.output()).toContain("UAC: 4 call(s), 2 answered and ended, 2 failed");
+      // The ends (COPS DRQ to the new POL1) found no call of its own and released the sessions by id.
+      await until("the realm's count back to 0", async () => (await counted.scard(realmSessions)) === 0);
+      expect(await counted.hlen("callgate:dsc:{owner POL1}:owned")).toBe(0);
+      restarted.child.kill("SIGTERM");
+      await restarted.exited;
+    } finally {
+      counted.disconnect();
+      for (const { s } of servers) s.child.kill("SIGTERM");
+    }
+  }, 120_000);
 });
