@@ -5,9 +5,10 @@ import type { CopsIntegrityConfig, CopsPdpOptions, CopsPepCredentials } from "..
 import { judgeCopsOpen, openOrListedAdmission } from "../start/cops-admission.js";
 import type { TcpPeerRefusal, TcpPeerSource } from "../drivers/socket-network.js";
 import type { Role } from "./run-types.js";
-import { ROLE_HOSTS, type FlowTopology } from "./topology.js";
+import type { FlowTopology } from "./topology.js";
+import { ROLE_NAMES, byRole, isRoleOfKind, roleRow, rolesOfKind, type RoleOfKind } from "./role-table.js";
 
-export type CopsPdpRole = "POL1" | "POL2";
+export type CopsPdpRole = RoleOfKind<"policy-server">;
 
 /** One PEP's credentials in the deploy file. */
 export interface CopsPepSecurity {
@@ -29,15 +30,15 @@ export interface CopsPdpSecurity {
 export type CopsSecurity = Partial<Record<CopsPdpRole, CopsPdpSecurity>>;
 
 /** Each policy server's PEPs: its SIP proxy (client type 0x8cb1) and its edge router (COPS-PR). */
-export const COPS_PEPS: Readonly<Record<CopsPdpRole, readonly Role[]>> = { POL1: ["SIP1", "R1"], POL2: ["SIP2", "R2"] };
+export const COPS_PEPS: Readonly<Record<CopsPdpRole, readonly Role[]>> = byRole(rolesOfKind("policy-server"), (pdp) => ROLE_NAMES.filter((r) => roleRow(r).pdp === pdp));
 
 /** The PEPID a role's PEP sends in its OPN: a SIP proxy its host name, an edge router its lower-case name. */
 export function pepIdOf(role: Role): string {
-  return role === "SIP1" || role === "SIP2" ? (ROLE_HOSTS[role] ?? role) : role.toLowerCase();
+  return isRoleOfKind(role, "sip-proxy") ? (roleRow(role).host ?? role) : role.toLowerCase();
 }
 
 export function isCopsPdpRole(role: string): role is CopsPdpRole {
-  return role === "POL1" || role === "POL2";
+  return (rolesOfKind("policy-server") as readonly string[]).includes(role);
 }
 
 function integrityOf(pep: CopsPepSecurity | undefined): CopsIntegrityConfig | undefined {
@@ -60,7 +61,7 @@ export function copsCredentialsOf(security: CopsSecurity | undefined, pdp: CopsP
 
 /** The Integrity keys a PEP role signs its COPS messages with, when its PDP has some for it. */
 export function copsPepIntegrityOf(security: CopsSecurity | undefined, pep: Role): CopsIntegrityConfig | undefined {
-  for (const pdp of ["POL1", "POL2"] as const) if (COPS_PEPS[pdp].includes(pep)) return integrityOf(security?.[pdp]?.peps?.[pep]);
+  for (const pdp of rolesOfKind("policy-server")) if (COPS_PEPS[pdp].includes(pep)) return integrityOf(security?.[pdp]?.peps?.[pep]);
   return undefined;
 }
 

@@ -6,6 +6,7 @@ import { dirname, resolve } from "node:path";
 import type { PeerCertificate } from "node:tls";
 import { certificateNames, keyMatchesCertificate, readPemFile, type PemKind, type SocketTlsOptions } from "../drivers/socket-tls.js";
 import type { Role, TopologyOptions } from "./run-types.js";
+import { ROLE_NAMES, roleRow } from "./role-table.js";
 
 const roleCredentials = { type: "object", additionalProperties: false, properties: { certificate: { type: "string" }, key: { type: "string" } } };
 
@@ -36,16 +37,17 @@ export interface DeployTlsSection {
 
 type Problem = (path: Array<string | number>, message: string) => void;
 
-const SIP_NODES: readonly Role[] = ["UAC", "SIP1", "SIP2", "UAS"];
+const SIP_NODES: readonly Role[] = ROLE_NAMES.filter((r) => roleRow(r).listens === "sip");
 
 /** Why `role` needs a certificate under `tls` (it listens, or it connects and listeners ask for one), or undefined. */
 function certificateNeed(role: Role, tls: DeployTlsSection, clearinghouse: boolean): string | undefined {
   const mutual = tls.requireClientCert === true;
   if (tls.sip && SIP_NODES.includes(role)) return "it speaks SIP over TLS";
-  if (tls.cops && (role === "POL1" || role === "POL2")) return "it listens for COPS over TLS";
-  if (tls.cops && mutual && ["SIP1", "SIP2", "R1", "R2"].includes(role)) return "it connects to its PDP over mutual TLS";
-  if (clearinghouse && tls.osp && role === "CH") return "it serves OSP over HTTPS";
-  if (clearinghouse && tls.osp && mutual && (role === "POL1" || role === "POL2")) return "it connects to the clearinghouse over mutual TLS";
+  const row = roleRow(role);
+  if (tls.cops && row.listens === "cops") return "it listens for COPS over TLS";
+  if (tls.cops && mutual && row.pdp !== undefined) return "it connects to its PDP over mutual TLS";
+  if (clearinghouse && tls.osp && row.listens === "osp") return "it serves OSP over HTTPS";
+  if (clearinghouse && tls.osp && mutual && row.peers.includes("CH")) return "it connects to the clearinghouse over mutual TLS";
   return undefined;
 }
 
@@ -103,7 +105,7 @@ export function tlsForRole(tls: SocketTlsOptions, role: Role): SocketTlsOptions 
 }
 
 /** The lab's roles (every one in one process) sharing one certificate, which must name each of them. */
-export const LAB_TLS_ROLES: readonly Role[] = ["SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"];
+export const LAB_TLS_ROLES: readonly Role[] = ROLE_NAMES.filter((r) => r !== "UAC");
 
 /**
  * TLS for every link of the lab (SIP between the nodes, COPS, OSP) from one certificate and key; throws

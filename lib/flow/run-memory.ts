@@ -7,6 +7,7 @@ import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { FaultSpec, RunOptions, RunResult } from "./run-types.js";
 import { VirtualClockNode } from "./run-clock.js";
 import { prepareRun } from "./run-setup.js";
+import { PROTOCOL_PORTS, ROLE_TABLE, isRole, roleRow } from "./role-table.js";
 
 export function faultPlanOf(faults: FaultSpec[] = []): FaultPlan {
   const messages: MessageFault[] = [];
@@ -18,8 +19,10 @@ export function faultPlanOf(faults: FaultSpec[] = []): FaultPlan {
   return new FaultPlan(messages, down);
 }
 
-const ROLE_INDEX: Record<string, number> = { UAC: 10, SIP1: 11, POL1: 12, R1: 13, CH: 30, SIP2: 21, POL2: 22, R2: 23, UAS: 20 };
-const SERVER_PORT: Record<Protocol, number> = { SIP: 5060, COPS: 3288, OSP: 5045, RADIUS: 1812 };
+/** A node's last address octet in the records (99 for a node outside the nine roles). */
+function octetOf(name: string): number | undefined {
+  return isRole(name) ? ROLE_TABLE[name].memoryOctet : undefined;
+}
 
 /** Synthetic loopback addresses so a capture of an in-memory run reads like one of the network driver. */
 export function syntheticTransport(sipKind: "udp" | "tcp") {
@@ -37,15 +40,15 @@ export function syntheticTransport(sipKind: "udp" | "tcp") {
 }
 
 function addressesOf(sipKind: "udp" | "tcp", proto: Protocol, from: string, to: string): MessageRecord["transport"] {
-  const src = `127.0.1.${ROLE_INDEX[from] ?? 99}`;
-  const dst = `127.0.1.${ROLE_INDEX[to] ?? 99}`;
-  if (proto === "SIP") return { kind: sipKind, src, srcPort: 5060, dst, dstPort: 5060 };
+  const src = `127.0.1.${octetOf(from) ?? 99}`;
+  const dst = `127.0.1.${octetOf(to) ?? 99}`;
+  const port = PROTOCOL_PORTS[proto];
+  if (proto === "SIP") return { kind: sipKind, src, srcPort: port, dst, dstPort: port };
   // COPS: the PEP (proxy, router) connects to the PDP's 3288; OSP: the policy server posts to the clearinghouse.
-  const serverSide = proto === "COPS" ? to.startsWith("POL") : to === "CH";
-  const port = SERVER_PORT[proto];
+  const serverSide = isRole(to) && roleRow(to).listens === (proto === "COPS" ? "cops" : proto === "OSP" ? "osp" : undefined);
   return serverSide
-    ? { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: 40_000 + (ROLE_INDEX[from] ?? 0), dst, dstPort: port }
-    : { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: port, dst, dstPort: 40_000 + (ROLE_INDEX[to] ?? 0) };
+    ? { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: 40_000 + (octetOf(from) ?? 0), dst, dstPort: port }
+    : { kind: proto === "OSP" ? "http" : "tcp", src, srcPort: port, dst, dstPort: 40_000 + (octetOf(to) ?? 0) };
 }
 
 export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }): Promise<RunResult> {

@@ -9,13 +9,16 @@ import type { RunOptions, RunResult, TopologyOptions } from "./run-types.js";
 import { prepareRun } from "./run-setup.js";
 import { faultPlanOf } from "./run-memory.js";
 import type { FlowTopology } from "./topology.js";
+import { isRole, roleRow } from "./role-table.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The listeners a role binds on the socket driver (role-table.ts: what it listens for). */
 export function socketSpecOf(name: string): { sip?: boolean; copsServer?: boolean; ospServer?: boolean } {
-  if (name === "UAC" || name === "UAS" || name === "SIP1" || name === "SIP2") return { sip: true };
-  if (name === "POL1" || name === "POL2") return { copsServer: true };
-  if (name === "CH") return { ospServer: true };
+  const listens = isRole(name) ? roleRow(name).listens : undefined;
+  if (listens === "sip") return { sip: true };
+  if (listens === "cops") return { copsServer: true };
+  if (listens === "osp") return { ospServer: true };
   return {};
 }
 

@@ -9,9 +9,10 @@ import type { CallerChallenge } from "../roles/sip-proxy.js";
 import type { CallEvent } from "./call-events.js";
 import type { CallEventBus } from "./call-events.js";
 import type { RunClock } from "./run-clock.js";
+import type { DeniableRole, Role } from "./role-table.js";
 
-/** The nine roles of FIG. 5 / FIG. 6. */
-export type Role = "UAC" | "SIP1" | "POL1" | "R1" | "CH" | "SIP2" | "POL2" | "R2" | "UAS";
+/** The nine roles of FIG. 5 / FIG. 6 (lib/flow/role-table.ts). */
+export type { Role };
 
 /** How the roles are connected and configured: clearinghouse and its failure mode, signed tokens, SIP transport, timeouts, next hops. */
 export interface TopologyOptions {
@@ -58,7 +59,7 @@ export interface CallSpec {
 export type FaultSpec =
   | { kind: "drop" | "delay" | "duplicate"; proto: "SIP" | "COPS" | "OSP"; msg: string; from?: string; to?: string; nth: number; delayMs?: number }
   | { kind: "down"; role: Role; fromMs: number; toMs: number }
-  | { kind: "deny"; role: "CH" | "POL1" | "POL2" | "R1" | "R2" };
+  | { kind: "deny"; role: DeniableRole };
 
 /** What runCalls runs: driver, topology, calls, faults, seed, and the adapters and event bus to use. */
 export interface RunOptions {

@@ -21,6 +21,7 @@ import type { CallEvent } from "./call-events.js";
 import { flowPki, type FlowPki } from "./flow-pki.js";
 import type { CallSpec, FaultSpec, PerSide, TopologyOptions } from "./run-types.js";
 import { seededRandom } from "../drivers/seeded-random.js";
+import { PROTOCOL_PORTS, pdpOf, roleHost, routerOf, sipNextOf } from "./role-table.js";
 
 /** The nine roles of a run, built and wired, with their adapters. */
 export interface FlowTopology {
@@ -49,9 +50,7 @@ export interface TopologyAdapters {
   callerChallenge?: CallerChallenge;
 }
 
-export const ROLE_HOSTS: Readonly<Record<string, string>> = {
-  UAC: "192.0.2.10", SIP1: "sip1.example.com", SIP2: "sip2.example.com", UAS: "192.0.2.20",
-};
+export { ROLE_HOSTS } from "./role-table.js";
 
 export function callIdOf(spec: CallSpec, index: number): string {
   return spec.id ?? `call-${index + 1}@callgate.example.com`;
@@ -108,14 +107,14 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const authenticate = calls.some((c) => c.credentials !== undefined)
     ? { authenticate: (callId: string, challenge: SipResponse, invite: SipRequest) => { const credentials = specById.get(callId)?.credentials; return credentials && answerDigestChallenge(challenge, invite, credentials, cnonce); } }
     : {};
-  const uac = new UserAgent({ name: "UAC", proxy: "SIP1", host: "192.0.2.10", mediaAddress: "192.0.2.10", transport, calls: plans, ids: new SipIds(random), ...t1, ...authenticate });
-  const uas = new UserAgent({ name: "UAS", proxy: "SIP2", host: "192.0.2.20", mediaAddress: "192.0.2.20", transport, behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
+  const uac = new UserAgent({ name: "UAC", proxy: sipNextOf("UAC"), host: roleHost("UAC"), mediaAddress: roleHost("UAC"), transport, calls: plans, ids: new SipIds(random), ...t1, ...authenticate });
+  const uas = new UserAgent({ name: "UAS", proxy: sipNextOf("UAS"), host: roleHost("UAS"), mediaAddress: roleHost("UAS"), transport, behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
   const outbound = (role: "SIP1" | "SIP2"): { outboundProxy?: string } => {
     const uri = topology.nextHops?.[role];
     return uri === undefined ? {} : { outboundProxy: uri };
   };
-  const sip1 = new SipProxy({ name: "SIP1", host: "sip1.example.com", pdp: "POL1", nextHop: () => "SIP2", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP1") , ...(user.callerChallenge ? { challenge: user.callerChallenge } : {}) });
-  const sip2 = new SipProxy({ name: "SIP2", host: "sip2.example.com", pdp: "POL2", nextHop: () => "UAS", transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP2") });
+  const sip1 = new SipProxy({ name: "SIP1", host: roleHost("SIP1"), pdp: pdpOf("SIP1"), nextHop: () => sipNextOf("SIP1"), transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP1") , ...(user.callerChallenge ? { challenge: user.callerChallenge } : {}) });
+  const sip2 = new SipProxy({ name: "SIP2", host: roleHost("SIP2"), pdp: pdpOf("SIP2"), nextHop: () => sipNextOf("SIP2"), transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP2") });
 
   let ch: ClearinghouseNode | undefined;
   let cdrStore: CdrStore | undefined;
@@ -124,7 +123,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     const pki = topology.signedTokens ? (timing.pki ?? flowPki("ed25519", timing.seed ?? 1)) : undefined;
     cdrStore = user.cdrStore ?? new MemoryCdrStore();
     const route: { prefix: string; destinations: { address: string }[]; timeLimitSeconds: number; allowedSources?: string[] } = {
-      prefix: "", destinations: [{ address: "[192.0.2.20]:5060" }], timeLimitSeconds: 4 * 3600,
+      prefix: "", destinations: [{ address: `[${roleHost("UAS")}]:${PROTOCOL_PORTS.SIP}` }], timeLimitSeconds: 4 * 3600,
     };
     if (denied.has("CH")) route.allowedSources = ["no-such-source"];
     ch = new ClearinghouseNode("CH", new Clearinghouse({ routes: [route], store: cdrStore, ...(pki ? { signer: pki.signer } : {}) }));
@@ -139,10 +138,10 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const pol2Policy = (!denied.has("POL2") && user.policy?.terminating) || new DefaultPolicyAdapter({ denyAll: denied.has("POL2") });
   const unreachable = topology.clearinghouseUnreachable ?? "fail-closed";
   const chTiming = { clearinghouseTimeoutMs: topology.clearinghouseTimeoutMs ?? 3000, usageRetryMs: topology.usageRetryMs ?? 5000, policyTimeoutMs: topology.policyTimeoutMs ?? 3000 };
-  const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: "R1", policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable, ...chTiming });
-  const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: "R2", policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable, ...chTiming });
-  const r1 = new EdgeRouter({ name: "R1", pdp: "POL1", failInstall: denied.has("R1"), random });
-  const r2 = new EdgeRouter({ name: "R2", pdp: "POL2", failInstall: denied.has("R2"), random });
+  const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: routerOf("POL1"), policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable, ...chTiming });
+  const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: routerOf("POL2"), policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable, ...chTiming });
+  const r1 = new EdgeRouter({ name: "R1", pdp: pdpOf("R1"), failInstall: denied.has("R1"), random });
+  const r2 = new EdgeRouter({ name: "R2", pdp: pdpOf("R2"), failInstall: denied.has("R2"), random });
 
   const nodes: FlowNode<CallEvent>[] = [uac, sip1, pol1, r1];
   if (ch) nodes.push(ch);

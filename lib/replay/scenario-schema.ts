@@ -1,6 +1,8 @@
 // JSON Schema (draft-07) of scenarios/*.yaml; docs/scenarios.md describes each field.
 import { CALL_REALMS_PROPERTIES, CALL_REALMS_SCHEMA } from "../auth/realm-config.js";
-const role = { enum: ["UAC", "SIP1", "POL1", "R1", "CH", "SIP2", "POL2", "R2", "UAS"] };
+import { DENIABLE_ROLES, ROLE_NAMES } from "../flow/role-table.js";
+
+const role = { enum: [...ROLE_NAMES] };
 const nonNegative = { type: "number", minimum: 0 };
 const ladderStep = { type: "string", pattern: "^(SIP|COPS|OSP|RADIUS) [A-Za-z0-9]+>[A-Za-z0-9]+ .+$" };
 
@@ -191,7 +193,7 @@ export const SCENARIO_SCHEMA = {
           else: {
             additionalProperties: false,
             required: ["kind", "role"],
-            properties: { kind: { const: "deny" }, role: { enum: ["CH", "POL1", "POL2", "R1", "R2"] } },
+            properties: { kind: { const: "deny" }, role: { enum: [...DENIABLE_ROLES] } },
           },
         },
       },

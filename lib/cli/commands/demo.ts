@@ -11,6 +11,7 @@ import { toJsonLines } from "../../replay/ladder-json.js";
 import { legendLines } from "../../replay/legend.js";
 import { colorWanted, renderLadderText } from "../../replay/ladder-text.js";
 import { writePcap } from "../../replay/pcap-writer.js";
+import { mirrorRole } from "../../replay/roles.js";
 
 const USAGE = `usage: callgate demo [--memory] [--no-clearinghouse] [--tcp] [--callee-hangs-up] [--all] [--out DIR] [--no-color] [--no-legend]
   --memory            in-memory driver with a virtual clock instead of loopback sockets
@@ -72,10 +73,7 @@ export async function run(args: string[]): Promise<number> {
   const bye = mine.findIndex((r) => r.proto === "SIP" && r.msg === "BYE");
   const setup = bye < 0 ? mine : mine.slice(0, bye);
   const teardown = bye < 0 ? [] : mine.slice(bye);
-  const mirror = (r: MessageRecord): MessageRecord => {
-    const m: Record<string, string> = { UAC: "UAS", UAS: "UAC", SIP1: "SIP2", SIP2: "SIP1", POL1: "POL2", POL2: "POL1", R1: "R2", R2: "R1" };
-    return { ...r, from: m[r.from] ?? r.from, to: m[r.to] ?? r.to };
-  };
+  const mirror = (r: MessageRecord): MessageRecord => ({ ...r, from: mirrorRole(r.from), to: mirrorRole(r.to) });
   const setupMatch = matchFlow(setup, "setup", { noClearinghouse });
   const teardownMatch = matchFlow(callee ? teardown.map(mirror) : teardown, "teardown", { noClearinghouse });
 
