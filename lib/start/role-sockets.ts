@@ -80,6 +80,21 @@ export interface RoleNetworkSettings {
   release?: () => Promise<void>;
 }
 
+/** How a role speaks SIP: datagrams over UDP, or one stream per peer over TCP or TLS (RFC 3261 §18). */
+export type SipTransportChoice = "udp" | "tcp" | "tls";
+
+/** The transport's name in a Via and a Record-Route (RFC 3261 §18.2.1). */
+export function viaTransportOf(transport: SipTransportChoice): "UDP" | "TCP" | "TLS" {
+  return transport === "udp" ? "UDP" : transport === "tcp" ? "TCP" : "TLS";
+}
+
+/** A SIP listener as the socket driver's directory holds it: under the port of its transport. */
+export function sipListenerEntry(at: HostPort, transport: SipTransportChoice): NodeAddresses {
+  if (transport === "tcp") return { host: at.host, sipTcp: at.port };
+  if (transport === "tls") return { host: at.host, sipTls: at.port };
+  return { host: at.host, sipUdp: at.port };
+}
+
 /** Parses "host:port" (an IPv6 host in brackets), or takes a HostPort as it is. */
 export function hostPortOf(where: string | HostPort, setting: string): HostPort {
   if (typeof where !== "string") return where;

@@ -4,24 +4,34 @@
 import type { CopsIntegrityConfig } from "../../protocols/cops/index.js";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import { SipProxy } from "../roles/sip-proxy.js";
-import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
+import { hostPortOf, sipListenerEntry, startRoleOnSockets, viaTransportOf, type HostPort, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";
 
 export interface SipProxyStartOptions extends RoleSocketOptions {
   /** The proxy's node name (default "proxy"). */
   name?: string;
   /** Its host name: its Via and Record-Route, and the PEPID of its OPN (default "proxy.invalid"). */
   host?: string;
-  /** Where it takes SIP over UDP (default 127.0.0.1, a port the system picks). */
+  /** Where it takes SIP (default 127.0.0.1, a port the system picks). */
   listen?: string | HostPort;
+  /**
+   * How it speaks SIP with callers and its next hop (default "udp"): "tcp", or "tls" (needs `tls` with `sip: true`
+   * and its certificate under `name`; the next hop's must name `nextHopName`). Over UDP it takes callers over TCP
+   * on the same port too (RFC 3261 §18).
+   */
+  transport?: SipTransportChoice;
   /** Where its policy server serves COPS. */
   pdp: string | HostPort;
   /** The policy server's node name: in records, and what its TLS certificate must name (default "PDP"). */
   pdpName?: string;
-  /** Where every new INVITE goes (the softswitch, the callee): SIP over UDP. */
+  /** Where every new INVITE goes (the softswitch, the callee), over `transport`. */
   nextHop: string | HostPort;
   /** The next hop's node name in records and events (default "next-hop"). */
   nextHopName?: string;
-  /** Callers known by their SIP/UDP address, by the name records give them; requests from other loopback sources are taken too. */
+  /**
+   * Callers known by their SIP address (over a stream: their Via's sent-by), by the name records give them.
+   * Requests from others are taken too: over UDP from loopback sources (named "caller"), over a stream from any
+   * connection (named by its address, answered on it, RFC 3261 §18.2.2).
+   */
   callers?: Record<string, string | HostPort>;
   /** Its Integrity keys, when the policy server has some for it (RFC 2748 §2.2.16). */
   integrity?: CopsIntegrityConfig;
@@ -32,8 +42,8 @@ export interface SipProxyStartOptions extends RoleSocketOptions {
 }
 
 /**
- * Starts a SIP proxy on SIP over UDP. Its next hop and its known callers are known by their addresses; requests
- * from any other loopback source are callers too, answered at their source.
+ * Starts a SIP proxy on SIP over UDP, TCP or TLS. Its next hop and its known callers are known by their addresses;
+ * requests from other sources are callers too, answered at their source or on their connection.
  */
 export async function startSipProxy(options: SipProxyStartOptions): Promise<RoleHandle<SipProxy>> {
   const name = options.name ?? "proxy";
@@ -42,28 +52,32 @@ export async function startSipProxy(options: SipProxyStartOptions): Promise<Role
   const next = hostPortOf(options.nextHop, "nextHop");
   const pdpName = options.pdpName ?? "PDP";
   const nextName = options.nextHopName ?? "next-hop";
+  const transport = options.transport ?? "udp";
   const proxy = new SipProxy({
     name,
     host: options.host ?? "proxy.invalid",
     pdp: pdpName,
     nextHop: () => nextName,
-    transport: "UDP",
+    transport: viaTransportOf(transport),
     ...(options.localDecision ? { localDecision: options.localDecision } : {}),
     ...(options.timerCMs !== undefined ? { timerCMs: options.timerCMs } : {}),
   });
   if (options.integrity) proxy.useCopsIntegrity(options.integrity);
   const directory: Record<string, NodeAddresses> = {
-    [name]: { host: listen.host, sipUdp: listen.port },
+    [name]: sipListenerEntry(listen, transport),
     [pdpName]: { host: pdp.host, cops: pdp.port },
-    [nextName]: { host: next.host, sipUdp: next.port },
+    [nextName]: sipListenerEntry(next, transport),
   };
   for (const [caller, at] of Object.entries(options.callers ?? {})) {
-    const a = hostPortOf(at, `callers.${caller}`);
-    directory[caller] = { host: a.host, sipUdp: a.port };
+    directory[caller] = sipListenerEntry(hostPortOf(at, `callers.${caller}`), transport);
   }
   return startRoleOnSockets(proxy, { sip: true }, {
     directory,
-    externalSipPeer: { acceptor: name, as: "caller" },
+    topology: { sipTransport: transport },
+    // Over UDP an outside caller is "caller" (and may call over TCP on the UDP port). Over a stream a connection
+    // is named by the sent-by of its first request's Via when that is a known peer's listener, else by its
+    // address (RFC 3261 §18.2.1, §18.2.2): each caller's connection is a peer of its own.
+    ...(transport === "udp" ? { externalSipPeer: { acceptor: name, as: "caller" } } : { identifyTcpPeer: () => undefined }),
     requestStates: () => ({ [name]: proxy.copsRequestStates }),
     queues: () => ({ [`${name} calls`]: proxy.activeCalls, [`${name} transactions`]: proxy.pendingTransactions }),
   }, options);
