@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { CdrStore } from "../adapters/cdr-store.js";
 import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
 import type { CallerAuthentication } from "../auth/caller-auth.js";
+import { realmCapacityPolicy, type CallRealms } from "../auth/realm-config.js";
 import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import type { MessageRecord } from "../drivers/message-record.js";
 import { SipIds } from "../roles/sip-ids.js";
@@ -51,6 +52,8 @@ export interface LabOptions {
   reliableProvisionals?: boolean;
   /** Callers must authenticate: SIP1 challenges with 407, POL1 checks the credentials (lib/auth, docs/auth.md). */
   auth?: CallerAuthentication;
+  /** POL1 holds client providers' callers to the capacity they rent (realm capacity sharing, docs/auth.md). */
+  realms?: CallRealms;
 }
 
 export interface LabEndpoint {
@@ -130,9 +133,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   // A seed repeats a run's ids; a long-running lab without one draws fresh tags and branches every start.
   const seed = options.seed ?? randomInt(1, 2 ** 31 - 1);
   const auth = options.auth;
+  // POL1 checks credentials first, then the caller's realm against its provider's rented capacity.
+  const decides = options.realms ? realmCapacityPolicy(new DefaultPolicyAdapter(), options.realms) : new DefaultPolicyAdapter();
+  const originating = auth ? auth.wrap(decides) : options.realms ? decides : undefined;
   const topo = buildTopology(topology, [], [], {
     seed,
-    ...(auth ? { adapters: { policy: { originating: auth.wrap(new DefaultPolicyAdapter()) }, callerChallenge: auth.challenger } } : {}),
+    ...(originating ? { adapters: { policy: { originating }, ...(auth ? { callerChallenge: auth.challenger } : {}) } } : {}),
   });
   const answerDelayMs = options.answerDelayMs ?? 500;
   const uas = new UserAgent({

@@ -12,6 +12,8 @@ import { TLS_USAGE, readTlsFlags } from "../tls-options.js";
 import { labTls } from "../../flow/deploy-tls.js";
 import { startCallerAuthentication, type CallerAuthentication } from "../../auth/caller-auth.js";
 import type { DigestAlgorithm } from "../../auth/credential-store.js";
+import type { CallRealms } from "../../auth/realm-config.js";
+import { loadCallRealmsFile } from "../realms-file.js";
 
 /** Messages --ladder keeps when --keep does not say. */
 const LADDER_KEEP = 10_000;
@@ -37,6 +39,8 @@ const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder]
                         the same, checked by a RADIUS server (RFC 5090; port 1812 by default)
   --auth-realm REALM    the realm SIP1 challenges with (default sip1.example.com)
   --auth-algorithms L   Digest algorithms offered, in order (default SHA-256,MD5)
+  --realms FILE         POL1 holds callers of client providers' realms to the capacity they rent (ports, time,
+                        credit, suspension; docs/auth.md): no free port 503, an unknown realm 403
 ${LIMIT_USAGE}
 ${TLS_USAGE}
   With --tls-cert every link between the roles runs over TLS (SIP from SIP1 on, COPS, OSP over HTTPS); the caller
@@ -102,6 +106,7 @@ export async function run(args: string[]): Promise<number> {
         "auth-radius-secret": { type: "string" },
         "auth-realm": { type: "string" },
         "auth-algorithms": { type: "string" },
+        realms: { type: "string" },
         ...LIMIT_PARSE_OPTIONS,
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -145,6 +150,13 @@ export async function run(args: string[]): Promise<number> {
     } catch (err) {
       return fail(`--tls-cert ${values["tls-cert"] ?? ""}: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  let realms: CallRealms | undefined;
+  try {
+    if (values.realms !== undefined) realms = loadCallRealmsFile(values.realms);
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
   }
 
   let auth: CallerAuthentication | undefined;
@@ -198,6 +210,7 @@ export async function run(args: string[]): Promise<number> {
       ...(mediaAddress !== undefined ? { mediaAddress } : {}),
       ...(values["100rel"] ? { reliableProvisionals: true } : {}),
       ...(auth ? { auth } : {}),
+      ...(realms ? { realms } : {}),
       keepRecords,
       ...(values["cdr-db"] !== undefined ? { cdrDb: values["cdr-db"] } : {}),
       ...(sink ? { onRecord: (r) => sink.write(`${recordToJsonLine(r)}\n`) } : {}),

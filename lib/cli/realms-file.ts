@@ -1,0 +1,18 @@
+// A realms file (`callgate lab --realms FILE`): the master's realms and the client providers renting its capacity,
+// as the deploy file's and the scenarios' `realms` section (lib/auth/realm-config.ts); each problem at its line.
+import { Ajv } from "ajv";
+import { CALL_REALMS_SCHEMA, callRealmsProblems, type CallRealms } from "../auth/realm-config.js";
+import { readInputFile } from "../replay/input-file.js";
+import { parseValidatedYaml, ScenarioError } from "../replay/scenario.js";
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(CALL_REALMS_SCHEMA);
+
+/** Reads and checks a realms file; throws an Error whose message names the file, line, column and field. */
+export function loadCallRealmsFile(path: string): CallRealms {
+  const parsed = parseValidatedYaml(readInputFile(path, "utf8"), path, validate);
+  const realms = parsed.data as CallRealms;
+  const problems = callRealmsProblems(realms);
+  if (problems.length > 0)
+    throw new ScenarioError(path, problems.map((p) => ({ ...parsed.at(p.path), field: p.path.map((x, i) => (typeof x === "number" ? `[${x}]` : i === 0 ? x : `.${x}`)).join(""), message: p.message })));
+  return realms;
+}
