@@ -25,6 +25,8 @@ export {
   type ClassQuery,
   type ClassChoice,
   type UsageObservation,
+  type ProgressObservation,
+  type ProgressVerdict,
   type CallSide,
 } from "./adapters/policy-adapter.js";
 export {
