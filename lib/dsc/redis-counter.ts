@@ -183,7 +183,8 @@ export class RedisSessionCounter implements SessionCounter {
       }
       await this.releaseOf(this.owner, sessionId, limited, "end");
     } catch {
-      if (limited.length > 0) this.unreleased.set(sessionId, limited);
+      // Sent again once Redis is back (by id alone, from the record, if the entities were not known).
+      this.unreleased.set(sessionId, limited);
     }
   }
 

@@ -220,6 +220,23 @@ describe.each(Object.keys(BACKENDS) as (keyof typeof BACKENDS)[])("RedisSessionC
     for (const e of entities) expect(await other.active(e)).toBe(0);
   }, 90_000);
 
+  it("a release Redis did not take (disconnected), by entities or by id alone, is sent again once it is back", async () => {
+    const c = counterFor(`away-${backend === "Redis Cluster" ? "c" : "s"}`, { owner: "pol-away" });
+    const entities = ["user u2", "group ga", REALM];
+    for (const id of ["w1", "w2"]) expect(await c.authorise({ sessionId: id, entities, server: "pol-away", port: 3288 })).toEqual({ granted: true });
+    expect(await c.active(REALM)).toBe(2);
+    c.redis.disconnect();
+    await until("the client closed", async () => c.redis.status === "end");
+    await c.release("w1", entities);
+    // w2 as after a restart: its entities only in its record.
+    await c.release("w2", []);
+    expect(c.releasesPending).toBe(2);
+    await c.redis.connect();
+    await until("both released", async () => c.releasesPending === 0 && (await c.active(REALM)) === 0);
+    for (const e of entities) expect(await c.active(e), e).toBe(0);
+    expect(await c.redis.hlen(c.ownerKeys().sessions)).toBe(0);
+  });
+
   it("a policy server killed for good: once its lease ran out, another's counter releases its sessions", async () => {
     const prefix = `gone-${backend === "Redis Cluster" ? "c" : "s"}`;
     const ports = backend === "Redis Cluster" ? cluster.ports() : [redis.port()];
