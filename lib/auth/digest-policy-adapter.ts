@@ -2,7 +2,7 @@
 // TLV 8); this adapter checks it with a DigestVerifier (the local HA1 store, or RADIUS with RFC 5090) before the
 // wrapped policy decides. A caller without valid credentials is refused with 403 (RFC 3261 §22.3: the proxy
 // already challenged it with 407). Nonce freshness and replays are the challenging proxy's (NonceMachine).
-import type { AaaQuery, AaaVerdict, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, UsageObservation } from "../adapters/policy-adapter.js";
+import type { AaaQuery, AaaVerdict, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, ProgressObservation, ProgressVerdict, UsageObservation } from "../adapters/policy-adapter.js";
 import { isPendingDecision, isWireDecision } from "../adapters/policy-adapter.js";
 import { parseDigestCredentials, type DigestCredentials } from "../../protocols/sip/codec/digest.js";
 import { SipParseError } from "../../protocols/sip/codec/sip-parse-error.js";
@@ -110,5 +110,14 @@ export class DigestPolicyAdapter implements PolicyAdapter {
 
   observeUsage(u: UsageObservation): void | PromiseLike<void> {
     return this.inner.observeUsage(u);
+  }
+
+  /** The inner adapter's watch of calls in progress (an octet quota), passed through. */
+  get progressIntervalS(): number | undefined {
+    return this.inner.progressIntervalS;
+  }
+
+  observeProgress(p: ProgressObservation): ProgressVerdict | PromiseLike<ProgressVerdict> | void {
+    return this.inner.observeProgress?.(p);
   }
 }

@@ -3,7 +3,7 @@
 // A refusal names the entity at its limit in the SIP Reason the caller gets.
 import { Gauge } from "prom-client";
 import { DefaultPolicyAdapter, isPendingDecision, isWireDecision } from "../adapters/policy-adapter.js";
-import type { AaaQuery, AaaVerdict, CallSide, ClassChoice, ClassQuery, Decision, PolicyAdapter, UsageObservation } from "../adapters/policy-adapter.js";
+import type { AaaQuery, AaaVerdict, CallSide, ClassChoice, ClassQuery, Decision, PolicyAdapter, ProgressObservation, ProgressVerdict, UsageObservation } from "../adapters/policy-adapter.js";
 import type { RoleMetrics } from "../observability/metrics.js";
 import type { CounterDecision, EntityStats, SessionCounter } from "./session-counter.js";
 
@@ -98,6 +98,15 @@ export class SessionLimitPolicy implements PolicyAdapter {
 
   observeUsage(u: UsageObservation): void | PromiseLike<void> {
     return this.inner.observeUsage(u);
+  }
+
+  /** The inner adapter's watch of calls in progress (an octet quota), passed through. */
+  get progressIntervalS(): number | undefined {
+    return this.inner.progressIntervalS;
+  }
+
+  observeProgress(p: ProgressObservation): ProgressVerdict | PromiseLike<ProgressVerdict> | void {
+    return this.inner.observeProgress?.(p);
   }
 
   callEnded(c: { callId: string; side: CallSide; now: number }): void {

@@ -8,6 +8,10 @@ import { CallEventBus } from "../../../lib/flow/call-events.js";
 import { runCalls } from "../../../lib/flow/run-calls.js";
 import type { MediaFlow } from "../../../lib/flow/media-flows.js";
 import { QuotaPolicyAdapter } from "../../../lib/quota/quota-policy.js";
+import { DigestPolicyAdapter } from "../../../lib/auth/digest-policy-adapter.js";
+import type { DigestVerifier } from "../../../lib/auth/digest-verifier.js";
+import { SessionLimitPolicy } from "../../../lib/dsc/session-limit-policy.js";
+import type { SessionCounter } from "../../../lib/dsc/session-counter.js";
 import { parseQuotaConfig } from "../../../lib/quota/rules.js";
 import { MemoryQuotaStore } from "../../../lib/quota/store.js";
 
@@ -52,6 +56,16 @@ describe("QuotaPolicyAdapter on calls in progress", () => {
     expect(await quota.observeProgress(progress("c", 399_000))).toEqual({ end: false });
     expect(await quota.observeProgress(progress("c", 400_000))).toEqual({ end: true, reason: "volume quota used up" });
     expect((await store.list({ rule: "volume" })).map((r) => [r.subject, r.octets])).toEqual([["realm=example.com", 600_000], ["realm=example.org", 0]]);
+  });
+
+  it("caller authentication and session limits wrapped around it pass its watch of calls in progress through", async () => {
+    const quota = new QuotaPolicyAdapter({ config, store: new MemoryQuotaStore(), clock: () => now, progressIntervalS: 3 });
+    await quota.decideAaa(query("w"));
+    const limited = new SessionLimitPolicy({ counter: {} as SessionCounter, inner: quota, server: "POL1", port: 3288 });
+    const authenticated = new DigestPolicyAdapter(limited, {} as DigestVerifier, { realm: "example.com" });
+    expect([limited.progressIntervalS, authenticated.progressIntervalS]).toEqual([3, 3]);
+    expect(await authenticated.observeProgress(progress("w", 999_999))).toEqual({ end: false });
+    expect(await authenticated.observeProgress(progress("w", 1_000_000))).toEqual({ end: true, reason: "volume quota used up" });
   });
 
   it("without an octet limit asks the routers for no counts in progress", () => {
