@@ -1,7 +1,9 @@
 // The accounting exporter against this project's own RADIUS server on loopback (a stand-in with a chosen
 // behaviour; the FreeRADIUS tests are in test/interop): a lying server (wrong secret) gets its answers dropped
 // and counted and the records stay spooled; a flood of garbage at the exporter's port is dropped and counted;
-// a slow server is waited for; a damaged spool is read without an exception (10^5 mutated spools).
+// a slow server is waited for; a silent first server is failed over from and tried again once its back-off ends
+// (the exporter's wake-up, with nothing else in flight); a damaged spool is read without an exception (10^5
+// mutated spools).
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,6 +42,46 @@ async function server(secret: string, delayMs = 0) {
   });
   return { s, seen };
 }
+
+describe("AccountingExporter fails over", () => {
+  it("a silent first server is passed over for the second; with the second gone, the first is tried again when its back-off ends and takes the rest", async () => {
+    let answering = false;
+    const first = await RadiusUdpServer.listen({
+      port: 0,
+      secretFor: () => "s3cret",
+      handler: () => (answering ? { code: RadiusCode.AccountingResponse, attributes: [] } : undefined),
+    });
+    const second = await server("s3cret");
+    const states: string[] = [];
+    const ex = await AccountingExporter.open({
+      spoolPath: join(dir, "failover.spool"),
+      servers: [first.address(), second.s.address()],
+      secret: "s3cret",
+      bindAddress: "127.0.0.1",
+      initialTimeoutMs: 50,
+      maxTimeoutMs: 100,
+      maxRetransmissions: 2,
+      maxDurationMs: 300,
+      serverRetryMs: 5000,
+      onServer: (s, state) => states.push(`${s.port === first.address().port ? "first" : "second"} ${state}`),
+    });
+    ex.submit(records(10, "f1-"));
+    expect(await ex.drained(20_000)).toBe(true);
+    expect(second.seen).toHaveLength(20);
+    expect(states).toEqual(["first down"]);
+    // the second goes away, the first answers now: records submitted while the first is still passed over go to
+    // the second, time out, and wait for the end of the first's back-off; nothing is in flight then, so only the
+    // wake-up hook sets the timer that tries the first again
+    await second.s.close();
+    answering = true;
+    ex.submit(records(5, "f2-"));
+    expect(await ex.drained(30_000)).toBe(true);
+    expect(ex.answered).toBe(30);
+    expect(states).toEqual(["first down", "second down", "first up"]);
+    await ex.close();
+    await first.close();
+  }, 60_000);
+});
 
 describe("AccountingExporter stays bounded", () => {
   it("keeps at most answeredKeysKept answered keys and rewrites the spool past compactAfterLines; a key still held is refused again", async () => {
