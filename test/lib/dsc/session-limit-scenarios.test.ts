@@ -108,6 +108,9 @@ describe("the sessionLimits section", () => {
     const file = join(dir, "x.yaml");
     writeFileSync(file, base.join("\n").replace("{global: 1, local: 0}", "{global: 1, local: 2}"));
     expect((await replay([file])).stderr).toMatch(/sessionLimits\.thresholds\["realm example\.com"\]: local 2 is above global 1/);
+    // Quotas give the policy servers their adapter too: one or the other.
+    writeFileSync(file, [...base.slice(0, 3), `quota: {rules: ${join(process.cwd(), "scenarios", "quota-rules", "daily-calls.yaml")}}`, ...base.slice(3)].join("\n"));
+    expect(await replay([file])).toMatchObject({ code: 2, stderr: expect.stringMatching(/sessionLimits: the run already has a policy adapter/) });
   });
 
   it("a Reason the caller did not get fails the scenario, naming the one it got", async () => {
