@@ -1,13 +1,12 @@
 // A clearinghouse process for tests that kill it: startClearinghouse on 127.0.0.1:PORT with its CDRs in the SQLite
-// file FILE, serving the policy servers named in CLIENTS; prints "ready" once it listens.
+// file FILE (its cdrFile, closed with the handle), serving the policy servers named in CLIENTS; prints "ready" once
+// it listens.
 //   tsx test/lib/start/clearinghouse-process.ts PORT FILE CLIENT[,CLIENT…]
-import { SqliteCdrStore } from "../../../lib/adapters/cdr-store-sqlite.js";
 import { startClearinghouse } from "../../../lib/start/index.js";
 
 const [port, file, clients] = process.argv.slice(2);
-const store = new SqliteCdrStore(file ?? "");
-const ch = await startClearinghouse({ listen: { host: "127.0.0.1", port: Number(port) }, clients: (clients ?? "").split(","), cdrStore: store });
+const ch = await startClearinghouse({ listen: { host: "127.0.0.1", port: Number(port) }, clients: (clients ?? "").split(","), cdrFile: file ?? "" });
 console.log(`ready ${ch.addresses.osp ?? ""}`);
 process.once("SIGTERM", () => {
-  void ch.close().then(() => store.close()).then(() => process.exit(0));
+  void ch.close().then(() => process.exit(0));
 });
