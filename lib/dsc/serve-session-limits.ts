@@ -58,19 +58,23 @@ export async function startServedSessionLimits(settings: SessionLimitSettings, r
     counter = new DscSessionCounter(node);
     close = () => node.close();
   } else if (settings.redis) {
-    const url = new URL(settings.redis.url);
-    const db = Number(url.pathname.replace(/^\//, "") || "0");
+    const { cluster, options } = redisClientOf(settings.redis.url);
     // Loaded only when a deployment counts on Redis (ioredis stays out of every other process).
-    const { RedisSessionCounter } = await import("./redis-counter.js");
+    const [{ RedisSessionCounter }, { Cluster }] = await Promise.all([import("./redis-counter.js"), import("ioredis")]);
     // The role owns its sessions: a restarted POL1 releases the ones granted before by their ids.
     const redis = new RedisSessionCounter({
       threshold,
       failClosed,
       owner: role,
-      redis: { host: url.hostname, port: Number(url.port || "6379"), db },
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      redis: cluster ? new Cluster([options.node], { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 } }) : { ...options.node, db: options.db },
     });
     counter = redis;
-    close = () => redis.close();
+    close = async () => {
+      await redis.close();
+      // A cluster client is given to the counter, so it is closed here.
+      if (cluster) redis.redis.disconnect();
+    };
   } else {
     throw new Error("sessionLimits needs dsc or redis");
   }
@@ -88,4 +92,24 @@ export async function startServedSessionLimits(settings: SessionLimitSettings, r
     registerMetrics: (metrics) => policy?.registerMetrics(metrics),
     close,
   };
+}
+
+/**
+ * `redis://host:port[/db][?cluster=yes][&leaseMs=N]`: one Redis (database `db`), or a Redis Cluster reached
+ * through this node (database 0 only); `leaseMs`, the owner's lease (docs/session-counters.md).
+ */
+export function redisClientOf(text: string): { cluster: boolean; options: { node: { host: string; port: number }; db: number; leaseMs?: number } } {
+  const url = new URL(text);
+  const db = Number(url.pathname.replace(/^\//, "") || "0");
+  if (!Number.isInteger(db) || db < 0) throw new Error(`sessionLimits.redis: '${url.pathname}' is no database number`);
+  let cluster = false;
+  let leaseMs: number | undefined;
+  for (const [name, value] of url.searchParams) {
+    if (name === "cluster" && ["yes", "no"].includes(value)) cluster = value === "yes";
+    else if (name === "leaseMs" && /^\d+$/.test(value)) leaseMs = Number(value);
+    else throw new Error(`sessionLimits.redis: '${name}=${value}' is not cluster=yes|no or leaseMs=<ms>`);
+  }
+  if (cluster && db !== 0) throw new Error(`sessionLimits.redis: Redis Cluster has database 0 only, not ${db}`);
+  const node = { host: url.hostname, port: Number(url.port || "6379") };
+  return { cluster, options: { node, db, ...(leaseMs !== undefined ? { leaseMs } : {}) } };
 }

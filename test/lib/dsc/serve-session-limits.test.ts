@@ -1,13 +1,14 @@
 // The deploy file's `sessionLimits` section: how it is read, the refusals of a bad one, and the policy a served
 // POL1/POL2 builds from it on a real redis-server (started here on a free port, killed after).
 import { describe, expect, it } from "vitest";
-import { useRedisServer } from "../../support/redis-server.js";
-import { startServedSessionLimits } from "../../../lib/dsc/serve-session-limits.js";
+import { useRedisCluster, useRedisServer } from "../../support/redis-server.js";
+import { redisClientOf, startServedSessionLimits } from "../../../lib/dsc/serve-session-limits.js";
 import { DeployConfigError, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
 import { ROLES_ON_TWO_HOSTS as ROLES } from "../../support/deploy-file.js";
 import { thrownBy } from "../../support/thrown.js";
 
 const redis = useRedisServer();
+const cluster = useRedisCluster(3);
 
 const refusal = (text: string): string => thrownBy(DeployConfigError, () => parseDeployConfig(`${ROLES}${text}`, "/etc/callgate/deploy.yaml")).message;
 
@@ -40,8 +41,21 @@ describe("deploy file sessionLimits", () => {
     expect(refusal(`sessionLimits: { thresholds: { "realm a.com": { global: 1 } }, dsc: { POL1: 3288, POL2: 7002 } }\n`)).toMatch(/sessionLimits.dsc.POL1: tcp 127.0.0.1:3288 is already POL1.cops's/);
   });
 
-  it("on Redis, POL1 (callers) and POL2 share a realm's count: the limit holds across both, a refusal names the realm, an end frees a place", async () => {
-    const settings = { thresholds: { "realm example.com": { global: 2, local: 0 } }, redis: { url: `redis://127.0.0.1:${redis.port()}/3` } };
+  it("reads a Redis URL: a database, or a cluster through one node, and the owner's lease; refuses other options", () => {
+    expect(redisClientOf("redis://10.0.0.5:6380/3")).toEqual({ cluster: false, options: { node: { host: "10.0.0.5", port: 6380 }, db: 3 } });
+    expect(redisClientOf("redis://10.0.0.5?cluster=yes&leaseMs=60000")).toEqual({ cluster: true, options: { node: { host: "10.0.0.5", port: 6379 }, db: 0, leaseMs: 60000 } });
+    expect(() => redisClientOf("redis://10.0.0.5/2?cluster=yes")).toThrow("sessionLimits.redis: Redis Cluster has database 0 only, not 2");
+    expect(() => redisClientOf("redis://10.0.0.5?clustre=yes")).toThrow("sessionLimits.redis: 'clustre=yes' is not cluster=yes|no or leaseMs=<ms>");
+    expect(() => redisClientOf("redis://10.0.0.5?leaseMs=soon")).toThrow(/'leaseMs=soon' is not/);
+    expect(() => redisClientOf("redis://10.0.0.5/x")).toThrow("sessionLimits.redis: '/x' is no database number");
+  });
+
+  it.each([
+    ["redis-server", () => `redis://127.0.0.1:${redis.port()}/3`],
+    // The user's and the realm's keys hash to different slots: reserved slot by slot.
+    ["a Redis Cluster of three", () => `redis://127.0.0.1:${cluster.ports()[1]}?cluster=yes`],
+  ])("on %s, POL1 (callers) and POL2 share a realm's count: the limit holds across both, a refusal names the realm, an end frees a place", async (_backend, url) => {
+    const settings = { thresholds: { "realm example.com": { global: 2, local: 0 }, "user alice@example.com": { global: 5, local: 0 } }, redis: { url: url() } };
     const pol1 = await startServedSessionLimits(settings, "POL1", 3288);
     const pol2 = await startServedSessionLimits(settings, "POL2", 3289);
     try {
