@@ -1,6 +1,7 @@
 // Deployment files of `callgate serve ROLE --config FILE`: where each FIG. 5/6 role listens on loopback, the
 // topology options every process shares, and the calls the UAC places. Parsed with `yaml`, validated with ajv;
 // every problem names the file, line, column and field.
+import { CALL_REALMS_SCHEMA, callRealmsProblems, type CallRealms } from "../auth/realm-config.js";
 import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
@@ -173,6 +174,8 @@ export const DEPLOY_SCHEMA = {
         algorithms: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["SHA-256", "MD5"] } },
       },
     },
+    /** POL1 holds callers of client providers' realms to the capacity they rent (docs/auth.md). */
+    realms: CALL_REALMS_SCHEMA,
     tokens: {
       type: "object",
       additionalProperties: false,
@@ -259,6 +262,8 @@ export interface DeployConfig {
   tls?: SocketTlsOptions;
   /** Caller authentication from the `auth` section (credentials path absolute). */
   auth?: DeployAuth;
+  /** Realm capacity sharing at POL1 from the `realms` section: master realms, client providers, rented capacity. */
+  realms?: CallRealms;
   /** POL1 limits callers' and POL2 callees' concurrent sessions (`sessionLimits`; TLS paths absolute). */
   sessionLimits?: SessionLimitSettings;
 }
@@ -402,6 +407,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   }
   if (raw.auth !== undefined && (raw.auth.credentials === undefined) === (raw.auth.radius === undefined))
     problem(["auth"], "needs either credentials (a file) or radius (a server), not both");
+  for (const p of raw.realms ? callRealmsProblems(raw.realms) : []) problem(["realms", ...p.path], p.message);
   const tls = raw.tls ? readDeployTls(raw.tls, file, DEPLOY_ROLES.filter((r) => raw.roles[r]), topology, problem) : undefined;
   if (problems.length > 0) throw new DeployConfigError(file, problems.sort((a, b) => a.line - b.line || a.column - b.column));
   const calls: DeployCalls = {
@@ -425,6 +431,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   if (limitsRaw !== undefined) config.sessionLimits = sessionLimitSettingsOf(limitsRaw, raw.roles, file);
+  if (raw.realms !== undefined) config.realms = raw.realms;
   if (raw.auth !== undefined) config.auth = raw.auth.credentials !== undefined ? { ...raw.auth, credentials: resolve(dirname(file), raw.auth.credentials) } : raw.auth;
   return config;
 }

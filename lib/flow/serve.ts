@@ -8,6 +8,7 @@ import { decodeCopsMessage } from "../../protocols/cops/index.js";
 import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
 import { startCallerAuthentication } from "../auth/caller-auth.js";
+import { realmCapacityPolicy } from "../auth/realm-config.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
@@ -130,7 +131,9 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const quota = quotaSettings ? openServedQuota(quotaSettings, role === "POL1" ? "originating" : "terminating") : undefined;
   // The deploy file's `auth`: SIP1 challenges callers, POL1 checks their credentials before its policy decides.
   const auth = config.auth && (role === "SIP1" || role === "POL1") ? await startCallerAuthentication(config.auth) : undefined;
-  const decides = auth && role === "POL1" ? auth.wrap(quota?.adapter ?? new DefaultPolicyAdapter()) : quota?.adapter;
+  // The deploy file's `realms`: POL1 holds client providers' callers to their rented capacity (inside the credentials check).
+  const shared = role === "POL1" && config.realms ? realmCapacityPolicy(quota?.adapter ?? new DefaultPolicyAdapter(), config.realms) : quota?.adapter;
+  const decides = auth && role === "POL1" ? auth.wrap(shared ?? new DefaultPolicyAdapter()) : shared;
   // The deploy file's `sessionLimits`: POL1 counts callers' sessions, POL2 callees', on their DSCs or in Redis.
   const sessionLimits = config.sessionLimits && (role === "POL1" || role === "POL2")
     ? await startServedSessionLimits(config.sessionLimits, role, config.roles[role]?.cops ?? 0)

@@ -22,3 +22,24 @@ describe("deploy file: auth", () => {
     }
   });
 });
+
+describe("deploy file: realms", () => {
+  const realms = "realms: { master: [master.example], clients: [{ name: isp-b, realms: [isp-b.example], virtualIdentity: { user: isp-b-virtual }, capacity: { ports: 2, credit: 10, pricePerMinute: 1 } }] }";
+
+  it("reads the master's realms and the client providers with their rented capacity", () => {
+    const c = parseDeployConfig(`${realms}\n${ROLES_ON_TWO_HOSTS}`);
+    expect(c.realms).toEqual({ master: ["master.example"], clients: [{ name: "isp-b", realms: ["isp-b.example"], virtualIdentity: { user: "isp-b-virtual" }, capacity: { ports: 2, credit: 10, pricePerMinute: 1 } }] });
+  });
+
+  it("refuses an unknown capacity field, a negative port count, a realm of two providers, naming the field and line", () => {
+    for (const [section, why] of [
+      [realms.replace("ports: 2", "portz: 2"), /deploy\.yaml:1:\d+: realms\.clients\[0\]\.capacity\.portz: unknown field 'portz'/],
+      [realms.replace("ports: 2", "ports: -1"), /realms\.clients\[0\]\.capacity\.ports: must be >= 0/],
+      [realms.replace("realms: [isp-b.example]", "realms: [MASTER.example]"), /realms\.clients\.0\.realms\.0: realm 'MASTER\.example' already belongs to the master/],
+      [realms.replace("virtualIdentity: { user: isp-b-virtual }, ", ""), /realms\.clients\[0\]\.virtualIdentity: missing required field 'virtualIdentity'/],
+    ] as const) {
+      expect(() => parseDeployConfig(`${section}\n${ROLES_ON_TWO_HOSTS}`, "deploy.yaml")).toThrow(DeployConfigError);
+      expect(() => parseDeployConfig(`${section}\n${ROLES_ON_TWO_HOSTS}`, "deploy.yaml")).toThrow(why);
+    }
+  });
+});
