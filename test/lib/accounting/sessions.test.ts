@@ -1,12 +1,15 @@
 // A policy server restarted mid-call: the journal of open accounting sessions gives back the sessions still
-// open (a torn or damaged line ignored and counted), and the recorder resumes them with Interim-Updates numbered
-// and timed as the first process's, its Start again as the same record, and one Stop.
+// open (a torn or damaged line ignored and counted; 10^4 mutated journals read without an exception), and the
+// recorder resumes them with Interim-Updates numbered and timed as the first process's, its Start again as the
+// same record, and one Stop.
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AccountingRecorder } from "../../../lib/accounting/records.js";
 import { AccountingSessionJournal, parseSessionJournal, sessionOfRecord } from "../../../lib/accounting/sessions.js";
+import { mutateBytes } from "../../support/byte-mutations.js";
+import { seededRandom } from "../../support/seeded-random.js";
 
 const dir = mkdtempSync(join(tmpdir(), "acct-sessions-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +40,32 @@ describe("AccountingSessionJournal", () => {
   it("lines of the wrong shape are counted and ignored", () => {
     const text = ['{"open":"x;originating","callId":"x","side":"sideways","startMs":1}', '{"open":"y;terminating","callId":"y","side":"terminating","startMs":"soon"}', "[1,2]", "null", '{"closed":7}', '{"open":"z;terminating","callId":"z","side":"terminating","startMs":5}'].join("\n");
     expect(parseSessionJournal(text)).toEqual({ open: [{ callId: "z", side: "terminating", startMs: 5 }], badLines: 5 });
+  });
+
+  it("10^4 mutated journals: parsing never throws, and every session it gives back is well-formed", () => {
+    const path = join(dir, "fuzz.sessions");
+    const j = AccountingSessionJournal.open(path);
+    j.opened({ callId: "c1@h", side: "originating", startMs: T });
+    j.opened({ callId: "c2@h", side: "terminating", startMs: T + 1 });
+    j.closed("c1@h", "originating");
+    j.close();
+    const seed = readFileSync(path);
+    const rnd = seededRandom(17);
+    const jsonish = { interesting: (out: Buffer, pos: number, r: () => number) => void (out[pos] = [0x22, 0x7b, 0x7d, 0x0a, 0x3a, 0x5b][Math.floor(r() * 6)]!), fixLength: () => {} };
+    let kept = 0;
+    let bad = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const { open, badLines } = parseSessionJournal(mutateBytes(seed, rnd, jsonish).toString("utf8"));
+      for (const s of open) {
+        expect(typeof s.callId).toBe("string");
+        expect(["originating", "terminating"]).toContain(s.side);
+        expect(Number.isFinite(s.startMs)).toBe(true);
+      }
+      kept += open.length;
+      bad += badLines;
+    }
+    expect(kept).toBeGreaterThan(0);
+    expect(bad).toBeGreaterThan(0);
   });
 
   it("a record's call and side come from its Acct-Session-Id, the last ';' splitting them; another shape gives none", () => {
