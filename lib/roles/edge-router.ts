@@ -27,6 +27,8 @@ export interface EdgeRouterOptions {
   pepId?: string;
   /** Refuse every installation (a router out of resources): RPT Failure. */
   failInstall?: boolean;
+  /** Refuse only these installations, counted from 1 over the router's life (a media change it cannot take). */
+  failInstallsNumbered?: readonly number[];
   /** Packet interval of the marked media, for the counts (20 ms voice frames). */
   packetIntervalMs?: number;
   /** IP packet size of the marked media in octets (G.711 at 20 ms: 160 + 40). */
@@ -54,6 +56,9 @@ export interface Classifier {
   nextSameHash: Classifier | undefined;
 }
 
+/** Classifiers counted in one accounting report. */
+const USAGE_PER_REPORT = 1000;
+
 /** IPv4 text as a signed 32-bit value, IPv6 text as it is. */
 function compactAddress(address: string): number | string {
   const v = parseIpv4(address);
@@ -75,6 +80,8 @@ function tupleHash(protocol: number, src: number | string, dst: number | string,
 
 /** A DiffServ edge router (R1, R2): a COPS-PR PEP that installs and removes the calls' classifiers as its policy server decides. */
 export class EdgeRouter implements FlowNode<CallEvent> {
+  /** DEC Installs with classifiers taken so far (see failInstallsNumbered). */
+  private installsSeen = 0;
   readonly name: string;
   private link: CopsPepLink;
   private copsIntegrity: CopsIntegrityConfig | undefined;
@@ -210,12 +217,20 @@ export class EdgeRouter implements FlowNode<CallEvent> {
    */
   private reportInventory(now: number): NodeAction[] {
     if (!this.configHandle || this.classifiers.size === 0) return [];
-    const usage: FlowUsage[] = [];
+    const out: NodeAction[] = [];
+    let usage: FlowUsage[] = [];
     for (const c of this.classifiers.values()) {
       const packets = BigInt(Math.floor((now - c.installedAt) / (this.opts.packetIntervalMs ?? 20)));
       usage.push({ instanceId: c.instanceId, packets, octets: packets * BigInt(this.opts.packetOctets ?? 200) });
+      // Several reports for many classifiers: a COPS object holds at most 65,535 octets (RFC 2748 §2.2), and a
+      // classifier's counts take up to 56 in the ClientSI of a report.
+      if (usage.length === USAGE_PER_REPORT) {
+        for (const a of this.report(this.configHandle, ReportType.Accounting, { usage }, now)) out.push(a);
+        usage = [];
+      }
     }
-    return this.report(this.configHandle, ReportType.Accounting, { usage }, now);
+    if (usage.length > 0) for (const a of this.report(this.configHandle, ReportType.Accounting, { usage }, now)) out.push(a);
+    return out;
   }
 
   private onDecision(handle: Buffer, message: Parameters<typeof parseProvisioningDecision>[0], now: number): NodeAction[] {
@@ -226,7 +241,8 @@ export class EdgeRouter implements FlowNode<CallEvent> {
       return this.report(handle, ReportType.Failure, {}, now);
     }
     if (decision.command === CommandCode.Install && decision.install.length > 0) {
-      if (this.opts.failInstall) {
+      this.installsSeen++;
+      if (this.opts.failInstall || this.opts.failInstallsNumbered?.includes(this.installsSeen)) {
         // RFC 3084 §4.4 GPERR: the router cannot take these classifiers (out of resources).
         return this.report(handle, ReportType.Failure, { failure: { global: { code: 2, subCode: 0 }, instances: [] } }, now);
       }

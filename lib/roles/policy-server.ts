@@ -215,8 +215,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** Calls not yet forgotten (some outlive their handle while the router removes their policy). */
   private live = 0;
   private routerHandle: Buffer | undefined;
-  /** The router (re)opened its configuration: its next accounting report is the inventory of its classifiers. */
-  private routerInventoryDue = false;
+  /** Until when the router's accounting reports are the inventory of its classifiers (it (re)opened its configuration). */
+  private routerInventoryUntil = -Infinity;
   private routerOps: RouterOp[] = [];
   /** Calls whose LDP waits for the router's configuration request. */
   private waitingForRouter: PolicyCall[] = [];
@@ -892,7 +892,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         // The router's configuration request opens its provisioning state (RFC 3084 §2.2): answer NULL for now.
         const reconnected = this.routerHandle !== undefined || this.reinstallOnReturn;
         this.routerHandle = ownHandle(e.handle);
-        this.routerInventoryDue = true;
+        this.routerInventoryUntil = now + (this.opts.resyncGraceMs ?? 3000);
         this.routerOps = [{ call: undefined, kind: "config" }];
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
         for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
@@ -917,10 +917,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
         }
         if (!e.answersDecision) {
           if (report.reportType !== ReportType.Accounting) return [];
-          // The first accounting report after the router opened its configuration is its inventory; the others
+          // The accounting reports soon after the router opened its configuration are its inventory; the others
           // come on the Accounting Timer with the counts of the calls in progress.
-          const inventory = this.routerInventoryDue ? this.onRouterInventory(report.usage, now) : [];
-          this.routerInventoryDue = false;
+          const inventory = now <= this.routerInventoryUntil ? this.onRouterInventory(report.usage, now) : [];
           return [...inventory, ...this.observeProgress(report.usage, now)];
         }
         const op = this.routerOps.shift();

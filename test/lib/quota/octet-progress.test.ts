@@ -99,3 +99,25 @@ for (const driver of ["memory", "net"] as const)
       expect(r.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
     }, 120_000);
   });
+
+describe("many calls in progress (memory driver)", () => {
+  it("1,100 calls of one realm: R1 counts their 2,200 classifiers in three accounting reports (one would not fit a COPS object, 64 KiB), and POL1 ends every call", async () => {
+    const events = new CallEventBus();
+    let ended = 0;
+    events.on("step", (e) => {
+      if (e.role === "POL1" && e.what.startsWith("call ended in progress")) ended++;
+    });
+    const quota = new QuotaPolicyAdapter({
+      config: parseQuotaConfig({ timeZone: "UTC", rules: [{ name: "volume", subject: "realm", period: "month", limits: { octets: 50_000_000 } }] }),
+      store: new MemoryQuotaStore(), clock: () => now, progressIntervalS: 2,
+    });
+    const calls = Array.from({ length: 1100 }, (_, i) => ({ caller: `sip:u${i}@example.com`, callee: "sip:bob@example.net", startMs: i * 2, answerDelayMs: 200, durationMs: 30_000, hangUp: "caller" as const }));
+    const r = await runCalls({ driver: "memory", topology: { clearinghouse: "none" }, policy: { originating: quota }, events, calls });
+    expect(r.calls.filter((c) => c.established)).toHaveLength(1100);
+    // 1,100 calls use 22 MB a second together: past 50 MB within 5 s, long before each one's own 2,500 s
+    expect(ended).toBe(1100);
+    expect(r.records.filter((m) => m.msg === "BYE" && m.from === "UAC")).toHaveLength(0);
+    expect(r.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+  }, 180_000);
+});
+
