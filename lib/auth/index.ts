@@ -23,5 +23,7 @@ export { RealmProxy } from "./realm-proxy.js";
 export type { MasterRecord, ProxyStep, RealmDecision, RealmProxyAction, RealmProxyOptions } from "./realm-proxy.js";
 export { RadiusRealmProxy } from "./radius-realm-proxy.js";
 export { RealmCapacityPolicyAdapter } from "./realm-capacity-adapter.js";
+export { CALL_REALMS_SCHEMA, callRealmsProblems, realmCapacityPolicy } from "./realm-config.js";
+export type { CallRealms } from "./realm-config.js";
 export type { AccountingSink, CallProvider, RealmCapacityPolicyOptions } from "./realm-capacity-adapter.js";
 export type { RadiusRealmProxyOptions } from "./radius-realm-proxy.js";
