@@ -76,6 +76,13 @@ export interface SipProxyOptions {
   ids?: SipIds;
   /** Challenge callers before asking the PDP (see CallerChallenge). */
   challenge?: CallerChallenge;
+  /**
+   * How long a re-INVITE or UPDATE that changes the media waits for DEC LDP (default 10 s, well inside the sender's
+   * Timer B/F): then it is answered 504 with a Reason and the policy is asked back to the media in force.
+   */
+  mediaChangeWaitMs?: number;
+  /** At most `changes` media changes per call within `perMs` (default 10 per minute); more are refused 503. */
+  mediaChangeLimit?: { changes: number; perMs: number };
 }
 
 type Phase = "authorising" | "proceeding" | "answered" | "confirmed" | "ending" | "done";
@@ -139,7 +146,9 @@ class ProxyCall {
   /** The flows the PDP last agreed to (caller's view, sorted). */
   authorisedFlows: MediaFlow[] | undefined = undefined;
   /** A re-INVITE or UPDATE held for DEC LDP on a media change (FIG. 5 as for the initial INVITE), and the flows before it. */
-  pendingChange: { ctx: ProxyRequestContext; from: string; previous: MediaFlow[] | undefined; cancelled?: boolean } | undefined = undefined;
+  pendingChange: { ctx: ProxyRequestContext; from: string; previous: MediaFlow[] | undefined; since: number; cancelled?: boolean } | undefined = undefined;
+  /** When the recent media changes were asked for (the rate cap's window). */
+  changeTimes: number[] | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -193,6 +202,11 @@ export class SipProxy implements FlowNode<CallEvent> {
   private readonly outbound: { peer: string; route: string } | undefined;
   /** The peer the message being handled came from (a stray response goes to the other end of its call). */
   private receivingFrom = "";
+  /** Media changes refused by the per-call rate cap (503). */
+  refusedMediaChanges = 0;
+  /** Media changes answered 504 because DEC LDP never came. */
+  unansweredMediaChanges = 0;
+  private readonly loggedCauses = new Set<string>();
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
@@ -506,7 +520,13 @@ export class SipProxy implements FlowNode<CallEvent> {
     const out: NodeAction[] = [];
     const t64 = 64 * (this.opts.t1 ?? 500);
     let more = false;
+    const wait = this.opts.mediaChangeWaitMs ?? DEFAULT_MEDIA_CHANGE_WAIT_MS;
     for (const call of this.calls.values()) {
+      const pending = call.pendingChange;
+      if (pending !== undefined) {
+        if (now - pending.since >= wait) out.push(...this.onMediaChangeUnanswered(call, now));
+        else more = true;
+      }
       if (call.phase === "confirmed" && call.answeredAt !== undefined) {
         if (call.unacknowledged !== undefined && now - call.answeredAt >= t64) out.push(...this.onNoAck(call, now));
         else if (call.ends !== undefined && call.limitMs !== undefined && now - call.answeredAt >= call.limitMs) out.push(...this.onTimeLimit(call, now));
@@ -515,6 +535,53 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
     if (more) this.watched(out);
     return out;
+  }
+
+  /**
+   * DEC LDP never came for a held media change: the sender gets 504 with a Reason (RFC 3326) before its own
+   * timeout, the old media stays, and the policy server is asked back to it (another REQ LDP, TLV 9), so a late
+   * or lost DEC leaves no classifier for media nobody sends.
+   */
+  private onMediaChangeUnanswered(call: ProxyCall, now: number): NodeAction[] {
+    const pending = call.pendingChange;
+    if (pending === undefined) return [];
+    call.pendingChange = undefined;
+    call.authorisedFlows = pending.previous;
+    // (a CANCELled one was answered 487 already: only the policy is put back)
+    const out = pending.cancelled ? [] : this.viaProxy(now, () => pending.ctx.respond(504, undefined, [{ name: "Reason", value: 'SIP;cause=504;text="policy server did not answer"' }]));
+    out.push(this.step(call, `${pending.ctx.method}: no DEC LDP for the media change within ${this.opts.mediaChangeWaitMs ?? DEFAULT_MEDIA_CHANGE_WAIT_MS} ms`));
+    this.dropOnce("media-change-unanswered", `a media change on call ${call.callId} had no DEC LDP from ${this.opts.pdp}`, out);
+    if (pending.previous !== undefined && call.ldp === "installed") {
+      call.mediaChanges++;
+      out.push(...this.copsMediaChange(call, pending.previous, now));
+      out.push(this.step(call, `REQ LDP back to the old media (media change ${call.mediaChanges})`));
+    }
+    return out;
+  }
+
+  private get changeLimit(): { changes: number; perMs: number } {
+    return this.opts.mediaChangeLimit ?? DEFAULT_MEDIA_CHANGE_LIMIT;
+  }
+
+  /** The rate cap on a call's media changes: undefined when this one may go, else seconds until one may. */
+  private overMediaChangeLimit(call: ProxyCall, now: number): number | undefined {
+    const { changes, perMs } = this.changeLimit;
+    const times = (call.changeTimes ??= []);
+    while (times.length > 0 && now - times[0]! >= perMs) times.shift();
+    if (times.length >= changes) {
+      this.refusedMediaChanges++;
+      return Math.max(1, Math.ceil((times[0]! + perMs - now) / 1000));
+    }
+    times.push(now);
+    return undefined;
+  }
+
+  /** Logs a cause once per proxy (its count goes on in refusedMediaChanges / unansweredMediaChanges). */
+  private dropOnce(cause: string, message: string, out: NodeAction[]): void {
+    if (cause === "media-change-unanswered") this.unansweredMediaChanges++;
+    if (this.loggedCauses.has(cause)) return;
+    this.loggedCauses.add(cause);
+    out.push({ type: "emit", event: { type: "error", role: this.name, message: `${cause}: ${message} (logged once)` } });
   }
 
   /** A request this PEP originates as an end of the dialog (BYE, ACK), sent by the proxy core with its own Via. */
@@ -695,11 +762,19 @@ export class SipProxy implements FlowNode<CallEvent> {
       const changed = this.mediaChange(call, req, from);
       if (changed !== undefined) {
         // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9).
-        call.pendingChange = { ctx, from, previous: call.authorisedFlows };
+        const refused = this.overMediaChangeLimit(call, now);
+        if (refused !== undefined) {
+          const out = this.viaProxy(now, () => ctx.respond(503, undefined, [{ name: "Retry-After", value: String(refused) }, { name: "Reason", value: 'SIP;cause=503;text="too many media changes"' }]));
+          out.push(this.step(call, `${req.method} refused 503: too many media changes (retry after ${refused} s)`));
+          this.dropOnce("media-change-rate", `${req.method} from ${from} refused: more than ${this.changeLimit.changes} media changes in ${this.changeLimit.perMs} ms on call ${call.callId}`, out);
+          return out;
+        }
+        call.pendingChange = { ctx, from, previous: call.authorisedFlows, since: now };
         this.contexts.set(ctx, { kind: "in-dialog", call, from });
         call.mediaChanges++;
         const out = this.copsMediaChange(call, changed, now);
         out.push(this.step(call, `${req.method} held for REQ LDP (media change ${call.mediaChanges})`));
+        this.watched(out);
         return out;
       }
     }
@@ -1004,6 +1079,8 @@ function sortedFlows(flows: MediaFlow[]): MediaFlow[] {
   return flows.slice().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 const WATCH_TIMER = "proxy-watch";
+const DEFAULT_MEDIA_CHANGE_WAIT_MS = 10_000;
+const DEFAULT_MEDIA_CHANGE_LIMIT = { changes: 10, perMs: 60_000 };
 /** RFC 3261 §16.6 step 11: Timer C is larger than 3 minutes. */
 const DEFAULT_TIMER_C_MS = 181_000;
 

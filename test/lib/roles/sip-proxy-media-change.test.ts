@@ -126,18 +126,22 @@ describe("SipProxy: a media-changing re-INVITE asks policy again", () => {
     expect(res.to.tag).toBeTruthy();
   });
 
-  it("a policy server slow to answer a change: the caller's BYE ends the call, the held re-INVITE gets 487, nothing is left", async () => {
-    // the second DEC from POL2 to SIP2 (the hold's DEC LDP) comes 60 s late; the caller hangs up at about 31 s
+  it("a policy server slow to answer a change (60 s): 504 at the proxy's wait, the policy asked back to the old media, the late DEC changes nothing, nothing is left", async () => {
+    // the second DEC from POL2 to SIP2 (the hold's DEC LDP) comes 60 s late; the proxy waits 10 s
     const { records, topo } = await holdAndResume(undefined, [{ kind: "delay", proto: "COPS", msg: "DEC LDP", from: "POL2", to: "SIP2", nth: 2, delayMs: 60_000 }]);
     const sip = records.filter((r) => r.proto === "SIP");
-    const held = sip.find((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("487"));
-    expect(held).toBeDefined();
-    expect((parseSipMessage(held!.bytes) as { cseq: { method: string } }).cseq.method).toBe("INVITE");
-    // the held hold never went on towards the caller
-    expect(sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE")).toEqual([]);
-    expect(sip.filter((r) => r.to === "UAC" && r.msg === "INVITE")).toEqual([]);
+    const answered = sip.find((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("504"));
+    expect(answered).toBeDefined();
+    expect((parseSipMessage(answered!.bytes) as { cseq: { method: string } }).cseq.method).toBe("INVITE");
+    // the hold never went on towards the caller; the resume after it offers the media in force and passes
+    const past = sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE").map((r) => parseSipMessage(r.bytes).body.toString());
+    expect(past.map((b) => /a=sendonly/.test(b))).toEqual([false]);
+    // setup, the hold, and back to the media in force (the resume then offers that media: no change)
+    const asked = records.filter((r) => r.proto === "COPS" && r.from === "SIP2" && r.msg === "REQ LDP").map((r) => decodeCopsMessage(r.bytes));
+    expect(asked.map((m) => (m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data).flows.length : -1))).toEqual([2, 1, 2]);
     expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
     expect(topo.sip1.pendingTransactions + topo.sip2.pendingTransactions).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
   });
 
   it("a held re-INVITE cancelled before the policy server answers: 487 from the proxy, and the policy goes back to the old media", async () => {

@@ -1,0 +1,85 @@
+// A media change the policy server never answers, and a peer changing its media too often: the proxy answers
+// the sender itself (504 / 503 with Retry-After, each with a Reason, RFC 3326) and the old media and policy stay.
+import { describe, expect, it } from "vitest";
+import { decodeCopsMessage, decodeSipAaaClientSi } from "../../../protocols/cops/index.js";
+import { parseSipMessage, type SipResponse } from "../../../protocols/sip/index.js";
+import { MemoryNetwork } from "../../../lib/drivers/memory-network.js";
+import type { MessageRecord } from "../../../lib/drivers/message-record.js";
+import type { CallEvent } from "../../../lib/flow/call-events.js";
+import { buildTopology, resolveTopology } from "../../../lib/flow/topology.js";
+import { faultPlanOf } from "../../../lib/flow/run-memory.js";
+import type { FaultSpec } from "../../../lib/flow/run-types.js";
+
+async function callWithReinvites(holds: boolean[], faults: FaultSpec[] = []): Promise<{ records: MessageRecord[]; topo: ReturnType<typeof buildTopology>; events: CallEvent[] }> {
+  const call = { caller: "sip:alice@example.com", callee: "sip:bob@example.com", startMs: 100, answerDelayMs: 1000, durationMs: 90_000, hangUp: "caller" as const };
+  const reinvites = holds.map((hold) => ({ afterMs: 2000, hold }));
+  const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [call], [], {
+    callee: () => ({ outcome: "answer", answerDelayMs: 1000, durationMs: 90_000, hangsUp: false, reinvites }),
+  });
+  const records: MessageRecord[] = [];
+  const events: CallEvent[] = [];
+  const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r), onEmit: (_node, e) => events.push(e), faults: faultPlanOf(faults) });
+  for (const n of topo.nodes) net.add(n);
+  for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
+  net.start();
+  await net.run({ untilMs: 200_000 });
+  return { records, topo, events };
+}
+
+const changesAsked = (records: MessageRecord[], proxy: string) =>
+  records
+    .filter((r) => r.proto === "COPS" && r.from === proxy && r.msg === "REQ LDP")
+    .map((r) => decodeCopsMessage(r.bytes))
+    .map((m) => (m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data) : undefined));
+
+describe("SipProxy: media changes the policy cannot follow", () => {
+  it("DEC LDP for a hold never comes (lost): 504 with a Reason before the sender's Timer B, the policy asked back to the old media", async () => {
+    // The second DEC LDP from POL2 to SIP2 (the first is the call's setup) answers the callee's hold: it is lost.
+    const { records, topo } = await callWithReinvites([true], [{ kind: "drop", proto: "COPS", msg: "DEC LDP", from: "POL2", to: "SIP2", nth: 2 }]);
+    const sip = records.filter((r) => r.proto === "SIP");
+    const answered = sip.filter((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("504"));
+    expect(answered).toHaveLength(1);
+    const res = parseSipMessage(answered[0]!.bytes) as SipResponse;
+    expect(res.cseq.method).toBe("INVITE");
+    expect(res.getHeader("Reason")).toBe('SIP;cause=504;text="policy server did not answer"');
+    // the hold never went past SIP2 (a callee's re-INVITE goes SIP2 to SIP1)
+    expect(sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE")).toHaveLength(0);
+    // within the wait (10 s), long before the UAS's Timer B (64·T1 = 32 s)
+    const heldAt = sip.find((r) => r.from === "UAS" && r.to === "SIP2" && r.msg === "INVITE" && /a=sendonly/.test(parseSipMessage(r.bytes).body.toString()))!;
+    expect(answered[0]!.t - heldAt.t).toBeGreaterThanOrEqual(10_000);
+    expect(answered[0]!.t - heldAt.t).toBeLessThan(32_000);
+    // setup (2 flows), the hold (1 flow), then back to the two flows of the media in force
+    const asked = changesAsked(records, "SIP2");
+    expect(asked.map((i) => i?.mediaChange)).toEqual([undefined, 1, 2]);
+    expect(asked.map((i) => i?.flows.length)).toEqual([2, 1, 2]);
+    expect(topo.sip2.unansweredMediaChanges).toBe(1);
+    // the call ends as usual, nothing left at the routers
+    expect(sip.filter((r) => r.msg === "BYE")).toHaveLength(3);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+  });
+
+  it("a peer toggling hold more than 10 times a minute: the excess gets 503 with Retry-After, counted, logged once", async () => {
+    const holds = Array.from({ length: 14 }, (_, i) => i % 2 === 0);
+    const { records, topo, events } = await callWithReinvites(holds);
+    const sip = records.filter((r) => r.proto === "SIP");
+    const refused = sip.filter((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("503")).map((r) => parseSipMessage(r.bytes) as SipResponse);
+    // 14 re-INVITEs 2 s apart: the first 10 change the media within a minute. The 11th (a hold) is refused, so
+    // the 12th (a resume) offers the media in force: no change, it passes; the 13th is refused, the 14th passes.
+    expect(refused).toHaveLength(2);
+    for (const r of refused) {
+      expect(r.cseq.method).toBe("INVITE");
+      expect(Number(r.getHeader("Retry-After"))).toBeGreaterThan(0);
+      expect(r.getHeader("Reason")).toBe('SIP;cause=503;text="too many media changes"');
+    }
+    expect(topo.sip2.refusedMediaChanges).toBe(2);
+    const reinvitesPast = sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE");
+    expect(reinvitesPast).toHaveLength(12);
+    const logged = events.filter((e) => e.type === "error" && e.role === "SIP2" && e.message.startsWith("media-change-rate"));
+    expect(logged).toHaveLength(1);
+    // only the admitted changes reached the policy server
+    expect(changesAsked(records, "SIP2").filter((i) => i?.mediaChange !== undefined)).toHaveLength(10);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+  });
+});
