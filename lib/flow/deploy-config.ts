@@ -13,11 +13,12 @@ import type { SocketTlsOptions } from "../drivers/socket-tls.js";
 import { parseSipUri } from "../../protocols/sip/index.js";
 import { fileErrorReason } from "../replay/input-file.js";
 import { parseValidatedYaml, ScenarioError, type ScenarioProblem } from "../replay/scenario.js";
+import { REINVITES_SCHEMA } from "../replay/scenario-schema.js";
 import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
 import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-tls.js";
 import type { FlowPki } from "./flow-pki.js";
 import type { SessionLimitSettings } from "../dsc/serve-session-limits.js";
-import type { CallSpec, Role, TopologyOptions } from "./run-types.js";
+import type { CallSpec, PlannedMediaChange, Role, TopologyOptions } from "./run-types.js";
 import { ROLE_NAMES, byRole, isRoleOfKind, roleRow, roleHost, rolesOfKind } from "./role-table.js";
 
 export const DEPLOY_ROLES: readonly Role[] = ROLE_NAMES;
@@ -194,16 +195,7 @@ export const DEPLOY_SCHEMA = {
         durationMs: nonNegative,
         hangUp: { enum: ["caller", "callee"] },
         noAnswerTimeoutMs: nonNegative,
-        reinvites: {
-          type: "array",
-          minItems: 1,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: ["by", "afterMs", "hold"],
-            properties: { by: { enum: ["caller", "callee"] }, afterMs: { type: "number", exclusiveMinimum: 0 }, hold: { type: "boolean" } },
-          },
-        },
+        reinvites: REINVITES_SCHEMA,
       },
     },
   },
@@ -234,7 +226,7 @@ export interface DeployCalls {
   hangUp: "caller" | "callee";
   noAnswerTimeoutMs?: number;
   /** Re-INVITEs of every call, as a scenario's `calls[].reinvites`: the UAC sends the caller's, the UAS the callee's. */
-  reinvites?: Array<{ by: "caller" | "callee"; afterMs: number; hold: boolean }>;
+  reinvites?: PlannedMediaChange[];
 }
 
 export interface DeployConfig {

@@ -49,17 +49,28 @@ export interface CallSpec {
   outcome?: "answer" | "busy" | "decline" | "no-answer" | "cancel";
   cancelAfterMs?: number;
   noAnswerTimeoutMs?: number;
-  /** Re-INVITEs during the call (hold, resume), each by the caller or the callee; `afterMs` counts from the ACK or the side's previous re-INVITE answer. */
-  reinvites?: Array<{ by: "caller" | "callee"; afterMs: number; hold: boolean }>;
+  /** New offers during the call (hold, resume, an encoding or address change; by re-INVITE or UPDATE), each by the caller or the callee; `afterMs` counts from the ACK or the side's previous one's answer. */
+  reinvites?: PlannedMediaChange[];
   /** The caller's Digest account, answering SIP1's 407 (RFC 3261 §22.3); algorithms it accepts (default SHA-256, MD5). */
   credentials?: { username: string; password: string; algorithms?: Array<"MD5" | "SHA-256"> };
+}
+
+/** One new offer of a call (RFC 3264 §8): a side's PlannedReinvite with the side that makes it. */
+export interface PlannedMediaChange {
+  by: "caller" | "callee";
+  afterMs: number;
+  hold: boolean;
+  method?: "INVITE" | "UPDATE";
+  codec?: "PCMU" | "PCMA" | "G729";
+  mediaAddress?: string;
 }
 
 /** A fault of the run: a message dropped, delayed or duplicated, a role down for a while. */
 export type FaultSpec =
   | { kind: "drop" | "delay" | "duplicate"; proto: "SIP" | "COPS" | "OSP"; msg: string; from?: string; to?: string; nth: number; delayMs?: number }
   | { kind: "down"; role: Role; fromMs: number; toMs: number }
-  | { kind: "deny"; role: DeniableRole };
+  /** `nth`, for a router only: it refuses its nth installation (counted over the run) instead of every one. */
+  | { kind: "deny"; role: DeniableRole; nth?: number };
 
 /** What runCalls runs: driver, topology, calls, faults, seed, and the adapters and event bus to use. */
 export interface RunOptions {

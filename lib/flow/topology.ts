@@ -72,14 +72,19 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
 
 /** The re-INVITEs one side of a call sends, in order. */
 function reinvitesBy(c: CallSpec, side: "caller" | "callee"): PlannedReinvite[] {
-  return (c.reinvites ?? []).filter((r) => r.by === side).map((r) => ({ afterMs: r.afterMs, hold: r.hold }));
+  return (c.reinvites ?? []).filter((r) => r.by === side).map(({ by: _by, ...planned }) => planned);
 }
 
 /** Builds the nine roles for these options, calls and faults. */
 export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faults: FaultSpec[] = [], timing: { t1?: number; seed?: number; callee?: (callId: string) => CalleeBehaviour; pki?: FlowPki; adapters?: TopologyAdapters } = {}): FlowTopology {
   const user = timing.adapters ?? {};
   const random = seededRandom(timing.seed ?? 1);
-  const denied = new Set(faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny").map((f) => f.role));
+  const denials = faults.filter((f): f is Extract<FaultSpec, { kind: "deny" }> => f.kind === "deny");
+  const denied = new Set(denials.filter((f) => f.nth === undefined).map((f) => f.role));
+  const refusedInstalls = (router: "R1" | "R2"): { failInstallsNumbered?: number[] } => {
+    const nths = denials.flatMap((f) => (f.role === router && f.nth !== undefined ? [f.nth] : []));
+    return nths.length > 0 ? { failInstallsNumbered: nths } : {};
+  };
   const transport = topology.sipTransport === "tls" ? "TLS" : topology.sipTransport === "tcp" ? "TCP" : "UDP";
   const callIds = calls.map(callIdOf);
   const specById = new Map(calls.map((c, i) => [callIds[i] ?? "", c]));
@@ -140,8 +145,8 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const chTiming = { clearinghouseTimeoutMs: topology.clearinghouseTimeoutMs ?? 3000, usageRetryMs: topology.usageRetryMs ?? 5000, policyTimeoutMs: topology.policyTimeoutMs ?? 3000 };
   const pol1 = new PolicyServer({ name: "POL1", side: "originating", router: routerOf("POL1"), policy: pol1Policy, clearinghouse: adapters[0], clearinghouseUnreachable: unreachable, ...chTiming });
   const pol2 = new PolicyServer({ name: "POL2", side: "terminating", router: routerOf("POL2"), policy: pol2Policy, clearinghouse: adapters[1], clearinghouseUnreachable: unreachable, ...chTiming });
-  const r1 = new EdgeRouter({ name: "R1", pdp: pdpOf("R1"), failInstall: denied.has("R1"), random });
-  const r2 = new EdgeRouter({ name: "R2", pdp: pdpOf("R2"), failInstall: denied.has("R2"), random });
+  const r1 = new EdgeRouter({ name: "R1", pdp: pdpOf("R1"), failInstall: denied.has("R1"), ...refusedInstalls("R1"), random });
+  const r2 = new EdgeRouter({ name: "R2", pdp: pdpOf("R2"), failInstall: denied.has("R2"), ...refusedInstalls("R2"), random });
 
   const nodes: FlowNode<CallEvent>[] = [uac, sip1, pol1, r1];
   if (ch) nodes.push(ch);

@@ -74,6 +74,28 @@ const realmsSection = {
   },
 };
 
+/**
+ * A call's new offers within its dialog, in order (calls[].reinvites of a scenario, calls.reinvites of a deploy
+ * file): by which side, when, hold or not, and optionally by UPDATE, with one encoding alone or at a new address.
+ */
+export const REINVITES_SCHEMA = {
+  type: "array",
+  minItems: 1,
+  items: {
+    type: "object",
+    additionalProperties: false,
+    required: ["by", "afterMs", "hold"],
+    properties: {
+      by: { enum: ["caller", "callee"] },
+      afterMs: { type: "number", exclusiveMinimum: 0 },
+      hold: { type: "boolean" },
+      method: { enum: ["INVITE", "UPDATE"] },
+      codec: { enum: ["PCMU", "PCMA", "G729"] },
+      mediaAddress: { type: "string", pattern: "^(25[0-5]|2[0-4]\\d|1?\\d?\\d)(\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)){3}$" },
+    },
+  },
+} as const;
+
 export const SCENARIO_SCHEMA = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://callgate.example.com/scenario.schema.json",
@@ -115,16 +137,7 @@ export const SCENARIO_SCHEMA = {
           outcome: { enum: ["answer", "busy", "decline", "no-answer", "cancel"] },
           cancelAfterMs: nonNegative,
           noAnswerTimeoutMs: nonNegative,
-          reinvites: {
-            type: "array",
-            minItems: 1,
-            items: {
-              type: "object",
-              additionalProperties: false,
-              required: ["by", "afterMs", "hold"],
-              properties: { by: { enum: ["caller", "callee"] }, afterMs: { type: "number", exclusiveMinimum: 0 }, hold: { type: "boolean" } },
-            },
-          },
+          reinvites: REINVITES_SCHEMA,
           credentials: {
             type: "object",
             additionalProperties: false,
@@ -193,7 +206,10 @@ export const SCENARIO_SCHEMA = {
           else: {
             additionalProperties: false,
             required: ["kind", "role"],
-            properties: { kind: { const: "deny" }, role: { enum: [...DENIABLE_ROLES] } },
+            properties: { kind: { const: "deny" }, role: { enum: [...DENIABLE_ROLES] }, nth: { type: "integer", minimum: 1 } },
+            // a router may refuse one installation of the run (its nth); the others refuse everything
+            if: { required: ["nth"] },
+            then: { properties: { role: { enum: ["R1", "R2"] } } },
           },
         },
       },

@@ -9,12 +9,34 @@ import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";
 
-/** A re-INVITE this side sends within a call (RFC 3261 §14.1), this long after the dialog is confirmed. */
+/**
+ * A new offer this side makes within a call (RFC 3264 §8), this long after the dialog is confirmed: by re-INVITE
+ * (RFC 3261 §14.1) or by UPDATE (RFC 3311).
+ */
 export interface PlannedReinvite {
   afterMs: number;
   /** Offer a=sendonly (hold, RFC 3264 §8.4); false offers sendrecv again (resume). */
   hold: boolean;
+  /** The request that carries the offer (default INVITE). */
+  method?: "INVITE" | "UPDATE";
+  /** Offer this one encoding alone from now on (RFC 3264 §8.3.2). */
+  codec?: MediaCodecName;
+  /** Receive the media at this address from now on (RFC 3264 §8.3.1). */
+  mediaAddress?: string;
 }
+
+/** Encodings a user agent can be told to offer alone (RFC 3551 static payload types it takes). */
+export type MediaCodecName = "PCMU" | "PCMA" | "G729";
+
+/** The encoding of each MediaCodecName. */
+const CODEC_BY_NAME: Readonly<Record<MediaCodecName, LocalCodec>> = {
+  PCMU: { name: "PCMU", clockRate: 8000, payload: 0 },
+  PCMA: { name: "PCMA", clockRate: 8000, payload: 8 },
+  G729: { name: "G729", clockRate: 8000, payload: 18 },
+};
+
+/** A new offer as the user agent makes it: a PlannedReinvite without its delay. */
+type MediaChangeWish = Omit<PlannedReinvite, "afterMs">;
 
 /** A call the UAC places: Call-ID, parties, when it starts, and how it ends (hang-up, CANCEL, give-up). */
 export interface PlannedCall {
@@ -174,12 +196,25 @@ class UaCall {
   set reinvites(v: PlannedReinvite[] | undefined) {
     this.extras().reinvites = v;
   }
-  /** The re-INVITE to retry after a 491 (its hold wish). */
-  get retryHold(): boolean | undefined {
-    return this.ext?.retryHold;
+  /** The offer to make again after a 491. */
+  get retryChange(): MediaChangeWish | undefined {
+    return this.ext?.retryChange;
   }
-  set retryHold(v: boolean | undefined) {
-    this.extras().retryHold = v;
+  set retryChange(v: MediaChangeWish | undefined) {
+    this.extras().retryChange = v;
+  }
+  /** The encodings and media address our offers carry, when a media change set them. */
+  get offerCodecs(): readonly LocalCodec[] | undefined {
+    return this.ext?.offerCodecs;
+  }
+  set offerCodecs(v: readonly LocalCodec[] | undefined) {
+    this.extras().offerCodecs = v;
+  }
+  get mediaAddress(): string | undefined {
+    return this.ext?.mediaAddress;
+  }
+  set mediaAddress(v: string | undefined) {
+    this.extras().mediaAddress = v;
   }
   constructor(
     readonly callId: string,
@@ -197,7 +232,9 @@ class DialogExtras {
   sessionIntervalS = 0;
   refresher: "local" | "remote" = "remote";
   reinvites: PlannedReinvite[] | undefined = undefined;
-  retryHold: boolean | undefined = undefined;
+  retryChange: MediaChangeWish | undefined = undefined;
+  offerCodecs: readonly LocalCodec[] | undefined = undefined;
+  mediaAddress: string | undefined = undefined;
 }
 
 const NO_ROUTES: readonly string[] = [];
@@ -327,11 +364,18 @@ export class UserAgent implements FlowNode<CallEvent> {
   // ---- offer/answer ----
 
   private mediaOptions(call: UaCall): OfferAnswerOptions {
+    const fallback = this.opts.mediaAddress;
     return {
-      address: this.opts.mediaAddress, sessionId: String(call.mediaSessionId),
+      // A media change may move the address or narrow the encodings for the rest of the dialog (RFC 3264 §8.3).
+      get address() {
+        return call.mediaAddress ?? fallback;
+      },
+      sessionId: String(call.mediaSessionId),
       // The dialog keeps its port: a re-offer or re-answer moves nothing (RFC 3264 §8).
       port: () => call.mediaPort,
-      codecs: UA_CODECS,
+      get codecs() {
+        return call.offerCodecs ?? UA_CODECS;
+      },
     };
   }
 
@@ -538,63 +582,81 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (next !== undefined) out.push(setTimer(call, T_REINVITE, next.afterMs));
   }
 
-  /** Send a re-INVITE with a new offer (hold or resume), or retry one after 491. */
-  private sendReinvite(call: UaCall, hold: boolean, now: number, why: string): NodeAction<CallEvent>[] {
+  /** Send a new offer (hold, resume, another encoding or address) by re-INVITE or UPDATE, or retry one after 491. */
+  private sendReinvite(call: UaCall, change: MediaChangeWish, now: number, why: string): NodeAction<CallEvent>[] {
     if (call.state !== "confirmed" || call.outgoing) return [];
     const media = this.mediaOf(call);
-    media.hold = hold;
+    // What the offer changes, kept to put back if the peer refuses it (RFC 3264 §8: the old session stays).
+    const before = { hold: media.hold, codecs: call.offerCodecs, address: call.mediaAddress };
+    media.hold = change.hold;
+    if (change.codec !== undefined) call.offerCodecs = [CODEC_BY_NAME[change.codec]];
+    if (change.mediaAddress !== undefined) call.mediaAddress = change.mediaAddress;
     const offer = media.createOffer();
-    if (offer === undefined) return [];
+    if (offer === undefined) {
+      media.hold = before.hold;
+      call.offerCodecs = before.codecs;
+      call.mediaAddress = before.address;
+      return [];
+    }
+    const restore = (): void => {
+      media.rollback();
+      media.hold = before.hold;
+      call.offerCodecs = before.codecs;
+      call.mediaAddress = before.address;
+    };
     call.outgoing = true;
+    const method = change.method ?? "INVITE";
     const cseq = ++call.cseq;
-    call.inviteCseq = cseq;
+    if (method === "INVITE") call.inviteCseq = cseq;
     const branch = this.ids.nextBranch();
     const extra: SipHeader[] = [{ name: "Allow", value: ALLOW }, { name: "Supported", value: SUPPORTED }];
     if (call.sessionIntervalS > 0) extra.push({ name: "Session-Expires", value: `${call.sessionIntervalS};refresher=${call.refresher === "local" ? "uac" : "uas"}` });
-    const req = this.inDialogRequest(call, "INVITE", cseq, branch, extra, serializeSdpText(offer));
+    const req = this.inDialogRequest(call, method, cseq, branch, extra, serializeSdpText(offer));
     const out = this.sip.sendRequest(req, this.opts.proxy, now, {
-      onResponse: (res, t) => this.onReinviteResponse(call, res, hold, t),
+      onResponse: (res, t) => this.onReinviteResponse(call, res, change, restore, t),
       onTimeout: (t) => {
         call.outgoing = false;
-        media.rollback();
+        restore();
         return this.hangUp(call, t);
       },
     }, branch);
-    out.push(this.step(call, `re-INVITE sent (${why})`));
+    out.push(this.step(call, `${method === "INVITE" ? "re-INVITE" : "UPDATE"} sent (${why})`));
     return out;
   }
 
-  private onReinviteResponse(call: UaCall, res: SipResponse, hold: boolean, now: number): NodeAction<CallEvent>[] {
+  private onReinviteResponse(call: UaCall, res: SipResponse, change: MediaChangeWish, restore: () => void, now: number): NodeAction<CallEvent>[] {
     if (res.status < 200 || call.state === "ended") return [];
     const media = this.mediaOf(call);
     call.outgoing = false;
+    const invite = (change.method ?? "INVITE") === "INVITE";
     if (res.status < 300) {
-      const out: NodeAction<CallEvent>[] = [this.ack(call, res.cseq.seq)];
+      // RFC 3261 §13.2.2.4: a 2xx to an INVITE is acknowledged; an UPDATE's is not (RFC 3311 §5.1).
+      const out: NodeAction<CallEvent>[] = invite ? [this.ack(call, res.cseq.seq)] : [];
       const answer = sdpOf(res);
       const check = answer === undefined ? { kind: "invalid" as const, reason: "no answer in the 2xx" } : media.receiveAnswer(answer);
       if (check.kind !== "ok") {
         // RFC 3261 §14.1 / RFC 3264: an unusable answer ends the session we cannot describe.
-        out.push(this.step(call, `re-INVITE answer refused: ${check.reason}`));
+        out.push(this.step(call, `${invite ? "re-INVITE" : "UPDATE"} answer refused: ${check.reason}`));
         out.push(...this.hangUp(call, now));
         return out;
       }
       this.armSessionTimer(call, sessionExpiresOf(res), "uac", out);
-      out.push(this.step(call, hold ? "held" : "resumed"));
+      out.push(this.step(call, change.hold ? "held" : change.codec !== undefined || change.mediaAddress !== undefined ? "media changed" : "resumed"));
       this.armNextReinvite(call, out);
       return out;
     }
-    media.rollback();
-    if (res.status === 422 && this.takeMinSe(call, res)) return this.sendReinvite(call, hold, now, "Session-Expires raised to Min-SE");
+    restore();
+    if (res.status === 422 && this.takeMinSe(call, res)) return this.sendReinvite(call, change, now, "Session-Expires raised to Min-SE");
     if (res.status === 491) {
       // RFC 3261 §14.1: the Call-ID's owner waits 2.1-4 s, the other side 0-2 s, in units of 10 ms.
       const units = Math.floor(this.random() * 200);
       const delay = call.side === "caller" ? 2100 + units * 10 : units * 10;
-      call.retryHold = hold;
+      call.retryChange = change;
       return [setTimer(call, T_GLARE, delay), this.step(call, `491: retry in ${delay} ms`)];
     }
     // §14.1: 481 or 408 to a re-INVITE ends the dialog; other refusals leave the session as it was.
     if (res.status === 481 || res.status === 408) return this.hangUp(call, now);
-    const out: NodeAction<CallEvent>[] = [this.step(call, `re-INVITE refused ${res.status}`)];
+    const out: NodeAction<CallEvent>[] = [this.step(call, `${invite ? "re-INVITE" : "UPDATE"} refused ${res.status}: the media stays as it was`)];
     this.armNextReinvite(call, out);
     return out;
   }
@@ -602,7 +664,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   /** RFC 4028 §7.4: the refresher refreshes at half the interval, by UPDATE without SDP when the peer allows it. */
   private sendRefresh(call: UaCall, now: number): NodeAction<CallEvent>[] {
     if (call.state !== "confirmed" || call.outgoing) return [];
-    if (!call.peerAllowsUpdate) return this.sendReinvite(call, call.media?.hold ?? false, now, "session refresh");
+    if (!call.peerAllowsUpdate) return this.sendReinvite(call, { hold: call.media?.hold ?? false }, now, "session refresh");
     call.outgoing = true;
     const branch = this.ids.nextBranch();
     const req = this.inDialogRequest(call, "UPDATE", ++call.cseq, branch, [
@@ -1071,12 +1133,13 @@ export class UserAgent implements FlowNode<CallEvent> {
       case "reinvite": {
         const next = call.reinvites?.shift();
         if (next === undefined) return [];
-        return this.sendReinvite(call, next.hold, now, next.hold ? "hold" : "resume");
+        const what = next.hold ? "hold" : next.codec !== undefined ? `offer ${next.codec} alone` : next.mediaAddress !== undefined ? `media to ${next.mediaAddress}` : "resume";
+        return this.sendReinvite(call, next, now, what);
       }
       case "glare": {
-        const hold = call.retryHold;
-        call.retryHold = undefined;
-        return hold === undefined ? [] : this.sendReinvite(call, hold, now, "retry after 491");
+        const change = call.retryChange;
+        call.retryChange = undefined;
+        return change === undefined ? [] : this.sendReinvite(call, change, now, "retry after 491");
       }
       case "refresh":
         return this.sendRefresh(call, now);

@@ -136,7 +136,7 @@ describe("scenario reinvites: refused with line, column and field", () => {
   it("an unknown side, a missing hold, an unknown field, a zero delay", () => {
     expect(problems(base("      - {by: proxy, afterMs: 5000, hold: true}\n"))).toContain(`s.yaml:7:14: calls[0].reinvites[0].by: must be one of "caller", "callee"`);
     expect(problems(base("      - {by: callee, afterMs: 5000}\n"))).toContain(`calls[0].reinvites[0].hold: missing required field 'hold'`);
-    expect(problems(base("      - {by: callee, afterMs: 5000, hold: true, codec: PCMA}\n"))).toContain(`calls[0].reinvites[0].codec: unknown field 'codec'`);
+    expect(problems(base("      - {by: callee, afterMs: 5000, hold: true, video: true}\n"))).toContain(`calls[0].reinvites[0].video: unknown field 'video'`);
     expect(problems(base("      - {by: callee, afterMs: 0, hold: true}\n"))).toContain(`calls[0].reinvites[0].afterMs: must be > 0`);
     expect(problems(base("      []\n"))).toContain(`calls[0].reinvites: must NOT have fewer than 1 items`);
   });
