@@ -107,7 +107,7 @@ export function roleState(topo: FlowTopology, role: Role): Record<string, number
 
 /** The callee's re-INVITEs of the file's `calls.reinvites`, which the UAS sends in every call it answers. */
 function calleeReinvites(config: DeployConfig): { reinvites?: PlannedReinvite[] } {
-  const reinvites = (config.calls.reinvites ?? []).filter((r) => r.by === "callee").map((r) => ({ afterMs: r.afterMs, hold: r.hold }));
+  const reinvites = (config.calls.reinvites ?? []).filter((r) => r.by === "callee").map(({ by: _by, ...planned }) => planned);
   return reinvites.length > 0 ? { reinvites } : {};
 }
 
