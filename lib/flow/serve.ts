@@ -1,11 +1,7 @@
 // One FIG. 5/6 role in this process (`callgate serve ROLE --config FILE`): the topology every process builds
 // alike from the deployment file (same seed, same options), of which this process runs one node on the
 // socket driver, reaching the other roles at the file's loopback addresses.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
-import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
 import { startCallerAuthentication } from "../auth/caller-auth.js";
 import { realmCapacityPolicy } from "../auth/realm-config.js";
@@ -19,6 +15,7 @@ import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole, pepIdOf } from "./c
 import { tlsForRole } from "./deploy-tls.js";
 import { socketSpecOf } from "./run-network.js";
 import { startRoleOnSockets } from "../start/role-sockets.js";
+import { openCdrFile } from "../start/clearinghouse.js";
 import { countCdrsWritten } from "./operations.js";
 import { startServedAccounting } from "../accounting/serve-export.js";
 import { openServedQuota } from "../quota/serve-quota.js";
@@ -166,15 +163,9 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   // A restarted proxy still forwards the in-dialog requests of calls it lost, by their Route sets.
   for (const p of [sip1, sip2]) if (p === node) p.setPeerHosts(ROLE_HOSTS);
   applyCopsSecurity(run.topo, role, config.copsSecurity);
-  // A CDR file outlives the process: a restarted clearinghouse keeps what it confirmed (and stores a retry once).
-  // Without one, a temporary file removed on close: CDRs held in memory would grow with every call (≈1 KB each).
-  const scratch = role === "CH" && run.topo.ch && config.cdrStore === undefined ? mkdtempSync(join(tmpdir(), "callgate-ch-")) : undefined;
-  const cdrStore = role === "CH" && run.topo.ch ? new SqliteCdrStore(config.cdrStore ?? join(scratch ?? "", "cdr.sqlite")) : undefined;
-  const releaseStore = async (): Promise<void> => {
-    await cdrStore?.close();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  };
-  if (cdrStore && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrStore;
+  // The clearinghouse's CDRs in the file of the deploy file's cdrStore, or in a temporary file (as startClearinghouse's cdrFile).
+  const cdrFile = role === "CH" && run.topo.ch ? openCdrFile(config.cdrStore) : undefined;
+  if (cdrFile && run.topo.ch) run.topo.ch.clearinghouse.options.store = cdrFile.store;
   if (opts.onCdrWritten && run.topo.ch) countCdrsWritten(run.topo.ch.clearinghouse.options.store, opts.onCdrWritten);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
@@ -200,7 +191,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
         await quota?.close();
         await auth?.close();
         await sessionLimits?.close();
-        await releaseStore();
+        await cdrFile?.close();
       },
     },
     {
