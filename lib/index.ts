@@ -65,6 +65,7 @@ export {
   type PerSide,
 } from "./flow/run-calls.js";
 export { RunClock } from "./flow/run-clock.js";
+export { ROLE_NAMES, ROLE_TABLE, type RoleEntry, type RoleKind, type RoleListener, type RoleOfKind, type DeniableRole } from "./flow/role-table.js";
 export { buildTopology, resolveTopology, type FlowTopology, type TopologyAdapters } from "./flow/topology.js";
 export { CallEventBus, type CallEvent, type CallEventMap, type CallEventType } from "./flow/call-events.js";
 export { mediaFlows, buildSdp, answerSdp, type MediaFlow, type MediaEndpoint } from "./flow/media-flows.js";

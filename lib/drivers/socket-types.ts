@@ -19,13 +19,9 @@ export interface SocketEndpointsSpec {
 }
 
 /** Settings of a SocketNetwork: SIP transport, TLS, OSP, faults, listener limits, fixed ports and peers, and what to call for records, events, errors and drops. */
-export interface SocketNetworkOptions<E> extends SocketTransportOptions {
+export interface SocketNetworkOptions<E> {
   /** Called with every event a node emits (the roles' call events). */
   onEmit?: (node: string, event: E, now: number) => void;
-}
-
-/** The settings of a SocketNetwork its transports read (all but the node events). */
-export interface SocketTransportOptions {
   /** SIP between nodes: UDP, or one stream per pair over TCP or TLS ("tls" needs `tls` with `sip: true`). */
   sipTransport?: "udp" | "tcp" | "tls";
   /** TLS for SIP streams, COPS (RFC 4261) and OSP (HTTPS): certificates, the pinned CA, mutual TLS. */
@@ -58,6 +54,9 @@ export interface SocketTransportOptions {
   /** `now` is ms since the Unix epoch, not since start(): the processes of one deployment agree on token validity and CDR times. */
   wallClock?: boolean;
 }
+
+/** The settings of a SocketNetwork its transports read (all but the node events). */
+export type SocketTransportOptions = Omit<SocketNetworkOptions<unknown>, "onEmit">;
 
 /** Who opened a TCP connection, as the acceptor sees it, and whether a peer already holds a link to it. */
 export interface TcpPeerSource {

@@ -36,6 +36,7 @@ export interface RoleEntry {
   readonly memoryOctet: number;
 }
 
+/** Each role's row: kind, side, display host, mirror, neighbours, SIP next hop, PDP or router, listener, in-memory octet. */
 export const ROLE_TABLE = {
   UAC: { kind: "user-agent", side: "originating", host: "192.0.2.10", mirror: "UAS", peers: ["SIP1"], sipNext: "SIP1", listens: "sip", memoryOctet: 10 },
   SIP1: { kind: "sip-proxy", side: "originating", host: "sip1.example.com", mirror: "SIP2", peers: ["UAC", "POL1", "SIP2"], sipNext: "SIP2", pdp: "POL1", listens: "sip", memoryOctet: 11 },
