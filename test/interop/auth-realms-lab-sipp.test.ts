@@ -3,7 +3,7 @@
 // naming the provider and the cause; a master subscriber's call meanwhile needs no rented port; an unknown realm
 // gets 403; once the isp-b calls have ended, the next one is answered (its port freed by the usage at the end).
 // The lab's --record file is the evidence (every message with its bytes), SIPp's exit code the callers' view.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { recordFromJsonLine, type MessageRecord } from "../../lib/drivers/message-record.js";
@@ -37,6 +37,16 @@ function finals(records: MessageRecord[]): Map<string, { status: number; reason:
   return out;
 }
 
+/** Waits (up to 30 s) until `file` holds `count` records POL1 sent SIP1 as DEC noLDP for calls whose id starts with `prefix`: their usage is in. */
+async function usageIn(file: string, prefix: string, count: number): Promise<void> {
+  const ended = () =>
+    existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map(recordFromJsonLine).filter((r) => r.from === "POL1" && r.msg === "DEC noLDP" && r.callId.startsWith(prefix)).length : 0;
+  for (const end = Date.now() + 30_000; ended() < count; ) {
+    if (Date.now() > end) throw new Error(`${count} usage reports of ${prefix} calls not in ${file} within 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("callgate lab --realms with SIPp callers", () => {
   it("two ports rented to isp-b: the third concurrent call 503 with a Reason; master realm free; unknown realm 403; a freed port admits the next", async () => {
     expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
@@ -54,7 +64,8 @@ describe("callgate lab --realms with SIPp callers", () => {
     expect(master.code, master.stdout.slice(-1500)).toBe(0);
     const unknown = await sippCallers(sip1, "elsewhere.example", 1, "unknown");
     expect(unknown.code, unknown.stdout.slice(-1500)).toBe(0);
-    // both isp-b ports are free again: the next isp-b call is answered
+    // both isp-b ports are free again (the answered calls ended, POL1 has their usage): the next isp-b call is answered
+    await usageIn(record, "ispb-", 2);
     const after = await sippCallers(sip1, "isp-b.example", 1, "after");
     expect(after.code, after.stdout.slice(-1500)).toBe(0);
 
