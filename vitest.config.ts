@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/interop/**", "node_modules/**"],
+    exclude: ["test/interop/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ["test/support/native-test-deps.ts"],
