@@ -33,8 +33,8 @@ export interface QuotaPolicyOptions {
   /** Decides first, and chooses classes (default DefaultPolicyAdapter). */
   inner?: PolicyAdapter;
   /**
-   * Seconds between the routers' counts of the calls in progress, when a rule limits octets (default 5): how
-   * late past an octet limit a call may be ended.
+   * Seconds between the routers' counts of the calls in progress, when a rule limits octets (default the rules
+   * file's `progressIntervalS`, else 5): how late past an octet limit a call may be ended.
    */
   progressIntervalS?: number;
 }
@@ -66,7 +66,7 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
     this.clock = opts.clock ?? Date.now;
     this.sides = opts.sides ?? ["originating"];
     this.inner = opts.inner ?? new DefaultPolicyAdapter();
-    this.progressIntervalS = opts.config.rules.some((r) => r.limits.octets !== undefined) ? (opts.progressIntervalS ?? 5) : opts.inner?.progressIntervalS;
+    this.progressIntervalS = opts.config.rules.some((r) => r.limits.octets !== undefined) ? (opts.progressIntervalS ?? opts.config.progressIntervalS ?? 5) : opts.inner?.progressIntervalS;
   }
 
   decideAaa(q: AaaQuery): Decision<AaaVerdict> {

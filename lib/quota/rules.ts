@@ -40,6 +40,8 @@ export interface QuotaConfig {
   /** IANA zone the periods are calendar-aligned in (DST included). */
   timeZone: string;
   rules: QuotaRule[];
+  /** Seconds between the routers' counts of calls in progress, when a rule limits octets (default 5). */
+  progressIntervalS?: number;
 }
 
 /** A quota rules file that was refused: where and why. */
@@ -157,5 +159,11 @@ export function parseQuotaConfig(raw: unknown): QuotaConfig {
     }
     return rule;
   });
-  return { timeZone, rules };
+  const config: QuotaConfig = { timeZone, rules };
+  if (raw.progressIntervalS !== undefined) {
+    const p = raw.progressIntervalS;
+    if (typeof p !== "number" || !Number.isInteger(p) || p < 1 || p > 3600) throw new QuotaConfigError("progressIntervalS must be whole seconds, 1-3600");
+    config.progressIntervalS = p;
+  }
+  return config;
 }

@@ -68,6 +68,13 @@ describe("QuotaPolicyAdapter on calls in progress", () => {
     expect(await authenticated.observeProgress(progress("w", 1_000_000))).toEqual({ end: true, reason: "volume quota used up" });
   });
 
+  it("the rules file may set the interval; the adapter's option wins", () => {
+    const rules = (p: unknown) => ({ timeZone: "UTC", progressIntervalS: p, rules: [{ name: "v", subject: "realm", period: "day", limits: { octets: 1 } }] });
+    expect(new QuotaPolicyAdapter({ config: parseQuotaConfig(rules(3)), store: new MemoryQuotaStore() }).progressIntervalS).toBe(3);
+    expect(new QuotaPolicyAdapter({ config: parseQuotaConfig(rules(3)), store: new MemoryQuotaStore(), progressIntervalS: 7 }).progressIntervalS).toBe(7);
+    for (const bad of [0, 1.5, "5", 3601]) expect(() => parseQuotaConfig(rules(bad)), String(bad)).toThrow("progressIntervalS must be whole seconds, 1-3600");
+  });
+
   it("without an octet limit asks the routers for no counts in progress", () => {
     const quota = new QuotaPolicyAdapter({ config: parseQuotaConfig({ timeZone: "UTC", rules: [{ name: "t", subject: "realm", period: "day", limits: { seconds: 60 } }] }), store: new MemoryQuotaStore() });
     expect(quota.progressIntervalS).toBeUndefined();
