@@ -4,7 +4,7 @@
 export const VERSION = "0.1.0";
 
 // Roles: each a sans-I/O node `{ name, handle(event) → actions }`.
-export { UserAgent, type UserAgentOptions, type PlannedCall, type CalleeBehaviour, type PlannedReinvite } from "./roles/user-agent.js";
+export { UserAgent, type UserAgentOptions, type PlannedCall, type CalleeBehaviour, type PlannedReinvite, type MediaCodecName } from "./roles/user-agent.js";
 export { SipProxy, TOKEN_HEADER, type SipProxyOptions } from "./roles/sip-proxy.js";
 export { PolicyServer, type PolicyServerOptions } from "./roles/policy-server.js";
 export { EdgeRouter, type EdgeRouterOptions, type Classifier } from "./roles/edge-router.js";
@@ -64,6 +64,7 @@ export {
   type Role,
   type PerSide,
 } from "./flow/run-calls.js";
+export type { PlannedMediaChange } from "./flow/run-types.js";
 export { RunClock } from "./flow/run-clock.js";
 export { ROLE_NAMES, ROLE_TABLE, type RoleEntry, type RoleKind, type RoleListener, type RoleOfKind, type DeniableRole } from "./flow/role-table.js";
 export { buildTopology, resolveTopology, type FlowTopology, type TopologyAdapters } from "./flow/topology.js";
@@ -86,6 +87,7 @@ export {
   type RoleGauges,
   type RoleHandle,
   type RoleSocketOptions,
+  type SipTransportChoice,
 } from "./start/index.js";
 // What an operator sees of a role process: JSON logs, drops counted once per cause, Prometheus metrics.
 export { startOperations, type Operations, type OperationsOptions, type GaugeSources } from "./flow/operations.js";
