@@ -653,12 +653,11 @@ export class SipProxy implements FlowNode<CallEvent> {
     call.answeredAt = now;
     // REQ noLDP reuses the LDP ClientSI.
     call.setup = undefined;
-    call.callerSdp = setup.offer;
-    call.calleeSdp = setup.answerSdp;
-    try {
-      call.authorisedFlows = setup.offer === undefined ? undefined : sortedFlows(mediaFlows(setup.offer, setup.answerSdp));
-    } catch {
-      call.authorisedFlows = undefined;
+    if (call.mediaChanges === 0) {
+      // No UPDATE changed the media in the early dialog: the session is the INVITE's offer and answer.
+      call.callerSdp = setup.offer;
+      call.calleeSdp = setup.answerSdp;
+      call.authorisedFlows = flowsOf(setup.offer, setup.answerSdp);
     }
     if (setup.forwarded !== undefined) {
       // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
@@ -754,7 +753,10 @@ export class SipProxy implements FlowNode<CallEvent> {
       // RFC 3261 §16.6: forwarded along its Route set, the response relayed back; no call state is made.
       return target === undefined ? this.viaProxy(now, () => ctx.respond(481)) : this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(target) }]));
     }
-    if ((req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && call.phase === "confirmed" && call.ldpClientSi !== undefined) {
+    // A re-INVITE, or an UPDATE in the confirmed or early dialog (RFC 3311 §5.1), that offers SDP once the
+    // policy for the call is in place: asked for again like the setup's (REQ LDP, TLV 9).
+    const early = call.phase === "proceeding" || call.phase === "answered";
+    if ((req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && (call.phase === "confirmed" || (early && req.method === "UPDATE")) && call.ldp === "installed" && call.ldpClientSi !== undefined) {
       if (call.pendingChange !== undefined) {
         // RFC 3261 §14.2 / RFC 3311 §5.2: one offer at a time
         return this.viaProxy(now, () => ctx.respond(req.method === "INVITE" ? 491 : 500, undefined, req.method === "INVITE" ? [] : [{ name: "Retry-After", value: "1" }]));
@@ -831,7 +833,7 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   /** The answer made other flows than those authorised before forwarding: the PDP is told (another TLV 9 update). */
   private settleMedia(call: ProxyCall, now: number): NodeAction[] {
-    if (call.callerSdp === undefined || call.pendingChange !== undefined || call.ldpClientSi === undefined || call.phase !== "confirmed") return [];
+    if (call.callerSdp === undefined || call.pendingChange !== undefined || call.ldpClientSi === undefined || call.ldp !== "installed" || call.phase === "ending" || call.phase === "done") return [];
     let actual: MediaFlow[];
     try {
       actual = sortedFlows(mediaFlows(call.callerSdp, call.calleeSdp));
@@ -967,6 +969,13 @@ export class SipProxy implements FlowNode<CallEvent> {
         }
         call.ldp = "installed";
         const out: NodeAction[] = [];
+        const setup = call.setup;
+        if (setup !== undefined) {
+          // The session so far (RFC 3264 §8): an UPDATE in the early dialog is judged against it.
+          call.callerSdp = setup.offer;
+          call.calleeSdp = setup.answerSdp;
+          call.authorisedFlows = flowsOf(setup.offer, setup.answerSdp);
+        }
         const held = call.setup?.held;
         if (held !== undefined) {
           const ctx = call.setup!.ctx;
@@ -1071,6 +1080,16 @@ function flipDirection(f: MediaFlow): MediaFlow {
 /** The other end's last description as an answer that goes along with any direction offered (RFC 3264 §6.1). */
 function willingAnswerer(sdp: string): string {
   return sdp.replace(/^a=(sendonly|recvonly|inactive)\r?$/gm, "a=sendrecv");
+}
+
+/** The flows of an offer and answer in one order, or undefined without an offer or when the SDP does not parse. */
+function flowsOf(offer: string | undefined, answer: string | undefined): MediaFlow[] | undefined {
+  if (offer === undefined) return undefined;
+  try {
+    return sortedFlows(mediaFlows(offer, answer));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Flows in one order whoever offered them, so sameMediaFlows compares like with like. */

@@ -83,3 +83,61 @@ describe("SipProxy: media changes the policy cannot follow", () => {
     expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
   });
 });
+
+describe("SipProxy: an UPDATE in the early dialog (RFC 3311 §5.1)", () => {
+  it("with SDP that changes the media, is held for REQ LDP (TLV 9) at each proxy like a re-INVITE", async () => {
+    const call = { caller: "sip:alice@example.com", callee: "sip:bob@example.com", startMs: 100, answerDelayMs: 10_000, durationMs: 20_000, hangUp: "caller" as const };
+    const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [call], [], {
+      callee: () => ({ outcome: "answer", answerDelayMs: 10_000, durationMs: 20_000, hangsUp: false }),
+    });
+    const records: MessageRecord[] = [];
+    const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r) });
+    for (const n of topo.nodes) net.add(n);
+    for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
+    net.start();
+    await net.run({ untilMs: 4_000 });
+    // The caller is ringing (180 relayed after DEC LDP): it sends an UPDATE putting the call on hold.
+    const ringing = records.find((r) => r.proto === "SIP" && r.from === "SIP1" && r.to === "UAC" && r.msg.startsWith("180"));
+    const invite = records.find((r) => r.proto === "SIP" && r.from === "UAC" && r.to === "SIP1" && r.msg === "INVITE");
+    expect(ringing && invite).toBeTruthy();
+    const ring = parseSipMessage(ringing!.bytes) as SipResponse;
+    expect(records.some((r) => r.proto === "SIP" && r.msg.startsWith("200") && r.to === "UAC")).toBe(false);
+    const contact = /<([^>]+)>/.exec(ring.getHeader("Contact")!)![1]!;
+    const sdp = parseSipMessage(invite!.bytes).body.toString().replace("a=sendrecv", "a=sendonly");
+    const update = [
+      `UPDATE ${contact} SIP/2.0`,
+      "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKearlyupdate1",
+      "Max-Forwards: 70",
+      ...ring.getHeaders("Record-Route").reverse().map((v) => `Route: ${v}`),
+      `From: ${ring.getHeader("From")!}`,
+      `To: ${ring.getHeader("To")!}`,
+      `Call-ID: ${ring.callId}`,
+      "CSeq: 2 UPDATE",
+      "Contact: <sip:alice@192.0.2.10>",
+      "Content-Type: application/sdp",
+      `Content-Length: ${Buffer.byteLength(sdp)}`,
+      "",
+      sdp,
+    ].join("\r\n");
+    net.perform("UAC", [{ type: "send", proto: "SIP", to: "SIP1", bytes: Buffer.from(update), label: "UPDATE", callId: ring.callId }]);
+    await net.run({ untilMs: 120_000 });
+    for (const [proxy, pol, next] of [["SIP1", "POL1", "SIP2"], ["SIP2", "POL2", "UAS"]] as const) {
+      const reqAt = records.findIndex((r) => r.proto === "COPS" && r.from === proxy && r.msg === "REQ LDP" && (() => {
+        const m = decodeCopsMessage(r.bytes);
+        return m.op === "REQ" && decodeSipAaaClientSi(m.clientSi[0]!.data).mediaChange === 1;
+      })());
+      const decAt = records.findIndex((r, i) => i > reqAt && r.proto === "COPS" && r.from === pol && r.to === proxy && r.msg === "DEC LDP");
+      const fwdAt = records.findIndex((r) => r.proto === "SIP" && r.from === proxy && r.to === next && r.msg === "UPDATE");
+      expect(reqAt, proxy).toBeGreaterThan(-1);
+      expect(decAt, proxy).toBeGreaterThan(reqAt);
+      expect(fwdAt, proxy).toBeGreaterThan(decAt);
+      // the hold: only the callee's flow towards the caller is left
+      const m = decodeCopsMessage(records[reqAt]!.bytes);
+      expect(m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data).flows.length : -1).toBe(1);
+    }
+    // the call is answered and ends as usual, nothing left
+    expect(records.filter((r) => r.proto === "SIP" && r.msg === "BYE")).toHaveLength(3);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+  });
+});
