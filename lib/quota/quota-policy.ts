@@ -46,6 +46,8 @@ interface AdmittedCall {
   octets: number;
 }
 
+const hasOctetLimit = (call: AdmittedCall): boolean => call.rules.some((r) => r.limits.octets !== undefined);
+
 /** The identity a call is counted under on one side: the same call asked again counts once. */
 const eventKey = (callId: string, side: CallSide, what: "attempt" | "usage"): string => `${callId}|${side}|${what}`;
 
@@ -59,6 +61,10 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
   private readonly liveByRow = new Map<string, Set<AdmittedCall>>();
   /** Seconds between the routers' counts of calls in progress; set when a rule limits octets. */
   readonly progressIntervalS: number | undefined;
+  /** Whether a rule limits octets. */
+  private readonly octetRules: boolean;
+  /** Calls in progress found under no rule (not admitted by this process, no attempt in the store), until they end. */
+  private readonly notCounted = new Set<string>();
   /** Refusals by rule name, since this adapter was made. */
   readonly refusals = new Map<string, number>();
 
@@ -66,7 +72,8 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
     this.clock = opts.clock ?? Date.now;
     this.sides = opts.sides ?? ["originating"];
     this.inner = opts.inner ?? new DefaultPolicyAdapter();
-    this.progressIntervalS = opts.config.rules.some((r) => r.limits.octets !== undefined) ? (opts.progressIntervalS ?? opts.config.progressIntervalS ?? 5) : opts.inner?.progressIntervalS;
+    this.octetRules = opts.config.rules.some((r) => r.limits.octets !== undefined);
+    this.progressIntervalS = this.octetRules ? (opts.progressIntervalS ?? opts.config.progressIntervalS ?? 5) : opts.inner?.progressIntervalS;
   }
 
   decideAaa(q: AaaQuery): Decision<AaaVerdict> {
@@ -102,13 +109,7 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
     }
     const call: AdmittedCall = { rows: checks.map((c) => c.key), rules, octets: 0 };
     this.admitted.set(`${q.callId}|${q.side}`, call);
-    checks.forEach((c) => {
-      if (c.limits.octets === undefined) return;
-      const k = rowKey(c.key);
-      let live = this.liveByRow.get(k);
-      if (live === undefined) this.liveByRow.set(k, (live = new Set()));
-      live.add(call);
-    });
+    this.joinRows(call);
     // Octets a second at the bandwidth the offer's flows ask for (both ways): an octet allowance as time.
     let bytesPerS = 0;
     for (const f of q.flows) bytesPerS += (f.bandwidthKbps * 1000) / 8;
@@ -138,6 +139,7 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
     const id = `${u.callId}|${u.side}`;
     const call = this.admitted.get(id);
     this.admitted.delete(id);
+    this.notCounted.delete(id);
     if (call) this.leaveRows(call);
     const rows = call?.rows;
     const usageKey = eventKey(u.callId, u.side, "usage");
@@ -160,26 +162,67 @@ export class QuotaPolicyAdapter implements PolicyAdapter {
 
   /**
    * A call in progress as the router counts it: ended (the verdict `end`) when a row it is counted on has reached
-   * its octet limit with what the subject's ended calls used and what its calls in progress have used so far.
+   * its octet limit with what the subject's ended calls used and what its calls in progress have used so far. A
+   * call admitted before this process restarted is found by the rows its attempt was counted on.
    */
   observeProgress(p: ProgressObservation): ProgressVerdict | Promise<ProgressVerdict> {
     const inner = this.inner.observeProgress?.(p);
-    const call = this.sides.includes(p.side) ? this.admitted.get(`${p.callId}|${p.side}`) : undefined;
-    if (call !== undefined) call.octets = p.octets;
-    const limited = call === undefined ? [] : call.rows.map((row, i) => ({ row, rule: call.rules[i]! })).filter((x) => x.rule.limits.octets !== undefined);
-    if (limited.length === 0) return isPendingDecision(inner) ? Promise.resolve(inner).then((v) => v ?? { end: false }) : (inner ?? { end: false });
+    const id = `${p.callId}|${p.side}`;
+    const known = this.sides.includes(p.side) ? this.admitted.get(id) : undefined;
+    const mayAdopt = known === undefined && this.sides.includes(p.side) && this.octetRules && !this.notCounted.has(id);
+    if ((known === undefined || !hasOctetLimit(known)) && !mayAdopt) return isPendingDecision(inner) ? Promise.resolve(inner).then((v) => v ?? { end: false }) : (inner ?? { end: false });
     return (async () => {
       const first = await inner;
       if (first?.end) return first;
-      for (const { row, rule } of limited) {
+      const call = known ?? (await this.adopt(p.callId, p.side));
+      if (call === undefined) return { end: false };
+      call.octets = p.octets;
+      for (let i = 0; i < call.rows.length; i++) {
+        const row = call.rows[i]!;
+        const rule = call.rules[i]!;
+        const limit = rule.limits.octets;
+        if (limit === undefined) continue;
         const [stored] = await this.opts.store.list(row);
         let used = stored?.octets ?? 0;
         for (const live of this.liveByRow.get(rowKey(row)) ?? []) used += live.octets;
-        const limit = rule.limits.octets!;
         if (used >= limit) return { end: true, reason: rule.reason ?? `quota ${rule.name}: octets ${used} of ${limit} per ${rule.period}` };
       }
       return { end: false };
     })();
+  }
+
+  /** A call in progress this adapter did not admit (it restarted): the rows of its attempt, from the store. */
+  private async adopt(callId: string, side: CallSide): Promise<AdmittedCall | undefined> {
+    const id = `${callId}|${side}`;
+    const rows = await this.opts.store.rowsOf(eventKey(callId, side, "attempt"));
+    const again = this.admitted.get(id);
+    if (again !== undefined) return again;
+    const kept: QuotaCounterKey[] = [];
+    const rules: QuotaRule[] = [];
+    for (const row of rows) {
+      const rule = this.opts.config.rules.find((r) => r.name === row.rule);
+      if (rule === undefined) continue; // a rule no longer in the file
+      kept.push(row);
+      rules.push(rule);
+    }
+    if (kept.length === 0) {
+      this.notCounted.add(id);
+      return undefined;
+    }
+    const call: AdmittedCall = { rows: kept, rules, octets: 0 };
+    this.admitted.set(id, call);
+    this.joinRows(call);
+    return call;
+  }
+
+  private joinRows(call: AdmittedCall): void {
+    call.rows.forEach((row, i) => {
+      if (call.rules[i]!.limits.octets === undefined) return;
+      const k = rowKey(row);
+      let live = this.liveByRow.get(k);
+      if (live === undefined) this.liveByRow.set(k, (live = new Set()));
+      live.add(call);
+    });
   }
 
   /** Calls admitted whose usage has not come yet. */

@@ -58,6 +58,22 @@ describe("QuotaPolicyAdapter on calls in progress", () => {
     expect((await store.list({ rule: "volume" })).map((r) => [r.subject, r.octets])).toEqual([["realm=example.com", 600_000], ["realm=example.org", 0]]);
   });
 
+  it("restarted with calls in progress: finds them by the rows their attempts were counted on, and ends them at the limit", async () => {
+    const store = new MemoryQuotaStore();
+    const before = new QuotaPolicyAdapter({ config, store, clock: () => now });
+    await before.decideAaa(query("r1"));
+    await before.decideAaa(query("r2", "sip:carol@example.com"));
+    // the policy server dies; a new one on the same store gets the routers' counts of both calls
+    const after = new QuotaPolicyAdapter({ config, store, clock: () => now });
+    expect(after.callsInProgress).toBe(0);
+    expect(await after.observeProgress(progress("r1", 500_000))).toEqual({ end: false });
+    expect(await after.observeProgress(progress("never-admitted", 5_000_000))).toEqual({ end: false });
+    expect(await after.observeProgress(progress("r2", 500_000))).toEqual({ end: true, reason: "volume quota used up" });
+    expect(after.callsInProgress).toBe(2);
+    await after.observeUsage({ callId: "r1", side: "originating", startMs: 0, endMs: 25_000, durationS: 25, packets: 2500, octets: 510_000 });
+    expect((await store.list({ rule: "volume" })).map((r) => [r.attempts, r.established, r.octets])).toEqual([[2, 1, 510_000]]);
+  });
+
   it("caller authentication and session limits wrapped around it pass its watch of calls in progress through", async () => {
     const quota = new QuotaPolicyAdapter({ config, store: new MemoryQuotaStore(), clock: () => now, progressIntervalS: 3 });
     await quota.decideAaa(query("w"));
