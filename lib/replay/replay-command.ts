@@ -160,6 +160,8 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   try {
     // the scenario's auth and realms sections: SIP1 challenges, POL1 checks credentials and realm capacity
     if (scenario) callerAuth = ReplayAuth.open(scenario, positionals[0] as string, options.seed ?? 1);
+    // A trace keeps the run's options as data; the challenger and the wrapped policy are not (a replay would differ).
+    if (callerAuth && values.record !== undefined) throw new Error("--record: a scenario with auth or realms cannot be recorded as a trace yet");
     if (callerAuth) options = callerAuth.prepare(options);
   } catch (e) {
     io.stderr.write(`callgate replay: ${positionals[0] as string}: ${(e as Error).message}\n`);

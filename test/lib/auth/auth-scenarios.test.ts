@@ -141,7 +141,7 @@ describe("caller authentication and realm capacity scenarios", () => {
     expect(problems(["realms:", "  master: [m]", "  clients:", "    - { name: b, realms: [b], virtualIdentity: { user: v }, capacity: { portz: 2 } }"])).toContain("realms.clients[0].capacity.portz: unknown field 'portz'");
   });
 
-  it("an auth section with both users and a credentials file, or a missing file, is refused before the run", async () => {
+  it("an auth section with both users and a credentials file, a missing file, --record, a realm named twice: refused before the run", async () => {
     const write = (name: string, auth: string[]) => {
       const file = join(dir, `${name}.yaml`);
       writeFileSync(file, [`name: ${name}`, "auth:", ...auth, "calls:", "  - caller: sip:a@b", "    callee: sip:c@d"].join("\n"));
@@ -153,6 +153,9 @@ describe("caller authentication and realm capacity scenarios", () => {
     const missing = await replay([write("missing", ["  realm: r", "  credentials: no-such-credentials"])]);
     expect(missing.stderr).toContain("auth.credentials no-such-credentials: no such file");
     expect(missing.code).toBe(2);
+    const recorded = await replay([join("scenarios", "auth-fig5-fig6.yaml"), "--record", join(dir, "auth.trace")]);
+    expect(recorded.stderr).toContain("--record: a scenario with auth or realms cannot be recorded as a trace yet");
+    expect(recorded.code).toBe(2);
     const twice = join(dir, "twice.yaml");
     writeFileSync(twice, ["name: twice", "realms:", "  master: [b.example]", "  clients: [{ name: b, realms: [B.example], virtualIdentity: { user: v }, capacity: { ports: 1 } }]", "calls:", "  - caller: sip:a@b.example", "    callee: sip:c@d"].join("\n"));
     const taken = await replay([twice]);
