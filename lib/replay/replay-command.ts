@@ -17,7 +17,7 @@ import { recordsByCall, splitCallLadder, writeJsonLines } from "./ladder-json.js
 import { colorWanted, renderLadderText } from "./ladder-text.js";
 import { writePcap } from "./pcap-writer.js";
 import { loadScenarioFile, ScenarioError, toRunOptions, type Scenario } from "./scenario.js";
-import { compareWithTrace, decodeTrace, encodeTrace, TraceError, traceFromRun } from "./trace.js";
+import { compareWithTrace, decodeTrace, encodeTrace, TraceError, traceFromRun, untraceableOptions } from "./trace.js";
 
 export type Runner = (options: RunOptions) => Promise<RunResult>;
 
@@ -160,11 +160,17 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
   try {
     // the scenario's auth and realms sections: SIP1 challenges, POL1 checks credentials and realm capacity
     if (scenario) callerAuth = ReplayAuth.open(scenario, positionals[0] as string, options.seed ?? 1);
-    // A trace keeps the run's options as data; the challenger and the wrapped policy are not (a replay would differ).
-    if (callerAuth && values.record !== undefined) throw new Error("--record: a scenario with auth or realms cannot be recorded as a trace yet");
     if (callerAuth) options = callerAuth.prepare(options);
   } catch (e) {
     io.stderr.write(`callgate replay: ${positionals[0] as string}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  // A trace keeps the run's options as data: adapters (quota, sessionLimits, auth, realms) cannot be kept.
+  const code = values.record !== undefined ? untraceableOptions(options) : [];
+  if (code.length > 0) {
+    io.stderr.write(`callgate replay: --record: this run's ${code.join(", ")} come from the scenario's quota, sessionLimits, auth or realms, which a trace cannot keep\n`);
+    sessionLimits?.close();
+    await quota?.close();
     return 2;
   }
   if (accounting) options = await accounting.prepare(options);

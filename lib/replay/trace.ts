@@ -8,7 +8,7 @@ export const TRACE_FORMAT_VERSION = 1;
 
 export class TraceError extends Error {
   constructor(
-    readonly code: "not-a-trace" | "unsupported-version",
+    readonly code: "not-a-trace" | "unsupported-version" | "untraceable",
     message: string,
   ) {
     super(message);
@@ -40,8 +40,19 @@ function type(): protobuf.Type {
   return traceType;
 }
 
+/** Run options that are code (adapters, hooks), which a trace cannot keep as data: a replay without them would differ. */
+const CODE_OPTIONS = ["policy", "clearinghouse", "cdrStore", "services", "callerChallenge"] as const;
+
+/** The run options set here that a trace cannot keep (e.g. a quota, session-limit or credentials adapter). */
+export function untraceableOptions(options: Partial<RunOptions>): string[] {
+  return CODE_OPTIONS.filter((k) => options[k] !== undefined);
+}
+
 export function traceFromRun(scenarioName: string, options: RunOptions, result: RunResult, callgateVersion: string): Trace {
-  const { onRecord: _onRecord, ...runOptions } = options;
+  const code = untraceableOptions(options);
+  if (code.length > 0) throw new TraceError("untraceable", `a run with ${code.join(", ")} cannot be kept as a trace`);
+  // The event bus and the clock observe the run; an in-memory replay brings its own.
+  const { onRecord: _onRecord, events: _events, clock: _clock, ...runOptions } = options;
   return {
     formatVersion: TRACE_FORMAT_VERSION,
     callgateVersion,
@@ -85,6 +96,8 @@ export function decodeTrace(bytes: Uint8Array): Trace {
   } catch (e) {
     throw new TraceError("not-a-trace", `not a callgate trace: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const code = untraceableOptions(runOptions);
+  if (code.length > 0) throw new TraceError("untraceable", `the trace holds ${code.join(", ")} as data, which cannot be replayed`);
   if (raw.formatVersion !== TRACE_FORMAT_VERSION) throw new TraceError("unsupported-version", `trace format ${raw.formatVersion ?? "?"} is not supported (expected ${TRACE_FORMAT_VERSION})`);
   return {
     formatVersion: raw.formatVersion,

@@ -154,7 +154,7 @@ describe("caller authentication and realm capacity scenarios", () => {
     expect(missing.stderr).toContain("auth.credentials no-such-credentials: no such file");
     expect(missing.code).toBe(2);
     const recorded = await replay([join("scenarios", "auth-fig5-fig6.yaml"), "--record", join(dir, "auth.trace")]);
-    expect(recorded.stderr).toContain("--record: a scenario with auth or realms cannot be recorded as a trace yet");
+    expect(recorded.stderr).toContain("--record: this run's policy, callerChallenge come from the scenario's quota, sessionLimits, auth or realms, which a trace cannot keep");
     expect(recorded.code).toBe(2);
     const twice = join(dir, "twice.yaml");
     writeFileSync(twice, ["name: twice", "realms:", "  master: [b.example]", "  clients: [{ name: b, realms: [B.example], virtualIdentity: { user: v }, capacity: { ports: 1 } }]", "calls:", "  - caller: sip:a@b.example", "    callee: sip:c@d"].join("\n"));
