@@ -2,6 +2,8 @@
 // was sent (server, bytes) and what was answered is appended as it happens. Reopened after a crash, it
 // gives every record still unanswered with the exact bytes last sent for it, and the keys already answered
 // (a record submitted again under the same key is one record). Opening rewrites it without the finished.
+// Attribute values are JSON text and numbers, or bytes as {"b64": …}; a spool written before bytes existed
+// reads the same.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
 import type { AccountingRecord } from "./records.js";
@@ -21,17 +23,37 @@ export interface SpoolState {
   badLines: number;
 }
 
+/** An attribute value in a line: text and numbers as JSON, bytes as `{ "b64": base64 }`. */
+type LineValue = string | number | { b64: string };
+type LineRecord = Omit<AccountingRecord, "attributes"> & { attributes: [string, LineValue][] };
+
 type Line =
   | { v: 1; port?: number }
-  | { rec: AccountingRecord }
+  | { rec: LineRecord }
   | { sent: string; to: string; d: string }
   | { ack: string };
 
-const isRecord = (r: unknown): r is AccountingRecord => {
-  const x = r as Partial<AccountingRecord> | null;
-  return typeof x === "object" && x !== null && typeof x.key === "string" && typeof x.sessionId === "string" && typeof x.status === "string" &&
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+const toLine = (r: AccountingRecord): LineRecord => ({
+  ...r,
+  attributes: r.attributes.map(([name, value]) => [name, Buffer.isBuffer(value) ? { b64: value.toString("base64") } : value]),
+});
+
+const isLineValue = (v: unknown): v is LineValue =>
+  typeof v === "string" || typeof v === "number" ||
+  (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { b64?: unknown }).b64 === "string" &&
+    (v as { b64: string }).b64.length % 4 === 0 && BASE64.test((v as { b64: string }).b64));
+
+/** The record a `rec` line holds, or undefined when the line is not of that shape (a spool without bytes reads as before). */
+const fromLine = (r: unknown): AccountingRecord | undefined => {
+  const x = r as Partial<LineRecord> | null;
+  const ok = typeof x === "object" && x !== null && typeof x.key === "string" && typeof x.sessionId === "string" && typeof x.status === "string" &&
     typeof x.eventMs === "number" && Array.isArray(x.attributes) &&
-    x.attributes.every((a) => Array.isArray(a) && a.length === 2 && typeof a[0] === "string" && (typeof a[1] === "string" || typeof a[1] === "number"));
+    x.attributes.every((a) => Array.isArray(a) && a.length === 2 && typeof a[0] === "string" && isLineValue(a[1]));
+  if (!ok) return undefined;
+  const line = x as LineRecord;
+  return { ...line, attributes: line.attributes.map(([name, v]) => [name, typeof v === "object" ? Buffer.from(v.b64, "base64") : v]) };
 };
 
 /** The state a spool's text holds; a line that is not one of the spool's shapes is counted in badLines, never thrown. */
@@ -40,9 +62,10 @@ export function parseSpool(content: string): SpoolState {
   const state: SpoolState = { localPort: undefined, pending: [], answered: new Set(), badLines };
   const byKey = new Map<string, SpooledRecord>();
   for (const line of objects as Partial<Line & Record<string, unknown>>[]) {
+    const record = "rec" in line ? fromLine(line.rec) : undefined;
     if ("v" in line) state.localPort = typeof line.port === "number" && Number.isInteger(line.port) && line.port > 0 && line.port < 65536 ? line.port : state.localPort;
-    else if ("rec" in line && isRecord(line.rec)) {
-      if (!byKey.has(line.rec.key) && !state.answered.has(line.rec.key)) byKey.set(line.rec.key, { record: line.rec, lastSent: undefined });
+    else if (record) {
+      if (!byKey.has(record.key) && !state.answered.has(record.key)) byKey.set(record.key, { record, lastSent: undefined });
     } else if ("sent" in line && typeof line.sent === "string" && typeof line.to === "string" && typeof line.d === "string") {
       const r = byKey.get(line.sent);
       if (r) r.lastSent = { to: line.to, datagram: Buffer.from(line.d, "base64") };
@@ -63,7 +86,7 @@ function writeState(path: string, state: SpoolState, port: number): void {
   const lines: Line[] = [{ v: 1, port }];
   for (const key of state.answered) lines.push({ ack: key });
   for (const p of state.pending) {
-    lines.push({ rec: p.record });
+    lines.push({ rec: toLine(p.record) });
     if (p.lastSent) lines.push({ sent: p.record.key, to: p.lastSent.to, d: p.lastSent.datagram.toString("base64") });
   }
   replaceJsonLines(path, lines);
@@ -109,7 +132,7 @@ export class AccountingSpool {
   /** Appends accepted records and fsyncs: when this returns they survive a crash. */
   accept(records: AccountingRecord[]): void {
     if (records.length === 0) return;
-    writeSync(this.fd, `${records.map((rec) => JSON.stringify({ rec })).join("\n")}\n`);
+    writeSync(this.fd, `${records.map((rec) => JSON.stringify({ rec: toLine(rec) })).join("\n")}\n`);
     this.appended += records.length;
     fsyncSync(this.fd);
     this.unsynced = false;

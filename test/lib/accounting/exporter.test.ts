@@ -3,7 +3,8 @@
 // and counted and the records stay spooled; a flood of garbage at the exporter's port is dropped and counted;
 // a slow server is waited for; a silent first server is failed over from and tried again once its back-off ends
 // (the exporter's wake-up, with nothing else in flight); a damaged spool is read without an exception (10^5
-// mutated spools).
+// mutated spools, one record carrying bytes); binary attribute values (Class, RFC 2865 §5.25) go through the spool
+// and onto the wire byte for byte, and spool lines written before them still read.
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,8 @@ import { mutateBytes } from "../../support/byte-mutations.js";
 import { seededRandom } from "../../support/seeded-random.js";
 
 const dir = mkdtempSync(join(tmpdir(), "acct-exporter-"));
+/** A Class (RFC 2865 §5.25) of bytes that are not UTF-8 text, to be passed on unchanged. */
+const CLASS_BYTES = Buffer.from([0x00, 0xff, 0x80, 0x0a, 0x22, 0x7b, 0xc3, 0x28]);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function records(n: number, prefix: string): AccountingRecord[] {
@@ -176,6 +179,7 @@ describe("AccountingSpool recovery from damaged files", () => {
     const path = join(dir, "fuzz.spool");
     const seedSpool = AccountingSpool.open(path, AccountingSpool.recover(path), 40000);
     const recs = records(2, "z");
+    recs[0]!.attributes.push(["Class", CLASS_BYTES]);
     seedSpool.accept(recs);
     seedSpool.sent(recs[0]!.key, "127.0.0.1:1813", Buffer.from("bytes"));
     seedSpool.answered(recs[1]!.key);
@@ -186,11 +190,13 @@ describe("AccountingSpool recovery from damaged files", () => {
     const jsonish = { interesting: (out: Buffer, pos: number, r: () => number) => void (out[pos] = [0x22, 0x7b, 0x7d, 0x0a, 0x3a, 0x5b][Math.floor(r() * 6)]!), fixLength: () => {} };
     let recovered = 0;
     let bad = 0;
+    let binary = 0;
     for (let i = 0; i < 100_000; i++) {
       const state = parseSpool(mutateBytes(seed, rnd, jsonish).toString("utf8"));
       for (const p of state.pending) {
         expect(typeof p.record.key).toBe("string");
-        expect(p.record.attributes.every((a) => typeof a[0] === "string")).toBe(true);
+        expect(p.record.attributes.every((a) => typeof a[0] === "string" && (typeof a[1] === "string" || typeof a[1] === "number" || Buffer.isBuffer(a[1])))).toBe(true);
+        binary += p.record.attributes.filter((a) => Buffer.isBuffer(a[1])).length;
         if (p.lastSent) expect(Buffer.isBuffer(p.lastSent.datagram)).toBe(true);
       }
       recovered += state.pending.length;
@@ -198,5 +204,65 @@ describe("AccountingSpool recovery from damaged files", () => {
     }
     expect(recovered).toBeGreaterThan(0);
     expect(bad).toBeGreaterThan(0);
+    expect(binary).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe("AccountingSpool with binary attribute values", () => {
+  it("a Buffer value is spooled as base64 under an explicit marker and read back byte for byte, also after compaction", () => {
+    const path = join(dir, "binary.spool");
+    const spool = AccountingSpool.open(path, AccountingSpool.recover(path), 40001);
+    const [rec] = records(1, "b");
+    rec!.attributes.push(["Class", CLASS_BYTES]);
+    spool.accept([rec!]);
+    spool.close();
+    expect(readFileSync(path, "utf8")).toContain(`["Class",{"b64":"${CLASS_BYTES.toString("base64")}"}]`);
+    const state = AccountingSpool.recover(path);
+    expect(state.badLines).toBe(0);
+    const cls = state.pending[0]!.record.attributes.find((a) => a[0] === "Class")![1];
+    expect(Buffer.isBuffer(cls) && cls.equals(CLASS_BYTES)).toBe(true);
+    // rewritten on open (compaction) and read again: still the same bytes
+    AccountingSpool.open(path, state, 40001).close();
+    const again = AccountingSpool.recover(path).pending[0]!.record.attributes.find((a) => a[0] === "Class")![1];
+    expect(Buffer.isBuffer(again) && again.equals(CLASS_BYTES)).toBe(true);
+  });
+
+  it("a spool line written before binary values existed still reads; a malformed bytes marker is a bad line, not an exception", () => {
+    const old = '{"v":1,"port":40002}\n{"rec":{"key":"k1","sessionId":"s1","status":"Start","eventMs":1,"attributes":[["User-Name","a@x"],["Acct-Status-Type","Start"],["Acct-Session-Time",3]]}}\n';
+    const state = parseSpool(old);
+    expect(state.badLines).toBe(0);
+    expect(state.pending.map((p) => p.record.attributes)).toEqual([[["User-Name", "a@x"], ["Acct-Status-Type", "Start"], ["Acct-Session-Time", 3]]]);
+    const hostile = [
+      '{"rec":{"key":"k2","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",{"b64":"not base64!"}]]}}',
+      '{"rec":{"key":"k3","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",{"b64":"AAA"}]]}}',
+      '{"rec":{"key":"k4","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",{"b64":"AAAA","x":1}]]}}',
+      '{"rec":{"key":"k5","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",{"type":"Buffer","data":[1,2]}]]}}',
+      '{"rec":{"key":"k6","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",null]]}}',
+    ].join("\n");
+    const bad = parseSpool(hostile);
+    expect(bad.pending).toEqual([]);
+    expect(bad.badLines).toBe(5);
+  });
+
+  it("the exporter sends a binary attribute byte for byte", async () => {
+    const got: Buffer[] = [];
+    const s = await RadiusUdpServer.listen({
+      port: 0,
+      secretFor: () => "s3cret",
+      handler: (p) => {
+        const cls = attributeValue(p, "Class");
+        if (Buffer.isBuffer(cls)) got.push(cls);
+        return { code: RadiusCode.AccountingResponse, attributes: [] };
+      },
+    });
+    const ex = await AccountingExporter.open({ spoolPath: join(dir, "binary-send.spool"), servers: [s.address()], secret: "s3cret", bindAddress: "127.0.0.1" });
+    const [rec] = records(1, "c");
+    rec!.attributes.push(["Class", CLASS_BYTES]);
+    ex.submit([rec!]);
+    expect(await ex.drained(10_000)).toBe(true);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.equals(CLASS_BYTES)).toBe(true);
+    await ex.close();
+    await s.close();
+  });
 });
