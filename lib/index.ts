@@ -83,6 +83,8 @@ export {
   type SipProxyStartOptions,
   type ClearinghouseStartOptions,
   type UserAgentStartOptions,
+  type DeployedRole,
+  type DeployedRoleStartOptions,
   type HostPort,
   type RoleGauges,
   type RoleHandle,

@@ -13,9 +13,12 @@ import { DEPLOY_PEERS, callSpecsOf, checkRoleCovered, directoryOf, rolesFor, typ
 import type { CallOutcome, Role } from "./run-types.js";
 import { applyCopsSecurity, identifyCopsPeer, isCopsPdpRole, pepIdOf } from "./cops-security.js";
 import { tlsForRole } from "./deploy-tls.js";
-import { socketSpecOf } from "./run-network.js";
-import { startRoleOnSockets } from "../start/role-sockets.js";
-import { openCdrFile } from "../start/clearinghouse.js";
+import type { DeployedRole, RoleHandle, RoleSocketOptions } from "../start/role-sockets.js";
+import { startPolicyServer } from "../start/policy-server.js";
+import { startSipProxy } from "../start/sip-proxy.js";
+import { startEdgeRouter } from "../start/edge-router.js";
+import { startUserAgent } from "../start/user-agent.js";
+import { openCdrFile, startClearinghouse } from "../start/clearinghouse.js";
 import { countCdrsWritten } from "./operations.js";
 import { startServedAccounting } from "../accounting/serve-export.js";
 import { openServedQuota } from "../quota/serve-quota.js";
@@ -23,6 +26,7 @@ import { startServedSessionLimits } from "../dsc/serve-session-limits.js";
 import type { RoleMetrics } from "../observability/metrics.js";
 import { prepareRun } from "./run-setup.js";
 import type { FlowTopology } from "./topology.js";
+import type { FlowNode } from "../drivers/node.js";
 import { ROLE_HOSTS } from "./role-table.js";
 import type { PlannedReinvite } from "../roles/user-agent.js";
 
@@ -113,6 +117,37 @@ export function hostClockMs(): number {
   return Number(process.hrtime.bigint() / 1000n) / 1000;
 }
 
+/** Starts the topology's node of `role` with its role's start function, at the deployment's addresses. */
+function startServedNode(
+  topo: FlowTopology,
+  role: Role,
+  settings: Omit<DeployedRole<FlowNode<CallEvent>>, "node">,
+  options: RoleSocketOptions,
+): Promise<RoleHandle> {
+  const started = <N extends FlowNode<CallEvent>>(node: N): { deployed: DeployedRole<N> } & RoleSocketOptions => ({ ...options, deployed: { ...settings, node } });
+  switch (role) {
+    case "UAC":
+      return startUserAgent(started(topo.uac));
+    case "UAS":
+      return startUserAgent(started(topo.uas));
+    case "SIP1":
+      return startSipProxy(started(topo.sip1));
+    case "SIP2":
+      return startSipProxy(started(topo.sip2));
+    case "POL1":
+      return startPolicyServer(started(topo.pol1));
+    case "POL2":
+      return startPolicyServer(started(topo.pol2));
+    case "R1":
+      return startEdgeRouter(started(topo.r1));
+    case "R2":
+      return startEdgeRouter(started(topo.r2));
+    case "CH":
+      if (!topo.ch) throw new Error("CH is not part of this topology");
+      return startClearinghouse(started(topo.ch));
+  }
+}
+
 export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const { config } = opts;
   const role = checkRoleCovered(opts.role, config);
@@ -169,17 +204,17 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   if (opts.onCdrWritten && run.topo.ch) countCdrsWritten(run.topo.ch.clearinghouse.options.store, opts.onCdrWritten);
   const directory = directoryOf(config);
   for (const name of Object.keys(directory)) if (!rolesFor(role, config).includes(name as Role)) delete directory[name];
-  // The node runs as every start function runs its role (lib/start): alone on the socket driver, its peers at
-  // the file's addresses.
+  // The node runs through its role's start function (lib/start): alone on the socket driver, its peers at the
+  // file's addresses.
   if (opts.onEvent) {
     const onEvent = opts.onEvent;
     run.bus.on("*", (e) => onEvent(e));
   }
   // A policy server with the deploy file's `accounting`: Start at installation, Interim-Updates, Stop with the usage.
   const accounting = config.accounting && (role === "POL1" || role === "POL2") ? await startServedAccounting(config.accounting, role, config.file, run.bus) : undefined;
-  const handle = await startRoleOnSockets(
-    node,
-    socketSpecOf(role),
+  const handle = await startServedNode(
+    run.topo,
+    role,
     {
       directory,
       topology,

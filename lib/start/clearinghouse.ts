@@ -10,7 +10,7 @@ import type { CdrStore } from "../adapters/cdr-store.js";
 import { ClearinghouseNode } from "../roles/ch-node.js";
 import { Clearinghouse, type ClearinghouseRoute } from "../roles/clearinghouse.js";
 import type { NodeAddresses } from "../drivers/socket-network.js";
-import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
+import { hostPortOf, startDeployedRole, startRoleOnSockets, type DeployedRoleStartOptions, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
 
 export interface ClearinghouseStartOptions extends RoleSocketOptions {
   /** The clearinghouse's node name (default "CH"): its policy servers' OSP adapters name it as their peer. */
@@ -34,8 +34,9 @@ export interface ClearinghouseStartOptions extends RoleSocketOptions {
   tokenLifetimeMs?: number;
 }
 
-/** Starts a clearinghouse; its policy servers post to `handle.addresses.osp`. */
-export async function startClearinghouse(options: ClearinghouseStartOptions): Promise<RoleHandle<ClearinghouseNode>> {
+/** Starts a clearinghouse (or a deployment's, given `deployed`); its policy servers post to `handle.addresses.osp`. */
+export async function startClearinghouse(options: ClearinghouseStartOptions | DeployedRoleStartOptions<ClearinghouseNode>): Promise<RoleHandle<ClearinghouseNode>> {
+  if ("deployed" in options) return startDeployedRole(options, { ospServer: true }, {});
   const name = options.name ?? "CH";
   const listen = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
   if (options.cdrFile !== undefined && options.cdrStore !== undefined) throw new Error("startClearinghouse takes cdrStore or cdrFile, not both");

@@ -2,7 +2,7 @@
 // server, opens its configuration state and installs or removes the classifiers the server decides.
 import type { CopsIntegrityConfig } from "../../protocols/cops/index.js";
 import { EdgeRouter } from "../roles/edge-router.js";
-import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
+import { hostPortOf, startDeployedRole, startRoleOnSockets, type DeployedRoleStartOptions, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
 
 export interface EdgeRouterStartOptions extends RoleSocketOptions {
   /** The router's node name (default "router"). */
@@ -21,8 +21,9 @@ export interface EdgeRouterStartOptions extends RoleSocketOptions {
   failInstall?: boolean;
 }
 
-/** Starts an edge router; it connects out only (no listener). */
-export async function startEdgeRouter(options: EdgeRouterStartOptions): Promise<RoleHandle<EdgeRouter>> {
+/** Starts an edge router (or a deployment's, given `deployed`); it connects out only (no listener). */
+export async function startEdgeRouter(options: EdgeRouterStartOptions | DeployedRoleStartOptions<EdgeRouter>): Promise<RoleHandle<EdgeRouter>> {
+  if ("deployed" in options) return startDeployedRole(options, {}, edgeRouterGauges(options.deployed.node));
   const name = options.name ?? "router";
   const pdp = hostPortOf(options.pdp, "pdp");
   const pdpName = options.pdpName ?? "PDP";
@@ -36,7 +37,15 @@ export async function startEdgeRouter(options: EdgeRouterStartOptions): Promise<
   if (options.integrity) router.useCopsIntegrity(options.integrity);
   return startRoleOnSockets(router, {}, {
     directory: { [pdpName]: { host: pdp.host, cops: pdp.port } },
+    ...edgeRouterGauges(router),
+  }, options);
+}
+
+/** A router's request states and classifiers, as gauges. */
+function edgeRouterGauges(router: EdgeRouter): { requestStates: () => Record<string, number>; queues: () => Record<string, number> } {
+  const name = router.name;
+  return {
     requestStates: () => ({ [name]: router.copsRequestStates }),
     queues: () => ({ [`${name} classifiers`]: router.classifiers.size }),
-  }, options);
+  };
 }

@@ -4,4 +4,4 @@ export { startEdgeRouter, type EdgeRouterStartOptions } from "./edge-router.js";
 export { startSipProxy, type SipProxyStartOptions } from "./sip-proxy.js";
 export { startClearinghouse, type ClearinghouseStartOptions } from "./clearinghouse.js";
 export { startUserAgent, type UserAgentStartOptions } from "./user-agent.js";
-export { startRoleOnSockets, type HostPort, type RoleGauges, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";
+export { startRoleOnSockets, type DeployedRole, type DeployedRoleStartOptions, type HostPort, type RoleGauges, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";

@@ -6,7 +6,7 @@ import { DefaultPolicyAdapter, type CallSide, type PolicyAdapter } from "../adap
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import { PolicyServer } from "../roles/policy-server.js";
 import { judgeCopsOpen, openOrListedAdmission } from "./cops-admission.js";
-import { hostPortOf, startRoleOnSockets, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
+import { hostPortOf, startDeployedRole, startRoleOnSockets, type DeployedRoleStartOptions, type HostPort, type RoleHandle, type RoleSocketOptions } from "./role-sockets.js";
 
 export interface PolicyServerStartOptions extends RoleSocketOptions {
   /** The server's node name: its records, events and TLS certificate (default "PDP"). */
@@ -40,8 +40,9 @@ export interface PolicyServerStartOptions extends RoleSocketOptions {
   kaTimerSeconds?: number;
 }
 
-/** Starts a policy server; PEPs connect to `handle.addresses.cops`. */
-export async function startPolicyServer(options: PolicyServerStartOptions = {}): Promise<RoleHandle<PolicyServer>> {
+/** Starts a policy server (or a deployment's, given `deployed`); PEPs connect to `handle.addresses.cops`. */
+export async function startPolicyServer(options: PolicyServerStartOptions | DeployedRoleStartOptions<PolicyServer> = {}): Promise<RoleHandle<PolicyServer>> {
+  if ("deployed" in options) return startDeployedRole(options, { copsServer: true }, policyServerGauges(options.deployed.node));
   const name = options.name ?? "PDP";
   const listen = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
   const clearinghouse: ClearinghouseAdapter = options.clearinghouse ?? new NoClearinghouse();
@@ -77,7 +78,15 @@ export async function startPolicyServer(options: PolicyServerStartOptions = {}):
       const judged = judgeCopsOpen(first, openOrListedAdmission(options.peps, source));
       return "pepId" in judged ? judged.pepId : judged;
     },
+    ...policyServerGauges(server),
+  }, options);
+}
+
+/** A policy server's request states and queues, as gauges. */
+function policyServerGauges(server: PolicyServer): { requestStates: () => Record<string, number>; queues: () => Record<string, number> } {
+  const name = server.name;
+  return {
     requestStates: () => ({ [name]: server.copsRequestStates }),
     queues: () => ({ [`${name} usage backlog`]: server.usageBacklog, [`${name} pending decisions`]: server.pendingDecisions }),
-  }, options);
+  };
 }

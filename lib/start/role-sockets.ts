@@ -80,6 +80,45 @@ export interface RoleNetworkSettings {
   release?: () => Promise<void>;
 }
 
+/**
+ * A role node built elsewhere with the driver settings of its deployment: `callgate serve` builds the nine FIG. 5
+ * roles alike from its deploy file and starts its own through the role's start function with one of these.
+ */
+export interface DeployedRole<N extends FlowNode<CallEvent>> {
+  /** The node, configured by its deployment (adapters, peers' names, identifiers). */
+  node: N;
+  /** Its listeners and its peers' addresses, by node name. */
+  directory: Record<string, NodeAddresses>;
+  /** SIP between nodes (default UDP) and how OSP reaches the clearinghouse (default over HTTP). */
+  topology?: RoleNetworkSettings["topology"];
+  /** How an inbound connection's peer is named by its first message (COPS admission, a SIP peer's Via). */
+  identifyTcpPeer?: SocketNetworkOptions<CallEvent>["identifyTcpPeer"];
+  /** Run after the sockets are closed (stores and clients the deployment opened for the role). */
+  release?: () => Promise<void>;
+}
+
+/** What a start function takes to run a node built by its deployment instead of building its own. */
+export interface DeployedRoleStartOptions<N extends FlowNode<CallEvent>> extends RoleSocketOptions {
+  /** The node and its deployment's addresses; the role's own listen and peer settings do not apply. */
+  deployed: DeployedRole<N>;
+}
+
+/** Starts a deployed node with the listeners of `spec` and the role's gauges. */
+export function startDeployedRole<N extends FlowNode<CallEvent>>(
+  options: DeployedRoleStartOptions<N>,
+  spec: SocketEndpointsSpec,
+  gauges: Pick<RoleNetworkSettings, "requestStates" | "queues">,
+): Promise<RoleHandle<N>> {
+  const { node, directory, topology, identifyTcpPeer, release } = options.deployed;
+  return startRoleOnSockets(node, spec, {
+    directory,
+    ...(topology ? { topology } : {}),
+    ...(identifyTcpPeer ? { identifyTcpPeer } : {}),
+    ...(release ? { release } : {}),
+    ...gauges,
+  }, options);
+}
+
 /** How a role speaks SIP: datagrams over UDP, or one stream per peer over TCP or TLS (RFC 3261 §18). */
 export type SipTransportChoice = "udp" | "tcp" | "tls";
 

@@ -4,7 +4,7 @@
 import type { CopsIntegrityConfig } from "../../protocols/cops/index.js";
 import type { NodeAddresses } from "../drivers/socket-network.js";
 import { SipProxy } from "../roles/sip-proxy.js";
-import { hostPortOf, sipListenerEntry, startRoleOnSockets, viaTransportOf, type HostPort, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";
+import { hostPortOf, sipListenerEntry, startDeployedRole, startRoleOnSockets, viaTransportOf, type DeployedRoleStartOptions, type HostPort, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";
 
 export interface SipProxyStartOptions extends RoleSocketOptions {
   /** The proxy's node name (default "proxy"). */
@@ -43,9 +43,11 @@ export interface SipProxyStartOptions extends RoleSocketOptions {
 
 /**
  * Starts a SIP proxy on SIP over UDP, TCP or TLS. Its next hop and its known callers are known by their addresses;
- * requests from other sources are callers too, answered at their source or on their connection.
+ * requests from other sources are callers too, answered at their source or on their connection. Given `deployed`,
+ * it runs that proxy at its deployment's addresses.
  */
-export async function startSipProxy(options: SipProxyStartOptions): Promise<RoleHandle<SipProxy>> {
+export async function startSipProxy(options: SipProxyStartOptions | DeployedRoleStartOptions<SipProxy>): Promise<RoleHandle<SipProxy>> {
+  if ("deployed" in options) return startDeployedRole(options, { sip: true }, sipProxyGauges(options.deployed.node));
   const name = options.name ?? "proxy";
   const listen = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
   const pdp = hostPortOf(options.pdp, "pdp");
@@ -78,7 +80,15 @@ export async function startSipProxy(options: SipProxyStartOptions): Promise<Role
     // is named by the sent-by of its first request's Via when that is a known peer's listener, else by its
     // address (RFC 3261 §18.2.1, §18.2.2): each caller's connection is a peer of its own.
     ...(transport === "udp" ? { externalSipPeer: { acceptor: name, as: "caller" } } : { identifyTcpPeer: () => undefined }),
+    ...sipProxyGauges(proxy),
+  }, options);
+}
+
+/** A proxy's request states, calls and transactions, as gauges. */
+function sipProxyGauges(proxy: SipProxy): { requestStates: () => Record<string, number>; queues: () => Record<string, number> } {
+  const name = proxy.name;
+  return {
     requestStates: () => ({ [name]: proxy.copsRequestStates }),
     queues: () => ({ [`${name} calls`]: proxy.activeCalls, [`${name} transactions`]: proxy.pendingTransactions }),
-  }, options);
+  };
 }

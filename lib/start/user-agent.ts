@@ -7,7 +7,7 @@ import { answerDigestChallenge, type CallerCredentials } from "../auth/digest-cl
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
-import { hostPortOf, sipListenerEntry, startRoleOnSockets, viaTransportOf, type HostPort, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";
+import { hostPortOf, sipListenerEntry, startDeployedRole, startRoleOnSockets, viaTransportOf, type DeployedRoleStartOptions, type HostPort, type RoleHandle, type RoleSocketOptions, type SipTransportChoice } from "./role-sockets.js";
 
 export interface UserAgentStartOptions extends RoleSocketOptions {
   /** The agent's node name (default "UA"). */
@@ -36,8 +36,9 @@ export interface UserAgentStartOptions extends RoleSocketOptions {
   credentials?: CallerCredentials;
 }
 
-/** Starts a user agent on SIP over UDP, TCP or TLS. */
-export async function startUserAgent(options: UserAgentStartOptions): Promise<RoleHandle<UserAgent>> {
+/** Starts a user agent on SIP over UDP, TCP or TLS (or a deployment's, given `deployed`). */
+export async function startUserAgent(options: UserAgentStartOptions | DeployedRoleStartOptions<UserAgent>): Promise<RoleHandle<UserAgent>> {
+  if ("deployed" in options) return startDeployedRole(options, { sip: true }, userAgentGauges(options.deployed.node));
   const name = options.name ?? "UA";
   const transport = options.transport ?? "udp";
   const asked = hostPortOf(options.listen ?? { host: "127.0.0.1", port: 0 }, "listen");
@@ -64,8 +65,14 @@ export async function startUserAgent(options: UserAgentStartOptions): Promise<Ro
     // A stream from the proxy's host is the proxy's (its Via names its host, not its listener); any other is
     // named by its address and answered on it (RFC 3261 §18.2.2).
     ...(transport === "udp" ? {} : { identifyTcpPeer: (proto, _acceptor, _first, source) => (proto === "SIP" && sameHost(source.address, proxy.host) ? proxyName : undefined) }),
-    queues: () => ({ [`${name} calls`]: agent.activeCalls, [`${name} transactions`]: agent.pendingTransactions }),
+    ...userAgentGauges(agent),
   }, options);
+}
+
+/** An agent's calls and transactions, as gauges. */
+function userAgentGauges(agent: UserAgent): { queues: () => Record<string, number> } {
+  const name = agent.name;
+  return { queues: () => ({ [`${name} calls`]: agent.activeCalls, [`${name} transactions`]: agent.pendingTransactions }) };
 }
 
 /** "::ffff:127.0.0.1" is 127.0.0.1 (an IPv4 peer of a dual-stack listener). */
