@@ -17,11 +17,8 @@ export interface AccountingRecord {
   /** Epoch ms the event happened (Event-Timestamp, and the base of Acct-Delay-Time). */
   eventMs: number;
   /** Binary values (Buffer) are passed on byte for byte, e.g. a NAS's Class (RFC 2865 §5.25). */
-  attributes: [name: string, value: AccountingAttributeValue][];
+  attributes: [name: string, value: string | number | Buffer][];
 }
-
-/** A record attribute's value: text, a number (or a named integer value as text), or bytes. */
-export type AccountingAttributeValue = string | number | Buffer;
 
 /** The parties of a call (SIP URIs): Calling-Station-Id and Called-Station-Id of its records (RFC 2866 §5). */
 export interface AccountingCallInfo {

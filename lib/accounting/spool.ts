@@ -3,9 +3,10 @@
 // gives every record still unanswered with the exact bytes last sent for it, and the keys already answered
 // (a record submitted again under the same key is one record). Opening rewrites it without the finished.
 // Attribute values are JSON text and numbers, or bytes as {"b64": …}; a spool written before bytes existed
-// reads the same.
+// reads the same. A record the dictionary cannot encode (unknown name, a value of the wrong type) is a bad line.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
+import { radiusAttribute } from "../../protocols/radius/index.js";
 import type { AccountingRecord } from "./records.js";
 
 export interface SpooledRecord {
@@ -53,7 +54,18 @@ const fromLine = (r: unknown): AccountingRecord | undefined => {
     x.attributes.every((a) => Array.isArray(a) && a.length === 2 && typeof a[0] === "string" && isLineValue(a[1]));
   if (!ok) return undefined;
   const line = x as LineRecord;
-  return { ...line, attributes: line.attributes.map(([name, v]) => [name, typeof v === "object" ? Buffer.from(v.b64, "base64") : v]) };
+  const record: AccountingRecord = { ...line, attributes: line.attributes.map(([name, v]) => [name, typeof v === "object" ? Buffer.from(v.b64, "base64") : v]) };
+  return record.attributes.every(([name, value]) => encodes(name, value)) ? record : undefined;
+};
+
+/** Whether the dictionary knows the attribute and its value fits its type: a damaged line must not throw when sent. */
+const encodes = (name: string, value: string | number | Buffer): boolean => {
+  try {
+    radiusAttribute(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /** The state a spool's text holds; a line that is not one of the spool's shapes is counted in badLines, never thrown. */

@@ -4,16 +4,17 @@
 // a slow server is waited for; a silent first server is failed over from and tried again once its back-off ends
 // (the exporter's wake-up, with nothing else in flight); a damaged spool is read without an exception (10^5
 // mutated spools, one record carrying bytes); binary attribute values (Class, RFC 2865 §5.25) go through the spool
-// and onto the wire byte for byte, and spool lines written before them still read.
+// and onto the wire byte for byte, spool lines written before them still read, and a line the dictionary cannot
+// encode is skipped (not thrown on when the exporter sends).
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AccountingExporter } from "../../../lib/accounting/exporter.js";
 import { AccountingRecorder, type AccountingRecord } from "../../../lib/accounting/records.js";
 import { AccountingSpool, parseSpool } from "../../../lib/accounting/spool.js";
-import { RadiusCode, RadiusUdpServer, attributeValue } from "../../../protocols/radius/index.js";
+import { RadiusCode, RadiusUdpServer, attributeValue, radiusAttribute } from "../../../protocols/radius/index.js";
 import { mutateBytes } from "../../support/byte-mutations.js";
 import { seededRandom } from "../../support/seeded-random.js";
 
@@ -197,6 +198,8 @@ describe("AccountingSpool recovery from damaged files", () => {
         expect(typeof p.record.key).toBe("string");
         expect(p.record.attributes.every((a) => typeof a[0] === "string" && (typeof a[1] === "string" || typeof a[1] === "number" || Buffer.isBuffer(a[1])))).toBe(true);
         binary += p.record.attributes.filter((a) => Buffer.isBuffer(a[1])).length;
+        // what is recovered can be sent: the exporter encodes it without an exception
+        for (const [name, value] of p.record.attributes) radiusAttribute(name, value);
         if (p.lastSent) expect(Buffer.isBuffer(p.lastSent.datagram)).toBe(true);
       }
       recovered += state.pending.length;
@@ -238,10 +241,28 @@ describe("AccountingSpool with binary attribute values", () => {
       '{"rec":{"key":"k4","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",{"b64":"AAAA","x":1}]]}}',
       '{"rec":{"key":"k5","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",{"type":"Buffer","data":[1,2]}]]}}',
       '{"rec":{"key":"k6","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Class",null]]}}',
+      // well-formed JSON the dictionary cannot encode: it would throw when sent
+      '{"rec":{"key":"k7","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Acct-Session-Time",{"b64":"AAAA"}]]}}',
+      '{"rec":{"key":"k8","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Acct-Session-Time","abc"]]}}',
+      '{"rec":{"key":"k9","sessionId":"s","status":"Start","eventMs":1,"attributes":[["No-Such-Attribute",1]]}}',
     ].join("\n");
     const bad = parseSpool(hostile);
     expect(bad.pending).toEqual([]);
-    expect(bad.badLines).toBe(5);
+    expect(bad.badLines).toBe(8);
+  });
+
+  it("an exporter opening a spool with a record it cannot encode skips that line and sends the rest", async () => {
+    const path = join(dir, "unencodable.spool");
+    const good = records(1, "u")[0]!;
+    const lines = ['{"v":1}', '{"rec":{"key":"bad","sessionId":"s","status":"Start","eventMs":1,"attributes":[["Acct-Session-Time","abc"]]}}', JSON.stringify({ rec: good })];
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const s = await server("s3cret");
+    const ex = await AccountingExporter.open({ spoolPath: path, servers: [s.s.address()], secret: "s3cret", bindAddress: "127.0.0.1" });
+    expect(ex.backlog).toBe(1);
+    expect(await ex.drained(10_000)).toBe(true);
+    expect(s.seen).toEqual(["u0;originating|1"]);
+    await ex.close();
+    await s.s.close();
   });
 
   it("the exporter sends a binary attribute byte for byte", async () => {
