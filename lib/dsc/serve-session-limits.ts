@@ -34,6 +34,9 @@ export interface ServedSessionLimits {
 }
 
 /** Starts the counter of `role` (POL1 counts the caller's entities, POL2 the callee's) for its COPS `port`. */
+/** How long a served DSC waits at start for the links to its peers. */
+const PEER_WAIT_MS = 5_000;
+
 export async function startServedSessionLimits(settings: SessionLimitSettings, role: "POL1" | "POL2", port: number): Promise<ServedSessionLimits> {
   const threshold = (entity: string): EntityThreshold | undefined => settings.thresholds[entity];
   const failClosed = settings.failClosed ?? true;
@@ -55,6 +58,11 @@ export async function startServedSessionLimits(settings: SessionLimitSettings, r
       ...(settings.dsc.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.dsc.requestTimeoutMs } : {}),
     });
     await node.start();
+    // The peers start beside it: wait (bounded) for their links, so the first calls find their authorities
+    // instead of being refused as unreachable while the links come up. A peer still down after that counts as such.
+    const peers = Object.keys(settings.dsc.listen).filter((id) => id !== role);
+    const until = performance.now() + PEER_WAIT_MS;
+    while (peers.some((id) => !node.connected(id)) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
     counter = new DscSessionCounter(node);
     close = () => node.close();
   } else if (settings.redis) {
