@@ -448,8 +448,9 @@ export class UserAgent implements FlowNode<CallEvent> {
     const setup = call.setup;
     if (res.status < 200) {
       if (setup === undefined) return [];
+      // RFC 3261 §9.1: any provisional, 100 included, allows a CANCEL.
+      setup.provisionalSeen = true;
       if (res.status > 100) {
-        setup.provisionalSeen = true;
         if (call.state === "calling") call.state = "early";
         const tag = res.to.tag;
         if (tag !== undefined) call.remoteTag = ownString(tag);
