@@ -7,15 +7,19 @@ import type { PerSide } from "../flow/run-types.js";
 import { InProcessDscCluster } from "./in-process.js";
 import { SessionLimitPolicy } from "./session-limit-policy.js";
 
-/** The scenario section as validated by its schema (docs/scenarios.md, "Session limits"). */
+/** A scenario's `sessionLimits` section as its schema validates it (docs/scenarios.md): thresholds per entity, membership, and which DSC each policy server counts on. */
 export interface ReplaySessionLimitsSection {
   thresholds: Record<string, { global: number; local?: number }>;
   groups?: Record<string, string[]>;
   realms?: boolean;
   failClosed?: boolean;
+  /** The DSCs of the run (default: those the other fields name). */
   dscs?: string[];
+  /** The DSC each counting policy server asks: POL1 counts the caller's entities, POL2 the callee's (default: both, each on a DSC named after it). */
   policyServers?: { POL1?: string; POL2?: string };
+  /** Authoritative DSC by entity; the others by rendezvous hashing over `dscs`. */
   authority?: Record<string, string>;
+  /** DSCs no other DSC can reach during the run. */
   unreachable?: string[];
 }
 

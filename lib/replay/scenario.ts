@@ -3,6 +3,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { ScenarioAuth, ScenarioRealms } from "../auth/replay-auth.js";
+import type { ReplaySessionLimitsSection } from "../dsc/replay-session-limits.js";
 import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-types.js";
 import { readInputFile } from "./input-file.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
@@ -55,23 +56,7 @@ export interface Scenario {
   /** POL1 holds client providers' callers to their rented capacity, accounting twice (docs/auth.md). */
   realms?: ScenarioRealms;
   /** Concurrent-session limits counted by distributed session counters (docs/session-counters.md). */
-  sessionLimits?: ScenarioSessionLimits;
-}
-
-/** The `sessionLimits` section: thresholds per entity, membership, and which DSC each policy server counts on. */
-export interface ScenarioSessionLimits {
-  thresholds: Record<string, { global: number; local?: number }>;
-  groups?: Record<string, string[]>;
-  realms?: boolean;
-  failClosed?: boolean;
-  /** The DSCs of the run (default: those the other fields name). */
-  dscs?: string[];
-  /** The DSC each counting policy server asks: POL1 counts the caller's entities, POL2 the callee's (default: both, each on a DSC named after it). */
-  policyServers?: { POL1?: string; POL2?: string };
-  /** Authoritative DSC by entity; the others by rendezvous hashing over `dscs`. */
-  authority?: Record<string, string>;
-  /** DSCs no other DSC can reach during the run. */
-  unreachable?: string[];
+  sessionLimits?: ReplaySessionLimitsSection;
 }
 
 export interface ScenarioProblem {
