@@ -469,7 +469,12 @@ export class StatefulProxy implements TransactionUser {
 
   private onBranchResponse(ctx: RequestContext, branch: Branch, response: SipResponse): void {
     const status = response.status;
-    if (status === 100) return; // step 3: 100 is not forwarded
+    if (status === 100) {
+      // Step 3: 100 is not forwarded; it is still the provisional that lets a wanted CANCEL go (§9.1, §16.10).
+      branch.provisional = true;
+      if (branch.cancelWanted && !branch.cancelSent && !branch.final && !ctx.released) this.cancelBranch(ctx, branch);
+      return;
+    }
     // The response is relayed in place: its client transaction keeps nothing of it.
     const fwd = response;
     fwd.removeFirstHeaderValue("Via"); // step 9

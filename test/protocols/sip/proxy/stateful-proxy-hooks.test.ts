@@ -101,6 +101,34 @@ describe("stateful proxy: a CANCEL left unanswered (RFC 3261 §9.1, §16.8)", ()
     expect(h.responsesTo(UAC.host).map((r) => `${r.status} ${r.cseq.method}`)).toEqual(["200 CANCEL", "487 INVITE"]);
   });
 
+  it("a branch that sent only 100 Trying and then went silent is CANCELled at once and ended 64·T1 later: 487 upstream", () => {
+    const h = new ProxyHarness({ t1: T1, hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }) });
+    const inv = invite();
+    h.inject(inv);
+    const [fwd] = h.requestsTo(UAS_A.host);
+    h.inject(answer(fwd!, 100), UAS_A);
+    h.take();
+    h.inject(inv.replace(/^INVITE /, "CANCEL ").replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"));
+    // §9.1: the 100 is a provisional, so the CANCEL goes now, not at Timer C.
+    expect(h.requestsTo(UAS_A.host).map((r) => r.method)).toEqual(["CANCEL"]);
+    h.clock.advance(64 * T1);
+    expect(h.responsesTo(UAC.host).map((r) => `${r.status} ${r.cseq.method}`)).toEqual(["200 CANCEL", "487 INVITE"]);
+  });
+
+  it("a 100 Trying after a CANCEL was asked for lets the CANCEL go", () => {
+    const h = new ProxyHarness({ t1: T1, hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }) });
+    const inv = invite();
+    h.inject(inv);
+    const [fwd] = h.requestsTo(UAS_A.host);
+    h.take();
+    h.inject(inv.replace(/^INVITE /, "CANCEL ").replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"));
+    expect(h.requestsTo(UAS_A.host)).toHaveLength(0);
+    h.inject(answer(fwd!, 100), UAS_A);
+    expect(h.requestsTo(UAS_A.host).map((r) => r.method)).toEqual(["CANCEL"]);
+    // The 100 itself is not relayed (§16.7 step 3).
+    expect(h.responsesTo(UAC.host).map((r) => r.status)).toEqual([200]);
+  });
+
   it("after Timer C the silent branch is answered 408, not 487", () => {
     const h = new ProxyHarness({ t1: T1, timerC: 4 * T1, hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }) });
     h.inject(invite());
