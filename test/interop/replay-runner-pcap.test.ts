@@ -5,19 +5,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCalls } from "../../lib/flow/run-calls.js";
 import { runCheckLadderTool } from "../../lib/replay/check-ladder-tool.js";
 import { fromJsonLines } from "../../lib/replay/ladder-json.js";
-import { replayMain } from "../../lib/replay/replay-command.js";
+import { replayInProcess } from "../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-runner-pcap-"));
 
-async function replay(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[]) => replayInProcess(args);
 
 function tshark(file: string, ...args: string[]): string {
   return execFileSync("tshark", ["-r", file, "-d", "tcp.port==3288,cops", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

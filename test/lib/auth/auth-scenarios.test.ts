@@ -7,20 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDigestCredentials } from "../../../protocols/sip/codec/digest.js";
 import { parseSipMessage, type SipRequest } from "../../../protocols/sip/index.js";
-import { runCalls } from "../../../lib/flow/run-calls.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
 import { fromJsonLines } from "../../../lib/replay/ladder-json.js";
-import { replayMain } from "../../../lib/replay/replay-command.js";
 import { parseScenario, ScenarioError } from "../../../lib/replay/scenario.js";
+import { replayInProcess } from "../../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-auth-scenarios-"));
 
-async function replay(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[]) => replayInProcess(args);
 
 const label = (r: { proto: string; from: string; to: string; msg: string }) => `${r.proto} ${r.from}>${r.to} ${r.msg}`;
 

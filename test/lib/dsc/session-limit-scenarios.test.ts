@@ -10,18 +10,13 @@ import { replaySessionLimits } from "../../../lib/dsc/replay-session-limits.js";
 import { runCalls } from "../../../lib/flow/run-calls.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
 import { recordsByCall, splitCallLadder, writeJsonLines } from "../../../lib/replay/ladder-json.js";
-import { replayMain } from "../../../lib/replay/replay-command.js";
 import { loadScenarioFile, parseScenario, ScenarioError, toRunOptions } from "../../../lib/replay/scenario.js";
+import { replayInProcess } from "../../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "session-limit-scenarios-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function replay(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[]) => replayInProcess(args);
 
 const DRIVERS = ["memory", "net"] as const;
 

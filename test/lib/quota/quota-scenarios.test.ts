@@ -5,19 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCalls } from "../../../lib/flow/run-calls.js";
 import { SqliteQuotaStore } from "../../../lib/quota/store-sqlite.js";
-import { replayMain } from "../../../lib/replay/replay-command.js";
+import { replayInProcess } from "../../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "quota-scenarios-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function replay(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[]) => replayInProcess(args);
 
 describe("quota scenarios", () => {
   for (const driver of ["memory", "net"] as const)

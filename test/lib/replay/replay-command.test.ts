@@ -5,8 +5,9 @@ import { join } from "node:path";
 import type { RunOptions, RunResult } from "../../../lib/flow/run-calls.js";
 import { fromJsonLines } from "../../../lib/replay/ladder-json.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
-import { replayMain, type Runner } from "../../../lib/replay/replay-command.js";
+import { type Runner } from "../../../lib/replay/replay-command.js";
 import { syntheticCall } from "./synthetic-call.js";
+import { replayInProcess } from "../../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-replay-"));
 const scenarioPath = (name: string) => join(process.cwd(), "scenarios", `${name}.yaml`);
@@ -27,18 +28,7 @@ function referenceRunner(damage: (r: RunResult) => void = () => undefined, seen:
   };
 }
 
-async function replay(args: string[], runner: Runner, env: NodeJS.ProcessEnv = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, {
-    stdout: { write: (t: string) => (stdout += t), isTTY: false },
-    stderr: { write: (t: string) => (stderr += t) },
-    env,
-    runner,
-    version: "0.0.0-test",
-  });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[], runner: Runner, env: NodeJS.ProcessEnv = {}) => replayInProcess(args, { runner, env, version: "0.0.0-test" });
 
 describe("callgate replay", () => {
   it("runs fig5-fig6, prints the ladder, writes JSON lines, split ladders, HTML, pcap and a trace; exit 0", async () => {

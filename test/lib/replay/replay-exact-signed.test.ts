@@ -6,21 +6,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCalls } from "../../../lib/flow/run-calls.js";
-import { replayMain } from "../../../lib/replay/replay-command.js";
 import { decodeTrace, encodeTrace } from "../../../lib/replay/trace.js";
 import { decodeOspMessage } from "../../../protocols/osp/index.js";
+import { replayInProcess } from "../../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-exact-"));
 const scenario = join(process.cwd(), "scenarios", "fig5-fig6.yaml");
 const ED25519_ALGORITHM = Buffer.from("300506032b6570", "hex"); // id-Ed25519, RFC 8419 §3.1
 
-async function replay(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "0.0.0-test" });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[]) => replayInProcess(args, { version: "0.0.0-test" });
 
 /** The tokens of every AuthorisationResponse in a trace, with the index of their record. */
 function tokensIn(path: string): { index: number; token: Buffer }[] {

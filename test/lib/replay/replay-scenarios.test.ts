@@ -3,22 +3,16 @@ import { describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCalls } from "../../../lib/flow/run-calls.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
-import { replayMain } from "../../../lib/replay/replay-command.js";
 import { decodeTrace, encodeTrace, TRACE_FORMAT_VERSION } from "../../../lib/replay/trace.js";
+import { replayInProcess } from "../../support/replay-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "callgate-e2e-"));
 const scenarios = readdirSync(join(process.cwd(), "scenarios"))
   .filter((f) => f.endsWith(".yaml"))
   .map((f) => f.replace(/\.yaml$/, ""));
 
-async function replay(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await replayMain(args, { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, runner: runCalls, version: "test" });
-  return { code, stdout, stderr };
-}
+const replay = (args: string[]) => replayInProcess(args);
 
 describe("scenarios replayed on the in-memory driver", () => {
   for (const name of scenarios)
