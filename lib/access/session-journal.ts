@@ -1,7 +1,8 @@
 // The concentrator's record of open end-user sessions, on disk before their Accounting-Start is sent: one JSON
 // line per open, per interim count and per close, appended and flushed (fdatasync) in groups. A run that starts over a journal
 // finds the sessions a killed run left open: it ends them at the server (PADT) and sends their Accounting-Stop.
-import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, existsSync } from "node:fs";
+import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync, existsSync } from "node:fs";
+import { parseJsonLines, replaceJsonLines } from "../accounting/json-lines.js";
 
 /** One open end-user session as the journal records it. */
 export interface JournalSession {
@@ -54,31 +55,19 @@ export class SessionJournal {
    */
   static open(path: string): { journal: SessionJournal; stale: JournalSession[] } {
     const open = new Map<string, JournalSession>();
-    if (existsSync(path)) {
-      for (const text of readFileSync(path, "utf8").split("\n")) {
-        if (!text) continue;
-        let rec: JournalLine;
-        try {
-          rec = JSON.parse(text) as JournalLine;
-        } catch {
-          continue; // a line cut by the kill: its session's Start was never sent
-        }
-        if (rec.op === "open") {
-          const { op: _op, ...session } = rec;
-          open.set(rec.key, session);
-        } else if (rec.op === "usage") {
-          const session = open.get(rec.key);
-          if (session) session.usage = rec.usage;
-        } else open.delete(rec.key);
-      }
+    // A line cut by the kill (its session's Start was never sent) or damaged is skipped.
+    const { objects } = existsSync(path) ? parseJsonLines(readFileSync(path, "utf8")) : { objects: [] };
+    for (const rec of objects as JournalLine[]) {
+      if (rec.op === "open") {
+        const { op: _op, ...session } = rec;
+        open.set(rec.key, session);
+      } else if (rec.op === "usage") {
+        const session = open.get(rec.key);
+        if (session) session.usage = rec.usage;
+      } else open.delete(rec.key);
     }
     const stale = [...open.values()];
-    const tmp = `${path}.tmp`;
-    writeFileSync(tmp, stale.map((s) => `${JSON.stringify({ op: "open", ...s })}\n`).join(""));
-    const fd = openSync(tmp, "r+");
-    fdatasyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
+    replaceJsonLines(path, stale.map((s) => ({ op: "open", ...s })));
     return { journal: new SessionJournal(path), stale };
   }
 
