@@ -13,7 +13,7 @@ import {
   type RadiusClientAction,
   type RadiusEndpoint,
 } from "../../protocols/radius/index.js";
-import type { AccountingRecord } from "./records.js";
+import { toRadiusAttribute, type AccountingRecord } from "./records.js";
 import { AccountingSpool, type SpooledRecord } from "./spool.js";
 
 /** Spool file, servers, secret, window, retransmission timers and failover of an AccountingExporter. */
@@ -227,7 +227,7 @@ export class AccountingExporter {
       if (!to) break;
       const delayS = Math.max(0, Math.floor((Date.now() - p.record.eventMs) / 1000));
       // RFC 2866 §5.2: a new request (new Identifier) carries the delay so far; its retransmissions keep it.
-      const attributes = p.record.attributes.map(([name, value]) => radiusAttribute(name, value));
+      const attributes = p.record.attributes.map(toRadiusAttribute);
       attributes.push(radiusAttribute("Acct-Delay-Time", delayS));
       const { handle, actions } = this.client.machine.send(now, to, { code: RadiusCode.AccountingRequest, attributes });
       p.handle = handle;

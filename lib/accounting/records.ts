@@ -1,14 +1,27 @@
 // Accounting records of calls (RFC 2866 §5.1, RFC 2869 §5.13): a sans-I/O recorder turns the roles' call
 // events into Start when a side's call is established, Interim-Update every interval while it lasts, and Stop
 // with the usage its policy server measured (conversation seconds, the router's octets and packets).
+import {
+  attributeDefinition,
+  radiusAttribute,
+  radiusAttributeFromOctets,
+  radiusAttributeOctets,
+  type RadiusAttribute,
+} from "../../protocols/radius/index.js";
 import type { CallEvent } from "../flow/call-events.js";
 
 /** The side of the call an accounting record is about. */
 export type AccountingSide = "originating" | "terminating";
 /** Acct-Status-Type of a record (RFC 2866 §5.1). */
-export type AccountingStatus = "Start" | "Interim-Update" | "Stop";
+export type AccountingStatus = "Start" | "Interim-Update" | "Stop" | "Accounting-On" | "Accounting-Off";
 
-/** One record as spooled: dictionary attribute names and values, Acct-Delay-Time added when it is sent. */
+/**
+ * One attribute of a record: a dictionary name and its value, or a type number and its value octets as on
+ * the wire (a Vendor-Specific, RFC 2865 §5.26, or a type the dictionary does not know), kept byte for byte.
+ */
+export type AccountingAttribute = [name: string, value: string | number | Buffer] | [type: number, octets: Buffer];
+
+/** One record as spooled: its attributes, Acct-Delay-Time added when it is sent. */
 export interface AccountingRecord {
   /** Acct-Session-Id + status type (+ interim number): one record, however often it is submitted. */
   key: string;
@@ -17,7 +30,20 @@ export interface AccountingRecord {
   /** Epoch ms the event happened (Event-Timestamp, and the base of Acct-Delay-Time). */
   eventMs: number;
   /** Binary values (Buffer) are passed on byte for byte, e.g. a NAS's Class (RFC 2865 §5.25). */
-  attributes: [name: string, value: string | number | Buffer][];
+  attributes: AccountingAttribute[];
+}
+
+/** The RADIUS attribute a record's attribute stands for; throws when the dictionary cannot encode it. */
+export function toRadiusAttribute(a: AccountingAttribute): RadiusAttribute {
+  return typeof a[0] === "number" ? radiusAttributeFromOctets(a[0], a[1] as Buffer) : radiusAttribute(a[0], a[1]);
+}
+
+/** A received attribute as a record keeps it: by dictionary name, or a Vendor-Specific or unknown type as its octets. */
+export function fromRadiusAttribute(a: RadiusAttribute): AccountingAttribute {
+  const d = attributeDefinition(a.type);
+  // Named only when the name gives back the same attribute (User-Password is octets outside Access-Request).
+  if (!d || a.kind === "vsa" || d.type !== a.kind) return [a.type, radiusAttributeOctets(a)];
+  return [d.name, a.value];
 }
 
 /** The parties of a call (SIP URIs): Calling-Station-Id and Called-Station-Id of its records (RFC 2866 §5). */

@@ -2,12 +2,12 @@
 // was sent (server, bytes) and what was answered is appended as it happens. Reopened after a crash, it
 // gives every record still unanswered with the exact bytes last sent for it, and the keys already answered
 // (a record submitted again under the same key is one record). Opening rewrites it without the finished.
-// Attribute values are JSON text and numbers, or bytes as {"b64": …}; a spool written before bytes existed
-// reads the same. A record the dictionary cannot encode (unknown name, a value of the wrong type) is a bad line.
+// Attribute values are JSON text and numbers, or bytes as {"b64": …}; an attribute kept as its type number
+// (Vendor-Specific, unknown types) has its octets as {"b64": …}. A spool written before bytes existed reads the
+// same. A record the dictionary cannot encode (unknown name, a value of the wrong type) is a bad line.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
-import { radiusAttribute } from "../../protocols/radius/index.js";
-import type { AccountingRecord } from "./records.js";
+import { toRadiusAttribute, type AccountingAttribute, type AccountingRecord } from "./records.js";
 
 export interface SpooledRecord {
   record: AccountingRecord;
@@ -26,7 +26,7 @@ export interface SpoolState {
 
 /** An attribute value in a line: text and numbers as JSON, bytes as `{ "b64": base64 }`. */
 type LineValue = string | number | { b64: string };
-type LineRecord = Omit<AccountingRecord, "attributes"> & { attributes: [string, LineValue][] };
+type LineRecord = Omit<AccountingRecord, "attributes"> & { attributes: [string | number, LineValue][] };
 
 type Line =
   | { v: 1; port?: number }
@@ -51,17 +51,18 @@ const fromLine = (r: unknown): AccountingRecord | undefined => {
   const x = r as Partial<LineRecord> | null;
   const ok = typeof x === "object" && x !== null && typeof x.key === "string" && typeof x.sessionId === "string" && typeof x.status === "string" &&
     typeof x.eventMs === "number" && Array.isArray(x.attributes) &&
-    x.attributes.every((a) => Array.isArray(a) && a.length === 2 && typeof a[0] === "string" && isLineValue(a[1]));
+    x.attributes.every((a) => Array.isArray(a) && a.length === 2 && (typeof a[0] === "string" || (typeof a[0] === "number" && typeof a[1] === "object")) && isLineValue(a[1]));
   if (!ok) return undefined;
   const line = x as LineRecord;
-  const record: AccountingRecord = { ...line, attributes: line.attributes.map(([name, v]) => [name, typeof v === "object" ? Buffer.from(v.b64, "base64") : v]) };
-  return record.attributes.every(([name, value]) => encodes(name, value)) ? record : undefined;
+  const attributes = line.attributes.map(([name, v]) => [name, typeof v === "object" ? Buffer.from(v.b64, "base64") : v] as AccountingAttribute);
+  const record: AccountingRecord = { ...line, attributes };
+  return record.attributes.every(encodes) ? record : undefined;
 };
 
 /** Whether the dictionary knows the attribute and its value fits its type: a damaged line must not throw when sent. */
-const encodes = (name: string, value: string | number | Buffer): boolean => {
+const encodes = (a: AccountingAttribute): boolean => {
   try {
-    radiusAttribute(name, value);
+    toRadiusAttribute(a);
     return true;
   } catch {
     return false;

@@ -19,9 +19,9 @@ export { RealmConfigError, parseRadiusProxyConfig, splitUserRealm } from "./real
 export type { ClientProvider, MasterProvider, RadiusProxyConfig, RadiusServerRef } from "./realm-table.js";
 export { CapacityLedger } from "./capacity-ledger.js";
 export type { CapacityRefusal, CapacityUsage, CapacityVerdict, JournalEvent, RentedCapacity } from "./capacity-ledger.js";
-export { RealmProxy } from "./realm-proxy.js";
-export type { MasterRecord, ProxyStep, RealmDecision, RealmProxyAction, RealmProxyOptions } from "./realm-proxy.js";
-export { RadiusRealmProxy } from "./radius-realm-proxy.js";
+export { RealmProxy, accountingRecord } from "./realm-proxy.js";
+export type { AccountingDestination, MasterRecord, ProxyStep, RealmDecision, RealmProxyAction, RealmProxyOptions } from "./realm-proxy.js";
+export { RadiusRealmProxy, accountingSpoolPath } from "./radius-realm-proxy.js";
 export { RealmCapacityPolicyAdapter } from "./realm-capacity-adapter.js";
 export { CALL_REALMS_SCHEMA, callRealmsProblems, realmCapacityPolicy } from "./realm-config.js";
 export type { CallRealms } from "./realm-config.js";

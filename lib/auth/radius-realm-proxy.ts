@@ -1,15 +1,19 @@
 // The RADIUS proxy's driver: two UDP listeners (authentication, accounting) whose server machines answer
 // retransmissions from their cache, one UDP client towards the master's and the client providers' servers,
-// and the journal file. It runs the RealmProxy machine's actions and nothing else decides here.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+// one accounting exporter (fsynced spool) per accounting destination, and the journal file. It runs the
+// RealmProxy machine's actions and nothing else decides here.
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { RadiusUdpClient, RadiusUdpServer, type RadiusEndpoint, type RadiusPacket, type RadiusReply } from "../../protocols/radius/index.js";
+import { AccountingExporter } from "../accounting/exporter.js";
 import type { DropLog } from "../observability/drop-log.js";
 import type { JournalEvent } from "./capacity-ledger.js";
 import { CapacityLedger } from "./capacity-ledger.js";
 import type { CredentialStore } from "./credential-store.js";
-import { RealmProxy, type MasterRecord, type RealmDecision, type RealmProxyAction } from "./realm-proxy.js";
-import type { RadiusProxyConfig } from "./realm-table.js";
+import { RealmProxy, type AccountingDestination, type MasterRecord, type RealmDecision, type RealmProxyAction } from "./realm-proxy.js";
+import type { RadiusProxyConfig, RadiusServerRef } from "./realm-table.js";
 
 /** Configuration, local credentials, logger and drop log of a RadiusRealmProxy. */
 export interface RadiusRealmProxyOptions {
@@ -22,7 +26,21 @@ export interface RadiusRealmProxyOptions {
   /** Upstream timers (RFC 5080 §2.2.1); the defaults suit a NAS that retries after 3 s or more. */
   upstreamTimeoutMs?: number;
   upstreamRetransmissions?: number;
+  /**
+   * Where the accounting spools are kept: `PREFIX.acct-master.spool` and `PREFIX.acct-client-NAME.spool`
+   * (default: the journal's path; without a journal, a new temporary directory, which a restart does not find).
+   */
+  spoolPrefix?: string;
+  /** How long an accounting server that did not answer is passed over before its records are tried again (default 5 s). */
+  accountingRetryMs?: number;
 }
+
+/** The spool file of an accounting destination. */
+export function accountingSpoolPath(prefix: string, destination: AccountingDestination): string {
+  return destination.kind === "master" ? `${prefix}.acct-master.spool` : `${prefix}.acct-client-${encodeURIComponent(destination.name)}.spool`;
+}
+
+const destinationName = (d: AccountingDestination): string => (d.kind === "master" ? "master" : d.name);
 
 /** Append-only JSON lines, each fsynced before the action that depends on it (RFC 2866 §2: stored, then answered). */
 class Journal {
@@ -70,6 +88,7 @@ export class RadiusRealmProxy {
     private readonly auth: RadiusUdpServer,
     private readonly acct: RadiusUdpServer,
     private readonly journal: Journal | undefined,
+    private readonly exporters: Map<string, AccountingExporter>,
     private readonly options: RadiusRealmProxyOptions,
   ) {}
 
@@ -90,13 +109,33 @@ export class RadiusRealmProxy {
     const handler = (packet: RadiusPacket, from: RadiusEndpoint): Promise<RadiusReply | undefined> => holder.proxy!.handle(packet, from);
     const serverOptions = { address: config.listen.address, receiveBufferBytes: RECEIVE_BUFFER_BYTES, secretFor: (from: RadiusEndpoint) => secrets.get(from.address), handler, onDrop };
     let auth: RadiusUdpServer | undefined;
+    const exporters = new Map<string, AccountingExporter>();
     try {
+      // The spools first: what a killed process left is on its way again before a NAS is heard.
+      const prefix = options.spoolPrefix ?? config.journal ?? join(mkdtempSync(join(tmpdir(), "radius-proxy-")), "accounting");
+      if (!options.spoolPrefix && !config.journal) options.logger?.warn({ prefix }, "no journal: accounting spools in a temporary directory that a restart will not find");
+      const destinations: [AccountingDestination, RadiusServerRef][] = config.clients.map((c) => [{ kind: "client", name: c.name }, c.radius]);
+      if (config.master.radius) destinations.unshift([{ kind: "master" }, config.master.radius]);
+      for (const [destination, server] of destinations) {
+        const name = destinationName(destination);
+        const exporter = await AccountingExporter.open({
+          spoolPath: accountingSpoolPath(prefix, destination),
+          servers: [{ address: server.address, port: server.acctPort }],
+          secret: server.secret,
+          serverRetryMs: options.accountingRetryMs ?? 5000,
+          onDrop: (cause, from) => options.drops?.drop(`RADIUS:accounting-${cause}`, { destination: name, from: `${from.address}:${from.port}` }),
+          onServer: (s, state) => options.logger?.warn({ destination: name, server: `${s.address}:${s.port}`, state }, "accounting server"),
+        });
+        exporters.set(name, exporter);
+        if (exporter.backlog > 0) options.logger?.info({ destination: name, backlog: exporter.backlog }, "accounting spool recovered");
+      }
       auth = await RadiusUdpServer.listen({ ...serverOptions, port: config.listen.authPort });
       const acct = await RadiusUdpServer.listen({ ...serverOptions, port: config.listen.acctPort });
       const journal = config.journal ? new Journal(config.journal) : undefined;
-      holder.proxy = new RadiusRealmProxy(machine, auth, acct, journal, options);
+      holder.proxy = new RadiusRealmProxy(machine, auth, acct, journal, exporters, options);
     } catch (err) {
       await auth?.close();
+      for (const e of exporters.values()) await e.close();
       throw err;
     }
     options.logger?.info({ replayed }, "capacity journal replayed");
@@ -119,13 +158,40 @@ export class RadiusRealmProxy {
     });
   }
 
+  /** Accounting records spooled and not yet answered, by destination. */
+  accountingBacklog(): Record<string, number> {
+    return Object.fromEntries([...this.exporters].map(([name, e]) => [name, e.backlog]));
+  }
+
+  /** Resolves true once every destination has answered every spooled record, false when `timeoutMs` passes first. */
+  async accountingDrained(timeoutMs = Infinity): Promise<boolean> {
+    const done = await Promise.all([...this.exporters.values()].map((e) => e.drained(timeoutMs)));
+    return done.every(Boolean);
+  }
+
   private run(actions: RealmProxyAction[]): void {
+    // Requests whose record could not be made durable: not answered, so the NAS sends it again (RFC 2866 §2).
+    let unstored: Set<number> | undefined;
     for (const a of actions) {
+      if (unstored && "id" in a && unstored.has(a.id)) {
+        if (a.type === "answer") this.settle(a.id, undefined);
+        continue;
+      }
       switch (a.type) {
         case "journal":
-          // Durable before the record is forwarded or answered; a failed write leaves the NAS to retry.
+          // Durable before the record is spooled or answered; a failed write leaves the NAS to retry.
           if (this.journal) this.journal.write(a.event);
           break;
+        case "spool": {
+          const name = destinationName(a.destination);
+          try {
+            this.exporters.get(name)!.submit([a.record]);
+          } catch (err) {
+            (unstored ??= new Set()).add(a.id);
+            this.options.drops?.drop("RADIUS:accounting-not-spooled", { destination: name, err: err instanceof Error ? err.message : String(err) });
+          }
+          break;
+        }
         case "forward": {
           const port = a.port === "auth" ? a.to.authPort : a.to.acctPort;
           this.clientFor(a.to.secret)
@@ -190,6 +256,7 @@ export class RadiusRealmProxy {
     for (const c of this.clients.values()) await (await c).close();
     for (const w of this.waiting.values()) w(undefined);
     this.waiting.clear();
+    for (const e of this.exporters.values()) await e.close();
     this.journal?.close();
   }
 }

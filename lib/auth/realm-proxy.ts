@@ -5,15 +5,31 @@
 //                   original request goes to the client provider's server, whose answer decides; the answer
 //                   goes back with the original identity;
 //   unknown realm → Access-Reject; its accounting is not recorded, so not answered (RFC 2866 §2).
-// Accounting is kept twice: the master's server gets the record under the virtual identity, the client's
-// server under the subscriber's; the NAS is answered only when both have answered (each stores it first).
-import { RadiusCode, attributeCode, attributeValue, radiusAttribute, type RadiusAttribute, type RadiusPacket, type RadiusReply, type RadiusRequest } from "../../protocols/radius/index.js";
+// Accounting is kept twice: a record for the master's server under the virtual identity, one for the client's
+// server under the subscriber's, each spooled (made durable) by the driver before the NAS is answered; the
+// driver's exporters send them until each server answers (RFC 2866 §2: stored, then answered).
+import {
+  AcctStatusType,
+  RadiusCode,
+  attributeCode,
+  attributeValue,
+  attributeValueName,
+  radiusAttribute,
+  type RadiusAttribute,
+  type RadiusPacket,
+  type RadiusReply,
+  type RadiusRequest,
+} from "../../protocols/radius/index.js";
+import { fromRadiusAttribute, type AccountingRecord, type AccountingStatus } from "../accounting/records.js";
 import { CapacityLedger, type CapacityRefusal, type JournalEvent } from "./capacity-ledger.js";
 import type { CredentialStore } from "./credential-store.js";
 import { splitUserRealm, type ClientProvider, type RadiusProxyConfig, type RadiusServerRef } from "./realm-table.js";
 
 /** Which upstream exchange a forwarded request belongs to. */
-export type ProxyStep = "master-auth" | "capacity" | "client-auth" | "acct-master" | "acct-client";
+export type ProxyStep = "master-auth" | "capacity" | "client-auth";
+
+/** Where a spooled accounting record goes: the master's server, or a client provider's (by name). */
+export type AccountingDestination = { kind: "master" } | { kind: "client"; name: string };
 
 /** How the proxy settled a NAS request, as counted and logged. */
 export type RealmDecision =
@@ -32,6 +48,11 @@ export type RealmProxyAction =
   | { type: "answer"; id: number; reply: RadiusReply }
   /** No answer: the record was not stored, or the upstream server stayed silent (the NAS retries or fails over). */
   | { type: "no-answer"; id: number; cause: string }
+  /**
+   * Make this record durable for `to` (one spool per destination) before the actions that follow it, then send
+   * it until that server answers. A record whose key is already spooled or answered is the same record.
+   */
+  | { type: "spool"; id: number; destination: AccountingDestination; to: RadiusServerRef; record: AccountingRecord }
   /** Make this durable before the actions that follow it. */
   | { type: "journal"; event: JournalEvent | MasterRecord }
   | { type: "decision"; id: number; identity: string; provider: string; decision: RealmDecision };
@@ -54,7 +75,6 @@ interface Pending {
   reservation?: number;
   sessionTimeout?: number;
   waiting: Set<ProxyStep>;
-  failed: boolean;
 }
 
 const A = {
@@ -67,10 +87,6 @@ const A = {
   sessionTimeout: attributeCode("Session-Timeout"),
   statusType: attributeCode("Acct-Status-Type"),
 } as const;
-const ACCT_START = 1;
-const ACCT_STOP = 2;
-const ACCT_ON = 7;
-const ACCT_OFF = 8;
 
 const messageAuthenticator = (): RadiusAttribute => radiusAttribute("Message-Authenticator", Buffer.alloc(16));
 
@@ -115,7 +131,7 @@ export class RealmProxy {
     if (!parts || !client) return this.refuse(id, packet, identity, "", "unknown-realm");
     const verdict = this.ledger.admit(now, client.name);
     if (!verdict.ok) return this.refuse(id, packet, identity, client.name, `capacity-${verdict.cause}`);
-    const p: Pending = { packet, identity, provider: client.name, client, reservation: verdict.reservation, waiting: new Set(), failed: false };
+    const p: Pending = { packet, identity, provider: client.name, client, reservation: verdict.reservation, waiting: new Set() };
     if (verdict.sessionTimeout !== undefined) p.sessionTimeout = verdict.sessionTimeout;
     this.pending.set(id, p);
     const master = this.options.config.master.radius;
@@ -127,13 +143,6 @@ export class RealmProxy {
   upstream(now: number, id: number, step: ProxyStep, answer: RadiusPacket | undefined): RealmProxyAction[] {
     const p = this.pending.get(id);
     if (!p || !p.waiting.delete(step)) return [];
-    if (step === "acct-master" || step === "acct-client") {
-      if (answer?.code !== RadiusCode.AccountingResponse) p.failed = true;
-      if (p.waiting.size > 0) return [];
-      this.pending.delete(id);
-      if (p.failed) return [{ type: "no-answer", id, cause: "accounting-upstream-silent" }];
-      return [{ type: "decision", id, identity: p.identity, provider: p.provider, decision: "recorded" }, { type: "answer", id, reply: { code: RadiusCode.AccountingResponse, attributes: this.proxyStates(p.packet) } }];
-    }
     if (!answer) {
       this.pending.delete(id);
       if (p.reservation !== undefined) this.ledger.release(p.reservation);
@@ -181,67 +190,61 @@ export class RealmProxy {
         { type: "answer", id, reply: { code: known === true ? RadiusCode.AccessAccept : RadiusCode.AccessReject, attributes: [...this.proxyStates(packet), messageAuthenticator()] } },
       ];
     }
-    const p: Pending = { packet, identity, provider: "master", waiting: new Set(), failed: false };
+    const p: Pending = { packet, identity, provider: "master", waiting: new Set() };
     this.pending.set(id, p);
     return [this.forward(id, p, "master-auth", this.options.config.master.radius, "auth", this.originalAccess(packet))];
   }
 
   private accounting(now: number, id: number, packet: RadiusPacket, nas: string): RealmProxyAction[] {
-    const status = attributeValue(packet, A.statusType);
-    const nasId = attributeValue(packet, "NAS-IP-Address") ?? attributeValue(packet, "NAS-Identifier") ?? nas;
-    if (status === ACCT_ON || status === ACCT_OFF) return this.nasRestart(now, id, packet, String(nasId));
+    const statusCode = attributeValue(packet, A.statusType);
+    const status = typeof statusCode === "number" ? (attributeValueName(A.statusType, statusCode) as AccountingStatus | undefined) : undefined;
+    if (status === undefined || !(status in AcctStatusType)) return [{ type: "no-answer", id, cause: "acct-status-type-unsupported" }];
+    const nasId = String(attributeValue(packet, "NAS-IP-Address") ?? attributeValue(packet, "NAS-Identifier") ?? nas);
+    if (status === "Accounting-On" || status === "Accounting-Off") return this.nasRestart(now, id, packet, nasId, status);
     const identity = attributeValue(packet, A.userName);
     const parts = typeof identity === "string" ? splitUserRealm(identity) : undefined;
     if (typeof identity !== "string" || !parts) return [{ type: "no-answer", id, cause: "acct-no-realm" }];
     const sessionId = attributeValue(packet, "Acct-Session-Id");
-    const session = `${String(nasId)}|${typeof sessionId === "string" ? sessionId : ""}`;
+    const session = `${nasId}|${typeof sessionId === "string" ? sessionId : ""}`;
     const master = this.options.config.master.radius;
-    const original: RadiusRequest = { code: RadiusCode.AccountingRequest, attributes: packet.attributes };
+    const recorded = (provider: string): RealmProxyAction[] => [
+      { type: "decision", id, identity, provider, decision: "recorded" },
+      { type: "answer", id, reply: { code: RadiusCode.AccountingResponse, attributes: this.proxyStates(packet) } },
+    ];
     if (this.masterRealms.has(parts.realm)) {
       if (!master) {
-        const record: MasterRecord = { t: now, kind: "record", provider: "master", user: identity, session, status: typeof status === "number" ? status : 0 };
-        return [
-          { type: "journal", event: record },
-          { type: "decision", id, identity, provider: "master", decision: "recorded" },
-          { type: "answer", id, reply: { code: RadiusCode.AccountingResponse, attributes: this.proxyStates(packet) } },
-        ];
+        const record: MasterRecord = { t: now, kind: "record", provider: "master", user: identity, session, status: statusCode as number };
+        return [{ type: "journal", event: record }, ...recorded("master")];
       }
-      const p: Pending = { packet, identity, provider: "master", waiting: new Set(), failed: false };
-      this.pending.set(id, p);
-      return [this.forward(id, p, "acct-master", master, "acct", original)];
+      return [{ type: "spool", id, destination: { kind: "master" }, to: master, record: accountingRecord(now, packet, nasId, status) }, ...recorded("master")];
     }
     const client = this.clientByRealm.get(parts.realm);
     if (!client) return [{ type: "no-answer", id, cause: "acct-unknown-realm" }];
     const actions: RealmProxyAction[] = [];
     const seconds = attributeValue(packet, "Acct-Session-Time");
     const event =
-      status === ACCT_START
+      status === "Start"
         ? this.ledger.start(now, client.name, session)
-        : status === ACCT_STOP
+        : status === "Stop"
           ? this.ledger.stop(now, client.name, session, typeof seconds === "number" ? seconds : 0)
           : undefined;
     if (event) actions.push({ type: "journal", event });
-    const p: Pending = { packet, identity, provider: client.name, client, waiting: new Set(), failed: false };
-    this.pending.set(id, p);
+    // RFC 2866 §2 (a proxy forwards the record): the master's copy under the provider's virtual identity.
     if (master) {
       const virtual = packet.attributes.map((a) => (a.type === A.userName ? radiusAttribute("User-Name", client.virtualIdentity.user) : a));
-      actions.push(this.forward(id, p, "acct-master", master, "acct", { code: RadiusCode.AccountingRequest, attributes: virtual }));
+      actions.push({ type: "spool", id, destination: { kind: "master" }, to: master, record: accountingRecord(now, { ...packet, attributes: virtual }, nasId, status) });
     }
-    actions.push(this.forward(id, p, "acct-client", client.radius, "acct", original));
+    actions.push({ type: "spool", id, destination: { kind: "client", name: client.name }, to: client.radius, record: accountingRecord(now, packet, nasId, status) });
+    actions.push(...recorded(client.name));
     return actions;
   }
 
   /** Accounting-On/Off: the NAS's sessions are closed in the ledger (journaled), the record goes to the master. */
-  private nasRestart(now: number, id: number, packet: RadiusPacket, nas: string): RealmProxyAction[] {
+  private nasRestart(now: number, id: number, packet: RadiusPacket, nas: string, status: AccountingStatus): RealmProxyAction[] {
     const actions: RealmProxyAction[] = this.ledger.closeNas(now, nas).map((event) => ({ type: "journal", event }));
     const master = this.options.config.master.radius;
-    if (!master) {
-      actions.push({ type: "answer", id, reply: { code: RadiusCode.AccountingResponse, attributes: this.proxyStates(packet) } });
-      return actions;
-    }
-    const p: Pending = { packet, identity: "", provider: "master", waiting: new Set(), failed: false };
-    this.pending.set(id, p);
-    actions.push(this.forward(id, p, "acct-master", master, "acct", { code: RadiusCode.AccountingRequest, attributes: packet.attributes }));
+    if (master) actions.push({ type: "spool", id, destination: { kind: "master" }, to: master, record: accountingRecord(now, packet, nas, status) });
+    actions.push({ type: "answer", id, reply: { code: RadiusCode.AccountingResponse, attributes: this.proxyStates(packet) } });
     return actions;
   }
 
@@ -288,4 +291,35 @@ export class RealmProxy {
       },
     ];
   }
+}
+
+/** Attributes of the NAS's request that belong to this hop, not the record (RFC 2865 §5.33, RFC 3579 §3.2, RFC 2866 §5.2). */
+const HOP_ATTRIBUTES = new Set<number>([A.proxyState, A.messageAuthenticator, attributeCode("Acct-Delay-Time")]);
+
+/**
+ * A NAS's Accounting-Request as a record: its attributes byte for byte (Vendor-Specific and unknown types as
+ * octets), but for this hop's (Proxy-State, Message-Authenticator) and Acct-Delay-Time, which the exporter
+ * sets when it sends, counted from the event (now less the NAS's own delay, RFC 2866 §5.2).
+ * Its key is the NAS, Acct-Session-Id, Acct-Status-Type and Event-Timestamp (an Interim-Update's also its
+ * Acct-Session-Time), so the NAS's retransmission, even as a new request with a longer delay, is the same record
+ * and two records are never one. Without Event-Timestamp or Acct-Session-Time where they would tell records
+ * apart (Accounting-On/Off, an interim), the Request Authenticator does: a retransmission repeats it.
+ */
+export function accountingRecord(now: number, packet: RadiusPacket, nas: string, status: AccountingStatus): AccountingRecord {
+  const sessionId = attributeValue(packet, "Acct-Session-Id");
+  const delay = attributeValue(packet, "Acct-Delay-Time");
+  const stamp = attributeValue(packet, "Event-Timestamp");
+  const sessionTime = attributeValue(packet, "Acct-Session-Time");
+  const session = typeof sessionId === "string" ? sessionId : "";
+  const parts = [nas, session, status];
+  if (typeof stamp === "number") parts.push(String(stamp));
+  if (status === "Interim-Update" && typeof sessionTime === "number") parts.push(`t${sessionTime}`);
+  else if (status !== "Start" && status !== "Stop" && typeof stamp !== "number") parts.push(packet.authenticator.toString("hex"));
+  return {
+    key: parts.join("|"),
+    sessionId: session,
+    status,
+    eventMs: now - (typeof delay === "number" ? delay * 1000 : 0),
+    attributes: packet.attributes.filter((a) => !HOP_ATTRIBUTES.has(a.type)).map(fromRadiusAttribute),
+  };
 }

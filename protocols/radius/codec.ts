@@ -64,6 +64,9 @@ const md5 = (...parts: Buffer[]): Buffer => {
   return h.digest();
 };
 
+const NO_SECRET = Buffer.alloc(0);
+const NO_AUTHENTICATOR = Buffer.alloc(16);
+
 const toSecret = (secret: Buffer | string): Buffer => (typeof secret === "string" ? Buffer.from(secret, "utf8") : secret);
 
 /** RFC 2865 §5.2: pad to 16·n (n ≤ 8) with NULs, XOR with the MD5 chain over secret and authenticator. */
@@ -354,4 +357,20 @@ export function vendorSpecific(vendorId: number, subAttributes: { vendorType: nu
     }),
   );
   return { type: VENDOR_SPECIFIC, kind: "vsa", vendorId, data };
+}
+
+/**
+ * An attribute from its type and its value octets as an Accounting-Request carries them (RFC 2865 §5), typed
+ * by the dictionary; a Vendor-Specific (§5.26) or a type the dictionary does not know keeps its octets as they
+ * are. Throws RadiusDecodeError (offset: within the value) when the octets do not fit the type.
+ */
+export function radiusAttributeFromOctets(type: number, octets: Buffer): RadiusAttribute {
+  if (!Number.isInteger(type) || type < 0 || type > 255) throw new RadiusDecodeError("bad-attribute-type", 0, `attribute type ${type} is not one octet`);
+  if (octets.length > 253) throw new RadiusDecodeError("bad-attribute-length", 0, `attribute ${type} value of ${octets.length} octets exceeds 253`, type);
+  return decodeAttribute(RadiusCode.AccountingRequest, type, octets, 0, NO_AUTHENTICATOR, NO_SECRET);
+}
+
+/** The value octets of an attribute as an Accounting-Request carries them (Vendor-Specific: Vendor-Id, then its data). */
+export function radiusAttributeOctets(a: RadiusAttribute): Buffer {
+  return Buffer.from(attributeValueBytes(RadiusCode.AccountingRequest, a, NO_SECRET, NO_AUTHENTICATOR));
 }

@@ -9,7 +9,8 @@ export type RadiusDecodeErrorCode =
   | "empty-attribute" // text/string with no octets (RFC 2865 §5: 1-253 octets)
   | "bad-text" // text that is not UTF-8 (RFC 2865 §5)
   | "bad-password" // User-Password not a multiple of 16 octets (RFC 2865 §5.2)
-  | "bad-vendor-specific"; // Vendor-Specific shorter than its Vendor-Id, or bad sub-attributes (RFC 2865 §5.26)
+  | "bad-vendor-specific" // Vendor-Specific shorter than its Vendor-Id, or bad sub-attributes (RFC 2865 §5.26)
+  | "bad-attribute-type"; // a type outside one octet, given with its value octets (RFC 2865 §5)
 
 /** A RADIUS packet that cannot be decoded: its code and the offset. */
 export class RadiusDecodeError extends Error {

@@ -22,6 +22,8 @@ export {
   revealUserPassword,
   vendorSpecific,
   vendorSubAttributes,
+  radiusAttributeFromOctets,
+  radiusAttributeOctets,
   wireValueType,
   isResponseCode,
 } from "./codec.js";

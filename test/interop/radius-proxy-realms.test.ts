@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +55,18 @@ async function metric(name: string, labels: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(name) && labels.split(",").every((kv) => l.includes(kv)));
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+}
+
+/** The detail file once it holds `n` matches of `pattern` (and of each further pattern/count pair), within 20 s. */
+async function detailHolding(file: string, ...want: (RegExp | number)[]): Promise<string> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+    let ok = true;
+    for (let i = 0; i < want.length; i += 2) if ((text.match(want[i] as RegExp)?.length ?? 0) < (want[i + 1] as number)) ok = false;
+    if (ok || Date.now() > until) return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function startProxy(): Promise<void> {
@@ -154,8 +166,9 @@ describe("radius-proxy: the four cases of the seed through radclient", () => {
     expect((await accounting("bob@isp-b.example", "Start", "s-bob-2")).out).toMatch(/Received Accounting-Response/);
     expect((await accounting("alice@master.example", "Start", "s-alice")).out).toMatch(/Received Accounting-Response/);
 
-    const masterDetail = readFileSync(master.detailFile, "utf8");
-    const clientDetail = readFileSync(clientProvider.detailFile, "utf8");
+    // Answered once spooled; the servers have them when the exporters are done.
+    const masterDetail = await detailHolding(master.detailFile, /User-Name = "isp-b-virtual"/g, 4, /alice@master/g, 1);
+    const clientDetail = await detailHolding(clientProvider.detailFile, /User-Name = "(bob|carol)@isp-b.example"/g, 4);
     // The master: isp-b's sessions under its virtual identity, its own subscriber under hers; no isp-b subscriber.
     expect(masterDetail.match(/User-Name = "isp-b-virtual"/g)?.length).toBe(4);
     expect(masterDetail).toMatch(/User-Name = "alice@master.example"/);

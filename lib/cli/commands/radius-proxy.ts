@@ -11,6 +11,7 @@ import { checkLogLevel, parseHostPort, startOperations } from "../../flow/operat
 const USAGE = `usage: callgate radius-proxy --config FILE [--log-level LEVEL] [--metrics HOST:PORT]
   --config FILE        YAML: listen, nas (address, secret), master (realms; credentials FILE and/or radius server),
                        clients (name, realms, virtualIdentity, capacity, radius server), journal FILE
+                       (accounting spools beside it: FILE.acct-master.spool, FILE.acct-client-NAME.spool)
   --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
   --metrics HOST:PORT  serve GET /metrics`;
 
@@ -72,7 +73,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const auth = proxy.authAddress;
   const acct = proxy.acctAddress;
-  ops.watch({ queues: () => ({ "radius-proxy in progress": proxy.machine.inProgress }) });
+  ops.watch({
+    queues: () => ({
+      "radius-proxy in progress": proxy.machine.inProgress,
+      ...Object.fromEntries(Object.entries(proxy.accountingBacklog()).map(([name, n]) => [`radius-proxy accounting to ${name}`, n])),
+    }),
+  });
   ops.logger.info({ auth: `${auth.address}:${auth.port}`, acct: `${acct.address}:${acct.port}`, clients: config.clients.length }, "radius-proxy started");
   process.stdout.write(
     `radius-proxy listening on ${auth.address}:${auth.port} (auth) and ${acct.address}:${acct.port} (acct); master realms ${config.master.realms.join(", ")}; ` +

@@ -12,15 +12,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AccountingExporter } from "../../../lib/accounting/exporter.js";
-import { AccountingRecorder, type AccountingRecord } from "../../../lib/accounting/records.js";
+import { AccountingRecorder, toRadiusAttribute, type AccountingRecord } from "../../../lib/accounting/records.js";
 import { AccountingSpool, parseSpool } from "../../../lib/accounting/spool.js";
-import { RadiusCode, RadiusUdpServer, attributeValue, radiusAttribute } from "../../../protocols/radius/index.js";
+import { RadiusCode, RadiusUdpServer, attributeValue } from "../../../protocols/radius/index.js";
 import { mutateBytes } from "../../support/byte-mutations.js";
 import { seededRandom } from "../../support/seeded-random.js";
 
 const dir = mkdtempSync(join(tmpdir(), "acct-exporter-"));
 /** A Class (RFC 2865 §5.25) of bytes that are not UTF-8 text, to be passed on unchanged. */
 const CLASS_BYTES = Buffer.from([0x00, 0xff, 0x80, 0x0a, 0x22, 0x7b, 0xc3, 0x28]);
+/** A Vendor-Specific's octets (RFC 2865 §5.26: Vendor-Id 9, one sub-attribute), kept as type 26 and its octets. */
+const VSA_OCTETS = Buffer.from([0, 0, 0, 9, 1, 6, 0xff, 0, 0x22, 0x0a]);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function records(n: number, prefix: string): AccountingRecord[] {
@@ -180,7 +182,7 @@ describe("AccountingSpool recovery from damaged files", () => {
     const path = join(dir, "fuzz.spool");
     const seedSpool = AccountingSpool.open(path, AccountingSpool.recover(path), 40000);
     const recs = records(2, "z");
-    recs[0]!.attributes.push(["Class", CLASS_BYTES]);
+    recs[0]!.attributes.push(["Class", CLASS_BYTES], [26, VSA_OCTETS]);
     seedSpool.accept(recs);
     seedSpool.sent(recs[0]!.key, "127.0.0.1:1813", Buffer.from("bytes"));
     seedSpool.answered(recs[1]!.key);
@@ -192,14 +194,16 @@ describe("AccountingSpool recovery from damaged files", () => {
     let recovered = 0;
     let bad = 0;
     let binary = 0;
+    let raw = 0;
     for (let i = 0; i < 100_000; i++) {
       const state = parseSpool(mutateBytes(seed, rnd, jsonish).toString("utf8"));
       for (const p of state.pending) {
         expect(typeof p.record.key).toBe("string");
-        expect(p.record.attributes.every((a) => typeof a[0] === "string" && (typeof a[1] === "string" || typeof a[1] === "number" || Buffer.isBuffer(a[1])))).toBe(true);
+        expect(p.record.attributes.every((a) => typeof a[0] === "string" ? typeof a[1] === "string" || typeof a[1] === "number" || Buffer.isBuffer(a[1]) : Buffer.isBuffer(a[1]))).toBe(true);
         binary += p.record.attributes.filter((a) => Buffer.isBuffer(a[1])).length;
+        raw += p.record.attributes.filter((a) => typeof a[0] === "number").length;
         // what is recovered can be sent: the exporter encodes it without an exception
-        for (const [name, value] of p.record.attributes) radiusAttribute(name, value);
+        for (const a of p.record.attributes) toRadiusAttribute(a);
         if (p.lastSent) expect(Buffer.isBuffer(p.lastSent.datagram)).toBe(true);
       }
       recovered += state.pending.length;
@@ -208,6 +212,7 @@ describe("AccountingSpool recovery from damaged files", () => {
     expect(recovered).toBeGreaterThan(0);
     expect(bad).toBeGreaterThan(0);
     expect(binary).toBeGreaterThan(0);
+    expect(raw).toBeGreaterThan(0);
   }, 120_000);
 });
 

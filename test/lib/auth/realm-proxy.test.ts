@@ -1,9 +1,10 @@
 // The realm proxy's machine alone: packets in, actions out (no sockets).
 import { describe, expect, it } from "vitest";
 import { CredentialStore, credentialLine } from "../../../lib/auth/credential-store.js";
-import { RealmProxy, type RealmProxyAction } from "../../../lib/auth/realm-proxy.js";
+import { RealmProxy, accountingRecord, type RealmProxyAction } from "../../../lib/auth/realm-proxy.js";
+import { toRadiusAttribute, type AccountingRecord } from "../../../lib/accounting/records.js";
 import { RealmConfigError, parseRadiusProxyConfig, splitUserRealm } from "../../../lib/auth/realm-table.js";
-import { RadiusCode, attributeValue, radiusAttribute, type RadiusAttribute, type RadiusPacket } from "../../../protocols/radius/index.js";
+import { RadiusCode, attributeValue, radiusAttribute, vendorSpecific, type RadiusAttribute, type RadiusPacket } from "../../../protocols/radius/index.js";
 
 const CONFIG = `
 nas: [{ address: 127.0.0.1, secret: s }]
@@ -60,23 +61,66 @@ describe("RealmProxy machine", () => {
     expect(m.upstream(T, 3, "client-auth", answer(RadiusCode.AccessAccept))).toEqual([]);
   });
 
-  it("accounting: journal first, both servers asked, answered only when both stored it", () => {
+  it("accounting: journal, then one spool action per destination (each its identity), then the answer", () => {
     const m = new RealmProxy({ config: parseRadiusProxyConfig(CONFIG) });
-    const start = req([radiusAttribute("User-Name", "bob@b.example"), radiusAttribute("Acct-Status-Type", "Start"), radiusAttribute("Acct-Session-Id", "x1")], RadiusCode.AccountingRequest);
+    const vsa = vendorSpecific(9, [{ vendorType: 1, value: Buffer.from("cisco-avpair=x") }]);
+    const unknown: RadiusAttribute = { type: 241, kind: "octets", value: Buffer.from([0, 1, 2, 255]) };
+    const klass = radiusAttribute("Class", Buffer.from([0xde, 0xad, 0, 0xbe]));
+    const start = req(
+      [
+        radiusAttribute("User-Name", "bob@b.example"),
+        radiusAttribute("Acct-Status-Type", "Start"),
+        radiusAttribute("Acct-Session-Id", "x1"),
+        radiusAttribute("Acct-Delay-Time", 3),
+        radiusAttribute("Proxy-State", Buffer.from("hop")),
+        klass,
+        vsa,
+        unknown,
+      ],
+      RadiusCode.AccountingRequest,
+    );
     const actions = m.request(T, 1, start, "10.1.1.1");
-    expect(actions.map((a) => a.type)).toEqual(["journal", "forward", "forward"]);
-    const [toMaster, toClient] = of(actions, "forward");
-    expect(attributeValue(toMaster!.request, "User-Name")).toBe("b-virtual");
-    expect(attributeValue(toClient!.request, "User-Name")).toBe("bob@b.example");
-    expect(m.upstream(T, 1, "acct-client", answer(RadiusCode.AccountingResponse))).toEqual([]);
-    expect(of(m.upstream(T, 1, "acct-master", answer(RadiusCode.AccountingResponse)), "answer")).toHaveLength(1);
-    // One side silent: no Accounting-Response (RFC 2866 §2), and the retransmission does not open the session twice.
-    m.request(T, 2, start, "10.1.1.1");
-    m.upstream(T, 2, "acct-master", undefined);
-    expect(of(m.upstream(T, 2, "acct-client", answer(RadiusCode.AccountingResponse)), "no-answer")).toHaveLength(1);
+    expect(actions.map((a) => a.type)).toEqual(["journal", "spool", "spool", "decision", "answer"]);
+    const [toMaster, toClient] = of(actions, "spool");
+    expect(toMaster).toMatchObject({ destination: { kind: "master" }, to: { acctPort: 2 } });
+    expect(toClient).toMatchObject({ destination: { kind: "client", name: "b" }, to: { acctPort: 4 } });
+    const names = (r: AccountingRecord) => r.attributes.map(([n]) => n);
+    expect(toMaster!.record.attributes).toContainEqual(["User-Name", "b-virtual"]);
+    expect(toClient!.record.attributes).toContainEqual(["User-Name", "bob@b.example"]);
+    for (const { record } of [toMaster!, toClient!]) {
+      // The NAS's delay moves into eventMs (the exporter adds the whole delay when it sends); the hop's own attributes go.
+      expect(record.eventMs).toBe(T - 3000);
+      expect(names(record)).not.toContain("Acct-Delay-Time");
+      expect(names(record)).not.toContain("Proxy-State");
+      expect(record.key).toBe("10.1.1.1|x1|Start");
+      // Class, the Vendor-Specific and the unknown type byte for byte, as encoded again.
+      const encoded = record.attributes.map(toRadiusAttribute);
+      expect(encoded).toContainEqual(klass);
+      expect(record.attributes).toContainEqual([26, Buffer.from([0, 0, 0, 9, 1, 16, ...Buffer.from("cisco-avpair=x")])]);
+      expect(encoded).toContainEqual(vsa);
+      expect(encoded).toContainEqual(unknown);
+    }
+    // The answer echoes the NAS's Proxy-State (RFC 2865 §5.33).
+    expect(of(actions, "answer")[0]!.reply).toMatchObject({ code: RadiusCode.AccountingResponse, attributes: [radiusAttribute("Proxy-State", Buffer.from("hop"))] });
+    // The NAS's retransmission, as a new request with a longer delay: the same keys, and the session opened once.
+    const again = m.request(T + 5000, 2, { ...start, attributes: start.attributes.map((a) => (a.type === 41 ? radiusAttribute("Acct-Delay-Time", 8) : a)) }, "10.1.1.1");
+    expect(of(again, "spool").map((a) => a.record.key)).toEqual(["10.1.1.1|x1|Start", "10.1.1.1|x1|Start"]);
     expect(m.ledger.usage(T, "b").sessions).toBe(1);
-    // Unknown realm: not recorded, not answered.
-    expect(of(m.request(T, 3, req([radiusAttribute("User-Name", "x@nowhere")], RadiusCode.AccountingRequest), "n"), "no-answer")[0]!.cause).toBe("acct-unknown-realm");
+    expect(m.inProgress).toBe(0);
+    // Unknown realm: not recorded, not answered; no Acct-Status-Type: dropped.
+    expect(of(m.request(T, 3, req([radiusAttribute("User-Name", "x@nowhere"), radiusAttribute("Acct-Status-Type", "Start")], RadiusCode.AccountingRequest), "n"), "no-answer")[0]!.cause).toBe("acct-unknown-realm");
+    expect(of(m.request(T, 4, req([radiusAttribute("User-Name", "bob@b.example")], RadiusCode.AccountingRequest), "n"), "no-answer")[0]!.cause).toBe("acct-status-type-unsupported");
+  });
+
+  it("record keys: Stop and Start apart, interims by session time, Event-Timestamp when given, else the authenticator", () => {
+    const pkt = (attrs: RadiusAttribute[], authenticator = auth): RadiusPacket => ({ code: RadiusCode.AccountingRequest, identifier: 1, authenticator, attributes: [radiusAttribute("Acct-Session-Id", "s"), ...attrs] });
+    const key = (status: "Start" | "Stop" | "Interim-Update" | "Accounting-On", attrs: RadiusAttribute[] = [], a = auth) => accountingRecord(T, pkt(attrs, a), "nas", status).key;
+    expect(key("Start")).not.toBe(key("Stop"));
+    expect(key("Interim-Update", [radiusAttribute("Acct-Session-Time", 60)])).not.toBe(key("Interim-Update", [radiusAttribute("Acct-Session-Time", 120)]));
+    expect(key("Interim-Update", [radiusAttribute("Acct-Session-Time", 60)])).toBe(key("Interim-Update", [radiusAttribute("Acct-Session-Time", 60)], Buffer.alloc(16, 1)));
+    // A NAS reusing a session id after a reboot: Event-Timestamp tells the two Starts apart.
+    expect(key("Start", [radiusAttribute("Event-Timestamp", 100)])).not.toBe(key("Start", [radiusAttribute("Event-Timestamp", 200)]));
+    expect(key("Accounting-On")).not.toBe(key("Accounting-On", [], Buffer.alloc(16, 1)));
   });
 
   it("Accounting-On from a NAS closes its open sessions (journaled), not another NAS's", () => {
@@ -88,9 +132,9 @@ describe("RealmProxy machine", () => {
     expect(m.ledger.usage(T, "b").sessions).toBe(2);
     const on = m.request(T, 3, req([radiusAttribute("Acct-Status-Type", "Accounting-On"), radiusAttribute("NAS-IP-Address", "10.0.0.1")], RadiusCode.AccountingRequest), "n");
     expect(of(on, "journal").map((j) => j.event)).toEqual([{ t: T, kind: "stop", provider: "b", session: "10.0.0.1|a", seconds: 0 }]);
-    expect(of(on, "forward")[0]).toMatchObject({ step: "acct-master", port: "acct" });
+    expect(of(on, "spool").map((a) => [a.destination, a.record.status])).toEqual([[{ kind: "master" }, "Accounting-On"]]);
     expect(m.ledger.usage(T, "b").sessions).toBe(1);
-    expect(of(m.upstream(T, 3, "acct-master", answer(RadiusCode.AccountingResponse)), "answer")).toHaveLength(1);
+    expect(of(on, "answer")).toHaveLength(1);
   });
 
   it("Status-Server is answered by the proxy itself (RFC 5997)", () => {
