@@ -112,7 +112,7 @@ export { parseQuotaConfig, callSubjects, subjectKey, QuotaConfigError, type Quot
 export { periodWindow, type QuotaPeriod, type PeriodWindow } from "./quota/periods.js";
 export { MemoryQuotaStore, type QuotaStore, type QuotaCheck, type QuotaCounterKey, type QuotaRow, type AdmitResult } from "./quota/store.js";
 export { SqliteQuotaStore } from "./quota/store-sqlite.js";
-export { AccountingRecorder, accountingSessionId, terminateCause, type AccountingRecord, type AccountingRecorderOptions, type AccountingSide, type AccountingStatus } from "./accounting/records.js";
+export { AccountingRecorder, accountingSessionId, terminateCause, toRadiusAttribute, fromRadiusAttribute, type AccountingAttribute, type AccountingRecord, type AccountingRecorderOptions, type AccountingSide, type AccountingStatus } from "./accounting/records.js";
 export { AccountingExporter, parseAccountingServer, type AccountingExporterOptions } from "./accounting/exporter.js";
 
 // Concurrent-session limits across policy servers (docs/session-counters.md).
