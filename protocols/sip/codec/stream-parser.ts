@@ -312,6 +312,12 @@ export class SipStreamParser {
 // Status-Code SP Reason-Phrase. Only the shape is checked here; parseHead checks the rest once the head is whole.
 const START_LINE = /^(?:[^\s]+ [^\s]+ SIP\/[^\s]+|SIP\/[^\s]+ \d{3}(?: [^\r\n]*)?)\r?$/;
 
+/** Whether a message's first line has the shape of a Request-Line or a Status-Line (RFC 3261 §7.1, §7.2). */
+export function isSipStartLine(buf: Buffer): boolean {
+  const lf = buf.indexOf(10);
+  return lf > 0 && START_LINE.test(latin1(buf, 0, lf));
+}
+
 function checkStartLine(buf: Buffer, lf: number): void {
   if (!START_LINE.test(latin1(buf, 0, lf))) throw new SipParseError("bad-start-line", "first line is neither a Request-Line nor a Status-Line", 0);
 }
