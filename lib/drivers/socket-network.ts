@@ -15,12 +15,13 @@ import type { FlowNode, NodeAction, NodeEvent, SendAction, SipListenAddress } fr
 import { OspHttpTransport } from "./osp-http-transport.js";
 import { SipPeers } from "./sip-peers.js";
 import { SipUdpTransport } from "./sip-udp-transport.js";
-import { boundAddress } from "./socket-addresses.js";
+import { LOOPBACK, boundAddress } from "./socket-addresses.js";
 import { SocketFaults } from "./socket-faults.js";
 import { ListenerGates } from "./socket-listeners.js";
 import { tlsFor } from "./socket-tls.js";
 import type { Address, ListenerKind, SocketDriverContext, SocketEndpointsSpec, SocketNetworkOptions } from "./socket-types.js";
 import { StreamLinks } from "./stream-links.js";
+import { WsLinks } from "./ws-links.js";
 
 export type { NodeAddresses, SocketEndpointsSpec, SocketNetworkOptions, TcpPeerRefusal, TcpPeerSource } from "./socket-types.js";
 
@@ -32,6 +33,8 @@ interface Endpoints {
   /** Where the sockets above are bound, read once after binding (address() is a system call). */
   bound: { sipUdp?: Address; sipTcp?: Address; cops?: Address; osp?: Address };
 }
+  /** The SIP WebSocket listener's port (RFC 7118), when the node has one. */
+  ws?: { port: number; url: string };
 
 /** The socket driver: runs the same nodes as the in-memory driver on real sockets (SIP UDP/TCP/TLS, COPS TCP, OSP HTTP). */
 export class SocketNetwork<E = unknown> {
@@ -57,6 +60,7 @@ export class SocketNetwork<E = unknown> {
   private isStopped = false;
   messagesMoved = 0;
 
+  private readonly ws: WsLinks;
   constructor(private readonly opts: SocketNetworkOptions<E> = {}) {
     this.faults = new SocketFaults(opts.faults ?? new FaultPlan());
     this.gates = new ListenerGates(opts);
@@ -88,6 +92,7 @@ export class SocketNetwork<E = unknown> {
 
   get now(): number {
     return Math.floor(performance.now() - this.t0);
+    this.ws = new WsLinks(context, this.sipPeers);
   }
 
   private get stopped(): boolean {
@@ -103,14 +108,14 @@ export class SocketNetwork<E = unknown> {
 
   /** Inbound connections open now, by "node protocol" listener (SIP streams, COPS, OSP). */
   openConnections(): Record<string, number> {
-    return this.gates.open();
+    return { ...this.gates.open(), ...this.ws.open() };
   }
 
   /** Addresses each node listens on ("127.0.0.1:port"), for captures and for `callgate serve`. */
-  addresses(): Record<string, { sip?: string; cops?: string; osp?: string }> {
-    const out: Record<string, { sip?: string; cops?: string; osp?: string }> = {};
+  addresses(): Record<string, { sip?: string; ws?: string; cops?: string; osp?: string }> {
+    const out: Record<string, { sip?: string; ws?: string; cops?: string; osp?: string }> = {};
     for (const [name, ep] of this.endpoints) {
-      const entry: { sip?: string; cops?: string; osp?: string } = {};
+      const entry: { sip?: string; ws?: string; cops?: string; osp?: string } = {};
       const tcpAddr = boundAddress(ep.sipTcp);
       const udpAddr = boundAddress(ep.udp);
       // The node that takes an outside caller is reached by it over UDP, whatever its peers inside use.
@@ -143,6 +148,12 @@ export class SocketNetwork<E = unknown> {
     }
     const sipPeers: Record<string, string> = {};
     for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
+      const wsPort = spec.sip ? this.opts.sipWebSocketPorts?.[name] : undefined;
+      if (wsPort !== undefined) {
+        const host = this.opts.directory?.[name]?.host ?? LOOPBACK;
+        const port = (await this.ws.listen(name, wsPort, host)).port;
+        ep.ws = { port, url: `${tlsFor(this.opts.tls, "SIP") ? "wss" : "ws"}://${host}:${port}` };
+      }
       if (this.nodes.has(name)) continue;
       this.sipPeers.remote(name, d);
       const port = this.streamSip ? (this.opts.sipTransport === "tls" ? d.sipTls : d.sipTcp) : d.sipUdp;
@@ -183,7 +194,7 @@ export class SocketNetwork<E = unknown> {
     this.faults.clear();
     this.streams.destroy();
     this.osp.destroy();
-    const closing: Promise<void>[] = [];
+    const closing: Promise<void>[] = [this.ws.destroy()];
     for (const ep of this.endpoints.values()) {
       if (ep.udp) closing.push(new Promise((r) => ep.udp?.close(() => r())));
       for (const s of [ep.sipTcp, ep.cops, ep.http]) if (s) closing.push(new Promise((r) => s.close(() => r())));
@@ -290,3 +301,4 @@ export class SocketNetwork<E = unknown> {
     return this.opts.sipTransport === "tcp" || this.opts.sipTransport === "tls";
   }
 }
+      if (this.ws.send(from, a)) return;

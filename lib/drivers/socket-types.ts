@@ -45,6 +45,8 @@ export interface SocketNetworkOptions<E> {
    */
   externalSipPeer?: { acceptor: string; as: string };
   /**
+  /** SIP over WebSocket (RFC 7118; wss when `tls` covers SIP): the nodes that listen for it, by name, on this port (0: ephemeral). */
+  sipWebSocketPorts?: Record<string, number>;
    * Loopback addresses by node name: nodes added here bind them; the others are peers in other processes
    * (`callgate serve`), reached there and known by their SIP/UDP source.
    */

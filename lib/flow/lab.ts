@@ -16,6 +16,7 @@ import type { CallEvent } from "./call-events.js";
 import { flowNetwork } from "./run-network.js";
 import { labTls } from "./deploy-tls.js";
 import type { SocketNetworkOptions } from "../drivers/socket-network.js";
+import type { FaultPlan } from "../drivers/fault-plan.js";
 import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
 import type { TopologyOptions } from "./run-types.js";
 import { ROLE_HOSTS, buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
@@ -25,6 +26,13 @@ import { randomInt } from "node:crypto";
 export interface LabOptions {
   /** UDP port of SIP1 on 127.0.0.1 (ephemeral when absent). */
   sipPort?: number;
+  /**
+   * SIP1 also takes callers over WebSocket (RFC 7118) on this port of 127.0.0.1 (0: an ephemeral one); wss when
+   * `tls` is given. Absent: no WebSocket listener.
+   */
+  wsPort?: number;
+  /** Faults on the lab's own messages (drop, delay or copy the Nth of a kind), e.g. a policy decision that never comes. */
+  faults?: FaultPlan;
   /** The UAS sends 180 at once and 200 this many ms later (default 500). */
   answerDelayMs?: number;
   topology?: Partial<Omit<TopologyOptions, "sipTransport">>;
@@ -58,6 +66,8 @@ export interface LabOptions {
 
 export interface LabEndpoint {
   sip?: string;
+  /** SIP1's WebSocket listener, as a URL (ws://127.0.0.1:port or wss://…). */
+  ws?: string;
   cops?: string;
   osp?: string;
 }
@@ -187,6 +197,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const nodes = [...topo.nodes.filter((n) => n.name !== "UAC" && n.name !== "UAS"), uas];
   const net = flowNetwork(topology, nodes, {
     ...(options.sipPort !== undefined ? { sipPorts: { SIP1: options.sipPort } } : {}),
+    ...(options.wsPort !== undefined ? { sipWebSocketPorts: { SIP1: options.wsPort } } : {}),
+    ...(options.faults ? { faults: options.faults } : {}),
     externalSipPeer: { acceptor: "SIP1", as: LAB_CALLER },
     ...(tls ? { tls } : {}),
     onRecord: (r) => {

@@ -1,14 +1,11 @@
-// sip.js 0.21 (Node, WebSocket from `ws`) holds and resumes a call through callgate lab: sip.js → callgate's SIP
-// proxy server on a WebSocket (RFC 7118), which record-routes and relays over UDP to the lab's SIP1 → SIP2 →
-// UAS. The re-INVITEs offer a=sendonly, then a=sendrecv (RFC 3264 §8.4); each makes both proxies of the lab ask
+// sip.js 0.21 (Node, WebSocket from `ws`) holds and resumes a call through callgate lab: sip.js → the lab's own
+// WebSocket listener of SIP1 (RFC 7118) → SIP2 → UAS. The re-INVITEs offer a=sendonly, then a=sendrecv (RFC 3264 §8.4); each makes both proxies of the lab ask
 // their policy servers again (REQ LDP with TLV 9: 1, then 2), which install the new classifiers at their router
 // and remove the old ones; sip.js hangs up, and the call gets one usage record per side.
 import { afterAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
 import { decodeCopsMessage, decodeSipAaaClientSi } from "../../protocols/cops/index.js";
-import { nextHopHook, startProxyServer } from "../../protocols/sip/index.js";
-import { freePort } from "./sip-sipp-helpers.js";
 
 // sip.js's Web transport opens `new WebSocket(url, "sip")` from the global scope.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -32,34 +29,23 @@ function holdingSdhFactory(offers: string[]) {
 }
 
 let lab: Lab | undefined;
-let closeEdge: (() => Promise<void>) | undefined;
 afterAll(async () => {
-  await closeEdge?.();
   await lab?.close();
 });
 
 describe("sip.js over WebSocket holds and resumes a call through callgate lab", () => {
   it("re-INVITE a=sendonly then a=sendrecv, each answered 200; TLV 9 updates 1 and 2 at both proxies, DEC Install then DEC Remove at both routers; BYE; one usage record per side", async () => {
     const errors: string[] = [];
-    lab = await startLab({ answerDelayMs: 100, keepRecords: true, onError: (where, err) => errors.push(`${where}: ${String(err)}`) });
+    lab = await startLab({ answerDelayMs: 100, keepRecords: true, wsPort: 0, onError: (where, err) => errors.push(`${where}: ${String(err)}`) });
     const sip1Port = Number(lab.endpoints.SIP1?.sip?.split(":")[1]);
-    const wsPort = await freePort();
-    const udpPort = await freePort();
-    const edge = await startProxyServer({
-      listen: [
-        { protocol: "ws", host: "127.0.0.1", port: wsPort },
-        { protocol: "udp", host: "127.0.0.1", port: udpPort },
-      ],
-      recordRoute: true,
-      hook: nextHopHook({ protocol: "udp", host: "127.0.0.1", port: sip1Port }),
-    });
-    closeEdge = () => edge.close();
+    const wsUrl = lab.endpoints.SIP1?.ws ?? "";
+    expect(wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
 
     const { UserAgent, Inviter, SessionState } = await import("sip.js");
     const offers: string[] = [];
     const ua = new UserAgent({
       uri: UserAgent.makeURI("sip:alice@example.com"),
-      transportOptions: { server: `ws://127.0.0.1:${wsPort}` },
+      transportOptions: { server: wsUrl },
       sessionDescriptionHandlerFactory: holdingSdhFactory(offers) as never,
       logBuiltinEnabled: false,
     });
