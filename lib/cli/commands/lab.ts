@@ -18,9 +18,11 @@ import { loadCallRealmsFile } from "../realms-file.js";
 /** Messages --ladder keeps when --keep does not say. */
 const LADDER_KEEP = 10_000;
 
-const USAGE = `usage: callgate lab [--sip-port N] [--answer-delay MS] [--ladder] [--no-color] [--keep N] [--record FILE]
+const USAGE = `usage: callgate lab [--sip-port N] [--ws-port N] [--answer-delay MS] [--ladder] [--no-color] [--keep N] [--record FILE]
                   [--cdr-db FILE] [--log-level LEVEL] [--metrics HOST:PORT] [--seed N] [--media-address ADDR] [--100rel]
   --sip-port N          UDP port of SIP1 on 127.0.0.1 (default: an ephemeral port)
+  --ws-port N           SIP1 also takes SIP over WebSocket (RFC 7118) on this port of 127.0.0.1, wss with
+                        --tls-cert (0: an ephemeral port; default: no WebSocket listener)
   --answer-delay MS     the UAS answers (200 OK) this long after its 180 Ringing (default 500)
   --ladder              on exit, print the message ladder of the calls among the kept messages
                         (keeps the last ${LADDER_KEEP} messages unless --keep says otherwise)
@@ -90,6 +92,7 @@ export async function run(args: string[]): Promise<number> {
       strict: true,
       options: {
         "sip-port": { type: "string" },
+        "ws-port": { type: "string" },
         "answer-delay": { type: "string" },
         ladder: { type: "boolean", default: false },
         "no-color": { type: "boolean", default: false },
@@ -118,6 +121,7 @@ export async function run(args: string[]): Promise<number> {
     return fail(err instanceof Error ? err.message : String(err));
   }
   const sipPort = intValue(values["sip-port"], "--sip-port", 1, 65535);
+  const wsPort = intValue(values["ws-port"], "--ws-port", 0, 65535);
   const answerDelayMs = intValue(values["answer-delay"], "--answer-delay", 0, 3_600_000);
   const keep = intValue(values.keep, "--keep", 0, 10_000_000);
   const seed = intValue(values.seed, "--seed", 0, 2 ** 31 - 1);
@@ -126,7 +130,7 @@ export async function run(args: string[]): Promise<number> {
   if (mediaAddress !== undefined && (mediaAddress.length === 0 || /\s/.test(mediaAddress))) return fail(`--media-address wants an address, got '${mediaAddress}'`);
   const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
   const level = checkLogLevel(values["log-level"]);
-  for (const v of [sipPort, answerDelayMs, keep, metricsAt, level]) if (v instanceof Error) return fail(v.message);
+  for (const v of [sipPort, wsPort, answerDelayMs, keep, metricsAt, level]) if (v instanceof Error) return fail(v.message);
   if (metricsAt && !(metricsAt instanceof Error) && typeof sipPort === "number" && metricsAt.port === sipPort && ["127.0.0.1", "0.0.0.0", "localhost"].includes(metricsAt.host))
     return fail(`--metrics ${values.metrics ?? ""} is SIP1's address (--sip-port ${sipPort}): give the metrics their own port`);
   const keepRecords = typeof keep === "number" ? keep : values.ladder ? LADDER_KEEP : 0;
@@ -205,6 +209,7 @@ export async function run(args: string[]): Promise<number> {
     sink?.on("error", (err) => ops.logger.error({ err: err.message, file: values.record }, "--record: cannot write"));
     lab = await startLab({
       ...(typeof sipPort === "number" ? { sipPort } : {}),
+      ...(typeof wsPort === "number" ? { wsPort } : {}),
       ...(typeof answerDelayMs === "number" ? { answerDelayMs } : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(mediaAddress !== undefined ? { mediaAddress } : {}),
@@ -240,12 +245,14 @@ export async function run(args: string[]): Promise<number> {
   const width = Math.max(...Object.keys(lab.endpoints).map((r) => r.length));
   const lines = [`callgate lab: every role on 127.0.0.1 (${tls ? "SIP/TLS between the roles, COPS/TLS, OSP/HTTPS" : "SIP/UDP, COPS/TCP, OSP/HTTP"}); calls enter at SIP1${tls ? " over UDP" : ""}`];
   for (const [role, ep] of Object.entries(lab.endpoints)) {
-    const parts = [ep.sip ? `sip ${ep.sip}` : "", ep.cops ? `cops ${ep.cops}` : "", ep.osp ? `osp ${ep.osp}` : ""].filter(Boolean);
+    const parts = [ep.sip ? `sip ${ep.sip}` : "", ep.ws ? `ws ${ep.ws}` : "", ep.cops ? `cops ${ep.cops}` : "", ep.osp ? `osp ${ep.osp}` : ""].filter(Boolean);
     lines.push(`  ${role.padEnd(width)}  ${parts.join("  ") || "(COPS client only)"}`);
   }
   if (ops.metricsAddress) lines.push(`  metrics  http://${ops.metricsAddress}/metrics`);
   const sip1 = lab.endpoints.SIP1?.sip ?? "";
-  lines.push(`example: sipp -sn uac -m 5 -r 5 -s 15551234567 ${sip1} -i 127.0.0.1`, "Ctrl-C (SIGINT) or SIGTERM stops the lab.");
+  lines.push(`example: sipp -sn uac -m 5 -r 5 -s 15551234567 ${sip1} -i 127.0.0.1`);
+  if (lab.endpoints.SIP1?.ws) lines.push(`         a SIP over WebSocket client (sip.js, a browser) connects to ${lab.endpoints.SIP1.ws} (subprotocol "sip")`);
+  lines.push("Ctrl-C (SIGINT) or SIGTERM stops the lab.");
   ops.logger.info({ endpoints: lab.endpoints, ...(ops.metricsAddress ? { metrics: ops.metricsAddress } : {}), keep: keepRecords, record: values.record ?? null }, "lab started");
   console.log(lines.join("\n"));
 
