@@ -16,7 +16,7 @@ import { LineListener } from "./line-listener.js";
 import { NamedTimers } from "./named-timers.js";
 import { AccessNas, type AccountedSession, type TerminateCause } from "./nas.js";
 import type { AccountingRecord } from "../accounting/records.js";
-import { SessionJournal, type JournalSession } from "./session-journal.js";
+import { openSessionJournal, type JournalSession } from "./session-journal.js";
 
 /** A running concentrator: its MAC, role, operations, line listener, frame port and `close()`. */
 export interface RunningConcentrator {
@@ -96,8 +96,9 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
     batch.records.push(record);
     return batch.done;
   };
-  const opened = config.journal ? SessionJournal.open(config.journal) : undefined;
-  const journal = opened?.journal;
+  const journal = config.journal ? openSessionJournal(config.journal) : undefined;
+  // The sessions a killed run left open (ended below, once the frame port is open).
+  const staleSessions = journal?.open ?? [];
   const role = new AccessConcentrator({
     mode: config.mode,
     mac,
@@ -276,7 +277,6 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
   const framePort = io.port;
 
   // Sessions a killed run left open: PADT at the server, Accounting-Stop (with their last interim counts), then closed here.
-  const staleSessions = opened?.stale ?? [];
   const stalePadts = staleSessions.flatMap((s) => (s.sessionId !== 0 ? role.handle({ type: "stale-session", sessionId: s.sessionId, serverMac: s.serverMac }, Date.now()) : []));
   await framePort.sendPaced(stalePadts.flatMap((a) => (a.type === "send" ? [a.bytes] : [])));
   for (const s of staleSessions) {
@@ -322,7 +322,7 @@ export async function startConcentrator(config: ConcentratorConfig, options: { l
             track(
               (async () => {
                 await entry.started.catch(() => undefined);
-                await journal?.usage(entry.session.key, usage);
+                await journal?.updated(entry.session.key, { usage });
                 if (nas) await submit(nas.interimRecord(entry.session, usage, ++entry.interims, Date.now()));
               })(),
             );

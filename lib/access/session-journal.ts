@@ -1,8 +1,7 @@
 // The concentrator's record of open end-user sessions, on disk before their Accounting-Start is sent: one JSON
 // line per open, per interim count and per close, appended and flushed (fdatasync) in groups. A run that starts over a journal
 // finds the sessions a killed run left open: it ends them at the server (PADT) and sends their Accounting-Stop.
-import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync, existsSync } from "node:fs";
-import { parseJsonLines, replaceJsonLines } from "../accounting/json-lines.js";
+import { OpenSessionJournal, type SessionJournalFormat } from "../accounting/open-session-journal.js";
 
 /** One open end-user session as the journal records it. */
 export interface JournalSession {
@@ -35,86 +34,57 @@ export interface JournalUsage {
   packetsOut: number;
 }
 
-type JournalLine = ({ op: "open" } & JournalSession) | { op: "usage"; key: string; usage: JournalUsage } | { op: "close"; key: string };
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
-export class SessionJournal {
-  private fd: number;
-  private queued: string[] = [];
-  private waiters: (() => void)[] = [];
-  private scheduled = false;
-  /** fdatasync calls made (each covers every record queued before it). */
-  flushes = 0;
+function usageOf(v: unknown): JournalUsage | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const u = v as Record<string, unknown>;
+  if (!isCount(u.octetsIn) || !isCount(u.octetsOut) || !isCount(u.packetsIn) || !isCount(u.packetsOut)) return undefined;
+  return { octetsIn: u.octetsIn, octetsOut: u.octetsOut, packetsIn: u.packetsIn, packetsOut: u.packetsOut };
+}
 
-  private constructor(private readonly path: string) {
-    this.fd = openSync(path, "a");
-  }
+function sessionOf(l: Record<string, unknown>): JournalSession | undefined {
+  const usage = l.usage === undefined ? undefined : usageOf(l.usage);
+  if (typeof l.key !== "string" || !isCount(l.line) || !isCount(l.sessionId) || typeof l.serverMac !== "string" || typeof l.user !== "string" || !Number.isFinite(l.startedAt)) return undefined;
+  if ((l.address !== undefined && typeof l.address !== "string") || (l.usage !== undefined && usage === undefined)) return undefined;
+  const session: JournalSession = { key: l.key, line: l.line, sessionId: l.sessionId, serverMac: l.serverMac, user: l.user, startedAt: l.startedAt as number };
+  if (typeof l.address === "string") session.address = l.address;
+  if (usage) session.usage = usage;
+  return session;
+}
 
-  /**
-   * Opens the journal at `path` and returns the sessions a previous run left open. The file is rewritten with
-   * just those, so they stay recorded until `closed(key)` is appended for each.
-   */
-  static open(path: string): { journal: SessionJournal; stale: JournalSession[] } {
-    const open = new Map<string, JournalSession>();
-    // A line cut by the kill (its session's Start was never sent) or damaged is skipped.
-    const { objects } = existsSync(path) ? parseJsonLines(readFileSync(path, "utf8")) : { objects: [] };
-    for (const rec of objects as JournalLine[]) {
-      if (rec.op === "open") {
-        const { op: _op, ...session } = rec;
-        open.set(rec.key, session);
-      } else if (rec.op === "usage") {
-        const session = open.get(rec.key);
-        if (session) session.usage = rec.usage;
-      } else open.delete(rec.key);
+/**
+ * The lines: `{"op":"open",…session}` (again once the user is known: it replaces the first), `{"op":"usage","key",
+ * "usage"}` with the last interim counts, `{"op":"close","key"}`.
+ */
+export const ACCESS_SESSION_FORMAT: SessionJournalFormat<JournalSession> = {
+  keyOf: (s) => s.key,
+  reopen: "replace",
+  openLine: (s) => ({ op: "open", ...s }),
+  closeLine: (key) => ({ op: "close", key }),
+  updateLine: (key, patch) => ({ op: "usage", key, usage: patch.usage }),
+  read: (l) => {
+    if (l.op === "open") {
+      const session = sessionOf(l);
+      return session && { open: session };
     }
-    const stale = [...open.values()];
-    replaceJsonLines(path, stale.map((s) => ({ op: "open", ...s })));
-    return { journal: new SessionJournal(path), stale };
-  }
-
-  /** Resolves once the session's open record is on disk. */
-  opened(session: JournalSession): Promise<void> {
-    return this.append(JSON.stringify({ op: "open", ...session }));
-  }
-
-  /** The counts of an open session so far, so a run killed later still knows them. */
-  usage(key: string, usage: JournalUsage): Promise<void> {
-    return this.append(JSON.stringify({ op: "usage", key, usage }));
-  }
-
-  closed(key: string): Promise<void> {
-    return this.append(JSON.stringify({ op: "close", key }));
-  }
-
-  private append(line: string): Promise<void> {
-    this.queued.push(`${line}\n`);
-    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (l.op === "usage" && typeof l.key === "string") {
+      const usage = usageOf(l.usage);
+      return usage && { update: l.key, patch: { usage } };
     }
-    return done;
-  }
+    if (l.op === "close" && typeof l.key === "string") return { close: l.key };
+    return undefined;
+  },
+};
 
-  private flush(): void {
-    this.scheduled = false;
-    if (this.queued.length === 0) return;
-    const text = this.queued.join("");
-    const waiters = this.waiters;
-    this.queued = [];
-    this.waiters = [];
-    writeSync(this.fd, text);
-    fdatasyncSync(this.fd);
-    this.flushes++;
-    for (const w of waiters) w();
-  }
+/** The concentrator's journal of end-user sessions, keyed by Acct-Session-Id. */
+export type SessionJournal = OpenSessionJournal<JournalSession>;
 
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
-    this.fd = -1;
-  }
-
-  get file(): string {
-    return this.path;
-  }
+/**
+ * Opens the journal at `path`; its `open` sessions are those a previous run left open, rewritten alone into the
+ * file so they stay recorded until each is closed. Lines are synced in groups: those noted in one event-loop turn
+ * share one fdatasync, each promise resolving after it.
+ */
+export function openSessionJournal(path: string): SessionJournal {
+  return OpenSessionJournal.open(path, ACCESS_SESSION_FORMAT, { sync: "group", maxDelayMs: 0 });
 }

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import type { CallEvent, CallEventBus } from "../flow/call-events.js";
 import { AccountingExporter, parseAccountingServer } from "./exporter.js";
 import { AccountingRecorder, accountingSessionId, type AccountingCallInfo, type AccountingRecord } from "./records.js";
-import { AccountingSessionJournal, sessionOfRecord } from "./sessions.js";
+import { openAccountingSessionJournal, sessionOfRecord } from "./sessions.js";
 
 export interface AccountingSettings {
   /** udp:HOST:PORT, the second one the failover. */
@@ -51,25 +51,23 @@ export async function startServedAccounting(
     ...(settings.interimSeconds !== undefined ? { interimIntervalS: settings.interimSeconds } : {}),
     describe,
   });
-  const journal = AccountingSessionJournal.open(`${spoolPath}.sessions`);
-  // A Start is journaled before it is spooled, a Stop spooled before its session is closed: a crash between
-  // leaves the session open, never a Start the journal does not know.
+  const journal = openAccountingSessionJournal(`${spoolPath}.sessions`);
+  // A Start is journaled (synced when `opened` returns) before it is spooled, a Stop spooled before its session
+  // is closed: a crash between leaves the session open, never a Start the journal does not know.
   const submit = (records: AccountingRecord[]): void => {
     for (const r of records) {
       const session = r.status === "Start" ? sessionOfRecord(r) : undefined;
-      if (session) journal.opened({ ...session, startMs: r.eventMs });
+      if (session) void journal.opened({ ...session, startMs: r.eventMs });
     }
     exporter.submit(records);
-    for (const r of records) {
-      const session = r.status === "Stop" ? sessionOfRecord(r) : undefined;
-      if (session) journal.closed(session.callId, session.side);
-    }
+    for (const r of records) if (r.status === "Stop" && sessionOfRecord(r)) void journal.closed(r.sessionId);
   };
   // Sessions an earlier process left open: closed if their Stop is already spooled, resumed otherwise (their
   // Start submitted again as it was: the spool refuses it when it holds it).
   const now = Date.now();
   for (const s of journal.open) {
-    if (exporter.holds(`${accountingSessionId(s.callId, s.side)}|Stop`)) journal.closed(s.callId, s.side);
+    const key = accountingSessionId(s.callId, s.side);
+    if (exporter.holds(`${key}|Stop`)) void journal.closed(key);
     else submit(recorder.resume(s.callId, s.side, s.startMs, now));
   }
   let timer: NodeJS.Timeout | undefined;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AccountingRecorder } from "../../../lib/accounting/records.js";
-import { AccountingSessionJournal, parseSessionJournal, sessionOfRecord } from "../../../lib/accounting/sessions.js";
+import { openAccountingSessionJournal, parseSessionJournal, sessionOfRecord } from "../../../lib/accounting/sessions.js";
 import { mutateBytes } from "../../support/byte-mutations.js";
 import { seededRandom } from "../../support/seeded-random.js";
 
@@ -18,18 +18,20 @@ const T = Date.parse("2026-06-10T08:00:00Z");
 const attrs = (r: { attributes: [string, string | number][] }) => Object.fromEntries(r.attributes);
 const policyRecorder = () => new AccountingRecorder({ nasIdentifier: "callgate-POL1", interimIntervalS: 10, startOnInstall: true, startFromUsage: true, describe: () => undefined });
 
-describe("AccountingSessionJournal", () => {
+describe("the journal of open accounting sessions", () => {
   it("keeps the sessions opened and not closed across a reopening, fsynced line by line; a torn last line is counted, not thrown", () => {
     const path = join(dir, "a.sessions");
-    const first = AccountingSessionJournal.open(path);
-    first.opened({ callId: "c1", side: "originating", startMs: T });
-    first.opened({ callId: "c2", side: "originating", startMs: T + 1000 });
-    first.opened({ callId: "c1", side: "originating", startMs: T + 5000 }); // already open: kept as it was
-    first.closed("c2", "originating");
-    first.closed("c3", "terminating"); // never opened: nothing
+    const first = openAccountingSessionJournal(path);
+    void first.opened({ callId: "c1", side: "originating", startMs: T });
+    // On disk when opened returns, before the event loop turns.
+    expect(parseSessionJournal(readFileSync(path, "utf8")).open).toEqual([{ callId: "c1", side: "originating", startMs: T }]);
+    void first.opened({ callId: "c2", side: "originating", startMs: T + 1000 });
+    void first.opened({ callId: "c1", side: "originating", startMs: T + 5000 }); // already open: kept as it was
+    void first.closed("c2;originating");
+    void first.closed("c3;terminating"); // never opened: nothing
     // killed without close(), mid-write of a line
     appendFileSync(path, '{"open":"c4;originating","callId":"c4","si');
-    const again = AccountingSessionJournal.open(path);
+    const again = openAccountingSessionJournal(path);
     expect(again.open).toEqual([{ callId: "c1", side: "originating", startMs: T }]);
     expect(again.badLines).toBe(1);
     // reopening rewrote the file with only what is open
@@ -44,10 +46,10 @@ describe("AccountingSessionJournal", () => {
 
   it("10^4 mutated journals: parsing never throws, and every session it gives back is well-formed", () => {
     const path = join(dir, "fuzz.sessions");
-    const j = AccountingSessionJournal.open(path);
-    j.opened({ callId: "c1@h", side: "originating", startMs: T });
-    j.opened({ callId: "c2@h", side: "terminating", startMs: T + 1 });
-    j.closed("c1@h", "originating");
+    const j = openAccountingSessionJournal(path);
+    void j.opened({ callId: "c1@h", side: "originating", startMs: T });
+    void j.opened({ callId: "c2@h", side: "terminating", startMs: T + 1 });
+    void j.closed("c1@h;originating");
     j.close();
     const seed = readFileSync(path);
     const rnd = seededRandom(17);

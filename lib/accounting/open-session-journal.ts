@@ -1,0 +1,195 @@
+// A journal of open sessions: an append-only file of JSON lines, one when a session opens, when its state changes
+// and when it closes, each on disk (fdatasync) before its caller is told. Read back after a crash, it gives the
+// sessions still open; it is rewritten with only those when it is opened and after every 10,000 closes.
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
+
+/** What one line of a journal says: a session opened (whole), changed (the fields given) or closed. */
+export type JournalEntry<S> = { open: S } | { update: string; patch: Partial<S> } | { close: string };
+
+/** How a journal writes and reads its lines: the record type and its file format. */
+export interface SessionJournalFormat<S> {
+  /** The key of a session (unique among those open). */
+  keyOf(session: S): string;
+  /** What opening a session already open does: keep the first record, or replace it. */
+  reopen: "keep" | "replace";
+  openLine(session: S): Record<string, unknown>;
+  closeLine(key: string): Record<string, unknown>;
+  /** The line of a change to an open session; a format without it has no changes. */
+  updateLine?(key: string, patch: Partial<S>): Record<string, unknown>;
+  /** What a line read back says, or undefined for a line of none of the format's shapes (counted, never thrown). */
+  read(line: Record<string, unknown>): JournalEntry<S> | undefined;
+}
+
+/**
+ * When a line is on disk: `each`, written and synced before the call returns; `group`, queued and synced with
+ * every line queued within `maxDelayMs` (0: the same event-loop turn), the promise resolving after the sync.
+ */
+export type JournalDurability = { sync: "each" } | { sync: "group"; maxDelayMs: number };
+
+/** Closes after which the file is rewritten with only the sessions still open. */
+const COMPACT_AFTER_CLOSES = 10_000;
+
+/** The sessions a journal's text leaves open, and the lines of no known shape (torn by a crash, damaged). */
+export function readSessionJournal<S>(content: string, format: SessionJournalFormat<S>): { open: Map<string, S>; badLines: number } {
+  const { objects, badLines: notObjects } = parseJsonLines(content);
+  const open = new Map<string, S>();
+  let badLines = notObjects;
+  for (const object of objects) {
+    const entry = format.read(object);
+    if (entry === undefined) badLines++;
+    else applyEntry(open, entry, format);
+  }
+  return { open, badLines };
+}
+
+function applyEntry<S>(open: Map<string, S>, entry: JournalEntry<S>, format: SessionJournalFormat<S>): void {
+  if ("open" in entry) {
+    const key = format.keyOf(entry.open);
+    if (format.reopen === "replace" || !open.has(key)) open.set(key, entry.open);
+  } else if ("update" in entry) {
+    const session = open.get(entry.update);
+    if (session !== undefined) open.set(entry.update, { ...session, ...entry.patch });
+  } else open.delete(entry.close);
+}
+
+const done = Promise.resolve();
+
+/** The journal of open sessions of one process; `S` is its record, `format` its lines. */
+export class OpenSessionJournal<S> {
+  /** Syncs made (in `group`, each covers every line queued before it). */
+  flushes = 0;
+  private readonly sessions: Map<string, S>;
+  private fd: number;
+  private closes = 0;
+  private queued: string[] = [];
+  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private timer: { cancel(): void } | undefined;
+  private failure: Error | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly format: SessionJournalFormat<S>,
+    private readonly durability: JournalDurability,
+    open: Map<string, S>,
+    /** Lines of the file as found that were of no known shape. */
+    readonly badLines: number,
+  ) {
+    this.sessions = open;
+    this.fd = this.rewrite();
+  }
+
+  /** Opens (or creates) the journal at `path`: the sessions a previous process left open are `open`, and the file is rewritten with only them. */
+  static open<S>(path: string, format: SessionJournalFormat<S>, durability: JournalDurability): OpenSessionJournal<S> {
+    const { open, badLines } = existsSync(path) ? readSessionJournal(readFileSync(path, "utf8"), format) : { open: new Map<string, S>(), badLines: 0 };
+    return new OpenSessionJournal(path, format, durability, open, badLines);
+  }
+
+  /** The sessions open now (as their lines would be read back). */
+  get open(): S[] {
+    return [...this.sessions.values()];
+  }
+
+  get(key: string): S | undefined {
+    return this.sessions.get(key);
+  }
+
+  /** Notes a session opened; resolves (in `each`: returns) once its line is on disk. */
+  opened(session: S): Promise<void> {
+    const key = this.format.keyOf(session);
+    if (this.format.reopen === "keep" && this.sessions.has(key)) return done;
+    return this.append({ open: session }, this.format.openLine(session));
+  }
+
+  /** Notes a change to an open session (nothing when it is not open). */
+  updated(key: string, patch: Partial<S>): Promise<void> {
+    const updateLine = this.format.updateLine;
+    if (updateLine === undefined) throw new Error(`the journal ${this.path} records no changes to a session`);
+    if (!this.sessions.has(key)) return done;
+    return this.append({ update: key, patch }, updateLine(key, patch));
+  }
+
+  /** Notes a session closed (nothing when it is not open). */
+  closed(key: string): Promise<void> {
+    if (!this.sessions.has(key)) return done;
+    this.closes++;
+    return this.append({ close: key }, this.format.closeLine(key));
+  }
+
+  /** Writes what is queued, then closes the file; later notes are refused. */
+  close(): void {
+    if (this.fd >= 0 && this.failure === undefined) this.flush();
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.failure ??= new Error(`the journal ${this.path} is closed`);
+  }
+
+  // The state changes at once, the line follows: what the file reads back once synced is this state.
+  private append(entry: JournalEntry<S>, line: Record<string, unknown>): Promise<void> {
+    if (this.failure) {
+      if (this.durability.sync === "each") throw this.failure;
+      return Promise.reject(this.failure);
+    }
+    applyEntry(this.sessions, entry, this.format);
+    const text = `${JSON.stringify(line)}\n`;
+    if (this.durability.sync === "each") {
+      this.write(text);
+      return done;
+    }
+    this.queued.push(text);
+    const written = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.timer === undefined) {
+      const delay = this.durability.maxDelayMs;
+      if (delay > 0) {
+        const t = setTimeout(() => this.flush(), delay);
+        this.timer = { cancel: () => clearTimeout(t) };
+      } else {
+        const t = setImmediate(() => this.flush());
+        this.timer = { cancel: () => clearImmediate(t) };
+      }
+    }
+    return written;
+  }
+
+  private flush(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (this.queued.length === 0) return;
+    const text = this.queued.join("");
+    const waiters = this.waiters;
+    this.queued = [];
+    this.waiters = [];
+    try {
+      this.write(text);
+    } catch {
+      for (const w of waiters) w.reject(this.failure as Error);
+      return;
+    }
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Appends and syncs; a failure makes the journal refuse every later note (nothing unsynced is ever confirmed). */
+  private write(text: string): void {
+    try {
+      // A write may take part of the bytes (a full disk): the rest is written, or the error thrown.
+      const bytes = Buffer.from(text);
+      for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at, bytes.length - at);
+      fdatasyncSync(this.fd);
+      this.flushes++;
+      if (this.closes >= COMPACT_AFTER_CLOSES) {
+        closeSync(this.fd);
+        this.fd = -1;
+        this.fd = this.rewrite();
+      }
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw this.failure;
+    }
+  }
+
+  private rewrite(): number {
+    replaceJsonLines(this.path, [...this.sessions.values()].map((s) => this.format.openLine(s)));
+    this.closes = 0;
+    return openSync(this.path, "a");
+  }
+}
