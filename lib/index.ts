@@ -127,7 +127,7 @@ export type { SipIds } from "./roles/sip-ids.js";
 export type { RoleCredentials, SocketTlsOptions } from "./drivers/socket-tls.js";
 export type { NodeAddresses, TcpPeerRefusal, TcpPeerSource } from "./drivers/socket-network.js";
 export type { FaultVerdict } from "./drivers/fault-plan.js";
-export type { SipListenAddress } from "./drivers/node.js";
+export type { SipArrival, SipListenAddress, SipTransportName } from "./drivers/node.js";
 export type { CallSubjects } from "./quota/rules.js";
 export type { CopsPurpose, CallEventOf } from "./flow/call-events.js";
 export type { SdpOfferOptions } from "./flow/media-flows.js";

@@ -3,7 +3,7 @@
 import { EventQueue } from "./event-queue.js";
 import { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
-import type { FlowNode, NodeAction, NodeEvent } from "./node.js";
+import type { FlowNode, NodeAction, NodeEvent, SipArrival, SipTransportName } from "./node.js";
 
 /** Settings of a MemoryNetwork: latency, faults, what to call for every record and event, loop guards. */
 export interface MemoryNetworkOptions<E> {
@@ -14,6 +14,13 @@ export interface MemoryNetworkOptions<E> {
   onRecord?: (record: MessageRecord) => void;
   /** Called with every event a node emits (the roles' call events). */
   onEmit?: (node: string, event: E, now: number) => void;
+  /**
+   * The SIP transport between nodes: SIP deliveries then name it (`arrival`, no listener in memory), as the socket
+   * driver's do. Unset (and no sipNodeTransports): deliveries name none.
+   */
+  sipTransport?: SipTransportName;
+  /** SIP to and from these nodes runs over this transport instead of `sipTransport` (the receiver's entry first). */
+  sipNodeTransports?: Record<string, SipTransportName>;
   /** Synthetic addresses for captures (pcap) of an in-memory run. */
   transportOf?: (proto: Protocol, from: string, to: string) => MessageRecord["transport"];
   /** Events one virtual instant may hold before the run is declared a loop (default 200,000). */
@@ -35,6 +42,9 @@ export class EventLoopError extends Error {
 }
 
 const LOOP_SAMPLE = 16;
+
+/** One arrival per transport: in memory a node has no listener, only the transport a message came over. */
+const ARRIVALS: Record<SipTransportName, SipArrival> = { udp: { transport: "udp" }, tcp: { transport: "tcp" }, tls: { transport: "tls" } };
 
 /** A queued event: one shape for every kind (monomorphic reads in `run`); timerToken 0 = not a timer. */
 class Pending {
@@ -206,6 +216,10 @@ export class MemoryNetwork<E = unknown> {
               this.opts.onRecord(record);
             }
             const deliver: NodeEvent = { type: "deliver", now: 0, proto: action.proto, from, bytes: action.bytes, callId: action.callId, label: action.label };
+            if (action.proto === "SIP") {
+              const arrival = this.sipArrival(from, action.to);
+              if (arrival !== undefined) deliver.arrival = arrival;
+            }
             this.queue.push(this.clock + base + copy, new Pending(action.to, deliver, 0, false));
           }
           break;
@@ -224,6 +238,13 @@ export class MemoryNetwork<E = unknown> {
           break;
       }
     }
+  }
+
+  /** The transport of SIP from one node to another, as its delivery names it (none when the run sets no transport). */
+  private sipArrival(from: string, to: string): SipArrival | undefined {
+    const byNode = this.opts.sipNodeTransports;
+    const transport = byNode?.[to] ?? byNode?.[from] ?? this.opts.sipTransport;
+    return transport === undefined ? undefined : ARRIVALS[transport];
   }
 
   private timersOf(node: string): Map<string, number> {

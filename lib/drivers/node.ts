@@ -9,18 +9,32 @@ export interface SipListenAddress {
   transport: "UDP" | "TCP" | "TLS";
 }
 
+/** The SIP transports of the drivers (RFC 3261 §18). */
+export type SipTransportName = "udp" | "tcp" | "tls";
+
+/**
+ * Where a SIP message came in (RFC 5658 §4): its transport, and the node's listener of that transport as peers reach
+ * it (the in-memory driver has no listeners and gives none). One object per listener, shared by its messages.
+ */
+export interface SipArrival {
+  transport: SipTransportName;
+  listener?: SipListenAddress;
+}
+
 /** What a driver gives a node: start, a delivered message, a fired timer, a peer down or up, a restart. */
 export type NodeEvent =
   /**
    * `sip`: the node's SIP listener, once the driver has bound it (the in-memory driver gives none); `sipPeers`: the
-   * SIP address ("host:port") of each peer in another process, by name.
+   * SIP address ("host:port") of each peer in another process, by name; `sipListeners`: every SIP listener of the
+   * node, one per transport (UDP, and the TCP or TLS stream listener), when it has more than `sip`.
    */
-  | { type: "start"; now: number; sip?: SipListenAddress; sipPeers?: Record<string, string> }
+  | { type: "start"; now: number; sip?: SipListenAddress; sipPeers?: Record<string, string>; sipListeners?: readonly SipListenAddress[] }
   /**
    * `callId` and `label` are the sender's call and message label when the driver knows them (hints for records and
-   * diagnostics, never for decisions); `source` is the address the bytes came from (RFC 3581 §4 received/rport).
+   * diagnostics, never for decisions); `source` is the address the bytes came from (RFC 3581 §4 received/rport);
+   * `arrival`: the SIP transport the bytes came in on and the node's listener of that transport (RFC 5658 §4).
    */
-  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string; label?: string; source?: { host: string; port: number } }
+  | { type: "deliver"; now: number; proto: Protocol; from: string; bytes: Buffer; callId?: string; label?: string; source?: { host: string; port: number }; arrival?: SipArrival }
   | { type: "timer"; now: number; key: string }
   /** The peer of a COPS/HTTP connection went away (network driver) or was declared down (memory driver). */
   | { type: "peer-down"; now: number; proto: Protocol; peer: string }

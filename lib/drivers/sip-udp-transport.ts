@@ -32,7 +32,7 @@ export class SipUdpTransport {
       sock.on("error", (err) => opts.onError?.(`${name} udp`, err));
       sock.on("message", (msg, rinfo) => {
         const from = this.peers.ofDatagram(rinfo.address, rinfo.port);
-        if (from !== undefined) this.net.deliver("SIP", from, name, msg, this.net.hints.take("SIP", from, name, msg), undefined, { host: rinfo.address, port: rinfo.port });
+        if (from !== undefined) this.net.deliver("SIP", from, name, msg, this.net.hints.take("SIP", from, name, msg), undefined, { host: rinfo.address, port: rinfo.port }, "udp");
         else if (opts.externalSipPeer?.acceptor === name && isLoopback(rinfo.address)) this.fromExternal(name, sock, msg, rinfo);
       });
       sock.once("error", reject);
@@ -57,7 +57,7 @@ export class SipUdpTransport {
     }
     const transport = { kind: "udp" as const, src: rinfo.address, srcPort: rinfo.port, dst: LOOPBACK, dstPort: sock.address().port };
     this.net.record(peer, caller.send, transport);
-    this.net.deliver("SIP", peer, acceptor, msg, undefined, undefined, { host: rinfo.address, port: rinfo.port });
+    this.net.deliver("SIP", peer, acceptor, msg, undefined, undefined, { host: rinfo.address, port: rinfo.port }, "udp");
   }
 
   /** Where a message to the external peer goes: a response by its top Via (RFC 3261 §18.2.2, RFC 3581 rport), a request to the last source. */

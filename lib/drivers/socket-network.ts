@@ -11,7 +11,7 @@ import { CallHints } from "./call-hints.js";
 import { DeadlineTimers } from "./deadline-timers.js";
 import { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
-import type { FlowNode, NodeAction, NodeEvent, SendAction, SipListenAddress } from "./node.js";
+import type { FlowNode, NodeAction, NodeEvent, SendAction, SipArrival, SipListenAddress, SipTransportName } from "./node.js";
 import { OspHttpTransport } from "./osp-http-transport.js";
 import { SipPeers } from "./sip-peers.js";
 import { SipUdpTransport } from "./sip-udp-transport.js";
@@ -23,6 +23,9 @@ import type { Address, ListenerKind, SocketDriverContext, SocketEndpointsSpec, S
 import { StreamLinks } from "./stream-links.js";
 import { WsLinks } from "./ws-links.js";
 
+/** Arrivals of a transport the receiving node has no listener of (e.g. a connection it opened itself). */
+const ARRIVALS: Record<SipTransportName, SipArrival> = { udp: { transport: "udp" }, tcp: { transport: "tcp" }, tls: { transport: "tls" } };
+
 export type { NodeAddresses, SocketEndpointsSpec, SocketNetworkOptions, TcpPeerRefusal, TcpPeerSource } from "./socket-types.js";
 
 interface Endpoints {
@@ -30,17 +33,19 @@ interface Endpoints {
   sipTcp?: TcpServer;
   cops?: TcpServer;
   http?: HttpServer;
+  /** The SIP WebSocket listener's port (RFC 7118), when the node has one. */
+  ws?: { port: number; url: string };
   /** Where the sockets above are bound, read once after binding (address() is a system call). */
   bound: { sipUdp?: Address; sipTcp?: Address; cops?: Address; osp?: Address };
 }
-  /** The SIP WebSocket listener's port (RFC 7118), when the node has one. */
-  ws?: { port: number; url: string };
 
 /** The socket driver: runs the same nodes as the in-memory driver on real sockets (SIP UDP/TCP/TLS, COPS TCP, OSP HTTP). */
 export class SocketNetwork<E = unknown> {
   private readonly nodes = new Map<string, FlowNode<E>>();
   private readonly specs = new Map<string, SocketEndpointsSpec>();
   private readonly endpoints = new Map<string, Endpoints>();
+  /** Each node's SIP listeners by transport, as its deliveries name them (one object each, RFC 5658 §4). */
+  private readonly arrivals = new Map<string, Partial<Record<SipTransportName, SipArrival>>>();
   /** Every node's timers, keyed "node\0key": one armed setTimeout for the earliest deadline. */
   private readonly timers = new DeadlineTimers(
     () => performance.now(),
@@ -55,12 +60,12 @@ export class SocketNetwork<E = unknown> {
   private readonly sipPeers: SipPeers;
   private readonly udp: SipUdpTransport;
   private readonly streams: StreamLinks;
+  private readonly ws: WsLinks;
   private readonly osp: OspHttpTransport;
   private t0 = 0;
   private isStopped = false;
   messagesMoved = 0;
 
-  private readonly ws: WsLinks;
   constructor(private readonly opts: SocketNetworkOptions<E> = {}) {
     this.faults = new SocketFaults(opts.faults ?? new FaultPlan());
     this.gates = new ListenerGates(opts);
@@ -78,7 +83,7 @@ export class SocketNetwork<E = unknown> {
       hints: this.hints,
       isLocal: (name) => this.nodes.has(name),
       listening: (name, kind) => this.listening(name, kind),
-      deliver: (proto, from, to, bytes, hint, intercept, source) => this.deliver(proto, from, to, bytes, hint, intercept, source),
+      deliver: (proto, from, to, bytes, hint, intercept, source, transport) => this.deliver(proto, from, to, bytes, hint, intercept, source, transport),
       dispatch: (name, event) => this.dispatch(name, event),
       record: (from, a, transport, t) => this.record(from, a, transport, t),
     };
@@ -87,12 +92,12 @@ export class SocketNetwork<E = unknown> {
       return ep && { ...(ep.udp ? { socket: ep.udp } : {}), ...(ep.bound.sipUdp ? { bound: ep.bound.sipUdp } : {}) };
     });
     this.streams = new StreamLinks(context, this.gates, this.sipPeers);
+    this.ws = new WsLinks(context, this.sipPeers);
     this.osp = new OspHttpTransport(context, this.gates);
   }
 
   get now(): number {
     return Math.floor(performance.now() - this.t0);
-    this.ws = new WsLinks(context, this.sipPeers);
   }
 
   private get stopped(): boolean {
@@ -119,7 +124,7 @@ export class SocketNetwork<E = unknown> {
       const tcpAddr = boundAddress(ep.sipTcp);
       const udpAddr = boundAddress(ep.udp);
       // The node that takes an outside caller is reached by it over UDP, whatever its peers inside use.
-      if (tcpAddr && name !== this.opts.externalSipPeer?.acceptor) entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=${this.opts.sipTransport === "tls" ? "tls" : "tcp"}`;
+      if (tcpAddr && name !== this.opts.externalSipPeer?.acceptor && this.opts.sipNodeTransports?.[name] !== "udp") entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=${this.opts.sipTransport === "tls" ? "tls" : "tcp"}`;
       else if (udpAddr) entry.sip = `${udpAddr.host}:${udpAddr.port}`;
       const copsAddr = boundAddress(ep.cops);
       if (copsAddr) entry.cops = `${copsAddr.host}:${copsAddr.port}`;
@@ -138,9 +143,15 @@ export class SocketNetwork<E = unknown> {
       if (spec.sip) {
         ep.udp = await this.udp.bind(name);
         // The stream listener (TCP, or TLS on the directory's sipTls port) is kept as sipTcp.
-        if (this.streamSip) ep.sipTcp = await this.streams.listen(name, "SIP");
+        if (this.streamSip || this.someHopStreams) ep.sipTcp = await this.streams.listen(name, "SIP");
         // The node that takes an outside caller takes it over TCP too, on its UDP port (RFC 3261 §18: both).
         else if (this.opts.externalSipPeer?.acceptor === name) ep.sipTcp = await this.streams.listen(name, "SIP", boundAddress(ep.udp)?.port);
+      }
+      const wsPort = spec.sip ? this.opts.sipWebSocketPorts?.[name] : undefined;
+      if (wsPort !== undefined) {
+        const host = this.opts.directory?.[name]?.host ?? LOOPBACK;
+        const port = (await this.ws.listen(name, wsPort, host)).port;
+        ep.ws = { port, url: `${tlsFor(this.opts.tls, "SIP") ? "wss" : "ws"}://${host}:${port}` };
       }
       if (spec.copsServer) ep.cops = await this.streams.listen(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.osp.listen(name);
@@ -148,15 +159,10 @@ export class SocketNetwork<E = unknown> {
     }
     const sipPeers: Record<string, string> = {};
     for (const [name, d] of Object.entries(this.opts.directory ?? {})) {
-      const wsPort = spec.sip ? this.opts.sipWebSocketPorts?.[name] : undefined;
-      if (wsPort !== undefined) {
-        const host = this.opts.directory?.[name]?.host ?? LOOPBACK;
-        const port = (await this.ws.listen(name, wsPort, host)).port;
-        ep.ws = { port, url: `${tlsFor(this.opts.tls, "SIP") ? "wss" : "ws"}://${host}:${port}` };
-      }
       if (this.nodes.has(name)) continue;
       this.sipPeers.remote(name, d);
-      const port = this.streamSip ? (this.opts.sipTransport === "tls" ? d.sipTls : d.sipTcp) : d.sipUdp;
+      const hop = this.opts.sipNodeTransports?.[name] ?? this.localHopTransport;
+      const port = hop === "udp" ? d.sipUdp : hop === "tls" ? d.sipTls : d.sipTcp;
       if (port !== undefined) sipPeers[name] = `${d.host}:${port}`;
     }
     const peers = Object.keys(sipPeers).length > 0 ? { sipPeers } : {};
@@ -173,7 +179,8 @@ export class SocketNetwork<E = unknown> {
     });
     for (const name of this.nodes.keys()) {
       const sip = this.sipListenAddress(name);
-      this.dispatch(name, { type: "start", now: this.opts.wallClock ? this.now : 0, ...(sip ? { sip } : {}), ...peers });
+      const listeners = this.sipListeners(name);
+      this.dispatch(name, { type: "start", now: this.opts.wallClock ? this.now : 0, ...(sip ? { sip } : {}), ...peers, ...(listeners.length > 1 ? { sipListeners: listeners } : {}) });
     }
   }
 
@@ -185,6 +192,26 @@ export class SocketNetwork<E = unknown> {
     if (!a) return undefined;
     const transport = stream === undefined ? "UDP" : this.opts.sipTransport === "tls" ? "TLS" : "TCP";
     return { host: a.host, port: a.port, transport };
+  }
+
+  /** Every SIP listener of a node (UDP, then the stream listener), each also the arrival its deliveries name. */
+  private sipListeners(name: string): SipListenAddress[] {
+    const bound = this.endpoints.get(name)?.bound;
+    const out: SipListenAddress[] = [];
+    const arrivals: Partial<Record<SipTransportName, SipArrival>> = {};
+    if (bound?.sipUdp) {
+      const listener: SipListenAddress = { host: bound.sipUdp.host, port: bound.sipUdp.port, transport: "UDP" };
+      out.push(listener);
+      arrivals.udp = { transport: "udp", listener };
+    }
+    if (bound?.sipTcp) {
+      const tls = tlsFor(this.opts.tls, "SIP");
+      const listener: SipListenAddress = { host: bound.sipTcp.host, port: bound.sipTcp.port, transport: tls ? "TLS" : "TCP" };
+      out.push(listener);
+      arrivals[tls ? "tls" : "tcp"] = { transport: tls ? "tls" : "tcp", listener };
+    }
+    this.arrivals.set(name, arrivals);
+    return out;
   }
 
   /** Stops every timer, closes every socket and connection. */
@@ -241,10 +268,11 @@ export class SocketNetwork<E = unknown> {
   }
 
   /** `hint`: the sender's call id when this process sent the message (a TCP link's order, a fingerprint, the HTTP exchange). */
-  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address): void {
+  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address, transport?: SipTransportName): void {
     const event: NodeEvent = { type: "deliver", now: this.now, proto, from, bytes };
     if (hint !== undefined) event.callId = hint; // none for a message from another process: no node decides on it
     if (source !== undefined) event.source = source;
+    if (transport !== undefined) event.arrival = this.arrivals.get(to)?.[transport] ?? ARRIVALS[transport];
     this.dispatch(to, event, intercept);
   }
 
@@ -285,10 +313,11 @@ export class SocketNetwork<E = unknown> {
   private transmit(from: string, a: SendAction): void {
     if (this.isStopped) return;
     if (a.proto === "SIP") {
+      if (this.ws.send(from, a)) return;
       const ext = this.opts.externalSipPeer;
       const toCaller = ext !== undefined && from === ext.acceptor && a.to === ext.as;
       // The outside caller is answered on the connection it called over, else by UDP.
-      if (toCaller ? this.streams.has("SIP", ext.as, from) : this.streamSip) this.streams.send("SIP", from, a);
+      if (toCaller ? this.streams.has("SIP", ext.as, from) : this.opts.sipNodeTransports === undefined ? this.streamSip : this.hopTransport(from, a.to) !== "udp") this.streams.send("SIP", from, a);
       else this.udp.send(from, a);
     } else if (a.proto === "COPS") {
       this.streams.send("COPS", from, a);
@@ -300,5 +329,24 @@ export class SocketNetwork<E = unknown> {
   private get streamSip(): boolean {
     return this.opts.sipTransport === "tcp" || this.opts.sipTransport === "tls";
   }
+
+  /** The transport of SIP between two nodes: the receiver's entry of sipNodeTransports, the sender's, else sipTransport. */
+  private hopTransport(from: string, to: string): SipTransportName {
+    const byNode = this.opts.sipNodeTransports;
+    return byNode?.[to] ?? byNode?.[from] ?? this.opts.sipTransport ?? "udp";
+  }
+
+  /** Whether some node's SIP runs over a stream while the rest use UDP: every SIP node then listens for streams too. */
+  private get someHopStreams(): boolean {
+    return Object.values(this.opts.sipNodeTransports ?? {}).some((t) => t !== "udp");
+  }
+
+  /** The transport this process's nodes reach a peer in another process on, when the peer has no entry of its own. */
+  private get localHopTransport(): SipTransportName {
+    for (const name of this.nodes.keys()) {
+      const own = this.opts.sipNodeTransports?.[name];
+      if (own !== undefined) return own;
+    }
+    return this.opts.sipTransport ?? "udp";
+  }
 }
-      if (this.ws.send(from, a)) return;

@@ -5,7 +5,7 @@ import type { ConnectionLimits } from "../../protocols/net/connection-limits.js"
 import type { CallHints } from "./call-hints.js";
 import type { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
-import type { NodeEvent, SendAction } from "./node.js";
+import type { NodeEvent, SendAction, SipTransportName } from "./node.js";
 import type { SocketTlsOptions } from "./socket-tls.js";
 
 /** Which listeners a node needs on the socket driver. */
@@ -24,6 +24,12 @@ export interface SocketNetworkOptions<E> {
   onEmit?: (node: string, event: E, now: number) => void;
   /** SIP between nodes: UDP, or one stream per pair over TCP or TLS ("tls" needs `tls` with `sip: true`). */
   sipTransport?: "udp" | "tcp" | "tls";
+  /**
+   * SIP to and from these nodes runs over this transport instead of `sipTransport` (a user agent whose hop to its
+   * proxy differs from the proxies' hop: the proxy then record-routes twice, RFC 5658). A node named here by a node
+   * that sends to it decides; else the sender's entry; else `sipTransport`.
+   */
+  sipNodeTransports?: Record<string, "udp" | "tcp" | "tls">;
   /** TLS for SIP streams, COPS (RFC 4261) and OSP (HTTPS): certificates, the pinned CA, mutual TLS. */
   tls?: SocketTlsOptions;
   /** "in-process" hands OSP bytes to the clearinghouse node directly instead of over HTTP. */
@@ -39,14 +45,14 @@ export interface SocketNetworkOptions<E> {
   onDrop?: (proto: Protocol, cause: string, detail: string) => void;
   /** Fixed UDP ports for SIP nodes (by node name); the others bind ephemeral ports. */
   sipPorts?: Record<string, number>;
+  /** SIP over WebSocket (RFC 7118; wss when `tls` covers SIP): the nodes that listen for it, by name, on this port (0: ephemeral). */
+  sipWebSocketPorts?: Record<string, number>;
   /**
    * One node (`acceptor`, e.g. SIP1) also takes SIP over UDP from a peer outside the driver on any loopback
    * address; the driver names that peer `as` (e.g. "UAC") in events and records. UDP only.
    */
   externalSipPeer?: { acceptor: string; as: string };
   /**
-  /** SIP over WebSocket (RFC 7118; wss when `tls` covers SIP): the nodes that listen for it, by name, on this port (0: ephemeral). */
-  sipWebSocketPorts?: Record<string, number>;
    * Loopback addresses by node name: nodes added here bind them; the others are peers in other processes
    * (`callgate serve`), reached there and known by their SIP/UDP source.
    */
@@ -104,8 +110,11 @@ export interface SocketDriverContext {
   isLocal(name: string): boolean;
   /** Where a node listens for a protocol: its own socket here, or its directory entry in another process. */
   listening(name: string, kind: ListenerKind): Address | undefined;
-  /** Hands bytes to a node; `hint` is the sender's call id when this process sent them. */
-  deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address): void;
+  /**
+   * Hands bytes to a node; `hint` is the sender's call id when this process sent them; `transport`: the SIP transport
+   * they came in on (the node's listener of it is named to the node).
+   */
+  deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address, transport?: SipTransportName): void;
   /** Gives a node an event (peer down, restart). */
   dispatch(name: string, event: NodeEvent): void;
   /** Records one message moved. */

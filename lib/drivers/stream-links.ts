@@ -115,12 +115,13 @@ export class StreamLinks {
     const list = this.frame(frames, chunk, from, to, link.proto, sock);
     if (!list) return;
     const source = link.proto === "SIP" ? { host: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 } : undefined;
+    const arrival = link.proto === "SIP" ? this.sipStreamKind : undefined;
     // The outside caller records nothing itself: what it sends is recorded here, as for its datagrams.
     const ext = this.net.options.externalSipPeer;
     const outside = dir === 0 && link.proto === "SIP" && from === ext?.as && ext.acceptor === to;
     for (const f of list) {
       if (outside) this.net.record(from, callerMessage(to, f).send, this.transportOf(link, true));
-      this.net.deliver(link.proto, from, to, f, link.hints[dir].shift(), undefined, source);
+      this.net.deliver(link.proto, from, to, f, link.hints[dir].shift(), undefined, source, arrival);
     }
   }
 
@@ -204,7 +205,7 @@ export class StreamLinks {
     const outside = proto === "SIP" && peer === ext?.as && acceptor === ext.acceptor;
     for (const f of list) {
       if (outside) this.net.record(peer, callerMessage(acceptor, f).send, this.transportOf(link, true));
-      this.net.deliver(proto, peer, acceptor, f, undefined, undefined, from);
+      this.net.deliver(proto, peer, acceptor, f, undefined, undefined, from, proto === "SIP" ? this.sipStreamKind : undefined);
     }
     return link;
   }
@@ -306,6 +307,12 @@ export class StreamLinks {
       if (c.localPort !== undefined && c.remotePort !== undefined) link.transports = both;
     }
     return both[fromConnector ? 0 : 1];
+  }
+
+  /** The transport a SIP stream of this network is (RFC 3261 §18): TLS when the run's TLS covers SIP. */
+  private get sipStreamKind(): "tcp" | "tls" {
+    const tls = this.net.options.tls;
+    return tls !== undefined && tlsFor(tls, "SIP") ? "tls" : "tcp";
   }
 
   /** Closes every connection (the network stops). */

@@ -43,6 +43,8 @@ const roleEntry = {
     log: { enum: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] },
     /** SIP1/SIP2: a SIP URI new INVITEs go to first (a foreign proxy), e.g. "sip:127.0.0.1:5070;transport=tcp". */
     nextHop: { type: "string", pattern: "^sip:" },
+    /** UAC/UAS: the hop to its proxy runs over this transport, not topology.sipTransport (the proxy record-routes twice, RFC 5658). */
+    sipTransport: { enum: ["udp", "tcp"] },
   },
 };
 
@@ -212,6 +214,8 @@ export interface RoleAddresses {
   log?: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   /** SIP1/SIP2: the SIP URI new INVITEs go to first (topology.nextHops). */
   nextHop?: string;
+  /** UAC/UAS: the transport of its hop to its proxy (topology.userAgentTransports). */
+  sipTransport?: "udp" | "tcp";
 }
 
 export interface DeployCalls {
@@ -326,6 +330,12 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     clearinghouseTimeoutMs: raw.topology?.clearinghouseTimeoutMs ?? 3000,
     usageRetryMs: raw.topology?.usageRetryMs ?? 5000,
   } satisfies TopologyOptions;
+  for (const role of DEPLOY_ROLES) {
+    const t = raw.roles[role]?.sipTransport;
+    if (t === undefined) continue;
+    if (role === "UAC" || role === "UAS") (topology as TopologyOptions).userAgentTransports = { ...(topology as TopologyOptions).userAgentTransports, [role]: t };
+    else problem(["roles", role, "sipTransport"], `${role} is no user agent: the proxies' SIP runs over topology.sipTransport (only UAC and UAS have their own)`);
+  }
   const taken = new Map<string, string>();
   for (const role of DEPLOY_ROLES) {
     const entry = raw.roles[role];
@@ -338,7 +348,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
       if (entry[kind] !== undefined && kind !== listens) problem(["roles", role, kind], `${role} does not listen for ${kind.toUpperCase()}${listens ? ` (only ${listens})` : " (it only connects out)"}`);
     for (const need of required(role, topology, raw.tls?.sip === true)) {
       const has = need === "sip.udp" ? entry.sip : need === "sip.tcp" ? entry.sip?.tcp : need === "sip.tls" ? entry.sip?.tls : entry[need];
-      if (has === undefined) problem(["roles", role], `${role} needs '${need}' (${reason(need, topology)})`);
+      if (has === undefined) problem(["roles", role], `${role} needs '${need}' (${reason(need, role, topology)})`);
     }
     const listeners: Array<[string, number | undefined, Array<string | number>]> = [
       ["udp", entry.sip?.udp, ["roles", role, "sip", "udp"]],
@@ -479,17 +489,23 @@ function nextHopProblem(role: Role, uri: string, sipTransport: TopologyOptions["
 
 type Need = "sip.udp" | "sip.tcp" | "sip.tls" | "cops" | "osp";
 
+/** The SIP transports of a role's hops: a user agent's own (userAgentTransports) where one end has one, else topology.sipTransport. */
+function sipHops(role: Role, topology: TopologyOptions): ("udp" | "tcp" | "tls")[] {
+  const own = topology.userAgentTransports as Partial<Record<Role, "udp" | "tcp">> | undefined;
+  return roleRow(role).peers.filter((p) => roleRow(p).listens === "sip").map((p) => own?.[role] ?? own?.[p] ?? topology.sipTransport ?? "udp");
+}
+
 /** The listeners a role's process binds (SIP over TLS: the stream listener is sip.tls). */
 function required(role: Role, topology: TopologyOptions, sipOverTls = false): Need[] {
   const listens = roleRow(role).listens;
-  if (listens === "sip") return topology.sipTransport === "tcp" ? ["sip.udp", sipOverTls ? "sip.tls" : "sip.tcp"] : ["sip.udp"];
+  if (listens === "sip") return sipHops(role, topology).some((t) => t !== "udp") ? ["sip.udp", sipOverTls ? "sip.tls" : "sip.tcp"] : ["sip.udp"];
   if (listens === "cops") return ["cops"];
   if (listens === "osp") return topology.clearinghouse === "none" ? [] : ["osp"];
   return [];
 }
 
-function reason(need: Need, topology: TopologyOptions): string {
-  if (need === "sip.tcp") return "topology.sipTransport is tcp";
+function reason(need: Need, role: Role, topology: TopologyOptions): string {
+  if (need === "sip.tcp") return topology.sipTransport === "tcp" && !sipHops(role, topology).includes("udp") ? "topology.sipTransport is tcp" : `a SIP hop of ${role} runs over TCP`;
   if (need === "sip.tls") return "tls.sip is true";
   if (need === "sip.udp") return "a SIP node binds a UDP socket";
   if (need === "cops") return "a COPS PDP listens on TCP";

@@ -7,6 +7,7 @@ import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { FaultSpec, RunOptions, RunResult } from "./run-types.js";
 import { VirtualClockNode } from "./run-clock.js";
 import { prepareRun } from "./run-setup.js";
+import { withSipNodeTransports } from "./topology.js";
 import { PROTOCOL_PORTS, ROLE_TABLE, isRole, roleRow } from "./role-table.js";
 
 export function faultPlanOf(faults: FaultSpec[] = []): FaultPlan {
@@ -59,6 +60,8 @@ export async function runOnMemory(opts: RunOptions & { keepRecords?: boolean }):
     onEmit: (_node, e) => bus.publish(e),
     // In memory, SIP over TLS is recorded as the stream it carries.
     transportOf: syntheticTransport(topology.sipTransport === "tls" ? "tcp" : (topology.sipTransport ?? "udp")),
+    sipTransport: topology.sipTransport ?? "udp",
+    ...withSipNodeTransports(topology),
   });
   for (const n of topo.nodes) net.add(n);
   for (const n of opts.services ?? []) net.add(n);

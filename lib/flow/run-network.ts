@@ -8,7 +8,7 @@ import { collectCdrs, horizonOf, leftovers } from "./call-outcomes.js";
 import type { RunOptions, RunResult, TopologyOptions } from "./run-types.js";
 import { prepareRun } from "./run-setup.js";
 import { faultPlanOf } from "./run-memory.js";
-import type { FlowTopology } from "./topology.js";
+import { withSipNodeTransports, type FlowTopology } from "./topology.js";
 import { isRole, roleRow } from "./role-table.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -29,15 +29,16 @@ function settled(topo: FlowTopology): boolean {
 
 /** The socket network of a topology's nodes: all of them (runOnNetwork) or one role per process (`callgate serve`). */
 export function flowNetwork(
-  topology: Pick<TopologyOptions, "sipTransport" | "clearinghouse">,
+  topology: Pick<TopologyOptions, "sipTransport" | "clearinghouse" | "userAgentTransports">,
   nodes: readonly FlowNode<CallEvent>[],
-  options: Omit<SocketNetworkOptions<CallEvent>, "sipTransport" | "osp">,
+  options: Omit<SocketNetworkOptions<CallEvent>, "sipTransport" | "osp" | "sipNodeTransports">,
 ): SocketNetwork<CallEvent> {
   // SIP over TLS: the roles' stream transport inside TLS, named TLS in their Vias.
   if (options.tls?.sip && topology.sipTransport !== "tls") throw new Error("SIP over TLS needs topology.sipTransport tls (or tcp)");
   if (topology.sipTransport === "tls" && !options.tls?.sip) throw new Error("topology.sipTransport tls needs the driver's tls settings with sip on");
   const net = new SocketNetwork<CallEvent>({
     sipTransport: topology.sipTransport ?? "udp",
+    ...withSipNodeTransports(topology),
     osp: topology.clearinghouse === "in-process" ? "in-process" : "http",
     ...options,
   });

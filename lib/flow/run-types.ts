@@ -29,6 +29,11 @@ export interface TopologyOptions {
   policyTimeoutMs?: number;
   /** A proxy's next hop outside the roles (a SIP URI: a foreign proxy, a softswitch); new INVITEs go there first. */
   nextHops?: Partial<Record<"SIP1" | "SIP2", string>>;
+  /**
+   * A user agent's hop to its proxy over another transport than `sipTransport` ("tcp" is TLS when SIP runs over TLS);
+   * the proxy then record-routes twice, once per side (RFC 5658).
+   */
+  userAgentTransports?: Partial<Record<"UAC" | "UAS", "udp" | "tcp">>;
 }
 
 /** An adapter for each policy server: POL1 (originating side) and POL2 (terminating side). */
@@ -51,6 +56,8 @@ export interface CallSpec {
   noAnswerTimeoutMs?: number;
   /** New offers during the call (hold, resume, an encoding or address change; by re-INVITE or UPDATE), each by the caller or the callee; `afterMs` counts from the ACK or the side's previous one's answer. */
   reinvites?: PlannedMediaChange[];
+  /** The caller's INVITE carries no offer: the callee offers in its 2xx, the ACK answers (RFC 3261 §13.2.1). */
+  lateOffer?: boolean;
   /** The caller's Digest account, answering SIP1's 407 (RFC 3261 §22.3); algorithms it accepts (default SHA-256, MD5). */
   credentials?: { username: string; password: string; algorithms?: Array<"MD5" | "SHA-256"> };
 }

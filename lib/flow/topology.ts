@@ -67,8 +67,31 @@ export function resolveTopology(t: Partial<TopologyOptions> | undefined): Topolo
     usageRetryMs: t?.usageRetryMs ?? 5000,
     policyTimeoutMs: t?.policyTimeoutMs ?? 3000,
     ...(t?.nextHops !== undefined ? { nextHops: t.nextHops } : {}),
+    ...(t?.userAgentTransports !== undefined ? { userAgentTransports: t.userAgentTransports } : {}),
   };
 }
+
+/**
+ * The user agents whose SIP runs over another transport than the proxies' (userAgentTransports; a stream is TLS
+ * when the roles' streams are), as the drivers' sipNodeTransports; undefined when none does.
+ */
+export function sipNodeTransportsOf(topology: Pick<TopologyOptions, "sipTransport" | "userAgentTransports">): Record<string, "udp" | "tcp" | "tls"> | undefined {
+  const base = topology.sipTransport ?? "udp";
+  let out: Record<string, "udp" | "tcp" | "tls"> | undefined;
+  for (const [ua, t] of Object.entries(topology.userAgentTransports ?? {})) {
+    const transport = t === "tcp" && base === "tls" ? "tls" : t;
+    if (transport !== base) (out ??= {})[ua] = transport;
+  }
+  return out;
+}
+
+/** `sipNodeTransports` for a driver's options, when some user agent's hop differs. */
+export function withSipNodeTransports(topology: Pick<TopologyOptions, "sipTransport" | "userAgentTransports">): { sipNodeTransports?: Record<string, "udp" | "tcp" | "tls"> } {
+  const byNode = sipNodeTransportsOf(topology);
+  return byNode === undefined ? {} : { sipNodeTransports: byNode };
+}
+
+const VIA_TRANSPORT = { udp: "UDP", tcp: "TCP", tls: "TLS" } as const;
 
 /** The re-INVITEs one side of a call sends, in order. */
 function reinvitesBy(c: CallSpec, side: "caller" | "callee"): PlannedReinvite[] {
@@ -86,6 +109,10 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     return nths.length > 0 ? { failInstallsNumbered: nths } : {};
   };
   const transport = topology.sipTransport === "tls" ? "TLS" : topology.sipTransport === "tcp" ? "TCP" : "UDP";
+  // A user agent on another transport than the proxies': it speaks that one, and its proxy speaks it to it.
+  const byNode = sipNodeTransportsOf(topology);
+  const transportOf = (ua: "UAC" | "UAS"): "UDP" | "TCP" | "TLS" => (byNode?.[ua] ? VIA_TRANSPORT[byNode[ua]] : transport);
+  const peerTransports = (ua: "UAC" | "UAS"): { peerTransports?: Record<string, "UDP" | "TCP" | "TLS"> } => (byNode?.[ua] ? { peerTransports: { [ua]: VIA_TRANSPORT[byNode[ua]] } } : {});
   const callIds = calls.map(callIdOf);
   const specById = new Map(calls.map((c, i) => [callIds[i] ?? "", c]));
   const t1 = timing.t1 !== undefined ? { t1: timing.t1 } : {};
@@ -112,14 +139,14 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const authenticate = calls.some((c) => c.credentials !== undefined)
     ? { authenticate: (callId: string, challenge: SipResponse, invite: SipRequest) => { const credentials = specById.get(callId)?.credentials; return credentials && answerDigestChallenge(challenge, invite, credentials, cnonce); } }
     : {};
-  const uac = new UserAgent({ name: "UAC", proxy: sipNextOf("UAC"), host: roleHost("UAC"), mediaAddress: roleHost("UAC"), transport, calls: plans, ids: new SipIds(random), ...t1, ...authenticate });
-  const uas = new UserAgent({ name: "UAS", proxy: sipNextOf("UAS"), host: roleHost("UAS"), mediaAddress: roleHost("UAS"), transport, behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
+  const uac = new UserAgent({ name: "UAC", proxy: sipNextOf("UAC"), host: roleHost("UAC"), mediaAddress: roleHost("UAC"), transport: transportOf("UAC"), calls: plans, ids: new SipIds(random), ...t1, ...authenticate });
+  const uas = new UserAgent({ name: "UAS", proxy: sipNextOf("UAS"), host: roleHost("UAS"), mediaAddress: roleHost("UAS"), transport: transportOf("UAS"), behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
   const outbound = (role: "SIP1" | "SIP2"): { outboundProxy?: string } => {
     const uri = topology.nextHops?.[role];
     return uri === undefined ? {} : { outboundProxy: uri };
   };
-  const sip1 = new SipProxy({ name: "SIP1", host: roleHost("SIP1"), pdp: pdpOf("SIP1"), nextHop: () => sipNextOf("SIP1"), transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP1") , ...(user.callerChallenge ? { challenge: user.callerChallenge } : {}) });
-  const sip2 = new SipProxy({ name: "SIP2", host: roleHost("SIP2"), pdp: pdpOf("SIP2"), nextHop: () => sipNextOf("SIP2"), transport, random, ids: new SipIds(random), ...t1, ...outbound("SIP2") });
+  const sip1 = new SipProxy({ name: "SIP1", host: roleHost("SIP1"), pdp: pdpOf("SIP1"), nextHop: () => sipNextOf("SIP1"), transport, ...peerTransports("UAC"), random, ids: new SipIds(random), ...t1, ...outbound("SIP1") , ...(user.callerChallenge ? { challenge: user.callerChallenge } : {}) });
+  const sip2 = new SipProxy({ name: "SIP2", host: roleHost("SIP2"), pdp: pdpOf("SIP2"), nextHop: () => sipNextOf("SIP2"), transport, ...peerTransports("UAS"), random, ids: new SipIds(random), ...t1, ...outbound("SIP2") });
 
   let ch: ClearinghouseNode | undefined;
   let cdrStore: CdrStore | undefined;

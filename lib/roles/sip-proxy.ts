@@ -35,7 +35,7 @@ import {
   type TransportProtocol,
 } from "../../protocols/sip/index.js";
 import { randomInt } from "node:crypto";
-import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent, SipListenAddress } from "../drivers/node.js";
+import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent, SipArrival, SipListenAddress } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, sameMediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
@@ -64,6 +64,11 @@ export interface SipProxyOptions {
   outboundProxy?: string;
   /** The transport named in its Via (RFC 3261 §18.2.1); TCP and TLS are reliable (no retransmissions). */
   transport?: "UDP" | "TCP" | "TLS";
+  /**
+   * Peers reached over another transport than `transport`, by name (a user agent on UDP beside proxies on TCP): a
+   * dialog that crosses transports here is record-routed twice, once per side (RFC 5658 §4).
+   */
+  peerTransports?: Record<string, "UDP" | "TCP" | "TLS">;
   /** What the PEP's local decision point answers while its PDP is unreachable (RFC 2748 §2.5). */
   localDecision?: "fail-open" | "fail-closed";
   kaTimerSeconds?: number;
@@ -189,6 +194,13 @@ export class SipProxy implements FlowNode<CallEvent> {
   private recordRoute: string;
   /** The listener peers reach this proxy on (sockets); none in memory, where its host name stands for it. */
   private listener: { sentBy: string; recordRoute: string } | undefined;
+  /** Its Via sent-by and Record-Route on each transport (RFC 5658 §4: each side names the listener it reaches). */
+  private readonly names = new Map<TransportProtocol, { sentBy: string; recordRoute: string }>();
+  /** The transport of each peer named in peerTransports. */
+  private readonly peerProtocols = new Map<string, TransportProtocol>();
+  /** The transport address the transaction layer names each transport's arrivals by (role-named, port 0). */
+  private readonly arrivalAddresses = new Map<string, TransportAddress>();
+  private readonly protocol: TransportProtocol;
   /** The URIs that name this proxy (§16.4): its listener, and its host name as an alias (shared with the proxy). */
   private readonly identity: ProxyIdentity;
   private ids: SipIds;
@@ -213,8 +225,16 @@ export class SipProxy implements FlowNode<CallEvent> {
     this.ids = opts.ids ?? new SipIds();
     this.recordRoute = `<sip:${opts.host};lr>`;
     const protocol = (opts.transport ?? "UDP").toLowerCase() as TransportProtocol;
-    // In memory a role is addressed by its name (port 0); its host name is how it names itself.
+    this.protocol = protocol;
+    // In memory a role is addressed by its name (port 0); its host name is how it names itself, on each transport.
     this.identity = { addresses: [{ protocol, host: opts.host, port: 0 }], aliases: [opts.host] };
+    for (const [peer, t] of Object.entries(opts.peerTransports ?? {})) {
+      const p = t.toLowerCase() as TransportProtocol;
+      this.peerProtocols.set(peer, p);
+      if (p === protocol || this.identity.addresses.some((a) => a.protocol === p)) continue;
+      this.identity.addresses.push({ protocol: p, host: opts.host, port: 0 });
+      this.names.set(p, { sentBy: opts.host, recordRoute: `<sip:${opts.host};transport=${p};lr>` });
+    }
     const sipOpts: ConstructorParameters<typeof SipTransactionLayer>[0] = { reliable: protocol !== "udp", protocol, peerOf: (a) => (a.port === 0 ? a.host : `${a.host}:${a.port}`) };
     if (opts.t1 !== undefined) sipOpts.t1 = opts.t1;
     this.sip = new SipTransactionLayer(sipOpts);
@@ -233,7 +253,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       // FIG. 5/6: the far side's policy refusal (503 with its Reason) reaches the caller as it is.
       relay503: true,
       rport: () => this.listener !== undefined,
-      selfName: () => this.listener ?? { sentBy: opts.host, recordRoute: this.recordRoute },
+      selfName: (local) => (local.protocol === this.protocol ? undefined : this.names.get(local.protocol)) ?? this.listener ?? { sentBy: opts.host, recordRoute: this.recordRoute },
       branchPrefix: () => this.ids.nextBranch().slice(7),
       newTag: () => this.ids.nextTag(),
       strayResponseTarget: (res) => this.strayResponseTarget(res),
@@ -254,13 +274,17 @@ export class SipProxy implements FlowNode<CallEvent> {
   listenOn(a: SipListenAddress): void {
     const host = a.host.includes(":") ? `[${a.host}]` : a.host;
     const protocol = a.transport.toLowerCase() as TransportProtocol;
-    this.recordRoute = recordRouteValue({ protocol, host: a.host, port: a.port });
-    this.listener = { sentBy: `${host}:${a.port}`, recordRoute: this.recordRoute };
+    const name = { sentBy: `${host}:${a.port}`, recordRoute: recordRouteValue({ protocol, host: a.host, port: a.port }) };
     // The proxy core holds this object: its addresses are the peers' view of this role (§16.4), its transport
-    // address for sends stays the role-named one the driver resolves.
-    const role = this.identity.addresses[0]!;
-    this.identity.addresses.length = 0;
-    this.identity.addresses.push(role, { protocol, host: a.host, port: a.port });
+    // addresses for sends stay the role-named ones the driver resolves.
+    const own = this.identity.addresses;
+    const kept = own.filter((x) => x.port === 0 || x.protocol !== protocol);
+    own.length = 0;
+    own.push(...kept, { protocol, host: a.host, port: a.port });
+    this.names.set(protocol, name);
+    if (this.listener !== undefined && protocol !== this.protocol) return;
+    this.recordRoute = name.recordRoute;
+    this.listener = name;
   }
 
   /** The URI this proxy is reached at (its Record-Route without the angle brackets). */
@@ -314,6 +338,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     switch (ev.type) {
       case "start":
         if (ev.sip !== undefined) this.listenOn(ev.sip);
+        for (const l of ev.sipListeners ?? []) if (l !== ev.sip) this.listenOn(l);
         if (ev.sipPeers !== undefined) {
           this.setPeerHosts(ev.sipPeers);
           this.peerAddresses = ev.sipPeers;
@@ -321,7 +346,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         return this.cops.start(ev.now);
       case "deliver":
         if (ev.proto === "COPS") return ev.from === this.opts.pdp ? this.cops.deliver(ev.bytes, ev.now) : [];
-        if (ev.proto === "SIP") return this.onSip(ev.bytes, ev.from, ev.now, ev.source);
+        if (ev.proto === "SIP") return this.onSip(ev.bytes, ev.from, ev.now, ev.source, ev.arrival);
         return [];
       case "timer":
         if (this.sip.isTimer(ev.key)) return this.sip.timer(ev.key, ev.now);
@@ -337,10 +362,22 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   // ---- SIP: the StatefulProxy's hooks ----
 
-  private onSip(bytes: Buffer, from: string, now: number, source: { host: string; port: number } | undefined): NodeAction[] {
+  private onSip(bytes: Buffer, from: string, now: number, source: { host: string; port: number } | undefined, arrival: SipArrival | undefined): NodeAction[] {
     this.receivingFrom = from;
+    // RFC 5658 §4: a message on another transport than this proxy's own is known by that transport's address.
+    const local = arrival === undefined || arrival.transport === this.protocol ? undefined : this.arrivalAddress(arrival.transport);
     // RFC 3581 §4: the top Via of a request gets where it came from before the proxy answers or forwards it.
-    return this.sip.receive(bytes, from, now, source === undefined ? undefined : (req) => stampSource(req, source)).actions;
+    return this.sip.receive(bytes, from, now, source === undefined ? undefined : (req) => stampSource(req, source), local).actions;
+  }
+
+  /** The role-named address of a transport (port 0: the driver resolves the peer), one object per transport. */
+  private arrivalAddress(protocol: TransportProtocol): TransportAddress {
+    let a = this.arrivalAddresses.get(protocol);
+    if (a === undefined) {
+      a = { protocol, host: this.opts.host, port: 0 };
+      this.arrivalAddresses.set(protocol, a);
+    }
+    return a;
   }
 
   /** Runs proxy work at `now` and gives back what it sent. */
@@ -349,7 +386,9 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private address(peer: string): TransportAddress {
-    return this.sip.addressOfPeer(peer);
+    const a = this.sip.addressOfPeer(peer);
+    const protocol = this.peerProtocols.get(peer);
+    return protocol === undefined ? a : { ...a, protocol };
   }
 
   /** The request hook: every request the proxy core does not absorb (§16.3 checks passed, own Route removed). */

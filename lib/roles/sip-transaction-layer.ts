@@ -228,8 +228,11 @@ export class SipTransactionLayer {
     return out;
   }
 
-  /** Feed bytes from `peer`; returns the actions the transactions produced and what the TU must see. */
-  receive(bytes: Buffer, peer: string, now: number, prepare?: (request: SipRequest) => void): { actions: NodeAction[]; inbound?: Inbound } {
+  /**
+   * Feed bytes from `peer`; returns the actions the transactions produced and what the TU must see. `local`: where
+   * they came in (the transport and listener, RFC 5658 §4), when not this layer's transport.
+   */
+  receive(bytes: Buffer, peer: string, now: number, prepare?: (request: SipRequest) => void, local?: TransportAddress): { actions: NodeAction[]; inbound?: Inbound } {
     let message: SipMessage;
     try {
       message = parseSipMessage(bytes);
@@ -246,7 +249,7 @@ export class SipTransactionLayer {
     this.out = out;
     this.inbound = undefined;
     try {
-      this.layer.receive(message, this.context(peer));
+      this.layer.receive(message, this.context(peer, local));
     } catch {
       this.discarded++; // an RFC 2543 request whose matching fields do not parse (§17.2.3)
     } finally {
@@ -305,7 +308,8 @@ export class SipTransactionLayer {
     return { protocol: this.protocol, host: peer, port: 0 };
   }
 
-  private context(peer: string): InboundContext {
+  private context(peer: string, local: TransportAddress | undefined): InboundContext {
+    if (local !== undefined) return { source: { protocol: local.protocol, host: peer, port: 0 }, local };
     const source = this.address(peer);
     return { source, local: source };
   }

@@ -70,7 +70,7 @@ export interface RoleNetworkSettings {
   /** The role's own listeners and its peers' addresses, by node name. */
   directory: Record<string, NodeAddresses>;
   /** SIP between nodes (default UDP) and how OSP reaches the clearinghouse (default over HTTP). */
-  topology?: Partial<Pick<TopologyOptions, "sipTransport" | "clearinghouse">>;
+  topology?: Partial<Pick<TopologyOptions, "sipTransport" | "clearinghouse" | "userAgentTransports">>;
   externalSipPeer?: SocketNetworkOptions<CallEvent>["externalSipPeer"];
   identifyTcpPeer?: SocketNetworkOptions<CallEvent>["identifyTcpPeer"];
   /** How the role's state reads as gauges. */
@@ -167,7 +167,8 @@ export async function startRoleOnSockets<N extends FlowNode<CallEvent>>(
     : options.onError;
   let net: ReturnType<typeof flowNetwork>;
   try {
-    net = flowNetwork({ sipTransport: settings.topology?.sipTransport ?? "udp", clearinghouse: settings.topology?.clearinghouse ?? "osp-http" }, [], {
+    const userAgents = settings.topology?.userAgentTransports;
+    net = flowNetwork({ sipTransport: settings.topology?.sipTransport ?? "udp", clearinghouse: settings.topology?.clearinghouse ?? "osp-http", ...(userAgents ? { userAgentTransports: userAgents } : {}) }, [], {
       directory: settings.directory,
       // Wall-clock time: processes of one deployment agree on token validity and CDR times.
       wallClock: true,

@@ -126,9 +126,10 @@ describe("callgate lab takes SIPp over TCP", () => {
       const byes = lab.records.filter((r) => r.from === "UAC" && r.msg === "BYE");
       expect(byes).toHaveLength(calls);
       for (const bye of byes) {
-        // The route set is the 200's Record-Route in order: SIP1's listener, then SIP2's; both bound by the lab.
+        // The route set is the 200's Record-Route in order: SIP1's listeners (the caller's TCP side, then the UDP side
+        // toward SIP2: RFC 5658 §4, the transport changes there), then SIP2's; all bound by the lab.
         const routes = (parseSipMessage(bye.bytes) as SipRequest).getHeaders("Route").map((v) => parseNameAddr(v, "Route").uri);
-        expect(routes.map((u) => (typeof u === "string" ? u : `${u.host}:${u.port ?? ""};lr=${u.params.has("lr")}`))).toEqual([`127.0.0.1:${sipPort};lr=true`, `${sip2};lr=true`]);
+        expect(routes.map((u) => (typeof u === "string" ? u : `${u.host}:${u.port ?? ""};${u.params.has("transport") ? `transport=${String(u.params.get("transport"))};` : ""}lr=${u.params.has("lr")}`))).toEqual([`127.0.0.1:${sipPort};transport=tcp;lr=true`, `127.0.0.1:${sipPort};lr=true`, `${sip2};lr=true`]);
         const after = lab.records.filter((r) => r.callId === bye.callId);
         expect(after.some((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "BYE")).toBe(true);
         expect(after.some((r) => r.from === "SIP2" && r.to === "UAS" && r.msg === "BYE")).toBe(true);
