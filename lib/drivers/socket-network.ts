@@ -126,6 +126,7 @@ export class SocketNetwork<E = unknown> {
       // The node that takes an outside caller is reached by it over UDP, whatever its peers inside use.
       if (tcpAddr && name !== this.opts.externalSipPeer?.acceptor && this.opts.sipNodeTransports?.[name] !== "udp") entry.sip = `${tcpAddr.host}:${tcpAddr.port};transport=${this.opts.sipTransport === "tls" ? "tls" : "tcp"}`;
       else if (udpAddr) entry.sip = `${udpAddr.host}:${udpAddr.port}`;
+      if (ep.ws) entry.ws = ep.ws.url;
       const copsAddr = boundAddress(ep.cops);
       if (copsAddr) entry.cops = `${copsAddr.host}:${copsAddr.port}`;
       const httpAddr = boundAddress(ep.http);
@@ -147,7 +148,7 @@ export class SocketNetwork<E = unknown> {
         // The node that takes an outside caller takes it over TCP too, on its UDP port (RFC 3261 §18: both).
         else if (this.opts.externalSipPeer?.acceptor === name) ep.sipTcp = await this.streams.listen(name, "SIP", boundAddress(ep.udp)?.port);
       }
-      const wsPort = spec.sip ? this.opts.sipWebSocketPorts?.[name] : undefined;
+      const wsPort = spec.sip ? (this.opts.sipWebSocketPorts?.[name] ?? this.opts.directory?.[name]?.sipWs) : undefined;
       if (wsPort !== undefined) {
         const host = this.opts.directory?.[name]?.host ?? LOOPBACK;
         const port = (await this.ws.listen(name, wsPort, host)).port;

@@ -86,6 +86,8 @@ export interface NodeAddresses {
   sipUdp?: number;
   sipTcp?: number;
   sipTls?: number;
+  /** SIP over WebSocket (RFC 7118): a node of this process listens there for outside callers. */
+  sipWs?: number;
   cops?: number;
   osp?: number;
 }

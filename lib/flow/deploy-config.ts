@@ -34,7 +34,8 @@ const roleEntry = {
   required: ["host"],
   properties: {
     host: { type: "string" },
-    sip: { type: "object", additionalProperties: false, required: ["udp"], properties: { udp: port, tcp: port, tls: port } },
+    /** ws: SIP1 takes outside callers over WebSocket (RFC 7118) on this port too; wss with tls.sip. */
+    sip: { type: "object", additionalProperties: false, required: ["udp"], properties: { udp: port, tcp: port, tls: port, ws: port } },
     cops: port,
     osp: port,
     /** Prometheus /metrics of this role's process (TCP, on `host`). */
@@ -205,7 +206,8 @@ export const DEPLOY_SCHEMA = {
 
 export interface RoleAddresses {
   host: string;
-  sip?: { udp: number; tcp?: number; tls?: number };
+  /** `ws`: SIP1's WebSocket listener for outside callers (RFC 7118). */
+  sip?: { udp: number; tcp?: number; tls?: number; ws?: number };
   cops?: number;
   osp?: number;
   /** Port of the role's Prometheus /metrics listener. */
@@ -354,6 +356,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
       ["udp", entry.sip?.udp, ["roles", role, "sip", "udp"]],
       ["tcp", entry.sip?.tcp, ["roles", role, "sip", "tcp"]],
       ["tcp", entry.sip?.tls, ["roles", role, "sip", "tls"]],
+      ["tcp", entry.sip?.ws, ["roles", role, "sip", "ws"]],
       ["tcp", entry.cops, ["roles", role, "cops"]],
       ["tcp", entry.osp, ["roles", role, "osp"]],
       ["tcp", entry.metrics, ["roles", role, "metrics"]],
@@ -361,6 +364,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
     // A policy server's session counter (DSC) listens on its host too.
     const dscPorts = (raw.sessionLimits as unknown as RawSessionLimits | undefined)?.dsc;
     if (dscPorts && isRoleOfKind(role, "policy-server")) listeners.push(["tcp", dscPorts[role], ["sessionLimits", "dsc", role]]);
+    if (entry.sip?.ws !== undefined && role !== "SIP1") problem(["roles", role, "sip", "ws"], `${role} takes no callers from outside: only SIP1 listens for SIP over WebSocket`);
     if (entry.metrics !== undefined && entry.metrics === entry.sip?.udp)
       problem(["roles", role, "metrics"], `${entry.metrics} is ${role}'s SIP port (sip.udp): give the metrics their own port`);
     if (entry.nextHop !== undefined) {
@@ -541,6 +545,7 @@ export function directoryOf(config: DeployConfig): Record<string, NodeAddresses>
     if (e.sip) d.sipUdp = e.sip.udp;
     if (e.sip?.tcp !== undefined) d.sipTcp = e.sip.tcp;
     if (e.sip?.tls !== undefined) d.sipTls = e.sip.tls;
+    if (e.sip?.ws !== undefined) d.sipWs = e.sip.ws;
     if (e.cops !== undefined) d.cops = e.cops;
     if (e.osp !== undefined) d.osp = e.osp;
     out[name] = d;

@@ -51,7 +51,7 @@ export type ServedCall = CallOutcome & { ended: boolean };
 export interface ServedRole {
   role: Role;
   /** What this process listens on ("host:port"; OSP as an http URL). */
-  addresses: { sip?: string; cops?: string; osp?: string };
+  addresses: { sip?: string; ws?: string; cops?: string; osp?: string };
   /** UAC only: settles once every call has ended (or the calls' horizon passed), with each call's outcome. */
   calls?: Promise<ServedCall[]>;
   /** What the role still holds: calls, COPS request states, classifiers, unconfirmed usage (see roleState). */

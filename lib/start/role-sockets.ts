@@ -56,7 +56,7 @@ export interface RoleHandle<N extends FlowNode<CallEvent> = FlowNode<CallEvent>>
   /** The role machine itself (sans-I/O), for its counters. */
   readonly node: N;
   /** What it listens on: "host:port" (SIP over a stream with ";transport=tcp|tls"), OSP as a URL. */
-  readonly addresses: { sip?: string; cops?: string; osp?: string };
+  readonly addresses: { sip?: string; ws?: string; cops?: string; osp?: string };
   /** The role's typed call events (eventemitter3): "decision", "established", "terminated", "usage", "error", "*". */
   readonly events: CallEventBus;
   /** The metrics hook: what the role holds now, for a Prometheus gauge or a health check. */

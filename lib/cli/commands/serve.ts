@@ -108,7 +108,7 @@ export async function run(args: string[]): Promise<number> {
     const entry = config.roles[role as Role];
     // --metrics, else the file's roles.<ROLE>.metrics on the role's host; never on one of the role's own listeners.
     const metricsAt = metricsOption ?? (entry?.metrics !== undefined ? { host: entry.host, port: entry.metrics } : undefined);
-    if (metricsOption && entry && metricsOption.host === entry.host && metricsOption.port !== 0 && [entry.sip?.udp, entry.sip?.tcp, entry.cops, entry.osp].includes(metricsOption.port))
+    if (metricsOption && entry && metricsOption.host === entry.host && metricsOption.port !== 0 && [entry.sip?.udp, entry.sip?.tcp, entry.sip?.ws, entry.cops, entry.osp].includes(metricsOption.port))
       return fail(`--metrics ${values.metrics ?? ""} is one of ${role}'s own addresses in ${values.config}: give the metrics their own port`);
     const logLevel = values["log-level"] ?? entry?.log;
     ops = await startOperations({ name: role, ...(logLevel !== undefined ? { logLevel } : {}), ...(metricsAt ? { metrics: metricsAt } : {}), callRoles: [role] });
@@ -137,7 +137,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const a = served.addresses;
-  const parts = [a.sip ? `sip ${a.sip}` : "", a.cops ? `cops ${a.cops}` : "", a.osp ? `osp ${a.osp}` : ""].filter(Boolean);
+  const parts = [a.sip ? `sip ${a.sip}` : "", a.ws ? `ws ${a.ws}` : "", a.cops ? `cops ${a.cops}` : "", a.osp ? `osp ${a.osp}` : ""].filter(Boolean);
   const operations = ops as Operations;
   const servedRole = served;
   operations.watch({
