@@ -6,7 +6,7 @@ import type { Protocol } from "./message-record.js";
 export interface SipListenAddress {
   host: string;
   port: number;
-  transport: "UDP" | "TCP" | "TLS";
+  transport: "UDP" | "TCP" | "TLS" | "WS" | "WSS";
 }
 
 /** The SIP transports of the drivers (RFC 3261 §18). */
@@ -17,7 +17,8 @@ export type SipTransportName = "udp" | "tcp" | "tls";
  * it (the in-memory driver has no listeners and gives none). One object per listener, shared by its messages.
  */
 export interface SipArrival {
-  transport: SipTransportName;
+  /** ws/wss: SIP over WebSocket from an outside caller (RFC 7118), a listener of the socket driver only. */
+  transport: SipTransportName | "ws" | "wss";
   listener?: SipListenAddress;
 }
 

@@ -24,7 +24,7 @@ import { StreamLinks } from "./stream-links.js";
 import { WsLinks } from "./ws-links.js";
 
 /** Arrivals of a transport the receiving node has no listener of (e.g. a connection it opened itself). */
-const ARRIVALS: Record<SipTransportName, SipArrival> = { udp: { transport: "udp" }, tcp: { transport: "tcp" }, tls: { transport: "tls" } };
+const ARRIVALS: Record<SipArrival["transport"], SipArrival> = { udp: { transport: "udp" }, tcp: { transport: "tcp" }, tls: { transport: "tls" }, ws: { transport: "ws" }, wss: { transport: "wss" } };
 
 export type { NodeAddresses, SocketEndpointsSpec, SocketNetworkOptions, TcpPeerRefusal, TcpPeerSource } from "./socket-types.js";
 
@@ -34,7 +34,7 @@ interface Endpoints {
   cops?: TcpServer;
   http?: HttpServer;
   /** The SIP WebSocket listener's port (RFC 7118), when the node has one. */
-  ws?: { port: number; url: string };
+  ws?: { host: string; port: number; url: string };
   /** Where the sockets above are bound, read once after binding (address() is a system call). */
   bound: { sipUdp?: Address; sipTcp?: Address; cops?: Address; osp?: Address };
 }
@@ -45,7 +45,7 @@ export class SocketNetwork<E = unknown> {
   private readonly specs = new Map<string, SocketEndpointsSpec>();
   private readonly endpoints = new Map<string, Endpoints>();
   /** Each node's SIP listeners by transport, as its deliveries name them (one object each, RFC 5658 §4). */
-  private readonly arrivals = new Map<string, Partial<Record<SipTransportName, SipArrival>>>();
+  private readonly arrivals = new Map<string, Partial<Record<SipArrival["transport"], SipArrival>>>();
   /** Every node's timers, keyed "node\0key": one armed setTimeout for the earliest deadline. */
   private readonly timers = new DeadlineTimers(
     () => performance.now(),
@@ -152,7 +152,7 @@ export class SocketNetwork<E = unknown> {
       if (wsPort !== undefined) {
         const host = this.opts.directory?.[name]?.host ?? LOOPBACK;
         const port = (await this.ws.listen(name, wsPort, host)).port;
-        ep.ws = { port, url: `${tlsFor(this.opts.tls, "SIP") ? "wss" : "ws"}://${host}:${port}` };
+        ep.ws = { host, port, url: `${tlsFor(this.opts.tls, "SIP") ? "wss" : "ws"}://${host}:${port}` };
       }
       if (spec.copsServer) ep.cops = await this.streams.listen(name, "COPS");
       if (spec.ospServer && this.opts.osp !== "in-process") ep.http = await this.osp.listen(name);
@@ -199,7 +199,7 @@ export class SocketNetwork<E = unknown> {
   private sipListeners(name: string): SipListenAddress[] {
     const bound = this.endpoints.get(name)?.bound;
     const out: SipListenAddress[] = [];
-    const arrivals: Partial<Record<SipTransportName, SipArrival>> = {};
+    const arrivals: Partial<Record<SipArrival["transport"], SipArrival>> = {};
     if (bound?.sipUdp) {
       const listener: SipListenAddress = { host: bound.sipUdp.host, port: bound.sipUdp.port, transport: "UDP" };
       out.push(listener);
@@ -210,6 +210,14 @@ export class SocketNetwork<E = unknown> {
       const listener: SipListenAddress = { host: bound.sipTcp.host, port: bound.sipTcp.port, transport: tls ? "TLS" : "TCP" };
       out.push(listener);
       arrivals[tls ? "tls" : "tcp"] = { transport: tls ? "tls" : "tcp", listener };
+    }
+    const ws = this.endpoints.get(name)?.ws;
+    if (ws) {
+      // RFC 7118 §5: the WebSocket listener is named like the others (transport=ws or wss).
+      const wss = tlsFor(this.opts.tls, "SIP");
+      const listener: SipListenAddress = { host: ws.host, port: ws.port, transport: wss ? "WSS" : "WS" };
+      out.push(listener);
+      arrivals[wss ? "wss" : "ws"] = { transport: wss ? "wss" : "ws", listener };
     }
     this.arrivals.set(name, arrivals);
     return out;
@@ -269,7 +277,7 @@ export class SocketNetwork<E = unknown> {
   }
 
   /** `hint`: the sender's call id when this process sent the message (a TCP link's order, a fingerprint, the HTTP exchange). */
-  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address, transport?: SipTransportName): void {
+  private deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address, transport?: SipArrival["transport"]): void {
     const event: NodeEvent = { type: "deliver", now: this.now, proto, from, bytes };
     if (hint !== undefined) event.callId = hint; // none for a message from another process: no node decides on it
     if (source !== undefined) event.source = source;

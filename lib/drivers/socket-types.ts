@@ -5,7 +5,7 @@ import type { ConnectionLimits } from "../../protocols/net/connection-limits.js"
 import type { CallHints } from "./call-hints.js";
 import type { FaultPlan } from "./fault-plan.js";
 import type { MessageRecord, Protocol } from "./message-record.js";
-import type { NodeEvent, SendAction, SipTransportName } from "./node.js";
+import type { NodeEvent, SendAction, SipArrival } from "./node.js";
 import type { SocketTlsOptions } from "./socket-tls.js";
 
 /** Which listeners a node needs on the socket driver. */
@@ -116,7 +116,7 @@ export interface SocketDriverContext {
    * Hands bytes to a node; `hint` is the sender's call id when this process sent them; `transport`: the SIP transport
    * they came in on (the node's listener of it is named to the node).
    */
-  deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address, transport?: SipTransportName): void;
+  deliver(proto: Protocol, from: string, to: string, bytes: Buffer, hint: string | undefined, intercept?: (a: SendAction) => boolean, source?: Address, transport?: SipArrival["transport"]): void;
   /** Gives a node an event (peer down, restart). */
   dispatch(name: string, event: NodeEvent): void;
   /** Records one message moved. */

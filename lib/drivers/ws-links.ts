@@ -23,6 +23,8 @@ interface WsConnection {
   address: string;
   port: number;
   localPort: number;
+  /** Over TLS (wss). */
+  secure: boolean;
   /** Sent-by hosts its requests' top Vias named. */
   sentBy: Set<string>;
 }
@@ -80,7 +82,7 @@ export class WsLinks {
       socket.terminate();
       return;
     }
-    const conn: WsConnection = { socket, peer, acceptor, key: `${address}:${port}`, address, port, localPort, sentBy: new Set() };
+    const conn: WsConnection = { socket, peer, acceptor, key: `${address}:${port}`, address, port, localPort, secure: opts.tls !== undefined && tlsFor(opts.tls, "SIP"), sentBy: new Set() };
     this.connections.set(conn.key, conn);
     socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => this.onMessage(conn, data, isBinary));
     socket.on("error", (err) => {
@@ -122,7 +124,7 @@ export class WsLinks {
       if (caller.error !== undefined) opts.onDrop?.("SIP", "ws-malformed-message", `${conn.key}: ${caller.error instanceof Error ? caller.error.message : String(caller.error)}`);
       this.net.record(conn.peer, caller.send, this.transportOf(conn, true));
     }
-    this.net.deliver("SIP", conn.peer, conn.acceptor, bytes, undefined, undefined, { host: conn.address, port: conn.port });
+    this.net.deliver("SIP", conn.peer, conn.acceptor, bytes, undefined, undefined, { host: conn.address, port: conn.port }, conn.secure ? "wss" : "ws");
   }
 
   /** Sends `a` over WebSocket when its destination is a peer of a WebSocket connection; false when it is not. */

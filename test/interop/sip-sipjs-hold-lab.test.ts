@@ -38,6 +38,12 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     // the caller's Via (sent-by a .invalid host, RFC 7118 §5.2) got received and was answered on its connection
     const invite = mine.find((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "INVITE")!.bytes.toString("latin1");
     expect(invite).toMatch(/^Via: SIP\/2\.0\/WSS? [a-z0-9]+\.invalid;.*received=127\.0\.0\.1/im);
+    // SIP1 record-routes twice where the transport changes (RFC 5658 §4, RFC 7118 §5): its UDP listener toward SIP2,
+    // its WebSocket listener (transport=ws) toward the caller, and the caller's in-dialog requests route by both
+    const wsPort = wsUrl.split(":")[2];
+    expect(invite.match(/^Record-Route: .*$/gim)).toEqual([`Record-Route: <sip:127.0.0.1:${sip1Port};lr>`, `Record-Route: <sip:127.0.0.1:${wsPort};transport=ws;lr>`]);
+    const bye = mine.find((r) => r.from === "UAC" && r.msg === "BYE")!.bytes.toString("latin1");
+    expect(bye.match(/^Route: .*$/gim)?.slice(0, 2)).toEqual([`Route: <sip:127.0.0.1:${wsPort};transport=ws;lr>`, `Route: <sip:127.0.0.1:${sip1Port};lr>`]);
     // both re-INVITEs crossed the lab to the UAS and their 200s came back
     expect(directionsAtUas(records, callId)).toEqual(["sendrecv", "sendonly", "sendrecv"]);
     expect(mine.filter((r) => r.proto === "SIP" && r.to === "SIP1" && r.from === "SIP2" && r.msg.startsWith("200 ") && /^CSeq:\s*\d+\s+INVITE/im.test(r.bytes.toString("latin1"))).length).toBe(3);
