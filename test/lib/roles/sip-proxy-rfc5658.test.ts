@@ -57,6 +57,17 @@ describe("SipProxy record-routes twice where the transport changes (RFC 5658), i
     expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
   });
 
+  it("the reverse, the caller over TCP and the proxies over UDP: SIP1's UDP side on top, its TCP side below", async () => {
+    const result = await runCalls({ driver: "memory", topology: { sipTransport: "udp", userAgentTransports: { UAC: "tcp" } }, calls: [call] });
+    expect(result.calls[0]?.finalStatusAtCaller).toBe(200);
+    const fwd = sipOf(result.records.find((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "INVITE")!.bytes);
+    expect(fwd.getHeaders("Record-Route")).toEqual(["<sip:sip1.example.com;lr>", "<sip:sip1.example.com;transport=tcp;lr>"]);
+    expect(parseViaValue(sipOf(result.records.find((r) => r.from === "UAC" && r.msg === "INVITE")!.bytes).getHeaders("Via")[0]!)[0]!.transport).toBe("TCP");
+    const bye = sipOf(result.records.find((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "BYE")!.bytes);
+    expect(bye.getHeaders("Route")).toEqual(["<sip:sip2.example.com;lr>"]);
+    expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+  });
+
   it("one transport everywhere: one Record-Route value per proxy, as before", async () => {
     for (const sipTransport of ["udp", "tcp"] as const) {
       const result = await runCalls({ driver: "memory", topology: { sipTransport }, calls: [call] });
