@@ -123,6 +123,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     if (c.noAnswerTimeoutMs !== undefined) plan.noAnswerTimeoutMs = c.noAnswerTimeoutMs;
     const reinvites = reinvitesBy(c, "caller");
     if (reinvites.length > 0) plan.reinvites = reinvites;
+    if (c.lateOffer) plan.lateOffer = true;
     return plan;
   });
   const behaviour = (callId: string): CalleeBehaviour => {

@@ -805,6 +805,14 @@ export class PolicyServer implements FlowNode<CallEvent> {
       if (!this.waitingForRouter.includes(call)) this.waitingForRouter.push(call);
       return [];
     }
+    if (call.flows.length === 0) {
+      // No media known yet (an INVITE without an offer, RFC 3261 §13.2.1): nothing for the router; the flows come
+      // with the PEP's next update (TLV 9) once the ACK has answered the 2xx's offer.
+      call.firstInstance = 0;
+      call.instances = 0;
+      call.senders = [];
+      return this.installed(call, true, now);
+    }
     call.phase = "installing";
     return this.sendInstall(call, "install", now);
   }

@@ -151,9 +151,19 @@ class ProxyCall {
   /** The flows the PDP last agreed to (caller's view, sorted). */
   authorisedFlows: MediaFlow[] | undefined = undefined;
   /** A re-INVITE or UPDATE held for DEC LDP on a media change (FIG. 5 as for the initial INVITE), and the flows before it. */
-  pendingChange: { ctx: ProxyRequestContext; from: string; previous: MediaFlow[] | undefined; since: number; cancelled?: boolean } | undefined = undefined;
+  pendingChange: PendingMediaChange | undefined = undefined;
   /** When the recent media changes were asked for (the rate cap's window). */
   changeTimes: number[] | undefined = undefined;
+  /**
+   * REQ LDP updates that hold no request (the policy following an answer, or put back after a refusal) whose DEC LDP
+   * is awaited, and since when: the PDP takes one change of a call at a time, so nothing else is asked meanwhile.
+   */
+  settling = 0;
+  settlingSince = 0;
+  /** The session changed again while a settling update was under way: settle once more when it is decided. */
+  resettle = false;
+  /** A 2xx carried an offer (late offer, RFC 3261 §13.2.1; a re-INVITE without one, §14.1): whose ACK answers it. */
+  ackAnswer: { by: "caller" | "callee"; offer: string } | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -161,6 +171,19 @@ class ProxyCall {
     readonly downstream: string,
     public setup: ProxySetup | undefined,
   ) {}
+}
+
+/**
+ * A re-INVITE or UPDATE held for policy: asked of the PDP (REQ LDP sent, DEC awaited), or waiting for a settling
+ * update to be decided first; the flows in force before it, since when it waits, and whether it was CANCELled.
+ */
+interface PendingMediaChange {
+  ctx: ProxyRequestContext;
+  from: string;
+  previous: MediaFlow[] | undefined;
+  since: number;
+  asked: boolean;
+  cancelled?: boolean;
 }
 
 /** What a BYE to either end of a call needs besides the addresses of record the LDP ClientSI holds: the tags. */
@@ -453,7 +476,13 @@ export class SipProxy implements FlowNode<CallEvent> {
           call.calleeSdp = offer;
           call.callerSdp = answer;
         }
-        for (const a of this.settleMedia(call, now)) out.push(a);
+        for (const a of this.settleMedia(call, now, "the answer changed the media: REQ LDP")) out.push(a);
+      } else if (res.status >= 200 && res.status < 300 && req.method === "INVITE" && req.body.length === 0 && res.body.length > 0) {
+        // RFC 3261 §14.1, RFC 3264 §5: a re-INVITE without an offer: the 2xx offers, the sender's ACK answers.
+        call.ackAnswer = { by: role.from === call.upstream ? "caller" : "callee", offer: res.body.toString("utf8") };
+      } else if (res.status >= 300 && (req.method === "INVITE" || req.method === "UPDATE")) {
+        // RFC 3261 §14.1, RFC 3311 §5.2: a refused offer leaves the session as it was, and so must the policy be.
+        for (const a of this.settleMedia(call, now, `${req.method} refused ${res.status}: REQ LDP back to the media in force`)) out.push(a);
       }
       if (req.method === "BYE") for (const a of this.byeFinished(call, now)) out.push(a);
     }
@@ -561,6 +590,13 @@ export class SipProxy implements FlowNode<CallEvent> {
     let more = false;
     const wait = this.opts.mediaChangeWaitMs ?? DEFAULT_MEDIA_CHANGE_WAIT_MS;
     for (const call of this.calls.values()) {
+      if (call.settling > 0) {
+        if (now - call.settlingSince >= wait) {
+          // A settling DEC that never came: nothing waits on it any longer.
+          call.settling = 1;
+          out.push(...this.settled(call, { text: `no DEC LDP within ${wait} ms` }, now));
+        } else more = true;
+      }
       const pending = call.pendingChange;
       if (pending !== undefined) {
         if (now - pending.since >= wait) out.push(...this.onMediaChangeUnanswered(call, now));
@@ -585,15 +621,14 @@ export class SipProxy implements FlowNode<CallEvent> {
     const pending = call.pendingChange;
     if (pending === undefined) return [];
     call.pendingChange = undefined;
-    call.authorisedFlows = pending.previous;
+    if (pending.asked) call.authorisedFlows = pending.previous;
     // (a CANCELled one was answered 487 already: only the policy is put back)
     const out = pending.cancelled ? [] : this.viaProxy(now, () => pending.ctx.respond(504, undefined, [{ name: "Reason", value: 'SIP;cause=504;text="policy server did not answer"' }]));
     out.push(this.step(call, `${pending.ctx.method}: no DEC LDP for the media change within ${this.opts.mediaChangeWaitMs ?? DEFAULT_MEDIA_CHANGE_WAIT_MS} ms`));
     this.dropOnce("media-change-unanswered", `a media change on call ${call.callId} had no DEC LDP from ${this.opts.pdp}`, out);
-    if (pending.previous !== undefined && call.ldp === "installed") {
-      call.mediaChanges++;
-      out.push(...this.copsMediaChange(call, pending.previous, now));
-      out.push(this.step(call, `REQ LDP back to the old media (media change ${call.mediaChanges})`));
+    if (pending.asked && pending.previous !== undefined && call.ldp === "installed") {
+      call.settling++; // the DEC still owed for the change itself
+      out.push(...this.sendSettle(call, pending.previous, now, "REQ LDP back to the old media"));
     }
     return out;
   }
@@ -697,6 +732,8 @@ export class SipProxy implements FlowNode<CallEvent> {
       call.callerSdp = setup.offer;
       call.calleeSdp = setup.answerSdp;
       call.authorisedFlows = flowsOf(setup.offer, setup.answerSdp);
+      // RFC 3261 §13.2.1: an INVITE without an offer: the 2xx offers, the caller's ACK answers.
+      if (setup.offer === undefined && setup.answerSdp !== undefined) call.ackAnswer = { by: "caller", offer: setup.answerSdp };
     }
     if (setup.forwarded !== undefined) {
       // RFC 3261 §13.3.1.4: a 2xx never acknowledged within 64·T1 ends the session (BYE).
@@ -740,7 +777,17 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
     const to = from === call.upstream ? call.downstream : call.upstream;
     call.unacknowledged = undefined;
-    return this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(to) }]));
+    const out = this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(to) }]));
+    const late = call.ackAnswer;
+    if (late !== undefined && ack.body.length > 0 && from === (late.by === "caller" ? call.upstream : call.downstream)) {
+      // The ACK goes on at once (it has no transaction to hold); the policy follows its answer (RFC 3264 §6).
+      call.ackAnswer = undefined;
+      const answer = ack.body.toString("utf8");
+      call.callerSdp = late.by === "caller" ? answer : late.offer;
+      call.calleeSdp = late.by === "caller" ? late.offer : answer;
+      for (const a of this.settleMedia(call, now, "the ACK answered the 2xx's offer: REQ LDP")) out.push(a);
+    }
+    return out;
   }
 
   /** No ACK for the relayed 2xx (the caller's side lost it, or lost its state): the callee is sent BYE, the policy released. */
@@ -800,26 +847,50 @@ export class SipProxy implements FlowNode<CallEvent> {
         // RFC 3261 §14.2 / RFC 3311 §5.2: one offer at a time
         return this.viaProxy(now, () => ctx.respond(req.method === "INVITE" ? 491 : 500, undefined, req.method === "INVITE" ? [] : [{ name: "Retry-After", value: "1" }]));
       }
-      const changed = this.mediaChange(call, req, from);
-      if (changed !== undefined) {
-        // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9).
-        const refused = this.overMediaChangeLimit(call, now);
-        if (refused !== undefined) {
-          const out = this.viaProxy(now, () => ctx.respond(503, undefined, [{ name: "Retry-After", value: String(refused) }, { name: "Reason", value: 'SIP;cause=503;text="too many media changes"' }]));
-          out.push(this.step(call, `${req.method} refused 503: too many media changes (retry after ${refused} s)`));
-          this.dropOnce("media-change-rate", `${req.method} from ${from} refused: more than ${this.changeLimit.changes} media changes in ${this.changeLimit.perMs} ms on call ${call.callId}`, out);
-          return out;
-        }
-        call.pendingChange = { ctx, from, previous: call.authorisedFlows, since: now };
+      const changed = call.settling > 0 ? undefined : this.mediaChange(call, req, from);
+      if (changed !== undefined || call.settling > 0) {
+        // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9); while a settling
+        // update is under way, until that is decided and the offer can be judged against the policy in force.
+        call.pendingChange = { ctx, from, previous: call.authorisedFlows, since: now, asked: false };
         this.contexts.set(ctx, { kind: "in-dialog", call, from });
-        call.mediaChanges++;
-        const out = this.copsMediaChange(call, changed, now);
-        out.push(this.step(call, `${req.method} held for REQ LDP (media change ${call.mediaChanges})`));
+        if (changed !== undefined) return this.askMediaChange(call, now, changed);
+        const out = [this.step(call, `${req.method} held until the policy server has settled the media`)];
         this.watched(out);
         return out;
       }
     }
     return this.forwardInDialog(call, ctx, from, now);
+  }
+
+  /** The held offer goes to the PDP (REQ LDP, TLV 9), or on at once when it changes nothing after all. */
+  private askMediaChange(call: ProxyCall, now: number, changed?: MediaFlow[]): NodeAction[] {
+    const pending = call.pendingChange!;
+    if (pending.cancelled) {
+      call.pendingChange = undefined; // answered 487 while it waited; nothing was asked
+      return [];
+    }
+    const req = pending.ctx.request;
+    const flows = changed ?? this.mediaChange(call, req, pending.from);
+    if (flows === undefined) {
+      call.pendingChange = undefined;
+      return this.forwardInDialog(call, pending.ctx, pending.from, now);
+    }
+    const refused = this.overMediaChangeLimit(call, now);
+    if (refused !== undefined) {
+      call.pendingChange = undefined;
+      const out = this.viaProxy(now, () => pending.ctx.respond(503, undefined, [{ name: "Retry-After", value: String(refused) }, { name: "Reason", value: 'SIP;cause=503;text="too many media changes"' }]));
+      out.push(this.step(call, `${req.method} refused 503: too many media changes (retry after ${refused} s)`));
+      this.dropOnce("media-change-rate", `${req.method} from ${pending.from} refused: more than ${this.changeLimit.changes} media changes in ${this.changeLimit.perMs} ms on call ${call.callId}`, out);
+      return out;
+    }
+    pending.asked = true;
+    pending.previous = call.authorisedFlows;
+    pending.since = now;
+    call.mediaChanges++;
+    const out = this.copsMediaChange(call, flows, now);
+    out.push(this.step(call, `${req.method} held for REQ LDP (media change ${call.mediaChanges})`));
+    this.watched(out);
+    return out;
   }
 
   /** Whether the Request-URI names this proxy (RFC 3261 §16.4 identity) or carries no user part. */
@@ -870,9 +941,17 @@ export class SipProxy implements FlowNode<CallEvent> {
     return this.cops.command({ type: "request", handle: call.handle, context: sipAaaContext("LDP"), clientSi: [{ cType: 1, data }] }, now);
   }
 
-  /** The answer made other flows than those authorised before forwarding: the PDP is told (another TLV 9 update). */
-  private settleMedia(call: ProxyCall, now: number): NodeAction[] {
-    if (call.callerSdp === undefined || call.pendingChange !== undefined || call.ldpClientSi === undefined || call.ldp !== "installed" || call.phase === "ending" || call.phase === "done") return [];
+  /**
+   * The session as last agreed (RFC 3264 §8) has other flows than the policy in force: an answer made other flows
+   * than those authorised before forwarding, an ACK answered a 2xx's offer, or the peer refused a change the PDP
+   * had installed. The PDP is told (another TLV 9 update); one such update at a time.
+   */
+  private settleMedia(call: ProxyCall, now: number, why: string): NodeAction[] {
+    if (call.callerSdp === undefined || call.pendingChange?.asked || call.ldpClientSi === undefined || call.ldp !== "installed" || call.phase === "ending" || call.phase === "done") return [];
+    if (call.settling > 0) {
+      call.resettle = true;
+      return [];
+    }
     let actual: MediaFlow[];
     try {
       actual = sortedFlows(mediaFlows(call.callerSdp, call.calleeSdp));
@@ -880,9 +959,35 @@ export class SipProxy implements FlowNode<CallEvent> {
       return [];
     }
     if (call.authorisedFlows !== undefined && sameMediaFlows(call.authorisedFlows, actual)) return [];
+    return this.sendSettle(call, actual, now, why);
+  }
+
+  /** A REQ LDP update (TLV 9) that holds no request: its DEC is counted in, not taken for a held change's. */
+  private sendSettle(call: ProxyCall, flows: MediaFlow[], now: number, why: string): NodeAction[] {
     call.mediaChanges++;
-    const out = this.copsMediaChange(call, actual, now);
-    out.push(this.step(call, `answer changed the media: REQ LDP (media change ${call.mediaChanges})`));
+    call.settling++;
+    call.settlingSince = now;
+    const out = this.copsMediaChange(call, flows, now);
+    out.push(this.step(call, `${why} (media change ${call.mediaChanges})`));
+    this.watched(out);
+    return out;
+  }
+
+  /** A settling update was decided (or its wait ran out): what waited for it goes on. */
+  private settled(call: ProxyCall, refusal: { text: string } | undefined, now: number): NodeAction[] {
+    call.settling = Math.max(0, call.settling - 1);
+    const out: NodeAction[] = [];
+    if (refusal !== undefined) {
+      out.push(this.step(call, `the policy server did not follow the media: ${refusal.text}`));
+      this.dropOnce("media-settle-refused", `the policy of call ${call.callId} could not follow its media (${refusal.text})`, out);
+    }
+    if (call.settling > 0) return out;
+    if (call.resettle) {
+      call.resettle = false;
+      for (const a of this.settleMedia(call, now, "the session changed meanwhile: REQ LDP")) out.push(a);
+      if (call.settling > 0) return out;
+    }
+    if (call.pendingChange !== undefined && !call.pendingChange.asked) for (const a of this.askMediaChange(call, now)) out.push(a);
     return out;
   }
 
@@ -896,10 +1001,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         call.authorisedFlows = pending.previous;
         return [];
       }
-      call.mediaChanges++;
-      const out = this.copsMediaChange(call, pending.previous, now);
-      out.push(this.step(call, `re-INVITE cancelled: REQ LDP back to the old media (media change ${call.mediaChanges})`));
-      return out;
+      return this.sendSettle(call, pending.previous, now, "re-INVITE cancelled: REQ LDP back to the old media");
     }
     if (allowed) return this.forwardInDialog(call, pending.ctx, pending.from, now);
     call.authorisedFlows = pending.previous;
@@ -1000,7 +1102,8 @@ export class SipProxy implements FlowNode<CallEvent> {
         if (allowed) return this.forwardInvite(call, token, now);
         return this.refuse(call, sipStatusOf(reason, 403), reason?.text ?? "not authorised", now);
       case "LDP": {
-        if (call.pendingChange !== undefined && call.ldp === "installed") return this.onMediaChangeDecision(call, allowed, reason, now);
+        if (call.settling > 0 && call.ldp === "installed") return this.settled(call, allowed ? undefined : { text: reason?.text ?? "refused" }, now);
+        if (call.pendingChange?.asked && call.ldp === "installed") return this.onMediaChangeDecision(call, allowed, reason, now);
         if (call.ldp !== "requested") return [];
         if (!allowed) {
           call.ldp = "refused";

@@ -52,6 +52,8 @@ export interface PlannedCall {
   noAnswerTimeoutMs?: number;
   /** Re-INVITEs the caller sends during the call (hold, resume). */
   reinvites?: PlannedReinvite[];
+  /** The INVITE carries no offer: the callee offers in its 2xx and the ACK answers (RFC 3261 §13.2.1). */
+  lateOffer?: boolean;
 }
 
 /** How the UAS answers an INVITE: answer after a delay, busy, decline or no answer, and whether it hangs up. */
@@ -196,6 +198,13 @@ class UaCall {
   set reinvites(v: PlannedReinvite[] | undefined) {
     this.extras().reinvites = v;
   }
+  /** The answer our ACK to the 2xx of this CSeq carried (late offer), sent again with a retransmitted 2xx's ACK. */
+  get ackAnswer(): { cseq: number; sdp: string } | undefined {
+    return this.ext?.ackAnswer;
+  }
+  set ackAnswer(v: { cseq: number; sdp: string } | undefined) {
+    this.extras().ackAnswer = v;
+  }
   /** The offer to make again after a 491. */
   get retryChange(): MediaChangeWish | undefined {
     return this.ext?.retryChange;
@@ -233,6 +242,7 @@ class DialogExtras {
   refresher: "local" | "remote" = "remote";
   reinvites: PlannedReinvite[] | undefined = undefined;
   retryChange: MediaChangeWish | undefined = undefined;
+  ackAnswer: { cseq: number; sdp: string } | undefined = undefined;
   offerCodecs: readonly LocalCodec[] | undefined = undefined;
   mediaAddress: string | undefined = undefined;
 }
@@ -408,7 +418,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const call = new UaCall(plan.callId, "caller", "calling", undefined);
     call.mediaSessionId = now + this.mediaPort;
     call.mediaPort = this.nextMediaPort();
-    const offer = this.callerOffer(call);
+    const offer = plan.lateOffer ? undefined : this.callerOffer(call);
     const invite = buildRequest({
       method: "INVITE",
       uri: plan.to,
@@ -418,8 +428,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       cseq: 1,
       via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
       contact: `<${this.contactUri(plan.from)}>`,
-      body: offer,
-      contentType: "application/sdp",
+      ...(offer !== undefined ? { body: offer, contentType: "application/sdp" } : {}),
     });
     call.setup = {
       invite, inviteServerTx: undefined, provisionalSeen: false, cancelWanted: false, plan, behaviour: undefined, answer: undefined,
@@ -532,10 +541,25 @@ export class UserAgent implements FlowNode<CallEvent> {
     call.state = "confirmed";
     call.setup = undefined;
     call.peerAllowsUpdate = allowsUpdate(res);
+    let refusedOffer: string | undefined;
+    if (plan?.lateOffer) {
+      // RFC 3261 §13.2.1: the offer is in the 2xx and the ACK answers it.
+      const media = new OfferAnswerSession(this.mediaOptions(call));
+      call.media = media;
+      const offer = sdpOf(res);
+      const outcome = offer === undefined ? undefined : media.receiveOffer(offer);
+      if (outcome?.kind === "answer") call.ackAnswer = { cseq: res.cseq.seq, sdp: serializeSdpText(outcome.answer) };
+      else refusedOffer = outcome === undefined ? "no offer in the 2xx" : outcome.reason;
+    }
     const out: NodeAction<CallEvent>[] = [this.ack(call, res.cseq.seq)];
     cancelTimer(call, T_CANCEL, out);
     cancelTimer(call, T_NOANSWER, out);
-    if (call.media !== undefined || call.reinvites !== undefined) {
+    if (refusedOffer !== undefined) {
+      // §13.2.1: an offer the caller cannot answer: the session is ended at once.
+      out.push(this.step(call, `2xx offer refused (${refusedOffer}): BYE`), ...this.hangUp(call, now));
+      return out;
+    }
+    if (!plan?.lateOffer && (call.media !== undefined || call.reinvites !== undefined)) {
       // the answer to our first offer, when re-offers will follow (RFC 3264 §8)
       const media = this.mediaOf(call);
       const answer = sdpOf(res);
@@ -550,7 +574,8 @@ export class UserAgent implements FlowNode<CallEvent> {
 
   private ack(call: UaCall, cseq: number): NodeAction<CallEvent> {
     // RFC 3261 §13.2.2.4: the ACK for a 2xx is a new transaction-less request in the dialog, CSeq of its INVITE.
-    const ack = this.inDialogRequest(call, "ACK", cseq);
+    const answer = call.ackAnswer;
+    const ack = this.inDialogRequest(call, "ACK", cseq, undefined, undefined, answer !== undefined && answer.cseq === cseq ? answer.sdp : undefined);
     return sipSend(this.opts.proxy, ack);
   }
 
