@@ -48,7 +48,12 @@ export function listenSipWebSocket(options: SipWebSocketListenerOptions): Promis
   const gate = new ConnectionGate({ ...options.connectionLimits, idleTimeoutMs: 0 }, (cause, peer) => options.onRefused(cause, peer));
   gate.attach(httpServer);
   if (headerTimeoutMs > 0) httpServer.headersTimeout = headerTimeoutMs;
-  // A plain HTTP request (no upgrade) gets 426 from ws; a failed or timed-out TLS handshake closes its socket.
+  // A plain HTTP request (no upgrade) gets 426 and the connection closes (RFC 6455 §4.2.2): it holds nothing.
+  httpServer.on("request", (_req, res) => {
+    res.writeHead(426, { Upgrade: "websocket", Connection: "close", "Content-Length": "0" });
+    res.end();
+  });
+  // A failed or timed-out TLS handshake closes its socket.
   tlsServer?.on("tlsClientError", (_err, socket) => socket.destroy());
   const server = new WebSocketServer({
     server: httpServer,
