@@ -2,7 +2,7 @@
 // per period, credit, and suspension. Sans-I/O: time comes from the caller. Sessions open and close from the
 // accounting records the proxy relays (RFC 2866 Acct-Status-Type Start/Stop); each change is returned as a
 // journal event the driver makes durable before the record is confirmed, and `apply` replays the journal
-// after a restart.
+// after a restart; `snapshot` gives the few events that say as much, so a journal can be rewritten short.
 
 /** Capacity a client provider rents: ports, seconds per period, credit and price, suspension. Absent: unbounded. */
 export interface RentedCapacity {
@@ -27,10 +27,25 @@ export type CapacityVerdict =
   | { ok: true; reservation: number; /** Seconds left of time or credit, when either is bounded. */ sessionTimeout?: number }
   | { ok: false; cause: CapacityRefusal };
 
-/** A session start or stop (with its charged seconds) to make durable before the record is confirmed; `t` in ms. */
+/**
+ * A session start (with the subscriber, when known) or stop (with its charged seconds) to make durable before the
+ * record is confirmed, or what earlier stops left (`carry`: seconds of the period of `t`, credit charged, the sessions
+ * stopped lately); `t` in ms.
+ */
 export type JournalEvent =
-  | { t: number; kind: "start"; provider: string; session: string }
-  | { t: number; kind: "stop"; provider: string; session: string; seconds: number };
+  | { t: number; kind: "start"; provider: string; session: string; subscriber?: string }
+  | { t: number; kind: "stop"; provider: string; session: string; seconds: number }
+  | { t: number; kind: "carry"; provider: string; seconds: number; charged: number; /** Sessions stopped lately (a Stop sent again counts once). */ stopped?: string[] };
+
+/** A session's stop as the journal keeps it. */
+export type StopEvent = Extract<JournalEvent, { kind: "stop" }>;
+
+/** A session holding a port: when it started and, when known, whose it is. */
+export interface OpenSession {
+  session: string;
+  startMs: number;
+  subscriber?: string;
+}
 
 /** A provider's current use: open and reserved sessions, seconds this period, credit left. */
 export interface CapacityUsage {
@@ -42,7 +57,7 @@ export interface CapacityUsage {
 
 interface ProviderState {
   capacity: RentedCapacity;
-  open: Map<string, number>;
+  open: Map<string, { t: number; subscriber: string | undefined }>;
   /** Reservation id → when it lapses (authorisation in progress, or accepted and waiting for its Start). */
   reservations: Map<number, number>;
   period: number;
@@ -54,6 +69,8 @@ interface ProviderState {
 
 const DEFAULT_PERIOD_SECONDS = 30 * 24 * 3600;
 const MAX_REMEMBERED_STOPS = 10_000;
+/** Stops a snapshot keeps: a Stop sent again comes within minutes (RFC 2866 §2), not after thousands of others. */
+const MAX_CARRIED_STOPS = 1_000;
 
 /** Sans-I/O account of the capacity each client provider rents: reservations, open sessions, time and credit used. */
 export class CapacityLedger {
@@ -77,7 +94,8 @@ export class CapacityLedger {
 
   private roll(s: ProviderState, now: number): void {
     const period = Math.floor(now / 1000 / (s.capacity.periodSeconds ?? DEFAULT_PERIOD_SECONDS));
-    if (period !== s.period) {
+    // Forward only: a session's start replayed from before the period (a snapshot's open session) keeps the period.
+    if (period > s.period) {
       s.period = period;
       s.secondsThisPeriod = 0;
     }
@@ -144,22 +162,32 @@ export class CapacityLedger {
     if (provider !== undefined) this.dropReservation(this.state(provider), reservation);
   }
 
+  /** Whether `session` of `provider` holds a port now (started, not stopped). */
+  isOpen(provider: string, session: string): boolean {
+    return this.providers.get(provider)?.open.has(session) ?? false;
+  }
+
+  /** The sessions of `provider` holding a port, oldest first. */
+  openSessions(provider: string): OpenSession[] {
+    return [...this.state(provider).open].map(([session, o]) => ({ session, startMs: o.t, ...(o.subscriber !== undefined ? { subscriber: o.subscriber } : {}) }));
+  }
+
   /** Accounting Start: the session holds a port (the oldest reservation becomes it). Undefined if already open. */
-  start(now: number, provider: string, session: string): JournalEvent | undefined {
+  start(now: number, provider: string, session: string, subscriber?: string): JournalEvent | undefined {
     const s = this.state(provider);
     this.roll(s, now);
     if (s.open.has(session)) return undefined;
-    const event: JournalEvent = { t: now, kind: "start", provider, session };
+    const event: JournalEvent = subscriber === undefined ? { t: now, kind: "start", provider, session } : { t: now, kind: "start", provider, session, subscriber };
     this.apply(event);
     return event;
   }
 
   /** Accounting Stop: the port is freed, its seconds count against the period and the credit. Undefined if seen. */
-  stop(now: number, provider: string, session: string, seconds: number): JournalEvent | undefined {
+  stop(now: number, provider: string, session: string, seconds: number): StopEvent | undefined {
     const s = this.state(provider);
     this.roll(s, now);
     if (s.stopped.has(session)) return undefined;
-    const event: JournalEvent = { t: now, kind: "stop", provider, session, seconds: Math.max(0, Math.floor(seconds)) };
+    const event: StopEvent = { t: now, kind: "stop", provider, session, seconds: Math.max(0, Math.floor(seconds)) };
     this.apply(event);
     return event;
   }
@@ -168,8 +196,8 @@ export class CapacityLedger {
    * Accounting-On/Off from a NAS (RFC 2866 §5.1: it restarted, or is going down): every session it held, of every
    * provider, is over. Its duration is not known, so none is charged.
    */
-  closeNas(now: number, nas: string): JournalEvent[] {
-    const events: JournalEvent[] = [];
+  closeNas(now: number, nas: string): StopEvent[] {
+    const events: StopEvent[] = [];
     for (const [provider, s] of this.providers) {
       this.roll(s, now);
       for (const session of s.open.keys()) if (session.startsWith(`${nas}|`)) events.push({ t: now, kind: "stop", provider, session, seconds: 0 });
@@ -179,13 +207,28 @@ export class CapacityLedger {
   }
 
   /** Sessions of `provider` open longer than `maxAgeMs` are closed, charged for their age (a Stop that never came). */
-  expire(now: number, provider: string, maxAgeMs: number): JournalEvent[] {
+  expire(now: number, provider: string, maxAgeMs: number): StopEvent[] {
     const s = this.state(provider);
     this.roll(s, now);
-    const events: JournalEvent[] = [];
-    for (const [session, t] of s.open) if (now - t > maxAgeMs) events.push({ t: now, kind: "stop", provider, session, seconds: Math.floor((now - t) / 1000) });
+    const events: StopEvent[] = [];
+    for (const [session, { t }] of s.open) if (now - t > maxAgeMs) events.push({ t: now, kind: "stop", provider, session, seconds: Math.floor((now - t) / 1000) });
     for (const e of events) this.apply(e);
     return events;
+  }
+
+  /**
+   * The events that rebuild this ledger's state at `now` (each provider's period seconds and credit charged, then its
+   * open sessions): a journal rewritten with them alone replays to the same ports, time and credit.
+   */
+  snapshot(now: number): JournalEvent[] {
+    const out: JournalEvent[] = [];
+    for (const [provider, s] of this.providers) {
+      this.roll(s, now);
+      const stopped = [...s.stopped].slice(-MAX_CARRIED_STOPS);
+      if (s.secondsThisPeriod > 0 || s.charged > 0 || stopped.length > 0) out.push({ t: now, kind: "carry", provider, seconds: s.secondsThisPeriod, charged: s.charged, ...(stopped.length > 0 ? { stopped } : {}) });
+      for (const [session, o] of s.open) out.push(o.subscriber === undefined ? { t: o.t, kind: "start", provider, session } : { t: o.t, kind: "start", provider, session, subscriber: o.subscriber });
+    }
+    return out;
   }
 
   /** Apply a journal event (live, or replayed after a restart). Events of unknown providers are ignored. */
@@ -193,8 +236,14 @@ export class CapacityLedger {
     const s = this.providers.get(event.provider);
     if (!s) return;
     this.roll(s, event.t);
+    if (event.kind === "carry") {
+      s.secondsThisPeriod = event.seconds;
+      s.charged = event.charged;
+      for (const session of event.stopped ?? []) s.stopped.add(session);
+      return;
+    }
     if (event.kind === "start") {
-      s.open.set(event.session, event.t);
+      s.open.set(event.session, { t: event.t, subscriber: event.subscriber });
       const oldest = s.reservations.keys().next();
       if (!oldest.done) this.dropReservation(s, oldest.value);
       return;

@@ -7,7 +7,7 @@
 import type { AaaQuery, AaaVerdict, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, UsageObservation } from "../adapters/policy-adapter.js";
 import { isPendingDecision, isWireDecision } from "../adapters/policy-adapter.js";
 import type { AccountingRecord } from "../accounting/records.js";
-import { CapacityLedger, type JournalEvent, type RentedCapacity } from "./capacity-ledger.js";
+import { CapacityLedger, type JournalEvent, type RentedCapacity, type StopEvent } from "./capacity-ledger.js";
 import { splitUserRealm } from "./realm-table.js";
 
 /** Where accounting records go (e.g. an AccountingExporter). */
@@ -32,7 +32,10 @@ export interface RealmCapacityPolicyOptions {
   clients: CallProvider[];
   /** The master's accounting (records per client provider, under its virtual identity). */
   masterAccounting?: AccountingSink;
-  /** Made durable by the caller (a journal it replays into `ledger.apply` at start). */
+  /**
+   * Made durable by the caller before it returns (a CapacityJournal, replayed into the `ledger` given here when the
+   * process starts again: the calls it holds open are this adapter's again, their ends free their ports).
+   */
   onJournal?: (event: JournalEvent) => void;
   /** A call allowed whose usage never came is closed this long after it started (default 4 h). */
   maxCallMs?: number;
@@ -52,8 +55,8 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
   readonly decodeAnswer?: (bytes: Buffer, from: string) => PolicyWireAnswer;
   private readonly masterRealms: Set<string>;
   private readonly byRealm = new Map<string, CallProvider>();
-  /** Calls admitted for a client provider: call id → provider, subscriber, start. */
-  private readonly calls = new Map<string, { provider: CallProvider; subscriber: string; startMs: number }>();
+  /** Calls admitted for a client provider: call id → provider, subscriber (unknown for a journal without it), start. */
+  private readonly calls = new Map<string, { provider: CallProvider; subscriber: string | undefined; startMs: number }>();
 
   constructor(
     private readonly inner: PolicyAdapter,
@@ -63,6 +66,9 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     for (const c of options.clients) for (const r of c.realms) this.byRealm.set(r.toLowerCase(), c);
     this.ledger = options.ledger ?? new CapacityLedger(Object.fromEntries(options.clients.map((c) => [c.name, c.capacity])));
     if (inner.decodeAnswer) this.decodeAnswer = inner.decodeAnswer.bind(inner);
+    // A ledger replayed from a journal: the calls it holds open were admitted by an earlier run of this server.
+    for (const provider of options.clients)
+      for (const open of this.ledger.openSessions(provider.name)) this.calls.set(open.session, { provider, subscriber: open.subscriber, startMs: open.startMs });
   }
 
   decideAaa(q: AaaQuery): Decision<AaaVerdict> {
@@ -72,6 +78,9 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     const provider = parts ? this.byRealm.get(parts.realm) : undefined;
     if (!parts || !provider) return { allow: false, sipStatus: 403, reason: "unknown realm" };
     for (const e of this.ledger.expire(q.now, provider.name, this.options.maxCallMs ?? 4 * 3600_000)) this.closed(e, q.now);
+    // The same call asked again (its PEP resynchronising after this server restarted, RFC 2748 §2.5): it holds its
+    // port already and is not counted twice.
+    if (this.ledger.isOpen(provider.name, q.callId)) return this.inner.decideAaa(q);
     const verdict = this.ledger.admit(q.now, provider.name);
     if (!verdict.ok) return { allow: false, sipStatus: REFUSAL_STATUS[verdict.cause], reason: `capacity of ${provider.name}: ${verdict.cause}` };
     const settle = (v: AaaVerdict): AaaVerdict => {
@@ -79,11 +88,12 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
         this.ledger.release(verdict.reservation);
         return v;
       }
-      const event = this.ledger.start(q.now, provider.name, q.callId);
+      const subscriber = `${parts.user}@${parts.realm}`;
+      const event = this.ledger.start(q.now, provider.name, q.callId, subscriber);
       if (event) {
         this.options.onJournal?.(event);
-        this.calls.set(q.callId, { provider, subscriber: `${parts.user}@${parts.realm}`, startMs: q.now });
-        this.account(provider, `${parts.user}@${parts.realm}`, q.callId, "Start", q.now, undefined);
+        this.calls.set(q.callId, { provider, subscriber, startMs: q.now });
+        this.account(provider, subscriber, q.callId, "Start", q.now, undefined);
       }
       // The call may not outlast the time or credit left (DEC AAA's time limit).
       if (verdict.sessionTimeout !== undefined && (v.timeLimitS === undefined || v.timeLimitS > verdict.sessionTimeout)) return { ...v, timeLimitS: verdict.sessionTimeout };
@@ -114,7 +124,7 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     return this.inner.observeUsage(u);
   }
 
-  private closed(event: JournalEvent, now: number, seconds = event.kind === "stop" ? event.seconds : 0): void {
+  private closed(event: StopEvent, now: number, seconds = event.seconds): void {
     this.options.onJournal?.(event);
     const call = this.calls.get(event.session);
     if (!call) return;
@@ -123,7 +133,7 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
   }
 
   /** Start or Stop to the master (virtual identity) and to the provider (subscriber), RFC 2866 §5. */
-  private account(provider: CallProvider, subscriber: string, callId: string, status: "Start" | "Stop", now: number, seconds: number | undefined): void {
+  private account(provider: CallProvider, subscriber: string | undefined, callId: string, status: "Start" | "Stop", now: number, seconds: number | undefined): void {
     const record = (user: string): AccountingRecord => ({
       key: `${callId};${user};${status}`,
       sessionId: callId,
@@ -137,6 +147,6 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
       ],
     });
     this.options.masterAccounting?.submit([record(provider.virtualIdentity.user)]);
-    provider.accounting?.submit([record(subscriber)]);
+    if (subscriber !== undefined) provider.accounting?.submit([record(subscriber)]);
   }
 }

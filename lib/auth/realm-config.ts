@@ -1,9 +1,11 @@
 // The `realms` setting of `callgate lab --realms FILE`, the deploy file and scenarios: the master provider's own
 // realms and the client providers renting its capacity (realms, virtual identity, ports, time, credit,
-// suspension). One schema for all three; the policy server's RealmCapacityPolicyAdapter is built from it.
+// suspension). One schema for all three; the policy server's RealmCapacityPolicyAdapter is built from it. The lab
+// and the deploy file add where POL1 journals the capacity in use, so that a restarted POL1 still holds it.
 import type { PolicyAdapter } from "../adapters/policy-adapter.js";
-import type { RentedCapacity } from "./capacity-ledger.js";
-import { RealmCapacityPolicyAdapter, type AccountingSink } from "./realm-capacity-adapter.js";
+import { CapacityLedger, type RentedCapacity } from "./capacity-ledger.js";
+import { CapacityJournal, type JournalReplay } from "./capacity-journal.js";
+import { RealmCapacityPolicyAdapter, type AccountingSink, type RealmCapacityPolicyOptions } from "./realm-capacity-adapter.js";
 
 /** Master realms and client providers with the capacity each rents. */
 export interface CallRealms {
@@ -46,6 +48,15 @@ export const CALL_REALMS_PROPERTIES = {
 /** JSON Schema (draft-07) of a `realms` section. */
 export const CALL_REALMS_SCHEMA = { type: "object", additionalProperties: false, required: ["master", "clients"], properties: CALL_REALMS_PROPERTIES } as const;
 
+/** Realms of a policy server on sockets (lab, deploy file): also the journal file of the capacity in use. */
+export interface ServedRealms extends CallRealms {
+  /** The capacity journal (JSON lines), replayed when POL1 starts again. */
+  journal?: string;
+}
+
+/** JSON Schema (draft-07) of the lab's realms file and the deploy file's `realms` section: a `realms` section and its `journal`. */
+export const SERVED_REALMS_SCHEMA = { ...CALL_REALMS_SCHEMA, properties: { ...CALL_REALMS_PROPERTIES, journal: { type: "string", minLength: 1 } } } as const;
+
 /** Problems the schema cannot see: a realm named twice, a provider named twice (field path and message). */
 export function callRealmsProblems(realms: CallRealms): Array<{ path: Array<string | number>; message: string }> {
   const out: Array<{ path: Array<string | number>; message: string }> = [];
@@ -67,10 +78,43 @@ export function callRealmsProblems(realms: CallRealms): Array<{ path: Array<stri
   return out;
 }
 
+/** A realm capacity policy whose ledger lives in a journal file: replayed at open, written before each decision goes out. */
+export interface DurableRealmCapacity {
+  policy: RealmCapacityPolicyAdapter;
+  /** What the journal held when it was opened. */
+  replay: JournalReplay;
+  /** Closes the journal; the capacity in use stays in it for the next start. */
+  close(): void;
+}
+
+/**
+ * The originating policy held to the realms' rented capacity, with its ledger replayed from the journal at
+ * `journalPath` (created if missing) and each session's start and stop fsynced there before the answer that
+ * depends on it: a policy server killed and started again still counts the calls it admitted before.
+ */
+export function durableRealmCapacityPolicy(
+  inner: PolicyAdapter,
+  realms: CallRealms,
+  journalPath: string,
+  accounting: (side: string) => AccountingSink | undefined = () => undefined,
+  now: number = Date.now(),
+): DurableRealmCapacity {
+  const ledger = new CapacityLedger(Object.fromEntries(realms.clients.map((c) => [c.name, c.capacity])));
+  const { journal, replay } = CapacityJournal.open(journalPath, ledger, now);
+  const policy = realmCapacityPolicy(inner, realms, accounting, { ledger, onJournal: (e) => journal.write(e) });
+  return { policy, replay, close: () => journal.close() };
+}
+
 /** The originating policy held to the realms' rented capacity; accounting to the sinks given (by "master" or provider name). */
-export function realmCapacityPolicy(inner: PolicyAdapter, realms: CallRealms, accounting: (side: string) => AccountingSink | undefined = () => undefined): RealmCapacityPolicyAdapter {
+export function realmCapacityPolicy(
+  inner: PolicyAdapter,
+  realms: CallRealms,
+  accounting: (side: string) => AccountingSink | undefined = () => undefined,
+  durable: Pick<RealmCapacityPolicyOptions, "ledger" | "onJournal"> = {},
+): RealmCapacityPolicyAdapter {
   const master = accounting("master");
   return new RealmCapacityPolicyAdapter(inner, {
+    ...durable,
     masterRealms: realms.master,
     clients: realms.clients.map((c) => {
       const sink = accounting(c.name);

@@ -1,7 +1,7 @@
 // Deployment files of `callgate serve ROLE --config FILE`: where each FIG. 5/6 role listens on loopback, the
 // topology options every process shares, and the calls the UAC places. Parsed with `yaml`, validated with ajv;
 // every problem names the file, line, column and field.
-import { CALL_REALMS_SCHEMA, callRealmsProblems, type CallRealms } from "../auth/realm-config.js";
+import { SERVED_REALMS_SCHEMA, callRealmsProblems, type ServedRealms } from "../auth/realm-config.js";
 import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
@@ -179,7 +179,7 @@ export const DEPLOY_SCHEMA = {
       },
     },
     /** POL1 holds callers of client providers' realms to the capacity they rent (docs/auth.md). */
-    realms: CALL_REALMS_SCHEMA,
+    realms: SERVED_REALMS_SCHEMA,
     tokens: {
       type: "object",
       additionalProperties: false,
@@ -260,8 +260,8 @@ export interface DeployConfig {
   tls?: SocketTlsOptions;
   /** Caller authentication from the `auth` section (credentials path absolute). */
   auth?: DeployAuth;
-  /** Realm capacity sharing at POL1 from the `realms` section: master realms, client providers, rented capacity. */
-  realms?: CallRealms;
+  /** Realm capacity sharing at POL1 from the `realms` section: master realms, client providers, rented capacity, journal (absolute). */
+  realms?: ServedRealms;
   /** POL1 limits callers' and POL2 callees' concurrent sessions (`sessionLimits`; TLS paths absolute). */
   sessionLimits?: SessionLimitSettings;
 }
@@ -437,7 +437,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   if (tls) config.tls = tls;
   if (raw.copsSecurity !== undefined) config.copsSecurity = raw.copsSecurity;
   if (limitsRaw !== undefined) config.sessionLimits = sessionLimitSettingsOf(limitsRaw, raw.roles, file);
-  if (raw.realms !== undefined) config.realms = raw.realms;
+  if (raw.realms !== undefined) config.realms = { ...raw.realms, journal: resolve(dirname(file), raw.realms.journal ?? "callgate-realms.jsonl") };
   if (raw.auth !== undefined) config.auth = raw.auth.credentials !== undefined ? { ...raw.auth, credentials: resolve(dirname(file), raw.auth.credentials) } : raw.auth;
   return config;
 }

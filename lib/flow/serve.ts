@@ -4,7 +4,7 @@
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
 import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
 import { startCallerAuthentication } from "../auth/caller-auth.js";
-import { realmCapacityPolicy } from "../auth/realm-config.js";
+import { durableRealmCapacityPolicy, realmCapacityPolicy } from "../auth/realm-config.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
 import type { MessageRecord, Protocol } from "../drivers/message-record.js";
 import type { CallEvent } from "./call-events.js";
@@ -163,8 +163,11 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const quota = quotaSettings ? openServedQuota(quotaSettings, role === "POL1" ? "originating" : "terminating") : undefined;
   // The deploy file's `auth`: SIP1 challenges callers, POL1 checks their credentials before its policy decides.
   const auth = config.auth && (role === "SIP1" || role === "POL1") ? await startCallerAuthentication(config.auth) : undefined;
-  // The deploy file's `realms`: POL1 holds client providers' callers to their rented capacity (inside the credentials check).
-  const shared = role === "POL1" && config.realms ? realmCapacityPolicy(quota?.adapter ?? new DefaultPolicyAdapter(), config.realms) : quota?.adapter;
+  // The deploy file's `realms`: POL1 holds client providers' callers to their rented capacity (inside the credentials
+  // check), the capacity in use in its journal, so that a restarted POL1 still counts the calls it admitted before.
+  const realmsInner = quota?.adapter ?? new DefaultPolicyAdapter();
+  const realms = role === "POL1" && config.realms?.journal !== undefined ? durableRealmCapacityPolicy(realmsInner, config.realms, config.realms.journal) : undefined;
+  const shared = realms?.policy ?? (role === "POL1" && config.realms ? realmCapacityPolicy(realmsInner, config.realms) : quota?.adapter);
   const decides = auth && role === "POL1" ? auth.wrap(shared ?? new DefaultPolicyAdapter()) : shared;
   // The deploy file's `sessionLimits`: POL1 counts callers' sessions, POL2 callees', on their DSCs or in Redis.
   const sessionLimits = config.sessionLimits && (role === "POL1" || role === "POL2")
@@ -227,6 +230,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
         await auth?.close();
         await sessionLimits?.close();
         await cdrFile?.close();
+        realms?.close();
       },
     },
     {
@@ -241,6 +245,7 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   ).catch(async (err: unknown) => {
     // The role did not start: its session counter's listener must not keep the process alive.
     await sessionLimits?.close();
+    realms?.close();
     throw err;
   });
   let closed = false;

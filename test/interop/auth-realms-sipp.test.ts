@@ -4,16 +4,15 @@
 // is refused 503 by POL1 with a Reason naming the provider and the cause; in the lab a master subscriber's call
 // meanwhile needs no rented port and an unknown realm gets 403; once the isp-b calls have ended (POL1 has their
 // usage), the next one is answered. The record files (every message with its bytes) are the evidence.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { recordFromJsonLine, type MessageRecord } from "../../lib/drivers/message-record.js";
 import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/cli-process.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { namedFreePorts, serveProcess } from "../support/serve-deployment.js";
-import { freePort, sippPath, startSipp, workDir } from "./sip-sipp-helpers.js";
-import { SCENARIO_DIR } from "./sipp-softphone-helpers.js";
+import { ISP_B, finals, recordsOf, startSippCallers, startingWith, usageIn } from "./auth-realms-helpers.js";
+import { freePort, sippPath, workDir } from "./sip-sipp-helpers.js";
 
 const running: RunningProcess[] = [];
 afterAll(async () => {
@@ -22,41 +21,9 @@ afterAll(async () => {
 });
 
 const dir = workDir("callgate-realms-sipp-");
-const ISP_B = "  - { name: isp-b, realms: [isp-b.example], virtualIdentity: { user: isp-b-virtual }, capacity: { ports: 2 } }";
 
 /** SIPp placing `calls` calls at once from sub<n>@`realm` (from local port `port`, if given); each answered one talks 4 s. */
-async function sippCallers(sip1: string, realm: string, calls: number, tag: string, port?: number) {
-  const work = workDir("callgate-realms-sipp-run-");
-  return startSipp(
-    ["-sf", join(SCENARIO_DIR, "realm-caller.xml"), "-key", "caller_realm", realm, "-m", String(calls), "-l", String(calls), "-r", "50", "-s", "bob", "-i", "127.0.0.1", "-p", String(port ?? (await freePort())), "-cid_str", `${tag}-%u-%p@%s`, "-nostdin", "-timeout", "60", "-trace_err", sip1],
-    work,
-  ).done;
-}
-
-const recordsOf = (file: string): MessageRecord[] => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map(recordFromJsonLine) : []);
-
-/** The final response to each call's INVITE that SIP1 sent the caller, by Call-ID, with its Reason. */
-function finals(records: MessageRecord[]): Map<string, { status: number; reason: string | undefined }> {
-  const out = new Map<string, { status: number; reason: string | undefined }>();
-  for (const r of records) {
-    if (r.proto !== "SIP" || r.from !== "SIP1" || r.to !== "UAC" || !/^[2-6]\d\d /.test(r.msg)) continue;
-    const text = r.bytes.toString("latin1");
-    if (!/\r\nCSeq:\s*\d+ INVITE\r\n/i.test(text)) continue;
-    out.set(r.callId, { status: Number(r.msg.slice(0, 3)), reason: /\r\nReason:\s*([^\r]*)/i.exec(text)?.[1] });
-  }
-  return out;
-}
-
-/** Waits (up to 30 s) until `file` holds `count` DEC noLDP POL1 sent for calls whose id starts with `prefix`: their usage is in. */
-async function usageIn(file: string, prefix: string, count: number): Promise<void> {
-  const ended = () => recordsOf(file).filter((r) => r.from === "POL1" && r.msg === "DEC noLDP" && r.callId.startsWith(prefix)).length;
-  for (const end = Date.now() + 30_000; ended() < count; ) {
-    if (Date.now() > end) throw new Error(`${count} usage reports of ${prefix} calls not in ${file} within 30 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const startingWith = (finals: Map<string, { status: number; reason: string | undefined }>, prefix: string) => [...finals].filter(([id]) => id.startsWith(prefix)).map(([, f]) => f);
+const sippCallers = (sip1: string, realm: string, calls: number, tag: string, port?: number) => startSippCallers(sip1, realm, calls, tag, port === undefined ? {} : { port });
 
 describe("callgate lab --realms with SIPp callers", () => {
   it("two ports rented to isp-b: the third concurrent call 503 with a Reason; master realm free; unknown realm 403; a freed port admits the next", async () => {

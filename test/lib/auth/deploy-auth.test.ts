@@ -1,4 +1,5 @@
 // The deploy file's `auth` section: the realm, a credentials file (found beside the file) or a RADIUS server.
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DeployConfigError, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
 import { ROLES_ON_TWO_HOSTS } from "../../support/deploy-file.js";
@@ -28,7 +29,10 @@ describe("deploy file: realms", () => {
 
   it("reads the master's realms and the client providers with their rented capacity", () => {
     const c = parseDeployConfig(`${realms}\n${ROLES_ON_TWO_HOSTS}`);
-    expect(c.realms).toEqual({ master: ["master.example"], clients: [{ name: "isp-b", realms: ["isp-b.example"], virtualIdentity: { user: "isp-b-virtual" }, capacity: { ports: 2, credit: 10, pricePerMinute: 1 } }] });
+    // POL1's capacity journal: beside the deploy file unless named (relative to it).
+    expect(c.realms).toEqual({ master: ["master.example"], clients: [{ name: "isp-b", realms: ["isp-b.example"], virtualIdentity: { user: "isp-b-virtual" }, capacity: { ports: 2, credit: 10, pricePerMinute: 1 } }], journal: resolve("callgate-realms.jsonl") });
+    const named = parseDeployConfig(`${realms.replace("realms: { master:", "realms: { journal: state/capacity.jsonl, master:")}\n${ROLES_ON_TWO_HOSTS}`, "/srv/callgate/deploy.yaml");
+    expect(named.realms?.journal).toBe("/srv/callgate/state/capacity.jsonl");
   });
 
   it("refuses an unknown capacity field, a negative port count, a realm of two providers, naming the field and line", () => {
