@@ -115,5 +115,9 @@ describe("SipProxy on sockets: the arrival names the listener", () => {
     const again = Buffer.from(subscribe.toString("latin1").replace("SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKsub1", "SIP/2.0/TCP 127.0.0.1:40001;branch=z9hG4bKsub2").replace("rfc5658-sub@", "rfc5658-sub2@"), "latin1");
     const one = sends(await sip1.handle({ type: "deliver", now: 2, proto: "SIP", from: "SIP2", bytes: again, source: { host: "127.0.0.1", port: 40001 }, arrival: { transport: "tcp", listener: tcp } }));
     expect(one[0]?.message.getHeaders("Record-Route")).toEqual(["<sip:127.0.0.1:5072;transport=tcp;lr>"]);
+    // A Via that lies about the transport changes nothing: the driver's arrival decides (here UDP, so two values).
+    const lying = Buffer.from(subscribe.toString("latin1").replace("SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKsub1", "SIP/2.0/TCP 127.0.0.1:40002;branch=z9hG4bKsub3").replace("rfc5658-sub@", "rfc5658-sub3@"), "latin1");
+    const two = sends(await sip1.handle({ type: "deliver", now: 3, proto: "SIP", from: "UAC", bytes: lying, source: { host: "127.0.0.1", port: 40002 }, arrival: { transport: "udp", listener: udp } }));
+    expect(two[0]?.message.getHeaders("Record-Route")).toEqual(["<sip:127.0.0.1:5072;transport=tcp;lr>", "<sip:127.0.0.1:5071;lr>"]);
   });
 });
