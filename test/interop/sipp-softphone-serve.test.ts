@@ -3,7 +3,9 @@
 // refresh by UPDATE and by re-INVITE, 422, 100rel/PRACK, Require: foo → 420, late offer, static payload types,
 // no acceptable media, OPTIONS and MESSAGE); then SIPp is the callee and a served UAC holds and resumes it. Each media change asks both policy servers again
 // (TLV 9) and swaps the routers' classifiers; each answered call gets one usage record per side; tshark finds
-// no malformed frame on any SIP hop.
+// no malformed frame on any SIP hop. Past the policy: glare (the callee's re-INVITE crosses SIPp's, each end
+// answers the other 491, the callee retries), a late offer whose ACK answer installs the flows, and a change the
+// callee refuses (488) after both proxies installed it, put back.
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { decodeCopsMessage, decodeSipAaaClientSi } from "../../protocols/cops/index.js";
+import { parseSipMessage, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
 import { BUILT_CLI, killStartedProcesses, trackProcess, type RunningProcess } from "../support/cli-process.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { SERVER_ROLES, namedFreePorts, serveProcess, untilRecordsStill } from "../support/serve-deployment.js";
@@ -82,7 +85,18 @@ function mediaChanges(records: MessageRecord[], callId: string, proxy: string, p
 
 const callIdOf = (records: MessageRecord[], prefix: string): string => records.find((r) => r.callId.startsWith(prefix))?.callId ?? `${prefix}?`;
 
-const SCENARIOS = ["session-timer-update", "session-timer-422", "prack", "require-foo", "late-offer", "static-payloads", "no-acceptable-media", "hold-resume", "session-timer-reinvite", "options-message"];
+const SCENARIOS = ["session-timer-update", "session-timer-422", "prack", "require-foo", "late-offer", "static-payloads", "no-acceptable-media", "hold-resume", "session-timer-reinvite", "options-message", "reinvite-refused"];
+
+/** The flows ("src:port>dst:port", sorted) of each REQ LDP a proxy sent in one call: the setup's, then each change's. */
+function ldpFlows(records: MessageRecord[], callId: string, proxy: string): Array<{ change: number | undefined; flows: string[] }> {
+  return records.flatMap((r) => {
+    if (r.proto !== "COPS" || r.from !== proxy || r.msg !== "REQ LDP" || r.callId !== callId) return [];
+    const m = decodeCopsMessage(r.bytes);
+    if (m.op !== "REQ") return [];
+    const info = decodeSipAaaClientSi(m.clientSi[0]!.data);
+    return [{ change: info.mediaChange, flows: info.flows.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort() }];
+  });
+}
 
 describe("SIPp softphone cases through callgate serve processes", () => {
   it.each(SCENARIOS)("SIPp calls through SIP1: %s", async (name) => {
@@ -91,6 +105,22 @@ describe("SIPp softphone cases through callgate serve processes", () => {
     expect(run.successful, run.stdout.slice(-1500)).toBe(1);
     expect(run.code).toBe(0);
   }, 60_000);
+
+  it("glare: SIPp's re-INVITE crosses the callee's, each end answers the other 491 through both proxies, the callee retries within 2 s and is answered", async () => {
+    // The UAS again, now re-INVITING (hold) half a second after each ACK; SIPp holds that re-INVITE unanswered
+    // while its own crosses it.
+    const old = servers.get("UAS")!;
+    old.child.kill("SIGTERM");
+    expect(await old.exited).toBe(0);
+    const glaring = deployFile("glare", "calls: { answerDelayMs: 100, durationMs: 0, hangUp: caller, reinvites: [{by: callee, afterMs: 500, hold: true}] }");
+    const uas = serve("UAS", glaring, "UAS-glare");
+    servers.set("UAS", uas); // the next case takes its address
+    await uas.waitFor("UAS ready", { what: "UAS", ms: 60_000 });
+    const run = await runScenario("glare.xml", `127.0.0.1:${p.sip1}`, p.uac, "glare");
+    expect(run.errors, "glare: SIPp errors").toBe("");
+    expect(run.successful, run.stdout.slice(-1500)).toBe(1);
+    expect(run.code).toBe(0);
+  }, 90_000);
 
   it("SIPp as the callee: a served UAC calls it through both proxies, holds it and resumes it, hangs up; the UAC exits 0", async () => {
     // SIPp takes the UAS's address
@@ -124,18 +154,16 @@ describe("SIPp softphone cases through callgate serve processes", () => {
       for (const proxy of ["SIP1", "SIP2"]) expect(mediaChanges(records, callIdOf(records, prefix), proxy, proxy === "SIP1" ? "POL1" : "POL2", proxy === "SIP1" ? "R1" : "R2"), `${prefix} ${proxy}`).toEqual([]);
     // every call the caller saw answered 200 was ended by a BYE answered 200, and was reported once by each policy server
     const answered = new Set(records.filter((r) => r.proto === "SIP" && r.msg.startsWith("200 ") && (r.to === "UAC") && /^CSeq:\s*\d+\s+INVITE/im.test(r.bytes.toString("latin1"))).map((r) => r.callId));
-    expect([...answered].map((c) => c.replace(/-\d+-\d+@.*|@.*/, "")).sort()).toEqual(["call-1", "hold-resume", "late-offer", "prack", "session-timer-reinvite", "session-timer-update", "static-payloads"]);
+    expect([...answered].map((c) => c.replace(/-\d+-\d+@.*|@.*/, "")).sort()).toEqual(["call-1", "glare", "hold-resume", "late-offer", "prack", "reinvite-refused", "session-timer-reinvite", "session-timer-update", "static-payloads"]);
     for (const callId of answered) {
       const mine = records.filter((r) => r.callId === callId);
       expect(mine.some((r) => r.proto === "SIP" && r.msg === "BYE"), callId).toBe(true);
       const usage = mine.filter((r) => r.proto === "OSP" && r.msg === "UsageIndication").map((r) => r.from).sort();
       expect(usage, callId).toEqual(["POL1", "POL2"]);
     }
-    // every call's classifiers installed were removed. Left out: the late offer, whose flows are known only from
-    // the ACK's answer (RFC 3261 §13.2.1); the proxy installs an empty policy at the 180 and never updates it.
+    // every call's classifiers installed were removed
     for (const [pol, router] of [["POL1", "R1"], ["POL2", "R2"]] as const)
       for (const callId of answered) {
-        if (callId.startsWith("late-offer-")) continue;
         const decs = records.filter((r) => r.callId === callId && r.proto === "COPS" && r.from === pol && r.to === router);
         expect(decs.filter((r) => r.msg === "DEC Remove").length, `${pol} ${callId}`).toBe(decs.filter((r) => r.msg === "DEC Install").length);
       }
@@ -146,7 +174,70 @@ describe("SIPp softphone cases through callgate serve processes", () => {
     const d = dissect(capture.file, [p.uac, p.sip1, p.sip2, p.uas]);
     expect(d.flagged).toEqual([]);
     const labels = new Set(d.messages.map((m) => `${m.label}/${m.cseqMethod}`));
-    for (const l of ["INVITE/INVITE", "UPDATE/UPDATE", "PRACK/PRACK", "OPTIONS/OPTIONS", "MESSAGE/MESSAGE", "420/INVITE", "422/INVITE", "488/INVITE", "200/BYE"]) expect(labels, l).toContain(l);
+    for (const l of ["INVITE/INVITE", "UPDATE/UPDATE", "PRACK/PRACK", "OPTIONS/OPTIONS", "MESSAGE/MESSAGE", "420/INVITE", "422/INVITE", "488/INVITE", "491/INVITE", "200/BYE"]) expect(labels, l).toContain(l);
     expect(d.messages.filter((m) => m.sdp).length).toBeGreaterThan(8);
+  });
+
+  it("late offer: no policy for the router until the ACK's answer; then each proxy asks for its flows (TLV 9 1) and its router gets them (DEC Install)", async () => {
+    const records = mergeRecordFiles(recordFiles.filter((f) => existsSync(f)));
+    const callId = callIdOf(records, "late-offer-");
+    for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
+      const asked = ldpFlows(records, callId, proxy);
+      // the 180's REQ LDP has no flows (no offer yet); the ACK's answer gives both directions
+      expect(asked.map((a) => [a.change, a.flows.length]), proxy).toEqual([[undefined, 0], [1, 2]]);
+      expect(mediaChanges(records, callId, proxy, pol, router), proxy).toEqual([{ change: 1, toRouter: ["DEC Install"] }]);
+      const ackAt = records.findIndex((r) => r.callId === callId && r.proto === "SIP" && r.from === proxy && r.msg === "ACK");
+      const reqAt = records.findIndex((r) => r.callId === callId && r.proto === "COPS" && r.from === proxy && r.msg === "REQ LDP" && decodeSipAaaClientSi((decodeCopsMessage(r.bytes) as { clientSi: { data: Buffer }[] }).clientSi[0]!.data).mediaChange === 1);
+      expect(reqAt, proxy).toBeGreaterThan(ackAt);
+      // the flows name the media port of SIPp's answer in the ACK
+      const ack = records.find((r) => r.callId === callId && r.proto === "SIP" && r.from === proxy && r.msg === "ACK")!;
+      const port = /^m=audio (\d+) /m.exec(parseSipMessage(ack.bytes).body.toString())?.[1];
+      expect(port, proxy).toBeDefined();
+      expect(asked[1]!.flows.filter((f) => f.startsWith(`127.0.0.1:${port}>`) || f.endsWith(`>127.0.0.1:${port}`)), proxy).toHaveLength(2);
+    }
+  });
+
+  it("a change the callee refused (488) after both proxies installed it: each asks its policy server back to the setup's flows, the routers swap back", async () => {
+    const records = mergeRecordFiles(recordFiles.filter((f) => existsSync(f)));
+    const callId = callIdOf(records, "reinvite-refused-");
+    expect(records.filter((r) => r.callId === callId && r.proto === "SIP" && r.msg.startsWith("488")).map((r) => `${r.from}>${r.to}`)).toEqual(["UAS>SIP2", "SIP2>SIP1", "SIP1>UAC"]);
+    for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
+      const asked = ldpFlows(records, callId, proxy);
+      expect(asked.map((a) => a.change), proxy).toEqual([undefined, 1, 2]);
+      expect(asked[1]!.flows, proxy).not.toEqual(asked[0]!.flows);
+      expect(asked[2]!.flows, proxy).toEqual(asked[0]!.flows);
+      expect(mediaChanges(records, callId, proxy, pol, router), proxy).toEqual([
+        { change: 1, toRouter: ["DEC Install", "DEC Remove"] },
+        { change: 2, toRouter: ["DEC Install", "DEC Remove"] },
+      ]);
+    }
+  });
+
+  it("glare: every 491 was acknowledged on its hop and relayed, the callee retried within 2 s, each proxy's last change names the session (the callee's hold) and was agreed", async () => {
+    const records = mergeRecordFiles(recordFiles.filter((f) => existsSync(f)));
+    const callId = callIdOf(records, "glare-");
+    const sip = records.filter((r) => r.callId === callId && r.proto === "SIP");
+    const refused = sip.filter((r) => r.msg.startsWith("491"));
+    // the UAS's 491 to SIPp's re-INVITE goes up to SIPp; SIPp's to the UAS's goes down to the UAS; once each
+    expect(refused.map((r) => `${r.from}>${r.to}`).sort()).toEqual(["SIP1>SIP2", "SIP1>UAC", "SIP2>SIP1", "SIP2>UAS", "UAS>SIP2"]);
+    // RFC 3261 §17.1.1.3: the ACK of a non-2xx is sent by each hop that received it
+    for (const r of refused.filter((x) => x.to !== "UAC")) {
+      const cseq = (parseSipMessage(r.bytes) as SipResponse).cseq.seq;
+      expect(sip.some((a) => a.msg === "ACK" && a.from === r.to && a.to === r.from && (parseSipMessage(a.bytes) as SipRequest).cseq.seq === cseq), `${r.from}>${r.to}`).toBe(true);
+    }
+    // §14.1: the UAS (not the Call-ID's owner) sends its offer again 0-2 s after the 491 reached it
+    const toUas = refused.find((r) => r.to === "UAS")!;
+    const retry = sip.find((r) => r.from === "UAS" && r.msg === "INVITE" && r.t > toUas.t);
+    expect(retry).toBeDefined();
+    expect(retry!.t - toUas.t).toBeLessThanOrEqual(2100);
+    for (const [proxy, pol] of [["SIP1", "POL1"], ["SIP2", "POL2"]] as const) {
+      const asked = ldpFlows(records, callId, proxy);
+      expect(asked.at(-1)!.flows, proxy).toHaveLength(1); // the callee sends, held
+      const lastAt = records.findLastIndex((r) => r.callId === callId && r.proto === "COPS" && r.from === proxy && r.msg === "REQ LDP");
+      const dec = records.find((r, i) => i > lastAt && r.callId === callId && r.proto === "COPS" && r.from === pol && r.to === proxy);
+      expect(dec?.msg, proxy).toBe("DEC LDP");
+      const m = decodeCopsMessage(dec!.bytes);
+      expect(m.op === "DEC" && m.decisions[0]?.command, proxy).toBe(1);
+    }
   });
 });
