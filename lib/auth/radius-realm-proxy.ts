@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { RadiusUdpClient, RadiusUdpServer, type RadiusEndpoint, type RadiusPacket, type RadiusReply } from "../../protocols/radius/index.js";
 import { AccountingExporter } from "../accounting/exporter.js";
+import type { AccountingRecord } from "../accounting/records.js";
 import type { DropLog } from "../observability/drop-log.js";
 import type { JournalEvent } from "./capacity-ledger.js";
 import { CapacityLedger } from "./capacity-ledger.js";
@@ -63,9 +64,11 @@ class Journal {
     return out;
   }
 
-  write(event: JournalEvent | MasterRecord): void {
+  /** Appends the events in one write and one fsync. */
+  write(events: (JournalEvent | MasterRecord)[]): void {
+    if (events.length === 0) return;
     if (this.fd === undefined) throw new Error("journal closed");
-    writeSync(this.fd, `${JSON.stringify(event)}\n`);
+    writeSync(this.fd, events.map((e) => `${JSON.stringify(e)}\n`).join(""));
     fsyncSync(this.fd);
   }
 
@@ -169,29 +172,71 @@ export class RadiusRealmProxy {
     return done.every(Boolean);
   }
 
+  /** Requests whose journal lines or records wait for this turn's group commit, each with all its actions. */
+  private durable: RealmProxyAction[][] = [];
+  private commitScheduled = false;
+
   private run(actions: RealmProxyAction[]): void {
-    // Requests whose record could not be made durable: not answered, so the NAS sends it again (RFC 2866 §2).
-    let unstored: Set<number> | undefined;
-    for (const a of actions) {
-      if (unstored && "id" in a && unstored.has(a.id)) {
-        if (a.type === "answer") this.settle(a.id, undefined);
-        continue;
+    if (!actions.some((a) => a.type === "journal" || a.type === "spool")) return this.perform(actions);
+    this.durable.push(actions);
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      setImmediate(() => this.commit());
+    }
+  }
+
+  /**
+   * Group commit of the requests that arrived in one event-loop turn: their journal lines in one write and fsync,
+   * then each destination's records in one spool append and fsync; then each request's other actions (its answer).
+   * A request whose line or record could not be written is not answered, so the NAS sends it again (RFC 2866 §2).
+   */
+  private commit(): void {
+    this.commitScheduled = false;
+    const requests = this.durable;
+    this.durable = [];
+    const unwritten = new Set<RealmProxyAction[]>();
+    const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+    try {
+      this.journal?.write(requests.flatMap((r) => r.flatMap((a) => (a.type === "journal" ? [a.event] : []))));
+    } catch (err) {
+      for (const r of requests) unwritten.add(r);
+      this.options.drops?.drop("RADIUS:journal-not-written", { err: reason(err) });
+    }
+    const byDestination = new Map<string, { records: AccountingRecord[]; requests: RealmProxyAction[][] }>();
+    for (const r of requests) {
+      if (unwritten.has(r)) continue;
+      for (const a of r) {
+        if (a.type !== "spool") continue;
+        const name = destinationName(a.destination);
+        let d = byDestination.get(name);
+        if (!d) byDestination.set(name, (d = { records: [], requests: [] }));
+        d.records.push(a.record);
+        d.requests.push(r);
       }
+    }
+    for (const [name, d] of byDestination) {
+      try {
+        const exporter = this.exporters.get(name);
+        if (!exporter) throw new Error(`no accounting exporter for ${name}`);
+        exporter.submit(d.records);
+      } catch (err) {
+        for (const r of d.requests) unwritten.add(r);
+        this.options.drops?.drop("RADIUS:accounting-not-spooled", { destination: name, err: reason(err) });
+      }
+    }
+    for (const r of requests) {
+      if (!unwritten.has(r)) this.perform(r);
+      else for (const a of r) if (a.type === "answer" || a.type === "no-answer") this.settle(a.id, undefined);
+    }
+  }
+
+  private perform(actions: RealmProxyAction[]): void {
+    for (const a of actions) {
       switch (a.type) {
         case "journal":
-          // Durable before the record is spooled or answered; a failed write leaves the NAS to retry.
-          if (this.journal) this.journal.write(a.event);
+        case "spool":
+          // Written by the group commit before these actions were performed.
           break;
-        case "spool": {
-          const name = destinationName(a.destination);
-          try {
-            this.exporters.get(name)!.submit([a.record]);
-          } catch (err) {
-            (unstored ??= new Set()).add(a.id);
-            this.options.drops?.drop("RADIUS:accounting-not-spooled", { destination: name, err: err instanceof Error ? err.message : String(err) });
-          }
-          break;
-        }
         case "forward": {
           const port = a.port === "auth" ? a.to.authPort : a.to.acctPort;
           this.clientFor(a.to.secret)
