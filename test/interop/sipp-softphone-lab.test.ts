@@ -1,6 +1,7 @@
 // SIPp as a softphone calling through `callgate lab` (SIP1 → SIP2 → UAS, with COPS and OSP): every softphone
-// scenario, re-INVITEs and OPTIONS included; a hold and resume ask both policy servers again. The exit summary of the lab names each method with its responses and every call that
-// did not end.
+// scenario, re-INVITEs and OPTIONS included; a hold and resume ask both policy servers again, a late offer's ACK
+// answer installs its flows, and a change the callee refuses (488) is put back. The exit summary of the lab names
+// each method with its responses and every call that did not end.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
 import { decodeCopsMessage, decodeSipAaaClientSi } from "../../protocols/cops/index.js";
@@ -25,7 +26,7 @@ afterAll(async () => {
   await lab?.close();
 });
 
-const SCENARIOS = (process.env.SOFTPHONE_LAB_SCENARIOS ?? "session-timer-update,session-timer-422,prack,require-foo,late-offer,static-payloads,no-acceptable-media,hold-resume,session-timer-reinvite,options-message").split(",");
+const SCENARIOS = (process.env.SOFTPHONE_LAB_SCENARIOS ?? "session-timer-update,session-timer-422,prack,require-foo,late-offer,static-payloads,no-acceptable-media,hold-resume,session-timer-reinvite,options-message,reinvite-refused").split(",");
 
 describe("SIPp softphone scenarios through callgate lab", () => {
   it.each(SCENARIOS)("%s", async (name) => {
@@ -40,13 +41,13 @@ describe("SIPp softphone scenarios through callgate lab", () => {
     const stats = lab.stats();
     expect(stats.responsesByMethod.UPDATE).toEqual({ "200 OK": 1 });
     expect(stats.responsesByMethod.PRACK).toEqual({ "200 OK": 1 });
-    expect(stats.responsesByMethod.BYE).toEqual({ "200 OK": 6 });
+    expect(stats.responsesByMethod.BYE).toEqual({ "200 OK": 7 });
     expect(stats.responsesByMethod.OPTIONS).toEqual({ "200 OK": 1 });
     expect(stats.responsesByMethod.MESSAGE).toEqual({ "200 OK": 1 });
-    // four answered calls, hold and resume, and a refresh by re-INVITE
-    expect(stats.responsesByMethod.INVITE).toMatchObject({ "200 OK": 9, "420 Bad Extension": 1, "422 Session Interval Too Small": 1, "488 Not Acceptable Here": 1 });
+    // the answered calls, hold and resume, and a refresh by re-INVITE; no acceptable media in an INVITE and in a re-INVITE
+    expect(stats.responsesByMethod.INVITE).toMatchObject({ "200 OK": 10, "420 Bad Extension": 1, "422 Session Interval Too Small": 1, "488 Not Acceptable Here": 2 });
     expect(stats.callsNotEnded).toEqual([]);
-    expect(stats.mediaRefused).toBe(1);
+    expect(stats.mediaRefused).toBe(2);
     expect(errors).toEqual([]);
     // every record carries the wall clock
     expect(lab.records.every((r) => r.t > Date.UTC(2020, 0, 1))).toBe(true);
@@ -57,23 +58,42 @@ describe("SIPp softphone scenarios through callgate lab", () => {
     for (const c of cdrs) if (c.startTime !== undefined) expect(c.startTime * (c.startTime < 1e12 ? 1000 : 1)).toBeGreaterThan(Date.UTC(2020, 0, 1));
   });
 
+  /** The REQ LDP updates (TLV 9) a proxy sent in the call whose Call-ID starts with `prefix`, and what its router got for each. */
+  function changesOf(prefix: string, proxy: string, pol: string, router: string): Array<{ change: number; flows: string[]; toRouter: string[] }> {
+    const cops = lab.records.filter((r) => r.proto === "COPS" && (r.callId.startsWith(prefix) || r.callId === ""));
+    return cops.flatMap((r, i) => {
+      if (r.from !== proxy || r.msg !== "REQ LDP" || !r.callId.startsWith(prefix)) return [];
+      const m = decodeCopsMessage(r.bytes);
+      const info = m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data) : undefined;
+      if (info?.mediaChange === undefined) return [];
+      const dec = cops.findIndex((x, k) => k > i && x.from === pol && x.to === proxy && x.msg === "DEC LDP");
+      const toRouter = cops.slice(i, dec).filter((x) => x.from === pol && x.to === router).map((x) => x.msg);
+      return [{ change: info.mediaChange, flows: info.flows.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort(), toRouter }];
+    });
+  }
+
   it("hold and resume asked each proxy's policy server again (TLV 9), a refresh repeating the SDP did not", () => {
     for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
-      const cops = lab.records.filter((r) => r.proto === "COPS");
-      const changes = cops.flatMap((r, i) => {
-        if (r.from !== proxy || r.msg !== "REQ LDP") return [];
-        const m = decodeCopsMessage(r.bytes);
-        const change = m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data).mediaChange : undefined;
-        return change === undefined ? [] : [{ change, i, flows: m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data).flows.length : -1 }];
-      });
+      const changes = changesOf("hold-resume-", proxy, pol, router);
       expect(changes.map((c) => c.change), proxy).toEqual([1, 2]);
       // hold: the one flow the held side still sends; resume: both ways again
-      expect(changes.map((c) => c.flows), proxy).toEqual([1, 2]);
-      for (const c of changes) {
-        const dec = cops.findIndex((r, i) => i > c.i && r.from === pol && r.to === proxy && r.msg === "DEC LDP");
-        const toRouter = cops.slice(c.i, dec).filter((r) => r.from === pol && r.to === router).map((r) => r.msg);
-        expect(toRouter, `${proxy} change ${c.change}`).toEqual(["DEC Install", "DEC Remove"]);
-      }
+      expect(changes.map((c) => c.flows.length), proxy).toEqual([1, 2]);
+      for (const c of changes) expect(c.toRouter, `${proxy} change ${c.change}`).toEqual(["DEC Install", "DEC Remove"]);
+      expect(changesOf("session-timer-reinvite-", proxy, pol, router), proxy).toEqual([]);
+    }
+  });
+
+  it("a late offer's flows come from the ACK's answer (TLV 9 1, DEC Install); a change the callee refused (488) is put back (TLV 9 2, the first flows again)", () => {
+    for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
+      const late = changesOf("late-offer-", proxy, pol, router);
+      expect(late.map((c) => [c.change, c.flows.length, c.toRouter]), proxy).toEqual([[1, 2, ["DEC Install"]]]);
+      const refused = changesOf("reinvite-refused-", proxy, pol, router);
+      expect(refused.map((c) => [c.change, c.toRouter]), proxy).toEqual([[1, ["DEC Install", "DEC Remove"]], [2, ["DEC Install", "DEC Remove"]]]);
+      expect(refused[1]!.flows, proxy).not.toEqual(refused[0]!.flows);
+      const setup = lab.records.find((r) => r.proto === "COPS" && r.from === proxy && r.msg === "REQ LDP" && r.callId.startsWith("reinvite-refused-"))!;
+      const m = decodeCopsMessage(setup.bytes);
+      const first = m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data).flows.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort() : [];
+      expect(refused[1]!.flows, proxy).toEqual(first);
     }
   });
 
