@@ -197,10 +197,19 @@ export class CapacityLedger {
    * provider, is over. Its duration is not known, so none is charged.
    */
   closeNas(now: number, nas: string): StopEvent[] {
+    return this.closeWhere(now, (session) => session.startsWith(`${nas}|`));
+  }
+
+  /** Every open session of every provider is over, uncharged (what held them all went away with their ends). */
+  closeAll(now: number): StopEvent[] {
+    return this.closeWhere(now, () => true);
+  }
+
+  private closeWhere(now: number, over: (session: string) => boolean): StopEvent[] {
     const events: StopEvent[] = [];
     for (const [provider, s] of this.providers) {
       this.roll(s, now);
-      for (const session of s.open.keys()) if (session.startsWith(`${nas}|`)) events.push({ t: now, kind: "stop", provider, session, seconds: 0 });
+      for (const session of s.open.keys()) if (over(session)) events.push({ t: now, kind: "stop", provider, session, seconds: 0 });
     }
     for (const e of events) this.apply(e);
     return events;

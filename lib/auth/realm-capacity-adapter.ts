@@ -124,6 +124,16 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     return this.inner.observeUsage(u);
   }
 
+  /**
+   * Every call this adapter holds open is over, uncharged (journaled, Stop to both sides): for a server whose restart
+   * ended its calls too (the lab: SIP1, POL1 and the callee in one process). Returns how many.
+   */
+  endOpenCalls(now: number): number {
+    const events = this.ledger.closeAll(now);
+    for (const e of events) this.closed(e, now, 0);
+    return events.length;
+  }
+
   private closed(event: StopEvent, now: number, seconds = event.seconds): void {
     this.options.onJournal?.(event);
     const call = this.calls.get(event.session);

@@ -83,6 +83,8 @@ export interface DurableRealmCapacity {
   policy: RealmCapacityPolicyAdapter;
   /** What the journal held when it was opened. */
   replay: JournalReplay;
+  /** Calls the journal held open that were closed at open (`endOpenCalls`). */
+  ended: number;
   /** Closes the journal; the capacity in use stays in it for the next start. */
   close(): void;
 }
@@ -90,19 +92,21 @@ export interface DurableRealmCapacity {
 /**
  * The originating policy held to the realms' rented capacity, with its ledger replayed from the journal at
  * `journalPath` (created if missing) and each session's start and stop fsynced there before the answer that
- * depends on it: a policy server killed and started again still counts the calls it admitted before.
+ * depends on it: a policy server killed and started again still counts the calls it admitted before. With
+ * `endOpenCalls` the calls the journal holds open are closed at once, uncharged (their ends died with them), and
+ * only the period's time and the credit spent carry over.
  */
 export function durableRealmCapacityPolicy(
   inner: PolicyAdapter,
   realms: CallRealms,
   journalPath: string,
-  accounting: (side: string) => AccountingSink | undefined = () => undefined,
-  now: number = Date.now(),
+  { accounting = () => undefined, now = Date.now(), endOpenCalls = false }: { accounting?: (side: string) => AccountingSink | undefined; now?: number; endOpenCalls?: boolean } = {},
 ): DurableRealmCapacity {
   const ledger = new CapacityLedger(Object.fromEntries(realms.clients.map((c) => [c.name, c.capacity])));
   const { journal, replay } = CapacityJournal.open(journalPath, ledger, now);
   const policy = realmCapacityPolicy(inner, realms, accounting, { ledger, onJournal: (e) => journal.write(e) });
-  return { policy, replay, close: () => journal.close() };
+  const ended = endOpenCalls ? policy.endOpenCalls(now) : 0;
+  return { policy, replay, ended, close: () => journal.close() };
 }
 
 /** The originating policy held to the realms' rented capacity; accounting to the sinks given (by "master" or provider name). */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { CdrStore } from "../adapters/cdr-store.js";
 import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
 import type { CallerAuthentication } from "../auth/caller-auth.js";
-import { realmCapacityPolicy, type CallRealms } from "../auth/realm-config.js";
+import { durableRealmCapacityPolicy, realmCapacityPolicy, type ServedRealms } from "../auth/realm-config.js";
 import { SqliteCdrStore } from "../adapters/cdr-store-sqlite.js";
 import type { MessageRecord } from "../drivers/message-record.js";
 import { SipIds } from "../roles/sip-ids.js";
@@ -60,8 +60,11 @@ export interface LabOptions {
   reliableProvisionals?: boolean;
   /** Callers must authenticate: SIP1 challenges with 407, POL1 checks the credentials (lib/auth, docs/auth.md). */
   auth?: CallerAuthentication;
-  /** POL1 holds client providers' callers to the capacity they rent (realm capacity sharing, docs/auth.md). */
-  realms?: CallRealms;
+  /**
+   * POL1 holds client providers' callers to the capacity they rent (realm capacity sharing, docs/auth.md); with a
+   * `journal`, the period's time and the credit spent outlive the lab (its calls end with it).
+   */
+  realms?: ServedRealms;
 }
 
 export interface LabEndpoint {
@@ -144,7 +147,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const seed = options.seed ?? randomInt(1, 2 ** 31 - 1);
   const auth = options.auth;
   // POL1 checks credentials first, then the caller's realm against its provider's rented capacity.
-  const decides = options.realms ? realmCapacityPolicy(new DefaultPolicyAdapter(), options.realms) : new DefaultPolicyAdapter();
+  // The lab is SIP1, POL1 and the callee in one process: the calls its journal holds open died with it.
+  const durableRealms = options.realms?.journal !== undefined ? durableRealmCapacityPolicy(new DefaultPolicyAdapter(), options.realms, options.realms.journal, { endOpenCalls: true }) : undefined;
+  const decides = durableRealms?.policy ?? (options.realms ? realmCapacityPolicy(new DefaultPolicyAdapter(), options.realms) : new DefaultPolicyAdapter());
   const originating = auth ? auth.wrap(decides) : options.realms ? decides : undefined;
   const topo = buildTopology(topology, [], [], {
     seed,
@@ -218,6 +223,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   } catch (err) {
     await net.stop();
     await cdrStore.close();
+    durableRealms?.close();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     throw err;
   }
@@ -250,6 +256,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       closed = true;
       await net.stop();
       await cdrStore.close();
+      durableRealms?.close();
       if (scratch) rmSync(scratch, { recursive: true, force: true });
     },
   };

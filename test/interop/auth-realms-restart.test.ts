@@ -3,16 +3,17 @@
 // again: SIP1's PEP resends their request states (RFC 2748 §2.5), and the third call still gets 503 with the Reason
 // naming the provider's ports; once the two calls end, the next call is answered. Then two calls end while POL1 is
 // down: when it is back, SIP1 tells it of them (their REQ, then DRQ), and two new calls at once are both answered.
-// The record files (every message with its bytes) are the evidence.
+// The record files (every message with its bytes) are the evidence. A lab whose realms file names a journal keeps
+// the period's connection time across a SIGKILL: the provider's time used up before, a call after it gets 403.
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
+import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/cli-process.js";
 import { rolesSection } from "../support/deploy-file.js";
 import { namedFreePorts, serveProcess } from "../support/serve-deployment.js";
 import { ISP_B, finals, recordsOf, startSippCallers, startingWith, until, usageIn } from "./auth-realms-helpers.js";
-import { sippPath } from "./sip-sipp-helpers.js";
+import { freePort, sippPath, workDir } from "./sip-sipp-helpers.js";
 
 const running: RunningProcess[] = [];
 afterAll(async () => {
@@ -103,4 +104,39 @@ describe("callgate serve: realm capacity across a POL1 restart", () => {
     const refused = [...finals(recordsOf(sip1Records))].filter(([, f]) => f.status !== 200).map(([id]) => id.split("-")[0]);
     expect(refused).toEqual(["third"]);
   }, 240_000);
+});
+
+describe("callgate lab --realms FILE with a journal", () => {
+  it("the period's connection time outlives a SIGKILLed lab: used up before, the next call gets 403 after", async () => {
+    expect(sippPath(), "sipp (Debian sip-tester) must be installed").toBeTruthy();
+    const dir = workDir("callgate-realms-lab-journal-");
+    const realms = join(dir, "realms.yaml");
+    // 7 s a period: two 4 s calls use it up.
+    writeFileSync(realms, ["journal: capacity.jsonl", "master: [master.example]", "clients:", "  - { name: isp-b, realms: [isp-b.example], virtualIdentity: { user: isp-b-virtual }, capacity: { ports: 2, secondsPerPeriod: 7, periodSeconds: 86400 } }", ""].join("\n"));
+    const sipPort = await freePort();
+    const lab = (record: string): Promise<RunningProcess> => {
+      const proc = spawnCli("lab", ["--sip-port", String(sipPort), "--answer-delay", "50", "--realms", realms, "--record", join(dir, record), "--log-level", "warn"]);
+      running.push(proc);
+      return proc.waitFor("SIGTERM stops the lab", { ms: 30_000, stream: "stdout" }).then(() => proc);
+    };
+    const sip1 = `127.0.0.1:${sipPort}`;
+    const first = await lab("lab.jsonl");
+    const two = await startSippCallers(sip1, "isp-b.example", 2, "two");
+    expect(two.code, two.stdout.slice(-1500)).toBe(0);
+    await usageIn(join(dir, "lab.jsonl"), "two-", 2);
+    const spent = await startSippCallers(sip1, "isp-b.example", 1, "spent");
+    expect(spent.code, spent.stdout.slice(-1500)).toBe(0);
+    expect(await first.stop("SIGKILL")).toBe(null);
+
+    await lab("lab-again.jsonl");
+    const after = await startSippCallers(sip1, "isp-b.example", 1, "after");
+    expect(after.code, after.stdout.slice(-1500)).toBe(0);
+    const byCall = new Map([...finals(recordsOf(join(dir, "lab.jsonl"))), ...finals(recordsOf(join(dir, "lab-again.jsonl")))]);
+    expect(startingWith(byCall, "two-").map((f) => f.status)).toEqual([200, 200]);
+    const timeUp = { status: 403, reason: 'SIP;cause=403;text="capacity of isp-b: time"' };
+    expect(startingWith(byCall, "spent-")).toEqual([timeUp]);
+    expect(startingWith(byCall, "after-")).toEqual([timeUp]);
+    // The journal is where the realms file said, beside it.
+    expect(existsSync(join(dir, "capacity.jsonl"))).toBe(true);
+  }, 120_000);
 });

@@ -12,7 +12,7 @@ import { TLS_USAGE, readTlsFlags } from "../tls-options.js";
 import { labTls } from "../../flow/deploy-tls.js";
 import { startCallerAuthentication, type CallerAuthentication } from "../../auth/caller-auth.js";
 import type { DigestAlgorithm } from "../../auth/credential-store.js";
-import type { CallRealms } from "../../auth/realm-config.js";
+import type { ServedRealms } from "../../auth/realm-config.js";
 import { loadCallRealmsFile } from "../realms-file.js";
 
 /** Messages --ladder keeps when --keep does not say. */
@@ -42,7 +42,8 @@ const USAGE = `usage: callgate lab [--sip-port N] [--ws-port N] [--answer-delay 
   --auth-realm REALM    the realm SIP1 challenges with (default sip1.example.com)
   --auth-algorithms L   Digest algorithms offered, in order (default SHA-256,MD5)
   --realms FILE         POL1 holds callers of client providers' realms to the capacity they rent (ports, time,
-                        credit, suspension; docs/auth.md): no free port 503, an unknown realm 403
+                        credit, suspension; docs/auth.md): no free port 503, an unknown realm 403; FILE's
+                        journal: the period's time and credit spent outlive the lab
 ${LIMIT_USAGE}
 ${TLS_USAGE}
   With --tls-cert every link between the roles runs over TLS (SIP from SIP1 on, COPS, OSP over HTTPS); the caller
@@ -156,7 +157,7 @@ export async function run(args: string[]): Promise<number> {
     }
   }
 
-  let realms: CallRealms | undefined;
+  let realms: ServedRealms | undefined;
   try {
     if (values.realms !== undefined) realms = loadCallRealmsFile(values.realms);
   } catch (err) {

@@ -142,7 +142,7 @@ describe("durableRealmCapacityPolicy (a policy server killed and started again)"
 
   function start(path: string, now: number) {
     const records: Record<string, AccountingRecord[]> = { master: [], "isp-b": [] };
-    const durable = durableRealmCapacityPolicy(new DefaultPolicyAdapter(), REALMS, path, (side) => ({ submit: (r) => records[side]!.push(...r) }), now);
+    const durable = durableRealmCapacityPolicy(new DefaultPolicyAdapter(), REALMS, path, { accounting: (side) => ({ submit: (r) => records[side]!.push(...r) }), now });
     return { ...durable, records };
   }
   const users = (records: AccountingRecord[]) => records.map((r) => `${r.status} ${r.sessionId} ${String(r.attributes.find(([n]) => n === "User-Name")?.[1])}`);
@@ -173,6 +173,26 @@ describe("durableRealmCapacityPolicy (a policy server killed and started again)"
     expect(third.policy.ledger.usage(T + 100_000, "isp-b")).toEqual({ sessions: 2, reserved: 0, secondsThisPeriod: 90, creditLeft: 8 });
     expect(third.policy.ledger.openSessions("isp-b").map((s) => s.session)).toEqual(["b2", "b5"]);
     third.close();
+  });
+
+  it("endOpenCalls (a lab whose calls died with it): the calls the journal held are closed uncharged; time and credit spent carry over", () => {
+    const path = join(scratch(), "realms.jsonl");
+    const before = start(path, T);
+    before.policy.decideAaa(q("b1", "sip:bob@isp-b.example"));
+    before.policy.observeUsage(usage("b1", 120, T + 120_000));
+    before.policy.decideAaa(q("b2", "sip:carol@isp-b.example", T + 121_000));
+    before.policy.decideAaa(q("b3", "sip:dave@isp-b.example", T + 121_000));
+    const records: AccountingRecord[] = [];
+    const after = durableRealmCapacityPolicy(new DefaultPolicyAdapter(), REALMS, path, { accounting: (side) => (side === "isp-b" ? { submit: (r) => records.push(...r) } : undefined), now: T + 200_000, endOpenCalls: true });
+    expect(after.ended).toBe(2);
+    expect(after.policy.ledger.usage(T + 200_000, "isp-b")).toEqual({ sessions: 0, reserved: 0, secondsThisPeriod: 120, creditLeft: 8 });
+    expect(users(records)).toEqual(["Stop b2 carol@isp-b.example", "Stop b3 dave@isp-b.example"]);
+    expect(records.map((r) => r.attributes.find(([n]) => n === "Acct-Session-Time")?.[1])).toEqual([0, 0]);
+    after.close();
+    // Their stops are in the journal: the next start finds nothing open.
+    const next = start(path, T + 300_000);
+    expect(next.policy.ledger.openSessions("isp-b")).toEqual([]);
+    next.close();
   });
 
   it("a call's start is in the file when decideAaa returns (before DEC AAA can go out), its stop when observeUsage returns", () => {
