@@ -247,7 +247,8 @@ export class AccountingExporter {
           const p = a.handle !== undefined ? this.byHandle.get(a.handle) : undefined;
           if (p && p.lastSent?.datagram !== a.datagram) {
             p.lastSent = { to: endpointText(a.to), datagram: a.datagram };
-            this.spool.sent(p.record.key, p.lastSent.to, a.datagram);
+            // Without this line a restarted exporter sends the record as a new request: a server may keep it twice.
+            this.spoolNote(() => this.spool.sent(p.record.key, p.lastSent!.to, a.datagram));
           }
           break;
         }
@@ -257,12 +258,13 @@ export class AccountingExporter {
           if (!p) break;
           const server = endpointText(a.from);
           if (this.downUntil.delete(server)) this.opts.onServer?.(a.from, "up");
-          this.spool.answered(p.record.key);
+          // Without this line a restarted exporter sends the answered record again.
+          this.spoolNote(() => this.spool.answered(p.record.key));
           this.pending.delete(p.record.key);
           this.answeredKeys.add(p.record.key);
           this.answered++;
           this.forgetOldAnswers();
-          if (this.spool.appendedLines >= (this.opts.compactAfterLines ?? 100_000)) this.compactSpool();
+          if (this.spool.appendedLines >= (this.opts.compactAfterLines ?? 100_000)) this.spoolNote(() => this.compactSpool());
           break;
         }
         case "timeout": {
@@ -289,6 +291,15 @@ export class AccountingExporter {
     if (actions.some((a) => a.type !== "send")) {
       if (this.pending.size === 0) for (const w of [...this.drainWaiters]) w();
       queueMicrotask(() => this.pump());
+    }
+  }
+
+  /** A sent or answered line the spool could not take (a full disk) is counted; the record itself stays spooled. */
+  private spoolNote(write: () => void): void {
+    try {
+      write();
+    } catch {
+      this.drops.set("spool-write-failed", (this.drops.get("spool-write-failed") ?? 0) + 1);
     }
   }
 

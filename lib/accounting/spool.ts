@@ -109,6 +109,8 @@ export class AccountingSpool {
   private fd: number;
   private unsynced = false;
   private appended = 0;
+  /** A write failed part way (a full disk): the file ends in a cut line, and the next append starts a new one. */
+  private cut = false;
 
   private constructor(readonly path: string, fd: number) {
     this.fd = fd;
@@ -137,15 +139,36 @@ export class AccountingSpool {
   compact(state: SpoolState, port: number): void {
     this.sync();
     closeSync(this.fd);
-    writeState(this.path, state, port);
-    this.fd = openSync(this.path, "a");
-    this.appended = 0;
+    try {
+      writeState(this.path, state, port);
+      this.cut = false;
+    } finally {
+      // Rewritten, or (a full disk) the old file as it was: appended to either way, compacted again later.
+      this.appended = 0;
+      this.fd = openSync(this.path, "a");
+    }
   }
 
-  /** Appends accepted records and fsyncs: when this returns they survive a crash. */
+  /**
+   * Writes whole lines: a short write is continued; a write that fails part way (ENOSPC) throws and leaves a cut
+   * line, which the next append ends first, so that a later line is never joined to it (a cut line reads as bad).
+   */
+  private append(text: string): void {
+    const bytes = Buffer.from(this.cut ? `\n${text}` : text, "utf8");
+    let at = 0;
+    try {
+      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
+    } catch (err) {
+      if (at > 0) this.cut = true;
+      throw err;
+    }
+    this.cut = false;
+  }
+
+  /** Appends accepted records and fsyncs: when this returns they survive a crash; when it throws, none was accepted. */
   accept(records: AccountingRecord[]): void {
     if (records.length === 0) return;
-    writeSync(this.fd, `${records.map((rec) => JSON.stringify({ rec: toLine(rec) })).join("\n")}\n`);
+    this.append(`${records.map((rec) => JSON.stringify({ rec: toLine(rec) })).join("\n")}\n`);
     this.appended += records.length;
     fsyncSync(this.fd);
     this.unsynced = false;
@@ -153,13 +176,13 @@ export class AccountingSpool {
 
   /** Written before the bytes leave, so a process killed after sending resends the same bytes. */
   sent(key: string, to: string, datagram: Buffer): void {
-    writeSync(this.fd, `${JSON.stringify({ sent: key, to, d: datagram.toString("base64") })}\n`);
+    this.append(`${JSON.stringify({ sent: key, to, d: datagram.toString("base64") })}\n`);
     this.appended++;
     this.unsynced = true;
   }
 
   answered(key: string): void {
-    writeSync(this.fd, `${JSON.stringify({ ack: key })}\n`);
+    this.append(`${JSON.stringify({ ack: key })}\n`);
     this.appended++;
     this.unsynced = true;
   }
