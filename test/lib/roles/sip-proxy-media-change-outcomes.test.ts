@@ -78,6 +78,14 @@ function expectPolicyFollowsSession(records: MessageRecord[], topo: ReturnType<t
     const m = decodeCopsMessage(dec!.bytes);
     expect(m.op === "DEC" && m.decisions[0]?.command, proxy).toBe(1); // Install: yes
   }
+  // one update at a time: every REQ LDP after the first waits for the DEC LDP of the one before it
+  for (const [proxy, pol] of PROXIES) {
+    const asked = records.flatMap((r, i) => (r.proto === "COPS" && r.from === proxy && r.msg === "REQ LDP" ? [i] : []));
+    for (let k = 1; k < asked.length; k++) {
+      const between = records.slice(asked[k - 1]!, asked[k]!).filter((r) => r.proto === "COPS" && r.from === pol && r.to === proxy && r.msg === "DEC LDP");
+      expect(between.length, `${proxy} REQ LDP ${k + 1}`).toBe(1);
+    }
+  }
   // every classifier installed was removed when the call ended, and each side reported the call once
   for (const [, pol, router] of PROXIES) {
     const decs = records.filter((r) => r.proto === "COPS" && r.from === pol && r.to === router).map((r) => r.msg);
