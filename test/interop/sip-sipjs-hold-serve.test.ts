@@ -17,25 +17,35 @@ const servers = new Map<string, RunningProcess>();
 const recordFiles: string[] = [];
 let p: Record<"uac" | "sip1" | "ws" | "pol1" | "ch" | "sip2" | "pol2" | "uas", number>;
 
-beforeAll(async () => {
-  expect(existsSync(BUILT_CLI), "run `npm run build` first").toBe(true);
-  p = await namedFreePorts(["uac", "sip1", "ws", "pol1", "ch", "sip2", "pol2", "uas"]);
-  const file = join(dir, "deploy.yaml");
+/** The deploy file with this `calls:` line; every process reads the same roles. */
+function deployFile(name: string, calls: string): string {
+  const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
     [
       "name: sipjs-ws",
       "topology: { clearinghouse: osp-http, signedTokens: true, sipTransport: udp }",
       ...rolesSection({ UAC: `{ udp: ${p.uac} }`, SIP1: `{ udp: ${p.sip1}, ws: ${p.ws} }`, POL1: p.pol1, CH: p.ch, SIP2: `{ udp: ${p.sip2} }`, POL2: p.pol2, UAS: `{ udp: ${p.uas} }` }),
-      "calls: { answerDelayMs: 100, durationMs: 0, hangUp: caller }",
+      calls,
       "",
     ].join("\n"),
   );
-  for (const role of SERVER_ROLES) {
-    const record = join(dir, `${role}.jsonl`);
-    recordFiles.push(record);
-    servers.set(role, serveProcess(role, file, record, { built: true }));
-  }
+  return file;
+}
+
+function serve(role: string, file: string, name = role): RunningProcess {
+  const record = join(dir, `${name}.jsonl`);
+  recordFiles.push(record);
+  const s = serveProcess(role, file, record, { built: true });
+  servers.set(role, s);
+  return s;
+}
+
+beforeAll(async () => {
+  expect(existsSync(BUILT_CLI), "run `npm run build` first").toBe(true);
+  p = await namedFreePorts(["uac", "sip1", "ws", "pol1", "ch", "sip2", "pol2", "uas"]);
+  const file = deployFile("base", "calls: { answerDelayMs: 100, durationMs: 0, hangUp: caller }");
+  for (const role of SERVER_ROLES) serve(role, file);
   for (const role of SERVER_ROLES) await servers.get(role)!.waitFor(`${role} ready`, { what: role, ms: 60_000 });
 }, 90_000);
 
@@ -78,6 +88,26 @@ describe("sip.js over WebSocket through callgate serve's SIP1", () => {
       const decs = mine.filter((r) => r.proto === "COPS" && r.from === pol && r.to === router);
       expect(decs.filter((r) => r.msg === "DEC Remove").length, router).toBe(decs.filter((r) => r.msg === "DEC Install").length);
     }
+    // SIP1 record-routes twice (RFC 5658 §4): its UDP listener toward SIP2, its WebSocket listener toward the caller
+    const invite = mine.find((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "INVITE")!.bytes.toString("latin1");
+    expect(invite.match(/^Record-Route: .*$/gim)).toEqual([`Record-Route: <sip:127.0.0.1:${p.sip1};lr>`, `Record-Route: <sip:127.0.0.1:${p.ws};transport=ws;lr>`]);
     expect(mine.filter((r) => r.proto === "OSP" && r.msg === "UsageIndication").map((r) => r.from).sort()).toEqual(["POL1", "POL2"]);
+  }, 90_000);
+
+  it("the callee hangs up: its BYE reaches sip.js on the connection SIP1 took the call on, and is answered 200", async () => {
+    const old = servers.get("UAS")!;
+    old.child.kill("SIGTERM");
+    expect(await old.exited).toBe(0);
+    const uas = serve("UAS", deployFile("callee-hangs-up", "calls: { answerDelayMs: 100, durationMs: 1000, hangUp: callee }"), "UAS-hangs-up");
+    await uas.waitFor("UAS ready", { what: "UAS", ms: 60_000 });
+    const call = await sipjsCall(`ws://127.0.0.1:${p.ws}`, `sip:bob@127.0.0.1:${p.sip1}`);
+    await call.ended;
+    await call.stop();
+    await untilRecordsStill(recordFiles);
+    const mine = mergeRecordFiles(recordFiles.filter((f) => existsSync(f))).filter((r) => r.callId === call.callId);
+    const bye = mine.find((r) => r.from === "SIP1" && r.msg === "BYE");
+    expect(bye?.to).toMatch(/^127\.0\.0\.1:\d+$/);
+    // sip.js's 200 for the BYE came back through SIP1 to SIP2 and the UAS
+    expect(mine.some((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("200 ") && /^CSeq:\s*\d+\s+BYE/im.test(r.bytes.toString("latin1")))).toBe(true);
   }, 90_000);
 });

@@ -33,6 +33,8 @@ export interface SipjsCall {
   offers: string[];
   /** A re-INVITE that holds (sendonly) or resumes (sendrecv); the status of its final response and its headers. */
   reinvite(hold: boolean): Promise<{ status: number; retryAfter?: string; reason?: string }>;
+  /** Resolves once the session is terminated (by either end). */
+  ended: Promise<void>;
   /** BYE; the status of its final response, once the session is terminated. */
   hangUp(): Promise<number>;
   stop(): Promise<void>;
@@ -56,10 +58,12 @@ export async function sipjsCall(wsUrl: string, target: string): Promise<SipjsCal
       if (s === SessionState.Terminated) reject(new Error("call ended before it was answered"));
     });
   });
+  const ended = new Promise<void>((resolve) => inviter.stateChange.addListener((s) => s === SessionState.Terminated && resolve()));
   await inviter.invite();
   await established;
   return {
     callId: inviter.request.callId,
+    ended,
     offers,
     reinvite: (hold) =>
       new Promise((resolve, reject) => {
@@ -72,11 +76,10 @@ export async function sipjsCall(wsUrl: string, target: string): Promise<SipjsCal
         inviter.invite({ requestDelegate: { onAccept: done, onReject: done } }).catch(reject);
       }),
     hangUp: async () => {
-      const terminated = new Promise<void>((resolve) => inviter.stateChange.addListener((s) => s === SessionState.Terminated && resolve()));
       const status = await new Promise<number>((resolve, reject) => {
         inviter.bye({ requestDelegate: { onAccept: (r) => resolve(r.message.statusCode ?? 0), onReject: (r) => resolve(r.message.statusCode ?? 0) } }).catch(reject);
       });
-      await terminated;
+      await ended;
       return status;
     },
     stop: () => ua.stop(),
