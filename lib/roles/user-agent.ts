@@ -549,7 +549,11 @@ export class UserAgent implements FlowNode<CallEvent> {
       const offer = sdpOf(res);
       const outcome = offer === undefined ? undefined : media.receiveOffer(offer);
       if (outcome?.kind === "answer") call.ackAnswer = { cseq: res.cseq.seq, sdp: serializeSdpText(outcome.answer) };
-      else refusedOffer = outcome === undefined ? "no offer in the 2xx" : outcome.reason;
+      else {
+        refusedOffer = outcome === undefined ? "no offer in the 2xx" : outcome.reason;
+        // §13.2.1: still a valid answer in the ACK, every stream refused (port 0 with the offered formats, RFC 3264 §6)
+        if (offer !== undefined) call.ackAnswer = { cseq: res.cseq.seq, sdp: serializeSdpText(answerOffer(offer, this.mediaOptions(call), "1").answer) };
+      }
     }
     const out: NodeAction<CallEvent>[] = [this.ack(call, res.cseq.seq)];
     cancelTimer(call, T_CANCEL, out);
