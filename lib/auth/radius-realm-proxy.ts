@@ -64,11 +64,22 @@ class Journal {
     return out;
   }
 
-  /** Appends the events in one write and one fsync. */
+  /** A write failed part way (a full disk): the next one ends the cut line first, so no event is joined to it. */
+  private cut = false;
+
+  /** Appends the events in one write (continued when short) and one fsync; throws when they are not all on disk. */
   write(events: (JournalEvent | MasterRecord)[]): void {
     if (events.length === 0) return;
     if (this.fd === undefined) throw new Error("journal closed");
-    writeSync(this.fd, events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    const bytes = Buffer.from(`${this.cut ? "\n" : ""}${events.map((e) => `${JSON.stringify(e)}\n`).join("")}`);
+    let at = 0;
+    try {
+      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
+    } catch (err) {
+      if (at > 0) this.cut = true;
+      throw err;
+    }
+    this.cut = false;
     fsyncSync(this.fd);
   }
 
@@ -175,6 +186,8 @@ export class RadiusRealmProxy {
   /** Requests whose journal lines or records wait for this turn's group commit, each with all its actions. */
   private durable: RealmProxyAction[][] = [];
   private commitScheduled = false;
+  /** Ledger events already applied in memory whose journal write failed: written first by the next commit. */
+  private owedJournal: JournalEvent[] = [];
 
   private run(actions: RealmProxyAction[]): void {
     if (!actions.some((a) => a.type === "journal" || a.type === "spool")) return this.perform(actions);
@@ -196,10 +209,14 @@ export class RadiusRealmProxy {
     this.durable = [];
     const unwritten = new Set<RealmProxyAction[]>();
     const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+    const events = [...this.owedJournal, ...requests.flatMap((r) => r.flatMap((a) => (a.type === "journal" ? [a.event] : [])))];
     try {
-      this.journal?.write(requests.flatMap((r) => r.flatMap((a) => (a.type === "journal" ? [a.event] : []))));
+      this.journal?.write(events);
+      this.owedJournal = [];
     } catch (err) {
       for (const r of requests) unwritten.add(r);
+      // The ledger holds them already (a NAS's retransmission makes none again): owed until a write succeeds.
+      this.owedJournal = events.filter((e): e is JournalEvent => e.kind !== "record");
       this.options.drops?.drop("RADIUS:journal-not-written", { err: reason(err) });
     }
     const byDestination = new Map<string, { records: AccountingRecord[]; requests: RealmProxyAction[][] }>();

@@ -10,10 +10,12 @@
 // Each detail file then holds exactly one Start and one Stop per session, each under its identity (the master:
 // the provider's virtual identity), with the Class and the Vendor-Specific byte for byte. A NAS retransmission
 // (a new request with a longer Acct-Delay-Time) after its record was delivered reaches neither server again.
-import { spawn } from "node:child_process";
+// A proxy whose journal and spools are on a full disk (a tmpfs the test mounts) leaves the NAS unanswered and
+// counts it; the NAS's retransmission once there is room is answered, and the record reaches both servers once.
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -271,4 +273,70 @@ describe("radius-proxy accounting through its spools", () => {
     expect(count(detail(clientProvider.detailFile), session, "Start")).toBe(1);
     expect(count(detail(master.detailFile), session, "Start")).toBe(1);
   }, 60_000);
+
+  it("a full disk: the record is neither journaled nor spooled, so the NAS is not answered (counted); its retransmission once there is room is, and the record reaches both servers once", async () => {
+    const small = join(dir, "small");
+    mkdirSync(small);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", small]);
+    let second: RunningProcess | undefined;
+    const socket = createSocket("udp4");
+    try {
+      const [auth2, acct2] = [await freeUdpPort(), await freeUdpPort()];
+      const metricsPort = 20_000 + Math.floor(Math.random() * 20_000);
+      const config2 = join(small, "radius-proxy.yaml");
+      writeFileSync(config2, readFileSync(configFile, "utf8").replace(/authPort: \d+, acctPort: \d+ \}/, `authPort: ${auth2}, acctPort: ${acct2} }`));
+      second = spawnCli("radius-proxy", ["--config", config2, "--metrics", `127.0.0.1:${metricsPort}`, "--log-level", "info"]);
+      await second.waitFor("radius-proxy listening", { stream: "stdout", ms: 30_000 });
+      const drops = async (cause: string): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        const line = text.split("\n").find((l) => l.startsWith("callgate_drops_total") && l.includes(`cause="${cause}"`));
+        return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+      };
+      expect(() => writeFileSync(join(small, "filler"), Buffer.alloc(1024 * 1024))).toThrow(/ENOSPC/);
+
+      await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+      const replies: Buffer[] = [];
+      socket.on("message", (msg) => replies.push(msg));
+      const session = `full-${randomBytes(4).toString("hex")}`;
+      const datagram = encodeRadiusPacket(
+        {
+          code: RadiusCode.AccountingRequest,
+          identifier: 21,
+          authenticator: Buffer.alloc(16),
+          attributes: [
+            radiusAttribute("User-Name", "full@isp-b.example"),
+            radiusAttribute("Acct-Status-Type", "Start"),
+            radiusAttribute("Acct-Session-Id", session),
+            radiusAttribute("NAS-IP-Address", "10.0.0.9"),
+            radiusAttribute("Event-Timestamp", EVENT_TIMESTAMP),
+          ],
+        },
+        NAS_SECRET,
+      );
+      socket.send(datagram, acct2, "127.0.0.1");
+      const deadline = Date.now() + 15_000;
+      while ((await drops("journal-not-written")) < 1) {
+        if (Date.now() > deadline) throw new Error(`no journal-not-written drop:\n${second.stderr()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(replies).toHaveLength(0);
+
+      // Room again: the NAS sends the same request again and gets its answer.
+      unlinkSync(join(small, "filler"));
+      socket.send(datagram, acct2, "127.0.0.1");
+      await until("the Accounting-Response", () => replies.length === 1, 15_000);
+      expect(verifyRadiusPacket(replies[0]!, NAS_SECRET, datagram.subarray(4, 20))).toBe("ok");
+      expect(decodeRadiusPacket(replies[0]!, NAS_SECRET).code).toBe(RadiusCode.AccountingResponse);
+      await until("the record at both servers", () => count(detail(clientProvider.detailFile), session, "Start") === 1 && count(detail(master.detailFile), session, "Start") === 1);
+      for (const b of detail(clientProvider.detailFile).filter((x) => x["Acct-Session-Id"] === session)) expect(b["User-Name"]).toBe("full@isp-b.example");
+      for (const b of detail(master.detailFile).filter((x) => x["Acct-Session-Id"] === session)) expect(b["User-Name"]).toBe("isp-b-virtual");
+      // The session the first attempt opened in the ledger is in the journal (written before the answer).
+      const journal = readFileSync(join(small, "capacity.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; session?: string });
+      expect(journal.filter((e) => e.kind === "start" && e.session === `10.0.0.9|${session}`)).toHaveLength(1);
+    } finally {
+      socket.close();
+      await second?.stop();
+      execFileSync("umount", [small]);
+    }
+  }, 90_000);
 });
