@@ -29,6 +29,11 @@ interface WsConnection {
   sentBy: Set<string>;
 }
 
+/** Sent-by hosts remembered per connection (a client names one; a peer that names many keeps its last few). */
+const SENT_BY_PER_CONNECTION = 8;
+/** Bytes queued for a peer that does not read before its connection is closed (a slow reader holds no more). */
+const MAX_UNREAD_BYTES = 1 << 20;
+
 /** The sent-by host of a message's first Via header (RFC 3261 §20.42), read from its head. */
 const TOP_VIA_HOST = /\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*\/[ \t]*2\.0[ \t]*\/[ \t]*[A-Za-z]+[ \t]+(\[[^\]]*\]|[^;:, \t\r\n]+)/i;
 
@@ -114,6 +119,11 @@ export class WsLinks {
       this.lastRequest.set(conn.peer, conn);
       const sentBy = TOP_VIA_HOST.exec(bytes.toString("latin1", 0, Math.min(bytes.length, 2048)))?.[1]?.toLowerCase();
       if (sentBy !== undefined && this.bySentBy.get(sentBy) !== conn) {
+        if (conn.sentBy.size >= SENT_BY_PER_CONNECTION) {
+          const oldest = conn.sentBy.values().next().value as string;
+          conn.sentBy.delete(oldest);
+          if (this.bySentBy.get(oldest) === conn) this.bySentBy.delete(oldest);
+        }
         this.bySentBy.set(sentBy, conn);
         conn.sentBy.add(sentBy);
       }
@@ -132,6 +142,13 @@ export class WsLinks {
     if (this.connections.size === 0) return false;
     const conn = this.connectionFor(a);
     if (conn === undefined || conn.acceptor !== from) return false;
+    if (conn.socket.readyState !== conn.socket.OPEN) return true; // closing: what was for it is lost with it
+    if (conn.socket.bufferedAmount > MAX_UNREAD_BYTES) {
+      // A peer that does not read what it asked for: its connection is closed, not its queue grown.
+      this.net.options.onDrop?.("SIP", "ws-slow-reader", `${conn.key}: more than ${MAX_UNREAD_BYTES} bytes unread`);
+      conn.socket.terminate();
+      return true;
+    }
     this.net.record(from, a, this.transportOf(conn, false));
     // RFC 7118 §5.1: text frames for UTF-8 messages, as browsers expect.
     conn.socket.send(a.bytes, { binary: false });

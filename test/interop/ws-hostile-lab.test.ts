@@ -6,15 +6,18 @@
 import { request } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { startLab, type Lab } from "../../lib/flow/lab.js";
 import { killStartedProcesses, spawnCli, type RunningProcess } from "../support/cli-process.js";
 import { freePort } from "./sip-sipp-helpers.js";
 
 const PER_SOURCE = 8;
 const sockets = new Set<WebSocket>();
 let lab: RunningProcess | undefined;
+let inProcess: Lab | undefined;
 afterAll(async () => {
   for (const s of sockets) s.terminate();
   await lab?.stop();
+  await inProcess?.close();
   killStartedProcesses();
 });
 
@@ -121,5 +124,26 @@ describe("callgate lab's WebSocket listener under hostile peers", () => {
     expect(drops["ws-source-cap"]).toBe(40 - PER_SOURCE);
     const logged = loggedCauses(lab.stderr());
     for (const cause of ["SIP:ws-not-sip", "SIP:ws-message-too-large", "SIP:ws-source-cap"]) expect(logged.filter((c) => c === cause), cause).toHaveLength(1);
+  }, 120_000);
+
+  it("a peer that sends requests and never reads their answers is closed once a MiB of answers waits for it, counted; the lab holds nothing of it", async () => {
+    const drops: string[] = [];
+    inProcess = await startLab({ wsPort: 0, onDrop: (_proto, cause) => drops.push(cause) });
+    const c = await connect(inProcess.endpoints.SIP1!.ws!);
+    expect(c.open).toBe(true);
+    c.ws.pause(); // reads nothing more: SIP1's 200s to its OPTIONS pile up
+    let closed = false;
+    void c.closed.then(() => (closed = true));
+    let sent = 0;
+    for (let round = 0; round < 400 && !closed; round++) {
+      for (let k = 0; k < 500; k++, sent++)
+        c.ws.send(["OPTIONS sip:127.0.0.1 SIP/2.0", `Via: SIP/2.0/WS slow.invalid;branch=z9hG4bK-slow-${sent}`, "Max-Forwards: 70", "From: <sip:a@example.com>;tag=1", "To: <sip:127.0.0.1>", `Call-ID: slow-${sent}`, "CSeq: 1 OPTIONS", "Content-Length: 0", "", ""].join("\r\n"));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(closed, `still open after ${sent} requests`).toBe(true);
+    expect(drops.filter((d) => d === "ws-slow-reader")).toHaveLength(1);
+    for (let i = 0; i < 100 && inProcess.connections()["SIP1 WS"] !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(inProcess.connections()["SIP1 WS"]).toBe(0);
+    expect(inProcess.held().transactions).toBeLessThan(sent);
   }, 120_000);
 });
