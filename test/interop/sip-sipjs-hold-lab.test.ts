@@ -2,13 +2,18 @@
 // WebSocket listener of SIP1 (RFC 7118) → SIP2 → UAS. The re-INVITEs offer a=sendonly, then a=sendrecv (RFC 3264
 // §8.4); each makes both proxies of the lab ask their policy servers again (REQ LDP with TLV 9: 1, then 2), which
 // install the new classifiers at their router and remove the old ones; sip.js hangs up, and the call gets one
-// usage record per side.
+// usage record per side. tshark reads the WebSocket hop as SIP over WebSocket, with no malformed frame.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { workDir } from "./sip-sipp-helpers.js";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
 import { directionsAtUas, mediaChanges, sipjsCall } from "./sipjs-helpers.js";
 
 let lab: Lab | undefined;
+let capture: ChildProcess | undefined;
 afterAll(async () => {
+  if (capture?.exitCode === null) capture.kill("SIGINT");
   await lab?.close();
 });
 
@@ -19,6 +24,13 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     const sip1Port = Number(lab.endpoints.SIP1?.sip?.split(":")[1]);
     const wsUrl = lab.endpoints.SIP1?.ws ?? "";
     expect(wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    const wsPort = wsUrl.split(":")[2]!;
+    const pcap = join(workDir("callgate-sipjs-lab-"), "ws.pcap");
+    capture = spawn("tshark", ["-i", "lo", "-f", `tcp port ${wsPort}`, "-w", pcap, "-q"], { stdio: ["ignore", "ignore", "pipe"] });
+    let captureLog = "";
+    capture.stderr!.on("data", (d: Buffer) => (captureLog += d.toString()));
+    for (let i = 0; i < 300 && !captureLog.includes("Capture started") && capture.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(captureLog, "tshark must be installed and capture on lo").toContain("Capture started");
 
     const call = await sipjsCall(wsUrl, `sip:bob@127.0.0.1:${sip1Port}`);
     expect((await call.reinvite(true)).status).toBe(200);
@@ -40,7 +52,6 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     expect(invite).toMatch(/^Via: SIP\/2\.0\/WSS? [a-z0-9]+\.invalid;.*received=127\.0\.0\.1/im);
     // SIP1 record-routes twice where the transport changes (RFC 5658 §4, RFC 7118 §5): its UDP listener toward SIP2,
     // its WebSocket listener (transport=ws) toward the caller, and the caller's in-dialog requests route by both
-    const wsPort = wsUrl.split(":")[2];
     expect(invite.match(/^Record-Route: .*$/gim)).toEqual([`Record-Route: <sip:127.0.0.1:${sip1Port};lr>`, `Record-Route: <sip:127.0.0.1:${wsPort};transport=ws;lr>`]);
     const bye = mine.find((r) => r.from === "UAC" && r.msg === "BYE")!.bytes.toString("latin1");
     expect(bye.match(/^Route: .*$/gim)?.slice(0, 2)).toEqual([`Route: <sip:127.0.0.1:${wsPort};transport=ws;lr>`, `Route: <sip:127.0.0.1:${sip1Port};lr>`]);
@@ -65,5 +76,22 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     for (let i = 0; i < 200 && lab.connections()["SIP1 WS"] !== 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(lab.connections()["SIP1 WS"]).toBe(0);
     expect(errors).toEqual([]);
+
+    // tshark: the WebSocket hop is HTTP upgraded to WebSocket carrying SIP; every message there, none malformed
+    await new Promise((r) => setTimeout(r, 300));
+    const tshark = capture;
+    tshark.kill("SIGINT");
+    await new Promise((r) => tshark.once("exit", r));
+    const decode = ["-d", `tcp.port==${wsPort},http`];
+    const fields = spawnSync("tshark", ["-r", pcap, ...decode, "-Y", "sip", "-T", "fields", "-E", "separator=|", "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "sip.CSeq.method"], { encoding: "utf8" });
+    const seen = fields.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("|"));
+    expect(seen.filter(([m]) => m === "INVITE")).toHaveLength(3);
+    expect(seen.filter(([m]) => m === "ACK")).toHaveLength(3);
+    expect(seen.filter(([m]) => m === "BYE")).toHaveLength(1);
+    expect(seen.filter(([, status, cseq]) => status === "200" && cseq === "INVITE")).toHaveLength(3);
+    expect(seen.filter(([, status, cseq]) => status === "200" && cseq === "BYE")).toHaveLength(1);
+    const bad = spawnSync("tshark", ["-r", pcap, ...decode, "-Y", "_ws.malformed || (_ws.expert.severity >= warning && !tcp.analysis)", "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"], { encoding: "utf8" });
+    expect(bad.status).toBe(0);
+    expect(bad.stdout.trim()).toBe("");
   }, 60_000);
 });
