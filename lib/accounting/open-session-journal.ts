@@ -43,6 +43,7 @@ export function readSessionJournal<S>(content: string, format: SessionJournalFor
   return { open, badLines };
 }
 
+/** What a line read back does to the open sessions: what the note that wrote it did. */
 function applyEntry<S>(open: Map<string, S>, entry: JournalEntry<S>, format: SessionJournalFormat<S>): void {
   if ("open" in entry) {
     const key = format.keyOf(entry.open);
@@ -63,7 +64,7 @@ export class OpenSessionJournal<S> {
   private fd: number;
   private closes = 0;
   private queued: string[] = [];
-  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private pending: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
   private timer: { cancel(): void } | undefined;
   private failure: Error | undefined;
 
@@ -98,22 +99,32 @@ export class OpenSessionJournal<S> {
   opened(session: S): Promise<void> {
     const key = this.format.keyOf(session);
     if (this.format.reopen === "keep" && this.sessions.has(key)) return done;
-    return this.append({ open: session }, this.format.openLine(session));
+    const refused = this.refusal();
+    if (refused) return refused;
+    this.sessions.set(key, session);
+    return this.append(this.format.openLine(session));
   }
 
   /** Notes a change to an open session (nothing when it is not open). */
   updated(key: string, patch: Partial<S>): Promise<void> {
     const updateLine = this.format.updateLine;
     if (updateLine === undefined) throw new Error(`the journal ${this.path} records no changes to a session`);
-    if (!this.sessions.has(key)) return done;
-    return this.append({ update: key, patch }, updateLine(key, patch));
+    const session = this.sessions.get(key);
+    if (session === undefined) return done;
+    const refused = this.refusal();
+    if (refused) return refused;
+    this.sessions.set(key, { ...session, ...patch });
+    return this.append(updateLine(key, patch));
   }
 
   /** Notes a session closed (nothing when it is not open). */
   closed(key: string): Promise<void> {
     if (!this.sessions.has(key)) return done;
+    const refused = this.refusal();
+    if (refused) return refused;
+    this.sessions.delete(key);
     this.closes++;
-    return this.append({ close: key }, this.format.closeLine(key));
+    return this.append(this.format.closeLine(key));
   }
 
   /** Writes what is queued, then closes the file; later notes are refused. */
@@ -124,21 +135,26 @@ export class OpenSessionJournal<S> {
     this.failure ??= new Error(`the journal ${this.path} is closed`);
   }
 
-  // The state changes at once, the line follows: what the file reads back once synced is this state.
-  private append(entry: JournalEntry<S>, line: Record<string, unknown>): Promise<void> {
-    if (this.failure) {
-      if (this.durability.sync === "each") throw this.failure;
-      return Promise.reject(this.failure);
-    }
-    applyEntry(this.sessions, entry, this.format);
+  /** A journal whose write failed (or closed) refuses every note: thrown in `each`, a rejected promise in `group`. */
+  private refusal(): Promise<void> | undefined {
+    if (this.failure === undefined) return undefined;
+    if (this.durability.sync === "each") throw this.failure;
+    return Promise.reject(this.failure);
+  }
+
+  // The state has changed already, the line follows: what the file reads back once synced is that state.
+  private append(line: Record<string, unknown>): Promise<void> {
     const text = `${JSON.stringify(line)}\n`;
     if (this.durability.sync === "each") {
       this.write(text);
       return done;
     }
     this.queued.push(text);
-    const written = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (this.timer === undefined) {
+    // Every note of one group shares one promise.
+    if (this.pending === undefined) {
+      let settle!: { resolve: () => void; reject: (err: Error) => void };
+      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      this.pending = { promise, ...settle };
       const delay = this.durability.maxDelayMs;
       if (delay > 0) {
         const t = setTimeout(() => this.flush(), delay);
@@ -148,32 +164,35 @@ export class OpenSessionJournal<S> {
         this.timer = { cancel: () => clearImmediate(t) };
       }
     }
-    return written;
+    return this.pending.promise;
   }
 
   private flush(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    if (this.queued.length === 0) return;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending === undefined) return;
     const text = this.queued.join("");
-    const waiters = this.waiters;
     this.queued = [];
-    this.waiters = [];
     try {
       this.write(text);
     } catch {
-      for (const w of waiters) w.reject(this.failure as Error);
+      pending.reject(this.failure as Error);
       return;
     }
-    for (const w of waiters) w.resolve();
+    pending.resolve();
   }
 
   /** Appends and syncs; a failure makes the journal refuse every later note (nothing unsynced is ever confirmed). */
   private write(text: string): void {
     try {
       // A write may take part of the bytes (a full disk): the rest is written, or the error thrown.
-      const bytes = Buffer.from(text);
-      for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at, bytes.length - at);
+      const written = writeSync(this.fd, text);
+      if (written < Buffer.byteLength(text)) {
+        const bytes = Buffer.from(text);
+        for (let at = written; at < bytes.length; ) at += writeSync(this.fd, bytes, at, bytes.length - at);
+      }
       fdatasyncSync(this.fd);
       this.flushes++;
       if (this.closes >= COMPACT_AFTER_CLOSES) {
