@@ -14,7 +14,7 @@
 // Last line: {"direct_per_s":…, "proxy_master_per_s":…, "proxy_client_per_s":…, "master_ratio":…, "client_ratio":…,
 //             "proxy_cpu_us_master":…, "proxy_cpu_us_client":…, "requests":…, "acct_direct_per_s":…,
 //             "acct_proxy_answered_per_s":…, "acct_proxy_delivered_per_s":…, "acct_answered_ratio":…,
-//             "acct_delivered_ratio":…, "acct_records":…}
+//             "acct_delivered_ratio":…, "proxy_cpu_us_acct":…, "acct_records":…}
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -112,6 +112,7 @@ try {
   const cpuUs = (ticks) => Math.round((ticks * 10_000) / requests);
   const r = (x) => Math.round(x);
   const acctDirect = (await acctClient(ports.cAcct, "client-secret", "bob@isp-b.example", "d")).perS;
+  const c3 = cpuTicks();
   const viaProxy = await acctClient(ports.acct, "nas-secret", "bob@isp-b.example", "p");
   // Delivered: both servers hold every record the NAS was answered for.
   const deadline = Date.now() + 300_000;
@@ -120,17 +121,18 @@ try {
     await new Promise((res) => setTimeout(res, 20));
   }
   const delivered = acctRecords / ((performance.now() - viaProxy.t0) / 1000);
+  const acctCpuUs = Math.round(((cpuTicks() - c3) * 10_000) / acctRecords);
   console.log(`FreeRADIUS direct            ${r(direct).toLocaleString("en")} access requests/s`);
   console.log(`via proxy, master realm      ${r(viaMaster).toLocaleString("en")} /s (${(viaMaster / direct).toFixed(2)}× direct)`);
   console.log(`via proxy, client realm      ${r(viaClient).toLocaleString("en")} /s (${(viaClient / direct).toFixed(2)}× direct; two upstream exchanges each)`);
   console.log(`proxy CPU per request        master realm ${cpuUs(c1 - c0)} µs, client realm ${cpuUs(c2 - c1)} µs`);
   console.log(`accounting, FreeRADIUS direct ${r(acctDirect).toLocaleString("en")} records/s`);
-  console.log(`accounting via proxy         ${r(viaProxy.perS).toLocaleString("en")} /s answered (${(viaProxy.perS / acctDirect).toFixed(2)}× direct; two fsynced spools each), ${r(delivered).toLocaleString("en")} /s at both servers (${(delivered / acctDirect).toFixed(2)}×)`);
+  console.log(`accounting via proxy         ${r(viaProxy.perS).toLocaleString("en")} /s answered (${(viaProxy.perS / acctDirect).toFixed(2)}× direct; two fsynced spools each), ${r(delivered).toLocaleString("en")} /s at both servers (${(delivered / acctDirect).toFixed(2)}×); proxy CPU ${acctCpuUs} µs per record`);
   console.log(JSON.stringify({
     direct_per_s: r(direct), proxy_master_per_s: r(viaMaster), proxy_client_per_s: r(viaClient), master_ratio: Number((viaMaster / direct).toFixed(3)), client_ratio: Number((viaClient / direct).toFixed(3)),
     proxy_cpu_us_master: cpuUs(c1 - c0), proxy_cpu_us_client: cpuUs(c2 - c1), requests,
     acct_direct_per_s: r(acctDirect), acct_proxy_answered_per_s: r(viaProxy.perS), acct_proxy_delivered_per_s: r(delivered),
-    acct_answered_ratio: Number((viaProxy.perS / acctDirect).toFixed(3)), acct_delivered_ratio: Number((delivered / acctDirect).toFixed(3)), acct_records: acctRecords,
+    acct_answered_ratio: Number((viaProxy.perS / acctDirect).toFixed(3)), acct_delivered_ratio: Number((delivered / acctDirect).toFixed(3)), proxy_cpu_us_acct: acctCpuUs, acct_records: acctRecords,
   }));
 } finally {
   proxy.kill("SIGTERM");

@@ -41,7 +41,8 @@ export function accountingSpoolPath(prefix: string, destination: AccountingDesti
   return destination.kind === "master" ? `${prefix}.acct-master.spool` : `${prefix}.acct-client-${encodeURIComponent(destination.name)}.spool`;
 }
 
-const destinationName = (d: AccountingDestination): string => (d.kind === "master" ? "master" : d.name);
+/** How logs, drops and gauges name a destination; a client provider named "master" stays apart from the master. */
+const destinationName = (d: AccountingDestination): string => (d.kind === "master" ? "master" : `client ${d.name}`);
 
 /** Append-only JSON lines, each fsynced before the action that depends on it (RFC 2866 §2: stored, then answered). */
 class Journal {
