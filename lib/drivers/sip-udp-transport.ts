@@ -7,10 +7,10 @@ import { isLoopback, literalLookup, LOOPBACK, foreignAddress } from "./socket-ad
 import { callerMessage, type SipPeers } from "./sip-peers.js";
 import type { Address, SocketDriverContext } from "./socket-types.js";
 
-/** A node's UDP socket, if it has one, and where it is bound. */
+/** A node's UDP socket, if it has one, and where it is bound (the network's own record: read, never copied). */
 export interface UdpEndpoint {
-  socket?: UdpSocket;
-  bound?: Address;
+  udp?: UdpSocket;
+  bound: { sipUdp?: Address };
 }
 
 /** SIP datagrams between nodes, to and from nodes of other processes, and from a lab's outside caller. */
@@ -77,19 +77,20 @@ export class SipUdpTransport {
 
   send(from: string, a: SendAction): void {
     const here = this.endpointOf(from);
-    const src = here?.socket;
+    const src = here?.udp;
     const ext = this.net.options.externalSipPeer;
     if (src && ext && from === ext.acceptor && a.to === ext.as && !this.endpointOf(a.to)) {
       const dest = this.externalDestination(a.bytes);
       if (!dest) return;
-      this.net.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: here.bound?.port ?? 0, dst: dest.address, dstPort: dest.port });
+      this.net.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: here.bound.sipUdp?.port ?? 0, dst: dest.address, dstPort: dest.port });
       src.send(a.bytes, dest.port, dest.address);
       return;
     }
     const dst = this.net.listening(a.to, "sipUdp") ?? foreignAddress(a.to);
     if (!src || !dst) return;
     if (this.net.isLocal(a.to)) this.net.hints.add("SIP", from, a.to, a.bytes, a.callId);
-    this.net.record(from, a, { kind: "udp", src: here.bound?.host ?? LOOPBACK, srcPort: here.bound?.port ?? 0, dst: dst.host, dstPort: dst.port });
+    const bound = here.bound.sipUdp;
+    this.net.record(from, a, { kind: "udp", src: bound?.host ?? LOOPBACK, srcPort: bound?.port ?? 0, dst: dst.host, dstPort: dst.port });
     src.send(a.bytes, dst.port, dst.host);
   }
 }

@@ -87,10 +87,7 @@ export class SocketNetwork<E = unknown> {
       dispatch: (name, event) => this.dispatch(name, event),
       record: (from, a, transport, t) => this.record(from, a, transport, t),
     };
-    this.udp = new SipUdpTransport(context, this.sipPeers, (node) => {
-      const ep = this.endpoints.get(node);
-      return ep && { ...(ep.udp ? { socket: ep.udp } : {}), ...(ep.bound.sipUdp ? { bound: ep.bound.sipUdp } : {}) };
-    });
+    this.udp = new SipUdpTransport(context, this.sipPeers, (node) => this.endpoints.get(node));
     this.streams = new StreamLinks(context, this.gates, this.sipPeers);
     this.ws = new WsLinks(context, this.sipPeers);
     this.osp = new OspHttpTransport(context, this.gates);
@@ -293,7 +290,8 @@ export class SocketNetwork<E = unknown> {
       switch (action.type) {
         case "send":
           if (intercept?.(action)) break;
-          this.faults.send(action.proto, from, action.to, action.label, this.now, () => this.transmit(from, action));
+          if (this.faults.plan.clean) this.transmit(from, action);
+          else this.faults.send(action.proto, from, action.to, action.label, this.now, () => this.transmit(from, action));
           break;
         case "set-timer":
           this.timers.set(`${from}\u0000${action.key}`, action.delayMs);

@@ -205,6 +205,20 @@ export abstract class SipMessageBase {
     this.#wire = wire;
   }
 
+  /**
+   * @internal Gives `copy` (same headers, same body) what this message has parsed so far: the cached typed values
+   * and the message text they are read from in place. Each stays keyed by its raw value, so a header the copy
+   * changes is parsed again on its own.
+   */
+  protected shareParsed(copy: SipMessageBase): void {
+    copy.#wireText = this.#wireText;
+    copy.#wire = this.#wire;
+    if (this.cacheRaw !== undefined) {
+      copy.cacheRaw = this.cacheRaw.slice();
+      copy.cacheValue = this.cacheValue!.slice();
+    }
+  }
+
   /** Offset of `raw` in the message text if it is the value the parser recorded for that slot, else -1. */
   #wireStart(slot: number, raw: string): number {
     const w = this.#wire;
@@ -509,6 +523,18 @@ export class SipRequest extends SipMessageBase {
 
   clone(): SipRequest {
     return new SipRequest(this.method, this.uri, this.headers.map((h) => ({ name: h.name, value: h.value })), Buffer.from(this.body), this.version);
+  }
+
+  /**
+   * @internal A proxy's copy to forward (RFC 3261 §16.6 step 1), copy-on-write: its own list of headers holding the
+   * same entries, the same body and what this request has parsed. Change it by replacing entries (the methods do),
+   * never by editing an entry or the body in place.
+   */
+  forwardingCopy(): SipRequest {
+    const copy = new SipRequest(this.method, this.uri, this.headers.slice(), this.body, this.version);
+    copy.parsedUri = this.parsedUri;
+    this.shareParsed(copy);
+    return copy;
   }
 }
 

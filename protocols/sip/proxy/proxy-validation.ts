@@ -64,13 +64,14 @@ export function validateProxyRequest(request: SipRequest, options: ValidationOpt
     if (mine && mine.includes(loopDetectionHash(request))) return { status: 482, reason: "Loop Detected" };
   }
   // Step 5: Proxy-Require.
-  const supported = new Set((options.supportedExtensions ?? []).map((t) => t.toLowerCase()));
   let proxyRequire: string[];
   try {
     proxyRequire = request.proxyRequire;
   } catch {
     return { status: 400, reason: "Bad Proxy-Require" };
   }
+  if (proxyRequire.length === 0) return undefined;
+  const supported = new Set((options.supportedExtensions ?? []).map((t) => t.toLowerCase()));
   const unsupported = proxyRequire.filter((t) => !supported.has(t.toLowerCase()));
   if (unsupported.length > 0) {
     return { status: 420, reason: "Bad Extension", headers: [{ name: "Unsupported", value: unsupported.join(", ") }] };

@@ -69,7 +69,10 @@ interface Branch {
   provisional: boolean;
   cancelWanted: boolean;
   cancelSent: boolean;
+  /** Timer C's handle: one timer per branch, re-armed on firing while provisionals moved its deadline. */
   timerC: unknown;
+  /** When Timer C is due: set at forwarding, moved by each provisional (§16.7 step 2). */
+  timerCDue: number;
   /** Timer C fired on this branch: if its CANCEL stays unanswered the branch counts as a 408, not a 487. */
   timedOut: boolean;
   /** 64·T1 from the CANCEL (§9.1). */
@@ -99,7 +102,7 @@ class RequestContext implements ProxyRequestContext {
     private readonly proxy: StatefulProxy,
   ) {
     this.loopHash = loopHash;
-    this.hasRoute = request.getHeaders("Route").length > 0;
+    this.hasRoute = request.hasHeader("Route");
     this.inDialog = request.to.tag !== undefined;
   }
 
@@ -262,7 +265,7 @@ export class StatefulProxy implements TransactionUser {
       if (target === "drop") return;
       const fwd = response;
       fwd.removeFirstHeaderValue("Via");
-      if (fwd.getHeaders("Via").length === 0) return;
+      if (!fwd.hasHeader("Via")) return;
       const context = target === undefined ? this.contextFromVia(fwd) : { source: target, local: this.localAddressFor(target.protocol) ?? target };
       this.layer.sendResponseStateless(fwd, context).catch((err: unknown) => this.observer.onError?.(undefined, asError(err)));
     } catch (err) {
@@ -377,7 +380,8 @@ export class StatefulProxy implements TransactionUser {
 
   private forwardBranch(ctx: RequestContext, target: ProxyTarget): void {
     const index = ctx.branches.length;
-    const copy = ctx.request.clone();
+    // Step 1: a copy of its own; copy-on-write, since only Request-URI, Max-Forwards, Route, Record-Route and Via change.
+    const copy = ctx.request.forwardingCopy();
     const branch: Branch = {
       index,
       request: copy,
@@ -388,6 +392,7 @@ export class StatefulProxy implements TransactionUser {
       cancelWanted: false,
       cancelSent: false,
       timerC: undefined,
+      timerCDue: 0,
       timedOut: false,
       cancelTimer: undefined,
       dropped: false,
@@ -397,7 +402,7 @@ export class StatefulProxy implements TransactionUser {
       // Steps 2–3: Request-URI, Max-Forwards.
       if (target.uri !== undefined) copy.uri = target.uri;
       const mf = copy.maxForwards;
-      copy.setHeader("Max-Forwards", String(mf === undefined ? 70 : mf - 1));
+      setMaxForwards(copy, mf === undefined ? 70 : mf - 1);
       // Step 6–7: strict-router postprocessing, next hop.
       postprocessStrictRoute(copy);
       const destination = target.nextHop ?? nextHopOf(copy);
@@ -449,11 +454,24 @@ export class StatefulProxy implements TransactionUser {
     this.layer.sendRequest(request, destination, { onResponse: callbacks?.onResponse ?? (() => undefined), ...(callbacks?.onTerminated ? { onTerminated: callbacks.onTerminated } : {}) });
   }
 
+  /**
+   * §16.6 step 11 / §16.7 step 2: Timer C runs from the forwarding and restarts with each provisional. A provisional
+   * only moves the deadline; the one timer, when it fires early, is set again for the rest.
+   */
   private armTimerC(ctx: RequestContext, branch: Branch): void {
-    if (branch.timerC !== undefined) this.clock.clearTimer(branch.timerC);
-    branch.timerC = this.clock.setTimer(this.timerC, () => {
+    branch.timerCDue = this.clock.now() + this.timerC;
+    if (branch.timerC === undefined) this.setTimerC(ctx, branch, this.timerC);
+  }
+
+  private setTimerC(ctx: RequestContext, branch: Branch, delayMs: number): void {
+    branch.timerC = this.clock.setTimer(delayMs, () => {
       branch.timerC = undefined;
       if (branch.final) return;
+      const left = branch.timerCDue - this.clock.now();
+      if (left >= 1) {
+        this.setTimerC(ctx, branch, left);
+        return;
+      }
       // §16.8: with a provisional seen, CANCEL the branch; otherwise behave as if a 408 arrived.
       if (branch.provisional) {
         branch.timedOut = true;
@@ -480,7 +498,7 @@ export class StatefulProxy implements TransactionUser {
     fwd.removeFirstHeaderValue("Via"); // step 9
     if (ctx.released) {
       // Late 2xx to an INVITE after everything settled (e.g. another fork): relay it, nothing else.
-      if (status >= 200 && status < 300 && ctx.method === "INVITE" && fwd.getHeaders("Via").length > 0) this.sendFinal(ctx, fwd);
+      if (status >= 200 && status < 300 && ctx.method === "INVITE" && fwd.hasHeader("Via")) this.sendFinal(ctx, fwd);
       return;
     }
     if (status < 200) {
@@ -541,7 +559,7 @@ export class StatefulProxy implements TransactionUser {
   /** §16.7 steps 3–10 for one response of a branch (its top Via already off). */
   private relay(ctx: RequestContext, branch: Branch, fwd: SipResponse): void {
     const status = fwd.status;
-    const upstreamViaLeft = fwd.getHeaders("Via").length > 0;
+    const upstreamViaLeft = fwd.hasHeader("Via");
     if (status < 200) {
       if (!ctx.finalSent && upstreamViaLeft) ctx.serverTransaction?.respond(fwd);
       return;
@@ -672,6 +690,23 @@ export class StatefulProxy implements TransactionUser {
     const source = { protocol, host: via.received ?? via.host, port };
     return { source, local: this.localAddressFor(protocol) ?? source };
   }
+}
+
+/** §16.6 step 3: the copy's Max-Forwards, replaced in its own header list (no new list when there is one such header). */
+function setMaxForwards(copy: SipRequest, value: number): void {
+  const hs = copy.headers;
+  let at = -1;
+  for (let i = 0; i < hs.length; i++) {
+    const name = hs[i]!.name;
+    if (name !== "Max-Forwards" && name.toLowerCase() !== "max-forwards") continue;
+    if (at >= 0) {
+      copy.setHeader("Max-Forwards", String(value)); // several: one is kept
+      return;
+    }
+    at = i;
+  }
+  if (at < 0) copy.setHeader("Max-Forwards", String(value));
+  else hs[at] = { name: hs[at]!.name, value: String(value) };
 }
 
 function responseClass(status: number): number {

@@ -142,6 +142,47 @@ describe("stateful proxy: a CANCEL left unanswered (RFC 3261 §9.1, §16.8)", ()
   });
 });
 
+describe("stateful proxy: Timer C (RFC 3261 §16.6 step 11, §16.7 step 2)", () => {
+  it("restarts with each provisional: no CANCEL until Timer C after the last one, one timer per branch throughout", () => {
+    const h = new ProxyHarness({ t1: T1, timerC: 4 * T1, hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }) });
+    h.inject(invite());
+    const [fwd] = h.requestsTo(UAS_A.host);
+    h.inject(answer(fwd!, 180), UAS_A);
+    const setTimer = h.clock.setTimer.bind(h.clock);
+    let timersSet = 0;
+    h.clock.setTimer = (delayMs, fire) => {
+      timersSet++;
+      return setTimer(delayMs, fire);
+    };
+    // Ten provisionals T1/2 apart: each moves Timer C on without setting a timer (the transaction is Proceeding,
+    // §17.1.1.2); the one timer, due at 4·T1, is set once more for the rest.
+    for (let i = 0; i < 10; i++) {
+      h.clock.advance(T1 / 2);
+      h.inject(answer(fwd!, 183), UAS_A);
+    }
+    expect(timersSet).toBe(1);
+    h.take();
+    h.clock.advance(4 * T1 - 1);
+    expect(h.requestsTo(UAS_A.host).filter((r) => r.method === "CANCEL")).toEqual([]);
+    h.clock.advance(1);
+    expect(h.requestsTo(UAS_A.host).map((r) => r.method)).toEqual(["CANCEL"]);
+  });
+
+  it("stops at the final response: nothing fires later", () => {
+    const h = new ProxyHarness({ t1: T1, timerC: 4 * T1, hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }) });
+    h.inject(invite());
+    const [fwd] = h.requestsTo(UAS_A.host);
+    h.inject(answer(fwd!, 180), UAS_A);
+    h.clock.advance(2 * T1);
+    h.inject(answer(fwd!, 183), UAS_A);
+    h.inject(answer(fwd!, 486), UAS_A);
+    h.take();
+    h.clock.advance(100 * T1);
+    expect(h.requestsTo(UAS_A.host).filter((r) => r.method === "CANCEL")).toEqual([]);
+    expect(h.responsesTo(UAC.host).filter((r) => r.status >= 400 && r.status !== 486)).toEqual([]);
+  });
+});
+
 describe("stateful proxy: how it names itself", () => {
   it("seeded branches and tags, rport in its Via, and the names the application gives its addresses", () => {
     let n = 0;
