@@ -5,10 +5,11 @@
 // every request that reached them, resends included).
 // - The client provider's server is down while the Starts are answered; the proxy is SIGKILLed right after the
 //   NAS got its last Accounting-Response, restarted, and the server started again: every Start reaches it.
-// - The proxy is SIGKILLed again in the middle of the Stops (radclient retransmits what went unanswered to the
-//   restarted proxy).
-// Each detail file then holds exactly one Start and one Stop per session, each under its identity (the master:
-// the provider's virtual identity), with the Class and the Vendor-Specific byte for byte. A NAS retransmission
+// - The proxy is SIGKILLed again in the middle of the Interim-Updates and Stops (radclient retransmits what went
+//   unanswered to the restarted proxy).
+// Each detail file then holds exactly one Start, one of each Interim-Update and one Stop per session, each under
+// its identity (the master: the provider's virtual identity), with the Class and the Vendor-Specific byte for
+// byte. A NAS retransmission
 // (a new request with a longer Acct-Delay-Time) after its record was delivered reaches neither server again.
 // A proxy whose journal and spools are on a full disk (a tmpfs the test mounts) leaves the NAS unanswered and
 // counts it; the NAS's retransmission once there is room is answered, and the record reaches both servers once.
@@ -70,6 +71,9 @@ function detail(path: string): DetailBlock[] {
 }
 
 const count = (blocks: DetailBlock[], session: string, status: string): number => blocks.filter((b) => b["Acct-Session-Id"] === session && b["Acct-Status-Type"] === status).length;
+/** A session's Interim-Updates by Acct-Session-Time, sorted: each once. */
+const interims = (blocks: DetailBlock[], session: string): string[] =>
+  blocks.filter((b) => b["Acct-Session-Id"] === session && b["Acct-Status-Type"] === "Interim-Update").map((b) => b["Acct-Session-Time"]!).sort((a, b) => Number(a) - Number(b));
 
 async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -79,15 +83,20 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
   }
 }
 
-function packetText(user: string, session: string, status: "Start" | "Stop"): string {
+/** Interim-Updates before each Stop: load enough that a kill after a few answers lands mid-load on any machine. */
+const INTERIMS = 8;
+const INTERIM_TIMES = Array.from({ length: INTERIMS }, (_, k) => String(5 * (k + 1)));
+
+/** A record as radclient reads it; `seconds` into the session (Acct-Session-Time, and Event-Timestamp past the Start). */
+function packetText(user: string, session: string, status: "Start" | "Interim-Update" | "Stop", seconds = 0): string {
   return [
     `User-Name = "${user}"`,
     `Acct-Status-Type = ${status}`,
     `Acct-Session-Id = "${session}"`,
     `NAS-IP-Address = 10.0.0.9`,
     `NAS-Identifier = "nas-9"`,
-    `Event-Timestamp = ${EVENT_TIMESTAMP + (status === "Stop" ? 60 : 0)}`,
-    ...(status === "Stop" ? ["Acct-Session-Time = 60"] : []),
+    `Event-Timestamp = ${EVENT_TIMESTAMP + seconds}`,
+    ...(status === "Start" ? [] : [`Acct-Session-Time = ${seconds}`]),
     `Class = 0x${CLASS_HEX}`,
     `Attr-26.32473.1 = 0x${VSA_VALUE_HEX}`,
     `Attr-195 = 0x${UNKNOWN_HEX}`,
@@ -97,7 +106,11 @@ function packetText(user: string, session: string, status: "Start" | "Stop"): st
 /** radclient with `parallel` requests in flight, retrying each `retries` times every 2 s; `onLine` sees its output as it comes. */
 function radclient(status: "Start" | "Stop", parallel: number, onLine?: (answered: number) => void): Promise<{ answered: number; out: string }> {
   const file = join(dir, `${status}.txt`);
-  writeFileSync(file, `${ALL.map((s) => packetText(s.user, s.session, status)).join("\n\n")}\n`);
+  // Before each Stop, its session's Interim-Updates (every 5 s); the Stop at 60 s.
+  const packets = ALL.flatMap((s) =>
+    status === "Start" ? [packetText(s.user, s.session, "Start")] : [...Array.from({ length: INTERIMS }, (_, k) => packetText(s.user, s.session, "Interim-Update", 5 * (k + 1))), packetText(s.user, s.session, "Stop", 60)],
+  );
+  writeFileSync(file, `${packets.join("\n\n")}\n`);
   return new Promise((resolve, reject) => {
     // Line-buffered, so each answer is seen when it comes.
     const args = ["-oL", "radclient", "-x", "-p", String(parallel), "-r", "8", "-t", "2", "-f", file, `127.0.0.1:${acctPort}`, "acct", NAS_SECRET];
@@ -163,7 +176,7 @@ afterAll(async () => {
 });
 
 describe("radius-proxy accounting through its spools", () => {
-  it("Starts answered while the client provider's server is down, the proxy SIGKILLed right after; Stops with the proxy SIGKILLed mid-load: one Start and one Stop per session at each server, identities, Class and Vendor-Specific intact", async () => {
+  it("Starts answered while the client provider's server is down, the proxy SIGKILLed right after; interims and Stops with the proxy SIGKILLed mid-load: each record once at each server, identities, Class and Vendor-Specific intact", async () => {
     await stopLab(clientProvider, ++labRestarts);
     const starts = await radclient("Start", 8);
     expect(starts.answered, starts.out).toBe(ALL.length);
@@ -179,22 +192,23 @@ describe("radius-proxy accounting through its spools", () => {
       return CLIENT_SESSIONS.every((s) => count(c, s.session, "Start") >= 1) && ALL.every((s) => count(m, s.session, "Start") >= 1);
     });
 
-    // The Stops, one at a time; the proxy is SIGKILLed after the third answer and started again, and radclient
-    // retransmits what went unanswered to the new process.
+    // Interim-Updates and Stops, one at a time; the proxy is SIGKILLed after the 40th answer and started again,
+    // and radclient retransmits what went unanswered to the new process.
+    const STOP_LEG = ALL.length * (INTERIMS + 1);
     let killed: Promise<unknown> | undefined;
     let answeredAtKill = 0;
     const stops = radclient("Stop", 1, (answered) => {
-      if (answered >= 3 && !killed) {
+      if (answered >= 40 && !killed) {
         answeredAtKill = answered;
         killed = proxy.stop("SIGKILL").then(() => startProxy());
       }
     });
     const done = await stops;
     await killed;
-    expect(answeredAtKill).toBeLessThan(ALL.length);
-    expect(done.answered, done.out).toBe(ALL.length);
+    expect(answeredAtKill).toBeLessThan(STOP_LEG);
+    expect(done.answered, done.out).toBe(STOP_LEG);
     // Some request went unanswered by the killed proxy and was sent again.
-    expect(done.out.match(/Sent Accounting-Request/g)!.length, done.out).toBeGreaterThan(ALL.length);
+    expect(done.out.match(/Sent Accounting-Request/g)!.length, done.out).toBeGreaterThan(STOP_LEG);
     await until("every Stop at both servers", () => {
       const c = detail(clientProvider.detailFile);
       const m = detail(master.detailFile);
@@ -208,11 +222,13 @@ describe("radius-proxy accounting through its spools", () => {
         expect(count(c, session, status), `${session} ${status} at the client provider`).toBe(1);
         expect(count(m, session, status), `${session} ${status} at the master`).toBe(1);
       }
+      for (const blocks of [c, m]) expect(interims(blocks, session), `${session} interims`).toEqual(INTERIM_TIMES);
       for (const b of c.filter((x) => x["Acct-Session-Id"] === session)) expect(b["User-Name"]).toBe(user);
       for (const b of m.filter((x) => x["Acct-Session-Id"] === session)) expect(b["User-Name"]).toBe("isp-b-virtual");
     }
     for (const { user, session } of MASTER_SESSIONS) {
       for (const status of ["Start", "Stop"]) expect(count(m, session, status), `${session} ${status} at the master`).toBe(1);
+      expect(interims(m, session)).toEqual(INTERIM_TIMES);
       for (const b of m.filter((x) => x["Acct-Session-Id"] === session)) expect(b["User-Name"]).toBe(user);
       expect(c.some((x) => x["Acct-Session-Id"] === session)).toBe(false);
     }
