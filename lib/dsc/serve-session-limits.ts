@@ -33,11 +33,21 @@ export interface ServedSessionLimits {
   close(): Promise<void>;
 }
 
-/** Starts the counter of `role` (POL1 counts the caller's entities, POL2 the callee's) for its COPS `port`. */
-/** How long a served DSC waits at start for the links to its peers. */
-const PEER_WAIT_MS = 5_000;
+/** How a served counter starts. */
+export interface ServedSessionLimitsOptions {
+  /** How long a DSC waits at start for the links to its peers (default 5 s). */
+  peerWaitMs?: number;
+  /** Told of the peers whose links were still down when the start stopped waiting for them. */
+  onPeersDown?: (peers: string[], waitedMs: number) => void;
+}
 
-export async function startServedSessionLimits(settings: SessionLimitSettings, role: "POL1" | "POL2", port: number): Promise<ServedSessionLimits> {
+/** Starts the counter of `role` (POL1 counts the caller's entities, POL2 the callee's) for its COPS `port`. */
+export async function startServedSessionLimits(
+  settings: SessionLimitSettings,
+  role: "POL1" | "POL2",
+  port: number,
+  options: ServedSessionLimitsOptions = {},
+): Promise<ServedSessionLimits> {
   const threshold = (entity: string): EntityThreshold | undefined => settings.thresholds[entity];
   const failClosed = settings.failClosed ?? true;
   let counter: SessionCounter;
@@ -60,9 +70,9 @@ export async function startServedSessionLimits(settings: SessionLimitSettings, r
     await node.start();
     // The peers start beside it: wait (bounded) for their links, so the first calls find their authorities
     // instead of being refused as unreachable while the links come up. A peer still down after that counts as such.
-    const peers = Object.keys(settings.dsc.listen).filter((id) => id !== role);
-    const until = performance.now() + PEER_WAIT_MS;
-    while (peers.some((id) => !node.connected(id)) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const waitMs = options.peerWaitMs ?? 5_000;
+    const down = await node.ready(Object.keys(settings.dsc.listen).filter((id) => id !== role), waitMs);
+    if (down.length > 0) options.onPeersDown?.(down, waitMs);
     counter = new DscSessionCounter(node);
     close = () => node.close();
   } else if (settings.redis) {

@@ -171,7 +171,9 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const decides = auth && role === "POL1" ? auth.wrap(shared ?? new DefaultPolicyAdapter()) : shared;
   // The deploy file's `sessionLimits`: POL1 counts callers' sessions, POL2 callees', on their DSCs or in Redis.
   const sessionLimits = config.sessionLimits && (role === "POL1" || role === "POL2")
-    ? await startServedSessionLimits(config.sessionLimits, role, config.roles[role]?.cops ?? 0)
+    ? await startServedSessionLimits(config.sessionLimits, role, config.roles[role]?.cops ?? 0, {
+        onPeersDown: (peers, waitedMs) => opts.onError?.("sessionLimits", new Error(`the links to DSC ${peers.join(", ")} were not up after ${waitedMs} ms: sessions whose authority is there are decided as unreachable (refused unless failClosed is false) until they are`)),
+      })
     : undefined;
   const limited = sessionLimits?.wrap(decides);
   if (limited && opts.metrics) sessionLimits?.registerMetrics(opts.metrics);

@@ -68,6 +68,8 @@ export class DscNode {
   private readonly waiting = new Map<string, ((d: DscDecision) => void)[]>();
   private closed = false;
   private readonly peerIds: Set<string>;
+  /** Those waiting in `ready`: told when a link comes up, and when this DSC closes. */
+  private readonly readyWaiters = new Set<{ linkUp(): void; end(): void }>();
 
   constructor(private readonly opts: DscNodeOptions) {
     this.peerIds = new Set(opts.peers.map((p) => p.id));
@@ -113,6 +115,30 @@ export class DscNode {
     return this.outbound.get(peer)?.up ?? false;
   }
 
+  /**
+   * Resolves once this DSC's connections to every one of `peers` are up, or once `deadlineMs` passed (or the DSC
+   * closed), with the peers still down then (none: all up).
+   */
+  ready(peers: string[], deadlineMs: number): Promise<string[]> {
+    for (const id of peers) if (!this.peerIds.has(id)) throw new Error(`${id} is not a peer of ${this.core.id}`);
+    const down = (): string[] => peers.filter((id) => !this.connected(id));
+    if (down().length === 0 || this.closed) return Promise.resolve(down());
+    return new Promise((resolve) => {
+      const waiter = {
+        linkUp: () => {
+          if (down().length === 0) waiter.end();
+        },
+        end: () => {
+          clearTimeout(timer);
+          this.readyWaiters.delete(waiter);
+          resolve(down());
+        },
+      };
+      const timer = setTimeout(waiter.end, deadlineMs);
+      this.readyWaiters.add(waiter);
+    });
+  }
+
   /** Asks for a session; resolves with the grant or the refusal and its cause. */
   authorise(req: AuthoriseRequest): Promise<DscDecision> {
     return new Promise((resolve) => {
@@ -131,6 +157,7 @@ export class DscNode {
   /** Stops: connections closed, timers cleared; sessions still being decided are refused (unreachable). */
   async close(): Promise<void> {
     this.closed = true;
+    for (const waiter of [...this.readyWaiters]) waiter.end();
     for (const [sessionId, list] of this.waiting) for (const resolve of list) resolve({ granted: false, cause: "unreachable", entity: sessionId });
     this.waiting.clear();
     for (const t of this.timers.values()) clearTimeout(t);
@@ -156,6 +183,7 @@ export class DscNode {
     socket.once(tls ? "secureConnect" : "connect", () => {
       o.up = true;
       this.run(this.core.peerUp(id));
+      for (const waiter of [...this.readyWaiters]) waiter.linkUp();
     });
     // The peer sends on its own connection to us: bytes coming back on ours are not the protocol.
     socket.on("data", () => {

@@ -1,10 +1,15 @@
 // The deploy file's `sessionLimits` section: how it is read, the refusals of a bad one, and the policy a served
 // POL1/POL2 builds from it on a real redis-server (started here on a free port, killed after).
-import { describe, expect, it } from "vitest";
-import { useRedisCluster, useRedisServer } from "../../support/redis-server.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { killStartedProcesses, spawnCli } from "../../support/cli-process.js";
+import { freePort, useRedisCluster, useRedisServer } from "../../support/redis-server.js";
 import { redisClientOf, startServedSessionLimits } from "../../../lib/dsc/serve-session-limits.js";
 import { DeployConfigError, parseDeployConfig } from "../../../lib/flow/deploy-config.js";
-import { ROLES_ON_TWO_HOSTS as ROLES } from "../../support/deploy-file.js";
+import { rendezvousOwner } from "../../../protocols/dsc/index.js";
+import { ROLES_ON_TWO_HOSTS as ROLES, rolesSection } from "../../support/deploy-file.js";
 import { thrownBy } from "../../support/thrown.js";
 
 const redis = useRedisServer();
@@ -81,4 +86,83 @@ describe("deploy file sessionLimits", () => {
       await pol2.close();
     }
   });
+});
+
+describe("a served DSC at start", () => {
+  const q = (callId: string, side: "originating" | "terminating") => ({ callId, side, caller: "sip:alice@example.com", callee: "sip:bob@example.com", flows: [], now: 0 });
+  const dscSettings = (p1: number, p2: number) => ({
+    thresholds: { "realm example.com": { global: 1, local: 0 } },
+    dsc: { listen: { POL1: { host: "127.0.0.1", port: p1 }, POL2: { host: "127.0.0.1", port: p2 } } },
+  });
+
+  it("waits for a peer that comes up late, then counts across the link: no peer reported down", async () => {
+    const settings = dscSettings(await freePort(), await freePort());
+    const down: string[][] = [];
+    let pol1Started = false;
+    const starting = startServedSessionLimits(settings, "POL1", 3288, { onPeersDown: (peers) => down.push(peers) }).then((s) => {
+      pol1Started = true;
+      return s;
+    });
+    // Nothing listens at POL2's address yet: POL1 keeps dialling it and does not finish starting.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(pol1Started).toBe(false);
+    const pol2 = await startServedSessionLimits(settings, "POL2", 3289, { onPeersDown: (peers) => down.push(peers) });
+    const pol1 = await starting;
+    try {
+      expect(down).toEqual([]);
+      // One session of the realm in all: whichever DSC is its authority, one of the two asks across the link.
+      expect(await pol1.wrap(undefined).decideAaa(q("c1", "originating"))).toEqual({ allow: true });
+      expect(await pol2.wrap(undefined).decideAaa(q("c2", "terminating"))).toEqual({ allow: false, sipStatus: 403, reason: "realm example.com at its session limit" });
+    } finally {
+      await pol1.close();
+      await pol2.close();
+    }
+  });
+
+  it("a peer that never comes up: the start ends at its deadline and reports the peer down; what it counts is unreachable", async () => {
+    const realms = ["example.com", "example.org", "example.net", "a.example", "b.example", "c.example", "d.example"];
+    const countedAt = (dsc: string): string => realms.find((r) => rendezvousOwner(`realm ${r}`, ["POL1", "POL2"]) === dsc)!;
+    const [there, here] = [countedAt("POL2"), countedAt("POL1")];
+    const settings = { ...dscSettings(await freePort(), await freePort()), thresholds: { [`realm ${there}`]: { global: 1, local: 0 }, [`realm ${here}`]: { global: 1, local: 0 } } };
+    const down: Array<[string[], number]> = [];
+    const t0 = performance.now();
+    const pol1 = await startServedSessionLimits(settings, "POL1", 3288, { peerWaitMs: 400, onPeersDown: (peers, waitedMs) => down.push([peers, waitedMs]) });
+    try {
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
+      expect(down).toEqual([[["POL2"], 400]]);
+      const policy = pol1.wrap(undefined);
+      const ask = (realm: string) => policy.decideAaa({ ...q(`c-${realm}`, "originating"), caller: `sip:alice@${realm}` });
+      expect(await ask(there)).toEqual({ allow: false, sipStatus: 503, reason: `realm ${there} session counter unreachable` });
+      expect(await ask(here)).toEqual({ allow: true });
+    } finally {
+      await pol1.close();
+    }
+  });
+});
+
+describe("callgate serve POL1 whose peer DSC never comes up", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dsc-serve-"));
+  afterAll(() => {
+    killStartedProcesses();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("logs which links were not up after its 5 s wait, then serves", async () => {
+    const [sip1, pol1, ch, sip2, pol2, uac, uas, dsc1, dsc2] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+    const file = join(dir, "deploy.yaml");
+    writeFileSync(
+      file,
+      [
+        ...rolesSection({ UAC: `{ udp: ${uac} }`, SIP1: `{ udp: ${sip1} }`, POL1: pol1!, CH: ch!, SIP2: `{ udp: ${sip2} }`, POL2: pol2!, UAS: `{ udp: ${uas} }` }),
+        `sessionLimits: { thresholds: { "realm example.com": { global: 1 } }, dsc: { POL1: ${dsc1}, POL2: ${dsc2} } }`,
+        "",
+      ].join("\n"),
+    );
+    const served = spawnCli("serve", ["POL1", "--config", file]);
+    await served.waitFor("POL1 ready", { stream: "stdout", ms: 60_000 });
+    const log = served.stderr();
+    expect(log).toContain("the links to DSC POL2 were not up after 5000 ms");
+    expect(log.indexOf("were not up")).toBeLessThan(log.indexOf("POL1 started"));
+    expect(await served.stop()).toBe(0);
+  }, 90_000);
 });
