@@ -58,6 +58,8 @@ export interface CallSpec {
   reinvites?: PlannedMediaChange[];
   /** The caller's INVITE carries no offer: the callee offers in its 2xx, the ACK answers (RFC 3261 §13.2.1). */
   lateOffer?: boolean;
+  /** The caller's INVITE requires 100rel (RFC 3262): a reliable 18x, PRACKed; with lateOffer the 18x offers and the PRACK answers. */
+  require100rel?: boolean;
   /** The caller's Digest account, answering SIP1's 407 (RFC 3261 §22.3); algorithms it accepts (default SHA-256, MD5). */
   credentials?: { username: string; password: string; algorithms?: Array<"MD5" | "SHA-256"> };
 }

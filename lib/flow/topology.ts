@@ -124,6 +124,7 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
     const reinvites = reinvitesBy(c, "caller");
     if (reinvites.length > 0) plan.reinvites = reinvites;
     if (c.lateOffer) plan.lateOffer = true;
+    if (c.require100rel) plan.require100rel = true;
     return plan;
   });
   const behaviour = (callId: string): CalleeBehaviour => {

@@ -122,6 +122,8 @@ interface ProxySetup {
   /** Media flows as last sent to the PDP, and whether the answer was in them. */
   flows: SipAaaMediaFlow[] | undefined;
   flowsHaveAnswer: boolean;
+  /** An INVITE without an offer: the callee's offer in its first reliable 18x (RFC 3262 §5), answered in the PRACK. */
+  earlyOffer?: string;
 }
 
 /** One call at this proxy: what in-dialog requests and teardown need, plus the setup state until the 2xx. */
@@ -164,6 +166,8 @@ class ProxyCall {
   resettle = false;
   /** A 2xx carried an offer (late offer, RFC 3261 §13.2.1; a re-INVITE without one, §14.1): whose ACK answers it. */
   ackAnswer: { by: "caller" | "callee"; offer: string } | undefined = undefined;
+  /** A reliable 18x carried the callee's offer (RFC 3262 §5): the caller's PRACK answers it. */
+  prackAnswer: string | undefined = undefined;
   constructor(
     readonly callId: string,
     public handle: Buffer,
@@ -465,6 +469,12 @@ export class SipProxy implements FlowNode<CallEvent> {
         // §16.10: the re-INVITE held for policy was CANCELled and answered 487 by the proxy.
         pending.cancelled = true;
         out.push(this.step(call, "CANCEL of a re-INVITE held for REQ LDP"));
+      } else if (res.status >= 200 && res.status < 300 && req.method === "PRACK" && req.body.length > 0 && call.prackAnswer !== undefined && role.from === call.upstream) {
+        // RFC 3262 §5: the PRACK the callee took answered its 18x's offer; that is the session, and the policy follows.
+        call.calleeSdp = call.prackAnswer;
+        call.callerSdp = req.body.toString("utf8");
+        call.prackAnswer = undefined;
+        for (const a of this.settleMedia(call, now, "the PRACK answered the 18x's offer: REQ LDP")) out.push(a);
       } else if (res.status >= 200 && res.status < 300 && (req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && res.body.length > 0) {
         // RFC 3264 §8: the offer and answer of a 2xx are the session from now on.
         const offer = req.body.toString("utf8");
@@ -705,7 +715,13 @@ export class SipProxy implements FlowNode<CallEvent> {
     }
     if (res.status >= 300) return "relay"; // a refusal travels back; onProxyFinal ends the request state
     const setup = call.setup;
-    if (setup !== undefined && res.body.length > 0 && setup.answerSdp === undefined) setup.answerSdp = res.body.toString("utf8");
+    if (setup !== undefined && res.body.length > 0 && setup.answerSdp === undefined && setup.earlyOffer === undefined) {
+      if (setup.offer === undefined && res.status < 200 && res.hasHeader("RSeq")) {
+        // RFC 3262 §5: no offer in the INVITE, so the first reliable 18x offers; the caller's PRACK will answer.
+        setup.earlyOffer = res.body.toString("utf8");
+        call.prackAnswer = setup.earlyOffer;
+      } else setup.answerSdp = res.body.toString("utf8");
+    }
     if (res.status >= 200) call.phase = "answered";
     if (call.ldp === "installed") return "relay";
     if (call.ldp === "refused" || setup === undefined) return "drop";
@@ -727,7 +743,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     call.answeredAt = now;
     // REQ noLDP reuses the LDP ClientSI.
     call.setup = undefined;
-    if (call.mediaChanges === 0) {
+    if (call.mediaChanges === 0 && setup.earlyOffer === undefined) {
       // No UPDATE changed the media in the early dialog: the session is the INVITE's offer and answer.
       call.callerSdp = setup.offer;
       call.calleeSdp = setup.answerSdp;

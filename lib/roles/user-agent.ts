@@ -54,6 +54,11 @@ export interface PlannedCall {
   reinvites?: PlannedReinvite[];
   /** The INVITE carries no offer: the callee offers in its 2xx and the ACK answers (RFC 3261 §13.2.1). */
   lateOffer?: boolean;
+  /**
+   * The INVITE says `Require: 100rel` (RFC 3262): the callee's 18x is reliable and PRACKed. With `lateOffer`, the
+   * callee offers in that 18x and the PRACK answers (§5).
+   */
+  require100rel?: boolean;
 }
 
 /** How the UAS answers an INVITE: answer after a delay, busy, decline or no answer, and whether it hangs up. */
@@ -117,6 +122,10 @@ interface UaSetup {
   timer: SessionTimer | undefined;
   /** UAC: INVITEs sent again with credentials after a 401/407 (RFC 3261 §22.2). */
   authTries?: number;
+  /** UAS: the reliable 18x carried our offer (the INVITE had none, RFC 3262 §5); the PRACK answers it. */
+  offerIn18x?: boolean;
+  /** UAC: the RSeq last PRACKed; a reliable 18x not above it is a retransmission, discarded (RFC 3262 §4). */
+  prackedRseq?: number;
 }
 
 /** A session interval agreed (RFC 4028 §7, §9): who refreshes, and whether the peer asked for Require: timer. */
@@ -428,6 +437,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       cseq: 1,
       via: { host: this.opts.host, transport: this.opts.transport ?? "UDP", branch },
       contact: `<${this.contactUri(plan.from)}>`,
+      ...(plan.require100rel ? { extraHeaders: [{ name: "Supported", value: "100rel" }, { name: "Require", value: "100rel" }] } : {}),
       ...(offer !== undefined ? { body: offer, contentType: "application/sdp" } : {}),
     });
     call.setup = {
@@ -466,8 +476,17 @@ export class UserAgent implements FlowNode<CallEvent> {
       }
       const out: NodeAction<CallEvent>[] = [];
       // RFC 3262 §4: a reliable provisional is acknowledged with PRACK (RAck: RSeq, CSeq number, method).
-      const rseq = res.getHeader("RSeq");
-      if (res.status > 100 && rseq !== undefined && optionTags(res, "Require").includes("100rel")) out.push(...this.sendPrack(call, res, rseq.trim(), now));
+      const rseq = Number((res.getHeader("RSeq") ?? "").trim());
+      if (res.status > 100 && Number.isInteger(rseq) && rseq > 0 && optionTags(res, "Require").includes("100rel") && rseq > (setup.prackedRseq ?? 0)) {
+        setup.prackedRseq = rseq;
+        const early = this.earlySdp(call, setup, res);
+        out.push(...this.sendPrack(call, res, String(rseq), early.answer, now));
+        if (early.refused !== undefined) {
+          // RFC 3261 §9.1: an offer we cannot take leaves no session to set up
+          out.push(this.step(call, `18x offer refused (${early.refused}): CANCEL`));
+          setup.cancelWanted = true;
+        }
+      }
       if (setup.cancelWanted) out.push(...this.sendCancel(call, now));
       return out;
     }
@@ -513,7 +532,29 @@ export class UserAgent implements FlowNode<CallEvent> {
     ];
   }
 
-  private sendPrack(call: UaCall, res: SipResponse, rseq: string, now: number): NodeAction<CallEvent>[] {
+  /**
+   * The SDP of a reliable 18x (RFC 3262 §5): with a late offer, the callee's offer, answered in the PRACK (a refusing
+   * answer, every stream port 0, when none is acceptable); otherwise the answer to our offer, taken into the session.
+   */
+  private earlySdp(call: UaCall, setup: UaSetup, res: SipResponse): { answer?: string; refused?: string } {
+    const sdp = sdpOf(res);
+    if (sdp === undefined) return {};
+    if (setup.plan?.lateOffer) {
+      if (call.media !== undefined) return {};
+      const media = new OfferAnswerSession(this.mediaOptions(call));
+      const outcome = media.receiveOffer(sdp);
+      if (outcome.kind === "answer") {
+        call.media = media;
+        return { answer: serializeSdpText(outcome.answer) };
+      }
+      return { answer: serializeSdpText(answerOffer(sdp, this.mediaOptions(call), "1").answer), refused: outcome.reason };
+    }
+    const media = this.mediaOf(call);
+    if (media.state === "stable" && media.remote === undefined) media.remote = sdp;
+    return {};
+  }
+
+  private sendPrack(call: UaCall, res: SipResponse, rseq: string, answer: string | undefined, now: number): NodeAction<CallEvent>[] {
     const tag = res.to.tag;
     if (tag !== undefined) call.remoteTag = ownString(tag);
     const contact = res.contact;
@@ -522,7 +563,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const rr = res.getHeaders("Record-Route");
     if (rr.length > 0) call.routeSet = this.sharedRoutes(rr.reverse());
     const branch = this.ids.nextBranch();
-    const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [{ name: "RAck", value: `${rseq} ${res.cseq.seq} INVITE` }]);
+    const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [{ name: "RAck", value: `${rseq} ${res.cseq.seq} INVITE` }], answer);
     return this.sip.sendRequest(prack, this.opts.proxy, now, { onResponse: () => [] }, branch);
   }
 
@@ -542,7 +583,8 @@ export class UserAgent implements FlowNode<CallEvent> {
     call.setup = undefined;
     call.peerAllowsUpdate = allowsUpdate(res);
     let refusedOffer: string | undefined;
-    if (plan?.lateOffer) {
+    // (a late offer answered in a PRACK already has its session: RFC 3262 §5)
+    if (plan?.lateOffer && call.media === undefined) {
       // RFC 3261 §13.2.1: the offer is in the 2xx and the ACK answers it.
       const media = new OfferAnswerSession(this.mediaOptions(call));
       call.media = media;
@@ -859,9 +901,18 @@ export class UserAgent implements FlowNode<CallEvent> {
       setup.rseq = 1 + Math.floor(this.random() * 1000);
       extra.push({ name: "Require", value: "100rel" }, { name: "RSeq", value: String(setup.rseq) });
     }
+    let early = setup.answer;
+    if (reliable && setup.lateOffer) {
+      // RFC 3262 §5, RFC 3261 §13.2.1: the offer goes in the first reliable non-failure response, the PRACK answers.
+      const offer = this.mediaOf(call).createOffer();
+      if (offer !== undefined) {
+        early = serializeSdpText(offer);
+        setup.offerIn18x = true;
+      }
+    }
     const ringing = buildResponse(req, 180, "Ringing", {
       toTag: localTag, contact: `<${this.contactUri(localUri)}>`, extraHeaders: extra,
-      ...(setup.answer !== undefined ? { body: setup.answer, contentType: "application/sdp" } : {}),
+      ...(early !== undefined ? { body: early, contentType: "application/sdp" } : {}),
     });
     const out = this.sip.respond(serverTx, ringing, now);
     if (reliable) {
@@ -889,13 +940,14 @@ export class UserAgent implements FlowNode<CallEvent> {
     const setup = call.setup;
     const invite = setup?.invite;
     if (!setup || !invite || setup.inviteServerTx === undefined || call.state !== "early") return [];
-    // RFC 3262 §3: no 2xx while a reliable provisional carrying the answer waits for its PRACK.
-    if (setup.reliable18x !== undefined && setup.answer !== undefined) {
+    // RFC 3262 §3: no 2xx while a reliable provisional carrying SDP (answer or offer) waits for its PRACK.
+    if (setup.reliable18x !== undefined && (setup.answer !== undefined || setup.offerIn18x)) {
       setup.answerWaitsForPrack = true;
       return [];
     }
     let body = setup.answer;
-    if (setup.lateOffer) {
+    if (setup.offerIn18x) body = undefined; // offered in the 18x and answered in the PRACK (RFC 3262 §5)
+    else if (setup.lateOffer) {
       const offer = this.mediaOf(call).createOffer();
       body = offer === undefined ? undefined : serializeSdpText(offer);
     } else if (setup.rseq > 0) body = undefined; // the answer went in the reliable 18x (RFC 3262 §5)
@@ -967,6 +1019,18 @@ export class UserAgent implements FlowNode<CallEvent> {
     const out = this.reply(serverTx, req, 200, now);
     cancelTimer(call, T_REL, out);
     cancelTimer(call, T_REL_GIVEUP, out);
+    if (setup.offerIn18x && call.media?.state === "local-offer") {
+      // RFC 3262 §5: the PRACK to an 18x with an offer carries the answer; without a valid one no session exists.
+      const answer = sdpOf(req);
+      const check = answer === undefined ? { kind: "invalid" as const, reason: "no answer in the PRACK" } : call.media.receiveAnswer(answer);
+      if (check.kind !== "ok") {
+        call.media.rollback();
+        setup.answerWaitsForPrack = false;
+        out.push(this.step(call, `PRACK answer refused: ${check.reason}`));
+        out.push(...this.rejectInvite(call, 488, now, undefined, [{ name: "Warning", value: `399 ${this.opts.host} "no valid answer to the offer in the 180"` }]));
+        return out;
+      }
+    }
     if (setup.answerWaitsForPrack) {
       setup.answerWaitsForPrack = false;
       out.push(...this.answer(call, now));

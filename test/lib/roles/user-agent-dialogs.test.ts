@@ -297,6 +297,36 @@ describe("user agent: dialogs that live (RFC 3261 §12-§14)", () => {
     expect(response(refusal).status).toBe(504);
     expect(h.ua.activeCalls).toBe(0);
   });
+
+  it("100rel with a late offer (RFC 3262 §5): the reliable 180 offers, the 200 waits for the PRACK's answer and carries no SDP", () => {
+    const h = new Harness({}, { reliableProvisionals: true });
+    const ringing = response(h.send({ method: "INVITE", cseq: 1, branch: "l1", headers: ["Require: 100rel"] })[0]);
+    expect(ringing.getHeader("RSeq")).toBeDefined();
+    const offer = parseSdp(ringing.body);
+    expect(offer.media[0]!.port).toBeGreaterThan(0);
+    expect(h.fire("answer")).toEqual([]); // the offer is unanswered: no 2xx yet
+    const answer = PHONE_OFFER("sendrecv", 40000, "0").replace("s=pjmedia", "s=-");
+    const [prackOk, inviteOk] = h.send({ method: "PRACK", cseq: 2, branch: "l2", toTag: ringing.to.tag!, headers: [`RAck: ${ringing.getHeader("RSeq")} 1 INVITE`], body: answer }).map(response);
+    expect(prackOk!.status).toBe(200);
+    expect(inviteOk!.status).toBe(200);
+    expect(inviteOk!.cseq.method).toBe("INVITE");
+    expect(inviteOk!.body.length).toBe(0);
+    // the ACK needs no answer: the call is up
+    h.send({ method: "ACK", cseq: 1, branch: "l3", toTag: ringing.to.tag! });
+    expect(h.events.some((e) => e.type === "established")).toBe(true);
+    expect(h.sent.some((m) => m instanceof SipRequest && m.method === "BYE")).toBe(false);
+  });
+
+  it("100rel with a late offer: a PRACK without the answer is taken (200, it matches the 180) and the INVITE is refused 488", () => {
+    const h = new Harness({}, { reliableProvisionals: true });
+    const ringing = response(h.send({ method: "INVITE", cseq: 1, branch: "m1", headers: ["Require: 100rel"] })[0]);
+    const [prackOk, refusal] = h.send({ method: "PRACK", cseq: 2, branch: "m2", toTag: ringing.to.tag!, headers: [`RAck: ${ringing.getHeader("RSeq")} 1 INVITE`] }).map(response);
+    expect(prackOk!.status).toBe(200);
+    expect(refusal!.status).toBe(488);
+    expect(refusal!.cseq.method).toBe("INVITE");
+    expect(h.armed("rel")).toBeUndefined();
+    expect(h.ua.activeCalls).toBe(0);
+  });
 });
 
 describe("user agent as the caller: re-INVITEs of its own", () => {
