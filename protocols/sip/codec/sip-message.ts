@@ -261,7 +261,10 @@ export abstract class SipMessageBase {
     const hit = this.lookup(SLOT_TOP_VIA, raw);
     if (hit !== MISS) return hit as ViaHeader;
     let v: ViaHeader | undefined;
-    if (this.cacheRaw?.[SLOT_VIA] !== undefined) v = this.via[0];
+    // The whole list parsed and still current: its first (topVia === via[0]); else the first header alone, not
+    // the list again (a proxy's new top Via above Vias parsed before).
+    const all = this.cacheRaw?.[SLOT_VIA] !== undefined ? this.lookup(SLOT_VIA, this.allValues("via", "Via")) : MISS;
+    if (all !== MISS) v = (all as ViaHeader[])[0];
     else {
       const out: ViaHeader[] = [];
       this.parseViaHeader(raw, out);
