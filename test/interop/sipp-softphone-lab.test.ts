@@ -4,7 +4,9 @@
 // each method with its responses and every call that did not end.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
-import { decodeCopsMessage, decodeSipAaaClientSi } from "../../protocols/cops/index.js";
+import { decodeCopsMessage, decodeSipAaaClientSi, parseProvisioningDecision } from "../../protocols/cops/index.js";
+import { mediaFlows } from "../../lib/flow/media-flows.js";
+import { parseSipMessage, type SipResponse } from "../../protocols/sip/index.js";
 import { freePort, sippPath } from "./sip-sipp-helpers.js";
 import { dissect, runScenario, startCapture, type Capture } from "./sipp-softphone-helpers.js";
 
@@ -26,7 +28,7 @@ afterAll(async () => {
   await lab?.close();
 });
 
-const SCENARIOS = (process.env.SOFTPHONE_LAB_SCENARIOS ?? "session-timer-update,session-timer-422,prack,require-foo,late-offer,static-payloads,no-acceptable-media,hold-resume,session-timer-reinvite,options-message,reinvite-refused").split(",");
+const SCENARIOS = (process.env.SOFTPHONE_LAB_SCENARIOS ?? "session-timer-update,session-timer-422,prack,prack-late-offer,require-foo,late-offer,static-payloads,no-acceptable-media,hold-resume,session-timer-reinvite,options-message,reinvite-refused").split(",");
 
 describe("SIPp softphone scenarios through callgate lab", () => {
   it.each(SCENARIOS)("%s", async (name) => {
@@ -40,12 +42,12 @@ describe("SIPp softphone scenarios through callgate lab", () => {
     await new Promise((r) => setTimeout(r, 500));
     const stats = lab.stats();
     expect(stats.responsesByMethod.UPDATE).toEqual({ "200 OK": 1 });
-    expect(stats.responsesByMethod.PRACK).toEqual({ "200 OK": 1 });
-    expect(stats.responsesByMethod.BYE).toEqual({ "200 OK": 7 });
+    expect(stats.responsesByMethod.PRACK).toEqual({ "200 OK": 2 });
+    expect(stats.responsesByMethod.BYE).toEqual({ "200 OK": 8 });
     expect(stats.responsesByMethod.OPTIONS).toEqual({ "200 OK": 1 });
     expect(stats.responsesByMethod.MESSAGE).toEqual({ "200 OK": 1 });
     // the answered calls, hold and resume, and a refresh by re-INVITE; no acceptable media in an INVITE and in a re-INVITE
-    expect(stats.responsesByMethod.INVITE).toMatchObject({ "200 OK": 10, "420 Bad Extension": 1, "422 Session Interval Too Small": 1, "488 Not Acceptable Here": 2 });
+    expect(stats.responsesByMethod.INVITE).toMatchObject({ "200 OK": 11, "420 Bad Extension": 1, "422 Session Interval Too Small": 1, "488 Not Acceptable Here": 2 });
     expect(stats.callsNotEnded).toEqual([]);
     expect(stats.mediaRefused).toBe(2);
     expect(errors).toEqual([]);
@@ -94,6 +96,32 @@ describe("SIPp softphone scenarios through callgate lab", () => {
       const m = decodeCopsMessage(setup.bytes);
       const first = m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data).flows.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort() : [];
       expect(refused[1]!.flows, proxy).toEqual(first);
+    }
+  });
+
+  it("100rel: the INVITE's offer answered in the reliable 180, or the 180's offer answered in the PRACK; one DEC Install per router, carrying the agreed 5-tuples, none again at the 200 or ACK", () => {
+    for (const [pattern, late] of [[/^prack-\d/, false], [/^prack-late-offer-\d/, true]] as const) {
+      const sip = lab.records.filter((r) => r.proto === "SIP" && pattern.test(r.callId));
+      const msg = (from: string, to: string, label: string) => sip.find((r) => r.from === from && r.to === to && r.msg.startsWith(label));
+      const ringing = parseSipMessage(msg("SIP1", "UAC", "180")!.bytes);
+      const offerer = parseSipMessage(msg("UAC", "SIP1", late ? "PRACK" : "INVITE")!.bytes);
+      const tuples = mediaFlows(offerer.body.toString(), ringing.body.toString()).map((f) => `${f.src.address}:${f.src.port}>${f.dst.address}:${f.dst.port}`).sort();
+      expect(tuples, String(pattern)).toHaveLength(2);
+      const ok = sip.find((r) => r.to === "UAC" && r.msg.startsWith("200") && (parseSipMessage(r.bytes) as SipResponse).cseq.method === "INVITE")!;
+      expect(parseSipMessage(ok.bytes).body.length, String(pattern)).toBe(0);
+      const callId = ok.callId;
+      for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
+        const installs = lab.records.filter((r) => r.proto === "COPS" && r.callId === callId && r.from === pol && r.to === router && r.msg === "DEC Install");
+        const carried = installs.map((r) => parseProvisioningDecision(decodeCopsMessage(r.bytes)).install.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort());
+        expect(carried, `${String(pattern)} ${router}`).toEqual([tuples]);
+        // the late offer's flows are media change 1, asked after the PRACK; the other call's are the setup's REQ LDP
+        const asked = lab.records.filter((r) => r.proto === "COPS" && r.callId === callId && r.from === proxy && r.msg === "REQ LDP").map((r) => {
+          const m = decodeCopsMessage(r.bytes);
+          const info = m.op === "REQ" ? decodeSipAaaClientSi(m.clientSi[0]!.data) : undefined;
+          return [info?.mediaChange, info?.flows.length];
+        });
+        expect(asked, `${String(pattern)} ${proxy}`).toEqual(late ? [[undefined, 0], [1, 2]] : [[undefined, 2]]);
+      }
     }
   });
 

@@ -3,7 +3,8 @@
 // refresh by UPDATE and by re-INVITE, 422, 100rel/PRACK, Require: foo → 420, late offer, static payload types,
 // no acceptable media, OPTIONS and MESSAGE); then SIPp is the callee and a served UAC holds and resumes it. Each media change asks both policy servers again
 // (TLV 9) and swaps the routers' classifiers; each answered call gets one usage record per side; tshark finds
-// no malformed frame on any SIP hop. Past the policy: glare (the callee's re-INVITE crosses SIPp's, each end
+// no malformed frame on any SIP hop. With 100rel, the offer and answer may be the INVITE's and the reliable 180's, or
+// the 180's and the PRACK's: either way each router gets the agreed 5-tuples once. Past the policy: glare (the callee's re-INVITE crosses SIPp's, each end
 // answers the other 491, the callee retries), a late offer whose ACK answer installs the flows, and a change the
 // callee refuses (488) after both proxies installed it, put back.
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -12,7 +13,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
-import { decodeCopsMessage, decodeSipAaaClientSi } from "../../protocols/cops/index.js";
+import { decodeCopsMessage, decodeSipAaaClientSi, parseProvisioningDecision } from "../../protocols/cops/index.js";
+import { mediaFlows } from "../../lib/flow/media-flows.js";
 import { parseSipMessage, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
 import { BUILT_CLI, killStartedProcesses, trackProcess, type RunningProcess } from "../support/cli-process.js";
 import { rolesSection } from "../support/deploy-file.js";
@@ -85,7 +87,7 @@ function mediaChanges(records: MessageRecord[], callId: string, proxy: string, p
 
 const callIdOf = (records: MessageRecord[], prefix: string): string => records.find((r) => r.callId.startsWith(prefix))?.callId ?? `${prefix}?`;
 
-const SCENARIOS = ["session-timer-update", "session-timer-422", "prack", "require-foo", "late-offer", "static-payloads", "no-acceptable-media", "hold-resume", "session-timer-reinvite", "options-message", "reinvite-refused"];
+const SCENARIOS = ["session-timer-update", "session-timer-422", "prack", "prack-late-offer", "require-foo", "late-offer", "static-payloads", "no-acceptable-media", "hold-resume", "session-timer-reinvite", "options-message", "reinvite-refused"];
 
 /** The flows ("src:port>dst:port", sorted) of each REQ LDP a proxy sent in one call: the setup's, then each change's. */
 function ldpFlows(records: MessageRecord[], callId: string, proxy: string): Array<{ change: number | undefined; flows: string[] }> {
@@ -154,7 +156,7 @@ describe("SIPp softphone cases through callgate serve processes", () => {
       for (const proxy of ["SIP1", "SIP2"]) expect(mediaChanges(records, callIdOf(records, prefix), proxy, proxy === "SIP1" ? "POL1" : "POL2", proxy === "SIP1" ? "R1" : "R2"), `${prefix} ${proxy}`).toEqual([]);
     // every call the caller saw answered 200 was ended by a BYE answered 200, and was reported once by each policy server
     const answered = new Set(records.filter((r) => r.proto === "SIP" && r.msg.startsWith("200 ") && (r.to === "UAC") && /^CSeq:\s*\d+\s+INVITE/im.test(r.bytes.toString("latin1"))).map((r) => r.callId));
-    expect([...answered].map((c) => c.replace(/-\d+-\d+@.*|@.*/, "")).sort()).toEqual(["call-1", "glare", "hold-resume", "late-offer", "prack", "reinvite-refused", "session-timer-reinvite", "session-timer-update", "static-payloads"]);
+    expect([...answered].map((c) => c.replace(/-\d+-\d+@.*|@.*/, "")).sort()).toEqual(["call-1", "glare", "hold-resume", "late-offer", "prack", "prack-late-offer", "reinvite-refused", "session-timer-reinvite", "session-timer-update", "static-payloads"]);
     for (const callId of answered) {
       const mine = records.filter((r) => r.callId === callId);
       expect(mine.some((r) => r.proto === "SIP" && r.msg === "BYE"), callId).toBe(true);
@@ -194,6 +196,28 @@ describe("SIPp softphone cases through callgate serve processes", () => {
       const port = /^m=audio (\d+) /m.exec(parseSipMessage(ack.bytes).body.toString())?.[1];
       expect(port, proxy).toBeDefined();
       expect(asked[1]!.flows.filter((f) => f.startsWith(`127.0.0.1:${port}>`) || f.endsWith(`>127.0.0.1:${port}`)), proxy).toHaveLength(2);
+    }
+  });
+
+  it("100rel: the INVITE's offer answered in the reliable 180, or the 180's offer answered in the PRACK; one DEC Install per router, carrying the agreed 5-tuples, none again at the 200 or ACK", async () => {
+    const records = mergeRecordFiles(recordFiles.filter((f) => existsSync(f)));
+    for (const [pattern, late] of [[/^prack-\d/, false], [/^prack-late-offer-\d/, true]] as const) {
+      const callId = records.find((r) => pattern.test(r.callId))?.callId ?? String(pattern);
+      const sip = records.filter((r) => r.proto === "SIP" && r.callId === callId);
+      const msg = (from: string, to: string, label: string) => sip.find((r) => r.from === from && r.to === to && r.msg.startsWith(label));
+      const ringing = parseSipMessage(msg("SIP1", "UAC", "180")!.bytes);
+      // (the records are what the served roles sent: SIPp's own messages show as SIP1 passed them on)
+      const offerer = parseSipMessage(msg("SIP1", "SIP2", late ? "PRACK" : "INVITE")!.bytes);
+      const tuples = mediaFlows(offerer.body.toString(), ringing.body.toString()).map((f) => `${f.src.address}:${f.src.port}>${f.dst.address}:${f.dst.port}`).sort();
+      expect(tuples, callId).toHaveLength(2);
+      const ok = sip.find((r) => r.to === "UAC" && r.msg.startsWith("200") && (parseSipMessage(r.bytes) as SipResponse).cseq.method === "INVITE")!;
+      expect(parseSipMessage(ok.bytes).body.length, callId).toBe(0);
+      for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
+        const installs = records.filter((r) => r.proto === "COPS" && r.callId === callId && r.from === pol && r.to === router && r.msg === "DEC Install");
+        const carried = installs.map((r) => parseProvisioningDecision(decodeCopsMessage(r.bytes)).install.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort());
+        expect(carried, `${callId} ${router}`).toEqual([tuples]);
+        expect(ldpFlows(records, callId, proxy).map((a) => [a.change, a.flows.length]), `${callId} ${proxy}`).toEqual(late ? [[undefined, 0], [1, 2]] : [[undefined, 2]]);
+      }
     }
   });
 
