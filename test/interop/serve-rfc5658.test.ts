@@ -3,13 +3,15 @@
 // message came in on, and its StatefulProxy record-routes twice: the INVITE leaving SIP1 carries one value naming its
 // TCP listener and one naming its UDP listener (§4); the caller's ACK and BYE come back along both and SIP1 takes
 // both off (RFC 3261 §16.4). First the served UAC (every role records, so the ladder is checked against FIG. 5 / FIG.
-// 6), then SIPp as the caller (20 calls, route set kept, its trace read), all captured and read by tshark.
+// 6), then SIPp as the caller (20 calls, route set kept, its trace read), then SIP1 SIGKILLed mid-call and restarted
+// (the BYEs still pass by the Route set alone); all captured and read by tshark; nothing left at any role.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageRecord } from "../../lib/drivers/message-record.js";
+import { hostClockMs } from "../../lib/flow/serve.js";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { parseSipMessage, type SipRequest } from "../../protocols/sip/index.js";
 import { checkLadder, splitCall } from "../lib/flow/ladder-helpers.js";
@@ -68,7 +70,7 @@ afterAll(async () => {
 const sip = (r: MessageRecord): SipRequest => parseSipMessage(r.bytes) as SipRequest;
 
 /** The caller's side of the test: SIPp over UDP keeping the 200's Record-Route as its route set (rrs). */
-function sippScenario(): string {
+function sippScenario(talkMs = 300): string {
   const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="RFC 5658 caller over UDP">
@@ -117,7 +119,7 @@ function sippScenario(): string {
 
     ]]>
   </send>
-  <pause milliseconds="300"/>
+  <pause milliseconds="${talkMs}"/>
   <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0
@@ -221,6 +223,45 @@ describe("RFC 5658 in the FIG. 5/6 flow: the caller over UDP, SIP1–SIP2 over T
       expect(new Set(records.filter((r) => r.from === "SIP2" && r.to === "UAS" && r.msg === method).map((r) => r.callId)).size, `${method} at the UAS`).toBe(SIPP_CALLS);
     }
   }, 120_000);
+
+  it("SIP1 SIGKILLed mid-call and restarted: the callers' BYEs come back to it by both Record-Route values, and the new SIP1 passes them to SIP2 over TCP by the Route set alone", async () => {
+    const calls = 5;
+    const work = workDir("callgate-serve-rfc5658-kill-");
+    writeFileSync(join(work, "caller.xml"), sippScenario(4000));
+    const sipp = startSipp(
+      ["-sf", "caller.xml", "-m", String(calls), "-r", "10", "-s", "bob", "-i", "127.0.0.1", "-p", String(p.uac), "-nostdin", "-timeout", "90", "-trace_msg", "-trace_err", "-trace_stat", "-fd", "1", `127.0.0.1:${p.sip1}`],
+      work,
+    );
+    const sip1File = join(dir, "SIP1.jsonl");
+    const answered = (): Set<string> =>
+      new Set(mergeRecordFiles([sip1File]).filter((r) => r.from === "SIP1" && r.to === "UAC" && r.msg === "200 OK" && /^CSeq:\s*1 INVITE/im.test(r.bytes.toString("latin1")) && !r.callId.startsWith("call-")).map((r) => r.callId));
+    const before = answered().size;
+    // Every call is answered (its ACK follows at once), then SIP1 dies while the calls talk.
+    for (let i = 0; i < 200 && answered().size < before + calls; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(answered().size - before).toBe(calls);
+    const old = servers.get("SIP1")!;
+    old.child.kill("SIGKILL");
+    await old.exited;
+    const killedAt = hostClockMs();
+    const again = serveProcess("SIP1", config, sip1File);
+    servers.set("SIP1", again);
+    await again.waitFor("SIP1 ready", { what: "SIP1", ms: 60_000 });
+    // SIPp sends each BYE after its 4 s of talk and again until answered (RFC 3261 §17.1.2.2): the new SIP1 takes them.
+    const run = await sipp.done;
+    const stats = readSippStats(findFile(work, ".csv"));
+    expect(stats["SuccessfulCall(C)"], `${run.stdout.slice(-1500)}${run.stderr}`).toBe(String(calls));
+    expect(stats["FailedCall(C)"]).toBe("0");
+    const sent = sippSent(readFileSync(findFile(work, "_messages.log"), "latin1"));
+    const ids = new Set(sent.filter((m) => m.method === "INVITE").map((m) => m.callId));
+    for (const m of sent.filter((x) => x.method === "BYE")) expect(m.route).toEqual([sip1Udp(), sip1Tcp(), sip2Tcp()]);
+    await untilRecordsStill(recordFiles);
+    const byes = mergeRecordFiles(recordFiles.filter((f) => existsSync(f))).filter((r) => ids.has(r.callId) && r.from === "SIP1" && r.to === "SIP2" && r.msg === "BYE" && r.t > killedAt);
+    expect(new Set(byes.map((r) => r.callId)).size).toBe(calls);
+    for (const r of byes) {
+      expect(r.transport?.kind).toBe("tcp");
+      expect(sip(r).getHeaders("Route")).toEqual([sip2Tcp()]);
+    }
+  }, 150_000);
 
   it("nothing is left at any role; on the wire, tshark reads the INVITEs SIP1 sends over TCP with both values, and no malformed frame", async () => {
     await untilRecordsStill(recordFiles);
