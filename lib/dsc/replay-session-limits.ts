@@ -6,13 +6,10 @@ import type { PolicyAdapter } from "../adapters/policy-adapter.js";
 import type { PerSide } from "../flow/run-types.js";
 import { InProcessDscCluster } from "./in-process.js";
 import { SessionLimitPolicy } from "./session-limit-policy.js";
+import { sessionLimitsProblems, type SessionLimitsCommon } from "./session-limits-schema.js";
 
 /** A scenario's `sessionLimits` section as its schema validates it (docs/scenarios.md): thresholds per entity, membership, and which DSC each policy server counts on. */
-export interface ReplaySessionLimitsSection {
-  thresholds: Record<string, { global: number; local?: number }>;
-  groups?: Record<string, string[]>;
-  realms?: boolean;
-  failClosed?: boolean;
+export interface ReplaySessionLimitsSection extends SessionLimitsCommon {
   /** The DSCs of the run (default: those the other fields name). */
   dscs?: string[];
   /** The DSC each counting policy server asks: POL1 counts the caller's entities, POL2 the callee's (default: both, each on a DSC named after it). */
@@ -36,12 +33,9 @@ export interface ReplaySessionLimits {
 
 /** Builds the DSCs and policies of a `sessionLimits` section; throws an Error naming the field that is wrong. */
 export function replaySessionLimits(section: ReplaySessionLimitsSection): ReplaySessionLimits {
-  const thresholds = new Map<string, EntityThreshold>();
-  for (const [entity, t] of Object.entries(section.thresholds)) {
-    const local = t.local ?? 0;
-    if (local > t.global) throw new Error(`sessionLimits.thresholds["${entity}"]: local ${local} is above global ${t.global}`);
-    thresholds.set(entity, { global: t.global, local });
-  }
+  const [problem] = sessionLimitsProblems(section);
+  if (problem) throw new Error(`sessionLimits.${problem.path.join(".")}: ${problem.message}`);
+  const thresholds = new Map<string, EntityThreshold>(Object.entries(section.thresholds).map(([entity, t]) => [entity, { global: t.global, local: t.local ?? 0 }]));
   const dscOf = section.policyServers ?? { POL1: "POL1", POL2: "POL2" };
   const named = [...Object.values(dscOf), ...Object.values(section.authority ?? {}), ...(section.unreachable ?? [])];
   const dscs = section.dscs ?? [...new Set(named)];

@@ -18,6 +18,7 @@ import { COPS_PEPS, type CopsSecurity } from "./cops-security.js";
 import { deployTlsSchema, readDeployTls, type DeployTlsSection } from "./deploy-tls.js";
 import type { FlowPki } from "./flow-pki.js";
 import type { SessionLimitSettings } from "../dsc/serve-session-limits.js";
+import { sessionLimitsProblems, sessionLimitsSchema, type SessionLimitsCommon } from "../dsc/session-limits-schema.js";
 import type { CallSpec, PlannedMediaChange, Role, TopologyOptions } from "./run-types.js";
 import { ROLE_NAMES, byRole, isRoleOfKind, roleRow, roleHost, rolesOfKind } from "./role-table.js";
 
@@ -117,43 +118,25 @@ export const DEPLOY_SCHEMA = {
       },
     },
     /** Concurrent-session limits of the policy servers (docs/session-counters.md): DSC peers or Redis. */
-    sessionLimits: {
-      type: "object",
-      additionalProperties: false,
-      required: ["thresholds"],
-      properties: {
-        thresholds: {
-          type: "object",
-          minProperties: 1,
-          additionalProperties: {
+    sessionLimits: sessionLimitsSchema({
+      dsc: {
+        type: "object",
+        additionalProperties: false,
+        required: ["POL1", "POL2"],
+        properties: {
+          POL1: port,
+          POL2: port,
+          requestTimeoutMs: { type: "integer", minimum: 1 },
+          tls: {
             type: "object",
             additionalProperties: false,
-            required: ["global"],
-            properties: { global: { type: "integer", minimum: 0 }, local: { type: "integer", minimum: 0 } },
+            required: ["ca", "POL1", "POL2"],
+            properties: Object.fromEntries([["ca", { type: "string", minLength: 1 }], ...["POL1", "POL2"].map((r) => [r, { type: "object", additionalProperties: false, required: ["key", "cert"], properties: { key: { type: "string", minLength: 1 }, cert: { type: "string", minLength: 1 } } }])]),
           },
         },
-        groups: { type: "object", additionalProperties: { type: "array", items: { type: "string", minLength: 1 } } },
-        realms: { type: "boolean" },
-        failClosed: { type: "boolean" },
-        dsc: {
-          type: "object",
-          additionalProperties: false,
-          required: ["POL1", "POL2"],
-          properties: {
-            POL1: port,
-            POL2: port,
-            requestTimeoutMs: { type: "integer", minimum: 1 },
-            tls: {
-              type: "object",
-              additionalProperties: false,
-              required: ["ca", "POL1", "POL2"],
-              properties: Object.fromEntries([["ca", { type: "string", minLength: 1 }], ...["POL1", "POL2"].map((r) => [r, { type: "object", additionalProperties: false, required: ["key", "cert"], properties: { key: { type: "string", minLength: 1 }, cert: { type: "string", minLength: 1 } } }])]),
-            },
-          },
-        },
-        redis: { type: "string", pattern: "^redis://" },
       },
-    },
+      redis: { type: "string", pattern: "^redis://" },
+    }),
     /** Connection limits of every TCP/TLS/HTTP listener of every role (ConnectionLimits; 0 turns one off). */
     limits: {
       type: "object",
@@ -407,10 +390,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   const limitsRaw = raw.sessionLimits as unknown as RawSessionLimits | undefined;
   if (limitsRaw !== undefined && (limitsRaw.dsc === undefined) === (limitsRaw.redis === undefined))
     problem(["sessionLimits"], "needs either dsc (the policy servers' ports of their counters) or redis (a URL), not both");
-  for (const [entity, t] of Object.entries(limitsRaw?.thresholds ?? {})) {
-    if (!/^(user|group|realm) \S+$/.test(entity)) problem(["sessionLimits", "thresholds", entity], "is no entity: 'user <address>', 'group <name>' or 'realm <host>'");
-    if (t.local !== undefined && t.local > t.global) problem(["sessionLimits", "thresholds", entity, "local"], `${t.local} is above the global threshold ${t.global}`);
-  }
+  for (const p of limitsRaw ? sessionLimitsProblems(limitsRaw) : []) problem(["sessionLimits", ...p.path], p.message);
   if (raw.auth !== undefined && (raw.auth.credentials === undefined) === (raw.auth.radius === undefined))
     problem(["auth"], "needs either credentials (a file) or radius (a server), not both");
   for (const p of raw.realms ? callRealmsProblems(raw.realms) : []) problem(["realms", ...p.path], p.message);
@@ -442,11 +422,7 @@ export function parseDeployConfig(text: string, file = "deploy.yaml"): DeployCon
   return config;
 }
 
-interface RawSessionLimits {
-  thresholds: Record<string, { global: number; local?: number }>;
-  groups?: Record<string, string[]>;
-  realms?: boolean;
-  failClosed?: boolean;
+interface RawSessionLimits extends SessionLimitsCommon {
   dsc?: { POL1: number; POL2: number; requestTimeoutMs?: number; tls?: { ca: string; POL1: { key: string; cert: string }; POL2: { key: string; cert: string } } };
   redis?: string;
 }

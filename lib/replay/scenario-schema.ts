@@ -1,5 +1,6 @@
 // JSON Schema (draft-07) of scenarios/*.yaml; docs/scenarios.md describes each field.
 import { CALL_REALMS_PROPERTIES, CALL_REALMS_SCHEMA } from "../auth/realm-config.js";
+import { sessionLimitsSchema } from "../dsc/session-limits-schema.js";
 import { DENIABLE_ROLES, ROLE_NAMES } from "../flow/role-table.js";
 
 const role = { enum: [...ROLE_NAMES] };
@@ -156,38 +157,17 @@ export const SCENARIO_SCHEMA = {
       required: ["rules"],
       properties: { rules: { type: "string", minLength: 1 }, start: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}" } },
     },
-    sessionLimits: {
-      type: "object",
-      additionalProperties: false,
-      required: ["thresholds"],
-      properties: {
-        thresholds: {
-          type: "object",
-          minProperties: 1,
-          patternProperties: {
-            "^(user|group|realm) \\S+$": {
-              type: "object",
-              additionalProperties: false,
-              required: ["global"],
-              properties: { global: { type: "integer", minimum: 0 }, local: { type: "integer", minimum: 0 } },
-            },
-          },
-          additionalProperties: false,
-        },
-        groups: { type: "object", additionalProperties: { type: "array", items: { type: "string", minLength: 1 } } },
-        realms: { type: "boolean" },
-        failClosed: { type: "boolean" },
-        dscs: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1 } },
-        policyServers: {
-          type: "object",
-          additionalProperties: false,
-          minProperties: 1,
-          properties: { POL1: { type: "string", minLength: 1 }, POL2: { type: "string", minLength: 1 } },
-        },
-        authority: { type: "object", additionalProperties: { type: "string", minLength: 1 } },
-        unreachable: { type: "array", uniqueItems: true, items: { type: "string", minLength: 1 } },
+    sessionLimits: sessionLimitsSchema({
+      dscs: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1 } },
+      policyServers: {
+        type: "object",
+        additionalProperties: false,
+        minProperties: 1,
+        properties: { POL1: { type: "string", minLength: 1 }, POL2: { type: "string", minLength: 1 } },
       },
-    },
+      authority: { type: "object", additionalProperties: { type: "string", minLength: 1 } },
+      unreachable: { type: "array", uniqueItems: true, items: { type: "string", minLength: 1 } },
+    }),
     faults: {
       type: "array",
       items: {

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { ScenarioAuth, ScenarioRealms } from "../auth/replay-auth.js";
 import type { ReplaySessionLimitsSection } from "../dsc/replay-session-limits.js";
+import { sessionLimitsProblems } from "../dsc/session-limits-schema.js";
 import type { CallSpec, FaultSpec, RunOptions, TopologyOptions } from "../flow/run-types.js";
 import { readInputFile } from "./input-file.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
@@ -106,7 +107,10 @@ export function parseScenario(text: string, file = "scenario.yaml"): Scenario {
   }
   const parsed = parseValidatedYaml(text, file, validate);
   const scenario = parsed.data as Scenario;
-  const problems = scenario.calls.flatMap((call, index) => reinviteProblems(call).map(({ at, message }) => ({ ...parsed.at(["calls", index, ...at]), field: fieldName(["calls", index, ...at]), message })));
+  const problems = [
+    ...(scenario.sessionLimits ? sessionLimitsProblems(scenario.sessionLimits).map(({ path, message }) => ({ ...parsed.at(["sessionLimits", ...path]), field: fieldName(["sessionLimits", ...path]), message })) : []),
+    ...scenario.calls.flatMap((call, index) => reinviteProblems(call).map(({ at, message }) => ({ ...parsed.at(["calls", index, ...at]), field: fieldName(["calls", index, ...at]), message }))),
+  ];
   if (problems.length > 0) throw new ScenarioError(file, problems);
   return scenario;
 }

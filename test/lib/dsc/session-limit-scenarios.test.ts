@@ -81,7 +81,8 @@ describe("the sessionLimits section", () => {
     try {
       parseScenario(bad.join("\n"), "x.yaml");
     } catch (e) {
-      expect((e as Error).message).toMatch(/^x\.yaml:3:\d+: sessionLimits\.thresholds(\.account example\.com)?: /);
+      // The same words as the deploy file's refusal of it.
+      expect((e as Error).message).toMatch(/^x\.yaml:3:\d+: sessionLimits\.thresholds\.account example\.com: is no entity: 'user <address>', 'group <name>' or 'realm <host>'$/);
     }
     expect(() => parseScenario([...base.slice(0, 3), "  failClosed: maybe", ...base.slice(3)].join("\n"), "x.yaml")).toThrow(/x\.yaml:4:\d+: sessionLimits\.failClosed: must be boolean/);
     expect(parseScenario(base.join("\n")).sessionLimits).toEqual({ thresholds: { "realm example.com": { global: 1, local: 0 } } });
@@ -102,7 +103,7 @@ describe("the sessionLimits section", () => {
     }
     const file = join(dir, "x.yaml");
     writeFileSync(file, base.join("\n").replace("{global: 1, local: 0}", "{global: 1, local: 2}"));
-    expect((await replay([file])).stderr).toMatch(/sessionLimits\.thresholds\["realm example\.com"\]: local 2 is above global 1/);
+    expect((await replay([file])).stderr).toMatch(/x\.yaml:3:\d+: sessionLimits\.thresholds\.realm example\.com\.local: 2 is above the global threshold 1/);
     // Quotas give the policy servers their adapter too: one or the other.
     writeFileSync(file, [...base.slice(0, 3), `quota: {rules: ${join(process.cwd(), "scenarios", "quota-rules", "daily-calls.yaml")}}`, ...base.slice(3)].join("\n"));
     expect(await replay([file])).toMatchObject({ code: 2, stderr: expect.stringMatching(/sessionLimits: the run already has a policy adapter/) });
