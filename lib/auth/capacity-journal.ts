@@ -1,11 +1,24 @@
-// The capacity ledger's journal file: JSON lines (lib/accounting's helpers), each event fsynced before the answer
-// that depends on it goes out (a DEC AAA, an Accounting-Response), replayed into the ledger when the process
-// starts again, then rewritten short (the ledger's snapshot) so that it does not grow with every call ever made.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
-import { parseJsonLines, replaceJsonLines } from "../accounting/json-lines.js";
+// The capacity ledger's journal file, on lib/accounting's journal of open sessions (OpenSessionJournal): each
+// session holding a port is a record open while it lasts, and each provider's use so far (the period's seconds,
+// the credit charged) a record changed at every stop. Lines noted in one event-loop turn share one fdatasync, and
+// the promise of each resolves after it: a DEC AAA waits for its start. When the process starts again the records
+// still open rebuild the ledger; the file is rewritten with them alone at each start and every 10,000 closes.
+import { OpenSessionJournal, readSessionJournal, type SessionJournalFormat } from "../accounting/open-session-journal.js";
 import type { CapacityLedger, JournalEvent } from "./capacity-ledger.js";
 
-/** What opening a journal found: events replayed into the ledger, and lines that were none (a torn last line). */
+/** A provider's use so far: when it was counted (ms, its period), the period's seconds, the credit charged. */
+export interface UsedRecord {
+  kind: "used";
+  provider: string;
+  t: number;
+  seconds: number;
+  charged: number;
+}
+
+/** A record of the capacity journal: a session holding a port, or a provider's use so far in its period. */
+export type CapacityRecord = { kind: "session"; provider: string; session: string; startMs: number; subscriber?: string } | UsedRecord;
+
+/** What opening a journal found: records rebuilt into the ledger, and lines that were none (a torn last line). */
 export interface JournalReplay {
   replayed: number;
   badLines: number;
@@ -14,70 +27,93 @@ export interface JournalReplay {
 const isString = (v: unknown): v is string => typeof v === "string" && v !== "";
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 
-/** A journal line as an event, or undefined when it is not one (damage, or a line of another kind). */
-export function journalEventOf(o: Record<string, unknown>): JournalEvent | undefined {
-  if (!isCount(o.t) || !isString(o.provider)) return undefined;
-  switch (o.kind) {
-    case "start":
-      if (!isString(o.session) || (o.subscriber !== undefined && !isString(o.subscriber))) return undefined;
-      return o.subscriber === undefined ? { t: o.t, kind: "start", provider: o.provider, session: o.session } : { t: o.t, kind: "start", provider: o.provider, session: o.session, subscriber: o.subscriber };
-    case "stop":
-      return isString(o.session) && isCount(o.seconds) ? { t: o.t, kind: "stop", provider: o.provider, session: o.session, seconds: o.seconds } : undefined;
-    case "carry": {
-      if (!isCount(o.seconds) || !isCount(o.charged)) return undefined;
-      if (o.stopped !== undefined && !(Array.isArray(o.stopped) && o.stopped.every(isString))) return undefined;
-      const carry: JournalEvent = { t: o.t, kind: "carry", provider: o.provider, seconds: o.seconds, charged: o.charged };
-      if (o.stopped !== undefined) carry.stopped = o.stopped as string[];
-      return carry;
+const sessionKey = (provider: string, session: string): string => `session ${provider} ${session}`;
+const usedKey = (provider: string): string => `used ${provider}`;
+
+/** A record from a line's fields, or undefined when they are not one. */
+function recordOf(l: Record<string, unknown>): CapacityRecord | undefined {
+  if (!isString(l.provider)) return undefined;
+  if (l.kind === "session") {
+    if (!isString(l.session) || !isCount(l.startMs) || (l.subscriber !== undefined && !isString(l.subscriber))) return undefined;
+    return { kind: "session", provider: l.provider, session: l.session, startMs: l.startMs, ...(l.subscriber !== undefined ? { subscriber: l.subscriber as string } : {}) };
+  }
+  if (l.kind === "used" && isCount(l.t) && isCount(l.seconds) && isCount(l.charged)) return { kind: "used", provider: l.provider, t: l.t, seconds: l.seconds, charged: l.charged };
+  return undefined;
+}
+
+/**
+ * The lines: `{"op":"open",…record}`, `{"op":"used","key",t,seconds,charged}` (a provider's use after a stop),
+ * `{"op":"close","key"}` (a session stopped).
+ */
+export const CAPACITY_JOURNAL_FORMAT: SessionJournalFormat<CapacityRecord> = {
+  keyOf: (r) => (r.kind === "session" ? sessionKey(r.provider, r.session) : usedKey(r.provider)),
+  reopen: "replace",
+  openLine: (r) => ({ op: "open", ...r }),
+  closeLine: (key) => ({ op: "close", key }),
+  updateLine: (key, patch) => {
+    // Only a provider's use changes (`write` below).
+    const used = patch as Partial<UsedRecord>;
+    return { op: "used", key, t: used.t, seconds: used.seconds, charged: used.charged };
+  },
+  read: (l) => {
+    if (l.op === "open") {
+      const record = recordOf(l);
+      return record && { open: record };
     }
-    default:
-      return undefined;
-  }
+    if (l.op === "used" && isString(l.key) && isCount(l.t) && isCount(l.seconds) && isCount(l.charged)) return { update: l.key, patch: { t: l.t, seconds: l.seconds, charged: l.charged } };
+    if (l.op === "close" && isString(l.key)) return { close: l.key };
+    return undefined;
+  },
+};
+
+/** The records a journal's text leaves open, and the lines of no known shape (counted, never thrown). */
+export function readCapacityJournal(text: string): { records: CapacityRecord[]; badLines: number } {
+  const { open, badLines } = readSessionJournal(text, CAPACITY_JOURNAL_FORMAT);
+  return { records: [...open.values()], badLines };
 }
 
-/** A journal file's events in order, and the lines that were none (counted, not applied). */
-export function parseCapacityJournal(text: string): { events: JournalEvent[]; badLines: number } {
-  const parsed = parseJsonLines(text);
-  let badLines = parsed.badLines;
-  const events: JournalEvent[] = [];
-  for (const o of parsed.objects) {
-    const event = journalEventOf(o);
-    if (event === undefined) badLines++;
-    else events.push(event);
-  }
-  return { events, badLines };
+/** The ledger event a record stands for: a session's start, or the use carried over. */
+function eventOf(r: CapacityRecord): JournalEvent {
+  if (r.kind === "used") return { t: r.t, kind: "carry", provider: r.provider, seconds: r.seconds, charged: r.charged };
+  return { t: r.startMs, kind: "start", provider: r.provider, session: r.session, ...(r.subscriber !== undefined ? { subscriber: r.subscriber } : {}) };
 }
 
-/** Append-only, fsynced journal of a capacity ledger: one per process that decides on the ledger. */
+/** The journal of one process's capacity ledger: its events on disk before the answers that depend on them. */
 export class CapacityJournal {
-  private fd: number | undefined;
+  private constructor(
+    private readonly journal: OpenSessionJournal<CapacityRecord>,
+    private readonly ledger: CapacityLedger,
+  ) {}
 
-  private constructor(readonly path: string) {
-    this.fd = openSync(path, "a");
+  /** Opens (or creates) the journal at `path` and rebuilds `ledger` (new, of the same providers) from what it holds open. */
+  static open(path: string, ledger: CapacityLedger): { journal: CapacityJournal; replay: JournalReplay } {
+    const journal = OpenSessionJournal.open(path, CAPACITY_JOURNAL_FORMAT, { sync: "group", maxDelayMs: 0 });
+    const records = journal.open;
+    for (const r of records) ledger.apply(eventOf(r));
+    return { journal: new CapacityJournal(journal, ledger), replay: { replayed: records.length, badLines: journal.badLines } };
   }
 
   /**
-   * Replays the journal at `path` (if any) into `ledger`, rewrites it as the ledger's snapshot at `now`, and opens
-   * it for appending. A line that is no event is counted and left out: a line cut short by a crash was never
-   * confirmed to anyone.
+   * Notes a ledger event already applied; resolves once it is on disk (with the others of this event-loop turn),
+   * rejects when the file cannot be written (and every later note is refused).
    */
-  static open(path: string, ledger: CapacityLedger, now: number): { journal: CapacityJournal; replay: JournalReplay } {
-    const { events, badLines } = existsSync(path) ? parseCapacityJournal(readFileSync(path, "utf8")) : { events: [], badLines: 0 };
-    for (const event of events) ledger.apply(event);
-    replaceJsonLines(path, ledger.snapshot(now));
-    return { journal: new CapacityJournal(path), replay: { replayed: events.length, badLines } };
+  write(event: JournalEvent): Promise<void> {
+    switch (event.kind) {
+      case "start":
+        return this.journal.opened({ kind: "session", provider: event.provider, session: event.session, startMs: event.t, ...(event.subscriber !== undefined ? { subscriber: event.subscriber } : {}) });
+      case "stop": {
+        const used = this.ledger.used(event.t, event.provider);
+        const key = usedKey(event.provider);
+        const noted = this.journal.get(key) === undefined ? this.journal.opened({ kind: "used", provider: event.provider, ...used }) : this.journal.updated(key, used);
+        return Promise.all([this.journal.closed(sessionKey(event.provider, event.session)), noted]).then(() => undefined);
+      }
+      case "carry":
+        throw new Error("a carry is read from the journal, not written to it");
+    }
   }
 
-  /** Appends `event` and waits for the disk (RFC 2866 §2: stored before it is answered). */
-  write(event: JournalEvent): void {
-    if (this.fd === undefined) throw new Error(`capacity journal ${this.path} is closed`);
-    writeSync(this.fd, `${JSON.stringify(event)}\n`);
-    fsyncSync(this.fd);
-  }
-
-  /** Closes the file; what was written stays for the next start. */
+  /** Writes what is queued and closes the file; what it holds stays for the next start. */
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.journal.close();
   }
 }

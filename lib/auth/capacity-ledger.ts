@@ -2,7 +2,7 @@
 // per period, credit, and suspension. Sans-I/O: time comes from the caller. Sessions open and close from the
 // accounting records the proxy relays (RFC 2866 Acct-Status-Type Start/Stop); each change is returned as a
 // journal event the driver makes durable before the record is confirmed, and `apply` replays the journal
-// after a restart; `snapshot` gives the few events that say as much, so a journal can be rewritten short.
+// after a restart (a journal that keeps only what is still in use carries the rest over as `carry`).
 
 /** Capacity a client provider rents: ports, seconds per period, credit and price, suspension. Absent: unbounded. */
 export interface RentedCapacity {
@@ -29,13 +29,12 @@ export type CapacityVerdict =
 
 /**
  * A session start (with the subscriber, when known) or stop (with its charged seconds) to make durable before the
- * record is confirmed, or what earlier stops left (`carry`: seconds of the period of `t`, credit charged, the sessions
- * stopped lately); `t` in ms.
+ * record is confirmed, or what earlier stops left (`carry`: seconds of the period of `t`, credit charged); `t` in ms.
  */
 export type JournalEvent =
   | { t: number; kind: "start"; provider: string; session: string; subscriber?: string }
   | { t: number; kind: "stop"; provider: string; session: string; seconds: number }
-  | { t: number; kind: "carry"; provider: string; seconds: number; charged: number; /** Sessions stopped lately (a Stop sent again counts once). */ stopped?: string[] };
+  | { t: number; kind: "carry"; provider: string; seconds: number; charged: number };
 
 /** A session's stop as the journal keeps it. */
 export type StopEvent = Extract<JournalEvent, { kind: "stop" }>;
@@ -69,8 +68,6 @@ interface ProviderState {
 
 const DEFAULT_PERIOD_SECONDS = 30 * 24 * 3600;
 const MAX_REMEMBERED_STOPS = 10_000;
-/** Stops a snapshot keeps: a Stop sent again comes within minutes (RFC 2866 §2), not after thousands of others. */
-const MAX_CARRIED_STOPS = 1_000;
 
 /** Sans-I/O account of the capacity each client provider rents: reservations, open sessions, time and credit used. */
 export class CapacityLedger {
@@ -225,19 +222,11 @@ export class CapacityLedger {
     return events;
   }
 
-  /**
-   * The events that rebuild this ledger's state at `now` (each provider's period seconds and credit charged, then its
-   * open sessions): a journal rewritten with them alone replays to the same ports, time and credit.
-   */
-  snapshot(now: number): JournalEvent[] {
-    const out: JournalEvent[] = [];
-    for (const [provider, s] of this.providers) {
-      this.roll(s, now);
-      const stopped = [...s.stopped].slice(-MAX_CARRIED_STOPS);
-      if (s.secondsThisPeriod > 0 || s.charged > 0 || stopped.length > 0) out.push({ t: now, kind: "carry", provider, seconds: s.secondsThisPeriod, charged: s.charged, ...(stopped.length > 0 ? { stopped } : {}) });
-      for (const [session, o] of s.open) out.push(o.subscriber === undefined ? { t: o.t, kind: "start", provider, session } : { t: o.t, kind: "start", provider, session, subscriber: o.subscriber });
-    }
-    return out;
+  /** What `provider` has used at `now`: its period's seconds and the credit charged (what a `carry` restores). */
+  used(now: number, provider: string): { t: number; seconds: number; charged: number } {
+    const s = this.state(provider);
+    this.roll(s, now);
+    return { t: now, seconds: s.secondsThisPeriod, charged: s.charged };
   }
 
   /** Apply a journal event (live, or replayed after a restart). Events of unknown providers are ignored. */
@@ -248,7 +237,6 @@ export class CapacityLedger {
     if (event.kind === "carry") {
       s.secondsThisPeriod = event.seconds;
       s.charged = event.charged;
-      for (const session of event.stopped ?? []) s.stopped.add(session);
       return;
     }
     if (event.kind === "start") {

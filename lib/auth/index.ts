@@ -19,8 +19,8 @@ export { RealmConfigError, parseRadiusProxyConfig, splitUserRealm } from "./real
 export type { ClientProvider, MasterProvider, RadiusProxyConfig, RadiusServerRef } from "./realm-table.js";
 export { CapacityLedger } from "./capacity-ledger.js";
 export type { CapacityRefusal, CapacityUsage, CapacityVerdict, JournalEvent, OpenSession, RentedCapacity, StopEvent } from "./capacity-ledger.js";
-export { CapacityJournal, journalEventOf, parseCapacityJournal } from "./capacity-journal.js";
-export type { JournalReplay } from "./capacity-journal.js";
+export { CapacityJournal, readCapacityJournal } from "./capacity-journal.js";
+export type { CapacityRecord, JournalReplay, UsedRecord } from "./capacity-journal.js";
 export { RealmProxy, accountingRecord } from "./realm-proxy.js";
 export type { AccountingDestination, MasterRecord, ProxyStep, RealmDecision, RealmProxyAction, RealmProxyOptions } from "./realm-proxy.js";
 export { RadiusRealmProxy, accountingSpoolPath } from "./radius-realm-proxy.js";

@@ -33,10 +33,11 @@ export interface RealmCapacityPolicyOptions {
   /** The master's accounting (records per client provider, under its virtual identity). */
   masterAccounting?: AccountingSink;
   /**
-   * Made durable by the caller before it returns (a CapacityJournal, replayed into the `ledger` given here when the
-   * process starts again: the calls it holds open are this adapter's again, their ends free their ports).
+   * Made durable by the caller before it returns, or before the promise it returns resolves (a CapacityJournal,
+   * replayed into the `ledger` given here when the process starts again: the calls it holds open are this adapter's
+   * again, their ends free their ports). A call's verdict waits for its start; a rejection refuses the call (503).
    */
-  onJournal?: (event: JournalEvent) => void;
+  onJournal?: (event: JournalEvent) => void | PromiseLike<void>;
   /** A call allowed whose usage never came is closed this long after it started (default 4 h). */
   maxCallMs?: number;
   ledger?: CapacityLedger;
@@ -77,27 +78,36 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     if (parts && this.masterRealms.has(parts.realm)) return this.inner.decideAaa(q);
     const provider = parts ? this.byRealm.get(parts.realm) : undefined;
     if (!parts || !provider) return { allow: false, sipStatus: 403, reason: "unknown realm" };
-    for (const e of this.ledger.expire(q.now, provider.name, this.options.maxCallMs ?? 4 * 3600_000)) this.closed(e, q.now);
+    // (their stops are journaled; a journal that fails refuses the next start)
+    for (const e of this.ledger.expire(q.now, provider.name, this.options.maxCallMs ?? 4 * 3600_000)) void Promise.resolve(this.closed(e, q.now)).catch(() => undefined);
     // The same call asked again (its PEP resynchronising after this server restarted, RFC 2748 §2.5): it holds its
     // port already and is not counted twice.
     if (this.ledger.isOpen(provider.name, q.callId)) return this.inner.decideAaa(q);
     const verdict = this.ledger.admit(q.now, provider.name);
     if (!verdict.ok) return { allow: false, sipStatus: REFUSAL_STATUS[verdict.cause], reason: `capacity of ${provider.name}: ${verdict.cause}` };
-    const settle = (v: AaaVerdict): AaaVerdict => {
+    const settle = (v: AaaVerdict): AaaVerdict | Promise<AaaVerdict> => {
       if (!v.allow) {
         this.ledger.release(verdict.reservation);
         return v;
       }
+      // The call may not outlast the time or credit left (DEC AAA's time limit).
+      const allowed = verdict.sessionTimeout !== undefined && (v.timeLimitS === undefined || v.timeLimitS > verdict.sessionTimeout) ? { ...v, timeLimitS: verdict.sessionTimeout } : v;
       const subscriber = `${parts.user}@${parts.realm}`;
       const event = this.ledger.start(q.now, provider.name, q.callId, subscriber);
-      if (event) {
-        this.options.onJournal?.(event);
-        this.calls.set(q.callId, { provider, subscriber, startMs: q.now });
+      if (!event) return allowed;
+      this.calls.set(q.callId, { provider, subscriber, startMs: q.now });
+      const started = (): AaaVerdict => {
         this.account(provider, subscriber, q.callId, "Start", q.now, undefined);
-      }
-      // The call may not outlast the time or credit left (DEC AAA's time limit).
-      if (verdict.sessionTimeout !== undefined && (v.timeLimitS === undefined || v.timeLimitS > verdict.sessionTimeout)) return { ...v, timeLimitS: verdict.sessionTimeout };
-      return v;
+        return allowed;
+      };
+      const durable = this.journal(event);
+      if (durable === undefined) return started();
+      return Promise.resolve(durable).then(started, () => {
+        // Not on disk: the call is not admitted, and its port is free again.
+        this.calls.delete(q.callId);
+        this.ledger.stop(q.now, provider.name, q.callId, 0);
+        return { allow: false, sipStatus: 503, reason: `capacity of ${provider.name}: journal not written` };
+      });
     };
     const inner = this.inner.decideAaa(q);
     if (isWireDecision(inner)) {
@@ -117,11 +127,10 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
 
   observeUsage(u: UsageObservation): void | PromiseLike<void> {
     const call = u.side === "originating" ? this.calls.get(u.callId) : undefined;
-    if (call) {
-      const event = this.ledger.stop(u.endMs, call.provider.name, u.callId, u.durationS);
-      if (event) this.closed(event, u.endMs, u.durationS);
-    }
-    return this.inner.observeUsage(u);
+    const event = call ? this.ledger.stop(u.endMs, call.provider.name, u.callId, u.durationS) : undefined;
+    const durable = event ? this.closed(event, u.endMs, u.durationS) : undefined;
+    const observed = this.inner.observeUsage(u);
+    return durable === undefined ? observed : Promise.all([durable, observed]).then(() => undefined);
   }
 
   /**
@@ -130,16 +139,24 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
    */
   endOpenCalls(now: number): number {
     const events = this.ledger.closeAll(now);
-    for (const e of events) this.closed(e, now, 0);
+    for (const e of events) void Promise.resolve(this.closed(e, now, 0)).catch(() => undefined);
     return events.length;
   }
 
-  private closed(event: StopEvent, now: number, seconds = event.seconds): void {
-    this.options.onJournal?.(event);
+  /** The journal's promise for `event`, or undefined when it was written at once (or there is no journal). */
+  private journal(event: JournalEvent): PromiseLike<void> | undefined {
+    const durable: unknown = this.options.onJournal?.(event);
+    return typeof (durable as PromiseLike<void> | undefined)?.then === "function" ? (durable as PromiseLike<void>) : undefined;
+  }
+
+  private closed(event: StopEvent, now: number, seconds = event.seconds): PromiseLike<void> | undefined {
+    const durable = this.journal(event);
     const call = this.calls.get(event.session);
-    if (!call) return;
-    this.calls.delete(event.session);
-    this.account(call.provider, call.subscriber, event.session, "Stop", now, seconds);
+    if (call) {
+      this.calls.delete(event.session);
+      this.account(call.provider, call.subscriber, event.session, "Stop", now, seconds);
+    }
+    return durable;
   }
 
   /** Start or Stop to the master (virtual identity) and to the provider (subscriber), RFC 2866 §5. */

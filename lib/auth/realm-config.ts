@@ -90,9 +90,10 @@ export interface DurableRealmCapacity {
 }
 
 /**
- * The originating policy held to the realms' rented capacity, with its ledger replayed from the journal at
- * `journalPath` (created if missing) and each session's start and stop fsynced there before the answer that
- * depends on it: a policy server killed and started again still counts the calls it admitted before. With
+ * The originating policy held to the realms' rented capacity, with its ledger rebuilt from the journal at
+ * `journalPath` (created if missing) and each session's start and stop on disk there before the answer that
+ * depends on it (a verdict is then a promise): a policy server killed and started again still counts the calls it
+ * admitted before. With
  * `endOpenCalls` the calls the journal holds open are closed at once, uncharged (their ends died with them), and
  * only the period's time and the credit spent carry over.
  */
@@ -103,7 +104,7 @@ export function durableRealmCapacityPolicy(
   { accounting = () => undefined, now = Date.now(), endOpenCalls = false }: { accounting?: (side: string) => AccountingSink | undefined; now?: number; endOpenCalls?: boolean } = {},
 ): DurableRealmCapacity {
   const ledger = new CapacityLedger(Object.fromEntries(realms.clients.map((c) => [c.name, c.capacity])));
-  const { journal, replay } = CapacityJournal.open(journalPath, ledger, now);
+  const { journal, replay } = CapacityJournal.open(journalPath, ledger);
   const policy = realmCapacityPolicy(inner, realms, accounting, { ledger, onJournal: (e) => journal.write(e) });
   const ended = endOpenCalls ? policy.endOpenCalls(now) : 0;
   return { policy, replay, ended, close: () => journal.close() };
