@@ -3,7 +3,7 @@
 // start to be on disk; the same call asked again after a restart is not counted twice, and its end frees its port
 // and is accounted to both sides. Property: any sequence of starts, stops and waits, journaled, rebuilds a ledger
 // that decides as the one that lived through it.
-import { appendFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -13,6 +13,7 @@ import type { AccountingRecord } from "../../../lib/accounting/records.js";
 import { CapacityLedger, type RentedCapacity } from "../../../lib/auth/capacity-ledger.js";
 import { CAPACITY_JOURNAL_FORMAT, CapacityJournal, readCapacityJournal, type CapacityRecord } from "../../../lib/auth/capacity-journal.js";
 import { durableRealmCapacityPolicy, type CallRealms } from "../../../lib/auth/realm-config.js";
+import { loadCallRealmsFile } from "../../../lib/cli/realms-file.js";
 import { mutateBytes } from "../../support/byte-mutations.js";
 import { fuzzSeed, seededRandom } from "../../support/seeded-random.js";
 
@@ -224,5 +225,25 @@ describe("durableRealmCapacityPolicy (a policy server killed and started again)"
     expect(refused).toEqual({ allow: false, sipStatus: 503, reason: "capacity of isp-b: journal not written" });
     expect(server.policy.ledger.usage(T + 20_000, "isp-b")).toMatchObject({ sessions: 0, reserved: 0 });
     expect(users(server.records["isp-b"]!)).toEqual(["Start b1 bob@isp-b.example", "Stop b1 bob@isp-b.example"]);
+  });
+});
+
+describe("the lab's realms file: journal", () => {
+  const ISP_B = "clients: [{ name: isp-b, realms: [isp-b.example], virtualIdentity: { user: isp-b-virtual }, capacity: { ports: 2 } }]";
+
+  it("names the journal relative to the file; without it the ledger is in memory", () => {
+    const dir = scratch();
+    writeFileSync(join(dir, "realms.yaml"), `journal: state/capacity.jsonl\nmaster: [master.example]\n${ISP_B}\n`);
+    expect(loadCallRealmsFile(join(dir, "realms.yaml")).journal).toBe(join(dir, "state", "capacity.jsonl"));
+    writeFileSync(join(dir, "plain.yaml"), `master: [master.example]\n${ISP_B}\n`);
+    expect(loadCallRealmsFile(join(dir, "plain.yaml")).journal).toBeUndefined();
+  });
+
+  it("refuses an empty journal name or an unknown key, at its line", () => {
+    const dir = scratch();
+    writeFileSync(join(dir, "empty.yaml"), `master: [master.example]\njournal: ""\n${ISP_B}\n`);
+    expect(() => loadCallRealmsFile(join(dir, "empty.yaml"))).toThrow(/empty\.yaml:2:\d+: journal/);
+    writeFileSync(join(dir, "typo.yaml"), `master: [master.example]\n${ISP_B}\njornal: x.jsonl\n`);
+    expect(() => loadCallRealmsFile(join(dir, "typo.yaml"))).toThrow(/typo\.yaml:3:\d+: jornal/);
   });
 });
