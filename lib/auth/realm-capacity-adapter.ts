@@ -78,7 +78,7 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     if (parts && this.masterRealms.has(parts.realm)) return this.inner.decideAaa(q);
     const provider = parts ? this.byRealm.get(parts.realm) : undefined;
     if (!parts || !provider) return { allow: false, sipStatus: 403, reason: "unknown realm" };
-    // (their stops are journaled; a journal that fails refuses the next start)
+    // Calls whose usage never came are closed (journaled like any stop; a journal that fails refuses the next start).
     for (const e of this.ledger.expire(q.now, provider.name, this.options.maxCallMs ?? 4 * 3600_000)) void Promise.resolve(this.closed(e, q.now)).catch(() => undefined);
     // The same call asked again (its PEP resynchronising after this server restarted, RFC 2748 §2.5): it holds its
     // port already and is not counted twice.

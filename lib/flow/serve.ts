@@ -2,7 +2,7 @@
 // alike from the deployment file (same seed, same options), of which this process runs one node on the
 // socket driver, reaching the other roles at the file's loopback addresses.
 import { decodeCopsMessage } from "../../protocols/cops/index.js";
-import { DefaultPolicyAdapter } from "../adapters/policy-adapter.js";
+import { DefaultPolicyAdapter, type PolicyAdapter } from "../adapters/policy-adapter.js";
 import { startCallerAuthentication } from "../auth/caller-auth.js";
 import { durableRealmCapacityPolicy, realmCapacityPolicy } from "../auth/realm-config.js";
 import { isRequest, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
@@ -165,9 +165,10 @@ export async function serveRole(opts: ServeOptions): Promise<ServedRole> {
   const auth = config.auth && (role === "SIP1" || role === "POL1") ? await startCallerAuthentication(config.auth) : undefined;
   // The deploy file's `realms`: POL1 holds client providers' callers to their rented capacity (inside the credentials
   // check), the capacity in use in its journal, so that a restarted POL1 still counts the calls it admitted before.
-  const realmsInner = quota?.adapter ?? new DefaultPolicyAdapter();
-  const realms = role === "POL1" && config.realms?.journal !== undefined ? durableRealmCapacityPolicy(realmsInner, config.realms, config.realms.journal) : undefined;
-  const shared = realms?.policy ?? (role === "POL1" && config.realms ? realmCapacityPolicy(realmsInner, config.realms) : quota?.adapter);
+  const realmsOf = role === "POL1" ? config.realms : undefined;
+  const realmsInner = (): PolicyAdapter => quota?.adapter ?? new DefaultPolicyAdapter();
+  const realms = realmsOf?.journal !== undefined ? durableRealmCapacityPolicy(realmsInner(), realmsOf, realmsOf.journal) : undefined;
+  const shared = realms?.policy ?? (realmsOf ? realmCapacityPolicy(realmsInner(), realmsOf) : quota?.adapter);
   const decides = auth && role === "POL1" ? auth.wrap(shared ?? new DefaultPolicyAdapter()) : shared;
   // The deploy file's `sessionLimits`: POL1 counts callers' sessions, POL2 callees', on their DSCs or in Redis.
   const sessionLimits = config.sessionLimits && (role === "POL1" || role === "POL2")
