@@ -18,7 +18,7 @@ import { labTls } from "./deploy-tls.js";
 import type { SocketNetworkOptions } from "../drivers/socket-network.js";
 import type { FaultPlan } from "../drivers/fault-plan.js";
 import type { ConnectionLimits } from "../../protocols/net/connection-limits.js";
-import type { TopologyOptions } from "./run-types.js";
+import type { PlannedMediaChange, TopologyOptions } from "./run-types.js";
 import { ROLE_HOSTS, buildTopology, resolveTopology, type FlowTopology } from "./topology.js";
 import { seededRandom } from "../drivers/seeded-random.js";
 import { randomInt } from "node:crypto";
@@ -58,6 +58,12 @@ export interface LabOptions {
   mediaAddress?: string;
   /** The UAS sends its 180 reliably (RFC 3262) to callers that support 100rel (always to those that require it). */
   reliableProvisionals?: boolean;
+  /**
+   * The callee's new offers in every call it answers, as a deploy file's `calls.reinvites`: `{by: "callee", afterMs,
+   * hold, method?, codec?, mediaAddress?}`, the first `afterMs` after the ACK, each next one after the previous one's
+   * answer. The caller is outside the lab, so an entry `by: "caller"` is refused.
+   */
+  reinvites?: PlannedMediaChange[];
   /** Callers must authenticate: SIP1 challenges with 407, POL1 checks the credentials (lib/auth, docs/auth.md). */
   auth?: CallerAuthentication;
   /**
@@ -140,6 +146,8 @@ function cseqOf(bytes: Buffer): { seq: string; method: string } | undefined {
 export const LAB_CALLER = "UAC";
 
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const callerChanges = (options.reinvites ?? []).findIndex((r) => r.by !== "callee");
+  if (callerChanges >= 0) throw new Error(`reinvites[${callerChanges}]: the lab's caller is outside it; only by: callee is sent by the lab`);
   // With TLS the roles' SIP runs over streams (TLS between SIP1, SIP2 and the UAS); the caller's leg stays UDP.
   const tls = options.tls ? labTls(options.tls) : undefined;
   const topology = resolveTopology({ ...options.topology, sipTransport: tls?.sip ? "tls" : "udp" });
@@ -156,10 +164,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     ...(originating ? { adapters: { policy: { originating }, ...(auth ? { callerChallenge: auth.challenger } : {}) } } : {}),
   });
   const answerDelayMs = options.answerDelayMs ?? 500;
+  const reinvites = (options.reinvites ?? []).map(({ by: _by, ...planned }) => planned);
   const uas = new UserAgent({
     name: "UAS", proxy: "SIP2", host: ROLE_HOSTS.UAS ?? "192.0.2.20", mediaAddress: options.mediaAddress ?? "127.0.0.1", transport: tls?.sip ? "TLS" : "UDP",
     ...(options.reliableProvisionals ? { reliableProvisionals: true } : {}),
-    behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false }),
+    behaviour: () => ({ outcome: "answer", answerDelayMs, durationMs: 0, hangsUp: false, ...(reinvites.length > 0 ? { reinvites } : {}) }),
     ids: new SipIds(seededRandom(seed + 1)),
   });
   // CDRs on disk, not in memory: a lab that runs for days would otherwise hold every one (≈1 KB each).

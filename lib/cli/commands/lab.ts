@@ -3,6 +3,8 @@
 // It keeps no message history unless asked (--keep N, --ladder, --record FILE), so it can run for days.
 import { createWriteStream, type WriteStream } from "node:fs";
 import { parseArgs } from "node:util";
+import { Ajv } from "ajv";
+import { parse as parseYaml } from "yaml";
 import { recordToJsonLine } from "../../drivers/message-record.js";
 import { LAB_CALLER, startLab, type LabStats } from "../../flow/lab.js";
 import { checkLogLevel, countCdrsWritten, parseHostPort, startOperations } from "../../flow/operations.js";
@@ -14,12 +16,15 @@ import { startCallerAuthentication, type CallerAuthentication } from "../../auth
 import type { DigestAlgorithm } from "../../auth/credential-store.js";
 import type { ServedRealms } from "../../auth/realm-config.js";
 import { loadCallRealmsFile } from "../realms-file.js";
+import { REINVITES_SCHEMA } from "../../replay/scenario-schema.js";
+import type { PlannedMediaChange } from "../../flow/run-types.js";
 
 /** Messages --ladder keeps when --keep does not say. */
 const LADDER_KEEP = 10_000;
 
 const USAGE = `usage: callgate lab [--sip-port N] [--ws-port N] [--answer-delay MS] [--ladder] [--no-color] [--keep N] [--record FILE]
                   [--cdr-db FILE] [--log-level LEVEL] [--metrics HOST:PORT] [--seed N] [--media-address ADDR] [--100rel]
+                  [--reinvites LIST]
   --sip-port N          UDP port of SIP1 on 127.0.0.1 (default: an ephemeral port)
   --ws-port N           SIP1 also takes SIP over WebSocket (RFC 7118) on this port of 127.0.0.1, wss with
                         --tls-cert (0: an ephemeral port; default: no WebSocket listener)
@@ -35,6 +40,9 @@ const USAGE = `usage: callgate lab [--sip-port N] [--ws-port N] [--answer-delay 
   --seed N              repeat the roles' tags and branches of an earlier run (default: fresh ones every start)
   --media-address ADDR  address in the UAS's SDP (default 127.0.0.1)
   --100rel              the UAS sends its 180 reliably (RFC 3262) when the caller supports 100rel
+  --reinvites LIST      the UAS's own new offers in every call it answers, as a deploy file's calls.reinvites,
+                        e.g. '[{by: callee, afterMs: 500, hold: true}]' (by: callee only; method INVITE or UPDATE,
+                        codec, mediaAddress optional); the first comes afterMs after the ACK
   --credentials FILE    callers must authenticate (Digest, 407 from SIP1); POL1 checks them against FILE
                         (username:realm:ALGORITHM:HA1 lines, docs/auth.md)
   --auth-radius udp:HOST[:PORT] --auth-radius-secret SECRET
@@ -53,6 +61,24 @@ ${TLS_USAGE}
 function fail(message: string): number {
   process.stderr.write(`callgate lab: ${message}\n${USAGE}\n`);
   return 2;
+}
+
+const validReinvites = new Ajv({ allErrors: true, strict: true }).compile(REINVITES_SCHEMA);
+
+/** --reinvites: a YAML list as a deploy file's calls.reinvites, every entry by the callee (the caller is outside). */
+function reinvitesValue(text: string | undefined): PlannedMediaChange[] | undefined | Error {
+  if (text === undefined) return undefined;
+  let list: unknown;
+  try {
+    list = parseYaml(text);
+  } catch (err) {
+    return new Error(`--reinvites is not YAML: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+  }
+  if (!validReinvites(list)) return new Error(`--reinvites: ${(validReinvites.errors ?? []).map((e) => `${e.instancePath || "list"} ${e.message ?? ""}`).join("; ")}`);
+  const entries = list as PlannedMediaChange[];
+  const byCaller = entries.findIndex((r) => r.by !== "callee");
+  if (byCaller >= 0) return new Error(`--reinvites: entry ${byCaller} is by: caller, but the lab's caller is outside it (by: callee only)`);
+  return entries;
 }
 
 function intValue(text: string | undefined, name: string, min: number, max: number): number | undefined | Error {
@@ -105,6 +131,7 @@ export async function run(args: string[]): Promise<number> {
         seed: { type: "string" },
         "media-address": { type: "string" },
         "100rel": { type: "boolean", default: false },
+        reinvites: { type: "string" },
         credentials: { type: "string" },
         "auth-radius": { type: "string" },
         "auth-radius-secret": { type: "string" },
@@ -127,6 +154,8 @@ export async function run(args: string[]): Promise<number> {
   const keep = intValue(values.keep, "--keep", 0, 10_000_000);
   const seed = intValue(values.seed, "--seed", 0, 2 ** 31 - 1);
   if (seed instanceof Error) return fail(seed.message);
+  const reinvites = reinvitesValue(values.reinvites);
+  if (reinvites instanceof Error) return fail(reinvites.message);
   const mediaAddress = values["media-address"];
   if (mediaAddress !== undefined && (mediaAddress.length === 0 || /\s/.test(mediaAddress))) return fail(`--media-address wants an address, got '${mediaAddress}'`);
   const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
@@ -215,6 +244,7 @@ export async function run(args: string[]): Promise<number> {
       ...(seed !== undefined ? { seed } : {}),
       ...(mediaAddress !== undefined ? { mediaAddress } : {}),
       ...(values["100rel"] ? { reliableProvisionals: true } : {}),
+      ...(reinvites !== undefined ? { reinvites } : {}),
       ...(auth ? { auth } : {}),
       ...(realms ? { realms } : {}),
       keepRecords,

@@ -78,6 +78,19 @@ describe("callgate lab", () => {
     errors = [];
     expect(await refused(lab, ["--keep", "-1"])).toMatchObject({ code: 2 });
   });
+
+  it("refuses --reinvites by the caller (outside the lab), or not as a deploy file's calls.reinvites", async () => {
+    expect(await refused(lab, ["--reinvites", "[{by: caller, afterMs: 500, hold: true}]"])).toEqual({
+      code: 2,
+      message: "callgate lab: --reinvites: entry 0 is by: caller, but the lab's caller is outside it (by: callee only)",
+    });
+    errors = [];
+    expect(await refused(lab, ["--reinvites", "[{by: callee, afterMs: 0, hold: true}]"])).toEqual({ code: 2, message: "callgate lab: --reinvites: /0/afterMs must be > 0" });
+    errors = [];
+    expect(await refused(lab, ["--reinvites", "[{by: callee, afterMs: 500, hold: true, codec: opus}]"])).toEqual({ code: 2, message: "callgate lab: --reinvites: /0/codec must be equal to one of the allowed values" });
+    errors = [];
+    expect(await refused(lab, ["--reinvites", "[{by: callee"])).toMatchObject({ code: 2, message: expect.stringMatching(/^callgate lab: --reinvites is not YAML: /) });
+  });
 });
 
 describe("callgate clearinghouse", () => {
