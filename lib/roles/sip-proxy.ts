@@ -246,6 +246,8 @@ export class SipProxy implements FlowNode<CallEvent> {
   /** Media changes answered 504 because DEC LDP never came. */
   unansweredMediaChanges = 0;
   private readonly loggedCauses = new Set<string>();
+  /** In-dialog requests already counted toward their call's media-change cap (an offer asked for, a re-INVITE without one). */
+  private readonly countedChanges = new WeakSet<ProxyRequestContext>();
 
   constructor(private readonly opts: SipProxyOptions) {
     this.name = opts.name;
@@ -486,7 +488,11 @@ export class SipProxy implements FlowNode<CallEvent> {
           call.calleeSdp = offer;
           call.callerSdp = answer;
         }
+        const before = call.mediaChanges;
         for (const a of this.settleMedia(call, now, "the answer changed the media: REQ LDP")) out.push(a);
+        // An offer that looked like no change but was answered with other media is a change the peers made: it
+        // fills the cap's window like one asked for (it cannot be refused now, the ends have agreed it).
+        if (call.mediaChanges > before && !this.countedChanges.has(ctx)) (call.changeTimes ??= []).push(now);
       } else if (res.status >= 200 && res.status < 300 && req.method === "INVITE" && req.body.length === 0 && res.body.length > 0) {
         // RFC 3261 §14.1, RFC 3264 §5: a re-INVITE without an offer: the 2xx offers, the sender's ACK answers.
         call.ackAnswer = { by: role.from === call.upstream ? "caller" : "callee", offer: res.body.toString("utf8") };
@@ -647,17 +653,23 @@ export class SipProxy implements FlowNode<CallEvent> {
     return this.opts.mediaChangeLimit ?? DEFAULT_MEDIA_CHANGE_LIMIT;
   }
 
-  /** The rate cap on a call's media changes: undefined when this one may go, else seconds until one may. */
+  /** The rate cap on a call's media changes: undefined when this one may go (and is counted), else seconds until one may. */
   private overMediaChangeLimit(call: ProxyCall, now: number): number | undefined {
+    const wait = this.mediaChangeWindowFull(call, now);
+    if (wait !== undefined) {
+      this.refusedMediaChanges++;
+      return wait;
+    }
+    call.changeTimes!.push(now);
+    return undefined;
+  }
+
+  /** Seconds until the call's window of recent media changes has room, or undefined when it has room now. */
+  private mediaChangeWindowFull(call: ProxyCall, now: number): number | undefined {
     const { changes, perMs } = this.changeLimit;
     const times = (call.changeTimes ??= []);
     while (times.length > 0 && now - times[0]! >= perMs) times.shift();
-    if (times.length >= changes) {
-      this.refusedMediaChanges++;
-      return Math.max(1, Math.ceil((times[0]! + perMs - now) / 1000));
-    }
-    times.push(now);
-    return undefined;
+    return times.length >= changes ? Math.max(1, Math.ceil((times[0]! + perMs - now) / 1000)) : undefined;
   }
 
   /** Logs a cause once per proxy (its count goes on in refusedMediaChanges / unansweredMediaChanges). */
@@ -863,6 +875,9 @@ export class SipProxy implements FlowNode<CallEvent> {
         // RFC 3261 §14.2 / RFC 3311 §5.2: one offer at a time
         return this.viaProxy(now, () => ctx.respond(req.method === "INVITE" ? 491 : 500, undefined, req.method === "INVITE" ? [] : [{ name: "Retry-After", value: "1" }]));
       }
+      // A full rate window refuses every offer: one that looks like no change may still be answered with new media.
+      const wait = this.mediaChangeWindowFull(call, now);
+      if (wait !== undefined) return this.refuseForRate(call, ctx, from, wait, now);
       const changed = call.settling > 0 ? undefined : this.mediaChange(call, req, from);
       if (changed !== undefined || call.settling > 0) {
         // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9); while a settling
@@ -874,8 +889,25 @@ export class SipProxy implements FlowNode<CallEvent> {
         this.watched(out);
         return out;
       }
+    } else if (req.method === "INVITE" && req.body.length === 0 && call.phase === "confirmed" && call.ldp === "installed") {
+      // RFC 3261 §14.1: a re-INVITE without an offer asks the far end for one; the sender's ACK answers it and the
+      // policy follows that answer. It is a change the peer asked for, so it counts toward the cap here, where it can
+      // still be refused.
+      const refused = this.overMediaChangeLimit(call, now);
+      if (refused !== undefined) return this.refuseForRate(call, ctx, from, refused, now, false);
+      this.countedChanges.add(ctx);
     }
     return this.forwardInDialog(call, ctx, from, now);
+  }
+
+  /** 503 with Retry-After to an offer (or a request for one) over the call's media-change cap; counted, logged once. */
+  private refuseForRate(call: ProxyCall, ctx: ProxyRequestContext, from: string, retryAfterS: number, now: number, count = true): NodeAction[] {
+    if (count) this.refusedMediaChanges++;
+    const method = ctx.request.method;
+    const out = this.viaProxy(now, () => ctx.respond(503, undefined, [{ name: "Retry-After", value: String(retryAfterS) }, { name: "Reason", value: 'SIP;cause=503;text="too many media changes"' }]));
+    out.push(this.step(call, `${method} refused 503: too many media changes (retry after ${retryAfterS} s)`));
+    this.dropOnce("media-change-rate", `${method} from ${from} refused: more than ${this.changeLimit.changes} media changes in ${this.changeLimit.perMs} ms on call ${call.callId}`, out);
+    return out;
   }
 
   /** The held offer goes to the PDP (REQ LDP, TLV 9), or on at once when it changes nothing after all. */
@@ -894,11 +926,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     const refused = this.overMediaChangeLimit(call, now);
     if (refused !== undefined) {
       call.pendingChange = undefined;
-      const out = this.viaProxy(now, () => pending.ctx.respond(503, undefined, [{ name: "Retry-After", value: String(refused) }, { name: "Reason", value: 'SIP;cause=503;text="too many media changes"' }]));
-      out.push(this.step(call, `${req.method} refused 503: too many media changes (retry after ${refused} s)`));
-      this.dropOnce("media-change-rate", `${req.method} from ${pending.from} refused: more than ${this.changeLimit.changes} media changes in ${this.changeLimit.perMs} ms on call ${call.callId}`, out);
-      return out;
+      return this.refuseForRate(call, pending.ctx, pending.from, refused, now, false);
     }
+    this.countedChanges.add(pending.ctx);
     pending.asked = true;
     pending.previous = call.authorisedFlows;
     pending.since = now;

@@ -64,21 +64,102 @@ describe("SipProxy: media changes the policy cannot follow", () => {
     const { records, topo, events } = await callWithReinvites(holds);
     const sip = records.filter((r) => r.proto === "SIP");
     const refused = sip.filter((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("503")).map((r) => parseSipMessage(r.bytes) as SipResponse);
-    // 14 re-INVITEs 2 s apart: the first 10 change the media within a minute. The 11th (a hold) is refused, so
-    // the 12th (a resume) offers the media in force: no change, it passes; the 13th is refused, the 14th passes.
-    expect(refused).toHaveLength(2);
+    // 14 re-INVITEs 2 s apart: the first 10 change the media within a minute. The 11th (a hold) is refused, and so
+    // are the 12th to 14th: with the window full no offer passes, not even one that looks like no change (its
+    // answer could still change the media).
+    expect(refused).toHaveLength(4);
     for (const r of refused) {
       expect(r.cseq.method).toBe("INVITE");
       expect(Number(r.getHeader("Retry-After"))).toBeGreaterThan(0);
       expect(r.getHeader("Reason")).toBe('SIP;cause=503;text="too many media changes"');
     }
-    expect(topo.sip2.refusedMediaChanges).toBe(2);
+    expect(topo.sip2.refusedMediaChanges).toBe(4);
     const reinvitesPast = sip.filter((r) => r.from === "SIP2" && r.to === "SIP1" && r.msg === "INVITE");
-    expect(reinvitesPast).toHaveLength(12);
+    expect(reinvitesPast).toHaveLength(10);
     const logged = events.filter((e) => e.type === "error" && e.role === "SIP2" && e.message.startsWith("media-change-rate"));
     expect(logged).toHaveLength(1);
     // only the admitted changes reached the policy server
     expect(changesAsked(records, "SIP2").filter((i) => i?.mediaChange !== undefined)).toHaveLength(10);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+  });
+});
+
+describe("SipProxy: re-INVITEs without an offer count toward the media-change cap", () => {
+  it("a caller sending re-INVITEs without SDP and answering each 2xx offer in its ACK with new media: the 11th within the minute gets 503 at SIP1, never reaching the callee or the routers", async () => {
+    // The caller is scripted here (no UAC node): it answers every offer the callee makes in a 2xx with another port.
+    const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [], [], {
+      callee: () => ({ outcome: "answer", answerDelayMs: 500, durationMs: 120_000, hangsUp: false }),
+    });
+    const records: MessageRecord[] = [];
+    const events: CallEvent[] = [];
+    const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r), onEmit: (_node, e) => events.push(e) });
+    for (const n of topo.nodes) if (n.name !== "UAC") net.add(n);
+    for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
+    net.start();
+    let now = 1000;
+    await net.run({ untilMs: now });
+    const sdp = (version: number, port: number, formats: string, direction: string) =>
+      `v=0\r\no=- 1 ${version} IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio ${port} RTP/AVP ${formats}\r\na=${direction}\r\n`;
+    let dialog = { target: "sip:bob@example.com", toTag: "", routes: [] as string[] };
+    const send = (method: string, cseq: number, branch: string, body = "", toTag = dialog.toTag) => {
+      const text = [
+        `${method} ${dialog.target} SIP/2.0`,
+        `Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK${branch}`,
+        "Max-Forwards: 70",
+        ...dialog.routes.map((r) => `Route: ${r}`),
+        "From: <sip:alice@example.com>;tag=flooder",
+        `To: <sip:bob@example.com>${toTag ? `;tag=${toTag}` : ""}`,
+        "Call-ID: flood-1",
+        `CSeq: ${cseq} ${method}`,
+        "Contact: <sip:alice@192.0.2.10>",
+        ...(body ? ["Content-Type: application/sdp"] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        "",
+        body,
+      ].join("\r\n");
+      net.perform("UAC", [{ type: "send", proto: "SIP", to: "SIP1", bytes: Buffer.from(text), label: method, callId: "flood-1" }]);
+    };
+    const finalTo = (cseq: number) =>
+      records.map((r) => (r.proto === "SIP" && r.to === "UAC" && /^[2-6]\d\d /.test(r.msg) ? (parseSipMessage(r.bytes) as SipResponse) : undefined)).find((m) => m !== undefined && m.cseq.seq === cseq && m.cseq.method === "INVITE");
+    send("INVITE", 1, "flood1", sdp(1, 20000, "0", "sendrecv"));
+    now += 3000;
+    await net.run({ untilMs: now });
+    const ok = finalTo(1)!;
+    expect(ok.status).toBe(200);
+    dialog = { target: /<([^>]+)>/.exec(ok.getHeader("Contact")!)![1]!, toTag: ok.to.tag!, routes: ok.getHeaders("Record-Route").reverse() };
+    send("ACK", 1, "floodack1");
+    for (let i = 1; i <= 12; i++) {
+      const cseq = 1 + i;
+      send("INVITE", cseq, `flood${cseq}`);
+      now += 1000;
+      await net.run({ untilMs: now });
+      const res = finalTo(cseq)!;
+      expect(res, `re-INVITE ${i}`).toBeDefined();
+      if (res.status === 200) {
+        // RFC 3261 §14.1: the 2xx offers (RFC 3264 §5), the ACK answers: a new port every time
+        const offered = /^m=audio \d+ RTP\/AVP (\d+)/m.exec(res.body.toString())![1]!;
+        send("ACK", cseq, `floodack${cseq}`, sdp(1 + i, 20000 + 2 * i, offered, i % 2 === 0 ? "sendrecv" : "recvonly"));
+      } else send("ACK", cseq, `flood${cseq}`, "", res.to.tag); // §17.1.1.3: the ACK of a non-2xx, same branch
+      now += 200;
+      await net.run({ untilMs: now });
+    }
+    const refused = records.filter((r) => r.proto === "SIP" && r.from === "SIP1" && r.to === "UAC" && r.msg.startsWith("503")).map((r) => parseSipMessage(r.bytes) as SipResponse);
+    // (each retransmitted until its ACK, §17.2.1)
+    expect([...new Set(refused.map((r) => r.cseq.seq))]).toEqual([12, 13]);
+    for (const r of refused) {
+      expect(Number(r.getHeader("Retry-After"))).toBeGreaterThan(0);
+      expect(r.getHeader("Reason")).toBe('SIP;cause=503;text="too many media changes"');
+    }
+    expect(topo.sip1.refusedMediaChanges).toBe(2);
+    // the refused ones never reached the callee; the ten admitted each made one media change at both proxies
+    expect(records.filter((r) => r.proto === "SIP" && r.from === "SIP2" && r.to === "UAS" && r.msg === "INVITE")).toHaveLength(11);
+    for (const proxy of ["SIP1", "SIP2"]) expect(changesAsked(records, proxy).filter((i) => i?.mediaChange !== undefined).map((i) => i!.mediaChange), proxy).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(events.filter((e) => e.type === "error" && e.role === "SIP1" && e.message.startsWith("media-change-rate"))).toHaveLength(1);
+    // the call still ends normally, and leaves nothing at the routers
+    send("BYE", 30, "floodbye");
+    await net.run({ untilMs: now + 60_000 });
+    expect(records.some((r) => r.proto === "SIP" && r.from === "SIP1" && r.to === "UAC" && r.msg.startsWith("200") && (parseSipMessage(r.bytes) as SipResponse).cseq.method === "BYE")).toBe(true);
     expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
     expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
   });
