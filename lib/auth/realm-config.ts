@@ -11,6 +11,8 @@ import { RealmCapacityPolicyAdapter, type AccountingSink, type RealmCapacityPoli
 export interface CallRealms {
   master: string[];
   clients: Array<{ name: string; realms: string[]; virtualIdentity: { user: string }; capacity: RentedCapacity }>;
+  /** A call whose usage never comes holds its port this long (default 4 h): make it the longest call allowed. */
+  maxCallSeconds?: number;
 }
 
 const nonNegative = { type: "number", minimum: 0 };
@@ -18,6 +20,7 @@ const nonNegative = { type: "number", minimum: 0 };
 /** JSON Schema (draft-07) properties of a `realms` section. */
 export const CALL_REALMS_PROPERTIES = {
   master: { type: "array", items: { type: "string", minLength: 1 } },
+  maxCallSeconds: { type: "integer", minimum: 1 },
   clients: {
     type: "array",
     items: {
@@ -120,6 +123,7 @@ export function realmCapacityPolicy(
   const master = accounting("master");
   return new RealmCapacityPolicyAdapter(inner, {
     ...durable,
+    ...(realms.maxCallSeconds !== undefined ? { maxCallMs: realms.maxCallSeconds * 1000 } : {}),
     masterRealms: realms.master,
     clients: realms.clients.map((c) => {
       const sink = accounting(c.name);

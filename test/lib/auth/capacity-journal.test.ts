@@ -207,6 +207,21 @@ describe("durableRealmCapacityPolicy (a policy server killed and started again)"
     next.close();
   });
 
+  it("maxCallSeconds: a call inherited from the journal whose end never comes frees its port that long after its start", async () => {
+    const path = join(scratch(), "realms.jsonl");
+    // Ports alone (an expired call is charged its age: here, 10 minutes each).
+    const realms: CallRealms = { ...REALMS, clients: [{ ...REALMS.clients[0]!, capacity: { ports: 2 } }], maxCallSeconds: 600 };
+    const first = durableRealmCapacityPolicy(new DefaultPolicyAdapter(), realms, path, { now: T });
+    await first.policy.decideAaa(q("b1", "sip:bob@isp-b.example"));
+    await first.policy.decideAaa(q("b2", "sip:carol@isp-b.example"));
+    // Restarted; neither call's end ever reaches it (say its SIP1 died with them).
+    const after = durableRealmCapacityPolicy(new DefaultPolicyAdapter(), realms, path, { now: T + 60_000 });
+    expect(await after.policy.decideAaa(q("b3", "sip:dave@isp-b.example", T + 600_000))).toMatchObject({ allow: false, sipStatus: 503 });
+    expect(await after.policy.decideAaa(q("b4", "sip:dave@isp-b.example", T + 600_001))).toMatchObject({ allow: true });
+    expect(after.policy.ledger.usage(T + 600_001, "isp-b")).toMatchObject({ sessions: 1, secondsThisPeriod: 1200 });
+    after.close();
+  });
+
   it("a call's verdict comes once its start is on disk, its usage once its stop is; a journal that cannot be written refuses the call 503 and frees the port", async () => {
     const path = join(scratch(), "realms.jsonl");
     const server = start(path, T);
