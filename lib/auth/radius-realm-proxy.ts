@@ -34,6 +34,12 @@ export interface RadiusRealmProxyOptions {
   spoolPrefix?: string;
   /** How long an accounting server that did not answer is passed over before its records are tried again (default 5 s). */
   accountingRetryMs?: number;
+  /**
+   * Records a destination may hold unanswered (default 100,000): past it, a request whose record would be one more
+   * is not answered (counted), so a NAS that floods while a server is away keeps its records rather than filling
+   * this disk, and sends them again later (RFC 2866 §2).
+   */
+  accountingBacklogLimit?: number;
 }
 
 /** The spool file of an accounting destination. */
@@ -219,6 +225,20 @@ export class RadiusRealmProxy {
       // The ledger holds them already (a NAS's retransmission makes none again): owed until a write succeeds.
       this.owedJournal = events.filter((e): e is JournalEvent => e.kind !== "record");
       this.options.drops?.drop("RADIUS:journal-not-written", { err: reason(err) });
+    }
+    // Each destination's spool holds at most its limit: a request whose new record would pass it waits for its NAS.
+    const limit = this.options.accountingBacklogLimit ?? 100_000;
+    const held = new Map<string, number>();
+    for (const r of requests) {
+      if (unwritten.has(r)) continue;
+      const fresh = r.flatMap((a) => (a.type === "spool" && !this.exporters.get(destinationName(a.destination))?.holds(a.record.key) ? [destinationName(a.destination)] : []));
+      const full = fresh.find((name) => (held.get(name) ?? this.exporters.get(name)?.backlog ?? 0) >= limit);
+      if (full !== undefined) {
+        unwritten.add(r);
+        this.options.drops?.drop("RADIUS:accounting-backlog-full", { destination: full, limit });
+        continue;
+      }
+      for (const name of fresh) held.set(name, (held.get(name) ?? this.exporters.get(name)?.backlog ?? 0) + 1);
     }
     const byDestination = new Map<string, { records: AccountingRecord[]; requests: RealmProxyAction[][] }>();
     for (const r of requests) {

@@ -13,6 +13,8 @@
 // (a new request with a longer Acct-Delay-Time) after its record was delivered reaches neither server again.
 // A proxy whose journal and spools are on a full disk (a tmpfs the test mounts) leaves the NAS unanswered and
 // counts it; the NAS's retransmission once there is room is answered, and the record reaches both servers once.
+// A NAS flooding while the client provider's server is away gets no answer past the backlog limit (counted),
+// the spool stops growing, and what it sends again once the server is back reaches it once.
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { execFileSync, spawn } from "node:child_process";
@@ -105,15 +107,20 @@ function packetText(user: string, session: string, status: "Start" | "Interim-Up
 
 /** radclient with `parallel` requests in flight, retrying each `retries` times every 2 s; `onLine` sees its output as it comes. */
 function radclient(status: "Start" | "Stop", parallel: number, onLine?: (answered: number) => void): Promise<{ answered: number; out: string }> {
-  const file = join(dir, `${status}.txt`);
   // Before each Stop, its session's Interim-Updates (every 5 s); the Stop at 60 s.
   const packets = ALL.flatMap((s) =>
     status === "Start" ? [packetText(s.user, s.session, "Start")] : [...Array.from({ length: INTERIMS }, (_, k) => packetText(s.user, s.session, "Interim-Update", 5 * (k + 1))), packetText(s.user, s.session, "Stop", 60)],
   );
+  return radclientSend(packets, parallel, acctPort, 8, onLine);
+}
+
+/** radclient sending `packets` to `port`, `parallel` in flight, each retried `retries` times every 2 s. */
+function radclientSend(packets: string[], parallel: number, port: number, retries: number, onLine?: (answered: number) => void): Promise<{ answered: number; out: string }> {
+  const file = join(dir, `packets-${randomBytes(4).toString("hex")}.txt`);
   writeFileSync(file, `${packets.join("\n\n")}\n`);
   return new Promise((resolve, reject) => {
     // Line-buffered, so each answer is seen when it comes.
-    const args = ["-oL", "radclient", "-x", "-p", String(parallel), "-r", "8", "-t", "2", "-f", file, `127.0.0.1:${acctPort}`, "acct", NAS_SECRET];
+    const args = ["-oL", "radclient", "-x", "-p", String(parallel), "-r", String(retries), "-t", "2", "-f", file, `127.0.0.1:${port}`, "acct", NAS_SECRET];
     const child = spawn("stdbuf", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let answered = 0;
@@ -209,10 +216,11 @@ describe("radius-proxy accounting through its spools", () => {
     expect(done.answered, done.out).toBe(STOP_LEG);
     // Some request went unanswered by the killed proxy and was sent again.
     expect(done.out.match(/Sent Accounting-Request/g)!.length, done.out).toBeGreaterThan(STOP_LEG);
-    await until("every Stop at both servers", () => {
+    await until("every interim and Stop at both servers", () => {
       const c = detail(clientProvider.detailFile);
       const m = detail(master.detailFile);
-      return CLIENT_SESSIONS.every((s) => count(c, s.session, "Stop") >= 1) && ALL.every((s) => count(m, s.session, "Stop") >= 1);
+      const done = (blocks: DetailBlock[], session: string): boolean => count(blocks, session, "Stop") >= 1 && count(blocks, session, "Interim-Update") >= INTERIMS;
+      return CLIENT_SESSIONS.every((s) => done(c, s.session)) && ALL.every((s) => done(m, s.session));
     });
 
     const c = detail(clientProvider.detailFile);
@@ -355,4 +363,83 @@ describe("radius-proxy accounting through its spools", () => {
       execFileSync("umount", [small]);
     }
   }, 90_000);
+
+  it("a NAS flooding while the client provider's server is away: past the backlog limit its records go unanswered (counted) and the spool stops growing; sent again as the server takes them, each reaches it once", async () => {
+    const floodDir = mkdtempSync(join(dir, "flood-"));
+    const [auth3, acct3] = [await freeUdpPort(), await freeUdpPort()];
+    const metricsPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const config3 = join(floodDir, "radius-proxy.yaml");
+    writeFileSync(config3, readFileSync(configFile, "utf8").replace(/authPort: \d+, acctPort: \d+ \}/, `authPort: ${auth3}, acctPort: ${acct3} }`));
+    const third = spawnCli("radius-proxy", ["--config", config3, "--metrics", `127.0.0.1:${metricsPort}`, "--accounting-backlog", "20", "--log-level", "info"]);
+    const socket = createSocket("udp4");
+    try {
+      await third.waitFor("radius-proxy listening", { stream: "stdout", ms: 30_000 });
+      await stopLab(clientProvider, ++labRestarts);
+      // The NAS: 60 Starts at once from one socket, each its own Identifier.
+      await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+      const answered = new Set<number>();
+      socket.on("message", (msg) => {
+        if (decodeRadiusPacket(msg, NAS_SECRET).code === RadiusCode.AccountingResponse) answered.add(msg[1]!);
+      });
+      const sessions = Array.from({ length: 60 }, (_, i) => `flood-${i}`);
+      const datagrams = sessions.map((session, i) =>
+        encodeRadiusPacket(
+          {
+            code: RadiusCode.AccountingRequest,
+            identifier: i,
+            authenticator: Buffer.alloc(16),
+            attributes: [
+              radiusAttribute("User-Name", `flood${i}@isp-b.example`),
+              radiusAttribute("Acct-Status-Type", "Start"),
+              radiusAttribute("Acct-Session-Id", session),
+              radiusAttribute("NAS-IP-Address", "10.0.0.9"),
+              radiusAttribute("Event-Timestamp", EVENT_TIMESTAMP),
+            ],
+          },
+          NAS_SECRET,
+        ),
+      );
+      const drops = async (): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        const line = text.split("\n").find((l) => l.startsWith("callgate_drops_total") && l.includes('cause="accounting-backlog-full"'));
+        return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+      };
+      for (const d of datagrams) socket.send(d, acct3, "127.0.0.1");
+      const deadline = Date.now() + 20_000;
+      while (answered.size + (await drops()) < 60) {
+        if (Date.now() > deadline) throw new Error(`answered ${answered.size}, refused ${await drops()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(answered.size).toBe(20);
+      expect(await drops()).toBe(40);
+      // The client provider's spool holds the 20 answered records and no more.
+      const spool = readFileSync(join(floodDir, "capacity.jsonl.acct-client-isp-b.spool"), "utf8");
+      expect(spool.split("\n").filter((l) => l.startsWith('{"rec"'))).toHaveLength(20);
+
+      clientProvider = await restartLab(clientOptions, undefined, ++labRestarts);
+      await until("the 20 spooled records at the client provider", () => sessions.filter((s) => count(detail(clientProvider.detailFile), s, "Start") === 1).length === 20);
+      // The NAS sends what is unanswered again, every second, as a NAS retries (at most 20 wait in the spool at a
+      // time): all are answered in the end, each stored once.
+      const until60 = Date.now() + 60_000;
+      while (answered.size < 60) {
+        if (Date.now() > until60) throw new Error(`answered ${answered.size} of 60`);
+        for (const [i, d] of datagrams.entries()) if (!answered.has(i)) socket.send(d, acct3, "127.0.0.1");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      await until("every flood record at both servers", () => {
+        const c = detail(clientProvider.detailFile);
+        const m = detail(master.detailFile);
+        return sessions.every((s) => count(c, s, "Start") >= 1 && count(m, s, "Start") >= 1);
+      });
+      const c = detail(clientProvider.detailFile);
+      const m = detail(master.detailFile);
+      for (const s of sessions) {
+        expect(count(c, s, "Start"), s).toBe(1);
+        expect(count(m, s, "Start"), s).toBe(1);
+      }
+    } finally {
+      socket.close();
+      await third.stop();
+    }
+  }, 120_000);
 });

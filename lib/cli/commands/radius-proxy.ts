@@ -8,19 +8,27 @@ import { RadiusRealmProxy } from "../../auth/radius-realm-proxy.js";
 import { parseRadiusProxyConfig } from "../../auth/realm-table.js";
 import { checkLogLevel, parseHostPort, startOperations } from "../../flow/operations.js";
 
-const USAGE = `usage: callgate radius-proxy --config FILE [--log-level LEVEL] [--metrics HOST:PORT]
-  --config FILE        YAML: listen, nas (address, secret), master (realms; credentials FILE and/or radius server),
-                       clients (name, realms, virtualIdentity, capacity, radius server), journal FILE
-                       (accounting spools beside it: FILE.acct-master.spool, FILE.acct-client-NAME.spool)
-  --log-level LEVEL    trace | debug | info | warn | error | fatal | silent
-  --metrics HOST:PORT  serve GET /metrics`;
+const USAGE = `usage: callgate radius-proxy --config FILE [--log-level LEVEL] [--metrics HOST:PORT] [--accounting-backlog N]
+  --config FILE             YAML: listen, nas (address, secret), master (realms; credentials FILE and/or radius
+                            server), clients (name, realms, virtualIdentity, capacity, radius server), journal FILE
+                            (accounting spools beside it: FILE.acct-master.spool, FILE.acct-client-NAME.spool)
+  --log-level LEVEL         trace | debug | info | warn | error | fatal | silent
+  --metrics HOST:PORT       serve GET /metrics
+  --accounting-backlog N    records an accounting server may have unanswered before a NAS's new records for it
+                            go unanswered (default 100000)`;
 
 export async function run(args: string[]): Promise<number> {
-  let values: { config?: string; "log-level"?: string; metrics?: string; help?: boolean };
+  let values: { config?: string; "log-level"?: string; metrics?: string; "accounting-backlog"?: string; help?: boolean };
   try {
     values = parseArgs({
       args,
-      options: { config: { type: "string" }, "log-level": { type: "string" }, metrics: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        config: { type: "string" },
+        "log-level": { type: "string" },
+        metrics: { type: "string" },
+        "accounting-backlog": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
     }).values;
   } catch (err) {
@@ -40,6 +48,9 @@ export async function run(args: string[]): Promise<number> {
   if (levelProblem) return fail(levelProblem.message);
   const metricsAt = values.metrics !== undefined ? parseHostPort(values.metrics, "--metrics") : undefined;
   if (metricsAt instanceof Error) return fail(metricsAt.message);
+  const backlogText = values["accounting-backlog"];
+  const backlog = backlogText === undefined ? undefined : Number(backlogText);
+  if (backlog !== undefined && (!/^\d+$/.test(backlogText!) || backlog < 1)) return fail(`--accounting-backlog: '${backlogText}' is not a whole number of records, 1 or more`);
   let config;
   let credentials: CredentialStore | undefined;
   try {
@@ -65,6 +76,7 @@ export async function run(args: string[]): Promise<number> {
       ...(credentials ? { credentials } : {}),
       logger: ops.logger,
       drops: ops.drops,
+      ...(backlog !== undefined ? { accountingBacklogLimit: backlog } : {}),
       onDecision: (decision) => ops.metrics.decisions.inc({ kind: "realm", verdict: decision }),
     });
   } catch (err) {
