@@ -2,7 +2,7 @@
 // the sender itself (504 / 503 with Retry-After, each with a Reason, RFC 3326) and the old media and policy stay.
 import { describe, expect, it } from "vitest";
 import { decodeCopsMessage, decodeSipAaaClientSi } from "../../../protocols/cops/index.js";
-import { parseSipMessage, type SipResponse } from "../../../protocols/sip/index.js";
+import { SipRequest, parseSipMessage, type SipResponse } from "../../../protocols/sip/index.js";
 import { MemoryNetwork } from "../../../lib/drivers/memory-network.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import type { CallEvent } from "../../../lib/flow/call-events.js";
@@ -160,6 +160,69 @@ describe("SipProxy: re-INVITEs without an offer count toward the media-change ca
     send("BYE", 30, "floodbye");
     await net.run({ untilMs: now + 60_000 });
     expect(records.some((r) => r.proto === "SIP" && r.from === "SIP1" && r.to === "UAC" && r.msg.startsWith("200") && (parseSipMessage(r.bytes) as SipResponse).cseq.method === "BYE")).toBe(true);
+    expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
+    expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
+  });
+});
+
+describe("SipProxy: answers that change the media their offers did not seem to", () => {
+  it("a callee answering each same-looking offer with a new port: every such answer counts toward the cap, and once the window is full the next offers get 503 at SIP1", async () => {
+    // The callee is scripted here (no UAS node); the caller re-offers the same media twelve times, a second apart.
+    const call = { caller: "sip:alice@example.com", callee: "sip:bob@example.com", startMs: 100, answerDelayMs: 500, durationMs: 40_000, hangUp: "caller" as const };
+    const reinvites = Array.from({ length: 12 }, () => ({ by: "caller" as const, afterMs: 1000, hold: false }));
+    const topo = buildTopology(resolveTopology({ clearinghouse: "none" }), [{ ...call, reinvites }], []);
+    const records: MessageRecord[] = [];
+    const events: CallEvent[] = [];
+    const net = new MemoryNetwork<CallEvent>({ onRecord: (r) => records.push(r), onEmit: (_node, e) => events.push(e) });
+    for (const n of topo.nodes) if (n.name !== "UAS") net.add(n);
+    for (const pol of [topo.pol1, topo.pol2]) pol.deliverDecisionsWith((actions) => net.perform(pol.name, actions));
+    net.start();
+    let answers = 0;
+    const handled = new Set<string>();
+    const respond = (req: SipRequest, status: number, reason: string, body = "") => {
+      const text = [
+        `SIP/2.0 ${status} ${reason}`,
+        ...req.getHeaders("Via").map((v) => `Via: ${v}`),
+        ...(req.method === "INVITE" ? req.getHeaders("Record-Route").map((v) => `Record-Route: ${v}`) : []),
+        `From: ${req.getHeader("From")!}`,
+        `To: ${req.getHeader("To")!}${req.to.tag === undefined ? ";tag=callee1" : ""}`,
+        `Call-ID: ${req.callId}`,
+        `CSeq: ${req.cseq.seq} ${req.method}`,
+        "Contact: <sip:bob@192.0.2.20>",
+        ...(body ? ["Content-Type: application/sdp"] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        "",
+        body,
+      ].join("\r\n");
+      net.perform("UAS", [{ type: "send", proto: "SIP", to: "SIP2", bytes: Buffer.from(text), label: `${status} ${reason}`, callId: req.callId }]);
+    };
+    for (let now = 0, seen = 0; now < 90_000; now += 50) {
+      await net.run({ untilMs: now });
+      for (; seen < records.length; seen++) {
+        const r = records[seen]!;
+        if (r.proto !== "SIP" || r.to !== "UAS") continue;
+        const m = parseSipMessage(r.bytes);
+        if (!(m instanceof SipRequest) || m.method === "ACK") continue;
+        const key = `${m.cseq.seq} ${m.method}`;
+        if (handled.has(key)) continue; // a retransmission
+        handled.add(key);
+        if (m.method !== "INVITE") respond(m, 200, "OK");
+        else {
+          // RFC 3264 §6: a valid answer, from a new port every time (§8 lets the answerer move)
+          answers++;
+          const answer = `v=0\r\no=- 2 ${answers} IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio ${30000 + 2 * answers} RTP/AVP 0\r\na=sendrecv\r\n`;
+          if (m.to.tag === undefined) respond(m, 180, "Ringing");
+          respond(m, 200, "OK", answer);
+        }
+      }
+    }
+    const refused = records.filter((r) => r.proto === "SIP" && r.from === "SIP1" && r.to === "UAC" && r.msg.startsWith("503")).map((r) => parseSipMessage(r.bytes) as SipResponse);
+    expect([...new Set(refused.map((r) => r.cseq.seq))]).toHaveLength(2);
+    for (const r of refused) expect(r.getHeader("Reason")).toBe('SIP;cause=503;text="too many media changes"');
+    // each offer looked like no change; each answer moved the callee's port, so each proxy followed it (TLV 9)
+    for (const proxy of ["SIP1", "SIP2"]) expect(changesAsked(records, proxy).filter((i) => i?.mediaChange !== undefined)).toHaveLength(10);
+    expect(records.filter((r) => r.proto === "SIP" && r.from === "SIP2" && r.to === "UAS" && r.msg === "INVITE" && (parseSipMessage(r.bytes) as SipRequest).to.tag !== undefined)).toHaveLength(10);
+    expect(topo.sip1.refusedMediaChanges).toBe(2);
     expect(topo.sip1.activeCalls + topo.sip2.activeCalls).toBe(0);
     expect(topo.r1.classifiers.size + topo.r2.classifiers.size).toBe(0);
   });
