@@ -101,6 +101,8 @@ describe("callgate lab's WebSocket listener under hostile peers", () => {
     // a flood: 40 connections from one address, the per-source cap keeps PER_SOURCE of them
     const flood = await Promise.all(Array.from({ length: 40 }, () => connect(url)));
     expect(flood.filter((c) => c.open).length).toBe(PER_SOURCE);
+    // every refusal of the flood is counted by now (a reconnect below may meet the cap again while the flood closes)
+    expect((await dropCounts(metrics))["ws-source-cap"]).toBe(40 - PER_SOURCE);
     for (const c of flood) c.ws.terminate();
     for (const c of flood) await c.closed;
 
@@ -121,7 +123,7 @@ describe("callgate lab's WebSocket listener under hostile peers", () => {
     const drops = await dropCounts(metrics);
     expect(drops["ws-not-sip"]).toBe(3);
     expect(drops["ws-message-too-large"]).toBe(2);
-    expect(drops["ws-source-cap"]).toBe(40 - PER_SOURCE);
+    expect(drops["ws-source-cap"]).toBeGreaterThanOrEqual(40 - PER_SOURCE);
     const logged = loggedCauses(lab.stderr());
     for (const cause of ["SIP:ws-not-sip", "SIP:ws-message-too-large", "SIP:ws-source-cap"]) expect(logged.filter((c) => c === cause), cause).toHaveLength(1);
   }, 120_000);
