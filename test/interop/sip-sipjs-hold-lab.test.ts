@@ -46,7 +46,9 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     const records = lab.records;
     const mine = records.filter((r) => r.callId === callId);
     // the caller's messages came over the WebSocket: SIP1 recorded them from the caller, and answered on it
-    expect(mine.filter((r) => r.from === "UAC" && r.to === "SIP1").map((r) => r.msg)).toEqual(["INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK", "BYE"]);
+    // (an ACK repeated for a 2xx the UAS sent again before its ACK came counts once)
+    const fromCaller = mine.filter((r) => r.from === "UAC" && r.to === "SIP1").map((r) => `${r.msg} ${/^CSeq:\s*(\d+)/im.exec(r.bytes.toString("latin1"))?.[1] ?? "?"}`);
+    expect([...new Set(fromCaller)].map((m) => m.split(" ")[0])).toEqual(["INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK", "BYE"]);
     // the caller's Via (sent-by a .invalid host, RFC 7118 §5.2) got received and was answered on its connection
     const invite = mine.find((r) => r.from === "SIP1" && r.to === "SIP2" && r.msg === "INVITE")!.bytes.toString("latin1");
     expect(invite).toMatch(/^Via: SIP\/2\.0\/WSS? [a-z0-9]+\.invalid;.*received=127\.0\.0\.1/im);
@@ -57,7 +59,8 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     expect(bye.match(/^Route: .*$/gim)?.slice(0, 2)).toEqual([`Route: <sip:127.0.0.1:${wsPort};transport=ws;lr>`, `Route: <sip:127.0.0.1:${sip1Port};lr>`]);
     // both re-INVITEs crossed the lab to the UAS and their 200s came back
     expect(directionsAtUas(records, callId)).toEqual(["sendrecv", "sendonly", "sendrecv"]);
-    expect(mine.filter((r) => r.proto === "SIP" && r.to === "SIP1" && r.from === "SIP2" && r.msg.startsWith("200 ") && /^CSeq:\s*\d+\s+INVITE/im.test(r.bytes.toString("latin1"))).length).toBe(3);
+    const oks = mine.filter((r) => r.proto === "SIP" && r.to === "SIP1" && r.from === "SIP2" && r.msg.startsWith("200 ")).map((r) => /^CSeq:\s*(\d+\s+\w+)/im.exec(r.bytes.toString("latin1"))?.[1]);
+    expect(new Set(oks.filter((c) => c?.endsWith("INVITE"))).size).toBe(3);
     for (const [proxy, pol, router] of [["SIP1", "POL1", "R1"], ["SIP2", "POL2", "R2"]] as const) {
       expect(mediaChanges(records, callId, proxy, pol, router), proxy).toEqual([
         { change: 1, toRouter: ["DEC Install", "DEC Remove"] },
@@ -86,9 +89,9 @@ describe("sip.js over WebSocket holds and resumes a call through callgate lab's 
     const fields = spawnSync("tshark", ["-r", pcap, ...decode, "-Y", "sip", "-T", "fields", "-E", "separator=|", "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "sip.CSeq.method"], { encoding: "utf8" });
     const seen = fields.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("|"));
     expect(seen.filter(([m]) => m === "INVITE")).toHaveLength(3);
-    expect(seen.filter(([m]) => m === "ACK")).toHaveLength(3);
+    expect(seen.filter(([m]) => m === "ACK").length).toBeGreaterThanOrEqual(3); // an ACK repeats for a repeated 2xx
     expect(seen.filter(([m]) => m === "BYE")).toHaveLength(1);
-    expect(seen.filter(([, status, cseq]) => status === "200" && cseq === "INVITE")).toHaveLength(3);
+    expect(seen.filter(([, status, cseq]) => status === "200" && cseq === "INVITE").length).toBeGreaterThanOrEqual(3);
     expect(seen.filter(([, status, cseq]) => status === "200" && cseq === "BYE")).toHaveLength(1);
     const bad = spawnSync("tshark", ["-r", pcap, ...decode, "-Y", "_ws.malformed || (_ws.expert.severity >= warning && !tcp.analysis)", "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"], { encoding: "utf8" });
     expect(bad.status).toBe(0);

@@ -99,9 +99,16 @@ export function mediaChanges(records: readonly MessageRecord[], callId: string, 
   });
 }
 
-/** The SDP direction attribute of each INVITE the UAS received in a call, in order. */
+/** The SDP direction attribute of each INVITE the UAS received in a call, in order (a UDP retransmission counted once). */
 export function directionsAtUas(records: readonly MessageRecord[], callId: string): Array<string | undefined> {
+  const seen = new Set<string>();
   return records
     .filter((r) => r.callId === callId && r.proto === "SIP" && r.msg === "INVITE" && r.to === "UAS")
+    .filter((r) => {
+      const cseq = /^CSeq:\s*(\d+)/im.exec(r.bytes.toString("latin1"))?.[1] ?? "";
+      if (seen.has(cseq)) return false;
+      seen.add(cseq);
+      return true;
+    })
     .map((r) => /^a=(sendonly|sendrecv|recvonly|inactive)\r?$/m.exec(r.bytes.toString("latin1"))?.[1]);
 }
