@@ -91,7 +91,7 @@ export class CapacityLedger {
 
   private roll(s: ProviderState, now: number): void {
     const period = Math.floor(now / 1000 / (s.capacity.periodSeconds ?? DEFAULT_PERIOD_SECONDS));
-    // Forward only: a session's start replayed from before the period (a snapshot's open session) keeps the period.
+    // Forward only: a session start replayed from an earlier period (a journal's open session) keeps the period.
     if (period > s.period) {
       s.period = period;
       s.secondsThisPeriod = 0;
