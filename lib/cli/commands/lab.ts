@@ -163,6 +163,8 @@ export async function run(args: string[]): Promise<number> {
   for (const v of [sipPort, wsPort, answerDelayMs, keep, metricsAt, level]) if (v instanceof Error) return fail(v.message);
   if (metricsAt && !(metricsAt instanceof Error) && typeof sipPort === "number" && metricsAt.port === sipPort && ["127.0.0.1", "0.0.0.0", "localhost"].includes(metricsAt.host))
     return fail(`--metrics ${values.metrics ?? ""} is SIP1's address (--sip-port ${sipPort}): give the metrics their own port`);
+  if (metricsAt && !(metricsAt instanceof Error) && typeof wsPort === "number" && wsPort !== 0 && metricsAt.port === wsPort && ["127.0.0.1", "0.0.0.0", "localhost"].includes(metricsAt.host))
+    return fail(`--metrics ${values.metrics ?? ""} is SIP1's WebSocket listener (--ws-port ${wsPort}): give the metrics their own port`);
   const keepRecords = typeof keep === "number" ? keep : values.ladder ? LADDER_KEEP : 0;
   let limits;
   try {
