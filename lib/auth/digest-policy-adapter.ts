@@ -2,7 +2,7 @@
 // TLV 8); this adapter checks it with a DigestVerifier (the local HA1 store, or RADIUS with RFC 5090) before the
 // wrapped policy decides. A caller without valid credentials is refused with 403 (RFC 3261 §22.3: the proxy
 // already challenged it with 407). Nonce freshness and replays are the challenging proxy's (NonceMachine).
-import type { AaaQuery, AaaVerdict, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, ProgressObservation, ProgressVerdict, UsageObservation } from "../adapters/policy-adapter.js";
+import type { AaaQuery, AaaVerdict, CallSide, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, ProgressObservation, ProgressVerdict, UsageObservation } from "../adapters/policy-adapter.js";
 import { isPendingDecision, isWireDecision } from "../adapters/policy-adapter.js";
 import { parseDigestCredentials, type DigestCredentials } from "../../protocols/sip/codec/digest.js";
 import { SipParseError } from "../../protocols/sip/codec/sip-parse-error.js";
@@ -119,5 +119,10 @@ export class DigestPolicyAdapter implements PolicyAdapter {
 
   observeProgress(p: ProgressObservation): ProgressVerdict | PromiseLike<ProgressVerdict> | void {
     return this.inner.observeProgress?.(p);
+  }
+
+  /** The call's request state ended: passed through (a realm capacity policy inside frees its port). */
+  callEnded(c: { callId: string; side: CallSide; now: number }): void {
+    this.inner.callEnded?.(c);
   }
 }

@@ -4,7 +4,7 @@
 // per period, credit, suspension) before the wrapped policy decides; an unknown realm is refused. Accounting is
 // kept twice: the master's records under the provider's virtual identity, the provider's under the subscriber's,
 // each through its own sink (e.g. lib/accounting's AccountingExporter, which spools them durably first).
-import type { AaaQuery, AaaVerdict, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, UsageObservation } from "../adapters/policy-adapter.js";
+import type { AaaQuery, AaaVerdict, CallSide, ClassChoice, ClassQuery, Decision, PolicyAdapter, PolicyWireAnswer, UsageObservation } from "../adapters/policy-adapter.js";
 import { isPendingDecision, isWireDecision } from "../adapters/policy-adapter.js";
 import type { AccountingRecord } from "../accounting/records.js";
 import { CapacityLedger, type JournalEvent, type RentedCapacity, type StopEvent } from "./capacity-ledger.js";
@@ -131,6 +131,18 @@ export class RealmCapacityPolicyAdapter implements PolicyAdapter {
     const durable = event ? this.closed(event, u.endMs, u.durationS) : undefined;
     const observed = this.inner.observeUsage(u);
     return durable === undefined ? observed : Promise.all([durable, observed]).then(() => undefined);
+  }
+
+  /**
+   * The call's request state ended. One this adapter still holds open had no usage (refused after its capacity was
+   * granted, e.g. by the clearinghouse, or refused by its PEP's local decision while this server was away): it is
+   * over, uncharged.
+   */
+  callEnded(c: { callId: string; side: CallSide; now: number }): void {
+    const call = c.side === "originating" ? this.calls.get(c.callId) : undefined;
+    const event = call ? this.ledger.stop(c.now, call.provider.name, c.callId, 0) : undefined;
+    if (event) void Promise.resolve(this.closed(event, c.now, 0)).catch(() => undefined);
+    this.inner.callEnded?.(c);
   }
 
   /**

@@ -12,7 +12,8 @@ import { DefaultPolicyAdapter, type AaaQuery, type AaaVerdict, type UsageObserva
 import type { AccountingRecord } from "../../../lib/accounting/records.js";
 import { CapacityLedger, type RentedCapacity } from "../../../lib/auth/capacity-ledger.js";
 import { CAPACITY_JOURNAL_FORMAT, CapacityJournal, readCapacityJournal, type CapacityRecord } from "../../../lib/auth/capacity-journal.js";
-import { durableRealmCapacityPolicy, type CallRealms } from "../../../lib/auth/realm-config.js";
+import { durableRealmCapacityPolicy, realmCapacityPolicy, type CallRealms } from "../../../lib/auth/realm-config.js";
+import { runCalls } from "../../../lib/flow/run-calls.js";
 import { loadCallRealmsFile } from "../../../lib/cli/realms-file.js";
 import { mutateBytes } from "../../support/byte-mutations.js";
 import { fuzzSeed, seededRandom } from "../../support/seeded-random.js";
@@ -261,4 +262,29 @@ describe("the lab's realms file: journal", () => {
     writeFileSync(join(dir, "typo.yaml"), `master: [master.example]\n${ISP_B}\njornal: x.jsonl\n`);
     expect(() => loadCallRealmsFile(join(dir, "typo.yaml"))).toThrow(/typo\.yaml:3:\d+: jornal/);
   });
+});
+
+describe("a call whose capacity was granted but which never had usage (callEnded)", () => {
+  const REALMS: CallRealms = { master: ["master.example"], clients: [{ name: "isp-b", realms: ["isp-b.example"], virtualIdentity: { user: "isp-b-virtual" }, capacity: { ports: 1 } }] };
+
+  it.each(["memory", "net"] as const)("refused by the clearinghouse after the ledger admitted it, it gives its port back: the next call is not refused for capacity (%s driver)", async (driver) => {
+    const records: AccountingRecord[] = [];
+    const pol1 = realmCapacityPolicy(new DefaultPolicyAdapter(), REALMS, (side) => (side === "isp-b" ? { submit: (r) => records.push(...r) } : undefined));
+    const result = await runCalls({
+      driver,
+      calls: [
+        { id: "c0", caller: "sip:bob@isp-b.example", callee: "sip:carol@example.net", startMs: 100, answerDelayMs: 100, durationMs: 500, hangUp: "caller" },
+        { id: "c1", caller: "sip:dave@isp-b.example", callee: "sip:carol@example.net", startMs: 2000, answerDelayMs: 100, durationMs: 500, hangUp: "caller" },
+      ],
+      policy: { originating: pol1 },
+      faults: [{ kind: "deny", role: "CH" }],
+    });
+    // Both refused by the clearinghouse (403), the second not for capacity (503): the one port was free again.
+    expect(result.calls.map((c) => c.finalStatusAtCaller)).toEqual([403, 403]);
+    expect(result.records.filter((r) => r.from === "POL1" && r.msg === "DEC AAA")).toHaveLength(2);
+    expect(result.records.some((r) => /capacity of isp-b/.test(r.bytes.toString("latin1")))).toBe(false);
+    expect(pol1.ledger.usage(10_000, "isp-b")).toMatchObject({ sessions: 0, reserved: 0 });
+    const c0 = result.calls[0]!.callId;
+    expect(records.filter((r) => r.sessionId === c0).map((r) => `${r.status} ${String(r.attributes.find(([n]) => n === "Acct-Session-Time")?.[1] ?? "")}`)).toEqual(["Start ", "Stop 0"]);
+  }, 60_000);
 });
