@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { mergeRecordFiles } from "../../lib/flow/serve-records.js";
 import { BUILT_CLI, killStartedProcesses, type RunningProcess } from "../support/cli-process.js";
 import { rolesSection } from "../support/deploy-file.js";
@@ -110,4 +111,17 @@ describe("sip.js over WebSocket through callgate serve's SIP1", () => {
     // sip.js's 200 for the BYE came back through SIP1 to SIP2 and the UAS
     expect(mine.some((r) => r.from === "SIP2" && r.to === "UAS" && r.msg.startsWith("200 ") && /^CSeq:\s*\d+\s+BYE/im.test(r.bytes.toString("latin1")))).toBe(true);
   }, 90_000);
+
+  it("a WebSocket message that is no SIP message closes its connection (1007); SIP1 stays up", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${p.ws}`, "sip");
+    ws.on("error", () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("close", () => reject(new Error("refused")));
+    });
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    ws.send("this is no SIP message");
+    expect(await closed).toBe(1007);
+    expect(servers.get("SIP1")!.child.exitCode).toBeNull();
+  }, 30_000);
 });
