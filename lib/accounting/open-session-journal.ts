@@ -1,7 +1,8 @@
 // A journal of open sessions: an append-only file of JSON lines, one when a session opens, when its state changes
 // and when it closes, each on disk (fdatasync) before its caller is told. Read back after a crash, it gives the
 // sessions still open; it is rewritten with only those when it is opened and after every 10,000 closes.
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { DurableAppendFile } from "./durable-append.js";
 import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
 
 /** What one line of a journal says: a session opened (whole), changed (the fields given) or closed. */
@@ -58,11 +59,11 @@ const done = Promise.resolve();
 
 /** The journal of open sessions of one process; `S` is its record, `format` its lines. */
 export class OpenSessionJournal<S> {
-  /** Syncs made (in `group`, each covers every line queued before it). */
-  flushes = 0;
   private readonly sessions: Map<string, S>;
-  private fd: number;
+  private readonly file: DurableAppendFile;
+  private readonly grouped: boolean;
   private closes = 0;
+  /** Lines of the group being gathered, each without its "\n". */
   private queued: string[] = [];
   private pending: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
   private timer: { cancel(): void } | undefined;
@@ -77,7 +78,14 @@ export class OpenSessionJournal<S> {
     readonly badLines: number,
   ) {
     this.sessions = open;
-    this.fd = this.rewrite();
+    this.grouped = durability.sync === "group";
+    this.rewrite();
+    this.file = new DurableAppendFile(path, "fdatasync");
+  }
+
+  /** Syncs made (in `group`, each covers every line queued before it). */
+  get flushes(): number {
+    return this.file.syncs;
   }
 
   /** Opens (or creates) the journal at `path`: the sessions a previous process left open are `open`, and the file is rewritten with only them. */
@@ -99,10 +107,9 @@ export class OpenSessionJournal<S> {
   opened(session: S): Promise<void> {
     const key = this.format.keyOf(session);
     if (this.format.reopen === "keep" && this.sessions.has(key)) return done;
-    const refused = this.refusal();
-    if (refused) return refused;
+    if (this.failure !== undefined) return this.refusal();
     this.sessions.set(key, session);
-    return this.append(this.format.openLine(session));
+    return this.append(JSON.stringify(this.format.openLine(session)));
   }
 
   /** Notes a change to an open session (nothing when it is not open). */
@@ -111,60 +118,56 @@ export class OpenSessionJournal<S> {
     if (updateLine === undefined) throw new Error(`the journal ${this.path} records no changes to a session`);
     const session = this.sessions.get(key);
     if (session === undefined) return done;
-    const refused = this.refusal();
-    if (refused) return refused;
+    if (this.failure !== undefined) return this.refusal();
     this.sessions.set(key, { ...session, ...patch });
-    return this.append(updateLine(key, patch));
+    return this.append(JSON.stringify(updateLine(key, patch)));
   }
 
   /** Notes a session closed (nothing when it is not open). */
   closed(key: string): Promise<void> {
-    if (!this.sessions.has(key)) return done;
-    const refused = this.refusal();
-    if (refused) return refused;
-    this.sessions.delete(key);
+    if (this.failure !== undefined) return this.sessions.has(key) ? this.refusal() : done;
+    if (!this.sessions.delete(key)) return done;
     this.closes++;
-    return this.append(this.format.closeLine(key));
+    return this.append(JSON.stringify(this.format.closeLine(key)));
   }
 
   /** Writes what is queued, then closes the file; later notes are refused. */
   close(): void {
-    if (this.fd >= 0 && this.failure === undefined) this.flush();
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    if (this.failure === undefined) this.flush();
+    this.file.close();
     this.failure ??= new Error(`the journal ${this.path} is closed`);
   }
 
   /** A journal whose write failed (or closed) refuses every note: thrown in `each`, a rejected promise in `group`. */
-  private refusal(): Promise<void> | undefined {
-    if (this.failure === undefined) return undefined;
-    if (this.durability.sync === "each") throw this.failure;
-    return Promise.reject(this.failure);
+  private refusal(): Promise<void> {
+    if (!this.grouped) throw this.failure;
+    return Promise.reject(this.failure as Error);
   }
 
   // The state has changed already, the line follows: what the file reads back once synced is that state.
-  private append(line: Record<string, unknown>): Promise<void> {
-    const text = `${JSON.stringify(line)}\n`;
-    if (this.durability.sync === "each") {
-      this.write(text);
+  private append(line: string): Promise<void> {
+    if (!this.grouped) {
+      this.write(`${line}\n`);
       return done;
     }
-    this.queued.push(text);
+    this.queued.push(line);
     // Every note of one group shares one promise.
-    if (this.pending === undefined) {
-      let settle!: { resolve: () => void; reject: (err: Error) => void };
-      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-      this.pending = { promise, ...settle };
-      const delay = this.durability.maxDelayMs;
-      if (delay > 0) {
-        const t = setTimeout(() => this.flush(), delay);
-        this.timer = { cancel: () => clearTimeout(t) };
-      } else {
-        const t = setImmediate(() => this.flush());
-        this.timer = { cancel: () => clearImmediate(t) };
-      }
+    return (this.pending ?? this.startGroup()).promise;
+  }
+
+  private startGroup(): NonNullable<OpenSessionJournal<S>["pending"]> {
+    let settle!: { resolve: () => void; reject: (err: Error) => void };
+    const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.pending = { promise, ...settle };
+    const delay = (this.durability as { maxDelayMs: number }).maxDelayMs;
+    if (delay > 0) {
+      const t = setTimeout(() => this.flush(), delay);
+      this.timer = { cancel: () => clearTimeout(t) };
+    } else {
+      const t = setImmediate(() => this.flush());
+      this.timer = { cancel: () => clearImmediate(t) };
     }
-    return this.pending.promise;
+    return this.pending;
   }
 
   private flush(): void {
@@ -173,7 +176,7 @@ export class OpenSessionJournal<S> {
     const pending = this.pending;
     this.pending = undefined;
     if (pending === undefined) return;
-    const text = this.queued.join("");
+    const text = `${this.queued.join("\n")}\n`;
     this.queued = [];
     try {
       this.write(text);
@@ -187,28 +190,25 @@ export class OpenSessionJournal<S> {
   /** Appends and syncs; a failure makes the journal refuse every later note (nothing unsynced is ever confirmed). */
   private write(text: string): void {
     try {
-      // A write may take part of the bytes (a full disk): the rest is written, or the error thrown.
-      const written = writeSync(this.fd, text);
-      if (written < Buffer.byteLength(text)) {
-        const bytes = Buffer.from(text);
-        for (let at = written; at < bytes.length; ) at += writeSync(this.fd, bytes, at, bytes.length - at);
-      }
-      fdatasyncSync(this.fd);
-      this.flushes++;
-      if (this.closes >= COMPACT_AFTER_CLOSES) {
-        closeSync(this.fd);
-        this.fd = -1;
-        this.fd = this.rewrite();
-      }
+      this.file.append(text);
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
       throw this.failure;
     }
+    if (this.closes >= COMPACT_AFTER_CLOSES) this.compact();
   }
 
-  private rewrite(): number {
+  /** The lines just synced stand: a rewrite that fails (a full disk) leaves the old file, appended to and rewritten 10,000 closes later. */
+  private compact(): void {
+    try {
+      this.file.reopen(() => this.rewrite());
+    } catch {
+      this.closes = 0;
+    }
+  }
+
+  private rewrite(): void {
     replaceJsonLines(this.path, [...this.sessions.values()].map((s) => this.format.openLine(s)));
     this.closes = 0;
-    return openSync(this.path, "a");
   }
 }

@@ -5,7 +5,8 @@
 // Attribute values are JSON text and numbers, or bytes as {"b64": …}; an attribute kept as its type number
 // (Vendor-Specific, unknown types) has its octets as {"b64": …}. A spool written before bytes existed reads the
 // same. A record the dictionary cannot encode (unknown name, a value of the wrong type) is a bad line.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { DurableAppendFile } from "./durable-append.js";
 import { parseJsonLines, replaceJsonLines } from "./json-lines.js";
 import { toRadiusAttribute, type AccountingAttribute, type AccountingRecord } from "./records.js";
 
@@ -106,15 +107,12 @@ function writeState(path: string, state: SpoolState, port: number): void {
 }
 
 export class AccountingSpool {
-  private fd: number;
-  private unsynced = false;
   private appended = 0;
-  /** A write failed part way (a full disk): the file ends in a cut line, and the next append starts a new one. */
-  private cut = false;
 
-  private constructor(readonly path: string, fd: number) {
-    this.fd = fd;
-  }
+  private constructor(
+    readonly path: string,
+    private readonly file: DurableAppendFile,
+  ) {}
 
   /** What an earlier process left in the file (nothing when there is no file). */
   static recover(path: string): SpoolState {
@@ -127,7 +125,7 @@ export class AccountingSpool {
    */
   static open(path: string, state: SpoolState, port: number): AccountingSpool {
     writeState(path, state, port);
-    return new AccountingSpool(path, openSync(path, "a"));
+    return new AccountingSpool(path, new DurableAppendFile(path, "fsync"));
   }
 
   /** Lines appended since the file was last rewritten. */
@@ -137,66 +135,38 @@ export class AccountingSpool {
 
   /** Rewrites the file with only what `state` holds, as `open` does, and goes on appending to it. */
   compact(state: SpoolState, port: number): void {
-    this.sync();
-    closeSync(this.fd);
     try {
-      writeState(this.path, state, port);
-      this.cut = false;
+      this.file.reopen(() => writeState(this.path, state, port));
     } finally {
       // Rewritten, or (a full disk) the old file as it was: appended to either way, compacted again later.
       this.appended = 0;
-      this.fd = openSync(this.path, "a");
     }
-  }
-
-  /**
-   * Writes whole lines: a short write is continued; a write that fails part way (ENOSPC) throws and leaves a cut
-   * line, which the next append ends first, so that a later line is never joined to it (a cut line reads as bad).
-   */
-  private append(text: string): void {
-    const bytes = Buffer.from(this.cut ? `\n${text}` : text, "utf8");
-    let at = 0;
-    try {
-      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
-    } catch (err) {
-      if (at > 0) this.cut = true;
-      throw err;
-    }
-    this.cut = false;
   }
 
   /** Appends accepted records and fsyncs: when this returns they survive a crash; when it throws, none was accepted. */
   accept(records: AccountingRecord[]): void {
     if (records.length === 0) return;
-    this.append(`${records.map((rec) => JSON.stringify({ rec: toLine(rec) })).join("\n")}\n`);
+    this.file.append(`${records.map((rec) => JSON.stringify({ rec: toLine(rec) })).join("\n")}\n`);
     this.appended += records.length;
-    fsyncSync(this.fd);
-    this.unsynced = false;
   }
 
   /** Written before the bytes leave, so a process killed after sending resends the same bytes. */
   sent(key: string, to: string, datagram: Buffer): void {
-    this.append(`${JSON.stringify({ sent: key, to, d: datagram.toString("base64") })}\n`);
+    this.file.write(`${JSON.stringify({ sent: key, to, d: datagram.toString("base64") })}\n`);
     this.appended++;
-    this.unsynced = true;
   }
 
   answered(key: string): void {
-    this.append(`${JSON.stringify({ ack: key })}\n`);
+    this.file.write(`${JSON.stringify({ ack: key })}\n`);
     this.appended++;
-    this.unsynced = true;
   }
 
   /** fsyncs the sent and answered lines (the exporter does it on a short interval and at close). */
   sync(): void {
-    if (!this.unsynced) return;
-    fsyncSync(this.fd);
-    this.unsynced = false;
+    this.file.sync();
   }
 
   close(): void {
-    this.sync();
-    closeSync(this.fd);
-    this.fd = -1;
+    this.file.close();
   }
 }
