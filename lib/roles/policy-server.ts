@@ -67,6 +67,12 @@ export interface PolicyServerOptions {
   /** How long a decision of the policy adapter may take; past it the call is refused with 503 (default 3000). */
   policyTimeoutMs?: number;
   /**
+   * How long the router may take to report on a decision (RFC 2748 §2.3, RFC 3084 §4.4); past it the decision
+   * counts as failed, the classifiers it may have installed are removed (sent again until the router answers), and
+   * the call goes on (default 15000: longer than a proxy waits for DEC LDP on a media change, 10 s checked every 2 s).
+   */
+  routerAnswerMs?: number;
+  /**
    * Lets the driver's event loop turn once, so a decision that settles at once (an async function that waits on
    * nothing) is answered with the event that asked for it (default: one setImmediate).
    */
@@ -133,6 +139,8 @@ interface PolicyCall {
   earlierFromCallee: bigint;
   /** Its policy adapter ended it in progress (a time limit of the time spoken went to the PEP). */
   cut: boolean;
+  /** Media changes asked while one is under way: answered in turn once it is done (RFC 2748 §3.3). */
+  queuedChanges: Array<{ change: number; flows: readonly SipAaaMediaFlow[] }>;
 }
 
 /** A call's counts split by sender: packets, octets, and the octets the caller and the callee sent. */
@@ -169,7 +177,17 @@ interface ParkedDecision {
  * installed (first time, or again into a router that came back empty) or removed, or a sweep of classifiers no
  * call claims.
  */
-type RouterOp = { call: PolicyCall | undefined; kind: "install" | "reinstall" | "remove" | "config" | "sweep" | "change-install" | "change-remove" };
+type RouterOp = {
+  /** Names the op's answer deadline (0: none). */
+  id: number;
+  call: PolicyCall | undefined;
+  kind: "install" | "reinstall" | "remove" | "config" | "sweep" | "change-install" | "change-remove" | "cleanup";
+  /** For a sweep or cleanup: the instance ids it removes. */
+  ids?: number[];
+  /** For a cleanup of a call still in progress: who sent each classifier's flow, from `first`, to count its usage. */
+  first?: number;
+  senders?: readonly FlowSender[];
+};
 
 /** A PEP's resynchronisation after its connection broke: SSQ sent in `round`, or waiting for it to come back. */
 interface PepSync {
@@ -180,6 +198,8 @@ interface PepSync {
 
 const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
 const ROUTER_SWEEP_TIMER = "router-sweep";
+const ROUTER_ANSWER_TIMER = "router-answer:";
+const DEFAULT_ROUTER_ANSWER_MS = 15_000;
 const PEP_GRACE_TIMER = "pep-grace:";
 const POLICY_ANSWER_TIMER = "policy-answer:";
 const POLICY_TIMEOUT_TIMER = "policy-timeout:";
@@ -218,6 +238,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** Until when the router's accounting reports are the inventory of its classifiers (it (re)opened its configuration). */
   private routerInventoryUntil = -Infinity;
   private routerOps: RouterOp[] = [];
+  private nextRouterOp = 1;
   /** Calls whose LDP waits for the router's configuration request. */
   private waitingForRouter: PolicyCall[] = [];
   /** The router's connection broke while calls were installed: they are installed again when it returns. */
@@ -335,6 +356,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         return [];
       case "timer": {
         if (ev.key === ROUTER_SWEEP_TIMER) return this.sweepRouter(ev.now);
+        if (ev.key.startsWith(ROUTER_ANSWER_TIMER)) return this.onRouterSilent(Number(ev.key.slice(ROUTER_ANSWER_TIMER.length)), ev.now);
         if (ev.key.startsWith(PEP_GRACE_TIMER)) return this.pepGone(ev.key.slice(PEP_GRACE_TIMER.length), ev.now);
         if (isCopsTimer(ev.key)) {
           const [peer, name] = splitCopsTimer(ev.key);
@@ -441,6 +463,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0, policyLimitS: 0,
         mediaChange: 0, changing: false, replacedFirst: 0, replacedCount: 0, earlierPackets: 0n, earlierOctets: 0n,
         ends: { caller: [], callee: [] }, senders: [], replacedSenders: [], earlierFromCaller: 0n, earlierFromCallee: 0n, cut: false,
+        queuedChanges: [],
       };
       calls.set(key, call);
       this.live++;
@@ -458,6 +481,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
       }
     }
     call.syncRound = this.pepSync.get(peer)?.round ?? 0;
+    if (call.changing && purpose === "LDP" && info.mediaChange !== undefined && local !== CommandCode.Remove) {
+      // RFC 2748 §3.3: a handle's REQs are answered in turn; a change (or a put-back) waits for the one under way.
+      call.queuedChanges.push({ change: info.mediaChange, flows: info.flows });
+      return [];
+    }
     // REQ AAA carries the initial offer's flows: the ends they name are the caller's.
     if (purpose === "AAA") learnOfferEnds(call.ends, info.flows);
     // A media change may leave no flow at all (a=inactive): its empty list replaces the installed ones.
@@ -524,6 +552,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         call.instances = call.replacedCount;
         call.senders = call.replacedSenders;
         const out = this.decide(call, "LDP", false, { reason: { code: 503, text: `router ${this.opts.router} could not install the new media` } }, now);
+        out.push(...this.takeQueuedChanges(call, false, now));
         if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
         return out;
       }
@@ -533,8 +562,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       if (!this.routerHandle) return out;
       const ids: number[] = [];
       for (let i = 0; i < call.replacedCount; i++) ids.push(call.replacedFirst + i);
-      this.routerOps.push({ call, kind: "change-remove" });
-      for (const a of this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now)) out.push(a);
+      for (const a of this.routerOp({ id: 0, call, kind: "change-remove" }, buildRemoveDecision(this.routerHandle, ids).decisions, now)) out.push(a);
       return out;
     }
     const counts = this.countsBySender(call.replacedSenders, call.replacedFirst, usage, { packets: 0n, octets: 0n, fromCaller: 0n, fromCallee: 0n });
@@ -546,7 +574,31 @@ export class PolicyServer implements FlowNode<CallEvent> {
     call.changing = false;
     call.replacedCount = 0;
     const out = this.decide(call, "LDP", true, {}, now);
-    if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
+    out.push(...this.takeQueuedChanges(call, true, now));
+    if (call.removalFor && !call.changing) out.push(...this.release(call, call.removalFor, now));
+    return out;
+  }
+
+  /**
+   * The changes asked while one was under way, once it is done, each answered in turn: one sent again gets the same
+   * answer, one a later one superseded or that the call's end overtook is refused, the last is taken up.
+   */
+  private takeQueuedChanges(call: PolicyCall, allowed: boolean, now: number): NodeAction[] {
+    const queued = call.queuedChanges;
+    if (queued.length === 0) return [];
+    call.queuedChanges = [];
+    const out: NodeAction[] = [];
+    const last = queued[queued.length - 1];
+    for (const q of queued) {
+      if (call.deleted) break; // its DRQ dropped the REQs still unanswered
+      if (q.change <= call.mediaChange) out.push(...this.decide(call, "LDP", allowed, allowed ? {} : { reason: { code: 503, text: "the media change failed" } }, now));
+      else if (q !== last || call.removalFor !== undefined) {
+        out.push(...this.decide(call, "LDP", false, { reason: { code: 503, text: q !== last ? "superseded by a later media change" : "the call is ending" } }, now));
+      } else {
+        call.flows = q.flows;
+        out.push(...this.changeMedia(call, q.change, now));
+      }
+    }
     return out;
   }
 
@@ -842,8 +894,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       instanceId: first + i, family: f.family, protocol: f.protocol,
       srcAddress: f.srcAddress, srcPort: f.srcPort, dstAddress: f.dstAddress, dstPort: f.dstPort, dscp: choice.dscp,
     }));
-    this.routerOps.push({ call, kind });
-    return this.toRouter(call.callId, buildInstallDecision(this.routerHandle, marks).decisions, now);
+    return this.routerOp({ id: 0, call, kind }, buildInstallDecision(this.routerHandle, marks).decisions, now);
   }
 
   /**
@@ -862,6 +913,102 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return out;
   }
 
+  /** A decision to the router whose report is awaited (RFC 3084 §4.4), with its answer deadline. */
+  private routerOp(op: RouterOp, decisions: ReturnType<typeof buildRemoveDecision>["decisions"], now: number): NodeAction[] {
+    if (!this.routerHandle) return [];
+    op.id = this.nextRouterOp++;
+    this.routerOps.push(op);
+    const out = this.toRouter(op.call?.callId ?? "", decisions, now);
+    out.push({ type: "set-timer", key: ROUTER_ANSWER_TIMER + op.id, delayMs: this.opts.routerAnswerMs ?? DEFAULT_ROUTER_ANSWER_MS });
+    return out;
+  }
+
+  /**
+   * The router did not report on a decision in time. Its reports come in order, so every decision sent before it
+   * is unanswered too: each counts as failed (RFC 2748 §2.3: the PDP may decide again on the handle at any time),
+   * and classifiers it may have put in, or failed to take out, are removed by a new decision.
+   */
+  private onRouterSilent(id: number, now: number): NodeAction[] {
+    const at = this.routerOps.findIndex((op) => op.id === id);
+    if (at < 0) return [];
+    const out: NodeAction[] = [];
+    for (const op of this.routerOps.splice(0, at + 1)) {
+      if (op.id !== 0) out.push({ type: "cancel-timer", key: ROUTER_ANSWER_TIMER + op.id });
+      for (const a of this.routerOpUnanswered(op, now)) out.push(a);
+    }
+    return out;
+  }
+
+  private routerOpUnanswered(op: RouterOp, now: number): NodeAction[] {
+    if (op.kind === "config") return [];
+    const call = op.call;
+    const out: NodeAction[] = [{
+      type: "emit",
+      event: { type: "error", callId: call?.callId ?? "", role: this.name, message: `router-unanswered from ${this.opts.router}: no report on a ${op.kind} decision within ${this.opts.routerAnswerMs ?? DEFAULT_ROUTER_ANSWER_MS} ms` },
+    }];
+    const range = (first: number, count: number): number[] => Array.from({ length: count }, (_, i) => first + i);
+    if (op.kind === "sweep" || op.kind === "cleanup") {
+      out.push(...this.cleanUp(op.ids ?? [], op.call, op.first, op.senders, now)); // again, until the router answers
+      return out;
+    }
+    if (call === undefined || call.forgotten) return out;
+    switch (op.kind) {
+      case "install": {
+        // Failed install: the call is refused as if the router had said so; what it may hold comes out.
+        const ids = range(call.firstInstance, call.instances);
+        out.push(...this.installed(call, false, now));
+        out.push(...this.cleanUp(ids, undefined, undefined, undefined, now));
+        break;
+      }
+      case "reinstall":
+        call.flows = NO_FLOWS; // the ids stay the call's: its removal takes them out
+        break;
+      case "remove": {
+        // The call's usage is reported without the last classifiers' counts (never known), and they come out.
+        const ids = range(call.firstInstance, call.instances);
+        out.push(...this.removed(call, [], now));
+        out.push(...this.cleanUp(ids, undefined, undefined, undefined, now));
+        break;
+      }
+      case "change-install": {
+        // The old classifiers stay in force; the new ones, if the router put them in, come out (their counts the call's).
+        const ids = range(call.firstInstance, call.instances);
+        const first = call.firstInstance;
+        const senders = call.senders;
+        out.push(...this.cleanUp(ids, call, first, senders, now));
+        out.push(...this.mediaChanged(call, false, [], "change-install", now));
+        break;
+      }
+      case "change-remove": {
+        // The new classifiers are in: the change stands; the replaced ones are asked out again.
+        out.push(...this.cleanUp(range(call.replacedFirst, call.replacedCount), call, call.replacedFirst, call.replacedSenders, now));
+        out.push(...this.mediaChanged(call, true, [], "change-remove", now));
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** DEC Remove of classifiers whose state is unknown; their counts go to `call` while its usage is not reported. */
+  private cleanUp(ids: number[], call: PolicyCall | undefined, first: number | undefined, senders: readonly FlowSender[] | undefined, now: number): NodeAction[] {
+    if (ids.length === 0 || !this.routerHandle) return [];
+    const op: RouterOp = { id: 0, call, kind: "cleanup", ids };
+    if (first !== undefined) op.first = first;
+    if (senders !== undefined) op.senders = senders;
+    return this.routerOp(op, buildRemoveDecision(this.routerHandle, ids).decisions, now);
+  }
+
+  private cleanedUp(op: RouterOp, usage: readonly InstanceUsage[]): void {
+    const call = op.call;
+    if (call === undefined || call.usageDone || op.first === undefined || op.senders === undefined) return;
+    const ids = new Set(op.ids);
+    const counts = this.countsBySender(op.senders, op.first, usage.filter((u) => ids.has(u.instanceId)), { packets: 0n, octets: 0n, fromCaller: 0n, fromCallee: 0n });
+    call.earlierPackets += counts.packets;
+    call.earlierOctets += counts.octets;
+    call.earlierFromCaller += counts.fromCaller;
+    call.earlierFromCallee += counts.fromCallee;
+  }
+
   private release(call: PolicyCall, why: "noLDP" | "DRQ", now: number): NodeAction[] {
     if (call.changing) {
       // The call ends while its media changes: the classifiers come out once the swap is done.
@@ -878,10 +1025,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (call.phase === "installed" && this.routerHandle) {
       call.phase = "removing";
       call.removalFor = why;
-      this.routerOps.push({ call, kind: "remove" });
       const ids: number[] = [];
       for (let i = 0; i < call.instances; i++) ids.push(call.firstInstance + i);
-      return this.toRouter(call.callId, buildRemoveDecision(this.routerHandle, ids).decisions, now);
+      return this.routerOp({ id: 0, call, kind: "remove" }, buildRemoveDecision(this.routerHandle, ids).decisions, now);
     }
     if (call.phase === "removing" || call.phase === "installing") {
       if (why === "DRQ") call.removalFor = call.removalFor ?? "DRQ";
@@ -901,7 +1047,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         const reconnected = this.routerHandle !== undefined || this.reinstallOnReturn;
         this.routerHandle = ownHandle(e.handle);
         this.routerInventoryUntil = now + (this.opts.resyncGraceMs ?? 3000);
-        this.routerOps = [{ call: undefined, kind: "config" }];
+        this.routerOps = [{ id: 0, call: undefined, kind: "config" }];
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
         for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
         if (reconnected) {
@@ -931,16 +1077,21 @@ export class PolicyServer implements FlowNode<CallEvent> {
           return [...inventory, ...this.observeProgress(report.usage, now)];
         }
         const op = this.routerOps.shift();
-        if (!op || op.kind === "config" || op.kind === "sweep") return [];
+        if (!op) return [];
+        const out: NodeAction[] = op.id === 0 ? [] : [{ type: "cancel-timer", key: ROUTER_ANSWER_TIMER + op.id }];
+        if (op.kind === "cleanup") {
+          this.cleanedUp(op, report.usage);
+          return out;
+        }
         const call = op.call;
-        if (!call || call.forgotten) return [];
-        if (op.kind === "change-install" || op.kind === "change-remove") return this.mediaChanged(call, report.reportType === ReportType.Success, report.usage, op.kind, now);
+        if (op.kind === "config" || op.kind === "sweep" || !call || call.forgotten) return out;
+        if (op.kind === "change-install" || op.kind === "change-remove") return out.concat(this.mediaChanged(call, report.reportType === ReportType.Success, report.usage, op.kind, now));
         if (op.kind === "reinstall") {
           if (report.reportType !== ReportType.Success) call.instances = 0;
           call.flows = NO_FLOWS;
-          return [];
+          return out;
         }
-        return op.kind === "install" ? this.installed(call, report.reportType === ReportType.Success, now) : this.removed(call, report.usage, now);
+        return out.concat(op.kind === "install" ? this.installed(call, report.reportType === ReportType.Success, now) : this.removed(call, report.usage, now));
       }
       case "deleted":
       case "pep-lost":
@@ -976,7 +1127,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
         call.changing = false;
         call.replacedCount = 0;
         out.push(...this.decide(call, "LDP", op.kind === "change-remove", op.kind === "change-remove" ? {} : { reason: { code: 503, text: `router ${this.opts.router} went away` } }, now));
-        if (call.removalFor) out.push(...this.release(call, call.removalFor, now));
+        out.push(...this.takeQueuedChanges(call, op.kind === "change-remove", now));
+        if (call.removalFor && !call.changing) out.push(...this.release(call, call.removalFor, now));
       }
     }
     return out;
@@ -1003,8 +1155,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     for (const id of this.routerReported) if (!claimed.has(id)) stale.push(id);
     this.routerReported.clear();
     if (stale.length === 0 || !this.routerHandle) return [];
-    this.routerOps.push({ call: undefined, kind: "sweep" });
-    return this.toRouter("", buildRemoveDecision(this.routerHandle, stale).decisions, now);
+    return this.routerOp({ id: 0, call: undefined, kind: "sweep", ids: stale }, buildRemoveDecision(this.routerHandle, stale).decisions, now);
   }
 
   private installed(call: PolicyCall, ok: boolean, now: number): NodeAction[] {
