@@ -12,31 +12,20 @@
 // Last line: {"window":…, "rounds":…, "memory_policy_calls_per_s":…, "disk_each_calls_per_s":…, "disk_each_ceiling_calls_per_s":…,
 // "disk_each_ratio":…, "disk_window_calls_per_s":…, "disk_window_ceiling_calls_per_s":…, "disk_window_ratio":…,
 // "disk_window_vs_memory_policy":…, "disk_replay_lines_per_s":…, "mem_…" the same}
-import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DefaultPolicyAdapter } from "../dist/lib/adapters/policy-adapter.js";
 import { durableRealmCapacityPolicy, realmCapacityPolicy } from "../dist/lib/auth/realm-config.js";
+import { median, onDiskAndTmpfs, rate, ratio, rounded, thousands, writeAndSync } from "./journal-bench.mjs";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 1);
 const replayCalls = Number(process.env.JOURNAL_CALLS ?? 20_000);
 const window = Number(process.env.JOURNAL_WINDOW ?? 100);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const dir = mkdtempSync(join(tmpdir(), "capacity-journal-bench-"));
 const T0 = 1_765_000_000_000;
 const REALMS = {
   master: ["master.example"],
   clients: [{ name: "isp-b", realms: ["isp-b.example"], virtualIdentity: { user: "isp-b-virtual" }, capacity: { ports: 1_000_000, secondsPerPeriod: 1e12, credit: 1e12, pricePerMinute: 1 } }],
 };
-
-/** Runs `step` until `seconds` passed; returns steps per second. */
-async function rate(step) {
-  const until = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() < until) await step(n++);
-  return n / ((performance.now() - t0) / 1000);
-}
 
 const startLine = (i) => `${JSON.stringify({ op: "open", kind: "session", provider: "isp-b", session: `call-${i}@bench`, startMs: T0 + i, subscriber: `sub${i}@isp-b.example` })}\n`;
 const stopLine = (i) => `${JSON.stringify({ op: "close", key: `session isp-b call-${i}@bench` })}\n${JSON.stringify({ op: "used", key: "used isp-b", t: T0 + i, seconds: 60 * i, charged: i })}\n`;
@@ -58,8 +47,6 @@ async function calls(policy, n) {
   await Promise.all(ids.map((i) => policy.observeUsage({ callId: `call-${i}@bench`, side: "originating", startMs: T0 + i, endMs: T0 + i + 60_000, durationS: 60, packets: 0, octets: 0 })));
 }
 
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-
 async function measure(where) {
   const rawFd = openSync(join(where, "raw"), "a");
   const each = durableRealmCapacityPolicy(new DefaultPolicyAdapter(), REALMS, join(where, "each.jsonl"), { now: T0 });
@@ -70,10 +57,8 @@ async function measure(where) {
   for (let round = 0; round < rounds; round++) {
     figures.eachCeiling.push(
       await rate((i) => {
-        writeSync(rawFd, startLine(i));
-        fdatasyncSync(rawFd);
-        writeSync(rawFd, stopLine(i));
-        fdatasyncSync(rawFd);
+        writeAndSync(rawFd, startLine(i));
+        writeAndSync(rawFd, stopLine(i));
       }),
     );
     figures.eachRate.push(await rate(() => call(each.policy, eachN++)));
@@ -86,10 +71,8 @@ async function measure(where) {
             starts += startLine(n * window + k);
             stops += stopLine(n * window + k);
           }
-          writeSync(rawFd, starts);
-          fdatasyncSync(rawFd);
-          writeSync(rawFd, stops);
-          fdatasyncSync(rawFd);
+          writeAndSync(rawFd, starts);
+          writeAndSync(rawFd, stops);
         })),
     );
     figures.windowRate.push(window * (await rate(() => calls(grouped.policy, windowN++))));
@@ -112,35 +95,26 @@ async function measure(where) {
   return { eachRate: median(figures.eachRate), eachCeiling: median(figures.eachCeiling), windowRate: median(figures.windowRate), windowCeiling: median(figures.windowCeiling), replayLinesPerS: (replayCalls * 2 + 1) / replaySeconds };
 }
 
-try {
-  const r = (x) => Math.round(x);
-  const memoryPolicy = realmCapacityPolicy(new DefaultPolicyAdapter(), REALMS);
-  let memoryN = 0;
-  const inMemory = median(await Array.from({ length: rounds }).reduce(async (all) => [...(await all), window * (await rate(() => calls(memoryPolicy, memoryN++)))], Promise.resolve([])));
-  console.log(`policy in memory: ${r(inMemory).toLocaleString("en")} calls/s (${window} at once)`);
-  const figures = { window, rounds, memory_policy_calls_per_s: r(inMemory) };
-  for (const [name, where] of [["disk", dir], ["mem", existsSync("/dev/shm") ? mkdtempSync("/dev/shm/capacity-journal-bench-") : undefined]]) {
-    if (where === undefined) continue;
-    try {
-      const m = await measure(where);
-      console.log(`${name}: one at a time ${r(m.eachRate).toLocaleString("en")} calls/s (bare loop: ${r(m.eachCeiling).toLocaleString("en")}/s, ratio ${(m.eachRate / m.eachCeiling).toFixed(3)})`);
-      console.log(`${name}: ${window} at once  ${r(m.windowRate).toLocaleString("en")} calls/s (bare loop: ${r(m.windowCeiling).toLocaleString("en")}/s, ratio ${(m.windowRate / m.windowCeiling).toFixed(3)}; against the policy in memory ${(m.windowRate / inMemory).toFixed(3)})`);
-      console.log(`${name}: restart reads ${r(m.replayLinesPerS).toLocaleString("en")} journal lines/s`);
-      Object.assign(figures, {
-        [`${name}_each_calls_per_s`]: r(m.eachRate),
-        [`${name}_each_ceiling_calls_per_s`]: r(m.eachCeiling),
-        [`${name}_each_ratio`]: Number((m.eachRate / m.eachCeiling).toFixed(3)),
-        [`${name}_window_calls_per_s`]: r(m.windowRate),
-        [`${name}_window_ceiling_calls_per_s`]: r(m.windowCeiling),
-        [`${name}_window_ratio`]: Number((m.windowRate / m.windowCeiling).toFixed(3)),
-        [`${name}_window_vs_memory_policy`]: Number((m.windowRate / inMemory).toFixed(3)),
-        [`${name}_replay_lines_per_s`]: r(m.replayLinesPerS),
-      });
-    } finally {
-      if (where !== dir) rmSync(where, { recursive: true, force: true });
-    }
-  }
-  console.log(JSON.stringify(figures));
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+const memoryPolicy = realmCapacityPolicy(new DefaultPolicyAdapter(), REALMS);
+let memoryN = 0;
+const inMemory = [];
+for (let round = 0; round < rounds; round++) inMemory.push(window * (await rate(() => calls(memoryPolicy, memoryN++))));
+const memoryRate = median(inMemory);
+console.log(`policy in memory: ${thousands(memoryRate)} calls/s (${window} at once)`);
+const figures = { window, rounds, memory_policy_calls_per_s: rounded(memoryRate) };
+for (const [name, m] of await onDiskAndTmpfs("capacity-journal-bench", measure)) {
+  console.log(`${name}: one at a time ${thousands(m.eachRate)} calls/s (bare loop: ${thousands(m.eachCeiling)}/s, ratio ${(m.eachRate / m.eachCeiling).toFixed(3)})`);
+  console.log(`${name}: ${window} at once  ${thousands(m.windowRate)} calls/s (bare loop: ${thousands(m.windowCeiling)}/s, ratio ${(m.windowRate / m.windowCeiling).toFixed(3)}; against the policy in memory ${(m.windowRate / memoryRate).toFixed(3)})`);
+  console.log(`${name}: restart reads ${thousands(m.replayLinesPerS)} journal lines/s`);
+  Object.assign(figures, {
+    [`${name}_each_calls_per_s`]: rounded(m.eachRate),
+    [`${name}_each_ceiling_calls_per_s`]: rounded(m.eachCeiling),
+    [`${name}_each_ratio`]: ratio(m.eachRate, m.eachCeiling),
+    [`${name}_window_calls_per_s`]: rounded(m.windowRate),
+    [`${name}_window_ceiling_calls_per_s`]: rounded(m.windowCeiling),
+    [`${name}_window_ratio`]: ratio(m.windowRate, m.windowCeiling),
+    [`${name}_window_vs_memory_policy`]: ratio(m.windowRate, memoryRate),
+    [`${name}_replay_lines_per_s`]: rounded(m.replayLinesPerS),
+  });
 }
+console.log(JSON.stringify(figures));

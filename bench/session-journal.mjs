@@ -8,15 +8,13 @@
 // Both on this disk and on tmpfs (/dev/shm: syncs cost nothing, what is left is the journals' own work).
 // Last line: {"batch":…, "disk_each_pairs_per_s":…, "disk_each_ceiling_pairs_per_s":…, "disk_each_ratio":…,
 // "disk_group_sessions_per_s":…, "disk_group_ceiling_sessions_per_s":…, "disk_group_ratio":…, "mem_…" the same}
-import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import * as accounting from "../dist/lib/accounting/sessions.js";
 import * as access from "../dist/lib/access/session-journal.js";
+import { onDiskAndTmpfs, rate, ratio, rounded, thousands, writeAndSync } from "./journal-bench.mjs";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 1);
 const batch = Number(process.env.JOURNAL_BATCH ?? 200);
-const dir = mkdtempSync(join(tmpdir(), "journal-bench-"));
 
 // Either shape of the two journals' API, so that this file runs against older commits too (bench/ab.mjs).
 const openAccounting = (path) => {
@@ -29,18 +27,6 @@ const openAccounting = (path) => {
 };
 const openAccess = (path) => (access.openSessionJournal ? access.openSessionJournal(path) : access.SessionJournal.open(path).journal);
 
-/** Runs `step` until `seconds` passed; returns steps per second. */
-async function rate(step) {
-  const until = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() < until) {
-    await step(n);
-    n++;
-  }
-  return n / ((performance.now() - t0) / 1000);
-}
-
 const accountingLine = (i) => `${JSON.stringify({ open: `call-${i}@bench;originating`, callId: `call-${i}@bench`, side: "originating", startMs: 1_765_000_000_000 + i })}\n`;
 const accessSession = (i) => ({ key: `bench-${i}`, line: i % 65536, sessionId: (i % 65534) + 1, serverMac: "02:00:00:00:00:01", user: `user${i}@example.net`, startedAt: 1_765_000_000_000 + i });
 
@@ -49,10 +35,8 @@ async function measure(where) {
   // Ceiling, line by line: the two lines of a session, each written and synced.
   const rawFd = openSync(join(where, "raw-each"), "a");
   const eachCeiling = await rate((i) => {
-    writeSync(rawFd, accountingLine(i));
-    fdatasyncSync(rawFd);
-    writeSync(rawFd, `${JSON.stringify({ closed: `call-${i}@bench;originating` })}\n`);
-    fdatasyncSync(rawFd);
+    writeAndSync(rawFd, accountingLine(i));
+    writeAndSync(rawFd, `${JSON.stringify({ closed: `call-${i}@bench;originating` })}\n`);
   });
   closeSync(rawFd);
   const acct = openAccounting(join(where, "acct.sessions"));
@@ -70,8 +54,7 @@ async function measure(where) {
     (await rate((n) => {
       let text = "";
       for (let k = 0; k < batch; k++) text += `${JSON.stringify({ op: "open", ...accessSession(n * batch + k) })}\n`;
-      writeSync(groupFd, text);
-      fdatasyncSync(groupFd);
+      writeAndSync(groupFd, text);
     }));
   closeSync(groupFd);
   // Sessions open and close as in service: about 10 batches open at a time, each held by the caller too (the
@@ -99,29 +82,17 @@ async function measure(where) {
   return { each, eachCeiling, group, groupCeiling };
 }
 
-try {
-  const r = (x) => Math.round(x);
-  const figures = { batch };
-  // On disk, then in memory (tmpfs: a sync costs nothing, so what is left is the journals' own work).
-  for (const [name, where] of [["disk", dir], ["mem", existsSync("/dev/shm") ? mkdtempSync("/dev/shm/journal-bench-") : undefined]]) {
-    if (where === undefined) continue;
-    try {
-      const m = await measure(where);
-      console.log(`${name}: line by line   ${r(m.each).toLocaleString("en")} open+close/s  (bare loop: ${r(m.eachCeiling).toLocaleString("en")}/s, ratio ${(m.each / m.eachCeiling).toFixed(3)})`);
-      console.log(`${name}: groups of ${batch}  ${r(m.group).toLocaleString("en")} sessions/s  (bare loop: ${r(m.groupCeiling).toLocaleString("en")}/s, ratio ${(m.group / m.groupCeiling).toFixed(3)})`);
-      Object.assign(figures, {
-        [`${name}_each_pairs_per_s`]: r(m.each),
-        [`${name}_each_ceiling_pairs_per_s`]: r(m.eachCeiling),
-        [`${name}_each_ratio`]: Number((m.each / m.eachCeiling).toFixed(3)),
-        [`${name}_group_sessions_per_s`]: r(m.group),
-        [`${name}_group_ceiling_sessions_per_s`]: r(m.groupCeiling),
-        [`${name}_group_ratio`]: Number((m.group / m.groupCeiling).toFixed(3)),
-      });
-    } finally {
-      if (where !== dir) rmSync(where, { recursive: true, force: true });
-    }
-  }
-  console.log(JSON.stringify(figures));
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+const figures = { batch };
+for (const [name, m] of await onDiskAndTmpfs("journal-bench", measure)) {
+  console.log(`${name}: line by line   ${thousands(m.each)} open+close/s  (bare loop: ${thousands(m.eachCeiling)}/s, ratio ${(m.each / m.eachCeiling).toFixed(3)})`);
+  console.log(`${name}: groups of ${batch}  ${thousands(m.group)} sessions/s  (bare loop: ${thousands(m.groupCeiling)}/s, ratio ${(m.group / m.groupCeiling).toFixed(3)})`);
+  Object.assign(figures, {
+    [`${name}_each_pairs_per_s`]: rounded(m.each),
+    [`${name}_each_ceiling_pairs_per_s`]: rounded(m.eachCeiling),
+    [`${name}_each_ratio`]: ratio(m.each, m.eachCeiling),
+    [`${name}_group_sessions_per_s`]: rounded(m.group),
+    [`${name}_group_ceiling_sessions_per_s`]: rounded(m.groupCeiling),
+    [`${name}_group_ratio`]: ratio(m.group, m.groupCeiling),
+  });
 }
+console.log(JSON.stringify(figures));
