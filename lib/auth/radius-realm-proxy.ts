@@ -2,11 +2,12 @@
 // retransmissions from their cache, one UDP client towards the master's and the client providers' servers,
 // one accounting exporter (fsynced spool) per accounting destination, and the journal file. It runs the
 // RealmProxy machine's actions and nothing else decides here.
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, writeSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { RadiusUdpClient, RadiusUdpServer, type RadiusEndpoint, type RadiusPacket, type RadiusReply } from "../../protocols/radius/index.js";
+import { DurableAppendFile } from "../accounting/durable-append.js";
 import { AccountingExporter } from "../accounting/exporter.js";
 import type { AccountingRecord } from "../accounting/records.js";
 import type { DropLog } from "../observability/drop-log.js";
@@ -50,11 +51,17 @@ export function accountingSpoolPath(prefix: string, destination: AccountingDesti
 /** How logs, drops and gauges name a destination; a client provider named "master" stays apart from the master. */
 const destinationName = (d: AccountingDestination): string => (d.kind === "master" ? "master" : `client ${d.name}`);
 
-/** Append-only JSON lines, each fsynced before the action that depends on it (RFC 2866 §2: stored, then answered). */
+/**
+ * Append-only JSON lines, each fsynced before the action that depends on it (RFC 2866 §2: stored, then answered),
+ * and never rewritten. It is no journal of open sessions (OpenSessionJournal, as the capacity journal is): it holds
+ * the master's accounting records when the master has no RADIUS server (their only copy, which a rewrite keeping
+ * what is open would drop), and every stop, which rebuilds the ledger's stops seen lately so that a Stop a NAS
+ * sends again after a restart is not charged twice.
+ */
 class Journal {
-  private fd: number | undefined;
+  private readonly file: DurableAppendFile;
   constructor(readonly path: string) {
-    this.fd = openSync(path, "a");
+    this.file = new DurableAppendFile(path, "fsync");
   }
 
   static read(path: string): (JournalEvent | MasterRecord)[] {
@@ -71,28 +78,14 @@ class Journal {
     return out;
   }
 
-  /** A write failed part way (a full disk): the next one ends the cut line first, so no event is joined to it. */
-  private cut = false;
-
-  /** Appends the events in one write (continued when short) and one fsync; throws when they are not all on disk. */
+  /** Appends the events in one write and one fsync; throws when they are not all on disk. */
   write(events: (JournalEvent | MasterRecord)[]): void {
     if (events.length === 0) return;
-    if (this.fd === undefined) throw new Error("journal closed");
-    const bytes = Buffer.from(`${this.cut ? "\n" : ""}${events.map((e) => `${JSON.stringify(e)}\n`).join("")}`);
-    let at = 0;
-    try {
-      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
-    } catch (err) {
-      if (at > 0) this.cut = true;
-      throw err;
-    }
-    this.cut = false;
-    fsyncSync(this.fd);
+    this.file.append(events.map((e) => `${JSON.stringify(e)}\n`).join(""));
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.file.close();
   }
 }
 
