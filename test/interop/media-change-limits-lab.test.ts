@@ -2,7 +2,8 @@
 // WebSocket listener): at most 10 media changes per call per minute, the 11th re-INVITE answered 503 with
 // Retry-After and counted once; and a held change whose decision never comes (the edge router never reports the
 // new classifiers installed, so its policy server never answers DEC LDP) answered 504 with a Reason after 10 s,
-// the old media kept and the call ended by its BYE.
+// the old media kept and the call ended by its BYE: its policy server gives up on the router's report after its own
+// deadline, takes out what the router may hold and reports the call's usage, so no role keeps the call.
 import { afterEach, describe, expect, it } from "vitest";
 import { FaultPlan } from "../../lib/drivers/fault-plan.js";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
@@ -17,7 +18,12 @@ afterEach(async () => {
 /** Waits (up to 15 s) until `from` have each had their usage record of the call confirmed. */
 async function usageConfirmed(l: Lab, callId: string, from: string[] = ["POL1", "POL2"]): Promise<void> {
   const done = () => from.every((pol) => l.records.some((r) => r.callId === callId && r.proto === "OSP" && r.msg === "UsageConfirmation" && r.to === pol));
-  for (let i = 0; i < 300 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+  await until(done, 15_000);
+}
+
+/** Polls `ok` until it holds or `ms` pass. */
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  for (const end = performance.now() + ms; !ok() && performance.now() < end; ) await new Promise((r) => setTimeout(r, 50));
 }
 
 describe("media-change limits through callgate lab", () => {
@@ -66,7 +72,11 @@ describe("media-change limits through callgate lab", () => {
     expect(waitedMs).toBeGreaterThanOrEqual(9_900);
     expect(await call.hangUp()).toBe(200);
     await call.stop();
+    // POL1 waits for R1's report on the held change up to its deadline (15 s from the change), then ends the call.
     await usageConfirmed(lab, call.callId, ["POL2"]);
+    const topo = lab.topology;
+    const released = () => topo.r1.classifiers.size === 0 && topo.pol1.activeCalls === 0 && topo.sip1.activeCalls === 0 && topo.pol1.copsRequestStates === 0 && topo.sip1.copsRequestStates === 0;
+    await until(() => released() && lab!.records.some((r) => r.callId === call.callId && r.msg === "UsageConfirmation" && r.to === "POL1"), 30_000);
 
     const records = lab.records;
     // the old media stays: the UAS got the setup's offer only, and SIP2's policy never heard of the change
@@ -77,8 +87,18 @@ describe("media-change limits through callgate lab", () => {
     expect(mediaChanges(records, call.callId, "SIP1", "POL1", "R1").map((c) => c.change)).toEqual([1, 2]);
     const refusal = records.find((r) => r.callId === call.callId && r.from === "SIP1" && r.to === "UAC" && r.msg.startsWith("504 "));
     expect(refusal?.bytes.toString("latin1")).toMatch(/^Reason: SIP;cause=504;text="[^"]+"\r?$/m);
-    // the callee's side was untouched: its policy server reports the call's usage as usual
-    expect(records.filter((r) => r.callId === call.callId && r.proto === "OSP" && r.msg === "UsageIndication").map((r) => r.from)).toContain("POL2");
+    // one usage record per side, each confirmed once: POL1's (the call's whole conversation) after R1's deadline
+    const usage = records.filter((r) => r.callId === call.callId && r.proto === "OSP" && r.msg === "UsageIndication");
+    expect(usage.map((r) => r.from).sort()).toEqual(["POL1", "POL2"]);
+    expect(records.filter((r) => r.callId === call.callId && r.msg === "UsageConfirmation").map((r) => r.to).sort()).toEqual(["POL1", "POL2"]);
+    // every REQ of SIP1 answered in turn: AAA, LDP, the change (refused), the put-back (the call was ending), noLDP
+    const reqs = records.filter((r) => r.callId === call.callId && r.from === "SIP1" && r.to === "POL1" && r.msg.startsWith("REQ"));
+    const decs = records.filter((r) => r.callId === call.callId && r.from === "POL1" && r.to === "SIP1" && r.msg.startsWith("DEC"));
+    expect(decs.map((r) => r.msg)).toEqual(reqs.map((r) => r.msg.replace("REQ", "DEC")));
+    expect(decs.at(-1)?.msg).toBe("DEC noLDP");
+    // nothing left: R1 holds no classifier, SIP1 and POL1 no call and no COPS request state
+    expect(topo.r1.classifiers.size).toBe(0);
+    expect([topo.sip1.activeCalls, topo.pol1.activeCalls, topo.sip1.copsRequestStates, topo.pol1.copsRequestStates]).toEqual([0, 0, 0, 0]);
     expect(lab.stats().callsNotEnded).toEqual([]);
   }, 90_000);
 });
