@@ -1198,9 +1198,13 @@ export class PolicyServer implements FlowNode<CallEvent> {
     return { packets: call.earlierPackets, octets: call.earlierOctets, fromCaller: call.earlierFromCaller, fromCallee: call.earlierFromCallee };
   }
 
-  /** Adds the router's counts of a call's classifiers (`senders` by instance from `first`) to `into`. */
+  /**
+   * Adds the router's counts of a call's classifiers (`senders` by instance from `first`) to `into`; counts of
+   * other classifiers (a report meant for another decision) are not the call's.
+   */
   private countsBySender(senders: readonly FlowSender[], first: number, usage: readonly InstanceUsage[], into: PartyCounts): PartyCounts {
     for (const u of usage) {
+      if (u.instanceId < first || u.instanceId - first >= senders.length) continue;
       into.packets += u.packets;
       into.octets += u.octets;
       const sender = senders[u.instanceId - first];
