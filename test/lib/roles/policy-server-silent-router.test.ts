@@ -3,7 +3,7 @@
 // the call) are answered in order, each policy server writes the call's one usage record, and no classifier, COPS
 // request state or call is left at any role. Runs the nine roles in memory with R1's answers dropped.
 import { describe, expect, it } from "vitest";
-import { decodeCopsMessage, decodeSipAaaClientSi } from "../../../protocols/cops/index.js";
+import { decodeCopsMessage, decodeSipAaaClientSi, parseProvisioningDecision } from "../../../protocols/cops/index.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import { runCalls } from "../../../lib/flow/run-calls.js";
 import type { CallSpec, FaultSpec, RunResult } from "../../../lib/flow/run-types.js";
@@ -33,6 +33,12 @@ function changes(records: MessageRecord[], proxy: string): number[] {
 }
 
 /** Every REQ a proxy sent its policy server got a DEC back (RFC 2748 §3.3: a DEC answers each REQ in turn). */
+/** The 5-tuples of each DEC Install POL1 sent R1, in order. */
+function installs(records: MessageRecord[]): string[][] {
+  return records.filter((m) => m.from === "POL1" && m.to === "R1" && m.msg === "DEC Install").map((m) =>
+    parseProvisioningDecision(decodeCopsMessage(m.bytes)).install.map((f) => `${f.srcAddress}:${f.srcPort}>${f.dstAddress}:${f.dstPort}`).sort());
+}
+
 function everyRequestAnswered(r: RunResult, proxy: string, pdp: string): void {
   const reqs = labels(r, proxy, pdp).filter((l) => l.startsWith("REQ"));
   const decs = labels(r, pdp, proxy).filter((l) => l.startsWith("DEC"));
@@ -91,5 +97,21 @@ describe("a router that never answers", () => {
     everyRequestAnswered(r, "SIP1", "POL1");
     nothingLeft(r);
     expect(r.cdrs.find((c) => c.role === "source")?.durationS).toBe(40); // the conversation as SIP1 saw it
+  });
+
+  it("the held change's report late (after SIP1's 504, before the deadline): the put-back waits its turn, then the old media's classifiers go back in", async () => {
+    const late: FaultSpec = { kind: "delay", proto: "COPS", msg: "RPT Success", from: "R1", to: "POL1", nth: 3, delayMs: 13_000 };
+    const r = await run([late]);
+    const uac = r.records.filter((m) => m.proto === "SIP" && m.from === "SIP1" && m.to === "UAC").map((m) => m.msg);
+    expect(uac).toContain("504 Server Time-out");
+    expect(changes(r.records, "SIP1")).toEqual([1, 2]);
+    const [setup, held, putBack] = installs(r.records);
+    expect(installs(r.records)).toHaveLength(3);
+    expect(held).not.toEqual(setup);
+    expect(putBack).toEqual(setup);
+    // each REQ answered in turn: the change (done late), the put-back (taken up after it), the end
+    expect(labels(r, "POL1", "SIP1").filter((l) => l.startsWith("DEC"))).toEqual(["DEC AAA", "DEC LDP", "DEC LDP", "DEC LDP", "DEC noLDP"]);
+    everyRequestAnswered(r, "SIP1", "POL1");
+    nothingLeft(r);
   });
 });
