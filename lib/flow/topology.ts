@@ -141,8 +141,8 @@ export function buildTopology(topology: TopologyOptions, calls: CallSpec[], faul
   const authenticate = calls.some((c) => c.credentials !== undefined)
     ? { authenticate: (callId: string, challenge: SipResponse, invite: SipRequest) => { const credentials = specById.get(callId)?.credentials; return credentials && answerDigestChallenge(challenge, invite, credentials, cnonce); } }
     : {};
-  const uac = new UserAgent({ name: "UAC", proxy: sipNextOf("UAC"), host: roleHost("UAC"), mediaAddress: roleHost("UAC"), transport: transportOf("UAC"), calls: plans, ids: new SipIds(random), ...t1, ...authenticate });
-  const uas = new UserAgent({ name: "UAS", proxy: sipNextOf("UAS"), host: roleHost("UAS"), mediaAddress: roleHost("UAS"), transport: transportOf("UAS"), behaviour: timing.callee ?? behaviour, ids: new SipIds(random), ...t1 });
+  const uac = new UserAgent({ name: "UAC", proxy: sipNextOf("UAC"), host: roleHost("UAC"), mediaAddress: roleHost("UAC"), transport: transportOf("UAC"), calls: plans, ids: new SipIds(random), random, ...t1, ...authenticate });
+  const uas = new UserAgent({ name: "UAS", proxy: sipNextOf("UAS"), host: roleHost("UAS"), mediaAddress: roleHost("UAS"), transport: transportOf("UAS"), behaviour: timing.callee ?? behaviour, ids: new SipIds(random), random, ...t1 });
   const outbound = (role: "SIP1" | "SIP2"): { outboundProxy?: string } => {
     const uri = topology.nextHops?.[role];
     return uri === undefined ? {} : { outboundProxy: uri };
