@@ -13,7 +13,7 @@ const callExpectation = {
   properties: {
     finalStatus: { type: "integer", minimum: 100, maximum: 699 },
     established: { type: "boolean" },
-    flow: { enum: ["fig5-fig6", "fig5", "none"] },
+    flow: { enum: ["fig5-fig6", "fig5", "fig6", "none"] },
     endedBy: { type: "string" },
     cdrs: {
       oneOf: [
@@ -116,6 +116,13 @@ export const SCENARIO_SCHEMA = {
         clearinghouseUnreachable: { enum: ["fail-closed", "fail-open"] },
         signedTokens: { type: "boolean" },
         sipTransport: { enum: ["udp", "tcp"] },
+        // a user agent's hop to its proxy over another transport (RFC 5658: that proxy record-routes twice)
+        userAgentTransports: {
+          type: "object",
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { UAC: { enum: ["udp", "tcp"] }, UAS: { enum: ["udp", "tcp"] } },
+        },
       },
     },
     calls: {
@@ -139,6 +146,8 @@ export const SCENARIO_SCHEMA = {
           cancelAfterMs: nonNegative,
           noAnswerTimeoutMs: nonNegative,
           reinvites: REINVITES_SCHEMA,
+          lateOffer: { type: "boolean" },
+          require100rel: { type: "boolean" },
           credentials: {
             type: "object",
             additionalProperties: false,

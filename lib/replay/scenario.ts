@@ -12,8 +12,11 @@ import { SCENARIO_SCHEMA } from "./scenario-schema.js";
 export interface CallExpectation {
   finalStatus?: number;
   established?: boolean;
-  /** "fig5-fig6": setup and teardown match the reference (the teardown mirrored when the callee hangs up); "fig5": setup only. */
-  flow?: "fig5-fig6" | "fig5" | "none";
+  /**
+   * "fig5-fig6": setup and teardown match the reference (the teardown mirrored when the callee hangs up); "fig5": setup
+   * only; "fig6": teardown only, for a setup FIG. 5 does not draw (a late offer's policy follows the ACK's or PRACK's answer).
+   */
+  flow?: "fig5-fig6" | "fig5" | "fig6" | "none";
   endedBy?: string;
   cdrs?: number | Array<{ role?: string; durationS?: number; toleranceS?: number }>;
   /** "PROTO FROM>TO MSG" steps that must appear in this order (MSG may be a status code alone). */

@@ -42,6 +42,19 @@ describe("expectations", () => {
     expect(text).toContain("first diverging message: #15 t=0.160s SIP SIP2 → SIP1 180 Ringing");
   });
 
+  it("flow fig6 checks the teardown alone: a setup unlike FIG. 5 passes, a teardown unlike FIG. 6 does not", () => {
+    const base = scenario("fig5-fig6");
+    const s: Scenario = { ...base, calls: base.calls.map((c) => ({ ...c, expect: { ...c.expect, flow: "fig6" } })) };
+    const noSetupDec = syntheticCall({ callId: "c1" }).filter((r) => !(r.msg === "DEC LDP" && r.from === "POL2"));
+    const report = checkExpectations(s, result(s, noSetupDec, { finalStatusAtCaller: 200, established: true }));
+    expect(report.failures).toEqual([]);
+    expect(report.checked).toBe(7); // as fig5-fig6 less the setup flow
+    const noRemove = syntheticCall({ callId: "c1" }).filter((r) => !(r.msg === "DEC Remove" && r.from === "POL1"));
+    const broken = checkExpectations(s, result(s, noRemove, { finalStatusAtCaller: 200, established: true }));
+    expect(broken.failures.map((f) => f.check)).toEqual(["teardown flow (FIG. 6)"]);
+    expect(broken.failures[0]!.message).toMatch(/^step 5 missing: COPS\|POL1\|R1\|DEC Remove/);
+  });
+
   it("OSP on the wire fails the no-clearinghouse scenario", () => {
     const s = scenario("fig5-fig6-no-clearinghouse");
     const good = checkExpectations(s, result(s, syntheticCall({ callId: "c1", noClearinghouse: true }), { finalStatusAtCaller: 200, established: true }));
