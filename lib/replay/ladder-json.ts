@@ -1,6 +1,6 @@
-// Ladder as JSON lines (one MessageRecord per line, the form ../shared/tools/check-ladder.mjs reads), split
-// into a challenge exchange (RFC 3261 §22), the setup flow of one call (up to its first re-INVITE or UPDATE), its media changes, and its teardown
-// flow (from the first BYE).
+// Ladder as JSON lines (one MessageRecord per line, the form check-ladder reads), split into a challenge exchange
+// (RFC 3261 §22), the setup flow of one call (up to its first re-INVITE or UPDATE), its PRACK transactions (RFC 3262),
+// its media changes, and its teardown flow (from the first BYE).
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { recordFromJsonLine, recordToJsonLine, type MessageRecord } from "../drivers/message-record.js";
@@ -36,8 +36,13 @@ export function recordsByCall(records: readonly MessageRecord[]): Map<string, Me
 export interface SplitLadder<T> {
   /** The caller's challenge exchange (its first INVITE, the 401/407, the ACK), before FIG. 5's step 1; empty without one. */
   challenge: T[];
-  /** From the INVITE that is FIG. 5's step 1 (the one with credentials after a challenge) up to the first request that changes or refreshes the session within the dialog (FIG. 5). */
+  /** From the INVITE that is FIG. 5's step 1 (the one with credentials after a challenge) up to the first request that changes or refreshes the session within the dialog (FIG. 5), without the PRACK transactions. */
   setup: T[];
+  /**
+   * The PRACK transactions of reliable provisionals (RFC 3262 §4: each PRACK and its responses), and the COPS
+   * messages sent while one was open (the policy update an answer or offer in a PRACK causes); FIG. 5 draws none.
+   */
+  prack: T[];
   /** The re-INVITEs and UPDATEs within the dialog, and whatever they caused, up to the first BYE. */
   midCall: T[];
   /** From the first BYE on; empty when the call never got a BYE. */
@@ -55,6 +60,37 @@ export function isMidDialogSessionRequest<T extends { proto: string; msg: string
   const head = end < 0 ? text : text.slice(0, end);
   const to = /^(?:To|t)[ \t]*:(.*)$/im.exec(head)?.[1] ?? "";
   return /;[ \t]*tag[ \t]*=/i.test(to);
+}
+
+/** The method a SIP record's transaction belongs to: a request's own, a response's from its CSeq (RFC 3261 §8.1.1.5). */
+export function transactionMethod<T extends { proto: string; msg: string; bytes?: Buffer }>(r: T): string | undefined {
+  if (r.proto !== "SIP") return undefined;
+  if (!/^\d{3}(?: |$)/.test(r.msg)) return r.msg;
+  if (!r.bytes) return undefined;
+  const text = r.bytes.subarray(0, Math.min(r.bytes.length, 8192)).toString("latin1");
+  const end = text.indexOf("\r\n\r\n");
+  const head = end < 0 ? text : text.slice(0, end);
+  return /^CSeq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)/im.exec(head)?.[1]?.toUpperCase();
+}
+
+/** A PRACK or a response to one (RFC 3262 §7.1). */
+export function isPrackTransaction<T extends { proto: string; msg: string; bytes?: Buffer }>(r: T): boolean {
+  return transactionMethod(r) === "PRACK";
+}
+
+/**
+ * Takes the PRACK transactions out of a setup ladder: their SIP messages, and the COPS messages between a
+ * call's first PRACK and the last response to one (a policy update the PRACK exchange caused).
+ */
+export function separatePrack<T extends { proto: string; msg: string; bytes?: Buffer }>(records: readonly T[]): { rest: T[]; prack: T[] } {
+  const inPrack = records.map((r) => isPrackTransaction(r));
+  const first = inPrack.indexOf(true);
+  if (first < 0) return { rest: [...records], prack: [] };
+  const last = inPrack.lastIndexOf(true);
+  const rest: T[] = [];
+  const prack: T[] = [];
+  records.forEach((r, i) => ((inPrack[i] || (r.proto === "COPS" && i > first && i < last)) ? prack : rest).push(r));
+  return { rest, prack };
 }
 
 /**
@@ -80,7 +116,8 @@ export function challengeEnd<T extends { proto: string; msg: string; from: strin
 
 /**
  * Splits one call's records into the challenge exchange, FIG. 5 (up to its first re-INVITE or UPDATE, whose policy updates repeat
- * FIG. 5's steps 13-21), the media changes, and FIG. 6 (from its first BYE).
+ * FIG. 5's steps 13-21), the PRACK transactions (whose 200s would repeat steps 23-25), the media changes, and FIG. 6
+ * (from its first BYE).
  */
 export function splitCallLadder<T extends { proto: string; msg: string; from: string; to: string; bytes?: Buffer }>(records: readonly T[]): SplitLadder<T> {
   const start = challengeEnd(records);
@@ -88,7 +125,8 @@ export function splitCallLadder<T extends { proto: string; msg: string; from: st
   const bye = byeAt < 0 ? records.length : byeAt;
   const changeAt = records.findIndex((r, i) => i < bye && isMidDialogSessionRequest(r));
   const change = changeAt < 0 ? bye : changeAt;
-  return { challenge: records.slice(0, start), setup: records.slice(start, change), midCall: records.slice(change, bye), teardown: records.slice(bye) };
+  const { rest: setup, prack } = separatePrack(records.slice(start, change));
+  return { challenge: records.slice(0, start), setup, prack, midCall: records.slice(change, bye), teardown: records.slice(bye) };
 }
 
 /** Who sent the first BYE: "UAC" (FIG. 6 as drawn), "UAS" (its mirror image), or undefined. */

@@ -34,7 +34,7 @@ export const REPLAY_USAGE = `usage: callgate replay SCENARIO.yaml [options]
 options:
   --net               real sockets on loopback instead of the in-memory driver (virtual time)
   --ladder            print the message ladder
-  --ladder-json OUT   write the records as JSON lines (and OUT's .challenge/.setup/.midcall/.teardown split for a one-call run)
+  --ladder-json OUT   write the records as JSON lines (and OUT's .challenge/.setup/.prack/.midcall/.teardown split for a one-call run)
   --html OUT          write a self-contained HTML sequence diagram
   --pcap OUT          write a pcap capture (Wireshark, tshark)
   --record OUT        write a binary trace of the run
@@ -204,7 +204,7 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
     // Connection-level messages (OPN, CAT, KA, router configuration) carry no call id and belong to no call.
     const calls = [...recordsByCall(result.records)].filter(([callId]) => callId !== "");
     if (calls.length === 1) {
-      const { challenge, setup, midCall, teardown } = splitCallLadder((calls[0] as [string, MessageRecord[]])[1]);
+      const { challenge, setup, prack, midCall, teardown } = splitCallLadder((calls[0] as [string, MessageRecord[]])[1]);
       const base = ladderJson.replace(/\.jsonl?$/, "");
       // The caller's challenge exchange comes before FIG. 5's step 1 (the INVITE with credentials).
       if (challenge.length > 0) {
@@ -213,6 +213,11 @@ export async function replayMain(args: string[], io: CommandIo): Promise<number>
       }
       writeJsonLines(`${base}.setup.jsonl`, setup);
       written.push(`${base}.setup.jsonl`);
+      // RFC 3262's PRACK exchanges: FIG. 5 draws no PRACK, and their 200s would repeat steps 23-25.
+      if (prack.length > 0) {
+        writeJsonLines(`${base}.prack.jsonl`, prack);
+        written.push(`${base}.prack.jsonl`);
+      }
       if (midCall.length > 0) {
         writeJsonLines(`${base}.midcall.jsonl`, midCall);
         written.push(`${base}.midcall.jsonl`);
