@@ -477,7 +477,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         call.callerSdp = req.body.toString("utf8");
         call.prackAnswer = undefined;
         for (const a of this.settleMedia(call, now, "the PRACK answered the 18x's offer: REQ LDP")) out.push(a);
-      } else if (res.status >= 200 && res.status < 300 && (req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && res.body.length > 0) {
+      } else if (res.status >= 200 && res.status < 300 && (req.method === "INVITE" || req.method === "UPDATE" || req.method === "PRACK") && req.body.length > 0 && res.body.length > 0) {
         // RFC 3264 §8: the offer and answer of a 2xx are the session from now on.
         const offer = req.body.toString("utf8");
         const answer = res.body.toString("utf8");
@@ -496,7 +496,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       } else if (res.status >= 200 && res.status < 300 && req.method === "INVITE" && req.body.length === 0 && res.body.length > 0) {
         // RFC 3261 §14.1, RFC 3264 §5: a re-INVITE without an offer: the 2xx offers, the sender's ACK answers.
         call.ackAnswer = { by: role.from === call.upstream ? "caller" : "callee", offer: res.body.toString("utf8") };
-      } else if (res.status >= 300 && (req.method === "INVITE" || req.method === "UPDATE")) {
+      } else if (res.status >= 300 && (req.method === "INVITE" || req.method === "UPDATE" || (req.method === "PRACK" && req.body.length > 0))) {
         // RFC 3261 §14.1, RFC 3311 §5.2: a refused offer leaves the session as it was, and so must the policy be.
         for (const a of this.settleMedia(call, now, `${req.method} refused ${res.status}: REQ LDP back to the media in force`)) out.push(a);
       }
@@ -870,7 +870,9 @@ export class SipProxy implements FlowNode<CallEvent> {
     // A re-INVITE, or an UPDATE in the confirmed or early dialog (RFC 3311 §5.1), that offers SDP once the
     // policy for the call is in place: asked for again like the setup's (REQ LDP, TLV 9).
     const early = call.phase === "proceeding" || call.phase === "answered";
-    if ((req.method === "INVITE" || req.method === "UPDATE") && req.body.length > 0 && (call.phase === "confirmed" || (early && req.method === "UPDATE")) && call.ldp === "installed" && call.ldpClientSi !== undefined) {
+    // RFC 3262 §5: a PRACK with SDP that answers no 18x's offer makes a new offer, policed like an early UPDATE's.
+    const prackOffer = req.method === "PRACK" && call.prackAnswer === undefined;
+    if ((req.method === "INVITE" || req.method === "UPDATE" || prackOffer) && req.body.length > 0 && (call.phase === "confirmed" || (early && req.method !== "INVITE")) && call.ldp === "installed" && call.ldpClientSi !== undefined) {
       if (call.pendingChange !== undefined) {
         // RFC 3261 §14.2 / RFC 3311 §5.2: one offer at a time
         return this.viaProxy(now, () => ctx.respond(req.method === "INVITE" ? 491 : 500, undefined, req.method === "INVITE" ? [] : [{ name: "Retry-After", value: "1" }]));

@@ -17,8 +17,11 @@ export interface PlannedReinvite {
   afterMs: number;
   /** Offer a=sendonly (hold, RFC 3264 §8.4); false offers sendrecv again (resume). */
   hold: boolean;
-  /** The request that carries the offer (default INVITE). */
-  method?: "INVITE" | "UPDATE";
+  /**
+   * The request that carries the offer (default INVITE). PRACK: the caller's offer goes in the PRACK of the
+   * callee's first reliable 18x whose answer completed the INVITE's offer (RFC 3262 §5); `afterMs` is not used.
+   */
+  method?: "INVITE" | "UPDATE" | "PRACK";
   /** Offer this one encoding alone from now on (RFC 3264 §8.3.2). */
   codec?: MediaCodecName;
   /** Receive the media at this address from now on (RFC 3264 §8.3.1). */
@@ -563,8 +566,61 @@ export class UserAgent implements FlowNode<CallEvent> {
     const rr = res.getHeaders("Record-Route");
     if (rr.length > 0) call.routeSet = this.sharedRoutes(rr.reverse());
     const branch = this.ids.nextBranch();
-    const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [{ name: "RAck", value: `${rseq} ${res.cseq.seq} INVITE` }], answer);
+    const rack = { name: "RAck", value: `${rseq} ${res.cseq.seq} INVITE` };
+    const wish = call.reinvites?.[0];
+    const media = answer === undefined && wish?.method === "PRACK" && call.side === "caller" ? this.mediaOf(call) : undefined;
+    if (media !== undefined && wish !== undefined && media.state === "stable" && media.remote !== undefined) {
+      // RFC 3262 §5: the 18x's answer completed the INVITE's offer, so a new offer may go in the PRACK.
+      call.reinvites!.shift();
+      const before = { hold: media.hold, codecs: call.offerCodecs, address: call.mediaAddress };
+      media.hold = wish.hold;
+      if (wish.codec !== undefined) call.offerCodecs = [CODEC_BY_NAME[wish.codec]];
+      if (wish.mediaAddress !== undefined) call.mediaAddress = wish.mediaAddress;
+      const restore = (): void => {
+        if (media.state === "local-offer") media.rollback();
+        media.hold = before.hold;
+        call.offerCodecs = before.codecs;
+        call.mediaAddress = before.address;
+      };
+      const offer = media.createOffer();
+      if (offer !== undefined) {
+        const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [rack], serializeSdpText(offer));
+        const out = this.sip.sendRequest(prack, this.opts.proxy, now, {
+          onResponse: (r, t) => this.onPrackOfferResponse(call, r, restore, (at) => this.sendPlainPrack(call, rack, at), t),
+          onTimeout: () => (restore(), []),
+        }, branch);
+        out.push(this.step(call, "PRACK sent with an offer"));
+        return out;
+      }
+      restore();
+    }
+    const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [rack], answer);
     return this.sip.sendRequest(prack, this.opts.proxy, now, { onResponse: () => [] }, branch);
+  }
+
+  private sendPlainPrack(call: UaCall, rack: SipHeader, now: number): NodeAction<CallEvent>[] {
+    if (call.state !== "early") return [];
+    const branch = this.ids.nextBranch();
+    const prack = this.inDialogRequest(call, "PRACK", ++call.cseq, branch, [rack]);
+    return this.sip.sendRequest(prack, this.opts.proxy, now, { onResponse: () => [] }, branch);
+  }
+
+  /** The answer to an offer in our PRACK comes in its 2xx (RFC 3262 §5); a refusal leaves the session as it was (RFC 3264 §8). */
+  private onPrackOfferResponse(call: UaCall, res: SipResponse, restore: () => void, prackAgain: (now: number) => NodeAction<CallEvent>[], now: number): NodeAction<CallEvent>[] {
+    if (res.status < 200) return [];
+    const media = this.mediaOf(call);
+    if (res.status >= 300) {
+      // A refused PRACK acknowledged nothing (RFC 3262 §4): the 18x is PRACKed again, without the offer.
+      restore();
+      return [this.step(call, `PRACK offer refused ${res.status}: the session stays`), ...prackAgain(now)];
+    }
+    const answer = sdpOf(res);
+    const check = answer === undefined ? { kind: "invalid" as const, reason: "no answer in the PRACK's 2xx" } : media.receiveAnswer(answer);
+    if (check.kind !== "ok") {
+      restore();
+      return [this.step(call, `PRACK answer refused: ${check.reason}`)];
+    }
+    return [this.step(call, "PRACK offer answered")];
   }
 
   private onInvite2xx(call: UaCall, res: SipResponse, now: number): NodeAction<CallEvent>[] {
@@ -650,6 +706,8 @@ export class UserAgent implements FlowNode<CallEvent> {
   // ---- re-INVITE and UPDATE sent (RFC 3261 §14.1, RFC 3311, RFC 4028 refresh) ----
 
   private armNextReinvite(call: UaCall, out: NodeAction<CallEvent>[]): void {
+    // an offer meant for a PRACK that no reliable 18x called for is not sent later by other means
+    while (call.reinvites?.[0]?.method === "PRACK") call.reinvites.shift();
     const next = call.reinvites?.[0];
     if (next !== undefined) out.push(setTimer(call, T_REINVITE, next.afterMs));
   }
@@ -1015,8 +1073,25 @@ export class UserAgent implements FlowNode<CallEvent> {
     if (setup?.reliable18x === undefined || !rack || Number(rack[1]) !== setup.rseq || Number(rack[2]) !== setup.reliable18x.cseq.seq) {
       return this.reply(serverTx, req, 481, now);
     }
-    setup.reliable18x = undefined;
-    const out = this.reply(serverTx, req, 200, now);
+    const offered = req.body.length > 0 && !(setup.offerIn18x && call.media?.state === "local-offer");
+    let out: NodeAction<CallEvent>[];
+    if (offered) {
+      // RFC 3262 §5: an offer in a PRACK after the 18x's offer/answer completed is answered in the PRACK's 2xx. One we
+      // cannot take is refused (RFC 3264 §6), the session stays, and the 18x waits for a PRACK that is answered 2xx.
+      const media = this.mediaOf(call);
+      const answered = media.state === "stable" ? this.answerOffer(media, req) : { kind: "refused" as const, status: 491, headers: [] };
+      if (answered.kind === "refused") {
+        out = this.reply(serverTx, req, answered.status, now, answered.headers);
+        out.push(this.step(call, `PRACK offer refused ${answered.status}`));
+        return out;
+      }
+      setup.reliable18x = undefined;
+      out = this.reply(serverTx, req, 200, now, [], answered.body);
+      out.push(this.step(call, `PRACK: ${answered.what}`));
+    } else {
+      setup.reliable18x = undefined;
+      out = this.reply(serverTx, req, 200, now);
+    }
     cancelTimer(call, T_REL, out);
     cancelTimer(call, T_REL_GIVEUP, out);
     if (setup.offerIn18x && call.media?.state === "local-offer") {
