@@ -32,8 +32,8 @@ calls:
 const NEW_ADDRESS = "198.51.100.9";
 
 /** The scenario with the caller's offer in its PRACK (moving its media to NEW_ADDRESS), and these faults. */
-function options(faults: FaultSpec[] = []): RunOptions {
-  const opts = toRunOptions(parseScenario(SCENARIO, "prack-offer.yaml"), { driver: "memory" });
+function options(faults: FaultSpec[] = [], driver: "memory" | "net" = "memory"): RunOptions {
+  const opts = toRunOptions(parseScenario(SCENARIO, "prack-offer.yaml"), { driver });
   opts.calls[0]!.reinvites = [{ by: "caller", afterMs: 0, hold: false, method: "PRACK", mediaAddress: NEW_ADDRESS }];
   if (faults.length > 0) opts.faults = faults;
   return opts;
@@ -67,46 +67,47 @@ function decisions(records: MessageRecord[], pol: string, router: string): strin
 }
 
 describe("an offer in a PRACK (RFC 3262 §5)", () => {
-  it("the callee answers it in the PRACK's 200; each proxy asks again (TLV 9 1) and its router installs the new flows and removes the old", { timeout: 30_000 }, async () => {
-    const result = await runCalls(options());
-    const [call] = result.calls;
-    expect(call!.finalStatusAtCaller).toBe(200);
-    expect(call!.established).toBe(true);
-    const records = result.records;
-    const pracks = records.filter(isPrack);
-    expect(pracks.map(hop)).toEqual(["UAC>SIP1 PRACK", "SIP1>SIP2 PRACK", "SIP2>UAS PRACK"]);
-    const offer = sip(pracks[2]!).body.toString("utf8");
-    expect(offer).toContain(`c=IN IP4 ${NEW_ADDRESS}`);
-    const oks = records.filter(answersPrack);
-    expect(oks.map(hop)).toEqual(["UAS>SIP2 200 OK", "SIP2>SIP1 200 OK", "SIP1>UAC 200 OK"]);
-    const answer = sip(oks[0]!).body.toString("utf8");
-    expect(answer).toMatch(/^v=0\r\n/);
-    // the 18x's answer, and the setup's flows, named the caller's first address
-    const invite = records.find((r) => r.proto === "SIP" && r.msg === "INVITE" && r.from === "UAC")!;
-    const ringing = records.find((r) => r.proto === "SIP" && r.from === "UAS" && r.msg === "180 Ringing")!;
-    const before = tuples(sip(invite).body.toString("utf8"), sip(ringing).body.toString("utf8"));
-    const after = tuples(offer, answer);
-    expect(after).not.toEqual(before);
-    expect(after.join(" ")).toContain(NEW_ADDRESS);
-    for (const proxy of ["SIP1", "SIP2"]) expect(ldps(records, proxy)).toEqual([undefined, 1]);
-    // the PRACK was held at each proxy until its DEC LDP: the REQ LDP comes before the PRACK goes on
-    const at = (pred: (r: MessageRecord) => boolean) => records.findIndex(pred);
-    expect(at((r) => r.from === "SIP1" && r.msg === "REQ LDP" && ldps([r], "SIP1")[0] === 1)).toBeLessThan(at((r) => isPrack(r) && r.from === "SIP1"));
-    // each router: the setup's flows, the PRACK's, the setup's removed, then the PRACK's removed at the end
-    for (const [pol, router] of [["POL1", "R1"], ["POL2", "R2"]] as const) {
-      expect(decisions(records, pol, router)).toEqual([`DEC Install ${before.join(" ")}`, `DEC Install ${after.join(" ")}`, "DEC Remove 2", "DEC Remove 2"]);
-    }
-    expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
-    expect(result.cdrs.map((c) => c.role).sort()).toEqual(["destination", "source"]);
-    // the ladder split puts the PRACK exchange and the policy updates it caused apart: FIG. 5 still holds
-    const { setup, prack } = splitCallLadder(records.filter((r) => r.callId === call!.callId));
-    expect(prack.filter((r) => r.proto === "COPS" && r.msg === "REQ LDP").map(hop)).toEqual(["SIP1>POL1 REQ LDP", "SIP2>POL2 REQ LDP"]);
-    const file = join(mkdtempSync(join(tmpdir(), "callgate-prack-offer-")), "setup.jsonl");
-    writeJsonLines(file, setup);
-    const fig5 = runCheckLadderTool(file, "setup");
-    expect(fig5.output).toMatch(/all 28 steps in causal order/);
-    expect(fig5.ok).toBe(true);
-  });
+  for (const driver of ["memory", "net"] as const)
+    it(`${driver} driver: the callee answers it in the PRACK's 200; each proxy asks again (TLV 9 1) and its router installs the new flows and removes the old`, { timeout: 60_000 }, async () => {
+      const result = await runCalls(options([], driver));
+      const [call] = result.calls;
+      expect(call!.finalStatusAtCaller).toBe(200);
+      expect(call!.established).toBe(true);
+      const records = result.records;
+      const pracks = records.filter(isPrack);
+      expect(pracks.map(hop)).toEqual(["UAC>SIP1 PRACK", "SIP1>SIP2 PRACK", "SIP2>UAS PRACK"]);
+      const offer = sip(pracks[2]!).body.toString("utf8");
+      expect(offer).toContain(`c=IN IP4 ${NEW_ADDRESS}`);
+      const oks = records.filter(answersPrack);
+      expect(oks.map(hop)).toEqual(["UAS>SIP2 200 OK", "SIP2>SIP1 200 OK", "SIP1>UAC 200 OK"]);
+      const answer = sip(oks[0]!).body.toString("utf8");
+      expect(answer).toMatch(/^v=0\r\n/);
+      // the 18x's answer, and the setup's flows, named the caller's first address
+      const invite = records.find((r) => r.proto === "SIP" && r.msg === "INVITE" && r.from === "UAC")!;
+      const ringing = records.find((r) => r.proto === "SIP" && r.from === "UAS" && r.msg === "180 Ringing")!;
+      const before = tuples(sip(invite).body.toString("utf8"), sip(ringing).body.toString("utf8"));
+      const after = tuples(offer, answer);
+      expect(after).not.toEqual(before);
+      expect(after.join(" ")).toContain(NEW_ADDRESS);
+      for (const proxy of ["SIP1", "SIP2"]) expect(ldps(records, proxy)).toEqual([undefined, 1]);
+      // the PRACK was held at each proxy until its DEC LDP: the REQ LDP comes before the PRACK goes on
+      const at = (pred: (r: MessageRecord) => boolean) => records.findIndex(pred);
+      expect(at((r) => r.from === "SIP1" && r.msg === "REQ LDP" && ldps([r], "SIP1")[0] === 1)).toBeLessThan(at((r) => isPrack(r) && r.from === "SIP1"));
+      // each router: the setup's flows, the PRACK's, the setup's removed, then the PRACK's removed at the end
+      for (const [pol, router] of [["POL1", "R1"], ["POL2", "R2"]] as const) {
+        expect(decisions(records, pol, router)).toEqual([`DEC Install ${before.join(" ")}`, `DEC Install ${after.join(" ")}`, "DEC Remove 2", "DEC Remove 2"]);
+      }
+      expect(result.leftovers).toEqual({ classifiers: 0, copsRequestStates: 0, pendingTransactions: 0 });
+      expect(result.cdrs.map((c) => c.role).sort()).toEqual(["destination", "source"]);
+      // the ladder split puts the PRACK exchange and the policy updates it caused apart: FIG. 5 still holds
+      const { setup, prack } = splitCallLadder(records.filter((r) => r.callId === call!.callId));
+      expect(prack.filter((r) => r.proto === "COPS" && r.msg === "REQ LDP").map(hop)).toEqual(["SIP1>POL1 REQ LDP", "SIP2>POL2 REQ LDP"]);
+      const file = join(mkdtempSync(join(tmpdir(), "callgate-prack-offer-")), "setup.jsonl");
+      writeJsonLines(file, setup);
+      const fig5 = runCheckLadderTool(file, "setup");
+      expect(fig5.output).toMatch(/all 28 steps in causal order/);
+      expect(fig5.ok).toBe(true);
+    });
 
   it("refused by the policy (R2 cannot install it): 488 to the PRACK, the old media back at R1 and kept at R2, the 180 PRACKed again without an offer", { timeout: 30_000 }, async () => {
     const result = await runCalls(options([{ kind: "deny", role: "R2", nth: 2 }]));
