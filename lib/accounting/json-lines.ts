@@ -21,12 +21,16 @@ export function parseJsonLines(content: string): { objects: Record<string, unkno
   return { objects, badLines };
 }
 
-/** Replaces the file at `path` with `lines` (one JSON value each): written, fsynced, renamed into place. */
+/** Replaces the file at `path` with `lines` (one JSON value each): written whole (a short write continued), fsynced, renamed into place. */
 export function replaceJsonLines(path: string, lines: unknown[]): void {
   const tmp = `${path}.new`;
+  const bytes = Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
   const fd = openSync(tmp, "w");
-  writeSync(fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
-  fsyncSync(fd);
-  closeSync(fd);
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
 }

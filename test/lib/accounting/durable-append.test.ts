@@ -9,6 +9,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DurableAppendFile } from "../../../lib/accounting/durable-append.js";
+import { replaceJsonLines } from "../../../lib/accounting/json-lines.js";
 
 const dir = mkdtempSync(join(tmpdir(), "durable-append-"));
 const mount = join(dir, "small");
@@ -74,6 +75,24 @@ describe("DurableAppendFile", () => {
     f.append("3\n");
     f.close();
     expect(readFileSync(path, "utf8")).toBe("new\n3\n");
+  });
+
+  it("a rewrite larger than the room left throws and leaves the old file whole (no part of the new one renamed into place)", () => {
+    const path = join(mount, "rewrite");
+    replaceJsonLines(path, [{ n: 1 }, { n: 2 }]);
+    const f = new DurableAppendFile(path, "fsync");
+    f.append('{"n":3}\n');
+    fill();
+    free();
+    // Room for part of it only: 40 KiB of filler, then 40 KiB of lines.
+    writeFileSync(filler, Buffer.alloc(40 * 1024));
+    expect(() => f.reopen(() => replaceJsonLines(path, Array.from({ length: 400 }, (_, n) => ({ n, pad: "x".repeat(90) }))))).toThrow(/ENOSPC/);
+    f.append('{"n":4}\n');
+    f.close();
+    expect(readFileSync(path, "utf8")).toBe('{"n":1}\n{"n":2}\n{"n":3}\n{"n":4}\n');
+    free();
+    rmSync(`${path}.new`, { force: true });
+    unlinkSync(path);
   });
 
   it("any sequence of appends, full disks and freed room: every confirmed line is read back whole, once, in order, and no line joins two", () => {
