@@ -1,6 +1,7 @@
 // SIPp as a softphone making a new offer in its PRACK (RFC 3262 §5) through `callgate lab`: the lab's callee
 // answers it in the PRACK's 200, and each proxy asks its policy server again (REQ LDP, TLV 9 1), then for the
-// answer's flows (TLV 9 2); its router installs the new flows and removes the old. tshark reads every SIP message of every hop.
+// answer's flows (TLV 9 2); its router installs the new flows and removes the old. An offer the callee cannot take
+// gets 488 after the proxies installed it, and each router is put back on the setup's flows. tshark reads every SIP message of every hop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLab, type Lab } from "../../lib/flow/lab.js";
 import { decodeCopsMessage, decodeSipAaaClientSi, parseProvisioningDecision } from "../../protocols/cops/index.js";
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 describe("SIPp offers in its PRACK through callgate lab", () => {
-  it("the PRACK's 200 answers; TLV 9 1 and 2 at both proxies, the agreed flows installed and every old one removed at both routers; no malformed frame", async () => {
+  it("the PRACK's 200 answers; TLV 9 1 and 2 at both proxies, the agreed flows installed and every old one removed at both routers", async () => {
     const run = await runScenario("prack-offer.xml", lab.endpoints.SIP1?.sip ?? "", await freePort(), "prack-offer");
     expect(run.errors).toBe("");
     expect(run.successful, run.stdout.slice(-1500)).toBe(1);
@@ -56,9 +57,34 @@ describe("SIPp offers in its PRACK through callgate lab", () => {
       expect(last, router).toEqual([20000, 6042]);
     }
     expect(errors).toEqual([]);
+  }, 60_000);
+
+  it("an offer the callee cannot take (opus alone): 488 to the PRACK after the proxies installed it, each router back on the setup's flows; the 180 PRACKed again", async () => {
+    const run = await runScenario("prack-offer-refused.xml", lab.endpoints.SIP1?.sip ?? "", await freePort(), "prack-refused");
+    expect(run.errors).toBe("");
+    expect(run.successful, run.stdout.slice(-1500)).toBe(1);
+    const sip = lab.records.filter((r) => r.proto === "SIP" && r.callId.startsWith("prack-refused-"));
+    const answers = sip.filter((r) => r.from === "UAS" && /^\d{3} /.test(r.msg) && (parseSipMessage(r.bytes) as SipResponse).cseq.method === "PRACK").map((r) => r.msg);
+    expect(answers).toEqual(["488 Not Acceptable Here", "200 OK"]);
+    const callId = sip[0]!.callId;
+    for (const [pol, router] of [["POL1", "R1"], ["POL2", "R2"]] as const) {
+      const installs = lab.records.filter((r) => r.proto === "COPS" && r.callId === callId && r.from === pol && r.to === router && r.msg === "DEC Install");
+      const ports = installs.map((r) => parseProvisioningDecision(decodeCopsMessage(r.bytes)).install.map((f) => f.dstPort).sort((a, b) => a - b));
+      // the setup's flows, the PRACK's offer (asked before forwarding), the setup's again after the 488
+      expect(ports.length, router).toBe(3);
+      expect(ports[1], router).toContain(6042);
+      expect(ports[2], router).toEqual(ports[0]);
+      const removes = lab.records.filter((r) => r.proto === "COPS" && r.callId === callId && r.from === pol && r.to === router && r.msg === "DEC Remove");
+      expect(removes.length, router).toBe(installs.length);
+    }
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it("tshark reads every SIP message of every hop: no malformed frame", async () => {
     await capture.stop();
     const d = dissect(capture.file, sipPorts);
     expect(d.flagged).toEqual([]);
-    expect(new Set(d.messages.map((m) => `${m.label}/${m.cseqMethod}`))).toContain("PRACK/PRACK");
+    const labels = new Set(d.messages.map((m) => `${m.label}/${m.cseqMethod}`));
+    for (const l of ["PRACK/PRACK", "200/PRACK", "488/PRACK"]) expect(labels, l).toContain(l);
   }, 60_000);
 });
