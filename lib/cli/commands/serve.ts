@@ -15,7 +15,8 @@ const USAGE = `usage: callgate serve ROLE --config FILE [--record OUT.jsonl] [--
        callgate serve merge [--call ID [--split OUT]] FILE.jsonl...
   merge            print the roles' record files as one ladder (JSON lines, by time); --call ID: that call only;
                    --split OUT: also write OUT.setup.jsonl and OUT.teardown.jsonl (split at its first BYE), and
-                   OUT.prack.jsonl / OUT.midcall.jsonl for its PRACK exchanges and media changes
+                   OUT.challenge.jsonl / OUT.prack.jsonl / OUT.midcall.jsonl for its challenge exchange, PRACK
+                   exchanges and media changes
   ROLE             UAC, SIP1, POL1, R1, CH, SIP2, POL2, R2 or UAS
   --config FILE    deployment file (YAML): every role's loopback addresses, topology, calls
   --record FILE    append each message this role sends as a JSON line {t, proto, from, to, msg, callId, bytes}
@@ -50,7 +51,8 @@ function merge(files: string[], call: string | undefined, split: string | undefi
     const records = mergeRecordFiles(files).filter((r) => call === undefined || r.callId === call);
     process.stdout.write(toJsonLines(records));
     if (split !== undefined) {
-      const { setup, prack, midCall, teardown } = splitCallLadder(records);
+      const { challenge, setup, prack, midCall, teardown } = splitCallLadder(records);
+      if (challenge.length > 0) writeJsonLines(`${split}.challenge.jsonl`, challenge);
       writeJsonLines(`${split}.setup.jsonl`, setup);
       if (prack.length > 0) writeJsonLines(`${split}.prack.jsonl`, prack);
       if (midCall.length > 0) writeJsonLines(`${split}.midcall.jsonl`, midCall);

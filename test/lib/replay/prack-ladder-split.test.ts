@@ -99,6 +99,25 @@ describe("100rel with the offer in the INVITE: PRACK transactions apart from FIG
   });
 });
 
+describe("callgate serve merge --split of a challenged call", () => {
+  const sip = (t: number, from: string, to: string, msg: string, cseq: string): MessageRecord => ({
+    t, proto: "SIP", from, to, msg, callId: "c1", bytes: Buffer.from(`${/^\d/.test(msg) ? `SIP/2.0 ${msg}` : `${msg} sip:b@example.net SIP/2.0`}\r\nTo: <sip:b@example.net>\r\nCSeq: ${cseq}\r\nContent-Length: 0\r\n\r\n`),
+  });
+
+  it("writes the 407 exchange to OUT.challenge.jsonl and starts the setup at the INVITE with credentials", { timeout: 60_000 }, async () => {
+    const records = [sip(0, "UAC", "SIP1", "INVITE", "1 INVITE"), sip(1, "SIP1", "UAC", "407 Proxy Authentication Required", "1 INVITE"), sip(2, "UAC", "SIP1", "ACK", "1 ACK"), sip(3, "UAC", "SIP1", "INVITE", "2 INVITE"), sip(4, "SIP1", "SIP2", "INVITE", "2 INVITE"), sip(9, "UAC", "SIP1", "BYE", "3 BYE")];
+    const file = join(dir, "challenged.records.jsonl");
+    writeJsonLines(file, records);
+    const base = join(dir, "challenged");
+    const merge = spawnCli("serve", ["merge", "--call", "c1", "--split", base, file]);
+    expect(await merge.closed).toBe(0);
+    expect(fromJsonLines(readFileSync(`${base}.challenge.jsonl`, "utf8")).map((r) => r.t)).toEqual([0, 1, 2]);
+    expect(fromJsonLines(readFileSync(`${base}.setup.jsonl`, "utf8")).map((r) => r.t)).toEqual([3, 4]);
+    expect(fromJsonLines(readFileSync(`${base}.teardown.jsonl`, "utf8")).map((r) => r.t)).toEqual([9]);
+    expect(existsSync(`${base}.prack.jsonl`)).toBe(false);
+  });
+});
+
 describe("separatePrack", () => {
   const sip = (msg: string, cseq: string, t: number): MessageRecord => ({ t, proto: "SIP", from: "A", to: "B", msg, callId: "c", bytes: Buffer.from(`${/^\d/.test(msg) ? `SIP/2.0 ${msg}` : `${msg} sip:b@example.net SIP/2.0`}\r\nCSeq: ${cseq}\r\nContent-Length: 0\r\n\r\n`) });
   const cops = (msg: string, t: number): MessageRecord => ({ t, proto: "COPS", from: "SIP2", to: "POL2", msg, callId: "c", bytes: Buffer.alloc(8) });
