@@ -10,12 +10,10 @@ import { decodeCopsMessage, decodeSipAaaClientSi, parseProvisioningDecision } fr
 import { parseSipMessage, type SipResponse } from "../../../protocols/sip/index.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import { mediaFlows } from "../../../lib/flow/media-flows.js";
-import { runCalls } from "../../../lib/flow/run-calls.js";
-import type { RunResult } from "../../../lib/flow/run-types.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
 import { mirrorLadder, splitCallLadder, writeJsonLines } from "../../../lib/replay/ladder-json.js";
-import { parseScenario, ScenarioError, toRunOptions } from "../../../lib/replay/scenario.js";
-import { replayInProcess } from "../../support/replay-in-process.js";
+import { parseScenario, toRunOptions } from "../../../lib/replay/scenario.js";
+import { replayScenarioWithResult, scenarioRefusal } from "../../support/replay-in-process.js";
 
 const file = join("scenarios", "late-offer.yaml");
 const dir = mkdtempSync(join(tmpdir(), "callgate-late-offer-"));
@@ -46,14 +44,7 @@ function ldps(records: MessageRecord[], proxy: string): Array<[number | undefine
   });
 }
 
-async function replay(driver: "memory" | "net"): Promise<{ code: number; stdout: string; stderr: string; result: RunResult }> {
-  let result: RunResult | undefined;
-  const out = await replayInProcess([file, ...(driver === "net" ? ["--net"] : [])], {
-    runner: async (opts) => (result = await runCalls(opts)),
-  });
-  expect(result).toBeDefined();
-  return { ...out, result: result! };
-}
+const replay = (driver: "memory" | "net") => replayScenarioWithResult(file, driver);
 
 describe("scenario late-offer: the policy is installed from the answer in the ACK or the PRACK", () => {
   for (const driver of ["memory", "net"] as const)
@@ -114,15 +105,7 @@ describe("scenario late-offer: the policy is installed from the answer in the AC
 
 describe("scenario lateOffer and require100rel: parsed onto the call, refused with line, column and field", () => {
   const call = (fields: string) => `name: x\ncalls:\n  - caller: sip:a@example.com\n    callee: sip:b@example.net\n${fields}`;
-  const problems = (yaml: string): string => {
-    try {
-      parseScenario(yaml, "s.yaml");
-    } catch (e) {
-      expect(e).toBeInstanceOf(ScenarioError);
-      return (e as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const problems = (yaml: string): string => scenarioRefusal(yaml, "s.yaml");
 
   it("both flags reach the call spec; absent, neither is set", () => {
     const [late] = toRunOptions(parseScenario(call("    lateOffer: true\n    require100rel: true\n"))).calls;

@@ -13,7 +13,8 @@ import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
 import { checkExpectations } from "../../../lib/replay/expectations.js";
 import { fromJsonLines, isMidDialogSessionRequest, splitCallLadder, writeJsonLines } from "../../../lib/replay/ladder-json.js";
 import { replayMain } from "../../../lib/replay/replay-command.js";
-import { loadScenarioFile, parseScenario, ScenarioError, toRunOptions } from "../../../lib/replay/scenario.js";
+import { loadScenarioFile, parseScenario, toRunOptions } from "../../../lib/replay/scenario.js";
+import { scenarioRefusal } from "../../support/replay-in-process.js";
 
 const file = join("scenarios", "media-change.yaml");
 const dir = mkdtempSync(join(tmpdir(), "callgate-media-change-"));
@@ -115,15 +116,7 @@ describe("scenario media-change: a call held and resumed", () => {
 
 describe("scenario reinvites: refused with line, column and field", () => {
   const base = (reinvites: string, extra = "") => `name: x\ncalls:\n  - caller: sip:a@example.com\n    callee: sip:b@example.net\n    durationMs: 20000\n${extra}    reinvites:\n${reinvites}`;
-  const problems = (text: string): string => {
-    try {
-      parseScenario(text, "s.yaml");
-    } catch (e) {
-      expect(e).toBeInstanceOf(ScenarioError);
-      return (e as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const problems = (text: string): string => scenarioRefusal(text, "s.yaml");
 
   it("maps onto each side's planned re-INVITEs", () => {
     const s = parseScenario(base("      - {by: callee, afterMs: 5000, hold: true}\n      - {by: caller, afterMs: 6000, hold: false}\n"));

@@ -7,7 +7,8 @@ import { decodeCopsMessage, decodeSipAaaClientSi } from "../../../protocols/cops
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
 import { runCalls } from "../../../lib/flow/run-calls.js";
 import { checkExpectations } from "../../../lib/replay/expectations.js";
-import { loadScenarioFile, parseScenario, ScenarioError, toRunOptions } from "../../../lib/replay/scenario.js";
+import { loadScenarioFile, parseScenario, toRunOptions } from "../../../lib/replay/scenario.js";
+import { scenarioRefusal } from "../../support/replay-in-process.js";
 
 const file = "scenarios/media-changes.yaml";
 
@@ -63,15 +64,7 @@ describe("scenario media-changes: UPDATE, codec, address, a refused change", () 
 
 describe("scenario reinvites: the new fields refused with line, column and field", () => {
   const base = (entry: string, faults = "") => `name: x\ncalls:\n  - caller: sip:a@example.com\n    callee: sip:b@example.net\n    durationMs: 20000\n    reinvites:\n      - ${entry}\n${faults}`;
-  const problems = (yaml: string): string => {
-    try {
-      parseScenario(yaml, "s.yaml");
-    } catch (e) {
-      expect(e).toBeInstanceOf(ScenarioError);
-      return (e as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const problems = (yaml: string): string => scenarioRefusal(yaml, "s.yaml");
 
   it("accepts each and maps them onto the side's planned offers", () => {
     const s = parseScenario(base("{by: caller, afterMs: 5000, hold: false, method: UPDATE, codec: G729, mediaAddress: 203.0.113.9}"));

@@ -8,12 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSipMessage, parseViaValue } from "../../../protocols/sip/index.js";
 import type { MessageRecord } from "../../../lib/drivers/message-record.js";
-import { runCalls } from "../../../lib/flow/run-calls.js";
-import type { RunResult } from "../../../lib/flow/run-types.js";
 import { runCheckLadderTool } from "../../../lib/replay/check-ladder-tool.js";
 import { mirrorLadder, splitCallLadder, writeJsonLines } from "../../../lib/replay/ladder-json.js";
-import { parseScenario, ScenarioError, toRunOptions } from "../../../lib/replay/scenario.js";
-import { replayInProcess } from "../../support/replay-in-process.js";
+import { parseScenario, toRunOptions } from "../../../lib/replay/scenario.js";
+import { replayScenarioWithResult, scenarioRefusal } from "../../support/replay-in-process.js";
 
 const file = join("scenarios", "transports-per-hop.yaml");
 const dir = mkdtempSync(join(tmpdir(), "callgate-transports-per-hop-"));
@@ -23,14 +21,7 @@ const find = (records: MessageRecord[], from: string, to: string, msg: string) =
 /** The transport a request left on, from the Via its sender put on top (RFC 3261 §18.1.1). */
 const viaTransport = (r: MessageRecord) => parseViaValue(sipOf(r).getHeaders("Via")[0]!)[0]!.transport;
 
-async function replay(driver: "memory" | "net"): Promise<{ code: number; stdout: string; stderr: string; result: RunResult }> {
-  let result: RunResult | undefined;
-  const out = await replayInProcess([file, ...(driver === "net" ? ["--net"] : [])], {
-    runner: async (opts) => (result = await runCalls(opts)),
-  });
-  expect(result).toBeDefined();
-  return { ...out, result: result! };
-}
+const replay = (driver: "memory" | "net") => replayScenarioWithResult(file, driver);
 
 describe("scenario transports-per-hop: user agents over TCP, proxies over UDP (RFC 5658)", () => {
   for (const driver of ["memory", "net"] as const)
@@ -92,15 +83,7 @@ describe("scenario transports-per-hop: user agents over TCP, proxies over UDP (R
 
 describe("scenario topology.userAgentTransports: parsed onto the topology, refused with line, column and field", () => {
   const topology = (lines: string) => `name: x\ntopology:\n  sipTransport: udp\n${lines}calls:\n  - caller: sip:a@example.com\n    callee: sip:b@example.net\n`;
-  const problems = (yaml: string): string => {
-    try {
-      parseScenario(yaml, "s.yaml");
-    } catch (e) {
-      expect(e).toBeInstanceOf(ScenarioError);
-      return (e as Error).message;
-    }
-    throw new Error("accepted");
-  };
+  const problems = (yaml: string): string => scenarioRefusal(yaml, "s.yaml");
 
   it("reaches the run's topology", () => {
     expect(toRunOptions(parseScenario(topology("  userAgentTransports: {UAC: tcp}\n"))).topology).toEqual({ sipTransport: "udp", userAgentTransports: { UAC: "tcp" } });
