@@ -496,9 +496,13 @@ export class StatefulProxy implements TransactionUser {
     // The response is relayed in place: its client transaction keeps nothing of it.
     const fwd = response;
     fwd.removeFirstHeaderValue("Via"); // step 9
+    if (!fwd.hasHeader("Via")) {
+      this.viaLessResponse(ctx, branch, status);
+      return;
+    }
     if (ctx.released) {
       // Late 2xx to an INVITE after everything settled (e.g. another fork): relay it, nothing else.
-      if (status >= 200 && status < 300 && ctx.method === "INVITE" && fwd.hasHeader("Via")) this.sendFinal(ctx, fwd);
+      if (status >= 200 && status < 300 && ctx.method === "INVITE") this.sendFinal(ctx, fwd);
       return;
     }
     if (status < 200) {
@@ -521,6 +525,20 @@ export class StatefulProxy implements TransactionUser {
       }
     }
     if (verdict === "hold") (ctx.held ??= []).push({ branch, response: fwd });
+  }
+
+  /**
+   * §16.7 step 3: with no Via left the response was meant for this element and MUST NOT be forwarded; the rest of
+   * §16.7 is skipped. A final one still ends its branch, which counts as a 502 (§21.5.3: an invalid response from
+   * downstream), so the request upstream is answered.
+   */
+  private viaLessResponse(ctx: RequestContext, branch: Branch, status: number): void {
+    this.observer.onError?.(ctx, new Error(`${status} response with no Via left is not forwarded (RFC 3261 §16.7 step 3)`));
+    if (status < 200 || ctx.released || branch.final) return;
+    this.branchFinal(branch);
+    branch.final = this.localResponse(ctx.request, 502, "Bad Gateway", ctx.toTag);
+    this.maybeSendBest(ctx);
+    this.releaseIfDone(ctx);
   }
 
   /** A branch's final response arrived: its timers stop. */
@@ -556,21 +574,20 @@ export class StatefulProxy implements TransactionUser {
     if (!ctx.finalSent && ctx.serverTransaction) this.sendFinal(ctx, this.localResponse(ctx.request, status, reason, ctx.toTag, headers));
   }
 
-  /** §16.7 steps 3–10 for one response of a branch (its top Via already off). */
+  /** §16.7 steps 4–10 for one response of a branch (its top Via already off, a Via left for upstream). */
   private relay(ctx: RequestContext, branch: Branch, fwd: SipResponse): void {
     const status = fwd.status;
-    const upstreamViaLeft = fwd.hasHeader("Via");
     if (status < 200) {
-      if (!ctx.finalSent && upstreamViaLeft) ctx.serverTransaction?.respond(fwd);
+      if (!ctx.finalSent) ctx.serverTransaction?.respond(fwd);
       return;
     }
     if (status < 300) {
       branch.final = fwd;
       if (ctx.method === "INVITE") {
         // Step 9/10: every 2xx to an INVITE goes upstream at once; other branches are cancelled.
-        if (upstreamViaLeft) this.sendFinal(ctx, fwd);
+        this.sendFinal(ctx, fwd);
         for (const b of ctx.branches) if (b !== branch && !b.final) this.cancelBranch(ctx, b);
-      } else if (!ctx.finalSent && upstreamViaLeft) this.sendFinal(ctx, fwd);
+      } else if (!ctx.finalSent) this.sendFinal(ctx, fwd);
       this.releaseIfDone(ctx);
       return;
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ProxyRequestContext } from "../../../../protocols/sip/proxy/proxy-types.js";
-import { SipRequest } from "../../../../protocols/sip/index.js";
+import { SipRequest, SipResponse } from "../../../../protocols/sip/index.js";
 import { ProxyHarness, PROXY, UAC, UAS_A, UAS_B, answer, invite } from "./harness.js";
 
 const T1 = 500;
@@ -161,6 +161,35 @@ describe("stateful proxy: forwarding (§16.6) and responses (§16.7)", () => {
     expect(r!.status).toBe(401);
     expect(r!.getHeaders("WWW-Authenticate")).toHaveLength(1);
     expect(r!.getHeaders("Proxy-Authenticate")).toHaveLength(1);
+  });
+
+  it("does not forward a response whose last Via it removed (§16.7 step 3); its final counts as 502", () => {
+    const errors: string[] = [];
+    const h = new ProxyHarness({
+      hook: () => ({ action: "forward", targets: [{ nextHop: UAS_A }] }),
+      observer: { onError: (_ctx, err) => errors.push(err.message) },
+    });
+    h.inject(invite());
+    const [fwd] = h.requestsTo(UAS_A.host);
+    h.take();
+    // A downstream element that dropped the upstream Via: only the proxy's own Via is left on its responses.
+    const onlyOurVia = (r: ReturnType<typeof answer>): ReturnType<typeof answer> => {
+      r.setHeader("Via", fwd!.getHeaders("Via")[0]!);
+      return r;
+    };
+    h.inject(onlyOurVia(answer(fwd!, 180)), UAS_A);
+    expect(h.responsesTo(UAC.host)).toHaveLength(0);
+    h.inject(onlyOurVia(answer(fwd!, 486)), UAS_A);
+    const up = h.responsesTo(UAC.host);
+    expect(up.map((r) => r.status)).toEqual([502]);
+    expect(up[0]!.via.map((v) => v.host)).toEqual([UAC.host]);
+    expect(errors.filter((m) => m.includes("§16.7 step 3"))).toHaveLength(2);
+    // Later only the 502 is retransmitted upstream (no ACK from the UAC here); Timer C went with the branch.
+    h.take();
+    h.clock.advance(200_000);
+    expect(new Set(h.take().map((s) => `${s.to.host} ${s.message instanceof SipResponse ? s.message.status : s.message.method}`))).toEqual(
+      new Set([`${UAC.host} 502`]),
+    );
   });
 
   it("reports an unreachable next hop as 500 (503 from the branch, §16.9)", async () => {
