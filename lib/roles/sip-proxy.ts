@@ -122,6 +122,8 @@ interface ProxySetup {
   /** Media flows as last sent to the PDP, and whether the answer was in them. */
   flows: SipAaaMediaFlow[] | undefined;
   flowsHaveAnswer: boolean;
+  /** The media flows of the offer with the answer known then (RFC 3264 §6), and in one order: derived once per answer. */
+  mediaFlows: { answer: string | undefined; flows: MediaFlow[]; sorted: MediaFlow[] | undefined } | undefined;
   /** An INVITE without an offer: the callee's offer in its first reliable 18x (RFC 3262 §5), answered in the PRACK. */
   earlyOffer?: string;
 }
@@ -521,7 +523,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       invite: req, ctx, forwarded: undefined,
       offer: req.body.length > 0 ? req.body.toString("utf8") : undefined, answerSdp: undefined, held: undefined,
       caller: uriText(req.from.uri), callee: req.uri,
-      token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, proxyAuthorization, flows: undefined, flowsHaveAnswer: false,
+      token: tokenText !== undefined ? Buffer.from(tokenText, "base64") : undefined, proxyAuthorization, flows: undefined, flowsHaveAnswer: false, mediaFlows: undefined,
     };
     const call = new ProxyCall(ownString(req.callId), handle, from, this.outbound?.peer ?? this.opts.nextHop(req), setup);
     this.calls.set(call.callId, call);
@@ -543,7 +545,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     } else {
       // The flows are derived once from the offer and once more when the answer is known (RFC 3264 §6).
       if (setup.flows === undefined || (setup.answerSdp !== undefined && !setup.flowsHaveAnswer)) {
-        const flows = setup.offer ? mediaFlows(setup.offer, setup.answerSdp) : [];
+        const flows = setup.offer ? setupFlows(setup, setup.offer) : [];
         const cops: SipAaaMediaFlow[] = [];
         for (const f of flows) {
           const c = toCopsFlow(f);
@@ -759,7 +761,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       // No UPDATE changed the media in the early dialog: the session is the INVITE's offer and answer.
       call.callerSdp = setup.offer;
       call.calleeSdp = setup.answerSdp;
-      call.authorisedFlows = flowsOf(setup.offer, setup.answerSdp);
+      call.authorisedFlows = setupSortedFlows(setup);
       // RFC 3261 §13.2.1: an INVITE without an offer: the 2xx offers, the caller's ACK answers.
       if (setup.offer === undefined && setup.answerSdp !== undefined) call.ackAnswer = { by: "caller", offer: setup.answerSdp };
     }
@@ -1164,7 +1166,7 @@ export class SipProxy implements FlowNode<CallEvent> {
           // The session so far (RFC 3264 §8): an UPDATE in the early dialog is judged against it.
           call.callerSdp = setup.offer;
           call.calleeSdp = setup.answerSdp;
-          call.authorisedFlows = flowsOf(setup.offer, setup.answerSdp);
+          call.authorisedFlows = setupSortedFlows(setup);
         }
         const held = call.setup?.held;
         if (held !== undefined) {
@@ -1272,20 +1274,41 @@ function willingAnswerer(sdp: string): string {
   return sdp.replace(/^a=(sendonly|recvonly|inactive)\r?$/gm, "a=sendrecv");
 }
 
-/** The flows of an offer and answer in one order, or undefined without an offer or when the SDP does not parse. */
-function flowsOf(offer: string | undefined, answer: string | undefined): MediaFlow[] | undefined {
-  if (offer === undefined) return undefined;
+/** The flows of a setup's offer and its answer so far (the offer is set once): derived again only for a new answer. */
+function setupFlows(setup: ProxySetup, offer: string): MediaFlow[] {
+  const known = setup.mediaFlows;
+  if (known !== undefined && known.answer === setup.answerSdp) return known.flows;
+  const flows = mediaFlows(offer, setup.answerSdp);
+  setup.mediaFlows = { answer: setup.answerSdp, flows, sorted: undefined };
+  return flows;
+}
+
+/**
+ * A setup's offer and answer as flows in one order, or undefined without an offer or when the SDP does not parse:
+ * the flows REQ AAA / LDP carried, sorted once (flow arrays are never changed in place).
+ */
+function setupSortedFlows(setup: ProxySetup): MediaFlow[] | undefined {
+  if (setup.offer === undefined) return undefined;
+  let flows: MediaFlow[];
   try {
-    return sortedFlows(mediaFlows(offer, answer));
+    flows = setupFlows(setup, setup.offer);
   } catch {
     return undefined;
   }
+  return (setup.mediaFlows!.sorted ??= sortedFlows(flows));
 }
 
-/** Flows in one order whoever offered them, so sameMediaFlows compares like with like. */
+function flowKey(f: MediaFlow): string {
+  return `${f.media} ${f.direction} ${f.src.address}:${f.src.port} ${f.dst.address}:${f.dst.port}`;
+}
+
+/** Flows in one order whoever offered them, so sameMediaFlows compares like with like (stable: equal keys keep their order). */
 function sortedFlows(flows: MediaFlow[]): MediaFlow[] {
-  const key = (f: MediaFlow) => `${f.media} ${f.direction} ${f.src.address}:${f.src.port} ${f.dst.address}:${f.dst.port}`;
-  return flows.slice().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  if (flows.length < 2) return flows.slice();
+  if (flows.length === 2) return flowKey(flows[1]!) < flowKey(flows[0]!) ? [flows[1]!, flows[0]!] : flows.slice();
+  const keyed = flows.map((f) => ({ f, key: flowKey(f) }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map((k) => k.f);
 }
 const WATCH_TIMER = "proxy-watch";
 const DEFAULT_MEDIA_CHANGE_WAIT_MS = 10_000;
