@@ -298,6 +298,45 @@ function optionTags(req: SipRequest | SipResponse, name: string): string[] {
   return out;
 }
 
+/** Whether a list header (Require, Supported, Allow) names `tag` (lower case), in any case: optionTags(...).includes(tag) without the list. */
+function hasOptionTag(m: SipRequest | SipResponse, name: string, tag: string): boolean {
+  for (const v of m.getHeaders(name)) {
+    let start = 0;
+    for (;;) {
+      const comma = v.indexOf(",", start);
+      const t = (comma < 0 ? v.slice(start) : v.slice(start, comma)).trim();
+      // Lower-casing keeps the length of every token that can become an ASCII tag.
+      if (t.length === tag.length && t.toLowerCase() === tag) return true;
+      if (comma < 0) break;
+      start = comma + 1;
+    }
+  }
+  return false;
+}
+
+/**
+ * A call's offer/answer options, read when used: a media change may move the address or narrow the encodings for
+ * the rest of the dialog (RFC 3264 §8.3); the dialog keeps its port, a re-offer or re-answer moves nothing (§8).
+ */
+class CallMediaOptions implements OfferAnswerOptions {
+  readonly sessionId: string;
+  constructor(
+    private readonly call: UaCall,
+    private readonly fallback: string,
+  ) {
+    this.sessionId = String(call.mediaSessionId);
+  }
+  get address(): string {
+    return this.call.mediaAddress ?? this.fallback;
+  }
+  get codecs(): readonly LocalCodec[] {
+    return this.call.offerCodecs ?? UA_CODECS;
+  }
+  port(): number {
+    return this.call.mediaPort;
+  }
+}
+
 /** Session-Expires (RFC 4028 §4): "<delta-seconds>[;refresher=uac|uas]". */
 function sessionExpiresOf(m: SipRequest | SipResponse): { intervalS: number; refresher: "uac" | "uas" | undefined } | undefined {
   const v = m.getHeader("Session-Expires");
@@ -386,19 +425,7 @@ export class UserAgent implements FlowNode<CallEvent> {
   // ---- offer/answer ----
 
   private mediaOptions(call: UaCall): OfferAnswerOptions {
-    const fallback = this.opts.mediaAddress;
-    return {
-      // A media change may move the address or narrow the encodings for the rest of the dialog (RFC 3264 §8.3).
-      get address() {
-        return call.mediaAddress ?? fallback;
-      },
-      sessionId: String(call.mediaSessionId),
-      // The dialog keeps its port: a re-offer or re-answer moves nothing (RFC 3264 §8).
-      port: () => call.mediaPort,
-      get codecs() {
-        return call.offerCodecs ?? UA_CODECS;
-      },
-    };
+    return new CallMediaOptions(call, this.opts.mediaAddress);
   }
 
   /** The dialog's offer/answer session, made on first use (the caller's first offer adopted when known). */
@@ -480,7 +507,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       const out: NodeAction<CallEvent>[] = [];
       // RFC 3262 §4: a reliable provisional is acknowledged with PRACK (RAck: RSeq, CSeq number, method).
       const rseq = Number((res.getHeader("RSeq") ?? "").trim());
-      if (res.status > 100 && Number.isInteger(rseq) && rseq > 0 && optionTags(res, "Require").includes("100rel") && rseq > (setup.prackedRseq ?? 0)) {
+      if (res.status > 100 && Number.isInteger(rseq) && rseq > 0 && hasOptionTag(res, "Require", "100rel") && rseq > (setup.prackedRseq ?? 0)) {
         setup.prackedRseq = rseq;
         const early = this.earlySdp(call, setup, res);
         out.push(...this.sendPrack(call, res, String(rseq), early.answer, now));
@@ -892,7 +919,7 @@ export class UserAgent implements FlowNode<CallEvent> {
     const se = sessionExpiresOf(req);
     if (se === undefined) return undefined;
     if (se.intervalS < this.minSe) return "too-small";
-    const uacSupports = optionTags(req, "Supported").includes("timer") || optionTags(req, "Require").includes("timer");
+    const uacSupports = hasOptionTag(req, "Supported", "timer") || hasOptionTag(req, "Require", "timer");
     const refresher = se.refresher === "uas" || !uacSupports ? "uas" : "uac";
     return { intervalS: Math.min(se.intervalS, MAX_SESSION_INTERVAL_S), refresher, require: uacSupports };
   }
@@ -952,7 +979,7 @@ export class UserAgent implements FlowNode<CallEvent> {
       if (accepted === 0) return this.rejectInvite(call, 488, now, undefined, [{ name: "Warning", value: `304 ${this.opts.host} "Media type not available"` }]);
       setup.answer = serializeSdpText(answer);
     }
-    const reliable = optionTags(req, "Require").includes("100rel") || (this.opts.reliableProvisionals === true && optionTags(req, "Supported").includes("100rel"));
+    const reliable = hasOptionTag(req, "Require", "100rel") || (this.opts.reliableProvisionals === true && hasOptionTag(req, "Supported", "100rel"));
     const extra: SipHeader[] = [];
     if (reliable) {
       // RFC 3262 §3: Require: 100rel and an RSeq; retransmitted until PRACKed.
@@ -1423,5 +1450,5 @@ function sdpOf(m: SipRequest | SipResponse): SessionDescription | undefined {
 
 /** The peer's Allow lists UPDATE (RFC 3311 §5.1). */
 function allowsUpdate(m: SipRequest | SipResponse): boolean {
-  return optionTags(m, "Allow").includes("update");
+  return hasOptionTag(m, "Allow", "update");
 }
