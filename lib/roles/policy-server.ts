@@ -178,8 +178,8 @@ interface ParkedDecision {
  * call claims.
  */
 type RouterOp = {
-  /** Names the op's answer deadline (0: none). */
-  id: number;
+  /** When its report is overdue (Infinity: never, the configuration request's NULL decision). */
+  due: number;
   call: PolicyCall | undefined;
   kind: "install" | "reinstall" | "remove" | "config" | "sweep" | "change-install" | "change-remove" | "cleanup";
   /** For a sweep or cleanup: the instance ids it removes. */
@@ -198,7 +198,8 @@ interface PepSync {
 
 const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
 const ROUTER_SWEEP_TIMER = "router-sweep";
-const ROUTER_ANSWER_TIMER = "router-answer:";
+/** One timer for every decision's report deadline, armed for the earliest (RFC 2748 §2.3). */
+const ROUTER_ANSWER_TIMER = "router-answer";
 const DEFAULT_ROUTER_ANSWER_MS = 15_000;
 const PEP_GRACE_TIMER = "pep-grace:";
 const POLICY_ANSWER_TIMER = "policy-answer:";
@@ -238,7 +239,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** Until when the router's accounting reports are the inventory of its classifiers (it (re)opened its configuration). */
   private routerInventoryUntil = -Infinity;
   private routerOps: RouterOp[] = [];
-  private nextRouterOp = 1;
+  /** When the router-answer timer fires (Infinity: not armed); a report in time touches no timer. */
+  private routerTimerAt = Infinity;
   /** Calls whose LDP waits for the router's configuration request. */
   private waitingForRouter: PolicyCall[] = [];
   /** The router's connection broke while calls were installed: they are installed again when it returns. */
@@ -356,7 +358,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         return [];
       case "timer": {
         if (ev.key === ROUTER_SWEEP_TIMER) return this.sweepRouter(ev.now);
-        if (ev.key.startsWith(ROUTER_ANSWER_TIMER)) return this.onRouterSilent(Number(ev.key.slice(ROUTER_ANSWER_TIMER.length)), ev.now);
+        if (ev.key === ROUTER_ANSWER_TIMER) return this.onRouterSilent(ev.now);
         if (ev.key.startsWith(PEP_GRACE_TIMER)) return this.pepGone(ev.key.slice(PEP_GRACE_TIMER.length), ev.now);
         if (isCopsTimer(ev.key)) {
           const [peer, name] = splitCopsTimer(ev.key);
@@ -378,6 +380,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.byHandle = new Map();
         this.routerHandle = undefined;
         this.routerOps = [];
+        this.routerTimerAt = Infinity;
         this.waitingForRouter = [];
         this.pendingAuth = new Map();
         this.parked = new Map();
@@ -562,7 +565,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       if (!this.routerHandle) return out;
       const ids: number[] = [];
       for (let i = 0; i < call.replacedCount; i++) ids.push(call.replacedFirst + i);
-      for (const a of this.routerOp({ id: 0, call, kind: "change-remove" }, buildRemoveDecision(this.routerHandle, ids).decisions, now)) out.push(a);
+      for (const a of this.routerOp({ due: Infinity, call, kind: "change-remove" }, buildRemoveDecision(this.routerHandle, ids).decisions, now)) out.push(a);
       return out;
     }
     const counts = this.countsBySender(call.replacedSenders, call.replacedFirst, usage, { packets: 0n, octets: 0n, fromCaller: 0n, fromCallee: 0n });
@@ -894,7 +897,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       instanceId: first + i, family: f.family, protocol: f.protocol,
       srcAddress: f.srcAddress, srcPort: f.srcPort, dstAddress: f.dstAddress, dstPort: f.dstPort, dscp: choice.dscp,
     }));
-    return this.routerOp({ id: 0, call, kind }, buildInstallDecision(this.routerHandle, marks).decisions, now);
+    return this.routerOp({ due: Infinity, call, kind }, buildInstallDecision(this.routerHandle, marks).decisions, now);
   }
 
   /**
@@ -916,26 +919,33 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** A decision to the router whose report is awaited (RFC 3084 §4.4), with its answer deadline. */
   private routerOp(op: RouterOp, decisions: ReturnType<typeof buildRemoveDecision>["decisions"], now: number): NodeAction[] {
     if (!this.routerHandle) return [];
-    op.id = this.nextRouterOp++;
+    const delayMs = this.opts.routerAnswerMs ?? DEFAULT_ROUTER_ANSWER_MS;
+    op.due = now + delayMs;
     this.routerOps.push(op);
     const out = this.toRouter(op.call?.callId ?? "", decisions, now);
-    out.push({ type: "set-timer", key: ROUTER_ANSWER_TIMER + op.id, delayMs: this.opts.routerAnswerMs ?? DEFAULT_ROUTER_ANSWER_MS });
+    if (op.due < this.routerTimerAt) {
+      this.routerTimerAt = op.due;
+      out.push({ type: "set-timer", key: ROUTER_ANSWER_TIMER, delayMs });
+    }
     return out;
   }
 
   /**
    * The router did not report on a decision in time. Its reports come in order, so every decision sent before it
    * is unanswered too: each counts as failed (RFC 2748 §2.3: the PDP may decide again on the handle at any time),
-   * and classifiers it may have put in, or failed to take out, are removed by a new decision.
+   * and classifiers it may have put in, or failed to take out, are removed by a new decision. Each overdue
+   * decision in turn, as if each had its own timer; then the timer is armed for the earliest deadline left.
    */
-  private onRouterSilent(id: number, now: number): NodeAction[] {
-    const at = this.routerOps.findIndex((op) => op.id === id);
-    if (at < 0) return [];
+  private onRouterSilent(now: number): NodeAction[] {
+    this.routerTimerAt = -Infinity; // decisions sent meanwhile (cleanups) do not arm it: done below
     const out: NodeAction[] = [];
-    for (const op of this.routerOps.splice(0, at + 1)) {
-      if (op.id !== 0) out.push({ type: "cancel-timer", key: ROUTER_ANSWER_TIMER + op.id });
-      for (const a of this.routerOpUnanswered(op, now)) out.push(a);
+    for (let at = this.routerOps.findIndex((op) => op.due <= now); at >= 0; at = this.routerOps.findIndex((op) => op.due <= now)) {
+      for (const op of this.routerOps.splice(0, at + 1)) for (const a of this.routerOpUnanswered(op, now)) out.push(a);
     }
+    let next = Infinity;
+    for (const op of this.routerOps) if (op.due < next) next = op.due;
+    this.routerTimerAt = next;
+    if (next !== Infinity) out.push({ type: "set-timer", key: ROUTER_ANSWER_TIMER, delayMs: next - now });
     return out;
   }
 
@@ -992,7 +1002,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
   /** DEC Remove of classifiers whose state is unknown; their counts go to `call` while its usage is not reported. */
   private cleanUp(ids: number[], call: PolicyCall | undefined, first: number | undefined, senders: readonly FlowSender[] | undefined, now: number): NodeAction[] {
     if (ids.length === 0 || !this.routerHandle) return [];
-    const op: RouterOp = { id: 0, call, kind: "cleanup", ids };
+    const op: RouterOp = { due: Infinity, call, kind: "cleanup", ids };
     if (first !== undefined) op.first = first;
     if (senders !== undefined) op.senders = senders;
     return this.routerOp(op, buildRemoveDecision(this.routerHandle, ids).decisions, now);
@@ -1027,7 +1037,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       call.removalFor = why;
       const ids: number[] = [];
       for (let i = 0; i < call.instances; i++) ids.push(call.firstInstance + i);
-      return this.routerOp({ id: 0, call, kind: "remove" }, buildRemoveDecision(this.routerHandle, ids).decisions, now);
+      return this.routerOp({ due: Infinity, call, kind: "remove" }, buildRemoveDecision(this.routerHandle, ids).decisions, now);
     }
     if (call.phase === "removing" || call.phase === "installing") {
       if (why === "DRQ") call.removalFor = call.removalFor ?? "DRQ";
@@ -1047,7 +1057,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         const reconnected = this.routerHandle !== undefined || this.reinstallOnReturn;
         this.routerHandle = ownHandle(e.handle);
         this.routerInventoryUntil = now + (this.opts.resyncGraceMs ?? 3000);
-        this.routerOps = [{ id: 0, call: undefined, kind: "config" }];
+        this.routerOps = [{ due: Infinity, call: undefined, kind: "config" }];
         const out = this.links.command(this.opts.router, { type: "decide", handle: e.handle, decisions: buildNullDecision(e.handle).decisions }, now);
         for (const call of this.waitingForRouter.splice(0)) if (!call.forgotten) out.push(...this.install(call, now));
         if (reconnected) {
@@ -1078,7 +1088,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         }
         const op = this.routerOps.shift();
         if (!op) return [];
-        const out: NodeAction[] = op.id === 0 ? [] : [{ type: "cancel-timer", key: ROUTER_ANSWER_TIMER + op.id }];
+        const out: NodeAction[] = [];
         if (op.kind === "cleanup") {
           this.cleanedUp(op, report.usage);
           return out;
@@ -1155,7 +1165,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     for (const id of this.routerReported) if (!claimed.has(id)) stale.push(id);
     this.routerReported.clear();
     if (stale.length === 0 || !this.routerHandle) return [];
-    return this.routerOp({ id: 0, call: undefined, kind: "sweep", ids: stale }, buildRemoveDecision(this.routerHandle, stale).decisions, now);
+    return this.routerOp({ due: Infinity, call: undefined, kind: "sweep", ids: stale }, buildRemoveDecision(this.routerHandle, stale).decisions, now);
   }
 
   private installed(call: PolicyCall, ok: boolean, now: number): NodeAction[] {
