@@ -1,7 +1,7 @@
 // Who sent SIP to a node of the socket driver: a node of this process (by its UDP port), a node of another process
 // of the deployment (by its UDP source, or the sent-by of a stream's first Via, RFC 3261 §18.2.1), a foreign SIP
 // element known by its address, or the outside caller of a lab.
-import { parseSipMessage } from "../../protocols/sip/index.js";
+import { parseSipMessage, type SipMessage } from "../../protocols/sip/index.js";
 import type { SendAction } from "./node.js";
 import type { NodeAddresses } from "./socket-types.js";
 
@@ -60,6 +60,8 @@ export interface CallerMessage {
   /** The send its record shows: the label and call id, or "unparsable" (the record keeps the bytes). */
   send: SendAction;
   request: boolean;
+  /** The message as parsed, when it parses. */
+  message?: SipMessage;
   /** Why it does not parse (the acceptor's transaction layer judges it all the same). */
   error?: unknown;
 }
@@ -68,7 +70,7 @@ export function callerMessage(acceptor: string, bytes: Buffer): CallerMessage {
   try {
     const m = parseSipMessage(bytes);
     const request = !("status" in m);
-    return { send: { type: "send", proto: "SIP", to: acceptor, bytes, label: "status" in m ? `${m.status} ${m.reason}` : m.method, callId: m.callId }, request };
+    return { send: { type: "send", proto: "SIP", to: acceptor, bytes, label: "status" in m ? `${m.status} ${m.reason}` : m.method, callId: m.callId }, request, message: m };
   } catch (error) {
     return { send: { type: "send", proto: "SIP", to: acceptor, bytes, label: "unparsable", callId: "" }, request: false, error };
   }

@@ -2,9 +2,10 @@
 // run's TLS), one SIP message per WebSocket message. A lab's outside caller is the peer `as` of the acceptor; in a
 // deployment of processes each connection is a foreign element named by its address, as stream peers are. Every
 // message goes back on the connection its peer used (RFC 7118 §5, RFC 3261 §18.2.2): a response to the connection
-// its top Via's received/rport names (RFC 3581), a request to the connection the peer last sent a request on.
+// its transaction's request came on (top Via branch and sent-by, §17.2.3), else the one its received/rport name
+// (RFC 3581); a request to the connection the peer last sent a request on.
 import type { WebSocket } from "ws";
-import { DEFAULT_SIP_PARSE_LIMITS, parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
+import { DEFAULT_SIP_PARSE_LIMITS, parseViaValue, type SipMessage, type ViaHeader } from "../../protocols/sip/index.js";
 import { isSipStartLine } from "../../protocols/sip/codec/stream-parser.js";
 import { listenSipWebSocket, sipWebSocketMessage, type SipWebSocketListener } from "../../protocols/sip/transport/websocket-listener.js";
 import type { SendAction } from "./node.js";
@@ -25,17 +26,66 @@ interface WsConnection {
   localPort: number;
   /** Over TLS (wss). */
   secure: boolean;
-  /** Sent-by hosts its requests' top Vias named. */
-  sentBy: Set<string>;
+  /** Keys of the transactions whose requests came on it (see transactionKey), oldest first. */
+  transactions: Set<string>;
 }
 
-/** Sent-by hosts remembered per connection (a client names one; a peer that names many keeps its last few). */
-const SENT_BY_PER_CONNECTION = 8;
+/** Transactions remembered per connection: a peer with more under way has its oldest answered by received/rport only. */
+const TRANSACTIONS_PER_CONNECTION = 64;
 /** Bytes queued for a peer that does not read before its connection is closed (a slow reader holds no more). */
 const MAX_UNREAD_BYTES = 1 << 20;
 
-/** The sent-by host of a message's first Via header (RFC 3261 §20.42), read from its head. */
-const TOP_VIA_HOST = /\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*\/[ \t]*2\.0[ \t]*\/[ \t]*[A-Za-z]+[ \t]+(\[[^\]]*\]|[^;:, \t\r\n]+)/i;
+/** Whether a SIP message (its start line checked) is a response: its Status-Line starts "SIP/2.0 " (RFC 3261 §7.2). */
+function isResponse(b: Buffer): boolean {
+  return b[0] === 83 && b[1] === 73 && b[2] === 80 && b[3] === 47 && b[4] === 50 && b[5] === 46 && b[6] === 48 && b[7] === 32;
+}
+
+/**
+ * The first Via of a message (RFC 3261 §20.42): its header line found in the head (name "Via" or "v" in any case,
+ * §7.3.1 folding undone) and its value read by the codec's Via parser; undefined when there is none or it does not
+ * parse. Reads nothing past the head's empty line.
+ */
+function topViaOf(bytes: Buffer): ViaHeader | undefined {
+  const n = bytes.length;
+  let lf = bytes.indexOf(10); // the start line's end
+  while (lf >= 0 && lf + 1 < n) {
+    const line = lf + 1;
+    lf = bytes.indexOf(10, line);
+    const end = lf < 0 ? n : lf;
+    const stop = end > line && bytes[end - 1] === 13 ? end - 1 : end;
+    if (stop === line) return undefined; // the empty line: no Via in the head
+    const at = viaValueStart(bytes, line, stop);
+    if (at < 0) continue;
+    let value = bytes.toString("latin1", at, stop);
+    // §7.3.1: a line starting with whitespace continues the header
+    while (lf >= 0 && (bytes[lf + 1] === 32 || bytes[lf + 1] === 9)) {
+      const next = lf + 1;
+      lf = bytes.indexOf(10, next);
+      const e = lf < 0 ? n : lf;
+      value += " " + bytes.toString("latin1", next, e > next && bytes[e - 1] === 13 ? e - 1 : e);
+    }
+    try {
+      return parseViaValue(value.trim())[0];
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Where the value of a Via header line bytes[line, stop) starts (after "Via" or "v", WSP and the colon), else -1. */
+function viaValueStart(bytes: Buffer, line: number, stop: number): number {
+  if ((bytes[line]! | 0x20) !== 118) return -1; // v
+  let k = line + 1;
+  if (k + 1 < stop && (bytes[k]! | 0x20) === 105 && (bytes[k + 1]! | 0x20) === 97) k += 2; // ia
+  while (k < stop && (bytes[k] === 32 || bytes[k] === 9)) k++;
+  return k < stop && bytes[k] === 58 ? k + 1 : -1;
+}
+
+/** A server transaction as RFC 3261 §17.2.3 matches it: the top Via's branch and sent-by (host in lower case, port). */
+function transactionKey(via: ViaHeader): string {
+  return `${via.branch ?? ""} ${via.host.toLowerCase()}:${via.port ?? ""}`;
+}
 
 /** The WebSocket listeners of one network and their connections. */
 export class WsLinks {
@@ -44,8 +94,11 @@ export class WsLinks {
   private readonly connections = new Map<string, WsConnection>();
   /** Per peer name, the connection it last sent a request on. */
   private readonly lastRequest = new Map<string, WsConnection>();
-  /** The connection each sent-by host of a request's top Via came on (a WebSocket client's own `.invalid` host, RFC 7118 §5.2). */
-  private readonly bySentBy = new Map<string, WsConnection>();
+  /**
+   * The connection each transaction's request came on, for connections that share a peer name (a lab's outside
+   * callers): its first, so another connection naming the same branch and sent-by gets none of its responses.
+   */
+  private readonly byTransaction = new Map<string, WsConnection>();
 
   constructor(
     private readonly net: SocketDriverContext,
@@ -87,7 +140,7 @@ export class WsLinks {
       socket.terminate();
       return;
     }
-    const conn: WsConnection = { socket, peer, acceptor, key: `${address}:${port}`, address, port, localPort, secure: opts.tls !== undefined && tlsFor(opts.tls, "SIP"), sentBy: new Set() };
+    const conn: WsConnection = { socket, peer, acceptor, key: `${address}:${port}`, address, port, localPort, secure: opts.tls !== undefined && tlsFor(opts.tls, "SIP"), transactions: new Set() };
     this.connections.set(conn.key, conn);
     socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => this.onMessage(conn, data, isBinary));
     socket.on("error", (err) => {
@@ -98,7 +151,7 @@ export class WsLinks {
     socket.on("close", () => {
       if (this.connections.get(conn.key) === conn) this.connections.delete(conn.key);
       if (this.lastRequest.get(conn.peer) === conn) this.lastRequest.delete(conn.peer);
-      for (const host of conn.sentBy) if (this.bySentBy.get(host) === conn) this.bySentBy.delete(host);
+      for (const key of conn.transactions) if (this.byTransaction.get(key) === conn) this.byTransaction.delete(key);
     });
   }
 
@@ -114,27 +167,49 @@ export class WsLinks {
       return;
     }
     const ext = opts.externalSipPeer;
-    const request = bytes.subarray(0, 8).toString("latin1") !== "SIP/2.0 ";
-    if (request) {
-      this.lastRequest.set(conn.peer, conn);
-      const sentBy = TOP_VIA_HOST.exec(bytes.toString("latin1", 0, Math.min(bytes.length, 2048)))?.[1]?.toLowerCase();
-      if (sentBy !== undefined && this.bySentBy.get(sentBy) !== conn) {
-        if (conn.sentBy.size >= SENT_BY_PER_CONNECTION) {
-          const oldest = conn.sentBy.values().next().value as string;
-          conn.sentBy.delete(oldest);
-          if (this.bySentBy.get(oldest) === conn) this.bySentBy.delete(oldest);
-        }
-        this.bySentBy.set(sentBy, conn);
-        conn.sentBy.add(sentBy);
-      }
-    }
+    const request = !isResponse(bytes);
+    if (request) this.lastRequest.set(conn.peer, conn);
     if (ext !== undefined && conn.peer === ext.as) {
       // The outside caller records nothing itself: what it sends is recorded here, as for its datagrams.
       const caller = callerMessage(conn.acceptor, bytes);
       if (caller.error !== undefined) opts.onDrop?.("SIP", "ws-malformed-message", `${conn.key}: ${caller.error instanceof Error ? caller.error.message : String(caller.error)}`);
+      // Its connections share its name: their responses are found by transaction (a foreign peer's by its name).
+      if (request) this.remember(conn, bytes, caller.message);
       this.net.record(conn.peer, caller.send, this.transportOf(conn, true));
     }
     this.net.deliver("SIP", conn.peer, conn.acceptor, bytes, undefined, undefined, { host: conn.address, port: conn.port }, conn.secure ? "wss" : "ws");
+  }
+
+  /**
+   * Remembers the transaction of a request from `conn`, its top Via read from `message` when it parsed (else from
+   * its head); none for an ACK: no response follows (RFC 3261 §17.1.1.3).
+   */
+  private remember(conn: WsConnection, bytes: Buffer, message: SipMessage | undefined): void {
+    if (bytes[0] === 65 && bytes[1] === 67 && bytes[2] === 75 && bytes[3] === 32) return; // "ACK "
+    let via: ViaHeader | undefined;
+    try {
+      via = message !== undefined ? message.topVia : topViaOf(bytes);
+    } catch {
+      return; // no Via that parses: nothing to answer it by
+    }
+    if (via === undefined) return;
+    const key = transactionKey(via);
+    const holder = this.byTransaction.get(key);
+    if (holder !== undefined) {
+      // §18.2.2: the transaction stays on the connection its request first came on (a CANCEL's refreshes it there)
+      if (holder === conn) {
+        conn.transactions.delete(key);
+        conn.transactions.add(key);
+      }
+      return;
+    }
+    if (conn.transactions.size >= TRANSACTIONS_PER_CONNECTION) {
+      const oldest = conn.transactions.values().next().value as string;
+      conn.transactions.delete(oldest);
+      if (this.byTransaction.get(oldest) === conn) this.byTransaction.delete(oldest);
+    }
+    this.byTransaction.set(key, conn);
+    conn.transactions.add(key);
   }
 
   /** Sends `a` over WebSocket when its destination is a peer of a WebSocket connection; false when it is not. */
@@ -158,18 +233,15 @@ export class WsLinks {
   private connectionFor(a: SendAction): WsConnection | undefined {
     const named = this.connections.get(a.to);
     if (named !== undefined) return named;
-    if (a.bytes.subarray(0, 8).toString("latin1") !== "SIP/2.0 ") return this.lastRequest.get(a.to);
-    // A response goes back on the connection its request came on (RFC 3261 §18.2.2): the one its top Via's
-    // received and rport name (RFC 3581 §4), else the one whose requests named that sent-by host.
-    try {
-      const top = parseSipMessage(a.bytes).getHeaders("Via")[0];
-      const via = top === undefined ? undefined : parseViaValue(top)[0];
-      if (via === undefined) return undefined;
-      const conn = (via.received !== undefined && typeof via.rport === "number" ? this.connections.get(`${via.received}:${via.rport}`) : undefined) ?? this.bySentBy.get(via.host.toLowerCase());
-      return conn?.peer === a.to ? conn : undefined;
-    } catch {
-      return undefined;
-    }
+    // Past here only the lab's outside caller, whose connections share its name: any other peer is not on one.
+    if (a.to !== this.net.options.externalSipPeer?.as) return undefined;
+    if (!isResponse(a.bytes)) return this.lastRequest.get(a.to);
+    // A response goes back on the connection its request came on (RFC 3261 §18.2.2): its transaction's, else the
+    // one its top Via's received and rport name (RFC 3581 §4).
+    const via = topViaOf(a.bytes);
+    if (via === undefined) return undefined;
+    const conn = this.byTransaction.get(transactionKey(via)) ?? (via.received !== undefined && typeof via.rport === "number" ? this.connections.get(`${via.received}:${via.rport}`) : undefined);
+    return conn?.peer === a.to ? conn : undefined;
   }
 
   private transportOf(conn: WsConnection, fromPeer: boolean): Transport {
@@ -181,7 +253,7 @@ export class WsLinks {
   async destroy(): Promise<void> {
     this.connections.clear();
     this.lastRequest.clear();
-    this.bySentBy.clear();
+    this.byTransaction.clear();
     const closing = [...this.listeners.values()].map((l) => l.close());
     this.listeners.clear();
     await Promise.all(closing);
