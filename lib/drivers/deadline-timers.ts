@@ -4,6 +4,8 @@
 import { EventQueue } from "./event-queue.js";
 
 interface Entry {
+  /** Whose timer it is (a node of the driver), and its key there. */
+  owner: string;
   key: string;
   /** Bucket: the deadline rounded up to a whole millisecond of the clock. */
   at: number;
@@ -11,7 +13,9 @@ interface Entry {
 }
 
 export class DeadlineTimers {
-  private readonly live = new Map<string, Entry>();
+  /** Live entries by owner, then key: no key string made per set or cancel. */
+  private readonly live = new Map<string, Map<string, Entry>>();
+  private liveCount = 0;
   /** Entries by deadline bucket, then in the order they were set. */
   private queue = new EventQueue<Entry>();
   private armed: NodeJS.Timeout | undefined;
@@ -27,31 +31,38 @@ export class DeadlineTimers {
    */
   constructor(
     private readonly clock: () => number,
-    private readonly fire: (key: string) => void,
+    private readonly fire: (key: string, owner: string) => void,
   ) {}
 
   /** Timers set and neither fired nor cancelled. */
   get size(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
-  /** (Re)sets `key` to fire `delayMs` from now; an earlier setting of the same key is forgotten. */
-  set(key: string, delayMs: number): void {
+  /** (Re)sets `owner`'s `key` to fire `delayMs` from now; an earlier setting of the same key is forgotten. */
+  set(key: string, delayMs: number, owner = ""): void {
     const at = Math.ceil(this.clock() + Math.max(0, delayMs));
-    const entry: Entry = { key, at, seq: this.seq++ };
-    if (this.live.has(key)) this.dead++;
-    this.live.set(key, entry);
-    if (this.dead > 4096 && this.dead > this.live.size && !this.running) this.compact();
+    const entry: Entry = { owner, key, at, seq: this.seq++ };
+    let mine = this.live.get(owner);
+    if (mine === undefined) this.live.set(owner, (mine = new Map()));
+    if (mine.has(key)) this.dead++;
+    else this.liveCount++;
+    mine.set(key, entry);
+    if (this.dead > 4096 && this.dead > this.liveCount && !this.running) this.compact();
     this.queue.push(at, entry);
     if (at < this.armedAt) this.arm(at);
   }
 
-  cancel(key: string): void {
-    if (this.live.delete(key)) this.dead++;
+  cancel(key: string, owner = ""): void {
+    if (this.live.get(owner)?.delete(key)) {
+      this.dead++;
+      this.liveCount--;
+    }
   }
 
   clear(): void {
     this.live.clear();
+    this.liveCount = 0;
     this.queue = new EventQueue();
     this.dead = 0;
     if (this.armed) clearTimeout(this.armed);
@@ -75,12 +86,14 @@ export class DeadlineTimers {
       for (let head = this.queue.peek(); head !== undefined && head.at <= now; head = this.queue.peek()) {
         const entry = head.item;
         this.queue.pop();
-        if (this.live.get(entry.key) !== entry) {
+        const mine = this.live.get(entry.owner);
+        if (mine === undefined || mine.get(entry.key) !== entry) {
           this.dead--;
           continue;
         }
-        this.live.delete(entry.key);
-        this.fire(entry.key);
+        mine.delete(entry.key);
+        this.liveCount--;
+        this.fire(entry.key, entry.owner);
       }
     } finally {
       this.running = false;
@@ -92,7 +105,9 @@ export class DeadlineTimers {
   /** Drops forgotten entries (long timers cancelled early, e.g. RFC 3261 Timer B after a response). */
   private compact(): void {
     this.queue = new EventQueue();
-    const entries = [...this.live.values()].sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const entries: Entry[] = [];
+    for (const mine of this.live.values()) for (const entry of mine.values()) entries.push(entry);
+    entries.sort((a, b) => a.at - b.at || a.seq - b.seq);
     for (const entry of entries) this.queue.push(entry.at, entry);
     this.dead = 0;
   }

@@ -46,13 +46,10 @@ export class SocketNetwork<E = unknown> {
   private readonly endpoints = new Map<string, Endpoints>();
   /** Each node's SIP listeners by transport, as its deliveries name them (one object each, RFC 5658 §4). */
   private readonly arrivals = new Map<string, Partial<Record<SipArrival["transport"], SipArrival>>>();
-  /** Every node's timers, keyed "node\0key": one armed setTimeout for the earliest deadline. */
+  /** Every node's timers, by node and key: one armed setTimeout for the earliest deadline. */
   private readonly timers = new DeadlineTimers(
     () => performance.now(),
-    (key) => {
-      const cut = key.indexOf("\u0000");
-      this.dispatch(key.slice(0, cut), { type: "timer", now: this.now, key: key.slice(cut + 1) });
-    },
+    (key, node) => this.dispatch(node, { type: "timer", now: this.now, key }),
   );
   private readonly hints = new CallHints();
   private readonly faults: SocketFaults;
@@ -294,10 +291,10 @@ export class SocketNetwork<E = unknown> {
           else this.faults.send(action.proto, from, action.to, action.label, this.now, () => this.transmit(from, action));
           break;
         case "set-timer":
-          this.timers.set(`${from}\u0000${action.key}`, action.delayMs);
+          this.timers.set(action.key, action.delayMs, from);
           break;
         case "cancel-timer":
-          this.timers.cancel(`${from}\u0000${action.key}`);
+          this.timers.cancel(action.key, from);
           break;
         case "emit":
           this.opts.onEmit?.(from, action.event, this.now);
