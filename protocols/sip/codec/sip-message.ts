@@ -219,6 +219,17 @@ export abstract class SipMessageBase {
     }
   }
 
+  /**
+   * @internal Forgets what the typed accessors parsed (and where the parser found it): the headers stay as they are
+   * and a later read parses its header again. For messages kept long but rarely read (a lingering transaction's).
+   */
+  dropParsed(): void {
+    this.cacheRaw = undefined;
+    this.cacheValue = undefined;
+    this.#wireText = undefined;
+    this.#wire = undefined;
+  }
+
   /** Offset of `raw` in the message text if it is the value the parser recorded for that slot, else -1. */
   #wireStart(slot: number, raw: string): number {
     const w = this.#wire;
@@ -522,6 +533,11 @@ export class SipRequest extends SipMessageBase {
     const uri = this.parseRequestUriText(this.uri);
     this.parsedUri = { text: this.uri, uri };
     return uri;
+  }
+
+  override dropParsed(): void {
+    super.dropParsed();
+    this.parsedUri = undefined;
   }
 
   clone(): SipRequest {

@@ -114,6 +114,14 @@ export class ServerTransaction extends TransactionHandle {
   }
 }
 
+/**
+ * Timers under which a transaction only lingers to absorb retransmissions (§17.1.1.2 D, §17.1.2.2 K, §17.2.1 I,
+ * §17.2.2 J, RFC 6026 L): its messages are only sent again as they are, not read.
+ */
+function isLingerTimer(timer: TransactionTimerName): boolean {
+  return timer === "L" || timer === "J" || timer === "K" || timer === "I" || timer === "D";
+}
+
 function lingering(state: string): boolean {
   return state === "completed" || state === "confirmed" || state === "terminated";
 }
@@ -132,6 +140,8 @@ export class TransactionLayer {
   private readonly rejectMerged: boolean;
   private readonly acceptedState: boolean;
   private user: TransactionUser | undefined;
+  /** Transactions that began to linger since the last compaction (see compactLingering). */
+  private readonly lingeringSince: (ClientTransaction | ServerTransaction)[] = [];
 
   constructor(options: TransactionLayerOptions) {
     this.sender = options.sender;
@@ -277,6 +287,28 @@ export class TransactionLayer {
     }
   }
 
+  /**
+   * A lingering transaction keeps its messages for up to 64·T1 but only resends them: once the current task is done
+   * (its users have read what they wanted), their parsed header values are dropped, so they die young instead of
+   * being carried by the garbage collector for the whole wait. A later read parses the header again.
+   */
+  private lingerLater(tx: ClientTransaction | ServerTransaction): void {
+    this.lingeringSince.push(tx);
+    if (this.lingeringSince.length === 1) queueMicrotask(() => this.compactLingering());
+  }
+
+  private compactLingering(): void {
+    const list = this.lingeringSince;
+    for (let i = 0; i < list.length; i++) {
+      const tx = list[i]!;
+      const machine = tx.machine;
+      machine.request.dropParsed();
+      if (tx instanceof ServerTransaction) tx.lastResponse?.dropParsed();
+      else if (machine instanceof InviteClientTransaction) machine.generatedAck?.dropParsed();
+    }
+    list.length = 0;
+  }
+
   private perform(tx: ClientTransaction | ServerTransaction, action: TransactionAction): void {
     switch (action.type) {
       case "send": {
@@ -291,6 +323,7 @@ export class TransactionLayer {
         return;
       }
       case "set-timer": {
+        if (isLingerTimer(action.timer)) this.lingerLater(tx);
         const old = tx.timers.get(action.timer);
         if (old !== undefined) this.clock.clearTimer(old);
         const timer = action.timer;
