@@ -206,6 +206,67 @@ const POLICY_ANSWER_TIMER = "policy-answer:";
 const POLICY_TIMEOUT_TIMER = "policy-timeout:";
 const PROGRESS_END_TIMER = "progress-end:";
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** The timers of the clearinghouse's answers: AuthorisationResponse, and UsageConfirmation to a first sending. */
+const CH_AUTH_TIMER = "ch-auth";
+const CH_USAGE_TIMER = "ch-usage";
+
+/**
+ * Deadlines of exchanges under one driver timer, armed for the earliest: an answer in time drops its entry and
+ * touches no timer. When the timer fires, the keys past their deadline come out in the order they were set (as
+ * their own timers would have fired) and the timer is armed again for the earliest deadline left.
+ */
+class Deadlines<K> {
+  private readonly due = new Map<K, number>();
+  private armedAt = Infinity;
+
+  constructor(private readonly timerKey: string) {}
+
+  set(key: K, due: number, now: number, out: NodeAction[]): void {
+    this.due.set(key, due);
+    if (due < this.armedAt) {
+      this.armedAt = due;
+      out.push({ type: "set-timer", key: this.timerKey, delayMs: due - now });
+    }
+  }
+
+  delete(key: K): void {
+    this.due.delete(key);
+  }
+
+  /** The timer fired: the keys past their deadline; the timer is armed again for the others. */
+  fired(now: number, out: NodeAction[]): K[] {
+    const passed: K[] = [];
+    let next = Infinity;
+    for (const [key, due] of this.due) {
+      if (due <= now) passed.push(key);
+      else if (due < next) next = due;
+    }
+    for (const key of passed) this.due.delete(key);
+    this.armedAt = next;
+    if (next !== Infinity) out.push({ type: "set-timer", key: this.timerKey, delayMs: next - now });
+    return passed;
+  }
+
+  /**
+   * After a restart: the timer went with the role's down time, and so did the deadlines that passed in it (their
+   * timers never fired); armed again for the others.
+   */
+  restarted(now: number, out: NodeAction[]): void {
+    for (const [key, due] of this.due) if (due < now) this.due.delete(key);
+    this.armedAt = Infinity;
+    let next = Infinity;
+    for (const due of this.due.values()) if (due < next) next = due;
+    if (next !== Infinity) {
+      this.armedAt = next;
+      out.push({ type: "set-timer", key: this.timerKey, delayMs: next - now });
+    }
+  }
+
+  clear(): void {
+    this.due.clear();
+    this.armedAt = Infinity;
+  }
+}
 
 /** A progress verdict still to come: answered with its event when it settles within the turn, else later. */
 interface ProgressTurn {
@@ -250,7 +311,10 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private routerReported = new Set<number>();
   private readonly pepSync = new Map<string, PepSync>();
   private pendingAuth = new Map<string, PolicyCall>();
+  private readonly authDeadlines = new Deadlines<string>(CH_AUTH_TIMER);
   private pendingUsage = new Map<string, PendingUsage>();
+  /** Deadlines of UsageIndications sent once; a retry has its own timer (`ch-usage:` + correlation). */
+  private readonly usageDeadlines = new Deadlines<string>(CH_USAGE_TIMER);
   /** The policy adapter's decisions still to come, by parked id. */
   private parked = new Map<number, ParkedDecision>();
   private nextParked = 1;
@@ -364,7 +428,16 @@ export class PolicyServer implements FlowNode<CallEvent> {
           const [peer, name] = splitCopsTimer(ev.key);
           return this.links.timer(peer, name, ev.now);
         }
-        if (ev.key.startsWith("ch-auth:")) return this.onAuthTimeout(ev.key.slice(8), ev.now);
+        if (ev.key === CH_AUTH_TIMER) {
+          const out: NodeAction[] = [];
+          for (const correlation of this.authDeadlines.fired(ev.now, out)) for (const a of this.onAuthTimeout(correlation, ev.now)) out.push(a);
+          return out;
+        }
+        if (ev.key === CH_USAGE_TIMER) {
+          const out: NodeAction[] = [];
+          for (const correlation of this.usageDeadlines.fired(ev.now, out)) for (const a of this.retryUsage(correlation, ev.now)) out.push(a);
+          return out;
+        }
         if (ev.key.startsWith("ch-usage:")) return this.retryUsage(ev.key.slice(9), ev.now);
         if (ev.key.startsWith(POLICY_ANSWER_TIMER)) return this.onParkedSettled(Number(ev.key.slice(POLICY_ANSWER_TIMER.length)), ev.now);
         if (ev.key.startsWith(POLICY_TIMEOUT_TIMER)) return this.onParkedTimeout(Number(ev.key.slice(POLICY_TIMEOUT_TIMER.length)), ev.now);
@@ -373,7 +446,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       }
       case "peer-down":
         return this.links.peerDown(ev.peer, ev.now);
-      case "restart":
+      case "restart": {
         // A restarted policy server knows nothing: PEPs reconnect and resynchronise (RFC 2748 §2.5).
         this.links.reset();
         this.live = 0;
@@ -383,6 +456,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.routerTimerAt = Infinity;
         this.waitingForRouter = [];
         this.pendingAuth = new Map();
+        this.authDeadlines.clear();
         this.parked = new Map();
         this.wireParked = new Map();
         this.pendingEnds = new Map();
@@ -390,7 +464,11 @@ export class PolicyServer implements FlowNode<CallEvent> {
         this.turns = [];
         this.routerReported = new Set();
         this.pepSync.clear();
-        return [];
+        // Unconfirmed usage is kept: sent again once its deadline passes, unless it passed while the role was down.
+        const out: NodeAction[] = [];
+        this.usageDeadlines.restarted(ev.now, out);
+        return out;
+      }
       default:
         return [];
     }
@@ -653,10 +731,9 @@ export class PolicyServer implements FlowNode<CallEvent> {
     if (exchange.kind === "done") return this.authorised(call, exchange.result, now);
     this.pendingAuth.set(exchange.correlation, call);
     call.correlation = exchange.correlation;
-    return [
-      { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
-      { type: "set-timer", key: `ch-auth:${exchange.correlation}`, delayMs: this.opts.clearinghouseTimeoutMs ?? 3000 },
-    ];
+    const out: NodeAction[] = [{ type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId }];
+    this.authDeadlines.set(exchange.correlation, now + (this.opts.clearinghouseTimeoutMs ?? 3000), now, out);
+    return out;
   }
 
   // ---- the policy adapter's decisions that come later ----
@@ -833,18 +910,19 @@ export class PolicyServer implements FlowNode<CallEvent> {
       const call = this.pendingAuth.get(answer.correlation);
       if (call === undefined) return [];
       this.pendingAuth.delete(answer.correlation);
+      this.authDeadlines.delete(answer.correlation);
       call.correlation = undefined;
-      const out: NodeAction[] = [{ type: "cancel-timer", key: `ch-auth:${answer.correlation}` }];
-      for (const a of this.authorised(call, answer.result, now)) out.push(a);
-      return out;
+      return this.authorised(call, answer.result, now);
     }
     const pending = this.pendingUsage.get(answer.correlation);
     if (!pending) return [];
     this.pendingUsage.delete(answer.correlation);
-    return [
-      { type: "cancel-timer", key: `ch-usage:${answer.correlation}` },
+    this.usageDeadlines.delete(answer.correlation);
+    const out: NodeAction[] = pending.attempts > 1 ? [{ type: "cancel-timer", key: `ch-usage:${answer.correlation}` }] : [];
+    out.push(
       { type: "emit", event: { type: "usage", callId: pending.callId, role: this.name, durationS: pending.durationS, packets: pending.packets, octets: pending.octets, octetsFromCaller: pending.octetsFromCaller, octetsFromCallee: pending.octetsFromCallee, reported: "clearinghouse" } },
-    ];
+    );
+    return out;
   }
 
   // ---- LDP: the router's DiffServ policy ----
@@ -945,7 +1023,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     let next = Infinity;
     for (const op of this.routerOps) if (op.due < next) next = op.due;
     this.routerTimerAt = next;
-    if (next !== Infinity) out.push({ type: "set-timer", key: ROUTER_ANSWER_TIMER, delayMs: next - now });
+    if (next !== Infinity) out.unshift({ type: "set-timer", key: ROUTER_ANSWER_TIMER, delayMs: next - now });
     return out;
   }
 
@@ -1364,7 +1442,10 @@ export class PolicyServer implements FlowNode<CallEvent> {
     }
     if (call.phase === "authorising") {
       call.phase = "over";
-      if (call.correlation !== undefined) this.pendingAuth.delete(call.correlation);
+      if (call.correlation !== undefined) {
+        this.pendingAuth.delete(call.correlation);
+        this.authDeadlines.delete(call.correlation);
+      }
       call.correlation = undefined;
     }
     const out = call.phase === "over" ? this.finishUsage(call, now, 0, 0n, 0n) : this.release(call, "DRQ", now);
@@ -1400,10 +1481,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
       } else {
         const pending: PendingUsage = { correlation: exchange.correlation, bytes: exchange.bytes, label: exchange.label, callId: call.callId, durationS, packets: Number(packets), octets: Number(octets), octetsFromCaller, octetsFromCallee, attempts: 1 };
         this.pendingUsage.set(exchange.correlation, pending);
-        out.push(
-          { type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId },
-          { type: "set-timer", key: `ch-usage:${exchange.correlation}`, delayMs: this.opts.clearinghouseTimeoutMs ?? 3000 },
-        );
+        out.push({ type: "send", proto: "OSP", to: this.opts.clearinghouse.peer ?? "CH", bytes: exchange.bytes, label: exchange.label, callId: call.callId });
+        this.usageDeadlines.set(exchange.correlation, now + (this.opts.clearinghouseTimeoutMs ?? 3000), now, out);
       }
     }
     if (call.deleted || call.phase === "over") this.forget(call, now);
