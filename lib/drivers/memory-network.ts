@@ -46,12 +46,15 @@ const LOOP_SAMPLE = 16;
 /** One arrival per transport: in memory a node has no listener, only the transport a message came over. */
 const ARRIVALS: Record<SipTransportName, SipArrival> = { udp: { transport: "udp" }, tcp: { transport: "tcp" }, tls: { transport: "tls" } };
 
-/** A queued event: one shape for every kind (monomorphic reads in `run`); timerToken 0 = not a timer. */
+/**
+ * A queued event: one shape for every kind (monomorphic reads in `run`). A timer has no event until it fires, only
+ * its key, which a cancel or a new setting of the key clears: a cancelled timer waits in the queue as this alone.
+ */
 class Pending {
   constructor(
     readonly node: string,
-    readonly event: NodeEvent,
-    readonly timerToken: number,
+    readonly event: NodeEvent | undefined,
+    public timerKey: string | undefined,
     readonly broadcast: boolean,
   ) {}
 }
@@ -60,9 +63,8 @@ class Pending {
 export class MemoryNetwork<E = unknown> {
   private readonly nodes = new Map<string, FlowNode<E>>();
   private readonly queue = new EventQueue<Pending>();
-  /** Live timer token per node and key (a replaced or cancelled timer's queued event finds another or none). */
-  private readonly timers = new Map<string, Map<string, number>>();
-  private nextTimerToken = 1;
+  /** Live timers per node and key (a replaced or cancelled one has its key cleared). */
+  private readonly timers = new Map<string, Map<string, Pending>>();
   private clock = 0;
   private readonly faults: FaultPlan;
   private readonly downEdgesScheduled = new Set<string>();
@@ -98,7 +100,7 @@ export class MemoryNetwork<E = unknown> {
 
   /** Queue an event for a node at an absolute virtual time. */
   at(time: number, node: string, event: Omit<NodeEvent, "now"> & { type: NodeEvent["type"] }): void {
-    this.queue.push(Math.max(time, this.clock), new Pending(node, { ...event, now: time } as NodeEvent, 0, false));
+    this.queue.push(Math.max(time, this.clock), new Pending(node, { ...event, now: time } as NodeEvent, undefined, false));
   }
 
   /** Deliver `start` to every node at the current time. */
@@ -125,8 +127,9 @@ export class MemoryNetwork<E = unknown> {
       if (processed >= max) return processed;
       this.queue.pop();
       this.advanceTo(head.at);
-      const { node, event, timerToken, broadcast } = head.item;
-      if (broadcast) {
+      const { node, timerKey, broadcast } = head.item;
+      let event = head.item.event;
+      if (broadcast && event !== undefined) {
         for (const [name, target] of this.nodes) {
           if (name === node || this.faults.isDown(name, this.clock)) continue;
           processed++;
@@ -137,11 +140,10 @@ export class MemoryNetwork<E = unknown> {
         }
         continue;
       }
-      if (timerToken !== 0) {
-        const mine = this.timers.get(node);
-        const key = (event as { key: string }).key;
-        if (mine === undefined || mine.get(key) !== timerToken) continue; // cancelled or replaced
-        mine.delete(key);
+      if (event === undefined) {
+        if (timerKey === undefined) continue; // cancelled or replaced
+        this.timers.get(node)?.delete(timerKey);
+        event = { type: "timer", now: 0, key: timerKey };
       }
       const target = this.nodes.get(node);
       if (target === undefined) continue;
@@ -220,19 +222,28 @@ export class MemoryNetwork<E = unknown> {
               const arrival = this.sipArrival(from, action.to);
               if (arrival !== undefined) deliver.arrival = arrival;
             }
-            this.queue.push(this.clock + base + copy, new Pending(action.to, deliver, 0, false));
+            this.queue.push(this.clock + base + copy, new Pending(action.to, deliver, undefined, false));
           }
           break;
         }
         case "set-timer": {
-          const token = this.nextTimerToken++;
-          this.timersOf(from).set(action.key, token);
-          this.queue.push(this.clock + Math.max(0, action.delayMs), new Pending(from, { type: "timer", now: 0, key: action.key }, token, false));
+          const timer = new Pending(from, undefined, action.key, false);
+          const mine = this.timersOf(from);
+          const replaced = mine.get(action.key);
+          if (replaced !== undefined) replaced.timerKey = undefined;
+          mine.set(action.key, timer);
+          this.queue.push(this.clock + Math.max(0, action.delayMs), timer);
           break;
         }
-        case "cancel-timer":
-          this.timers.get(from)?.delete(action.key);
+        case "cancel-timer": {
+          const mine = this.timers.get(from);
+          const cancelled = mine?.get(action.key);
+          if (cancelled !== undefined) {
+            cancelled.timerKey = undefined;
+            mine!.delete(action.key);
+          }
           break;
+        }
         case "emit":
           this.opts.onEmit?.(from, action.event, this.clock);
           break;
@@ -247,7 +258,7 @@ export class MemoryNetwork<E = unknown> {
     return transport === undefined ? undefined : ARRIVALS[transport];
   }
 
-  private timersOf(node: string): Map<string, number> {
+  private timersOf(node: string): Map<string, Pending> {
     let mine = this.timers.get(node);
     if (mine === undefined) {
       mine = new Map();
@@ -269,10 +280,10 @@ export class MemoryNetwork<E = unknown> {
       if (this.downEdgesScheduled.has(key)) continue;
       this.downEdgesScheduled.add(key);
       const down: NodeEvent = { type: "peer-down", now: w.fromMs, proto: "COPS", peer: w.role };
-      this.queue.push(w.fromMs, new Pending(w.role, down, 0, true));
-      this.queue.push(w.toMs, new Pending(w.role, { type: "restart", now: w.toMs }, 0, false));
+      this.queue.push(w.fromMs, new Pending(w.role, down, undefined, true));
+      this.queue.push(w.toMs, new Pending(w.role, { type: "restart", now: w.toMs }, undefined, false));
       const up: NodeEvent = { type: "peer-up", now: w.toMs, proto: "COPS", peer: w.role };
-      this.queue.push(w.toMs, new Pending(w.role, up, 0, true));
+      this.queue.push(w.toMs, new Pending(w.role, up, undefined, true));
     }
   }
 }
