@@ -12,8 +12,8 @@ interface Bucket<T> {
 }
 
 export class EventQueue<T> {
-  private readonly times: number[] = [];
-  private readonly buckets = new Map<number, Bucket<T>>();
+  private times: number[] = [];
+  private buckets = new Map<number, Bucket<T>>();
   private count = 0;
   /** Reused view of the head, valid until the next push or pop. */
   private readonly head: QueueHead<T> = { at: 0, item: undefined as T };
@@ -53,6 +53,28 @@ export class EventQueue<T> {
       this.popTime();
     }
     return head;
+  }
+
+  /** Drops the items `keep` refuses; the others stay in the same order (a rebuild, linear in the items held). */
+  retain(keep: (item: T) => boolean): void {
+    const old = this.buckets;
+    // Ascending order is a valid heap.
+    const times = this.times.sort((a, b) => a - b);
+    this.times = [];
+    this.buckets = new Map();
+    this.count = 0;
+    for (const at of times) {
+      const bucket = old.get(at) as Bucket<T>;
+      const items: T[] = [];
+      for (let i = bucket.next; i < bucket.items.length; i++) {
+        const item = bucket.items[i] as T;
+        if (keep(item)) items.push(item);
+      }
+      if (items.length === 0) continue;
+      this.buckets.set(at, { items, next: 0 });
+      this.times.push(at);
+      this.count += items.length;
+    }
   }
 
   private siftUp(at: number): void {

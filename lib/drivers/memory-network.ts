@@ -65,6 +65,8 @@ export class MemoryNetwork<E = unknown> {
   private readonly queue = new EventQueue<Pending>();
   /** Live timers per node and key (a replaced or cancelled one has its key cleared). */
   private readonly timers = new Map<string, Map<string, Pending>>();
+  /** Cancelled or replaced timers still in the queue: dropped in one pass once they outnumber the rest. */
+  private deadTimers = 0;
   private clock = 0;
   private readonly faults: FaultPlan;
   private readonly downEdgesScheduled = new Set<string>();
@@ -141,7 +143,10 @@ export class MemoryNetwork<E = unknown> {
         continue;
       }
       if (event === undefined) {
-        if (timerKey === undefined) continue; // cancelled or replaced
+        if (timerKey === undefined) {
+          this.deadTimers--;
+          continue; // cancelled or replaced
+        }
         this.timers.get(node)?.delete(timerKey);
         event = { type: "timer", now: 0, key: timerKey };
       }
@@ -230,7 +235,7 @@ export class MemoryNetwork<E = unknown> {
           const timer = new Pending(from, undefined, action.key, false);
           const mine = this.timersOf(from);
           const replaced = mine.get(action.key);
-          if (replaced !== undefined) replaced.timerKey = undefined;
+          if (replaced !== undefined) this.forget(replaced);
           mine.set(action.key, timer);
           this.queue.push(this.clock + Math.max(0, action.delayMs), timer);
           break;
@@ -239,7 +244,7 @@ export class MemoryNetwork<E = unknown> {
           const mine = this.timers.get(from);
           const cancelled = mine?.get(action.key);
           if (cancelled !== undefined) {
-            cancelled.timerKey = undefined;
+            this.forget(cancelled);
             mine!.delete(action.key);
           }
           break;
@@ -256,6 +261,18 @@ export class MemoryNetwork<E = unknown> {
     const byNode = this.opts.sipNodeTransports;
     const transport = byNode?.[to] ?? byNode?.[from] ?? this.opts.sipTransport;
     return transport === undefined ? undefined : ARRIVALS[transport];
+  }
+
+  /**
+   * A timer cancelled or set again: its queued entry no longer fires. Long timers cancelled early (Timer C, 32 s
+   * transaction timers) would wait in the queue until their deadline; once they are most of it, they are dropped.
+   */
+  private forget(timer: Pending): void {
+    timer.timerKey = undefined;
+    if (++this.deadTimers > 1024 && this.deadTimers * 2 > this.queue.size) {
+      this.queue.retain((p) => p.event !== undefined || p.timerKey !== undefined);
+      this.deadTimers = 0;
+    }
   }
 
   private timersOf(node: string): Map<string, Pending> {

@@ -40,6 +40,46 @@ describe("EventQueue", () => {
     );
   });
 
+  it("retain drops the items refused and keeps the rest in time, then insertion order, between pushes and pops", () => {
+    const op = fc.oneof(
+      fc.record({ push: fc.integer({ min: 0, max: 50 }) }),
+      fc.constant({ pop: true as const }),
+      fc.record({ dropMod: fc.integer({ min: 2, max: 5 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const queue = new EventQueue<number>();
+        let model: { at: number; seq: number }[] = [];
+        let seq = 0;
+        let floor = 0;
+        for (const o of ops) {
+          if ("push" in o) {
+            const at = Math.max(floor, o.push);
+            queue.push(at, seq);
+            model.push({ at, seq: seq++ });
+          } else if ("dropMod" in o) {
+            queue.retain((item) => item % o.dropMod !== 0);
+            model = model.filter((m) => m.seq % o.dropMod !== 0);
+          } else {
+            model.sort((a, b) => a.at - b.at || a.seq - b.seq);
+            const want = model.shift();
+            const got = queue.pop();
+            expect(got === undefined ? undefined : { at: got.at, seq: got.item }).toEqual(want);
+            if (want) floor = want.at;
+          }
+          expect(queue.size).toBe(model.length);
+        }
+        model.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        for (const want of model) {
+          const got = queue.pop();
+          expect(got && { at: got.at, seq: got.item }).toEqual(want);
+        }
+        expect(queue.pop()).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("accepts pushes earlier than the head (a queue, not only a clock)", () => {
     const queue = new EventQueue<string>();
     queue.push(10, "late");

@@ -163,4 +163,32 @@ describe("MemoryNetwork", () => {
     net.start();
     await expect(net.run()).rejects.toThrow(/more than 50 events in one run .*A timer tick/);
   });
+
+  it("timers cancelled or set again never fire, also once the many cancelled ones are dropped from the queue; the live ones fire in order", async () => {
+    const fired: string[] = [];
+    const node: FlowNode = {
+      name: "T",
+      handle(ev: NodeEvent): NodeAction[] {
+        if (ev.type === "timer") {
+          fired.push(`${ev.now}:${ev.key}`);
+          if (ev.key !== "again") return [];
+          // Set while firing, after the drop: more cancelled ones, and a live one at an instant others left.
+          const out: NodeAction[] = [];
+          for (let i = 0; i < 3000; i++) out.push({ type: "set-timer", key: `C${i}`, delayMs: 181_000 }, { type: "cancel-timer", key: `C${i}` });
+          out.push({ type: "set-timer", key: "last", delayMs: 32_000 - ev.now });
+          return out;
+        }
+        if (ev.type !== "start") return [];
+        const out: NodeAction[] = [{ type: "set-timer", key: "y", delayMs: 50 }, { type: "set-timer", key: "moved", delayMs: 40 }];
+        for (let i = 0; i < 5000; i++) out.push({ type: "set-timer", key: `B${i}`, delayMs: 32_000 + (i % 7) }, { type: "cancel-timer", key: `B${i}` });
+        out.push({ type: "set-timer", key: "x", delayMs: 50 }, { type: "set-timer", key: "moved", delayMs: 60 }, { type: "set-timer", key: "again", delayMs: 70 });
+        out.push({ type: "set-timer", key: "B1", delayMs: 32_001 }, { type: "set-timer", key: "gone", delayMs: 45 }, { type: "cancel-timer", key: "gone" });
+        return out;
+      },
+    };
+    const net = new MemoryNetwork().add(node);
+    net.start();
+    await net.run({ untilMs: 200_000 });
+    expect(fired).toEqual(["50:y", "50:x", "60:moved", "70:again", "32000:last", "32001:B1"]);
+  });
 });
