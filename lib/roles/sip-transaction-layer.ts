@@ -96,6 +96,13 @@ export interface SipTransactionLayerOptions {
 }
 
 const TIMER_PREFIX = "sip:";
+
+/** A timer of the layer: the clock's handle, its node timer key made once (set and cancel name it by one string). */
+interface LayerTimer {
+  readonly id: number;
+  readonly key: string;
+  readonly fire: () => void;
+}
 const NO_ACTIONS: NodeAction[] = [];
 /** Node sends cannot fail synchronously: the driver reports a lost peer as its own event. */
 const SENT: Promise<void> = Promise.resolve();
@@ -109,7 +116,7 @@ export class SipTransactionLayer {
   private time = 0;
   /** Where the layer's sends and timers go while one call into it runs. */
   private out: NodeAction[] = [];
-  private readonly fires = new Map<number, () => void>();
+  private readonly fires = new Map<number, LayerTimer>();
   private nextTimer = 1;
   private inbound: Inbound | undefined = undefined;
   private readonly clock: TransactionClock;
@@ -130,12 +137,14 @@ export class SipTransactionLayer {
       now: () => this.time,
       setTimer: (delayMs, fire) => {
         const id = this.nextTimer++;
-        this.fires.set(id, fire);
-        this.out.push({ type: "set-timer", key: TIMER_PREFIX + id, delayMs });
-        return id;
+        const timer: LayerTimer = { id, key: TIMER_PREFIX + id, fire };
+        this.fires.set(id, timer);
+        this.out.push({ type: "set-timer", key: timer.key, delayMs });
+        return timer;
       },
       clearTimer: (handle) => {
-        if (this.fires.delete(handle as number)) this.out.push({ type: "cancel-timer", key: TIMER_PREFIX + (handle as number) });
+        const timer = handle as LayerTimer | undefined;
+        if (timer !== undefined && this.fires.delete(timer.id)) this.out.push({ type: "cancel-timer", key: timer.key });
       },
     };
     this.sender = {
@@ -267,14 +276,14 @@ export class SipTransactionLayer {
       if (d < 0 || d > 9) return NO_ACTIONS;
       id = id * 10 + d;
     }
-    const fire = this.fires.get(id);
-    if (fire === undefined) return NO_ACTIONS;
+    const timer = this.fires.get(id);
+    if (timer === undefined) return NO_ACTIONS;
     this.fires.delete(id);
     const out = this.begin(now);
     const saved = this.out;
     this.out = out;
     try {
-      fire();
+      timer.fire();
     } finally {
       this.out = saved;
     }
