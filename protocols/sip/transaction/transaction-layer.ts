@@ -1,7 +1,7 @@
 // RFC 3261 §17: the transaction layer. Owns the sans-I/O machines, matches inbound messages to them
 // (§17.1.3, §17.2.3), runs their timers on an injectable clock and hands their sends to a sender.
 import { InviteClientTransaction } from "./invite-client-transaction.js";
-import { InviteServerTransaction } from "./invite-server-transaction.js";
+import { InviteServerTransaction, type InviteServerTransactionOptions } from "./invite-server-transaction.js";
 import { NonInviteClientTransaction } from "./non-invite-client-transaction.js";
 import { NonInviteServerTransaction } from "./non-invite-server-transaction.js";
 import { SipResponse, type SipMessage, type SipRequest } from "../codec/sip-message.js";
@@ -95,6 +95,8 @@ export class ClientTransaction extends TransactionHandle {
 export class ServerTransaction extends TransactionHandle {
   /** Called once when the transaction ends; "timeout"/"transport-error" mean the response was not delivered. */
   onTerminated: ((reason: TerminationReason, error?: Error) => void) | undefined;
+  /** What the transaction user keeps for this transaction (a proxy: its request context); the layer never reads it. */
+  userState: unknown;
   mergedKey: string | undefined;
   constructor(
     key: string,
@@ -136,6 +138,9 @@ export class TransactionLayer {
   /** Per-transaction options for unreliable and reliable transports, timers resolved once (Table 4). */
   private readonly unreliableOpts: TransactionOptions;
   private readonly reliableOpts: TransactionOptions;
+  /** The same for INVITE server transactions, with 100 Trying and Accepted (made once, not per INVITE). */
+  private readonly unreliableInviteServerOpts: InviteServerTransactionOptions;
+  private readonly reliableInviteServerOpts: InviteServerTransactionOptions;
   private readonly sendTrying: boolean;
   private readonly rejectMerged: boolean;
   private readonly acceptedState: boolean;
@@ -152,6 +157,8 @@ export class TransactionLayer {
     this.sendTrying = options.sendTrying ?? true;
     this.rejectMerged = options.rejectMergedRequests ?? false;
     this.acceptedState = options.acceptedState ?? false;
+    this.unreliableInviteServerOpts = { ...this.unreliableOpts, sendTrying: this.sendTrying, acceptedState: this.acceptedState };
+    this.reliableInviteServerOpts = { ...this.reliableOpts, sendTrying: this.sendTrying, acceptedState: this.acceptedState };
   }
 
   /** Sets the transaction user that receives new requests, stray ACKs and stray responses. */
@@ -250,11 +257,11 @@ export class TransactionLayer {
       this.dispatch(existing, { type: "message", message: request, now: this.now() });
       return;
     }
-    const options = isReliableProtocol(context.source.protocol) ? this.reliableOpts : this.unreliableOpts;
+    const reliable = isReliableProtocol(context.source.protocol);
     const machine =
       request.method === "INVITE"
-        ? new InviteServerTransaction(request, { ...options, sendTrying: this.sendTrying, acceptedState: this.acceptedState })
-        : new NonInviteServerTransaction(request, options);
+        ? new InviteServerTransaction(request, reliable ? this.reliableInviteServerOpts : this.unreliableInviteServerOpts)
+        : new NonInviteServerTransaction(request, reliable ? this.reliableOpts : this.unreliableOpts);
     const tx = new ServerTransaction(key, machine, context, this);
     // §8.2.2.2 is UAS behaviour: a proxy keeps no merged-request keys
     const mk = this.rejectMerged ? mergedRequestKey(request) : undefined;
