@@ -168,7 +168,6 @@ export class StatefulProxy implements TransactionUser {
   private readonly responseHook: ProxyResponseHook | undefined;
   private readonly relay503: boolean;
   private readonly strayResponseTarget: ((response: SipResponse) => TransportAddress | "drop" | undefined) | undefined;
-  private readonly contexts = new WeakMap<ServerTransaction, RequestContext>();
   private nextId = 1;
   private active = 0;
   private readonly salt = Math.random().toString(36).slice(2, 6);
@@ -228,7 +227,7 @@ export class StatefulProxy implements TransactionUser {
     const loopHash = loopDetectionHash(request);
     preprocessRoute(request, this.identity);
     const ctx = new RequestContext(this.nextId++, request, tx.context, tx, loopHash, this);
-    this.contexts.set(tx, ctx);
+    tx.userState = ctx; // what a CANCEL finds through its INVITE's transaction (§9.2)
     this.active++;
     tx.onTerminated = () => {
       this.active--;
@@ -636,7 +635,7 @@ export class StatefulProxy implements TransactionUser {
     const inviteTx = this.layer.findServerTransactionForCancel(cancel);
     // §16.10: no response context: the element MUST forward the CANCEL (the INVITE may have passed elsewhere).
     if (!inviteTx) return false;
-    const ctx = this.contexts.get(inviteTx);
+    const ctx = inviteTx.userState instanceof RequestContext ? inviteTx.userState : undefined;
     if (!ctx) {
       // §9.2: it matches a transaction this element answered itself: 200, the INVITE's answer stands.
       tx.respond(this.localResponse(cancel, 200, "OK", this.newTag()));
