@@ -132,7 +132,7 @@ export class SipTransportLayer implements TransactionSender {
     return { ...t.local, host: wildcard ? (this.options.advertisedHost ?? "127.0.0.1") : (this.options.advertisedHost ?? t.local.host) };
   }
 
-  private sentBy: Set<string> | undefined;
+  private sentBy: { host: string; port: number }[] | undefined;
 
   /** This node's addresses, as a proxy writes them in Via and Record-Route. */
   identity(): ProxyIdentity {
@@ -194,9 +194,15 @@ export class SipTransportLayer implements TransactionSender {
   private isOurSentBy(host: string, port: number | undefined, transport: string): boolean {
     const proto = protocolFromViaTransport(transport);
     const p = port ?? (proto ? defaultPort(proto) : 5060);
-    // Built once the transports are bound (ports known).
-    this.sentBy ??= new Set(this.identity().addresses.map((a) => `${a.host.toLowerCase()}:${a.port}`));
-    return this.sentBy.has(`${host.toLowerCase()}:${p}`);
+    // Built once the transports are bound (ports known); compared field by field, no key string per response.
+    const ours = (this.sentBy ??= this.identity().addresses.map((a) => ({ host: a.host.toLowerCase(), port: a.port })));
+    let lower: string | undefined;
+    for (let i = 0; i < ours.length; i++) {
+      const a = ours[i]!;
+      if (a.port !== p) continue;
+      if (a.host === host || a.host === (lower ??= host.toLowerCase())) return true;
+    }
+    return false;
   }
 
   private inbound(message: SipMessage, context: InboundContext): void {
@@ -238,7 +244,7 @@ export class SipTransportLayer implements TransactionSender {
   /** Sends a request; a UDP request over the size limit goes over TCP when there is one (§18.1.1). */
   async sendRequest(request: SipRequest, destination: TransportAddress): Promise<void> {
     this.checkDestination(destination);
-    let data = serializeSipMessage(request);
+    const data = serializeSipMessage(request);
     let target = destination;
     const tcp = this.transports.find((t) => t.protocol === "tcp");
     if (destination.protocol === "udp" && data.length > this.udpSizeLimit && tcp) {
@@ -262,8 +268,6 @@ export class SipTransportLayer implements TransactionSender {
     } catch (err) {
       this.stats.sendErrors++;
       throw err instanceof SipTransportError ? err : new SipTransportError("send-failed", String(err), target, { cause: err });
-    } finally {
-      data = Buffer.alloc(0);
     }
   }
 
