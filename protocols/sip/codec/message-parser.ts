@@ -718,7 +718,7 @@ function parseLength(value: string, offset: number, name: string, max: number): 
 /**
  * Parses one message from a datagram (RFC 3261 §18.3): the body is Content-Length bytes when the header
  * is present (octets after it are ignored, RFC 4475 §3.1.1.8), else the rest of the datagram.
- * The body shares memory with `buf`.
+ * A non-empty body shares memory with `buf`.
  */
 export function parseSipMessage(buf: Buffer, opts?: SipParseOptions): SipMessage {
   const o = resolveParseOptions(opts);
@@ -733,15 +733,15 @@ export function parseSipMessage(buf: Buffer, opts?: SipParseOptions): SipMessage
   const s = latin1(buf, 0, n);
   const head = parseHead(buf, s, start, n, o, true);
   const msg = head.message;
+  let bodyEnd = n;
   if (head.contentLength >= 0) {
-    const bodyEnd = head.bodyStart + head.contentLength;
+    bodyEnd = head.bodyStart + head.contentLength;
     if (bodyEnd > n) {
       throw new SipParseError("body-too-short", `Content-Length ${head.contentLength} but only ${n - head.bodyStart} body bytes`, head.bodyStart, "Content-Length");
     }
-    msg.body = buf.subarray(head.bodyStart, bodyEnd);
-  } else {
-    msg.body = buf.subarray(head.bodyStart, n);
   }
+  // An empty body stays the shared empty buffer: an empty slice would keep the whole datagram alive with the message.
+  if (bodyEnd > head.bodyStart) msg.body = buf.subarray(head.bodyStart, bodyEnd);
   return msg;
 }
 
