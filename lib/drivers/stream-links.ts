@@ -13,6 +13,9 @@ import type { SocketDriverContext, TcpPeerSource, Transport } from "./socket-typ
 import { callerMessage, type SipPeers } from "./sip-peers.js";
 import { framingRefusal, streamFramer, type StreamFramer } from "./stream-framers.js";
 
+/** Link keys kept for reuse at most (the pairs of one run are far fewer). */
+const PAIR_KEYS_MAX = 4096;
+
 interface Link {
   proto: Protocol;
   connector: string;
@@ -31,6 +34,9 @@ interface Link {
 /** The stream links of one network: listeners, connections, framing, corked writes. */
 export class StreamLinks {
   private readonly links = new Map<string, Link>();
+  /** The links' keys "proto|connector|acceptor", made once per pair: a send looks its link up by the same string. */
+  private readonly pairKeys = new Map<Protocol, Map<string, Map<string, string>>>();
+  private pairKeyCount = 0;
   /** The link of each connection a node of this process opened, by its local port. */
   private readonly clientOwner = new Map<number, Link>();
   /** Sockets corked during this turn of the event loop. */
@@ -51,7 +57,7 @@ export class StreamLinks {
 
   /** Whether `connector` holds a link to `acceptor` for `proto`. */
   has(proto: Protocol, connector: string, acceptor: string): boolean {
-    return this.links.has(`${proto}|${connector}|${acceptor}`);
+    return this.links.has(this.pairKey(proto, connector, acceptor));
   }
 
   /** Listens for `proto` streams to node `name` (TLS when the run's TLS covers the protocol), on `port` if given. */
@@ -152,9 +158,9 @@ export class StreamLinks {
 
   /** A node closes its connection with `peer` (after a COPS CC): what it wrote goes out first. */
   close(proto: Protocol, node: string, peer: string): void {
-    const link = this.links.get(`${proto}|${peer}|${node}`) ?? this.links.get(`${proto}|${node}|${peer}`);
+    const link = this.links.get(this.pairKey(proto, peer, node)) ?? this.links.get(this.pairKey(proto, node, peer));
     if (!link) return;
-    this.links.delete(`${proto}|${link.connector}|${link.acceptor}`);
+    this.links.delete(this.pairKey(proto, link.connector, link.acceptor));
     this.clientOwner.delete(link.client.localPort ?? -1);
     // The peer reads what was written (the CC), then the close; a PEP of this process fails over on the CC.
     this.refuse(link.connector === node ? link.client : (link.server ?? link.client), Buffer.alloc(0));
@@ -169,7 +175,7 @@ export class StreamLinks {
     const source: TcpPeerSource = {
       address: sock.remoteAddress ?? "",
       port: sock.remotePort ?? 0,
-      linked: (name) => this.links.has(`${proto}|${name}|${acceptor}`),
+      linked: (name) => this.links.has(this.pairKey(proto, name, acceptor)),
     };
     const peer = (proto === "SIP" ? this.sipPeers.ofFirstRequest(first) : undefined) ?? opts.identifyTcpPeer?.(proto, acceptor, first, source);
     if (typeof peer === "object") {
@@ -198,8 +204,8 @@ export class StreamLinks {
 
   private linkAccepted(list: Buffer[], acceptor: string, proto: Protocol, sock: Socket, peer: string, source: TcpPeerSource): Link {
     const link: Link = { proto, connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [], hints: [[], []] };
-    this.drop(this.links.get(`${proto}|${peer}|${acceptor}`));
-    this.links.set(`${proto}|${peer}|${acceptor}`, link);
+    this.drop(this.links.get(this.pairKey(proto, peer, acceptor)));
+    this.links.set(this.pairKey(proto, peer, acceptor), link);
     const from = proto === "SIP" ? { host: source.address, port: source.port } : undefined;
     const ext = this.net.options.externalSipPeer;
     const outside = proto === "SIP" && peer === ext?.as && acceptor === ext.acceptor;
@@ -210,10 +216,28 @@ export class StreamLinks {
     return link;
   }
 
+  private pairKey(proto: Protocol, connector: string, acceptor: string): string {
+    let byConnector = this.pairKeys.get(proto);
+    if (byConnector === undefined) this.pairKeys.set(proto, (byConnector = new Map()));
+    let byAcceptor = byConnector.get(connector);
+    if (byAcceptor === undefined) byConnector.set(connector, (byAcceptor = new Map()));
+    let key = byAcceptor.get(acceptor);
+    if (key === undefined) {
+      // Peers of other processes come and go under new names: the cache is bounded (a key is equal text anyway).
+      if (++this.pairKeyCount > PAIR_KEYS_MAX) {
+        this.pairKeys.clear();
+        this.pairKeyCount = 1;
+        this.pairKeys.set(proto, (byConnector = new Map([[connector, (byAcceptor = new Map())]])));
+      }
+      byAcceptor.set(acceptor, (key = `${proto}|${connector}|${acceptor}`));
+    }
+    return key;
+  }
+
   private linkFor(proto: Protocol, from: string, to: string): Link | undefined {
-    const mine = this.links.get(`${proto}|${from}|${to}`);
+    const mine = this.links.get(this.pairKey(proto, from, to));
     if (mine) return mine;
-    const theirs = this.links.get(`${proto}|${to}|${from}`);
+    const theirs = this.links.get(this.pairKey(proto, to, from));
     if (theirs) return theirs;
     const addr = this.net.listening(to, proto === "COPS" ? "cops" : "sipTcp") ?? (proto === "SIP" ? foreignAddress(to) : undefined);
     if (!addr) return undefined;
@@ -222,7 +246,7 @@ export class StreamLinks {
     const client = secure ? tlsConnect(tlsClientOptions(tls, from, to, addr.host, addr.port)) : createConnection({ host: addr.host, port: addr.port });
     client.setNoDelay(true);
     const link: Link = { proto, connector: from, acceptor: to, client, connected: false, queue: [], hints: [[], []] };
-    this.links.set(`${proto}|${from}|${to}`, link);
+    this.links.set(this.pairKey(proto, from, to), link);
     const frames = streamFramer(proto);
     client.on(secure ? "secureConnect" : "connect", () => {
       this.clientOwner.set(client.localPort ?? -1, link);
@@ -240,7 +264,7 @@ export class StreamLinks {
 
   private drop(link: Link | undefined): void {
     if (!link) return;
-    const key = `${link.proto}|${link.connector}|${link.acceptor}`;
+    const key = this.pairKey(link.proto, link.connector, link.acceptor);
     if (this.links.get(key) !== link) return;
     this.links.delete(key);
     this.clientOwner.delete(link.client.localPort ?? -1);
