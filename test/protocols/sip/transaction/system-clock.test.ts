@@ -47,13 +47,12 @@ describe("systemClock timers", () => {
 
   it("a timer cleared after falling due but before its turn does not fire", async () => {
     const fired: string[] = [];
-    let late: unknown;
     // The first clears the second before its turn (in the same batch or a later one).
     systemClock.setTimer(10, () => {
       fired.push("one");
       systemClock.clearTimer(late);
     });
-    late = systemClock.setTimer(10, () => fired.push("two"));
+    const late = systemClock.setTimer(10, () => fired.push("two"));
     systemClock.setTimer(40, () => fired.push("end"));
     await firedWhen(fired, "end");
     expect(fired).toEqual(["one", "end"]);
