@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 /** Branch and tag values for the roles: a prefix (seeded or random) and a counter. */
 export class SipIds {
   private readonly prefix: string;
+  private readonly tagPrefix: string;
   private counter = 0;
 
   /** `random` in [0, 1): a seeded generator for repeatable runs; omitted, the prefix comes from node:crypto. */
@@ -16,6 +17,7 @@ export class SipIds {
       for (let i = 0; i < 3; i++) hex += Math.floor(random() * 0x10000).toString(16).padStart(4, "0");
       this.prefix = hex;
     } else this.prefix = randomBytes(6).toString("hex");
+    this.tagPrefix = this.prefix.slice(0, 8);
   }
 
   /** A new Via branch, starting with the magic cookie z9hG4bK (RFC 3261 §8.1.1.7). */
@@ -23,9 +25,14 @@ export class SipIds {
     return `z9hG4bK${this.prefix}${(this.counter++).toString(36)}`;
   }
 
+  /** nextBranch() without its magic cookie (a proxy core that writes the cookie itself). */
+  nextBranchSuffix(): string {
+    return `${this.prefix}${(this.counter++).toString(36)}`;
+  }
+
   /** A new From/To tag (RFC 3261 §19.3). */
   nextTag(): string {
-    return `${this.prefix.slice(0, 8)}${(this.counter++).toString(36)}`;
+    return `${this.tagPrefix}${(this.counter++).toString(36)}`;
   }
 }
 

@@ -285,7 +285,7 @@ export class SipProxy implements FlowNode<CallEvent> {
       relay503: true,
       rport: () => this.listener !== undefined,
       selfName: (local) => (local.protocol === this.protocol ? undefined : this.names.get(local.protocol)) ?? this.listener ?? { sentBy: opts.host, recordRoute: this.recordRoute },
-      branchPrefix: () => this.ids.nextBranch().slice(7),
+      branchPrefix: () => this.ids.nextBranchSuffix(),
       newTag: () => this.ids.nextTag(),
       strayResponseTarget: (res) => this.strayResponseTarget(res),
     });
