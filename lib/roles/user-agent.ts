@@ -1395,7 +1395,10 @@ export class UserAgent implements FlowNode<CallEvent> {
   private readonly internedRoutes = new Map<string, readonly string[]>();
 
   private contactUri(aor: string): string {
-    const user = /^sips?:([^@]+)@/.exec(aor)?.[1];
+    // The user part of a sip: or sips: URI (what /^sips?:([^@]+)@/ captures).
+    const from = aor.startsWith("sip:") ? 4 : aor.startsWith("sips:") ? 5 : -1;
+    const at = from < 0 ? -1 : aor.indexOf("@", from);
+    const user = at > from ? aor.slice(from, at) : undefined;
     return `sip:${user ? `${user}@` : ""}${this.opts.host}${this.opts.transport === "TCP" || this.opts.transport === "TLS" ? `;transport=${this.opts.transport.toLowerCase()}` : ""}`;
   }
 
