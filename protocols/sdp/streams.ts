@@ -38,7 +38,8 @@ export function sdpStreams(text: string): readonly StreamView[] {
         }),
       ),
     );
-    if (memo.size >= MEMO_SIZE) memo.clear();
+    // The oldest text goes (insertion order): the offer and answer of calls still being set up stay.
+    if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as string);
     memo.set(text, views);
   }
   return views;
