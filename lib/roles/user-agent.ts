@@ -4,6 +4,7 @@
 // session timers (RFC 4028), reliable provisionals (RFC 3262), INFO, OPTIONS and MESSAGE (RFC 3428) answered.
 import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
 import { OfferAnswerSession, SdpParseError, answerOffer, parseSdp, writeOffer, serializeSdp, type LocalCodec, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
+import { readSdp } from "../../protocols/sdp/streams.js";
 import { SipIds, ownString } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
@@ -965,9 +966,10 @@ export class UserAgent implements FlowNode<CallEvent> {
     // RFC 3264 §6 / RFC 3261 §13.2.1: answer the offer, or offer in the 200 when the INVITE had none.
     if (req.body.length === 0) setup.lateOffer = true;
     else {
-      let offer: SessionDescription;
+      let offer: Readonly<SessionDescription>;
       try {
-        offer = parseSdp(req.body);
+        // The offer both proxies read, read once (a shared description: answerOffer only reads it).
+        offer = readSdp(req.body);
       } catch (err) {
         if (!(err instanceof SdpParseError)) throw err;
         return this.rejectInvite(call, 400, now, `Bad SDP: ${err.code} at line ${err.line}`);

@@ -34,18 +34,19 @@ class LineReader {
   }
 }
 
+/** The text of a description's bytes: at most SDP_MAX_LENGTH of them, UTF-8 (RFC 4566 §5). Throws SdpParseError. */
+export function sdpText(input: Buffer): string {
+  if (input.length > SDP_MAX_LENGTH) throw new SdpParseError("too-large", SDP_MAX_LENGTH, 0, `${input.length} bytes, more than ${SDP_MAX_LENGTH}`);
+  try {
+    return utf8.decode(input);
+  } catch {
+    throw new SdpParseError("bad-encoding", 0, 0, "not UTF-8");
+  }
+}
+
 /** Parse a session description from its bytes (UTF-8) or text. Throws SdpParseError only. */
 export function parseSdp(input: Buffer | string): SessionDescription {
-  let text: string;
-  if (typeof input === "string") text = input;
-  else {
-    if (input.length > SDP_MAX_LENGTH) throw new SdpParseError("too-large", SDP_MAX_LENGTH, 0, `${input.length} bytes, more than ${SDP_MAX_LENGTH}`);
-    try {
-      text = utf8.decode(input);
-    } catch {
-      throw new SdpParseError("bad-encoding", 0, 0, "not UTF-8");
-    }
-  }
+  const text = typeof input === "string" ? input : sdpText(input);
   if (text.length > SDP_MAX_LENGTH) throw new SdpParseError("too-large", SDP_MAX_LENGTH, 0, `${text.length} characters, more than ${SDP_MAX_LENGTH}`);
   const r: LineReader = new LineReader(text);
   let origin: SdpOrigin | undefined;

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import sdpTransform from "sdp-transform";
 import { describe, expect, it } from "vitest";
 import { SdpEncodeError, SdpParseError, mediaFormats, parseSdp, sdpStreams, serializeSdp } from "../../../protocols/sdp/index.js";
+import { readSdp } from "../../../protocols/sdp/streams.js";
 import { sessionArb } from "./arbitraries.js";
 
 // An offer of the kind the softphones send (static payload types without a=rtpmap, RFC 4566 / RFC 3551).
@@ -75,6 +76,18 @@ describe("SDP codec (RFC 4566)", () => {
     const e = thrown(() => parseSdp(text));
     expect(e.offset).toBe(Buffer.from(text).indexOf("b=AS:x"));
     expect(thrown(() => parseSdp(Buffer.from([0x76, 0x3d, 0xff]))).code).toBe("bad-encoding");
+  });
+
+  it("readSdp reads a body as parseSdp does, once per text for every reader, and refuses what parseSdp refuses", () => {
+    const body = Buffer.from(PHONE_OFFER.replace("34242", "34250"));
+    const first = readSdp(body);
+    expect(first).toEqual(parseSdp(body));
+    expect(readSdp(Buffer.from(body))).toBe(first);
+    expect(sdpStreams(body.toString("utf8"))[0]).toMatchObject({ port: 34250, codecs: ["opus", "speex", "speex", "PCMU", "PCMA", "G729", "telephone-event"] });
+    expect(thrown(() => readSdp(Buffer.from([0x76, 0x3d, 0xff]))).code).toBe("bad-encoding");
+    expect(thrown(() => readSdp(Buffer.alloc(70_000, 0x61))).code).toBe("too-large");
+    const bad = Buffer.from(PHONE_OFFER.replace("b=AS:117", "b=AS:x"));
+    expect(thrown(() => readSdp(bad))).toEqual(thrown(() => parseSdp(bad)));
   });
 
   it("refuses to write an m= line without formats", () => {
