@@ -94,6 +94,8 @@ export class AnswerReader {
       const colon = line.indexOf(":");
       if (colon <= 0) throw new Error("malformed HTTP field line");
       const name = line.slice(0, colon).trim().toLowerCase();
+      // Only three fields decide the framing: the value of any other is not read.
+      if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") continue;
       const value = line.slice(colon + 1).trim().toLowerCase();
       if (name === "content-length") {
         if (!/^\d{1,9}$/.test(value)) throw new Error("bad Content-Length");
