@@ -132,15 +132,21 @@ interface PolicyCall {
   earlierOctets: bigint;
   /** The media ends of each party, and who sends each classifier's flow (by instance, from firstInstance / replacedFirst). */
   ends: PartyEnds;
-  senders: FlowSender[];
-  replacedSenders: FlowSender[];
+  senders: readonly FlowSender[];
+  replacedSenders: readonly FlowSender[];
   /** Of earlierOctets, those of flows the caller sent and those the callee sent. */
   earlierFromCaller: bigint;
   earlierFromCallee: bigint;
   /** Its policy adapter ended it in progress (a time limit of the time spoken went to the PEP). */
   cut: boolean;
   /** Media changes asked while one is under way: answered in turn once it is done (RFC 2748 §3.3). */
-  queuedChanges: Array<{ change: number; flows: readonly SipAaaMediaFlow[] }>;
+  queuedChanges: readonly QueuedChange[];
+}
+
+/** A media change asked while one is under way (TLV 9 number and the flows it asks for). */
+interface QueuedChange {
+  change: number;
+  flows: readonly SipAaaMediaFlow[];
 }
 
 /** A call's counts split by sender: packets, octets, and the octets the caller and the callee sent. */
@@ -197,6 +203,9 @@ interface PepSync {
 }
 
 const NO_FLOWS: readonly SipAaaMediaFlow[] = Object.freeze([]);
+// Shared by the calls that have none (most of them): no empty array per call.
+const NO_SENDERS: readonly FlowSender[] = Object.freeze([]);
+const NO_QUEUED_CHANGES: readonly QueuedChange[] = Object.freeze([]);
 const ROUTER_SWEEP_TIMER = "router-sweep";
 /** One timer for every decision's report deadline, armed for the earliest (RFC 2748 §2.3). */
 const ROUTER_ANSWER_TIMER = "router-answer";
@@ -543,8 +552,8 @@ export class PolicyServer implements FlowNode<CallEvent> {
         installedAt: undefined, connected: undefined, removalFor: undefined, usageDone: false, deleted: false, forgotten: false,
         syncRound: this.pepSync.get(peer)?.round ?? 0, reinstall: false, awaiting: 0, policyLimitS: 0,
         mediaChange: 0, changing: false, replacedFirst: 0, replacedCount: 0, earlierPackets: 0n, earlierOctets: 0n,
-        ends: { caller: [], callee: [] }, senders: [], replacedSenders: [], earlierFromCaller: 0n, earlierFromCallee: 0n, cut: false,
-        queuedChanges: [],
+        ends: { caller: [], callee: [] }, senders: NO_SENDERS, replacedSenders: NO_SENDERS, earlierFromCaller: 0n, earlierFromCallee: 0n, cut: false,
+        queuedChanges: NO_QUEUED_CHANGES,
       };
       calls.set(key, call);
       this.live++;
@@ -564,7 +573,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     call.syncRound = this.pepSync.get(peer)?.round ?? 0;
     if (call.changing && purpose === "LDP" && info.mediaChange !== undefined && local !== CommandCode.Remove) {
       // RFC 2748 §3.3: a handle's REQs are answered in turn; a change (or a put-back) waits for the one under way.
-      call.queuedChanges.push({ change: info.mediaChange, flows: info.flows });
+      call.queuedChanges = [...call.queuedChanges, { change: info.mediaChange, flows: info.flows }];
       return [];
     }
     // REQ AAA carries the initial offer's flows: the ends they name are the caller's.
@@ -601,7 +610,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       call.replacedFirst = call.firstInstance;
       call.replacedCount = call.instances;
       call.replacedSenders = call.senders;
-      call.senders = [];
+      call.senders = NO_SENDERS;
       call.instances = 0;
       return this.mediaChanged(call, true, [], "change-install", now);
     }
@@ -651,7 +660,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
     call.earlierOctets += counts.octets;
     call.earlierFromCaller += counts.fromCaller;
     call.earlierFromCallee += counts.fromCallee;
-    call.replacedSenders = [];
+    call.replacedSenders = NO_SENDERS;
     call.changing = false;
     call.replacedCount = 0;
     const out = this.decide(call, "LDP", true, {}, now);
@@ -667,7 +676,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
   private takeQueuedChanges(call: PolicyCall, allowed: boolean, now: number): NodeAction[] {
     const queued = call.queuedChanges;
     if (queued.length === 0) return [];
-    call.queuedChanges = [];
+    call.queuedChanges = NO_QUEUED_CHANGES;
     const out: NodeAction[] = [];
     const last = queued[queued.length - 1];
     for (const q of queued) {
@@ -943,7 +952,7 @@ export class PolicyServer implements FlowNode<CallEvent> {
       // with the PEP's next update (TLV 9) once the ACK has answered the 2xx's offer.
       call.firstInstance = 0;
       call.instances = 0;
-      call.senders = [];
+      call.senders = NO_SENDERS;
       return this.installed(call, true, now);
     }
     call.phase = "installing";
