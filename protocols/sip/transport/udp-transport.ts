@@ -32,11 +32,13 @@ export class UdpTransport implements SipTransport {
   listen(events: TransportEvents): Promise<void> {
     const socket = createSocket({ type: isIPv6(this.options.host) ? "udp6" : "udp4", reuseAddr: false });
     this.socket = socket;
+    // Made once: without limits of its own the parser takes its shared defaults (no options object per datagram).
+    const parseOptions = this.options.limits ? { limits: this.options.limits } : undefined;
     socket.on("message", (data, rinfo) => {
       const source: TransportAddress = { protocol: "udp", host: rinfo.address, port: rinfo.port };
       let message;
       try {
-        message = parseSipMessage(data, this.options.limits ? { limits: this.options.limits } : {});
+        message = parseSipMessage(data, parseOptions);
       } catch (err) {
         events.rejected("malformed-datagram", source, err instanceof Error ? err.message : String(err), { datagram: data, error: err });
         return;
