@@ -128,6 +128,18 @@ interface ProxySetup {
   earlyOffer?: string;
 }
 
+/** The media-change state of a call (see ProxyCall's accessors): most calls never have one. */
+class MediaChangeState {
+  mediaChanges = 0;
+  pendingChange: PendingMediaChange | undefined = undefined;
+  changeTimes: number[] | undefined = undefined;
+  settling = 0;
+  settlingSince = 0;
+  resettle = false;
+  ackAnswer: { by: "caller" | "callee"; offer: string } | undefined = undefined;
+  prackAnswer: string | undefined = undefined;
+}
+
 /** One call at this proxy: what in-dialog requests and teardown need, plus the setup state until the 2xx. */
 class ProxyCall {
   phase: Phase = "authorising";
@@ -150,26 +162,71 @@ class ProxyCall {
   /** The session descriptions of each end as last agreed (RFC 3264 §8): a new offer is judged against them. */
   callerSdp: string | undefined = undefined;
   calleeSdp: string | undefined = undefined;
-  /** Media changes sent to the PDP so far (TLV 9 counts from 1). */
-  mediaChanges = 0;
   /** The flows the PDP last agreed to (caller's view, sorted). */
   authorisedFlows: MediaFlow[] | undefined = undefined;
+  /** What media changes, late offers and offers in a PRACK need: made for the calls that have them. */
+  private changes: MediaChangeState | undefined = undefined;
+  /** Media changes sent to the PDP so far (TLV 9 counts from 1). */
+  get mediaChanges(): number {
+    return this.changes?.mediaChanges ?? 0;
+  }
+  set mediaChanges(v: number) {
+    if (this.changes !== undefined || v !== 0) this.changeState.mediaChanges = v;
+  }
   /** A re-INVITE or UPDATE held for DEC LDP on a media change (FIG. 5 as for the initial INVITE), and the flows before it. */
-  pendingChange: PendingMediaChange | undefined = undefined;
+  get pendingChange(): PendingMediaChange | undefined {
+    return this.changes?.pendingChange;
+  }
+  set pendingChange(v: PendingMediaChange | undefined) {
+    if (this.changes !== undefined || v !== undefined) this.changeState.pendingChange = v;
+  }
   /** When the recent media changes were asked for (the rate cap's window). */
-  changeTimes: number[] | undefined = undefined;
+  get changeTimes(): number[] | undefined {
+    return this.changes?.changeTimes;
+  }
+  set changeTimes(v: number[] | undefined) {
+    if (this.changes !== undefined || v !== undefined) this.changeState.changeTimes = v;
+  }
   /**
    * REQ LDP updates that hold no request (the policy following an answer, or put back after a refusal) whose DEC LDP
    * is awaited, and since when: the PDP takes one change of a call at a time, so nothing else is asked meanwhile.
    */
-  settling = 0;
-  settlingSince = 0;
+  get settling(): number {
+    return this.changes?.settling ?? 0;
+  }
+  set settling(v: number) {
+    if (this.changes !== undefined || v !== 0) this.changeState.settling = v;
+  }
+  get settlingSince(): number {
+    return this.changes?.settlingSince ?? 0;
+  }
+  set settlingSince(v: number) {
+    if (this.changes !== undefined || v !== 0) this.changeState.settlingSince = v;
+  }
   /** The session changed again while a settling update was under way: settle once more when it is decided. */
-  resettle = false;
+  get resettle(): boolean {
+    return this.changes?.resettle ?? false;
+  }
+  set resettle(v: boolean) {
+    if (this.changes !== undefined || v) this.changeState.resettle = v;
+  }
   /** A 2xx carried an offer (late offer, RFC 3261 §13.2.1; a re-INVITE without one, §14.1): whose ACK answers it. */
-  ackAnswer: { by: "caller" | "callee"; offer: string } | undefined = undefined;
+  get ackAnswer(): { by: "caller" | "callee"; offer: string } | undefined {
+    return this.changes?.ackAnswer;
+  }
+  set ackAnswer(v: { by: "caller" | "callee"; offer: string } | undefined) {
+    if (this.changes !== undefined || v !== undefined) this.changeState.ackAnswer = v;
+  }
   /** A reliable 18x carried the callee's offer (RFC 3262 §5): the caller's PRACK answers it. */
-  prackAnswer: string | undefined = undefined;
+  get prackAnswer(): string | undefined {
+    return this.changes?.prackAnswer;
+  }
+  set prackAnswer(v: string | undefined) {
+    if (this.changes !== undefined || v !== undefined) this.changeState.prackAnswer = v;
+  }
+  private get changeState(): MediaChangeState {
+    return (this.changes ??= new MediaChangeState());
+  }
   constructor(
     readonly callId: string,
     public handle: Buffer,
