@@ -72,6 +72,33 @@ interface Answered {
   transactionId: bigint;
 }
 
+/**
+ * One generation of remembered answers: by sender, then by body digest (the digest string as the key, no
+ * sender + digest string made per request).
+ */
+class AnsweredGeneration {
+  private readonly bySender = new Map<string, Map<string, Answered>>();
+  size = 0;
+
+  get(sender: string, digest: string): Answered | undefined {
+    return this.bySender.get(sender)?.get(digest);
+  }
+
+  set(sender: string, digest: string, entry: Answered): void {
+    let answers = this.bySender.get(sender);
+    if (answers === undefined) {
+      answers = new Map();
+      this.bySender.set(sender, answers);
+    }
+    if (!answers.has(digest)) this.size++;
+    answers.set(digest, entry);
+  }
+
+  delete(sender: string, digest: string): void {
+    if (this.bySender.get(sender)?.delete(digest)) this.size--;
+  }
+}
+
 const ANSWER_KIND: Partial<Record<OspComponentKind, OspComponentKind>> = {
   AuthorisationRequest: "AuthorisationResponse",
   AuthorisationIndication: "AuthorisationConfirmation",
@@ -92,11 +119,11 @@ export class Clearinghouse {
    * destinations, same timestamp; byte-identical with a deterministic signer: Ed25519, RSA PKCS#1 v1.5,
    * unsigned), so the cache holds a few bytes per request, not the answer. Anything else is a new request,
    * whatever its messageId (the toolkit gives every request of one second the same one).
-   * Two generations, so that forgetting is dropping a whole Map: deleting entries one by one from the front
-   * of a Map leaves V8 holes that every later front lookup walks over.
+   * Two generations, so that forgetting is dropping a whole generation: deleting entries one by one from the
+   * front of a Map leaves V8 holes that every later front lookup walks over.
    */
-  private answered = new Map<string, Answered>();
-  private answeredBefore = new Map<string, Answered>();
+  private answered = new AnsweredGeneration();
+  private answeredBefore = new AnsweredGeneration();
   private generationStartedAt = -Infinity;
 
   constructor(readonly options: ClearinghouseOptions) {}
@@ -136,9 +163,9 @@ export class Clearinghouse {
     }
     const digest = bodyDigest(body);
     // The digest covers the whole body, messageId included: sender + digest names a retransmission.
-    const key = `${peer ?? ""}\u0000${digest}`;
+    const sender = peer ?? "";
     const random = randomAttribute(digest);
-    const earlier = this.recall(key, nowMs);
+    const earlier = this.recall(sender, digest, nowMs);
     if (earlier) return this.answer(message.messageId, parts, earlier.at, peer, { next: earlier.transactionId }, random);
     // Transaction ids are taken now, in arrival order, whatever the order the answers complete in.
     let authorisations = 0;
@@ -155,10 +182,10 @@ export class Clearinghouse {
       return Promise.resolve(this.reply(message.messageId, refusals, random));
     }
     const reply = this.answer(message.messageId, parts, nowMs, peer, { next: firstTransactionId }, random);
-    this.remember(key, { at: nowMs, transactionId: firstTransactionId }, nowMs);
+    this.remember(sender, digest, { at: nowMs, transactionId: firstTransactionId }, nowMs);
     reply.catch(() => {
-      this.answered.delete(key);
-      this.answeredBefore.delete(key);
+      this.answered.delete(sender, digest);
+      this.answeredBefore.delete(sender, digest);
     });
     return reply;
   }
@@ -181,18 +208,18 @@ export class Clearinghouse {
    * `replayWindowMs` old; the one before it is dropped then. So an answer is kept for at least half the cache
    * size of later requests, and never answers after the window (64 s, past any client's retries).
    */
-  private remember(key: string, entry: Answered, nowMs: number): void {
+  private remember(sender: string, digest: string, entry: Answered, nowMs: number): void {
     const half = Math.max(1, Math.ceil((this.options.replayCacheSize ?? 10_000) / 2));
     if (this.answered.size >= half || nowMs - this.generationStartedAt >= (this.options.replayWindowMs ?? 64_000)) {
       this.answeredBefore = this.answered;
-      this.answered = new Map();
+      this.answered = new AnsweredGeneration();
       this.generationStartedAt = nowMs;
     }
-    this.answered.set(key, entry);
+    this.answered.set(sender, digest, entry);
   }
 
-  private recall(key: string, nowMs: number): Answered | undefined {
-    const entry = this.answered.get(key) ?? this.answeredBefore.get(key);
+  private recall(sender: string, digest: string, nowMs: number): Answered | undefined {
+    const entry = this.answered.get(sender, digest) ?? this.answeredBefore.get(sender, digest);
     return entry !== undefined && entry.at > nowMs - (this.options.replayWindowMs ?? 64_000) ? entry : undefined;
   }
 
