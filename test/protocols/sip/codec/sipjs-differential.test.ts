@@ -93,10 +93,13 @@ describe("differential: ours vs sip.js 0.21", () => {
   // the part of the grammar both parsers claim to support.
   const REASON_OK = /[^A-Za-z0-9 \t\-_.!~*'()&=+$,;?/:@\u0080-\uffff]/g;
   // sip.js rejects a URI parameter whose name merely starts with "lr" (named disagreement below).
-  const lrPrefixed = (u: SipUri) => [...u.params.keys()].some((k) => k !== "lr" && k.toLowerCase().startsWith("lr"));
+  // sip.js reads "lr" with a value as lr-param "=" token, rejecting a pvalue with characters a token lacks (named below).
+  const lrPrefixed = (u: SipUri) =>
+    [...u.params.entries()].some(([k, v]) => (k !== "lr" && k.toLowerCase().startsWith("lr")) || (k.toLowerCase() === "lr" && typeof v === "string" && /[[\]/:&$()]/.test(v)));
   const commonArb = messageArb
     .filter((g) => typeof g.from.uri !== "string" && g.from.uri.scheme !== "tel" && typeof g.to.uri !== "string" && g.to.uri.scheme !== "tel")
     .filter((g) => typeof g.from.uri !== "string" && !lrPrefixed(g.from.uri) && typeof g.to.uri !== "string" && !lrPrefixed(g.to.uri))
+    .filter((g) => g.requestUri === undefined || !lrPrefixed(g.requestUri))
     .map((g) => {
       const m = g.message;
       if (!isRequest(m)) m.reason = m.reason.replace(REASON_OK, "") || "OK";
@@ -139,6 +142,19 @@ describe("differential: named disagreements", () => {
     expect(Parser.parseMessage(text, logger)).toBeUndefined();
     const to = parseSipMessage(Buffer.from(text)).to.uri as SipUri;
     expect([...to.params.entries()]).toEqual([["lra", null]]);
+  });
+
+  it("'lr' with a value a token cannot hold: sip.js rejects the message; ours parses it as an other-param (RFC 3261 §19.1.1, §25.1)", () => {
+    // other-param = pname [ "=" pvalue ], and pvalue = 1*paramchar takes param-unreserved ("[", "]", "/", ":", "&",
+    // "$") and "(" / ")"; sip.js reads "lr" as lr-param with an optional token value, which has none of them.
+    for (const value of ["a[b", "x:y", "(z)"]) {
+      const text =
+        "OPTIONS sip:gw@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n" +
+        `To: <sip:example.com;lr=${value}>\r\nFrom: <sip:alice@example.com>;tag=1\r\nCall-ID: lrv1@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+      expect(Parser.parseMessage(text, logger)).toBeUndefined();
+      const to = parseSipMessage(Buffer.from(text)).to.uri as SipUri;
+      expect([...to.params.entries()]).toEqual([["lr", value]]);
+    }
   });
 
   it("tel URI in To: sip.js rejects the message; ours parses it, as RFC 3261 §20.39/§25.1 allow an absoluteURI there", () => {
