@@ -6,8 +6,7 @@
 // (RFC 3581); a request to the connection that carries its call (RFC 3261 §12.2, RFC 7118 §5), none when that
 // connection is gone (RFC 5626 §5.3).
 import type { WebSocket } from "ws";
-import { DEFAULT_SIP_PARSE_LIMITS, parseSipMessage, parseViaValue, type SipMessage, type SipRequest, type SipResponse, type ViaHeader } from "../../protocols/sip/index.js";
-import { ownString } from "../roles/sip-ids.js";
+import { DEFAULT_SIP_PARSE_LIMITS, ownString, parseSipMessage, parseViaValue, type SipMessage, type SipRequest, type SipResponse, type ViaHeader } from "../../protocols/sip/index.js";
 import { isSipStartLine } from "../../protocols/sip/codec/stream-parser.js";
 import { listenSipWebSocket, sipWebSocketMessage, type SipWebSocketListener } from "../../protocols/sip/transport/websocket-listener.js";
 import type { SendAction } from "./node.js";

@@ -26,6 +26,7 @@ import {
   parseSipUri,
   parseViaValue,
   recordRouteValue,
+  ownString,
   stampReceived,
   uriToTransportAddress,
   type ProxyIdentity,
@@ -39,7 +40,7 @@ import type { FlowNode, NodeAction as GenericNodeAction, NodeEvent, SipArrival, 
 import type { CallEvent } from "../flow/call-events.js";
 import { mediaFlows, sameMediaFlows, type MediaFlow } from "../flow/media-flows.js";
 import { CopsPepLink, isCopsTimer, splitCopsTimer } from "./cops-links.js";
-import { SipIds, ownString } from "./sip-ids.js";
+import { SipIds } from "./sip-ids.js";
 import { SipTransactionLayer, uriText } from "./sip-transaction-layer.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;

@@ -19,9 +19,9 @@ import {
   type TransactionSender,
   type TransportAddress,
   type TransportProtocol,
+  ownString,
 } from "../../protocols/sip/index.js";
 import type { NodeAction as GenericNodeAction } from "../drivers/node.js";
-import { ownString } from "./sip-ids.js";
 import type { CallEvent } from "../flow/call-events.js";
 
 type NodeAction = GenericNodeAction<CallEvent>;

@@ -2,10 +2,10 @@
 // an answer delay, busy (486), decline (603), no answer, CANCEL, and hang-up by either side. Dialogs live:
 // re-INVITE and UPDATE (RFC 3311) with offer/answer (RFC 3264, protocols/sdp), glare (491, §14.1 retry),
 // session timers (RFC 4028), reliable provisionals (RFC 3262), INFO, OPTIONS and MESSAGE (RFC 3428) answered.
-import { buildRequest, buildResponse, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
+import { buildRequest, buildResponse, ownString, type SipHeader, type SipRequest, type SipResponse } from "../../protocols/sip/index.js";
 import { OfferAnswerSession, SdpParseError, answerOffer, parseSdp, writeOffer, serializeSdp, type LocalCodec, type OfferAnswerOptions, type SessionDescription } from "../../protocols/sdp/index.js";
 import { readSdp } from "../../protocols/sdp/streams.js";
-import { SipIds, ownString } from "./sip-ids.js";
+import { SipIds } from "./sip-ids.js";
 import type { FlowNode, NodeAction, NodeEvent } from "../drivers/node.js";
 import type { CallEvent } from "../flow/call-events.js";
 import { SipTransactionLayer, sipSend, uriText, type ServerTx } from "./sip-transaction-layer.js";

@@ -13,6 +13,7 @@ export {
 export { parseSipUri, formatSipUri, type SipUri } from "./codec/sip-uri.js";
 export { COMPACT_FORMS, headerKey, headerNameMatches, canonicalHeaderName, LIST_HEADERS } from "./codec/header-names.js";
 export { splitTopLevelCommas } from "./codec/header-lexer.js";
+export { ownString } from "./codec/own-string.js";
 export { parseViaValue, formatVia, type ViaHeader } from "./codec/header-via.js";
 export {
   parseNameAddr,
