@@ -60,7 +60,8 @@ export interface TransactionLayerOptions {
 
 abstract class TransactionHandle {
   readonly timers = new Map<TransactionTimerName, unknown>();
-  readonly queue: TransactionEvent[] = [];
+  /** Events raised while the transaction runs an event, in order (made on first need: most transactions never nest). */
+  queue: TransactionEvent[] | undefined = undefined;
   busy = false;
   terminationReason: TerminationReason | undefined;
   lastError: Error | undefined;
@@ -280,14 +281,23 @@ export class TransactionLayer {
 
   /** Feeds one event to a transaction; events raised while it runs are queued so actions keep their order. */
   dispatch(tx: ClientTransaction | ServerTransaction, event: TransactionEvent): void {
-    tx.queue.push(event);
-    if (tx.busy) return;
+    if (tx.busy) {
+      (tx.queue ??= []).push(event);
+      return;
+    }
     tx.busy = true;
     try {
-      for (let e = tx.queue.shift(); e; e = tx.queue.shift()) {
+      // Events left queued by an earlier run that threw come first, as they did.
+      let e: TransactionEvent | undefined = event;
+      if (tx.queue !== undefined && tx.queue.length > 0) {
+        tx.queue.push(event);
+        e = tx.queue.shift();
+      }
+      while (e !== undefined) {
         if (e.type === "transport-error") tx.lastError = e.error;
         const actions = tx.machine.handle(e);
         for (const action of actions) this.perform(tx, action);
+        e = tx.queue?.shift();
       }
     } finally {
       tx.busy = false;
