@@ -26,7 +26,16 @@ export interface CallerCallsLimits {
 
 const DEFAULT_LIMITS: CallerCallsLimits = { transactionsPerRoute: 64, callsPerRoute: 64 };
 /** For UDP sources and TCP connections, where one SIPp or one trunk carries many calls at once. */
-export const MANY_CALLS_LIMITS: CallerCallsLimits = { transactionsPerRoute: 1024, callsPerRoute: 4096 };
+export const MANY_CALLS_LIMITS: CallerCallsLimits = { transactionsPerRoute: 256, callsPerRoute: 4096 };
+
+/**
+ * How many of the oldest entries go at once when a bound of `limit` is reached: one for a small bound, a 64th of a
+ * large one (finding the oldest entry walks past the slots earlier deletions left, so one at a time costs per entry
+ * what the table holds).
+ */
+function batchOf(limit: number): number {
+  return Math.max(1, limit >> 6);
+}
 /** Calls whose route is gone remembered in all, oldest first: their requests are dropped, not sent elsewhere. */
 const GONE_CALLS = 1024;
 
@@ -193,7 +202,13 @@ export class CallerCalls<R extends CallerRoute> {
     if (holder !== undefined || req.method === "ACK" || req.method === "CANCEL") return undefined;
     const own = ownString(callId); // not the message text it was cut from
     this.goneCalls.delete(own);
-    if (route.calls.size >= this.limits.callsPerRoute) this.forgetCall(route, route.calls.values().next().value as string);
+    if (route.calls.size >= this.limits.callsPerRoute) {
+      let n = batchOf(this.limits.callsPerRoute);
+      for (const oldest of route.calls) {
+        this.forgetCall(route, oldest);
+        if (--n === 0) break;
+      }
+    }
     this.byCall.set(own, route);
     route.calls.add(own);
     return own;
@@ -205,7 +220,13 @@ export class CallerCalls<R extends CallerRoute> {
     if (this.byCall.get(callId) !== route) return;
     this.byCall.delete(callId);
     this.goneCalls.add(ownString(callId));
-    if (this.goneCalls.size > GONE_CALLS) this.goneCalls.delete(this.goneCalls.values().next().value as string);
+    if (this.goneCalls.size > GONE_CALLS) {
+      let n = batchOf(GONE_CALLS);
+      for (const oldest of this.goneCalls) {
+        this.goneCalls.delete(oldest);
+        if (--n === 0) break;
+      }
+    }
   }
 
   /** A response from the caller on `route`: a final answer to a BYE in a call it carries ends the call. */
@@ -260,9 +281,12 @@ export class CallerCalls<R extends CallerRoute> {
       return;
     }
     if (route.transactions.size >= this.limits.transactionsPerRoute) {
-      const oldest = route.transactions.keys().next().value as string;
-      route.transactions.delete(oldest);
-      if (this.byTransaction.get(oldest) === route) this.byTransaction.delete(oldest);
+      let n = batchOf(this.limits.transactionsPerRoute);
+      for (const oldest of route.transactions.keys()) {
+        route.transactions.delete(oldest);
+        if (this.byTransaction.get(oldest) === route) this.byTransaction.delete(oldest);
+        if (--n === 0) break;
+      }
     }
     this.byTransaction.set(key, route);
     route.transactions.set(key, endsCall);

@@ -1,7 +1,8 @@
 // SIP over UDP on the socket driver: one socket per node, datagrams named by their source (sip-peers.ts), and a
-// lab's outside caller answered where RFC 3261 §18.2.2 and RFC 3581 say.
+// lab's outside callers answered where RFC 3261 §18.2.2 and RFC 3581 say, each call's requests sent to the source
+// its own requests came from (§12.2, caller-calls.ts).
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { parseSipMessage, parseViaValue } from "../../protocols/sip/index.js";
+import { CallerCalls, isResponse, MANY_CALLS_LIMITS, type CallerRoute } from "./caller-calls.js";
 import type { SendAction } from "./node.js";
 import { isLoopback, literalLookup, LOOPBACK, foreignAddress } from "./socket-addresses.js";
 import { callerMessage, type SipPeers } from "./sip-peers.js";
@@ -13,10 +14,21 @@ export interface UdpEndpoint {
   bound: { sipUdp?: Address };
 }
 
+/** A source address the lab's outside caller sent from: where its calls' requests and its responses go back. */
+interface CallerSource extends CallerRoute {
+  address: string;
+  port: number;
+}
+
+/** Outside callers' sources remembered, least recently heard first: the oldest is forgotten with its calls. */
+const CALLER_SOURCES = 256;
+
 /** SIP datagrams between nodes, to and from nodes of other processes, and from a lab's outside caller. */
 export class SipUdpTransport {
-  /** Source of the last request from the external SIP peer: where requests to it go. */
-  private externalSource: { address: string; port: number } | undefined;
+  /** The outside callers' sources by "address:port", least recently heard first. */
+  private readonly callerSources = new Map<string, CallerSource>();
+  /** Their calls and transactions, by the source each came from. */
+  private readonly callers = new CallerCalls<CallerSource>(MANY_CALLS_LIMITS);
 
   constructor(
     private readonly net: SocketDriverContext,
@@ -48,7 +60,7 @@ export class SipUdpTransport {
     const opts = this.net.options;
     const peer = opts.externalSipPeer?.as ?? "";
     const caller = callerMessage(acceptor, msg);
-    if (caller.request) this.externalSource = { address: rinfo.address, port: rinfo.port };
+    this.callers.fromCaller(this.callerSource(rinfo.address, rinfo.port), msg, caller.message);
     if (caller.error !== undefined) {
       // The acceptor's transaction layer judges the datagram (a request it can still answer gets 400,
       // RFC 3261 §18.3); the record keeps the bytes, the drop log counts the cause.
@@ -60,19 +72,47 @@ export class SipUdpTransport {
     this.net.deliver("SIP", peer, acceptor, msg, undefined, undefined, { host: rinfo.address, port: rinfo.port }, "udp");
   }
 
-  /** Where a message to the external peer goes: a response by its top Via (RFC 3261 §18.2.2, RFC 3581 rport), a request to the last source. */
-  private externalDestination(bytes: Buffer): { address: string; port: number } | undefined {
-    if (bytes.subarray(0, 8).toString("latin1") !== "SIP/2.0 ") return this.externalSource;
-    try {
-      const top = parseSipMessage(bytes).getHeaders("Via")[0];
-      const via = top === undefined ? undefined : parseViaValue(top)[0];
-      if (!via) return this.externalSource;
+  /** The source `address`:`port` of an outside caller, heard now (the least recently heard forgotten past the bound). */
+  private callerSource(address: string, port: number): CallerSource {
+    const key = `${address}:${port}`;
+    let source = this.callerSources.get(key);
+    if (source !== undefined) this.callerSources.delete(key);
+    else {
+      source = { address, port, transactions: new Map(), calls: new Set() };
+      if (this.callerSources.size >= CALLER_SOURCES) {
+        const oldest = this.callerSources.values().next().value as CallerSource;
+        this.callerSources.delete(`${oldest.address}:${oldest.port}`);
+        this.callers.closed(oldest);
+      }
+    }
+    this.callerSources.set(key, source);
+    return source;
+  }
+
+  /**
+   * Where a message to the outside caller goes, undefined when nowhere (a drop counted): a request to the source of
+   * its call's requests (RFC 3261 §12.2); a response to the source of its transaction's request, else by its top Via
+   * (§18.2.2: received, else sent-by host; rport, else sent-by port, RFC 3581 §4) when a caller sent from there: a Via
+   * names no address the lab sends to unasked.
+   */
+  private externalDestination(a: SendAction): CallerSource | undefined {
+    const opts = this.net.options;
+    if (!isResponse(a.bytes)) {
+      const source = this.callers.requestRoute(a.callId);
+      if (source) return source;
+      opts.onDrop?.("SIP", source === null ? "caller-call-gone" : "caller-call-unknown", `${a.label} in call ${a.callId}: no outside caller's source carries it`);
+      return undefined;
+    }
+    const { route, via } = this.callers.responseRoute(a.bytes);
+    if (route !== undefined) return route;
+    if (via !== undefined) {
       const address = via.received ?? via.host;
       const port = typeof via.rport === "number" ? via.rport : (via.port ?? 5060);
-      return isLoopback(address) ? { address, port } : this.externalSource;
-    } catch {
-      return this.externalSource;
+      const source = this.callerSources.get(`${address}:${port}`);
+      if (source !== undefined) return source;
     }
+    opts.onDrop?.("SIP", "caller-unknown-destination", `${a.label} in call ${a.callId}: its Via names no address an outside caller sent from`);
+    return undefined;
   }
 
   send(from: string, a: SendAction): void {
@@ -80,7 +120,7 @@ export class SipUdpTransport {
     const src = here?.udp;
     const ext = this.net.options.externalSipPeer;
     if (src && ext && from === ext.acceptor && a.to === ext.as && !this.endpointOf(a.to)) {
-      const dest = this.externalDestination(a.bytes);
+      const dest = this.externalDestination(a);
       if (!dest) return;
       this.net.record(from, a, { kind: "udp", src: LOOPBACK, srcPort: here.bound.sipUdp?.port ?? 0, dst: dest.address, dstPort: dest.port });
       src.send(a.bytes, dest.port, dest.address);

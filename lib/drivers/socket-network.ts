@@ -321,7 +321,9 @@ export class SocketNetwork<E = unknown> {
       const ext = this.opts.externalSipPeer;
       const toCaller = ext !== undefined && from === ext.acceptor && a.to === ext.as;
       // The outside caller is answered on the connection it called over, else by UDP.
-      if (toCaller ? this.streams.has("SIP", ext.as, from) : this.opts.sipNodeTransports === undefined ? this.streamSip : this.hopTransport(from, a.to) !== "udp") this.streams.send("SIP", from, a);
+      if (toCaller) {
+        if (!this.streams.sendToCaller(from, a)) this.udp.send(from, a);
+      } else if (this.opts.sipNodeTransports === undefined ? this.streamSip : this.hopTransport(from, a.to) !== "udp") this.streams.send("SIP", from, a);
       else this.udp.send(from, a);
     } else if (a.proto === "COPS") {
       this.streams.send("COPS", from, a);

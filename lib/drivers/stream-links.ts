@@ -1,7 +1,8 @@
 // Stream links of the socket driver: one TCP (or TLS) connection per node pair, for COPS (calls multiplexed by
 // Handle) and for SIP when it runs over streams. A link a node of this process opens is known by its local port; a
 // connection from another process is named by its first message (a COPS OPN's PEPID, a SIP request's top Via),
-// and a foreign SIP element or a lab's outside caller by its connection (RFC 3261 §18.2.2: answered on it).
+// and a foreign SIP element or a lab's outside caller by its connection (RFC 3261 §18.2.2: answered on it). Each of
+// the outside caller's connections lives on its own: its responses and its calls' requests go on it (caller-calls.ts).
 import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
 import type { Protocol } from "./message-record.js";
@@ -10,6 +11,7 @@ import { LOOPBACK, foreignAddress } from "./socket-addresses.js";
 import { certifiedPeer, closeFailedHandshakes, handshakeTimeoutMs, type ListenerGates } from "./socket-listeners.js";
 import { tlsClientOptions, tlsFor, tlsServerOptions } from "./socket-tls.js";
 import type { SocketDriverContext, TcpPeerSource, Transport } from "./socket-types.js";
+import { CallerCalls, isResponse, MANY_CALLS_LIMITS, type CallerRoute } from "./caller-calls.js";
 import { callerMessage, type SipPeers } from "./sip-peers.js";
 import { framingRefusal, streamFramer, type StreamFramer } from "./stream-framers.js";
 
@@ -31,6 +33,9 @@ interface Link {
   transports?: [Transport, Transport];
 }
 
+/** A connection of the lab's outside caller: one of many under its one peer name, with the calls it carries. */
+interface CallerLink extends Link, CallerRoute {}
+
 /** The stream links of one network: listeners, connections, framing, corked writes. */
 export class StreamLinks {
   private readonly links = new Map<string, Link>();
@@ -39,6 +44,10 @@ export class StreamLinks {
   private pairKeyCount = 0;
   /** The link of each connection a node of this process opened, by its local port. */
   private readonly clientOwner = new Map<number, Link>();
+  /** The outside caller's connections (each its own link, not in `links`: they share one peer name). */
+  private readonly callerLinks = new Set<CallerLink>();
+  /** Their calls and transactions, by the connection each came on. */
+  private readonly callers = new CallerCalls<CallerLink>(MANY_CALLS_LIMITS);
   /** Sockets corked during this turn of the event loop. */
   private readonly corked = new Set<Socket>();
 
@@ -100,9 +109,10 @@ export class StreamLinks {
         link = this.acceptRemote(frames, chunk, acceptor, proto, sock);
         if (link) sock.setTimeout(0);
       } else if (proto === "SIP" && opts.externalSipPeer?.acceptor === acceptor) {
-        // The outside caller over TCP: its connection is the peer `as` (§18.2.2: responses go back on it).
+        // The outside caller over TCP: each of its connections is a link of the peer `as` of its own (§18.2.2:
+        // responses go back on it), however many it opens.
         const list = this.frame(frames, chunk, opts.externalSipPeer.as, acceptor, proto, sock);
-        if (list) link = this.linkAccepted(list, acceptor, proto, sock, opts.externalSipPeer.as, { address: sock.remoteAddress ?? "", port: sock.remotePort ?? 0, linked: () => false });
+        if (list) link = this.acceptCaller(list, acceptor, opts.externalSipPeer.as, sock);
       } else {
         // Every peer of a one-process network connects from this process: anyone else is closed at once.
         opts.onDrop?.(proto, "unknown-peer", `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? 0}`);
@@ -126,9 +136,28 @@ export class StreamLinks {
     const ext = this.net.options.externalSipPeer;
     const outside = dir === 0 && link.proto === "SIP" && from === ext?.as && ext.acceptor === to;
     for (const f of list) {
-      if (outside) this.net.record(from, callerMessage(to, f).send, this.transportOf(link, true));
+      if (outside) this.fromCaller(link as CallerLink, f);
       this.net.deliver(link.proto, from, to, f, link.hints[dir].shift(), undefined, source, arrival);
     }
+  }
+
+  /** A message of the outside caller on its link: recorded (it records nothing itself), its call and transaction noted. */
+  private fromCaller(link: CallerLink, bytes: Buffer): void {
+    const caller = callerMessage(link.acceptor, bytes);
+    this.callers.fromCaller(link, bytes, caller.message);
+    this.net.record(link.connector, caller.send, this.transportOf(link, true));
+  }
+
+  /** A connection of the lab's outside caller (named `peer`), its first messages in `list`: a link of its own. */
+  private acceptCaller(list: Buffer[], acceptor: string, peer: string, sock: Socket): CallerLink {
+    const link: CallerLink = { proto: "SIP", connector: peer, acceptor, client: sock, server: sock, connected: true, queue: [], hints: [[], []], transactions: new Map(), calls: new Set() };
+    this.callerLinks.add(link);
+    const from = { host: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 };
+    for (const f of list) {
+      this.fromCaller(link, f);
+      this.net.deliver("SIP", peer, acceptor, f, undefined, undefined, from, this.sipStreamKind);
+    }
+    return link;
   }
 
   private frame(frames: StreamFramer, chunk: Buffer, from: string, to: string, proto: Protocol, sock: Socket): Buffer[] | undefined {
@@ -207,10 +236,7 @@ export class StreamLinks {
     this.drop(this.links.get(this.pairKey(proto, peer, acceptor)));
     this.links.set(this.pairKey(proto, peer, acceptor), link);
     const from = proto === "SIP" ? { host: source.address, port: source.port } : undefined;
-    const ext = this.net.options.externalSipPeer;
-    const outside = proto === "SIP" && peer === ext?.as && acceptor === ext.acceptor;
     for (const f of list) {
-      if (outside) this.net.record(peer, callerMessage(acceptor, f).send, this.transportOf(link, true));
       this.net.deliver(proto, peer, acceptor, f, undefined, undefined, from, proto === "SIP" ? this.sipStreamKind : undefined);
     }
     return link;
@@ -264,9 +290,12 @@ export class StreamLinks {
 
   private drop(link: Link | undefined): void {
     if (!link) return;
-    const key = this.pairKey(link.proto, link.connector, link.acceptor);
-    if (this.links.get(key) !== link) return;
-    this.links.delete(key);
+    if (this.callerLinks.delete(link as CallerLink)) this.callers.closed(link as CallerLink);
+    else {
+      const key = this.pairKey(link.proto, link.connector, link.acceptor);
+      if (this.links.get(key) !== link) return;
+      this.links.delete(key);
+    }
     this.clientOwner.delete(link.client.localPort ?? -1);
     link.client.destroy();
     link.server?.destroy();
@@ -279,7 +308,36 @@ export class StreamLinks {
 
   /** Breaks every link of a role (it went down). */
   dropRole(role: string): void {
-    for (const link of [...this.links.values()]) if (link.connector === role || link.acceptor === role) this.drop(link);
+    for (const link of [...this.links.values(), ...this.callerLinks]) if (link.connector === role || link.acceptor === role) this.drop(link);
+  }
+
+  /**
+   * Sends `a` to the lab's outside caller when one of its connections is where it goes: a request on the connection
+   * that carries its call (RFC 3261 §12.2), none when that one closed (RFC 5626 §5.3: never another caller's); a
+   * response on the connection its transaction's request came on, else the one its Via's received and rport name
+   * (§18.2.2, RFC 3581 §4). False when no connection of the caller is for it (it is UDP's).
+   */
+  sendToCaller(from: string, a: SendAction): boolean {
+    if (this.callerLinks.size === 0 && this.callers.empty) return false;
+    let link: CallerLink | null | undefined;
+    if (!isResponse(a.bytes)) {
+      link = this.callers.requestRoute(a.callId);
+      if (link === null) {
+        this.net.options.onDrop?.("SIP", "caller-call-gone", `${a.label} in call ${a.callId}: its TCP connection is gone`);
+        return true;
+      }
+    } else {
+      const { route, via } = this.callers.responseRoute(a.bytes);
+      link = route;
+      if (link === undefined && via?.received !== undefined && typeof via.rport === "number") {
+        for (const l of this.callerLinks) if (l.client.remotePort === via.rport && l.client.remoteAddress === via.received) link = l;
+      }
+    }
+    if (link === undefined) return false;
+    if (link.acceptor !== from || link.client.destroyed) return true; // closed: what was for it is lost with it
+    this.net.record(from, a, this.transportOf(link, false));
+    this.write(link.client, a.bytes);
+    return true;
   }
 
   send(proto: Protocol, from: string, a: SendAction): void {
@@ -341,10 +399,12 @@ export class StreamLinks {
 
   /** Closes every connection (the network stops). */
   destroy(): void {
-    for (const link of this.links.values()) {
+    for (const link of [...this.links.values(), ...this.callerLinks]) {
       link.client.destroy();
       link.server?.destroy();
     }
     this.links.clear();
+    this.callerLinks.clear();
+    this.callers.clear();
   }
 }
