@@ -64,11 +64,6 @@ export class StreamLinks {
     return n;
   }
 
-  /** Whether `connector` holds a link to `acceptor` for `proto`. */
-  has(proto: Protocol, connector: string, acceptor: string): boolean {
-    return this.links.has(this.pairKey(proto, connector, acceptor));
-  }
-
   /** Listens for `proto` streams to node `name` (TLS when the run's TLS covers the protocol), on `port` if given. */
   listen(name: string, proto: Protocol, port?: number): Promise<TcpServer> {
     const opts = this.net.options;
