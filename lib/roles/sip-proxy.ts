@@ -21,13 +21,11 @@ import {
   StatefulProxy,
   buildRequest,
   formatSipUri,
-  headerNameMatches,
   isLocalUri,
   parseSipUri,
   parseViaValue,
   recordRouteValue,
   ownString,
-  stampReceived,
   uriToTransportAddress,
   type ProxyIdentity,
   type ProxyRequestContext,
@@ -456,7 +454,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     // RFC 5658 §4: a message on another transport than this proxy's own is known by that transport's address.
     const local = arrival === undefined || arrival.transport === this.protocol ? undefined : this.arrivalAddress(arrival.transport);
     // RFC 3581 §4: the top Via of a request gets where it came from before the proxy answers or forwards it.
-    return this.sip.receive(bytes, from, now, source === undefined ? undefined : (req) => stampSource(req, source), local).actions;
+    return this.sip.receive(bytes, from, now, source === undefined ? undefined : (req) => req.stampReceived(source), local).actions;
   }
 
   /** The role-named address of a transport (port 0: the driver resolves the peer), one object per transport. */
@@ -1391,13 +1389,3 @@ function isIpv4(a: string): boolean {
  * RFC 3261 §18.2.1, RFC 3581 §4: the top Via of a request received from `source` gets received (and rport when
  * asked), so responses and the next hops' records name where the request really came from.
  */
-function stampSource(req: SipRequest, source: { host: string; port: number }): void {
-  const hs = req.headers;
-  for (let i = 0; i < hs.length; i++) {
-    const h = hs[i]!;
-    if (!headerNameMatches(h.name, "via")) continue;
-    const stamped = stampReceived(h.value, req.topVia, source);
-    if (stamped !== undefined) hs[i] = { name: h.name, value: stamped };
-    return;
-  }
-}

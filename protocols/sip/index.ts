@@ -80,7 +80,6 @@ export * from "./proxy/proxy-types.js";
 export * from "./proxy/proxy-routing.js";
 export * from "./proxy/proxy-validation.js";
 export * from "./proxy/proxy-loop-detection.js";
-export { stampReceived } from "./proxy/proxy-received.js";
 export { StatefulProxy, chooseBestResponse, type StatefulProxyOptions } from "./proxy/stateful-proxy.js";
 export * from "./transport/transport-interface.js";
 export * from "./transport/transport-via.js";

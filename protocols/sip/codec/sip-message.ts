@@ -285,6 +285,18 @@ export abstract class SipMessageBase {
     return this.store(SLOT_TOP_VIA, raw, v);
   }
 
+  /** Replaces the first Via header's value by `value`, whose first via-parm is already parsed as `top`. */
+  protected replaceTopVia(value: string, top: ViaHeader): void {
+    const hs = this.headers;
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i]!;
+      if (!headerNameMatches(h.name, "via")) continue;
+      hs[i] = { name: h.name, value };
+      this.store(SLOT_TOP_VIA, value, top);
+      return;
+    }
+  }
+
   /** One Via header's value (possibly a comma list), in place when it is the one the parser recorded. */
   private parseViaHeader(raw: string, out: ViaHeader[]): void {
     const at = this.#wireStart(WIRE_VIA, raw);
@@ -538,6 +550,35 @@ export class SipRequest extends SipMessageBase {
   override dropParsed(): void {
     super.dropParsed();
     this.parsedUri = undefined;
+  }
+
+  /**
+   * RFC 3261 §18.2.1, RFC 3581 §4: stamps the top Via with where the request came from: received= when the
+   * sent-by host is not the source address or the client asked with a bare rport (which is then filled with
+   * the source port); a stale received is replaced. The header text keeps its other parameters as written,
+   * and the top Via stays parsed (no second parse). False when nothing changes.
+   */
+  stampReceived(source: { host: string; port: number }): boolean {
+    const top = this.topVia;
+    const askedPort = top.rport === true;
+    const host = top.host.startsWith("[") && top.host.endsWith("]") ? top.host.slice(1, -1) : top.host;
+    if (!askedPort && host.toLowerCase() === source.host.toLowerCase()) return false;
+    const value = this.firstValue("via", "Via")!;
+    const comma = value.indexOf(",") >= 0 ? splitTopLevelCommas(value, "Via") : undefined;
+    let first = comma === undefined ? value : comma[0]!;
+    if (askedPort) first = first.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${source.port}`);
+    if (top.received !== undefined) first = first.replace(/;\s*received\s*=\s*[^;]*/i, "");
+    first = `${first};received=${source.host}`;
+    const params = new Map(top.params);
+    params.delete("received");
+    params.set("received", source.host);
+    const stamped: ViaHeader = { ...top, params, received: source.host };
+    if (askedPort) {
+      params.set("rport", String(source.port));
+      stamped.rport = source.port;
+    }
+    this.replaceTopVia(comma === undefined ? first : [first, ...comma.slice(1)].join(", "), stamped);
+    return true;
   }
 
   clone(): SipRequest {

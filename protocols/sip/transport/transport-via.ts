@@ -1,6 +1,6 @@
 // RFC 3261 §18.2.1 and RFC 3581 §4: stamping received/rport on the top Via of an inbound request;
 // RFC 3261 §18.2.2 (and RFC 3581 §4): where a response goes, from its top Via.
-import { formatVia, parseViaValue, type ViaHeader } from "../codec/header-via.js";
+import type { ViaHeader } from "../codec/header-via.js";
 import type { SipRequest, SipResponse } from "../codec/sip-message.js";
 import { defaultPort, protocolFromViaTransport, type TransportAddress, type TransportProtocol } from "./transport-types.js";
 
@@ -8,27 +8,9 @@ function bare(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
-/** Adds received= when the sent-by host differs from the packet's source, and fills a bare ;rport. */
-export function stampReceived(request: SipRequest, source: TransportAddress): void {
-  // The cached top Via decides whether anything changes (the common case: nothing does).
-  const cached = request.topVia;
-  const wantsRport = cached.params.has("rport");
-  if (!wantsRport && bare(cached.host).toLowerCase() === source.host.toLowerCase()) return;
-  const top = request.getHeaders("Via")[0];
-  const via = top !== undefined ? parseViaValue(top)[0] : undefined;
-  if (!via) return;
-  let changed = false;
-  if (wantsRport || bare(via.host).toLowerCase() !== source.host.toLowerCase()) {
-    via.params.set("received", source.host);
-    changed = true;
-  }
-  if (wantsRport) {
-    via.params.set("rport", String(source.port));
-    changed = true;
-  }
-  if (!changed) return;
-  request.removeFirstHeaderValue("Via");
-  request.addHeader("Via", formatVia(via), "top");
+/** Stamps received/rport on the top Via of an inbound request (RFC 3261 §18.2.1, RFC 3581 §4); see SipRequest.stampReceived. */
+export function stampReceived(request: SipRequest, source: { host: string; port: number }): boolean {
+  return request.stampReceived(source);
 }
 
 /** §18.2.2 for unicast: received (if any) else sent-by host; rport (if filled) else sent-by port else default. */
