@@ -262,7 +262,7 @@ function handleId(h: Buffer): number | string {
   return h.length === 4 ? h.readUInt32BE(0) : h.toString("latin1");
 }
 
-/** What a request context at the StatefulProxy is to this PEP: the call's INVITE, an in-dialog request, or neither. */
+/** What a request context at the StatefulProxy is to this PEP (kept in its userState): the call's INVITE, an in-dialog request, or neither. */
 type ContextRole = { kind: "setup"; call: ProxyCall } | { kind: "in-dialog"; call: ProxyCall; from: string };
 
 export class SipProxy implements FlowNode<CallEvent> {
@@ -274,7 +274,6 @@ export class SipProxy implements FlowNode<CallEvent> {
   private copsIntegrity: CopsIntegrityConfig | undefined;
   private readonly calls = new Map<string, ProxyCall>();
   private readonly byHandle = new Map<number | string, ProxyCall>();
-  private readonly contexts = new WeakMap<ProxyRequestContext, ContextRole>();
   /** This proxy's Record-Route value (RFC 3261 §16.6 step 4): its listener once known, else its host name. */
   private recordRoute: string;
   /** The listener peers reach this proxy on (sockets); none in memory, where its host name stands for it. */
@@ -495,7 +494,7 @@ export class SipProxy implements FlowNode<CallEvent> {
 
   /** The response hook: the INVITE's 1xx/2xx wait for DEC LDP (FIG. 5); everything else is relayed. */
   private onProxyResponse(ctx: ProxyRequestContext, res: SipResponse): "relay" | "hold" | "drop" {
-    const role = this.contexts.get(ctx);
+    const role = ctx.userState as ContextRole | undefined;
     if (role === undefined || role.kind !== "setup") return "relay";
     const out: NodeAction[] = [];
     const verdict = this.inviteResponse(role.call, res, this.sip.transactionClock.now(), out);
@@ -504,13 +503,13 @@ export class SipProxy implements FlowNode<CallEvent> {
   }
 
   private onProxyForward(ctx: ProxyRequestContext, forwarded: SipRequest): void {
-    const role = this.contexts.get(ctx);
+    const role = ctx.userState as ContextRole | undefined;
     if (role?.kind === "setup" && role.call.setup !== undefined) role.call.setup.forwarded = forwarded;
   }
 
   /** The final response the proxy sent upstream: the call's outcome (FIG. 5/6), or the end of an in-dialog request. */
   private onProxyFinal(ctx: ProxyRequestContext, res: SipResponse): void {
-    const role = this.contexts.get(ctx);
+    const role = ctx.userState as ContextRole | undefined;
     if (role === undefined) return;
     const now = this.sip.transactionClock.now();
     const call = role.call;
@@ -584,7 +583,7 @@ export class SipProxy implements FlowNode<CallEvent> {
     const call = new ProxyCall(ownString(req.callId), handle, from, this.outbound?.peer ?? this.opts.nextHop(req), setup);
     this.calls.set(call.callId, call);
     this.byHandle.set(handleId(handle), call);
-    this.contexts.set(ctx, { kind: "setup", call });
+    ctx.userState = { kind: "setup", call } satisfies ContextRole;
     const out = this.copsRequest(call, "AAA", now);
     out.push(this.step(call, "INVITE held for REQ AAA"));
     return out;
@@ -943,7 +942,7 @@ export class SipProxy implements FlowNode<CallEvent> {
         // The request is held until the PDP agrees to the new flows (REQ LDP update, TLV 9); while a settling
         // update is under way, until that is decided and the offer can be judged against the policy in force.
         call.pendingChange = { ctx, from, previous: call.authorisedFlows, since: now, asked: false };
-        this.contexts.set(ctx, { kind: "in-dialog", call, from });
+        ctx.userState = { kind: "in-dialog", call, from } satisfies ContextRole;
         if (changed !== undefined) return this.askMediaChange(call, now, changed);
         const out = [this.step(call, `${req.method} held until the policy server has settled the media`)];
         this.watched(out);
@@ -1121,7 +1120,7 @@ export class SipProxy implements FlowNode<CallEvent> {
   private forwardInDialog(call: ProxyCall, ctx: ProxyRequestContext, from: string, now: number): NodeAction[] {
     const req = ctx.request;
     const to = from === call.upstream ? call.downstream : call.upstream;
-    this.contexts.set(ctx, { kind: "in-dialog", call, from });
+    ctx.userState = { kind: "in-dialog", call, from } satisfies ContextRole;
     const out = this.viaProxy(now, () => ctx.forward([{ nextHop: this.address(to) }]));
     if (call.ends !== undefined && from === call.upstream) call.ends.callerCseq = Math.max(call.ends.callerCseq, req.cseq.seq);
     if (req.method === "BYE" && call.phase !== "ending" && call.phase !== "done") {

@@ -33,6 +33,8 @@ export interface ProxyRequestContext {
   readonly signal: AbortSignal;
   /** True once `forward` or a final `respond` took effect. */
   readonly settled: boolean;
+  /** What the hook's application keeps for this request (set and read by it; the proxy never reads it). */
+  userState: unknown;
   /** Forwards the request to the targets in parallel (§16.6); no targets: route by Route / Request-URI. */
   forward(targets?: (ProxyTarget | string)[]): void;
   /** Provisional statuses are sent and leave the request pending; final ones settle it. */

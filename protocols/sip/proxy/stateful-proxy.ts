@@ -92,6 +92,7 @@ class RequestContext implements ProxyRequestContext {
   readonly loopHash: string;
   readonly hasRoute: boolean;
   readonly inDialog: boolean;
+  userState: unknown = undefined;
 
   constructor(
     readonly id: number,
