@@ -5,12 +5,11 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createConnection, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { CallHints } from "../../../lib/drivers/call-hints.js";
 import type { SendAction } from "../../../lib/drivers/node.js";
 import { SipPeers } from "../../../lib/drivers/sip-peers.js";
 import { SipUdpTransport, type UdpEndpoint } from "../../../lib/drivers/sip-udp-transport.js";
 import { ListenerGates } from "../../../lib/drivers/socket-listeners.js";
-import type { SocketDriverContext } from "../../../lib/drivers/socket-types.js";
+import { callerDriverContext, type CallerDriverContext } from "../../support/caller-driver-context.js";
 import { StreamLinks } from "../../../lib/drivers/stream-links.js";
 
 const closers: (() => void)[] = [];
@@ -18,30 +17,6 @@ afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 
-interface Sip1 {
-  context: SocketDriverContext;
-  /** Messages handed to SIP1, as text. */
-  delivered: string[];
-  /** Causes of the drops counted. */
-  drops: string[];
-}
-
-function sip1Context(): Sip1 {
-  const delivered: string[] = [];
-  const drops: string[] = [];
-  const context: SocketDriverContext = {
-    options: { externalSipPeer: { acceptor: "SIP1", as: "UAC" }, onDrop: (_proto, cause) => drops.push(cause) },
-    now: 0,
-    stopped: false,
-    hints: new CallHints(),
-    isLocal: () => false,
-    listening: () => undefined,
-    deliver: (_proto, _from, _to, bytes) => delivered.push(bytes.toString("latin1")),
-    dispatch: () => undefined,
-    record: () => undefined,
-  };
-  return { context, delivered, drops };
-}
 
 /** Waits until `cond` holds; fails after 2 s. */
 async function until(cond: () => boolean): Promise<void> {
@@ -94,8 +69,8 @@ async function udpPhone(): Promise<Phone> {
   return { sock, port: sock.address().port, got };
 }
 
-async function udpSip1(): Promise<{ sip1: Sip1; transport: SipUdpTransport; port: number }> {
-  const sip1 = sip1Context();
+async function udpSip1(): Promise<{ sip1: CallerDriverContext; transport: SipUdpTransport; port: number }> {
+  const sip1 = callerDriverContext();
   const ep: UdpEndpoint = { bound: {} };
   const transport = new SipUdpTransport(sip1.context, new SipPeers(undefined), (node) => (node === "SIP1" ? ep : undefined));
   ep.udp = await transport.bind("SIP1");
@@ -106,7 +81,7 @@ async function udpSip1(): Promise<{ sip1: Sip1; transport: SipUdpTransport; port
 }
 
 describe("the lab's outside callers over UDP", () => {
-  async function sendFrom(sip1: Sip1, phone: Phone, to: number, text: string): Promise<void> {
+  async function sendFrom(sip1: CallerDriverContext, phone: Phone, to: number, text: string): Promise<void> {
     const before = sip1.delivered.length;
     phone.sock.send(Buffer.from(text, "latin1"), to, "127.0.0.1");
     await until(() => sip1.delivered.length === before + 1);
@@ -196,8 +171,8 @@ async function tcpPhone(port: number): Promise<TcpPhone> {
   return phone;
 }
 
-async function tcpSip1(): Promise<{ sip1: Sip1; links: StreamLinks; port: number }> {
-  const sip1 = sip1Context();
+async function tcpSip1(): Promise<{ sip1: CallerDriverContext; links: StreamLinks; port: number }> {
+  const sip1 = callerDriverContext();
   const links = new StreamLinks(sip1.context, new ListenerGates(sip1.context.options), new SipPeers(undefined));
   const server = await links.listen("SIP1", "SIP");
   closers.push(() => {
@@ -208,7 +183,7 @@ async function tcpSip1(): Promise<{ sip1: Sip1; links: StreamLinks; port: number
 }
 
 describe("the lab's outside callers over TCP", () => {
-  async function sendOn(sip1: Sip1, phone: TcpPhone, text: string): Promise<void> {
+  async function sendOn(sip1: CallerDriverContext, phone: TcpPhone, text: string): Promise<void> {
     const before = sip1.delivered.length;
     phone.sock.write(text);
     await until(() => sip1.delivered.length === before + 1);

@@ -5,10 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startLab, type Lab } from "../../../lib/flow/lab.js";
 import { parseSipMessage } from "../../../protocols/sip/index.js";
-import { CallHints } from "../../../lib/drivers/call-hints.js";
 import type { SendAction } from "../../../lib/drivers/node.js";
 import { SipPeers } from "../../../lib/drivers/sip-peers.js";
-import type { SocketDriverContext } from "../../../lib/drivers/socket-types.js";
+import { callerDriverContext } from "../../support/caller-driver-context.js";
 import { WsLinks } from "../../../lib/drivers/ws-links.js";
 
 let lab: Lab | undefined;
@@ -128,19 +127,7 @@ interface Sip1 {
 }
 
 async function sip1Links(): Promise<Sip1> {
-  const delivered: string[] = [];
-  const drops: string[] = [];
-  const context: SocketDriverContext = {
-    options: { externalSipPeer: { acceptor: "SIP1", as: "UAC" }, onDrop: (_proto, cause) => drops.push(cause) },
-    now: 0,
-    stopped: false,
-    hints: new CallHints(),
-    isLocal: () => false,
-    listening: () => undefined,
-    deliver: (_proto, _from, _to, bytes) => delivered.push(bytes.toString("latin1")),
-    dispatch: () => undefined,
-    record: () => undefined,
-  };
+  const { context, delivered, drops } = callerDriverContext();
   const links = new WsLinks(context, new SipPeers(undefined));
   const listener = await links.listen("SIP1", 0, "127.0.0.1");
   closers.push(() => links.destroy());
